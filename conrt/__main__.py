@@ -1,0 +1,5 @@
+import sys
+
+from conrt.cli import main
+
+sys.exit(main())

@@ -1,0 +1,1 @@
+"""conrt.engine_bridge"""
