@@ -74,8 +74,11 @@ class Skeleton:
 class Material:
     """Base colour of the surface (what the toon pass shades).
 
-    Priority in the toon pass: texture (via mesh.uv) x factor, else mesh.colors x
-    factor, else factor alone.
+    glTF semantics: albedo = base_color_factor x texture(uv) (when both a
+    texture and mesh.uv exist) x mesh.colors (COLOR_0, when present).
+    Procedural characters put their part colours/patterns in mesh.colors and
+    their painted face in a small texture (face vertices get planar UVs into
+    it, every other vertex points at a white texel).
     """
 
     base_color_factor: np.ndarray = field(default_factory=lambda: np.ones(4, np.float32))  # [4] f32 linear RGBA
