@@ -1,0 +1,184 @@
+"""Cameras for the render passes, and framing a character the way the official
+CoNR data loader does: auto-centred and scaled into a square frame.
+
+Conventions: OpenGL clip space, camera looking down -Z in eye space, matrices
+``[4, 4]`` with column vectors (``M @ p``), see ``conrt/types.py``.
+
+Orbit angles (degrees) around the character, who faces +Z:
+- ``yaw = 0`` looks at the front (camera on +Z), ``90`` at the character's
+  left side (camera on +X), ``180`` at the back.
+- ``pitch > 0`` puts the camera above, looking down.
+- ``roll`` turns the picture counter-clockwise about the viewing axis.
+"""
+from __future__ import annotations
+
+import math
+from typing import Literal
+
+import numpy as np
+
+from conrt.errors import ConfigError, InputError
+from conrt.types import Camera
+
+Projection = Literal["orthographic", "perspective"]
+PROJECTIONS = ("orthographic", "perspective")
+
+
+def look_at(eye, target, up=(0.0, 1.0, 0.0)) -> np.ndarray:
+    """[4, 4] f64 world -> eye matrix."""
+    eye, target, up = (np.asarray(v, np.float64) for v in (eye, target, up))
+    f = target - eye
+    f /= np.linalg.norm(f)
+    s = np.cross(f, up)
+    if np.linalg.norm(s) < 1e-9:  # looking straight up/down: any perpendicular up will do
+        s = np.cross(f, (0.0, 0.0, -1.0) if abs(f[1]) > 0 else (1.0, 0.0, 0.0))
+    s /= np.linalg.norm(s)
+    u = np.cross(s, f)
+    m = np.eye(4)
+    m[0, :3], m[1, :3], m[2, :3] = s, u, -f
+    m[:3, 3] = -m[:3, :3] @ eye
+    return m
+
+
+def orthographic(left, right, bottom, top, near, far) -> np.ndarray:
+    """[4, 4] f64 glOrtho."""
+    m = np.eye(4)
+    m[0, 0], m[1, 1], m[2, 2] = 2 / (right - left), 2 / (top - bottom), -2 / (far - near)
+    m[0, 3] = -(right + left) / (right - left)
+    m[1, 3] = -(top + bottom) / (top - bottom)
+    m[2, 3] = -(far + near) / (far - near)
+    return m
+
+
+def perspective(fov_y_deg: float, aspect: float, near: float, far: float) -> np.ndarray:
+    """[4, 4] f64 gluPerspective."""
+    f = 1.0 / math.tan(math.radians(fov_y_deg) / 2)
+    m = np.zeros((4, 4))
+    m[0, 0], m[1, 1] = f / aspect, f
+    m[2, 2], m[2, 3] = (far + near) / (near - far), 2 * far * near / (near - far)
+    m[3, 2] = -1.0
+    return m
+
+
+def orbit_direction(yaw: float, pitch: float) -> np.ndarray:
+    """Unit vector from the target towards the camera for orbit angles in degrees."""
+    y, p = math.radians(yaw), math.radians(pitch)
+    return np.array([math.sin(y) * math.cos(p), math.sin(p), math.cos(y) * math.cos(p)])
+
+
+def orbit_view(center, distance: float, yaw: float, pitch: float, roll: float = 0.0) -> np.ndarray:
+    """[4, 4] f64 view matrix of a camera orbiting ``center`` at ``distance``."""
+    center = np.asarray(center, np.float64)
+    view = look_at(center + distance * orbit_direction(yaw, pitch), center)
+    if roll:
+        r = math.radians(roll)
+        rot = np.eye(4)
+        rot[:2, :2] = [[math.cos(r), -math.sin(r)], [math.sin(r), math.cos(r)]]
+        view = rot @ view
+    return view
+
+
+def orbit_camera(
+    center,
+    radius: float,
+    yaw: float = 0.0,
+    pitch: float = 0.0,
+    roll: float = 0.0,
+    size: int = 256,
+    projection: Projection = "orthographic",
+    fov: float = 30.0,
+) -> Camera:
+    """A fixed camera that sees the whole sphere (``center``, ``radius``):
+    steady framing for a clip (no per-frame re-centring)."""
+    _check_common(size, projection, fov)
+    if not (np.isfinite(radius) and radius > 0):
+        raise InputError(f"orbit radius must be a positive number, got {radius}")
+    view, proj0, _ = _base(np.asarray(center, np.float64), float(radius), yaw, pitch, roll, projection, fov)
+    return Camera(view=view.astype(np.float32), proj=proj0.astype(np.float32), width=size, height=size)
+
+
+def frame_character(
+    positions: np.ndarray,
+    yaw: float = 0.0,
+    pitch: float = 0.0,
+    roll: float = 0.0,
+    size: int = 256,
+    margin: float = 0.05,
+    projection: Projection = "orthographic",
+    fov: float = 30.0,
+) -> Camera:
+    """Camera that shows the posed vertices ``positions`` [V, 3] centred in a
+    square ``size`` x ``size`` frame: the projected bounding box is centred and
+    its longer side fills the frame minus ``margin`` (fraction of the frame
+    width left free on each side). Like the official loader's crop-and-pad,
+    but done in clip space so pixels stay exact.
+    """
+    _check_common(size, projection, fov)
+    pts = np.asarray(positions, np.float64)
+    if pts.ndim != 2 or pts.shape[1] != 3 or len(pts) == 0:
+        raise InputError(f"frame_character needs [V, 3] positions, got shape {pts.shape}")
+    if not np.isfinite(pts).all():
+        raise InputError("cannot frame a character with NaN/inf vertex positions")
+    if not 0 <= margin < 0.5:
+        raise ConfigError(f"margin must be in [0, 0.5), got {margin}")
+    lo, hi = pts.min(0), pts.max(0)
+    center = (lo + hi) / 2
+    radius = float(np.linalg.norm(hi - lo)) / 2
+    if radius <= 0:
+        raise InputError("cannot frame a character whose vertices are all at one point")
+    view, proj0, _ = _base(center, radius, yaw, pitch, roll, projection, fov)
+    clip = (proj0 @ view @ np.c_[pts, np.ones(len(pts))].T).T
+    ndc = clip[:, :2] / clip[:, 3:4]
+    nlo, nhi = ndc.min(0), ndc.max(0)
+    half = float((nhi - nlo).max()) / 2
+    if half <= 0:
+        raise InputError("the character projects to a single point from this view")
+    c = (nlo + nhi) / 2
+    s = (1.0 - 2.0 * margin) / half
+    # Clip-space crop: ndc' = s * (ndc - c), i.e. x_c' = s * x_c - s * c * w_c.
+    crop = np.array([[s, 0, 0, -s * c[0]], [0, s, 0, -s * c[1]], [0, 0, 1, 0], [0, 0, 0, 1]])
+    proj = crop @ proj0
+    return Camera(view=view.astype(np.float32), proj=proj.astype(np.float32), width=size, height=size)
+
+
+def view_proj(camera: Camera) -> np.ndarray:
+    """[4, 4] f32 ``proj @ view``, multiplied in f64 (every pass uses this one
+    product so their vertices land on identical pixels)."""
+    return (camera.proj.astype(np.float64) @ camera.view.astype(np.float64)).astype(np.float32)
+
+
+def project(camera: Camera, points: np.ndarray) -> np.ndarray:
+    """[N, 3] character-space points -> [N, 2] f64 pixel coordinates (x right,
+    y down, row 0 = top, pixel centres at +0.5), matching UdpFrame rows."""
+    p = np.asarray(points, np.float64)
+    clip = (camera.proj.astype(np.float64) @ camera.view.astype(np.float64) @ np.c_[p, np.ones(len(p))].T).T
+    ndc = clip[:, :3] / clip[:, 3:4]
+    x = (ndc[:, 0] + 1) / 2 * camera.width
+    y = (1 - ndc[:, 1]) / 2 * camera.height
+    return np.stack([x, y], 1)
+
+
+# ---------------------------------------------------------------------------
+
+
+def _check_common(size: int, projection: str, fov: float) -> None:
+    if not isinstance(size, (int, np.integer)) or size < 1:
+        raise ConfigError(f"frame size must be a positive integer, got {size!r}")
+    if projection not in PROJECTIONS:
+        raise ConfigError(f"unknown projection {projection!r}; choose one of {', '.join(PROJECTIONS)}")
+    if projection == "perspective" and not 1.0 <= fov <= 170.0:
+        raise ConfigError(f"perspective fov must be in [1, 170] degrees, got {fov}")
+
+
+def _base(center, radius, yaw, pitch, roll, projection, fov):
+    """View at a distance that keeps the bounding sphere in front of the
+    camera, and a projection that shows the sphere; depth range hugs it."""
+    if projection == "perspective":
+        distance = radius / math.sin(math.radians(fov) / 2) * 1.05
+        proj = perspective(fov, 1.0, distance - radius * 1.02, distance + radius * 1.02)
+    else:
+        distance = 3.0 * radius
+        r = radius * 1.02
+        proj = orthographic(-r, r, -r, r, distance - r, distance + r)
+    view = orbit_view(center, distance, yaw, pitch, roll)
+    return view, proj, distance

@@ -1,0 +1,167 @@
+"""GPU copy of one character's skinned mesh, shared code of the render passes.
+
+Each pass owns its own :class:`SkinnedGeometry` (passes never touch each
+other's GL objects). Static vertex data is uploaded once in
+:meth:`SkinnedGeometry.__init__`; per frame :meth:`update` writes the joint
+skinning matrices (a float texture, see ``glsl/include/skinning.glsl``) and the
+simulated-vertex override stream.
+"""
+from __future__ import annotations
+
+import logging
+
+import moderngl
+import numpy as np
+
+from conrt.errors import AssetError, InputError
+from conrt.types import Character, Pose
+
+log = logging.getLogger(__name__)
+
+
+def validate_character(character: Character) -> None:
+    """Check the arrays the passes upload; raise AssetError naming the problem."""
+    mesh, skel = character.mesh, character.skeleton
+    v, j = mesh.num_vertices, skel.num_joints
+    checks = [
+        (mesh.positions.shape == (v, 3), f"positions shape {mesh.positions.shape}, expected ({v}, 3)"),
+        (v > 0 and mesh.num_triangles > 0, "the mesh has no vertices or no triangles"),
+        (mesh.normals.shape == (v, 3), f"normals shape {mesh.normals.shape}, expected ({v}, 3)"),
+        (mesh.joints.shape == (v, 4), f"joints shape {mesh.joints.shape}, expected ({v}, 4)"),
+        (mesh.weights.shape == (v, 4), f"weights shape {mesh.weights.shape}, expected ({v}, 4)"),
+        (mesh.triangles.ndim == 2 and mesh.triangles.shape[1] == 3, f"triangles shape {mesh.triangles.shape}, expected (F, 3)"),
+        (mesh.parts.shape == (v,), f"parts shape {mesh.parts.shape}, expected ({v},)"),
+        (j > 0, "the skeleton has no joints"),
+        (skel.inverse_bind.shape == (j, 4, 4), f"inverse_bind shape {skel.inverse_bind.shape}, expected ({j}, 4, 4)"),
+    ]
+    for ok, msg in checks:
+        if not ok:
+            raise AssetError(f"character {character.name!r}: {msg}")
+    if mesh.uv is not None and mesh.uv.shape != (v, 2):
+        raise AssetError(f"character {character.name!r}: uv shape {mesh.uv.shape}, expected ({v}, 2)")
+    if mesh.colors is not None and mesh.colors.shape != (v, 4):
+        raise AssetError(f"character {character.name!r}: colors shape {mesh.colors.shape}, expected ({v}, 4)")
+    if not (np.isfinite(mesh.positions).all() and np.isfinite(mesh.weights).all()):
+        raise AssetError(f"character {character.name!r}: NaN/inf in rest positions or weights")
+    if not np.isfinite(skel.inverse_bind).all():
+        raise AssetError(f"character {character.name!r}: NaN/inf in inverse bind matrices")
+    if mesh.joints.size and int(mesh.joints.max()) >= j:
+        raise AssetError(f"character {character.name!r}: joint index {int(mesh.joints.max())} >= {j} joints")
+    if int(mesh.triangles.max()) >= v or int(mesh.triangles.min()) < 0:
+        raise AssetError(f"character {character.name!r}: triangle index out of range 0..{v - 1}")
+
+
+class SkinnedGeometry:
+    """Vertex buffers, index buffer and joint texture of one character.
+
+    Buffers (per vertex): ``in_position`` 3f, ``in_normal`` 3f, ``in_joints``
+    4i, ``in_weights`` 4f, ``in_landmark`` 3f, ``in_uv`` 2f, ``in_color`` 4f,
+    ``in_part`` 1i (static) and ``in_sim`` 4f (dynamic: xyz + weight).
+    """
+
+    def __init__(self, ctx: moderngl.Context, character: Character):
+        validate_character(character)
+        mesh, skel = character.mesh, character.skeleton
+        self.ctx = ctx
+        self.character = character
+        self.num_vertices = v = mesh.num_vertices
+        self.num_joints = skel.num_joints
+        max_tex = ctx.info.get("GL_MAX_TEXTURE_SIZE", 4096)
+        if self.num_joints > max_tex:
+            raise AssetError(f"{self.num_joints} joints exceed the GL texture height limit {max_tex}")
+        self._inverse_bind = skel.inverse_bind.astype(np.float64)
+        f4 = lambda a: np.ascontiguousarray(a, np.float32)  # noqa: E731
+        landmarks = character.box.landmarks(mesh.positions)
+        self.buffers: dict[str, tuple[moderngl.Buffer, str]] = {
+            "in_position": (ctx.buffer(f4(mesh.positions)), "3f"),
+            "in_normal": (ctx.buffer(f4(mesh.normals)), "3f"),
+            "in_joints": (ctx.buffer(np.ascontiguousarray(mesh.joints, np.int32)), "4i"),
+            "in_weights": (ctx.buffer(f4(mesh.weights)), "4f"),
+            "in_landmark": (ctx.buffer(f4(landmarks)), "3f"),
+            "in_uv": (ctx.buffer(f4(mesh.uv if mesh.uv is not None else np.zeros((v, 2)))), "2f"),
+            "in_color": (ctx.buffer(f4(mesh.colors if mesh.colors is not None else np.ones((v, 4)))), "4f"),
+            "in_part": (ctx.buffer(np.ascontiguousarray(mesh.parts, np.int32)), "i"),
+            "in_sim": (ctx.buffer(reserve=v * 16, dynamic=True), "4f"),
+        }
+        self._sim_host = np.zeros((v, 4), np.float32)
+        self._sim_dirty = False  # the GPU stream holds a non-zero override
+        self.buffers["in_sim"][0].write(self._sim_host)
+        self.index_buffer = ctx.buffer(np.ascontiguousarray(mesh.triangles, np.uint32))
+        self.num_indices = mesh.triangles.size
+        # Joint matrices: 4 texels (the 4 columns) per joint row.
+        self.joint_texture = ctx.texture((4, self.num_joints), 4, dtype="f4")
+        self.joint_texture.filter = (moderngl.NEAREST, moderngl.NEAREST)
+        self._feedback: tuple[moderngl.Program, moderngl.VertexArray, moderngl.Buffer] | None = None
+
+    # -- per frame ---------------------------------------------------------
+
+    def update(self, pose: Pose) -> None:
+        """Upload the pose: skinning matrices and simulated vertex positions.
+        Raises InputError for a malformed or non-finite pose."""
+        pose.validate(self.num_joints)
+        skin = np.einsum("jab,jbc->jac", pose.joint_world.astype(np.float64), self._inverse_bind)
+        # Texel (c, j) = column c of joint j: store each matrix transposed.
+        self.joint_texture.write(np.ascontiguousarray(skin.transpose(0, 2, 1), np.float32))
+        self._write_sim(pose)
+
+    def _write_sim(self, pose: Pose) -> None:
+        if pose.sim_indices is None and pose.sim_positions is None:
+            if self._sim_dirty:
+                self._sim_host[:] = 0
+                self.buffers["in_sim"][0].write(self._sim_host)
+                self._sim_dirty = False
+            return
+        if pose.sim_indices is None or pose.sim_positions is None:
+            raise InputError("pose.sim_indices and pose.sim_positions must be given together")
+        idx = np.asarray(pose.sim_indices)
+        pos = np.asarray(pose.sim_positions)
+        if idx.ndim != 1 or pos.shape != (len(idx), 3):
+            raise InputError(f"sim_indices [K] and sim_positions [K, 3] disagree: {idx.shape} vs {pos.shape}")
+        if len(idx) and (idx.min() < 0 or idx.max() >= self.num_vertices):
+            raise InputError(f"sim_indices out of range 0..{self.num_vertices - 1}")
+        self._sim_host[:] = 0
+        self._sim_host[idx, :3] = pos
+        self._sim_host[idx, 3] = 1.0
+        self.buffers["in_sim"][0].write(self._sim_host)
+        self._sim_dirty = True
+
+    # -- drawing -----------------------------------------------------------
+
+    def vertex_array(self, program: moderngl.Program, indexed: bool = True) -> moderngl.VertexArray:
+        """A VAO binding every buffer the program reads."""
+        content = [(buf, fmt, name) for name, (buf, fmt) in self.buffers.items() if program.get(name, None) is not None]
+        if indexed:
+            return self.ctx.vertex_array(program, content, index_buffer=self.index_buffer, index_element_size=4)
+        return self.ctx.vertex_array(program, content)
+
+    def bind_joints(self, program: moderngl.Program, unit: int = 0) -> None:
+        self.joint_texture.use(unit)
+        if program.get("u_joints", None) is not None:
+            program["u_joints"].value = unit
+
+    def skinned_positions(self, pose: Pose) -> np.ndarray:
+        """[V, 3] f32 posed positions computed by the GPU skinning code
+        (transform feedback), simulated vertices included."""
+        from conrt.shaders.program import load_program
+
+        if self._feedback is None:
+            prog = load_program(self.ctx, "skin_feedback", varyings=["out_position"])
+            vao = self.vertex_array(prog, indexed=False)
+            out = self.ctx.buffer(reserve=self.num_vertices * 12)
+            self._feedback = (prog, vao, out)
+        prog, vao, out = self._feedback
+        self.update(pose)
+        self.bind_joints(prog)
+        vao.transform(out, mode=moderngl.POINTS, vertices=self.num_vertices)
+        return np.frombuffer(out.read(), np.float32).reshape(self.num_vertices, 3).copy()
+
+    def release(self) -> None:
+        for buf, _ in self.buffers.values():
+            buf.release()
+        self.index_buffer.release()
+        self.joint_texture.release()
+        if self._feedback is not None:
+            for obj in self._feedback:
+                obj.release()
+            self._feedback = None
+        self.buffers = {}

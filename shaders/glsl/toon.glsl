@@ -1,0 +1,79 @@
+#version 330 core
+// Toon pass, step 1 (geometry): cel-shaded colour plus a G-buffer (view depth,
+// part label) that the outline step reads. Same skinning and camera as the UDP
+// pass, so pixel (x, y) of both shows the same surface point.
+
+#if defined VERTEX_SHADER
+#include "include/skinning.glsl"
+
+uniform mat4 u_view;       // character space -> eye
+uniform mat4 u_proj;       // eye -> clip
+uniform mat4 u_view_proj;  // u_proj * u_view, computed on the host in f64 (same as the UDP pass)
+in vec3 in_normal;
+in vec2 in_uv;
+in vec4 in_color;          // COLOR_0 (linear), ones when the mesh has none
+in int in_part;
+
+out vec3 v_normal;         // eye space
+out vec3 v_eye;            // eye-space position
+out vec2 v_uv;
+out vec4 v_color;
+out float v_sim;
+flat out int v_part;
+
+void main() {
+    mat4 skin = skin_matrix();
+    vec3 p = skinned_position(skin);
+    // The skin matrix's linear part is fine for normals of rigid/uniformly
+    // scaled joints; simulated vertices get a face normal in the fragment step.
+    v_normal = mat3(u_view) * (mat3(skin) * in_normal);
+    v_eye = (u_view * vec4(p, 1.0)).xyz;
+    v_uv = in_uv;
+    v_color = in_color;
+    v_sim = in_sim.w;
+    v_part = in_part;
+    gl_Position = u_view_proj * vec4(p, 1.0);
+}
+
+#elif defined FRAGMENT_SHADER
+#include "include/color.glsl"
+
+uniform vec4 u_base_color;     // glTF baseColorFactor (linear)
+uniform sampler2D u_texture;   // baseColorTexture (sRGB texels, decoded here); 1x1 white when absent
+uniform vec4 u_shade_color;    // MToon shade colour (linear); used when u_has_shade
+uniform bool u_has_shade;
+uniform vec3 u_light;          // unit direction towards the key light, eye space
+uniform vec3 u_tones;          // x: lit/shade threshold on N.L, y: shade/deep threshold, z: deep multiplier
+
+in vec3 v_normal;
+in vec3 v_eye;
+in vec2 v_uv;
+in vec4 v_color;
+in float v_sim;
+flat in int v_part;
+
+layout(location = 0) out vec4 f_color;  // straight-alpha colour (sRGB-encoded), alpha = 1
+layout(location = 1) out vec4 f_gbuf;   // x: eye depth, y: part label, w: coverage
+
+void main() {
+    vec4 texel = texture(u_texture, v_uv);
+    vec3 tex = srgb_to_linear(texel.rgb);
+    vec3 albedo = u_base_color.rgb * tex * v_color.rgb;
+
+    vec3 n = normalize(v_normal);
+    // Physics-placed vertices carry their rest normal; use the true face normal there.
+    vec3 face = normalize(cross(dFdx(v_eye), dFdy(v_eye)));
+    n = normalize(mix(n, face, clamp(v_sim, 0.0, 1.0)));
+    if (!gl_FrontFacing) n = -n;  // two-sided: the inside of a skirt is lit like a surface
+
+    vec3 shade = u_has_shade ? u_shade_color.rgb * tex * v_color.rgb
+                             : albedo * vec3(0.62, 0.60, 0.78);  // cool anime shadow tint
+    float ndl = dot(n, u_light);
+    vec3 rgb = ndl > u_tones.x ? albedo : (ndl > u_tones.y ? shade : shade * u_tones.z);
+
+    // glTF OPAQUE: alpha is not used for coverage, so toon alpha > 0 exactly
+    // where the UDP pass writes a = 1.
+    f_color = vec4(linear_to_srgb(rgb), 1.0);
+    f_gbuf = vec4(-v_eye.z, float(v_part), 0.0, 1.0);
+}
+#endif

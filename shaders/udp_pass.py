@@ -1,0 +1,131 @@
+"""The Ultra-Dense Pose pass (CoNR's pose input).
+
+Renders the posed character into an RGBA32F target:
+
+- ``rgb`` = the landmark of the visible surface point: its rest-pose position
+  normalised by the character's canonical box (``Character.box``), exact float
+  values (no 8-bit loss, no MSAA blending);
+- ``a`` = 1 where the character covers the pixel centre, 0 elsewhere;
+- background is exactly ``(0, 0, 0, 0)``.
+
+Skinning runs in the vertex shader (``glsl/include/skinning.glsl``); the
+nearest surface wins (depth test, no face culling: single-sided cloth is seen
+from both sides).
+"""
+from __future__ import annotations
+
+import logging
+
+import moderngl
+import numpy as np
+
+from conrt.errors import ConfigError, InputError
+from conrt.shaders.camera import view_proj
+from conrt.shaders.geometry import SkinnedGeometry
+from conrt.shaders.program import load_program
+from conrt.types import Camera, Character, Pose, UdpFrame
+
+log = logging.getLogger(__name__)
+
+
+def _check_size(width: int, height: int) -> tuple[int, int]:
+    if int(width) < 1 or int(height) < 1:
+        raise ConfigError(f"render size must be positive, got {width}x{height}")
+    return int(width), int(height)
+
+
+class UdpPass:
+    """``UdpPass(ctx, w, h)``, ``set_character(c)``, ``run(pose, camera) -> UdpFrame``.
+
+    For GPU interop, :meth:`render` draws without reading back and
+    :attr:`texture` / :attr:`fbo` expose the RGBA32F colour attachment
+    (GL bottom-up row order).
+    """
+
+    def __init__(self, ctx: moderngl.Context, width: int = 256, height: int = 256):
+        self.ctx = ctx
+        self.program = load_program(ctx, "udp")
+        self.geometry: SkinnedGeometry | None = None
+        self._vao: moderngl.VertexArray | None = None
+        self.texture: moderngl.Texture | None = None
+        self.fbo: moderngl.Framebuffer | None = None
+        self._depth: moderngl.Renderbuffer | None = None
+        self.resize(width, height)
+
+    @property
+    def size(self) -> tuple[int, int]:
+        return self.width, self.height
+
+    def resize(self, width: int, height: int) -> None:
+        self.width, self.height = _check_size(width, height)
+        self._release_targets()
+        # samples=0: no MSAA, so landmarks are exact interpolated values.
+        self.texture = self.ctx.texture((self.width, self.height), 4, dtype="f4")
+        self.texture.filter = (moderngl.NEAREST, moderngl.NEAREST)
+        self._depth = self.ctx.depth_renderbuffer((self.width, self.height))
+        self.fbo = self.ctx.framebuffer(color_attachments=[self.texture], depth_attachment=self._depth)
+
+    def set_character(self, character: Character) -> None:
+        """Upload a character's mesh once (replaces the previous one)."""
+        if self.geometry is not None:
+            self._vao.release()
+            self.geometry.release()
+        self.geometry = SkinnedGeometry(self.ctx, character)
+        self._vao = self.geometry.vertex_array(self.program)
+        log.debug("UDP pass: %s, %d vertices, %d triangles", character.name,
+                  character.mesh.num_vertices, character.mesh.num_triangles)
+
+    def render(self, pose: Pose, camera: Camera) -> None:
+        """Draw into :attr:`fbo` (no read-back)."""
+        if self.geometry is None:
+            raise InputError("UdpPass.run called before set_character")
+        if (camera.width, camera.height) != self.size:
+            raise InputError(f"camera is {camera.width}x{camera.height} but the pass is {self.width}x{self.height}; call resize()")
+        mvp = view_proj(camera)
+        if not np.isfinite(mvp).all():
+            raise InputError("camera matrices contain NaN/inf")
+        self.geometry.update(pose)  # validates the pose before anything is drawn
+        self.fbo.use()
+        self.fbo.viewport = (0, 0, self.width, self.height)
+        self.fbo.clear(0.0, 0.0, 0.0, 0.0, depth=1.0)
+        self.ctx.enable_only(moderngl.DEPTH_TEST)
+        self.ctx.depth_func = "<"
+        self.geometry.bind_joints(self.program, 0)
+        self.program["u_view_proj"].write(np.ascontiguousarray(mvp.T))
+        self._vao.render(moderngl.TRIANGLES, vertices=self.geometry.num_indices)
+
+    def read(self) -> UdpFrame:
+        """Read the last render back: [H, W, 4] f32, row 0 = top."""
+        raw = self.fbo.read(components=4, dtype="f4", alignment=1)
+        data = np.frombuffer(raw, np.float32).reshape(self.height, self.width, 4)[::-1]
+        return UdpFrame(data=np.ascontiguousarray(data))
+
+    def run(self, pose: Pose, camera: Camera) -> UdpFrame:
+        self.render(pose, camera)
+        return self.read()
+
+    def skinned_positions(self, pose: Pose) -> np.ndarray:
+        """[V, 3] f32 vertex positions from the same GPU skinning code."""
+        if self.geometry is None:
+            raise InputError("skinned_positions called before set_character")
+        return self.geometry.skinned_positions(pose)
+
+    def release(self) -> None:
+        self._release_targets()
+        if self.geometry is not None:
+            self._vao.release()
+            self.geometry.release()
+            self.geometry = None
+        self.program.release()
+
+    def _release_targets(self) -> None:
+        for obj in (self.fbo, self.texture, self._depth):
+            if obj is not None:
+                obj.release()
+        self.fbo = self.texture = self._depth = None
+
+    def __enter__(self) -> "UdpPass":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.release()
