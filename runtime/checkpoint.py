@@ -1,0 +1,143 @@
+"""Weights: the official folder of four ``.pth`` files, and our single file.
+
+- ``load_official(folder)``: ``udpparsernet.pth``, ``target_pose_encoder.pth``,
+  ``shader.pth``, ``rgbadecodernet.pth`` read with
+  ``torch.load(weights_only=True)`` and checked strictly (every key, every
+  shape); a ``CheckpointError`` lists what is missing, unexpected or
+  mismatched per file.
+- ``save_weights`` / ``load_weights``: one safetensors file whose metadata
+  holds the config (JSON), keys ``<part>.<official key>``.
+- ``load_model(path)``: either of the two, by what ``path`` is.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import pickle
+import zipfile
+from pathlib import Path
+
+import torch
+
+from conrt.errors import CheckpointError
+
+from .config import CoNRConfig, get_config
+from .conr_v1 import CoNR
+
+log = logging.getLogger(__name__)
+
+FORMAT = "conrt-conr-v1"
+
+
+def _shape(t) -> str:
+    return "x".join(map(str, tuple(t.shape))) or "scalar"
+
+
+def check_state_dict(module: torch.nn.Module, sd, where: str) -> None:
+    """Raise CheckpointError naming every missing/unexpected/mismatched key (with shapes)."""
+    if not isinstance(sd, dict) or not all(isinstance(k, str) and isinstance(v, torch.Tensor)
+                                           for k, v in sd.items()):
+        raise CheckpointError(f"{where}: not a state dict (a dict of name -> tensor), got "
+                              f"{type(sd).__name__}")
+    own = module.state_dict()
+    missing = [k for k in own if k not in sd]
+    unexpected = [k for k in sd if k not in own]
+    mismatched = [k for k in own if k in sd and tuple(sd[k].shape) != tuple(own[k].shape)]
+    if missing or unexpected or mismatched:
+        lines = [f"{where} does not match the model ({len(own)} keys expected, {len(sd)} found):"]
+        lines += [f"  missing     {k} [{_shape(own[k])}]" for k in missing]
+        lines += [f"  unexpected  {k} [{_shape(sd[k])}]" for k in unexpected]
+        lines += [f"  mismatched  {k}: file [{_shape(sd[k])}], model [{_shape(own[k])}]" for k in mismatched]
+        raise CheckpointError("\n".join(lines))
+
+
+def _load_pth(path: Path):
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as exc:
+        raise CheckpointError(f"{path}: refused by torch.load(weights_only=True) - not a plain "
+                              f"state dict of tensors ({str(exc).splitlines()[0]})") from exc
+    except (RuntimeError, EOFError, zipfile.BadZipFile, OSError, ValueError) as exc:
+        raise CheckpointError(f"{path}: corrupt or unreadable checkpoint ({exc})") from exc
+
+
+def load_official(folder, config: "str | CoNRConfig" = "conr-paper") -> CoNR:
+    """The official folder of four .pth files -> a CoNR model (eval mode)."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise CheckpointError(f"{folder}: not a folder (expected the official four .pth files)")
+    model = CoNR(get_config(config))
+    missing = [f"{p}.pth" for p in CoNR.PARTS if not (folder / f"{p}.pth").is_file()]
+    if missing:
+        raise CheckpointError(f"{folder}: missing {', '.join(missing)} (an official CoNR folder has "
+                              f"{', '.join(p + '.pth' for p in CoNR.PARTS)})")
+    sds = {}
+    for part in CoNR.PARTS:
+        path = folder / f"{part}.pth"
+        sd = _load_pth(path)
+        check_state_dict(getattr(model, part), sd, str(path))
+        sds[part] = sd
+    load_parts(model, sds)
+    log.info("loaded official CoNR weights from %s", folder)
+    return model.eval()
+
+
+def load_parts(model: CoNR, parts: dict) -> CoNR:
+    """Strictly load {part or 'part.pth': state dict} into ``model``."""
+    for name, sd in parts.items():
+        part = name[:-4] if name.endswith(".pth") else name
+        if part not in CoNR.PARTS:
+            raise CheckpointError(f"unknown part {name!r}; valid: {', '.join(CoNR.PARTS)}")
+        check_state_dict(getattr(model, part), sd, name)
+        getattr(model, part).load_state_dict(sd, strict=True)
+    return model
+
+
+# ---------------------------------------------------------------------------
+# our single-file format
+# ---------------------------------------------------------------------------
+def save_weights(model: CoNR, path) -> Path:
+    """Write ``model`` as one safetensors file with its config in the metadata."""
+    from safetensors.torch import save_file
+
+    path = Path(path)
+    tensors = {k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()}
+    save_file(tensors, str(path), metadata={"format": FORMAT, "config": model.cfg.to_json()})
+    return path
+
+
+def read_config(path) -> CoNRConfig:
+    """The config embedded in one of our safetensors files."""
+    from safetensors import safe_open
+
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            meta = f.metadata() or {}
+    except Exception as exc:  # safetensors raises its own error types
+        raise CheckpointError(f"{path}: not a readable safetensors file ({exc})") from exc
+    if meta.get("format") != FORMAT or "config" not in meta:
+        raise CheckpointError(f"{path}: no conrt config in the metadata (format {meta.get('format')!r}); "
+                              "convert official weights with `conrt convert`")
+    return CoNRConfig.from_dict(json.loads(meta["config"]))
+
+
+def load_weights(path, device: str = "cpu") -> CoNR:
+    """Our safetensors file -> a CoNR model (eval mode) built from the embedded config."""
+    from safetensors.torch import load_file
+
+    cfg = read_config(path)
+    model = CoNR(cfg)
+    sd = load_file(str(path), device="cpu")
+    check_state_dict(model, sd, str(path))
+    model.load_state_dict(sd, strict=True)
+    return model.eval().to(device)
+
+
+def load_model(path, config: "str | CoNRConfig" = "conr-paper") -> CoNR:
+    """A folder of official .pth files, or one of our .safetensors files."""
+    path = Path(path)
+    if path.is_dir():
+        return load_official(path, config)
+    if not path.exists():
+        raise CheckpointError(f"{path}: no such file or folder")
+    return load_weights(path)

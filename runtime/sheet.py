@@ -1,0 +1,191 @@
+"""Preloaded character sheet and per-frame shading.
+
+``encode_sheet(model, images) -> SheetCache`` runs the sheet encoder once per
+character; ``shade(model, udp, cache)`` runs only the pose encoder, the
+collaborative decoder and the RGBA decoder per frame.
+
+Sizes: sheets whose sides are all equal and a multiple of the config's
+``size_multiple`` (128 for ``conr-paper``) are used as they are; anything else
+is auto-centred on its alpha bounding box, padded/resized to the config's
+``image_size`` (the official loader's transform), and the shaded frame is
+pasted back into the UDP frame's original size.
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Literal, Sequence
+
+import numpy as np
+import torch
+
+from conrt.errors import InputError
+
+from . import official as off
+from .conr_v1 import CoNR
+
+log = logging.getLogger(__name__)
+
+Matting = Literal["uniform"]
+
+
+@dataclass(frozen=True)
+class SheetCache:
+    """Everything the per-frame pass needs from the character sheet."""
+
+    features: tuple[torch.Tensor, ...]  # L x [1, M, C, h, w] f32, coarse to fine
+    reference: torch.Tensor  # [1, M, 4, S, S] f32, cat(a * rgb_premul, a)
+    size: int  # S, the side the network runs at
+    official: bool
+    config_name: str
+
+    @property
+    def views(self) -> int:
+        return self.reference.shape[1]
+
+    def numpy_inputs(self) -> dict[str, np.ndarray]:
+        """The cached tensors by the ONNX graph's input names."""
+        out = {"reference": self.reference.detach().cpu().numpy()}
+        for i, f in enumerate(self.features):
+            out[f"sheet_feature_{i}"] = f.detach().cpu().numpy()
+        return out
+
+
+# ---------------------------------------------------------------------------
+# input checks and preparation (NumPy)
+# ---------------------------------------------------------------------------
+def _uniform_matte(img: np.ndarray) -> np.ndarray:
+    """Alpha from a uniform background colour: the median of the border pixels."""
+    rgb = img[..., :3].astype(np.float32) / (255.0 if img.dtype == np.uint8 else 1.0)
+    border = np.concatenate([rgb[0], rgb[-1], rgb[:, 0], rgb[:, -1]])
+    bg = np.median(border, axis=0)
+    alpha = (np.abs(rgb - bg).max(-1) > 12 / 255).astype(np.float32)
+    if img.dtype == np.uint8:
+        return np.concatenate([img[..., :3], (alpha * 255).astype(np.uint8)[..., None]], -1)
+    return np.concatenate([rgb, alpha[..., None]], -1)
+
+
+def check_sheet_image(img, index: int, matting: Matting | None = None) -> np.ndarray:
+    """Validate one sheet image -> straight RGBA (H,W,4), uint8 or float32 0..1."""
+    img = np.asarray(img)
+    if img.ndim != 3 or img.shape[2] not in (3, 4):
+        raise InputError(f"sheet image {index}: expected (H, W, 4) RGBA, got shape {img.shape}")
+    if img.dtype != np.uint8:
+        img = img.astype(np.float32)
+        if not np.isfinite(img).all():
+            raise InputError(f"sheet image {index}: contains NaN/inf")
+        if img.min() < 0 or img.max() > 1:
+            raise InputError(f"sheet image {index}: float images must be in 0..1")
+    opaque = img.shape[2] == 3 or float(img[..., 3].mean()) / (255.0 if img.dtype == np.uint8 else 1.0) >= off.MAX_MEAN_ALPHA
+    if opaque:
+        if matting is None:
+            raise InputError(
+                f"sheet image {index} has no transparent background (mean alpha >= {off.MAX_MEAN_ALPHA}); "
+                "CoNR needs cut-out RGBA sheets. Cut the character out, or pass matting='uniform' "
+                "(--matting uniform) to key out a uniform background colour")
+        if matting != "uniform":
+            raise InputError(f"unknown matting {matting!r}; valid: 'uniform'")
+        img = _uniform_matte(img)
+        if float(img[..., 3].mean()) / (255.0 if img.dtype == np.uint8 else 1.0) >= off.MAX_MEAN_ALPHA:
+            raise InputError(f"sheet image {index}: matting found no uniform background")
+    if not (img[..., 3] > 0).any():
+        raise InputError(f"sheet image {index} is fully transparent")
+    return img
+
+
+def prepare_sheet(images: Sequence, size_multiple: int, image_size: int, official: bool,
+                  matting: Matting | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Sheet images -> (rgb (1,M,3,S,S), mask (1,M,1,S,S)) float32, as the network takes them."""
+    if isinstance(images, np.ndarray) and images.ndim == 3:
+        images = [images]
+    images = [check_sheet_image(im, i, matting) for i, im in enumerate(images)]
+    if not images:
+        raise InputError("a character sheet needs at least one view")
+    shapes = {im.shape[:2] for im in images}
+    (h, w), = shapes if len(shapes) == 1 else ((0, 1),)
+    direct = h == w and h % size_multiple == 0
+    if not direct:
+        log.info("sheet sizes %s: auto-centred crop to %d", sorted(shapes), image_size)
+    rgbs, masks = [], []
+    for im in images:
+        rgb, mask = off.sheet_rgb_mask(im, official)
+        if not direct:
+            crop = off.find_crop(im[..., 3])
+            if official:  # the official loader crops 8-bit images
+                rgb8 = np.concatenate([(rgb * 255 + 0.5).astype(np.uint8), im[..., 3:4] if im.dtype == np.uint8
+                                       else (mask * 255 + 0.5).astype(np.uint8)], -1)
+                out = off.apply_crop(rgb8, crop, image_size).astype(np.float32) / 255.0
+            else:
+                out = off.apply_crop(np.concatenate([rgb, mask], -1), crop, image_size)
+            rgb, mask = out[..., :3], out[..., 3:4]
+        rgbs.append(rgb.transpose(2, 0, 1))
+        masks.append(mask.transpose(2, 0, 1))
+    return np.stack(rgbs)[None].astype(np.float32), np.stack(masks)[None].astype(np.float32)
+
+
+def check_udp(udp) -> np.ndarray:
+    data = getattr(udp, "data", udp)  # UdpFrame or ndarray
+    data = np.asarray(data)
+    if data.ndim != 3 or data.shape[2] != 4:
+        raise InputError(f"UDP frame: expected (H, W, 4) xyz + visibility, got shape {data.shape}")
+    data = data.astype(np.float32)
+    if not np.isfinite(data).all():
+        raise InputError("UDP frame contains NaN/inf")
+    return data
+
+
+def prepare_udp(udp, size: int, official: bool) -> tuple[np.ndarray, off.Crop | None]:
+    """UDP (H,W,4) -> ((1,4,S,S) float32 network input, crop or None if used as is)."""
+    data = check_udp(udp)
+    h, w = data.shape[:2]
+    crop = None
+    if (h, w) != (size, size):
+        crop = off.find_crop(data[..., 3]) if (data[..., 3] > 0).any() else off.Crop(0, 0, max(h, w), h, w)
+        # xyz: nearest (no blended coordinates); visibility: smooth, as the official loader
+        mask8 = (data[..., 3:4] * 255).clip(0, 255).astype(np.uint8)
+        label = off.apply_crop(data, crop, size, "nearest")
+        if official:
+            vis = off.apply_crop(mask8, crop, size).astype(np.float32) / 255.0
+        else:
+            vis = off.apply_crop(data[..., 3:4], crop, size)
+        data = np.concatenate([label[..., :3], vis], -1)
+    elif official:
+        data = off.udp_input(data, True)
+    return data.transpose(2, 0, 1)[None].copy(), crop
+
+
+def finish_frame(rgba: np.ndarray, crop: off.Crop | None) -> np.ndarray:
+    """(1,4,S,S) network output -> (H,W,4) premultiplied RGBA in the UDP frame's size."""
+    img = np.ascontiguousarray(rgba[0].transpose(1, 2, 0))
+    return img if crop is None else off.paste_back(img, crop)
+
+
+# ---------------------------------------------------------------------------
+# the torch path
+# ---------------------------------------------------------------------------
+def _model_device(model: torch.nn.Module) -> torch.device:
+    return next(model.parameters()).device
+
+
+@torch.inference_mode()
+def encode_sheet(model: CoNR, images: Sequence, official: bool = False,
+                 matting: Matting | None = None) -> SheetCache:
+    """Run the sheet encoder once for a character. ``images``: M straight-RGBA views."""
+    cfg = model.cfg
+    rgb, mask = prepare_sheet(images, cfg.size_multiple, cfg.image_size, official, matting)
+    dev = _model_device(model)
+    feats, reference = model.encode_sheet(torch.from_numpy(rgb).to(dev), torch.from_numpy(mask).to(dev))
+    return SheetCache(tuple(feats), reference, rgb.shape[-1], official, cfg.name)
+
+
+@torch.inference_mode()
+def render_prepared(model: CoNR, udp: torch.Tensor, cache: SheetCache) -> torch.Tensor:
+    """(1,4,S,S) prepared UDP -> (1,4,S,S) premultiplied RGBA."""
+    return model.render(model.encode_pose(udp), cache.reference, list(cache.features))
+
+
+def shade(model: CoNR, udp, cache: SheetCache) -> np.ndarray:
+    """Shade one UDP frame (H,W,4) with a cached sheet -> (H,W,4) f32 premultiplied RGBA."""
+    x, crop = prepare_udp(udp, cache.size, cache.official)
+    out = render_prepared(model, torch.from_numpy(x).to(_model_device(model)), cache)
+    return finish_frame(out.float().cpu().numpy(), crop)
