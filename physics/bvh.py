@@ -1,0 +1,487 @@
+"""BVH motion capture: parse, write, and retarget onto a character.
+
+Handles 3- and 6-channel joints, any rotation channel order (the listed order
+is the multiplication order: ``ZXY`` means ``Rz @ Rx @ Ry``), ``mixamorig:``
+style prefixes, and CMU / Biovision / Mixamo / VRM joint names (mapped onto
+the VRM humanoid names). Bad files raise :class:`AssetError` naming the line.
+
+Retargeting works on rotations in rest-aligned axes (see ``clips.py``): for
+every humanoid joint the mapped BVH joint's world rotation is taken and
+corrected by the rotation that turns our rest bone direction onto the BVH rest
+bone direction, so a BVH captured from, say, an A-pose rest still puts the
+arms of our T-posed character where the actor's were.
+"""
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from conrt.errors import AssetError
+from conrt.types import Character
+
+from .clips import Clip
+from .transforms import euler, matrix_to_euler, matrix_to_quat, quat_to_matrix, rotation_between
+
+log = logging.getLogger(__name__)
+
+_CHANNELS = ("Xposition", "Yposition", "Zposition", "Xrotation", "Yrotation", "Zrotation")
+
+
+@dataclass(frozen=True)
+class BvhJoint:
+    name: str
+    parent: int  # index into Bvh.joints, -1 for the root
+    offset: np.ndarray  # [3] f64 rest offset from the parent, file units
+    channels: tuple[str, ...]  # e.g. ("Xposition", ..., "Zrotation", "Xrotation", "Yrotation")
+    end_site: np.ndarray | None = None  # [3] f64 offset of an "End Site" child, if any
+
+    @property
+    def rotation_order(self) -> str:
+        return "".join(c[0].upper() for c in self.channels if c.endswith("rotation"))
+
+
+@dataclass(frozen=True)
+class Bvh:
+    joints: tuple[BvhJoint, ...]
+    frame_time: float  # seconds
+    motion: np.ndarray  # [F, C] f64 channel values in joint/channel order, degrees and file units
+    source: str = "<bvh>"
+    _columns: list = field(default=None, repr=False, compare=False)
+
+    @property
+    def num_frames(self) -> int:
+        return int(self.motion.shape[0])
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return tuple(j.name for j in self.joints)
+
+    def channel_slices(self) -> list[slice]:
+        out, c = [], 0
+        for j in self.joints:
+            out.append(slice(c, c + len(j.channels)))
+            c += len(j.channels)
+        return out
+
+    def local_transforms(self) -> tuple[np.ndarray, np.ndarray]:
+        """([F, B, 3, 3] local rotations, [F, B, 3] local translations)."""
+        f, b = self.num_frames, len(self.joints)
+        rot = np.broadcast_to(np.eye(3), (f, b, 3, 3)).copy()
+        trans = np.broadcast_to(np.array([j.offset for j in self.joints]), (f, b, 3)).copy()
+        for k, (j, sl) in enumerate(zip(self.joints, self.channel_slices())):
+            vals = self.motion[:, sl]
+            rcols = [i for i, c in enumerate(j.channels) if c.endswith("rotation")]
+            if rcols:
+                rot[:, k] = euler(vals[:, rcols], j.rotation_order)
+            for i, c in enumerate(j.channels):
+                if c.endswith("position"):  # position channels replace the offset
+                    trans[:, k, "XYZ".index(c[0])] = vals[:, i]
+        return rot, trans
+
+    def world_transforms(self) -> tuple[np.ndarray, np.ndarray]:
+        """([F, B, 3, 3] world rotations, [F, B, 3] world positions) in file units."""
+        rot, trans = self.local_transforms()
+        wr, wp = np.empty_like(rot), np.empty_like(trans)
+        for k, j in enumerate(self.joints):
+            if j.parent < 0:
+                wr[:, k], wp[:, k] = rot[:, k], trans[:, k]
+            else:
+                wr[:, k] = wr[:, j.parent] @ rot[:, k]
+                wp[:, k] = wp[:, j.parent] + np.einsum("fab,fb->fa", wr[:, j.parent], trans[:, k])
+        return wr, wp
+
+    def rest_positions(self) -> np.ndarray:
+        """[B, 3] joint positions with all rotations zero (the file's rest pose), root at its offset."""
+        out = np.zeros((len(self.joints), 3))
+        for k, j in enumerate(self.joints):
+            out[k] = j.offset + (out[j.parent] if j.parent >= 0 else 0)
+        return out
+
+
+# ---------------------------------------------------------------------------
+# Parsing
+
+
+class _Tokens:
+    def __init__(self, text: str, source: str):
+        self.source = source
+        self.items: list[tuple[str, int]] = []
+        for n, line in enumerate(text.splitlines(), 1):
+            for tok in line.split():
+                self.items.append((tok, n))
+        self.i = 0
+
+    def error(self, msg: str, line: int | None = None) -> AssetError:
+        if line is None:
+            line = self.items[min(self.i, len(self.items) - 1)][1] if self.items else 1
+        return AssetError(f"{self.source}:{line}: {msg}")
+
+    def next(self, what: str) -> tuple[str, int]:
+        if self.i >= len(self.items):
+            raise self.error(f"unexpected end of file, expected {what}")
+        tok = self.items[self.i]
+        self.i += 1
+        return tok
+
+    def expect(self, word: str) -> int:
+        tok, line = self.next(repr(word))
+        if tok.upper() != word.upper():
+            raise self.error(f"expected {word!r}, got {tok!r}", line)
+        return line
+
+    def number(self, what: str) -> float:
+        tok, line = self.next(what)
+        try:
+            v = float(tok)
+        except ValueError:
+            raise self.error(f"expected a number for {what}, got {tok!r}", line) from None
+        if not np.isfinite(v):
+            raise self.error(f"{what} is {tok}", line)
+        return v
+
+    def peek(self) -> str | None:
+        return self.items[self.i][0] if self.i < len(self.items) else None
+
+
+def parse_bvh(text: str, source: str = "<bvh>") -> Bvh:
+    """Parse BVH text. Raises AssetError("<source>:<line>: ...") on any problem."""
+    tk = _Tokens(text, source)
+    tk.expect("HIERARCHY")
+    joints: list[dict] = []
+
+    def parse_joint(parent: int):
+        name_tok, line = tk.next("a joint name")
+        if name_tok == "{":
+            raise tk.error("joint without a name", line)
+        name = name_tok
+        # names may contain spaces in some exporters: join tokens up to "{"
+        while tk.peek() not in ("{", None):
+            name += " " + tk.next("joint name")[0]
+        if any(j["name"] == name for j in joints):
+            raise tk.error(f"duplicate joint name {name!r}", line)
+        tk.expect("{")
+        tk.expect("OFFSET")
+        offset = np.array([tk.number(f"OFFSET of {name}") for _ in range(3)])
+        tk.expect("CHANNELS")
+        ntok, nline = tk.next("channel count")
+        if ntok not in ("0", "3", "6"):
+            if not ntok.isdigit():
+                raise tk.error(f"expected a channel count for {name}, got {ntok!r}", nline)
+        chans = []
+        for _ in range(int(ntok)):
+            c, cl = tk.next(f"a channel of {name}")
+            match = [k for k in _CHANNELS if k.lower() == c.lower()]
+            if not match:
+                raise tk.error(f"unknown channel {c!r} of joint {name} (valid: {', '.join(_CHANNELS)})", cl)
+            chans.append(match[0])
+        if sum(c.endswith("rotation") for c in chans) not in (0, 3):
+            raise tk.error(f"joint {name} has {len(chans)} channels; need 3 rotations (plus optional 3 positions)", nline)
+        me = len(joints)
+        joints.append(dict(name=name, parent=parent, offset=offset, channels=tuple(chans), end_site=None))
+        while True:
+            tok, tline = tk.next(f"JOINT, End Site or '}}' in {name}")
+            up = tok.upper()
+            if up == "JOINT":
+                parse_joint(me)
+            elif up == "END":
+                tk.expect("Site")
+                tk.expect("{")
+                tk.expect("OFFSET")
+                joints[me]["end_site"] = np.array([tk.number("End Site OFFSET") for _ in range(3)])
+                tk.expect("}")
+            elif tok == "}":
+                return
+            else:
+                raise tk.error(f"expected JOINT, End Site or '}}' in {name}, got {tok!r}", tline)
+
+    while tk.peek() is not None and tk.peek().upper() == "ROOT":
+        tk.next("ROOT")
+        parse_joint(-1)
+    if not joints:
+        raise tk.error("no ROOT joint after HIERARCHY")
+    tk.expect("MOTION")
+    tk.expect("Frames:")
+    nf_tok, nf_line = tk.next("frame count")
+    if not nf_tok.isdigit():
+        raise tk.error(f"expected a frame count, got {nf_tok!r}", nf_line)
+    nframes = int(nf_tok)
+    tk.expect("Frame")
+    tk.expect("Time:")
+    ft = tk.number("Frame Time")
+    if ft <= 0:
+        raise tk.error(f"Frame Time must be > 0, got {ft}")
+    ncols = sum(len(j["channels"]) for j in joints)
+    rest = tk.items[tk.i:]
+    lines: dict[int, list[str]] = {}
+    for tok, line in rest:
+        lines.setdefault(line, []).append(tok)
+    rows = []
+    for line, toks in lines.items():
+        if len(toks) != ncols:
+            raise AssetError(f"{source}:{line}: frame has {len(toks)} values, the hierarchy has {ncols} channels")
+        try:
+            rows.append([float(t) for t in toks])
+        except ValueError:
+            bad = next(t for t in toks if not _is_float(t))
+            raise AssetError(f"{source}:{line}: not a number: {bad!r}") from None
+    if len(rows) != nframes:
+        raise AssetError(f"{source}: header says {nframes} frames but the file has {len(rows)}")
+    motion = np.array(rows, np.float64).reshape(nframes, ncols)
+    if not np.isfinite(motion).all():
+        raise AssetError(f"{source}: motion has NaN/inf values")
+    return Bvh(joints=tuple(BvhJoint(**j) for j in joints), frame_time=ft, motion=motion, source=source)
+
+
+def _is_float(t: str) -> bool:
+    try:
+        float(t)
+        return True
+    except ValueError:
+        return False
+
+
+def load_bvh(path) -> Bvh:
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8", errors="replace")
+    except OSError as exc:
+        raise AssetError(f"cannot read BVH file {path}: {exc}") from None
+    return parse_bvh(text, source=str(path))
+
+
+def write_bvh(bvh: Bvh, path=None) -> str:
+    """BVH text (written to ``path`` when given)."""
+    out = ["HIERARCHY"]
+    children: dict[int, list[int]] = {}
+    for k, j in enumerate(bvh.joints):
+        children.setdefault(j.parent, []).append(k)
+
+    def emit(k: int, depth: int):
+        j = bvh.joints[k]
+        ind = "\t" * depth
+        out.append(f"{ind}{'ROOT' if j.parent < 0 else 'JOINT'} {j.name}")
+        out.append(f"{ind}{{")
+        out.append(f"{ind}\tOFFSET {j.offset[0]:.6f} {j.offset[1]:.6f} {j.offset[2]:.6f}")
+        out.append(f"{ind}\tCHANNELS {len(j.channels)} {' '.join(j.channels)}".rstrip())
+        for c in children.get(k, []):
+            emit(c, depth + 1)
+        if j.end_site is not None:
+            e = j.end_site
+            out.extend([f"{ind}\tEnd Site", f"{ind}\t{{", f"{ind}\t\tOFFSET {e[0]:.6f} {e[1]:.6f} {e[2]:.6f}", f"{ind}\t}}"])
+        out.append(f"{ind}}}")
+
+    for r in children.get(-1, []):
+        emit(r, 0)
+    out += ["MOTION", f"Frames: {bvh.num_frames}", f"Frame Time: {bvh.frame_time:.10g}"]
+    out += [" ".join(f"{v:.6f}" for v in row) for row in bvh.motion]
+    text = "\n".join(out) + "\n"
+    if path is not None:
+        Path(path).write_text(text, encoding="utf-8")
+    return text
+
+
+# ---------------------------------------------------------------------------
+# Name mapping
+
+def _side_names() -> dict[str, str]:
+    table = {
+        "hips": "hips", "pelvis": "hips", "hip": "hips",
+        "spine": "spine", "abdomen": "spine", "spine0": "spine",
+        "spine1": "chest", "chest": "chest",
+        "spine2": "upperChest", "chest2": "upperChest", "upperchest": "upperChest", "spine3": "upperChest",
+        "neck": "neck", "head": "head", "jaw": "jaw",
+    }
+    parts = {
+        "Shoulder": ("shoulder", "collar", "clavicle"),
+        "UpperArm": ("arm", "uparm", "upperarm", "shldr"),
+        "LowerArm": ("forearm", "lowarm", "lowerarm", "elbow"),
+        "Hand": ("hand", "wrist"),
+        "UpperLeg": ("upleg", "upperleg", "thigh"),
+        "LowerLeg": ("leg", "lowleg", "lowerleg", "knee", "shin"),
+        "Foot": ("foot", "ankle"),
+        "Toes": ("toebase", "toe", "toes"),
+        "Eye": ("eye",),
+    }
+    for side, prefixes in (("left", ("left", "l")), ("right", ("right", "r"))):
+        for part, words in parts.items():
+            for pre in prefixes:
+                for w in words:
+                    table[pre + w] = side + part
+                    table[w + pre] = side + part  # "hand_l", "Hand.L"
+    return table
+
+
+_NAME_TABLE = _side_names()
+_CORE = ("hips", "spine", "head", "leftUpperArm", "leftLowerArm", "rightUpperArm", "rightLowerArm",
+         "leftUpperLeg", "leftLowerLeg", "rightUpperLeg", "rightLowerLeg")
+# Bone direction used for the rest-pose correction: first child present in both rigs.
+_DIRECTION_CHILD = {
+    "spine": ("chest", "upperChest", "neck"), "chest": ("upperChest", "neck"), "upperChest": ("neck",),
+    "neck": ("head",),
+    **{f"{s}{a}": (f"{s}{b}",) for s in ("left", "right") for a, b in (
+        ("Shoulder", "UpperArm"), ("UpperArm", "LowerArm"), ("LowerArm", "Hand"),
+        ("UpperLeg", "LowerLeg"), ("LowerLeg", "Foot"), ("Foot", "Toes"))},
+}
+
+
+def normalize_name(name: str) -> str:
+    """'mixamorig:LeftUpLeg' -> 'leftupleg'."""
+    name = name.rsplit(":", 1)[-1]
+    name = re.sub(r"^(mixamorig|bip0?1|valvebiped|def)[_ ]?", "", name, flags=re.I)
+    return re.sub(r"[^a-z0-9]", "", name.lower())
+
+
+def humanoid_map(names, name_map: dict[str, str] | None = None) -> dict[str, int]:
+    """BVH joint names -> {humanoid name: BVH joint index}.
+
+    ``name_map`` (BVH name -> humanoid name) overrides the built-in table."""
+    from conrt.types import HUMANOID_BONES
+
+    names = list(names)
+    out: dict[str, int] = {}
+    if name_map:
+        for src, dst in name_map.items():
+            if src not in names:
+                raise AssetError(f"name_map refers to BVH joint {src!r}, which the file does not have "
+                                 f"(joints: {', '.join(names)})")
+            if dst not in HUMANOID_BONES:
+                raise AssetError(f"name_map target {dst!r} is not a humanoid bone (valid: {', '.join(HUMANOID_BONES)})")
+            out[dst] = names.index(src)
+    for k, n in enumerate(names):
+        h = _NAME_TABLE.get(normalize_name(n))
+        if h is not None and h not in out:  # first (closest to the root) wins
+            out[h] = k
+    return out
+
+
+# ---------------------------------------------------------------------------
+# Retargeting
+
+
+def bvh_to_clip(bvh: Bvh, character: Character, name_map: dict[str, str] | None = None,
+                name: str | None = None, loop: bool = True, root: str = "ground") -> Clip:
+    """Retarget a BVH onto ``character`` (its ``humanoid`` mapping) as a Clip.
+
+    Root motion is scaled by the ratio of leg lengths. ``root="ground"``
+    starts it at the character's rest x/z and puts the lowest foot of the
+    whole clip at the character's rest foot height; ``root="absolute"`` keeps
+    the scaled file position (for files written by :func:`clip_to_bvh`)."""
+    if root not in ("ground", "absolute"):
+        raise AssetError(f"unknown root mode {root!r}; valid: ground, absolute")
+    hmap = humanoid_map(bvh.names, name_map)
+    missing = [b for b in _CORE if b not in hmap]
+    if missing:
+        unknown = [n for n in bvh.names if normalize_name(n) not in _NAME_TABLE and n not in (name_map or {})]
+        raise AssetError(
+            f"{bvh.source}: cannot map BVH joints onto humanoid bones {', '.join(missing)}; "
+            f"unrecognised joints: {', '.join(unknown) or '(none)'}; pass name_map={{bvh_name: humanoid_name}}"
+        )
+    ch = character.humanoid
+    if "hips" not in ch:
+        raise AssetError(f"character {character.name!r} has no humanoid 'hips' joint to retarget onto")
+    sk = character.skeleton
+    cpos = sk.rest_world[:, :3, 3].astype(np.float64)
+    bpos = bvh.rest_positions()
+    used = [h for h in hmap if h in ch]
+
+    # Rest-pose correction per humanoid bone: our rest bone direction -> the BVH's.
+    corr: dict[str, np.ndarray] = {"hips": np.eye(3)}
+    order = sorted(used, key=lambda h: ch[h])  # parents before children
+    for h in order:
+        if h == "hips":
+            continue
+        kids = [c for c in _DIRECTION_CHILD.get(h, ()) if c in hmap and c in ch]
+        if kids:
+            dc = cpos[ch[kids[0]]] - cpos[ch[h]]
+            db = bpos[hmap[kids[0]]] - bpos[hmap[h]]
+            if np.linalg.norm(dc) > 1e-6 and np.linalg.norm(db) > 1e-9:
+                corr[h] = rotation_between(dc, db)
+                continue
+        # leaves (head, hands, toes) keep their nearest corrected ancestor's correction
+        by_index = {ch[k]: k for k in corr}
+        p = sk.parents[ch[h]]
+        while p >= 0 and p not in by_index:
+            p = sk.parents[p]
+        corr[h] = corr[by_index[p]] if p >= 0 else np.eye(3)
+
+    wr, wp = bvh.world_transforms()  # [F, B, 3, 3], [F, B, 3]
+    f = bvh.num_frames
+    # Rest-aligned world rotations A for every character joint, then local Q = A_parent^T A.
+    inv_ch = {j: h for h, j in ch.items() if h in used}
+    a_world = np.empty((f, sk.num_joints, 3, 3))
+    for j, p in enumerate(sk.parents):
+        h = inv_ch.get(j)
+        if h is not None:
+            a_world[:, j] = wr[:, hmap[h]] @ corr[h]
+        else:
+            a_world[:, j] = a_world[:, p] if p >= 0 else np.eye(3)
+    joints = tuple(order)
+    rots = np.empty((f, len(joints), 4))
+    for c, h in enumerate(joints):
+        j = ch[h]
+        p = sk.parents[j]
+        q = a_world[:, j] if p < 0 else np.einsum("fba,fbc->fac", a_world[:, p], a_world[:, j])
+        rots[:, c] = matrix_to_quat(q)
+
+    # Root motion: scale by leg length, x/z relative to the first frame, feet on the ground.
+    feet_b = [hmap[k] for k in ("leftFoot", "rightFoot", "leftLowerLeg", "rightLowerLeg") if k in hmap][:2]
+    feet_c = [ch[k] for k in ("leftFoot", "rightFoot", "leftLowerLeg", "rightLowerLeg") if k in ch][:2]
+    hb, hc = hmap["hips"], ch["hips"]
+    leg_b = float(np.mean([bpos[hb, 1] - bpos[k, 1] for k in feet_b]))
+    leg_c = float(np.mean([cpos[hc, 1] - cpos[k, 1] for k in feet_c]))
+    if leg_b <= 1e-9 or leg_c <= 1e-9:
+        raise AssetError(f"{bvh.source}: cannot scale root motion (BVH leg length {leg_b:.4g}, character {leg_c:.4g})")
+    s = leg_c / leg_b
+    root_b = wp[:, hb]
+    ground_b = float(wp[:, feet_b, 1].min())
+    foot_c = float(np.mean(cpos[feet_c, 1]))
+    target = np.empty((f, 3))
+    target[:, 0] = cpos[hc, 0] + s * (root_b[:, 0] - root_b[0, 0])
+    target[:, 2] = cpos[hc, 2] + s * (root_b[:, 2] - root_b[0, 2])
+    target[:, 1] = foot_c + s * (root_b[:, 1] - ground_b)
+    if root == "absolute":
+        target = s * root_b
+    offset = target - cpos[hc]
+    log.info("retargeted %s: %d frames, %d humanoid bones, scale %.4f", bvh.source, f, len(joints), s)
+    return Clip(name=name or Path(bvh.source).stem, joints=joints, rotations=rots, root_offset=offset,
+                fps=1.0 / bvh.frame_time, loop=loop)
+
+
+def clip_to_bvh(clip: Clip, character: Character, order: str = "ZXY", unit: float = 1.0) -> Bvh:
+    """Write a clip as a BVH over the character's humanoid joints (rest pose = the
+    character's T-pose, offsets in ``unit`` per metre). Used for exporting and round trips."""
+    ch = {h: j for h, j in character.humanoid.items()}
+    sk = character.skeleton
+    keep = sorted(ch.values())
+    names = {j: h for h, j in ch.items()}
+    cpos = sk.rest_world[:, :3, 3].astype(np.float64)
+    joints, index = [], {}
+    for j in keep:
+        p = sk.parents[j]
+        while p >= 0 and p not in names:
+            p = sk.parents[p]
+        bp = index.get(p, -1)
+        off = (cpos[j] - (cpos[p] if p >= 0 else 0)) * unit
+        chans = tuple(f"{a}rotation" for a in order)
+        if bp < 0:
+            chans = ("Xposition", "Yposition", "Zposition") + chans
+        index[j] = len(joints)
+        joints.append(BvhJoint(name=names[j], parent=bp, offset=off, channels=chans))
+    rows = []
+    col = {h: c for c, h in enumerate(clip.joints)}
+    for k in range(clip.num_frames):
+        q = quat_to_matrix(clip.rotations[k])
+        row = []
+        for bj, j in zip(joints, keep):
+            # joints between written humanoid joints stay at rest in clips, so the
+            # humanoid local rotation is also the local rotation w.r.t. the written parent
+            local = q[col[names[j]]] if names[j] in col else np.eye(3)
+            if bj.parent < 0:
+                row += list((cpos[j] + clip.root_offset[k]) * unit)
+            row += list(matrix_to_euler(local, order))
+        rows.append(row)
+    return Bvh(joints=tuple(joints), frame_time=1.0 / clip.fps, motion=np.array(rows), source=f"{clip.name}.bvh")
