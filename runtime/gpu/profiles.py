@@ -37,9 +37,9 @@ __all__ = [
 ]
 
 MAX_VIEWS = 8  # CoNR was trained with up to 8 sheet views
-# The UDP parser downsamples 5 times (stride 32); other sizes would make
-# TensorRT pad or the skip connections mismatch.
-SIZE_MULTIPLE = 32
+# conr-paper's CoNRConfig.size_multiple (coarsest stride 32 x 4 from the
+# decoder blocks); smaller configs pass their own cfg.size_multiple.
+SIZE_MULTIPLE = 128
 MAX_SIZE = 4096  # a sanity bound: past this the engine's activations will not fit
 
 _SYMBOLS = {
@@ -47,7 +47,7 @@ _SYMBOLS = {
     "height": "height", "h": "height",
     "width": "width", "w": "width",
 }
-_EXPR = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_]*)\s*(?:(//|/|\*)\s*(\d+))?\s*$")
+_EXPR = re.compile(r"^\s*\(?\s*([A-Za-z_][A-Za-z0-9_]*)\s*(?:(//|/|\*)\s*(\d+))?\s*\)?\s*$")
 
 
 @dataclass(frozen=True)
@@ -94,7 +94,7 @@ class ProfileSpec:
         return f"views={self.views[0]}:{self.views[1]}:{self.views[2]};sizes={sizes};opt={oh}x{ow}"
 
 
-def _parse_size(size) -> tuple[int, int]:
+def _parse_size(size, multiple: int) -> tuple[int, int]:
     if isinstance(size, str):
         parts = size.lower().split("x")
         try:
@@ -111,22 +111,30 @@ def _parse_size(size) -> tuple[int, int]:
         raise ConfigError(f"size {size!r} is not N or (height, width)")
     h, w = nums
     for name, v in (("height", h), ("width", w)):
-        if not SIZE_MULTIPLE <= v <= MAX_SIZE or v % SIZE_MULTIPLE:
+        if not multiple <= v <= MAX_SIZE or v % multiple:
             raise ConfigError(
-                f"{name} {v} is not supported: sizes must be multiples of {SIZE_MULTIPLE} "
-                f"between {SIZE_MULTIPLE} and {MAX_SIZE} (the network downsamples by {SIZE_MULTIPLE})"
+                f"{name} {v} is not supported: sizes must be multiples of {multiple} "
+                f"between {multiple} and {MAX_SIZE} (the model's size_multiple)"
             )
     return h, w
 
 
-def make_profile(views=(1, MAX_VIEWS), sizes: Iterable = (256,), opt_views: int | None = None) -> ProfileSpec:
+def make_profile(
+    views=(1, MAX_VIEWS),
+    sizes: Iterable = (256,),
+    opt_views: int | None = None,
+    size_multiple: int = SIZE_MULTIPLE,
+) -> ProfileSpec:
     """Validate the user's request and build a ``ProfileSpec``.
 
     ``views``: an int (exactly that many), a (min, max) pair or an iterable
     of the counts wanted (their range is used). ``sizes``: ints (square),
     ``"HxW"`` strings or (h, w) pairs. ``opt_views`` defaults to the largest
-    count, the case that must hit the frame budget.
+    count, the case that must hit the frame budget. ``size_multiple``: the
+    model's ``CoNRConfig.size_multiple`` (default: conr-paper's).
     """
+    if not isinstance(size_multiple, int) or size_multiple < 1:
+        raise ConfigError(f"size_multiple must be a positive int, got {size_multiple!r}")
     if isinstance(views, bool):
         raise ConfigError(f"views must be an int or a (min, max) range, got {views!r}")
     counts = [views] if isinstance(views, int) else list(views)
@@ -141,7 +149,7 @@ def make_profile(views=(1, MAX_VIEWS), sizes: Iterable = (256,), opt_views: int 
     sizes = [sizes] if isinstance(sizes, (int, str)) else list(sizes)
     if not sizes:
         raise ConfigError("at least one render size is needed (e.g. 256 or 512x512)")
-    parsed = tuple(_parse_size(s) for s in sizes)
+    parsed = tuple(_parse_size(s, size_multiple) for s in sizes)
     return ProfileSpec(views=(lo, opt, hi), sizes=parsed, opt_size=parsed[0])
 
 
