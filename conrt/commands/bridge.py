@@ -1,0 +1,62 @@
+"""``conrt bridge``: serve frames to a game engine over shared memory."""
+from __future__ import annotations
+
+import logging
+import os
+import signal
+
+from conrt.errors import ConfigError
+
+log = logging.getLogger(__name__)
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser(
+        "bridge", help="serve frames to a game engine over shared memory (frames out, poses in)",
+        description="Headless engine bridge: creates /dev/shm/conrt-bridge.NAME (0600), shades the latest "
+                    "pose request an engine writes there and publishes premultiplied RGBA frames. "
+                    "See docs/engine_bridge.md and engine_bridge/PROTOCOL.md.")
+    p.add_argument("--name", help="bridge name (default: a fresh unique one, printed at start)")
+    p.add_argument("--size", type=int, default=256, help="frame width and height in pixels (default 256)")
+    p.add_argument("--source", choices=("test", "runtime"), default="test",
+                   help="test: synthetic pattern drawing the requested pose; runtime: the CoNR runtime")
+    p.add_argument("--format", choices=("rgba8", "rgba16f"), default="rgba8", help="pixel format (default rgba8)")
+    p.add_argument("--slots", type=int, default=3, help="frames in the ring (default 3)")
+    p.add_argument("--fps", type=float, default=60.0, help="frame rate cap, 0 = as fast as possible (default 60)")
+    p.add_argument("--frames", type=int, default=None, help="stop after this many frames")
+    p.add_argument("--duration", type=float, default=None, help="stop after this many seconds")
+    p.add_argument("--checksum", action="store_true",
+                   help="test source: stamp each frame's counter and CRC-32 in its last 8 bytes")
+    p.set_defaults(func=run)
+
+
+def _exit_on_signal(signum, frame):
+    raise SystemExit(128 + signum)  # unwinds the with-block, which unlinks the segment
+
+
+def run(args) -> int:
+    import numpy as np
+
+    from conrt.engine_bridge import TestPattern, run_bridge, runtime_frame_source
+
+    if not 1 <= args.size <= 16384:
+        raise ConfigError(f"--size {args.size} outside 1..16384")
+    if not 1 <= args.slots <= 64:
+        raise ConfigError(f"--slots {args.slots} outside 1..64")
+    if args.source == "runtime":
+        source = runtime_frame_source(args.size, args.size)
+    else:
+        source = TestPattern(args.size, args.size, np.uint8 if args.format == "rgba8" else np.float16,
+                             checksum=args.checksum)
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, _exit_on_signal)
+
+    def ready(writer):
+        print(f"conrt bridge: serving {writer.name} at {writer.path} "
+              f"({args.size}x{args.size} {args.format}, pid {os.getpid()})", flush=True)
+
+    stats = run_bridge(source, args.name, args.size, args.size, args.format, args.slots, on_ready=ready,
+                       fps=args.fps, max_frames=args.frames, duration=args.duration)
+    print(f"conrt bridge: {stats.frames} frames in {stats.seconds:.2f} s ({stats.fps:.1f} fps), "
+          f"{stats.bad_requests} bad pose requests", flush=True)
+    return 0

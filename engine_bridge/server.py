@@ -1,0 +1,92 @@
+"""The frame loop behind ``conrt bridge``: latest pose request -> frame source -> ring.
+
+A frame source is any callable ``frame_source(request: PoseRequest) ->
+[H, W, 4]`` premultiplied RGBA (uint8, or float16/float32 in 0..1). If it
+also has ``render_into(request, out)`` the server lets it draw straight into
+the shared-memory slot (no copy). ``run_bridge`` is the hook the runtime
+plugs into: build a source, pass it in.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+
+from conrt.errors import BackendUnavailable, BridgeProtocolError
+
+from . import protocol as P
+from .writer import BridgeWriter
+
+log = logging.getLogger(__name__)
+
+FrameSource = Callable[[P.PoseRequest], np.ndarray]
+
+
+@dataclass(frozen=True)
+class ServeStats:
+    frames: int
+    seconds: float
+    bad_requests: int
+
+    @property
+    def fps(self) -> float:
+        return self.frames / self.seconds if self.seconds > 0 else 0.0
+
+
+def serve(writer: BridgeWriter, frame_source: FrameSource, *, fps: float = 60.0, max_frames: int | None = None,
+          duration: float | None = None, stop: threading.Event | None = None) -> ServeStats:
+    """Shade the latest request, publish, repeat; ``fps <= 0`` runs as fast as the source allows."""
+    period = 1.0 / fps if fps and fps > 0 else 0.0
+    into = getattr(frame_source, "render_into", None)
+    t0 = next_t = time.monotonic()
+    frames = bad = 0
+    while True:
+        if stop is not None and stop.is_set():
+            break
+        if max_frames is not None and frames >= max_frames:
+            break
+        now = time.monotonic()
+        if duration is not None and now - t0 >= duration:
+            break
+        try:
+            request = writer.poll_request()
+        except BridgeProtocolError as exc:  # a bad request from the engine must not stop the loop
+            bad += 1
+            log.warning("ignoring bad pose request: %s", exc)
+            request = writer.poll_request()
+        start = time.monotonic_ns()
+        if into is not None:
+            with writer.frame(request, start) as slot:
+                into(request, slot)
+        else:
+            writer.publish(frame_source(request), request, start)
+        frames += 1
+        if period:
+            next_t += period
+            delay = next_t - time.monotonic()
+            if delay > 0:
+                time.sleep(delay)
+            elif delay < -period:
+                next_t = time.monotonic()  # fell behind: do not try to catch up in a burst
+    return ServeStats(frames, time.monotonic() - t0, bad)
+
+
+def run_bridge(frame_source: FrameSource, name: str | None = None, width: int = 256, height: int = 256,
+               pixel_format: P.PixelFormat | str = P.PixelFormat.RGBA8, slot_count: int = 3,
+               on_ready: Callable[[BridgeWriter], None] | None = None, **serve_kw) -> ServeStats:
+    """Create a bridge segment, serve ``frame_source`` into it, clean up. The runtime's hook."""
+    with BridgeWriter(name, width, height, pixel_format, slot_count) as writer:
+        if on_ready is not None:
+            on_ready(writer)
+        return serve(writer, frame_source, **serve_kw)
+
+
+def runtime_frame_source(width: int, height: int) -> FrameSource:
+    """The neural runtime as a frame source: not wired in yet (see docs/engine_bridge.md)."""
+    raise BackendUnavailable(
+        "the runtime frame source is not available yet: the CoNR runtime is not plugged into the bridge; "
+        "use --source test, or call conrt.engine_bridge.run_bridge(frame_source) with your own source")

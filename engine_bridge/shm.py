@@ -1,0 +1,185 @@
+"""POSIX shared-memory segments: owner-only creation, safe opening, liveness.
+
+``multiprocessing.shared_memory`` cannot set a mode, so segments are files in
+``/dev/shm`` opened with ``os.open(..., 0o600)`` and mapped with ``mmap``. The
+file ``/dev/shm/conrt-bridge.NAME`` is what ``shm_open("/conrt-bridge.NAME")``
+opens in C, so every language finds the same segment by name.
+"""
+from __future__ import annotations
+
+import logging
+import mmap
+import os
+import re
+import secrets
+import stat
+import time
+
+from conrt.errors import BridgeProtocolError
+
+from . import protocol as P
+
+log = logging.getLogger(__name__)
+
+SHM_DIR = "/dev/shm"
+PREFIX = "conrt-bridge."
+_NAME_RE = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9_.-]{0,199}")
+
+
+def check_name(name: str) -> str:
+    if not isinstance(name, str) or not _NAME_RE.fullmatch(name):
+        raise BridgeProtocolError(
+            f"bad bridge name {name!r}: use 1-200 of A-Z a-z 0-9 _ . - (not starting with '.')")
+    return name
+
+
+def unique_name() -> str:
+    """A fresh name nobody else uses: pid + random suffix."""
+    return f"{os.getpid()}-{secrets.token_hex(4)}"
+
+
+def segment_path(name: str) -> str:
+    return os.path.join(SHM_DIR, PREFIX + check_name(name))
+
+
+# ---------------------------------------------------------------------------
+# Process liveness
+
+
+def proc_start_ticks(pid: int) -> int:
+    """Field 22 (starttime) of /proc/<pid>/stat, 0 if unknown; with the pid it names a process uniquely."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            data = f.read()
+        return int(data.rsplit(b")", 1)[1].split()[19])
+    except (OSError, ValueError, IndexError):
+        return 0
+
+
+def pid_ns_inode() -> int:
+    try:
+        return os.stat("/proc/self/ns/pid").st_ino
+    except OSError:
+        return 0
+
+
+def process_alive(pid: int, start_ticks: int = 0, ns_inode: int = 0) -> bool | None:
+    """True/False when we can tell, None when the pid lives in another pid namespace.
+
+    Zombies (killed but not yet reaped by their parent) count as dead, and so
+    does a reused pid whose start time differs from the writer's.
+    """
+    if pid <= 0:
+        return False
+    if ns_inode and pid_ns_inode() and ns_inode != pid_ns_inode():
+        return None
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        pass  # exists, another user's
+    except OverflowError:
+        return False
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            fields = f.read().rsplit(b")", 1)[1].split()
+        if fields[0] in (b"Z", b"X"):
+            return False
+        if start_ticks and int(fields[19]) != start_ticks:
+            return False  # the pid was reused by another process
+    except (OSError, ValueError, IndexError):
+        pass
+    return True
+
+
+# ---------------------------------------------------------------------------
+# Segments
+
+
+def _remove_if_stale(path: str) -> None:
+    """Unlink a leftover segment whose writer is dead; refuse if it is alive."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+    except FileNotFoundError:
+        return
+    except OSError as exc:
+        raise BridgeProtocolError(f"{path} exists and cannot be inspected: {exc}") from None
+    try:
+        st = os.fstat(fd)
+        if st.st_uid != os.getuid():
+            raise BridgeProtocolError(f"{path} exists and belongs to uid {st.st_uid}; pick another name")
+        head = os.pread(fd, P.HEADER_SIZE, 0)
+    finally:
+        os.close(fd)
+    pid = 0
+    if len(head) == P.HEADER_SIZE:
+        h = P.Header.from_buffer_copy(head)
+        pid, ticks, ns = h.writer_pid, h.writer_start_ticks, h.pid_ns_inode
+        alive = process_alive(pid, ticks, ns) if pid else False
+        if alive is None:
+            raise BridgeProtocolError(f"{path} belongs to pid {pid} in another pid namespace; pick another name")
+        if alive:
+            raise BridgeProtocolError(f"bridge segment {path} is in use by the live writer pid {pid}")
+    elif time.time() - st.st_mtime < 2.0:
+        # Shorter than a header and brand new: someone is creating it right now.
+        raise BridgeProtocolError(f"{path} is being created by another process")
+    log.warning("removing stale bridge segment %s (writer pid %d is gone)", path, pid)
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        pass
+
+
+def create_segment(name: str, size: int) -> tuple[int, mmap.mmap, str]:
+    """Create ``name`` owner-only (0600), exclusively; cleans a stale one left by a crash."""
+    path = segment_path(name)
+    flags = os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0)
+    for attempt in range(2):
+        try:
+            fd = os.open(path, flags, 0o600)
+            break
+        except FileExistsError:
+            if attempt:
+                raise BridgeProtocolError(f"bridge segment {path} appeared again while starting") from None
+            _remove_if_stale(path)
+    try:
+        os.fchmod(fd, 0o600)  # the umask can only remove bits; make the mode exact anyway
+        os.ftruncate(fd, size)
+        mm = mmap.mmap(fd, size, mmap.MAP_SHARED, mmap.PROT_READ | mmap.PROT_WRITE)
+    except BaseException:
+        os.close(fd)
+        os.unlink(path)
+        raise
+    return fd, mm, path
+
+
+def open_segment(name: str) -> tuple[int, mmap.mmap, str]:
+    """Open an existing segment read-write (readers write the pose region).
+
+    Refuses segments owned by another user or readable by others: a reader
+    must not feed poses into, or trust frames from, a segment it did not expect.
+    """
+    path = segment_path(name)
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0))
+    except FileNotFoundError:
+        raise BridgeProtocolError(f"no bridge named {name!r} ({path} does not exist); is `conrt bridge` running?") from None
+    except OSError as exc:
+        raise BridgeProtocolError(f"cannot open bridge segment {path}: {exc}") from None
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise BridgeProtocolError(f"{path} is not a regular shared-memory file")
+        if st.st_uid != os.getuid():
+            raise BridgeProtocolError(f"{path} belongs to uid {st.st_uid}, not to us (uid {os.getuid()})")
+        if st.st_mode & 0o077:
+            raise BridgeProtocolError(f"{path} has mode {st.st_mode & 0o777:04o}, expected owner-only 0600")
+        if st.st_size < P.HEADER_SIZE:
+            raise BridgeProtocolError(
+                f"{path} has {st.st_size} bytes, smaller than the {P.HEADER_SIZE}-byte header (not initialised yet?)")
+        mm = mmap.mmap(fd, st.st_size, mmap.MAP_SHARED, mmap.PROT_READ | mmap.PROT_WRITE)
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd, mm, path

@@ -1,0 +1,111 @@
+"""A synthetic frame source: a moving pattern that shows the pose request.
+
+Stands in for the neural runtime (same call signature) so the bridge, the C
+and C# readers and engines can be developed and tested without it. Draws:
+moving diagonal stripes inside a disc (alpha 1) on a transparent background,
+the camera yaw as a yellow needle, each requested joint (projected with the
+request's camera) as a red dot, a clip request as a bar (length = time mod 1),
+and the request id's low 16 bits as blocks along the top edge.
+
+With ``checksum=True`` the last 8 bytes of every frame are its counter (u32)
+and the CRC-32 of all bytes before them, so a reader can detect torn frames.
+"""
+from __future__ import annotations
+
+import struct
+import zlib
+
+import numpy as np
+
+from . import protocol as P
+
+
+class TestPattern:
+    __test__ = False  # not a pytest class
+
+    def __init__(self, width: int = 256, height: int = 256, dtype=np.uint8, checksum: bool = False):
+        self.width, self.height = width, height
+        self.dtype = np.dtype(dtype)
+        self.checksum = checksum
+        self.count = 0
+        yy, xx = np.mgrid[0:height, 0:width]
+        self._diag = ((xx + yy) // max(1, min(width, height) // 32)).astype(np.int32)
+        phase = np.arange(64) / 64 * 2 * np.pi
+        lut = np.stack([0.55 + 0.35 * np.sin(phase), 0.35 + 0.3 * np.sin(phase + 2.0),
+                        0.6 + 0.3 * np.sin(phase + 4.0), np.ones(64)], 1)
+        self._lut = self._convert(lut)
+        cx, cy, r = (width - 1) / 2, (height - 1) / 2, 0.45 * min(width, height)
+        self._outside = ((xx - cx) ** 2 + (yy - cy) ** 2) > r * r
+        self._centre, self._radius = (cx, cy), r
+
+    def _convert(self, rgba01: np.ndarray) -> np.ndarray:
+        if self.dtype == np.uint8:
+            return np.round(np.clip(rgba01, 0, 1) * 255).astype(np.uint8)
+        return rgba01.astype(self.dtype)
+
+    def __call__(self, request: P.PoseRequest) -> np.ndarray:
+        out = np.empty((self.height, self.width, 4), self.dtype)
+        self.render_into(request, out)
+        return out
+
+    def render_into(self, request: P.PoseRequest, out: np.ndarray) -> None:
+        """Draw straight into ``out`` (e.g. a bridge slot: no extra copy)."""
+        np.take(self._lut, (self._diag + self.count) & 63, axis=0, out=out)
+        out[self._outside] = 0  # transparent, premultiplied: rgb = 0 too
+        self._draw_yaw(out, request.camera_yaw())
+        if request.kind == P.PoseKind.JOINTS and request.joints is not None:
+            self._draw_joints(out, request)
+        elif request.kind == P.PoseKind.CLIP:
+            self._draw_clip(out, request)
+        self._draw_id(out, request.request_id)
+        if self.checksum:
+            flat = out.reshape(-1).view(np.uint8)
+            crc = zlib.crc32(flat[:-8])
+            flat[-8:] = np.frombuffer(struct.pack("<II", self.count & 0xFFFFFFFF, crc), np.uint8)
+        self.count += 1
+
+    def _put(self, out: np.ndarray, xs, ys, rgba) -> None:
+        xs, ys = np.asarray(xs).astype(np.int64), np.asarray(ys).astype(np.int64)
+        ok = (xs >= 0) & (xs < self.width) & (ys >= 0) & (ys < self.height)
+        out[ys[ok], xs[ok]] = self._convert(np.asarray(rgba, np.float64))
+
+    def _draw_yaw(self, out, yaw: float) -> None:
+        cx, cy = self._centre
+        t = np.linspace(0, self._radius, max(2, int(self._radius)))
+        for d in (-1, 0, 1):  # 3 px wide
+            self._put(out, cx + t * np.sin(yaw) + d * np.cos(yaw), cy - t * np.cos(yaw) + d * np.sin(yaw),
+                      (1, 1, 0, 1))
+
+    def _draw_joints(self, out, request: P.PoseRequest) -> None:
+        pos = np.concatenate([request.joints[:, :3, 3], np.ones((len(request.joints), 1), np.float32)], 1)
+        clip = pos @ (request.camera_proj @ request.camera_view).T
+        w = clip[:, 3]
+        vis = w > 1e-6
+        ndc = clip[vis, :2] / w[vis, None]
+        px = (ndc[:, 0] * 0.5 + 0.5) * (self.width - 1)
+        py = (0.5 - ndc[:, 1] * 0.5) * (self.height - 1)  # row 0 = top
+        r = max(1, min(self.width, self.height) // 64)
+        for dy in range(-r, r + 1):
+            for dx in range(-r, r + 1):
+                self._put(out, np.round(px) + dx, np.round(py) + dy, (1, 0, 0, 1))
+
+    def _draw_clip(self, out, request: P.PoseRequest) -> None:
+        colour = np.frombuffer(zlib.crc32(request.clip_name.encode()).to_bytes(4, "little"), np.uint8)[:3] / 255
+        n = int((request.clip_time % 1.0) * self.width)
+        h0 = self.height - max(2, self.height // 16)
+        out[h0:, :n] = self._convert(np.array([*colour, 1.0]))
+
+    def _draw_id(self, out, request_id: int) -> None:
+        b = max(1, self.width // 32)
+        for bit in range(16):
+            on = (request_id >> bit) & 1
+            out[0:b, bit * b:(bit + 1) * b] = self._convert(np.array([on, on, on, 1.0]))
+
+
+def check_stamp(frame: np.ndarray) -> int:
+    """The counter stamped by ``TestPattern(checksum=True)``; ValueError if the CRC does not match."""
+    flat = np.ascontiguousarray(frame).reshape(-1).view(np.uint8)
+    count, crc = struct.unpack("<II", flat[-8:].tobytes())
+    if zlib.crc32(flat[:-8]) != crc:
+        raise ValueError(f"frame {count}: checksum mismatch (torn or corrupt frame)")
+    return count
