@@ -1,1 +1,21 @@
-"""conrt.shaders"""
+"""conrt.shaders: the ModernGL passes that turn a posed character into its
+Ultra-Dense Pose buffer (:class:`UdpPass`) and a toon-shaded picture
+(:class:`ToonPass`), plus GL contexts, the GLSL loader and camera framing.
+See docs/shaders.md."""
+from conrt.shaders.camera import frame_character, orbit_camera, project
+from conrt.shaders.context import create_context, release_context
+from conrt.shaders.program import load_program
+from conrt.shaders.toon_pass import ToonPass, ToonStyle
+from conrt.shaders.udp_pass import UdpPass
+
+__all__ = [
+    "create_context",
+    "release_context",
+    "load_program",
+    "UdpPass",
+    "ToonPass",
+    "ToonStyle",
+    "frame_character",
+    "orbit_camera",
+    "project",
+]

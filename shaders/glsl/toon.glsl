@@ -7,7 +7,6 @@
 #include "include/skinning.glsl"
 
 uniform mat4 u_view;       // character space -> eye
-uniform mat4 u_proj;       // eye -> clip
 uniform mat4 u_view_proj;  // u_proj * u_view, computed on the host in f64 (same as the UDP pass)
 in vec3 in_normal;
 in vec2 in_uv;

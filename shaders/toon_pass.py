@@ -1,0 +1,201 @@
+"""Toon pass: a cel-shaded, ink-outlined picture of the posed character.
+
+Used to draw character sheets and ground truth. Same skinning code and camera
+as :class:`~conrt.shaders.udp_pass.UdpPass`, so pixel (x, y) of both shows the
+same surface point, and the coverage is identical: ``alpha > 0`` exactly where
+the UDP has ``a = 1``.
+
+Output: ``[H, W, 4] u8`` straight-alpha RGBA (sRGB colour), row 0 = top;
+background ``(0, 0, 0, 0)``, character pixels alpha 255 (glTF OPAQUE).
+
+Shading:
+- albedo = ``material.base_color_factor`` x ``texture(uv)`` (when the material
+  has a texture and the mesh has uv) x ``COLOR_0`` (when present), glTF rules;
+- three tones from a fixed key light (upper left, in front of the camera):
+  lit = albedo, shade = MToon shade colour (x texture x COLOR_0) when the
+  material has one, otherwise albedo with a cool tint; deep shade = shade x 0.7;
+- ink lines inside the silhouette: at the silhouette, at depth jumps
+  (occlusion contours) and where the part label changes.
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import moderngl
+import numpy as np
+
+from conrt.errors import ConfigError, InputError
+from conrt.shaders.camera import view_proj
+from conrt.shaders.geometry import SkinnedGeometry
+from conrt.shaders.program import load_program
+from conrt.shaders.udp_pass import _check_size
+from conrt.types import Camera, Character, Pose
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ToonStyle:
+    """Look of the toon pass (all fixed per pass)."""
+
+    light: tuple[float, float, float] = (-0.45, 0.6, 0.66)  # towards the key light, eye space
+    lit_threshold: float = 0.15  # N.L above: lit tone
+    deep_threshold: float = -0.45  # N.L below: deep-shade tone
+    deep_multiplier: float = 0.7
+    line_width: float | None = None  # ink half-width in pixels; None: 1 px per 256 px of frame height
+    depth_step: float = 0.04  # contour when the depth jumps by this fraction of the character height
+    ink: tuple[float, float, float] = (0.12, 0.08, 0.1)  # ink colour = surface colour x ink (linear)
+
+
+class ToonPass:
+    """``ToonPass(ctx, w, h)``, ``set_character(c)``, ``run(pose, camera) -> [H, W, 4] u8``."""
+
+    def __init__(self, ctx: moderngl.Context, width: int = 256, height: int = 256, style: ToonStyle = ToonStyle()):
+        self.ctx = ctx
+        self.style = style
+        light = np.asarray(style.light, np.float64)
+        if light.shape != (3,) or not np.isfinite(light).all() or np.linalg.norm(light) == 0:
+            raise ConfigError(f"toon light must be a non-zero 3-vector, got {style.light}")
+        self._light = (light / np.linalg.norm(light)).astype(np.float32)
+        self.program = load_program(ctx, "toon")
+        self.outline = load_program(ctx, "toon_outline")
+        self._screen_vao = ctx.vertex_array(self.outline, [])
+        self.geometry: SkinnedGeometry | None = None
+        self._vao: moderngl.VertexArray | None = None
+        self._albedo: moderngl.Texture | None = None
+        self._targets: list = []
+        self._height_m = 1.0
+        self.resize(width, height)
+
+    @property
+    def size(self) -> tuple[int, int]:
+        return self.width, self.height
+
+    def resize(self, width: int, height: int) -> None:
+        self.width, self.height = _check_size(width, height)
+        self._release_targets()
+        ctx, size = self.ctx, (self.width, self.height)
+        self._color = ctx.texture(size, 4)  # step 1 shaded colour, RGBA8
+        self._gbuf = ctx.texture(size, 4, dtype="f4")  # depth, part, -, coverage
+        for tex in (self._color, self._gbuf):
+            tex.filter = (moderngl.NEAREST, moderngl.NEAREST)
+        self._depth = ctx.depth_renderbuffer(size)
+        self._geo_fbo = ctx.framebuffer(color_attachments=[self._color, self._gbuf], depth_attachment=self._depth)
+        self.texture = ctx.texture(size, 4)  # final straight-alpha RGBA8
+        self.fbo = ctx.framebuffer(color_attachments=[self.texture])
+        self._targets = [self._geo_fbo, self.fbo, self._color, self._gbuf, self._depth, self.texture]
+
+    def set_character(self, character: Character) -> None:
+        """Upload a character's mesh and material once (replaces the previous one)."""
+        self._release_character()
+        self.geometry = SkinnedGeometry(self.ctx, character)
+        self._vao = self.geometry.vertex_array(self.program)
+        mat, mesh = character.mesh.material, character.mesh
+        tex = mat.base_color_texture if (mat.base_color_texture is not None and mesh.uv is not None) else None
+        if tex is not None:
+            tex = np.asarray(tex)
+            if tex.ndim != 3 or tex.shape[2] not in (3, 4) or tex.dtype != np.uint8:
+                raise InputError(f"base_color_texture must be [H, W, 4] u8, got {tex.shape} {tex.dtype}")
+            if tex.shape[2] == 3:
+                tex = np.concatenate([tex, np.full(tex.shape[:2] + (1,), 255, np.uint8)], 2)
+            # Row 0 of the image is v = 0, which is also the first row GL stores: no flip.
+            self._albedo = self.ctx.texture((tex.shape[1], tex.shape[0]), 4, np.ascontiguousarray(tex))
+            self._albedo.build_mipmaps()
+            self._albedo.filter = (moderngl.LINEAR_MIPMAP_LINEAR, moderngl.LINEAR)
+            self._albedo.repeat_x = self._albedo.repeat_y = True  # glTF default sampler wraps
+        else:
+            self._albedo = self.ctx.texture((1, 1), 4, bytes([255, 255, 255, 255]))
+        base = np.asarray(mat.base_color_factor, np.float32).reshape(-1)
+        if base.shape != (4,) or not np.isfinite(base).all():
+            raise InputError(f"base_color_factor must be 4 finite floats, got {mat.base_color_factor}")
+        self.program["u_base_color"].value = tuple(float(x) for x in base)
+        has_shade = mat.shade_color_factor is not None
+        shade = np.ones(4, np.float32)
+        if has_shade:
+            given = np.asarray(mat.shade_color_factor, np.float32).reshape(-1)
+            if given.size not in (3, 4) or not np.isfinite(given).all():
+                raise InputError(f"shade_color_factor must be 3 or 4 finite floats, got {mat.shade_color_factor}")
+            shade[: given.size] = given
+        self.program["u_has_shade"].value = has_shade
+        self.program["u_shade_color"].value = tuple(float(x) for x in shade)
+        self._height_m = float(character.height)
+
+    def render(self, pose: Pose, camera: Camera) -> None:
+        """Draw into :attr:`fbo` (no read-back)."""
+        if self.geometry is None:
+            raise InputError("ToonPass.run called before set_character")
+        if (camera.width, camera.height) != self.size:
+            raise InputError(f"camera is {camera.width}x{camera.height} but the pass is {self.width}x{self.height}; call resize()")
+        mvp = view_proj(camera)
+        if not np.isfinite(mvp).all():
+            raise InputError("camera matrices contain NaN/inf")
+        self.geometry.update(pose)
+        ctx, st = self.ctx, self.style
+
+        # Step 1: shaded colour + G-buffer.
+        self._geo_fbo.use()
+        self._geo_fbo.viewport = (0, 0, self.width, self.height)
+        self._geo_fbo.clear(0.0, 0.0, 0.0, 0.0, depth=1.0)
+        ctx.enable_only(moderngl.DEPTH_TEST)
+        ctx.depth_func = "<"
+        prog = self.program
+        self.geometry.bind_joints(prog, 0)
+        self._albedo.use(1)
+        prog["u_texture"].value = 1
+        prog["u_view_proj"].write(np.ascontiguousarray(mvp.T))
+        prog["u_view"].write(np.ascontiguousarray(camera.view.astype(np.float32).T))
+        prog["u_light"].value = tuple(float(x) for x in self._light)
+        prog["u_tones"].value = (st.lit_threshold, st.deep_threshold, st.deep_multiplier)
+        self._vao.render(moderngl.TRIANGLES, vertices=self.geometry.num_indices)
+
+        # Step 2: outlines inside the silhouette, composite to the output.
+        self.fbo.use()
+        self.fbo.viewport = (0, 0, self.width, self.height)
+        ctx.disable(moderngl.DEPTH_TEST)
+        self._color.use(2)
+        self._gbuf.use(3)
+        out = self.outline
+        out["u_color"].value = 2
+        out["u_gbuf"].value = 3
+        width = st.line_width if st.line_width is not None else max(1.0, self.height / 256)
+        out["u_radius"].value = int(round(width))
+        out["u_depth_step"].value = float(st.depth_step * self._height_m)
+        out["u_ink"].value = tuple(float(x) for x in st.ink)
+        self._screen_vao.render(moderngl.TRIANGLES, vertices=3)
+
+    def read(self) -> np.ndarray:
+        """The last render: [H, W, 4] u8 straight-alpha RGBA, row 0 = top."""
+        raw = self.fbo.read(components=4, alignment=1)
+        return np.ascontiguousarray(np.frombuffer(raw, np.uint8).reshape(self.height, self.width, 4)[::-1])
+
+    def run(self, pose: Pose, camera: Camera) -> np.ndarray:
+        self.render(pose, camera)
+        return self.read()
+
+    def release(self) -> None:
+        self._release_targets()
+        self._release_character()
+        self._screen_vao.release()
+        self.program.release()
+        self.outline.release()
+
+    def _release_character(self) -> None:
+        if self.geometry is not None:
+            self._vao.release()
+            self.geometry.release()
+            self.geometry = None
+        if self._albedo is not None:
+            self._albedo.release()
+            self._albedo = None
+
+    def _release_targets(self) -> None:
+        for obj in self._targets:
+            obj.release()
+        self._targets = []
+
+    def __enter__(self) -> "ToonPass":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.release()

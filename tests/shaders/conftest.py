@@ -1,0 +1,29 @@
+"""Shared fixtures of the shader tests: one real headless EGL context for the
+whole session (Mesa llvmpipe here, the NVIDIA driver on GPU machines), and the
+small analytic characters of shader_meshes.py."""
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import pytest
+
+_spec = importlib.util.spec_from_file_location("conrt_test_shader_meshes", Path(__file__).with_name("shader_meshes.py"))
+shader_meshes = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(shader_meshes)
+
+
+@pytest.fixture(scope="session")
+def gl_ctx():
+    from conrt.shaders.context import create_context, release_context
+
+    # No skip: a missing EGL is a broken setup (scripts/setup.sh installs it),
+    # and the ContextError says which packages to install.
+    ctx = create_context("egl")
+    yield ctx
+    release_context(ctx)
+
+
+@pytest.fixture(scope="session")
+def meshes():
+    return shader_meshes
