@@ -45,7 +45,7 @@ def _status(device: int) -> tuple[bool, str]:
     if importlib.util.find_spec("pycuda") is None:
         missing.append("the `pycuda` Python package")
     if missing:
-        return False, f"TensorRT backend unavailable: missing {', '.join(missing)}; {INSTALL_HINT}"
+        return False, f"missing {', '.join(missing)}; {INSTALL_HINT}"
     try:
         import pycuda.driver as cuda
         import tensorrt as trt
@@ -53,11 +53,11 @@ def _status(device: int) -> tuple[bool, str]:
         cuda.init()
         count = cuda.Device.count()
     except Exception as exc:  # broken installs raise anything from ImportError to cuda.Error
-        return False, f"TensorRT backend unavailable: TensorRT/pycuda failed to load ({type(exc).__name__}: {exc}); {INSTALL_HINT}"
+        return False, f"TensorRT/pycuda failed to load ({type(exc).__name__}: {exc}); {INSTALL_HINT}"
     if count == 0:
-        return False, "TensorRT backend unavailable: the NVIDIA driver reports no CUDA device"
+        return False, "the NVIDIA driver reports no CUDA device"
     if not 0 <= device < count:
-        return False, f"TensorRT backend unavailable: CUDA device {device} does not exist (found {count})"
+        return False, f"CUDA device {device} does not exist (found {count})"
     dev = cuda.Device(device)
     major, minor = dev.compute_capability()
     return True, f"TensorRT {trt.__version__} on {dev.name()} (sm_{major}{minor})"
@@ -74,7 +74,7 @@ def require_tensorrt(device: int = 0):
     """Import and return the ``tensorrt`` module, or raise ``BackendUnavailable``."""
     ok, reason = tensorrt_status(device)
     if not ok:
-        raise BackendUnavailable(reason)
+        raise BackendUnavailable(f"TensorRT backend unavailable: {reason}")
     import tensorrt as trt
 
     return trt
