@@ -1,0 +1,161 @@
+"""ToonPass on real GL: glTF albedo rules, tones, ink lines inside the
+silhouette, coverage equal to the UDP pass, determinism."""
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+
+from conrt.characters.posing import posed_positions, pose_from_rotations, rest_pose, rotation_matrix
+from conrt.errors import InputError
+from conrt.shaders.camera import frame_character
+from conrt.shaders.toon_pass import ToonPass, ToonStyle
+from conrt.shaders.udp_pass import UdpPass
+from conrt.types import Material
+
+N = 32
+
+
+def _srgb(x):
+    x = np.asarray(x, np.float64)
+    return np.where(x <= 0.0031308, 12.92 * x, 1.055 * x ** (1 / 2.4) - 0.055) * 255
+
+
+def _render(gl_ctx, character, pose=None, size=N, margin=0.2, style=ToonStyle(), **cam):
+    pose = pose or rest_pose(character)
+    camera = frame_character(posed_positions(character, pose), size=size, margin=margin, **cam)
+    with ToonPass(gl_ctx, size, size, style) as toon:
+        toon.set_character(character)
+        return toon.run(pose, camera)
+
+
+def _with_mesh(character, **changes):
+    return dataclasses.replace(character, mesh=dataclasses.replace(character.mesh, **changes))
+
+
+def _centre(img):
+    return img[N // 2 - 2:N // 2 + 2, N // 2 - 2:N // 2 + 2].reshape(-1, 4)
+
+
+def test_output_format_and_background(gl_ctx, meshes):
+    img = _render(gl_ctx, meshes.quad_character())
+    assert img.shape == (N, N, 4) and img.dtype == np.uint8
+    assert set(np.unique(img[..., 3])) == {0, 255}
+    assert (img[img[..., 3] == 0] == 0).all()  # transparent black, straight alpha
+
+
+def test_base_color_factor_is_lit_tone(gl_ctx, meshes):
+    red = meshes.quad_character(material=Material(base_color_factor=np.array([1.0, 0.2, 0.0, 1.0], np.float32)))
+    img = _render(gl_ctx, red)
+    expected = np.r_[_srgb([1.0, 0.2, 0.0]), 255]
+    np.testing.assert_allclose(_centre(img), np.tile(expected, (16, 1)), atol=1.0)
+
+
+def test_vertex_colours_and_texture_multiply(gl_ctx, meshes):
+    quad = meshes.quad_character()
+    v = quad.mesh.num_vertices
+    # 8x8 texture, left half sRGB (255, 128, 0), right half white; uv x follows mesh x.
+    tex = np.full((8, 8, 4), 255, np.uint8)
+    tex[:, :4, :3] = (255, 128, 0)
+    uv = np.array([[0, 1], [1, 1], [1, 0], [0, 0]], np.float32)
+    colors = np.tile(np.array([0.5, 1.0, 1.0, 1.0], np.float32), (v, 1))
+    mat = Material(base_color_factor=np.array([1.0, 1.0, 0.5, 1.0], np.float32), base_color_texture=tex)
+    img = _render(gl_ctx, _with_mesh(quad, uv=uv, colors=colors, material=mat), margin=0.0)
+    tex_lin = (128 / 255 + 0.055) / 1.055
+    left = img[N // 2, N // 8]
+    right = img[N // 2, N - 1 - N // 8]
+    np.testing.assert_allclose(left[:3], _srgb([1.0 * 1.0 * 0.5, tex_lin ** 2.4 * 1.0 * 1.0, 0.0]), atol=1.5)
+    np.testing.assert_allclose(right[:3], _srgb([0.5, 1.0, 0.5]), atol=1.5)
+
+
+def test_texture_without_uv_is_ignored(gl_ctx, meshes):
+    tex = np.zeros((4, 4, 4), np.uint8)
+    quad = meshes.quad_character(material=Material(base_color_texture=tex))
+    assert (_centre(_render(gl_ctx, quad))[:, :3] == 255).all()
+
+
+def _side_lit_normals(quad, n):
+    return _with_mesh(quad, normals=np.tile(np.asarray(n, np.float32) / np.linalg.norm(n), (quad.mesh.num_vertices, 1)))
+
+
+def test_tones_and_mtoon_shade_colour(gl_ctx, meshes):
+    light = np.array(ToonStyle().light) / np.linalg.norm(ToonStyle().light)
+    base = Material(base_color_factor=np.array([0.8, 0.8, 0.8, 1.0], np.float32))
+    quad = meshes.quad_character(material=base)
+    perpendicular = np.cross(light, [1.0, 0.0, 0.0])  # N.L = 0: the shade tone
+    if perpendicular[2] < 0:
+        perpendicular = -perpendicular
+    shade = _centre(_render(gl_ctx, _side_lit_normals(quad, perpendicular)))[:, :3]
+    np.testing.assert_allclose(shade, np.tile(_srgb(np.array([0.8] * 3) * [0.62, 0.60, 0.78]), (16, 1)), atol=1.5)
+    # MToon shade colour replaces the tinted albedo in the dark tones.
+    mtoon = dataclasses.replace(base, shade_color_factor=np.array([0.1, 0.2, 0.9, 1.0], np.float32))
+    shaded = _centre(_render(gl_ctx, _side_lit_normals(_with_mesh(quad, material=mtoon), perpendicular)))[:, :3]
+    np.testing.assert_allclose(shaded, np.tile(_srgb([0.1, 0.2, 0.9]), (16, 1)), atol=1.5)
+    # Facing away from the light: the deep tone, darker still.
+    deep = _centre(_render(gl_ctx, _side_lit_normals(_with_mesh(quad, material=mtoon), -light + [0, 0, 1e-3])))[:, :3]
+    np.testing.assert_allclose(deep, np.tile(_srgb(np.array([0.1, 0.2, 0.9]) * 0.7), (16, 1)), atol=1.5)
+
+
+def test_ink_lines_stay_inside_the_silhouette(gl_ctx, meshes):
+    img = _render(gl_ctx, meshes.quad_character(), margin=0.25)
+    covered = img[..., 3] > 0
+    rows, cols = np.nonzero(covered)
+    top, left = rows.min(), cols.min()
+    assert img[top, left + 4, 0] < 128  # outermost ring: ink (dark)
+    assert img[N // 2, N // 2, 0] == 255  # inside: the white lit tone
+    assert covered.sum() == (N // 2) ** 2  # ink added no pixel outside the quad
+
+
+def test_part_and_depth_contours(gl_ctx, meshes):
+    two = meshes.two_quads_character()
+    img = _render(gl_ctx, two, margin=0.0)
+    # The small near quad's border (x = N/4 .. 3N/4) gets ink on one side.
+    row = img[N // 2, :, 0].astype(int)
+    inside_far = row[2:N // 4 - 2]
+    assert (inside_far == 255).all()
+    assert row[N // 4 - 1:N // 4 + 1].min() < 128
+
+
+@pytest.mark.parametrize("yaw,pitch,projection", [(0, 0, "orthographic"), (35, 15, "orthographic"), (200, -20, "perspective")])
+def test_coverage_equals_udp_occupancy(gl_ctx, meshes, yaw, pitch, projection):
+    strip = meshes.strip_character(segments=24)
+    pose = pose_from_rotations(strip.skeleton, {"mid": rotation_matrix([0, 0, 1], 0.9), "tip": rotation_matrix([1, 0.3, 0], 1.1)})
+    size = 96
+    cam = frame_character(posed_positions(strip, pose), yaw=yaw, pitch=pitch, size=size, projection=projection)
+    with UdpPass(gl_ctx, size, size) as udp, ToonPass(gl_ctx, size, size) as toon:
+        for c in (strip, meshes.cube_character(), meshes.two_quads_character()):
+            p = pose if c is strip else rest_pose(c)
+            camera = cam if c is strip else frame_character(c.mesh.positions, yaw=yaw, pitch=pitch, size=size, projection=projection)
+            udp.set_character(c)
+            toon.set_character(c)
+            occ = udp.run(p, camera).data[..., 3] == 1
+            alpha = toon.run(p, camera)[..., 3] > 0
+            assert occ.any()
+            np.testing.assert_array_equal(occ, alpha, err_msg=c.name)
+
+
+def test_deterministic_and_bad_pose(gl_ctx, meshes):
+    strip = meshes.strip_character()
+    pose = pose_from_rotations(strip.skeleton, {"mid": rotation_matrix([0, 0, 1], 0.5)})
+    cam = frame_character(posed_positions(strip, pose), yaw=20, size=N)
+    with ToonPass(gl_ctx, N, N) as toon:
+        toon.set_character(strip)
+        a = toon.run(pose, cam)
+        b = toon.run(pose, cam)
+        assert (a[..., 3] > 0).any() and np.array_equal(a, b)
+        bad = pose.joint_world.copy()
+        bad[1, 1, 1] = np.inf
+        with pytest.raises(InputError, match="NaN/inf"):
+            toon.run(dataclasses.replace(pose, joint_world=bad), cam)
+        np.testing.assert_array_equal(toon.read(), a)
+
+
+def test_bad_material_is_a_clear_error(gl_ctx, meshes):
+    quad = meshes.quad_character(material=Material(base_color_factor=np.array([1, 1, np.nan, 1], np.float32)))
+    with ToonPass(gl_ctx, 8, 8) as toon, pytest.raises(InputError, match="base_color_factor"):
+        toon.set_character(quad)
+    uv = np.zeros((4, 2), np.float32)
+    quad = meshes.quad_character(uv=uv, material=Material(base_color_texture=np.zeros((4, 4), np.uint8)))
+    with ToonPass(gl_ctx, 8, 8) as toon, pytest.raises(InputError, match="base_color_texture"):
+        toon.set_character(quad)
