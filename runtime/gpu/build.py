@@ -27,11 +27,11 @@ from typing import Callable, Iterable, Mapping
 from conrt.errors import BackendUnavailable, ConfigError
 from conrt.runtime.gpu.engine_cache import PRECISIONS, EngineCache, EngineKey, onnx_digest
 from conrt.runtime.gpu.onnx_checks import require_tensorrt_ready
-from conrt.runtime.gpu.profiles import ProfileSpec, ShapeRange, input_ranges, make_profile
+from conrt.runtime.gpu.profiles import SIZE_MULTIPLE, ProfileSpec, ShapeRange, input_ranges, make_profile
 from conrt.runtime.gpu.status import cuda_device_info, require_tensorrt
 
 __all__ = [
-    "BuildProgress", "prepare_graph", "graph_input_dims", "engine_key", "build_engine", "build_engine_cli",
+    "BuildProgress", "prepare_graph", "graph_input_dims", "check_profile_fits_graph", "engine_key", "build_engine", "build_engine_cli",
     "DEFAULT_WORKSPACE_GB",
 ]
 
@@ -158,6 +158,23 @@ def graph_input_dims(model) -> dict[str, list[int | str | None]]:
     return out
 
 
+def check_profile_fits_graph(dims: Mapping[str, list], profile: ProfileSpec, udp_input: str = UDP_INPUT) -> None:
+    """A graph exported at a fixed side (conrt's export fixes S, only views is
+    dynamic) accepts exactly that size: asking the profile for others would
+    only fail deep inside TensorRT."""
+    if udp_input + "_gl" in dims:
+        h, w = dims[udp_input + "_gl"][1:3]
+    elif udp_input in dims:
+        h, w = dims[udp_input][2:4]
+    else:
+        return
+    if isinstance(h, int) and isinstance(w, int):
+        wrong = [f"{a}x{b}" for a, b in profile.sizes if (a, b) != (h, w)]
+        if wrong:
+            raise ConfigError(f"the ONNX graph is exported at {h}x{w}, but sizes {', '.join(wrong)} were asked for; "
+                              f"export one graph per size (conrt export --size N) and build an engine for each")
+
+
 def engine_key(onnx_path, tag: str, precision: str, profile: ProfileSpec, trt_version: str, device) -> EngineKey:
     # The transformation tag is folded into the graph hash: the same source
     # with and without texture I/O gives different engines.
@@ -192,7 +209,9 @@ def build_engine(
     cache = cache or EngineCache()
     # Cheap, GPU-free validation first: a bad graph or profile fails in seconds.
     model, tag = prepare_graph(onnx_path, texture_io=texture_io)
-    ranges = input_ranges(graph_input_dims(model), profile, aliases)
+    dims = graph_input_dims(model)
+    check_profile_fits_graph(dims, profile)
+    ranges = input_ranges(dims, profile, aliases)
 
     trt = require_tensorrt(device)
     dev = cuda_device_info(device)
@@ -270,7 +289,9 @@ def build_engine_cli(
 
     ``precision``: "fp16", "fp32", "both" or a list. ``views``: int or
     (min, max). ``sizes``: ints / "HxW" strings. ``cache_dir``: None for
-    ``~/.cache/conrt/trt``. Prints one progress line per build phase and
+    ``~/.cache/conrt/trt``. ``size_multiple``: the model's, for graphs with
+    dynamic sides (default: read from the graph / conr-paper's). Prints one
+    progress line per build phase and
     returns the engine paths. Validates everything GPU-free before asking
     for TensorRT, so bad arguments fail the same way on every machine.
     """
@@ -281,10 +302,18 @@ def build_engine_cli(
     for p in precisions:
         if p not in PRECISIONS:
             raise ConfigError(f"precision {p!r} is not one of {', '.join(PRECISIONS)} (or 'both')")
-    kw = {} if size_multiple is None else {"size_multiple": size_multiple}
-    profile = make_profile(views=views, sizes=sizes, **kw)
     if not Path(onnx_path).is_file():
         raise ConfigError(f"ONNX file not found: {onnx_path}")
+    if size_multiple is None:
+        # A graph exported at a fixed side is checked against exactly that
+        # side later; only a size-dynamic graph needs the model's multiple.
+        import onnx
+
+        dims = graph_input_dims(onnx.load(str(onnx_path), load_external_data=False))
+        udp = dims.get(UDP_INPUT, [None] * 4)
+        static = len(udp) == 4 and all(isinstance(d, int) for d in udp[2:])
+        size_multiple = 1 if static else SIZE_MULTIPLE
+    profile = make_profile(views=views, sizes=sizes, size_multiple=size_multiple)
     cache = EngineCache(cache_dir)
 
     def report(msg: str) -> None:

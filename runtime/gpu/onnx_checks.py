@@ -150,7 +150,12 @@ def check_onnx_for_tensorrt(model_or_path, *, min_opset: int = MIN_OPSET) -> lis
     for vi in [*g.input, *g.value_info, *g.output]:
         types[vi.name] = vi.type
     const_names = {t.name for t in g.initializer}
-    const_names |= {o for n in g.node if n.op_type == "Constant" for o in n.output}
+    for n in g.node:  # nodes are topologically sorted
+        # Constant outputs are build-time constants, and so is an Identity of
+        # one (the exporter dedups equal weights into Identity nodes; the
+        # parser passes weights through them).
+        if n.op_type == "Constant" or (n.op_type == "Identity" and n.input and n.input[0] in const_names):
+            const_names.update(n.output)
     init_names = {t.name for t in g.initializer}
     graph_inputs = [i for i in g.input if i.name not in init_names]
 
