@@ -1,0 +1,85 @@
+"""``conrt sheet``: draw a character sheet: toon-shaded RGBA PNGs (straight
+alpha, transparent background) of the character from several views (front,
+3/4, side, back, ...) in mild pose variations. Writes ``view_NN.png`` and
+``sheet.json`` (view angles, pose seeds) into the output folder; with
+``--udp`` also each view's UDP (``view_NN_udp.npz``, official format)."""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+from pathlib import Path
+
+import numpy as np
+
+from conrt.commands.udp import add_view_arguments, load_character_file, make_pose, random_pose, save_udp
+from conrt.errors import ConfigError
+
+log = logging.getLogger(__name__)
+
+# Front, 3/4 left, side left, back, 3/4 right, side right, back 3/4s: the
+# order a sheet artist would add views in.
+_YAW_ORDER = (0.0, 45.0, 90.0, 180.0, -45.0, -90.0, 135.0, -135.0)
+
+
+def sheet_yaws(views: int) -> list[float]:
+    """Yaw angles (degrees) of ``views`` sheet views, spread around the character."""
+    if views < 1:
+        raise ConfigError(f"--views must be at least 1, got {views}")
+    if views <= len(_YAW_ORDER):
+        return list(_YAW_ORDER[:views])
+    return [float(y) for y in np.linspace(0.0, 360.0, views, endpoint=False)]
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser("sheet", help="draw a toon character sheet (RGBA PNGs of several views)",
+                              description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("character", type=Path, help="character file (.glb/.gltf/.vrm)")
+    p.add_argument("--views", type=int, default=4, help="number of views (yaws spread around: front, 3/4, side, back, ...)")
+    add_view_arguments(p)
+    p.add_argument("--seed", type=int, default=0, help="seed of the pose variations")
+    p.add_argument("--strength", type=float, default=0.12, help="pose variation: max joint turn in radians (0 = rest pose)")
+    p.add_argument("--udp", action="store_true", help="also write each view's UDP (.npz + preview)")
+    p.add_argument("-o", "--output", type=Path, default=Path("sheet"), help="output folder")
+    p.set_defaults(func=run)
+
+
+def run(args) -> int:
+    from PIL import Image
+    from tqdm import tqdm
+
+    from conrt.characters.posing import posed_positions
+    from conrt.shaders import ToonPass, UdpPass, create_context, frame_character, release_context
+
+    yaws = sheet_yaws(args.views)
+    character = load_character_file(args.character)
+    out = Path(args.output)
+    out.mkdir(parents=True, exist_ok=True)
+    ctx = create_context(args.context)
+    views = []
+    try:
+        with ToonPass(ctx, args.size, args.size) as toon, UdpPass(ctx, args.size, args.size) as udp:
+            toon.set_character(character)
+            if args.udp:
+                udp.set_character(character)
+            for k, yaw in enumerate(tqdm(yaws, desc="sheet", unit="view", disable=len(yaws) < 4)):
+                seed = args.seed * 1000 + k
+                pose = random_pose(character, seed, args.strength) if args.strength > 0 else make_pose(character, "rest")
+                camera = frame_character(posed_positions(character, pose), yaw=args.yaw + yaw, pitch=args.pitch,
+                                         roll=args.roll, size=args.size, margin=args.margin,
+                                         projection=args.projection, fov=args.fov)
+                rgba = toon.run(pose, camera)
+                name = f"view_{k:02d}"
+                Image.fromarray(rgba, "RGBA").save(out / f"{name}.png")
+                if args.udp:
+                    save_udp(out / f"{name}_udp.npz", udp.run(pose, camera).data)
+                views.append({"file": f"{name}.png", "yaw": args.yaw + yaw, "pitch": args.pitch, "roll": args.roll,
+                              "pose_seed": seed, "pose_strength": args.strength,
+                              "coverage": float((rgba[..., 3] > 0).mean())})
+    finally:
+        release_context(ctx)
+    meta = {"character": str(args.character), "size": args.size, "projection": args.projection,
+            "alpha": "straight", "views": views}
+    (out / "sheet.json").write_text(json.dumps(meta, indent=1))
+    print(f"wrote {len(views)} views to {out}/")
+    return 0

@@ -1,0 +1,156 @@
+"""``conrt udp``: render a character's Ultra-Dense Pose to the official file
+format (``.npz`` with key ``i``: float32 H x W x 4, row 0 = top) plus a PNG
+preview beside it."""
+from __future__ import annotations
+
+import argparse
+import logging
+from pathlib import Path
+
+import numpy as np
+
+from conrt.errors import AssetError, ConfigError
+from conrt.types import Character, Pose
+
+log = logging.getLogger(__name__)
+
+POSES = ("rest", "random")
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser("udp", help="render a character's Ultra-Dense Pose (.npz + PNG preview)",
+                              description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("character", type=Path, help="character file (.glb/.gltf/.vrm)")
+    add_view_arguments(p)
+    p.add_argument("--pose", choices=POSES, default="rest", help="rest (T-)pose or a random joint perturbation")
+    p.add_argument("--seed", type=int, default=0, help="seed of --pose random")
+    p.add_argument("--strength", type=float, default=0.35, help="max random joint rotation in radians (--pose random)")
+    p.add_argument("-o", "--output", type=Path, default=Path("pose.npz"), help="output .npz (a .png preview is written beside it)")
+    p.set_defaults(func=run)
+
+
+def add_view_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--size", type=int, default=256, help="square frame size in pixels")
+    p.add_argument("--yaw", type=float, default=0.0, help="orbit yaw in degrees (0 = front, 90 = the character's left side)")
+    p.add_argument("--pitch", type=float, default=0.0, help="orbit pitch in degrees (> 0: from above)")
+    p.add_argument("--roll", type=float, default=0.0, help="roll about the viewing axis in degrees")
+    p.add_argument("--projection", choices=("orthographic", "perspective"), default="orthographic")
+    p.add_argument("--fov", type=float, default=30.0, help="perspective vertical field of view in degrees")
+    p.add_argument("--margin", type=float, default=0.05, help="free border on each side, fraction of the frame")
+    p.add_argument("--context", choices=("auto", "egl", "window"), default="auto", help="OpenGL context kind")
+
+
+def load_character_file(path: Path) -> Character:
+    """Load a .glb/.gltf/.vrm with the characters package's glTF loader."""
+    if not Path(path).is_file():
+        raise AssetError(f"no character file at {path}")
+    try:
+        from conrt.characters.gltf_io import load_character
+    except ImportError as exc:  # the loader ships with conrt.characters
+        raise AssetError(f"the glTF loader is not available ({exc})") from exc
+    return load_character(path)
+
+
+# ---------------------------------------------------------------------------
+# Poses
+
+
+def world_axis_rotation(character: Character, joint: int, axis, angle: float) -> np.ndarray:
+    """[3, 3] local rotation that turns ``joint`` by ``angle`` radians about a
+    character-space ``axis`` (from its rest orientation), for
+    :func:`conrt.characters.posing.pose_from_rotations`."""
+    from conrt.characters.posing import rotation_matrix
+
+    rest = character.skeleton.rest_world[joint, :3, :3].astype(np.float64)
+    # Strip scale so the conjugation is a pure rotation.
+    u, _, vt = np.linalg.svd(rest)
+    rest = u @ vt
+    world = rotation_matrix(axis, angle).astype(np.float64)
+    return (rest.T @ world @ rest).astype(np.float32)
+
+
+def random_pose(character: Character, seed: int, strength: float = 0.35, lower_arms: bool = True) -> Pose:
+    """A random but plausible-ish pose: every joint turned by up to
+    ``strength`` radians about a random axis and, for humanoids, the arms
+    lowered out of the T-pose by 45-75 degrees. Deterministic in ``seed``.
+    Characters with a humanoid map only get their humanoid bones turned (hair
+    strands and cloth joints are the physics' job)."""
+    from conrt.characters.posing import pose_from_rotations
+
+    if not (np.isfinite(strength) and 0 <= strength <= np.pi):
+        raise ConfigError(f"pose strength must be within 0..pi radians, got {strength}")
+    rng = np.random.default_rng(seed)
+    skel = character.skeleton
+    rotations: dict[str, np.ndarray] = {}
+    human = character.humanoid
+    movable = set(human.values()) if human else set(range(skel.num_joints))
+    # Roots stay put (the framing follows the body anyway).
+    for j, name in enumerate(skel.names):
+        if skel.parents[j] < 0 or strength == 0 or j not in movable:
+            continue
+        axis = rng.normal(size=3)
+        rotations[name] = world_axis_rotation(character, j, axis, float(rng.uniform(-strength, strength)))
+    if lower_arms:
+        for bone, sign in (("leftUpperArm", -1.0), ("rightUpperArm", 1.0)):
+            if bone in human:
+                j = human[bone]
+                # Left arm points +X in the T-pose: a negative turn about +Z lowers it.
+                angle = sign * np.radians(rng.uniform(45, 75))
+                rot = world_axis_rotation(character, j, (0, 0, 1), angle)
+                if skel.names[j] in rotations:
+                    rot = rot @ rotations[skel.names[j]]
+                rotations[skel.names[j]] = rot
+    return pose_from_rotations(skel, rotations)
+
+
+def make_pose(character: Character, kind: str, seed: int = 0, strength: float = 0.35) -> Pose:
+    from conrt.characters.posing import rest_pose
+
+    if kind == "rest":
+        return rest_pose(character)
+    if kind == "random":
+        return random_pose(character, seed, strength)
+    raise ConfigError(f"unknown pose {kind!r}; choose one of {', '.join(POSES)}")
+
+
+# ---------------------------------------------------------------------------
+
+
+def udp_preview(data: np.ndarray) -> np.ndarray:
+    """[H, W, 4] f32 UDP -> [H, W, 4] u8 RGBA picture (landmark as colour)."""
+    return (np.clip(data, 0, 1) * 255 + 0.5).astype(np.uint8)
+
+
+def save_udp(path: Path, data: np.ndarray) -> Path:
+    """Write the official UDP file (key ``i``) and a PNG preview; returns the PNG path."""
+    from PIL import Image
+
+    path = Path(path)
+    if path.suffix != ".npz":
+        raise ConfigError(f"the UDP output must be a .npz file, got {path}")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    np.savez_compressed(path, i=np.ascontiguousarray(data, np.float32))
+    png = path.with_suffix(".png")
+    Image.fromarray(udp_preview(data), "RGBA").save(png)
+    return png
+
+
+def run(args) -> int:
+    from conrt.characters.posing import posed_positions
+    from conrt.shaders import UdpPass, create_context, frame_character, release_context
+
+    character = load_character_file(args.character)
+    pose = make_pose(character, args.pose, args.seed, args.strength)
+    camera = frame_character(posed_positions(character, pose), yaw=args.yaw, pitch=args.pitch, roll=args.roll,
+                             size=args.size, margin=args.margin, projection=args.projection, fov=args.fov)
+    ctx = create_context(args.context)
+    try:
+        with UdpPass(ctx, args.size, args.size) as udp:
+            udp.set_character(character)
+            frame = udp.run(pose, camera)
+    finally:
+        release_context(ctx)
+    png = save_udp(args.output, frame.data)
+    covered = float(frame.data[..., 3].mean())
+    print(f"wrote {args.output} ({args.size}x{args.size}, {covered:.1%} covered) and {png}")
+    return 0
