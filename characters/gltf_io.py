@@ -1,0 +1,1052 @@
+"""glTF 2.0 / VRM load and save of ``Character`` (via pygltflib).
+
+Loading (``load_character``):
+- ``.glb``/``.vrm`` (binary container) and ``.gltf`` (JSON with base64 data
+  URIs or external ``.bin``/image files).
+- One skinned mesh: every skinned primitive of the chosen skin (the skin with
+  the most vertices; skins with the same joint set are merged) plus static
+  meshes hanging under one of its joints (rigidly bound to that joint, e.g.
+  RobotExpressive's body parts) are merged into one ``SkinnedMesh``.
+- Character space: positions are where the file's default scene puts them
+  (node transforms applied). When the joints' node pose equals the bind pose
+  (the usual case) rest_world = the joint nodes' world matrices; otherwise the
+  bind pose (inverse of the inverse bind matrices, under the armature's parent
+  transform) is used and the meta says so. Rest pose = bind pose.
+- JOINTS_0/WEIGHTS_0 (+ _1) of any component type; weights renormalised, the
+  4 largest kept. Morph targets are ignored (base shape). Missing normals are
+  computed. Strips/fans become triangle lists.
+- Materials: base colour factor/texture (embedded PNG/JPEG decoded with
+  Pillow), TEXCOORD_0, COLOR_0; several textures become one atlas. VRM 0.x and
+  1.0 humanoid maps go to ``Character.humanoid``; MToon shade colour to
+  ``Material.shade_color_factor``.
+- VRM 0.x models face -Z: they are turned 180 degrees about +Y so every
+  character faces +Z. If the lowest vertex is not at y = 0 the whole character
+  is translated so that min y = 0 (``meta["translated"]``).
+
+Saving (``save_character``) writes one skinned primitive with POSITION,
+NORMAL, TEXCOORD_0, COLOR_0, JOINTS_0, WEIGHTS_0 and the part labels as the
+custom attribute ``_PARTS`` (float scalar), inverse bind matrices, the joints'
+rest local transforms as node TRS, the base colour texture as PNG, and in the
+root ``extras["conrt"]`` the canonical box, the regions, the humanoid map, the
+name and meta (see docs/characters.md), so ``load(save(c)) == c`` up to float
+tolerance.
+"""
+from __future__ import annotations
+
+import base64
+import io
+import json
+import logging
+import struct
+from pathlib import Path
+from urllib.parse import unquote
+
+import numpy as np
+import pygltflib
+from PIL import Image
+
+from conrt.errors import AssetError
+from conrt.types import (
+    HUMANOID_BONES,
+    CanonicalBox,
+    Character,
+    Material,
+    Part,
+    SimRegion,
+    Skeleton,
+    SkinnedMesh,
+)
+
+log = logging.getLogger(__name__)
+
+__all__ = ["load_character", "save_character", "EXTRAS_KEY", "EXTRAS_VERSION"]
+
+EXTRAS_KEY = "conrt"
+EXTRAS_VERSION = 1
+
+_CTYPES = {5120: np.int8, 5121: np.uint8, 5122: np.int16, 5123: np.uint16, 5125: np.uint32, 5126: np.float32}
+_NCOMP = {"SCALAR": 1, "VEC2": 2, "VEC3": 3, "VEC4": 4, "MAT2": 4, "MAT3": 9, "MAT4": 16}
+_NORM = {5120: 127.0, 5121: 255.0, 5122: 32767.0, 5123: 65535.0, 5125: 4294967295.0}
+
+# ---------------------------------------------------------------------------
+# Small maths
+
+
+def _quat_to_mat(q) -> np.ndarray:
+    x, y, z, w = (float(v) for v in q)
+    n = x * x + y * y + z * z + w * w
+    if n < 1e-12:
+        return np.eye(3)
+    s = 2.0 / n
+    return np.array([
+        [1 - s * (y * y + z * z), s * (x * y - z * w), s * (x * z + y * w)],
+        [s * (x * y + z * w), 1 - s * (x * x + z * z), s * (y * z - x * w)],
+        [s * (x * z - y * w), s * (y * z + x * w), 1 - s * (x * x + y * y)],
+    ])
+
+
+def _mat_to_quat(r: np.ndarray) -> list[float]:
+    m = r
+    tr = m[0, 0] + m[1, 1] + m[2, 2]
+    if tr > 0:
+        s = np.sqrt(tr + 1.0) * 2
+        w, x, y, z = 0.25 * s, (m[2, 1] - m[1, 2]) / s, (m[0, 2] - m[2, 0]) / s, (m[1, 0] - m[0, 1]) / s
+    elif m[0, 0] > m[1, 1] and m[0, 0] > m[2, 2]:
+        s = np.sqrt(1.0 + m[0, 0] - m[1, 1] - m[2, 2]) * 2
+        w, x, y, z = (m[2, 1] - m[1, 2]) / s, 0.25 * s, (m[0, 1] + m[1, 0]) / s, (m[0, 2] + m[2, 0]) / s
+    elif m[1, 1] > m[2, 2]:
+        s = np.sqrt(1.0 + m[1, 1] - m[0, 0] - m[2, 2]) * 2
+        w, x, y, z = (m[0, 2] - m[2, 0]) / s, (m[0, 1] + m[1, 0]) / s, 0.25 * s, (m[1, 2] + m[2, 1]) / s
+    else:
+        s = np.sqrt(1.0 + m[2, 2] - m[0, 0] - m[1, 1]) * 2
+        w, x, y, z = (m[1, 0] - m[0, 1]) / s, (m[0, 2] + m[2, 0]) / s, (m[1, 2] + m[2, 1]) / s, 0.25 * s
+    q = np.array([x, y, z, w])
+    return [float(v) for v in q / np.linalg.norm(q)]
+
+
+def _node_local(node) -> np.ndarray:
+    if node.matrix is not None and len(node.matrix) == 16:
+        return np.asarray(node.matrix, np.float64).reshape(4, 4).T  # glTF is column-major
+    m = np.eye(4)
+    if node.scale is not None:
+        m = np.diag([*map(float, node.scale), 1.0])
+    if node.rotation is not None:
+        r = np.eye(4)
+        r[:3, :3] = _quat_to_mat(node.rotation)
+        m = r @ m
+    if node.translation is not None:
+        t = np.eye(4)
+        t[:3, 3] = [float(v) for v in node.translation]
+        m = t @ m
+    return m
+
+
+def _decompose(m: np.ndarray):
+    """4x4 -> (t, q, s) or None when it is not a TRS (shear/negative scale)."""
+    a = m[:3, :3].astype(np.float64)
+    s = np.linalg.norm(a, axis=0)
+    if (s < 1e-12).any():
+        return None
+    r = a / s
+    if np.linalg.det(r) < 0 or not np.allclose(r.T @ r, np.eye(3), atol=1e-5):
+        return None
+    return [float(v) for v in m[:3, 3]], _mat_to_quat(r), [float(v) for v in s]
+
+
+def _normal_matrix(m: np.ndarray) -> np.ndarray:
+    a = m[:3, :3]
+    try:
+        return np.linalg.inv(a).T
+    except np.linalg.LinAlgError:
+        return a
+
+
+def _xform(m, p):
+    return p @ m[:3, :3].T + m[:3, 3]
+
+
+def _unit(n):
+    ln = np.linalg.norm(n, axis=1, keepdims=True)
+    return np.where(ln > 1e-12, n / np.maximum(ln, 1e-12), np.array([0, 1.0, 0]))
+
+
+def _vertex_normals(pos, tri):
+    fn = np.cross(pos[tri[:, 1]] - pos[tri[:, 0]], pos[tri[:, 2]] - pos[tri[:, 0]])
+    n = np.zeros_like(pos)
+    for k in range(3):
+        np.add.at(n, tri[:, k], fn)
+    return _unit(n)
+
+
+def _srgb_to_linear(c):
+    c = np.asarray(c, np.float64)
+    return np.where(c <= 0.04045, c / 12.92, ((c + 0.055) / 1.055) ** 2.4)
+
+
+# ---------------------------------------------------------------------------
+# Reading the container
+
+
+class _File:
+    """Parsed glTF: the pygltflib document plus resolved buffers."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        try:
+            raw = path.read_bytes()
+        except FileNotFoundError:
+            raise AssetError(f"{path}: no such file") from None
+        except OSError as exc:
+            raise AssetError(f"{path}: cannot read ({exc})") from None
+        bin_chunk = None
+        if raw[:4] == b"glTF":
+            text, bin_chunk = self._parse_glb(raw)
+        else:
+            try:
+                text = raw.decode("utf-8-sig")
+                json.loads(text)
+            except (UnicodeDecodeError, ValueError) as exc:
+                raise AssetError(f"{path}: not a glTF file (neither a GLB container nor glTF JSON: {exc})") from None
+        try:
+            doc = json.loads(text)
+            if not isinstance(doc, dict) or "asset" not in doc:
+                raise ValueError("no 'asset' object")
+            self.gltf = pygltflib.GLTF2.from_json(text)
+        except Exception as exc:  # pygltflib raises whatever its dataclass parsing hits
+            raise AssetError(f"{path}: not a valid glTF document ({exc})") from None
+        self.json = doc
+        self.buffers = [self._buffer(i, b, bin_chunk) for i, b in enumerate(self.gltf.buffers or [])]
+        self._cache: dict[int, np.ndarray] = {}
+
+    def _parse_glb(self, raw: bytes):
+        if len(raw) < 20:
+            raise AssetError(f"{self.path}: truncated GLB (only {len(raw)} bytes)")
+        _, version, length = struct.unpack_from("<4sII", raw, 0)
+        if version != 2:
+            raise AssetError(f"{self.path}: GLB version {version} is not supported (only glTF 2.0)")
+        if length > len(raw):
+            raise AssetError(f"{self.path}: truncated GLB: header says {length} bytes, file has {len(raw)}")
+        off, text, bin_chunk = 12, None, None
+        while off + 8 <= length:
+            clen, ctype = struct.unpack_from("<II", raw, off)
+            if off + 8 + clen > length:
+                raise AssetError(f"{self.path}: truncated GLB chunk at byte {off} (needs {clen} bytes)")
+            data = raw[off + 8: off + 8 + clen]
+            if ctype == 0x4E4F534A:  # JSON
+                text = data.decode("utf-8", errors="strict").rstrip(" \x00")
+            elif ctype == 0x004E4942 and bin_chunk is None:  # BIN
+                bin_chunk = data
+            off += 8 + clen
+        if text is None:
+            raise AssetError(f"{self.path}: GLB has no JSON chunk")
+        return text, bin_chunk
+
+    def _buffer(self, i, buf, bin_chunk) -> bytes:
+        need = int(buf.byteLength or 0)
+        if buf.uri is None:
+            if bin_chunk is None:
+                raise AssetError(f"{self.path}: buffer {i} refers to the GLB binary chunk, which is missing")
+            data = bin_chunk
+        elif buf.uri.startswith("data:"):
+            try:
+                data = base64.b64decode(buf.uri.split(",", 1)[1], validate=False)
+            except (IndexError, ValueError) as exc:
+                raise AssetError(f"{self.path}: buffer {i} has a corrupt data URI ({exc})") from None
+        else:
+            f = self.path.parent / unquote(buf.uri)
+            try:
+                data = f.read_bytes()
+            except OSError:
+                raise AssetError(f"{self.path}: buffer {i} file {f} is missing") from None
+        if len(data) < need:
+            raise AssetError(f"{self.path}: buffer {i} is truncated: {len(data)} bytes, byteLength says {need}")
+        return data
+
+    def view_bytes(self, index: int) -> bytes:
+        views = self.gltf.bufferViews or []
+        if not 0 <= index < len(views):
+            raise AssetError(f"{self.path}: bufferView {index} does not exist ({len(views)} views)")
+        v = views[index]
+        if not 0 <= v.buffer < len(self.buffers):
+            raise AssetError(f"{self.path}: bufferView {index} refers to missing buffer {v.buffer}")
+        b = self.buffers[v.buffer]
+        start, n = int(v.byteOffset or 0), int(v.byteLength)
+        if start + n > len(b):
+            raise AssetError(f"{self.path}: bufferView {index} (bytes {start}..{start + n}) is outside buffer {v.buffer} "
+                             f"({len(b)} bytes): corrupt or truncated file")
+        return b[start:start + n]
+
+    def accessor(self, index: int) -> np.ndarray:
+        """[count, ncomp] array; normalized integers become float32 0..1."""
+        if index in self._cache:
+            return self._cache[index]
+        accs = self.gltf.accessors or []
+        if index is None or not 0 <= index < len(accs):
+            raise AssetError(f"{self.path}: accessor {index} does not exist ({len(accs)} accessors)")
+        a = accs[index]
+        if a.componentType not in _CTYPES or a.type not in _NCOMP:
+            raise AssetError(f"{self.path}: accessor {index} has unsupported type {a.type}/{a.componentType}")
+        dt = np.dtype(_CTYPES[a.componentType])
+        nc, count = _NCOMP[a.type], int(a.count)
+        elem = dt.itemsize * nc
+        if a.bufferView is None:
+            out = np.zeros((count, nc), dt)
+        else:
+            data = self.view_bytes(a.bufferView)
+            stride = int(self.gltf.bufferViews[a.bufferView].byteStride or 0) or elem
+            off = int(a.byteOffset or 0)
+            end = off + stride * (count - 1) + elem if count else off
+            if end > len(data):
+                raise AssetError(f"{self.path}: accessor {index} reads bytes {off}..{end} of bufferView {a.bufferView}, "
+                                 f"which has only {len(data)} bytes (accessor out of range)")
+            u8 = np.frombuffer(data, np.uint8)
+            if count:
+                rows = np.lib.stride_tricks.as_strided(u8[off:], shape=(count, elem), strides=(stride, 1))
+                out = np.ascontiguousarray(rows).view(dt).reshape(count, nc)
+            else:
+                out = np.zeros((0, nc), dt)
+        if a.sparse is not None and a.sparse.count:
+            out = out.copy()
+            sp = a.sparse
+            idt = np.dtype(_CTYPES[sp.indices.componentType])
+            ib = self.view_bytes(sp.indices.bufferView)
+            idx = np.frombuffer(ib, idt, count=sp.count, offset=int(sp.indices.byteOffset or 0)).astype(np.int64)
+            vb = self.view_bytes(sp.values.bufferView)
+            vals = np.frombuffer(vb, dt, count=sp.count * nc, offset=int(sp.values.byteOffset or 0)).reshape(-1, nc)
+            if (idx >= count).any():
+                raise AssetError(f"{self.path}: sparse accessor {index} has indices out of range")
+            out[idx] = vals
+        if a.normalized and a.componentType in _NORM:
+            out = np.maximum(out.astype(np.float32) / _NORM[a.componentType], -1.0)
+        self._cache[index] = out
+        return out
+
+    def image(self, index: int) -> np.ndarray | None:
+        """[H, W, 4] u8 RGBA of image ``index`` (None, with a warning, when undecodable)."""
+        img = self.gltf.images[index]
+        try:
+            if img.bufferView is not None:
+                data = self.view_bytes(img.bufferView)
+            elif img.uri and img.uri.startswith("data:"):
+                data = base64.b64decode(img.uri.split(",", 1)[1])
+            elif img.uri:
+                data = (self.path.parent / unquote(img.uri)).read_bytes()
+            else:
+                return None
+            with Image.open(io.BytesIO(data)) as im:
+                return np.asarray(im.convert("RGBA"), np.uint8).copy()
+        except (OSError, ValueError, IndexError) as exc:
+            log.warning("%s: image %d cannot be decoded (%s); using no texture", self.path, index, exc)
+            return None
+
+
+# ---------------------------------------------------------------------------
+# Loading
+
+
+def _triangles(f: _File, prim, nverts: int, where: str) -> np.ndarray:
+    mode = 4 if prim.mode is None else prim.mode
+    if prim.indices is not None:
+        idx = f.accessor(prim.indices).reshape(-1).astype(np.int64)
+    else:
+        idx = np.arange(nverts, dtype=np.int64)
+    if mode == 4:
+        tri = idx[: len(idx) // 3 * 3].reshape(-1, 3)
+    elif mode == 5:  # strip: flip every other triangle to keep the winding
+        n = len(idx) - 2
+        tri = np.stack([idx[:n], idx[1:n + 1], idx[2:n + 2]], 1) if n > 0 else np.zeros((0, 3), np.int64)
+        tri[1::2] = tri[1::2][:, [1, 0, 2]]
+    elif mode == 6:  # fan
+        n = len(idx) - 2
+        tri = np.stack([np.full(max(n, 0), idx[0]), idx[1:n + 1], idx[2:n + 2]], 1) if n > 0 else np.zeros((0, 3), np.int64)
+    else:
+        return np.zeros((0, 3), np.int64)
+    if len(tri) and (tri.max() >= nverts or tri.min() < 0):
+        raise AssetError(f"{f.path}: {where}: triangle indices out of range (max {int(tri.max())}, "
+                         f"{nverts} vertices)")
+    # drop degenerate triangles (strips use them as restarts)
+    good = (tri[:, 0] != tri[:, 1]) & (tri[:, 1] != tri[:, 2]) & (tri[:, 0] != tri[:, 2])
+    return tri[good]
+
+
+def _raw_attrs(f: _File, mesh: int, k: int) -> dict:
+    """A primitive's attribute dict straight from the JSON (pygltflib drops
+    names it does not know, like JOINTS_1 or _PARTS)."""
+    return f.json["meshes"][mesh]["primitives"][k].get("attributes", {})
+
+
+def _read_influences(f, attrs, n, where):
+    js, ws = [], []
+    for k in range(4):
+        ja, wa = attrs.get(f"JOINTS_{k}"), attrs.get(f"WEIGHTS_{k}")
+        if ja is None or wa is None:
+            break
+        j = f.accessor(ja).astype(np.int64)
+        w = f.accessor(wa).astype(np.float32)
+        if len(j) != n or len(w) != n:
+            raise AssetError(f"{f.path}: {where}: JOINTS_{k}/WEIGHTS_{k} have {len(j)}/{len(w)} rows, POSITION has {n}")
+        js.append(j)
+        ws.append(w)
+    if not js:
+        return None, None
+    return np.concatenate(js, 1), np.concatenate(ws, 1)
+
+
+def _top4(j: np.ndarray, w: np.ndarray):
+    w = np.where(np.isfinite(w) & (w > 0), w, 0).astype(np.float64)
+    if j.shape[1] > 4:
+        order = np.argsort(-w, axis=1, kind="stable")[:, :4]
+        j = np.take_along_axis(j, order, 1)
+        w = np.take_along_axis(w, order, 1)
+    elif j.shape[1] < 4:
+        pad = 4 - j.shape[1]
+        j = np.concatenate([j, np.zeros((len(j), pad), j.dtype)], 1)
+        w = np.concatenate([w, np.zeros((len(w), pad))], 1)
+    return j, w
+
+
+def _part_from_material(name: str | None) -> int:
+    n = (name or "").lower()
+    for keys, part in (
+        (("hair",), Part.HAIR), (("eye", "iris", "pupil"), Part.EYES), (("mouth", "teeth", "tongue"), Part.MOUTH),
+        (("shoe", "boot"), Part.SHOES), (("sock",), Part.SOCKS),
+        (("cloth", "shirt", "skirt", "pants", "dress", "tops", "bottoms", "jacket", "coat"), Part.CLOTH),
+        (("accessor", "ribbon"), Part.ACCESSORY),
+    ):
+        if any(k in n for k in keys):
+            return int(part)
+    return int(Part.SKIN)
+
+
+def _material_info(f: _File, index):
+    """(factor [4], image index or None, shade [4] or None, name)."""
+    mats = f.gltf.materials or []
+    if index is None or not 0 <= index < len(mats):
+        return np.ones(4), None, None, None
+    m = mats[index]
+    factor, image = np.ones(4), None
+    pbr = m.pbrMetallicRoughness
+    if pbr is not None:
+        if pbr.baseColorFactor is not None:
+            factor = np.asarray(pbr.baseColorFactor, np.float64)
+        if pbr.baseColorTexture is not None:
+            tex = (f.gltf.textures or [])[pbr.baseColorTexture.index] if pbr.baseColorTexture.index < len(f.gltf.textures or []) else None
+            if tex is not None and tex.source is not None:
+                image = int(tex.source)
+    shade = None
+    ext = m.extensions or {}
+    if "VRMC_materials_mtoon" in ext:
+        sc = ext["VRMC_materials_mtoon"].get("shadeColorFactor")
+        if sc is not None:
+            shade = np.array([*sc[:3], 1.0])
+    vrm = (f.gltf.extensions or {}).get("VRM")
+    if vrm and shade is None:
+        for mp in vrm.get("materialProperties", []) or []:
+            if mp.get("name") == m.name:
+                vp = mp.get("vectorProperties", {}) or {}
+                if "_ShadeColor" in vp:  # UniVRM stores these in sRGB (gamma) space
+                    c = vp["_ShadeColor"]
+                    shade = np.array([*_srgb_to_linear(c[:3]), c[3] if len(c) > 3 else 1.0])
+                if "_Color" in vp and pbr is None:
+                    c = vp["_Color"]
+                    factor = np.array([*_srgb_to_linear(c[:3]), c[3] if len(c) > 3 else 1.0])
+                break
+    return factor, image, shade, m.name
+
+
+def _node_parents(gltf) -> np.ndarray:
+    parents = np.full(len(gltf.nodes or []), -1, np.int64)
+    for i, n in enumerate(gltf.nodes or []):
+        for c in n.children or []:
+            if 0 <= c < len(parents):
+                parents[c] = i
+    return parents
+
+
+def _node_worlds(gltf, parents) -> np.ndarray:
+    n = len(gltf.nodes or [])
+    local = np.stack([_node_local(nd) for nd in gltf.nodes]) if n else np.zeros((0, 4, 4))
+    world = np.full((n, 4, 4), np.nan)
+    for i in range(n):
+        chain = []
+        k = i
+        while k >= 0 and np.isnan(world[k, 0, 0]):
+            chain.append(k)
+            k = parents[k]
+            if len(chain) > n:
+                raise AssetError("node hierarchy has a cycle")
+        base = np.eye(4) if k < 0 else world[k]
+        for c in reversed(chain):
+            base = base @ local[c]
+            world[c] = base
+    return world
+
+
+def load_character(path, *, box: CanonicalBox | None = None, allow_static: bool = False) -> Character:
+    """Load a skinned glTF/GLB/VRM file as a Character (see module docstring).
+
+    ``box``: the canonical box to use (default: the file's own if it was saved
+    by conrt, else ``CanonicalBox.from_rest``). ``allow_static``: a file
+    without a skin is wrapped in a single root joint instead of raising.
+    """
+    path = Path(path)
+    f = _File(path)
+    g = f.gltf
+    nodes = g.nodes or []
+    if not g.meshes:
+        raise AssetError(f"{path}: has no mesh")
+    extras = (g.extras or {}).get(EXTRAS_KEY) if isinstance(g.extras, dict) else None
+    parents = _node_parents(g)
+    world = _node_worlds(g, parents)
+    meta: dict = {"source": path.name}
+    mesh_nodes = [i for i, n in enumerate(nodes) if n.mesh is not None and 0 <= n.mesh < len(g.meshes)]
+    if not mesh_nodes:
+        raise AssetError(f"{path}: has no mesh node (meshes exist but no node uses one)")
+
+    def nverts(node_i):
+        return sum(int(g.accessors[p.attributes.POSITION].count) for p in g.meshes[nodes[node_i].mesh].primitives
+                   if p.attributes.POSITION is not None and p.attributes.POSITION < len(g.accessors or []))
+
+    skins = g.skins or []
+    skinned = [i for i in mesh_nodes if nodes[i].skin is not None and 0 <= nodes[i].skin < len(skins)]
+    if not skinned:
+        if not allow_static:
+            raise AssetError(f"{path}: has no skin (a static mesh; pass allow_static=True to wrap it in one root joint)")
+        return _static_character(f, mesh_nodes, world, box, meta, extras)
+
+    # group skins with the same joint set; keep the group with the most vertices
+    groups: dict[frozenset, list[int]] = {}
+    for s, sk in enumerate(skins):
+        groups.setdefault(frozenset(sk.joints), []).append(s)
+    size = {key: sum(nverts(i) for i in skinned if nodes[i].skin in ss) for key, ss in groups.items()}
+    key = max(size, key=lambda k: size[k])
+    group = groups[key]
+    if len(groups) > 1:
+        dropped = [s for k, ss in groups.items() if k != key for s in ss]
+        meta["skins"] = f"{len(skins)} skins; kept {group} ({size[key]} vertices), dropped {dropped} (different joints)"
+        log.warning("%s: %s", path, meta["skins"])
+    elif len(group) > 1:
+        meta["skins"] = f"merged {len(group)} skins with the same joints"
+        log.info("%s: %s", path, meta["skins"])
+    skin0 = skins[group[0]]
+    joint_nodes = list(skin0.joints)
+    if not joint_nodes:
+        raise AssetError(f"{path}: skin {group[0]} has no joints")
+    if any(not 0 <= j < len(nodes) for j in joint_nodes):
+        raise AssetError(f"{path}: skin {group[0]} refers to nodes that do not exist")
+    jset = set(joint_nodes)
+
+    def joint_ancestor(node_i):
+        k = parents[node_i]
+        while k >= 0 and k not in jset:
+            k = parents[k]
+        return k
+
+    # parents-first order (stable: keep the file's order when it already is)
+    jparent_node = {j: joint_ancestor(j) for j in joint_nodes}
+    order, placed = [], set()
+    pending = list(joint_nodes)
+    while pending:  # each sweep places, in file order, every joint whose parent is placed
+        rest = []
+        for j in pending:
+            if jparent_node[j] < 0 or jparent_node[j] in placed:
+                order.append(j)
+                placed.add(j)
+            else:
+                rest.append(j)
+        if len(rest) == len(pending):
+            raise AssetError(f"{path}: skin joints form a cycle")
+        pending = rest
+    jindex = {n: i for i, n in enumerate(order)}
+    jparents = np.array([jindex.get(jparent_node[n], -1) for n in order], np.int32)
+    W = world[order]  # node pose of the joints
+
+    def ibms(s):
+        sk = skins[s]
+        if sk.inverseBindMatrices is None:
+            return {n: np.eye(4) for n in sk.joints}
+        m = f.accessor(sk.inverseBindMatrices).astype(np.float64)
+        if m.shape != (len(sk.joints), 16):
+            raise AssetError(f"{path}: skin {s} has {len(m)} inverse bind matrices for {len(sk.joints)} joints")
+        m = m.reshape(-1, 4, 4).transpose(0, 2, 1)
+        if not np.isfinite(m).all():
+            raise AssetError(f"{path}: skin {s} has NaN/inf inverse bind matrices")
+        return dict(zip(sk.joints, m))
+
+    skin_ibm = {s: ibms(s) for s in group}
+    # Is the node pose the bind pose (up to one global transform G per skin)?
+    node_mode = True
+    G = {}
+    for s in group:
+        gs = np.stack([world[n] @ skin_ibm[s][n] for n in skins[s].joints])
+        G[s] = gs[0]
+        scale = max(np.abs(gs[0]).max(), 1e-6)
+        if not np.allclose(gs, gs[0], atol=1e-3 * scale):
+            node_mode = False
+    if node_mode:
+        rest_world = W
+        inv_bind = np.stack([skin_ibm[group[0]][n] @ np.linalg.inv(G[group[0]]) for n in order])
+    else:
+        root = skin0.skeleton if skin0.skeleton is not None else order[0]
+        A = world[parents[root]] if parents[root] >= 0 and skin0.skeleton is None else (
+            world[parents[root]] if parents[root] >= 0 else np.eye(4))
+        if skin0.skeleton is not None and skin0.skeleton not in jset:
+            A = world[skin0.skeleton]
+        rest_world = np.stack([A @ np.linalg.inv(skin_ibm[group[0]][n]) for n in order])
+        inv_bind = np.linalg.inv(rest_world)
+        meta["bind_pose"] = "node pose differs from the bind pose; rest pose = bind pose from the inverse bind matrices"
+        log.info("%s: %s", path, meta["bind_pose"])
+    if not np.isfinite(rest_world).all():
+        raise AssetError(f"{path}: joint transforms are not finite")
+
+    # --- gather primitives ---------------------------------------------------
+    prims = []  # (node, prim, kind, skin or joint)
+    morph = 0
+    for i in mesh_nodes:
+        nd = nodes[i]
+        if nd.skin is not None and nd.skin in group:
+            kind, ref = "skin", nd.skin
+        elif nd.skin is None:
+            anc = i if i in jset else joint_ancestor(i)
+            if anc < 0:
+                log.info("%s: static mesh node %d (%s) is not under the skeleton; skipped", path, i, nd.name)
+                continue
+            kind, ref = "rigid", anc
+        else:
+            continue  # another skin group
+        for k, pr in enumerate(g.meshes[nd.mesh].primitives):
+            if pr.targets:
+                morph += 1
+            if (pr.mode if pr.mode is not None else 4) not in (4, 5, 6):
+                log.debug("%s: mesh %d primitive %d is not triangles (mode %s); skipped", path, nd.mesh, k, pr.mode)
+                continue
+            prims.append((i, k, pr, kind, ref))
+    if morph:
+        log.debug("%s: %d primitives have morph targets; using the base shape", path, morph)
+    if not prims:
+        raise AssetError(f"{path}: has no triangle primitives on its skin")
+
+    P, N, JJ, WW, TRI, UV, COL, PARTS, FAC, IMG, SHADE, nvert = [], [], [], [], [], [], [], [], [], [], [], 0
+    has_uv = has_col = False
+    zero_w = 0
+    for node_i, k, pr, kind, ref in prims:
+        where = f"mesh {nodes[node_i].mesh} ({g.meshes[nodes[node_i].mesh].name or ''}) primitive {k}"
+        if pr.attributes.POSITION is None:
+            raise AssetError(f"{path}: {where} has no POSITION")
+        pos = f.accessor(pr.attributes.POSITION).astype(np.float64)
+        if pos.shape[1] != 3:
+            raise AssetError(f"{path}: {where}: POSITION is not VEC3")
+        if not np.isfinite(pos).all():
+            raise AssetError(f"{path}: {where} has NaN/inf positions")
+        n = len(pos)
+        tri = _triangles(f, pr, n, where)
+        nrm = f.accessor(pr.attributes.NORMAL).astype(np.float64) if pr.attributes.NORMAL is not None else None
+        if nrm is not None and (len(nrm) != n or not np.isfinite(nrm).all()):
+            nrm = None
+        if kind == "skin":
+            j, w = _read_influences(f, _raw_attrs(f, nodes[node_i].mesh, k), n, where)
+            if j is None:
+                raise AssetError(f"{path}: {where} is skinned but has no JOINTS_0/WEIGHTS_0")
+            sj = skins[ref].joints
+            bad = (j >= len(sj)) | (j < 0)
+            if (bad & (w > 0)).any():
+                raise AssetError(f"{path}: {where}: JOINTS_0 refers to joint {int(j[bad].max())}, skin has {len(sj)}")
+            j = np.where(bad, 0, j)
+            remap = np.array([jindex[x] for x in sj], np.int64)
+            j = remap[j]
+            M = G[ref] if node_mode else A
+        else:
+            j = np.zeros((n, 1), np.int64) + jindex[ref]
+            w = np.ones((n, 1), np.float32)
+            # rigid: node pose relative to its joint, put on the joint's rest frame
+            M = rest_world[jindex[ref]] @ np.linalg.inv(world[ref]) @ world[node_i]
+        j, w = _top4(j, w)
+        sums = w.sum(1)
+        empty = sums <= 0
+        zero_w += int(empty.sum())
+        w[empty, 0] = 1.0
+        j[empty, 0] = 0
+        w = w / w.sum(1, keepdims=True)
+        pos = _xform(M, pos)
+        nrm = _unit(nrm @ _normal_matrix(M).T) if nrm is not None else _vertex_normals(pos, tri)
+        if np.linalg.det(M[:3, :3]) < 0:
+            tri = tri[:, ::-1]
+        factor, image, shade, mname = _material_info(f, pr.material)
+        uv = f.accessor(pr.attributes.TEXCOORD_0).astype(np.float32)[:, :2] if pr.attributes.TEXCOORD_0 is not None else None
+        col = f.accessor(pr.attributes.COLOR_0).astype(np.float32) if pr.attributes.COLOR_0 is not None else None
+        if col is not None and col.shape[1] == 3:
+            col = np.concatenate([col, np.ones((n, 1), np.float32)], 1)
+        has_uv |= uv is not None
+        has_col |= col is not None
+        P.append(pos), N.append(nrm), JJ.append(j), WW.append(w), TRI.append(tri + nvert)
+        UV.append(uv), COL.append(col), FAC.append(factor), IMG.append(image), SHADE.append((n, shade))
+        PARTS.append(np.full(n, _part_from_material(mname), np.uint8))
+        nvert += n
+    if zero_w:
+        log.info("%s: %d vertices had no weights; bound to the root joint", path, zero_w)
+
+    # parts from our own custom attribute, when present
+    parts = np.concatenate(PARTS)
+    first = _raw_attrs(f, nodes[prims[0][0]].mesh, prims[0][1])
+    if extras is not None and len(prims) == 1 and "_PARTS" in first:
+        pa = f.accessor(first["_PARTS"]).reshape(-1)
+        if len(pa) != len(parts):
+            raise AssetError(f"{path}: _PARTS has {len(pa)} values for {len(parts)} vertices")
+        parts = np.round(pa).astype(np.uint8)
+
+    positions = np.concatenate(P)
+    normals = np.concatenate(N)
+    joints = np.concatenate(JJ).astype(np.uint16)
+    weights = np.concatenate(WW).astype(np.float32)
+    triangles = np.concatenate(TRI).astype(np.uint32)
+    if len(triangles) == 0:
+        raise AssetError(f"{path}: the skinned mesh has no triangles")
+    material, uv, colors = _merge_materials(f, UV, COL, FAC, IMG, SHADE, has_uv, has_col)
+
+    # --- orientation and floor -----------------------------------------------
+    T = np.eye(4)
+    ext = g.extensions or {}
+    humanoid = {}
+    if "VRM" in ext:
+        meta["format"] = "vrm0"
+        T = np.diag([-1.0, 1.0, -1.0, 1.0])  # VRM 0.x faces -Z: turn 180 deg about +Y
+        for hb in ((ext["VRM"].get("humanoid") or {}).get("humanBones") or []):
+            if hb.get("bone") in HUMANOID_BONES and hb.get("node") in jindex:
+                humanoid[hb["bone"]] = jindex[hb["node"]]
+    elif "VRMC_vrm" in ext:
+        meta["format"] = "vrm1"
+        for name, hb in (((ext["VRMC_vrm"].get("humanoid") or {}).get("humanBones")) or {}).items():
+            if name in HUMANOID_BONES and isinstance(hb, dict) and hb.get("node") in jindex:
+                humanoid[name] = jindex[hb["node"]]
+    if extras is None:
+        ymin = float(_xform(T, positions)[:, 1].min())
+        if abs(ymin) > 1e-6:
+            T = np.array([[1, 0, 0, 0], [0, 1, 0, -ymin], [0, 0, 1, 0], [0, 0, 0, 1.0]]) @ T
+            meta["translated"] = [0.0, -ymin, 0.0]
+    if not np.allclose(T, np.eye(4)):
+        positions = _xform(T, positions)
+        normals = _unit(normals @ T[:3, :3].T)
+        rest_world = T @ rest_world
+        inv_bind = inv_bind @ np.linalg.inv(T)
+    rest_local = rest_world.copy()
+    for jj, pa in enumerate(jparents):
+        if pa >= 0:
+            rest_local[jj] = np.linalg.inv(rest_world[pa]) @ rest_world[jj]
+    skeleton = Skeleton(
+        names=_joint_names([nodes[n].name for n in order]),
+        parents=jparents,
+        rest_local=rest_local.astype(np.float32),
+        rest_world=rest_world.astype(np.float32),
+        inverse_bind=inv_bind.astype(np.float32),
+    )
+    mesh = SkinnedMesh(
+        positions=positions.astype(np.float32), normals=normals.astype(np.float32), joints=joints,
+        weights=weights, triangles=triangles, parts=parts, uv=uv, colors=colors, material=material,
+    )
+    return _finish(path, skeleton, mesh, box, meta, humanoid, extras)
+
+
+def _joint_names(raw: list) -> tuple[str, ...]:
+    out, seen = [], set()
+    for i, nm in enumerate(raw):
+        nm = nm or f"joint_{i}"
+        base, k = nm, 1
+        while nm in seen:
+            nm = f"{base}_{k}"
+            k += 1
+        seen.add(nm)
+        out.append(nm)
+    return tuple(out)
+
+
+def _finish(path, skeleton, mesh, box, meta, humanoid, extras) -> Character:
+    name = path.stem
+    regions: tuple[SimRegion, ...] = ()
+    if extras is not None:
+        try:
+            name = extras.get("name", name)
+            if box is None and "box" in extras:
+                box = CanonicalBox(origin=np.asarray(extras["box"]["origin"], np.float32),
+                                   size=np.asarray(extras["box"]["size"], np.float32))
+            regions = tuple(
+                SimRegion(name=r["name"], kind=r["kind"], anchor_joint=int(r["anchor_joint"]),
+                          vertices=np.asarray(r.get("vertices", []), np.int32),
+                          pinned=np.asarray(r.get("pinned", []), np.int32),
+                          chain=np.asarray(r.get("chain", []), np.int32))
+                for r in extras.get("regions", [])
+            )
+            humanoid = {k: int(v) for k, v in extras.get("humanoid", humanoid).items()}
+            meta = extras.get("meta", meta)
+        except (KeyError, TypeError, ValueError) as exc:
+            raise AssetError(f"{path}: corrupt extras.{EXTRAS_KEY} ({exc})") from None
+        for r in regions:
+            if (r.vertices >= mesh.num_vertices).any() or (r.chain >= skeleton.num_joints).any() \
+                    or not 0 <= r.anchor_joint < skeleton.num_joints:
+                raise AssetError(f"{path}: region {r.name!r} refers to vertices/joints that do not exist")
+    if box is None:
+        box = CanonicalBox.from_rest(mesh.positions)
+    for k, v in humanoid.items():
+        if not 0 <= v < skeleton.num_joints:
+            raise AssetError(f"{path}: humanoid bone {k} refers to joint {v}, which does not exist")
+    return Character(name=name, skeleton=skeleton, mesh=mesh, box=box, regions=regions, humanoid=humanoid, meta=meta)
+
+
+def _merge_materials(f, UV, COL, FAC, IMG, SHADE, has_uv, has_col):
+    """One Material for all primitives (see Material docstring)."""
+    sizes = [len(c) if c is not None else len(u) if u is not None else None for c, u in zip(COL, UV)]
+    counts = [n for n, _ in SHADE]
+    del sizes
+    same_factor = all(np.allclose(fa, FAC[0]) for fa in FAC)
+    # the largest primitive's shade colour wins
+    shade = None
+    for n, sc in sorted(SHADE, key=lambda t: -t[0]):
+        if sc is not None:
+            shade = np.asarray(sc, np.float32)
+            break
+    imgs = sorted({i for i in IMG if i is not None})
+    textures = {i: f.image(i) for i in imgs}
+    textures = {i: t for i, t in textures.items() if t is not None}
+    IMG = [i if i in textures else None for i in IMG]
+    used = sorted({i for i in IMG if i is not None})
+    tex, uv = None, None
+    if not used:
+        if has_uv:
+            uv = np.concatenate([u if u is not None else np.zeros((n, 2), np.float32) for u, n in zip(UV, counts)])
+    elif len(used) == 1 and all(i is not None and u is not None for i, u in zip(IMG, UV)):
+        tex = textures[used[0]]
+        uv = np.concatenate(UV)
+    else:
+        # atlas: one tile per texture plus a white tile, side by side
+        size = min(max(max(textures[i].shape[:2]) for i in used), 1024)
+        tiles = [np.asarray(Image.fromarray(textures[i]).resize((size, size), Image.BILINEAR)) for i in used]
+        tiles.append(np.full((size, size, 4), 255, np.uint8))
+        tex = np.concatenate(tiles, 1)
+        nt = len(tiles)
+        half = 0.5 / size
+        out = []
+        for i, u, n in zip(IMG, UV, counts):
+            if i is None or u is None:
+                out.append(np.tile([(nt - 0.5) / nt, 0.5], (n, 1)).astype(np.float32))
+            else:
+                t = used.index(i)
+                w = np.clip(np.mod(u, 1.0), half, 1 - half)
+                out.append(np.stack([(t + w[:, 0]) / nt, w[:, 1]], 1).astype(np.float32))
+        uv = np.concatenate(out)
+        log.info("%s: %d textures merged into one atlas", f.path, len(used))
+    if same_factor:
+        factor = np.asarray(FAC[0], np.float32)
+        colors = np.concatenate([c if c is not None else np.ones((n, 4), np.float32) for c, n in zip(COL, counts)]) \
+            if has_col else None
+    else:
+        factor = np.ones(4, np.float32)
+        colors = np.concatenate([
+            (c if c is not None else np.ones((n, 4), np.float32)) * np.asarray(fa, np.float32)
+            for c, fa, n in zip(COL, FAC, counts)
+        ])
+    material = Material(base_color_factor=factor, base_color_texture=tex, shade_color_factor=shade)
+    return material, (uv.astype(np.float32) if uv is not None else None), \
+        (colors.astype(np.float32) if colors is not None else None)
+
+
+def _static_character(f: _File, mesh_nodes, world, box, meta, extras) -> Character:
+    """A mesh without a skin, wrapped in one root joint (allow_static=True)."""
+    g = f.gltf
+    P, N, TRI, UV, COL, FAC, IMG, SHADE, PARTS, nvert = [], [], [], [], [], [], [], [], [], 0
+    has_uv = has_col = False
+    for i in mesh_nodes:
+        for k, pr in enumerate(g.meshes[g.nodes[i].mesh].primitives):
+            if (pr.mode if pr.mode is not None else 4) not in (4, 5, 6) or pr.attributes.POSITION is None:
+                continue
+            where = f"mesh {g.nodes[i].mesh} primitive {k}"
+            pos = f.accessor(pr.attributes.POSITION).astype(np.float64)
+            if not np.isfinite(pos).all():
+                raise AssetError(f"{f.path}: {where} has NaN/inf positions")
+            n = len(pos)
+            tri = _triangles(f, pr, n, where)
+            pos = _xform(world[i], pos)
+            nrm = f.accessor(pr.attributes.NORMAL).astype(np.float64) if pr.attributes.NORMAL is not None else None
+            nrm = _unit(nrm @ _normal_matrix(world[i]).T) if nrm is not None and len(nrm) == n else _vertex_normals(pos, tri)
+            factor, image, shade, mname = _material_info(f, pr.material)
+            uv = f.accessor(pr.attributes.TEXCOORD_0).astype(np.float32)[:, :2] if pr.attributes.TEXCOORD_0 is not None else None
+            col = f.accessor(pr.attributes.COLOR_0).astype(np.float32) if pr.attributes.COLOR_0 is not None else None
+            if col is not None and col.shape[1] == 3:
+                col = np.concatenate([col, np.ones((n, 1), np.float32)], 1)
+            has_uv |= uv is not None
+            has_col |= col is not None
+            P.append(pos), N.append(nrm), TRI.append(tri + nvert), UV.append(uv), COL.append(col)
+            FAC.append(factor), IMG.append(image), SHADE.append((n, shade))
+            PARTS.append(np.full(n, _part_from_material(mname), np.uint8))
+            nvert += n
+    if not P:
+        raise AssetError(f"{f.path}: has no triangle primitives")
+    positions = np.concatenate(P)
+    ymin = float(positions[:, 1].min())
+    if abs(ymin) > 1e-6:
+        positions[:, 1] -= ymin
+        meta["translated"] = [0.0, -ymin, 0.0]
+    material, uv, colors = _merge_materials(f, UV, COL, FAC, IMG, SHADE, has_uv, has_col)
+    V = len(positions)
+    eye = np.eye(4, dtype=np.float32)[None]
+    skeleton = Skeleton(names=("root",), parents=np.array([-1], np.int32), rest_local=eye.copy(),
+                        rest_world=eye.copy(), inverse_bind=eye.copy())
+    joints = np.zeros((V, 4), np.uint16)
+    weights = np.zeros((V, 4), np.float32)
+    weights[:, 0] = 1
+    mesh = SkinnedMesh(positions=positions.astype(np.float32), normals=np.concatenate(N).astype(np.float32),
+                       joints=joints, weights=weights, triangles=np.concatenate(TRI).astype(np.uint32),
+                       parts=np.concatenate(PARTS), uv=uv, colors=colors, material=material)
+    meta["static"] = True
+    return _finish(f.path, skeleton, mesh, box, meta, {}, extras)
+
+
+# ---------------------------------------------------------------------------
+# Saving
+
+
+def _jsonable(x):
+    if isinstance(x, dict):
+        return {str(k): _jsonable(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [_jsonable(v) for v in x]
+    if isinstance(x, np.ndarray):
+        return _jsonable(x.tolist())
+    if isinstance(x, np.generic):
+        return x.item()
+    return x
+
+
+def save_character(character: Character, path, *, embed: bool = False) -> Path:
+    """Write ``character`` as ``.glb`` (or ``.gltf`` + ``.bin``; ``embed=True``
+    puts the buffer into a base64 data URI instead). Returns the path."""
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix not in (".glb", ".gltf", ".vrm"):
+        raise AssetError(f"{path}: cannot save as {suffix!r}; use .glb or .gltf")
+    m, sk = character.mesh, character.skeleton
+    V, J = m.num_vertices, sk.num_joints
+    _validate(character)
+    blob = bytearray()
+    views: list[pygltflib.BufferView] = []
+    accessors: list[pygltflib.Accessor] = []
+
+    def add_view(data: bytes, target=None) -> int:
+        while len(blob) % 4:
+            blob.append(0)
+        views.append(pygltflib.BufferView(buffer=0, byteOffset=len(blob), byteLength=len(data), target=target))
+        blob.extend(data)
+        return len(views) - 1
+
+    def add_acc(arr: np.ndarray, ctype: int, typ: str, target=pygltflib.ARRAY_BUFFER, minmax=False) -> int:
+        arr = np.ascontiguousarray(arr, dtype=_CTYPES[ctype])
+        view = add_view(arr.tobytes(), target)
+        a = pygltflib.Accessor(bufferView=view, byteOffset=0, componentType=ctype, count=int(arr.shape[0]), type=typ)
+        if minmax:
+            a.min = [float(v) for v in arr.reshape(arr.shape[0], -1).min(0)]
+            a.max = [float(v) for v in arr.reshape(arr.shape[0], -1).max(0)]
+        accessors.append(a)
+        return len(accessors) - 1
+
+    F32, U16, U32 = pygltflib.FLOAT, pygltflib.UNSIGNED_SHORT, pygltflib.UNSIGNED_INT
+    attrs = pygltflib.Attributes(
+        POSITION=add_acc(m.positions, F32, "VEC3", minmax=True),
+        NORMAL=add_acc(m.normals, F32, "VEC3"),
+        JOINTS_0=add_acc(m.joints.astype(np.uint16), U16, "VEC4"),
+        WEIGHTS_0=add_acc(m.weights, F32, "VEC4"),
+    )
+    if m.uv is not None:
+        attrs.TEXCOORD_0 = add_acc(m.uv, F32, "VEC2")
+    if m.colors is not None:
+        attrs.COLOR_0 = add_acc(m.colors, F32, "VEC4")
+    parts_acc = add_acc(m.parts.astype(np.float32), F32, "SCALAR")
+    indices = add_acc(m.triangles.reshape(-1).astype(np.uint32), U32, "SCALAR",
+                      target=pygltflib.ELEMENT_ARRAY_BUFFER)
+    ibm = add_acc(sk.inverse_bind.astype(np.float32).transpose(0, 2, 1).reshape(J, 16), F32, "MAT4", target=None)
+
+    # joints as nodes with their rest local TRS
+    nodes = []
+    for j in range(J):
+        nd = pygltflib.Node(name=sk.names[j])
+        trs = _decompose(sk.rest_local[j].astype(np.float64))
+        if trs is None:
+            nd.matrix = [float(v) for v in sk.rest_local[j].T.reshape(-1)]
+        else:
+            t, q, s = trs
+            nd.translation = t
+            if not np.allclose(q, [0, 0, 0, 1], atol=1e-7):
+                nd.rotation = q
+            if not np.allclose(s, 1, atol=1e-7):
+                nd.scale = s
+        nd.children = [int(c) for c in np.nonzero(sk.parents == j)[0]]
+        nodes.append(nd)
+    roots = [int(j) for j in np.nonzero(sk.parents < 0)[0]]
+    nodes.append(pygltflib.Node(name=character.name, mesh=0, skin=0))
+
+    gltf = pygltflib.GLTF2(
+        asset=pygltflib.Asset(version="2.0", generator="conrt"),
+        scene=0,
+        scenes=[pygltflib.Scene(nodes=roots + [J])],
+        nodes=nodes,
+        skins=[pygltflib.Skin(joints=list(range(J)), inverseBindMatrices=ibm, skeleton=roots[0] if len(roots) == 1 else None)],
+    )
+    mat = pygltflib.Material(
+        name="conrt",
+        pbrMetallicRoughness=pygltflib.PbrMetallicRoughness(
+            baseColorFactor=[float(v) for v in m.material.base_color_factor], metallicFactor=0.0, roughnessFactor=1.0),
+    )
+    if m.material.base_color_texture is not None:
+        buf = io.BytesIO()
+        Image.fromarray(np.ascontiguousarray(m.material.base_color_texture, np.uint8), "RGBA").save(buf, "PNG", optimize=True)
+        img_view = add_view(buf.getvalue())
+        gltf.images = [pygltflib.Image(bufferView=img_view, mimeType="image/png")]
+        gltf.samplers = [pygltflib.Sampler(magFilter=9729, minFilter=9987, wrapS=33071, wrapT=33071)]
+        gltf.textures = [pygltflib.Texture(sampler=0, source=0)]
+        mat.pbrMetallicRoughness.baseColorTexture = pygltflib.TextureInfo(index=0)
+    gltf.materials = [mat]
+    prim = pygltflib.Primitive(attributes=attrs, indices=indices, material=0, mode=pygltflib.TRIANGLES)
+    gltf.meshes = [pygltflib.Mesh(name=character.name, primitives=[prim])]
+    gltf.accessors = accessors
+    gltf.bufferViews = views
+    extras = {
+        "version": EXTRAS_VERSION,
+        "name": character.name,
+        "box": {"origin": character.box.origin, "size": character.box.size},
+        "humanoid": dict(character.humanoid),
+        "regions": [
+            {"name": r.name, "kind": r.kind, "anchor_joint": int(r.anchor_joint), "vertices": r.vertices,
+             "pinned": r.pinned, "chain": r.chain}
+            for r in character.regions
+        ],
+        "parts_attribute": "_PARTS",
+        "meta": character.meta,
+    }
+    if m.material.shade_color_factor is not None:
+        mat.extras = {EXTRAS_KEY: {"shade_color_factor": _jsonable(m.material.shade_color_factor)}}
+    gltf.extras = {EXTRAS_KEY: _jsonable(extras)}
+    while len(blob) % 4:
+        blob.append(0)
+    data = bytes(blob)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if suffix == ".gltf":
+        if embed:
+            uri = "data:application/octet-stream;base64," + base64.b64encode(data).decode("ascii")
+        else:
+            uri = path.with_suffix(".bin").name
+            path.with_suffix(".bin").write_bytes(data)
+        gltf.buffers = [pygltflib.Buffer(byteLength=len(data), uri=uri)]
+        text = gltf.to_json()
+    else:
+        gltf.buffers = [pygltflib.Buffer(byteLength=len(data))]
+        text = gltf.to_json()
+    # pygltflib drops unknown attribute names; add the custom one to the JSON
+    doc = json.loads(text)
+    doc["meshes"][0]["primitives"][0]["attributes"]["_PARTS"] = parts_acc
+    text = json.dumps(doc, separators=(",", ":"))
+    if suffix == ".gltf":
+        path.write_text(text)
+    else:
+        jb = text.encode("utf-8")
+        jb += b" " * (-len(jb) % 4)
+        total = 12 + 8 + len(jb) + 8 + len(data)
+        with open(path, "wb") as fh:
+            fh.write(struct.pack("<4sII", b"glTF", 2, total))
+            fh.write(struct.pack("<II", len(jb), 0x4E4F534A) + jb)
+            fh.write(struct.pack("<II", len(data), 0x004E4942) + data)
+    log.info("wrote %s (%d vertices, %d triangles, %d joints)", path, V, m.num_triangles, J)
+    return path
+
+
+def _validate(c: Character) -> None:
+    m, sk = c.mesh, c.skeleton
+    V = m.num_vertices
+    if V == 0 or m.num_triangles == 0:
+        raise AssetError(f"character {c.name!r} has an empty mesh")
+    for nm, arr, shape in (("positions", m.positions, (V, 3)), ("normals", m.normals, (V, 3)),
+                           ("joints", m.joints, (V, 4)), ("weights", m.weights, (V, 4)), ("parts", m.parts, (V,))):
+        if arr.shape != shape:
+            raise AssetError(f"character {c.name!r}: mesh.{nm} has shape {arr.shape}, expected {shape}")
+    if not np.isfinite(m.positions).all():
+        raise AssetError(f"character {c.name!r} has NaN/inf positions")
+    if m.triangles.max() >= V:
+        raise AssetError(f"character {c.name!r}: triangle indices out of range")
+    if m.joints.max() >= sk.num_joints:
+        raise AssetError(f"character {c.name!r}: joint indices out of range")

@@ -1,0 +1,1121 @@
+"""Seeded procedural anime characters.
+
+``generate(seed, **overrides) -> Character`` builds a T-posed humanoid (+Y up,
+facing +Z, feet at y = 0, 1.5-1.7 m, a big head of 1/5-1/6 of the height)
+from parametric primitives (lofted tubes and ellipsoids):
+
+- skeleton: exactly the VRM humanoid names of ``conrt.types.HUMANOID_BONES``
+  plus hair chain joints ``hair_L_<i>``, ``hair_R_<i>`` (twin tails),
+  ``hair_pony_<i>`` (ponytail) and ``hair_back<k>_<i>`` (long hair locks),
+  root -> tip. Rest rotations are identity: every joint frame is aligned with
+  character space, so ``rest_world`` is a pure translation.
+- mesh: head with a painted face (face texture atlas, planar-azimuthal UVs),
+  hair cap + bangs + optional long hair / ponytail / twin tails, top with
+  sleeves, skirt / shorts / pants, socks and shoes. Appearance (part colours,
+  stripes, trims, plaid) is a function of the rest position + part and lives
+  in COLOR_0, so it stays glued to the body however it moves.
+- regions: the skirt as a CLOTH SimRegion (waistband ring pinned) and one HAIR
+  SimRegion per strand chain.
+
+Everything random is drawn from ``numpy.random.default_rng(seed)`` up front
+into a ``CharacterParams``; overrides replace fields afterwards, so overriding
+one field never changes the others. The params are stored in ``meta``.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+from dataclasses import dataclass
+
+import numpy as np
+
+from conrt.errors import ConfigError
+from conrt.types import (
+    HUMANOID_BONES,
+    CanonicalBox,
+    Character,
+    Material,
+    Part,
+    SimRegion,
+    Skeleton,
+    SkinnedMesh,
+)
+
+log = logging.getLogger(__name__)
+
+__all__ = ["CharacterParams", "sample_params", "generate", "CHOICES"]
+
+# ---------------------------------------------------------------------------
+# Parameters
+
+# Valid values of the categorical params (overrides are checked against these).
+CHOICES = {
+    "bangs": ("full", "parted", "side"),
+    "tails": ("none", "twin", "pony"),
+    "top_pattern": ("plain", "stripes", "trim", "two_tone"),
+    "sleeves": ("none", "short", "long"),
+    "bottom": ("skirt", "shorts", "pants"),
+    "skirt_pattern": ("plain", "trim", "plaid", "stripes"),
+    "socks": ("none", "ankle", "knee", "thigh"),
+    "mouth": ("smile", "open", "small"),
+}
+
+# Anime-like palettes in sRGB 0..255.
+_HAIR = [
+    (255, 150, 190), (250, 120, 170), (120, 170, 255), (70, 110, 220), (205, 210, 225),
+    (235, 235, 245), (40, 38, 52), (95, 60, 45), (150, 95, 60), (250, 215, 120),
+    (240, 190, 90), (200, 50, 60), (150, 110, 215), (110, 200, 170), (255, 160, 90),
+    (60, 70, 110),
+]
+_EYES = [
+    (60, 120, 230), (40, 170, 220), (210, 50, 70), (60, 170, 90), (150, 80, 200),
+    (220, 160, 40), (120, 70, 40), (240, 100, 160), (60, 200, 190), (230, 90, 40),
+]
+_SKIN = [(255, 236, 224), (252, 226, 208), (247, 215, 192), (240, 200, 170), (226, 178, 145)]
+_CLOTH = [
+    (35, 45, 85), (245, 245, 245), (200, 40, 55), (30, 30, 35), (120, 125, 140),
+    (245, 190, 205), (170, 210, 240), (250, 225, 140), (90, 150, 90), (120, 70, 150),
+    (230, 120, 60), (60, 110, 180), (150, 40, 60), (210, 200, 180),
+]
+
+
+@dataclass(frozen=True)
+class CharacterParams:
+    """Everything that makes one character; all colours sRGB 0..1."""
+
+    height: float  # metres, 1.5..1.7
+    heads: float  # height in head heights, 5..6 (anime: big head)
+    head_width: float  # head x radius / y radius
+    shoulder: float  # half shoulder width / head height
+    hip: float  # hip width factor
+    leg: float  # leg joint height / height
+    bust: float  # chest depth factor
+    limb: float  # limb thickness factor
+    skin_color: tuple
+    hair_color: tuple
+    eye_color: tuple
+    eye_size: float
+    eye_spacing: float
+    mouth: str
+    blush: bool
+    bangs: str
+    bangs_count: int
+    bangs_length: float  # 0 = forehead, 1 = down to the eyes
+    side_locks: bool
+    long_hair: bool
+    hair_length: float  # where long hair ends, fraction of height from the top
+    hair_locks: int
+    tails: str
+    tail_length: float
+    hairband: bool
+    accent_color: tuple
+    top_color: tuple
+    top_pattern: str
+    trim_color: tuple
+    sleeves: str
+    bottom: str
+    bottom_color: tuple
+    skirt_length: float  # metres below the leg joints... fraction of thigh
+    skirt_flare: float
+    skirt_pleats: int
+    skirt_pattern: str
+    socks: str
+    socks_color: tuple
+    socks_stripes: bool
+    shoe_color: tuple
+
+
+def _pick(rng, palette) -> tuple:
+    c = np.asarray(palette[int(rng.integers(len(palette)))], np.float64) / 255.0
+    # small jitter so two characters with the "same" colour still differ a bit
+    c = np.clip(c + rng.normal(0, 0.025, 3), 0, 1)
+    return tuple(round(float(x), 4) for x in c)
+
+
+def sample_params(seed: int) -> CharacterParams:
+    """Draw a character's params from ``default_rng(seed)`` (deterministic)."""
+    if not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise ConfigError(f"seed must be a non-negative integer, got {seed!r}")
+    rng = np.random.default_rng(int(seed))
+    u = lambda a, b: round(float(rng.uniform(a, b)), 4)  # noqa: E731
+    ch = lambda name, p=None: str(rng.choice(CHOICES[name], p=p))  # noqa: E731
+    hair = _pick(rng, _HAIR)
+    top = _pick(rng, _CLOTH)
+    bottom = _pick(rng, _CLOTH)
+    return CharacterParams(
+        height=u(1.5, 1.7),
+        heads=u(5.0, 6.0),
+        head_width=u(0.84, 0.95),
+        shoulder=u(0.52, 0.62),
+        hip=u(0.9, 1.1),
+        leg=u(0.47, 0.52),
+        bust=u(0.9, 1.15),
+        limb=u(0.9, 1.1),
+        skin_color=_pick(rng, _SKIN),
+        hair_color=hair,
+        eye_color=_pick(rng, _EYES),
+        eye_size=u(0.85, 1.15),
+        eye_spacing=u(0.9, 1.1),
+        mouth=ch("mouth"),
+        blush=bool(rng.random() < 0.6),
+        bangs=ch("bangs", [0.5, 0.3, 0.2]),
+        bangs_count=int(rng.integers(5, 10)),
+        bangs_length=u(0.3, 1.0),
+        side_locks=bool(rng.random() < 0.7),
+        long_hair=bool(rng.random() < 0.5),
+        hair_length=u(0.35, 0.6),
+        hair_locks=int(rng.integers(3, 6)),
+        tails=ch("tails", [0.45, 0.3, 0.25]),
+        tail_length=u(0.22, 0.45),
+        hairband=bool(rng.random() < 0.35),
+        accent_color=_pick(rng, _CLOTH),
+        top_color=top,
+        top_pattern=ch("top_pattern"),
+        trim_color=_pick(rng, _CLOTH),
+        sleeves=ch("sleeves", [0.2, 0.45, 0.35]),
+        bottom=ch("bottom", [0.6, 0.2, 0.2]),
+        bottom_color=bottom,
+        skirt_length=u(0.35, 0.8),
+        skirt_flare=u(0.25, 0.6),
+        skirt_pleats=int(rng.integers(8, 17)),
+        skirt_pattern=ch("skirt_pattern"),
+        socks=ch("socks"),
+        socks_color=_pick(rng, _CLOTH),
+        socks_stripes=bool(rng.random() < 0.3),
+        shoe_color=_pick(rng, _CLOTH),
+    )
+
+
+def _apply_overrides(params: CharacterParams, overrides: dict) -> CharacterParams:
+    fields = {f.name: f for f in dataclasses.fields(CharacterParams)}
+    clean = {}
+    for key, value in overrides.items():
+        if key not in fields:
+            raise ConfigError(f"unknown character param {key!r}; valid: {', '.join(fields)}")
+        old = getattr(params, key)
+        if key in CHOICES:
+            if value not in CHOICES[key]:
+                raise ConfigError(f"{key} must be one of {', '.join(CHOICES[key])}, got {value!r}")
+        elif isinstance(old, bool):
+            if isinstance(value, str):
+                if value.lower() not in ("1", "0", "true", "false", "yes", "no"):
+                    raise ConfigError(f"{key} must be true/false, got {value!r}")
+                value = value.lower() in ("1", "true", "yes")
+            value = bool(value)
+        elif isinstance(old, int):
+            try:
+                value = int(value)
+            except (TypeError, ValueError):
+                raise ConfigError(f"{key} must be an integer, got {value!r}") from None
+        elif isinstance(old, float):
+            try:
+                value = float(value)
+            except (TypeError, ValueError):
+                raise ConfigError(f"{key} must be a number, got {value!r}") from None
+            if not np.isfinite(value):
+                raise ConfigError(f"{key} must be finite, got {value!r}")
+        elif isinstance(old, tuple):
+            try:
+                value = tuple(float(x) for x in value)
+            except (TypeError, ValueError):
+                raise ConfigError(f"{key} must be an sRGB triple in 0..1, got {value!r}") from None
+            if len(value) != 3 or not all(0 <= x <= 1 for x in value):
+                raise ConfigError(f"{key} must be an sRGB triple in 0..1, got {value!r}")
+        clean[key] = value
+    p = dataclasses.replace(params, **clean)
+    _check_ranges(p)
+    return p
+
+
+def _check_ranges(p: CharacterParams) -> None:
+    ranges = {
+        "height": (0.8, 2.5), "heads": (3.0, 8.0), "head_width": (0.6, 1.2), "shoulder": (0.3, 0.9),
+        "hip": (0.6, 1.5), "leg": (0.35, 0.6), "bust": (0.6, 1.5), "limb": (0.6, 1.5),
+        "eye_size": (0.5, 1.5), "eye_spacing": (0.7, 1.3), "bangs_count": (3, 14),
+        "bangs_length": (0.0, 1.2), "hair_length": (0.2, 0.85), "hair_locks": (1, 8),
+        "tail_length": (0.1, 0.6), "skirt_length": (0.15, 1.2), "skirt_flare": (0.0, 1.0),
+        "skirt_pleats": (0, 32),
+    }
+    for key, (lo, hi) in ranges.items():
+        v = getattr(p, key)
+        if not lo <= v <= hi:
+            raise ConfigError(f"{key}={v} is out of range [{lo}, {hi}]")
+
+
+# ---------------------------------------------------------------------------
+# Colour helpers
+
+
+def _lin(c) -> np.ndarray:
+    """sRGB 0..1 -> linear."""
+    c = np.asarray(c, np.float64)
+    return np.where(c <= 0.04045, c / 12.92, ((c + 0.055) / 1.055) ** 2.4)
+
+
+def _scale(c, k) -> tuple:
+    return tuple(float(x) for x in np.clip(np.asarray(c) * k, 0, 1))
+
+
+def _mix(a, b, t) -> tuple:
+    return tuple(float(x) for x in np.asarray(a) * (1 - t) + np.asarray(b) * t)
+
+
+# ---------------------------------------------------------------------------
+# Geometry: every primitive is a grid of rings [R, C, 3] (seam column
+# duplicated, so per-vertex colours/UVs never wrap) turned into triangles.
+
+
+class _Builder:
+    """Collects primitives: positions, per-vertex joints/weights, parts, colours, uvs."""
+
+    def __init__(self):
+        self.pos, self.tri, self.jnt, self.wgt, self.part, self.col, self.uv = [], [], [], [], [], [], []
+        self.nrm = []
+        self.count = 0
+
+    def add(self, grid, joints, weights, part, colors, uv=None, center=None, closed_axis=None):
+        """grid [R, C, 3]; joints/weights [R*C, 4]; part int or [R*C]; colors [R*C, 3] linear."""
+        R, C, _ = grid.shape
+        P = grid.reshape(-1, 3)
+        i, j = np.meshgrid(np.arange(R - 1), np.arange(C - 1), indexing="ij")
+        a = (i * C + j).ravel()
+        b, c, d = a + C, a + C + 1, a + 1
+        tri = np.concatenate([np.stack([a, b, c], 1), np.stack([a, c, d], 1)])
+        # drop degenerate triangles (pole rings collapse to one point)
+        e1 = P[tri[:, 1]] - P[tri[:, 0]]
+        e2 = P[tri[:, 2]] - P[tri[:, 0]]
+        fn = np.cross(e1, e2)
+        area = np.linalg.norm(fn, axis=1)
+        keep = area > 1e-10
+        tri, fn = tri[keep], fn[keep]
+        # orient outward: away from the ring centre line
+        if center is None:
+            center = grid.mean(1)  # [R, 3]
+        ring = tri[:, 0] // C
+        out = P[tri].mean(1) - center[ring]
+        if np.sum(np.einsum("ij,ij->i", fn, out)) < 0:
+            tri = tri[:, ::-1]
+            fn = -fn
+        # smooth normals: area-weighted face normals, welded over coincident points
+        n = np.zeros_like(P)
+        for k in range(3):
+            np.add.at(n, tri[:, k], fn)
+        key = np.round(P / 1e-6).astype(np.int64)
+        _, inv = np.unique(key, axis=0, return_inverse=True)
+        inv = inv.ravel()
+        acc = np.zeros((inv.max() + 1, 3))
+        np.add.at(acc, inv, n)
+        n = acc[inv]
+        ln = np.linalg.norm(n, axis=1, keepdims=True)
+        fallback = P - center[np.arange(R * C) // C]
+        n = np.where(ln > 1e-12, n / np.maximum(ln, 1e-12), fallback / np.maximum(np.linalg.norm(fallback, axis=1, keepdims=True), 1e-12))
+        self.pos.append(P)
+        self.nrm.append(n)
+        self.tri.append(tri + self.count)
+        self.jnt.append(joints)
+        self.wgt.append(weights)
+        self.part.append(np.broadcast_to(np.asarray(part, np.uint8), (R * C,)).copy())
+        self.col.append(colors)
+        self.uv.append(uv if uv is not None else np.tile(_WHITE_UV, (R * C, 1)))
+        start = self.count
+        self.count += R * C
+        return np.arange(start, self.count)
+
+
+def _frames(path: np.ndarray, up_hint: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per-point frame (e1, e2) perpendicular to the path tangent; e1 ~ up_hint."""
+    t = np.gradient(path, axis=0)
+    t /= np.maximum(np.linalg.norm(t, axis=1, keepdims=True), 1e-12)
+    up = np.broadcast_to(up_hint, path.shape)
+    e1 = up - np.einsum("ij,ij->i", up, t)[:, None] * t
+    e1 /= np.maximum(np.linalg.norm(e1, axis=1, keepdims=True), 1e-12)
+    e2 = np.cross(t, e1)
+    return e1, e2
+
+
+def _loft(path, ra, rb, e1, e2, segs, phase=0.0):
+    """Tube around ``path`` [R, 3]: point = path + ra cos(phi) e1 + rb sin(phi) e2.
+    ra/rb [R] or [R, C]. Returns grid [R, C, 3] and phi [C]."""
+    phi = np.linspace(0, 2 * np.pi, segs + 1) + phase
+    ra = np.asarray(ra, np.float64)
+    rb = np.asarray(rb, np.float64)
+    if ra.ndim == 1:
+        ra = ra[:, None]
+    if rb.ndim == 1:
+        rb = rb[:, None]
+    grid = (path[:, None, :] + (ra * np.cos(phi))[..., None] * e1[:, None, :]
+            + (rb * np.sin(phi))[..., None] * e2[:, None, :])
+    return grid, phi
+
+
+def _end_profile(s, r0=0.08, r1=0.08):
+    """Radius factor closing a tube at both ends smoothly (1 in the middle)."""
+    a = np.clip(s / r0, 0, 1) if r0 > 0 else np.ones_like(s)
+    b = np.clip((1 - s) / r1, 0, 1) if r1 > 0 else np.ones_like(s)
+    return np.sqrt(1 - (1 - a) ** 2) * np.sqrt(1 - (1 - b) ** 2)
+
+
+def _seg_weights(points, segs, power=4.0):
+    """Skin weights by distance to bone segments. segs: list of (joint, a[3], b[3]).
+    Returns joints [N, 4] u16, weights [N, 4] f32 (4 largest, normalised)."""
+    N = len(points)
+    d = np.empty((N, len(segs)))
+    for k, (_, a, b) in enumerate(segs):
+        ab = np.asarray(b) - np.asarray(a)
+        t = np.clip(((points - a) @ ab) / max(float(ab @ ab), 1e-12), 0, 1)
+        d[:, k] = np.linalg.norm(points - (a + t[:, None] * ab), axis=1)
+    w = 1.0 / np.maximum(d, 1e-4) ** power
+    return _top4(np.array([s[0] for s in segs]), w)
+
+
+def _top4(joint_ids, w):
+    """Keep the 4 largest weights per row and renormalise."""
+    N, K = w.shape
+    if K < 4:
+        w = np.concatenate([w, np.zeros((N, 4 - K))], 1)
+        joint_ids = np.concatenate([joint_ids, np.full(4 - K, joint_ids[0])])
+        K = 4
+    order = np.argsort(-w, axis=1)[:, :4]
+    ww = np.take_along_axis(w, order, 1)
+    ww = np.where(ww < 1e-3 * ww[:, :1], 0, ww)
+    ww /= ww.sum(1, keepdims=True)
+    return joint_ids[order].astype(np.uint16), ww.astype(np.float32)
+
+
+def _chain_weights(s, chain, root_joint, n):
+    """Weights along a strand: arc-length fraction s [N] in 0..1 over the chain
+    joints (tent functions between neighbours)."""
+    f = np.clip(s, 0, 1) * (len(chain) - 1)
+    k = np.minimum(np.floor(f).astype(int), len(chain) - 2) if len(chain) > 1 else np.zeros(len(s), int)
+    t = f - k
+    joints = np.zeros((n, 4), np.uint16)
+    weights = np.zeros((n, 4), np.float32)
+    ch = np.asarray(chain)
+    if len(chain) == 1:
+        joints[:, 0] = ch[0]
+        weights[:, 0] = 1
+        return joints, weights
+    joints[:, 0] = ch[k]
+    joints[:, 1] = ch[k + 1]
+    weights[:, 0] = 1 - t
+    weights[:, 1] = t
+    joints[:, 2:] = ch[k][:, None]
+    return joints, weights
+
+
+def _rigid(joint, n):
+    j = np.zeros((n, 4), np.uint16)
+    j[:] = joint
+    w = np.zeros((n, 4), np.float32)
+    w[:, 0] = 1
+    return j, w
+
+
+def _smooth_path(ctrl: np.ndarray, n: int) -> np.ndarray:
+    """Catmull-Rom through control points [K, 3], resampled to n points by arc length."""
+    P = np.asarray(ctrl, np.float64)
+    P = np.concatenate([2 * P[:1] - P[1:2], P, 2 * P[-1:] - P[-2:-1]])
+    pts = []
+    for i in range(1, len(P) - 2):
+        t = np.linspace(0, 1, 16, endpoint=False)[:, None]
+        p0, p1, p2, p3 = P[i - 1], P[i], P[i + 1], P[i + 2]
+        pts.append(0.5 * ((2 * p1) + (-p0 + p2) * t + (2 * p0 - 5 * p1 + 4 * p2 - p3) * t ** 2
+                          + (-p0 + 3 * p1 - 3 * p2 + p3) * t ** 3))
+    pts.append(P[-2:-1])
+    pts = np.concatenate(pts)
+    seg = np.linalg.norm(np.diff(pts, axis=0), axis=1)
+    arc = np.concatenate([[0], np.cumsum(seg)])
+    target = np.linspace(0, arc[-1], n)
+    return np.stack([np.interp(target, arc, pts[:, k]) for k in range(3)], 1)
+
+
+# ---------------------------------------------------------------------------
+# Face texture (painted in UV space; the texture image is the face seen from
+# the front: u -> character's left (+x, screen right), v -> down).
+
+_TEX = 256
+_WHITE_UV = np.array([2.0 / _TEX, 2.0 / _TEX])  # centre of a white 4x4 block at the top-left
+_FACE_THETA = np.radians(64.0)  # polar angle (from +z) mapped to the face disk rim
+_FACE_R = 0.46  # uv radius of the face disk
+
+
+def _face_uv(theta, phi):
+    """Azimuthal map of head directions to the face disk: theta from +z, phi about z."""
+    r = _FACE_R * np.minimum(theta / _FACE_THETA, 1.0)
+    return np.stack([0.5 + r * np.cos(phi), 0.5 - r * np.sin(phi)], -1)
+
+
+def _dir_uv(d):
+    d = np.asarray(d, np.float64)
+    d = d / np.linalg.norm(d)
+    return _face_uv(np.arccos(np.clip(d[2], -1, 1)), np.arctan2(d[1], d[0]))
+
+
+def _paint_face(p: CharacterParams, feats: dict) -> np.ndarray:
+    """[T, T, 4] u8 sRGB face texture."""
+    T = _TEX
+    yy, xx = np.mgrid[0:T, 0:T].astype(np.float64) + 0.5
+    u, v = xx / T, yy / T
+    px = 1.0 / T
+    img = np.empty((T, T, 3))
+    img[:] = p.skin_color
+
+    def put(mask, color, alpha=1.0):
+        m = np.clip(mask, 0, 1)[..., None] * alpha
+        img[:] = img * (1 - m) + np.asarray(color) * m
+
+    def ellipse(cx, cy, a, b, rot=0.0):
+        x, y = u - cx, v - cy
+        c, s = np.cos(rot), np.sin(rot)
+        xr, yr = c * x + s * y, -s * x + c * y
+        k = np.sqrt((xr / a) ** 2 + (yr / b) ** 2)
+        return np.clip((1 - k) * min(a, b) / px + 0.5, 0, 1)  # anti-aliased coverage
+
+    eye_a, eye_b = feats["eye_a"], feats["eye_b"]
+    iris = np.asarray(p.eye_color)
+    dark = _scale(iris, 0.35)
+    lash = _scale(p.hair_color, 0.25)
+    lash = _mix(lash, (0.12, 0.08, 0.1), 0.6)
+    for side in (-1, 1):
+        cx, cy = feats["eye_uv"][side]
+        # sclera (a slightly tilted, flattened ellipse)
+        tilt = side * 0.12
+        eye = ellipse(cx, cy, eye_a, eye_b, tilt)
+        put(eye, (1.0, 1.0, 1.0))
+        # iris with a dark top (lid shadow) and a light bottom
+        ix, iy = cx, cy + eye_b * 0.08
+        iris_m = ellipse(ix, iy, eye_a * 0.72, eye_b * 0.9) * eye
+        grad = np.clip((v - (iy - eye_b)) / (2 * eye_b), 0, 1)[..., None]
+        col = np.asarray(dark) * (1 - grad) + np.clip(iris * 1.15 + 0.08, 0, 1) * grad
+        m = iris_m[..., None]
+        img[:] = img * (1 - m) + col * m
+        put(ellipse(ix, iy + eye_b * 0.05, eye_a * 0.34, eye_b * 0.45) * eye, _scale(iris, 0.2))
+        # upper lash: the band just above the eye, thick, with an outer flick
+        upper = ellipse(cx, cy - eye_b * 0.08, eye_a * 1.12, eye_b * 1.02, tilt) * (1 - eye)
+        upper *= np.clip((cy - v) / (eye_b * 0.15) + 1.2, 0, 1)
+        put(upper, lash)
+        put(ellipse(cx + side * eye_a * 0.95, cy - eye_b * 0.55, eye_a * 0.32, eye_b * 0.12, side * 0.5), lash)
+        # lower lash hint
+        lower = ellipse(cx + side * eye_a * 0.3, cy + eye_b * 0.98, eye_a * 0.45, eye_b * 0.06)
+        put(lower, lash, 0.7)
+        # highlights
+        put(ellipse(ix - side * eye_a * 0.25, iy - eye_b * 0.4, eye_a * 0.22, eye_a * 0.22) * eye, (1, 1, 1))
+        put(ellipse(ix + side * eye_a * 0.22, iy + eye_b * 0.45, eye_a * 0.1, eye_a * 0.1) * eye, (1, 1, 1), 0.9)
+        # brow: a thin arc
+        bx, by = feats["brow_uv"][side]
+        brow = ellipse(bx, by, eye_a * 1.05, eye_b * 0.22, side * 0.08) * np.clip((by - v) / (eye_b * 0.05) + 1, 0, 1)
+        put(brow, _scale(p.hair_color, 0.55))
+        if p.blush:
+            bx, by = cx + side * eye_a * 0.2, cy + eye_b * 1.55
+            put(ellipse(bx, by, eye_a * 0.8, eye_b * 0.25), (1.0, 0.55, 0.6), 0.35)
+    # nose: a tiny shade
+    nx, ny = feats["nose_uv"]
+    put(ellipse(nx, ny, px * 2.2, px * 1.6), _scale(p.skin_color, 0.75), 0.8)
+    # mouth
+    mx, my = feats["mouth_uv"]
+    mw = eye_a * 0.7
+    line = (0.35, 0.15, 0.15)
+    if p.mouth == "open":
+        put(ellipse(mx, my, mw * 0.8, mw * 0.55), (0.55, 0.15, 0.18))
+        put(ellipse(mx, my + mw * 0.3, mw * 0.5, mw * 0.25) * ellipse(mx, my, mw * 0.8, mw * 0.55), (0.95, 0.45, 0.5))
+        put(ellipse(mx, my - mw * 0.45, mw * 0.85, mw * 0.12), line, 0.9)
+    elif p.mouth == "smile":
+        arc = ellipse(mx, my - mw * 0.25, mw, mw * 0.5) * (1 - ellipse(mx, my - mw * 0.32, mw * 0.95, mw * 0.48))
+        arc *= np.clip((v - my) / px + 0.5, 0, 1)
+        put(arc, line)
+    else:
+        put(ellipse(mx, my, mw * 0.5, px * 1.2), line)
+    tex = np.empty((T, T, 4), np.uint8)
+    tex[..., :3] = np.round(np.clip(img, 0, 1) * 255)
+    tex[..., 3] = 255
+    tex[:6, :6, :3] = 255  # the white block every non-face vertex samples
+    return tex
+
+
+# ---------------------------------------------------------------------------
+# The generator
+
+
+def generate(seed: int, **overrides) -> Character:
+    """A seeded anime character. ``overrides`` replace fields of
+    ``CharacterParams`` (e.g. ``bottom="skirt", tails="twin", long_hair=True``)."""
+    params = _apply_overrides(sample_params(seed), overrides)
+    character = build(params, name=f"procedural_{seed}")
+    meta = dict(character.meta)
+    meta["seed"] = int(seed)
+    meta["overrides"] = json.loads(json.dumps({k: getattr(params, k) for k in overrides}))
+    return dataclasses.replace(character, meta=meta)
+
+
+def build(p: CharacterParams, name: str = "procedural") -> Character:
+    """Build the character for fixed params."""
+    _check_ranges(p)
+    H = p.height
+    hh = H / p.heads  # head height (chin to crown)
+    crown = H - 0.012  # hair sits a little above the crown
+    chin = crown - hh
+    ry = hh / 2
+    rx = ry * p.head_width
+    rz = ry * 0.98
+    head_c = np.array([0.0, chin + ry, 0.0])
+    shoulder_y = chin - 0.26 * hh
+    hip_y = H * p.leg
+    hips_y = hip_y + 0.045 * H / 1.6
+    sw = p.shoulder * hh  # half shoulder width
+    hw = 0.08 * p.hip * H / 1.6  # leg joint x
+    s16 = H / 1.6
+    limb = p.limb * s16
+
+    # --- skeleton (identity rest rotations; rest_world = translations) ----------
+    names: list[str] = []
+    parents: list[int] = []
+    pos: list[np.ndarray] = []
+
+    def joint(nm, parent, xyz):
+        names.append(nm)
+        parents.append(-1 if parent is None else names.index(parent))
+        pos.append(np.asarray(xyz, np.float64))
+        return len(names) - 1
+
+    T = shoulder_y - hips_y
+    joint("hips", None, (0, hips_y, 0))
+    joint("spine", "hips", (0, hips_y + 0.22 * T, -0.005))
+    joint("chest", "spine", (0, hips_y + 0.5 * T, -0.005))
+    joint("upperChest", "chest", (0, hips_y + 0.75 * T, -0.01))
+    joint("neck", "upperChest", (0, shoulder_y, -0.01))
+    joint("head", "neck", (0, chin + 0.08 * hh, -0.01))
+    eye_dir = {}
+    for side, nm in ((1, "left"), (-1, "right")):
+        d = np.array([side * 0.36 * p.eye_spacing, -0.16, 0.0])
+        d[2] = np.sqrt(max(1 - d[0] ** 2 - d[1] ** 2, 0.1))
+        eye_dir[side] = d
+        joint(f"{nm}Eye", "head", head_c + np.array([rx, ry, rz]) * d * 0.85)
+    joint("jaw", "head", (0, chin + 0.25 * hh, 0.02))
+    upper_len, lower_len, hand_len = 0.165 * H, 0.14 * H, 0.095 * H
+    arm_y = shoulder_y - 0.035 * s16
+    for side, nm in ((1, "left"), (-1, "right")):
+        joint(f"{nm}Shoulder", "upperChest", (side * 0.025 * s16, shoulder_y - 0.02 * s16, -0.01))
+        joint(f"{nm}UpperArm", f"{nm}Shoulder", (side * sw, arm_y, -0.01))
+        joint(f"{nm}LowerArm", f"{nm}UpperArm", (side * (sw + upper_len), arm_y, -0.015))
+        joint(f"{nm}Hand", f"{nm}LowerArm", (side * (sw + upper_len + lower_len), arm_y, -0.01))
+    knee_y = hip_y * 0.53
+    ankle_y = 0.07 * s16
+    for side, nm in ((1, "left"), (-1, "right")):
+        joint(f"{nm}UpperLeg", "hips", (side * hw, hip_y, 0))
+        joint(f"{nm}LowerLeg", f"{nm}UpperLeg", (side * hw, knee_y, 0.01))
+        joint(f"{nm}Foot", f"{nm}LowerLeg", (side * hw, ankle_y, -0.01))
+        joint(f"{nm}Toes", f"{nm}Foot", (side * hw, 0.02 * s16, 0.11 * s16))
+    J = {n: i for i, n in enumerate(names)}
+
+    def P(n):
+        return pos[J[n]]
+
+    b = _Builder()
+    skin_lin = _lin(p.skin_color)
+
+    # --- head (pole towards +z so the face is a clean disk in UV) -------------
+    R, S = 30, 40
+    th = np.linspace(0, np.pi, R)
+    e1 = np.tile([1.0, 0, 0], (R, 1))
+    e2 = np.tile([0, 1.0, 0], (R, 1))
+    path = head_c + np.outer(np.cos(th) * rz, [0, 0, 1])
+    grid, phi = _loft(path, rx * np.sin(th), ry * np.sin(th), e1, e2, S)
+    # anime chin: narrow the lower half, pull it forward a little
+    rel = (grid - head_c) / np.array([rx, ry, rz])
+    low = np.clip(-rel[..., 1], 0, 1)
+    grid[..., 0] *= 1 - 0.38 * low ** 1.6
+    grid[..., 2] += 0.18 * rz * low ** 2 * np.clip(rel[..., 2] + 0.3, 0, 1)
+    grid[..., 2] -= 0.06 * rz * low ** 2 * np.clip(-rel[..., 2], 0, 1)
+    grid[..., 0] += head_c[0] * 0
+    TH, PH = np.meshgrid(th, phi, indexing="ij")
+    uv = _face_uv(TH, PH).reshape(-1, 2)
+    n = R * (S + 1)
+    # face features in UV (from the 3D directions of the eyes etc.)
+    eye_a = 0.072 * p.eye_size
+    feats = {
+        "eye_uv": {s: _dir_uv(eye_dir[s]) for s in (1, -1)},
+        "eye_a": eye_a * 0.85,
+        "eye_b": eye_a * 1.1,
+        "brow_uv": {s: _dir_uv(eye_dir[s] + np.array([s * 0.02, 0.3, 0])) for s in (1, -1)},
+        "nose_uv": _dir_uv(np.array([0, -0.42, 0.9])),
+        "mouth_uv": _dir_uv(np.array([0, -0.62, 0.78])),
+    }
+    tex = _paint_face(p, feats)
+    parts = np.full(n, Part.SKIN, np.uint8)
+    for s in (1, -1):
+        d = np.linalg.norm((uv - feats["eye_uv"][s]) / [feats["eye_a"], feats["eye_b"]], axis=1)
+        parts[d < 1] = Part.EYES
+    parts[np.linalg.norm((uv - feats["mouth_uv"]) / [eye_a * 0.7, eye_a * 0.5], axis=1) < 1] = Part.MOUTH
+    jw = _rigid(J["head"], n)
+    b.add(grid, *jw, parts, np.ones((n, 3)), uv=uv, center=path)
+
+    # --- neck --------------------------------------------------------------------
+    ny = np.linspace(shoulder_y - 0.02, chin + 0.25 * hh, 10)
+    path = np.stack([np.zeros_like(ny), ny, np.full_like(ny, -0.012)], 1)
+    e1, e2 = np.tile([1.0, 0, 0], (10, 1)), np.tile([0, 0, -1.0], (10, 1))
+    rn = 0.026 * limb * np.ones(10)
+    rn[:3] *= [1.5, 1.2, 1.05]
+    grid, _ = _loft(path, rn, rn * 0.95, e1, e2, 20)
+    pts = grid.reshape(-1, 3)
+    segs = [(J["neck"], P("neck"), P("head")), (J["head"], P("head"), head_c), (J["upperChest"], P("upperChest"), P("neck"))]
+    col = np.tile(skin_lin, (len(pts), 1))
+    b.add(grid, *_seg_weights(pts, segs), Part.SKIN, col, center=path)
+
+    # --- torso (the top is painted on it; below the waist: bottom colour) -------
+    R = 36
+    y0, y1 = hip_y - 0.07 * s16, shoulder_y + 0.012
+    s = np.linspace(0, 1, R)
+    ys = y0 + s * (y1 - y0)
+    waist_s = (hips_y + 0.35 * T - y0) / (y1 - y0)
+    k_s = np.array([0.0, 0.12, waist_s, 0.72, 0.88, 1.0])
+    rx_k = np.array([0.11 * p.hip * s16, 0.145 * p.hip * s16, 0.105 * s16, 0.125 * s16, sw * 0.8, 0.05 * s16])
+    rz_k = np.array([0.075, 0.092, 0.072, 0.088 * p.bust, 0.075, 0.04]) * s16
+    zo_k = np.array([0.0, -0.005, 0.0, 0.012 * p.bust, 0.0, -0.01]) * s16
+    rxs = np.interp(s, k_s, rx_k) * _end_profile(s, 0.1, 0.1)
+    rzs = np.interp(s, k_s, rz_k) * _end_profile(s, 0.1, 0.1)
+    path = np.stack([np.zeros(R), ys, np.interp(s, k_s, zo_k) - 0.01], 1)
+    e1, e2 = np.tile([1.0, 0, 0], (R, 1)), np.tile([0, 0, 1.0], (R, 1))
+    grid, _ = _loft(path, rxs, rzs, e1, e2, 44)
+    pts = grid.reshape(-1, 3)
+    segs = [
+        (J["hips"], P("hips") - [0, 0.06, 0], P("spine")), (J["spine"], P("spine"), P("chest")),
+        (J["chest"], P("chest"), P("upperChest")), (J["upperChest"], P("upperChest"), P("neck")),
+        (J["leftShoulder"], P("leftShoulder"), P("leftUpperArm")), (J["rightShoulder"], P("rightShoulder"), P("rightUpperArm")),
+        (J["leftUpperLeg"], P("leftUpperLeg"), P("leftLowerLeg")), (J["rightUpperLeg"], P("rightUpperLeg"), P("rightLowerLeg")),
+    ]
+    waist_y = hips_y + 0.3 * T
+    col, parts = _torso_colors(p, pts, waist_y, shoulder_y, sw)
+    b.add(grid, *_seg_weights(pts, segs), parts, col, center=path)
+
+    # --- arms + hands ---------------------------------------------------------------
+    for side, nm in ((1, "left"), (-1, "right")):
+        a0 = np.array([side * sw * 0.55, arm_y + 0.006, -0.01])
+        hand = P(f"{nm}Hand")
+        R = 40
+        s = np.linspace(0, 1, R)
+        path = a0 + np.outer(s, hand - a0)
+        L = float(np.linalg.norm(hand - a0))
+        elbow_s = float(np.linalg.norm(P(f"{nm}LowerArm") - a0)) / L
+        r = np.interp(s, [0, 0.12, elbow_s, 0.93, 1.0], np.array([0.05, 0.043, 0.03, 0.022, 0.02]) * limb)
+        sleeve_end = {"none": 0.08, "short": 0.5 * elbow_s, "long": 0.985}[p.sleeves]
+        in_sleeve = s < sleeve_end
+        puff = 1.0 + 0.18 * in_sleeve
+        if p.sleeves == "long":
+            puff = puff + 0.25 * np.clip((s - 0.8) / 0.2, 0, 1) * in_sleeve
+        r = r * puff * _end_profile(s, 0.0, 0.0)
+        e1, e2 = np.tile([0, 1.0, 0], (R, 1)), np.tile([0, 0, 1.0], (R, 1))
+        grid, _ = _loft(path, r, r, e1, e2, 18)
+        pts = grid.reshape(-1, 3)
+        segs = [
+            (J[f"{nm}Shoulder"], P(f"{nm}Shoulder"), P(f"{nm}UpperArm")),
+            (J[f"{nm}UpperArm"], P(f"{nm}UpperArm"), P(f"{nm}LowerArm")),
+            (J[f"{nm}LowerArm"], P(f"{nm}LowerArm"), hand),
+            (J[f"{nm}Hand"], hand, hand + [side * hand_len, 0, 0]),
+        ]
+        sa = np.repeat(s, 19)
+        col, parts = _sleeve_colors(p, pts, sa, sleeve_end, skin_lin)
+        b.add(grid, *_seg_weights(pts, segs), parts, col, center=path)
+        # hand: a flat mitten with a thumb bump
+        R = 16
+        s = np.linspace(0, 1, R)
+        path = hand + np.outer(s, [side * hand_len, 0, 0]) - [side * 0.012, 0, 0]
+        prof = np.interp(s, [0, 0.3, 0.7, 1.0], [0.02, 0.026, 0.024, 0.0]) * _end_profile(s, 0.0, 0.25) * limb
+        grid, _ = _loft(path, prof * 0.55, prof * 1.25, np.tile([0, 1.0, 0], (R, 1)), np.tile([0, 0, 1.0], (R, 1)), 16)
+        pts = grid.reshape(-1, 3)
+        segs = [(J[f"{nm}LowerArm"], P(f"{nm}LowerArm"), hand), (J[f"{nm}Hand"], hand, hand + [side * hand_len, 0, 0])]
+        b.add(grid, *_seg_weights(pts, segs), Part.SKIN, np.tile(skin_lin, (len(pts), 1)), center=path)
+
+    # --- legs + shoes --------------------------------------------------------------
+    for side, nm in ((1, "left"), (-1, "right")):
+        top = P(f"{nm}UpperLeg") + [0, 0.06 * s16, 0]
+        ank = P(f"{nm}Foot") + [0, -0.01, 0]
+        R = 48
+        s = np.linspace(0, 1, R)
+        path = top + np.outer(s, ank - top)
+        ys = path[:, 1]
+        r = np.interp(ys, [ank[1], knee_y - 0.12 * s16, knee_y, knee_y + 0.1 * s16, hip_y, top[1]][::1],
+                      np.array([0.03, 0.047, 0.043, 0.058, 0.078, 0.075]) * limb)
+        sock_top = {"none": -1.0, "ankle": ank[1] + 0.05 * s16, "knee": knee_y - 0.04 * s16, "thigh": knee_y + 0.14 * s16}[p.socks]
+        r = r * np.where(ys < sock_top, 1.05, 1.0)
+        pant_bottom = {"skirt": 9.0, "shorts": hip_y - 0.14 * s16, "pants": ank[1] + 0.02}[p.bottom]
+        r = r * np.where(ys > pant_bottom, 1.12, 1.0)
+        r = r * _end_profile(s, 0.0, 0.0)
+        e1, e2 = np.tile([1.0, 0, 0], (R, 1)), np.tile([0, 0, 1.0], (R, 1))
+        grid, _ = _loft(path, r, r * 0.95, e1, e2, 22)
+        pts = grid.reshape(-1, 3)
+        segs = [
+            (J["hips"], P("hips") - [0, 0.06, 0], P("spine")),
+            (J[f"{nm}UpperLeg"], P(f"{nm}UpperLeg"), P(f"{nm}LowerLeg")),
+            (J[f"{nm}LowerLeg"], P(f"{nm}LowerLeg"), P(f"{nm}Foot")),
+            (J[f"{nm}Foot"], P(f"{nm}Foot"), P(f"{nm}Toes")),
+        ]
+        col, parts = _leg_colors(p, pts, sock_top, pant_bottom, skin_lin)
+        b.add(grid, *_seg_weights(pts, segs), parts, col, center=path)
+        # shoe: a loft from heel to toe, flat sole
+        R = 20
+        s = np.linspace(0, 1, R)
+        heel = np.array([side * hw, 0.035 * s16, -0.055 * s16])
+        toe = np.array([side * hw, 0.03 * s16, 0.165 * s16])
+        path = heel + np.outer(s, toe - heel)
+        path[:, 1] += 0.012 * s16 * np.sin(np.pi * s)
+        prof = _end_profile(s, 0.15, 0.3)
+        grid, _ = _loft(path, 0.042 * s16 * prof * np.interp(s, [0, 0.5, 1], [1.1, 1.0, 0.7]), 0.046 * s16 * prof,
+                        np.tile([0, 1.0, 0], (R, 1)), np.tile([1.0, 0, 0], (R, 1)), 18)
+        grid[..., 1] = np.maximum(grid[..., 1], 0.0)  # flat sole at y = 0
+        pts = grid.reshape(-1, 3)
+        segs = [(J[f"{nm}Foot"], P(f"{nm}Foot"), P(f"{nm}Toes")), (J[f"{nm}Toes"], P(f"{nm}Toes"), toe)]
+        shoe = _lin(p.shoe_color)
+        col = np.tile(shoe, (len(pts), 1))
+        col[pts[:, 1] < 0.012 * s16] = _lin(_scale(p.shoe_color, 0.45))
+        b.add(grid, *_seg_weights(pts, segs), Part.SHOES, col, center=path)
+
+    # --- skirt (cloth region) --------------------------------------------------------
+    regions: list[SimRegion] = []
+    if p.bottom == "skirt":
+        R, S = 14, 64
+        top_y = waist_y + 0.01
+        hem_y = hip_y - p.skirt_length * (hip_y - knee_y)
+        s = np.linspace(0, 1, R)
+        ys = top_y + s * (hem_y - top_y)
+        # torso radius at the waistband, then flaring out
+        s_t = (top_y - y0) / (y1 - y0)
+        rx0 = float(np.interp(s_t, k_s, rx_k)) * 1.06 + 0.004
+        rz0 = float(np.interp(s_t, k_s, rz_k)) * 1.08 + 0.004
+        hip_rx = 0.155 * p.hip * s16
+        flare = 1 + p.skirt_flare * s ** 1.2
+        rxs = np.maximum(rx0 + (hip_rx - rx0) * np.clip(s * 3, 0, 1), rx0) * flare
+        rzs = np.maximum(rz0 + (hip_rx * 0.75 - rz0) * np.clip(s * 3, 0, 1), rz0) * flare
+        phi = np.linspace(0, 2 * np.pi, S + 1)
+        pleat = 1 + 0.05 * np.abs(np.sin(p.skirt_pleats * phi / 2))[None, :] * s[:, None] if p.skirt_pleats else 1
+        path = np.stack([np.zeros(R), ys, np.full(R, -0.005)], 1)
+        grid, _ = _loft(path, rxs[:, None] * pleat, rzs[:, None] * pleat, np.tile([1.0, 0, 0], (R, 1)),
+                        np.tile([0, 0, 1.0], (R, 1)), S)
+        pts = grid.reshape(-1, 3)
+        segs = [
+            (J["hips"], P("hips"), P("spine")),
+            (J["leftUpperLeg"], P("leftUpperLeg"), P("leftLowerLeg")),
+            (J["rightUpperLeg"], P("rightUpperLeg"), P("rightLowerLeg")),
+        ]
+        jj, ww = _seg_weights(pts, segs, power=2.0)
+        ring = np.repeat(np.arange(R), S + 1)
+        jj[ring == 0], ww[ring == 0] = _rigid(J["hips"], int((ring == 0).sum()))
+        col = _skirt_colors(p, pts, ring / (R - 1), np.tile(phi, R), top_y, hem_y)
+        idx = b.add(grid, jj, ww, Part.CLOTH, col, center=path)
+        regions.append(SimRegion(
+            name="skirt", kind="cloth", anchor_joint=J["hips"],
+            vertices=idx.astype(np.int32), pinned=idx[ring == 0].astype(np.int32),
+        ))
+
+    # --- hair ------------------------------------------------------------------------
+    hair_lin = _lin(p.hair_color)
+    hair_dark = _lin(_scale(p.hair_color, 0.7))
+    hair_light = _lin(np.clip(np.asarray(p.hair_color) * 1.15 + 0.12, 0, 1))
+
+    def hair_col(pts, ring_y=None):
+        """Darker at the roots, an 'angel ring' highlight band on the cap."""
+        t = np.clip((head_c[1] + ry - pts[:, 1]) / (0.6 * H), 0, 1)[:, None]
+        c = hair_dark * (1 - np.clip(t * 6, 0, 1)) * 0.4 + hair_lin * (1 - 0.4 * (1 - np.clip(t * 6, 0, 1)))
+        if ring_y is not None:
+            band = np.exp(-((pts[:, 1] - ring_y) / (0.035 * ry)) ** 2)[:, None]
+            c = c * (1 - band * 0.8) + hair_light * band * 0.8
+        return c
+
+    # cap: rings from the crown down to a cut line that is high at the forehead
+    # and low at the nape
+    R, S = 22, 48
+    phi = np.linspace(0, 2 * np.pi, S + 1)  # 0 = +z (front), about +y
+    cut = np.radians(76 + 76 * ((1 - np.cos(phi)) / 2) ** 0.8)  # polar angle from +y
+    t = np.linspace(0, 1, R)[:, None]
+    thp = t * cut[None, :]
+    k = 1.07
+    cap = np.empty((R, S + 1, 3))
+    cap[..., 0] = head_c[0] + rx * k * np.sin(thp) * np.sin(phi)
+    cap[..., 1] = head_c[1] + ry * k * np.cos(thp)
+    cap[..., 2] = head_c[2] + rz * k * np.sin(thp) * np.cos(phi)
+    cap[..., 1] += 0.02 * ry  # sit a bit higher, the crown a bit rounder
+    # widen the lower back (hair volume behind the ears)
+    cap[..., 0] *= 1 + 0.08 * np.clip(-np.cos(phi), 0, 1) * t
+    cap[..., 2] -= 0.06 * rz * np.clip(-np.cos(phi), 0, 1) * t
+    pts = cap.reshape(-1, 3)
+    center = np.tile(head_c, (R, 1))
+    b.add(cap, *_rigid(J["head"], len(pts)), Part.HAIR, hair_col(pts, head_c[1] + 0.55 * ry), center=center)
+
+    def strand(ctrl, width, thick, joints_or_head, n=20, segs=8, tip=0.35, hair_root=0.0, part=Part.HAIR, color=None):
+        """A flat tapered lock along control points; weights along the chain."""
+        path = _smooth_path(np.asarray(ctrl), n)
+        s = np.linspace(0, 1, n)
+        taper = np.interp(s, [0, 0.15, 1 - tip, 1], [0.7, 1.0, 0.85, 0.02])
+        outward = path - head_c
+        outward /= np.linalg.norm(outward, axis=1, keepdims=True)
+        e1, e2 = _frames(path, np.mean(outward, 0) if len(outward) else np.array([0, 0, 1.0]))
+        # e1: thickness (away from the head), e2: width
+        grid, _ = _loft(path, thick * taper, width * taper, e1, e2, segs)
+        pts = grid.reshape(-1, 3)
+        sa = np.repeat(s, segs + 1)
+        if isinstance(joints_or_head, (list, np.ndarray)):
+            jj, ww = _chain_weights(sa, joints_or_head, J["head"], len(pts))
+        else:
+            jj, ww = _rigid(joints_or_head, len(pts))
+        c = hair_col(pts) if color is None else np.tile(color, (len(pts), 1))
+        return b.add(grid, jj, ww, part, c, center=path)
+
+    # bangs: locks from the top-front of the cap over the forehead
+    bl = p.bangs_length
+    nb = p.bangs_count
+    if p.bangs == "full":
+        az = np.linspace(-62, 62, nb)
+    elif p.bangs == "parted":
+        az = np.concatenate([np.linspace(-64, -8, nb // 2 + 1), np.linspace(8, 64, nb - nb // 2 - 1 + 1)])
+    else:
+        az = np.linspace(-40, 70, nb)
+    for i, a in enumerate(np.radians(az)):
+        end_pol = np.radians(62 + 22 * bl) + 0.12 * abs(np.sin(a)) + 0.06 * np.sin(i * 2.7)
+        pols = np.linspace(np.radians(12), end_pol, 5)
+        kk = np.linspace(1.09, 1.15, 5)
+        ctrl = np.stack([
+            head_c[0] + rx * kk * np.sin(pols) * np.sin(a),
+            head_c[1] + 0.02 * ry + ry * kk * np.cos(pols),
+            head_c[2] + rz * kk * np.sin(pols) * np.cos(a),
+        ], 1)
+        w = (0.55 + 0.2 * np.cos(i * 1.9)) * rx * 1.9 / nb
+        strand(ctrl, w, 0.012 * s16, J["head"], n=14, segs=8, tip=0.5)
+    if p.side_locks:
+        for side in (1, -1):
+            a = side * np.radians(78)
+            ctrl = [
+                head_c + [rx * 1.05 * np.sin(a) * 0.9, ry * 0.5, rz * 0.3],
+                head_c + [rx * 1.12 * np.sin(a), -ry * 0.1, rz * 0.3],
+                head_c + [rx * 1.02 * np.sin(a), -ry * 0.8, rz * 0.35],
+                head_c + [rx * 1.0 * np.sin(a), -ry * (1.1 + 0.4 * bl), rz * 0.3],
+            ]
+            strand(ctrl, 0.03 * s16, 0.01 * s16, J["head"], n=16, segs=8, tip=0.4)
+
+    # chains: joints placed along the strand path, root first
+    def chain_joints(prefix, path_pts, count):
+        s = np.linspace(0, 1, len(path_pts))
+        arc = np.concatenate([[0], np.cumsum(np.linalg.norm(np.diff(path_pts, axis=0), axis=1))])
+        idx = [int(np.argmin(np.abs(arc - arc[-1] * k / count))) for k in range(count)]
+        ids = []
+        parent = "head"
+        for k, i in enumerate(idx):
+            nm = f"{prefix}_{k}"
+            joint(nm, parent, path_pts[i])
+            parent = nm
+            ids.append(len(names) - 1)
+        del s
+        return ids
+
+    def chained_strand(prefix, ctrl, width, thick, count=6, n=36, segs=12, tip=0.3, bulge=None):
+        path = _smooth_path(np.asarray(ctrl), n)
+        ids = chain_joints(prefix, path, count)
+        J.update({names[i]: i for i in ids})
+        arc = np.concatenate([[0], np.cumsum(np.linalg.norm(np.diff(path, axis=0), axis=1))])
+        s = arc / arc[-1]
+        # joint k sits at arc fraction k/count; vertex chain coordinate accordingly
+        chain_s = np.clip(s * count / (count - 1), 0, 1)
+        taper = np.interp(s, [0, 0.1, 1 - tip, 1], [0.8, 1.0, 0.8, 0.02])
+        if bulge is not None:
+            taper = taper * (1 + bulge * np.sin(np.pi * np.clip(s / 0.6, 0, 1)))
+        outward = path - head_c
+        e1, e2 = _frames(path, np.mean(outward, 0))
+        grid, _ = _loft(path, thick * taper, width * taper, e1, e2, segs)
+        pts = grid.reshape(-1, 3)
+        jj, ww = _chain_weights(np.repeat(chain_s, segs + 1), ids, J["head"], len(pts))
+        idx = b.add(grid, jj, ww, Part.HAIR, hair_col(pts), center=path)
+        regions.append(SimRegion(name=prefix, kind="hair", anchor_joint=J["head"], vertices=idx.astype(np.int32),
+                                 chain=np.asarray(ids, np.int32)))
+
+    back_z = -0.1 * s16 * p.bust - 0.03
+    if p.long_hair:
+        end_y = H * (1 - p.hair_length)
+        nl = p.hair_locks
+        for kx in range(nl):
+            f = (kx / (nl - 1) - 0.5) if nl > 1 else 0.0  # -0.5..0.5 across the back
+            a = np.pi + f * np.radians(150)
+            x0 = rx * 1.02 * np.sin(a)
+            z0 = rz * 1.02 * np.cos(a)
+            sx = f * 2 * (sw * 0.75)
+            ctrl = [
+                head_c + [x0 * 0.9, ry * 0.55, z0 * 0.9],
+                head_c + [x0 * 1.1, -ry * 0.2, z0 * 1.12 - 0.01],
+                [sx * 0.8, shoulder_y - 0.02, min(back_z, head_c[2] + z0 * 1.05) - 0.01],
+                [sx * 0.95, (shoulder_y + end_y) / 2, back_z - 0.012],
+                [sx, end_y, back_z - 0.01],
+            ]
+            width = (2.2 * rx / nl) * 1.15
+            chained_strand(f"hair_back{kx}", ctrl, width, 0.016 * s16, count=6, n=34, segs=10, tip=0.25)
+    if p.tails == "twin":
+        L = p.tail_length * H
+        for side, tag in ((1, "L"), (-1, "R")):
+            root = head_c + [side * rx * 0.9, ry * 0.55, -rz * 0.15]
+            ctrl = [
+                root,
+                root + [side * 0.07 * s16, 0.01, -0.02],
+                root + [side * 0.11 * s16, -0.12 * L / 0.5, -0.04],
+                root + [side * 0.12 * s16, -0.55 * L, -0.05],
+                root + [side * 0.1 * s16, -L, -0.04],
+            ]
+            chained_strand(f"hair_{tag}", ctrl, 0.045 * s16, 0.04 * s16, count=6, n=36, segs=14, tip=0.35, bulge=0.35)
+            _tie(b, root + [side * 0.025, 0.005, -0.005], side, J["head"], p, s16)
+    elif p.tails == "pony":
+        L = p.tail_length * H
+        root = head_c + [0, ry * 0.6, -rz * 0.85]
+        ctrl = [
+            root,
+            root + [0, 0.03, -0.07 * s16],
+            root + [0, -0.12 * L / 0.5, -0.11 * s16],
+            root + [0, -0.6 * L, -0.1 * s16 + 0.02],
+            root + [0, -L, back_z - root[2] - 0.03],
+        ]
+        chained_strand("hair_pony", ctrl, 0.05 * s16, 0.045 * s16, count=6, n=36, segs=14, tip=0.35, bulge=0.3)
+        _tie(b, root + [0, 0.0, -0.02], 0, J["head"], p, s16)
+    if p.hairband:
+        R, S = 6, 48
+        phi = np.linspace(0, 2 * np.pi, S + 1)
+        pol = np.radians(40)
+        ang = np.linspace(-1, 1, R)[:, None] * np.radians(4)
+        grid = np.empty((R, S + 1, 3))
+        kk = 1.115
+        th_b = pol + ang + 0.25 * np.clip(-np.cos(phi), 0, 1)
+        grid[..., 0] = head_c[0] + rx * kk * np.sin(th_b) * np.sin(phi)
+        grid[..., 1] = head_c[1] + 0.02 * ry + ry * kk * np.cos(th_b)
+        grid[..., 2] = head_c[2] + rz * kk * np.sin(th_b) * np.cos(phi)
+        pts = grid.reshape(-1, 3)
+        b.add(grid, *_rigid(J["head"], len(pts)), Part.ACCESSORY, np.tile(_lin(p.accent_color), (len(pts), 1)),
+              center=np.tile(head_c, (R, 1)))
+
+    # --- assemble -----------------------------------------------------------------------
+    positions = np.concatenate(b.pos).astype(np.float32)
+    normals = np.concatenate(b.nrm).astype(np.float32)
+    triangles = np.concatenate(b.tri).astype(np.uint32)
+    joints = np.concatenate(b.jnt).astype(np.uint16)
+    weights = np.concatenate(b.wgt).astype(np.float32)
+    weights /= weights.sum(1, keepdims=True)
+    colors = np.ones((len(positions), 4), np.float32)
+    colors[:, :3] = np.concatenate(b.col)
+    mesh = SkinnedMesh(
+        positions=positions, normals=normals, joints=joints, weights=weights, triangles=triangles,
+        parts=np.concatenate(b.part).astype(np.uint8), uv=np.concatenate(b.uv).astype(np.float32),
+        colors=colors, material=Material(base_color_texture=tex),
+    )
+    world = np.tile(np.eye(4, dtype=np.float32), (len(names), 1, 1))
+    world[:, :3, 3] = np.asarray(pos, np.float32)
+    par = np.asarray(parents, np.int32)
+    local = world.copy()
+    for j, pa in enumerate(par):
+        if pa >= 0:
+            local[j, :3, 3] = world[j, :3, 3] - world[pa, :3, 3]
+    inv = world.copy()
+    inv[:, :3, 3] = -world[:, :3, 3]
+    skeleton = Skeleton(names=tuple(names), parents=par, rest_local=local, rest_world=world, inverse_bind=inv)
+    params = json.loads(json.dumps(dataclasses.asdict(p)))
+    return Character(
+        name=name, skeleton=skeleton, mesh=mesh, box=CanonicalBox.from_rest(positions),
+        regions=tuple(regions), humanoid={n: J[n] for n in HUMANOID_BONES},
+        meta={"generator": "conrt.characters.procedural", "params": params},
+    )
+
+
+def _tie(b: _Builder, center, side, head_joint, p: CharacterParams, s16):
+    """A small hair tie (ring) at a tail root."""
+    R = 8
+    s = np.linspace(0, 1, R)
+    axis = np.array([side, -0.3, 0.0]) if side else np.array([0.0, -0.2, -1.0])
+    axis /= np.linalg.norm(axis)
+    path = center + np.outer(s - 0.5, axis * 0.02 * s16)
+    e1, e2 = _frames(path, np.array([0, 0, 1.0]) if side else np.array([0, 1.0, 0]))
+    r = 0.03 * s16 * _end_profile(s, 0.2, 0.2)
+    grid, _ = _loft(path, r, r, e1, e2, 16)
+    pts = grid.reshape(-1, 3)
+    b.add(grid, *_rigid(head_joint, len(pts)), Part.ACCESSORY, np.tile(_lin(p.accent_color), (len(pts), 1)), center=path)
+
+
+# ---------------------------------------------------------------------------
+# Procedural albedo (rest position + part -> COLOR_0)
+
+
+def _torso_colors(p: CharacterParams, pts, waist_y, shoulder_y, sw):
+    n = len(pts)
+    top = np.tile(_lin(p.top_color), (n, 1))
+    trim = _lin(p.trim_color)
+    y = pts[:, 1]
+    if p.top_pattern == "stripes":
+        band = (np.sin(y * 2 * np.pi / 0.045) > 0.35)[:, None]
+        top = np.where(band, trim, top)
+    elif p.top_pattern == "trim":
+        hem = (y < waist_y + 0.025)[:, None]
+        top = np.where(hem, trim, top)
+    elif p.top_pattern == "two_tone":
+        top = np.where((y > shoulder_y - 0.1)[:, None], trim, top)
+    # collar: a band around the neck opening
+    collar = (y > shoulder_y - 0.012) & (np.abs(pts[:, 0]) < 0.07)
+    top[collar] = trim if p.top_pattern != "two_tone" else _lin(p.top_color)
+    parts = np.full(n, Part.CLOTH, np.uint8)
+    # bare shoulders/neck when sleeveless: a neckline in skin colour
+    if p.sleeves == "none":
+        bare = (y > shoulder_y - 0.03) & (np.abs(pts[:, 0]) > 0.06)
+        top[bare] = _lin(p.skin_color)
+        parts[bare] = Part.SKIN
+    below = y < waist_y
+    bottom = _lin(p.bottom_color) if p.bottom != "skirt" else _lin(_scale(p.bottom_color, 0.6))
+    top[below] = bottom
+    return top, parts
+
+
+def _sleeve_colors(p, pts, s, sleeve_end, skin_lin):
+    n = len(pts)
+    col = np.tile(skin_lin, (n, 1))
+    parts = np.full(n, Part.SKIN, np.uint8)
+    cloth = s < sleeve_end
+    top = _lin(p.top_color)
+    col[cloth] = top
+    parts[cloth] = Part.CLOTH
+    if p.top_pattern in ("trim", "two_tone", "stripes"):
+        cuff = cloth & (s > sleeve_end - 0.035)
+        col[cuff] = _lin(p.trim_color)
+    if p.top_pattern == "stripes":
+        band = cloth & (np.sin(s * 60) > 0.6)
+        col[band] = _lin(p.trim_color)
+    return col, parts
+
+
+def _leg_colors(p, pts, sock_top, pant_bottom, skin_lin):
+    n = len(pts)
+    y = pts[:, 1]
+    col = np.tile(skin_lin, (n, 1))
+    parts = np.full(n, Part.SKIN, np.uint8)
+    sock = y < sock_top
+    col[sock] = _lin(p.socks_color)
+    parts[sock] = Part.SOCKS
+    if p.socks_stripes:
+        band = sock & (np.sin(y * 2 * np.pi / 0.03) > 0.3)
+        col[band] = _lin(p.trim_color)
+    elif p.socks != "none":
+        col[sock & (y > sock_top - 0.015)] = _lin(p.trim_color)
+    pants = y > pant_bottom
+    col[pants] = _lin(p.bottom_color)
+    parts[pants] = Part.CLOTH
+    if p.bottom in ("shorts", "pants"):
+        col[pants & (y < pant_bottom + 0.02)] = _lin(_scale(p.bottom_color, 0.7))
+    return col, parts
+
+
+def _skirt_colors(p, pts, s, phi, top_y, hem_y):
+    n = len(pts)
+    base = _lin(p.bottom_color)
+    col = np.tile(base, (n, 1))
+    trim = _lin(p.trim_color)
+    if p.skirt_pattern == "trim":
+        col[s > 0.86] = trim
+    elif p.skirt_pattern == "stripes":
+        col[(s > 0.72) & (s < 0.78)] = trim
+        col[(s > 0.84) & (s < 0.9)] = trim
+    elif p.skirt_pattern == "plaid":
+        gx = (np.sin(pts[:, 0] * 2 * np.pi / 0.05) > 0.7) | (np.sin(pts[:, 2] * 2 * np.pi / 0.05) > 0.7)
+        gy = np.sin(pts[:, 1] * 2 * np.pi / 0.05) > 0.7
+        dark = _lin(_scale(p.bottom_color, 0.6))
+        col[gx | gy] = dark
+        col[gx & gy] = trim
+    col[s < 0.08] = _lin(_scale(p.bottom_color, 0.75))  # waistband
+    return col
