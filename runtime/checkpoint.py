@@ -141,3 +141,25 @@ def load_model(path, config: "str | CoNRConfig" = "conr-paper") -> CoNR:
     if not path.exists():
         raise CheckpointError(f"{path}: no such file or folder")
     return load_weights(path)
+
+
+WEIGHTS_DIR = Path(__file__).parent / "weights"
+
+
+def resolve_model(weights=None, config: "str | CoNRConfig | None" = None, allow_untrained: bool = True) -> CoNR:
+    """The model for ``--weights``/``--config``: a folder/file, else the embedded
+    weights ``runtime/weights/<config>.safetensors``, else (if allowed) untrained."""
+    if weights is not None:
+        model = load_model(weights, config or "conr-paper")
+        if config is not None and not Path(weights).is_dir() and get_config(config).name != model.cfg.name:
+            raise CheckpointError(f"{weights} holds config {model.cfg.name!r}, not {get_config(config).name!r}")
+        return model
+    cfg = get_config(config or "conr-paper")
+    embedded = WEIGHTS_DIR / f"{cfg.name}.safetensors"
+    if embedded.is_file():
+        return load_weights(embedded)
+    if not allow_untrained:
+        raise CheckpointError(f"no weights given and no embedded weights for {cfg.name} ({embedded}); "
+                              "pass --weights (an official folder or a .safetensors file)")
+    log.warning("no weights for %s: using an UNTRAINED (randomly initialised) model", cfg.name)
+    return CoNR(cfg).eval()

@@ -59,7 +59,7 @@ class CinnConfig:
     every tuple has L + 1 entries (L = number of encoder features).
     """
 
-    hidden: int = 224
+    hidden: int | tuple[int, ...] = 224  # block width, one for all or one per level
     block_nums: tuple[int, ...] = (1, 1, 1, 1, 1, 2)  # residual stacks per block
     convs_per_stack: int = 6
     messages: tuple[int, ...] = (2048, 1024, 512, 256, 64, 64)  # out_msgs
@@ -101,7 +101,8 @@ class CoNRConfig:
                 raise ConfigError(f"{self.name}: {what}.widths and depths differ in length")
             if enc.decoder_filters and len(enc.decoder_filters) != n:
                 raise ConfigError(f"{self.name}: {what}.decoder_filters needs {n} entries or none")
-        for key in ("block_nums", "messages", "locals"):
+        keys = ("block_nums", "messages", "locals") + (("hidden",) if isinstance(c.hidden, tuple) else ())
+        for key in keys:
             if len(getattr(c, key)) != n + 1:
                 raise ConfigError(f"{self.name}: cinn.{key} needs {n + 1} entries (levels + full size)")
         if c.locals[-1] != 0:

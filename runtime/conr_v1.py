@@ -218,7 +218,8 @@ class CINN(nn.Module):
             if p > 0:
                 cin += cfg.messages[p - 1] + cfg.locals[p - 1]
             cout = 2 + cfg.messages[p] + g2 + (cfg.locals[p] + g2 if cfg.locals[p] else 0) + 2 + cfg.messages[p]
-            blocks.append(DecoderBlock(cin, cout, cfg.hidden, cfg.block_nums[p], cfg.convs_per_stack))
+            hidden = cfg.hidden[p] if isinstance(cfg.hidden, tuple) else cfg.hidden
+            blocks.append(DecoderBlock(cin, cout, hidden, cfg.block_nums[p], cfg.convs_per_stack))
         self.decoder_blocks = nn.ModuleList(blocks)
 
     def _split(self, out, p):
@@ -270,7 +271,7 @@ class CINN(nn.Module):
                 return fuse(weights, msg, 2)
             # move everything to the next level's size
             size = sheet_feats[p + 1].shape[-2:] if p + 1 < levels else full
-            scale = size[-1] / flow.shape[-1]
+            scale = int(size[-1]) / int(flow.shape[-1])  # static sides: a constant in exported graphs
             flow = _rescale_flow(flow, scale)
             msg = group_warp(_resize(msg, size), _rescale_flow(msg_flow, scale), groups)
             loc = group_warp(_resize(loc, size), _rescale_flow(loc_flow, scale), groups)

@@ -189,3 +189,33 @@ def shade(model: CoNR, udp, cache: SheetCache) -> np.ndarray:
     x, crop = prepare_udp(udp, cache.size, cache.official)
     out = render_prepared(model, torch.from_numpy(x).to(_model_device(model)), cache)
     return finish_frame(out.float().cpu().numpy(), crop)
+
+
+# ---------------------------------------------------------------------------
+# files
+# ---------------------------------------------------------------------------
+def read_sheet_image(path) -> np.ndarray:
+    """An RGBA image file -> (H,W,4) uint8 straight RGBA (images without alpha get alpha 255)."""
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(path) as im:
+            return np.asarray(im.convert("RGBA")).copy()
+    except (OSError, UnidentifiedImageError) as exc:
+        raise InputError(f"{path}: cannot read the sheet image ({exc})") from exc
+
+
+def read_udp(path) -> np.ndarray:
+    """A UDP pose file -> (H,W,4) f32: ``.npz`` (key 'i' as the official files, or 'udp') or a 4-channel image."""
+    path = str(path)
+    if path.endswith(".npz"):
+        try:
+            with np.load(path) as z:
+                key = "i" if "i" in z.files else "udp" if "udp" in z.files else None
+                if key is None:
+                    raise InputError(f"{path}: no key 'i' (or 'udp') in the .npz; found {z.files}")
+                return check_udp(z[key])
+        except (OSError, ValueError) as exc:
+            raise InputError(f"{path}: cannot read the UDP .npz ({exc})") from exc
+    img = read_sheet_image(path)
+    return img.astype(np.float32) / 255.0

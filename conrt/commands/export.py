@@ -1,0 +1,24 @@
+"""``conrt export``: the per-frame CoNR graph as ONNX (opset 17, GridSample)."""
+from __future__ import annotations
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser(
+        "export", help="export the per-frame CoNR graph (pose encoder + decoders) to ONNX",
+        description="Inputs: udp [1,4,S,S], reference [1,views,4,S,S], sheet_feature_i [1,views,C,h,w] "
+                    "(the cached sheet); output rgba [1,4,S,S] premultiplied. 'views' is dynamic.")
+    p.add_argument("--weights", help="official folder or .safetensors (default: the embedded weights of --config)")
+    p.add_argument("--config", default=None, help="model config (default conr-paper, or the one in --weights)")
+    p.add_argument("--size", type=int, default=None, help="image side S (default: the config's image_size)")
+    p.add_argument("-o", "--output", required=True, help="output .onnx file")
+    p.set_defaults(func=run)
+
+
+def run(args) -> int:
+    from conrt.runtime.backends.onnx_backend import export_onnx
+    from conrt.runtime.checkpoint import resolve_model
+
+    model = resolve_model(args.weights, args.config)
+    path = export_onnx(model, args.output, args.size)
+    print(f"conrt export: {model.cfg.name} -> {path} ({path.stat().st_size / 1e6:.1f} MB)")
+    return 0

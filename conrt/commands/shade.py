@@ -1,0 +1,57 @@
+"""``conrt shade``: one UDP frame + a character sheet -> premultiplied RGBA."""
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from conrt.errors import ConfigError
+
+log = logging.getLogger(__name__)
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser(
+        "shade", help="shade a UDP pose frame with a character sheet (CoNR)",
+        description="Runs CoNR: the sheet is encoded once, then the UDP frame is shaded. "
+                    "-o out.npz writes float32 key 'rgba' (4 x H x W, premultiplied); "
+                    "-o out.png writes an RGBA PNG (premultiplied, as the official code saves).")
+    p.add_argument("--weights", help="official folder (four .pth) or .safetensors "
+                                     "(default: the embedded weights of --config)")
+    p.add_argument("--config", default=None, help="model config (default conr-paper, or the one in --weights)")
+    p.add_argument("--sheet", nargs="+", required=True, help="character sheet views: RGBA images")
+    p.add_argument("--udp", required=True, help="UDP pose: .npz (key 'i', H x W x 4) or a 4-channel image")
+    p.add_argument("-o", "--output", required=True, help="out.png or out.npz")
+    p.add_argument("--official", action="store_true",
+                   help="reproduce the official input conventions exactly (uint8 quirks)")
+    p.add_argument("--backend", default="auto", help="torch, onnxruntime or auto (default)")
+    p.add_argument("--onnx", help="onnxruntime: use/write this exported graph instead of a temporary one")
+    p.add_argument("--matting", choices=("uniform",), default=None,
+                   help="make an alpha mask for opaque sheets by keying out a uniform background colour")
+    p.set_defaults(func=run)
+
+
+def run(args) -> int:
+    import numpy as np
+
+    from conrt.runtime.backends import get_backend_class
+    from conrt.runtime.checkpoint import resolve_model
+    from conrt.runtime.sheet import read_sheet_image, read_udp
+
+    out = Path(args.output)
+    if out.suffix.lower() not in (".png", ".npz"):
+        raise ConfigError(f"-o {out}: the output must end in .png or .npz")
+    model = resolve_model(args.weights, args.config)
+    cls = get_backend_class(args.backend)
+    backend = cls(onnx_path=args.onnx) if args.onnx and cls.name == "onnxruntime" else cls()
+    backend.load(model)
+    images = [read_sheet_image(p) for p in args.sheet]
+    backend.encode_sheet(images, official=args.official, matting=args.matting)
+    rgba = backend.shade(read_udp(args.udp))  # (H, W, 4) premultiplied
+    if out.suffix.lower() == ".npz":
+        np.savez(out, rgba=np.ascontiguousarray(rgba.transpose(2, 0, 1), dtype=np.float32))
+    else:
+        from PIL import Image
+
+        Image.fromarray((np.clip(rgba, 0, 1) * 255).astype(np.uint8), "RGBA").save(out)
+    print(f"conrt shade: {out} ({rgba.shape[1]}x{rgba.shape[0]}, {model.cfg.name}, backend {backend.name})")
+    return 0

@@ -1,0 +1,121 @@
+"""The backend ABC and registry.
+
+A backend runs the per-frame part of CoNR (pose encoder + collaborative
+decoder + RGBA decoder) against a cached sheet. The sheet itself is always
+encoded by the torch model (once per character), so every backend is built
+from a loaded ``CoNR`` model.
+
+Registry by short name; ``auto`` picks the first available of
+``PREFERENCE`` (fastest first). TensorRT registers itself as ``tensorrt``
+from ``tensorrt_backend.py`` when that lands; it is already first in line.
+"""
+from __future__ import annotations
+
+import logging
+from abc import ABC, abstractmethod
+from typing import ClassVar, Sequence
+
+import numpy as np
+
+from conrt.errors import BackendUnavailable, ConfigError, InputError
+
+from ..conr_v1 import CoNR
+from ..sheet import Matting, SheetCache, encode_sheet, finish_frame, prepare_udp
+
+log = logging.getLogger(__name__)
+
+_REGISTRY: dict[str, type["Backend"]] = {}
+# fastest first; measured on CPU in benchmarks/network_bench.py (docs/network.md)
+PREFERENCE = ("tensorrt", "onnxruntime", "torch")
+
+
+def register_backend(cls: type["Backend"]) -> type["Backend"]:
+    _REGISTRY[cls.name] = cls
+    return cls
+
+
+def backend_names() -> list[str]:
+    return sorted(_REGISTRY)
+
+
+def available_backends() -> list[str]:
+    return [n for n in PREFERENCE if n in _REGISTRY and _REGISTRY[n].is_available()] + \
+        [n for n in sorted(_REGISTRY) if n not in PREFERENCE and _REGISTRY[n].is_available()]
+
+
+def get_backend_class(name: str) -> type["Backend"]:
+    if name == "auto":
+        avail = available_backends()
+        if not avail:
+            raise BackendUnavailable("no inference backend is available")
+        name = avail[0]
+    if name not in _REGISTRY:
+        raise ConfigError(f"unknown backend {name!r}; valid: auto, {', '.join(backend_names())}")
+    cls = _REGISTRY[name]
+    if not cls.is_available():
+        raise BackendUnavailable(f"backend {name!r} cannot run here: {cls.unavailable_reason()}")
+    return cls
+
+
+def create_backend(name: str, model: CoNR, **kwargs) -> "Backend":
+    """A ready backend by name ('auto', 'torch', 'onnxruntime', ...) for a loaded model."""
+    backend = get_backend_class(name)(**kwargs)
+    backend.load(model)
+    log.info("backend %s on %s", backend.name, backend.device)
+    return backend
+
+
+class Backend(ABC):
+    """Per-frame CoNR inference with a cached character sheet."""
+
+    name: ClassVar[str]
+
+    def __init__(self):
+        self.model: CoNR | None = None
+        self.cache: SheetCache | None = None
+
+    # -- capability ---------------------------------------------------------
+    @classmethod
+    @abstractmethod
+    def is_available(cls) -> bool:
+        """Whether this backend can run here (never raises)."""
+
+    @classmethod
+    def unavailable_reason(cls) -> str:
+        return "not available"
+
+    @property
+    @abstractmethod
+    def device(self) -> str:
+        """Where it runs, e.g. 'cpu'."""
+
+    # -- lifecycle ----------------------------------------------------------
+    @abstractmethod
+    def load(self, model: CoNR) -> None:
+        """Build the runtime for this model (export, compile, ...)."""
+
+    def encode_sheet(self, images: Sequence, official: bool = False,
+                     matting: Matting | None = None) -> SheetCache:
+        """Encode a character sheet with the torch model and make it current."""
+        if self.model is None:
+            raise ConfigError(f"{self.name}: load(model) first")
+        cache = encode_sheet(self.model, images, official=official, matting=matting)
+        self.set_sheet(cache)
+        return cache
+
+    def set_sheet(self, cache: SheetCache) -> None:
+        if self.model is not None and cache.config_name != self.model.cfg.name:
+            raise InputError(f"sheet cache of config {cache.config_name!r} does not fit model "
+                             f"{self.model.cfg.name!r}")
+        self.cache = cache
+
+    @abstractmethod
+    def infer(self, udp: np.ndarray) -> np.ndarray:
+        """(1,4,S,S) f32 prepared UDP -> (1,4,S,S) f32 premultiplied RGBA."""
+
+    def shade(self, udp) -> np.ndarray:
+        """One UDP frame (H,W,4) -> (H,W,4) f32 premultiplied RGBA, with the current sheet."""
+        if self.cache is None:
+            raise InputError(f"{self.name}: no character sheet; call encode_sheet/set_sheet first")
+        x, crop = prepare_udp(udp, self.cache.size, self.cache.official)
+        return finish_frame(self.infer(x), crop)

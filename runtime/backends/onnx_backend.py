@@ -1,0 +1,152 @@
+"""ONNX export of the per-frame graph, and the ONNX Runtime backend (CPU default).
+
+The exported graph takes the prepared UDP and the cached sheet tensors and
+returns premultiplied RGBA:
+
+    inputs   udp              [1, 4, S, S]           f32 xyz + visibility, 0..1
+             reference        [1, views, 4, S, S]    f32 cat(a * rgb_premul, a)
+             sheet_feature_i  [1, views, C_i, h_i, w_i] f32, i = 0..L-1 coarse to fine
+    output   rgba             [1, 4, S, S]           f32 premultiplied
+
+``views`` is a dynamic axis; the side S is fixed at export (the feature sizes
+follow from it). Opset 17, warps are ``GridSample``.
+"""
+from __future__ import annotations
+
+import importlib.util
+import logging
+import os
+import tempfile
+import warnings
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from conrt.errors import BackendUnavailable, InputError
+
+from ..conr_v1 import CoNR
+from ..sheet import SheetCache
+from .base import Backend, register_backend
+
+log = logging.getLogger(__name__)
+
+OPSET = 17
+
+
+class FrameGraph(nn.Module):
+    """The per-frame part of CoNR with the sheet tensors as plain inputs."""
+
+    def __init__(self, model: CoNR):
+        super().__init__()
+        self.model = model
+
+    def forward(self, udp, reference, *sheet_features):
+        return self.model.render(self.model.encode_pose(udp), reference, list(sheet_features))
+
+
+def input_names(model: CoNR) -> list[str]:
+    return ["udp", "reference"] + [f"sheet_feature_{i}" for i in range(model.cfg.levels)]
+
+
+def example_inputs(model: CoNR, size: int, views: int = 2) -> tuple[torch.Tensor, ...]:
+    """Random inputs of the right shapes (for export and tests)."""
+    g = torch.Generator().manual_seed(0)
+    cfg = model.cfg
+    udp = torch.rand(1, 4, size, size, generator=g)
+    ref = torch.rand(1, views, 4, size, size, generator=g)
+    # stem at S/2, first stage at S/4 (after the pool), then /2 per stage
+    sides = [size // 2] + [size // 4 // (2 ** i) for i in range(len(cfg.sheet_encoder.depths))]
+    feats = [torch.rand(1, views, c, s, s, generator=g)
+             for c, s in zip(reversed(cfg.sheet_encoder.feature_channels), sides)]
+    return (udp, ref, *feats[::-1])
+
+
+def export_onnx(model: CoNR, path, size: int | None = None, views: int = 2) -> Path:
+    """Write the per-frame graph of ``model`` at side ``size`` to ``path`` (ONNX, opset 17)."""
+    size = size or model.cfg.image_size
+    if size % model.cfg.size_multiple:
+        raise InputError(f"export size {size} is not a multiple of {model.cfg.size_multiple} "
+                         f"(config {model.cfg.name})")
+    path = Path(path)
+    names = input_names(model)
+    dynamic = {n: {1: "views"} for n in names[1:]}
+    with torch.no_grad(), warnings.catch_warnings():
+        # the static sides become constants (TracerWarning); that is intended
+        warnings.simplefilter("ignore")
+        torch.onnx.export(FrameGraph(model.eval()), example_inputs(model, size, views), str(path),
+                          input_names=names, output_names=["rgba"], dynamic_axes=dynamic,
+                          opset_version=OPSET, dynamo=False, do_constant_folding=True)
+    log.info("exported %s (%s, %dx%d) to %s", model.cfg.name, "views dynamic", size, size, path)
+    return path
+
+
+@register_backend
+class OnnxRuntimeBackend(Backend):
+    """Runs the exported per-frame graph with ONNX Runtime (CPU by default)."""
+
+    name = "onnxruntime"
+
+    def __init__(self, onnx_path=None, providers=None, threads: int | None = None):
+        super().__init__()
+        self.onnx_path = Path(onnx_path) if onnx_path else None
+        self.providers = providers or ["CPUExecutionProvider"]
+        self.threads = threads
+        self.session = None
+        self._size = None
+        self._tmp = None
+
+    @classmethod
+    def is_available(cls) -> bool:
+        return importlib.util.find_spec("onnxruntime") is not None
+
+    @classmethod
+    def unavailable_reason(cls) -> str:
+        return "the `onnxruntime` package is not installed (pip install onnxruntime)"
+
+    @property
+    def device(self) -> str:
+        return "cpu" if self.providers[0] == "CPUExecutionProvider" else self.providers[0]
+
+    def load(self, model: CoNR) -> None:
+        self.model = model.eval()
+        if self.onnx_path is not None and self.onnx_path.exists():
+            self._open(self.onnx_path)
+
+    def _open(self, path: Path) -> None:
+        try:
+            import onnxruntime as ort
+        except ImportError as exc:
+            raise BackendUnavailable(self.unavailable_reason()) from exc
+        opts = ort.SessionOptions()
+        opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        if self.threads:
+            opts.intra_op_num_threads = self.threads
+        self.session = ort.InferenceSession(str(path), opts, providers=self.providers)
+        shape = self.session.get_inputs()[0].shape
+        self._size = shape[-1] if isinstance(shape[-1], int) else None
+
+    def set_sheet(self, cache: SheetCache) -> None:
+        super().set_sheet(cache)
+        if self.session is None or self._size != cache.size:
+            # export lazily at the sheet's size (the graph's side is fixed)
+            path = self.onnx_path
+            if path is None or path.exists():
+                self._tmp = tempfile.TemporaryDirectory(prefix="conrt-onnx-")
+                path = Path(self._tmp.name) / f"{self.model.cfg.name}-{cache.size}.onnx"
+            export_onnx(self.model, path, cache.size)
+            self._open(path)
+        self._feeds = cache.numpy_inputs()
+
+    def infer(self, udp: np.ndarray) -> np.ndarray:
+        feeds = dict(self._feeds)
+        feeds["udp"] = np.ascontiguousarray(udp, dtype=np.float32)
+        return self.session.run(["rgba"], feeds)[0]
+
+    def __del__(self):
+        if self._tmp is not None:
+            try:
+                self._tmp.cleanup()
+            except OSError:
+                pass
