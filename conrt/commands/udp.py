@@ -139,6 +139,8 @@ def run(args) -> int:
     from conrt.characters.posing import posed_positions
     from conrt.shaders import UdpPass, create_context, frame_character, release_context
 
+    if Path(args.output).suffix != ".npz":  # fail before the work, not after
+        raise ConfigError(f"the UDP output must be a .npz file, got {args.output}")
     character = load_character_file(args.character)
     pose = make_pose(character, args.pose, args.seed, args.strength)
     camera = frame_character(posed_positions(character, pose), yaw=args.yaw, pitch=args.pitch, roll=args.roll,

@@ -1,0 +1,72 @@
+"""``conrt udp`` and ``conrt sheet`` as real processes on the sample character."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+ROOT = Path(__file__).resolve().parents[2]
+SAMPLE = ROOT / "samples" / "sample_character.glb"
+
+
+def _conrt(*args):
+    return subprocess.run([sys.executable, "-m", "conrt", "-q", *map(str, args)], capture_output=True, text=True, timeout=300)
+
+
+def test_udp_command_writes_official_npz_and_preview(tmp_path):
+    out = tmp_path / "poses" / "front.npz"
+    proc = _conrt("udp", SAMPLE, "--size", 64, "-o", out)
+    assert proc.returncode == 0, proc.stderr
+    with np.load(out) as f:
+        assert list(f.keys()) == ["i"]
+        udp = f["i"]
+    assert udp.shape == (64, 64, 4) and udp.dtype == np.float32
+    occ = udp[..., 3]
+    assert set(np.unique(occ)) == {0.0, 1.0} and 0.05 < occ.mean() < 0.9
+    preview = np.asarray(Image.open(out.with_suffix(".png")))
+    assert preview.shape == (64, 64, 4)
+    np.testing.assert_array_equal(preview[..., 3] > 0, occ > 0)
+    # Front view of a character standing on y = 0: its feet (landmark y ~ 0) are at the bottom rows.
+    rows = np.nonzero(occ.any(1))[0]
+    assert udp[rows.max(), :, 1][occ[rows.max()] > 0].mean() < 0.1
+    assert udp[rows.min(), :, 1][occ[rows.min()] > 0].mean() > 0.8
+
+    random_out = tmp_path / "random.npz"
+    proc = _conrt("udp", SAMPLE, "--size", 64, "--pose", "random", "--seed", 4, "--yaw", 30, "-o", random_out)
+    assert proc.returncode == 0, proc.stderr
+    assert not np.array_equal(np.load(random_out)["i"], udp)
+
+
+def test_sheet_command_writes_rgba_views(tmp_path):
+    proc = _conrt("sheet", SAMPLE, "--views", 4, "--size", 64, "--udp", "-o", tmp_path / "sheet")
+    assert proc.returncode == 0, proc.stderr
+    meta = json.loads((tmp_path / "sheet" / "sheet.json").read_text())
+    assert [v["yaw"] for v in meta["views"]] == [0.0, 45.0, 90.0, 180.0]
+    pictures = []
+    for view in meta["views"]:
+        img = Image.open(tmp_path / "sheet" / view["file"])
+        assert img.mode == "RGBA" and img.size == (64, 64)
+        rgba = np.asarray(img)
+        assert rgba[0, 0, 3] == 0 and (rgba[rgba[..., 3] == 0] == 0).all()  # transparent background
+        assert 0.03 < (rgba[..., 3] > 0).mean() < 0.9
+        udp = np.load(tmp_path / "sheet" / view["file"].replace(".png", "_udp.npz"))["i"]
+        np.testing.assert_array_equal(udp[..., 3] > 0, rgba[..., 3] > 0)
+        pictures.append(rgba)
+    assert not np.array_equal(pictures[0], pictures[3])  # front and back differ
+
+
+def test_clear_errors(tmp_path):
+    proc = _conrt("udp", tmp_path / "missing.glb", "-o", tmp_path / "x.npz")
+    assert proc.returncode == 1 and "no character file" in proc.stderr
+    broken = tmp_path / "broken.glb"
+    broken.write_bytes(b"glTF not really")
+    proc = _conrt("udp", broken, "-o", tmp_path / "x.npz")
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr
+    proc = _conrt("udp", SAMPLE, "-o", tmp_path / "x.png")
+    assert proc.returncode == 1 and ".npz" in proc.stderr
+    proc = _conrt("sheet", SAMPLE, "--views", 0, "-o", tmp_path / "s")
+    assert proc.returncode == 1 and "--views" in proc.stderr
