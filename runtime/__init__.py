@@ -1,1 +1,18 @@
-"""conrt.runtime"""
+"""conrt.runtime: the CoNR network (paper-exact and small configs), weights,
+the preloaded character sheet and the inference backends.
+
+    model = load_model("official_dir_or.safetensors")
+    cache = encode_sheet(model, [rgba_u8, ...])      # once per character
+    rgba = shade(model, udp_hw4, cache)              # per frame, premultiplied
+"""
+from .checkpoint import load_model, load_official, load_weights, resolve_model, save_weights
+from .config import CoNRConfig, get_config, list_configs
+from .conr_v1 import CoNR
+from .model import create_model
+from .sheet import SheetCache, encode_sheet, read_sheet_image, read_udp, shade
+
+__all__ = [
+    "CoNR", "CoNRConfig", "SheetCache", "create_model", "encode_sheet", "get_config", "list_configs",
+    "load_model", "load_official", "load_weights", "read_sheet_image", "read_udp", "resolve_model",
+    "save_weights", "shade",
+]

@@ -33,6 +33,17 @@ def _shape(t) -> str:
     return "x".join(map(str, tuple(t.shape))) or "scalar"
 
 
+def _empty_model(cfg: CoNRConfig) -> CoNR:
+    # no storage (meta device): loading assigns the file's tensors, which skips
+    # initialising 180M parameters only to overwrite them
+    with torch.device("meta"):
+        return CoNR(cfg)
+
+
+def _is_meta(model: torch.nn.Module) -> bool:
+    return next(model.parameters()).is_meta
+
+
 def check_state_dict(module: torch.nn.Module, sd, where: str) -> None:
     """Raise CheckpointError naming every missing/unexpected/mismatched key (with shapes)."""
     if not isinstance(sd, dict) or not all(isinstance(k, str) and isinstance(v, torch.Tensor)
@@ -66,7 +77,7 @@ def load_official(folder, config: "str | CoNRConfig" = "conr-paper") -> CoNR:
     folder = Path(folder)
     if not folder.is_dir():
         raise CheckpointError(f"{folder}: not a folder (expected the official four .pth files)")
-    model = CoNR(get_config(config))
+    model = _empty_model(get_config(config))
     missing = [f"{p}.pth" for p in CoNR.PARTS if not (folder / f"{p}.pth").is_file()]
     if missing:
         raise CheckpointError(f"{folder}: missing {', '.join(missing)} (an official CoNR folder has "
@@ -89,7 +100,7 @@ def load_parts(model: CoNR, parts: dict) -> CoNR:
         if part not in CoNR.PARTS:
             raise CheckpointError(f"unknown part {name!r}; valid: {', '.join(CoNR.PARTS)}")
         check_state_dict(getattr(model, part), sd, name)
-        getattr(model, part).load_state_dict(sd, strict=True)
+        getattr(model, part).load_state_dict(sd, strict=True, assign=_is_meta(getattr(model, part)))
     return model
 
 
@@ -126,10 +137,13 @@ def load_weights(path, device: str = "cpu") -> CoNR:
     from safetensors.torch import load_file
 
     cfg = read_config(path)
-    model = CoNR(cfg)
-    sd = load_file(str(path), device="cpu")
+    model = _empty_model(cfg)
+    try:
+        sd = load_file(str(path), device="cpu")
+    except Exception as exc:  # safetensors raises its own error types
+        raise CheckpointError(f"{path}: corrupt safetensors file ({exc})") from exc
     check_state_dict(model, sd, str(path))
-    model.load_state_dict(sd, strict=True)
+    model.load_state_dict(sd, strict=True, assign=True)
     return model.eval().to(device)
 
 

@@ -22,7 +22,7 @@ def paper_model(official_sds):
     from conrt.runtime.checkpoint import load_parts
     from conrt.runtime.model import create_model
 
-    return load_parts(create_model("conr-paper"), official_sds).eval()
+    return load_parts(create_model("conr-paper", empty=True), official_sds).eval()
 
 
 @pytest.fixture(scope="session")
