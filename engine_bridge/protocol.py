@@ -171,6 +171,9 @@ class Geometry:
         row = self.width * self.pixel_format.bytes_per_pixel
         if not (row <= self.stride <= row + 4096) or self.stride % 4:
             raise BridgeProtocolError(f"stride {self.stride} does not fit rows of {row} bytes")
+        if max(self.slot_size, self.frames_offset, self.pose_offset, self.segment_size) > MAX_SEGMENT:
+            raise BridgeProtocolError(f"offsets/sizes beyond {MAX_SEGMENT} bytes (slot size {self.slot_size}, "
+                                      f"frames offset {self.frames_offset}, pose offset {self.pose_offset})")
         if self.slot_size < SLOT_HEADER_SIZE + self.stride * self.height or self.slot_size % 64:
             raise BridgeProtocolError(
                 f"slot size {self.slot_size} too small for {self.height} rows of {self.stride} bytes"
@@ -183,7 +186,7 @@ class Geometry:
             raise BridgeProtocolError(
                 f"frames offset {self.frames_offset} overlaps the pose region or is unaligned")
         end = self.frames_offset + self.slot_count * self.slot_size  # Python ints: no overflow
-        if end > self.segment_size or self.segment_size > MAX_SEGMENT:
+        if end > self.segment_size:
             raise BridgeProtocolError(
                 f"frame slots end at byte {end}, past the segment size {self.segment_size}")
 
@@ -252,4 +255,4 @@ class PoseRequest:
         """Yaw (radians, about +Y) of the camera's viewing direction in world space."""
         rot = self.camera_view[:3, :3]
         forward = -rot[2, :]  # the eye looks down -Z; row 2 of world->eye is eye Z in world
-        return float(np.arctan2(forward[0], -forward[2])) if np.isfinite(forward).all() else 0.0
+        return float(np.arctan2(-forward[0], -forward[2])) if np.isfinite(forward).all() else 0.0

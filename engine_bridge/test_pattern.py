@@ -29,14 +29,22 @@ class TestPattern:
         self.checksum = checksum
         self.count = 0
         yy, xx = np.mgrid[0:height, 0:width]
-        self._diag = ((xx + yy) // max(1, min(width, height) // 32)).astype(np.int32)
+        self._diag = (((xx + yy) // max(1, min(width, height) // 32)) & 63).astype(np.uint8)
+        self._index = np.empty((height, width), np.uint8)
         phase = np.arange(64) / 64 * 2 * np.pi
         lut = np.stack([0.55 + 0.35 * np.sin(phase), 0.35 + 0.3 * np.sin(phase + 2.0),
                         0.6 + 0.3 * np.sin(phase + 4.0), np.ones(64)], 1)
         self._lut = self._convert(lut)
         cx, cy, r = (width - 1) / 2, (height - 1) / 2, 0.45 * min(width, height)
-        self._outside = ((xx - cx) ** 2 + (yy - cy) ** 2) > r * r
+        self._disc = (((xx - cx) ** 2 + (yy - cy) ** 2) <= r * r).astype(self.dtype)[..., None]  # [H, W, 1]
         self._centre, self._radius = (cx, cy), r
+        self._white, self._black, self._yellow, self._red = (
+            self._convert(np.array(c, np.float64)) for c in ((1, 1, 1, 1), (0, 0, 0, 1), (1, 1, 0, 1), (1, 0, 0, 1)))
+        self._needle_yaw, self._needle = None, None
+        self._id_block = max(1, width // 32)
+        rr = max(1, min(width, height) // 64)
+        dy, dx = np.mgrid[-rr:rr + 1, -rr:rr + 1]
+        self._dot = np.stack([dx.ravel(), dy.ravel()], 1)  # [D, 2] pixel offsets of one joint dot
 
     def _convert(self, rgba01: np.ndarray) -> np.ndarray:
         if self.dtype == np.uint8:
@@ -50,8 +58,10 @@ class TestPattern:
 
     def render_into(self, request: P.PoseRequest, out: np.ndarray) -> None:
         """Draw straight into ``out`` (e.g. a bridge slot: no extra copy)."""
-        np.take(self._lut, (self._diag + self.count) & 63, axis=0, out=out)
-        out[self._outside] = 0  # transparent, premultiplied: rgb = 0 too
+        np.add(self._diag, self.count & 63, out=self._index)
+        np.bitwise_and(self._index, 63, out=self._index)
+        np.take(self._lut, self._index, axis=0, out=out)
+        np.multiply(out, self._disc, out=out)  # transparent outside, premultiplied: rgb = 0 too
         self._draw_yaw(out, request.camera_yaw())
         if request.kind == P.PoseKind.JOINTS and request.joints is not None:
             self._draw_joints(out, request)
@@ -64,17 +74,19 @@ class TestPattern:
             flat[-8:] = np.frombuffer(struct.pack("<II", self.count & 0xFFFFFFFF, crc), np.uint8)
         self.count += 1
 
-    def _put(self, out: np.ndarray, xs, ys, rgba) -> None:
-        xs, ys = np.asarray(xs).astype(np.int64), np.asarray(ys).astype(np.int64)
+    def _inside(self, xs: np.ndarray, ys: np.ndarray):
+        xs, ys = np.round(xs).astype(np.int64), np.round(ys).astype(np.int64)
         ok = (xs >= 0) & (xs < self.width) & (ys >= 0) & (ys < self.height)
-        out[ys[ok], xs[ok]] = self._convert(np.asarray(rgba, np.float64))
+        return ys[ok], xs[ok]
 
     def _draw_yaw(self, out, yaw: float) -> None:
-        cx, cy = self._centre
-        t = np.linspace(0, self._radius, max(2, int(self._radius)))
-        for d in (-1, 0, 1):  # 3 px wide
-            self._put(out, cx + t * np.sin(yaw) + d * np.cos(yaw), cy - t * np.cos(yaw) + d * np.sin(yaw),
-                      (1, 1, 0, 1))
+        if yaw != self._needle_yaw:  # the camera rarely moves every frame: cache the needle's pixels
+            cx, cy = self._centre
+            t = np.linspace(0, self._radius, max(2, int(self._radius)))[None]
+            d = np.array([[-1.0], [0.0], [1.0]])  # 3 px wide
+            self._needle = self._inside(cx + t * np.sin(yaw) + d * np.cos(yaw), cy - t * np.cos(yaw) + d * np.sin(yaw))
+            self._needle_yaw = yaw
+        out[self._needle] = self._yellow
 
     def _draw_joints(self, out, request: P.PoseRequest) -> None:
         pos = np.concatenate([request.joints[:, :3, 3], np.ones((len(request.joints), 1), np.float32)], 1)
@@ -84,10 +96,7 @@ class TestPattern:
         ndc = clip[vis, :2] / w[vis, None]
         px = (ndc[:, 0] * 0.5 + 0.5) * (self.width - 1)
         py = (0.5 - ndc[:, 1] * 0.5) * (self.height - 1)  # row 0 = top
-        r = max(1, min(self.width, self.height) // 64)
-        for dy in range(-r, r + 1):
-            for dx in range(-r, r + 1):
-                self._put(out, np.round(px) + dx, np.round(py) + dy, (1, 0, 0, 1))
+        out[self._inside(np.round(px)[:, None] + self._dot[:, 0], np.round(py)[:, None] + self._dot[:, 1])] = self._red
 
     def _draw_clip(self, out, request: P.PoseRequest) -> None:
         colour = np.frombuffer(zlib.crc32(request.clip_name.encode()).to_bytes(4, "little"), np.uint8)[:3] / 255
@@ -96,10 +105,11 @@ class TestPattern:
         out[h0:, :n] = self._convert(np.array([*colour, 1.0]))
 
     def _draw_id(self, out, request_id: int) -> None:
-        b = max(1, self.width // 32)
-        for bit in range(16):
-            on = (request_id >> bit) & 1
-            out[0:b, bit * b:(bit + 1) * b] = self._convert(np.array([on, on, on, 1.0]))
+        b = self._id_block
+        bits = (request_id >> np.arange(16)) & 1
+        row = np.where(bits[:, None].astype(bool), self._white, self._black)  # [16, 4]
+        n = min(16, self.width // b)
+        out[0:b, :n * b] = np.repeat(row[:n], b, axis=0)[None]
 
 
 def check_stamp(frame: np.ndarray) -> int:
