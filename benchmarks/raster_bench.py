@@ -1,0 +1,156 @@
+"""Raster benchmark: UdpPass and ToonPass ms/frame at 256^2 and 512^2 for the
+sample character, headless, with the GPU->host read-back timed separately.
+
+Each frame uploads a new pose (pre-generated random poses, cycling), draws and
+waits for the GL to finish (``ctx.finish()``: on llvmpipe the draw happens on
+the CPU); then the read-back (``fbo.read`` + flip) is timed on its own. The
+baseline, measured in the same run, is the NumPy reference skinning of the
+same mesh (``characters.posing.posed_positions``) that the GPU skinning
+replaces, timed in the same loop (one skinning per rendered frame) so load
+from other processes hits both alike: ratios against it are comparable across
+machines and busy periods, the absolute numbers much less. Medians and
+minimums are reported.
+
+Usage: python benchmarks/raster_bench.py [--frames N] [--sizes 256 512]
+       [--character path.glb] [--json benchmarks/results/raster.json]
+       [--docs docs/shaders.md]   (the table between the raster-bench markers is replaced)
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import platform
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+log = logging.getLogger("raster_bench")
+
+
+def _load_character(path: Path | None):
+    from conrt.characters.gltf_io import load_character
+    from conrt.characters.procedural import generate
+
+    path = path or ROOT / "samples" / "sample_character.glb"
+    if path.is_file():
+        return load_character(path), str(path.relative_to(ROOT) if path.is_relative_to(ROOT) else path)
+    log.warning("%s not found: using procedural character seed 0", path)
+    return generate(0), "procedural seed 0"
+
+
+def _median_ms(samples: list[float]) -> float:
+    return round(statistics.median(samples) * 1e3, 3)
+
+
+def bench(frames: int, sizes: list[int], character_path: Path | None) -> dict:
+    from tqdm import tqdm
+
+    from conrt.characters.posing import posed_positions
+    from conrt.commands.udp import random_pose
+    from conrt.shaders import ToonPass, UdpPass, create_context, frame_character, release_context
+    from conrt.shaders.context import describe
+
+    character, source = _load_character(character_path)
+    poses = [random_pose(character, seed, 0.3) for seed in range(8)]
+    ctx = create_context("egl")
+    result = {
+        "character": source,
+        "vertices": character.mesh.num_vertices,
+        "triangles": character.mesh.num_triangles,
+        "joints": character.skeleton.num_joints,
+        "gl": describe(ctx),
+        "machine": f"{platform.machine()} {platform.processor() or ''} python {platform.python_version()}".strip(),
+        "frames": frames,
+        "rows": [],
+    }
+    try:
+        for size in sizes:
+            cameras = [frame_character(posed_positions(character, p), yaw=30.0 * i, size=size) for i, p in enumerate(poses)]
+            for name, cls in (("udp", UdpPass), ("toon", ToonPass)):
+                with cls(ctx, size, size) as rpass:
+                    rpass.set_character(character)
+                    for k in range(3):  # warm-up: shader JIT, first allocations
+                        rpass.run(poses[k], cameras[k])
+                    draw, read, base = [], [], []
+                    for k in tqdm(range(frames), desc=f"{name} {size}", leave=False):
+                        tb = time.perf_counter()
+                        posed_positions(character, poses[k % len(poses)])  # baseline: NumPy LBS
+                        base.append(time.perf_counter() - tb)
+                        t0 = time.perf_counter()
+                        rpass.render(poses[k % len(poses)], cameras[k % len(cameras)])
+                        ctx.finish()
+                        t1 = time.perf_counter()
+                        rpass.read()
+                        read.append(time.perf_counter() - t1)
+                        draw.append(t1 - t0)
+                total = [a + b for a, b in zip(draw, read)]
+                row = {
+                    "pass": name,
+                    "size": size,
+                    "draw_ms": _median_ms(draw),
+                    "readback_ms": _median_ms(read),
+                    "total_ms": _median_ms(total),
+                    "total_min_ms": round(min(total) * 1e3, 3),
+                    "numpy_skinning_ms": _median_ms(base),
+                }
+                row["total_vs_numpy_skinning"] = round(row["total_ms"] / row["numpy_skinning_ms"], 2)
+                result["rows"].append(row)
+                log.info("%s", row)
+    finally:
+        release_context(ctx)
+    return result
+
+
+def table(result: dict) -> str:
+    lines = [
+        f"Character: {result['character']} ({result['vertices']} vertices, {result['triangles']} triangles, "
+        f"{result['joints']} joints); GL: {result['gl']}; {result['frames']} frames per row, new pose each frame.",
+        "Baseline, timed in the same loop: NumPy reference skinning of the mesh (what the GPU skinning replaces).",
+        "",
+        "| pass | size | draw (ms, median) | read-back (ms) | total (ms, median) | total (ms, min) | NumPy skinning (ms) | total / NumPy skinning |",
+        "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for r in result["rows"]:
+        lines.append(f"| {r['pass']} | {r['size']}² | {r['draw_ms']:.2f} | {r['readback_ms']:.2f} | "
+                     f"{r['total_ms']:.2f} | {r['total_min_ms']:.2f} | {r['numpy_skinning_ms']:.2f} | "
+                     f"{r['total_vs_numpy_skinning']:.2f} |")
+    return "\n".join(lines)
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--frames", type=int, default=40)
+    ap.add_argument("--sizes", type=int, nargs="+", default=[256, 512])
+    ap.add_argument("--character", type=Path, default=None)
+    ap.add_argument("--json", type=Path, default=ROOT / "benchmarks" / "results" / "raster.json")
+    ap.add_argument("--docs", type=Path, default=ROOT / "docs" / "shaders.md", help="markdown file to put the table in ('' = none)")
+    args = ap.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    result = bench(args.frames, args.sizes, args.character)
+    args.json.parent.mkdir(parents=True, exist_ok=True)
+    args.json.write_text(json.dumps(result, indent=1) + "\n")
+    text = table(result)
+    if str(args.docs) and args.docs.is_file():
+        _write_table(args.docs, text)
+    print(text)
+    return 0
+
+
+def _write_table(doc: Path, text: str) -> None:
+    begin, end = "<!-- raster-bench:begin", "<!-- raster-bench:end -->"
+    src = doc.read_text()
+    a, b = src.find(begin), src.find(end)
+    if a < 0 or b < a:
+        log.warning("%s has no raster-bench markers; table not written", doc)
+        return
+    head = src[a:src.index("-->", a) + 3]
+    doc.write_text(src[:a] + head + "\n" + text + "\n" + src[b:])
+
+
+if __name__ == "__main__":
+    sys.exit(main())
