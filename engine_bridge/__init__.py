@@ -8,6 +8,7 @@ from .reader import BridgeReader, FrameInfo, WriterGone, WriterState
 from .server import FrameSource, ServeStats, run_bridge, runtime_frame_source, serve
 from .test_pattern import TestPattern, check_stamp
 from .writer import BridgeWriter
+from . import shm
 
 __all__ = [
     "VERSION", "Geometry", "PixelFormat", "PoseKind", "PoseRequest", "parse_header",

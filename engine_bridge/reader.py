@@ -195,7 +195,8 @@ class BridgeReader:
         if joints is not None:
             joints = np.asarray(joints, np.float32)
             if joints.ndim != 3 or joints.shape[1:] != (4, 4) or joints.shape[0] > geo.max_joints:
-                raise InputError(f"joints have shape {joints.shape}, expected (J<={geo.max_joints}, 4, 4)")
+                raise InputError(
+                    f"joints have shape {joints.shape}, expected (J, 4, 4) with J at most {geo.max_joints}")
             if not np.isfinite(joints).all():
                 raise InputError("joints contain NaN/inf")
         name = b""
