@@ -126,10 +126,11 @@ class CharacterParams:
     shoe_color: tuple
 
 
-def _pick(rng, palette) -> tuple:
+def _pick(rng, palette, hue_jitter: bool = True) -> tuple:
     c = np.asarray(palette[int(rng.integers(len(palette)))], np.float64) / 255.0
     # small jitter so two characters with the "same" colour still differ a bit
-    c = np.clip(c + rng.normal(0, 0.025, 3), 0, 1)
+    # (skin: brightness only, a hue shift would look ill)
+    c = np.clip(c + (rng.normal(0, 0.025, 3) if hue_jitter else rng.normal(0, 0.02)), 0, 1)
     return tuple(round(float(x), 4) for x in c)
 
 
@@ -152,7 +153,7 @@ def sample_params(seed: int) -> CharacterParams:
         leg=u(0.47, 0.52),
         bust=u(0.9, 1.15),
         limb=u(0.9, 1.1),
-        skin_color=_pick(rng, _SKIN),
+        skin_color=_pick(rng, _SKIN, hue_jitter=False),
         hair_color=hair,
         eye_color=_pick(rng, _EYES),
         eye_size=u(0.85, 1.15),
@@ -274,13 +275,26 @@ class _Builder:
         self.nrm = []
         self.count = 0
 
-    def add(self, grid, joints, weights, part, colors, uv=None, center=None, closed_axis=None):
-        """grid [R, C, 3]; joints/weights [R*C, 4]; part int or [R*C]; colors [R*C, 3] linear."""
+    def add(self, grid, joints, weights, part, colors, uv=None, center=None, wrap=False):
+        """grid [R, C, 3]; joints/weights [R*C, 4]; part int or [R*C]; colors [R*C, 3] linear.
+
+        ``wrap``: the last column repeats the first and is dropped, the
+        triangles wrap around instead (one connected surface without a seam,
+        what cloth simulation wants; colours/UVs must then be seam-free)."""
         R, C, _ = grid.shape
+        if wrap:
+            keep = np.tile(np.arange(C) < C - 1, R)
+            grid = grid[:, :-1]
+            joints, weights, colors = joints[keep], weights[keep], colors[keep]
+            part = part[keep] if np.ndim(part) else part
+            uv = uv[keep] if uv is not None else None
+            C -= 1
         P = grid.reshape(-1, 3)
-        i, j = np.meshgrid(np.arange(R - 1), np.arange(C - 1), indexing="ij")
+        i, j = np.meshgrid(np.arange(R - 1), np.arange(C if wrap else C - 1), indexing="ij")
         a = (i * C + j).ravel()
-        b, c, d = a + C, a + C + 1, a + 1
+        jn = ((j + 1) % C).ravel()
+        i = i.ravel()
+        b, c, d = a + C, (i + 1) * C + jn, i * C + jn
         tri = np.concatenate([np.stack([a, b, c], 1), np.stack([a, c, d], 1)])
         # drop degenerate triangles (pole rings collapse to one point)
         e1 = P[tri[:, 1]] - P[tri[:, 0]]
@@ -320,7 +334,7 @@ class _Builder:
         self.uv.append(uv if uv is not None else np.tile(_WHITE_UV, (R * C, 1)))
         start = self.count
         self.count += R * C
-        return np.arange(start, self.count)
+        return np.arange(start, self.count)  # ring-major: ring r is [r*C, (r+1)*C)
 
 
 def _frames(path: np.ndarray, up_hint: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -347,6 +361,20 @@ def _loft(path, ra, rb, e1, e2, segs, phase=0.0):
     grid = (path[:, None, :] + (ra * np.cos(phi))[..., None] * e1[:, None, :]
             + (rb * np.sin(phi))[..., None] * e2[:, None, :])
     return grid, phi
+
+
+def _with_breaks(s: np.ndarray, breaks) -> tuple[np.ndarray, np.ndarray]:
+    """Ring parameters with every break in (0, 1) inserted twice, so colours and
+    radii can change sharply there (a hem). Returns (s, s_col): s_col nudges
+    the two copies to either side, for deciding which side a ring is on."""
+    s = np.asarray(s, np.float64)
+    eps = 1e-5
+    extra = [b for b in breaks if 0.0 < b < 1.0]
+    s = s[np.all(np.abs(s[:, None] - np.asarray(extra or [2.0])[None, :]) > 1e-4, axis=1)]
+    s_all = np.concatenate([s, extra, extra])
+    s_col = np.concatenate([s, np.asarray(extra) - eps, np.asarray(extra) + eps])
+    order = np.argsort(s_col, kind="stable")
+    return s_all[order], s_col[order]
 
 
 def _end_profile(s, r0=0.08, r1=0.08):
@@ -663,9 +691,15 @@ def build(p: CharacterParams, name: str = "procedural") -> Character:
     b.add(grid, *_seg_weights(pts, segs), Part.SKIN, col, center=path)
 
     # --- torso (the top is painted on it; below the waist: bottom colour) -------
-    R = 36
     y0, y1 = hip_y - 0.07 * s16, shoulder_y + 0.012
-    s = np.linspace(0, 1, R)
+    waist_y = hips_y + 0.3 * T
+    brk = [(waist_y - y0) / (y1 - y0)]
+    if p.top_pattern == "trim":
+        brk.append((waist_y + 0.025 - y0) / (y1 - y0))
+    elif p.top_pattern == "two_tone":
+        brk.append((shoulder_y - 0.1 - y0) / (y1 - y0))
+    s, s_col = _with_breaks(np.linspace(0, 1, 36), brk)
+    R = len(s)
     ys = y0 + s * (y1 - y0)
     waist_s = (hips_y + 0.35 * T - y0) / (y1 - y0)
     k_s = np.array([0.0, 0.12, waist_s, 0.72, 0.88, 1.0])
@@ -684,22 +718,21 @@ def build(p: CharacterParams, name: str = "procedural") -> Character:
         (J["leftShoulder"], P("leftShoulder"), P("leftUpperArm")), (J["rightShoulder"], P("rightShoulder"), P("rightUpperArm")),
         (J["leftUpperLeg"], P("leftUpperLeg"), P("leftLowerLeg")), (J["rightUpperLeg"], P("rightUpperLeg"), P("rightLowerLeg")),
     ]
-    waist_y = hips_y + 0.3 * T
-    col, parts = _torso_colors(p, pts, waist_y, shoulder_y, sw)
+    col, parts = _torso_colors(p, pts, np.repeat(y0 + s_col * (y1 - y0), 45), waist_y, shoulder_y, sw)
     b.add(grid, *_seg_weights(pts, segs), parts, col, center=path)
 
     # --- arms + hands ---------------------------------------------------------------
     for side, nm in ((1, "left"), (-1, "right")):
         a0 = np.array([side * sw * 0.55, arm_y + 0.006, -0.01])
         hand = P(f"{nm}Hand")
-        R = 40
-        s = np.linspace(0, 1, R)
-        path = a0 + np.outer(s, hand - a0)
         L = float(np.linalg.norm(hand - a0))
         elbow_s = float(np.linalg.norm(P(f"{nm}LowerArm") - a0)) / L
+        sleeve_end = {"none": 0.08, "short": 0.5 * elbow_s, "long": 0.97}[p.sleeves]
+        s, s_col = _with_breaks(np.linspace(0, 1, 40), [sleeve_end])
+        R = len(s)
+        path = a0 + np.outer(s, hand - a0)
         r = np.interp(s, [0, 0.12, elbow_s, 0.93, 1.0], np.array([0.05, 0.043, 0.03, 0.022, 0.02]) * limb)
-        sleeve_end = {"none": 0.08, "short": 0.5 * elbow_s, "long": 0.985}[p.sleeves]
-        in_sleeve = s < sleeve_end
+        in_sleeve = s_col < sleeve_end
         puff = 1.0 + 0.18 * in_sleeve
         if p.sleeves == "long":
             puff = puff + 0.25 * np.clip((s - 0.8) / 0.2, 0, 1) * in_sleeve
@@ -713,7 +746,7 @@ def build(p: CharacterParams, name: str = "procedural") -> Character:
             (J[f"{nm}LowerArm"], P(f"{nm}LowerArm"), hand),
             (J[f"{nm}Hand"], hand, hand + [side * hand_len, 0, 0]),
         ]
-        sa = np.repeat(s, 19)
+        sa = np.repeat(s_col, 19)
         col, parts = _sleeve_colors(p, pts, sa, sleeve_end, skin_lin)
         b.add(grid, *_seg_weights(pts, segs), parts, col, center=path)
         # hand: a flat mitten with a thumb bump
@@ -730,15 +763,15 @@ def build(p: CharacterParams, name: str = "procedural") -> Character:
     for side, nm in ((1, "left"), (-1, "right")):
         top = P(f"{nm}UpperLeg") + [0, 0.06 * s16, 0]
         ank = P(f"{nm}Foot") + [0, -0.01, 0]
-        R = 48
-        s = np.linspace(0, 1, R)
+        sock_top = {"none": -1.0, "ankle": ank[1] + 0.05 * s16, "knee": knee_y - 0.04 * s16, "thigh": knee_y + 0.14 * s16}[p.socks]
+        pant_bottom = {"skirt": 9.0, "shorts": hip_y - 0.14 * s16, "pants": ank[1] + 0.02}[p.bottom]
+        s, s_col = _with_breaks(np.linspace(0, 1, 48), [(top[1] - y) / (top[1] - ank[1]) for y in (sock_top, pant_bottom)])
+        R = len(s)
         path = top + np.outer(s, ank - top)
-        ys = path[:, 1]
+        ys = top[1] + s_col * (ank[1] - top[1])  # for deciding the side of a hem
         r = np.interp(ys, [ank[1], knee_y - 0.12 * s16, knee_y, knee_y + 0.1 * s16, hip_y, top[1]][::1],
                       np.array([0.03, 0.047, 0.043, 0.058, 0.078, 0.075]) * limb)
-        sock_top = {"none": -1.0, "ankle": ank[1] + 0.05 * s16, "knee": knee_y - 0.04 * s16, "thigh": knee_y + 0.14 * s16}[p.socks]
         r = r * np.where(ys < sock_top, 1.05, 1.0)
-        pant_bottom = {"skirt": 9.0, "shorts": hip_y - 0.14 * s16, "pants": ank[1] + 0.02}[p.bottom]
         r = r * np.where(ys > pant_bottom, 1.12, 1.0)
         r = r * _end_profile(s, 0.0, 0.0)
         e1, e2 = np.tile([1.0, 0, 0], (R, 1)), np.tile([0, 0, 1.0], (R, 1))
@@ -750,7 +783,7 @@ def build(p: CharacterParams, name: str = "procedural") -> Character:
             (J[f"{nm}LowerLeg"], P(f"{nm}LowerLeg"), P(f"{nm}Foot")),
             (J[f"{nm}Foot"], P(f"{nm}Foot"), P(f"{nm}Toes")),
         ]
-        col, parts = _leg_colors(p, pts, sock_top, pant_bottom, skin_lin)
+        col, parts = _leg_colors(p, np.repeat(ys, 23), sock_top, pant_bottom, skin_lin)
         b.add(grid, *_seg_weights(pts, segs), parts, col, center=path)
         # shoe: a loft from heel to toe, flat sole
         R = 20
@@ -773,7 +806,7 @@ def build(p: CharacterParams, name: str = "procedural") -> Character:
     # --- skirt (cloth region) --------------------------------------------------------
     regions: list[SimRegion] = []
     if p.bottom == "skirt":
-        R, S = 14, 64
+        R, S = 20, 64
         top_y = waist_y + 0.01
         hem_y = hip_y - p.skirt_length * (hip_y - knee_y)
         s = np.linspace(0, 1, R)
@@ -789,6 +822,18 @@ def build(p: CharacterParams, name: str = "procedural") -> Character:
         phi = np.linspace(0, 2 * np.pi, S + 1)
         pleat = 1 + 0.05 * np.abs(np.sin(p.skirt_pleats * phi / 2))[None, :] * s[:, None] if p.skirt_pleats else 1
         path = np.stack([np.zeros(R), ys, np.full(R, -0.005)], 1)
+        # clearance: below the waistband, every ring is widened until the hips and
+        # thighs built so far are inside it (cloth must not start interpenetrating)
+        body = np.concatenate(b.pos)
+        dy = abs(ys[1] - ys[0])
+        scale = np.ones(R)
+        for r_i in range(1, R):
+            band = body[np.abs(body[:, 1] - ys[r_i]) < dy * 0.5 + 0.005]
+            if len(band):
+                re = np.sqrt((band[:, 0] / rxs[r_i]) ** 2 + ((band[:, 2] - path[r_i, 2]) / rzs[r_i]) ** 2).max()
+                scale[r_i] = max(1.0, re * 1.06 + 0.01 / rxs[r_i])
+        scale[1:] = np.maximum.accumulate(scale[1:])
+        rxs, rzs = rxs * scale, rzs * scale
         grid, _ = _loft(path, rxs[:, None] * pleat, rzs[:, None] * pleat, np.tile([1.0, 0, 0], (R, 1)),
                         np.tile([0, 0, 1.0], (R, 1)), S)
         pts = grid.reshape(-1, 3)
@@ -801,10 +846,10 @@ def build(p: CharacterParams, name: str = "procedural") -> Character:
         ring = np.repeat(np.arange(R), S + 1)
         jj[ring == 0], ww[ring == 0] = _rigid(J["hips"], int((ring == 0).sum()))
         col = _skirt_colors(p, pts, ring / (R - 1), np.tile(phi, R), top_y, hem_y)
-        idx = b.add(grid, jj, ww, Part.CLOTH, col, center=path)
+        idx = b.add(grid, jj, ww, Part.CLOTH, col, center=path, wrap=True)
         regions.append(SimRegion(
             name="skirt", kind="cloth", anchor_joint=J["hips"],
-            vertices=idx.astype(np.int32), pinned=idx[ring == 0].astype(np.int32),
+            vertices=idx.astype(np.int32), pinned=idx[:S].astype(np.int32),
         ))
 
     # --- hair ------------------------------------------------------------------------
@@ -948,13 +993,14 @@ def build(p: CharacterParams, name: str = "procedural") -> Character:
     if p.tails == "twin":
         L = p.tail_length * H
         for side, tag in ((1, "L"), (-1, "R")):
-            root = head_c + [side * rx * 0.9, ry * 0.55, -rz * 0.15]
+            root = head_c + [side * rx * 0.9, ry * 0.55, -rz * 0.3]
+            # hang behind the T-posed arms (clear of the sleeves for physics)
             ctrl = [
                 root,
-                root + [side * 0.07 * s16, 0.01, -0.02],
-                root + [side * 0.11 * s16, -0.12 * L / 0.5, -0.04],
-                root + [side * 0.12 * s16, -0.55 * L, -0.05],
-                root + [side * 0.1 * s16, -L, -0.04],
+                root + [side * 0.07 * s16, 0.01, -0.03],
+                root + [side * 0.11 * s16, -0.12 * L / 0.5, -0.07],
+                root + [side * 0.12 * s16, -0.55 * L, -0.1 * s16],
+                root + [side * 0.1 * s16, -L, -0.1 * s16],
             ]
             chained_strand(f"hair_{tag}", ctrl, 0.045 * s16, 0.04 * s16, count=6, n=36, segs=14, tip=0.35, bulge=0.35)
             _tie(b, root + [side * 0.025, 0.005, -0.005], side, J["head"], p, s16)
@@ -1035,11 +1081,11 @@ def _tie(b: _Builder, center, side, head_joint, p: CharacterParams, s16):
 # Procedural albedo (rest position + part -> COLOR_0)
 
 
-def _torso_colors(p: CharacterParams, pts, waist_y, shoulder_y, sw):
+def _torso_colors(p: CharacterParams, pts, y, waist_y, shoulder_y, sw):
+    """y: per-vertex height for deciding hem sides (nudged at duplicated rings)."""
     n = len(pts)
     top = np.tile(_lin(p.top_color), (n, 1))
     trim = _lin(p.trim_color)
-    y = pts[:, 1]
     if p.top_pattern == "stripes":
         band = (np.sin(y * 2 * np.pi / 0.045) > 0.35)[:, None]
         top = np.where(band, trim, top)
@@ -1080,9 +1126,8 @@ def _sleeve_colors(p, pts, s, sleeve_end, skin_lin):
     return col, parts
 
 
-def _leg_colors(p, pts, sock_top, pant_bottom, skin_lin):
-    n = len(pts)
-    y = pts[:, 1]
+def _leg_colors(p, y, sock_top, pant_bottom, skin_lin):
+    n = len(y)
     col = np.tile(skin_lin, (n, 1))
     parts = np.full(n, Part.SKIN, np.uint8)
     sock = y < sock_top
