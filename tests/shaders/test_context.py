@@ -6,7 +6,6 @@ import os
 import shutil
 import subprocess
 import sys
-import time
 
 import numpy as np
 import pytest
@@ -74,14 +73,16 @@ def test_window_context_under_xvfb(meshes, gl_ctx, tmp_path):
     with UdpPass(gl_ctx, 16, 16) as udp:
         udp.set_character(cube)
         expected = udp.run(rest_pose(cube), frame_character(cube.mesh.positions, size=16, yaw=20, pitch=10)).data
-    display = f":{90 + os.getpid() % 50}"
-    xvfb = subprocess.Popen(["Xvfb", display, "-screen", "0", "320x240x24", "-nolisten", "tcp"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    # -displayfd: Xvfb picks a free display number and writes it to the pipe.
+    read_fd, write_fd = os.pipe()
+    xvfb = subprocess.Popen(["Xvfb", "-displayfd", str(write_fd), "-screen", "0", "320x240x24", "-nolisten", "tcp"],
+                            pass_fds=(write_fd,), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    os.close(write_fd)
     try:
-        for _ in range(100):  # wait for the server socket
-            if os.path.exists(f"/tmp/.X11-unix/X{display[1:]}"):
-                break
-            time.sleep(0.05)
+        with os.fdopen(read_fd) as pipe:
+            number = pipe.readline().strip()
+        assert number.isdigit(), f"Xvfb did not start (exit code {xvfb.poll()})"
+        display = f":{number}"
         out = tmp_path / "window.npy"
         env = dict(os.environ, DISPLAY=display)
         proc = subprocess.run([sys.executable, "-c", _WINDOW_SCRIPT, meshes.__file__, str(out)],
