@@ -147,6 +147,20 @@ def view_proj(camera: Camera) -> np.ndarray:
     return (camera.proj.astype(np.float64) @ camera.view.astype(np.float64)).astype(np.float32)
 
 
+# The passes draw upside down: with clip y negated, GL's bottom-up row order
+# in memory becomes the picture's top-down order, so neither the read-back nor
+# a GPU consumer of the texture has to flip anything.
+_FLIP_Y = np.diag([1.0, -1.0, 1.0, 1.0])
+
+
+def raster_view_proj(camera: Camera) -> np.ndarray:
+    """[4, 4] f32 matrix every pass draws with: ``flip_y @ proj @ view`` in f64
+    (one product shared by all passes, so their vertices land on identical
+    pixels; the y flip stores row 0 = top in the render targets). Flipping y
+    mirrors the winding: passes treat clockwise as front facing."""
+    return (_FLIP_Y @ camera.proj.astype(np.float64) @ camera.view.astype(np.float64)).astype(np.float32)
+
+
 def project(camera: Camera, points: np.ndarray) -> np.ndarray:
     """[N, 3] character-space points -> [N, 2] f64 pixel coordinates (x right,
     y down, row 0 = top, pixel centres at +0.5), matching UdpFrame rows."""

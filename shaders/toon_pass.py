@@ -26,7 +26,7 @@ import moderngl
 import numpy as np
 
 from conrt.errors import ConfigError, InputError
-from conrt.shaders.camera import view_proj
+from conrt.shaders.camera import raster_view_proj
 from conrt.shaders.geometry import SkinnedGeometry
 from conrt.shaders.program import load_program
 from conrt.shaders.udp_pass import _check_size
@@ -127,7 +127,7 @@ class ToonPass:
             raise InputError("ToonPass.run called before set_character")
         if (camera.width, camera.height) != self.size:
             raise InputError(f"camera is {camera.width}x{camera.height} but the pass is {self.width}x{self.height}; call resize()")
-        mvp = view_proj(camera)
+        mvp = raster_view_proj(camera)
         if not np.isfinite(mvp).all():
             raise InputError("camera matrices contain NaN/inf")
         self.geometry.update(pose)
@@ -139,6 +139,7 @@ class ToonPass:
         self._geo_fbo.clear(0.0, 0.0, 0.0, 0.0, depth=1.0)
         ctx.enable_only(moderngl.DEPTH_TEST)
         ctx.depth_func = "<"
+        ctx.front_face = "cw"  # the y-flipped projection mirrors the winding
         prog = self.program
         self.geometry.bind_joints(prog, 0)
         self._albedo.use(1)
@@ -166,8 +167,9 @@ class ToonPass:
 
     def read(self) -> np.ndarray:
         """The last render: [H, W, 4] u8 straight-alpha RGBA, row 0 = top."""
-        raw = self.fbo.read(components=4, alignment=1)
-        return np.ascontiguousarray(np.frombuffer(raw, np.uint8).reshape(self.height, self.width, 4)[::-1])
+        out = np.empty((self.height, self.width, 4), np.uint8)
+        self.fbo.read_into(out, components=4, alignment=1)  # rows already top-first
+        return out
 
     def run(self, pose: Pose, camera: Camera) -> np.ndarray:
         self.render(pose, camera)

@@ -20,7 +20,7 @@ import moderngl
 import numpy as np
 
 from conrt.errors import ConfigError, InputError
-from conrt.shaders.camera import view_proj
+from conrt.shaders.camera import raster_view_proj
 from conrt.shaders.geometry import SkinnedGeometry
 from conrt.shaders.program import load_program
 from conrt.types import Camera, Character, Pose, UdpFrame
@@ -38,8 +38,9 @@ class UdpPass:
     """``UdpPass(ctx, w, h)``, ``set_character(c)``, ``run(pose, camera) -> UdpFrame``.
 
     For GPU interop, :meth:`render` draws without reading back and
-    :attr:`texture` / :attr:`fbo` expose the RGBA32F colour attachment
-    (GL bottom-up row order).
+    :attr:`texture` / :attr:`fbo` expose the RGBA32F colour attachment. Its
+    first row in memory is the TOP of the picture (the passes draw with a
+    y-flipped projection), the same layout as :class:`UdpFrame`.
     """
 
     def __init__(self, ctx: moderngl.Context, width: int = 256, height: int = 256):
@@ -81,7 +82,7 @@ class UdpPass:
             raise InputError("UdpPass.run called before set_character")
         if (camera.width, camera.height) != self.size:
             raise InputError(f"camera is {camera.width}x{camera.height} but the pass is {self.width}x{self.height}; call resize()")
-        mvp = view_proj(camera)
+        mvp = raster_view_proj(camera)
         if not np.isfinite(mvp).all():
             raise InputError("camera matrices contain NaN/inf")
         self.geometry.update(pose)  # validates the pose before anything is drawn
@@ -90,15 +91,17 @@ class UdpPass:
         self.fbo.clear(0.0, 0.0, 0.0, 0.0, depth=1.0)
         self.ctx.enable_only(moderngl.DEPTH_TEST)
         self.ctx.depth_func = "<"
+        self.ctx.front_face = "cw"  # the y-flipped projection mirrors the winding
         self.geometry.bind_joints(self.program, 0)
         self.program["u_view_proj"].write(np.ascontiguousarray(mvp.T))
         self._vao.render(moderngl.TRIANGLES, vertices=self.geometry.num_indices)
 
     def read(self) -> UdpFrame:
         """Read the last render back: [H, W, 4] f32, row 0 = top."""
-        raw = self.fbo.read(components=4, dtype="f4", alignment=1)
-        data = np.frombuffer(raw, np.float32).reshape(self.height, self.width, 4)[::-1]
-        return UdpFrame(data=np.ascontiguousarray(data))
+        data = np.empty((self.height, self.width, 4), np.float32)
+        # Rows are already top-first in the target (raster_view_proj flips y).
+        self.fbo.read_into(data, components=4, dtype="f4", alignment=1)
+        return UdpFrame(data=data)
 
     def run(self, pose: Pose, camera: Camera) -> UdpFrame:
         self.render(pose, camera)

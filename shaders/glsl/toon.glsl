@@ -7,7 +7,7 @@
 #include "include/skinning.glsl"
 
 uniform mat4 u_view;       // character space -> eye
-uniform mat4 u_view_proj;  // u_proj * u_view, computed on the host in f64 (same as the UDP pass)
+uniform mat4 u_view_proj;  // flip_y * proj * view, computed on the host in f64 (same as the UDP pass)
 in vec3 in_normal;
 in vec2 in_uv;
 in vec4 in_color;          // COLOR_0 (linear), ones when the mesh has none
@@ -61,9 +61,10 @@ void main() {
 
     vec3 n = normalize(v_normal);
     // Physics-placed vertices carry their rest normal; use the true face normal there.
-    vec3 face = normalize(cross(dFdx(v_eye), dFdy(v_eye)));
+    // (dFdy runs down the picture: the passes draw with clip y flipped.)
+    vec3 face = normalize(cross(dFdy(v_eye), dFdx(v_eye)));
     n = normalize(mix(n, face, clamp(v_sim, 0.0, 1.0)));
-    if (!gl_FrontFacing) n = -n;  // two-sided: the inside of a skirt is lit like a surface
+    if (!gl_FrontFacing) n = -n;  // two-sided: the inside of a skirt is lit like a surface (front = cw, set by the pass)
 
     vec3 shade = u_has_shade ? u_shade_color.rgb * tex * v_color.rgb
                              : albedo * vec3(0.62, 0.60, 0.78);  // cool anime shadow tint

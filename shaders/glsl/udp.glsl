@@ -6,7 +6,7 @@
 #if defined VERTEX_SHADER
 #include "include/skinning.glsl"
 
-uniform mat4 u_view_proj;  // character space -> clip
+uniform mat4 u_view_proj;  // character space -> clip (y flipped: row 0 = top in memory)
 in vec3 in_landmark;       // [0, 1]^3
 out vec3 v_landmark;
 

@@ -159,3 +159,16 @@ def test_bad_material_is_a_clear_error(gl_ctx, meshes):
     quad = meshes.quad_character(uv=uv, material=Material(base_color_texture=np.zeros((4, 4), np.uint8)))
     with ToonPass(gl_ctx, 8, 8) as toon, pytest.raises(InputError, match="base_color_texture"):
         toon.set_character(quad)
+
+
+def test_simulated_vertices_shade_with_their_face_normal(gl_ctx, meshes):
+    """Physics-placed vertices carry stale rest normals; the toon pass uses the
+    true face normal there (screen derivatives, sign checked under the
+    y-flipped projection)."""
+    quad = _with_mesh(meshes.quad_character(), normals=np.tile(np.float32([0, 0, -1]), (4, 1)))
+    rest = rest_pose(quad)
+    sim = dataclasses.replace(rest, sim_indices=np.arange(4, dtype=np.int32), sim_positions=quad.mesh.positions.copy())
+    dark = _centre(_render(gl_ctx, quad, rest))[:, 0]
+    lit = _centre(_render(gl_ctx, quad, sim))[:, 0]
+    assert (dark < 200).all()  # the bogus normal faces away from the light: deep tone
+    assert (lit == 255).all()  # the face normal faces the camera and the key light: lit white

@@ -217,3 +217,13 @@ def test_misuse_is_a_clear_error(gl_ctx, meshes):
         assert udp.run(rest_pose(quad), _front(quad, size=16)).data.shape == (16, 16, 4)
         assert udp.texture.size == (16, 16) and udp.texture.dtype == "f4"
         assert udp.fbo.color_attachments[0] is udp.texture
+
+
+def test_texture_rows_are_top_first_like_the_frame(udp, meshes):
+    """GPU interop: the colour attachment's memory layout is the UdpFrame's."""
+    strip = meshes.strip_character()
+    udp.set_character(strip)
+    pose = _random_pose(strip, np.random.default_rng(9), angle=0.4)
+    frame = udp.run(pose, frame_character(posed_positions(strip, pose), yaw=15, size=N)).data
+    raw = np.frombuffer(udp.texture.read(), np.float32).reshape(N, N, 4)
+    np.testing.assert_array_equal(raw, frame)
