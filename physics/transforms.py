@@ -5,6 +5,8 @@ Quaternions are ``[..., 4]`` in PyBullet's (x, y, z, w) order. Matrices are
 """
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 
@@ -45,36 +47,56 @@ def matrix_to_euler(m: np.ndarray, order: str) -> np.ndarray:
 def matrix_to_quat(m: np.ndarray) -> np.ndarray:
     """[..., 3, 3] rotation -> [..., 4] unit quaternion (x, y, z, w), w >= 0."""
     m = np.asarray(m, np.float64)
+    if m.shape == (3, 3):  # per-substep calls: plain floats beat NumPy's per-call overhead
+        return _quat_one(m.tolist())
     shape = m.shape[:-2]
-    m = m.reshape(-1, 3, 3)
-    q = np.empty((m.shape[0], 4))
-    tr = m[:, 0, 0] + m[:, 1, 1] + m[:, 2, 2]
-    # Shepperd: pick the largest of w, x, y, z to divide by (stable everywhere)
-    cand = np.stack([tr, m[:, 0, 0], m[:, 1, 1], m[:, 2, 2]], 1)
+    r = m.reshape(-1, 3, 3)
+    m00, m11, m22 = r[:, 0, 0], r[:, 1, 1], r[:, 2, 2]
+    # Shepperd: divide by the largest of 4w^2, 4x^2, 4y^2, 4z^2 (stable everywhere)
+    cand = np.stack([1 + m00 + m11 + m22, 1 + m00 - m11 - m22, 1 - m00 + m11 - m22, 1 - m00 - m11 + m22], 1)
     best = cand.argmax(1)
-    for n in range(m.shape[0]):
-        r = m[n]
-        b = best[n]
-        if b == 0:
-            s = np.sqrt(max(tr[n] + 1.0, 1e-12)) * 2
-            q[n] = [(r[2, 1] - r[1, 2]) / s, (r[0, 2] - r[2, 0]) / s, (r[1, 0] - r[0, 1]) / s, 0.25 * s]
-        elif b == 1:
-            s = np.sqrt(max(1.0 + r[0, 0] - r[1, 1] - r[2, 2], 1e-12)) * 2
-            q[n] = [0.25 * s, (r[0, 1] + r[1, 0]) / s, (r[0, 2] + r[2, 0]) / s, (r[2, 1] - r[1, 2]) / s]
-        elif b == 2:
-            s = np.sqrt(max(1.0 + r[1, 1] - r[0, 0] - r[2, 2], 1e-12)) * 2
-            q[n] = [(r[0, 1] + r[1, 0]) / s, 0.25 * s, (r[1, 2] + r[2, 1]) / s, (r[0, 2] - r[2, 0]) / s]
-        else:
-            s = np.sqrt(max(1.0 + r[2, 2] - r[0, 0] - r[1, 1], 1e-12)) * 2
-            q[n] = [(r[0, 2] + r[2, 0]) / s, (r[1, 2] + r[2, 1]) / s, 0.25 * s, (r[1, 0] - r[0, 1]) / s]
+    s = 2 * np.sqrt(np.maximum(cand[np.arange(len(r)), best], 1e-12))
+    d21, d02, d10 = r[:, 2, 1] - r[:, 1, 2], r[:, 0, 2] - r[:, 2, 0], r[:, 1, 0] - r[:, 0, 1]
+    s01, s02, s12 = r[:, 0, 1] + r[:, 1, 0], r[:, 0, 2] + r[:, 2, 0], r[:, 1, 2] + r[:, 2, 1]
+    q = np.select(
+        [best[:, None] == 0, best[:, None] == 1, best[:, None] == 2],
+        [np.stack([d21 / s, d02 / s, d10 / s, 0.25 * s], 1),
+         np.stack([0.25 * s, s01 / s, s02 / s, d21 / s], 1),
+         np.stack([s01 / s, 0.25 * s, s12 / s, d02 / s], 1)],
+        np.stack([s02 / s, s12 / s, 0.25 * s, d10 / s], 1),
+    )
     q /= np.linalg.norm(q, axis=1, keepdims=True)
-    q[q[:, 3] < 0] *= -1
+    q = np.where(q[:, 3:] < 0, -q, q)
     return q.reshape(shape + (4,))
+
+
+def _quat_one(r) -> np.ndarray:
+    (a, b, c), (d, e, f), (g, h, i) = r
+    cand = (1 + a + e + i, 1 + a - e - i, 1 - a + e - i, 1 - a - e + i)
+    k = max(range(4), key=cand.__getitem__)
+    s = 2 * math.sqrt(max(cand[k], 1e-12))
+    if k == 0:
+        q = ((h - f) / s, (c - g) / s, (d - b) / s, 0.25 * s)
+    elif k == 1:
+        q = (0.25 * s, (b + d) / s, (c + g) / s, (h - f) / s)
+    elif k == 2:
+        q = ((b + d) / s, 0.25 * s, (f + h) / s, (c - g) / s)
+    else:
+        q = ((c + g) / s, (f + h) / s, 0.25 * s, (d - b) / s)
+    n = math.sqrt(sum(x * x for x in q)) * (1 if q[3] >= 0 else -1)
+    return np.array([x / n for x in q])
 
 
 def quat_to_matrix(q: np.ndarray) -> np.ndarray:
     """[..., 4] quaternion (x, y, z, w) -> [..., 3, 3]."""
     q = np.asarray(q, np.float64)
+    if q.shape == (4,):
+        x, y, z, w = q.tolist()
+        n = math.sqrt(x * x + y * y + z * z + w * w)
+        x, y, z, w = x / n, y / n, z / n, w / n
+        return np.array([[1 - 2 * (y * y + z * z), 2 * (x * y - z * w), 2 * (x * z + y * w)],
+                         [2 * (x * y + z * w), 1 - 2 * (x * x + z * z), 2 * (y * z - x * w)],
+                         [2 * (x * z - y * w), 2 * (y * z + x * w), 1 - 2 * (x * x + y * y)]])
     q = q / np.linalg.norm(q, axis=-1, keepdims=True)
     x, y, z, w = np.moveaxis(q, -1, 0)
     return np.stack([

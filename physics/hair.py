@@ -1,0 +1,172 @@
+"""Hair strands as PyBullet multibody spring chains (VRM spring-bone-like).
+
+A strand's joints (root -> tip) become a floating-base multibody: the base is
+the root joint, each further joint a link on a spherical joint whose motor is
+a weak PD spring toward the rest bend (stiffness), plus joint damping (drag).
+The base is much heavier than the strand and is steered every substep by
+setting its velocity so it lands on the head's attachment point, so the chain
+is pinned to the head while the links lag behind and swing. Link capsules
+collide with the body capsules (head, neck, chest, shoulders, arms), not with
+each other or other strands.
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import numpy as np
+import pybullet as p
+
+from conrt.errors import PhysicsError
+from conrt.types import Character, SimRegion
+
+from .rig import BODY_GROUP, HAIR_GROUP
+from .transforms import matrix_to_quat, quat_to_matrix, rotation_between
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class HairParams:
+    link_mass: float = 0.01  # kg per segment
+    base_mass: float = 50.0  # heavy, so the strand barely disturbs its pin
+    stiffness: float = 0.02  # PD position gain toward the rest bend
+    damping: float = 0.3  # PD velocity gain
+    max_torque: float = 0.02  # N m: caps the spring, lets gravity and inertia win
+    joint_damping: float = 0.002
+    radius_scale: float = 0.8  # collision radius = this x the measured strand radius
+
+
+class HairChain:
+    """One hair strand in a PyBullet client."""
+
+    def __init__(self, client: int, character: Character, region: SimRegion, params: HairParams = HairParams()):
+        if region.kind != "hair":
+            raise PhysicsError(f"region {region.name!r} is {region.kind!r}, not hair")
+        chain = [int(j) for j in region.chain]
+        if len(chain) < 2:
+            raise PhysicsError(f"hair region {region.name!r} needs at least 2 chain joints, has {len(chain)}")
+        sk = character.skeleton
+        for a, b in zip(chain[:-1], chain[1:]):
+            if sk.parents[b] != a:
+                raise PhysicsError(f"hair region {region.name!r}: {sk.names[b]} is not a child of {sk.names[a]}")
+        self.client, self.character, self.region, self.params = client, character, region, params
+        self.chain = chain
+        self.anchor = region.anchor_joint
+        rest = sk.rest_world.astype(np.float64)
+        self.rest = rest[chain]  # [C, 4, 4]
+        # root joint in the anchor's frame (constant)
+        self.attach = np.linalg.inv(rest[self.anchor]) @ rest[chain[0]]
+        pos = rest[chain, :3, 3]
+        seg = np.diff(pos, axis=0)
+        seg = np.concatenate([seg, seg[-1:] * 0.5])  # tip: a half-length stub
+        radius = self._radii(character, chain, pos, seg) * params.radius_scale
+        c = client
+
+        def capsule(k):
+            inv = rest[chain[k], :3, :3].T
+            d = inv @ seg[k]
+            length = float(np.linalg.norm(d))
+            return p.createCollisionShape(
+                p.GEOM_CAPSULE, radius=float(radius[k]), height=max(length - 2 * radius[k], 1e-3),
+                collisionFramePosition=(d / 2).tolist(),
+                collisionFrameOrientation=matrix_to_quat(rotation_between((0, 0, 1), d)).tolist(), physicsClientId=c)
+
+        n = len(chain) - 1
+        self.body = p.createMultiBody(
+            baseMass=params.base_mass, baseCollisionShapeIndex=-1,  # the root segment sits on the scalp: no contact
+            basePosition=pos[0].tolist(), baseOrientation=matrix_to_quat(rest[chain[0], :3, :3]).tolist(),
+            linkMasses=[params.link_mass] * n, linkCollisionShapeIndices=[capsule(k) for k in range(1, n + 1)],
+            linkVisualShapeIndices=[-1] * n,
+            linkPositions=[sk.rest_local[j, :3, 3].astype(np.float64).tolist() for j in chain[1:]],
+            linkOrientations=[matrix_to_quat(sk.rest_local[j, :3, :3]).tolist() for j in chain[1:]],
+            linkInertialFramePositions=[[0, 0, 0]] * n, linkInertialFrameOrientations=[[0, 0, 0, 1]] * n,
+            linkParentIndices=list(range(n)), linkJointTypes=[p.JOINT_SPHERICAL] * n, linkJointAxis=[[0, 0, 1]] * n,
+            physicsClientId=c,
+        )
+        for k in range(-1, n):
+            p.setCollisionFilterGroupMask(self.body, k, HAIR_GROUP, BODY_GROUP, physicsClientId=c)
+            p.changeDynamics(self.body, k, linearDamping=0.0, angularDamping=0.0, jointDamping=params.joint_damping,
+                             physicsClientId=c)
+        self._total_mass = params.base_mass + n * params.link_mass
+        self._inertia = 0.4 * params.base_mass * 0.1 ** 2  # a 10 cm ball: only sets the torque scale
+        p.changeDynamics(self.body, -1, localInertiaDiagonal=[self._inertia] * 3, physicsClientId=c)
+        self.resets = 0
+        self._springs()
+
+    @staticmethod
+    def _radii(character, chain, pos, seg):
+        mesh = character.mesh
+        owner = mesh.joints[np.arange(mesh.num_vertices), mesh.weights.argmax(1)]
+        out = np.full(len(chain), 0.015)
+        for k, j in enumerate(chain):
+            v = mesh.positions[owner == j].astype(np.float64)
+            if len(v) >= 3:
+                ab = seg[k]
+                t = np.clip(((v - pos[k]) @ ab) / max(ab @ ab, 1e-12), 0, 1)
+                d = np.linalg.norm(v - (pos[k] + t[:, None] * ab), axis=1)
+                out[k] = np.clip(np.median(d), 0.005, 0.05)
+        return out
+
+    def _springs(self) -> None:
+        n = len(self.chain) - 1
+        pr = self.params
+        p.setJointMotorControlMultiDofArray(
+            self.body, list(range(n)), p.POSITION_CONTROL, targetPositions=[[0, 0, 0, 1]] * n,
+            positionGains=[pr.stiffness] * n, velocityGains=[pr.damping] * n,
+            forces=[[pr.max_torque] * 3] * n, physicsClientId=self.client)
+
+    def target(self, anchor_world: np.ndarray) -> np.ndarray:
+        """[4, 4] where the strand's root belongs for an anchor (head) world matrix."""
+        return anchor_world @ self.attach
+
+    def drive(self, goal: np.ndarray, dt: float, gravity: float) -> None:
+        """Push the heavy base so it lands on ``goal`` ([4, 4] root world matrix) after
+        the next substep of length dt. A force (not a velocity reset) so the links
+        feel the acceleration and lag behind."""
+        c, pr = self.client, self.params
+        pos, orn = p.getBasePositionAndOrientation(self.body, physicsClientId=c)
+        v, w = p.getBaseVelocity(self.body, physicsClientId=c)
+        pos, v, w = np.asarray(pos), np.asarray(v), np.asarray(w)
+        v_goal = (goal[:3, 3] - pos) / dt
+        force = pr.base_mass * (v_goal - v) / dt + np.array([0.0, gravity * self._total_mass, 0.0])
+        rel = goal[:3, :3] @ quat_to_matrix(np.array(orn)).T  # rotation still to go, world frame
+        q = matrix_to_quat(rel)
+        angle = 2 * np.arctan2(np.linalg.norm(q[:3]), q[3])
+        w_goal = q[:3] / max(np.linalg.norm(q[:3]), 1e-12) * angle / dt
+        torque = self._inertia * (w_goal - w) / dt
+        p.applyExternalForce(self.body, -1, force.tolist(), pos.tolist(), p.WORLD_FRAME, physicsClientId=c)
+        p.applyExternalTorque(self.body, -1, torque.tolist(), p.WORLD_FRAME, physicsClientId=c)
+
+    def joint_world(self) -> np.ndarray:
+        """[C, 4, 4] f64 world matrices of the chain joints, root first."""
+        c = self.client
+        out = np.tile(np.eye(4), (len(self.chain), 1, 1))
+        pos, orn = p.getBasePositionAndOrientation(self.body, physicsClientId=c)
+        out[0, :3, :3], out[0, :3, 3] = quat_to_matrix(np.array(orn)), pos
+        states = p.getLinkStates(self.body, list(range(len(self.chain) - 1)), computeForwardKinematics=1,
+                                 physicsClientId=c)
+        for k, s in enumerate(states, 1):
+            out[k, :3, :3], out[k, :3, 3] = quat_to_matrix(np.array(s[5])), s[4]
+        return out
+
+    def healthy(self, world: np.ndarray, anchor_world: np.ndarray) -> bool:
+        """False on NaN/inf, or a root torn off the head / links stretched (the joints cannot stretch)."""
+        if not np.isfinite(world).all():
+            return False
+        length = np.linalg.norm(np.diff(self.rest[:, :3, 3], axis=0), axis=1).sum()
+        root_err = np.linalg.norm(world[0, :3, 3] - self.target(anchor_world)[:3, 3])
+        reach = np.linalg.norm(world[:, :3, 3] - world[0, :3, 3], axis=1).max()
+        return bool(root_err < 0.5 * length + 0.05 and reach < 1.5 * length + 0.05)
+
+    def reset(self, anchor_world: np.ndarray) -> None:
+        """Put the strand back in its rest shape carried by the head, at rest."""
+        c = self.client
+        goal = self.target(anchor_world)
+        p.resetBasePositionAndOrientation(self.body, goal[:3, 3].tolist(), matrix_to_quat(goal[:3, :3]).tolist(),
+                                          physicsClientId=c)
+        p.resetBaseVelocity(self.body, [0, 0, 0], [0, 0, 0], physicsClientId=c)
+        n = len(self.chain) - 1
+        p.resetJointStatesMultiDof(self.body, list(range(n)), targetValues=[[0, 0, 0, 1]] * n,
+                                   targetVelocities=[[0, 0, 0]] * n, physicsClientId=c)
+        self.resets += 1

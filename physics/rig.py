@@ -1,0 +1,314 @@
+"""The body as a PyBullet multibody of capsules built from the skeleton.
+
+One link per body joint (every joint that is not part of a hair chain), with a
+spherical joint to its parent and a capsule from the joint to its main child,
+radius measured from the skinned vertices (the joint with the largest weight
+owns a vertex; simulated regions are left out). The hips are the fixed base
+and carry no collision shape, so a skirt's waistband is never pushed out by
+the pelvis; the legs, torso, arms and head collide with cloth and hair.
+
+Modes:
+- ``kinematic`` (default): every substep the base and joint states are set
+  from the animation, the capsules only serve as colliders.
+- ``physical``: the base follows the hips, the joints are PD motors tracking
+  the animation, so :meth:`BodyRig.poke` pushes limbs that then recover.
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+import pybullet as p
+
+from conrt.errors import PhysicsError
+from conrt.types import Character
+
+from .transforms import matrix_to_quat, quat_to_matrix, rotation_between
+
+log = logging.getLogger(__name__)
+
+BODY_GROUP = 1  # collision filter group bit of body capsules
+HAIR_GROUP = 2
+
+
+@dataclass(frozen=True)
+class Capsule:
+    joint: int  # skeleton joint index
+    a: np.ndarray  # [3] f64 segment start, character rest space
+    b: np.ndarray  # [3] f64 segment end
+    radius: float
+
+
+def _segment_distance(pts: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    ab = b - a
+    t = np.clip(((pts - a) @ ab) / max(float(ab @ ab), 1e-12), 0.0, 1.0)
+    return np.linalg.norm(pts - (a + t[:, None] * ab), axis=1)
+
+
+def hair_joints(character: Character) -> set[int]:
+    return {int(j) for r in character.regions if r.kind == "hair" for j in r.chain}
+
+
+def body_capsules(character: Character, radius_quantile: float = 0.6) -> list[Capsule]:
+    """Capsule colliders of the body joints, sized from the skin weights."""
+    sk, mesh = character.skeleton, character.mesh
+    skip = hair_joints(character)
+    names = {j: n for n, j in character.humanoid.items()}
+    for n in ("leftEye", "rightEye", "jaw"):
+        if n in character.humanoid:
+            skip.add(character.humanoid[n])
+    pos = sk.rest_world[:, :3, 3].astype(np.float64)
+    children: dict[int, list[int]] = {}
+    for j, par in enumerate(sk.parents):
+        if j not in skip:
+            children.setdefault(int(par), []).append(j)
+
+    def subtree(j):
+        return 1 + sum(subtree(c) for c in children.get(j, []))
+
+    owner = mesh.joints[np.arange(mesh.num_vertices), mesh.weights.argmax(1)].astype(np.int64)
+    simulated = np.zeros(mesh.num_vertices, bool)
+    for r in character.regions:
+        simulated[r.vertices] = True
+    verts = mesh.positions.astype(np.float64)
+    out = []
+    for j in range(sk.num_joints):
+        if j in skip:
+            continue
+        kids = children.get(j, [])
+        name = names.get(j, "")
+        if name == "hips":  # spine direction for the hips, legs collide on their own
+            kids = [k for k in kids if names.get(k) == "spine"] or kids
+        if kids:
+            child = max(kids, key=lambda k: (subtree(k), -k))
+            a, b = pos[j], pos[child]
+        else:  # leaf: extend along the parent bone by a short stub
+            par = sk.parents[j]
+            d = pos[j] - pos[par] if par >= 0 else np.array([0, 0.1, 0])
+            mine = verts[(owner == j) & ~simulated]
+            if len(mine):  # reach as far as the owned vertices do
+                ext = float(np.quantile((mine - pos[j]) @ (d / max(np.linalg.norm(d), 1e-9)), 0.9))
+                d = d / max(np.linalg.norm(d), 1e-9) * max(ext, 0.02)
+            else:
+                d = d * 0.4
+            a, b = pos[j], pos[j] + d
+        mine = verts[(owner == j) & ~simulated]
+        length = float(np.linalg.norm(b - a))
+        if len(mine) >= 4:
+            r = float(np.quantile(_segment_distance(mine, a, b), radius_quantile))
+        else:
+            r = 0.25 * length
+        r = float(np.clip(r, 0.01, max(0.6 * length, 0.03)))
+        out.append(Capsule(joint=j, a=a, b=b, radius=r))
+    return out
+
+
+class BodyRig:
+    """A character's body in a PyBullet client (see module docstring)."""
+
+    def __init__(self, client: int, character: Character, mode: Literal["kinematic", "physical"] = "kinematic",
+                 kp: float = 0.3, kd: float = 1.0, max_torque: float = 200.0, collision_margin: float = 0.0):
+        if mode not in ("kinematic", "physical"):
+            raise PhysicsError(f"unknown body mode {mode!r}; valid: kinematic, physical")
+        self.client, self.character, self.mode = client, character, mode
+        self.kp, self.kd, self.max_torque = kp, kd, max_torque
+        sk = character.skeleton
+        caps = body_capsules(character)
+        by_joint = {c.joint: c for c in caps}
+        roots = [c.joint for c in caps if sk.parents[c.joint] < 0 or sk.parents[c.joint] not in by_joint]
+        if len(roots) != 1:
+            raise PhysicsError(f"character {character.name!r}: the body joints must form one tree, found roots "
+                               f"{[sk.names[r] for r in roots]}")
+        self.root = roots[0]
+        self.links = [c.joint for c in caps if c.joint != self.root]  # link k <-> joint links[k]
+        self.link_of = {j: k for k, j in enumerate(self.links)}
+        self.link_of[self.root] = -1
+        self.capsules = by_joint
+        rest_w = sk.rest_world.astype(np.float64)
+        self._inv_rest = np.linalg.inv(rest_w)
+        self._cap_a = np.zeros((sk.num_joints, 3))
+        self._cap_b = np.zeros((sk.num_joints, 3))
+        self._cap_r = np.zeros(sk.num_joints)
+        for cap in caps:
+            self._cap_a[cap.joint], self._cap_b[cap.joint], self._cap_r[cap.joint] = cap.a, cap.b, cap.radius
+        hips = character.humanoid.get("hips")
+        self.colliding = [cap.joint for cap in caps if cap.joint != hips]  # the hips carry no collider
+        c = client
+
+        def shape(cap: Capsule, collide: bool):
+            if not collide:
+                return -1
+            inv = rest_w[cap.joint, :3, :3].T
+            d = inv @ (cap.b - cap.a)
+            length = float(np.linalg.norm(d))
+            mid = inv @ ((cap.a + cap.b) / 2 - rest_w[cap.joint, :3, 3])
+            orn = matrix_to_quat(rotation_between((0, 0, 1), d if length > 1e-9 else (0, 0, 1)))
+            return p.createCollisionShape(p.GEOM_CAPSULE, radius=cap.radius, height=max(length, 1e-4),
+                                          collisionFramePosition=mid.tolist(), collisionFrameOrientation=orn.tolist(),
+                                          physicsClientId=c)
+
+        def mass(cap: Capsule):
+            length = float(np.linalg.norm(cap.b - cap.a))
+            return float(1000.0 * np.pi * cap.radius ** 2 * (length + 4 / 3 * cap.radius))
+
+        names = {j: n for n, j in character.humanoid.items()}
+        self.parts: dict[int, int] = {}  # kinematic mode: joint -> static capsule body
+        self.body = -1
+        if mode == "kinematic":
+            # Separate static capsules, teleported each frame: no dynamics to integrate.
+            for cap in caps:
+                if cap.joint == self.root and names.get(self.root) == "hips":
+                    continue
+                w = rest_w[cap.joint]
+                b = p.createMultiBody(baseMass=0.0, baseCollisionShapeIndex=shape(cap, True),
+                                      basePosition=w[:3, 3].tolist(), baseOrientation=matrix_to_quat(w[:3, :3]).tolist(),
+                                      physicsClientId=c)
+                p.setCollisionFilterGroupMask(b, -1, BODY_GROUP, 0xFFFF & ~BODY_GROUP, physicsClientId=c)
+                p.changeDynamics(b, -1, lateralFriction=0.3, physicsClientId=c)
+                self.parts[cap.joint] = b
+        else:
+            self._build_multibody(caps, by_joint, names, shape, mass, rest_w)
+        self._rest_local_rot = sk.rest_local[self.links, :3, :3].astype(np.float64)  # [L, 3, 3]
+        self._pushes: list[tuple[int, np.ndarray, np.ndarray]] = []
+        self._world = rest_w.copy()
+        self.drive(rest_w, reset=True)
+
+    def _build_multibody(self, caps, by_joint, names, shape, mass, rest_w) -> None:
+        sk, c = self.character.skeleton, self.client
+        base_cap = by_joint[self.root]
+        link_shapes, masses, parents, lpos, lorn = [], [], [], [], []
+        for j in self.links:
+            link_shapes.append(shape(by_joint[j], True))
+            masses.append(mass(by_joint[j]))
+            parent = sk.parents[j]
+            parents.append(0 if parent == self.root else self.link_of[parent] + 1)
+            lpos.append(sk.rest_local[j, :3, 3].astype(np.float64).tolist())
+            lorn.append(matrix_to_quat(sk.rest_local[j, :3, :3]).tolist())
+        n = len(self.links)
+        root_w = rest_w[self.root]
+        self.body = p.createMultiBody(
+            baseMass=0.0,  # fixed base: the hips follow the animation
+            baseCollisionShapeIndex=shape(base_cap, names.get(self.root) != "hips"),
+            basePosition=root_w[:3, 3].tolist(), baseOrientation=matrix_to_quat(root_w[:3, :3]).tolist(),
+            linkMasses=masses, linkCollisionShapeIndices=link_shapes, linkVisualShapeIndices=[-1] * n,
+            linkPositions=lpos, linkOrientations=lorn,
+            linkInertialFramePositions=[[0, 0, 0]] * n, linkInertialFrameOrientations=[[0, 0, 0, 1]] * n,
+            linkParentIndices=parents, linkJointTypes=[p.JOINT_SPHERICAL] * n, linkJointAxis=[[0, 0, 1]] * n,
+            physicsClientId=c,
+        )
+        for k in range(-1, n):
+            p.setCollisionFilterGroupMask(self.body, k, BODY_GROUP, 0xFFFF & ~BODY_GROUP, physicsClientId=c)
+            p.changeDynamics(self.body, k, lateralFriction=0.3, linearDamping=0.05, angularDamping=0.05,
+                             physicsClientId=c)
+
+    # ------------------------------------------------------------------
+    def _joint_targets(self, world: np.ndarray) -> np.ndarray:
+        """[J, 4, 4] target joint worlds -> [L, 4] spherical joint quaternions (rest-relative)."""
+        sk = self.character.skeleton
+        par = world[sk.parents[self.links]]
+        rel = np.einsum("lba,lbc->lac", par[:, :3, :3], world[self.links, :3, :3])  # parent^T child
+        r = np.einsum("lba,lbc->lac", self._rest_local_rot, rel)  # restLocal^T rel
+        return matrix_to_quat(r)
+
+    def drive(self, world: np.ndarray, reset: bool = False) -> None:
+        """Follow target joint world matrices [J, 4, 4] (character space) for the next substep."""
+        c, root = self.client, world[self.root]
+        if self.mode == "kinematic":
+            quats = matrix_to_quat(world[list(self.parts), :3, :3])
+            for (j, b), q in zip(self.parts.items(), quats):
+                p.resetBasePositionAndOrientation(b, world[j, :3, 3].tolist(), q.tolist(), physicsClientId=c)
+            self._world = world
+            return
+        p.resetBasePositionAndOrientation(self.body, root[:3, 3].tolist(), matrix_to_quat(root[:3, :3]).tolist(),
+                                          physicsClientId=c)
+        q = self._joint_targets(world)
+        idx = list(range(len(self.links)))
+        if reset:
+            p.resetJointStatesMultiDof(self.body, idx, targetValues=q.tolist(),
+                                       targetVelocities=[[0.0, 0.0, 0.0]] * len(idx), physicsClientId=c)
+        if self.mode == "physical":
+            p.setJointMotorControlMultiDofArray(
+                self.body, idx, p.POSITION_CONTROL, targetPositions=q.tolist(),
+                positionGains=[self.kp] * len(idx), velocityGains=[self.kd] * len(idx),
+                forces=[[self.max_torque] * 3] * len(idx), physicsClientId=c)
+            for link, point, force in self._pushes:
+                p.applyExternalForce(self.body, link, force.tolist(), point.tolist(), p.WORLD_FRAME, physicsClientId=c)
+            self._pushes.clear()
+        self._world = world
+
+    def poke(self, point, impulse, dt: float) -> str:
+        """Push the body at ``point`` (character space) with ``impulse`` (N s), spread
+        over the next substep of length ``dt``. Returns the name of the joint hit."""
+        if self.mode != "physical":
+            raise PhysicsError("poke needs a body in mode='physical' (kinematic bodies follow the animation exactly)")
+        point, impulse = np.asarray(point, np.float64), np.asarray(impulse, np.float64)
+        if point.shape != (3,) or impulse.shape != (3,) or not (np.isfinite(point).all() and np.isfinite(impulse).all()):
+            raise PhysicsError(f"poke needs finite 3-vectors, got point {point} and impulse {impulse}")
+        # nearest capsule (links only: the base follows the animation)
+        world = self.joint_world()
+        best, best_d = None, np.inf
+        for j in self.links:
+            cap = self.capsules[j]
+            inv0 = np.linalg.inv(self.character.skeleton.rest_world[j].astype(np.float64))
+            a = (world[j] @ inv0 @ np.append(cap.a, 1))[:3]
+            b = (world[j] @ inv0 @ np.append(cap.b, 1))[:3]
+            d = float(_segment_distance(point[None], a, b)[0]) - cap.radius
+            if d < best_d:
+                best, best_d = j, d
+        self._pushes.append((self.link_of[best], point, impulse / dt))
+        return self.character.skeleton.names[best]
+
+    def joint_world(self) -> np.ndarray:
+        """[J, 4, 4] f64 current world matrices of the body joints (others: last target)."""
+        if self.mode == "kinematic":
+            return self._world.copy()
+        out = self._world.copy()
+        states = p.getLinkStates(self.body, list(range(len(self.links))), computeForwardKinematics=1,
+                                 physicsClientId=self.client)
+        for j, s in zip(self.links, states):
+            out[j, :3, :3] = quat_to_matrix(np.array(s[5]))
+            out[j, :3, 3] = s[4]
+        # joints off the body (eyes, jaw, ...) ride on their simulated parents
+        sk = self.character.skeleton
+        target = self._world
+        for j, par in enumerate(sk.parents):
+            if par >= 0 and j not in self.link_of:
+                out[j] = out[par] @ np.linalg.inv(target[par]) @ target[j]
+        return out
+
+    def world_capsules(self, world: np.ndarray, joints=None) -> np.ndarray:
+        """[C, 7] f64 capsules (a xyz, b xyz, radius) of ``joints`` (default: all colliding
+        body joints) posed by joint world matrices [J, 4, 4]."""
+        joints = [j for j in (self.colliding if joints is None else joints)]
+        if not joints:
+            return np.zeros((0, 7))
+        rel = world[joints] @ self._inv_rest[joints]  # [C, 4, 4] rest -> posed
+        a = np.einsum("cab,cb->ca", rel[:, :3, :3], self._cap_a[joints]) + rel[:, :3, 3]
+        b = np.einsum("cab,cb->ca", rel[:, :3, :3], self._cap_b[joints]) + rel[:, :3, 3]
+        r = self._cap_r[joints]
+        return np.concatenate([a, b, r[:, None]], 1)
+
+    def cloth_colliders(self, anchor: int) -> list[int]:
+        """Body joints a cloth hanging from ``anchor`` collides with: everything but the
+        anchor, its ancestors and (for a skirt on the hips) the torso above it."""
+        sk, names = self.character.skeleton, self.character.humanoid
+        skip = set()
+        j = anchor
+        while j >= 0:
+            skip.add(j)
+            j = sk.parents[j]
+        if names.get("hips") == anchor:
+            skip |= {names[n] for n in ("spine", "chest", "upperChest", "neck", "head") if n in names}
+        return [j for j in self.colliding if j not in skip]
+
+    def link_index(self, joint: int) -> int:
+        """PyBullet link index of a body joint (-1 = base)."""
+        if joint not in self.link_of:
+            raise PhysicsError(f"joint {self.character.skeleton.names[joint]!r} is not part of the body")
+        return self.link_of[joint]
+
+    def remove(self) -> None:
+        for b in list(self.parts.values()) + ([self.body] if self.body >= 0 else []):
+            p.removeBody(b, physicsClientId=self.client)

@@ -1,0 +1,310 @@
+"""PhysicsWorld: one PyBullet client stepping characters, their cloth and hair.
+
+    with PhysicsWorld(fps=60, substeps=4) as world:
+        h = world.add(character, "walk")
+        for _ in range(120):
+            pose = world.step()[h]      # conrt.types.Pose per character
+
+Each frame advances the animation clock by ``time_scale / fps`` in fixed
+substeps of ``1 / (fps * substeps)`` seconds (a fractional time scale carries
+the remainder to the next frame), so the same inputs give the same positions.
+Per substep: the body follows the clip, each cloth anchor follows its joint,
+each hair root is steered onto the head, then PyBullet steps once. After the
+frame, unhealthy cloth/hair (NaN, flung away) is reset to its skinned rest
+shape with a warning and the frame still goes out.
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import Literal
+
+import numpy as np
+import pybullet as p
+
+from conrt.errors import PhysicsError
+from conrt.types import Character, Pose
+
+from .clips import Animator, Clip, _fk, get_clip
+from .cloth import ClothParams, ClothSim, VerletCloth, build_proxy
+from .hair import HairChain, HairParams
+from .rig import BodyRig
+from .transforms import matrix_to_quat, quat_to_matrix, slerp
+
+log = logging.getLogger(__name__)
+
+_SPACING = 4.0  # metres between characters in the shared world (they never touch)
+
+
+@dataclass
+class _Actor:
+    character: Character
+    animator: Animator
+    body: BodyRig
+    cloths: list[ClothSim]
+    hairs: list[HairChain]
+    origin: np.ndarray  # [4, 4] character space -> world
+    t: float = 0.0
+    target: np.ndarray | None = None  # [J, 4, 4] world matrices of the animation at time t
+    pose: Pose | None = None
+    faults: set = field(default_factory=set)  # region names whose next read is forced to NaN (tests)
+
+
+class _AnchorPath:
+    """Anchor joint matrices interpolated across a frame's substeps."""
+
+    def __init__(self, before: np.ndarray, after: np.ndarray, joints: list[int]):
+        self.ends = {}
+        for j in set(joints):
+            q = matrix_to_quat(np.stack([before[j, :3, :3], after[j, :3, :3]]))
+            self.ends[j] = (before[j, :3, 3], after[j, :3, 3], q[0], q[1])
+
+    def at(self, joint: int, f: float) -> np.ndarray:
+        p0, p1, q0, q1 = self.ends[joint]
+        m = np.eye(4)
+        m[:3, :3] = quat_to_matrix(slerp(q0, q1, f))
+        m[:3, 3] = (1 - f) * p0 + f * p1
+        return m
+
+
+class PhysicsWorld:
+    """Owns a ``p.DIRECT`` PyBullet client (nothing global); use as a context manager."""
+
+    def __init__(self, fps: float = 60.0, substeps: int = 4, gravity: float = 9.81,
+                 cloth_segments: int = 16, cloth_rings: int = 8,
+                 cloth: ClothParams = ClothParams(), hair: HairParams = HairParams(), solver_iterations: int = 10,
+                 cloth_backend: Literal["bullet", "verlet"] = "bullet", verlet_iterations: int = 8):
+        if not fps > 0 or substeps < 1:
+            raise PhysicsError(f"need fps > 0 and substeps >= 1, got fps={fps}, substeps={substeps}")
+        self.fps, self.substeps = float(fps), int(substeps)
+        self.dt = 1.0 / (self.fps * self.substeps)  # the fixed substep
+        self.gravity = float(gravity)
+        self.cloth_grid = (int(cloth_segments), int(cloth_rings))
+        self.cloth_params, self.hair_params = cloth, hair
+        if cloth_backend not in ("bullet", "verlet"):
+            raise PhysicsError(f"unknown cloth backend {cloth_backend!r}; valid: bullet, verlet")
+        self.cloth_backend, self.verlet_iterations = cloth_backend, int(verlet_iterations)
+        self.client = p.connect(p.DIRECT)
+        if self.client < 0:
+            raise PhysicsError("could not start a PyBullet DIRECT client")
+        c = self.client
+        p.resetSimulation(p.RESET_USE_DEFORMABLE_WORLD, physicsClientId=c)
+        p.setGravity(0, -gravity, 0, physicsClientId=c)
+        p.setTimeStep(self.dt, physicsClientId=c)
+        p.setPhysicsEngineParameter(deterministicOverlappingPairs=1, numSolverIterations=solver_iterations,
+                                    physicsClientId=c)
+        self.actors: list[_Actor] = []
+        self.paused = False
+        self._time_scale = 1.0
+        self._pending = 0.0  # fractional substeps carried between frames
+        self.substeps_run = 0
+
+    # ------------------------------------------------------------------ lifecycle
+    def __enter__(self) -> "PhysicsWorld":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def close(self) -> None:
+        if self.client is None:
+            return
+        for a in self.actors:
+            for cl in a.cloths:
+                cl.close()
+        try:
+            p.disconnect(physicsClientId=self.client)
+        finally:
+            self.client = None
+
+    def _check_open(self):
+        if self.client is None:
+            raise PhysicsError("the physics world is closed")
+
+    # ------------------------------------------------------------------ characters
+    def add(self, character: Character, clip: Clip | str = "idle", mode: Literal["kinematic", "physical"] = "kinematic",
+            start: float = 0.0) -> int:
+        """Add a character driven by ``clip`` (a Clip or a registered clip name). Returns its handle."""
+        self._check_open()
+        if isinstance(clip, str):
+            clip = get_clip(clip, character)
+        animator = Animator(character, clip)
+        origin = np.eye(4)
+        origin[0, 3] = _SPACING * len(self.actors)
+        world = origin @ _fk(character.skeleton.parents, animator.local(start))
+        body = BodyRig(self.client, character, mode=mode)
+        body.drive(world, reset=True)
+        cloths, hairs = [], []
+        rest = character.skeleton.rest_world.astype(np.float64)
+        for r in character.regions:
+            if r.kind == "cloth":
+                proxy = build_proxy(character, r, *self.cloth_grid)
+                if self.cloth_backend == "bullet":
+                    cloths.append(ClothSim(self.client, proxy, origin @ rest[r.anchor_joint], self.cloth_params,
+                                           anchor_world=world[r.anchor_joint]))
+                else:
+                    cl = VerletCloth(proxy, origin @ rest[r.anchor_joint], self.cloth_params,
+                                     anchor_world=world[r.anchor_joint], iterations=self.verlet_iterations,
+                                     gravity=self.gravity)
+                    cl.colliders = body.cloth_colliders(r.anchor_joint)
+                    cl.set_colliders(body.world_capsules(world, cl.colliders))
+                    cloths.append(cl)
+            elif r.kind == "hair":
+                h = HairChain(self.client, character, r, self.hair_params)
+                h.reset(world[r.anchor_joint])
+                h.resets = 0  # placing it is not a recovery
+                hairs.append(h)
+        actor = _Actor(character, animator, body, cloths, hairs, origin, t=float(start), target=world)
+        self.actors.append(actor)
+        actor.pose = self._read(actor)
+        log.info("added %s (%d joints, %d cloth nodes, %d hair chains, %s body)", character.name,
+                 character.skeleton.num_joints, sum(len(cl.proxy.nodes) for cl in cloths), len(hairs), mode)
+        return len(self.actors) - 1
+
+    def _actor(self, handle: int) -> _Actor:
+        if not 0 <= handle < len(self.actors):
+            raise PhysicsError(f"no character with handle {handle}; valid: 0..{len(self.actors) - 1}")
+        return self.actors[handle]
+
+    def set_clip(self, handle: int, clip: Clip | str, start: float = 0.0) -> None:
+        """Switch a character to another clip (the physics state carries on)."""
+        a = self._actor(handle)
+        if isinstance(clip, str):
+            clip = get_clip(clip, a.character)
+        a.animator, a.t = Animator(a.character, clip), float(start)
+        a.target = None  # the next frame starts from the new clip's pose
+
+    # ------------------------------------------------------------------ time
+    @property
+    def time_scale(self) -> float:
+        return self._time_scale
+
+    @time_scale.setter
+    def time_scale(self, value: float) -> None:
+        if not (np.isfinite(value) and 0 <= value <= 16):
+            raise PhysicsError(f"time_scale must be in 0..16, got {value}")
+        self._time_scale = float(value)
+
+    def pause(self) -> None:
+        self.paused = True
+
+    def resume(self) -> None:
+        self.paused = False
+
+    def time(self, handle: int = 0) -> float:
+        return self._actor(handle).t
+
+    def reset(self, handle: int | None = None, t: float = 0.0) -> list[Pose]:
+        """Put characters (all, or one) at time ``t`` of their clip (default: the first
+        frame), cloth and hair in their skinned rest shape, at rest."""
+        self._check_open()
+        for a in self.actors if handle is None else [self._actor(handle)]:
+            a.t = float(t)
+            world = a.target = self._target(a)
+            a.body.drive(world, reset=True)
+            for cl in a.cloths:
+                cl.reset(world[cl.proxy.anchor_joint])
+            for h in a.hairs:
+                h.reset(world[h.anchor])
+            a.pose = self._read(a)
+        self._pending = 0.0
+        return [a.pose for a in self.actors]
+
+    # ------------------------------------------------------------------ stepping
+    def _target(self, a: _Actor) -> np.ndarray:
+        return a.origin @ _fk(a.character.skeleton.parents, a.animator.local(a.t))
+
+    def step(self) -> list[Pose]:
+        """Advance one frame; returns the Pose of every character (by handle).
+
+        The animation is evaluated once per frame: the body colliders move to
+        the frame's pose at its first substep, the cloth anchors and hair roots
+        are interpolated across the substeps (they need smooth motion)."""
+        self._check_open()
+        if self.paused:
+            return [a.pose for a in self.actors]
+        self._pending += self.substeps * self._time_scale
+        n = int(np.floor(self._pending + 1e-9))
+        self._pending -= n
+        if n == 0:
+            return [a.pose for a in self.actors]
+        c = self.client
+        plans = []
+        for a in self.actors:
+            before = a.target if a.target is not None else self._target(a)
+            a.t += n * self.dt
+            a.target = self._target(a)
+            a.body.drive(a.target)
+            for cl in a.cloths:
+                if isinstance(cl, VerletCloth):
+                    cl.set_colliders(a.body.world_capsules(a.target, cl.colliders))
+            plans.append(_AnchorPath(before, a.target, [cl.proxy.anchor_joint for cl in a.cloths] +
+                                     [h.anchor for h in a.hairs]))
+        for k in range(1, n + 1):
+            f = k / n
+            for a, plan in zip(self.actors, plans):
+                for cl in a.cloths:
+                    cl.drive(plan.at(cl.proxy.anchor_joint, f))
+                    if isinstance(cl, VerletCloth):
+                        cl.step(self.dt)
+                for h in a.hairs:
+                    h.drive(h.target(plan.at(h.anchor, f)), self.dt, self.gravity)
+            p.stepSimulation(physicsClientId=c)
+            self.substeps_run += 1
+        for a in self.actors:
+            a.pose = self._read(a)
+        return [a.pose for a in self.actors]
+
+    def _read(self, a: _Actor) -> Pose:
+        """Collect joint matrices and cloth vertices; reset what blew up."""
+        world = a.body.joint_world()  # [J, 4, 4] world space
+        for h in a.hairs:
+            hw = h.joint_world()
+            if h.region.name in a.faults:
+                a.faults.discard(h.region.name)
+                hw[:] = np.nan
+            if not h.healthy(hw, world[h.anchor]):
+                log.warning("%s: hair %r blew up (NaN or torn off); reset to its rest shape",
+                            a.character.name, h.region.name)
+                h.reset(world[h.anchor])
+                hw = h.joint_world()
+            world[h.chain] = hw
+        idx, pos = [], []
+        for cl in a.cloths:
+            anchor = world[cl.proxy.anchor_joint]
+            nodes = cl.nodes()
+            if cl.proxy.region in a.faults:
+                a.faults.discard(cl.proxy.region)
+                nodes[:] = np.nan
+            if not cl.healthy(nodes, anchor):
+                log.warning("%s: cloth %r blew up (NaN or flung away); reset to its skinned rest shape",
+                            a.character.name, cl.proxy.region)
+                cl.reset(anchor)
+                nodes = cl.rest_nodes(anchor)
+            idx.append(cl.proxy.vertices)
+            pos.append(cl.proxy.embed(nodes) - a.origin[:3, 3])
+        inv = np.linalg.inv(a.origin)
+        joint_world = np.einsum("ab,jbc->jac", inv, world).astype(np.float32)
+        if idx:
+            return Pose(joint_world=joint_world, sim_indices=np.concatenate(idx).astype(np.int32),
+                        sim_positions=np.concatenate(pos).astype(np.float32))
+        return Pose(joint_world=joint_world)
+
+    def force_nan(self, handle: int, region: str) -> None:
+        """Testing hook: the next read of ``region`` sees NaN, exercising the reset path."""
+        a = self._actor(handle)
+        names = [r.name for r in a.character.regions]
+        if region not in names:
+            raise PhysicsError(f"{a.character.name!r} has no region {region!r}; valid: {', '.join(names)}")
+        a.faults.add(region)
+
+    def poke(self, handle: int, point, impulse) -> str:
+        """Push a physical-mode body at ``point`` (character space) with ``impulse`` (N s)."""
+        a = self._actor(handle)
+        point = np.asarray(point, np.float64) + a.origin[:3, 3]
+        return a.body.poke(point, impulse, self.dt)
+
+    def resets(self, handle: int = 0) -> int:
+        """How many cloth/hair resets a character has had (NaN/explosion recoveries + explicit resets)."""
+        a = self._actor(handle)
+        return sum(cl.resets for cl in a.cloths) + sum(h.resets for h in a.hairs)
