@@ -1,6 +1,7 @@
 """``conrt udp``: render a character's Ultra-Dense Pose to the official file
 format (``.npz`` with key ``i``: float32 H x W x 4, row 0 = top) plus a PNG
-preview beside it."""
+preview beside it. The rest pose unless ``--pose random`` or ``--clip NAME
+--time T`` (a procedural animation clip) is given."""
 from __future__ import annotations
 
 import argparse
@@ -25,6 +26,8 @@ def register(subparsers) -> None:
     p.add_argument("--pose", choices=POSES, default="rest", help="rest (T-)pose or a random joint perturbation")
     p.add_argument("--seed", type=int, default=0, help="seed of --pose random")
     p.add_argument("--strength", type=float, default=0.35, help="max random joint rotation in radians (--pose random)")
+    p.add_argument("--clip", default=None, help="pose from a procedural animation clip (conrt.physics.clips), e.g. walk")
+    p.add_argument("--time", type=float, default=0.0, help="time in seconds into --clip")
     p.add_argument("-o", "--output", type=Path, default=Path("pose.npz"), help="output .npz (a .png preview is written beside it)")
     p.set_defaults(func=run)
 
@@ -113,6 +116,15 @@ def make_pose(character: Character, kind: str, seed: int = 0, strength: float = 
     raise ConfigError(f"unknown pose {kind!r}; choose one of {', '.join(POSES)}")
 
 
+def clip_pose(character: Character, clip: str, time: float) -> Pose:
+    """The pose at ``time`` seconds of a procedural clip (``conrt.physics.clips``)."""
+    from conrt.physics.clips import Animator, get_clip
+
+    if not np.isfinite(time):
+        raise ConfigError(f"--time must be a finite number of seconds, got {time}")
+    return Animator(character, get_clip(clip, character)).pose(float(time))
+
+
 # ---------------------------------------------------------------------------
 
 
@@ -142,7 +154,10 @@ def run(args) -> int:
     if Path(args.output).suffix != ".npz":  # fail before the work, not after
         raise ConfigError(f"the UDP output must be a .npz file, got {args.output}")
     character = load_character_file(args.character)
-    pose = make_pose(character, args.pose, args.seed, args.strength)
+    if args.clip:
+        pose = clip_pose(character, args.clip, args.time)
+    else:
+        pose = make_pose(character, args.pose, args.seed, args.strength)
     camera = frame_character(posed_positions(character, pose), yaw=args.yaw, pitch=args.pitch, roll=args.roll,
                              size=args.size, margin=args.margin, projection=args.projection, fov=args.fov)
     ctx = create_context(args.context)

@@ -70,3 +70,14 @@ def test_clear_errors(tmp_path):
     assert proc.returncode == 1 and ".npz" in proc.stderr
     proc = _conrt("sheet", SAMPLE, "--views", 0, "-o", tmp_path / "s")
     assert proc.returncode == 1 and "--views" in proc.stderr
+
+
+def test_udp_from_an_animation_clip(tmp_path):
+    a, b = tmp_path / "a.npz", tmp_path / "b.npz"
+    for out, t in ((a, 0.2), (b, 0.6)):
+        proc = _conrt("udp", SAMPLE, "--size", 48, "--clip", "walk", "--time", t, "-o", out)
+        assert proc.returncode == 0, proc.stderr
+    ua, ub = np.load(a)["i"], np.load(b)["i"]
+    assert ua[..., 3].mean() > 0.05 and not np.array_equal(ua, ub)  # the character moved
+    proc = _conrt("udp", SAMPLE, "--clip", "moonwalk", "-o", tmp_path / "c.npz")
+    assert proc.returncode == 1 and "valid clips" in proc.stderr
