@@ -463,7 +463,7 @@ def _smooth_path(ctrl: np.ndarray, n: int) -> np.ndarray:
 # the front: u -> character's left (+x, screen right), v -> down).
 
 _TEX = 256
-_WHITE_UV = np.array([2.0 / _TEX, 2.0 / _TEX])  # centre of a white 4x4 block at the top-left
+_WHITE_UV = np.array([8.0 / _TEX, 8.0 / _TEX])  # centre of a white 16x16 block at the top-left
 _FACE_THETA = np.radians(64.0)  # polar angle (from +z) mapped to the face disk rim
 _FACE_R = 0.46  # uv radius of the face disk
 
@@ -557,7 +557,7 @@ def _paint_face(p: CharacterParams, feats: dict) -> np.ndarray:
     tex = np.empty((T, T, 4), np.uint8)
     tex[..., :3] = np.round(np.clip(img, 0, 1) * 255)
     tex[..., 3] = 255
-    tex[:6, :6, :3] = 255  # the white block every non-face vertex samples
+    tex[:16, :16, :3] = 255  # the white block every non-face vertex samples (outside the face disk)
     return tex
 
 
@@ -670,11 +670,10 @@ def build(p: CharacterParams, name: str = "procedural") -> Character:
         "mouth_uv": _dir_uv(np.array([0, -0.62, 0.78])),
     }
     tex = _paint_face(p, feats)
+    # The eyes and mouth are painted, not modelled: the whole head is SKIN.
+    # (Per-vertex EYES labels on a painted face would be coarse polygons, and
+    # the toon pass inks part boundaries.)
     parts = np.full(n, Part.SKIN, np.uint8)
-    for s in (1, -1):
-        d = np.linalg.norm((uv - feats["eye_uv"][s]) / [feats["eye_a"], feats["eye_b"]], axis=1)
-        parts[d < 1] = Part.EYES
-    parts[np.linalg.norm((uv - feats["mouth_uv"]) / [eye_a * 0.7, eye_a * 0.5], axis=1) < 1] = Part.MOUTH
     jw = _rigid(J["head"], n)
     b.add(grid, *jw, parts, np.ones((n, 3)), uv=uv, center=path)
 
@@ -917,7 +916,7 @@ def build(p: CharacterParams, name: str = "procedural") -> Character:
     for i, a in enumerate(np.radians(az)):
         end_pol = np.radians(62 + 22 * bl) + 0.12 * abs(np.sin(a)) + 0.06 * np.sin(i * 2.7)
         pols = np.linspace(np.radians(12), end_pol, 5)
-        kk = np.linspace(1.09, 1.15, 5)
+        kk = np.array([1.0, 1.09, 1.11, 1.13, 1.15])  # root buried under the cap
         ctrl = np.stack([
             head_c[0] + rx * kk * np.sin(pols) * np.sin(a),
             head_c[1] + 0.02 * ry + ry * kk * np.cos(pols),
@@ -982,7 +981,7 @@ def build(p: CharacterParams, name: str = "procedural") -> Character:
             z0 = rz * 1.02 * np.cos(a)
             sx = f * 2 * (sw * 0.75)
             ctrl = [
-                head_c + [x0 * 0.9, ry * 0.55, z0 * 0.9],
+                head_c + [x0 * 0.75, ry * 0.45, z0 * 0.75],  # root inside the cap
                 head_c + [x0 * 1.1, -ry * 0.2, z0 * 1.12 - 0.01],
                 [sx * 0.8, shoulder_y - 0.02, min(back_z, head_c[2] + z0 * 1.05) - 0.01],
                 [sx * 0.95, (shoulder_y + end_y) / 2, back_z - 0.012],

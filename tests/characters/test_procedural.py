@@ -71,10 +71,18 @@ def test_character_is_valid(characters, seed):
     np.testing.assert_allclose(np.einsum("jab,jbc->jac", sk.rest_world, sk.inverse_bind), np.tile(np.eye(4), (sk.num_joints, 1, 1)),
                                atol=1e-6)
     np.testing.assert_allclose(posed_positions(c, rest_pose(c)), m.positions, atol=1e-5)
-    # parts: the face has eyes, every character has skin, hair and cloth
+    # parts: every character has skin, hair, cloth and shoes; the face is
+    # painted (texture), so no vertex is EYES/MOUTH
     counts = np.bincount(m.parts, minlength=len(Part))
-    for part in (Part.SKIN, Part.HAIR, Part.CLOTH, Part.EYES, Part.SHOES):
+    for part in (Part.SKIN, Part.HAIR, Part.CLOTH, Part.SHOES):
         assert counts[part] > 0, part.name
+    assert counts[Part.EYES] == 0 and counts[Part.MOUTH] == 0
+    # face vertices sample the painted texture, all others a white texel
+    tex = m.material.base_color_texture
+    px = np.clip((m.uv * tex.shape[1]).astype(int), 0, tex.shape[1] - 1)
+    white = (tex[px[:, 1], px[:, 0], :3] == 255).all(1)
+    assert white[m.parts != Part.SKIN].all()
+    assert (~white).sum() > 100
     # regions
     p = c.meta["params"]
     kinds = [r.kind for r in c.regions]
