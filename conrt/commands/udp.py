@@ -28,6 +28,8 @@ def register(subparsers) -> None:
     p.add_argument("--strength", type=float, default=0.35, help="max random joint rotation in radians (--pose random)")
     p.add_argument("--clip", default=None, help="pose from a procedural animation clip (conrt.physics.clips), e.g. walk")
     p.add_argument("--time", type=float, default=0.0, help="time in seconds into --clip")
+    p.add_argument("--frames", type=int, default=1, help="with --clip: render N frames (out_0000.npz ...), steady camera")
+    p.add_argument("--fps", type=float, default=24.0, help="frame rate of --frames")
     p.add_argument("-o", "--output", type=Path, default=Path("pose.npz"), help="output .npz (a .png preview is written beside it)")
     p.set_defaults(func=run)
 
@@ -148,26 +150,41 @@ def save_udp(path: Path, data: np.ndarray) -> Path:
 
 
 def run(args) -> int:
+    from tqdm import tqdm
+
     from conrt.characters.posing import posed_positions
     from conrt.shaders import UdpPass, create_context, frame_character, release_context
 
     if Path(args.output).suffix != ".npz":  # fail before the work, not after
         raise ConfigError(f"the UDP output must be a .npz file, got {args.output}")
+    if args.frames < 1 or (args.frames > 1 and not args.clip):
+        raise ConfigError("--frames N > 1 needs --clip (a sequence of poses from an animation clip)")
+    if not (np.isfinite(args.fps) and args.fps > 0):
+        raise ConfigError(f"--fps must be positive, got {args.fps}")
     character = load_character_file(args.character)
     if args.clip:
-        pose = clip_pose(character, args.clip, args.time)
+        poses = [clip_pose(character, args.clip, args.time + k / args.fps) for k in range(args.frames)]
     else:
-        pose = make_pose(character, args.pose, args.seed, args.strength)
-    camera = frame_character(posed_positions(character, pose), yaw=args.yaw, pitch=args.pitch, roll=args.roll,
+        poses = [make_pose(character, args.pose, args.seed, args.strength)]
+    # One camera for the whole sequence (framed on every frame's vertices):
+    # the character moves inside a steady frame instead of being re-centred.
+    everything = np.concatenate([posed_positions(character, p) for p in poses])
+    camera = frame_character(everything, yaw=args.yaw, pitch=args.pitch, roll=args.roll,
                              size=args.size, margin=args.margin, projection=args.projection, fov=args.fov)
+    out = Path(args.output)
+    names = [out] if len(poses) == 1 else [out.with_name(f"{out.stem}_{k:04d}.npz") for k in range(len(poses))]
     ctx = create_context(args.context)
     try:
         with UdpPass(ctx, args.size, args.size) as udp:
             udp.set_character(character)
-            frame = udp.run(pose, camera)
+            for name, pose in zip(tqdm(names, desc="udp", unit="frame", disable=len(names) < 8), poses):
+                frame = udp.run(pose, camera)
+                png = save_udp(name, frame.data)
     finally:
         release_context(ctx)
-    png = save_udp(args.output, frame.data)
     covered = float(frame.data[..., 3].mean())
-    print(f"wrote {args.output} ({args.size}x{args.size}, {covered:.1%} covered) and {png}")
+    if len(names) == 1:
+        print(f"wrote {out} ({args.size}x{args.size}, {covered:.1%} covered) and {png}")
+    else:
+        print(f"wrote {len(names)} frames {names[0]} .. {names[-1]} ({args.size}x{args.size}) with PNG previews")
     return 0

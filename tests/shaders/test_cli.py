@@ -81,3 +81,16 @@ def test_udp_from_an_animation_clip(tmp_path):
     assert ua[..., 3].mean() > 0.05 and not np.array_equal(ua, ub)  # the character moved
     proc = _conrt("udp", SAMPLE, "--clip", "moonwalk", "-o", tmp_path / "c.npz")
     assert proc.returncode == 1 and "valid clips" in proc.stderr
+
+
+def test_udp_clip_sequence_has_a_steady_camera(tmp_path):
+    proc = _conrt("udp", SAMPLE, "--size", 48, "--clip", "wave", "--frames", 3, "--fps", 4, "-o", tmp_path / "w.npz")
+    assert proc.returncode == 0, proc.stderr
+    frames = [np.load(tmp_path / f"w_{k:04d}.npz")["i"] for k in range(3)]
+    assert all((tmp_path / f"w_{k:04d}.png").is_file() for k in range(3))
+    assert not np.array_equal(frames[0], frames[2])
+    # Same camera for all frames: the feet (not moving in a wave) stay on the same rows.
+    bottoms = [np.nonzero(f[..., 3].any(1))[0].max() for f in frames]
+    assert max(bottoms) - min(bottoms) <= 1
+    proc = _conrt("udp", SAMPLE, "--frames", 3, "-o", tmp_path / "x.npz")
+    assert proc.returncode == 1 and "--clip" in proc.stderr
