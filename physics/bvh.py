@@ -23,7 +23,7 @@ import numpy as np
 from conrt.errors import AssetError
 from conrt.types import Character
 
-from .clips import Clip
+from .clips import Animator, Clip
 from .transforms import euler, matrix_to_euler, matrix_to_quat, quat_to_matrix, rotation_between
 
 log = logging.getLogger(__name__)
@@ -427,28 +427,40 @@ def bvh_to_clip(bvh: Bvh, character: Character, name_map: dict[str, str] | None 
         q = a_world[:, j] if p < 0 else np.einsum("fba,fbc->fac", a_world[:, p], a_world[:, j])
         rots[:, c] = matrix_to_quat(q)
 
-    # Root motion: scale by leg length, x/z relative to the first frame, feet on the ground.
-    feet_b = [hmap[k] for k in ("leftFoot", "rightFoot", "leftLowerLeg", "rightLowerLeg") if k in hmap][:2]
-    feet_c = [ch[k] for k in ("leftFoot", "rightFoot", "leftLowerLeg", "rightLowerLeg") if k in ch][:2]
+    # Root motion: scale by leg length (bone chain lengths: rest-pose independent),
+    # x/z relative to the first frame; the ground is fixed afterwards with our own FK.
     hb, hc = hmap["hips"], ch["hips"]
-    leg_b = float(np.mean([bpos[hb, 1] - bpos[k, 1] for k in feet_b]))
-    leg_c = float(np.mean([cpos[hc, 1] - cpos[k, 1] for k in feet_c]))
+    leg_b = leg_c = 0.0
+    for side in ("left", "right"):
+        names_ = [f"{side}UpperLeg", f"{side}LowerLeg", f"{side}Foot"]
+        if all(n in hmap and n in ch for n in names_):
+            for a_, b_ in zip(names_[:-1], names_[1:]):
+                leg_b += float(np.linalg.norm(bpos[hmap[b_]] - bpos[hmap[a_]]))
+                leg_c += float(np.linalg.norm(cpos[ch[b_]] - cpos[ch[a_]]))
     if leg_b <= 1e-9 or leg_c <= 1e-9:
         raise AssetError(f"{bvh.source}: cannot scale root motion (BVH leg length {leg_b:.4g}, character {leg_c:.4g})")
     s = leg_c / leg_b
     root_b = wp[:, hb]
-    ground_b = float(wp[:, feet_b, 1].min())
-    foot_c = float(np.mean(cpos[feet_c, 1]))
-    target = np.empty((f, 3))
-    target[:, 0] = cpos[hc, 0] + s * (root_b[:, 0] - root_b[0, 0])
-    target[:, 2] = cpos[hc, 2] + s * (root_b[:, 2] - root_b[0, 2])
-    target[:, 1] = foot_c + s * (root_b[:, 1] - ground_b)
     if root == "absolute":
         target = s * root_b
+    else:
+        target = np.empty((f, 3))
+        target[:, 0] = cpos[hc, 0] + s * (root_b[:, 0] - root_b[0, 0])
+        target[:, 2] = cpos[hc, 2] + s * (root_b[:, 2] - root_b[0, 2])
+        target[:, 1] = s * root_b[:, 1]
     offset = target - cpos[hc]
-    log.info("retargeted %s: %d frames, %d humanoid bones, scale %.4f", bvh.source, f, len(joints), s)
-    return Clip(name=name or Path(bvh.source).stem, joints=joints, rotations=rots, root_offset=offset,
+    clip = Clip(name=name or Path(bvh.source).stem, joints=joints, rotations=rots, root_offset=offset,
                 fps=1.0 / bvh.frame_time, loop=loop)
+    if root == "ground":
+        feet = [ch[k] for k in ("leftFoot", "rightFoot", "leftToes", "rightToes") if k in ch]
+        if feet:
+            anim = Animator(character, clip)
+            frames = np.unique(np.linspace(0, f - 1, min(f, 600)).astype(int))
+            low = min(float(anim.pose(k / clip.fps).joint_world[feet, 1, 3].min()) for k in frames)
+            offset[:, 1] += float(cpos[feet, 1].min()) - low  # lowest foot of the clip on the rest foot height
+            clip = Clip(name=clip.name, joints=joints, rotations=rots, root_offset=offset, fps=clip.fps, loop=loop)
+    log.info("retargeted %s: %d frames, %d humanoid bones, scale %.4f", bvh.source, f, len(joints), s)
+    return clip
 
 
 def clip_to_bvh(clip: Clip, character: Character, order: str = "ZXY", unit: float = 1.0) -> Bvh:

@@ -66,7 +66,8 @@ def _closest_on_triangles(pts: np.ndarray, tri: np.ndarray):
         v, w = np.clip(v, 0, 1), np.clip(w, 0, 1)
         tot = v + w
         over = tot > 1
-        v, w = np.where(over, v / tot, v), np.where(over, w / tot, w)
+        safe = np.where(over, tot, 1.0)
+        v, w = np.where(over, v / safe, v), np.where(over, w / safe, w)
         u = 1 - v - w
         proj = u[..., None] * a + v[..., None] * b + w[..., None] * c
         d = np.linalg.norm(q - proj, axis=-1)
@@ -135,9 +136,10 @@ def build_proxy(character: Character, region: SimRegion, segments: int = 16, rin
 @dataclass(frozen=True)
 class ClothParams:
     mass: float = 0.25  # kg, whole proxy
-    stretch: float = 12.0  # spring elastic stiffness
-    damping: float = 0.04  # spring damping
-    bending: float = 1.0  # bending spring stiffness
+    stretch: float = 80.0  # spring elastic stiffness (PyBullet; stable at 240 Hz substeps)
+    damping: float = 0.1  # spring damping (PyBullet)
+    bending: float = 4.0  # bending spring stiffness (PyBullet); Verlet: bending constraint weight = bending / 10
+    drag: float = 1.5  # Verlet: velocity decay per second (air drag)
     friction: float = 0.3
     margin: float = 0.008  # collision margin, metres
 
@@ -252,7 +254,7 @@ class VerletCloth:
         # Jacobi averaging: divide each node's summed corrections by its constraint count
         count = np.bincount(self.pairs.ravel(), minlength=len(proxy.nodes)).astype(np.float64)
         self.scale = (1.0 / np.maximum(count, 1.0))[:, None]
-        self.damping = float(np.clip(1.0 - params.damping, 0.0, 1.0))
+        self.drag = float(params.drag)
         self.capsules = np.zeros((0, 7))  # [C, 7] a(3), b(3), radius in world space, set by the world
         self.resets = 0
         self.body = None
@@ -268,7 +270,7 @@ class VerletCloth:
     def step(self, dt: float) -> None:
         x, prev = self.x, self.prev
         pinned_goal = self.rest_nodes(self._anchor)[self.proxy.pinned]
-        v = (x - prev) * self.damping
+        v = (x - prev) * np.exp(-self.drag * dt)
         self.prev = x.copy()
         x = x + (v + self.gravity * dt * dt) * self.free[:, None]
         x[self.proxy.pinned] = pinned_goal

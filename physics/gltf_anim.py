@@ -85,9 +85,11 @@ def list_gltf_animations(path) -> list[str]:
     return [a.name or f"animation_{i}" for i, a in enumerate(gltf.animations or [])]
 
 
-def load_gltf_clip(path, skeleton: Skeleton, animation: str | int = 0, fps: float = 60.0, loop: bool = True) -> Clip:
+def load_gltf_clip(path, skeleton: Skeleton, animation: str | int = 0, fps: float | None = None,
+                   loop: bool = True) -> Clip:
     """One animation of a glTF file as a clip over ``skeleton``'s joint names
-    (joints are matched to the animated nodes by name)."""
+    (joints are matched to the animated nodes by name). ``fps=None`` resamples
+    at the file's own key rate (so the keys are hit exactly)."""
     path = Path(path)
     gltf = _load(path)
     anims = gltf.animations or []
@@ -120,7 +122,11 @@ def load_gltf_clip(path, skeleton: Skeleton, animation: str | int = 0, fps: floa
     if not keyed:
         raise AssetError(f"{path}: animation {names[animation]!r} animates none of the skeleton joints "
                          f"({', '.join(skeleton.names[:8])}...)")
-    grid = np.arange(int(np.ceil(t_end * fps)) + 1) / fps
+    if fps is None:
+        steps = [np.median(np.diff(t)) for _, _, t, _, _ in keyed if len(t) > 1]
+        fps = float(np.clip(1.0 / min(steps), 10.0, 240.0)) if steps else 30.0
+    t0 = min(float(t[0]) for _, _, t, _, _ in keyed)
+    grid = t0 + np.arange(int(np.ceil((t_end - t0) * fps - 1e-6)) + 1) / fps
     rot_names = sorted({n for n, p, *_ in keyed if p == "rotation"}, key=skeleton.names.index)
     rots = np.zeros((len(grid), len(rot_names), 4))
     rots[..., 3] = 1.0

@@ -12,6 +12,7 @@ each other or other strands.
 from __future__ import annotations
 
 import logging
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -131,9 +132,9 @@ class HairChain:
         v_goal = (goal[:3, 3] - pos) / dt
         force = pr.base_mass * (v_goal - v) / dt + np.array([0.0, gravity * self._total_mass, 0.0])
         rel = goal[:3, :3] @ quat_to_matrix(np.array(orn)).T  # rotation still to go, world frame
-        q = matrix_to_quat(rel)
-        angle = 2 * np.arctan2(np.linalg.norm(q[:3]), q[3])
-        w_goal = q[:3] / max(np.linalg.norm(q[:3]), 1e-12) * angle / dt
+        x, y, z, qw = matrix_to_quat(rel).tolist()
+        s = math.sqrt(x * x + y * y + z * z)
+        w_goal = np.array([x, y, z]) * (2 * math.atan2(s, qw) / max(s, 1e-12) / dt)
         torque = self._inertia * (w_goal - w) / dt
         p.applyExternalForce(self.body, -1, force.tolist(), pos.tolist(), p.WORLD_FRAME, physicsClientId=c)
         p.applyExternalTorque(self.body, -1, torque.tolist(), p.WORLD_FRAME, physicsClientId=c)

@@ -59,12 +59,17 @@ class _AnchorPath:
             q = matrix_to_quat(np.stack([before[j, :3, :3], after[j, :3, :3]]))
             self.ends[j] = (before[j, :3, 3], after[j, :3, 3], q[0], q[1])
 
+        self._memo: dict = {}
+
     def at(self, joint: int, f: float) -> np.ndarray:
-        p0, p1, q0, q1 = self.ends[joint]
-        m = np.eye(4)
-        m[:3, :3] = quat_to_matrix(slerp(q0, q1, f))
-        m[:3, 3] = (1 - f) * p0 + f * p1
-        return m
+        key = (joint, f)
+        if key not in self._memo:  # several hair strands share the head
+            p0, p1, q0, q1 = self.ends[joint]
+            m = np.eye(4)
+            m[:3, :3] = quat_to_matrix(slerp(q0, q1, f))
+            m[:3, 3] = (1 - f) * p0 + f * p1
+            self._memo[key] = m
+        return self._memo[key]
 
 
 class PhysicsWorld:
