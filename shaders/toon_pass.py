@@ -15,7 +15,7 @@ Shading:
   lit = albedo, shade = MToon shade colour (x texture x COLOR_0) when the
   material has one, otherwise albedo with a cool tint; deep shade = shade x 0.7;
 - ink lines inside the silhouette: at the silhouette, at depth jumps
-  (occlusion contours) and where the part label changes.
+  (occlusion contours), where the part label changes and at hard creases.
 """
 from __future__ import annotations
 
@@ -45,6 +45,7 @@ class ToonStyle:
     deep_multiplier: float = 0.7
     line_width: float | None = None  # ink half-width in pixels; None: 1 px per 256 px of frame height
     depth_step: float = 0.04  # contour when the depth jumps by this fraction of the character height
+    crease_angle: float | None = 60.0  # degrees between neighbouring normals that draw a crease line; None = off
     ink: tuple[float, float, float] = (0.12, 0.08, 0.1)  # ink colour = surface colour x ink (linear)
 
 
@@ -77,7 +78,7 @@ class ToonPass:
         self._release_targets()
         ctx, size = self.ctx, (self.width, self.height)
         self._color = ctx.texture(size, 4)  # step 1 shaded colour, RGBA8
-        self._gbuf = ctx.texture(size, 4, dtype="f4")  # depth, part, -, coverage
+        self._gbuf = ctx.texture(size, 4, dtype="f4")  # depth (0 = background), part, normal (octahedral)
         for tex in (self._color, self._gbuf):
             tex.filter = (moderngl.NEAREST, moderngl.NEAREST)
         self._depth = ctx.depth_renderbuffer(size)
@@ -162,6 +163,7 @@ class ToonPass:
         width = st.line_width if st.line_width is not None else max(1.0, self.height / 256)
         out["u_radius"].value = int(round(width))
         out["u_depth_step"].value = float(st.depth_step * self._height_m)
+        out["u_crease_cos"].value = -2.0 if st.crease_angle is None else float(np.cos(np.radians(st.crease_angle)))
         out["u_ink"].value = tuple(float(x) for x in st.ink)
         self._screen_vao.render(moderngl.TRIANGLES, vertices=3)
 

@@ -1,6 +1,6 @@
 #version 330 core
 // Toon pass, step 1 (geometry): cel-shaded colour plus a G-buffer (view depth,
-// part label) that the outline step reads. Same skinning and camera as the UDP
+// part label, shading normal) that the outline step reads. Same skinning and camera as the UDP
 // pass, so pixel (x, y) of both shows the same surface point.
 
 #if defined VERTEX_SHADER
@@ -36,6 +36,7 @@ void main() {
 
 #elif defined FRAGMENT_SHADER
 #include "include/color.glsl"
+#include "include/octahedral.glsl"
 
 uniform vec4 u_base_color;     // glTF baseColorFactor (linear)
 uniform sampler2D u_texture;   // baseColorTexture (sRGB texels, decoded here); 1x1 white when absent
@@ -52,7 +53,7 @@ in float v_sim;
 flat in int v_part;
 
 layout(location = 0) out vec4 f_color;  // straight-alpha colour (sRGB-encoded), alpha = 1
-layout(location = 1) out vec4 f_gbuf;   // x: eye depth, y: part label, w: coverage
+layout(location = 1) out vec4 f_gbuf;   // x: eye depth (> 0; 0 = background), y: part label, zw: normal (octahedral)
 
 void main() {
     vec4 texel = texture(u_texture, v_uv);
@@ -74,6 +75,6 @@ void main() {
     // glTF OPAQUE: alpha is not used for coverage, so toon alpha > 0 exactly
     // where the UDP pass writes a = 1.
     f_color = vec4(linear_to_srgb(rgb), 1.0);
-    f_gbuf = vec4(-v_eye.z, float(v_part), 0.0, 1.0);
+    f_gbuf = vec4(-v_eye.z, float(v_part), oct_encode(n));
 }
 #endif

@@ -9,7 +9,7 @@ import pytest
 
 from conrt.characters.posing import posed_positions, pose_from_rotations, rest_pose, rotation_matrix
 from conrt.errors import InputError
-from conrt.shaders.camera import frame_character
+from conrt.shaders.camera import frame_character, project
 from conrt.shaders.toon_pass import ToonPass, ToonStyle
 from conrt.shaders.udp_pass import UdpPass
 from conrt.types import Material
@@ -172,3 +172,25 @@ def test_simulated_vertices_shade_with_their_face_normal(gl_ctx, meshes):
     lit = _centre(_render(gl_ctx, quad, sim))[:, 0]
     assert (dark < 200).all()  # the bogus normal faces away from the light: deep tone
     assert (lit == 255).all()  # the face normal faces the camera and the key light: lit white
+
+
+def test_crease_lines_on_hard_edges(gl_ctx, meshes):
+    cube = meshes.cube_character()
+    size = 64
+    cam = frame_character(cube.mesh.positions, yaw=35, pitch=0, size=size, margin=0.1)
+    # The vertical edge between the front (+Z) and the right (+X) face.
+    edge_x = int(round(project(cam, np.array([[0.5, 0.5, 0.5]]))[0, 0]))
+    row = size // 2
+    with ToonPass(gl_ctx, size, size) as creased, ToonPass(gl_ctx, size, size, ToonStyle(crease_angle=None)) as plain:
+        creased.set_character(cube)
+        plain.set_character(cube)
+        a = creased.run(rest_pose(cube), cam)
+        b = plain.run(rest_pose(cube), cam)
+    band = slice(edge_x - 2, edge_x + 3)
+    assert a[row, band, :3].min() < 100  # ink on the crease
+    assert b[row, band, :3].min() > 150  # no ink without creases
+    np.testing.assert_array_equal(a[..., 3], b[..., 3])  # lines never change coverage
+    # Only one line: a crease is inked on one side.
+    dark = (a[row, :, :3].max(1) < 100).nonzero()[0]
+    inner = dark[(dark > edge_x - 4) & (dark < edge_x + 4)]
+    assert 1 <= len(inner) <= 2
