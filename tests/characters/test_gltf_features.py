@@ -1,0 +1,181 @@
+"""Loader features on small hand-built glTF files: strips/fans, integer
+weights, more than 4 influences, COLOR_0 as normalized ubyte vec3, several
+skins, VRM 1.0 humanoid + MToon shade colour, several textures -> atlas."""
+from __future__ import annotations
+
+import base64
+import io
+import json
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from conrt.characters.gltf_io import load_character
+from conrt.characters.posing import posed_positions, rest_pose
+
+FLOAT, UBYTE, USHORT, UINT = 5126, 5121, 5123, 5125
+
+
+class _Doc:
+    """Builds a glTF JSON with one embedded buffer."""
+
+    def __init__(self):
+        self.blob = bytearray()
+        self.doc = {"asset": {"version": "2.0"}, "buffers": [], "bufferViews": [], "accessors": [],
+                    "nodes": [], "meshes": [], "scenes": [{"nodes": []}], "scene": 0}
+
+    def view(self, data: bytes) -> int:
+        while len(self.blob) % 4:
+            self.blob.append(0)
+        self.doc["bufferViews"].append({"buffer": 0, "byteOffset": len(self.blob), "byteLength": len(data)})
+        self.blob.extend(data)
+        return len(self.doc["bufferViews"]) - 1
+
+    def acc(self, arr, ctype, typ, normalized=False) -> int:
+        dt = {FLOAT: np.float32, UBYTE: np.uint8, USHORT: np.uint16, UINT: np.uint32}[ctype]
+        arr = np.ascontiguousarray(arr, dt)
+        a = {"bufferView": self.view(arr.tobytes()), "componentType": ctype, "count": int(arr.shape[0]), "type": typ}
+        if normalized:
+            a["normalized"] = True
+        if typ == "VEC3" and ctype == FLOAT:
+            a["min"], a["max"] = arr.min(0).tolist(), arr.max(0).tolist()
+        self.doc["accessors"].append(a)
+        return len(self.doc["accessors"]) - 1
+
+    def image(self, rgb) -> int:
+        buf = io.BytesIO()
+        Image.fromarray(np.full((4, 4, 3), rgb, np.uint8)).save(buf, "PNG")
+        self.doc.setdefault("images", []).append({"bufferView": self.view(buf.getvalue()), "mimeType": "image/png"})
+        self.doc.setdefault("textures", []).append({"source": len(self.doc["images"]) - 1})
+        return len(self.doc["textures"]) - 1
+
+    def write(self, path):
+        self.doc["buffers"] = [{"byteLength": len(self.blob),
+                                "uri": "data:application/octet-stream;base64," + base64.b64encode(bytes(self.blob)).decode()}]
+        path.write_text(json.dumps(self.doc))
+        return path
+
+
+def _two_joint_doc(n_skins=1):
+    """A 2-joint chain along +Y (root at y=0, child at y=1) and a quad strip."""
+    d = _Doc()
+    d.doc["nodes"] = [
+        {"name": "root", "children": [1]},
+        {"name": "tip", "translation": [0, 1, 0]},
+    ]
+    ibm = np.stack([np.eye(4), np.linalg.inv(np.array([[1, 0, 0, 0], [0, 1, 0, 1], [0, 0, 1, 0], [0, 0, 0, 1.0]]))])
+    skin = {"joints": [0, 1], "inverseBindMatrices": d.acc(ibm.transpose(0, 2, 1).reshape(2, 16), FLOAT, "MAT4")}
+    d.doc["skins"] = [skin] * n_skins
+    d.doc["scenes"][0]["nodes"] = [0]
+    return d
+
+
+def test_strip_ubyte_weights_and_more_than_four_influences(tmp_path):
+    d = _two_joint_doc()
+    pos = np.array([[0, 0, 0], [1, 0, 0], [0, 1, 0], [1, 1, 0], [0, 2, 0], [1, 2, 0]], np.float32)
+    # 8 influences per vertex over JOINTS_0/1, normalized ubyte weights not summing to 1
+    j0 = np.tile([0, 1, 0, 1], (6, 1))
+    j1 = np.tile([1, 0, 1, 0], (6, 1))
+    w0 = np.tile([200, 10, 0, 0], (6, 1))
+    w1 = np.tile([50, 5, 0, 0], (6, 1))
+    col = np.tile([255, 128, 0], (6, 1))
+    attrs = {"POSITION": d.acc(pos, FLOAT, "VEC3"), "JOINTS_0": d.acc(j0, UBYTE, "VEC4"),
+             "WEIGHTS_0": d.acc(w0, UBYTE, "VEC4", True), "JOINTS_1": d.acc(j1, USHORT, "VEC4"),
+             "WEIGHTS_1": d.acc(w1, UBYTE, "VEC4", True), "COLOR_0": d.acc(col, UBYTE, "VEC3", True)}
+    d.doc["meshes"] = [{"primitives": [{"attributes": attrs, "mode": 5}]}]  # triangle strip, no indices
+    d.doc["nodes"].append({"mesh": 0, "skin": 0})
+    d.doc["scenes"][0]["nodes"].append(2)
+    c = load_character(d.write(tmp_path / "strip.gltf"))
+    m = c.mesh
+    assert m.num_triangles == 4
+    # strips keep a consistent winding: every face normal points the same way
+    p = m.positions[m.triangles.astype(int)]
+    fn = np.cross(p[:, 1] - p[:, 0], p[:, 2] - p[:, 0])
+    assert (np.sign(fn[:, 2]) == np.sign(fn[0, 2])).all()
+    np.testing.assert_allclose(m.weights.sum(1), 1.0, atol=1e-6)
+    # the 4 largest of (200 j0, 10 j1, 50 j1, 5 j0): j0 gets 205/265, j1 gets 60/265
+    w_root = (m.weights * (m.joints == 0)).sum(1)
+    np.testing.assert_allclose(w_root, 205 / 265, atol=1e-5)
+    np.testing.assert_allclose(m.colors[0], [1, 128 / 255, 0, 1], atol=1e-6)
+    np.testing.assert_allclose(np.linalg.norm(m.normals, axis=1), 1, atol=1e-5)  # computed
+    np.testing.assert_allclose(posed_positions(c, rest_pose(c)), m.positions, atol=1e-6)
+
+
+def test_fan_and_several_skins_keep_the_largest(tmp_path):
+    d = _two_joint_doc()
+    d.doc["nodes"].append({"name": "other"})  # a second skeleton
+    ibm_other = d.acc(np.eye(4).reshape(1, 16), FLOAT, "MAT4")
+    d.doc["skins"].append({"joints": [2], "inverseBindMatrices": ibm_other})
+    fan = np.array([[0, 0, 0], [1, 0, 0], [1, 1, 0], [0, 1, 0], [-1, 1, 0]], np.float32)
+    small = np.array([[0, 0, 0], [1, 0, 0], [0, 1, 0]], np.float32)
+    prims = []
+    for pos, n_j in ((fan, 2), (small, 1)):
+        j = np.zeros((len(pos), 4), np.uint16)
+        w = np.zeros((len(pos), 4), np.float32)
+        w[:, 0] = 1
+        prims.append({"POSITION": d.acc(pos, FLOAT, "VEC3"), "JOINTS_0": d.acc(j, USHORT, "VEC4"),
+                      "WEIGHTS_0": d.acc(w, FLOAT, "VEC4")})
+    d.doc["meshes"] = [{"primitives": [{"attributes": prims[0], "mode": 6}]},
+                       {"primitives": [{"attributes": prims[1]}]}]
+    d.doc["nodes"] += [{"mesh": 0, "skin": 0}, {"mesh": 1, "skin": 1}]
+    d.doc["scenes"][0]["nodes"] += [2, 3, 4]
+    c = load_character(d.write(tmp_path / "fan.gltf"))
+    assert c.mesh.num_vertices == 5 and c.mesh.num_triangles == 3
+    assert c.skeleton.names == ("root", "tip")
+    assert "kept [0]" in c.meta["skins"]
+
+
+def test_vrm1_humanoid_shade_colour_and_no_turn(tmp_path):
+    d = _two_joint_doc()
+    pos = np.array([[0, 0, 0], [1, 0, 0.5], [0, 1, 0]], np.float32)
+    j = np.zeros((3, 4), np.uint16)
+    w = np.zeros((3, 4), np.float32)
+    w[:, 0] = 1
+    d.doc["meshes"] = [{"primitives": [{"attributes": {"POSITION": d.acc(pos, FLOAT, "VEC3"),
+                                                       "JOINTS_0": d.acc(j, USHORT, "VEC4"),
+                                                       "WEIGHTS_0": d.acc(w, FLOAT, "VEC4")}, "material": 0}]}]
+    d.doc["materials"] = [{"name": "Body", "pbrMetallicRoughness": {"baseColorFactor": [0.8, 0.6, 0.5, 1]},
+                           "extensions": {"VRMC_materials_mtoon": {"shadeColorFactor": [0.4, 0.2, 0.3]}}}]
+    d.doc["nodes"].append({"mesh": 0, "skin": 0})
+    d.doc["scenes"][0]["nodes"].append(2)
+    d.doc["extensionsUsed"] = ["VRMC_vrm", "VRMC_materials_mtoon"]
+    d.doc["extensions"] = {"VRMC_vrm": {"specVersion": "1.0", "humanoid": {"humanBones": {
+        "hips": {"node": 0}, "spine": {"node": 1}, "tail": {"node": 1}, "head": {"node": 7}}}}}
+    c = load_character(d.write(tmp_path / "v1.gltf"))
+    assert c.meta["format"] == "vrm1"
+    assert c.humanoid == {"hips": 0, "spine": 1}  # unknown names and non-joint nodes are skipped
+    np.testing.assert_allclose(c.mesh.material.shade_color_factor, [0.4, 0.2, 0.3, 1.0])
+    np.testing.assert_allclose(c.mesh.material.base_color_factor, [0.8, 0.6, 0.5, 1.0])
+    assert c.mesh.positions[1, 2] == pytest.approx(0.5)  # VRM 1.0 already faces +Z: not turned
+
+
+def test_several_textures_become_an_atlas(tmp_path):
+    d = _two_joint_doc()
+    prims = []
+    for k in range(3):
+        pos = np.array([[k, 0, 0], [k + 1, 0, 0], [k, 1, 0]], np.float32)
+        j = np.zeros((3, 4), np.uint16)
+        w = np.zeros((3, 4), np.float32)
+        w[:, 0] = 1
+        a = {"POSITION": d.acc(pos, FLOAT, "VEC3"), "JOINTS_0": d.acc(j, USHORT, "VEC4"),
+             "WEIGHTS_0": d.acc(w, FLOAT, "VEC4"), "TEXCOORD_0": d.acc(np.full((3, 2), 0.5), FLOAT, "VEC2")}
+        prims.append({"attributes": a, "material": k})
+    d.doc["materials"] = [
+        {"pbrMetallicRoughness": {"baseColorTexture": {"index": d.image((255, 0, 0))}}},
+        {"pbrMetallicRoughness": {"baseColorTexture": {"index": d.image((0, 0, 255))}}},
+        {"name": "Hair", "pbrMetallicRoughness": {"baseColorFactor": [0, 1, 0, 1]}},
+    ]
+    d.doc["meshes"] = [{"primitives": prims}]
+    d.doc["nodes"].append({"mesh": 0, "skin": 0})
+    d.doc["scenes"][0]["nodes"].append(2)
+    c = load_character(d.write(tmp_path / "atlas.gltf"))
+    m = c.mesh
+    tex = m.material.base_color_texture
+    px = np.clip((m.uv * [tex.shape[1], tex.shape[0]]).astype(int), 0, [tex.shape[1] - 1, tex.shape[0] - 1])
+    sampled = tex[px[:, 1], px[:, 0], :3]
+    albedo = sampled / 255.0 * m.colors[:, :3] * m.material.base_color_factor[:3]
+    np.testing.assert_allclose(albedo[0:3], [[1, 0, 0]] * 3, atol=1e-6)
+    np.testing.assert_allclose(albedo[3:6], [[0, 0, 1]] * 3, atol=1e-6)
+    np.testing.assert_allclose(albedo[6:9], [[0, 1, 0]] * 3, atol=1e-6)  # factor baked into COLOR_0, white tile
+    assert (m.parts[6:9] == 1).all() and (m.parts[:6] == 0).all()  # "Hair" material -> HAIR
