@@ -150,6 +150,7 @@ class ToonPass:
         prog["u_light"].value = tuple(float(x) for x in self._light)
         prog["u_tones"].value = (st.lit_threshold, st.deep_threshold, st.deep_multiplier)
         self._vao.render(moderngl.TRIANGLES, vertices=self.geometry.num_indices)
+        self.ctx.front_face = "ccw"  # leave the GL default for whoever draws next
 
         # Step 2: outlines inside the silhouette, composite to the output.
         self.fbo.use()

@@ -95,6 +95,7 @@ class UdpPass:
         self.geometry.bind_joints(self.program, 0)
         self.program["u_view_proj"].write(np.ascontiguousarray(mvp.T))
         self._vao.render(moderngl.TRIANGLES, vertices=self.geometry.num_indices)
+        self.ctx.front_face = "ccw"  # leave the GL default for whoever draws next
 
     def read(self) -> UdpFrame:
         """Read the last render back: [H, W, 4] f32, row 0 = top."""
