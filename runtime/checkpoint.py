@@ -66,8 +66,10 @@ def _load_pth(path: Path):
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
+        lines = str(exc).splitlines()
+        why = next((ln.strip() for ln in lines if "Unsupported" in ln), lines[0] if lines else "")
         raise CheckpointError(f"{path}: refused by torch.load(weights_only=True) - not a plain "
-                              f"state dict of tensors ({str(exc).splitlines()[0]})") from exc
+                              f"state dict of tensors ({why})") from exc
     except (RuntimeError, EOFError, zipfile.BadZipFile, OSError, ValueError) as exc:
         raise CheckpointError(f"{path}: corrupt or unreadable checkpoint ({exc})") from exc
 

@@ -96,7 +96,9 @@ def resize(img: np.ndarray, size: int, kind: str = "smooth") -> np.ndarray:
         idx = np.minimum(np.floor((np.arange(size) + 0.5) * (s / size)).astype(int), s - 1)
         return img[idx][:, idx]
     m = _linear_matrix(s, size) if size > s else _area_matrix(s, size)
-    out = np.einsum("ij,jkc,lk->ilc", m, img.astype(np.float64), m)
+    x = img.astype(np.float64)
+    out = np.tensordot(m, x, axes=(1, 0))  # rows: (size, S, C)
+    out = np.tensordot(m, out, axes=(1, 1)).transpose(1, 0, 2)  # columns: (size, size, C)
     if img.dtype == np.uint8:
         return np.clip(np.rint(out), 0, 255).astype(np.uint8)
     return out.astype(img.dtype)
