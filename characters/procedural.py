@@ -124,6 +124,10 @@ class CharacterParams:
     socks_color: tuple
     socks_stripes: bool
     shoe_color: tuple
+    # (fields added later go last, so older seeds keep their other values)
+    eye_tilt: float = 0.12  # radians, outer corners up
+    eye_round: float = 1.3  # eye height / width
+    ahoge: bool = False  # the single upright strand on the crown
 
 
 def _pick(rng, palette, hue_jitter: bool = True) -> tuple:
@@ -185,6 +189,9 @@ def sample_params(seed: int) -> CharacterParams:
         socks_color=_pick(rng, _CLOTH),
         socks_stripes=bool(rng.random() < 0.3),
         shoe_color=_pick(rng, _CLOTH),
+        eye_tilt=u(0.0, 0.25),
+        eye_round=u(1.1, 1.5),
+        ahoge=bool(rng.random() < 0.3),
     )
 
 
@@ -236,7 +243,7 @@ def _check_ranges(p: CharacterParams) -> None:
         "eye_size": (0.5, 1.5), "eye_spacing": (0.7, 1.3), "bangs_count": (3, 14),
         "bangs_length": (0.0, 1.2), "hair_length": (0.2, 0.85), "hair_locks": (1, 8),
         "tail_length": (0.1, 0.6), "skirt_length": (0.15, 1.2), "skirt_flare": (0.0, 1.0),
-        "skirt_pleats": (0, 32),
+        "skirt_pleats": (0, 32), "eye_tilt": (-0.3, 0.4), "eye_round": (0.8, 2.0),
     }
     for key, (lo, hi) in ranges.items():
         v = getattr(p, key)
@@ -515,7 +522,7 @@ def _paint_face(p: CharacterParams, feats: dict) -> np.ndarray:
     for side in (-1, 1):
         cx, cy = feats["eye_uv"][side]
         # sclera (a slightly tilted, flattened ellipse)
-        tilt = side * 0.12
+        tilt = side * p.eye_tilt
         eye = ellipse(cx, cy, eye_a, eye_b, tilt)
         put(eye, (1.0, 1.0, 1.0))
         # iris with a dark top (lid shadow) and a light bottom
@@ -671,7 +678,7 @@ def build(p: CharacterParams, name: str = "procedural") -> Character:
     feats = {
         "eye_uv": {s: _dir_uv(eye_dir[s]) for s in (1, -1)},
         "eye_a": eye_a * 0.85,
-        "eye_b": eye_a * 1.1,
+        "eye_b": eye_a * 0.85 * p.eye_round,
         "brow_uv": {s: _dir_uv(eye_dir[s] + np.array([s * 0.02, 0.3, 0])) for s in (1, -1)},
         "nose_uv": _dir_uv(np.array([0, -0.42, 0.9])),
         "mouth_uv": _dir_uv(np.array([0, -0.62, 0.78])),
@@ -957,7 +964,9 @@ def build(p: CharacterParams, name: str = "procedural") -> Character:
         del s
         return ids
 
-    def chained_strand(prefix, ctrl, width, thick, count=6, n=36, segs=12, tip=0.3, bulge=None):
+    def chained_strand(prefix, ctrl, width, thick, up, count=6, n=36, segs=12, tip=0.3, bulge=None):
+        """``up``: horizontal direction the lock's thickness faces (away from
+        the body); hanging locks are vertical, so it cannot come from the path."""
         path = _smooth_path(np.asarray(ctrl), n)
         ids = chain_joints(prefix, path, count)
         J.update({names[i]: i for i in ids})
@@ -968,8 +977,7 @@ def build(p: CharacterParams, name: str = "procedural") -> Character:
         taper = np.interp(s, [0, 0.1, 1 - tip, 1], [0.8, 1.0, 0.8, 0.02])
         if bulge is not None:
             taper = taper * (1 + bulge * np.sin(np.pi * np.clip(s / 0.6, 0, 1)))
-        outward = path - head_c
-        e1, e2 = _frames(path, np.mean(outward, 0))
+        e1, e2 = _frames(path, np.asarray(up, np.float64) / np.linalg.norm(up))
         grid, _ = _loft(path, thick * taper, width * taper, e1, e2, segs)
         pts = grid.reshape(-1, 3)
         jj, ww = _chain_weights(np.repeat(chain_s, segs + 1), ids, J["head"], len(pts))
@@ -995,7 +1003,7 @@ def build(p: CharacterParams, name: str = "procedural") -> Character:
                 [sx, end_y, back_z - 0.01],
             ]
             width = (2.2 * rx / nl) * 1.15
-            chained_strand(f"hair_back{kx}", ctrl, width, 0.016 * s16, count=6, n=34, segs=10, tip=0.25)
+            chained_strand(f"hair_back{kx}", ctrl, width, 0.016 * s16, [np.sin(a), 0, np.cos(a)], count=6, n=34, segs=10, tip=0.25)
     if p.tails == "twin":
         L = p.tail_length * H
         for side, tag in ((1, "L"), (-1, "R")):
@@ -1008,7 +1016,7 @@ def build(p: CharacterParams, name: str = "procedural") -> Character:
                 root + [side * 0.12 * s16, -0.55 * L, -0.1 * s16],
                 root + [side * 0.1 * s16, -L, -0.1 * s16],
             ]
-            chained_strand(f"hair_{tag}", ctrl, 0.045 * s16, 0.04 * s16, count=6, n=36, segs=14, tip=0.35, bulge=0.35)
+            chained_strand(f"hair_{tag}", ctrl, 0.045 * s16, 0.04 * s16, [side, 0, -0.3], count=6, n=36, segs=14, tip=0.35, bulge=0.35)
             _tie(b, root + [side * 0.025, 0.005, -0.005], side, J["head"], p, s16)
     elif p.tails == "pony":
         L = p.tail_length * H
@@ -1020,8 +1028,17 @@ def build(p: CharacterParams, name: str = "procedural") -> Character:
             root + [0, -0.6 * L, -0.1 * s16 + 0.02],
             root + [0, -L, back_z - root[2] - 0.03],
         ]
-        chained_strand("hair_pony", ctrl, 0.05 * s16, 0.045 * s16, count=6, n=36, segs=14, tip=0.35, bulge=0.3)
+        chained_strand("hair_pony", ctrl, 0.05 * s16, 0.045 * s16, [0, 0, -1], count=6, n=36, segs=14, tip=0.35, bulge=0.3)
         _tie(b, root + [0, 0.0, -0.02], 0, J["head"], p, s16)
+    if p.ahoge:
+        lean = 1 if p.bangs_count % 2 else -1
+        ctrl = [
+            head_c + [0, ry * 0.98, 0.25 * rz],
+            head_c + [0.01 * lean, ry * 1.2, 0.3 * rz],
+            head_c + [0.035 * lean, ry * 1.32, 0.12 * rz],
+            head_c + [0.06 * lean, ry * 1.25, -0.05 * rz],
+        ]
+        strand(ctrl, 0.014 * s16, 0.006 * s16, J["head"], n=16, segs=8, tip=0.5)
     if p.hairband:
         R, S = 6, 48
         phi = np.linspace(0, 2 * np.pi, S + 1)
