@@ -63,6 +63,7 @@ class TrtEngine:
         self.shapes: dict[str, tuple[int, ...]] = {}
         self._buffers: dict[str, tuple[object, int]] = {}  # name -> (DeviceAllocation, capacity bytes)
         self._host_out: dict[str, np.ndarray] = {}
+        self._host_in: dict[str, np.ndarray] = {}
 
     # -- shapes and buffers ----------------------------------------------------
     def set_shapes(self, shapes: Mapping[str, Sequence[int]]) -> None:
@@ -100,9 +101,17 @@ class TrtEngine:
         want = self.shapes.get(name)
         if want is None or tuple(array.shape) != want:
             raise InputError(f"{name!r} has shape {tuple(array.shape)}, set_shapes() fixed it to {want}")
-        array = np.ascontiguousarray(array, dtype=self.dtypes[name])
-        self._cuda.memcpy_htod_async(self.device_ptr(name), array, self.stream)
-        self._keepalive = array  # the async copy reads it until the stream syncs
+        # Async copies need page-locked sources that live until the stream
+        # reaches them: one staging buffer per input, reused every frame.
+        # (The host path is synchronous per frame anyway; the interop path
+        # never comes here.)
+        self.stream.synchronize()  # an earlier copy out of the buffer must be done
+        staging = self._host_in.get(name)
+        if staging is None or staging.shape != want:
+            staging = self._cuda.pagelocked_empty(want, self.dtypes[name])
+            self._host_in[name] = staging
+        np.copyto(staging, array, casting="same_kind")
+        self._cuda.memcpy_htod_async(self.device_ptr(name), staging, self.stream)
 
     def execute(self) -> None:
         """Enqueue one inference on the stream (returns before it finishes)."""
