@@ -1,0 +1,591 @@
+"""The runtime frame loop: physics -> UDP rasterizer -> neural shader -> output.
+
+Three stage objects, injected into :class:`Runtime` (no globals), each usable
+and testable on its own with real inputs:
+
+- :class:`PhysicsStage`  -- a :class:`~conrt.physics.world.PhysicsWorld` with one
+  character on a clip: ``step() -> Pose``, ``set_clip``, ``poke``.
+- :class:`RasterStage`   -- a GL context + :class:`~conrt.shaders.UdpPass` (and
+  optionally a :class:`~conrt.shaders.ToonPass`): ``camera(pose)``,
+  ``render(pose, camera)``, ``read() -> [H, W, 4] f32 UDP``.
+- :class:`ShadeStage`    -- an inference backend with the encoded sheet:
+  ``shade(udp) -> [H, W, 4] f32 premultiplied RGBA``.
+
+Threads: physics and rasterization run on the caller's thread (the GL context
+stays where it was made, which glfw windows require); shading runs on a worker
+thread fed through a bounded slot (1-2 pending UDP frames), so physics and
+rasterization of frame t+1 overlap the shading of frame t (torch and ONNX
+Runtime release the GIL while they compute).
+
+Two delivery modes:
+- ``realtime=False`` (render, bench): every frame is shaded and delivered in
+  order; the producer waits for the shader when the slot is full.
+- ``realtime=True`` (demo, bridge): the producer never waits; a newer UDP
+  frame replaces the oldest pending one, and finished frames go into a short
+  mailbox that drops the oldest when the consumer is slow. ``FrameStats.dropped``
+  counts both.
+"""
+from __future__ import annotations
+
+import collections
+import logging
+import math
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Callable, Iterator, Literal
+
+import numpy as np
+
+from conrt.errors import ConfigError, InputError
+from conrt.types import Camera, Character, Pose
+
+log = logging.getLogger(__name__)
+
+STAGES = ("physics", "raster", "readback", "shade", "output")
+
+
+# ---------------------------------------------------------------------------
+# results
+
+
+@dataclass(frozen=True)
+class FrameStats:
+    """Per-stage wall time of one frame (milliseconds) and the delivered frame rate.
+
+    ``*_start``/``*_end`` are ``time.perf_counter()`` stamps (seconds) of the
+    raster and shade stages, kept so callers/tests can see the overlap."""
+
+    index: int
+    physics_ms: float
+    raster_ms: float
+    readback_ms: float
+    shade_ms: float
+    output_ms: float = 0.0
+    fps: float = 0.0  # delivered frames per second, averaged over the last ~30 frames
+    dropped: int = 0  # frames dropped so far (realtime mode)
+    raster_start: float = 0.0
+    raster_end: float = 0.0
+    shade_start: float = 0.0
+    shade_end: float = 0.0
+
+    def as_dict(self) -> dict:
+        return {"fps": round(self.fps, 3), **{f"{s}_ms": round(getattr(self, f"{s}_ms"), 3) for s in STAGES}}
+
+    def title(self) -> str:
+        """One line for a window title / overlay."""
+        return (f"{self.fps:5.1f} fps | phys {self.physics_ms:.1f} raster {self.raster_ms:.1f} "
+                f"read {self.readback_ms:.1f} shade {self.shade_ms:.1f} out {self.output_ms:.1f} ms"
+                + (f" | dropped {self.dropped}" if self.dropped else ""))
+
+
+@dataclass(frozen=True)
+class RuntimeFrame:
+    """One shaded frame and what made it."""
+
+    index: int
+    clip: str
+    time: float  # clip time in seconds
+    rgba: np.ndarray  # [H, W, 4] f32 premultiplied RGBA, row 0 = top
+    udp: np.ndarray  # [H, W, 4] f32 UDP the network saw
+    toon: np.ndarray | None  # [H, W, 4] u8 straight RGBA toon reference (RasterStage(toon=True))
+    camera: Camera
+    stats: FrameStats
+
+
+# ---------------------------------------------------------------------------
+# stages
+
+
+class PhysicsStage:
+    """One character in its own :class:`PhysicsWorld`, driven by a clip.
+
+    ``mode="physical"`` lets :meth:`poke` push the body (the demo); the
+    default ``"kinematic"`` follows the clip exactly (render, bench)."""
+
+    def __init__(self, character: Character, clip: str = "idle", fps: float = 30.0,
+                 mode: Literal["kinematic", "physical"] = "kinematic", substeps: int = 4):
+        from conrt.physics.clips import list_clips
+        from conrt.physics.world import PhysicsWorld
+
+        self.clip_names = list_clips()
+        self._check_clip(clip)
+        self.character, self.fps, self.clip = character, float(fps), clip
+        self.world = PhysicsWorld(fps=fps, substeps=substeps)
+        try:
+            self.handle = self.world.add(character, clip, mode=mode)
+        except Exception:
+            self.world.close()
+            raise
+
+    def _check_clip(self, clip: str) -> None:
+        if clip not in self.clip_names:
+            raise ConfigError(f"unknown clip {clip!r}; valid clips: {', '.join(self.clip_names)}")
+
+    @property
+    def time(self) -> float:
+        return self.world.time(self.handle)
+
+    def step(self) -> Pose:
+        return self.world.step()[self.handle]
+
+    def set_clip(self, clip: str, start: float = 0.0) -> None:
+        self._check_clip(clip)
+        self.world.set_clip(self.handle, clip, start)
+        self.clip = clip
+
+    def seek(self, clip: str, t: float) -> Pose:
+        """Jump to time ``t`` of ``clip`` (cloth/hair settle from their rest shape)."""
+        if clip != self.clip:
+            self.set_clip(clip, t)
+        return self.world.reset(self.handle, t)[self.handle]
+
+    def poke(self, point, impulse) -> str:
+        """Push the body at ``point`` (character space); needs ``mode="physical"``."""
+        return self.world.poke(self.handle, point, impulse)
+
+    def close(self) -> None:
+        self.world.close()
+
+
+class RasterStage:
+    """GL context + UDP pass (+ toon pass) and the camera rig.
+
+    The camera orbits a point that follows the hips on the ground plane at
+    half the character's height, at a fixed radius, so the character stays
+    centred and the same size while it walks (what the network was trained on:
+    auto-centred frames)."""
+
+    def __init__(self, character: Character, size: int = 256, *, ctx=None, context: str = "auto",
+                 toon: bool = False, yaw: float = 0.0, pitch: float = 0.0, zoom: float = 1.0):
+        from conrt.shaders import ToonPass, UdpPass, create_context
+
+        check_size(size)
+        self.character, self.size = character, int(size)
+        self.yaw, self.pitch, self.zoom = float(yaw), float(pitch), float(zoom)
+        self._own_ctx = ctx is None
+        self.ctx = create_context(context) if ctx is None else ctx
+        self.udp = UdpPass(self.ctx, self.size, self.size)
+        self.udp.set_character(character)
+        self.toon = None
+        if toon:
+            self.toon = ToonPass(self.ctx, self.size, self.size)
+            self.toon.set_character(character)
+        hips = character.humanoid.get("hips")
+        roots = np.flatnonzero(character.skeleton.parents < 0)
+        self._follow = int(hips if hips is not None else roots[0])
+        rest = character.mesh.positions
+        lo, hi = rest.min(0), rest.max(0)
+        # half the diagonal of the rest box in the x/y plane: arms out (T-pose) still fit
+        self.radius = 0.5 * float(max(hi[1] - min(lo[1], 0.0), hi[0] - lo[0]) * 1.08)
+        self._rest_follow = character.skeleton.rest_world[self._follow, :3, 3].astype(np.float64)
+        self._center_y = 0.5 * float(hi[1] + min(lo[1], 0.0))
+
+    def camera(self, pose: Pose) -> Camera:
+        from conrt.shaders import orbit_camera
+
+        p = pose.joint_world[self._follow, :3, 3].astype(np.float64)
+        center = (p[0], self._center_y + (p[1] - self._rest_follow[1]) * 0.5, p[2])
+        return orbit_camera(center, self.radius / max(self.zoom, 1e-3), yaw=self.yaw, pitch=self.pitch, size=self.size)
+
+    def render(self, pose: Pose, camera: Camera) -> None:
+        self.udp.render(pose, camera)
+        if self.toon is not None:
+            self.toon.render(pose, camera)
+        self.ctx.finish()  # so raster time is the GPU's work, not the read-back's
+
+    def read(self) -> np.ndarray:
+        """[H, W, 4] f32 UDP of the last render (row 0 = top)."""
+        return self.udp.read().data
+
+    def read_toon(self) -> np.ndarray | None:
+        return None if self.toon is None else self.toon.read()
+
+    def draw_sheet(self, views: int = 4) -> list[np.ndarray]:
+        """A toon-shaded sheet of the character in its rest pose from ``views``
+        yaws (front, side, back, other side): the fallback when no sheet is given."""
+        from conrt.characters.posing import posed_positions, rest_pose
+        from conrt.shaders import ToonPass, frame_character
+
+        pose = rest_pose(self.character)
+        pts = posed_positions(self.character, pose)
+        yaws = (0.0, 90.0, 180.0, -90.0, 45.0, -45.0, 135.0, -135.0)[:views]
+        with ToonPass(self.ctx, self.size, self.size) as toon:
+            toon.set_character(self.character)
+            return [toon.run(pose, frame_character(pts, yaw=y, size=self.size)) for y in yaws]
+
+    def close(self) -> None:
+        from conrt.shaders import release_context
+
+        self.udp.release()
+        if self.toon is not None:
+            self.toon.release()
+        if self._own_ctx:
+            release_context(self.ctx)
+
+
+class ShadeStage:
+    """An inference backend holding the encoded sheet (encoded once, here).
+
+    Output: [H, W, 4] f32 premultiplied RGBA; with ``clip_to_udp`` (default)
+    the alpha is limited to the UDP's occupancy."""
+
+    def __init__(self, model, sheet_images, size: int, backend: str = "auto", clip_to_udp: bool = True):
+        from .backends import create_backend
+        from .session import fit_sheet
+
+        check_size(size, model.cfg.size_multiple)
+        self.size = int(size)
+        # The rasterizer knows the exact coverage (hair and cloth included), so
+        # the network's alpha is clipped to it: a weak or untrained network must
+        # not paint the background.
+        self.clip_to_udp = clip_to_udp
+        self.backend = create_backend(backend, model)
+        t0 = time.perf_counter()
+        self.cache = self.backend.encode_sheet(fit_sheet(sheet_images, self.size))
+        log.info("sheet encoded once: %d views at %d px in %.2f s (%s backend)", self.cache.views, self.size,
+                 time.perf_counter() - t0, self.backend.name)
+
+    @property
+    def name(self) -> str:
+        return self.backend.name
+
+    def shade(self, udp: np.ndarray) -> np.ndarray:
+        if udp.shape[:2] != (self.size, self.size):
+            raise InputError(f"UDP frame is {udp.shape[1]}x{udp.shape[0]}, the shader runs at {self.size}")
+        rgba = self.backend.shade(udp)
+        if self.clip_to_udp:
+            rgba = rgba * udp[..., 3:4]  # premultiplied: scale all four channels
+        return rgba
+
+
+def check_size(size, multiple: int = 1) -> int:
+    if not isinstance(size, (int, np.integer)) or not 16 <= size <= 4096:
+        raise ConfigError(f"frame size must be an integer in 16..4096, got {size!r}")
+    if size % multiple:
+        lo = max(multiple, size // multiple * multiple)
+        raise ConfigError(f"frame size {size} is not a multiple of {multiple}, which this network needs "
+                          f"(try {lo} or {lo + multiple})")
+    return int(size)
+
+
+# ---------------------------------------------------------------------------
+# the loop
+
+
+@dataclass
+class _Job:
+    index: int
+    clip: str
+    time: float
+    udp: np.ndarray
+    toon: np.ndarray | None
+    camera: Camera
+    physics_ms: float
+    raster_ms: float
+    readback_ms: float
+    raster_start: float
+    raster_end: float
+    shade_start: float = 0.0
+    shade_end: float = 0.0
+    rgba: np.ndarray | None = None
+    error: BaseException | None = None
+
+
+class _Mailbox:
+    """Bounded FIFO; ``put(drop_oldest=True)`` never blocks and evicts the oldest."""
+
+    def __init__(self, maxsize: int | None):
+        self.items: collections.deque = collections.deque()
+        self.maxsize = maxsize
+        self.cond = threading.Condition()
+        self.dropped = 0
+        self.closed = False
+
+    def put(self, item, drop_oldest: bool) -> None:
+        with self.cond:
+            while self.maxsize and len(self.items) >= self.maxsize and not drop_oldest and not self.closed:
+                self.cond.wait()
+            if self.maxsize and len(self.items) >= self.maxsize:
+                self.items.popleft()
+                self.dropped += 1
+            self.items.append(item)
+            self.cond.notify_all()
+
+    def get(self, timeout: float | None = None):
+        with self.cond:
+            if not self.cond.wait_for(lambda: self.items or self.closed, timeout):
+                return None
+            if not self.items:
+                return None
+            item = self.items.popleft()
+            self.cond.notify_all()
+            return item
+
+    def get_latest(self):
+        """Newest item (older ones are dropped), or None; never blocks."""
+        with self.cond:
+            if not self.items:
+                return None
+            self.dropped += len(self.items) - 1
+            item = self.items.pop()
+            self.items.clear()
+            self.cond.notify_all()
+            return item
+
+    def __len__(self) -> int:
+        with self.cond:
+            return len(self.items)
+
+    def close(self) -> None:
+        with self.cond:
+            self.closed = True
+            self.cond.notify_all()
+
+
+class Runtime:
+    """Physics -> raster -> shade, pipelined. Build with injected stages, or with
+    :func:`open_runtime` from files.
+
+        with open_runtime(clip="walk", size=128) as rt:
+            for frame in rt.frames(60):
+                frame.rgba, frame.stats.fps
+
+    ``frames(n)`` delivers every frame in order. For live use call
+    :meth:`produce` once per tick and :meth:`latest` to get the newest shaded
+    frame (``realtime=True``: neither ever waits on the other).
+    """
+
+    def __init__(self, physics: PhysicsStage, raster: RasterStage, shader: ShadeStage, *,
+                 realtime: bool = False, pending: int = 1, outputs: int = 2):
+        if not 1 <= pending <= 2:
+            raise ConfigError(f"pending must be 1 or 2 (frames waiting for the shader), got {pending}")
+        if raster.size != shader.size:
+            raise ConfigError(f"raster stage renders {raster.size} px but the shader runs at {shader.size} px")
+        self.physics, self.raster, self.shader = physics, raster, shader
+        self.realtime = realtime
+        self._inbox = _Mailbox(pending)
+        self._outbox = _Mailbox(outputs if realtime else None)
+        self._produced = 0
+        self._delivered: collections.deque = collections.deque(maxlen=30)
+        self._stop = threading.Event()
+        self._worker = threading.Thread(target=self._shade_loop, name="conrt-shade", daemon=True)
+        self._worker.start()
+        self._closed = False
+
+    # -- properties ---------------------------------------------------------
+    @property
+    def size(self) -> int:
+        return self.raster.size
+
+    @property
+    def dropped(self) -> int:
+        return self._inbox.dropped + self._outbox.dropped
+
+    # -- producer (caller's thread: owns the GL context) ---------------------
+    def produce(self) -> int:
+        """Step physics, rasterize and read back one frame, hand it to the shader.
+        Returns the frame index. In realtime mode this never waits."""
+        if self._closed:
+            raise InputError("the runtime is closed")
+        t0 = time.perf_counter()
+        pose = self.physics.step()
+        t1 = time.perf_counter()
+        camera = self.raster.camera(pose)
+        self.raster.render(pose, camera)
+        t2 = time.perf_counter()
+        udp = self.raster.read()
+        toon = self.raster.read_toon()
+        t3 = time.perf_counter()
+        job = _Job(self._produced, self.physics.clip, self.physics.time, udp, toon, camera,
+                   (t1 - t0) * 1e3, (t2 - t1) * 1e3, (t3 - t2) * 1e3, t1, t2)
+        self._produced += 1
+        self._inbox.put(job, drop_oldest=self.realtime)
+        return job.index
+
+    # -- shader worker ------------------------------------------------------
+    def _shade_loop(self) -> None:
+        while not self._stop.is_set():
+            job = self._inbox.get(timeout=0.1)
+            if job is None:
+                continue
+            job.shade_start = time.perf_counter()
+            try:
+                job.rgba = self.shader.shade(job.udp)
+            except BaseException as exc:  # handed to the consumer, which re-raises it
+                job.error = exc
+            job.shade_end = time.perf_counter()
+            self._outbox.put(job, drop_oldest=self.realtime)
+
+    # -- consumer -----------------------------------------------------------
+    def _finish(self, job: _Job | None) -> RuntimeFrame | None:
+        if job is None:
+            return None
+        if job.error is not None:
+            raise job.error
+        now = time.perf_counter()
+        self._delivered.append(now)
+        d = self._delivered
+        fps = (len(d) - 1) / (d[-1] - d[0]) if len(d) > 1 and d[-1] > d[0] else 0.0
+        stats = FrameStats(job.index, job.physics_ms, job.raster_ms, job.readback_ms,
+                           (job.shade_end - job.shade_start) * 1e3, 0.0, fps, self.dropped,
+                           job.raster_start, job.raster_end, job.shade_start, job.shade_end)
+        return RuntimeFrame(job.index, job.clip, job.time, job.rgba, job.udp, job.toon, job.camera, stats)
+
+    def latest(self) -> RuntimeFrame | None:
+        """The newest shaded frame since the last call (older ones dropped), or None."""
+        return self._finish(self._outbox.get_latest())
+
+    def next(self, timeout: float | None = None) -> RuntimeFrame | None:
+        """The next shaded frame in order (waits up to ``timeout`` seconds)."""
+        return self._finish(self._outbox.get(timeout))
+
+    def frames(self, count: int, sink: Callable[[RuntimeFrame], None] | None = None) -> Iterator[RuntimeFrame]:
+        """Produce and deliver ``count`` frames in order, pipelined. ``sink`` (optional)
+        runs on each frame before it is yielded; its time is ``stats.output_ms``."""
+        if count < 1:
+            raise ConfigError(f"frame count must be >= 1, got {count}")
+        if self.realtime:
+            raise ConfigError("frames() delivers every frame; use produce()/latest() on a realtime runtime")
+        done = 0
+
+        def deliver(frame: RuntimeFrame) -> RuntimeFrame:
+            t = time.perf_counter()
+            if sink is not None:
+                sink(frame)
+            return _with_output(frame, (time.perf_counter() - t) * 1e3)
+
+        produced = 0
+        while done < count:
+            if produced < count:
+                self.produce()  # waits only when the shader is `pending` frames behind
+                produced += 1
+                frame = self.next(timeout=0)
+            else:
+                frame = self.next(timeout=None)
+            while frame is not None:
+                yield deliver(frame)
+                done += 1
+                frame = self.next(timeout=0) if done < count else None
+
+    # -- control ------------------------------------------------------------
+    def set_clip(self, clip: str) -> None:
+        self.physics.set_clip(clip)
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        self._stop.set()
+        self._inbox.close()
+        self._outbox.close()
+        self._worker.join(timeout=30)
+        self.raster.close()
+        self.physics.close()
+
+    def __enter__(self) -> "Runtime":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+def _with_output(frame: RuntimeFrame, output_ms: float) -> RuntimeFrame:
+    s = frame.stats
+    stats = FrameStats(s.index, s.physics_ms, s.raster_ms, s.readback_ms, s.shade_ms, output_ms, s.fps, s.dropped,
+                       s.raster_start, s.raster_end, s.shade_start, s.shade_end)
+    return RuntimeFrame(frame.index, frame.clip, frame.time, frame.rgba, frame.udp, frame.toon, frame.camera, stats)
+
+
+# ---------------------------------------------------------------------------
+# convenience
+
+
+@dataclass
+class RuntimeInfo:
+    """What :func:`open_runtime` loaded (for logs, metadata and the bench)."""
+
+    character: str
+    sheet: str
+    weights: str
+    backend: str
+    size: int
+    untrained: bool = False
+    extra: dict = field(default_factory=dict)
+
+
+def open_runtime(character=None, sheet=None, weights=None, *, backend: str = "auto", size: int = 256,
+                 clip: str = "idle", fps: float = 30.0, physics_mode: Literal["kinematic", "physical"] = "kinematic",
+                 realtime: bool = False, toon: bool = False, ctx=None, context: str = "auto",
+                 yaw: float = 0.0, pitch: float = 0.0, model=None) -> Runtime:
+    """Load everything and build a :class:`Runtime` (``rt.info`` says what was loaded).
+
+    ``character``: None (sample), a path or "procedural:SEED"; ``sheet``: None
+    (sample sheet, else one drawn with the toon pass), a folder or a list of
+    images; ``weights``: None (embedded default, else untrained conr-xs) or a path."""
+    from .session import load_character_source, load_model_source, load_sheet_source
+
+    from conrt.physics.clips import list_clips
+
+    if clip not in list_clips():  # before any slow loading
+        raise ConfigError(f"unknown clip {clip!r}; valid clips: {', '.join(list_clips())}")
+    check_size(size)
+    if model is None:
+        model, weights_desc = load_model_source(weights)
+    else:
+        weights_desc = f"{model.cfg.name} (given)"
+    check_size(size, model.cfg.size_multiple)
+    char = load_character_source(character)
+    images = None
+    if sheet is not None:  # a bad sheet fails before GL and physics start
+        images, sheet_desc = load_sheet_source(sheet)
+    raster = RasterStage(char, size, ctx=ctx, context=context, toon=toon, yaw=yaw, pitch=pitch)
+    physics = shader = None
+    try:
+        if images is None:
+            images, sheet_desc = load_sheet_source(None, fallback=raster.draw_sheet)
+        shader = ShadeStage(model, images, size, backend)
+        physics = PhysicsStage(char, clip, fps=fps, mode=physics_mode)
+        rt = Runtime(physics, raster, shader, realtime=realtime)
+    except BaseException:
+        raster.close()
+        if physics is not None:
+            physics.close()
+        raise
+    rt.info = RuntimeInfo(char.name, sheet_desc, weights_desc, shader.name, size, "UNTRAINED" in weights_desc)
+    log.info("runtime: character %s, sheet %s, weights %s, backend %s, %d px", char.name, sheet_desc,
+             weights_desc, shader.name, size)
+    return rt
+
+
+# ---------------------------------------------------------------------------
+# output helpers (premultiplied float -> files)
+
+
+def to_straight_u8(rgba: np.ndarray) -> np.ndarray:
+    """[H, W, 4] f32 premultiplied -> u8 straight alpha (what PNG expects)."""
+    rgba = np.clip(np.asarray(rgba, np.float32), 0.0, 1.0)
+    a = rgba[..., 3:]
+    rgb = np.where(a > 1e-6, rgba[..., :3] / np.maximum(a, 1e-6), 0.0)
+    return (np.clip(np.concatenate([rgb, a], -1), 0, 1) * 255 + 0.5).astype(np.uint8)
+
+
+def over_background(rgba: np.ndarray, background=(1.0, 1.0, 1.0)) -> np.ndarray:
+    """[H, W, 4] f32 premultiplied -> [H, W, 3] u8 composited over a flat colour (for video)."""
+    rgba = np.clip(np.asarray(rgba, np.float32), 0.0, 1.0)
+    bg = np.asarray(background, np.float32)
+    rgb = rgba[..., :3] + (1.0 - rgba[..., 3:]) * bg
+    return (np.clip(rgb, 0, 1) * 255 + 0.5).astype(np.uint8)
+
+
+def udp_preview(udp: np.ndarray) -> np.ndarray:
+    """[H, W, 4] f32 UDP -> [H, W, 4] u8 straight RGBA picture of it."""
+    return (np.clip(udp, 0, 1) * 255 + 0.5).astype(np.uint8)
+
+
+def atlas_layout(count: int, max_columns: int | None = None) -> tuple[int, int]:
+    """(columns, rows) of a near-square sprite grid for ``count`` frames."""
+    cols = max(1, math.ceil(math.sqrt(count)))
+    if max_columns:
+        cols = min(cols, max_columns)
+    return cols, math.ceil(count / cols)

@@ -1,0 +1,205 @@
+"""Loading what a runtime session needs: a character, a character sheet and
+CoNR weights, with the project's defaults (sample character, sample sheet,
+embedded weights) and loud fallbacks while those are missing.
+
+    character = load_character_source(None)            # samples/sample_character.glb
+    character = load_character_source("procedural:7")  # a procedural character, seed 7
+    model, desc = load_model_source(None)              # embedded default weights (or untrained conr-xs)
+    images, desc = load_sheet_source("my_sheet/")      # folder of RGBA PNGs -> [H, W, 4] u8 list
+
+Each returns plain data; :mod:`conrt.runtime.frame_loop` builds the stages.
+"""
+from __future__ import annotations
+
+import importlib
+import logging
+from pathlib import Path
+from typing import Callable, Sequence
+
+import numpy as np
+
+from conrt.errors import AssetError, CheckpointError, ConfigError, InputError
+from conrt.types import Character
+
+from . import official as off
+from .sheet import check_sheet_image, read_sheet_image
+
+log = logging.getLogger(__name__)
+
+_PKG = Path(__file__).resolve().parent
+SAMPLES_DIR = _PKG.parent / "samples"
+SAMPLE_CHARACTER = SAMPLES_DIR / "sample_character.glb"
+SAMPLE_SHEET_DIR = SAMPLES_DIR / "sheet"
+# Where the training engineer drops the embedded default weights.
+DEFAULT_WEIGHTS = _PKG / "weights" / "conr-default.safetensors"
+FALLBACK_CONFIG = "conr-xs"
+SHEET_SUFFIXES = (".png", ".webp", ".tif", ".tiff")
+MAX_SHEET_VIEWS = 16
+
+
+# ---------------------------------------------------------------------------
+# character
+
+
+def load_character_source(source=None) -> Character:
+    """``None`` -> the sample character; ``"procedural:SEED"`` -> a procedural
+    character; a path -> a .glb/.gltf/.vrm file; a Character passes through."""
+    if isinstance(source, Character):
+        return source
+    if source is None:
+        if not SAMPLE_CHARACTER.is_file():
+            log.warning("sample character %s is missing: generating procedural character 5 instead",
+                        SAMPLE_CHARACTER)
+            return load_character_source("procedural:5")
+        source = SAMPLE_CHARACTER
+    text = str(source)
+    if text.startswith("procedural"):
+        from conrt.characters.procedural import generate
+
+        _, _, seed = text.partition(":")
+        try:
+            seed_i = int(seed or 0)
+        except ValueError:
+            raise ConfigError(f"procedural character seed must be an integer, got {seed!r} "
+                              "(use procedural:SEED, e.g. procedural:7)") from None
+        return generate(seed_i)
+    path = Path(source)
+    if not path.exists():
+        raise AssetError(f"no character file at {path} (expected a .glb/.gltf/.vrm file, or procedural:SEED)")
+    if path.is_dir():
+        raise AssetError(f"{path} is a folder; --character takes a .glb/.gltf/.vrm file")
+    if path.suffix.lower() not in (".glb", ".gltf", ".vrm"):
+        raise AssetError(f"{path}: unsupported character format {path.suffix!r}; valid: .glb, .gltf, .vrm")
+    from conrt.characters.gltf_io import load_character
+
+    return load_character(path)
+
+
+# ---------------------------------------------------------------------------
+# weights
+
+
+def default_weights_path() -> Path | None:
+    """The embedded default weights if they exist: the training package's
+    ``default_weights_path()`` when it is importable, else ``runtime/weights/conr-default.safetensors``."""
+    for module in ("conrt.runtime.defaults", "conrt.training"):
+        try:
+            fn = getattr(importlib.import_module(module), "default_weights_path", None)
+        except ImportError:
+            continue
+        if callable(fn):
+            try:
+                path = fn()
+            except Exception as exc:  # their lookup failing must not stop the demo
+                log.debug("%s.default_weights_path() failed: %s", module, exc)
+                continue
+            if path is not None and Path(path).is_file():
+                return Path(path)
+    return DEFAULT_WEIGHTS if DEFAULT_WEIGHTS.is_file() else None
+
+
+def load_model_source(weights=None, config: str | None = None):
+    """-> (CoNR model in eval mode, a one-line description for logs/metadata).
+
+    ``weights``: None (embedded default), a .safetensors file or an official
+    folder (then ``config`` names its config, default conr-paper)."""
+    from .checkpoint import load_model, load_weights
+    from .model import create_model
+
+    if weights is not None:
+        path = Path(weights)
+        if not path.exists():
+            raise CheckpointError(f"{path}: no such weights file or folder (give a .safetensors file from "
+                                  "`conrt convert`/training, or a folder of official .pth files)")
+        model = load_model(path, config or "conr-paper")
+        return model.eval(), f"{model.cfg.name} from {path}"
+    path = default_weights_path()
+    if path is not None:
+        model = load_weights(path)
+        return model.eval(), f"{model.cfg.name} (embedded {path.name})"
+    name = config or FALLBACK_CONFIG
+    log.warning("untrained weights: the embedded default weights (%s) are missing, so a freshly "
+                "initialised %s is used; frames will show noise-like colours, not the character's. "
+                "Pass --weights to use trained ones.", DEFAULT_WEIGHTS, name)
+    return create_model(name).eval(), f"{name} (UNTRAINED, random init)"
+
+
+# ---------------------------------------------------------------------------
+# sheet
+
+
+def list_sheet_files(folder) -> list[Path]:
+    folder = Path(folder)
+    if not folder.exists():
+        raise InputError(f"sheet folder {folder} does not exist")
+    if not folder.is_dir():
+        raise InputError(f"--sheet {folder} is not a folder (give a folder of RGBA PNGs, one per view)")
+    files = sorted(p for p in folder.iterdir() if p.suffix.lower() in SHEET_SUFFIXES and not p.stem.endswith("_udp"))
+    if not files:
+        raise InputError(f"sheet folder {folder} has no images ({', '.join(SHEET_SUFFIXES)}); "
+                         "put 4-8 RGBA drawings of the character there")
+    return files
+
+
+def load_sheet_source(sheet=None, fallback: Callable[[], list[np.ndarray]] | None = None):
+    """-> (list of [H, W, 4] u8 straight RGBA views, description).
+
+    ``sheet``: a folder of images, a list of image paths/arrays, or None (the
+    sample sheet; if it is missing, ``fallback()`` draws one)."""
+    if sheet is None:
+        if SAMPLE_SHEET_DIR.is_dir() and any(p.suffix.lower() == ".png" for p in SAMPLE_SHEET_DIR.iterdir()):
+            sheet = SAMPLE_SHEET_DIR
+        elif fallback is not None:
+            log.info("sample sheet %s is missing: drawing a 4-view sheet of the character with the toon pass",
+                     SAMPLE_SHEET_DIR)
+            return check_sheet(fallback()), "toon-rendered 4-view sheet (drawn on the fly)"
+        else:
+            raise InputError(f"no --sheet given and the sample sheet {SAMPLE_SHEET_DIR} is missing")
+    if isinstance(sheet, (str, Path)):
+        files = list_sheet_files(sheet)
+        return check_sheet([read_sheet_image(p) for p in files], files), f"{len(files)} views from {sheet}"
+    items = list(sheet)
+    if not items:
+        raise InputError("the sheet is an empty list; give 1-16 RGBA views (4-8 recommended)")
+    images = [read_sheet_image(x) if isinstance(x, (str, Path)) else np.asarray(x) for x in items]
+    names = [x if isinstance(x, (str, Path)) else None for x in items]
+    return check_sheet(images, names), f"{len(images)} views"
+
+
+def check_sheet(images: Sequence[np.ndarray], names: Sequence | None = None) -> list[np.ndarray]:
+    """Validate sheet views (RGBA with a transparent background) -> u8 straight RGBA."""
+    if not 1 <= len(images) <= MAX_SHEET_VIEWS:
+        raise InputError(f"a sheet needs 1-{MAX_SHEET_VIEWS} views (4-8 recommended), got {len(images)}")
+    out = []
+    for i, img in enumerate(images):
+        label = str(names[i]) if names is not None and names[i] is not None else f"view {i}"
+        img = np.asarray(img)
+        if img.ndim == 3 and img.shape[2] == 4 and img.dtype == np.uint8 and img[..., 3].min() == 255:
+            raise InputError(f"sheet {label} has no alpha (fully opaque): CoNR needs cut-out RGBA drawings "
+                             "on a transparent background")
+        try:
+            img = check_sheet_image(img, i)
+        except InputError as exc:
+            raise InputError(f"sheet {label}: {exc}") from None
+        if img.dtype != np.uint8:
+            img = (np.clip(img, 0, 1) * 255 + 0.5).astype(np.uint8)
+        out.append(img)
+    return out
+
+
+def fit_sheet(images: Sequence[np.ndarray], size: int) -> list[np.ndarray]:
+    """Auto-centre each view on its alpha and scale it to ``size`` x ``size`` so the
+    network runs at the frame size (the official loader's crop, done once)."""
+    out = []
+    for img in images:
+        if img.shape[:2] == (size, size):
+            out.append(img)
+            continue
+        # Resize premultiplied so the transparent black background does not bleed into edges.
+        f = img.astype(np.float32) / 255.0
+        pm = np.concatenate([f[..., :3] * f[..., 3:], f[..., 3:]], -1)
+        r = off.apply_crop(pm, off.find_crop(img[..., 3]), size)
+        a = r[..., 3:]
+        rgb = np.where(a > 1e-6, r[..., :3] / np.maximum(a, 1e-6), 0.0)
+        out.append((np.clip(np.concatenate([rgb, a], -1), 0, 1) * 255 + 0.5).astype(np.uint8))
+    return out
