@@ -13,6 +13,7 @@ The environment variable ``CONRT_GL_CONTEXT`` overrides ``"auto"``.
 """
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import sys
@@ -76,6 +77,33 @@ def release_context(ctx: moderngl.Context) -> None:
 
         glfw.destroy_window(window)
         extra["window"] = None
+
+
+def make_current(ctx: moderngl.Context) -> None:
+    """Make ``ctx`` the thread's current GL context (and leave it current).
+
+    moderngl's ``with ctx:`` is not used: on exit it restores the context
+    that was current before, which for a fresh standalone EGL context is
+    "none", silently breaking later raw calls on it."""
+    ctx.mglo.__enter__()
+
+
+def current(method):
+    """Decorator for render-pass methods: make the pass's ``self.ctx`` current
+    first. moderngl does not switch contexts per call, so without this a pass
+    would draw into another context's state after a second context (a GPU
+    interop context, another tool's window) was made current in the thread.
+    The pass's context stays current afterwards, like any GL make-current."""
+
+    @functools.wraps(method)
+    def wrapper(self, *args, **kwargs):
+        ctx = getattr(self, "ctx", None)
+        if ctx is None:  # __init__(self, ctx, ...): not stored yet
+            ctx = args[0] if args else kwargs["ctx"]
+        make_current(ctx)
+        return method(self, *args, **kwargs)
+
+    return wrapper
 
 
 def describe(ctx: moderngl.Context) -> str:

@@ -27,6 +27,7 @@ import numpy as np
 
 from conrt.errors import ConfigError, InputError
 from conrt.shaders.camera import raster_view_proj
+from conrt.shaders.context import current
 from conrt.shaders.geometry import SkinnedGeometry
 from conrt.shaders.program import load_program
 from conrt.shaders.udp_pass import _check_size
@@ -52,6 +53,7 @@ class ToonStyle:
 class ToonPass:
     """``ToonPass(ctx, w, h)``, ``set_character(c)``, ``run(pose, camera) -> [H, W, 4] u8``."""
 
+    @current
     def __init__(self, ctx: moderngl.Context, width: int = 256, height: int = 256, style: ToonStyle = ToonStyle()):
         self.ctx = ctx
         self.style = style
@@ -73,6 +75,7 @@ class ToonPass:
     def size(self) -> tuple[int, int]:
         return self.width, self.height
 
+    @current
     def resize(self, width: int, height: int) -> None:
         self.width, self.height = _check_size(width, height)
         self._release_targets()
@@ -87,6 +90,7 @@ class ToonPass:
         self.fbo = ctx.framebuffer(color_attachments=[self.texture])
         self._targets = [self._geo_fbo, self.fbo, self._color, self._gbuf, self._depth, self.texture]
 
+    @current
     def set_character(self, character: Character) -> None:
         """Upload a character's mesh and material once (replaces the previous one)."""
         self._release_character()
@@ -122,6 +126,7 @@ class ToonPass:
         self.program["u_shade_color"].value = tuple(float(x) for x in shade)
         self._height_m = float(character.height)
 
+    @current
     def render(self, pose: Pose, camera: Camera) -> None:
         """Draw into :attr:`fbo` (no read-back)."""
         if self.geometry is None:
@@ -168,6 +173,7 @@ class ToonPass:
         out["u_ink"].value = tuple(float(x) for x in st.ink)
         self._screen_vao.render(moderngl.TRIANGLES, vertices=3)
 
+    @current
     def read(self) -> np.ndarray:
         """The last render: [H, W, 4] u8 straight-alpha RGBA, row 0 = top."""
         out = np.empty((self.height, self.width, 4), np.uint8)
@@ -178,6 +184,7 @@ class ToonPass:
         self.render(pose, camera)
         return self.read()
 
+    @current
     def release(self) -> None:
         self._release_targets()
         self._release_character()

@@ -21,6 +21,7 @@ import numpy as np
 
 from conrt.errors import ConfigError, InputError
 from conrt.shaders.camera import raster_view_proj
+from conrt.shaders.context import current
 from conrt.shaders.geometry import SkinnedGeometry
 from conrt.shaders.program import load_program
 from conrt.types import Camera, Character, Pose, UdpFrame
@@ -43,6 +44,7 @@ class UdpPass:
     y-flipped projection), the same layout as :class:`UdpFrame`.
     """
 
+    @current
     def __init__(self, ctx: moderngl.Context, width: int = 256, height: int = 256):
         self.ctx = ctx
         self.program = load_program(ctx, "udp")
@@ -57,6 +59,7 @@ class UdpPass:
     def size(self) -> tuple[int, int]:
         return self.width, self.height
 
+    @current
     def resize(self, width: int, height: int) -> None:
         self.width, self.height = _check_size(width, height)
         self._release_targets()
@@ -66,6 +69,7 @@ class UdpPass:
         self._depth = self.ctx.depth_renderbuffer((self.width, self.height))
         self.fbo = self.ctx.framebuffer(color_attachments=[self.texture], depth_attachment=self._depth)
 
+    @current
     def set_character(self, character: Character) -> None:
         """Upload a character's mesh once (replaces the previous one)."""
         if self.geometry is not None:
@@ -76,6 +80,7 @@ class UdpPass:
         log.debug("UDP pass: %s, %d vertices, %d triangles", character.name,
                   character.mesh.num_vertices, character.mesh.num_triangles)
 
+    @current
     def render(self, pose: Pose, camera: Camera) -> None:
         """Draw into :attr:`fbo` (no read-back)."""
         if self.geometry is None:
@@ -97,6 +102,7 @@ class UdpPass:
         self._vao.render(moderngl.TRIANGLES, vertices=self.geometry.num_indices)
         self.ctx.front_face = "ccw"  # leave the GL default for whoever draws next
 
+    @current
     def read(self) -> UdpFrame:
         """Read the last render back: [H, W, 4] f32, row 0 = top."""
         data = np.empty((self.height, self.width, 4), np.float32)
@@ -108,12 +114,14 @@ class UdpPass:
         self.render(pose, camera)
         return self.read()
 
+    @current
     def skinned_positions(self, pose: Pose) -> np.ndarray:
         """[V, 3] f32 vertex positions from the same GPU skinning code."""
         if self.geometry is None:
             raise InputError("skinned_positions called before set_character")
         return self.geometry.skinned_positions(pose)
 
+    @current
     def release(self) -> None:
         self._release_targets()
         if self.geometry is not None:

@@ -13,7 +13,7 @@ import pytest
 from conrt.characters.posing import rest_pose
 from conrt.errors import ConfigError, ContextError
 from conrt.shaders.camera import frame_character
-from conrt.shaders.context import create_context, describe
+from conrt.shaders.context import create_context, describe, make_current
 from conrt.shaders.udp_pass import UdpPass
 
 
@@ -92,3 +92,24 @@ def test_window_context_under_xvfb(meshes, gl_ctx, tmp_path):
     finally:
         xvfb.terminate()
         xvfb.wait(timeout=10)
+
+
+def test_passes_make_their_own_context_current(gl_ctx, meshes):
+    """A second EGL context made current in the same thread (as GPU interop
+    or another tool would) must not capture the passes' drawing."""
+    cube = meshes.cube_character()
+    cam = frame_character(cube.mesh.positions, size=16, yaw=20, pitch=10)
+    udp = UdpPass(gl_ctx, 16, 16)
+    udp.set_character(cube)
+    expected = udp.run(rest_pose(cube), cam).data
+    other = create_context("egl")  # now current
+    try:
+        # Raw calls follow the current context; the passes switch back themselves.
+        with UdpPass(other, 16, 16) as mine:  # a pass on the other context works too
+            mine.set_character(cube)
+            np.testing.assert_array_equal(mine.run(rest_pose(cube), cam).data, expected)
+        np.testing.assert_array_equal(udp.run(rest_pose(cube), cam).data, expected)
+        udp.release()
+    finally:
+        other.release()
+        make_current(gl_ctx)  # leave the session context current for raw calls in later tests
