@@ -37,15 +37,23 @@ class ClothProxy:
     pinned: np.ndarray  # [P] i64 proxy nodes attached to the anchor
     vertices: np.ndarray  # [K] i64 render vertices placed by the cloth (region vertices minus pinned)
     tri: np.ndarray  # [K] i64 proxy triangle of each render vertex
-    bary: np.ndarray  # [K, 3] f64 barycentric coordinates in it
-    lift: np.ndarray  # [K] f64 offset along the triangle's unit normal, metres
+    bary: np.ndarray  # [K, 3] f64 barycentric coordinates of the nearest point in it
+    offset: np.ndarray  # [K, 3] f64 vertex - nearest point, in the triangle's (edge, in-plane, normal) frame
 
     def embed(self, nodes: np.ndarray) -> np.ndarray:
-        """[N, 3] proxy node positions -> [K, 3] render vertex positions."""
+        """[N, 3] proxy node positions -> [K, 3] render vertex positions (exact in the rest
+        shape, follows rigid motions exactly)."""
         t = nodes[self.triangles[self.tri]]  # [K, 3, 3]
-        n = np.cross(t[:, 1] - t[:, 0], t[:, 2] - t[:, 0])
-        n /= np.maximum(np.linalg.norm(n, axis=1, keepdims=True), 1e-12)
-        return np.einsum("kc,kcd->kd", self.bary, t) + self.lift[:, None] * n
+        return np.einsum("kc,kcd->kd", self.bary, t) + np.einsum("ke,ked->kd", self.offset, _tri_frames(t))
+
+
+def _tri_frames(t: np.ndarray) -> np.ndarray:
+    """[K, 3, 3] triangles -> [K, 3, 3] orthonormal frames (rows: first edge, in-plane normal, normal)."""
+    e = t[:, 1] - t[:, 0]
+    n = np.cross(e, t[:, 2] - t[:, 0])
+    e = e / np.maximum(np.linalg.norm(e, axis=1, keepdims=True), 1e-12)
+    n = n / np.maximum(np.linalg.norm(n, axis=1, keepdims=True), 1e-12)
+    return np.stack([e, np.cross(n, e), n], 1)
 
 
 def _closest_on_triangles(pts: np.ndarray, tri: np.ndarray):
@@ -126,11 +134,9 @@ def build_proxy(character: Character, region: SimRegion, segments: int = 16, rin
     pts = character.mesh.positions[free].astype(np.float64)
     tri_idx, bary = _closest_on_triangles(pts, nodes[tris])
     t = nodes[tris[tri_idx]]
-    n = np.cross(t[:, 1] - t[:, 0], t[:, 2] - t[:, 0])
-    n /= np.maximum(np.linalg.norm(n, axis=1, keepdims=True), 1e-12)
-    lift = ((pts - np.einsum("kc,kcd->kd", bary, t)) * n).sum(1)
+    offset = np.einsum("ked,kd->ke", _tri_frames(t), pts - np.einsum("kc,kcd->kd", bary, t))
     return ClothProxy(region=region.name, anchor_joint=region.anchor_joint, nodes=nodes, triangles=tris,
-                      pinned=np.arange(segments, dtype=np.int64), vertices=free, tri=tri_idx, bary=bary, lift=lift)
+                      pinned=np.arange(segments, dtype=np.int64), vertices=free, tri=tri_idx, bary=bary, offset=offset)
 
 
 @dataclass(frozen=True)

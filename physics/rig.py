@@ -25,12 +25,12 @@ import pybullet as p
 from conrt.errors import PhysicsError
 from conrt.types import Character
 
-from .transforms import matrix_to_quat, quat_to_matrix, rotation_between
+from .transforms import matrix_to_quat, quat_to_matrix, rotation_between, slerp
 
 log = logging.getLogger(__name__)
 
-BODY_GROUP = 1  # collision filter group bit of body capsules
-HAIR_GROUP = 2
+BODY_GROUP = 2  # collision filter group bits (bit 1 is Bullet's default group, the soft bodies')
+HAIR_GROUP = 4
 
 
 @dataclass(frozen=True)
@@ -109,7 +109,7 @@ class BodyRig:
     """A character's body in a PyBullet client (see module docstring)."""
 
     def __init__(self, client: int, character: Character, mode: Literal["kinematic", "physical"] = "kinematic",
-                 kp: float = 0.3, kd: float = 1.0, max_torque: float = 200.0, collision_margin: float = 0.0):
+                 kp: float = 0.3, kd: float = 1.0, max_torque: float = 200.0, moving_parts: bool = False):
         if mode not in ("kinematic", "physical"):
             raise PhysicsError(f"unknown body mode {mode!r}; valid: kinematic, physical")
         self.client, self.character, self.mode = client, character, mode
@@ -162,7 +162,10 @@ class BodyRig:
                 if cap.joint == self.root and names.get(self.root) == "hips":
                     continue
                 w = rest_w[cap.joint]
-                b = p.createMultiBody(baseMass=0.0, baseCollisionShapeIndex=shape(cap, True),
+                # moving_parts: dynamic bodies whose velocity we set, so PyBullet's soft-body
+                # contacts see the limbs move (static ones only get teleported)
+                b = p.createMultiBody(baseMass=mass(cap) if moving_parts else 0.0,
+                                      baseCollisionShapeIndex=shape(cap, True),
                                       basePosition=w[:3, 3].tolist(), baseOrientation=matrix_to_quat(w[:3, :3]).tolist(),
                                       physicsClientId=c)
                 p.setCollisionFilterGroupMask(b, -1, BODY_GROUP, 0xFFFF & ~BODY_GROUP, physicsClientId=c)
@@ -172,6 +175,7 @@ class BodyRig:
             self._build_multibody(caps, by_joint, names, shape, mass, rest_w)
         self._rest_local_rot = sk.rest_local[self.links, :3, :3].astype(np.float64)  # [L, 3, 3]
         self._pushes: list[tuple[int, np.ndarray, np.ndarray]] = []
+        self._swept = None
         self._world = rest_w.copy()
         self.drive(rest_w, reset=True)
 
@@ -237,6 +241,31 @@ class BodyRig:
                 p.applyExternalForce(self.body, link, force.tolist(), point.tolist(), p.WORLD_FRAME, physicsClientId=c)
             self._pushes.clear()
         self._world = world
+
+    def place_parts(self, before: np.ndarray, after: np.ndarray, f: float, frame_dt: float) -> None:
+        """Kinematic mode: put the capsules between two poses ([J, 4, 4] each) at fraction f,
+        so a substepped cloth sees the legs sweep instead of jump."""
+        joints = list(self.parts)
+        if not joints:
+            return
+        if self._swept is None or self._swept[0] is not before or self._swept[1] is not after:
+            q = matrix_to_quat(np.stack([before[joints, :3, :3], after[joints, :3, :3]]))
+            self._swept = (before, after, q[0], q[1])
+        _, _, q0, q1 = self._swept
+        q = slerp(q0, q1, f)
+        pos = (1 - f) * before[joints, :3, 3] + f * after[joints, :3, 3]
+        vel = (after[joints, :3, 3] - before[joints, :3, 3]) / frame_dt
+        # angular velocity from the frame's rotation (small-angle: 2 * vector part of q1 q0^-1)
+        x0, y0, z0, w0 = -q0[:, 0], -q0[:, 1], -q0[:, 2], q0[:, 3]
+        x1, y1, z1, w1 = q1.T
+        dq = np.stack([w1 * x0 + x1 * w0 + y1 * z0 - z1 * y0, w1 * y0 - x1 * z0 + y1 * w0 + z1 * x0,
+                       w1 * z0 + x1 * y0 - y1 * x0 + z1 * w0, w1 * w0 - x1 * x0 - y1 * y0 - z1 * z0], 1)
+        dq *= np.sign(dq[:, 3:4] + 1e-12)
+        ang = 2 * dq[:, :3] / frame_dt
+        c = self.client
+        for b, x, r, v, w in zip(self.parts.values(), pos.tolist(), q.tolist(), vel.tolist(), ang.tolist()):
+            p.resetBasePositionAndOrientation(b, x, r, physicsClientId=c)
+            p.resetBaseVelocity(b, v, w, physicsClientId=c)
 
     def poke(self, point, impulse, dt: float) -> str:
         """Push the body at ``point`` (character space) with ``impulse`` (N s), spread
