@@ -153,12 +153,14 @@ def view_proj(camera: Camera) -> np.ndarray:
 _FLIP_Y = np.diag([1.0, -1.0, 1.0, 1.0])
 
 
-def raster_view_proj(camera: Camera) -> np.ndarray:
+def raster_view_proj(camera: Camera, flip_y: bool = True) -> np.ndarray:
     """[4, 4] f32 matrix every pass draws with: ``flip_y @ proj @ view`` in f64
     (one product shared by all passes, so their vertices land on identical
     pixels; the y flip stores row 0 = top in the render targets). Flipping y
-    mirrors the winding: passes treat clockwise as front facing."""
-    return (_FLIP_Y @ camera.proj.astype(np.float64) @ camera.view.astype(np.float64)).astype(np.float32)
+    mirrors the winding: passes treat clockwise as front facing.
+    ``flip_y=False`` gives plain ``proj @ view`` (GL bottom-up rows)."""
+    m = camera.proj.astype(np.float64) @ camera.view.astype(np.float64)
+    return ((_FLIP_Y @ m) if flip_y else m).astype(np.float32)
 
 
 def project(camera: Camera, points: np.ndarray) -> np.ndarray:

@@ -39,13 +39,22 @@ class UdpPass:
     """``UdpPass(ctx, w, h)``, ``set_character(c)``, ``run(pose, camera) -> UdpFrame``.
 
     For GPU interop, :meth:`render` draws without reading back and
-    :attr:`texture` / :attr:`fbo` expose the RGBA32F colour attachment. Its
-    first row in memory is the TOP of the picture (the passes draw with a
-    y-flipped projection), the same layout as :class:`UdpFrame`.
+    :attr:`texture` / :attr:`fbo` expose the RGBA32F colour attachment. With
+    ``rows="top-first"`` (default) its first row in memory is the TOP of the
+    picture (the pass draws with a y-flipped projection), the same layout as
+    :class:`UdpFrame`, and :meth:`read` needs no flip. ``rows="gl"`` keeps
+    GL's bottom-up order in the texture for consumers that expect it
+    (:meth:`read` then flips on the host); coverage equality with the toon
+    pass is guaranteed for the default only.
     """
 
+    ROW_ORDERS = ("top-first", "gl")
+
     @current
-    def __init__(self, ctx: moderngl.Context, width: int = 256, height: int = 256):
+    def __init__(self, ctx: moderngl.Context, width: int = 256, height: int = 256, rows: str = "top-first"):
+        if rows not in self.ROW_ORDERS:
+            raise ConfigError(f"unknown row order {rows!r}; choose one of {', '.join(self.ROW_ORDERS)}")
+        self.rows = rows
         self.ctx = ctx
         self.program = load_program(ctx, "udp")
         self.geometry: SkinnedGeometry | None = None
@@ -87,7 +96,7 @@ class UdpPass:
             raise InputError("UdpPass.run called before set_character")
         if (camera.width, camera.height) != self.size:
             raise InputError(f"camera is {camera.width}x{camera.height} but the pass is {self.width}x{self.height}; call resize()")
-        mvp = raster_view_proj(camera)
+        mvp = raster_view_proj(camera, flip_y=self.rows == "top-first")
         if not np.isfinite(mvp).all():
             raise InputError("camera matrices contain NaN/inf")
         self.geometry.update(pose)  # validates the pose before anything is drawn
@@ -96,7 +105,7 @@ class UdpPass:
         self.fbo.clear(0.0, 0.0, 0.0, 0.0, depth=1.0)
         self.ctx.enable_only(moderngl.DEPTH_TEST)
         self.ctx.depth_func = "<"
-        self.ctx.front_face = "cw"  # the y-flipped projection mirrors the winding
+        self.ctx.front_face = "cw" if self.rows == "top-first" else "ccw"  # a y flip mirrors the winding
         self.geometry.bind_joints(self.program, 0)
         self.program["u_view_proj"].write(np.ascontiguousarray(mvp.T))
         self._vao.render(moderngl.TRIANGLES, vertices=self.geometry.num_indices)
@@ -106,8 +115,10 @@ class UdpPass:
     def read(self) -> UdpFrame:
         """Read the last render back: [H, W, 4] f32, row 0 = top."""
         data = np.empty((self.height, self.width, 4), np.float32)
-        # Rows are already top-first in the target (raster_view_proj flips y).
+        # Default: rows are already top-first in the target (raster_view_proj flips y).
         self.fbo.read_into(data, components=4, dtype="f4", alignment=1)
+        if self.rows == "gl":
+            data = np.ascontiguousarray(data[::-1])
         return UdpFrame(data=data)
 
     def run(self, pose: Pose, camera: Camera) -> UdpFrame:

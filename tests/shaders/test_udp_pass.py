@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from conrt.characters.posing import forward_kinematics, posed_positions, rest_pose, rotation_matrix
-from conrt.errors import InputError
+from conrt.errors import ConfigError, InputError
 from conrt.shaders.camera import frame_character, project
 from conrt.shaders.udp_pass import UdpPass
 from conrt.types import CanonicalBox, Character, Pose, Skeleton, SkinnedMesh
@@ -227,3 +227,23 @@ def test_texture_rows_are_top_first_like_the_frame(udp, meshes):
     frame = udp.run(pose, frame_character(posed_positions(strip, pose), yaw=15, size=N)).data
     raw = np.frombuffer(udp.texture.read(), np.float32).reshape(N, N, 4)
     np.testing.assert_array_equal(raw, frame)
+
+
+def test_gl_row_order_option(gl_ctx, meshes):
+    """rows="gl": the texture keeps GL's bottom-up rows; read() still returns
+    row 0 = top and the same picture (up to the mirrored fill rule on edges)."""
+    strip = meshes.strip_character()
+    pose = _random_pose(strip, np.random.default_rng(4), angle=0.5)
+    cam = frame_character(posed_positions(strip, pose), yaw=25, size=32)
+    with UdpPass(gl_ctx, 32, 32) as top, UdpPass(gl_ctx, 32, 32, rows="gl") as gl:
+        top.set_character(strip)
+        gl.set_character(strip)
+        a = top.run(pose, cam).data
+        b = gl.run(pose, cam).data
+        raw = np.frombuffer(gl.texture.read(), np.float32).reshape(32, 32, 4)
+    np.testing.assert_array_equal(raw[::-1], b)
+    both = (a[..., 3] == 1) & (b[..., 3] == 1)
+    assert (a[..., 3] != b[..., 3]).mean() < 0.02 and both.sum() > 50
+    np.testing.assert_allclose(a[both], b[both], atol=1e-5)
+    with pytest.raises(ConfigError, match="top-first, gl"):
+        UdpPass(gl_ctx, 8, 8, rows="bottom")
