@@ -1,0 +1,122 @@
+"""Where shaded frames go: a video, a folder of PNGs, a sprite-sheet atlas.
+
+Every sink takes ``RuntimeFrame``s (premultiplied f32 RGBA) and writes them
+in the file format's own convention:
+- video (.mp4/.gif): composited over a flat background colour (no alpha);
+- PNG frames and the atlas: straight (non-premultiplied) alpha, as PNG expects.
+"""
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+
+import numpy as np
+
+from conrt.errors import ConfigError, InputError
+
+from .frame_loop import RuntimeFrame, atlas_layout, over_background, to_straight_u8
+
+log = logging.getLogger(__name__)
+
+VIDEO_SUFFIXES = (".mp4", ".gif")
+
+
+class VideoSink:
+    def __init__(self, path, fps: float = 30.0, background=(1.0, 1.0, 1.0)):
+        import imageio.v2 as iio
+
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.background = background
+        if self.path.suffix.lower() == ".mp4":
+            # quality 8: small files; macro_block_size 16 keeps sizes legal for H.264
+            self.writer = iio.get_writer(str(self.path), fps=fps, codec="libx264", quality=8,
+                                         macro_block_size=16, ffmpeg_log_level="error")
+        else:
+            self.writer = iio.get_writer(str(self.path), mode="I", duration=1000.0 / fps, loop=0)
+        self.count = 0
+
+    def __call__(self, frame: RuntimeFrame) -> None:
+        self.writer.append_data(over_background(frame.rgba, self.background))
+        self.count += 1
+
+    def close(self) -> None:
+        self.writer.close()
+
+
+class PngSink:
+    """``frame_0000.png``... straight alpha, plus ``frames.json`` (clip times)."""
+
+    def __init__(self, folder, prefix: str = "frame", extra: dict | None = None):
+        self.folder = Path(folder)
+        self.folder.mkdir(parents=True, exist_ok=True)
+        self.prefix, self.extra = prefix, extra or {}
+        self.entries: list[dict] = []
+
+    def __call__(self, frame: RuntimeFrame) -> None:
+        from PIL import Image
+
+        name = f"{self.prefix}_{frame.index:04d}.png"
+        Image.fromarray(to_straight_u8(frame.rgba), "RGBA").save(self.folder / name)
+        self.entries.append({"file": name, "clip": frame.clip, "time": round(frame.time, 6)})
+
+    def close(self) -> None:
+        meta = {"alpha": "straight", "frames": self.entries, **self.extra}
+        (self.folder / "frames.json").write_text(json.dumps(meta, indent=1))
+
+
+class AtlasSink:
+    """A sprite sheet: one PNG (straight alpha) with the frames in a grid, and a
+    JSON in the TexturePacker "hash" layout most 2D engines read (Phaser,
+    PixiJS, Godot/Unity importers):
+    ``{"frames": {"walk_000": {"frame": {"x","y","w","h"}, ...}}, "animations": {...}, "meta": {...}}``."""
+
+    def __init__(self, path, fps: float = 30.0, columns: int | None = None):
+        self.path = Path(path)
+        if self.path.suffix.lower() != ".png":
+            raise ConfigError(f"--atlas {self.path}: the atlas is a .png file (its .json is written beside it)")
+        self.fps, self.columns = fps, columns
+        self.frames: list[tuple[str, str, float, np.ndarray]] = []
+
+    def __call__(self, frame: RuntimeFrame) -> None:
+        self.frames.append((f"{frame.clip}_{frame.index:04d}", frame.clip, frame.time, to_straight_u8(frame.rgba)))
+
+    def close(self) -> Path:
+        from PIL import Image
+
+        if not self.frames:
+            raise InputError("no frames for the atlas")
+        h, w = self.frames[0][3].shape[:2]
+        cols, rows = atlas_layout(len(self.frames), self.columns)
+        sheet = np.zeros((rows * h, cols * w, 4), np.uint8)
+        entries, animations = {}, {}
+        for k, (name, clip, t, img) in enumerate(self.frames):
+            y, x = (k // cols) * h, (k % cols) * w
+            sheet[y:y + h, x:x + w] = img
+            entries[name] = {"frame": {"x": x, "y": y, "w": w, "h": h}, "rotated": False, "trimmed": False,
+                             "spriteSourceSize": {"x": 0, "y": 0, "w": w, "h": h},
+                             "sourceSize": {"w": w, "h": h}, "pivot": {"x": 0.5, "y": 1.0},
+                             "duration": round(1000.0 / self.fps, 3), "time": round(t, 6)}
+            animations.setdefault(clip, []).append(name)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        Image.fromarray(sheet, "RGBA").save(self.path)
+        meta = {"frames": entries, "animations": animations,
+                "meta": {"app": "conrt", "image": self.path.name, "format": "RGBA8888", "premultipliedAlpha": False,
+                         "size": {"w": cols * w, "h": rows * h}, "frameRate": self.fps, "columns": cols, "rows": rows}}
+        json_path = self.path.with_suffix(".json")
+        json_path.write_text(json.dumps(meta, indent=1))
+        log.info("atlas: %d frames in a %dx%d grid -> %s + %s", len(self.frames), cols, rows, self.path, json_path.name)
+        return json_path
+
+
+def make_sink(output, fps: float = 30.0, extra: dict | None = None):
+    """``out.mp4``/``out.gif`` -> a video; a folder (existing, trailing slash or no suffix) -> PNG frames."""
+    path = Path(output)
+    text = str(output)
+    if path.suffix.lower() in VIDEO_SUFFIXES:
+        return VideoSink(path, fps)
+    if text.endswith(("/", "\\")) or path.is_dir() or not path.suffix:
+        return PngSink(path, extra=extra)
+    raise ConfigError(f"-o {output}: unknown output kind {path.suffix!r}; valid: a video "
+                      f"({', '.join(VIDEO_SUFFIXES)}) or a folder for PNG frames (e.g. frames/)")
