@@ -28,10 +28,11 @@ import ctypes.util
 import logging
 from dataclasses import dataclass
 
-from conrt.errors import ConfigError, ContextError, InputError
+from conrt.errors import BackendUnavailable, ConfigError, ContextError, InputError
+from conrt.runtime.gpu.status import tensorrt_status
 
 __all__ = [
-    "EglDevice", "egl_devices", "egl_device_index_for_cuda", "create_gl_context_for_cuda",
+    "interop_status", "EglDevice", "egl_devices", "egl_device_index_for_cuda", "create_gl_context_for_cuda",
     "check_texture", "TextureInterop",
 ]
 
@@ -44,6 +45,25 @@ RGBA32F_BYTES = 16  # 4 channels x float32
 EGL_EXTENSIONS = 0x3055
 EGL_DRM_DEVICE_FILE_EXT = 0x3233
 EGL_CUDA_DEVICE_NV = 0x323A
+
+
+PYCUDA_GL_HINT = (
+    "pycuda's pip build has no OpenGL support; build it from source with GL: "
+    "`git clone https://github.com/inducer/pycuda && cd pycuda && python configure.py --cuda-enable-gl "
+    "&& pip install .`")
+
+
+def interop_status() -> tuple[bool, str]:
+    """(ok, reason) for the zero-copy path: TensorRT must run and pycuda must
+    have been built with OpenGL support (``pycuda.gl``). Never raises."""
+    ok, reason = tensorrt_status()
+    if not ok:
+        return False, reason
+    try:
+        import pycuda.gl  # noqa: F401  (raises ImportError when built without GL)
+    except ImportError as exc:
+        return False, f"{exc}; {PYCUDA_GL_HINT}"
+    return True, "pycuda.gl available"
 
 
 # ---------------------------------------------------------------------------
@@ -172,6 +192,9 @@ class TextureInterop:
         if shape is None or tuple(shape[1:]) != (h, w, 4):
             raise InputError(f"engine input {udp_tensor!r} is set to {shape}, the texture needs (1, {h}, {w}, 4); "
                              "call engine.set_shapes() for this size first")
+        ok, reason = interop_status()
+        if not ok:
+            raise BackendUnavailable(f"CUDA–OpenGL interop unavailable: {reason}")
         import pycuda.driver as cuda
         import pycuda.gl as cudagl
 

@@ -88,7 +88,11 @@ def test_tensorrt_backend_matches_onnxruntime_backend(tmp_path):
 
 def test_texture_interop_equals_host_path(warpnet_onnx, tmp_path):
     from conrt.runtime.gpu.engine import TrtEngine
-    from conrt.runtime.gpu.interop import TextureInterop, create_gl_context_for_cuda
+    from conrt.runtime.gpu.interop import TextureInterop, create_gl_context_for_cuda, interop_status
+
+    ok, reason = interop_status()
+    if not ok:
+        pytest.skip(reason)
 
     path = build_engine(warpnet_onnx, precision="fp32", profile=make_profile(views=(1, 8), sizes=[64], size_multiple=64),
                         cache=EngineCache(tmp_path))

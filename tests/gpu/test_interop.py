@@ -80,3 +80,13 @@ def test_size_mismatch_and_msaa_are_rejected(gl):
         with pytest.raises(ConfigError, match="multisampled"):
             check_texture(ms, "UDP")
         ms.release()
+
+
+def test_interop_status_without_gpu_gives_the_tensorrt_reason():
+    from conrt.runtime.gpu.interop import interop_status
+    from conrt.runtime.gpu.status import tensorrt_status
+
+    ok, reason = interop_status()
+    if tensorrt_status()[0]:
+        pytest.skip("TensorRT runs here; interop status depends on the pycuda build")
+    assert ok is False and reason == tensorrt_status()[1]
