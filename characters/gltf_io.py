@@ -191,7 +191,10 @@ class _File:
             doc = json.loads(text)
             if not isinstance(doc, dict) or "asset" not in doc:
                 raise ValueError("no 'asset' object")
-            self.gltf = pygltflib.GLTF2.from_json(text)
+            # animations are not used here and are most of the parse time
+            # (pygltflib decodes every channel/sampler into dataclasses)
+            slim = {k: v for k, v in doc.items() if k != "animations"}
+            self.gltf = pygltflib.GLTF2.from_json(json.dumps(slim))
         except Exception as exc:  # pygltflib raises whatever its dataclass parsing hits
             raise AssetError(f"{path}: not a valid glTF document ({exc})") from None
         self.json = doc
