@@ -61,6 +61,10 @@ class ToonPass:
         if light.shape != (3,) or not np.isfinite(light).all() or np.linalg.norm(light) == 0:
             raise ConfigError(f"toon light must be a non-zero 3-vector, got {style.light}")
         self._light = (light / np.linalg.norm(light)).astype(np.float32)
+        if style.line_width is not None and not 0 <= style.line_width <= 16:
+            raise ConfigError(f"toon line_width must be in 0..16 pixels (or None), got {style.line_width}")
+        if not style.depth_step > 0:
+            raise ConfigError(f"toon depth_step must be positive, got {style.depth_step}")
         self.program = load_program(ctx, "toon")
         self.outline = load_program(ctx, "toon_outline")
         self._screen_vao = ctx.vertex_array(self.outline, [])
@@ -93,10 +97,17 @@ class ToonPass:
     @current
     def set_character(self, character: Character) -> None:
         """Upload a character's mesh and material once (replaces the previous one)."""
-        self._release_character()
-        self.geometry = SkinnedGeometry(self.ctx, character)
-        self._vao = self.geometry.vertex_array(self.program)
         mat, mesh = character.mesh.material, character.mesh
+        # Check the material before anything is uploaded.
+        base = np.asarray(mat.base_color_factor, np.float32).reshape(-1)
+        if base.shape != (4,) or not np.isfinite(base).all():
+            raise InputError(f"base_color_factor must be 4 finite floats, got {mat.base_color_factor}")
+        shade = np.ones(4, np.float32)
+        if mat.shade_color_factor is not None:
+            given = np.asarray(mat.shade_color_factor, np.float32).reshape(-1)
+            if given.size not in (3, 4) or not np.isfinite(given).all():
+                raise InputError(f"shade_color_factor must be 3 or 4 finite floats, got {mat.shade_color_factor}")
+            shade[: given.size] = given
         tex = mat.base_color_texture if (mat.base_color_texture is not None and mesh.uv is not None) else None
         if tex is not None:
             tex = np.asarray(tex)
@@ -104,6 +115,11 @@ class ToonPass:
                 raise InputError(f"base_color_texture must be [H, W, 4] u8, got {tex.shape} {tex.dtype}")
             if tex.shape[2] == 3:
                 tex = np.concatenate([tex, np.full(tex.shape[:2] + (1,), 255, np.uint8)], 2)
+
+        self._release_character()
+        self.geometry = SkinnedGeometry(self.ctx, character)
+        self._vao = self.geometry.vertex_array(self.program)
+        if tex is not None:
             # Row 0 of the image is v = 0, which is also the first row GL stores: no flip.
             self._albedo = self.ctx.texture((tex.shape[1], tex.shape[0]), 4, np.ascontiguousarray(tex))
             self._albedo.build_mipmaps()
@@ -111,18 +127,8 @@ class ToonPass:
             self._albedo.repeat_x = self._albedo.repeat_y = True  # glTF default sampler wraps
         else:
             self._albedo = self.ctx.texture((1, 1), 4, bytes([255, 255, 255, 255]))
-        base = np.asarray(mat.base_color_factor, np.float32).reshape(-1)
-        if base.shape != (4,) or not np.isfinite(base).all():
-            raise InputError(f"base_color_factor must be 4 finite floats, got {mat.base_color_factor}")
         self.program["u_base_color"].value = tuple(float(x) for x in base)
-        has_shade = mat.shade_color_factor is not None
-        shade = np.ones(4, np.float32)
-        if has_shade:
-            given = np.asarray(mat.shade_color_factor, np.float32).reshape(-1)
-            if given.size not in (3, 4) or not np.isfinite(given).all():
-                raise InputError(f"shade_color_factor must be 3 or 4 finite floats, got {mat.shade_color_factor}")
-            shade[: given.size] = given
-        self.program["u_has_shade"].value = has_shade
+        self.program["u_has_shade"].value = mat.shade_color_factor is not None
         self.program["u_shade_color"].value = tuple(float(x) for x in shade)
         self._height_m = float(character.height)
 

@@ -194,3 +194,11 @@ def test_crease_lines_on_hard_edges(gl_ctx, meshes):
     dark = (a[row, :, :3].max(1) < 100).nonzero()[0]
     inner = dark[(dark > edge_x - 4) & (dark < edge_x + 4)]
     assert 1 <= len(inner) <= 2
+
+
+def test_bad_style_is_a_config_error(gl_ctx):
+    from conrt.errors import ConfigError
+
+    for style in (ToonStyle(light=(0, 0, 0)), ToonStyle(line_width=-1), ToonStyle(depth_step=0)):
+        with pytest.raises(ConfigError, match="toon"):
+            ToonPass(gl_ctx, 8, 8, style)
