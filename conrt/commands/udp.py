@@ -157,6 +157,8 @@ def run(args) -> int:
 
     if Path(args.output).suffix != ".npz":  # fail before the work, not after
         raise ConfigError(f"the UDP output must be a .npz file, got {args.output}")
+    if args.clip and args.pose != "rest":
+        raise ConfigError("give either --pose random or --clip, not both")
     if args.frames < 1 or (args.frames > 1 and not args.clip):
         raise ConfigError("--frames N > 1 needs --clip (a sequence of poses from an animation clip)")
     if not (np.isfinite(args.fps) and args.fps > 0):
