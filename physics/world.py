@@ -149,10 +149,10 @@ class PhysicsWorld:
             if r.kind == "cloth":
                 proxy = build_proxy(character, r, *self.cloth_grid)
                 if self.cloth_backend == "bullet":
-                    cloths.append(ClothSim(self.client, proxy, origin @ rest[r.anchor_joint], self.cloth_params,
+                    cloths.append(ClothSim(self.client, proxy, rest[r.anchor_joint], self.cloth_params,
                                            anchor_world=world[r.anchor_joint]))
                 else:
-                    cl = VerletCloth(proxy, origin @ rest[r.anchor_joint], self.cloth_params,
+                    cl = VerletCloth(proxy, rest[r.anchor_joint], self.cloth_params,
                                      anchor_world=world[r.anchor_joint], iterations=self.verlet_iterations,
                                      gravity=self.gravity)
                     cl.colliders = body.cloth_colliders(r.anchor_joint)
