@@ -726,7 +726,65 @@ def load_character(path, *, box: CanonicalBox | None = None, allow_static: bool 
         positions=positions.astype(np.float32), normals=normals.astype(np.float32), joints=joints,
         weights=weights, triangles=triangles, parts=parts, uv=uv, colors=colors, material=material,
     )
-    return _finish(path, skeleton, mesh, box, meta, humanoid, extras)
+    regions = _spring_regions(g, parents, jindex, jparents, joints, weights) if extras is None else ()
+    return _finish(path, skeleton, mesh, box, meta, humanoid, extras, regions)
+
+
+def _spring_regions(g, node_parents, jindex, jparents, joints, weights) -> tuple[SimRegion, ...]:
+    """VRM spring bones -> kind "hair" SimRegions (one per chain), so physics
+    can swing an imported character's hair/skirt/ribbon bones.
+
+    VRM 1.0 ``VRMC_springBone.springs[].joints`` are explicit chains. VRM 0.x
+    ``secondaryAnimation.boneGroups[].bones`` are roots whose whole subtree
+    springs: the subtree is split into disjoint chains (follow the first
+    child; every other branch starts a chain of its own). A chain's vertices
+    are those whose strongest influence is one of its joints; its anchor is
+    the joint above the chain's root. Chains shorter than 2 joints are skipped.
+    """
+    ext = g.extensions or {}
+    node_chains: list[list[int]] = []
+    if isinstance(ext.get("VRMC_springBone"), dict):
+        for spring in ext["VRMC_springBone"].get("springs", []) or []:
+            node_chains.append([j.get("node") for j in spring.get("joints", []) if isinstance(j, dict)])
+    vrm0 = ext.get("VRM") if isinstance(ext.get("VRM"), dict) else None
+    if vrm0:
+        children: dict[int, list[int]] = {}
+        for n, pa in enumerate(node_parents):
+            if pa >= 0:
+                children.setdefault(int(pa), []).append(n)
+        starts = [b for grp in ((vrm0.get("secondaryAnimation") or {}).get("boneGroups") or [])
+                  for b in (grp.get("bones") or [])]
+        seen: set[int] = set()
+        while starts:
+            n = starts.pop(0)
+            chain = []
+            while n is not None and n in jindex and n not in seen:
+                chain.append(n)
+                seen.add(n)
+                kids = [c for c in children.get(n, []) if c in jindex]
+                starts.extend(kids[1:])
+                n = kids[0] if kids else None
+            node_chains.append(chain)
+    if not node_chains:
+        return ()
+    dominant = joints[np.arange(len(joints)), np.argmax(weights, axis=1)].astype(np.int64)
+    regions, used = [], set()
+    for nodes_ in node_chains:
+        chain = [jindex[n] for n in nodes_ if n in jindex]
+        chain = [j for j in chain if j not in used]
+        if len(chain) < 2 or jparents[chain[0]] < 0:
+            continue
+        # keep it a parent->child path (physics walks it root -> tip)
+        if any(jparents[b] != a for a, b in zip(chain[:-1], chain[1:])):
+            log.debug("spring chain %s is not a parent->child path; skipped", nodes_)
+            continue
+        used.update(chain)
+        verts = np.nonzero(np.isin(dominant, chain))[0].astype(np.int32)
+        regions.append(SimRegion(name=f"spring_{len(regions)}", kind="hair", anchor_joint=int(jparents[chain[0]]),
+                                 vertices=verts, chain=np.asarray(chain, np.int32)))
+    if regions:
+        log.info("%d VRM spring bone chains -> hair regions", len(regions))
+    return tuple(regions)
 
 
 def _joint_names(raw: list) -> tuple[str, ...]:
@@ -742,9 +800,8 @@ def _joint_names(raw: list) -> tuple[str, ...]:
     return tuple(out)
 
 
-def _finish(path, skeleton, mesh, box, meta, humanoid, extras) -> Character:
+def _finish(path, skeleton, mesh, box, meta, humanoid, extras, regions=()) -> Character:
     name = path.stem
-    regions: tuple[SimRegion, ...] = ()
     if extras is not None:
         try:
             name = extras.get("name", name)

@@ -179,3 +179,60 @@ def test_several_textures_become_an_atlas(tmp_path):
     np.testing.assert_allclose(albedo[3:6], [[0, 0, 1]] * 3, atol=1e-6)
     np.testing.assert_allclose(albedo[6:9], [[0, 1, 0]] * 3, atol=1e-6)  # factor baked into COLOR_0, white tile
     assert (m.parts[6:9] == 1).all() and (m.parts[:6] == 0).all()  # "Hair" material -> HAIR
+
+
+def _chain_doc():
+    """root (y=0) -> a (y=1) -> b (y=2) -> c (y=3), plus a branch a -> d; one
+    vertex per joint, each fully weighted to it."""
+    d = _Doc()
+    d.doc["nodes"] = [
+        {"name": "root", "children": [1]},
+        {"name": "a", "translation": [0, 1, 0], "children": [2, 4]},
+        {"name": "b", "translation": [0, 1, 0], "children": [3]},
+        {"name": "c", "translation": [0, 1, 0]},
+        {"name": "d", "translation": [1, 0, 0]},
+    ]
+    world_t = [[0, 0, 0], [0, 1, 0], [0, 2, 0], [0, 3, 0], [1, 1, 0]]
+    ibm = np.tile(np.eye(4), (5, 1, 1))
+    ibm[:, :3, 3] = -np.asarray(world_t, float)
+    d.doc["skins"] = [{"joints": [0, 1, 2, 3, 4], "inverseBindMatrices": d.acc(ibm.transpose(0, 2, 1).reshape(5, 16), FLOAT, "MAT4")}]
+    pos = np.asarray(world_t, np.float32) + [0, 0, 0.1]
+    pos = np.concatenate([pos, pos + [0.1, 0, 0]])
+    j = np.zeros((10, 4), np.uint16)
+    j[:, 0] = np.tile(np.arange(5), 2)
+    w = np.zeros((10, 4), np.float32)
+    w[:, 0] = 1
+    tri = np.array([[k, k + 5, (k + 1) % 5] for k in range(5)], np.uint32).reshape(-1)
+    d.doc["meshes"] = [{"primitives": [{"attributes": {"POSITION": d.acc(pos, FLOAT, "VEC3"), "JOINTS_0": d.acc(j, USHORT, "VEC4"),
+                                                       "WEIGHTS_0": d.acc(w, FLOAT, "VEC4")},
+                                        "indices": d.acc(tri, UINT, "SCALAR")}]}]
+    d.doc["nodes"].append({"mesh": 0, "skin": 0})
+    d.doc["scenes"][0]["nodes"] = [0, 5]
+    return d
+
+
+def test_vrm0_spring_bone_groups_become_hair_regions(tmp_path):
+    d = _chain_doc()
+    d.doc["extensions"] = {"VRM": {"humanoid": {"humanBones": [{"bone": "hips", "node": 0}]},
+                                   "secondaryAnimation": {"boneGroups": [{"bones": [1]}]}}}
+    c = load_character(d.write(tmp_path / "spring0.gltf"))
+    names = c.skeleton.names
+    chains = [[names[j] for j in r.chain] for r in c.regions]
+    # the subtree of "a" splits into disjoint chains a-b-c and (d alone: too short)
+    assert chains == [["a", "b", "c"]]
+    r = c.regions[0]
+    assert r.kind == "hair" and names[r.anchor_joint] == "root"
+    np.testing.assert_array_equal(np.sort(c.mesh.joints[r.vertices, 0]), [1, 1, 2, 2, 3, 3])
+
+
+def test_vrm1_springs_become_hair_regions(tmp_path):
+    d = _chain_doc()
+    d.doc["extensions"] = {"VRMC_vrm": {"humanoid": {"humanBones": {"hips": {"node": 0}}}},
+                           "VRMC_springBone": {"springs": [{"joints": [{"node": 2}, {"node": 3}]},
+                                                           {"joints": [{"node": 1}, {"node": 4}]},
+                                                           {"joints": [{"node": 0}, {"node": 3}]}]}}
+    c = load_character(d.write(tmp_path / "spring1.gltf"))
+    names = c.skeleton.names
+    # b-c is a chain under a; a-d is a chain under root; root-c is not a parent->child path
+    assert [[names[j] for j in r.chain] for r in c.regions] == [["b", "c"], ["a", "d"]]
+    assert [names[r.anchor_joint] for r in c.regions] == ["a", "root"]
