@@ -281,6 +281,7 @@ class _Job:
     udp: np.ndarray
     toon: np.ndarray | None
     camera: Camera
+    pose: Pose
     physics_ms: float
     raster_ms: float
     readback_ms: float
@@ -372,6 +373,7 @@ class Runtime:
         self._worker = threading.Thread(target=self._shade_loop, name="conrt-shade", daemon=True)
         self._worker.start()
         self._closed = False
+        self.last_produced: _Job | None = None
 
     # -- properties ---------------------------------------------------------
     @property
@@ -397,9 +399,10 @@ class Runtime:
         udp = self.raster.read()
         toon = self.raster.read_toon()
         t3 = time.perf_counter()
-        job = _Job(self._produced, self.physics.clip, self.physics.time, udp, toon, camera,
+        job = _Job(self._produced, self.physics.clip, self.physics.time, udp, toon, camera, pose,
                    (t1 - t0) * 1e3, (t2 - t1) * 1e3, (t3 - t2) * 1e3, t1, t2)
         self._produced += 1
+        self.last_produced = job  # the live UDP/toon/camera, for previews and picking
         self._inbox.put(job, drop_oldest=self.realtime)
         return job.index
 
@@ -471,6 +474,25 @@ class Runtime:
     # -- control ------------------------------------------------------------
     def set_clip(self, clip: str) -> None:
         self.physics.set_clip(clip)
+
+    def poke_at_pixel(self, x: float, y: float, strength: float = 3.0) -> str | None:
+        """Push the body part under pixel (x, y) of the latest produced frame away
+        from the camera with an impulse of ``strength`` N s. Returns the joint hit,
+        or None if the pixel is not on the character. Needs ``physics_mode="physical"``."""
+        from conrt.shaders import project
+
+        job = self.last_produced
+        if job is None:
+            return None
+        xi, yi = int(x), int(y)
+        if not (0 <= xi < self.size and 0 <= yi < self.size) or job.udp[yi, xi, 3] <= 0:
+            return None
+        joints = job.pose.joint_world[:, :3, 3].astype(np.float64)
+        px = project(job.camera, joints)
+        # nearest joint on screen; the physics picks the capsule nearest to that point
+        k = int(np.argmin(np.sum((px - (x, y)) ** 2, axis=1)))
+        forward = -job.camera.view[2, :3].astype(np.float64)  # the eye looks down -Z
+        return self.physics.poke(joints[k], forward * strength)
 
     def close(self) -> None:
         if self._closed:

@@ -1,0 +1,275 @@
+"""``conrt demo``: the neurally shaded character, live.
+
+With a display: a window showing the shaded character next to its UDP and
+toon reference (toggle with V). Drag with the mouse to orbit the camera,
+click the character to poke it (the body gives, the skirt and hair swing),
+number keys 1-7 switch clips, R resets, Esc quits. The title shows fps and the
+per-stage milliseconds.
+
+Without a display it says so and writes a short video + PNG frames
+(``out/demo/``) instead. Defaults: the embedded model, the sample character
+and the sample sheet; --character, --sheet and --weights take your own."""
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+from pathlib import Path
+
+import numpy as np
+
+from conrt.commands.render import add_source_arguments
+from conrt.errors import ConfigError, ConrtError, ContextError
+
+log = logging.getLogger(__name__)
+
+_BACKGROUND = (0.93, 0.93, 0.95)
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser("demo", help="live neurally shaded character (window), or a short video without a display",
+                              description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_source_arguments(p)
+    p.add_argument("--clip", default="walk", help="clip to start with (default walk)")
+    p.add_argument("--fps", type=float, default=30.0, help="physics/animation frame rate (default 30)")
+    p.add_argument("--frames", type=int, default=48, help="frames to write without a display (default 48)")
+    p.add_argument("--max-frames", type=int, default=None,
+                   help="window: close after showing this many shaded frames (default: until Esc)")
+    p.add_argument("--scale", type=int, default=None, help="window: pixels per frame pixel (default: ~512 px panels)")
+    p.add_argument("--no-reference", action="store_true", help="window: start without the UDP/toon panels")
+    p.add_argument("--screenshot", type=Path, help="window: save what the window shows last to this PNG on exit")
+    p.add_argument("--headless", action="store_true", help="do not open a window even if there is a display")
+    p.add_argument("-o", "--output", type=Path, default=Path("out/demo"),
+                   help="folder for the video and PNG frames without a display (default out/demo)")
+    p.set_defaults(func=run)
+
+
+def run(args) -> int:
+    if args.frames < 1:
+        raise ConfigError(f"--frames must be at least 1, got {args.frames}")
+    if args.max_frames is not None and args.max_frames < 1:
+        raise ConfigError(f"--max-frames must be at least 1, got {args.max_frames}")
+    reason = None if not args.headless else "--headless given"
+    if reason is None:
+        reason = _display_problem()
+    if reason is None:
+        try:
+            return _run_window(args)
+        except ContextError as exc:
+            reason = f"the window could not open ({exc})"
+    log.warning("no display: %s. Writing %d frames to %s/ (demo.mp4 + PNG frames) instead.",
+                reason, args.frames, args.output)
+    return _run_headless(args)
+
+
+def _display_problem() -> str | None:
+    if not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
+        return "DISPLAY is not set"
+    try:
+        import glfw
+    except ImportError:
+        return "glfw is not installed (pip install 'conrt[window]')"
+    if not glfw.init():
+        return f"glfw cannot open display {os.environ.get('DISPLAY')!r}"
+    return None
+
+
+# ---------------------------------------------------------------------------
+# headless: a short video + frames
+
+
+def _run_headless(args) -> int:
+    from tqdm import tqdm
+
+    from conrt.runtime.frame_loop import open_runtime
+    from conrt.runtime.outputs import PngSink, VideoSink
+
+    out = Path(args.output)
+    rt = open_runtime(args.character, args.sheet, args.weights, backend=args.backend, size=args.size, clip=args.clip,
+                      fps=args.fps, context="egl" if args.context == "window" else args.context,
+                      yaw=args.yaw, pitch=args.pitch, physics_mode="physical")
+    video = VideoSink(out / "demo.mp4", args.fps, _BACKGROUND)
+    frames = PngSink(out / "frames", extra={"clip": args.clip, "fps": args.fps, "weights": rt.info.weights})
+    poke_at = args.frames // 2
+
+    def write(frame):
+        video(frame)
+        frames(frame)
+
+    last = None
+    try:
+        with tqdm(total=args.frames, desc="demo", unit="frame") as bar:
+            for frame in rt.frames(args.frames, sink=write):
+                last = frame.stats
+                if frame.index == poke_at:
+                    # a poke half way, so the video shows the body and cloth react
+                    _poke_centre(rt)
+                bar.set_postfix_str(f"{last.fps:.1f} fps")
+                bar.update()
+    finally:
+        rt.close()
+        video.close()
+        frames.close()
+    print(f"no display: wrote {out / 'demo.mp4'} and {args.frames} PNG frames in {out / 'frames'}/"
+          + (f" ({last.title()})" if last else ""))
+    if rt.info.untrained:
+        print("note: untrained weights (the embedded model is missing): colours are not the character's")
+    return 0
+
+
+def _poke_centre(rt) -> None:
+    job = rt.last_produced
+    if job is None:
+        return
+    ys, xs = np.nonzero(job.udp[..., 3] > 0)
+    if len(ys):
+        try:
+            hit = rt.poke_at_pixel(float(np.median(xs)), float(np.percentile(ys, 35)))
+            log.info("poked the %s", hit)
+        except ConrtError as exc:
+            log.warning("poke failed: %s", exc)
+
+
+# ---------------------------------------------------------------------------
+# window
+
+
+def _fit(img: np.ndarray, side: int) -> np.ndarray:
+    k = max(1, side // img.shape[0])
+    return np.repeat(np.repeat(img, k, 0), k, 1)
+
+
+def _shaded_rgb(rgba: np.ndarray) -> np.ndarray:
+    from conrt.runtime.frame_loop import over_background
+
+    return over_background(rgba, _BACKGROUND)
+
+
+def _run_window(args) -> int:
+    import glfw
+    import moderngl
+
+    from conrt.physics.clips import list_clips
+    from conrt.runtime.frame_loop import over_background, udp_preview
+    from conrt.shaders import create_context, release_context
+
+    clips = list_clips()
+    if args.clip not in clips:
+        raise ConfigError(f"unknown clip {args.clip!r}; valid clips: {', '.join(clips)}")
+    scale = args.scale or max(1, 512 // args.size)
+    panel = args.size * scale
+    show_ref = not args.no_reference
+    win_w = panel * (3 if show_ref else 1)
+    ctx = create_context("window", visible=True, window_size=(win_w, panel), title="conrt demo")
+    window = ctx.extra["window"]
+    from conrt.runtime.frame_loop import open_runtime
+
+    try:
+        rt = open_runtime(args.character, args.sheet, args.weights, backend=args.backend, size=args.size,
+                          clip=args.clip, fps=args.fps, realtime=True, toon=True, ctx=ctx, yaw=args.yaw,
+                          pitch=args.pitch, physics_mode="physical")
+    except BaseException:
+        release_context(ctx)
+        raise
+    state = {"drag": None, "moved": False, "show_ref": show_ref, "quit": False, "reset": False}
+    raster = rt.raster
+
+    def on_key(win, key, scancode, action, mods):
+        if action != glfw.PRESS:
+            return
+        if key == glfw.KEY_ESCAPE:
+            state["quit"] = True
+        elif glfw.KEY_1 <= key <= glfw.KEY_9 and key - glfw.KEY_1 < len(clips):
+            rt.set_clip(clips[key - glfw.KEY_1])
+            log.info("clip %s", clips[key - glfw.KEY_1])
+        elif key == glfw.KEY_V:
+            state["show_ref"] = not state["show_ref"]
+            glfw.set_window_size(win, panel * (3 if state["show_ref"] else 1), panel)
+        elif key == glfw.KEY_R:
+            raster.yaw, raster.pitch = args.yaw, args.pitch
+            rt.physics.seek(rt.physics.clip, 0.0)
+
+    def on_button(win, button, action, mods):
+        if button != glfw.MOUSE_BUTTON_LEFT:
+            return
+        x, y = glfw.get_cursor_pos(win)
+        if action == glfw.PRESS:
+            state["drag"], state["moved"] = (x, y, raster.yaw, raster.pitch), False
+        elif action == glfw.RELEASE:
+            if state["drag"] is not None and not state["moved"]:
+                try:  # a click (no drag) pokes the body under the cursor
+                    hit = rt.poke_at_pixel((x % panel) / scale, y / scale)
+                    if hit:
+                        log.info("poked the %s", hit)
+                except ConrtError as exc:
+                    log.warning("poke failed: %s", exc)
+            state["drag"] = None
+
+    def on_move(win, x, y):
+        d = state["drag"]
+        if d is None:
+            return
+        dx, dy = x - d[0], y - d[1]
+        if abs(dx) + abs(dy) > 3:
+            state["moved"] = True
+            raster.yaw = d[2] - dx * 0.4
+            raster.pitch = float(np.clip(d[3] + dy * 0.3, -60, 60))
+
+    glfw.set_key_callback(window, on_key)
+    glfw.set_mouse_button_callback(window, on_button)
+    glfw.set_cursor_pos_callback(window, on_move)
+    tex = fbo = None
+    shaded = np.zeros((args.size, args.size, 3), np.uint8) + np.uint8(_BACKGROUND[0] * 255)
+    shown = 0
+    last_screen = None
+    log.info("demo window: drag = orbit, click = poke, 1-%d = clips (%s), V = reference panels, R = reset, "
+             "Esc = quit", len(clips), ", ".join(clips))
+    try:
+        while not glfw.window_should_close(window) and not state["quit"]:
+            glfw.poll_events()
+            rt.produce()  # physics + raster of the next frame; shading runs on the worker
+            frame = rt.latest()
+            if frame is not None:
+                shaded = _shaded_rgb(frame.rgba)
+                shown += 1
+                glfw.set_window_title(window, f"conrt demo [{frame.clip}] {frame.stats.title()}"
+                                      + (" | UNTRAINED weights" if rt.info.untrained else ""))
+            panels = [_fit(shaded, panel)]
+            live = rt.last_produced
+            if state["show_ref"] and live is not None:
+                panels.append(_fit(over_background(udp_preview(live.udp).astype(np.float32) / 255.0, _BACKGROUND),
+                                   panel))
+                toon = live.toon.astype(np.float32) / 255.0
+                panels.append(_fit(over_background(np.concatenate([toon[..., :3] * toon[..., 3:], toon[..., 3:]], -1),
+                                                   _BACKGROUND), panel))
+            img = np.ascontiguousarray(np.concatenate(panels, 1)[::-1])  # GL rows go bottom-up
+            h, w = img.shape[:2]
+            if tex is None or tex.size != (w, h):
+                if fbo is not None:
+                    fbo.release()
+                    tex.release()
+                tex = ctx.texture((w, h), 3)
+                fbo = ctx.framebuffer(color_attachments=[tex])
+            tex.write(img.tobytes())
+            ctx.screen.use()
+            ctx.copy_framebuffer(ctx.screen, fbo)
+            if args.screenshot is not None:  # read the window back before the swap
+                last_screen = np.frombuffer(ctx.screen.read(viewport=(0, 0, w, h), components=3), np.uint8)
+                last_screen = last_screen.reshape(h, w, 3)[::-1]
+            glfw.swap_buffers(window)
+            if args.max_frames is not None and shown >= args.max_frames:
+                break
+    finally:
+        if fbo is not None:
+            fbo.release()
+            tex.release()
+        rt.close()
+        release_context(ctx)
+        del moderngl
+    if args.screenshot is not None and last_screen is not None:
+        from PIL import Image
+
+        args.screenshot.parent.mkdir(parents=True, exist_ok=True)
+        Image.fromarray(np.ascontiguousarray(last_screen), "RGB").save(args.screenshot)
+    print(f"demo: showed {shown} shaded frames")
+    return 0
