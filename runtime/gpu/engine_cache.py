@@ -74,10 +74,12 @@ def onnx_digest(path: str | os.PathLike) -> str:
     if not path.is_file():
         raise ConfigError(f"ONNX file not found: {path}")
     h = hashlib.sha256()
-    for f in [path, *_external_data_files(path)]:
+    for i, f in enumerate([path, *_external_data_files(path)]):
         if not f.is_file():
             raise ConfigError(f"{path} refers to external data {f.name} which is missing next to it")
-        h.update(f.name.encode() + b"\0")
+        # The graph file's own name does not matter (same bytes, same engine);
+        # external files are referenced by name, so theirs does.
+        h.update((f.name if i else "").encode() + b"\0")
         with open(f, "rb") as fh:
             for chunk in iter(lambda: fh.read(1 << 20), b""):
                 h.update(chunk)

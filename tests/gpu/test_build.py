@@ -92,3 +92,18 @@ def test_cli_without_tensorrt_says_what_is_missing(warpnet_onnx, tmp_path):
         build_engine_cli(warpnet_onnx, "both", (1, 8), [64], tmp_path)
     assert not list(tmp_path.iterdir())  # nothing half-written
     assert tensorrt_status()[0] is False
+
+
+def test_reexporting_the_same_model_hits_the_same_cache_key(real_export, tmp_path):
+    """TensorRTBackend re-exports the graph on every start; the engine cache
+    only helps if that export is byte-stable."""
+    import warnings
+
+    from conrt.runtime.backends.onnx_backend import export_onnx
+    from conrt.runtime.gpu.engine_cache import onnx_digest
+
+    path, model = real_export
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        again = export_onnx(model, tmp_path / "again.onnx", model.cfg.size_multiple)
+    assert onnx_digest(again) == onnx_digest(path)

@@ -122,3 +122,12 @@ def test_onnx_digest_covers_external_weights(tmp_path):
 def test_onnx_digest_missing_file(tmp_path):
     with pytest.raises(ConfigError, match="not found"):
         onnx_digest(tmp_path / "nope.onnx")
+
+
+def test_onnx_digest_ignores_the_file_name_but_not_the_bytes(tmp_path):
+    a, b = tmp_path / "a.onnx", tmp_path / "b.onnx"
+    onnx.save(_tiny_model(np.arange(4, dtype=np.float32)), str(a))
+    b.write_bytes(a.read_bytes())
+    assert onnx_digest(a) == onnx_digest(b)
+    onnx.save(_tiny_model(np.arange(4, dtype=np.float32) + 1), str(b))
+    assert onnx_digest(a) != onnx_digest(b)
