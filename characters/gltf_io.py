@@ -570,11 +570,13 @@ def load_character(path, *, box: CanonicalBox | None = None, allow_static: bool 
         rest_world = W
         inv_bind = np.stack([skin_ibm[group[0]][n] @ np.linalg.inv(G[group[0]]) for n in order])
     else:
-        root = skin0.skeleton if skin0.skeleton is not None else order[0]
-        A = world[parents[root]] if parents[root] >= 0 and skin0.skeleton is None else (
-            world[parents[root]] if parents[root] >= 0 else np.eye(4))
+        # A: the armature's transform (the node above the skeleton root, which
+        # usually carries the unit scale / axis conversion); bind pose under it
         if skin0.skeleton is not None and skin0.skeleton not in jset:
             A = world[skin0.skeleton]
+        else:
+            root = skin0.skeleton if skin0.skeleton is not None else order[0]
+            A = world[parents[root]] if parents[root] >= 0 else np.eye(4)
         rest_world = np.stack([A @ np.linalg.inv(skin_ibm[group[0]][n]) for n in order])
         inv_bind = np.linalg.inv(rest_world)
         meta["bind_pose"] = "node pose differs from the bind pose; rest pose = bind pose from the inverse bind matrices"
