@@ -72,9 +72,16 @@ class SkinnedGeometry:
         self._inverse_bind = skel.inverse_bind.astype(np.float64)
         f4 = lambda a: np.ascontiguousarray(a, np.float32)  # noqa: E731
         landmarks = character.box.landmarks(mesh.positions)
+        normals = mesh.normals
+        if not np.isfinite(normals).all():
+            # Only shading uses normals: a broken one must not stop the UDP.
+            bad = ~np.isfinite(normals).all(1)
+            log.warning("character %r: %d non-finite normals replaced by +Z", character.name, int(bad.sum()))
+            normals = normals.copy()
+            normals[bad] = (0.0, 0.0, 1.0)
         self.buffers: dict[str, tuple[moderngl.Buffer, str]] = {
             "in_position": (ctx.buffer(f4(mesh.positions)), "3f"),
-            "in_normal": (ctx.buffer(f4(mesh.normals)), "3f"),
+            "in_normal": (ctx.buffer(f4(normals)), "3f"),
             "in_joints": (ctx.buffer(np.ascontiguousarray(mesh.joints, np.int32)), "4i"),
             "in_weights": (ctx.buffer(f4(mesh.weights)), "4f"),
             "in_landmark": (ctx.buffer(f4(landmarks)), "3f"),

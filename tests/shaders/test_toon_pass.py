@@ -202,3 +202,11 @@ def test_bad_style_is_a_config_error(gl_ctx):
     for style in (ToonStyle(light=(0, 0, 0)), ToonStyle(line_width=-1), ToonStyle(depth_step=0)):
         with pytest.raises(ConfigError, match="toon"):
             ToonPass(gl_ctx, 8, 8, style)
+
+
+def test_nan_normals_do_not_break_the_picture(gl_ctx, meshes):
+    quad = meshes.quad_character()
+    normals = quad.mesh.normals.copy()
+    normals[1] = np.nan
+    img = _render(gl_ctx, _with_mesh(quad, normals=normals))
+    assert (img[img[..., 3] > 0][:, :3] > 0).any() and set(np.unique(img[..., 3])) == {0, 255}
