@@ -1,0 +1,91 @@
+"""Backends: registry, ONNX export, ONNX Runtime equals torch (<= 1e-4)."""
+from __future__ import annotations
+
+import numpy as np
+import onnx
+import pytest
+import torch
+
+from conr_weights import fill
+from conrt.errors import ConfigError, InputError
+from conrt.runtime import sheet as sh
+from conrt.runtime.backends import (available_backends, backend_names, create_backend,
+                                    get_backend_class)
+from conrt.runtime.backends.onnx_backend import example_inputs, export_onnx, input_names
+from conrt.runtime.model import create_model
+
+TOL = 1e-4
+
+
+@pytest.fixture(scope="module")
+def small():
+    model = create_model("conr-xs").eval()
+    model.load_state_dict({k: torch.from_numpy(fill(k, v.shape, 2)) for k, v in model.state_dict().items()})
+    return model
+
+
+def test_registry():
+    assert {"torch", "onnxruntime"} <= set(backend_names())
+    assert set(available_backends()) >= {"torch", "onnxruntime"}
+    assert get_backend_class("auto").name == available_backends()[0]
+    with pytest.raises(ConfigError, match="valid: auto"):
+        get_backend_class("cuda-magic")
+
+
+@pytest.fixture(scope="module")
+def small_onnx(small, tmp_path_factory):
+    return export_onnx(small, tmp_path_factory.mktemp("onnx") / "xs.onnx", 128, views=2)
+
+
+def test_export_graph_contract(small, small_onnx, tmp_path):
+    m = onnx.load(str(small_onnx))
+    assert max(o.version for o in m.opset_import if o.domain in ("", "ai.onnx")) >= 17
+    assert any(n.op_type == "GridSample" for n in m.graph.node)
+    names = [i.name for i in m.graph.input]
+    assert names == input_names(small)
+    ref = next(i for i in m.graph.input if i.name == "reference")
+    assert ref.type.tensor_type.shape.dim[1].dim_param == "views"
+    with pytest.raises(InputError, match="multiple of 64"):
+        export_onnx(small, tmp_path / "bad.onnx", 96)
+
+
+def test_onnxruntime_equals_torch_on_small_config(small, small_onnx):
+    import onnxruntime as ort
+
+    sess = ort.InferenceSession(str(small_onnx), providers=["CPUExecutionProvider"])
+    for views in (1, 3):  # dynamic view axis: other counts than at export
+        inp = example_inputs(small, 128, views)
+        with torch.inference_mode():
+            want = small.render(small.encode_pose(inp[0]), inp[1], list(inp[2:])).numpy()
+        got = sess.run(["rgba"], {n: t.numpy() for n, t in zip(input_names(small), inp)})[0]
+        np.testing.assert_allclose(got, want, atol=TOL, rtol=0)
+
+
+def test_backends_agree_through_shade(small, small_onnx):
+    rng = np.random.default_rng(0)
+    views = []
+    for _ in range(2):
+        img = rng.integers(0, 256, (128, 128, 4), dtype=np.uint8)
+        img[..., 3] = 0
+        img[20:100, 40:90, 3] = 255
+        views.append(img)
+    udp = rng.random((128, 128, 4), dtype=np.float32)
+    out = {}
+    for name in ("torch", "onnxruntime"):
+        kwargs = {"onnx_path": small_onnx} if name == "onnxruntime" else {}
+        backend = create_backend(name, small, **kwargs)
+        backend.encode_sheet(views)
+        out[name] = backend.shade(udp)
+    np.testing.assert_allclose(out["onnxruntime"], out["torch"], atol=TOL, rtol=0)
+    backend = create_backend("torch", small)
+    with pytest.raises(InputError, match="no character sheet"):
+        backend.shade(udp)
+
+
+@pytest.mark.parametrize("name", ["torch", "onnxruntime"])
+def test_golden_through_backends(paper_model, paper_onnx, golden, name):
+    kwargs = {"onnx_path": paper_onnx} if name == "onnxruntime" else {}
+    backend = create_backend(name, paper_model, **kwargs)
+    backend.encode_sheet(list(golden["sheet_rgba_straight_u8"]), official=True)
+    out = backend.shade(golden["udp_hwc_f32"])
+    np.testing.assert_allclose(out.transpose(2, 0, 1)[None], golden["rgba"], atol=TOL, rtol=0)
