@@ -728,8 +728,63 @@ def load_character(path, *, box: CanonicalBox | None = None, allow_static: bool 
         positions=positions.astype(np.float32), normals=normals.astype(np.float32), joints=joints,
         weights=weights, triangles=triangles, parts=parts, uv=uv, colors=colors, material=material,
     )
+    if not humanoid and extras is None:
+        humanoid = guess_humanoid(skeleton.names)
+        if humanoid:
+            meta["humanoid"] = f"guessed from joint names ({len(humanoid)} bones)"
     regions = _spring_regions(g, parents, jindex, jparents, joints, weights) if extras is None else ()
     return _finish(path, skeleton, mesh, box, meta, humanoid, extras, regions)
+
+
+_CENTRAL = {
+    "hips": "hips", "hip": "hips", "pelvis": "hips",
+    "spine": "spine", "abdomen": "spine", "spine01": "spine",
+    "chest": "chest", "torso": "chest", "spine1": "chest", "spine02": "chest",
+    "upperchest": "upperChest", "spine2": "upperChest", "spine03": "upperChest",
+    "neck": "neck", "head": "head", "jaw": "jaw",
+}
+_SIDED = {
+    "shoulder": "Shoulder", "clavicle": "Shoulder",
+    "upperarm": "UpperArm", "arm": "UpperArm",
+    "lowerarm": "LowerArm", "forearm": "LowerArm",
+    "hand": "Hand",
+    "upperleg": "UpperLeg", "upleg": "UpperLeg", "thigh": "UpperLeg",
+    "lowerleg": "LowerLeg", "leg": "LowerLeg", "calf": "LowerLeg", "shin": "LowerLeg",
+    "foot": "Foot", "toes": "Toes", "toe": "Toes", "toebase": "Toes", "eye": "Eye",
+}
+
+
+def guess_humanoid(names) -> dict[str, int]:
+    """Map common rig joint names (Mixamo ``mixamorig:LeftArm``, Blender
+    ``UpperArm.L``, VRoid ``J_Bip_L_UpperArm``, ``b_LeftForeArm_07`` ...) onto
+    ``HUMANOID_BONES``. Conservative: unknown names stay unmapped; when two
+    joints claim one bone the first (closest to the root) wins."""
+    import re
+
+    out: dict[str, int] = {}
+    for j, raw in enumerate(names):
+        n = raw.split(":")[-1].lower()
+        n = re.sub(r"^(j_bip_|def[-_]|bip0*1[ _]?|b_)", "", n)
+        side = None
+        m = re.match(r"^([lr])[._\- ](.*)$", n) or re.match(r"^([lcr])_(.*)$", n)
+        if m:
+            side, n = {"l": "left", "r": "right", "c": None}[m.group(1)], m.group(2)
+        m = re.match(r"^(.*?)[._\- ]([lr])$", n)
+        if m:
+            n, side = m.group(1), {"l": "left", "r": "right"}[m.group(2)]
+        for word in ("left", "right"):
+            if word in n:
+                side, n = word, n.replace(word, "")
+        n = re.sub(r"_\d+$", "", n)  # numbered exports: b_LeftHand_011
+        base = re.sub(r"[^a-z0-9]", "", n)
+        bone = None
+        if side and base in _SIDED:
+            bone = side + _SIDED[base]
+        elif not side and base in _CENTRAL:
+            bone = _CENTRAL[base]
+        if bone in HUMANOID_BONES and bone not in out:
+            out[bone] = j
+    return out
 
 
 def _spring_regions(g, node_parents, jindex, jparents, joints, weights) -> tuple[SimRegion, ...]:

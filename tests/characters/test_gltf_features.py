@@ -236,3 +236,27 @@ def test_vrm1_springs_become_hair_regions(tmp_path):
     # b-c is a chain under a; a-d is a chain under root; root-c is not a parent->child path
     assert [[names[j] for j in r.chain] for r in c.regions] == [["b", "c"], ["a", "d"]]
     assert [names[r.anchor_joint] for r in c.regions] == ["a", "root"]
+
+
+@pytest.mark.parametrize("name,bone", [
+    ("mixamorig:Hips", "hips"), ("mixamorig:LeftArm", "leftUpperArm"), ("mixamorig:RightForeArm", "rightLowerArm"),
+    ("mixamorig:LeftUpLeg", "leftUpperLeg"), ("mixamorig:Spine1", "chest"), ("mixamorig:LeftToeBase", "leftToes"),
+    ("UpperArm.L", "leftUpperArm"), ("LowerLeg.R", "rightLowerLeg"), ("J_Bip_L_UpperArm", "leftUpperArm"),
+    ("J_Bip_C_UpperChest", "upperChest"), ("b_LeftForeArm_010", "leftLowerArm"), ("b_Head_05", "head"),
+    ("Torso", "chest"), ("foot_l", "leftFoot"), ("DEF-thigh.R", "rightUpperLeg"), ("Tail", None), ("Root.001", None),
+])
+def test_guess_humanoid_names(name, bone):
+    from conrt.characters.gltf_io import guess_humanoid
+
+    assert guess_humanoid([name]) == ({bone: 0} if bone else {})
+
+
+def test_robot_gets_a_guessed_humanoid_map():
+    from pathlib import Path
+
+    c = load_character(Path(__file__).resolve().parents[1] / "fixtures" / "assets" / "gltf" / "RobotExpressive.glb")
+    sk = c.skeleton
+    assert {"hips", "spine", "chest", "neck", "head", "leftUpperArm", "rightLowerLeg", "leftFoot"} <= set(c.humanoid)
+    assert sk.names[c.humanoid["leftUpperArm"]] == "UpperArm.L"
+    assert sk.rest_world[c.humanoid["leftUpperArm"], 0, 3] > 0  # glTF faces +Z: left is +X
+    assert "guessed" in c.meta["humanoid"]
