@@ -242,7 +242,8 @@ class ShadeStage:
         self.clip_to_udp = clip_to_udp
         self.backend = create_backend(backend, model)
         t0 = time.perf_counter()
-        self.cache = self.backend.encode_sheet(fit_sheet(sheet_images, self.size))
+        self.sheet_images = fit_sheet(sheet_images, self.size)  # [S, S, 4] u8 straight RGBA views
+        self.cache = self.backend.encode_sheet(self.sheet_images)
         log.info("sheet encoded once: %d views at %d px in %.2f s (%s backend)", self.cache.views, self.size,
                  time.perf_counter() - t0, self.backend.name)
 
@@ -555,7 +556,7 @@ def open_runtime(character=None, sheet=None, weights=None, *, backend: str = "au
     if model is None:
         model, weights_desc = load_model_source(weights)
     else:
-        weights_desc = f"{model.cfg.name} (given)"
+        weights_desc = getattr(model, "conrt_description", f"{model.cfg.name} (given)")
     check_size(size, model.cfg.size_multiple)
     char = load_character_source(character)
     images = None

@@ -112,16 +112,21 @@ def load_model_source(weights=None, config: str | None = None):
             raise CheckpointError(f"{path}: no such weights file or folder (give a .safetensors file from "
                                   "`conrt convert`/training, or a folder of official .pth files)")
         model = load_model(path, config or "conr-paper")
-        return model.eval(), f"{model.cfg.name} from {path}"
+        return _described(model, f"{model.cfg.name} from {path}")
     path = default_weights_path()
     if path is not None:
         model = load_weights(path)
-        return model.eval(), f"{model.cfg.name} (embedded {path.name})"
+        return _described(model, f"{model.cfg.name} (embedded {path.name})")
     name = config or FALLBACK_CONFIG
     log.warning("untrained weights: the embedded default weights (%s) are missing, so a freshly "
                 "initialised %s is used; frames will show noise-like colours, not the character's. "
                 "Pass --weights to use trained ones.", DEFAULT_WEIGHTS, name)
-    return create_model(name).eval(), f"{name} (UNTRAINED, random init)"
+    return _described(create_model(name), f"{name} (UNTRAINED, random init)")
+
+
+def _described(model, desc: str):
+    model.conrt_description = desc  # open_runtime/bench report where a passed-in model came from
+    return model.eval(), desc
 
 
 # ---------------------------------------------------------------------------

@@ -1,0 +1,146 @@
+"""End-to-end measurements of the runtime (``conrt bench``, benchmarks/e2e_bench.py).
+
+Per size: open the runtime (embedded model + sample character + sample sheet,
+or the fallbacks), warm up, then time ``frames`` pipelined frames of the walk
+clip. Reported: delivered fps (frames / wall time of the timed frames), the
+median ms of each stage (physics, raster, read-back, shading, output = the
+premultiplied -> straight u8 conversion a consumer does), and how much the
+pipelining buys (sum of the stage medians / the measured frame time).
+
+Shading only, against the straightforward eager baseline, on the same UDP
+frames in the same run (so load from other processes hits both alike):
+- ``baseline``: the plain PyTorch model called the obvious way, as the
+  official inference script does: the whole network per frame under
+  ``torch.no_grad()``, sheet encoder included;
+- ``shade``: the chosen backend with the sheet encoded once.
+If ``benchmarks/network_bench.py`` provides an ``eager_baseline`` callable
+(model, sheet_rgb, sheet_mask, udp) -> rgba, that one is used instead and named.
+"""
+from __future__ import annotations
+
+import importlib.util
+import logging
+import statistics
+import time
+from pathlib import Path
+
+import numpy as np
+
+from conrt.errors import ConfigError
+
+log = logging.getLogger(__name__)
+
+BENCH_CLIP = "walk"
+
+
+def _median(xs) -> float:
+    return float(statistics.median(xs)) if xs else float("nan")
+
+
+def _external_baseline():
+    path = Path(__file__).resolve().parent.parent / "benchmarks" / "network_bench.py"
+    if not path.is_file():
+        return None
+    try:
+        spec = importlib.util.spec_from_file_location("_conrt_network_bench", path)
+        mod = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(mod)
+    except Exception as exc:  # their script failing to import must not stop ours
+        log.info("benchmarks/network_bench.py not importable (%s): using our eager baseline", exc)
+        return None
+    fn = getattr(mod, "eager_baseline", None)
+    return fn if callable(fn) else None
+
+
+def eager_full_frame(model, sheet_rgb, sheet_mask, udp):
+    """The straightforward baseline: the whole CoNR forward per frame (sheet re-encoded)."""
+    import torch
+
+    with torch.no_grad():
+        return model(sheet_rgb, sheet_mask, udp)
+
+
+def measure_size(size: int, frames: int = 10, warmup: int = 2, backend: str = "auto", character=None, sheet=None,
+                 weights=None, model=None, baseline_frames: int | None = None) -> dict:
+    """One row of the bench: {"fps", "<stage>_ms", ...} for frame size ``size``."""
+    import torch
+
+    from .frame_loop import STAGES, open_runtime, to_straight_u8
+    from .sheet import prepare_sheet, prepare_udp
+
+    if frames < 1 or warmup < 0:
+        raise ConfigError(f"need frames >= 1 and warmup >= 0, got {frames}, {warmup}")
+    rt = open_runtime(character, sheet, weights, backend=backend, size=size, clip=BENCH_CLIP, model=model,
+                      context="egl")
+    udps, stats = [], []
+    try:
+        it = rt.frames(warmup + frames, sink=lambda f: to_straight_u8(f.rgba))
+        for _ in range(warmup):
+            next(it)
+        t0 = time.perf_counter()
+        for f in it:
+            stats.append(f.stats)
+            udps.append(f.udp)
+        wall = time.perf_counter() - t0
+        shader, info = rt.shader, rt.info
+        # -- shading only, chosen backend vs the eager baseline, same UDPs ------
+        nb = baseline_frames or min(frames, 5)
+        model_ = shader.backend.model
+        ext = _external_baseline()
+        base_fn, base_name = (ext, "benchmarks/network_bench.py eager_baseline") if ext else \
+            (eager_full_frame, "eager PyTorch, whole network per frame (sheet re-encoded), no_grad")
+        rgb, mask = prepare_sheet(shader.sheet_images, model_.cfg.size_multiple,
+                                  model_.cfg.image_size, False)
+        rgb_t, mask_t = torch.from_numpy(rgb), torch.from_numpy(mask)
+        shade_ms, base_ms, cached_torch_ms = [], [], []
+        from .sheet import render_prepared
+
+        for u in udps[:nb]:
+            x, _ = prepare_udp(u, size, False)
+            xt = torch.from_numpy(x)
+            t = time.perf_counter()
+            shader.shade(u)
+            shade_ms.append((time.perf_counter() - t) * 1e3)
+            t = time.perf_counter()
+            base_fn(model_, rgb_t, mask_t, xt)
+            base_ms.append((time.perf_counter() - t) * 1e3)
+            t = time.perf_counter()
+            render_prepared(model_, xt, shader.cache)
+            cached_torch_ms.append((time.perf_counter() - t) * 1e3)
+    finally:
+        rt.close()
+    row = {"fps": round(frames / wall, 3)}
+    for s in STAGES:
+        row[f"{s}_ms"] = round(_median([getattr(x, f"{s}_ms") for x in stats]), 3)
+    frame_ms = wall / frames * 1e3
+    stage_sum = sum(row[f"{s}_ms"] for s in STAGES)
+    row.update({
+        "frame_ms": round(frame_ms, 3),
+        "stage_sum_ms": round(stage_sum, 3),
+        "pipeline_gain": round(stage_sum / frame_ms, 3),  # > 1: stages overlapped
+        "shade_only_ms": round(_median(shade_ms), 3),
+        "baseline_ms": round(_median(base_ms), 3),
+        "shade_speedup_vs_baseline": round(_median(base_ms) / _median(shade_ms), 3),
+        "torch_cached_sheet_ms": round(_median(cached_torch_ms), 3),
+        "baseline": base_name,
+        "backend": info.backend,
+        "weights": info.weights,
+        "sheet": info.sheet,
+        "character": info.character,
+        "frames": frames,
+    })
+    return row
+
+
+def measure(sizes=(128, 256, 512), frames: int = 10, backend: str = "auto", **kw) -> dict:
+    """{str(size): row} for every size (the model is loaded once)."""
+    from .session import load_model_source
+
+    model = kw.pop("model", None)
+    if model is None:
+        model, _ = load_model_source(kw.pop("weights", None))
+    out = {}
+    for s in sizes:
+        log.info("bench %d px, %d frames", s, frames)
+        out[str(s)] = measure_size(s, frames, backend=backend, model=model, **kw)
+    return out
