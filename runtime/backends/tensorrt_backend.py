@@ -4,15 +4,15 @@
     backend.encode_sheet(images)      # sheet tensors go to the GPU once
     rgba = backend.shade(udp_frame)   # host path: UDP in, RGBA out
     # zero-copy path, with the UdpPass texture and a display texture:
-    interop = backend.texture_interop(udp_pass.texture, display_texture)
+    interop = backend.texture_interop(udp_pass, display_texture)
     interop.run()                     # per frame, no host copy
 
 On ``set_sheet`` the graph is exported at the sheet's size (or taken from
 ``onnx_path``), built into an engine — or fetched from the engine cache
 (``~/.cache/conrt/trt``) — with texture I/O, and the sheet tensors are
-uploaded. The engine takes the UDP and gives RGBA in GL texture layout
-([1, S, S, 4], rows bottom-up); the host path reorders on the host, the
-interop path not at all.
+uploaded. The engine takes the UDP and gives RGBA in texture layout
+([1, S, S, 4], rows in the UdpPass's ``rows`` order, top-first by default);
+the host path reorders on the host, the interop path not at all.
 
 Without the NVIDIA driver, TensorRT or pycuda, ``is_available()`` is False
 (and logs why once per process: that is the line users see when ``auto``
@@ -34,7 +34,7 @@ from conrt.runtime.gpu.build import RGBA_OUTPUT, UDP_INPUT, build_engine
 from conrt.runtime.gpu.engine_cache import PRECISIONS, EngineCache
 from conrt.runtime.gpu.profiles import MAX_VIEWS, make_profile
 from conrt.runtime.gpu.status import require_tensorrt, tensorrt_status
-from conrt.runtime.gpu.texture_io import GL_SUFFIX
+from conrt.runtime.gpu.texture_io import GL_SUFFIX, ROW_ORDERS
 
 from ..conr_v1 import CoNR
 from ..sheet import SheetCache
@@ -63,10 +63,13 @@ class TensorRTBackend(Backend):
     name = "tensorrt"
 
     def __init__(self, onnx_path=None, precision: str = "fp16", views=(1, MAX_VIEWS), cache_dir=None,
-                 cuda_device: int = 0, workspace_gb: float = 4.0):
+                 cuda_device: int = 0, workspace_gb: float = 4.0, rows: str = "top-first"):
         super().__init__()
         if precision not in PRECISIONS:
             raise ConfigError(f"precision {precision!r} is not one of {', '.join(PRECISIONS)}")
+        if rows not in ROW_ORDERS:
+            raise ConfigError(f"unknown row order {rows!r}; choose one of {', '.join(ROW_ORDERS)}")
+        self.rows = rows  # must match the UdpPass feeding the interop path
         self.onnx_path = Path(onnx_path) if onnx_path else None
         self.precision = precision
         self.views = views
@@ -129,7 +132,7 @@ class TensorRTBackend(Backend):
             path = export_onnx(self.model, Path(self._tmp.name) / f"{self.model.cfg.name}-{size}.onnx", size)
         profile = make_profile(views=self.views, sizes=[size], size_multiple=self.model.cfg.size_multiple)
         self.engine_path = build_engine(path, precision=self.precision, profile=profile, cache=self.engine_cache,
-                                        device=self.cuda_device, workspace_gb=self.workspace_gb)
+                                        rows=self.rows, device=self.cuda_device, workspace_gb=self.workspace_gb)
         if self.engine is not None:
             self.engine.release()
         self.engine = TrtEngine(self.engine_path.read_bytes(), self.cuda_device)
@@ -140,20 +143,30 @@ class TensorRTBackend(Backend):
             raise InputError(f"{self.name}: no character sheet; call encode_sheet/set_sheet first")
         if udp.shape != (1, 4, self._size, self._size):
             raise InputError(f"udp must be (1, 4, {self._size}, {self._size}), got {udp.shape}")
-        # Host path: reorder to the engine's texture layout (HWC, rows bottom-up) and back.
-        self.engine.upload(UDP_INPUT + GL_SUFFIX, np.ascontiguousarray(udp[0].transpose(1, 2, 0)[::-1])[None])
+        # Host path: reorder to the engine's texture layout (HWC, rows as
+        # self.rows) and back; the prepared UDP has row 0 = top.
+        step = -1 if self.rows == "gl" else 1
+        self.engine.upload(UDP_INPUT + GL_SUFFIX, udp[0].transpose(1, 2, 0)[::step][None])
         self.engine.execute()
         out = self.engine.download(RGBA_OUTPUT + GL_SUFFIX)  # (1, S, S, 4)
-        return np.ascontiguousarray(out[:, ::-1].transpose(0, 3, 1, 2))
+        return np.ascontiguousarray(out[:, ::step].transpose(0, 3, 1, 2))
 
-    def texture_interop(self, udp_texture, rgba_texture):
-        """A ``TextureInterop`` running this engine from ``udp_texture`` into
-        ``rgba_texture`` (both RGBA32F, sheet size) with no host copy."""
+    def texture_interop(self, udp, rgba_texture):
+        """A ``TextureInterop`` running this engine from the UDP texture into
+        ``rgba_texture`` (both RGBA32F, sheet size) with no host copy.
+
+        ``udp``: a ``UdpPass`` (its row order is checked against the
+        engine's) or its texture."""
         from conrt.runtime.gpu.interop import TextureInterop
 
         if self.engine is None:
             raise InputError(f"{self.name}: set a character sheet before creating the interop")
-        return TextureInterop(self.engine, udp_texture, rgba_texture)
+        rows = getattr(udp, "rows", None)
+        if rows is not None and rows != self.rows:
+            raise ConfigError(f"the UdpPass writes rows={rows!r} but this engine was built for rows={self.rows!r}; "
+                              f"create the backend with rows={rows!r}")
+        texture = getattr(udp, "texture", udp)
+        return TextureInterop(self.engine, texture, rgba_texture)
 
     def release(self) -> None:
         if self.engine is not None:

@@ -129,9 +129,11 @@ def _trt_monitor(trt, progress: BuildProgress):
 # graph preparation (pure ONNX)
 
 
-def prepare_graph(onnx_path, *, texture_io: bool = True, udp_input: str = UDP_INPUT, rgba_output: str = RGBA_OUTPUT):
-    """Load, check and (optionally) give texture I/O. Returns (model, tag);
-    ``tag`` names the transformation for the cache key."""
+def prepare_graph(onnx_path, *, texture_io: bool = True, rows: str = "top-first", udp_input: str = UDP_INPUT,
+                  rgba_output: str = RGBA_OUTPUT):
+    """Load, check and (optionally) give texture I/O with ``rows`` order (as
+    ``UdpPass(rows=...)``). Returns (model, tag); ``tag`` names the
+    transformation for the cache key."""
     import onnx
 
     from conrt.runtime.gpu.texture_io import add_texture_io
@@ -140,8 +142,8 @@ def prepare_graph(onnx_path, *, texture_io: bool = True, udp_input: str = UDP_IN
     model = onnx.load(str(onnx_path), load_external_data=False)
     if not texture_io:
         return model, "plain"
-    model = add_texture_io(model, udp_input, rgba_output)
-    return model, f"texture_io:{udp_input},{rgba_output},flip"
+    model = add_texture_io(model, udp_input, rgba_output, rows=rows)
+    return model, f"texture_io:{udp_input},{rgba_output},{rows}"
 
 
 def graph_input_dims(model) -> dict[str, list[int | str | None]]:
@@ -196,6 +198,7 @@ def build_engine(
     cache: EngineCache | None = None,
     aliases: Mapping[str, str] | None = None,
     texture_io: bool = True,
+    rows: str = "top-first",
     device: int = 0,
     workspace_gb: float = DEFAULT_WORKSPACE_GB,
     force: bool = False,
@@ -208,7 +211,7 @@ def build_engine(
     profile = profile or make_profile()
     cache = cache or EngineCache()
     # Cheap, GPU-free validation first: a bad graph or profile fails in seconds.
-    model, tag = prepare_graph(onnx_path, texture_io=texture_io)
+    model, tag = prepare_graph(onnx_path, texture_io=texture_io, rows=rows)
     dims = graph_input_dims(model)
     check_profile_fits_graph(dims, profile)
     ranges = input_ranges(dims, profile, aliases)
@@ -283,15 +286,17 @@ def build_engine_cli(
     cache_dir=None,
     *,
     size_multiple: int | None = None,
+    rows: str = "top-first",
     force: bool = False,
 ) -> list[Path]:
     """What ``conrt export --tensorrt`` calls after writing the ONNX file.
 
     ``precision``: "fp16", "fp32", "both" or a list. ``views``: int or
     (min, max). ``sizes``: ints / "HxW" strings. ``cache_dir``: None for
-    ``~/.cache/conrt/trt``. ``size_multiple``: the model's, for graphs with
-    dynamic sides (default: read from the graph / conr-paper's). Prints one
-    progress line per build phase and
+    ``~/.cache/conrt/trt``. ``rows``: the UDP texture's row order, as
+    ``UdpPass(rows=...)`` ("top-first" default, or "gl"). ``size_multiple``:
+    the model's, for graphs with dynamic sides (default: read from the graph
+    / conr-paper's). Prints one progress line per build phase and
     returns the engine paths. Validates everything GPU-free before asking
     for TensorRT, so bad arguments fail the same way on every machine.
     """
@@ -319,5 +324,5 @@ def build_engine_cli(
     def report(msg: str) -> None:
         print(msg, flush=True)  # CLI output: the user waits on this
 
-    return [build_engine(onnx_path, precision=p, profile=profile, cache=cache, force=force, report=report)
-            for p in precisions]
+    return [build_engine(onnx_path, precision=p, profile=profile, cache=cache, rows=rows, force=force,
+                         report=report) for p in precisions]

@@ -9,9 +9,10 @@ Per frame (all on the engine's CUDA stream)::
     unmap                                        GL may sample the texture again
 
 The engine was built with texture I/O (``texture_io.add_texture_io``), so
-its UDP input and RGBA output are [1, H, W, 4] float32 in GL row order —
-byte-for-byte the texture's layout — and each copy is one pitched 2D copy of
-H rows of W*16 bytes.
+its UDP input and RGBA output are [1, H, W, 4] float32 in the texture's row
+order (``UdpPass(rows=...)``, top-first by default) — byte-for-byte the
+texture's layout — and each copy is one pitched 2D copy of H rows of W*16
+bytes.
 
 Requirements (checked, with clear errors): both textures RGBA32F
 (``components=4, dtype="f4"``), the same size as the engine's shapes; the GL

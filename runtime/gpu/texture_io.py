@@ -1,16 +1,19 @@
 """Give the per-frame graph OpenGL texture layout at its edges.
 
-The UDP pass renders into an RGBA32F texture: [H, W, 4] float32, rows
-bottom-up (GL order). The network wants NCHW with row 0 at the top, and it
-returns premultiplied RGBA as NCHW. Rather than running a CUDA kernel to
-reorder (pycuda would need nvcc at runtime), the reorder is put *into the
-graph*: a Slice (row flip) + Transpose in front of the UDP input and behind
-the RGBA output. TensorRT fuses these into its first/last layers, and the
-CUDA side becomes two plain pitched copies (``cuMemcpy2D``) between the
-mapped texture arrays and the engine's buffers.
+The UDP pass renders into an RGBA32F texture: [H, W, 4] float32 (HWC), with
+row 0 the top of the picture by default (``UdpPass(rows="top-first")`` draws
+with a y-flipped projection) or the bottom (``rows="gl"``). The network wants
+NCHW with row 0 at the top, and returns premultiplied RGBA as NCHW. Rather
+than running a CUDA kernel to reorder (pycuda would need nvcc at runtime),
+the reorder is put *into the graph*: a Transpose (plus, for ``rows="gl"``, a
+Slice flipping the rows) in front of the UDP input and behind the RGBA
+output. TensorRT fuses these into its first/last layers, and the CUDA side
+becomes two plain pitched copies (``cuMemcpy2D``) between the mapped texture
+arrays and the engine's buffers. The output texture gets the same row order
+as the input.
 
-    udp_gl [N, H, W, 4] (rows bottom-up) -> flip -> transpose -> udp [N, 4, H, W]
-    rgba [N, 4, H, W] -> transpose -> flip -> rgba_gl [N, H, W, 4] (rows bottom-up)
+    udp_gl [N, H, W, 4] -> (flip) -> transpose -> udp [N, 4, H, W]
+    rgba [N, 4, H, W] -> transpose -> (flip) -> rgba_gl [N, H, W, 4]
 
 Pure ONNX; tested against ONNX Runtime on the CPU.
 """
@@ -18,9 +21,10 @@ from __future__ import annotations
 
 from conrt.errors import ConfigError
 
-__all__ = ["add_texture_io", "GL_SUFFIX"]
+__all__ = ["add_texture_io", "GL_SUFFIX", "ROW_ORDERS"]
 
 GL_SUFFIX = "_gl"
+ROW_ORDERS = ("top-first", "gl")  # the same names as UdpPass(rows=...)
 _INT64_MIN = -(2**63)  # Slice "to the beginning" when stepping backwards
 
 
@@ -50,12 +54,17 @@ def _copy_dim(src, dst) -> None:
         dst.dim_param = src.dim_param
 
 
-def add_texture_io(model, udp_input: str = "udp", rgba_output: str = "rgba", *, flip_rows: bool = True):
+def add_texture_io(model, udp_input: str = "udp", rgba_output: str = "rgba", *, rows: str = "top-first"):
     """Return a copy of ``model`` whose ``udp_input`` and ``rgba_output`` are
-    replaced by ``<name>_gl`` tensors in texture layout ([N, H, W, 4], rows
-    bottom-up when ``flip_rows``). Either name may be None to leave that side."""
+    replaced by ``<name>_gl`` tensors in texture layout ([N, H, W, 4]; row 0
+    = top for ``rows="top-first"``, bottom for ``rows="gl"``). Either name may
+    be None to leave that side."""
     import onnx
     from onnx import TensorProto, helper
+
+    if rows not in ROW_ORDERS:
+        raise ConfigError(f"unknown row order {rows!r}; choose one of {', '.join(ROW_ORDERS)}")
+    flip_rows = rows == "gl"
 
     out = onnx.ModelProto()
     out.CopyFrom(model)

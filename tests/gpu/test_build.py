@@ -42,10 +42,11 @@ def test_progress_cancel_asks_tensorrt_to_stop():
 
 
 def test_prepare_graph_tags_the_transformation(warpnet_onnx):
-    gl, tag = prepare_graph(warpnet_onnx)
+    tex, tag = prepare_graph(warpnet_onnx)
+    _, gl_tag = prepare_graph(warpnet_onnx, rows="gl")
     plain, plain_tag = prepare_graph(warpnet_onnx, texture_io=False)
-    assert tag != plain_tag
-    assert list(graph_input_dims(gl)) == ["udp_gl", "reference"]
+    assert len({tag, gl_tag, plain_tag}) == 3
+    assert list(graph_input_dims(tex)) == ["udp_gl", "reference"]
     assert graph_input_dims(plain) == {"udp": [1, 4, 64, 64], "reference": [1, "views", 4, 64, 64]}
 
 
@@ -53,8 +54,9 @@ def test_engine_key_differs_with_texture_io(warpnet_onnx):
     dev = DeviceInfo(0, "NVIDIA L4", (8, 9))
     prof = make_profile(sizes=[64], size_multiple=64)
     a = engine_key(warpnet_onnx, "plain", "fp16", prof, "10.3.0", dev)
-    b = engine_key(warpnet_onnx, "texture_io:udp,rgba,flip", "fp16", prof, "10.3.0", dev)
-    assert a.digest() != b.digest()
+    b = engine_key(warpnet_onnx, "texture_io:udp,rgba,top-first", "fp16", prof, "10.3.0", dev)
+    c = engine_key(warpnet_onnx, "texture_io:udp,rgba,gl", "fp16", prof, "10.3.0", dev)
+    assert len({a.digest(), b.digest(), c.digest()}) == 3
     assert a == engine_key(warpnet_onnx, "plain", "fp16", prof, "10.3.0", dev)
 
 
@@ -69,6 +71,7 @@ def test_fixed_size_graph_rejects_other_sizes(warpnet_onnx):
     (dict(precision="int8"), "int8"),
     (dict(views=(1, 12)), r"outside 1\.\.8"),
     (dict(sizes=[128]), "exported at 64x64"),
+    (dict(rows="upside-down"), "row order"),
 ])
 def test_cli_validates_before_touching_tensorrt(warpnet_onnx, tmp_path, kwargs, match):
     args = dict(precision="fp16", views=(1, 8), sizes=[64], cache_dir=tmp_path) | kwargs

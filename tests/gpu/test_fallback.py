@@ -80,6 +80,8 @@ def test_explicit_tensorrt_raises_backend_unavailable(fresh_probe, xs_model):
         require_tensorrt()
 
 
-def test_bad_precision_is_a_config_error():
+def test_bad_precision_or_row_order_is_a_config_error():
     with pytest.raises(ConfigError, match="fp16, fp32"):
         TensorRTBackend(precision="int8")
+    with pytest.raises(ConfigError, match="top-first, gl"):
+        TensorRTBackend(rows="bottom-up")

@@ -21,12 +21,12 @@ pytestmark = [pytest.mark.gpu, requires_gpu]
 TOL = {"fp32": 1e-4, "fp16": 2e-2}
 
 
-def _to_gl(nchw):
-    return np.ascontiguousarray(nchw.transpose(0, 2, 3, 1)[:, ::-1])
+def _to_tex(nchw):  # default rows="top-first": texture memory is NHWC, row 0 = top
+    return np.ascontiguousarray(nchw.transpose(0, 2, 3, 1))
 
 
-def _from_gl(nhwc):
-    return np.ascontiguousarray(nhwc[:, ::-1].transpose(0, 3, 1, 2))
+def _from_tex(nhwc):
+    return np.ascontiguousarray(nhwc.transpose(0, 3, 1, 2))
 
 
 def _ort(path, feeds):
@@ -55,9 +55,9 @@ def test_engine_matches_onnxruntime_and_is_cached(warpnet_onnx, tmp_path, precis
             udp, ref = (t.numpy() for t in warpnet_inputs(64, views))
             engine.set_shapes({"udp_gl": (1, 64, 64, 4), "reference": ref.shape})
             engine.upload("reference", ref)
-            engine.upload("udp_gl", _to_gl(udp))
+            engine.upload("udp_gl", _to_tex(udp))
             engine.execute()
-            got = _from_gl(engine.download("rgba_gl"))
+            got = _from_tex(engine.download("rgba_gl"))
             want = _ort(warpnet_onnx, {"udp": udp, "reference": ref})
             np.testing.assert_allclose(got, want, atol=TOL[precision], rtol=0)
 
@@ -101,7 +101,7 @@ def test_texture_interop_equals_host_path(warpnet_onnx, tmp_path):
     with TrtEngine(path.read_bytes()) as engine:
         engine.set_shapes({"udp_gl": (1, 64, 64, 4), "reference": ref.shape})
         engine.upload("reference", ref)
-        udp_tex = ctx.texture((64, 64), 4, _to_gl(udp)[0].tobytes(), dtype="f4")  # GL rows bottom-up
+        udp_tex = ctx.texture((64, 64), 4, _to_tex(udp)[0].tobytes(), dtype="f4")  # as UdpPass(rows="top-first")
         out_tex = ctx.texture((64, 64), 4, dtype="f4")
         interop = TextureInterop(engine, udp_tex, out_tex)
         try:
@@ -111,5 +111,5 @@ def test_texture_interop_equals_host_path(warpnet_onnx, tmp_path):
         finally:
             interop.release()
     want = _ort(warpnet_onnx, {"udp": udp, "reference": ref})
-    np.testing.assert_allclose(_from_gl(got), want, atol=TOL["fp32"], rtol=0)
+    np.testing.assert_allclose(_from_tex(got), want, atol=TOL["fp32"], rtol=0)
     ctx.release()
