@@ -90,10 +90,33 @@ class HairChain:
             p.changeDynamics(self.body, k, linearDamping=0.0, angularDamping=0.0, jointDamping=params.joint_damping,
                              physicsClientId=c)
         self._total_mass = params.base_mass + n * params.link_mass
+        self._links = list(range(n))
+        self._length = float(np.linalg.norm(np.diff(self.rest[:, :3, 3], axis=0), axis=1).sum())
         self._inertia = 0.4 * params.base_mass * 0.1 ** 2  # a 10 cm ball: only sets the torque scale
         p.changeDynamics(self.body, -1, localInertiaDiagonal=[self._inertia] * 3, physicsClientId=c)
         self.resets = 0
         self._springs()
+        self._seg = seg
+        self._radius = radius
+
+    def ignore_overlaps(self, body) -> int:
+        """Switch off contacts between strand links and the body colliders they already
+        overlap in the rest pose (a twin tail resting on a shoulder would otherwise be
+        shot out of it). Returns the number of pairs switched off."""
+        rest = self.character.skeleton.rest_world.astype(np.float64)
+        caps = body.world_capsules(rest, [j for _, _, j in body.colliders()])
+        off = 0
+        for k in range(1, len(self.chain)):
+            a = rest[self.chain[k], :3, 3]
+            pts = a + np.linspace(0, 1, 6)[:, None] * self._seg[k]
+            for (bid, link, _), cap in zip(body.colliders(), caps):
+                ab = cap[3:6] - cap[:3]
+                t = np.clip((pts - cap[:3]) @ ab / max(ab @ ab, 1e-12), 0, 1)
+                d = np.linalg.norm(pts - (cap[:3] + t[:, None] * ab), axis=1).min()
+                if d < cap[6] + self._radius[k] + 0.005:
+                    p.setCollisionFilterPair(self.body, bid, k - 1, link, 0, physicsClientId=self.client)
+                    off += 1
+        return off
 
     @staticmethod
     def _radii(character, chain, pos, seg):
@@ -124,41 +147,41 @@ class HairChain:
     def drive(self, goal: np.ndarray, dt: float, gravity: float) -> None:
         """Push the heavy base so it lands on ``goal`` ([4, 4] root world matrix) after
         the next substep of length dt. A force (not a velocity reset) so the links
-        feel the acceleration and lag behind."""
+        feel the acceleration and lag behind. Plain floats: this runs per strand per substep."""
         c, pr = self.client, self.params
         pos, orn = p.getBasePositionAndOrientation(self.body, physicsClientId=c)
         v, w = p.getBaseVelocity(self.body, physicsClientId=c)
-        pos, v, w = np.asarray(pos), np.asarray(v), np.asarray(w)
-        v_goal = (goal[:3, 3] - pos) / dt
-        force = pr.base_mass * (v_goal - v) / dt + np.array([0.0, gravity * self._total_mass, 0.0])
-        rel = goal[:3, :3] @ quat_to_matrix(np.array(orn)).T  # rotation still to go, world frame
-        x, y, z, qw = matrix_to_quat(rel).tolist()
+        m, inv_dt = pr.base_mass, 1.0 / dt
+        g = goal[:3, 3].tolist()
+        force = [m * ((g[k] - pos[k]) * inv_dt - v[k]) * inv_dt for k in range(3)]
+        force[1] += gravity * self._total_mass
+        # rotation still to go (world frame) as axis * angle
+        x, y, z, qw = matrix_to_quat(goal[:3, :3] @ quat_to_matrix(np.array(orn)).T).tolist()
         s = math.sqrt(x * x + y * y + z * z)
-        w_goal = np.array([x, y, z]) * (2 * math.atan2(s, qw) / max(s, 1e-12) / dt)
-        torque = self._inertia * (w_goal - w) / dt
-        p.applyExternalForce(self.body, -1, force.tolist(), pos.tolist(), p.WORLD_FRAME, physicsClientId=c)
-        p.applyExternalTorque(self.body, -1, torque.tolist(), p.WORLD_FRAME, physicsClientId=c)
+        k = 2 * math.atan2(s, qw) / max(s, 1e-12) * inv_dt
+        torque = [self._inertia * (a * k - b) * inv_dt for a, b in zip((x, y, z), w)]
+        p.applyExternalForce(self.body, -1, force, pos, p.WORLD_FRAME, physicsClientId=c)
+        p.applyExternalTorque(self.body, -1, torque, p.WORLD_FRAME, physicsClientId=c)
 
     def joint_world(self) -> np.ndarray:
         """[C, 4, 4] f64 world matrices of the chain joints, root first."""
         c = self.client
-        out = np.tile(np.eye(4), (len(self.chain), 1, 1))
         pos, orn = p.getBasePositionAndOrientation(self.body, physicsClientId=c)
-        out[0, :3, :3], out[0, :3, 3] = quat_to_matrix(np.array(orn)), pos
-        states = p.getLinkStates(self.body, list(range(len(self.chain) - 1)), computeForwardKinematics=1,
-                                 physicsClientId=c)
-        for k, s in enumerate(states, 1):
-            out[k, :3, :3], out[k, :3, 3] = quat_to_matrix(np.array(s[5])), s[4]
+        states = p.getLinkStates(self.body, self._links, computeForwardKinematics=1, physicsClientId=c)
+        out = np.zeros((len(self.chain), 4, 4))
+        out[:, 3, 3] = 1.0
+        out[:, :3, :3] = quat_to_matrix(np.array([orn] + [s[5] for s in states]))
+        out[:, :3, 3] = [pos] + [s[4] for s in states]
         return out
 
     def healthy(self, world: np.ndarray, anchor_world: np.ndarray) -> bool:
         """False on NaN/inf, or a root torn off the head / links stretched (the joints cannot stretch)."""
         if not np.isfinite(world).all():
             return False
-        length = np.linalg.norm(np.diff(self.rest[:, :3, 3], axis=0), axis=1).sum()
-        root_err = np.linalg.norm(world[0, :3, 3] - self.target(anchor_world)[:3, 3])
-        reach = np.linalg.norm(world[:, :3, 3] - world[0, :3, 3], axis=1).max()
-        return bool(root_err < 0.5 * length + 0.05 and reach < 1.5 * length + 0.05)
+        pos = world[:, :3, 3]
+        root_err = np.linalg.norm(pos[0] - self.target(anchor_world)[:3, 3])
+        reach = np.sqrt(((pos - pos[0]) ** 2).sum(1).max())
+        return bool(root_err < 0.5 * self._length + 0.05 and reach < 1.5 * self._length + 0.05)
 
     def reset(self, anchor_world: np.ndarray) -> None:
         """Put the strand back in its rest shape carried by the head, at rest."""

@@ -332,6 +332,21 @@ class BodyRig:
             skip |= {names[n] for n in ("spine", "chest", "upperChest", "neck", "head") if n in names}
         return [j for j in self.colliding if j not in skip]
 
+    def link_world(self, joint: int) -> np.ndarray:
+        """[4, 4] current world matrix of one body joint (physical mode: simulated)."""
+        if self.mode == "kinematic" or joint == self.root or joint not in self.link_of:
+            return self._world[joint]
+        s = p.getLinkState(self.body, self.link_of[joint], computeForwardKinematics=1, physicsClientId=self.client)
+        m = np.eye(4)
+        m[:3, :3], m[:3, 3] = quat_to_matrix(np.array(s[5])), s[4]
+        return m
+
+    def colliders(self) -> list[tuple[int, int, int]]:
+        """(PyBullet body id, link index, skeleton joint) of every body collider."""
+        if self.mode == "kinematic":
+            return [(b, -1, j) for j, b in self.parts.items()]
+        return [(self.body, self.link_of[j], j) for j in self.colliding if j != self.root]
+
     def link_index(self, joint: int) -> int:
         """PyBullet link index of a body joint (-1 = base)."""
         if joint not in self.link_of:

@@ -160,6 +160,7 @@ class PhysicsWorld:
                     cloths.append(cl)
             elif r.kind == "hair":
                 h = HairChain(self.client, character, r, self.hair_params)
+                h.ignore_overlaps(body)
                 h.reset(world[r.anchor_joint])
                 h.resets = 0  # placing it is not a recovery
                 hairs.append(h)
@@ -259,8 +260,11 @@ class PhysicsWorld:
                     cl.drive(plan.at(cl.proxy.anchor_joint, f))
                     if isinstance(cl, VerletCloth):
                         cl.step(self.dt)
+                physical = a.body.mode == "physical"
                 for h in a.hairs:
-                    h.drive(h.target(plan.at(h.anchor, f)), self.dt, self.gravity)
+                    # physical bodies: hang the hair on the simulated head, which may be pushed about
+                    anchor = a.body.link_world(h.anchor) if physical else plan.at(h.anchor, f)
+                    h.drive(h.target(anchor), self.dt, self.gravity)
             p.stepSimulation(physicsClientId=c)
             self.substeps_run += 1
         for a in self.actors:

@@ -109,3 +109,19 @@ def test_bad_arguments_are_clear(stick):
             world.time(3)
     with pytest.raises(PhysicsError, match="closed"):
         world.step()
+
+
+def test_physical_mode_keeps_hair_on_the_pushed_head(girl):
+    head = girl.humanoid["head"]
+    tail = next(r for r in girl.regions if r.name == "hair_L")
+    with PhysicsWorld(fps=30, substeps=4) as world:
+        h = world.add(girl, "dance", mode="physical")
+        for _ in range(20):
+            pose = world.step()[h]
+        world.poke(h, pose.joint_world[head, :3, 3], [3.0, 0.0, 0.0])
+        for _ in range(20):
+            pose = world.step()[h]
+            w = pose.joint_world.astype(np.float64)
+            attach = w[head] @ np.linalg.inv(girl.skeleton.rest_world[head]) @ girl.skeleton.rest_world[tail.chain[0]]
+            assert np.linalg.norm(w[tail.chain[0], :3, 3] - attach[:3, 3]) < 0.02
+        assert world.resets(h) == 0
