@@ -130,7 +130,6 @@ def check_onnx_for_tensorrt(model_or_path, *, min_opset: int = MIN_OPSET) -> lis
         # them); check what TensorRT will actually see.
         model = onnx.inliner.inline_local_functions(model)
     problems: list[Problem] = []
-    graph = model.graph
 
     # --- opset and domains -------------------------------------------------
     opsets = {o.domain or "ai.onnx": o.version for o in model.opset_import}

@@ -7,7 +7,6 @@ FP32 engines 1e-4 absolute, FP16 engines 2e-2 absolute on 0..1 outputs.
 from __future__ import annotations
 
 import numpy as np
-import onnx
 import pytest
 
 from conrt.runtime.gpu.build import build_engine
