@@ -110,3 +110,15 @@ def test_reexporting_the_same_model_hits_the_same_cache_key(real_export, tmp_pat
         warnings.simplefilter("ignore")
         again = export_onnx(model, tmp_path / "again.onnx", model.cfg.size_multiple)
     assert onnx_digest(again) == onnx_digest(path)
+
+
+@pytest.mark.skipif(not GPU_REASON, reason="this machine has TensorRT; the GPU tests cover the build")
+def test_cli_on_the_real_export_gets_as_far_as_tensorrt(real_export, tmp_path):
+    """What `conrt export --tensorrt` will call: every GPU-free step passes on
+    the real graph (checks, texture I/O, profile), then TensorRT is missing."""
+    path, model = real_export
+    side = model.cfg.size_multiple
+    with pytest.raises(BackendUnavailable, match=r"pip install conrt\[gpu\]"):
+        build_engine_cli(path, "both", (1, 8), [side], tmp_path, size_multiple=model.cfg.size_multiple)
+    with pytest.raises(ConfigError, match="exported at"):
+        build_engine_cli(path, "fp16", (1, 8), [side * 2], tmp_path, size_multiple=model.cfg.size_multiple)
