@@ -1,0 +1,121 @@
+"""Physics cost per 60 fps frame: body, hair, cloth (Verlet and PyBullet), extra characters.
+
+    .venv/bin/python benchmarks/physics_bench.py [--frames 120] [--out benchmarks/results/physics.json]
+
+The character is ``samples/sample_character.glb`` (skirt + twin tails + long
+hair) when it loads, else the procedural one with the same parts. Each row
+runs the ``walk`` clip for ``--frames`` frames after a short warm-up and
+reports the median CPU time (``time.process_time``: less sensitive than wall
+time to the other jobs sharing the machine) and wall time per frame. Ratios
+are against the body-only row of the same run; the load average is recorded
+because the 2 cores are shared.
+"""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import logging
+import os
+import platform
+import time
+from pathlib import Path
+
+import numpy as np
+from tqdm import tqdm
+
+from conrt.physics.world import PhysicsWorld
+
+log = logging.getLogger("physics_bench")
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def load_character():
+    path = ROOT / "samples" / "sample_character.glb"
+    try:
+        from conrt.characters.gltf_io import load_character as load
+
+        return load(path), str(path.relative_to(ROOT))
+    except Exception as exc:  # the sample is optional: fall back to the generator
+        log.warning("sample character unavailable (%s); using the procedural one", exc)
+        from conrt.characters.procedural import generate
+
+        return generate(0, bottom="skirt", tails="twin", long_hair=True), "procedural seed 0 (skirt, twin tails, long hair)"
+
+
+def run(character, frames: int, count: int = 1, clip: str = "walk", **world_kw) -> dict:
+    with PhysicsWorld(fps=60, **world_kw) as world:
+        for _ in range(count):
+            world.add(character, clip)
+        for _ in range(10):  # warm-up: first contacts, caches
+            world.step()
+        cpu, wall = [], []
+        for _ in range(frames):
+            c0, w0 = time.process_time(), time.perf_counter()
+            world.step()
+            cpu.append(time.process_time() - c0)
+            wall.append(time.perf_counter() - w0)
+        resets = sum(world.resets(h) for h in range(count))
+        substeps = world.substeps
+    return {"cpu_ms": 1000 * float(np.median(cpu)), "wall_ms": 1000 * float(np.median(wall)),
+            "cpu_p90_ms": 1000 * float(np.percentile(cpu, 90)), "substeps": substeps, "resets": resets}
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--frames", type=int, default=120)
+    ap.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "physics.json"))
+    args = ap.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING)
+
+    character, source = load_character()
+    hair_only = dataclasses.replace(character, regions=tuple(r for r in character.regions if r.kind == "hair"))
+    body_only = dataclasses.replace(character, regions=())
+    cloth_only = dataclasses.replace(character, regions=tuple(r for r in character.regions if r.kind == "cloth"))
+    rows = [
+        ("body only (kinematic capsules)", body_only, 1, {}),
+        ("body + hair chains", hair_only, 1, {}),
+        ("body + skirt, Verlet 16x8, 2 substeps", cloth_only, 1, {}),
+        ("body + skirt, PyBullet 16x8, 4 substeps", cloth_only, 1, {"cloth_backend": "bullet"}),
+        ("body + skirt, PyBullet 12x6, 4 substeps", cloth_only, 1,
+         {"cloth_backend": "bullet", "cloth_segments": 12, "cloth_rings": 6}),
+        ("full character, Verlet (default)", character, 1, {}),
+        ("full character, PyBullet cloth", character, 1, {"cloth_backend": "bullet"}),
+        ("2 full characters, Verlet", character, 2, {}),
+    ]
+    load_before = os.getloadavg()
+    results = []
+    for name, ch, count, kw in tqdm(rows, desc="physics bench", unit="config"):
+        r = run(ch, args.frames, count, **kw)
+        r.update(config=name, characters=count, **{k: v for k, v in kw.items()})
+        results.append(r)
+    base = results[0]["cpu_ms"]
+    for r in results:
+        r["cpu_vs_body_only"] = round(r["cpu_ms"] / base, 2)
+    one = next(r for r in results if r["config"] == "full character, Verlet (default)")
+    two = next(r for r in results if r["config"] == "2 full characters, Verlet")
+    report = {
+        "character": source,
+        "vertices": character.mesh.num_vertices,
+        "joints": character.skeleton.num_joints,
+        "regions": {r.name: r.kind for r in character.regions},
+        "clip": "walk",
+        "frames": args.frames,
+        "frame_rate": 60,
+        "machine": f"{platform.machine()} {os.cpu_count()} cpus, python {platform.python_version()}",
+        "load_average_before_after": [round(x, 2) for x in load_before + os.getloadavg()],
+        "date_utc": time.strftime("%Y-%m-%d %H:%M", time.gmtime()),
+        "rows": results,
+        "added_character_cpu_ms": round(two["cpu_ms"] - one["cpu_ms"], 3),
+    }
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.out).write_text(json.dumps(report, indent=1) + "\n")
+    print(f"{'config':45s} {'cpu ms':>8s} {'wall ms':>8s} {'x body':>7s} {'resets':>6s}")
+    for r in results:
+        print(f"{r['config']:45s} {r['cpu_ms']:8.2f} {r['wall_ms']:8.2f} {r['cpu_vs_body_only']:7.2f} {r['resets']:6d}")
+    print(f"per added character: {report['added_character_cpu_ms']:.2f} ms cpu; load {report['load_average_before_after']}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

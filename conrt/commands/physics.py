@@ -1,0 +1,111 @@
+"""``conrt bvh info FILE`` and ``conrt simulate``: motion files and the physics world."""
+from __future__ import annotations
+
+import logging
+import time
+
+from conrt.errors import ConfigError
+
+log = logging.getLogger(__name__)
+
+
+def register(subparsers) -> None:
+    b = subparsers.add_parser("bvh", help="inspect BVH motion files",
+                              description="BVH tools. 'info' lists the joints, channels and the humanoid mapping.")
+    bsub = b.add_subparsers(dest="bvh_command", metavar="ACTION")
+    info = bsub.add_parser("info", help="joints, frames, rotation orders and humanoid mapping of a BVH file")
+    info.add_argument("file")
+    info.set_defaults(func=bvh_info)
+    b.set_defaults(func=lambda args: (b.print_help(), 2)[1])
+
+    s = subparsers.add_parser(
+        "simulate", help="run a character through the physics world and save the poses",
+        description="Drive a character with a clip (or a BVH file) through the PyBullet world "
+                    "(body, cloth, hair) and write the per-frame poses to an .npz.")
+    s.add_argument("--character", default="sample",
+                   help="'sample' (samples/sample_character.glb), 'procedural:SEED', or a .glb/.vrm path")
+    s.add_argument("--clip", default="walk", help="procedural clip name (see --list-clips)")
+    s.add_argument("--bvh", default=None, help="drive with this BVH file instead of --clip")
+    s.add_argument("--frames", type=int, default=120)
+    s.add_argument("--fps", type=float, default=60.0)
+    s.add_argument("--substeps", type=int, default=None, help="physics substeps per frame (default: backend's)")
+    s.add_argument("--cloth", choices=("verlet", "bullet"), default="verlet", help="cloth solver (default verlet)")
+    s.add_argument("--mode", choices=("kinematic", "physical"), default="kinematic")
+    s.add_argument("--out", default=None, help="write joint_world [F,J,4,4], sim_indices, sim_positions [F,K,3] here")
+    s.add_argument("--list-clips", action="store_true", help="print the clip names and exit")
+    s.set_defaults(func=simulate)
+
+
+def bvh_info(args) -> int:
+    from conrt.physics.bvh import _NAME_TABLE, humanoid_map, load_bvh, normalize_name
+
+    bvh = load_bvh(args.file)
+    orders = sorted({j.rotation_order for j in bvh.joints if j.rotation_order})
+    six = sum(1 for j in bvh.joints if len(j.channels) == 6)
+    print(f"{args.file}: {len(bvh.joints)} joints, {bvh.num_frames} frames at {1 / bvh.frame_time:.2f} fps "
+          f"({bvh.num_frames * bvh.frame_time:.2f} s); rotation orders {', '.join(orders)}; {six} six-channel joints")
+    hmap = humanoid_map(bvh.names)
+    inv = {k: h for h, k in hmap.items()}
+    for k, j in enumerate(bvh.joints):
+        depth, p = 0, j.parent
+        while p >= 0:
+            depth, p = depth + 1, bvh.joints[p].parent
+        target = inv.get(k) or ("(unrecognised)" if normalize_name(j.name) not in _NAME_TABLE else "(duplicate)")
+        print(f"  {'  ' * depth}{j.name:<{30 - 2 * depth}s} {len(j.channels)} ch  -> {target}")
+    return 0
+
+
+def _character(spec: str):
+    if spec == "sample":
+        from pathlib import Path
+
+        from conrt.characters.gltf_io import load_character
+
+        return load_character(Path(__file__).resolve().parents[2] / "samples" / "sample_character.glb")
+    if spec.startswith("procedural:"):
+        from conrt.characters.procedural import generate
+
+        try:
+            seed = int(spec.split(":", 1)[1])
+        except ValueError:
+            raise ConfigError(f"--character {spec!r}: expected procedural:<integer seed>") from None
+        return generate(seed)
+    from conrt.characters.gltf_io import load_character
+
+    return load_character(spec)
+
+
+def simulate(args) -> int:
+    import numpy as np
+    from tqdm import tqdm
+
+    from conrt.physics.bvh import bvh_to_clip, load_bvh
+    from conrt.physics.clips import get_clip, list_clips
+    from conrt.physics.world import PhysicsWorld
+
+    if args.list_clips:
+        print("\n".join(list_clips()))
+        return 0
+    if args.frames < 1:
+        raise ConfigError(f"--frames must be >= 1, got {args.frames}")
+    character = _character(args.character)
+    clip = bvh_to_clip(load_bvh(args.bvh), character) if args.bvh else get_clip(args.clip, character)
+    joints, positions, cpu = [], [], []
+    with PhysicsWorld(fps=args.fps, substeps=args.substeps, cloth_backend=args.cloth) as world:
+        h = world.add(character, clip, mode=args.mode)
+        for _ in tqdm(range(args.frames), desc="simulate", unit="frame", disable=args.frames < 30):
+            t0 = time.process_time()
+            pose = world.step()[h]
+            cpu.append(time.process_time() - t0)
+            joints.append(pose.joint_world)
+            if pose.sim_positions is not None:
+                positions.append(pose.sim_positions)
+        resets = world.resets(h)
+    print(f"{character.name}: {args.frames} frames of {clip.name!r}, median {1000 * np.median(cpu):.2f} ms cpu/frame, "
+          f"{resets} cloth/hair resets")
+    if args.out:
+        np.savez_compressed(args.out, joint_world=np.stack(joints),
+                            sim_indices=pose.sim_indices if pose.sim_indices is not None else np.zeros(0, np.int32),
+                            sim_positions=np.stack(positions) if positions else np.zeros((len(joints), 0, 3), np.float32))
+        print(f"wrote {args.out}")
+    return 0
