@@ -53,7 +53,9 @@ def _announce_unavailable(reason: str) -> None:
         return
     _announced = True
     fallback = "ONNX Runtime" if importlib.util.find_spec("onnxruntime") else "the torch backend"
-    log.info("TensorRT backend unavailable (%s) — backend 'auto' uses %s instead", reason, fallback)
+    # Logged from is_available(), the only hook the registry gives; worded so
+    # it is also true when 'tensorrt' was asked for explicitly (an error follows).
+    log.info("TensorRT backend unavailable (%s); backend 'auto' will use %s", reason, fallback)
 
 
 @register_backend

@@ -64,7 +64,7 @@ def test_auto_falls_back_to_onnxruntime_with_one_log_line(fresh_probe, caplog, x
     assert backend.name == "onnxruntime"
     lines = [r.getMessage() for r in caplog.records if r.name == LOGGER]
     assert len(lines) == 1, lines
-    assert "TensorRT backend unavailable" in lines[0] and "ONNX Runtime" in lines[0]
+    assert "TensorRT backend unavailable" in lines[0] and "ONNX Runtime" in lines[0] and "'auto'" in lines[0]
     assert "pip install conrt[gpu]" in lines[0]
 
 
