@@ -1,0 +1,167 @@
+"""Each stage alone, with real inputs (STYLE item 11), and the session loaders."""
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+import pytest
+
+from conrt.errors import ConfigError, InputError
+
+from .conftest import SIZE
+
+
+@pytest.fixture(scope="module")
+def character(user_character):
+    from conrt.runtime.session import load_character_source
+
+    return load_character_source(user_character)
+
+
+def test_physics_stage_steps_the_clip(character):
+    from conrt.runtime.frame_loop import PhysicsStage
+
+    stage = PhysicsStage(character, "walk", fps=30)
+    try:
+        poses = [stage.step() for _ in range(3)]
+        assert stage.time == pytest.approx(3 / 30)
+        for p in poses:
+            p.validate(character.skeleton.num_joints)
+        # walking moves the legs: consecutive poses differ
+        assert np.abs(poses[2].joint_world - poses[0].joint_world).max() > 1e-3
+        with pytest.raises(ConfigError, match="valid clips: .*walk"):
+            stage.set_clip("moonwalk")
+    finally:
+        stage.close()
+
+
+def test_raster_stage_follows_the_character(character):
+    """The orbit camera follows the hips: a walking character stays centred."""
+    from conrt.runtime.frame_loop import PhysicsStage, RasterStage
+
+    physics = PhysicsStage(character, "walk", fps=30)
+    raster = RasterStage(character, SIZE, context="egl")
+    try:
+        centres = []
+        for _ in range(45):  # 1.5 s of walking: the root moves forward
+            pose = physics.step()
+        for _ in range(2):
+            pose = physics.step()
+            raster.render(pose, raster.camera(pose))
+            udp = raster.read()
+            assert udp.shape == (SIZE, SIZE, 4) and udp.dtype == np.float32
+            cov = udp[..., 3] > 0
+            assert 0.05 < cov.mean() < 0.6
+            ys, xs = np.nonzero(cov)
+            centres.append((xs.mean(), ys.mean()))
+        assert abs(centres[-1][0] - SIZE / 2) < SIZE * 0.15
+        hips = pose.joint_world[character.humanoid["hips"], :3, 3]
+        assert abs(hips[2]) > 0.2  # it really walked away from the origin
+    finally:
+        raster.close()
+        physics.close()
+
+
+def test_shade_stage_premultiplied_inside_silhouette(character, xs_model, user_sheet):
+    from conrt.runtime.frame_loop import PhysicsStage, RasterStage, ShadeStage
+    from conrt.runtime.session import load_sheet_source
+
+    images, _ = load_sheet_source(user_sheet)
+    shader = ShadeStage(xs_model, images, SIZE, backend="torch")
+    assert all(v.shape == (SIZE, SIZE, 4) for v in shader.sheet_images)  # fitted to the frame size once
+    physics = PhysicsStage(character, "idle")
+    raster = RasterStage(character, SIZE, context="egl")
+    try:
+        pose = physics.step()
+        raster.render(pose, raster.camera(pose))
+        udp = raster.read()
+        rgba = shader.shade(udp)
+        assert rgba.shape == (SIZE, SIZE, 4) and np.isfinite(rgba).all()
+        assert (rgba[..., :3] <= rgba[..., 3:] + 1e-5).all()  # premultiplied
+        assert (rgba[udp[..., 3] == 0] == 0).all()  # nothing outside the silhouette
+        assert rgba[..., 3][udp[..., 3] > 0].mean() > 0.05
+        with pytest.raises(InputError, match="shader runs at"):
+            shader.shade(np.zeros((32, 32, 4), np.float32))
+    finally:
+        raster.close()
+        physics.close()
+
+
+def test_bad_sizes_are_named(xs_model):
+    from conrt.runtime.frame_loop import check_size
+
+    with pytest.raises(ConfigError, match="multiple of 64"):
+        check_size(100, xs_model.cfg.size_multiple)
+    with pytest.raises(ConfigError, match="16..4096"):
+        check_size(0)
+
+
+# ---------------------------------------------------------------------------
+# session loaders
+
+
+def test_sheet_errors(tmp_path):
+    from PIL import Image
+
+    from conrt.runtime.session import load_sheet_source
+
+    with pytest.raises(InputError, match="does not exist"):
+        load_sheet_source(tmp_path / "nope")
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    with pytest.raises(InputError, match="no images"):
+        load_sheet_source(empty)
+    opaque = tmp_path / "opaque"
+    opaque.mkdir()
+    Image.fromarray(np.full((64, 64, 3), 200, np.uint8), "RGB").save(opaque / "a.png")
+    with pytest.raises(InputError, match="no alpha|transparent"):
+        load_sheet_source(opaque)
+
+
+def test_fit_sheet_centres_and_scales():
+    from conrt.runtime.session import fit_sheet
+
+    img = np.zeros((100, 80, 4), np.uint8)
+    img[10:50, 5:25] = (200, 100, 50, 255)  # off-centre blob
+    out = fit_sheet([img], 64)[0]
+    assert out.shape == (64, 64, 4)
+    ys, xs = np.nonzero(out[..., 3] > 127)
+    assert abs(ys.mean() - 31.5) < 3 and abs(xs.mean() - 31.5) < 3
+    assert ys.max() - ys.min() > 56  # the longer side fills the frame
+    inside = out[out[..., 3] == 255]
+    assert np.abs(inside[:, :3].astype(int) - (200, 100, 50)).max() <= 2  # no dark fringe from the background
+
+
+def test_fallbacks_when_defaults_are_missing(monkeypatch, tmp_path, caplog, user_character):
+    """No embedded weights -> untrained conr-xs with a loud warning; no sample
+    sheet -> a 4-view toon sheet drawn on the fly, said in the log."""
+    from conrt.runtime import session
+    from conrt.runtime.frame_loop import open_runtime
+
+    monkeypatch.setattr(session, "default_weights_path", lambda: None)
+    monkeypatch.setattr(session, "SAMPLE_SHEET_DIR", tmp_path / "missing")
+    caplog.set_level(logging.INFO)
+    with open_runtime(user_character, None, None, backend="torch", size=SIZE, context="egl") as rt:
+        assert rt.info.untrained
+        assert "toon-rendered 4-view" in rt.info.sheet
+        assert rt.shader.cache.views == 4
+        frame = next(rt.frames(1))
+        assert frame.rgba[..., 3].max() > 0
+    text = caplog.text
+    assert "untrained weights" in text
+    assert "drawing a 4-view sheet" in text
+
+
+def test_character_sources(tmp_path):
+    from conrt.errors import AssetError
+    from conrt.runtime.session import load_character_source
+
+    c = load_character_source("procedural:2")
+    assert c.skeleton.num_joints > 10
+    with pytest.raises(ConfigError, match="procedural:SEED"):
+        load_character_source("procedural:x")
+    with pytest.raises(AssetError, match="no character file"):
+        load_character_source(tmp_path / "missing.glb")
+    (tmp_path / "c.obj").write_text("v 0 0 0\n")
+    with pytest.raises(AssetError, match="unsupported character format"):
+        load_character_source(tmp_path / "c.obj")
