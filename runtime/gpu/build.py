@@ -240,6 +240,24 @@ def _parser_error(err) -> str:
     return f"node {node()}: {text}" if callable(node) else text
 
 
+def _pin_normalization_fp32(trt, network, config) -> None:
+    """Keep InstanceNormalization (TensorRT's NORMALIZATION layers) in FP32
+    inside an FP16 engine: its mean/variance over a whole 256² or 512² plane
+    overflows or loses precision in FP16, the rest of CoNR does not care."""
+    pinned = 0
+    for i in range(network.num_layers):
+        layer = network.get_layer(i)
+        if layer.type == trt.LayerType.NORMALIZATION:
+            layer.precision = trt.float32
+            for k in range(layer.num_outputs):
+                layer.set_output_type(k, trt.float32)
+            pinned += 1
+    if pinned:
+        # PREFER (not OBEY): fall back to FP16 rather than fail the build.
+        config.set_flag(trt.BuilderFlag.PREFER_PRECISION_CONSTRAINTS)
+        log.info("kept %d normalization layers in FP32", pinned)
+
+
 def _build_plan(trt, model, onnx_path: Path, precision: str, ranges: Mapping[str, ShapeRange],
                 timing_blob: bytes, workspace_gb: float, progress: BuildProgress) -> tuple[bytes, bytes]:
     logger = trt.Logger(trt.Logger.WARNING)
@@ -256,6 +274,7 @@ def _build_plan(trt, model, onnx_path: Path, precision: str, ranges: Mapping[str
     config.set_memory_pool_limit(trt.MemoryPoolType.WORKSPACE, int(workspace_gb * (1 << 30)))
     if precision == "fp16":
         config.set_flag(trt.BuilderFlag.FP16)
+        _pin_normalization_fp32(trt, network, config)
     profile = builder.create_optimization_profile()
     for name, rng in ranges.items():
         profile.set_shape(name, rng.min, rng.opt, rng.max)
@@ -264,7 +283,10 @@ def _build_plan(trt, model, onnx_path: Path, precision: str, ranges: Mapping[str
     timing_cache = config.create_timing_cache(timing_blob)
     config.set_timing_cache(timing_cache, ignore_mismatch=False)
     monitor = _trt_monitor(trt, progress)  # must outlive the build
-    config.progress_monitor = monitor
+    if hasattr(config, "progress_monitor"):  # TensorRT >= 10.0 Python API
+        config.progress_monitor = monitor
+    else:
+        progress.report("building (this TensorRT reports no progress)")
 
     plan = builder.build_serialized_network(network, config)
     if plan is None:
