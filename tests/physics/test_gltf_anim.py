@@ -66,3 +66,20 @@ def test_broken_file_is_an_asset_error(tmp_path, assets_dir):
     bad.write_bytes(b"glTF\x02\x00\x00\x00garbage")
     with pytest.raises(AssetError, match="bad.glb"):
         load_gltf_clip(bad, gltf_skeleton(assets_dir / "gltf/RiggedSimple.glb"))
+
+
+def test_gltf_clip_drives_a_loaded_character_through_the_world(assets_dir):
+    loader = pytest.importorskip("conrt.characters.gltf_io")
+    from conrt.physics.clips import Animator
+    from conrt.physics.world import PhysicsWorld
+
+    path = assets_dir / "gltf/Fox.glb"
+    fox = loader.load_character(path)
+    clip = load_gltf_clip(path, fox.skeleton, "Run")
+    with PhysicsWorld() as world:
+        h = world.add(fox, clip)
+        for _ in range(20):
+            pose = world.step()[h]
+    pose.validate(fox.skeleton.num_joints)
+    np.testing.assert_allclose(pose.joint_world, Animator(fox, clip).pose(20 / 60).joint_world, atol=1e-4)
+    assert np.abs(pose.joint_world - Animator(fox, clip).pose(0.0).joint_world).max() > 1.0  # it moved
