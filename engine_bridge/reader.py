@@ -69,14 +69,22 @@ class BridgeReader:
 
     @classmethod
     def connect(cls, name: str, timeout: float = 10.0, **kw) -> "BridgeReader":
-        """Retry opening until the writer has created and initialised the segment."""
+        """Retry opening until a live writer has created and initialised the segment.
+
+        A segment left behind by a dead writer is skipped (a restarting
+        writer replaces it), so this never attaches to a stale bridge.
+        """
         deadline = time.monotonic() + timeout
         while True:
             try:
-                return cls(name, **kw)
+                reader = cls(name, **kw)
+                if reader.writer_state() != WriterState.DEAD:
+                    return reader
+                reader.close()
+                raise WriterGone(f"only a stale segment of the dead writer pid {reader.writer_pid}")
             except BridgeProtocolError as exc:
                 if time.monotonic() > deadline:
-                    raise BridgeProtocolError(f"bridge {name!r} not ready after {timeout:.1f} s: {exc}") from None
+                    raise type(exc)(f"bridge {name!r} not ready after {timeout:.1f} s: {exc}") from None
                 time.sleep(0.02)
 
     # -- frames -------------------------------------------------------------
