@@ -219,11 +219,10 @@ def build_engine(
     dev = cuda_device_info(device)
     key = engine_key(onnx_path, tag, precision, profile, trt.__version__, dev)
     path = cache.engine_path(key)
-    if not force and cache.load(key) is not None:
-        log.info("TensorRT engine cache hit: %s", path)
-        return path
-
     say = report or (lambda msg: log.info("%s", msg))
+    if not force and cache.load(key) is not None:
+        say(f"TensorRT engine cache hit: {path}")
+        return path
     say(f"building TensorRT {trt.__version__} {precision} engine for {dev.name} from {onnx_path.name} "
         f"({profile.key()}); this takes a few minutes the first time")
     plan, timing = _build_plan(trt, model, onnx_path, precision, ranges, cache.load_timing_cache(key),
