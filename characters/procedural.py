@@ -128,6 +128,7 @@ class CharacterParams:
     eye_tilt: float = 0.12  # radians, outer corners up
     eye_round: float = 1.3  # eye height / width
     ahoge: bool = False  # the single upright strand on the crown
+    sailor: bool = False  # sailor collar (painted) with a bow at the chest
 
 
 def _pick(rng, palette, hue_jitter: bool = True) -> tuple:
@@ -192,6 +193,7 @@ def sample_params(seed: int) -> CharacterParams:
         eye_tilt=u(0.0, 0.25),
         eye_round=u(1.1, 1.5),
         ahoge=bool(rng.random() < 0.3),
+        sailor=bool(rng.random() < 0.25),
     )
 
 
@@ -241,7 +243,7 @@ def _check_ranges(p: CharacterParams) -> None:
         "height": (0.8, 2.5), "heads": (3.0, 8.0), "head_width": (0.6, 1.2), "shoulder": (0.3, 0.9),
         "hip": (0.6, 1.5), "leg": (0.35, 0.6), "bust": (0.6, 1.5), "limb": (0.6, 1.5),
         "eye_size": (0.5, 1.5), "eye_spacing": (0.7, 1.3), "bangs_count": (3, 14),
-        "bangs_length": (0.0, 1.2), "hair_length": (0.2, 0.85), "hair_locks": (1, 8),
+        "bangs_length": (0.0, 1.2), "hair_length": (0.2, 0.85), "hair_locks": (1, 6),
         "tail_length": (0.1, 0.6), "skirt_length": (0.15, 1.2), "skirt_flare": (0.0, 1.0),
         "skirt_pleats": (0, 32), "eye_tilt": (-0.3, 0.4), "eye_round": (0.8, 2.0),
     }
@@ -733,6 +735,11 @@ def build(p: CharacterParams, name: str = "procedural") -> Character:
     ]
     col, parts = _torso_colors(p, pts, np.repeat(y0 + s_col * (y1 - y0), 45), waist_y, shoulder_y, sw)
     b.add(grid, *_seg_weights(pts, segs), parts, col, center=path)
+    if p.sailor:
+        v_y, _ = _sailor_v(shoulder_y, sw)
+        near = pts[(np.abs(pts[:, 1] - v_y) < 0.02) & (np.abs(pts[:, 0]) < 0.03)]
+        zf = float(near[:, 2].max()) if len(near) else 0.1 * s16
+        _bow(b, np.array([0.0, v_y - 0.005, zf + 0.006]), J["chest"], p, s16)
 
     # --- arms + hands ---------------------------------------------------------------
     for side, nm in ((1, "left"), (-1, "right")):
@@ -1086,6 +1093,35 @@ def build(p: CharacterParams, name: str = "procedural") -> Character:
     )
 
 
+def _ellipsoid(center, radii, R=10, S=16):
+    """Grid [R, S+1, 3] of an ellipsoid with its poles along x, and its axis path."""
+    th = np.linspace(0, np.pi, R)
+    path = center + np.outer(-np.cos(th) * radii[0], [1.0, 0, 0])
+    grid, _ = _loft(path, radii[1] * np.sin(th), radii[2] * np.sin(th),
+                    np.tile([0, 1.0, 0], (R, 1)), np.tile([0, 0, 1.0], (R, 1)), S)
+    return grid, path
+
+
+def _bow(b: _Builder, c, joint, p: CharacterParams, s16):
+    """A ribbon bow (sailor scarf knot): two loops, a knot and two tails."""
+    col = _lin(p.accent_color)
+    for side in (1, -1):
+        grid, path = _ellipsoid(c + [side * 0.032 * s16, 0.004, 0.0], np.array([0.03, 0.02, 0.008]) * s16)
+        b.add(grid, *_rigid(joint, grid.shape[0] * grid.shape[1]), Part.ACCESSORY,
+              np.tile(col, (grid.shape[0] * grid.shape[1], 1)), center=path)
+        tail = np.array([c + [side * 0.006, -0.005, 0.002], c + [side * 0.02 * s16, -0.045 * s16, 0.004],
+                         c + [side * 0.03 * s16, -0.085 * s16, 0.004]])
+        path = _smooth_path(tail, 8)
+        s = np.linspace(0, 1, 8)
+        e1, e2 = _frames(path, np.array([0, 0, 1.0]))
+        grid, _ = _loft(path, 0.004 * s16 * _end_profile(s, 0.1, 0.1), 0.014 * s16 * _end_profile(s, 0.1, 0.15), e1, e2, 10)
+        b.add(grid, *_rigid(joint, grid.shape[0] * grid.shape[1]), Part.ACCESSORY,
+              np.tile(col, (grid.shape[0] * grid.shape[1], 1)), center=path)
+    grid, path = _ellipsoid(c + [0, 0.002, 0.004], np.array([0.012, 0.014, 0.009]) * s16)
+    b.add(grid, *_rigid(joint, grid.shape[0] * grid.shape[1]), Part.ACCESSORY,
+          np.tile(_lin(_scale(p.accent_color, 0.8)), (grid.shape[0] * grid.shape[1], 1)), center=path)
+
+
 def _tie(b: _Builder, center, side, head_joint, p: CharacterParams, s16):
     """A small hair tie (ring) at a tail root."""
     R = 8
@@ -1120,6 +1156,8 @@ def _torso_colors(p: CharacterParams, pts, y, waist_y, shoulder_y, sw):
     # collar: a band around the neck opening
     collar = (y > shoulder_y - 0.012) & (np.abs(pts[:, 0]) < 0.07)
     top[collar] = trim if p.top_pattern != "two_tone" else _lin(p.top_color)
+    if p.sailor:
+        top[:] = _sailor_colors(p, pts, y, top, shoulder_y, sw)
     parts = np.full(n, Part.CLOTH, np.uint8)
     # bare shoulders/neck when sleeveless: a neckline in skin colour
     if p.sleeves == "none":
@@ -1132,6 +1170,47 @@ def _torso_colors(p: CharacterParams, pts, y, waist_y, shoulder_y, sw):
     return top, parts
 
 
+def _sailor_v(shoulder_y, sw):
+    """(y of the V's point, half-width growth per metre of height) of a sailor collar."""
+    return shoulder_y - 0.95 * sw, 0.6 / 0.95
+
+
+def _sailor_collar(p: CharacterParams) -> np.ndarray:
+    """sRGB collar colour: the trim colour, or navy/white when it is too close to the top's."""
+    collar = np.asarray(p.trim_color)
+    if abs(float(collar.mean()) - float(np.mean(p.top_color))) < 0.25:
+        collar = np.array([35, 45, 85]) / 255.0 if np.mean(p.top_color) > 0.4 else np.array([0.95, 0.95, 0.95])
+    return collar
+
+
+def _sailor_colors(p: CharacterParams, pts, y, top, shoulder_y, sw):
+    """A sailor collar: square flap on the back, lapels forming a V in front,
+    a light undershirt inside the V (edge lines would alias at vertex-colour
+    resolution, so there are none)."""
+    x, z = np.abs(pts[:, 0]), pts[:, 2]
+    col = np.tile(_lin(p.top_color), (len(pts), 1))  # no stripes under a sailor collar
+    collar_c = _lin(_sailor_collar(p))
+    v_y, k = _sailor_v(shoulder_y, sw)
+    lapel_w = 0.22 * sw
+    front = z > 0.0
+
+    def sm(d):  # soft edge over ~ one vertex spacing: straight edges, not staircases
+        return np.clip(d / 0.012 + 0.5, 0, 1)
+
+    edge = (y - v_y) * k  # |x| of the V's inner edge at height y
+    above = sm(y - v_y)
+    inside_v = front * above * sm(edge - x)
+    lapel = front * above * sm(x - edge) * sm(edge + lapel_w - x)
+    flap_y, flap_x = shoulder_y - 1.05 * sw, 0.8 * sw
+    flap = ~front * sm(y - flap_y) * sm(flap_x - x)
+    over = sm(y - (shoulder_y - 0.035)) * sm(flap_x - x)  # across the shoulders
+    collar_s = _sailor_collar(p)
+    under = (0.96, 0.96, 0.95) if np.mean(collar_s) < 0.5 else _scale(p.top_color, 0.6)  # contrast with the lapels
+    for mask, c in ((inside_v, _lin(under)), (np.maximum.reduce([lapel, flap, over]), collar_c)):
+        col = col * (1 - mask[:, None]) + c * mask[:, None]
+    return col
+
+
 def _sleeve_colors(p, pts, s, sleeve_end, skin_lin):
     n = len(pts)
     col = np.tile(skin_lin, (n, 1))
@@ -1140,6 +1219,9 @@ def _sleeve_colors(p, pts, s, sleeve_end, skin_lin):
     top = _lin(p.top_color)
     col[cloth] = top
     parts[cloth] = Part.CLOTH
+    if p.sailor:  # plain sleeves, cuffs in the collar colour
+        col[cloth & (s > sleeve_end - 0.035)] = _lin(_sailor_collar(p))
+        return col, parts
     if p.top_pattern in ("trim", "two_tone", "stripes"):
         cuff = cloth & (s > sleeve_end - 0.035)
         col[cuff] = _lin(p.trim_color)
@@ -1180,8 +1262,9 @@ def _skirt_colors(p, pts, s, phi, top_y, hem_y):
         col[(s > 0.72) & (s < 0.78)] = trim
         col[(s > 0.84) & (s < 0.9)] = trim
     elif p.skirt_pattern == "plaid":
-        gx = (np.sin(pts[:, 0] * 2 * np.pi / 0.05) > 0.7) | (np.sin(pts[:, 2] * 2 * np.pi / 0.05) > 0.7)
-        gy = np.sin(pts[:, 1] * 2 * np.pi / 0.05) > 0.7
+        # periods well above the vertex spacing (~2 cm), or the checks alias
+        gx = (np.sin(pts[:, 0] * 2 * np.pi / 0.1) > 0.55) | (np.sin(pts[:, 2] * 2 * np.pi / 0.1) > 0.55)
+        gy = np.sin(pts[:, 1] * 2 * np.pi / 0.1) > 0.55
         dark = _lin(_scale(p.bottom_color, 0.6))
         col[gx | gy] = dark
         col[gx & gy] = trim
