@@ -2,7 +2,7 @@
 sample character, headless, with the GPU->host read-back timed separately.
 
 Each frame uploads a new pose (pre-generated random poses, cycling), draws and
-waits for the GL to finish (``ctx.finish()``: on llvmpipe the draw happens on
+waits for the GL to finish (the two passes interleaved frame by frame) (``ctx.finish()``: on llvmpipe the draw happens on
 the CPU); then the read-back (``fbo.read`` + flip) is timed on its own. The
 baseline, measured in the same run, is the NumPy reference skinning of the
 same mesh (``characters.posing.posed_positions``) that the GPU skinning
@@ -71,32 +71,42 @@ def bench(frames: int, sizes: list[int], character_path: Path | None) -> dict:
     try:
         for size in sizes:
             cameras = [frame_character(posed_positions(character, p), yaw=30.0 * i, size=size) for i, p in enumerate(poses)]
-            for name, cls in (("udp", UdpPass), ("toon", ToonPass)):
-                with cls(ctx, size, size) as rpass:
+            passes = {"udp": UdpPass(ctx, size, size), "toon": ToonPass(ctx, size, size)}
+            times = {name: {"draw": [], "read": [], "base": []} for name in passes}
+            try:
+                for rpass in passes.values():
                     rpass.set_character(character)
                     for k in range(3):  # warm-up: shader JIT, first allocations
                         rpass.run(poses[k], cameras[k])
-                    draw, read, base = [], [], []
-                    for k in tqdm(range(frames), desc=f"{name} {size}", leave=False):
+                # Interleaved (udp, toon, udp, ...) so load from other processes hits both alike.
+                for k in tqdm(range(frames), desc=f"{size}px", leave=False):
+                    pose, camera = poses[k % len(poses)], cameras[k % len(cameras)]
+                    for name, rpass in passes.items():
+                        t = times[name]
                         tb = time.perf_counter()
-                        posed_positions(character, poses[k % len(poses)])  # baseline: NumPy LBS
-                        base.append(time.perf_counter() - tb)
+                        posed_positions(character, pose)  # baseline: NumPy LBS
                         t0 = time.perf_counter()
-                        rpass.render(poses[k % len(poses)], cameras[k % len(cameras)])
+                        rpass.render(pose, camera)
                         ctx.finish()
                         t1 = time.perf_counter()
                         rpass.read()
-                        read.append(time.perf_counter() - t1)
-                        draw.append(t1 - t0)
-                total = [a + b for a, b in zip(draw, read)]
+                        t2 = time.perf_counter()
+                        t["base"].append(t0 - tb)
+                        t["draw"].append(t1 - t0)
+                        t["read"].append(t2 - t1)
+            finally:
+                for rpass in passes.values():
+                    rpass.release()
+            for name, t in times.items():
+                total = [a + b for a, b in zip(t["draw"], t["read"])]
                 row = {
                     "pass": name,
                     "size": size,
-                    "draw_ms": _median_ms(draw),
-                    "readback_ms": _median_ms(read),
+                    "draw_ms": _median_ms(t["draw"]),
+                    "readback_ms": _median_ms(t["read"]),
                     "total_ms": _median_ms(total),
                     "total_min_ms": round(min(total) * 1e3, 3),
-                    "numpy_skinning_ms": _median_ms(base),
+                    "numpy_skinning_ms": _median_ms(t["base"]),
                 }
                 row["total_vs_numpy_skinning"] = round(row["total_ms"] / row["numpy_skinning_ms"], 2)
                 result["rows"].append(row)
