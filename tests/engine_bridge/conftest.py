@@ -17,6 +17,19 @@ INCLUDE = ROOT / "engine_bridge" / "include"
 C_DIR = Path(__file__).parent / "c"
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _remove_stale_test_segments():
+    """Segments of earlier test runs that were killed before their teardown (dead writers only)."""
+    from conrt.engine_bridge import shm
+    from conrt.errors import BridgeProtocolError
+
+    for path in Path("/dev/shm").glob("conrt-bridge.t*-*"):
+        try:
+            shm._remove_if_stale(str(path))
+        except BridgeProtocolError:
+            pass  # a live writer (someone else's run): leave it
+
+
 @pytest.fixture
 def name():
     """A bridge name no other test (or engineer) uses."""
@@ -68,10 +81,7 @@ def bridge_process():
         p.stop(signal.SIGKILL if p.proc.poll() is None else signal.SIGTERM)
         p.proc.stdout.close()
         p.proc.stderr.close()
-        try:
-            segment(p.name).unlink()
-        except FileNotFoundError:
-            pass
+        segment(p.name).unlink(missing_ok=True)
 
 
 @pytest.fixture(scope="session")
