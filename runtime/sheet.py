@@ -94,8 +94,14 @@ def check_sheet_image(img, index: int, matting: Matting | None = None) -> np.nda
 
 
 def prepare_sheet(images: Sequence, size_multiple: int, image_size: int, official: bool,
-                  matting: Matting | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """Sheet images -> (rgb (1,M,3,S,S), mask (1,M,1,S,S)) float32, as the network takes them."""
+                  matting: Matting | None = None, size: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Sheet images -> (rgb (1,M,3,S,S), mask (1,M,1,S,S)) float32, as the network takes them.
+
+    ``size`` forces the working side S (e.g. a lower internal resolution for
+    speed; frames of any size are then cropped to it and pasted back).
+    """
+    if size is not None and (size <= 0 or size % size_multiple):
+        raise InputError(f"size {size} is not a positive multiple of {size_multiple}")
     if isinstance(images, np.ndarray) and images.ndim == 3:
         images = [images]
     images = [check_sheet_image(im, i, matting) for i, im in enumerate(images)]
@@ -103,7 +109,8 @@ def prepare_sheet(images: Sequence, size_multiple: int, image_size: int, officia
         raise InputError("a character sheet needs at least one view")
     shapes = {im.shape[:2] for im in images}
     (h, w), = shapes if len(shapes) == 1 else ((0, 1),)
-    direct = h == w and h % size_multiple == 0
+    direct = h == w and (h == size if size else h % size_multiple == 0)
+    image_size = size or image_size
     if not direct:
         log.info("sheet sizes %s: auto-centred crop to %d", sorted(shapes), image_size)
     rgbs, masks = [], []
@@ -169,10 +176,14 @@ def _model_device(model: torch.nn.Module) -> torch.device:
 
 @torch.inference_mode()
 def encode_sheet(model: CoNR, images: Sequence, official: bool = False,
-                 matting: Matting | None = None) -> SheetCache:
-    """Run the sheet encoder once for a character. ``images``: M straight-RGBA views."""
+                 matting: Matting | None = None, size: int | None = None) -> SheetCache:
+    """Run the sheet encoder once for a character. ``images``: M straight-RGBA views.
+
+    ``size``: the side the network works at (default: the sheet's own side if
+    the model can take it, else the config's ``image_size``).
+    """
     cfg = model.cfg
-    rgb, mask = prepare_sheet(images, cfg.size_multiple, cfg.image_size, official, matting)
+    rgb, mask = prepare_sheet(images, cfg.size_multiple, cfg.image_size, official, matting, size)
     dev = _model_device(model)
     feats, reference = model.encode_sheet(torch.from_numpy(rgb).to(dev), torch.from_numpy(mask).to(dev))
     return SheetCache(tuple(feats), reference, rgb.shape[-1], official, cfg.name)

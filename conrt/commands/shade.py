@@ -27,6 +27,9 @@ def register(subparsers) -> None:
     p.add_argument("--onnx", help="onnxruntime: use/write this exported graph instead of a temporary one")
     p.add_argument("--matting", choices=("uniform",), default=None,
                    help="make an alpha mask for opaque sheets by keying out a uniform background colour")
+    p.add_argument("--size", type=int, default=None,
+                   help="side the network works at (default: the sheet's side if usable, else the config's); "
+                        "frames of other sizes are auto-centred, shaded and pasted back")
     p.set_defaults(func=run)
 
 
@@ -45,7 +48,7 @@ def run(args) -> int:
     backend = cls(onnx_path=args.onnx) if args.onnx and cls.name == "onnxruntime" else cls()
     backend.load(model)
     images = [read_sheet_image(p) for p in args.sheet]
-    backend.encode_sheet(images, official=args.official, matting=args.matting)
+    backend.encode_sheet(images, official=args.official, matting=args.matting, size=args.size)
     rgba = backend.shade(read_udp(args.udp))  # (H, W, 4) premultiplied
     if out.suffix.lower() == ".npz":
         np.savez(out, rgba=np.ascontiguousarray(rgba.transpose(2, 0, 1), dtype=np.float32))

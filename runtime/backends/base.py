@@ -95,11 +95,11 @@ class Backend(ABC):
         """Build the runtime for this model (export, compile, ...)."""
 
     def encode_sheet(self, images: Sequence, official: bool = False,
-                     matting: Matting | None = None) -> SheetCache:
+                     matting: Matting | None = None, size: int | None = None) -> SheetCache:
         """Encode a character sheet with the torch model and make it current."""
         if self.model is None:
             raise ConfigError(f"{self.name}: load(model) first")
-        cache = encode_sheet(self.model, images, official=official, matting=matting)
+        cache = encode_sheet(self.model, images, official=official, matting=matting, size=size)
         self.set_sheet(cache)
         return cache
 

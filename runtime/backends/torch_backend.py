@@ -2,6 +2,8 @@
 call per level, under ``inference_mode``."""
 from __future__ import annotations
 
+import copy
+
 import numpy as np
 import torch
 
@@ -14,8 +16,9 @@ from .base import Backend, register_backend
 class TorchBackend(Backend):
     name = "torch"
 
-    def __init__(self, threads: int | None = None):
+    def __init__(self, threads: int | None = None, channels_last: bool = False):
         super().__init__()
+        self.channels_last = channels_last
         if threads:
             torch.set_num_threads(threads)
 
@@ -28,6 +31,9 @@ class TorchBackend(Backend):
         return str(next(self.model.parameters()).device) if self.model is not None else "cpu"
 
     def load(self, model: CoNR) -> None:
+        if self.channels_last:
+            # a copy: the caller's model (and other backends sharing it) keep their layout
+            model = copy.deepcopy(model).to(memory_format=torch.channels_last)
         self.model = model.eval()
 
     def set_sheet(self, cache: SheetCache) -> None:

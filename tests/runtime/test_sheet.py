@@ -139,3 +139,13 @@ def test_official_conventions_quantise():
     udp = np.array([[[0.5, 0.5, 0.5, 0.999]]], np.float32)
     assert off.udp_input(udp, True)[0, 0, 3] == pytest.approx(254 / 255)
     assert off.udp_input(udp, False)[0, 0, 3] == pytest.approx(0.999)
+
+
+def test_forced_working_size(xs):
+    """A lower internal side: 128x128 frames shaded at 64 and pasted back at 128."""
+    views = [_sheet(0, size=128)]
+    cache = sh.encode_sheet(xs, views, size=64)
+    assert cache.size == 64 and cache.reference.shape[-1] == 64
+    assert sh.shade(xs, _udp(0, size=128), cache).shape == (128, 128, 4)
+    with pytest.raises(InputError, match="multiple of 64"):
+        sh.encode_sheet(xs, views, size=100)

@@ -1,0 +1,221 @@
+"""Per-frame CoNR timing with a cached sheet: our backends vs a straightforward eager run.
+
+    .venv/bin/python benchmarks/network_bench.py [--sizes 128 256] [--views 4] [--reps 2]
+        [--configs conr-paper conr-s conr-xs] [--out benchmarks/results/network.json]
+
+For every config and size, side by side in one process:
+
+- ``straightforward``: plain eager PyTorch written the way the official code
+  runs it: a Python loop over the views at every pyramid level (batch of one
+  view per DecoderBlock call), then stack and fuse (the baseline, conr-paper only
+  unless --baseline-all);
+- ``torch``: our torch backend (views batched into one call per level,
+  inference_mode), in the default memory format and with channels_last;
+- ``onnxruntime``: the exported per-frame graph on ONNX Runtime (CPU).
+
+The sheet is encoded once beforehand and is not timed. FLOPs are counted with
+``torch.utils.flop_counter`` (conv/matmul; multiply-add = 2 FLOPs) on one
+run; every op scales with the pixel count, so the paper model is counted at
+128 and scaled. Results: JSON + a markdown table (docs/network.md).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import platform
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from conrt.runtime.backends import create_backend
+from conrt.runtime.backends.onnx_backend import OnnxRuntimeBackend, example_inputs, export_onnx
+from conrt.runtime.conr_v1 import CINN, CoNR, _rescale_flow, _resize, group_warp, warp
+from conrt.runtime.model import create_model
+from conrt.runtime.sheet import SheetCache
+
+log = logging.getLogger("network_bench")
+
+
+# ---------------------------------------------------------------------------
+# the baseline: the official way of running the collaborative decoder
+# ---------------------------------------------------------------------------
+def straightforward_cinn(cinn: CINN, pose_feats, reference, sheet_feats):
+    """Same maths as ``CINN.forward``, but one DecoderBlock call per view in a
+    Python loop (as the official code does), fusing the stacked outputs."""
+    m = reference.shape[1]
+    full = reference.shape[-2:]
+    levels = len(sheet_feats)
+    groups = cinn.cfg.flow_groups
+
+    def fuse_all(masks, xs, lo, hi=None):
+        mask = torch.stack(masks, 1)
+        w = mask * torch.softmax(mask, 1)
+        w = w[:, :, lo:hi] if hi is not None else w[:, :, lo:]
+        return (w * torch.stack(xs, 1)).sum(1)
+
+    size = sheet_feats[0].shape[-2:]
+    flows = [reference.new_zeros(reference.shape[0], 2, *size) for _ in range(m)]
+    wrefs = [_resize(reference[:, v], size) for v in range(m)]
+    feats = [sheet_feats[0][:, v] for v in range(m)]
+    w_flows, w_refs = list(flows), list(wrefs)
+    w_msg, locs = None, [None] * m
+    for p, block in enumerate(cinn.decoder_blocks):
+        outs = []
+        for v in range(m):
+            parts = [flows[v]]
+            if p < levels:
+                parts.append(pose_feats[p])
+            parts.append(wrefs[v])
+            if p < levels:
+                parts.append(feats[v])
+            parts += [w_flows[v], w_refs[v]]
+            if p > 0:
+                parts += [w_msg, locs[v]]
+            outs.append(cinn._split(block(torch.cat(parts, 1)), p))
+        if p == levels:
+            msgs = [group_warp(o[1], o[2], groups) for o in outs]
+            return fuse_all([o[5] for o in outs], msgs, 2)
+        size = sheet_feats[p + 1].shape[-2:] if p + 1 < levels else full
+        scale = int(size[-1]) / int(flows[0].shape[-1])
+        msgs, masks = [], []
+        for v, (d_flow, msg, msg_flow, loc, loc_flow, mask) in enumerate(outs):
+            flows[v] = _rescale_flow(flows[v] + d_flow, scale)
+            msgs.append(group_warp(_resize(msg, size), _rescale_flow(msg_flow, scale), groups))
+            locs[v] = group_warp(_resize(loc, size), _rescale_flow(loc_flow, scale), groups)
+            masks.append(_resize(mask, size))
+            ref = reference[:, v]
+            wrefs[v] = warp(_resize(ref, size) if p + 1 < levels else ref, flows[v])
+            if p + 1 < levels:
+                feats[v] = warp(sheet_feats[p + 1][:, v], flows[v])
+        w_flow = fuse_all(masks, flows, 0, 1)
+        w_ref = fuse_all(masks, wrefs, 0, 1)
+        w_msg = fuse_all(masks, msgs, 2)
+        w_flows, w_refs = [w_flow] * m, [w_ref] * m
+    raise AssertionError("unreachable")
+
+
+def straightforward_frame(model: CoNR, udp, reference, sheet_feats):
+    with torch.no_grad():  # the official test loop: no_grad, not inference_mode
+        pose = model.encode_pose(udp)
+        y = straightforward_cinn(model.shader, pose, reference, sheet_feats)
+        dec = model.rgbadecodernet(y)
+        return torch.cat([dec[:, :3] * dec[:, 3:4], dec[:, 3:4]], 1)
+
+
+# ---------------------------------------------------------------------------
+# measuring
+# ---------------------------------------------------------------------------
+def count_flops(model: CoNR, size: int, views: int) -> float:
+    from torch.utils.flop_counter import FlopCounterMode
+
+    inp = example_inputs(model, size, views)
+    with torch.inference_mode(), FlopCounterMode(display=False) as fc:
+        model.render(model.encode_pose(inp[0]), inp[1], list(inp[2:]))
+    return float(fc.get_total_flops())
+
+
+def time_it(fn, reps: int, warmup: int = 1) -> dict:
+    for _ in range(warmup):
+        fn()
+    ts = []
+    for _ in range(reps):
+        t = time.perf_counter()
+        fn()
+        ts.append(time.perf_counter() - t)
+    return {"median_s": statistics.median(ts), "min_s": min(ts), "reps": reps}
+
+
+def bench_config(name: str, size: int, views: int, reps: int, baseline: bool, flops: float) -> list[dict]:
+    torch.manual_seed(0)
+    model = create_model(name).eval()
+    inp = example_inputs(model, size, views)
+    udp = inp[0].numpy()
+    cache = SheetCache(tuple(inp[2:]), inp[1], size, False, model.cfg.name)
+    rows = []
+
+    def add(variant, fn, r=reps):
+        log.info("%s %d: %s ...", name, size, variant)
+        t = time_it(fn, r)
+        rows.append({"config": name, "size": size, "views": views, "variant": variant, **t,
+                     "fps": 1 / t["median_s"], "gflop": flops / 1e9, "gflops_per_s": flops / 1e9 / t["median_s"]})
+        log.info("  %.3f s", t["median_s"])
+
+    torch_b = create_backend("torch", model)
+    torch_b.set_sheet(cache)
+    want = torch_b.infer(udp)
+    if baseline:
+        got = straightforward_frame(model, inp[0], inp[1], list(inp[2:])).numpy()
+        assert np.abs(got - want).max() < 1e-4, "baseline differs from the model"
+        add("straightforward", lambda: straightforward_frame(model, inp[0], inp[1], list(inp[2:])))
+    add("torch", lambda: torch_b.infer(udp))
+    cl = create_backend("torch", model, channels_last=True)
+    cl.set_sheet(cache)
+    add("torch channels_last", lambda: cl.infer(udp))
+    with tempfile.TemporaryDirectory() as tmp:
+        path = export_onnx(model, Path(tmp) / "m.onnx", size)
+        ort_b = OnnxRuntimeBackend(onnx_path=path)
+        ort_b.load(model)
+        ort_b.set_sheet(cache)
+        assert np.abs(ort_b.infer(udp) - want).max() < 1e-4, "onnxruntime differs from torch"
+        add("onnxruntime", lambda: ort_b.infer(udp))
+    base = next((r["median_s"] for r in rows if r["variant"] == "straightforward"), None)
+    for r in rows:
+        r["speedup_vs_straightforward"] = base / r["median_s"] if base else None
+    return rows
+
+
+def table(rows: list[dict]) -> str:
+    out = ["| config | size | views | variant | ms/frame | frames/s | GFLOP/frame | GFLOP/s | vs straightforward |",
+           "|---|---|---|---|---|---|---|---|---|"]
+    for r in rows:
+        sp = f"{r['speedup_vs_straightforward']:.2f}x" if r.get("speedup_vs_straightforward") else ""
+        out.append(f"| {r['config']} | {r['size']} | {r['views']} | {r['variant']} | {r['median_s'] * 1e3:.1f} | "
+                   f"{r['fps']:.2f} | {r['gflop']:.1f} | {r['gflops_per_s']:.1f} | {sp} |")
+    return "\n".join(out)
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--configs", nargs="+", default=["conr-paper", "conr-s", "conr-xs"])
+    ap.add_argument("--sizes", nargs="+", type=int, default=[128, 256])
+    ap.add_argument("--views", type=int, default=4)
+    ap.add_argument("--reps", type=int, default=3, help="timed runs per variant (the paper model at 256: 1)")
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--baseline-all", action="store_true", help="also run the baseline for the small configs")
+    ap.add_argument("--out", default=str(Path(__file__).parent / "results" / "network.json"))
+    args = ap.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    torch.set_num_threads(args.threads)
+    rows = []
+    for name in args.configs:
+        model = create_model(name).eval()
+        count_size = min(args.sizes) if name == "conr-paper" else None
+        base_flops = count_flops(model, count_size, args.views) if count_size else None
+        del model
+        for size in args.sizes:
+            flops = base_flops * (size / count_size) ** 2 if base_flops else count_flops(create_model(name), size,
+                                                                                           args.views)
+            reps = 1 if (name == "conr-paper" and size >= 256) else args.reps
+            rows += bench_config(name, size, args.views, reps, name == "conr-paper" or args.baseline_all, flops)
+    result = {
+        "machine": {"cpu": platform.processor() or platform.machine(), "threads": args.threads,
+                    "cores_visible": os.cpu_count(), "load_avg_at_end": os.getloadavg(),
+                    "torch": torch.__version__},
+        "note": "per-frame time with a cached sheet; median of the timed runs; the machine is shared",
+        "rows": rows,
+    }
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.out).write_text(json.dumps(result, indent=1))
+    print(table(rows))
+    print(f"\nwritten {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
