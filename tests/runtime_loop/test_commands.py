@@ -1,0 +1,191 @@
+"""conrt demo / render / bench end to end: files written and read back."""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from conrt.errors import AssetError, CheckpointError, ConfigError, InputError
+
+from .conftest import SIZE, coverage
+
+
+def _run(argv) -> int:
+    from conrt.cli import build_parser
+
+    args = build_parser().parse_args(argv)
+    return args.func(args)
+
+
+def test_headless_demo_writes_a_video_of_the_character(tmp_path, xs_weights, monkeypatch, caplog):
+    """No display: says so, writes demo.mp4 + PNG frames that show the (sample)
+    character, not blank, changing over time."""
+    import imageio.v2 as iio
+
+    monkeypatch.delenv("DISPLAY", raising=False)
+    monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
+    out = tmp_path / "demo"
+    assert _run(["demo", "--size", str(SIZE), "--frames", "6", "--backend", "torch", "--weights", str(xs_weights),
+                 "-o", str(out)]) == 0
+    assert "no display" in caplog.text
+    video = iio.mimread(out / "demo.mp4")
+    assert len(video) == 6 and video[0].shape == (SIZE, SIZE, 3)
+    bg = np.array([237, 237, 242])
+    for img in video:
+        fg = np.abs(img.astype(int) - bg).max(-1) > 12  # pixels that are not the background
+        assert 0.03 < fg.mean() < 0.7
+    assert np.abs(video[-1].astype(int) - video[0].astype(int)).max() > 20  # it moves
+    pngs = sorted((out / "frames").glob("frame_*.png"))
+    assert len(pngs) == 6
+    alphas = [np.asarray(Image.open(p))[..., 3] for p in pngs]
+    assert all(0.03 < (a > 0).mean() < 0.7 for a in alphas)
+    assert not np.array_equal(alphas[0], alphas[-1])
+    meta = json.loads((out / "frames" / "frames.json").read_text())
+    assert meta["alpha"] == "straight" and len(meta["frames"]) == 6
+
+
+def test_render_user_glb_and_sheet_to_png_frames_and_atlas(tmp_path, user_character, user_sheet, xs_weights):
+    frames_dir, atlas = tmp_path / "frames", tmp_path / "atlas" / "walk.png"
+    assert _run(["render", "--character", str(user_character), "--sheet", str(user_sheet), "--clip", "walk",
+                 "--frames", "5", "--size", str(SIZE), "--backend", "torch", "--weights", str(xs_weights),
+                 "-o", str(frames_dir) + "/", "--atlas", str(atlas)]) == 0
+    pngs = sorted(frames_dir.glob("frame_*.png"))
+    assert len(pngs) == 5
+    imgs = [np.asarray(Image.open(p)) for p in pngs]
+    assert all(im.shape == (SIZE, SIZE, 4) for im in imgs)
+    assert all(0.03 < coverage(im) < 0.7 for im in imgs)
+    sheet = np.asarray(Image.open(atlas))
+    meta = json.loads(atlas.with_suffix(".json").read_text())
+    cols, rows = meta["meta"]["columns"], meta["meta"]["rows"]
+    assert cols * rows >= 5 and sheet.shape == (rows * SIZE, cols * SIZE, 4)
+    assert meta["animations"]["walk"] == [f"walk_{k:04d}" for k in range(5)]
+    for k, name in enumerate(meta["animations"]["walk"]):
+        r = meta["frames"][name]["frame"]
+        cell = sheet[r["y"]:r["y"] + r["h"], r["x"]:r["x"] + r["w"]]
+        np.testing.assert_array_equal(cell, imgs[k])  # the atlas holds exactly the PNG frames
+    assert not meta["meta"]["premultipliedAlpha"]
+
+
+def test_render_mp4(tmp_path, user_character, user_sheet, xs_weights):
+    import imageio.v2 as iio
+
+    out = tmp_path / "clip.mp4"
+    assert _run(["render", "--character", str(user_character), "--sheet", str(user_sheet), "--clip", "wave",
+                 "--frames", "4", "--size", str(SIZE), "--backend", "torch", "--weights", str(xs_weights),
+                 "-o", str(out)]) == 0
+    video = iio.mimread(out)
+    assert len(video) == 4 and video[0].shape == (SIZE, SIZE, 3)
+    assert (video[0] < 200).any(axis=-1).mean() > 0.02  # something drawn over the white background
+
+
+@pytest.mark.parametrize("extra, error, match", [
+    (["--character", "/nonexistent/x.glb"], AssetError, "no character file"),
+    (["--sheet", "{empty}"], InputError, "no images"),
+    (["--sheet", "{opaque}"], InputError, "no alpha"),
+    (["--sheet", "/nonexistent/sheet"], InputError, "does not exist"),
+    (["--clip", "moonwalk"], ConfigError, "valid clips: dance, idle, jump, run, turn, walk, wave"),
+    (["--size", "100"], ConfigError, "not a multiple of 64"),
+    (["--size", "8"], ConfigError, "16..4096"),
+    (["--frames", "0"], ConfigError, "--frames"),
+    (["--weights", "/nonexistent/w.safetensors"], CheckpointError, "no such weights"),
+    (["-o", "{tmp}/out.avi"], ConfigError, "unknown output kind"),
+    (["--atlas", "{tmp}/atlas.jpg", "-o", "{tmp}/f/"], ConfigError, "atlas is a .png"),
+])
+def test_render_bad_inputs_are_clear_errors(tmp_path, xs_weights, user_character, user_sheet, extra, error, match):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    opaque = tmp_path / "opaque"
+    opaque.mkdir()
+    for k in range(2):
+        Image.fromarray(np.full((SIZE, SIZE, 4), 255, np.uint8), "RGBA").save(opaque / f"v{k}.png")
+    subst = {"{empty}": str(empty), "{opaque}": str(opaque)}
+    extra = [subst.get(a, a.replace("{tmp}", str(tmp_path))) for a in extra]
+    base = {"--character": str(user_character), "--sheet": str(user_sheet), "--weights": str(xs_weights),
+            "--size": str(SIZE), "--frames": "2", "-o": str(tmp_path / "ok.mp4")}
+    for k in list(base):
+        if k in extra:
+            del base[k]
+    argv = ["render", "--backend", "torch"] + [x for kv in base.items() for x in kv] + extra
+    with pytest.raises(error, match=match):
+        _run(argv)
+
+
+def test_cli_reports_errors_with_exit_code_1(tmp_path, caplog):
+    from conrt.cli import main
+
+    assert main(["render", "--clip", "moonwalk", "-o", str(tmp_path / "x.mp4")]) == 1
+    assert "unknown clip 'moonwalk'; valid clips:" in caplog.text
+    assert not (tmp_path / "x.mp4").exists()
+
+
+def test_bench_json_is_one_object_keyed_by_size(user_character, user_sheet, xs_weights):
+    r = subprocess.run([sys.executable, "-m", "conrt", "-q", "bench", "--json", "--sizes", "64", "--frames", "1",
+                        "--backend", "torch", "--character", str(user_character), "--sheet", str(user_sheet),
+                        "--weights", str(xs_weights)],
+                       capture_output=True, text=True, timeout=300, env={**os.environ, "CONRT_GL_CONTEXT": "egl"})
+    assert r.returncode == 0, r.stderr
+    result = json.loads(r.stdout)  # the whole stdout is one JSON object
+    assert list(result) == ["64"]
+    row = result["64"]
+    for key in ("fps", "physics_ms", "raster_ms", "readback_ms", "shade_ms", "output_ms", "shade_only_ms",
+                "baseline_ms", "shade_speedup_vs_baseline"):
+        assert isinstance(row[key], float) and row[key] >= 0, key
+    assert row["fps"] > 0 and row["shade_ms"] > 0 and row["backend"] == "torch"
+
+
+# ---------------------------------------------------------------------------
+# the window, under an Xvfb the test starts itself
+
+
+def _free_display() -> int:
+    for n in range(91, 140):
+        if not Path(f"/tmp/.X11-unix/X{n}").exists() and not Path(f"/tmp/.X{n}-lock").exists():
+            return n
+    pytest.skip("no free X display number")
+
+
+@pytest.fixture
+def xvfb():
+    if shutil.which("Xvfb") is None:
+        pytest.skip("Xvfb is not installed (scripts/setup.sh --test installs it: apt-get install xvfb)")
+    n = _free_display()
+    proc = subprocess.Popen(["Xvfb", f":{n}", "-screen", "0", "1280x720x24", "-nolisten", "tcp"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.time() + 20
+        while not Path(f"/tmp/.X11-unix/X{n}").exists():
+            if proc.poll() is not None or time.time() > deadline:
+                pytest.skip(f"Xvfb :{n} did not start")
+            time.sleep(0.1)
+        yield f":{n}"
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
+def test_demo_window_opens_draws_and_closes(tmp_path, xvfb, xs_weights, user_character, user_sheet):
+    shot = tmp_path / "window.png"
+    env = {**os.environ, "DISPLAY": xvfb}
+    env.pop("CONRT_GL_CONTEXT", None)
+    r = subprocess.run([sys.executable, "-m", "conrt", "demo", "--size", str(SIZE), "--max-frames", "3",
+                        "--backend", "torch", "--weights", str(xs_weights), "--character", str(user_character),
+                        "--sheet", str(user_sheet), "--screenshot", str(shot)],
+                       capture_output=True, text=True, timeout=300, env=env)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert "showed 3 shaded frames" in r.stdout
+    assert "no display" not in r.stderr
+    img = np.asarray(Image.open(shot))
+    panel = img.shape[0]
+    assert img.shape[1] == 3 * panel  # shaded | UDP | toon side by side
+    bg = np.array([237, 237, 242])
+    for k in range(3):
+        fg = np.abs(img[:, k * panel:(k + 1) * panel].astype(int) - bg).max(-1) > 12
+        assert 0.03 < fg.mean() < 0.7, k  # each panel shows the character
