@@ -39,7 +39,7 @@ def test_hair_swings_and_settles_when_the_head_stops(girl):
     with PhysicsWorld() as world:
         h = world.add(girl, "turn")
         rel = []
-        for _ in range(180):
+        for _ in range(120):
             w = world.step()[h].joint_world.astype(np.float64)
             rel.append((np.linalg.inv(w[head]) @ w[tip])[:3, 3])
     speed = np.linalg.norm(np.diff(rel, axis=0), axis=1)
