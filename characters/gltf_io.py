@@ -216,7 +216,10 @@ class _File:
                 raise AssetError(f"{self.path}: truncated GLB chunk at byte {off} (needs {clen} bytes)")
             data = raw[off + 8: off + 8 + clen]
             if ctype == 0x4E4F534A:  # JSON
-                text = data.decode("utf-8", errors="strict").rstrip(" \x00")
+                try:
+                    text = data.decode("utf-8", errors="strict").rstrip(" \x00")
+                except UnicodeDecodeError as exc:
+                    raise AssetError(f"{self.path}: corrupt GLB: the JSON chunk is not UTF-8 ({exc})") from None
             elif ctype == 0x004E4942 and bin_chunk is None:  # BIN
                 bin_chunk = data
             off += 8 + clen
@@ -473,6 +476,16 @@ def load_character(path, *, box: CanonicalBox | None = None, allow_static: bool 
     without a skin is wrapped in a single root joint instead of raising.
     """
     path = Path(path)
+    try:
+        return _load(path, box, allow_static)
+    except (TypeError, ValueError, KeyError, IndexError, AttributeError, OverflowError, struct.error,
+            np.linalg.LinAlgError) as exc:
+        # Malformed values the checks above did not name (a string where a
+        # number belongs, a singular matrix ...): still an AssetError naming the file.
+        raise AssetError(f"{path}: malformed glTF ({type(exc).__name__}: {exc})") from exc
+
+
+def _load(path: Path, box, allow_static) -> Character:
     f = _File(path)
     g = f.gltf
     nodes = g.nodes or []

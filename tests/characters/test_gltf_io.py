@@ -298,3 +298,37 @@ def test_parts_from_material_names(tmp_path, small_character):
     doc["materials"][0]["name"] = "Hair_01"
     c = load_character(_write(tmp_path, doc))
     assert (c.mesh.parts == Part.HAIR).all()
+
+
+def test_corrupted_files_never_crash(tmp_path):
+    """Random truncations and byte flips of a real GLB: every variant either
+    loads into a valid character or raises AssetError naming the file, never
+    a stray exception from deep inside NumPy/pygltflib."""
+    src = (GLTF / "RiggedSimple.glb").read_bytes()
+    jlen = struct.unpack_from("<I", src, 12)[0]
+    rng = np.random.default_rng(1234)
+    p = tmp_path / "fuzz.glb"
+    outcomes = {"loaded": 0, "rejected": 0}
+    for i in range(80):
+        data = bytearray(src)
+        if i % 3 == 0:
+            data = data[: int(rng.integers(0, len(data)))]
+        elif i % 3 == 1:  # JSON chunk: printable garbage
+            for _ in range(int(rng.integers(1, 6))):
+                data[20 + int(rng.integers(0, jlen))] = int(rng.integers(32, 127))
+        else:  # anywhere, any byte
+            for _ in range(int(rng.integers(1, 20))):
+                data[int(rng.integers(0, len(data)))] = int(rng.integers(0, 256))
+        p.write_bytes(bytes(data))
+        try:
+            c = load_character(p)
+        except AssetError as exc:
+            assert "fuzz.glb" in str(exc)
+            outcomes["rejected"] += 1
+            continue
+        m = c.mesh
+        assert np.isfinite(m.positions).all() and np.isfinite(m.normals).all()
+        np.testing.assert_allclose(m.weights.sum(1), 1.0, atol=1e-4)
+        assert int(m.triangles.max()) < m.num_vertices and int(m.joints.max()) < c.skeleton.num_joints
+        outcomes["loaded"] += 1
+    assert outcomes["rejected"] > 10 and outcomes["loaded"] > 5, outcomes
