@@ -25,6 +25,10 @@ def register(subparsers) -> None:
     p.add_argument("--fps", type=float, default=60.0, help="frame rate cap, 0 = as fast as possible (default 60)")
     p.add_argument("--frames", type=int, default=None, help="stop after this many frames")
     p.add_argument("--duration", type=float, default=None, help="stop after this many seconds")
+    p.add_argument("--character", help="runtime source: character file or procedural:SEED (default: the sample)")
+    p.add_argument("--sheet", help="runtime source: sheet folder (default: the sample sheet)")
+    p.add_argument("--weights", help="runtime source: CoNR weights (default: the embedded ones)")
+    p.add_argument("--backend", default="auto", help="runtime source: inference backend (default auto)")
     p.add_argument("--checksum", action="store_true",
                    help="test source: stamp each frame's counter and CRC-32 in its last 8 bytes")
     p.set_defaults(func=run)
@@ -37,14 +41,17 @@ def _exit_on_signal(signum, frame):
 def run(args) -> int:
     import numpy as np
 
-    from conrt.engine_bridge import TestPattern, run_bridge, runtime_frame_source
+    from conrt.engine_bridge import TestPattern, run_bridge
 
     if not 1 <= args.size <= 16384:
         raise ConfigError(f"--size {args.size} outside 1..16384")
     if not 1 <= args.slots <= 64:
         raise ConfigError(f"--slots {args.slots} outside 1..64")
     if args.source == "runtime":
-        source = runtime_frame_source(args.size, args.size)
+        from conrt.runtime.bridge_source import RuntimeFrameSource
+
+        source = RuntimeFrameSource(args.size, np.uint8 if args.format == "rgba8" else np.float16,
+                                    args.character, args.sheet, args.weights, args.backend)
     else:
         source = TestPattern(args.size, args.size, np.uint8 if args.format == "rgba8" else np.float16,
                              checksum=args.checksum)

@@ -1,0 +1,102 @@
+"""The runtime as the engine bridge's frame source (``conrt bridge --source runtime``).
+
+For each pose request the engine writes (see engine_bridge/PROTOCOL.md):
+- ``CLIP``: the named clip at ``clip_time`` seconds (the clip's pose, skinned;
+  no cloth/hair simulation, so any time can be asked for in any order);
+- ``JOINTS``: the engine's own joint world matrices (skeleton order);
+- ``NONE``: the rest pose;
+the camera orbits the character at the request camera's yaw. The UDP is
+rasterized, shaded with the encoded sheet and returned as premultiplied RGBA
+(u8 or float16, the bridge's pixel format). Synchronous: the frame published
+for a request is that request's frame (its id is echoed), so an engine can
+match them; the shader is the bottleneck either way.
+"""
+from __future__ import annotations
+
+import logging
+import math
+import time
+
+import numpy as np
+
+from conrt.errors import ConfigError, InputError
+from conrt.types import Pose
+
+from .frame_loop import FrameStats, RasterStage, ShadeStage, check_size
+
+log = logging.getLogger(__name__)
+
+
+class RuntimeFrameSource:
+    """``source(request) -> [H, W, 4]`` premultiplied RGBA for the bridge server."""
+
+    def __init__(self, size: int = 256, dtype=np.uint8, character=None, sheet=None, weights=None,
+                 backend: str = "auto", context: str = "auto"):
+        from conrt.characters.posing import rest_pose
+
+        from .session import load_character_source, load_model_source, load_sheet_source
+
+        check_size(size)
+        self.dtype = np.dtype(dtype)
+        if self.dtype not in (np.dtype(np.uint8), np.dtype(np.float16), np.dtype(np.float32)):
+            raise ConfigError(f"bridge pixel dtype must be uint8, float16 or float32, got {self.dtype}")
+        model, self.weights = load_model_source(weights)
+        check_size(size, model.cfg.size_multiple)
+        self.character = load_character_source(character)
+        self.raster = RasterStage(self.character, size, context=context)
+        try:
+            images, self.sheet = load_sheet_source(sheet, fallback=self.raster.draw_sheet)
+            self.shader = ShadeStage(model, images, size, backend)
+        except BaseException:
+            self.raster.close()
+            raise
+        self.size = size
+        self._rest = rest_pose(self.character)
+        self._animators: dict = {}
+        self.last_stats: FrameStats | None = None
+        self.frames = 0
+        log.info("bridge runtime source: %s, sheet %s, weights %s, backend %s, %d px", self.character.name,
+                 self.sheet, self.weights, self.shader.name, size)
+
+    def pose_for(self, request) -> Pose:
+        # by name: the bridge is a later stage, runtime/ does not import it (one-way imports)
+        kind = getattr(request.kind, "name", str(request.kind))
+        if kind == "CLIP" and request.clip_name:
+            anim = self._animators.get(request.clip_name)
+            if anim is None:
+                from conrt.physics.clips import Animator, get_clip
+
+                anim = self._animators[request.clip_name] = Animator(self.character,
+                                                                     get_clip(request.clip_name, self.character))
+            return anim.pose(float(request.clip_time))
+        if kind == "JOINTS" and request.joints is not None:
+            pose = Pose(joint_world=np.asarray(request.joints, np.float32))
+            pose.validate(self.character.skeleton.num_joints)
+            return pose
+        return self._rest
+
+    def __call__(self, request) -> np.ndarray:
+        t0 = time.perf_counter()
+        try:
+            pose = self.pose_for(request)
+        except (InputError, ConfigError) as exc:  # a bad request must not stop the server
+            log.warning("request %d: %s; shading the rest pose", request.request_id, exc)
+            pose = self._rest
+        self.raster.yaw = math.degrees(request.camera_yaw())
+        t1 = time.perf_counter()
+        self.raster.render(pose, self.raster.camera(pose))
+        t2 = time.perf_counter()
+        udp = self.raster.read()
+        t3 = time.perf_counter()
+        rgba = self.shader.shade(udp)
+        t4 = time.perf_counter()
+        out = np.clip(rgba, 0.0, 1.0)
+        out = (out * 255 + 0.5).astype(np.uint8) if self.dtype == np.uint8 else out.astype(self.dtype)
+        t5 = time.perf_counter()
+        self.frames += 1
+        self.last_stats = FrameStats(self.frames - 1, (t1 - t0) * 1e3, (t2 - t1) * 1e3, (t3 - t2) * 1e3,
+                                     (t4 - t3) * 1e3, (t5 - t4) * 1e3, 1.0 / max(t5 - t0, 1e-9))
+        return out
+
+    def close(self) -> None:
+        self.raster.close()
