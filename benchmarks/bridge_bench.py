@@ -8,7 +8,9 @@ the Python reader (``BridgeReader.read`` into a preallocated array) here.
 - throughput: writer flat out; frames/s written and frames/s the reader copied;
 - latency: writer at a fixed 200 Hz; for each frame, the time from the
   writer's publish (``publish_ns``, CLOCK_MONOTONIC) to the moment the reader
-  holds a complete copy; the reader busy-polls.
+  holds a complete copy; the Python reader busy-polls (yielding the CPU
+  between polls), the C sample consumer (``examples/consumer.c``, when a C
+  compiler is there) polls every 200 µs.
 
     python benchmarks/bridge_bench.py [--seconds 2] [--out benchmarks/results/bridge.json]
 
@@ -25,6 +27,9 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+
+import shutil
+import tempfile
 
 import numpy as np
 
@@ -49,6 +54,40 @@ with BridgeWriter(name, size, size, fmt) as w:
             time.sleep(max(0.0, t0 + n * period - time.monotonic()))
     print(n / (time.monotonic() - t0), flush=True)
 """
+
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _build_consumer(tmp: Path) -> Path | None:
+    cc = shutil.which("cc") or shutil.which("gcc")
+    if not cc:
+        return None
+    exe = tmp / "consumer"
+    subprocess.run([cc, "-std=gnu11", "-O2", f"-I{ROOT / 'engine_bridge' / 'include'}",
+                    str(ROOT / "engine_bridge" / "examples" / "consumer.c"), "-o", str(exe), "-lm"], check=True)
+    return exe
+
+
+def _c_latency(consumer: Path, size: int, fmt: str, seconds: float) -> dict:
+    name = f"bench-{os.getpid()}-{secrets.token_hex(3)}"
+    proc = subprocess.Popen([sys.executable, "-c", _WRITER, name, str(size), fmt, str(seconds), "200"],
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout.readline().strip() == "ready"
+        reader = subprocess.Popen([str(consumer), name, "--frames", "0", "--timeout", "30"],
+                                  stdout=subprocess.PIPE, text=True)
+        assert reader.stdout.readline().startswith("attached")
+        proc.stdin.write("go\n")
+        proc.stdin.flush()
+        out, _ = reader.communicate(timeout=seconds + 30)  # ends when the writer is gone
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        proc.wait()
+    stats = dict(kv.split("=") for kv in out.strip().splitlines()[-1].split())
+    return {"c_latency_us_p50": float(stats["lat_us_p50"]), "c_latency_us_p99": float(stats["lat_us_p99"]),
+            "c_frames": int(stats["frames"]), "c_bad": int(stats["bad"])}
 
 
 def _baseline_copy_us(size: int, fmt: PixelFormat, repeats: int = 200) -> float:
@@ -107,6 +146,7 @@ def main(argv=None) -> int:
     p.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "bridge.json")
     args = p.parse_args(argv)
     rows = []
+    consumer = _build_consumer(Path(tempfile.mkdtemp(prefix="bridge-bench-")))
     for fmt in args.formats:
         for size in args.sizes:
             pf = PixelFormat[fmt.upper()]
@@ -124,6 +164,8 @@ def main(argv=None) -> int:
                 "latency_us_p99": lat["latency_us_p99"], "latency_p50_x_baseline": lat["latency_us_p50"] / base,
                 "torn_retries": thr["torn_retries"] + lat["torn_retries"],
             })
+            if consumer is not None:
+                rows[-1].update(_c_latency(consumer, size, fmt, args.seconds))
             print(f"{size}² {fmt}: {rows[-1]}", file=sys.stderr)
     result = {
         "benchmark": "engine_bridge hand-over (Python writer process -> Python reader process)",
@@ -134,13 +176,14 @@ def main(argv=None) -> int:
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2))
     print("| size | format | baseline copy µs | writer fps (GB/s) | writer µs/frame (× baseline) | reader fps "
-          "| latency p50 / p95 / p99 µs (p50 × baseline) |")
-    print("|---|---|---|---|---|---|---|")
+          "| latency p50 / p95 / p99 µs (p50 × baseline) | C reader latency p50 / p99 µs |")
+    print("|---|---|---|---|---|---|---|---|")
     for r in rows:
         print(f"| {r['size']}² | {r['format']} | {r['baseline_copy_us']:.0f} | {r['writer_fps']:.0f} "
               f"({r['writer_gb_s']:.2f}) | {r['writer_us_per_frame']:.0f} ({r['writer_cost_x_baseline']:.1f}×) "
               f"| {r['reader_fps']:.0f} | {r['latency_us_p50']:.0f} / {r['latency_us_p95']:.0f} / "
-              f"{r['latency_us_p99']:.0f} ({r['latency_p50_x_baseline']:.1f}×) |")
+              f"{r['latency_us_p99']:.0f} ({r['latency_p50_x_baseline']:.1f}×) | "
+              + (f"{r['c_latency_us_p50']:.0f} / {r['c_latency_us_p99']:.0f} |" if "c_latency_us_p50" in r else "– |"))
     return 0
 
 

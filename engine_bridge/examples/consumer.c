@@ -7,7 +7,9 @@
    swinging line, an orbiting camera), reads frames as they come, optionally
    verifies the CRC-32 stamp of `conrt bridge --checksum` frames, writes the
    last frame as a PAM image and prints one summary line:
-     frames=N dropped=N retries=N bad=N sent=N last_request=N matched=0|1
+     frames=N dropped=N retries=N bad=N sent=N last_request=N matched=0|1 lat_us_p50=X lat_us_p99=X
+   (lat = publish -> complete copy here, both CLOCK_MONOTONIC; it polls every 200 us, or
+   busy-polls with --spin)
    Exit codes: 0 ok, 1 bad frames seen, 2 cannot attach, 3 writer died. */
 #define CONRT_BRIDGE_IMPLEMENTATION
 #include "conrt_bridge.h"
@@ -32,6 +34,20 @@ static uint32_t crc32_of(const unsigned char *p, size_t n) {
     uint32_t c = 0xFFFFFFFFu;
     while (n--) c = crc_table[(c ^ *p++) & 0xFF] ^ (c >> 8);
     return c ^ 0xFFFFFFFFu;
+}
+
+#define MAX_SAMPLES 100000
+static double latency_us[MAX_SAMPLES];
+
+static int cmp_double(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+static double percentile(double *v, size_t n, double q) {
+    if (!n) return 0.0;
+    qsort(v, n, sizeof *v, cmp_double);
+    return v[(size_t)(q * (double)(n - 1) + 0.5)];
 }
 
 static void sleep_us(long us) {
@@ -75,16 +91,17 @@ int main(int argc, char **argv) {
     const char *name = NULL, *out = NULL;
     long frames_wanted = 100;
     double timeout = 10.0;
-    int checksum = 0, poses = 0;
+    int checksum = 0, poses = 0, spin = 0;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--frames") && i + 1 < argc) frames_wanted = atol(argv[++i]);
         else if (!strcmp(argv[i], "--out") && i + 1 < argc) out = argv[++i];
         else if (!strcmp(argv[i], "--timeout") && i + 1 < argc) timeout = atof(argv[++i]);
         else if (!strcmp(argv[i], "--checksum")) checksum = 1;
         else if (!strcmp(argv[i], "--poses")) poses = 1;
+        else if (!strcmp(argv[i], "--spin")) spin = 1;
         else if (argv[i][0] != '-' && !name) name = argv[i];
         else { fprintf(stderr, "usage: %s NAME [--frames N (0 = until the writer dies)] [--out F.pam] "
-                               "[--timeout S] [--checksum] [--poses]\n", argv[0]); return 2; }
+                               "[--timeout S] [--checksum] [--poses] [--spin]\n", argv[0]); return 2; }
     }
     if (!name) { fprintf(stderr, "consumer: no bridge name\n"); return 2; }
     crc_init();
@@ -127,7 +144,7 @@ int main(int argc, char **argv) {
                 status = 2;
                 break;
             }
-            sleep_us(200);
+            if (!spin) sleep_us(200);
             continue;
         }
         if (rc == CONRT_E_WRITER_DEAD) {
@@ -140,6 +157,7 @@ int main(int argc, char **argv) {
             continue;
         }
         last_frame_at = conrt_bridge_now_ns();
+        if (frames < MAX_SAMPLES) latency_us[frames] = (double)(last_frame_at - info.publish_ns) / 1e3;
         frames++;
         dropped += info.dropped;
         retries += info.retries;
@@ -153,9 +171,12 @@ int main(int argc, char **argv) {
         }
     }
     if (out && frames && b.geo.pixel_format == CONRT_FORMAT_RGBA8) write_pam(out, &b, px);
-    printf("frames=%llu dropped=%llu retries=%llu bad=%llu sent=%llu last_request=%llu matched=%d\n",
+    size_t samples = frames < MAX_SAMPLES ? (size_t)frames : MAX_SAMPLES;
+    double p50 = percentile(latency_us, samples, 0.5), p99 = percentile(latency_us, samples, 0.99);
+    printf("frames=%llu dropped=%llu retries=%llu bad=%llu sent=%llu last_request=%llu matched=%d "
+           "lat_us_p50=%.1f lat_us_p99=%.1f\n",
            (unsigned long long)frames, (unsigned long long)dropped, (unsigned long long)retries,
-           (unsigned long long)bad, (unsigned long long)sent, (unsigned long long)last_request, matched);
+           (unsigned long long)bad, (unsigned long long)sent, (unsigned long long)last_request, matched, p50, p99);
     free(px);
     conrt_bridge_close(&b);
     if (status) return status;

@@ -213,3 +213,17 @@ def test_c_consumer_reports_a_killed_writer(name, bridge_process, build_c):
         consumer.stdout.close()
     assert rc == 3
     assert took < 1.5, f"the C reader took {took:.2f} s to notice"
+
+
+def test_rgba16f_frames_cross_processes_intact(name, bridge_process):
+    from conrt.engine_bridge import PixelFormat, check_stamp
+
+    bridge_process(name, "--size", "32", "--fps", "0", "--format", "rgba16f", "--checksum")
+    r = BridgeReader.connect(name)
+    assert r.geometry.pixel_format == PixelFormat.RGBA16F and r.dtype == np.float16
+    out = r.empty_frame()
+    for _ in range(200):
+        got = r.wait(20, out=out)
+        assert got is not None
+        assert check_stamp(out) == got[1].frame_index & 0xFFFFFFFF
+    r.close()
