@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import platform
 import statistics
 import sys
@@ -66,6 +67,8 @@ def bench(frames: int, sizes: list[int], character_path: Path | None) -> dict:
         "gl": describe(ctx),
         "machine": f"{platform.machine()} {platform.processor() or ''} python {platform.python_version()}".strip(),
         "frames": frames,
+        "cpus": os.cpu_count(),
+        "load_average_start": round(os.getloadavg()[0], 2),
         "rows": [],
     }
     try:
@@ -113,6 +116,7 @@ def bench(frames: int, sizes: list[int], character_path: Path | None) -> dict:
                 log.info("%s", row)
     finally:
         release_context(ctx)
+    result["load_average_end"] = round(os.getloadavg()[0], 2)
     return result
 
 
@@ -121,6 +125,8 @@ def table(result: dict) -> str:
         f"Character: {result['character']} ({result['vertices']} vertices, {result['triangles']} triangles, "
         f"{result['joints']} joints); GL: {result['gl']}; {result['frames']} frames per row, new pose each frame.",
         "Baseline, timed in the same loop: NumPy reference skinning of the mesh (what the GPU skinning replaces).",
+        f"Machine load during the run (1-min load average on {result['cpus']} CPUs): "
+        f"{result['load_average_start']} -> {result['load_average_end']}.",
         "",
         "| pass | size | draw (ms, median) | read-back (ms) | total (ms, median) | total (ms, min) | NumPy skinning (ms) | total / NumPy skinning |",
         "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |",
