@@ -6,7 +6,9 @@ PyTorch baseline measured in the same run. The work is
 ``conrt.runtime.profiling.measure`` (also behind ``conrt bench``).
 
 Usage: python benchmarks/e2e_bench.py [--sizes 128,256,512] [--frames N] [--backend auto]
-       [--json benchmarks/results/e2e.json]
+       [--json benchmarks/results/e2e.json] [--docs docs/runtime.md] [--table-only]
+       (--docs replaces the table between the e2e-bench markers; --table-only
+       rebuilds it from the JSON without measuring)
 """
 from __future__ import annotations
 
@@ -28,7 +30,12 @@ def main(argv=None) -> int:
     ap.add_argument("--frames", type=int, default=10)
     ap.add_argument("--backend", default="auto")
     ap.add_argument("--json", type=Path, default=ROOT / "benchmarks" / "results" / "e2e.json")
+    ap.add_argument("--docs", type=Path, default=None)
+    ap.add_argument("--table-only", action="store_true")
     args = ap.parse_args(argv)
+    if args.table_only:
+        write_docs(json.loads(args.json.read_text()), args.docs or ROOT / "docs" / "runtime.md")
+        return 0
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     from conrt.commands.bench import parse_sizes
     from conrt.runtime.profiling import measure
@@ -44,7 +51,44 @@ def main(argv=None) -> int:
     args.json.write_text(json.dumps({"meta": meta, "sizes": result}, indent=1))
     json.dump(result, sys.stdout, indent=1)
     print()
+    if args.docs:
+        write_docs(json.loads(args.json.read_text()), args.docs)
     return 0
+
+
+BEGIN, END = "<!-- e2e-bench:begin -->", "<!-- e2e-bench:end -->"
+
+
+def table(data: dict) -> str:
+    meta, sizes = data["meta"], data["sizes"]
+    first = next(iter(sizes.values()))
+    lines = [
+        f"Measured {meta['date']} on {meta['machine']} ({meta['cpus']} CPUs, shared), backend "
+        f"`{first['backend']}`, weights {first['weights']}, sheet: {first['sheet']}, character "
+        f"{first['character']}, walk clip, {first['frames']} timed frames per size "
+        "(`python benchmarks/e2e_bench.py --docs docs/runtime.md`).",
+        "",
+        "| size | fps | physics ms | raster ms | read-back ms | shade ms | output ms | stage sum / frame time "
+        "| shade-only ms | eager baseline ms | shading speed-up |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for size, r in sizes.items():
+        lines.append(
+            f"| {size}² | {r['fps']:.2f} | {r['physics_ms']:.1f} | {r['raster_ms']:.1f} | {r['readback_ms']:.2f} "
+            f"| {r['shade_ms']:.0f} | {r['output_ms']:.1f} | {r['pipeline_gain']:.2f}x | {r['shade_only_ms']:.0f} "
+            f"| {r['baseline_ms']:.0f} | {r['shade_speedup_vs_baseline']:.1f}x |")
+    lines += ["", f"Baseline: {first['baseline']}; speed-up = baseline ms / shade-only ms on the same UDP "
+                  "frames in the same run. " + meta["note"] + "."]
+    return "\n".join(lines)
+
+
+def write_docs(data: dict, path: Path) -> None:
+    text = path.read_text()
+    if BEGIN not in text or END not in text:
+        raise SystemExit(f"{path}: no {BEGIN} ... {END} markers")
+    head, rest = text.split(BEGIN, 1)
+    _, tail = rest.split(END, 1)
+    path.write_text(head + BEGIN + "\n" + table(data) + "\n" + END + tail)
 
 
 if __name__ == "__main__":

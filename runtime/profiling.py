@@ -13,8 +13,11 @@ frames in the same run (so load from other processes hits both alike):
   official inference script does: the whole network per frame under
   ``torch.no_grad()``, sheet encoder included;
 - ``shade``: the chosen backend with the sheet encoded once.
-If ``benchmarks/network_bench.py`` provides an ``eager_baseline`` callable
-(model, sheet_rgb, sheet_mask, udp) -> rgba, that one is used instead and named.
+When ``benchmarks/network_bench.py`` is importable (a source checkout), its
+``straightforward_frame`` is the baseline instead: the network engineer's
+eager run written the way the official code runs it (sheet cached, a Python
+loop over the views at every decoder level, ``no_grad``); the result names
+which baseline was used.
 """
 from __future__ import annotations
 
@@ -38,6 +41,7 @@ def _median(xs) -> float:
 
 
 def _external_baseline():
+    """``straightforward_frame(model, udp, reference, sheet_feats)`` from benchmarks/network_bench.py, or None."""
     path = Path(__file__).resolve().parent.parent / "benchmarks" / "network_bench.py"
     if not path.is_file():
         return None
@@ -48,7 +52,7 @@ def _external_baseline():
     except Exception as exc:  # their script failing to import must not stop ours
         log.info("benchmarks/network_bench.py not importable (%s): using our eager baseline", exc)
         return None
-    fn = getattr(mod, "eager_baseline", None)
+    fn = getattr(mod, "straightforward_frame", None)
     return fn if callable(fn) else None
 
 
@@ -87,11 +91,20 @@ def measure_size(size: int, frames: int = 10, warmup: int = 2, backend: str = "a
         nb = baseline_frames or min(frames, 5)
         model_ = shader.backend.model
         ext = _external_baseline()
-        base_fn, base_name = (ext, "benchmarks/network_bench.py eager_baseline") if ext else \
-            (eager_full_frame, "eager PyTorch, whole network per frame (sheet re-encoded), no_grad")
-        rgb, mask = prepare_sheet(shader.sheet_images, model_.cfg.size_multiple,
-                                  model_.cfg.image_size, False)
-        rgb_t, mask_t = torch.from_numpy(rgb), torch.from_numpy(mask)
+        if ext is not None:
+            cache = shader.cache
+            base_name = ("benchmarks/network_bench.py straightforward_frame: eager PyTorch the official way "
+                         "(sheet cached, Python loop over views per decoder level, no_grad)")
+
+            def base_fn(xt):
+                return ext(model_, xt, cache.reference, list(cache.features))
+        else:
+            base_name = "eager PyTorch, whole network per frame (sheet re-encoded), no_grad"
+            rgb, mask = prepare_sheet(shader.sheet_images, model_.cfg.size_multiple, model_.cfg.image_size, False)
+            rgb_t, mask_t = torch.from_numpy(rgb), torch.from_numpy(mask)
+
+            def base_fn(xt):
+                return eager_full_frame(model_, rgb_t, mask_t, xt)
         shade_ms, base_ms, cached_torch_ms = [], [], []
         from .sheet import render_prepared
 
@@ -102,7 +115,7 @@ def measure_size(size: int, frames: int = 10, warmup: int = 2, backend: str = "a
             shader.shade(u)
             shade_ms.append((time.perf_counter() - t) * 1e3)
             t = time.perf_counter()
-            base_fn(model_, rgb_t, mask_t, xt)
+            base_fn(xt)
             base_ms.append((time.perf_counter() - t) * 1e3)
             t = time.perf_counter()
             render_prepared(model_, xt, shader.cache)
