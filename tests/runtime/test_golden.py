@@ -25,11 +25,8 @@ def test_paper_model_matches_golden_intermediates(paper_model, golden):
         rgba, y = paper_model.render(pose, cache.reference, list(cache.features), return_features=True)
     np.testing.assert_allclose(y.numpy(), golden["y_last_remote_features"], atol=TOL, rtol=0)
     np.testing.assert_allclose(rgba.numpy(), golden["rgba"], atol=TOL, rtol=0)
-
-
-def test_shade_api_matches_golden(paper_model, golden):
-    cache = sh.encode_sheet(paper_model, list(golden["sheet_rgba_straight_u8"]), official=True)
-    out = sh.shade(paper_model, golden["udp_hwc_f32"], cache)
+    # as the per-frame API returns it: (H, W, 4) premultiplied
+    out = sh.finish_frame(rgba.numpy(), crop)
     assert out.shape == (128, 128, 4) and out.dtype == np.float32
     np.testing.assert_allclose(out.transpose(2, 0, 1)[None], golden["rgba"], atol=TOL, rtol=0)
 
