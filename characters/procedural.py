@@ -59,6 +59,7 @@ CHOICES = {
     "skirt_pattern": ("plain", "trim", "plaid", "stripes"),
     "socks": ("none", "ankle", "knee", "thigh"),
     "mouth": ("smile", "open", "small"),
+    "build": ("girl", "boy"),
 }
 
 # Anime-like palettes in sRGB 0..255.
@@ -129,6 +130,7 @@ class CharacterParams:
     eye_round: float = 1.3  # eye height / width
     ahoge: bool = False  # the single upright strand on the crown
     sailor: bool = False  # sailor collar (painted) with a bow at the chest
+    build: str = "girl"  # "boy": flat chest, broader shoulders, short spiky hair, pants/shorts
 
 
 def _pick(rng, palette, hue_jitter: bool = True) -> tuple:
@@ -149,7 +151,7 @@ def sample_params(seed: int) -> CharacterParams:
     hair = _pick(rng, _HAIR)
     top = _pick(rng, _CLOTH)
     bottom = _pick(rng, _CLOTH)
-    return CharacterParams(
+    p = CharacterParams(
         height=u(1.5, 1.7),
         heads=u(5.0, 6.0),
         head_width=u(0.84, 0.95),
@@ -195,6 +197,17 @@ def sample_params(seed: int) -> CharacterParams:
         ahoge=bool(rng.random() < 0.3),
         sailor=bool(rng.random() < 0.25),
     )
+    # Drawn last so the girls' params of every seed stay as they were.
+    if rng.random() < 0.3:
+        p = dataclasses.replace(
+            p, build="boy", bust=u(0.62, 0.75), hip=u(0.85, 0.95), shoulder=min(p.shoulder + u(0.04, 0.08), 0.7),
+            head_width=u(0.86, 0.92), long_hair=False, tails="none", hairband=False, sailor=False, blush=False,
+            side_locks=False,
+            bottom="pants" if rng.random() < 0.6 else "shorts", eye_round=u(0.95, 1.15), eye_size=u(0.8, 1.0),
+            bangs=str(rng.choice(["full", "side"])), bangs_length=u(0.2, 0.7),
+            socks="none" if rng.random() < 0.5 else "ankle", mouth=str(rng.choice(["small", "smile"])),
+        )
+    return p
 
 
 def _apply_overrides(params: CharacterParams, overrides: dict) -> CharacterParams:
@@ -718,7 +731,8 @@ def build(p: CharacterParams, name: str = "procedural") -> Character:
     ys = y0 + s * (y1 - y0)
     waist_s = (hips_y + 0.35 * T - y0) / (y1 - y0)
     k_s = np.array([0.0, 0.12, waist_s, 0.72, 0.88, 1.0])
-    rx_k = np.array([0.11 * p.hip * s16, 0.145 * p.hip * s16, 0.105 * s16, 0.125 * s16, sw * 0.8, 0.05 * s16])
+    waist = 0.105 if p.build == "girl" else 0.118  # boys: less taper at the waist
+    rx_k = np.array([0.11 * p.hip * s16, 0.145 * p.hip * s16, waist * s16, 0.125 * s16, sw * 0.8, 0.05 * s16])
     rz_k = np.array([0.075, 0.092, 0.072, 0.088 * p.bust, 0.075, 0.04]) * s16
     zo_k = np.array([0.0, -0.005, 0.0, 0.012 * p.bust, 0.0, -0.01]) * s16
     rxs = np.interp(s, k_s, rx_k) * _end_profile(s, 0.1, 0.1)
@@ -944,7 +958,8 @@ def build(p: CharacterParams, name: str = "procedural") -> Character:
             head_c[2] + rz * kk * np.sin(pols) * np.cos(a),
         ], 1)
         w = (0.55 + 0.2 * np.cos(i * 1.9)) * rx * 1.9 / nb
-        strand(ctrl, w, 0.012 * s16, J["head"], n=14, segs=8, tip=0.5)
+        spiky = p.build == "boy"  # narrower locks with long pointed tips
+        strand(ctrl, w * (0.8 if spiky else 1.0), 0.012 * s16, J["head"], n=14, segs=8, tip=0.8 if spiky else 0.5)
     if p.side_locks:
         for side in (1, -1):
             a = side * np.radians(78)
