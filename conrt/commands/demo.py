@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import time
 from pathlib import Path
 
 import numpy as np
@@ -222,11 +223,17 @@ def _run_window(args) -> int:
     shaded = np.zeros((args.size, args.size, 3), np.uint8) + np.uint8(_BACKGROUND[0] * 255)
     shown = 0
     last_screen = None
+    tick = time.perf_counter()
     log.info("demo window: drag = orbit, click = poke, 1-%d = clips (%s), V = reference panels, R = reset, "
              "Esc = quit", len(clips), ", ".join(clips))
     try:
         while not glfw.window_should_close(window) and not state["quit"]:
             glfw.poll_events()
+            now = time.perf_counter()
+            # animation in wall-clock time: a slow loop advances the clip further
+            # per frame (capped, so physics does not spiral into ever more substeps)
+            rt.physics.world.time_scale = float(np.clip((now - tick) * args.fps, 0.25, 2.0))
+            tick = now
             rt.produce()  # physics + raster of the next frame; shading runs on the worker
             frame = rt.latest()
             if frame is not None:

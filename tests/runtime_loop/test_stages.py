@@ -165,3 +165,49 @@ def test_character_sources(tmp_path):
     (tmp_path / "c.obj").write_text("v 0 0 0\n")
     with pytest.raises(AssetError, match="unsupported character format"):
         load_character_source(tmp_path / "c.obj")
+
+
+def test_poke_pushes_the_simulated_body(character):
+    """PhysicsStage.poke (what a click in the demo does) moves the body off the clip."""
+    from conrt.errors import PhysicsError
+    from conrt.runtime.frame_loop import PhysicsStage
+
+    finals = []
+    for poke in (False, True):
+        stage = PhysicsStage(character, "idle", mode="physical")
+        try:
+            for _ in range(8):
+                pose = stage.step()
+            if poke:
+                hand = pose.joint_world[character.humanoid["leftLowerArm"], :3, 3]
+                assert stage.poke(hand, (0.0, 0.0, -3.0)) in character.skeleton.names
+            for _ in range(5):
+                pose = stage.step()
+            finals.append(pose.joint_world[:, :3, 3].copy())
+        finally:
+            stage.close()
+    moved = np.linalg.norm(finals[1] - finals[0], axis=1)
+    assert moved.max() > 0.03  # centimetres, not numerical noise
+    kinematic = PhysicsStage(character, "idle")
+    try:
+        with pytest.raises(PhysicsError, match="physical"):
+            kinematic.poke((0, 1, 0), (0, 0, -1))
+    finally:
+        kinematic.close()
+
+
+def test_poke_at_pixel_picks_the_body_under_the_cursor(character, xs_model, user_sheet):
+    from conrt.runtime.frame_loop import PhysicsStage, RasterStage, Runtime, ShadeStage
+    from conrt.runtime.session import load_sheet_source
+    from conrt.shaders import project
+
+    images, _ = load_sheet_source(user_sheet)
+    rt = Runtime(PhysicsStage(character, "idle", mode="physical"), RasterStage(character, SIZE, context="egl"),
+                 ShadeStage(xs_model, images, SIZE, backend="torch"), realtime=True)
+    with rt:
+        rt.produce()
+        job = rt.last_produced
+        head = job.pose.joint_world[character.humanoid["head"], :3, 3]
+        x, y = project(job.camera, head[None])[0]
+        assert rt.poke_at_pixel(x, y) is not None
+        assert rt.poke_at_pixel(0, 0) is None  # background: nothing to poke
