@@ -121,16 +121,17 @@ class Animator:
         p = sk.parents[self.root]
         # The offset is in character space; express it in the root's parent frame.
         if p >= 0:
-            parent_world = _fk(sk.parents, local)[p]
+            parent_world = world_matrices(sk.parents, local)[p]
             off = parent_world[:3, :3].T @ off
         local[self.root, :3, 3] += off
         return local
 
     def pose(self, t: float) -> Pose:
-        return Pose(joint_world=_fk(self.character.skeleton.parents, self.local(t)).astype(np.float32))
+        return Pose(joint_world=world_matrices(self.character.skeleton.parents, self.local(t)).astype(np.float32))
 
 
-def _fk(parents: np.ndarray, local: np.ndarray) -> np.ndarray:
+def world_matrices(parents: np.ndarray, local: np.ndarray) -> np.ndarray:
+    """Forward kinematics in float64: [J] parents, [J, 4, 4] local -> [J, 4, 4] world."""
     world = np.empty_like(local)
     for j, p in enumerate(parents):
         world[j] = local[j] if p < 0 else world[p] @ local[j]

@@ -205,13 +205,14 @@ class ClothSim:
         reach = np.linalg.norm(self.proxy.nodes - self.rest_anchor[:3, 3], axis=1).max()
         return bool(np.linalg.norm(nodes - anchor_world[:3, 3], axis=1).max() <= 3 * reach + 0.1)
 
-    def reset(self, anchor_world: np.ndarray) -> None:
-        """Respawn the proxy in its rest shape carried rigidly by the anchor joint."""
+    def reset(self, anchor_world: np.ndarray, count: bool = True) -> None:
+        """Respawn the proxy in its rest shape carried rigidly by the anchor joint
+        (``count``: a recovery, counted in ``resets``)."""
         c = self.client
         p.removeBody(self.body, physicsClientId=c)
         p.removeBody(self.anchor, physicsClientId=c)
         self._spawn(anchor_world)
-        self.resets += 1
+        self.resets += int(count)
 
     def rest_nodes(self, anchor_world: np.ndarray) -> np.ndarray:
         m = anchor_world @ np.linalg.inv(self.rest_anchor)
@@ -264,8 +265,7 @@ class VerletCloth:
         self.capsules = np.zeros((0, 7))  # [C, 7] a(3), b(3), radius in world space, set by the world
         self.resets = 0
         self.body = None
-        self.reset(self.rest_anchor if anchor_world is None else np.asarray(anchor_world, np.float64))
-        self.resets = 0
+        self.reset(self.rest_anchor if anchor_world is None else np.asarray(anchor_world, np.float64), count=False)
 
     def set_colliders(self, capsules: np.ndarray) -> None:
         self.capsules = np.asarray(capsules, np.float64).reshape(-1, 7)
@@ -327,11 +327,11 @@ class VerletCloth:
     healthy = ClothSim.healthy
     rest_nodes = ClothSim.rest_nodes
 
-    def reset(self, anchor_world: np.ndarray) -> None:
+    def reset(self, anchor_world: np.ndarray, count: bool = True) -> None:
         self._anchor = np.asarray(anchor_world, np.float64)
         self.x = self.rest_nodes(self._anchor)
         self.prev = self.x.copy()
-        self.resets += 1
+        self.resets += int(count)
 
     def close(self) -> None:
         pass

@@ -31,9 +31,9 @@ log = logging.getLogger(__name__)
 class HairParams:
     link_mass: float = 0.01  # kg per segment
     base_mass: float = 50.0  # heavy, so the strand barely disturbs its pin
-    stiffness: float = 0.02  # PD position gain toward the rest bend
-    damping: float = 0.3  # PD velocity gain
-    max_torque: float = 0.02  # N m: caps the spring, lets gravity and inertia win
+    stiffness: float = 0.1  # PD position gain toward the rest bend
+    damping: float = 0.5  # PD velocity gain
+    max_torque: float = 0.2  # N m: caps the spring (about the gravity torque of a 6-joint tail)
     joint_damping: float = 0.002
     radius_scale: float = 0.8  # collision radius = this x the measured strand radius
 
@@ -183,8 +183,9 @@ class HairChain:
         reach = np.sqrt(((pos - pos[0]) ** 2).sum(1).max())
         return bool(root_err < 0.5 * self._length + 0.05 and reach < 1.5 * self._length + 0.05)
 
-    def reset(self, anchor_world: np.ndarray) -> None:
-        """Put the strand back in its rest shape carried by the head, at rest."""
+    def reset(self, anchor_world: np.ndarray, count: bool = True) -> None:
+        """Put the strand back in its rest shape carried by the head, at rest
+        (``count``: a recovery, counted in ``resets``)."""
         c = self.client
         goal = self.target(anchor_world)
         p.resetBasePositionAndOrientation(self.body, goal[:3, 3].tolist(), matrix_to_quat(goal[:3, :3]).tolist(),
@@ -193,4 +194,4 @@ class HairChain:
         n = len(self.chain) - 1
         p.resetJointStatesMultiDof(self.body, list(range(n)), targetValues=[[0, 0, 0, 1]] * n,
                                    targetVelocities=[[0, 0, 0]] * n, physicsClientId=c)
-        self.resets += 1
+        self.resets += int(count)

@@ -25,7 +25,7 @@ import pybullet as p
 from conrt.errors import PhysicsError
 from conrt.types import Character, Pose
 
-from .clips import Animator, Clip, _fk, get_clip
+from .clips import Animator, Clip, get_clip, world_matrices
 from .cloth import ClothParams, ClothSim, VerletCloth, build_proxy
 from .hair import HairChain, HairParams
 from .rig import BodyRig
@@ -139,7 +139,7 @@ class PhysicsWorld:
         animator = Animator(character, clip)
         origin = np.eye(4)
         origin[0, 3] = _SPACING * len(self.actors)
-        world = origin @ _fk(character.skeleton.parents, animator.local(start))
+        world = origin @ world_matrices(character.skeleton.parents, animator.local(start))
         body = BodyRig(self.client, character, mode=mode,
                        moving_parts=self.cloth_backend == "bullet" and any(r.kind == "cloth" for r in character.regions))
         body.drive(world, reset=True)
@@ -161,8 +161,7 @@ class PhysicsWorld:
             elif r.kind == "hair":
                 h = HairChain(self.client, character, r, self.hair_params)
                 h.ignore_overlaps(body)
-                h.reset(world[r.anchor_joint])
-                h.resets = 0  # placing it is not a recovery
+                h.reset(world[r.anchor_joint], count=False)  # placing it is not a recovery
                 hairs.append(h)
         actor = _Actor(character, animator, body, cloths, hairs, origin, t=float(start), target=world)
         self.actors.append(actor)
@@ -213,16 +212,16 @@ class PhysicsWorld:
             world = a.target = self._target(a)
             a.body.drive(world, reset=True)
             for cl in a.cloths:
-                cl.reset(world[cl.proxy.anchor_joint])
+                cl.reset(world[cl.proxy.anchor_joint], count=False)
             for h in a.hairs:
-                h.reset(world[h.anchor])
+                h.reset(world[h.anchor], count=False)
             a.pose = self._read(a)
         self._pending = 0.0
         return [a.pose for a in self.actors]
 
     # ------------------------------------------------------------------ stepping
     def _target(self, a: _Actor) -> np.ndarray:
-        return a.origin @ _fk(a.character.skeleton.parents, a.animator.local(a.t))
+        return a.origin @ world_matrices(a.character.skeleton.parents, a.animator.local(a.t))
 
     def step(self) -> list[Pose]:
         """Advance one frame; returns the Pose of every character (by handle).
@@ -321,6 +320,6 @@ class PhysicsWorld:
         return a.body.poke(point, impulse, self.dt)
 
     def resets(self, handle: int = 0) -> int:
-        """How many cloth/hair resets a character has had (NaN/explosion recoveries + explicit resets)."""
+        """How many NaN/explosion recoveries a character's cloth and hair have had."""
         a = self._actor(handle)
         return sum(cl.resets for cl in a.cloths) + sum(h.resets for h in a.hairs)

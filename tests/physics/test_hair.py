@@ -30,7 +30,7 @@ def test_hair_tip_follows_the_head_with_lag(girl):
             assert np.linalg.norm(w[tip, :3, 3] - w[int(tail.chain[0]), :3, 3]) <= length + 1e-3
     lag = np.array(lag)
     assert lag[12:40].max() > 10  # the tail trails the turning head
-    assert abs(lag[-10:]).max() < 5  # and catches up once the head stops
+    assert abs(lag[-10:]).max() < 0.3 * lag[12:40].max()  # and catches up once the head stops
 
 
 def test_hair_swings_and_settles_when_the_head_stops(girl):
