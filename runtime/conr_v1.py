@@ -323,6 +323,17 @@ def normalize(x: torch.Tensor) -> torch.Tensor:
     return (x - MEAN) / STD
 
 
+def pose_input(udp: torch.Tensor) -> torch.Tensor:
+    """udp (N,4,H,W) xyz + visibility -> cat(xyz * a, a) (before normalisation)."""
+    a = udp[:, 3:4]
+    return torch.cat([udp[:, :3] * a, a], 1)
+
+
+def premultiply(dec: torch.Tensor) -> torch.Tensor:
+    """Straight RGBA (N,4,H,W) -> cat(rgb * a, a)."""
+    return torch.cat([dec[:, :3] * dec[:, 3:4], dec[:, 3:4]], 1)
+
+
 class CoNR(nn.Module):
     """The CoNR network for one config. All inputs are float in 0..1.
 
@@ -354,17 +365,15 @@ class CoNR(nn.Module):
 
     def pose_input(self, udp: torch.Tensor) -> torch.Tensor:
         """udp (N,4,H,W) xyz + visibility -> cat(xyz * a, a) (before normalisation)."""
-        a = udp[:, 3:4]
-        return torch.cat([udp[:, :3] * a, a], 1)
+        return pose_input(udp)
 
     def encode_pose(self, udp: torch.Tensor) -> list[torch.Tensor]:
-        return self.target_pose_encoder(normalize(self.pose_input(udp)))
+        return self.target_pose_encoder(normalize(pose_input(udp)))
 
     def render(self, pose_feats, reference, sheet_feats, return_features=False):
         """-> premultiplied RGBA (N,4,H,W) = cat(rgb * a, a)."""
         y = self.shader(pose_feats, reference, sheet_feats)
-        dec = self.rgbadecodernet(y)
-        rgba = torch.cat([dec[:, :3] * dec[:, 3:4], dec[:, 3:4]], 1)
+        rgba = premultiply(self.rgbadecodernet(y))
         return (rgba, y) if return_features else rgba
 
     def forward(self, sheet_rgb, sheet_mask, udp):
@@ -375,3 +384,51 @@ class CoNR(nn.Module):
     def part_state_dicts(self) -> dict[str, dict[str, torch.Tensor]]:
         """{official file stem: state dict}, keys exactly as in the .pth files."""
         return {name: getattr(self, name).state_dict() for name in self.PARTS}
+
+
+# ---------------------------------------------------------------------------
+# export helper: ConvTranspose(k4, s2, p1) as four 2x2 convs + depth-to-space
+# ---------------------------------------------------------------------------
+class PhaseConvTranspose2d(nn.Module):
+    """The same maths as ``ConvTranspose2d(k=4, s=2, p=1)``, as one stride-1
+    2x2 conv per output phase (exact FLOPs) interleaved by pixel shuffle.
+    ONNX Runtime runs plain convs much faster than ConvTranspose on CPU."""
+
+    # kernel taps used by output phase 0 / 1 for input offsets (-1, 0) / (0, +1)
+    _TAPS = ((3, 1), (2, 0))
+
+    def __init__(self, deconv: nn.ConvTranspose2d):
+        super().__init__()
+        w = deconv.weight.detach()  # (cin, cout, 4, 4)
+        cin, cout = w.shape[:2]
+        phases = []
+        for a in (0, 1):
+            for b in (0, 1):
+                sub = w[:, :, list(self._TAPS[a])][:, :, :, list(self._TAPS[b])]  # (cin, cout, 2, 2)
+                phases.append(sub.permute(1, 0, 2, 3))
+        self.weight = nn.Parameter(torch.cat(phases, 0).contiguous())  # (4*cout, cin, 2, 2), phase-major
+        bias = deconv.bias.detach() if deconv.bias is not None else w.new_zeros(cout)
+        self.bias = nn.Parameter(bias.repeat(4))
+        self.cout = cout
+
+    def forward(self, x):
+        n, _, h, w = x.shape
+        xp = F.pad(x, (1, 1, 1, 1))
+        c = self.cout
+        outs = [F.conv2d(xp[:, :, a:a + h + 1, b:b + w + 1], self.weight[i * c:(i + 1) * c],
+                         self.bias[i * c:(i + 1) * c])
+                for i, (a, b) in enumerate(((0, 0), (0, 1), (1, 0), (1, 1)))]
+        # (n, 4, c, h, w) -> (n, c, 4, h, w): channel o*4 + 2a + b for pixel_shuffle
+        y = torch.stack(outs, 2)
+        return F.pixel_shuffle(y.reshape(n, c * 4, h, w), 2)
+
+
+def with_phase_deconvs(module: nn.Module) -> nn.Module:
+    """Replace every ConvTranspose2d(k4, s2, p1) in ``module`` (in place) by ``PhaseConvTranspose2d``."""
+    for name, child in list(module.named_children()):
+        if (isinstance(child, nn.ConvTranspose2d) and child.kernel_size == (4, 4) and child.stride == (2, 2)
+                and child.padding == (1, 1) and child.groups == 1 and child.dilation == (1, 1)):
+            setattr(module, name, PhaseConvTranspose2d(child))
+        else:
+            with_phase_deconvs(child)
+    return module

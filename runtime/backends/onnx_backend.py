@@ -13,6 +13,7 @@ follow from it). Opset 17, warps are ``GridSample``.
 """
 from __future__ import annotations
 
+import copy
 import importlib.util
 import logging
 import os
@@ -26,7 +27,7 @@ from torch import nn
 
 from conrt.errors import BackendUnavailable, InputError
 
-from ..conr_v1 import CoNR
+from ..conr_v1 import CoNR, normalize, pose_input, premultiply, with_phase_deconvs
 from ..sheet import SheetCache
 from .base import Backend, register_backend
 
@@ -36,14 +37,21 @@ OPSET = 17
 
 
 class FrameGraph(nn.Module):
-    """The per-frame part of CoNR with the sheet tensors as plain inputs."""
+    """The per-frame part of CoNR with the sheet tensors as plain inputs.
 
-    def __init__(self, model: CoNR):
+    ``phase_deconvs``: run the decoder blocks' transposed convs as four 2x2
+    convs each (same maths, a copy of the shader; ORT runs them faster).
+    """
+
+    def __init__(self, model: CoNR, phase_deconvs: bool = False):
         super().__init__()
-        self.model = model
+        self.pose_encoder = model.target_pose_encoder
+        self.shader = with_phase_deconvs(copy.deepcopy(model.shader)) if phase_deconvs else model.shader
+        self.rgba_decoder = model.rgbadecodernet
 
     def forward(self, udp, reference, *sheet_features):
-        return self.model.render(self.model.encode_pose(udp), reference, list(sheet_features))
+        pose = self.pose_encoder(normalize(pose_input(udp)))
+        return premultiply(self.rgba_decoder(self.shader(pose, reference, list(sheet_features))))
 
 
 def input_names(model: CoNR) -> list[str]:
@@ -63,7 +71,7 @@ def example_inputs(model: CoNR, size: int, views: int = 2) -> tuple[torch.Tensor
     return (udp, ref, *feats[::-1])
 
 
-def export_onnx(model: CoNR, path, size: int | None = None, views: int = 2) -> Path:
+def export_onnx(model: CoNR, path, size: int | None = None, views: int = 2, phase_deconvs: bool = True) -> Path:
     """Write the per-frame graph of ``model`` at side ``size`` to ``path`` (ONNX, opset 17)."""
     size = size or model.cfg.image_size
     if size % model.cfg.size_multiple:
@@ -75,7 +83,7 @@ def export_onnx(model: CoNR, path, size: int | None = None, views: int = 2) -> P
     with torch.no_grad(), warnings.catch_warnings():
         # the static sides become constants (TracerWarning); that is intended
         warnings.simplefilter("ignore")
-        torch.onnx.export(FrameGraph(model.eval()), example_inputs(model, size, views), str(path),
+        torch.onnx.export(FrameGraph(model.eval(), phase_deconvs), example_inputs(model, size, views), str(path),
                           input_names=names, output_names=["rgba"], dynamic_axes=dynamic,
                           opset_version=OPSET, dynamo=False, do_constant_folding=True)
     log.info("exported %s (%s, %dx%d) to %s", model.cfg.name, "views dynamic", size, size, path)

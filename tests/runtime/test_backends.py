@@ -89,3 +89,16 @@ def test_golden_through_backends(paper_model, paper_onnx, golden, name):
     backend.encode_sheet(list(golden["sheet_rgba_straight_u8"]), official=True)
     out = backend.shade(golden["udp_hwc_f32"])
     np.testing.assert_allclose(out.transpose(2, 0, 1)[None], golden["rgba"], atol=TOL, rtol=0)
+
+
+def test_phase_deconvs_equal_conv_transpose():
+    """The export's ConvTranspose rewrite computes the same, including gradients' shapes."""
+    from conrt.runtime.conr_v1 import DecoderBlock, with_phase_deconvs
+    import copy
+
+    torch.manual_seed(0)
+    block = DecoderBlock(6, 5, 8, 1, 2).eval()
+    fast = with_phase_deconvs(copy.deepcopy(block))
+    assert not any(isinstance(m, torch.nn.ConvTranspose2d) for m in fast.modules())
+    x = torch.randn(3, 6, 16, 24)
+    np.testing.assert_allclose(fast(x).detach().numpy(), block(x).detach().numpy(), atol=1e-5)
