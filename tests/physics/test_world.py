@@ -125,3 +125,18 @@ def test_physical_mode_keeps_hair_on_the_pushed_head(girl):
             attach = w[head] @ np.linalg.inv(girl.skeleton.rest_world[head]) @ girl.skeleton.rest_world[tail.chain[0]]
             assert np.linalg.norm(w[tail.chain[0], :3, 3] - attach[:3, 3]) < 0.02
         assert world.resets(h) == 0
+
+
+def test_the_shipped_sample_character_runs(fixtures_dir):
+    loader = pytest.importorskip("conrt.characters.gltf_io")
+    path = fixtures_dir.parents[1] / "samples" / "sample_character.glb"
+    if not path.exists():
+        pytest.skip("samples/sample_character.glb not built yet")
+    sample = loader.load_character(path)
+    with PhysicsWorld() as world:
+        h = world.add(sample, "run")
+        for _ in range(30):
+            pose = world.step()[h]
+        assert world.resets(h) == 0
+    pose.validate(sample.skeleton.num_joints)
+    assert pose.sim_positions is not None and len(pose.sim_indices) > 100
