@@ -903,9 +903,7 @@ def _finish(path, skeleton, mesh, box, meta, humanoid, extras, regions=()) -> Ch
 
 def _merge_materials(f, UV, COL, FAC, IMG, SHADE, has_uv, has_col):
     """One Material for all primitives (see Material docstring)."""
-    sizes = [len(c) if c is not None else len(u) if u is not None else None for c, u in zip(COL, UV)]
-    counts = [n for n, _ in SHADE]
-    del sizes
+    counts = [n for n, _ in SHADE]  # vertices per primitive
     same_factor = all(np.allclose(fa, FAC[0]) for fa in FAC)
     # the largest primitive's shade colour wins
     shade = None

@@ -433,7 +433,7 @@ def _top4(joint_ids, w):
     return joint_ids[order].astype(np.uint16), ww.astype(np.float32)
 
 
-def _chain_weights(s, chain, root_joint, n):
+def _chain_weights(s, chain, n):
     """Weights along a strand: arc-length fraction s [N] in 0..1 over the chain
     joints (tent functions between neighbours)."""
     f = np.clip(s, 0, 1) * (len(chain) - 1)
@@ -684,7 +684,6 @@ def build(p: CharacterParams, name: str = "procedural") -> Character:
     grid[..., 0] *= 1 - 0.38 * low ** 1.6
     grid[..., 2] += 0.18 * rz * low ** 2 * np.clip(rel[..., 2] + 0.3, 0, 1)
     grid[..., 2] -= 0.06 * rz * low ** 2 * np.clip(-rel[..., 2], 0, 1)
-    grid[..., 0] += head_c[0] * 0
     TH, PH = np.meshgrid(th, phi, indexing="ij")
     uv = _face_uv(TH, PH).reshape(-1, 2)
     n = R * (S + 1)
@@ -893,8 +892,9 @@ def build(p: CharacterParams, name: str = "procedural") -> Character:
 
     def hair_col(pts, ring_y=None):
         """Darker at the roots, an 'angel ring' highlight band on the cap."""
-        t = np.clip((head_c[1] + ry - pts[:, 1]) / (0.6 * H), 0, 1)[:, None]
-        c = hair_dark * (1 - np.clip(t * 6, 0, 1)) * 0.4 + hair_lin * (1 - 0.4 * (1 - np.clip(t * 6, 0, 1)))
+        depth = np.clip((head_c[1] + ry - pts[:, 1]) / (0.1 * H), 0, 1)[:, None]  # 0 at the crown
+        k = 0.4 * (1 - depth)  # up to 40 % of the darker tone near the crown
+        c = hair_dark * k + hair_lin * (1 - k)
         if ring_y is not None:
             band = np.exp(-((pts[:, 1] - ring_y) / (0.035 * ry)) ** 2)[:, None]
             c = c * (1 - band * 0.8) + hair_light * band * 0.8
@@ -920,7 +920,7 @@ def build(p: CharacterParams, name: str = "procedural") -> Character:
     center = np.tile(head_c, (R, 1))
     b.add(cap, *_rigid(J["head"], len(pts)), Part.HAIR, hair_col(pts, head_c[1] + 0.55 * ry), center=center)
 
-    def strand(ctrl, width, thick, joints_or_head, n=20, segs=8, tip=0.35, hair_root=0.0, part=Part.HAIR, color=None):
+    def strand(ctrl, width, thick, joints_or_head, n=20, segs=8, tip=0.35, part=Part.HAIR, color=None):
         """A flat tapered lock along control points; weights along the chain."""
         path = _smooth_path(np.asarray(ctrl), n)
         s = np.linspace(0, 1, n)
@@ -933,7 +933,7 @@ def build(p: CharacterParams, name: str = "procedural") -> Character:
         pts = grid.reshape(-1, 3)
         sa = np.repeat(s, segs + 1)
         if isinstance(joints_or_head, (list, np.ndarray)):
-            jj, ww = _chain_weights(sa, joints_or_head, J["head"], len(pts))
+            jj, ww = _chain_weights(sa, joints_or_head, len(pts))
         else:
             jj, ww = _rigid(joints_or_head, len(pts))
         c = hair_col(pts) if color is None else np.tile(color, (len(pts), 1))
@@ -973,7 +973,6 @@ def build(p: CharacterParams, name: str = "procedural") -> Character:
 
     # chains: joints placed along the strand path, root first
     def chain_joints(prefix, path_pts, count):
-        s = np.linspace(0, 1, len(path_pts))
         arc = np.concatenate([[0], np.cumsum(np.linalg.norm(np.diff(path_pts, axis=0), axis=1))])
         idx = [int(np.argmin(np.abs(arc - arc[-1] * k / count))) for k in range(count)]
         ids = []
@@ -983,7 +982,6 @@ def build(p: CharacterParams, name: str = "procedural") -> Character:
             joint(nm, parent, path_pts[i])
             parent = nm
             ids.append(len(names) - 1)
-        del s
         return ids
 
     def chained_strand(prefix, ctrl, width, thick, up, count=6, n=36, segs=12, tip=0.3, bulge=None):
@@ -1002,7 +1000,7 @@ def build(p: CharacterParams, name: str = "procedural") -> Character:
         e1, e2 = _frames(path, np.asarray(up, np.float64) / np.linalg.norm(up))
         grid, _ = _loft(path, thick * taper, width * taper, e1, e2, segs)
         pts = grid.reshape(-1, 3)
-        jj, ww = _chain_weights(np.repeat(chain_s, segs + 1), ids, J["head"], len(pts))
+        jj, ww = _chain_weights(np.repeat(chain_s, segs + 1), ids, len(pts))
         idx = b.add(grid, jj, ww, Part.HAIR, hair_col(pts), center=path)
         regions.append(SimRegion(name=prefix, kind="hair", anchor_joint=J["head"], vertices=idx.astype(np.int32),
                                  chain=np.asarray(ids, np.int32)))
