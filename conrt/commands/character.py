@@ -16,7 +16,9 @@ def register(subparsers) -> None:
 
     new = sub.add_parser("new", help="generate a seeded procedural anime character as .glb")
     new.add_argument("--seed", type=int, required=True, help="random seed (>= 0); same seed -> same character")
-    new.add_argument("-o", "--output", required=True, help="output .glb or .gltf")
+    new.add_argument("-o", "--output", required=True,
+                     help="output .glb or .gltf; with --count > 1 a directory (files char_<seed>.glb)")
+    new.add_argument("--count", type=int, default=1, help="make COUNT characters, seeds SEED .. SEED+COUNT-1")
     new.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                      help="override a generator param, e.g. --set bottom=skirt --set tails=twin --set long_hair=true "
                           "(see conrt.characters.procedural.CharacterParams)")
@@ -48,7 +50,27 @@ def _parse_overrides(items: list[str]) -> dict:
 def _new(args: argparse.Namespace) -> int:
     from conrt.characters.gltf_io import save_character
     from conrt.characters.procedural import generate
+    from conrt.errors import ConfigError
 
+    if args.count < 1:
+        raise ConfigError(f"--count must be >= 1, got {args.count}")
+    if args.count > 1:
+        from pathlib import Path
+
+        from tqdm import tqdm
+
+        out = Path(args.output)
+        if out.suffix.lower() in (".glb", ".gltf"):
+            raise ConfigError(f"with --count {args.count}, -o must be a directory, got {out}")
+        out.mkdir(parents=True, exist_ok=True)
+        overrides = _parse_overrides(args.overrides)
+        t0 = time.perf_counter()
+        for seed in tqdm(range(args.seed, args.seed + args.count), desc="characters", unit="char"):
+            save_character(generate(seed, **overrides), out / f"char_{seed:06d}.glb")
+        dt = time.perf_counter() - t0
+        print(f"{out}: {args.count} characters (seeds {args.seed}..{args.seed + args.count - 1}) "
+              f"in {dt:.1f} s ({1000 * dt / args.count:.0f} ms each)")
+        return 0
     t0 = time.perf_counter()
     character = generate(args.seed, **_parse_overrides(args.overrides))
     t1 = time.perf_counter()

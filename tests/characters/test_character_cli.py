@@ -38,3 +38,14 @@ def test_errors_are_clear(tmp_path):
     r = _conrt("character", "info", str(bad))
     assert r.returncode == 1 and "not a glTF" in r.stderr
     assert not (tmp_path / "x.glb").exists()
+
+
+def test_new_many(tmp_path):
+    r = _conrt("character", "new", "--seed", "3", "--count", "2", "-o", str(tmp_path / "many"))
+    assert r.returncode == 0, r.stderr
+    files = sorted(p.name for p in (tmp_path / "many").iterdir())
+    assert files == ["char_000003.glb", "char_000004.glb"]
+    c = load_character(tmp_path / "many" / "char_000004.glb")
+    np.testing.assert_array_equal(c.mesh.positions, generate(4).mesh.positions)
+    r = _conrt("character", "new", "--seed", "3", "--count", "2", "-o", str(tmp_path / "x.glb"))
+    assert r.returncode == 1 and "must be a directory" in r.stderr
