@@ -1,0 +1,49 @@
+"""``conrt train``: train a CoNR config on a ``conrt data make`` folder (DDP under torchrun)."""
+from __future__ import annotations
+
+import logging
+
+log = logging.getLogger(__name__)
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser(
+        "train", help="train a CoNR config on synthetic character sheets",
+        description="AdamW (weight decay 1e-4), L1 + image-gradient L1 on premultiplied RGBA + alpha BCE; "
+                    "m sheet views + 1 target per sample; CSV log, validation grid PNG, checkpoints "
+                    "(last/best .safetensors + .optim.pt) in --out; --resume continues from last. "
+                    "Multi-process: torchrun --nproc_per_node K -m conrt train ... (gloo on CPU, nccl on GPU).")
+    p.add_argument("--config", default="conr-xs", help="model config (conr-xs, conr-s, conr-paper or a .json)")
+    p.add_argument("--data", required=True, help="dataset folder from `conrt data make`")
+    p.add_argument("--steps", type=int, default=1000, help="total optimizer steps (default 1000)")
+    p.add_argument("--batch", type=int, default=4, help="global batch size (default 4)")
+    p.add_argument("--views", type=int, default=4, help="m, sheet views per sample (default 4)")
+    p.add_argument("--size", type=int, default=128, help="training image side (default 128)")
+    p.add_argument("--lr", type=float, default=1e-3, help="peak learning rate (default 1e-3)")
+    p.add_argument("--out", default="out/train/run", help="run folder (default out/train/run)")
+    p.add_argument("--resume", action="store_true", help="continue from --out/last.safetensors + last.optim.pt")
+    p.add_argument("--val-every", type=int, default=100, help="validate + checkpoint every N steps")
+    p.add_argument("--log-every", type=int, default=10, help="log.csv row every N steps")
+    p.add_argument("--checkpoint-minutes", type=float, default=5.0, help="also checkpoint this often")
+    p.add_argument("--threads", type=int, default=1, help="torch CPU threads in total (default 1: fastest on a shared machine)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--no-augment", action="store_true", help="no sheet augmentation")
+    p.set_defaults(func=run)
+
+
+def run(args) -> int:
+    from conrt.training.trainer import TrainConfig, train
+
+    cfg = TrainConfig(config=args.config, data=args.data, out=args.out, steps=args.steps, batch=args.batch,
+                      views=args.views, size=args.size, lr=args.lr, val_every=args.val_every,
+                      log_every=args.log_every, checkpoint_minutes=args.checkpoint_minutes, seed=args.seed,
+                      threads=args.threads, augment=not args.no_augment)
+    result = train(cfg, resume=args.resume)
+    import os
+
+    if int(os.environ.get("RANK", 0)) == 0:
+        val = result["val"] or {}
+        print(f"conrt train: {args.out}: step {result['step']}, {result['elapsed_s']:.0f} s, "
+              f"last l1 {result['l1']:.4f}" + (f", val l1 {val['l1']:.4f} ssim {val['ssim']:.4f} "
+                                                f"psnr {val['psnr']:.2f}" if val else ""))
+    return 0

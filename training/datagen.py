@@ -1,0 +1,339 @@
+"""Synthetic CoNR ground truth: procedural characters in motion, seen from random cameras.
+
+Per character (``conrt.characters.procedural.generate(seed)``) we run the
+physics world (animation clips + hair/cloth simulation) and take ``poses``
+frames; each frame gets its own random orbit camera (yaw, pitch, roll) and
+framing margin (scale jitter), and is rendered twice from that SAME camera:
+
+- ``rgba``: the toon pass, ``[P, S, S, 4] u8`` straight alpha, sRGB — the
+  ground truth and, for other poses of the character, the sheet images;
+- ``udp``: the UDP pass, ``[P, S, S, 4] f16`` (xyz landmark + occupancy).
+  float16 keeps ~3 decimal digits of the 0..1 landmarks (1/2048 at worst),
+  far finer than one texel of a 256² frame, at half the size of float32.
+
+Layout of a dataset folder::
+
+    manifest.json             parameters, the split, the list of finished shards
+    shard-00000.npz           characters [0, k), arrays with a leading character axis
+    shard-00001.npz           ...
+
+A shard holds ``rgba [C, P, S, S, 4] u8``, ``udp [C, P, S, S, 4] f16``,
+``seeds [C] i64`` (procedural seeds), ``cams [C, P, 4] f32`` (yaw, pitch,
+roll, margin), ``clips [C, P] i16`` (index into ``CLIPS``), ``times [C, P] f32``.
+Shards are written to a temporary name and renamed, so a killed run leaves
+only complete shards; rerunning the same command skips them (resume).
+
+Everything is drawn from ``numpy.random.default_rng([seed, character])``, so
+a dataset is reproducible from its seed, and any shard can be regenerated alone.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import os
+import time
+import zipfile
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+from conrt.errors import ConfigError, InputError
+
+log = logging.getLogger(__name__)
+
+MANIFEST = "manifest.json"
+FORMAT = "conrt-sheets-v1"
+# Clips sampled for poses (physics/clips.py registry names, fixed order: the
+# index is stored in the shards).
+CLIPS = ("idle", "walk", "run", "turn", "wave", "jump", "dance")
+SPLITS = ("train", "val", "test")
+# Procedural seeds of a dataset: seed * SEED_STRIDE + character index. Use
+# seeds >= 900_000 (e.g. ``conrt eval --seeds 900000:900032``) for characters
+# no dataset with seed 0 has seen.
+SEED_STRIDE = 1_000_000
+
+
+@dataclass(frozen=True)
+class CameraJitter:
+    """Random camera per frame (degrees; margin = free fraction per side)."""
+
+    yaw: tuple[float, float] = (0.0, 360.0)  # uniform
+    pitch: tuple[float, float] = (-20.0, 30.0)  # uniform
+    roll_std: float = 8.0  # normal, clipped to +-2.5 std
+    margin: tuple[float, float] = (0.03, 0.18)  # uniform: scale jitter of the framing
+    fps: float = 30.0  # physics frame rate
+    warmup: int = 8  # physics frames before the first pose (hair/cloth settle)
+    gap: tuple[int, int] = (2, 7)  # physics frames between two poses (inclusive range)
+    switch_clip: float = 0.35  # probability to switch clip before a pose
+
+
+@dataclass(frozen=True)
+class DataSpec:
+    characters: int
+    poses: int
+    size: int
+    seed: int = 0
+    shard_size: int = 8  # characters per shard
+    val: float = 0.05  # fraction of characters in the validation split
+    test: float = 0.05  # fraction in the test split
+    jitter: CameraJitter = CameraJitter()
+
+    def validate(self) -> "DataSpec":
+        if self.characters < 1:
+            raise ConfigError(f"--characters must be >= 1, got {self.characters}")
+        if self.poses < 2:
+            raise ConfigError(f"--poses must be >= 2 (a sheet view and a target), got {self.poses}")
+        if self.size < 16 or self.size % 16:
+            raise ConfigError(f"--size must be a multiple of 16 and >= 16, got {self.size}")
+        if self.shard_size < 1:
+            raise ConfigError(f"--shard-size must be >= 1, got {self.shard_size}")
+        if not (0 <= self.val < 1 and 0 <= self.test < 1 and self.val + self.test < 1):
+            raise ConfigError(f"val/test fractions must be in [0, 1) and sum below 1, got {self.val}, {self.test}")
+        if self.seed < 0:
+            raise ConfigError(f"--seed must be >= 0, got {self.seed}")
+        return self
+
+    @property
+    def num_shards(self) -> int:
+        return (self.characters + self.shard_size - 1) // self.shard_size
+
+    def character_seed(self, index: int) -> int:
+        return self.seed * SEED_STRIDE + index
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "DataSpec":
+        d = dict(d)
+        j = d.pop("jitter", {})
+        j = {k: tuple(v) if isinstance(v, list) else v for k, v in j.items()}
+        return cls(**d, jitter=CameraJitter(**j))
+
+
+def split_of(spec: DataSpec) -> dict[str, list[int]]:
+    """Character indices per split: a seeded permutation, test and val first.
+    Split per character (as the paper): no character is in two splits."""
+    n = spec.characters
+    perm = np.random.default_rng([spec.seed, 7_777]).permutation(n)
+    n_test = int(round(n * spec.test)) if n >= 3 else 0
+    n_val = int(round(n * spec.val)) if n >= 3 else 0
+    if n >= 3:  # at least one of each when asked for any
+        n_test = max(n_test, 1 if spec.test > 0 else 0)
+        n_val = max(n_val, 1 if spec.val > 0 else 0)
+    test, val, train = perm[:n_test], perm[n_test:n_test + n_val], perm[n_test + n_val:]
+    return {"train": sorted(map(int, train)), "val": sorted(map(int, val)), "test": sorted(map(int, test))}
+
+
+# ---------------------------------------------------------------------------
+# rendering one character
+# ---------------------------------------------------------------------------
+@dataclass(frozen=True)
+class CharacterSamples:
+    """All frames of one character."""
+
+    seed: int
+    rgba: np.ndarray  # [P, S, S, 4] u8 straight alpha (toon pass)
+    udp: np.ndarray  # [P, S, S, 4] f16 xyz landmark + occupancy
+    cams: np.ndarray  # [P, 4] f32 yaw, pitch, roll, margin
+    clips: np.ndarray  # [P] i16 index into CLIPS
+    times: np.ndarray  # [P] f32 clip time of the frame (s)
+
+
+class Renderer:
+    """One GL context + UDP and toon passes at one size, reused for every character."""
+
+    def __init__(self, size: int):
+        from conrt.shaders import ToonPass, UdpPass, create_context
+
+        self.size = size
+        self.ctx = create_context("auto")
+        self.udp = UdpPass(self.ctx, size, size)
+        self.toon = ToonPass(self.ctx, size, size)
+
+    def set_character(self, character) -> None:
+        self.udp.set_character(character)
+        self.toon.set_character(character)
+
+    def render(self, character, pose, yaw, pitch, roll, margin):
+        from conrt.characters.posing import posed_positions
+        from conrt.shaders import frame_character
+
+        cam = frame_character(posed_positions(character, pose), yaw=yaw, pitch=pitch, roll=roll,
+                              size=self.size, margin=margin)
+        udp = self.udp.run(pose, cam).data
+        rgba = self.toon.run(pose, cam)
+        return rgba, udp
+
+    def close(self) -> None:
+        from conrt.shaders import release_context
+
+        self.udp.release()
+        self.toon.release()
+        release_context(self.ctx)
+
+    def __enter__(self) -> "Renderer":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+def sample_poses(character, poses: int, rng: np.random.Generator, jitter: CameraJitter):
+    """Run the physics world through random clips; returns (poses, clip ids, times)."""
+    from conrt.physics import PhysicsWorld
+
+    clip = int(rng.integers(len(CLIPS)))
+    out, clip_ids, times = [], [], []
+    with PhysicsWorld(fps=jitter.fps) as world:
+        h = world.add(character, CLIPS[clip], start=float(rng.uniform(0, 2.0)))
+        for _ in range(jitter.warmup):
+            world.step()
+        for _ in range(poses):
+            if rng.random() < jitter.switch_clip:
+                clip = int(rng.integers(len(CLIPS)))
+                world.set_clip(h, CLIPS[clip], start=float(rng.uniform(0, 2.0)))
+            for _ in range(int(rng.integers(jitter.gap[0], jitter.gap[1] + 1))):
+                pose = world.step()[h]
+            out.append(pose)
+            clip_ids.append(clip)
+            times.append(world.time(h))
+    return out, np.array(clip_ids, np.int16), np.array(times, np.float32)
+
+
+def render_character(renderer: Renderer, seed: int, poses: int, jitter: CameraJitter = CameraJitter(),
+                     rng_key: tuple[int, ...] | None = None) -> CharacterSamples:
+    """Generate procedural character ``seed`` and render ``poses`` frames of it."""
+    from conrt.characters.procedural import generate
+
+    rng = np.random.default_rng(list(rng_key) if rng_key is not None else [seed, 1])
+    character = generate(int(seed))
+    renderer.set_character(character)
+    pose_list, clip_ids, times = sample_poses(character, poses, rng, jitter)
+    s = renderer.size
+    rgba = np.empty((poses, s, s, 4), np.uint8)
+    udp = np.empty((poses, s, s, 4), np.float16)
+    cams = np.empty((poses, 4), np.float32)
+    for k, pose in enumerate(pose_list):
+        yaw = rng.uniform(*jitter.yaw)
+        pitch = rng.uniform(*jitter.pitch)
+        roll = float(np.clip(rng.normal(0, jitter.roll_std), -2.5 * jitter.roll_std, 2.5 * jitter.roll_std))
+        margin = rng.uniform(*jitter.margin)
+        rgba[k], u = renderer.render(character, pose, yaw, pitch, roll, margin)
+        udp[k] = u.astype(np.float16)
+        cams[k] = (yaw, pitch, roll, margin)
+    return CharacterSamples(int(seed), rgba, udp, cams, clip_ids, times)
+
+
+# ---------------------------------------------------------------------------
+# the dataset folder
+# ---------------------------------------------------------------------------
+def shard_name(i: int) -> str:
+    return f"shard-{i:05d}.npz"
+
+
+def shard_ok(path: Path) -> bool:
+    """True if ``path`` is a complete, readable shard."""
+    try:
+        with np.load(path) as z:
+            return all(k in z.files for k in ("rgba", "udp", "seeds")) and z["seeds"].size > 0
+    except (OSError, ValueError, zipfile.BadZipFile, EOFError):
+        return False
+
+
+def _write_manifest(out: Path, spec: DataSpec, done: list[int], size_bytes: int, seconds: float) -> None:
+    split = split_of(spec)
+    manifest = {
+        "format": FORMAT,
+        "spec": spec.to_dict(),
+        "clips": list(CLIPS),
+        "shards": [{"file": shard_name(i),
+                    "characters": list(range(i * spec.shard_size, min((i + 1) * spec.shard_size, spec.characters)))}
+                   for i in sorted(done)],
+        "num_shards": spec.num_shards,
+        "complete": len(done) == spec.num_shards,
+        "split": split,
+        "seeds": {"first": spec.character_seed(0), "last": spec.character_seed(spec.characters - 1)},
+        "rgba": "u8 straight alpha, sRGB, [C, P, S, S, 4]",
+        "udp": "f16 xyz landmark + occupancy, [C, P, S, S, 4]",
+        "bytes": size_bytes,
+        "generation_seconds": round(seconds, 1),
+    }
+    tmp = out / (MANIFEST + ".tmp")
+    tmp.write_text(json.dumps(manifest, indent=1))
+    os.replace(tmp, out / MANIFEST)
+
+
+def make_dataset(out, spec: DataSpec, progress: bool = True) -> dict:
+    """Generate (or finish) the dataset in ``out``. Returns the manifest."""
+    from tqdm import tqdm
+
+    spec = spec.validate()
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    mpath = out / MANIFEST
+    if mpath.exists():
+        old = read_manifest(out)
+        if DataSpec.from_dict(old["spec"]) != spec:
+            raise ConfigError(f"{out} already holds a dataset made with other parameters ({old['spec']}); "
+                              "use another folder or the same parameters to resume")
+    done = [i for i in range(spec.num_shards) if (out / shard_name(i)).exists() and shard_ok(out / shard_name(i))]
+    if done:
+        log.info("resuming: %d of %d shards already done", len(done), spec.num_shards)
+    t0 = time.time()
+    prev_seconds = read_manifest(out).get("generation_seconds", 0.0) if mpath.exists() else 0.0
+    _write_manifest(out, spec, done, _folder_bytes(out), prev_seconds)
+    todo = [i for i in range(spec.num_shards) if i not in done]
+    n_todo = sum(min((i + 1) * spec.shard_size, spec.characters) - i * spec.shard_size for i in todo)
+    if todo:
+        with Renderer(spec.size) as renderer, tqdm(total=n_todo, unit="char", desc="data make",
+                                                    disable=not progress) as bar:
+            for i in todo:
+                chars = range(i * spec.shard_size, min((i + 1) * spec.shard_size, spec.characters))
+                samples = []
+                for c in chars:
+                    samples.append(render_character(renderer, spec.character_seed(c), spec.poses, spec.jitter,
+                                                    rng_key=(spec.seed, c, 1)))
+                    bar.update(1)
+                _write_shard(out / shard_name(i), samples)
+                done.append(i)
+                _write_manifest(out, spec, done, _folder_bytes(out), prev_seconds + time.time() - t0)
+    manifest = read_manifest(out)
+    log.info("dataset %s: %d characters x %d poses at %d², %.1f MB", out, spec.characters, spec.poses,
+             spec.size, manifest["bytes"] / 1e6)
+    return manifest
+
+
+def _write_shard(path: Path, samples: list[CharacterSamples]) -> None:
+    tmp = path.with_name(path.name + ".tmp.npz")
+    np.savez_compressed(
+        tmp,
+        rgba=np.stack([s.rgba for s in samples]),
+        udp=np.stack([s.udp for s in samples]),
+        seeds=np.array([s.seed for s in samples], np.int64),
+        cams=np.stack([s.cams for s in samples]),
+        clips=np.stack([s.clips for s in samples]),
+        times=np.stack([s.times for s in samples]),
+    )
+    os.replace(tmp, path)
+
+
+def _folder_bytes(out: Path) -> int:
+    return sum(p.stat().st_size for p in out.glob("shard-*.npz") if not p.name.endswith(".tmp.npz"))
+
+
+def read_manifest(folder) -> dict:
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise InputError(f"{folder}: no such dataset folder (make one with `conrt data make`)")
+    path = folder / MANIFEST
+    if not path.is_file():
+        raise InputError(f"{folder}: no {MANIFEST}; not a conrt dataset (make one with `conrt data make`)")
+    try:
+        manifest = json.loads(path.read_text())
+    except json.JSONDecodeError as exc:
+        raise InputError(f"{path}: corrupt manifest ({exc})") from exc
+    if manifest.get("format") != FORMAT:
+        raise InputError(f"{path}: unknown dataset format {manifest.get('format')!r}, expected {FORMAT!r}")
+    return manifest

@@ -1,0 +1,75 @@
+"""Training losses and evaluation metrics, all on premultiplied RGBA in 0..1
+(``[N, 4, H, W]``: rgb * a, a), the network's output convention."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+
+
+@dataclass(frozen=True)
+class LossWeights:
+    l1: float = 1.0  # photometric L1 on premultiplied RGBA
+    grad: float = 1.0  # structural term: L1 between image gradients
+    bce: float = 0.1  # alpha binary cross-entropy
+
+
+def image_gradients(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    return x[..., :, 1:] - x[..., :, :-1], x[..., 1:, :] - x[..., :-1, :]
+
+
+def gradient_l1(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    (px, py), (tx, ty) = image_gradients(pred), image_gradients(target)
+    return 0.5 * ((px - tx).abs().mean() + (py - ty).abs().mean())
+
+
+def alpha_bce(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    # The RGBA decoder ends in a sigmoid; clamp keeps the log finite where it saturates.
+    return F.binary_cross_entropy(pred[:, 3:4].clamp(1e-4, 1 - 1e-4), target[:, 3:4])
+
+
+def training_loss(pred: torch.Tensor, target: torch.Tensor,
+                  w: LossWeights = LossWeights()) -> tuple[torch.Tensor, dict[str, float]]:
+    """-> (total, {"l1", "grad", "bce"}) for premultiplied RGBA pred/target [N, 4, H, W]."""
+    l1 = (pred - target).abs().mean()
+    grad = gradient_l1(pred, target)
+    bce = alpha_bce(pred, target)
+    total = w.l1 * l1 + w.grad * grad + w.bce * bce
+    return total, {"loss": float(total.detach()), "l1": float(l1.detach()), "grad": float(grad.detach()), "bce": float(bce.detach())}
+
+
+# ---------------------------------------------------------------------------
+# metrics (per image, then averaged by the caller)
+# ---------------------------------------------------------------------------
+def _gauss(size: int = 11, sigma: float = 1.5) -> torch.Tensor:
+    x = torch.arange(size, dtype=torch.float32) - size // 2
+    g = torch.exp(-x ** 2 / (2 * sigma ** 2))
+    g = g / g.sum()
+    return (g[:, None] * g[None, :])[None, None]
+
+
+def ssim(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """[N] mean SSIM over channels (Gaussian window 11, sigma 1.5, data range 1)."""
+    c = pred.shape[1]
+    win = _gauss().to(pred).expand(c, 1, 11, 11)
+    mu_x = F.conv2d(pred, win, padding=5, groups=c)
+    mu_y = F.conv2d(target, win, padding=5, groups=c)
+    sxx = F.conv2d(pred * pred, win, padding=5, groups=c) - mu_x ** 2
+    syy = F.conv2d(target * target, win, padding=5, groups=c) - mu_y ** 2
+    sxy = F.conv2d(pred * target, win, padding=5, groups=c) - mu_x * mu_y
+    c1, c2 = 0.01 ** 2, 0.03 ** 2
+    m = ((2 * mu_x * mu_y + c1) * (2 * sxy + c2)) / ((mu_x ** 2 + mu_y ** 2 + c1) * (sxx + syy + c2))
+    return m.mean((1, 2, 3))
+
+
+def psnr(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """[N] PSNR in dB (data range 1)."""
+    mse = ((pred - target) ** 2).mean((1, 2, 3)).clamp_min(1e-10)
+    return 10 * torch.log10(1.0 / mse)
+
+
+def metrics(pred: torch.Tensor, target: torch.Tensor) -> dict[str, torch.Tensor]:
+    """Per-image L1, SSIM, PSNR ([N] each) on premultiplied RGBA."""
+    pred, target = pred.float().clamp(0, 1), target.float()
+    return {"l1": (pred - target).abs().mean((1, 2, 3)), "ssim": ssim(pred, target), "psnr": psnr(pred, target)}

@@ -1,0 +1,295 @@
+"""The training loop: AdamW, L1 + gradient + alpha BCE on premultiplied RGBA,
+CSV log, validation grids, checkpoints + resume, and DDP under ``torchrun``.
+
+Run folder (``--out``)::
+
+    train.json            the TrainConfig and model config of the run
+    log.csv               one row per logged step (train losses; val metrics on validation rows)
+    last.safetensors      latest weights (conrt format: config embedded, loadable by conrt.runtime)
+    last.optim.pt         optimizer state + step + elapsed time (pairs with last.safetensors)
+    best.safetensors      weights with the lowest validation L1 so far
+    val_latest.png        validation grid (sheet view 0 | UDP | prediction | ground truth)
+
+Batches are a pure function of (seed, step): every DDP rank draws the same
+global batch and takes its own slice, and ``--resume`` continues with exactly
+the batches the uninterrupted run would have seen.
+"""
+from __future__ import annotations
+
+import csv
+import dataclasses
+import json
+import logging
+import math
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from conrt.errors import CheckpointError, ConfigError, InputError
+
+from .dataset import Augment, SheetDataset, load_split
+from .losses import LossWeights, metrics, training_loss
+
+log = logging.getLogger(__name__)
+
+LOG_FIELDS = ("step", "elapsed_s", "lr", "loss", "l1", "grad", "bce", "val_l1", "val_ssim", "val_psnr")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    config: str = "conr-xs"
+    data: str = ""
+    out: str = "out/train/run"
+    steps: int = 1000
+    batch: int = 4  # global batch (split over DDP ranks)
+    views: int = 4  # m: sheet views per sample
+    size: int = 128  # training image side (the saved config's image_size)
+    lr: float = 1e-3
+    weight_decay: float = 1e-4
+    warmup: int = 50  # linear LR warm-up steps
+    min_lr_ratio: float = 0.1  # cosine decay to lr * this at ``steps``
+    log_every: int = 10
+    val_every: int = 100
+    val_characters: int = 8
+    checkpoint_minutes: float = 5.0  # also checkpoints every val_every steps and at the end
+    seed: int = 0
+    # torch threads in total. 1 by default: on a shared, oversubscribed machine
+    # intra-op threads spin-wait for each other (measured 2-8x slower with 2).
+    threads: int = 1
+    augment: bool = True
+    loss: LossWeights = LossWeights()
+
+
+def model_config(name: str, size: int):
+    """The named config with ``image_size`` set to the training size (the
+    runtime then crops/pads frames to the size the weights were trained at)."""
+    from conrt.runtime.config import get_config
+
+    cfg = get_config(name)
+    if size % cfg.size_multiple:
+        raise ConfigError(f"--size {size}: {cfg.name} needs sides that are multiples of {cfg.size_multiple}")
+    return dataclasses.replace(cfg, image_size=size).validate()
+
+
+# ---------------------------------------------------------------------------
+# distributed helpers
+# ---------------------------------------------------------------------------
+def _dist_env() -> tuple[int, int]:
+    return int(os.environ.get("RANK", 0)), int(os.environ.get("WORLD_SIZE", 1))
+
+
+def _init_dist(world: int) -> bool:
+    if world <= 1:
+        return False
+    import torch.distributed as dist
+
+    if not dist.is_initialized():
+        dist.init_process_group(backend="nccl" if torch.cuda.is_available() else "gloo")
+    return True
+
+
+def lr_at(cfg: TrainConfig, step: int) -> float:
+    if step < cfg.warmup:
+        return cfg.lr * (step + 1) / cfg.warmup
+    t = min(1.0, (step - cfg.warmup) / max(1, cfg.steps - cfg.warmup))
+    return cfg.lr * (cfg.min_lr_ratio + (1 - cfg.min_lr_ratio) * 0.5 * (1 + math.cos(math.pi * t)))
+
+
+def batch_indices(num: int, batch: int, seed: int, step: int) -> np.ndarray:
+    return np.random.default_rng([seed, 99, step]).integers(0, num, batch)
+
+
+# ---------------------------------------------------------------------------
+# checkpoints
+# ---------------------------------------------------------------------------
+def save_checkpoint(run: Path, model, optimizer, step: int, elapsed: float, best: float, name: str = "last") -> None:
+    from conrt.runtime.checkpoint import save_weights
+
+    tmp_w, tmp_o = run / f".{name}.tmp.safetensors", run / f".{name}.optim.tmp.pt"
+    save_weights(model, tmp_w)
+    torch.save({"optimizer": optimizer.state_dict(), "step": step, "elapsed_s": elapsed, "best_val_l1": best}, tmp_o)
+    os.replace(tmp_w, run / f"{name}.safetensors")
+    os.replace(tmp_o, run / f"{name}.optim.pt")
+
+
+def load_checkpoint(run: Path, model, optimizer, name: str = "last") -> tuple[int, float, float]:
+    """Restore weights + optimizer; returns (step, elapsed seconds, best val L1)."""
+    from safetensors.torch import load_file
+
+    wpath, opath = run / f"{name}.safetensors", run / f"{name}.optim.pt"
+    if not (wpath.is_file() and opath.is_file()):
+        raise CheckpointError(f"--resume: no checkpoint in {run} (need {wpath.name} and {opath.name})")
+    try:
+        sd = load_file(str(wpath))
+        state = torch.load(opath, map_location="cpu", weights_only=False)
+    except Exception as exc:  # safetensors/pickle raise their own types
+        raise CheckpointError(f"{run}: cannot read the checkpoint ({exc})") from exc
+    missing = set(model.state_dict()) ^ set(sd)
+    if missing:
+        raise CheckpointError(f"{wpath}: does not match the model ({len(missing)} differing keys, e.g. "
+                              f"{sorted(missing)[:3]}); was it trained with another --config?")
+    model.load_state_dict(sd)
+    optimizer.load_state_dict(state["optimizer"])
+    return int(state["step"]), float(state["elapsed_s"]), float(state.get("best_val_l1", float("inf")))
+
+
+# ---------------------------------------------------------------------------
+# validation
+# ---------------------------------------------------------------------------
+@torch.no_grad()
+def validate(model, val: SheetDataset, samples: int = 8, batch: int = 4) -> tuple[dict[str, float], dict]:
+    """Fixed validation samples (no augmentation) -> mean metrics, and the first batch for the grid."""
+    model.eval()
+    idx = [(k * val.poses + (k * 5) % val.poses) % len(val) for k in range(samples)]
+    sums, n, first = {"l1": 0.0, "ssim": 0.0, "psnr": 0.0}, 0, None
+    for i in range(0, len(idx), batch):
+        b = val.batch(idx[i:i + batch], key=0)
+        pred = model(b["sheet_rgb"], b["sheet_mask"], b["udp"])
+        for k, v in metrics(pred, b["target"]).items():
+            sums[k] += float(v.sum())
+        n += pred.shape[0]
+        if first is None:
+            first = {**b, "pred": pred}
+    model.train()
+    return {k: v / n for k, v in sums.items()}, first
+
+
+def save_grid(path, batch: dict, rows: int = 4) -> None:
+    """PNG: per row sheet views | UDP | prediction | ground truth, on grey."""
+    from PIL import Image
+
+    def show(premul):  # [4,H,W] premultiplied -> [H,W,3] on grey
+        x = premul.detach().float().clamp(0, 1).permute(1, 2, 0).numpy()
+        return x[..., :3] + 0.75 * (1 - x[..., 3:4])
+
+    lines = []
+    for r in range(min(rows, batch["udp"].shape[0])):
+        sheets = [show(torch.cat([batch["sheet_rgb"][r, v], batch["sheet_mask"][r, v]], 0))
+                  for v in range(batch["sheet_rgb"].shape[1])]
+        u = batch["udp"][r].float()
+        udp = (u[:3] * u[3:4]).permute(1, 2, 0).numpy()
+        lines.append(np.concatenate(sheets + [udp, show(batch["pred"][r]), show(batch["target"][r])], 1))
+    img = (np.clip(np.concatenate(lines, 0), 0, 1) * 255).astype(np.uint8)
+    Image.fromarray(img).save(path)
+
+
+# ---------------------------------------------------------------------------
+# the loop
+# ---------------------------------------------------------------------------
+def train(cfg: TrainConfig, resume: bool = False, progress: bool = True) -> dict:
+    """Train; returns {"step", "elapsed_s", "last_loss", "val"}. Works alone or under torchrun."""
+    from tqdm import tqdm
+
+    from conrt.runtime.conr_v1 import CoNR
+
+    rank, world = _dist_env()
+    if cfg.batch % world:
+        raise ConfigError(f"--batch {cfg.batch} must be divisible by the number of processes ({world})")
+    if cfg.steps < 1:
+        raise ConfigError(f"--steps must be >= 1, got {cfg.steps}")
+    torch.set_num_threads(max(1, cfg.threads // world if world > 1 else cfg.threads))
+    mcfg = model_config(cfg.config, cfg.size)
+    distributed = _init_dist(world)
+    run = Path(cfg.out)
+    if rank == 0:
+        run.mkdir(parents=True, exist_ok=True)
+
+    train_chars = load_split(cfg.data, "train")
+    train_set = SheetDataset(train_chars, cfg.views, cfg.size, Augment() if cfg.augment else None, cfg.seed)
+    try:
+        val_chars = load_split(cfg.data, "val", limit=cfg.val_characters)
+    except InputError:
+        val_chars = []
+    val_set = SheetDataset(val_chars or train_chars[:cfg.val_characters], cfg.views, cfg.size, None, cfg.seed + 1)
+
+    torch.manual_seed(cfg.seed)  # same initial weights on every rank (DDP also broadcasts them)
+    model = CoNR(mcfg)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    step, elapsed, best = 0, 0.0, float("inf")
+    if resume:
+        step, elapsed, best = load_checkpoint(run, model, optimizer)
+        log.info("resumed %s at step %d (%.0f s trained)", run, step, elapsed)
+    elif rank == 0 and (run / "log.csv").exists():
+        (run / "log.csv").unlink()  # a fresh run starts a fresh log
+    net = model
+    if distributed:
+        from torch.nn.parallel import DistributedDataParallel as DDP
+
+        net = DDP(model)
+    if rank == 0:
+        (run / "train.json").write_text(json.dumps({"train": dataclasses.asdict(cfg), "model": mcfg.to_dict(),
+                                                    "world_size": world, "train_characters": len(train_chars),
+                                                    "val_characters": len(val_set.characters)}, indent=1))
+    log_file = None
+    writer = None
+    if rank == 0:
+        new = not (run / "log.csv").exists()
+        log_file = open(run / "log.csv", "a", newline="")
+        writer = csv.DictWriter(log_file, LOG_FIELDS)
+        if new:
+            writer.writeheader()
+
+    model.train()
+    per_rank = cfg.batch // world
+    last_ckpt = time.time()
+    last = {}
+    bar = tqdm(total=cfg.steps, initial=step, unit="step", desc=f"train {mcfg.name}",
+               disable=not progress or rank != 0)
+    try:
+        while step < cfg.steps:
+            t0 = time.time()
+            lr = lr_at(cfg, step)
+            for g in optimizer.param_groups:
+                g["lr"] = lr
+            idx = batch_indices(len(train_set), cfg.batch, cfg.seed, step)[rank * per_rank:(rank + 1) * per_rank]
+            b = train_set.batch(idx, key=step)
+            pred = net(b["sheet_rgb"], b["sheet_mask"], b["udp"])
+            loss, parts = training_loss(pred, b["target"], cfg.loss)
+            if not torch.isfinite(loss):
+                raise InputError(f"step {step}: the loss is {float(loss)}; lower --lr or check the data")
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            optimizer.step()
+            step += 1
+            elapsed += time.time() - t0
+            last = parts
+            bar.update(1)
+            bar.set_postfix(l1=f"{parts['l1']:.4f}", loss=f"{parts['loss']:.4f}")
+            row = None
+            if rank == 0 and (step % cfg.log_every == 0 or step == cfg.steps):
+                row = {"step": step, "elapsed_s": round(elapsed, 1), "lr": f"{lr:.3g}",
+                       **{k: f"{v:.5f}" for k, v in parts.items()}}
+            do_val = step % cfg.val_every == 0 or step == cfg.steps
+            if do_val and rank == 0:
+                val, grid = validate(model, val_set, cfg.val_characters)
+                save_grid(run / "val_latest.png", grid)
+                row = row or {"step": step, "elapsed_s": round(elapsed, 1), "lr": f"{lr:.3g}",
+                              **{k: f"{v:.5f}" for k, v in parts.items()}}
+                row.update({f"val_{k}": f"{v:.5f}" for k, v in val.items()})
+                last["val"] = val
+                if val["l1"] < best:
+                    best = val["l1"]
+                    save_checkpoint(run, model, optimizer, step, elapsed, best, "best")
+                log.info("step %d: val l1 %.4f ssim %.4f psnr %.2f (best l1 %.4f)", step, val["l1"], val["ssim"],
+                         val["psnr"], best)
+            if row is not None:
+                writer.writerow(row)
+                log_file.flush()
+            if rank == 0 and (do_val or time.time() - last_ckpt > cfg.checkpoint_minutes * 60):
+                save_checkpoint(run, model, optimizer, step, elapsed, best)
+                last_ckpt = time.time()
+    finally:
+        bar.close()
+        if log_file is not None:
+            log_file.close()
+        if distributed:
+            import torch.distributed as dist
+
+            dist.destroy_process_group()
+    return {"step": step, "elapsed_s": elapsed, "last_loss": last.get("loss"), "l1": last.get("l1"),
+            "val": last.get("val"), "best_val_l1": best}
