@@ -14,6 +14,7 @@ follow from it). Opset 17, warps are ``GridSample``.
 from __future__ import annotations
 
 import copy
+import hashlib
 import importlib.util
 import logging
 import os
@@ -34,6 +35,7 @@ from .base import Backend, register_backend
 log = logging.getLogger(__name__)
 
 OPSET = 17
+FORMAT_VERSION = 1  # bump when the exported graph changes (invalidates cached graphs)
 
 
 class FrameGraph(nn.Module):
@@ -90,6 +92,20 @@ def export_onnx(model: CoNR, path, size: int | None = None, views: int = 2, phas
     return path
 
 
+def weights_fingerprint(model: CoNR) -> str:
+    """A short hash of the config and every tensor's shape, sum and first/last values."""
+    h = hashlib.sha1(model.cfg.to_json().encode())
+    h.update(f"{OPSET}-{FORMAT_VERSION}".encode())
+    with torch.no_grad():
+        for k, v in model.state_dict().items():
+            flat = v.detach().reshape(-1).float()
+            h.update(k.encode())
+            h.update(np.asarray(list(v.shape), np.int64).tobytes())
+            h.update(np.float64(flat.double().sum().item()).tobytes())
+            h.update(flat[:8].cpu().numpy().tobytes() + flat[-8:].cpu().numpy().tobytes())
+    return h.hexdigest()[:16]
+
+
 @register_backend
 class OnnxRuntimeBackend(Backend):
     """Runs the exported per-frame graph with ONNX Runtime (CPU by default)."""
@@ -141,11 +157,29 @@ class OnnxRuntimeBackend(Backend):
             # export lazily at the sheet's size (the graph's side is fixed)
             path = self.onnx_path
             if path is None or path.exists():
-                self._tmp = tempfile.TemporaryDirectory(prefix="conrt-onnx-")
-                path = Path(self._tmp.name) / f"{self.model.cfg.name}-{cache.size}.onnx"
-            export_onnx(self.model, path, cache.size)
+                path = self._cached_graph(cache.size)
+            if not path.exists():
+                export_onnx(self.model, path.with_suffix(".part"), cache.size)
+                path.with_suffix(".part").replace(path)  # never leave a half-written graph
             self._open(path)
         self._feeds = cache.numpy_inputs()
+
+    def _cached_graph(self, size: int) -> Path:
+        """Where the exported graph of this model at this size lives.
+
+        Keyed by the config, the size and a fingerprint of the weights, in
+        ``$CONRT_CACHE_DIR`` (default ``~/.cache/conrt``)/onnx, so repeated
+        runs (``conrt shade``) export only once. ``CONRT_CACHE_DIR=""``
+        disables the cache (a temporary folder per backend).
+        """
+        root = os.environ.get("CONRT_CACHE_DIR", str(Path.home() / ".cache" / "conrt"))
+        name = f"{self.model.cfg.name}-{size}-{weights_fingerprint(self.model)}.onnx"
+        if not root:
+            self._tmp = tempfile.TemporaryDirectory(prefix="conrt-onnx-")
+            return Path(self._tmp.name) / name
+        folder = Path(root) / "onnx"
+        folder.mkdir(parents=True, exist_ok=True)
+        return folder / name
 
     def infer(self, udp: np.ndarray) -> np.ndarray:
         feeds = dict(self._feeds)

@@ -102,3 +102,23 @@ def test_phase_deconvs_equal_conv_transpose():
     assert not any(isinstance(m, torch.nn.ConvTranspose2d) for m in fast.modules())
     x = torch.randn(3, 6, 16, 24)
     np.testing.assert_allclose(fast(x).detach().numpy(), block(x).detach().numpy(), atol=1e-5)
+
+
+def test_onnxruntime_caches_the_exported_graph(small):
+    import os
+    from pathlib import Path
+
+    rng = np.random.default_rng(1)
+    img = rng.integers(0, 256, (64, 64, 4), dtype=np.uint8)
+    img[..., 3] = 0
+    img[10:50, 20:40, 3] = 255
+    first = create_backend("onnxruntime", small)
+    first.encode_sheet([img])
+    graphs = list((Path(os.environ["CONRT_CACHE_DIR"]) / "onnx").glob("conr-xs-64-*.onnx"))
+    assert len(graphs) == 1
+    stamp = graphs[0].stat().st_mtime_ns
+    second = create_backend("onnxruntime", small)
+    second.encode_sheet([img, img])  # another view count: the same graph (dynamic views)
+    assert graphs[0].stat().st_mtime_ns == stamp
+    udp = rng.random((64, 64, 4), dtype=np.float32)
+    assert second.shade(udp).shape == (64, 64, 4)
