@@ -3,8 +3,8 @@
 A frame source is any callable ``frame_source(request: PoseRequest) ->
 [H, W, 4]`` premultiplied RGBA (uint8, or float16/float32 in 0..1). If it
 also has ``render_into(request, out)`` the server lets it draw straight into
-the shared-memory slot (no copy). ``run_bridge`` is the hook the runtime
-plugs into: build a source, pass it in.
+the shared-memory slot (no copy). ``run_bridge`` is the hook: build a source
+(``TestPattern``, ``runtime_frame_source(...)``, your own) and pass it in.
 """
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from typing import Callable
 
 import numpy as np
 
-from conrt.errors import BackendUnavailable, BridgeProtocolError
+from conrt.errors import BackendUnavailable, BridgeProtocolError, ConfigError
 
 from . import protocol as P
 from .writer import BridgeWriter
@@ -85,8 +85,16 @@ def run_bridge(frame_source: FrameSource, name: str | None = None, width: int = 
         return serve(writer, frame_source, **serve_kw)
 
 
-def runtime_frame_source(width: int, height: int) -> FrameSource:
-    """The neural runtime as a frame source: not wired in yet (see docs/engine_bridge.md)."""
-    raise BackendUnavailable(
-        "the runtime frame source is not available yet: the CoNR runtime is not plugged into the bridge; "
-        "use --source test, or call conrt.engine_bridge.run_bridge(frame_source) with your own source")
+def runtime_frame_source(width: int, height: int, dtype=np.uint8, **kw) -> FrameSource:
+    """The CoNR runtime as a frame source (``conrt.runtime.bridge_source``).
+
+    ``kw``: character, sheet, weights, backend, context (see RuntimeFrameSource).
+    Frames are square; the runtime renders ``width`` x ``width``.
+    """
+    if width != height:
+        raise ConfigError(f"the runtime renders square frames, got {width}x{height}")
+    try:
+        from conrt.runtime.bridge_source import RuntimeFrameSource
+    except ImportError as exc:
+        raise BackendUnavailable(f"the runtime frame source cannot be imported ({exc}); use --source test") from None
+    return RuntimeFrameSource(width, dtype, **kw)

@@ -44,8 +44,37 @@ class BridgeWriter:
         self.geometry = geo = P.Geometry.build(width, height, pixel_format, slot_count, max_joints)
         fd, mm, path = shm.create_segment(self.name, geo.segment_size)
         self.path = path
-        self._seg = seg = MappedSegment(fd, mm, path, geo)
-        h = seg.header
+        self.frame_index = 0
+        self._pose_seq = 0
+        self._request = P.PoseRequest()
+        self._bad_pose_seq = None
+        self._closed = False
+        self._stop = threading.Event()
+        self._beat = None
+        self._seg = None
+        # From here on a signal (SystemExit/KeyboardInterrupt from a handler)
+        # may interrupt us: the segment must be unlinked whatever happens.
+        atexit.register(self.close)
+        try:
+            self._seg = seg = MappedSegment(fd, mm, path, geo)
+        except BaseException:
+            mm.close()
+            os.close(fd)
+            self.close()
+            raise
+        try:
+            self._init_header(seg.header, geo, heartbeat_period)
+            self._beat = threading.Thread(target=self._beat_loop, args=(heartbeat_period,),
+                                          name=f"bridge-heartbeat-{self.name}", daemon=True)
+            self._beat.start()
+        except BaseException:
+            self.close()
+            raise
+        log.info("bridge %s: %dx%d %s, %d slots, segment %s (%d bytes)", self.name, geo.width, geo.height,
+                 geo.pixel_format.name, geo.slot_count, path, geo.segment_size)
+
+    @staticmethod
+    def _init_header(h: P.Header, geo: P.Geometry, heartbeat_period: float) -> None:
         # pid first (so a crash mid-init leaves a segment we can recognise as
         # stale), magic last (readers treat a missing magic as "not ready").
         h.writer_pid = os.getpid()
@@ -60,18 +89,6 @@ class BridgeWriter:
         h.heartbeat_ns = time.monotonic_ns()
         h.frames_published = 0
         h.magic = P.MAGIC
-        self.frame_index = 0
-        self._pose_seq = 0
-        self._request = P.PoseRequest()
-        self._bad_pose_seq = None
-        self._closed = False
-        self._stop = threading.Event()
-        self._beat = threading.Thread(target=self._beat_loop, args=(heartbeat_period,),
-                                      name=f"bridge-heartbeat-{self.name}", daemon=True)
-        self._beat.start()
-        atexit.register(self.close)
-        log.info("bridge %s: %dx%d %s, %d slots, segment %s (%d bytes)", self.name, geo.width, geo.height,
-                 geo.pixel_format.name, geo.slot_count, path, geo.segment_size)
 
     # -- liveness -----------------------------------------------------------
 
@@ -206,16 +223,17 @@ class BridgeWriter:
         self._closed = True
         atexit.unregister(self.close)
         self._stop.set()
-        if self._beat.is_alive() and self._beat is not threading.current_thread():
+        if self._beat is not None and self._beat.is_alive() and self._beat is not threading.current_thread():
             self._beat.join(timeout=2.0)
         seg, self._seg = self._seg, None
-        if seg.header is not None:
+        if seg is not None and seg.header is not None:
             seg.header.writer_pid = 0  # readers see "writer closed" at once
         try:
             os.unlink(self.path)
         except FileNotFoundError:
             pass
-        seg.close()
+        if seg is not None:
+            seg.close()
         log.info("bridge %s closed after %d frames", self.name, self.frame_index)
 
     def __enter__(self) -> "BridgeWriter":

@@ -164,14 +164,6 @@ def test_signals_remove_the_segment(name, bridge_process, sig, code):
     assert not os.path.exists(shm.segment_path(name))
 
 
-def test_runtime_source_is_a_clear_error_for_now(name):
-    res = subprocess.run([sys.executable, "-m", "conrt.cli", "bridge", "--name", name, "--source", "runtime"],
-                         capture_output=True, text=True, timeout=120)
-    assert res.returncode == 1
-    assert "not available yet" in res.stderr and "--source test" in res.stderr
-    assert not os.path.exists(shm.segment_path(name))
-
-
 def _read_pam(path: Path) -> np.ndarray:
     data = path.read_bytes()
     head, body = data.split(b"ENDHDR\n", 1)
