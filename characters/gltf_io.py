@@ -1028,7 +1028,7 @@ def save_character(character: Character, path, *, embed: bool = False) -> Path:
     puts the buffer into a base64 data URI instead). Returns the path."""
     path = Path(path)
     suffix = path.suffix.lower()
-    if suffix not in (".glb", ".gltf", ".vrm"):
+    if suffix not in (".glb", ".gltf"):  # not .vrm: we write no VRM extension
         raise AssetError(f"{path}: cannot save as {suffix!r}; use .glb or .gltf")
     m, sk = character.mesh, character.skeleton
     V, J = m.num_vertices, sk.num_joints
