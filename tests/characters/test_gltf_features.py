@@ -260,3 +260,26 @@ def test_robot_gets_a_guessed_humanoid_map():
     assert sk.names[c.humanoid["leftUpperArm"]] == "UpperArm.L"
     assert sk.rest_world[c.humanoid["leftUpperArm"], 0, 3] > 0  # glTF faces +Z: left is +X
     assert "guessed" in c.meta["humanoid"]
+
+
+def test_sparse_positions(tmp_path):
+    """A sparse accessor: zeros (no bufferView) with three vertices set."""
+    d = _two_joint_doc()
+    idx = np.array([0, 1, 2], np.uint16)
+    vals = np.array([[0, 0, 0], [1, 0, 0], [0, 1, 0]], np.float32)
+    d.doc["accessors"].append({
+        "componentType": FLOAT, "count": 4, "type": "VEC3", "min": [0, 0, 0], "max": [1, 1, 0],
+        "sparse": {"count": 3, "indices": {"bufferView": d.view(idx.tobytes() + b"\0\0"), "componentType": USHORT},
+                   "values": {"bufferView": d.view(vals.tobytes())}},
+    })
+    pos_acc = len(d.doc["accessors"]) - 1
+    j = np.zeros((4, 4), np.uint16)
+    w = np.zeros((4, 4), np.float32)
+    w[:, 0] = 1
+    d.doc["meshes"] = [{"primitives": [{"attributes": {"POSITION": pos_acc, "JOINTS_0": d.acc(j, USHORT, "VEC4"),
+                                                       "WEIGHTS_0": d.acc(w, FLOAT, "VEC4")},
+                                        "indices": d.acc(np.array([0, 1, 2], np.uint32), UINT, "SCALAR")}]}]
+    d.doc["nodes"].append({"mesh": 0, "skin": 0})
+    d.doc["scenes"][0]["nodes"].append(2)
+    c = load_character(d.write(tmp_path / "sparse.gltf"))
+    np.testing.assert_allclose(c.mesh.positions, [[0, 0, 0], [1, 0, 0], [0, 1, 0], [0, 0, 0]])
