@@ -114,7 +114,13 @@ class BridgeWriter:
         slot.seq = seq + 1  # odd: readers back off or retry
         try:
             yield seg.pixels[n % self.geometry.slot_count]
-        finally:
+        except BaseException:
+            # A failed render left half a frame: make the slot unreadable
+            # (no reader asks for this index) and consistent again, publish nothing.
+            slot.frame_index = 2**64 - 1
+            slot.seq = seq + 2
+            raise
+        else:
             slot.frame_index = n
             slot.request_id = req.request_id
             slot.request_time_ns = req.time_ns

@@ -49,6 +49,7 @@ def test_stress_c_writer_full_speed_python_reader_sees_no_torn_frame(name, build
         while verified < STRESS_FRAMES and time.monotonic() - start < DEADLINE:
             got = r.read(out)
             if got is None:
+                time.sleep(0)  # let the writer run: on a busy machine it may be off the CPU
                 continue
             info = got[1]
             retries += info.retries
@@ -57,6 +58,9 @@ def test_stress_c_writer_full_speed_python_reader_sees_no_torn_frame(name, build
             torn += not np.array_equal(words, expected)
             verified += 1
         published = r.frames_published
+        # poses in: the C writer (conrt_bridge_read_pose) tags its frames with our request id
+        rid = r.send_pose(np.tile(np.eye(4, dtype=np.float32), (3, 1, 1)), request_id=4242)
+        tagged = _wait_for(lambda: (got := r.read(out)) is not None and got[1].request_id == rid, 30, step=0)
         r.close()
     finally:
         proc.send_signal(signal.SIGTERM)
@@ -65,6 +69,7 @@ def test_stress_c_writer_full_speed_python_reader_sees_no_torn_frame(name, build
     assert verified >= STRESS_FRAMES, f"only {verified} frames in {DEADLINE} s"
     assert torn == 0, f"{torn} torn frames out of {verified} (copies retried: {retries})"
     assert published > 2 * verified  # the writer lapped the reader: the ring really was contended
+    assert tagged
     assert not os.path.exists(shm.segment_path(name))  # SIGTERM -> destroy -> unlinked
 
 

@@ -86,6 +86,20 @@ def test_reader_never_returns_a_frame_being_written(name):
         assert info.frame_index == 1 and (pixels[:8] == 2).all()
 
 
+def test_a_failed_render_publishes_nothing(name):
+    with BridgeWriter(name, 8, 8, slot_count=1) as w, BridgeReader(name) as r:
+        w.publish(np.full((8, 8, 4), 1, np.uint8))
+        with pytest.raises(RuntimeError):
+            with w.frame() as px:
+                px[:4] = 9
+                raise RuntimeError("the frame source failed")
+        assert r.read(max_retries=20) is None  # the half-drawn slot is never handed out
+        assert w._seg.slots[0].seq % 2 == 0 and w.frame_index == 1
+        w.publish(np.full((8, 8, 4), 3, np.uint8))
+        pixels, info = r.read()
+        assert info.frame_index == 1 and (pixels == 3).all()
+
+
 def test_zero_copy_frame_writes_into_the_slot(name):
     with BridgeWriter(name, 8, 8) as w, BridgeReader(name) as r:
         with w.frame(PoseRequest(request_id=9)) as px:
