@@ -224,3 +224,24 @@ def test_rgba16f_frames_cross_processes_intact(name, bridge_process):
         assert got is not None
         assert check_stamp(out) == got[1].frame_index & 0xFFFFFFFF
     r.close()
+
+
+@pytest.mark.parametrize("change, code, words", [
+    ({"version": 2}, "CONRT_E_VERSION", "protocol version 2 in the segment, this reader speaks 1"),
+    ({"header_size": 64}, "CONRT_E_HEADER_SIZE", "header size 64 in the segment, expected 128"),
+    ({"pixel_format": 9}, "CONRT_E_FORMAT", "unknown pixel format 9"),
+    ({"mode": 0o644}, "CONRT_E_PERMISSIONS", "mode 0644"),
+])
+def test_c_reader_rejects_bad_segments_naming_the_values(name, build_c, change, code, words):
+    from conrt.engine_bridge import BridgeWriter
+
+    exe = build_c(CONSUMER)
+    with BridgeWriter(name, 16, 16) as w:
+        mode = change.pop("mode", None)
+        for field, value in change.items():
+            setattr(w._seg.header, field, value)
+        if mode is not None:
+            os.chmod(w.path, mode)
+        res = subprocess.run([str(exe), name, "--timeout", "0.3"], capture_output=True, text=True, timeout=60)
+    assert res.returncode == 2
+    assert code in res.stderr and words in res.stderr, res.stderr
