@@ -43,8 +43,9 @@ class ClothProxy:
     def embed(self, nodes: np.ndarray) -> np.ndarray:
         """[N, 3] proxy node positions -> [K, 3] render vertex positions (exact in the rest
         shape, follows rigid motions exactly)."""
-        t = nodes[self.triangles[self.tri]]  # [K, 3, 3]
-        return np.einsum("kc,kcd->kd", self.bary, t) + np.einsum("ke,ked->kd", self.offset, _tri_frames(t))
+        tris = nodes[self.triangles]  # [F, 3, 3]: frames per proxy triangle, then gathered per vertex
+        t = tris[self.tri]
+        return np.einsum("kc,kcd->kd", self.bary, t) + np.einsum("ke,ked->kd", self.offset, _tri_frames(tris)[self.tri])
 
 
 def _tri_frames(t: np.ndarray) -> np.ndarray:
@@ -286,15 +287,16 @@ class VerletCloth:
         wsum = np.maximum(wi + wj, 1e-12)
         n = len(x)
         caps = self._near(x)
-        gain_i = (1.5 * self.stiff * wi / wsum)[:, None]
-        gain_j = (1.5 * self.stiff * wj / wsum)[:, None]
+        # over-relaxed (1.5) Jacobi, each node's share divided by its constraint count
+        gain_i = (1.5 * self.stiff * wi / wsum * self.scale[i, 0])[:, None]
+        gain_j = (1.5 * self.stiff * wj / wsum * self.scale[j, 0])[:, None]
         for it in range(self.iterations):
             d = x[j] - x[i]
             length = np.sqrt(np.einsum("ed,ed->e", d, d))
             c = ((length - self.rest_len) / np.maximum(length, 1e-9))[:, None] * d
             # one bincount per end over flattened (node, axis) slots: ~10x faster than np.add.at
             delta = np.bincount(self._slot_i, (c * gain_i).ravel(), 3 * n) - np.bincount(self._slot_j, (c * gain_j).ravel(), 3 * n)
-            x = x + delta.reshape(n, 3) * self.scale
+            x = x + delta.reshape(n, 3)
             if it % 4 == 3 or it == self.iterations - 1:  # contacts twice per substep are enough
                 x = self._collide(x, caps)
         self.x = x

@@ -167,10 +167,13 @@ class HairChain:
         """[C, 4, 4] f64 world matrices of the chain joints, root first."""
         c = self.client
         pos, orn = p.getBasePositionAndOrientation(self.body, physicsClientId=c)
-        states = p.getLinkStates(self.body, self._links, computeForwardKinematics=1, physicsClientId=c)
+        # link transforms are up to date after stepSimulation: no forward kinematics needed
+        states = p.getLinkStates(self.body, self._links, physicsClientId=c)
+        quats = [orn] + [s[5] for s in states]
         out = np.zeros((len(self.chain), 4, 4))
         out[:, 3, 3] = 1.0
-        out[:, :3, :3] = quat_to_matrix(np.array([orn] + [s[5] for s in states]))
+        # PyBullet's C helper beats NumPy on a handful of quaternions
+        out[:, :3, :3] = np.array([p.getMatrixFromQuaternion(q) for q in quats]).reshape(-1, 3, 3)
         out[:, :3, 3] = [pos] + [s[4] for s in states]
         return out
 

@@ -57,8 +57,8 @@ class _AnchorPath:
         self.before, self.after, self.sweep = before, after, sweep
         self.ends = {}
         for j in set(joints):
-            q = matrix_to_quat(np.stack([before[j, :3, :3], after[j, :3, :3]]))
-            self.ends[j] = (before[j, :3, 3], after[j, :3, 3], q[0], q[1])
+            self.ends[j] = (before[j, :3, 3], after[j, :3, 3],
+                            matrix_to_quat(before[j, :3, :3]), matrix_to_quat(after[j, :3, :3]))
 
         self._memo: dict = {}
 
