@@ -87,6 +87,7 @@ _SLOW_READER = """
 import json, sys, time
 from conrt.engine_bridge import BridgeReader
 r = BridgeReader.connect(sys.argv[1])
+print("attached", flush=True)
 reads = dropped = 0
 end = time.monotonic() + float(sys.argv[2])
 while time.monotonic() < end:
@@ -111,7 +112,7 @@ def test_slow_reader_drops_frames_and_does_not_slow_the_writer(name, bridge_proc
 
     alone = rate(1.5)
     slow = subprocess.Popen([sys.executable, "-c", _SLOW_READER, name, "3.0"], stdout=subprocess.PIPE, text=True)
-    time.sleep(0.75)  # let it attach and start reading
+    assert slow.stdout.readline().strip() == "attached"  # its start-up (imports) is over
     with_reader = rate(1.5)
     out, _ = slow.communicate(timeout=60)
     stats = json.loads(out)
