@@ -181,7 +181,8 @@ def save_grid(path, batch: dict, rows: int = 4) -> None:
 # the loop
 # ---------------------------------------------------------------------------
 def train(cfg: TrainConfig, resume: bool = False, progress: bool = True) -> dict:
-    """Train; returns {"step", "elapsed_s", "last_loss", "val"}. Works alone or under torchrun."""
+    """Train; returns {"step", "elapsed_s", "last_loss", "l1", "val", "best_val_l1", "model"}.
+    Works alone or under torchrun (env RANK/WORLD_SIZE)."""
     from tqdm import tqdm
 
     from conrt.runtime.conr_v1 import CoNR
@@ -292,4 +293,4 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True) -> dict
 
             dist.destroy_process_group()
     return {"step": step, "elapsed_s": elapsed, "last_loss": last.get("loss"), "l1": last.get("l1"),
-            "val": last.get("val"), "best_val_l1": best}
+            "val": last.get("val"), "best_val_l1": best, "model": model}
