@@ -905,6 +905,10 @@ def build(p: CharacterParams, name: str = "procedural") -> Character:
     R, S = 22, 48
     phi = np.linspace(0, 2 * np.pi, S + 1)  # 0 = +z (front), about +y
     cut = np.radians(76 + 76 * ((1 - np.cos(phi)) / 2) ** 0.8)  # polar angle from +y
+    # pointed locks along the sides/back edge (a zigzag cut), none at the forehead
+    spikes = 2 * p.bangs_count + 2
+    saw = 1 - np.abs(((phi * spikes / (2 * np.pi)) % 1.0) * 2 - 1)  # 0..1 triangle wave
+    cut = cut + np.radians(14) * saw * np.clip((1 - np.cos(phi)) / 2 * 3, 0, 1)
     t = np.linspace(0, 1, R)[:, None]
     thp = t * cut[None, :]
     k = 1.07
@@ -913,9 +917,12 @@ def build(p: CharacterParams, name: str = "procedural") -> Character:
     cap[..., 1] = head_c[1] + ry * k * np.cos(thp)
     cap[..., 2] = head_c[2] + rz * k * np.sin(thp) * np.cos(phi)
     cap[..., 1] += 0.02 * ry  # sit a bit higher, the crown a bit rounder
-    # widen the lower back (hair volume behind the ears)
+    # widen the lower back (hair volume behind the ears), flare the ends outwards
     cap[..., 0] *= 1 + 0.08 * np.clip(-np.cos(phi), 0, 1) * t
     cap[..., 2] -= 0.06 * rz * np.clip(-np.cos(phi), 0, 1) * t
+    flare = 1 + 0.12 * t ** 4 * np.clip((1 - np.cos(phi)) / 2 * 3, 0, 1)
+    cap[..., 0] = head_c[0] + (cap[..., 0] - head_c[0]) * flare
+    cap[..., 2] = head_c[2] + (cap[..., 2] - head_c[2]) * flare
     pts = cap.reshape(-1, 3)
     center = np.tile(head_c, (R, 1))
     b.add(cap, *_rigid(J["head"], len(pts)), Part.HAIR, hair_col(pts, head_c[1] + 0.55 * ry), center=center)
