@@ -246,3 +246,38 @@ def test_c_reader_rejects_bad_segments_naming_the_values(name, build_c, change, 
         res = subprocess.run([str(exe), name, "--timeout", "0.3"], capture_output=True, text=True, timeout=60)
     assert res.returncode == 2
     assert code in res.stderr and words in res.stderr, res.stderr
+
+
+_SLOW_SOURCE = """
+import sys, time
+from conrt.engine_bridge import TestPattern, run_bridge
+pattern = TestPattern(16, 16)
+
+def slow(request):  # a frame source far slower than the heartbeat (like CoNR on a CPU)
+    time.sleep(1.5)
+    return pattern(request)
+
+run_bridge(slow, sys.argv[1], 16, 16, fps=0, max_frames=4)
+"""
+
+
+def test_slow_frame_source_is_alive_not_stalled(name):
+    proc = subprocess.Popen([sys.executable, "-c", _SLOW_SOURCE, name])
+    try:
+        r = BridgeReader.connect(name, timeout=60, stale_after=0.8)
+        first = r.wait(30)
+        assert first is not None
+        states, new_frames = set(), 0
+        end = time.monotonic() + 1.0  # shorter than one frame, longer than the stale threshold
+        while time.monotonic() < end:
+            states.add(r.writer_state())
+            new_frames += r.read() is not None
+            time.sleep(0.05)
+        assert states == {WriterState.ALIVE}  # the heartbeat thread keeps beating during the slow render
+        assert new_frames <= 1
+        assert r.wait(30) is not None  # and frames do keep coming, slowly
+        r.close()
+    finally:
+        proc.kill()
+        proc.wait()
+        Path(shm.segment_path(name)).unlink(missing_ok=True)
