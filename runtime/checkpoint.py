@@ -177,5 +177,7 @@ def resolve_model(weights=None, config: "str | CoNRConfig | None" = None, allow_
     if not allow_untrained:
         raise CheckpointError(f"no weights given and no embedded weights for {cfg.name} ({embedded}); "
                               "pass --weights (an official folder or a .safetensors file)")
-    log.warning("no weights for %s: using an UNTRAINED (randomly initialised) model", cfg.name)
-    return CoNR(cfg).eval()
+    log.warning("no weights for %s: using an UNTRAINED (randomly initialised, seed 0) model", cfg.name)
+    with torch.random.fork_rng():  # deterministic, without touching the caller's RNG
+        torch.manual_seed(0)
+        return CoNR(cfg).eval()
