@@ -183,7 +183,8 @@ def main(argv=None) -> int:
               f"({r['writer_gb_s']:.2f}) | {r['writer_us_per_frame']:.0f} ({r['writer_cost_x_baseline']:.1f}×) "
               f"| {r['reader_fps']:.0f} | {r['latency_us_p50']:.0f} / {r['latency_us_p95']:.0f} / "
               f"{r['latency_us_p99']:.0f} ({r['latency_p50_x_baseline']:.1f}×) | "
-              + (f"{r['c_latency_us_p50']:.0f} / {r['c_latency_us_p99']:.0f} |" if "c_latency_us_p50" in r else "– |"))
+              + (f"{r['c_latency_us_p50']:.0f} / {r['c_latency_us_p99']:.0f} |"
+                 if "c_latency_us_p50" in r else "– |"))
     return 0
 
 

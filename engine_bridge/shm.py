@@ -164,7 +164,8 @@ def open_segment(name: str) -> tuple[int, mmap.mmap, str]:
     try:
         fd = os.open(path, os.O_RDWR | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0))
     except FileNotFoundError:
-        raise BridgeProtocolError(f"no bridge named {name!r} ({path} does not exist); is `conrt bridge` running?") from None
+        raise BridgeProtocolError(
+            f"no bridge named {name!r} ({path} does not exist); is `conrt bridge` running?") from None
     except OSError as exc:
         raise BridgeProtocolError(f"cannot open bridge segment {path}: {exc}") from None
     try:
