@@ -291,7 +291,7 @@ class VerletCloth:
         gain_i = (1.5 * self.stiff * wi / wsum * self.scale[i, 0])[:, None]
         gain_j = (1.5 * self.stiff * wj / wsum * self.scale[j, 0])[:, None]
         for it in range(self.iterations):
-            d = x[j] - x[i]
+            d = np.take(x, j, axis=0) - np.take(x, i, axis=0)  # take: ~3x faster than fancy indexing
             length = np.sqrt(np.einsum("ed,ed->e", d, d))
             c = ((length - self.rest_len) / np.maximum(length, 1e-9))[:, None] * d
             # one bincount per end over flattened (node, axis) slots: ~10x faster than np.add.at
@@ -315,13 +315,23 @@ class VerletCloth:
         """Push nodes out of the capsules (plus the collision margin)."""
         if not len(caps):
             return x
-        a, b, r = caps[:, 0:3], caps[:, 3:6], caps[:, 6] + self.params.margin
-        ab = b - a  # [C, 3]
+        a, ab, r = caps[:, 0:3], caps[:, 3:6] - caps[:, 0:3], caps[:, 6] + self.params.margin
         t = np.clip((x @ ab.T - (a * ab).sum(1)) / np.maximum((ab * ab).sum(1), 1e-12), 0, 1)  # [N, C]
-        d = x[:, None] - (a + t[..., None] * ab)  # [N, C, 3]
-        dist = np.sqrt(np.einsum("ncd,ncd->nc", d, d))
-        depth = np.maximum(r - dist, 0.0) * self.free[:, None]
-        return x + np.einsum("nc,ncd->nd", depth / np.maximum(dist, 1e-9), d)
+        # squared distance to each axis point without building [N, C, 3]:
+        # |x - a - t ab|^2 = |x - a|^2 - 2 t (x - a).ab + t^2 |ab|^2
+        xa2 = (x * x).sum(1)[:, None] - 2 * x @ a.T + (a * a).sum(1)
+        xab = x @ ab.T - (a * ab).sum(1)
+        dist2 = xa2 - 2 * t * xab + t * t * (ab * ab).sum(1)
+        hit = (dist2 < r * r) & (self.free[:, None] > 0)
+        if not hit.any():  # the usual case: nothing inside
+            return x
+        n, c = np.nonzero(hit)
+        d = x[n] - (a[c] + t[n, c, None] * ab[c])
+        dist = np.sqrt((d * d).sum(1))
+        push = ((r[c] - dist) / np.maximum(dist, 1e-9))[:, None] * d
+        out = x.copy()
+        np.add.at(out, n, push)
+        return out
 
     def nodes(self) -> np.ndarray:
         return self.x.copy()
