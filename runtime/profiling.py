@@ -25,6 +25,7 @@ import importlib.util
 import logging
 import statistics
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -108,18 +109,20 @@ def measure_size(size: int, frames: int = 10, warmup: int = 2, backend: str = "a
         shade_ms, base_ms, cached_torch_ms = [], [], []
         from .sheet import render_prepared
 
-        for u in udps[:nb]:
-            x, _ = prepare_udp(u, size, False)
-            xt = torch.from_numpy(x)
+        def timed(fn, *a) -> float:
             t = time.perf_counter()
-            shader.shade(u)
-            shade_ms.append((time.perf_counter() - t) * 1e3)
-            t = time.perf_counter()
-            base_fn(xt)
-            base_ms.append((time.perf_counter() - t) * 1e3)
-            t = time.perf_counter()
-            render_prepared(model_, xt, shader.cache)
-            cached_torch_ms.append((time.perf_counter() - t) * 1e3)
+            fn(*a)
+            return (time.perf_counter() - t) * 1e3
+
+        # on a thread of its own, like the runtime's shader: torch called from the
+        # main thread was measured 20-50x slower on a busy machine (OpenMP teams)
+        with ThreadPoolExecutor(1) as pool:
+            for u in udps[:nb]:
+                x, _ = prepare_udp(u, size, False)
+                xt = torch.from_numpy(x)
+                shade_ms.append(pool.submit(timed, shader.shade, u).result())
+                base_ms.append(pool.submit(timed, base_fn, xt).result())
+                cached_torch_ms.append(pool.submit(timed, render_prepared, model_, xt, shader.cache).result())
     finally:
         rt.close()
     row = {"fps": round(frames / wall, 3)}
