@@ -238,30 +238,37 @@ class CINN(nn.Module):
         levels = len(sheet_feats)
         groups = self.cfg.flow_groups
 
-        def per_view(t):  # (N, ...) -> (N*M, ...), the same tensor for every view
-            return t.unsqueeze(1).expand(n, m, *t.shape[1:]).reshape(b, *t.shape[1:])
+        # block inputs are concatenated as (N, M, C, h, w): per-view tensors are
+        # reshaped, shared ones (pose, fused) broadcast with expand; one copy in cat
+        def views(t):  # (N*M, C, h, w) -> (N, M, C, h, w)
+            return t.reshape(n, m, *t.shape[1:])
+
+        def shared(t):  # (N, C, h, w) -> (N, M, C, h, w), the same for every view
+            return t.unsqueeze(1).expand(n, m, *t.shape[1:])
 
         def fuse(weights, x, lo, hi=None):  # sum over views of w[:, :, lo:hi] * x
             w = weights[:, :, lo:hi] if hi is not None else weights[:, :, lo:]
-            return (w * x.reshape(n, m, *x.shape[1:])).sum(1)
+            return (w * views(x)).sum(1)
 
         size = sheet_feats[0].shape[-2:]
         flow = ref.new_zeros(b, 2, *size)
         wref = _resize(ref, size)
         feat = sheet_feats[0].reshape(b, *sheet_feats[0].shape[2:])
-        w_flow, w_ref = flow, wref  # level 0: the view's own inputs stand in for the fused ones
+        w_flow, w_ref = views(flow), views(wref)  # level 0: the view's own inputs stand in for the fused ones
         w_msg = loc = None
         for p, block in enumerate(self.decoder_blocks):
-            parts = [flow]
+            parts = [views(flow)]
             if p < levels:
-                parts.append(per_view(pose_feats[p]))
-            parts.append(wref)
+                parts.append(shared(pose_feats[p]))
+            parts.append(views(wref))
             if p < levels:
-                parts.append(feat)
+                parts.append(views(feat))
             parts += [w_flow, w_ref]
             if p > 0:
-                parts += [w_msg, loc]
-            d_flow, msg, msg_flow, loc, loc_flow, mask = self._split(block(torch.cat(parts, 1)), p)
+                parts += [w_msg, views(loc)]
+            x = torch.cat(parts, 2)
+            x = x.reshape(b, x.shape[2], x.shape[3], x.shape[4])
+            d_flow, msg, msg_flow, loc, loc_flow, mask = self._split(block(x), p)
             flow = flow + d_flow
             if p == levels:
                 # the last block's messages are warped by their own flows too
@@ -281,9 +288,9 @@ class CINN(nn.Module):
                 feat = warp(sheet_feats[p + 1].reshape(b, *sheet_feats[p + 1].shape[2:]), flow)
             mask = mask.reshape(n, m, *mask.shape[1:])
             weights = mask * torch.softmax(mask, 1)
-            w_flow = per_view(fuse(weights, flow, 0, 1))
-            w_ref = per_view(fuse(weights, wref, 0, 1))
-            w_msg = per_view(fuse(weights, msg, 2))
+            w_flow = shared(fuse(weights, flow, 0, 1))
+            w_ref = shared(fuse(weights, wref, 0, 1))
+            w_msg = shared(fuse(weights, msg, 2))
         raise AssertionError("unreachable")
 
 
