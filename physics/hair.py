@@ -167,8 +167,8 @@ class HairChain:
         """[C, 4, 4] f64 world matrices of the chain joints, root first."""
         c = self.client
         pos, orn = p.getBasePositionAndOrientation(self.body, physicsClientId=c)
-        # link transforms are up to date after stepSimulation: no forward kinematics needed
-        states = p.getLinkStates(self.body, self._links, physicsClientId=c)
+        # computeForwardKinematics: the cached link transforms lag the base by one integration
+        states = p.getLinkStates(self.body, self._links, computeForwardKinematics=1, physicsClientId=c)
         quats = [orn] + [s[5] for s in states]
         out = np.zeros((len(self.chain), 4, 4))
         out[:, 3, 3] = 1.0
