@@ -92,6 +92,19 @@ def _init_dist(world: int) -> bool:
     return True
 
 
+def _freeze_unused(model) -> None:
+    """The encoders' U-Net decoders (the paper's UDP-detector heads) are not on
+    the rendering path: we get the target UDP from the rasterizer. Freezing
+    them keeps DDP from waiting for gradients that never come. They stay in
+    the state dict (and the optimizer, which skips parameters without grads),
+    so checkpoints keep the official layout."""
+    for enc in (model.udpparsernet, model.target_pose_encoder):
+        for name in ("upsample_blocks", "final_conv"):
+            part = getattr(enc, name, None)
+            if part is not None:
+                part.requires_grad_(False)
+
+
 def lr_at(cfg: TrainConfig, step: int) -> float:
     if step < cfg.warmup:
         return cfg.lr * (step + 1) / cfg.warmup
@@ -209,6 +222,7 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True) -> dict
 
     torch.manual_seed(cfg.seed)  # same initial weights on every rank (DDP also broadcasts them)
     model = CoNR(mcfg)
+    _freeze_unused(model)
     optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     step, elapsed, best = 0, 0.0, float("inf")
     if resume:
