@@ -12,9 +12,10 @@ for a request is that request's frame (its id is echoed), so an engine can
 match them; the shader is the bottleneck either way.
 
 As in :class:`~conrt.runtime.frame_loop.Runtime`, the network runs on its own
-thread (the GL context stays on the caller's): measured on a busy 2-core
-machine, torch calls from the main thread were 20-50x slower than the same
-calls from a worker thread (OpenMP thread-team contention).
+thread and the GL context stays on the caller's. (On the busy shared 2-core
+machine, torch calls from the main thread were in some runs 10-40x slower
+than the same calls from a worker thread, in others not; cause not pinned
+down, OpenMP team contention suspected.)
 """
 from __future__ import annotations
 

@@ -32,6 +32,7 @@ import logging
 import math
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Callable, Iterator, Literal
 
@@ -243,7 +244,9 @@ class ShadeStage:
         self.backend = create_backend(backend, model)
         t0 = time.perf_counter()
         self.sheet_images = fit_sheet(sheet_images, self.size)  # [S, S, 4] u8 straight RGBA views
-        self.cache = self.backend.encode_sheet(self.sheet_images)
+        # on a thread of its own, like per-frame shading (see bridge_source.py)
+        with ThreadPoolExecutor(1, thread_name_prefix="conrt-sheet") as pool:
+            self.cache = pool.submit(self.backend.encode_sheet, self.sheet_images).result()
         log.info("sheet encoded once: %d views at %d px in %.2f s (%s backend)", self.cache.views, self.size,
                  time.perf_counter() - t0, self.backend.name)
 

@@ -114,8 +114,8 @@ def measure_size(size: int, frames: int = 10, warmup: int = 2, backend: str = "a
             fn(*a)
             return (time.perf_counter() - t) * 1e3
 
-        # on a thread of its own, like the runtime's shader: torch called from the
-        # main thread was measured 20-50x slower on a busy machine (OpenMP teams)
+        # on a thread of its own, like the runtime's shader (see bridge_source.py:
+        # main-thread torch calls were at times far slower on the busy machine)
         with ThreadPoolExecutor(1) as pool:
             for u in udps[:nb]:
                 x, _ = prepare_udp(u, size, False)
