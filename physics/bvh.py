@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import logging
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -50,7 +50,6 @@ class Bvh:
     frame_time: float  # seconds
     motion: np.ndarray  # [F, C] f64 channel values in joint/channel order, degrees and file units
     source: str = "<bvh>"
-    _columns: list = field(default=None, repr=False, compare=False)
 
     @property
     def num_frames(self) -> int:
