@@ -26,6 +26,8 @@ def register(subparsers) -> None:
                    help="'sample' (samples/sample_character.glb), 'procedural:SEED', or a .glb/.vrm path")
     s.add_argument("--clip", default="walk", help="procedural clip name (see --list-clips)")
     s.add_argument("--bvh", default=None, help="drive with this BVH file instead of --clip")
+    s.add_argument("--animation", default=None,
+                   help="drive with this glTF animation (name or index) stored in the character's file")
     s.add_argument("--frames", type=int, default=120)
     s.add_argument("--fps", type=float, default=60.0)
     s.add_argument("--substeps", type=int, default=None, help="physics substeps per frame (default: backend's)")
@@ -56,12 +58,9 @@ def bvh_info(args) -> int:
 
 
 def _character(spec: str):
-    if spec == "sample":
-        from pathlib import Path
+    """-> (Character, the file it came from or None)."""
+    from pathlib import Path
 
-        from conrt.characters.gltf_io import load_character
-
-        return load_character(Path(__file__).resolve().parents[2] / "samples" / "sample_character.glb")
     if spec.startswith("procedural:"):
         from conrt.characters.procedural import generate
 
@@ -69,10 +68,11 @@ def _character(spec: str):
             seed = int(spec.split(":", 1)[1])
         except ValueError:
             raise ConfigError(f"--character {spec!r}: expected procedural:<integer seed>") from None
-        return generate(seed)
+        return generate(seed), None
     from conrt.characters.gltf_io import load_character
 
-    return load_character(spec)
+    path = Path(__file__).resolve().parents[2] / "samples" / "sample_character.glb" if spec == "sample" else Path(spec)
+    return load_character(path), path
 
 
 def simulate(args) -> int:
@@ -81,6 +81,7 @@ def simulate(args) -> int:
 
     from conrt.physics.bvh import bvh_to_clip, load_bvh
     from conrt.physics.clips import get_clip, list_clips
+    from conrt.physics.gltf_anim import load_gltf_clip
     from conrt.physics.world import PhysicsWorld
 
     if args.list_clips:
@@ -88,8 +89,18 @@ def simulate(args) -> int:
         return 0
     if args.frames < 1:
         raise ConfigError(f"--frames must be >= 1, got {args.frames}")
-    character = _character(args.character)
-    clip = bvh_to_clip(load_bvh(args.bvh), character) if args.bvh else get_clip(args.clip, character)
+    character, source = _character(args.character)
+    if args.bvh and args.animation:
+        raise ConfigError("give --bvh or --animation, not both")
+    if args.animation:
+        if source is None:
+            raise ConfigError("--animation needs a character loaded from a glTF/VRM file (procedural ones have none)")
+        anim = int(args.animation) if args.animation.isdigit() else args.animation
+        clip = load_gltf_clip(source, character.skeleton, anim)
+    elif args.bvh:
+        clip = bvh_to_clip(load_bvh(args.bvh), character)
+    else:
+        clip = get_clip(args.clip, character)
     joints, positions, cpu = [], [], []
     with PhysicsWorld(fps=args.fps, substeps=args.substeps, cloth_backend=args.cloth) as world:
         h = world.add(character, clip, mode=args.mode)

@@ -159,3 +159,35 @@ def test_name_map_errors_are_clear():
         humanoid_map(["A", "B"], {"C": "hips"})
     with pytest.raises(AssetError, match="not a humanoid bone"):
         humanoid_map(["A", "B"], {"A": "pelvis"})
+
+
+_BIOVISION = {"leftShoulder": "LeftCollar", "leftUpperArm": "LeftUpArm", "leftLowerArm": "LeftLowArm",
+              "leftUpperLeg": "LeftUpLeg", "leftLowerLeg": "LeftLowLeg", "leftToes": "LeftToe",
+              "upperChest": "Chest2", "hips": "Hips", "chest": "Chest"}
+_BIOVISION.update({k.replace("left", "right"): v.replace("Left", "Right") for k, v in list(_BIOVISION.items())
+                   if k.startswith("left")})
+
+
+def test_biovision_names_and_six_channels_on_every_joint(tmp_path, stick):
+    """Biovision names, ZYX order and position channels on every joint (their values
+    replace the offsets) retarget to the same poses."""
+    c = get_clip("jump", stick)
+    bvh = clip_to_bvh(c, stick, order="ZYX", unit=1.0)
+    joints, cols = [], []
+    for j, sl in zip(bvh.joints, bvh.channel_slices()):
+        name = _BIOVISION.get(j.name, j.name[:1].upper() + j.name[1:])
+        if len(j.channels) == 6:
+            joints.append(BvhJoint(name, j.parent, j.offset, j.channels))
+            cols.append(bvh.motion[:, sl])
+        else:
+            joints.append(BvhJoint(name, j.parent, j.offset, ("Xposition", "Yposition", "Zposition") + j.channels))
+            cols += [np.tile(j.offset, (bvh.num_frames, 1)), bvh.motion[:, sl]]
+    six = Bvh(joints=tuple(joints), frame_time=bvh.frame_time, motion=np.concatenate(cols, 1), source="bio.bvh")
+    path = tmp_path / "bio.bvh"
+    write_bvh(six, path)
+    back = load_bvh(path)
+    assert all(len(j.channels) == 6 for j in back.joints) and "LeftUpArm" in back.names
+    clip = bvh_to_clip(back, stick, root="absolute")
+    a, b = Animator(stick, c), Animator(stick, clip)
+    for t in np.linspace(0, c.duration * 0.99, 8):
+        np.testing.assert_allclose(a.pose(t).joint_world, b.pose(t).joint_world, atol=2e-4)

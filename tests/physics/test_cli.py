@@ -30,3 +30,11 @@ def test_simulate_writes_the_poses(tmp_path):
     assert data["joint_world"].shape[0] == 6 and data["joint_world"].shape[2:] == (4, 4)
     assert data["sim_positions"].shape == (6, len(data["sim_indices"]), 3)
     assert np.isfinite(data["sim_positions"]).all()
+
+
+def test_simulate_with_a_gltf_animation(assets_dir):
+    r = _conrt("simulate", "--character", str(assets_dir / "gltf/Fox.glb"), "--animation", "Run", "--frames", "5")
+    assert r.returncode == 0, r.stderr
+    assert "5 frames of 'Run'" in r.stdout
+    r = _conrt("simulate", "--character", str(assets_dir / "gltf/Fox.glb"), "--animation", "Dance", "--frames", "5")
+    assert r.returncode == 1 and "has no animation 'Dance'" in r.stderr
