@@ -73,7 +73,7 @@ def _tube(a, b, r, nt=8, nl=4):
 
 
 def stick_character(skirt=True, hair: tuple[str, ...] = ("hair_back", "tail_left", "tail_right"),
-                    skirt_rings: int = 10, skirt_segments: int = 32) -> Character:
+                    skirt_rings: int = 10, skirt_segments: int = 32, cape: bool = False) -> Character:
     names = [n for n, _, _ in _JOINTS]
     parents = [names.index(p) if p else -1 for _, p, _ in _JOINTS]
     pos = [np.asarray(x, float) for _, _, x in _JOINTS]
@@ -131,6 +131,19 @@ def stick_character(skirt=True, hair: tuple[str, ...] = ("hair_back", "tail_left
         idx = add(pts, np.array(tris), nrm, [hips, 0, 0, 0], [1, 0, 0, 0], Part.CLOTH)
         regions.append(SimRegion(name="skirt", kind="cloth", anchor_joint=hips, vertices=idx.astype(np.int32),
                                  pinned=idx[:skirt_segments].astype(np.int32)))
+    if cape:  # an open half cylinder behind the back, hanging from the upper chest
+        chest = names.index("upperChest")
+        ys = np.linspace(1.34, 0.75, 10)
+        ang = np.linspace(np.pi - 1.2, np.pi + 1.2, 16)
+        pts = np.concatenate([np.stack([0.2 * np.sin(ang), np.full_like(ang, y), 0.2 * np.cos(ang) - 0.02], 1)
+                              for y in ys])
+        nrm = pts * (1, 0, 1)
+        nrm /= np.linalg.norm(nrm, axis=1, keepdims=True)
+        tris = [(k * 16 + i, (k + 1) * 16 + i, k * 16 + i + 1) for k in range(9) for i in range(15)]
+        tris += [(k * 16 + i + 1, (k + 1) * 16 + i, (k + 1) * 16 + i + 1) for k in range(9) for i in range(15)]
+        idx = add(pts, np.array(tris), nrm, [chest, 0, 0, 0], [1, 0, 0, 0], Part.CLOTH)
+        regions.append(SimRegion(name="cape", kind="cloth", anchor_joint=chest, vertices=idx.astype(np.int32),
+                                 pinned=idx[:16].astype(np.int32)))
     for strand in hair:
         chain = np.array([names.index(f"{strand}_{k}") for k in range(len(_HAIR[strand]))], np.int32)
         for a, b in zip(chain[:-1], chain[1:]):

@@ -131,3 +131,27 @@ def test_rest_positions_never_change(girl):
         for _ in range(20):
             world.step()
     assert np.array_equal(girl.mesh.positions, before)
+
+
+def test_a_cape_gets_an_open_proxy_and_swings(caplog):
+    from conrt.physics.stick import stick_character
+
+    hero = stick_character(skirt=False, hair=(), cape=True)
+    cape = hero.regions[0]
+    proxy = build_proxy(hero, cape, segments=12, rings=8)
+    # open grid: no triangle joins the last column back to the first
+    cols = proxy.triangles % 12
+    assert not ((cols.min(1) == 0) & (cols.max(1) == 11)).any()
+    np.testing.assert_allclose(proxy.embed(proxy.nodes), hero.mesh.positions[proxy.vertices], atol=1e-5)
+    with PhysicsWorld() as world:
+        h = world.add(hero, "run")
+        for _ in range(60):
+            pose = world.step()[h]
+        assert world.resets(h) == 0
+    chest = pose.joint_world[hero.humanoid["upperChest"]].astype(np.float64)
+    local = (pose.sim_positions - chest[:3, 3]) @ chest[:3, :3]
+    rest = hero.mesh.positions[pose.sim_indices] - hero.skeleton.rest_world[hero.humanoid["upperChest"], :3, 3]
+    # running forward (+z) the cape's hem trails behind (-z) its rest place, still behind the back
+    hem = rest[:, 1] < rest[:, 1].min() + 0.05
+    assert (local[hem, 2] - rest[hem, 2]).mean() < -0.01
+    assert (local[:, 2] < 0.05).all()
