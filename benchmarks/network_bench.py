@@ -10,7 +10,7 @@ For every config and size, side by side in one process:
   view per DecoderBlock call), then stack and fuse (the baseline, conr-paper only
   unless --baseline-all);
 - ``torch``: our torch backend (views batched into one call per level,
-  inference_mode), in the default memory format and with channels_last;
+  inference_mode), with contiguous weights and with channels_last (the default);
 - ``onnxruntime``: the exported per-frame graph on ONNX Runtime (CPU).
 
 The sheet is encoded once beforehand and is not timed. FLOPs are counted with
@@ -146,15 +146,15 @@ def bench_config(name: str, size: int, views: int, reps: int, baseline: bool, fl
                      "fps": 1 / t["median_s"], "gflop": flops / 1e9, "gflops_per_s": flops / 1e9 / t["median_s"]})
         log.info("  %.3f s", t["median_s"])
 
-    torch_b = create_backend("torch", model)
+    torch_b = create_backend("torch", model, channels_last=False)
     torch_b.set_sheet(cache)
     want = torch_b.infer(udp)
     if baseline:
         got = straightforward_frame(model, inp[0], inp[1], list(inp[2:])).numpy()
         assert np.abs(got - want).max() < 1e-4, "baseline differs from the model"
         add("straightforward", lambda: straightforward_frame(model, inp[0], inp[1], list(inp[2:])))
-    add("torch", lambda: torch_b.infer(udp))
-    cl = create_backend("torch", model, channels_last=True)
+    add("torch contiguous", lambda: torch_b.infer(udp))
+    cl = create_backend("torch", model, channels_last=True)  # converts the model in place (after the above)
     cl.set_sheet(cache)
     add("torch channels_last", lambda: cl.infer(udp))
     with tempfile.TemporaryDirectory() as tmp:

@@ -1,8 +1,7 @@
 """The reference backend: the torch model itself, views batched into one
-call per level, under ``inference_mode``."""
+call per level, under ``inference_mode``, weights in channels_last (measured
+faster on CPU: fewer layout reorders in oneDNN; see docs/network.md)."""
 from __future__ import annotations
-
-import copy
 
 import numpy as np
 import torch
@@ -16,7 +15,7 @@ from .base import Backend, register_backend
 class TorchBackend(Backend):
     name = "torch"
 
-    def __init__(self, threads: int | None = None, channels_last: bool = False):
+    def __init__(self, threads: int | None = None, channels_last: bool = True):
         super().__init__()
         self.channels_last = channels_last
         if threads:
@@ -32,8 +31,8 @@ class TorchBackend(Backend):
 
     def load(self, model: CoNR) -> None:
         if self.channels_last:
-            # a copy: the caller's model (and other backends sharing it) keep their layout
-            model = copy.deepcopy(model).to(memory_format=torch.channels_last)
+            # in place (no 720 MB copy of the paper model): the maths are unchanged
+            model = model.to(memory_format=torch.channels_last)
         self.model = model.eval()
 
     def set_sheet(self, cache: SheetCache) -> None:
