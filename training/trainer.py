@@ -105,6 +105,23 @@ def _freeze_unused(model) -> None:
                 part.requires_grad_(False)
 
 
+def _truncate_log(path: Path, step: int) -> None:
+    """Drop log rows past the checkpoint we resume from (they will be redone)."""
+    if not path.is_file():
+        return
+    with open(path, newline="") as f:
+        rows = list(csv.DictReader(f))
+    keep = [r for r in rows if int(r["step"]) <= step]
+    if len(keep) == len(rows):
+        return
+    tmp = path.with_suffix(".tmp")
+    with open(tmp, "w", newline="") as f:
+        w = csv.DictWriter(f, LOG_FIELDS)
+        w.writeheader()
+        w.writerows(keep)
+    os.replace(tmp, path)
+
+
 def lr_at(cfg: TrainConfig, step: int) -> float:
     if step < cfg.warmup:
         return cfg.lr * (step + 1) / cfg.warmup
@@ -228,6 +245,8 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True) -> dict
     if resume:
         step, elapsed, best = load_checkpoint(run, model, optimizer)
         log.info("resumed %s at step %d (%.0f s trained)", run, step, elapsed)
+        if rank == 0:
+            _truncate_log(run / "log.csv", step)
     elif rank == 0 and (run / "log.csv").exists():
         (run / "log.csv").unlink()  # a fresh run starts a fresh log
     net = model

@@ -31,6 +31,9 @@ def register(subparsers) -> None:
 def run_make(args) -> int:
     from conrt.training.datagen import DataSpec, make_dataset
 
+    if logging.getLogger().level > logging.DEBUG:  # one "added character" line per character drowns the bar
+        logging.getLogger("conrt.physics").setLevel(logging.WARNING)
+
     spec = DataSpec(characters=args.characters, poses=args.poses, size=args.size, seed=args.seed,
                     shard_size=args.shard_size, val=args.val, test=args.test)
     manifest = make_dataset(args.output, spec)
