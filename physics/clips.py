@@ -107,6 +107,7 @@ class Animator:
         self.joint_index = np.array(idx, np.int64)  # [M] skeleton joints driven
         self.clip_column = np.array(cols, np.int64)  # [M] matching clip columns
         self.rest_rot = sk.rest_world[self.joint_index, :3, :3].astype(np.float64)  # [M, 3, 3]
+        self.aligned = bool(np.allclose(self.rest_rot, np.eye(3), atol=1e-7))
         roots = np.flatnonzero(sk.parents < 0)
         self.root = int(character.humanoid.get("hips", roots[0]))
 
@@ -115,7 +116,8 @@ class Animator:
         sk = self.character.skeleton
         quats, off = self.clip.sample(t)
         q = quat_to_matrix(quats[self.clip_column])  # [M, 3, 3] rest-aligned
-        r = np.einsum("mba,mbc,mcd->mad", self.rest_rot, q, self.rest_rot)  # joint-frame rotation
+        # joint-frame rotation restRot^T Q restRot (skipped for axis-aligned rest frames)
+        r = q if self.aligned else np.swapaxes(self.rest_rot, 1, 2) @ q @ self.rest_rot
         local = sk.rest_local.astype(np.float64).copy()
         local[self.joint_index, :3, :3] = local[self.joint_index, :3, :3] @ r
         p = sk.parents[self.root]
@@ -131,11 +133,36 @@ class Animator:
 
 
 def world_matrices(parents: np.ndarray, local: np.ndarray) -> np.ndarray:
-    """Forward kinematics in float64: [J] parents, [J, 4, 4] local -> [J, 4, 4] world."""
+    """Forward kinematics in float64: [J] parents, [J, 4, 4] local -> [J, 4, 4] world.
+
+    One batched matmul per tree depth instead of one per joint (runs every frame)."""
     world = np.empty_like(local)
-    for j, p in enumerate(parents):
-        world[j] = local[j] if p < 0 else world[p] @ local[j]
+    for level in _levels(tuple(int(x) for x in parents)):
+        if level[0] is None:  # roots
+            world[level[1]] = local[level[1]]
+        else:
+            world[level[1]] = world[level[0]] @ local[level[1]]
     return world
+
+
+_LEVEL_CACHE: dict = {}
+
+
+def _levels(parents: tuple) -> list:
+    """[(parent indices or None, joint indices)] per depth, parents before children (memoised)."""
+    if parents not in _LEVEL_CACHE:
+        depth = []
+        for j, p in enumerate(parents):
+            depth.append(0 if p < 0 else depth[p] + 1)
+        depth = np.array(depth)
+        out = []
+        for d in range(int(depth.max()) + 1 if len(depth) else 0):
+            js = np.flatnonzero(depth == d)
+            out.append((None if d == 0 else np.array([parents[j] for j in js]), js))
+        if len(_LEVEL_CACHE) > 64:
+            _LEVEL_CACHE.clear()
+        _LEVEL_CACHE[parents] = out
+    return _LEVEL_CACHE[parents]
 
 
 # ---------------------------------------------------------------------------

@@ -220,9 +220,10 @@ class BodyRig:
         """Follow target joint world matrices [J, 4, 4] (character space) for the next substep."""
         c, root = self.client, world[self.root]
         if self.mode == "kinematic":
-            quats = matrix_to_quat(world[list(self.parts), :3, :3])
-            for (j, b), q in zip(self.parts.items(), quats):
-                p.resetBasePositionAndOrientation(b, world[j, :3, 3].tolist(), q.tolist(), physicsClientId=c)
+            joints = list(self.parts)
+            quats = matrix_to_quat(world[joints, :3, :3]).tolist()
+            for b, x, q in zip(self.parts.values(), world[joints, :3, 3].tolist(), quats):
+                p.resetBasePositionAndOrientation(b, x, q, physicsClientId=c)
             self._world = world
             return
         p.resetBasePositionAndOrientation(self.body, root[:3, 3].tolist(), matrix_to_quat(root[:3, :3]).tolist(),

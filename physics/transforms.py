@@ -98,12 +98,18 @@ def quat_to_matrix(q: np.ndarray) -> np.ndarray:
                          [2 * (x * y + z * w), 1 - 2 * (x * x + z * z), 2 * (y * z - x * w)],
                          [2 * (x * z - y * w), 2 * (y * z + x * w), 1 - 2 * (x * x + y * y)]])
     q = q / np.linalg.norm(q, axis=-1, keepdims=True)
-    x, y, z, w = np.moveaxis(q, -1, 0)
-    return np.stack([
-        np.stack([1 - 2 * (y * y + z * z), 2 * (x * y - z * w), 2 * (x * z + y * w)], -1),
-        np.stack([2 * (x * y + z * w), 1 - 2 * (x * x + z * z), 2 * (y * z - x * w)], -1),
-        np.stack([2 * (x * z - y * w), 2 * (y * z + x * w), 1 - 2 * (x * x + y * y)], -1),
-    ], -2)
+    pq = 2.0 * q[..., :, None] * q[..., None, :]  # [..., 4, 4] all products 2 q_i q_j at once
+    out = np.empty(q.shape[:-1] + (3, 3))
+    out[..., 0, 0] = 1 - pq[..., 1, 1] - pq[..., 2, 2]
+    out[..., 1, 1] = 1 - pq[..., 0, 0] - pq[..., 2, 2]
+    out[..., 2, 2] = 1 - pq[..., 0, 0] - pq[..., 1, 1]
+    out[..., 0, 1] = pq[..., 0, 1] - pq[..., 2, 3]
+    out[..., 1, 0] = pq[..., 0, 1] + pq[..., 2, 3]
+    out[..., 0, 2] = pq[..., 0, 2] + pq[..., 1, 3]
+    out[..., 2, 0] = pq[..., 0, 2] - pq[..., 1, 3]
+    out[..., 1, 2] = pq[..., 1, 2] - pq[..., 0, 3]
+    out[..., 2, 1] = pq[..., 1, 2] + pq[..., 0, 3]
+    return out
 
 
 def slerp(q0: np.ndarray, q1: np.ndarray, t) -> np.ndarray:
