@@ -34,7 +34,7 @@ def test_a_few_steps_reduce_the_loss_on_a_fixed_batch(tiny_data):
         opt.zero_grad()
         loss.backward()
         opt.step()
-        losses.append(float(loss))
+        losses.append(loss.item())
     assert losses[-1] < 0.7 * losses[0], losses
 
 

@@ -1,0 +1,25 @@
+"""The embedded default model and its sample sheet work through the runtime API."""
+from __future__ import annotations
+
+import numpy as np
+
+from conrt.runtime import encode_sheet, load_weights, read_sheet_image, shade
+from conrt.runtime.defaults import default_sheet_paths, default_weights_path
+
+
+def test_default_weights_and_sheet_shade_a_udp_frame():
+    path = default_weights_path()
+    assert path.stat().st_size <= 20 * 1024 * 1024
+    model = load_weights(path)
+    assert model.cfg.name == "conr-xs" and model.cfg.image_size == 128
+    sheet = [read_sheet_image(p) for p in default_sheet_paths()]
+    assert 4 <= len(sheet) <= 8
+    for img in sheet:  # straight alpha, cut out, at the size the model was trained at
+        assert img.shape == (128, 128, 4) and img.dtype == np.uint8
+        assert 0.02 < (img[..., 3] > 0).mean() < 0.6
+    cache = encode_sheet(model, sheet)
+    udp = np.zeros((128, 128, 4), np.float32)
+    udp[30:100, 50:78] = (0.5, 0.6, 0.5, 1.0)  # a block of body
+    out = shade(model, udp, cache)
+    assert out.shape == (128, 128, 4) and np.isfinite(out).all()
+    assert (out[..., :3] <= out[..., 3:4] + 1e-5).all()  # premultiplied
