@@ -79,14 +79,15 @@ def simulate(args) -> int:
     import numpy as np
     from tqdm import tqdm
 
-    from conrt.physics.bvh import bvh_to_clip, load_bvh
     from conrt.physics.clips import get_clip, list_clips
+
+    if args.list_clips:  # before importing PyBullet, which prints its build time on stdout
+        print("\n".join(list_clips()))
+        return 0
+    from conrt.physics.bvh import bvh_to_clip, load_bvh
     from conrt.physics.gltf_anim import load_gltf_clip
     from conrt.physics.world import PhysicsWorld
 
-    if args.list_clips:
-        print("\n".join(list_clips()))
-        return 0
     if args.frames < 1:
         raise ConfigError(f"--frames must be >= 1, got {args.frames}")
     character, source = _character(args.character)
