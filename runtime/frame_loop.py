@@ -540,7 +540,7 @@ class RuntimeInfo:
     extra: dict = field(default_factory=dict)
 
 
-def open_runtime(character=None, sheet=None, weights=None, *, backend: str = "auto", size: int = 256,
+def open_runtime(character=None, sheet=None, weights=None, *, backend: str = "auto", size: int | None = None,
                  clip: str = "idle", fps: float = 30.0, physics_mode: Literal["kinematic", "physical"] = "kinematic",
                  realtime: bool = False, toon: bool = False, ctx=None, context: str = "auto",
                  yaw: float = 0.0, pitch: float = 0.0, model=None) -> Runtime:
@@ -548,18 +548,22 @@ def open_runtime(character=None, sheet=None, weights=None, *, backend: str = "au
 
     ``character``: None (sample), a path or "procedural:SEED"; ``sheet``: None
     (sample sheet, else one drawn with the toon pass), a folder or a list of
-    images; ``weights``: None (embedded default, else untrained conr-xs) or a path."""
+    images; ``weights``: None (embedded default, else untrained conr-xs) or a path;
+    ``size``: None = the model's training size (``cfg.image_size``)."""
     from .session import load_character_source, load_model_source, load_sheet_source
 
     from conrt.physics.clips import list_clips
 
     if clip not in list_clips():  # before any slow loading
         raise ConfigError(f"unknown clip {clip!r}; valid clips: {', '.join(list_clips())}")
-    check_size(size)
+    if size is not None:
+        check_size(size)
     if model is None:
         model, weights_desc = load_model_source(weights)
     else:
         weights_desc = getattr(model, "conrt_description", f"{model.cfg.name} (given)")
+    if size is None:  # the size the model was trained at (128 for the embedded default)
+        size = int(model.cfg.image_size)
     check_size(size, model.cfg.size_multiple)
     char = load_character_source(character)
     images = None

@@ -35,6 +35,9 @@ DEFAULT_WEIGHTS = _PKG / "weights" / "conr-default.safetensors"
 FALLBACK_CONFIG = "conr-xs"
 SHEET_SUFFIXES = (".png", ".webp", ".tif", ".tiff")
 MAX_SHEET_VIEWS = 16
+# free border per side (fraction of the frame) when a sheet view is re-framed;
+# the default model's training frames had 0.03-0.18 (training/datagen.py)
+SHEET_MARGIN = 0.06
 
 
 # ---------------------------------------------------------------------------
@@ -193,8 +196,9 @@ def check_sheet(images: Sequence[np.ndarray], names: Sequence | None = None) -> 
 
 
 def fit_sheet(images: Sequence[np.ndarray], size: int) -> list[np.ndarray]:
-    """Auto-centre each view on its alpha and scale it to ``size`` x ``size`` so the
-    network runs at the frame size (the official loader's crop, done once)."""
+    """Auto-centre each view on its alpha and scale it to ``size`` x ``size`` (with a
+    ``SHEET_MARGIN`` border) so the network runs at the frame size; views already
+    ``size`` x ``size`` are used as drawn."""
     out = []
     for img in images:
         if img.shape[:2] == (size, size):
@@ -203,7 +207,10 @@ def fit_sheet(images: Sequence[np.ndarray], size: int) -> list[np.ndarray]:
         # Resize premultiplied so the transparent black background does not bleed into edges.
         f = img.astype(np.float32) / 255.0
         pm = np.concatenate([f[..., :3] * f[..., 3:], f[..., 3:]], -1)
-        r = off.apply_crop(pm, off.find_crop(img[..., 3]), size)
+        c = off.find_crop(img[..., 3])
+        pad = int(round(c.side * SHEET_MARGIN / (1 - 2 * SHEET_MARGIN)))  # keep a border, as the training frames have
+        c = off.Crop(c.top - pad, c.left - pad, c.side + 2 * pad, c.frame_h, c.frame_w)
+        r = off.apply_crop(pm, c, size)
         a = r[..., 3:]
         rgb = np.where(a > 1e-6, r[..., :3] / np.maximum(a, 1e-6), 0.0)
         out.append((np.clip(np.concatenate([rgb, a], -1), 0, 1) * 255 + 0.5).astype(np.uint8))

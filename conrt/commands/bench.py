@@ -29,7 +29,8 @@ def register(subparsers) -> None:
     p = subparsers.add_parser("bench", help="end-to-end fps and per-stage ms at 128/256/512 px",
                               description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--sizes", default="128,256,512", help="comma-separated frame sizes (default 128,256,512)")
-    p.add_argument("--frames", type=int, default=10, help="timed frames per size, after 2 warm-up frames (default 10)")
+    p.add_argument("--frames", type=int, default=10, help="timed frames per size (default 10)")
+    p.add_argument("--warmup", type=int, default=2, help="untimed frames before the timed ones (default 2)")
     p.add_argument("--backend", default="auto", help="inference backend (default auto)")
     p.add_argument("--character", help="character file or procedural:SEED (default: the sample character)")
     p.add_argument("--sheet", help="sheet folder (default: the sample sheet)")
@@ -62,8 +63,10 @@ def run(args) -> int:
     sizes = parse_sizes(args.sizes)
     if args.frames < 1:
         raise ConfigError(f"--frames must be at least 1, got {args.frames}")
+    if args.warmup < 0:
+        raise ConfigError(f"--warmup must be >= 0, got {args.warmup}")
     result = measure(sizes, args.frames, backend=args.backend, character=args.character, sheet=args.sheet,
-                     weights=args.weights)
+                     weights=args.weights, warmup=args.warmup)
     if args.json:
         print(json.dumps(result))
         return 0

@@ -157,8 +157,14 @@ def _run_window(args) -> int:
     clips = list_clips()
     if args.clip not in clips:
         raise ConfigError(f"unknown clip {args.clip!r}; valid clips: {', '.join(clips)}")
-    scale = args.scale or max(1, 512 // args.size)
-    panel = args.size * scale
+    from conrt.runtime.frame_loop import check_size
+    from conrt.runtime.session import load_model_source
+
+    # the window's size depends on the frame size, which defaults to the model's
+    model, _ = load_model_source(args.weights)
+    size = check_size(args.size or int(model.cfg.image_size), model.cfg.size_multiple)
+    scale = args.scale or max(1, 512 // size)
+    panel = size * scale
     show_ref = not args.no_reference
     win_w = panel * (3 if show_ref else 1)
     ctx = create_context("window", visible=True, window_size=(win_w, panel), title="conrt demo")
@@ -166,7 +172,7 @@ def _run_window(args) -> int:
     from conrt.runtime.frame_loop import open_runtime
 
     try:
-        rt = open_runtime(args.character, args.sheet, args.weights, backend=args.backend, size=args.size,
+        rt = open_runtime(args.character, args.sheet, backend=args.backend, size=size, model=model,
                           clip=args.clip, fps=args.fps, realtime=True, toon=True, ctx=ctx, yaw=args.yaw,
                           pitch=args.pitch, physics_mode="physical")
     except BaseException:
@@ -220,7 +226,7 @@ def _run_window(args) -> int:
     glfw.set_mouse_button_callback(window, on_button)
     glfw.set_cursor_pos_callback(window, on_move)
     tex = fbo = None
-    shaded = np.zeros((args.size, args.size, 3), np.uint8) + np.uint8(_BACKGROUND[0] * 255)
+    shaded = np.zeros((size, size, 3), np.uint8) + np.uint8(_BACKGROUND[0] * 255)
     shown = 0
     last_screen = None
     tick = time.perf_counter()

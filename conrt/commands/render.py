@@ -17,7 +17,7 @@ from conrt.errors import ConfigError
 log = logging.getLogger(__name__)
 
 
-def add_source_arguments(p: argparse.ArgumentParser, size: int = 256) -> None:
+def add_source_arguments(p: argparse.ArgumentParser) -> None:
     """Arguments shared by render, demo and bench: what to load and how to run it."""
     p.add_argument("--character", help="character .glb/.gltf/.vrm, or procedural:SEED (default: the sample character)")
     p.add_argument("--sheet", type=Path, help="folder of RGBA drawings of the character, 4-8 views "
@@ -25,7 +25,9 @@ def add_source_arguments(p: argparse.ArgumentParser, size: int = 256) -> None:
     p.add_argument("--weights", type=Path, help="CoNR weights: .safetensors (conrt convert / training) or an "
                                                 "official folder (default: the embedded weights)")
     p.add_argument("--backend", default="auto", help="inference backend: auto, torch, onnxruntime, tensorrt (default auto)")
-    p.add_argument("--size", type=int, default=size, help=f"square frame size in pixels (default {size})")
+    p.add_argument("--size", type=int, default=None,
+                   help="square frame size in pixels (default: the size the model was trained at, 128 for the "
+                        "embedded model)")
     p.add_argument("--yaw", type=float, default=0.0, help="camera yaw in degrees (0 = front)")
     p.add_argument("--pitch", type=float, default=0.0, help="camera pitch in degrees (> 0: from above)")
     p.add_argument("--context", choices=("auto", "egl", "window"), default="auto", help="OpenGL context kind")
@@ -83,7 +85,7 @@ def run(args) -> int:
         for s in sinks:
             s.close()
     where = " and ".join(str(x) for x in (args.output, args.atlas) if x)
-    print(f"wrote {args.frames} frames of {args.clip} ({args.size}x{args.size}, {rt.info.backend}) to {where}"
+    print(f"wrote {args.frames} frames of {args.clip} ({rt.size}x{rt.size}, {rt.info.backend}) to {where}"
           + (f"; last frame: {last.title()}" if last else ""))
     if rt.info.untrained:
         print("note: untrained weights (no embedded/--weights model): the colours are not the character's")

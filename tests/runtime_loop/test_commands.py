@@ -127,7 +127,7 @@ def test_cli_reports_errors_with_exit_code_1(tmp_path, caplog):
 
 
 def test_bench_json_is_one_object_keyed_by_size(user_character, user_sheet, xs_weights):
-    r = subprocess.run([sys.executable, "-m", "conrt", "-q", "bench", "--json", "--sizes", "64", "--frames", "1",
+    r = subprocess.run([sys.executable, "-m", "conrt", "-q", "bench", "--json", "--sizes", "64", "--frames", "1", "--warmup", "0",
                         "--backend", "torch", "--character", str(user_character), "--sheet", str(user_sheet),
                         "--weights", str(xs_weights)],
                        capture_output=True, text=True, timeout=300, env={**os.environ, "CONRT_GL_CONTEXT": "egl"})
