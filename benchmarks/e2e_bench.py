@@ -32,9 +32,10 @@ def main(argv=None) -> int:
     ap.add_argument("--json", type=Path, default=ROOT / "benchmarks" / "results" / "e2e.json")
     ap.add_argument("--docs", type=Path, default=None)
     ap.add_argument("--table-only", action="store_true")
+    ap.add_argument("--marker", default="e2e-bench", help="docs marker name (one table per backend run)")
     args = ap.parse_args(argv)
     if args.table_only:
-        write_docs(json.loads(args.json.read_text()), args.docs or ROOT / "docs" / "runtime.md")
+        write_docs(json.loads(args.json.read_text()), args.docs or ROOT / "docs" / "runtime.md", args.marker)
         return 0
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     from conrt.commands.bench import parse_sizes
@@ -52,11 +53,8 @@ def main(argv=None) -> int:
     json.dump(result, sys.stdout, indent=1)
     print()
     if args.docs:
-        write_docs(json.loads(args.json.read_text()), args.docs)
+        write_docs(json.loads(args.json.read_text()), args.docs, args.marker)
     return 0
-
-
-BEGIN, END = "<!-- e2e-bench:begin -->", "<!-- e2e-bench:end -->"
 
 
 def table(data: dict) -> str:
@@ -82,7 +80,8 @@ def table(data: dict) -> str:
     return "\n".join(lines)
 
 
-def write_docs(data: dict, path: Path) -> None:
+def write_docs(data: dict, path: Path, marker: str = "e2e-bench") -> None:
+    BEGIN, END = f"<!-- {marker}:begin -->", f"<!-- {marker}:end -->"
     text = path.read_text()
     if BEGIN not in text or END not in text:
         raise SystemExit(f"{path}: no {BEGIN} ... {END} markers")
