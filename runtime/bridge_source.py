@@ -1,8 +1,11 @@
 """The runtime as the engine bridge's frame source (``conrt bridge --source runtime``).
 
 For each pose request the engine writes (see engine_bridge/PROTOCOL.md):
-- ``CLIP``: the named clip at ``clip_time`` seconds (the clip's pose, skinned;
-  no cloth/hair simulation, so any time can be asked for in any order);
+- ``CLIP``: the named clip at ``clip_time`` seconds. Requests that move
+  forward in time on the same clip (by at most ``MAX_STEP`` s) step the
+  physics world, so skirt and hair swing; a jump (another clip, back in time,
+  far ahead) re-seeks the world (cloth and hair restart from rest). Characters
+  the physics cannot drive fall back to the clip's skinned pose;
 - ``JOINTS``: the engine's own joint world matrices (skeleton order);
 - ``NONE``: the rest pose;
 the camera orbits the character at the request camera's yaw. The UDP is
@@ -34,11 +37,14 @@ from .frame_loop import FrameStats, RasterStage, ShadeStage, check_size
 log = logging.getLogger(__name__)
 
 
+MAX_STEP = 0.25  # seconds: a longer jump forward re-seeks instead of simulating through it
+
+
 class RuntimeFrameSource:
     """``source(request) -> [H, W, 4]`` premultiplied RGBA for the bridge server."""
 
     def __init__(self, size: int = 256, dtype=np.uint8, character=None, sheet=None, weights=None,
-                 backend: str = "auto", context: str = "auto"):
+                 backend: str = "auto", context: str = "auto", physics: bool = True, fps: float = 60.0):
         from conrt.characters.posing import rest_pose
 
         from .session import load_character_source, load_model_source, load_sheet_source
@@ -61,7 +67,19 @@ class RuntimeFrameSource:
         self._shade_thread = ThreadPoolExecutor(1, thread_name_prefix="conrt-bridge-shade")
         self._rest = rest_pose(self.character)
         self._animators: dict = {}
+        self.physics = None
+        if physics:
+            from conrt.errors import ConrtError
+
+            from .frame_loop import PhysicsStage
+
+            try:
+                self.physics = PhysicsStage(self.character, "idle", fps=fps)
+            except ConrtError as exc:  # e.g. no humanoid joints for the clips
+                log.warning("bridge: no physics for %s (%s); CLIP requests use the skinned clip pose",
+                            self.character.name, exc)
         self.last_stats: FrameStats | None = None
+        self._last_pose: Pose | None = None
         self.frames = 0
         log.info("bridge runtime source: %s, sheet %s, weights %s, backend %s, %d px", self.character.name,
                  self.sheet, self.weights, self.shader.name, size)
@@ -69,6 +87,8 @@ class RuntimeFrameSource:
     def pose_for(self, request) -> Pose:
         # by name: the bridge is a later stage, runtime/ does not import it (one-way imports)
         kind = getattr(request.kind, "name", str(request.kind))
+        if kind == "CLIP" and request.clip_name and self.physics is not None:
+            return self._simulate(request.clip_name, float(request.clip_time))
         if kind == "CLIP" and request.clip_name:
             anim = self._animators.get(request.clip_name)
             if anim is None:
@@ -82,6 +102,18 @@ class RuntimeFrameSource:
             pose.validate(self.character.skeleton.num_joints)
             return pose
         return self._rest
+
+    def _simulate(self, clip: str, t: float) -> Pose:
+        ph = self.physics
+        ph._check_clip(clip)
+        dt = t - ph.time
+        max_step = min(MAX_STEP, 16.0 / ph.fps)  # PhysicsWorld.time_scale tops out at 16 frames per step
+        if clip != ph.clip or not (-1e-6 <= dt <= max_step) or self._last_pose is None:
+            self._last_pose = ph.seek(clip, t)
+        elif dt * ph.fps >= 0.25:  # PhysicsWorld advances whole substeps: skip sub-substep moves
+            ph.world.time_scale = min(dt * ph.fps, 16.0)
+            self._last_pose = ph.step()
+        return self._last_pose
 
     def __call__(self, request) -> np.ndarray:
         t0 = time.perf_counter()
@@ -109,3 +141,5 @@ class RuntimeFrameSource:
     def close(self) -> None:
         self._shade_thread.shutdown(wait=True)
         self.raster.close()
+        if self.physics is not None:
+            self.physics.close()
