@@ -131,7 +131,8 @@ def time_it(fn, reps: int, warmup: int = 1) -> dict:
     return {"median_s": statistics.median(ts), "min_s": min(ts), "reps": reps}
 
 
-def bench_config(name: str, size: int, views: int, reps: int, baseline: bool, flops: float) -> list[dict]:
+def bench_config(name: str, size: int, views: int, reps: int, baseline: bool, flops: float,
+                 threads: int) -> list[dict]:
     torch.manual_seed(0)
     model = create_model(name).eval()
     inp = example_inputs(model, size, views)
@@ -143,6 +144,7 @@ def bench_config(name: str, size: int, views: int, reps: int, baseline: bool, fl
         log.info("%s %d: %s ...", name, size, variant)
         t = time_it(fn, r)
         rows.append({"config": name, "size": size, "views": views, "variant": variant, **t,
+                     "threads": threads, "load_avg_1min": os.getloadavg()[0],
                      "fps": 1 / t["median_s"], "gflop": flops / 1e9, "gflops_per_s": flops / 1e9 / t["median_s"]})
         log.info("  %.3f s", t["median_s"])
 
@@ -159,7 +161,7 @@ def bench_config(name: str, size: int, views: int, reps: int, baseline: bool, fl
     add("torch channels_last", lambda: cl.infer(udp))
     with tempfile.TemporaryDirectory() as tmp:
         path = export_onnx(model, Path(tmp) / "m.onnx", size)
-        ort_b = OnnxRuntimeBackend(onnx_path=path)
+        ort_b = OnnxRuntimeBackend(onnx_path=path, threads=threads)
         ort_b.load(model)
         ort_b.set_sheet(cache)
         assert np.abs(ort_b.infer(udp) - want).max() < 1e-4, "onnxruntime differs from torch"
@@ -171,12 +173,14 @@ def bench_config(name: str, size: int, views: int, reps: int, baseline: bool, fl
 
 
 def table(rows: list[dict]) -> str:
-    out = ["| config | size | views | variant | ms/frame | frames/s | GFLOP/frame | GFLOP/s | vs straightforward |",
-           "|---|---|---|---|---|---|---|---|---|"]
+    out = ["| config | size | views | threads | variant | ms/frame | frames/s | GFLOP/frame | GFLOP/s "
+           "| vs straightforward | load avg |",
+           "|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         sp = f"{r['speedup_vs_straightforward']:.2f}x" if r.get("speedup_vs_straightforward") else ""
-        out.append(f"| {r['config']} | {r['size']} | {r['views']} | {r['variant']} | {r['median_s'] * 1e3:.1f} | "
-                   f"{r['fps']:.2f} | {r['gflop']:.1f} | {r['gflops_per_s']:.1f} | {sp} |")
+        out.append(f"| {r['config']} | {r['size']} | {r['views']} | {r['threads']} | {r['variant']} | "
+                   f"{r['median_s'] * 1e3:.1f} | {r['fps']:.2f} | {r['gflop']:.1f} | {r['gflops_per_s']:.1f} | {sp} "
+                   f"| {r['load_avg_1min']:.1f} |")
     return "\n".join(out)
 
 
@@ -202,7 +206,8 @@ def main(argv=None) -> int:
             flops = base_flops * (size / count_size) ** 2 if base_flops else count_flops(create_model(name), size,
                                                                                            args.views)
             reps = 1 if (name == "conr-paper" and size >= 256) else args.reps
-            rows += bench_config(name, size, args.views, reps, name == "conr-paper" or args.baseline_all, flops)
+            rows += bench_config(name, size, args.views, reps, name == "conr-paper" or args.baseline_all, flops,
+                                 args.threads)
     result = {
         "machine": {"cpu": platform.processor() or platform.machine(), "threads": args.threads,
                     "cores_visible": os.cpu_count(), "load_avg_at_end": os.getloadavg(),

@@ -6,7 +6,7 @@ encoded by the torch model (once per character), so every backend is built
 from a loaded ``CoNR`` model.
 
 Registry by short name; ``auto`` picks the first available of
-``PREFERENCE`` (fastest first). TensorRT registers itself as ``tensorrt``
+``PREFERENCE`` (fastest first, as measured). TensorRT registers itself as ``tensorrt``
 from ``tensorrt_backend.py`` when that lands; it is already first in line.
 """
 from __future__ import annotations
@@ -25,8 +25,10 @@ from ..sheet import Matting, SheetCache, encode_sheet, finish_frame, prepare_udp
 log = logging.getLogger(__name__)
 
 _REGISTRY: dict[str, type["Backend"]] = {}
-# fastest first; measured on CPU in benchmarks/network_bench.py (docs/network.md)
-PREFERENCE = ("tensorrt", "onnxruntime", "torch")
+# fastest first. On CPU the torch backend (channels_last) measured as fast as or
+# faster than ONNX Runtime for conr-paper and the small configs in most cases
+# (benchmarks/network_bench.py, docs/network.md) and needs no export step.
+PREFERENCE = ("tensorrt", "torch", "onnxruntime")
 
 
 def register_backend(cls: type["Backend"]) -> type["Backend"]:
