@@ -10,6 +10,8 @@ Tensors (float32, 0..1, channels first):
 - ``sheet_mask`` [M, 1, S, S] alpha
 - ``udp``        [4, S, S] landmark xyz + occupancy
 - ``target``     [4, S, S] premultiplied RGBA ground truth
+- ``sheet_udp``  [M, 4, S, S] the sheet images' own UDP (moved with them by the
+  affine augmentation): target of the auxiliary UDP-detector loss
 """
 from __future__ import annotations
 
@@ -125,8 +127,13 @@ def resize_pair(rgba: torch.Tensor, udp: torch.Tensor | None, size: int):
     return rgba, udp
 
 
-def augment_sheet(premul: torch.Tensor, rng: np.random.Generator, aug: Augment) -> torch.Tensor:
-    """[M, 4, S, S] premultiplied -> augmented copy (colour jitter + small affine)."""
+def augment_sheet(premul: torch.Tensor, rng: np.random.Generator, aug: Augment,
+                  udp: torch.Tensor | None = None):
+    """[M, 4, S, S] premultiplied -> augmented copy (colour jitter + small affine).
+
+    With ``udp`` ([M, 4, S, S], the sheet images' own UDP, the target of the
+    auxiliary UDP-detector loss) returns ``(image, udp)``, the UDP moved by
+    the same affine (nearest: landmarks are not blended)."""
     m = premul.shape[0]
     a = premul[:, 3:4]
     rgb = torch.where(a > 0, premul[:, :3] / a.clamp_min(1e-6), torch.zeros_like(premul[:, :3]))
@@ -147,7 +154,10 @@ def augment_sheet(premul: torch.Tensor, rng: np.random.Generator, aug: Augment) 
     theta[:, 0, 0], theta[:, 0, 1], theta[:, 0, 2] = np.cos(ang) / sc, -np.sin(ang) / sc, tx
     theta[:, 1, 0], theta[:, 1, 1], theta[:, 1, 2] = np.sin(ang) / sc, np.cos(ang) / sc, ty
     grid = F.affine_grid(torch.from_numpy(theta), list(out.shape), align_corners=False)
-    return F.grid_sample(out, grid, mode="bilinear", padding_mode="zeros", align_corners=False).clamp(0, 1)
+    image = F.grid_sample(out, grid, mode="bilinear", padding_mode="zeros", align_corners=False).clamp(0, 1)
+    if udp is None:
+        return image
+    return image, F.grid_sample(udp, grid, mode="nearest", padding_mode="zeros", align_corners=False)
 
 
 def _hue_rotate(rgb: torch.Tensor, angle: torch.Tensor) -> torch.Tensor:
@@ -194,12 +204,12 @@ class SheetDataset:
         rng = np.random.default_rng([self.seed, key, idx])
         others = np.array([k for k in range(self.poses) if k != t])
         sheet_idx = rng.choice(others, m, replace=False)
-        sheet, _ = resize_pair(rgba_to_premul(c.rgba[sheet_idx]), None, self.size)
+        sheet, sheet_udp = resize_pair(rgba_to_premul(c.rgba[sheet_idx]), udp_tensor(c.udp[sheet_idx]), self.size)
         target, udp = resize_pair(rgba_to_premul(c.rgba[t]), udp_tensor(c.udp[t]), self.size)
         if self.augment is not None:
-            sheet = augment_sheet(sheet, rng, self.augment)
+            sheet, sheet_udp = augment_sheet(sheet, rng, self.augment, sheet_udp)
         return {"sheet_rgb": sheet[:, :3].contiguous(), "sheet_mask": sheet[:, 3:4].contiguous(),
-                "udp": udp, "target": target}
+                "udp": udp, "target": target, "sheet_udp": sheet_udp}
 
     def batch(self, indices, key: int = 0, views: int | None = None) -> dict[str, torch.Tensor]:
         items = [self.sample(int(i), key, views) for i in indices]

@@ -13,6 +13,11 @@ class LossWeights:
     l1: float = 1.0  # photometric L1 on premultiplied RGBA
     grad: float = 1.0  # structural term: L1 between image gradients
     bce: float = 0.1  # alpha binary cross-entropy
+    # Auxiliary UDP-detector loss (paper sec. 4.1): the sheet encoder's U-Net
+    # head predicts each sheet image's UDP (L1 on the landmarks where covered +
+    # BCE on the mask). It teaches the sheet features which body point each
+    # pixel shows, which the collaborative decoder needs to copy colours.
+    udp: float = 0.5
 
 
 def image_gradients(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -29,14 +34,27 @@ def alpha_bce(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     return F.binary_cross_entropy(pred[:, 3:4].clamp(1e-4, 1 - 1e-4), target[:, 3:4])
 
 
-def training_loss(pred: torch.Tensor, target: torch.Tensor,
-                  w: LossWeights = LossWeights()) -> tuple[torch.Tensor, dict[str, float]]:
-    """-> (total, {"l1", "grad", "bce"}) for premultiplied RGBA pred/target [N, 4, H, W]."""
+def udp_detector_loss(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """pred [K, 4, H, W] raw head output (xyz, mask logit), target [K, 4, H, W] UDP."""
+    occ = target[:, 3:4]
+    xyz = ((torch.sigmoid(pred[:, :3]) - target[:, :3]).abs() * occ).sum() / (3 * occ.sum()).clamp_min(1.0)
+    return xyz + F.binary_cross_entropy_with_logits(pred[:, 3:4], occ)
+
+
+def training_loss(pred: torch.Tensor, target: torch.Tensor, w: LossWeights = LossWeights(),
+                  udp_pred: torch.Tensor | None = None,
+                  udp_target: torch.Tensor | None = None) -> tuple[torch.Tensor, dict[str, float]]:
+    """-> (total, {"loss", "l1", "grad", "bce"[, "udp"]}) for premultiplied RGBA pred/target
+    [N, 4, H, W]; with ``udp_pred``/``udp_target`` ([K, 4, H, W]) also the UDP-detector term."""
     l1 = (pred - target).abs().mean()
     grad = gradient_l1(pred, target)
     bce = alpha_bce(pred, target)
     total = w.l1 * l1 + w.grad * grad + w.bce * bce
-    return total, {"loss": float(total.detach()), "l1": float(l1.detach()), "grad": float(grad.detach()), "bce": float(bce.detach())}
+    parts = {"l1": l1, "grad": grad, "bce": bce}
+    if udp_pred is not None and w.udp:
+        parts["udp"] = udp_detector_loss(udp_pred, udp_target)
+        total = total + w.udp * parts["udp"]
+    return total, {"loss": float(total.detach()), **{k: float(v.detach()) for k, v in parts.items()}}
 
 
 # ---------------------------------------------------------------------------

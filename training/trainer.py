@@ -36,7 +36,7 @@ from .losses import LossWeights, metrics, training_loss
 
 log = logging.getLogger(__name__)
 
-LOG_FIELDS = ("step", "elapsed_s", "lr", "loss", "l1", "grad", "bce", "val_l1", "val_ssim", "val_psnr")
+LOG_FIELDS = ("step", "elapsed_s", "lr", "loss", "l1", "grad", "bce", "udp", "val_l1", "val_ssim", "val_psnr")
 
 
 @dataclass(frozen=True)
@@ -92,17 +92,35 @@ def _init_dist(world: int) -> bool:
     return True
 
 
-def _freeze_unused(model) -> None:
-    """The encoders' U-Net decoders (the paper's UDP-detector heads) are not on
-    the rendering path: we get the target UDP from the rasterizer. Freezing
-    them keeps DDP from waiting for gradients that never come. They stay in
-    the state dict (and the optimizer, which skips parameters without grads),
-    so checkpoints keep the official layout."""
-    for enc in (model.udpparsernet, model.target_pose_encoder):
+def _freeze_unused(model, sheet_head: bool) -> None:
+    """The pose encoder's U-Net head is not used (the rasterizer gives us the
+    target UDP), nor is the sheet encoder's when the UDP-detector loss is off.
+    Freezing them keeps DDP from waiting for gradients that never come. They
+    stay in the state dict (and in the optimizer, which skips parameters
+    without grads), so checkpoints keep the official layout."""
+    encoders = (model.target_pose_encoder,) if sheet_head else (model.udpparsernet, model.target_pose_encoder)
+    for enc in encoders:
         for name in ("upsample_blocks", "final_conv"):
             part = getattr(enc, name, None)
             if part is not None:
                 part.requires_grad_(False)
+
+
+class _TrainNet(torch.nn.Module):
+    """Everything that needs gradients in one forward (what DDP wraps):
+    the rendered RGBA and, optionally, the sheet head's UDP predictions."""
+
+    def __init__(self, model, sheet_head: bool):
+        super().__init__()
+        self.model, self.sheet_head = model, sheet_head
+
+    def forward(self, sheet_rgb, sheet_mask, udp):
+        m = self.model
+        feats, reference = m.encode_sheet(sheet_rgb, sheet_mask)
+        rgba = m.render(m.encode_pose(udp), reference, feats)
+        if not self.sheet_head:
+            return rgba, None
+        return rgba, m.udpparsernet.decode([f.flatten(0, 1) for f in feats])  # [N*M, 4, S, S]
 
 
 def _truncate_log(path: Path, step: int) -> None:
@@ -112,8 +130,9 @@ def _truncate_log(path: Path, step: int) -> None:
     with open(path, newline="") as f:
         rows = list(csv.DictReader(f))
     keep = [r for r in rows if int(r["step"]) <= step]
-    if len(keep) == len(rows):
+    if len(keep) == len(rows) and set(rows[0] if rows else LOG_FIELDS) == set(LOG_FIELDS):
         return
+    keep = [{k: r.get(k, "") for k in LOG_FIELDS} for r in keep]  # also upgrades an older header
     tmp = path.with_suffix(".tmp")
     with open(tmp, "w", newline="") as f:
         w = csv.DictWriter(f, LOG_FIELDS)
@@ -239,7 +258,8 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True) -> dict
 
     torch.manual_seed(cfg.seed)  # same initial weights on every rank (DDP also broadcasts them)
     model = CoNR(mcfg)
-    _freeze_unused(model)
+    sheet_head = cfg.loss.udp > 0 and mcfg.sheet_encoder.decoder_filters and mcfg.sheet_encoder.classes == 4
+    _freeze_unused(model, bool(sheet_head))
     optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     step, elapsed, best = 0, 0.0, float("inf")
     if resume:
@@ -249,11 +269,11 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True) -> dict
             _truncate_log(run / "log.csv", step)
     elif rank == 0 and (run / "log.csv").exists():
         (run / "log.csv").unlink()  # a fresh run starts a fresh log
-    net = model
+    net = _TrainNet(model, bool(sheet_head))
     if distributed:
         from torch.nn.parallel import DistributedDataParallel as DDP
 
-        net = DDP(model)
+        net = DDP(net)
     if rank == 0:
         (run / "train.json").write_text(json.dumps({"train": dataclasses.asdict(cfg), "model": mcfg.to_dict(),
                                                     "world_size": world, "train_characters": len(train_chars),
@@ -281,8 +301,8 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True) -> dict
                 g["lr"] = lr
             idx = batch_indices(len(train_set), cfg.batch, cfg.seed, step)[rank * per_rank:(rank + 1) * per_rank]
             b = train_set.batch(idx, key=step)
-            pred = net(b["sheet_rgb"], b["sheet_mask"], b["udp"])
-            loss, parts = training_loss(pred, b["target"], cfg.loss)
+            pred, udp_pred = net(b["sheet_rgb"], b["sheet_mask"], b["udp"])
+            loss, parts = training_loss(pred, b["target"], cfg.loss, udp_pred, b["sheet_udp"].flatten(0, 1))
             if not torch.isfinite(loss):
                 raise InputError(f"step {step}: the loss is {float(loss)}; lower --lr or check the data")
             optimizer.zero_grad(set_to_none=True)

@@ -28,16 +28,20 @@ def register(subparsers) -> None:
     p.add_argument("--threads", type=int, default=1, help="torch CPU threads in total (default 1: fastest on a shared machine)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--no-augment", action="store_true", help="no sheet augmentation")
+    p.add_argument("--udp-weight", type=float, default=0.5,
+                   help="weight of the auxiliary UDP-detector loss on the sheet images (0 = off; default 0.5)")
     p.set_defaults(func=run)
 
 
 def run(args) -> int:
+    from conrt.training.losses import LossWeights
     from conrt.training.trainer import TrainConfig, train
 
     cfg = TrainConfig(config=args.config, data=args.data, out=args.out, steps=args.steps, batch=args.batch,
                       views=args.views, size=args.size, lr=args.lr, val_every=args.val_every,
                       log_every=args.log_every, checkpoint_minutes=args.checkpoint_minutes, seed=args.seed,
-                      threads=args.threads, augment=not args.no_augment)
+                      threads=args.threads, augment=not args.no_augment,
+                      loss=LossWeights(udp=args.udp_weight))
     result = train(cfg, resume=args.resume)
     import os
 

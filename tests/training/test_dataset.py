@@ -52,3 +52,14 @@ def test_samples_are_deterministic_and_resizable(tiny_data):
     assert set(np.unique(small["udp"][3].numpy())) <= {0.0, 1.0}  # occupancy not blended
     with pytest.raises(ConfigError, match="views"):
         SheetDataset(chars, views=4)  # 4 poses: at most 3 sheet views
+
+
+def test_sheet_udp_moves_with_the_augmented_sheet(tiny_data):
+    ds = SheetDataset(load_split(tiny_data, "train"), views=2)
+    s = ds.sample(3, key=2)
+    occ, alpha = s["sheet_udp"][:, 3] > 0.5, s["sheet_mask"][:, 0]
+    plain = SheetDataset(load_split(tiny_data, "train"), views=2, augment=None).sample(3, key=2)
+    assert not torch.equal(s["sheet_udp"], plain["sheet_udp"])  # the affine moved it
+    # the same geometry: away from the (bilinear) edges, covered exactly where the image is
+    assert (occ[alpha > 0.99]).float().mean() > 0.97 and (~occ[alpha < 0.01]).float().mean() > 0.97
+    assert set(np.unique(s["sheet_udp"][:, 3].numpy())) <= {0.0, 1.0}  # nearest: nothing blended
