@@ -135,6 +135,60 @@ def _poke_centre(rt) -> None:
 # window
 
 
+class DemoControls:
+    """What the demo window's mouse and keys do, in window pixel coordinates
+    (separate from glfw so it can be driven and tested without a window).
+
+    Drag: orbit (yaw/pitch); click without dragging: poke the body part under
+    the cursor; number n: the n-th clip; R: camera and clip back to the start."""
+
+    DRAG_THRESHOLD = 3.0  # pixels of movement before a press counts as a drag
+
+    def __init__(self, rt, clips: list[str], panel: int, scale: int, home=(0.0, 0.0), show_reference: bool = True):
+        self.rt, self.clips, self.panel, self.scale = rt, clips, panel, scale
+        self.home = home
+        self.show_reference = show_reference
+        self.quit = False
+        self.last_poke: str | None = None
+        self._drag = None
+        self._moved = False
+
+    def number(self, n: int) -> None:
+        if 1 <= n <= len(self.clips):
+            self.rt.set_clip(self.clips[n - 1])
+            log.info("clip %s", self.clips[n - 1])
+
+    def toggle_reference(self) -> None:
+        self.show_reference = not self.show_reference
+
+    def reset(self) -> None:
+        self.rt.raster.yaw, self.rt.raster.pitch = self.home
+        self.rt.physics.seek(self.rt.physics.clip, 0.0)
+
+    def press(self, x: float, y: float) -> None:
+        self._drag, self._moved = (x, y, self.rt.raster.yaw, self.rt.raster.pitch), False
+
+    def move(self, x: float, y: float) -> None:
+        d = self._drag
+        if d is None:
+            return
+        dx, dy = x - d[0], y - d[1]
+        if abs(dx) + abs(dy) > self.DRAG_THRESHOLD:
+            self._moved = True
+            self.rt.raster.yaw = d[2] - dx * 0.4
+            self.rt.raster.pitch = float(np.clip(d[3] + dy * 0.3, -60, 60))
+
+    def release(self, x: float, y: float) -> None:
+        if self._drag is not None and not self._moved:
+            try:  # a click (no drag) pokes the body under the cursor, in any panel
+                self.last_poke = self.rt.poke_at_pixel((x % self.panel) / self.scale, y / self.scale)
+                if self.last_poke:
+                    log.info("poked the %s", self.last_poke)
+            except ConrtError as exc:
+                log.warning("poke failed: %s", exc)
+        self._drag = None
+
+
 def _fit(img: np.ndarray, side: int) -> np.ndarray:
     k = max(1, side // img.shape[0])
     return np.repeat(np.repeat(img, k, 0), k, 1)
@@ -178,49 +232,32 @@ def _run_window(args) -> int:
     except BaseException:
         release_context(ctx)
         raise
-    state = {"drag": None, "moved": False, "show_ref": show_ref, "quit": False, "reset": False}
-    raster = rt.raster
+    controls = DemoControls(rt, clips, panel, scale, home=(args.yaw, args.pitch), show_reference=show_ref)
 
     def on_key(win, key, scancode, action, mods):
         if action != glfw.PRESS:
             return
-        if key == glfw.KEY_ESCAPE:
-            state["quit"] = True
-        elif glfw.KEY_1 <= key <= glfw.KEY_9 and key - glfw.KEY_1 < len(clips):
-            rt.set_clip(clips[key - glfw.KEY_1])
-            log.info("clip %s", clips[key - glfw.KEY_1])
+        if glfw.KEY_1 <= key <= glfw.KEY_9:
+            controls.number(key - glfw.KEY_1 + 1)
+        elif key == glfw.KEY_ESCAPE:
+            controls.quit = True
         elif key == glfw.KEY_V:
-            state["show_ref"] = not state["show_ref"]
-            glfw.set_window_size(win, panel * (3 if state["show_ref"] else 1), panel)
+            controls.toggle_reference()
+            glfw.set_window_size(win, panel * (3 if controls.show_reference else 1), panel)
         elif key == glfw.KEY_R:
-            raster.yaw, raster.pitch = args.yaw, args.pitch
-            rt.physics.seek(rt.physics.clip, 0.0)
+            controls.reset()
 
     def on_button(win, button, action, mods):
         if button != glfw.MOUSE_BUTTON_LEFT:
             return
         x, y = glfw.get_cursor_pos(win)
         if action == glfw.PRESS:
-            state["drag"], state["moved"] = (x, y, raster.yaw, raster.pitch), False
+            controls.press(x, y)
         elif action == glfw.RELEASE:
-            if state["drag"] is not None and not state["moved"]:
-                try:  # a click (no drag) pokes the body under the cursor
-                    hit = rt.poke_at_pixel((x % panel) / scale, y / scale)
-                    if hit:
-                        log.info("poked the %s", hit)
-                except ConrtError as exc:
-                    log.warning("poke failed: %s", exc)
-            state["drag"] = None
+            controls.release(x, y)
 
     def on_move(win, x, y):
-        d = state["drag"]
-        if d is None:
-            return
-        dx, dy = x - d[0], y - d[1]
-        if abs(dx) + abs(dy) > 3:
-            state["moved"] = True
-            raster.yaw = d[2] - dx * 0.4
-            raster.pitch = float(np.clip(d[3] + dy * 0.3, -60, 60))
+        controls.move(x, y)
 
     glfw.set_key_callback(window, on_key)
     glfw.set_mouse_button_callback(window, on_button)
@@ -233,7 +270,7 @@ def _run_window(args) -> int:
     log.info("demo window: drag = orbit, click = poke, 1-%d = clips (%s), V = reference panels, R = reset, "
              "Esc = quit", len(clips), ", ".join(clips))
     try:
-        while not glfw.window_should_close(window) and not state["quit"]:
+        while not glfw.window_should_close(window) and not controls.quit:
             glfw.poll_events()
             now = time.perf_counter()
             # animation in wall-clock time: a slow loop advances the clip further
@@ -249,7 +286,7 @@ def _run_window(args) -> int:
                                       + (" | UNTRAINED weights" if rt.info.untrained else ""))
             panels = [_fit(shaded, panel)]
             live = rt.last_produced
-            if state["show_ref"] and live is not None:
+            if controls.show_reference and live is not None:
                 panels.append(_fit(over_background(udp_preview(live.udp).astype(np.float32) / 255.0, _BACKGROUND),
                                    panel))
                 toon = live.toon.astype(np.float32) / 255.0

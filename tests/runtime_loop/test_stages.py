@@ -214,3 +214,44 @@ def test_poke_at_pixel_picks_the_body_under_the_cursor(character, xs_model, user
         x, y = project(job.camera, head[None])[0]
         assert rt.poke_at_pixel(x, y) is not None
         assert rt.poke_at_pixel(0, 0) is None  # background: nothing to poke
+
+
+def test_demo_controls_orbit_clip_keys_and_click_poke(character, xs_model, user_sheet):
+    """What the window's mouse and keys do, driven on a real realtime runtime."""
+    from conrt.commands.demo import DemoControls
+    from conrt.physics.clips import list_clips
+    from conrt.runtime.frame_loop import PhysicsStage, RasterStage, Runtime, ShadeStage
+    from conrt.runtime.session import load_sheet_source
+    from conrt.shaders import project
+
+    images, _ = load_sheet_source(user_sheet)
+    rt = Runtime(PhysicsStage(character, "idle", mode="physical"), RasterStage(character, SIZE, context="egl"),
+                 ShadeStage(xs_model, images, SIZE, backend="torch"), realtime=True)
+    scale = 4
+    panel = SIZE * scale
+    clips = list_clips()
+    with rt:
+        c = DemoControls(rt, clips, panel, scale)
+        c.number(clips.index("wave") + 1)
+        assert rt.physics.clip == "wave"
+        c.number(99)  # no such clip key: ignored
+        assert rt.physics.clip == "wave"
+        # drag: orbit
+        c.press(100, 100)
+        c.move(150, 120)
+        c.release(150, 120)
+        assert rt.raster.yaw == pytest.approx(-20.0) and rt.raster.pitch == pytest.approx(6.0)
+        assert c.last_poke is None  # a drag is not a click
+        # click on the chest in the UDP panel (second panel): pokes
+        rt.produce()
+        job = rt.last_produced
+        chest = job.pose.joint_world[character.humanoid["chest"], :3, 3]
+        x, y = project(job.camera, chest[None])[0] * scale
+        c.press(panel + x, y)
+        c.release(panel + x, y)
+        assert c.last_poke in character.skeleton.names
+        c.press(1, 1)  # background
+        c.release(1, 1)
+        assert c.last_poke is None
+        c.reset()
+        assert (rt.raster.yaw, rt.raster.pitch) == (0.0, 0.0) and rt.physics.time == 0.0
