@@ -12,6 +12,7 @@ and the sample sheet; --character, --sheet and --weights take your own."""
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import logging
 import os
 import time
@@ -267,6 +268,7 @@ def _run_window(args) -> int:
     shown = 0
     last_screen = None
     tick = time.perf_counter()
+    present_ms = 0.0
     log.info("demo window: drag = orbit, click = poke, 1-%d = clips (%s), V = reference panels, R = reset, "
              "Esc = quit", len(clips), ", ".join(clips))
     try:
@@ -279,10 +281,13 @@ def _run_window(args) -> int:
             tick = now
             rt.produce()  # physics + raster of the next frame; shading runs on the worker
             frame = rt.latest()
+            t_out = time.perf_counter()
             if frame is not None:
                 shaded = _shaded_rgb(frame.rgba)
                 shown += 1
-                glfw.set_window_title(window, f"conrt demo [{frame.clip}] {frame.stats.title()}"
+                # output = presenting (compose, upload, blit, swap) of the previous loop
+                stats = dataclasses.replace(frame.stats, output_ms=present_ms)
+                glfw.set_window_title(window, f"conrt demo [{frame.clip}] {stats.title()}"
                                       + (" | UNTRAINED weights" if rt.info.untrained else ""))
             panels = [_fit(shaded, panel)]
             live = rt.last_produced
@@ -307,6 +312,7 @@ def _run_window(args) -> int:
                 last_screen = np.frombuffer(ctx.screen.read(viewport=(0, 0, w, h), components=3), np.uint8)
                 last_screen = last_screen.reshape(h, w, 3)[::-1]
             glfw.swap_buffers(window)
+            present_ms = (time.perf_counter() - t_out) * 1e3
             if args.max_frames is not None and shown >= args.max_frames:
                 break
     finally:
