@@ -147,6 +147,10 @@ class OnnxRuntimeBackend(Backend):
         opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         if self.threads:
             opts.intra_op_num_threads = self.threads
+        # no busy-waiting between runs: a spinning pool steals the cores from
+        # everything else in the frame (torch, GL, the engine) - measured 10-30x
+        # slowdowns of torch in the same process on 2 cores
+        opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
         self.session = ort.InferenceSession(str(path), opts, providers=self.providers)
         shape = self.session.get_inputs()[0].shape
         self._size = shape[-1] if isinstance(shape[-1], int) else None
