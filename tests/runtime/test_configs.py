@@ -29,8 +29,8 @@ def test_small_config_trains_with_autograd(name):
     model = create_model(name).train()
     cfg = model.cfg
     s = cfg.size_multiple
-    rgb = torch.rand(2, 3, 3, s, s)
-    mask = (torch.rand(2, 3, 1, s, s) > 0.5).float()
+    rgb = torch.rand(2, 2, 3, s, s)
+    mask = (torch.rand(2, 2, 1, s, s) > 0.5).float()
     udp = torch.rand(2, 4, s, s)
     out = model(rgb, mask, udp)
     assert out.shape == (2, 4, s, s)
