@@ -160,20 +160,30 @@ def load_model(path, config: "str | CoNRConfig" = "conr-paper") -> CoNR:
 
 
 WEIGHTS_DIR = Path(__file__).parent / "weights"
+DEFAULT_WEIGHTS = WEIGHTS_DIR / "conr-default.safetensors"  # the embedded default model (runtime/defaults.py)
 
 
 def resolve_model(weights=None, config: "str | CoNRConfig | None" = None, allow_untrained: bool = True) -> CoNR:
-    """The model for ``--weights``/``--config``: a folder/file, else the embedded
-    weights ``runtime/weights/<config>.safetensors``, else (if allowed) untrained."""
+    """The model for ``--weights``/``--config``.
+
+    A folder/file if given; else with no config the embedded default model
+    (``runtime/weights/conr-default.safetensors``); else embedded weights for
+    that config (``<config>.safetensors``, or the default file if it holds
+    that config); else (if allowed) an untrained model.
+    """
     if weights is not None:
         model = load_model(weights, config or "conr-paper")
         if config is not None and not Path(weights).is_dir() and get_config(config).name != model.cfg.name:
             raise CheckpointError(f"{weights} holds config {model.cfg.name!r}, not {get_config(config).name!r}")
         return model
+    if config is None and DEFAULT_WEIGHTS.is_file():
+        return load_weights(DEFAULT_WEIGHTS)
     cfg = get_config(config or "conr-paper")
     embedded = WEIGHTS_DIR / f"{cfg.name}.safetensors"
     if embedded.is_file():
         return load_weights(embedded)
+    if DEFAULT_WEIGHTS.is_file() and read_config(DEFAULT_WEIGHTS).name == cfg.name:
+        return load_weights(DEFAULT_WEIGHTS)
     if not allow_untrained:
         raise CheckpointError(f"no weights given and no embedded weights for {cfg.name} ({embedded}); "
                               "pass --weights (an official folder or a .safetensors file)")

@@ -92,6 +92,21 @@ def export_onnx(model: CoNR, path, size: int | None = None, views: int = 2, phas
     return path
 
 
+CACHE_KEEP = 8  # exported graphs kept in the cache folder (newest first)
+
+
+def _prune(folder: Path) -> None:
+    """Keep only the newest CACHE_KEEP graphs in the cache folder."""
+    if tempfile.gettempdir() in str(folder) and "conrt-onnx-" in str(folder):
+        return
+    graphs = sorted(folder.glob("conr*.onnx"), key=lambda p: p.stat().st_mtime, reverse=True)
+    for old in graphs[CACHE_KEEP:]:
+        try:
+            old.unlink()
+        except OSError:
+            pass
+
+
 def weights_fingerprint(model: CoNR) -> str:
     """A short hash of the config and every tensor's shape, sum and first/last values."""
     h = hashlib.sha1(model.cfg.to_json().encode())
@@ -165,6 +180,7 @@ class OnnxRuntimeBackend(Backend):
             if not path.exists():
                 export_onnx(self.model, path.with_suffix(".part"), cache.size)
                 path.with_suffix(".part").replace(path)  # never leave a half-written graph
+                _prune(path.parent)
             self._open(path)
         self._feeds = cache.numpy_inputs()
 
