@@ -11,6 +11,13 @@ def register(subparsers) -> None:
     p.add_argument("--config", default=None, help="model config (default conr-paper, or the one in --weights)")
     p.add_argument("--size", type=int, default=None, help="image side S (default: the config's image_size)")
     p.add_argument("-o", "--output", required=True, help="output .onnx file")
+    trt = p.add_argument_group("TensorRT (NVIDIA GPUs; needs `pip install conrt[gpu]`)")
+    trt.add_argument("--tensorrt", action="store_true",
+                     help="also build TensorRT engines from the ONNX file ahead of time (engine cache)")
+    trt.add_argument("--precision", default="fp16", choices=("fp16", "fp32", "both"))
+    trt.add_argument("--views", type=int, nargs=2, default=(1, 8), metavar=("MIN", "MAX"),
+                     help="view-count range of the optimisation profile (default 1 8)")
+    trt.add_argument("--cache-dir", default=None, help="engine cache (default ~/.cache/conrt/trt)")
     p.set_defaults(func=run)
 
 
@@ -21,4 +28,11 @@ def run(args) -> int:
     model = resolve_model(args.weights, args.config)
     path = export_onnx(model, args.output, args.size)
     print(f"conrt export: {model.cfg.name} -> {path} ({path.stat().st_size / 1e6:.1f} MB)")
+    if args.tensorrt:
+        from conrt.runtime.gpu.build import build_engine_cli
+
+        engines = build_engine_cli(path, args.precision, tuple(args.views), [args.size or model.cfg.image_size],
+                                   args.cache_dir, size_multiple=model.cfg.size_multiple)
+        for engine in engines:
+            print(f"conrt export: TensorRT engine {engine}")
     return 0
