@@ -56,6 +56,22 @@ def characters_from_data(folder, split: str = "test") -> list[CharacterFrames]:
     return chars
 
 
+class FlatColourBaseline(torch.nn.Module):
+    """Reference, not a model: the target's UDP silhouette filled with the mean
+    colour of the sheet views. Whatever a trained model scores, it should
+    beat this, which needs no learning at all (most of an L1 over the whole
+    frame is background and silhouette, both given by the UDP)."""
+
+    def __init__(self, image_size: int):
+        super().__init__()
+        self.cfg = type("Cfg", (), {"image_size": image_size, "name": "flat-colour baseline"})()
+
+    def forward(self, sheet_rgb, sheet_mask, udp):
+        mean = sheet_rgb.sum((1, 3, 4)) / sheet_mask.sum((1, 3, 4)).clamp_min(1.0)  # [N, 3] straight colour
+        occ = udp[:, 3:4]
+        return torch.cat([mean[:, :, None, None] * occ, occ], 1)
+
+
 @torch.no_grad()
 def evaluate(model, characters: list[CharacterFrames], views=VIEW_COUNTS, targets: int = 4, seed: int = 0,
              batch: int = 4, progress: bool = True, grid_rows: int = 4) -> tuple[dict, dict]:

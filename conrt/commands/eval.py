@@ -30,6 +30,8 @@ def register(subparsers) -> None:
     p.add_argument("--json", action="store_true", help="print one JSON object instead of the table")
     p.add_argument("--grid", help="write a PNG grid (sheet | UDP | prediction | ground truth) here")
     p.add_argument("--threads", type=int, default=1, help="torch CPU threads (default 1)")
+    p.add_argument("--baseline", action="store_true",
+                   help="also score the flat-colour baseline (UDP silhouette x mean sheet colour, no learning)")
     p.set_defaults(func=run)
 
 
@@ -38,8 +40,8 @@ def run(args) -> int:
 
     from conrt.runtime.checkpoint import load_weights
     from conrt.runtime.defaults import default_weights_path
-    from conrt.training.evaluate import (characters_from_data, characters_from_seeds, evaluate, format_table,
-                                         parse_seeds, save_eval_grid)
+    from conrt.training.evaluate import (FlatColourBaseline, characters_from_data, characters_from_seeds, evaluate,
+                                         format_table, parse_seeds, save_eval_grid)
 
     torch.set_num_threads(max(1, args.threads))
     try:
@@ -60,7 +62,12 @@ def run(args) -> int:
         label = path.stem if len(paths) > 1 else ""
         results[label] = table
         grids_all[label] = grids
-    out = results[""] if len(paths) == 1 else results
+    if args.baseline:
+        if "" in results:
+            results[paths[0].stem] = results.pop("")
+        results["flat-colour-baseline"], _ = evaluate(FlatColourBaseline(models[0].cfg.image_size), characters,
+                                                      views, args.targets, progress=not args.json)
+    out = results[""] if "" in results else results
     if args.grid:
         save_eval_grid(args.grid, next(iter(grids_all.values())))
     if args.json:

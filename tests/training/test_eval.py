@@ -69,3 +69,12 @@ def test_bad_inputs(weights, tiny_data, tmp_path, caplog):
     assert main(["eval", "--weights", str(weights), "--data", str(tiny_data), "--views", "1,8"]) == 1
     assert "view counts" in caplog.text
     assert main(["eval", "--weights", str(tmp_path / "missing.safetensors"), "--data", str(tiny_data)]) == 1
+
+
+def test_flat_colour_baseline_row(weights, tiny_data, capsys):
+    assert main(["eval", "--weights", str(weights), "--data", str(tiny_data), "--views", "1",
+                 "--targets", "1", "--json", "--baseline"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert set(out) == {"xs64", "flat-colour-baseline"}
+    # the baseline paints exactly the UDP silhouette, so its alpha error is 0: it beats an untrained net
+    assert out["flat-colour-baseline"]["n=1"]["l1"] < out["xs64"]["n=1"]["l1"]
