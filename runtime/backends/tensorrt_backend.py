@@ -47,12 +47,27 @@ log = logging.getLogger(__name__)
 _announced = False  # the "falling back" line is logged once per process
 
 
+_DISPLAY_NAMES = {"torch": "the torch backend", "onnxruntime": "ONNX Runtime"}
+
+
+def _auto_fallback() -> str | None:
+    """The backend 'auto' picks when TensorRT cannot run: the next available one
+    in the registry's preference order (asked directly, not through
+    available_backends(), which would probe TensorRT again)."""
+    from .base import _REGISTRY, PREFERENCE
+
+    for name in PREFERENCE:
+        if name != "tensorrt" and name in _REGISTRY and _REGISTRY[name].is_available():
+            return name
+    return None
+
+
 def _announce_unavailable(reason: str) -> None:
     global _announced
     if _announced:
         return
     _announced = True
-    fallback = "ONNX Runtime" if importlib.util.find_spec("onnxruntime") else "the torch backend"
+    fallback = _DISPLAY_NAMES.get(_auto_fallback(), "no other backend")
     # Logged from is_available(), the only hook the registry gives; worded so
     # it is also true when 'tensorrt' was asked for explicitly (an error follows).
     log.info("TensorRT backend unavailable (%s); backend 'auto' will use %s", reason, fallback)

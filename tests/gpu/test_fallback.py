@@ -10,7 +10,7 @@ import sys
 import pytest
 
 from conrt.errors import BackendUnavailable, ConfigError
-from conrt.runtime.backends import backend_names, create_backend, get_backend_class
+from conrt.runtime.backends import available_backends, backend_names, create_backend, get_backend_class
 from conrt.runtime.backends.tensorrt_backend import TensorRTBackend
 from conrt.runtime.gpu.status import require_tensorrt, tensorrt_status
 
@@ -56,15 +56,20 @@ def test_status_names_what_is_missing_and_how_to_install():
 
 
 @no_gpu
-def test_auto_falls_back_to_onnxruntime_with_one_log_line(fresh_probe, caplog, xs_model):
+def test_auto_falls_back_to_the_next_backend_with_one_log_line(fresh_probe, caplog, xs_model):
+    from conrt.runtime.backends.base import PREFERENCE
+    from conrt.runtime.backends.tensorrt_backend import _DISPLAY_NAMES
+
+    expected = next(n for n in PREFERENCE if n != "tensorrt" and n in available_backends())
+    TensorRTBackend.reset_probe()  # available_backends() probed (and announced) already
     with caplog.at_level(logging.INFO):
-        assert get_backend_class("auto").name == "onnxruntime"
+        assert get_backend_class("auto").name == expected
         backend = create_backend("auto", xs_model)
         get_backend_class("auto")
-    assert backend.name == "onnxruntime"
+    assert backend.name == expected
     lines = [r.getMessage() for r in caplog.records if r.name == LOGGER]
     assert len(lines) == 1, lines
-    assert "TensorRT backend unavailable" in lines[0] and "ONNX Runtime" in lines[0] and "'auto'" in lines[0]
+    assert "TensorRT backend unavailable" in lines[0] and _DISPLAY_NAMES[expected] in lines[0] and "'auto'" in lines[0]
     assert "pip install conrt[gpu]" in lines[0]
 
 
