@@ -22,7 +22,6 @@ Nothing here imports TensorRT or pycuda at module import time.
 """
 from __future__ import annotations
 
-import importlib.util
 import logging
 import tempfile
 from pathlib import Path
