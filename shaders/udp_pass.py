@@ -130,6 +130,9 @@ class UdpPass:
         """[V, 3] f32 vertex positions from the same GPU skinning code."""
         if self.geometry is None:
             raise InputError("skinned_positions called before set_character")
+        # Mesa skips a draw (transform feedback included) while the bound
+        # framebuffer is incomplete, as a surfaceless EGL context's default is.
+        self.fbo.use()
         return self.geometry.skinned_positions(pose)
 
     @current

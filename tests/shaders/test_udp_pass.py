@@ -247,3 +247,21 @@ def test_gl_row_order_option(gl_ctx, meshes):
     np.testing.assert_allclose(a[both], b[both], atol=1e-5)
     with pytest.raises(ConfigError, match="top-first, gl"):
         UdpPass(gl_ctx, 8, 8, rows="bottom")
+
+
+def test_skinned_positions_before_any_render_match_numpy():
+    """A fresh pass on a fresh surfaceless context (no draw yet, the incomplete
+    default framebuffer bound) still skins on the GPU."""
+    from conrt.characters import generate
+    from conrt.shaders.context import create_context, release_context
+
+    character = generate(3)
+    ctx = create_context("egl")
+    udp = UdpPass(ctx, 64, 64)
+    try:
+        udp.set_character(character)
+        pose = rest_pose(character)
+        np.testing.assert_allclose(udp.skinned_positions(pose), posed_positions(character, pose), atol=1e-5)
+    finally:
+        udp.release()
+        release_context(ctx)
