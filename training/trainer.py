@@ -174,7 +174,7 @@ def load_checkpoint(run: Path, model, optimizer, name: str = "last") -> tuple[in
         raise CheckpointError(f"--resume: no checkpoint in {run} (need {wpath.name} and {opath.name})")
     try:
         sd = load_file(str(wpath))
-        state = torch.load(opath, map_location="cpu", weights_only=False)
+        state = torch.load(opath, map_location="cpu", weights_only=True)  # plain tensors and numbers only
     except Exception as exc:  # safetensors/pickle raise their own types
         raise CheckpointError(f"{run}: cannot read the checkpoint ({exc})") from exc
     missing = set(model.state_dict()) ^ set(sd)
