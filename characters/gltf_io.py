@@ -404,6 +404,17 @@ def _part_from_material(name: str | None) -> int:
     return int(Part.SKIN)
 
 
+def _primitive_appearance(f: _File, pr, n: int):
+    """Material info plus TEXCOORD_0 [n, 2] and COLOR_0 [n, 4] (RGB gets alpha 1)
+    of one primitive with n vertices; uv/col are None when absent."""
+    factor, image, shade, mname = _material_info(f, pr.material)
+    uv = f.accessor(pr.attributes.TEXCOORD_0).astype(np.float32)[:, :2] if pr.attributes.TEXCOORD_0 is not None else None
+    col = f.accessor(pr.attributes.COLOR_0).astype(np.float32) if pr.attributes.COLOR_0 is not None else None
+    if col is not None and col.shape[1] == 3:
+        col = np.concatenate([col, np.ones((n, 1), np.float32)], 1)
+    return factor, image, shade, mname, uv, col
+
+
 def _material_info(f: _File, index):
     """(factor [4], image index or None, shade [4] or None, name)."""
     mats = f.gltf.materials or []
@@ -669,11 +680,7 @@ def _load(path: Path, box, allow_static) -> Character:
         nrm = _unit(nrm @ _normal_matrix(M).T) if nrm is not None else _vertex_normals(pos, tri)
         if np.linalg.det(M[:3, :3]) < 0:
             tri = tri[:, ::-1]
-        factor, image, shade, mname = _material_info(f, pr.material)
-        uv = f.accessor(pr.attributes.TEXCOORD_0).astype(np.float32)[:, :2] if pr.attributes.TEXCOORD_0 is not None else None
-        col = f.accessor(pr.attributes.COLOR_0).astype(np.float32) if pr.attributes.COLOR_0 is not None else None
-        if col is not None and col.shape[1] == 3:
-            col = np.concatenate([col, np.ones((n, 1), np.float32)], 1)
+        factor, image, shade, mname, uv, col = _primitive_appearance(f, pr, n)
         has_uv |= uv is not None
         has_col |= col is not None
         P.append(pos), N.append(nrm), JJ.append(j), WW.append(w), TRI.append(tri + nvert)
@@ -974,11 +981,7 @@ def _static_character(f: _File, mesh_nodes, world, box, meta, extras) -> Charact
             pos = _xform(world[i], pos)
             nrm = f.accessor(pr.attributes.NORMAL).astype(np.float64) if pr.attributes.NORMAL is not None else None
             nrm = _unit(nrm @ _normal_matrix(world[i]).T) if nrm is not None and len(nrm) == n else _vertex_normals(pos, tri)
-            factor, image, shade, mname = _material_info(f, pr.material)
-            uv = f.accessor(pr.attributes.TEXCOORD_0).astype(np.float32)[:, :2] if pr.attributes.TEXCOORD_0 is not None else None
-            col = f.accessor(pr.attributes.COLOR_0).astype(np.float32) if pr.attributes.COLOR_0 is not None else None
-            if col is not None and col.shape[1] == 3:
-                col = np.concatenate([col, np.ones((n, 1), np.float32)], 1)
+            factor, image, shade, mname, uv, col = _primitive_appearance(f, pr, n)
             has_uv |= uv is not None
             has_col |= col is not None
             P.append(pos), N.append(nrm), TRI.append(tri + nvert), UV.append(uv), COL.append(col)
