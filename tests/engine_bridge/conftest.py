@@ -67,6 +67,27 @@ class BridgeProcess:
         self.proc.stderr.close()
 
 
+def time_to_notice_kill(writer_pid: int, reader_cmd: list[str], settle: float, timeout: float) -> tuple[int, float]:
+    """Start a reader process (it prints a line starting "attached" first),
+    SIGKILL the writer after ``settle`` s, and return (reader exit code,
+    seconds from the kill until the reader exited)."""
+    import time
+
+    reader = subprocess.Popen(reader_cmd, stdout=subprocess.PIPE, text=True)
+    try:
+        assert reader.stdout.readline().startswith("attached")
+        time.sleep(settle)
+        os.kill(writer_pid, signal.SIGKILL)
+        killed = time.monotonic()
+        rc = reader.wait(timeout)
+        return rc, time.monotonic() - killed
+    finally:
+        if reader.poll() is None:
+            reader.kill()
+            reader.wait()
+        reader.stdout.close()
+
+
 @pytest.fixture
 def bridge_process():
     started = []

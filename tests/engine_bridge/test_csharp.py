@@ -2,14 +2,13 @@
 a live `conrt bridge` process."""
 from __future__ import annotations
 
-import os
 import shutil
-import signal
 import subprocess
-import time
 from pathlib import Path
 
 import pytest
+
+from .conftest import time_to_notice_kill
 
 CSHARP = Path(__file__).resolve().parents[2] / "engine_bridge" / "csharp"
 
@@ -42,18 +41,6 @@ def test_csharp_reader_gets_checked_frames_and_drives_poses(name, bridge_process
 
 def test_csharp_reader_reports_a_killed_writer(name, bridge_process, example_exe):
     p = bridge_process(name, "--size", "32", "--fps", "30")
-    reader = subprocess.Popen([*example_exe, name, "100000"], stdout=subprocess.PIPE, text=True)
-    try:
-        assert reader.stdout.readline().startswith("attached")
-        time.sleep(0.5)
-        os.kill(p.pid, signal.SIGKILL)
-        killed = time.monotonic()
-        rc = reader.wait(30)
-        took = time.monotonic() - killed
-    finally:
-        if reader.poll() is None:
-            reader.kill()
-            reader.wait()
-        reader.stdout.close()
+    rc, took = time_to_notice_kill(p.pid, [*example_exe, name, "100000"], settle=0.5, timeout=30)
     assert rc == 3
     assert took < 2.0, f"the C# reader took {took:.2f} s to notice"

@@ -15,6 +15,8 @@ import pytest
 
 from conrt.engine_bridge import BridgeReader, WriterGone, WriterState, shm
 
+from .conftest import time_to_notice_kill
+
 ROOT = Path(__file__).resolve().parents[2]
 C_DIR = Path(__file__).parent / "c"
 CONSUMER = ROOT / "engine_bridge" / "examples" / "consumer.c"
@@ -195,20 +197,7 @@ def test_c_consumer_drives_poses_of_a_live_bridge(name, bridge_process, build_c,
 def test_c_consumer_reports_a_killed_writer(name, bridge_process, build_c):
     exe = build_c(CONSUMER)
     p = bridge_process(name, "--size", "32", "--fps", "30")
-    consumer = subprocess.Popen([str(exe), name, "--frames", "0", "--timeout", "60"], stdout=subprocess.PIPE,
-                                text=True)
-    try:
-        assert consumer.stdout.readline().startswith("attached")
-        time.sleep(0.3)
-        os.kill(p.pid, signal.SIGKILL)
-        killed = time.monotonic()
-        rc = consumer.wait(10)
-        took = time.monotonic() - killed
-    finally:
-        if consumer.poll() is None:
-            consumer.kill()
-            consumer.wait()
-        consumer.stdout.close()
+    rc, took = time_to_notice_kill(p.pid, [str(exe), name, "--frames", "0", "--timeout", "60"], settle=0.3, timeout=10)
     assert rc == 3
     assert took < 1.5, f"the C reader took {took:.2f} s to notice"
 
