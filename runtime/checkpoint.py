@@ -23,6 +23,7 @@ from conrt.errors import CheckpointError
 
 from .config import CoNRConfig, get_config
 from .conr_v1 import CoNR
+from .model import create_model
 
 log = logging.getLogger(__name__)
 
@@ -36,8 +37,7 @@ def _shape(t) -> str:
 def _empty_model(cfg: CoNRConfig) -> CoNR:
     # no storage (meta device): loading assigns the file's tensors, which skips
     # initialising 180M parameters only to overwrite them
-    with torch.device("meta"):
-        return CoNR(cfg)
+    return create_model(cfg, empty=True)
 
 
 def _is_meta(model: torch.nn.Module) -> bool:
@@ -190,4 +190,4 @@ def resolve_model(weights=None, config: "str | CoNRConfig | None" = None, allow_
     log.warning("no weights for %s: using an UNTRAINED (randomly initialised, seed 0) model", cfg.name)
     with torch.random.fork_rng():  # deterministic, without touching the caller's RNG
         torch.manual_seed(0)
-        return CoNR(cfg).eval()
+        return create_model(cfg).eval()

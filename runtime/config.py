@@ -68,22 +68,49 @@ class CinnConfig:
 
 
 @dataclass(frozen=True)
+class LookupConfig:
+    """The ``lookup`` architecture (runtime/lookup_net.py): correspondences from
+    an explicit UDP lookup instead of CoNR's learned flow pyramid.
+
+    The sheet encoder's U-Net head predicts each sheet pixel's UDP; those land
+    in a ``grid``³ table of sheet positions per view (once per character).
+    Per frame every target pixel looks its UDP up in the table, the views'
+    references are sampled there, fused across views and refined by a small
+    U-Net (``widths``: channels at full, 1/2, 1/4, 1/8 size).
+    """
+
+    grid: int = 32  # table side: voxels per canonical-box axis
+    fill_rounds: int = 3  # 3x3x3 hole-filling passes over empty voxels
+    score_width: int = 8  # per-view scoring conv width
+    widths: tuple[int, ...] = (16, 24, 32, 48)
+    gt_sheet_udp: float = 0.5  # training: chance a sample builds its table from the true sheet UDP
+
+
+@dataclass(frozen=True)
 class CoNRConfig:
     name: str = "conr-paper"
     description: str = ""
     image_size: int = 256  # the size the model runs at (crop/pad target)
+    # "conr": the published network (runtime/conr_v1.py); "lookup": conrt's
+    # real-time variant (runtime/lookup_net.py), which uses only sheet_encoder
+    # (with its U-Net head) and ``lookup``; pose_encoder and cinn are ignored.
+    architecture: Literal["conr", "lookup"] = "conr"
     sheet_encoder: EncoderConfig = field(default_factory=EncoderConfig)
     pose_encoder: EncoderConfig = field(default_factory=lambda: EncoderConfig(
         block="basic", in_channels=4, depths=(2, 2, 2, 2), pool="maxpool", classes=1))
     cinn: CinnConfig = field(default_factory=CinnConfig)
+    lookup: LookupConfig = field(default_factory=LookupConfig)
 
     @property
     def levels(self) -> int:
-        return len(self.sheet_encoder.depths) + 1
+        """Sheet tensors cached per character: one per pyramid level (conr), the table (lookup)."""
+        return 1 if self.architecture == "lookup" else len(self.sheet_encoder.depths) + 1
 
     @property
     def size_multiple(self) -> int:
         """Image sides must be multiples of this (coarsest level / 4 by the blocks)."""
+        if self.architecture == "lookup":  # the sheet U-Net and the refinement U-Net (from half size)
+            return max(self.sheet_encoder.coarsest_stride, 2 ** len(self.lookup.widths))
         return self.sheet_encoder.coarsest_stride * 4
 
     @property
@@ -91,6 +118,10 @@ class CoNRConfig:
         return self.cinn.messages[-1]
 
     def validate(self) -> "CoNRConfig":
+        if self.architecture == "lookup":
+            return self._validate_lookup()
+        if self.architecture != "conr":
+            raise ConfigError(f"{self.name}: unknown architecture {self.architecture!r}; valid: conr, lookup")
         s, p, c = self.sheet_encoder, self.pose_encoder, self.cinn
         n = self.levels
         if len(p.depths) != len(s.depths):
@@ -116,6 +147,24 @@ class CoNRConfig:
                               f"{self.size_multiple}")
         return self
 
+    def _validate_lookup(self) -> "CoNRConfig":
+        s, lk = self.sheet_encoder, self.lookup
+        if len(s.widths) != len(s.depths):
+            raise ConfigError(f"{self.name}: sheet_encoder.widths and depths differ in length")
+        if len(s.decoder_filters) != len(s.depths) + 1 or s.classes != 4:
+            raise ConfigError(f"{self.name}: the lookup architecture needs the sheet encoder's U-Net head "
+                              f"(decoder_filters with {len(s.depths) + 1} entries, classes 4: xyz + mask)")
+        if not 4 <= lk.grid <= 128:
+            raise ConfigError(f"{self.name}: lookup.grid must be in 4..128, got {lk.grid}")
+        if not 1 <= len(lk.widths) <= 5 or min(lk.widths) < 1:
+            raise ConfigError(f"{self.name}: lookup.widths needs 1-5 positive widths, got {lk.widths}")
+        if not 0.0 <= lk.gt_sheet_udp <= 1.0:
+            raise ConfigError(f"{self.name}: lookup.gt_sheet_udp is a probability, got {lk.gt_sheet_udp}")
+        if self.image_size % self.size_multiple:
+            raise ConfigError(f"{self.name}: image_size {self.image_size} is not a multiple of "
+                              f"{self.size_multiple}")
+        return self
+
     # -- (de)serialisation ---------------------------------------------------
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -132,7 +181,7 @@ class CoNRConfig:
         try:
             top = build(cls, d)
             for key, kind in (("sheet_encoder", EncoderConfig), ("pose_encoder", EncoderConfig),
-                              ("cinn", CinnConfig)):
+                              ("cinn", CinnConfig), ("lookup", LookupConfig)):
                 if key in top:
                     top[key] = kind(**build(kind, top[key]))
             return cls(**top).validate()

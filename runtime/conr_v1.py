@@ -349,6 +349,7 @@ class CoNR(nn.Module):
     """
 
     PARTS = ("udpparsernet", "target_pose_encoder", "shader", "rgbadecodernet")
+    FRAME_PARTS = ("target_pose_encoder", "shader", "rgbadecodernet")  # what runs per frame
 
     def __init__(self, cfg: CoNRConfig):
         super().__init__()

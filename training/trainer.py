@@ -98,6 +98,8 @@ def _freeze_unused(model, sheet_head: bool) -> None:
     Freezing them keeps DDP from waiting for gradients that never come. They
     stay in the state dict (and in the optimizer, which skips parameters
     without grads), so checkpoints keep the official layout."""
+    if model.cfg.architecture == "lookup":  # no pose encoder; the sheet head builds the table
+        return
     encoders = (model.target_pose_encoder,) if sheet_head else (model.udpparsernet, model.target_pose_encoder)
     for enc in encoders:
         for name in ("upsample_blocks", "final_conv"):
@@ -114,13 +116,30 @@ class _TrainNet(torch.nn.Module):
         super().__init__()
         self.model, self.sheet_head = model, sheet_head
 
-    def forward(self, sheet_rgb, sheet_mask, udp):
+    def forward(self, sheet_rgb, sheet_mask, udp, sheet_udp=None, use_true_udp=None):
         m = self.model
+        if m.cfg.architecture == "lookup":
+            return self._lookup_forward(sheet_rgb, sheet_mask, udp, sheet_udp, use_true_udp)
         feats, reference = m.encode_sheet(sheet_rgb, sheet_mask)
         rgba = m.render(m.encode_pose(udp), reference, feats)
         if not self.sheet_head:
             return rgba, None
         return rgba, m.udpparsernet.decode([f.flatten(0, 1) for f in feats])  # [N*M, 4, S, S]
+
+    def _lookup_forward(self, sheet_rgb, sheet_mask, udp, sheet_udp, use_true_udp):
+        """The lookup architecture: the table comes from the predicted sheet UDP
+        (no gradient flows through the binning; the head learns from its own
+        UDP loss) or, for the samples in ``use_true_udp`` [N] bool, from the
+        true one, so the fusion also learns from clean correspondences."""
+        m = self.model
+        n, views = sheet_rgb.shape[:2]
+        raw = m.sheet_udp_logits(sheet_rgb)  # [N*M, 4, S, S]
+        xyz = torch.sigmoid(raw[:, :3]).detach().reshape(n, views, 3, *sheet_rgb.shape[-2:])
+        if sheet_udp is not None and use_true_udp is not None:
+            xyz = torch.where(use_true_udp.reshape(n, 1, 1, 1, 1), sheet_udp[:, :, :3], xyz)
+        reference = torch.cat([sheet_rgb, sheet_mask], 2)
+        rgba = m.render(m.encode_pose(udp), reference, [m.table(xyz, sheet_mask)])
+        return rgba, raw
 
 
 def _truncate_log(path: Path, step: int) -> None:
@@ -234,7 +253,7 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True) -> dict
     Works alone or under torchrun (env RANK/WORLD_SIZE)."""
     from tqdm import tqdm
 
-    from conrt.runtime.conr_v1 import CoNR
+    from conrt.runtime.model import create_model
 
     rank, world = _dist_env()
     if cfg.batch % world:
@@ -257,7 +276,7 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True) -> dict
     val_set = SheetDataset(val_chars or train_chars[:cfg.val_characters], cfg.views, cfg.size, None, cfg.seed + 1)
 
     torch.manual_seed(cfg.seed)  # same initial weights on every rank (DDP also broadcasts them)
-    model = CoNR(mcfg)
+    model = create_model(mcfg)
     sheet_head = cfg.loss.udp > 0 and mcfg.sheet_encoder.decoder_filters and mcfg.sheet_encoder.classes == 4
     _freeze_unused(model, bool(sheet_head))
     optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
@@ -301,7 +320,11 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True) -> dict
                 g["lr"] = lr
             idx = batch_indices(len(train_set), cfg.batch, cfg.seed, step)[rank * per_rank:(rank + 1) * per_rank]
             b = train_set.batch(idx, key=step)
-            pred, udp_pred = net(b["sheet_rgb"], b["sheet_mask"], b["udp"])
+            true_udp = None
+            if mcfg.architecture == "lookup":  # which samples build their table from the true sheet UDP
+                draw = np.random.default_rng([cfg.seed, 7, step]).random(cfg.batch)[rank * per_rank:(rank + 1) * per_rank]
+                true_udp = torch.from_numpy(draw < mcfg.lookup.gt_sheet_udp)
+            pred, udp_pred = net(b["sheet_rgb"], b["sheet_mask"], b["udp"], b["sheet_udp"], true_udp)
             loss, parts = training_loss(pred, b["target"], cfg.loss, udp_pred, b["sheet_udp"].flatten(0, 1))
             if not torch.isfinite(loss):
                 raise InputError(f"step {step}: the loss is {float(loss)}; lower --lr or check the data")

@@ -47,11 +47,16 @@ class FrameGraph(nn.Module):
 
     def __init__(self, model: CoNR, phase_deconvs: bool = False):
         super().__init__()
+        self.lookup = model if model.cfg.architecture == "lookup" else None
+        if self.lookup is not None:  # its per-frame part is ``render`` itself
+            return
         self.pose_encoder = model.target_pose_encoder
         self.shader = with_phase_deconvs(copy.deepcopy(model.shader)) if phase_deconvs else model.shader
         self.rgba_decoder = model.rgbadecodernet
 
     def forward(self, udp, reference, *sheet_features):
+        if self.lookup is not None:
+            return self.lookup.render(self.lookup.encode_pose(udp), reference, list(sheet_features))
         pose = self.pose_encoder(normalize(pose_input(udp)))
         return premultiply(self.rgba_decoder(self.shader(pose, reference, list(sheet_features))))
 
@@ -66,6 +71,9 @@ def example_inputs(model: CoNR, size: int, views: int = 2) -> tuple[torch.Tensor
     cfg = model.cfg
     udp = torch.rand(1, 4, size, size, generator=g)
     ref = torch.rand(1, views, 4, size, size, generator=g)
+    if cfg.architecture == "lookup":  # one sheet tensor: the table (u, v in -1..1, coverage)
+        table = torch.rand(1, views, 3, cfg.lookup.grid ** 3, generator=g)
+        return (udp, ref, torch.cat([table[:, :, :2] * 2 - 1, table[:, :, 2:]], 2))
     # stem at S/2, first stage at S/4 (after the pool), then /2 per stage
     sides = [size // 2] + [size // 4 // (2 ** i) for i in range(len(cfg.sheet_encoder.depths))]
     feats = [torch.rand(1, views, c, s, s, generator=g)

@@ -28,14 +28,15 @@ def test_small_config_trains_with_autograd(name):
     torch.manual_seed(0)
     model = create_model(name).train()
     cfg = model.cfg
-    s = cfg.size_multiple
+    s = max(cfg.size_multiple, 64)  # instance norm needs more than 1x1 at the coarsest level
     rgb = torch.rand(2, 2, 3, s, s)
     mask = (torch.rand(2, 2, 1, s, s) > 0.5).float()
     udp = torch.rand(2, 4, s, s)
     out = model(rgb, mask, udp)
     assert out.shape == (2, 4, s, s)
     out.mean().backward()
-    for part in model.PARTS:
+    # the lookup variant's sheet encoder learns from its UDP head only (the table is binned, no gradient)
+    for part in model.FRAME_PARTS if cfg.architecture == "lookup" else model.PARTS:
         grads = [p.grad for n, p in getattr(model, part).named_parameters()
                  if not n.startswith(("upsample_blocks", "final_conv"))]
         assert all(g is not None and torch.isfinite(g).all() for g in grads), part

@@ -1,0 +1,224 @@
+"""The ``lookup`` architecture: conrt's real-time CoNR variant.
+
+CoNR learns where each target pixel's colour sits in each sheet view with a
+pyramid of predicted flows; most of its FLOPs go into that search. The UDP
+gives the answer more directly: a target pixel's UDP is a point on the
+rest-pose surface, and a sheet pixel shows the same surface point when its
+UDP is the same. So:
+
+- once per character (``encode_sheet``): the sheet encoder's U-Net head
+  predicts every sheet pixel's UDP xyz (the paper's auxiliary UDP detector;
+  a caller who knows the sheet's true UDP can pass it instead). Sheet pixels
+  are binned into a ``grid``³ table over the canonical box holding, per view,
+  the mean sheet position of the pixels that landed in each voxel and
+  whether any did; empty voxels next to full ones are filled in.
+- per frame (``render``): every target pixel looks its UDP up in the table
+  (trilinear, 8 gathers), each view's reference is sampled there, the views
+  are fused with a softmax over per-view scores (CoNR's collaborative fusion,
+  one level, at full size), and a small U-Net refines the fused image
+  (holes no view covers, seams, shading).
+
+The interface matches ``CoNR`` (``encode_sheet``, ``encode_pose``, ``render``,
+``forward``), so backends, the ONNX export, training and eval take either.
+The cached sheet "features" are one tensor: the table, [N, M, 3, grid³]
+(u, v in -1..1 and coverage).
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .config import CoNRConfig, LookupConfig
+from .conr_v1 import ResEncUnet, normalize
+
+
+# ---------------------------------------------------------------------------
+# the table (once per character)
+# ---------------------------------------------------------------------------
+def build_table(xyz: torch.Tensor, occupancy: torch.Tensor, grid: int, fill_rounds: int) -> torch.Tensor:
+    """Sheet UDP -> lookup table.
+
+    xyz [N, M, 3, S, S] in 0..1 (rest-pose position of each sheet pixel),
+    occupancy [N, M, 1, S, S] (pixels that show the character).
+    Returns [N, M, 3, grid³]: mean sheet position (u, v in -1..1, as
+    ``grid_sample`` takes it) and coverage (1 = pixels landed there, 0.5**k =
+    filled in by the k-th hole-filling pass, 0 = empty).
+    """
+    n, m, _, h, w = xyz.shape
+    b, g3 = n * m, grid ** 3
+    xyz = xyz.detach().reshape(b, 3, h * w)
+    occ = (occupancy.detach().reshape(b, h * w) > 0.5).to(xyz.dtype)
+    cell = (xyz.clamp(0, 1) * grid).long().clamp_(0, grid - 1)
+    index = cell[:, 0] * grid * grid + cell[:, 1] * grid + cell[:, 2]  # [B, HW]
+    v, u = torch.meshgrid(torch.linspace(-1, 1, h, dtype=xyz.dtype, device=xyz.device),
+                          torch.linspace(-1, 1, w, dtype=xyz.dtype, device=xyz.device), indexing="ij")
+    sums = xyz.new_zeros(b, 3, g3)
+    vals = torch.stack([u.reshape(-1).expand(b, -1) * occ, v.reshape(-1).expand(b, -1) * occ, occ], 1)
+    sums.scatter_add_(2, index.unsqueeze(1).expand(b, 3, h * w), vals)
+    count = sums[:, 2:3]
+    pos = sums[:, :2] / count.clamp_min(1.0)
+    cover = (count > 0).to(xyz.dtype)
+    # fill empty voxels from full neighbours: a predicted UDP is noisy and
+    # a sheet shows each surface point at one density only
+    pos = pos.reshape(b, 2, grid, grid, grid)
+    cover = cover.reshape(b, 1, grid, grid, grid)
+    for k in range(fill_rounds):
+        weight = F.avg_pool3d(cover, 3, 1, 1, count_include_pad=False)
+        mean = F.avg_pool3d(pos * cover, 3, 1, 1, count_include_pad=False) / weight.clamp_min(1e-6)
+        empty = (cover == 0) & (weight > 0)
+        pos = torch.where(empty, mean, pos)
+        cover = torch.where(empty, torch.full_like(cover, 0.5 ** (k + 1)), cover)
+    return torch.cat([pos, cover], 1).reshape(n, m, 3, g3)
+
+
+def look_up(table: torch.Tensor, udp: torch.Tensor, grid: int) -> torch.Tensor:
+    """Trilinear lookup of target UDP xyz in the table.
+
+    table [N, M, 3, grid³], udp [N, 4, H, W] -> [N, M, 3, H, W] (u, v, coverage).
+    """
+    n, m = table.shape[:2]
+    _, _, h, w = udp.shape
+    # voxel-major rows (all views side by side) with u, v pre-multiplied by
+    # the coverage: the trilinear blend is then one weighted sum of gathered
+    # rows (12 contiguous floats per corner for 4 views)
+    cov = table[:, :, 2:3]
+    rows = torch.cat([table[:, :, :2] * cov, cov], 2).permute(0, 3, 1, 2).reshape(n * grid ** 3, m * 3)
+    p = udp[:, :3].clamp(0, 1) * grid - 0.5  # voxel centres at integer positions
+    p0 = p.floor().clamp(0, grid - 2)
+    f = (p - p0).clamp(0, 1).reshape(n, 3, 1, h * w)  # [N, 3, 1, HW]
+    base = (p0[:, 0] * (grid * grid) + p0[:, 1] * grid + p0[:, 2]).long().reshape(n, 1, h * w)
+    base = base + (torch.arange(n, device=udp.device) * grid ** 3).reshape(n, 1, 1)  # rows of sample k
+    offsets = torch.tensor([dx * grid * grid + dy * grid + dz for dx in (0, 1) for dy in (0, 1) for dz in (0, 1)],
+                           device=udp.device).reshape(1, 8, 1)
+    corner_bits = torch.tensor([[dx, dy, dz] for dx in (0, 1) for dy in (0, 1) for dz in (0, 1)],
+                               dtype=udp.dtype, device=udp.device).t().reshape(1, 3, 8, 1)
+    weight = torch.where(corner_bits > 0, f, 1 - f).prod(1)  # [N, 8, HW] trilinear weights
+    corners = F.embedding((base + offsets).reshape(-1), rows).reshape(n, 8, h * w, m * 3)  # a row gather
+    acc = (corners * weight.unsqueeze(-1)).sum(1).reshape(n, h * w, m, 3)
+    cover = acc[..., 2:3]
+    out = torch.cat([acc[..., :2] / cover.clamp_min(1e-6), cover], -1)  # [N, HW, M, 3]
+    return out.permute(0, 2, 3, 1).reshape(n, m, 3, h, w)
+
+
+# ---------------------------------------------------------------------------
+# per-frame fusion
+# ---------------------------------------------------------------------------
+def _conv(cin, cout, stride=1):
+    return nn.Sequential(nn.Conv2d(cin, cout, 3, stride, 1), nn.PReLU(cout))
+
+
+class FusionNet(nn.Module):
+    """Per-view scores -> softmax fusion over views -> U-Net refinement.
+
+    Scores and refinement run at half size (they decide which view wins and
+    fix what no view shows; both are smooth), the fusion itself at full size:
+    the sharp detail comes from sampling the sheets at full resolution.
+    """
+
+    def __init__(self, cfg: LookupConfig):
+        super().__init__()
+        # per view: sampled reference (4) + coverage (1) + target UDP (4)
+        self.score = nn.Sequential(_conv(9, cfg.score_width), nn.Conv2d(cfg.score_width, 1, 3, 1, 1))
+        w = cfg.widths
+        # fused reference (4) + summed coverage (1) + target UDP (4)
+        self.inp = _conv(9, w[0])
+        self.down = nn.ModuleList(nn.Sequential(_conv(w[i], w[i + 1], 2), _conv(w[i + 1], w[i + 1]))
+                                  for i in range(len(w) - 1))
+        self.up = nn.ModuleList(_conv(w[i + 1] + w[i], w[i]) for i in range(len(w) - 1))
+        self.out = nn.Conv2d(w[0], 4, 3, 1, 1)
+        nn.init.zeros_(self.out.weight)  # start as the plain fused lookup
+        nn.init.zeros_(self.out.bias)
+
+    def forward(self, sampled: torch.Tensor, cover: torch.Tensor, udp: torch.Tensor) -> torch.Tensor:
+        """sampled [N, M, 4, H, W] premultiplied, cover [N, M, 1, H, W], udp [N, 4, H, W]
+        -> premultiplied RGBA [N, 4, H, W]."""
+        n, m, _, h, w = sampled.shape
+        half = F.avg_pool2d(torch.cat([sampled, cover], 2).reshape(n * m, 5, h, w), 2)
+        udp_half = F.avg_pool2d(udp, 2)
+        target = udp_half.unsqueeze(1).expand(n, m, 4, h // 2, w // 2).reshape(n * m, 4, h // 2, w // 2)
+        score = self.score(torch.cat([half, target], 1))
+        score = F.interpolate(score, size=(h, w), mode="bilinear", align_corners=False).reshape(n, m, 1, h, w)
+        # views a voxel never saw lose the vote; the rest compete on their score
+        weight = torch.softmax(score + 8.0 * (cover - 1.0), 1)
+        # a view whose table had nothing near this point contributes nothing
+        # (its uv is meaningless there); the others share its weight
+        seen = weight * (cover > 0.01).to(cover.dtype)
+        fused = (seen * sampled).sum(1) / seen.sum(1).clamp_min(1e-6)
+        coverage = (weight * cover).sum(1)
+        y = self.inp(torch.cat([F.avg_pool2d(torch.cat([fused, coverage], 1), 2), udp_half], 1))
+        skips = []
+        for down in self.down:
+            skips.append(y)
+            y = down(y)
+        for up, skip in zip(reversed(self.up), reversed(skips)):
+            y = up(torch.cat([F.interpolate(y, size=skip.shape[-2:], mode="bilinear", align_corners=False),
+                              skip], 1))
+        delta = F.interpolate(self.out(y), size=(h, w), mode="bilinear", align_corners=False)
+        rgba = (fused + delta).clamp(0, 1)
+        # premultiplied: colour never exceeds alpha
+        return torch.cat([torch.minimum(rgba[:, :3], rgba[:, 3:4]), rgba[:, 3:4]], 1)
+
+
+# ---------------------------------------------------------------------------
+# the whole network
+# ---------------------------------------------------------------------------
+class LookupNet(nn.Module):
+    """Same interface as ``CoNR``; see the module docstring."""
+
+    PARTS = ("udpparsernet", "fusion")
+    FRAME_PARTS = ("fusion",)
+
+    def __init__(self, cfg: CoNRConfig):
+        super().__init__()
+        self.cfg = cfg.validate()
+        if cfg.architecture != "lookup":
+            raise ValueError(f"{cfg.name}: LookupNet needs architecture 'lookup'")
+        self.udpparsernet = ResEncUnet(cfg.sheet_encoder)
+        self.fusion = FusionNet(cfg.lookup)
+
+    # -- once per character ----------------------------------------------------
+    def sheet_udp_logits(self, rgb: torch.Tensor) -> torch.Tensor:
+        """rgb [N, M, 3, S, S] premultiplied -> raw head output [N*M, 4, S, S] (xyz logits, mask logit)."""
+        return self.udpparsernet.decode(self.udpparsernet(normalize(rgb.flatten(0, 1))))
+
+    def table(self, xyz: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        lk = self.cfg.lookup
+        return build_table(xyz, mask, lk.grid, lk.fill_rounds)
+
+    def encode_sheet(self, rgb: torch.Tensor, mask: torch.Tensor, sheet_udp: torch.Tensor | None = None):
+        """rgb [N, M, 3, S, S] premultiplied, mask [N, M, 1, S, S]; ``sheet_udp``
+        [N, M, 4, S, S] the sheet's true UDP if known (else predicted).
+        Returns ([table], reference = cat(rgb, mask))."""
+        if sheet_udp is None:
+            n, m = rgb.shape[:2]
+            xyz = torch.sigmoid(self.sheet_udp_logits(rgb)[:, :3]).reshape(n, m, 3, *rgb.shape[-2:])
+        else:
+            xyz = sheet_udp[:, :, :3]
+        return [self.table(xyz, mask)], torch.cat([rgb, mask], 2)
+
+    # -- per frame -----------------------------------------------------------
+    def encode_pose(self, udp: torch.Tensor) -> list[torch.Tensor]:
+        """The target UDP itself (xyz zeroed off the character) is the pose input."""
+        a = udp[:, 3:4]
+        return [torch.cat([udp[:, :3] * a, a], 1)]
+
+    def render(self, pose_feats, reference, sheet_feats, return_features=False):
+        """-> premultiplied RGBA (N, 4, H, W)."""
+        udp, table = pose_feats[0], sheet_feats[0]
+        n, m = reference.shape[:2]
+        h, w = udp.shape[-2:]
+        look = look_up(table, udp, self.cfg.lookup.grid)  # [N, M, 3, H, W]
+        grid = look[:, :, :2].reshape(n * m, 2, h, w).permute(0, 2, 3, 1)
+        sampled = F.grid_sample(reference.flatten(0, 1), grid, mode="bilinear", padding_mode="zeros",
+                                align_corners=True).reshape(n, m, 4, h, w)
+        cover = look[:, :, 2:3] * udp[:, 3:4].unsqueeze(1)
+        rgba = self.fusion(sampled, cover, udp)
+        return (rgba, None) if return_features else rgba
+
+    def forward(self, sheet_rgb, sheet_mask, udp, sheet_udp=None):
+        feats, reference = self.encode_sheet(sheet_rgb, sheet_mask, sheet_udp)
+        return self.render(self.encode_pose(udp), reference, feats)
+
+    def part_state_dicts(self) -> dict[str, dict[str, torch.Tensor]]:
+        return {name: getattr(self, name).state_dict() for name in self.PARTS}
