@@ -203,16 +203,25 @@ class LookupNet(nn.Module):
         a = udp[:, 3:4]
         return [torch.cat([udp[:, :3] * a, a], 1)]
 
-    def render(self, pose_feats, reference, sheet_feats, return_features=False):
-        """-> premultiplied RGBA (N, 4, H, W)."""
-        udp, table = pose_feats[0], sheet_feats[0]
+    def sample_views(self, udp: torch.Tensor, reference: torch.Tensor, table: torch.Tensor):
+        """The non-learned half of a frame: look every target pixel up in the
+        table and sample each view's reference there.
+
+        udp [N, 4, H, W] (as ``encode_pose`` gives it), reference [N, M, 4, S, S],
+        table [N, M, 3, grid³] -> (sampled [N, M, 4, H, W] premultiplied,
+        cover [N, M, 1, H, W] in 0..1, 0 off the target's occupancy)."""
         n, m = reference.shape[:2]
         h, w = udp.shape[-2:]
         look = look_up(table, udp, self.cfg.lookup.grid)  # [N, M, 3, H, W]
         grid = look[:, :, :2].reshape(n * m, 2, h, w).permute(0, 2, 3, 1)
         sampled = F.grid_sample(reference.flatten(0, 1), grid, mode="bilinear", padding_mode="zeros",
                                 align_corners=True).reshape(n, m, 4, h, w)
-        cover = look[:, :, 2:3] * udp[:, 3:4].unsqueeze(1)
+        return sampled, look[:, :, 2:3] * udp[:, 3:4].unsqueeze(1)
+
+    def render(self, pose_feats, reference, sheet_feats, return_features=False):
+        """-> premultiplied RGBA (N, 4, H, W)."""
+        udp = pose_feats[0]
+        sampled, cover = self.sample_views(udp, reference, sheet_feats[0])
         rgba = self.fusion(sampled, cover, udp)
         return (rgba, None) if return_features else rgba
 
