@@ -74,8 +74,13 @@ class FlatColourBaseline(torch.nn.Module):
 
 @torch.no_grad()
 def evaluate(model, characters: list[CharacterFrames], views=VIEW_COUNTS, targets: int = 4, seed: int = 0,
-             batch: int = 4, progress: bool = True, grid_rows: int = 4) -> tuple[dict, dict]:
-    """-> ({"n=1": {"l1", "ssim", "psnr", "samples"}, ...}, {n: grid batch}) for one model."""
+             batch: int = 4, progress: bool = True, grid_rows: int = 4,
+             true_sheet_udp: bool = False) -> tuple[dict, dict]:
+    """-> ({"n=1": {"l1", "ssim", "psnr", "samples"}, ...}, {n: grid batch}) for one model.
+
+    ``true_sheet_udp``: a lookup-architecture model builds its table from the
+    sheet's true UDP (a sheet rendered from the rigged mesh) instead of its
+    own UDP prediction (drawings)."""
     from tqdm import tqdm
 
     if not characters:
@@ -100,16 +105,20 @@ def evaluate(model, characters: list[CharacterFrames], views=VIEW_COUNTS, target
     for n in views:
         for i in range(0, len(jobs), batch):
             chunk = jobs[i:i + batch]
-            sheets, udps, tgts = [], [], []
+            sheets, sheet_udps, udps, tgts = [], [], [], []
             for ci, t, others in chunk:
                 c = characters[ci]
-                sheet, _ = resize_pair(rgba_to_premul(c.rgba[others[:n]]), None, size)
+                sheet, sheet_udp = resize_pair(rgba_to_premul(c.rgba[others[:n]]), udp_tensor(c.udp[others[:n]]), size)
+                sheet_udps.append(sheet_udp)
                 tgt, udp = resize_pair(rgba_to_premul(c.rgba[t]), udp_tensor(c.udp[t]), size)
                 sheets.append(sheet), udps.append(udp), tgts.append(tgt)
             sheet = torch.stack(sheets)
             b = {"sheet_rgb": sheet[:, :, :3].contiguous(), "sheet_mask": sheet[:, :, 3:4].contiguous(),
                  "udp": torch.stack(udps), "target": torch.stack(tgts)}
-            pred = model(b["sheet_rgb"], b["sheet_mask"], b["udp"])
+            if true_sheet_udp:
+                pred = model(b["sheet_rgb"], b["sheet_mask"], b["udp"], sheet_udp=torch.stack(sheet_udps))
+            else:
+                pred = model(b["sheet_rgb"], b["sheet_mask"], b["udp"])
             for k, v in metrics(pred, b["target"]).items():
                 sums[n][k] += float(v.sum())
             if n not in grids:

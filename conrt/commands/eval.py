@@ -32,6 +32,9 @@ def register(subparsers) -> None:
     p.add_argument("--threads", type=int, default=1, help="torch CPU threads (default 1)")
     p.add_argument("--baseline", action="store_true",
                    help="also score the flat-colour baseline (UDP silhouette x mean sheet colour, no learning)")
+    p.add_argument("--true-sheet-udp", action="store_true",
+                   help="lookup models (conr-rt): also score with tables built from the sheet's true UDP "
+                        "(sheets rendered from the rigged mesh) besides the model's own UDP prediction (drawings)")
     p.set_defaults(func=run)
 
 
@@ -62,6 +65,11 @@ def run(args) -> int:
         label = path.stem if len(paths) > 1 else ""
         results[label] = table
         grids_all[label] = grids
+        if args.true_sheet_udp and model.cfg.architecture == "lookup":
+            results[f"{path.stem} (true sheet UDP)"], grids_all[f"{path.stem} (true sheet UDP)"] = evaluate(
+                model, characters, views, args.targets, progress=not args.json, true_sheet_udp=True)
+    if "" in results and len(results) > 1:
+        results[paths[0].stem] = results.pop("")
     if args.baseline:
         if "" in results:
             results[paths[0].stem] = results.pop("")

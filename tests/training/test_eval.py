@@ -78,3 +78,18 @@ def test_flat_colour_baseline_row(weights, tiny_data, capsys):
     assert set(out) == {"xs64", "flat-colour-baseline"}
     # the baseline paints exactly the UDP silhouette, so its alpha error is 0: it beats an untrained net
     assert out["flat-colour-baseline"]["n=1"]["l1"] < out["xs64"]["n=1"]["l1"]
+
+
+def test_lookup_model_scores_with_true_and_predicted_sheet_udp(tiny_data, tmp_path, capsys):
+    """conr-rt: an untrained UDP head gives poor tables; the true sheet UDP gives
+    the lookup the right correspondences, so it must score better."""
+    torch.manual_seed(0)
+    path = tmp_path / "rt64.safetensors"
+    from conrt.runtime.model import create_model
+
+    save_weights(create_model(model_config("conr-rt", 64)).eval(), path)
+    assert main(["eval", "--weights", str(path), "--data", str(tiny_data), "--views", "1,3", "--targets", "2",
+                 "--true-sheet-udp", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert set(out) == {"rt64", "rt64 (true sheet UDP)"}
+    assert out["rt64 (true sheet UDP)"]["n=3"]["l1"] < out["rt64"]["n=3"]["l1"]
