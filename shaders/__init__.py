@@ -1,9 +1,10 @@
 """conrt.shaders: the ModernGL passes that turn a posed character into its
 Ultra-Dense Pose buffer (:class:`UdpPass`) and a toon-shaded picture
-(:class:`ToonPass`), plus GL contexts, the GLSL loader and camera framing.
-See docs/shaders.md."""
+(:class:`ToonPass`), conr-rt's per-frame table lookup (:class:`LookupPass`),
+plus GL contexts, the GLSL loader and camera framing. See docs/shaders.md."""
 from conrt.shaders.camera import frame_character, orbit_camera, project
 from conrt.shaders.context import create_context, release_context
+from conrt.shaders.lookup_pass import LookupPass
 from conrt.shaders.program import load_program
 from conrt.shaders.toon_pass import ToonPass, ToonStyle
 from conrt.shaders.udp_pass import UdpPass
@@ -15,6 +16,7 @@ __all__ = [
     "UdpPass",
     "ToonPass",
     "ToonStyle",
+    "LookupPass",
     "frame_character",
     "orbit_camera",
     "project",
