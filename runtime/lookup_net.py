@@ -118,8 +118,10 @@ class FusionNet(nn.Module):
 
     def __init__(self, cfg: LookupConfig):
         super().__init__()
-        # per view: sampled reference (4) + coverage (1) + target UDP (4)
-        self.score = nn.Sequential(_conv(9, cfg.score_width), nn.Conv2d(cfg.score_width, 1, 3, 1, 1))
+        # per view: sampled reference (4) + coverage (1) + its distance to the
+        # views' consensus (4: a view whose predicted sheet UDP is wrong here
+        # disagrees with the others) + target UDP (4)
+        self.score = nn.Sequential(_conv(13, cfg.score_width), nn.Conv2d(cfg.score_width, 1, 3, 1, 1))
         w = cfg.widths
         # fused reference (4) + summed coverage (1) + target UDP (4)
         self.inp = _conv(9, w[0])
@@ -134,10 +136,14 @@ class FusionNet(nn.Module):
         """sampled [N, M, 4, H, W] premultiplied, cover [N, M, 1, H, W], udp [N, 4, H, W]
         -> premultiplied RGBA [N, 4, H, W]."""
         n, m, _, h, w = sampled.shape
-        half = F.avg_pool2d(torch.cat([sampled, cover], 2).reshape(n * m, 5, h, w), 2)
+        hh, hw = h // 2, w // 2
+        half = F.avg_pool2d(torch.cat([sampled, cover], 2).reshape(n * m, 5, h, w), 2).reshape(n, m, 5, hh, hw)
+        colour, seen = half[:, :, :4], half[:, :, 4:]
+        consensus = (colour * seen).sum(1, keepdim=True) / seen.sum(1, keepdim=True).clamp_min(1e-6)
         udp_half = F.avg_pool2d(udp, 2)
-        target = udp_half.unsqueeze(1).expand(n, m, 4, h // 2, w // 2).reshape(n * m, 4, h // 2, w // 2)
-        score = self.score(torch.cat([half, target], 1))
+        target = udp_half.unsqueeze(1).expand(n, m, 4, hh, hw)
+        x = torch.cat([half, (colour - consensus).abs(), target], 2).reshape(n * m, 13, hh, hw)
+        score = self.score(x)
         score = F.interpolate(score, size=(h, w), mode="bilinear", align_corners=False).reshape(n, m, 1, h, w)
         # views a voxel never saw lose the vote; the rest compete on their score
         weight = torch.softmax(score + 8.0 * (cover - 1.0), 1)
