@@ -91,7 +91,8 @@ def measure_size(size: int, frames: int = 10, warmup: int = 2, backend: str = "a
         # -- shading only, chosen backend vs the eager baseline, same UDPs ------
         nb = baseline_frames or min(frames, 5)
         model_ = shader.backend.model
-        ext = _external_baseline()
+        # the official-way baseline exists for the CoNR architecture only
+        ext = _external_baseline() if model_.cfg.architecture == "conr" else None
         if ext is not None:
             cache = shader.cache
             base_name = ("benchmarks/network_bench.py straightforward_frame: eager PyTorch the official way "
