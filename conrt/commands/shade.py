@@ -44,7 +44,7 @@ def run(args) -> int:
     if out.suffix.lower() not in (".png", ".npz"):
         raise ConfigError(f"-o {out}: the output must end in .png or .npz")
     model = resolve_model(args.weights, args.config)
-    cls = get_backend_class(args.backend)
+    cls = get_backend_class(args.backend, model)  # auto: the fastest backend that runs this model
     backend = cls(onnx_path=args.onnx) if args.onnx and cls.name == "onnxruntime" else cls()
     backend.load(model)
     images = [read_sheet_image(p) for p in args.sheet]

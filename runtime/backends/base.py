@@ -8,6 +8,9 @@ from a loaded ``CoNR`` model.
 Registry by short name; ``auto`` picks the first available of
 ``PREFERENCE`` (fastest first, as measured). TensorRT registers itself as ``tensorrt``
 from ``tensorrt_backend.py`` when that lands; it is already first in line.
+Some backends run only some models (``Backend.supports``: ``gl-lookup`` takes
+lookup-architecture models); given the model, ``auto`` skips the others and
+uses ``LOOKUP_PREFERENCE`` for lookup models.
 """
 from __future__ import annotations
 
@@ -29,6 +32,10 @@ _REGISTRY: dict[str, type["Backend"]] = {}
 # faster than ONNX Runtime for conr-paper and the small configs in most cases
 # (benchmarks/network_bench.py, docs/network.md) and needs no export step.
 PREFERENCE = ("tensorrt", "torch", "onnxruntime")
+# lookup models (conr-rt): the GL lookup + ONNX Runtime fusion measured fastest
+# on CPU (benchmarks/lookup_bench.py, docs/network.md "conr-rt speed");
+# TensorRT, where it runs, keeps the whole frame on the GPU.
+LOOKUP_PREFERENCE = ("tensorrt", "gl-lookup", "torch", "onnxruntime")
 
 
 def register_backend(cls: type["Backend"]) -> type["Backend"]:
@@ -40,14 +47,18 @@ def backend_names() -> list[str]:
     return sorted(_REGISTRY)
 
 
-def available_backends() -> list[str]:
-    return [n for n in PREFERENCE if n in _REGISTRY and _REGISTRY[n].is_available()] + \
-        [n for n in sorted(_REGISTRY) if n not in PREFERENCE and _REGISTRY[n].is_available()]
+def available_backends(model=None) -> list[str]:
+    """Available backends, preferred first; with ``model``, only those that run it."""
+    lookup = getattr(getattr(model, "cfg", None), "architecture", None) == "lookup"
+    order = LOOKUP_PREFERENCE if lookup else PREFERENCE
+    names = [n for n in order if n in _REGISTRY] + [n for n in sorted(_REGISTRY) if n not in order]
+    return [n for n in names if (model is None or _REGISTRY[n].supports(model)) and _REGISTRY[n].is_available()]
 
 
-def get_backend_class(name: str) -> type["Backend"]:
+def get_backend_class(name: str, model=None) -> type["Backend"]:
+    """The backend class by name; ``auto`` = the first of ``available_backends(model)``."""
     if name == "auto":
-        avail = available_backends()
+        avail = available_backends(model)
         if not avail:
             raise BackendUnavailable("no inference backend is available")
         name = avail[0]
@@ -61,7 +72,7 @@ def get_backend_class(name: str) -> type["Backend"]:
 
 def create_backend(name: str, model: CoNR, **kwargs) -> "Backend":
     """A ready backend by name ('auto', 'torch', 'onnxruntime', ...) for a loaded model."""
-    backend = get_backend_class(name)(**kwargs)
+    backend = get_backend_class(name, model)(**kwargs)
     backend.load(model)
     log.info("backend %s on %s", backend.name, backend.device)
     return backend
@@ -85,6 +96,11 @@ class Backend(ABC):
     @classmethod
     def unavailable_reason(cls) -> str:
         return "not available"
+
+    @classmethod
+    def supports(cls, model) -> bool:
+        """Whether this backend can run ``model`` (default: every model)."""
+        return True
 
     @property
     @abstractmethod

@@ -1,0 +1,280 @@
+"""``gl-lookup``: conr-rt per frame with its non-learned half on the GL rasterizer.
+
+For lookup-architecture models (conr-rt) only. Per frame:
+
+1. the prepared UDP is uploaded to a texture and ``shaders.LookupPass``
+   does ``LookupNet.sample_views`` on the texture units (trilinear 3D table
+   lookup, bilinear reference sampling; llvmpipe on CPU machines, the GPU's
+   texture units elsewhere) and reads back ``sampled`` and ``cover``;
+2. only the learned ``FusionNet`` runs on the CPU: exported to ONNX as its own
+   small graph (inputs ``sampled``, ``cover``, ``udp``) and run in ONNX
+   Runtime, or the torch module itself (``fusion="torch"``).
+
+The GL context is the backend's own (headless EGL, else a hidden window, as
+``shaders.create_context``) and lives on one private thread: an EGL context
+can be current in one thread at a time, and the frame loop encodes sheets
+and shades frames on threads of its own. Every GL call is handed to that
+thread (~0.1 ms per frame).
+"""
+from __future__ import annotations
+
+import importlib.util
+import logging
+import os
+import tempfile
+import threading
+import warnings
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from conrt.errors import BackendUnavailable, ConfigError, ContextError, InputError
+
+from ..sheet import SheetCache
+from .base import Backend, register_backend
+from .onnx_backend import OPSET, _prune, weights_fingerprint
+
+log = logging.getLogger(__name__)
+
+FUSIONS = ("onnxruntime", "torch")
+
+
+class FusionGraph(nn.Module):
+    """FusionNet with the UDP as the backend has it (prepared, not yet
+    ``encode_pose``'d): the exported per-frame graph after the GL lookup."""
+
+    def __init__(self, model):
+        super().__init__()
+        self.model = model
+
+    def forward(self, sampled, cover, udp):
+        return self.model.fusion(sampled, cover, self.model.encode_pose(udp)[0])
+
+
+def export_fusion_onnx(model, path, size: int, views: int) -> Path:
+    """Write conr-rt's FusionNet at side ``size`` and ``views`` views (static shapes) to ``path``."""
+    path = Path(path)
+    g = torch.Generator().manual_seed(0)
+    example = (torch.rand(1, views, 4, size, size, generator=g), torch.rand(1, views, 1, size, size, generator=g),
+               torch.rand(1, 4, size, size, generator=g))
+    with torch.no_grad(), warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # static sides become constants (TracerWarning): intended
+        torch.onnx.export(FusionGraph(model.eval()), example, str(path), input_names=["sampled", "cover", "udp"],
+                          output_names=["rgba"], opset_version=OPSET, dynamo=False, do_constant_folding=True)
+    log.info("exported %s fusion graph (%d views, %dx%d) to %s", model.cfg.name, views, size, size, path)
+    return path
+
+
+# ---------------------------------------------------------------------------
+# can a GL context be created here? (probed once per process)
+# ---------------------------------------------------------------------------
+_probe_lock = threading.Lock()
+_probe: str | None = None  # "" = fine, else the reason it is not
+
+
+def _gl_problem() -> str:
+    """Why no GL context can be created here ("" when one can). The probe
+    runs on a throwaway thread: creating a context makes it current, which
+    would disturb a context the caller's thread has current."""
+    global _probe
+    with _probe_lock:
+        if _probe is None:
+            if importlib.util.find_spec("moderngl") is None:
+                _probe = "the `moderngl` package is not installed"
+            else:
+                def attempt() -> str:
+                    from conrt.shaders.context import create_context, release_context
+
+                    try:
+                        ctx = create_context()
+                    except ContextError as exc:
+                        return str(exc)
+                    release_context(ctx)
+                    return ""
+
+                with ThreadPoolExecutor(1, thread_name_prefix="conrt-gl-probe") as pool:
+                    _probe = pool.submit(attempt).result()
+        return _probe
+
+
+@register_backend
+class GlLookupBackend(Backend):
+    """conr-rt: table lookup + reference sampling in GL, FusionNet in ONNX Runtime (or torch)."""
+
+    name = "gl-lookup"
+
+    def __init__(self, threads: int | None = None, fusion: str = "onnxruntime", context: str = "auto"):
+        super().__init__()
+        if fusion not in FUSIONS:
+            raise ConfigError(f"unknown fusion runner {fusion!r}; valid: {', '.join(FUSIONS)}")
+        if fusion == "onnxruntime" and importlib.util.find_spec("onnxruntime") is None:
+            raise BackendUnavailable("gl-lookup with fusion='onnxruntime' needs the `onnxruntime` package "
+                                     "(pip install onnxruntime), or use fusion='torch'")
+        self.fusion = fusion
+        self.threads = threads
+        self.context = context
+        self._gl = ThreadPoolExecutor(1, thread_name_prefix="conrt-gl-lookup")
+        self.ctx = None
+        self.lookup = None  # shaders.LookupPass, on the GL thread
+        self.session = None
+        self._fusion_key = None
+        self._out = None
+        self._tmp = None
+        if threads and fusion == "torch":
+            torch.set_num_threads(threads)
+
+    # -- capability ---------------------------------------------------------
+    @classmethod
+    def is_available(cls) -> bool:
+        return _gl_problem() == ""
+
+    @classmethod
+    def unavailable_reason(cls) -> str:
+        return f"no OpenGL context for the lookup pass: {_gl_problem()}"
+
+    @classmethod
+    def supports(cls, model) -> bool:
+        return getattr(getattr(model, "cfg", None), "architecture", None) == "lookup"
+
+    @property
+    def device(self) -> str:
+        if self.ctx is None:
+            return "gl"
+        return f"gl:{self.ctx.info.get('GL_RENDERER', '?')} + cpu"
+
+    # -- lifecycle ----------------------------------------------------------
+    def _on_gl(self, fn, *args, **kwargs):
+        return self._gl.submit(fn, *args, **kwargs).result()
+
+    def load(self, model) -> None:
+        if not self.supports(model):
+            raise ConfigError(f"backend 'gl-lookup' runs lookup-architecture models (conr-rt) only; "
+                              f"{model.cfg.name} is {model.cfg.architecture!r} (use 'torch' or 'onnxruntime')")
+        self.model = model.eval()
+        if self.ctx is None:
+            from conrt.shaders.context import create_context
+
+            self.ctx = self._on_gl(create_context, self.context)
+
+    def set_sheet(self, cache: SheetCache) -> None:
+        previous = self.cache
+        super().set_sheet(cache)
+        try:
+            self._set_sheet(cache)
+        except Exception:
+            self.cache = previous  # a rejected sheet leaves the current one in place
+            raise
+
+    def _set_sheet(self, cache: SheetCache) -> None:
+        views, size = cache.views, cache.size
+        table, reference = cache.features[0].detach().cpu(), cache.reference.detach().cpu()
+
+        def upload():
+            from conrt.shaders.lookup_pass import LookupPass
+
+            if self.lookup is not None and self.lookup.views == views and self.lookup.size == (size, size):
+                self.lookup.set_sheet(table, reference)  # checks everything before uploading
+                return
+            new = LookupPass(self.ctx, size, size, views)
+            try:
+                new.set_sheet(table, reference)
+            except Exception:
+                new.release()
+                raise
+            if self.lookup is not None:  # swapped only once the new sheet is in
+                self.lookup.release()
+            self.lookup = new
+
+        try:
+            self._on_gl(upload)
+        except ConfigError as exc:  # e.g. more views than the pass takes
+            raise InputError(f"gl-lookup: {exc}") from exc
+        self._out = (np.empty((1, views, 4, size, size), np.float32), np.empty((1, views, 1, size, size), np.float32))
+        if self.fusion == "onnxruntime" and self._fusion_key != (size, views):
+            self._open(self._graph(size, views))
+            self._fusion_key = (size, views)
+
+    def _graph(self, size: int, views: int) -> Path:
+        """The fusion graph for this model, size and view count, exported once
+        into ``$CONRT_CACHE_DIR``/onnx (as the onnxruntime backend's graphs)."""
+        root = os.environ.get("CONRT_CACHE_DIR", str(Path.home() / ".cache" / "conrt"))
+        name = f"{self.model.cfg.name}-fusion-{size}-v{views}-{weights_fingerprint(self.model)}.onnx"
+        if not root:
+            self._tmp = self._tmp or tempfile.TemporaryDirectory(prefix="conrt-onnx-")
+            folder = Path(self._tmp.name)
+        else:
+            folder = Path(root) / "onnx"
+            folder.mkdir(parents=True, exist_ok=True)
+        path = folder / name
+        if not path.exists():
+            part = path.with_suffix(".part")
+            export_fusion_onnx(self.model, part, size, views)
+            part.replace(path)  # never leave a half-written graph
+            _prune(folder)
+        return path
+
+    def _open(self, path: Path) -> None:
+        import onnxruntime as ort
+
+        opts = ort.SessionOptions()
+        opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        if self.threads:
+            opts.intra_op_num_threads = self.threads
+        # no spinning between runs: the GL thread (llvmpipe) needs the cores then
+        opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        self.session = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
+
+    # -- per frame ------------------------------------------------------------
+    def sample(self, udp: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(1,4,S,S) prepared UDP -> (sampled [1,M,4,S,S], cover [1,M,1,S,S]) from the GL pass."""
+        hwc = np.ascontiguousarray(udp[0].transpose(1, 2, 0), dtype=np.float32)
+        sampled, cover = self._out
+        self._on_gl(self.lookup.run, hwc, True, (sampled[0], cover[0]))
+        return sampled, cover
+
+    def infer(self, udp: np.ndarray) -> np.ndarray:
+        if self.lookup is None:
+            raise InputError("gl-lookup: no character sheet; call encode_sheet/set_sheet first")
+        udp = np.ascontiguousarray(udp, dtype=np.float32)
+        sampled, cover = self.sample(udp)
+        if self.fusion == "onnxruntime":
+            return self.session.run(["rgba"], {"sampled": sampled, "cover": cover, "udp": udp})[0]
+        with torch.inference_mode():
+            x = torch.from_numpy(udp)
+            return self.model.fusion(torch.from_numpy(sampled), torch.from_numpy(cover),
+                                     self.model.encode_pose(x)[0]).numpy()
+
+    def close(self) -> None:
+        """Release the GL objects and the context (also on garbage collection)."""
+        gl = getattr(self, "_gl", None)
+        if gl is None:
+            return
+        self._gl = None
+
+        def release():
+            from conrt.shaders.context import release_context
+
+            if self.lookup is not None:
+                self.lookup.release()
+                self.lookup = None
+            if self.ctx is not None:
+                release_context(self.ctx)
+                self.ctx = None
+
+        try:
+            gl.submit(release).result()
+        except Exception as exc:  # closing must not raise (it also runs from __del__)
+            log.debug("gl-lookup: release failed: %s", exc)
+        gl.shutdown(wait=False)
+        if self._tmp is not None:
+            self._tmp.cleanup()
+            self._tmp = None
+
+    def __del__(self):
+        try:
+            self.close()
+        except Exception:
+            pass

@@ -1,0 +1,144 @@
+"""The gl-lookup backend (runtime/backends/gl_lookup_backend.py): conr-rt with
+the table lookup on GL and only FusionNet on the CPU, equal to the torch
+backend; registry rules (lookup models only, 'auto' prefers it for them)."""
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+import pytest
+import torch
+
+from conrt.errors import ConfigError, InputError
+from conrt.runtime.backends import PREFERENCE, available_backends, create_backend, get_backend_class
+from conrt.runtime.backends.gl_lookup_backend import GlLookupBackend
+from conrt.runtime.model import create_model
+
+S = 64
+
+
+@pytest.fixture(scope="module")
+def rt_model():
+    """conr-rt with untrained weights, every parameter nudged: the zero-initialised
+    refinement output layer would otherwise hide the whole U-Net."""
+    torch.manual_seed(0)
+    model = create_model("conr-rt").eval()
+    g = torch.Generator().manual_seed(1)
+    with torch.no_grad():
+        for p in model.fusion.parameters():
+            p.add_(torch.randn(p.shape, generator=g) * 0.05)
+    return model
+
+
+def _sheet(views: int, seed: int = 0) -> list[np.ndarray]:
+    rng = np.random.default_rng(seed)
+    images = []
+    for v in range(views):
+        im = (rng.random((S, S, 4)) * 255).astype(np.uint8)
+        im[..., 3] = 0
+        im[6 + v:-8, 10:-12 + v, 3] = 255
+        images.append(im)
+    return images
+
+
+def _udp(seed: int = 0) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    udp = rng.random((S, S, 4)).astype(np.float32)
+    udp[..., 3] = (udp[..., 3] > 0.3).astype(np.float32)
+    udp[..., :3] *= udp[..., 3:]
+    return udp
+
+
+@pytest.fixture(scope="module")
+def torch_backend(rt_model):
+    return create_backend("torch", rt_model)
+
+
+@pytest.mark.parametrize("fusion", ["onnxruntime", "torch"])
+@pytest.mark.parametrize("views", [1, 4])
+def test_equals_the_torch_backend(rt_model, torch_backend, fusion, views):
+    images = _sheet(views, seed=views)
+    ref = torch_backend.encode_sheet(images)
+    backend = create_backend("gl-lookup", rt_model, fusion=fusion, threads=2)
+    try:
+        backend.set_sheet(ref)  # the same cache: only the per-frame path differs
+        for seed in range(2):
+            want = torch_backend.shade(_udp(seed))
+            got = backend.shade(_udp(seed))
+            assert got.shape == want.shape == (S, S, 4) and got.dtype == np.float32
+            err = np.abs(got - want)
+            assert err.max() <= 1e-3 and err.mean() <= 1e-5, (err.max(), err.mean())
+        assert float(np.abs(want[..., :3] - ref.reference[0, 0, :3].permute(1, 2, 0).numpy()).mean()) > 0.01
+    finally:
+        backend.close()
+
+
+def test_sheet_encoded_by_the_backend_and_frames_of_another_size(rt_model, torch_backend):
+    backend = create_backend("gl-lookup", rt_model)
+    try:
+        images = _sheet(3, seed=5)
+        backend.encode_sheet(images)
+        torch_backend.encode_sheet(images)
+        big = np.zeros((80, 96, 4), np.float32)
+        big[8:72, 16:80] = _udp(3)  # cropped, shaded and pasted back like every backend does
+        err = np.abs(backend.shade(big) - torch_backend.shade(big))
+        assert err.max() <= 1e-3
+    finally:
+        backend.close()
+
+
+def test_shades_from_other_threads(rt_model, torch_backend):
+    """The frame loop encodes the sheet on one thread and shades on another;
+    the GL context lives on the backend's own thread."""
+    backend = create_backend("gl-lookup", rt_model)
+    try:
+        images = _sheet(2, seed=7)
+        worker = threading.Thread(target=backend.encode_sheet, args=(images,))
+        worker.start()
+        worker.join()
+        out = {}
+        worker = threading.Thread(target=lambda: out.setdefault("rgba", backend.shade(_udp(1))))
+        worker.start()
+        worker.join()
+        torch_backend.encode_sheet(images)
+        assert np.abs(out["rgba"] - torch_backend.shade(_udp(1))).max() <= 1e-3
+        assert np.abs(backend.shade(_udp(1)) - out["rgba"]).max() == 0.0  # and from this thread again
+    finally:
+        backend.close()
+
+
+def test_registry_lookup_models_only():
+    assert GlLookupBackend.is_available(), GlLookupBackend.unavailable_reason()
+    rt, xs = create_model("conr-rt"), create_model("conr-xs")
+    assert "gl-lookup" in available_backends(rt)
+    assert available_backends(rt)[0] == "gl-lookup" or available_backends(rt)[0] == "tensorrt"
+    assert get_backend_class("auto", rt).name == available_backends(rt)[0]
+    # CoNR models: never offered, 'auto' keeps the existing order
+    assert "gl-lookup" not in available_backends(xs)
+    assert get_backend_class("auto", xs).name == next(n for n in PREFERENCE if n in available_backends())
+    assert get_backend_class("auto").name == available_backends()[0] != "gl-lookup"
+    with pytest.raises(ConfigError, match="lookup-architecture models .*conr-xs"):
+        create_backend("gl-lookup", xs)
+
+
+def test_bad_use_names_the_problem(rt_model):
+    with pytest.raises(ConfigError, match="unknown fusion runner 'cuda'"):
+        GlLookupBackend(fusion="cuda")
+    backend = create_backend("gl-lookup", rt_model)
+    try:
+        with pytest.raises(InputError, match="no character sheet"):
+            backend.shade(_udp())
+        with pytest.raises(InputError, match="1..8 views, got 9"):
+            backend.encode_sheet(_sheet(9))
+        backend.encode_sheet(_sheet(2))
+        with pytest.raises(InputError, match="1..8 views, got 9"):
+            backend.encode_sheet(_sheet(9))
+        assert backend.cache.views == 2  # the rejected sheet left the current one in place
+        bad = _udp()
+        bad[3, 3, 1] = np.nan
+        with pytest.raises(InputError, match="NaN"):
+            backend.shade(bad)
+        assert backend.shade(_udp()).shape == (S, S, 4)  # still usable
+    finally:
+        backend.close()
+    backend.close()  # twice is fine
