@@ -45,6 +45,41 @@ def _as_numpy(x, name: str) -> np.ndarray:
         raise InputError(f"{name}: expected a float array, got {type(x).__name__}") from exc
 
 
+def _corner_samples(texels: np.ndarray, reference: np.ndarray) -> np.ndarray:
+    """Per view: (sampled RGBA, coverage) of a pixel whose lookup lands on voxel
+    (0,0,0) alone (every background pixel), computed as the shader would.
+
+    texels [M, g, g, g, 4] (u·c, v·c, c, 0); reference [M, H, W, 4] -> [M, 5] float32.
+    """
+    out = np.zeros((texels.shape[0], 5), np.float32)
+    h, w = reference.shape[1:3]
+    for v in range(texels.shape[0]):
+        uc, vc, c = texels[v, 0, 0, 0, :3]
+        cover = np.float32(max(c, np.float32(1e-6)))
+        u, vv = uc / cover, vc / cover
+        # grid_sample, bilinear, align_corners=True, zero padding
+        x, y = (np.float64(u) + 1) * 0.5 * (w - 1), (np.float64(vv) + 1) * 0.5 * (h - 1)
+        x0, y0 = int(np.floor(x)), int(np.floor(y))
+        fx, fy = x - x0, y - y0
+        acc = np.zeros(4)
+        for yy, wy in ((y0, 1 - fy), (y0 + 1, fy)):
+            for xx, wx in ((x0, 1 - fx), (x0 + 1, fx)):
+                if 0 <= yy < h and 0 <= xx < w:
+                    acc += wy * wx * reference[v, yy, xx]
+        out[v, :4] = acc
+        out[v, 4] = c
+    return out
+
+
+def _box(occupancy: np.ndarray) -> tuple[int, int, int, int]:
+    """(x, y, w, h) of the pixels with occupancy != 0 (row 0 = top); (0, 0, 0, 0) if none."""
+    rows = np.flatnonzero(occupancy.any(axis=1))
+    if rows.size == 0:
+        return 0, 0, 0, 0
+    cols = np.flatnonzero(occupancy[rows[0]:rows[-1] + 1].any(axis=0))
+    return int(cols[0]), int(rows[0]), int(cols[-1] - cols[0] + 1), int(rows[-1] - rows[0] + 1)
+
+
 def _check_finite(a: np.ndarray, name: str) -> None:
     if not np.isfinite(a).all():
         bad = int(np.size(a) - np.isfinite(a).sum())
@@ -78,6 +113,9 @@ class LookupPass:
         self.width, self.height, self.views = width, height, views
         self.program = load_program(ctx, "lookup")
         self._vao = ctx.vertex_array(self.program, [])
+        self._fill = load_program(ctx, "lookup", defines={"FILL": 1})  # the constant around the box
+        self._fill_vao = ctx.vertex_array(self._fill, [])
+        self.box: tuple[int, int, int, int] | None = None  # last frame's drawn box (x, y, w, h), row 0 = top
         self._udp = ctx.texture((width, height), 4, dtype="f4")
         self._udp.filter = (moderngl.NEAREST, moderngl.NEAREST)
         self._targets = [ctx.texture((width, height * views), 1, dtype="f4") for _ in range(OUTPUTS)]
@@ -153,20 +191,25 @@ class LookupPass:
             self._tables.append(tex)
         self._reference = self.ctx.texture_array((w_ref, h_ref, self.views), 4, ref.tobytes(), dtype="f4")
         self._reference.filter = (moderngl.LINEAR, moderngl.LINEAR)
+        self._corners = _corner_samples(texels, ref)
         self.grid = grid
         self.reference_size = (w_ref, h_ref)
+        self.program["u_corner"].value = 0.5 / grid
         self.program["u_ref_size"].value = (float(w_ref), float(h_ref))
 
     # -- per frame -------------------------------------------------------------
     @current
-    def upload(self, udp) -> None:
-        """Upload a UDP frame (H, W, 4) float32, row 0 = top, without drawing."""
+    def upload(self, udp) -> np.ndarray:
+        """Upload a UDP frame (H, W, 4) float32, row 0 = top, without drawing;
+        returns its occupancy channel (a view)."""
         data = _as_numpy(getattr(udp, "data", udp), "UDP frame")
         if data.shape != (self.height, self.width, 4):
             raise InputError(f"UDP frame: expected ({self.height}, {self.width}, 4) xyz + occupancy "
                              f"for this pass, got shape {data.shape}")
         _check_finite(data, "UDP frame")
-        self._udp.write(np.ascontiguousarray(data))
+        data = np.ascontiguousarray(data)
+        self._udp.write(data)
+        return data[..., 3]
 
     @current
     def render(self, udp=None, encode_pose: bool = True) -> None:
@@ -178,6 +221,7 @@ class LookupPass:
         if not self._tables:
             raise InputError("LookupPass.run called before set_sheet")
         source = self._udp
+        box = (0, 0, self.width, self.height)
         if isinstance(udp, moderngl.Texture):
             if udp.size != (self.width, self.height) or udp.components != 4 or udp.dtype != "f4":
                 raise InputError(f"UDP texture: expected {self.width}x{self.height} RGBA32F (f4, 4 components), "
@@ -186,7 +230,10 @@ class LookupPass:
                 raise InputError("UDP texture belongs to another GL context")
             source = udp
         elif udp is not None:
-            self.upload(udp)
+            occupancy = self.upload(udp)
+            if encode_pose:
+                box = _box(occupancy)
+        self.box = box
         self.fbo.use()
         self.ctx.enable_only(moderngl.NOTHING)
         self.program["u_encode_pose"].value = bool(encode_pose)
@@ -194,12 +241,27 @@ class LookupPass:
         self._reference.use(2)
         self._ref_sampler.use(2)
         # one draw per view: the view index and its table are uniform per draw
-        # (GLSL cannot index an array of samplers per fragment)
+        # (GLSL cannot index an array of samplers per fragment). Host frames:
+        # only the bounding box of the occupancy is looked up (llvmpipe pays
+        # for every texture fetch, taken branch or not); around it every pixel
+        # is the view's background constant (see lookup.glsl).
+        x, y, w, h = box
+        around = [r for r in ((0, 0, self.width, y), (0, y + h, self.width, self.height - y - h),
+                              (0, y, x, h), (x + w, y, self.width - x - w, h)) if r[2] > 0 and r[3] > 0]
         for v, table in enumerate(self._tables):
-            self.ctx.viewport = (0, v * self.height, self.width, self.height)
-            self.program["u_view"].value = v
-            table.use(1)
-            self._vao.render(moderngl.TRIANGLES, vertices=3)
+            corner = tuple(float(c) for c in self._corners[v, :4])
+            if around:
+                self._fill["u_corner_sample"].value = corner
+                for rx, ry, rw, rh in around:
+                    self.ctx.viewport = (rx, v * self.height + ry, rw, rh)
+                    self._fill_vao.render(moderngl.TRIANGLES, vertices=3)
+            if w > 0 and h > 0:
+                self.ctx.viewport = (x, v * self.height + y, w, h)
+                self.program["u_view"].value = v
+                self.program["u_corner_sample"].value = corner
+                self.program["u_corner_cover"].value = float(self._corners[v, 4])
+                table.use(1)
+                self._vao.render(moderngl.TRIANGLES, vertices=3)
         self._ref_sampler.clear(2)  # leave texture unit 2 to its texture's own sampler state
 
     @current
@@ -240,7 +302,8 @@ class LookupPass:
     @current
     def release(self) -> None:
         self._release_sheet()
-        for obj in [self.fbo, self._udp, self._ref_sampler, self._vao, self.program] + self._targets:
+        for obj in [self.fbo, self._udp, self._ref_sampler, self._vao, self.program, self._fill_vao,
+                    self._fill] + self._targets:
             obj.release()
         self._targets = []
 

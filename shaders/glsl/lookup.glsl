@@ -25,6 +25,9 @@ uniform int u_height;                // target H (rows per view)
 uniform int u_view;                  // the view this draw fills (rows u_view*H .. +H)
 uniform vec2 u_ref_size;             // reference (W, H) in texels
 uniform bool u_encode_pose;          // xyz *= occupancy first (LookupNet.encode_pose)
+uniform float u_corner;              // 0.5 / grid: xyz <= this on every axis looks up voxel (0,0,0) alone
+uniform vec4 u_corner_sample;        // this view's reference sampled where voxel (0,0,0) points
+uniform float u_corner_cover;        // voxel (0,0,0)'s coverage
 
 layout(location = 0) out float o_r;
 layout(location = 1) out float o_g;
@@ -32,6 +35,18 @@ layout(location = 2) out float o_b;
 layout(location = 3) out float o_a;
 layout(location = 4) out float o_cover;
 
+#if defined FILL
+// Pixels outside the bounding box of the target's occupancy: encode_pose made
+// their xyz 0 and their occupancy is 0, so every one of them is the view's
+// voxel-(0,0,0) constant with cover 0 (LookupPass.render draws this around the box).
+void main() {
+    o_r = u_corner_sample.r;
+    o_g = u_corner_sample.g;
+    o_b = u_corner_sample.b;
+    o_a = u_corner_sample.a;
+    o_cover = 0.0;
+}
+#else
 void main() {
     ivec2 f = ivec2(gl_FragCoord.xy);
     vec4 udp = texelFetch(u_udp, ivec2(f.x, f.y - u_view * u_height), 0);
@@ -43,14 +58,28 @@ void main() {
     // (texcoord * size - 0.5), so the normalised xyz is the texcoord as is.
     // (A table per view, not views stacked in one texture: stacked
     // coordinates are larger, and fp32 loses ~3x more of the fraction.)
-    vec4 acc = texture(u_table, clamp(xyz, 0.0, 1.0).zyx);
-    float c = acc.z;
-    vec2 uv = acc.xy / max(c, 1e-6);
+    //
+    // Background pixels (xyz = 0 after encode_pose, most of a frame) all land
+    // on voxel (0,0,0) with weight 1: their result is one constant per view,
+    // computed on the host at set_sheet. A GPU skips the two fetches for
+    // blocks of background; llvmpipe runs both sides masked, so for host
+    // frames LookupPass.render draws only the occupancy's bounding box here
+    // and the FILL program around it.
+    vec4 s;
+    float c;
+    if (all(lessThanEqual(xyz, vec3(u_corner)))) {
+        s = u_corner_sample;
+        c = u_corner_cover;
+    } else {
+        vec4 acc = texture(u_table, clamp(xyz, 0.0, 1.0).zyx);
+        c = acc.z;
+        vec2 uv = acc.xy / max(c, 1e-6);
 
-    // grid_sample(align_corners=True): u = -1 is the centre of texel 0 and
-    // u = 1 that of texel W-1; zero padding = the sampler's zero border.
-    vec2 pix = (uv + 1.0) * 0.5 * (u_ref_size - 1.0);
-    vec4 s = texture(u_reference, vec3((pix + 0.5) / u_ref_size, float(u_view)));
+        // grid_sample(align_corners=True): u = -1 is the centre of texel 0 and
+        // u = 1 that of texel W-1; zero padding = the sampler's zero border.
+        vec2 pix = (uv + 1.0) * 0.5 * (u_ref_size - 1.0);
+        s = texture(u_reference, vec3((pix + 0.5) / u_ref_size, float(u_view)));
+    }
 
     o_r = s.r;
     o_g = s.g;
@@ -58,4 +87,5 @@ void main() {
     o_a = s.a;
     o_cover = c * udp.w;
 }
+#endif
 #endif

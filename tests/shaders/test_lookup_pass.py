@@ -210,3 +210,31 @@ def test_bad_inputs_name_the_problem(gl_ctx):
             small.release()
         # a rejected frame leaves the pass usable
         np.testing.assert_array_equal(lp.run(_hwc(udp))[1], lp.run(_hwc(udp))[1])
+
+
+@pytest.mark.parametrize("box", [(5, 9, 20, 13), (0, 0, 48, 32), (47, 31, 1, 1), None])
+def test_host_frames_look_up_only_the_occupied_box(gl_ctx, model, box):
+    """For a host frame only the occupancy's bounding box is looked up, the
+    rest is the per-view background constant: same result as the whole frame
+    (the texture path) and as sample_views; an empty frame is all constant."""
+    table, ref, udp = _random_inputs(3, 32, 48, seed=13)
+    udp[0, 3] = 0.0
+    if box is not None:
+        x, y, w, h = box
+        udp[0, 3, y:y + h, x:x + w] = (torch.rand(h, w, generator=torch.Generator().manual_seed(2)) > 0.2).float()
+        udp[0, 3, y, x] = udp[0, 3, y + h - 1, x + w - 1] = 1.0
+    with LookupPass(gl_ctx, 48, 32, 3) as lp:
+        lp.set_sheet(table, ref)
+        from_array = [a.copy() for a in lp.run(_hwc(udp))]
+        assert lp.box == (box or (0, 0, 0, 0))
+        tex = gl_ctx.texture((48, 32), 4, _hwc(udp).tobytes(), dtype="f4")
+        try:
+            from_texture = lp.run(tex)  # the whole frame through the shader
+        finally:
+            tex.release()
+        assert lp.box == (0, 0, 48, 32)
+    np.testing.assert_array_equal(from_array[0], from_texture[0])
+    np.testing.assert_array_equal(from_array[1], from_texture[1])
+    want_s, want_c = _torch_views(model, table, ref, udp)
+    assert np.abs(from_array[0] - want_s).max() <= 2e-4
+    assert np.abs(from_array[1] - want_c).max() <= 1e-5

@@ -1,0 +1,193 @@
+"""conr-rt speed: per-frame shading time with a cached sheet, three backends.
+
+- ``torch``: the torch backend (the whole frame in torch);
+- ``onnxruntime``: the full per-frame graph (lookup + sampling + fusion) in ONNX Runtime;
+- ``gl-lookup``: the lookup and reference sampling in GL (``shaders.LookupPass``;
+  Mesa llvmpipe here), only the FusionNet in ONNX Runtime
+  (``runtime/backends/gl_lookup_backend.py``).
+
+Per row (side S, M views) each backend gets the same sheet (encoded once) and
+the same UDP frames; a "frame" is ``backend.shade(udp)`` (host UDP in, host
+RGBA out: input checks, the GL upload and read-back included). The backends
+are interleaved frame by frame, so load from other processes hits all of them
+alike: compare the ratios of one run, not absolute numbers across runs. 2
+threads for torch and ONNX Runtime; llvmpipe uses its default (one per CPU).
+The gl-lookup row also splits the frame into the GL part and the fusion.
+
+Weights: an untrained conr-rt (speed does not depend on the values); sheet
+and UDP are synthetic (the cost does not depend on the content either: every
+pixel is looked up and fused).
+
+Usage: python benchmarks/lookup_bench.py [--frames N] [--rows 128x4 256x1 256x4 256x8 512x4]
+       [--json benchmarks/results/lookup.json] [--docs docs/network.md]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import platform
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+log = logging.getLogger("lookup_bench")
+
+BACKENDS = ("torch", "onnxruntime", "gl-lookup")
+DEFAULT_ROWS = ("128x4", "256x1", "256x4", "256x8", "512x4")
+THREADS = 2
+
+
+def _sheet(size: int, views: int, seed: int = 0) -> list[np.ndarray]:
+    rng = np.random.default_rng(seed)
+    out = []
+    for v in range(views):
+        im = (rng.random((size, size, 4)) * 255).astype(np.uint8)
+        im[..., 3] = 0
+        im[size // 10:-size // 10, size // 5 + v:-size // 5, 3] = 255  # a character-sized opaque block
+        out.append(im)
+    return out
+
+
+def _udps(size: int, count: int = 4, seed: int = 1) -> list[np.ndarray]:
+    rng = np.random.default_rng(seed)
+    out = []
+    for _ in range(count):
+        udp = rng.random((size, size, 4)).astype(np.float32)
+        udp[..., 3] = 0.0
+        udp[size // 8:-size // 8, size // 4:-size // 4, 3] = 1.0
+        udp[..., :3] *= udp[..., 3:]
+        out.append(udp)
+    return out
+
+
+def _ms(samples: list[float]) -> tuple[float, float]:
+    return round(statistics.median(samples) * 1e3, 2), round(min(samples) * 1e3, 2)
+
+
+def bench(frames: int, rows: list[tuple[int, int]]) -> dict:
+    import torch
+
+    from conrt.runtime.backends import available_backends, create_backend
+    from conrt.runtime.model import create_model
+
+    torch.set_num_threads(THREADS)
+    torch.manual_seed(0)
+    model = create_model("conr-rt").eval()
+    result = {
+        "config": "conr-rt (untrained weights)", "threads": THREADS, "frames": frames,
+        "cpus": os.cpu_count(), "machine": platform.processor() or platform.machine(),
+        "load_average_start": [round(x, 2) for x in os.getloadavg()],
+        "auto_for_conr_rt": available_backends(model)[:1],
+        "rows": [],
+    }
+    for size, views in rows:
+        images, udps = _sheet(size, views), _udps(size)
+        backends = {}
+        for name in BACKENDS:
+            b = create_backend(name, model, threads=THREADS)
+            b.encode_sheet(images)  # once; the onnx graphs are exported here (not timed)
+            for u in udps[:2]:
+                b.shade(u)  # warm-up
+            backends[name] = b
+        if "gl" not in result:
+            result["gl"] = backends["gl-lookup"].device
+        times = {name: [] for name in BACKENDS}
+        split = {"gl": [], "fusion": []}
+        for i in range(frames):
+            udp = udps[i % len(udps)]
+            for name, b in backends.items():
+                t0 = time.perf_counter()
+                b.shade(udp)
+                times[name].append(time.perf_counter() - t0)
+            # the gl-lookup frame in two parts (same calls the backend makes)
+            gl = backends["gl-lookup"]
+            x = np.ascontiguousarray(udp.transpose(2, 0, 1)[None])
+            t0 = time.perf_counter()
+            sampled, cover = gl.sample(x)
+            t1 = time.perf_counter()
+            gl.session.run(["rgba"], {"sampled": sampled, "cover": cover, "udp": x})
+            t2 = time.perf_counter()
+            split["gl"].append(t1 - t0)
+            split["fusion"].append(t2 - t1)
+        row = {"size": size, "views": views, "load_average": round(os.getloadavg()[0], 2)}
+        for name in BACKENDS:
+            med, low = _ms(times[name])
+            row[name] = {"median_ms": med, "min_ms": low, "fps": round(1000.0 / med, 1)}
+        row["gl_lookup_split_ms"] = {k: _ms(v)[0] for k, v in split.items()}
+        gl_ms = row["gl-lookup"]["median_ms"]
+        row["torch_over_gl_lookup"] = round(row["torch"]["median_ms"] / gl_ms, 2)
+        row["onnxruntime_over_gl_lookup"] = round(row["onnxruntime"]["median_ms"] / gl_ms, 2)
+        result["rows"].append(row)
+        log.info("%d² x %d views: %s", size, views,
+                 ", ".join(f"{n} {row[n]['median_ms']} ms" for n in BACKENDS))
+        backends["gl-lookup"].close()
+    result["load_average_end"] = [round(x, 2) for x in os.getloadavg()]
+    return result
+
+
+def table(result: dict) -> str:
+    lines = [
+        f"{result['config']}, cached sheet, `backend.shade(udp)` per frame (host in, host out), "
+        f"{result['frames']} frames per row, backends interleaved frame by frame; {result['threads']} threads "
+        f"(torch, ONNX Runtime), llvmpipe default threads; GL: {result['gl']}.",
+        f"Machine load (1/5/15-min load average on {result['cpus']} CPUs, another training job running): "
+        f"{result['load_average_start']} at the start, {result['load_average_end']} at the end.",
+        "",
+        "| side | views | torch ms (fps) | onnxruntime ms (fps) | gl-lookup ms (fps) | gl-lookup min ms | "
+        "of which GL / fusion ms | torch / gl-lookup | onnxruntime / gl-lookup |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for r in result["rows"]:
+        cells = [f"{r[n]['median_ms']:.1f} ({r[n]['fps']:.1f})" for n in BACKENDS]
+        s = r["gl_lookup_split_ms"]
+        lines.append(f"| {r['size']}² | {r['views']} | {' | '.join(cells)} | {r['gl-lookup']['min_ms']:.1f} | "
+                     f"{s['gl']:.1f} / {s['fusion']:.1f} | {r['torch_over_gl_lookup']:.1f}× | "
+                     f"{r['onnxruntime_over_gl_lookup']:.1f}× |")
+    return "\n".join(lines)
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--frames", type=int, default=20)
+    ap.add_argument("--rows", nargs="+", default=list(DEFAULT_ROWS), help="SIDExVIEWS, e.g. 256x4")
+    ap.add_argument("--json", type=Path, default=ROOT / "benchmarks" / "results" / "lookup.json")
+    ap.add_argument("--docs", type=Path, default=ROOT / "docs" / "network.md",
+                    help="markdown file to put the table in, between the lookup-bench markers ('' = none)")
+    args = ap.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    rows = []
+    for spec in args.rows:
+        try:
+            size, views = (int(x) for x in spec.lower().split("x"))
+        except ValueError:
+            ap.error(f"--rows {spec!r}: expected SIDExVIEWS, e.g. 256x4")
+        rows.append((size, views))
+    result = bench(args.frames, rows)
+    args.json.parent.mkdir(parents=True, exist_ok=True)
+    args.json.write_text(json.dumps(result, indent=1) + "\n")
+    text = table(result)
+    if str(args.docs) and args.docs.is_file():
+        _write_table(args.docs, text)
+    print(text)
+    return 0
+
+
+def _write_table(doc: Path, text: str) -> None:
+    begin, end = "<!-- lookup-bench:begin", "<!-- lookup-bench:end -->"
+    src = doc.read_text()
+    a, b = src.find(begin), src.find(end)
+    if a < 0 or b < a:
+        log.warning("%s has no lookup-bench markers; table not written", doc)
+        return
+    head = src[a:src.index("-->", a) + 3]
+    doc.write_text(src[:a] + head + "\n" + text + "\n" + src[b:])
+
+
+if __name__ == "__main__":
+    sys.exit(main())
