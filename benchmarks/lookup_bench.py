@@ -14,9 +14,16 @@ alike: compare the ratios of one run, not absolute numbers across runs. 2
 threads for torch and ONNX Runtime; llvmpipe uses its default (one per CPU).
 The gl-lookup row also splits the frame into the GL part and the fusion.
 
-Weights: an untrained conr-rt (speed does not depend on the values); sheet
-and UDP are synthetic (the cost does not depend on the content either: every
-pixel is looked up and fused).
+Weights: an untrained conr-rt (speed does not depend on the values). UDP:
+the sample character (samples/sample_character.glb) walking, framed like
+``conrt udp`` (yaw 30°), rasterized once per size by UdpPass: the GL pass
+looks up only the bounding box of the occupancy, so the frame's content
+matters there (the rest of the frame costs the same whatever it shows). Sheet:
+synthetic RGBA views (its content does not change any cost).
+
+``OMP_WAIT_POLICY=PASSIVE`` is set (unless given): torch's OpenMP workers
+otherwise spin after each parallel region and slow whatever runs next on
+the 2 cores (measured 5x on the torch backend itself, interleaved).
 
 Usage: python benchmarks/lookup_bench.py [--frames N] [--rows 128x4 256x1 256x4 256x8 512x4]
        [--json benchmarks/results/lookup.json] [--docs docs/network.md]
@@ -33,7 +40,9 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # before torch loads its OpenMP
+
+import numpy as np  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 log = logging.getLogger("lookup_bench")
@@ -54,16 +63,33 @@ def _sheet(size: int, views: int, seed: int = 0) -> list[np.ndarray]:
     return out
 
 
-def _udps(size: int, count: int = 4, seed: int = 1) -> list[np.ndarray]:
-    rng = np.random.default_rng(seed)
-    out = []
-    for _ in range(count):
-        udp = rng.random((size, size, 4)).astype(np.float32)
-        udp[..., 3] = 0.0
-        udp[size // 8:-size // 8, size // 4:-size // 4, 3] = 1.0
-        udp[..., :3] *= udp[..., 3:]
-        out.append(udp)
-    return out
+def _udps(size: int, count: int = 4) -> tuple[list[np.ndarray], float]:
+    """The sample character walking (``count`` poses, 0.25 s apart), framed
+    at yaw 30°: UDP frames and the mean fraction of the frame in the
+    occupancy's bounding box."""
+    from conrt.characters.gltf_io import load_character
+    from conrt.characters.posing import posed_positions
+    from conrt.commands.udp import clip_pose
+    from conrt.shaders import UdpPass, create_context, frame_character, release_context
+
+    character = load_character(ROOT / "samples" / "sample_character.glb")
+    ctx = create_context()
+    try:
+        udp_pass = UdpPass(ctx, size, size)
+        udp_pass.set_character(character)
+        out = []
+        for k in range(count):
+            pose = clip_pose(character, "walk", 0.25 * k)
+            camera = frame_character(posed_positions(character, pose), yaw=30, size=size)
+            out.append(udp_pass.run(pose, camera).data)
+        udp_pass.release()
+    finally:
+        release_context(ctx)
+    boxes = []
+    for u in out:
+        rows, cols = np.flatnonzero(u[..., 3].any(1)), np.flatnonzero(u[..., 3].any(0))
+        boxes.append((rows[-1] - rows[0] + 1) * (cols[-1] - cols[0] + 1) / size ** 2)
+    return out, float(np.mean(boxes))
 
 
 def _ms(samples: list[float]) -> tuple[float, float]:
@@ -81,13 +107,14 @@ def bench(frames: int, rows: list[tuple[int, int]]) -> dict:
     model = create_model("conr-rt").eval()
     result = {
         "config": "conr-rt (untrained weights)", "threads": THREADS, "frames": frames,
-        "cpus": os.cpu_count(), "machine": platform.processor() or platform.machine(),
+        "cpus": os.cpu_count(), "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY"), "machine": platform.processor() or platform.machine(),
         "load_average_start": [round(x, 2) for x in os.getloadavg()],
         "auto_for_conr_rt": available_backends(model)[:1],
         "rows": [],
     }
     for size, views in rows:
-        images, udps = _sheet(size, views), _udps(size)
+        images = _sheet(size, views)
+        udps, box_fraction = _udps(size)
         backends = {}
         for name in BACKENDS:
             b = create_backend(name, model, threads=THREADS)
@@ -98,7 +125,7 @@ def bench(frames: int, rows: list[tuple[int, int]]) -> dict:
         if "gl" not in result:
             result["gl"] = backends["gl-lookup"].device
         times = {name: [] for name in BACKENDS}
-        split = {"gl": [], "fusion": []}
+        split = {"gl": [], "fusion": [], "fusion_torch": []}
         for i in range(frames):
             udp = udps[i % len(udps)]
             for name, b in backends.items():
@@ -113,9 +140,16 @@ def bench(frames: int, rows: list[tuple[int, int]]) -> dict:
             t1 = time.perf_counter()
             gl.session.run(["rgba"], {"sampled": sampled, "cover": cover, "udp": x})
             t2 = time.perf_counter()
+            with torch.inference_mode():  # the same fusion as the torch module (fusion="torch")
+                args = (torch.from_numpy(sampled), torch.from_numpy(cover), model.encode_pose(torch.from_numpy(x))[0])
+                t3 = time.perf_counter()
+                model.fusion(*args)
+                t4 = time.perf_counter()
             split["gl"].append(t1 - t0)
             split["fusion"].append(t2 - t1)
-        row = {"size": size, "views": views, "load_average": round(os.getloadavg()[0], 2)}
+            split["fusion_torch"].append(t4 - t3)
+        row = {"size": size, "views": views, "load_average": round(os.getloadavg()[0], 2),
+               "occupancy_box_fraction": round(box_fraction, 3)}
         for name in BACKENDS:
             med, low = _ms(times[name])
             row[name] = {"median_ms": med, "min_ms": low, "fps": round(1000.0 / med, 1)}
