@@ -11,6 +11,7 @@ import numpy as np
 import torch
 
 from ..conr_v1 import CoNR
+from ..fast_cinn import FastCINN
 from ..fast_conv import with_winograd
 from ..sheet import SheetCache, render_prepared
 from .base import Backend, register_backend
@@ -27,17 +28,19 @@ def _per_frame_channels_last(model: CoNR) -> CoNR:
     return out
 
 
-def _winograd_shader(model: CoNR, copied: bool) -> CoNR:
-    """``model`` with Winograd layers in its collaborative decoder (``fast_conv``).
-    ``copied``: ``model`` is already this backend's private copy, so its shader
-    is changed in place; otherwise the shader is copied (the caller's model and
-    its official state-dict layout are never touched)."""
-    if copied:
-        with_winograd(model.shader)
-        return model
+def _fast_shader(model: CoNR, copied: bool, winograd: bool, split: bool) -> CoNR:
+    """``model`` with a faster collaborative decoder, same maths: Winograd
+    layers (``fast_conv``) and/or the view-shared inputs computed once per
+    frame (``fast_cinn.FastCINN``). ``copied``: ``model`` is already this
+    backend's private copy, so its shader may be changed in place; otherwise it
+    is copied (the caller's model and its official state-dict layout are never
+    touched)."""
     out = copy.copy(model)
     out._modules = dict(model._modules)
-    out._modules["shader"] = with_winograd(copy.deepcopy(model.shader))
+    shader = model.shader if copied else copy.deepcopy(model.shader)
+    if winograd:
+        shader = with_winograd(shader)
+    out._modules["shader"] = FastCINN(shader) if split else shader
     return out
 
 
@@ -45,10 +48,12 @@ def _winograd_shader(model: CoNR, copied: bool) -> CoNR:
 class TorchBackend(Backend):
     name = "torch"
 
-    def __init__(self, threads: int | None = None, channels_last: bool = True, winograd: bool = True):
+    def __init__(self, threads: int | None = None, channels_last: bool = True, winograd: bool = True,
+                 split_shared: bool = True):
         super().__init__()
         self.channels_last = channels_last
         self.winograd = winograd
+        self.split_shared = split_shared
         if threads:
             torch.set_num_threads(threads)
 
@@ -64,8 +69,8 @@ class TorchBackend(Backend):
         original = model
         if self.channels_last:
             model = _per_frame_channels_last(model)
-        if self.winograd and hasattr(model, "shader"):
-            model = _winograd_shader(model, copied=model.shader is not original.shader)
+        if (self.winograd or self.split_shared) and hasattr(model, "shader"):
+            model = _fast_shader(model, model.shader is not original.shader, self.winograd, self.split_shared)
         self.model = model.eval()
 
     def set_sheet(self, cache: SheetCache) -> None:
