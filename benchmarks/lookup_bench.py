@@ -169,20 +169,21 @@ def table(result: dict) -> str:
     lines = [
         f"{result['config']}, cached sheet, `backend.shade(udp)` per frame (host in, host out), "
         f"{result['frames']} frames per row, backends interleaved frame by frame; {result['threads']} threads "
-        f"(torch, ONNX Runtime), llvmpipe default threads; GL: {result['gl']}.",
+        f"(torch, ONNX Runtime), llvmpipe default threads; GL: {result['gl']}; "
+        f"OMP_WAIT_POLICY={result.get('omp_wait_policy')}. Load = 1-min load average after the row.",
         f"Machine load (1/5/15-min load average on {result['cpus']} CPUs, another training job running): "
         f"{result['load_average_start']} at the start, {result['load_average_end']} at the end.",
         "",
         "| side | views | torch ms (fps) | onnxruntime ms (fps) | gl-lookup ms (fps) | gl-lookup min ms | "
-        "of which GL / fusion ms | torch / gl-lookup | onnxruntime / gl-lookup |",
-        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+        "of which GL / fusion ms | torch / gl-lookup | onnxruntime / gl-lookup | load |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     for r in result["rows"]:
         cells = [f"{r[n]['median_ms']:.1f} ({r[n]['fps']:.1f})" for n in BACKENDS]
         s = r["gl_lookup_split_ms"]
         lines.append(f"| {r['size']}² | {r['views']} | {' | '.join(cells)} | {r['gl-lookup']['min_ms']:.1f} | "
                      f"{s['gl']:.1f} / {s['fusion']:.1f} | {r['torch_over_gl_lookup']:.1f}× | "
-                     f"{r['onnxruntime_over_gl_lookup']:.1f}× |")
+                     f"{r['onnxruntime_over_gl_lookup']:.1f}× | {r['load_average']} |")
     return "\n".join(lines)
 
 

@@ -33,6 +33,7 @@ from conrt.shaders.program import load_program
 log = logging.getLogger(__name__)
 
 MAX_VIEWS = 8  # a documented limit of the pass (the runtime's sheets have 1-8 views)
+FILTERS = ("hardware", "exact")
 OUTPUTS = 5  # attachments: sampled r, g, b, a, cover
 
 
@@ -93,11 +94,19 @@ class LookupPass:
     ``run`` applies ``LookupNet.encode_pose`` (xyz · occupancy) in the shader
     unless ``encode_pose=False``; a UDP frame from :class:`UdpPass` (occupancy
     exactly 0 or 1) is unchanged by it either way.
+
+    ``filtering="hardware"`` (default) lets the texture units blend;
+    ``"exact"`` fetches the 8 + 4 corners and blends in float32 in the shader
+    (for GPUs whose filter weights are low-precision fixed point).
     """
 
     @current
-    def __init__(self, ctx: moderngl.Context, width: int = 256, height: int = 256, views: int = 4):
+    def __init__(self, ctx: moderngl.Context, width: int = 256, height: int = 256, views: int = 4,
+                 filtering: str = "hardware"):
         self.ctx = ctx
+        if filtering not in FILTERS:
+            raise ConfigError(f"unknown filtering {filtering!r}; valid: {', '.join(FILTERS)}")
+        self.filtering = filtering
         width, height, views = int(width), int(height), int(views)
         if width < 1 or height < 1:
             raise ConfigError(f"lookup pass size must be positive, got {width}x{height}")
@@ -111,7 +120,7 @@ class LookupPass:
             raise ConfigError(f"the lookup pass needs {OUTPUTS} colour attachments; this GL has "
                               f"{ctx.info['GL_MAX_COLOR_ATTACHMENTS']}")
         self.width, self.height, self.views = width, height, views
-        self.program = load_program(ctx, "lookup")
+        self.program = load_program(ctx, "lookup", defines={"EXACT_FILTER": 1} if filtering == "exact" else None)
         self._vao = ctx.vertex_array(self.program, [])
         self._fill = load_program(ctx, "lookup", defines={"FILL": 1})  # the constant around the box
         self._fill_vao = ctx.vertex_array(self._fill, [])

@@ -130,10 +130,16 @@ class GlLookupBackend(Backend):
 
     name = "gl-lookup"
 
-    def __init__(self, threads: int | None = None, fusion: str = "onnxruntime", context: str = "auto"):
+    def __init__(self, threads: int | None = None, fusion: str = "onnxruntime", context: str = "auto",
+                 filtering: str = "hardware"):
         super().__init__()
+        from conrt.shaders.lookup_pass import FILTERS
+
         if fusion not in FUSIONS:
             raise ConfigError(f"unknown fusion runner {fusion!r}; valid: {', '.join(FUSIONS)}")
+        if filtering not in FILTERS:
+            raise ConfigError(f"unknown filtering {filtering!r}; valid: {', '.join(FILTERS)}")
+        self.filtering = filtering  # LookupPass: texture-unit blends or exact float32 ones
         if fusion == "onnxruntime" and importlib.util.find_spec("onnxruntime") is None:
             raise BackendUnavailable("gl-lookup with fusion='onnxruntime' needs the `onnxruntime` package "
                                      "(pip install onnxruntime), or use fusion='torch'")
@@ -202,7 +208,7 @@ class GlLookupBackend(Backend):
             if self.lookup is not None and self.lookup.views == views and self.lookup.size == (size, size):
                 self.lookup.set_sheet(table, reference)  # checks everything before uploading
                 return
-            new = LookupPass(self.ctx, size, size, views)
+            new = LookupPass(self.ctx, size, size, views, filtering=self.filtering)
             try:
                 new.set_sheet(table, reference)
             except Exception:

@@ -47,6 +47,59 @@ void main() {
     o_cover = 0.0;
 }
 #else
+#if defined EXACT_FILTER
+// The same blends with texelFetch and float32 maths written out, for texture
+// units whose filter weights are low-precision fixed point (NVIDIA: 8
+// fractional bits). Same formulas and corner order as look_up / grid_sample.
+vec4 table_at(vec3 xyz) {
+    float g = float(textureSize(u_table, 0).x);
+    vec3 p = clamp(xyz, 0.0, 1.0) * g - 0.5;
+    vec3 p0 = clamp(floor(p), 0.0, g - 2.0);
+    vec3 f = clamp(p - p0, 0.0, 1.0);
+    ivec3 i = ivec3(p0);  // (x, y, z); the texture is (width z, height y, depth x)
+    vec4 acc = vec4(0.0);
+    for (int dx = 0; dx < 2; ++dx) {
+        for (int dy = 0; dy < 2; ++dy) {
+            for (int dz = 0; dz < 2; ++dz) {
+                float w = (dx == 1 ? f.x : 1.0 - f.x) * (dy == 1 ? f.y : 1.0 - f.y) * (dz == 1 ? f.z : 1.0 - f.z);
+                acc += w * texelFetch(u_table, ivec3(i.z + dz, i.y + dy, i.x + dx), 0);
+            }
+        }
+    }
+    return acc;
+}
+
+vec4 reference_at(vec2 pix) {
+    // zero padding: corners outside the image count 0; far-away (or huge)
+    // coordinates are clamped first so the int conversion stays defined
+    ivec2 size = ivec2(u_ref_size);
+    pix = clamp(pix, vec2(-2.0), u_ref_size + 1.0);
+    vec2 p0 = floor(pix);
+    vec2 f = pix - p0;
+    ivec2 i = ivec2(p0);
+    vec4 acc = vec4(0.0);
+    for (int dy = 0; dy < 2; ++dy) {
+        for (int dx = 0; dx < 2; ++dx) {
+            ivec2 q = i + ivec2(dx, dy);
+            if (all(greaterThanEqual(q, ivec2(0))) && all(lessThan(q, size))) {
+                float w = (dx == 1 ? f.x : 1.0 - f.x) * (dy == 1 ? f.y : 1.0 - f.y);
+                acc += w * texelFetch(u_reference, ivec3(q, u_view), 0);
+            }
+        }
+    }
+    return acc;
+}
+#else
+vec4 table_at(vec3 xyz) {
+    return texture(u_table, clamp(xyz, 0.0, 1.0).zyx);
+}
+
+vec4 reference_at(vec2 pix) {
+    // texel centres at integer pix; zero padding = the sampler's zero border
+    return texture(u_reference, vec3((pix + 0.5) / u_ref_size, float(u_view)));
+}
+#endif
+
 void main() {
     ivec2 f = ivec2(gl_FragCoord.xy);
     vec4 udp = texelFetch(u_udp, ivec2(f.x, f.y - u_view * u_height), 0);
@@ -71,14 +124,13 @@ void main() {
         s = u_corner_sample;
         c = u_corner_cover;
     } else {
-        vec4 acc = texture(u_table, clamp(xyz, 0.0, 1.0).zyx);
+        vec4 acc = table_at(xyz);
         c = acc.z;
         vec2 uv = acc.xy / max(c, 1e-6);
 
         // grid_sample(align_corners=True): u = -1 is the centre of texel 0 and
-        // u = 1 that of texel W-1; zero padding = the sampler's zero border.
-        vec2 pix = (uv + 1.0) * 0.5 * (u_ref_size - 1.0);
-        s = texture(u_reference, vec3((pix + 0.5) / u_ref_size, float(u_view)));
+        // u = 1 that of texel W-1
+        s = reference_at((uv + 1.0) * 0.5 * (u_ref_size - 1.0));
     }
 
     o_r = s.r;

@@ -73,6 +73,17 @@ def test_equals_the_torch_backend(rt_model, torch_backend, fusion, views):
         backend.close()
 
 
+def test_exact_filtering_equals_the_torch_backend(rt_model, torch_backend):
+    ref = torch_backend.encode_sheet(_sheet(3, seed=9))
+    backend = create_backend("gl-lookup", rt_model, filtering="exact")
+    try:
+        backend.set_sheet(ref)
+        err = np.abs(backend.shade(_udp(4)) - torch_backend.shade(_udp(4)))
+        assert err.max() <= 1e-3 and err.mean() <= 1e-5, (err.max(), err.mean())
+    finally:
+        backend.close()
+
+
 def test_sheet_encoded_by_the_backend_and_frames_of_another_size(rt_model, torch_backend):
     backend = create_backend("gl-lookup", rt_model)
     try:
@@ -124,6 +135,8 @@ def test_registry_lookup_models_only():
 def test_bad_use_names_the_problem(rt_model):
     with pytest.raises(ConfigError, match="unknown fusion runner 'cuda'"):
         GlLookupBackend(fusion="cuda")
+    with pytest.raises(ConfigError, match="unknown filtering 'nearest'"):
+        GlLookupBackend(filtering="nearest")
     backend = create_backend("gl-lookup", rt_model)
     try:
         with pytest.raises(InputError, match="no character sheet"):

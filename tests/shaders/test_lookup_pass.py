@@ -55,18 +55,19 @@ def _torch_views(model, table, ref, udp):
     return sampled[0].numpy(), cover[0].numpy()
 
 
-def _run(gl_ctx, table, ref, udp, **kw):
+def _run(gl_ctx, table, ref, udp, filtering="hardware", **kw):
     views = table.shape[1]
     h, w = udp.shape[-2:]
-    with LookupPass(gl_ctx, w, h, views) as lp:
+    with LookupPass(gl_ctx, w, h, views, filtering=filtering) as lp:
         lp.set_sheet(table.float(), ref.float())
         return lp.run(_hwc(udp), **kw)
 
 
+@pytest.mark.parametrize("filtering", ["hardware", "exact"])
 @pytest.mark.parametrize("views,h,w,s", [(1, 64, 64, 64), (3, 48, 64, 40), (4, 64, 64, 64), (8, 32, 32, 56)])
-def test_random_inputs_equal_sample_views(gl_ctx, model, views, h, w, s):
+def test_random_inputs_equal_sample_views(gl_ctx, model, views, h, w, s, filtering):
     table, ref, udp = _random_inputs(views, h, w, s, s, seed=views)
-    sampled, cover = _run(gl_ctx, table, ref, udp)
+    sampled, cover = _run(gl_ctx, table, ref, udp, filtering)
     want_s, want_c = _torch_views(model, table, ref, udp)
     assert sampled.shape == (views, 4, h, w) and cover.shape == (views, 1, h, w)
     assert sampled.dtype == np.float32 and cover.dtype == np.float32
@@ -78,10 +79,11 @@ def test_random_inputs_equal_sample_views(gl_ctx, model, views, h, w, s):
     assert (want_s == 0).any() and np.abs(sampled[want_s == 0]).max() <= 2e-4
 
 
-def test_as_close_to_float64_as_torch_float32(gl_ctx, model):
+@pytest.mark.parametrize("filtering", ["hardware", "exact"])
+def test_as_close_to_float64_as_torch_float32(gl_ctx, model, filtering):
     """The deviation is float32 rounding on both sides, not a convention error."""
     table, ref, udp = _random_inputs(4, 64, 64, seed=7, dtype=torch.float64)
-    sampled, _ = _run(gl_ctx, table, ref, udp)
+    sampled, _ = _run(gl_ctx, table, ref, udp, filtering)
     exact, _ = _torch_views(model.double(), table, ref, udp)
     model.float()
     single, _ = _torch_views(model, table.float(), ref.float(), udp.float())
@@ -90,7 +92,8 @@ def test_as_close_to_float64_as_torch_float32(gl_ctx, model):
     assert gl_err.max() <= 4 * torch_err.max() + 1e-6
 
 
-def test_reads_back_the_lookup_uv_on_a_ramp_reference(gl_ctx):
+@pytest.mark.parametrize("filtering", ["hardware", "exact"])
+def test_reads_back_the_lookup_uv_on_a_ramp_reference(gl_ctx, filtering):
     """Reference = its own pixel coordinates: the sample is the looked-up
     (u, v) itself, so this checks the table lookup and the align_corners
     mapping directly (bilinear of a linear ramp is exact)."""
@@ -103,14 +106,15 @@ def test_reads_back_the_lookup_uv_on_a_ramp_reference(gl_ctx):
     ref = ref.expand(1, views, 4, s, s)
     udp = torch.rand(1, 4, s, s, generator=g)
     udp[:, 3] = 1.0
-    sampled, cover = _run(gl_ctx, table, ref, udp)
+    sampled, cover = _run(gl_ctx, table, ref, udp, filtering)
     look = look_up(table, udp, GRID)[0].numpy()
     assert np.abs(sampled[:, 0] * 2 - 1 - look[:, 0]).max() <= 2e-5  # u
     assert np.abs(sampled[:, 1] * 2 - 1 - look[:, 1]).max() <= 2e-5  # v
     assert np.abs(cover[:, 0] - look[:, 2]).max() <= 2e-6
 
 
-def test_structured_sheet_round_trip(gl_ctx, model):
+@pytest.mark.parametrize("filtering", ["hardware", "exact"])
+def test_structured_sheet_round_trip(gl_ctx, model, filtering):
     """A table built from a smooth sheet UDP, looked up with a target posed
     like the sheet (xyz at voxel centres, borders and corners included)."""
     s, views = 64, 3
@@ -126,7 +130,7 @@ def test_structured_sheet_round_trip(gl_ctx, model):
     udp[0, :3, 10, 10] = torch.tensor([0.5, 0.5, 0.5]) + 0.5 / GRID  # exactly on a voxel centre
     udp[0, :3, 11, 11] = 0.0  # the table's corner
     udp[0, :3, 12, 12] = 1.0  # the opposite corner
-    sampled, cover = _run(gl_ctx, table, ref, udp)
+    sampled, cover = _run(gl_ctx, table, ref, udp, filtering)
     want_s, want_c = _torch_views(model, table, ref, udp)
     err = np.abs(sampled - want_s)
     assert err.mean() <= 1e-6 and err.max() <= 2e-5, (err.mean(), err.max())
@@ -174,6 +178,8 @@ def test_bad_inputs_name_the_problem(gl_ctx):
         LookupPass(gl_ctx, 32, 32, 0)
     with pytest.raises(ConfigError, match="size must be positive"):
         LookupPass(gl_ctx, 0, 32, 2)
+    with pytest.raises(ConfigError, match="unknown filtering 'nearest'"):
+        LookupPass(gl_ctx, 32, 32, 2, filtering="nearest")
     with LookupPass(gl_ctx, 32, 32, 2) as lp:
         with pytest.raises(InputError, match="before set_sheet"):
             lp.run(_hwc(udp))
