@@ -32,7 +32,7 @@ import numpy as np
 from conrt.errors import ConfigError, InputError
 from conrt.types import Pose
 
-from .frame_loop import FrameStats, RasterStage, ShadeStage, check_size
+from .frame_loop import FrameStats, RasterStage, ShadeStage, check_size, sheet_udps_for
 
 log = logging.getLogger(__name__)
 
@@ -59,7 +59,7 @@ class RuntimeFrameSource:
         self.raster = RasterStage(self.character, size, context=context)
         try:
             images, self.sheet = load_sheet_source(sheet, fallback=self.raster.draw_sheet)
-            self.shader = ShadeStage(model, images, size, backend)
+            self.shader = ShadeStage(model, images, size, backend, sheet_udps=sheet_udps_for(model, sheet, images))
         except BaseException:
             self.raster.close()
             raise

@@ -231,9 +231,10 @@ class ShadeStage:
     Output: [H, W, 4] f32 premultiplied RGBA; with ``clip_to_udp`` (default)
     the alpha is limited to the UDP's occupancy."""
 
-    def __init__(self, model, sheet_images, size: int, backend: str = "auto", clip_to_udp: bool = True):
+    def __init__(self, model, sheet_images, size: int, backend: str = "auto", clip_to_udp: bool = True,
+                 sheet_udps=None):
         from .backends import create_backend
-        from .session import fit_sheet
+        from .session import fit_sheet, fit_sheet_udps
 
         check_size(size, model.cfg.size_multiple)
         self.size = int(size)
@@ -244,9 +245,12 @@ class ShadeStage:
         self.backend = create_backend(backend, model)
         t0 = time.perf_counter()
         self.sheet_images = fit_sheet(sheet_images, self.size)  # [S, S, 4] u8 straight RGBA views
+        # the views' own UDPs (if known), framed like the images
+        self.sheet_udps = fit_sheet_udps(sheet_udps, sheet_images, self.size) if sheet_udps is not None else None
         # on a thread of its own, like per-frame shading (see bridge_source.py)
         with ThreadPoolExecutor(1, thread_name_prefix="conrt-sheet") as pool:
-            self.cache = pool.submit(self.backend.encode_sheet, self.sheet_images).result()
+            self.cache = pool.submit(self.backend.encode_sheet, self.sheet_images,
+                                     sheet_udp=self.sheet_udps).result()
         log.info("sheet encoded once: %d views at %d px in %.2f s (%s backend)", self.cache.views, self.size,
                  time.perf_counter() - t0, self.backend.name)
 
@@ -261,6 +265,19 @@ class ShadeStage:
         if self.clip_to_udp:
             rgba = rgba * udp[..., 3:4]  # premultiplied: scale all four channels
         return rgba
+
+
+def sheet_udps_for(model, sheet, images) -> list | None:
+    """The sheet views' own UDPs for a lookup model (conr-rt) when every view has a
+    ``*_udp.npz`` beside it and they match the loaded images; else None."""
+    from .session import load_sheet_udps
+
+    if model.cfg.architecture != "lookup":
+        return None
+    udps = load_sheet_udps(sheet)
+    if udps is not None and [u.shape[:2] for u in udps] != [im.shape[:2] for im in images]:
+        return None  # e.g. the sample sheet is missing and one was drawn on the fly
+    return udps
 
 
 def check_size(size, multiple: int = 1) -> int:
@@ -574,7 +591,10 @@ def open_runtime(character=None, sheet=None, weights=None, *, backend: str = "au
     try:
         if images is None:
             images, sheet_desc = load_sheet_source(None, fallback=raster.draw_sheet)
-        shader = ShadeStage(model, images, size, backend)
+        udps = sheet_udps_for(model, sheet, images)
+        if udps is not None:
+            sheet_desc += " (with their UDPs)"
+        shader = ShadeStage(model, images, size, backend, sheet_udps=udps)
         physics = PhysicsStage(char, clip, fps=fps, mode=physics_mode)
         rt = Runtime(physics, raster, shader, realtime=realtime)
     except BaseException:

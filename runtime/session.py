@@ -195,23 +195,82 @@ def check_sheet(images: Sequence[np.ndarray], names: Sequence | None = None) -> 
     return out
 
 
+def _sheet_crop(img: np.ndarray, size: int) -> "off.Crop | None":
+    """The re-framing crop of one view (None: already ``size`` x ``size``, used as drawn)."""
+    if img.shape[:2] == (size, size):
+        return None
+    c = off.find_crop(img[..., 3])
+    pad = int(round(c.side * SHEET_MARGIN / (1 - 2 * SHEET_MARGIN)))  # keep a border, as the training frames have
+    return off.Crop(c.top - pad, c.left - pad, c.side + 2 * pad, c.frame_h, c.frame_w)
+
+
 def fit_sheet(images: Sequence[np.ndarray], size: int) -> list[np.ndarray]:
     """Auto-centre each view on its alpha and scale it to ``size`` x ``size`` (with a
     ``SHEET_MARGIN`` border) so the network runs at the frame size; views already
     ``size`` x ``size`` are used as drawn."""
     out = []
     for img in images:
-        if img.shape[:2] == (size, size):
+        c = _sheet_crop(img, size)
+        if c is None:
             out.append(img)
             continue
         # Resize premultiplied so the transparent black background does not bleed into edges.
         f = img.astype(np.float32) / 255.0
         pm = np.concatenate([f[..., :3] * f[..., 3:], f[..., 3:]], -1)
-        c = off.find_crop(img[..., 3])
-        pad = int(round(c.side * SHEET_MARGIN / (1 - 2 * SHEET_MARGIN)))  # keep a border, as the training frames have
-        c = off.Crop(c.top - pad, c.left - pad, c.side + 2 * pad, c.frame_h, c.frame_w)
         r = off.apply_crop(pm, c, size)
         a = r[..., 3:]
         rgb = np.where(a > 1e-6, r[..., :3] / np.maximum(a, 1e-6), 0.0)
         out.append((np.clip(np.concatenate([rgb, a], -1), 0, 1) * 255 + 0.5).astype(np.uint8))
     return out
+
+
+def fit_sheet_udps(udps: Sequence[np.ndarray], images: Sequence[np.ndarray], size: int) -> list[np.ndarray]:
+    """The sheet views' UDPs re-framed exactly like ``fit_sheet`` re-frames their images
+    (nearest: surface coordinates must not be blended)."""
+    out = []
+    for udp, img in zip(udps, images):
+        c = _sheet_crop(img, size)
+        out.append(udp if c is None else off.apply_crop(udp, c, size, "nearest"))
+    return out
+
+
+def _sheet_paths(sheet) -> list[Path] | None:
+    """The image files a sheet source names (None: arrays, no files)."""
+    if sheet is None:
+        sheet = SAMPLE_SHEET_DIR
+    if isinstance(sheet, (str, Path)):
+        return list_sheet_files(sheet) if Path(sheet).is_dir() else None
+    items = list(sheet)
+    return [Path(x) for x in items] if items and all(isinstance(x, (str, Path)) for x in items) else None
+
+
+def load_sheet_udps(sheet=None) -> list[np.ndarray] | None:
+    """The sheet views' own UDPs when every view has one beside it
+    (``view_00.png`` -> ``view_00_udp.npz``, as ``conrt sheet --udp`` writes them),
+    else None. A lookup model (conr-rt) then takes its correspondences from
+    them instead of from its UDP prediction: exact for a sheet rendered from the
+    rigged mesh or painted over such renders."""
+    from PIL import Image
+
+    from .sheet import read_udp
+
+    paths = _sheet_paths(sheet)
+    if not paths:
+        return None
+    found = [p.with_name(p.stem + "_udp.npz") for p in paths]
+    have = [f.is_file() for f in found]
+    if not any(have):
+        return None
+    if not all(have):
+        log.warning("only %d of %d sheet views have a *_udp.npz beside them; using the model's UDP prediction "
+                    "for all views", sum(have), len(have))
+        return None
+    udps = []
+    for p, f in zip(paths, found):
+        udp = read_udp(f)
+        with Image.open(p) as im:
+            w, h = im.size
+        if udp.shape[:2] != (h, w):
+            raise InputError(f"{f}: UDP is {udp.shape[1]}x{udp.shape[0]}, its sheet view {p.name} is {w}x{h}")
+        udps.append(udp)
+    return udps

@@ -130,6 +130,25 @@ def prepare_sheet(images: Sequence, size_multiple: int, image_size: int, officia
     return np.stack(rgbs)[None].astype(np.float32), np.stack(masks)[None].astype(np.float32)
 
 
+def prepare_sheet_udps(udps: Sequence, images: Sequence, side: int) -> np.ndarray:
+    """The sheet views' UDPs -> (1, M, 4, S, S) float32, framed like ``prepare_sheet``
+    frames their images (the same auto-centred crop when it re-frames; nearest)."""
+    if len(udps) != len(images):
+        raise InputError(f"{len(udps)} sheet UDPs for {len(images)} sheet views")
+    out = []
+    for k, (udp, img) in enumerate(zip(udps, images)):
+        data = check_udp(udp)
+        img = np.asarray(img)
+        if data.shape[:2] != img.shape[:2]:
+            raise InputError(f"sheet view {k}: its UDP is {data.shape[1]}x{data.shape[0]}, "
+                             f"the image {img.shape[1]}x{img.shape[0]}")
+        if data.shape[:2] != (side, side):
+            alpha = img[..., 3] if img.shape[-1] == 4 else np.ones(img.shape[:2])
+            data = off.apply_crop(data, off.find_crop(alpha), side, "nearest")
+        out.append(data.transpose(2, 0, 1))
+    return np.stack(out)[None].astype(np.float32)
+
+
 def check_udp(udp) -> np.ndarray:
     data = getattr(udp, "data", udp)  # UdpFrame or ndarray
     data = np.asarray(data)
@@ -176,16 +195,27 @@ def _model_device(model: torch.nn.Module) -> torch.device:
 
 @torch.inference_mode()
 def encode_sheet(model: CoNR, images: Sequence, official: bool = False,
-                 matting: Matting | None = None, size: int | None = None) -> SheetCache:
+                 matting: Matting | None = None, size: int | None = None,
+                 sheet_udp: Sequence | None = None) -> SheetCache:
     """Run the sheet encoder once for a character. ``images``: M straight-RGBA views.
 
     ``size``: the side the network works at (default: the sheet's own side if
     the model can take it, else the config's ``image_size``).
+    ``sheet_udp``: the views' own UDPs (H, W, 4), if known: a lookup model
+    (conr-rt) takes its correspondences from them instead of predicting them;
+    CoNR models do not use them.
     """
     cfg = model.cfg
     rgb, mask = prepare_sheet(images, cfg.size_multiple, cfg.image_size, official, matting, size)
     dev = _model_device(model)
-    feats, reference = model.encode_sheet(torch.from_numpy(rgb).to(dev), torch.from_numpy(mask).to(dev))
+    rgb_t, mask_t = torch.from_numpy(rgb).to(dev), torch.from_numpy(mask).to(dev)
+    if sheet_udp is not None and cfg.architecture == "lookup":
+        udp_t = torch.from_numpy(prepare_sheet_udps(sheet_udp, images, rgb.shape[-1])).to(dev)
+        feats, reference = model.encode_sheet(rgb_t, mask_t, sheet_udp=udp_t)
+    else:
+        if sheet_udp is not None:
+            log.debug("%s does not use sheet UDPs; ignoring them", cfg.name)
+        feats, reference = model.encode_sheet(rgb_t, mask_t)
     return SheetCache(tuple(feats), reference, rgb.shape[-1], official, cfg.name)
 
 

@@ -7,7 +7,8 @@ training data (that is procedural seeds 0..N-1 only). Its sheet shows it in
 an idle pose (arms down, hair and skirt settled by the physics world after
 1.5 s of the ``idle`` clip) from six yaw angles around it, slight pitch from
 above, straight alpha, at the size the default model was trained at (so the
-runtime uses the images as they are, without re-cropping).
+runtime uses the images as they are, without re-cropping), each with its own
+UDP beside it (``view*_udp.npz``).
 """
 from __future__ import annotations
 
@@ -43,9 +44,12 @@ def render_sheet(glb, out, size: int = 128, yaws=YAWS) -> list[Path]:
     with Renderer(size) as renderer:
         renderer.set_character(character)
         for k, yaw in enumerate(yaws):
-            rgba, _ = renderer.render(character, pose, float(yaw), PITCH, 0.0, MARGIN)
+            rgba, udp = renderer.render(character, pose, float(yaw), PITCH, 0.0, MARGIN)
             path = out / f"view{k}_yaw{yaw:03d}.png"
             Image.fromarray(np.ascontiguousarray(rgba), "RGBA").save(path)  # straight alpha
+            # the view's own UDP (official key 'i'): lookup models (conr-rt) take exact
+            # correspondences from it instead of predicting them
+            np.savez_compressed(path.with_name(path.stem + "_udp.npz"), i=np.asarray(udp, np.float32))
             paths.append(path)
     return paths
 

@@ -38,6 +38,7 @@ def run(args) -> int:
 
     from conrt.runtime.backends import get_backend_class
     from conrt.runtime.checkpoint import resolve_model
+    from conrt.runtime.session import load_sheet_udps
     from conrt.runtime.sheet import read_sheet_image, read_udp
 
     out = Path(args.output)
@@ -48,7 +49,9 @@ def run(args) -> int:
     backend = cls(onnx_path=args.onnx) if args.onnx and cls.name == "onnxruntime" else cls()
     backend.load(model)
     images = [read_sheet_image(p) for p in args.sheet]
-    backend.encode_sheet(images, official=args.official, matting=args.matting, size=args.size)
+    # lookup models (conr-rt) use the views' own UDPs when each has a *_udp.npz beside it
+    udps = load_sheet_udps(args.sheet) if model.cfg.architecture == "lookup" else None
+    backend.encode_sheet(images, official=args.official, matting=args.matting, size=args.size, sheet_udp=udps)
     rgba = backend.shade(read_udp(args.udp))  # (H, W, 4) premultiplied
     if out.suffix.lower() == ".npz":
         np.savez(out, rgba=np.ascontiguousarray(rgba.transpose(2, 0, 1), dtype=np.float32))

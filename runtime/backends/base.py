@@ -113,11 +113,14 @@ class Backend(ABC):
         """Build the runtime for this model (export, compile, ...)."""
 
     def encode_sheet(self, images: Sequence, official: bool = False,
-                     matting: Matting | None = None, size: int | None = None) -> SheetCache:
-        """Encode a character sheet with the torch model and make it current."""
+                     matting: Matting | None = None, size: int | None = None,
+                     sheet_udp: Sequence | None = None) -> SheetCache:
+        """Encode a character sheet with the torch model and make it current
+        (``sheet_udp``: the views' own UDPs if known; see ``sheet.encode_sheet``)."""
         if self.model is None:
             raise ConfigError(f"{self.name}: load(model) first")
-        cache = encode_sheet(self.model, images, official=official, matting=matting, size=size)
+        cache = encode_sheet(self.model, images, official=official, matting=matting, size=size,
+                             sheet_udp=sheet_udp)
         self.set_sheet(cache)
         return cache
 
