@@ -23,6 +23,20 @@ from torch import nn
 from .conr_v1 import CINN, _rescale_flow, _resize, group_warp, warp
 
 
+def _copy_(dst: torch.Tensor, src: torch.Tensor, pixels: int = 2048) -> torch.Tensor:
+    """``dst.copy_(src)`` for (N, C, H, W) tensors, in blocks of rows when the
+    layouts differ: torch's one-shot NCHW <-> NHWC copy walks one side with a
+    stride of C and misses the cache; blocks of ~2k pixels stay in it
+    (measured 3-5x faster at 256x256, C = 64..164)."""
+    h, w = src.shape[-2:]
+    rows = max(1, pixels // w)
+    if h <= rows or src.stride(1) == dst.stride(1):
+        return dst.copy_(src)
+    for r in range(0, h, rows):
+        dst[:, :, r:r + rows].copy_(src[:, :, r:r + rows])
+    return dst
+
+
 def _channels_last_cat(parts: list[torch.Tensor]) -> torch.Tensor:
     """torch.cat(parts, 1) written straight into a channels_last tensor."""
     n, _, h, w = parts[0].shape
@@ -30,9 +44,17 @@ def _channels_last_cat(parts: list[torch.Tensor]) -> torch.Tensor:
                       device=parts[0].device, memory_format=torch.channels_last)
     c = 0
     for p in parts:
-        out[:, c:c + p.shape[1]].copy_(p)
+        _copy_(out[:, c:c + p.shape[1]], p)
         c += p.shape[1]
     return out
+
+
+def _to_contiguous(x: torch.Tensor) -> torch.Tensor:
+    """The same values in NCHW memory: the block outputs feed warps, resizes
+    and reshapes that want NCHW (each would make its own slow copy otherwise)."""
+    if x.is_contiguous():
+        return x
+    return _copy_(torch.empty(x.shape, dtype=x.dtype, device=x.device), x)
 
 
 class SplitConv(nn.Module):
@@ -126,7 +148,8 @@ class FastCINN(nn.Module):
                 parts += [(w_msg, False), (loc, True)]
             kinds = tuple(v for _, v in parts)
             x = self.first_convs[p]([t for t, v in parts if v], [t for t, v in parts if not v], kinds, n, m)
-            d_flow, msg, msg_flow, loc, loc_flow, mask = cinn._split(_block_after_first_conv(block, x), p)
+            out = _to_contiguous(_block_after_first_conv(block, x))
+            d_flow, msg, msg_flow, loc, loc_flow, mask = cinn._split(out, p)
             flow = flow + d_flow
             if p == levels:
                 msg = group_warp(msg, msg_flow, groups)
