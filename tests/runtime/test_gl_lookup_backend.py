@@ -55,7 +55,7 @@ def torch_backend(rt_model):
 
 
 @pytest.mark.parametrize("fusion", ["onnxruntime", "torch"])
-@pytest.mark.parametrize("views", [1, 4])
+@pytest.mark.parametrize("views", [1, 4, 8])
 def test_equals_the_torch_backend(rt_model, torch_backend, fusion, views):
     images = _sheet(views, seed=views)
     ref = torch_backend.encode_sheet(images)
