@@ -244,3 +244,28 @@ def test_host_frames_look_up_only_the_occupied_box(gl_ctx, model, box):
     want_s, want_c = _torch_views(model, table, ref, udp)
     assert np.abs(from_array[0] - want_s).max() <= 2e-4
     assert np.abs(from_array[1] - want_c).max() <= 1e-5
+
+
+def test_takes_the_udp_pass_texture_on_the_gpu(gl_ctx, meshes, model):
+    """UdpPass.texture (RGBA32F, row 0 = top) goes straight in: same result as
+    the read-back frame, and as sample_views."""
+    from conrt.characters.posing import rest_pose
+    from conrt.shaders.camera import frame_character
+    from conrt.shaders.udp_pass import UdpPass
+
+    cube = meshes.cube_character()
+    camera = frame_character(cube.mesh.positions, yaw=30, pitch=20, size=40, margin=0.1)
+    table, ref, _ = _random_inputs(2, 40, 40, seed=17)
+    with UdpPass(gl_ctx, 40, 40) as up, LookupPass(gl_ctx, 40, 40, 2) as lp:
+        up.set_character(cube)
+        frame = up.run(rest_pose(cube), camera).data
+        assert 0 < frame[..., 3].mean() < 1
+        lp.set_sheet(table, ref)
+        from_texture = [a.copy() for a in lp.run(up.texture)]
+        from_array = lp.run(frame)
+    for a, b in zip(from_texture, from_array):
+        np.testing.assert_array_equal(a, b)
+    udp = torch.from_numpy(frame).permute(2, 0, 1)[None]
+    want_s, want_c = _torch_views(model, table, ref, udp)
+    assert np.abs(from_texture[0] - want_s).max() <= 2e-4
+    assert np.abs(from_texture[1] - want_c).max() <= 1e-5
