@@ -148,6 +148,7 @@ class GlLookupBackend(Backend):
         self.context = context
         self._gl = ThreadPoolExecutor(1, thread_name_prefix="conrt-gl-lookup")
         self.ctx = None
+        self._renderer = ""  # GL_RENDERER, read on the GL thread (GL calls need the context current)
         self.lookup = None  # shaders.LookupPass, on the GL thread
         self.session = None
         self._fusion_key = None
@@ -171,9 +172,7 @@ class GlLookupBackend(Backend):
 
     @property
     def device(self) -> str:
-        if self.ctx is None:
-            return "gl"
-        return f"gl:{self.ctx.info.get('GL_RENDERER', '?')} + cpu"
+        return f"gl:{self._renderer} + cpu" if self._renderer else "gl"
 
     # -- lifecycle ----------------------------------------------------------
     def _on_gl(self, fn, *args, **kwargs):
@@ -188,6 +187,7 @@ class GlLookupBackend(Backend):
             from conrt.shaders.context import create_context
 
             self.ctx = self._on_gl(create_context, self.context)
+            self._renderer = self._on_gl(lambda: self.ctx.info.get("GL_RENDERER", "?"))
 
     def set_sheet(self, cache: SheetCache) -> None:
         previous = self.cache

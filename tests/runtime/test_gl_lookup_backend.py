@@ -139,6 +139,7 @@ def test_bad_use_names_the_problem(rt_model):
         GlLookupBackend(filtering="nearest")
     backend = create_backend("gl-lookup", rt_model)
     try:
+        assert backend.device.startswith("gl:") and backend.device.endswith("+ cpu")  # e.g. gl:llvmpipe (...) + cpu
         with pytest.raises(InputError, match="no character sheet"):
             backend.shade(_udp())
         with pytest.raises(InputError, match="1..8 views, got 9"):
