@@ -10,22 +10,32 @@ For every config and size, side by side in one process:
   view per DecoderBlock call), then stack and fuse (the baseline, conr-paper only
   unless --baseline-all);
 - ``torch``: our torch backend (views batched into one call per level,
-  inference_mode), with contiguous weights and with channels_last (the default);
+  inference_mode): with contiguous weights, with channels_last, with
+  channels_last + Winograd F(4x4, 3x3) convs (``runtime/fast_conv.py``), and
+  the default = channels_last + Winograd + the view-shared inputs of each
+  block's first conv computed once (``runtime/fast_cinn.py``); all the same
+  maths (checked to 1e-4 against the first variant before timing);
 - ``onnxruntime``: the exported per-frame graph on ONNX Runtime (CPU).
 
 The sheet is encoded once beforehand and is not timed. FLOPs are counted with
 ``torch.utils.flop_counter`` (conv/matmul; multiply-add = 2 FLOPs) on one
-run; every op scales with the pixel count, so the paper model is counted at
-128 and scaled. Results: JSON + a markdown table (docs/network.md).
+run of the plain network (the "GFLOP/s" column is that count over the time,
+so for the variants that skip multiplies it is an effective rate); every op
+scales with the pixel count, so the paper model is counted at 128 and scaled.
+Results: the run is appended to ``runs`` in the JSON file (older runs kept,
+each with its date, git commit and load average) + a markdown table
+(docs/network.md).
 """
 from __future__ import annotations
 
 import argparse
+import datetime
 import json
 import logging
 import os
 import platform
 import statistics
+import subprocess
 import tempfile
 import time
 from pathlib import Path
@@ -36,6 +46,7 @@ import torch
 from conrt.runtime.backends import create_backend
 from conrt.runtime.backends.onnx_backend import OnnxRuntimeBackend, example_inputs, export_onnx
 from conrt.runtime.conr_v1 import CINN, CoNR, _rescale_flow, _resize, group_warp, warp
+from conrt.runtime.fast_conv import release_workspaces, winograd_layer_count
 from conrt.runtime.model import create_model
 from conrt.runtime.sheet import SheetCache
 
@@ -150,9 +161,15 @@ def bench_config(name: str, size: int, views: int, reps: int, baseline: bool, fl
         assert np.abs(got - want).max() < 1e-4, "baseline differs from the model"
         fns["straightforward"] = lambda: straightforward_frame(model, inp[0], inp[1], list(inp[2:]))
     fns["torch contiguous"] = lambda: torch_b.infer(udp)
-    cl = create_backend("torch", model, channels_last=True)  # the default (copies the per-frame parts)
-    cl.set_sheet(cache)
-    fns["torch channels_last"] = lambda: cl.infer(udp)
+    variants = {"torch channels_last": dict(winograd=False, split_shared=False)}
+    if winograd_layer_count(model.shader):
+        variants["torch channels_last + winograd"] = dict(winograd=True, split_shared=False)
+    variants["torch default"] = {}  # channels_last + winograd (where it pays) + shared inputs once
+    for label, kwargs in variants.items():
+        b = create_backend("torch", model, channels_last=True, **kwargs)
+        b.set_sheet(cache)
+        assert np.abs(b.infer(udp) - want).max() < 1e-4, f"{label} differs from the model"
+        fns[label] = (lambda bb: lambda: bb.infer(udp))(b)
     with tempfile.TemporaryDirectory() as tmp:
         path = export_onnx(model, Path(tmp) / "m.onnx", size)
         ort_b = OnnxRuntimeBackend(onnx_path=path, threads=threads)
@@ -170,7 +187,7 @@ def bench_config(name: str, size: int, views: int, reps: int, baseline: bool, fl
                      "best_s": best, "median_s": statistics.median(ts), "reps": reps,
                      "load_avg_1min": (load0 + os.getloadavg()[0]) / 2,
                      "fps": 1 / best, "gflop": flops / 1e9, "gflops_per_s": flops / 1e9 / best})
-        log.info("  %-20s best %.3f s", variant, best)
+        log.info("  %-32s best %.3f s", variant, best)
     base = times.get("straightforward")
     for r in rows:
         r["speedup_vs_straightforward"] = min(base) / r["best_s"] if base else None
@@ -187,6 +204,14 @@ def table(rows: list[dict]) -> str:
                    f"{r['best_s'] * 1e3:.1f} | {r['fps']:.2f} | {r['gflop']:.1f} | {r['gflops_per_s']:.1f} | {sp} "
                    f"| {r['load_avg_1min']:.1f} |")
     return "\n".join(out)
+
+
+def _git_commit() -> str | None:
+    try:
+        return subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
+                              cwd=Path(__file__).parent, check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return None
 
 
 def main(argv=None) -> int:
@@ -213,15 +238,23 @@ def main(argv=None) -> int:
             reps = min(args.reps, 2) if (name == "conr-paper" and size >= 256) else args.reps
             rows += bench_config(name, size, args.views, reps, name == "conr-paper" or args.baseline_all, flops,
                                  args.threads)
+            release_workspaces()  # the Winograd scratch buffers of this size
     result = {
+        "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "commit": _git_commit(),
         "machine": {"cpu": platform.processor() or platform.machine(), "threads": args.threads,
                     "cores_visible": os.cpu_count(), "load_avg_at_end": os.getloadavg(),
                     "torch": torch.__version__},
         "note": "per-frame time with a cached sheet; best (and median) of the timed runs, variants timed in turns; the machine is shared (see load_avg_1min)",
         "rows": rows,
     }
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(json.dumps(result, indent=1))
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    data = json.loads(out.read_text()) if out.exists() else {}
+    if "runs" not in data:  # a file with a single run (older format) becomes the first of the list
+        data = {"note": "benchmarks/network_bench.py runs, oldest first", "runs": [data] if data else []}
+    data["runs"].append(result)
+    out.write_text(json.dumps(data, indent=1))
     print(table(rows))
     print(f"\nwritten {args.out}")
     return 0
