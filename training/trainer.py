@@ -62,6 +62,7 @@ class TrainConfig:
     threads: int = 1
     augment: bool = True
     loss: LossWeights = LossWeights()
+    init: str = ""  # weights to start from (same config), fresh optimizer; ignored with --resume
 
 
 def model_config(name: str, size: int):
@@ -205,6 +206,24 @@ def load_checkpoint(run: Path, model, optimizer, name: str = "last") -> tuple[in
     return int(state["step"]), float(state["elapsed_s"]), float(state.get("best_val_l1", float("inf")))
 
 
+def _init_weights(model, path: Path) -> None:
+    """Load ``path`` (conrt .safetensors) into ``model``: same architecture and parameter shapes."""
+    from safetensors.torch import load_file
+
+    if not path.is_file():
+        raise CheckpointError(f"--init {path}: no such file")
+    try:
+        sd = load_file(str(path))
+    except Exception as exc:  # safetensors raises its own types
+        raise CheckpointError(f"--init {path}: cannot read the weights ({exc})") from exc
+    own = model.state_dict()
+    bad = sorted(set(own) ^ set(sd)) + sorted(k for k in set(own) & set(sd) if own[k].shape != sd[k].shape)
+    if bad:
+        raise CheckpointError(f"--init {path}: does not match {model.cfg.name} ({len(bad)} differing keys, "
+                              f"e.g. {bad[:3]}); was it trained with another --config?")
+    model.load_state_dict(sd)
+
+
 # ---------------------------------------------------------------------------
 # validation
 # ---------------------------------------------------------------------------
@@ -281,6 +300,9 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True) -> dict
     _freeze_unused(model, bool(sheet_head))
     optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     step, elapsed, best = 0, 0.0, float("inf")
+    if cfg.init and not resume:
+        _init_weights(model, Path(cfg.init))
+        log.info("initialised %s from %s", mcfg.name, cfg.init)
     if resume:
         step, elapsed, best = load_checkpoint(run, model, optimizer)
         log.info("resumed %s at step %d (%.0f s trained)", run, step, elapsed)

@@ -22,6 +22,9 @@ def register(subparsers) -> None:
     p.add_argument("--lr", type=float, default=1e-3, help="peak learning rate (default 1e-3)")
     p.add_argument("--out", default="out/train/run", help="run folder (default out/train/run)")
     p.add_argument("--resume", action="store_true", help="continue from --out/last.safetensors + last.optim.pt")
+    p.add_argument("--init", default="",
+                   help="start from these weights (.safetensors of the same config, e.g. the embedded default) "
+                        "with a fresh optimizer: fine-tuning / continuing without an optimizer state")
     p.add_argument("--val-every", type=int, default=100, help="validate + checkpoint every N steps")
     p.add_argument("--log-every", type=int, default=10, help="log.csv row every N steps")
     p.add_argument("--checkpoint-minutes", type=float, default=5.0, help="also checkpoint this often")
@@ -41,7 +44,7 @@ def run(args) -> int:
                       views=args.views, size=args.size, lr=args.lr, val_every=args.val_every,
                       log_every=args.log_every, checkpoint_minutes=args.checkpoint_minutes, seed=args.seed,
                       threads=args.threads, augment=not args.no_augment,
-                      loss=LossWeights(udp=args.udp_weight))
+                      loss=LossWeights(udp=args.udp_weight), init=args.init)
     result = train(cfg, resume=args.resume)
     import os
 

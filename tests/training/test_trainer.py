@@ -105,3 +105,14 @@ def test_lookup_config_trains_and_resumes_exactly(tiny_data, tmp_path):
     assert rows[0].split(",")[7] == "udp" and all(r.split(",")[7] for r in rows[1:])  # the sheet head trains
     model = load_weights(tmp_path / "cut" / "last.safetensors")
     assert model.cfg.name == "conr-rt" and model.cfg.architecture == "lookup" and model.cfg.image_size == 64
+
+
+def test_init_starts_from_given_weights_with_a_fresh_optimizer(tiny_data, tmp_path):
+    first = train(_cfg(tiny_data, tmp_path / "a", steps=1), progress=False)
+    weights = tmp_path / "a" / "last.safetensors"
+    # zero steps of lr: the model stays exactly the initial weights
+    again = train(_cfg(tiny_data, tmp_path / "b", steps=1, lr=0.0, init=str(weights)), progress=False)
+    for k, v in first["model"].state_dict().items():
+        torch.testing.assert_close(again["model"].state_dict()[k], v, msg=k)
+    with pytest.raises(CheckpointError, match="another --config"):
+        train(_cfg(tiny_data, tmp_path / "c", config="conr-rt", init=str(weights)), progress=False)
