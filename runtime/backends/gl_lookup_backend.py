@@ -131,7 +131,7 @@ class GlLookupBackend(Backend):
     name = "gl-lookup"
 
     def __init__(self, threads: int | None = None, fusion: str = "onnxruntime", context: str = "auto",
-                 filtering: str = "hardware"):
+                 filtering: str = "hardware", providers=None):
         super().__init__()
         from conrt.shaders.lookup_pass import FILTERS
 
@@ -144,6 +144,9 @@ class GlLookupBackend(Backend):
             raise BackendUnavailable("gl-lookup with fusion='onnxruntime' needs the `onnxruntime` package "
                                      "(pip install onnxruntime), or use fusion='torch'")
         self.fusion = fusion
+        # ONNX Runtime providers for the fusion graph, e.g. ["CUDAExecutionProvider",
+        # "CPUExecutionProvider"] on a GPU machine (default: CPU)
+        self.providers = list(providers or ["CPUExecutionProvider"])
         self.threads = threads
         self.context = context
         self._gl = ThreadPoolExecutor(1, thread_name_prefix="conrt-gl-lookup")
@@ -255,7 +258,7 @@ class GlLookupBackend(Backend):
             opts.intra_op_num_threads = self.threads
         # no spinning between runs: the GL thread (llvmpipe) needs the cores then
         opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
-        self.session = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
+        self.session = ort.InferenceSession(str(path), opts, providers=self.providers)
 
     # -- per frame ------------------------------------------------------------
     def sample(self, udp: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
