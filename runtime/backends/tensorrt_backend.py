@@ -49,13 +49,14 @@ _announced = False  # the "falling back" line is logged once per process
 _DISPLAY_NAMES = {"torch": "the torch backend", "onnxruntime": "ONNX Runtime"}
 
 
-def _auto_fallback() -> str | None:
+def _auto_fallback(lookup: bool = False) -> str | None:
     """The backend 'auto' picks when TensorRT cannot run: the next available one
-    in the registry's preference order (asked directly, not through
-    available_backends(), which would probe TensorRT again)."""
-    from .base import _REGISTRY, PREFERENCE
+    in the registry's preference order for CoNR (or, with ``lookup``, lookup)
+    models (asked directly, not through available_backends(), which would
+    probe TensorRT again)."""
+    from .base import _REGISTRY, LOOKUP_PREFERENCE, PREFERENCE
 
-    for name in PREFERENCE:
+    for name in LOOKUP_PREFERENCE if lookup else PREFERENCE:
         if name != "tensorrt" and name in _REGISTRY and _REGISTRY[name].is_available():
             return name
     return None
@@ -67,6 +68,9 @@ def _announce_unavailable(reason: str) -> None:
         return
     _announced = True
     fallback = _DISPLAY_NAMES.get(_auto_fallback(), "no other backend")
+    lookup_fallback = _auto_fallback(lookup=True)
+    if lookup_fallback != _auto_fallback():
+        fallback += f" ({_DISPLAY_NAMES.get(lookup_fallback, lookup_fallback)} for lookup models such as conr-rt)"
     # Logged from is_available(), the only hook the registry gives; worded so
     # it is also true when 'tensorrt' was asked for explicitly (an error follows).
     log.info("TensorRT backend unavailable (%s); backend 'auto' will use %s", reason, fallback)
