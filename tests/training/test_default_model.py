@@ -5,13 +5,14 @@ import numpy as np
 
 from conrt.runtime import encode_sheet, load_weights, read_sheet_image, shade
 from conrt.runtime.defaults import default_sheet_paths, default_weights_path
+from conrt.runtime.session import load_sheet_udps
 
 
 def test_default_weights_and_sheet_shade_a_udp_frame():
     path = default_weights_path()
     assert path.stat().st_size <= 20 * 1024 * 1024
     model = load_weights(path)
-    assert model.cfg.name == "conr-xs" and model.cfg.image_size == 128
+    assert model.cfg.name == "conr-rt" and model.cfg.architecture == "lookup" and model.cfg.image_size == 128
     sheet = [read_sheet_image(p) for p in default_sheet_paths()]
     assert 4 <= len(sheet) <= 8
     for img in sheet:  # straight alpha, cut out, at the size the model was trained at
@@ -23,3 +24,20 @@ def test_default_weights_and_sheet_shade_a_udp_frame():
     out = shade(model, udp, cache)
     assert out.shape == (128, 128, 4) and np.isfinite(out).all()
     assert (out[..., :3] <= out[..., 3:4] + 1e-5).all()  # premultiplied
+
+
+def test_default_sheet_ships_its_udps_and_they_improve_the_default_model():
+    """The sample sheet was rendered from the sample character, so its views'
+    UDPs are exact; with them the default (lookup) model reproduces a view
+    posed like the sheet better than from its own UDP prediction."""
+    model = load_weights(default_weights_path())
+    sheet = [read_sheet_image(p) for p in default_sheet_paths()]
+    udps = load_sheet_udps(default_sheet_paths()[0].parent)
+    assert udps is not None and len(udps) == len(sheet)
+    target = udps[0]
+    want = sheet[0].astype(np.float32) / 255
+    want = np.concatenate([want[..., :3] * want[..., 3:], want[..., 3:]], -1)
+    exact = shade(model, target, encode_sheet(model, sheet, sheet_udp=udps))
+    predicted = shade(model, target, encode_sheet(model, sheet))
+    assert np.abs(exact - want).mean() < np.abs(predicted - want).mean()
+    assert np.abs(exact - want).mean() < 0.02
