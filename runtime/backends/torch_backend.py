@@ -23,7 +23,7 @@ def _per_frame_channels_last(model: CoNR) -> CoNR:
     changes float rounding, ~1e-4 deep in the ResNet-50 sheet encoder)."""
     out = copy.copy(model)
     out._modules = dict(model._modules)
-    for part in ("target_pose_encoder", "shader", "rgbadecodernet"):
+    for part in model.FRAME_PARTS:
         out._modules[part] = copy.deepcopy(getattr(model, part)).to(memory_format=torch.channels_last)
     return out
 
