@@ -90,7 +90,8 @@ def measure_size(size: int, frames: int = 10, warmup: int = 2, backend: str = "a
         shader, info = rt.shader, rt.info
         # -- shading only, chosen backend vs the eager baseline, same UDPs ------
         nb = baseline_frames or min(frames, 5)
-        model_ = shader.backend.model
+        # the model as loaded: the torch backend runs a copy with faster modules swapped in
+        model_ = getattr(shader.backend, "source_model", None) or shader.backend.model
         # the official-way baseline exists for the CoNR architecture only
         ext = _external_baseline() if model_.cfg.architecture == "conr" else None
         if ext is not None:

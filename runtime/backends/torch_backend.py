@@ -67,6 +67,7 @@ class TorchBackend(Backend):
 
     def load(self, model: CoNR) -> None:
         original = model
+        self.source_model = original  # as given (self.model may be a faster copy with swapped modules)
         if self.channels_last:
             model = _per_frame_channels_last(model)
         if (self.winograd or self.split_shared) and hasattr(model, "shader"):
