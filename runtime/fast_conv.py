@@ -5,7 +5,8 @@ The collaborative decoder spends most of its FLOPs in stride-1 3x3 convs with
 F(4x4, 3x3) computes a 4x4 output tile from a 6x6 input tile with 36
 multiplies per (input, output) channel pair instead of 144: the same maths,
 4x fewer multiply-adds, at the price of cheap linear transforms before and
-after, and fp32 rounding a little above a direct conv (~1e-6 relative).
+after, and fp32 rounding a little above a direct conv (measured 8.5e-6 vs
+6.5e-6 max abs error for a 224-channel conv on N(0, 1) data).
 
 Per call (``WinogradConv2d``):
 
@@ -16,7 +17,7 @@ Per call (``WinogradConv2d``):
    the 4x4 tiles in place (channels_last), adds the bias and, for a transposed
    conv, interleaves the four output phases (pixel shuffle).
 
-The weight transform ``G g G^T`` is done once, at construction.
+The weight transform ``G g G^T`` is done once, on the first call that needs it.
 
 A ``ConvTranspose2d(k4, s2, p1)`` is a 3x3 stride-1 conv with 4*Cout outputs
 (one 2x2 sub-kernel per output phase, zeros elsewhere) followed by a pixel
