@@ -108,7 +108,8 @@ def evaluate(model, characters: list[CharacterFrames], views=VIEW_COUNTS, target
             sheets, sheet_udps, udps, tgts = [], [], [], []
             for ci, t, others in chunk:
                 c = characters[ci]
-                sheet, sheet_udp = resize_pair(rgba_to_premul(c.rgba[others[:n]]), udp_tensor(c.udp[others[:n]]), size)
+                sheet_udp = udp_tensor(c.udp[others[:n]]) if true_sheet_udp else None  # read only when used
+                sheet, sheet_udp = resize_pair(rgba_to_premul(c.rgba[others[:n]]), sheet_udp, size)
                 sheet_udps.append(sheet_udp)
                 tgt, udp = resize_pair(rgba_to_premul(c.rgba[t]), udp_tensor(c.udp[t]), size)
                 sheets.append(sheet), udps.append(udp), tgts.append(tgt)
