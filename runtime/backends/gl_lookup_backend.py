@@ -35,7 +35,7 @@ from conrt.errors import BackendUnavailable, ConfigError, ContextError, InputErr
 
 from ..sheet import SheetCache
 from .base import Backend, register_backend
-from .onnx_backend import OPSET, _prune, weights_fingerprint
+from .onnx_backend import OPSET, _prune, open_session, weights_fingerprint
 
 log = logging.getLogger(__name__)
 
@@ -250,15 +250,8 @@ class GlLookupBackend(Backend):
         return path
 
     def _open(self, path: Path) -> None:
-        import onnxruntime as ort
-
-        opts = ort.SessionOptions()
-        opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        if self.threads:
-            opts.intra_op_num_threads = self.threads
-        # no spinning between runs: the GL thread (llvmpipe) needs the cores then
-        opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
-        self.session = ort.InferenceSession(str(path), opts, providers=self.providers)
+        # no spinning between runs matters here too: the GL thread (llvmpipe) needs the cores then
+        self.session = open_session(path, self.threads, self.providers)
 
     # -- per frame ------------------------------------------------------------
     def sample(self, udp: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

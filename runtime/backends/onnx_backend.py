@@ -100,6 +100,22 @@ def export_onnx(model: CoNR, path, size: int | None = None, views: int = 2, phas
     return path
 
 
+def open_session(path, threads: int | None = None, providers=None):
+    """An ONNX Runtime session for ``path`` as every conrt backend runs one: full
+    graph optimisation, ``threads`` intra-op threads (None: ORT's default), and
+    no busy-waiting between runs: a spinning pool steals the cores from
+    everything else in the frame (torch, GL, the engine) - measured 10-30x
+    slowdowns of torch in the same process on 2 cores."""
+    import onnxruntime as ort
+
+    opts = ort.SessionOptions()
+    opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    if threads:
+        opts.intra_op_num_threads = threads
+    opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    return ort.InferenceSession(str(path), opts, providers=providers)
+
+
 CACHE_KEEP = 8  # exported graphs kept in the cache folder (newest first)
 
 
@@ -163,18 +179,9 @@ class OnnxRuntimeBackend(Backend):
 
     def _open(self, path: Path) -> None:
         try:
-            import onnxruntime as ort
+            self.session = open_session(path, self.threads, self.providers)
         except ImportError as exc:
             raise BackendUnavailable(self.unavailable_reason()) from exc
-        opts = ort.SessionOptions()
-        opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        if self.threads:
-            opts.intra_op_num_threads = self.threads
-        # no busy-waiting between runs: a spinning pool steals the cores from
-        # everything else in the frame (torch, GL, the engine) - measured 10-30x
-        # slowdowns of torch in the same process on 2 cores
-        opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
-        self.session = ort.InferenceSession(str(path), opts, providers=self.providers)
         shape = self.session.get_inputs()[0].shape
         self._size = shape[-1] if isinstance(shape[-1], int) else None
 
