@@ -43,6 +43,7 @@ from pathlib import Path
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # before torch loads its OpenMP
 
 import numpy as np  # noqa: E402
+from doc_table import write_marked_table  # noqa: E402  (benchmarks/ is on sys.path when run as a script)
 
 ROOT = Path(__file__).resolve().parents[1]
 log = logging.getLogger("lookup_bench")
@@ -208,20 +209,9 @@ def main(argv=None) -> int:
     args.json.write_text(json.dumps(result, indent=1) + "\n")
     text = table(result)
     if str(args.docs) and args.docs.is_file():
-        _write_table(args.docs, text)
+        write_marked_table(args.docs, "lookup-bench", text)
     print(text)
     return 0
-
-
-def _write_table(doc: Path, text: str) -> None:
-    begin, end = "<!-- lookup-bench:begin", "<!-- lookup-bench:end -->"
-    src = doc.read_text()
-    a, b = src.find(begin), src.find(end)
-    if a < 0 or b < a:
-        log.warning("%s has no lookup-bench markers; table not written", doc)
-        return
-    head = src[a:src.index("-->", a) + 3]
-    doc.write_text(src[:a] + head + "\n" + text + "\n" + src[b:])
 
 
 if __name__ == "__main__":

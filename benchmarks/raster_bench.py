@@ -28,6 +28,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from doc_table import write_marked_table  # benchmarks/ is on sys.path when run as a script
 
 ROOT = Path(__file__).resolve().parents[1]
 log = logging.getLogger("raster_bench")
@@ -152,20 +153,9 @@ def main(argv=None) -> int:
     args.json.write_text(json.dumps(result, indent=1) + "\n")
     text = table(result)
     if str(args.docs) and args.docs.is_file():
-        _write_table(args.docs, text)
+        write_marked_table(args.docs, "raster-bench", text)
     print(text)
     return 0
-
-
-def _write_table(doc: Path, text: str) -> None:
-    begin, end = "<!-- raster-bench:begin", "<!-- raster-bench:end -->"
-    src = doc.read_text()
-    a, b = src.find(begin), src.find(end)
-    if a < 0 or b < a:
-        log.warning("%s has no raster-bench markers; table not written", doc)
-        return
-    head = src[a:src.index("-->", a) + 3]
-    doc.write_text(src[:a] + head + "\n" + text + "\n" + src[b:])
 
 
 if __name__ == "__main__":
