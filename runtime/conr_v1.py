@@ -230,6 +230,15 @@ class CINN(nn.Module):
         loc, loc_flow = (parts[3], parts[4]) if c.locals[p] else (None, None)
         return flow, msg, msg_flow, loc, loc_flow, torch.sigmoid(parts[-1])
 
+    def run_block(self, p: int, parts, n: int, m: int) -> torch.Tensor:
+        """Decoder block ``p`` on its input parts, in concatenation order:
+        ``(tensor, per_view)`` pairs, per-view tensors (N*M, C, h, w), shared
+        ones (N, C, h, w), the same for every view. Here: broadcast the shared
+        ones, concatenate once, run the block; ``FastCINN`` overrides it."""
+        x = torch.cat([t.reshape(n, m, *t.shape[1:]) if per_view else t.unsqueeze(1).expand(n, m, *t.shape[1:])
+                       for t, per_view in parts], 2)
+        return self.decoder_blocks[p](x.reshape(n * m, x.shape[2], x.shape[3], x.shape[4]))
+
     def forward(self, pose_feats, reference, sheet_feats):
         n, m = reference.shape[:2]
         b = n * m
@@ -238,37 +247,28 @@ class CINN(nn.Module):
         levels = len(sheet_feats)
         groups = self.cfg.flow_groups
 
-        # block inputs are concatenated as (N, M, C, h, w): per-view tensors are
-        # reshaped, shared ones (pose, fused) broadcast with expand; one copy in cat
-        def views(t):  # (N*M, C, h, w) -> (N, M, C, h, w)
-            return t.reshape(n, m, *t.shape[1:])
-
-        def shared(t):  # (N, C, h, w) -> (N, M, C, h, w), the same for every view
-            return t.unsqueeze(1).expand(n, m, *t.shape[1:])
-
-        def fuse(weights, x, lo, hi=None):  # sum over views of w[:, :, lo:hi] * x
+        def fuse(weights, x, lo, hi=None):  # sum over views of w[:, :, lo:hi] * x -> (N, C, h, w)
             w = weights[:, :, lo:hi] if hi is not None else weights[:, :, lo:]
-            return (w * views(x)).sum(1)
+            return (w * x.reshape(n, m, *x.shape[1:])).sum(1)
 
         size = sheet_feats[0].shape[-2:]
         flow = ref.new_zeros(b, 2, *size)
         wref = _resize(ref, size)
         feat = sheet_feats[0].reshape(b, *sheet_feats[0].shape[2:])
-        w_flow, w_ref = views(flow), views(wref)  # level 0: the view's own inputs stand in for the fused ones
+        # level 0: each view's own flow and reference stand in for the fused ones
+        w_flow, w_ref, fused_per_view = flow, wref, True
         w_msg = loc = None
-        for p, block in enumerate(self.decoder_blocks):
-            parts = [views(flow)]
+        for p in range(len(self.decoder_blocks)):
+            parts = [(flow, True)]
             if p < levels:
-                parts.append(shared(pose_feats[p]))
-            parts.append(views(wref))
+                parts.append((pose_feats[p], False))
+            parts.append((wref, True))
             if p < levels:
-                parts.append(views(feat))
-            parts += [w_flow, w_ref]
+                parts.append((feat, True))
+            parts += [(w_flow, fused_per_view), (w_ref, fused_per_view)]
             if p > 0:
-                parts += [w_msg, views(loc)]
-            x = torch.cat(parts, 2)
-            x = x.reshape(b, x.shape[2], x.shape[3], x.shape[4])
-            d_flow, msg, msg_flow, loc, loc_flow, mask = self._split(block(x), p)
+                parts += [(w_msg, False), (loc, True)]
+            d_flow, msg, msg_flow, loc, loc_flow, mask = self._split(self.run_block(p, parts, n, m), p)
             flow = flow + d_flow
             if p == levels:
                 # the last block's messages are warped by their own flows too
@@ -288,9 +288,10 @@ class CINN(nn.Module):
                 feat = warp(sheet_feats[p + 1].reshape(b, *sheet_feats[p + 1].shape[2:]), flow)
             mask = mask.reshape(n, m, *mask.shape[1:])
             weights = mask * torch.softmax(mask, 1)
-            w_flow = shared(fuse(weights, flow, 0, 1))
-            w_ref = shared(fuse(weights, wref, 0, 1))
-            w_msg = shared(fuse(weights, msg, 2))
+            w_flow = fuse(weights, flow, 0, 1)  # shared by the views from here on
+            w_ref = fuse(weights, wref, 0, 1)
+            w_msg = fuse(weights, msg, 2)
+            fused_per_view = False
         raise AssertionError("unreachable")
 
 

@@ -20,7 +20,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .conr_v1 import CINN, _rescale_flow, _resize, group_warp, warp
+from .conr_v1 import CINN
 
 
 def _copy_(dst: torch.Tensor, src: torch.Tensor, pixels: int = 2048) -> torch.Tensor:
@@ -101,74 +101,20 @@ def _block_after_first_conv(block, x: torch.Tensor) -> torch.Tensor:
     return block.conv_last(x)
 
 
-class FastCINN(nn.Module):
-    """``CINN.forward`` with the block inputs split into per-view and shared parts.
+class FastCINN(CINN):
+    """``CINN`` whose blocks run their first conv split into per-view and shared
+    parts (``run_block``); the level loop, warps and fusion are ``CINN.forward``.
 
-    Wraps (and shares the modules of) a ``CINN``; inference only.
+    Shares the modules of the given ``CINN``; inference only.
     """
 
     def __init__(self, cinn: CINN):
-        super().__init__()
-        self.cinn = cinn
+        nn.Module.__init__(self)  # not CINN.__init__: the blocks are the given CINN's
+        self.cfg = cinn.cfg
+        self.decoder_blocks = cinn.decoder_blocks
         self.first_convs = nn.ModuleList(SplitConv(b.conv0[0]) for b in cinn.decoder_blocks)
 
-    def forward(self, pose_feats, reference, sheet_feats):
-        cinn = self.cinn
-        n, m = reference.shape[:2]
-        b = n * m
-        full = reference.shape[-2:]
-        ref = reference.reshape(b, *reference.shape[2:])
-        levels = len(sheet_feats)
-        groups = cinn.cfg.flow_groups
-
-        def views(t):  # (N*M, C, h, w) -> (N, M, C, h, w)
-            return t.reshape(n, m, *t.shape[1:])
-
-        def fuse(weights, x, lo, hi=None):  # sum over views of w[:, :, lo:hi] * x
-            w = weights[:, :, lo:hi] if hi is not None else weights[:, :, lo:]
-            return (w * views(x)).sum(1)
-
-        size = sheet_feats[0].shape[-2:]
-        flow = ref.new_zeros(b, 2, *size)
-        wref = _resize(ref, size)
-        feat = sheet_feats[0].reshape(b, *sheet_feats[0].shape[2:])
-        # level 0: each view's own flow and reference stand in for the fused ones
-        w_flow, w_ref, fused_shared = flow, wref, False
-        w_msg = loc = None
-        for p, block in enumerate(cinn.decoder_blocks):
-            # the concatenation order of CINN.forward, each part tagged per-view / shared
-            parts = [(flow, True)]
-            if p < levels:
-                parts.append((pose_feats[p], False))
-            parts.append((wref, True))
-            if p < levels:
-                parts.append((feat, True))
-            parts += [(w_flow, not fused_shared), (w_ref, not fused_shared)]
-            if p > 0:
-                parts += [(w_msg, False), (loc, True)]
-            kinds = tuple(v for _, v in parts)
-            x = self.first_convs[p]([t for t, v in parts if v], [t for t, v in parts if not v], kinds, n, m)
-            out = _to_contiguous(_block_after_first_conv(block, x))
-            d_flow, msg, msg_flow, loc, loc_flow, mask = cinn._split(out, p)
-            flow = flow + d_flow
-            if p == levels:
-                msg = group_warp(msg, msg_flow, groups)
-                mask = mask.reshape(n, m, *mask.shape[1:])
-                weights = mask * torch.softmax(mask, 1)
-                return fuse(weights, msg, 2)
-            size = sheet_feats[p + 1].shape[-2:] if p + 1 < levels else full
-            scale = int(size[-1]) / int(flow.shape[-1])
-            flow = _rescale_flow(flow, scale)
-            msg = group_warp(_resize(msg, size), _rescale_flow(msg_flow, scale), groups)
-            loc = group_warp(_resize(loc, size), _rescale_flow(loc_flow, scale), groups)
-            mask = _resize(mask, size)
-            wref = warp(_resize(ref, size) if p + 1 < levels else ref, flow)
-            if p + 1 < levels:
-                feat = warp(sheet_feats[p + 1].reshape(b, *sheet_feats[p + 1].shape[2:]), flow)
-            mask = mask.reshape(n, m, *mask.shape[1:])
-            weights = mask * torch.softmax(mask, 1)
-            w_flow = fuse(weights, flow, 0, 1)  # (N, C, h, w): shared by the views
-            w_ref = fuse(weights, wref, 0, 1)
-            w_msg = fuse(weights, msg, 2)
-            fused_shared = True
-        raise AssertionError("unreachable")
+    def run_block(self, p: int, parts, n: int, m: int) -> torch.Tensor:
+        kinds = tuple(per_view for _, per_view in parts)
+        x = self.first_convs[p]([t for t, v in parts if v], [t for t, v in parts if not v], kinds, n, m)
+        return _to_contiguous(_block_after_first_conv(self.decoder_blocks[p], x))
