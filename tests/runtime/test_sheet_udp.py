@@ -74,3 +74,18 @@ def test_lookup_model_uses_the_sheet_udps_through_shade_stage(sheet_dir):
     want = np.concatenate([want[..., :3] * want[..., 3:], want[..., 3:]], -1)
     # exact correspondences reproduce the view; an untrained UDP head cannot
     assert np.abs(with_udp - want).mean() < 0.5 * np.abs(predicted - want).mean()
+
+
+def test_sheet_udps_that_do_not_fit_the_views_are_named(sheet_dir):
+    model = create_model("conr-rt").eval()
+    files = sorted(sheet_dir.glob("view?_yaw???.png"))
+    images = [read_sheet_image(p) for p in files]
+    udps = load_sheet_udps(sheet_dir)
+    with pytest.raises(InputError, match="5 sheet UDPs for 6 sheet views"):
+        encode_sheet(model, images, sheet_udp=udps[:5])
+    udps[2] = udps[2][:64]
+    with pytest.raises(InputError, match="sheet view 2: its UDP is 128x64"):
+        encode_sheet(model, images, sheet_udp=udps)
+    udps[2] = np.full((128, 128, 4), np.nan, np.float32)
+    with pytest.raises(InputError, match="NaN"):
+        encode_sheet(model, images, sheet_udp=udps)

@@ -116,3 +116,5 @@ def test_init_starts_from_given_weights_with_a_fresh_optimizer(tiny_data, tmp_pa
         torch.testing.assert_close(again["model"].state_dict()[k], v, msg=k)
     with pytest.raises(CheckpointError, match="another --config"):
         train(_cfg(tiny_data, tmp_path / "c", config="conr-rt", init=str(weights)), progress=False)
+    with pytest.raises(CheckpointError, match="--init .*no such file"):
+        train(_cfg(tiny_data, tmp_path / "d", init=str(tmp_path / "missing.safetensors")), progress=False)
