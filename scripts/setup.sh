@@ -26,13 +26,18 @@ if [ ! -x .venv/bin/python ]; then
   echo "setup: creating .venv"
   "$PY" -m venv .venv
 fi
+# the marker holds the extras installed last: `setup.sh` then `setup.sh --test`
+# (the README's two commands in order) must still add the test extras
+installed=$(cat .venv/.conrt-installed 2>/dev/null || true)
+has_test=0
+case ",$installed," in *,test,*) has_test=1 ;; esac
 extras="window"
-[ $want_test = 1 ] && extras="window,test"
+[ $want_test = 1 ] || [ $has_test = 1 ] && extras="window,test"
 # torch is pinned in pyproject.toml to the CPU wheel (an open range pulls CUDA).
 if ! .venv/bin/python -c "import conrt, torch, moderngl, pybullet, onnxruntime" 2>/dev/null \
-   || [ pyproject.toml -nt .venv/.conrt-installed ]; then
+   || [ pyproject.toml -nt .venv/.conrt-installed ] || [ "$installed" != "$extras" ]; then
   echo "setup: installing conrt into .venv (first time: a few minutes)"
   .venv/bin/pip install -q --disable-pip-version-check -e ".[$extras]"
-  touch .venv/.conrt-installed
+  echo "$extras" > .venv/.conrt-installed
 fi
 echo "setup: ok (.venv/bin/conrt)"
