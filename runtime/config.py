@@ -83,6 +83,13 @@ class LookupConfig:
     fill_rounds: int = 3  # 3x3x3 hole-filling passes over empty voxels
     score_width: int = 8  # per-view scoring conv width
     widths: tuple[int, ...] = (16, 24, 32, 48)
+    # the scores and the refinement U-Net run at 1/score_scale, 1/refine_scale
+    # of the frame side (the fusion itself always at full size)
+    score_scale: int = 2
+    refine_scale: int = 2
+    # "prelu" (learned per-channel slope) or "relu": ONNX Runtime fuses ReLU
+    # into the conv before it, PReLU is a pass of its own over the tensor
+    activation: Literal["prelu", "relu"] = "prelu"
     gt_sheet_udp: float = 0.5  # training: chance a sample builds its table from the true sheet UDP
 
 
@@ -109,8 +116,10 @@ class CoNRConfig:
     @property
     def size_multiple(self) -> int:
         """Image sides must be multiples of this (coarsest level / 4 by the blocks)."""
-        if self.architecture == "lookup":  # the sheet U-Net and the refinement U-Net (from half size)
-            return max(self.sheet_encoder.coarsest_stride, 2 ** len(self.lookup.widths))
+        if self.architecture == "lookup":  # the sheet U-Net; the refinement U-Net and the scores below full size
+            lk = self.lookup
+            return max(self.sheet_encoder.coarsest_stride, lk.refine_scale * 2 ** (len(lk.widths) - 1),
+                       lk.score_scale)
         return self.sheet_encoder.coarsest_stride * 4
 
     @property
@@ -158,6 +167,11 @@ class CoNRConfig:
             raise ConfigError(f"{self.name}: lookup.grid must be in 4..128, got {lk.grid}")
         if not 1 <= len(lk.widths) <= 5 or min(lk.widths) < 1:
             raise ConfigError(f"{self.name}: lookup.widths needs 1-5 positive widths, got {lk.widths}")
+        for key in ("score_scale", "refine_scale"):
+            if getattr(lk, key) not in (1, 2, 4, 8):
+                raise ConfigError(f"{self.name}: lookup.{key} must be 1, 2, 4 or 8, got {getattr(lk, key)}")
+        if lk.activation not in ("prelu", "relu"):
+            raise ConfigError(f"{self.name}: lookup.activation must be 'prelu' or 'relu', got {lk.activation!r}")
         if not 0.0 <= lk.gt_sheet_udp <= 1.0:
             raise ConfigError(f"{self.name}: lookup.gt_sheet_udp is a probability, got {lk.gt_sheet_udp}")
         if self.image_size % self.size_multiple:

@@ -104,47 +104,66 @@ def look_up(table: torch.Tensor, udp: torch.Tensor, grid: int) -> torch.Tensor:
 # ---------------------------------------------------------------------------
 # per-frame fusion
 # ---------------------------------------------------------------------------
-def _conv(cin, cout, stride=1):
-    return nn.Sequential(nn.Conv2d(cin, cout, 3, stride, 1), nn.PReLU(cout))
+def _conv(cin, cout, stride=1, activation="prelu"):
+    act = nn.PReLU(cout) if activation == "prelu" else nn.ReLU()
+    return nn.Sequential(nn.Conv2d(cin, cout, 3, stride, 1), act)
 
 
 class FusionNet(nn.Module):
     """Per-view scores -> softmax fusion over views -> U-Net refinement.
 
-    Scores and refinement run at half size (they decide which view wins and
-    fix what no view shows; both are smooth), the fusion itself at full size:
-    the sharp detail comes from sampling the sheets at full resolution.
+    Scores and refinement run below full size (``score_scale``,
+    ``refine_scale``: they decide which view wins and fix what no view shows;
+    both are smooth), the fusion itself at full size: the sharp detail comes
+    from sampling the sheets at full resolution.
     """
 
     def __init__(self, cfg: LookupConfig):
         super().__init__()
+        self.score_scale, self.refine_scale = cfg.score_scale, cfg.refine_scale
+        act = cfg.activation
         # per view: sampled reference (4) + coverage (1) + its distance to the
         # views' consensus (4: a view whose predicted sheet UDP is wrong here
-        # disagrees with the others) + target UDP (4)
-        self.score = nn.Sequential(_conv(13, cfg.score_width), nn.Conv2d(cfg.score_width, 1, 3, 1, 1))
+        # disagrees with the others) + target UDP (4, the same for every view)
+        self.score = nn.Sequential(_conv(13, cfg.score_width, activation=act),
+                                   nn.Conv2d(cfg.score_width, 1, 3, 1, 1))
         w = cfg.widths
         # fused reference (4) + summed coverage (1) + target UDP (4)
-        self.inp = _conv(9, w[0])
-        self.down = nn.ModuleList(nn.Sequential(_conv(w[i], w[i + 1], 2), _conv(w[i + 1], w[i + 1]))
+        self.inp = _conv(9, w[0], activation=act)
+        self.down = nn.ModuleList(nn.Sequential(_conv(w[i], w[i + 1], 2, act), _conv(w[i + 1], w[i + 1], 1, act))
                                   for i in range(len(w) - 1))
-        self.up = nn.ModuleList(_conv(w[i + 1] + w[i], w[i]) for i in range(len(w) - 1))
+        self.up = nn.ModuleList(_conv(w[i + 1] + w[i], w[i], 1, act) for i in range(len(w) - 1))
         self.out = nn.Conv2d(w[0], 4, 3, 1, 1)
         nn.init.zeros_(self.out.weight)  # start as the plain fused lookup
         nn.init.zeros_(self.out.bias)
+
+    def view_scores(self, small: torch.Tensor, udp_small: torch.Tensor) -> torch.Tensor:
+        """small [N, M, 5, h, w] (sampled + coverage, pooled), udp_small [N, 4, h, w] -> scores [N*M, 1, h, w]."""
+        n, m, _, h, w = small.shape
+        colour, seen = small[:, :, :4], small[:, :, 4:]
+        consensus = (colour * seen).sum(1, keepdim=True) / seen.sum(1, keepdim=True).clamp_min(1e-6)
+        own = torch.cat([small, (colour - consensus).abs()], 2).reshape(n * m, 9, h, w)
+        # the first conv on cat(own, udp) = conv(own) + conv(udp) (linear per
+        # input channel, zero padding): the target-UDP half runs once, not per view
+        first, act = self.score[0]
+        y = F.conv2d(own, first.weight[:, :9], first.bias, padding=1)
+        shared = F.conv2d(udp_small, first.weight[:, 9:], None, padding=1)
+        y = (y.reshape(n, m, -1, h, w) + shared.unsqueeze(1)).reshape(n * m, -1, h, w)
+        return self.score[1](act(y))
 
     def forward(self, sampled: torch.Tensor, cover: torch.Tensor, udp: torch.Tensor) -> torch.Tensor:
         """sampled [N, M, 4, H, W] premultiplied, cover [N, M, 1, H, W], udp [N, 4, H, W]
         -> premultiplied RGBA [N, 4, H, W]."""
         n, m, _, h, w = sampled.shape
-        hh, hw = h // 2, w // 2
-        half = F.avg_pool2d(torch.cat([sampled, cover], 2).reshape(n * m, 5, h, w), 2).reshape(n, m, 5, hh, hw)
-        colour, seen = half[:, :, :4], half[:, :, 4:]
-        consensus = (colour * seen).sum(1, keepdim=True) / seen.sum(1, keepdim=True).clamp_min(1e-6)
-        udp_half = F.avg_pool2d(udp, 2)
-        target = udp_half.unsqueeze(1).expand(n, m, 4, hh, hw)
-        x = torch.cat([half, (colour - consensus).abs(), target], 2).reshape(n * m, 13, hh, hw)
-        score = self.score(x)
-        score = F.interpolate(score, size=(h, w), mode="bilinear", align_corners=False).reshape(n, m, 1, h, w)
+        s = self.score_scale
+        # pooled apart and joined small: a full-size concat is a pass over the views
+        small = torch.cat([F.avg_pool2d(sampled.reshape(n * m, 4, h, w), s),
+                           F.avg_pool2d(cover.reshape(n * m, 1, h, w), s)], 1)
+        udp_small = F.avg_pool2d(udp, s)
+        score = self.view_scores(small.reshape(n, m, 5, h // s, w // s), udp_small)
+        # views as channels: ONNX Runtime pads a 1-channel map to 8 for its blocked resize
+        score = F.interpolate(score.reshape(n, m, h // s, w // s), size=(h, w), mode="bilinear",
+                              align_corners=False).reshape(n, m, 1, h, w)
         # views a voxel never saw lose the vote; the rest compete on their score
         weight = torch.softmax(score + 8.0 * (cover - 1.0), 1)
         # a view whose table had nothing near this point contributes nothing
@@ -152,7 +171,9 @@ class FusionNet(nn.Module):
         seen = weight * (cover > 0.01).to(cover.dtype)
         fused = (seen * sampled).sum(1) / seen.sum(1).clamp_min(1e-6)
         coverage = (weight * cover).sum(1)
-        y = self.inp(torch.cat([F.avg_pool2d(torch.cat([fused, coverage], 1), 2), udp_half], 1))
+        r = self.refine_scale
+        udp_refine = udp_small if r == s else F.avg_pool2d(udp, r)
+        y = self.inp(torch.cat([F.avg_pool2d(fused, r), F.avg_pool2d(coverage, r), udp_refine], 1))
         skips = []
         for down in self.down:
             skips.append(y)

@@ -63,6 +63,9 @@ class TrainConfig:
     augment: bool = True
     loss: LossWeights = LossWeights()
     init: str = ""  # weights to start from (same config), fresh optimizer; ignored with --resume
+    # with ``init``: only these top-level parts (e.g. ("udpparsernet",)) are
+    # loaded, the rest starts fresh: a new config that shares a part
+    init_parts: tuple[str, ...] = ()
 
 
 def model_config(name: str, size: int):
@@ -206,8 +209,10 @@ def load_checkpoint(run: Path, model, optimizer, name: str = "last") -> tuple[in
     return int(state["step"]), float(state["elapsed_s"]), float(state.get("best_val_l1", float("inf")))
 
 
-def _init_weights(model, path: Path) -> None:
-    """Load ``path`` (conrt .safetensors) into ``model``: same architecture and parameter shapes."""
+def _init_weights(model, path: Path, parts: tuple[str, ...] = ()) -> None:
+    """Load ``path`` (conrt .safetensors) into ``model``: same architecture and
+    parameter shapes; with ``parts``, only those top-level parts (each of them
+    whole), the rest of ``model`` keeps its fresh weights."""
     from safetensors.torch import load_file
 
     if not path.is_file():
@@ -217,11 +222,19 @@ def _init_weights(model, path: Path) -> None:
     except Exception as exc:  # safetensors raises its own types
         raise CheckpointError(f"--init {path}: cannot read the weights ({exc})") from exc
     own = model.state_dict()
+    if parts:
+        names = sorted({k.split(".", 1)[0] for k in own})
+        unknown = [p for p in parts if p not in names]
+        if unknown:
+            raise CheckpointError(f"--init-parts {unknown}: {model.cfg.name} has the parts {names}")
+        own = {k: v for k, v in own.items() if k.split(".", 1)[0] in parts}
+        sd = {k: v for k, v in sd.items() if k.split(".", 1)[0] in parts}
     bad = sorted(set(own) ^ set(sd)) + sorted(k for k in set(own) & set(sd) if own[k].shape != sd[k].shape)
     if bad:
-        raise CheckpointError(f"--init {path}: does not match {model.cfg.name} ({len(bad)} differing keys, "
+        what = f"the parts {list(parts)} of " if parts else ""
+        raise CheckpointError(f"--init {path}: does not match {what}{model.cfg.name} ({len(bad)} differing keys, "
                               f"e.g. {bad[:3]}); was it trained with another --config?")
-    model.load_state_dict(sd)
+    model.load_state_dict(sd, strict=not parts)
 
 
 # ---------------------------------------------------------------------------
@@ -301,8 +314,9 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True) -> dict
     optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     step, elapsed, best = 0, 0.0, float("inf")
     if cfg.init and not resume:
-        _init_weights(model, Path(cfg.init))
-        log.info("initialised %s from %s", mcfg.name, cfg.init)
+        _init_weights(model, Path(cfg.init), tuple(cfg.init_parts))
+        log.info("initialised %s from %s%s", mcfg.name, cfg.init,
+                 f" (parts {', '.join(cfg.init_parts)}; the rest fresh)" if cfg.init_parts else "")
     if resume:
         step, elapsed, best = load_checkpoint(run, model, optimizer)
         log.info("resumed %s at step %d (%.0f s trained)", run, step, elapsed)

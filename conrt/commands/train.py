@@ -25,6 +25,9 @@ def register(subparsers) -> None:
     p.add_argument("--init", default="",
                    help="start from these weights (.safetensors of the same config, e.g. the embedded default) "
                         "with a fresh optimizer: fine-tuning / continuing without an optimizer state")
+    p.add_argument("--init-parts", nargs="+", default=[], metavar="PART",
+                   help="with --init: load only these top-level parts (e.g. udpparsernet) and start the "
+                        "others fresh, for a new config that shares them")
     p.add_argument("--val-every", type=int, default=100, help="validate + checkpoint every N steps")
     p.add_argument("--log-every", type=int, default=10, help="log.csv row every N steps")
     p.add_argument("--checkpoint-minutes", type=float, default=5.0, help="also checkpoint this often")
@@ -37,6 +40,8 @@ def register(subparsers) -> None:
 
 
 def run(args) -> int:
+    if args.init_parts and not args.init:
+        raise SystemExit("conrt train: --init-parts needs --init WEIGHTS")
     from conrt.training.losses import LossWeights
     from conrt.training.trainer import TrainConfig, train
 
@@ -44,7 +49,8 @@ def run(args) -> int:
                       views=args.views, size=args.size, lr=args.lr, val_every=args.val_every,
                       log_every=args.log_every, checkpoint_minutes=args.checkpoint_minutes, seed=args.seed,
                       threads=args.threads, augment=not args.no_augment,
-                      loss=LossWeights(udp=args.udp_weight), init=args.init)
+                      loss=LossWeights(udp=args.udp_weight), init=args.init,
+                      init_parts=tuple(args.init_parts))
     result = train(cfg, resume=args.resume)
     import os
 

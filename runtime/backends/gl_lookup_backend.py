@@ -40,7 +40,7 @@ from .onnx_backend import OPSET, _prune, open_session, weights_fingerprint
 log = logging.getLogger(__name__)
 
 FUSIONS = ("onnxruntime", "torch")
-FUSION_FORMAT = 2  # bump when the exported fusion graph changes (part of the cached file name)
+FUSION_FORMAT = 3  # bump when the exported fusion graph changes (part of the cached file name)
 
 
 class FusionGraph(nn.Module):

@@ -35,7 +35,7 @@ from .base import Backend, register_backend
 log = logging.getLogger(__name__)
 
 OPSET = 17
-FORMAT_VERSION = 1  # bump when the exported graph changes (invalidates cached graphs)
+FORMAT_VERSION = 2  # bump when the exported graph changes (invalidates cached graphs)
 
 
 class FrameGraph(nn.Module):

@@ -73,6 +73,26 @@ def test_equals_the_torch_backend(rt_model, torch_backend, fusion, views):
         backend.close()
 
 
+def test_fast_config_equals_the_torch_backend():
+    """conr-rt-fast (scores and refinement at a quarter, ReLU) through the exported fusion graph."""
+    torch.manual_seed(0)
+    model = create_model("conr-rt-fast").eval()
+    g = torch.Generator().manual_seed(2)
+    with torch.no_grad():
+        for p in model.fusion.parameters():
+            p.add_(torch.randn(p.shape, generator=g) * 0.05)
+    reference = create_backend("torch", model)
+    cache = reference.encode_sheet(_sheet(4, seed=4))
+    backend = create_backend("gl-lookup", model, threads=2)
+    try:
+        backend.set_sheet(cache)
+        want, got = reference.shade(_udp(3)), backend.shade(_udp(3))
+        err = np.abs(got - want)
+        assert err.max() <= 1e-3 and err.mean() <= 1e-5, (err.max(), err.mean())
+    finally:
+        backend.close()
+
+
 def test_exact_filtering_equals_the_torch_backend(rt_model, torch_backend):
     ref = torch_backend.encode_sheet(_sheet(3, seed=9))
     backend = create_backend("gl-lookup", rt_model, filtering="exact")

@@ -43,11 +43,12 @@ def test_lookup_finds_each_sheet_pixel_again():
     assert float(look[0, 0, 2, 8:-8, 8:-8].min()) > 0.5  # covered
 
 
-def test_untrained_model_reproduces_the_sheet_through_its_true_udp():
+@pytest.mark.parametrize("config", ["conr-rt", "conr-rt-fast"])
+def test_untrained_model_reproduces_the_sheet_through_its_true_udp(config):
     """Zero-initialised refinement: the output is the fused lookup, so a
     target posed exactly like a sheet view comes out as that view."""
     torch.manual_seed(0)
-    model = create_model(get_config("conr-rt")).eval()
+    model = create_model(get_config(config)).eval()
     rgb, mask, sheet_udp = _smooth_sheet(2)
     with torch.no_grad():
         out = model(rgb, mask, sheet_udp[:, 0], sheet_udp=sheet_udp)
@@ -57,9 +58,10 @@ def test_untrained_model_reproduces_the_sheet_through_its_true_udp():
     assert float(out[0, 3, :2].abs().max()) == 0.0  # no lookup outside the target's occupancy
 
 
-def test_result_does_not_depend_on_view_order():
+@pytest.mark.parametrize("config", ["conr-rt", "conr-rt-fast"])
+def test_result_does_not_depend_on_view_order(config):
     torch.manual_seed(1)
-    model = create_model("conr-rt").eval()
+    model = create_model(config).eval()
     with torch.no_grad():  # give the scores something to say
         for p in model.fusion.parameters():
             p.add_(torch.randn_like(p) * 0.05)
@@ -73,9 +75,13 @@ def test_result_does_not_depend_on_view_order():
     assert torch.allclose(a, b, atol=1e-5)
 
 
-def test_onnx_export_equals_torch(tmp_path):
+@pytest.mark.parametrize("config", ["conr-rt", "conr-rt-fast"])
+def test_onnx_export_equals_torch(tmp_path, config):
     torch.manual_seed(0)
-    model = create_model("conr-rt").eval()
+    model = create_model(config).eval()
+    with torch.no_grad():  # past the zero-initialised output conv, so the U-Net counts
+        for p in model.fusion.parameters():
+            p.add_(torch.randn_like(p) * 0.05)
     rgb, mask, sheet_udp = _smooth_sheet(3)
     images = [np.concatenate([rgb[0, k].permute(1, 2, 0).numpy() / np.maximum(mask[0, k].permute(1, 2, 0).numpy(),
                                                                                  1e-6), mask[0, k].permute(1, 2, 0).numpy()],
@@ -110,7 +116,41 @@ def test_training_path_uses_true_or_predicted_sheet_udp():
     assert all(p.grad is not None for p in model.fusion.parameters())
 
 
+def test_view_scores_share_the_target_udp_half_of_the_first_conv():
+    """view_scores runs the first score conv as conv(own channels) per view +
+    conv(target UDP) once: the same as the conv over the concatenation."""
+    torch.manual_seed(3)
+    fusion = create_model("conr-rt").fusion.eval()
+    small, udp = torch.rand(2, 3, 5, 16, 16), torch.rand(2, 4, 16, 16)
+    colour, seen = small[:, :, :4], small[:, :, 4:]
+    consensus = (colour * seen).sum(1, keepdim=True) / seen.sum(1, keepdim=True).clamp_min(1e-6)
+    full = torch.cat([small, (colour - consensus).abs(), udp.unsqueeze(1).expand(2, 3, 4, 16, 16)], 2)
+    with torch.no_grad():
+        want = fusion.score(full.reshape(6, 13, 16, 16))
+        got = fusion.view_scores(small, udp)
+    torch.testing.assert_close(got, want, rtol=0, atol=1e-5)
+
+
+def test_fast_config_runs_its_scores_and_refinement_at_a_quarter():
+    cfg = get_config("conr-rt-fast")
+    assert (cfg.lookup.score_scale, cfg.lookup.refine_scale, cfg.lookup.activation) == (4, 4, "relu")
+    assert cfg.size_multiple == 32  # 4 * 2**3 for the U-Net, the sheet encoder's stride
+    model = create_model(cfg).eval()
+    assert not any(isinstance(m, torch.nn.PReLU) for m in model.fusion.modules())
+    seen = []
+    hook = model.fusion.inp.register_forward_hook(lambda mod, inp, out: seen.append(inp[0].shape[-1]))
+    with torch.no_grad():
+        model.fusion(torch.rand(1, 2, 4, 64, 64), torch.rand(1, 2, 1, 64, 64), torch.rand(1, 4, 64, 64))
+    hook.remove()
+    assert seen == [16]
+
+
 def test_bad_lookup_configs_are_named():
+    for key, value in (("score_scale", 3), ("refine_scale", 0), ("activation", "gelu")):
+        cfg = get_config("conr-rt").to_dict()
+        cfg["lookup"][key] = value
+        with pytest.raises(ConfigError, match=f"lookup.{key}"):
+            get_config(cfg)
     cfg = get_config("conr-rt").to_dict()
     cfg["lookup"]["grid"] = 2
     with pytest.raises(ConfigError, match="lookup.grid"):

@@ -11,6 +11,7 @@ import torch
 from conrt.errors import CheckpointError, ConfigError, InputError
 from conrt.runtime.checkpoint import load_weights
 from conrt.runtime.conr_v1 import CoNR
+from conrt.runtime.model import create_model
 from conrt.training.dataset import SheetDataset, load_split
 from conrt.training.losses import training_loss
 from conrt.training.trainer import TrainConfig, model_config, train
@@ -118,3 +119,24 @@ def test_init_starts_from_given_weights_with_a_fresh_optimizer(tiny_data, tmp_pa
         train(_cfg(tiny_data, tmp_path / "c", config="conr-rt", init=str(weights)), progress=False)
     with pytest.raises(CheckpointError, match="--init .*no such file"):
         train(_cfg(tiny_data, tmp_path / "d", init=str(tmp_path / "missing.safetensors")), progress=False)
+
+
+def test_init_parts_loads_only_the_shared_part(tiny_data, tmp_path):
+    """conr-rt-fast shares conr-rt's sheet encoder, not its FusionNet: --init-parts
+    udpparsernet takes the one and leaves the other fresh."""
+    rt = train(_cfg(tiny_data, tmp_path / "rt", config="conr-rt", steps=1), progress=False)
+    weights = str(tmp_path / "rt" / "last.safetensors")
+    with pytest.raises(CheckpointError, match="another --config"):  # the fusion nets differ
+        train(_cfg(tiny_data, tmp_path / "a", config="conr-rt-fast", init=weights), progress=False)
+    with pytest.raises(CheckpointError, match="--init-parts .*shader.*has the parts"):
+        train(_cfg(tiny_data, tmp_path / "b", config="conr-rt-fast", init=weights, init_parts=("shader",)),
+              progress=False)
+    fast = train(_cfg(tiny_data, tmp_path / "c", config="conr-rt-fast", steps=1, lr=0.0, init=weights,
+                      init_parts=("udpparsernet",)), progress=False)["model"].state_dict()
+    torch.manual_seed(0)  # the fresh weights train() starts from (seed 0)
+    fresh = create_model(model_config("conr-rt-fast", 64)).state_dict()
+    for k, v in rt["model"].state_dict().items():
+        if k.startswith("udpparsernet."):
+            torch.testing.assert_close(fast[k], v, rtol=0, atol=0, msg=k)
+    fusion = [k for k in fast if k.startswith("fusion.")]
+    assert fusion and all(torch.equal(fast[k], fresh[k]) for k in fusion)
