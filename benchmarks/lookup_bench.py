@@ -14,7 +14,8 @@ alike: compare the ratios of one run, not absolute numbers across runs. 2
 threads for torch and ONNX Runtime; llvmpipe uses its default (one per CPU).
 The gl-lookup row also splits the frame into the GL part and the fusion.
 
-Weights: an untrained conr-rt (speed does not depend on the values). UDP:
+Configs: conr-rt and conr-rt-fast (each row once per config). Weights:
+untrained (speed does not depend on the values). UDP:
 the sample character (samples/sample_character.glb) walking, framed like
 ``conrt udp`` (yaw 30°), rasterized once per size by UdpPass: the GL pass
 looks up only the bounding box of the occupancy, so the frame's content
@@ -26,6 +27,7 @@ otherwise spin after each parallel region and slow whatever runs next on
 the 2 cores (measured 5x on the torch backend itself, interleaved).
 
 Usage: python benchmarks/lookup_bench.py [--frames N] [--rows 128x4 256x1 256x4 256x8 512x4]
+       [--configs conr-rt conr-rt-fast]
        [--json benchmarks/results/lookup.json] [--docs docs/network.md]
 """
 from __future__ import annotations
@@ -50,6 +52,7 @@ log = logging.getLogger("lookup_bench")
 
 BACKENDS = ("torch", "onnxruntime", "gl-lookup")
 DEFAULT_ROWS = ("128x4", "256x1", "256x4", "256x8", "512x4")
+DEFAULT_CONFIGS = ("conr-rt", "conr-rt-fast")
 THREADS = 2
 
 
@@ -97,23 +100,26 @@ def _ms(samples: list[float]) -> tuple[float, float]:
     return round(statistics.median(samples) * 1e3, 2), round(min(samples) * 1e3, 2)
 
 
-def bench(frames: int, rows: list[tuple[int, int]]) -> dict:
+def bench(frames: int, rows: list[tuple[int, int]], configs: list[str]) -> dict:
     import torch
 
     from conrt.runtime.backends import available_backends, create_backend
     from conrt.runtime.model import create_model
 
     torch.set_num_threads(THREADS)
-    torch.manual_seed(0)
-    model = create_model("conr-rt").eval()
+    models = {}
+    for name in configs:
+        torch.manual_seed(0)
+        models[name] = create_model(name).eval()
     result = {
-        "config": "conr-rt (untrained weights)", "threads": THREADS, "frames": frames,
+        "configs": configs, "weights": "untrained", "threads": THREADS, "frames": frames,
         "cpus": os.cpu_count(), "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY"), "machine": platform.processor() or platform.machine(),
         "load_average_start": [round(x, 2) for x in os.getloadavg()],
-        "auto_for_conr_rt": available_backends(model)[:1],
+        "auto_for_conr_rt": available_backends(models[configs[0]])[:1],
         "rows": [],
     }
-    for size, views in rows:
+    for (size, views), config in ((r, c) for r in rows for c in configs):
+        model = models[config]
         images = _sheet(size, views)
         udps, box_fraction = _udps(size)
         backends = {}
@@ -149,7 +155,7 @@ def bench(frames: int, rows: list[tuple[int, int]]) -> dict:
             split["gl"].append(t1 - t0)
             split["fusion"].append(t2 - t1)
             split["fusion_torch"].append(t4 - t3)
-        row = {"size": size, "views": views, "load_average": round(os.getloadavg()[0], 2),
+        row = {"config": config, "size": size, "views": views, "load_average": round(os.getloadavg()[0], 2),
                "occupancy_box_fraction": round(box_fraction, 3)}
         for name in BACKENDS:
             med, low = _ms(times[name])
@@ -159,7 +165,7 @@ def bench(frames: int, rows: list[tuple[int, int]]) -> dict:
         row["torch_over_gl_lookup"] = round(row["torch"]["median_ms"] / gl_ms, 2)
         row["onnxruntime_over_gl_lookup"] = round(row["onnxruntime"]["median_ms"] / gl_ms, 2)
         result["rows"].append(row)
-        log.info("%d² x %d views: %s", size, views,
+        log.info("%s %d² x %d views: %s", config, size, views,
                  ", ".join(f"{n} {row[n]['median_ms']} ms" for n in BACKENDS))
         backends["gl-lookup"].close()
     result["load_average_end"] = [round(x, 2) for x in os.getloadavg()]
@@ -168,21 +174,22 @@ def bench(frames: int, rows: list[tuple[int, int]]) -> dict:
 
 def table(result: dict) -> str:
     lines = [
-        f"{result['config']}, cached sheet, `backend.shade(udp)` per frame (host in, host out), "
+        f"{', '.join(result['configs'])} ({result['weights']} weights), cached sheet, "
+        f"`backend.shade(udp)` per frame (host in, host out), "
         f"{result['frames']} frames per row, backends interleaved frame by frame; {result['threads']} threads "
         f"(torch, ONNX Runtime), llvmpipe default threads; GL: {result['gl']}; "
         f"OMP_WAIT_POLICY={result.get('omp_wait_policy')}. Load = 1-min load average after the row.",
-        f"Machine load (1/5/15-min load average on {result['cpus']} CPUs, another training job running): "
+        f"Machine load (1/5/15-min load average on {result['cpus']} CPUs): "
         f"{result['load_average_start']} at the start, {result['load_average_end']} at the end.",
         "",
-        "| side | views | torch ms (fps) | onnxruntime ms (fps) | gl-lookup ms (fps) | gl-lookup min ms | "
+        "| config | side | views | torch ms (fps) | onnxruntime ms (fps) | gl-lookup ms (fps) | gl-lookup min ms | "
         "of which GL / fusion ms | torch / gl-lookup | onnxruntime / gl-lookup | load |",
-        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+        "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     for r in result["rows"]:
         cells = [f"{r[n]['median_ms']:.1f} ({r[n]['fps']:.1f})" for n in BACKENDS]
         s = r["gl_lookup_split_ms"]
-        lines.append(f"| {r['size']}² | {r['views']} | {' | '.join(cells)} | {r['gl-lookup']['min_ms']:.1f} | "
+        lines.append(f"| {r['config']} | {r['size']}² | {r['views']} | {' | '.join(cells)} | {r['gl-lookup']['min_ms']:.1f} | "
                      f"{s['gl']:.1f} / {s['fusion']:.1f} | {r['torch_over_gl_lookup']:.1f}× | "
                      f"{r['onnxruntime_over_gl_lookup']:.1f}× | {r['load_average']} |")
     return "\n".join(lines)
@@ -192,6 +199,7 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--frames", type=int, default=20)
     ap.add_argument("--rows", nargs="+", default=list(DEFAULT_ROWS), help="SIDExVIEWS, e.g. 256x4")
+    ap.add_argument("--configs", nargs="+", default=list(DEFAULT_CONFIGS), help="lookup-architecture configs")
     ap.add_argument("--json", type=Path, default=ROOT / "benchmarks" / "results" / "lookup.json")
     ap.add_argument("--docs", type=Path, default=ROOT / "docs" / "network.md",
                     help="markdown file to put the table in, between the lookup-bench markers ('' = none)")
@@ -204,7 +212,7 @@ def main(argv=None) -> int:
         except ValueError:
             ap.error(f"--rows {spec!r}: expected SIDExVIEWS, e.g. 256x4")
         rows.append((size, views))
-    result = bench(args.frames, rows)
+    result = bench(args.frames, rows, args.configs)
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(result, indent=1) + "\n")
     text = table(result)
