@@ -5,7 +5,7 @@ shading-only speed-up of the chosen backend against the straightforward eager
 PyTorch baseline measured in the same run. The work is
 ``conrt.runtime.profiling.measure`` (also behind ``conrt bench``).
 
-Usage: python benchmarks/e2e_bench.py [--sizes 128,256,512] [--frames N] [--backend auto]
+Usage: python benchmarks/e2e_bench.py [--sizes 128,256,512] [--frames N] [--backend auto] [--weights W]
        [--json benchmarks/results/e2e.json] [--docs docs/runtime.md] [--table-only]
        (--docs replaces the table between the e2e-bench markers; --table-only
        rebuilds it from the JSON without measuring)
@@ -29,6 +29,7 @@ def main(argv=None) -> int:
     ap.add_argument("--sizes", default="128,256,512")
     ap.add_argument("--frames", type=int, default=10)
     ap.add_argument("--backend", default="auto")
+    ap.add_argument("--weights", default=None, help="weights file or shipped name (default: the embedded default)")
     ap.add_argument("--json", type=Path, default=ROOT / "benchmarks" / "results" / "e2e.json")
     ap.add_argument("--docs", type=Path, default=None)
     ap.add_argument("--table-only", action="store_true")
@@ -42,10 +43,10 @@ def main(argv=None) -> int:
     from conrt.runtime.profiling import measure
 
     t0 = time.time()
-    result = measure(parse_sizes(args.sizes), args.frames, backend=args.backend)
+    result = measure(parse_sizes(args.sizes), args.frames, backend=args.backend, weights=args.weights)
     meta = {"machine": f"{platform.machine()} {platform.processor()} python {platform.python_version()}",
             "cpus": os.cpu_count(), "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
-            "seconds": round(time.time() - t0, 1),
+            "seconds": round(time.time() - t0, 1), "weights_arg": args.weights,
             "note": "shared 2-core CPU machine (no GPU, llvmpipe GL); absolute ms are load-dependent, "
                     "ratios within one run are comparable"}
     args.json.parent.mkdir(parents=True, exist_ok=True)
@@ -64,7 +65,8 @@ def table(data: dict) -> str:
         f"Measured {meta['date']} on {meta['machine']} ({meta['cpus']} CPUs, shared), backend "
         f"`{first['backend']}`, weights {first['weights']}, sheet: {first['sheet']}, character "
         f"{first['character']}, walk clip, {first['frames']} timed frames per size "
-        "(`python benchmarks/e2e_bench.py --docs docs/runtime.md`).",
+        f"(`python benchmarks/e2e_bench.py{' --weights ' + meta['weights_arg'] if meta.get('weights_arg') else ''} "
+        "--docs docs/runtime.md`).",
         "",
         "| size | fps | physics ms | raster ms | read-back ms | shade ms | output ms | stage sum / frame time "
         "| shade-only ms | eager baseline ms | shading speed-up | torch model, cached sheet ms |",

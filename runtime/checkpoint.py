@@ -163,6 +163,22 @@ WEIGHTS_DIR = Path(__file__).parent / "weights"
 DEFAULT_WEIGHTS = WEIGHTS_DIR / "conr-default.safetensors"  # the embedded default model (runtime/defaults.py)
 
 
+def embedded_weights(name) -> Path | None:
+    """``runtime/weights/<name>.safetensors`` if ``name`` is a bare name of one
+    (``conr-default``, ``conr-rt-fast``), else None: lets ``--weights
+    conr-rt-fast`` pick shipped weights wherever a path is taken."""
+    name = str(name)
+    if not name or Path(name).name != name or Path(name).suffix:
+        return None
+    path = WEIGHTS_DIR / f"{name}.safetensors"
+    return path if path.is_file() else None
+
+
+def list_embedded_weights() -> list[str]:
+    """Names of the weights shipped in ``runtime/weights/``."""
+    return sorted(p.stem for p in WEIGHTS_DIR.glob("*.safetensors"))
+
+
 def resolve_model(weights=None, config: "str | CoNRConfig | None" = None, allow_untrained: bool = True) -> CoNR:
     """The model for ``--weights``/``--config``.
 
@@ -172,6 +188,7 @@ def resolve_model(weights=None, config: "str | CoNRConfig | None" = None, allow_
     that config); else (if allowed) an untrained model.
     """
     if weights is not None:
+        weights = embedded_weights(weights) or weights
         model = load_model(weights, config or "conr-paper")
         if config is not None and not Path(weights).is_dir() and get_config(config).name != model.cfg.name:
             raise CheckpointError(f"{weights} holds config {model.cfg.name!r}, not {get_config(config).name!r}")

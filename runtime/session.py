@@ -104,16 +104,20 @@ def default_weights_path() -> Path | None:
 def load_model_source(weights=None, config: str | None = None):
     """-> (CoNR model in eval mode, a one-line description for logs/metadata).
 
-    ``weights``: None (embedded default), a .safetensors file or an official
-    folder (then ``config`` names its config, default conr-paper)."""
-    from .checkpoint import load_model, load_weights
+    ``weights``: None (embedded default), a .safetensors file, an official
+    folder (then ``config`` names its config, default conr-paper) or the name
+    of shipped weights (``conr-rt-fast``: ``runtime/weights/<name>.safetensors``)."""
+    from .checkpoint import embedded_weights, list_embedded_weights, load_model, load_weights
     from .model import create_model
 
     if weights is not None:
         path = Path(weights)
         if not path.exists():
+            path = embedded_weights(weights) or path  # a shipped model by name, e.g. conr-rt-fast
+        if not path.exists():
             raise CheckpointError(f"{path}: no such weights file or folder (give a .safetensors file from "
-                                  "`conrt convert`/training, or a folder of official .pth files)")
+                                  "`conrt convert`/training, a folder of official .pth files, or the name "
+                                  f"of shipped weights: {', '.join(list_embedded_weights())})")
         model = load_model(path, config or "conr-paper")
         return _described(model, f"{model.cfg.name} from {path}")
     path = default_weights_path()

@@ -34,7 +34,7 @@ def register(subparsers) -> None:
     p.add_argument("--backend", default="auto", help="inference backend (default auto)")
     p.add_argument("--character", help="character file or procedural:SEED (default: the sample character)")
     p.add_argument("--sheet", help="sheet folder (default: the sample sheet)")
-    p.add_argument("--weights", help="weights (default: the embedded ones)")
+    p.add_argument("--weights", help="weights: a file, or shipped weights by name, e.g. conr-rt-fast (default: the embedded ones)")
     p.add_argument("--json", action="store_true", help="print one JSON object keyed by size")
     p.set_defaults(func=run)
 

@@ -27,7 +27,8 @@ def register(subparsers) -> None:
     p.add_argument("--duration", type=float, default=None, help="stop after this many seconds")
     p.add_argument("--character", help="runtime source: character file or procedural:SEED (default: the sample)")
     p.add_argument("--sheet", help="runtime source: sheet folder (default: the sample sheet)")
-    p.add_argument("--weights", help="runtime source: CoNR weights (default: the embedded ones)")
+    p.add_argument("--weights", help="runtime source: CoNR weights, a file or shipped weights by name, e.g. conr-rt-fast "
+                        "(default: the embedded ones)")
     p.add_argument("--backend", default="auto", help="runtime source: inference backend (default auto)")
     p.add_argument("--checksum", action="store_true",
                    help="test source: stamp each frame's counter and CRC-32 in its last 8 bytes")

@@ -18,7 +18,8 @@ def register(subparsers) -> None:
                     "come from a dataset's test split (--data) or are generated on the fly (--seeds A:B; "
                     "datasets made with --seed 0 use seeds below 1e6, so 900000:900016 are unseen).")
     p.add_argument("--weights", nargs="+", default=None,
-                   help=".safetensors file(s) (default: the embedded default model); several -> one table each")
+                   help=".safetensors file(s) or shipped weights by name (conr-default, conr-rt-fast); default: the "
+                        "embedded default model; several -> one table each")
     src = p.add_mutually_exclusive_group(required=True)
     src.add_argument("--data", help="dataset folder (uses its test split)")
     src.add_argument("--seeds", help="A:B, generate procedural characters A..B-1")
@@ -41,7 +42,7 @@ def register(subparsers) -> None:
 def run(args) -> int:
     import torch
 
-    from conrt.runtime.checkpoint import load_weights
+    from conrt.runtime.checkpoint import embedded_weights, load_weights
     from conrt.runtime.defaults import default_weights_path
     from conrt.training.evaluate import (FlatColourBaseline, characters_from_data, characters_from_seeds, evaluate,
                                          format_table, parse_seeds, save_eval_grid)
@@ -51,7 +52,7 @@ def run(args) -> int:
         views = [int(v) for v in args.views.split(",")]
     except ValueError:
         raise ConfigError(f"--views {args.views!r}: expected comma-separated integers, e.g. 1,2,4,8") from None
-    paths = [Path(w) for w in args.weights] if args.weights else [default_weights_path()]
+    paths = [embedded_weights(w) or Path(w) for w in args.weights] if args.weights else [default_weights_path()]
     models = [load_weights(p) for p in paths]
     if args.seeds:
         seeds = parse_seeds(args.seeds)

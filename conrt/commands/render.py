@@ -22,8 +22,9 @@ def add_source_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--character", help="character .glb/.gltf/.vrm, or procedural:SEED (default: the sample character)")
     p.add_argument("--sheet", type=Path, help="folder of RGBA drawings of the character, 4-8 views "
                                               "(default: the sample sheet)")
-    p.add_argument("--weights", type=Path, help="CoNR weights: .safetensors (conrt convert / training) or an "
-                                                "official folder (default: the embedded weights)")
+    p.add_argument("--weights", type=Path, help="CoNR weights: .safetensors (conrt convert / training), an "
+                                                "official folder, or shipped weights by name: conr-rt-fast "
+                                                "(default: the embedded conr-default)")
     p.add_argument("--backend", default="auto", help="inference backend: auto, torch, onnxruntime, tensorrt (default auto)")
     p.add_argument("--size", type=int, default=None,
                    help="square frame size in pixels (default: the size the model was trained at, 128 for the "

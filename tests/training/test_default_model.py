@@ -41,3 +41,29 @@ def test_default_sheet_ships_its_udps_and_they_improve_the_default_model():
     predicted = shade(model, target, encode_sheet(model, sheet))
     assert np.abs(exact - want).mean() < np.abs(predicted - want).mean()
     assert np.abs(exact - want).mean() < 0.02
+
+
+def test_shipped_fast_model_loads_by_name_and_shades_the_sample_view():
+    """`--weights conr-rt-fast` resolves to runtime/weights/conr-rt-fast.safetensors
+    everywhere a weights path is taken; it is trained (reproduces a sheet view
+    posed like the sheet from the sheet's UDPs), and a wrong name lists the shipped ones."""
+    import pytest
+
+    from conrt.errors import CheckpointError
+    from conrt.runtime.checkpoint import embedded_weights, list_embedded_weights, resolve_model
+    from conrt.runtime.session import load_model_source
+
+    assert {"conr-default", "conr-rt-fast"} <= set(list_embedded_weights())
+    assert embedded_weights("conr-rt-fast").stat().st_size <= 20 * 1024 * 1024
+    assert embedded_weights("runtime/weights/conr-rt-fast") is None  # names only, never paths
+    model, desc = load_model_source("conr-rt-fast")
+    assert model.cfg.name == "conr-rt-fast" and model.cfg.lookup.refine_scale == 4 and "conr-rt-fast" in desc
+    assert resolve_model("conr-rt-fast").cfg.name == "conr-rt-fast"
+    with pytest.raises(CheckpointError, match="conr-rt-fast"):
+        load_model_source("conr-rt-fastest")
+    sheet = [read_sheet_image(p) for p in default_sheet_paths()]
+    udps = load_sheet_udps(default_sheet_paths()[0].parent)
+    want = sheet[0].astype(np.float32) / 255
+    want = np.concatenate([want[..., :3] * want[..., 3:], want[..., 3:]], -1)
+    out = shade(model, udps[0], encode_sheet(model, sheet, sheet_udp=udps))
+    assert np.abs(out - want).mean() < 0.02
