@@ -47,7 +47,8 @@ def main(argv=None) -> int:
     meta = {"machine": f"{platform.machine()} {platform.processor()} python {platform.python_version()}",
             "cpus": os.cpu_count(), "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
             "seconds": round(time.time() - t0, 1), "weights_arg": args.weights,
-            "note": "shared 2-core CPU machine (no GPU, llvmpipe GL); absolute ms are load-dependent, "
+            "load_average": [round(x, 2) for x in os.getloadavg()],
+            "note": "2-core CPU machine (no GPU, llvmpipe GL); absolute ms are load-dependent, "
                     "ratios within one run are comparable"}
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps({"meta": meta, "sizes": result}, indent=1))
@@ -62,7 +63,8 @@ def table(data: dict) -> str:
     meta, sizes = data["meta"], data["sizes"]
     first = next(iter(sizes.values()))
     lines = [
-        f"Measured {meta['date']} on {meta['machine']} ({meta['cpus']} CPUs, shared), backend "
+        f"Measured {meta['date']} on {meta['machine']} ({meta['cpus']} CPUs, "
+        f"{'1/5/15-min load average ' + str(meta['load_average']) + ' at the end' if 'load_average' in meta else 'shared'}), backend "
         f"`{first['backend']}`, weights {first['weights']}, sheet: {first['sheet']}, character "
         f"{first['character']}, walk clip, {first['frames']} timed frames per size "
         f"(`python benchmarks/e2e_bench.py{' --weights ' + meta['weights_arg'] if meta.get('weights_arg') else ''} "
