@@ -41,7 +41,9 @@ def register(subparsers) -> None:
 
 def run(args) -> int:
     if args.init_parts and not args.init:
-        raise SystemExit("conrt train: --init-parts needs --init WEIGHTS")
+        from conrt.errors import ConfigError
+
+        raise ConfigError("--init-parts needs --init WEIGHTS (the file the parts come from)")
     from conrt.training.losses import LossWeights
     from conrt.training.trainer import TrainConfig, train
 

@@ -140,3 +140,10 @@ def test_init_parts_loads_only_the_shared_part(tiny_data, tmp_path):
             torch.testing.assert_close(fast[k], v, rtol=0, atol=0, msg=k)
     fusion = [k for k in fast if k.startswith("fusion.")]
     assert fusion and all(torch.equal(fast[k], fresh[k]) for k in fusion)
+
+
+def test_cli_init_parts_without_init_is_named(tmp_path, caplog):
+    from conrt.cli import main
+
+    assert main(["train", "--data", str(tmp_path), "--init-parts", "udpparsernet"]) == 1
+    assert "--init-parts needs --init" in caplog.text
