@@ -10,11 +10,7 @@
 // layout (no transpose on the host).
 
 #if defined VERTEX_SHADER
-// Full-screen triangle, no vertex buffer.
-void main() {
-    vec2 p = vec2(float((gl_VertexID << 1) & 2), float(gl_VertexID & 2));
-    gl_Position = vec4(p * 2.0 - 1.0, 0.0, 1.0);
-}
+#include "include/fullscreen_triangle.glsl"
 
 #elif defined FRAGMENT_SHADER
 uniform sampler2D u_udp;             // RGBA32F target UDP (xyz, occupancy), texel row 0 = image row 0 (top)

@@ -9,11 +9,7 @@
 // coverage stays equal to the UDP pass.
 
 #if defined VERTEX_SHADER
-// Full-screen triangle, no vertex buffer.
-void main() {
-    vec2 p = vec2(float((gl_VertexID << 1) & 2), float(gl_VertexID & 2));
-    gl_Position = vec4(p * 2.0 - 1.0, 0.0, 1.0);
-}
+#include "include/fullscreen_triangle.glsl"
 
 #elif defined FRAGMENT_SHADER
 #include "include/color.glsl"
