@@ -131,18 +131,32 @@ def test_view_scores_share_the_target_udp_half_of_the_first_conv():
     torch.testing.assert_close(got, want, rtol=0, atol=1e-5)
 
 
-def test_fast_config_runs_its_scores_and_refinement_at_a_quarter():
-    cfg = get_config("conr-rt-fast")
-    assert (cfg.lookup.score_scale, cfg.lookup.refine_scale, cfg.lookup.activation) == (4, 4, "relu")
-    assert cfg.size_multiple == 32  # 4 * 2**3 for the U-Net, the sheet encoder's stride
+@pytest.mark.parametrize("score_scale, refine_scale", [(4, 2), (4, 4), (2, 4)])
+def test_scores_and_refinement_run_at_their_scales(score_scale, refine_scale):
+    """conr-rt-fast: scores at a quarter, refinement at half, ReLU; other scales from the config."""
+    fast = get_config("conr-rt-fast")
+    assert (fast.lookup.score_scale, fast.lookup.refine_scale, fast.lookup.activation) == (4, 2, "relu")
+    d = fast.to_dict()
+    d["lookup"].update(score_scale=score_scale, refine_scale=refine_scale)
+    cfg = get_config(d)
+    assert cfg.size_multiple == max(32, refine_scale * 2 ** (len(cfg.lookup.widths) - 1))
     model = create_model(cfg).eval()
     assert not any(isinstance(m, torch.nn.PReLU) for m in model.fusion.modules())
-    seen = []
-    hook = model.fusion.inp.register_forward_hook(lambda mod, inp, out: seen.append(inp[0].shape[-1]))
+    seen = {}
+
+    def record(key):  # a forward hook that returns nothing (a returned value would replace the output)
+        def hook(mod, inp, out):
+            seen[key] = out.shape[-1]
+        return hook
+
+    hooks = [model.fusion.inp.register_forward_hook(record("refine")),
+             model.fusion.score[1].register_forward_hook(record("score"))]
     with torch.no_grad():
-        model.fusion(torch.rand(1, 2, 4, 64, 64), torch.rand(1, 2, 1, 64, 64), torch.rand(1, 4, 64, 64))
-    hook.remove()
-    assert seen == [16]
+        out = model.fusion(torch.rand(1, 2, 4, 64, 64), torch.rand(1, 2, 1, 64, 64), torch.rand(1, 4, 64, 64))
+    for h in hooks:
+        h.remove()
+    assert seen == {"refine": 64 // refine_scale, "score": 64 // score_scale}
+    assert out.shape == (1, 4, 64, 64)
 
 
 def test_bad_lookup_configs_are_named():

@@ -51,13 +51,15 @@ def test_shipped_fast_model_loads_by_name_and_shades_the_sample_view():
 
     from conrt.errors import CheckpointError
     from conrt.runtime.checkpoint import embedded_weights, list_embedded_weights, resolve_model
+    from conrt.runtime.config import get_config
     from conrt.runtime.session import load_model_source
 
     assert {"conr-default", "conr-rt-fast"} <= set(list_embedded_weights())
     assert embedded_weights("conr-rt-fast").stat().st_size <= 20 * 1024 * 1024
     assert embedded_weights("runtime/weights/conr-rt-fast") is None  # names only, never paths
     model, desc = load_model_source("conr-rt-fast")
-    assert model.cfg.name == "conr-rt-fast" and model.cfg.lookup.refine_scale == 4 and "conr-rt-fast" in desc
+    assert model.cfg.name == "conr-rt-fast" and "conr-rt-fast" in desc
+    assert model.cfg.lookup == get_config("conr-rt-fast").lookup  # the shipped file fits the shipped config
     assert resolve_model("conr-rt-fast").cfg.name == "conr-rt-fast"
     with pytest.raises(CheckpointError, match="conr-rt-fast"):
         load_model_source("conr-rt-fastest")
