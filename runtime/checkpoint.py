@@ -174,6 +174,16 @@ def embedded_weights(name) -> Path | None:
     return path if path.is_file() else None
 
 
+def find_weights(arg) -> Path:
+    """What a ``--weights`` argument names: an existing file or folder, else
+    the shipped weights of that name (``conr-rt-fast``), else the path as
+    given (its loader then says it is missing). One rule for every command."""
+    path = Path(arg)
+    if path.exists():
+        return path
+    return embedded_weights(arg) or path
+
+
 def list_embedded_weights() -> list[str]:
     """Names of the weights shipped in ``runtime/weights/``."""
     return sorted(p.stem for p in WEIGHTS_DIR.glob("*.safetensors"))
@@ -188,7 +198,7 @@ def resolve_model(weights=None, config: "str | CoNRConfig | None" = None, allow_
     that config); else (if allowed) an untrained model.
     """
     if weights is not None:
-        weights = embedded_weights(weights) or weights
+        weights = find_weights(weights)
         model = load_model(weights, config or "conr-paper")
         if config is not None and not Path(weights).is_dir() and get_config(config).name != model.cfg.name:
             raise CheckpointError(f"{weights} holds config {model.cfg.name!r}, not {get_config(config).name!r}")

@@ -161,7 +161,7 @@ class FusionNet(nn.Module):
                            F.avg_pool2d(cover.reshape(n * m, 1, h, w), s)], 1)
         udp_small = F.avg_pool2d(udp, s)
         score = self.view_scores(small.reshape(n, m, 5, h // s, w // s), udp_small)
-        # views as channels: ONNX Runtime pads a 1-channel map to 8 for its blocked resize
+        # one resize of an M-channel map (views as channels), not M of one channel
         score = F.interpolate(score.reshape(n, m, h // s, w // s), size=(h, w), mode="bilinear",
                               align_corners=False).reshape(n, m, 1, h, w)
         # views a voxel never saw lose the vote; the rest compete on their score

@@ -107,13 +107,11 @@ def load_model_source(weights=None, config: str | None = None):
     ``weights``: None (embedded default), a .safetensors file, an official
     folder (then ``config`` names its config, default conr-paper) or the name
     of shipped weights (``conr-rt-fast``: ``runtime/weights/<name>.safetensors``)."""
-    from .checkpoint import embedded_weights, list_embedded_weights, load_model, load_weights
+    from .checkpoint import find_weights, list_embedded_weights, load_model, load_weights
     from .model import create_model
 
     if weights is not None:
-        path = Path(weights)
-        if not path.exists():
-            path = embedded_weights(weights) or path  # a shipped model by name, e.g. conr-rt-fast
+        path = find_weights(weights)  # a path, or a shipped model by name, e.g. conr-rt-fast
         if not path.exists():
             raise CheckpointError(f"{path}: no such weights file or folder (give a .safetensors file from "
                                   "`conrt convert`/training, a folder of official .pth files, or the name "

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import json
 import logging
-from pathlib import Path
 
 from conrt.errors import ConfigError
 
@@ -42,7 +41,7 @@ def register(subparsers) -> None:
 def run(args) -> int:
     import torch
 
-    from conrt.runtime.checkpoint import embedded_weights, load_weights
+    from conrt.runtime.checkpoint import find_weights, load_weights
     from conrt.runtime.defaults import default_weights_path
     from conrt.training.evaluate import (FlatColourBaseline, characters_from_data, characters_from_seeds, evaluate,
                                          format_table, parse_seeds, save_eval_grid)
@@ -52,7 +51,7 @@ def run(args) -> int:
         views = [int(v) for v in args.views.split(",")]
     except ValueError:
         raise ConfigError(f"--views {args.views!r}: expected comma-separated integers, e.g. 1,2,4,8") from None
-    paths = [embedded_weights(w) or Path(w) for w in args.weights] if args.weights else [default_weights_path()]
+    paths = [find_weights(w) for w in args.weights] if args.weights else [default_weights_path()]
     models = [load_weights(p) for p in paths]
     if args.seeds:
         seeds = parse_seeds(args.seeds)

@@ -69,3 +69,17 @@ def test_shipped_fast_model_loads_by_name_and_shades_the_sample_view():
     want = np.concatenate([want[..., :3] * want[..., 3:], want[..., 3:]], -1)
     out = shade(model, udps[0], encode_sheet(model, sheet, sheet_udp=udps))
     assert np.abs(out - want).mean() < 0.02
+
+
+def test_an_existing_path_wins_over_a_shipped_name(tmp_path, monkeypatch):
+    """find_weights is the one rule behind --weights: a file or folder that
+    exists is taken as given; only otherwise is the argument a shipped name."""
+    from pathlib import Path
+
+    from conrt.runtime.checkpoint import embedded_weights, find_weights
+
+    monkeypatch.chdir(tmp_path)
+    assert find_weights("conr-rt-fast") == embedded_weights("conr-rt-fast")
+    (tmp_path / "conr-rt-fast").mkdir()  # e.g. a folder of official .pth files the user named so
+    assert find_weights("conr-rt-fast") == Path("conr-rt-fast")
+    assert find_weights("missing.safetensors") == Path("missing.safetensors")
