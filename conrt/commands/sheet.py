@@ -1,7 +1,8 @@
 """``conrt sheet``: draw a character sheet: toon-shaded RGBA PNGs (straight
 alpha, transparent background) of the character from several views (front,
 3/4, side, back, ...) in mild pose variations. Writes ``view_NN.png`` and
-``sheet.json`` (view angles, pose seeds) into the output folder; with
+``sheet.json`` (view angles, pose seeds) and each view's camera and pose
+(``view_NN_view.npz``) into the output folder; with
 ``--udp`` also each view's UDP (``view_NN_udp.npz``, official format)."""
 from __future__ import annotations
 
@@ -50,6 +51,7 @@ def run(args) -> int:
 
     from conrt.characters.posing import posed_positions
     from conrt.shaders import ToonPass, UdpPass, create_context, frame_character, release_context
+    from conrt.shaders.view_file import save_view_file, view_file_for
 
     yaws = sheet_yaws(args.views)
     character = load_character_file(args.character)
@@ -73,6 +75,8 @@ def run(args) -> int:
                 Image.fromarray(rgba, "RGBA").save(out / f"{name}.png")
                 if args.udp:
                     save_udp(out / f"{name}_udp.npz", udp.run(pose, camera).data)
+                # the camera and pose this view was drawn with: exact correspondences
+                save_view_file(view_file_for(out / f"{name}.png"), camera, pose)
                 views.append({"file": f"{name}.png", "yaw": args.yaw + yaw, "pitch": args.pitch, "roll": args.roll,
                               "pose_seed": seed, "pose_strength": args.strength,
                               "coverage": float((rgba[..., 3] > 0).mean())})

@@ -59,6 +59,59 @@ def test_sheet_command_writes_rgba_views(tmp_path):
     assert not np.array_equal(pictures[0], pictures[3])  # front and back differ
 
 
+def test_sheet_view_files_reproduce_the_views(tmp_path):
+    """Each view's camera and pose (``view_NN_view.npz``) re-render its UDP exactly."""
+    from conrt.characters.gltf_io import load_character
+    from conrt.shaders import UdpPass, create_context, release_context
+    from conrt.shaders.view_file import load_view_file, view_file_for
+
+    proc = _conrt("sheet", SAMPLE, "--views", 2, "--size", 48, "--udp", "-o", tmp_path / "sheet")
+    assert proc.returncode == 0, proc.stderr
+    character = load_character(SAMPLE)
+    ctx = create_context()
+    try:
+        with UdpPass(ctx, 48, 48) as udp:
+            udp.set_character(character)
+            for k in range(2):
+                png = tmp_path / "sheet" / f"view_{k:02d}.png"
+                camera, pose = load_view_file(view_file_for(png), character.skeleton.num_joints)
+                assert (camera.width, camera.height) == (48, 48)
+                expected = np.load(png.with_name(f"view_{k:02d}_udp.npz"))["i"]
+                np.testing.assert_array_equal(udp.run(pose, camera).data, expected)
+    finally:
+        release_context(ctx)
+
+
+def test_view_file_bad_input(tmp_path):
+    from conrt.errors import InputError
+    from conrt.shaders.view_file import load_view_file, save_view_file
+    from conrt.types import Camera, Pose
+
+    good = Camera(view=np.eye(4, dtype=np.float32), proj=np.eye(4, dtype=np.float32), width=8, height=8)
+    pose = Pose(joint_world=np.tile(np.eye(4, dtype=np.float32), (3, 1, 1)))
+    path = save_view_file(tmp_path / "v_view.npz", good, pose)
+    assert load_view_file(path, 3)[0].width == 8
+    for bad, message in ((lambda: load_view_file(path, 5), "5"),
+                         (lambda: save_view_file(tmp_path / "v.npz", good, pose), "_view.npz"),
+                         (lambda: load_view_file(tmp_path / "missing_view.npz"), "cannot read")):
+        try:
+            bad()
+        except InputError as exc:
+            assert message in str(exc)
+        else:
+            raise AssertionError("no InputError")
+    singular = Camera(view=np.zeros((4, 4), np.float32), proj=good.proj, width=8, height=8)
+    nan = Camera(view=np.full((4, 4), np.nan, np.float32), proj=good.proj, width=8, height=8)
+    for camera, message in ((singular, "singular"), (nan, "NaN")):
+        save_view_file(tmp_path / "w_view.npz", camera, pose)
+        try:
+            load_view_file(tmp_path / "w_view.npz")
+        except InputError as exc:
+            assert message in str(exc)
+        else:
+            raise AssertionError("no InputError")
+
+
 def test_clear_errors(tmp_path):
     proc = _conrt("udp", tmp_path / "missing.glb", "-o", tmp_path / "x.npz")
     assert proc.returncode == 1 and "no character file" in proc.stderr
