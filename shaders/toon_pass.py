@@ -29,6 +29,7 @@ from conrt.errors import ConfigError, InputError
 from conrt.shaders.camera import raster_view_proj
 from conrt.shaders.context import current
 from conrt.shaders.geometry import SkinnedGeometry
+from conrt.shaders.material import albedo_image, albedo_texture, base_color
 from conrt.shaders.program import load_program
 from conrt.shaders.udp_pass import _check_size
 from conrt.types import Camera, Character, Pose
@@ -97,36 +98,21 @@ class ToonPass:
     @current
     def set_character(self, character: Character) -> None:
         """Upload a character's mesh and material once (replaces the previous one)."""
-        mat, mesh = character.mesh.material, character.mesh
+        mat = character.mesh.material
         # Check the material before anything is uploaded.
-        base = np.asarray(mat.base_color_factor, np.float32).reshape(-1)
-        if base.shape != (4,) or not np.isfinite(base).all():
-            raise InputError(f"base_color_factor must be 4 finite floats, got {mat.base_color_factor}")
+        base = base_color(character)
         shade = np.ones(4, np.float32)
         if mat.shade_color_factor is not None:
             given = np.asarray(mat.shade_color_factor, np.float32).reshape(-1)
             if given.size not in (3, 4) or not np.isfinite(given).all():
                 raise InputError(f"shade_color_factor must be 3 or 4 finite floats, got {mat.shade_color_factor}")
             shade[: given.size] = given
-        tex = mat.base_color_texture if (mat.base_color_texture is not None and mesh.uv is not None) else None
-        if tex is not None:
-            tex = np.asarray(tex)
-            if tex.ndim != 3 or tex.shape[2] not in (3, 4) or tex.dtype != np.uint8:
-                raise InputError(f"base_color_texture must be [H, W, 4] u8, got {tex.shape} {tex.dtype}")
-            if tex.shape[2] == 3:
-                tex = np.concatenate([tex, np.full(tex.shape[:2] + (1,), 255, np.uint8)], 2)
+        image = albedo_image(character)
 
         self._release_character()
         self.geometry = SkinnedGeometry(self.ctx, character)
         self._vao = self.geometry.vertex_array(self.program)
-        if tex is not None:
-            # Row 0 of the image is v = 0, which is also the first row GL stores: no flip.
-            self._albedo = self.ctx.texture((tex.shape[1], tex.shape[0]), 4, np.ascontiguousarray(tex))
-            self._albedo.build_mipmaps()
-            self._albedo.filter = (moderngl.LINEAR_MIPMAP_LINEAR, moderngl.LINEAR)
-            self._albedo.repeat_x = self._albedo.repeat_y = True  # glTF default sampler wraps
-        else:
-            self._albedo = self.ctx.texture((1, 1), 4, bytes([255, 255, 255, 255]))
+        self._albedo = albedo_texture(self.ctx, image)
         self.program["u_base_color"].value = tuple(float(x) for x in base)
         self.program["u_has_shade"].value = mat.shade_color_factor is not None
         self.program["u_shade_color"].value = tuple(float(x) for x in shade)
@@ -160,7 +146,12 @@ class ToonPass:
         prog["u_view"].write(np.ascontiguousarray(camera.view.astype(np.float32).T))
         prog["u_light"].value = tuple(float(x) for x in self._light)
         prog["u_tones"].value = (st.lit_threshold, st.deep_threshold, st.deep_multiplier)
-        self._vao.render(moderngl.TRIANGLES, vertices=self.geometry.num_indices)
+        prog["u_stage"].value = 0
+        geo = self.geometry
+        solid, layers = geo.num_solid_indices, geo.num_indices - geo.num_solid_indices
+        self._vao.render(moderngl.TRIANGLES, vertices=solid)
+        if layers:
+            self._draw_blend_layers(solid, layers)
         self.ctx.front_face = "ccw"  # leave the GL default for whoever draws next
 
         # Step 2: outlines inside the silhouette, composite to the output.
@@ -178,6 +169,33 @@ class ToonPass:
         out["u_crease_cos"].value = -2.0 if st.crease_angle is None else float(np.cos(np.radians(st.crease_angle)))
         out["u_ink"].value = tuple(float(x) for x in st.ink)
         self._screen_vao.render(moderngl.TRIANGLES, vertices=3)
+
+    def _draw_blend_layers(self, first: int, count: int) -> None:
+        """glTF BLEND triangles, after the solid ones: (1) their coverage (alpha >=
+        0.5, the UDP pass's rule) into the depth buffer and the G-buffer's depth
+        only, so they join the silhouette without adding part or crease lines;
+        (2) their colour, alpha-blended over what lies behind them (their own
+        coverage included, depth test <=)."""
+        ctx, fbo, prog = self.ctx, self._geo_fbo, self.program
+        off, on = (False,) * 4, (True,) * 4
+        fbo.color_mask = (off, (True, False, False, False))
+        fbo.use()
+        self._vao.render(moderngl.TRIANGLES, vertices=count, first=first)
+        fbo.color_mask = (on, off)  # colour target only
+        fbo.depth_mask = False
+        fbo.use()
+        ctx.enable(moderngl.BLEND)
+        # "over" into a target cleared to (0, 0, 0, 0) with solids at alpha 1: it then holds
+        # premultiplied colour, which the outline step divides back (a layer over nothing keeps its hue).
+        ctx.blend_func = moderngl.SRC_ALPHA, moderngl.ONE_MINUS_SRC_ALPHA, moderngl.ONE, moderngl.ONE_MINUS_SRC_ALPHA
+        ctx.depth_func = "<="
+        prog["u_stage"].value = 1
+        self._vao.render(moderngl.TRIANGLES, vertices=count, first=first)
+        prog["u_stage"].value = 0
+        ctx.disable(moderngl.BLEND)
+        ctx.depth_func = "<"
+        fbo.color_mask = (on, on)
+        fbo.depth_mask = True
 
     @current
     def read(self) -> np.ndarray:

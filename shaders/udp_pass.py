@@ -5,12 +5,15 @@ Renders the posed character into an RGBA32F target:
 - ``rgb`` = the landmark of the visible surface point: its rest-pose position
   normalised by the character's canonical box (``Character.box``), exact float
   values (no 8-bit loss, no MSAA blending);
-- ``a`` = 1 where the character covers the pixel centre, 0 elsewhere;
+- ``a`` = 1 where the character covers the pixel centre, 0 elsewhere; glTF
+  materials decide what covers (``glsl/include/alpha.glsl``, same rule as the
+  toon pass): MASK where albedo alpha >= alphaCutoff, BLEND where it is >= 0.5,
+  back faces of single-sided materials never;
 - background is exactly ``(0, 0, 0, 0)``.
 
 Skinning runs in the vertex shader (``glsl/include/skinning.glsl``); the
-nearest surface wins (depth test, no face culling: single-sided cloth is seen
-from both sides).
+nearest surface wins (depth test; back faces are culled only for glTF
+materials with ``doubleSided: false``, see ``characters/gltf_io.py``).
 """
 from __future__ import annotations
 
@@ -23,6 +26,7 @@ from conrt.errors import ConfigError, InputError
 from conrt.shaders.camera import raster_view_proj
 from conrt.shaders.context import current
 from conrt.shaders.geometry import SkinnedGeometry
+from conrt.shaders.material import albedo_image, albedo_texture, base_color
 from conrt.shaders.program import load_program
 from conrt.types import Camera, Character, Pose, UdpFrame
 
@@ -62,6 +66,7 @@ class UdpPass:
         self.texture: moderngl.Texture | None = None
         self.fbo: moderngl.Framebuffer | None = None
         self._depth: moderngl.Renderbuffer | None = None
+        self._albedo: moderngl.Texture | None = None  # only for glTF MASK/BLEND/single-sided materials
         self.resize(width, height)
 
     @property
@@ -84,8 +89,16 @@ class UdpPass:
         if self.geometry is not None:
             self._vao.release()
             self.geometry.release()
+        if self._albedo is not None:
+            self._albedo.release()
+            self._albedo = None
         self.geometry = SkinnedGeometry(self.ctx, character)
         self._vao = self.geometry.vertex_array(self.program)
+        self.program["u_has_alpha"].value = self.geometry.alpha_rule
+        if self.geometry.alpha_rule:
+            # The toon pass's texture rules, so both passes cover the same pixels.
+            self._albedo = albedo_texture(self.ctx, albedo_image(character))
+            self.program["u_base_alpha"].value = float(base_color(character)[3])
         log.debug("UDP pass: %s, %d vertices, %d triangles", character.name,
                   character.mesh.num_vertices, character.mesh.num_triangles)
 
@@ -107,6 +120,9 @@ class UdpPass:
         self.ctx.depth_func = "<"
         self.ctx.front_face = "cw" if self.rows == "top-first" else "ccw"  # a y flip mirrors the winding
         self.geometry.bind_joints(self.program, 0)
+        if self._albedo is not None:
+            self._albedo.use(1)
+            self.program["u_texture"].value = 1
         self.program["u_view_proj"].write(np.ascontiguousarray(mvp.T))
         self._vao.render(moderngl.TRIANGLES, vertices=self.geometry.num_indices)
         self.ctx.front_face = "ccw"  # leave the GL default for whoever draws next
@@ -142,6 +158,9 @@ class UdpPass:
             self._vao.release()
             self.geometry.release()
             self.geometry = None
+        if self._albedo is not None:
+            self._albedo.release()
+            self._albedo = None
         self.program.release()
 
     def _release_targets(self) -> None:
