@@ -63,6 +63,27 @@ class ToonStyle:
 
 LOOKS = ("toon", "flat", "soft")  # index = u_style in glsl/toon.glsl
 
+# Named looks for training data in more than one style (``conrt data make --styles``).
+STYLE_NAMES = ("toon", "unlit", "flat", "soft", "no-outline", "thick-outline")
+
+
+def named_style(name: str, height: int) -> ToonStyle:
+    """The ToonStyle called ``name`` (STYLE_NAMES) for a ``height``-pixel frame:
+    toon = our default; unlit = textured/flat albedo, no ink; flat = unlit with
+    ink; soft = smooth shading ramp; no-outline = toon without ink;
+    thick-outline = toon with ink three times as wide."""
+    if name not in STYLE_NAMES:
+        raise ConfigError(f"unknown style {name!r}; choose from {', '.join(STYLE_NAMES)}")
+    thin = max(1.0, height / 256)
+    return {
+        "toon": ToonStyle(),
+        "unlit": ToonStyle(look="flat", line_width=0),
+        "flat": ToonStyle(look="flat"),
+        "soft": ToonStyle(look="soft"),
+        "no-outline": ToonStyle(line_width=0),
+        "thick-outline": ToonStyle(line_width=min(16.0, 3 * thin)),
+    }[name]
+
 
 class ToonPass:
     """``ToonPass(ctx, w, h)``, ``set_character(c)``, ``run(pose, camera) -> [H, W, 4] u8``."""

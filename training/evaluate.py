@@ -42,14 +42,16 @@ def parse_seeds(text: str) -> range:
     return range(a, b)
 
 
-def characters_from_seeds(seeds, poses: int = 12, size: int = 128, progress: bool = True) -> list[CharacterFrames]:
-    """Render unseen procedural characters on the fly (same recipe as ``conrt data make``)."""
+def characters_from_seeds(seeds, poses: int = 12, size: int = 128, progress: bool = True,
+                          style: str = "toon") -> list[CharacterFrames]:
+    """Render unseen procedural characters on the fly (same recipe as ``conrt data make``),
+    in the toon pass look ``style`` (``shaders.toon_pass.STYLE_NAMES``)."""
     from tqdm import tqdm
 
     from .datagen import Renderer, render_character
 
     out = []
-    with Renderer(size) as renderer:
+    with Renderer(size, style) as renderer:
         for s in tqdm(list(seeds), unit="char", desc="render test characters", disable=not progress):
             cs = render_character(renderer, int(s), poses, rng_key=(int(s), 2))
             out.append(CharacterFrames(cs.seed, cs.rgba, cs.udp))

@@ -32,6 +32,9 @@ def register(subparsers) -> None:
     p.add_argument("--size", type=int, default=None,
                    help="shading size: frames are rendered (--seeds) or box-downsampled (--data) to it and the "
                         "models shade at it (default: the first model's image_size)")
+    p.add_argument("--style", default="toon",
+                   help="look of the characters generated with --seeds: toon (default), unlit, flat, soft, "
+                        "no-outline, thick-outline (see conrt data make --styles)")
     p.add_argument("--json", action="store_true", help="print one JSON object instead of the table")
     p.add_argument("--grid", help="write a PNG grid (sheet | UDP | prediction | ground truth) here")
     p.add_argument("--threads", type=int, default=1, help="torch CPU threads (default 1)")
@@ -65,7 +68,8 @@ def run(args) -> int:
         raise ConfigError(f"--size must be a multiple of 16 and >= 16, got {args.size}")
     size = args.size or models[0].cfg.image_size
     if args.seeds:
-        characters = characters_from_seeds(parse_seeds(args.seeds), args.poses, size, progress=not args.json)
+        characters = characters_from_seeds(parse_seeds(args.seeds), args.poses, size, progress=not args.json,
+                                           style=args.style)
     else:
         characters = characters_from_data(args.data, args.split)
     heads = procedural_head_boxes(characters)
