@@ -71,7 +71,7 @@ def named_style(name: str, height: int) -> ToonStyle:
     """The ToonStyle called ``name`` (STYLE_NAMES) for a ``height``-pixel frame:
     toon = our default; unlit = textured/flat albedo, no ink; flat = unlit with
     ink; soft = smooth shading ramp; no-outline = toon without ink;
-    thick-outline = toon with ink three times as wide."""
+    thick-outline = toon with ink twice as wide."""
     if name not in STYLE_NAMES:
         raise ConfigError(f"unknown style {name!r}; choose from {', '.join(STYLE_NAMES)}")
     thin = max(1.0, height / 256)
@@ -81,7 +81,7 @@ def named_style(name: str, height: int) -> ToonStyle:
         "flat": ToonStyle(look="flat"),
         "soft": ToonStyle(look="soft"),
         "no-outline": ToonStyle(line_width=0),
-        "thick-outline": ToonStyle(line_width=min(16.0, 3 * thin)),
+        "thick-outline": ToonStyle(line_width=min(16.0, 2 * thin)),
     }[name]
 
 
