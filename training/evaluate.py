@@ -235,11 +235,13 @@ def evaluate(model, characters: list[CharacterFrames], views=VIEW_COUNTS, target
                 sums[n][k] += float(v[seen].sum())
             if "face_ssim" in scores:
                 faces[n] += int((~torch.isnan(scores["face_ssim"])).sum())
+            shown = {**b, "pred": pred}
+            if boxes:
+                shown["head_box"] = torch.tensor(boxes)
             if n not in grids:
-                grids[n] = {**b, "pred": pred}
+                grids[n] = shown
             elif grids[n]["udp"].shape[0] < grid_rows:
-                grids[n] = {k: torch.cat([grids[n][k], v])[:grid_rows]
-                            for k, v in {**b, "pred": pred}.items()}
+                grids[n] = {k: torch.cat([grids[n][k], v])[:grid_rows] for k, v in shown.items()}
             bar.update(len(chunk))
     bar.close()
     table = {}
@@ -269,9 +271,36 @@ def format_table(results: dict) -> str:
 
 
 def save_eval_grid(path, grids: dict, rows: int = 4) -> Path:
-    """Grid PNG of the largest view count evaluated: sheet views | UDP | prediction | ground truth."""
+    """Grid PNG of the largest view count evaluated: sheet views | UDP | prediction | ground truth,
+    then (when the head boxes are known) the face of the prediction | of the ground truth, enlarged
+    to the row height (nearest neighbour: the pixels the face score sees)."""
+    from PIL import Image
+
     from .trainer import save_grid
 
     n = max(grids)
     save_grid(path, grids[n], rows)
+    g = grids[n]
+    if "head_box" not in g:
+        return Path(path)
+    grid = np.asarray(Image.open(path).convert("RGB"))
+    size = g["udp"].shape[-1]
+    faces = []
+    for r in range(min(rows, g["udp"].shape[0])):
+        y0, y1, x0, x1 = (int(v) for v in g["head_box"][r])
+        row = []
+        for key in ("pred", "target"):
+            x = g[key][r].detach().float().clamp(0, 1).permute(1, 2, 0).numpy()
+            shown = (x[..., :3] + 0.75 * (1 - x[..., 3:4])) * 255
+            if y1 > y0 and x1 > x0:
+                # a square around the head box, enlarged to the row height
+                side = max(y1 - y0, x1 - x0)
+                cy, cx = (y0 + y1) // 2, (x0 + x1) // 2
+                top, left = max(0, min(size - side, cy - side // 2)), max(0, min(size - side, cx - side // 2))
+                crop = shown[top:top + side, left:left + side].astype(np.uint8)
+                row.append(np.asarray(Image.fromarray(crop).resize((size, size), Image.NEAREST)))
+            else:
+                row.append(np.full((size, size, 3), 191, np.uint8))
+        faces.append(np.concatenate(row, 1))
+    Image.fromarray(np.concatenate([grid, np.concatenate(faces, 0)], 1)).save(path)
     return Path(path)

@@ -32,6 +32,10 @@ def test_eval_json_on_the_test_split(weights, tiny_data, tmp_path, capsys):
     for row in out.values():
         assert set(row) >= {"l1", "ssim", "psnr"} and 0 < row["l1"] < 1 and row["samples"] == 2
     assert grid.is_file() and grid.stat().st_size > 1000
+    from PIL import Image
+
+    # 3 sheet views | UDP | prediction | ground truth | face of the prediction | face of the ground truth
+    assert Image.open(grid).size == (8 * 64, 2 * 64)
 
 
 def test_two_models_nest_under_their_names(weights, tiny_data, tmp_path, capsys):
