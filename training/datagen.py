@@ -9,7 +9,9 @@ framing margin (scale jitter), and is rendered twice from that SAME camera:
   ground truth and, for other poses of the character, the sheet images; in
   one look per character (``DataSpec.styles``, default our toon look; several
   teach a network to carry the sheet's style instead of imposing one);
-- ``udp``: the UDP pass, ``[P, S, S, 4] f16`` (xyz landmark + occupancy).
+- ``udp``: the UDP pass, ``[P, S, S, 4] f16`` (xyz landmark + occupancy;
+  with ``DataSpec.antialias`` > 1 both passes have coverage alpha at the
+  silhouette, the landmarks staying one surface's).
   float16 keeps ~3 decimal digits of the 0..1 landmarks (1/2048 at worst),
   far finer than one texel of a 256² frame, at half the size of float32.
 
@@ -82,10 +84,14 @@ class DataSpec:
     test: float = 0.05  # fraction in the test split
     jitter: CameraJitter = CameraJitter()
     styles: tuple[str, ...] = ("toon",)  # looks (shaders.toon_pass.STYLE_NAMES), one drawn per character
+    antialias: int = 1  # supersampling factor of both passes (shaders/coverage.py); 1 = binary coverage
 
     def validate(self) -> "DataSpec":
         from conrt.shaders.toon_pass import STYLE_NAMES
 
+        from conrt.shaders.coverage import check_factor
+
+        check_factor(self.antialias)
         bad = [s for s in self.styles if s not in STYLE_NAMES]
         if not self.styles or bad or len(set(self.styles)) != len(self.styles):
             raise ConfigError(f"--styles {','.join(self.styles)!r}: give distinct names from {', '.join(STYLE_NAMES)}")
@@ -163,12 +169,13 @@ class CharacterSamples:
 class Renderer:
     """One GL context + UDP and toon passes at one size, reused for every character."""
 
-    def __init__(self, size: int, style: str = "toon"):
+    def __init__(self, size: int, style: str = "toon", antialias: int = 1):
         from conrt.shaders import UdpPass, create_context
 
         self.size = size
+        self.antialias = antialias
         self.ctx = create_context("auto")
-        self.udp = UdpPass(self.ctx, size, size)
+        self.udp = UdpPass(self.ctx, size, size, antialias=antialias)
         self._toons: dict = {}
         self.use_style(style)
 
@@ -178,7 +185,8 @@ class Renderer:
         from conrt.shaders.toon_pass import named_style
 
         if name not in self._toons:
-            self._toons[name] = ToonPass(self.ctx, self.size, self.size, named_style(name, self.size))
+            self._toons[name] = ToonPass(self.ctx, self.size, self.size, named_style(name, self.size),
+                                         antialias=self.antialias)
         self.style, self.toon = name, self._toons[name]
 
     def set_character(self, character) -> None:
@@ -317,7 +325,7 @@ def make_dataset(out, spec: DataSpec, progress: bool = True) -> dict:
     todo = [i for i in range(spec.num_shards) if i not in done]
     n_todo = sum(min((i + 1) * spec.shard_size, spec.characters) - i * spec.shard_size for i in todo)
     if todo:
-        with Renderer(spec.size) as renderer, tqdm(total=n_todo, unit="char", desc="data make",
+        with Renderer(spec.size, spec.styles[0], spec.antialias) as renderer, tqdm(total=n_todo, unit="char", desc="data make",
                                                     disable=not progress) as bar:
             for i in todo:
                 chars = range(i * spec.shard_size, min((i + 1) * spec.shard_size, spec.characters))

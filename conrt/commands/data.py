@@ -28,6 +28,9 @@ def register(subparsers) -> None:
                    help="comma-separated looks of the toon pass, one drawn per character (same cameras and poses "
                         "whatever the list): toon (default), unlit (textured/flat albedo, no ink), flat (unlit "
                         "with ink), soft (smooth shading), no-outline, thick-outline")
+    m.add_argument("--antialias", type=int, default=1,
+                   help="supersampling factor of the UDP and toon passes: 3 gives coverage alpha at the "
+                        "silhouette (UDP landmarks stay one surface's); default 1 = binary coverage")
     m.set_defaults(func=run_make)
     p.set_defaults(func=lambda args: (p.print_help(), 2)[1])
 
@@ -40,7 +43,7 @@ def run_make(args) -> int:
 
     spec = DataSpec(characters=args.characters, poses=args.poses, size=args.size, seed=args.seed,
                     shard_size=args.shard_size, val=args.val, test=args.test,
-                    styles=tuple(x.strip() for x in args.styles.split(",") if x.strip()))
+                    styles=tuple(x.strip() for x in args.styles.split(",") if x.strip()), antialias=args.antialias)
     manifest = make_dataset(args.output, spec)
     split = manifest["split"]
     print(f"conrt data make: {args.output}: {spec.characters} characters x {spec.poses} poses at "

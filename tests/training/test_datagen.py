@@ -123,3 +123,15 @@ def test_styles_one_look_per_character_same_cameras(tmp_path, tiny_data, caplog)
     assert main(["data", "make", "--characters", "1", "--poses", "2", "--size", "32", "-o", str(tmp_path / "bad"),
                  "--styles", "toon,pastel"]) == 1
     assert "pastel" in caplog.text and "thick-outline" in caplog.text
+
+
+def test_antialiased_data_has_coverage_alpha(tmp_path):
+    spec = DataSpec(characters=1, poses=2, size=32, seed=3, val=0, test=0, antialias=3)
+    make_dataset(tmp_path / "aa", spec, progress=False)
+    with np.load(tmp_path / "aa" / shard_name(0)) as z:
+        a = z["udp"][..., 3].astype(np.float32)
+        assert ((a > 0) & (a < 1)).any()  # soft silhouette
+        np.testing.assert_array_equal(z["rgba"][..., 3] > 0, a > 0)
+        np.testing.assert_allclose(z["rgba"][..., 3] / 255, a, atol=0.6 / 255 + 1e-3)
+    with pytest.raises(ConfigError, match="antialias"):
+        DataSpec(characters=1, poses=2, size=32, antialias=7).validate()
