@@ -39,7 +39,7 @@ def _png(rgba: np.ndarray) -> bytes:
     return buf.getvalue()
 
 
-def _layered_gltf(path, back_double_sided: bool, mask_mode: str = "MASK"):
+def _layered_gltf(path, back_double_sided: bool, mask_mode: str = "MASK", skinned: bool = False):
     """Body quad z=0 (x -0.5..0.5, y 0..1); MASK quad z=0.01 (x -0.4..-0.05, y 0.55..0.9);
     BLEND quad z=0.01 (x 0.2..0.7, y 0.55..0.9); back-facing quad z=0.01 (x -0.4..0.1, y 0.1..0.4)."""
     blob = bytearray()
@@ -74,6 +74,9 @@ def _layered_gltf(path, back_double_sided: bool, mask_mode: str = "MASK"):
         tri = np.array([0, 1, 2, 0, 2, 3] if facing > 0 else [0, 2, 1, 0, 3, 2], np.uint32)
         attrs = pygltflib.Attributes(POSITION=acc(pos, 5126, "VEC3"), NORMAL=acc(nrm, 5126, "VEC3"),
                                      TEXCOORD_0=acc(uv, 5126, "VEC2"))
+        if skinned:  # every vertex on the one joint
+            attrs.JOINTS_0 = acc(np.zeros((4, 4), np.uint16), 5123, "VEC4")
+            attrs.WEIGHTS_0 = acc(np.tile(np.array([1, 0, 0, 0], np.float32), (4, 1)), 5126, "VEC4")
         g.meshes[0].primitives.append(pygltflib.Primitive(attributes=attrs, indices=acc(tri, 5125, "SCALAR"),
                                                           material=material))
 
@@ -96,6 +99,11 @@ def _layered_gltf(path, back_double_sided: bool, mask_mode: str = "MASK"):
     quad(0.2, 0.7, 0.55, 0.9, 0.01, material("layer_b", "BLEND", texture(blend)))
     quad(-0.4, 0.1, 0.1, 0.4, 0.01, material("back", "OPAQUE", texture(white), double=back_double_sided,
                                               factor=(0.0, 0.6, 0.0, 1)), facing=-1.0)
+    if skinned:
+        g.nodes[0].skin = 0
+        g.nodes.append(pygltflib.Node(name="root"))
+        g.scenes[0].nodes.append(1)
+        g.skins = [pygltflib.Skin(joints=[1], inverseBindMatrices=acc(np.eye(4, dtype=np.float32)[None], 5126, "MAT4"))]
     g.buffers = [pygltflib.Buffer(byteLength=len(blob))]
     g.set_binary_blob(bytes(blob))
     g.save_binary(str(path))
@@ -171,3 +179,25 @@ def test_opaque_ignores_texture_alpha_and_bad_modes_are_named(gl_ctx, tmp_path):
     with pytest.raises(AssetError, match="alphaMode 'CUTOUT'"):
         load_character(_layered_gltf(tmp_path / "bad.glb", back_double_sided=True, mask_mode="CUTOUT"),
                        allow_static=True)
+
+
+def test_conrt_sheet_draws_layers_not_dark_boxes(tmp_path):
+    """`conrt sheet` on a skinned file with the layers: the MASK hole shows the body."""
+    import subprocess
+    import sys
+
+    from PIL import Image
+
+    from conrt.shaders.view_file import load_view_file
+
+    path = _layered_gltf(tmp_path / "skinned.glb", back_double_sided=False, skinned=True)
+    out = tmp_path / "sheet"
+    r = subprocess.run([sys.executable, "-m", "conrt", "sheet", str(path), "--views", "1", "--strength", "0",
+                        "--size", "128", "-o", str(out)], capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    img = np.asarray(Image.open(out / "view_00.png").convert("RGBA"))
+    cam, _ = load_view_file(out / "view_00_view.npz")
+    assert np.abs(img[_px(cam, -0.33, 0.72)][:3].astype(int) - GREY_SRGB).max() <= 2
+    assert tuple(img[_px(cam, -0.12, 0.72)][:3]) == (255, 0, 0)
+    r_, g_, b, _ = img[_px(cam, 0.35, 0.82)].astype(int)
+    assert b > r_ + 60  # the BLEND layer's blue over the grey body
