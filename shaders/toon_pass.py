@@ -95,7 +95,6 @@ class ToonPass:
         self.style = style
         # antialias k > 1: draw and ink at k x the size, alpha = coverage (shaders/coverage.py)
         self.antialias = check_factor(antialias)
-        self._resolve = CoverageResolve(ctx, "color", self.antialias) if self.antialias > 1 else None
         light = np.asarray(style.light, np.float64)
         if light.shape != (3,) or not np.isfinite(light).all() or np.linalg.norm(light) == 0:
             raise ConfigError(f"toon light must be a non-zero 3-vector, got {style.light}")
@@ -108,6 +107,7 @@ class ToonPass:
             raise ConfigError(f"toon look {style.look!r}: choose one of {', '.join(LOOKS)}")
         self.program = load_program(ctx, "toon")
         self.outline = load_program(ctx, "toon_outline")
+        self._resolve = CoverageResolve(ctx, "color", self.antialias) if self.antialias > 1 else None
         self._screen_vao = ctx.vertex_array(self.outline, [])
         self.geometry: SkinnedGeometry | None = None
         self._vao: moderngl.VertexArray | None = None
