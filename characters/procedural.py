@@ -269,7 +269,7 @@ def _check_ranges(p: CharacterParams) -> None:
         "eye_size": (0.5, 1.5), "eye_spacing": (0.7, 1.3), "bangs_count": (3, 14),
         "bangs_length": (0.0, 1.2), "hair_length": (0.2, 0.85), "hair_locks": (1, 6),
         "tail_length": (0.1, 0.6), "skirt_length": (0.15, 1.2), "skirt_flare": (0.0, 1.0),
-        "skirt_pleats": (0, 32), "eye_tilt": (-0.3, 0.4), "eye_round": (0.8, 2.0),
+        "skirt_pleats": (0, 32), "eye_tilt": (-0.3, 0.4), "eye_round": (0.8, 2.0), "buttons": (0, 4),
     }
     for key, (lo, hi) in ranges.items():
         v = getattr(p, key)

@@ -180,5 +180,7 @@ def test_fine_detail_is_modelled():
         full = sample_params(seed)
         assert full.buttons in (0, 2, 3, 4) and full.emblem_shape in CHOICES["emblem_shape"]
         assert not (full.strings and full.sailor)
+    with pytest.raises(ConfigError, match="buttons"):
+        generate(3, buttons=9)
     # (seed 7 before fine detail existed: checked against the previous generator for seeds 0..39)
     assert (sample_params(7).top_pattern, sample_params(7).height) == ("stripes", 1.5557)
