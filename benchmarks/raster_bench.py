@@ -13,6 +13,7 @@ minimums are reported.
 
 Usage: python benchmarks/raster_bench.py [--frames N] [--sizes 256 512]
        [--character path.glb] [--json benchmarks/results/raster.json]
+       [--antialias 1 3]   (rows for each supersampling factor, interleaved in the same loop)
        [--docs docs/shaders.md]   (the table between the raster-bench markers is replaced)
 """
 from __future__ import annotations
@@ -49,7 +50,7 @@ def _median_ms(samples: list[float]) -> float:
     return round(statistics.median(samples) * 1e3, 3)
 
 
-def bench(frames: int, sizes: list[int], character_path: Path | None) -> dict:
+def bench(frames: int, sizes: list[int], character_path: Path | None, antialias=(1,)) -> dict:
     from tqdm import tqdm
 
     from conrt.characters.posing import posed_positions
@@ -75,7 +76,11 @@ def bench(frames: int, sizes: list[int], character_path: Path | None) -> dict:
     try:
         for size in sizes:
             cameras = [frame_character(posed_positions(character, p), yaw=30.0 * i, size=size) for i, p in enumerate(poses)]
-            passes = {"udp": UdpPass(ctx, size, size), "toon": ToonPass(ctx, size, size)}
+            passes = {}
+            for k in antialias:  # "udp", "toon"; "udp aa3", "toon aa3" with antialias=3
+                tag = "" if k == 1 else f" aa{k}"
+                passes[f"udp{tag}"] = UdpPass(ctx, size, size, antialias=k)
+                passes[f"toon{tag}"] = ToonPass(ctx, size, size, antialias=k)
             times = {name: {"draw": [], "read": [], "base": []} for name in passes}
             try:
                 for rpass in passes.values():
@@ -144,11 +149,12 @@ def main(argv=None) -> int:
     ap.add_argument("--frames", type=int, default=40)
     ap.add_argument("--sizes", type=int, nargs="+", default=[256, 512])
     ap.add_argument("--character", type=Path, default=None)
+    ap.add_argument("--antialias", type=int, nargs="+", default=[1], help="supersampling factors to time (1 = off)")
     ap.add_argument("--json", type=Path, default=ROOT / "benchmarks" / "results" / "raster.json")
     ap.add_argument("--docs", type=Path, default=ROOT / "docs" / "shaders.md", help="markdown file to put the table in ('' = none)")
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    result = bench(args.frames, args.sizes, args.character)
+    result = bench(args.frames, args.sizes, args.character, args.antialias)
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(result, indent=1) + "\n")
     text = table(result)

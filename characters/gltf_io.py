@@ -47,6 +47,7 @@ from PIL import Image
 
 from conrt.errors import AssetError
 from conrt.types import (
+    ALPHA_MODES,
     HUMANOID_BONES,
     CanonicalBox,
     Character,
@@ -451,6 +452,37 @@ def _material_info(f: _File, index):
     return factor, image, shade, m.name
 
 
+def _alpha_flags(f: _File, index, n: int) -> tuple[int, int, float, bool]:
+    """(n vertices, alpha mode index into ALPHA_MODES, alphaCutoff, doubleSided) of a primitive's
+    material; glTF defaults (OPAQUE, 0.5, single-sided) when it has none."""
+    mats = f.gltf.materials or []
+    if index is None or not 0 <= index < len(mats):
+        return n, 0, 0.5, False
+    m = mats[index]
+    mode = (m.alphaMode or "OPAQUE").upper()
+    if mode not in ALPHA_MODES:
+        raise AssetError(f"{f.path}: material {index} ({m.name or ''}) has alphaMode {m.alphaMode!r}; "
+                         f"glTF allows {', '.join(ALPHA_MODES)}")
+    cutoff = 0.5 if m.alphaCutoff is None else float(m.alphaCutoff)
+    if not np.isfinite(cutoff) or cutoff < 0:
+        raise AssetError(f"{f.path}: material {index} ({m.name or ''}) has alphaCutoff {m.alphaCutoff!r}; "
+                         "it must be a number >= 0")
+    return n, ALPHA_MODES.index(mode), cutoff, bool(m.doubleSided)
+
+
+def _alpha_arrays(flags, written_by_us: bool) -> dict:
+    """Per-vertex SkinnedMesh alpha_mode / alpha_cutoff / double_sided from each
+    primitive's :func:`_alpha_flags`; None where every vertex has the default the
+    passes assume (OPAQUE, double-sided). Files conrt wrote before it saved
+    doubleSided (always false) were drawn two-sided: they stay so."""
+    mode = np.concatenate([np.full(n, a, np.uint8) for n, a, _, _ in flags])
+    cutoff = np.concatenate([np.full(n, c, np.float32) for n, _, c, _ in flags])
+    double = np.concatenate([np.full(n, d or written_by_us, bool) for n, _, _, d in flags])
+    return {"alpha_mode": mode if mode.any() else None,
+            "alpha_cutoff": cutoff if mode.any() else None,
+            "double_sided": None if double.all() else double}
+
+
 def _node_parents(gltf) -> np.ndarray:
     parents = np.full(len(gltf.nodes or []), -1, np.int64)
     for i, n in enumerate(gltf.nodes or []):
@@ -636,6 +668,7 @@ def _load(path: Path, box, allow_static) -> Character:
         raise AssetError(f"{path}: has no triangle primitives on its skin")
 
     P, N, JJ, WW, TRI, UV, COL, PARTS, FAC, IMG, SHADE, nvert = [], [], [], [], [], [], [], [], [], [], [], 0
+    ALPHA = []
     has_uv = has_col = False
     zero_w = 0
     for node_i, k, pr, kind, ref in prims:
@@ -686,6 +719,7 @@ def _load(path: Path, box, allow_static) -> Character:
         P.append(pos), N.append(nrm), JJ.append(j), WW.append(w), TRI.append(tri + nvert)
         UV.append(uv), COL.append(col), FAC.append(factor), IMG.append(image), SHADE.append((n, shade))
         PARTS.append(np.full(n, _part_from_material(mname), np.uint8))
+        ALPHA.append(_alpha_flags(f, pr.material, n))
         nvert += n
     if zero_w:
         log.info("%s: %d vertices had no weights; bound to the root joint", path, zero_w)
@@ -747,6 +781,7 @@ def _load(path: Path, box, allow_static) -> Character:
     mesh = SkinnedMesh(
         positions=positions.astype(np.float32), normals=normals.astype(np.float32), joints=joints,
         weights=weights, triangles=triangles, parts=parts, uv=uv, colors=colors, material=material,
+        **_alpha_arrays(ALPHA, written_by_us=extras is not None),
     )
     if not humanoid and extras is None:
         humanoid = guess_humanoid(skeleton.names)
@@ -944,7 +979,8 @@ def _merge_materials(f, UV, COL, FAC, IMG, SHADE, has_uv, has_col):
                 out.append(np.tile([(nt - 0.5) / nt, 0.5], (n, 1)).astype(np.float32))
             else:
                 t = used.index(i)
-                w = np.clip(np.mod(u, 1.0), half, 1 - half)
+                # wrap only coordinates outside 0..1: mod would send u = 1 (a tile's far edge) to 0
+                w = np.clip(np.where((u >= 0) & (u <= 1), u, np.mod(u, 1.0)), half, 1 - half)
                 out.append(np.stack([(t + w[:, 0]) / nt, w[:, 1]], 1).astype(np.float32))
         uv = np.concatenate(out)
         log.info("%s: %d textures merged into one atlas", f.path, len(used))
@@ -967,6 +1003,7 @@ def _static_character(f: _File, mesh_nodes, world, box, meta, extras) -> Charact
     """A mesh without a skin, wrapped in one root joint (allow_static=True)."""
     g = f.gltf
     P, N, TRI, UV, COL, FAC, IMG, SHADE, PARTS, nvert = [], [], [], [], [], [], [], [], [], 0
+    ALPHA = []
     has_uv = has_col = False
     for i in mesh_nodes:
         for k, pr in enumerate(g.meshes[g.nodes[i].mesh].primitives):
@@ -987,6 +1024,7 @@ def _static_character(f: _File, mesh_nodes, world, box, meta, extras) -> Charact
             P.append(pos), N.append(nrm), TRI.append(tri + nvert), UV.append(uv), COL.append(col)
             FAC.append(factor), IMG.append(image), SHADE.append((n, shade))
             PARTS.append(np.full(n, _part_from_material(mname), np.uint8))
+            ALPHA.append(_alpha_flags(f, pr.material, n))
             nvert += n
     if not P:
         raise AssetError(f"{f.path}: has no triangle primitives")
@@ -1005,7 +1043,8 @@ def _static_character(f: _File, mesh_nodes, world, box, meta, extras) -> Charact
     weights[:, 0] = 1
     mesh = SkinnedMesh(positions=positions.astype(np.float32), normals=np.concatenate(N).astype(np.float32),
                        joints=joints, weights=weights, triangles=np.concatenate(TRI).astype(np.uint32),
-                       parts=np.concatenate(PARTS), uv=uv, colors=colors, material=material)
+                       parts=np.concatenate(PARTS), uv=uv, colors=colors, material=material,
+                       **_alpha_arrays(ALPHA, written_by_us=extras is not None))
     meta["static"] = True
     return _finish(f.path, skeleton, mesh, box, meta, {}, extras)
 
@@ -1103,6 +1142,7 @@ def save_character(character: Character, path, *, embed: bool = False) -> Path:
         name="conrt",
         pbrMetallicRoughness=pygltflib.PbrMetallicRoughness(
             baseColorFactor=[float(v) for v in m.material.base_color_factor], metallicFactor=0.0, roughnessFactor=1.0),
+        doubleSided=bool(m.double_sided is None or np.all(m.double_sided)),  # the passes draw both sides
     )
     if m.material.base_color_texture is not None:
         buf = io.BytesIO()

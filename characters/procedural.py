@@ -60,6 +60,7 @@ CHOICES = {
     "socks": ("none", "ankle", "knee", "thigh"),
     "mouth": ("smile", "open", "small"),
     "build": ("girl", "boy"),
+    "emblem_shape": ("star", "heart", "cross", "dot"),
 }
 
 # Anime-like palettes in sRGB 0..255.
@@ -131,6 +132,11 @@ class CharacterParams:
     ahoge: bool = False  # the single upright strand on the crown
     sailor: bool = False  # sailor collar (painted) with a bow at the chest
     build: str = "girl"  # "boy": flat chest, broader shoulders, short spiky hair, pants/shorts
+    # Fine detail (drawn from their own stream, so every seed keeps the params above):
+    buttons: int = 0  # buttons down the front of the top, 0..4
+    emblem: bool = False  # a printed badge on the left chest (texture: a symbol in a ring)
+    emblem_shape: str = "star"  # the badge's symbol, CHOICES["emblem_shape"]
+    strings: bool = False  # two cords hanging from the collar, with aglets
 
 
 def _pick(rng, palette, hue_jitter: bool = True) -> tuple:
@@ -207,6 +213,11 @@ def sample_params(seed: int) -> CharacterParams:
             bangs=str(rng.choice(["full", "side"])), bangs_length=u(0.2, 0.7),
             socks="none" if rng.random() < 0.5 else "ankle", mouth=str(rng.choice(["small", "smile"])),
         )
+    # Fine detail: a separate stream, so adding it kept every other param of every seed.
+    fine = np.random.default_rng([int(seed), 15])
+    p = dataclasses.replace(
+        p, buttons=int(fine.choice([0, 0, 2, 3, 4])), emblem=bool(fine.random() < 0.45),
+        emblem_shape=str(fine.choice(CHOICES["emblem_shape"])), strings=bool(fine.random() < 0.4) and not p.sailor)
     return p
 
 
@@ -258,7 +269,7 @@ def _check_ranges(p: CharacterParams) -> None:
         "eye_size": (0.5, 1.5), "eye_spacing": (0.7, 1.3), "bangs_count": (3, 14),
         "bangs_length": (0.0, 1.2), "hair_length": (0.2, 0.85), "hair_locks": (1, 6),
         "tail_length": (0.1, 0.6), "skirt_length": (0.15, 1.2), "skirt_flare": (0.0, 1.0),
-        "skirt_pleats": (0, 32), "eye_tilt": (-0.3, 0.4), "eye_round": (0.8, 2.0),
+        "skirt_pleats": (0, 32), "eye_tilt": (-0.3, 0.4), "eye_round": (0.8, 2.0), "buttons": (0, 4),
     }
     for key, (lo, hi) in ranges.items():
         v = getattr(p, key)
@@ -753,6 +764,7 @@ def build(p: CharacterParams, name: str = "procedural") -> Character:
         near = pts[(np.abs(pts[:, 1] - v_y) < 0.02) & (np.abs(pts[:, 0]) < 0.03)]
         zf = float(near[:, 2].max()) if len(near) else 0.1 * s16
         _bow(b, np.array([0.0, v_y - 0.005, zf + 0.006]), J["chest"], p, s16)
+    _fine_detail(b, p, pts, tex, J, shoulder_y, waist_y, s16)
 
     # --- arms + hands ---------------------------------------------------------------
     for side, nm in ((1, "left"), (-1, "right")):
@@ -1111,6 +1123,104 @@ def build(p: CharacterParams, name: str = "procedural") -> Character:
         regions=tuple(regions), humanoid={n: J[n] for n in HUMANOID_BONES},
         meta={"generator": "conrt.characters.procedural", "params": params},
     )
+
+
+_EMBLEM_TEX = (_TEX - 44, _TEX - 4)  # texel rows/cols of the badge print (a corner outside the face disk)
+
+
+def _front_z(torso_pts, x, y, tol=0.015):
+    """z of the torso's front surface near (x, y) (rest pose)."""
+    near = torso_pts[(np.abs(torso_pts[:, 1] - y) < tol) & (np.abs(torso_pts[:, 0] - x) < tol)]
+    return float(near[:, 2].max()) if len(near) else float(torso_pts[:, 2].max())
+
+
+def _fine_detail(b: "_Builder", p: CharacterParams, torso_pts, tex, J, shoulder_y, waist_y, s16):
+    """Small things worth carrying from a sheet: buttons, a printed badge, collar
+    cords. Modelled (vertex colours are ~2 cm apart, too coarse for them) and a
+    few pixels wide at 256²."""
+    trim, top = np.asarray(p.trim_color), np.asarray(p.top_color)
+    contrast = trim if abs(float(trim.mean()) - float(top.mean())) > 0.2 else \
+        ((0.95, 0.93, 0.88) if top.mean() < 0.5 else (0.15, 0.13, 0.18))
+    chest_y = shoulder_y - 0.09 * s16
+
+    def joint_at(y):
+        return J["upperChest"] if y > chest_y else (J["chest"] if y > waist_y + 0.05 else J["spine"])
+
+    def blob(center, radii, colour, joint, part=Part.ACCESSORY, uv=None, R=8, S=12):
+        grid, path = _ellipsoid(np.asarray(center), np.asarray(radii), R, S)
+        n = grid.shape[0] * grid.shape[1]
+        b.add(grid, *_rigid(joint, n), part, np.tile(_lin(colour), (n, 1)),
+              uv=uv(grid.reshape(-1, 3)) if uv else None, center=path)
+
+    if p.buttons:
+        top_y, bottom_y = shoulder_y - (0.1 if p.sailor else 0.05) * s16, waist_y + 0.035 * s16
+        for y in np.linspace(top_y, bottom_y, p.buttons + 1)[:p.buttons]:
+            z = _front_z(torso_pts, 0.0, y)
+            blob((0.0, y, z + 0.001), np.array([0.009, 0.009, 0.004]) * s16, contrast, joint_at(y), R=6, S=10)
+    if p.emblem:
+        x, y = 0.055 * s16, chest_y
+        z = _front_z(torso_pts, x, y)
+        r = 0.024 * s16
+        (r0, r1), c = _EMBLEM_TEX, _paint_emblem(tex, p, contrast)
+        half = (r1 - r0) / 2 / _TEX
+
+        def badge_uv(pts, x=x, y=y, r=r):  # planar, front view: the print faces the camera
+            return np.stack([c[0] + (pts[:, 0] - x) / r * half, c[1] - (pts[:, 1] - y) / r * half], 1)
+        blob((x, y, z + 0.001), (r, r, 0.004 * s16), (1.0, 1.0, 1.0), J["upperChest"], uv=badge_uv, R=10, S=16)
+    if p.strings:
+        colour = contrast
+        for side in (1, -1):
+            ys = np.linspace(shoulder_y - 0.005, shoulder_y - 0.16 * s16, 12)
+            xs = side * (0.028 + 0.006 * np.linspace(0, 1, 12)) * s16
+            zs = np.array([_front_z(torso_pts, x, y) for x, y in zip(xs, ys)]) + 0.004 * s16
+            path = np.stack([xs, ys, zs], 1)
+            e1, e2 = _frames(path, np.array([0, 0, 1.0]))
+            r = 0.0035 * s16 * np.ones(12)
+            grid, _ = _loft(path, r, r, e1, e2, 8)
+            n = grid.shape[0] * grid.shape[1]
+            js = np.array([joint_at(y) for y in np.repeat(ys, 9)])
+            b.add(grid, *_rigid_each(js), Part.ACCESSORY, np.tile(_lin(colour), (n, 1)), center=path)
+            blob(path[-1] + [0, -0.008 * s16, 0], np.array([0.006, 0.012, 0.006]) * s16,
+                 _scale(colour, 0.55), joint_at(ys[-1]), R=6, S=10)
+
+
+def _rigid_each(joint_ids):
+    """(joints, weights) [n, 4] with each vertex fully on its own joint."""
+    n = len(joint_ids)
+    joints = np.zeros((n, 4), np.int64)
+    joints[:, 0] = joint_ids
+    weights = np.zeros((n, 4))
+    weights[:, 0] = 1.0
+    return joints, weights
+
+
+def _paint_emblem(tex, p: CharacterParams, ring) -> np.ndarray:
+    """Paint the badge print (a symbol inside a ring, anti-aliased) into the
+    texture corner ``_EMBLEM_TEX``; returns its centre in uv."""
+    r0, r1 = _EMBLEM_TEX
+    n = r1 - r0
+    yy, xx = (np.mgrid[0:n, 0:n] + 0.5) / n * 2 - 1  # -1..1, y down
+    rad = np.hypot(xx, yy)
+    aa = lambda d: np.clip(d * n / 2 + 0.5, 0, 1)  # noqa: E731  signed distance (units of half-size) -> coverage
+    img = np.ones((n, n, 3)) * np.asarray(p.accent_color if np.mean(p.accent_color) > 0.5 else (0.97, 0.96, 0.92))
+    shape = p.emblem_shape
+    sym = np.asarray(_scale(p.eye_color, 0.8))
+    if shape == "star":
+        ang = np.arctan2(yy, xx) + np.pi / 2
+        k = 0.55 + 0.45 * np.cos(5 * ang) ** 2 * (np.cos(5 * ang) > 0)
+        cover = aa(0.62 * k - rad)
+    elif shape == "heart":
+        x, y = xx * 1.25, -(yy * 1.25 - 0.15)
+        cover = aa(-((x ** 2 + y ** 2 - 0.45) ** 3 - x ** 2 * y ** 3) * 3)
+    elif shape == "cross":
+        cover = aa(np.minimum(0.6 - np.maximum(np.abs(xx), np.abs(yy)), 0.16 - np.minimum(np.abs(xx), np.abs(yy))))
+    else:
+        cover = aa(0.3 - rad)
+    img = img * (1 - cover[..., None]) + sym * cover[..., None]
+    ring_m = aa(0.12 - np.abs(rad - 0.84))
+    img = img * (1 - ring_m[..., None]) + np.asarray(ring) * ring_m[..., None]
+    tex[r0:r1, r0:r1, :3] = np.round(np.clip(img, 0, 1) * 255)
+    return np.array([(r0 + r1) / 2 / _TEX, (r0 + r1) / 2 / _TEX])
 
 
 def _ellipsoid(center, radii, R=10, S=16):

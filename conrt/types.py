@@ -86,6 +86,9 @@ class Material:
     shade_color_factor: np.ndarray | None = None  # [4] f32, VRM MToon shade colour when present
 
 
+ALPHA_MODES = ("OPAQUE", "MASK", "BLEND")  # glTF material.alphaMode, index = SkinnedMesh.alpha_mode value
+
+
 @dataclass(frozen=True)
 class SkinnedMesh:
     positions: np.ndarray  # [V, 3] f32 rest (bind) positions, character space
@@ -97,6 +100,10 @@ class SkinnedMesh:
     uv: np.ndarray | None = None  # [V, 2] f32 texture coordinates (glTF: v down)
     colors: np.ndarray | None = None  # [V, 4] f32 linear vertex colours (procedural albedo lives here)
     material: Material = field(default_factory=Material)
+    # glTF material flags of each vertex's primitive (the mesh is merged; None = OPAQUE, double-sided):
+    alpha_mode: np.ndarray | None = None  # [V] u8 ALPHA_MODES index: 0 OPAQUE, 1 MASK, 2 BLEND
+    alpha_cutoff: np.ndarray | None = None  # [V] f32 MASK threshold on albedo alpha (glTF default 0.5)
+    double_sided: np.ndarray | None = None  # [V] bool; False: back faces are culled
 
     @property
     def num_vertices(self) -> int:

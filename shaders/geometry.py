@@ -14,7 +14,7 @@ import moderngl
 import numpy as np
 
 from conrt.errors import AssetError, InputError
-from conrt.types import Character, Pose
+from conrt.types import ALPHA_MODES, Character, Pose
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +41,12 @@ def validate_character(character: Character) -> None:
         raise AssetError(f"character {character.name!r}: uv shape {mesh.uv.shape}, expected ({v}, 2)")
     if mesh.colors is not None and mesh.colors.shape != (v, 4):
         raise AssetError(f"character {character.name!r}: colors shape {mesh.colors.shape}, expected ({v}, 4)")
+    for name in ("alpha_mode", "alpha_cutoff", "double_sided"):
+        arr = getattr(mesh, name)
+        if arr is not None and np.shape(arr) != (v,):
+            raise AssetError(f"character {character.name!r}: {name} shape {np.shape(arr)}, expected ({v},)")
+    if mesh.alpha_mode is not None and int(np.max(mesh.alpha_mode, initial=0)) >= len(ALPHA_MODES):
+        raise AssetError(f"character {character.name!r}: alpha_mode values must index {', '.join(ALPHA_MODES)}")
     if not (np.isfinite(mesh.positions).all() and np.isfinite(mesh.weights).all()):
         raise AssetError(f"character {character.name!r}: NaN/inf in rest positions or weights")
     if not np.isfinite(skel.inverse_bind).all():
@@ -56,7 +62,12 @@ class SkinnedGeometry:
 
     Buffers (per vertex): ``in_position`` 3f, ``in_normal`` 3f, ``in_joints``
     4i, ``in_weights`` 4f, ``in_landmark`` 3f, ``in_uv`` 2f, ``in_color`` 4f,
-    ``in_part`` 1i (static) and ``in_sim`` 4f (dynamic: xyz + weight).
+    ``in_part`` 1i, ``in_alpha`` 3f (glTF alpha mode index, alpha cutoff,
+    double-sided 0/1; static) and ``in_sim`` 4f (dynamic: xyz + weight).
+
+    The index buffer holds the solid triangles (OPAQUE, MASK) first and the
+    BLEND ones after them (``num_solid_indices``), so a pass can draw the
+    layers that blend over the others last.
     """
 
     def __init__(self, ctx: moderngl.Context, character: Character):
@@ -72,6 +83,11 @@ class SkinnedGeometry:
         self._inverse_bind = skel.inverse_bind.astype(np.float64)
         f4 = lambda a: np.ascontiguousarray(a, np.float32)  # noqa: E731
         landmarks = character.box.landmarks(mesh.positions)
+        alpha = np.stack([
+            np.zeros(v) if mesh.alpha_mode is None else np.asarray(mesh.alpha_mode, np.float64),
+            np.full(v, 0.5) if mesh.alpha_cutoff is None else np.asarray(mesh.alpha_cutoff, np.float64),
+            np.ones(v) if mesh.double_sided is None else np.asarray(mesh.double_sided, np.float64),
+        ], 1)
         normals = mesh.normals
         if not np.isfinite(normals).all():
             # Only shading uses normals: a broken one must not stop the UDP.
@@ -88,13 +104,19 @@ class SkinnedGeometry:
             "in_uv": (ctx.buffer(f4(mesh.uv if mesh.uv is not None else np.zeros((v, 2)))), "2f"),
             "in_color": (ctx.buffer(f4(mesh.colors if mesh.colors is not None else np.ones((v, 4)))), "4f"),
             "in_part": (ctx.buffer(np.ascontiguousarray(mesh.parts, np.int32)), "i"),
+            "in_alpha": (ctx.buffer(f4(alpha)), "3f"),
             "in_sim": (ctx.buffer(reserve=v * 16, dynamic=True), "4f"),
         }
+        # Some MASK/BLEND material or single-sided face: the passes apply glsl/include/alpha.glsl.
+        self.alpha_rule = bool(alpha[:, 0].any() or (alpha[:, 2] < 0.5).any())
         self._sim_host = np.zeros((v, 4), np.float32)
         self._sim_dirty = False  # the GPU stream holds a non-zero override
         self.buffers["in_sim"][0].write(self._sim_host)
-        self.index_buffer = ctx.buffer(np.ascontiguousarray(mesh.triangles, np.uint32))
+        blend = alpha[mesh.triangles[:, 0], 0] == ALPHA_MODES.index("BLEND")
+        triangles = np.concatenate([mesh.triangles[~blend], mesh.triangles[blend]])  # stable: solid order kept
+        self.index_buffer = ctx.buffer(np.ascontiguousarray(triangles, np.uint32))
         self.num_indices = mesh.triangles.size
+        self.num_solid_indices = int((~blend).sum()) * 3
         # Joint matrices: 4 texels (the 4 columns) per joint row.
         self.joint_texture = ctx.texture((4, self.num_joints), 4, dtype="f4")
         self.joint_texture.filter = (moderngl.NEAREST, moderngl.NEAREST)

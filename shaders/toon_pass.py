@@ -6,7 +6,15 @@ same surface point, and the coverage is identical: ``alpha > 0`` exactly where
 the UDP has ``a = 1``.
 
 Output: ``[H, W, 4] u8`` straight-alpha RGBA (sRGB colour), row 0 = top;
-background ``(0, 0, 0, 0)``, character pixels alpha 255 (glTF OPAQUE).
+background ``(0, 0, 0, 0)``, character pixels alpha 255; with ``antialias=k``
+(k > 1) alpha is the covered fraction of k x k samples at the silhouette and
+the colour the mean of the covered samples (same coverage as a UdpPass with the
+same k: alpha > 0 exactly where its ``a > 0``).
+
+glTF materials: OPAQUE ignores alpha; MASK covers where albedo alpha >=
+alphaCutoff; BLEND layers are drawn after the rest and blended over it
+(covering where their alpha >= 0.5); back faces of single-sided materials
+are culled (``glsl/include/alpha.glsl``, shared with the UDP pass).
 
 Shading:
 - albedo = ``material.base_color_factor`` x ``texture(uv)`` (when the material
@@ -28,7 +36,9 @@ import numpy as np
 from conrt.errors import ConfigError, InputError
 from conrt.shaders.camera import raster_view_proj
 from conrt.shaders.context import current
+from conrt.shaders.coverage import CoverageResolve, check_factor
 from conrt.shaders.geometry import SkinnedGeometry
+from conrt.shaders.material import albedo_image, albedo_texture, base_color
 from conrt.shaders.program import load_program
 from conrt.shaders.udp_pass import _check_size
 from conrt.types import Camera, Character, Pose
@@ -48,15 +58,43 @@ class ToonStyle:
     depth_step: float = 0.04  # contour when the depth jumps by this fraction of the character height
     crease_angle: float | None = 60.0  # degrees between neighbouring normals that draw a crease line; None = off
     ink: tuple[float, float, float] = (0.12, 0.08, 0.1)  # ink colour = surface colour x ink (linear)
+    look: str = "toon"  # surface shading, one of LOOKS: "toon" three tones, "flat" unlit albedo, "soft" smooth
+
+
+LOOKS = ("toon", "flat", "soft")  # index = u_style in glsl/toon.glsl
+
+# Named looks for training data in more than one style (``conrt data make --styles``).
+STYLE_NAMES = ("toon", "unlit", "flat", "soft", "no-outline", "thick-outline")
+
+
+def named_style(name: str, height: int) -> ToonStyle:
+    """The ToonStyle called ``name`` (STYLE_NAMES) for a ``height``-pixel frame:
+    toon = our default; unlit = textured/flat albedo, no ink; flat = unlit with
+    ink; soft = smooth shading ramp; no-outline = toon without ink;
+    thick-outline = toon with ink twice as wide."""
+    if name not in STYLE_NAMES:
+        raise ConfigError(f"unknown style {name!r}; choose from {', '.join(STYLE_NAMES)}")
+    thin = max(1.0, height / 256)
+    return {
+        "toon": ToonStyle(),
+        "unlit": ToonStyle(look="flat", line_width=0),
+        "flat": ToonStyle(look="flat"),
+        "soft": ToonStyle(look="soft"),
+        "no-outline": ToonStyle(line_width=0),
+        "thick-outline": ToonStyle(line_width=min(16.0, 2 * thin)),
+    }[name]
 
 
 class ToonPass:
     """``ToonPass(ctx, w, h)``, ``set_character(c)``, ``run(pose, camera) -> [H, W, 4] u8``."""
 
     @current
-    def __init__(self, ctx: moderngl.Context, width: int = 256, height: int = 256, style: ToonStyle = ToonStyle()):
+    def __init__(self, ctx: moderngl.Context, width: int = 256, height: int = 256, style: ToonStyle = ToonStyle(),
+                 antialias: int = 1):
         self.ctx = ctx
         self.style = style
+        # antialias k > 1: draw and ink at k x the size, alpha = coverage (shaders/coverage.py)
+        self.antialias = check_factor(antialias)
         light = np.asarray(style.light, np.float64)
         if light.shape != (3,) or not np.isfinite(light).all() or np.linalg.norm(light) == 0:
             raise ConfigError(f"toon light must be a non-zero 3-vector, got {style.light}")
@@ -65,8 +103,11 @@ class ToonPass:
             raise ConfigError(f"toon line_width must be in 0..16 pixels (or None), got {style.line_width}")
         if not style.depth_step > 0:
             raise ConfigError(f"toon depth_step must be positive, got {style.depth_step}")
+        if style.look not in LOOKS:
+            raise ConfigError(f"toon look {style.look!r}: choose one of {', '.join(LOOKS)}")
         self.program = load_program(ctx, "toon")
         self.outline = load_program(ctx, "toon_outline")
+        self._resolve = CoverageResolve(ctx, "color", self.antialias) if self.antialias > 1 else None
         self._screen_vao = ctx.vertex_array(self.outline, [])
         self.geometry: SkinnedGeometry | None = None
         self._vao: moderngl.VertexArray | None = None
@@ -83,50 +124,42 @@ class ToonPass:
     def resize(self, width: int, height: int) -> None:
         self.width, self.height = _check_size(width, height)
         self._release_targets()
-        ctx, size = self.ctx, (self.width, self.height)
+        ctx, k = self.ctx, self.antialias
+        size = (k * self.width, k * self.height)  # steps 1-2 draw supersampled when antialiasing
         self._color = ctx.texture(size, 4)  # step 1 shaded colour, RGBA8
         self._gbuf = ctx.texture(size, 4, dtype="f4")  # depth (0 = background), part, normal (octahedral)
         for tex in (self._color, self._gbuf):
             tex.filter = (moderngl.NEAREST, moderngl.NEAREST)
         self._depth = ctx.depth_renderbuffer(size)
         self._geo_fbo = ctx.framebuffer(color_attachments=[self._color, self._gbuf], depth_attachment=self._depth)
-        self.texture = ctx.texture(size, 4)  # final straight-alpha RGBA8
+        self.texture = ctx.texture((self.width, self.height), 4)  # final straight-alpha RGBA8
         self.fbo = ctx.framebuffer(color_attachments=[self.texture])
         self._targets = [self._geo_fbo, self.fbo, self._color, self._gbuf, self._depth, self.texture]
+        self._inked = self._inked_fbo = None  # step 2's supersampled output, reduced by the resolve step
+        if self._resolve is not None:
+            self._inked = ctx.texture(size, 4)
+            self._inked.filter = (moderngl.NEAREST, moderngl.NEAREST)
+            self._inked_fbo = ctx.framebuffer(color_attachments=[self._inked])
+            self._targets += [self._inked_fbo, self._inked]
 
     @current
     def set_character(self, character: Character) -> None:
         """Upload a character's mesh and material once (replaces the previous one)."""
-        mat, mesh = character.mesh.material, character.mesh
+        mat = character.mesh.material
         # Check the material before anything is uploaded.
-        base = np.asarray(mat.base_color_factor, np.float32).reshape(-1)
-        if base.shape != (4,) or not np.isfinite(base).all():
-            raise InputError(f"base_color_factor must be 4 finite floats, got {mat.base_color_factor}")
+        base = base_color(character)
         shade = np.ones(4, np.float32)
         if mat.shade_color_factor is not None:
             given = np.asarray(mat.shade_color_factor, np.float32).reshape(-1)
             if given.size not in (3, 4) or not np.isfinite(given).all():
                 raise InputError(f"shade_color_factor must be 3 or 4 finite floats, got {mat.shade_color_factor}")
             shade[: given.size] = given
-        tex = mat.base_color_texture if (mat.base_color_texture is not None and mesh.uv is not None) else None
-        if tex is not None:
-            tex = np.asarray(tex)
-            if tex.ndim != 3 or tex.shape[2] not in (3, 4) or tex.dtype != np.uint8:
-                raise InputError(f"base_color_texture must be [H, W, 4] u8, got {tex.shape} {tex.dtype}")
-            if tex.shape[2] == 3:
-                tex = np.concatenate([tex, np.full(tex.shape[:2] + (1,), 255, np.uint8)], 2)
+        image = albedo_image(character)
 
         self._release_character()
         self.geometry = SkinnedGeometry(self.ctx, character)
         self._vao = self.geometry.vertex_array(self.program)
-        if tex is not None:
-            # Row 0 of the image is v = 0, which is also the first row GL stores: no flip.
-            self._albedo = self.ctx.texture((tex.shape[1], tex.shape[0]), 4, np.ascontiguousarray(tex))
-            self._albedo.build_mipmaps()
-            self._albedo.filter = (moderngl.LINEAR_MIPMAP_LINEAR, moderngl.LINEAR)
-            self._albedo.repeat_x = self._albedo.repeat_y = True  # glTF default sampler wraps
-        else:
-            self._albedo = self.ctx.texture((1, 1), 4, bytes([255, 255, 255, 255]))
+        self._albedo = albedo_texture(self.ctx, image)
         self.program["u_base_color"].value = tuple(float(x) for x in base)
         self.program["u_has_shade"].value = mat.shade_color_factor is not None
         self.program["u_shade_color"].value = tuple(float(x) for x in shade)
@@ -146,8 +179,9 @@ class ToonPass:
         ctx, st = self.ctx, self.style
 
         # Step 1: shaded colour + G-buffer.
+        k = self.antialias
         self._geo_fbo.use()
-        self._geo_fbo.viewport = (0, 0, self.width, self.height)
+        self._geo_fbo.viewport = (0, 0, k * self.width, k * self.height)
         self._geo_fbo.clear(0.0, 0.0, 0.0, 0.0, depth=1.0)
         ctx.enable_only(moderngl.DEPTH_TEST)
         ctx.depth_func = "<"
@@ -160,12 +194,19 @@ class ToonPass:
         prog["u_view"].write(np.ascontiguousarray(camera.view.astype(np.float32).T))
         prog["u_light"].value = tuple(float(x) for x in self._light)
         prog["u_tones"].value = (st.lit_threshold, st.deep_threshold, st.deep_multiplier)
-        self._vao.render(moderngl.TRIANGLES, vertices=self.geometry.num_indices)
+        prog["u_stage"].value = 0
+        prog["u_style"].value = LOOKS.index(st.look)
+        geo = self.geometry
+        solid, layers = geo.num_solid_indices, geo.num_indices - geo.num_solid_indices
+        self._vao.render(moderngl.TRIANGLES, vertices=solid)
+        if layers:
+            self._draw_blend_layers(solid, layers)
         self.ctx.front_face = "ccw"  # leave the GL default for whoever draws next
 
         # Step 2: outlines inside the silhouette, composite to the output.
-        self.fbo.use()
-        self.fbo.viewport = (0, 0, self.width, self.height)
+        inked = self._inked_fbo if self._resolve is not None else self.fbo
+        inked.use()
+        inked.viewport = (0, 0, k * self.width, k * self.height)
         ctx.disable(moderngl.DEPTH_TEST)
         self._color.use(2)
         self._gbuf.use(3)
@@ -173,11 +214,40 @@ class ToonPass:
         out["u_color"].value = 2
         out["u_gbuf"].value = 3
         width = st.line_width if st.line_width is not None else max(1.0, self.height / 256)
-        out["u_radius"].value = int(round(width))
+        out["u_radius"].value = int(round(width * k))  # the same width in output pixels
         out["u_depth_step"].value = float(st.depth_step * self._height_m)
         out["u_crease_cos"].value = -2.0 if st.crease_angle is None else float(np.cos(np.radians(st.crease_angle)))
         out["u_ink"].value = tuple(float(x) for x in st.ink)
         self._screen_vao.render(moderngl.TRIANGLES, vertices=3)
+        if self._resolve is not None:
+            self._resolve.run(self._inked, self.fbo, self.size)
+
+    def _draw_blend_layers(self, first: int, count: int) -> None:
+        """glTF BLEND triangles, after the solid ones: (1) their coverage (alpha >=
+        0.5, the UDP pass's rule) into the depth buffer and the G-buffer's depth
+        only, so they join the silhouette without adding part or crease lines;
+        (2) their colour, alpha-blended over what lies behind them (their own
+        coverage included, depth test <=)."""
+        ctx, fbo, prog = self.ctx, self._geo_fbo, self.program
+        off, on = (False,) * 4, (True,) * 4
+        fbo.color_mask = (off, (True, False, False, False))
+        fbo.use()
+        self._vao.render(moderngl.TRIANGLES, vertices=count, first=first)
+        fbo.color_mask = (on, off)  # colour target only
+        fbo.depth_mask = False
+        fbo.use()
+        ctx.enable(moderngl.BLEND)
+        # "over" into a target cleared to (0, 0, 0, 0) with solids at alpha 1: it then holds
+        # premultiplied colour, which the outline step divides back (a layer over nothing keeps its hue).
+        ctx.blend_func = moderngl.SRC_ALPHA, moderngl.ONE_MINUS_SRC_ALPHA, moderngl.ONE, moderngl.ONE_MINUS_SRC_ALPHA
+        ctx.depth_func = "<="
+        prog["u_stage"].value = 1
+        self._vao.render(moderngl.TRIANGLES, vertices=count, first=first)
+        prog["u_stage"].value = 0
+        ctx.disable(moderngl.BLEND)
+        ctx.depth_func = "<"
+        fbo.color_mask = (on, on)
+        fbo.depth_mask = True
 
     @current
     def read(self) -> np.ndarray:
@@ -197,6 +267,8 @@ class ToonPass:
         self._screen_vao.release()
         self.program.release()
         self.outline.release()
+        if self._resolve is not None:
+            self._resolve.release()
 
     def _release_character(self) -> None:
         if self.geometry is not None:

@@ -5,12 +5,21 @@ Renders the posed character into an RGBA32F target:
 - ``rgb`` = the landmark of the visible surface point: its rest-pose position
   normalised by the character's canonical box (``Character.box``), exact float
   values (no 8-bit loss, no MSAA blending);
-- ``a`` = 1 where the character covers the pixel centre, 0 elsewhere;
+- ``a`` = 1 where the character covers the pixel centre, 0 elsewhere; glTF
+  materials decide what covers (``glsl/include/alpha.glsl``, same rule as the
+  toon pass): MASK where albedo alpha >= alphaCutoff, BLEND where it is >= 0.5,
+  back faces of single-sided materials never;
 - background is exactly ``(0, 0, 0, 0)``.
 
+With ``antialias=k`` (odd k > 1, off by default) the pass draws at k x the size
+and ``a`` becomes the covered fraction of the k x k samples (smooth edges),
+while ``rgb`` stays one surface's landmark: the covered sample nearest the pixel
+centre (fully covered pixels: exactly the unsupersampled value). Consumers
+that need a binary mask test ``a > 0`` (or ``a >= 0.5``), not ``a == 1``.
+
 Skinning runs in the vertex shader (``glsl/include/skinning.glsl``); the
-nearest surface wins (depth test, no face culling: single-sided cloth is seen
-from both sides).
+nearest surface wins (depth test; back faces are culled only for glTF
+materials with ``doubleSided: false``, see ``characters/gltf_io.py``).
 """
 from __future__ import annotations
 
@@ -22,7 +31,9 @@ import numpy as np
 from conrt.errors import ConfigError, InputError
 from conrt.shaders.camera import raster_view_proj
 from conrt.shaders.context import current
+from conrt.shaders.coverage import CoverageResolve, check_factor
 from conrt.shaders.geometry import SkinnedGeometry
+from conrt.shaders.material import albedo_image, albedo_texture, base_color
 from conrt.shaders.program import load_program
 from conrt.types import Camera, Character, Pose, UdpFrame
 
@@ -51,17 +62,23 @@ class UdpPass:
     ROW_ORDERS = ("top-first", "gl")
 
     @current
-    def __init__(self, ctx: moderngl.Context, width: int = 256, height: int = 256, rows: str = "top-first"):
+    def __init__(self, ctx: moderngl.Context, width: int = 256, height: int = 256, rows: str = "top-first",
+                 antialias: int = 1):
         if rows not in self.ROW_ORDERS:
             raise ConfigError(f"unknown row order {rows!r}; choose one of {', '.join(self.ROW_ORDERS)}")
         self.rows = rows
         self.ctx = ctx
+        # antialias k > 1: draw at k x the size, alpha = coverage (shaders/coverage.py)
+        self.antialias = check_factor(antialias)
+        self._resolve = CoverageResolve(ctx, "udp", self.antialias) if self.antialias > 1 else None
+        self._hi: tuple | None = None
         self.program = load_program(ctx, "udp")
         self.geometry: SkinnedGeometry | None = None
         self._vao: moderngl.VertexArray | None = None
         self.texture: moderngl.Texture | None = None
         self.fbo: moderngl.Framebuffer | None = None
         self._depth: moderngl.Renderbuffer | None = None
+        self._albedo: moderngl.Texture | None = None  # only for glTF MASK/BLEND/single-sided materials
         self.resize(width, height)
 
     @property
@@ -77,6 +94,12 @@ class UdpPass:
         self.texture.filter = (moderngl.NEAREST, moderngl.NEAREST)
         self._depth = self.ctx.depth_renderbuffer((self.width, self.height))
         self.fbo = self.ctx.framebuffer(color_attachments=[self.texture], depth_attachment=self._depth)
+        if self._resolve is not None:
+            k = self.antialias
+            hi_tex = self.ctx.texture((k * self.width, k * self.height), 4, dtype="f4")
+            hi_tex.filter = (moderngl.NEAREST, moderngl.NEAREST)
+            hi_depth = self.ctx.depth_renderbuffer((k * self.width, k * self.height))
+            self._hi = (self.ctx.framebuffer(color_attachments=[hi_tex], depth_attachment=hi_depth), hi_tex, hi_depth)
 
     @current
     def set_character(self, character: Character) -> None:
@@ -84,8 +107,16 @@ class UdpPass:
         if self.geometry is not None:
             self._vao.release()
             self.geometry.release()
+        if self._albedo is not None:
+            self._albedo.release()
+            self._albedo = None
         self.geometry = SkinnedGeometry(self.ctx, character)
         self._vao = self.geometry.vertex_array(self.program)
+        self.program["u_has_alpha"].value = self.geometry.alpha_rule
+        if self.geometry.alpha_rule:
+            # The toon pass's texture rules, so both passes cover the same pixels.
+            self._albedo = albedo_texture(self.ctx, albedo_image(character))
+            self.program["u_base_alpha"].value = float(base_color(character)[3])
         log.debug("UDP pass: %s, %d vertices, %d triangles", character.name,
                   character.mesh.num_vertices, character.mesh.num_triangles)
 
@@ -100,16 +131,22 @@ class UdpPass:
         if not np.isfinite(mvp).all():
             raise InputError("camera matrices contain NaN/inf")
         self.geometry.update(pose)  # validates the pose before anything is drawn
-        self.fbo.use()
-        self.fbo.viewport = (0, 0, self.width, self.height)
-        self.fbo.clear(0.0, 0.0, 0.0, 0.0, depth=1.0)
+        fbo = self._hi[0] if self._hi is not None else self.fbo
+        fbo.use()
+        fbo.viewport = (0, 0, self.antialias * self.width, self.antialias * self.height)
+        fbo.clear(0.0, 0.0, 0.0, 0.0, depth=1.0)
         self.ctx.enable_only(moderngl.DEPTH_TEST)
         self.ctx.depth_func = "<"
         self.ctx.front_face = "cw" if self.rows == "top-first" else "ccw"  # a y flip mirrors the winding
         self.geometry.bind_joints(self.program, 0)
+        if self._albedo is not None:
+            self._albedo.use(1)
+            self.program["u_texture"].value = 1
         self.program["u_view_proj"].write(np.ascontiguousarray(mvp.T))
         self._vao.render(moderngl.TRIANGLES, vertices=self.geometry.num_indices)
         self.ctx.front_face = "ccw"  # leave the GL default for whoever draws next
+        if self._hi is not None:
+            self._resolve.run(self._hi[1], self.fbo, self.size)
 
     @current
     def read(self) -> UdpFrame:
@@ -142,13 +179,18 @@ class UdpPass:
             self._vao.release()
             self.geometry.release()
             self.geometry = None
+        if self._albedo is not None:
+            self._albedo.release()
+            self._albedo = None
+        if self._resolve is not None:
+            self._resolve.release()
         self.program.release()
 
     def _release_targets(self) -> None:
-        for obj in (self.fbo, self.texture, self._depth):
+        for obj in (self.fbo, self.texture, self._depth, *(self._hi or ())):
             if obj is not None:
                 obj.release()
-        self.fbo = self.texture = self._depth = None
+        self.fbo = self.texture = self._depth = self._hi = None
 
     def __enter__(self) -> "UdpPass":
         return self

@@ -6,8 +6,12 @@ frames; each frame gets its own random orbit camera (yaw, pitch, roll) and
 framing margin (scale jitter), and is rendered twice from that SAME camera:
 
 - ``rgba``: the toon pass, ``[P, S, S, 4] u8`` straight alpha, sRGB — the
-  ground truth and, for other poses of the character, the sheet images;
-- ``udp``: the UDP pass, ``[P, S, S, 4] f16`` (xyz landmark + occupancy).
+  ground truth and, for other poses of the character, the sheet images; in
+  one look per character (``DataSpec.styles``, default our toon look; several
+  teach a network to carry the sheet's style instead of imposing one);
+- ``udp``: the UDP pass, ``[P, S, S, 4] f16`` (xyz landmark + occupancy;
+  with ``DataSpec.antialias`` > 1 both passes have coverage alpha at the
+  silhouette, the landmarks staying one surface's).
   float16 keeps ~3 decimal digits of the 0..1 landmarks (1/2048 at worst),
   far finer than one texel of a 256² frame, at half the size of float32.
 
@@ -19,7 +23,8 @@ Layout of a dataset folder::
 
 A shard holds ``rgba [C, P, S, S, 4] u8``, ``udp [C, P, S, S, 4] f16``,
 ``seeds [C] i64`` (procedural seeds), ``cams [C, P, 4] f32`` (yaw, pitch,
-roll, margin), ``clips [C, P] i16`` (index into ``CLIPS``), ``times [C, P] f32``.
+roll, margin), ``clips [C, P] i16`` (index into ``CLIPS``), ``times [C, P] f32``,
+``styles [C] i16`` (index into the manifest's ``spec.styles``).
 Shards are written to a temporary name and renamed, so a killed run leaves
 only complete shards; rerunning the same command skips them (resume).
 
@@ -78,8 +83,18 @@ class DataSpec:
     val: float = 0.05  # fraction of characters in the validation split
     test: float = 0.05  # fraction in the test split
     jitter: CameraJitter = CameraJitter()
+    styles: tuple[str, ...] = ("toon",)  # looks (shaders.toon_pass.STYLE_NAMES), one drawn per character
+    antialias: int = 1  # supersampling factor of both passes (shaders/coverage.py); 1 = binary coverage
 
     def validate(self) -> "DataSpec":
+        from conrt.shaders.toon_pass import STYLE_NAMES
+
+        from conrt.shaders.coverage import check_factor
+
+        check_factor(self.antialias)
+        bad = [s for s in self.styles if s not in STYLE_NAMES]
+        if not self.styles or bad or len(set(self.styles)) != len(self.styles):
+            raise ConfigError(f"--styles {','.join(self.styles)!r}: give distinct names from {', '.join(STYLE_NAMES)}")
         if self.characters < 1:
             raise ConfigError(f"--characters must be >= 1, got {self.characters}")
         if self.poses < 2:
@@ -109,7 +124,16 @@ class DataSpec:
         d = dict(d)
         j = d.pop("jitter", {})
         j = {k: tuple(v) if isinstance(v, list) else v for k, v in j.items()}
+        if "styles" in d:
+            d["styles"] = tuple(d["styles"])
         return cls(**d, jitter=CameraJitter(**j))
+
+    def style_of(self, index: int) -> int:
+        """Index into ``styles`` of character ``index`` (its own rng stream: the
+        cameras and poses are the same whatever the styles)."""
+        if len(self.styles) == 1:
+            return 0
+        return int(np.random.default_rng([self.seed, index, 3]).integers(len(self.styles)))
 
 
 def split_of(spec: DataSpec) -> dict[str, list[int]]:
@@ -139,18 +163,31 @@ class CharacterSamples:
     cams: np.ndarray  # [P, 4] f32 yaw, pitch, roll, margin
     clips: np.ndarray  # [P] i16 index into CLIPS
     times: np.ndarray  # [P] f32 clip time of the frame (s)
+    style: str = "toon"  # the look of its rgba (shaders.toon_pass.STYLE_NAMES)
 
 
 class Renderer:
     """One GL context + UDP and toon passes at one size, reused for every character."""
 
-    def __init__(self, size: int):
-        from conrt.shaders import ToonPass, UdpPass, create_context
+    def __init__(self, size: int, style: str = "toon", antialias: int = 1):
+        from conrt.shaders import UdpPass, create_context
 
         self.size = size
+        self.antialias = antialias
         self.ctx = create_context("auto")
-        self.udp = UdpPass(self.ctx, size, size)
-        self.toon = ToonPass(self.ctx, size, size)
+        self.udp = UdpPass(self.ctx, size, size, antialias=antialias)
+        self._toons: dict = {}
+        self.use_style(style)
+
+    def use_style(self, name: str) -> None:
+        """Draw the next characters' rgba in the look ``name`` (one ToonPass per look, made once)."""
+        from conrt.shaders import ToonPass
+        from conrt.shaders.toon_pass import named_style
+
+        if name not in self._toons:
+            self._toons[name] = ToonPass(self.ctx, self.size, self.size, named_style(name, self.size),
+                                         antialias=self.antialias)
+        self.style, self.toon = name, self._toons[name]
 
     def set_character(self, character) -> None:
         self.udp.set_character(character)
@@ -170,7 +207,8 @@ class Renderer:
         from conrt.shaders import release_context
 
         self.udp.release()
-        self.toon.release()
+        for toon in self._toons.values():
+            toon.release()
         release_context(self.ctx)
 
     def __enter__(self) -> "Renderer":
@@ -223,7 +261,7 @@ def render_character(renderer: Renderer, seed: int, poses: int, jitter: CameraJi
         rgba[k], u = renderer.render(character, pose, yaw, pitch, roll, margin)
         udp[k] = u.astype(np.float16)
         cams[k] = (yaw, pitch, roll, margin)
-    return CharacterSamples(int(seed), rgba, udp, cams, clip_ids, times)
+    return CharacterSamples(int(seed), rgba, udp, cams, clip_ids, times, renderer.style)
 
 
 # ---------------------------------------------------------------------------
@@ -287,16 +325,17 @@ def make_dataset(out, spec: DataSpec, progress: bool = True) -> dict:
     todo = [i for i in range(spec.num_shards) if i not in done]
     n_todo = sum(min((i + 1) * spec.shard_size, spec.characters) - i * spec.shard_size for i in todo)
     if todo:
-        with Renderer(spec.size) as renderer, tqdm(total=n_todo, unit="char", desc="data make",
+        with Renderer(spec.size, spec.styles[0], spec.antialias) as renderer, tqdm(total=n_todo, unit="char", desc="data make",
                                                     disable=not progress) as bar:
             for i in todo:
                 chars = range(i * spec.shard_size, min((i + 1) * spec.shard_size, spec.characters))
                 samples = []
                 for c in chars:
+                    renderer.use_style(spec.styles[spec.style_of(c)])
                     samples.append(render_character(renderer, spec.character_seed(c), spec.poses, spec.jitter,
                                                     rng_key=(spec.seed, c, 1)))
                     bar.update(1)
-                _write_shard(out / shard_name(i), samples)
+                _write_shard(out / shard_name(i), samples, spec.styles)
                 done.append(i)
                 _write_manifest(out, spec, done, _folder_bytes(out), prev_seconds + time.time() - t0)
     manifest = read_manifest(out)
@@ -305,7 +344,7 @@ def make_dataset(out, spec: DataSpec, progress: bool = True) -> dict:
     return manifest
 
 
-def _write_shard(path: Path, samples: list[CharacterSamples]) -> None:
+def _write_shard(path: Path, samples: list[CharacterSamples], styles: tuple[str, ...] = ("toon",)) -> None:
     tmp = path.with_name(path.name + ".tmp.npz")
     np.savez_compressed(
         tmp,
@@ -315,6 +354,7 @@ def _write_shard(path: Path, samples: list[CharacterSamples]) -> None:
         cams=np.stack([s.cams for s in samples]),
         clips=np.stack([s.clips for s in samples]),
         times=np.stack([s.times for s in samples]),
+        styles=np.array([styles.index(s.style) for s in samples], np.int16),
     )
     os.replace(tmp, path)
 

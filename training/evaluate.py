@@ -4,7 +4,14 @@ For every test character, ``targets`` of its poses are shaded from ``n``
 sheet views (other poses of the same character), n in {1, 2, 4, 8}; the views
 are nested (the n=1 view is among the n=2 views, ...), so the rows differ only
 in how many views the network sees. Metrics on premultiplied RGBA in 0..1,
-averaged over all (character, target) pairs: L1, SSIM, PSNR.
+averaged over all (character, target) pairs: L1, SSIM, PSNR, and two that see
+detail: ``face_ssim`` (the SSIM map averaged inside the head's box on screen)
+and ``sharpness`` (mean gradient magnitude of the prediction / the ground
+truth's on the inner foreground; below 1 = blurred).
+
+Two baselines score the same frames without learning: :class:`FlatColourBaseline`
+(silhouette x mean sheet colour) and :class:`ExactLookupBaseline` (each pixel
+copies the sheet pixel with the nearest true UDP, no network).
 """
 from __future__ import annotations
 
@@ -35,14 +42,16 @@ def parse_seeds(text: str) -> range:
     return range(a, b)
 
 
-def characters_from_seeds(seeds, poses: int = 12, size: int = 128, progress: bool = True) -> list[CharacterFrames]:
-    """Render unseen procedural characters on the fly (same recipe as ``conrt data make``)."""
+def characters_from_seeds(seeds, poses: int = 12, size: int = 128, progress: bool = True,
+                          style: str = "toon") -> list[CharacterFrames]:
+    """Render unseen procedural characters on the fly (same recipe as ``conrt data make``),
+    in the toon pass look ``style`` (``shaders.toon_pass.STYLE_NAMES``)."""
     from tqdm import tqdm
 
     from .datagen import Renderer, render_character
 
     out = []
-    with Renderer(size) as renderer:
+    with Renderer(size, style) as renderer:
         for s in tqdm(list(seeds), unit="char", desc="render test characters", disable=not progress):
             cs = render_character(renderer, int(s), poses, rng_key=(int(s), 2))
             out.append(CharacterFrames(cs.seed, cs.rgba, cs.udp))
@@ -54,6 +63,45 @@ def characters_from_data(folder, split: str = "test") -> list[CharacterFrames]:
     if not chars:
         raise InputError(f"{folder}: the {split!r} split is empty; make the dataset with --test > 0")
     return chars
+
+
+HEAD_MARGIN = 0.01  # landmark units (fraction of the canonical box) added around the head's box
+
+
+def head_landmark_box(character) -> np.ndarray:
+    """[2, 3] (min, max) landmark box of the head: the rest-pose vertices whose
+    strongest joint is the humanoid ``head`` (skull, face, hair cap; not the hair
+    chains that hang from it)."""
+    mesh = character.mesh
+    head = character.humanoid.get("head")
+    if head is None:
+        raise InputError(f"character {character.name!r} has no humanoid head joint; the face score needs one")
+    top = mesh.joints[np.arange(mesh.num_vertices), mesh.weights.argmax(1)]
+    lm = character.box.landmarks(mesh.positions[top == head])
+    if not len(lm):
+        raise InputError(f"character {character.name!r}: no vertex is bound mainly to the head joint")
+    return np.stack([lm.min(0) - HEAD_MARGIN, lm.max(0) + HEAD_MARGIN]).astype(np.float32)
+
+
+def head_pixel_box(udp: torch.Tensor, box: np.ndarray, min_pixels: int = 16) -> tuple[int, int, int, int]:
+    """The head's box on screen, found through the UDP (exact, no camera needed):
+    the pixel bounds of covered pixels whose landmark lies in the head's landmark
+    box. ``udp`` [4, H, W]; -> (y0, y1, x0, x1), empty (0, 0, 0, 0) when fewer than
+    ``min_pixels`` head pixels are visible."""
+    lo, hi = torch.from_numpy(box[0]), torch.from_numpy(box[1])
+    xyz = udp[:3].permute(1, 2, 0)
+    inside = (udp[3] > 0.5) & (xyz >= lo).all(-1) & (xyz <= hi).all(-1)
+    if int(inside.sum()) < min_pixels:
+        return 0, 0, 0, 0
+    ys, xs = torch.nonzero(inside, as_tuple=True)
+    return int(ys.min()), int(ys.max()) + 1, int(xs.min()), int(xs.max()) + 1
+
+
+def procedural_head_boxes(characters) -> dict[int, np.ndarray]:
+    """{seed: head landmark box} of procedural characters (regenerated from their seeds)."""
+    from conrt.characters.procedural import generate
+
+    return {c.seed: head_landmark_box(generate(int(c.seed))) for c in characters}
 
 
 class FlatColourBaseline(torch.nn.Module):
@@ -72,11 +120,67 @@ class FlatColourBaseline(torch.nn.Module):
         return torch.cat([mean[:, :, None, None] * occ, occ], 1)
 
 
+class ExactLookupBaseline(torch.nn.Module):
+    """Reference, not a model: the plain exact lookup with no network. Each
+    covered target pixel takes the colour of the sheet pixel whose TRUE UDP is
+    nearest to its own (a KD-tree per view), averaged over the views whose
+    nearest match is within ``radius`` (landmark units: a fraction of the
+    canonical box), i.e. the views that see that surface point; when none is,
+    the nearest view's. Bounds what exact correspondences alone can do: on
+    sheets whose look does not change with the pose it is nearly exact; on
+    toon sheets it copies the sheet's lighting and lines to the wrong place."""
+
+    needs_sheet_udp = True
+
+    def __init__(self, image_size: int, radius: float = 0.01):
+        super().__init__()
+        self.radius = float(radius)
+        self.cfg = type("Cfg", (), {"image_size": image_size, "name": "exact-lookup baseline"})()
+
+    def forward(self, sheet_rgb, sheet_mask, udp, sheet_udp=None):
+        from scipy.spatial import cKDTree
+
+        if sheet_udp is None:
+            raise ConfigError("the exact-lookup baseline needs the sheet views' true UDP")
+        n, m = sheet_rgb.shape[:2]
+        out = torch.zeros(n, 4, *udp.shape[-2:])
+        for b in range(n):
+            occ = udp[b, 3] > 0.5
+            query = udp[b, :3].permute(1, 2, 0)[occ].double().numpy()
+            dist, colour = [], []
+            for v in range(m):
+                cov = sheet_udp[b, v, 3] > 0.5
+                if not bool(cov.any()) or not len(query):
+                    continue
+                pts = sheet_udp[b, v, :3].permute(1, 2, 0)[cov].double().numpy()
+                straight = (sheet_rgb[b, v] / sheet_mask[b, v].clamp_min(1e-6)).permute(1, 2, 0)[cov]
+                d, i = cKDTree(pts).query(query)
+                dist.append(torch.from_numpy(d))
+                colour.append(straight[torch.from_numpy(i)])
+            if not dist:
+                continue
+            d, c = torch.stack(dist), torch.stack(colour)  # [V, P], [V, P, 3]
+            w = (d <= self.radius).float()
+            none = w.sum(0) == 0
+            w[d.argmin(0)[none], torch.nonzero(none, as_tuple=True)[0]] = 1.0  # nobody close: the nearest view
+            rgb = (w[..., None] * c).sum(0) / w.sum(0)[:, None]
+            out[b, :3][:, occ] = rgb.T.float().clamp(0, 1)
+            out[b, 3] = occ.float()
+        return out
+
+
 @torch.no_grad()
 def evaluate(model, characters: list[CharacterFrames], views=VIEW_COUNTS, targets: int = 4, seed: int = 0,
              batch: int = 4, progress: bool = True, grid_rows: int = 4,
-             true_sheet_udp: bool = False) -> tuple[dict, dict]:
-    """-> ({"n=1": {"l1", "ssim", "psnr", "samples"}, ...}, {n: grid batch}) for one model.
+             true_sheet_udp: bool = False, size: int | None = None,
+             head_boxes: dict[int, np.ndarray] | None = None) -> tuple[dict, dict]:
+    """-> ({"n=1": {"l1", "ssim", "psnr", "sharpness"[, "face_ssim", "face_samples"], "samples"}, ...},
+    {n: grid batch}) for one model.
+
+    ``size``: shading size (default the model's ``image_size``); the frames are
+    box-downsampled to it by an integer factor. ``head_boxes``: {character seed:
+    head landmark box} (:func:`head_landmark_box`) for the face score; frames
+    where the head is hidden do not count in it (``face_samples``).
 
     ``true_sheet_udp``: a lookup-architecture model builds its table from the
     sheet's true UDP (a sheet rendered from the rigged mesh) instead of its
@@ -90,7 +194,8 @@ def evaluate(model, characters: list[CharacterFrames], views=VIEW_COUNTS, target
     if views[0] < 1 or views[-1] + 1 > poses:
         raise ConfigError(f"view counts {views}: each must be in 1..{poses - 1} (poses per character - 1)")
     targets = min(targets, poses)
-    size = model.cfg.image_size
+    size = int(size or model.cfg.image_size)
+    use_sheet_udp = true_sheet_udp or getattr(model, "needs_sheet_udp", False)
     model.eval()
     # (character, target, sheet order) triples, fixed by the seed
     jobs = []
@@ -99,38 +204,53 @@ def evaluate(model, characters: list[CharacterFrames], views=VIEW_COUNTS, target
         for t in rng.permutation(poses)[:targets]:
             others = rng.permutation([k for k in range(poses) if k != t])
             jobs.append((ci, int(t), others))
-    sums = {n: {"l1": 0.0, "ssim": 0.0, "psnr": 0.0} for n in views}
+    keys = ("l1", "ssim", "psnr", "sharpness") + (("face_ssim",) if head_boxes is not None else ())
+    sums = {n: dict.fromkeys(keys, 0.0) for n in views}
+    faces = dict.fromkeys(views, 0)
     grids: dict[int, dict] = {}
     bar = tqdm(total=len(jobs) * len(views), unit="img", desc="eval", disable=not progress)
     for n in views:
         for i in range(0, len(jobs), batch):
             chunk = jobs[i:i + batch]
-            sheets, sheet_udps, udps, tgts = [], [], [], []
+            sheets, sheet_udps, udps, tgts, boxes = [], [], [], [], []
             for ci, t, others in chunk:
                 c = characters[ci]
-                sheet_udp = udp_tensor(c.udp[others[:n]]) if true_sheet_udp else None  # read only when used
+                sheet_udp = udp_tensor(c.udp[others[:n]]) if use_sheet_udp else None  # read only when used
                 sheet, sheet_udp = resize_pair(rgba_to_premul(c.rgba[others[:n]]), sheet_udp, size)
                 sheet_udps.append(sheet_udp)
                 tgt, udp = resize_pair(rgba_to_premul(c.rgba[t]), udp_tensor(c.udp[t]), size)
                 sheets.append(sheet), udps.append(udp), tgts.append(tgt)
+                if head_boxes is not None:
+                    boxes.append(head_pixel_box(udp, head_boxes[c.seed]))
             sheet = torch.stack(sheets)
             b = {"sheet_rgb": sheet[:, :, :3].contiguous(), "sheet_mask": sheet[:, :, 3:4].contiguous(),
                  "udp": torch.stack(udps), "target": torch.stack(tgts)}
-            if true_sheet_udp:
+            if use_sheet_udp:
                 pred = model(b["sheet_rgb"], b["sheet_mask"], b["udp"], sheet_udp=torch.stack(sheet_udps))
             else:
                 pred = model(b["sheet_rgb"], b["sheet_mask"], b["udp"])
-            for k, v in metrics(pred, b["target"]).items():
-                sums[n][k] += float(v.sum())
+            scores = metrics(pred, b["target"], torch.tensor(boxes) if boxes else None)
+            for k, v in scores.items():
+                seen = ~torch.isnan(v)  # face_ssim: only frames that show the head
+                sums[n][k] += float(v[seen].sum())
+            if "face_ssim" in scores:
+                faces[n] += int((~torch.isnan(scores["face_ssim"])).sum())
+            shown = {**b, "pred": pred}
+            if boxes:
+                shown["head_box"] = torch.tensor(boxes)
             if n not in grids:
-                grids[n] = {**b, "pred": pred}
+                grids[n] = shown
             elif grids[n]["udp"].shape[0] < grid_rows:
-                grids[n] = {k: torch.cat([grids[n][k], v])[:grid_rows]
-                            for k, v in {**b, "pred": pred}.items()}
+                grids[n] = {k: torch.cat([grids[n][k], v])[:grid_rows] for k, v in shown.items()}
             bar.update(len(chunk))
     bar.close()
-    table = {f"n={n}": {k: round(v / len(jobs), 5) for k, v in sums[n].items()} | {"samples": len(jobs)}
-             for n in views}
+    table = {}
+    for n in views:
+        row = {k: round(v / len(jobs), 5) for k, v in sums[n].items() if k != "face_ssim"}
+        if head_boxes is not None:
+            row["face_ssim"] = round(sums[n]["face_ssim"] / faces[n], 5) if faces[n] else None
+            row["face_samples"] = faces[n]
+        table[f"n={n}"] = row | {"samples": len(jobs)}
     return table, grids
 
 
@@ -138,17 +258,49 @@ def format_table(results: dict) -> str:
     """Text table; ``results`` = {label: {"n=1": {...}}} or one model's {"n=1": {...}}."""
     nested = results and all(isinstance(v, dict) and any(k.startswith("n=") for k in v) for v in results.values())
     models = results if nested else {"": results}
-    lines = [f"{'model':<22} {'views':>6} {'L1':>8} {'SSIM':>8} {'PSNR':>8}"]
+    width = max([22] + [len(label) for label in models])
+    lines = [f"{'model':<{width}} {'views':>6} {'L1':>8} {'SSIM':>8} {'PSNR':>8} {'face SSIM':>10} {'sharp':>7}"]
     for label, table in models.items():
         for key, row in table.items():
-            lines.append(f"{label:<22} {key:>6} {row['l1']:>8.4f} {row['ssim']:>8.4f} {row['psnr']:>8.2f}")
+            face = row.get("face_ssim")
+            face = f"{face:>10.4f}" if face is not None else f"{'-':>10}"
+            sharp = f"{row['sharpness']:>7.3f}" if "sharpness" in row else f"{'-':>7}"
+            lines.append(f"{label:<{width}} {key:>6} {row['l1']:>8.4f} {row['ssim']:>8.4f} {row['psnr']:>8.2f} "
+                         f"{face} {sharp}")
     return "\n".join(lines)
 
 
 def save_eval_grid(path, grids: dict, rows: int = 4) -> Path:
-    """Grid PNG of the largest view count evaluated: sheet views | UDP | prediction | ground truth."""
+    """Grid PNG of the largest view count evaluated: sheet views | UDP | prediction | ground truth,
+    then (when the head boxes are known) the face of the prediction | of the ground truth, enlarged
+    to the row height (nearest neighbour: the pixels the face score sees)."""
+    from PIL import Image
+
     from .trainer import save_grid
 
     n = max(grids)
     save_grid(path, grids[n], rows)
+    g = grids[n]
+    if "head_box" not in g:
+        return Path(path)
+    grid = np.asarray(Image.open(path).convert("RGB"))
+    size = g["udp"].shape[-1]
+    faces = []
+    for r in range(min(rows, g["udp"].shape[0])):
+        y0, y1, x0, x1 = (int(v) for v in g["head_box"][r])
+        row = []
+        for key in ("pred", "target"):
+            x = g[key][r].detach().float().clamp(0, 1).permute(1, 2, 0).numpy()
+            shown = (x[..., :3] + 0.75 * (1 - x[..., 3:4])) * 255
+            if y1 > y0 and x1 > x0:
+                # a square around the head box, enlarged to the row height
+                side = max(y1 - y0, x1 - x0)
+                cy, cx = (y0 + y1) // 2, (x0 + x1) // 2
+                top, left = max(0, min(size - side, cy - side // 2)), max(0, min(size - side, cx - side // 2))
+                crop = shown[top:top + side, left:left + side].astype(np.uint8)
+                row.append(np.asarray(Image.fromarray(crop).resize((size, size), Image.NEAREST)))
+            else:
+                row.append(np.full((size, size, 3), 191, np.uint8))
+        faces.append(np.concatenate(row, 1))
+    Image.fromarray(np.concatenate([grid, np.concatenate(faces, 0)], 1)).save(path)
     return Path(path)

@@ -67,8 +67,8 @@ def _gauss(size: int = 11, sigma: float = 1.5) -> torch.Tensor:
     return (g[:, None] * g[None, :])[None, None]
 
 
-def ssim(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    """[N] mean SSIM over channels (Gaussian window 11, sigma 1.5, data range 1)."""
+def ssim_map(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """[N, H, W] SSIM per pixel, mean over channels (Gaussian window 11, sigma 1.5, data range 1)."""
     c = pred.shape[1]
     win = _gauss().to(pred).expand(c, 1, 11, 11)
     mu_x = F.conv2d(pred, win, padding=5, groups=c)
@@ -78,7 +78,43 @@ def ssim(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     sxy = F.conv2d(pred * target, win, padding=5, groups=c) - mu_x * mu_y
     c1, c2 = 0.01 ** 2, 0.03 ** 2
     m = ((2 * mu_x * mu_y + c1) * (2 * sxy + c2)) / ((mu_x ** 2 + mu_y ** 2 + c1) * (sxx + syy + c2))
-    return m.mean((1, 2, 3))
+    return m.mean(1)
+
+
+def ssim(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """[N] mean SSIM over channels and pixels (see :func:`ssim_map`)."""
+    return ssim_map(pred, target).mean((1, 2))
+
+
+def box_ssim(pred: torch.Tensor, target: torch.Tensor, boxes: torch.Tensor) -> torch.Tensor:
+    """[N] mean of the full-frame SSIM map inside each image's box ``[y0, y1, x0, x1)``
+    (e.g. the head): computed on the whole frame, so a small box has no padding
+    artefacts. NaN where the box is empty (nothing to score)."""
+    m = ssim_map(pred, target)
+    out = torch.full((m.shape[0],), float("nan"))
+    for i, (y0, y1, x0, x1) in enumerate(boxes.tolist()):
+        if y1 > y0 and x1 > x0:
+            out[i] = m[i, int(y0):int(y1), int(x0):int(x1)].mean()
+    return out
+
+
+def gradient_magnitude(x: torch.Tensor) -> torch.Tensor:
+    """[N, C, H, W] -> [N, H-1, W-1] forward-difference gradient magnitude over all channels."""
+    gx = x[..., :-1, 1:] - x[..., :-1, :-1]
+    gy = x[..., 1:, :-1] - x[..., :-1, :-1]
+    return (gx ** 2 + gy ** 2).sum(1).sqrt()
+
+
+def sharpness_ratio(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """[N] mean gradient magnitude of the prediction's colour / the ground truth's,
+    over the ground truth's inner foreground (all three pixels of the difference
+    stencil fully covered: the silhouette edge, which the UDP gives away, does
+    not count). 1 = as much detail as the ground truth; blur < 1; noise > 1."""
+    a = target[:, 3] > 0.999
+    inner = (a[:, :-1, :-1] & a[:, :-1, 1:] & a[:, 1:, :-1]).float()
+    gp = (gradient_magnitude(pred[:, :3]) * inner).sum((1, 2))
+    gt = (gradient_magnitude(target[:, :3]) * inner).sum((1, 2))
+    return gp / gt.clamp_min(1e-8)
 
 
 def psnr(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
@@ -87,7 +123,12 @@ def psnr(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     return 10 * torch.log10(1.0 / mse)
 
 
-def metrics(pred: torch.Tensor, target: torch.Tensor) -> dict[str, torch.Tensor]:
-    """Per-image L1, SSIM, PSNR ([N] each) on premultiplied RGBA."""
+def metrics(pred: torch.Tensor, target: torch.Tensor, head_boxes: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
+    """Per-image L1, SSIM, PSNR, sharpness ratio ([N] each) on premultiplied RGBA;
+    with ``head_boxes`` ([N, 4] y0, y1, x0, x1) also ``face_ssim`` (NaN where the head is not seen)."""
     pred, target = pred.float().clamp(0, 1), target.float()
-    return {"l1": (pred - target).abs().mean((1, 2, 3)), "ssim": ssim(pred, target), "psnr": psnr(pred, target)}
+    out = {"l1": (pred - target).abs().mean((1, 2, 3)), "ssim": ssim(pred, target), "psnr": psnr(pred, target),
+           "sharpness": sharpness_ratio(pred, target)}
+    if head_boxes is not None:
+        out["face_ssim"] = box_ssim(pred, target, head_boxes)
+    return out

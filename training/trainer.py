@@ -250,7 +250,8 @@ def validate(model, val: SheetDataset, samples: int = 8, batch: int = 4) -> tupl
         b = val.batch(idx[i:i + batch], key=0)
         pred = model(b["sheet_rgb"], b["sheet_mask"], b["udp"])
         for k, v in metrics(pred, b["target"]).items():
-            sums[k] += float(v.sum())
+            if k in sums:  # the logged validation metrics
+                sums[k] += float(v.sum())
         n += pred.shape[0]
         if first is None:
             first = {**b, "pred": pred}

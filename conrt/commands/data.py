@@ -24,6 +24,13 @@ def register(subparsers) -> None:
     m.add_argument("--shard-size", type=int, default=8, help="characters per shard file (default 8)")
     m.add_argument("--val", type=float, default=0.05, help="fraction of characters for validation")
     m.add_argument("--test", type=float, default=0.05, help="fraction of characters for test")
+    m.add_argument("--styles", default="toon",
+                   help="comma-separated looks of the toon pass, one drawn per character (same cameras and poses "
+                        "whatever the list): toon (default), unlit (textured/flat albedo, no ink), flat (unlit "
+                        "with ink), soft (smooth shading), no-outline, thick-outline")
+    m.add_argument("--antialias", type=int, default=1,
+                   help="supersampling factor of the UDP and toon passes: 3 gives coverage alpha at the "
+                        "silhouette (UDP landmarks stay one surface's); default 1 = binary coverage")
     m.set_defaults(func=run_make)
     p.set_defaults(func=lambda args: (p.print_help(), 2)[1])
 
@@ -35,10 +42,11 @@ def run_make(args) -> int:
         logging.getLogger("conrt.physics").setLevel(logging.WARNING)
 
     spec = DataSpec(characters=args.characters, poses=args.poses, size=args.size, seed=args.seed,
-                    shard_size=args.shard_size, val=args.val, test=args.test)
+                    shard_size=args.shard_size, val=args.val, test=args.test,
+                    styles=tuple(x.strip() for x in args.styles.split(",") if x.strip()), antialias=args.antialias)
     manifest = make_dataset(args.output, spec)
     split = manifest["split"]
     print(f"conrt data make: {args.output}: {spec.characters} characters x {spec.poses} poses at "
-          f"{spec.size}x{spec.size}, {len(manifest['shards'])} shards, {manifest['bytes'] / 1e6:.1f} MB, "
+          f"{spec.size}x{spec.size} ({', '.join(spec.styles)}), {len(manifest['shards'])} shards, {manifest['bytes'] / 1e6:.1f} MB, "
           f"split train/val/test = {len(split['train'])}/{len(split['val'])}/{len(split['test'])}")
     return 0

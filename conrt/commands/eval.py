@@ -11,9 +11,12 @@ log = logging.getLogger(__name__)
 
 def register(subparsers) -> None:
     p = subparsers.add_parser(
-        "eval", help="score a model on test characters (L1/SSIM/PSNR for n = 1, 2, 4, 8 sheet views)",
+        "eval", help="score a model on test characters (L1/SSIM/PSNR, face SSIM, sharpness for n = 1, 2, 4, 8 views)",
         description="Shades test poses of each test character from n of its other poses (nested view sets) "
-                    "and reports L1, SSIM, PSNR on premultiplied RGBA, like the paper's Table 1. Characters "
+                    "and reports L1, SSIM, PSNR on premultiplied RGBA, like the paper's Table 1, plus two scores "
+                    "that see detail: face SSIM (SSIM inside the head's box on screen) and sharpness (mean "
+                    "gradient magnitude of the prediction / the ground truth's, on the foreground; < 1 = blurred). "
+                    "Characters "
                     "come from a dataset's test split (--data) or are generated on the fly (--seeds A:B; "
                     "datasets made with --seed 0 use seeds below 1e6, so 900000:900016 are unseen).")
     p.add_argument("--weights", nargs="+", default=None,
@@ -26,12 +29,19 @@ def register(subparsers) -> None:
     p.add_argument("--views", default="1,2,4,8", help="inference view counts (default 1,2,4,8)")
     p.add_argument("--targets", type=int, default=4, help="target poses per character (default 4)")
     p.add_argument("--poses", type=int, default=12, help="poses rendered per character with --seeds (default 12)")
-    p.add_argument("--size", type=int, default=None, help="render size with --seeds (default: the model's)")
+    p.add_argument("--size", type=int, default=None,
+                   help="shading size: frames are rendered (--seeds) or box-downsampled (--data) to it and the "
+                        "models shade at it (default: the first model's image_size)")
+    p.add_argument("--style", default="toon",
+                   help="look of the characters generated with --seeds: toon (default), unlit, flat, soft, "
+                        "no-outline, thick-outline (see conrt data make --styles)")
     p.add_argument("--json", action="store_true", help="print one JSON object instead of the table")
     p.add_argument("--grid", help="write a PNG grid (sheet | UDP | prediction | ground truth) here")
     p.add_argument("--threads", type=int, default=1, help="torch CPU threads (default 1)")
     p.add_argument("--baseline", action="store_true",
-                   help="also score the flat-colour baseline (UDP silhouette x mean sheet colour, no learning)")
+                   help="also score two baselines on the same frames, no learning: the flat fill (UDP silhouette "
+                        "x mean sheet colour) and the exact lookup (each pixel copies the sheet pixel with the "
+                        "nearest true UDP, blended over the views that see it)")
     p.add_argument("--true-sheet-udp", action="store_true",
                    help="lookup models (conr-rt): also score with tables built from the sheet's true UDP "
                         "(sheets rendered from the rigged mesh) besides the model's own UDP prediction (drawings)")
@@ -43,8 +53,9 @@ def run(args) -> int:
 
     from conrt.runtime.checkpoint import find_weights, load_weights
     from conrt.runtime.defaults import default_weights_path
-    from conrt.training.evaluate import (FlatColourBaseline, characters_from_data, characters_from_seeds, evaluate,
-                                         format_table, parse_seeds, save_eval_grid)
+    from conrt.training.evaluate import (ExactLookupBaseline, FlatColourBaseline, characters_from_data,
+                                         characters_from_seeds, evaluate, format_table, parse_seeds,
+                                         procedural_head_boxes, save_eval_grid)
 
     torch.set_num_threads(max(1, args.threads))
     try:
@@ -53,35 +64,39 @@ def run(args) -> int:
         raise ConfigError(f"--views {args.views!r}: expected comma-separated integers, e.g. 1,2,4,8") from None
     paths = [find_weights(w) for w in args.weights] if args.weights else [default_weights_path()]
     models = [load_weights(p) for p in paths]
+    if args.size is not None and (args.size < 16 or args.size % 16):
+        raise ConfigError(f"--size must be a multiple of 16 and >= 16, got {args.size}")
+    size = args.size or models[0].cfg.image_size
     if args.seeds:
-        seeds = parse_seeds(args.seeds)
-        size = args.size or models[0].cfg.image_size
-        characters = characters_from_seeds(seeds, args.poses, size, progress=not args.json)
+        characters = characters_from_seeds(parse_seeds(args.seeds), args.poses, size, progress=not args.json,
+                                           style=args.style)
     else:
         characters = characters_from_data(args.data, args.split)
+    heads = procedural_head_boxes(characters)
+    common = dict(views=views, targets=args.targets, progress=not args.json, size=size, head_boxes=heads)
     results, grids_all = {}, {}
     for path, model in zip(paths, models):
-        table, grids = evaluate(model, characters, views, args.targets, progress=not args.json)
+        table, grids = evaluate(model, characters, **common)
         label = path.stem if len(paths) > 1 else ""
         results[label] = table
         grids_all[label] = grids
         if args.true_sheet_udp and model.cfg.architecture == "lookup":
             results[f"{path.stem} (true sheet UDP)"], grids_all[f"{path.stem} (true sheet UDP)"] = evaluate(
-                model, characters, views, args.targets, progress=not args.json, true_sheet_udp=True)
+                model, characters, true_sheet_udp=True, **common)
     if "" in results and len(results) > 1:
         results[paths[0].stem] = results.pop("")
     if args.baseline:
         if "" in results:
             results[paths[0].stem] = results.pop("")
-        results["flat-colour-baseline"], _ = evaluate(FlatColourBaseline(models[0].cfg.image_size), characters,
-                                                      views, args.targets, progress=not args.json)
+        results["flat-colour-baseline"], _ = evaluate(FlatColourBaseline(size), characters, **common)
+        results["exact-lookup-baseline"], _ = evaluate(ExactLookupBaseline(size), characters, **common)
     out = results[""] if "" in results else results
     if args.grid:
         save_eval_grid(args.grid, next(iter(grids_all.values())))
     if args.json:
         print(json.dumps(out))
     else:
-        print(f"conrt eval: {len(characters)} characters x {args.targets} targets, weights "
+        print(f"conrt eval: {len(characters)} characters x {args.targets} targets at {size}x{size}, weights "
               f"{', '.join(map(str, paths))}")
         print(format_table(out))
         if args.grid:

@@ -12,6 +12,7 @@ in vec3 in_normal;
 in vec2 in_uv;
 in vec4 in_color;          // COLOR_0 (linear), ones when the mesh has none
 in int in_part;
+in vec3 in_alpha;          // glTF alpha mode, cutoff, double-sided (include/alpha.glsl)
 
 out vec3 v_normal;         // eye space
 out vec3 v_eye;            // eye-space position
@@ -19,6 +20,7 @@ out vec2 v_uv;
 out vec4 v_color;
 out float v_sim;
 flat out int v_part;
+flat out vec3 v_alpha;
 
 void main() {
     mat4 skin = skin_matrix();
@@ -31,12 +33,14 @@ void main() {
     v_color = in_color;
     v_sim = in_sim.w;
     v_part = in_part;
+    v_alpha = in_alpha;
     gl_Position = u_view_proj * vec4(p, 1.0);
 }
 
 #elif defined FRAGMENT_SHADER
 #include "include/color.glsl"
 #include "include/octahedral.glsl"
+#include "include/alpha.glsl"
 
 uniform vec4 u_base_color;     // glTF baseColorFactor (linear)
 uniform sampler2D u_texture;   // baseColorTexture (sRGB texels, decoded here); 1x1 white when absent
@@ -44,6 +48,8 @@ uniform vec4 u_shade_color;    // MToon shade colour (linear); used when u_has_s
 uniform bool u_has_shade;
 uniform vec3 u_light;          // unit direction towards the key light, eye space
 uniform vec3 u_tones;          // x: lit/shade threshold on N.L, y: shade/deep threshold, z: deep multiplier
+uniform int u_stage;           // 0: solid (OPAQUE, MASK) and BLEND coverage; 1: BLEND colour, alpha-blended
+uniform int u_style;           // 0 toon (three tones), 1 flat (unlit albedo), 2 soft (smooth Lambert wrap)
 
 in vec3 v_normal;
 in vec3 v_eye;
@@ -51,14 +57,18 @@ in vec2 v_uv;
 in vec4 v_color;
 in float v_sim;
 flat in int v_part;
+flat in vec3 v_alpha;
 
-layout(location = 0) out vec4 f_color;  // straight-alpha colour (sRGB-encoded), alpha = 1
+layout(location = 0) out vec4 f_color;  // straight-alpha colour (sRGB-encoded), alpha = 1 (stage 1: layer alpha)
 layout(location = 1) out vec4 f_gbuf;   // x: eye depth (> 0; 0 = background), y: part label, zw: normal (octahedral)
 
 void main() {
     vec4 texel = texture(u_texture, v_uv);
     vec3 tex = srgb_to_linear(texel.rgb);
     vec3 albedo = u_base_color.rgb * tex * v_color.rgb;
+    float alpha = material_alpha(u_base_color.a, texel.a, v_color.a);
+    if (u_stage == 0 ? alpha_uncovered(v_alpha, alpha, gl_FrontFacing)
+                     : (v_alpha.z < 0.5 && !gl_FrontFacing) || alpha <= 0.0) discard;
 
     vec3 n = normalize(v_normal);
     // Physics-placed vertices carry their rest normal; use the true face normal there.
@@ -71,10 +81,13 @@ void main() {
                              : albedo * vec3(0.62, 0.60, 0.78);  // cool anime shadow tint
     float ndl = dot(n, u_light);
     vec3 rgb = ndl > u_tones.x ? albedo : (ndl > u_tones.y ? shade : shade * u_tones.z);
+    if (u_style == 1) rgb = albedo;
+    if (u_style == 2) rgb = mix(shade, albedo, smoothstep(u_tones.y, u_tones.x + 0.35, ndl));
 
-    // glTF OPAQUE: alpha is not used for coverage, so toon alpha > 0 exactly
-    // where the UDP pass writes a = 1.
-    f_color = vec4(linear_to_srgb(rgb), 1.0);
+    // Coverage comes from alpha_uncovered (same rule as the UDP pass), so toon
+    // alpha > 0 exactly where the UDP pass writes a = 1; a BLEND layer's own
+    // alpha only mixes its colour over what is behind it (stage 1).
+    f_color = vec4(linear_to_srgb(rgb), u_stage == 1 ? clamp(alpha, 0.0, 1.0) : 1.0);
     f_gbuf = vec4(-v_eye.z, float(v_part), oct_encode(n));
 }
 #endif

@@ -33,6 +33,7 @@ void main() {
         return;
     }
     vec4 c = texelFetch(u_color, p, 0);
+    if (c.a > 0.0) c.rgb /= c.a;  // step 1 holds premultiplied colour (alpha 1 except under glTF BLEND layers)
     vec3 n = oct_decode(g.zw);
     bool edge = false;
     for (int dy = -u_radius; dy <= u_radius && !edge; ++dy) {

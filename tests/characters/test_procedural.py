@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from conrt.characters.posing import forward_kinematics, pose_from_rotations, posed_positions, rest_pose, rotation_matrix
-from conrt.characters.procedural import CHOICES, generate, sample_params
+from conrt.characters.procedural import _EMBLEM_TEX, CHOICES, generate, sample_params
 from conrt.errors import ConfigError
 from conrt.types import HUMANOID_BONES, Part
 
@@ -81,7 +81,8 @@ def test_character_is_valid(characters, seed):
     tex = m.material.base_color_texture
     px = np.clip((m.uv * tex.shape[1]).astype(int), 0, tex.shape[1] - 1)
     white = (tex[px[:, 1], px[:, 0], :3] == 255).all(1)
-    assert white[m.parts != Part.SKIN].all()
+    badge = (m.uv * tex.shape[1] >= _EMBLEM_TEX[0] - 1).all(1)  # the printed chest badge samples its corner
+    assert white[(m.parts != Part.SKIN) & ~badge].all()
     assert (~white).sum() > 100
     # regions
     p = c.meta["params"]
@@ -162,3 +163,24 @@ def test_stripes_pattern_is_in_the_vertex_colours():
     cols = np.unique(np.round(a.mesh.colors[top, :3], 3), axis=0)
     assert len(cols) >= 2
     assert np.allclose(a.mesh.colors[:, 3], 1.0)
+
+
+def test_fine_detail_is_modelled():
+    """Buttons, the printed badge and the collar cords add accessory geometry;
+    the badge print is painted into its texture corner."""
+    plain = generate(3, buttons=0, emblem=False, strings=False, sailor=False)
+    rich = generate(3, buttons=4, emblem=True, strings=True, sailor=False, emblem_shape="cross")
+    acc = lambda c: int((c.mesh.parts == Part.ACCESSORY).sum())  # noqa: E731
+    assert acc(rich) > acc(plain) + 4 * 50
+    r0, r1 = _EMBLEM_TEX
+    corner = rich.mesh.material.base_color_texture[r0:r1, r0:r1, :3].astype(int)
+    assert np.ptp(corner.reshape(-1, 3), 0).max() > 80  # a symbol and a ring, not a flat patch
+    # the fine-detail params come from their own stream: the rest of a seed's params is what it was
+    for seed in (0, 7, 21):
+        full = sample_params(seed)
+        assert full.buttons in (0, 2, 3, 4) and full.emblem_shape in CHOICES["emblem_shape"]
+        assert not (full.strings and full.sailor)
+    with pytest.raises(ConfigError, match="buttons"):
+        generate(3, buttons=9)
+    # (seed 7 before fine detail existed: checked against the previous generator for seeds 0..39)
+    assert (sample_params(7).top_pattern, sample_params(7).height) == ("stripes", 1.5557)

@@ -28,11 +28,11 @@ def passes(gl_ctx):
     toon.release()
 
 
-def _check(passes, character, pose):
+def _check(passes, character, pose, yaws=(0.0, 135.0)):
     udp, toon = passes
     udp.set_character(character)
     toon.set_character(character)
-    for yaw in (0.0, 135.0):
+    for yaw in yaws:
         cam = frame_character(posed_positions(character, pose), yaw=yaw, pitch=10.0, size=SIZE)
         data = udp.run(pose, cam).data
         rgba = toon.run(pose, cam)
@@ -54,6 +54,14 @@ def test_third_party_assets_rasterize(passes, path):
     from conrt.characters.gltf_io import load_character
 
     character = load_character(path)
+    if path.name == "SimpleSkin.gltf":
+        # A flat strip with glTF's default material (single-sided): culled from behind, as glTF says.
+        assert character.mesh.double_sided is not None and not character.mesh.double_sided.any()
+        _check(passes, character, rest_pose(character), yaws=(0.0, 45.0))
+        udp, _ = passes
+        cam = frame_character(posed_positions(character, rest_pose(character)), yaw=180.0, size=SIZE)
+        assert not udp.run(rest_pose(character), cam).data[..., 3].any()
+        return
     _check(passes, character, rest_pose(character))
 
 

@@ -211,3 +211,26 @@ def test_nan_normals_do_not_break_the_picture(gl_ctx, meshes):
     img = _render(gl_ctx, _with_mesh(quad, normals=normals))
     assert set(np.unique(img[..., 3])) == {0, 255}
     assert (_centre(img)[:, :3] == 255).all()  # both triangles lit white, no NaN tone
+
+
+def test_named_styles_differ_in_look_not_in_coverage(gl_ctx, meshes):
+    from conrt.errors import ConfigError
+    from conrt.shaders.toon_pass import STYLE_NAMES, named_style
+
+    c = meshes.cube_character()
+    pics = {name: _render(gl_ctx, c, size=48, style=named_style(name, 48), yaw=30, pitch=20) for name in STYLE_NAMES}
+    alpha = pics["toon"][..., 3]
+    for name, img in pics.items():
+        np.testing.assert_array_equal(img[..., 3], alpha, err_msg=name)
+    for a in STYLE_NAMES:
+        for b in STYLE_NAMES:
+            if a < b:
+                assert not np.array_equal(pics[a], pics[b]), (a, b)
+    # unlit: one colour over the whole (single-albedo) cube, no ink, no tones
+    covered = pics["unlit"][alpha > 0][:, :3]
+    assert np.ptp(covered.astype(int), 0).max() == 0
+    # thick outline: more ink than the default
+    inked = lambda img: (img != pics["no-outline"]).any(-1).sum()  # noqa: E731  (pixels the ink changed)
+    assert inked(pics["thick-outline"]) > 1.5 * inked(pics["toon"]) > 0
+    with pytest.raises(ConfigError, match="unknown style"):
+        named_style("sketch", 48)

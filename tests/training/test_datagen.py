@@ -92,3 +92,46 @@ def test_cli_data_make(tmp_path, capsys):
                  "--val", "0", "--test", "0"]) == 0
     assert "1 characters x 2 poses" in capsys.readouterr().out
     assert json.loads((out / "manifest.json").read_text())["split"]["train"] == [0]
+
+
+def test_styles_one_look_per_character_same_cameras(tmp_path, tiny_data, caplog):
+    """--styles: each character in one of the looks, drawn from its own stream, so
+    the poses, cameras and UDPs are those of the toon-only dataset."""
+    styles = ("toon", "unlit", "thick-outline", "soft")
+    spec = DataSpec(characters=3, poses=4, size=64, seed=3, shard_size=2, val=0.34, test=0.34, styles=styles)
+    out = tmp_path / "styled"
+    make_dataset(out, spec, progress=False)
+    assert read_manifest(out)["spec"]["styles"] == list(styles)
+    assert DataSpec.from_dict(read_manifest(out)["spec"]) == spec  # resumable
+    drawn = []
+    for i in range(TINY.num_shards):
+        with np.load(out / shard_name(i)) as z, np.load(tiny_data / shard_name(i)) as ref:
+            np.testing.assert_array_equal(z["udp"], ref["udp"])
+            np.testing.assert_array_equal(z["cams"], ref["cams"])
+            for k, s in enumerate(z["styles"]):
+                drawn.append(styles[s])
+                same = np.array_equal(z["rgba"][k], ref["rgba"][k])
+                assert same == (styles[s] == "toon"), styles[s]
+                # coverage never depends on the look
+                np.testing.assert_array_equal(z["rgba"][k][..., 3] > 0, ref["rgba"][k][..., 3] > 0)
+    assert [styles[spec.style_of(c)] for c in range(3)] == drawn
+    assert len(set(drawn)) > 1
+    with pytest.raises(ConfigError, match="--styles"):
+        DataSpec(characters=2, poses=2, size=64, styles=("toon", "sketch")).validate()
+    from conrt.cli import main
+
+    assert main(["data", "make", "--characters", "1", "--poses", "2", "--size", "32", "-o", str(tmp_path / "bad"),
+                 "--styles", "toon,pastel"]) == 1
+    assert "pastel" in caplog.text and "thick-outline" in caplog.text
+
+
+def test_antialiased_data_has_coverage_alpha(tmp_path):
+    spec = DataSpec(characters=1, poses=2, size=32, seed=3, val=0, test=0, antialias=3)
+    make_dataset(tmp_path / "aa", spec, progress=False)
+    with np.load(tmp_path / "aa" / shard_name(0)) as z:
+        a = z["udp"][..., 3].astype(np.float32)
+        assert ((a > 0) & (a < 1)).any()  # soft silhouette
+        np.testing.assert_array_equal(z["rgba"][..., 3] > 0, a > 0)
+        np.testing.assert_allclose(z["rgba"][..., 3] / 255, a, atol=0.6 / 255 + 1e-3)
+    with pytest.raises(ConfigError, match="antialias"):
+        DataSpec(characters=1, poses=2, size=32, antialias=7).validate()

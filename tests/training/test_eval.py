@@ -32,6 +32,10 @@ def test_eval_json_on_the_test_split(weights, tiny_data, tmp_path, capsys):
     for row in out.values():
         assert set(row) >= {"l1", "ssim", "psnr"} and 0 < row["l1"] < 1 and row["samples"] == 2
     assert grid.is_file() and grid.stat().st_size > 1000
+    from PIL import Image
+
+    # 3 sheet views | UDP | prediction | ground truth | face of the prediction | face of the ground truth
+    assert Image.open(grid).size == (8 * 64, 2 * 64)
 
 
 def test_two_models_nest_under_their_names(weights, tiny_data, tmp_path, capsys):
@@ -75,9 +79,31 @@ def test_flat_colour_baseline_row(weights, tiny_data, capsys):
     assert main(["eval", "--weights", str(weights), "--data", str(tiny_data), "--views", "1",
                  "--targets", "1", "--json", "--baseline"]) == 0
     out = json.loads(capsys.readouterr().out)
-    assert set(out) == {"xs64", "flat-colour-baseline"}
+    assert set(out) == {"xs64", "flat-colour-baseline", "exact-lookup-baseline"}
     # the baseline paints exactly the UDP silhouette, so its alpha error is 0: it beats an untrained net
     assert out["flat-colour-baseline"]["n=1"]["l1"] < out["xs64"]["n=1"]["l1"]
+    # the exact lookup copies real sheet pixels: sharper than the flat fill
+    assert out["exact-lookup-baseline"]["n=1"]["sharpness"] > out["flat-colour-baseline"]["n=1"]["sharpness"]
+
+
+def test_size_shades_at_that_size(weights, capsys, monkeypatch):
+    """--size 128 with a 64² model: rendered AND shaded at 128 (was: rendered at
+    128, then downsampled to the model's 64 before shading)."""
+    import conrt.training.evaluate as ev
+
+    seen = []
+    real = ev.metrics
+
+    def spy(pred, target, boxes=None):
+        seen.append(pred.shape[-1])
+        return real(pred, target, boxes)
+
+    monkeypatch.setattr(ev, "metrics", spy)
+    assert main(["eval", "--weights", str(weights), "--seeds", "900000:900001", "--poses", "2",
+                 "--views", "1", "--targets", "1", "--size", "128"]) == 0
+    assert seen == [128]
+    assert "at 128x128" in capsys.readouterr().out
+    assert main(["eval", "--weights", str(weights), "--seeds", "900000:900001", "--size", "100"]) == 1
 
 
 def test_lookup_model_scores_with_true_and_predicted_sheet_udp(tiny_data, tmp_path, capsys):
