@@ -1,4 +1,4 @@
-"""The shared-memory layout (version 1), mirrored by ``include/conrt_bridge.h``.
+"""The shared-memory layout (version 2), mirrored by ``include/conrt_bridge.h``.
 
 Everything is little-endian and naturally aligned (no padding). One segment
 holds three regions::
@@ -21,7 +21,7 @@ import numpy as np
 
 from conrt.errors import BridgeProtocolError
 
-VERSION = 1
+VERSION = 2  # 2: header field skeleton_joints (the joint count a JOINTS request must send)
 MAGIC = int.from_bytes(b"CONRTBRG", "little")
 
 HEADER_SIZE = 128
@@ -36,6 +36,11 @@ MAX_SLOTS = 64
 MAX_JOINTS = 1024
 MAX_SEGMENT = 1 << 34  # 16 GiB
 PAGE = 4096
+# Pose requests the runtime accepts (PROTOCOL.md "Pose region"): finite is not
+# enough, 1e30 overflows every later product (camera framing, skinning).
+MAX_ABS_JOINT_VALUE = 1e4  # |each joint matrix entry|: metres and rotation/scale terms
+MAX_ABS_CLIP_TIME = 1e6  # seconds (11.6 days)
+OWNER_ONLY_MODE = 0o600  # the exact permission bits (no setuid/setgid/sticky, no group/other)
 
 
 class PixelFormat(IntEnum):
@@ -85,7 +90,8 @@ class Header(ctypes.LittleEndianStructure):
         ("frames_published", ctypes.c_uint64),  # latest complete frame index + 1; 0 = none yet
         ("writer_start_ticks", ctypes.c_uint64),  # /proc/<pid>/stat starttime, guards pid reuse; 0 = unknown
         ("pid_ns_inode", ctypes.c_uint64),  # writer's pid namespace; pid checks only within it; 0 = unknown
-        ("reserved", ctypes.c_uint64),
+        ("skeleton_joints", ctypes.c_uint32),  # joints a JOINTS request must send; 0 = any count up to max_joints
+        ("reserved", ctypes.c_uint32),
     ]
 
 
@@ -144,10 +150,11 @@ class Geometry:
     pose_size: int
     max_joints: int
     segment_size: int
+    skeleton_joints: int = 0
 
     @classmethod
     def build(cls, width: int, height: int, pixel_format: PixelFormat = PixelFormat.RGBA8,
-              slot_count: int = 3, max_joints: int = 256) -> "Geometry":
+              slot_count: int = 3, max_joints: int = 256, skeleton_joints: int = 0) -> "Geometry":
         """The layout a writer creates: pose region after the header, page-aligned slots."""
         fmt = PixelFormat(pixel_format)
         stride = _align(width * fmt.bytes_per_pixel, 64)
@@ -156,7 +163,7 @@ class Geometry:
         slot_size = _align(SLOT_HEADER_SIZE + stride * height, 64)
         geo = cls(width, height, stride, fmt, int(Flags.PREMULTIPLIED | Flags.ROW0_TOP), slot_count,
                   slot_size, frames_offset, HEADER_SIZE, pose_size, max_joints,
-                  frames_offset + slot_count * slot_size)
+                  frames_offset + slot_count * slot_size, skeleton_joints)
         geo.check()
         return geo
 
@@ -168,6 +175,9 @@ class Geometry:
             raise BridgeProtocolError(f"slot count {self.slot_count} outside 1..{MAX_SLOTS}")
         if self.max_joints > MAX_JOINTS:
             raise BridgeProtocolError(f"max joints {self.max_joints} above {MAX_JOINTS}")
+        if self.skeleton_joints > self.max_joints:
+            raise BridgeProtocolError(
+                f"skeleton joints {self.skeleton_joints} above the pose region's max joints {self.max_joints}")
         row = self.width * self.pixel_format.bytes_per_pixel
         if not (row <= self.stride <= row + 4096) or self.stride % 4:
             raise BridgeProtocolError(f"stride {self.stride} does not fit rows of {row} bytes")
@@ -219,13 +229,39 @@ def parse_header(buf, actual_size: int, *, name: str = "segment") -> Geometry:
             f"{name}: unknown pixel format {h.pixel_format}; known: "
             + ", ".join(f"{f.value} ({f.name})" for f in PixelFormat)) from None
     geo = Geometry(h.width, h.height, h.stride, fmt, h.flags, h.slot_count, h.slot_size, h.frames_offset,
-                   h.pose_offset, h.pose_size, h.max_joints, h.segment_size)
+                   h.pose_offset, h.pose_size, h.max_joints, h.segment_size, h.skeleton_joints)
     geo.check()
     return geo
 
 
 # ---------------------------------------------------------------------------
 # Pose requests (engine -> runtime)
+
+
+def pose_problem(kind: int, joint_count: int, geo: Geometry, joints: np.ndarray | None, clip_time: float,
+                 camera_view: np.ndarray, camera_proj: np.ndarray) -> str | None:
+    """What is wrong with a pose request (None if nothing): the one rule the
+    runtime applies to requests and the Python engine side applies before sending."""
+    try:
+        kind = PoseKind(kind)
+    except ValueError:
+        return f"unknown kind {kind}; known: " + ", ".join(f"{k.value} ({k.name})" for k in PoseKind)
+    if joint_count > geo.max_joints:
+        return f"{joint_count} joints, the segment holds at most {geo.max_joints}"
+    if kind == PoseKind.JOINTS and geo.skeleton_joints and joint_count != geo.skeleton_joints:
+        return (f"{joint_count} joints, the character has {geo.skeleton_joints} "
+                "(header skeleton_joints; send all of them, in skeleton order)")
+    if not (np.isfinite(camera_view).all() and np.isfinite(camera_proj).all()):
+        return "NaN/inf camera matrices"
+    if kind == PoseKind.JOINTS and joints is not None:
+        if not np.isfinite(joints).all():
+            return "NaN/inf joint matrices"
+        biggest = float(np.abs(joints).max()) if joints.size else 0.0
+        if biggest > MAX_ABS_JOINT_VALUE:
+            return f"joint matrix entry {biggest:.3g} beyond +-{MAX_ABS_JOINT_VALUE:g}"
+    if kind == PoseKind.CLIP and not (np.isfinite(clip_time) and abs(clip_time) <= MAX_ABS_CLIP_TIME):
+        return f"clip time {clip_time} outside +-{MAX_ABS_CLIP_TIME:g} s"
+    return None
 
 
 def _identity() -> np.ndarray:

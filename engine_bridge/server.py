@@ -16,7 +16,7 @@ from typing import Callable
 
 import numpy as np
 
-from conrt.errors import BackendUnavailable, BridgeProtocolError, ConfigError
+from conrt.errors import BackendUnavailable, BridgeProtocolError, ConfigError, InputError
 
 from . import protocol as P
 from .writer import BridgeWriter
@@ -39,11 +39,20 @@ class ServeStats:
 
 def serve(writer: BridgeWriter, frame_source: FrameSource, *, fps: float = 60.0, max_frames: int | None = None,
           duration: float | None = None, stop: threading.Event | None = None) -> ServeStats:
-    """Shade the latest request, publish, repeat; ``fps <= 0`` runs as fast as the source allows."""
+    """Shade the latest request, publish, repeat; ``fps <= 0`` runs as fast as the source allows.
+
+    A bad request never stops the loop and is never echoed as shaded: the
+    writer rejects what breaks the protocol's rules, the frame source's
+    optional ``check_request(request)`` what it cannot shade (unknown clip,
+    ...). Each bad request is counted and warned about once; frames keep
+    showing the last good request, with its id.
+    """
     period = 1.0 / fps if fps and fps > 0 else 0.0
     into = getattr(frame_source, "render_into", None)
+    check = getattr(frame_source, "check_request", None)
     t0 = next_t = time.monotonic()
     frames = bad = 0
+    good, rejected = None, None
     while True:
         if stop is not None and stop.is_set():
             break
@@ -54,10 +63,23 @@ def serve(writer: BridgeWriter, frame_source: FrameSource, *, fps: float = 60.0,
             break
         try:
             request = writer.poll_request()
-        except BridgeProtocolError as exc:  # a bad request from the engine must not stop the loop
+        except BridgeProtocolError as exc:  # raised once per bad request; then the writer keeps the last good one
             bad += 1
             log.warning("ignoring bad pose request: %s", exc)
             request = writer.poll_request()
+        if request is rejected:
+            request = good
+        elif request is not good:
+            try:
+                if check is not None:
+                    check(request)
+                good = request
+            except (InputError, ConfigError, BridgeProtocolError) as exc:
+                bad += 1
+                rejected = request
+                log.warning("ignoring pose request %d: %s; keeping request %d", request.request_id, exc,
+                            good.request_id if good is not None else 0)
+                request = good = good if good is not None else P.PoseRequest()
         start = time.monotonic_ns()
         if into is not None:
             with writer.frame(request, start) as slot:
@@ -72,14 +94,22 @@ def serve(writer: BridgeWriter, frame_source: FrameSource, *, fps: float = 60.0,
                 time.sleep(delay)
             elif delay < -period:
                 next_t = time.monotonic()  # fell behind: do not try to catch up in a burst
-    return ServeStats(frames, time.monotonic() - t0, bad)
+    # plus the requests the source found bad only while shading (counted once each by the source)
+    return ServeStats(frames, time.monotonic() - t0, bad + int(getattr(frame_source, "bad_requests", 0)))
 
 
 def run_bridge(frame_source: FrameSource, name: str | None = None, width: int = 256, height: int = 256,
                pixel_format: P.PixelFormat | str = P.PixelFormat.RGBA8, slot_count: int = 3,
                on_ready: Callable[[BridgeWriter], None] | None = None, **serve_kw) -> ServeStats:
-    """Create a bridge segment, serve ``frame_source`` into it, clean up. The runtime's hook."""
-    with BridgeWriter(name, width, height, pixel_format, slot_count) as writer:
+    """Create a bridge segment, serve ``frame_source`` into it, clean up. The runtime's hook.
+
+    A frame source with a ``joint_count`` attribute (its character's joints)
+    puts it in the header (``skeleton_joints``): JOINTS requests must send
+    exactly that many matrices.
+    """
+    joints = int(getattr(frame_source, "joint_count", 0) or 0)
+    with BridgeWriter(name, width, height, pixel_format, slot_count, max_joints=max(256, joints),
+                      skeleton_joints=joints) as writer:
         if on_ready is not None:
             on_ready(writer)
         return serve(writer, frame_source, **serve_kw)

@@ -38,6 +38,10 @@ log = logging.getLogger(__name__)
 
 
 MAX_STEP = 0.25  # seconds: a longer jump forward re-seeks instead of simulating through it
+# The bounds of engine_bridge/PROTOCOL.md "Pose region" (protocol.MAX_ABS_*), repeated
+# because runtime/ does not import the bridge (one-way imports); a test checks they agree.
+MAX_ABS_VALUE = 1e4
+MAX_CLIP_TIME = 1e6
 
 
 class RuntimeFrameSource:
@@ -80,9 +84,36 @@ class RuntimeFrameSource:
                             self.character.name, exc)
         self.last_stats: FrameStats | None = None
         self._last_pose: Pose | None = None
+        self._good_pose: Pose = self._rest  # the pose of the last request that shaded cleanly
+        self._last_bad_id: int | None = None
+        self.bad_requests = 0  # requests this source could not shade (counted once each)
+        self.joint_count = self.character.skeleton.num_joints  # put in the bridge header: what JOINTS must send
         self.frames = 0
         log.info("bridge runtime source: %s, sheet %s, weights %s, backend %s, %d px", self.character.name,
                  self.sheet, self.weights, self.shader.name, size)
+
+    def check_request(self, request) -> None:
+        """Raise InputError/ConfigError for a request this source cannot shade
+        (the bridge server then keeps the last good request). Stateless: the
+        physics is not touched."""
+        kind = getattr(request.kind, "name", str(request.kind))
+        if kind == "JOINTS":
+            if request.joints is None:
+                raise InputError(f"request {request.request_id}: JOINTS without joint matrices")
+            pose = Pose(joint_world=np.asarray(request.joints, np.float32))
+            pose.validate(self.joint_count)
+            if np.abs(pose.joint_world).max() > MAX_ABS_VALUE:
+                raise InputError(f"request {request.request_id}: joint matrix entries beyond +-{MAX_ABS_VALUE:g}")
+        elif kind == "CLIP" and request.clip_name:
+            t = float(request.clip_time)
+            if not (math.isfinite(t) and abs(t) <= MAX_CLIP_TIME):
+                raise InputError(f"request {request.request_id}: clip time {t} outside +-{MAX_CLIP_TIME:g} s")
+            if self.physics is not None:
+                self.physics._check_clip(request.clip_name)
+            else:
+                from conrt.physics.clips import get_clip
+
+                get_clip(request.clip_name)
 
     def pose_for(self, request) -> Pose:
         # by name: the bridge is a later stage, runtime/ does not import it (one-way imports)
@@ -115,16 +146,27 @@ class RuntimeFrameSource:
             self._last_pose = ph.step()
         return self._last_pose
 
+    def _bad(self, request, exc) -> None:
+        if request.request_id != self._last_bad_id:  # once per request, not once per frame
+            self._last_bad_id = request.request_id
+            self.bad_requests += 1
+            log.warning("request %d: %s; keeping the last good pose", request.request_id, exc)
+
     def __call__(self, request) -> np.ndarray:
         t0 = time.perf_counter()
+        self.raster.yaw = math.degrees(request.camera_yaw())  # before camera(): the orbit follows it
         try:
+            self.check_request(request)
             pose = self.pose_for(request)
+            camera = self.raster.camera(pose)
         except (InputError, ConfigError) as exc:  # a bad request must not stop the server
-            log.warning("request %d: %s; shading the rest pose", request.request_id, exc)
-            pose = self._rest
-        self.raster.yaw = math.degrees(request.camera_yaw())
+            self._bad(request, exc)
+            pose = self._good_pose
+            camera = self.raster.camera(pose)
+        else:
+            self._good_pose = pose
         t1 = time.perf_counter()
-        self.raster.render(pose, self.raster.camera(pose))
+        self.raster.render(pose, camera)
         t2 = time.perf_counter()
         udp = self.raster.read()
         t3 = time.perf_counter()
