@@ -115,7 +115,7 @@ def _open_regular(path: str, flags: int) -> tuple[int, os.stat_result]:
     or block the open; fstat after, so what we hold is what we checked.
     FileNotFoundError passes through; every other problem is a BridgeProtocolError.
     """
-    st = os.lstat(path)  # FileNotFoundError: the caller's business
+    st = before = os.lstat(path)  # FileNotFoundError: the caller's business
     if not stat.S_ISREG(st.st_mode):
         raise BridgeProtocolError(
             f"{path} is {_kind(st.st_mode)}, not a bridge segment (a regular file); remove it or pick another name")
@@ -129,6 +129,8 @@ def _open_regular(path: str, flags: int) -> tuple[int, os.stat_result]:
         st = os.fstat(fd)
         if not stat.S_ISREG(st.st_mode):
             raise BridgeProtocolError(f"{path} is {_kind(st.st_mode)}, not a bridge segment (a regular file)")
+        if (st.st_ino, st.st_dev) != (before.st_ino, before.st_dev):
+            raise BridgeProtocolError(f"{path} was replaced while it was being opened")
     except BaseException:
         os.close(fd)
         raise

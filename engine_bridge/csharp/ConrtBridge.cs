@@ -275,6 +275,10 @@ namespace Conrt
                 throw new ArgumentException("jointCount " + jointCount + ", the character has " + SkeletonJoints + " joints");
             if (clip != null && !(Math.Abs(clipTime) <= 1e6))
                 throw new ArgumentException("clip time " + clipTime + " outside +-1e6 s");
+            foreach (var m in new[] { viewMatrix, projMatrix })
+                if (m != null)
+                    for (int i = 0; i < 16; i++)
+                        if (float.IsNaN(m[i]) || float.IsInfinity(m[i])) throw new ArgumentException("camera matrices contain NaN/inf");
             for (int i = 0; i < jointCount * 16; i++)
                 if (!(Math.Abs(joints[i]) <= 1e4)) throw new ArgumentException("joint matrix entry " + joints[i] + " is NaN/inf or beyond +-1e4");
             CheckSize();
