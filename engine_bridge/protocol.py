@@ -14,12 +14,15 @@ program printing ``offsetof`` values and compares them with these.
 from __future__ import annotations
 
 import ctypes
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from enum import IntEnum, IntFlag
 
 import numpy as np
 
 from conrt.errors import BridgeProtocolError
+# Pose requests are the runtime's type (any transport carries them); the bounds of
+# PROTOCOL.md "Pose region" are defined with them.
+from conrt.types import MAX_ABS_CLIP_TIME, MAX_ABS_JOINT_VALUE, PoseKind, PoseRequest  # noqa: F401 (re-exported)
 
 VERSION = 2  # 2: header field skeleton_joints (the joint count a JOINTS request must send)
 MAGIC = int.from_bytes(b"CONRTBRG", "little")
@@ -36,10 +39,6 @@ MAX_SLOTS = 64
 MAX_JOINTS = 1024
 MAX_SEGMENT = 1 << 34  # 16 GiB
 PAGE = 4096
-# Pose requests the runtime accepts (PROTOCOL.md "Pose region"): finite is not
-# enough, 1e30 overflows every later product (camera framing, skinning).
-MAX_ABS_JOINT_VALUE = 1e4  # |each joint matrix entry|: metres and rotation/scale terms
-MAX_ABS_CLIP_TIME = 1e6  # seconds (11.6 days)
 OWNER_ONLY_MODE = 0o600  # the exact permission bits (no setuid/setgid/sticky, no group/other)
 
 
@@ -59,12 +58,6 @@ class PixelFormat(IntEnum):
 class Flags(IntFlag):
     PREMULTIPLIED = 1  # rgb already multiplied by alpha (always set by conrt)
     ROW0_TOP = 2  # row 0 is the top of the image (GL engines flip on upload)
-
-
-class PoseKind(IntEnum):
-    NONE = 0  # no pose yet: shade the rest pose
-    JOINTS = 1  # joint_count world matrices follow
-    CLIP = 2  # clip_name at clip_time seconds
 
 
 class Header(ctypes.LittleEndianStructure):
@@ -262,33 +255,3 @@ def pose_problem(kind: int, joint_count: int, geo: Geometry, joints: np.ndarray 
     if kind == PoseKind.CLIP and not (np.isfinite(clip_time) and abs(clip_time) <= MAX_ABS_CLIP_TIME):
         return f"clip time {clip_time} outside +-{MAX_ABS_CLIP_TIME:g} s"
     return None
-
-
-def _identity() -> np.ndarray:
-    return np.eye(4, dtype=np.float32)
-
-
-@dataclass(frozen=True)
-class PoseRequest:
-    """What the engine asks the runtime to shade next.
-
-    ``joints``: [J, 4, 4] f32 joint world matrices in the character's skeleton
-    order (row-major, column vectors, like ``conrt.types.Pose.joint_world``),
-    or a clip name + time. ``request_id`` is echoed in every frame shaded from
-    this request; ``time_ns`` is the engine's own timestamp, also echoed.
-    """
-
-    request_id: int = 0
-    time_ns: int = 0
-    kind: PoseKind = PoseKind.NONE
-    joints: np.ndarray | None = None  # [J, 4, 4] f32
-    clip_name: str = ""
-    clip_time: float = 0.0
-    camera_view: np.ndarray = field(default_factory=_identity)  # [4, 4] f32 world -> eye
-    camera_proj: np.ndarray = field(default_factory=_identity)  # [4, 4] f32 eye -> clip
-
-    def camera_yaw(self) -> float:
-        """Yaw (radians, about +Y) of the camera's viewing direction in world space."""
-        rot = self.camera_view[:3, :3]
-        forward = -rot[2, :]  # the eye looks down -Z; row 2 of world->eye is eye Z in world
-        return float(np.arctan2(-forward[0], -forward[2])) if np.isfinite(forward).all() else 0.0

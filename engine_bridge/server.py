@@ -19,7 +19,7 @@ import numpy as np
 from conrt.errors import BackendUnavailable, BridgeProtocolError, ConfigError, InputError
 
 from . import protocol as P
-from .writer import BridgeWriter
+from .transport import Transport, open_transport
 
 log = logging.getLogger(__name__)
 
@@ -37,18 +37,19 @@ class ServeStats:
         return self.frames / self.seconds if self.seconds > 0 else 0.0
 
 
-def serve(writer: BridgeWriter, frame_source: FrameSource, *, fps: float = 60.0, max_frames: int | None = None,
+def serve(transport: Transport, frame_source: FrameSource, *, fps: float = 60.0, max_frames: int | None = None,
           duration: float | None = None, stop: threading.Event | None = None) -> ServeStats:
     """Shade the latest request, publish, repeat; ``fps <= 0`` runs as fast as the source allows.
 
     A bad request never stops the loop and is never echoed as shaded: the
-    writer rejects what breaks the protocol's rules, the frame source's
+    transport rejects what breaks the protocol's rules, the frame source's
     optional ``check_request(request)`` what it cannot shade (unknown clip,
     ...). Each bad request is counted and warned about once; frames keep
     showing the last good request, with its id.
     """
     period = 1.0 / fps if fps and fps > 0 else 0.0
     into = getattr(frame_source, "render_into", None)
+    zero_copy = getattr(transport, "frame", None) if into is not None else None
     check = getattr(frame_source, "check_request", None)
     t0 = next_t = time.monotonic()
     frames = bad = 0
@@ -62,11 +63,11 @@ def serve(writer: BridgeWriter, frame_source: FrameSource, *, fps: float = 60.0,
         if duration is not None and now - t0 >= duration:
             break
         try:
-            request = writer.poll_request()
-        except BridgeProtocolError as exc:  # raised once per bad request; then the writer keeps the last good one
+            request = transport.poll_request()
+        except BridgeProtocolError as exc:  # raised once per bad request; then the transport keeps the last good one
             bad += 1
             log.warning("ignoring bad pose request: %s", exc)
-            request = writer.poll_request()
+            request = transport.poll_request()
         if request is rejected:
             request = good
         elif request is not good:
@@ -81,11 +82,11 @@ def serve(writer: BridgeWriter, frame_source: FrameSource, *, fps: float = 60.0,
                             good.request_id if good is not None else 0)
                 request = good = good if good is not None else P.PoseRequest()
         start = time.monotonic_ns()
-        if into is not None:
-            with writer.frame(request, start) as slot:
+        if zero_copy is not None:
+            with zero_copy(request, start) as slot:
                 into(request, slot)
         else:
-            writer.publish(frame_source(request), request, start)
+            transport.publish(frame_source(request), request, start)
         frames += 1
         if period:
             next_t += period
@@ -100,19 +101,24 @@ def serve(writer: BridgeWriter, frame_source: FrameSource, *, fps: float = 60.0,
 
 def run_bridge(frame_source: FrameSource, name: str | None = None, width: int = 256, height: int = 256,
                pixel_format: P.PixelFormat | str = P.PixelFormat.RGBA8, slot_count: int = 3,
-               on_ready: Callable[[BridgeWriter], None] | None = None, **serve_kw) -> ServeStats:
-    """Create a bridge segment, serve ``frame_source`` into it, clean up. The runtime's hook.
+               on_ready: Callable[[Transport], None] | None = None, transport: str = "shm",
+               **serve_kw) -> ServeStats:
+    """Open a bridge (``transport``: a registered kind, shared memory by default),
+    serve ``frame_source`` into it, clean up. The runtime's hook.
 
     A frame source with a ``joint_count`` attribute (its character's joints)
     puts it in the header (``skeleton_joints``): JOINTS requests must send
     exactly that many matrices.
     """
     joints = int(getattr(frame_source, "joint_count", 0) or 0)
-    with BridgeWriter(name, width, height, pixel_format, slot_count, max_joints=max(256, joints),
-                      skeleton_joints=joints) as writer:
+    bridge = open_transport(transport, name=name, width=width, height=height, pixel_format=pixel_format,
+                            slot_count=slot_count, max_joints=max(256, joints), skeleton_joints=joints)
+    try:
         if on_ready is not None:
-            on_ready(writer)
-        return serve(writer, frame_source, **serve_kw)
+            on_ready(bridge)
+        return serve(bridge, frame_source, **serve_kw)
+    finally:
+        bridge.close()
 
 
 def runtime_frame_source(width: int, height: int, dtype=np.uint8, **kw) -> FrameSource:

@@ -30,7 +30,7 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 
 from conrt.errors import ConfigError, InputError
-from conrt.types import Pose
+from conrt.types import MAX_ABS_CLIP_TIME, MAX_ABS_JOINT_VALUE, Pose, PoseKind, PoseRequest
 
 from .frame_loop import FrameStats, RasterStage, ShadeStage, check_size, sheet_udps_for
 
@@ -38,10 +38,6 @@ log = logging.getLogger(__name__)
 
 
 MAX_STEP = 0.25  # seconds: a longer jump forward re-seeks instead of simulating through it
-# The bounds of engine_bridge/PROTOCOL.md "Pose region" (protocol.MAX_ABS_*), repeated
-# because runtime/ does not import the bridge (one-way imports); a test checks they agree.
-MAX_ABS_VALUE = 1e4
-MAX_CLIP_TIME = 1e6
 
 
 class RuntimeFrameSource:
@@ -92,22 +88,21 @@ class RuntimeFrameSource:
         log.info("bridge runtime source: %s, sheet %s, weights %s, backend %s, %d px", self.character.name,
                  self.sheet, self.weights, self.shader.name, size)
 
-    def check_request(self, request) -> None:
+    def check_request(self, request: PoseRequest) -> None:
         """Raise InputError/ConfigError for a request this source cannot shade
         (the bridge server then keeps the last good request). Stateless: the
         physics is not touched."""
-        kind = getattr(request.kind, "name", str(request.kind))
-        if kind == "JOINTS":
+        if request.kind == PoseKind.JOINTS:
             if request.joints is None:
                 raise InputError(f"request {request.request_id}: JOINTS without joint matrices")
             pose = Pose(joint_world=np.asarray(request.joints, np.float32))
             pose.validate(self.joint_count)
-            if np.abs(pose.joint_world).max() > MAX_ABS_VALUE:
-                raise InputError(f"request {request.request_id}: joint matrix entries beyond +-{MAX_ABS_VALUE:g}")
-        elif kind == "CLIP" and request.clip_name:
+            if np.abs(pose.joint_world).max() > MAX_ABS_JOINT_VALUE:
+                raise InputError(f"request {request.request_id}: joint matrix entries beyond +-{MAX_ABS_JOINT_VALUE:g}")
+        elif request.kind == PoseKind.CLIP and request.clip_name:
             t = float(request.clip_time)
-            if not (math.isfinite(t) and abs(t) <= MAX_CLIP_TIME):
-                raise InputError(f"request {request.request_id}: clip time {t} outside +-{MAX_CLIP_TIME:g} s")
+            if not (math.isfinite(t) and abs(t) <= MAX_ABS_CLIP_TIME):
+                raise InputError(f"request {request.request_id}: clip time {t} outside +-{MAX_ABS_CLIP_TIME:g} s")
             if self.physics is not None:
                 self.physics._check_clip(request.clip_name)
             else:
@@ -115,12 +110,11 @@ class RuntimeFrameSource:
 
                 get_clip(request.clip_name)
 
-    def pose_for(self, request) -> Pose:
-        # by name: the bridge is a later stage, runtime/ does not import it (one-way imports)
-        kind = getattr(request.kind, "name", str(request.kind))
-        if kind == "CLIP" and request.clip_name and self.physics is not None:
+    def pose_for(self, request: PoseRequest) -> Pose:
+        kind = request.kind
+        if kind == PoseKind.CLIP and request.clip_name and self.physics is not None:
             return self._simulate(request.clip_name, float(request.clip_time))
-        if kind == "CLIP" and request.clip_name:
+        if kind == PoseKind.CLIP and request.clip_name:
             anim = self._animators.get(request.clip_name)
             if anim is None:
                 from conrt.physics.clips import Animator, get_clip
@@ -128,7 +122,7 @@ class RuntimeFrameSource:
                 anim = self._animators[request.clip_name] = Animator(self.character,
                                                                      get_clip(request.clip_name, self.character))
             return anim.pose(float(request.clip_time))
-        if kind == "JOINTS" and request.joints is not None:
+        if kind == PoseKind.JOINTS and request.joints is not None:
             pose = Pose(joint_world=np.asarray(request.joints, np.float32))
             pose.validate(self.character.skeleton.num_joints)
             return pose
@@ -152,7 +146,7 @@ class RuntimeFrameSource:
             self.bad_requests += 1
             log.warning("request %d: %s; keeping the last good pose", request.request_id, exc)
 
-    def __call__(self, request) -> np.ndarray:
+    def __call__(self, request: PoseRequest) -> np.ndarray:
         t0 = time.perf_counter()
         self.raster.yaw = math.degrees(request.camera_yaw())  # before camera(): the orbit follows it
         try:
