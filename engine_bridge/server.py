@@ -26,6 +26,33 @@ log = logging.getLogger(__name__)
 FrameSource = Callable[[P.PoseRequest], np.ndarray]
 
 
+class _Warnings:
+    """At most ``burst`` warnings per ``window`` seconds; the rest are counted and
+    summed up in one line when the window ends (an engine sending a bad request
+    every frame must not flood the log; the exit summary has the total)."""
+
+    def __init__(self, burst: int = 5, window: float = 10.0):
+        self.burst, self.window = burst, window
+        self.start, self.shown, self.hidden = 0.0, 0, 0
+
+    def warn(self, msg: str, *args) -> None:
+        now = time.monotonic()
+        if now - self.start > self.window:
+            self.flush()
+            self.start, self.shown = now, 0
+        if self.shown < self.burst:
+            self.shown += 1
+            log.warning(msg, *args)
+        else:
+            self.hidden += 1
+
+    def flush(self) -> None:
+        if self.hidden:
+            log.warning("%d more bad pose requests in the last %.0f s (not shown one by one)", self.hidden,
+                        self.window)
+            self.hidden = 0
+
+
 @dataclass(frozen=True)
 class ServeStats:
     frames: int
@@ -54,6 +81,7 @@ def serve(transport: Transport, frame_source: FrameSource, *, fps: float = 60.0,
     t0 = next_t = time.monotonic()
     frames = bad = 0
     good, rejected = None, None
+    warnings = _Warnings()
     while True:
         if stop is not None and stop.is_set():
             break
@@ -66,7 +94,7 @@ def serve(transport: Transport, frame_source: FrameSource, *, fps: float = 60.0,
             request = transport.poll_request()
         except BridgeProtocolError as exc:  # raised once per bad request; then the transport keeps the last good one
             bad += 1
-            log.warning("ignoring bad pose request: %s", exc)
+            warnings.warn("ignoring bad pose request: %s", exc)
             request = transport.poll_request()
         if request is rejected:
             request = good
@@ -78,8 +106,8 @@ def serve(transport: Transport, frame_source: FrameSource, *, fps: float = 60.0,
             except (InputError, ConfigError, BridgeProtocolError) as exc:
                 bad += 1
                 rejected = request
-                log.warning("ignoring pose request %d: %s; keeping request %d", request.request_id, exc,
-                            good.request_id if good is not None else 0)
+                warnings.warn("ignoring pose request %d: %s; keeping request %d", request.request_id, exc,
+                              good.request_id if good is not None else 0)
                 request = good = good if good is not None else P.PoseRequest()
         start = time.monotonic_ns()
         if zero_copy is not None:
@@ -95,6 +123,7 @@ def serve(transport: Transport, frame_source: FrameSource, *, fps: float = 60.0,
                 time.sleep(delay)
             elif delay < -period:
                 next_t = time.monotonic()  # fell behind: do not try to catch up in a burst
+    warnings.flush()
     # plus the requests the source found bad only while shading (counted once each by the source)
     return ServeStats(frames, time.monotonic() - t0, bad + int(getattr(frame_source, "bad_requests", 0)))
 
@@ -102,7 +131,7 @@ def serve(transport: Transport, frame_source: FrameSource, *, fps: float = 60.0,
 def run_bridge(frame_source: FrameSource, name: str | None = None, width: int = 256, height: int = 256,
                pixel_format: P.PixelFormat | str = P.PixelFormat.RGBA8, slot_count: int = 3,
                on_ready: Callable[[Transport], None] | None = None, transport: str = "shm",
-               **serve_kw) -> ServeStats:
+               transport_options: dict | None = None, **serve_kw) -> ServeStats:
     """Open a bridge (``transport``: a registered kind, shared memory by default),
     serve ``frame_source`` into it, clean up. The runtime's hook.
 
@@ -112,7 +141,8 @@ def run_bridge(frame_source: FrameSource, name: str | None = None, width: int = 
     """
     joints = int(getattr(frame_source, "joint_count", 0) or 0)
     bridge = open_transport(transport, name=name, width=width, height=height, pixel_format=pixel_format,
-                            slot_count=slot_count, max_joints=max(256, joints), skeleton_joints=joints)
+                            slot_count=slot_count, max_joints=max(256, joints), skeleton_joints=joints,
+                            **(transport_options or {}))
     try:
         if on_ready is not None:
             on_ready(bridge)

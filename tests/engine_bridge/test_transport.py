@@ -69,3 +69,16 @@ def test_shared_memory_is_the_default_transport(name):
         assert isinstance(w, BridgeWriter) and isinstance(w, Transport)
     with pytest.raises(ConfigError, match="unknown bridge transport 'udp'; choose from shm"):
         open_transport("udp", name=name)
+
+
+def test_a_flood_of_bad_requests_is_counted_but_not_logged_one_by_one(toy_transport, caplog):
+    flood = []
+    for i in range(50):  # an engine sending a new bad request every frame
+        flood += [BridgeProtocolError(f"pose request {100 + i}: unknown kind 9"), PoseRequest(request_id=1)]
+    with caplog.at_level("WARNING", logger="conrt.engine_bridge"):
+        stats = run_bridge(TestPattern(8, 8), "toy", 8, 8, transport=toy_transport, fps=0, max_frames=100,
+                           transport_options={"requests": flood})
+    assert stats.bad_requests == 50
+    shown = [r for r in caplog.records if "ignoring bad pose request" in r.getMessage()]
+    assert len(shown) == 5
+    assert "45 more bad pose requests" in caplog.text
