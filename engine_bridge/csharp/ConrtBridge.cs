@@ -70,6 +70,8 @@ namespace Conrt
         public long FrameBytes { get { return (long)RowBytes * Height; } }
 
         readonly string path;
+        ulong writerStartTicks;
+        bool samePidNamespace = true;
         readonly FileStream stream;
         readonly MemoryMappedFile file;
         readonly MemoryMappedViewAccessor view;
@@ -114,6 +116,9 @@ namespace Conrt
             }
             catch { Dispose(); throw; }
             lastHeartbeat = view.ReadUInt64(88);
+            writerStartTicks = view.ReadUInt64(104);
+            ulong ns = view.ReadUInt64(112), own = Stat.PidNamespace();
+            samePidNamespace = ns == 0 || own == 0 || ns == own; // 0 = unknown: assume one namespace
         }
 
         const int OwnerOnlyMode = 0x180; // 0600: no group/other bits, no setuid/setgid/sticky
@@ -243,22 +248,30 @@ namespace Conrt
                 CheckSize();
                 Thread.MemoryBarrier();
                 uint pid = view.ReadUInt32(80);
-                if (pid == 0 || pid != WriterPid || !ProcessAlive(pid)) return WriterState.Dead;
+                if (pid == 0 || pid != WriterPid) return WriterState.Dead;
+                // the pid means nothing in another pid namespace: there the writer can only look stalled
+                if (samePidNamespace && !ProcessAlive(pid, writerStartTicks)) return WriterState.Dead;
                 ulong beat = view.ReadUInt64(88);
                 if (beat != lastHeartbeat) { lastHeartbeat = beat; sinceHeartbeatChanged.Restart(); }
                 return sinceHeartbeatChanged.Elapsed > StaleAfter ? WriterState.Stalled : WriterState.Alive;
             }
         }
 
-        static bool ProcessAlive(uint pid)
+        // Alive unless /proc says gone, zombie (killed, not reaped) or another process (start time differs: pid reused).
+        static bool ProcessAlive(uint pid, ulong startTicks)
         {
             string stat = "/proc/" + pid + "/stat";
             try
             {
                 string text = File.ReadAllText(stat);
                 int close = text.LastIndexOf(')');
-                char state = close >= 0 && close + 2 < text.Length ? text[close + 2] : 'R';
-                return state != 'Z' && state != 'X'; // a killed, unreaped writer is dead
+                if (close < 0 || close + 2 >= text.Length) return true;
+                string[] fields = text.Substring(close + 2).Split(' ');
+                if (fields[0] == "Z" || fields[0] == "X") return false;
+                ulong start;
+                if (startTicks != 0 && fields.Length > 19 && ulong.TryParse(fields[19], out start) && start != startTicks)
+                    return false;
+                return true;
             }
             catch (IOException) { return !Directory.Exists("/proc/self"); } // gone; without /proc we cannot tell
             catch (UnauthorizedAccessException) { return true; }
@@ -350,6 +363,20 @@ namespace Conrt
         [DllImport("libc", EntryPoint = "__lxstat", SetLastError = true)] static extern int lxstat(int ver, string path, byte[] buf);
         [DllImport("libc", EntryPoint = "__fxstat", SetLastError = true)] static extern int fxstat(int ver, int fd, byte[] buf);
         [DllImport("libc")] public static extern uint geteuid();
+        [DllImport("libc", EntryPoint = "stat", SetLastError = true)] static extern int stat_follow(string path, byte[] buf);
+        [DllImport("libc", EntryPoint = "__xstat", SetLastError = true)] static extern int xstat(int ver, string path, byte[] buf);
+
+        // inode of /proc/self/ns/pid (a symlink: stat follows it), 0 = unknown
+        public static ulong PidNamespace()
+        {
+            try
+            {
+                var st = Parse(buf => Call(() => stat_follow("/proc/self/ns/pid", buf), () => xstat(Ver, "/proc/self/ns/pid", buf)),
+                               "/proc/self/ns/pid");
+                return st == null ? 0 : st.Inode;
+            }
+            catch (BridgeProtocolException) { return 0; }
+        }
 
         // null: the path does not exist
         public static Stat OfPath(string path) { return Parse(buf => Call(() => lstat(path, buf), () => lxstat(Ver, path, buf)), path); }

@@ -19,6 +19,10 @@
          int rc = conrt_bridge_read_frame(&b, dst, dst_stride, &info);
            // CONRT_OK: dst holds a complete frame (never torn), info says which
            // CONRT_NO_FRAME: nothing new; CONRT_E_WRITER_DEAD: the writer is gone
+           // CONRT_E_BUSY: every copy was torn (retry later, count it towards your timeout)
+           // CONRT_E_SEGMENT_SIZE: the file was truncated under us (every call fstat()s first: no SIGBUS)
+         // open refuses anything but a regular file of our effective uid with mode 0600
+         // (CONRT_E_FILE_TYPE for a FIFO/directory/symlink, CONRT_E_PERMISSIONS)
          conrt_bridge_close(&b);
 
    RUNTIME (writer) SIDE
