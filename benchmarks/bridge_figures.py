@@ -35,6 +35,7 @@ from pathlib import Path
 import numpy as np
 
 from conrt.engine_bridge import BridgeReader, WriterGone, conformance
+from doc_table import write_marked_table  # benchmarks/ is on sys.path when run as a script
 
 ROOT = Path(__file__).resolve().parents[1]
 INCLUDE = ROOT / "engine_bridge" / "include"
@@ -111,6 +112,51 @@ def frames_and_torn(tmp: Path, seconds: float) -> dict:
          "read_and_checked": int(stats["frames"]), "torn_frames_returned": int(stats["bad"]),
          "torn_copies_retried": int(stats["retries"]), "dropped": int(stats["dropped"])}
     return {"rows": [py, c]}
+
+
+_FLAT_OUT_WRITER = """
+import sys, time, numpy as np
+from conrt.engine_bridge import BridgeWriter
+name, slots, seconds = sys.argv[1], int(sys.argv[2]), float(sys.argv[3])
+with BridgeWriter(name, 512, 512, slot_count=slots) as w:
+    frame = np.zeros((512, 512, 4), np.uint8)
+    print("ready", flush=True)
+    sys.stdin.readline()
+    n, t0 = 0, time.monotonic()
+    while time.monotonic() - t0 < seconds:
+        with w.frame() as px:  # draw into the slot, as `conrt bridge` does (the slot is odd meanwhile)
+            px[...] = frame
+        n += 1
+    print(n, flush=True)
+"""
+
+
+def starvation(seconds: float) -> dict:
+    """Why one slot is refused: a Python writer flat out at 512², a Python reader polling."""
+    rows = []
+    for slots in (1, 2, 3):
+        name = _name()
+        proc = subprocess.Popen([sys.executable, "-c", _FLAT_OUT_WRITER, name, str(slots), str(seconds)],
+                                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        try:
+            assert proc.stdout.readline().strip() == "ready"
+            r = BridgeReader.connect(name)
+            out = r.empty_frame()
+            proc.stdin.write("go\n")
+            proc.stdin.flush()
+            reads, t0 = 0, time.monotonic()
+            while time.monotonic() - t0 < seconds:
+                try:
+                    reads += r.read(out) is not None
+                except WriterGone:
+                    break
+                time.sleep(0)
+            written = int(proc.stdout.readline())
+            r.close()
+        finally:
+            _stop(proc)
+        rows.append({"slots": slots, "written": written, "read": reads, "read_fraction": reads / max(written, 1)})
+    return {"rows": rows}
 
 
 def _time_to_exit(reader_cmd: list[str], writer_pid: int, settle: float, timeout: float) -> tuple[int, float]:
@@ -194,6 +240,8 @@ def main() -> None:
     ap.add_argument("--seconds", type=float, default=3.0, help="length of the torn-frame run (default 3)")
     ap.add_argument("--repeats", type=int, default=3, help="kills per reader and scenario (default 3)")
     ap.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "bridge_figures.json")
+    ap.add_argument("--doc", type=Path, default=ROOT / "docs" / "engine_bridge.md",
+                    help="write the tables between its bridge_figures markers (default docs/engine_bridge.md)")
     args = ap.parse_args()
     tmp = conformance.scratch_dir()
     result = {"machine": {"cpu": platform.processor() or platform.machine(), "cores": os.cpu_count(),
@@ -201,14 +249,18 @@ def main() -> None:
               "command": "python benchmarks/bridge_figures.py " + " ".join(sys.argv[1:])}
     t0 = time.monotonic()
     result["frames"] = frames_and_torn(tmp, args.seconds)
+    result["starvation"] = starvation(args.seconds)
     result["death_detection"] = death_detection(tmp, args.repeats)
     result["hostile_segments"] = hostile(tmp)
     result["seconds"] = time.monotonic() - t0
     result["machine"]["load_avg_1min_after"] = os.getloadavg()[0]
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=1) + "\n")
-    print(markdown(result))
+    table = markdown(result)
+    print(table)
     print(f"wrote {args.out}")
+    if write_marked_table(args.doc, "bridge_figures", table):
+        print(f"updated {args.doc}")
 
 
 def markdown(result: dict) -> str:
@@ -217,6 +269,9 @@ def markdown(result: dict) -> str:
     for r in result["frames"]["rows"]:
         lines.append(f"| {r['writer']} | {r['reader']} | {r['read_and_checked']} | {r['torn_frames_returned']} | "
                      f"{r['torn_copies_retried']} |")
+    lines += ["", "| slots | frames written (512², flat out) | frames the reader got | fraction |", "|---:|---:|---:|---:|"]
+    for r in result["starvation"]["rows"]:
+        lines.append(f"| {r['slots']} | {r['written']} | {r['read']} | {r['read_fraction']:.3f} |")
     lines += ["", "| writer killed | reader | exit codes | detection time, median (max) s |", "|---|---|---|---|"]
     for r in result["death_detection"]["rows"]:
         lines.append(f"| {r['scenario']} | {r['reader']} | {', '.join(map(str, r['exit_codes']))} | "
