@@ -153,6 +153,7 @@ def starvation(seconds: float) -> dict:
                 time.sleep(0)
             written = int(proc.stdout.readline())
             r.close()
+            proc.wait(30)  # let it close (and unlink) its segment
         finally:
             _stop(proc)
         rows.append({"slots": slots, "written": written, "read": reads, "read_fraction": reads / max(written, 1)})
@@ -269,14 +270,16 @@ def markdown(result: dict) -> str:
     for r in result["frames"]["rows"]:
         lines.append(f"| {r['writer']} | {r['reader']} | {r['read_and_checked']} | {r['torn_frames_returned']} | "
                      f"{r['torn_copies_retried']} |")
-    lines += ["", "| slots | frames written (512², flat out) | frames the reader got | fraction |", "|---:|---:|---:|---:|"]
+    lines += ["", "| slots | frames written (512², flat out) | frames the reader got | fraction |",
+              "|---:|---:|---:|---:|"]
     for r in result["starvation"]["rows"]:
         lines.append(f"| {r['slots']} | {r['written']} | {r['read']} | {r['read_fraction']:.3f} |")
     lines += ["", "| writer killed | reader | exit codes | detection time, median (max) s |", "|---|---|---|---|"]
     for r in result["death_detection"]["rows"]:
         lines.append(f"| {r['scenario']} | {r['reader']} | {', '.join(map(str, r['exit_codes']))} | "
                      f"{r['median_s']:.3f} ({r['max_s']:.3f}) |")
-    lines += ["", "| reader | hostile cases | handled as required | crashed or hung | skipped |", "|---|---:|---:|---|---|"]
+    lines += ["", "| reader | hostile cases | handled as required | crashed or hung | skipped |",
+              "|---|---:|---:|---|---|"]
     for reader, s in result["hostile_segments"]["summary"].items():
         lines.append(f"| {reader} | {s['cases']} | {s['as_expected']} | {', '.join(s['crashed_or_hung']) or '0'} | "
                      f"{', '.join(s['skipped']) or '–'} |")

@@ -598,8 +598,8 @@ CONRT_DEF int conrt_bridge_read_frame(conrt_bridge *b, void *dst, uint64_t dst_s
     }
     /* every copy torn or the slot odd throughout: a writer killed mid-frame leaves its slot odd forever */
     if (conrt_bridge_writer_state(b, UINT64_MAX) == CONRT_WRITER_DEAD)
-        return conrt__fail(b->error, sizeof b->error, CONRT_E_WRITER_DEAD, "writer pid %u is gone (slot left mid-write)",
-                           b->writer_pid);
+        return conrt__fail(b->error, sizeof b->error, CONRT_E_WRITER_DEAD,
+                           "writer pid %u is gone (slot left mid-write)", b->writer_pid);
     return conrt__fail(b->error, sizeof b->error, CONRT_E_BUSY, "every copy was torn");
 }
 
@@ -614,8 +614,9 @@ static int conrt__finite_within(const float *v, uint64_t n, double limit) {
 static int conrt__pose_problem(conrt_bridge *b, uint64_t id, uint32_t kind, uint32_t count, const float *joints,
                                double clip_time, const float *view, const float *proj) {
     if (kind == CONRT_POSE_JOINTS && b->geo.skeleton_joints && count != b->geo.skeleton_joints)
-        return conrt__fail(b->error, sizeof b->error, CONRT_E_POSE, "pose request %llu: %u joints, the character has %u",
-                           (unsigned long long)id, count, b->geo.skeleton_joints);
+        return conrt__fail(b->error, sizeof b->error, CONRT_E_POSE,
+                           "pose request %llu: %u joints, the character has %u", (unsigned long long)id, count,
+                           b->geo.skeleton_joints);
     if (!conrt__finite_within(view, 16, 0) || !conrt__finite_within(proj, 16, 0))
         return conrt__fail(b->error, sizeof b->error, CONRT_E_POSE, "pose request %llu: NaN/inf camera matrices",
                            (unsigned long long)id);
@@ -846,8 +847,9 @@ CONRT_DEF int conrt_bridge_read_pose(conrt_bridge *b, conrt_pose *out, float *jo
                                (unsigned long long)head.request_id, head.kind, count);
         if (head.kind == CONRT_POSE_JOINTS && count > cap)
             return conrt__fail(b->error, sizeof b->error, CONRT_E_BUFFER, "%u joints do not fit %u", count, cap);
-        if ((rc = conrt__pose_problem(b, head.request_id, head.kind, count, head.kind == CONRT_POSE_JOINTS ? joints : NULL,
-                                      head.clip_time, head.camera_view, head.camera_proj)) != CONRT_OK)
+        if ((rc = conrt__pose_problem(b, head.request_id, head.kind, count,
+                                      head.kind == CONRT_POSE_JOINTS ? joints : NULL, head.clip_time,
+                                      head.camera_view, head.camera_proj)) != CONRT_OK)
             return rc;
         out->request_id = head.request_id;
         out->time_ns = head.request_time_ns;
