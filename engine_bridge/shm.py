@@ -115,7 +115,12 @@ def _open_regular(path: str, flags: int) -> tuple[int, os.stat_result]:
     or block the open; fstat after, so what we hold is what we checked.
     FileNotFoundError passes through; every other problem is a BridgeProtocolError.
     """
-    st = before = os.lstat(path)  # FileNotFoundError: the caller's business
+    try:
+        st = before = os.lstat(path)
+    except FileNotFoundError:  # the caller's business
+        raise
+    except OSError as exc:
+        raise BridgeProtocolError(f"cannot inspect bridge segment {path}: {exc.strerror}") from None
     if not stat.S_ISREG(st.st_mode):
         raise BridgeProtocolError(
             f"{path} is {_kind(st.st_mode)}, not a bridge segment (a regular file); remove it or pick another name")

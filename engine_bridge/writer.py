@@ -104,7 +104,8 @@ class BridgeWriter:
             try:
                 seg.check_size()
             except (BridgeProtocolError, OSError) as exc:  # truncated by someone: beating would be SIGBUS
-                log.error("bridge %s: %s; heartbeat stopped", self.name, exc)
+                if not self._stop.is_set():  # (not just closed under us)
+                    log.error("bridge %s: %s; heartbeat stopped", self.name, exc)
                 return
             seg.header.heartbeat_ns = time.monotonic_ns()
 
