@@ -233,3 +233,17 @@ def test_cli_exit_summary_counts_bad_pose_requests(name, bridge_process):
     assert p.proc.returncode == 0, err
     assert "2 bad pose requests" in out, out
     assert err.count("ignoring bad pose request") == 2, err
+
+
+# -- PROTOCOL.md "Liveness": a heartbeat ahead of the reader's clock is fresh ---
+
+
+def test_a_heartbeat_in_the_future_is_fresh_for_python_and_c(name, build_c):
+    from conrt.engine_bridge import WriterState
+
+    with BridgeWriter(name, 16, 16, heartbeat_period=3600) as w, BridgeReader(name) as r:  # no beats during the test
+        w._seg.header.heartbeat_ns = 2**63  # far ahead of CLOCK_MONOTONIC
+        assert r.heartbeat_age() == 0 and r.writer_state() == WriterState.ALIVE
+        res = subprocess.run([str(build_c(CONSUMER)), name, "--frames", "1", "--timeout", "0.3"],
+                             capture_output=True, text=True, timeout=60)
+    assert res.returncode == 2 and "writer state 0" in res.stderr, res.stderr  # 0 alive (was 1 stalled: u64 wrap)
