@@ -16,7 +16,7 @@ from typing import Callable
 
 import numpy as np
 
-from conrt.errors import BackendUnavailable, BridgeProtocolError, ConfigError, InputError
+from conrt.errors import BackendUnavailable, BridgeProtocolError, ConfigError, ConrtError
 
 from . import protocol as P
 from .transport import Transport, open_transport
@@ -103,7 +103,7 @@ def serve(transport: Transport, frame_source: FrameSource, *, fps: float = 60.0,
                 if check is not None:
                     check(request)
                 good = request
-            except (InputError, ConfigError, BridgeProtocolError) as exc:
+            except ConrtError as exc:  # InputError, ConfigError, BridgeProtocolError, ...
                 bad += 1
                 rejected = request
                 warnings.warn("ignoring pose request %d: %s; keeping request %d", request.request_id, exc,

@@ -29,7 +29,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
-from conrt.errors import ConfigError, InputError
+from conrt.errors import ConfigError, ConrtError, InputError
 from conrt.types import MAX_ABS_CLIP_TIME, MAX_ABS_JOINT_VALUE, Pose, PoseKind, PoseRequest
 
 from .frame_loop import FrameStats, RasterStage, ShadeStage, check_size, sheet_udps_for
@@ -69,8 +69,6 @@ class RuntimeFrameSource:
         self._animators: dict = {}
         self.physics = None
         if physics:
-            from conrt.errors import ConrtError
-
             from .frame_loop import PhysicsStage
 
             try:
@@ -153,7 +151,7 @@ class RuntimeFrameSource:
             self.check_request(request)
             pose = self.pose_for(request)
             camera = self.raster.camera(pose)
-        except (InputError, ConfigError) as exc:  # a bad request must not stop the server
+        except ConrtError as exc:  # a bad request must not stop the server (InputError, ConfigError, PhysicsError)
             self._bad(request, exc)
             pose = self._good_pose
             camera = self.raster.camera(pose)
