@@ -47,7 +47,7 @@ class MappedSegment:
 
         Touching a mapped page past the end of the file is SIGBUS (the process
         dies, Python cannot catch it), so every access through the mapping
-        is preceded by this fstat (~1 us). PROTOCOL.md "Shrinking segments".
+        is preceded by this fstat (~3 us from Python). PROTOCOL.md "Shrinking segments".
         """
         if self.fd is None:
             raise BridgeProtocolError(f"{self.path}: the segment is closed")
