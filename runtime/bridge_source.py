@@ -29,8 +29,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
-from conrt.errors import ConfigError, InputError
-from conrt.types import Pose
+from conrt.errors import ConfigError, ConrtError, InputError
+from conrt.types import MAX_ABS_CLIP_TIME, MAX_ABS_JOINT_VALUE, Pose, PoseKind, PoseRequest
 
 from .frame_loop import FrameStats, RasterStage, ShadeStage, check_size, sheet_udps_for
 
@@ -69,8 +69,6 @@ class RuntimeFrameSource:
         self._animators: dict = {}
         self.physics = None
         if physics:
-            from conrt.errors import ConrtError
-
             from .frame_loop import PhysicsStage
 
             try:
@@ -80,16 +78,41 @@ class RuntimeFrameSource:
                             self.character.name, exc)
         self.last_stats: FrameStats | None = None
         self._last_pose: Pose | None = None
+        self._good_pose: Pose = self._rest  # the pose of the last request that shaded cleanly
+        self._last_bad_id: int | None = None
+        self.bad_requests = 0  # requests this source could not shade (counted once each)
+        self.joint_count = self.character.skeleton.num_joints  # put in the bridge header: what JOINTS must send
         self.frames = 0
         log.info("bridge runtime source: %s, sheet %s, weights %s, backend %s, %d px", self.character.name,
                  self.sheet, self.weights, self.shader.name, size)
 
-    def pose_for(self, request) -> Pose:
-        # by name: the bridge is a later stage, runtime/ does not import it (one-way imports)
-        kind = getattr(request.kind, "name", str(request.kind))
-        if kind == "CLIP" and request.clip_name and self.physics is not None:
+    def check_request(self, request: PoseRequest) -> None:
+        """Raise InputError/ConfigError for a request this source cannot shade
+        (the bridge server then keeps the last good request). Stateless: the
+        physics is not touched."""
+        if request.kind == PoseKind.JOINTS:
+            if request.joints is None:
+                raise InputError(f"request {request.request_id}: JOINTS without joint matrices")
+            pose = Pose(joint_world=np.asarray(request.joints, np.float32))
+            pose.validate(self.joint_count)
+            if np.abs(pose.joint_world).max() > MAX_ABS_JOINT_VALUE:
+                raise InputError(f"request {request.request_id}: joint matrix entries beyond +-{MAX_ABS_JOINT_VALUE:g}")
+        elif request.kind == PoseKind.CLIP and request.clip_name:
+            t = float(request.clip_time)
+            if not (math.isfinite(t) and abs(t) <= MAX_ABS_CLIP_TIME):
+                raise InputError(f"request {request.request_id}: clip time {t} outside +-{MAX_ABS_CLIP_TIME:g} s")
+            if self.physics is not None:
+                self.physics._check_clip(request.clip_name)
+            else:
+                from conrt.physics.clips import get_clip
+
+                get_clip(request.clip_name)
+
+    def pose_for(self, request: PoseRequest) -> Pose:
+        kind = request.kind
+        if kind == PoseKind.CLIP and request.clip_name and self.physics is not None:
             return self._simulate(request.clip_name, float(request.clip_time))
-        if kind == "CLIP" and request.clip_name:
+        if kind == PoseKind.CLIP and request.clip_name:
             anim = self._animators.get(request.clip_name)
             if anim is None:
                 from conrt.physics.clips import Animator, get_clip
@@ -97,7 +120,7 @@ class RuntimeFrameSource:
                 anim = self._animators[request.clip_name] = Animator(self.character,
                                                                      get_clip(request.clip_name, self.character))
             return anim.pose(float(request.clip_time))
-        if kind == "JOINTS" and request.joints is not None:
+        if kind == PoseKind.JOINTS and request.joints is not None:
             pose = Pose(joint_world=np.asarray(request.joints, np.float32))
             pose.validate(self.character.skeleton.num_joints)
             return pose
@@ -115,16 +138,27 @@ class RuntimeFrameSource:
             self._last_pose = ph.step()
         return self._last_pose
 
-    def __call__(self, request) -> np.ndarray:
+    def _bad(self, request, exc) -> None:
+        if request.request_id != self._last_bad_id:  # once per request, not once per frame
+            self._last_bad_id = request.request_id
+            self.bad_requests += 1
+            log.warning("request %d: %s; keeping the last good pose", request.request_id, exc)
+
+    def __call__(self, request: PoseRequest) -> np.ndarray:
         t0 = time.perf_counter()
+        self.raster.yaw = math.degrees(request.camera_yaw())  # before camera(): the orbit follows it
         try:
+            self.check_request(request)
             pose = self.pose_for(request)
-        except (InputError, ConfigError) as exc:  # a bad request must not stop the server
-            log.warning("request %d: %s; shading the rest pose", request.request_id, exc)
-            pose = self._rest
-        self.raster.yaw = math.degrees(request.camera_yaw())
+            camera = self.raster.camera(pose)
+        except ConrtError as exc:  # a bad request must not stop the server (InputError, ConfigError, PhysicsError)
+            self._bad(request, exc)
+            pose = self._good_pose
+            camera = self.raster.camera(pose)
+        else:
+            self._good_pose = pose
         t1 = time.perf_counter()
-        self.raster.render(pose, self.raster.camera(pose))
+        self.raster.render(pose, camera)
         t2 = time.perf_counter()
         udp = self.raster.read()
         t3 = time.perf_counter()

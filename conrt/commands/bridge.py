@@ -21,7 +21,7 @@ def register(subparsers) -> None:
     p.add_argument("--source", choices=("test", "runtime"), default="test",
                    help="test: synthetic pattern drawing the requested pose; runtime: the CoNR runtime")
     p.add_argument("--format", choices=("rgba8", "rgba16f"), default="rgba8", help="pixel format (default rgba8)")
-    p.add_argument("--slots", type=int, default=3, help="frames in the ring (default 3)")
+    p.add_argument("--slots", type=int, default=3, help="frames in the ring, 2..64 (default 3)")
     p.add_argument("--fps", type=float, default=60.0, help="frame rate cap, 0 = as fast as possible (default 60)")
     p.add_argument("--frames", type=int, default=None, help="stop after this many frames")
     p.add_argument("--duration", type=float, default=None, help="stop after this many seconds")
@@ -46,8 +46,9 @@ def run(args) -> int:
 
     if not 1 <= args.size <= 16384:
         raise ConfigError(f"--size {args.size} outside 1..16384")
-    if not 1 <= args.slots <= 64:
-        raise ConfigError(f"--slots {args.slots} outside 1..64")
+    if not 2 <= args.slots <= 64:
+        # 1 slot: while the writer fills it no reader can copy a frame (a full-speed writer starves them)
+        raise ConfigError(f"--slots {args.slots} outside 2..64 (one slot starves readers: it is always being written)")
     if args.source == "runtime":
         from conrt.runtime.bridge_source import RuntimeFrameSource
 
