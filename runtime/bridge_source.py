@@ -8,6 +8,9 @@ For each pose request the engine writes (see engine_bridge/PROTOCOL.md):
   the physics cannot drive fall back to the clip's skinned pose;
 - ``JOINTS``: the engine's own joint world matrices (skeleton order);
 - ``NONE``: the rest pose;
+with ``vmc`` (a :class:`~conrt.physics.vmc.VmcReceiver`) the live VMC pose
+drives the body instead, physics stepped in wall-clock time (the request
+still sets the camera);
 the camera orbits the character at the request camera's yaw. The UDP is
 rasterized, shaded with the encoded sheet and returned as premultiplied RGBA
 (u8 or float16, the bridge's pixel format). Synchronous: the frame published
@@ -44,7 +47,8 @@ class RuntimeFrameSource:
     """``source(request) -> [H, W, 4]`` premultiplied RGBA for the bridge server."""
 
     def __init__(self, size: int = 256, dtype=np.uint8, character=None, sheet=None, weights=None,
-                 backend: str = "auto", context: str = "auto", physics: bool = True, fps: float = 60.0):
+                 backend: str = "auto", context: str = "auto", physics: bool = True, fps: float = 60.0,
+                 vmc=None, vmc_send=None):
         from conrt.characters.posing import rest_pose
 
         from .session import load_character_source, load_model_source, load_sheet_source
@@ -68,16 +72,19 @@ class RuntimeFrameSource:
         self._rest = rest_pose(self.character)
         self._animators: dict = {}
         self.physics = None
-        if physics:
+        self.live = vmc.motion(self.character) if vmc is not None else None
+        self._live_tick: float | None = None
+        if physics or self.live is not None:
             from conrt.errors import ConrtError
 
             from .frame_loop import PhysicsStage
 
             try:
-                self.physics = PhysicsStage(self.character, "idle", fps=fps)
+                self.physics = PhysicsStage(self.character, "idle", fps=fps, live=self.live)
             except ConrtError as exc:  # e.g. no humanoid joints for the clips
                 log.warning("bridge: no physics for %s (%s); CLIP requests use the skinned clip pose",
                             self.character.name, exc)
+        self.vmc_send = vmc_send  # a VmcSender: each frame's pose goes out as VMC
         self.last_stats: FrameStats | None = None
         self._last_pose: Pose | None = None
         self.frames = 0
@@ -87,6 +94,8 @@ class RuntimeFrameSource:
     def pose_for(self, request) -> Pose:
         # by name: the bridge is a later stage, runtime/ does not import it (one-way imports)
         kind = getattr(request.kind, "name", str(request.kind))
+        if self.live is not None:
+            return self._follow_live()
         if kind == "CLIP" and request.clip_name and self.physics is not None:
             return self._simulate(request.clip_name, float(request.clip_time))
         if kind == "CLIP" and request.clip_name:
@@ -102,6 +111,19 @@ class RuntimeFrameSource:
             pose.validate(self.character.skeleton.num_joints)
             return pose
         return self._rest
+
+    def _follow_live(self) -> Pose:
+        """The live pose with physics on top, advanced by the wall-clock time since the last frame."""
+        ph = self.physics
+        if ph is None:  # no physics for this character: the live pose, skinned
+            from conrt.physics.clips import Animator
+
+            return Animator(self.character, self.live).pose(0.0)
+        now = time.perf_counter()
+        if self._live_tick is not None:  # capped, so a stall does not spiral into many substeps
+            ph.world.time_scale = float(np.clip((now - self._live_tick) * ph.fps, 0.25, 4.0))
+        self._live_tick = now
+        return ph.step()
 
     def _simulate(self, clip: str, t: float) -> Pose:
         ph = self.physics
@@ -122,6 +144,8 @@ class RuntimeFrameSource:
         except (InputError, ConfigError) as exc:  # a bad request must not stop the server
             log.warning("request %d: %s; shading the rest pose", request.request_id, exc)
             pose = self._rest
+        if self.vmc_send is not None:
+            self.vmc_send.send(pose)
         self.raster.yaw = math.degrees(request.camera_yaw())
         t1 = time.perf_counter()
         self.raster.render(pose, self.raster.camera(pose))
