@@ -72,6 +72,18 @@ class RuntimeFrameSource:
         self._rest = rest_pose(self.character)
         self._animators: dict = {}
         self.physics = None
+        self._owned: list = []  # VMC sockets opened here from addresses
+        if isinstance(vmc, (str, int, tuple)):
+            from conrt.physics.vmc import VmcReceiver
+
+            vmc = VmcReceiver(vmc)
+            self._owned.append(vmc)
+        if isinstance(vmc_send, (str, tuple)):
+            from conrt.physics.vmc import VmcSender
+
+            vmc_send = VmcSender(vmc_send, self.character)
+            self._owned.append(vmc_send)
+        self.vmc = vmc  # a VmcReceiver ("[HOST:]PORT" opens one): its live pose drives the body
         self.live = vmc.motion(self.character) if vmc is not None else None
         self._live_tick: float | None = None
         if physics or self.live is not None:
@@ -84,7 +96,7 @@ class RuntimeFrameSource:
             except ConrtError as exc:  # e.g. no humanoid joints for the clips
                 log.warning("bridge: no physics for %s (%s); CLIP requests use the skinned clip pose",
                             self.character.name, exc)
-        self.vmc_send = vmc_send  # a VmcSender: each frame's pose goes out as VMC
+        self.vmc_send = vmc_send  # a VmcSender ("HOST:PORT" opens one): each frame's pose goes out as VMC
         self.last_stats: FrameStats | None = None
         self._last_pose: Pose | None = None
         self.frames = 0
@@ -167,3 +179,5 @@ class RuntimeFrameSource:
         self.raster.close()
         if self.physics is not None:
             self.physics.close()
+        for o in self._owned:
+            o.close()
