@@ -367,20 +367,24 @@ class VmcReceiver:
             if len(batch) > MAX_BATCH:  # a backlog: keep the newest
                 self._drop("flood", f"{len(batch)} datagrams queued at once", len(batch) - MAX_BATCH)
                 batch = batch[-MAX_BATCH:]
-            for k, (d, a) in enumerate(batch):
+            k = 0
+            while k < len(batch):
                 now, cpu = time.perf_counter(), time.thread_time()
-                if now - window_start > 0.1:
+                if now - window_start >= 0.1:
                     window_start, busy = now, 0.0
-                if busy > self.cpu_budget * 0.1:  # over budget: drop the rest, rest until the window ends
+                if busy > self.cpu_budget * 0.1 and k < len(batch) - 1:
+                    # over budget: rest until the window ends, then read only the newest datagram
                     self._drop("flood", f"over the receiver's CPU budget ({self.cpu_budget:.0%} of a core)",
-                               len(batch) - k)
+                               len(batch) - 1 - k)
                     self._stop.wait(max(0.0, window_start + 0.1 - now))
-                    break
+                    k = len(batch) - 1
+                    continue
                 try:
-                    self._handle(d, a)
+                    self._handle(*batch[k])
                 except Exception as exc:  # a bug here must not end the thread
                     self._drop("error", f"{type(exc).__name__}: {exc}")
                 busy += time.thread_time() - cpu
+                k += 1
             self._check_silence()
 
     def _check_silence(self) -> None:
@@ -560,15 +564,20 @@ class VmcSender:
     character has (local rotation relative to its humanoid parent, rest offset
     as local position; Hips carries the root motion), ``/VMC/Ext/T``, blendshapes.
 
-    Datagrams stay under ``max_datagram`` bytes (no IP fragmentation); each one
-    starts with ``/VMC/Ext/T`` so a receiver can drop reordered ones."""
+    A frame goes out as one datagram (a receiver never sees half a frame; ~2 KB
+    for 25 bones, so IP fragments it on a 1500-byte-MTU network, which a LAN
+    reassembles); ``max_datagram=1400`` splits frames under the MTU instead,
+    each datagram led by ``/VMC/Ext/T`` so a receiver can drop reordered ones
+    (a receiver may then show a frame whose datagrams have not all arrived)."""
 
-    def __init__(self, address, character: Character, max_datagram: int = 1400):
+    def __init__(self, address, character: Character, max_datagram: int = 60000):
         from pythonosc.udp_client import UDPClient
 
         self.host, self.port = parse_address(address, need_host=True, what="--vmc-send")
         if "hips" not in character.humanoid:
             raise ConfigError(f"character {character.name!r} has no humanoid hips joint; VMC sends humanoid bones")
+        if not 200 <= max_datagram <= 65000:
+            raise ConfigError(f"max_datagram must be in 200..65000 bytes, got {max_datagram}")
         self.character, self.max_datagram = character, int(max_datagram)
         self._client = UDPClient(self.host, self.port)
         ch = character.humanoid
