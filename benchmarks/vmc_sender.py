@@ -48,20 +48,20 @@ def main(argv=None) -> int:
     n = args.frames if args.frames is not None else int(round(args.seconds * args.fps))
     rng = random.Random(args.seed)
     sender = VmcSender(f"{args.host}:{args.port}", character)
-    frames = []
-    for k in range(n):  # prepared up front: the loop only sends
-        t = k / args.fps
-        blends = None
-        if args.blink:
-            phase = t % args.blink
-            blends = {"Blink": 1.0 if phase < 0.1 else 0.0}
-        frames.append((k, t, sender.bundles(anim.pose(t), t, blends)))
+    def frames():  # made as they go out (preparing minutes of frames up front would load the CPU)
+        for k in range(n):
+            t = k / args.fps
+            blends = None
+            if args.blink:
+                blends = {"Blink": 1.0 if t % args.blink < 0.1 else 0.0}
+            yield k, t, sender.bundles(anim.pose(t), t, blends)
+
     log = open(args.log, "w") if args.log else None
     time.sleep(args.start_delay)
     held = None
     start = time.perf_counter()
     sent = 0
-    for k, t, bundles in frames:
+    for k, t, bundles in frames():
         delay = start + k / args.fps - time.perf_counter()
         if delay > 0:
             time.sleep(delay)

@@ -279,6 +279,7 @@ class VmcReceiver:
         self._snapshot: VmcFrame | None = None
         self._logged: set = set()
         self.sender: tuple | None = None  # address of the last sender
+        self.streams = 0  # starts of a stream: the first packets, packets after a gap, a restarted sender
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name=f"conrt-vmc-{self.port}", daemon=True)
         self._thread.start()
@@ -453,6 +454,7 @@ class VmcReceiver:
             if t is not None and self._time is not None and self._time - 1.0 < t < self._time:
                 self.stats.dropped["stale"] = self.stats.dropped.get("stale", 0) + 1
                 return
+            restarted = t is not None and self._time is not None and t <= self._time - 1.0
             self._bones.update(bones)
             if root is not None:
                 self._root = root
@@ -472,6 +474,8 @@ class VmcReceiver:
             self.stats.applied += 1
             was_live, self._live = self._live, True
             first = self._seq == 1
+            if restarted or not was_live:
+                self.streams += 1
             self.sender = addr
         if first:
             log.info("VMC: receiving from %s:%s on %s", addr[0], addr[1], self.address)
@@ -534,6 +538,15 @@ class VmcMotion:
         self._rest = (np.tile([0.0, 0.0, 0.0, 1.0], (len(self.joints), 1)), np.zeros(3))
         self._cache: tuple | None = None
         self.last: VmcFrame | None = None
+        self._streams = 0
+
+    def take_jump(self) -> bool:
+        """True once per new stream (first packets, packets after a gap, a restarted
+        sender): the pose may have jumped, so cloth and hair should restart from it
+        (``PhysicsWorld.reset``) rather than be flung."""
+        n = self.receiver.streams
+        jumped, self._streams = n != self._streams, n
+        return jumped
 
     def sample(self, t: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
         """([N, 4] rest-aligned local quaternions for ``joints``, [3] hips offset)."""

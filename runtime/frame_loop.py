@@ -131,6 +131,8 @@ class PhysicsStage:
         return self.world.time(self.handle)
 
     def step(self) -> Pose:
+        if self.live is not None and self.live.take_jump():  # a new live stream: restart cloth/hair on its pose
+            self.world.reset(self.handle)
         pose = self.world.step()[self.handle]
         for fn in self.listeners:
             fn(pose, self.time)

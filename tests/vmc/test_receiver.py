@@ -203,3 +203,26 @@ def test_before_the_first_packet_the_character_stands_in_its_rest_pose(girl, rec
     got = Animator(girl, receiver.motion(girl)).pose(0.0)
     assert np.allclose(got.joint_world, rest_pose(girl).joint_world, atol=1e-6)
     assert receiver.latest() is None and not receiver.receiving
+
+
+def test_a_new_stream_restarts_hair_and_cloth_on_its_pose(girl, receiver):
+    """The first packets (and packets after a gap) may put the body far from where it
+    stood: cloth and hair restart on the new pose instead of being flung (and
+    reset by the blow-up check)."""
+    from conrt.runtime.frame_loop import PhysicsStage
+
+    anim = Animator(girl, get_clip("walk", girl))
+    stage = PhysicsStage(girl, fps=60, live=receiver.motion(girl))
+    try:
+        stage.step()  # rest pose: nothing received yet
+        with VmcSender(f"127.0.0.1:{receiver.port}", girl) as tx:
+            sent = tx.send(anim.pose(6.0), 6.0)  # metres away from the rest position
+            assert wait_until(lambda: receiver.stats.applied == sent)
+            for _ in range(3):
+                pose = stage.step()
+        assert stage.world.resets(stage.handle) == 0
+        hips = girl.humanoid["hips"]
+        assert np.abs(pose.joint_world[hips, :3, 3] - anim.pose(6.0).joint_world[hips, :3, 3]).max() < POS_TOL
+        assert receiver.streams == 1
+    finally:
+        stage.close()
