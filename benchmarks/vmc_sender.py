@@ -71,11 +71,11 @@ def main(argv=None) -> int:
             held = (k, t, bundles)  # goes out after the next frame
             continue
         for item in [(k, t, bundles)] + ([held] if held is not None else []):
-            for b in item[2]:
-                sender._client.send(b)
+            stamp = time.perf_counter()
+            sender.send_bundles(item[2])
             sent += 1
             if log:
-                log.write(json.dumps({"frame": item[0], "t": item[1], "sent": time.perf_counter()}) + "\n")
+                log.write(json.dumps({"frame": item[0], "t": item[1], "sent": stamp}) + "\n")
         held = None
     if log:
         log.close()

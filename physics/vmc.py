@@ -661,8 +661,12 @@ class VmcSender:
     def send(self, pose: Pose, t: float | None = None, blends: dict | None = None) -> int:
         """Send one frame; returns the datagrams sent. Network errors are logged, not raised
         (a receiver that went away must not stop the sender's own loop)."""
+        return self.send_bundles(self.bundles(pose, t, blends))
+
+    def send_bundles(self, bundles) -> int:
+        """Send a frame made by :meth:`bundles` earlier (or reordered, for tests)."""
         n = 0
-        for b in self.bundles(pose, t, blends):
+        for b in bundles:
             try:
                 self._client.send(b)
                 n += 1

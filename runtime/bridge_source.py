@@ -125,16 +125,20 @@ class RuntimeFrameSource:
         return self._rest
 
     def _follow_live(self) -> Pose:
-        """The live pose with physics on top, advanced by the wall-clock time since the last frame."""
+        """The live pose with physics on top, advanced by the wall-clock time since the
+        last frame; after a longer gap than a clip request may jump (``MAX_STEP``),
+        re-placed on the live pose instead (cloth and hair restart), as for clips."""
         ph = self.physics
         if ph is None:  # no physics for this character: the live pose, skinned
             from conrt.physics.clips import Animator
 
             return Animator(self.character, self.live).pose(0.0)
         now = time.perf_counter()
-        if self._live_tick is not None:  # capped, so a stall does not spiral into many substeps
-            ph.world.time_scale = float(np.clip((now - self._live_tick) * ph.fps, 0.25, 4.0))
+        dt = None if self._live_tick is None else now - self._live_tick
         self._live_tick = now
+        if dt is not None and dt > min(MAX_STEP, 16.0 / ph.fps):
+            return ph.seek(ph.clip, 0.0)
+        ph.world.time_scale = 1.0 if dt is None else float(np.clip(dt * ph.fps, 0.25, 16.0))
         return ph.step()
 
     def _simulate(self, clip: str, t: float) -> Pose:
