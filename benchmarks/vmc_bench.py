@@ -50,7 +50,9 @@ def _serve(source, writer, seconds: float, request_for) -> list[tuple[float, obj
         request = request_for(writer.poll_request(), k)
         start = time.monotonic_ns()
         writer.publish(source(request), request, start)
-        out.append((time.perf_counter(), source.live.last if source.live is not None else None))
+        s = source.last_stats
+        out.append((time.perf_counter(), source.live.last if source.live is not None else None,
+                    (s.physics_ms, s.raster_ms + s.readback_ms, s.shade_ms)))
         k += 1
     return out
 
@@ -107,7 +109,7 @@ def run_size(size: int, seconds: float) -> list[dict]:
                     e = json.loads(line)
                     sent[e["frame"]] = e["sent"]
             lat, arr = [], []
-            for t_pub, f in frames:
+            for t_pub, f, _ in frames:
                 k = round(f.time * SENDER_FPS)
                 if k in sent:
                     lat.append(t_pub - sent[k])
@@ -118,7 +120,9 @@ def run_size(size: int, seconds: float) -> list[dict]:
                              p50_ms=float(np.percentile(lat, 50)), p99_ms=float(np.percentile(lat, 99)),
                              arrival_p50_ms=float(np.percentile(arr, 50)),
                              arrival_p99_ms=float(np.percentile(arr, 99)),
-                             frame_ms=1e3 / fps, dropped=dropped))
+                             frame_ms=1e3 / fps, dropped=dropped,
+                             stages_ms=np.median([st for *_, st in frames], 0).round(1).tolist(),
+                             clip_stages_ms=np.median([st for *_, st in base], 0).round(1).tolist()))
             r = rows[-1]
             print(f"{size}² {cond}: p50 {r['p50_ms']:.1f} ms p99 {r['p99_ms']:.1f} ms, {fps:.1f} fps "
                   f"(clip-driven {base_fps:.1f} fps), receiver drops {dropped}", flush=True)
@@ -127,13 +131,15 @@ def run_size(size: int, seconds: float) -> list[dict]:
 
 def table(rows: list[dict]) -> str:
     out = ["| size | stream | frames | fps (VMC) | fps (clip, same run) | sent → published p50 / p99 | "
-           "in frames (p50) | arrival → published p50 / p99 | receiver drops |",
-           "|---|---|---|---|---|---|---|---|---|"]
+           "in frames (p50) | arrival → published p50 / p99 | physics / raster / shade ms, VMC (clip) | "
+           "receiver drops |",
+           "|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         drops = ", ".join(f"{k} {v}" for k, v in sorted(r["dropped"].items())) or "–"
         out.append(f"| {r['size']}² | {r['condition']} | {r['frames']} | {r['fps']:.1f} | {r['clip_fps']:.1f} | "
                    f"{r['p50_ms']:.1f} / {r['p99_ms']:.1f} ms | {r['p50_ms'] / r['frame_ms']:.2f} | "
-                   f"{r['arrival_p50_ms']:.1f} / {r['arrival_p99_ms']:.1f} ms | {drops} |")
+                   f"{r['arrival_p50_ms']:.1f} / {r['arrival_p99_ms']:.1f} ms | "
+                   f"{' / '.join(map(str, r['stages_ms']))} ({' / '.join(map(str, r['clip_stages_ms']))}) | {drops} |")
     return "\n".join(out)
 
 
