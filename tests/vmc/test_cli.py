@@ -130,3 +130,33 @@ def test_bridge_source_shades_the_live_pose(sample, receiver):
         assert rgba.shape == (64, 64, 4) and rgba[..., 3].max() > 0
     finally:
         src.close()
+
+
+def test_headless_demo_follows_vmc(sample, tmp_path):
+    """conrt demo --vmc without a display: frames of the streamed clip, paced in real time."""
+    port = _free_port()
+    proc = spawn(SENDER, "--port", port, "--clip", "wave", "--fps", 60, "--seconds", 60)
+    try:
+        r = _conrt("demo", "--headless", "--vmc", port, "--frames", 4, "--fps", 10, "--size", 64, "-o", tmp_path)
+    finally:
+        proc.kill()
+        proc.wait()
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert (tmp_path / "demo.mp4").stat().st_size > 0 and len(list((tmp_path / "frames").glob("*.png"))) == 4
+    assert "kinematic body" in r.stderr  # the body follows VMC exactly
+    assert "poked" not in r.stderr
+
+
+def test_bridge_serves_frames_driven_by_vmc(sample):
+    port = _free_port()
+    proc = spawn(SENDER, "--port", port, "--clip", "wave", "--fps", 60, "--seconds", 60)
+    try:
+        r = _conrt("bridge", "--source", "runtime", "--size", 64, "--vmc", port, "--frames", 3, "--fps", 0,
+                   "--name", f"vmc-test-{port}")
+    finally:
+        proc.kill()
+        proc.wait()
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert "conrt bridge: 3 frames" in r.stdout
+    line = next(x for x in r.stdout.splitlines() if x.startswith(f"VMC 127.0.0.1:{port}:"))
+    assert "dropped: none" in line
