@@ -136,6 +136,14 @@ def parse_address(text, *, default_host: str = DEFAULT_HOST, need_host: bool = F
     return host, port
 
 
+def _resolve(host: str, port: int) -> tuple:
+    """(family, sockaddr) of ``host``, IPv4 first: "localhost" must mean the same
+    address to a receiver and a sender (getaddrinfo may list ::1 first)."""
+    infos = socket.getaddrinfo(host, port, type=socket.SOCK_DGRAM)
+    info = min(infos, key=lambda i: i[0] != socket.AF_INET)
+    return info[0], info[4]
+
+
 # ---------------------------------------------------------------------------
 # axes
 
@@ -255,10 +263,10 @@ class VmcReceiver:
         self.host, port = parse_address(address)
         _quiet_python_osc()
         self.timeout, self.cpu_budget = float(timeout), float(cpu_budget)
-        fam = socket.getaddrinfo(self.host, port, type=socket.SOCK_DGRAM)[0]
-        self._sock = socket.socket(fam[0], socket.SOCK_DGRAM)
+        family, sockaddr = _resolve(self.host, port)
+        self._sock = socket.socket(family, socket.SOCK_DGRAM)
         try:
-            self._sock.bind(fam[4])
+            self._sock.bind(sockaddr)
         except OSError as exc:
             self._sock.close()
             raise ConfigError(f"cannot listen for VMC on {self.host}:{port}: {exc.strerror or exc} "
@@ -525,13 +533,11 @@ class VmcMotion:
     def __init__(self, receiver: VmcReceiver, character: Character, scale: float = 1.0):
         if not (np.isfinite(scale) and scale > 0):
             raise ConfigError(f"VMC scale must be > 0, got {scale}")
-        missing = [h for h in ("hips",) if h not in character.humanoid]
-        if missing:
-            raise ConfigError(f"character {character.name!r} has no humanoid {', '.join(missing)} joint; "
-                              f"VMC drives humanoid joints")
+        if "hips" not in character.humanoid:
+            raise ConfigError(f"character {character.name!r} has no humanoid hips joint; VMC drives humanoid joints")
         self.receiver, self.character, self.scale = receiver, character, float(scale)
         self.name = "vmc"
-        self.fps = 60.0
+        self.fps = 60.0  # nominal (clips have one); the pose is the newest received whenever sampled
         self.joints = tuple(h for h in _ORDER if h in character.humanoid)
         self._ancestor = _nearest_humanoid_ancestor(character)
         self._rest_hips = character.skeleton.rest_world[character.humanoid["hips"], :3, 3].astype(np.float64)
@@ -592,7 +598,8 @@ class VmcSender:
         if not 200 <= max_datagram <= 65000:
             raise ConfigError(f"max_datagram must be in 200..65000 bytes, got {max_datagram}")
         self.character, self.max_datagram = character, int(max_datagram)
-        self._client = UDPClient(self.host, self.port)
+        family, sockaddr = _resolve(self.host, self.port)
+        self._client = UDPClient(sockaddr[0], self.port, family=family)
         ch = character.humanoid
         self._bones = [h for h in _ORDER if h in ch and h in HUMANOID_TO_VMC]
         sent = set(self._bones)

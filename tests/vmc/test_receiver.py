@@ -226,3 +226,9 @@ def test_a_new_stream_restarts_hair_and_cloth_on_its_pose(girl, receiver):
         assert receiver.streams == 1
     finally:
         stage.close()
+
+
+def test_localhost_means_one_address_to_both_ends(girl):
+    with VmcReceiver("localhost:0") as rx, VmcSender(f"localhost:{rx.port}", girl) as tx:
+        sent = tx.send(Animator(girl, get_clip("idle", girl)).pose(0.0), 0.0)
+        assert wait_until(lambda: rx.stats.applied == sent)
