@@ -143,6 +143,10 @@ class LiveSession:
 
     def close(self) -> None:
         if self.receiver is not None:
+            if self.record is not None and self.record.live:
+                n, live = len(self.record.live), sum(self.record.live)
+                print(f"VMC: {live} of {n} frames followed live packets"
+                      + (f", {n - live} held the last pose (no packets)" if live < n else ""), flush=True)
             print(self.receiver.stats_line(), flush=True)
             self.receiver.close()
             self.receiver = None

@@ -44,6 +44,7 @@ def test_simulate_records_live_vmc_poses(sample, tmp_path):
         proc.wait()
     assert r.returncode == 0, r.stderr
     assert "30 frames of 'vmc'" in r.stdout and f"VMC 127.0.0.1:{port}:" in r.stdout
+    assert "VMC: 30 of 30 frames followed live packets" in r.stdout
     d = np.load(out)
     assert d["joint_world"].shape[0] == 30 and d["vmc_live"].all()
     t = d["vmc_time"]
