@@ -589,6 +589,13 @@ def open_runtime(character=None, sheet=None, weights=None, *, backend: str = "au
         raise ConfigError(f"unknown clip {clip!r}; valid clips: {', '.join(list_clips())}")
     if size is not None:
         check_size(size)
+    if isinstance(vmc, (str, int)) or vmc_send is not None:  # bad addresses fail before the slow loading
+        from conrt.physics.vmc import parse_address
+
+        if isinstance(vmc, (str, int)):
+            parse_address(vmc)
+        if vmc_send is not None:
+            parse_address(vmc_send, need_host=True, what="vmc_send")
     if model is None:
         model, weights_desc = load_model_source(weights)
     else:

@@ -29,6 +29,16 @@ def add_vmc_arguments(p, receive: bool = True, send: bool = True, wait: bool = F
                        help="send the character's pose to HOST:PORT as VMC every frame")
 
 
+def check_addresses(args) -> None:
+    """Bad --vmc / --vmc-send addresses fail before any slow loading."""
+    from conrt.physics.vmc import parse_address
+
+    if getattr(args, "vmc", None) is not None:
+        parse_address(args.vmc)
+    if getattr(args, "vmc_send", None) is not None:
+        parse_address(args.vmc_send, need_host=True, what="--vmc-send")
+
+
 def open_receiver(args):
     """A VmcReceiver for ``--vmc`` (None without it)."""
     if getattr(args, "vmc", None) is None:

@@ -53,6 +53,9 @@ def run(args) -> int:
         raise ConfigError(f"--slots {args.slots} outside 1..64")
     if (args.vmc is not None or args.vmc_send) and args.source != "runtime":
         raise ConfigError("--vmc and --vmc-send need --source runtime")
+    from conrt.commands._vmc import check_addresses
+
+    check_addresses(args)
     if args.source == "runtime":
         from conrt.runtime.bridge_source import RuntimeFrameSource
 

@@ -50,6 +50,9 @@ def register(subparsers) -> None:
 
 
 def run(args) -> int:
+    from conrt.commands._vmc import check_addresses
+
+    check_addresses(args)
     if args.frames < 1:
         raise ConfigError(f"--frames must be at least 1, got {args.frames}")
     if args.max_frames is not None and args.max_frames < 1:

@@ -161,3 +161,20 @@ def test_bridge_serves_frames_driven_by_vmc(sample):
     assert "conrt bridge: 3 frames" in r.stdout
     line = next(x for x in r.stdout.splitlines() if x.startswith(f"VMC 127.0.0.1:{port}:"))
     assert "dropped: none" in line
+
+
+@pytest.mark.parametrize("command", [("demo", "--headless"), ("bridge", "--source", "runtime")])
+def test_bad_addresses_fail_before_loading(command):
+    r = _conrt(*command, "--vmc", "127.0.0.1:notaport", "--frames", 1)
+    assert r.returncode == 1 and "the port must be an integer" in r.stderr and "Traceback" not in r.stderr
+    assert "sheet encoded" not in r.stderr  # nothing slow was loaded first
+    r = _conrt(*command, "--vmc-send", "39540", "--frames", 1)
+    assert r.returncode == 1 and "give HOST:PORT" in r.stderr
+
+
+def test_open_runtime_checks_addresses_first():
+    from conrt.errors import ConfigError
+    from conrt.runtime.frame_loop import open_runtime
+
+    with pytest.raises(ConfigError, match="vmc_send"):
+        open_runtime(vmc_send="nohost", size=64, context="egl")
