@@ -8,6 +8,9 @@ For each pose request the engine writes (see engine_bridge/PROTOCOL.md):
   the physics cannot drive fall back to the clip's skinned pose;
 - ``JOINTS``: the engine's own joint world matrices (skeleton order);
 - ``NONE``: the rest pose;
+with ``vmc`` (a :class:`~conrt.physics.vmc.VmcReceiver`) the live VMC pose
+drives the body instead, physics stepped in wall-clock time (the request
+still sets the camera);
 the camera orbits the character at the request camera's yaw. The UDP is
 rasterized, shaded with the encoded sheet and returned as premultiplied RGBA
 (u8 or float16, the bridge's pixel format). Synchronous: the frame published
@@ -44,7 +47,8 @@ class RuntimeFrameSource:
     """``source(request) -> [H, W, 4]`` premultiplied RGBA for the bridge server."""
 
     def __init__(self, size: int = 256, dtype=np.uint8, character=None, sheet=None, weights=None,
-                 backend: str = "auto", context: str = "auto", physics: bool = True, fps: float = 60.0):
+                 backend: str = "auto", context: str = "auto", physics: bool = True, fps: float = 60.0,
+                 vmc=None, vmc_send=None):
         from conrt.characters.posing import rest_pose
 
         from .session import load_character_source, load_model_source, load_sheet_source
@@ -68,14 +72,29 @@ class RuntimeFrameSource:
         self._rest = rest_pose(self.character)
         self._animators: dict = {}
         self.physics = None
-        if physics:
+        self._owned: list = []  # VMC sockets opened here from addresses
+        if isinstance(vmc, (str, int, tuple)):
+            from conrt.physics.vmc import VmcReceiver
+
+            vmc = VmcReceiver(vmc)
+            self._owned.append(vmc)
+        if isinstance(vmc_send, (str, tuple)):
+            from conrt.physics.vmc import VmcSender
+
+            vmc_send = VmcSender(vmc_send, self.character)
+            self._owned.append(vmc_send)
+        self.vmc = vmc  # a VmcReceiver ("[HOST:]PORT" opens one): its live pose drives the body
+        self.live = vmc.motion(self.character) if vmc is not None else None
+        self._live_tick: float | None = None
+        if physics or self.live is not None:
             from .frame_loop import PhysicsStage
 
             try:
-                self.physics = PhysicsStage(self.character, "idle", fps=fps)
+                self.physics = PhysicsStage(self.character, "idle", fps=fps, live=self.live)
             except ConrtError as exc:  # e.g. no humanoid joints for the clips
                 log.warning("bridge: no physics for %s (%s); CLIP requests use the skinned clip pose",
                             self.character.name, exc)
+        self.vmc_send = vmc_send  # a VmcSender ("HOST:PORT" opens one): each frame's pose goes out as VMC
         self.last_stats: FrameStats | None = None
         self._last_pose: Pose | None = None
         self._good_pose: Pose = self._rest  # the pose of the last request that shaded cleanly
@@ -110,6 +129,8 @@ class RuntimeFrameSource:
 
     def pose_for(self, request: PoseRequest) -> Pose:
         kind = request.kind
+        if self.live is not None:
+            return self._follow_live()
         if kind == PoseKind.CLIP and request.clip_name and self.physics is not None:
             return self._simulate(request.clip_name, float(request.clip_time))
         if kind == PoseKind.CLIP and request.clip_name:
@@ -138,6 +159,23 @@ class RuntimeFrameSource:
             self._last_pose = ph.step()
         return self._last_pose
 
+    def _follow_live(self) -> Pose:
+        """The live pose with physics on top, advanced by the wall-clock time since the
+        last frame; after a longer gap than a clip request may jump (``MAX_STEP``),
+        re-placed on the live pose instead (cloth and hair restart), as for clips."""
+        ph = self.physics
+        if ph is None:  # no physics for this character: the live pose, skinned
+            from conrt.physics.clips import Animator
+
+            return Animator(self.character, self.live).pose(0.0)
+        now = time.perf_counter()
+        dt = None if self._live_tick is None else now - self._live_tick
+        self._live_tick = now
+        if dt is not None and dt > min(MAX_STEP, 16.0 / ph.fps):
+            return ph.seek(ph.clip, 0.0)
+        ph.world.time_scale = 1.0 if dt is None else float(np.clip(dt * ph.fps, 0.25, 16.0))
+        return ph.step()
+
     def _bad(self, request, exc) -> None:
         if request.request_id != self._last_bad_id:  # once per request, not once per frame
             self._last_bad_id = request.request_id
@@ -157,6 +195,8 @@ class RuntimeFrameSource:
             camera = self.raster.camera(pose)
         else:
             self._good_pose = pose
+        if self.vmc_send is not None:
+            self.vmc_send.send(pose)
         t1 = time.perf_counter()
         self.raster.render(pose, camera)
         t2 = time.perf_counter()
@@ -177,3 +217,5 @@ class RuntimeFrameSource:
         self.raster.close()
         if self.physics is not None:
             self.physics.close()
+        for o in self._owned:
+            o.close()

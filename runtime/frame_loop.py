@@ -105,16 +105,19 @@ class PhysicsStage:
     default ``"kinematic"`` follows the clip exactly (render, bench)."""
 
     def __init__(self, character: Character, clip: str = "idle", fps: float = 30.0,
-                 mode: Literal["kinematic", "physical"] = "kinematic", substeps: int = 4):
+                 mode: Literal["kinematic", "physical"] = "kinematic", substeps: int = 4, live=None):
         from conrt.physics.clips import list_clips
         from conrt.physics.world import PhysicsWorld
 
         self.clip_names = list_clips()
         self._check_clip(clip)
-        self.character, self.fps, self.clip = character, float(fps), clip
+        # live: a clip-like live motion (physics/vmc.py VmcMotion) drives the body instead of the clip
+        self.live = live
+        self.character, self.fps, self.clip = character, float(fps), clip if live is None else live.name
+        self.listeners: list = []  # called with (pose, time) after each step, e.g. a VMC sender's send
         self.world = PhysicsWorld(fps=fps, substeps=substeps)
         try:
-            self.handle = self.world.add(character, clip, mode=mode)
+            self.handle = self.world.add(character, clip if live is None else live, mode=mode)
         except Exception:
             self.world.close()
             raise
@@ -128,7 +131,12 @@ class PhysicsStage:
         return self.world.time(self.handle)
 
     def step(self) -> Pose:
-        return self.world.step()[self.handle]
+        if self.live is not None and self.live.take_jump():  # a new live stream: restart cloth/hair on its pose
+            self.world.reset(self.handle)
+        pose = self.world.step()[self.handle]
+        for fn in self.listeners:
+            fn(pose, self.time)
+        return pose
 
     def set_clip(self, clip: str, start: float = 0.0) -> None:
         self._check_clip(clip)
@@ -395,6 +403,7 @@ class Runtime:
         self._worker.start()
         self._closed = False
         self.last_produced: _Job | None = None
+        self.owned: list = []  # closed with the runtime (e.g. a VMC receiver open_runtime opened)
 
     # -- properties ---------------------------------------------------------
     @property
@@ -525,6 +534,8 @@ class Runtime:
         self._worker.join(timeout=30)
         self.raster.close()
         self.physics.close()
+        for o in self.owned:
+            o.close()
 
     def __enter__(self) -> "Runtime":
         return self
@@ -560,13 +571,16 @@ class RuntimeInfo:
 def open_runtime(character=None, sheet=None, weights=None, *, backend: str = "auto", size: int | None = None,
                  clip: str = "idle", fps: float = 30.0, physics_mode: Literal["kinematic", "physical"] = "kinematic",
                  realtime: bool = False, toon: bool = False, ctx=None, context: str = "auto",
-                 yaw: float = 0.0, pitch: float = 0.0, model=None) -> Runtime:
+                 yaw: float = 0.0, pitch: float = 0.0, model=None, vmc=None, vmc_send=None) -> Runtime:
     """Load everything and build a :class:`Runtime` (``rt.info`` says what was loaded).
 
     ``character``: None (sample), a path or "procedural:SEED"; ``sheet``: None
     (sample sheet, else one drawn with the toon pass), a folder or a list of
     images; ``weights``: None (embedded default, else untrained conr-xs) or a path;
-    ``size``: None = the model's training size (``cfg.image_size``)."""
+    ``size``: None = the model's training size (``cfg.image_size``); ``vmc``: a
+    :class:`~conrt.physics.vmc.VmcReceiver` (or "[HOST:]PORT", then the runtime owns
+    and closes it) whose live pose drives the body instead of ``clip``; ``vmc_send``:
+    "HOST:PORT" to send each physics pose to as VMC."""
     from .session import load_character_source, load_model_source, load_sheet_source
 
     from conrt.physics.clips import list_clips
@@ -575,6 +589,13 @@ def open_runtime(character=None, sheet=None, weights=None, *, backend: str = "au
         raise ConfigError(f"unknown clip {clip!r}; valid clips: {', '.join(list_clips())}")
     if size is not None:
         check_size(size)
+    if isinstance(vmc, (str, int)) or vmc_send is not None:  # bad addresses fail before the slow loading
+        from conrt.physics.vmc import parse_address
+
+        if isinstance(vmc, (str, int)):
+            parse_address(vmc)
+        if vmc_send is not None:
+            parse_address(vmc_send, need_host=True, what="vmc_send")
     if model is None:
         model, weights_desc = load_model_source(weights)
     else:
@@ -588,6 +609,7 @@ def open_runtime(character=None, sheet=None, weights=None, *, backend: str = "au
         images, sheet_desc = load_sheet_source(sheet)
     raster = RasterStage(char, size, ctx=ctx, context=context, toon=toon, yaw=yaw, pitch=pitch)
     physics = shader = None
+    owned: list = []  # what the runtime closes with itself (a VMC receiver it opened)
     try:
         if images is None:
             images, sheet_desc = load_sheet_source(None, fallback=raster.draw_sheet)
@@ -595,12 +617,29 @@ def open_runtime(character=None, sheet=None, weights=None, *, backend: str = "au
         if udps is not None:
             sheet_desc += " (with their UDPs)"
         shader = ShadeStage(model, images, size, backend, sheet_udps=udps)
-        physics = PhysicsStage(char, clip, fps=fps, mode=physics_mode)
+        live = None
+        if vmc is not None:
+            from conrt.physics.vmc import VmcReceiver
+
+            receiver = VmcReceiver(vmc) if isinstance(vmc, (str, int, tuple)) else vmc
+            if receiver is not vmc:
+                owned.append(receiver)
+            live = receiver.motion(char)
+        physics = PhysicsStage(char, clip, fps=fps, mode=physics_mode, live=live)
+        if vmc_send is not None:
+            from conrt.physics.vmc import VmcSender
+
+            sender = VmcSender(vmc_send, char)
+            owned.append(sender)
+            physics.listeners.append(sender.send)
         rt = Runtime(physics, raster, shader, realtime=realtime)
+        rt.owned = owned
     except BaseException:
         raster.close()
         if physics is not None:
             physics.close()
+        for o in owned:
+            o.close()
         raise
     rt.info = RuntimeInfo(char.name, sheet_desc, weights_desc, shader.name, size, "UNTRAINED" in weights_desc)
     log.info("runtime: character %s, sheet %s, weights %s, backend %s, %d px", char.name, sheet_desc,

@@ -32,6 +32,9 @@ def register(subparsers) -> None:
     p.add_argument("--backend", default="auto", help="runtime source: inference backend (default auto)")
     p.add_argument("--checksum", action="store_true",
                    help="test source: stamp each frame's counter and CRC-32 in its last 8 bytes")
+    from conrt.commands._vmc import add_vmc_arguments
+
+    add_vmc_arguments(p)  # runtime source: a VMC sender drives the character; --vmc-send: its pose out
     p.set_defaults(func=run)
 
 
@@ -49,11 +52,17 @@ def run(args) -> int:
     if not 2 <= args.slots <= 64:
         # 1 slot: while the writer fills it no reader can copy a frame (a full-speed writer starves them)
         raise ConfigError(f"--slots {args.slots} outside 2..64 (one slot starves readers: it is always being written)")
+    if (args.vmc is not None or args.vmc_send) and args.source != "runtime":
+        raise ConfigError("--vmc and --vmc-send need --source runtime")
+    from conrt.commands._vmc import check_addresses
+
+    check_addresses(args)
     if args.source == "runtime":
         from conrt.runtime.bridge_source import RuntimeFrameSource
 
         source = RuntimeFrameSource(args.size, np.uint8 if args.format == "rgba8" else np.float16,
-                                    args.character, args.sheet, args.weights, args.backend)
+                                    args.character, args.sheet, args.weights, args.backend,
+                                    vmc=args.vmc, vmc_send=args.vmc_send)
     else:
         source = TestPattern(args.size, args.size, np.uint8 if args.format == "rgba8" else np.float16,
                              checksum=args.checksum)
@@ -68,4 +77,6 @@ def run(args) -> int:
                        fps=args.fps, max_frames=args.frames, duration=args.duration)
     print(f"conrt bridge: {stats.frames} frames in {stats.seconds:.2f} s ({stats.fps:.1f} fps), "
           f"{stats.bad_requests} bad pose requests", flush=True)
+    if getattr(source, "vmc", None) is not None:
+        print(source.vmc.stats_line(), flush=True)
     return 0

@@ -35,6 +35,9 @@ def register(subparsers) -> None:
     s.add_argument("--mode", choices=("kinematic", "physical"), default="kinematic")
     s.add_argument("--out", default=None, help="write joint_world [F,J,4,4], sim_indices, sim_positions [F,K,3] here")
     s.add_argument("--list-clips", action="store_true", help="print the clip names and exit")
+    from conrt.commands._vmc import add_vmc_arguments
+
+    add_vmc_arguments(s, wait=True)  # --vmc: record --frames live VMC poses, paced in real time at --fps
     s.set_defaults(func=simulate)
 
 
@@ -102,13 +105,19 @@ def simulate(args) -> int:
         clip = bvh_to_clip(load_bvh(args.bvh), character)
     else:
         clip = get_clip(args.clip, character)
+    from conrt.commands._vmc import LiveSession
+
+    live = LiveSession.from_args(args, character)  # --vmc / --vmc-send (docs/vmc.md); inert without them
+    clip = live.motion or clip
     joints, positions, cpu = [], [], []
-    with PhysicsWorld(fps=args.fps, substeps=args.substeps, cloth_backend=args.cloth) as world:
+    with PhysicsWorld(fps=args.fps, substeps=args.substeps, cloth_backend=args.cloth) as world, live:
         h = world.add(character, clip, mode=args.mode)
         for _ in tqdm(range(args.frames), desc="simulate", unit="frame", disable=args.frames < 30):
+            live.before_step()
             t0 = time.process_time()
             pose = world.step()[h]
             cpu.append(time.process_time() - t0)
+            live.after_step(pose, world.time(h))
             joints.append(pose.joint_world)
             if pose.sim_positions is not None:
                 positions.append(pose.sim_positions)
@@ -118,6 +127,7 @@ def simulate(args) -> int:
     if args.out:
         np.savez_compressed(args.out, joint_world=np.stack(joints),
                             sim_indices=pose.sim_indices if pose.sim_indices is not None else np.zeros(0, np.int32),
-                            sim_positions=np.stack(positions) if positions else np.zeros((len(joints), 0, 3), np.float32))
+                            sim_positions=np.stack(positions) if positions else np.zeros((len(joints), 0, 3), np.float32),
+                            **live.arrays())
         print(f"wrote {args.out}")
     return 0
