@@ -286,35 +286,6 @@ def write_bvh(bvh: Bvh, path=None) -> str:
 # ---------------------------------------------------------------------------
 # Name mapping
 
-def _side_names() -> dict[str, str]:
-    table = {
-        "hips": "hips", "pelvis": "hips", "hip": "hips",
-        "spine": "spine", "abdomen": "spine", "spine0": "spine",
-        "spine1": "chest", "chest": "chest",
-        "spine2": "upperChest", "chest2": "upperChest", "upperchest": "upperChest", "spine3": "upperChest",
-        "neck": "neck", "head": "head", "jaw": "jaw",
-    }
-    parts = {
-        "Shoulder": ("shoulder", "collar", "clavicle"),
-        "UpperArm": ("arm", "uparm", "upperarm", "shldr"),
-        "LowerArm": ("forearm", "lowarm", "lowerarm", "elbow"),
-        "Hand": ("hand", "wrist"),
-        "UpperLeg": ("upleg", "upperleg", "thigh"),
-        "LowerLeg": ("leg", "lowleg", "lowerleg", "knee", "shin"),
-        "Foot": ("foot", "ankle"),
-        "Toes": ("toebase", "toe", "toes"),
-        "Eye": ("eye",),
-    }
-    for side, prefixes in (("left", ("left", "l")), ("right", ("right", "r"))):
-        for part, words in parts.items():
-            for pre in prefixes:
-                for w in words:
-                    table[pre + w] = side + part
-                    table[w + pre] = side + part  # "hand_l", "Hand.L"
-    return table
-
-
-_NAME_TABLE = _side_names()
 _CORE = ("hips", "spine", "head", "leftUpperArm", "leftLowerArm", "rightUpperArm", "rightLowerArm",
          "leftUpperLeg", "leftLowerLeg", "rightUpperLeg", "rightLowerLeg")
 # Bone direction used for the rest-pose correction: first child present in both rigs.
@@ -328,7 +299,7 @@ _DIRECTION_CHILD = {
 
 
 def normalize_name(name: str) -> str:
-    """'mixamorig:LeftUpLeg' -> 'leftupleg'."""
+    """'mixamorig:LeftUpLeg' -> 'leftupleg' (for display; recognition is ``rig_names``)."""
     name = name.rsplit(":", 1)[-1]
     name = re.sub(r"^(mixamorig|bip0?1|valvebiped|def)[_ ]?", "", name, flags=re.I)
     return re.sub(r"[^a-z0-9]", "", name.lower())
@@ -337,22 +308,28 @@ def normalize_name(name: str) -> str:
 def humanoid_map(names, name_map: dict[str, str] | None = None) -> dict[str, int]:
     """BVH joint names -> {humanoid name: BVH joint index}.
 
-    ``name_map`` (BVH name -> humanoid name) overrides the built-in table."""
+    ``name_map`` (joint name -> humanoid name) overrides the built-in
+    conventions (``conrt.characters.rig_names``). Its names that the file does
+    not have are skipped (one map may cover the motion file and the
+    character) unless none of them is in the file."""
+    from conrt.characters.rig_names import recognise_humanoid
     from conrt.types import HUMANOID_BONES
 
     names = list(names)
     out: dict[str, int] = {}
     if name_map:
         for src, dst in name_map.items():
-            if src not in names:
-                raise AssetError(f"name_map refers to BVH joint {src!r}, which the file does not have "
-                                 f"(joints: {', '.join(names)})")
             if dst not in HUMANOID_BONES:
                 raise AssetError(f"name_map target {dst!r} is not a humanoid bone (valid: {', '.join(HUMANOID_BONES)})")
-            out[dst] = names.index(src)
-    for k, n in enumerate(names):
-        h = _NAME_TABLE.get(normalize_name(n))
-        if h is not None and h not in out:  # first (closest to the root) wins
+        if not any(src in names for src in name_map):
+            raise AssetError(f"name_map names none of the joints the BVH file has: it gives "
+                             f"{', '.join(name_map)}, the file does not have them (joints: {', '.join(names)})")
+        for src, dst in name_map.items():
+            if src in names:
+                out[dst] = names.index(src)
+    taken = set(out.values())
+    for h, k in recognise_humanoid(names).items():
+        if h not in out and k not in taken:
             out[h] = k
     return out
 
@@ -371,17 +348,25 @@ def bvh_to_clip(bvh: Bvh, character: Character, name_map: dict[str, str] | None 
     the scaled file position (for files written by :func:`clip_to_bvh`)."""
     if root not in ("ground", "absolute"):
         raise AssetError(f"unknown root mode {root!r}; valid: ground, absolute")
+    from conrt.characters.rig_names import expected_names
+
     hmap = humanoid_map(bvh.names, name_map)
     missing = [b for b in _CORE if b not in hmap]
     if missing:
-        unknown = [n for n in bvh.names if normalize_name(n) not in _NAME_TABLE and n not in (name_map or {})]
+        known = set(hmap.values())
+        unknown = [n for k, n in enumerate(bvh.names) if k not in known]
         raise AssetError(
             f"{bvh.source}: cannot map BVH joints onto humanoid bones {', '.join(missing)}; "
-            f"unrecognised joints: {', '.join(unknown) or '(none)'}; pass name_map={{bvh_name: humanoid_name}}"
+            f"unrecognised joints: {', '.join(unknown) or '(none)'}; expected names like {expected_names()}; "
+            f"or pass a name map (--name-map FILE.json, name_map=): {{\"bvh joint\": \"humanoid bone\"}}"
         )
     ch = character.humanoid
     if "hips" not in ch:
-        raise AssetError(f"character {character.name!r} has no humanoid 'hips' joint to retarget onto")
+        sk_names = character.skeleton.names
+        raise AssetError(
+            f"character {character.name!r} has no humanoid 'hips' joint to retarget onto (its joints: "
+            f"{', '.join(sk_names[:12])}{'...' if len(sk_names) > 12 else ''}); expected names like "
+            f"{expected_names()}; or load it with a name map (--name-map FILE.json)")
     sk = character.skeleton
     cpos = sk.rest_world[:, :3, 3].astype(np.float64)
     bpos = bvh.rest_positions()

@@ -39,7 +39,7 @@ def register(subparsers) -> None:
 
 
 def bvh_info(args) -> int:
-    from conrt.physics.bvh import _NAME_TABLE, humanoid_map, load_bvh, normalize_name
+    from conrt.physics.bvh import humanoid_map, load_bvh
 
     bvh = load_bvh(args.file)
     orders = sorted({j.rotation_order for j in bvh.joints if j.rotation_order})
@@ -52,7 +52,7 @@ def bvh_info(args) -> int:
         depth, p = 0, j.parent
         while p >= 0:
             depth, p = depth + 1, bvh.joints[p].parent
-        target = inv.get(k) or ("(unrecognised)" if normalize_name(j.name) not in _NAME_TABLE else "(duplicate)")
+        target = inv.get(k) or "(unrecognised)"
         print(f"  {'  ' * depth}{j.name:<{30 - 2 * depth}s} {len(j.channels)} ch  -> {target}")
     return 0
 
