@@ -5,11 +5,13 @@ is the multiplication order: ``ZXY`` means ``Rz @ Rx @ Ry``), ``mixamorig:``
 style prefixes, and CMU / Biovision / Mixamo / VRM joint names (mapped onto
 the VRM humanoid names). Bad files raise :class:`AssetError` naming the line.
 
-Retargeting works on rotations in rest-aligned axes (see ``clips.py``): for
-every humanoid joint the mapped BVH joint's world rotation is taken and
-corrected by the rotation that turns our rest bone direction onto the BVH rest
-bone direction, so a BVH captured from, say, an A-pose rest still puts the
-arms of our T-posed character where the actor's were.
+Retargeting works on rotations in rest-aligned axes (see ``clips.py``) and
+does not trust the file's rest pose: every humanoid bone is turned so its
+direction(s) match the file's joint positions at each frame, with the twist
+taken from the file's rotations (see ``_rest_aligned_rotations``). A BVH
+captured from an A-pose rest, or one whose joints keep their own rest
+orientations (bones along +X), still puts our T-posed character's limbs
+where the actor's were.
 """
 from __future__ import annotations
 
@@ -24,7 +26,8 @@ from conrt.errors import AssetError
 from conrt.types import Character
 
 from .clips import Animator, Clip
-from .transforms import euler, matrix_to_euler, matrix_to_quat, quat_to_matrix, rotation_between
+from .transforms import (best_rotations, euler, matrix_to_euler, matrix_to_quat, quat_to_matrix, rotation_between,
+                         rotations_between)
 
 log = logging.getLogger(__name__)
 
@@ -288,16 +291,6 @@ def write_bvh(bvh: Bvh, path=None) -> str:
 
 _CORE = ("hips", "spine", "head", "leftUpperArm", "leftLowerArm", "rightUpperArm", "rightLowerArm",
          "leftUpperLeg", "leftLowerLeg", "rightUpperLeg", "rightLowerLeg")
-# Bone direction used for the rest-pose correction: first child present in both rigs.
-_DIRECTION_CHILD = {
-    "spine": ("chest", "upperChest", "neck"), "chest": ("upperChest", "neck"), "upperChest": ("neck",),
-    "neck": ("head",),
-    **{f"{s}{a}": (f"{s}{b}",) for s in ("left", "right") for a, b in (
-        ("Shoulder", "UpperArm"), ("UpperArm", "LowerArm"), ("LowerArm", "Hand"),
-        ("UpperLeg", "LowerLeg"), ("LowerLeg", "Foot"), ("Foot", "Toes"))},
-}
-
-
 def normalize_name(name: str) -> str:
     """'mixamorig:LeftUpLeg' -> 'leftupleg' (for display; recognition is ``rig_names``)."""
     name = name.rsplit(":", 1)[-1]
@@ -338,6 +331,137 @@ def humanoid_map(names, name_map: dict[str, str] | None = None) -> dict[str, int
 # Retargeting
 
 
+# A BVH's rest pose (all channels zero) is only a T-pose by convention: some
+# files keep per-joint rest orientations (bones along +X, every joint with
+# its own frame), so the rest pose is a tangle. Retargeting therefore works
+# from what does not depend on how the joint frames were chosen: the joints'
+# world positions per frame. Bones whose rest directions agree with ours
+# (angle <= this) also take their twist from the file's rotations.
+_TPOSE_LIKE_DEG = 60.0
+
+
+def _rest_aligned_rotations(bvh: Bvh, character: Character, hmap: dict, order: list, wr, wp) -> dict:
+    """{humanoid bone: [F, 3, 3] rest-aligned world rotation A} (see clips.py).
+
+    - A bone with two or more mapped child bones that are not collinear (hips:
+      spine and both legs; the upper chest: neck and shoulders) gets the
+      rotation that best turns our rest directions to its children onto the
+      file's directions at each frame (Kabsch), which fixes its twist too.
+    - A bone with one child direction is swung so our rest direction lands
+      exactly on the file's direction at each frame. Its twist (a head
+      turning, a forearm rolling) is the file's rotation relative to a
+      reference: the rest pose when that is T-pose-like (every such bone
+      within ``_TPOSE_LIKE_DEG`` of ours, the hips facing our way), else the
+      first frame, where the bone is placed by the minimal swing from its parent.
+    - Leaves (head, hands, toes without a child in the file) use the file's
+      End Site as their direction when it has one, else turn with the file's
+      rotation from the same reference.
+    Directions depend on joint positions only and twists on rotation
+    differences, so a file whose joint frames are rotated differently (with
+    compensated channels) retargets to the same joint positions."""
+    ch, sk = character.humanoid, character.skeleton
+    cpos = sk.rest_world[:, :3, 3].astype(np.float64)
+    rest_b = bvh.rest_positions()
+    f = bvh.num_frames
+    used = set(order)
+
+    def used_parent(h):
+        p = sk.parents[ch[h]]
+        while p >= 0:
+            for k in used:
+                if ch[k] == p:
+                    return k
+            p = sk.parents[p]
+        return None
+
+    parent = {h: used_parent(h) for h in order}
+    kids = {h: [c for c in order if parent[c] == h] for h in order}
+    # A child at the same place as its parent in the file (CMU: Neck and the
+    # shoulders sit on Spine1) gives no direction: look through it to its own child.
+    eps = 1e-4 * max(float(np.ptp(wp[0], axis=0).max()), 1e-9)
+    for h in order:
+        far = []
+        for c in kids[h]:
+            while np.linalg.norm(wp[0, hmap[c]] - wp[0, hmap[h]]) < eps and kids[c]:
+                c = kids[c][0]
+            far.append(c)
+        kids[h] = far
+    end_dir = {}  # bvh joint -> local direction of an End Site / only child (for leaves)
+    for k, j in enumerate(bvh.joints):
+        if j.end_site is not None and np.linalg.norm(j.end_site) > 1e-9:
+            end_dir[k] = j.end_site
+    for k, j in enumerate(bvh.joints):
+        if j.parent >= 0 and j.parent not in end_dir and np.linalg.norm(j.offset) > 1e-9:
+            end_dir[j.parent] = j.offset
+
+    def frame_dirs(h, c):
+        return wp[:, hmap[c]] - wp[:, hmap[h]]  # [F, 3]
+
+    def rest_dirs(h, c):
+        return cpos[ch[c]] - cpos[ch[h]], rest_b[hmap[c]] - rest_b[hmap[h]]
+
+    # Is the file's rest pose T-pose-like? (then the twist comes from its rotations)
+    angles = []
+    for h in order:
+        if len(kids[h]) == 1:
+            dc, db = rest_dirs(h, kids[h][0])
+            if np.linalg.norm(dc) > 1e-6 and np.linalg.norm(db) > 1e-9:
+                angles.append(np.degrees(np.arccos(np.clip(np.dot(dc, db) / np.linalg.norm(dc) / np.linalg.norm(db), -1, 1))))
+    hip_kids = kids.get("hips", [])
+    hip_turn = 0.0
+    if len(hip_kids) >= 2:
+        u = np.array([rest_dirs("hips", c)[0] for c in hip_kids])
+        v = np.array([rest_dirs("hips", c)[1] for c in hip_kids])
+        r0 = best_rotations(_unit(u), _unit(v)[None])[0]
+        hip_turn = float(np.degrees(np.arccos(np.clip((np.trace(r0) - 1) / 2, -1, 1))))
+    tpose_like = hip_turn <= 30.0 and (not angles or max(angles) <= _TPOSE_LIKE_DEG)
+    log.info("%s: rest pose %s (largest bone difference %.0f deg, hips %.0f deg)", bvh.source,
+             "T-pose-like: twist from the file's rotations" if tpose_like else
+             "is not a T-pose: bones follow the joint positions", max(angles, default=0.0), hip_turn)
+
+    out: dict[str, np.ndarray] = {}
+    corr: dict[str, np.ndarray] = {}  # T-pose-like: our rest frame -> the file's rest frame, per bone
+    for h in order:
+        up = out[parent[h]] if parent[h] is not None else np.broadcast_to(np.eye(3), (f, 3, 3))
+        b = hmap[h]
+        corr[h] = corr[parent[h]] if parent[h] is not None else np.eye(3)
+        dirs = [c for c in kids[h] if np.linalg.norm(rest_dirs(h, c)[0]) > 1e-6]
+        if len(dirs) >= 2:
+            u = _unit(np.array([rest_dirs(h, c)[0] for c in dirs]))
+            if np.linalg.svd(u, compute_uv=False)[1] > 0.1:  # not collinear
+                out[h] = best_rotations(u, _unit(np.stack([frame_dirs(h, c) for c in dirs], 1)))
+                corr[h] = best_rotations(u, _unit(np.array([rest_dirs(h, c)[1] for c in dirs]))[None])[0]
+                continue
+        if dirs:
+            dc, db = rest_dirs(h, dirs[0])
+            target = frame_dirs(h, dirs[0])
+        elif b in end_dir:  # a leaf with an End Site / child in the file
+            kid_c = [j for j in range(sk.num_joints) if sk.parents[j] == ch[h]]
+            dc = cpos[kid_c].mean(0) - cpos[ch[h]] if kid_c else np.zeros(3)
+            if np.linalg.norm(dc) < 1e-6:  # no child of ours: continue the parent bone
+                pj = sk.parents[ch[h]]
+                dc = cpos[ch[h]] - cpos[pj] if pj >= 0 else np.array([0, 1.0, 0])
+            db = end_dir[b]  # at rest every joint frame is the file's world frame
+            target = np.einsum("fab,b->fa", wr[:, b], end_dir[b])
+        else:
+            out[h] = wr[:, b] @ corr[h] if tpose_like else wr[:, b] @ wr[0, b].T @ up[0]
+            continue
+        if tpose_like:
+            corr[h] = rotation_between(dc, db)
+            base = wr[:, b] @ corr[h]  # the file's rotation from its rest, rest-aligned
+        else:
+            # the file's rotation from its first frame, where the bone hangs on its parent without twist
+            first = rotations_between(up[0] @ dc, target[0]) @ up[0]
+            base = wr[:, b] @ wr[0, b].T @ first
+        now = np.einsum("fab,b->fa", base, dc)
+        out[h] = rotations_between(now, target) @ base
+    return out
+
+
+def _unit(v):
+    return v / np.maximum(np.linalg.norm(v, axis=-1, keepdims=True), 1e-12)
+
+
 def bvh_to_clip(bvh: Bvh, character: Character, name_map: dict[str, str] | None = None,
                 name: str | None = None, loop: bool = True, root: str = "ground") -> Clip:
     """Retarget a BVH onto ``character`` (its ``humanoid`` mapping) as a Clip.
@@ -369,38 +493,20 @@ def bvh_to_clip(bvh: Bvh, character: Character, name_map: dict[str, str] | None 
             f"{expected_names()}; or load it with a name map (--name-map FILE.json)")
     sk = character.skeleton
     cpos = sk.rest_world[:, :3, 3].astype(np.float64)
-    bpos = bvh.rest_positions()
     used = [h for h in hmap if h in ch]
-
-    # Rest-pose correction per humanoid bone: our rest bone direction -> the BVH's.
-    corr: dict[str, np.ndarray] = {"hips": np.eye(3)}
     order = sorted(used, key=lambda h: ch[h])  # parents before children
-    for h in order:
-        if h == "hips":
-            continue
-        kids = [c for c in _DIRECTION_CHILD.get(h, ()) if c in hmap and c in ch]
-        if kids:
-            dc = cpos[ch[kids[0]]] - cpos[ch[h]]
-            db = bpos[hmap[kids[0]]] - bpos[hmap[h]]
-            if np.linalg.norm(dc) > 1e-6 and np.linalg.norm(db) > 1e-9:
-                corr[h] = rotation_between(dc, db)
-                continue
-        # leaves (head, hands, toes) keep their nearest corrected ancestor's correction
-        by_index = {ch[k]: k for k in corr}
-        p = sk.parents[ch[h]]
-        while p >= 0 and p not in by_index:
-            p = sk.parents[p]
-        corr[h] = corr[by_index[p]] if p >= 0 else np.eye(3)
-
     wr, wp = bvh.world_transforms()  # [F, B, 3, 3], [F, B, 3]
     f = bvh.num_frames
-    # Rest-aligned world rotations A for every character joint, then local Q = A_parent^T A.
-    inv_ch = {j: h for h, j in ch.items() if h in used}
+    a_used = _rest_aligned_rotations(bvh, character, hmap, order, wr, wp)
+
+    # Rest-aligned world rotations A for every character joint (joints that are
+    # not mapped turn with their parent), then local Q = A_parent^T A.
+    inv_ch = {ch[h]: h for h in order}
     a_world = np.empty((f, sk.num_joints, 3, 3))
     for j, p in enumerate(sk.parents):
         h = inv_ch.get(j)
         if h is not None:
-            a_world[:, j] = wr[:, hmap[h]] @ corr[h]
+            a_world[:, j] = a_used[h]
         else:
             a_world[:, j] = a_world[:, p] if p >= 0 else np.eye(3)
     joints = tuple(order)
@@ -410,6 +516,7 @@ def bvh_to_clip(bvh: Bvh, character: Character, name_map: dict[str, str] | None 
         p = sk.parents[j]
         q = a_world[:, j] if p < 0 else np.einsum("fba,fbc->fac", a_world[:, p], a_world[:, j])
         rots[:, c] = matrix_to_quat(q)
+    bpos = wp[0]  # bone lengths from a real frame: the same whatever the file's rest pose
 
     # Root motion: scale by leg length (bone chain lengths: rest-pose independent),
     # x/z relative to the first frame; the ground is fixed afterwards with our own FK.
