@@ -44,7 +44,8 @@ class RuntimeFrameSource:
     """``source(request) -> [H, W, 4]`` premultiplied RGBA for the bridge server."""
 
     def __init__(self, size: int = 256, dtype=np.uint8, character=None, sheet=None, weights=None,
-                 backend: str = "auto", context: str = "auto", physics: bool = True, fps: float = 60.0):
+                 backend: str = "auto", context: str = "auto", physics: bool = True, fps: float = 60.0,
+                 motion=None, facing: str = "auto", name_map: dict | None = None):
         from conrt.characters.posing import rest_pose
 
         from .session import load_character_source, load_model_source, load_sheet_source
@@ -55,7 +56,15 @@ class RuntimeFrameSource:
             raise ConfigError(f"bridge pixel dtype must be uint8, float16 or float32, got {self.dtype}")
         model, self.weights = load_model_source(weights)
         check_size(size, model.cfg.size_multiple)
-        self.character = load_character_source(character)
+        self.character = load_character_source(character, facing=facing, name_map=name_map)
+        # a motion source (BVH, glTF animation ...) that CLIP requests may name besides the built-in clips
+        self._motions = {}
+        if motion is not None:
+            from conrt.physics.motion import resolve_motion
+
+            clip = resolve_motion(motion, self.character, character_file=character, name_map=name_map)
+            self._motions[clip.name] = clip
+            log.info("bridge: CLIP requests may also name %r (%s)", clip.name, motion)
         self.raster = RasterStage(self.character, size, context=context)
         try:
             images, self.sheet = load_sheet_source(sheet, fallback=self.raster.draw_sheet)
@@ -74,7 +83,7 @@ class RuntimeFrameSource:
             from .frame_loop import PhysicsStage
 
             try:
-                self.physics = PhysicsStage(self.character, "idle", fps=fps)
+                self.physics = PhysicsStage(self.character, next(iter(self._motions.values()), "idle"), fps=fps)
             except ConrtError as exc:  # e.g. no humanoid joints for the clips
                 log.warning("bridge: no physics for %s (%s); CLIP requests use the skinned clip pose",
                             self.character.name, exc)
@@ -94,8 +103,8 @@ class RuntimeFrameSource:
             if anim is None:
                 from conrt.physics.clips import Animator, get_clip
 
-                anim = self._animators[request.clip_name] = Animator(self.character,
-                                                                     get_clip(request.clip_name, self.character))
+                clip = self._motions.get(request.clip_name) or get_clip(request.clip_name, self.character)
+                anim = self._animators[request.clip_name] = Animator(self.character, clip)
             return anim.pose(float(request.clip_time))
         if kind == "JOINTS" and request.joints is not None:
             pose = Pose(joint_world=np.asarray(request.joints, np.float32))

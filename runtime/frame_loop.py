@@ -104,24 +104,36 @@ class PhysicsStage:
     ``mode="physical"`` lets :meth:`poke` push the body (the demo); the
     default ``"kinematic"`` follows the clip exactly (render, bench)."""
 
-    def __init__(self, character: Character, clip: str = "idle", fps: float = 30.0,
+    def __init__(self, character: Character, clip="idle", fps: float = 30.0,
                  mode: Literal["kinematic", "physical"] = "kinematic", substeps: int = 4):
-        from conrt.physics.clips import list_clips
+        from conrt.physics.clips import Clip, list_clips
         from conrt.physics.world import PhysicsWorld
 
         self.clip_names = list_clips()
-        self._check_clip(clip)
+        # clips resolved from motion files (conrt.physics.motion), switchable by name
+        self.extra_clips: dict[str, Clip] = {clip.name: clip} if isinstance(clip, Clip) else {}
+        clip = self._named(clip)
         self.character, self.fps, self.clip = character, float(fps), clip
         self.world = PhysicsWorld(fps=fps, substeps=substeps)
         try:
-            self.handle = self.world.add(character, clip, mode=mode)
+            self.handle = self.world.add(character, self.extra_clips.get(clip, clip), mode=mode)
         except Exception:
             self.world.close()
             raise
 
+    def _named(self, clip) -> str:
+        """A clip name (a Clip is remembered under its name); unknown names are a ConfigError."""
+        from conrt.physics.clips import Clip
+
+        if isinstance(clip, Clip):
+            self.extra_clips[clip.name] = clip
+            return clip.name
+        self._check_clip(clip)
+        return clip
+
     def _check_clip(self, clip: str) -> None:
-        if clip not in self.clip_names:
-            raise ConfigError(f"unknown clip {clip!r}; valid clips: {', '.join(self.clip_names)}")
+        if clip not in self.clip_names and clip not in self.extra_clips:
+            raise ConfigError(f"unknown clip {clip!r}; valid clips: {', '.join(self.clip_names + list(self.extra_clips))}")
 
     @property
     def time(self) -> float:
@@ -130,14 +142,14 @@ class PhysicsStage:
     def step(self) -> Pose:
         return self.world.step()[self.handle]
 
-    def set_clip(self, clip: str, start: float = 0.0) -> None:
-        self._check_clip(clip)
-        self.world.set_clip(self.handle, clip, start)
+    def set_clip(self, clip, start: float = 0.0) -> None:
+        clip = self._named(clip)
+        self.world.set_clip(self.handle, self.extra_clips.get(clip, clip), start)
         self.clip = clip
 
-    def seek(self, clip: str, t: float) -> Pose:
+    def seek(self, clip, t: float) -> Pose:
         """Jump to time ``t`` of ``clip`` (cloth/hair settle from their rest shape)."""
-        if clip != self.clip:
+        if getattr(clip, "name", clip) != self.clip:
             self.set_clip(clip, t)
         return self.world.reset(self.handle, t)[self.handle]
 
@@ -181,6 +193,15 @@ class RasterStage:
         self.radius = 0.5 * float(max(hi[1] - min(lo[1], 0.0), hi[0] - lo[0]) * 1.08)
         self._rest_follow = character.skeleton.rest_world[self._follow, :3, 3].astype(np.float64)
         self._center_y = 0.5 * float(hi[1] + min(lo[1], 0.0))
+
+    def fit_motion(self, poses) -> float:
+        """Widen the camera radius so every pose of a motion fits at any yaw (raised
+        hands, a jump); one radius for the whole clip so the framing stays steady."""
+        from conrt.shaders.camera import motion_radius
+
+        self.radius = max(self.radius, motion_radius(self.character, poses, self._follow, self._rest_follow,
+                                                     self._center_y))
+        return self.radius
 
     def camera(self, pose: Pose) -> Camera:
         from conrt.shaders import orbit_camera
@@ -558,21 +579,25 @@ class RuntimeInfo:
 
 
 def open_runtime(character=None, sheet=None, weights=None, *, backend: str = "auto", size: int | None = None,
-                 clip: str = "idle", fps: float = 30.0, physics_mode: Literal["kinematic", "physical"] = "kinematic",
+                 clip="idle", fps: float = 30.0, physics_mode: Literal["kinematic", "physical"] = "kinematic",
                  realtime: bool = False, toon: bool = False, ctx=None, context: str = "auto",
-                 yaw: float = 0.0, pitch: float = 0.0, model=None) -> Runtime:
+                 yaw: float = 0.0, pitch: float = 0.0, model=None, facing: str = "auto",
+                 name_map: dict | None = None) -> Runtime:
     """Load everything and build a :class:`Runtime` (``rt.info`` says what was loaded).
 
     ``character``: None (sample), a path or "procedural:SEED"; ``sheet``: None
     (sample sheet, else one drawn with the toon pass), a folder or a list of
     images; ``weights``: None (embedded default, else untrained conr-xs) or a path;
-    ``size``: None = the model's training size (``cfg.image_size``)."""
+    ``size``: None = the model's training size (``cfg.image_size``); ``clip``: a
+    motion source (a clip name, a .bvh file, ``animation:NAME``, ``FILE.glb#NAME``
+    or a Clip; see :mod:`conrt.physics.motion`); ``facing``/``name_map``: see
+    :func:`conrt.characters.gltf_io.load_character`."""
     from .session import load_character_source, load_model_source, load_sheet_source
 
-    from conrt.physics.clips import list_clips
+    from conrt.physics.motion import check_motion, motion_poses, resolve_motion
 
-    if clip not in list_clips():  # before any slow loading
-        raise ConfigError(f"unknown clip {clip!r}; valid clips: {', '.join(list_clips())}")
+    if not hasattr(clip, "rotations"):
+        check_motion(clip)  # before any slow loading
     if size is not None:
         check_size(size)
     if model is None:
@@ -582,11 +607,13 @@ def open_runtime(character=None, sheet=None, weights=None, *, backend: str = "au
     if size is None:  # the size the model was trained at (128 for the embedded default)
         size = int(model.cfg.image_size)
     check_size(size, model.cfg.size_multiple)
-    char = load_character_source(character)
+    char = load_character_source(character, facing=facing, name_map=name_map)
+    motion = resolve_motion(clip, char, character_file=character, name_map=name_map)
     images = None
     if sheet is not None:  # a bad sheet fails before GL and physics start
         images, sheet_desc = load_sheet_source(sheet)
     raster = RasterStage(char, size, ctx=ctx, context=context, toon=toon, yaw=yaw, pitch=pitch)
+    raster.fit_motion(motion_poses(char, motion))
     physics = shader = None
     try:
         if images is None:
@@ -595,7 +622,7 @@ def open_runtime(character=None, sheet=None, weights=None, *, backend: str = "au
         if udps is not None:
             sheet_desc += " (with their UDPs)"
         shader = ShadeStage(model, images, size, backend, sheet_udps=udps)
-        physics = PhysicsStage(char, clip, fps=fps, mode=physics_mode)
+        physics = PhysicsStage(char, motion, fps=fps, mode=physics_mode)
         rt = Runtime(physics, raster, shader, realtime=realtime)
     except BaseException:
         raster.close()

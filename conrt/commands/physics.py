@@ -6,6 +6,8 @@ import time
 
 from conrt.errors import ConfigError
 
+from ._motion_args import add_loading_arguments, add_motion_argument, loading_kwargs
+
 log = logging.getLogger(__name__)
 
 
@@ -24,10 +26,10 @@ def register(subparsers) -> None:
                     "(body, cloth, hair) and write the per-frame poses to an .npz.")
     s.add_argument("--character", default="sample",
                    help="'sample' (samples/sample_character.glb), 'procedural:SEED', or a .glb/.vrm path")
-    s.add_argument("--clip", default="walk", help="procedural clip name (see --list-clips)")
-    s.add_argument("--bvh", default=None, help="drive with this BVH file instead of --clip")
-    s.add_argument("--animation", default=None,
-                   help="drive with this glTF animation (name or index) stored in the character's file")
+    add_motion_argument(s, "walk")
+    s.add_argument("--bvh", default=None, help="same as --motion FILE.bvh")
+    s.add_argument("--animation", default=None, help="same as --motion animation:NAME|INDEX")
+    add_loading_arguments(s)
     s.add_argument("--frames", type=int, default=120)
     s.add_argument("--fps", type=float, default=60.0)
     s.add_argument("--substeps", type=int, default=None, help="physics substeps per frame (default: backend's)")
@@ -57,7 +59,7 @@ def bvh_info(args) -> int:
     return 0
 
 
-def _character(spec: str):
+def _character(spec: str, facing: str = "auto", name_map=None):
     """-> (Character, the file it came from or None)."""
     from pathlib import Path
 
@@ -72,36 +74,30 @@ def _character(spec: str):
     from conrt.characters.gltf_io import load_character
 
     path = Path(__file__).resolve().parents[2] / "samples" / "sample_character.glb" if spec == "sample" else Path(spec)
-    return load_character(path), path
+    return load_character(path, facing=facing, name_map=name_map), path
 
 
 def simulate(args) -> int:
     import numpy as np
     from tqdm import tqdm
 
-    from conrt.physics.clips import get_clip, list_clips
+    from conrt.physics.clips import list_clips
 
     if args.list_clips:  # before importing PyBullet, which prints its build time on stdout
         print("\n".join(list_clips()))
         return 0
-    from conrt.physics.bvh import bvh_to_clip, load_bvh
-    from conrt.physics.gltf_anim import load_gltf_clip
+    from conrt.physics.motion import check_motion, resolve_motion
     from conrt.physics.world import PhysicsWorld
 
     if args.frames < 1:
         raise ConfigError(f"--frames must be >= 1, got {args.frames}")
-    character, source = _character(args.character)
     if args.bvh and args.animation:
         raise ConfigError("give --bvh or --animation, not both")
-    if args.animation:
-        if source is None:
-            raise ConfigError("--animation needs a character loaded from a glTF/VRM file (procedural ones have none)")
-        anim = int(args.animation) if args.animation.isdigit() else args.animation
-        clip = load_gltf_clip(source, character.skeleton, anim)
-    elif args.bvh:
-        clip = bvh_to_clip(load_bvh(args.bvh), character)
-    else:
-        clip = get_clip(args.clip, character)
+    motion = args.bvh or (f"animation:{args.animation}" if args.animation else args.clip)
+    check_motion(motion)
+    loading = loading_kwargs(args)
+    character, source = _character(args.character, **loading)
+    clip = resolve_motion(motion, character, character_file=source, name_map=loading["name_map"])
     joints, positions, cpu = [], [], []
     with PhysicsWorld(fps=args.fps, substeps=args.substeps, cloth_backend=args.cloth) as world:
         h = world.add(character, clip, mode=args.mode)
