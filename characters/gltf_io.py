@@ -772,7 +772,7 @@ def _load(path: Path, box, allow_static, facing="auto", name_map=None) -> Charac
         positions=positions.astype(np.float32), normals=normals.astype(np.float32), joints=joints,
         weights=weights, triangles=triangles, parts=parts, uv=uv, colors=colors, material=material,
     )
-    regions = _spring_regions(g, parents, jindex, jparents, joints, weights) if extras is None else ()
+    regions = _spring_regions(g, parents, jindex, jparents, joints, weights, meta) if extras is None else ()
     return _finish(path, skeleton, mesh, box, meta, humanoid, extras, regions)
 
 
@@ -854,31 +854,33 @@ def guess_humanoid(names) -> dict[str, int]:
     return recognise_humanoid(names)
 
 
-def _spring_regions(g, node_parents, jindex, jparents, joints, weights) -> tuple[SimRegion, ...]:
-    """VRM spring bones -> kind "hair" SimRegions (one per chain), so physics
+SECONDARY_PREFIX = "j_sec_"  # VRoid's secondary (spring) joints: hair, hood, skirt, bust, ribbons
+
+
+def _spring_regions(g, node_parents, jindex, jparents, joints, weights, meta=None) -> tuple[SimRegion, ...]:
+    """Spring bone chains -> kind "hair" SimRegions (one per chain), so physics
     can swing an imported character's hair/skirt/ribbon bones.
 
     VRM 1.0 ``VRMC_springBone.springs[].joints`` are explicit chains. VRM 0.x
     ``secondaryAnimation.boneGroups[].bones`` are roots whose whole subtree
     springs: the subtree is split into disjoint chains (follow the first
-    child; every other branch starts a chain of its own). A chain's vertices
-    are those whose strongest influence is one of its joints; its anchor is
-    the joint above the chain's root. Chains shorter than 2 joints are skipped.
+    child; every other branch starts a chain of its own). Without spring data,
+    VRoid's ``J_Sec_*`` joints are found by name and split the same way from
+    their roots. A chain's vertices are those whose strongest influence is one
+    of its joints; its anchor is the joint above the chain's root. Chains
+    shorter than 2 joints are skipped. The VRM spring parameters (stiffness,
+    drag, hit radius, gravity power) of each chain go to
+    ``meta["spring_params"][region name]`` (see ``physics.hair.spring_params``).
     """
     ext = g.extensions or {}
-    node_chains: list[list[int]] = []
-    if isinstance(ext.get("VRMC_springBone"), dict):
-        for spring in ext["VRMC_springBone"].get("springs", []) or []:
-            node_chains.append([j.get("node") for j in spring.get("joints", []) if isinstance(j, dict)])
-    vrm0 = ext.get("VRM") if isinstance(ext.get("VRM"), dict) else None
-    if vrm0:
-        children: dict[int, list[int]] = {}
-        for n, pa in enumerate(node_parents):
-            if pa >= 0:
-                children.setdefault(int(pa), []).append(n)
-        starts = [b for grp in ((vrm0.get("secondaryAnimation") or {}).get("boneGroups") or [])
-                  for b in (grp.get("bones") or [])]
-        seen: set[int] = set()
+    node_chains: list[tuple[list[int], dict]] = []
+    children: dict[int, list[int]] = {}
+    for n, pa in enumerate(node_parents):
+        if pa >= 0:
+            children.setdefault(int(pa), []).append(n)
+
+    def split(starts: list[int], params: dict, seen: set) -> None:
+        starts = list(starts)
         while starts:
             n = starts.pop(0)
             chain = []
@@ -888,12 +890,38 @@ def _spring_regions(g, node_parents, jindex, jparents, joints, weights) -> tuple
                 kids = [c for c in children.get(n, []) if c in jindex]
                 starts.extend(kids[1:])
                 n = kids[0] if kids else None
-            node_chains.append(chain)
+            node_chains.append((chain, params))
+
+    if isinstance(ext.get("VRMC_springBone"), dict):
+        for spring in ext["VRMC_springBone"].get("springs", []) or []:
+            js = [j for j in spring.get("joints", []) if isinstance(j, dict)]
+            params = {k: float(np.mean([j[src] for j in js if isinstance(j.get(src), (int, float))]))
+                      for src, k in (("stiffness", "stiffness"), ("dragForce", "drag"), ("hitRadius", "hit_radius"),
+                                     ("gravityPower", "gravity_power"))
+                      if any(isinstance(j.get(src), (int, float)) for j in js)}
+            node_chains.append(([j.get("node") for j in js], params))
+    vrm0 = ext.get("VRM") if isinstance(ext.get("VRM"), dict) else None
+    if vrm0:
+        seen: set[int] = set()
+        for grp in ((vrm0.get("secondaryAnimation") or {}).get("boneGroups") or []):
+            params = {k: float(grp[src]) for src, k in (("stiffiness", "stiffness"), ("stiffness", "stiffness"),
+                                                      ("dragForce", "drag"), ("hitRadius", "hit_radius"),
+                                                      ("gravityPower", "gravity_power"))
+                      if isinstance(grp.get(src), (int, float))}
+            split([b for b in (grp.get("bones") or []) if isinstance(b, int)], params, seen)
+    if not any(len(c) >= 2 for c, _ in node_chains):
+        names = {n: (g.nodes[n].name or "").lower() for n in jindex}
+        sec = {n for n, nm in names.items() if nm.startswith(SECONDARY_PREFIX)}
+        roots = [n for n in sorted(sec, key=lambda n: jindex[n]) if node_parents[n] not in sec]
+        node_chains = []
+        split(roots, {}, set())
+        if node_chains:
+            log.info("%d J_Sec_* joint chains found by name", sum(len(c) >= 2 for c, _ in node_chains))
     if not node_chains:
         return ()
     dominant = joints[np.arange(len(joints)), np.argmax(weights, axis=1)].astype(np.int64)
-    regions, used = [], set()
-    for nodes_ in node_chains:
+    regions, used, spring_params = [], set(), {}
+    for nodes_, params in node_chains:
         chain = [jindex[n] for n in nodes_ if n in jindex]
         chain = [j for j in chain if j not in used]
         if len(chain) < 2 or jparents[chain[0]] < 0:
@@ -904,10 +932,15 @@ def _spring_regions(g, node_parents, jindex, jparents, joints, weights) -> tuple
             continue
         used.update(chain)
         verts = np.nonzero(np.isin(dominant, chain))[0].astype(np.int32)
-        regions.append(SimRegion(name=f"spring_{len(regions)}", kind="hair", anchor_joint=int(jparents[chain[0]]),
+        name = f"spring_{len(regions)}"
+        if params:
+            spring_params[name] = params
+        regions.append(SimRegion(name=name, kind="hair", anchor_joint=int(jparents[chain[0]]),
                                  vertices=verts, chain=np.asarray(chain, np.int32)))
+    if spring_params and meta is not None:
+        meta["spring_params"] = spring_params
     if regions:
-        log.info("%d VRM spring bone chains -> hair regions", len(regions))
+        log.info("%d spring bone chains -> hair regions", len(regions))
     return tuple(regions)
 
 

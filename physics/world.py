@@ -27,7 +27,7 @@ from conrt.types import Character, Pose
 
 from .clips import Animator, Clip, get_clip, world_matrices
 from .cloth import ClothParams, ClothSim, VerletCloth, build_proxy
-from .hair import HairChain, HairParams
+from .hair import HairChain, HairParams, spring_params
 from .rig import BodyRig
 from .transforms import matrix_to_quat, quat_to_matrix, slerp
 
@@ -159,7 +159,8 @@ class PhysicsWorld:
                     cl.set_colliders(body.world_capsules(world, cl.colliders))
                     cloths.append(cl)
             elif r.kind == "hair":
-                h = HairChain(self.client, character, r, self.hair_params)
+                params = spring_params(self.hair_params, (character.meta.get("spring_params") or {}).get(r.name))
+                h = HairChain(self.client, character, r, params)
                 h.ignore_overlaps(body)
                 h.reset(world[r.anchor_joint], count=False)  # placing it is not a recovery
                 hairs.append(h)
