@@ -26,7 +26,7 @@ from conrt.errors import AssetError
 from conrt.types import Character
 
 from .clips import Animator, Clip
-from .transforms import (best_rotations, euler, matrix_to_euler, matrix_to_quat, quat_to_matrix, rotation_between,
+from .transforms import (axis_angle, best_rotations, euler, matrix_to_euler, matrix_to_quat, quat_to_matrix, rotation_between,
                          rotations_between)
 
 log = logging.getLogger(__name__)
@@ -467,8 +467,9 @@ def bvh_to_clip(bvh: Bvh, character: Character, name_map: dict[str, str] | None 
     """Retarget a BVH onto ``character`` (its ``humanoid`` mapping) as a Clip.
 
     Root motion is scaled by the ratio of leg lengths. ``root="ground"``
-    starts it at the character's rest x/z and puts the lowest foot of the
-    whole clip at the character's rest foot height; ``root="absolute"`` keeps
+    turns the capture about +Y so its first frame faces +Z (like our
+    characters), starts it at the character's rest x/z and puts the lowest
+    foot of the whole clip at the character's rest foot height; ``root="absolute"`` keeps
     the scaled file position (for files written by :func:`clip_to_bvh`)."""
     if root not in ("ground", "absolute"):
         raise AssetError(f"unknown root mode {root!r}; valid: ground, absolute")
@@ -498,6 +499,11 @@ def bvh_to_clip(bvh: Bvh, character: Character, name_map: dict[str, str] | None 
     wr, wp = bvh.world_transforms()  # [F, B, 3, 3], [F, B, 3]
     f = bvh.num_frames
     a_used = _rest_aligned_rotations(bvh, character, hmap, order, wr, wp)
+    heading = np.eye(3)
+    if root == "ground":  # start facing +Z like the character (and the front camera), whatever the capture's heading
+        fwd = a_used["hips"][0] @ np.array([0.0, 0.0, 1.0])
+        heading = axis_angle((0, 1, 0), -np.arctan2(fwd[0], fwd[2]))
+        a_used = {h: heading @ a for h, a in a_used.items()}
 
     # Rest-aligned world rotations A for every character joint (joints that are
     # not mapped turn with their parent), then local Q = A_parent^T A.
@@ -535,9 +541,10 @@ def bvh_to_clip(bvh: Bvh, character: Character, name_map: dict[str, str] | None 
     if root == "absolute":
         target = s * root_b
     else:
+        moved = (root_b - root_b[0]) @ heading.T
         target = np.empty((f, 3))
-        target[:, 0] = cpos[hc, 0] + s * (root_b[:, 0] - root_b[0, 0])
-        target[:, 2] = cpos[hc, 2] + s * (root_b[:, 2] - root_b[0, 2])
+        target[:, 0] = cpos[hc, 0] + s * moved[:, 0]
+        target[:, 2] = cpos[hc, 2] + s * moved[:, 2]
         target[:, 1] = s * root_b[:, 1]
     offset = target - cpos[hc]
     clip = Clip(name=name or Path(bvh.source).stem, joints=joints, rotations=rots, root_offset=offset,

@@ -81,18 +81,26 @@ def test_non_t_pose_rest_retargets_to_the_same_joint_positions(assets_dir, tmp_p
 
 
 def test_non_t_pose_rest_walks_upright(assets_dir, tmp_path, girl):
-    """The turned file on its own: feet below the hips, head above, the hips and
-    shoulders facing where the actor's face (left and right not swapped)."""
+    """The turned file on its own: feet below the hips, head above, starting to
+    face +Z (the front camera), hips and shoulders turning as the actor's do
+    (left and right not swapped)."""
     bvh = rotated_rest(load_bvh(assets_dir / CMU), seed=5)
     anim, h = Animator(girl, bvh_to_clip(bvh, girl)), girl.humanoid
     wp = bvh.world_transforms()[1]
     k = bvh.names.index
+    p0 = anim.pose(0.0).joint_world[:, :3, 3]
+    lat = p0[h["leftUpperLeg"]] - p0[h["rightUpperLeg"]]
+    assert lat[0] / np.linalg.norm(lat) > 0.9  # left is +X: facing +Z
+    file0 = wp[0, k("LeftUpLeg")] - wp[0, k("RightUpLeg")]
+    yaw = np.arctan2(lat[2], lat[0]) - np.arctan2(file0[2], file0[0])  # the heading the retarget took off
+    c, s_ = np.cos(yaw), np.sin(yaw)
+    turn = np.array([[c, 0, -s_], [0, 1, 0], [s_, 0, c]])  # x/z rotation by yaw (x -> z positive)
     for f in range(0, bvh.num_frames, 5):
         p = anim.pose(f / 120.0).joint_world[:, :3, 3]
         assert p[h["head"], 1] > p[h["hips"], 1] > max(p[h["leftFoot"], 1], p[h["rightFoot"], 1])
         for ours, theirs in (("UpperLeg", "UpLeg"), ("UpperArm", "Arm")):
             a = p[h["left" + ours]] - p[h["right" + ours]]
-            b = wp[f, k("Left" + theirs)] - wp[f, k("Right" + theirs)]
+            b = turn @ (wp[f, k("Left" + theirs)] - wp[f, k("Right" + theirs)])
             assert np.dot(a, b) / np.linalg.norm(a) / np.linalg.norm(b) > 0.9
 
 
