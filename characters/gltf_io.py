@@ -741,7 +741,7 @@ def _load(path: Path, box, allow_static, facing="auto", name_map=None) -> Charac
         humanoid = {k: int(v) for k, v in extras.get("humanoid", humanoid).items()
                     if isinstance(v, (int, float)) and 0 <= int(v) < len(order)}
     elif not humanoid:
-        humanoid = guess_humanoid(joint_names)
+        humanoid = guess_humanoid(joint_names, jparents)
         if humanoid:
             meta["humanoid"] = f"guessed from joint names ({len(humanoid)} bones)"
     if name_map:
@@ -846,12 +846,12 @@ def apply_name_map(names, humanoid: dict[str, int], name_map: dict[str, str], wh
     return out
 
 
-def guess_humanoid(names) -> dict[str, int]:
+def guess_humanoid(names, parents=None) -> dict[str, int]:
     """Map common rig joint names (Mixamo, CMU, Biovision, VRoid, Unreal,
     Blender/Rigify ...) onto ``HUMANOID_BONES`` (see ``rig_names``)."""
     from .rig_names import recognise_humanoid
 
-    return recognise_humanoid(names)
+    return recognise_humanoid(names, parents)
 
 
 SECONDARY_PREFIX = "j_sec_"  # VRoid's secondary (spring) joints: hair, hood, skirt, bust, ribbons

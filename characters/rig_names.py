@@ -70,9 +70,44 @@ def split_name(raw: str) -> tuple[str | None, str]:
     return side, n
 
 
-def recognise_humanoid(names) -> dict[str, int]:
-    """Joint names (parents before children) -> {humanoid bone: index}."""
-    names = list(names)
+_CHAINS = [("hips", "spine", "chest", "upperChest", "neck", "head")] + [
+    tuple(side + b for b in bones) for side in ("left", "right")
+    for bones in (("Shoulder", "UpperArm", "LowerArm", "Hand"), ("UpperLeg", "LowerLeg", "Foot", "Toes"))]
+
+
+def recognise_humanoid(names, parents=None) -> dict[str, int]:
+    """Joint names (parents before children) -> {humanoid bone: index}.
+
+    With ``parents`` ([J] parent indices, -1 for roots) a bone that does not
+    hang below the previous bone of its chain is dropped (RobotExpressive's
+    ``Foot.L`` is an IK target under the root, not the foot of the leg)."""
+    out = _by_name(list(names))
+    if parents is not None:
+        out = _prune(out, [int(p) for p in parents])
+    return out
+
+
+def _prune(out: dict[str, int], parents: list[int]) -> dict[str, int]:
+    def below(j, a):
+        while j >= 0:
+            j = parents[j]
+            if j == a:
+                return True
+        return False
+
+    for chain in _CHAINS:
+        prev = None
+        for bone in chain:
+            if bone not in out:
+                continue
+            if prev is not None and not below(out[bone], out[prev]):
+                del out[bone]
+                continue
+            prev = bone
+    return out
+
+
+def _by_name(names: list) -> dict[str, int]:
     parsed = [split_name(n) for n in names]
     out: dict[str, int] = {}
 

@@ -298,7 +298,7 @@ def normalize_name(name: str) -> str:
     return re.sub(r"[^a-z0-9]", "", name.lower())
 
 
-def humanoid_map(names, name_map: dict[str, str] | None = None) -> dict[str, int]:
+def humanoid_map(names, name_map: dict[str, str] | None = None, joints=None) -> dict[str, int]:
     """BVH joint names -> {humanoid name: BVH joint index}.
 
     ``name_map`` (joint name -> humanoid name) overrides the built-in
@@ -321,7 +321,8 @@ def humanoid_map(names, name_map: dict[str, str] | None = None) -> dict[str, int
             if src in names:
                 out[dst] = names.index(src)
     taken = set(out.values())
-    for h, k in recognise_humanoid(names).items():
+    parents = [j.parent for j in joints] if joints is not None else None
+    for h, k in recognise_humanoid(names, parents).items():
         if h not in out and k not in taken:
             out[h] = k
     return out
@@ -467,7 +468,7 @@ def bvh_to_clip(bvh: Bvh, character: Character, name_map: dict[str, str] | None 
     """Retarget a BVH onto ``character`` (its ``humanoid`` mapping) as a Clip.
 
     Root motion is scaled by the ratio of leg lengths. ``root="ground"``
-    turns the capture about +Y so its first frame faces +Z (like our
+    turns the capture about +Y so it faces +Z on average (like our
     characters), starts it at the character's rest x/z and puts the lowest
     foot of the whole clip at the character's rest foot height; ``root="absolute"`` keeps
     the scaled file position (for files written by :func:`clip_to_bvh`)."""
@@ -475,7 +476,7 @@ def bvh_to_clip(bvh: Bvh, character: Character, name_map: dict[str, str] | None 
         raise AssetError(f"unknown root mode {root!r}; valid: ground, absolute")
     from conrt.characters.rig_names import expected_names
 
-    hmap = humanoid_map(bvh.names, name_map)
+    hmap = humanoid_map(bvh.names, name_map, bvh.joints)
     missing = [b for b in _CORE if b not in hmap]
     if missing:
         known = set(hmap.values())
@@ -500,9 +501,10 @@ def bvh_to_clip(bvh: Bvh, character: Character, name_map: dict[str, str] | None 
     f = bvh.num_frames
     a_used = _rest_aligned_rotations(bvh, character, hmap, order, wr, wp)
     heading = np.eye(3)
-    if root == "ground":  # start facing +Z like the character (and the front camera), whatever the capture's heading
-        fwd = a_used["hips"][0] @ np.array([0.0, 0.0, 1.0])
-        heading = axis_angle((0, 1, 0), -np.arctan2(fwd[0], fwd[2]))
+    if root == "ground":  # face +Z on average like the character (and the front camera), whatever the capture's heading
+        fwd = a_used["hips"][:, :, 2]  # [F, 3] where the hips face
+        fwd = (fwd[:, [0, 2]] / np.maximum(np.linalg.norm(fwd[:, [0, 2]], axis=1, keepdims=True), 1e-9)).mean(0)
+        heading = axis_angle((0, 1, 0), -np.arctan2(fwd[0], fwd[1]))
         a_used = {h: heading @ a for h, a in a_used.items()}
 
     # Rest-aligned world rotations A for every character joint (joints that are
@@ -530,12 +532,14 @@ def bvh_to_clip(bvh: Bvh, character: Character, name_map: dict[str, str] | None 
     leg_b = leg_c = 0.0
     for side in ("left", "right"):
         names_ = [f"{side}UpperLeg", f"{side}LowerLeg", f"{side}Foot"]
-        if all(n in hmap and n in ch for n in names_):
-            for a_, b_ in zip(names_[:-1], names_[1:]):
+        for a_, b_ in zip(names_[:-1], names_[1:]):  # the leg bones both rigs have
+            if all(n in hmap and n in ch for n in (a_, b_)):
                 leg_b += float(np.linalg.norm(bpos[hmap[b_]] - bpos[hmap[a_]]))
                 leg_c += float(np.linalg.norm(cpos[ch[b_]] - cpos[ch[a_]]))
     if leg_b <= 1e-9 or leg_c <= 1e-9:
-        raise AssetError(f"{bvh.source}: cannot scale root motion (BVH leg length {leg_b:.4g}, character {leg_c:.4g})")
+        raise AssetError(f"{bvh.source}: cannot scale root motion: no upper/lower leg bones that both the file and "
+                         f"character {character.name!r} have (the character's humanoid bones: "
+                         f"{', '.join(sorted(ch)) or 'none'}; a name map (--name-map) can add the legs)")
     s = leg_c / leg_b
     root_b = wp[:, hb]
     if root == "absolute":

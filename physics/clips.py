@@ -131,8 +131,13 @@ class Animator:
         # [M, 3, 3] rest rotations without scale (rigs under a scaled armature node have scaled frames)
         self.rest_rot = orthonormal(sk.rest_world[self.joint_index, :3, :3].astype(np.float64))
         self.aligned = bool(np.allclose(self.rest_rot, np.eye(3), atol=1e-7))
+        # root motion moves the skeleton root above the hips (a rig may hang its legs or
+        # its IK feet beside the hips, under a common root), or the first root
         roots = np.flatnonzero(sk.parents < 0)
-        self.root = int(character.humanoid.get("hips", roots[0]))
+        j = int(character.humanoid.get("hips", roots[0]))
+        while sk.parents[j] >= 0:
+            j = int(sk.parents[j])
+        self.root = j
 
     def local(self, t: float) -> np.ndarray:
         """[J, 4, 4] f64 local joint matrices at time t."""
