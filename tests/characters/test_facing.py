@@ -78,3 +78,22 @@ def test_detect_facing_reads_the_skeleton():
 def test_unknown_facing_is_a_config_error():
     with pytest.raises(ConfigError, match=r"auto, \+z, -z"):
         load_character(SOURCES["robot"], facing="backwards")
+
+
+def test_cli_facing_override_and_log_line(tmp_path, caplog):
+    """`conrt udp` and `conrt character info` take --facing; auto logs one decision line."""
+    from conrt.cli import build_parser
+
+    turned = wrap_scene_roots(SOURCES["robot"], tmp_path / "turned.glb", rotation=TURN_180)
+
+    def run(*argv):
+        args = build_parser().parse_args(list(argv))
+        return args.func(args)
+
+    with caplog.at_level(logging.INFO, logger="conrt.characters.gltf_io"):
+        assert run("udp", str(turned), "--size", "64", "-o", str(tmp_path / "auto.npz")) == 0
+    assert sum("faces -Z" in r.getMessage() for r in caplog.records) == 1
+    assert run("udp", str(turned), "--size", "64", "--facing", "+z", "-o", str(tmp_path / "kept.npz")) == 0
+    assert run("udp", str(SOURCES["robot"]), "--size", "64", "-o", str(tmp_path / "orig.npz")) == 0
+    auto, kept, orig = (np.load(tmp_path / f"{n}.npz")["i"] for n in ("auto", "kept", "orig"))
+    assert _compare(orig, auto)[1] < 0.01 and _compare(orig, kept)[1] > 0.2
