@@ -122,9 +122,13 @@ class Animator:
             idx.append(j)
             cols.append(c)
         if not idx:
+            from conrt.characters.rig_names import expected_names
+
             raise InputError(
                 f"clip {clip.name!r} drives none of the joints of {character.name!r} "
-                f"(clip joints: {', '.join(clip.joints[:8])}...; skeleton: {', '.join(sk.names[:8])}...)"
+                f"(clip joints: {', '.join(clip.joints[:8])}...; skeleton: {', '.join(sk.names[:8])}...): its joint "
+                f"names are not recognised as humanoid bones; expected names like {expected_names()}; or load it "
+                f"with a name map (--name-map FILE.json, load_character(name_map=...)): {{\"joint\": \"humanoid bone\"}}"
             )
         self.joint_index = np.array(idx, np.int64)  # [M] skeleton joints driven
         self.clip_column = np.array(cols, np.int64)  # [M] matching clip columns

@@ -100,3 +100,27 @@ def test_vrm1_spring_joint_parameters_are_averaged_per_chain(tmp_path, girl):
     c = load_character(path)
     assert len(c.regions) == 1
     assert c.meta["spring_params"]["spring_0"] == pytest.approx({"stiffness": 0.85, "drag": 0.2})
+
+
+def test_unrecognised_rig_names_the_expected_names_and_takes_a_name_map(tmp_path, girl):
+    """A humanoid whose joint names no convention covers: clips say what was expected,
+    and a name map (the CLI's --name-map) makes it playable."""
+    from conrt.errors import InputError
+    from conrt.physics.clips import Animator, get_clip
+
+    def odd(doc):
+        for k, node in enumerate(doc["nodes"][:girl.skeleton.num_joints]):
+            node["name"] = f"node{k:03d}"
+        return {}
+
+    path, _ = _vroid_copy(girl, tmp_path / "odd.glb", odd)
+    c = load_character(path)
+    assert not c.humanoid
+    with pytest.raises(InputError, match=r"expected names like .*LeftUpLeg.*--name-map"):
+        Animator(c, get_clip("walk", c))
+    names = {f"node{j:03d}": h for h, j in girl.humanoid.items()}
+    mapped = load_character(path, name_map=names)
+    assert mapped.humanoid == girl.humanoid
+    pose = Animator(mapped, get_clip("walk", mapped)).pose(0.4)
+    ref = Animator(girl, get_clip("walk", girl)).pose(0.4)
+    np.testing.assert_allclose(pose.joint_world[:, :3, 3], ref.joint_world[:, :3, 3], atol=1e-4)
