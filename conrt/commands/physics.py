@@ -17,6 +17,8 @@ def register(subparsers) -> None:
     bsub = b.add_subparsers(dest="bvh_command", metavar="ACTION")
     info = bsub.add_parser("info", help="joints, frames, rotation orders and humanoid mapping of a BVH file")
     info.add_argument("file")
+    info.add_argument("--name-map", dest="name_map", metavar="FILE.json",
+                      help="JSON object of joint name -> humanoid bone for names the conventions miss")
     info.set_defaults(func=bvh_info)
     b.set_defaults(func=lambda args: (b.print_help(), 2)[1])
 
@@ -43,12 +45,15 @@ def register(subparsers) -> None:
 def bvh_info(args) -> int:
     from conrt.physics.bvh import humanoid_map, load_bvh
 
+    from conrt.physics.motion import load_name_map
+
+    name_map = load_name_map(args.name_map)  # before any output
     bvh = load_bvh(args.file)
     orders = sorted({j.rotation_order for j in bvh.joints if j.rotation_order})
     six = sum(1 for j in bvh.joints if len(j.channels) == 6)
     print(f"{args.file}: {len(bvh.joints)} joints, {bvh.num_frames} frames at {1 / bvh.frame_time:.2f} fps "
           f"({bvh.num_frames * bvh.frame_time:.2f} s); rotation orders {', '.join(orders)}; {six} six-channel joints")
-    hmap = humanoid_map(bvh.names)
+    hmap = humanoid_map(bvh.names, name_map, bvh.joints)
     inv = {k: h for h, k in hmap.items()}
     for k, j in enumerate(bvh.joints):
         depth, p = 0, j.parent
