@@ -608,7 +608,10 @@ def open_runtime(character=None, sheet=None, weights=None, *, backend: str = "au
         size = int(model.cfg.image_size)
     check_size(size, model.cfg.size_multiple)
     char = load_character_source(character, facing=facing, name_map=name_map)
-    motion = resolve_motion(clip, char, character_file=character, name_map=name_map)
+    from .session import SAMPLE_CHARACTER
+
+    motion = resolve_motion(clip, char, character_file=SAMPLE_CHARACTER if character is None else character,
+                            name_map=name_map)
     images = None
     if sheet is not None:  # a bad sheet fails before GL and physics start
         images, sheet_desc = load_sheet_source(sheet)
