@@ -180,3 +180,19 @@ def test_name_map_maps_unknown_names_and_errors_name_the_expected_ones(stick):
     clip = bvh_to_clip(parse_bvh(text, "odd.bvh"), stick,
                        name_map={"L_Thingy": "leftUpperLeg", "R_Thingy": "rightUpperLeg", "NotInFile": "head"})
     assert "leftUpperLeg" in clip.joints
+
+
+@pytest.mark.parametrize("text, match", [
+    ("[1, 2]", "must be a JSON object"),
+    ('{"LeftHip": 3}', "must be a JSON object"),
+    ('{"LeftHip": "leftThigh"}', "leftThigh are not humanoid bones; valid: hips"),
+    ("{oops", "is not JSON"),
+])
+def test_bad_name_map_files_are_named(tmp_path, text, match):
+    from conrt.errors import ConfigError
+    from conrt.physics.motion import load_name_map
+
+    path = tmp_path / "names.json"
+    path.write_text(text)
+    with pytest.raises(ConfigError, match=match):
+        load_name_map(path)
