@@ -3,8 +3,9 @@
 For each pose request the engine writes (see engine_bridge/PROTOCOL.md):
 - ``CLIP``: the named clip at ``clip_time`` seconds. Requests that move
   forward in time on the same clip (by at most ``MAX_STEP`` s) step the
-  physics world, so skirt and hair swing; a jump (another clip, back in time,
-  far ahead) re-seeks the world (cloth and hair restart from rest). Characters
+  physics world, so skirt and hair swing; another clip cross-fades from the
+  current one (hair and cloth carry on); a jump back in time or far ahead
+  re-seeks the world (cloth and hair restart from rest). Characters
   the physics cannot drive fall back to the clip's skinned pose;
 - ``JOINTS``: the engine's own joint world matrices (skeleton order);
 - ``NONE``: the rest pose;
@@ -117,7 +118,12 @@ class RuntimeFrameSource:
         ph._check_clip(clip)
         dt = t - ph.time
         max_step = min(MAX_STEP, 16.0 / ph.fps)  # PhysicsWorld.time_scale tops out at 16 frames per step
-        if clip != ph.clip or not (-1e-6 <= dt <= max_step) or self._last_pose is None:
+        if clip != ph.clip and self._last_pose is not None:
+            # cross-fade (PhysicsWorld.set_clip): hair and cloth carry on, no reset; one frame lands on t
+            ph.set_clip(clip, t - 1.0 / ph.fps)
+            ph.world.time_scale = 1.0
+            self._last_pose = ph.step()
+        elif not (-1e-6 <= dt <= max_step) or self._last_pose is None:
             self._last_pose = ph.seek(clip, t)
         elif dt * ph.fps >= 0.25:  # PhysicsWorld advances whole substeps: skip sub-substep moves
             ph.world.time_scale = min(dt * ph.fps, 16.0)

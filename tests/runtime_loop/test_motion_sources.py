@@ -161,3 +161,19 @@ def test_render_framing_keeps_raised_hands_in_frame(user_character, clip):
             assert not border.any(), f"{clip} at {t:.2f} s touches the frame's border"
     finally:
         raster.close()
+
+
+def test_bridge_clip_switch_cross_fades_instead_of_resetting(user_character, user_sheet, xs_weights):
+    from conrt.engine_bridge.protocol import PoseKind, PoseRequest
+    from conrt.runtime.bridge_source import RuntimeFrameSource
+
+    src = RuntimeFrameSource(SIZE, np.uint8, user_character, user_sheet, xs_weights, "torch", context="egl")
+    try:
+        for k in range(4):
+            src(PoseRequest(request_id=k, kind=PoseKind.CLIP, clip_name="walk", clip_time=0.5 + k / 30))
+        img = src(PoseRequest(request_id=9, kind=PoseKind.CLIP, clip_name="dance", clip_time=0.0))
+        actor = src.physics.world.actors[src.physics.handle]
+        assert src.physics.clip == "dance" and actor.fade is not None  # blending from walk, not re-seeked
+        assert 0.03 < (img[..., 3] > 0).mean() < 0.7
+    finally:
+        src.close()
