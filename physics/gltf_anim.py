@@ -31,7 +31,9 @@ def _load(path):
     import pygltflib
 
     try:
-        return pygltflib.GLTF2().load(str(path))
+        with open(path, "rb") as fh:
+            binary = fh.read(4) == b"glTF"  # .vrm/.vrma are GLB whatever their suffix
+        return pygltflib.GLTF2().load_binary(str(path)) if binary else pygltflib.GLTF2().load_json(str(path))
     except Exception as exc:  # pygltflib raises a zoo of errors on bad files
         raise AssetError(f"cannot read glTF file {path}: {exc}") from None
 
@@ -227,3 +229,76 @@ def load_gltf_clip(path, skeleton: Skeleton, animation: str | int = 0, fps: floa
     scale = max(float(np.abs(skeleton.rest_world[:, :3, 3]).max()), 1e-6)
     return Clip(name=names[animation], joints=tuple(names_keyed), rotations=rots, root_offset=root, fps=fps,
                 loop=loop, offsets=offsets if np.abs(offsets).max(initial=0) > 1e-6 * scale else None)
+
+
+VRMA_EXTENSION = "VRMC_vrm_animation"
+
+
+def load_vrma_clip(path, character: Character, fps: float | None = None, loop: bool = True) -> Clip:
+    """A VRM animation (``.vrma``: glTF with ``VRMC_vrm_animation``) as a clip over
+    ``character``'s humanoid bones.
+
+    VRMA keys each humanoid bone's local rotation in the file's own node
+    frames; the rest-aligned rotation is ``Q = parentWorldRest @ L @ worldRest^T``
+    (the spec's normalisation, and our clip convention). The hips translation
+    keys become the root offset, scaled by the ratio of hip heights. VRM 1.0
+    and VRMA face +Z like our characters."""
+    path = Path(path)
+    gltf = _load(path)
+    ext = (gltf.extensions or {}).get(VRMA_EXTENSION) or {}
+    bones = {name: b.get("node") for name, b in ((ext.get("humanoid") or {}).get("humanBones") or {}).items()
+             if isinstance(b, dict) and isinstance(b.get("node"), int)}
+    if not bones:
+        raise AssetError(f"{path}: not a VRM animation (no {VRMA_EXTENSION} humanoid bones)")
+    anims = gltf.animations or []
+    if not anims:
+        raise AssetError(f"{path} has no animations")
+    anim = anims[0]
+    nodes = gltf.nodes or []
+    parent_of = {c: i for i, n in enumerate(nodes) for c in (n.children or [])}
+    local = [_node_local(n) for n in nodes]
+
+    def world(i):
+        m = np.eye(4)
+        while i is not None:
+            m = local[i] @ m
+            i = parent_of.get(i)
+        return m
+
+    node_bone = {n: b for b, n in bones.items() if b in character.humanoid}
+    cache: dict = {}
+    keyed = []
+    for ch in anim.channels:
+        node = ch.target.node
+        if node in node_bone and ch.target.path in ("rotation", "translation"):
+            s = anim.samplers[ch.sampler]
+            keyed.append((node, ch.target.path, _accessor(gltf, path, s.input, cache)[:, 0],
+                          _accessor(gltf, path, s.output, cache), s.interpolation or "LINEAR"))
+    if not keyed:
+        raise AssetError(f"{path}: the animation keys none of the humanoid bones {character.name!r} has "
+                         f"({', '.join(sorted(character.humanoid)[:8])}...)")
+    if fps is None:
+        steps = [np.median(np.diff(k[2])) for k in keyed if len(k[2]) > 1]
+        fps = float(np.clip(1.0 / min(steps), 10.0, 240.0)) if steps else 30.0
+    t0, t1 = min(float(k[2][0]) for k in keyed), max(float(k[2][-1]) for k in keyed)
+    grid = t0 + np.arange(int(np.ceil((t1 - t0) * fps - 1e-6)) + 1) / fps
+    rot_nodes = sorted({k[0] for k in keyed if k[1] == "rotation"}, key=lambda n: character.humanoid[node_bone[n]])
+    rots = np.zeros((len(grid), len(rot_nodes), 4))
+    rots[..., 3] = 1.0
+    offset = np.zeros((len(grid), 3))
+    hips_node = bones.get("hips")
+    for node, what, times, values, mode in keyed:
+        v = _resample(times, values, grid, mode, what == "rotation")
+        above = world(parent_of.get(node)) if parent_of.get(node) is not None else np.eye(4)
+        if what == "rotation":
+            rp = orthonormal(above[:3, :3])
+            rj = orthonormal(world(node)[:3, :3])
+            q = np.einsum("ab,gbc,dc->gad", rp, quat_to_matrix(v), rj)  # parentWorldRest L worldRest^T
+            rots[:, rot_nodes.index(node)] = matrix_to_quat(q)
+        elif node == hips_node and "hips" in character.humanoid:
+            rest_hips = world(node)[:3, 3]
+            moved = v @ above[:3, :3].T + above[:3, 3] - rest_hips  # [G, 3] displacement in the file's world
+            ours = float(character.skeleton.rest_world[character.humanoid["hips"], 1, 3])
+            offset = moved * (ours / rest_hips[1] if rest_hips[1] > 1e-6 else 1.0)
+    return Clip(name=path.stem, joints=tuple(node_bone[n] for n in rot_nodes), rotations=rots, root_offset=offset,
+                fps=fps, loop=loop)

@@ -5,6 +5,7 @@ alias ``--clip``; ``open_runtime(clip=...)``):
 
 - a built-in clip name: ``idle``, ``walk``, ``run``, ``turn``, ``wave``, ``jump``, ``dance``;
 - a BVH file: ``dance.bvh`` (retargeted onto the character, see ``bvh.py``);
+- a VRM animation: ``dance.vrma`` (humanoid bone rotations, see ``gltf_anim.load_vrma_clip``);
 - a glTF animation of the character's own file: ``animation:NAME`` or
   ``animation:INDEX`` (``animation`` alone = the first one);
 - a glTF animation of another file with the same joint names:
@@ -37,7 +38,7 @@ ANIMATION_PREFIX = "animation"
 class MotionSpec:
     """A parsed motion source."""
 
-    kind: str  # "clip", "bvh" or "gltf"
+    kind: str  # "clip", "bvh", "vrma" or "gltf"
     text: str  # what the user gave
     name: str = ""  # clip name
     path: Path | None = None  # BVH / glTF file (None: the character's own file)
@@ -45,8 +46,8 @@ class MotionSpec:
 
 
 def describe_choices() -> str:
-    return (f"valid clips: {', '.join(list_clips())}; or a .bvh file, animation:NAME|INDEX (the character "
-            f"file's own glTF animations) or FILE.glb#NAME|INDEX")
+    return (f"valid clips: {', '.join(list_clips())}; or a .bvh or .vrma file, animation:NAME|INDEX (the "
+            f"character file's own glTF animations) or FILE.glb#NAME|INDEX")
 
 
 def parse_motion(text) -> MotionSpec:
@@ -66,11 +67,11 @@ def parse_motion(text) -> MotionSpec:
     file_part, _, anim = text.partition("#")
     path = Path(file_part)
     suffix = path.suffix.lower()
-    if suffix == ".bvh" or suffix in GLTF_SUFFIXES:
+    if suffix in (".bvh", ".vrma") or suffix in GLTF_SUFFIXES:
         if not path.is_file():
             raise ConfigError(f"motion file {path} does not exist")
-        if suffix == ".bvh":
-            return MotionSpec("bvh", text, path=path)
+        if suffix in (".bvh", ".vrma"):
+            return MotionSpec(suffix[1:], text, path=path)
         return MotionSpec("gltf", text, path=path, animation=_anim_key(anim) if anim else 0)
     raise ConfigError(f"unknown clip {text!r}; {describe_choices()}")
 
@@ -97,6 +98,10 @@ def resolve_motion(motion, character: Character, *, character_file=None,
         from .bvh import bvh_to_clip, load_bvh
 
         return bvh_to_clip(load_bvh(spec.path), character, name_map=name_map)
+    if spec.kind == "vrma":
+        from .gltf_anim import load_vrma_clip
+
+        return load_vrma_clip(spec.path, character)
     from .gltf_anim import load_gltf_clip
 
     path = spec.path

@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 
 FACINGS = ("auto", "+z", "-z")
-MOTION_HELP = ("motion: a clip (idle, walk, run, turn, wave, jump, dance), a .bvh file, animation:NAME|INDEX "
+MOTION_HELP = ("motion: a clip (idle, walk, run, turn, wave, jump, dance), a .bvh or .vrma file, animation:NAME|INDEX "
                "(an animation stored in the character's glTF file) or FILE.glb#NAME|INDEX")
 
 

@@ -119,7 +119,7 @@ def test_open_runtime_takes_a_bvh_and_bridge_requests_name_it(assets_dir, user_c
 
 
 @pytest.mark.parametrize("motion, match", [
-    ("moonwalk", "valid clips: dance, idle, jump, run, turn, walk, wave; or a .bvh file"),
+    ("moonwalk", "valid clips: dance, idle, jump, run, turn, walk, wave; or a .bvh or .vrma file"),
     ("/nonexistent/x.bvh", "does not exist"),
     ("animation:Nope", "has no animation 'Nope'; it has: Run, Survey, Walk"),
 ])
