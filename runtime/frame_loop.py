@@ -592,11 +592,12 @@ def open_runtime(character=None, sheet=None, weights=None, *, backend: str = "au
     motion source (a clip name, a .bvh file, ``animation:NAME``, ``FILE.glb#NAME``
     or a Clip; see :mod:`conrt.physics.motion`); ``facing``/``name_map``: see
     :func:`conrt.characters.gltf_io.load_character`."""
-    from .session import load_character_source, load_model_source, load_sheet_source
+    from .session import SAMPLE_CHARACTER, load_character_source, load_model_source, load_sheet_source
 
+    from conrt.physics.clips import Clip
     from conrt.physics.motion import check_motion, motion_poses, resolve_motion
 
-    if not hasattr(clip, "rotations"):
+    if not isinstance(clip, Clip):
         check_motion(clip)  # before any slow loading
     if size is not None:
         check_size(size)
@@ -608,17 +609,15 @@ def open_runtime(character=None, sheet=None, weights=None, *, backend: str = "au
         size = int(model.cfg.image_size)
     check_size(size, model.cfg.size_multiple)
     char = load_character_source(character, facing=facing, name_map=name_map)
-    from .session import SAMPLE_CHARACTER
-
     motion = resolve_motion(clip, char, character_file=SAMPLE_CHARACTER if character is None else character,
                             name_map=name_map)
     images = None
     if sheet is not None:  # a bad sheet fails before GL and physics start
         images, sheet_desc = load_sheet_source(sheet)
     raster = RasterStage(char, size, ctx=ctx, context=context, toon=toon, yaw=yaw, pitch=pitch)
-    raster.fit_motion(motion_poses(char, motion))
     physics = shader = None
     try:
+        raster.fit_motion(motion_poses(char, motion))
         if images is None:
             images, sheet_desc = load_sheet_source(None, fallback=raster.draw_sheet)
         udps = sheet_udps_for(model, sheet, images)
