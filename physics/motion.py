@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -54,6 +55,8 @@ def parse_motion(text) -> MotionSpec:
     """Parse a motion source (no file is read, but named files must exist)."""
     if isinstance(text, MotionSpec):
         return text
+    if isinstance(text, os.PathLike):
+        text = os.fspath(text)
     if not isinstance(text, str) or not text.strip():
         raise ConfigError(f"empty motion source; {describe_choices()}")
     text = text.strip()
