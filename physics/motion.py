@@ -58,7 +58,8 @@ def parse_motion(text) -> MotionSpec:
     if isinstance(text, os.PathLike):
         text = os.fspath(text)
     if not isinstance(text, str) or not text.strip():
-        raise ConfigError(f"empty motion source; {describe_choices()}")
+        raise ConfigError(f"{'empty motion source' if isinstance(text, str) else f'not a motion source: {text!r}'}; "
+                          f"{describe_choices()}")
     text = text.strip()
     if text in list_clips():
         return MotionSpec("clip", text, name=text)
