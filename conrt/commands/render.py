@@ -79,7 +79,7 @@ def run(args) -> int:
                       clip=args.clip, fps=args.fps, context=args.context, yaw=args.yaw, pitch=args.pitch, **loading)
     last = None
     try:
-        with tqdm(total=args.frames, desc=f"render {args.clip}", unit="frame") as bar:
+        with tqdm(total=args.frames, desc=f"render {Path(args.clip).name}", unit="frame") as bar:
             for frame in rt.frames(args.frames, sink=write):
                 last = frame.stats
                 bar.set_postfix_str(f"{last.fps:.1f} fps, shade {last.shade_ms:.0f} ms")
