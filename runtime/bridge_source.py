@@ -3,8 +3,9 @@
 For each pose request the engine writes (see engine_bridge/PROTOCOL.md):
 - ``CLIP``: the named clip at ``clip_time`` seconds. Requests that move
   forward in time on the same clip (by at most ``MAX_STEP`` s) step the
-  physics world, so skirt and hair swing; a jump (another clip, back in time,
-  far ahead) re-seeks the world (cloth and hair restart from rest). Characters
+  physics world, so skirt and hair swing; another clip cross-fades from the
+  current one (hair and cloth carry on); a jump back in time or far ahead
+  re-seeks the world (cloth and hair restart from rest). Characters
   the physics cannot drive fall back to the clip's skinned pose;
 - ``JOINTS``: the engine's own joint world matrices (skeleton order);
 - ``NONE``: the rest pose;
@@ -48,7 +49,7 @@ class RuntimeFrameSource:
 
     def __init__(self, size: int = 256, dtype=np.uint8, character=None, sheet=None, weights=None,
                  backend: str = "auto", context: str = "auto", physics: bool = True, fps: float = 60.0,
-                 vmc=None, vmc_send=None):
+                 vmc=None, vmc_send=None, motion=None, facing: str = "auto", name_map: dict | None = None):
         from conrt.characters.posing import rest_pose
 
         from .session import load_character_source, load_model_source, load_sheet_source
@@ -59,7 +60,15 @@ class RuntimeFrameSource:
             raise ConfigError(f"bridge pixel dtype must be uint8, float16 or float32, got {self.dtype}")
         model, self.weights = load_model_source(weights)
         check_size(size, model.cfg.size_multiple)
-        self.character = load_character_source(character)
+        self.character = load_character_source(character, facing=facing, name_map=name_map)
+        # a motion source (BVH, glTF animation ...) that CLIP requests may name besides the built-in clips
+        self._motions = {}
+        if motion is not None:
+            from conrt.physics.motion import resolve_motion
+
+            clip = resolve_motion(motion, self.character, character_file=character, name_map=name_map)
+            self._motions[clip.name] = clip
+            log.info("bridge: CLIP requests may also name %r (%s)", clip.name, motion)
         self.raster = RasterStage(self.character, size, context=context)
         try:
             images, self.sheet = load_sheet_source(sheet, fallback=self.raster.draw_sheet)
@@ -90,7 +99,8 @@ class RuntimeFrameSource:
             from .frame_loop import PhysicsStage
 
             try:
-                self.physics = PhysicsStage(self.character, "idle", fps=fps, live=self.live)
+                self.physics = PhysicsStage(self.character, next(iter(self._motions.values()), "idle"), fps=fps,
+                                            live=self.live)
             except ConrtError as exc:  # e.g. no humanoid joints for the clips
                 log.warning("bridge: no physics for %s (%s); CLIP requests use the skinned clip pose",
                             self.character.name, exc)
@@ -122,7 +132,7 @@ class RuntimeFrameSource:
                 raise InputError(f"request {request.request_id}: clip time {t} outside +-{MAX_ABS_CLIP_TIME:g} s")
             if self.physics is not None:
                 self.physics._check_clip(request.clip_name)
-            else:
+            elif request.clip_name not in self._motions:
                 from conrt.physics.clips import get_clip
 
                 get_clip(request.clip_name)
@@ -138,8 +148,8 @@ class RuntimeFrameSource:
             if anim is None:
                 from conrt.physics.clips import Animator, get_clip
 
-                anim = self._animators[request.clip_name] = Animator(self.character,
-                                                                     get_clip(request.clip_name, self.character))
+                clip = self._motions.get(request.clip_name) or get_clip(request.clip_name, self.character)
+                anim = self._animators[request.clip_name] = Animator(self.character, clip)
             return anim.pose(float(request.clip_time))
         if kind == PoseKind.JOINTS and request.joints is not None:
             pose = Pose(joint_world=np.asarray(request.joints, np.float32))
@@ -152,7 +162,12 @@ class RuntimeFrameSource:
         ph._check_clip(clip)
         dt = t - ph.time
         max_step = min(MAX_STEP, 16.0 / ph.fps)  # PhysicsWorld.time_scale tops out at 16 frames per step
-        if clip != ph.clip or not (-1e-6 <= dt <= max_step) or self._last_pose is None:
+        if clip != ph.clip and self._last_pose is not None:
+            # cross-fade (PhysicsWorld.set_clip): hair and cloth carry on, no reset; one frame lands on t
+            ph.set_clip(clip, t - 1.0 / ph.fps)
+            ph.world.time_scale = 1.0
+            self._last_pose = ph.step()
+        elif not (-1e-6 <= dt <= max_step) or self._last_pose is None:
             self._last_pose = ph.seek(clip, t)
         elif dt * ph.fps >= 0.25:  # PhysicsWorld advances whole substeps: skip sub-substep moves
             ph.world.time_scale = min(dt * ph.fps, 16.0)

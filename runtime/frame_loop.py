@@ -104,27 +104,40 @@ class PhysicsStage:
     ``mode="physical"`` lets :meth:`poke` push the body (the demo); the
     default ``"kinematic"`` follows the clip exactly (render, bench)."""
 
-    def __init__(self, character: Character, clip: str = "idle", fps: float = 30.0,
+    def __init__(self, character: Character, clip="idle", fps: float = 30.0,
                  mode: Literal["kinematic", "physical"] = "kinematic", substeps: int = 4, live=None):
-        from conrt.physics.clips import list_clips
+        from conrt.physics.clips import Clip, list_clips
         from conrt.physics.world import PhysicsWorld
 
         self.clip_names = list_clips()
-        self._check_clip(clip)
+        # clips resolved from motion files (conrt.physics.motion), switchable by name
+        self.extra_clips: dict[str, Clip] = {clip.name: clip} if isinstance(clip, Clip) else {}
+        clip = self._named(clip)
         # live: a clip-like live motion (physics/vmc.py VmcMotion) drives the body instead of the clip
         self.live = live
         self.character, self.fps, self.clip = character, float(fps), clip if live is None else live.name
         self.listeners: list = []  # called with (pose, time) after each step, e.g. a VMC sender's send
         self.world = PhysicsWorld(fps=fps, substeps=substeps)
         try:
-            self.handle = self.world.add(character, clip if live is None else live, mode=mode)
+            self.handle = self.world.add(character, self.extra_clips.get(clip, clip) if live is None else live,
+                                         mode=mode)
         except Exception:
             self.world.close()
             raise
 
+    def _named(self, clip) -> str:
+        """A clip name (a Clip is remembered under its name); unknown names are a ConfigError."""
+        from conrt.physics.clips import Clip
+
+        if isinstance(clip, Clip):
+            self.extra_clips[clip.name] = clip
+            return clip.name
+        self._check_clip(clip)
+        return clip
+
     def _check_clip(self, clip: str) -> None:
-        if clip not in self.clip_names:
-            raise ConfigError(f"unknown clip {clip!r}; valid clips: {', '.join(self.clip_names)}")
+        if clip not in self.clip_names and clip not in self.extra_clips:
+            raise ConfigError(f"unknown clip {clip!r}; valid clips: {', '.join(self.clip_names + list(self.extra_clips))}")
 
     @property
     def time(self) -> float:
@@ -138,14 +151,14 @@ class PhysicsStage:
             fn(pose, self.time)
         return pose
 
-    def set_clip(self, clip: str, start: float = 0.0) -> None:
-        self._check_clip(clip)
-        self.world.set_clip(self.handle, clip, start)
+    def set_clip(self, clip, start: float = 0.0) -> None:
+        clip = self._named(clip)
+        self.world.set_clip(self.handle, self.extra_clips.get(clip, clip), start)
         self.clip = clip
 
-    def seek(self, clip: str, t: float) -> Pose:
+    def seek(self, clip, t: float) -> Pose:
         """Jump to time ``t`` of ``clip`` (cloth/hair settle from their rest shape)."""
-        if clip != self.clip:
+        if getattr(clip, "name", clip) != self.clip:
             self.set_clip(clip, t)
         return self.world.reset(self.handle, t)[self.handle]
 
@@ -189,6 +202,15 @@ class RasterStage:
         self.radius = 0.5 * float(max(hi[1] - min(lo[1], 0.0), hi[0] - lo[0]) * 1.08)
         self._rest_follow = character.skeleton.rest_world[self._follow, :3, 3].astype(np.float64)
         self._center_y = 0.5 * float(hi[1] + min(lo[1], 0.0))
+
+    def fit_motion(self, poses) -> float:
+        """Widen the camera radius so every pose of a motion fits at any yaw (raised
+        hands, a jump); one radius for the whole clip so the framing stays steady."""
+        from conrt.shaders.camera import motion_radius
+
+        self.radius = max(self.radius, motion_radius(self.character, poses, self._follow, self._rest_follow,
+                                                     self._center_y))
+        return self.radius
 
     def camera(self, pose: Pose) -> Camera:
         from conrt.shaders import orbit_camera
@@ -569,24 +591,29 @@ class RuntimeInfo:
 
 
 def open_runtime(character=None, sheet=None, weights=None, *, backend: str = "auto", size: int | None = None,
-                 clip: str = "idle", fps: float = 30.0, physics_mode: Literal["kinematic", "physical"] = "kinematic",
+                 clip="idle", fps: float = 30.0, physics_mode: Literal["kinematic", "physical"] = "kinematic",
                  realtime: bool = False, toon: bool = False, ctx=None, context: str = "auto",
-                 yaw: float = 0.0, pitch: float = 0.0, model=None, vmc=None, vmc_send=None) -> Runtime:
+                 yaw: float = 0.0, pitch: float = 0.0, model=None, facing: str = "auto",
+                 name_map: dict | None = None, vmc=None, vmc_send=None) -> Runtime:
     """Load everything and build a :class:`Runtime` (``rt.info`` says what was loaded).
 
     ``character``: None (sample), a path or "procedural:SEED"; ``sheet``: None
     (sample sheet, else one drawn with the toon pass), a folder or a list of
     images; ``weights``: None (embedded default, else untrained conr-xs) or a path;
-    ``size``: None = the model's training size (``cfg.image_size``); ``vmc``: a
+    ``size``: None = the model's training size (``cfg.image_size``); ``clip``: a
+    motion source (a clip name, a .bvh file, ``animation:NAME``, ``FILE.glb#NAME``
+    or a Clip; see :mod:`conrt.physics.motion`); ``facing``/``name_map``: see
+    :func:`conrt.characters.gltf_io.load_character`; ``vmc``: a
     :class:`~conrt.physics.vmc.VmcReceiver` (or "[HOST:]PORT", then the runtime owns
     and closes it) whose live pose drives the body instead of ``clip``; ``vmc_send``:
     "HOST:PORT" to send each physics pose to as VMC."""
-    from .session import load_character_source, load_model_source, load_sheet_source
+    from .session import SAMPLE_CHARACTER, load_character_source, load_model_source, load_sheet_source
 
-    from conrt.physics.clips import list_clips
+    from conrt.physics.clips import Clip
+    from conrt.physics.motion import check_motion, motion_poses, resolve_motion
 
-    if clip not in list_clips():  # before any slow loading
-        raise ConfigError(f"unknown clip {clip!r}; valid clips: {', '.join(list_clips())}")
+    if not isinstance(clip, Clip):
+        check_motion(clip)  # before any slow loading
     if size is not None:
         check_size(size)
     if isinstance(vmc, (str, int)) or vmc_send is not None:  # bad addresses fail before the slow loading
@@ -603,7 +630,9 @@ def open_runtime(character=None, sheet=None, weights=None, *, backend: str = "au
     if size is None:  # the size the model was trained at (128 for the embedded default)
         size = int(model.cfg.image_size)
     check_size(size, model.cfg.size_multiple)
-    char = load_character_source(character)
+    char = load_character_source(character, facing=facing, name_map=name_map)
+    motion = resolve_motion(clip, char, character_file=SAMPLE_CHARACTER if character is None else character,
+                            name_map=name_map)
     images = None
     if sheet is not None:  # a bad sheet fails before GL and physics start
         images, sheet_desc = load_sheet_source(sheet)
@@ -611,6 +640,7 @@ def open_runtime(character=None, sheet=None, weights=None, *, backend: str = "au
     physics = shader = None
     owned: list = []  # what the runtime closes with itself (a VMC receiver it opened)
     try:
+        raster.fit_motion(motion_poses(char, motion))
         if images is None:
             images, sheet_desc = load_sheet_source(None, fallback=raster.draw_sheet)
         udps = sheet_udps_for(model, sheet, images)
@@ -625,7 +655,7 @@ def open_runtime(character=None, sheet=None, weights=None, *, backend: str = "au
             if receiver is not vmc:
                 owned.append(receiver)
             live = receiver.motion(char)
-        physics = PhysicsStage(char, clip, fps=fps, mode=physics_mode, live=live)
+        physics = PhysicsStage(char, motion, fps=fps, mode=physics_mode, live=live)
         if vmc_send is not None:
             from conrt.physics.vmc import VmcSender
 

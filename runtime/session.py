@@ -44,9 +44,10 @@ SHEET_MARGIN = 0.06
 # character
 
 
-def load_character_source(source=None) -> Character:
+def load_character_source(source=None, facing: str = "auto", name_map: dict | None = None) -> Character:
     """``None`` -> the sample character; ``"procedural:SEED"`` -> a procedural
-    character; a path -> a .glb/.gltf/.vrm file; a Character passes through."""
+    character; a path -> a .glb/.gltf/.vrm file; a Character passes through.
+    ``facing``/``name_map``: see :func:`conrt.characters.gltf_io.load_character`."""
     if isinstance(source, Character):
         return source
     if source is None:
@@ -75,7 +76,7 @@ def load_character_source(source=None) -> Character:
         raise AssetError(f"{path}: unsupported character format {path.suffix!r}; valid: .glb, .gltf, .vrm")
     from conrt.characters.gltf_io import load_character
 
-    return load_character(path)
+    return load_character(path, facing=facing, name_map=name_map)
 
 
 # ---------------------------------------------------------------------------

@@ -7,6 +7,8 @@ import signal
 
 from conrt.errors import ConfigError
 
+from ._motion_args import add_loading_arguments, loading_kwargs
+
 log = logging.getLogger(__name__)
 
 
@@ -30,6 +32,11 @@ def register(subparsers) -> None:
     p.add_argument("--weights", help="runtime source: CoNR weights, a file or shipped weights by name, e.g. conr-rt-fast "
                         "(default: the embedded ones)")
     p.add_argument("--backend", default="auto", help="runtime source: inference backend (default auto)")
+    p.add_argument("--motion", "--clip", dest="clip", default=None, metavar="MOTION",
+                   help="runtime source: a motion source (a .bvh file, animation:NAME|INDEX, FILE.glb#NAME or a clip) "
+                        "that the engine's CLIP requests may name (by the file's stem / the animation's name) "
+                        "besides the built-in clips; the physics starts on it")
+    add_loading_arguments(p)
     p.add_argument("--checksum", action="store_true",
                    help="test source: stamp each frame's counter and CRC-32 in its last 8 bytes")
     from conrt.commands._vmc import add_vmc_arguments
@@ -60,9 +67,13 @@ def run(args) -> int:
     if args.source == "runtime":
         from conrt.runtime.bridge_source import RuntimeFrameSource
 
+        if args.clip is not None:
+            from conrt.physics.motion import check_motion
+
+            check_motion(args.clip)
         source = RuntimeFrameSource(args.size, np.uint8 if args.format == "rgba8" else np.float16,
-                                    args.character, args.sheet, args.weights, args.backend,
-                                    vmc=args.vmc, vmc_send=args.vmc_send)
+                                    args.character, args.sheet, args.weights, args.backend, motion=args.clip,
+                                    vmc=args.vmc, vmc_send=args.vmc_send, **loading_kwargs(args))
     else:
         source = TestPattern(args.size, args.size, np.uint8 if args.format == "rgba8" else np.float16,
                              checksum=args.checksum)

@@ -20,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
+from conrt.commands._motion_args import add_motion_argument, loading_kwargs
 from conrt.commands.render import add_source_arguments
 from conrt.errors import ConfigError, ConrtError, ContextError
 
@@ -32,7 +33,7 @@ def register(subparsers) -> None:
     p = subparsers.add_parser("demo", help="live neurally shaded character (window), or a short video without a display",
                               description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     add_source_arguments(p)
-    p.add_argument("--clip", default="walk", help="clip to start with (default walk)")
+    add_motion_argument(p, "walk", "; keys 1-7 switch to the built-in clips, 8 back to this one")
     p.add_argument("--fps", type=float, default=30.0, help="physics/animation frame rate (default 30)")
     p.add_argument("--frames", type=int, default=48, help="frames to write without a display (default 48)")
     p.add_argument("--max-frames", type=int, default=None,
@@ -102,7 +103,7 @@ def _run_headless(args) -> int:
     rt = open_runtime(args.character, args.sheet, args.weights, backend=args.backend, size=args.size, clip=args.clip,
                       fps=args.fps, context="egl" if args.context == "window" else args.context,
                       yaw=args.yaw, pitch=args.pitch, physics_mode=_body_mode(args), vmc=args.vmc,
-                      vmc_send=args.vmc_send)
+                      vmc_send=args.vmc_send, **loading_kwargs(args))
     video = VideoSink(out / "demo.mp4", args.fps, _BACKGROUND)
     frames = PngSink(out / "frames", extra={"clip": args.clip, "fps": args.fps, "weights": rt.info.weights})
     poke_at = args.frames // 2
@@ -228,9 +229,11 @@ def _run_window(args) -> int:
     from conrt.runtime.frame_loop import over_background, udp_preview
     from conrt.shaders import create_context, release_context
 
+    from conrt.physics.motion import check_motion
+
     clips = list_clips()
-    if args.clip not in clips:
-        raise ConfigError(f"unknown clip {args.clip!r}; valid clips: {', '.join(clips)}")
+    check_motion(args.clip)
+    loading = loading_kwargs(args)
     from conrt.runtime.frame_loop import check_size
     from conrt.runtime.session import load_model_source
 
@@ -248,10 +251,13 @@ def _run_window(args) -> int:
     try:
         rt = open_runtime(args.character, args.sheet, backend=args.backend, size=size, model=model,
                           clip=args.clip, fps=args.fps, realtime=True, toon=True, ctx=ctx, yaw=args.yaw,
-                          pitch=args.pitch, physics_mode=_body_mode(args), vmc=args.vmc, vmc_send=args.vmc_send)
+                          pitch=args.pitch, physics_mode=_body_mode(args), vmc=args.vmc, vmc_send=args.vmc_send,
+                          **loading)
     except BaseException:
         release_context(ctx)
         raise
+    if rt.physics.clip not in clips:  # a motion file: its own key after the built-in clips
+        clips = clips + [rt.physics.clip]
     controls = DemoControls(rt, clips, panel, scale, home=(args.yaw, args.pitch), show_reference=show_ref)
 
     def on_key(win, key, scancode, action, mods):
