@@ -261,11 +261,21 @@ class GlLookupBackend(Backend):
         self._on_gl(self.lookup.run, hwc, True, (sampled[0], cover[0]))
         return sampled, cover
 
+    takes_views = True  # exact correspondences: the sampling is done, only the fusion runs
+
+    def infer_views(self, udp: np.ndarray, sampled: np.ndarray, cover: np.ndarray) -> np.ndarray:
+        if self.lookup is None:
+            raise InputError("gl-lookup: no character sheet; call encode_sheet/set_sheet first")
+        return self._fuse(np.ascontiguousarray(udp, dtype=np.float32), sampled, cover)
+
     def infer(self, udp: np.ndarray) -> np.ndarray:
         if self.lookup is None:
             raise InputError("gl-lookup: no character sheet; call encode_sheet/set_sheet first")
         udp = np.ascontiguousarray(udp, dtype=np.float32)
         sampled, cover = self.sample(udp)
+        return self._fuse(udp, sampled, cover)
+
+    def _fuse(self, udp: np.ndarray, sampled: np.ndarray, cover: np.ndarray) -> np.ndarray:
         if self.fusion == "onnxruntime":
             return self.session.run(["rgba"], {"sampled": sampled, "cover": cover, "udp": udp})[0]
         with torch.inference_mode():
