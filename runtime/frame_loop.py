@@ -331,12 +331,12 @@ def _sheet_views(chosen, images, size: int) -> list:
     from .session import fit_sheet_udps, sheet_framing
 
     views = []
-    for (mode, data), img in zip(chosen, images):
+    for (mode, data, name), img in zip(chosen, images):
         if mode == "exact":
             camera, pose = data
-            views.append(SheetView("exact", camera=camera, pose=pose, framing=sheet_framing(img, size)))
+            views.append(SheetView("exact", camera=camera, pose=pose, framing=sheet_framing(img, size), name=name))
         else:
-            views.append(SheetView("udp-nn", udp=fit_sheet_udps([data], [img], size)[0]))
+            views.append(SheetView("udp-nn", udp=fit_sheet_udps([data], [img], size)[0], name=name))
     return views
 
 
@@ -662,12 +662,16 @@ def open_runtime(character=None, sheet=None, weights=None, *, backend: str = "au
             sheet_desc += " (with their UDPs)"
         chosen = _choose_correspondences(model, sheet, images, char, correspondence)
         shader = ShadeStage(model, images, size, backend, sheet_udps=udps)
-        if chosen is not None:
-            if not shader.backend.takes_views:
+        if chosen is not None and not shader.backend.takes_views:
+            if correspondence != "auto":
                 raise ConfigError(f"backend {shader.name!r} cannot shade from exact sheet correspondences; "
                                   "use gl-lookup or torch (or correspondence='table')")
+            log.warning("backend %s cannot shade from exact sheet correspondences: every view uses the "
+                        "lookup table (use gl-lookup or torch for exact ones)", shader.name)
+            chosen = None
+        if chosen is not None:
             raster.set_correspondences(_sheet_views(chosen, images, size), shader.cache.reference)
-            sheet_desc += f" ({'/'.join(sorted({m for m, _ in chosen}))} correspondences)"
+            sheet_desc += f" ({'/'.join(sorted({m for m, _, _ in chosen}))} correspondences)"
         physics = PhysicsStage(char, clip, fps=fps, mode=physics_mode)
         rt = Runtime(physics, raster, shader, realtime=realtime)
     except BaseException:

@@ -297,11 +297,12 @@ def sheet_framing(img: np.ndarray, size: int):
 
 
 def choose_correspondences(sheet, images: Sequence[np.ndarray], character: Character,
-                           mode: str = "auto") -> list[tuple[str, object]] | None:
+                           mode: str = "auto") -> list[tuple[str, object, str]] | None:
     """Per sheet view, how the runtime finds its sheet positions:
-    ``("exact", (camera, pose))`` from ``view_NN_view.npz`` (``conrt sheet``
-    writes it), ``("udp-nn", udp)`` from ``view_NN_udp.npz`` alone; None = the
-    lookup table for every view (no files, or ``mode="table"``).
+    ``("exact", (camera, pose), file name)`` from ``view_NN_view.npz``
+    (``conrt sheet`` writes it), ``("udp-nn", udp, file name)`` from
+    ``view_NN_udp.npz`` alone; None = the lookup table for every view (no
+    files, or ``mode="table"``).
 
     ``mode="auto"`` takes the best each view has; files that do not fit the
     views (count, size, character, NaN or singular cameras) are an
@@ -346,16 +347,16 @@ def choose_correspondences(sheet, images: Sequence[np.ndarray], character: Chara
             if (camera.width, camera.height) != (w, h):
                 raise InputError(f"{cams[k]}: the camera is {camera.width}x{camera.height}, "
                                  f"its view {p.name} is {w}x{h}")
-            out.append(("exact", (camera, pose)))
+            out.append(("exact", (camera, pose), p.name))
         elif has_udp[k]:
             udp = read_udp(udps[k])
             if udp.shape[:2] != (h, w):
                 raise InputError(f"{udps[k]}: UDP is {udp.shape[1]}x{udp.shape[0]}, its view {p.name} is {w}x{h}")
-            out.append(("udp-nn", udp))
+            out.append(("udp-nn", udp, p.name))
         else:
             missing = [q.name for q, c, u in zip(paths, has_cam, has_udp) if not (u or (c and mode == "exact"))]
             need = f"a *{SUFFIX} or *_udp.npz" if mode == "exact" else "a *_udp.npz"
             raise InputError(f"sheet {folder}: correspondence {mode!r} needs {need} beside every view; "
                              f"missing for {', '.join(missing)}")
-    log.info("sheet correspondences: %s", ", ".join(f"{p.name} {m}" for p, (m, _) in zip(paths, out)))
+    log.info("sheet correspondences: %s", ", ".join(f"{name} {m}" for m, _, name in out))
     return out

@@ -44,6 +44,7 @@ log = logging.getLogger(__name__)
 GROUP = 4  # views per draw (one vec4 per output attachment)
 OUTPUTS = 5  # attachments: sampled r, g, b, a, cover (each holds GROUP views)
 NN_RADIUS = 0.01  # UDP-NN: a match farther than this (canonical box units) is "not seen in this view"
+MIN_SILHOUETTE_IOU = 0.8  # exact: the mesh through a view's camera must cover the view's drawing (measured: 1.0 right, <= 0.65 for another view's file)
 DEPTH_TOLERANCE = 0.01  # exact: eye-depth slack, as a fraction of the character's canonical box (its height)
 _ATTR_WIDTH = 4096  # texels per row of the per-vertex attribute texture
 _FAR = 1e30  # depth map background: no surface within any tolerance
@@ -77,10 +78,20 @@ def camera_view_attributes(positions: np.ndarray, camera: Camera, framing: Frami
     return out.astype(np.float32)
 
 
+def _pixel_step(udp: np.ndarray) -> float:
+    """Median UDP distance between horizontally adjacent character pixels:
+    how far apart the sheet's samples of the surface are."""
+    both = (udp[:, 1:, 3] > 0.5) & (udp[:, :-1, 3] > 0.5)
+    if not both.any():
+        return 0.0
+    return float(np.median(np.linalg.norm(udp[:, 1:, :3][both] - udp[:, :-1, :3][both], axis=1)))
+
+
 def udp_nn_view_attributes(landmarks: np.ndarray, sheet_udp: np.ndarray, radius: float = NN_RADIUS) -> np.ndarray:
     """Vertex landmarks [V, 3] (their UDP) and a view's UDP [S, S, 4] in the
     sheet's framing -> [V, 4] f32 (x, y, 1, visible): the sheet pixel whose
-    UDP is nearest (a KD-tree per view), visible when within ``radius``."""
+    UDP is nearest (a KD-tree per view), visible when within ``radius`` (or
+    1.5 pixel steps, when the sheet's pixels are coarser than that)."""
     from scipy.spatial import cKDTree
 
     udp = np.asarray(sheet_udp, np.float32)
@@ -91,6 +102,7 @@ def udp_nn_view_attributes(landmarks: np.ndarray, sheet_udp: np.ndarray, radius:
     out[:, 2] = 1.0
     if len(rows) == 0:
         return out  # a view showing nothing matches nothing
+    radius = max(radius, 1.5 * _pixel_step(udp))
     tree = cKDTree(udp[rows, cols, :3].astype(np.float64))
     dist, idx = tree.query(np.asarray(landmarks, np.float64), k=1, distance_upper_bound=radius)
     hit = np.isfinite(dist)
@@ -110,6 +122,7 @@ class SheetView:
     pose: Pose | None = None
     framing: Framing = Framing()
     udp: np.ndarray | None = None
+    name: str = ""  # for messages, e.g. the view's file name
 
     MODES = ("exact", "udp-nn")
 
@@ -238,6 +251,7 @@ class CorrespondencePass:
             prog["u_attr_rows"].value = rows
         self._depth_program["u_side"].value = float(side)
         self._draw_depth_maps(attrs)
+        self._check_silhouettes(views, reference[:, 3])
         r = self._resolve
         r["u_side"].value = float(side)
         r["u_tolerance"].value = DEPTH_TOLERANCE * float(np.max(character.box.size))
@@ -272,6 +286,21 @@ class CorrespondencePass:
         finally:
             fbo.release()
             depth.release()
+
+    def _check_silhouettes(self, views: list[SheetView], alpha: np.ndarray) -> None:
+        """A view file of another view or character draws the mesh elsewhere
+        than the view's drawing: a named error, not wrong colours."""
+        side = self.side
+        depth = np.frombuffer(self._depth_maps.read(), np.float32).reshape(self.views, side, side)
+        for k, view in enumerate(views):
+            if view.mode != "exact":
+                continue
+            mesh, drawn = depth[k] < _FAR / 2, alpha[k] > 0.5
+            iou = float((mesh & drawn).sum()) / max(float((mesh | drawn).sum()), 1.0)
+            if iou < MIN_SILHOUETTE_IOU:
+                raise InputError(f"sheet view {view.name or k}: the character seen through its camera and pose "
+                                 f"overlaps the drawing's silhouette by IoU {iou:.2f} < {MIN_SILHOUETTE_IOU} "
+                                 "(a view file of another view or character?)")
 
     def _make_targets(self) -> None:
         w, h, g = self.width, self.height, self.groups
