@@ -151,9 +151,16 @@ class FusionNet(nn.Module):
         y = (y.reshape(n, m, -1, h, w) + shared.unsqueeze(1)).reshape(n * m, -1, h, w)
         return self.score[1](act(y))
 
-    def forward(self, sampled: torch.Tensor, cover: torch.Tensor, udp: torch.Tensor) -> torch.Tensor:
+    def forward(self, sampled: torch.Tensor, cover: torch.Tensor, udp: torch.Tensor,
+                keep_seen: bool = False) -> torch.Tensor:
         """sampled [N, M, 4, H, W] premultiplied, cover [N, M, 1, H, W], udp [N, 4, H, W]
-        -> premultiplied RGBA [N, 4, H, W]."""
+        -> premultiplied RGBA [N, 4, H, W].
+
+        ``keep_seen``: where the views see the point (the fused coverage), keep
+        their fused colour and use the refinement only for the rest. For exact
+        correspondences (``shaders.CorrespondencePass``): the shipped weights'
+        refinement learned to repair the table's blur and over-corrects exact
+        samples (docs/conr_rt.md, "Exact correspondences")."""
         n, m, _, h, w = sampled.shape
         s = self.score_scale
         # pooled apart and joined small: a full-size concat is a pass over the views
@@ -183,6 +190,9 @@ class FusionNet(nn.Module):
                               skip], 1))
         delta = F.interpolate(self.out(y), size=(h, w), mode="bilinear", align_corners=False)
         rgba = (fused + delta).clamp(0, 1)
+        if keep_seen:
+            seen_part = coverage.clamp(0, 1)
+            rgba = seen_part * fused.clamp(0, 1) + (1 - seen_part) * rgba
         # premultiplied: colour never exceeds alpha
         return torch.cat([torch.minimum(rgba[:, :3], rgba[:, 3:4]), rgba[:, 3:4]], 1)
 

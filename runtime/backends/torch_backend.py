@@ -85,7 +85,7 @@ class TorchBackend(Backend):
         with torch.inference_mode():
             x = torch.from_numpy(udp).to(self.device)
             return self.model.fusion(torch.from_numpy(sampled).to(self.device), torch.from_numpy(cover).to(self.device),
-                                     self.model.encode_pose(x)[0]).cpu().numpy()
+                                     self.model.encode_pose(x)[0], keep_seen=True).cpu().numpy()
 
     def infer(self, udp: np.ndarray) -> np.ndarray:
         x = torch.from_numpy(np.ascontiguousarray(udp, dtype=np.float32)).to(self.device)
