@@ -215,7 +215,7 @@ def cost(character, sheet: Path, size: int, frame: dict, args) -> dict:
     """Per-frame and once-per-sheet cost of the table and the correspondence pass, interleaved."""
     import torch
 
-    from conrt.runtime.frame_loop import ShadeStage, _sheet_views
+    from conrt.runtime.frame_loop import ShadeStage, sheet_views
     from conrt.runtime.session import choose_correspondences, load_model_source, load_sheet_source
     from conrt.shaders import LookupPass, UdpPass, create_context, release_context
     from conrt.shaders.correspondence_pass import CorrespondencePass, SheetView
@@ -226,7 +226,7 @@ def cost(character, sheet: Path, size: int, frame: dict, args) -> dict:
 
     shader = ShadeStage(model, images, size, "torch", sheet_udps=sheet_udps_for(model, str(sheet), images))
     chosen = choose_correspondences(str(sheet), images, character, "exact")
-    exact_views = _sheet_views(chosen, images, size)
+    exact_views = sheet_views(chosen, images, size)
     nn_views = [SheetView("udp-nn", udp=u) for u in shader.sheet_udps]
     reference = shader.cache.reference
     table = shader.cache.features[0]

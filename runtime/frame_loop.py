@@ -323,7 +323,7 @@ def _choose_correspondences(model, sheet, images, character, mode: str):
     return choose_correspondences(sheet, images, character, mode)
 
 
-def _sheet_views(chosen, images, size: int) -> list:
+def sheet_views(chosen, images, size: int) -> list:
     """``choose_correspondences`` output -> ``SheetView`` per view, in the
     sheet's framing at ``size`` (what ``fit_sheet`` gives the network)."""
     from conrt.shaders.correspondence_pass import SheetView
@@ -670,7 +670,7 @@ def open_runtime(character=None, sheet=None, weights=None, *, backend: str = "au
                         "lookup table (use gl-lookup or torch for exact ones)", shader.name)
             chosen = None
         if chosen is not None:
-            raster.set_correspondences(_sheet_views(chosen, images, size), shader.cache.reference)
+            raster.set_correspondences(sheet_views(chosen, images, size), shader.cache.reference)
             sheet_desc += f" ({'/'.join(sorted({m for m, _, _ in chosen}))} correspondences)"
         physics = PhysicsStage(char, clip, fps=fps, mode=physics_mode)
         rt = Runtime(physics, raster, shader, realtime=realtime)
