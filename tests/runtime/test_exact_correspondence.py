@@ -146,3 +146,24 @@ def test_forced_modes_need_their_files_and_a_backend_that_takes_them(sheet_copy)
         f.unlink()
     with pytest.raises(InputError, match="correspondence 'udp-nn' needs a \\*_udp.npz beside every view"):
         open_runtime(character, sheet, backend="torch", size=SIZE, correspondence="udp-nn")
+
+
+def test_keep_seen_keeps_the_views_colour_where_they_see_and_refines_the_rest():
+    import torch
+
+    from conrt.runtime.session import load_model_source
+
+    model, _ = load_model_source(None)  # the shipped conr-rt weights (a trained refinement)
+    g = torch.Generator().manual_seed(0)
+    colour = torch.rand(1, 1, 3, 32, 32, generator=g)
+    sampled = torch.cat([colour, torch.ones(1, 1, 1, 32, 32)], 2).repeat(1, 3, 1, 1, 1)  # 3 views agree
+    udp = torch.cat([torch.rand(1, 3, 32, 32, generator=g), torch.ones(1, 1, 32, 32)], 1)
+    seen = torch.ones(1, 3, 1, 32, 32)
+    with torch.inference_mode():
+        refined = model.fusion(sampled, seen, udp)
+        kept = model.fusion(sampled, seen, udp, keep_seen=True)
+        assert (refined - sampled[:, 0]).abs().max() > 1e-2  # the refinement does change seen pixels
+        torch.testing.assert_close(kept, sampled[:, 0], atol=1e-6, rtol=0)
+        unseen = torch.zeros_like(seen)
+        torch.testing.assert_close(model.fusion(sampled, unseen, udp, keep_seen=True),
+                                   model.fusion(sampled, unseen, udp))
