@@ -20,7 +20,8 @@ ground truth on the foreground; face L1 inside the head's box):
   refinement on every pixel, as it was trained (``FusionNet(keep_seen=False)``);
 - ``udp-nn`` / ``exact``: the runtime's exact modes: correspondences by nearest
   sheet UDP per vertex / from the views' cameras and poses; the network keeps
-  the views' fused colour where they see the point (``keep_seen=True``).
+  the views' fused colour where they see the point, except on the target's
+  edges (``keep_seen=True``).
 
 Cost (same process, interleaved, medians; llvmpipe here): per frame, the UDP
 pass (reference), the table lookup on GL (``LookupPass``) and on torch
@@ -295,8 +296,8 @@ def doc_table(result: dict) -> str:
             sharp = np.mean([v["sharpness"] for v in vals])
             label = {"table": "table 32³ (true sheet UDP) + network",
                      "exact, refined everywhere": "exact + network, refinement everywhere (as trained)",
-                     "udp-nn": "**UDP-NN + network** (seen colours kept)",
-                     "exact": "**exact + network** (seen colours kept)"}.get(name, name)
+                     "udp-nn": "**UDP-NN + network** (seen colours kept inside)",
+                     "exact": "**exact + network** (seen colours kept inside)"}.get(name, name)
             lines.append(f"| {size}² | {label} | {l1:.4f} | {ratio:.2f} | {face:.4f} | {sharp:.2f} |")
     lines.append("")
     lines.append("| size | per frame (median ms) | ms | × UDP pass |")

@@ -148,22 +148,33 @@ def test_forced_modes_need_their_files_and_a_backend_that_takes_them(sheet_copy)
         open_runtime(character, sheet, backend="torch", size=SIZE, correspondence="udp-nn")
 
 
-def test_keep_seen_keeps_the_views_colour_where_they_see_and_refines_the_rest():
+def test_keep_seen_keeps_the_views_colour_inside_and_refines_edges_and_the_unseen():
     import torch
 
+    from conrt.runtime.lookup_net import target_edges
     from conrt.runtime.session import load_model_source
 
     model, _ = load_model_source(None)  # the shipped conr-rt weights (a trained refinement)
     g = torch.Generator().manual_seed(0)
     colour = torch.rand(1, 1, 3, 32, 32, generator=g)
     sampled = torch.cat([colour, torch.ones(1, 1, 1, 32, 32)], 2).repeat(1, 3, 1, 1, 1)  # 3 views agree
-    udp = torch.cat([torch.rand(1, 3, 32, 32, generator=g), torch.ones(1, 1, 32, 32)], 1)
+    # a smooth surface (UDP x ramps slowly) whose right quarter is background
+    udp = torch.zeros(1, 4, 32, 32)
+    udp[:, 0] = torch.linspace(0.4, 0.5, 32)
+    udp[:, 1:3] = 0.5
+    udp[:, 3] = 1.0
+    udp[..., 24:] = 0.0
+    edges = target_edges(udp)[0, 0]
+    assert edges[:, 23:25].all() and not edges[:, :22].any() and not edges[:, 26:].any()
     seen = torch.ones(1, 3, 1, 32, 32)
     with torch.inference_mode():
         refined = model.fusion(sampled, seen, udp)
         kept = model.fusion(sampled, seen, udp, keep_seen=True)
-        assert (refined - sampled[:, 0]).abs().max() > 1e-2  # the refinement does change seen pixels
-        torch.testing.assert_close(kept, sampled[:, 0], atol=1e-6, rtol=0)
+        inside = ~edges.bool()
+        inside[:, 24:] = False
+        assert (refined - sampled[:, 0]).abs()[..., inside].max() > 1e-2  # the refinement does change them
+        torch.testing.assert_close(kept[..., inside], sampled[:, 0][..., inside], atol=1e-6, rtol=0)
+        torch.testing.assert_close(kept[..., edges.bool()], refined[..., edges.bool()])  # the target's edges
         unseen = torch.zeros_like(seen)
         torch.testing.assert_close(model.fusion(sampled, unseen, udp, keep_seen=True),
                                    model.fusion(sampled, unseen, udp))
