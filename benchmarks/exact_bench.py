@@ -57,7 +57,7 @@ log = logging.getLogger("exact_bench")
 NETWORK_MODES = ("table", "udp-nn", "exact")
 CLIPS = ("walk", "wave")
 YAW = 30.0
-TIMING_REPS = 12
+TIMING_REPS = 40
 
 
 def _conrt(*args) -> None:

@@ -671,6 +671,7 @@ def open_runtime(character=None, sheet=None, weights=None, *, backend: str = "au
             chosen = None
         if chosen is not None:
             raster.set_correspondences(sheet_views(chosen, images, size), shader.cache.reference)
+            shader.backend.prepare_views()
             sheet_desc += f" ({'/'.join(sorted({m for m, _, _ in chosen}))} correspondences)"
         physics = PhysicsStage(char, clip, fps=fps, mode=physics_mode)
         rt = Runtime(physics, raster, shader, realtime=realtime)

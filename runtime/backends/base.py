@@ -145,6 +145,9 @@ class Backend(ABC):
         raise ConfigError(f"backend {self.name!r} cannot shade from exact sheet correspondences; "
                           "use gl-lookup or torch")
 
+    def prepare_views(self) -> None:
+        """Get ready for ``infer_views`` with the current sheet (e.g. export a graph) before the first frame."""
+
     def shade_views(self, udp, sampled: np.ndarray, cover: np.ndarray) -> np.ndarray:
         """``shade`` with the correspondences given: ``sampled`` [M, 4, H, W]
         and ``cover`` [M, 1, H, W] for this UDP frame (H, W, 4) at the sheet's side."""

@@ -269,16 +269,21 @@ class GlLookupBackend(Backend):
 
     takes_views = True  # exact correspondences: the sampling is done, only the fusion runs
 
+    def prepare_views(self) -> None:
+        """Export/open the fusion graph for exact correspondences (keep_seen) now, not in the first frame."""
+        if self.fusion == "onnxruntime" and self.cache is not None:
+            size, views = self.cache.size, self.cache.views
+            if self._seen_key != (size, views):
+                self._seen_session = open_session(self._graph(size, views, keep_seen=True), self.threads,
+                                                  self.providers)
+                self._seen_key = (size, views)
+
     def infer_views(self, udp: np.ndarray, sampled: np.ndarray, cover: np.ndarray) -> np.ndarray:
         if self.lookup is None:
             raise InputError("gl-lookup: no character sheet; call encode_sheet/set_sheet first")
         udp = np.ascontiguousarray(udp, dtype=np.float32)
         if self.fusion == "onnxruntime":
-            size, views = self.cache.size, self.cache.views
-            if self._seen_key != (size, views):  # the keep_seen graph, exported on first use
-                self._seen_session = open_session(self._graph(size, views, keep_seen=True), self.threads,
-                                                  self.providers)
-                self._seen_key = (size, views)
+            self.prepare_views()  # no-op once open for this sheet's size and views
             return self._seen_session.run(["rgba"], {"sampled": sampled, "cover": cover, "udp": udp})[0]
         with torch.inference_mode():
             return self.model.fusion(torch.from_numpy(sampled), torch.from_numpy(cover),
