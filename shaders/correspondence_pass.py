@@ -45,7 +45,13 @@ GROUP = 4  # views per draw (one vec4 per output attachment)
 OUTPUTS = 5  # attachments: sampled r, g, b, a, cover (each holds GROUP views)
 NN_RADIUS = 0.01  # UDP-NN: a match farther than this (canonical box units) is "not seen in this view"
 MIN_SILHOUETTE_IOU = 0.8  # exact: the mesh through a view's camera must cover the view's drawing (measured: 1.0 right, <= 0.65 for another view's file)
-DEPTH_TOLERANCE = 0.01  # exact: eye-depth slack, as a fraction of the character's canonical box (its height)
+# exact: the eye-depth slack that still counts as the same surface: one sheet
+# pixel's width in the view (a surface at 45° changes depth by that much per
+# pixel), at least DEPTH_TOLERANCE_MIN of the character's height. Measured on
+# 2 unseen seeds: 1 % of the height was best at 128² (~1 pixel) but let hair
+# take the colour of the scalp under it at 256² (0.5 % better there).
+DEPTH_TOLERANCE_PIXELS = 1.2
+DEPTH_TOLERANCE_MIN = 0.0025
 _ATTR_WIDTH = 4096  # texels per row of the per-vertex attribute texture
 _FAR = 1e30  # depth map background: no surface within any tolerance
 
@@ -85,6 +91,19 @@ def _pixel_step(udp: np.ndarray) -> float:
     if not both.any():
         return 0.0
     return float(np.median(np.linalg.norm(udp[:, 1:, :3][both] - udp[:, :-1, :3][both], axis=1)))
+
+
+def pixel_size(positions: np.ndarray, view: np.ndarray, attrs: np.ndarray) -> float:
+    """World size of one sheet pixel in a view, at the character's depth:
+    median ratio of view-plane to sheet-pixel distances from the vertices' centre."""
+    p = np.c_[np.asarray(positions, np.float64), np.ones(len(positions))] @ np.asarray(view, np.float64).T
+    world = p[:, :2] - p[:, :2].mean(0)
+    px = attrs[:, :2].astype(np.float64) / attrs[:, 2:3]
+    px = px - px.mean(0)
+    far = np.linalg.norm(px, axis=1) > 1.0
+    if not far.any():
+        return 0.0
+    return float(np.median(np.linalg.norm(world[far], axis=1) / np.linalg.norm(px[far], axis=1)))
 
 
 def udp_nn_view_attributes(landmarks: np.ndarray, sheet_udp: np.ndarray, radius: float = NN_RADIUS) -> np.ndarray:
@@ -218,11 +237,15 @@ class CorrespondencePass:
         nv = self.geometry.num_vertices
         attrs = np.zeros((m, nv, 4), np.float32)
         landmarks = None
+        height = float(np.max(character.box.size))
+        tolerance = np.zeros(m, np.float32)
         self._scratch.use()
         for k, view in enumerate(views):
             if view.mode == "exact":
                 positions = self.geometry.skinned_positions(view.pose)  # the GPU skinning the sheet was drawn with
                 attrs[k] = camera_view_attributes(positions, view.camera, view.framing)
+                tolerance[k] = max(DEPTH_TOLERANCE_PIXELS * pixel_size(positions, view.camera.view, attrs[k]),
+                                   DEPTH_TOLERANCE_MIN * height)
             else:
                 if view.udp.shape[:2] != (side, side):
                     raise InputError(f"sheet view {k}: its UDP is {view.udp.shape[1]}x{view.udp.shape[0]}, "
@@ -254,7 +277,8 @@ class CorrespondencePass:
         self._check_silhouettes(views, reference[:, 3])
         r = self._resolve
         r["u_side"].value = float(side)
-        r["u_tolerance"].value = DEPTH_TOLERANCE * float(np.max(character.box.size))
+        self._tolerance = np.zeros(self.groups * GROUP, np.float32)
+        self._tolerance[:m] = tolerance
         r["u_reference"].value = 1
         r["u_depth"].value = 2
         for i in range(GROUP):
@@ -358,6 +382,7 @@ class CorrespondencePass:
             r["u_first"].value = first
             r["u_count"].value = count
             r["u_exact"].value = tuple(float(i < count and self.modes[first + i] == "exact") for i in range(GROUP))
+            r["u_tolerance"].value = tuple(float(t) for t in self._tolerance[first:first + GROUP])
             self.ctx.viewport = (0, g * self.height, self.width, self.height)
             self._resolve_vao.render(moderngl.TRIANGLES, vertices=3)
         self.fbo.depth_mask = True

@@ -71,7 +71,7 @@ uniform float u_side;
 uniform int u_first;
 uniform int u_count;
 uniform vec4 u_exact;      // per view of this draw: 1 = depth-test against its depth map, 0 = d is the visibility
-uniform float u_tolerance; // eye-depth distance that still counts as the same surface point
+uniform vec4 u_tolerance;  // per view of this draw: eye-depth distance that still counts as the same surface point
 
 layout(location = 0) out vec4 o_r;
 layout(location = 1) out vec4 o_g;
@@ -82,14 +82,14 @@ layout(location = 4) out vec4 o_cover;
 // is a point at eye depth d seen at pixel position p of view k? It is when
 // one of the 4 depth texels around p shows a surface within the tolerance
 // (the point's own surface; an occluder is nearer by more than that)
-float visible_in(int k, vec2 p, float d) {
+float visible_in(int k, vec2 p, float d, float tolerance) {
     ivec2 base = ivec2(floor(p - 0.5));
     int side = int(u_side);
     float seen = 0.0;
     for (int j = 0; j < 4; ++j) {
         ivec2 t = clamp(base + ivec2(j & 1, j >> 1), ivec2(0), ivec2(side - 1));
         float depth = texelFetch(u_depth, ivec2(t.x, k * side + t.y), 0).r;
-        seen = max(seen, step(abs(depth - d), u_tolerance));
+        seen = max(seen, step(abs(depth - d), tolerance));
     }
     return seen;
 }
@@ -103,7 +103,7 @@ void main() {
         vec4 at = views[i];
         if (i >= u_count || at.z <= 0.0) continue;
         vec2 p = at.xy / at.z;
-        float seen = u_exact[i] > 0.5 ? visible_in(u_first + i, p, at.w)
+        float seen = u_exact[i] > 0.5 ? visible_in(u_first + i, p, at.w, u_tolerance[i])
                                       : step(0.999, at.w);  // every corner of the triangle matched
         vec4 s = texture(u_reference, vec3(p / u_side, float(u_first + i)));
         // A seen point is opaque: alpha < 1 is the bilinear footprint reaching

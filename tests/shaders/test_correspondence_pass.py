@@ -1,7 +1,8 @@
 """The exact sheet correspondence pass on a real procedural character: sheet
-views drawn by the UDP pass from known cameras and poses; the views' own UDPs
-stand in for the reference images, so what the pass samples IS the sheet
-position's UDP, to compare with the target pixel's own."""
+views drawn by the UDP pass from known cameras and poses (orthographic, as
+``conrt sheet`` draws by default, and perspective); the views' own UDPs or
+their pixel positions stand in for the reference images, so what the pass
+samples says which sheet position it found."""
 from __future__ import annotations
 
 import numpy as np
@@ -13,8 +14,8 @@ SIZE = 96
 YAWS = (0.0, 90.0, 180.0)
 
 
-@pytest.fixture(scope="module")
-def scene(gl_ctx):
+@pytest.fixture(scope="module", params=["orthographic", "perspective"])
+def scene(gl_ctx, request):
     from conrt.characters.posing import posed_positions, rest_pose
     from conrt.characters.procedural import generate
     from conrt.commands.udp import random_pose
@@ -26,7 +27,8 @@ def scene(gl_ctx):
         udp.set_character(character)
         for k, yaw in enumerate(YAWS):
             pose = random_pose(character, k, 0.12)
-            camera = frame_character(posed_positions(character, pose), yaw=yaw, size=SIZE)
+            camera = frame_character(posed_positions(character, pose), yaw=yaw, size=SIZE,
+                                     projection=request.param, fov=50.0)
             views.append((camera, pose, udp.run(pose, camera).data))
         target_pose = random_pose(character, 77, 0.5)
         target_camera = frame_character(posed_positions(character, target_pose), yaw=30.0, size=SIZE)
@@ -60,14 +62,16 @@ def _step(udp):
 
 
 def _position_reference(views):
-    """Reference images whose colour is the pixel's own position (x, y) / SIZE
-    (premultiplied by the view's silhouette): bilinear sampling returns the
-    sampled sheet position itself."""
+    """Reference images whose colour is the pixel's own position (x, y) / SIZE,
+    everywhere (not premultiplied), alpha = the view's silhouette. The pass
+    divides a sample by its alpha and returns the alpha as the coverage, so
+    ``sampled * cover`` is the bilinear sample of the ramp: the position found."""
     x = (np.arange(SIZE) + 0.5) / SIZE
     out = []
     for _, _, udp in views:
         a = udp[..., 3]
-        out.append(np.stack([x[None, :] * a, x[:, None] * a, np.zeros_like(a), a]))
+        out.append(np.stack([np.broadcast_to(x[None, :], a.shape), np.broadcast_to(x[:, None], a.shape),
+                             np.zeros_like(a), a]))
     return np.stack(out).astype(np.float32)
 
 
@@ -96,11 +100,25 @@ def test_visible_pixels_map_to_the_sheet_pixel_with_their_udp(gl_ctx, scene):
     for k, (_, _, udp) in enumerate(views):
         seen = cover[k, 0] > 0.5
         assert seen.sum() > 50, f"view {k} sees almost none of the target"
-        positions = sampled[k, :2].transpose(1, 2, 0)[seen] * SIZE  # sheet pixels, continuous
-        d = _nearest_udp_distance(udp, positions, target[seen][:, :3])
+        positions = (sampled[k, :2] * cover[k]).transpose(1, 2, 0)[seen] * SIZE  # sheet pixels, continuous
+        wanted = target[seen][:, :3]
         step = _step(udp)  # one sheet pixel, in UDP units
-        # a sheet pixel within a pixel of the found position shows the target's point
-        assert np.percentile(d, 95) < step, (k, np.percentile(d, 95), step)
+        # a sheet pixel within a pixel of the found position shows the target's
+        # point (up to the half-pixel spacing of the sheet's pixel centres)
+        d = _nearest_udp_distance(udp, positions, wanted)
+        assert np.median(d) < 0.75 * step and np.percentile(d, 95) < 1.5 * step, (k, np.median(d), step)
+        # exact, not just near: where the 2x2 texels around the position show one
+        # smooth surface, the view's UDP interpolated there IS the target's
+        x, y = positions[:, 0] - 0.5, positions[:, 1] - 0.5
+        x0 = np.clip(np.floor(x).astype(int), 0, SIZE - 2)
+        y0 = np.clip(np.floor(y).astype(int), 0, SIZE - 2)
+        fx, fy = (x - x0)[:, None], (y - y0)[:, None]
+        c = [udp[y0 + j, x0 + i] for j in (0, 1) for i in (0, 1)]
+        local = np.ptp([q[:, :3] for q in c], 0).max(1)  # the UDP change across this pixel footprint
+        smooth = np.all([q[:, 3] > 0 for q in c], 0) & (local < 1.5 * step)  # one surface, not grazing
+        interp = (1 - fy) * ((1 - fx) * c[0][:, :3] + fx * c[1][:, :3]) + fy * ((1 - fx) * c[2][:, :3] + fx * c[3][:, :3])
+        exact = (np.linalg.norm(interp - wanted, axis=1) / np.maximum(local, 1e-6))[smooth]  # in pixels, about
+        assert smooth.sum() >= 5 and np.median(exact) < 0.1, (k, smooth.sum(), np.median(exact))
 
 
 def test_hidden_points_are_not_visible(gl_ctx, scene):
@@ -117,7 +135,7 @@ def test_hidden_points_are_not_visible(gl_ctx, scene):
         hidden = dist > 3 * _step(udp)  # no sheet pixel shows anything near this surface point
         total += hidden.sum()
         leaked = (cover[k, 0][occupied][hidden] > 0).sum()
-        assert leaked <= 0.01 * hidden.sum(), f"view {k}: {leaked} of {hidden.sum()} hidden points take its colour"
+        assert leaked <= 1 + 0.01 * hidden.sum(), f"view {k}: {leaked} of {hidden.sum()} hidden points take its colour"
     assert total > 300, "the views should hide part of the target (front, side and back views of a 30° target)"
 
 
