@@ -44,7 +44,9 @@ log = logging.getLogger(__name__)
 GROUP = 4  # views per draw (one vec4 per output attachment)
 OUTPUTS = 5  # attachments: sampled r, g, b, a, cover (each holds GROUP views)
 NN_RADIUS = 0.01  # UDP-NN: a match farther than this (canonical box units) is "not seen in this view"
-MIN_SILHOUETTE_IOU = 0.8  # exact: the mesh through a view's camera must cover the view's drawing (measured: 1.0 right, <= 0.65 for another view's file)
+# exact: the mesh seen through a view's camera must cover the view's drawing
+# (measured IoU: 1.0 with the right file, <= 0.65 with another view's)
+MIN_SILHOUETTE_IOU = 0.8
 # exact: the eye-depth slack that still counts as the same surface: one sheet
 # pixel's width in the view (a surface at 45° changes depth by that much per
 # pixel), at least DEPTH_TOLERANCE_MIN of the character's height. Measured on

@@ -87,7 +87,8 @@ def export_fusion_onnx(model, path, size: int, views: int, keep_seen: bool = Fal
         register_custom_op_symbolic("aten::softmax", _softmax_by_reductions, OPSET)
         try:
             torch.onnx.export(FusionGraph(model.eval(), keep_seen), example, str(path),
-                              input_names=["sampled", "cover", "udp"], output_names=["rgba"], opset_version=OPSET, dynamo=False, do_constant_folding=True)
+                              input_names=["sampled", "cover", "udp"], output_names=["rgba"], opset_version=OPSET,
+                              dynamo=False, do_constant_folding=True)
         finally:
             unregister_custom_op_symbolic("aten::softmax", OPSET)
     log.info("exported %s fusion graph (%d views, %dx%d) to %s", model.cfg.name, views, size, size, path)

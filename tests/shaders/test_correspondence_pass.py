@@ -116,7 +116,8 @@ def test_visible_pixels_map_to_the_sheet_pixel_with_their_udp(gl_ctx, scene):
         c = [udp[y0 + j, x0 + i] for j in (0, 1) for i in (0, 1)]
         local = np.ptp([q[:, :3] for q in c], 0).max(1)  # the UDP change across this pixel footprint
         smooth = np.all([q[:, 3] > 0 for q in c], 0) & (local < 1.5 * step)  # one surface, not grazing
-        interp = (1 - fy) * ((1 - fx) * c[0][:, :3] + fx * c[1][:, :3]) + fy * ((1 - fx) * c[2][:, :3] + fx * c[3][:, :3])
+        interp = ((1 - fy) * ((1 - fx) * c[0][:, :3] + fx * c[1][:, :3])
+                  + fy * ((1 - fx) * c[2][:, :3] + fx * c[3][:, :3]))
         exact = (np.linalg.norm(interp - wanted, axis=1) / np.maximum(local, 1e-6))[smooth]  # in pixels, about
         assert smooth.sum() >= 5 and np.median(exact) < 0.1, (k, smooth.sum(), np.median(exact))
 
