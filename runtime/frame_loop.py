@@ -190,6 +190,7 @@ class RasterStage:
         self.udp = UdpPass(self.ctx, self.size, self.size)
         self.udp.set_character(character)
         self.toon = None
+        self.correspondence = None  # CorrespondencePass once set_correspondences is called
         if toon:
             self.toon = ToonPass(self.ctx, self.size, self.size)
             self.toon.set_character(character)
@@ -219,15 +220,40 @@ class RasterStage:
         center = (p[0], self._center_y + (p[1] - self._rest_follow[1]) * 0.5, p[2])
         return orbit_camera(center, self.radius / max(self.zoom, 1e-3), yaw=self.yaw, pitch=self.pitch, size=self.size)
 
+    def set_correspondences(self, views, reference) -> None:
+        """Exact sheet correspondences (``shaders.correspondence_pass``): from
+        now on every frame also rasterizes each view's sampled reference and
+        coverage (``read_views``). ``views``: one ``SheetView`` per sheet view;
+        ``reference``: ``SheetCache.reference``."""
+        from conrt.shaders.correspondence_pass import CorrespondencePass
+
+        new = CorrespondencePass(self.ctx, self.size, self.size)
+        try:
+            new.set_character(self.character)
+            new.set_sheet(views, reference)
+        except BaseException:
+            new.release()
+            raise
+        if self.correspondence is not None:
+            self.correspondence.release()
+        self.correspondence = new
+
     def render(self, pose: Pose, camera: Camera) -> None:
         self.udp.render(pose, camera)
         if self.toon is not None:
             self.toon.render(pose, camera)
+        if self.correspondence is not None:
+            self.correspondence.render(pose, camera)
         self.ctx.finish()  # so raster time is the GPU's work, not the read-back's
 
     def read(self) -> np.ndarray:
         """[H, W, 4] f32 UDP of the last render (row 0 = top)."""
         return self.udp.read().data
+
+    def read_views(self) -> tuple[np.ndarray, np.ndarray] | None:
+        """(sampled [M, 4, H, W], cover [M, 1, H, W]) of the last render, or None
+        without exact correspondences (the shader then looks the UDP up in its table)."""
+        return None if self.correspondence is None else self.correspondence.read()
 
     def read_toon(self) -> np.ndarray | None:
         return None if self.toon is None else self.toon.read()
@@ -251,6 +277,8 @@ class RasterStage:
         self.udp.release()
         if self.toon is not None:
             self.toon.release()
+        if self.correspondence is not None:
+            self.correspondence.release()
         if self._own_ctx:
             release_context(self.ctx)
 
@@ -288,10 +316,12 @@ class ShadeStage:
     def name(self) -> str:
         return self.backend.name
 
-    def shade(self, udp: np.ndarray) -> np.ndarray:
+    def shade(self, udp: np.ndarray, views: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:
+        """``views``: the frame's (sampled, cover) from exact correspondences
+        (``RasterStage.read_views``); None = the backend's table lookup."""
         if udp.shape[:2] != (self.size, self.size):
             raise InputError(f"UDP frame is {udp.shape[1]}x{udp.shape[0]}, the shader runs at {self.size}")
-        rgba = self.backend.shade(udp)
+        rgba = self.backend.shade(udp) if views is None else self.backend.shade_views(udp, *views)
         if self.clip_to_udp:
             rgba = rgba * udp[..., 3:4]  # premultiplied: scale all four channels
         return rgba
@@ -308,6 +338,36 @@ def sheet_udps_for(model, sheet, images) -> list | None:
     if udps is not None and [u.shape[:2] for u in udps] != [im.shape[:2] for im in images]:
         return None  # e.g. the sample sheet is missing and one was drawn on the fly
     return udps
+
+
+def _choose_correspondences(model, sheet, images, character, mode: str):
+    from .session import CORRESPONDENCES, choose_correspondences
+
+    if model.cfg.architecture != "lookup":
+        if mode not in ("auto", "table"):
+            raise ConfigError(f"correspondence {mode!r} needs a lookup-architecture model (conr-rt); "
+                              f"{model.cfg.name} is {model.cfg.architecture!r}")
+        if mode not in CORRESPONDENCES:
+            raise ConfigError(f"unknown correspondence mode {mode!r}; valid: {', '.join(CORRESPONDENCES)}")
+        return None
+    return choose_correspondences(sheet, images, character, mode)
+
+
+def sheet_views(chosen, images, size: int) -> list:
+    """``choose_correspondences`` output -> ``SheetView`` per view, in the
+    sheet's framing at ``size`` (what ``fit_sheet`` gives the network)."""
+    from conrt.shaders.correspondence_pass import SheetView
+
+    from .session import fit_sheet_udps, sheet_framing
+
+    views = []
+    for (mode, data, name), img in zip(chosen, images):
+        if mode == "exact":
+            camera, pose = data
+            views.append(SheetView("exact", camera=camera, pose=pose, framing=sheet_framing(img, size), name=name))
+        else:
+            views.append(SheetView("udp-nn", udp=fit_sheet_udps([data], [img], size)[0], name=name))
+    return views
 
 
 def check_size(size, multiple: int = 1) -> int:
@@ -338,6 +398,7 @@ class _Job:
     readback_ms: float
     raster_start: float
     raster_end: float
+    views: tuple[np.ndarray, np.ndarray] | None = None  # exact correspondences (sampled, cover)
     shade_start: float = 0.0
     shade_end: float = 0.0
     rgba: np.ndarray | None = None
@@ -450,9 +511,10 @@ class Runtime:
         t2 = time.perf_counter()
         udp = self.raster.read()
         toon = self.raster.read_toon()
+        views = self.raster.read_views()
         t3 = time.perf_counter()
         job = _Job(self._produced, self.physics.clip, self.physics.time, udp, toon, camera, pose,
-                   (t1 - t0) * 1e3, (t2 - t1) * 1e3, (t3 - t2) * 1e3, t1, t2)
+                   (t1 - t0) * 1e3, (t2 - t1) * 1e3, (t3 - t2) * 1e3, t1, t2, views)
         self._produced += 1
         self.last_produced = job  # the live UDP/toon/camera, for previews and picking
         self._inbox.put(job, drop_oldest=self.realtime)
@@ -466,7 +528,7 @@ class Runtime:
                 continue
             job.shade_start = time.perf_counter()
             try:
-                job.rgba = self.shader.shade(job.udp)
+                job.rgba = self.shader.shade(job.udp, job.views)
             except BaseException as exc:  # handed to the consumer, which re-raises it
                 job.error = exc
             job.shade_end = time.perf_counter()
@@ -594,7 +656,7 @@ def open_runtime(character=None, sheet=None, weights=None, *, backend: str = "au
                  clip="idle", fps: float = 30.0, physics_mode: Literal["kinematic", "physical"] = "kinematic",
                  realtime: bool = False, toon: bool = False, ctx=None, context: str = "auto",
                  yaw: float = 0.0, pitch: float = 0.0, model=None, facing: str = "auto",
-                 name_map: dict | None = None, vmc=None, vmc_send=None) -> Runtime:
+                 name_map: dict | None = None, vmc=None, vmc_send=None, correspondence: str = "auto") -> Runtime:
     """Load everything and build a :class:`Runtime` (``rt.info`` says what was loaded).
 
     ``character``: None (sample), a path or "procedural:SEED"; ``sheet``: None
@@ -606,7 +668,11 @@ def open_runtime(character=None, sheet=None, weights=None, *, backend: str = "au
     :func:`conrt.characters.gltf_io.load_character`; ``vmc``: a
     :class:`~conrt.physics.vmc.VmcReceiver` (or "[HOST:]PORT", then the runtime owns
     and closes it) whose live pose drives the body instead of ``clip``; ``vmc_send``:
-    "HOST:PORT" to send each physics pose to as VMC."""
+    "HOST:PORT" to send each physics pose to as VMC; ``correspondence`` (lookup
+    models, conr-rt): how target pixels find their sheet positions: ``auto``
+    (exact where the sheet has ``view_NN_view.npz``, UDP nearest-neighbour where
+    it has only ``view_NN_udp.npz``, else the table), ``table``, ``exact``,
+    ``udp-nn``."""
     from .session import SAMPLE_CHARACTER, load_character_source, load_model_source, load_sheet_source
 
     from conrt.physics.clips import Clip
@@ -646,7 +712,19 @@ def open_runtime(character=None, sheet=None, weights=None, *, backend: str = "au
         udps = sheet_udps_for(model, sheet, images)
         if udps is not None:
             sheet_desc += " (with their UDPs)"
+        chosen = _choose_correspondences(model, sheet, images, char, correspondence)
         shader = ShadeStage(model, images, size, backend, sheet_udps=udps)
+        if chosen is not None and not shader.backend.takes_views:
+            if correspondence != "auto":
+                raise ConfigError(f"backend {shader.name!r} cannot shade from exact sheet correspondences; "
+                                  "use gl-lookup or torch (or correspondence='table')")
+            log.warning("backend %s cannot shade from exact sheet correspondences: every view uses the "
+                        "lookup table (use gl-lookup or torch for exact ones)", shader.name)
+            chosen = None
+        if chosen is not None:
+            raster.set_correspondences(sheet_views(chosen, images, size), shader.cache.reference)
+            shader.backend.prepare_views()
+            sheet_desc += f" ({'/'.join(sorted({m for m, _, _ in chosen}))} correspondences)"
         live = None
         if vmc is not None:
             from conrt.physics.vmc import VmcReceiver
