@@ -1472,16 +1472,16 @@ def _face_morphs(b: _Builder, p: CharacterParams, feats: dict, head_c, radii, he
         cx, cy = feats["eye_uv"][side]
         c, s = np.cos(side * p.eye_tilt), np.sin(side * p.eye_tilt)
         X, Y1 = 1.3 * a, 1.3 * bb  # patch in the eye's frame (y down, like v)
-        xs = np.linspace(-X, X, 27)
+        xs = np.linspace(-X, X, 19)
         h = bb * np.sqrt(np.clip(1 - (xs / a) ** 2, 0, 1))  # the sclera's half height per column
         L = 0.2 * bb  # the upper lash band just above the sclera: moved down whole, so the line keeps its width
         bx, by = np.subtract(feats["brow_uv"][side], (cx, cy))
         brow = -s * bx + c * by + 0.05 * bb + 0.12 * bb  # below the brow's lower edge (see _paint_face)
         Y0 = np.minimum(np.maximum(-h - L - 0.15 * bb, brow), -h - L - 0.02 * bb)  # a thin skin band, stretched
-        lid = np.linspace(0, 1, 11)[:, None]
-        lash = np.linspace(0, 1, 5)[1:, None]
-        eye = np.linspace(0, 1, 9)[1:, None]
-        low = np.linspace(0, 1, 7)[1:, None]
+        lid = np.linspace(0, 1, 8)[:, None]
+        lash = np.linspace(0, 1, 4)[1:, None]
+        eye = np.linspace(0, 1, 7)[1:, None]
+        low = np.linspace(0, 1, 5)[1:, None]
         rest = np.concatenate([Y0 + lid * (-h - L - Y0), -h - L + lash * L, -h + eye * 2 * h, h + low * (Y1 - h)])
         shut = np.concatenate([Y0 + lid * (h - L - Y0), h - L + lash * L, h + 0 * eye, h + low * (Y1 - h)])
         x = np.broadcast_to(xs, rest.shape)
@@ -1515,7 +1515,10 @@ def _face_morphs(b: _Builder, p: CharacterParams, feats: dict, head_c, radii, he
         return rho * w * mw * np.cos(ang), rho * hgt * mw * np.sin(ang)
 
     x0, _ = shape(0.9, 0.0)
-    rest, out = mouth(x0, 0 * x0)  # a flat line: no area, nothing drawn
+    _, out = mouth(x0, 0 * x0)
+    ends = mouth(np.array([-0.9 * mw, 0.9 * mw]), np.zeros(2))[0]
+    # at rest a straight segment between the corners: no area, nothing drawn
+    rest = (ends[0] + ends[1]) / 2 + (x0 / (0.9 * mw))[..., None] * (ends[1] - ends[0]) / 2
     opened, _ = mouth(*shape(*_MOUTH_SHAPES["aa"]))
     depth = np.clip(rho * np.sin(ang), 0, 1)  # dark inside, a tongue towards the lower lip
     col = _lin((0.3, 0.07, 0.09)) * (1 - depth[..., None]) + _lin((0.85, 0.4, 0.45)) * depth[..., None]
