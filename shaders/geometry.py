@@ -6,7 +6,8 @@ other's GL objects). Static vertex data is uploaded once in
 skinning matrices (a float texture, see ``glsl/include/skinning.glsl``) and the
 simulated-vertex override stream, and the morph target weights
 (``Pose.morph_weights``; the deltas are uploaded once, sparse: only the
-vertices a target moves, see ``glsl/include/skinning.glsl``).
+vertices a target moves, and summed per vertex by one transform-feedback
+draw when the weights change, see ``glsl/morph_feedback.glsl``).
 """
 from __future__ import annotations
 
@@ -139,6 +140,8 @@ class SkinnedGeometry:
         v, t = self.num_vertices, mesh.num_morphs
         self.num_morphs = t
         self.num_morph_entries = 0
+        self._morph_normals = mesh.morph_normals is not None
+        self._morph_range = (0, 0)  # [first, end) of the vertices some target moves
         self._morph_weights = np.zeros(max(t, 1), np.float32)
         self._morph_active = False
         first_count = np.zeros((v, 2), np.int32)
@@ -156,17 +159,24 @@ class SkinnedGeometry:
             deltas[0::2, 3] = targ
             deltas[1::2, :3] = dn[targ, vert]
             self.num_morph_entries = len(vert)
+            if len(vert):  # only this vertex range is summed each frame (face meshes are contiguous)
+                self._morph_range = (int(vert.min()), int(vert.max()) + 1)
         width = 4096  # = the `& 4095` / `>> 12` in skinning.glsl
         rows = max(1, -(-len(deltas) // width))
         if rows > self.ctx.info.get("GL_MAX_TEXTURE_SIZE", 16384):
             raise AssetError(f"{len(deltas) // 2} morph entries exceed the GL texture size limit")
         texels = np.zeros((rows * width, 4), np.float32)
         texels[:len(deltas)] = deltas
-        self.buffers["in_morph"] = (self.ctx.buffer(first_count), "2i")
+        self._morph_first_count = self.ctx.buffer(first_count)
         self.morph_deltas = self.ctx.texture((width, rows), 4, texels.tobytes(), dtype="f4")
         self.morph_deltas.filter = (moderngl.NEAREST, moderngl.NEAREST)
         self.morph_weight_texture = self.ctx.texture((len(self._morph_weights), 1), 1, self._morph_weights, dtype="f4")
         self.morph_weight_texture.filter = (moderngl.NEAREST, moderngl.NEAREST)
+        # Summed offsets (position delta, normal delta interleaved), written by glsl/morph_feedback.glsl
+        # when the weights change; what the passes read as in_morph_offset / in_morph_normal.
+        self.morph_offsets = self.ctx.buffer(np.zeros(v * 6, np.float32))
+        self._morph_pending = False  # new weights not summed yet
+        self._morph_sum: tuple[moderngl.Program, moderngl.VertexArray] | None = None
 
     # -- per frame ---------------------------------------------------------
 
@@ -191,9 +201,31 @@ class SkinnedGeometry:
         # VRM / blendshape weights live in 0..1; out-of-range values are clipped, not extrapolated
         w = np.clip(w, 0.0, 1.0)
         self._morph_active = bool(w.any())
-        if self._morph_active and not np.array_equal(w, self._morph_weights):
+        if self._morph_active and not np.array_equal(w, self._morph_weights[:len(w)]):
             self._morph_weights[:] = w
             self.morph_weight_texture.write(self._morph_weights)
+            self._morph_pending = True
+
+    def _sum_morphs(self) -> None:
+        """Sum the active targets per vertex into :attr:`morph_offsets` (transform feedback).
+        Runs where a draw would: Mesa skips it while an incomplete framebuffer is bound."""
+        from conrt.shaders.program import load_program
+
+        if self._morph_sum is None:
+            prog = load_program(self.ctx, "morph_feedback", varyings=["out_offset", "out_normal"])
+            vao = self.ctx.vertex_array(prog, [(self._morph_first_count, "2i", "in_morph")])
+            self._morph_sum = (prog, vao)
+        prog, vao = self._morph_sum
+        du, wu = self.MORPH_UNITS
+        self.morph_deltas.use(du)
+        self.morph_weight_texture.use(wu)
+        prog["u_morph_deltas"].value = du
+        prog["u_morph_weights"].value = wu
+        prog["u_morph_normals"].value = self._morph_normals
+        lo, hi = self._morph_range
+        if hi > lo:  # outside the range the offsets stay 0 (the buffer starts zeroed)
+            vao.transform(self.morph_offsets, mode=moderngl.POINTS, vertices=hi - lo, first=lo, buffer_offset=lo * 24)
+        self._morph_pending = False
 
     def _write_sim(self, pose: Pose) -> None:
         if pose.sim_indices is None and pose.sim_positions is None:
@@ -221,6 +253,10 @@ class SkinnedGeometry:
     def vertex_array(self, program: moderngl.Program, indexed: bool = True) -> moderngl.VertexArray:
         """A VAO binding every buffer the program reads."""
         content = [(buf, fmt, name) for name, (buf, fmt) in self.buffers.items() if program.get(name, None) is not None]
+        used = [program.get(n, None) is not None for n in ("in_morph_offset", "in_morph_normal")]
+        if any(used):  # one interleaved buffer; "3x4" skips the half a program does not read
+            fmt = " ".join("3f" if u else "3x4" for u in used)
+            content.append((self.morph_offsets, fmt, *[n for n, u in zip(("in_morph_offset", "in_morph_normal"), used) if u]))
         if indexed:
             return self.ctx.vertex_array(program, content, index_buffer=self.index_buffer, index_element_size=4)
         return self.ctx.vertex_array(program, content)
@@ -234,12 +270,8 @@ class SkinnedGeometry:
             program["u_joints"].value = unit
         if program.get("u_morph_active", None) is not None:
             program["u_morph_active"].value = self._morph_active
-            if self._morph_active:
-                du, wu = self.MORPH_UNITS
-                self.morph_deltas.use(du)
-                self.morph_weight_texture.use(wu)
-                program["u_morph_deltas"].value = du
-                program["u_morph_weights"].value = wu
+            if self._morph_active and self._morph_pending:
+                self._sum_morphs()
 
     def skinned_positions(self, pose: Pose) -> np.ndarray:
         """[V, 3] f32 posed positions computed by the GPU skinning code
@@ -262,8 +294,10 @@ class SkinnedGeometry:
             buf.release()
         self.index_buffer.release()
         self.joint_texture.release()
-        self.morph_deltas.release()
-        self.morph_weight_texture.release()
+        for obj in (self.morph_deltas, self.morph_weight_texture, self.morph_offsets, self._morph_first_count,
+                    *(self._morph_sum or ())):
+            obj.release()
+        self._morph_sum = None
         if self._feedback is not None:
             for obj in self._feedback:
                 obj.release()

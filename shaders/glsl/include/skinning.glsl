@@ -9,12 +9,10 @@
 // character space, w = blend weight (1 = physics owns the vertex, 0 = skinned).
 //
 // Morph targets (blendshapes) move the rest position before skinning:
-// p = in_position + sum_t weight[t] * delta[t]. Sparse, so vertices no target
-// touches cost one branch: in_morph = (first entry, entry count) of this
-// vertex in u_morph_deltas (RGBA32F, 4096 texels wide; entry k is texel 2k =
-// position delta xyz + target index in w, texel 2k+1 = normal delta xyz);
-// u_morph_weights holds one weight per target (R32F, 1 row). The landmark
-// (UDP xyz) is NOT morphed: a closed lid shows its rest-pose coordinates.
+// p = in_position + in_morph_offset, where in_morph_offset = sum_t weight[t] *
+// delta[t] was summed this frame by glsl/morph_feedback.glsl (u_morph_active
+// false: no morph is on and the attribute is not read). The landmark (UDP
+// xyz) is NOT morphed: a closed lid shows its rest-pose coordinates.
 
 uniform sampler2D u_joints;
 
@@ -22,26 +20,12 @@ in vec3 in_position;   // rest (bind) position, character space
 in ivec4 in_joints;    // up to 4 joint indices
 in vec4 in_weights;    // their weights (sum to 1)
 in vec4 in_sim;        // simulated position override (xyz, weight)
-in ivec2 in_morph;     // (first entry, count) in u_morph_deltas
+in vec3 in_morph_offset;  // summed morph position delta (valid while u_morph_active)
+in vec3 in_morph_normal;  // summed morph normal delta (toon pass)
+uniform bool u_morph_active;
 
-uniform bool u_morph_active;         // some weight is non-zero this frame
-uniform sampler2D u_morph_deltas;
-uniform sampler2D u_morph_weights;
-
-ivec2 morph_texel(int i) { return ivec2(i & 4095, i >> 12); }
-
-// offset 0: position deltas, 1: normal deltas
-vec3 morph_sum(int offset) {
-    vec3 d = vec3(0.0);
-    if (u_morph_active) {
-        for (int k = 0; k < in_morph.y; ++k) {
-            int e = 2 * (in_morph.x + k);
-            float w = texelFetch(u_morph_weights, ivec2(int(texelFetch(u_morph_deltas, morph_texel(e), 0).w), 0), 0).r;
-            d += w * texelFetch(u_morph_deltas, morph_texel(e + offset), 0).xyz;
-        }
-    }
-    return d;
-}
+vec3 morph_offset() { return u_morph_active ? in_morph_offset : vec3(0.0); }
+vec3 morph_normal() { return u_morph_active ? in_morph_normal : vec3(0.0); }
 
 invariant gl_Position;
 
@@ -62,6 +46,6 @@ mat4 skin_matrix() {
 }
 
 vec3 skinned_position(mat4 skin) {
-    vec3 p = (skin * vec4(in_position + morph_sum(0), 1.0)).xyz;
+    vec3 p = (skin * vec4(in_position + morph_offset(), 1.0)).xyz;
     return mix(p, in_sim.xyz, in_sim.w);
 }
