@@ -35,6 +35,7 @@ PRESETS = (
     "joy", "angry", "sorrow", "fun", "surprised", "lookUp", "lookDown", "lookLeft", "lookRight",
 )
 MOUTH_SHAPES = ("aa", "ih", "ou", "ee", "oh")
+_BLINKS = ("blink", "blink_l", "blink_r")
 
 # alias key (lower case, no spaces/underscores/dashes) -> preset
 _ALIASES = {re.sub(r"[\s_\-]", "", p.lower()): p for p in PRESETS}
@@ -162,6 +163,7 @@ class ExpressionState:
         self.character = character
         self.weights: dict[str, float] = {}
         self.external: np.ndarray | None = None  # [T] from VMC, added to the API's
+        self.external_blink = False  # the VMC sender drives the lids (even at 0): no idle blink
         has_blink = "blink" in character.expressions
         self.idle = None
         self.set_idle_blink(has_blink if idle_blink is None else idle_blink, seed)
@@ -178,17 +180,23 @@ class ExpressionState:
             self.weights = {}
         self.weights.update({canonical_name(k): float(np.clip(v, 0, 1)) for k, v in weights.items()})
 
+    def set_vmc(self, blends: Mapping[str, float] | None) -> None:
+        """A VMC receiver's blends (``VmcFrame.blends``) from now on; None stops them."""
+        if not blends:
+            self.external, self.external_blink = None, False
+            return
+        self.external = vmc_morph_weights(self.character, blends)
+        self.external_blink = any(canonical_name(k) in _BLINKS for k in blends)
+
     def morph_weights(self, t: float) -> np.ndarray | None:
         if self.character.mesh.num_morphs == 0:
             return None
         w = dict(self.weights)
-        blink_given = any(k in w for k in ("blink", "blink_l", "blink_r"))
-        ext = self.external
         if self.idle is not None:
-            b = self.idle.weight(t)
-            if not blink_given and not (ext is not None and (ext * self.character.expressions["blink"]).any()):
+            b = self.idle.weight(t)  # advanced every frame, so blinks keep their times
+            if not (self.external_blink or any(k in w for k in _BLINKS)):
                 w["blink"] = b
         out = morph_weights(self.character, w)
-        if ext is not None:
-            out = np.clip(out + ext, 0.0, 1.0)
+        if self.external is not None:
+            out = np.clip(out + self.external, 0.0, 1.0)
         return out

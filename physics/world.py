@@ -22,7 +22,7 @@ from typing import Literal
 import numpy as np
 import pybullet as p
 
-from conrt.characters.expressions import ExpressionState, vmc_morph_weights
+from conrt.characters.expressions import ExpressionState
 from conrt.errors import PhysicsError
 from conrt.types import Character, Pose
 
@@ -196,9 +196,9 @@ class PhysicsWorld:
         self._refresh_morphs(handle)
 
     def set_vmc_blends(self, handle: int, blends: dict) -> None:
-        """A VMC receiver's blendshape values (``VmcFrame.blends``) for the next frames."""
-        a = self._actor(handle)
-        a.expressions.external = vmc_morph_weights(a.character, blends)
+        """A VMC receiver's blendshape values (``VmcFrame.blends``) for the next frames (None: stop).
+        Added to the API's expressions; a sender that sends any blink drives the lids (no idle blink)."""
+        self._actor(handle).expressions.set_vmc(blends)
         self._refresh_morphs(handle)
 
     def set_idle_blink(self, handle: int, on: bool) -> None:

@@ -236,3 +236,10 @@ def test_expression_state_idle_yields_to_given_blink():
     with pytest.raises(InputError, match="valid"):
         s.set({"wink": 1})
     assert ExpressionState(generate(0, expressions=False)).idle is None
+    # a VMC sender that sends blink (even 0: eyes open) drives the lids; one without blink does not
+    s = ExpressionState(c)
+    s.set_vmc({"Blink": 0.0, "A": 0.3})
+    assert all(s.morph_weights(x)[t("blink_l")] == 0 for x in times)
+    assert s.morph_weights(0)[t("aa")] == pytest.approx(0.3)
+    s.set_vmc({"A": 0.3})
+    assert max(s.morph_weights(x)[t("blink_l")] for x in times + 40) == 1.0
