@@ -203,6 +203,10 @@ class Pose:
     matrix of joint j is ``joint_world[j] @ skeleton.inverse_bind[j]``.
     ``sim_indices``/``sim_positions``: render vertices placed by physics
     (cloth); they override skinning for those vertices.
+    ``morph_weights``: one weight per morph target (clipped to 0..1 when drawn),
+    applied to the rest shape before skinning; the UDP keeps the un-morphed rest
+    landmarks. Set by name with ``characters.expressions`` (``with_expressions``,
+    ``PhysicsWorld.set_expressions``).
     """
 
     joint_world: np.ndarray  # [J, 4, 4] f32
