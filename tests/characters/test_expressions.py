@@ -243,3 +243,26 @@ def test_expression_state_idle_yields_to_given_blink():
     assert s.morph_weights(0)[t("aa")] == pytest.approx(0.3)
     s.set_vmc({"A": 0.3})
     assert max(s.morph_weights(x)[t("blink_l")] for x in times + 40) == 1.0
+
+
+def test_sparse_morph_accessor(tmp_path):
+    """VRM exporters often store targets sparse: only the moved vertices."""
+    d = _Doc()
+    d.mesh("face", 1.2, [_d()], ["Blink"])
+    target = d.doc["meshes"][0]["primitives"][0]["targets"][0]
+    idx = np.array([2, 3], np.uint16)
+    vals = np.array([[0, -0.1, 0], [0, -0.2, 0]], np.float32)
+    views = []
+    for arr in (idx, vals):
+        while len(d.blob) % 4:
+            d.blob.append(0)
+        d.doc["bufferViews"].append({"buffer": 0, "byteOffset": len(d.blob), "byteLength": arr.nbytes})
+        d.blob.extend(arr.tobytes())
+        views.append(len(d.doc["bufferViews"]) - 1)
+    d.doc["accessors"].append({"componentType": FLOAT, "count": 4, "type": "VEC3", "min": [0, -0.2, 0], "max": [0, 0, 0],
+                               "sparse": {"count": 2, "indices": {"bufferView": views[0], "componentType": USHORT},
+                                          "values": {"bufferView": views[1]}}})
+    target["POSITION"] = len(d.doc["accessors"]) - 1
+    c = load_character(d.write(tmp_path / "sparse.gltf"))
+    np.testing.assert_allclose(c.mesh.morph_positions[0, :, 1], [0, 0, -0.1, -0.2], atol=1e-7)
+    assert set(c.expressions) == {"blink"}
