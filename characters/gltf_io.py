@@ -25,8 +25,12 @@ Loading (``load_character``):
   Pillow), TEXCOORD_0, COLOR_0; several textures become one atlas. VRM 0.x and
   1.0 humanoid maps go to ``Character.humanoid``; MToon shade colour to
   ``Material.shade_color_factor``.
-- VRM 0.x models face -Z: they are turned 180 degrees about +Y so every
-  character faces +Z. If the lowest vertex is not at y = 0 the whole character
+- Facing: every character is turned about +Y to face +Z. Which way a file
+  faces is detected from its humanoid skeleton (left/right joint pairs, toes;
+  ``detect_facing``), so a -Z-facing export without the VRM extension is
+  turned like VRM 0.x (which is specified to face -Z and is the fallback when
+  the skeleton cannot tell); ``facing="+z"``/``"-z"`` overrides it and
+  ``meta["facing"]`` (also logged) says what was decided. If the lowest vertex is not at y = 0 the whole character
   is translated so that min y = 0 (``meta["translated"]``).
 
 Saving (``save_character``) writes one skinned primitive with POSITION,
@@ -54,7 +58,7 @@ import pygltflib
 from PIL import Image
 
 from conrt.characters.expressions import PRESETS, canonical_name
-from conrt.errors import AssetError
+from conrt.errors import AssetError, ConfigError
 from conrt.types import (
     ALPHA_MODES,
     HUMANOID_BONES,
@@ -69,7 +73,8 @@ from conrt.types import (
 
 log = logging.getLogger(__name__)
 
-__all__ = ["load_character", "save_character", "EXTRAS_KEY", "EXTRAS_VERSION"]
+__all__ = ["load_character", "save_character", "detect_facing", "apply_name_map", "FACINGS", "EXTRAS_KEY",
+           "EXTRAS_VERSION"]
 
 EXTRAS_KEY = "conrt"
 EXTRAS_VERSION = 1
@@ -520,16 +525,26 @@ def _node_worlds(gltf, parents) -> np.ndarray:
     return world
 
 
-def load_character(path, *, box: CanonicalBox | None = None, allow_static: bool = False) -> Character:
+FACINGS = ("auto", "+z", "-z")
+
+
+def load_character(path, *, box: CanonicalBox | None = None, allow_static: bool = False,
+                   facing: str = "auto", name_map: dict[str, str] | None = None) -> Character:
     """Load a skinned glTF/GLB/VRM file as a Character (see module docstring).
 
     ``box``: the canonical box to use (default: the file's own if it was saved
     by conrt, else ``CanonicalBox.from_rest``). ``allow_static``: a file
     without a skin is wrapped in a single root joint instead of raising.
+    ``facing``: which way the file's character faces: "auto" (detected from
+    the humanoid skeleton, see :func:`detect_facing`), "+z" or "-z"; it is
+    turned about +Y to face +Z. ``name_map``: joint name -> humanoid bone for
+    rigs whose names are not recognised (see :func:`apply_name_map`).
     """
     path = Path(path)
+    if facing not in FACINGS:
+        raise ConfigError(f"unknown facing {facing!r}; valid: {', '.join(FACINGS)}")
     try:
-        return _load(path, box, allow_static)
+        return _load(path, box, allow_static, facing, name_map)
     except (TypeError, ValueError, KeyError, IndexError, AttributeError, OverflowError, struct.error,
             np.linalg.LinAlgError) as exc:
         # Malformed values the checks above did not name (a string where a
@@ -537,7 +552,7 @@ def load_character(path, *, box: CanonicalBox | None = None, allow_static: bool 
         raise AssetError(f"{path}: malformed glTF ({type(exc).__name__}: {exc})") from exc
 
 
-def _load(path: Path, box, allow_static) -> Character:
+def _load(path: Path, box, allow_static, facing="auto", name_map=None) -> Character:
     f = _File(path)
     g = f.gltf
     nodes = g.nodes or []
@@ -754,12 +769,10 @@ def _load(path: Path, box, allow_static) -> Character:
     material, uv, colors = _merge_materials(f, UV, COL, FAC, IMG, SHADE, has_uv, has_col)
 
     # --- orientation and floor -----------------------------------------------
-    T = np.eye(4)
     ext = g.extensions or {}
     humanoid = {}
     if "VRM" in ext:
         meta["format"] = "vrm0"
-        T = np.diag([-1.0, 1.0, -1.0, 1.0])  # VRM 0.x faces -Z: turn 180 deg about +Y
         for hb in ((ext["VRM"].get("humanoid") or {}).get("humanBones") or []):
             if hb.get("bone") in HUMANOID_BONES and hb.get("node") in jindex:
                 humanoid[hb["bone"]] = jindex[hb["node"]]
@@ -768,6 +781,17 @@ def _load(path: Path, box, allow_static) -> Character:
         for name, hb in (((ext["VRMC_vrm"].get("humanoid") or {}).get("humanBones")) or {}).items():
             if name in HUMANOID_BONES and isinstance(hb, dict) and hb.get("node") in jindex:
                 humanoid[name] = jindex[hb["node"]]
+    joint_names = _joint_names([nodes[n].name for n in order])
+    if extras is not None:
+        humanoid = {k: int(v) for k, v in extras.get("humanoid", humanoid).items()
+                    if isinstance(v, (int, float)) and 0 <= int(v) < len(order)}
+    elif not humanoid:
+        humanoid = guess_humanoid(joint_names, jparents)
+        if humanoid:
+            meta["humanoid"] = f"guessed from joint names ({len(humanoid)} bones)"
+    if name_map:
+        humanoid = apply_name_map(joint_names, humanoid, name_map, str(path))
+    T = _facing_turn(path, rest_world, humanoid, facing, meta)
     if extras is None:
         ymin = float(_xform(T, positions)[:, 1].min())
         if abs(ymin) > 1e-6:
@@ -783,7 +807,7 @@ def _load(path: Path, box, allow_static) -> Character:
         if pa >= 0:
             rest_local[jj] = np.linalg.inv(rest_world[pa]) @ rest_world[jj]
     skeleton = Skeleton(
-        names=_joint_names([nodes[n].name for n in order]),
+        names=joint_names,
         parents=jparents,
         rest_local=rest_local.astype(np.float32),
         rest_world=rest_world.astype(np.float32),
@@ -795,91 +819,116 @@ def _load(path: Path, box, allow_static) -> Character:
         weights=weights, triangles=triangles, parts=parts, uv=uv, colors=colors, material=material,
         **_alpha_arrays(ALPHA, written_by_us=extras is not None), **morph_fields,
     )
-    if not humanoid and extras is None:
-        humanoid = guess_humanoid(skeleton.names)
-        if humanoid:
-            meta["humanoid"] = f"guessed from joint names ({len(humanoid)} bones)"
-    regions = _spring_regions(g, parents, jindex, jparents, joints, weights) if extras is None else ()
+    regions = _spring_regions(g, parents, jindex, jparents, joints, weights, meta) if extras is None else ()
     character = _finish(path, skeleton, mesh, box, meta, humanoid, extras, regions)
     return dataclasses.replace(character, expressions=_expressions(path, g, morph_keys, mesh.morph_names, extras))
 
 
-_CENTRAL = {
-    "hips": "hips", "hip": "hips", "pelvis": "hips",
-    "spine": "spine", "abdomen": "spine", "spine01": "spine",
-    "chest": "chest", "torso": "chest", "spine1": "chest", "spine02": "chest",
-    "upperchest": "upperChest", "spine2": "upperChest", "spine03": "upperChest",
-    "neck": "neck", "head": "head", "jaw": "jaw",
-}
-_SIDED = {
-    "shoulder": "Shoulder", "clavicle": "Shoulder",
-    "upperarm": "UpperArm", "arm": "UpperArm",
-    "lowerarm": "LowerArm", "forearm": "LowerArm",
-    "hand": "Hand",
-    "upperleg": "UpperLeg", "upleg": "UpperLeg", "thigh": "UpperLeg",
-    "lowerleg": "LowerLeg", "leg": "LowerLeg", "calf": "LowerLeg", "shin": "LowerLeg",
-    "foot": "Foot", "toes": "Toes", "toe": "Toes", "toebase": "Toes", "eye": "Eye",
-}
+# Left/right joint pairs whose difference points to the character's left (+X when facing +Z).
+_SIDE_PAIRS = ("Shoulder", "UpperArm", "LowerArm", "Hand", "UpperLeg", "LowerLeg", "Foot", "Toes", "Eye")
 
 
-def guess_humanoid(names) -> dict[str, int]:
-    """Map common rig joint names (Mixamo ``mixamorig:LeftArm``, Blender
-    ``UpperArm.L``, VRoid ``J_Bip_L_UpperArm``, ``b_LeftForeArm_07`` ...) onto
-    ``HUMANOID_BONES``. Conservative: unknown names stay unmapped; when two
-    joints claim one bone the first (closest to the root) wins."""
-    import re
+def detect_facing(rest_world: np.ndarray, humanoid: dict[str, int]) -> tuple[float | None, str]:
+    """Which way a humanoid faces, from its rest skeleton: (yaw in degrees of
+    its forward direction about +Y, 0 = +Z, snapped to a quarter turn; None
+    when the skeleton cannot tell) and the evidence in words.
 
-    out: dict[str, int] = {}
-    for j, raw in enumerate(names):
-        n = raw.split(":")[-1].lower()
-        n = re.sub(r"^(j_bip_|def[-_]|bip0*1[ _]?|b_)", "", n)
-        side = None
-        m = re.match(r"^([lr])[._\- ](.*)$", n) or re.match(r"^([lcr])_(.*)$", n)
-        if m:
-            side, n = {"l": "left", "r": "right", "c": None}[m.group(1)], m.group(2)
-        m = re.match(r"^(.*?)[._\- ]([lr])$", n)
-        if m:
-            n, side = m.group(1), {"l": "left", "r": "right"}[m.group(2)]
-        for word in ("left", "right"):
-            if word in n:
-                side, n = word, n.replace(word, "")
-        n = re.sub(r"_\d+$", "", n)  # numbered exports: b_LeftHand_011
-        base = re.sub(r"[^a-z0-9]", "", n)
-        bone = None
-        if side and base in _SIDED:
-            bone = side + _SIDED[base]
-        elif not side and base in _CENTRAL:
-            bone = _CENTRAL[base]
-        if bone in HUMANOID_BONES and bone not in out:
-            out[bone] = j
+    Forward = (left - right) x up, with left - right summed over the
+    left/right joint pairs present; the toes-minus-foot direction (when both
+    feet have toes) is added as a second vote."""
+    pos = np.asarray(rest_world, np.float64)[:, :3, 3]
+    lateral, pairs = np.zeros(3), 0
+    for part in _SIDE_PAIRS:
+        a, b = humanoid.get("left" + part), humanoid.get("right" + part)
+        if a is not None and b is not None:
+            lateral += pos[a] - pos[b]
+            pairs += 1
+    forward = np.array([-lateral[2], 0.0, lateral[0]])  # lateral x (0, 1, 0)
+    evidence = [f"{pairs} left/right joint pairs"] if pairs else []
+    n = np.linalg.norm(forward)
+    forward = forward / n if n > 1e-9 else np.zeros(3)
+    toes = np.zeros(3)
+    for side in ("left", "right"):
+        f, t = humanoid.get(side + "Foot"), humanoid.get(side + "Toes")
+        if f is not None and t is not None:
+            toes += pos[t] - pos[f]
+    toes[1] = 0.0
+    if np.linalg.norm(toes) > 1e-9:
+        forward = forward + toes / np.linalg.norm(toes)
+        evidence.append("toes")
+    if np.linalg.norm(forward) < 1e-6:
+        return None, "no left/right joints or toes to tell"
+    yaw = float(np.degrees(np.arctan2(forward[0], forward[2])))
+    return float((round(yaw / 90.0) * 90) % 360), " and ".join(evidence)
+
+
+def _facing_turn(path, rest_world, humanoid, facing: str, meta: dict) -> np.ndarray:
+    """4x4 turn about +Y that makes the character face +Z (see load_character)."""
+    if facing == "auto":
+        yaw, why = detect_facing(rest_world, humanoid)
+        if yaw is None:
+            yaw = 180.0 if meta.get("format") == "vrm0" else 0.0  # VRM 0.x is specified to face -Z
+            why = f"{why}; {'VRM 0.x faces -Z' if yaw else 'kept as is'}"
+    else:
+        yaw, why = (0.0 if facing == "+z" else 180.0), f"--facing {facing}"
+    names = {0.0: "+Z", 90.0: "+X", 180.0: "-Z", 270.0: "-X"}
+    meta["facing"] = f"faces {names[yaw]} ({why})" + (f"; turned {yaw:g} deg to face +Z" if yaw else "")
+    log.info("%s: %s", Path(path).name, meta["facing"])
+    c, s_ = np.cos(np.radians(-yaw)), np.sin(np.radians(-yaw))
+    return np.array([[c, 0, s_, 0], [0, 1, 0, 0], [-s_, 0, c, 0], [0, 0, 0, 1.0]]).round(12)
+
+
+def apply_name_map(names, humanoid: dict[str, int], name_map: dict[str, str], where: str) -> dict[str, int]:
+    """Add ``name_map`` (joint name -> humanoid bone) to a guessed humanoid map.
+    Names the skeleton does not have are skipped (one map file may cover the
+    motion file and the character); a target that is not a humanoid bone is an error."""
+    out = dict(humanoid)
+    names = list(names)
+    for src, dst in name_map.items():
+        if dst not in HUMANOID_BONES:
+            raise ConfigError(f"name map target {dst!r} (for {src!r}) is not a humanoid bone; "
+                              f"valid: {', '.join(HUMANOID_BONES)}")
+        if src in names:
+            out = {k: v for k, v in out.items() if v != names.index(src)}
+            out[dst] = names.index(src)
     return out
 
 
-def _spring_regions(g, node_parents, jindex, jparents, joints, weights) -> tuple[SimRegion, ...]:
-    """VRM spring bones -> kind "hair" SimRegions (one per chain), so physics
+def guess_humanoid(names, parents=None) -> dict[str, int]:
+    """Map common rig joint names (Mixamo, CMU, Biovision, VRoid, Unreal,
+    Blender/Rigify ...) onto ``HUMANOID_BONES`` (see ``rig_names``)."""
+    from .rig_names import recognise_humanoid
+
+    return recognise_humanoid(names, parents)
+
+
+SECONDARY_PREFIX = "j_sec_"  # VRoid's secondary (spring) joints: hair, hood, skirt, bust, ribbons
+
+
+def _spring_regions(g, node_parents, jindex, jparents, joints, weights, meta=None) -> tuple[SimRegion, ...]:
+    """Spring bone chains -> kind "hair" SimRegions (one per chain), so physics
     can swing an imported character's hair/skirt/ribbon bones.
 
     VRM 1.0 ``VRMC_springBone.springs[].joints`` are explicit chains. VRM 0.x
     ``secondaryAnimation.boneGroups[].bones`` are roots whose whole subtree
     springs: the subtree is split into disjoint chains (follow the first
-    child; every other branch starts a chain of its own). A chain's vertices
-    are those whose strongest influence is one of its joints; its anchor is
-    the joint above the chain's root. Chains shorter than 2 joints are skipped.
+    child; every other branch starts a chain of its own). Without spring data,
+    VRoid's ``J_Sec_*`` joints are found by name and split the same way from
+    their roots. A chain's vertices are those whose strongest influence is one
+    of its joints; its anchor is the joint above the chain's root. Chains
+    shorter than 2 joints are skipped. The VRM spring parameters (stiffness,
+    drag, hit radius, gravity power) of each chain go to
+    ``meta["spring_params"][region name]`` (see ``physics.hair.spring_params``).
     """
     ext = g.extensions or {}
-    node_chains: list[list[int]] = []
-    if isinstance(ext.get("VRMC_springBone"), dict):
-        for spring in ext["VRMC_springBone"].get("springs", []) or []:
-            node_chains.append([j.get("node") for j in spring.get("joints", []) if isinstance(j, dict)])
-    vrm0 = ext.get("VRM") if isinstance(ext.get("VRM"), dict) else None
-    if vrm0:
-        children: dict[int, list[int]] = {}
-        for n, pa in enumerate(node_parents):
-            if pa >= 0:
-                children.setdefault(int(pa), []).append(n)
-        starts = [b for grp in ((vrm0.get("secondaryAnimation") or {}).get("boneGroups") or [])
-                  for b in (grp.get("bones") or [])]
-        seen: set[int] = set()
+    node_chains: list[tuple[list[int], dict]] = []
+    children: dict[int, list[int]] = {}
+    for n, pa in enumerate(node_parents):
+        if pa >= 0:
+            children.setdefault(int(pa), []).append(n)
+
+    def split(starts: list[int], params: dict, seen: set) -> None:
+        starts = list(starts)
         while starts:
             n = starts.pop(0)
             chain = []
@@ -889,12 +938,38 @@ def _spring_regions(g, node_parents, jindex, jparents, joints, weights) -> tuple
                 kids = [c for c in children.get(n, []) if c in jindex]
                 starts.extend(kids[1:])
                 n = kids[0] if kids else None
-            node_chains.append(chain)
+            node_chains.append((chain, params))
+
+    if isinstance(ext.get("VRMC_springBone"), dict):
+        for spring in ext["VRMC_springBone"].get("springs", []) or []:
+            js = [j for j in spring.get("joints", []) if isinstance(j, dict)]
+            params = {k: float(np.mean([j[src] for j in js if isinstance(j.get(src), (int, float))]))
+                      for src, k in (("stiffness", "stiffness"), ("dragForce", "drag"), ("hitRadius", "hit_radius"),
+                                     ("gravityPower", "gravity_power"))
+                      if any(isinstance(j.get(src), (int, float)) for j in js)}
+            node_chains.append(([j.get("node") for j in js], params))
+    vrm0 = ext.get("VRM") if isinstance(ext.get("VRM"), dict) else None
+    if vrm0:
+        seen: set[int] = set()
+        for grp in ((vrm0.get("secondaryAnimation") or {}).get("boneGroups") or []):
+            params = {k: float(grp[src]) for src, k in (("stiffiness", "stiffness"), ("stiffness", "stiffness"),
+                                                      ("dragForce", "drag"), ("hitRadius", "hit_radius"),
+                                                      ("gravityPower", "gravity_power"))
+                      if isinstance(grp.get(src), (int, float))}
+            split([b for b in (grp.get("bones") or []) if isinstance(b, int)], params, seen)
+    if not any(len(c) >= 2 for c, _ in node_chains):
+        names = {n: (g.nodes[n].name or "").lower() for n in jindex}
+        sec = {n for n, nm in names.items() if nm.startswith(SECONDARY_PREFIX)}
+        roots = [n for n in sorted(sec, key=lambda n: jindex[n]) if node_parents[n] not in sec]
+        node_chains = []
+        split(roots, {}, set())
+        if node_chains:
+            log.info("%d J_Sec_* joint chains found by name", sum(len(c) >= 2 for c, _ in node_chains))
     if not node_chains:
         return ()
     dominant = joints[np.arange(len(joints)), np.argmax(weights, axis=1)].astype(np.int64)
-    regions, used = [], set()
-    for nodes_ in node_chains:
+    regions, used, spring_params = [], set(), {}
+    for nodes_, params in node_chains:
         chain = [jindex[n] for n in nodes_ if n in jindex]
         chain = [j for j in chain if j not in used]
         if len(chain) < 2 or jparents[chain[0]] < 0:
@@ -905,10 +980,15 @@ def _spring_regions(g, node_parents, jindex, jparents, joints, weights) -> tuple
             continue
         used.update(chain)
         verts = np.nonzero(np.isin(dominant, chain))[0].astype(np.int32)
-        regions.append(SimRegion(name=f"spring_{len(regions)}", kind="hair", anchor_joint=int(jparents[chain[0]]),
+        name = f"spring_{len(regions)}"
+        if params:
+            spring_params[name] = params
+        regions.append(SimRegion(name=name, kind="hair", anchor_joint=int(jparents[chain[0]]),
                                  vertices=verts, chain=np.asarray(chain, np.int32)))
+    if spring_params and meta is not None:
+        meta["spring_params"] = spring_params
     if regions:
-        log.info("%d VRM spring bone chains -> hair regions", len(regions))
+        log.info("%d spring bone chains -> hair regions", len(regions))
     return tuple(regions)
 
 
@@ -941,7 +1021,9 @@ def _finish(path, skeleton, mesh, box, meta, humanoid, extras, regions=()) -> Ch
                 for r in extras.get("regions", [])
             )
             humanoid = {k: int(v) for k, v in extras.get("humanoid", humanoid).items()}
-            meta = extras.get("meta", meta)
+            # a conrt file faces +Z already: keep its own meta unless it was turned now
+            turned = "turned" in meta.get("facing", "") or "--facing" in meta.get("facing", "")
+            meta = {**extras.get("meta", {}), **({"facing": meta["facing"]} if turned else {})}
         except (KeyError, TypeError, ValueError) as exc:
             raise AssetError(f"{path}: corrupt extras.{EXTRAS_KEY} ({exc})") from None
         for r in regions:

@@ -247,3 +247,47 @@ class ShadedFrame:
     """The network's output: premultiplied RGBA, row 0 = top."""
 
     rgba: np.ndarray  # [H, W, 4] f32 in 0..1 (or u8)
+
+
+# ---------------------------------------------------------------------------
+# Pose requests: what an engine asks the runtime to shade (over any bridge
+# transport; engine_bridge/PROTOCOL.md "Pose region" is the shared-memory one).
+
+MAX_ABS_JOINT_VALUE = 1e4  # |each joint matrix entry| a request may carry (finite 1e30 overflows the framing)
+MAX_ABS_CLIP_TIME = 1e6  # |clip_time| seconds a request may carry
+
+
+class PoseKind(IntEnum):
+    NONE = 0  # no pose yet: shade the rest pose
+    JOINTS = 1  # joint_count world matrices follow
+    CLIP = 2  # clip_name at clip_time seconds
+
+
+def _identity4() -> np.ndarray:
+    return np.eye(4, dtype=np.float32)
+
+
+@dataclass(frozen=True)
+class PoseRequest:
+    """What the engine asks the runtime to shade next.
+
+    ``joints``: [J, 4, 4] f32 joint world matrices in the character's skeleton
+    order (row-major, column vectors, like ``Pose.joint_world``), or a clip
+    name + time. ``request_id`` is echoed in every frame shaded from this
+    request; ``time_ns`` is the engine's own timestamp, also echoed.
+    """
+
+    request_id: int = 0
+    time_ns: int = 0
+    kind: PoseKind = PoseKind.NONE
+    joints: np.ndarray | None = None  # [J, 4, 4] f32
+    clip_name: str = ""
+    clip_time: float = 0.0
+    camera_view: np.ndarray = field(default_factory=_identity4)  # [4, 4] f32 world -> eye
+    camera_proj: np.ndarray = field(default_factory=_identity4)  # [4, 4] f32 eye -> clip
+
+    def camera_yaw(self) -> float:
+        """Yaw (radians, about +Y) of the camera's viewing direction in world space."""
+        rot = self.camera_view[:3, :3]
+        forward = -rot[2, :]  # the eye looks down -Z; row 2 of world->eye is eye Z in world
+        return float(np.arctan2(-forward[0], -forward[2])) if np.isfinite(forward).all() else 0.0

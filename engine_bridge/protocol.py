@@ -1,4 +1,4 @@
-"""The shared-memory layout (version 1), mirrored by ``include/conrt_bridge.h``.
+"""The shared-memory layout (version 2), mirrored by ``include/conrt_bridge.h``.
 
 Everything is little-endian and naturally aligned (no padding). One segment
 holds three regions::
@@ -14,14 +14,17 @@ program printing ``offsetof`` values and compares them with these.
 from __future__ import annotations
 
 import ctypes
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from enum import IntEnum, IntFlag
 
 import numpy as np
 
 from conrt.errors import BridgeProtocolError
+# Pose requests are the runtime's type (any transport carries them); the bounds of
+# PROTOCOL.md "Pose region" are defined with them.
+from conrt.types import MAX_ABS_CLIP_TIME, MAX_ABS_JOINT_VALUE, PoseKind, PoseRequest  # noqa: F401 (re-exported)
 
-VERSION = 1
+VERSION = 2  # 2: header field skeleton_joints (the joint count a JOINTS request must send)
 MAGIC = int.from_bytes(b"CONRTBRG", "little")
 
 HEADER_SIZE = 128
@@ -36,6 +39,7 @@ MAX_SLOTS = 64
 MAX_JOINTS = 1024
 MAX_SEGMENT = 1 << 34  # 16 GiB
 PAGE = 4096
+OWNER_ONLY_MODE = 0o600  # the exact permission bits (no setuid/setgid/sticky, no group/other)
 
 
 class PixelFormat(IntEnum):
@@ -54,12 +58,6 @@ class PixelFormat(IntEnum):
 class Flags(IntFlag):
     PREMULTIPLIED = 1  # rgb already multiplied by alpha (always set by conrt)
     ROW0_TOP = 2  # row 0 is the top of the image (GL engines flip on upload)
-
-
-class PoseKind(IntEnum):
-    NONE = 0  # no pose yet: shade the rest pose
-    JOINTS = 1  # joint_count world matrices follow
-    CLIP = 2  # clip_name at clip_time seconds
 
 
 class Header(ctypes.LittleEndianStructure):
@@ -85,7 +83,8 @@ class Header(ctypes.LittleEndianStructure):
         ("frames_published", ctypes.c_uint64),  # latest complete frame index + 1; 0 = none yet
         ("writer_start_ticks", ctypes.c_uint64),  # /proc/<pid>/stat starttime, guards pid reuse; 0 = unknown
         ("pid_ns_inode", ctypes.c_uint64),  # writer's pid namespace; pid checks only within it; 0 = unknown
-        ("reserved", ctypes.c_uint64),
+        ("skeleton_joints", ctypes.c_uint32),  # joints a JOINTS request must send; 0 = any count up to max_joints
+        ("reserved", ctypes.c_uint32),
     ]
 
 
@@ -144,10 +143,11 @@ class Geometry:
     pose_size: int
     max_joints: int
     segment_size: int
+    skeleton_joints: int = 0
 
     @classmethod
     def build(cls, width: int, height: int, pixel_format: PixelFormat = PixelFormat.RGBA8,
-              slot_count: int = 3, max_joints: int = 256) -> "Geometry":
+              slot_count: int = 3, max_joints: int = 256, skeleton_joints: int = 0) -> "Geometry":
         """The layout a writer creates: pose region after the header, page-aligned slots."""
         fmt = PixelFormat(pixel_format)
         stride = _align(width * fmt.bytes_per_pixel, 64)
@@ -156,7 +156,7 @@ class Geometry:
         slot_size = _align(SLOT_HEADER_SIZE + stride * height, 64)
         geo = cls(width, height, stride, fmt, int(Flags.PREMULTIPLIED | Flags.ROW0_TOP), slot_count,
                   slot_size, frames_offset, HEADER_SIZE, pose_size, max_joints,
-                  frames_offset + slot_count * slot_size)
+                  frames_offset + slot_count * slot_size, skeleton_joints)
         geo.check()
         return geo
 
@@ -168,6 +168,9 @@ class Geometry:
             raise BridgeProtocolError(f"slot count {self.slot_count} outside 1..{MAX_SLOTS}")
         if self.max_joints > MAX_JOINTS:
             raise BridgeProtocolError(f"max joints {self.max_joints} above {MAX_JOINTS}")
+        if self.skeleton_joints > self.max_joints:
+            raise BridgeProtocolError(
+                f"skeleton joints {self.skeleton_joints} above the pose region's max joints {self.max_joints}")
         row = self.width * self.pixel_format.bytes_per_pixel
         if not (row <= self.stride <= row + 4096) or self.stride % 4:
             raise BridgeProtocolError(f"stride {self.stride} does not fit rows of {row} bytes")
@@ -219,7 +222,7 @@ def parse_header(buf, actual_size: int, *, name: str = "segment") -> Geometry:
             f"{name}: unknown pixel format {h.pixel_format}; known: "
             + ", ".join(f"{f.value} ({f.name})" for f in PixelFormat)) from None
     geo = Geometry(h.width, h.height, h.stride, fmt, h.flags, h.slot_count, h.slot_size, h.frames_offset,
-                   h.pose_offset, h.pose_size, h.max_joints, h.segment_size)
+                   h.pose_offset, h.pose_size, h.max_joints, h.segment_size, h.skeleton_joints)
     geo.check()
     return geo
 
@@ -228,31 +231,27 @@ def parse_header(buf, actual_size: int, *, name: str = "segment") -> Geometry:
 # Pose requests (engine -> runtime)
 
 
-def _identity() -> np.ndarray:
-    return np.eye(4, dtype=np.float32)
-
-
-@dataclass(frozen=True)
-class PoseRequest:
-    """What the engine asks the runtime to shade next.
-
-    ``joints``: [J, 4, 4] f32 joint world matrices in the character's skeleton
-    order (row-major, column vectors, like ``conrt.types.Pose.joint_world``),
-    or a clip name + time. ``request_id`` is echoed in every frame shaded from
-    this request; ``time_ns`` is the engine's own timestamp, also echoed.
-    """
-
-    request_id: int = 0
-    time_ns: int = 0
-    kind: PoseKind = PoseKind.NONE
-    joints: np.ndarray | None = None  # [J, 4, 4] f32
-    clip_name: str = ""
-    clip_time: float = 0.0
-    camera_view: np.ndarray = field(default_factory=_identity)  # [4, 4] f32 world -> eye
-    camera_proj: np.ndarray = field(default_factory=_identity)  # [4, 4] f32 eye -> clip
-
-    def camera_yaw(self) -> float:
-        """Yaw (radians, about +Y) of the camera's viewing direction in world space."""
-        rot = self.camera_view[:3, :3]
-        forward = -rot[2, :]  # the eye looks down -Z; row 2 of world->eye is eye Z in world
-        return float(np.arctan2(-forward[0], -forward[2])) if np.isfinite(forward).all() else 0.0
+def pose_problem(kind: int, joint_count: int, geo: Geometry, joints: np.ndarray | None, clip_time: float,
+                 camera_view: np.ndarray, camera_proj: np.ndarray) -> str | None:
+    """What is wrong with a pose request (None if nothing): the one rule the
+    runtime applies to requests and the Python engine side applies before sending."""
+    try:
+        kind = PoseKind(kind)
+    except ValueError:
+        return f"unknown kind {kind}; known: " + ", ".join(f"{k.value} ({k.name})" for k in PoseKind)
+    if joint_count > geo.max_joints:
+        return f"{joint_count} joints, the segment holds at most {geo.max_joints}"
+    if kind == PoseKind.JOINTS and geo.skeleton_joints and joint_count != geo.skeleton_joints:
+        return (f"{joint_count} joints, the character has {geo.skeleton_joints} "
+                "(header skeleton_joints; send all of them, in skeleton order)")
+    if not (np.isfinite(camera_view).all() and np.isfinite(camera_proj).all()):
+        return "NaN/inf camera matrices"
+    if kind == PoseKind.JOINTS and joints is not None:
+        if not np.isfinite(joints).all():
+            return "NaN/inf joint matrices"
+        biggest = float(np.abs(joints).max()) if joints.size else 0.0
+        if biggest > MAX_ABS_JOINT_VALUE:
+            return f"joint matrix entry {biggest:.3g} beyond +-{MAX_ABS_JOINT_VALUE:g}"
+    if kind == PoseKind.CLIP and not (np.isfinite(clip_time) and abs(clip_time) <= MAX_ABS_CLIP_TIME):
+        return f"clip time {clip_time} outside +-{MAX_ABS_CLIP_TIME:g} s"
+    return None

@@ -99,7 +99,13 @@ class BridgeReader:
 
     @property
     def frames_published(self) -> int:
+        self._checked().check_size()
         return int(self._seg.header.frames_published)
+
+    def _checked(self):
+        if self._seg is None:
+            raise BridgeProtocolError(f"reader of {self.name} is closed")
+        return self._seg
 
     def empty_frame(self) -> np.ndarray:
         return np.empty(self.frame_shape, self.dtype)
@@ -118,6 +124,7 @@ class BridgeReader:
             out = self.empty_frame()
         elif out.shape != self.frame_shape or out.dtype != self.dtype:
             raise InputError(f"out has {out.shape} {out.dtype}, expected {self.frame_shape} {self.dtype}")
+        seg.check_size()
         hdr, n = seg.header, self.geometry.slot_count
         for retry in range(max_retries):
             published = hdr.frames_published
@@ -137,7 +144,11 @@ class BridgeReader:
             self._last_index = index
             return out, FrameInfo(index, info.request_id, info.request_time_ns, info.render_start_ns,
                                   info.publish_ns, dropped, retry)
+        # Every copy torn or the slot odd throughout: a writer killed mid-frame
+        # leaves its slot odd forever (with one slot, no other frame exists).
         log.debug("bridge %s: %d torn copies in a row", self.name, max_retries)
+        self._last_check = 0
+        self._check_alive_rate_limited()
         return None
 
     def wait(self, timeout: float = 5.0, out: np.ndarray | None = None, poll: float = 0.0005):
@@ -157,10 +168,12 @@ class BridgeReader:
     # -- liveness -----------------------------------------------------------
 
     def heartbeat_age(self) -> float:
-        """Seconds since the writer's last heartbeat (CLOCK_MONOTONIC is system-wide)."""
-        return (time.monotonic_ns() - int(self._seg.header.heartbeat_ns)) / 1e9
+        """Seconds since the writer's last heartbeat (CLOCK_MONOTONIC is system-wide); one in the future counts as 0."""
+        self._checked().check_size()
+        return max(0, time.monotonic_ns() - int(self._seg.header.heartbeat_ns)) / 1e9
 
     def writer_state(self) -> WriterState:
+        self._checked().check_size()
         h = self._seg.header
         if h.writer_pid == 0 or h.writer_pid != self.writer_pid:
             state = WriterState.DEAD  # closed cleanly, or a different writer now
@@ -196,7 +209,8 @@ class BridgeReader:
         ``joints``: [J, 4, 4] f32 world matrices (row-major, column vectors), or
         ``clip`` + ``clip_time``. One engine writes poses per bridge.
         """
-        seg = self._seg
+        seg = self._checked()
+        seg.check_size()
         geo = self.geometry
         if joints is not None and clip is not None:
             raise InputError("send either joints or a clip, not both")
@@ -205,8 +219,6 @@ class BridgeReader:
             if joints.ndim != 3 or joints.shape[1:] != (4, 4) or joints.shape[0] > geo.max_joints:
                 raise InputError(
                     f"joints have shape {joints.shape}, expected (J, 4, 4) with J at most {geo.max_joints}")
-            if not np.isfinite(joints).all():
-                raise InputError("joints contain NaN/inf")
         name = b""
         if clip is not None:
             name = clip.encode("utf-8")
@@ -218,6 +230,10 @@ class BridgeReader:
             if m.shape != (4, 4) or not np.isfinite(m).all():
                 raise InputError(f"{label} must be a finite 4x4 matrix, got shape {m.shape}")
             mats.append(m)
+        kind = P.PoseKind.JOINTS if joints is not None else P.PoseKind.CLIP if clip is not None else P.PoseKind.NONE
+        problem = P.pose_problem(kind, 0 if joints is None else len(joints), geo, joints, float(clip_time), *mats)
+        if problem:
+            raise InputError(f"pose request not sent: {problem}")
         rid = self._next_request if request_id is None else int(request_id)
         self._next_request = rid + 1
         pose = seg.pose

@@ -18,6 +18,8 @@ import os
 
 import numpy as np
 
+from conrt.errors import BridgeProtocolError
+
 from . import protocol as P
 
 log = logging.getLogger(__name__)
@@ -39,6 +41,21 @@ class MappedSegment:
             self.pixels.append(np.ndarray(
                 geo.frame_shape(), fmt.dtype, buffer=mm, offset=base + P.SLOT_HEADER_SIZE,
                 strides=(geo.stride, fmt.bytes_per_pixel, fmt.dtype.itemsize)))
+
+    def check_size(self) -> None:
+        """Raise BridgeProtocolError if the file shrank below the validated size.
+
+        Touching a mapped page past the end of the file is SIGBUS (the process
+        dies, Python cannot catch it), so every access through the mapping
+        is preceded by this fstat (~3 us from Python). PROTOCOL.md "Shrinking segments".
+        """
+        if self.fd is None:
+            raise BridgeProtocolError(f"{self.path}: the segment is closed")
+        size = os.fstat(self.fd).st_size
+        if size < self.geo.segment_size:
+            raise BridgeProtocolError(
+                f"{self.path} shrank to {size} bytes, the bridge needs {self.geo.segment_size}: "
+                "another process truncated it; detach")
 
     def close(self) -> None:
         # Views export the mmap's buffer; drop ours before closing it.

@@ -23,6 +23,7 @@ log = logging.getLogger(__name__)
 
 SHM_DIR = "/dev/shm"
 PREFIX = "conrt-bridge."
+STARTING_GRACE = 2.0  # seconds a header-less segment counts as "being created", not stale
 _NAME_RE = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9_.-]{0,199}")
 
 
@@ -97,17 +98,64 @@ def process_alive(pid: int, start_ticks: int = 0, ns_inode: int = 0) -> bool | N
 # Segments
 
 
-def _remove_if_stale(path: str) -> None:
-    """Unlink a leftover segment whose writer is dead; refuse if it is alive."""
+def _kind(mode: int) -> str:
+    for test, kind in ((stat.S_ISDIR, "a directory"), (stat.S_ISFIFO, "a FIFO"), (stat.S_ISLNK, "a symbolic link"),
+                       (stat.S_ISSOCK, "a socket"), (stat.S_ISCHR, "a character device"),
+                       (stat.S_ISBLK, "a block device")):
+        if test(mode):
+            return kind
+    return "not a regular file"
+
+
+def _open_regular(path: str, flags: int) -> tuple[int, os.stat_result]:
+    """Open ``path`` only if it is a regular file (not a symlink, FIFO, directory, ...).
+
+    lstat first, so a symlink or FIFO is named before anything is opened;
+    O_NOFOLLOW | O_NONBLOCK, so a file swapped in between cannot be followed
+    or block the open; fstat after, so what we hold is what we checked.
+    FileNotFoundError passes through; every other problem is a BridgeProtocolError.
+    """
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
-    except FileNotFoundError:
-        return
+        st = before = os.lstat(path)
+    except FileNotFoundError:  # the caller's business
+        raise
     except OSError as exc:
-        raise BridgeProtocolError(f"{path} exists and cannot be inspected: {exc}") from None
+        raise BridgeProtocolError(f"cannot inspect bridge segment {path}: {exc.strerror}") from None
+    if not stat.S_ISREG(st.st_mode):
+        raise BridgeProtocolError(
+            f"{path} is {_kind(st.st_mode)}, not a bridge segment (a regular file); remove it or pick another name")
+    try:
+        fd = os.open(path, flags | os.O_NOFOLLOW | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    except FileNotFoundError:
+        raise
+    except OSError as exc:
+        raise BridgeProtocolError(f"cannot open bridge segment {path}: {exc.strerror}") from None
     try:
         st = os.fstat(fd)
-        if st.st_uid != os.getuid():
+        if not stat.S_ISREG(st.st_mode):
+            raise BridgeProtocolError(f"{path} is {_kind(st.st_mode)}, not a bridge segment (a regular file)")
+        if (st.st_ino, st.st_dev) != (before.st_ino, before.st_dev):
+            raise BridgeProtocolError(f"{path} was replaced while it was being opened")
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd, st
+
+
+def _remove_if_stale(path: str) -> None:
+    """Unlink a leftover segment whose writer is dead; refuse if it is alive.
+
+    Dead (PROTOCOL.md "Cleanup"): ``writer_pid`` is 0 or names no live process
+    (zombie or reused pid included), or the file is shorter than a header and
+    at least 2 s old (a writer that died before writing its pid). A file of
+    another owner, or one that is not a regular file, is never removed.
+    """
+    try:
+        fd, st = _open_regular(path, os.O_RDONLY)
+    except FileNotFoundError:
+        return
+    try:
+        if st.st_uid != os.geteuid():
             raise BridgeProtocolError(f"{path} exists and belongs to uid {st.st_uid}; pick another name")
         head = os.pread(fd, P.HEADER_SIZE, 0)
     finally:
@@ -121,7 +169,7 @@ def _remove_if_stale(path: str) -> None:
             raise BridgeProtocolError(f"{path} belongs to pid {pid} in another pid namespace; pick another name")
         if alive:
             raise BridgeProtocolError(f"bridge segment {path} is in use by the live writer pid {pid}")
-    elif time.time() - st.st_mtime < 2.0:
+    elif time.time() - st.st_mtime < STARTING_GRACE:
         # Shorter than a header and brand new: someone is creating it right now.
         raise BridgeProtocolError(f"{path} is being created by another process")
     log.warning("removing stale bridge segment %s (writer pid %d is gone)", path, pid)
@@ -157,25 +205,18 @@ def create_segment(name: str, size: int) -> tuple[int, mmap.mmap, str]:
 def open_segment(name: str) -> tuple[int, mmap.mmap, str]:
     """Open an existing segment read-write (readers write the pose region).
 
-    Refuses segments owned by another user or readable by others: a reader
-    must not feed poses into, or trust frames from, a segment it did not expect.
+    Refuses anything but a regular file owned by our effective uid with mode
+    exactly 0600: a reader must not feed poses into, or trust frames from, a
+    segment it did not expect (PROTOCOL.md "Segment").
     """
     path = segment_path(name)
     try:
-        fd = os.open(path, os.O_RDWR | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0))
+        fd, st = _open_regular(path, os.O_RDWR)
     except FileNotFoundError:
         raise BridgeProtocolError(
             f"no bridge named {name!r} ({path} does not exist); is `conrt bridge` running?") from None
-    except OSError as exc:
-        raise BridgeProtocolError(f"cannot open bridge segment {path}: {exc}") from None
     try:
-        st = os.fstat(fd)
-        if not stat.S_ISREG(st.st_mode):
-            raise BridgeProtocolError(f"{path} is not a regular shared-memory file")
-        if st.st_uid != os.getuid():
-            raise BridgeProtocolError(f"{path} belongs to uid {st.st_uid}, not to us (uid {os.getuid()})")
-        if st.st_mode & 0o077:
-            raise BridgeProtocolError(f"{path} has mode {st.st_mode & 0o777:04o}, expected owner-only 0600")
+        check_owner_only(path, st)
         if st.st_size < P.HEADER_SIZE:
             raise BridgeProtocolError(
                 f"{path} has {st.st_size} bytes, smaller than the {P.HEADER_SIZE}-byte header (not initialised yet?)")
@@ -184,3 +225,11 @@ def open_segment(name: str) -> tuple[int, mmap.mmap, str]:
         os.close(fd)
         raise
     return fd, mm, path
+
+
+def check_owner_only(path: str, st: os.stat_result) -> None:
+    if st.st_uid != os.geteuid():
+        raise BridgeProtocolError(f"{path} belongs to uid {st.st_uid}, not to us (uid {os.geteuid()})")
+    if stat.S_IMODE(st.st_mode) != P.OWNER_ONLY_MODE:
+        raise BridgeProtocolError(
+            f"{path} has mode {stat.S_IMODE(st.st_mode):04o}, expected owner-only {P.OWNER_ONLY_MODE:04o}")

@@ -7,8 +7,10 @@ the camera yaw as a yellow needle, each requested joint (projected with the
 request's camera) as a red dot, a clip request as a bar (length = time mod 1),
 and the request id's low 16 bits as blocks along the top edge.
 
-With ``checksum=True`` the last 8 bytes of every frame are its counter (u32)
-and the CRC-32 of all bytes before them, so a reader can detect torn frames.
+With ``checksum=True`` the last 8 bytes of every frame (in tight row order,
+padding excluded: the last 8 bytes of the last row's pixels) are its counter
+(u32 LE) and the CRC-32 (zlib's) of all bytes before them, so a reader can
+detect torn frames.
 """
 from __future__ import annotations
 
@@ -69,9 +71,7 @@ class TestPattern:
             self._draw_clip(out, request)
         self._draw_id(out, request.request_id)
         if self.checksum:
-            flat = out.reshape(-1).view(np.uint8)
-            crc = zlib.crc32(flat[:-8])
-            flat[-8:] = np.frombuffer(struct.pack("<II", self.count & 0xFFFFFFFF, crc), np.uint8)
+            stamp(out, self.count)
         self.count += 1
 
     def _inside(self, xs: np.ndarray, ys: np.ndarray):
@@ -112,10 +112,34 @@ class TestPattern:
         out[0:b, :n * b] = np.repeat(row[:n], b, axis=0)[None]
 
 
+def _crc_before_stamp(frame: np.ndarray) -> int:
+    """CRC-32 of the frame's bytes in tight row order (what readers copy), without the last 8."""
+    if frame.flags.c_contiguous:
+        return zlib.crc32(frame.reshape(-1).view(np.uint8)[:-8])
+    crc = 0
+    for y in range(frame.shape[0] - 1):  # padded rows: row by row, skipping the padding
+        crc = zlib.crc32(np.ascontiguousarray(frame[y]).view(np.uint8), crc)
+    last = np.ascontiguousarray(frame[-1]).reshape(-1).view(np.uint8)
+    return zlib.crc32(last[:-8], crc)
+
+
+def stamp(frame: np.ndarray, count: int) -> None:
+    """Write ``count`` (u32 LE) and the CRC-32 (u32 LE) of all bytes before them into the frame's last 8 bytes.
+
+    ``frame`` may be a strided view (a bridge slot whose rows are padded): the
+    stamp goes into the last row's pixels, never into a temporary copy.
+    """
+    last_row = frame[-1]  # [W, 4]: one row, contiguous even when the rows are padded
+    tail = last_row.reshape(-1).view(np.uint8)
+    if not np.shares_memory(tail, frame):
+        raise ValueError("the frame's last row is not contiguous; cannot stamp it in place")
+    crc = _crc_before_stamp(frame)
+    tail[-8:] = np.frombuffer(struct.pack("<II", count & 0xFFFFFFFF, crc), np.uint8)
+
+
 def check_stamp(frame: np.ndarray) -> int:
     """The counter stamped by ``TestPattern(checksum=True)``; ValueError if the CRC does not match."""
-    flat = np.ascontiguousarray(frame).reshape(-1).view(np.uint8)
-    count, crc = struct.unpack("<II", flat[-8:].tobytes())
-    if zlib.crc32(flat[:-8]) != crc:
+    count, crc = struct.unpack("<II", np.ascontiguousarray(frame[-1]).reshape(-1).view(np.uint8)[-8:].tobytes())
+    if _crc_before_stamp(frame) != crc:
         raise ValueError(f"frame {count}: checksum mismatch (torn or corrupt frame)")
     return count

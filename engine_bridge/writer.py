@@ -32,7 +32,7 @@ class BridgeWriter:
 
     def __init__(self, name: str | None = None, width: int = 256, height: int = 256,
                  pixel_format: P.PixelFormat | str = P.PixelFormat.RGBA8, slot_count: int = 3,
-                 max_joints: int = 256, heartbeat_period: float = 0.1):
+                 max_joints: int = 256, heartbeat_period: float = 0.1, skeleton_joints: int = 0):
         if isinstance(pixel_format, str):
             try:
                 pixel_format = P.PixelFormat[pixel_format.upper()]
@@ -41,7 +41,10 @@ class BridgeWriter:
                     f"unknown pixel format {pixel_format!r}; choose from "
                     + ", ".join(f.name.lower() for f in P.PixelFormat)) from None
         self.name = shm.check_name(name) if name is not None else shm.unique_name()
-        self.geometry = geo = P.Geometry.build(width, height, pixel_format, slot_count, max_joints)
+        self.geometry = geo = P.Geometry.build(width, height, pixel_format, slot_count, max_joints, skeleton_joints)
+        if slot_count == 1:
+            log.warning("bridge with 1 slot: while a frame is being written no reader can copy one, so a writer "
+                        "at full speed starves readers; use 2 or more slots")
         fd, mm, path = shm.create_segment(self.name, geo.segment_size)
         self.path = path
         self.frame_index = 0
@@ -85,6 +88,7 @@ class BridgeWriter:
         h.pixel_format, h.flags = int(geo.pixel_format), geo.flags
         h.slot_count, h.slot_size, h.frames_offset = geo.slot_count, geo.slot_size, geo.frames_offset
         h.pose_offset, h.pose_size, h.max_joints = geo.pose_offset, geo.pose_size, geo.max_joints
+        h.skeleton_joints = geo.skeleton_joints
         h.heartbeat_period_ms = max(1, int(round(heartbeat_period * 1000)))
         h.heartbeat_ns = time.monotonic_ns()
         h.frames_published = 0
@@ -97,6 +101,12 @@ class BridgeWriter:
             seg = self._seg
             if seg is None or seg.header is None:
                 return
+            try:
+                seg.check_size()
+            except (BridgeProtocolError, OSError) as exc:  # truncated by someone: beating would be SIGBUS
+                if not self._stop.is_set():  # (not just closed under us)
+                    log.error("bridge %s: %s; heartbeat stopped", self.name, exc)
+                return
             seg.header.heartbeat_ns = time.monotonic_ns()
 
     # -- frames out ---------------------------------------------------------
@@ -107,6 +117,7 @@ class BridgeWriter:
         of the segment's dtype) to fill in place; publishes on exit."""
         self._check_open()
         seg, n = self._seg, self.frame_index
+        seg.check_size()
         slot = seg.slots[n % self.geometry.slot_count]
         req = request or self._request
         start = time.monotonic_ns() if render_start_ns is None else render_start_ns
@@ -161,11 +172,13 @@ class BridgeWriter:
     def poll_request(self) -> P.PoseRequest:
         """The engine's latest pose request (the last good one if none is new).
 
-        Raises BridgeProtocolError once per bad request (unknown kind, joint
-        count over the limit, NaN matrices); later calls return the last good one.
+        Raises BridgeProtocolError once per bad request (unknown kind, wrong
+        joint count, NaN or huge values: ``protocol.pose_problem``); later
+        calls return the last good one.
         """
         self._check_open()
         seg = self._seg
+        seg.check_size()
         pose, geo = seg.pose, self.geometry
         for attempt in range(200):
             s1 = pose.seq
@@ -191,22 +204,12 @@ class BridgeWriter:
 
     def _decode(self, head: P.PoseHeader, joints: np.ndarray | None) -> P.PoseRequest:
         rid = head.request_id
-        try:
-            kind = P.PoseKind(head.kind)
-        except ValueError:
-            raise BridgeProtocolError(f"pose request {rid}: unknown kind {head.kind}; known: "
-                                      + ", ".join(f"{k.value} ({k.name})" for k in P.PoseKind)) from None
-        if head.joint_count > self.geometry.max_joints:
-            raise BridgeProtocolError(
-                f"pose request {rid}: {head.joint_count} joints, the segment holds at most {self.geometry.max_joints}")
         view = np.array(head.camera_view, np.float32).reshape(4, 4)
         proj = np.array(head.camera_proj, np.float32).reshape(4, 4)
-        if not (np.isfinite(view).all() and np.isfinite(proj).all()):
-            raise BridgeProtocolError(f"pose request {rid}: NaN/inf camera matrices")
-        if joints is not None and not np.isfinite(joints).all():
-            raise BridgeProtocolError(f"pose request {rid}: NaN/inf joint matrices")
-        if kind == P.PoseKind.CLIP and not np.isfinite(head.clip_time):
-            raise BridgeProtocolError(f"pose request {rid}: clip time {head.clip_time}")
+        problem = P.pose_problem(head.kind, head.joint_count, self.geometry, joints, head.clip_time, view, proj)
+        if problem:
+            raise BridgeProtocolError(f"pose request {rid}: {problem}")
+        kind = P.PoseKind(head.kind)
         try:
             clip = bytes(head.clip_name).split(b"\0", 1)[0].decode("utf-8")
         except UnicodeDecodeError:
@@ -232,8 +235,8 @@ class BridgeWriter:
         if self._beat is not None and self._beat.is_alive() and self._beat is not threading.current_thread():
             self._beat.join(timeout=2.0)
         seg, self._seg = self._seg, None
-        if seg is not None and seg.header is not None:
-            seg.header.writer_pid = 0  # readers see "writer closed" at once
+        if seg is not None and seg.header is not None and os.fstat(seg.fd).st_size >= P.HEADER_SIZE:
+            seg.header.writer_pid = 0  # readers see "writer closed" at once (unless someone truncated the file)
         try:
             os.unlink(self.path)
         except FileNotFoundError:

@@ -15,7 +15,8 @@ _EXPORTS = {
     "clip_to_bvh": "bvh",
     "load_gltf_clip": "gltf_anim", "list_gltf_animations": "gltf_anim",
     "ClothParams": "cloth", "build_proxy": "cloth",
-    "HairParams": "hair",
+    "HairParams": "hair", "spring_params": "hair",
+    "resolve_motion": "motion", "check_motion": "motion", "load_name_map": "motion", "motion_poses": "motion",
     "stick_character": "stick",
 }
 __all__ = sorted(_EXPORTS)

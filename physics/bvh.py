@@ -5,11 +5,13 @@ is the multiplication order: ``ZXY`` means ``Rz @ Rx @ Ry``), ``mixamorig:``
 style prefixes, and CMU / Biovision / Mixamo / VRM joint names (mapped onto
 the VRM humanoid names). Bad files raise :class:`AssetError` naming the line.
 
-Retargeting works on rotations in rest-aligned axes (see ``clips.py``): for
-every humanoid joint the mapped BVH joint's world rotation is taken and
-corrected by the rotation that turns our rest bone direction onto the BVH rest
-bone direction, so a BVH captured from, say, an A-pose rest still puts the
-arms of our T-posed character where the actor's were.
+Retargeting works on rotations in rest-aligned axes (see ``clips.py``) and
+does not trust the file's rest pose: every humanoid bone is turned so its
+direction(s) match the file's joint positions at each frame, with the twist
+taken from the file's rotations (see ``_rest_aligned_rotations``). A BVH
+captured from an A-pose rest, or one whose joints keep their own rest
+orientations (bones along +X), still puts our T-posed character's limbs
+where the actor's were.
 """
 from __future__ import annotations
 
@@ -24,7 +26,8 @@ from conrt.errors import AssetError
 from conrt.types import Character
 
 from .clips import Animator, Clip
-from .transforms import euler, matrix_to_euler, matrix_to_quat, quat_to_matrix, rotation_between
+from .transforms import (axis_angle, best_rotations, euler, matrix_to_euler, matrix_to_quat, quat_to_matrix, rotation_between,
+                         rotations_between)
 
 log = logging.getLogger(__name__)
 
@@ -286,73 +289,41 @@ def write_bvh(bvh: Bvh, path=None) -> str:
 # ---------------------------------------------------------------------------
 # Name mapping
 
-def _side_names() -> dict[str, str]:
-    table = {
-        "hips": "hips", "pelvis": "hips", "hip": "hips",
-        "spine": "spine", "abdomen": "spine", "spine0": "spine",
-        "spine1": "chest", "chest": "chest",
-        "spine2": "upperChest", "chest2": "upperChest", "upperchest": "upperChest", "spine3": "upperChest",
-        "neck": "neck", "head": "head", "jaw": "jaw",
-    }
-    parts = {
-        "Shoulder": ("shoulder", "collar", "clavicle"),
-        "UpperArm": ("arm", "uparm", "upperarm", "shldr"),
-        "LowerArm": ("forearm", "lowarm", "lowerarm", "elbow"),
-        "Hand": ("hand", "wrist"),
-        "UpperLeg": ("upleg", "upperleg", "thigh"),
-        "LowerLeg": ("leg", "lowleg", "lowerleg", "knee", "shin"),
-        "Foot": ("foot", "ankle"),
-        "Toes": ("toebase", "toe", "toes"),
-        "Eye": ("eye",),
-    }
-    for side, prefixes in (("left", ("left", "l")), ("right", ("right", "r"))):
-        for part, words in parts.items():
-            for pre in prefixes:
-                for w in words:
-                    table[pre + w] = side + part
-                    table[w + pre] = side + part  # "hand_l", "Hand.L"
-    return table
-
-
-_NAME_TABLE = _side_names()
 _CORE = ("hips", "spine", "head", "leftUpperArm", "leftLowerArm", "rightUpperArm", "rightLowerArm",
          "leftUpperLeg", "leftLowerLeg", "rightUpperLeg", "rightLowerLeg")
-# Bone direction used for the rest-pose correction: first child present in both rigs.
-_DIRECTION_CHILD = {
-    "spine": ("chest", "upperChest", "neck"), "chest": ("upperChest", "neck"), "upperChest": ("neck",),
-    "neck": ("head",),
-    **{f"{s}{a}": (f"{s}{b}",) for s in ("left", "right") for a, b in (
-        ("Shoulder", "UpperArm"), ("UpperArm", "LowerArm"), ("LowerArm", "Hand"),
-        ("UpperLeg", "LowerLeg"), ("LowerLeg", "Foot"), ("Foot", "Toes"))},
-}
-
-
 def normalize_name(name: str) -> str:
-    """'mixamorig:LeftUpLeg' -> 'leftupleg'."""
+    """'mixamorig:LeftUpLeg' -> 'leftupleg' (for display; recognition is ``rig_names``)."""
     name = name.rsplit(":", 1)[-1]
     name = re.sub(r"^(mixamorig|bip0?1|valvebiped|def)[_ ]?", "", name, flags=re.I)
     return re.sub(r"[^a-z0-9]", "", name.lower())
 
 
-def humanoid_map(names, name_map: dict[str, str] | None = None) -> dict[str, int]:
+def humanoid_map(names, name_map: dict[str, str] | None = None, joints=None) -> dict[str, int]:
     """BVH joint names -> {humanoid name: BVH joint index}.
 
-    ``name_map`` (BVH name -> humanoid name) overrides the built-in table."""
+    ``name_map`` (joint name -> humanoid name) overrides the built-in
+    conventions (``conrt.characters.rig_names``). Its names that the file does
+    not have are skipped (one map may cover the motion file and the
+    character) unless none of them is in the file."""
+    from conrt.characters.rig_names import recognise_humanoid
     from conrt.types import HUMANOID_BONES
 
     names = list(names)
     out: dict[str, int] = {}
     if name_map:
         for src, dst in name_map.items():
-            if src not in names:
-                raise AssetError(f"name_map refers to BVH joint {src!r}, which the file does not have "
-                                 f"(joints: {', '.join(names)})")
             if dst not in HUMANOID_BONES:
                 raise AssetError(f"name_map target {dst!r} is not a humanoid bone (valid: {', '.join(HUMANOID_BONES)})")
-            out[dst] = names.index(src)
-    for k, n in enumerate(names):
-        h = _NAME_TABLE.get(normalize_name(n))
-        if h is not None and h not in out:  # first (closest to the root) wins
+        if not any(src in names for src in name_map):
+            raise AssetError(f"name_map names none of the joints the BVH file has: it gives "
+                             f"{', '.join(name_map)}, the file does not have them (joints: {', '.join(names)})")
+        for src, dst in name_map.items():
+            if src in names:
+                out[dst] = names.index(src)
+    taken = set(out.values())
+    parents = [j.parent for j in joints] if joints is not None else None
+    for h, k in recognise_humanoid(names, parents).items():
+        if h not in out and k not in taken:
             out[h] = k
     return out
 
@@ -361,61 +332,189 @@ def humanoid_map(names, name_map: dict[str, str] | None = None) -> dict[str, int
 # Retargeting
 
 
+# A BVH's rest pose (all channels zero) is only a T-pose by convention: some
+# files keep per-joint rest orientations (bones along +X, every joint with
+# its own frame), so the rest pose is a tangle. Retargeting therefore works
+# from what does not depend on how the joint frames were chosen: the joints'
+# world positions per frame. Bones whose rest directions agree with ours
+# (angle <= this) also take their twist from the file's rotations.
+_TPOSE_LIKE_DEG = 60.0
+
+
+def _rest_aligned_rotations(bvh: Bvh, character: Character, hmap: dict, order: list, wr, wp) -> dict:
+    """{humanoid bone: [F, 3, 3] rest-aligned world rotation A} (see clips.py).
+
+    - A bone with two or more mapped child bones that are not collinear (hips:
+      spine and both legs; the upper chest: neck and shoulders) gets the
+      rotation that best turns our rest directions to its children onto the
+      file's directions at each frame (Kabsch), which fixes its twist too.
+    - A bone with one child direction is swung so our rest direction lands
+      exactly on the file's direction at each frame. Its twist (a head
+      turning, a forearm rolling) is the file's rotation relative to a
+      reference: the rest pose when that is T-pose-like (every such bone
+      within ``_TPOSE_LIKE_DEG`` of ours, the hips facing our way), else the
+      first frame, where the bone is placed by the minimal swing from its parent.
+    - Leaves (head, hands, toes without a child in the file) use the file's
+      End Site as their direction when it has one, else turn with the file's
+      rotation from the same reference.
+    Directions depend on joint positions only and twists on rotation
+    differences, so a file whose joint frames are rotated differently (with
+    compensated channels) retargets to the same joint positions."""
+    ch, sk = character.humanoid, character.skeleton
+    cpos = sk.rest_world[:, :3, 3].astype(np.float64)
+    rest_b = bvh.rest_positions()
+    f = bvh.num_frames
+    used = set(order)
+
+    def used_parent(h):
+        p = sk.parents[ch[h]]
+        while p >= 0:
+            for k in used:
+                if ch[k] == p:
+                    return k
+            p = sk.parents[p]
+        return None
+
+    parent = {h: used_parent(h) for h in order}
+    kids = {h: [c for c in order if parent[c] == h] for h in order}
+    # A child at the same place as its parent in the file (CMU: Neck and the
+    # shoulders sit on Spine1) gives no direction: look through it to its own child.
+    eps = 1e-4 * max(float(np.ptp(wp[0], axis=0).max()), 1e-9)
+    for h in order:
+        far = []
+        for c in kids[h]:
+            while np.linalg.norm(wp[0, hmap[c]] - wp[0, hmap[h]]) < eps and kids[c]:
+                c = kids[c][0]
+            far.append(c)
+        kids[h] = far
+    end_dir = {}  # bvh joint -> local direction of an End Site / only child (for leaves)
+    for k, j in enumerate(bvh.joints):
+        if j.end_site is not None and np.linalg.norm(j.end_site) > 1e-9:
+            end_dir[k] = j.end_site
+    for k, j in enumerate(bvh.joints):
+        if j.parent >= 0 and j.parent not in end_dir and np.linalg.norm(j.offset) > 1e-9:
+            end_dir[j.parent] = j.offset
+
+    def frame_dirs(h, c):
+        return wp[:, hmap[c]] - wp[:, hmap[h]]  # [F, 3]
+
+    def rest_dirs(h, c):
+        return cpos[ch[c]] - cpos[ch[h]], rest_b[hmap[c]] - rest_b[hmap[h]]
+
+    # Is the file's rest pose T-pose-like? (then the twist comes from its rotations)
+    angles = []
+    for h in order:
+        if len(kids[h]) == 1:
+            dc, db = rest_dirs(h, kids[h][0])
+            if np.linalg.norm(dc) > 1e-6 and np.linalg.norm(db) > 1e-9:
+                angles.append(np.degrees(np.arccos(np.clip(np.dot(dc, db) / np.linalg.norm(dc) / np.linalg.norm(db), -1, 1))))
+    hip_kids = kids.get("hips", [])
+    hip_turn = 0.0
+    if len(hip_kids) >= 2:
+        u = np.array([rest_dirs("hips", c)[0] for c in hip_kids])
+        v = np.array([rest_dirs("hips", c)[1] for c in hip_kids])
+        r0 = best_rotations(_unit(u), _unit(v)[None])[0]
+        hip_turn = float(np.degrees(np.arccos(np.clip((np.trace(r0) - 1) / 2, -1, 1))))
+    tpose_like = hip_turn <= 30.0 and (not angles or max(angles) <= _TPOSE_LIKE_DEG)
+    log.info("%s: rest pose %s (largest bone difference %.0f deg, hips %.0f deg)", bvh.source,
+             "T-pose-like: twist from the file's rotations" if tpose_like else
+             "is not a T-pose: bones follow the joint positions", max(angles, default=0.0), hip_turn)
+
+    out: dict[str, np.ndarray] = {}
+    corr: dict[str, np.ndarray] = {}  # T-pose-like: our rest frame -> the file's rest frame, per bone
+    for h in order:
+        up = out[parent[h]] if parent[h] is not None else np.broadcast_to(np.eye(3), (f, 3, 3))
+        b = hmap[h]
+        corr[h] = corr[parent[h]] if parent[h] is not None else np.eye(3)
+        dirs = [c for c in kids[h] if np.linalg.norm(rest_dirs(h, c)[0]) > 1e-6]
+        if len(dirs) >= 2:
+            u = _unit(np.array([rest_dirs(h, c)[0] for c in dirs]))
+            if np.linalg.svd(u, compute_uv=False)[1] > 0.1:  # not collinear
+                out[h] = best_rotations(u, _unit(np.stack([frame_dirs(h, c) for c in dirs], 1)))
+                corr[h] = best_rotations(u, _unit(np.array([rest_dirs(h, c)[1] for c in dirs]))[None])[0]
+                continue
+        if dirs:
+            dc, db = rest_dirs(h, dirs[0])
+            target = frame_dirs(h, dirs[0])
+        elif b in end_dir:  # a leaf with an End Site / child in the file
+            kid_c = [j for j in range(sk.num_joints) if sk.parents[j] == ch[h]]
+            dc = cpos[kid_c].mean(0) - cpos[ch[h]] if kid_c else np.zeros(3)
+            if np.linalg.norm(dc) < 1e-6:  # no child of ours: continue the parent bone
+                pj = sk.parents[ch[h]]
+                dc = cpos[ch[h]] - cpos[pj] if pj >= 0 else np.array([0, 1.0, 0])
+            db = end_dir[b]  # at rest every joint frame is the file's world frame
+            target = np.einsum("fab,b->fa", wr[:, b], end_dir[b])
+        else:
+            out[h] = wr[:, b] @ corr[h] if tpose_like else wr[:, b] @ wr[0, b].T @ up[0]
+            continue
+        if tpose_like:
+            corr[h] = rotation_between(dc, db)
+            base = wr[:, b] @ corr[h]  # the file's rotation from its rest, rest-aligned
+        else:
+            # the file's rotation from its first frame, where the bone hangs on its parent without twist
+            first = rotations_between(up[0] @ dc, target[0]) @ up[0]
+            base = wr[:, b] @ wr[0, b].T @ first
+        now = np.einsum("fab,b->fa", base, dc)
+        out[h] = rotations_between(now, target) @ base
+    return out
+
+
+def _unit(v):
+    return v / np.maximum(np.linalg.norm(v, axis=-1, keepdims=True), 1e-12)
+
+
 def bvh_to_clip(bvh: Bvh, character: Character, name_map: dict[str, str] | None = None,
                 name: str | None = None, loop: bool = True, root: str = "ground") -> Clip:
     """Retarget a BVH onto ``character`` (its ``humanoid`` mapping) as a Clip.
 
     Root motion is scaled by the ratio of leg lengths. ``root="ground"``
-    starts it at the character's rest x/z and puts the lowest foot of the
-    whole clip at the character's rest foot height; ``root="absolute"`` keeps
+    turns the capture about +Y so it faces +Z on average (like our
+    characters), starts it at the character's rest x/z and puts the lowest
+    foot of the whole clip at the character's rest foot height; ``root="absolute"`` keeps
     the scaled file position (for files written by :func:`clip_to_bvh`)."""
     if root not in ("ground", "absolute"):
         raise AssetError(f"unknown root mode {root!r}; valid: ground, absolute")
-    hmap = humanoid_map(bvh.names, name_map)
+    from conrt.characters.rig_names import expected_names
+
+    hmap = humanoid_map(bvh.names, name_map, bvh.joints)
     missing = [b for b in _CORE if b not in hmap]
     if missing:
-        unknown = [n for n in bvh.names if normalize_name(n) not in _NAME_TABLE and n not in (name_map or {})]
+        known = set(hmap.values())
+        unknown = [n for k, n in enumerate(bvh.names) if k not in known]
         raise AssetError(
             f"{bvh.source}: cannot map BVH joints onto humanoid bones {', '.join(missing)}; "
-            f"unrecognised joints: {', '.join(unknown) or '(none)'}; pass name_map={{bvh_name: humanoid_name}}"
+            f"unrecognised joints: {', '.join(unknown) or '(none)'}; expected names like {expected_names()}; "
+            f"or pass a name map (--name-map FILE.json, name_map=): {{\"bvh joint\": \"humanoid bone\"}}"
         )
     ch = character.humanoid
     if "hips" not in ch:
-        raise AssetError(f"character {character.name!r} has no humanoid 'hips' joint to retarget onto")
+        sk_names = character.skeleton.names
+        raise AssetError(
+            f"character {character.name!r} has no humanoid 'hips' joint to retarget onto (its joints: "
+            f"{', '.join(sk_names[:12])}{'...' if len(sk_names) > 12 else ''}); expected names like "
+            f"{expected_names()}; or load it with a name map (--name-map FILE.json)")
     sk = character.skeleton
     cpos = sk.rest_world[:, :3, 3].astype(np.float64)
-    bpos = bvh.rest_positions()
     used = [h for h in hmap if h in ch]
-
-    # Rest-pose correction per humanoid bone: our rest bone direction -> the BVH's.
-    corr: dict[str, np.ndarray] = {"hips": np.eye(3)}
     order = sorted(used, key=lambda h: ch[h])  # parents before children
-    for h in order:
-        if h == "hips":
-            continue
-        kids = [c for c in _DIRECTION_CHILD.get(h, ()) if c in hmap and c in ch]
-        if kids:
-            dc = cpos[ch[kids[0]]] - cpos[ch[h]]
-            db = bpos[hmap[kids[0]]] - bpos[hmap[h]]
-            if np.linalg.norm(dc) > 1e-6 and np.linalg.norm(db) > 1e-9:
-                corr[h] = rotation_between(dc, db)
-                continue
-        # leaves (head, hands, toes) keep their nearest corrected ancestor's correction
-        by_index = {ch[k]: k for k in corr}
-        p = sk.parents[ch[h]]
-        while p >= 0 and p not in by_index:
-            p = sk.parents[p]
-        corr[h] = corr[by_index[p]] if p >= 0 else np.eye(3)
-
     wr, wp = bvh.world_transforms()  # [F, B, 3, 3], [F, B, 3]
     f = bvh.num_frames
-    # Rest-aligned world rotations A for every character joint, then local Q = A_parent^T A.
-    inv_ch = {j: h for h, j in ch.items() if h in used}
+    a_used = _rest_aligned_rotations(bvh, character, hmap, order, wr, wp)
+    heading = np.eye(3)
+    if root == "ground":  # face +Z on average like the character (and the front camera), whatever the capture's heading
+        fwd = a_used["hips"][:, :, 2]  # [F, 3] where the hips face
+        fwd = (fwd[:, [0, 2]] / np.maximum(np.linalg.norm(fwd[:, [0, 2]], axis=1, keepdims=True), 1e-9)).mean(0)
+        heading = axis_angle((0, 1, 0), -np.arctan2(fwd[0], fwd[1]))
+        a_used = {h: heading @ a for h, a in a_used.items()}
+
+    # Rest-aligned world rotations A for every character joint (joints that are
+    # not mapped turn with their parent), then local Q = A_parent^T A.
+    inv_ch = {ch[h]: h for h in order}
     a_world = np.empty((f, sk.num_joints, 3, 3))
     for j, p in enumerate(sk.parents):
         h = inv_ch.get(j)
         if h is not None:
-            a_world[:, j] = wr[:, hmap[h]] @ corr[h]
+            a_world[:, j] = a_used[h]
         else:
             a_world[:, j] = a_world[:, p] if p >= 0 else np.eye(3)
     joints = tuple(order)
@@ -425,6 +524,7 @@ def bvh_to_clip(bvh: Bvh, character: Character, name_map: dict[str, str] | None 
         p = sk.parents[j]
         q = a_world[:, j] if p < 0 else np.einsum("fba,fbc->fac", a_world[:, p], a_world[:, j])
         rots[:, c] = matrix_to_quat(q)
+    bpos = wp[0]  # bone lengths from a real frame: the same whatever the file's rest pose
 
     # Root motion: scale by leg length (bone chain lengths: rest-pose independent),
     # x/z relative to the first frame; the ground is fixed afterwards with our own FK.
@@ -432,20 +532,23 @@ def bvh_to_clip(bvh: Bvh, character: Character, name_map: dict[str, str] | None 
     leg_b = leg_c = 0.0
     for side in ("left", "right"):
         names_ = [f"{side}UpperLeg", f"{side}LowerLeg", f"{side}Foot"]
-        if all(n in hmap and n in ch for n in names_):
-            for a_, b_ in zip(names_[:-1], names_[1:]):
+        for a_, b_ in zip(names_[:-1], names_[1:]):  # the leg bones both rigs have
+            if all(n in hmap and n in ch for n in (a_, b_)):
                 leg_b += float(np.linalg.norm(bpos[hmap[b_]] - bpos[hmap[a_]]))
                 leg_c += float(np.linalg.norm(cpos[ch[b_]] - cpos[ch[a_]]))
     if leg_b <= 1e-9 or leg_c <= 1e-9:
-        raise AssetError(f"{bvh.source}: cannot scale root motion (BVH leg length {leg_b:.4g}, character {leg_c:.4g})")
+        raise AssetError(f"{bvh.source}: cannot scale root motion: no upper/lower leg bones that both the file and "
+                         f"character {character.name!r} have (the character's humanoid bones: "
+                         f"{', '.join(sorted(ch)) or 'none'}; a name map (--name-map) can add the legs)")
     s = leg_c / leg_b
     root_b = wp[:, hb]
     if root == "absolute":
         target = s * root_b
     else:
+        moved = (root_b - root_b[0]) @ heading.T
         target = np.empty((f, 3))
-        target[:, 0] = cpos[hc, 0] + s * (root_b[:, 0] - root_b[0, 0])
-        target[:, 2] = cpos[hc, 2] + s * (root_b[:, 2] - root_b[0, 2])
+        target[:, 0] = cpos[hc, 0] + s * moved[:, 0]
+        target[:, 2] = cpos[hc, 2] + s * moved[:, 2]
         target[:, 1] = s * root_b[:, 1]
     offset = target - cpos[hc]
     clip = Clip(name=name or Path(bvh.source).stem, joints=joints, rotations=rots, root_offset=offset,

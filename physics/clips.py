@@ -38,6 +38,10 @@ class Clip:
     fps: float
     loop: bool = True
     interpolation: Literal["LINEAR", "STEP"] = "LINEAR"
+    # [T, N, 3] f64 or None: per-joint local translation added to the rest local
+    # translation, in the joint's parent frame (glTF translation keys of joints
+    # other than the hips, e.g. a baked foot IK)
+    offsets: np.ndarray | None = None
 
     def __post_init__(self):
         t, n = self.rotations.shape[:2]
@@ -49,6 +53,8 @@ class Clip:
             raise InputError(f"clip {self.name!r} has NaN/inf values")
         if not self.fps > 0:
             raise InputError(f"clip {self.name!r}: fps must be > 0, got {self.fps}")
+        if self.offsets is not None and (self.offsets.shape != (t, n, 3) or not np.isfinite(self.offsets).all()):
+            raise InputError(f"clip {self.name!r}: offsets of shape {self.offsets.shape} (expected ({t}, {n}, 3), finite)")
 
     @property
     def num_frames(self) -> int:
@@ -82,6 +88,22 @@ class Clip:
             off = off + cycles * np.array([drift[0], 0.0, drift[2]])
         return rot, off
 
+    def sample_offsets(self, t: float) -> np.ndarray | None:
+        """[N, 3] per-joint local translation offsets at time t (None when the clip has none)."""
+        if self.offsets is None:
+            return None
+        n = self.num_frames
+        if n == 1 or self.duration <= 0:
+            return self.offsets[0].copy()
+        if self.loop:
+            t = t - np.floor(t / self.duration) * self.duration
+        x = float(np.clip(t * self.fps, 0, n - 1))
+        k = min(int(np.floor(x)), n - 2)
+        f = x - k
+        if self.interpolation == "STEP":
+            f = 1.0 if f >= 1.0 - 1e-9 else 0.0
+        return (1 - f) * self.offsets[k] + f * self.offsets[k + 1]
+
 
 class Animator:
     """Turns a clip into poses of one character (precomputes the joint mapping)."""
@@ -100,16 +122,26 @@ class Animator:
             idx.append(j)
             cols.append(c)
         if not idx:
+            from conrt.characters.rig_names import expected_names
+
             raise InputError(
                 f"clip {clip.name!r} drives none of the joints of {character.name!r} "
-                f"(clip joints: {', '.join(clip.joints[:8])}...; skeleton: {', '.join(sk.names[:8])}...)"
+                f"(clip joints: {', '.join(clip.joints[:8])}...; skeleton: {', '.join(sk.names[:8])}...): its joint "
+                f"names are not recognised as humanoid bones; expected names like {expected_names()}; or load it "
+                f"with a name map (--name-map FILE.json, load_character(name_map=...)): {{\"joint\": \"humanoid bone\"}}"
             )
         self.joint_index = np.array(idx, np.int64)  # [M] skeleton joints driven
         self.clip_column = np.array(cols, np.int64)  # [M] matching clip columns
-        self.rest_rot = sk.rest_world[self.joint_index, :3, :3].astype(np.float64)  # [M, 3, 3]
+        # [M, 3, 3] rest rotations without scale (rigs under a scaled armature node have scaled frames)
+        self.rest_rot = orthonormal(sk.rest_world[self.joint_index, :3, :3].astype(np.float64))
         self.aligned = bool(np.allclose(self.rest_rot, np.eye(3), atol=1e-7))
+        # root motion moves the skeleton root above the hips (a rig may hang its legs or
+        # its IK feet beside the hips, under a common root), or the first root
         roots = np.flatnonzero(sk.parents < 0)
-        self.root = int(character.humanoid.get("hips", roots[0]))
+        j = int(character.humanoid.get("hips", roots[0]))
+        while sk.parents[j] >= 0:
+            j = int(sk.parents[j])
+        self.root = j
 
     def local(self, t: float) -> np.ndarray:
         """[J, 4, 4] f64 local joint matrices at time t."""
@@ -120,16 +152,25 @@ class Animator:
         r = q if self.aligned else np.swapaxes(self.rest_rot, 1, 2) @ q @ self.rest_rot
         local = sk.rest_local.astype(np.float64).copy()
         local[self.joint_index, :3, :3] = local[self.joint_index, :3, :3] @ r
+        offsets = self.clip.sample_offsets(t)
+        if offsets is not None:
+            local[self.joint_index, :3, 3] += offsets[self.clip_column]
         p = sk.parents[self.root]
         # The offset is in character space; express it in the root's parent frame.
         if p >= 0:
             parent_world = world_matrices(sk.parents, local)[p]
-            off = parent_world[:3, :3].T @ off
+            off = np.linalg.solve(parent_world[:3, :3], off)
         local[self.root, :3, 3] += off
         return local
 
     def pose(self, t: float) -> Pose:
         return Pose(joint_world=world_matrices(self.character.skeleton.parents, self.local(t)).astype(np.float32))
+
+
+def orthonormal(m: np.ndarray) -> np.ndarray:
+    """[..., 3, 3] -> the nearest rotations (drops a joint frame's scale)."""
+    u, _, vt = np.linalg.svd(m)
+    return u @ vt
 
 
 def world_matrices(parents: np.ndarray, local: np.ndarray) -> np.ndarray:

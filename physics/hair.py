@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import logging
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pybullet as p
@@ -36,6 +36,29 @@ class HairParams:
     max_torque: float = 0.2  # N m: caps the spring (about the gravity torque of a 6-joint tail)
     joint_damping: float = 0.002
     radius_scale: float = 0.8  # collision radius = this x the measured strand radius
+    radius: float | None = None  # fixed collision radius in metres (a VRM hit radius) instead of the measured one
+
+
+# VRM's defaults: a chain with these values gets the HairParams defaults above
+VRM_STIFFNESS, VRM_DRAG = 1.0, 0.4
+
+
+def spring_params(base: HairParams, spring: dict | None) -> HairParams:
+    """HairParams for one chain from its VRM spring parameters (``meta["spring_params"]``,
+    see characters/gltf_io.py): stiffness and drag scale our spring and damping
+    gains relative to VRM's defaults (1.0, 0.4), the hit radius becomes the
+    collision radius. VRM's gravity power is not mapped: our chains always
+    feel the world's gravity (VRM's default is none)."""
+    if not spring:
+        return base
+    out = {}
+    if "stiffness" in spring:
+        out["stiffness"] = base.stiffness * float(np.clip(spring["stiffness"] / VRM_STIFFNESS, 0.0, 8.0))
+    if "drag" in spring:
+        out["damping"] = base.damping * float(np.clip(spring["drag"] / VRM_DRAG, 0.05, 2.5))
+    if spring.get("hit_radius", 0) > 0:
+        out["radius"] = float(np.clip(spring["hit_radius"], 0.002, 0.2))
+    return replace(base, **out)
 
 
 class HairChain:
@@ -61,7 +84,8 @@ class HairChain:
         pos = rest[chain, :3, 3]
         seg = np.diff(pos, axis=0)
         seg = np.concatenate([seg, seg[-1:] * 0.5])  # tip: a half-length stub
-        radius = self._radii(character, chain, pos, seg) * params.radius_scale
+        radius = (np.full(len(chain), params.radius) if params.radius is not None
+                  else self._radii(character, chain, pos, seg) * params.radius_scale)
         c = client
 
         def capsule(k):

@@ -140,3 +140,36 @@ def rotation_between(a: np.ndarray, b: np.ndarray) -> np.ndarray:
         return axis_angle(perp, np.pi)
     k = np.array([[0, -v[2], v[1]], [v[2], 0, -v[0]], [-v[1], v[0], 0]])
     return np.eye(3) + k + (k @ k) / (1 + c)
+
+
+def rotations_between(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """[..., 3] directions -> [..., 3, 3] minimal rotations taking ``a`` onto ``b`` (batched
+    :func:`rotation_between`; zero-length inputs give the identity)."""
+    a = np.asarray(a, np.float64)
+    b = np.asarray(b, np.float64)
+    a = a / np.maximum(np.linalg.norm(a, axis=-1, keepdims=True), 1e-12)
+    b = b / np.maximum(np.linalg.norm(b, axis=-1, keepdims=True), 1e-12)
+    v = np.cross(a, b)
+    c = np.sum(a * b, -1)
+    z = np.zeros_like(c)
+    k = np.stack([np.stack([z, -v[..., 2], v[..., 1]], -1), np.stack([v[..., 2], z, -v[..., 0]], -1),
+                  np.stack([-v[..., 1], v[..., 0], z], -1)], -2)
+    out = np.eye(3) + k + (k @ k) / np.maximum(1 + c, 1e-12)[..., None, None]
+    opposite = c < -1 + 1e-9
+    if opposite.any():
+        out[opposite] = [rotation_between(x, y) for x, y in zip(a[opposite], b[opposite])]
+    zero = (np.linalg.norm(a, axis=-1) < 0.5) | (np.linalg.norm(b, axis=-1) < 0.5)
+    out[zero] = np.eye(3)
+    return out
+
+
+def best_rotations(u: np.ndarray, v: np.ndarray, weights=None) -> np.ndarray:
+    """Kabsch: [N, 3] directions ``u`` and [..., N, 3] ``v`` -> [..., 3, 3] rotations R
+    minimising sum_i w_i |R u_i - v_i|^2 (proper rotations, det +1)."""
+    w = np.ones(len(u)) if weights is None else np.asarray(weights, np.float64)
+    h = np.einsum("n,ni,...nj->...ij", w, np.asarray(u, np.float64), np.asarray(v, np.float64))  # sum w u v^T
+    uu, _, vt = np.linalg.svd(h)
+    d = np.sign(np.linalg.det(np.swapaxes(vt, -1, -2) @ np.swapaxes(uu, -1, -2)))
+    fix = np.broadcast_to(np.eye(3), d.shape + (3, 3)).copy()
+    fix[..., 2, 2] = d
+    return np.swapaxes(vt, -1, -2) @ fix @ np.swapaxes(uu, -1, -2)

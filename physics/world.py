@@ -26,9 +26,9 @@ from conrt.characters.expressions import ExpressionState
 from conrt.errors import PhysicsError
 from conrt.types import Character, Pose
 
-from .clips import Animator, Clip, get_clip, world_matrices
+from .clips import Animator, Clip, get_clip, orthonormal, world_matrices
 from .cloth import ClothParams, ClothSim, VerletCloth, build_proxy
-from .hair import HairChain, HairParams
+from .hair import HairChain, HairParams, spring_params
 from .rig import BodyRig
 from .transforms import matrix_to_quat, quat_to_matrix, slerp
 
@@ -50,6 +50,8 @@ class _Actor:
     pose: Pose | None = None
     faults: set = field(default_factory=set)  # region names whose next read is forced to NaN (tests)
     expressions: ExpressionState | None = None  # per-frame expression weights -> Pose.morph_weights
+    shift: np.ndarray = field(default_factory=lambda: np.zeros(3))  # x/z carried over clip switches (character space)
+    fade: tuple | None = None  # (previous Animator, its time at the switch, its shift, switch time): a cross-fade
 
 
 class _AnchorPath:
@@ -81,12 +83,14 @@ class PhysicsWorld:
     def __init__(self, fps: float = 60.0, substeps: int | None = None, gravity: float = 9.81,
                  cloth_segments: int = 16, cloth_rings: int = 8,
                  cloth: ClothParams = ClothParams(), hair: HairParams = HairParams(), solver_iterations: int = 10,
-                 cloth_backend: Literal["bullet", "verlet"] = "verlet", verlet_iterations: int = 8):
+                 cloth_backend: Literal["bullet", "verlet"] = "verlet", verlet_iterations: int = 8,
+                 blend: float = 0.3):
         if substeps is None:  # PyBullet's cloth needs 240 Hz to stay stable; the Verlet cloth is fine at 120 Hz
             substeps = 4 if cloth_backend == "bullet" else 2
         if not fps > 0 or substeps < 1:
             raise PhysicsError(f"need fps > 0 and substeps >= 1, got fps={fps}, substeps={substeps}")
         self.fps, self.substeps = float(fps), int(substeps)
+        self.blend = float(blend)  # seconds of cross-fade when a clip is switched (set_clip)
         self.dt = 1.0 / (self.fps * self.substeps)  # the fixed substep
         self.gravity = float(gravity)
         self.cloth_grid = (int(cloth_segments), int(cloth_rings))
@@ -161,7 +165,8 @@ class PhysicsWorld:
                     cl.set_colliders(body.world_capsules(world, cl.colliders))
                     cloths.append(cl)
             elif r.kind == "hair":
-                h = HairChain(self.client, character, r, self.hair_params)
+                params = spring_params(self.hair_params, (character.meta.get("spring_params") or {}).get(r.name))
+                h = HairChain(self.client, character, r, params)
                 h.ignore_overlaps(body)
                 h.reset(world[r.anchor_joint], count=False)  # placing it is not a recovery
                 hairs.append(h)
@@ -179,12 +184,25 @@ class PhysicsWorld:
         return self.actors[handle]
 
     def set_clip(self, handle: int, clip: Clip | str, start: float = 0.0) -> None:
-        """Switch a character to another clip (the physics state carries on)."""
+        """Switch a character to another clip. The physics state carries on and
+        nothing jumps: the new clip starts where the character stands (its x/z
+        root motion is shifted there) and the pose cross-fades from the old
+        clip, which keeps playing, over ``blend`` seconds, so hair and cloth
+        follow instead of being flung off and reset."""
         a = self._actor(handle)
         if isinstance(clip, str):
             clip = get_clip(clip, a.character)
+        old, old_t, old_shift = a.animator, a.t, a.shift.copy()
         a.animator, a.t = Animator(a.character, clip), float(start)
-        a.target = None  # the next frame starts from the new clip's pose
+        if a.target is None or self.blend <= 0:
+            a.fade = None
+            return
+        root = a.animator.root
+        here = a.target[root, :3, 3] - a.origin[:3, 3]
+        a.shift = np.zeros(3)
+        there = world_matrices(a.character.skeleton.parents, a.animator.local(a.t))[root, :3, 3]
+        a.shift = np.array([here[0] - there[0], 0.0, here[2] - there[2]])
+        a.fade = (old, old_t, old_shift, a.t)
 
     # ------------------------------------------------------------------ expressions
     def set_expressions(self, handle: int, weights: dict, replace: bool = False) -> None:
@@ -238,6 +256,7 @@ class PhysicsWorld:
         self._check_open()
         for a in self.actors if handle is None else [self._actor(handle)]:
             a.t = float(t)
+            a.fade, a.shift = None, np.zeros(3)
             world = a.target = self._target(a)
             a.body.drive(world, reset=True)
             for cl in a.cloths:
@@ -250,7 +269,17 @@ class PhysicsWorld:
 
     # ------------------------------------------------------------------ stepping
     def _target(self, a: _Actor) -> np.ndarray:
-        return a.origin @ world_matrices(a.character.skeleton.parents, a.animator.local(a.t))
+        parents = a.character.skeleton.parents
+        local = _shifted(a.animator.local(a.t), parents, a.shift)
+        if a.fade is not None:
+            old, old_t, old_shift, t0 = a.fade
+            w = (a.t - t0) / self.blend
+            if w >= 1.0:
+                a.fade = None
+            else:
+                before = _shifted(old.local(old_t + a.t - t0), parents, old_shift)
+                local = _blend_locals(before, local, w * w * (3 - 2 * w))  # smoothstep
+        return a.origin @ world_matrices(parents, local)
 
     def step(self) -> list[Pose]:
         """Advance one frame; returns the Pose of every character (by handle).
@@ -353,3 +382,23 @@ class PhysicsWorld:
         """How many NaN/explosion recoveries a character's cloth and hair have had."""
         a = self._actor(handle)
         return sum(cl.resets for cl in a.cloths) + sum(h.resets for h in a.hairs)
+
+
+def _shifted(local: np.ndarray, parents: np.ndarray, shift: np.ndarray) -> np.ndarray:
+    """Move the skeleton's roots by ``shift`` (character space)."""
+    if shift.any():
+        local = local.copy()
+        local[parents < 0, :3, 3] += shift
+    return local
+
+
+def _blend_locals(a: np.ndarray, b: np.ndarray, w: float) -> np.ndarray:
+    """[J, 4, 4] local matrices from ``a`` (w = 0) to ``b`` (w = 1): rotations slerped,
+    translations lerped, ``b``'s joint-frame scale kept."""
+    scale = np.linalg.norm(b[:, :3, :3], axis=1, keepdims=True)
+    qa = matrix_to_quat(orthonormal(a[:, :3, :3]))
+    qb = matrix_to_quat(orthonormal(b[:, :3, :3]))
+    out = b.copy()
+    out[:, :3, :3] = quat_to_matrix(slerp(qa, qb, w)) * scale
+    out[:, :3, 3] = (1 - w) * a[:, :3, 3] + w * b[:, :3, 3]
+    return out

@@ -104,40 +104,61 @@ class PhysicsStage:
     ``mode="physical"`` lets :meth:`poke` push the body (the demo); the
     default ``"kinematic"`` follows the clip exactly (render, bench)."""
 
-    def __init__(self, character: Character, clip: str = "idle", fps: float = 30.0,
-                 mode: Literal["kinematic", "physical"] = "kinematic", substeps: int = 4):
-        from conrt.physics.clips import list_clips
+    def __init__(self, character: Character, clip="idle", fps: float = 30.0,
+                 mode: Literal["kinematic", "physical"] = "kinematic", substeps: int = 4, live=None):
+        from conrt.physics.clips import Clip, list_clips
         from conrt.physics.world import PhysicsWorld
 
         self.clip_names = list_clips()
-        self._check_clip(clip)
-        self.character, self.fps, self.clip = character, float(fps), clip
+        # clips resolved from motion files (conrt.physics.motion), switchable by name
+        self.extra_clips: dict[str, Clip] = {clip.name: clip} if isinstance(clip, Clip) else {}
+        clip = self._named(clip)
+        # live: a clip-like live motion (physics/vmc.py VmcMotion) drives the body instead of the clip
+        self.live = live
+        self.character, self.fps, self.clip = character, float(fps), clip if live is None else live.name
+        self.listeners: list = []  # called with (pose, time) after each step, e.g. a VMC sender's send
         self.world = PhysicsWorld(fps=fps, substeps=substeps)
         try:
-            self.handle = self.world.add(character, clip, mode=mode)
+            self.handle = self.world.add(character, self.extra_clips.get(clip, clip) if live is None else live,
+                                         mode=mode)
         except Exception:
             self.world.close()
             raise
 
+    def _named(self, clip) -> str:
+        """A clip name (a Clip is remembered under its name); unknown names are a ConfigError."""
+        from conrt.physics.clips import Clip
+
+        if isinstance(clip, Clip):
+            self.extra_clips[clip.name] = clip
+            return clip.name
+        self._check_clip(clip)
+        return clip
+
     def _check_clip(self, clip: str) -> None:
-        if clip not in self.clip_names:
-            raise ConfigError(f"unknown clip {clip!r}; valid clips: {', '.join(self.clip_names)}")
+        if clip not in self.clip_names and clip not in self.extra_clips:
+            raise ConfigError(f"unknown clip {clip!r}; valid clips: {', '.join(self.clip_names + list(self.extra_clips))}")
 
     @property
     def time(self) -> float:
         return self.world.time(self.handle)
 
     def step(self) -> Pose:
-        return self.world.step()[self.handle]
+        if self.live is not None and self.live.take_jump():  # a new live stream: restart cloth/hair on its pose
+            self.world.reset(self.handle)
+        pose = self.world.step()[self.handle]
+        for fn in self.listeners:
+            fn(pose, self.time)
+        return pose
 
-    def set_clip(self, clip: str, start: float = 0.0) -> None:
-        self._check_clip(clip)
-        self.world.set_clip(self.handle, clip, start)
+    def set_clip(self, clip, start: float = 0.0) -> None:
+        clip = self._named(clip)
+        self.world.set_clip(self.handle, self.extra_clips.get(clip, clip), start)
         self.clip = clip
 
-    def seek(self, clip: str, t: float) -> Pose:
+    def seek(self, clip, t: float) -> Pose:
         """Jump to time ``t`` of ``clip`` (cloth/hair settle from their rest shape)."""
-        if clip != self.clip:
+        if getattr(clip, "name", clip) != self.clip:
             self.set_clip(clip, t)
         return self.world.reset(self.handle, t)[self.handle]
 
@@ -173,6 +194,7 @@ class RasterStage:
         self.udp = UdpPass(self.ctx, self.size, self.size)
         self.udp.set_character(character)
         self.toon = None
+        self.correspondence = None  # CorrespondencePass once set_correspondences is called
         if toon:
             self.toon = ToonPass(self.ctx, self.size, self.size)
             self.toon.set_character(character)
@@ -186,6 +208,15 @@ class RasterStage:
         self._rest_follow = character.skeleton.rest_world[self._follow, :3, 3].astype(np.float64)
         self._center_y = 0.5 * float(hi[1] + min(lo[1], 0.0))
 
+    def fit_motion(self, poses) -> float:
+        """Widen the camera radius so every pose of a motion fits at any yaw (raised
+        hands, a jump); one radius for the whole clip so the framing stays steady."""
+        from conrt.shaders.camera import motion_radius
+
+        self.radius = max(self.radius, motion_radius(self.character, poses, self._follow, self._rest_follow,
+                                                     self._center_y))
+        return self.radius
+
     def camera(self, pose: Pose) -> Camera:
         from conrt.shaders import orbit_camera
 
@@ -193,15 +224,40 @@ class RasterStage:
         center = (p[0], self._center_y + (p[1] - self._rest_follow[1]) * 0.5, p[2])
         return orbit_camera(center, self.radius / max(self.zoom, 1e-3), yaw=self.yaw, pitch=self.pitch, size=self.size)
 
+    def set_correspondences(self, views, reference) -> None:
+        """Exact sheet correspondences (``shaders.correspondence_pass``): from
+        now on every frame also rasterizes each view's sampled reference and
+        coverage (``read_views``). ``views``: one ``SheetView`` per sheet view;
+        ``reference``: ``SheetCache.reference``."""
+        from conrt.shaders.correspondence_pass import CorrespondencePass
+
+        new = CorrespondencePass(self.ctx, self.size, self.size)
+        try:
+            new.set_character(self.character)
+            new.set_sheet(views, reference)
+        except BaseException:
+            new.release()
+            raise
+        if self.correspondence is not None:
+            self.correspondence.release()
+        self.correspondence = new
+
     def render(self, pose: Pose, camera: Camera) -> None:
         self.udp.render(pose, camera)
         if self.toon is not None:
             self.toon.render(pose, camera)
+        if self.correspondence is not None:
+            self.correspondence.render(pose, camera)
         self.ctx.finish()  # so raster time is the GPU's work, not the read-back's
 
     def read(self) -> np.ndarray:
         """[H, W, 4] f32 UDP of the last render (row 0 = top)."""
         return self.udp.read().data
+
+    def read_views(self) -> tuple[np.ndarray, np.ndarray] | None:
+        """(sampled [M, 4, H, W], cover [M, 1, H, W]) of the last render, or None
+        without exact correspondences (the shader then looks the UDP up in its table)."""
+        return None if self.correspondence is None else self.correspondence.read()
 
     def read_toon(self) -> np.ndarray | None:
         return None if self.toon is None else self.toon.read()
@@ -225,6 +281,8 @@ class RasterStage:
         self.udp.release()
         if self.toon is not None:
             self.toon.release()
+        if self.correspondence is not None:
+            self.correspondence.release()
         if self._own_ctx:
             release_context(self.ctx)
 
@@ -262,10 +320,12 @@ class ShadeStage:
     def name(self) -> str:
         return self.backend.name
 
-    def shade(self, udp: np.ndarray) -> np.ndarray:
+    def shade(self, udp: np.ndarray, views: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:
+        """``views``: the frame's (sampled, cover) from exact correspondences
+        (``RasterStage.read_views``); None = the backend's table lookup."""
         if udp.shape[:2] != (self.size, self.size):
             raise InputError(f"UDP frame is {udp.shape[1]}x{udp.shape[0]}, the shader runs at {self.size}")
-        rgba = self.backend.shade(udp)
+        rgba = self.backend.shade(udp) if views is None else self.backend.shade_views(udp, *views)
         if self.clip_to_udp:
             rgba = rgba * udp[..., 3:4]  # premultiplied: scale all four channels
         return rgba
@@ -282,6 +342,36 @@ def sheet_udps_for(model, sheet, images) -> list | None:
     if udps is not None and [u.shape[:2] for u in udps] != [im.shape[:2] for im in images]:
         return None  # e.g. the sample sheet is missing and one was drawn on the fly
     return udps
+
+
+def _choose_correspondences(model, sheet, images, character, mode: str):
+    from .session import CORRESPONDENCES, choose_correspondences
+
+    if model.cfg.architecture != "lookup":
+        if mode not in ("auto", "table"):
+            raise ConfigError(f"correspondence {mode!r} needs a lookup-architecture model (conr-rt); "
+                              f"{model.cfg.name} is {model.cfg.architecture!r}")
+        if mode not in CORRESPONDENCES:
+            raise ConfigError(f"unknown correspondence mode {mode!r}; valid: {', '.join(CORRESPONDENCES)}")
+        return None
+    return choose_correspondences(sheet, images, character, mode)
+
+
+def sheet_views(chosen, images, size: int) -> list:
+    """``choose_correspondences`` output -> ``SheetView`` per view, in the
+    sheet's framing at ``size`` (what ``fit_sheet`` gives the network)."""
+    from conrt.shaders.correspondence_pass import SheetView
+
+    from .session import fit_sheet_udps, sheet_framing
+
+    views = []
+    for (mode, data, name), img in zip(chosen, images):
+        if mode == "exact":
+            camera, pose = data
+            views.append(SheetView("exact", camera=camera, pose=pose, framing=sheet_framing(img, size), name=name))
+        else:
+            views.append(SheetView("udp-nn", udp=fit_sheet_udps([data], [img], size)[0], name=name))
+    return views
 
 
 def check_size(size, multiple: int = 1) -> int:
@@ -312,6 +402,7 @@ class _Job:
     readback_ms: float
     raster_start: float
     raster_end: float
+    views: tuple[np.ndarray, np.ndarray] | None = None  # exact correspondences (sampled, cover)
     shade_start: float = 0.0
     shade_end: float = 0.0
     rgba: np.ndarray | None = None
@@ -399,6 +490,7 @@ class Runtime:
         self._worker.start()
         self._closed = False
         self.last_produced: _Job | None = None
+        self.owned: list = []  # closed with the runtime (e.g. a VMC receiver open_runtime opened)
 
     # -- properties ---------------------------------------------------------
     @property
@@ -423,9 +515,10 @@ class Runtime:
         t2 = time.perf_counter()
         udp = self.raster.read()
         toon = self.raster.read_toon()
+        views = self.raster.read_views()
         t3 = time.perf_counter()
         job = _Job(self._produced, self.physics.clip, self.physics.time, udp, toon, camera, pose,
-                   (t1 - t0) * 1e3, (t2 - t1) * 1e3, (t3 - t2) * 1e3, t1, t2)
+                   (t1 - t0) * 1e3, (t2 - t1) * 1e3, (t3 - t2) * 1e3, t1, t2, views)
         self._produced += 1
         self.last_produced = job  # the live UDP/toon/camera, for previews and picking
         self._inbox.put(job, drop_oldest=self.realtime)
@@ -439,7 +532,7 @@ class Runtime:
                 continue
             job.shade_start = time.perf_counter()
             try:
-                job.rgba = self.shader.shade(job.udp)
+                job.rgba = self.shader.shade(job.udp, job.views)
             except BaseException as exc:  # handed to the consumer, which re-raises it
                 job.error = exc
             job.shade_end = time.perf_counter()
@@ -529,6 +622,8 @@ class Runtime:
         self._worker.join(timeout=30)
         self.raster.close()
         self.physics.close()
+        for o in self.owned:
+            o.close()
 
     def __enter__(self) -> "Runtime":
         return self
@@ -562,23 +657,42 @@ class RuntimeInfo:
 
 
 def open_runtime(character=None, sheet=None, weights=None, *, backend: str = "auto", size: int | None = None,
-                 clip: str = "idle", fps: float = 30.0, physics_mode: Literal["kinematic", "physical"] = "kinematic",
+                 clip="idle", fps: float = 30.0, physics_mode: Literal["kinematic", "physical"] = "kinematic",
                  realtime: bool = False, toon: bool = False, ctx=None, context: str = "auto",
-                 yaw: float = 0.0, pitch: float = 0.0, model=None) -> Runtime:
+                 yaw: float = 0.0, pitch: float = 0.0, model=None, facing: str = "auto",
+                 name_map: dict | None = None, vmc=None, vmc_send=None, correspondence: str = "auto") -> Runtime:
     """Load everything and build a :class:`Runtime` (``rt.info`` says what was loaded).
 
     ``character``: None (sample), a path or "procedural:SEED"; ``sheet``: None
     (sample sheet, else one drawn with the toon pass), a folder or a list of
     images; ``weights``: None (embedded default, else untrained conr-xs) or a path;
-    ``size``: None = the model's training size (``cfg.image_size``)."""
-    from .session import load_character_source, load_model_source, load_sheet_source
+    ``size``: None = the model's training size (``cfg.image_size``); ``clip``: a
+    motion source (a clip name, a .bvh file, ``animation:NAME``, ``FILE.glb#NAME``
+    or a Clip; see :mod:`conrt.physics.motion`); ``facing``/``name_map``: see
+    :func:`conrt.characters.gltf_io.load_character`; ``vmc``: a
+    :class:`~conrt.physics.vmc.VmcReceiver` (or "[HOST:]PORT", then the runtime owns
+    and closes it) whose live pose drives the body instead of ``clip``; ``vmc_send``:
+    "HOST:PORT" to send each physics pose to as VMC; ``correspondence`` (lookup
+    models, conr-rt): how target pixels find their sheet positions: ``auto``
+    (exact where the sheet has ``view_NN_view.npz``, UDP nearest-neighbour where
+    it has only ``view_NN_udp.npz``, else the table), ``table``, ``exact``,
+    ``udp-nn``."""
+    from .session import SAMPLE_CHARACTER, load_character_source, load_model_source, load_sheet_source
 
-    from conrt.physics.clips import list_clips
+    from conrt.physics.clips import Clip
+    from conrt.physics.motion import check_motion, motion_poses, resolve_motion
 
-    if clip not in list_clips():  # before any slow loading
-        raise ConfigError(f"unknown clip {clip!r}; valid clips: {', '.join(list_clips())}")
+    if not isinstance(clip, Clip):
+        check_motion(clip)  # before any slow loading
     if size is not None:
         check_size(size)
+    if isinstance(vmc, (str, int)) or vmc_send is not None:  # bad addresses fail before the slow loading
+        from conrt.physics.vmc import parse_address
+
+        if isinstance(vmc, (str, int)):
+            parse_address(vmc)
+        if vmc_send is not None:
+            parse_address(vmc_send, need_host=True, what="vmc_send")
     if model is None:
         model, weights_desc = load_model_source(weights)
     else:
@@ -586,25 +700,58 @@ def open_runtime(character=None, sheet=None, weights=None, *, backend: str = "au
     if size is None:  # the size the model was trained at (128 for the embedded default)
         size = int(model.cfg.image_size)
     check_size(size, model.cfg.size_multiple)
-    char = load_character_source(character)
+    char = load_character_source(character, facing=facing, name_map=name_map)
+    motion = resolve_motion(clip, char, character_file=SAMPLE_CHARACTER if character is None else character,
+                            name_map=name_map)
     images = None
     if sheet is not None:  # a bad sheet fails before GL and physics start
         images, sheet_desc = load_sheet_source(sheet)
     raster = RasterStage(char, size, ctx=ctx, context=context, toon=toon, yaw=yaw, pitch=pitch)
     physics = shader = None
+    owned: list = []  # what the runtime closes with itself (a VMC receiver it opened)
     try:
+        raster.fit_motion(motion_poses(char, motion))
         if images is None:
             images, sheet_desc = load_sheet_source(None, fallback=raster.draw_sheet)
         udps = sheet_udps_for(model, sheet, images)
         if udps is not None:
             sheet_desc += " (with their UDPs)"
+        chosen = _choose_correspondences(model, sheet, images, char, correspondence)
         shader = ShadeStage(model, images, size, backend, sheet_udps=udps)
-        physics = PhysicsStage(char, clip, fps=fps, mode=physics_mode)
+        if chosen is not None and not shader.backend.takes_views:
+            if correspondence != "auto":
+                raise ConfigError(f"backend {shader.name!r} cannot shade from exact sheet correspondences; "
+                                  "use gl-lookup or torch (or correspondence='table')")
+            log.warning("backend %s cannot shade from exact sheet correspondences: every view uses the "
+                        "lookup table (use gl-lookup or torch for exact ones)", shader.name)
+            chosen = None
+        if chosen is not None:
+            raster.set_correspondences(sheet_views(chosen, images, size), shader.cache.reference)
+            shader.backend.prepare_views()
+            sheet_desc += f" ({'/'.join(sorted({m for m, _, _ in chosen}))} correspondences)"
+        live = None
+        if vmc is not None:
+            from conrt.physics.vmc import VmcReceiver
+
+            receiver = VmcReceiver(vmc) if isinstance(vmc, (str, int, tuple)) else vmc
+            if receiver is not vmc:
+                owned.append(receiver)
+            live = receiver.motion(char)
+        physics = PhysicsStage(char, motion, fps=fps, mode=physics_mode, live=live)
+        if vmc_send is not None:
+            from conrt.physics.vmc import VmcSender
+
+            sender = VmcSender(vmc_send, char)
+            owned.append(sender)
+            physics.listeners.append(sender.send)
         rt = Runtime(physics, raster, shader, realtime=realtime)
+        rt.owned = owned
     except BaseException:
         raster.close()
         if physics is not None:
             physics.close()
+        for o in owned:
+            o.close()
         raise
     rt.info = RuntimeInfo(char.name, sheet_desc, weights_desc, shader.name, size, "UNTRAINED" in weights_desc)
     log.info("runtime: character %s, sheet %s, weights %s, backend %s, %d px", char.name, sheet_desc,

@@ -104,6 +104,17 @@ def look_up(table: torch.Tensor, udp: torch.Tensor, grid: int) -> torch.Tensor:
 # ---------------------------------------------------------------------------
 # per-frame fusion
 # ---------------------------------------------------------------------------
+EDGE_JUMP = 0.06  # a UDP (or occupancy) range over 3x3 pixels above this is an edge of the target (~10 cm)
+
+
+def target_edges(udp: torch.Tensor) -> torch.Tensor:
+    """udp [N, 4, H, W] (``encode_pose``'d) -> [N, 1, H, W] 1 on the pixels
+    next to a jump of the target's surface (its silhouette, a limb over the
+    body), 0 elsewhere."""
+    spread = F.max_pool2d(udp, 3, 1, 1) + F.max_pool2d(-udp, 3, 1, 1)  # local max - local min
+    return (spread.amax(1, keepdim=True) > EDGE_JUMP).to(udp.dtype)
+
+
 def _conv(cin, cout, stride=1, activation="prelu"):
     act = nn.PReLU(cout) if activation == "prelu" else nn.ReLU()
     return nn.Sequential(nn.Conv2d(cin, cout, 3, stride, 1), act)
@@ -151,9 +162,17 @@ class FusionNet(nn.Module):
         y = (y.reshape(n, m, -1, h, w) + shared.unsqueeze(1)).reshape(n * m, -1, h, w)
         return self.score[1](act(y))
 
-    def forward(self, sampled: torch.Tensor, cover: torch.Tensor, udp: torch.Tensor) -> torch.Tensor:
+    def forward(self, sampled: torch.Tensor, cover: torch.Tensor, udp: torch.Tensor,
+                keep_seen: bool = False) -> torch.Tensor:
         """sampled [N, M, 4, H, W] premultiplied, cover [N, M, 1, H, W], udp [N, 4, H, W]
-        -> premultiplied RGBA [N, 4, H, W]."""
+        -> premultiplied RGBA [N, 4, H, W].
+
+        ``keep_seen``: where the views see the point (the fused coverage), keep
+        their fused colour, except on the target's edges (``target_edges``);
+        the refinement does those and the rest. For exact correspondences
+        (``shaders.CorrespondencePass``): the shipped weights' refinement
+        learned to repair the table's blur and over-corrects exact samples
+        (docs/conr_rt.md, "Exact correspondences")."""
         n, m, _, h, w = sampled.shape
         s = self.score_scale
         # pooled apart and joined small: a full-size concat is a pass over the views
@@ -183,6 +202,11 @@ class FusionNet(nn.Module):
                               skip], 1))
         delta = F.interpolate(self.out(y), size=(h, w), mode="bilinear", align_corners=False)
         rgba = (fused + delta).clamp(0, 1)
+        if keep_seen:
+            # the refinement keeps the target's edges (silhouette, a limb over
+            # the body: where the toon look draws its outline) and what no view sees
+            seen_part = coverage.clamp(0, 1) * (1 - target_edges(udp))
+            rgba = seen_part * fused.clamp(0, 1) + (1 - seen_part) * rgba
         # premultiplied: colour never exceeds alpha
         return torch.cat([torch.minimum(rgba[:, :3], rgba[:, 3:4]), rgba[:, 3:4]], 1)
 

@@ -44,9 +44,10 @@ SHEET_MARGIN = 0.06
 # character
 
 
-def load_character_source(source=None) -> Character:
+def load_character_source(source=None, facing: str = "auto", name_map: dict | None = None) -> Character:
     """``None`` -> the sample character; ``"procedural:SEED"`` -> a procedural
-    character; a path -> a .glb/.gltf/.vrm file; a Character passes through."""
+    character; a path -> a .glb/.gltf/.vrm file; a Character passes through.
+    ``facing``/``name_map``: see :func:`conrt.characters.gltf_io.load_character`."""
     if isinstance(source, Character):
         return source
     if source is None:
@@ -75,7 +76,7 @@ def load_character_source(source=None) -> Character:
         raise AssetError(f"{path}: unsupported character format {path.suffix!r}; valid: .glb, .gltf, .vrm")
     from conrt.characters.gltf_io import load_character
 
-    return load_character(path)
+    return load_character(path, facing=facing, name_map=name_map)
 
 
 # ---------------------------------------------------------------------------
@@ -276,3 +277,87 @@ def load_sheet_udps(sheet=None) -> list[np.ndarray] | None:
             raise InputError(f"{f}: UDP is {udp.shape[1]}x{udp.shape[0]}, its sheet view {p.name} is {w}x{h}")
         udps.append(udp)
     return udps
+
+
+# ---------------------------------------------------------------------------
+# sheet correspondences (conr-rt): how each view's sheet position is found
+
+CORRESPONDENCES = ("auto", "table", "exact", "udp-nn")
+
+
+def sheet_framing(img: np.ndarray, size: int):
+    """``shaders.correspondence_pass.Framing`` of one view: its own pixels ->
+    the pixels ``fit_sheet`` gives the network (the same ``_sheet_crop``)."""
+    from conrt.shaders.correspondence_pass import Framing
+
+    c = _sheet_crop(img, size)
+    if c is None:
+        return Framing()
+    scale = size / c.side  # apply_crop: window [top, top+side) x [left, left+side) resized to size
+    return Framing(scale, -c.left * scale, -c.top * scale)
+
+
+def choose_correspondences(sheet, images: Sequence[np.ndarray], character: Character,
+                           mode: str = "auto") -> list[tuple[str, object, str]] | None:
+    """Per sheet view, how the runtime finds its sheet positions:
+    ``("exact", (camera, pose), file name)`` from ``view_NN_view.npz``
+    (``conrt sheet`` writes it), ``("udp-nn", udp, file name)`` from
+    ``view_NN_udp.npz`` alone; None = the lookup table for every view (no
+    files, or ``mode="table"``).
+
+    ``mode="auto"`` takes the best each view has; files that do not fit the
+    views (count, size, character, NaN or singular cameras) are an
+    ``InputError``, never a quiet fall back to worse correspondences."""
+    from conrt.shaders.view_file import SUFFIX, load_view_file, view_file_for
+
+    from .sheet import read_udp
+
+    if mode not in CORRESPONDENCES:
+        raise ConfigError(f"unknown correspondence mode {mode!r}; valid: {', '.join(CORRESPONDENCES)}")
+    if mode == "table":
+        return None
+    paths = _sheet_paths(sheet)
+    if not paths:
+        if mode != "auto":
+            raise InputError(f"correspondence {mode!r} needs a sheet folder whose views have "
+                             f"*{SUFFIX} / *_udp.npz files beside them; this sheet has no files")
+        return None
+    if len(paths) != len(images):  # e.g. the sample sheet is missing and one was drawn on the fly
+        if mode != "auto":
+            raise InputError(f"correspondence {mode!r}: {len(images)} sheet views but {len(paths)} files")
+        return None
+    folder = paths[0].parent
+    stems = {p.stem for p in paths}
+    orphans = sorted(f.name for f in folder.glob(f"*{SUFFIX}") if f.name[:-len(SUFFIX)] not in stems)
+    if orphans:
+        raise InputError(f"sheet {folder}: view files without a view image: {', '.join(orphans)} "
+                         f"({len(paths)} views: {', '.join(p.name for p in paths)})")
+    cams = [view_file_for(p) for p in paths]
+    udps = [p.with_name(p.stem + "_udp.npz") for p in paths]
+    has_cam = [f.is_file() for f in cams]
+    has_udp = [f.is_file() for f in udps]
+    if mode == "auto":
+        if not any(has_cam) and not all(has_udp):
+            return None  # a plain drawing sheet: the table from the model's UDP prediction
+        mode = "exact" if any(has_cam) else "udp-nn"
+    out = []
+    for k, p in enumerate(paths):
+        h, w = images[k].shape[:2]
+        if mode == "exact" and has_cam[k]:
+            camera, pose = load_view_file(cams[k], character.skeleton.num_joints)
+            if (camera.width, camera.height) != (w, h):
+                raise InputError(f"{cams[k]}: the camera is {camera.width}x{camera.height}, "
+                                 f"its view {p.name} is {w}x{h}")
+            out.append(("exact", (camera, pose), p.name))
+        elif has_udp[k]:
+            udp = read_udp(udps[k])
+            if udp.shape[:2] != (h, w):
+                raise InputError(f"{udps[k]}: UDP is {udp.shape[1]}x{udp.shape[0]}, its view {p.name} is {w}x{h}")
+            out.append(("udp-nn", udp, p.name))
+        else:
+            missing = [q.name for q, c, u in zip(paths, has_cam, has_udp) if not (u or (c and mode == "exact"))]
+            need = f"a *{SUFFIX} or *_udp.npz" if mode == "exact" else "a *_udp.npz"
+            raise InputError(f"sheet {folder}: correspondence {mode!r} needs {need} beside every view; "
+                             f"missing for {', '.join(missing)}")
+    log.info("sheet correspondences: %s", ", ".join(f"{name} {m}" for m, _, name in out))
+    return out

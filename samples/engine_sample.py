@@ -72,6 +72,13 @@ def run(name: str, frames: int, out: Path | None, fps: float = 30.0, save_every:
     """Drive ``frames`` pose requests through the bridge ``name``; returns the stats."""
     reader = BridgeReader.connect(name, timeout=timeout)
     proj = perspective(45.0, reader.geometry.width / reader.geometry.height)
+    # A bridge with a real character says how many joints it needs (header skeleton_joints);
+    # the stick figure has 7, so such a bridge is driven with the "walk" clip instead.
+    skeleton = reader.geometry.skeleton_joints
+    use_clip = skeleton not in (0, len(JOINTS))
+    if use_clip:
+        log.info("the bridge's character has %d joints, the stick figure %d: sending the walk clip", skeleton,
+                 len(JOINTS))
     sent: dict[int, float] = {}
     latencies, saved, dropped, received = [], [], 0, 0
     last_request = 0
@@ -81,7 +88,8 @@ def run(name: str, frames: int, out: Path | None, fps: float = 30.0, save_every:
             t = tick / fps
             yaw = 0.5 * t
             eye = (3.0 * np.sin(yaw), 1.2, 3.0 * np.cos(yaw))
-            rid = reader.send_pose(stick_figure(t), camera_view=look_at(eye, (0, 0.9, 0)), camera_proj=proj)
+            pose = dict(clip="walk", clip_time=t) if use_clip else dict(joints=stick_figure(t))
+            rid = reader.send_pose(**pose, camera_view=look_at(eye, (0, 0.9, 0)), camera_proj=proj)
             sent[rid] = time.monotonic()
             # Wait for the frame shaded from this request (the runtime shades the latest one).
             deadline = time.monotonic() + timeout

@@ -198,3 +198,19 @@ def _base(center, radius, yaw, pitch, roll, projection, fov):
         proj = orthographic(-r, r, -r, r, distance - r, distance + r)
     view = orbit_view(center, distance, yaw, pitch, roll)
     return view, proj, distance
+
+
+def motion_radius(character, poses, follow: int, rest_follow, center_y: float, margin: float = 1.04) -> float:
+    """Orbit radius that keeps every posed vertex of ``poses`` in frame at any yaw
+    (pitch 0) for the follow camera of ``conrt.runtime.frame_loop.RasterStage``:
+    centred on the ``follow`` joint's x/z, at ``center_y`` plus half its rise."""
+    from conrt.characters.posing import posed_positions
+
+    rest_follow = np.asarray(rest_follow, np.float64)
+    reach = 0.0
+    for pose in poses:
+        p = pose.joint_world[follow, :3, 3].astype(np.float64)
+        pts = posed_positions(character, pose).astype(np.float64)
+        d = pts - (p[0], center_y + (p[1] - rest_follow[1]) * 0.5, p[2])
+        reach = max(reach, float(np.abs(d[:, 1]).max()), float(np.hypot(d[:, 0], d[:, 2]).max()))
+    return reach * margin

@@ -7,6 +7,8 @@ import signal
 
 from conrt.errors import ConfigError
 
+from ._motion_args import add_loading_arguments, loading_kwargs
+
 log = logging.getLogger(__name__)
 
 
@@ -21,7 +23,7 @@ def register(subparsers) -> None:
     p.add_argument("--source", choices=("test", "runtime"), default="test",
                    help="test: synthetic pattern drawing the requested pose; runtime: the CoNR runtime")
     p.add_argument("--format", choices=("rgba8", "rgba16f"), default="rgba8", help="pixel format (default rgba8)")
-    p.add_argument("--slots", type=int, default=3, help="frames in the ring (default 3)")
+    p.add_argument("--slots", type=int, default=3, help="frames in the ring, 2..64 (default 3)")
     p.add_argument("--fps", type=float, default=60.0, help="frame rate cap, 0 = as fast as possible (default 60)")
     p.add_argument("--frames", type=int, default=None, help="stop after this many frames")
     p.add_argument("--duration", type=float, default=None, help="stop after this many seconds")
@@ -30,8 +32,16 @@ def register(subparsers) -> None:
     p.add_argument("--weights", help="runtime source: CoNR weights, a file or shipped weights by name, e.g. conr-rt-fast "
                         "(default: the embedded ones)")
     p.add_argument("--backend", default="auto", help="runtime source: inference backend (default auto)")
+    p.add_argument("--motion", "--clip", dest="clip", default=None, metavar="MOTION",
+                   help="runtime source: a motion source (a .bvh file, animation:NAME|INDEX, FILE.glb#NAME or a clip) "
+                        "that the engine's CLIP requests may name (by the file's stem / the animation's name) "
+                        "besides the built-in clips; the physics starts on it")
+    add_loading_arguments(p)
     p.add_argument("--checksum", action="store_true",
                    help="test source: stamp each frame's counter and CRC-32 in its last 8 bytes")
+    from conrt.commands._vmc import add_vmc_arguments
+
+    add_vmc_arguments(p)  # runtime source: a VMC sender drives the character; --vmc-send: its pose out
     p.set_defaults(func=run)
 
 
@@ -46,13 +56,24 @@ def run(args) -> int:
 
     if not 1 <= args.size <= 16384:
         raise ConfigError(f"--size {args.size} outside 1..16384")
-    if not 1 <= args.slots <= 64:
-        raise ConfigError(f"--slots {args.slots} outside 1..64")
+    if not 2 <= args.slots <= 64:
+        # 1 slot: while the writer fills it no reader can copy a frame (a full-speed writer starves them)
+        raise ConfigError(f"--slots {args.slots} outside 2..64 (one slot starves readers: it is always being written)")
+    if (args.vmc is not None or args.vmc_send) and args.source != "runtime":
+        raise ConfigError("--vmc and --vmc-send need --source runtime")
+    from conrt.commands._vmc import check_addresses
+
+    check_addresses(args)
     if args.source == "runtime":
         from conrt.runtime.bridge_source import RuntimeFrameSource
 
+        if args.clip is not None:
+            from conrt.physics.motion import check_motion
+
+            check_motion(args.clip)
         source = RuntimeFrameSource(args.size, np.uint8 if args.format == "rgba8" else np.float16,
-                                    args.character, args.sheet, args.weights, args.backend)
+                                    args.character, args.sheet, args.weights, args.backend, motion=args.clip,
+                                    vmc=args.vmc, vmc_send=args.vmc_send, **loading_kwargs(args))
     else:
         source = TestPattern(args.size, args.size, np.uint8 if args.format == "rgba8" else np.float16,
                              checksum=args.checksum)
@@ -67,4 +88,6 @@ def run(args) -> int:
                        fps=args.fps, max_frames=args.frames, duration=args.duration)
     print(f"conrt bridge: {stats.frames} frames in {stats.seconds:.2f} s ({stats.fps:.1f} fps), "
           f"{stats.bad_requests} bad pose requests", flush=True)
+    if getattr(source, "vmc", None) is not None:
+        print(source.vmc.stats_line(), flush=True)
     return 0

@@ -7,6 +7,8 @@ import time
 
 import numpy as np
 
+from conrt.commands._motion_args import add_loading_arguments, loading_kwargs
+
 log = logging.getLogger(__name__)
 
 
@@ -28,6 +30,7 @@ def register(subparsers) -> None:
     info.add_argument("file", help=".glb/.gltf/.vrm")
     info.add_argument("--joints", action="store_true", help="list every joint")
     info.add_argument("--allow-static", action="store_true", help="accept a mesh without a skin")
+    add_loading_arguments(info)
     info.set_defaults(func=_info)
     p.set_defaults(func=lambda args: (p.print_help(), 2)[1])
 
@@ -86,7 +89,7 @@ def _info(args: argparse.Namespace) -> int:
     from conrt.characters.gltf_io import load_character
     from conrt.types import Part
 
-    c = load_character(args.file, allow_static=args.allow_static)
+    c = load_character(args.file, allow_static=args.allow_static, **loading_kwargs(args))
     m, sk = c.mesh, c.skeleton
     print(f"name       {c.name}")
     print(f"vertices   {m.num_vertices}")

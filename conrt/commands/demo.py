@@ -20,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
+from conrt.commands._motion_args import add_motion_argument, loading_kwargs
 from conrt.commands.render import add_source_arguments
 from conrt.errors import ConfigError, ConrtError, ContextError
 
@@ -32,7 +33,7 @@ def register(subparsers) -> None:
     p = subparsers.add_parser("demo", help="live neurally shaded character (window), or a short video without a display",
                               description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     add_source_arguments(p)
-    p.add_argument("--clip", default="walk", help="clip to start with (default walk)")
+    add_motion_argument(p, "walk", "; keys 1-7 switch to the built-in clips, 8 back to this one")
     p.add_argument("--fps", type=float, default=30.0, help="physics/animation frame rate (default 30)")
     p.add_argument("--frames", type=int, default=48, help="frames to write without a display (default 48)")
     p.add_argument("--max-frames", type=int, default=None,
@@ -43,10 +44,16 @@ def register(subparsers) -> None:
     p.add_argument("--headless", action="store_true", help="do not open a window even if there is a display")
     p.add_argument("-o", "--output", type=Path, default=Path("out/demo"),
                    help="folder for the video and PNG frames without a display (default out/demo)")
+    from conrt.commands._vmc import add_vmc_arguments
+
+    add_vmc_arguments(p)  # --vmc: a VMC sender drives the character (headless: frames paced at --fps)
     p.set_defaults(func=run)
 
 
 def run(args) -> int:
+    from conrt.commands._vmc import check_addresses
+
+    check_addresses(args)
     if args.frames < 1:
         raise ConfigError(f"--frames must be at least 1, got {args.frames}")
     if args.max_frames is not None and args.max_frames < 1:
@@ -62,6 +69,12 @@ def run(args) -> int:
     log.warning("no display: %s. Writing %d frames to %s/ (demo.mp4 + PNG frames) instead.",
                 reason, args.frames, args.output)
     return _run_headless(args)
+
+
+def _body_mode(args) -> str:
+    # a VMC pose is followed exactly (kinematic body, hair and cloth simulated on top);
+    # a PD-driven body lags a target that jumps with each packet
+    return "kinematic" if args.vmc is not None else "physical"
 
 
 def _display_problem() -> str | None:
@@ -89,21 +102,28 @@ def _run_headless(args) -> int:
     out = Path(args.output)
     rt = open_runtime(args.character, args.sheet, args.weights, backend=args.backend, size=args.size, clip=args.clip,
                       fps=args.fps, context="egl" if args.context == "window" else args.context,
-                      yaw=args.yaw, pitch=args.pitch, physics_mode="physical")
+                      yaw=args.yaw, pitch=args.pitch, physics_mode=_body_mode(args), vmc=args.vmc,
+                      vmc_send=args.vmc_send, **loading_kwargs(args))
     video = VideoSink(out / "demo.mp4", args.fps, _BACKGROUND)
     frames = PngSink(out / "frames", extra={"clip": args.clip, "fps": args.fps, "weights": rt.info.weights})
     poke_at = args.frames // 2
 
+    from conrt.commands._vmc import Pacer
+
+    pacer = Pacer(args.fps) if args.vmc is not None else None  # live input: frames in real time
+
     def write(frame):
         video(frame)
         frames(frame)
+        if pacer is not None:
+            pacer.wait()
 
     last = None
     try:
         with tqdm(total=args.frames, desc="demo", unit="frame") as bar:
             for frame in rt.frames(args.frames, sink=write):
                 last = frame.stats
-                if frame.index == poke_at:
+                if frame.index == poke_at and args.vmc is None:
                     # a poke half way, so the video shows the body and cloth react
                     _poke_centre(rt)
                 bar.set_postfix_str(f"{last.fps:.1f} fps")
@@ -209,9 +229,11 @@ def _run_window(args) -> int:
     from conrt.runtime.frame_loop import over_background, udp_preview
     from conrt.shaders import create_context, release_context
 
+    from conrt.physics.motion import check_motion
+
     clips = list_clips()
-    if args.clip not in clips:
-        raise ConfigError(f"unknown clip {args.clip!r}; valid clips: {', '.join(clips)}")
+    check_motion(args.clip)
+    loading = loading_kwargs(args)
     from conrt.runtime.frame_loop import check_size
     from conrt.runtime.session import load_model_source
 
@@ -229,10 +251,13 @@ def _run_window(args) -> int:
     try:
         rt = open_runtime(args.character, args.sheet, backend=args.backend, size=size, model=model,
                           clip=args.clip, fps=args.fps, realtime=True, toon=True, ctx=ctx, yaw=args.yaw,
-                          pitch=args.pitch, physics_mode="physical")
+                          pitch=args.pitch, physics_mode=_body_mode(args), vmc=args.vmc, vmc_send=args.vmc_send,
+                          **loading)
     except BaseException:
         release_context(ctx)
         raise
+    if rt.physics.clip not in clips:  # a motion file: its own key after the built-in clips
+        clips = clips + [rt.physics.clip]
     controls = DemoControls(rt, clips, panel, scale, home=(args.yaw, args.pitch), show_reference=show_ref)
 
     def on_key(win, key, scancode, action, mods):

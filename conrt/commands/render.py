@@ -14,6 +14,8 @@ from pathlib import Path
 
 from conrt.errors import ConfigError
 
+from ._motion_args import add_loading_arguments, add_motion_argument, loading_kwargs
+
 log = logging.getLogger(__name__)
 
 
@@ -32,13 +34,14 @@ def add_source_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--yaw", type=float, default=0.0, help="camera yaw in degrees (0 = front)")
     p.add_argument("--pitch", type=float, default=0.0, help="camera pitch in degrees (> 0: from above)")
     p.add_argument("--context", choices=("auto", "egl", "window"), default="auto", help="OpenGL context kind")
+    add_loading_arguments(p)
 
 
 def register(subparsers) -> None:
     p = subparsers.add_parser("render", help="shade a clip offline to a video, PNG frames or a sprite atlas",
                               description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     add_source_arguments(p)
-    p.add_argument("--clip", default="walk", help="animation clip (default walk): idle, walk, run, turn, wave, jump, dance")
+    add_motion_argument(p, "walk")
     p.add_argument("--frames", type=int, default=120, help="number of frames (default 120)")
     p.add_argument("--fps", type=float, default=30.0, help="frames per second of the clip and the video (default 30)")
     p.add_argument("-o", "--output", help="out.mp4 / out.gif (video over white) or a folder/ (PNG frames with alpha)")
@@ -58,10 +61,10 @@ def run(args) -> int:
         raise ConfigError(f"--frames must be at least 1, got {args.frames}")
     if not 1 <= args.fps <= 240:
         raise ConfigError(f"--fps must be in 1..240, got {args.fps}")
-    from conrt.physics.clips import list_clips
+    from conrt.physics.motion import check_motion
 
-    if args.clip not in list_clips():  # before any file is created
-        raise ConfigError(f"unknown clip {args.clip!r}; valid clips: {', '.join(list_clips())}")
+    check_motion(args.clip)  # before any file is created
+    loading = loading_kwargs(args)
     sinks = []
     if args.output:
         sinks.append(make_sink(args.output, args.fps, extra={"clip": args.clip, "fps": args.fps}))
@@ -73,10 +76,10 @@ def run(args) -> int:
             s(frame)
 
     rt = open_runtime(args.character, args.sheet, args.weights, backend=args.backend, size=args.size,
-                      clip=args.clip, fps=args.fps, context=args.context, yaw=args.yaw, pitch=args.pitch)
+                      clip=args.clip, fps=args.fps, context=args.context, yaw=args.yaw, pitch=args.pitch, **loading)
     last = None
     try:
-        with tqdm(total=args.frames, desc=f"render {args.clip}", unit="frame") as bar:
+        with tqdm(total=args.frames, desc=f"render {Path(args.clip).name}", unit="frame") as bar:
             for frame in rt.frames(args.frames, sink=write):
                 last = frame.stats
                 bar.set_postfix_str(f"{last.fps:.1f} fps, shade {last.shade_ms:.0f} ms")

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
+from conrt.commands._motion_args import add_loading_arguments, loading_kwargs
 from conrt.commands.udp import add_view_arguments, load_character_file, make_pose, random_pose, save_udp
 from conrt.errors import ConfigError
 
@@ -42,6 +43,7 @@ def register(subparsers) -> None:
     p.add_argument("--strength", type=float, default=0.12, help="pose variation: max joint turn in radians (0 = rest pose)")
     p.add_argument("--udp", action="store_true", help="also write each view's UDP (.npz + preview)")
     p.add_argument("-o", "--output", type=Path, default=Path("sheet"), help="output folder")
+    add_loading_arguments(p)
     p.set_defaults(func=run)
 
 
@@ -54,7 +56,7 @@ def run(args) -> int:
     from conrt.shaders.view_file import save_view_file, view_file_for
 
     yaws = sheet_yaws(args.views)
-    character = load_character_file(args.character)
+    character = load_character_file(args.character, **loading_kwargs(args))
     out = Path(args.output)
     out.mkdir(parents=True, exist_ok=True)
     ctx = create_context(args.context)

@@ -1,7 +1,7 @@
 """``conrt udp``: render a character's Ultra-Dense Pose to the official file
 format (``.npz`` with key ``i``: float32 H x W x 4, row 0 = top) plus a PNG
-preview beside it. The rest pose unless ``--pose random`` or ``--clip NAME
---time T`` (a procedural animation clip) is given."""
+preview beside it. The rest pose unless ``--pose random`` or ``--motion M
+--time T`` (a clip name, a BVH file or a glTF animation) is given."""
 from __future__ import annotations
 
 import argparse
@@ -12,6 +12,8 @@ import numpy as np
 
 from conrt.errors import AssetError, ConfigError
 from conrt.types import Character, Pose
+
+from ._motion_args import add_loading_arguments, add_motion_argument, loading_kwargs
 
 log = logging.getLogger(__name__)
 
@@ -26,8 +28,9 @@ def register(subparsers) -> None:
     p.add_argument("--pose", choices=POSES, default="rest", help="rest (T-)pose or a random joint perturbation")
     p.add_argument("--seed", type=int, default=0, help="seed of --pose random")
     p.add_argument("--strength", type=float, default=0.35, help="max random joint rotation in radians (--pose random)")
-    p.add_argument("--clip", default=None, help="pose from a procedural animation clip (conrt.physics.clips), e.g. walk")
-    p.add_argument("--time", type=float, default=0.0, help="time in seconds into --clip")
+    add_motion_argument(p, None)
+    add_loading_arguments(p)
+    p.add_argument("--time", type=float, default=0.0, help="time in seconds into --motion")
     p.add_argument("--frames", type=int, default=1, help="with --clip: render N frames (out_0000.npz ...), steady camera")
     p.add_argument("--fps", type=float, default=24.0, help="frame rate of --frames")
     p.add_argument("-o", "--output", type=Path, default=Path("pose.npz"), help="output .npz (a .png preview is written beside it)")
@@ -45,7 +48,7 @@ def add_view_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--context", choices=("auto", "egl", "window"), default="auto", help="OpenGL context kind")
 
 
-def load_character_file(path: Path) -> Character:
+def load_character_file(path: Path, facing: str = "auto", name_map: dict | None = None) -> Character:
     """Load a .glb/.gltf/.vrm with the characters package's glTF loader."""
     if not Path(path).is_file():
         raise AssetError(f"no character file at {path}")
@@ -53,7 +56,7 @@ def load_character_file(path: Path) -> Character:
         from conrt.characters.gltf_io import load_character
     except ImportError as exc:  # the loader ships with conrt.characters
         raise AssetError(f"the glTF loader is not available ({exc})") from exc
-    return load_character(path)
+    return load_character(path, facing=facing, name_map=name_map)
 
 
 # ---------------------------------------------------------------------------
@@ -118,15 +121,6 @@ def make_pose(character: Character, kind: str, seed: int = 0, strength: float = 
     raise ConfigError(f"unknown pose {kind!r}; choose one of {', '.join(POSES)}")
 
 
-def clip_pose(character: Character, clip: str, time: float) -> Pose:
-    """The pose at ``time`` seconds of a procedural clip (``conrt.physics.clips``)."""
-    from conrt.physics.clips import Animator, get_clip
-
-    if not np.isfinite(time):
-        raise ConfigError(f"--time must be a finite number of seconds, got {time}")
-    return Animator(character, get_clip(clip, character)).pose(float(time))
-
-
 # ---------------------------------------------------------------------------
 
 
@@ -163,9 +157,21 @@ def run(args) -> int:
         raise ConfigError("--frames N > 1 needs --clip (a sequence of poses from an animation clip)")
     if not (np.isfinite(args.fps) and args.fps > 0):
         raise ConfigError(f"--fps must be positive, got {args.fps}")
-    character = load_character_file(args.character)
+    loading = loading_kwargs(args)
     if args.clip:
-        poses = [clip_pose(character, args.clip, args.time + k / args.fps) for k in range(args.frames)]
+        from conrt.physics.motion import check_motion
+
+        check_motion(args.clip)
+    character = load_character_file(args.character, **loading)
+    if args.clip:
+        from conrt.physics.clips import Animator
+        from conrt.physics.motion import resolve_motion
+
+        if not np.isfinite(args.time):
+            raise ConfigError(f"--time must be a finite number of seconds, got {args.time}")
+        anim = Animator(character, resolve_motion(args.clip, character, character_file=args.character,
+                                                  name_map=loading["name_map"]))
+        poses = [anim.pose(args.time + k / args.fps) for k in range(args.frames)]
     else:
         poses = [make_pose(character, args.pose, args.seed, args.strength)]
     # One camera for the whole sequence (framed on every frame's vertices):

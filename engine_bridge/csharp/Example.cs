@@ -57,7 +57,10 @@ static class Example
             while (frames < wanted || !matched)
             {
                 FrameInfo info;
-                if (!bridge.TryReadFrame(pixels, out info))
+                bool got;
+                try { got = bridge.TryReadFrame(pixels, out info); }
+                catch (WriterGoneException e) { Console.WriteLine("writer dead: " + e.Message); return 3; }
+                if (!got)
                 {
                     var state = bridge.State;
                     if (state == ConrtBridge.WriterState.Dead) { Console.WriteLine("writer dead"); return 3; }

@@ -10,7 +10,8 @@
      frames=N dropped=N retries=N bad=N sent=N last_request=N matched=0|1 lat_us_p50=X lat_us_p99=X
    (lat = publish -> complete copy here, both CLOCK_MONOTONIC; it polls every 200 us, or
    busy-polls with --spin)
-   Exit codes: 0 ok, 1 bad frames seen, 2 cannot attach, 3 writer died. */
+   Exit codes: 0 ok, 1 bad frames seen, 2 cannot attach or no frame for --timeout seconds (nothing new,
+   or every copy torn: CONRT_E_BUSY), 3 writer died, 4 the segment broke (e.g. truncated). */
 #define CONRT_BRIDGE_IMPLEMENTATION
 #include "conrt_bridge.h"
 
@@ -137,14 +138,16 @@ int main(int argc, char **argv) {
             sent++;
         }
         rc = conrt_bridge_read_frame(&b, px, 0, &info);
-        if (rc == CONRT_NO_FRAME) {
+        if (rc == CONRT_NO_FRAME || rc == CONRT_E_BUSY) {
+            /* BUSY: every copy was torn (a writer lapping us, or one stuck mid-frame); the
+               timeout covers it like "nothing new", and we back off instead of spinning */
             if (conrt_bridge_now_ns() - last_frame_at > (uint64_t)(timeout * 1e9)) {
-                fprintf(stderr, "consumer: no frame for %.1f s (writer state %d)\n", timeout,
-                        conrt_bridge_writer_state(&b, 1000000000ull));
+                fprintf(stderr, "consumer: no frame for %.1f s (last result %s, writer state %d)\n", timeout,
+                        conrt_bridge_result_name(rc), conrt_bridge_writer_state(&b, 1000000000ull));
                 status = 2;
                 break;
             }
-            if (!spin) sleep_us(200);
+            if (!spin || rc == CONRT_E_BUSY) sleep_us(200);
             continue;
         }
         if (rc == CONRT_E_WRITER_DEAD) {
@@ -152,9 +155,10 @@ int main(int argc, char **argv) {
             status = 3;
             break;
         }
-        if (rc != CONRT_OK) {
+        if (rc != CONRT_OK) { /* e.g. CONRT_E_SEGMENT_SIZE: the segment was truncated; retrying cannot help */
             fprintf(stderr, "consumer: %s: %s\n", conrt_bridge_result_name(rc), b.error);
-            continue;
+            status = 4;
+            break;
         }
         last_frame_at = conrt_bridge_now_ns();
         if (frames < MAX_SAMPLES) latency_us[frames] = (double)(last_frame_at - info.publish_ns) / 1e3;

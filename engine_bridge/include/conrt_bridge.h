@@ -19,17 +19,21 @@
          int rc = conrt_bridge_read_frame(&b, dst, dst_stride, &info);
            // CONRT_OK: dst holds a complete frame (never torn), info says which
            // CONRT_NO_FRAME: nothing new; CONRT_E_WRITER_DEAD: the writer is gone
+           // CONRT_E_BUSY: every copy was torn (retry later, count it towards your timeout)
+           // CONRT_E_SEGMENT_SIZE: the file was truncated under us (every call fstat()s first: no SIGBUS)
+         // open refuses anything but a regular file of our effective uid with mode 0600
+         // (CONRT_E_FILE_TYPE for a FIFO/directory/symlink, CONRT_E_PERMISSIONS)
          conrt_bridge_close(&b);
 
    RUNTIME (writer) SIDE
-         conrt_bridge_create(&b, "mybridge", 256, 256, CONRT_FORMAT_RGBA8, 3, 256);
+         conrt_bridge_create(&b, "mybridge", 256, 256, CONRT_FORMAT_RGBA8, 3, 256, 0);  // 0: any joint count
          unsigned char *px = conrt_bridge_begin_frame(&b);   // rows of b.geo.stride bytes
          ... fill px ...
          conrt_bridge_end_frame(&b, request_id, request_time_ns, render_start_ns);
          conrt_bridge_heartbeat(&b);                 // at least every heartbeat_period_ms
          conrt_bridge_destroy(&b);                   // marks the writer gone, unlinks
 
-   LAYOUT (version 1; engine_bridge/PROTOCOL.md is the spec)
+   LAYOUT (version 2; engine_bridge/PROTOCOL.md is the spec)
      Little-endian, naturally aligned, no padding. [0,128) header; the pose
      region at header.pose_offset (256 fixed bytes + max_joints 4x4 f32
      matrices); header.slot_count frame slots at header.frames_offset, each
@@ -51,9 +55,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define CONRT_BRIDGE_VERSION 1                       /* protocol version */
+#define CONRT_BRIDGE_VERSION 2                       /* protocol version (2: header skeleton_joints) */
 #define CONRT_BRIDGE_MAGIC 0x47524254524E4F43ULL      /* "CONRTBRG" little-endian */
-#define CONRT_BRIDGE_HANDLE_VERSION 1                 /* version of struct conrt_bridge below */
+#define CONRT_BRIDGE_HANDLE_VERSION 2                 /* version of struct conrt_bridge below */
 #define CONRT_HEADER_SIZE 128u
 #define CONRT_SLOT_HEADER_SIZE 64u
 #define CONRT_POSE_FIXED_SIZE 256u
@@ -63,6 +67,9 @@
 #define CONRT_MAX_SLOTS 64u
 #define CONRT_MAX_JOINTS 1024u
 #define CONRT_MAX_SEGMENT (1ULL << 34)
+#define CONRT_OWNER_ONLY_MODE 0600                     /* exact permission bits a reader accepts */
+#define CONRT_MAX_ABS_JOINT_VALUE 1e4                  /* pose requests: |joint matrix entry| */
+#define CONRT_MAX_ABS_CLIP_TIME 1e6                    /* pose requests: |clip_time| seconds */
 #define CONRT_SHM_PREFIX "/conrt-bridge."              /* shm_open name = prefix + bridge name */
 
 #define CONRT_FORMAT_RGBA8 1u                          /* 4 x uint8 */
@@ -91,7 +98,8 @@ enum {
     CONRT_E_BUSY = -12,           /* read: every copy was torn (writer lapping us) */
     CONRT_E_WRITER_DEAD = -13,    /* the writer process is gone or closed the bridge */
     CONRT_E_BUFFER = -14,         /* destination too small */
-    CONRT_E_POSE = -15            /* bad pose request */
+    CONRT_E_POSE = -15,           /* bad pose request */
+    CONRT_E_FILE_TYPE = -16       /* the name is a FIFO, directory, symlink, ... not a regular file */
 };
 
 enum { CONRT_WRITER_ALIVE = 0, CONRT_WRITER_STALLED = 1, CONRT_WRITER_DEAD = 2 };
@@ -119,7 +127,8 @@ typedef struct conrt_bridge_header {
     uint64_t frames_published;    /*  96 latest frame index + 1 */
     uint64_t writer_start_ticks;  /* 104 /proc/<pid>/stat starttime, 0 unknown */
     uint64_t pid_ns_inode;        /* 112 inode of /proc/self/ns/pid, 0 unknown */
-    uint64_t reserved;            /* 120 */
+    uint32_t skeleton_joints;     /* 120 joints a JOINTS request must send, 0 = any up to max_joints */
+    uint32_t reserved;            /* 124 */
 } conrt_bridge_header;
 
 typedef struct conrt_slot_header {
@@ -155,7 +164,7 @@ _Static_assert(sizeof(conrt_pose_header) == 256, "pose header layout");
 
 /* ---- process-local handle (caller-allocated) ---- */
 typedef struct conrt_bridge_geometry {
-    uint32_t width, height, stride, pixel_format, flags, slot_count, pose_size, max_joints;
+    uint32_t width, height, stride, pixel_format, flags, slot_count, pose_size, max_joints, skeleton_joints;
     uint64_t slot_size, frames_offset, pose_offset, segment_size;
 } conrt_bridge_geometry;
 
@@ -210,7 +219,8 @@ CONRT_DEF int conrt_bridge_writer_state(conrt_bridge *b, uint64_t stale_ns);
 CONRT_DEF void conrt_bridge_close(conrt_bridge *b);
 /* writer */
 CONRT_DEF int conrt_bridge_create(conrt_bridge *b, const char *name, uint32_t width, uint32_t height,
-                                  uint32_t pixel_format, uint32_t slot_count, uint32_t max_joints);
+                                  uint32_t pixel_format, uint32_t slot_count, uint32_t max_joints,
+                                  uint32_t skeleton_joints);
 CONRT_DEF unsigned char *conrt_bridge_begin_frame(conrt_bridge *b);
 CONRT_DEF int conrt_bridge_end_frame(conrt_bridge *b, uint64_t request_id, uint64_t request_time_ns,
                                      uint64_t render_start_ns);
@@ -234,6 +244,7 @@ CONRT_DEF const char *conrt_bridge_result_name(int rc);
 
 #include <errno.h>
 #include <fcntl.h>
+#include <math.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -287,6 +298,7 @@ CONRT_DEF const char *conrt_bridge_result_name(int rc) {
     case CONRT_E_WRITER_DEAD: return "CONRT_E_WRITER_DEAD";
     case CONRT_E_BUFFER: return "CONRT_E_BUFFER";
     case CONRT_E_POSE: return "CONRT_E_POSE";
+    case CONRT_E_FILE_TYPE: return "CONRT_E_FILE_TYPE";
     default: return "CONRT_E_UNKNOWN";
     }
 }
@@ -326,6 +338,9 @@ CONRT_DEF int conrt_bridge_parse_header(const void *mem, uint64_t actual_size, c
         return conrt__fail(err, n, CONRT_E_GEOMETRY, "slot count %u outside 1..%u", h.slot_count, CONRT_MAX_SLOTS);
     if (h.max_joints > CONRT_MAX_JOINTS)
         return conrt__fail(err, n, CONRT_E_GEOMETRY, "max joints %u above %u", h.max_joints, CONRT_MAX_JOINTS);
+    if (h.skeleton_joints > h.max_joints)
+        return conrt__fail(err, n, CONRT_E_GEOMETRY, "skeleton joints %u above the pose region's max joints %u",
+                           h.skeleton_joints, h.max_joints);
     row = (uint64_t)h.width * conrt__bpp(h.pixel_format);
     if (h.stride < row || h.stride > row + 4096 || h.stride % 4)
         return conrt__fail(err, n, CONRT_E_GEOMETRY, "stride %u does not fit rows of %llu bytes", h.stride,
@@ -353,7 +368,7 @@ CONRT_DEF int conrt_bridge_parse_header(const void *mem, uint64_t actual_size, c
     g->width = h.width; g->height = h.height; g->stride = h.stride; g->pixel_format = h.pixel_format;
     g->flags = h.flags; g->slot_count = h.slot_count; g->pose_size = h.pose_size; g->max_joints = h.max_joints;
     g->slot_size = h.slot_size; g->frames_offset = h.frames_offset; g->pose_offset = h.pose_offset;
-    g->segment_size = h.segment_size;
+    g->segment_size = h.segment_size; g->skeleton_joints = h.skeleton_joints;
     return CONRT_OK;
 }
 
@@ -430,6 +445,35 @@ static int conrt__alive(uint32_t pid, uint64_t start_ticks, uint64_t ns_inode) {
     return 1;
 }
 
+static const char *conrt__kind(mode_t m) {
+    return S_ISDIR(m) ? "a directory" : S_ISFIFO(m) ? "a FIFO" : S_ISLNK(m) ? "a symbolic link"
+         : S_ISSOCK(m) ? "a socket" : S_ISCHR(m) || S_ISBLK(m) ? "a device" : "not a regular file";
+}
+
+/* Open b->path only if it is a regular file: O_NOFOLLOW refuses symlinks,
+   O_NONBLOCK keeps a FIFO from blocking the open, fstat checks what we hold. */
+static int conrt__open_regular(conrt_bridge *b, int flags, struct stat *st) {
+    char shm_path[300];
+    struct stat link;
+    b->fd = shm_open(b->path, flags | O_NONBLOCK | O_NOFOLLOW, 0);
+    if (b->fd < 0) {
+        int err = errno;
+        /* glibc reports a directory as EINVAL, a symlink as ELOOP: name what is there (Linux keeps
+           shm objects in /dev/shm) */
+        snprintf(shm_path, sizeof shm_path, "/dev/shm%s", b->path);
+        if (err != ENOENT && lstat(shm_path, &link) == 0 && !S_ISREG(link.st_mode))
+            return conrt__fail(b->error, sizeof b->error, CONRT_E_FILE_TYPE,
+                               "%s is %s, not a bridge segment (a regular file)", b->path, conrt__kind(link.st_mode));
+        errno = err;
+        return conrt__sys(b, "cannot open");
+    }
+    if (fstat(b->fd, st) != 0) return conrt__sys(b, "cannot stat");
+    if (!S_ISREG(st->st_mode))
+        return conrt__fail(b->error, sizeof b->error, CONRT_E_FILE_TYPE,
+                           "%s is %s, not a bridge segment (a regular file)", b->path, conrt__kind(st->st_mode));
+    return CONRT_OK;
+}
+
 CONRT_DEF int conrt_bridge_open(conrt_bridge *b, const char *name) {
     struct stat st;
     void *mem;
@@ -438,13 +482,11 @@ CONRT_DEF int conrt_bridge_open(conrt_bridge *b, const char *name) {
     if (!b) return CONRT_E_ARG;
     conrt__init(b);
     if ((rc = conrt__path(b, name)) != CONRT_OK) return rc;
-    b->fd = shm_open(b->path, O_RDWR, 0); /* glibc adds O_NOFOLLOW | O_CLOEXEC */
-    if (b->fd < 0) return conrt__sys(b, "cannot open");
-    if (fstat(b->fd, &st) != 0) { rc = conrt__sys(b, "cannot stat"); goto fail; }
-    if (st.st_uid != getuid() || (st.st_mode & 077)) {
+    if ((rc = conrt__open_regular(b, O_RDWR, &st)) != CONRT_OK) goto fail;
+    if (st.st_uid != geteuid() || (st.st_mode & 07777) != CONRT_OWNER_ONLY_MODE) {
         rc = conrt__fail(b->error, sizeof b->error, CONRT_E_PERMISSIONS,
                          "%s has uid %u mode %04o, expected ours (%u) and 0600", b->path, (unsigned)st.st_uid,
-                         (unsigned)(st.st_mode & 0777), (unsigned)getuid());
+                         (unsigned)(st.st_mode & 07777), (unsigned)geteuid());
         goto fail;
     }
     if ((uint64_t)st.st_size < CONRT_HEADER_SIZE) {
@@ -468,6 +510,24 @@ fail:
     return rc;
 }
 
+/* Touching a mapped page past the end of the file is SIGBUS: every access
+   through the mapping is preceded by this fstat (PROTOCOL.md "Shrinking segments"). */
+static int conrt__check_size(conrt_bridge *b) {
+    struct stat st;
+    if (fstat(b->fd, &st) != 0) return conrt__sys(b, "cannot stat");
+    if ((uint64_t)st.st_size < b->geo.segment_size)
+        return conrt__fail(b->error, sizeof b->error, CONRT_E_SEGMENT_SIZE,
+                           "%s shrank to %llu bytes, the bridge needs %llu: another process truncated it",
+                           b->path, (unsigned long long)st.st_size, (unsigned long long)b->geo.segment_size);
+    return CONRT_OK;
+}
+
+/* ns since the heartbeat; 0 for a heartbeat ahead of our clock (PROTOCOL.md "Liveness") */
+static uint64_t conrt__beat_age(const conrt_bridge_header *h) {
+    uint64_t now = conrt_bridge_now_ns(), beat = CONRT__LD(&h->heartbeat_ns);
+    return now > beat ? now - beat : 0;
+}
+
 static conrt_bridge_header *conrt__hdr(conrt_bridge *b) { return (conrt_bridge_header *)b->base; }
 static conrt_slot_header *conrt__slot(conrt_bridge *b, uint64_t i) {
     return (conrt_slot_header *)(b->base + b->geo.frames_offset + (i % b->geo.slot_count) * b->geo.slot_size);
@@ -480,13 +540,13 @@ CONRT_DEF int conrt_bridge_writer_state(conrt_bridge *b, uint64_t stale_ns) {
     conrt_bridge_header *h;
     uint32_t pid;
     int alive;
-    if (!b || !b->base) return CONRT_WRITER_DEAD;
+    if (!b || !b->base || conrt__check_size(b) != CONRT_OK) return CONRT_WRITER_DEAD;
     h = conrt__hdr(b);
     pid = CONRT__LD(&h->writer_pid);
     if (pid == 0 || pid != b->writer_pid) return CONRT_WRITER_DEAD;
     alive = conrt__alive(pid, b->writer_start_ticks, b->pid_ns_inode);
     if (alive == 0) return CONRT_WRITER_DEAD;
-    if (conrt_bridge_now_ns() - CONRT__LD(&h->heartbeat_ns) > stale_ns) return CONRT_WRITER_STALLED;
+    if (conrt__beat_age(h) > stale_ns) return CONRT_WRITER_STALLED;
     return CONRT_WRITER_ALIVE;
 }
 
@@ -494,7 +554,9 @@ CONRT_DEF int conrt_bridge_read_frame(conrt_bridge *b, void *dst, uint64_t dst_s
     conrt_bridge_header *h;
     uint64_t row, published, index, s1;
     uint32_t retry, y;
+    int rc;
     if (!b || !b->base || !dst) return CONRT_E_ARG;
+    if ((rc = conrt__check_size(b)) != CONRT_OK) return rc;
     h = conrt__hdr(b);
     row = (uint64_t)b->geo.width * conrt__bpp(b->geo.pixel_format);
     if (dst_stride == 0) dst_stride = row;
@@ -507,7 +569,7 @@ CONRT_DEF int conrt_bridge_read_frame(conrt_bridge *b, void *dst, uint64_t dst_s
         if (published == 0 || (b->last_index >= 0 && index <= (uint64_t)b->last_index)) {
             /* look for a dead writer only once its heartbeat is late (no /proc reads per poll) */
             uint64_t late = 2000000ull * (h->heartbeat_period_ms ? h->heartbeat_period_ms : 100);
-            if (conrt_bridge_now_ns() - CONRT__LD(&h->heartbeat_ns) > late
+            if (conrt__beat_age(h) > late
                 && conrt_bridge_writer_state(b, UINT64_MAX) == CONRT_WRITER_DEAD)
                 return conrt__fail(b->error, sizeof b->error, CONRT_E_WRITER_DEAD, "writer pid %u is gone",
                                    b->writer_pid);
@@ -534,17 +596,54 @@ CONRT_DEF int conrt_bridge_read_frame(conrt_bridge *b, void *dst, uint64_t dst_s
         b->last_index = (int64_t)index;
         return CONRT_OK;
     }
+    /* every copy torn or the slot odd throughout: a writer killed mid-frame leaves its slot odd forever */
+    if (conrt_bridge_writer_state(b, UINT64_MAX) == CONRT_WRITER_DEAD)
+        return conrt__fail(b->error, sizeof b->error, CONRT_E_WRITER_DEAD,
+                           "writer pid %u is gone (slot left mid-write)", b->writer_pid);
     return conrt__fail(b->error, sizeof b->error, CONRT_E_BUSY, "every copy was torn");
+}
+
+static int conrt__finite_within(const float *v, uint64_t n, double limit) {
+    uint64_t i;
+    for (i = 0; i < n; i++)
+        if (!isfinite(v[i]) || (limit > 0 && fabs((double)v[i]) > limit)) return 0;
+    return 1;
+}
+
+/* The rules of PROTOCOL.md "Pose region" (protocol.pose_problem in Python). */
+static int conrt__pose_problem(conrt_bridge *b, uint64_t id, uint32_t kind, uint32_t count, const float *joints,
+                               double clip_time, const float *view, const float *proj) {
+    if (kind == CONRT_POSE_JOINTS && b->geo.skeleton_joints && count != b->geo.skeleton_joints)
+        return conrt__fail(b->error, sizeof b->error, CONRT_E_POSE,
+                           "pose request %llu: %u joints, the character has %u", (unsigned long long)id, count,
+                           b->geo.skeleton_joints);
+    if (!conrt__finite_within(view, 16, 0) || !conrt__finite_within(proj, 16, 0))
+        return conrt__fail(b->error, sizeof b->error, CONRT_E_POSE, "pose request %llu: NaN/inf camera matrices",
+                           (unsigned long long)id);
+    if (kind == CONRT_POSE_JOINTS && joints
+        && !conrt__finite_within(joints, (uint64_t)count * 16, CONRT_MAX_ABS_JOINT_VALUE))
+        return conrt__fail(b->error, sizeof b->error, CONRT_E_POSE,
+                           "pose request %llu: NaN/inf joint matrices or entries beyond +-%g", (unsigned long long)id,
+                           CONRT_MAX_ABS_JOINT_VALUE);
+    if (kind == CONRT_POSE_CLIP && !(isfinite(clip_time) && fabs(clip_time) <= CONRT_MAX_ABS_CLIP_TIME))
+        return conrt__fail(b->error, sizeof b->error, CONRT_E_POSE, "pose request %llu: clip time %g outside +-%g s",
+                           (unsigned long long)id, clip_time, CONRT_MAX_ABS_CLIP_TIME);
+    return CONRT_OK;
 }
 
 CONRT_DEF int conrt_bridge_send_pose(conrt_bridge *b, conrt_pose *pose) {
     conrt_pose_header *p;
     uint64_t seq;
+    int rc;
     if (!b || !b->base || !pose) return CONRT_E_ARG;
+    if ((rc = conrt__check_size(b)) != CONRT_OK) return rc;
     if (pose->kind > CONRT_POSE_CLIP || pose->joint_count > b->geo.max_joints
         || (pose->kind == CONRT_POSE_JOINTS && pose->joint_count && !pose->joints))
         return conrt__fail(b->error, sizeof b->error, CONRT_E_POSE, "bad pose: kind %u, %u joints (max %u)",
                            pose->kind, pose->joint_count, b->geo.max_joints);
+    if ((rc = conrt__pose_problem(b, pose->request_id, pose->kind, pose->joint_count, pose->joints, pose->clip_time,
+                                  pose->camera_view, pose->camera_proj)) != CONRT_OK)
+        return rc;
     if (pose->request_id == 0) pose->request_id = b->next_request;
     b->next_request = pose->request_id + 1;
     if (pose->time_ns == 0) pose->time_ns = conrt_bridge_now_ns();
@@ -582,28 +681,40 @@ CONRT_DEF void conrt_bridge_close(conrt_bridge *b) {
 
 /* ---- writer ---- */
 
+/* Dead (PROTOCOL.md "Cleanup"): writer_pid 0 or not a live process, or shorter
+   than a header and at least 2 s old. Never removes another uid's file or a
+   non-regular file. */
 static int conrt__remove_stale(conrt_bridge *b) {
     conrt_bridge_header h;
     struct stat st;
-    int fd = shm_open(b->path, O_RDONLY, 0), alive;
+    int alive, rc;
     ssize_t got;
-    if (fd < 0) return errno == ENOENT ? CONRT_OK : conrt__sys(b, "cannot inspect");
-    if (fstat(fd, &st) != 0 || st.st_uid != getuid()) {
-        close(fd);
-        return conrt__fail(b->error, sizeof b->error, CONRT_E_PERMISSIONS, "%s exists and is not ours", b->path);
+    if ((rc = conrt__open_regular(b, O_RDONLY, &st)) != CONRT_OK) {
+        if (b->fd < 0 && rc == CONRT_E_SYS && b->sys_errno == ENOENT) rc = CONRT_OK;
+        goto out;
     }
-    got = pread(fd, &h, sizeof h, 0);
-    close(fd);
+    if (st.st_uid != geteuid()) {
+        rc = conrt__fail(b->error, sizeof b->error, CONRT_E_PERMISSIONS, "%s exists and belongs to uid %u", b->path,
+                         (unsigned)st.st_uid);
+        goto out;
+    }
+    got = pread(b->fd, &h, sizeof h, 0);
     if (got == (ssize_t)sizeof h && h.writer_pid) {
         alive = conrt__alive(h.writer_pid, h.writer_start_ticks, h.pid_ns_inode);
-        if (alive != 0)
-            return conrt__fail(b->error, sizeof b->error, CONRT_E_IN_USE, "%s is in use by writer pid %u", b->path,
-                               h.writer_pid);
+        if (alive != 0) {
+            rc = conrt__fail(b->error, sizeof b->error, CONRT_E_IN_USE, "%s is in use by writer pid %u", b->path,
+                             h.writer_pid);
+            goto out;
+        }
     } else if (got != (ssize_t)sizeof h && time(NULL) - st.st_mtime < 2) {
-        return conrt__fail(b->error, sizeof b->error, CONRT_E_IN_USE, "%s is being created", b->path);
+        rc = conrt__fail(b->error, sizeof b->error, CONRT_E_IN_USE, "%s is being created", b->path);
+        goto out;
     }
-    if (shm_unlink(b->path) != 0 && errno != ENOENT) return conrt__sys(b, "cannot remove stale");
-    return CONRT_OK;
+    rc = shm_unlink(b->path) != 0 && errno != ENOENT ? conrt__sys(b, "cannot remove stale") : CONRT_OK;
+out:
+    if (b->fd >= 0) close(b->fd);
+    b->fd = -1;
+    return rc;
 }
 
 static uint64_t conrt__self_start_ticks(void) {
@@ -613,7 +724,7 @@ static uint64_t conrt__self_start_ticks(void) {
 }
 
 CONRT_DEF int conrt_bridge_create(conrt_bridge *b, const char *name, uint32_t width, uint32_t height,
-                                  uint32_t fmt, uint32_t slot_count, uint32_t max_joints) {
+                                  uint32_t fmt, uint32_t slot_count, uint32_t max_joints, uint32_t skeleton_joints) {
     conrt_bridge_header *h;
     uint64_t stride, pose_size, frames_offset, slot_size, size;
     void *mem;
@@ -623,7 +734,7 @@ CONRT_DEF int conrt_bridge_create(conrt_bridge *b, const char *name, uint32_t wi
     b->is_writer = 1;
     if ((rc = conrt__path(b, name)) != CONRT_OK) return rc;
     if (width < 1 || width > CONRT_MAX_DIM || height < 1 || height > CONRT_MAX_DIM || slot_count < 1
-        || slot_count > CONRT_MAX_SLOTS || max_joints > CONRT_MAX_JOINTS
+        || slot_count > CONRT_MAX_SLOTS || max_joints > CONRT_MAX_JOINTS || skeleton_joints > max_joints
         || (fmt != CONRT_FORMAT_RGBA8 && fmt != CONRT_FORMAT_RGBA16F))
         return conrt__fail(b->error, sizeof b->error, CONRT_E_ARG, "bad size/format/slots/joints");
     /* the same layout as Geometry.build() in protocol.py */
@@ -655,6 +766,7 @@ CONRT_DEF int conrt_bridge_create(conrt_bridge *b, const char *name, uint32_t wi
     h->flags = CONRT_FLAG_PREMULTIPLIED | CONRT_FLAG_ROW0_TOP;
     h->slot_count = slot_count; h->slot_size = slot_size; h->frames_offset = frames_offset;
     h->pose_offset = CONRT_HEADER_SIZE; h->pose_size = (uint32_t)pose_size; h->max_joints = max_joints;
+    h->skeleton_joints = skeleton_joints;
     h->heartbeat_period_ms = 100;
     h->heartbeat_ns = conrt_bridge_now_ns();
     CONRT__ST_REL(&h->magic, CONRT_BRIDGE_MAGIC); /* last: readers treat no magic as "not ready" */
@@ -671,7 +783,7 @@ fail:
 CONRT_DEF unsigned char *conrt_bridge_begin_frame(conrt_bridge *b) {
     conrt_slot_header *slot;
     uint64_t s;
-    if (!b || !b->base || !b->is_writer) return NULL;
+    if (!b || !b->base || !b->is_writer || conrt__check_size(b) != CONRT_OK) return NULL;
     slot = conrt__slot(b, b->next_frame);
     s = CONRT__LD(&slot->seq);
     CONRT__ST(&slot->seq, (s | 1) == s ? s : s + 1); /* odd */
@@ -684,7 +796,9 @@ CONRT_DEF int conrt_bridge_end_frame(conrt_bridge *b, uint64_t request_id, uint6
     conrt_slot_header *slot;
     conrt_bridge_header *h;
     uint64_t s, now = conrt_bridge_now_ns();
+    int rc;
     if (!b || !b->base || !b->is_writer) return CONRT_E_ARG;
+    if ((rc = conrt__check_size(b)) != CONRT_OK) return rc;
     h = conrt__hdr(b);
     slot = conrt__slot(b, b->next_frame);
     s = CONRT__LD(&slot->seq);
@@ -702,7 +816,9 @@ CONRT_DEF int conrt_bridge_end_frame(conrt_bridge *b, uint64_t request_id, uint6
 }
 
 CONRT_DEF int conrt_bridge_heartbeat(conrt_bridge *b) {
+    int rc;
     if (!b || !b->base || !b->is_writer) return CONRT_E_ARG;
+    if ((rc = conrt__check_size(b)) != CONRT_OK) return rc;
     CONRT__ST(&conrt__hdr(b)->heartbeat_ns, conrt_bridge_now_ns());
     return CONRT_OK;
 }
@@ -711,7 +827,9 @@ CONRT_DEF int conrt_bridge_read_pose(conrt_bridge *b, conrt_pose *out, float *jo
     conrt_pose_header *p, head;
     uint64_t s1;
     uint32_t count, retry;
+    int rc;
     if (!b || !b->base || !out) return CONRT_E_ARG;
+    if ((rc = conrt__check_size(b)) != CONRT_OK) return rc;
     p = conrt__pose(b);
     for (retry = 0; retry < 1000; retry++) {
         s1 = CONRT__LD_ACQ(&p->seq);
@@ -729,6 +847,10 @@ CONRT_DEF int conrt_bridge_read_pose(conrt_bridge *b, conrt_pose *out, float *jo
                                (unsigned long long)head.request_id, head.kind, count);
         if (head.kind == CONRT_POSE_JOINTS && count > cap)
             return conrt__fail(b->error, sizeof b->error, CONRT_E_BUFFER, "%u joints do not fit %u", count, cap);
+        if ((rc = conrt__pose_problem(b, head.request_id, head.kind, count,
+                                      head.kind == CONRT_POSE_JOINTS ? joints : NULL, head.clip_time,
+                                      head.camera_view, head.camera_proj)) != CONRT_OK)
+            return rc;
         out->request_id = head.request_id;
         out->time_ns = head.request_time_ns;
         out->kind = head.kind;

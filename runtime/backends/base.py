@@ -134,6 +134,33 @@ class Backend(ABC):
     def infer(self, udp: np.ndarray) -> np.ndarray:
         """(1,4,S,S) f32 prepared UDP -> (1,4,S,S) f32 premultiplied RGBA."""
 
+    # whether infer_views is implemented: shading from exact sheet
+    # correspondences (shaders.CorrespondencePass), lookup models only
+    takes_views: ClassVar[bool] = False
+
+    def infer_views(self, udp: np.ndarray, sampled: np.ndarray, cover: np.ndarray) -> np.ndarray:
+        """(1,4,S,S) prepared UDP and the frame's sheet samples (sampled
+        [1,M,4,S,S], cover [1,M,1,S,S]) -> (1,4,S,S) premultiplied RGBA:
+        conr-rt's FusionNet alone, the correspondences already found."""
+        raise ConfigError(f"backend {self.name!r} cannot shade from exact sheet correspondences; "
+                          "use gl-lookup or torch")
+
+    def prepare_views(self) -> None:
+        """Get ready for ``infer_views`` with the current sheet (e.g. export a graph) before the first frame."""
+
+    def shade_views(self, udp, sampled: np.ndarray, cover: np.ndarray) -> np.ndarray:
+        """``shade`` with the correspondences given: ``sampled`` [M, 4, H, W]
+        and ``cover`` [M, 1, H, W] for this UDP frame (H, W, 4) at the sheet's side."""
+        if self.cache is None:
+            raise InputError(f"{self.name}: no character sheet; call encode_sheet/set_sheet first")
+        x, crop = prepare_udp(udp, self.cache.size, self.cache.official)
+        m, s = self.cache.views, self.cache.size
+        if crop is not None or sampled.shape != (m, 4, s, s) or cover.shape != (m, 1, s, s):
+            raise InputError(f"{self.name}: sheet samples {tuple(sampled.shape)} / {tuple(cover.shape)} for a "
+                             f"{udp.shape[1]}x{udp.shape[0]} frame do not fit the sheet ({m} views at {s} px)")
+        return finish_frame(self.infer_views(x, np.ascontiguousarray(sampled[None], np.float32),
+                                             np.ascontiguousarray(cover[None], np.float32)), crop)
+
     def shade(self, udp) -> np.ndarray:
         """One UDP frame (H,W,4) -> (H,W,4) f32 premultiplied RGBA, with the current sheet."""
         if self.cache is None:

@@ -47,12 +47,13 @@ class FusionGraph(nn.Module):
     """FusionNet with the UDP as the backend has it (prepared, not yet
     ``encode_pose``'d): the exported per-frame graph after the GL lookup."""
 
-    def __init__(self, model):
+    def __init__(self, model, keep_seen: bool = False):
         super().__init__()
         self.model = model
+        self.keep_seen = keep_seen  # exact correspondences: see FusionNet.forward
 
     def forward(self, sampled, cover, udp):
-        return self.model.fusion(sampled, cover, self.model.encode_pose(udp)[0])
+        return self.model.fusion(sampled, cover, self.model.encode_pose(udp)[0], keep_seen=self.keep_seen)
 
 
 def _softmax_by_reductions(g, x, dim, dtype=None):
@@ -72,8 +73,9 @@ def _softmax_by_reductions(g, x, dim, dtype=None):
 _export_lock = threading.Lock()  # the softmax symbolic is registered process-wide while exporting
 
 
-def export_fusion_onnx(model, path, size: int, views: int) -> Path:
-    """Write conr-rt's FusionNet at side ``size`` and ``views`` views (static shapes) to ``path``."""
+def export_fusion_onnx(model, path, size: int, views: int, keep_seen: bool = False) -> Path:
+    """Write conr-rt's FusionNet at side ``size`` and ``views`` views (static shapes) to ``path``
+    (``keep_seen``: the variant for exact correspondences, see ``FusionNet.forward``)."""
     from torch.onnx import register_custom_op_symbolic, unregister_custom_op_symbolic
 
     path = Path(path)
@@ -84,8 +86,9 @@ def export_fusion_onnx(model, path, size: int, views: int) -> Path:
         warnings.simplefilter("ignore")  # static sides become constants (TracerWarning): intended
         register_custom_op_symbolic("aten::softmax", _softmax_by_reductions, OPSET)
         try:
-            torch.onnx.export(FusionGraph(model.eval()), example, str(path), input_names=["sampled", "cover", "udp"],
-                              output_names=["rgba"], opset_version=OPSET, dynamo=False, do_constant_folding=True)
+            torch.onnx.export(FusionGraph(model.eval(), keep_seen), example, str(path),
+                              input_names=["sampled", "cover", "udp"], output_names=["rgba"], opset_version=OPSET,
+                              dynamo=False, do_constant_folding=True)
         finally:
             unregister_custom_op_symbolic("aten::softmax", OPSET)
     log.info("exported %s fusion graph (%d views, %dx%d) to %s", model.cfg.name, views, size, size, path)
@@ -155,6 +158,8 @@ class GlLookupBackend(Backend):
         self.lookup = None  # shaders.LookupPass, on the GL thread
         self.session = None
         self._fusion_key = None
+        self._seen_session = None  # the fusion graph for exact correspondences (keep_seen)
+        self._seen_key = None
         self._out = None
         self._tmp = None
         if threads and fusion == "torch":
@@ -230,11 +235,13 @@ class GlLookupBackend(Backend):
             self._open(self._graph(size, views))
             self._fusion_key = (size, views)
 
-    def _graph(self, size: int, views: int) -> Path:
+    def _graph(self, size: int, views: int, keep_seen: bool = False) -> Path:
         """The fusion graph for this model, size and view count, exported once
         into ``$CONRT_CACHE_DIR``/onnx (as the onnxruntime backend's graphs)."""
         root = os.environ.get("CONRT_CACHE_DIR", str(Path.home() / ".cache" / "conrt"))
-        name = f"{self.model.cfg.name}-fusion{FUSION_FORMAT}-{size}-v{views}-{weights_fingerprint(self.model)}.onnx"
+        variant = "-seen" if keep_seen else ""
+        name = (f"{self.model.cfg.name}-fusion{FUSION_FORMAT}{variant}-{size}-v{views}-"
+                f"{weights_fingerprint(self.model)}.onnx")
         if not root:
             self._tmp = self._tmp or tempfile.TemporaryDirectory(prefix="conrt-onnx-")
             folder = Path(self._tmp.name)
@@ -244,7 +251,7 @@ class GlLookupBackend(Backend):
         path = folder / name
         if not path.exists():
             part = path.with_suffix(".part")
-            export_fusion_onnx(self.model, part, size, views)
+            export_fusion_onnx(self.model, part, size, views, keep_seen)
             part.replace(path)  # never leave a half-written graph
             _prune(folder)
         return path
@@ -260,6 +267,28 @@ class GlLookupBackend(Backend):
         sampled, cover = self._out
         self._on_gl(self.lookup.run, hwc, True, (sampled[0], cover[0]))
         return sampled, cover
+
+    takes_views = True  # exact correspondences: the sampling is done, only the fusion runs
+
+    def prepare_views(self) -> None:
+        """Export/open the fusion graph for exact correspondences (keep_seen) now, not in the first frame."""
+        if self.fusion == "onnxruntime" and self.cache is not None:
+            size, views = self.cache.size, self.cache.views
+            if self._seen_key != (size, views):
+                self._seen_session = open_session(self._graph(size, views, keep_seen=True), self.threads,
+                                                  self.providers)
+                self._seen_key = (size, views)
+
+    def infer_views(self, udp: np.ndarray, sampled: np.ndarray, cover: np.ndarray) -> np.ndarray:
+        if self.lookup is None:
+            raise InputError("gl-lookup: no character sheet; call encode_sheet/set_sheet first")
+        udp = np.ascontiguousarray(udp, dtype=np.float32)
+        if self.fusion == "onnxruntime":
+            self.prepare_views()  # no-op once open for this sheet's size and views
+            return self._seen_session.run(["rgba"], {"sampled": sampled, "cover": cover, "udp": udp})[0]
+        with torch.inference_mode():
+            return self.model.fusion(torch.from_numpy(sampled), torch.from_numpy(cover),
+                                     self.model.encode_pose(torch.from_numpy(udp))[0], keep_seen=True).numpy()
 
     def infer(self, udp: np.ndarray) -> np.ndarray:
         if self.lookup is None:

@@ -77,6 +77,16 @@ class TorchBackend(Backend):
     def set_sheet(self, cache: SheetCache) -> None:
         super().set_sheet(cache)
 
+    @property
+    def takes_views(self) -> bool:
+        return self.model is not None and hasattr(self.model, "fusion")
+
+    def infer_views(self, udp: np.ndarray, sampled: np.ndarray, cover: np.ndarray) -> np.ndarray:
+        with torch.inference_mode():
+            x = torch.from_numpy(udp).to(self.device)
+            return self.model.fusion(torch.from_numpy(sampled).to(self.device), torch.from_numpy(cover).to(self.device),
+                                     self.model.encode_pose(x)[0], keep_seen=True).cpu().numpy()
+
     def infer(self, udp: np.ndarray) -> np.ndarray:
         x = torch.from_numpy(np.ascontiguousarray(udp, dtype=np.float32)).to(self.device)
         return render_prepared(self.model, x, self.cache).cpu().numpy()

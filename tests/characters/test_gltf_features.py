@@ -256,8 +256,10 @@ def test_robot_gets_a_guessed_humanoid_map():
 
     c = load_character(Path(__file__).resolve().parents[1] / "fixtures" / "assets" / "gltf" / "RobotExpressive.glb")
     sk = c.skeleton
-    assert {"hips", "spine", "chest", "neck", "head", "leftUpperArm", "rightLowerLeg", "leftFoot"} <= set(c.humanoid)
+    assert {"hips", "spine", "chest", "neck", "head", "leftUpperArm", "rightLowerLeg"} <= set(c.humanoid)
     assert sk.names[c.humanoid["leftUpperArm"]] == "UpperArm.L"
+    # Foot.L / Foot.R are IK targets under the root, not below the legs: not the humanoid feet
+    assert "leftFoot" not in c.humanoid and "rightFoot" not in c.humanoid
     assert sk.rest_world[c.humanoid["leftUpperArm"], 0, 3] > 0  # glTF faces +Z: left is +X
     assert "guessed" in c.meta["humanoid"]
 

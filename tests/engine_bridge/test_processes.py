@@ -217,7 +217,7 @@ def test_rgba16f_frames_cross_processes_intact(name, bridge_process):
 
 
 @pytest.mark.parametrize("change, code, words", [
-    ({"version": 2}, "CONRT_E_VERSION", "protocol version 2 in the segment, this reader speaks 1"),
+    ({"version": 1}, "CONRT_E_VERSION", "protocol version 1 in the segment, this reader speaks 2"),
     ({"header_size": 64}, "CONRT_E_HEADER_SIZE", "header size 64 in the segment, expected 128"),
     ({"pixel_format": 9}, "CONRT_E_FORMAT", "unknown pixel format 9"),
     ({"mode": 0o644}, "CONRT_E_PERMISSIONS", "mode 0644"),

@@ -62,7 +62,9 @@ def test_valid_header_parses():
 
 
 @pytest.mark.parametrize("change, words", [
-    ({"version": 2}, ["version 2", "speaks 1"]),
+    ({"version": 1}, ["version 1", "speaks 2"]),
+    ({"version": 3}, ["version 3", "speaks 2"]),
+    ({"skeleton_joints": 17}, ["skeleton joints 17", "max joints 16"]),
     ({"header_size": 256}, ["header size 256", "expected 128"]),
     ({"magic": 0}, ["bad magic"]),
     ({"pixel_format": 7}, ["unknown pixel format 7", "RGBA16F"]),

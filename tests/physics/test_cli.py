@@ -38,3 +38,13 @@ def test_simulate_with_a_gltf_animation(assets_dir):
     assert "5 frames of 'Run'" in r.stdout
     r = _conrt("simulate", "--character", str(assets_dir / "gltf/Fox.glb"), "--animation", "Dance", "--frames", "5")
     assert r.returncode == 1 and "has no animation 'Dance'" in r.stderr
+
+
+def test_bvh_info_takes_a_name_map(assets_dir, tmp_path):
+    names = tmp_path / "names.json"
+    names.write_text('{"LHipJoint": "leftUpperLeg"}')
+    r = _conrt("bvh", "info", str(assets_dir / "bvh/cmu_npybvh_example.bvh"), "--name-map", str(names))
+    assert r.returncode == 0, r.stderr
+    assert "LHipJoint                    3 ch  -> leftUpperLeg" in r.stdout
+    r = _conrt("bvh", "info", str(assets_dir / "bvh/cmu_npybvh_example.bvh"), "--name-map", str(tmp_path / "no.json"))
+    assert r.returncode == 1 and "cannot read name map" in r.stderr and not r.stdout

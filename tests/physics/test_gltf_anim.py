@@ -3,6 +3,7 @@ import pygltflib
 import pytest
 
 from conrt.errors import AssetError
+from conrt.physics.clips import Animator
 from conrt.physics.gltf_anim import list_gltf_animations, load_gltf_clip
 from conrt.physics.transforms import quat_to_matrix
 
@@ -83,3 +84,60 @@ def test_gltf_clip_drives_a_loaded_character_through_the_world(assets_dir):
     pose.validate(fox.skeleton.num_joints)
     np.testing.assert_allclose(pose.joint_world, Animator(fox, clip).pose(20 / 60).joint_world, atol=1e-4)
     assert np.abs(pose.joint_world - Animator(fox, clip).pose(0.0).joint_world).max() > 1.0  # it moved
+
+
+
+def _node_error(path, anim_name, character, clip, times):
+    """Largest distance (in units of the character's height) between our posed
+    joints and the file's own node tree at ``times``; the file's scene is put
+    into character space by the root joint's rest frame."""
+    from .helpers import evaluate_nodes
+
+    anim = Animator(character, clip)
+    sk = character.skeleton
+    root = int(np.flatnonzero(sk.parents < 0)[0])
+    to_ours = sk.rest_world[root].astype(np.float64) @ np.linalg.inv(evaluate_nodes(path, None, 0.0)[sk.names[root]])
+    worst = 0.0
+    for t in times:
+        file = evaluate_nodes(path, anim_name, t)
+        ours = anim.pose(t).joint_world
+        for j, name in enumerate(sk.names):
+            worst = max(worst, float(np.linalg.norm((to_ours @ file[name])[:3, 3] - ours[j, :3, 3])))
+    return worst / character.height
+
+
+@pytest.mark.parametrize("name, anim_name", [("RobotExpressive.glb", "Walking"), ("RobotExpressive.glb", "Wave"),
+                                             ("Fox.glb", "Walk")])
+def test_gltf_animation_matches_the_file_node_tree(assets_dir, name, anim_name):
+    """RobotExpressive hangs its skeleton under a Z-up armature node scaled x100 and its
+    node pose is not its bind pose; every joint must still be where the file puts it."""
+    from conrt.characters.gltf_io import load_character
+
+    path = assets_dir / "gltf" / name
+    character = load_character(path)
+    clip = load_gltf_clip(path, character.skeleton, anim_name, character=character)
+    err = _node_error(path, anim_name, character, clip, np.linspace(0, clip.duration, 9))
+    assert err < 1e-4, f"joints off by {err:.3g} x the height"
+
+
+def test_z_up_armature_node_plays_upright(assets_dir, tmp_path):
+    """A constructed Z-up armature (x0.01) above the root joint, whose keys live in that
+    frame, plays exactly like the original file."""
+    from conrt.characters.gltf_io import load_character
+
+    from .helpers import z_up_armature
+
+    src = assets_dir / "gltf" / "RiggedSimple.glb"
+    zup = z_up_armature(src, tmp_path / "zup.glb")
+    a, b = load_character(src), load_character(zup)
+    np.testing.assert_allclose(b.mesh.positions, a.mesh.positions, atol=1e-4 * a.height)
+    anim = list_gltf_animations(src)[0]
+    ca = load_gltf_clip(src, a.skeleton, anim, character=a)
+    cb = load_gltf_clip(zup, b.skeleton, anim, character=b)
+    pa, pb = Animator(a, ca), Animator(b, cb)
+    for t in np.linspace(0, ca.duration, 7):
+        wa, wb = pa.pose(t).joint_world[:, :3, 3], pb.pose(t).joint_world[:, :3, 3]
+        np.testing.assert_allclose(wb, wa, atol=1e-3 * a.height)
+        span = np.ptp(b.skeleton.rest_world[:, 1, 3])
+        assert wb[:, 1].max() - wb[0, 1] > 0.5 * span  # standing up (it bends), not lying on its back
+    assert _node_error(zup, anim, b, cb, np.linspace(0, cb.duration, 5)) < 1e-4

@@ -14,7 +14,8 @@ int main(void) {
     F(conrt_bridge_header, pose_offset); F(conrt_bridge_header, pose_size); F(conrt_bridge_header, max_joints);
     F(conrt_bridge_header, writer_pid); F(conrt_bridge_header, heartbeat_period_ms);
     F(conrt_bridge_header, heartbeat_ns); F(conrt_bridge_header, frames_published);
-    F(conrt_bridge_header, writer_start_ticks); F(conrt_bridge_header, pid_ns_inode); F(conrt_bridge_header, reserved);
+    F(conrt_bridge_header, writer_start_ticks); F(conrt_bridge_header, pid_ns_inode); F(conrt_bridge_header, skeleton_joints);
+    F(conrt_bridge_header, reserved);
     printf("conrt_slot_header SIZE %zu 0\n", sizeof(conrt_slot_header));
     F(conrt_slot_header, seq); F(conrt_slot_header, frame_index); F(conrt_slot_header, request_id);
     F(conrt_slot_header, request_time_ns); F(conrt_slot_header, render_start_ns); F(conrt_slot_header, publish_ns);

@@ -17,7 +17,7 @@ int main(int argc, char **argv) {
     long frames = atol(argv[2]), n;
     uint32_t size = (uint32_t)atoi(argv[3]), slots = (uint32_t)atoi(argv[4]);
     conrt_bridge b;
-    int rc = conrt_bridge_create(&b, argv[1], size, size, CONRT_FORMAT_RGBA8, slots, 16);
+    int rc = conrt_bridge_create(&b, argv[1], size, size, CONRT_FORMAT_RGBA8, slots, 16, 0);
     if (rc != CONRT_OK) { fprintf(stderr, "%s: %s\n", conrt_bridge_result_name(rc), b.error); return 1; }
     printf("ready\n");
     fflush(stdout);

@@ -1,0 +1,446 @@
+"""Exact sheet correspondences on the rasterizer (``glsl/correspondence.glsl``).
+
+conr-rt's table lookup (``LookupPass``) finds a target pixel's sheet position
+through a grid³ table of mean sheet positions: a voxel is ~3 % of the body,
+so eyes, stripes and strings are averaged away. This pass finds it exactly,
+by projective texturing:
+
+- once per sheet (``set_sheet``), every mesh vertex gets, per view, its pixel
+  position in the view as the network sees it (after the sheet's
+  re-framing) and its depth there: :func:`camera_view_attributes` for views
+  whose camera and pose are known (``view_NN_view.npz``), or
+  :func:`udp_nn_view_attributes` for views that bring only their UDP (the
+  sheet pixel whose UDP is nearest to the vertex's, visible when it is
+  within ``NN_RADIUS`` of the canonical box). Views with a camera also get
+  their depth map drawn once.
+- per frame (``run(pose, camera)``), the target pose is rasterized (the
+  UDP pass's skinning, so the same pixels are covered), the rasterizer
+  interpolates each view's position, a depth test against the view's depth
+  map drops views where the point is hidden, and the view's reference is
+  sampled there: ``sampled [M, 4, H, W]`` and ``cover [M, 1, H, W]``, what
+  ``LookupPass`` gives (and ``FusionNet`` takes).
+
+Sheet positions are in the sheet's pixels (S x S, row 0 = top, pixel
+centres at +0.5); ``Framing`` maps a view's own image pixels to them.
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import moderngl
+import numpy as np
+
+from conrt.errors import ConfigError, InputError
+from conrt.shaders.camera import raster_view_proj
+from conrt.shaders.context import current
+from conrt.shaders.geometry import SkinnedGeometry
+from conrt.shaders.lookup_pass import MAX_VIEWS, _as_numpy, _check_finite
+from conrt.shaders.program import load_program
+from conrt.types import Camera, Character, Pose
+
+log = logging.getLogger(__name__)
+
+GROUP = 4  # views per draw (one vec4 per output attachment)
+OUTPUTS = 5  # attachments: sampled r, g, b, a, cover (each holds GROUP views)
+NN_RADIUS = 0.01  # UDP-NN: a match farther than this (canonical box units) is "not seen in this view"
+# exact: the mesh seen through a view's camera must cover the view's drawing
+# (measured IoU: 1.0 with the right file, <= 0.65 with another view's)
+MIN_SILHOUETTE_IOU = 0.8
+# exact: the eye-depth slack that still counts as the same surface: one sheet
+# pixel's width in the view (a surface at 45° changes depth by that much per
+# pixel), at least DEPTH_TOLERANCE_MIN of the character's height. Measured on
+# 2 unseen seeds: 1 % of the height was best at 128² (~1 pixel) but let hair
+# take the colour of the scalp under it at 256² (0.5 % better there).
+DEPTH_TOLERANCE_PIXELS = 1.2
+DEPTH_TOLERANCE_MIN = 0.0025
+_ATTR_WIDTH = 4096  # texels per row of the per-vertex attribute texture
+_FAR = 1e30  # depth map background: no surface within any tolerance
+
+
+@dataclass(frozen=True)
+class Framing:
+    """A view image's pixels -> the sheet's pixels: ``x_s = x * scale + dx``
+    (continuous coordinates, pixel edges at integers), as ``runtime.official.apply_crop``
+    re-frames the image."""
+
+    scale: float = 1.0
+    dx: float = 0.0
+    dy: float = 0.0
+
+
+def camera_view_attributes(positions: np.ndarray, camera: Camera, framing: Framing = Framing()) -> np.ndarray:
+    """Posed vertices [V, 3] seen through the view's camera -> [V, 4] f32
+    (x·w, y·w, w, eye depth), x, y in sheet pixels (row 0 = top)."""
+    p = np.c_[np.asarray(positions, np.float64), np.ones(len(positions))]
+    clip = p @ raster_view_proj(camera, flip_y=False).astype(np.float64).T
+    w = clip[:, 3]
+    if not np.all(w > 1e-9):
+        raise InputError("a sheet view's camera has vertices behind it (clip w <= 0); "
+                         "its view file does not fit this character")
+    # project(): x = (ndc_x + 1) / 2 * W, y = (1 - ndc_y) / 2 * H, times w
+    xw = (clip[:, 0] + w) * 0.5 * camera.width
+    yw = (w - clip[:, 1]) * 0.5 * camera.height
+    depth = -(p @ camera.view.astype(np.float64).T)[:, 2]
+    out = np.stack([xw * framing.scale + framing.dx * w, yw * framing.scale + framing.dy * w, w, depth], 1)
+    return out.astype(np.float32)
+
+
+def _pixel_step(udp: np.ndarray) -> float:
+    """Median UDP distance between horizontally adjacent character pixels:
+    how far apart the sheet's samples of the surface are."""
+    both = (udp[:, 1:, 3] > 0.5) & (udp[:, :-1, 3] > 0.5)
+    if not both.any():
+        return 0.0
+    return float(np.median(np.linalg.norm(udp[:, 1:, :3][both] - udp[:, :-1, :3][both], axis=1)))
+
+
+def pixel_size(positions: np.ndarray, view: np.ndarray, attrs: np.ndarray) -> float:
+    """World size of one sheet pixel in a view, at the character's depth:
+    median ratio of view-plane to sheet-pixel distances from the vertices' centre."""
+    p = np.c_[np.asarray(positions, np.float64), np.ones(len(positions))] @ np.asarray(view, np.float64).T
+    world = p[:, :2] - p[:, :2].mean(0)
+    px = attrs[:, :2].astype(np.float64) / attrs[:, 2:3]
+    px = px - px.mean(0)
+    far = np.linalg.norm(px, axis=1) > 1.0
+    if not far.any():
+        return 0.0
+    return float(np.median(np.linalg.norm(world[far], axis=1) / np.linalg.norm(px[far], axis=1)))
+
+
+def udp_nn_view_attributes(landmarks: np.ndarray, sheet_udp: np.ndarray, radius: float = NN_RADIUS) -> np.ndarray:
+    """Vertex landmarks [V, 3] (their UDP) and a view's UDP [S, S, 4] in the
+    sheet's framing -> [V, 4] f32 (x, y, 1, visible): the sheet pixel whose
+    UDP is nearest (a KD-tree per view), visible when within ``radius`` (or
+    1.5 pixel steps, when the sheet's pixels are coarser than that)."""
+    from scipy.spatial import cKDTree
+
+    udp = np.asarray(sheet_udp, np.float32)
+    if udp.ndim != 3 or udp.shape[2] != 4:
+        raise InputError(f"sheet UDP: expected (S, S, 4), got shape {udp.shape}")
+    rows, cols = np.nonzero(udp[..., 3] > 0.5)
+    out = np.zeros((len(landmarks), 4), np.float32)
+    out[:, 2] = 1.0
+    if len(rows) == 0:
+        return out  # a view showing nothing matches nothing
+    radius = max(radius, 1.5 * _pixel_step(udp))
+    tree = cKDTree(udp[rows, cols, :3].astype(np.float64))
+    dist, idx = tree.query(np.asarray(landmarks, np.float64), k=1, distance_upper_bound=radius)
+    hit = np.isfinite(dist)
+    out[hit, 0] = cols[idx[hit]] + 0.5
+    out[hit, 1] = rows[idx[hit]] + 0.5
+    out[hit, 3] = 1.0
+    return out
+
+
+@dataclass(frozen=True)
+class SheetView:
+    """How one sheet view is matched: ``camera`` + ``pose`` (exact,
+    ``mode="exact"``) or ``udp`` [S, S, 4] in the sheet's framing (``"udp-nn"``)."""
+
+    mode: str
+    camera: Camera | None = None
+    pose: Pose | None = None
+    framing: Framing = Framing()
+    udp: np.ndarray | None = None
+    name: str = ""  # for messages, e.g. the view's file name
+
+    MODES = ("exact", "udp-nn")
+
+    def __post_init__(self):
+        if self.mode not in self.MODES:
+            raise ConfigError(f"unknown correspondence mode {self.mode!r}; valid: {', '.join(self.MODES)}")
+        if self.mode == "exact" and (self.camera is None or self.pose is None):
+            raise InputError("an exact sheet view needs its camera and pose")
+        if self.mode == "udp-nn" and self.udp is None:
+            raise InputError("a udp-nn sheet view needs its UDP")
+
+
+class CorrespondencePass:
+    """``CorrespondencePass(ctx, w, h)``; ``set_character(c)``;
+    ``set_sheet(views, reference)`` once per sheet; ``run(pose, camera) ->
+    (sampled [M, 4, H, W], cover [M, 1, H, W])`` float32 per frame."""
+
+    @current
+    def __init__(self, ctx: moderngl.Context, width: int = 256, height: int = 256):
+        width, height = int(width), int(height)
+        if width < 1 or height < 1:
+            raise ConfigError(f"correspondence pass size must be positive, got {width}x{height}")
+        if ctx.info["GL_MAX_COLOR_ATTACHMENTS"] < OUTPUTS or ctx.info["GL_MAX_DRAW_BUFFERS"] < OUTPUTS:
+            raise ConfigError(f"the correspondence pass needs {OUTPUTS} colour attachments; this GL has "
+                              f"{ctx.info['GL_MAX_COLOR_ATTACHMENTS']}")
+        self.ctx = ctx
+        self.width, self.height = width, height
+        self.program = load_program(ctx, "correspondence")
+        self._resolve = load_program(ctx, "correspondence", defines={"RESOLVE": 1})
+        self._resolve_vao = ctx.vertex_array(self._resolve, [])
+        self._depth_program = load_program(ctx, "correspondence", defines={"DEPTH_MAP": 1})
+        self.geometry: SkinnedGeometry | None = None
+        self._vao = self._depth_vao = None
+        self._attrs: moderngl.Texture | None = None
+        self._reference: moderngl.TextureArray | None = None
+        self._depth_maps: moderngl.Texture | None = None
+        self._ref_sampler = ctx.sampler(filter=(moderngl.LINEAR, moderngl.LINEAR), border_color=(0.0, 0.0, 0.0, 0.0))
+        self._targets: list[moderngl.Texture] = []  # sampled r, g, b, a, cover (GROUP views each)
+        self._view_targets: list[moderngl.Texture] = []  # the raster's interpolated texels, one per view of a group
+        self._depth: moderngl.Renderbuffer | None = None
+        self.fbo: moderngl.Framebuffer | None = None
+        self._raster_fbo: moderngl.Framebuffer | None = None
+        self.views = 0
+        self.modes: list[str] = []
+        self.side = 0
+        # transform feedback (the sheet poses' GPU skinning) needs a complete framebuffer bound on Mesa
+        self._scratch_tex = ctx.texture((1, 1), 4)
+        self._scratch = ctx.framebuffer(color_attachments=[self._scratch_tex])
+
+    @property
+    def size(self) -> tuple[int, int]:
+        return self.width, self.height
+
+    @property
+    def groups(self) -> int:
+        return -(-self.views // GROUP)
+
+    # -- once per character / sheet -------------------------------------------
+    @current
+    def set_character(self, character: Character) -> None:
+        self._release_sheet()
+        if self.geometry is not None:
+            self._vao.release()
+            self._depth_vao.release()
+            self.geometry.release()
+        self.character = character
+        self.geometry = SkinnedGeometry(self.ctx, character)
+        self._vao = self.geometry.vertex_array(self.program)
+        # the depth maps read only the attribute texture (by gl_VertexID)
+        self._depth_vao = self.ctx.vertex_array(self._depth_program, [], index_buffer=self.geometry.index_buffer,
+                                                index_element_size=4)
+
+    @current
+    def set_sheet(self, views: list[SheetView], reference) -> None:
+        """Per-vertex view positions, depth maps and the reference, once per sheet.
+
+        ``reference``: [M, 4, S, S] (or [1, M, 4, S, S]) premultiplied RGBA in
+        the sheet's framing (``SheetCache.reference``)."""
+        if self.geometry is None:
+            raise InputError("CorrespondencePass.set_sheet called before set_character")
+        reference = _as_numpy(reference, "reference")
+        if reference.ndim == 5 and reference.shape[0] == 1:
+            reference = reference[0]
+        if reference.ndim != 4 or reference.shape[1] != 4 or reference.shape[2] != reference.shape[3]:
+            raise InputError(f"reference: expected [M, 4, S, S] premultiplied RGBA, got shape {reference.shape}")
+        m, side = reference.shape[0], reference.shape[2]
+        if len(views) != m:
+            raise InputError(f"{len(views)} sheet view correspondences for {m} reference views")
+        if not 1 <= m <= MAX_VIEWS:
+            raise InputError(f"the correspondence pass takes 1..{MAX_VIEWS} views, got {m}")
+        _check_finite(reference, "reference")
+        character = self.character
+        nv = self.geometry.num_vertices
+        attrs = np.zeros((m, nv, 4), np.float32)
+        landmarks = None
+        height = float(np.max(character.box.size))
+        tolerance = np.zeros(m, np.float32)
+        self._scratch.use()
+        for k, view in enumerate(views):
+            if view.mode == "exact":
+                positions = self.geometry.skinned_positions(view.pose)  # the GPU skinning the sheet was drawn with
+                attrs[k] = camera_view_attributes(positions, view.camera, view.framing)
+                tolerance[k] = max(DEPTH_TOLERANCE_PIXELS * pixel_size(positions, view.camera.view, attrs[k]),
+                                   DEPTH_TOLERANCE_MIN * height)
+            else:
+                if view.udp.shape[:2] != (side, side):
+                    raise InputError(f"sheet view {k}: its UDP is {view.udp.shape[1]}x{view.udp.shape[0]}, "
+                                     f"the sheet {side}x{side}")
+                if landmarks is None:
+                    landmarks = character.box.landmarks(character.mesh.positions)
+                attrs[k] = udp_nn_view_attributes(landmarks, view.udp)
+        _check_finite(attrs, "sheet view positions")
+        limit = self.ctx.info["GL_MAX_TEXTURE_SIZE"]
+        width = min(nv, _ATTR_WIDTH)
+        rows = -(-nv // width)
+        if rows * m > limit or side * m > limit:
+            raise InputError(f"{m} views of {nv} vertices / {side} px exceed this GL's texture size {limit}")
+        texels = np.zeros((m, rows * width, 4), np.float32)
+        texels[:, :nv] = attrs
+        self._release_sheet()
+        self._attrs = self.ctx.texture((width, rows * m), 4, texels.tobytes(), dtype="f4")
+        self._attrs.filter = (moderngl.NEAREST, moderngl.NEAREST)
+        ref = np.ascontiguousarray(reference.transpose(0, 2, 3, 1))  # [M, S, S, 4], row 0 = top
+        self._reference = self.ctx.texture_array((side, side, m), 4, ref.tobytes(), dtype="f4")
+        self._reference.filter = (moderngl.LINEAR, moderngl.LINEAR)
+        self.views, self.side, self.modes = m, side, [v.mode for v in views]
+        for prog in (self.program, self._depth_program):
+            prog["u_attrs"].value = 0
+            prog["u_attr_width"].value = width
+            prog["u_attr_rows"].value = rows
+        self._depth_program["u_side"].value = float(side)
+        self._draw_depth_maps(attrs)
+        self._check_silhouettes(views, reference[:, 3])
+        r = self._resolve
+        r["u_side"].value = float(side)
+        self._tolerance = np.zeros(self.groups * GROUP, np.float32)
+        self._tolerance[:m] = tolerance
+        r["u_reference"].value = 1
+        r["u_depth"].value = 2
+        for i in range(GROUP):
+            r[f"u_view{i}"].value = 4 + i
+        # just in front of the cleared depth (1.0): the resolve runs where the raster drew
+        r["u_quad_depth"].value = 1.0 - 2.0 ** -12
+        self._make_targets()
+
+    def _draw_depth_maps(self, attrs: np.ndarray) -> None:
+        m, side = self.views, self.side
+        self._depth_maps = self.ctx.texture((side, side * m), 1, dtype="f4")
+        self._depth_maps.filter = (moderngl.NEAREST, moderngl.NEAREST)
+        depth = self.ctx.depth_renderbuffer((side, side * m))
+        fbo = self.ctx.framebuffer(color_attachments=[self._depth_maps], depth_attachment=depth)
+        try:
+            fbo.use()
+            fbo.clear(_FAR, 0.0, 0.0, 0.0, depth=1.0)
+            self.ctx.enable_only(moderngl.DEPTH_TEST)
+            self.ctx.depth_func = "<"
+            self._attrs.use(0)
+            for k, mode in enumerate(self.modes):
+                if mode != "exact":
+                    continue  # udp-nn views carry their visibility per vertex
+                d = attrs[k, :, 3]
+                self._depth_program["u_view"].value = k
+                self._depth_program["u_depth_range"].value = (float(d.min()), float(d.max()))
+                self.ctx.viewport = (0, k * side, side, side)
+                self._depth_vao.render(moderngl.TRIANGLES, vertices=self.geometry.num_indices)
+        finally:
+            fbo.release()
+            depth.release()
+
+    def _check_silhouettes(self, views: list[SheetView], alpha: np.ndarray) -> None:
+        """A view file of another view or character draws the mesh elsewhere
+        than the view's drawing: a named error, not wrong colours."""
+        side = self.side
+        depth = np.frombuffer(self._depth_maps.read(), np.float32).reshape(self.views, side, side)
+        for k, view in enumerate(views):
+            if view.mode != "exact":
+                continue
+            mesh, drawn = depth[k] < _FAR / 2, alpha[k] > 0.5
+            iou = float((mesh & drawn).sum()) / max(float((mesh | drawn).sum()), 1.0)
+            if iou < MIN_SILHOUETTE_IOU:
+                raise InputError(f"sheet view {view.name or k}: the character seen through its camera and pose "
+                                 f"overlaps the drawing's silhouette by IoU {iou:.2f} < {MIN_SILHOUETTE_IOU} "
+                                 "(a view file of another view or character?)")
+
+    def _make_targets(self) -> None:
+        w, h, g = self.width, self.height, self.groups
+        self._release_targets()
+        self._targets = [self.ctx.texture((w, h * g), 4, dtype="f4") for _ in range(OUTPUTS)]
+        self._view_targets = [self.ctx.texture((w, h * g), 4, dtype="f4") for _ in range(GROUP)]
+        for tex in self._view_targets:
+            tex.filter = (moderngl.NEAREST, moderngl.NEAREST)
+        self._depth = self.ctx.depth_renderbuffer((w, h * g))
+        self.fbo = self.ctx.framebuffer(color_attachments=self._targets, depth_attachment=self._depth)
+        self._raster_fbo = self.ctx.framebuffer(color_attachments=self._view_targets, depth_attachment=self._depth)
+        self._planes = np.empty((OUTPUTS, h * g, w, 4), np.float32)
+
+    # -- per frame ------------------------------------------------------------
+    @current
+    def render(self, pose: Pose, camera: Camera) -> None:
+        """Rasterize the target pose (no read-back)."""
+        if self._attrs is None:
+            raise InputError("CorrespondencePass.run called before set_sheet")
+        if (camera.width, camera.height) != self.size:
+            raise InputError(f"camera is {camera.width}x{camera.height} but the pass is {self.width}x{self.height}")
+        mvp = raster_view_proj(camera)  # the UDP pass's matrix: the same pixels covered
+        if not np.isfinite(mvp).all():
+            raise InputError("camera matrices contain NaN/inf")
+        self.geometry.update(pose)
+        self.fbo.use()
+        self.fbo.clear(0.0, 0.0, 0.0, 0.0, depth=1.0)  # also clears the shared depth buffer
+        self._raster_fbo.use()
+        self._raster_fbo.clear(0.0, 0.0, 0.0, 0.0)
+        self.ctx.enable_only(moderngl.DEPTH_TEST)
+        self.program["u_view_proj"].write(np.ascontiguousarray(mvp.T))
+        self._attrs.use(0)
+        self.geometry.bind_joints(self.program, 3)
+        # 1) the raster: nearest surface, each view's texel interpolated
+        self.ctx.depth_func = "<"
+        for g in range(self.groups):
+            self.program["u_first"].value = g * GROUP
+            self.program["u_count"].value = min(GROUP, self.views - g * GROUP)
+            self.ctx.viewport = (0, g * self.height, self.width, self.height)
+            self._vao.render(moderngl.TRIANGLES, vertices=self.geometry.num_indices)
+        # 2) the resolve, once per covered pixel (depth test ">=" against the
+        # quad just in front of the clear value; no depth writes)
+        self.fbo.use()
+        self.ctx.depth_func = ">="
+        self.fbo.depth_mask = False
+        self._reference.use(1)
+        self._ref_sampler.use(1)
+        self._depth_maps.use(2)
+        for i, tex in enumerate(self._view_targets):
+            tex.use(4 + i)
+        r = self._resolve
+        for g in range(self.groups):
+            first = g * GROUP
+            count = min(GROUP, self.views - first)
+            r["u_first"].value = first
+            r["u_count"].value = count
+            r["u_exact"].value = tuple(float(i < count and self.modes[first + i] == "exact") for i in range(GROUP))
+            r["u_tolerance"].value = tuple(float(t) for t in self._tolerance[first:first + GROUP])
+            self.ctx.viewport = (0, g * self.height, self.width, self.height)
+            self._resolve_vao.render(moderngl.TRIANGLES, vertices=3)
+        self.fbo.depth_mask = True
+        self.ctx.depth_func = "<"
+        self._ref_sampler.clear(1)
+
+    @current
+    def read(self, out: tuple[np.ndarray, np.ndarray] | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """The last render -> (sampled [M, 4, H, W], cover [M, 1, H, W]) float32."""
+        m, h, w = self.views, self.height, self.width
+        sampled, cover = out if out is not None else (np.empty((m, 4, h, w), np.float32),
+                                                      np.empty((m, 1, h, w), np.float32))
+        if sampled.shape != (m, 4, h, w) or cover.shape != (m, 1, h, w):
+            raise InputError(f"read(out=...): expected arrays [{m}, 4, {h}, {w}] and [{m}, 1, {h}, {w}]")
+        for c in range(OUTPUTS):
+            self.fbo.read_into(self._planes[c], components=4, attachment=c, dtype="f4", alignment=1)
+        # [channel, group * H, W, 4 views] -> per view planes
+        planes = self._planes.reshape(OUTPUTS, self.groups, h, w, GROUP).transpose(1, 4, 0, 2, 3)
+        planes = planes.reshape(self.groups * GROUP, OUTPUTS, h, w)[:m]
+        sampled[:] = planes[:, :4]
+        cover[:] = planes[:, 4:5]
+        return sampled, cover
+
+    def run(self, pose: Pose, camera: Camera, out=None) -> tuple[np.ndarray, np.ndarray]:
+        self.render(pose, camera)
+        return self.read(out)
+
+    # -- lifetime ---------------------------------------------------------------
+    def _release_targets(self) -> None:
+        for obj in self._targets + self._view_targets + [self.fbo, self._raster_fbo, self._depth]:
+            if obj is not None:
+                obj.release()
+        self._targets, self._view_targets, self.fbo, self._raster_fbo, self._depth = [], [], None, None, None
+
+    def _release_sheet(self) -> None:
+        for obj in (self._attrs, self._reference, self._depth_maps):
+            if obj is not None:
+                obj.release()
+        self._attrs = self._reference = self._depth_maps = None
+        self.views = 0
+
+    @current
+    def release(self) -> None:
+        self._release_sheet()
+        self._release_targets()
+        if self.geometry is not None:
+            self._vao.release()
+            self._depth_vao.release()
+            self.geometry.release()
+            self.geometry = None
+        for obj in (self._ref_sampler, self.program, self._depth_program, self._resolve_vao, self._resolve,
+                    self._scratch, self._scratch_tex):
+            obj.release()
+
+    def __enter__(self) -> "CorrespondencePass":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.release()

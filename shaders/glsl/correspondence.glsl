@@ -1,0 +1,160 @@
+#version 330 core
+// Exact sheet correspondences (shaders/correspondence_pass.py).
+//
+// Per vertex and sheet view k, a texel of u_attrs holds where the vertex is
+// in that view: (x * w, y * w, w, d), with (x, y) the pixel position in the
+// sheet view as the network sees it (after the sheet's re-framing; pixel
+// centres at +0.5, row 0 = top) in homogeneous form (w = the view camera's
+// clip w, so the rasterizer's interpolation stays exact under perspective),
+// and d = the point's eye depth in that view (views with a camera), or its
+// visibility 0/1 (views matched by nearest UDP, no camera).
+//
+// DEPTH_MAP: draws view u_view's depth map (eye depth of the nearest
+// surface) from the same texels, into rows [u_view * S, (u_view + 1) * S).
+// Default: rasterizes the TARGET pose (skinning as the UDP pass) and writes,
+// for up to 4 views at a time, the interpolated texels (one attachment per view).
+// RESOLVE: a full-screen pass over the pixels the target covers (the depth
+// test keeps the rest out), once per pixel, not per overlapping fragment:
+// the view's reference sampled at that position and the view's coverage (1
+// where the point is visible in the view).
+
+uniform sampler2D u_attrs;    // RGBA32F, u_attr_width texels per row, u_attr_rows rows per view
+uniform int u_attr_width;
+uniform int u_attr_rows;
+
+vec4 view_attr(int view, int vertex) {
+    return texelFetch(u_attrs, ivec2(vertex % u_attr_width, view * u_attr_rows + vertex / u_attr_width), 0);
+}
+
+#if defined DEPTH_MAP
+
+#if defined VERTEX_SHADER
+uniform int u_view;
+uniform float u_side;       // S, the sheet side in pixels
+uniform vec2 u_depth_range; // (near, far) eye depths of this view's vertices, for the z test only
+out float v_depth;
+
+void main() {
+    vec4 a = view_attr(u_view, gl_VertexID);
+    v_depth = a.w;
+    float z = clamp((a.w - u_depth_range.x) / max(u_depth_range.y - u_depth_range.x, 1e-6), 0.0, 1.0) * 2.0 - 1.0;
+    // row r of the target = pixel row r of the view (row 0 = top): no flip
+    gl_Position = vec4(a.x / u_side * 2.0 - a.z, a.y / u_side * 2.0 - a.z, z * a.z, a.z);
+}
+
+#elif defined FRAGMENT_SHADER
+in float v_depth;
+out float o_depth;
+
+void main() {
+    o_depth = v_depth;
+}
+#endif
+
+#elif defined RESOLVE
+
+#if defined VERTEX_SHADER
+uniform float u_quad_depth;  // NDC z just in front of the cleared depth: only covered pixels pass
+void main() {
+    vec2 p = vec2(float((gl_VertexID << 1) & 2), float(gl_VertexID & 2));
+    gl_Position = vec4(p * 2.0 - 1.0, u_quad_depth, 1.0);
+}
+
+#elif defined FRAGMENT_SHADER
+uniform sampler2D u_view0;  // the default pass's outputs, one per view of this draw
+uniform sampler2D u_view1;
+uniform sampler2D u_view2;
+uniform sampler2D u_view3;
+uniform sampler2DArray u_reference;  // [M] x S x S premultiplied RGBA, row 0 = top; zero border
+uniform sampler2D u_depth;           // R32F, S x (M * S): view k's depth map in rows [k*S, (k+1)*S)
+uniform float u_side;
+uniform int u_first;
+uniform int u_count;
+uniform vec4 u_exact;      // per view of this draw: 1 = depth-test against its depth map, 0 = d is the visibility
+uniform vec4 u_tolerance;  // per view of this draw: eye-depth distance that still counts as the same surface point
+
+layout(location = 0) out vec4 o_r;
+layout(location = 1) out vec4 o_g;
+layout(location = 2) out vec4 o_b;
+layout(location = 3) out vec4 o_a;
+layout(location = 4) out vec4 o_cover;
+
+// is a point at eye depth d seen at pixel position p of view k? It is when
+// one of the 4 depth texels around p shows a surface within the tolerance
+// (the point's own surface; an occluder is nearer by more than that)
+float visible_in(int k, vec2 p, float d, float tolerance) {
+    ivec2 base = ivec2(floor(p - 0.5));
+    int side = int(u_side);
+    float seen = 0.0;
+    for (int j = 0; j < 4; ++j) {
+        ivec2 t = clamp(base + ivec2(j & 1, j >> 1), ivec2(0), ivec2(side - 1));
+        float depth = texelFetch(u_depth, ivec2(t.x, k * side + t.y), 0).r;
+        seen = max(seen, step(abs(depth - d), tolerance));
+    }
+    return seen;
+}
+
+void main() {
+    ivec2 f = ivec2(gl_FragCoord.xy);
+    vec4 views[4] = vec4[4](texelFetch(u_view0, f, 0), texelFetch(u_view1, f, 0),
+                            texelFetch(u_view2, f, 0), texelFetch(u_view3, f, 0));
+    vec4 r = vec4(0.0), g = vec4(0.0), b = vec4(0.0), a = vec4(0.0), c = vec4(0.0);
+    for (int i = 0; i < 4; ++i) {
+        vec4 at = views[i];
+        if (i >= u_count || at.z <= 0.0) continue;
+        vec2 p = at.xy / at.z;
+        float seen = u_exact[i] > 0.5 ? visible_in(u_first + i, p, at.w, u_tolerance[i])
+                                      : step(0.999, at.w);  // every corner of the triangle matched
+        vec4 s = texture(u_reference, vec3(p / u_side, float(u_first + i)));
+        // A seen point is opaque: alpha < 1 is the bilinear footprint reaching
+        // past the view's silhouette. Keep the surface colour (un-premultiplied)
+        // and let the partial alpha lower this view's coverage instead, so a
+        // view that sees the point inside its silhouette wins the fusion.
+        seen *= step(0.05, s.a) * s.a;
+        s = seen > 0.0 ? vec4(s.rgb / s.a, 1.0) : vec4(0.0);
+        r[i] = s.r;
+        g[i] = s.g;
+        b[i] = s.b;
+        a[i] = s.a;
+        c[i] = seen;
+    }
+    o_r = r;
+    o_g = g;
+    o_b = b;
+    o_a = a;
+    o_cover = c;
+}
+#endif
+
+#else  // the correspondence raster: each view's texel, interpolated
+
+#if defined VERTEX_SHADER
+#include "include/skinning.glsl"
+
+uniform mat4 u_view_proj;  // target camera, y flipped (row 0 = top), as the UDP pass
+uniform int u_first;       // first view of this draw
+uniform int u_count;       // views in this draw (1..4)
+out vec4 v_view[4];
+
+void main() {
+    vec3 p = skinned_position(skin_matrix());
+    for (int i = 0; i < 4; ++i)
+        v_view[i] = i < u_count ? view_attr(u_first + i, gl_VertexID) : vec4(0.0);
+    gl_Position = u_view_proj * vec4(p, 1.0);
+}
+
+#elif defined FRAGMENT_SHADER
+in vec4 v_view[4];
+layout(location = 0) out vec4 o_view0;
+layout(location = 1) out vec4 o_view1;
+layout(location = 2) out vec4 o_view2;
+layout(location = 3) out vec4 o_view3;
+
+void main() {
+    o_view0 = v_view[0];
+    o_view1 = v_view[1];
+    o_view2 = v_view[2];
+    o_view3 = v_view[3];
+}
+#endif
+#endif

@@ -1,0 +1,195 @@
+"""The exact sheet correspondence pass on a real procedural character: sheet
+views drawn by the UDP pass from known cameras and poses (orthographic, as
+``conrt sheet`` draws by default, and perspective); the views' own UDPs or
+their pixel positions stand in for the reference images, so what the pass
+samples says which sheet position it found."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from conrt.errors import InputError
+
+SIZE = 96
+YAWS = (0.0, 90.0, 180.0)
+
+
+@pytest.fixture(scope="module", params=["orthographic", "perspective"])
+def scene(gl_ctx, request):
+    from conrt.characters.posing import posed_positions, rest_pose
+    from conrt.characters.procedural import generate
+    from conrt.commands.udp import random_pose
+    from conrt.shaders import UdpPass, frame_character
+
+    character = generate(900001)
+    views = []
+    with UdpPass(gl_ctx, SIZE, SIZE) as udp:
+        udp.set_character(character)
+        for k, yaw in enumerate(YAWS):
+            pose = random_pose(character, k, 0.12)
+            camera = frame_character(posed_positions(character, pose), yaw=yaw, size=SIZE,
+                                     projection=request.param, fov=50.0)
+            views.append((camera, pose, udp.run(pose, camera).data))
+        target_pose = random_pose(character, 77, 0.5)
+        target_camera = frame_character(posed_positions(character, target_pose), yaw=30.0, size=SIZE)
+        target = udp.run(target_pose, target_camera).data
+    return character, views, (target_pose, target_camera, target), rest_pose(character)
+
+
+def _pass(gl_ctx, character, sheet_views, reference):
+    from conrt.shaders.correspondence_pass import CorrespondencePass
+
+    p = CorrespondencePass(gl_ctx, SIZE, SIZE)
+    p.set_character(character)
+    p.set_sheet(sheet_views, reference)
+    return p
+
+
+def _udp_reference(views):
+    return np.stack([u.transpose(2, 0, 1) for _, _, u in views])
+
+
+def _exact_views(views):
+    from conrt.shaders.correspondence_pass import SheetView
+
+    return [SheetView("exact", camera=c, pose=p) for c, p, _ in views]
+
+
+def _step(udp):
+    from conrt.shaders.correspondence_pass import _pixel_step
+
+    return _pixel_step(udp)
+
+
+def _position_reference(views):
+    """Reference images whose colour is the pixel's own position (x, y) / SIZE,
+    everywhere (not premultiplied), alpha = the view's silhouette. The pass
+    divides a sample by its alpha and returns the alpha as the coverage, so
+    ``sampled * cover`` is the bilinear sample of the ramp: the position found."""
+    x = (np.arange(SIZE) + 0.5) / SIZE
+    out = []
+    for _, _, udp in views:
+        a = udp[..., 3]
+        out.append(np.stack([np.broadcast_to(x[None, :], a.shape), np.broadcast_to(x[:, None], a.shape),
+                             np.zeros_like(a), a]))
+    return np.stack(out).astype(np.float32)
+
+
+def _nearest_udp_distance(udp, positions, wanted):
+    """Per sampled position (x, y) in pixels: the smallest UDP distance between
+    ``wanted`` and the character pixels of ``udp`` within one pixel of it."""
+    best = np.full(len(positions), np.inf)
+    base = np.floor(positions - 0.5).astype(int)
+    for dy in range(-1, 3):
+        for dx in range(-1, 3):
+            q = base + (dx, dy)
+            ok = (q >= 0).all(1) & (q < SIZE).all(1)
+            qx, qy = q[ok, 0], q[ok, 1]
+            d = np.linalg.norm(udp[qy, qx, :3] - wanted[ok], axis=1)
+            d[udp[qy, qx, 3] <= 0] = np.inf
+            best[ok] = np.minimum(best[ok], d)
+    return best
+
+
+def test_visible_pixels_map_to_the_sheet_pixel_with_their_udp(gl_ctx, scene):
+    character, views, (pose, camera, target), _ = scene
+    with _pass(gl_ctx, character, _exact_views(views), _position_reference(views)) as p:
+        sampled, cover = p.run(pose, camera)
+    occupied = target[..., 3] > 0
+    assert not ((cover[:, 0] > 0) & ~occupied).any(), "coverage off the target's silhouette"
+    for k, (_, _, udp) in enumerate(views):
+        seen = cover[k, 0] > 0.5
+        assert seen.sum() > 50, f"view {k} sees almost none of the target"
+        positions = (sampled[k, :2] * cover[k]).transpose(1, 2, 0)[seen] * SIZE  # sheet pixels, continuous
+        wanted = target[seen][:, :3]
+        step = _step(udp)  # one sheet pixel, in UDP units
+        # a sheet pixel within a pixel of the found position shows the target's
+        # point (up to the half-pixel spacing of the sheet's pixel centres)
+        d = _nearest_udp_distance(udp, positions, wanted)
+        assert np.median(d) < 0.75 * step and np.percentile(d, 95) < 1.5 * step, (k, np.median(d), step)
+        # exact, not just near: where the 2x2 texels around the position show one
+        # smooth surface, the view's UDP interpolated there IS the target's
+        x, y = positions[:, 0] - 0.5, positions[:, 1] - 0.5
+        x0 = np.clip(np.floor(x).astype(int), 0, SIZE - 2)
+        y0 = np.clip(np.floor(y).astype(int), 0, SIZE - 2)
+        fx, fy = (x - x0)[:, None], (y - y0)[:, None]
+        c = [udp[y0 + j, x0 + i] for j in (0, 1) for i in (0, 1)]
+        local = np.ptp([q[:, :3] for q in c], 0).max(1)  # the UDP change across this pixel footprint
+        smooth = np.all([q[:, 3] > 0 for q in c], 0) & (local < 1.5 * step)  # one surface, not grazing
+        interp = ((1 - fy) * ((1 - fx) * c[0][:, :3] + fx * c[1][:, :3])
+                  + fy * ((1 - fx) * c[2][:, :3] + fx * c[3][:, :3]))
+        exact = (np.linalg.norm(interp - wanted, axis=1) / np.maximum(local, 1e-6))[smooth]  # in pixels, about
+        assert smooth.sum() >= 5 and np.median(exact) < 0.1, (k, smooth.sum(), np.median(exact))
+
+
+def test_hidden_points_are_not_visible(gl_ctx, scene):
+    from scipy.spatial import cKDTree
+
+    character, views, (pose, camera, target), _ = scene
+    with _pass(gl_ctx, character, _exact_views(views), _udp_reference(views)) as p:
+        _, cover = p.run(pose, camera)
+    occupied = target[..., 3] > 0
+    total = 0
+    for k, (_, _, udp) in enumerate(views):
+        shown = udp[..., 3] > 0
+        dist, _ = cKDTree(udp[shown][:, :3]).query(target[occupied][:, :3])
+        hidden = dist > 3 * _step(udp)  # no sheet pixel shows anything near this surface point
+        total += hidden.sum()
+        leaked = (cover[k, 0][occupied][hidden] > 0).sum()
+        assert leaked <= 1 + 0.01 * hidden.sum(), f"view {k}: {leaked} of {hidden.sum()} hidden points take its colour"
+    assert total > 300, "the views should hide part of the target (front, side and back views of a 30° target)"
+
+
+def test_a_view_seen_from_its_own_camera_is_itself(gl_ctx, scene):
+    character, views, _, _ = scene
+    camera, pose, udp = views[0]
+    with _pass(gl_ctx, character, _exact_views(views), _udp_reference(views)) as p:
+        sampled, cover = p.run(pose, camera)
+    shown = udp[..., 3] > 0
+    assert (cover[0, 0][shown] > 0.99).all()
+    np.testing.assert_allclose(sampled[0, :3].transpose(1, 2, 0)[shown], udp[shown][:, :3], atol=1e-3)
+
+
+def test_udp_nn_views_match_within_a_pixel_or_two(gl_ctx, scene):
+    from conrt.shaders.correspondence_pass import SheetView
+
+    character, views, (pose, camera, target), _ = scene
+    sheet = [SheetView("udp-nn", udp=u) for _, _, u in views]
+    with _pass(gl_ctx, character, sheet, _udp_reference(views)) as p:
+        sampled, cover = p.run(pose, camera)
+    for k, (_, _, udp) in enumerate(views):
+        seen = cover[k, 0] > 0.5
+        assert seen.sum() > 50
+        err = np.linalg.norm(sampled[k, :3].transpose(1, 2, 0)[seen] - target[seen][:, :3], axis=1)
+        assert np.median(err) < _step(udp), (k, np.median(err))
+
+
+def test_a_view_file_of_another_view_is_a_named_error(gl_ctx, scene):
+    from conrt.shaders.correspondence_pass import SheetView
+
+    character, views, _, _ = scene
+    swapped = [SheetView("exact", camera=views[(k + 1) % 3][0], pose=views[(k + 1) % 3][1], name=f"v{k}.png")
+               for k in range(3)]
+    with pytest.raises(InputError, match=r"v0.png: .*IoU 0\.\d\d < 0.8"):
+        _pass(gl_ctx, character, swapped, _udp_reference(views))
+
+
+def test_bad_sheets_are_named(gl_ctx, scene):
+    from conrt.shaders.correspondence_pass import CorrespondencePass, SheetView
+
+    character, views, _, _ = scene
+    ref = _udp_reference(views)
+    with CorrespondencePass(gl_ctx, SIZE, SIZE) as p:
+        with pytest.raises(InputError, match="before set_character"):
+            p.set_sheet(_exact_views(views), ref)
+        p.set_character(character)
+        with pytest.raises(InputError, match="2 sheet view correspondences for 3 reference views"):
+            p.set_sheet(_exact_views(views)[:2], ref)
+        with pytest.raises(InputError, match="reference contains NaN"):
+            p.set_sheet(_exact_views(views), np.full_like(ref, np.nan))
+        with pytest.raises(InputError, match="its UDP is 48x48"):
+            p.set_sheet([SheetView("udp-nn", udp=np.zeros((48, 48, 4), np.float32))] * 3, ref)
+        with pytest.raises(InputError, match="before set_sheet"):
+            p.run(views[0][1], views[0][0])
+    with pytest.raises(InputError, match="needs its camera and pose"):
+        SheetView("exact")
