@@ -358,6 +358,9 @@ class PhysicsWorld:
             pos.append(cl.proxy.embed(nodes) - a.origin[:3, 3])
         inv = np.linalg.inv(a.origin)
         joint_world = np.einsum("ab,jbc->jac", inv, world).astype(np.float32)
+        live = getattr(a.animator.clip, "last", None)  # a live motion (physics/vmc.py VmcMotion): its blendshapes
+        if live is not None and a.expressions is not None:
+            a.expressions.set_vmc(getattr(live, "blends", None))
         morphs = a.expressions.morph_weights(a.t) if a.expressions is not None else None
         if idx:
             return Pose(joint_world=joint_world, sim_indices=np.concatenate(idx).astype(np.int32),
