@@ -16,12 +16,13 @@ shape with a warning and the frame still goes out.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Literal
 
 import numpy as np
 import pybullet as p
 
+from conrt.characters.expressions import ExpressionState
 from conrt.errors import PhysicsError
 from conrt.types import Character, Pose
 
@@ -48,6 +49,7 @@ class _Actor:
     target: np.ndarray | None = None  # [J, 4, 4] world matrices of the animation at time t
     pose: Pose | None = None
     faults: set = field(default_factory=set)  # region names whose next read is forced to NaN (tests)
+    expressions: ExpressionState | None = None  # per-frame expression weights -> Pose.morph_weights
     shift: np.ndarray = field(default_factory=lambda: np.zeros(3))  # x/z carried over clip switches (character space)
     fade: tuple | None = None  # (previous Animator, its time at the switch, its shift, switch time): a cross-fade
 
@@ -168,7 +170,8 @@ class PhysicsWorld:
                 h.ignore_overlaps(body)
                 h.reset(world[r.anchor_joint], count=False)  # placing it is not a recovery
                 hairs.append(h)
-        actor = _Actor(character, animator, body, cloths, hairs, origin, t=float(start), target=world)
+        actor = _Actor(character, animator, body, cloths, hairs, origin, t=float(start), target=world,
+                       expressions=ExpressionState(character, seed=len(self.actors)))
         self.actors.append(actor)
         actor.pose = self._read(actor)
         log.info("added %s (%d joints, %d cloth nodes, %d hair chains, %s body)", character.name,
@@ -200,6 +203,32 @@ class PhysicsWorld:
         there = world_matrices(a.character.skeleton.parents, a.animator.local(a.t))[root, :3, 3]
         a.shift = np.array([here[0] - there[0], 0.0, here[2] - there[2]])
         a.fade = (old, old_t, old_shift, a.t)
+
+    # ------------------------------------------------------------------ expressions
+    def set_expressions(self, handle: int, weights: dict, replace: bool = False) -> None:
+        """Set expression weights by name (``{"blink": 1, "aa": 0.5}``; VRM
+        presets, their aliases or morph target names, 0..1) from the next
+        frame on; ``replace`` drops the ones set before. Unknown names raise
+        InputError listing the character's expressions."""
+        self._actor(handle).expressions.set(weights, replace=replace)
+        self._refresh_morphs(handle)
+
+    def set_vmc_blends(self, handle: int, blends: dict) -> None:
+        """A VMC receiver's blendshape values (``VmcFrame.blends``) for the next frames (None: stop).
+        Added to the API's expressions; a sender that sends any blink drives the lids (no idle blink)."""
+        self._actor(handle).expressions.set_vmc(blends)
+        self._refresh_morphs(handle)
+
+    def set_idle_blink(self, handle: int, on: bool) -> None:
+        """Turn the built-in idle blink (random 2-6 s, 0.15 s each) on or off."""
+        a = self._actor(handle)
+        a.expressions.set_idle_blink(bool(on), seed=handle)
+        self._refresh_morphs(handle)
+
+    def _refresh_morphs(self, handle: int) -> None:
+        a = self._actor(handle)
+        if a.pose is not None:  # a paused world shows the change too
+            a.pose = replace(a.pose, morph_weights=a.expressions.morph_weights(a.t))
 
     # ------------------------------------------------------------------ time
     @property
@@ -329,10 +358,14 @@ class PhysicsWorld:
             pos.append(cl.proxy.embed(nodes) - a.origin[:3, 3])
         inv = np.linalg.inv(a.origin)
         joint_world = np.einsum("ab,jbc->jac", inv, world).astype(np.float32)
+        live = getattr(a.animator.clip, "last", None)  # a live motion (physics/vmc.py VmcMotion): its blendshapes
+        if live is not None and a.expressions is not None:
+            a.expressions.set_vmc(getattr(live, "blends", None))
+        morphs = a.expressions.morph_weights(a.t) if a.expressions is not None else None
         if idx:
             return Pose(joint_world=joint_world, sim_indices=np.concatenate(idx).astype(np.int32),
-                        sim_positions=np.concatenate(pos).astype(np.float32))
-        return Pose(joint_world=joint_world)
+                        sim_positions=np.concatenate(pos).astype(np.float32), morph_weights=morphs)
+        return Pose(joint_world=joint_world, morph_weights=morphs)
 
     def force_nan(self, handle: int, region: str) -> None:
         """Testing hook: the next read of ``region`` sees NaN, exercising the reset path."""

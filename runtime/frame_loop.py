@@ -162,6 +162,10 @@ class PhysicsStage:
             self.set_clip(clip, t)
         return self.world.reset(self.handle, t)[self.handle]
 
+    def set_expressions(self, weights: dict, replace: bool = False) -> None:
+        """Expression weights by name from the next frame on (``PhysicsWorld.set_expressions``)."""
+        self.world.set_expressions(self.handle, weights, replace=replace)
+
     def poke(self, point, impulse) -> str:
         """Push the body at ``point`` (character space); needs ``mode="physical"``."""
         return self.world.poke(self.handle, point, impulse)
