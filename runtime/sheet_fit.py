@@ -61,12 +61,15 @@ VIEW_FILE_MAX_RESIDUAL_PX = 1.0
 # Bones turned about the viewing axis by the pose search (when the rig has them).
 POSE_BONES = ("leftUpperArm", "leftLowerArm", "rightUpperArm", "rightLowerArm",
               "leftUpperLeg", "leftLowerLeg", "rightUpperLeg", "rightLowerLeg", "spine", "neck")
-# ... and these also towards / away from the camera (``bone:out``): arms about
-# the vertical, legs about the picture's horizontal axis.
-OUT_OF_PLANE_BONES = ("leftUpperArm", "rightUpperArm", "leftUpperLeg", "rightUpperLeg")
+# ... and these also towards / away from the camera (``bone:out``): arms and
+# the spine (a twist of the upper body) about the vertical, legs about the
+# picture's horizontal axis.
+OUT_OF_PLANE_BONES = ("leftUpperArm", "rightUpperArm", "leftUpperLeg", "rightUpperLeg", "spine")
 # The arms start half lowered (between a T- and an A-pose): the search then
 # reaches either within a few steps.
 ARM_START_DEG = 35.0
+ARM_GRID_DEG = (5.0, 35.0, 60.0, 80.0)  # tried for both arms before the search
+POSE_CANDIDATES = 2  # coarse fits (yaws >= 30 degrees apart) that get a pose search
 # Weight of the colour-agreement term beside (1 - IoU): 0.25 let mirrored
 # views win (a side view fitted from behind) on synthetic drawings, 1.0 did not.
 COLOUR_WEIGHT = 1.0
@@ -180,6 +183,11 @@ def _downsample(rgba: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
     return a >= 0.5, rgb.astype(np.float32)
 
 
+def _yaw_gap(a: float, b: float) -> float:
+    """Smallest angle in degrees between two yaws."""
+    return abs((a - b + 180.0) % 360.0 - 180.0)
+
+
 def iou(a: np.ndarray, b: np.ndarray) -> float:
     union = np.logical_or(a, b).sum()
     return float(np.logical_and(a, b).sum() / union) if union else 0.0
@@ -203,43 +211,58 @@ def _signed_distance(mask: np.ndarray, clip: float) -> np.ndarray:
 
 
 def residual_warp(moving: np.ndarray, fixed: np.ndarray, iterations: int = 80, sigma: float = 2.0,
-                  clip: float | None = None) -> np.ndarray:
+                  clip: float | None = None, moving_rgb: np.ndarray | None = None,
+                  fixed_rgb: np.ndarray | None = None, colour_gain: float = 0.0) -> np.ndarray:
     """Dense displacement ``u`` [2, H, W] (dy, dx in pixels) such that the
     ``moving`` silhouette sampled at ``x + u(x)`` covers the ``fixed`` one:
     demons registration of the two clipped signed distance fields, the field
     smoothed with a Gaussian (``sigma`` px) after every step so it stays a
-    smooth, non-folding stretch. Coarse to fine (half, then full size)."""
+    smooth, non-folding stretch. Coarse to fine (half, then full size).
+
+    With ``moving_rgb``/``fixed_rgb`` ([H, W, 3] 0..1, blurred here) and
+    ``colour_gain`` > 0 the colours join the SDF as more channels (scaled by
+    the gain, in SDF pixels per unit colour): edges inside the silhouette
+    (an arm over the body, the hair line) pull too."""
     from scipy.ndimage import gaussian_filter, map_coordinates, zoom
 
     h, w = fixed.shape
     clip = clip or max(8.0, 0.08 * h)
+    use_colour = colour_gain > 0 and moving_rgb is not None and fixed_rgb is not None
 
-    def run(mov, fix, u, iters, sig, clp):
-        m, f = _signed_distance(mov, clp), _signed_distance(fix, clp)
-        gy, gx = np.gradient(m)
+    def channels(mask, rgb, scale, clp):
+        out = [_signed_distance(mask, clp)]
+        if use_colour:
+            rgb = zoom(rgb, (scale, scale, 1), order=1) if scale != 1 else rgb
+            rgb = rgb[:mask.shape[0], :mask.shape[1]] * mask[..., None]
+            out += [gaussian_filter(rgb[..., c], 1.5 * scale) * colour_gain * scale for c in range(3)]
+        return np.stack(out).astype(np.float32)
+
+    def run(mov, fix, scale, u, iters, sig, clp):
+        m = channels(mov, moving_rgb, scale, clp)
+        f = channels(fix, fixed_rgb, scale, clp)
+        grads = np.stack([np.stack(np.gradient(c)) for c in m])  # [C, 2, H, W]
         grid = np.mgrid[0:fix.shape[0], 0:fix.shape[1]].astype(np.float32)
         for _ in range(iters):
             coords = grid + u
-            mw = map_coordinates(m, coords, order=1, mode="nearest")
-            wy = map_coordinates(gy, coords, order=1, mode="nearest")
-            wx = map_coordinates(gx, coords, order=1, mode="nearest")
-            diff = mw - f
-            denom = wy * wy + wx * wx + diff * diff
+            mw = np.stack([map_coordinates(c, coords, order=1, mode="nearest") for c in m])
+            g = np.stack([[map_coordinates(gc, coords, order=1, mode="nearest") for gc in gcs] for gcs in grads])
+            diff = mw - f  # [C, H, W]
+            num = (diff[:, None] * g).sum(0)  # [2, H, W]
+            denom = (g * g).sum((0, 1)) + (diff * diff).sum(0)
             denom[denom < 1e-6] = np.inf
-            u[0] -= diff * wy / denom
-            u[1] -= diff * wx / denom
+            u -= num / denom
             u[0], u[1] = gaussian_filter(u[0], sig), gaussian_filter(u[1], sig)
         return u
 
     half = (h // 2, w // 2)
     if min(half) >= 32:
         small = lambda m: zoom(m.astype(np.float32), (half[0] / h, half[1] / w), order=1) >= 0.5  # noqa: E731
-        u = run(small(moving), small(fixed), np.zeros((2, *half), np.float32), iterations, sigma / 2, clip / 2)
+        u = run(small(moving), small(fixed), 0.5, np.zeros((2, *half), np.float32), iterations, sigma / 2, clip / 2)
         u = np.stack([zoom(c, (h / half[0], w / half[1]), order=1) for c in u]) * 2.0
         u = u[:, :h, :w]
     else:
         u = np.zeros((2, h, w), np.float32)
-    return run(moving, fixed, u.astype(np.float32), iterations // 2, sigma, clip)
+    return run(moving, fixed, 1.0, u.astype(np.float32), iterations // 2, sigma, clip)
 
 
 def warp_udp(udp: np.ndarray, u: np.ndarray, drawn: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -289,14 +312,17 @@ class SheetFitter:
         self.bones += [f"{b}:out" for b in OUT_OF_PLANE_BONES if b in character.humanoid]
         self._arms = [b for b in ("leftUpperArm", "rightUpperArm") if b in character.humanoid]
         self._toon = ToonPass(ctx, self.work, self.work)
+        self._toon_full = ToonPass(ctx, self.size, self.size)
         self._udp = UdpPass(ctx, self.size, self.size)
         self._toon.set_character(character)
+        self._toon_full.set_character(character)
         self._udp.set_character(character)
         self._base: dict[float, Camera] = {}
         self.evaluations = 0
 
     def close(self) -> None:
         self._toon.release()
+        self._toon_full.release()
         self._udp.release()
 
     def __enter__(self) -> "SheetFitter":
@@ -343,7 +369,7 @@ class SheetFitter:
             bone, _, out = key.partition(":")
             if bone in human and angle:
                 j = human[bone]
-                axis = view_axis if not out else (0.0, 1.0, 0.0) if "Arm" in bone else right_axis
+                axis = view_axis if not out else right_axis if "Leg" in bone else (0.0, 1.0, 0.0)
                 turn = rotation_matrix(axis, math.radians(angle)).astype(np.float64)
                 world_turns[j] = turn @ world_turns.get(j, np.eye(3))
         local = skel.rest_local.astype(np.float64).copy()
@@ -387,13 +413,35 @@ class SheetFitter:
         t = c_d - k * (c_r - np.asarray(p.offset)) + 0.0
         return FitParams(p.yaw, s, (float(t[0]), float(t[1])), p.arms_lowered, dict(p.turns))
 
+    def _best_arms(self, p: FitParams, target) -> FitParams:
+        """``p`` with both arms lowered by the best of ``ARM_GRID_DEG`` (moment-matched
+        again): the pose search turns bones one at a time and would otherwise
+        bend the forearms before it lowers the upper arms."""
+        if not self._arms:
+            return p
+        best = None
+        for angle in ARM_GRID_DEG:
+            q = self._moment_match(FitParams(p.yaw, p.scale, p.offset, (angle, angle), dict(p.turns)), target[0])
+            c = self._cost(q, *target)[0]
+            if best is None or c < best[0]:
+                best = (c, q)
+        return best[1]
+
     def _search(self, p: FitParams, target, steps: np.ndarray, free: np.ndarray, bounds, levels: int = 4):
         """Pattern search: each free parameter in turn tries ± its step (and
         keeps going while that helps); steps halve when a sweep finds nothing."""
         bones = self.bones
         x = p.vector(bones)
         lo, hi = bounds
-        best, score, colour = self._cost(p, *target)
+        seen: dict[bytes, tuple[float, float, float]] = {}  # a sweep often tries a point again
+
+        def cost(v):
+            key = np.round(v, 6).tobytes()
+            if key not in seen:
+                seen[key] = self._cost(FitParams.from_vector(v, bones), *target)
+            return seen[key]
+
+        best, score, colour = cost(x)
         steps = steps.astype(np.float64).copy()
         for _ in range(levels):
             improved = True
@@ -407,7 +455,7 @@ class SheetFitter:
                             trial[i] = np.clip(trial[i] + sign * steps[i], lo[i], hi[i])
                             if trial[i] == x[i]:
                                 break
-                            c, sc, col = self._cost(FitParams.from_vector(trial, bones), *target)
+                            c, sc, col = cost(trial)
                             if c < best - 1e-6:
                                 x, best, score, colour, moved, improved = trial, c, sc, col, True, True
                             else:
@@ -417,10 +465,10 @@ class SheetFitter:
             steps *= 0.5
         return FitParams.from_vector(x, bones), best, score, colour
 
-    def _bounds(self, yaw: float):
+    def _bounds(self, yaw: float, width: float):
         nb = len(self.bones)
-        lo = np.array([yaw - 45, math.log(0.6), -0.5, -0.5, -10, -10] + [-90] * nb, np.float64)
-        hi = np.array([yaw + 45, math.log(1.6), 0.5, 0.5, 85, 85] + [90] * nb, np.float64)
+        lo = np.array([yaw - width, math.log(0.6), -0.5, -0.5, -10, -10] + [-90] * nb, np.float64)
+        hi = np.array([yaw + width, math.log(1.6), 0.5, 0.5, 85, 85] + [90] * nb, np.float64)
         return lo, hi
 
     # -- the fit -------------------------------------------------------------
@@ -454,22 +502,34 @@ class SheetFitter:
         scored.sort(key=lambda s: s[0][0])
         if label_yaw is None:
             iou_initial = scored[0][0][1]
+        # the best few yaws that differ by >= 30 degrees (a poorly posed rig can
+        # prefer a wrong yaw; the pose search settles it)
+        distinct: list[FitParams] = []
+        for _, p in scored:
+            if all(_yaw_gap(p.yaw, q.yaw) >= 30.0 for q in distinct):
+                distinct.append(p)
         free_cam = np.zeros(6 + nb, bool)
         free_cam[:4] = True
         cam_steps = np.array([8.0, 0.04, 0.04, 0.04, 10.0, 10.0] + [10.0] * nb)
-        best = None
-        for (_, _, _), p in scored[:3]:
-            cand = self._search(p, target, cam_steps, free_cam, self._bounds(p.yaw), levels=3)
-            if best is None or cand[1] < best[1]:
-                best = cand
-        p, _, iou_coarse, _ = best
+        starts = [self._best_arms(p, target) for p in distinct[:3]]
+        # yaw bounds: a labelled view stays within 35 degrees of its label, the others near their candidate
+        bounds = (lambda q: self._bounds(q.yaw, 45.0)) if label_yaw is None else (lambda q: self._bounds(label_yaw, 35.0))
+        coarse = sorted((self._search(p, target, cam_steps, free_cam, bounds(p), levels=3)
+                         for p in starts), key=lambda c: c[1])
+        iou_coarse = coarse[0][2]
 
-        # 2. pose: camera, arms lowered and bone turns together
+        # 2. pose: camera, arms lowered and bone turns together. The coarse
+        # ranking is not reliable (a badly posed rig prefers a wrong yaw), so
+        # each candidate gets the coarse steps of the search and the best one
+        # the fine steps.
         free_all = np.ones(6 + nb, bool)
         if not self._arms:
             free_all[4:6] = False
         steps = np.array([4.0, 0.03, 0.03, 0.03, 16.0, 16.0] + [16.0] * nb)
-        p, _, _, _ = self._search(p, target, steps, free_all, self._bounds(p.yaw), levels=4)
+        rough = [self._search(q, target, steps, free_all, bounds(q), levels=2)
+                 for q, *_ in coarse[:POSE_CANDIDATES]]
+        p = min(rough, key=lambda c: c[1])[0]
+        p = self._search(p, target, steps / 4, free_all, bounds(p), levels=2)[0]
 
         # 3. full resolution: the rig's UDP, then the residual warp onto the drawing
         camera, pose = self.camera(p, self.size), self.pose(p)
