@@ -116,7 +116,8 @@ def test_residual_warp_moves_one_silhouette_onto_another():
     ix = np.clip(np.rint(xx + u[1]).astype(int), 0, 127)
     assert iou(moving, fixed) < 0.8 and iou(moving[iy, ix], fixed) > 0.97
     udp = np.zeros((128, 128, 4), np.float32)
-    udp[moving] = (yy[moving, None] / 128.0, xx[moving, None] / 128.0, 0.5, 1.0)
+    udp[..., 0], udp[..., 1], udp[..., 2], udp[..., 3] = yy / 128.0, xx / 128.0, 0.5, 1.0
+    udp[~moving] = 0.0
     out, hit = warp_udp(udp, u, fixed)
     np.testing.assert_array_equal(out[..., 3] > 0, fixed)
     # the top of the drawn ellipse takes the rig's top, its bottom the rig's bottom
