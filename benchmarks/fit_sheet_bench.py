@@ -48,7 +48,48 @@ def _nearest_fill(fitter, params, drawing):
     return warp_udp(rig, np.zeros((2, *drawing.shape[:2]), np.float32), drawing[..., 3] > 0)[0]
 
 
-def bench(sheets: int, seed: int, picture: Path | None) -> dict:
+def shade_l1(character, toon, udp_pass, sheet, targets: int = 4) -> dict:
+    """Shading L1 (premultiplied RGBA, 256², n = 4 views = the first sheet's
+    drawings) of ``targets`` new poses of the character with the default
+    weights, the sheet's correspondences taken from the fitted UDPs, the true
+    UDPs, or the model's own prediction (no sheet UDP); and the flat-colour
+    baseline (the target silhouette filled with the sheet's mean colour)."""
+    import torch
+
+    from conrt.commands.udp import random_pose
+    from conrt.runtime.session import load_model_source
+    from conrt.shaders import frame_character
+    from conrt.characters.posing import posed_positions
+    from conrt.training.dataset import rgba_to_premul, udp_tensor
+    from conrt.training.evaluate import FlatColourBaseline
+    from conrt.training.losses import metrics
+
+    model, desc = load_model_source(None)
+    imgs = np.stack([img for img, _, _ in sheet])
+    prem = rgba_to_premul(imgs)[None]  # [1, M, 4, S, S]
+    sheet_rgb, sheet_mask = prem[:, :, :3].contiguous(), prem[:, :, 3:4].contiguous()
+    sheet_udps = {"fitted": udp_tensor(np.stack([u for _, u, _ in sheet]))[None],
+                  "true": udp_tensor(np.stack([t for _, _, t in sheet]))[None]}
+    sums: dict[str, list[float]] = {"fitted": [], "true": [], "predicted": [], "flat": []}
+    flat = FlatColourBaseline(256)
+    with torch.no_grad():
+        for k in range(targets):
+            pose = random_pose(character, 7000 + k, 0.3)
+            cam = frame_character(posed_positions(character, pose), yaw=float(20 + 97 * k), size=256)
+            target = rgba_to_premul(toon.run(pose, cam))[None]
+            udp = udp_tensor(udp_pass.run(pose, cam).data)[None]
+            for name in ("fitted", "true"):
+                pred = model(sheet_rgb, sheet_mask, udp, sheet_udp=sheet_udps[name])
+                sums[name].append(float(metrics(pred, target)["l1"][0]))
+            sums["predicted"].append(float(metrics(model(sheet_rgb, sheet_mask, udp), target)["l1"][0]))
+            sums["flat"].append(float(metrics(flat(sheet_rgb, sheet_mask, udp), target)["l1"][0]))
+    l1 = {k: round(statistics.fmean(v), 5) for k, v in sums.items()}
+    return {"model": desc, "views": len(sheet), "size": 256, "targets": targets, "l1": l1,
+            "vs_flat": {k: round(v / l1["flat"], 3) for k, v in l1.items()},
+            "fitted_vs_true": round(l1["fitted"] / l1["true"], 3)}
+
+
+def bench(sheets: int, seed: int, picture: Path | None, shading: bool = True) -> dict:
     from PIL import Image
     from tqdm import tqdm
 
@@ -64,7 +105,8 @@ def bench(sheets: int, seed: int, picture: Path | None) -> dict:
         save_character(generate(seed), path)
         character = load_character(path)
     ctx = create_context("auto")
-    views, sheet_rows, pictures = [], [], []
+    views, sheet_rows, pictures, shading_sheet = [], [], [], []
+    shading_result = None
     try:
         with SheetFitter(ctx, character, 256) as fitter, ToonPass(ctx, 256, 256) as toon, \
                 UdpPass(ctx, 256, 256) as udp_pass:
@@ -98,6 +140,9 @@ def bench(sheets: int, seed: int, picture: Path | None) -> dict:
                     views.append(row)
                     if sheet == 0:
                         pictures.append(fit_picture(img, fit))
+                        shading_sheet.append((img, fit.udp, true_framed))
+            if shading:
+                shading_result = shade_l1(character, toon, udp_pass, shading_sheet)
     finally:
         release_context(ctx)
     if picture is not None and pictures:
@@ -126,6 +171,7 @@ def bench(sheets: int, seed: int, picture: Path | None) -> dict:
             "sheet_wall_s": [r["wall_s"] for r in sheet_rows], "sheet_cpu_s": [r["cpu_s"] for r in sheet_rows],
             "fit_vs_draw_ratio": [round(r["wall_s"] / r["draw_4_views_s"], 1) for r in sheet_rows],
         },
+        "shading_l1": shading_result,
         "per_sheet": sheet_rows,
         "views": views,
     }
@@ -137,11 +183,12 @@ def main() -> int:
     ap.add_argument("--seed", type=int, default=900001)
     ap.add_argument("--json", type=Path, default=ROOT / "benchmarks" / "results" / "fit_sheet.json")
     ap.add_argument("--picture", type=Path, default=ROOT / "docs" / "fit_sheet_views.png")
+    ap.add_argument("--no-shading", action="store_true", help="skip the shading L1 comparison")
     args = ap.parse_args()
-    result = bench(args.sheets, args.seed, args.picture)
+    result = bench(args.sheets, args.seed, args.picture, not args.no_shading)
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(result, indent=1))
-    print(json.dumps(result["summary"], indent=1))
+    print(json.dumps({"summary": result["summary"], "shading_l1": result["shading_l1"]}, indent=1))
     return 0
 
 
