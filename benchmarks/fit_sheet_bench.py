@@ -44,7 +44,7 @@ LABELS = (0.0, 45.0, 90.0, 180.0)
 def _nearest_fill(fitter, params, drawing):
     from conrt.runtime.sheet_fit import warp_udp
 
-    rig = fitter._udp.run(fitter.pose(params), fitter.camera(params, fitter.size)).data
+    rig = fitter.render_udp(params)
     return warp_udp(rig, np.zeros((2, *drawing.shape[:2]), np.float32), drawing[..., 3] > 0)[0]
 
 
@@ -96,7 +96,7 @@ def bench(sheets: int, seed: int, picture: Path | None, shading: bool = True) ->
     from conrt.characters.gltf_io import load_character, save_character
     from conrt.characters.procedural import generate
     from conrt.runtime.session import fit_sheet_udps
-    from conrt.runtime.sheet_fit import FitParams, SheetFitter, _downsample, fit_picture, prepare_drawing
+    from conrt.runtime.sheet_fit import FitParams, SheetFitter, downsample_drawing, fit_picture, prepare_drawing
     from conrt.shaders import ToonPass, UdpPass, create_context, frame_character, release_context
     from conrt.training.fit_drawings import make_drawing, udp_error
 
@@ -131,7 +131,7 @@ def bench(sheets: int, seed: int, picture: Path | None, shading: bool = True) ->
                                    "load_avg_1min": [round(load0, 2), round(os.getloadavg()[0], 2)]})
                 for k, ((drawing, true_udp, truth), img, fit) in enumerate(zip(made, framed, fits)):
                     true_framed = fit_sheet_udps([true_udp], [drawing], 256)[0]
-                    start = fitter._moment_match(FitParams(truth["label_yaw"]), _downsample(img, fitter.work)[0])
+                    start = fitter.moment_match(FitParams(truth["label_yaw"]), downsample_drawing(img, fitter.work)[0])
                     row = {"sheet": sheet, "view": k, "truth": truth, "fit": fit.summary(),
                            "yaw_error": round(abs((fit.params.yaw - truth["yaw"] + 180) % 360 - 180), 2),
                            "fitted": udp_error(fit.udp, true_framed, img),

@@ -171,7 +171,7 @@ def label_from_name(stem: str) -> float | None:
 # image helpers (NumPy / SciPy)
 
 
-def _downsample(rgba: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+def downsample_drawing(rgba: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
     """[S, S, 4] u8 -> (mask [n, n] bool, straight rgb [n, n, 3] f32) by area averaging."""
     from .official import resize
 
@@ -312,17 +312,14 @@ class SheetFitter:
         self.bones += [f"{b}:out" for b in OUT_OF_PLANE_BONES if b in character.humanoid]
         self._arms = [b for b in ("leftUpperArm", "rightUpperArm") if b in character.humanoid]
         self._toon = ToonPass(ctx, self.work, self.work)
-        self._toon_full = ToonPass(ctx, self.size, self.size)
         self._udp = UdpPass(ctx, self.size, self.size)
         self._toon.set_character(character)
-        self._toon_full.set_character(character)
         self._udp.set_character(character)
         self._base: dict[float, Camera] = {}
         self.evaluations = 0
 
     def close(self) -> None:
         self._toon.release()
-        self._toon_full.release()
         self._udp.release()
 
     def __enter__(self) -> "SheetFitter":
@@ -391,6 +388,10 @@ class SheetFitter:
         self.evaluations += 1
         return rgba[..., 3] > 0, rgba[..., :3].astype(np.float32) / 255.0
 
+    def render_udp(self, p: FitParams) -> np.ndarray:
+        """[size, size, 4] f32: the rig's UDP under ``p`` at the output size."""
+        return self._udp.run(self.pose(p), self.camera(p, self.size)).data
+
     # -- scoring -----------------------------------------------------------
     def _cost(self, p: FitParams, target_mask, target_rgb) -> tuple[float, float, float]:
         """(cost, IoU, colour error) of ``p`` against the drawing at work size."""
@@ -400,7 +401,7 @@ class SheetFitter:
         colour = float(np.abs(rgb[both] - target_rgb[both]).mean()) if both.any() else 1.0
         return (1.0 - score) + self.colour_weight * colour, score, colour
 
-    def _moment_match(self, p: FitParams, target_mask) -> FitParams:
+    def moment_match(self, p: FitParams, target_mask) -> FitParams:
         """Scale and offset that give the rig's silhouette the drawing's area and centroid."""
         mask, _ = self.render_toon(p)
         area_r, c_r = _moments(mask)
@@ -421,7 +422,7 @@ class SheetFitter:
             return p
         best = None
         for angle in ARM_GRID_DEG:
-            q = self._moment_match(FitParams(p.yaw, p.scale, p.offset, (angle, angle), dict(p.turns)), target[0])
+            q = self.moment_match(FitParams(p.yaw, p.scale, p.offset, (angle, angle), dict(p.turns)), target[0])
             c = self._cost(q, *target)[0]
             if best is None or c < best[0]:
                 best = (c, q)
@@ -476,12 +477,10 @@ class SheetFitter:
         """Register one framed drawing ([size, size, 4] u8 from :func:`prepare_drawing`)."""
         import time
 
-        from conrt.runtime.session import SHEET_MARGIN  # noqa: F401  (the framing both sides share)
-
         t0 = time.perf_counter()
         if drawing.shape != (self.size, self.size, 4):
             raise InputError(f"{name}: expected a framed {self.size}x{self.size} RGBA drawing, got {drawing.shape}")
-        target = _downsample(drawing, self.work)
+        target = downsample_drawing(drawing, self.work)
         if not target[0].any():
             raise InputError(f"{name}: the drawing has no opaque pixels at {self.work} px")
         nb = len(self.bones)
@@ -493,8 +492,8 @@ class SheetFitter:
             yaws = label_yaw + np.arange(-30.0, 30.1, 7.5)
         scored = []
         for yaw in yaws:
-            p = self._moment_match(FitParams(float(yaw)), target[0])
-            p = self._moment_match(p, target[0])  # the area depends on the scale: once more
+            p = self.moment_match(FitParams(float(yaw)), target[0])
+            p = self.moment_match(p, target[0])  # the area depends on the scale: once more
             scored.append((self._cost(p, *target), p))
         if label_yaw is not None:
             at_label = min(scored, key=lambda s: abs(s[1].yaw - label_yaw))
@@ -533,7 +532,7 @@ class SheetFitter:
 
         # 3. full resolution: the rig's UDP, then the residual warp onto the drawing
         camera, pose = self.camera(p, self.size), self.pose(p)
-        rig = self._udp.run(pose, camera).data
+        rig = self.render_udp(p)
         rig_mask = rig[..., 3] > 0
         drawn = drawing[..., 3] >= 128
         iou_pose = iou(rig_mask, drawn)

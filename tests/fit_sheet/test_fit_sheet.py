@@ -125,6 +125,22 @@ def test_residual_warp_moves_one_silhouette_onto_another():
     assert out[top, 60, 0] < 32 / 128 and out[bottom, 60, 0] > 86 / 128
 
 
+def test_residual_warp_with_colours_aligns_edges_inside_the_silhouette():
+    """Same silhouette, an inner colour edge 6 px apart: the silhouette-only
+    warp leaves it, the colour channels pull it over."""
+    from conrt.runtime.sheet_fit import residual_warp
+
+    yy, xx = np.mgrid[0:128, 0:128]
+    body = (abs(yy - 64) < 40) & (abs(xx - 64) < 30)
+    moving_rgb = np.where((yy < 58)[..., None], (1.0, 0.2, 0.2), (0.2, 0.2, 1.0)) * body[..., None]
+    fixed_rgb = np.where((yy < 64)[..., None], (1.0, 0.2, 0.2), (0.2, 0.2, 1.0)) * body[..., None]
+    plain = residual_warp(body, body)
+    coloured = residual_warp(body, body, moving_rgb=moving_rgb, fixed_rgb=fixed_rgb, colour_gain=20.0)
+    assert abs(plain[0, 61, 64]) < 0.5  # nothing to pull on the outline
+    # fixed row 61 (red in the drawing, blue in the rig) must sample the rig above its edge (58)
+    assert coloured[0, 61, 64] < -2.0
+
+
 # ---------------------------------------------------------------------------
 # bad input: named errors, nothing written, the input folder untouched
 
