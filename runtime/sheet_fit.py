@@ -69,6 +69,7 @@ OUT_OF_PLANE_BONES = ("leftUpperArm", "rightUpperArm", "leftUpperLeg", "rightUpp
 # reaches either within a few steps.
 ARM_START_DEG = 35.0
 ARM_GRID_DEG = (5.0, 35.0, 60.0, 80.0)  # tried for both arms before the search
+FINE_WORK = 256  # side of the fine pose sweeps (thin limbs are a pixel or two wide at 128)
 POSE_CANDIDATES = 2  # coarse fits (yaws >= 30 degrees apart) that get a pose search
 # Weight of the colour-agreement term beside (1 - IoU): 0.25 let mirrored
 # views win (a side view fitted from behind) on synthetic drawings, 1.0 did not.
@@ -311,15 +312,19 @@ class SheetFitter:
         self.bones = [b for b in POSE_BONES if b in character.humanoid]
         self.bones += [f"{b}:out" for b in OUT_OF_PLANE_BONES if b in character.humanoid]
         self._arms = [b for b in ("leftUpperArm", "rightUpperArm") if b in character.humanoid]
-        self._toon = ToonPass(ctx, self.work, self.work)
+        # the searches at ``work``, the last (fine-step) pose sweeps at ``fine``
+        self.fine = min(self.size, FINE_WORK)
+        self._toons = {n: ToonPass(ctx, n, n) for n in {self.work, self.fine}}
         self._udp = UdpPass(ctx, self.size, self.size)
-        self._toon.set_character(character)
+        for toon in self._toons.values():
+            toon.set_character(character)
         self._udp.set_character(character)
         self._base: dict[float, Camera] = {}
         self.evaluations = 0
 
     def close(self) -> None:
-        self._toon.release()
+        for toon in self._toons.values():
+            toon.release()
         self._udp.release()
 
     def __enter__(self) -> "SheetFitter":
@@ -382,9 +387,10 @@ class SheetFitter:
             world[j] = local[j] if parent < 0 else world[parent] @ local[j]
         return Pose(joint_world=forward_kinematics(skel.parents, local.astype(np.float32)))
 
-    def render_toon(self, p: FitParams) -> tuple[np.ndarray, np.ndarray]:
-        """(mask [work, work] bool, rgb [work, work, 3] f32 0..1) of the rig under ``p``."""
-        rgba = self._toon.run(self.pose(p), self.camera(p, self.work))
+    def render_toon(self, p: FitParams, n: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """(mask [n, n] bool, rgb [n, n, 3] f32 0..1) of the rig under ``p``; ``n``: work or fine size."""
+        n = n or self.work
+        rgba = self._toons[n].run(self.pose(p), self.camera(p, n))
         self.evaluations += 1
         return rgba[..., 3] > 0, rgba[..., :3].astype(np.float32) / 255.0
 
@@ -395,7 +401,7 @@ class SheetFitter:
     # -- scoring -----------------------------------------------------------
     def _cost(self, p: FitParams, target_mask, target_rgb) -> tuple[float, float, float]:
         """(cost, IoU, colour error) of ``p`` against the drawing at work size."""
-        mask, rgb = self.render_toon(p)
+        mask, rgb = self.render_toon(p, target_mask.shape[0])
         score = iou(mask, target_mask)
         both = mask & target_mask
         colour = float(np.abs(rgb[both] - target_rgb[both]).mean()) if both.any() else 1.0
@@ -528,7 +534,8 @@ class SheetFitter:
         rough = [self._search(q, target, steps, free_all, bounds(q), levels=2)
                  for q, *_ in coarse[:POSE_CANDIDATES]]
         p = min(rough, key=lambda c: c[1])[0]
-        p = self._search(p, target, steps / 4, free_all, bounds(p), levels=2)[0]
+        fine = downsample_drawing(drawing, self.fine) if self.fine != self.work else target
+        p = self._search(p, fine, steps / 4, free_all, bounds(p), levels=2)[0]
 
         # 3. full resolution: the rig's UDP, then the residual warp onto the drawing
         camera, pose = self.camera(p, self.size), self.pose(p)
