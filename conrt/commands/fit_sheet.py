@@ -30,6 +30,8 @@ from conrt.errors import ConfigError, InputError
 
 log = logging.getLogger(__name__)
 
+MAX_SIZE = 2048  # side of the written views; the runtime shades at 128-512
+
 
 def register(subparsers) -> None:
     p = subparsers.add_parser("fit-sheet", help="register hand-drawn sheet views to the rig (UDP per drawing)",
@@ -64,6 +66,25 @@ def check_output_folder(drawings: Path, out: Path) -> None:
                           "give a new or empty folder")
 
 
+def remove_stale_views(out: Path, stems: set[str]) -> None:
+    """Delete the files of views an earlier fit-sheet run wrote into ``out``
+    (listed in its fit.json) that this run does not write again: the runtime
+    takes every image in the folder as a view."""
+    report = out / "fit.json"
+    if not report.is_file():
+        return
+    try:
+        old = set(json.loads(report.read_text()).get("views", {}))
+    except (ValueError, AttributeError):
+        raise InputError(f"{report}: not readable as an earlier fit-sheet report; give a new output folder") from None
+    for stem in old - stems:
+        if Path(stem).name != stem or stem.startswith("."):
+            continue  # not a name fit-sheet writes: leave whatever it points at alone
+        for name in (f"{stem}.png", f"{stem}_udp.npz", f"{stem}_udp.png", f"{stem}_view.npz", f"fit/{stem}.png"):
+            (out / name).unlink(missing_ok=True)
+        log.info("removed the earlier fit of %s from %s", stem, out)
+
+
 def view_labels(files: list[Path], yaws: str | None) -> list[float | None]:
     """Each drawing's labelled yaw (None: search all round)."""
     from conrt.runtime.sheet_fit import label_from_name
@@ -94,11 +115,13 @@ def run(args) -> int:
     from conrt.commands.udp import load_character_file, save_udp
     from conrt.runtime.session import MAX_SHEET_VIEWS, list_sheet_files
     from conrt.runtime.sheet import read_sheet_image
-    from conrt.runtime.sheet_fit import (MIN_IOU, WARN_IOU, SheetFitter, fit_picture,
+    from conrt.runtime.sheet_fit import (MIN_DRAWING_PX, MIN_IOU, WARN_IOU, SheetFitter, fit_picture,
                                          prepare_drawing)
     from conrt.shaders import create_context, release_context
     from conrt.shaders.view_file import save_view_file, view_file_for
 
+    if not MIN_DRAWING_PX <= args.size <= MAX_SIZE:
+        raise ConfigError(f"--size must be within {MIN_DRAWING_PX}..{MAX_SIZE} pixels, got {args.size}")
     min_iou = MIN_IOU if args.min_iou is None else args.min_iou
     if not 0 <= min_iou <= 1:
         raise ConfigError(f"--min-iou must be within 0..1, got {min_iou}")
@@ -135,6 +158,7 @@ def run(args) -> int:
                         fit.residual_mean_px, f.stem)
 
     out = Path(args.output)
+    remove_stale_views(out, {f.stem for f in files})
     (out / "fit").mkdir(parents=True, exist_ok=True)
     report = {"character": str(args.character), "drawings": str(args.drawings), "size": args.size, "views": {}}
     for f, img, fit in zip(files, drawings, fits):

@@ -222,3 +222,26 @@ def test_prepare_drawing_frames_like_the_runtime(drawings):
     np.testing.assert_array_equal(prepare_drawing(drawing, "front", 256), fit_sheet([drawing], 256)[0])
     with pytest.raises(InputError, match="fully transparent"):
         prepare_drawing(np.zeros((100, 100, 4), np.uint8), "x", 256)
+
+
+def test_a_rerun_removes_views_the_earlier_run_wrote_and_this_one_does_not(tmp_path):
+    from conrt.commands.fit_sheet import remove_stale_views
+
+    (tmp_path / "fit").mkdir()
+    for stem in ("a", "b"):
+        for name in (f"{stem}.png", f"{stem}_udp.npz", f"{stem}_udp.png", f"{stem}_view.npz", f"fit/{stem}.png"):
+            (tmp_path / name).write_bytes(b"x")
+    (tmp_path / "notes.txt").write_text("mine")
+    outside = tmp_path.parent / "outside.png"
+    outside.write_bytes(b"x")
+    (tmp_path / "fit.json").write_text(json.dumps({"views": {"a": {}, "b": {}, "../outside": {}}}))
+    remove_stale_views(tmp_path, {"a"})
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.png", "a_udp.npz", "a_udp.png", "a_view.npz",
+                                                          "fit", "fit.json", "notes.txt"]
+    assert [p.name for p in (tmp_path / "fit").iterdir()] == ["a.png"] and outside.exists()
+
+
+def test_size_out_of_range_is_refused_before_any_work(character_file, drawings, tmp_path, caplog):
+    folder, _ = drawings
+    assert main(["fit-sheet", str(character_file), str(folder), "-o", str(tmp_path / "o"), "--size", "32"]) == 1
+    assert "--size must be within 64..2048" in caplog.text and not (tmp_path / "o").exists()
