@@ -155,7 +155,8 @@ def bench(sheets: int, seed: int, picture: Path | None, shading: bool = True) ->
                 "worst": round(max(vals) if "error" in (sub or key) else min(vals), 4)}
 
     return {
-        "what": "conrt fit-sheet on synthetic drawings of an unseen procedural character (benchmarks/fit_sheet_bench.py)",
+        "what": "conrt fit-sheet on synthetic drawings of an unseen procedural character "
+                "(benchmarks/fit_sheet_bench.py)",
         "character_seed": seed, "sheets": sheets, "views_per_sheet": len(LABELS), "labels": list(LABELS),
         "machine": {"cpus": os.cpu_count(), "platform": platform.platform(), "python": sys.version.split()[0],
                     "note": "shared 2-core machine: wall time depends on the load average reported per sheet"},

@@ -268,9 +268,9 @@ def residual_warp(moving: np.ndarray, fixed: np.ndarray, iterations: int = 80, s
 
 def warp_udp(udp: np.ndarray, u: np.ndarray, drawn: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Sample the rig's UDP at ``x + u(x)`` (nearest: surface coordinates are
-    never blended) -> (UDP covering exactly ``drawn`` [H, W] bool, the mask of
-    drawn pixels the warp itself covered). The rest of ``drawn`` takes the UDP
-    of the nearest covered pixel."""
+    never blended) -> (UDP covering exactly ``drawn`` [H, W] bool, the rig's
+    silhouette after the warp). Drawn pixels the warped silhouette misses take
+    the UDP of the nearest covered drawn pixel."""
     from scipy.ndimage import distance_transform_edt
 
     h, w = drawn.shape
@@ -281,12 +281,12 @@ def warp_udp(udp: np.ndarray, u: np.ndarray, drawn: np.ndarray) -> tuple[np.ndar
     hit = (warped[..., 3] > 0) & drawn
     out = np.zeros_like(udp)
     if not hit.any():
-        return out, hit
+        return out, warped[..., 3] > 0
     _, (ny, nx) = distance_transform_edt(~hit, return_indices=True)
     filled = warped[ny, nx]
     out[drawn, :3] = filled[drawn, :3]
     out[drawn, 3] = 1.0
-    return out, hit
+    return out, warped[..., 3] > 0
 
 
 # ---------------------------------------------------------------------------
@@ -299,7 +299,8 @@ class SheetFitter:
     ``size``: the output frame (drawings are framed to it); ``work``: the side
     the searches render at (silhouettes and toon colours)."""
 
-    def __init__(self, ctx, character: Character, size: int = 256, work: int = 128, colour_weight: float = COLOUR_WEIGHT):
+    def __init__(self, ctx, character: Character, size: int = 256, work: int = 128,
+                 colour_weight: float = COLOUR_WEIGHT):
         from conrt.shaders import ToonPass, UdpPass
 
         if size < MIN_DRAWING_PX:
@@ -518,7 +519,10 @@ class SheetFitter:
         cam_steps = np.array([8.0, 0.04, 0.04, 0.04, 10.0, 10.0] + [10.0] * nb)
         starts = [self._best_arms(p, target) for p in distinct[:3]]
         # yaw bounds: a labelled view stays within 35 degrees of its label, the others near their candidate
-        bounds = (lambda q: self._bounds(q.yaw, 45.0)) if label_yaw is None else (lambda q: self._bounds(label_yaw, 35.0))
+        if label_yaw is None:
+            bounds = lambda q: self._bounds(q.yaw, 45.0)  # noqa: E731
+        else:
+            bounds = lambda q: self._bounds(label_yaw, 35.0)  # noqa: E731
         coarse = sorted((self._search(p, target, cam_steps, free_cam, bounds(p), levels=3)
                          for p in starts), key=lambda c: c[1])
         iou_coarse = coarse[0][2]
@@ -546,12 +550,8 @@ class SheetFitter:
         # the colour error at the fit, full resolution would cost another pass; the work-size one is enough
         _, _, colour = self._cost(p, *target)
         u = residual_warp(rig_mask, drawn)
-        udp, hit = warp_udp(rig, u, drawing[..., 3] > 0)
-        h, w = drawn.shape
-        yy, xx = np.mgrid[0:h, 0:w]
-        iy = np.clip(np.rint(yy + u[0]).astype(np.int64), 0, h - 1)
-        ix = np.clip(np.rint(xx + u[1]).astype(np.int64), 0, w - 1)
-        iou_warped = iou(rig_mask[iy, ix], drawn)
+        udp, warped_mask = warp_udp(rig, u, drawing[..., 3] > 0)
+        iou_warped = iou(warped_mask, drawn)
         disp = np.hypot(u[0], u[1])[drawn]
         return ViewFit(name=name, label_yaw=label_yaw, params=p, camera=camera, pose=pose, udp=udp,
                        iou_initial=float(iou_initial), iou_coarse=float(iou_coarse), iou_pose=iou_pose,

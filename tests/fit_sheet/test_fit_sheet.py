@@ -118,8 +118,9 @@ def test_residual_warp_moves_one_silhouette_onto_another():
     udp = np.zeros((128, 128, 4), np.float32)
     udp[..., 0], udp[..., 1], udp[..., 2], udp[..., 3] = yy / 128.0, xx / 128.0, 0.5, 1.0
     udp[~moving] = 0.0
-    out, hit = warp_udp(udp, u, fixed)
+    out, warped = warp_udp(udp, u, fixed)
     np.testing.assert_array_equal(out[..., 3] > 0, fixed)
+    np.testing.assert_array_equal(warped, moving[iy, ix])
     # the top of the drawn ellipse takes the rig's top, its bottom the rig's bottom
     top, bottom = yy[fixed].min(), yy[fixed].max()
     assert out[top, 60, 0] < 32 / 128 and out[bottom, 60, 0] > 86 / 128
