@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 from pathlib import Path
 
 import numpy as np
@@ -48,6 +49,8 @@ def register(subparsers) -> None:
                    help="silhouette IoU (rig vs drawing, before the residual warp) below which a view is taken "
                         "not to show this character and nothing is written (default 0.75)")
     p.add_argument("--work", type=int, default=128, help="resolution of the searches (pixels)")
+    p.add_argument("--jobs", type=int, default=min(2, os.cpu_count() or 1),
+                   help="fit this many drawings at once, one process each (default: 2, or 1 on one core)")
     p.add_argument("--context", choices=("auto", "egl", "window"), default="auto", help="OpenGL context kind")
     p.set_defaults(func=run)
 
@@ -64,6 +67,56 @@ def check_output_folder(drawings: Path, out: Path) -> None:
     if o.is_dir() and any(o.iterdir()) and not (o / "fit.json").is_file():
         raise ConfigError(f"-o {out} is not empty and not an earlier fit-sheet output (no fit.json); "
                           "give a new or empty folder")
+
+
+def fit_views(character_path: Path, character, drawings, names, labels, args) -> list:
+    """Fit every drawing; with ``--jobs`` > 1 in that many processes (each its
+    own GL context and fitter: llvmpipe draws on one core per context), the
+    results in the drawings' order either way."""
+    from tqdm import tqdm
+
+    from conrt.runtime.sheet_fit import SheetFitter
+    from conrt.shaders import create_context, release_context
+
+    jobs = min(args.jobs, len(drawings))
+    if jobs <= 1:
+        ctx = create_context(args.context)
+        try:
+            with SheetFitter(ctx, character, args.size, args.work) as fitter:
+                return [fitter.fit(img, name, label) for img, name, label
+                        in zip(tqdm(drawings, desc="fit-sheet", unit="view"), names, labels)]
+        finally:
+            release_context(ctx)
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+
+    fits: list = [None] * len(drawings)
+    with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn"), initializer=_worker_start,
+                             initargs=(str(character_path), args.size, args.work, args.context)) as pool:
+        todo = {pool.submit(_worker_fit, img, name, label): k
+                for k, (img, name, label) in enumerate(zip(drawings, names, labels))}
+        for done in tqdm(as_completed(todo), total=len(todo), desc="fit-sheet", unit="view"):
+            fits[todo[done]] = done.result()
+    return fits
+
+
+_WORKER: dict = {}  # the fitter of a --jobs worker process
+
+
+def _worker_start(character_path: str, size: int, work: int, context: str) -> None:
+    import atexit
+
+    from conrt.commands.udp import load_character_file
+    from conrt.runtime.sheet_fit import SheetFitter
+    from conrt.shaders import create_context, release_context
+
+    ctx = create_context(context)
+    _WORKER["fitter"] = SheetFitter(ctx, load_character_file(Path(character_path)), size, work)
+    atexit.register(lambda: (_WORKER["fitter"].close(), release_context(ctx)))
+
+
+def _worker_fit(drawing, name, label):
+    return _WORKER["fitter"].fit(drawing, name, label)
 
 
 def remove_stale_views(out: Path, stems: set[str]) -> None:
@@ -110,16 +163,15 @@ def view_labels(files: list[Path], yaws: str | None) -> list[float | None]:
 
 def run(args) -> int:
     from PIL import Image
-    from tqdm import tqdm
 
     from conrt.commands.udp import load_character_file, save_udp
     from conrt.runtime.session import MAX_SHEET_VIEWS, list_sheet_files
     from conrt.runtime.sheet import read_sheet_image
-    from conrt.runtime.sheet_fit import (MIN_DRAWING_PX, MIN_IOU, WARN_IOU, SheetFitter, fit_picture,
-                                         prepare_drawing)
-    from conrt.shaders import create_context, release_context
+    from conrt.runtime.sheet_fit import MIN_DRAWING_PX, MIN_IOU, WARN_IOU, fit_picture, prepare_drawing
     from conrt.shaders.view_file import save_view_file, view_file_for
 
+    if args.jobs < 1:
+        raise ConfigError(f"--jobs must be at least 1, got {args.jobs}")
     if not MIN_DRAWING_PX <= args.size <= MAX_SIZE:
         raise ConfigError(f"--size must be within {MIN_DRAWING_PX}..{MAX_SIZE} pixels, got {args.size}")
     min_iou = MIN_IOU if args.min_iou is None else args.min_iou
@@ -133,17 +185,11 @@ def run(args) -> int:
     character = load_character_file(args.character)
     drawings = [prepare_drawing(read_sheet_image(f), f.name, args.size) for f in files]  # bad input fails here
 
-    ctx = create_context(args.context)
-    fits = []
-    try:
-        with SheetFitter(ctx, character, args.size, args.work) as fitter:
-            for f, img, label in zip(tqdm(files, desc="fit-sheet", unit="view"), drawings, labels):
-                fits.append(fitter.fit(img, f.stem, label))
-                log.info("%s: yaw %.1f, IoU %.3f -> %.3f (rig) -> %.3f (warped), residual %.2f px",
-                         f.name, fits[-1].params.yaw, fits[-1].iou_initial, fits[-1].iou_pose,
-                         fits[-1].iou_warped, fits[-1].residual_mean_px)
-    finally:
-        release_context(ctx)
+    fits = fit_views(args.character, character, drawings, [f.stem for f in files], labels, args)
+    for f, fit in zip(files, fits):
+        log.info("%s: yaw %.1f, IoU %.3f -> %.3f (rig) -> %.3f (warped), residual %.2f px, %.1f s",
+                 f.name, fit.params.yaw, fit.iou_initial, fit.iou_pose, fit.iou_warped, fit.residual_mean_px,
+                 fit.seconds)
 
     bad = [(f, fit) for f, fit in zip(files, fits) if fit.iou_pose < min_iou]
     if bad:
