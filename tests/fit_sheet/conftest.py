@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 
-import numpy as np
 import pytest
 from PIL import Image
 
@@ -52,8 +51,3 @@ def drawings(gl_ctx, character, tmp_path_factory):
         made[stem] = (drawing, true_udp, truth)
     (folder / "sheet.json").write_text(json.dumps({"views": [{"file": "front.png", "yaw": 0.0}]}))
     return folder, made
-
-
-def save_rgba(path, rgba: np.ndarray):
-    Image.fromarray(np.ascontiguousarray(rgba, np.uint8), "RGBA").save(path)
-    return path

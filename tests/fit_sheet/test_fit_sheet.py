@@ -11,7 +11,12 @@ import pytest
 from conrt.cli import main
 from conrt.errors import InputError
 
-from .conftest import save_rgba
+
+def save_rgba(path, rgba: np.ndarray):
+    from PIL import Image
+
+    Image.fromarray(np.ascontiguousarray(rgba, np.uint8), "RGBA").save(path)
+    return path
 
 
 def _yaw_gap(a: float, b: float) -> float:
