@@ -45,7 +45,8 @@ import numpy as np
 import pygltflib
 from PIL import Image
 
-from conrt.errors import AssetError
+from conrt.errors import AssetError, ConrtError
+from conrt.limits import MAX_ACCESSOR_COUNT, MAX_REFERENCED_FILE_BYTES, decode_rgba, read_confined
 from conrt.types import (
     HUMANOID_BONES,
     CanonicalBox,
@@ -239,11 +240,8 @@ class _File:
             except (IndexError, ValueError) as exc:
                 raise AssetError(f"{self.path}: buffer {i} has a corrupt data URI ({exc})") from None
         else:
-            f = self.path.parent / unquote(buf.uri)
-            try:
-                data = f.read_bytes()
-            except OSError:
-                raise AssetError(f"{self.path}: buffer {i} file {f} is missing") from None
+            # confined to the asset's folder, and never more than it declares (/dev/zero)
+            data = read_confined(self.path.parent, unquote(buf.uri), need, f"{self.path}: buffer {i}")
         if len(data) < need:
             raise AssetError(f"{self.path}: buffer {i} is truncated: {len(data)} bytes, byteLength says {need}")
         return data
@@ -275,6 +273,8 @@ class _File:
         dt = np.dtype(_CTYPES[a.componentType])
         nc, count = _NCOMP[a.type], int(a.count)
         elem = dt.itemsize * nc
+        if not 0 <= count <= MAX_ACCESSOR_COUNT:  # zeros of any claimed size would be allocated
+            raise AssetError(f"{self.path}: accessor {index} claims {count} elements (limit {MAX_ACCESSOR_COUNT})")
         if a.bufferView is None:
             out = np.zeros((count, nc), dt)
         else:
@@ -316,12 +316,12 @@ class _File:
             elif img.uri and img.uri.startswith("data:"):
                 data = base64.b64decode(img.uri.split(",", 1)[1])
             elif img.uri:
-                data = (self.path.parent / unquote(img.uri)).read_bytes()
+                data = read_confined(self.path.parent, unquote(img.uri), MAX_REFERENCED_FILE_BYTES,
+                                     f"{self.path}: image {index}")
             else:
                 return None
-            with Image.open(io.BytesIO(data)) as im:
-                return np.asarray(im.convert("RGBA"), np.uint8).copy()
-        except (OSError, ValueError, IndexError) as exc:
+            return decode_rgba(io.BytesIO(data), f"{self.path}: image {index}")  # pixels capped before decoding
+        except (OSError, ValueError, IndexError, ConrtError) as exc:
             log.warning("%s: image %d cannot be decoded (%s); using no texture", self.path, index, exc)
             return None
 

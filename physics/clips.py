@@ -22,7 +22,7 @@ import numpy as np
 from conrt.errors import ConfigError, InputError
 from conrt.types import Character, Pose
 
-from .transforms import axis_angle, matrix_to_quat, quat_to_matrix, slerp
+from .transforms import axis_angle, matrix_to_quat, quat_to_matrix, rotation_part, slerp
 
 log = logging.getLogger(__name__)
 
@@ -106,7 +106,8 @@ class Animator:
             )
         self.joint_index = np.array(idx, np.int64)  # [M] skeleton joints driven
         self.clip_column = np.array(cols, np.int64)  # [M] matching clip columns
-        self.rest_rot = sk.rest_world[self.joint_index, :3, :3].astype(np.float64)  # [M, 3, 3]
+        # rotation only: a joint's scale (RobotExpressive: 100) is not a turn, and restRot^T below is its inverse
+        self.rest_rot = rotation_part(sk.rest_world[self.joint_index, :3, :3])  # [M, 3, 3]
         self.aligned = bool(np.allclose(self.rest_rot, np.eye(3), atol=1e-7))
         roots = np.flatnonzero(sk.parents < 0)
         self.root = int(character.humanoid.get("hips", roots[0]))
@@ -124,7 +125,7 @@ class Animator:
         # The offset is in character space; express it in the root's parent frame.
         if p >= 0:
             parent_world = world_matrices(sk.parents, local)[p]
-            off = parent_world[:3, :3].T @ off
+            off = np.linalg.solve(parent_world[:3, :3], off)  # the inverse, scaled joints included
         local[self.root, :3, 3] += off
         return local
 

@@ -140,3 +140,19 @@ def rotation_between(a: np.ndarray, b: np.ndarray) -> np.ndarray:
         return axis_angle(perp, np.pi)
     k = np.array([[0, -v[2], v[1]], [v[2], 0, -v[0]], [-v[1], v[0], 0]])
     return np.eye(3) + k + (k @ k) / (1 + c)
+
+
+def rotation_part(m: np.ndarray) -> np.ndarray:
+    """[..., 3, 3] -> the nearest rotation (polar decomposition): drops a joint's
+    scale, e.g. RobotExpressive's 100 on every joint (a unit conversion). Where a
+    matrix is used as a rotation (transposed as its inverse, turned into a
+    quaternion) it must be this part, or the scale compounds down the tree."""
+    m = np.asarray(m, np.float64)
+    u, _, vt = np.linalg.svd(m)
+    r = u @ vt
+    flip = np.linalg.det(r) < 0  # mirrored joints: keep a proper rotation
+    if np.any(flip):
+        u = u.copy()
+        u[..., :, 2] = np.where(flip[..., None], -u[..., :, 2], u[..., :, 2])
+        r = u @ vt
+    return r

@@ -31,7 +31,7 @@ def register(subparsers) -> None:
     p.add_argument("--sizes", default="128,256,512", help="comma-separated frame sizes (default 128,256,512)")
     p.add_argument("--frames", type=int, default=10, help="timed frames per size (default 10)")
     p.add_argument("--warmup", type=int, default=2, help="untimed frames before the timed ones (default 2)")
-    p.add_argument("--backend", default="auto", help="inference backend (default auto)")
+    p.add_argument("--backend", default="auto", help="inference backend: auto, gl-lookup, torch, onnxruntime, tensorrt (default auto)")
     p.add_argument("--character", help="character file or procedural:SEED (default: the sample character)")
     p.add_argument("--sheet", help="sheet folder (default: the sample sheet)")
     p.add_argument("--weights", help="weights: a file, or shipped weights by name, e.g. conr-rt-fast (default: the embedded ones)")

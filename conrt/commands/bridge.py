@@ -29,7 +29,8 @@ def register(subparsers) -> None:
     p.add_argument("--sheet", help="runtime source: sheet folder (default: the sample sheet)")
     p.add_argument("--weights", help="runtime source: CoNR weights, a file or shipped weights by name, e.g. conr-rt-fast "
                         "(default: the embedded ones)")
-    p.add_argument("--backend", default="auto", help="runtime source: inference backend (default auto)")
+    p.add_argument("--backend", default="auto", help="runtime source: inference backend: auto, gl-lookup, torch, onnxruntime, tensorrt "
+                                                       "(default auto)")
     p.add_argument("--checksum", action="store_true",
                    help="test source: stamp each frame's counter and CRC-32 in its last 8 bytes")
     p.set_defaults(func=run)

@@ -33,7 +33,8 @@ def register(subparsers) -> None:
     s.add_argument("--substeps", type=int, default=None, help="physics substeps per frame (default: backend's)")
     s.add_argument("--cloth", choices=("verlet", "bullet"), default="verlet", help="cloth solver (default verlet)")
     s.add_argument("--mode", choices=("kinematic", "physical"), default="kinematic")
-    s.add_argument("--out", default=None, help="write joint_world [F,J,4,4], sim_indices, sim_positions [F,K,3] here")
+    s.add_argument("-o", "--out", default=None,
+                   help="write joint_world [F,J,4,4], sim_indices, sim_positions [F,K,3] to this .npz")
     s.add_argument("--list-clips", action="store_true", help="print the clip names and exit")
     s.set_defaults(func=simulate)
 
@@ -90,6 +91,10 @@ def simulate(args) -> int:
 
     if args.frames < 1:
         raise ConfigError(f"--frames must be >= 1, got {args.frames}")
+    if args.out:
+        from conrt.limits import check_output_file
+
+        check_output_file(args.out, "-o", (".npz",))  # before the work, not after it
     character, source = _character(args.character)
     if args.bvh and args.animation:
         raise ConfigError("give --bvh or --animation, not both")
