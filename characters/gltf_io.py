@@ -46,7 +46,8 @@ import pygltflib
 from PIL import Image
 
 from conrt.errors import AssetError, ConrtError
-from conrt.limits import MAX_ACCESSOR_COUNT, MAX_REFERENCED_FILE_BYTES, decode_rgba, read_confined
+from conrt.limits import (MAX_ACCESSOR_COUNT, MAX_REFERENCED_FILE_BYTES, check_character_scale, decode_rgba,
+                          read_confined)
 from conrt.types import (
     HUMANOID_BONES,
     CanonicalBox,
@@ -455,8 +456,9 @@ def _node_parents(gltf) -> np.ndarray:
     parents = np.full(len(gltf.nodes or []), -1, np.int64)
     for i, n in enumerate(gltf.nodes or []):
         for c in n.children or []:
-            if 0 <= c < len(parents):
-                parents[c] = i
+            if not 0 <= c < len(parents):
+                raise AssetError(f"node {i} has child {c}, which does not exist ({len(parents)} nodes)")
+            parents[c] = i
     return parents
 
 
@@ -488,7 +490,13 @@ def load_character(path, *, box: CanonicalBox | None = None, allow_static: bool 
     """
     path = Path(path)
     try:
-        return _load(path, box, allow_static)
+        character = _load(path, box, allow_static)
+        check_character_scale(character, path)  # warn: a character every frame of which would be empty
+        return character
+    except AssetError as exc:
+        if str(path) in str(exc):
+            raise
+        raise AssetError(f"{path}: {exc}") from None  # every asset error names the file
     except (TypeError, ValueError, KeyError, IndexError, AttributeError, OverflowError, struct.error,
             np.linalg.LinAlgError) as exc:
         # Malformed values the checks above did not name (a string where a

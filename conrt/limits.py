@@ -30,11 +30,12 @@ log = logging.getLogger(__name__)
 # the network needs far more per pixel (``RUNTIME_BYTES_PER_PIXEL``).
 MAX_FRAME_SIDE = 8192
 # Peak resident bytes per frame pixel of the shading runtime (physics + UDP +
-# network + outputs) above its fixed cost, measured with `conrt render` of the
-# default model at 256^2 and 512^2 (peak RSS difference / pixel difference,
-# rounded up; docs/reliability.md). Used to refuse sizes that cannot fit.
-RUNTIME_BYTES_PER_PIXEL = 2400
-# Raster-only commands (udp, sheet): colour + depth + float read-back + copies.
+# network + outputs) above its fixed cost: `conrt render --frames 3` of the
+# default model peaked at 593 / 925 / 1934 MB at 256^2 / 512^2 / 1024^2, i.e.
+# 1727 and 1315 B per added pixel; rounded up. Used to refuse sizes that cannot fit.
+RUNTIME_BYTES_PER_PIXEL = 1800
+# Raster-only commands (udp, sheet): `conrt udp` peaked at 155 / 438 MB at
+# 512^2 / 2048^2 (74 B per added pixel); rounded up.
 RASTER_BYTES_PER_PIXEL = 96
 # Images conrt decodes (sheet views, textures, UDP PNGs): 64 M pixels is 256 MB
 # as RGBA8 (Pillow's own bomb limit is 89 M pixels, and it only warns below 179 M).
@@ -313,3 +314,36 @@ def _side(text: str, bpp: int) -> int:
 finite_float = _arg_type(_finite, "finite number")
 raster_side = _arg_type(lambda t: _side(t, RASTER_BYTES_PER_PIXEL), "frame size")
 runtime_side = _arg_type(lambda t: _side(t, RUNTIME_BYTES_PER_PIXEL), "frame size")
+
+
+# ---------------------------------------------------------------------------
+# characters
+
+# Heights (metres) the physics and clips are made for; outside them cloth and
+# hair blow up and gravity looks wrong.
+CHARACTER_HEIGHT_RANGE = (0.05, 50.0)
+
+
+def check_character_scale(character, where) -> list[str]:
+    """Warn (and return the warnings) when a character cannot look right: a
+    height far from metres, or a rest mesh mostly outside its canonical box
+    (a file scaled after its box was saved: every UDP frame would be empty)."""
+    import numpy as np
+
+    pos = np.asarray(character.mesh.positions, np.float64)
+    out = []
+    if len(pos):
+        h = float(np.ptp(pos[:, 1]))
+        lo, hi = CHARACTER_HEIGHT_RANGE
+        if not lo <= h <= hi:
+            out.append(f"{where}: the character is {h:.3g} m tall; physics and clips assume metres "
+                       f"({lo}..{hi} m): expect cloth/hair resets and odd motion (rescale the file)")
+        rel = (pos - character.box.origin) / character.box.size
+        inside = float(np.mean(np.all((rel > -0.05) & (rel < 1.05), axis=1)))
+        if inside < 0.5:
+            out.append(f"{where}: only {inside:.0%} of the rest mesh lies inside its canonical box (saved at another "
+                       "scale?): its UDP coordinates clip to the box's faces and frames shade as garbage; re-save the "
+                       "character or drop its box")
+    for msg in out:
+        log.warning("%s", msg)
+    return out

@@ -22,7 +22,9 @@ def parse_sizes(text: str) -> list[int]:
         raise ConfigError(f"--sizes takes comma-separated integers like 128,256,512, got {text!r}") from None
     if not sizes:
         raise ConfigError("--sizes is empty")
-    return sizes
+    from conrt.limits import RUNTIME_BYTES_PER_PIXEL, check_frame_side
+
+    return [check_frame_side(s, "--sizes", RUNTIME_BYTES_PER_PIXEL) for s in sizes]
 
 
 def register(subparsers) -> None:

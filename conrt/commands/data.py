@@ -36,6 +36,9 @@ def run_make(args) -> int:
 
     spec = DataSpec(characters=args.characters, poses=args.poses, size=args.size, seed=args.seed,
                     shard_size=args.shard_size, val=args.val, test=args.test)
+    from conrt.limits import check_output_folder
+
+    check_output_folder(args.output)  # before the work
     manifest = make_dataset(args.output, spec)
     split = manifest["split"]
     print(f"conrt data make: {args.output}: {spec.characters} characters x {spec.poses} poses at "

@@ -22,6 +22,7 @@ import numpy as np
 
 from conrt.commands.render import add_source_arguments
 from conrt.errors import ConfigError, ConrtError, ContextError
+from conrt.limits import check_output_file
 
 log = logging.getLogger(__name__)
 
@@ -237,6 +238,8 @@ def _run_window(args) -> int:
     clips = list_clips()
     if args.clip not in clips:
         raise ConfigError(f"unknown clip {args.clip!r}; valid clips: {', '.join(clips)}")
+    if args.screenshot is not None:
+        check_output_file(args.screenshot, "--screenshot", (".png",))  # before the window opens
     from conrt.runtime.frame_loop import check_size
     from conrt.runtime.session import load_model_source
 
@@ -350,7 +353,7 @@ def _run_window(args) -> int:
     if args.screenshot is not None and last_screen is not None:
         from PIL import Image
 
-        args.screenshot.parent.mkdir(parents=True, exist_ok=True)
+        check_output_file(args.screenshot, "--screenshot", (".png",))
         Image.fromarray(np.ascontiguousarray(last_screen), "RGB").save(args.screenshot)
     print(f"demo: showed {shown} shaded frames")
     return 0

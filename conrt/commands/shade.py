@@ -42,12 +42,15 @@ def run(args) -> int:
     from conrt.runtime.sheet import read_sheet_image, read_udp
 
     from conrt.limits import check_output_file
-    from conrt.runtime.session import list_sheet_files
+    from conrt.errors import InputError
+    from conrt.runtime.session import MAX_SHEET_VIEWS, list_sheet_files
 
     out = check_output_file(args.output, "-o", (".png", ".npz"))  # before the work
     sheet = args.sheet
     if len(sheet) == 1 and Path(sheet[0]).is_dir():  # a folder, like render and demo take
         sheet = list_sheet_files(sheet[0])
+    if len(sheet) > MAX_SHEET_VIEWS:  # before decoding any of them
+        raise InputError(f"--sheet: {len(sheet)} views; a sheet holds 1-{MAX_SHEET_VIEWS} (4-8 recommended)")
     images = [read_sheet_image(p) for p in sheet]  # before the model: bad views fail fast
     udp = read_udp(args.udp)
     model = resolve_model(args.weights, args.config)
