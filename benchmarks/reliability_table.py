@@ -52,10 +52,11 @@ class Case:
     argv: list[str]  # conrt arguments; {W} = the work folder
     outputs: list[str] = field(default_factory=list)  # files that must exist if rc == 0
     expect_ok: bool = False  # a good input in the table (rc 0 expected)
+    absent: list[str] = field(default_factory=list)  # must not exist afterwards (no leftovers)
 
 
-def _c(group, what, cmd, outputs=(), ok=False) -> Case:
-    return Case(group, what, cmd.split(), list(outputs), ok)
+def _c(group, what, cmd, outputs=(), ok=False, absent=()) -> Case:
+    return Case(group, what, cmd.split(), list(outputs), ok, list(absent))
 
 
 S, SH, RB = str(SAMPLE), str(SHEET), str(ROBOT)
@@ -92,7 +93,7 @@ def cases() -> list[Case]:
         _c("render", "--size not a multiple the model takes", "render --size 100 --frames 1 -o {W}/s100.mp4"),
         _c("render", "--yaw inf", "render --yaw inf -o {W}/yaw.mp4"),
         _c("render", "--yaw nan", "render --yaw nan -o {W}/yawnan.mp4"),
-        _c("render", "--pitch -inf", "render --pitch -inf -o {W}/pitch.mp4"),
+        _c("render", "--pitch -inf", "render --pitch=-inf -o {W}/pitch.mp4"),
         _c("render", "unknown --backend", f"render {FAST} --backend vulkan -o {{W}}/be.mp4"),
         _c("render", "--character missing", f"render {FAST} --character {{W}}/nope.glb -o {{W}}/c1.mp4"),
         _c("render", "--character is a folder", f"render {FAST} --character {{W}} -o {{W}}/c2.mp4"),
@@ -100,7 +101,9 @@ def cases() -> list[Case]:
         _c("render", "--character empty .glb", f"render {FAST} --character {{W}}/bad/empty.glb -o {{W}}/c4.mp4"),
         _c("render", "--character procedural:abc", f"render {FAST} --character procedural:abc -o {{W}}/c5.mp4"),
         _c("render", "load fails: no empty output folder left", f"render {FAST} --character {{W}}/bad/empty.glb "
-           f"-o {{W}}/left_behind/"),
+           f"-o {{W}}/left_behind/", absent=["{W}/left_behind"]),
+        _c("render", "load fails: no empty video folder left", f"render {FAST} --character {{W}}/bad/empty.glb "
+           f"-o {{W}}/left_video/deep/x.mp4", absent=["{W}/left_video"]),
         _c("render2", "--sheet missing", f"render {FAST} --sheet {{W}}/nosheet -o {{W}}/sh1.mp4"),
         _c("render2", "--sheet is a file", f"render {FAST} --sheet {SHEET}/view0_yaw000.png -o {{W}}/sh2.mp4"),
         _c("render2", "--sheet empty folder", f"render {FAST} --sheet {{W}}/sheets/empty -o {{W}}/sh3.mp4"),
@@ -182,7 +185,10 @@ def cases() -> list[Case]:
         _c("sheet", "-o an existing file", f"sheet {S} -o {{W}}/afile"),
         _c("sheet", "-o unwritable", f"sheet {S} -o /proc/nope/sheet"),
         _c("sheet", "--size 100000", f"sheet {S} --size 100000 -o {{W}}/sv2"),
-        _c("sheet", "character missing: no empty folder left", "sheet {W}/nope.glb -o {W}/sheet_left_behind"),
+        _c("sheet", "character missing: no empty folder left", "sheet {W}/nope.glb -o {W}/sheet_left_behind",
+           absent=["{W}/sheet_left_behind"]),
+        _c("udp", "character missing: no empty folder left", "udp {W}/bad/empty.glb -o {W}/udp_left/x.npz",
+           absent=["{W}/udp_left"]),
         _c("sheet", "--udp: previews kept apart from the views", f"sheet {S} --views 2 --size 64 --udp "
            f"-o {{W}}/sheet_udp", ["{W}/sheet_udp/view_00.png", "{W}/sheet_udp/view_00_udp.npz",
                                    "{W}/sheet_udp/previews/view_00_udp.png"], ok=True),
@@ -516,9 +522,11 @@ def run_case(case: Case, w: Path) -> dict:
     error = next((ln for ln in lines if ln.startswith("ERROR")), None) or \
         next((ln for ln in reversed(lines) if "error:" in ln), None)
     warning = next((ln for ln in lines if ln.startswith("WARNING")), None)
+    error, warning = (x.replace(str(w), "{W}") if x else x for x in (error, warning))
     return {"group": case.group, "input": case.input, "command": "conrt " + " ".join(case.argv), "rc": rc,
             "traceback": bool(escaped) or "Traceback (most recent call last)" in text,
             "claimed_missing": _outputs_missing(case, w) if rc == 0 else [],
+            "leftovers": [p for p in (a.replace("{W}", str(w)) for a in case.absent) if Path(p).exists()],
             "expect_ok": case.expect_ok, "error": error, "warning": warning, "seconds": round(seconds, 2),
             "escaped": escaped, "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024}
 
@@ -555,7 +563,8 @@ def run_all(w: Path, only: str | None = None, jobs: int = 2) -> list[dict]:
                         rows.append(json.loads(line[4:]))
                 if p.returncode:
                     rows.append({"id": 10 ** 6, "group": g, "input": f"worker {g} died (rc {p.returncode})", "command": "",
-                                 "rc": p.returncode, "traceback": True, "claimed_missing": [], "expect_ok": False,
+                                 "rc": p.returncode, "traceback": True, "claimed_missing": [], "leftovers": [],
+                                 "expect_ok": False,
                                  "error": None, "warning": None, "seconds": 0, "escaped": None, "rss_mb": 0})
                 del procs[g]
         time.sleep(0.2)
@@ -567,28 +576,30 @@ def markdown(rows: list[dict], seconds: float) -> str:
     tb = sum(r["traceback"] for r in rows)
     claimed = sum(bool(r["claimed_missing"]) for r in rows)
     wrong_ok = [r for r in rows if r["expect_ok"] and r["rc"] != 0]
+    left = sum(bool(r["leftovers"]) for r in rows)
     peak = max((r["rss_mb"] for r in rows), default=0)
     lines = [
         "# Reliability: bad inputs",
         "",
         "Generated by `python benchmarks/reliability_table.py` (do not edit by hand): every row is one",
-        "`conrt` command line on a prepared bad input, run through the CLI's `main` in a worker process",
-        "per command group. *rc*: 1 is a named conrt error (one line, `ERROR conrt: ...`), 2 argparse's",
-        "usage error; *traceback*: an exception escaped or a traceback was printed; *claimed*: rc 0 but",
-        "a file the command writes is missing or empty. Rows marked ✓ are good inputs next to the bad",
+        "`conrt` command line on a prepared bad input (`{W}`: the work folder the script fills), run",
+        "through the CLI's `main` in a worker process per command group. *rc*: 1 is a named conrt",
+        "error (one line, `ERROR conrt: ...`), 2 argparse's usage error; *traceback*: an exception escaped or a traceback was printed; *claimed*: rc 0 but",
+        "a file the command writes is missing or empty; *left behind*: a failed run left a folder or",
+        "file. Rows marked ✓ are good inputs next to the bad",
         "ones (they must succeed and write their files).",
         "",
         f"**{len(rows)} cases: {tb} tracebacks, {claimed} rc 0 without the output, "
-        f"{len(wrong_ok)} good inputs failing.** Worker peak RSS {peak} MB (the 12000² and 20000² images, the",
-        "/dev/zero buffer and the 10⁹-element accessors are refused before any large allocation);",
-        f"run time {seconds:.0f} s.",
+        f"{len(wrong_ok)} good inputs failing, {left} leaving files behind.** Largest worker peak RSS {peak} MB (the 12000² and 20000²",
+        "images, the /dev/zero buffer and the 10⁹-element accessors are refused before any large",
+        f"allocation); run time {seconds:.0f} s on a shared 2-core machine.",
         "",
         "Limits live in one place, `conrt/limits.py` (frame side ≤ 8192 and the memory it needs, ≤ 64 M",
         "image pixels checked from the header, glTF files inside the asset's folder and at most their",
         "`byteLength`, ≤ 16 M accessor elements, output paths checked before the work).",
         "",
-        "| # | input | command | rc | what the user sees | traceback | claimed |",
-        "|---|---|---|---|---|---|---|",
+        "| # | input | command | rc | what the user sees | traceback | claimed | left behind |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for k, r in enumerate(rows, 1):
         msg = r["error"] or r["warning"] or ("(ok)" if r["rc"] == 0 else "")
@@ -597,7 +608,8 @@ def markdown(rows: list[dict], seconds: float) -> str:
         cmd = r["command"].replace("|", "\\|").replace(str(ROOT) + "/", "")
         mark = " ✓" if r["expect_ok"] else ""
         lines.append(f"| {k} | {r['input']}{mark} | `{cmd}` | {r['rc']} | {msg} | "
-                     f"{'**yes**' if r['traceback'] else 'no'} | {'**yes**' if r['claimed_missing'] else 'no'} |")
+                     f"{'**yes**' if r['traceback'] else 'no'} | {'**yes**' if r['claimed_missing'] else 'no'} | "
+                     f"{'**yes**' if r['leftovers'] else 'no'} |")
     return "\n".join(lines) + "\n"
 
 
@@ -628,7 +640,7 @@ def main(argv=None) -> int:
         args.out.write_text(text)
         print(f"wrote {args.out}: {len(rows)} cases")
     for r in rows:
-        if r["traceback"] or r["claimed_missing"] or (r["expect_ok"] and r["rc"] != 0):
+        if r["traceback"] or r["claimed_missing"] or r["leftovers"] or (r["expect_ok"] and r["rc"] != 0):
             print(f"FAIL {r['input']}: rc {r['rc']} {r['error']}\n{r['escaped'] or ''}", file=sys.stderr)
     (w / "rows.json").write_text(json.dumps(rows, indent=1))
     if tmp:

@@ -35,10 +35,6 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     level = logging.WARNING if args.quiet else (logging.DEBUG if args.verbose > 1 else logging.INFO)
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
-    if args.quiet:  # PyBullet prints its build time from C at import: -q means quiet
-        from conrt.commands.bench import _import_pybullet_quietly
-
-        _import_pybullet_quietly()
     if not getattr(args, "func", None):
         parser.print_help()
         return 2

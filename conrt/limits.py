@@ -201,9 +201,11 @@ def _existing_ancestor(path: Path) -> Path:
     return p
 
 
-def check_output_file(path, what: str = "-o", suffixes: tuple[str, ...] | None = None) -> Path:
+def check_output_file(path, what: str = "-o", suffixes: tuple[str, ...] | None = None,
+                      create_parents: bool = True) -> Path:
     """An output file path, checked before the work: right suffix, not a folder,
-    its folder exists (created here, with parents) and can be written."""
+    its folder exists (created here with its parents, unless ``create_parents``
+    is False: then ``make_parents`` when the first byte is written) and can be written."""
     path = Path(path)
     if suffixes and path.suffix.lower() not in suffixes:
         raise ConfigError(f"{what} {path}: the output must end in {' or '.join(suffixes)}")
@@ -213,10 +215,8 @@ def check_output_file(path, what: str = "-o", suffixes: tuple[str, ...] | None =
     if not anc.is_dir():
         raise InputError(f"{what} {path}: {anc} is a file, not a folder")
     _probe_writable(anc, what, path)
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise InputError(f"{what} {path}: cannot create the folder {path.parent} ({exc.strerror or exc})") from None
+    if create_parents:
+        make_parents(path, what)
     if path.exists() and not os.access(path, os.W_OK):
         raise InputError(f"{what} {path}: the file exists and is read-only")
     return path
@@ -234,6 +234,22 @@ def check_output_folder(path, what: str = "-o") -> Path:
         raise InputError(f"{what} {path}: {anc} is a file, not a folder")
     _probe_writable(anc, what, path)
     return path
+
+
+def make_parents(path, what: str = "-o") -> list[Path]:
+    """Create the missing folders above ``path``; returns them (deepest last), so a
+    run that fails can remove the ones it made (``remove_if_empty``)."""
+    path = Path(path)
+    missing = []
+    p = path.parent
+    while not p.exists() and p.parent != p:
+        missing.append(p)
+        p = p.parent
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise InputError(f"{what} {path}: cannot create the folder {path.parent} ({exc.strerror or exc})") from None
+    return missing[::-1]
 
 
 def make_output_folder(path, what: str = "-o") -> Path:

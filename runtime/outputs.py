@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from conrt.errors import ConfigError, InputError
-from conrt.limits import check_output_file, check_output_folder, make_output_folder, remove_if_empty
+from conrt.limits import check_output_file, check_output_folder, make_output_folder, make_parents, remove_if_empty
 
 from .frame_loop import RuntimeFrame, atlas_layout, over_background, to_straight_u8
 
@@ -26,25 +26,34 @@ VIDEO_SUFFIXES = (".mp4", ".gif")
 class VideoSink:
     """The writer is checked where it can fail: the path before the work, each
     frame's hand-over to ffmpeg, and the file after closing (ffmpeg that fails
-    on a few buffered frames only says so when it exits)."""
+    on a few buffered frames only says so when it exits). The file and its
+    missing folders are made with the first frame, so a run that fails to load
+    leaves nothing behind."""
 
     def __init__(self, path, fps: float = 30.0, background=(1.0, 1.0, 1.0)):
+        self.path = check_output_file(path, "-o", VIDEO_SUFFIXES, create_parents=False)
+        self.fps, self.background = fps, background
+        self.created: list[Path] = []  # folders made for the first frame (removed again by abort)
+        self.writer = None
+        self.count = 0
+
+    def _open(self) -> None:
         import imageio.v2 as iio
 
-        self.path = check_output_file(path, "-o", VIDEO_SUFFIXES)
-        self.background = background
+        self.created = make_parents(self.path)
         try:
             if self.path.suffix.lower() == ".mp4":
                 # quality 8: small files; macro_block_size 16 keeps sizes legal for H.264
-                self.writer = iio.get_writer(str(self.path), fps=fps, codec="libx264", quality=8,
+                self.writer = iio.get_writer(str(self.path), fps=self.fps, codec="libx264", quality=8,
                                              macro_block_size=16, ffmpeg_log_level="error")
             else:
-                self.writer = iio.get_writer(str(self.path), mode="I", duration=1000.0 / fps, loop=0)
+                self.writer = iio.get_writer(str(self.path), mode="I", duration=1000.0 / self.fps, loop=0)
         except (OSError, RuntimeError, ValueError) as exc:
-            raise InputError(f"-o {self.path}: cannot open the video writer ({exc})") from None
-        self.count = 0
+            raise InputError(f"-o {self.path}: cannot open the video writer ({_first_line(exc)})") from None
 
     def __call__(self, frame: RuntimeFrame) -> None:
+        if self.writer is None:
+            self._open()
         try:
             self.writer.append_data(over_background(frame.rgba, self.background))
         except (OSError, RuntimeError, ValueError) as exc:
@@ -52,6 +61,8 @@ class VideoSink:
         self.count += 1
 
     def close(self) -> None:
+        if self.writer is None:
+            return
         try:
             self.writer.close()
         except (OSError, RuntimeError, ValueError) as exc:
@@ -61,12 +72,15 @@ class VideoSink:
 
     def abort(self) -> None:
         """After a failure elsewhere: stop the writer, keep no half-written video."""
-        try:
-            self.writer.close()
-        except Exception as exc:  # the failure being reported matters, not this one
-            log.debug("closing %s after a failure: %s", self.path, exc)
-        if self.path.is_file():
-            self.path.unlink()
+        if self.writer is not None:
+            try:
+                self.writer.close()
+            except Exception as exc:  # the failure being reported matters, not this one
+                log.debug("closing %s after a failure: %s", self.path, exc)
+            if self.path.is_file():
+                self.path.unlink()
+        for folder in reversed(self.created):
+            remove_if_empty(folder)
 
 
 def _first_line(exc: BaseException) -> str:
@@ -119,7 +133,7 @@ class AtlasSink:
         self.path = Path(path)
         if self.path.suffix.lower() != ".png":
             raise ConfigError(f"--atlas {self.path}: the atlas is a .png file (its .json is written beside it)")
-        check_output_file(self.path, "--atlas")
+        check_output_file(self.path, "--atlas", create_parents=False)
         self.fps, self.columns = fps, columns
         self.frames: list[tuple[str, str, float, np.ndarray]] = []
 
@@ -143,6 +157,7 @@ class AtlasSink:
                              "sourceSize": {"w": w, "h": h}, "pivot": {"x": 0.5, "y": 1.0},
                              "duration": round(1000.0 / self.fps, 3), "time": round(t, 6)}
             animations.setdefault(clip, []).append(name)
+        make_parents(self.path, "--atlas")
         Image.fromarray(sheet, "RGBA").save(self.path)
         meta = {"frames": entries, "animations": animations,
                 "meta": {"app": "conrt", "image": self.path.name, "format": "RGBA8888", "premultipliedAlpha": False,

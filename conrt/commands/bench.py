@@ -41,24 +41,8 @@ def register(subparsers) -> None:
     p.set_defaults(func=run)
 
 
-def _import_pybullet_quietly() -> None:
-    """pybullet prints its build time on stdout at import (from C); keep --json clean."""
-    import os
-    import sys
-
-    sys.stdout.flush()
-    saved, devnull = os.dup(1), os.open(os.devnull, os.O_WRONLY)
-    os.dup2(devnull, 1)
-    try:
-        import pybullet  # noqa: F401
-    finally:
-        os.dup2(saved, 1)
-        os.close(saved)
-        os.close(devnull)
-
-
 def run(args) -> int:
-    _import_pybullet_quietly()
+    # (PyBullet's "build time" banner on stdout is kept out of --json by physics.world)
     from conrt.runtime.profiling import measure
     from conrt.runtime.frame_loop import STAGES
 

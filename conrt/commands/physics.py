@@ -94,7 +94,7 @@ def simulate(args) -> int:
     if args.out:
         from conrt.limits import check_output_file
 
-        check_output_file(args.out, "-o", (".npz",))  # before the work, not after it
+        check_output_file(args.out, "-o", (".npz",), create_parents=False)  # before the work, not after it
     character, source = _character(args.character)
     if args.bvh and args.animation:
         raise ConfigError("give --bvh or --animation, not both")
@@ -121,6 +121,9 @@ def simulate(args) -> int:
     print(f"{character.name}: {args.frames} frames of {clip.name!r}, median {1000 * np.median(cpu):.2f} ms cpu/frame, "
           f"{resets} cloth/hair resets")
     if args.out:
+        from conrt.limits import make_parents
+
+        make_parents(args.out)
         np.savez_compressed(args.out, joint_world=np.stack(joints),
                             sim_indices=pose.sim_indices if pose.sim_indices is not None else np.zeros(0, np.int32),
                             sim_positions=np.stack(positions) if positions else np.zeros((len(joints), 0, 3), np.float32))

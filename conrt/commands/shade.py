@@ -41,11 +41,11 @@ def run(args) -> int:
     from conrt.runtime.session import load_sheet_udps
     from conrt.runtime.sheet import read_sheet_image, read_udp
 
-    from conrt.limits import check_output_file
+    from conrt.limits import check_output_file, make_parents
     from conrt.errors import InputError
     from conrt.runtime.session import MAX_SHEET_VIEWS, list_sheet_files
 
-    out = check_output_file(args.output, "-o", (".png", ".npz"))  # before the work
+    out = check_output_file(args.output, "-o", (".png", ".npz"), create_parents=False)  # before the work
     sheet = args.sheet
     if len(sheet) == 1 and Path(sheet[0]).is_dir():  # a folder, like render and demo take
         sheet = list_sheet_files(sheet[0])
@@ -61,6 +61,7 @@ def run(args) -> int:
     udps = load_sheet_udps(sheet) if model.cfg.architecture == "lookup" else None
     backend.encode_sheet(images, official=args.official, matting=args.matting, size=args.size, sheet_udp=udps)
     rgba = backend.shade(udp)  # (H, W, 4) premultiplied
+    make_parents(out)
     if out.suffix.lower() == ".npz":
         np.savez(out, rgba=np.ascontiguousarray(rgba.transpose(2, 0, 1), dtype=np.float32))
     else:

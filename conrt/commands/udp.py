@@ -167,7 +167,7 @@ def run(args) -> int:
         raise ConfigError(f"--frames must be at least 1, got {args.frames}")
     if args.frames > 1 and not args.clip:
         raise ConfigError("--frames N > 1 needs --clip (a sequence of poses from an animation clip)")
-    check_output_file(args.output, "-o", (".npz",))
+    check_output_file(args.output, "-o", (".npz",), create_parents=False)  # save_udp makes the folder
     if not (np.isfinite(args.fps) and args.fps > 0):
         raise ConfigError(f"--fps must be positive, got {args.fps}")
     character = load_character_file(args.character)
