@@ -342,10 +342,11 @@ class BodyRig:
         states = p.getLinkStates(self.body, list(range(len(self.links))), computeForwardKinematics=1,
                                  physicsClientId=self.client)
         target = self._world
-        for j, s in zip(self.links, states):
+        stretch = self._scale_of(target[self.links])  # [L, 4, 4], batched: once per read
+        for j, s, st in zip(self.links, states, stretch):
             m = np.eye(4)
             m[:3, :3], m[:3, 3] = quat_to_matrix(np.array(s[5])), s[4]
-            out[j] = m @ self._scale_of(target[j])
+            out[j] = m @ st
         # joints off the body (eyes, jaw, ...) ride on their simulated parents
         sk = self.character.skeleton
         for j, par in enumerate(sk.parents):
@@ -389,8 +390,13 @@ class BodyRig:
 
     @staticmethod
     def _scale_of(m: np.ndarray) -> np.ndarray:
-        """The part of a joint matrix a rigid PyBullet frame cannot hold: rigid(m)^-1 m."""
-        return np.linalg.inv(rigid(m)) @ m
+        """The part of joint matrices ([..., 4, 4]) a rigid PyBullet frame cannot hold: rigid(m)^-1 m."""
+        r = rigid(m)
+        inv = np.zeros_like(r)  # rigid inverse: [R^T, -R^T t]
+        inv[..., :3, :3] = np.swapaxes(r[..., :3, :3], -1, -2)
+        inv[..., :3, 3] = -np.einsum("...ij,...j->...i", inv[..., :3, :3], r[..., :3, 3])
+        inv[..., 3, 3] = 1.0
+        return inv @ m
 
     def healthy(self, world: np.ndarray) -> bool:
         """Physical mode: simulated joints finite and near their targets (the same

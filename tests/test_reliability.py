@@ -88,10 +88,13 @@ def test_render_load_failure_leaves_no_output_folder(tmp_path):
 
 
 def test_atlas_does_not_hide_the_real_error(tmp_path):
-    (tmp_path / "sheet").mkdir()
-    r = conrt("render", "--frames", 2, "--size", 64, "--sheet", tmp_path / "sheet", "--atlas", tmp_path / "a.png")
+    """A failure while shading (here: the first PNG frame cannot be written) is
+    the error reported, not the atlas's "no frames" from the cleanup."""
+    (tmp_path / "frames" / "frame_0000.png").mkdir(parents=True)
+    r = conrt("render", "--frames", 2, "--size", 64, "-o", tmp_path / "frames/", "--atlas", tmp_path / "a.png")
     no_traceback(r)
-    assert r.returncode == 1 and "has no images" in r.stderr and "no frames for the atlas" not in r.stderr
+    assert r.returncode == 1 and "frame_0000.png" in r.stderr and "no frames for the atlas" not in r.stderr
+    assert not (tmp_path / "a.png").exists()
 
 
 def test_output_file_check_creates_parents_and_refuses_folders(tmp_path):
