@@ -54,7 +54,10 @@ def rigid(m: np.ndarray) -> np.ndarray:
     scaled matrices as rotations gave quaternions of the wrong rotation and
     capsule frames 100x off, and the multibody went NaN on its first step."""
     m = np.asarray(m, np.float64)
-    r = rotation_part(m[..., :3, :3])
+    rot = m[..., :3, :3]
+    if np.abs(np.einsum("...ij,...ij->...j", rot, rot) - 1.0).max(initial=0.0) < 1e-6:
+        return m  # unit columns: already rigid (every frame of a conrt character; skips the SVDs)
+    r = rotation_part(rot)
     out = np.zeros(m.shape[:-2] + (4, 4))
     out[..., :3, :3], out[..., :3, 3], out[..., 3, 3] = r, m[..., :3, 3], 1.0
     return out

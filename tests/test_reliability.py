@@ -485,3 +485,11 @@ def test_reliability_generator_subset(tmp_path):
         assert not r["traceback"], r
         assert not r["claimed_missing"] and not r["leftovers"], r
         assert (r["rc"] == 0) == r["expect_ok"], r
+
+
+def test_bench_shows_progress_on_stderr_and_keeps_json_clean():
+    r = conrt("bench", "--sizes", 64, "--frames", 1, "--warmup", 0, "--json")
+    no_traceback(r)
+    assert r.returncode == 0, r.stderr
+    assert "bench" in r.stderr and "64 px" in r.stderr  # the tqdm bar
+    assert list(json.loads(r.stdout)) == ["64"]  # stdout is only the JSON (no PyBullet banner)
