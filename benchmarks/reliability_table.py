@@ -60,6 +60,7 @@ def _c(group, what, cmd, outputs=(), ok=False, absent=()) -> Case:
 
 
 S, SH, RB = str(SAMPLE), str(SHEET), str(ROBOT)
+FIX = str(ROBOT.parent)
 FAST = "--frames 2 --size 64"
 
 
@@ -209,6 +210,8 @@ def cases() -> list[Case]:
         _c("shade", "--udp values outside 0..1", f"shade --sheet {SH} --udp {{W}}/udp/range.npz -o {{W}}/sd12.png"),
         _c("shade", "--udp object array (pickle)", f"shade --sheet {SH} --udp {{W}}/udp/pickle.npz "
            "-o {W}/sd13.png"),
+        _c("shade", "--udp .npz claiming 100000x100000x4 floats", f"shade --sheet {SH} --udp {{W}}/udp/bomb.npz "
+           "-o {W}/sd25.png"),
         _c("shade", "--udp an RGB PNG", f"shade --sheet {SH} --udp {{W}}/udp/rgb.png -o {{W}}/sd14.png"),
         _c("shade", "--udp a 20000x20000 PNG", f"shade --sheet {SH} --udp {{W}}/img/bomb.png -o {{W}}/sd15.png"),
         _c("shade", "--udp a text file", f"shade --sheet {SH} --udp {{W}}/img/notpng.png -o {{W}}/sd16.png"),
@@ -229,6 +232,14 @@ def cases() -> list[Case]:
            "--weights {W}/w/nan.safetensors -o {W}/sd22.png"),
         _c("shade", "--weights fp16 (converted)", f"shade --sheet {SH} --udp {{W}}/udp/ok.npz "
            "--weights {W}/w/fp16.safetensors -o {W}/sd23.png", ["{W}/sd23.png"], ok=True),
+        _c("shade", "--size 100 (not a multiple)", f"shade --sheet {SH} --udp {{W}}/udp/ok.npz --size 100 "
+           "-o {W}/sd26.png"),
+        _c("shade", "--official with an odd-sized UDP", f"shade --sheet {SH} --udp {{W}}/udp/odd.npz --official "
+           "-o {W}/sd27.png", ["{W}/sd27.png"], ok=True),
+        _c("shade", "opaque views --matting uniform", "shade --sheet {W}/sheets/opaque --udp {W}/udp/ok.npz "
+           "--matting uniform -o {W}/sd28.png", ["{W}/sd28.png"], ok=True),
+        _c("shade", "opaque views without --matting", "shade --sheet {W}/sheets/opaque --udp {W}/udp/ok.npz "
+           "-o {W}/sd29.png"),
         _c("shade", "--config unknown", f"shade --sheet {SH} --udp {{W}}/udp/ok.npz --config conr-nope "
            "-o {W}/sd24.png"),
         # -- simulate, bvh, character --------------------------------------------
@@ -250,6 +261,19 @@ def cases() -> list[Case]:
            "--frames 2"),
         _c("physics", "simulate --mode physical, RobotExpressive (finite joints)", f"simulate --character {RB} "
            "--mode physical --frames 30 -o {W}/robot.npz", ["{W}/robot.npz"], ok=True),
+        _c("physics", "simulate --mode physical, RiggedSimple (no humanoid bones for the clip)", "simulate "
+           f"--character {FIX}/RiggedSimple.glb --mode physical --frames 5"),
+        _c("physics", "simulate --mode physical, RiggedSimple's own animation", "simulate --character "
+           f"{FIX}/RiggedSimple.glb --animation 0 --mode physical --frames 5 -o {{W}}/rs.npz", ["{W}/rs.npz"],
+           ok=True),
+        _c("physics", "simulate --mode physical, Fox (no humanoid bones)", f"simulate --character {FIX}/Fox.glb "
+           "--mode physical --frames 5"),
+        _c("physics", "simulate --mode physical, VRM 0.x sphere", f"simulate --character {FIX}/univrm_sphere_vrm0.vrm "
+           "--mode physical --frames 5"),
+        _c("physics", "simulate --mode physical, SimpleSkin.gltf", f"simulate --character {FIX}/SimpleSkin.gltf "
+           "--mode physical --frames 5"),
+        _c("physics", "character info RobotExpressive", f"character info {RB}"),
+        _c("udp", "udp --clip walk on Fox (no humanoid bones)", f"udp {FIX}/Fox.glb --clip walk -o {{W}}/fox.npz"),
         _c("physics", "simulate --character garbage .glb", "simulate --character {W}/bad/garbage.glb --frames 2"),
         _c("physics", "bvh info missing file", "bvh info {W}/nope.bvh"),
         _c("physics", "bvh info garbage", "bvh info {W}/m/garbage.bvh"),
@@ -263,6 +287,8 @@ def cases() -> list[Case]:
         _c("export", "export -o unwritable", "export -o /proc/nope/m.onnx"),
         _c("export", "export -o an existing folder", "export -o {W}/isdir.onnx"),
         _c("export", "export -o .txt", "export -o {W}/m.txt"),
+        _c("export", "export --size 100000", "export --size 100000 -o {W}/big.onnx"),
+        _c("export", "export --size 100 (not a multiple)", "export --size 100 -o {W}/s100.onnx"),
         _c("export", "export --weights not JSON metadata", "export --weights {W}/w/notjson.safetensors "
            "-o {W}/m.onnx"),
         _c("export", "convert a missing folder", "convert {W}/nope -o {W}/c.safetensors"),
@@ -419,6 +445,7 @@ def make_fixtures(w: Path) -> None:
     okb = (u / "ok.npz").read_bytes()
     (u / "truncated.npz").write_bytes(okb[: len(okb) // 2])
     np.savez(u / "nokey.npz", x=udp_ok)
+    np.savez(u / "odd.npz", i=np.pad(udp_ok, ((3, 20), (7, 0), (0, 0))))
     np.savez(u / "shape0.npz", i=np.zeros((0, 0, 4), np.float32))
     np.savez(u / "shape3.npz", i=udp_ok[..., :3])
     np.savez(u / "int.npz", i=(udp_ok * 255).astype(np.int32))
@@ -430,6 +457,13 @@ def make_fixtures(w: Path) -> None:
     np.savez(u / "range.npz", i=udp_ok * 5 - 2)
     np.savez(u / "pickle.npz", i=np.array([{"a": 1}], dtype=object))
     _png(u / "rgb.png", (np.clip(udp_ok[..., :3], 0, 1) * 255).astype(np.uint8))
+    header = io.BytesIO()  # claims 100000 x 100000 x 4 floats in a 1 kB file
+    np.lib.format.write_array_header_1_0(header, {"descr": "<f4", "fortran_order": False,
+                                                  "shape": (100000, 100000, 4)})
+    import zipfile
+
+    with zipfile.ZipFile(u / "bomb.npz", "w", zipfile.ZIP_DEFLATED) as z:
+        z.writestr("i.npy", header.getvalue() + bytes(1000))
     # weights
     _make_weights(w / "w")
     # motion files

@@ -363,3 +363,23 @@ def check_character_scale(character, where) -> list[str]:
     for msg in out:
         log.warning("%s", msg)
     return out
+
+
+def check_npz_array(path, key: str, max_elements: int = 4 * MAX_IMAGE_PIXELS) -> None:
+    """Refuse an .npz member whose header declares more than ``max_elements``
+    values, before NumPy allocates them (a 1 kB file can claim 100000^2 x 4 floats)."""
+    import zipfile
+
+    import numpy as np
+
+    try:
+        with zipfile.ZipFile(path) as z, z.open(f"{key}.npy") as f:
+            version = np.lib.format.read_magic(f)
+            shape, _, dtype = (np.lib.format.read_array_header_1_0(f) if version == (1, 0)
+                               else np.lib.format.read_array_header_2_0(f))
+    except (KeyError, ValueError, OSError, zipfile.BadZipFile, EOFError):
+        return  # np.load names what is wrong with the file itself
+    n = int(np.prod(shape, dtype=object)) if shape else 1
+    if n > max_elements:
+        raise InputError(f"{path}: array {key!r} has shape {shape} ({n / 1e6:.0f} M values); conrt reads at most "
+                         f"{max_elements / 1e6:.0f} M")

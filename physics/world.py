@@ -20,12 +20,12 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 import numpy as np
-import pybullet as p
 
 from conrt.errors import PhysicsError
 from conrt.limits import WarningTally
 from conrt.types import Character, Pose
 
+from ._bullet import pybullet as p  # first, so the banner is not printed
 from .clips import Animator, Clip, get_clip, world_matrices
 from .cloth import ClothParams, ClothSim, VerletCloth, build_proxy
 from .hair import HairChain, HairParams
@@ -74,28 +74,6 @@ class _AnchorPath:
         return self._memo[key]
 
 
-def _connect_quietly() -> int:
-    """``p.connect(p.DIRECT)`` without PyBullet's "pybullet build time" line, which
-    its C code prints on stdout (into a --json output, through -q)."""
-    import ctypes
-    import os
-    import sys
-
-    sys.stdout.flush()
-    saved, devnull = os.dup(1), os.open(os.devnull, os.O_WRONLY)
-    os.dup2(devnull, 1)
-    try:
-        return p.connect(p.DIRECT)
-    finally:
-        try:  # C stdio buffers the line when stdout is a pipe: flush it into /dev/null
-            ctypes.CDLL(None).fflush(None)
-        except (OSError, AttributeError):
-            pass
-        os.dup2(saved, 1)
-        os.close(saved)
-        os.close(devnull)
-
-
 class PhysicsWorld:
     """Owns a ``p.DIRECT`` PyBullet client (nothing global); use as a context manager."""
 
@@ -115,7 +93,7 @@ class PhysicsWorld:
         if cloth_backend not in ("bullet", "verlet"):
             raise PhysicsError(f"unknown cloth backend {cloth_backend!r}; valid: bullet, verlet")
         self.cloth_backend, self.verlet_iterations = cloth_backend, int(verlet_iterations)
-        self.client = _connect_quietly()
+        self.client = p.connect(p.DIRECT)
         if self.client < 0:
             raise PhysicsError("could not start a PyBullet DIRECT client")
         c = self.client

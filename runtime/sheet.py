@@ -20,7 +20,7 @@ import numpy as np
 import torch
 
 from conrt.errors import InputError
-from conrt.limits import MIN_SHEET_VIEW_SIDE, decode_rgba, open_image
+from conrt.limits import MIN_SHEET_VIEW_SIDE, check_npz_array, decode_rgba, open_image
 
 from . import official as off
 from .conr_v1 import CoNR
@@ -279,6 +279,7 @@ def read_udp(path) -> np.ndarray:
                 key = "i" if "i" in z.files else "udp" if "udp" in z.files else None
                 if key is None:
                     raise InputError(f"{path}: no key 'i' (or 'udp') in the .npz; found {z.files}")
+                check_npz_array(path, key)  # the declared shape, before NumPy allocates it
                 data = z[key]
         except (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile, zlib.error) as exc:
             # truncated, empty or not a zip at all

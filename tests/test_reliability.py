@@ -188,7 +188,7 @@ def test_simulate_physical_robot_writes_finite_poses(tmp_path):
     no_traceback(r)
     assert r.returncode == 0, r.stderr
     assert np.isfinite(np.load(out)["joint_world"]).all()
-    assert "pybullet build time" not in r.stdout  # PyBullet's banner is not printed (-q or not)
+    assert "pybullet build time" not in r.stdout + r.stderr  # PyBullet's banner (stderr, from C) is not printed
 
 
 # ---------------------------------------------------------------------------
@@ -493,3 +493,18 @@ def test_bench_shows_progress_on_stderr_and_keeps_json_clean():
     assert r.returncode == 0, r.stderr
     assert "bench" in r.stderr and "64 px" in r.stderr  # the tqdm bar
     assert list(json.loads(r.stdout)) == ["64"]  # stdout is only the JSON (no PyBullet banner)
+
+
+def test_npz_claiming_a_huge_array_is_refused_before_allocating(tmp_path):
+    import io
+    import zipfile
+
+    from conrt.runtime.sheet import read_udp
+
+    header = io.BytesIO()
+    np.lib.format.write_array_header_1_0(header, {"descr": "<f4", "fortran_order": False,
+                                                  "shape": (100000, 100000, 4)})
+    with zipfile.ZipFile(tmp_path / "bomb.npz", "w") as z:
+        z.writestr("i.npy", header.getvalue() + bytes(1000))
+    with pytest.raises(InputError, match=r"\(100000, 100000, 4\)"):
+        read_udp(tmp_path / "bomb.npz")

@@ -1,6 +1,8 @@
 """``conrt export``: the per-frame CoNR graph as ONNX (opset 17, GridSample)."""
 from __future__ import annotations
 
+from conrt.limits import runtime_side
+
 
 def register(subparsers) -> None:
     p = subparsers.add_parser(
@@ -10,7 +12,7 @@ def register(subparsers) -> None:
     p.add_argument("--weights", help="official folder, .safetensors or shipped weights by name (conr-rt-fast); "
                                      "default: the embedded conr-default (conr-rt), or the embedded weights of --config")
     p.add_argument("--config", default=None, help="model config (default: the one in --weights, else conr-rt)")
-    p.add_argument("--size", type=int, default=None, help="image side S (default: the config's image_size)")
+    p.add_argument("--size", type=runtime_side, default=None, help="image side S (default: the config's image_size)")
     p.add_argument("-o", "--output", required=True, help="output .onnx file")
     trt = p.add_argument_group("TensorRT (NVIDIA GPUs; needs `pip install conrt[gpu]`)")
     trt.add_argument("--tensorrt", action="store_true",
