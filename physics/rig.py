@@ -129,7 +129,7 @@ MAX_PHYSICAL_LINKS = 32
 
 def _nearest_links(caps: list[Capsule], parents, root: int, keep: int) -> list[Capsule]:
     """The root's capsule and the ``keep`` capsules closest to it in the tree
-    (parents always come before their children, so the result is one tree)."""
+    (parents are always closer than their children, so the result is one tree)."""
     def depth(j):
         d = 0
         while j != root and j >= 0:
@@ -137,7 +137,25 @@ def _nearest_links(caps: list[Capsule], parents, root: int, keep: int) -> list[C
         return d
 
     order = sorted((c for c in caps if c.joint != root), key=lambda c: (depth(c.joint), c.joint))
-    return [c for c in caps if c.joint == root] + order[:keep]
+    kept = {c.joint for c in order[:keep]} | {root}
+    return [c for c in caps if c.joint in kept]
+
+
+def _depth_first(caps: list[Capsule], parents, root: int) -> list[Capsule]:
+    """Capsules in depth-first order from the root: PyBullet's createMultiBody
+    renumbers links depth-first, so any other order (a breadth-first glTF skin)
+    would put each link's pose and state on another link."""
+    by_joint = {c.joint: c for c in caps}
+    children: dict[int, list[int]] = {}
+    for j in by_joint:
+        if j != root:
+            children.setdefault(int(parents[j]), []).append(j)
+    out, stack = [], [root]
+    while stack:
+        j = stack.pop()
+        out.append(by_joint[j])
+        stack.extend(sorted(children.get(j, []), reverse=True))
+    return out
 
 
 class BodyRig:
@@ -163,6 +181,8 @@ class BodyRig:
                      MAX_PHYSICAL_LINKS)
             caps = _nearest_links(caps, sk.parents, self.root, MAX_PHYSICAL_LINKS)
             by_joint = {c.joint: c for c in caps}
+        if mode == "physical":
+            caps = _depth_first(caps, sk.parents, self.root)
         self.links = [c.joint for c in caps if c.joint != self.root]  # link k <-> joint links[k]
         self.link_of = {j: k for k, j in enumerate(self.links)}
         self.link_of[self.root] = -1

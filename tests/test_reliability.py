@@ -150,6 +150,28 @@ def test_physical_mode_gives_finite_joints_for_plain_rigs(tmp_path, which):
         assert np.abs(pose.joint_world[:, :3, 3]).max() < 3 * height
 
 
+@pytest.mark.parametrize("which", ["robot", "sample without extras.conrt"])
+def test_physical_body_at_rest_is_the_rest_pose(tmp_path, which):
+    """The multibody built for a rig reproduces its rest pose exactly: PyBullet
+    numbers links depth-first, so links given in another order (the 32 kept of
+    RobotExpressive's 42, breadth-first) had each other's frames, metres off."""
+    import pybullet as p
+
+    from conrt.characters.gltf_io import load_character
+    from conrt.physics.rig import BodyRig
+
+    c = load_character(ROBOT if which == "robot" else _without_conrt_extras(tmp_path))
+    client = p.connect(p.DIRECT)
+    try:
+        body = BodyRig(client, c, mode="physical")
+        world = body.joint_world()
+    finally:
+        p.disconnect(client)
+    rest = c.skeleton.rest_world.astype(np.float64)
+    assert np.abs(world[:, :3, 3] - rest[:, :3, 3]).max() < 1e-3
+    assert np.abs(world[:, :3, :3] - rest[:, :3, :3]).max() < 1e-3 * np.abs(rest[:, :3, :3]).max()
+
+
 def test_clips_do_not_compound_a_joint_scale():
     from conrt.characters.gltf_io import load_character
     from conrt.physics.clips import Animator, get_clip
