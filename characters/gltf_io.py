@@ -58,7 +58,9 @@ import pygltflib
 from PIL import Image
 
 from conrt.characters.expressions import PRESETS, canonical_name
-from conrt.errors import AssetError, ConfigError
+from conrt.errors import AssetError, ConfigError, ConrtError
+from conrt.limits import (MAX_ACCESSOR_COUNT, MAX_REFERENCED_FILE_BYTES, check_character_scale, decode_rgba,
+                          read_confined)
 from conrt.types import (
     ALPHA_MODES,
     HUMANOID_BONES,
@@ -254,11 +256,8 @@ class _File:
             except (IndexError, ValueError) as exc:
                 raise AssetError(f"{self.path}: buffer {i} has a corrupt data URI ({exc})") from None
         else:
-            f = self.path.parent / unquote(buf.uri)
-            try:
-                data = f.read_bytes()
-            except OSError:
-                raise AssetError(f"{self.path}: buffer {i} file {f} is missing") from None
+            # confined to the asset's folder, and never more than it declares (/dev/zero)
+            data = read_confined(self.path.parent, unquote(buf.uri), need, f"{self.path}: buffer {i}")
         if len(data) < need:
             raise AssetError(f"{self.path}: buffer {i} is truncated: {len(data)} bytes, byteLength says {need}")
         return data
@@ -290,6 +289,8 @@ class _File:
         dt = np.dtype(_CTYPES[a.componentType])
         nc, count = _NCOMP[a.type], int(a.count)
         elem = dt.itemsize * nc
+        if not 0 <= count <= MAX_ACCESSOR_COUNT:  # zeros of any claimed size would be allocated
+            raise AssetError(f"{self.path}: accessor {index} claims {count} elements (limit {MAX_ACCESSOR_COUNT})")
         if a.bufferView is None:
             out = np.zeros((count, nc), dt)
         else:
@@ -331,12 +332,12 @@ class _File:
             elif img.uri and img.uri.startswith("data:"):
                 data = base64.b64decode(img.uri.split(",", 1)[1])
             elif img.uri:
-                data = (self.path.parent / unquote(img.uri)).read_bytes()
+                data = read_confined(self.path.parent, unquote(img.uri), MAX_REFERENCED_FILE_BYTES,
+                                     f"{self.path}: image {index}")
             else:
                 return None
-            with Image.open(io.BytesIO(data)) as im:
-                return np.asarray(im.convert("RGBA"), np.uint8).copy()
-        except (OSError, ValueError, IndexError) as exc:
+            return decode_rgba(io.BytesIO(data), f"{self.path}: image {index}")  # pixels capped before decoding
+        except (OSError, ValueError, IndexError, ConrtError) as exc:
             log.warning("%s: image %d cannot be decoded (%s); using no texture", self.path, index, exc)
             return None
 
@@ -501,8 +502,9 @@ def _node_parents(gltf) -> np.ndarray:
     parents = np.full(len(gltf.nodes or []), -1, np.int64)
     for i, n in enumerate(gltf.nodes or []):
         for c in n.children or []:
-            if 0 <= c < len(parents):
-                parents[c] = i
+            if not 0 <= c < len(parents):
+                raise AssetError(f"node {i} has child {c}, which does not exist ({len(parents)} nodes)")
+            parents[c] = i
     return parents
 
 
@@ -544,7 +546,13 @@ def load_character(path, *, box: CanonicalBox | None = None, allow_static: bool 
     if facing not in FACINGS:
         raise ConfigError(f"unknown facing {facing!r}; valid: {', '.join(FACINGS)}")
     try:
-        return _load(path, box, allow_static, facing, name_map)
+        character = _load(path, box, allow_static, facing, name_map)
+        check_character_scale(character, path)  # warn: a character every frame of which would be empty
+        return character
+    except AssetError as exc:
+        if str(path) in str(exc):
+            raise
+        raise AssetError(f"{path}: {exc}") from None  # every asset error names the file
     except (TypeError, ValueError, KeyError, IndexError, AttributeError, OverflowError, struct.error,
             np.linalg.LinAlgError) as exc:
         # Malformed values the checks above did not name (a string where a

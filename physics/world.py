@@ -20,12 +20,13 @@ from dataclasses import dataclass, field, replace
 from typing import Literal
 
 import numpy as np
-import pybullet as p
 
 from conrt.characters.expressions import ExpressionState
 from conrt.errors import PhysicsError
+from conrt.limits import WarningTally
 from conrt.types import Character, Pose
 
+from ._bullet import pybullet as p  # first, so the banner is not printed
 from .clips import Animator, Clip, get_clip, orthonormal, world_matrices
 from .cloth import ClothParams, ClothSim, VerletCloth, build_proxy
 from .hair import HairChain, HairParams, spring_params
@@ -112,6 +113,7 @@ class PhysicsWorld:
         self._time_scale = 1.0
         self._pending = 0.0  # fractional substeps carried between frames
         self.substeps_run = 0
+        self.tally = WarningTally(log)  # resets: the first few logged, the rest counted (summary at close)
 
     # ------------------------------------------------------------------ lifecycle
     def __enter__(self) -> "PhysicsWorld":
@@ -123,6 +125,7 @@ class PhysicsWorld:
     def close(self) -> None:
         if self.client is None:
             return
+        self.tally.summarise()
         for a in self.actors:
             for cl in a.cloths:
                 cl.close()
@@ -331,14 +334,21 @@ class PhysicsWorld:
     def _read(self, a: _Actor) -> Pose:
         """Collect joint matrices and cloth vertices; reset what blew up."""
         world = a.body.joint_world()  # [J, 4, 4] world space
+        if a.body.mode == "physical" and not a.body.healthy(world):  # the safety net cloth and hair have
+            self.tally.warn("body reset", "%s: the physical body blew up (NaN or flung away); reset to the "
+                            "animation's pose", a.character.name)
+            a.body.reset()
+            world = a.body.joint_world()
+            if not np.isfinite(world).all():
+                raise PhysicsError(f"{a.character.name}: the physical body gives NaN even after a reset")
         for h in a.hairs:
             hw = h.joint_world()
             if h.region.name in a.faults:
                 a.faults.discard(h.region.name)
                 hw[:] = np.nan
             if not h.healthy(hw, world[h.anchor]):
-                log.warning("%s: hair %r blew up (NaN or torn off); reset to its rest shape",
-                            a.character.name, h.region.name)
+                self.tally.warn("hair reset", "%s: hair %r blew up (NaN or torn off); reset to its rest shape",
+                                a.character.name, h.region.name)
                 h.reset(world[h.anchor])
                 hw = h.joint_world()
             world[h.chain] = hw
@@ -350,8 +360,8 @@ class PhysicsWorld:
                 a.faults.discard(cl.proxy.region)
                 nodes[:] = np.nan
             if not cl.healthy(nodes, anchor):
-                log.warning("%s: cloth %r blew up (NaN or flung away); reset to its skinned rest shape",
-                            a.character.name, cl.proxy.region)
+                self.tally.warn("cloth reset", "%s: cloth %r blew up (NaN or flung away); reset to its skinned "
+                                "rest shape", a.character.name, cl.proxy.region)
                 cl.reset(anchor)
                 nodes = cl.rest_nodes(anchor)
             idx.append(cl.proxy.vertices)
@@ -384,7 +394,7 @@ class PhysicsWorld:
     def resets(self, handle: int = 0) -> int:
         """How many NaN/explosion recoveries a character's cloth and hair have had."""
         a = self._actor(handle)
-        return sum(cl.resets for cl in a.cloths) + sum(h.resets for h in a.hairs)
+        return sum(cl.resets for cl in a.cloths) + sum(h.resets for h in a.hairs) + a.body.resets
 
 
 def _shifted(local: np.ndarray, parents: np.ndarray, shift: np.ndarray) -> np.ndarray:

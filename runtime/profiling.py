@@ -157,8 +157,13 @@ def measure(sizes=(128, 256, 512), frames: int = 10, backend: str = "auto", **kw
     model = kw.pop("model", None)
     if model is None:
         model, _ = load_model_source(kw.pop("weights", None))
+    from tqdm import tqdm
+
     out = {}
-    for s in sizes:
-        log.info("bench %d px, %d frames", s, frames)
-        out[str(s)] = measure_size(s, frames, backend=backend, model=model, **kw)
+    # progress on stderr (a run takes minutes; --json keeps stdout to the JSON)
+    with tqdm(sizes, desc="bench", unit="size", disable=kw.pop("quiet", False)) as bar:
+        for s in bar:
+            bar.set_postfix_str(f"{s} px, {frames} frames")
+            log.info("bench %d px, %d frames", s, frames)
+            out[str(s)] = measure_size(s, frames, backend=backend, model=model, **kw)
     return out

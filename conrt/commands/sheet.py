@@ -16,18 +16,24 @@ import numpy as np
 from conrt.commands._motion_args import add_loading_arguments, loading_kwargs
 from conrt.commands.udp import add_view_arguments, load_character_file, make_pose, random_pose, save_udp
 from conrt.errors import ConfigError
+from conrt.limits import check_output_folder, make_output_folder
 
 log = logging.getLogger(__name__)
 
 # Front, 3/4 left, side left, back, 3/4 right, side right, back 3/4s: the
 # order a sheet artist would add views in.
 _YAW_ORDER = (0.0, 45.0, 90.0, 180.0, -45.0, -90.0, 135.0, -135.0)
+# --udp previews (pictures of the UDPs) go here, away from the views
+PREVIEW_DIR = "previews"
+
+
+MAX_VIEWS = 16  # what a sheet may hold (runtime.session.MAX_SHEET_VIEWS)
 
 
 def sheet_yaws(views: int) -> list[float]:
     """Yaw angles (degrees) of ``views`` sheet views, spread around the character."""
-    if views < 1:
-        raise ConfigError(f"--views must be at least 1, got {views}")
+    if not 1 <= views <= MAX_VIEWS:
+        raise ConfigError(f"--views must be within 1..{MAX_VIEWS}, got {views}")
     if views <= len(_YAW_ORDER):
         return list(_YAW_ORDER[:views])
     return [float(y) for y in np.linspace(0.0, 360.0, views, endpoint=False)]
@@ -41,7 +47,8 @@ def register(subparsers) -> None:
     add_view_arguments(p)
     p.add_argument("--seed", type=int, default=0, help="seed of the pose variations")
     p.add_argument("--strength", type=float, default=0.12, help="pose variation: max joint turn in radians (0 = rest pose)")
-    p.add_argument("--udp", action="store_true", help="also write each view's UDP (.npz + preview)")
+    p.add_argument("--udp", action="store_true",
+                   help=f"also write each view's UDP (view_NN_udp.npz; PNG previews in {PREVIEW_DIR}/)")
     p.add_argument("-o", "--output", type=Path, default=Path("sheet"), help="output folder")
     add_loading_arguments(p)
     p.set_defaults(func=run)
@@ -56,10 +63,10 @@ def run(args) -> int:
     from conrt.shaders.view_file import save_view_file, view_file_for
 
     yaws = sheet_yaws(args.views)
+    out = check_output_folder(args.output)  # before the work; created once the character loaded
     character = load_character_file(args.character, **loading_kwargs(args))
-    out = Path(args.output)
-    out.mkdir(parents=True, exist_ok=True)
     ctx = create_context(args.context)
+    make_output_folder(out)
     views = []
     try:
         with ToonPass(ctx, args.size, args.size) as toon, UdpPass(ctx, args.size, args.size) as udp:
@@ -76,7 +83,8 @@ def run(args) -> int:
                 name = f"view_{k:02d}"
                 Image.fromarray(rgba, "RGBA").save(out / f"{name}.png")
                 if args.udp:
-                    save_udp(out / f"{name}_udp.npz", udp.run(pose, camera).data)
+                    # previews in their own folder: a glob of the views (sheet/*.png) must not pick them up
+                    save_udp(out / f"{name}_udp.npz", udp.run(pose, camera).data, preview_dir=out / PREVIEW_DIR)
                 # the camera and pose this view was drawn with: exact correspondences
                 save_view_file(view_file_for(out / f"{name}.png"), camera, pose)
                 views.append({"file": f"{name}.png", "yaw": args.yaw + yaw, "pitch": args.pitch, "roll": args.roll,
