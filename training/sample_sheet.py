@@ -8,7 +8,9 @@ an idle pose (arms down, hair and skirt settled by the physics world after
 1.5 s of the ``idle`` clip) from six yaw angles around it, slight pitch from
 above, straight alpha, at the size the default model was trained at (so the
 runtime uses the images as they are, without re-cropping), each with its own
-UDP beside it (``view*_udp.npz``).
+UDP (``view*_udp.npz``) and its camera and pose (``view*_view.npz``,
+``shaders/view_file.py``) beside it, so the runtime finds exact sheet
+correspondences for the default demo.
 """
 from __future__ import annotations
 
@@ -29,7 +31,10 @@ def render_sheet(glb, out, size: int = 128, yaws=YAWS) -> list[Path]:
     from PIL import Image
 
     from conrt.characters.gltf_io import load_character
+    from conrt.characters.posing import posed_positions
     from conrt.physics import PhysicsWorld
+    from conrt.shaders import frame_character
+    from conrt.shaders.view_file import save_view_file, view_file_for
 
     from .datagen import Renderer
 
@@ -44,12 +49,17 @@ def render_sheet(glb, out, size: int = 128, yaws=YAWS) -> list[Path]:
     with Renderer(size) as renderer:
         renderer.set_character(character)
         for k, yaw in enumerate(yaws):
+            # the camera Renderer.render frames the view with (same call, same numbers)
+            camera = frame_character(posed_positions(character, pose), yaw=float(yaw), pitch=PITCH, roll=0.0,
+                                     size=size, margin=MARGIN)
             rgba, udp = renderer.render(character, pose, float(yaw), PITCH, 0.0, MARGIN)
             path = out / f"view{k}_yaw{yaw:03d}.png"
             Image.fromarray(np.ascontiguousarray(rgba), "RGBA").save(path)  # straight alpha
             # the view's own UDP (official key 'i'): lookup models (conr-rt) take exact
             # correspondences from it instead of predicting them
             np.savez_compressed(path.with_name(path.stem + "_udp.npz"), i=np.asarray(udp, np.float32))
+            # its camera and pose: exact correspondences (projective texturing, docs/conr_rt.md)
+            save_view_file(view_file_for(path), camera, pose)
             paths.append(path)
     return paths
 
