@@ -1,7 +1,7 @@
 """``conrt demo``: the neurally shaded character, live.
 
-With a display: a window showing the shaded character next to its UDP and
-toon reference (toggle with V). Drag with the mouse to orbit the camera,
+With a display: a window showing the shaded character large (as fits the
+screen), its UDP and toon reference at half size beside it (toggle with V). Drag with the mouse to orbit the camera,
 click the character to poke it (the body gives, the skirt and hair swing),
 number keys 1-7 switch clips, R resets, Esc quits. The title shows fps and the
 per-stage milliseconds.
@@ -35,10 +35,12 @@ def register(subparsers) -> None:
     add_source_arguments(p)
     add_motion_argument(p, "walk", "; keys 1-7 switch to the built-in clips, 8 back to this one")
     p.add_argument("--fps", type=float, default=30.0, help="physics/animation frame rate (default 30)")
-    p.add_argument("--frames", type=int, default=48, help="frames to write without a display (default 48)")
+    p.add_argument("--frames", type=int, default=150,
+                   help="frames to write without a display (default 150: 5 s at 30 fps)")
     p.add_argument("--max-frames", type=int, default=None,
                    help="window: close after showing this many shaded frames (default: until Esc)")
-    p.add_argument("--scale", type=int, default=None, help="window: pixels per frame pixel (default: ~512 px panels)")
+    p.add_argument("--scale", type=int, default=None,
+                   help="window: pixels per frame pixel (default: the shaded frame as large as fits the screen)")
     p.add_argument("--no-reference", action="store_true", help="window: start without the UDP/toon panels")
     p.add_argument("--screenshot", type=Path, help="window: save what the window shows last to this PNG on exit")
     p.add_argument("--headless", action="store_true", help="do not open a window even if there is a display")
@@ -160,12 +162,17 @@ class DemoControls:
     """What the demo window's mouse and keys do, in window pixel coordinates
     (separate from glfw so it can be driven and tested without a window).
 
+    The window shows the shaded frame large (``panel`` px square, ``scale``
+    window pixels per frame pixel) and, with the reference on (V), the UDP
+    and the toon reference stacked at half size to its right.
+
     Drag: orbit (yaw/pitch); click without dragging: poke the body part under
-    the cursor; number n: the n-th clip; R: camera and clip back to the start."""
+    the cursor (in any panel); number n: the n-th clip; R: camera and clip
+    back to the start."""
 
     DRAG_THRESHOLD = 3.0  # pixels of movement before a press counts as a drag
 
-    def __init__(self, rt, clips: list[str], panel: int, scale: int, home=(0.0, 0.0), show_reference: bool = True):
+    def __init__(self, rt, clips: list[str], panel: int, scale: float, home=(0.0, 0.0), show_reference: bool = True):
         self.rt, self.clips, self.panel, self.scale = rt, clips, panel, scale
         self.home = home
         self.show_reference = show_reference
@@ -173,6 +180,20 @@ class DemoControls:
         self.last_poke: str | None = None
         self._drag = None
         self._moved = False
+
+    @property
+    def window_size(self) -> tuple[int, int]:
+        return (self.panel + (self.panel // 2 if self.show_reference else 0), self.panel)
+
+    def frame_pixel(self, x: float, y: float) -> tuple[float, float] | None:
+        """Window pixel -> frame pixel (shaded panel or a half-size reference panel), None outside."""
+        if 0 <= x < self.panel and 0 <= y < self.panel:
+            return x / self.scale, y / self.scale
+        side = self.panel // 2
+        if self.show_reference and self.panel <= x < self.panel + side and 0 <= y < 2 * side:
+            k = self.scale * side / self.panel  # window pixels per frame pixel in a reference panel
+            return (x - self.panel) / k, (y % side) / k
+        return None
 
     def number(self, n: int) -> None:
         if 1 <= n <= len(self.clips):
@@ -201,8 +222,9 @@ class DemoControls:
 
     def release(self, x: float, y: float) -> None:
         if self._drag is not None and not self._moved:
+            at = self.frame_pixel(x, y)
             try:  # a click (no drag) pokes the body under the cursor, in any panel
-                self.last_poke = self.rt.poke_at_pixel((x % self.panel) / self.scale, y / self.scale)
+                self.last_poke = self.rt.poke_at_pixel(*at) if at is not None else None
                 if self.last_poke:
                     log.info("poked the %s", self.last_poke)
             except ConrtError as exc:
@@ -210,15 +232,38 @@ class DemoControls:
         self._drag = None
 
 
+def window_scale(size: int, screen: tuple[int, int] | None) -> int:
+    """Window pixels per frame pixel: the shaded panel as large as fits ~85 % of
+    the screen's height (and the panel + half-size reference column its
+    width), at least 1; 512 px panels when the screen size is unknown."""
+    if screen is None:
+        return max(1, 512 // size)
+    w, h = screen
+    return max(1, min(int(0.85 * h) // size, int(0.95 * w / 1.5) // size))
+
+
 def _fit(img: np.ndarray, side: int) -> np.ndarray:
-    k = max(1, side // img.shape[0])
-    return np.repeat(np.repeat(img, k, 0), k, 1)
+    """Nearest-neighbour resize of a square image to ``side`` px (crisp frame pixels)."""
+    idx = np.arange(side) * img.shape[0] // side
+    return img[idx][:, idx]
 
 
 def _shaded_rgb(rgba: np.ndarray) -> np.ndarray:
     from conrt.runtime.frame_loop import over_background
 
     return over_background(rgba, _BACKGROUND)
+
+
+def _screen_size() -> tuple[int, int] | None:
+    """The primary monitor's (width, height) in pixels, or None when glfw cannot tell."""
+    import glfw
+
+    try:
+        monitor = glfw.get_primary_monitor()
+        mode = glfw.get_video_mode(monitor) if monitor else None
+    except Exception:  # noqa: BLE001 - a headless or odd display: fall back to fixed panels
+        return None
+    return (int(mode.size.width), int(mode.size.height)) if mode else None
 
 
 def _run_window(args) -> int:
@@ -240,10 +285,10 @@ def _run_window(args) -> int:
     # the window's size depends on the frame size, which defaults to the model's
     model, _ = load_model_source(args.weights)
     size = check_size(args.size or int(model.cfg.image_size), model.cfg.size_multiple)
-    scale = args.scale or max(1, 512 // size)
+    scale = args.scale or window_scale(size, _screen_size())
     panel = size * scale
     show_ref = not args.no_reference
-    win_w = panel * (3 if show_ref else 1)
+    win_w = panel + (panel // 2 if show_ref else 0)  # shaded | UDP over toon at half size
     ctx = create_context("window", visible=True, window_size=(win_w, panel), title="conrt demo")
     window = ctx.extra["window"]
     from conrt.runtime.frame_loop import open_runtime
@@ -269,7 +314,7 @@ def _run_window(args) -> int:
             controls.quit = True
         elif key == glfw.KEY_V:
             controls.toggle_reference()
-            glfw.set_window_size(win, panel * (3 if controls.show_reference else 1), panel)
+            glfw.set_window_size(win, *controls.window_size)
         elif key == glfw.KEY_R:
             controls.reset()
 
@@ -317,11 +362,12 @@ def _run_window(args) -> int:
             panels = [_fit(shaded, panel)]
             live = rt.last_produced
             if controls.show_reference and live is not None:
-                panels.append(_fit(over_background(udp_preview(live.udp).astype(np.float32) / 255.0, _BACKGROUND),
-                                   panel))
+                half = panel // 2
                 toon = live.toon.astype(np.float32) / 255.0
-                panels.append(_fit(over_background(np.concatenate([toon[..., :3] * toon[..., 3:], toon[..., 3:]], -1),
-                                                   _BACKGROUND), panel))
+                column = [_fit(over_background(udp_preview(live.udp).astype(np.float32) / 255.0, _BACKGROUND), half),
+                          _fit(over_background(np.concatenate([toon[..., :3] * toon[..., 3:], toon[..., 3:]], -1),
+                                               _BACKGROUND), half)]
+                panels.append(np.concatenate(column, 0))
             img = np.ascontiguousarray(np.concatenate(panels, 1)[::-1])  # GL rows go bottom-up
             h, w = img.shape[:2]
             if tex is None or tex.size != (w, h):

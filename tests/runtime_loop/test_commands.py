@@ -183,11 +183,11 @@ def test_demo_window_opens_draws_and_closes(tmp_path, xvfb, xs_weights, user_cha
     assert "showed 3 shaded frames" in r.stdout
     assert "no display" not in r.stderr
     img = np.asarray(Image.open(shot))
-    panel = img.shape[0]
-    assert img.shape[1] == 3 * panel  # shaded | UDP | toon side by side
+    panel, half = img.shape[0], img.shape[0] // 2
+    assert img.shape[1] == panel + half  # shaded large | UDP over toon at half size
     bg = np.array([237, 237, 242])
-    for k in range(3):
-        fg = np.abs(img[:, k * panel:(k + 1) * panel].astype(int) - bg).max(-1) > 12
+    for k, part in enumerate((img[:, :panel], img[:half, panel:], img[half:, panel:])):
+        fg = np.abs(part.astype(int) - bg).max(-1) > 12
         assert 0.03 < fg.mean() < 0.7, k  # each panel shows the character
 
 
