@@ -141,6 +141,25 @@ def test_bench_json_is_one_object_keyed_by_size(user_character, user_sheet, xs_w
     assert row["fps"] > 0 and row["shade_ms"] > 0 and row["backend"] == "torch"
 
 
+def test_bench_compares_the_new_default_with_the_table_in_one_run():
+    """--modes auto,table: the default (lookup) model on the sample sheet, whose
+    views have view files: auto is exact correspondences, table the old default."""
+    r = subprocess.run([sys.executable, "-m", "conrt", "-q", "bench", "--json", "--sizes", "64", "--frames", "1",
+                        "--warmup", "0", "--modes", "auto,table"],
+                       capture_output=True, text=True, timeout=300, env={**os.environ, "CONRT_GL_CONTEXT": "egl"})
+    assert r.returncode == 0, r.stderr
+    result = json.loads(r.stdout)
+    assert list(result) == ["auto", "table"] and all(list(v) == ["64"] for v in result.values())
+    assert "exact correspondences" in result["auto"]["64"]["sheet"]
+    assert "correspondences" not in result["table"]["64"]["sheet"]
+    assert all(v["64"]["fps"] > 0 for v in result.values())
+
+
+def test_bench_names_a_bad_mode():
+    with pytest.raises(ConfigError, match="--modes takes comma-separated correspondence modes"):
+        _run(["bench", "--sizes", "64", "--modes", "auto,voxels"])
+
+
 # ---------------------------------------------------------------------------
 # the window, under an Xvfb the test starts itself
 
