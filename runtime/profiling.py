@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import importlib.util
 import logging
+import os
 import statistics
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -66,8 +67,10 @@ def eager_full_frame(model, sheet_rgb, sheet_mask, udp):
 
 
 def measure_size(size: int, frames: int = 10, warmup: int = 2, backend: str = "auto", character=None, sheet=None,
-                 weights=None, model=None, baseline_frames: int | None = None) -> dict:
-    """One row of the bench: {"fps", "<stage>_ms", ...} for frame size ``size``."""
+                 weights=None, model=None, baseline_frames: int | None = None, correspondence: str = "auto") -> dict:
+    """One row of the bench: {"fps", "<stage>_ms", ...} for frame size ``size``
+    (``correspondence``: as ``open_runtime``'s; the raster and read-back stages
+    include the correspondence pass when the sheet uses exact ones)."""
     import torch
 
     from .frame_loop import STAGES, open_runtime, to_straight_u8
@@ -76,7 +79,7 @@ def measure_size(size: int, frames: int = 10, warmup: int = 2, backend: str = "a
     if frames < 1 or warmup < 0:
         raise ConfigError(f"need frames >= 1 and warmup >= 0, got {frames}, {warmup}")
     rt = open_runtime(character, sheet, weights, backend=backend, size=size, clip=BENCH_CLIP, model=model,
-                      context="egl")
+                      context="egl", correspondence=correspondence)
     udps, stats = [], []
     try:
         it = rt.frames(warmup + frames, sink=lambda f: to_straight_u8(f.rgba))
@@ -146,6 +149,8 @@ def measure_size(size: int, frames: int = 10, warmup: int = 2, backend: str = "a
         "sheet": info.sheet,
         "character": info.character,
         "frames": frames,
+        "correspondence": correspondence,
+        "load_average_1min": round(os.getloadavg()[0], 2),
     })
     return row
 

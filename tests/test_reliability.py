@@ -459,9 +459,8 @@ def test_tensorrt_unavailable_is_a_debug_line(caplog):
 def test_window_fits_the_screen():
     from conrt.commands.demo import window_scale
 
-    scale = window_scale(128, 3, (1280, 800))
-    assert 3 * 128 * scale <= 1280 and scale >= 1
-    assert window_scale(128, 3, None) == 4 and window_scale(128, 3, (1280, 800), requested=2) == 2
+    scale = window_scale(256, (1280, 800))  # the shaded panel + its half-size reference column
+    assert 1.5 * 256 * scale <= 1280 and 256 * scale <= 800 and scale >= 1
 
 
 def test_warning_tally_logs_a_few_then_counts(caplog):

@@ -1,14 +1,17 @@
 """Render the sample character's sheet (``samples/sheet/*.png``) for the default model.
 
-    python -m conrt.training.sample_sheet [--size 128] [-o samples/sheet]
+    python -m conrt.training.sample_sheet [--size 256] [-o samples/sheet]
 
 The sample character (``samples/sample_character.glb``) is never in the
 training data (that is procedural seeds 0..N-1 only). Its sheet shows it in
 an idle pose (arms down, hair and skirt settled by the physics world after
 1.5 s of the ``idle`` clip) from six yaw angles around it, slight pitch from
-above, straight alpha, at the size the default model was trained at (so the
-runtime uses the images as they are, without re-cropping), each with its own
-UDP beside it (``view*_udp.npz``).
+above, straight alpha, at the demo's default frame size, 256² (the runtime
+samples the sheet's own pixels with exact correspondences: a 128² sheet has
+eyes ~3 px wide, and the 256² frames showed a blank face), each with its own
+UDP (``view*_udp.npz``) and its camera and pose (``view*_view.npz``,
+``shaders/view_file.py``) beside it, so the runtime finds exact sheet
+correspondences for the default demo.
 """
 from __future__ import annotations
 
@@ -25,11 +28,14 @@ PITCH = 8.0
 MARGIN = 0.08
 
 
-def render_sheet(glb, out, size: int = 128, yaws=YAWS) -> list[Path]:
+def render_sheet(glb, out, size: int = 256, yaws=YAWS) -> list[Path]:
     from PIL import Image
 
     from conrt.characters.gltf_io import load_character
+    from conrt.characters.posing import posed_positions
     from conrt.physics import PhysicsWorld
+    from conrt.shaders import frame_character
+    from conrt.shaders.view_file import save_view_file, view_file_for
 
     from .datagen import Renderer
 
@@ -44,12 +50,17 @@ def render_sheet(glb, out, size: int = 128, yaws=YAWS) -> list[Path]:
     with Renderer(size) as renderer:
         renderer.set_character(character)
         for k, yaw in enumerate(yaws):
+            # the camera Renderer.render frames the view with (same call, same numbers)
+            camera = frame_character(posed_positions(character, pose), yaw=float(yaw), pitch=PITCH, roll=0.0,
+                                     size=size, margin=MARGIN)
             rgba, udp = renderer.render(character, pose, float(yaw), PITCH, 0.0, MARGIN)
             path = out / f"view{k}_yaw{yaw:03d}.png"
             Image.fromarray(np.ascontiguousarray(rgba), "RGBA").save(path)  # straight alpha
             # the view's own UDP (official key 'i'): lookup models (conr-rt) take exact
             # correspondences from it instead of predicting them
             np.savez_compressed(path.with_name(path.stem + "_udp.npz"), i=np.asarray(udp, np.float32))
+            # its camera and pose: exact correspondences (projective texturing, docs/conr_rt.md)
+            save_view_file(view_file_for(path), camera, pose)
             paths.append(path)
     return paths
 
@@ -58,7 +69,7 @@ def main(argv=None) -> int:
     here = Path(__file__).resolve().parent.parent
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--glb", default=str(here / "samples" / "sample_character.glb"))
-    ap.add_argument("--size", type=int, default=128)
+    ap.add_argument("--size", type=int, default=256)
     ap.add_argument("-o", "--out", default=str(here / "samples" / "sheet"))
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO)

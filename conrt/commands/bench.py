@@ -3,7 +3,12 @@
 embedded model and the sample character at several sizes, plus the
 shading-only speed of the chosen backend against the straightforward eager
 PyTorch baseline (whole network per frame). ``--json`` prints one object keyed
-by size: ``{"256": {"fps": .., "physics_ms": .., "raster_ms": .., ...}}``."""
+by size: ``{"256": {"fps": .., "physics_ms": .., "raster_ms": .., ...}}``.
+
+``--modes auto,table`` measures every size with each correspondence mode
+back to back (the new default, exact correspondences from the sample sheet's
+view files, against the old default's 32³ table, under the same load); the
+JSON is then keyed by mode, then size."""
 from __future__ import annotations
 
 import argparse
@@ -37,7 +42,11 @@ def register(subparsers) -> None:
     p.add_argument("--character", help="character file or procedural:SEED (default: the sample character)")
     p.add_argument("--sheet", help="sheet folder (default: the sample sheet)")
     p.add_argument("--weights", help="weights: a file, or shipped weights by name, e.g. conr-rt-fast (default: the embedded ones)")
-    p.add_argument("--json", action="store_true", help="print one JSON object keyed by size")
+    p.add_argument("--modes", default="auto",
+                   help="comma-separated correspondence modes to compare, each at every size: auto (exact where "
+                        "the sheet has view files), table, exact, udp-nn (default auto)")
+    p.add_argument("--json", action="store_true", help="print one JSON object keyed by size (by mode, then size, "
+                                                        "with several --modes)")
     p.set_defaults(func=run)
 
 
@@ -51,20 +60,34 @@ def run(args) -> int:
         raise ConfigError(f"--frames must be at least 1, got {args.frames}")
     if args.warmup < 0:
         raise ConfigError(f"--warmup must be >= 0, got {args.warmup}")
-    result = measure(sizes, args.frames, backend=args.backend, character=args.character, sheet=args.sheet,
-                     weights=args.weights, warmup=args.warmup)
+    from conrt.runtime.session import CORRESPONDENCES, load_model_source
+
+    modes = [m for m in args.modes.replace(" ", "").split(",") if m]
+    bad = [m for m in modes if m not in CORRESPONDENCES]
+    if not modes or bad:
+        raise ConfigError(f"--modes takes comma-separated correspondence modes ({', '.join(CORRESPONDENCES)}), "
+                          f"got {args.modes!r}")
+    model, _ = load_model_source(args.weights)
+    by_mode: dict = {m: {} for m in modes}
+    for size in sizes:  # modes back to back per size: the machine's load hits them alike
+        for m in modes:
+            by_mode[m].update(measure([size], args.frames, backend=args.backend, character=args.character,
+                                      sheet=args.sheet, model=model, warmup=args.warmup, correspondence=m))
     if args.json:
-        print(json.dumps(result))
+        print(json.dumps(by_mode[modes[0]] if len(modes) == 1 else by_mode))
         return 0
-    first = next(iter(result.values()))
+    first = next(iter(by_mode[modes[0]].values()))
     print(f"backend {first['backend']}, weights {first['weights']}, sheet {first['sheet']}, "
           f"character {first['character']}, {args.frames} frames per size")
-    head = ["size", "fps"] + [f"{s} ms" for s in STAGES] + ["pipeline gain", "shade-only ms", "eager ms", "speedup"]
+    head = ["size", "correspondence", "fps"] + [f"{s} ms" for s in STAGES] + \
+        ["pipeline gain", "shade-only ms", "eager ms", "speedup"]
     print(" | ".join(head))
-    for size, r in result.items():
-        cells = [size, f"{r['fps']:.2f}"] + [f"{r[s + '_ms']:.1f}" for s in STAGES] + \
-                [f"{r['pipeline_gain']:.2f}x", f"{r['shade_only_ms']:.1f}", f"{r['baseline_ms']:.1f}",
-                 f"{r['shade_speedup_vs_baseline']:.2f}x"]
-        print(" | ".join(cells))
+    for size in by_mode[modes[0]]:
+        for m in modes:
+            r = by_mode[m][size]
+            cells = [size, m, f"{r['fps']:.2f}"] + [f"{r[s + '_ms']:.1f}" for s in STAGES] + \
+                    [f"{r['pipeline_gain']:.2f}x", f"{r['shade_only_ms']:.1f}", f"{r['baseline_ms']:.1f}",
+                     f"{r['shade_speedup_vs_baseline']:.2f}x"]
+            print(" | ".join(cells))
     print(f"baseline: {first['baseline']}")
     return 0

@@ -1,13 +1,14 @@
 """``conrt demo``: the neurally shaded character, live.
 
-With a display: a window showing the shaded character next to its UDP and
-toon reference (toggle with V). Drag with the mouse to orbit the camera,
+With a display: a window showing the shaded character large (as fits the
+screen), its UDP and toon reference at half size beside it (toggle with V). Drag with the mouse to orbit the camera,
 click the character to poke it (the body gives, the skirt and hair swing),
 number keys 1-7 switch clips, R resets, Esc quits. The title shows fps and the
 per-stage milliseconds.
 
-Without a display it says so and writes a short video + PNG frames
-(``out/demo/``) instead. Defaults: the embedded model, the sample character
+Without a display it says so and writes a 5 s video + PNG frames
+(``out/demo/``) instead, the body following the clip exactly (hair and
+skirt simulated). Defaults: the embedded model, the sample character
 and the sample sheet; --character, --sheet and --weights take your own."""
 from __future__ import annotations
 
@@ -36,10 +37,12 @@ def register(subparsers) -> None:
     add_source_arguments(p)
     add_motion_argument(p, "walk", "; keys 1-7 switch to the built-in clips, 8 back to this one")
     p.add_argument("--fps", type=float, default=30.0, help="physics/animation frame rate (default 30)")
-    p.add_argument("--frames", type=int, default=48, help="frames to write without a display (default 48)")
+    p.add_argument("--frames", type=int, default=150,
+                   help="frames to write without a display (default 150: 5 s at 30 fps)")
     p.add_argument("--max-frames", type=int, default=None,
                    help="window: close after showing this many shaded frames (default: until Esc)")
-    p.add_argument("--scale", type=int, default=None, help="window: pixels per frame pixel (default: ~512 px panels)")
+    p.add_argument("--scale", type=int, default=None,
+                   help="window: pixels per frame pixel (default: the shaded frame as large as fits the screen)")
     p.add_argument("--no-reference", action="store_true", help="window: start without the UDP/toon panels")
     p.add_argument("--screenshot", type=Path, help="window: save what the window shows last to this PNG on exit")
     p.add_argument("--headless", action="store_true", help="do not open a window even if there is a display")
@@ -72,10 +75,13 @@ def run(args) -> int:
     return _run_headless(args)
 
 
-def _body_mode(args) -> str:
+def _body_mode(args, window: bool) -> str:
     # a VMC pose is followed exactly (kinematic body, hair and cloth simulated on top);
-    # a PD-driven body lags a target that jumps with each packet
-    return "kinematic" if args.vmc is not None else "physical"
+    # a PD-driven body lags a target that jumps with each packet. Without a window
+    # nobody clicks, and the PD-driven body (what clicks push) lets the head sag
+    # up to ~0.2 m below the walk clip's while a push on the torso moves it < 1 cm:
+    # the video follows the clip exactly (hair and cloth still simulated).
+    return "physical" if window and args.vmc is None else "kinematic"
 
 
 def _display_problem() -> str | None:
@@ -104,11 +110,10 @@ def _run_headless(args) -> int:
     out = check_output_folder(args.output)  # before loading anything
     rt = open_runtime(args.character, args.sheet, args.weights, backend=args.backend, size=args.size, clip=args.clip,
                       fps=args.fps, context="egl" if args.context == "window" else args.context,
-                      yaw=args.yaw, pitch=args.pitch, physics_mode=_body_mode(args), vmc=args.vmc,
-                      vmc_send=args.vmc_send, **loading_kwargs(args))
+                      yaw=args.yaw, pitch=args.pitch, physics_mode=_body_mode(args, window=False),
+                      vmc=args.vmc, vmc_send=args.vmc_send, **loading_kwargs(args))
     video = VideoSink(out / "demo.mp4", args.fps, _BACKGROUND)
     frames = PngSink(out / "frames", extra={"clip": args.clip, "fps": args.fps, "weights": rt.info.weights})
-    poke_at = args.frames // 2
 
     from conrt.commands._vmc import Pacer
 
@@ -125,9 +130,6 @@ def _run_headless(args) -> int:
         with tqdm(total=args.frames, desc="demo", unit="frame") as bar:
             for frame in rt.frames(args.frames, sink=write):
                 last = frame.stats
-                if frame.index == poke_at and args.vmc is None:
-                    # a poke half way, so the video shows the body and cloth react
-                    _poke_centre(rt)
                 bar.set_postfix_str(f"{last.fps:.1f} fps")
                 bar.update()
         failed = False
@@ -141,19 +143,6 @@ def _run_headless(args) -> int:
     return 0
 
 
-def _poke_centre(rt) -> None:
-    job = rt.last_produced
-    if job is None:
-        return
-    ys, xs = np.nonzero(job.udp[..., 3] > 0)
-    if len(ys):
-        try:
-            hit = rt.poke_at_pixel(float(np.median(xs)), float(np.percentile(ys, 35)))
-            log.info("poked the %s", hit)
-        except ConrtError as exc:
-            log.warning("poke failed: %s", exc)
-
-
 # ---------------------------------------------------------------------------
 # window
 
@@ -162,12 +151,17 @@ class DemoControls:
     """What the demo window's mouse and keys do, in window pixel coordinates
     (separate from glfw so it can be driven and tested without a window).
 
+    The window shows the shaded frame large (``panel`` px square, ``scale``
+    window pixels per frame pixel) and, with the reference on (V), the UDP
+    and the toon reference stacked at half size to its right.
+
     Drag: orbit (yaw/pitch); click without dragging: poke the body part under
-    the cursor; number n: the n-th clip; R: camera and clip back to the start."""
+    the cursor (in any panel); number n: the n-th clip; R: camera and clip
+    back to the start."""
 
     DRAG_THRESHOLD = 3.0  # pixels of movement before a press counts as a drag
 
-    def __init__(self, rt, clips: list[str], panel: int, scale: int, home=(0.0, 0.0), show_reference: bool = True):
+    def __init__(self, rt, clips: list[str], panel: int, scale: float, home=(0.0, 0.0), show_reference: bool = True):
         self.rt, self.clips, self.panel, self.scale = rt, clips, panel, scale
         self.home = home
         self.show_reference = show_reference
@@ -175,6 +169,20 @@ class DemoControls:
         self.last_poke: str | None = None
         self._drag = None
         self._moved = False
+
+    @property
+    def window_size(self) -> tuple[int, int]:
+        return (self.panel + (self.panel // 2 if self.show_reference else 0), self.panel)
+
+    def frame_pixel(self, x: float, y: float) -> tuple[float, float] | None:
+        """Window pixel -> frame pixel (shaded panel or a half-size reference panel), None outside."""
+        if 0 <= x < self.panel and 0 <= y < self.panel:
+            return x / self.scale, y / self.scale
+        side = self.panel // 2
+        if self.show_reference and self.panel <= x < self.panel + side and 0 <= y < 2 * side:
+            k = self.scale * side / self.panel  # window pixels per frame pixel in a reference panel
+            return (x - self.panel) / k, (y % side) / k
+        return None
 
     def number(self, n: int) -> None:
         if 1 <= n <= len(self.clips):
@@ -203,8 +211,9 @@ class DemoControls:
 
     def release(self, x: float, y: float) -> None:
         if self._drag is not None and not self._moved:
+            at = self.frame_pixel(x, y)
             try:  # a click (no drag) pokes the body under the cursor, in any panel
-                self.last_poke = self.rt.poke_at_pixel((x % self.panel) / self.scale, y / self.scale)
+                self.last_poke = self.rt.poke_at_pixel(*at) if at is not None else None
                 if self.last_poke:
                     log.info("poked the %s", self.last_poke)
             except ConrtError as exc:
@@ -212,9 +221,20 @@ class DemoControls:
         self._drag = None
 
 
+def window_scale(size: int, screen: tuple[int, int] | None) -> int:
+    """Window pixels per frame pixel: the shaded panel as large as fits ~85 % of
+    the screen's height (and the panel + half-size reference column its
+    width), at least 1; 512 px panels when the screen size is unknown."""
+    if screen is None:
+        return max(1, 512 // size)
+    w, h = screen
+    return max(1, min(int(0.85 * h) // size, int(0.95 * w / 1.5) // size))
+
+
 def _fit(img: np.ndarray, side: int) -> np.ndarray:
-    k = max(1, side // img.shape[0])
-    return np.repeat(np.repeat(img, k, 0), k, 1)
+    """Nearest-neighbour resize of a square image to ``side`` px (crisp frame pixels)."""
+    idx = np.arange(side) * img.shape[0] // side
+    return img[idx][:, idx]
 
 
 def _shaded_rgb(rgba: np.ndarray) -> np.ndarray:
@@ -223,28 +243,16 @@ def _shaded_rgb(rgba: np.ndarray) -> np.ndarray:
     return over_background(rgba, _BACKGROUND)
 
 
-def window_scale(size: int, panels: int, screen: tuple[int, int] | None, requested: int | None = None) -> int:
-    """Window pixels per frame pixel: ~512 px panels, shrunk until ``panels`` of them
-    fit in 90 % of the screen (1536 px of panels were cut off on a 1280 px screen)."""
-    if requested:
-        return requested
-    scale = max(1, 512 // size)
-    if screen:
-        fit = min(int(screen[0] * 0.9) // (size * panels), int(screen[1] * 0.9) // size)
-        scale = max(1, min(scale, fit))
-    return scale
-
-
 def _screen_size() -> tuple[int, int] | None:
-    """The primary monitor's size in pixels (None: unknown)."""
-    try:
-        import glfw
+    """The primary monitor's (width, height) in pixels, or None when glfw cannot tell."""
+    import glfw
 
-        mode = glfw.get_video_mode(glfw.get_primary_monitor())
-        return (int(mode.size.width), int(mode.size.height)) if mode else None
-    except Exception as exc:  # no monitor information: keep the default scale
-        log.debug("screen size unknown: %s", exc)
+    try:
+        monitor = glfw.get_primary_monitor()
+        mode = glfw.get_video_mode(monitor) if monitor else None
+    except Exception:  # noqa: BLE001 - a headless or odd display: fall back to fixed panels
         return None
+    return (int(mode.size.width), int(mode.size.height)) if mode else None
 
 
 def _run_window(args) -> int:
@@ -268,10 +276,10 @@ def _run_window(args) -> int:
     # the window's size depends on the frame size, which defaults to the model's
     model, _ = load_model_source(args.weights)
     size = check_size(args.size or int(model.cfg.image_size), model.cfg.size_multiple)
-    show_ref = not args.no_reference
-    scale = window_scale(size, 3 if show_ref else 1, _screen_size(), args.scale)
+    scale = args.scale or window_scale(size, _screen_size())
     panel = size * scale
-    win_w = panel * (3 if show_ref else 1)
+    show_ref = not args.no_reference
+    win_w = panel + (panel // 2 if show_ref else 0)  # shaded | UDP over toon at half size
     ctx = create_context("window", visible=True, window_size=(win_w, panel), title="conrt demo")
     window = ctx.extra["window"]
     from conrt.runtime.frame_loop import open_runtime
@@ -279,7 +287,8 @@ def _run_window(args) -> int:
     try:
         rt = open_runtime(args.character, args.sheet, backend=args.backend, size=size, model=model,
                           clip=args.clip, fps=args.fps, realtime=True, toon=True, ctx=ctx, yaw=args.yaw,
-                          pitch=args.pitch, physics_mode=_body_mode(args), vmc=args.vmc, vmc_send=args.vmc_send,
+                          pitch=args.pitch, physics_mode=_body_mode(args, window=True), vmc=args.vmc,
+                          vmc_send=args.vmc_send,
                           **loading)
     except BaseException:
         release_context(ctx)
@@ -297,7 +306,7 @@ def _run_window(args) -> int:
             controls.quit = True
         elif key == glfw.KEY_V:
             controls.toggle_reference()
-            glfw.set_window_size(win, panel * (3 if controls.show_reference else 1), panel)
+            glfw.set_window_size(win, *controls.window_size)
         elif key == glfw.KEY_R:
             controls.reset()
 
@@ -345,11 +354,12 @@ def _run_window(args) -> int:
             panels = [_fit(shaded, panel)]
             live = rt.last_produced
             if controls.show_reference and live is not None:
-                panels.append(_fit(over_background(udp_preview(live.udp).astype(np.float32) / 255.0, _BACKGROUND),
-                                   panel))
+                half = panel // 2
                 toon = live.toon.astype(np.float32) / 255.0
-                panels.append(_fit(over_background(np.concatenate([toon[..., :3] * toon[..., 3:], toon[..., 3:]], -1),
-                                                   _BACKGROUND), panel))
+                column = [_fit(over_background(udp_preview(live.udp).astype(np.float32) / 255.0, _BACKGROUND), half),
+                          _fit(over_background(np.concatenate([toon[..., :3] * toon[..., 3:], toon[..., 3:]], -1),
+                                               _BACKGROUND), half)]
+                panels.append(np.concatenate(column, 0))
             img = np.ascontiguousarray(np.concatenate(panels, 1)[::-1])  # GL rows go bottom-up
             h, w = img.shape[:2]
             if tex is None or tex.size != (w, h):

@@ -19,6 +19,12 @@ from ._motion_args import add_loading_arguments, add_motion_argument, loading_kw
 
 log = logging.getLogger(__name__)
 
+# Frame size of conrt render and conrt demo: 256² is where exact sheet
+# correspondences pay (eyes and line art survive) and conr-rt still holds
+# ~30 fps end to end on 2 cores (docs/runtime.md); the embedded model was
+# trained at 128² (its cfg.image_size, what open_runtime(size=None) uses).
+DEFAULT_SIZE = 256
+
 
 def add_source_arguments(p: argparse.ArgumentParser) -> None:
     """Arguments shared by render, demo and bench: what to load and how to run it."""
@@ -30,9 +36,9 @@ def add_source_arguments(p: argparse.ArgumentParser) -> None:
                                                 "(default: the embedded conr-default)")
     p.add_argument("--backend", default="auto",
                    help="inference backend: auto, gl-lookup, torch, onnxruntime, tensorrt (default auto)")
-    p.add_argument("--size", type=runtime_side, default=None,
-                   help="square frame size in pixels (default: the size the model was trained at, 128 for the "
-                        "embedded model)")
+    p.add_argument("--size", type=runtime_side, default=DEFAULT_SIZE,
+                   help=f"square frame size in pixels (default {DEFAULT_SIZE}; a multiple of the network's "
+                        "size step, 64 for the embedded model)")
     p.add_argument("--yaw", type=finite_float, default=0.0, help="camera yaw in degrees (0 = front)")
     p.add_argument("--pitch", type=finite_float, default=0.0, help="camera pitch in degrees (> 0: from above)")
     p.add_argument("--context", choices=("auto", "egl", "window"), default="auto", help="OpenGL context kind")

@@ -32,7 +32,7 @@ def test_udps_are_found_only_when_every_view_has_one(sheet_dir, caplog):
     assert udps is not None and len(udps) == 6
     for u, p in zip(udps, sorted(sheet_dir.glob("view?_yaw???.png"))):
         img = read_sheet_image(p)
-        assert u.shape == (128, 128, 4)
+        assert u.shape == img.shape and img.shape[0] == 256
         # the UDP's occupancy is the drawing's silhouette
         assert np.mean((u[..., 3] > 0.5) != (img[..., 3] > 127)) < 0.02
     next(sheet_dir.glob("*_udp.npz")).unlink()
@@ -65,7 +65,7 @@ def test_lookup_model_uses_the_sheet_udps_through_shade_stage(sheet_dir):
     images = [read_sheet_image(p) for p in files]
     udps = load_sheet_udps(sheet_dir)
     target = udps[0]  # posed exactly like view 0
-    stage = ShadeStage(model, images, 128, backend="torch", sheet_udps=udps)
+    stage = ShadeStage(model, images, target.shape[0], backend="torch", sheet_udps=udps)
     with_udp = stage.shade(target)
     direct = shade(model, target, encode_sheet(model, images, sheet_udp=udps))
     predicted = shade(model, target, encode_sheet(model, images))
@@ -84,8 +84,8 @@ def test_sheet_udps_that_do_not_fit_the_views_are_named(sheet_dir):
     with pytest.raises(InputError, match="5 sheet UDPs for 6 sheet views"):
         encode_sheet(model, images, sheet_udp=udps[:5])
     udps[2] = udps[2][:64]
-    with pytest.raises(InputError, match="sheet view 2: its UDP is 128x64"):
+    with pytest.raises(InputError, match="sheet view 2: its UDP is 256x64"):
         encode_sheet(model, images, sheet_udp=udps)
-    udps[2] = np.full((128, 128, 4), np.nan, np.float32)
+    udps[2] = np.full((256, 256, 4), np.nan, np.float32)
     with pytest.raises(InputError, match="NaN"):
         encode_sheet(model, images, sheet_udp=udps)

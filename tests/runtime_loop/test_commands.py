@@ -141,6 +141,25 @@ def test_bench_json_is_one_object_keyed_by_size(user_character, user_sheet, xs_w
     assert row["fps"] > 0 and row["shade_ms"] > 0 and row["backend"] == "torch"
 
 
+def test_bench_compares_the_new_default_with_the_table_in_one_run():
+    """--modes auto,table: the default (lookup) model on the sample sheet, whose
+    views have view files: auto is exact correspondences, table the old default."""
+    r = subprocess.run([sys.executable, "-m", "conrt", "-q", "bench", "--json", "--sizes", "64", "--frames", "1",
+                        "--warmup", "0", "--modes", "auto,table"],
+                       capture_output=True, text=True, timeout=300, env={**os.environ, "CONRT_GL_CONTEXT": "egl"})
+    assert r.returncode == 0, r.stderr
+    result = json.loads(r.stdout)
+    assert list(result) == ["auto", "table"] and all(list(v) == ["64"] for v in result.values())
+    assert "exact correspondences" in result["auto"]["64"]["sheet"]
+    assert "correspondences" not in result["table"]["64"]["sheet"]
+    assert all(v["64"]["fps"] > 0 for v in result.values())
+
+
+def test_bench_names_a_bad_mode():
+    with pytest.raises(ConfigError, match="--modes takes comma-separated correspondence modes"):
+        _run(["bench", "--sizes", "64", "--modes", "auto,voxels"])
+
+
 # ---------------------------------------------------------------------------
 # the window, under an Xvfb the test starts itself
 
@@ -183,11 +202,11 @@ def test_demo_window_opens_draws_and_closes(tmp_path, xvfb, xs_weights, user_cha
     assert "showed 3 shaded frames" in r.stdout
     assert "no display" not in r.stderr
     img = np.asarray(Image.open(shot))
-    panel = img.shape[0]
-    assert img.shape[1] == 3 * panel  # shaded | UDP | toon side by side
+    panel, half = img.shape[0], img.shape[0] // 2
+    assert img.shape[1] == panel + half  # shaded large | UDP over toon at half size
     bg = np.array([237, 237, 242])
-    for k in range(3):
-        fg = np.abs(img[:, k * panel:(k + 1) * panel].astype(int) - bg).max(-1) > 12
+    for k, part in enumerate((img[:, :panel], img[:half, panel:], img[half:, panel:])):
+        fg = np.abs(part.astype(int) - bg).max(-1) > 12
         assert 0.03 < fg.mean() < 0.7, k  # each panel shows the character
 
 

@@ -216,6 +216,17 @@ def test_poke_at_pixel_picks_the_body_under_the_cursor(character, xs_model, user
         assert rt.poke_at_pixel(0, 0) is None  # background: nothing to poke
 
 
+def test_demo_window_scale_fits_the_screen():
+    from conrt.commands.demo import window_scale
+
+    assert window_scale(256, (1920, 1080)) == 3  # 768 px shaded panel, 1152 px wide window
+    assert window_scale(256, (1280, 720)) == 2
+    assert window_scale(128, (1280, 720)) == 4  # the height limits it: 4 * 128 <= 0.85 * 720
+    assert window_scale(256, (1000, 1080)) == 2  # a narrow screen: 2 * 256 * 1.5 <= 0.95 * 1000
+    assert window_scale(512, (800, 600)) == 1  # never below one window pixel per frame pixel
+    assert window_scale(256, None) == 2
+
+
 def test_demo_controls_orbit_clip_keys_and_click_poke(character, xs_model, user_sheet):
     """What the window's mouse and keys do, driven on a real realtime runtime."""
     from conrt.commands.demo import DemoControls
@@ -242,14 +253,21 @@ def test_demo_controls_orbit_clip_keys_and_click_poke(character, xs_model, user_
         c.release(150, 120)
         assert rt.raster.yaw == pytest.approx(-20.0) and rt.raster.pitch == pytest.approx(6.0)
         assert c.last_poke is None  # a drag is not a click
-        # click on the chest in the UDP panel (second panel): pokes
+        # click on the chest in the UDP panel (half size, right of the shaded one): pokes
         rt.produce()
         job = rt.last_produced
         chest = job.pose.joint_world[character.humanoid["chest"], :3, 3]
-        x, y = project(job.camera, chest[None])[0] * scale
-        c.press(panel + x, y)
-        c.release(panel + x, y)
+        x, y = project(job.camera, chest[None])[0]
+        assert c.frame_pixel(x * scale, y * scale) == pytest.approx((x, y))  # the shaded panel
+        assert c.frame_pixel(panel + x * scale / 2, y * scale / 2) == pytest.approx((x, y))  # UDP
+        assert c.frame_pixel(panel + x * scale / 2, panel / 2 + y * scale / 2) == pytest.approx((x, y))  # toon
+        assert c.window_size == (panel + panel // 2, panel)
+        c.press(panel + x * scale / 2, y * scale / 2)
+        c.release(panel + x * scale / 2, y * scale / 2)
         assert c.last_poke in character.skeleton.names
+        c.toggle_reference()  # V: the reference column is gone, its clicks hit nothing
+        assert c.window_size == (panel, panel) and c.frame_pixel(panel + 1, 1) is None
+        c.toggle_reference()
         c.press(1, 1)  # background
         c.release(1, 1)
         assert c.last_poke is None

@@ -15,8 +15,8 @@ def test_default_weights_and_sheet_shade_a_udp_frame():
     assert model.cfg.name == "conr-rt" and model.cfg.architecture == "lookup" and model.cfg.image_size == 128
     sheet = [read_sheet_image(p) for p in default_sheet_paths()]
     assert 4 <= len(sheet) <= 8
-    for img in sheet:  # straight alpha, cut out, at the size the model was trained at
-        assert img.shape == (128, 128, 4) and img.dtype == np.uint8
+    for img in sheet:  # straight alpha, cut out, at the demo's frame size (256²; re-framed to 128² here)
+        assert img.shape == (256, 256, 4) and img.dtype == np.uint8
         assert 0.02 < (img[..., 3] > 0).mean() < 0.6
     cache = encode_sheet(model, sheet)
     udp = np.zeros((128, 128, 4), np.float32)
