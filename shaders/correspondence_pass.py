@@ -13,12 +13,16 @@ by projective texturing:
   sheet pixel whose UDP is nearest to the vertex's, visible when it is
   within ``NN_RADIUS`` of the canonical box). Views with a camera also get
   their depth map drawn once.
-- per frame (``run(pose, camera)``), the target pose is rasterized (the
-  UDP pass's skinning, so the same pixels are covered), the rasterizer
-  interpolates each view's position, a depth test against the view's depth
-  map drops views where the point is hidden, and the view's reference is
-  sampled there: ``sampled [M, 4, H, W]`` and ``cover [M, 1, H, W]``, what
-  ``LookupPass`` gives (and ``FusionNet`` takes).
+- per frame (``run(pose, camera)``), the target pose is rasterized once
+  into a visibility buffer (the UDP pass's skinning, so the same pixels are
+  covered): per pixel the nearest triangle and its perspective-correct
+  barycentrics. A full-screen resolve interpolates each view's position from
+  the triangle's 3 vertices' texels (what the rasterizer would interpolate),
+  a depth test against the view's depth map drops views where the point is
+  hidden, and the view's reference is sampled there: ``sampled [M, 4, H, W]``
+  and ``cover [M, 1, H, W]``, what ``LookupPass`` gives (and ``FusionNet``
+  takes). Only 2 varyings are rasterized whatever the number of views: with
+  each view's texel as a varying the raster cost ~6x more on llvmpipe.
 
 Sheet positions are in the sheet's pixels (S x S, row 0 = top, pixel
 centres at +0.5); ``Framing`` maps a view's own image pixels to them.
@@ -41,7 +45,7 @@ from conrt.types import Camera, Character, Pose
 
 log = logging.getLogger(__name__)
 
-GROUP = 4  # views per draw (one vec4 per output attachment)
+GROUP = 4  # views per resolve draw (one vec4 per output attachment)
 OUTPUTS = 5  # attachments: sampled r, g, b, a, cover (each holds GROUP views)
 NN_RADIUS = 0.01  # UDP-NN: a match farther than this (canonical box units) is "not seen in this view"
 # exact: the mesh seen through a view's camera must cover the view's drawing
@@ -54,8 +58,9 @@ MIN_SILHOUETTE_IOU = 0.8
 # take the colour of the scalp under it at 256² (0.5 % better there).
 DEPTH_TOLERANCE_PIXELS = 1.2
 DEPTH_TOLERANCE_MIN = 0.0025
-_ATTR_WIDTH = 4096  # texels per row of the per-vertex attribute texture
+_ATTR_WIDTH = 4096  # texels per row of the per-vertex and per-triangle textures (= texel_of() in the GLSL)
 _FAR = 1e30  # depth map background: no surface within any tolerance
+_MAX_TRIANGLES = 1 << 24  # the visibility buffer holds triangle id + 1 as an exact float32
 
 
 @dataclass(frozen=True)
@@ -171,18 +176,19 @@ class CorrespondencePass:
                               f"{ctx.info['GL_MAX_COLOR_ATTACHMENTS']}")
         self.ctx = ctx
         self.width, self.height = width, height
-        self.program = load_program(ctx, "correspondence")
+        self.program = load_program(ctx, "correspondence_vbuf")
         self._resolve = load_program(ctx, "correspondence", defines={"RESOLVE": 1})
         self._resolve_vao = ctx.vertex_array(self._resolve, [])
         self._depth_program = load_program(ctx, "correspondence", defines={"DEPTH_MAP": 1})
         self.geometry: SkinnedGeometry | None = None
         self._vao = self._depth_vao = None
         self._attrs: moderngl.Texture | None = None
+        self._triangles: moderngl.Texture | None = None  # per triangle: its 3 vertex indices (as drawn)
         self._reference: moderngl.TextureArray | None = None
         self._depth_maps: moderngl.Texture | None = None
         self._ref_sampler = ctx.sampler(filter=(moderngl.LINEAR, moderngl.LINEAR), border_color=(0.0, 0.0, 0.0, 0.0))
         self._targets: list[moderngl.Texture] = []  # sampled r, g, b, a, cover (GROUP views each)
-        self._view_targets: list[moderngl.Texture] = []  # the raster's interpolated texels, one per view of a group
+        self._vbuf: moderngl.Texture | None = None  # the raster: (triangle + 1, b0, b1, 0) per pixel
         self._depth: moderngl.Renderbuffer | None = None
         self.fbo: moderngl.Framebuffer | None = None
         self._raster_fbo: moderngl.Framebuffer | None = None
@@ -208,6 +214,7 @@ class CorrespondencePass:
         if self.geometry is not None:
             self._vao.release()
             self._depth_vao.release()
+            self._triangles.release()
             self.geometry.release()
         self.character = character
         self.geometry = SkinnedGeometry(self.ctx, character)
@@ -215,6 +222,18 @@ class CorrespondencePass:
         # the depth maps read only the attribute texture (by gl_VertexID)
         self._depth_vao = self.ctx.vertex_array(self._depth_program, [], index_buffer=self.geometry.index_buffer,
                                                 index_element_size=4)
+        # the resolve finds a pixel's triangle's vertices here: the index buffer as drawn (gl_PrimitiveID order)
+        triangles = np.frombuffer(self.geometry.index_buffer.read(), np.uint32).reshape(-1, 3)
+        t = len(triangles)
+        width = _ATTR_WIDTH
+        rows = -(-t // width)
+        if t >= _MAX_TRIANGLES or rows > self.ctx.info["GL_MAX_TEXTURE_SIZE"]:
+            raise InputError(f"character {character.name!r}: {t} triangles exceed the correspondence pass's "
+                             f"limit ({min(_MAX_TRIANGLES - 1, width * self.ctx.info['GL_MAX_TEXTURE_SIZE'])})")
+        texels = np.zeros((rows * width, 4), np.int32)
+        texels[:t, :3] = triangles
+        self._triangles = self.ctx.texture((width, rows), 4, texels.tobytes(), dtype="i4")
+        self._triangles.filter = (moderngl.NEAREST, moderngl.NEAREST)
 
     @current
     def set_sheet(self, views: list[SheetView], reference) -> None:
@@ -257,7 +276,7 @@ class CorrespondencePass:
                 attrs[k] = udp_nn_view_attributes(landmarks, view.udp)
         _check_finite(attrs, "sheet view positions")
         limit = self.ctx.info["GL_MAX_TEXTURE_SIZE"]
-        width = min(nv, _ATTR_WIDTH)
+        width = _ATTR_WIDTH
         rows = -(-nv // width)
         if rows * m > limit or side * m > limit:
             raise InputError(f"{m} views of {nv} vertices / {side} px exceed this GL's texture size {limit}")
@@ -270,9 +289,8 @@ class CorrespondencePass:
         self._reference = self.ctx.texture_array((side, side, m), 4, ref.tobytes(), dtype="f4")
         self._reference.filter = (moderngl.LINEAR, moderngl.LINEAR)
         self.views, self.side, self.modes = m, side, [v.mode for v in views]
-        for prog in (self.program, self._depth_program):
+        for prog in (self._resolve, self._depth_program):
             prog["u_attrs"].value = 0
-            prog["u_attr_width"].value = width
             prog["u_attr_rows"].value = rows
         self._depth_program["u_side"].value = float(side)
         self._draw_depth_maps(attrs)
@@ -283,10 +301,8 @@ class CorrespondencePass:
         self._tolerance[:m] = tolerance
         r["u_reference"].value = 1
         r["u_depth"].value = 2
-        for i in range(GROUP):
-            r[f"u_view{i}"].value = 4 + i
-        # just in front of the cleared depth (1.0): the resolve runs where the raster drew
-        r["u_quad_depth"].value = 1.0 - 2.0 ** -12
+        r["u_vbuf"].value = 4
+        r["u_triangles"].value = 5
         self._make_targets()
 
     def _draw_depth_maps(self, attrs: np.ndarray) -> None:
@@ -332,12 +348,11 @@ class CorrespondencePass:
         w, h, g = self.width, self.height, self.groups
         self._release_targets()
         self._targets = [self.ctx.texture((w, h * g), 4, dtype="f4") for _ in range(OUTPUTS)]
-        self._view_targets = [self.ctx.texture((w, h * g), 4, dtype="f4") for _ in range(GROUP)]
-        for tex in self._view_targets:
-            tex.filter = (moderngl.NEAREST, moderngl.NEAREST)
-        self._depth = self.ctx.depth_renderbuffer((w, h * g))
-        self.fbo = self.ctx.framebuffer(color_attachments=self._targets, depth_attachment=self._depth)
-        self._raster_fbo = self.ctx.framebuffer(color_attachments=self._view_targets, depth_attachment=self._depth)
+        self._vbuf = self.ctx.texture((w, h), 4, dtype="f4")
+        self._vbuf.filter = (moderngl.NEAREST, moderngl.NEAREST)
+        self._depth = self.ctx.depth_renderbuffer((w, h))
+        self.fbo = self.ctx.framebuffer(color_attachments=self._targets)
+        self._raster_fbo = self.ctx.framebuffer(color_attachments=[self._vbuf], depth_attachment=self._depth)
         self._planes = np.empty((OUTPUTS, h * g, w, 4), np.float32)
 
     # -- per frame ------------------------------------------------------------
@@ -352,43 +367,35 @@ class CorrespondencePass:
         if not np.isfinite(mvp).all():
             raise InputError("camera matrices contain NaN/inf")
         self.geometry.update(pose)
-        self.fbo.use()
-        self.fbo.clear(0.0, 0.0, 0.0, 0.0, depth=1.0)  # also clears the shared depth buffer
+        # 1) the visibility buffer: nearest triangle and its barycentrics, once for all views
         self._raster_fbo.use()
-        self._raster_fbo.clear(0.0, 0.0, 0.0, 0.0)
+        self._raster_fbo.clear(0.0, 0.0, 0.0, 0.0, depth=1.0)
         self.ctx.enable_only(moderngl.DEPTH_TEST)
-        self.program["u_view_proj"].write(np.ascontiguousarray(mvp.T))
-        self._attrs.use(0)
-        self.geometry.bind_joints(self.program, 3)
-        # 1) the raster: nearest surface, each view's texel interpolated
         self.ctx.depth_func = "<"
-        for g in range(self.groups):
-            self.program["u_first"].value = g * GROUP
-            self.program["u_count"].value = min(GROUP, self.views - g * GROUP)
-            self.ctx.viewport = (0, g * self.height, self.width, self.height)
-            self._vao.render(moderngl.TRIANGLES, vertices=self.geometry.num_indices)
-        # 2) the resolve, once per covered pixel (depth test ">=" against the
-        # quad just in front of the clear value; no depth writes)
+        self.program["u_view_proj"].write(np.ascontiguousarray(mvp.T))
+        self.geometry.bind_joints(self.program, 3)
+        self._vao.render(moderngl.TRIANGLES, vertices=self.geometry.num_indices)
+        # 2) the resolve, once per covered pixel and group of GROUP views (uncovered pixels discard)
         self.fbo.use()
-        self.ctx.depth_func = ">="
-        self.fbo.depth_mask = False
+        self.fbo.clear(0.0, 0.0, 0.0, 0.0)
+        self.ctx.enable_only(moderngl.NOTHING)
+        self._attrs.use(0)
         self._reference.use(1)
         self._ref_sampler.use(1)
         self._depth_maps.use(2)
-        for i, tex in enumerate(self._view_targets):
-            tex.use(4 + i)
+        self._vbuf.use(4)
+        self._triangles.use(5)
         r = self._resolve
         for g in range(self.groups):
             first = g * GROUP
             count = min(GROUP, self.views - first)
             r["u_first"].value = first
             r["u_count"].value = count
+            r["u_row0"].value = g * self.height
             r["u_exact"].value = tuple(float(i < count and self.modes[first + i] == "exact") for i in range(GROUP))
             r["u_tolerance"].value = tuple(float(t) for t in self._tolerance[first:first + GROUP])
             self.ctx.viewport = (0, g * self.height, self.width, self.height)
             self._resolve_vao.render(moderngl.TRIANGLES, vertices=3)
-        self.fbo.depth_mask = True
-        self.ctx.depth_func = "<"
         self._ref_sampler.clear(1)
 
     @current
@@ -414,10 +421,10 @@ class CorrespondencePass:
 
     # -- lifetime ---------------------------------------------------------------
     def _release_targets(self) -> None:
-        for obj in self._targets + self._view_targets + [self.fbo, self._raster_fbo, self._depth]:
+        for obj in self._targets + [self._vbuf, self.fbo, self._raster_fbo, self._depth]:
             if obj is not None:
                 obj.release()
-        self._targets, self._view_targets, self.fbo, self._raster_fbo, self._depth = [], [], None, None, None
+        self._targets, self._vbuf, self.fbo, self._raster_fbo, self._depth = [], None, None, None, None
 
     def _release_sheet(self) -> None:
         for obj in (self._attrs, self._reference, self._depth_maps):
@@ -433,6 +440,7 @@ class CorrespondencePass:
         if self.geometry is not None:
             self._vao.release()
             self._depth_vao.release()
+            self._triangles.release()
             self.geometry.release()
             self.geometry = None
         for obj in (self._ref_sampler, self.program, self._depth_program, self._resolve_vao, self._resolve,
