@@ -45,8 +45,8 @@ from conrt.types import Camera, Character, Pose
 
 log = logging.getLogger(__name__)
 
-GROUP = 4  # views per resolve draw (one vec4 per output attachment)
-OUTPUTS = 5  # attachments: sampled r, g, b, a, cover (each holds GROUP views)
+GROUP = 6  # views per resolve draw: all of a 6-view sheet at once (the per-pixel fetches are shared)
+OUTPUTS = 8  # attachments: each view's sampled RGBA (GROUP), then the covers, 4 views per attachment
 NN_RADIUS = 0.01  # UDP-NN: a match farther than this (canonical box units) is "not seen in this view"
 # exact: the mesh seen through a view's camera must cover the view's drawing
 # (measured IoU: 1.0 with the right file, <= 0.65 with another view's)
@@ -187,7 +187,7 @@ class CorrespondencePass:
         self._reference: moderngl.TextureArray | None = None
         self._depth_maps: moderngl.Texture | None = None
         self._ref_sampler = ctx.sampler(filter=(moderngl.LINEAR, moderngl.LINEAR), border_color=(0.0, 0.0, 0.0, 0.0))
-        self._targets: list[moderngl.Texture] = []  # sampled r, g, b, a, cover (GROUP views each)
+        self._targets: list[moderngl.Texture] = []  # OUTPUTS attachments, one group of views per H rows
         self._vbuf: moderngl.Texture | None = None  # the raster: (triangle + 1, b0, b1, 0) per pixel
         self._depth: moderngl.Renderbuffer | None = None
         self.fbo: moderngl.Framebuffer | None = None
@@ -392,8 +392,8 @@ class CorrespondencePass:
             r["u_first"].value = first
             r["u_count"].value = count
             r["u_row0"].value = g * self.height
-            r["u_exact"].value = tuple(float(i < count and self.modes[first + i] == "exact") for i in range(GROUP))
-            r["u_tolerance"].value = tuple(float(t) for t in self._tolerance[first:first + GROUP])
+            r["u_exact"].value = [float(i < count and self.modes[first + i] == "exact") for i in range(GROUP)]
+            r["u_tolerance"].value = [float(t) for t in self._tolerance[first:first + GROUP]]
             self.ctx.viewport = (0, g * self.height, self.width, self.height)
             self._resolve_vao.render(moderngl.TRIANGLES, vertices=3)
         self._ref_sampler.clear(1)
@@ -408,11 +408,11 @@ class CorrespondencePass:
             raise InputError(f"read(out=...): expected arrays [{m}, 4, {h}, {w}] and [{m}, 1, {h}, {w}]")
         for c in range(OUTPUTS):
             self.fbo.read_into(self._planes[c], components=4, attachment=c, dtype="f4", alignment=1)
-        # [channel, group * H, W, 4 views] -> per view planes
-        planes = self._planes.reshape(OUTPUTS, self.groups, h, w, GROUP).transpose(1, 4, 0, 2, 3)
-        planes = planes.reshape(self.groups * GROUP, OUTPUTS, h, w)[:m]
-        sampled[:] = planes[:, :4]
-        cover[:] = planes[:, 4:5]
+        planes = self._planes.reshape(OUTPUTS, self.groups, h, w, 4)
+        for k in range(m):
+            g, i = divmod(k, GROUP)
+            sampled[k] = planes[i, g].transpose(2, 0, 1)  # [H, W, RGBA] -> [RGBA, H, W]
+            cover[k, 0] = planes[GROUP + i // 4, g, :, :, i % 4]
         return sampled, cover
 
     def run(self, pose: Pose, camera: Camera, out=None) -> tuple[np.ndarray, np.ndarray]:

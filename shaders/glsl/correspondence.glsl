@@ -14,7 +14,7 @@
 // (The target's visibility buffer, triangle id + barycentrics per pixel, is
 // drawn by glsl/correspondence_vbuf.glsl.)
 // RESOLVE: a full-screen pass over the pixels the target covers, once per
-// pixel, not per overlapping fragment, for up to 4 views at a time: fetches
+// pixel, not per overlapping fragment, for up to 6 views at a time: fetches
 // the triangle's 3 vertex indices (u_triangles) and each view's 3 texels,
 // interpolates them with the barycentrics (what the rasterizer would have
 // done), samples the view's reference there and writes the view's coverage
@@ -76,14 +76,18 @@ uniform sampler2D u_depth;           // R32F, S x (M * S): view k's depth map in
 uniform float u_side;
 uniform int u_first;
 uniform int u_count;
-uniform vec4 u_exact;      // per view of this draw: 1 = depth-test against its depth map, 0 = d is the visibility
-uniform vec4 u_tolerance;  // per view of this draw: eye-depth distance that still counts as the same surface point
+uniform float u_exact[6];      // per view of this draw: 1 = depth-test against its depth map, 0 = d is the visibility
+uniform float u_tolerance[6];  // per view of this draw: eye-depth distance that still counts as the same surface point
 
-layout(location = 0) out vec4 o_r;
-layout(location = 1) out vec4 o_g;
-layout(location = 2) out vec4 o_b;
-layout(location = 3) out vec4 o_a;
-layout(location = 4) out vec4 o_cover;
+// up to 6 views per draw: each view's sample (r, g, b, a), then the views' coverages, 4 per attachment
+layout(location = 0) out vec4 o_view0;
+layout(location = 1) out vec4 o_view1;
+layout(location = 2) out vec4 o_view2;
+layout(location = 3) out vec4 o_view3;
+layout(location = 4) out vec4 o_view4;
+layout(location = 5) out vec4 o_view5;
+layout(location = 6) out vec4 o_cover0123;
+layout(location = 7) out vec4 o_cover45;
 
 // is a point at eye depth d seen at pixel position p of view k? It is when
 // one of the 4 depth texels around p shows a surface within the tolerance
@@ -106,33 +110,35 @@ void main() {
     int t = int(vis.x) - 1;
     ivec3 tri = texelFetch(u_triangles, texel_of(t), 0).xyz;
     vec3 bary = vec3(vis.y, vis.z, 1.0 - vis.y - vis.z);
-    vec4 r = vec4(0.0), g = vec4(0.0), b = vec4(0.0), a = vec4(0.0), c = vec4(0.0);
-    for (int i = 0; i < 4; ++i) {
+    vec4 samples[6];
+    float cover[6];
+    for (int i = 0; i < 6; ++i) {
+        samples[i] = vec4(0.0);
+        cover[i] = 0.0;
         if (i >= u_count) continue;
         int k = u_first + i;
         vec4 at = bary.x * view_attr(k, tri.x) + bary.y * view_attr(k, tri.y) + bary.z * view_attr(k, tri.z);
         if (at.z <= 0.0) continue;
         vec2 p = at.xy / at.z;
-        float seen = u_exact[i] > 0.5 ? visible_in(u_first + i, p, at.w, u_tolerance[i])
+        float seen = u_exact[i] > 0.5 ? visible_in(k, p, at.w, u_tolerance[i])
                                       : step(0.999, at.w);  // every corner of the triangle matched
-        vec4 s = texture(u_reference, vec3(p / u_side, float(u_first + i)));
+        vec4 s = texture(u_reference, vec3(p / u_side, float(k)));
         // A seen point is opaque: alpha < 1 is the bilinear footprint reaching
         // past the view's silhouette. Keep the surface colour (un-premultiplied)
         // and let the partial alpha lower this view's coverage instead, so a
         // view that sees the point inside its silhouette wins the fusion.
         seen *= step(0.05, s.a) * s.a;
-        s = seen > 0.0 ? vec4(s.rgb / s.a, 1.0) : vec4(0.0);
-        r[i] = s.r;
-        g[i] = s.g;
-        b[i] = s.b;
-        a[i] = s.a;
-        c[i] = seen;
+        samples[i] = seen > 0.0 ? vec4(s.rgb / s.a, 1.0) : vec4(0.0);
+        cover[i] = seen;
     }
-    o_r = r;
-    o_g = g;
-    o_b = b;
-    o_a = a;
-    o_cover = c;
+    o_view0 = samples[0];
+    o_view1 = samples[1];
+    o_view2 = samples[2];
+    o_view3 = samples[3];
+    o_view4 = samples[4];
+    o_view5 = samples[5];
+    o_cover0123 = vec4(cover[0], cover[1], cover[2], cover[3]);
+    o_cover45 = vec4(cover[4], cover[5], 0.0, 0.0);
 }
 #endif
 
