@@ -177,8 +177,8 @@ class CorrespondencePass:
         self.ctx = ctx
         self.width, self.height = width, height
         self.program = load_program(ctx, "correspondence_vbuf")
-        self._resolve = load_program(ctx, "correspondence", defines={"RESOLVE": 1})
-        self._resolve_vao = ctx.vertex_array(self._resolve, [])
+        self._resolves: dict[int, tuple[moderngl.Program, moderngl.VertexArray]] = {}  # per views per draw
+        self._resolve = self._resolve_vao = None  # the current sheet's (set_sheet)
         self._depth_program = load_program(ctx, "correspondence", defines={"DEPTH_MAP": 1})
         self.geometry: SkinnedGeometry | None = None
         self._vao = self._depth_vao = None
@@ -289,6 +289,7 @@ class CorrespondencePass:
         self._reference = self.ctx.texture_array((side, side, m), 4, ref.tobytes(), dtype="f4")
         self._reference.filter = (moderngl.LINEAR, moderngl.LINEAR)
         self.views, self.side, self.modes = m, side, [v.mode for v in views]
+        self._resolve, self._resolve_vao = self._resolve_program(min(m, GROUP))
         for prog in (self._resolve, self._depth_program):
             prog["u_attrs"].value = 0
             prog["u_attr_rows"].value = rows
@@ -304,6 +305,13 @@ class CorrespondencePass:
         r["u_vbuf"].value = 4
         r["u_triangles"].value = 5
         self._make_targets()
+
+    def _resolve_program(self, views: int) -> tuple[moderngl.Program, moderngl.VertexArray]:
+        """The resolve for ``views`` views per draw, compiled once per count."""
+        if views not in self._resolves:
+            prog = load_program(self.ctx, "correspondence", defines={"RESOLVE": views})
+            self._resolves[views] = (prog, self.ctx.vertex_array(prog, []))
+        return self._resolves[views]
 
     def _draw_depth_maps(self, attrs: np.ndarray) -> None:
         m, side = self.views, self.side
@@ -375,7 +383,7 @@ class CorrespondencePass:
         self.program["u_view_proj"].write(np.ascontiguousarray(mvp.T))
         self.geometry.bind_joints(self.program, 3)
         self._vao.render(moderngl.TRIANGLES, vertices=self.geometry.num_indices)
-        # 2) the resolve, once per covered pixel and group of GROUP views (uncovered pixels discard)
+        # 2) the resolve, once per covered pixel and group of GROUP views
         self.fbo.use()
         self.fbo.clear(0.0, 0.0, 0.0, 0.0)
         self.ctx.enable_only(moderngl.NOTHING)
@@ -392,8 +400,9 @@ class CorrespondencePass:
             r["u_first"].value = first
             r["u_count"].value = count
             r["u_row0"].value = g * self.height
-            r["u_exact"].value = [float(i < count and self.modes[first + i] == "exact") for i in range(GROUP)]
-            r["u_tolerance"].value = [float(t) for t in self._tolerance[first:first + GROUP]]
+            n = r["u_exact"].array_length  # the views per draw of this resolve (the GLSL trims the arrays)
+            r["u_exact"].value = [float(i < count and self.modes[first + i] == "exact") for i in range(n)]
+            r["u_tolerance"].value = [float(t) for t in self._tolerance[first:first + n]]
             self.ctx.viewport = (0, g * self.height, self.width, self.height)
             self._resolve_vao.render(moderngl.TRIANGLES, vertices=3)
         self._ref_sampler.clear(1)
@@ -443,7 +452,11 @@ class CorrespondencePass:
             self._triangles.release()
             self.geometry.release()
             self.geometry = None
-        for obj in (self._ref_sampler, self.program, self._depth_program, self._resolve_vao, self._resolve,
+        for vao_prog in self._resolves.values():
+            for obj in vao_prog[::-1]:
+                obj.release()
+        self._resolves = {}
+        for obj in (self._ref_sampler, self.program, self._depth_program,
                     self._scratch, self._scratch_tex):
             obj.release()
 

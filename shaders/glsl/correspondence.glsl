@@ -13,8 +13,8 @@
 // surface) from the same texels, into rows [u_view * S, (u_view + 1) * S).
 // (The target's visibility buffer, triangle id + barycentrics per pixel, is
 // drawn by glsl/correspondence_vbuf.glsl.)
-// RESOLVE: a full-screen pass over the pixels the target covers, once per
-// pixel, not per overlapping fragment, for up to 6 views at a time: fetches
+// RESOLVE (= the views per draw, 1..6): a full-screen pass over the pixels
+// the target covers, once per pixel, not per overlapping fragment: fetches
 // the triangle's 3 vertex indices (u_triangles) and each view's 3 texels,
 // interpolates them with the barycentrics (what the rasterizer would have
 // done), samples the view's reference there and writes the view's coverage
@@ -104,41 +104,49 @@ float visible_in(int k, vec2 p, float d, float tolerance) {
     return seen;
 }
 
+// view u_first + i at the point with barycentrics `bary` in triangle `tri`:
+// the reference's colour there (un-premultiplied, alpha 1) and its coverage
+// `seen`; zeros where the view does not see the point. (Called with constant
+// i, not looped over arrays: llvmpipe spills indexed arrays to memory, which
+// cost more than everything else in the resolve.)
+vec4 resolve_view(int i, int count, ivec3 tri, vec3 bary, out float seen) {
+    seen = 0.0;
+    if (i >= count) return vec4(0.0);
+    int k = u_first + i;
+    vec4 at = bary.x * view_attr(k, tri.x) + bary.y * view_attr(k, tri.y) + bary.z * view_attr(k, tri.z);
+    if (at.z <= 0.0) return vec4(0.0);
+    vec2 p = at.xy / at.z;
+    seen = u_exact[i] > 0.5 ? visible_in(k, p, at.w, u_tolerance[i])
+                            : step(0.999, at.w);  // every corner of the triangle matched
+    vec4 s = texture(u_reference, vec3(p / u_side, float(k)));
+    // A seen point is opaque: alpha < 1 is the bilinear footprint reaching
+    // past the view's silhouette. Keep the surface colour (un-premultiplied)
+    // and let the partial alpha lower this view's coverage instead, so a
+    // view that sees the point inside its silhouette wins the fusion.
+    seen *= step(0.05, s.a) * s.a;
+    return seen > 0.0 ? vec4(s.rgb / s.a, 1.0) : vec4(0.0);
+}
+
 void main() {
     vec4 vis = texelFetch(u_vbuf, ivec2(gl_FragCoord.xy) - ivec2(0, u_row0), 0);
-    if (vis.x < 0.5) discard;  // no triangle here
+    // no triangle here (the outputs are cleared): llvmpipe skips the rest of
+    // the shader for blocks of pixels all discarded (it runs every branch of
+    // a block, so an `if` would not)
+    if (vis.x < 0.5) discard;
+    int count = u_count;
     int t = int(vis.x) - 1;
     ivec3 tri = texelFetch(u_triangles, texel_of(t), 0).xyz;
     vec3 bary = vec3(vis.y, vis.z, 1.0 - vis.y - vis.z);
-    vec4 samples[6];
-    float cover[6];
-    for (int i = 0; i < 6; ++i) {
-        samples[i] = vec4(0.0);
-        cover[i] = 0.0;
-        if (i >= u_count) continue;
-        int k = u_first + i;
-        vec4 at = bary.x * view_attr(k, tri.x) + bary.y * view_attr(k, tri.y) + bary.z * view_attr(k, tri.z);
-        if (at.z <= 0.0) continue;
-        vec2 p = at.xy / at.z;
-        float seen = u_exact[i] > 0.5 ? visible_in(k, p, at.w, u_tolerance[i])
-                                      : step(0.999, at.w);  // every corner of the triangle matched
-        vec4 s = texture(u_reference, vec3(p / u_side, float(k)));
-        // A seen point is opaque: alpha < 1 is the bilinear footprint reaching
-        // past the view's silhouette. Keep the surface colour (un-premultiplied)
-        // and let the partial alpha lower this view's coverage instead, so a
-        // view that sees the point inside its silhouette wins the fusion.
-        seen *= step(0.05, s.a) * s.a;
-        samples[i] = seen > 0.0 ? vec4(s.rgb / s.a, 1.0) : vec4(0.0);
-        cover[i] = seen;
-    }
-    o_view0 = samples[0];
-    o_view1 = samples[1];
-    o_view2 = samples[2];
-    o_view3 = samples[3];
-    o_view4 = samples[4];
-    o_view5 = samples[5];
-    o_cover0123 = vec4(cover[0], cover[1], cover[2], cover[3]);
-    o_cover45 = vec4(cover[4], cover[5], 0.0, 0.0);
+    // RESOLVE views per draw (a constant: llvmpipe would run the unused ones' code too)
+    vec4 c0123 = vec4(0.0), c45 = vec4(0.0);
+    o_view0 = resolve_view(0, count, tri, bary, c0123.x);
+    o_view1 = RESOLVE > 1 ? resolve_view(1, count, tri, bary, c0123.y) : vec4(0.0);
+    o_view2 = RESOLVE > 2 ? resolve_view(2, count, tri, bary, c0123.z) : vec4(0.0);
+    o_view3 = RESOLVE > 3 ? resolve_view(3, count, tri, bary, c0123.w) : vec4(0.0);
+    o_view4 = RESOLVE > 4 ? resolve_view(4, count, tri, bary, c45.x) : vec4(0.0);
+    o_view5 = RESOLVE > 5 ? resolve_view(5, count, tri, bary, c45.y) : vec4(0.0);
+    o_cover0123 = c0123;
+    o_cover45 = c45;
 }
 #endif
 
