@@ -3,14 +3,16 @@
 Same process, same frames, interleaved: the pass as of ``--baseline`` (a git
 revision; its ``shaders/correspondence_pass.py`` and ``glsl/correspondence.glsl``
 loaded from git) and the working tree's. Per character (the sample and a
-procedural one), a sheet of 6 views (UDP pass, perspective cameras around the
+procedural one), a sheet of 6 (the demo's) or 4 views (UDP pass, perspective cameras around the
 character, random poses; the views' UDPs stand in for the references; views
-0-2 exact, 3-5 udp-nn, so both resolve branches run) and a target pose/camera.
+the first half exact, the rest udp-nn, so both resolve branches run) and a
+target pose/camera.
 Checks the outputs agree (max abs difference of ``sampled`` and ``cover``,
 pixels that differ by more than 1e-3, pixels whose coverage flips, and the
 sheet positions found: with a position-ramp reference, their max and median
 shift in sheet pixels) and times ``run`` (render + read back; median and
-fastest of the interleaved repetitions: the fastest is steadier on a shared CPU).
+fastest of the interleaved repetitions, and the median CPU time of the
+process, llvmpipe's threads included: the steadiest on a shared CPU).
 
 Usage: python benchmarks/correspondence_bench.py [--sizes 256 128] [--reps 20]
        [--baseline 606459e] [--json benchmarks/results/correspondence.json]
@@ -31,7 +33,7 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
-YAWS = (0.0, 60.0, 120.0, 180.0, 240.0, 300.0)
+YAWS = (0.0, 60.0, 120.0, 180.0, 240.0, 300.0, 30.0, 210.0)  # the first --views of them
 
 
 def _old_module(rev: str, tmp: Path):
@@ -52,7 +54,7 @@ def _old_module(rev: str, tmp: Path):
     return mod
 
 
-def _scene(ctx, character, size):
+def _scene(ctx, character, size, views):
     from conrt.characters.posing import posed_positions
     from conrt.commands.udp import random_pose
     from conrt.shaders import UdpPass, frame_character
@@ -60,15 +62,13 @@ def _scene(ctx, character, size):
     sheet = []
     with UdpPass(ctx, size, size) as udp:
         udp.set_character(character)
-        for k, yaw in enumerate(YAWS):
+        for k, yaw in enumerate(YAWS[:views]):
             pose = random_pose(character, k, 0.12)
             camera = frame_character(posed_positions(character, pose), yaw=yaw, size=size,
                                      projection="perspective", fov=50.0)
             sheet.append((camera, pose, udp.run(pose, camera).data.copy()))
         pose = random_pose(character, 77, 0.5)
         camera = frame_character(posed_positions(character, pose), yaw=30.0, size=size)
-        t0 = time.perf_counter()
-        udp.run(pose, camera)
     return sheet, (pose, camera)
 
 
@@ -83,7 +83,8 @@ def _ramp_reference(sheet, size):
 
 
 def _views(mod, sheet):
-    return [mod.SheetView("exact", camera=c, pose=p) if k < 3 else mod.SheetView("udp-nn", udp=u)
+    half = -(-len(sheet) // 2)
+    return [mod.SheetView("exact", camera=c, pose=p) if k < half else mod.SheetView("udp-nn", udp=u)
             for k, (c, p, u) in enumerate(sheet)]
 
 
@@ -91,6 +92,7 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--sizes", type=int, nargs="+", default=[256, 128])
     ap.add_argument("--reps", type=int, default=20)
+    ap.add_argument("--views", type=int, nargs="+", default=[6, 4], help="sheet views (1..8)")
     ap.add_argument("--baseline", default="606459e")
     ap.add_argument("--json", default=None)
     args = ap.parse_args(argv)
@@ -105,8 +107,8 @@ def main(argv=None) -> int:
         old = _old_module(args.baseline, Path(tmp))
         for source in (None, "procedural:900001"):
             character = load_character_source(source)
-            for size in args.sizes:
-                sheet, (pose, camera) = _scene(ctx, character, size)
+            for size, views in [(s, v) for s in args.sizes for v in args.views]:
+                sheet, (pose, camera) = _scene(ctx, character, size, views)
                 reference = np.stack([u.transpose(2, 0, 1) for _, _, u in sheet]).astype(np.float32)
                 passes = {}
                 for name, mod in (("baseline", old), ("vbuf", new)):
@@ -116,11 +118,13 @@ def main(argv=None) -> int:
                     passes[name] = p
                 out = {name: [a.copy() for a in p.run(pose, camera)] for name, p in passes.items()}
                 times = {name: [] for name in passes}
+                cpu = {name: [] for name in passes}
                 for _ in range(args.reps):
                     for name, p in passes.items():
-                        t0 = time.perf_counter()
+                        t0, c0 = time.perf_counter(), time.process_time()
                         p.run(pose, camera)
                         times[name].append(time.perf_counter() - t0)
+                        cpu[name].append(time.process_time() - c0)
                 (s0, c0), (s1, c1) = out["baseline"], out["vbuf"]
                 diff = np.maximum(np.abs(s0 - s1).max(1), np.abs(c0 - c1)[:, 0])  # [M, H, W]
                 # the sheet positions found: a ramp reference (colour = position / size, alpha = the
@@ -141,6 +145,9 @@ def main(argv=None) -> int:
                        "speedup": round(ms["baseline"] / ms["vbuf"], 2),
                        "baseline_min_ms": round(fastest["baseline"], 2), "vbuf_min_ms": round(fastest["vbuf"], 2),
                        "speedup_min": round(fastest["baseline"] / fastest["vbuf"], 2),
+                       "baseline_cpu_ms": round(1e3 * statistics.median(cpu["baseline"]), 2),
+                       "vbuf_cpu_ms": round(1e3 * statistics.median(cpu["vbuf"]), 2),
+                       "speedup_cpu": round(statistics.median(cpu["baseline"]) / statistics.median(cpu["vbuf"]), 2),
                        "covered_pixels": int((c0 > 0).sum()), "max_abs_diff": float(diff.max()),
                        "pixels_diff_gt_1e-3": int((diff > 1e-3).sum()),
                        "cover_flips": int(((c0 > 0) != (c1 > 0)).sum()),

@@ -46,7 +46,7 @@ from conrt.types import Camera, Character, Pose
 log = logging.getLogger(__name__)
 
 GROUP = 6  # views per resolve draw: all of a 6-view sheet at once (the per-pixel fetches are shared)
-OUTPUTS = 8  # attachments: each view's sampled RGBA (GROUP), then the covers, 4 views per attachment
+OUTPUTS = 8  # at most: attachments per draw = its views' sampled RGBA, then their covers, 4 per attachment
 NN_RADIUS = 0.01  # UDP-NN: a match farther than this (canonical box units) is "not seen in this view"
 # exact: the mesh seen through a view's camera must cover the view's drawing
 # (measured IoU: 1.0 with the right file, <= 0.65 with another view's)
@@ -354,14 +354,15 @@ class CorrespondencePass:
 
     def _make_targets(self) -> None:
         w, h, g = self.width, self.height, self.groups
+        n = min(self.views, GROUP)  # views per draw
         self._release_targets()
-        self._targets = [self.ctx.texture((w, h * g), 4, dtype="f4") for _ in range(OUTPUTS)]
+        self._targets = [self.ctx.texture((w, h * g), 4, dtype="f4") for _ in range(n + -(-n // 4))]
         self._vbuf = self.ctx.texture((w, h), 4, dtype="f4")
         self._vbuf.filter = (moderngl.NEAREST, moderngl.NEAREST)
         self._depth = self.ctx.depth_renderbuffer((w, h))
         self.fbo = self.ctx.framebuffer(color_attachments=self._targets)
         self._raster_fbo = self.ctx.framebuffer(color_attachments=[self._vbuf], depth_attachment=self._depth)
-        self._planes = np.empty((OUTPUTS, h * g, w, 4), np.float32)
+        self._planes = np.empty((len(self._targets), h * g, w, 4), np.float32)
 
     # -- per frame ------------------------------------------------------------
     @current
@@ -415,13 +416,14 @@ class CorrespondencePass:
                                                       np.empty((m, 1, h, w), np.float32))
         if sampled.shape != (m, 4, h, w) or cover.shape != (m, 1, h, w):
             raise InputError(f"read(out=...): expected arrays [{m}, 4, {h}, {w}] and [{m}, 1, {h}, {w}]")
-        for c in range(OUTPUTS):
+        n = min(m, GROUP)  # views per draw
+        for c in range(len(self._planes)):
             self.fbo.read_into(self._planes[c], components=4, attachment=c, dtype="f4", alignment=1)
-        planes = self._planes.reshape(OUTPUTS, self.groups, h, w, 4)
+        planes = self._planes.reshape(len(self._planes), self.groups, h, w, 4)
         for k in range(m):
             g, i = divmod(k, GROUP)
             sampled[k] = planes[i, g].transpose(2, 0, 1)  # [H, W, RGBA] -> [RGBA, H, W]
-            cover[k, 0] = planes[GROUP + i // 4, g, :, :, i % 4]
+            cover[k, 0] = planes[n + i // 4, g, :, :, i % 4]
         return sampled, cover
 
     def run(self, pose: Pose, camera: Camera, out=None) -> tuple[np.ndarray, np.ndarray]:

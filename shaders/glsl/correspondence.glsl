@@ -79,15 +79,28 @@ uniform int u_count;
 uniform float u_exact[6];      // per view of this draw: 1 = depth-test against its depth map, 0 = d is the visibility
 uniform float u_tolerance[6];  // per view of this draw: eye-depth distance that still counts as the same surface point
 
-// up to 6 views per draw: each view's sample (r, g, b, a), then the views' coverages, 4 per attachment
+// RESOLVE views per draw: each view's sample (r, g, b, a), then the views'
+// coverages, 4 per attachment (RESOLVE + ceil(RESOLVE / 4) attachments)
 layout(location = 0) out vec4 o_view0;
+#if RESOLVE > 1
 layout(location = 1) out vec4 o_view1;
+#endif
+#if RESOLVE > 2
 layout(location = 2) out vec4 o_view2;
+#endif
+#if RESOLVE > 3
 layout(location = 3) out vec4 o_view3;
+#endif
+#if RESOLVE > 4
 layout(location = 4) out vec4 o_view4;
+#endif
+#if RESOLVE > 5
 layout(location = 5) out vec4 o_view5;
-layout(location = 6) out vec4 o_cover0123;
-layout(location = 7) out vec4 o_cover45;
+#endif
+layout(location = RESOLVE) out vec4 o_cover0123;
+#if RESOLVE > 4
+layout(location = RESOLVE + 1) out vec4 o_cover45;
+#endif
 
 // is a point at eye depth d seen at pixel position p of view k? It is when
 // one of the 4 depth texels around p shows a surface within the tolerance
@@ -140,13 +153,23 @@ void main() {
     // RESOLVE views per draw (a constant: llvmpipe would run the unused ones' code too)
     vec4 c0123 = vec4(0.0), c45 = vec4(0.0);
     o_view0 = resolve_view(0, count, tri, bary, c0123.x);
-    o_view1 = RESOLVE > 1 ? resolve_view(1, count, tri, bary, c0123.y) : vec4(0.0);
-    o_view2 = RESOLVE > 2 ? resolve_view(2, count, tri, bary, c0123.z) : vec4(0.0);
-    o_view3 = RESOLVE > 3 ? resolve_view(3, count, tri, bary, c0123.w) : vec4(0.0);
-    o_view4 = RESOLVE > 4 ? resolve_view(4, count, tri, bary, c45.x) : vec4(0.0);
-    o_view5 = RESOLVE > 5 ? resolve_view(5, count, tri, bary, c45.y) : vec4(0.0);
-    o_cover0123 = c0123;
+#if RESOLVE > 1
+    o_view1 = resolve_view(1, count, tri, bary, c0123.y);
+#endif
+#if RESOLVE > 2
+    o_view2 = resolve_view(2, count, tri, bary, c0123.z);
+#endif
+#if RESOLVE > 3
+    o_view3 = resolve_view(3, count, tri, bary, c0123.w);
+#endif
+#if RESOLVE > 4
+    o_view4 = resolve_view(4, count, tri, bary, c45.x);
     o_cover45 = c45;
+#endif
+#if RESOLVE > 5
+    o_view5 = resolve_view(5, count, tri, bary, c45.y);
+#endif
+    o_cover0123 = c0123;
 }
 #endif
 
