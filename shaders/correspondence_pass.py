@@ -402,8 +402,9 @@ class CorrespondencePass:
             r["u_count"].value = count
             r["u_row0"].value = g * self.height
             n = r["u_exact"].array_length  # the views per draw of this resolve (the GLSL trims the arrays)
-            r["u_exact"].value = [float(i < count and self.modes[first + i] == "exact") for i in range(n)]
-            r["u_tolerance"].value = [float(t) for t in self._tolerance[first:first + n]]
+            exact = [i < count and self.modes[first + i] == "exact" for i in range(n)]
+            r["u_exact"].write(np.array(exact, np.float32).tobytes())  # write(): also a 1-view "array"
+            r["u_tolerance"].write(self._tolerance[first:first + n].tobytes())
             self.ctx.viewport = (0, g * self.height, self.width, self.height)
             self._resolve_vao.render(moderngl.TRIANGLES, vertices=3)
         self._ref_sampler.clear(1)

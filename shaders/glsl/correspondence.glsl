@@ -98,8 +98,10 @@ layout(location = 4) out vec4 o_view4;
 layout(location = 5) out vec4 o_view5;
 #endif
 layout(location = RESOLVE) out vec4 o_cover0123;
-#if RESOLVE > 4
-layout(location = RESOLVE + 1) out vec4 o_cover45;
+#if RESOLVE == 5
+layout(location = 6) out vec4 o_cover45;
+#elif RESOLVE == 6
+layout(location = 7) out vec4 o_cover45;
 #endif
 
 // is a point at eye depth d seen at pixel position p of view k? It is when
@@ -164,12 +166,14 @@ void main() {
 #endif
 #if RESOLVE > 4
     o_view4 = resolve_view(4, count, tri, bary, c45.x);
-    o_cover45 = c45;
 #endif
 #if RESOLVE > 5
     o_view5 = resolve_view(5, count, tri, bary, c45.y);
 #endif
     o_cover0123 = c0123;
+#if RESOLVE > 4
+    o_cover45 = c45;
+#endif
 }
 #endif
 
