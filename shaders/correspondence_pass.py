@@ -21,8 +21,10 @@ by projective texturing:
   a depth test against the view's depth map drops views where the point is
   hidden, and the view's reference is sampled there: ``sampled [M, 4, H, W]``
   and ``cover [M, 1, H, W]``, what ``LookupPass`` gives (and ``FusionNet``
-  takes). Only 2 varyings are rasterized whatever the number of views: with
-  each view's texel as a varying the raster cost ~6x more on llvmpipe.
+  takes). The target is skinned and rasterized once whatever the number of
+  views (each view's texel as a varying took a draw per 4 views; on
+  llvmpipe a 6-view sheet's raster cost ~2.9x this one); the resolve pays
+  instead 3 texel fetches per view (benchmarks/correspondence_bench.py).
 
 Sheet positions are in the sheet's pixels (S x S, row 0 = top, pixel
 centres at +0.5); ``Framing`` maps a view's own image pixels to them.
