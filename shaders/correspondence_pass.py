@@ -212,12 +212,20 @@ class CorrespondencePass:
     # -- once per character / sheet -------------------------------------------
     @current
     def set_character(self, character: Character) -> None:
+        t = len(character.mesh.triangles)
+        rows = -(-t // _ATTR_WIDTH)
+        if t >= _MAX_TRIANGLES or rows > self.ctx.info["GL_MAX_TEXTURE_SIZE"]:
+            raise InputError(f"character {character.name!r}: {t} triangles exceed the correspondence pass's "
+                             f"limit ({min(_MAX_TRIANGLES - 1, _ATTR_WIDTH * self.ctx.info['GL_MAX_TEXTURE_SIZE'])})")
         self._release_sheet()
         if self.geometry is not None:
             self._vao.release()
             self._depth_vao.release()
-            self._triangles.release()
             self.geometry.release()
+            self.geometry = None
+        if self._triangles is not None:
+            self._triangles.release()
+            self._triangles = None
         self.character = character
         self.geometry = SkinnedGeometry(self.ctx, character)
         self._vao = self.geometry.vertex_array(self.program)
@@ -226,15 +234,9 @@ class CorrespondencePass:
                                                 index_element_size=4)
         # the resolve finds a pixel's triangle's vertices here: the index buffer as drawn (gl_PrimitiveID order)
         triangles = np.frombuffer(self.geometry.index_buffer.read(), np.uint32).reshape(-1, 3)
-        t = len(triangles)
-        width = _ATTR_WIDTH
-        rows = -(-t // width)
-        if t >= _MAX_TRIANGLES or rows > self.ctx.info["GL_MAX_TEXTURE_SIZE"]:
-            raise InputError(f"character {character.name!r}: {t} triangles exceed the correspondence pass's "
-                             f"limit ({min(_MAX_TRIANGLES - 1, width * self.ctx.info['GL_MAX_TEXTURE_SIZE'])})")
-        texels = np.zeros((rows * width, 4), np.int32)
+        texels = np.zeros((rows * _ATTR_WIDTH, 4), np.int32)
         texels[:t, :3] = triangles
-        self._triangles = self.ctx.texture((width, rows), 4, texels.tobytes(), dtype="i4")
+        self._triangles = self.ctx.texture((_ATTR_WIDTH, rows), 4, texels.tobytes(), dtype="i4")
         self._triangles.filter = (moderngl.NEAREST, moderngl.NEAREST)
 
     @current
@@ -454,9 +456,11 @@ class CorrespondencePass:
         if self.geometry is not None:
             self._vao.release()
             self._depth_vao.release()
-            self._triangles.release()
             self.geometry.release()
             self.geometry = None
+        if self._triangles is not None:
+            self._triangles.release()
+            self._triangles = None
         for vao_prog in self._resolves.values():
             for obj in vao_prog[::-1]:
                 obj.release()

@@ -218,3 +218,20 @@ def test_bad_sheets_are_named(gl_ctx, scene):
             p.run(views[0][1], views[0][0])
     with pytest.raises(InputError, match="needs its camera and pose"):
         SheetView("exact")
+
+
+def test_a_mesh_beyond_the_visibility_buffer_is_named(gl_ctx, scene, monkeypatch):
+    """Triangle ids are stored as exact float32 (below 2^24): a larger mesh is
+    a named error before any GL object is made, and the pass stays usable."""
+    from conrt.shaders import correspondence_pass as cp
+
+    character, views, (pose, camera, _), _ = scene
+    with cp.CorrespondencePass(gl_ctx, SIZE, SIZE) as p:
+        monkeypatch.setattr(cp, "_MAX_TRIANGLES", len(character.mesh.triangles))
+        with pytest.raises(InputError, match="triangles exceed"):
+            p.set_character(character)
+        monkeypatch.undo()
+        p.set_character(character)
+        p.set_sheet(_exact_views(views), _udp_reference(views))
+        _, cover = p.run(pose, camera)
+        assert (cover > 0.5).sum() > 50
