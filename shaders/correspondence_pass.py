@@ -13,12 +13,18 @@ by projective texturing:
   sheet pixel whose UDP is nearest to the vertex's, visible when it is
   within ``NN_RADIUS`` of the canonical box). Views with a camera also get
   their depth map drawn once.
-- per frame (``run(pose, camera)``), the target pose is rasterized (the
-  UDP pass's skinning, so the same pixels are covered), the rasterizer
-  interpolates each view's position, a depth test against the view's depth
-  map drops views where the point is hidden, and the view's reference is
-  sampled there: ``sampled [M, 4, H, W]`` and ``cover [M, 1, H, W]``, what
-  ``LookupPass`` gives (and ``FusionNet`` takes).
+- per frame (``run(pose, camera)``), the target pose is rasterized once
+  into a visibility buffer (the UDP pass's skinning, so the same pixels are
+  covered): per pixel the nearest triangle and its perspective-correct
+  barycentrics. A full-screen resolve interpolates each view's position from
+  the triangle's 3 vertices' texels (what the rasterizer would interpolate),
+  a depth test against the view's depth map drops views where the point is
+  hidden, and the view's reference is sampled there: ``sampled [M, 4, H, W]``
+  and ``cover [M, 1, H, W]``, what ``LookupPass`` gives (and ``FusionNet``
+  takes). The target is skinned and rasterized once whatever the number of
+  views (each view's texel as a varying took a draw per 4 views; on
+  llvmpipe a 6-view sheet's raster cost ~2.9x this one); the resolve pays
+  instead 3 texel fetches per view (benchmarks/correspondence_bench.py).
 
 Sheet positions are in the sheet's pixels (S x S, row 0 = top, pixel
 centres at +0.5); ``Framing`` maps a view's own image pixels to them.
@@ -41,8 +47,8 @@ from conrt.types import Camera, Character, Pose
 
 log = logging.getLogger(__name__)
 
-GROUP = 4  # views per draw (one vec4 per output attachment)
-OUTPUTS = 5  # attachments: sampled r, g, b, a, cover (each holds GROUP views)
+GROUP = 6  # views per resolve draw: all of a 6-view sheet at once (the per-pixel fetches are shared)
+OUTPUTS = 8  # at most: attachments per draw = its views' sampled RGBA, then their covers, 4 per attachment
 NN_RADIUS = 0.01  # UDP-NN: a match farther than this (canonical box units) is "not seen in this view"
 # exact: the mesh seen through a view's camera must cover the view's drawing
 # (measured IoU: 1.0 with the right file, <= 0.65 with another view's)
@@ -54,8 +60,9 @@ MIN_SILHOUETTE_IOU = 0.8
 # take the colour of the scalp under it at 256² (0.5 % better there).
 DEPTH_TOLERANCE_PIXELS = 1.2
 DEPTH_TOLERANCE_MIN = 0.0025
-_ATTR_WIDTH = 4096  # texels per row of the per-vertex attribute texture
+_ATTR_WIDTH = 4096  # texels per row of the per-vertex and per-triangle textures (= texel_of() in the GLSL)
 _FAR = 1e30  # depth map background: no surface within any tolerance
+_MAX_TRIANGLES = 1 << 24  # the visibility buffer holds triangle id + 1 as an exact float32
 
 
 @dataclass(frozen=True)
@@ -171,18 +178,19 @@ class CorrespondencePass:
                               f"{ctx.info['GL_MAX_COLOR_ATTACHMENTS']}")
         self.ctx = ctx
         self.width, self.height = width, height
-        self.program = load_program(ctx, "correspondence")
-        self._resolve = load_program(ctx, "correspondence", defines={"RESOLVE": 1})
-        self._resolve_vao = ctx.vertex_array(self._resolve, [])
+        self.program = load_program(ctx, "correspondence_vbuf")
+        self._resolves: dict[int, tuple[moderngl.Program, moderngl.VertexArray]] = {}  # per views per draw
+        self._resolve = self._resolve_vao = None  # the current sheet's (set_sheet)
         self._depth_program = load_program(ctx, "correspondence", defines={"DEPTH_MAP": 1})
         self.geometry: SkinnedGeometry | None = None
         self._vao = self._depth_vao = None
         self._attrs: moderngl.Texture | None = None
+        self._triangles: moderngl.Texture | None = None  # per triangle: its 3 vertex indices (as drawn)
         self._reference: moderngl.TextureArray | None = None
         self._depth_maps: moderngl.Texture | None = None
         self._ref_sampler = ctx.sampler(filter=(moderngl.LINEAR, moderngl.LINEAR), border_color=(0.0, 0.0, 0.0, 0.0))
-        self._targets: list[moderngl.Texture] = []  # sampled r, g, b, a, cover (GROUP views each)
-        self._view_targets: list[moderngl.Texture] = []  # the raster's interpolated texels, one per view of a group
+        self._targets: list[moderngl.Texture] = []  # OUTPUTS attachments, one group of views per H rows
+        self._vbuf: moderngl.Texture | None = None  # the raster: (triangle + 1, b0, b1, 0) per pixel
         self._depth: moderngl.Renderbuffer | None = None
         self.fbo: moderngl.Framebuffer | None = None
         self._raster_fbo: moderngl.Framebuffer | None = None
@@ -204,17 +212,32 @@ class CorrespondencePass:
     # -- once per character / sheet -------------------------------------------
     @current
     def set_character(self, character: Character) -> None:
+        t = len(character.mesh.triangles)
+        rows = -(-t // _ATTR_WIDTH)
+        if t >= _MAX_TRIANGLES or rows > self.ctx.info["GL_MAX_TEXTURE_SIZE"]:
+            raise InputError(f"character {character.name!r}: {t} triangles exceed the correspondence pass's "
+                             f"limit ({min(_MAX_TRIANGLES - 1, _ATTR_WIDTH * self.ctx.info['GL_MAX_TEXTURE_SIZE'])})")
         self._release_sheet()
         if self.geometry is not None:
             self._vao.release()
             self._depth_vao.release()
             self.geometry.release()
+            self.geometry = None
+        if self._triangles is not None:
+            self._triangles.release()
+            self._triangles = None
         self.character = character
         self.geometry = SkinnedGeometry(self.ctx, character)
         self._vao = self.geometry.vertex_array(self.program)
         # the depth maps read only the attribute texture (by gl_VertexID)
         self._depth_vao = self.ctx.vertex_array(self._depth_program, [], index_buffer=self.geometry.index_buffer,
                                                 index_element_size=4)
+        # the resolve finds a pixel's triangle's vertices here: the index buffer as drawn (gl_PrimitiveID order)
+        triangles = np.frombuffer(self.geometry.index_buffer.read(), np.uint32).reshape(-1, 3)
+        texels = np.zeros((rows * _ATTR_WIDTH, 4), np.int32)
+        texels[:t, :3] = triangles
+        self._triangles = self.ctx.texture((_ATTR_WIDTH, rows), 4, texels.tobytes(), dtype="i4")
+        self._triangles.filter = (moderngl.NEAREST, moderngl.NEAREST)
 
     @current
     def set_sheet(self, views: list[SheetView], reference) -> None:
@@ -257,7 +280,7 @@ class CorrespondencePass:
                 attrs[k] = udp_nn_view_attributes(landmarks, view.udp)
         _check_finite(attrs, "sheet view positions")
         limit = self.ctx.info["GL_MAX_TEXTURE_SIZE"]
-        width = min(nv, _ATTR_WIDTH)
+        width = _ATTR_WIDTH
         rows = -(-nv // width)
         if rows * m > limit or side * m > limit:
             raise InputError(f"{m} views of {nv} vertices / {side} px exceed this GL's texture size {limit}")
@@ -270,9 +293,9 @@ class CorrespondencePass:
         self._reference = self.ctx.texture_array((side, side, m), 4, ref.tobytes(), dtype="f4")
         self._reference.filter = (moderngl.LINEAR, moderngl.LINEAR)
         self.views, self.side, self.modes = m, side, [v.mode for v in views]
-        for prog in (self.program, self._depth_program):
+        self._resolve, self._resolve_vao = self._resolve_program(min(m, GROUP))
+        for prog in (self._resolve, self._depth_program):
             prog["u_attrs"].value = 0
-            prog["u_attr_width"].value = width
             prog["u_attr_rows"].value = rows
         self._depth_program["u_side"].value = float(side)
         self._draw_depth_maps(attrs)
@@ -283,11 +306,16 @@ class CorrespondencePass:
         self._tolerance[:m] = tolerance
         r["u_reference"].value = 1
         r["u_depth"].value = 2
-        for i in range(GROUP):
-            r[f"u_view{i}"].value = 4 + i
-        # just in front of the cleared depth (1.0): the resolve runs where the raster drew
-        r["u_quad_depth"].value = 1.0 - 2.0 ** -12
+        r["u_vbuf"].value = 4
+        r["u_triangles"].value = 5
         self._make_targets()
+
+    def _resolve_program(self, views: int) -> tuple[moderngl.Program, moderngl.VertexArray]:
+        """The resolve for ``views`` views per draw, compiled once per count."""
+        if views not in self._resolves:
+            prog = load_program(self.ctx, "correspondence", defines={"RESOLVE": views})
+            self._resolves[views] = (prog, self.ctx.vertex_array(prog, []))
+        return self._resolves[views]
 
     def _draw_depth_maps(self, attrs: np.ndarray) -> None:
         m, side = self.views, self.side
@@ -330,15 +358,15 @@ class CorrespondencePass:
 
     def _make_targets(self) -> None:
         w, h, g = self.width, self.height, self.groups
+        n = min(self.views, GROUP)  # views per draw
         self._release_targets()
-        self._targets = [self.ctx.texture((w, h * g), 4, dtype="f4") for _ in range(OUTPUTS)]
-        self._view_targets = [self.ctx.texture((w, h * g), 4, dtype="f4") for _ in range(GROUP)]
-        for tex in self._view_targets:
-            tex.filter = (moderngl.NEAREST, moderngl.NEAREST)
-        self._depth = self.ctx.depth_renderbuffer((w, h * g))
-        self.fbo = self.ctx.framebuffer(color_attachments=self._targets, depth_attachment=self._depth)
-        self._raster_fbo = self.ctx.framebuffer(color_attachments=self._view_targets, depth_attachment=self._depth)
-        self._planes = np.empty((OUTPUTS, h * g, w, 4), np.float32)
+        self._targets = [self.ctx.texture((w, h * g), 4, dtype="f4") for _ in range(n + -(-n // 4))]
+        self._vbuf = self.ctx.texture((w, h), 4, dtype="f4")
+        self._vbuf.filter = (moderngl.NEAREST, moderngl.NEAREST)
+        self._depth = self.ctx.depth_renderbuffer((w, h))
+        self.fbo = self.ctx.framebuffer(color_attachments=self._targets)
+        self._raster_fbo = self.ctx.framebuffer(color_attachments=[self._vbuf], depth_attachment=self._depth)
+        self._planes = np.empty((len(self._targets), h * g, w, 4), np.float32)
 
     # -- per frame ------------------------------------------------------------
     @current
@@ -352,43 +380,37 @@ class CorrespondencePass:
         if not np.isfinite(mvp).all():
             raise InputError("camera matrices contain NaN/inf")
         self.geometry.update(pose)
-        self.fbo.use()
-        self.fbo.clear(0.0, 0.0, 0.0, 0.0, depth=1.0)  # also clears the shared depth buffer
+        # 1) the visibility buffer: nearest triangle and its barycentrics, once for all views
         self._raster_fbo.use()
-        self._raster_fbo.clear(0.0, 0.0, 0.0, 0.0)
+        self._raster_fbo.clear(0.0, 0.0, 0.0, 0.0, depth=1.0)
         self.ctx.enable_only(moderngl.DEPTH_TEST)
-        self.program["u_view_proj"].write(np.ascontiguousarray(mvp.T))
-        self._attrs.use(0)
-        self.geometry.bind_joints(self.program, 3)
-        # 1) the raster: nearest surface, each view's texel interpolated
         self.ctx.depth_func = "<"
-        for g in range(self.groups):
-            self.program["u_first"].value = g * GROUP
-            self.program["u_count"].value = min(GROUP, self.views - g * GROUP)
-            self.ctx.viewport = (0, g * self.height, self.width, self.height)
-            self._vao.render(moderngl.TRIANGLES, vertices=self.geometry.num_indices)
-        # 2) the resolve, once per covered pixel (depth test ">=" against the
-        # quad just in front of the clear value; no depth writes)
+        self.program["u_view_proj"].write(np.ascontiguousarray(mvp.T))
+        self.geometry.bind_joints(self.program, 3)
+        self._vao.render(moderngl.TRIANGLES, vertices=self.geometry.num_indices)
+        # 2) the resolve, once per covered pixel and group of GROUP views
         self.fbo.use()
-        self.ctx.depth_func = ">="
-        self.fbo.depth_mask = False
+        self.fbo.clear(0.0, 0.0, 0.0, 0.0)
+        self.ctx.enable_only(moderngl.NOTHING)
+        self._attrs.use(0)
         self._reference.use(1)
         self._ref_sampler.use(1)
         self._depth_maps.use(2)
-        for i, tex in enumerate(self._view_targets):
-            tex.use(4 + i)
+        self._vbuf.use(4)
+        self._triangles.use(5)
         r = self._resolve
         for g in range(self.groups):
             first = g * GROUP
             count = min(GROUP, self.views - first)
             r["u_first"].value = first
             r["u_count"].value = count
-            r["u_exact"].value = tuple(float(i < count and self.modes[first + i] == "exact") for i in range(GROUP))
-            r["u_tolerance"].value = tuple(float(t) for t in self._tolerance[first:first + GROUP])
+            r["u_row0"].value = g * self.height
+            n = r["u_exact"].array_length  # the views per draw of this resolve (the GLSL trims the arrays)
+            exact = [i < count and self.modes[first + i] == "exact" for i in range(n)]
+            r["u_exact"].write(np.array(exact, np.float32).tobytes())  # write(): also a 1-view "array"
+            r["u_tolerance"].write(self._tolerance[first:first + n].tobytes())
             self.ctx.viewport = (0, g * self.height, self.width, self.height)
             self._resolve_vao.render(moderngl.TRIANGLES, vertices=3)
-        self.fbo.depth_mask = True
-        self.ctx.depth_func = "<"
         self._ref_sampler.clear(1)
 
     @current
@@ -399,13 +421,14 @@ class CorrespondencePass:
                                                       np.empty((m, 1, h, w), np.float32))
         if sampled.shape != (m, 4, h, w) or cover.shape != (m, 1, h, w):
             raise InputError(f"read(out=...): expected arrays [{m}, 4, {h}, {w}] and [{m}, 1, {h}, {w}]")
-        for c in range(OUTPUTS):
+        n = min(m, GROUP)  # views per draw
+        for c in range(len(self._planes)):
             self.fbo.read_into(self._planes[c], components=4, attachment=c, dtype="f4", alignment=1)
-        # [channel, group * H, W, 4 views] -> per view planes
-        planes = self._planes.reshape(OUTPUTS, self.groups, h, w, GROUP).transpose(1, 4, 0, 2, 3)
-        planes = planes.reshape(self.groups * GROUP, OUTPUTS, h, w)[:m]
-        sampled[:] = planes[:, :4]
-        cover[:] = planes[:, 4:5]
+        planes = self._planes.reshape(len(self._planes), self.groups, h, w, 4)
+        for k in range(m):
+            g, i = divmod(k, GROUP)
+            sampled[k] = planes[i, g].transpose(2, 0, 1)  # [H, W, RGBA] -> [RGBA, H, W]
+            cover[k, 0] = planes[n + i // 4, g, :, :, i % 4]
         return sampled, cover
 
     def run(self, pose: Pose, camera: Camera, out=None) -> tuple[np.ndarray, np.ndarray]:
@@ -414,10 +437,10 @@ class CorrespondencePass:
 
     # -- lifetime ---------------------------------------------------------------
     def _release_targets(self) -> None:
-        for obj in self._targets + self._view_targets + [self.fbo, self._raster_fbo, self._depth]:
+        for obj in self._targets + [self._vbuf, self.fbo, self._raster_fbo, self._depth]:
             if obj is not None:
                 obj.release()
-        self._targets, self._view_targets, self.fbo, self._raster_fbo, self._depth = [], [], None, None, None
+        self._targets, self._vbuf, self.fbo, self._raster_fbo, self._depth = [], None, None, None, None
 
     def _release_sheet(self) -> None:
         for obj in (self._attrs, self._reference, self._depth_maps):
@@ -435,7 +458,14 @@ class CorrespondencePass:
             self._depth_vao.release()
             self.geometry.release()
             self.geometry = None
-        for obj in (self._ref_sampler, self.program, self._depth_program, self._resolve_vao, self._resolve,
+        if self._triangles is not None:
+            self._triangles.release()
+            self._triangles = None
+        for vao_prog in self._resolves.values():
+            for obj in vao_prog[::-1]:
+                obj.release()
+        self._resolves = {}
+        for obj in (self._ref_sampler, self.program, self._depth_program,
                     self._scratch, self._scratch_tex):
             obj.release()
 

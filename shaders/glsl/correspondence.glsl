@@ -11,19 +11,27 @@
 //
 // DEPTH_MAP: draws view u_view's depth map (eye depth of the nearest
 // surface) from the same texels, into rows [u_view * S, (u_view + 1) * S).
-// Default: rasterizes the TARGET pose (skinning as the UDP pass) and writes,
-// for up to 4 views at a time, the interpolated texels (one attachment per view).
-// RESOLVE: a full-screen pass over the pixels the target covers (the depth
-// test keeps the rest out), once per pixel, not per overlapping fragment:
-// the view's reference sampled at that position and the view's coverage (1
-// where the point is visible in the view).
+// (The target's visibility buffer, triangle id + barycentrics per pixel, is
+// drawn by glsl/correspondence_vbuf.glsl.)
+// RESOLVE (= the views per draw, 1..6): a full-screen pass over the pixels
+// the target covers, once per pixel, not per overlapping fragment: fetches
+// the triangle's 3 vertex indices (u_triangles) and each view's 3 texels,
+// interpolates them with the barycentrics (what the rasterizer would have
+// done), samples the view's reference there and writes the view's coverage
+// (1 where the point is visible in the view).
 
-uniform sampler2D u_attrs;    // RGBA32F, u_attr_width texels per row, u_attr_rows rows per view
-uniform int u_attr_width;
+uniform sampler2D u_attrs;    // RGBA32F, 4096 texels per row, u_attr_rows rows per view
 uniform int u_attr_rows;
 
+// Rows of 4096 texels (correspondence_pass._ATTR_WIDTH): shifts and masks, as
+// integer division is not vectorized on CPU rasterizers (llvmpipe: it was
+// half of the resolve's cost).
+ivec2 texel_of(int index) {
+    return ivec2(index & 4095, index >> 12);
+}
+
 vec4 view_attr(int view, int vertex) {
-    return texelFetch(u_attrs, ivec2(vertex % u_attr_width, view * u_attr_rows + vertex / u_attr_width), 0);
+    return texelFetch(u_attrs, texel_of(vertex) + ivec2(0, view * u_attr_rows), 0);
 }
 
 #if defined DEPTH_MAP
@@ -54,30 +62,47 @@ void main() {
 #elif defined RESOLVE
 
 #if defined VERTEX_SHADER
-uniform float u_quad_depth;  // NDC z just in front of the cleared depth: only covered pixels pass
-void main() {
+void main() {  // one triangle over the viewport; the visibility buffer says which pixels are covered
     vec2 p = vec2(float((gl_VertexID << 1) & 2), float(gl_VertexID & 2));
-    gl_Position = vec4(p * 2.0 - 1.0, u_quad_depth, 1.0);
+    gl_Position = vec4(p * 2.0 - 1.0, 0.0, 1.0);
 }
 
 #elif defined FRAGMENT_SHADER
-uniform sampler2D u_view0;  // the default pass's outputs, one per view of this draw
-uniform sampler2D u_view1;
-uniform sampler2D u_view2;
-uniform sampler2D u_view3;
+uniform sampler2D u_vbuf;       // the default pass's output: (triangle + 1, b0, b1, 0); 0 = background
+uniform isampler2D u_triangles; // RGBA32I, 4096 texels per row: triangle t's 3 vertex indices
+uniform int u_row0;             // this draw's first row in the outputs (group * H)
 uniform sampler2DArray u_reference;  // [M] x S x S premultiplied RGBA, row 0 = top; zero border
 uniform sampler2D u_depth;           // R32F, S x (M * S): view k's depth map in rows [k*S, (k+1)*S)
 uniform float u_side;
 uniform int u_first;
 uniform int u_count;
-uniform vec4 u_exact;      // per view of this draw: 1 = depth-test against its depth map, 0 = d is the visibility
-uniform vec4 u_tolerance;  // per view of this draw: eye-depth distance that still counts as the same surface point
+uniform float u_exact[6];      // per view of this draw: 1 = depth-test against its depth map, 0 = d is the visibility
+uniform float u_tolerance[6];  // per view of this draw: eye-depth distance that still counts as the same surface point
 
-layout(location = 0) out vec4 o_r;
-layout(location = 1) out vec4 o_g;
-layout(location = 2) out vec4 o_b;
-layout(location = 3) out vec4 o_a;
-layout(location = 4) out vec4 o_cover;
+// RESOLVE views per draw: each view's sample (r, g, b, a), then the views'
+// coverages, 4 per attachment (RESOLVE + ceil(RESOLVE / 4) attachments)
+layout(location = 0) out vec4 o_view0;
+#if RESOLVE > 1
+layout(location = 1) out vec4 o_view1;
+#endif
+#if RESOLVE > 2
+layout(location = 2) out vec4 o_view2;
+#endif
+#if RESOLVE > 3
+layout(location = 3) out vec4 o_view3;
+#endif
+#if RESOLVE > 4
+layout(location = 4) out vec4 o_view4;
+#endif
+#if RESOLVE > 5
+layout(location = 5) out vec4 o_view5;
+#endif
+layout(location = RESOLVE) out vec4 o_cover0123;
+#if RESOLVE == 5
+layout(location = 6) out vec4 o_cover45;
+#elif RESOLVE == 6
+layout(location = 7) out vec4 o_cover45;
+#endif
 
 // is a point at eye depth d seen at pixel position p of view k? It is when
 // one of the 4 depth texels around p shows a surface within the tolerance
@@ -94,67 +119,62 @@ float visible_in(int k, vec2 p, float d, float tolerance) {
     return seen;
 }
 
+// view u_first + i at the point with barycentrics `bary` in triangle `tri`:
+// the reference's colour there (un-premultiplied, alpha 1) and its coverage
+// `seen`; zeros where the view does not see the point. (Called with constant
+// i, not looped over arrays: llvmpipe spills indexed arrays to memory, which
+// cost more than everything else in the resolve.)
+vec4 resolve_view(int i, int count, ivec3 tri, vec3 bary, out float seen) {
+    seen = 0.0;
+    if (i >= count) return vec4(0.0);
+    int k = u_first + i;
+    vec4 at = bary.x * view_attr(k, tri.x) + bary.y * view_attr(k, tri.y) + bary.z * view_attr(k, tri.z);
+    if (at.z <= 0.0) return vec4(0.0);
+    vec2 p = at.xy / at.z;
+    seen = u_exact[i] > 0.5 ? visible_in(k, p, at.w, u_tolerance[i])
+                            : step(0.999, at.w);  // every corner of the triangle matched
+    vec4 s = texture(u_reference, vec3(p / u_side, float(k)));
+    // A seen point is opaque: alpha < 1 is the bilinear footprint reaching
+    // past the view's silhouette. Keep the surface colour (un-premultiplied)
+    // and let the partial alpha lower this view's coverage instead, so a
+    // view that sees the point inside its silhouette wins the fusion.
+    seen *= step(0.05, s.a) * s.a;
+    return seen > 0.0 ? vec4(s.rgb / s.a, 1.0) : vec4(0.0);
+}
+
 void main() {
-    ivec2 f = ivec2(gl_FragCoord.xy);
-    vec4 views[4] = vec4[4](texelFetch(u_view0, f, 0), texelFetch(u_view1, f, 0),
-                            texelFetch(u_view2, f, 0), texelFetch(u_view3, f, 0));
-    vec4 r = vec4(0.0), g = vec4(0.0), b = vec4(0.0), a = vec4(0.0), c = vec4(0.0);
-    for (int i = 0; i < 4; ++i) {
-        vec4 at = views[i];
-        if (i >= u_count || at.z <= 0.0) continue;
-        vec2 p = at.xy / at.z;
-        float seen = u_exact[i] > 0.5 ? visible_in(u_first + i, p, at.w, u_tolerance[i])
-                                      : step(0.999, at.w);  // every corner of the triangle matched
-        vec4 s = texture(u_reference, vec3(p / u_side, float(u_first + i)));
-        // A seen point is opaque: alpha < 1 is the bilinear footprint reaching
-        // past the view's silhouette. Keep the surface colour (un-premultiplied)
-        // and let the partial alpha lower this view's coverage instead, so a
-        // view that sees the point inside its silhouette wins the fusion.
-        seen *= step(0.05, s.a) * s.a;
-        s = seen > 0.0 ? vec4(s.rgb / s.a, 1.0) : vec4(0.0);
-        r[i] = s.r;
-        g[i] = s.g;
-        b[i] = s.b;
-        a[i] = s.a;
-        c[i] = seen;
-    }
-    o_r = r;
-    o_g = g;
-    o_b = b;
-    o_a = a;
-    o_cover = c;
+    vec4 vis = texelFetch(u_vbuf, ivec2(gl_FragCoord.xy) - ivec2(0, u_row0), 0);
+    // no triangle here (the outputs are cleared): llvmpipe skips the rest of
+    // the shader for blocks of pixels all discarded (it runs every branch of
+    // a block, so an `if` would not)
+    if (vis.x < 0.5) discard;
+    int count = u_count;
+    int t = int(vis.x) - 1;
+    ivec3 tri = texelFetch(u_triangles, texel_of(t), 0).xyz;
+    vec3 bary = vec3(vis.y, vis.z, 1.0 - vis.y - vis.z);
+    // RESOLVE views per draw (a constant: llvmpipe would run the unused ones' code too)
+    vec4 c0123 = vec4(0.0), c45 = vec4(0.0);
+    o_view0 = resolve_view(0, count, tri, bary, c0123.x);
+#if RESOLVE > 1
+    o_view1 = resolve_view(1, count, tri, bary, c0123.y);
+#endif
+#if RESOLVE > 2
+    o_view2 = resolve_view(2, count, tri, bary, c0123.z);
+#endif
+#if RESOLVE > 3
+    o_view3 = resolve_view(3, count, tri, bary, c0123.w);
+#endif
+#if RESOLVE > 4
+    o_view4 = resolve_view(4, count, tri, bary, c45.x);
+#endif
+#if RESOLVE > 5
+    o_view5 = resolve_view(5, count, tri, bary, c45.y);
+#endif
+    o_cover0123 = c0123;
+#if RESOLVE > 4
+    o_cover45 = c45;
+#endif
 }
 #endif
 
-#else  // the correspondence raster: each view's texel, interpolated
-
-#if defined VERTEX_SHADER
-#include "include/skinning.glsl"
-
-uniform mat4 u_view_proj;  // target camera, y flipped (row 0 = top), as the UDP pass
-uniform int u_first;       // first view of this draw
-uniform int u_count;       // views in this draw (1..4)
-out vec4 v_view[4];
-
-void main() {
-    vec3 p = skinned_position(skin_matrix());
-    for (int i = 0; i < 4; ++i)
-        v_view[i] = i < u_count ? view_attr(u_first + i, gl_VertexID) : vec4(0.0);
-    gl_Position = u_view_proj * vec4(p, 1.0);
-}
-
-#elif defined FRAGMENT_SHADER
-in vec4 v_view[4];
-layout(location = 0) out vec4 o_view0;
-layout(location = 1) out vec4 o_view1;
-layout(location = 2) out vec4 o_view2;
-layout(location = 3) out vec4 o_view3;
-
-void main() {
-    o_view0 = v_view[0];
-    o_view1 = v_view[1];
-    o_view2 = v_view[2];
-    o_view3 = v_view[3];
-}
-#endif
 #endif

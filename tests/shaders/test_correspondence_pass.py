@@ -164,6 +164,31 @@ def test_udp_nn_views_match_within_a_pixel_or_two(gl_ctx, scene):
         assert np.median(err) < _step(udp), (k, np.median(err))
 
 
+@pytest.mark.parametrize("count", [5, 6, 8])
+def test_each_view_of_a_larger_sheet_gives_what_it_gives_alone(gl_ctx, scene, count):
+    """Sheets of 5..8 views (one resolve draw of 5 or 6 views, or two draws)
+    put every view's sample and coverage where it belongs: view k of the sheet
+    equals the same view in a sheet of its own (exact and udp-nn views mixed)."""
+    from conrt.shaders.correspondence_pass import SheetView
+
+    character, views, (pose, camera, _), _ = scene
+    sheet = [SheetView("exact", camera=c, pose=p) if k % 2 == 0 else SheetView("udp-nn", udp=u)
+             for k, (c, p, u) in enumerate(views)]
+    order = [k % len(views) for k in range(count)]
+    reference = _udp_reference(views)
+    # view k's reference colour scaled by 1 / (k + 1): a sample landing in another view's slot would show it
+    scale = np.array([1.0, 1.0, 1.0, 0.0], np.float32)[:, None, None]
+    scaled = np.stack([reference[j] * (1.0 - scale * (k / (k + 1.0))) for k, j in enumerate(order)]).astype(np.float32)
+    with _pass(gl_ctx, character, [sheet[j] for j in order], scaled) as p:
+        sampled, cover = p.run(pose, camera)
+    for k, j in enumerate(order):
+        with _pass(gl_ctx, character, [sheet[j]], scaled[k:k + 1]) as p:
+            alone_sampled, alone_cover = p.run(pose, camera)
+        assert (alone_cover[0] > 0.5).sum() > 50
+        np.testing.assert_array_equal(cover[k], alone_cover[0], err_msg=f"view {k}")
+        np.testing.assert_array_equal(sampled[k], alone_sampled[0], err_msg=f"view {k}")
+
+
 def test_a_view_file_of_another_view_is_a_named_error(gl_ctx, scene):
     from conrt.shaders.correspondence_pass import SheetView
 
@@ -193,3 +218,20 @@ def test_bad_sheets_are_named(gl_ctx, scene):
             p.run(views[0][1], views[0][0])
     with pytest.raises(InputError, match="needs its camera and pose"):
         SheetView("exact")
+
+
+def test_a_mesh_beyond_the_visibility_buffer_is_named(gl_ctx, scene, monkeypatch):
+    """Triangle ids are stored as exact float32 (below 2^24): a larger mesh is
+    a named error before any GL object is made, and the pass stays usable."""
+    from conrt.shaders import correspondence_pass as cp
+
+    character, views, (pose, camera, _), _ = scene
+    with cp.CorrespondencePass(gl_ctx, SIZE, SIZE) as p:
+        monkeypatch.setattr(cp, "_MAX_TRIANGLES", len(character.mesh.triangles))
+        with pytest.raises(InputError, match="triangles exceed"):
+            p.set_character(character)
+        monkeypatch.undo()
+        p.set_character(character)
+        p.set_sheet(_exact_views(views), _udp_reference(views))
+        _, cover = p.run(pose, camera)
+        assert (cover > 0.5).sum() > 50
