@@ -332,7 +332,7 @@ def sheet_udps_for(model, sheet, images) -> list | None:
     ``*_udp.npz`` beside it and they match the loaded images; else None."""
     from .session import load_sheet_udps
 
-    if model.cfg.architecture != "lookup":
+    if not model.takes_sheet_udp:
         return None
     udps = load_sheet_udps(sheet)
     if udps is not None and [u.shape[:2] for u in udps] != [im.shape[:2] for im in images]:
@@ -343,7 +343,7 @@ def sheet_udps_for(model, sheet, images) -> list | None:
 def _choose_correspondences(model, sheet, images, character, mode: str):
     from .session import CORRESPONDENCES, choose_correspondences
 
-    if model.cfg.architecture != "lookup":
+    if not model.takes_views:  # exact/udp-nn shade from the views found: conr-rt's FusionNet
         if mode not in ("auto", "table"):
             raise ConfigError(f"correspondence {mode!r} needs a lookup-architecture model (conr-rt); "
                               f"{model.cfg.name} is {model.cfg.architecture!r}")

@@ -50,7 +50,7 @@ def run(args) -> int:
     backend.load(model)
     images = [read_sheet_image(p) for p in args.sheet]
     # lookup models (conr-rt) use the views' own UDPs when each has a *_udp.npz beside it
-    udps = load_sheet_udps(args.sheet) if model.cfg.architecture == "lookup" else None
+    udps = load_sheet_udps(args.sheet) if model.takes_sheet_udp else None
     backend.encode_sheet(images, official=args.official, matting=args.matting, size=args.size, sheet_udp=udps)
     rgba = backend.shade(read_udp(args.udp))  # (H, W, 4) premultiplied
     if out.suffix.lower() == ".npz":

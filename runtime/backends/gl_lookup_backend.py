@@ -33,6 +33,7 @@ from torch import nn
 
 from conrt.errors import BackendUnavailable, ConfigError, ContextError, InputError
 
+from ..lookup_net import LookupNet
 from ..sheet import SheetCache
 from .base import Backend, register_backend
 from .onnx_backend import OPSET, _prune, open_session, weights_fingerprint
@@ -176,7 +177,7 @@ class GlLookupBackend(Backend):
 
     @classmethod
     def supports(cls, model) -> bool:
-        return getattr(getattr(model, "cfg", None), "architecture", None) == "lookup"
+        return isinstance(model, LookupNet) or (isinstance(model, type) and issubclass(model, LookupNet))
 
     @property
     def device(self) -> str:

@@ -79,13 +79,13 @@ class TorchBackend(Backend):
 
     @property
     def takes_views(self) -> bool:
-        return self.model is not None and hasattr(self.model, "fusion")
+        return self.model is not None and self.model.takes_views
 
     def infer_views(self, udp: np.ndarray, sampled: np.ndarray, cover: np.ndarray) -> np.ndarray:
         with torch.inference_mode():
-            x = torch.from_numpy(udp).to(self.device)
-            return self.model.fusion(torch.from_numpy(sampled).to(self.device), torch.from_numpy(cover).to(self.device),
-                                     self.model.encode_pose(x)[0], keep_seen=True).cpu().numpy()
+            dev = self.device
+            return self.model.render_views(torch.from_numpy(udp).to(dev), torch.from_numpy(sampled).to(dev),
+                                           torch.from_numpy(cover).to(dev)).cpu().numpy()
 
     def infer(self, udp: np.ndarray) -> np.ndarray:
         x = torch.from_numpy(np.ascontiguousarray(udp, dtype=np.float32)).to(self.device)
