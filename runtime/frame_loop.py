@@ -41,6 +41,8 @@ import numpy as np
 from conrt.errors import ConfigError, InputError
 from conrt.types import Camera, Character, Pose
 
+from .limits import MAX_FRAME_SIDE, MIN_FRAME_SIDE
+
 log = logging.getLogger(__name__)
 
 STAGES = ("physics", "raster", "readback", "shade", "output")
@@ -290,7 +292,7 @@ class ShadeStage:
     the alpha is limited to the UDP's occupancy."""
 
     def __init__(self, model, sheet_images, size: int, backend: str = "auto", clip_to_udp: bool = True,
-                 sheet_udps=None):
+                 sheet_udps=None, backend_options: dict | None = None):
         from .backends import create_backend
         from .session import fit_sheet, fit_sheet_udps
 
@@ -300,15 +302,19 @@ class ShadeStage:
         # the network's alpha is clipped to it: a weak or untrained network must
         # not paint the background.
         self.clip_to_udp = clip_to_udp
-        self.backend = create_backend(backend, model)
+        self.backend = create_backend(backend, model, sheet_views=len(sheet_images), **(backend_options or {}))
         t0 = time.perf_counter()
-        self.sheet_images = fit_sheet(sheet_images, self.size)  # [S, S, 4] u8 straight RGBA views
-        # the views' own UDPs (if known), framed like the images
-        self.sheet_udps = fit_sheet_udps(sheet_udps, sheet_images, self.size) if sheet_udps is not None else None
-        # on a thread of its own, like per-frame shading (see bridge_source.py)
-        with ThreadPoolExecutor(1, thread_name_prefix="conrt-sheet") as pool:
-            self.cache = pool.submit(self.backend.encode_sheet, self.sheet_images,
-                                     sheet_udp=self.sheet_udps).result()
+        try:
+            self.sheet_images = fit_sheet(sheet_images, self.size)  # [S, S, 4] u8 straight RGBA views
+            # the views' own UDPs (if known), framed like the images
+            self.sheet_udps = fit_sheet_udps(sheet_udps, sheet_images, self.size) if sheet_udps is not None else None
+            # on a thread of its own, like per-frame shading (see bridge_source.py)
+            with ThreadPoolExecutor(1, thread_name_prefix="conrt-sheet") as pool:
+                self.cache = pool.submit(self.backend.encode_sheet, self.sheet_images,
+                                         sheet_udp=self.sheet_udps).result()
+        except BaseException:
+            self.backend.close()
+            raise
         log.info("sheet encoded once: %d views at %d px in %.2f s (%s backend)", self.cache.views, self.size,
                  time.perf_counter() - t0, self.backend.name)
 
@@ -325,6 +331,16 @@ class ShadeStage:
         if self.clip_to_udp:
             rgba = rgba * udp[..., 3:4]  # premultiplied: scale all four channels
         return rgba
+
+    def close(self) -> None:
+        """Free the backend (its threads, GL context, sessions)."""
+        self.backend.close()
+
+    def __enter__(self) -> "ShadeStage":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
 
 
 def sheet_udps_for(model, sheet, images) -> list | None:
@@ -371,8 +387,9 @@ def sheet_views(chosen, images, size: int) -> list:
 
 
 def check_size(size, multiple: int = 1) -> int:
-    if not isinstance(size, (int, np.integer)) or not 16 <= size <= 4096:
-        raise ConfigError(f"frame size must be an integer in 16..4096, got {size!r}")
+    lo, hi = MIN_FRAME_SIDE, MAX_FRAME_SIDE
+    if not isinstance(size, (int, np.integer)) or not lo <= size <= hi:
+        raise ConfigError(f"frame size must be an integer in {lo}..{hi}, got {size!r}")
     if size % multiple:
         lo = max(multiple, size // multiple * multiple)
         raise ConfigError(f"frame size {size} is not a multiple of {multiple}, which this network needs "
@@ -618,6 +635,7 @@ class Runtime:
         self._worker.join(timeout=30)
         self.raster.close()
         self.physics.close()
+        self.shader.close()
         for o in self.owned:
             o.close()
 
@@ -656,7 +674,8 @@ def open_runtime(character=None, sheet=None, weights=None, *, backend: str = "au
                  clip="idle", fps: float = 30.0, physics_mode: Literal["kinematic", "physical"] = "kinematic",
                  realtime: bool = False, toon: bool = False, ctx=None, context: str = "auto",
                  yaw: float = 0.0, pitch: float = 0.0, model=None, facing: str = "auto",
-                 name_map: dict | None = None, vmc=None, vmc_send=None, correspondence: str = "auto") -> Runtime:
+                 name_map: dict | None = None, vmc=None, vmc_send=None, correspondence: str = "auto",
+                 backend_options: dict | None = None) -> Runtime:
     """Load everything and build a :class:`Runtime` (``rt.info`` says what was loaded).
 
     ``character``: None (sample), a path or "procedural:SEED"; ``sheet``: None
@@ -672,7 +691,8 @@ def open_runtime(character=None, sheet=None, weights=None, *, backend: str = "au
     models, conr-rt): how target pixels find their sheet positions: ``auto``
     (exact where the sheet has ``view_NN_view.npz``, UDP nearest-neighbour where
     it has only ``view_NN_udp.npz``, else the table), ``table``, ``exact``,
-    ``udp-nn``."""
+    ``udp-nn``; ``backend_options``: the backend's own options (e.g. ``{"threads": 2}``,
+    see ``Backend.option_names``)."""
     from .session import SAMPLE_CHARACTER, load_character_source, load_model_source, load_sheet_source
 
     from conrt.physics.clips import Clip
@@ -713,7 +733,7 @@ def open_runtime(character=None, sheet=None, weights=None, *, backend: str = "au
         if udps is not None:
             sheet_desc += " (with their UDPs)"
         chosen = _choose_correspondences(model, sheet, images, char, correspondence)
-        shader = ShadeStage(model, images, size, backend, sheet_udps=udps)
+        shader = ShadeStage(model, images, size, backend, sheet_udps=udps, backend_options=backend_options)
         if chosen is not None and not shader.backend.takes_views:
             if correspondence != "auto":
                 raise ConfigError(f"backend {shader.name!r} cannot shade from exact sheet correspondences; "
@@ -746,6 +766,8 @@ def open_runtime(character=None, sheet=None, weights=None, *, backend: str = "au
         raster.close()
         if physics is not None:
             physics.close()
+        if shader is not None:
+            shader.close()
         for o in owned:
             o.close()
         raise

@@ -22,6 +22,7 @@ from conrt.errors import AssetError, CheckpointError, ConfigError, InputError
 from conrt.types import Character
 
 from . import official as off
+from . import limits
 from .sheet import check_sheet_image, read_sheet_image
 
 log = logging.getLogger(__name__)
@@ -34,7 +35,7 @@ SAMPLE_SHEET_DIR = SAMPLES_DIR / "sheet"
 DEFAULT_WEIGHTS = _PKG / "weights" / "conr-default.safetensors"
 FALLBACK_CONFIG = "conr-xs"
 SHEET_SUFFIXES = (".png", ".webp", ".tif", ".tiff")
-MAX_SHEET_VIEWS = 16
+MAX_SHEET_VIEWS = limits.MAX_SHEET_VIEWS
 # free border per side (fraction of the frame) when a sheet view is re-framed;
 # the default model's training frames had 0.03-0.18 (training/datagen.py)
 SHEET_MARGIN = 0.06

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from conrt.errors import ConfigError
 
+from ._backend_args import add_backend_option_argument, backend_options
 from ._motion_args import add_loading_arguments, add_motion_argument, loading_kwargs
 
 log = logging.getLogger(__name__)
@@ -28,6 +29,7 @@ def add_source_arguments(p: argparse.ArgumentParser) -> None:
                                                 "official folder, or shipped weights by name: conr-rt-fast "
                                                 "(default: the embedded conr-default)")
     p.add_argument("--backend", default="auto", help="inference backend: auto, torch, onnxruntime, tensorrt (default auto)")
+    add_backend_option_argument(p)
     p.add_argument("--size", type=int, default=None,
                    help="square frame size in pixels (default: the size the model was trained at, 128 for the "
                         "embedded model)")
@@ -65,6 +67,7 @@ def run(args) -> int:
 
     check_motion(args.clip)  # before any file is created
     loading = loading_kwargs(args)
+    loading["backend_options"] = backend_options(args)
     sinks = []
     if args.output:
         sinks.append(make_sink(args.output, args.fps, extra={"clip": args.clip, "fps": args.fps}))

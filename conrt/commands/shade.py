@@ -6,6 +6,8 @@ from pathlib import Path
 
 from conrt.errors import ConfigError
 
+from ._backend_args import add_backend_option_argument, backend_options
+
 log = logging.getLogger(__name__)
 
 
@@ -24,6 +26,7 @@ def register(subparsers) -> None:
     p.add_argument("--official", action="store_true",
                    help="reproduce the official input conventions exactly (uint8 quirks)")
     p.add_argument("--backend", default="auto", help="torch, onnxruntime or auto (default)")
+    add_backend_option_argument(p)
     p.add_argument("--onnx", help="onnxruntime: use/write this exported graph instead of a temporary one")
     p.add_argument("--matting", choices=("uniform",), default=None,
                    help="make an alpha mask for opaque sheets by keying out a uniform background colour")
@@ -36,7 +39,7 @@ def register(subparsers) -> None:
 def run(args) -> int:
     import numpy as np
 
-    from conrt.runtime.backends import get_backend_class
+    from conrt.runtime.backends import create_backend, get_backend_class
     from conrt.runtime.checkpoint import resolve_model
     from conrt.runtime.session import load_sheet_udps
     from conrt.runtime.sheet import read_sheet_image, read_udp
@@ -45,14 +48,16 @@ def run(args) -> int:
     if out.suffix.lower() not in (".png", ".npz"):
         raise ConfigError(f"-o {out}: the output must end in .png or .npz")
     model = resolve_model(args.weights, args.config)
-    cls = get_backend_class(args.backend, model)  # auto: the fastest backend that runs this model
-    backend = cls(onnx_path=args.onnx) if args.onnx and cls.name == "onnxruntime" else cls()
-    backend.load(model)
+    options = backend_options(args)
+    name = get_backend_class(args.backend, model).name  # auto: the fastest backend that runs this model
+    if args.onnx and name == "onnxruntime":
+        options.setdefault("onnx_path", args.onnx)
     images = [read_sheet_image(p) for p in args.sheet]
     # lookup models (conr-rt) use the views' own UDPs when each has a *_udp.npz beside it
     udps = load_sheet_udps(args.sheet) if model.takes_sheet_udp else None
-    backend.encode_sheet(images, official=args.official, matting=args.matting, size=args.size, sheet_udp=udps)
-    rgba = backend.shade(read_udp(args.udp))  # (H, W, 4) premultiplied
+    with create_backend(name, model, **options) as backend:
+        backend.encode_sheet(images, official=args.official, matting=args.matting, size=args.size, sheet_udp=udps)
+        rgba = backend.shade(read_udp(args.udp))  # (H, W, 4) premultiplied
     if out.suffix.lower() == ".npz":
         np.savez(out, rgba=np.ascontiguousarray(rgba.transpose(2, 0, 1), dtype=np.float32))
     else:

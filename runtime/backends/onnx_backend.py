@@ -16,8 +16,6 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import logging
-import os
-import tempfile
 import warnings
 from pathlib import Path
 
@@ -26,6 +24,7 @@ import torch
 
 from conrt.errors import BackendUnavailable, InputError
 
+from ..cache import GraphCache
 from ..model import ShaderNet
 from ..sheet import SheetCache
 from .base import Backend, register_backend
@@ -80,21 +79,6 @@ def open_session(path, threads: int | None = None, providers=None):
     return ort.InferenceSession(str(path), opts, providers=providers)
 
 
-CACHE_KEEP = 8  # exported graphs kept in the cache folder (newest first)
-
-
-def _prune(folder: Path) -> None:
-    """Keep only the newest CACHE_KEEP graphs in the cache folder."""
-    if tempfile.gettempdir() in str(folder) and "conrt-onnx-" in str(folder):
-        return
-    graphs = sorted(folder.glob("conr*.onnx"), key=lambda p: p.stat().st_mtime, reverse=True)
-    for old in graphs[CACHE_KEEP:]:
-        try:
-            old.unlink()
-        except OSError:
-            pass
-
-
 def weights_fingerprint(model: ShaderNet) -> str:
     """A short hash of the config and every tensor's shape, sum and first/last values."""
     h = hashlib.sha1(model.cfg.to_json().encode())
@@ -114,15 +98,18 @@ class OnnxRuntimeBackend(Backend):
     """Runs the exported per-frame graph with ONNX Runtime (CPU by default)."""
 
     name = "onnxruntime"
+    priority = 40
 
     def __init__(self, onnx_path=None, providers=None, threads: int | None = None):
         super().__init__()
         self.onnx_path = Path(onnx_path) if onnx_path else None
         self.providers = providers or ["CPUExecutionProvider"]
+        if isinstance(self.providers, str):
+            self.providers = [self.providers]
         self.threads = threads
         self.session = None
         self._size = None
-        self._tmp = None
+        self.graphs = GraphCache("onnx")
 
     @classmethod
     def is_available(cls) -> bool:
@@ -156,38 +143,26 @@ class OnnxRuntimeBackend(Backend):
             path = self.onnx_path
             if path is None or path.exists():
                 path = self._cached_graph(cache.size)
-            if not path.exists():
+            else:  # the caller's path, not there yet: written once, there
                 export_onnx(self.model, path.with_suffix(".part"), cache.size)
                 path.with_suffix(".part").replace(path)  # never leave a half-written graph
-                _prune(path.parent)
             self._open(path)
         self._feeds = cache.numpy_inputs()
 
     def _cached_graph(self, size: int) -> Path:
-        """Where the exported graph of this model at this size lives.
-
-        Keyed by the config, the size and a fingerprint of the weights, in
-        ``$CONRT_CACHE_DIR`` (default ``~/.cache/conrt``)/onnx, so repeated
-        runs (``conrt shade``) export only once. ``CONRT_CACHE_DIR=""``
-        disables the cache (a temporary folder per backend).
-        """
-        root = os.environ.get("CONRT_CACHE_DIR", str(Path.home() / ".cache" / "conrt"))
+        """The exported graph of this model at this size, keyed by the config,
+        the size and a fingerprint of the weights, in the graph cache
+        (runtime/cache.py), so repeated runs (``conrt shade``) export only once."""
         name = f"{self.model.cfg.name}-{size}-{weights_fingerprint(self.model)}.onnx"
-        if not root:
-            self._tmp = tempfile.TemporaryDirectory(prefix="conrt-onnx-")
-            return Path(self._tmp.name) / name
-        folder = Path(root) / "onnx"
-        folder.mkdir(parents=True, exist_ok=True)
-        return folder / name
+        return self.graphs.get(name, lambda part: export_onnx(self.model, part, size))
 
     def infer(self, udp: np.ndarray) -> np.ndarray:
         feeds = dict(self._feeds)
         feeds["udp"] = np.ascontiguousarray(udp, dtype=np.float32)
         return self.session.run(["rgba"], feeds)[0]
 
-    def __del__(self):
-        if self._tmp is not None:
-            try:
-                self._tmp.cleanup()
-            except OSError:
-                pass
+    def close(self) -> None:
+        self.session = None
+        self._size = None
+        self.graphs.close()
+        super().close()

@@ -108,9 +108,9 @@ def test_toy_shades_through_the_torch_path_and_every_backend(toy):
     names = available_backends(toy)
     assert "torch" in names and "onnxruntime" in names and "gl-lookup" not in names
     for name in names:
-        backend = create_backend(name, toy)
-        backend.encode_sheet(images)
-        got = backend.shade(udp)
+        with create_backend(name, toy) as backend:
+            backend.encode_sheet(images)
+            got = backend.shade(udp)
         np.testing.assert_allclose(got, want, atol=1e-5, err_msg=name)
 
 
