@@ -23,6 +23,7 @@ from conrt.errors import CheckpointError
 
 from .config import CoNRConfig, get_config
 from .conr_v1 import CoNR
+from .defaults import DEFAULT_WEIGHTS, WEIGHTS_DIR
 from .model import ShaderNet, create_model
 
 log = logging.getLogger(__name__)
@@ -157,10 +158,6 @@ def load_model(path, config: "str | CoNRConfig" = "conr-paper") -> ShaderNet:
     if not path.exists():
         raise CheckpointError(f"{path}: no such file or folder")
     return load_weights(path)
-
-
-WEIGHTS_DIR = Path(__file__).parent / "weights"
-DEFAULT_WEIGHTS = WEIGHTS_DIR / "conr-default.safetensors"  # the embedded default model (runtime/defaults.py)
 
 
 def embedded_weights(name) -> Path | None:

@@ -693,7 +693,8 @@ def open_runtime(character=None, sheet=None, weights=None, *, backend: str = "au
     it has only ``view_NN_udp.npz``, else the table), ``table``, ``exact``,
     ``udp-nn``; ``backend_options``: the backend's own options (e.g. ``{"threads": 2}``,
     see ``Backend.option_names``)."""
-    from .session import SAMPLE_CHARACTER, load_character_source, load_model_source, load_sheet_source
+    from .defaults import SAMPLE_CHARACTER
+    from .session import load_character_source, load_model_source, load_sheet_source
 
     from conrt.physics.clips import Clip
     from conrt.physics.motion import check_motion, motion_poses, resolve_motion

@@ -18,6 +18,8 @@ from pathlib import Path
 
 import numpy as np
 
+from conrt.samples import SAMPLE_CHARACTER, SAMPLE_SHEET_DIR
+
 log = logging.getLogger(__name__)
 
 YAWS = (0, 60, 120, 180, 240, 300)  # front, front-left, back-left, back, back-right, front-right
@@ -55,11 +57,10 @@ def render_sheet(glb, out, size: int = 128, yaws=YAWS) -> list[Path]:
 
 
 def main(argv=None) -> int:
-    here = Path(__file__).resolve().parent.parent
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--glb", default=str(here / "samples" / "sample_character.glb"))
+    ap.add_argument("--glb", default=str(SAMPLE_CHARACTER))
     ap.add_argument("--size", type=int, default=128)
-    ap.add_argument("-o", "--out", default=str(here / "samples" / "sheet"))
+    ap.add_argument("-o", "--out", default=str(SAMPLE_SHEET_DIR))
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO)
     for p in render_sheet(args.glb, args.out, args.size):
