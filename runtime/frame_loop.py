@@ -265,10 +265,11 @@ class RasterStage:
         yaws (front, side, back, other side): the fallback when no sheet is given."""
         from conrt.characters.posing import posed_positions, rest_pose
         from conrt.shaders import ToonPass, frame_character
+        from conrt.shaders.camera import sheet_yaws
 
         pose = rest_pose(self.character)
         pts = posed_positions(self.character, pose)
-        yaws = (0.0, 90.0, 180.0, -90.0, 45.0, -45.0, 135.0, -135.0)[:views]
+        yaws = sheet_yaws(views, "spread")
         with ToonPass(self.ctx, self.size, self.size) as toon:
             toon.set_character(self.character)
             return [toon.run(pose, frame_character(pts, yaw=y, size=self.size)) for y in yaws]

@@ -19,10 +19,12 @@ from pathlib import Path
 import numpy as np
 
 from conrt.samples import SAMPLE_CHARACTER, SAMPLE_SHEET_DIR
+from conrt.shaders.camera import sheet_yaws
 
 log = logging.getLogger(__name__)
 
-YAWS = (0, 60, 120, 180, 240, 300)  # front, front-left, back-left, back, back-right, front-right
+# front, front-left, back-left, back, back-right, front-right (whole degrees: they name the files)
+YAWS = tuple(int(y) for y in sheet_yaws(6, "even"))
 PITCH = 8.0
 MARGIN = 0.08
 
