@@ -13,8 +13,14 @@ Loading (``load_character``):
   bind pose (inverse of the inverse bind matrices, under the armature's parent
   transform) is used and the meta says so. Rest pose = bind pose.
 - JOINTS_0/WEIGHTS_0 (+ _1) of any component type; weights renormalised, the
-  4 largest kept. Morph targets are ignored (base shape). Missing normals are
-  computed. Strips/fans become triangle lists.
+  4 largest kept. Missing normals are computed.
+- Morph targets (POSITION, NORMAL deltas) of every merged primitive become
+  ``SkinnedMesh.morph_*`` (one target per (mesh, target index), named
+  ``targetNames`` from the mesh/primitive extras, prefixed ``mesh/`` when
+  several meshes have targets); VRM 0.x ``blendShapeMaster`` groups and VRM 1.0
+  ``VRMC_vrm.expressions`` (preset + custom) become ``Character.expressions``
+  with preset names normalised (``characters/expressions.py``); a plain glTF
+  whose target names are presets (``blink``, ``aa`` ...) gets those. Strips/fans become triangle lists.
 - Materials: base colour factor/texture (embedded PNG/JPEG decoded with
   Pillow), TEXCOORD_0, COLOR_0; several textures become one atlas. VRM 0.x and
   1.0 humanoid maps go to ``Character.humanoid``; MToon shade colour to
@@ -30,14 +36,16 @@ Loading (``load_character``):
 Saving (``save_character``) writes one skinned primitive with POSITION,
 NORMAL, TEXCOORD_0, COLOR_0, JOINTS_0, WEIGHTS_0 and the part labels as the
 custom attribute ``_PARTS`` (float scalar), inverse bind matrices, the joints'
-rest local transforms as node TRS, the base colour texture as PNG, and in the
-root ``extras["conrt"]`` the canonical box, the regions, the humanoid map, the
-name and meta (see docs/characters.md), so ``load(save(c)) == c`` up to float
+rest local transforms as node TRS, the base colour texture as PNG, morph
+targets (names in the mesh's ``extras.targetNames``), and in the root
+``extras["conrt"]`` the canonical box, the regions, the humanoid map, the
+expressions, the name and meta (see docs/characters.md), so ``load(save(c)) == c`` up to float
 tolerance.
 """
 from __future__ import annotations
 
 import base64
+import dataclasses
 import io
 import json
 import logging
@@ -49,7 +57,10 @@ import numpy as np
 import pygltflib
 from PIL import Image
 
-from conrt.errors import AssetError, ConfigError
+from conrt.characters.expressions import PRESETS, canonical_name
+from conrt.errors import AssetError, ConfigError, ConrtError
+from conrt.limits import (MAX_ACCESSOR_COUNT, MAX_REFERENCED_FILE_BYTES, check_character_scale, decode_rgba,
+                          read_confined)
 from conrt.types import (
     ALPHA_MODES,
     HUMANOID_BONES,
@@ -245,11 +256,8 @@ class _File:
             except (IndexError, ValueError) as exc:
                 raise AssetError(f"{self.path}: buffer {i} has a corrupt data URI ({exc})") from None
         else:
-            f = self.path.parent / unquote(buf.uri)
-            try:
-                data = f.read_bytes()
-            except OSError:
-                raise AssetError(f"{self.path}: buffer {i} file {f} is missing") from None
+            # confined to the asset's folder, and never more than it declares (/dev/zero)
+            data = read_confined(self.path.parent, unquote(buf.uri), need, f"{self.path}: buffer {i}")
         if len(data) < need:
             raise AssetError(f"{self.path}: buffer {i} is truncated: {len(data)} bytes, byteLength says {need}")
         return data
@@ -281,6 +289,8 @@ class _File:
         dt = np.dtype(_CTYPES[a.componentType])
         nc, count = _NCOMP[a.type], int(a.count)
         elem = dt.itemsize * nc
+        if not 0 <= count <= MAX_ACCESSOR_COUNT:  # zeros of any claimed size would be allocated
+            raise AssetError(f"{self.path}: accessor {index} claims {count} elements (limit {MAX_ACCESSOR_COUNT})")
         if a.bufferView is None:
             out = np.zeros((count, nc), dt)
         else:
@@ -322,12 +332,12 @@ class _File:
             elif img.uri and img.uri.startswith("data:"):
                 data = base64.b64decode(img.uri.split(",", 1)[1])
             elif img.uri:
-                data = (self.path.parent / unquote(img.uri)).read_bytes()
+                data = read_confined(self.path.parent, unquote(img.uri), MAX_REFERENCED_FILE_BYTES,
+                                     f"{self.path}: image {index}")
             else:
                 return None
-            with Image.open(io.BytesIO(data)) as im:
-                return np.asarray(im.convert("RGBA"), np.uint8).copy()
-        except (OSError, ValueError, IndexError) as exc:
+            return decode_rgba(io.BytesIO(data), f"{self.path}: image {index}")  # pixels capped before decoding
+        except (OSError, ValueError, IndexError, ConrtError) as exc:
             log.warning("%s: image %d cannot be decoded (%s); using no texture", self.path, index, exc)
             return None
 
@@ -492,8 +502,9 @@ def _node_parents(gltf) -> np.ndarray:
     parents = np.full(len(gltf.nodes or []), -1, np.int64)
     for i, n in enumerate(gltf.nodes or []):
         for c in n.children or []:
-            if 0 <= c < len(parents):
-                parents[c] = i
+            if not 0 <= c < len(parents):
+                raise AssetError(f"node {i} has child {c}, which does not exist ({len(parents)} nodes)")
+            parents[c] = i
     return parents
 
 
@@ -535,7 +546,13 @@ def load_character(path, *, box: CanonicalBox | None = None, allow_static: bool 
     if facing not in FACINGS:
         raise ConfigError(f"unknown facing {facing!r}; valid: {', '.join(FACINGS)}")
     try:
-        return _load(path, box, allow_static, facing, name_map)
+        character = _load(path, box, allow_static, facing, name_map)
+        check_character_scale(character, path)  # warn: a character every frame of which would be empty
+        return character
+    except AssetError as exc:
+        if str(path) in str(exc):
+            raise
+        raise AssetError(f"{path}: {exc}") from None  # every asset error names the file
     except (TypeError, ValueError, KeyError, IndexError, AttributeError, OverflowError, struct.error,
             np.linalg.LinAlgError) as exc:
         # Malformed values the checks above did not name (a string where a
@@ -678,12 +695,13 @@ def _load(path: Path, box, allow_static, facing="auto", name_map=None) -> Charac
                 continue
             prims.append((i, k, pr, kind, ref))
     if morph:
-        log.debug("%s: %d primitives have morph targets; using the base shape", path, morph)
+        log.debug("%s: %d primitives have morph targets", path, morph)
     if not prims:
         raise AssetError(f"{path}: has no triangle primitives on its skin")
 
     P, N, JJ, WW, TRI, UV, COL, PARTS, FAC, IMG, SHADE, nvert = [], [], [], [], [], [], [], [], [], [], [], 0
     ALPHA = []
+    MORPH = []  # (first vertex, count, mesh index, [(target, dpos, dnrm)]) per primitive
     has_uv = has_col = False
     zero_w = 0
     for node_i, k, pr, kind, ref in prims:
@@ -735,6 +753,7 @@ def _load(path: Path, box, allow_static, facing="auto", name_map=None) -> Charac
         UV.append(uv), COL.append(col), FAC.append(factor), IMG.append(image), SHADE.append((n, shade))
         PARTS.append(np.full(n, _part_from_material(mname), np.uint8))
         ALPHA.append(_alpha_flags(f, pr.material, n))
+        MORPH.append((nvert, n, nodes[node_i].mesh, _read_targets(f, pr, n, M, where)))
         nvert += n
     if zero_w:
         log.info("%s: %d vertices had no weights; bound to the root joint", path, zero_w)
@@ -802,13 +821,15 @@ def _load(path: Path, box, allow_static, facing="auto", name_map=None) -> Charac
         rest_world=rest_world.astype(np.float32),
         inverse_bind=inv_bind.astype(np.float32),
     )
+    morph_fields, morph_keys = _merge_targets(path, g, MORPH, nvert, T)
     mesh = SkinnedMesh(
         positions=positions.astype(np.float32), normals=normals.astype(np.float32), joints=joints,
         weights=weights, triangles=triangles, parts=parts, uv=uv, colors=colors, material=material,
-        **_alpha_arrays(ALPHA, written_by_us=extras is not None),
+        **_alpha_arrays(ALPHA, written_by_us=extras is not None), **morph_fields,
     )
     regions = _spring_regions(g, parents, jindex, jparents, joints, weights, meta) if extras is None else ()
-    return _finish(path, skeleton, mesh, box, meta, humanoid, extras, regions)
+    character = _finish(path, skeleton, mesh, box, meta, humanoid, extras, regions)
+    return dataclasses.replace(character, expressions=_expressions(path, g, morph_keys, mesh.morph_names, extras))
 
 
 # Left/right joint pairs whose difference points to the character's left (+X when facing +Z).
@@ -1237,6 +1258,13 @@ def save_character(character: Character, path, *, embed: bool = False) -> Path:
     gltf.materials = [mat]
     prim = pygltflib.Primitive(attributes=attrs, indices=indices, material=0, mode=pygltflib.TRIANGLES)
     gltf.meshes = [pygltflib.Mesh(name=character.name, primitives=[prim])]
+    if m.num_morphs:  # morph targets; their names in mesh.extras.targetNames (the common convention)
+        prim.targets = [
+            pygltflib.Attributes(
+                POSITION=add_acc(m.morph_positions[t], F32, "VEC3", minmax=True),
+                NORMAL=add_acc(m.morph_normals[t], F32, "VEC3") if m.morph_normals is not None else None)
+            for t in range(m.num_morphs)]
+        gltf.meshes[0].extras = {"targetNames": list(m.morph_names)}
     gltf.accessors = accessors
     gltf.bufferViews = views
     extras = {
@@ -1251,6 +1279,7 @@ def save_character(character: Character, path, *, embed: bool = False) -> Path:
         ],
         "parts_attribute": "_PARTS",
         "meta": character.meta,
+        "expressions": {k: np.asarray(v, np.float32) for k, v in character.expressions.items()},
     }
     if m.material.shade_color_factor is not None:
         mat.extras = {EXTRAS_KEY: {"shade_color_factor": _jsonable(m.material.shade_color_factor)}}
@@ -1303,3 +1332,139 @@ def _validate(c: Character) -> None:
         raise AssetError(f"character {c.name!r}: triangle indices out of range")
     if m.joints.max() >= sk.num_joints:
         raise AssetError(f"character {c.name!r}: joint indices out of range")
+
+
+# ---------------------------------------------------------------------------
+# Morph targets and VRM expressions
+
+_MORPH_BUDGET = 1 << 30  # bytes of dense [T, V, 3] deltas (positions + normals) a file may make us allocate
+
+
+def _read_targets(f: _File, pr, n: int, M: np.ndarray, where: str) -> list:
+    """One primitive's morph targets: [(target index, [n, 3] POSITION delta, [n, 3] NORMAL delta or None)],
+    in the primitive's character-space frame (deltas move with M's linear part)."""
+    out = []
+    for k, tg in enumerate(pr.targets or []):
+        def get(key, tg=tg):
+            return tg.get(key) if isinstance(tg, dict) else getattr(tg, key, None)
+
+        pi, ni = get("POSITION"), get("NORMAL")
+        dp = f.accessor(pi).astype(np.float64) if pi is not None else np.zeros((n, 3))
+        if dp.shape != (n, 3):
+            raise AssetError(f"{f.path}: {where}: morph target {k} POSITION is {dp.shape}, expected ({n}, 3)")
+        if not np.isfinite(dp).all():
+            raise AssetError(f"{f.path}: {where}: morph target {k} has NaN/inf POSITION deltas")
+        dn = f.accessor(ni).astype(np.float64) if ni is not None else None
+        if dn is not None and (dn.shape != (n, 3) or not np.isfinite(dn).all()):
+            log.warning("%s: %s: morph target %d NORMAL is malformed; ignored", f.path, where, k)
+            dn = None
+        out.append((k, dp @ M[:3, :3].T, None if dn is None else dn @ _normal_matrix(M).T))
+    return out
+
+
+def _target_names(g, mi: int) -> list:
+    m = g.meshes[mi]
+    for holder in [m, *m.primitives]:
+        ex = holder.extras if isinstance(holder.extras, dict) else {}
+        if isinstance(ex.get("targetNames"), list):
+            return [str(x) for x in ex["targetNames"]]
+    return []
+
+
+def _merge_targets(path, g, morphs: list, num_vertices: int, T: np.ndarray) -> tuple[dict, list]:
+    """Per-primitive targets -> SkinnedMesh morph fields; one target per (mesh, target index).
+    Returns the fields and the (mesh, target) key of each target (for expression binds)."""
+    keys: list[tuple[int, int]] = []
+    index: dict[tuple[int, int], int] = {}
+    for _, _, mi, targets in morphs:
+        for k, _, _ in targets:
+            if (mi, k) not in index:
+                index[(mi, k)] = len(keys)
+                keys.append((mi, k))
+    if not keys:
+        return {}, []
+    has_n = any(dn is not None for *_, targets in morphs for _, _, dn in targets)
+    size = len(keys) * num_vertices * 12 * (2 if has_n else 1)
+    if size > _MORPH_BUDGET:
+        raise AssetError(f"{path}: {len(keys)} morph targets x {num_vertices} vertices need {size >> 20} MiB "
+                         f"(limit {_MORPH_BUDGET >> 20} MiB)")
+    P = np.zeros((len(keys), num_vertices, 3), np.float32)
+    N = np.zeros_like(P) if has_n else None
+    for first, n, mi, targets in morphs:
+        for k, dp, dn in targets:
+            P[index[(mi, k)], first:first + n] = dp
+            if dn is not None:
+                N[index[(mi, k)], first:first + n] = dn
+    L = T[:3, :3].astype(np.float32)  # the orientation fix (VRM 0.x turn) applies to deltas too
+    P = P @ L.T
+    N = None if N is None else N @ L.T
+    several = len({mi for mi, _ in keys}) > 1
+    names = []
+    for mi, k in keys:
+        given = _target_names(g, mi)
+        base = given[k] if k < len(given) else str(k)
+        name = f"{g.meshes[mi].name or f'mesh{mi}'}/{base}" if several else base
+        names.append(name if name not in names else f"{name}#{len(names)}")
+    return {"morph_names": tuple(names), "morph_positions": P, "morph_normals": N}, keys
+
+
+def _expressions(path, g, keys: list, names: tuple, extras) -> dict[str, np.ndarray]:
+    """VRM 0.x blendShapeMaster / VRM 1.0 expressions (or our own extras, or preset-named
+    targets) -> expression name -> [T] morph weights."""
+    t = len(keys)
+    index = {key: i for i, key in enumerate(keys)}
+    if extras is not None and "expressions" in extras:
+        out = {}
+        for name, w in (extras.get("expressions") or {}).items():
+            w = np.asarray(w, np.float32)
+            if w.shape != (t,) or not np.isfinite(w).all():
+                raise AssetError(f"{path}: corrupt extras.{EXTRAS_KEY}.expressions[{name!r}] (expected {t} weights)")
+            out[str(name)] = w
+        return out
+    nodes = g.nodes or []
+    ext = g.extensions or {}
+    out: dict[str, np.ndarray] = {}
+    missing = 0
+
+    def weights(binds, mesh_of, scale) -> np.ndarray:
+        nonlocal missing
+        w = np.zeros(t, np.float32)
+        for b in binds or []:
+            if not isinstance(b, dict):
+                continue
+            key = (mesh_of(b), b.get("index"))
+            val = float(b.get("weight", scale)) / scale
+            if key not in index or not np.isfinite(val):
+                missing += 1
+                continue
+            w[index[key]] += val
+        return np.clip(w, 0.0, 1.0)
+
+    vrm0 = ext.get("VRM") if isinstance(ext.get("VRM"), dict) else None
+    if vrm0:
+        for grp in ((vrm0.get("blendShapeMaster") or {}).get("blendShapeGroups") or []):
+            if not isinstance(grp, dict):
+                continue
+            preset = grp.get("presetName")
+            name = canonical_name(preset) if preset and preset != "unknown" else str(grp.get("name") or f"group{len(out)}")
+            out[name] = weights(grp.get("binds"), lambda b: b.get("mesh"), 100.0)  # VRM 0.x weights are 0..100
+    vrm1 = ext.get("VRMC_vrm") if isinstance(ext.get("VRMC_vrm"), dict) else None
+    if vrm1:
+        def mesh_of(b):
+            nd = b.get("node")
+            return nodes[nd].mesh if isinstance(nd, int) and 0 <= nd < len(nodes) else None
+
+        ex = vrm1.get("expressions") or {}
+        for kind in ("preset", "custom"):
+            for name, e in (ex.get(kind) or {}).items():
+                if isinstance(e, dict):
+                    key = canonical_name(name) if kind == "preset" else str(name)
+                    out[key] = weights(e.get("morphTargetBinds"), mesh_of, 1.0)
+    if missing:
+        log.warning("%s: %d expression binds refer to morph targets not on the loaded mesh; skipped", path, missing)
+    if not out:
+        for i, nm in enumerate(names):
+            c = canonical_name(nm.split("/")[-1])
+            if c in PRESETS and c not in out:
+                out[c] = np.eye(t, dtype=np.float32)[i]
+    return out

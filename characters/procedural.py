@@ -137,6 +137,8 @@ class CharacterParams:
     emblem: bool = False  # a printed badge on the left chest (texture: a symbol in a ring)
     emblem_shape: str = "star"  # the badge's symbol, CHOICES["emblem_shape"]
     strings: bool = False  # two cords hanging from the collar, with aglets
+    # Facial morph targets (blink lids over the painted eyes, an opening mouth; no rng draws):
+    expressions: bool = True
 
 
 def _pick(rng, palette, hue_jitter: bool = True) -> tuple:
@@ -513,6 +515,15 @@ def _dir_uv(d):
     return _face_uv(np.arccos(np.clip(d[2], -1, 1)), np.arctan2(d[1], d[0]))
 
 
+def _chin(grid, head_c, rx, ry, rz):
+    """Anime chin, in place: narrow the lower half of the head, pull it forward a little."""
+    rel = (grid - head_c) / np.array([rx, ry, rz])
+    low = np.clip(-rel[..., 1], 0, 1)
+    grid[..., 0] *= 1 - 0.38 * low ** 1.6
+    grid[..., 2] += 0.18 * rz * low ** 2 * np.clip(rel[..., 2] + 0.3, 0, 1)
+    grid[..., 2] -= 0.06 * rz * low ** 2 * np.clip(-rel[..., 2], 0, 1)
+
+
 def _paint_face(p: CharacterParams, feats: dict) -> np.ndarray:
     """[T, T, 4] u8 sRGB face texture."""
     T = _TEX
@@ -690,11 +701,7 @@ def build(p: CharacterParams, name: str = "procedural") -> Character:
     path = head_c + np.outer(np.cos(th) * rz, [0, 0, 1])
     grid, phi = _loft(path, rx * np.sin(th), ry * np.sin(th), e1, e2, S)
     # anime chin: narrow the lower half, pull it forward a little
-    rel = (grid - head_c) / np.array([rx, ry, rz])
-    low = np.clip(-rel[..., 1], 0, 1)
-    grid[..., 0] *= 1 - 0.38 * low ** 1.6
-    grid[..., 2] += 0.18 * rz * low ** 2 * np.clip(rel[..., 2] + 0.3, 0, 1)
-    grid[..., 2] -= 0.06 * rz * low ** 2 * np.clip(-rel[..., 2], 0, 1)
+    _chin(grid, head_c, rx, ry, rz)
     TH, PH = np.meshgrid(th, phi, indexing="ij")
     uv = _face_uv(TH, PH).reshape(-1, 2)
     n = R * (S + 1)
@@ -1093,6 +1100,9 @@ def build(p: CharacterParams, name: str = "procedural") -> Character:
         b.add(grid, *_rigid(J["head"], len(pts)), Part.ACCESSORY, np.tile(_lin(p.accent_color), (len(pts), 1)),
               center=np.tile(head_c, (R, 1)))
 
+    # --- facial expressions (added last: the other vertices keep their indices) -------
+    morphs = _face_morphs(b, p, feats, head_c, (rx, ry, rz), J["head"], s16) if p.expressions else {}
+
     # --- assemble -----------------------------------------------------------------------
     positions = np.concatenate(b.pos).astype(np.float32)
     normals = np.concatenate(b.nrm).astype(np.float32)
@@ -1106,6 +1116,7 @@ def build(p: CharacterParams, name: str = "procedural") -> Character:
         positions=positions, normals=normals, joints=joints, weights=weights, triangles=triangles,
         parts=np.concatenate(b.part).astype(np.uint8), uv=np.concatenate(b.uv).astype(np.float32),
         colors=colors, material=Material(base_color_texture=tex),
+        **_morph_arrays(morphs, len(positions)),
     )
     world = np.tile(np.eye(4, dtype=np.float32), (len(names), 1, 1))
     world[:, :3, 3] = np.asarray(pos, np.float32)
@@ -1122,6 +1133,7 @@ def build(p: CharacterParams, name: str = "procedural") -> Character:
         name=name, skeleton=skeleton, mesh=mesh, box=CanonicalBox.from_rest(positions),
         regions=tuple(regions), humanoid={n: J[n] for n in HUMANOID_BONES},
         meta={"generator": "conrt.characters.procedural", "params": params},
+        expressions=_face_expressions(tuple(morphs)),
     )
 
 
@@ -1400,3 +1412,142 @@ def _skirt_colors(p, pts, s, phi, top_y, hem_y):
         col[gx & gy] = trim
     col[s < 0.08] = _lin(_scale(p.bottom_color, 0.75))  # waistband
     return col
+
+
+# ---------------------------------------------------------------------------
+# Facial morph targets: the face is painted, so expressions move painted
+# geometry. Each eye gets a patch of the head surface (same UVs as the head
+# beneath, lifted a few mm so it wins the depth test): blink stretches the
+# skin above the eye down and moves the upper lash line onto the lower lid
+# line, while the eye's own rows collapse onto that line. The mouth gets an interior (dark, with a tongue) that is a flat
+# line at rest, so it draws nothing, and opens into each vowel's shape.
+
+_MOUTH_SHAPES = {  # (half width, half height) in units of the painted mouth's half width
+    "aa": (0.85, 0.75), "ih": (1.0, 0.3), "ou": (0.45, 0.5), "ee": (1.1, 0.4), "oh": (0.65, 0.7),
+}
+
+
+def _uv_to_head(uv, head_c, radii):
+    """Face-disk UVs [..., 2] -> points on the (chinned) head surface and unit outward directions."""
+    rx, ry, rz = radii
+    x, y = uv[..., 0] - 0.5, -(uv[..., 1] - 0.5)
+    th = np.hypot(x, y) / _FACE_R * _FACE_THETA
+    phi = np.arctan2(y, x)
+    pts = head_c + np.stack([rx * np.sin(th) * np.cos(phi), ry * np.sin(th) * np.sin(phi), rz * np.cos(th)], -1)
+    _chin(pts, head_c, rx, ry, rz)
+    out = pts - head_c
+    return pts, out / np.linalg.norm(out, axis=-1, keepdims=True)
+
+
+def _add_patch(b: _Builder, grid, normals, joint, part, colors, uv, orient) -> np.ndarray:
+    """Add a [R, C] grid as triangles, keeping zero-area ones (a morph opens them);
+    front faces point along ``normals`` in the ``orient`` shape."""
+    R, C, _ = grid.shape
+    i, j = np.meshgrid(np.arange(R - 1), np.arange(C - 1), indexing="ij")
+    a = (i * C + j).ravel()
+    tri = np.concatenate([np.stack([a, a + C, a + C + 1], 1), np.stack([a, a + C + 1, a + 1], 1)])
+    Q, N = orient.reshape(-1, 3), normals.reshape(-1, 3)
+    fn = np.cross(Q[tri[:, 1]] - Q[tri[:, 0]], Q[tri[:, 2]] - Q[tri[:, 0]])
+    if np.sum(np.einsum("ij,ij->i", fn, N[tri[:, 0]])) < 0:
+        tri = tri[:, ::-1]
+    n = R * C
+    b.pos.append(grid.reshape(-1, 3))
+    b.nrm.append(N)
+    b.tri.append(tri + b.count)
+    jj, ww = _rigid(joint, n)
+    b.jnt.append(jj)
+    b.wgt.append(ww)
+    b.part.append(np.full(n, part, np.uint8))
+    b.col.append(colors)
+    b.uv.append(uv)
+    b.count += n
+    return np.arange(b.count - n, b.count)
+
+
+def _face_morphs(b: _Builder, p: CharacterParams, feats: dict, head_c, radii, head_joint, s16) -> dict:
+    """Add the eye patches and the mouth interior; returns morph name -> (vertex indices, [K, 3] deltas)."""
+    morphs = {}
+    a, bb = feats["eye_a"], feats["eye_b"]
+    for side, name in ((1, "blink_l"), (-1, "blink_r")):  # +x is the character's left
+        cx, cy = feats["eye_uv"][side]
+        c, s = np.cos(side * p.eye_tilt), np.sin(side * p.eye_tilt)
+        X, Y1 = 1.3 * a, 1.3 * bb  # patch in the eye's frame (y down, like v)
+        xs = np.linspace(-X, X, 19)
+        h = bb * np.sqrt(np.clip(1 - (xs / a) ** 2, 0, 1))  # the sclera's half height per column
+        L = 0.2 * bb  # the upper lash band just above the sclera: moved down whole, so the line keeps its width
+        bx, by = np.subtract(feats["brow_uv"][side], (cx, cy))
+        brow = -s * bx + c * by + 0.05 * bb + 0.12 * bb  # below the brow's lower edge (see _paint_face)
+        Y0 = np.minimum(np.maximum(-h - L - 0.15 * bb, brow), -h - L - 0.02 * bb)  # a thin skin band, stretched
+        lid = np.linspace(0, 1, 8)[:, None]
+        lash = np.linspace(0, 1, 4)[1:, None]
+        eye = np.linspace(0, 1, 7)[1:, None]
+        low = np.linspace(0, 1, 5)[1:, None]
+        rest = np.concatenate([Y0 + lid * (-h - L - Y0), -h - L + lash * L, -h + eye * 2 * h, h + low * (Y1 - h)])
+        shut = np.concatenate([Y0 + lid * (h - L - Y0), h - L + lash * L, h + 0 * eye, h + low * (Y1 - h)])
+        x = np.broadcast_to(xs, rest.shape)
+
+        def place(y):
+            uv = np.stack([cx + c * x - s * y, cy + s * x + c * y], -1)
+            pts, out = _uv_to_head(uv, head_c, radii)
+            return uv, pts, out
+
+        uv, pts, out = place(rest)
+        _, pts1, out1 = place(shut)
+        # Lift over the head's chords, and over the sag of the straight path a moving vertex takes
+        # mid-blink (d^2 / 8r for a move d on a sphere of radius r), so the head never shows through.
+        travel = np.linalg.norm(pts1 - pts, axis=-1)
+        lift = (0.0006 * s16 + 1.5 * travel ** 2 / (8 * min(radii)))[..., None]
+        grid = pts + lift * out
+        idx = _add_patch(b, grid, out, head_joint, Part.SKIN, np.ones((grid[..., 0].size, 3)), uv.reshape(-1, 2), grid)
+        morphs[name] = (idx, (pts1 + lift * out1 - grid).reshape(-1, 3))
+
+    mx, my = feats["mouth_uv"]
+    mw = feats["eye_a"] * 0.7  # the painted mouth's half width (_paint_face)
+    rho = np.linspace(0, 1, 6)[:, None]
+    ang = np.linspace(0, 2 * np.pi, 25)[None, :]
+    lift = 0.0008 * s16
+
+    def mouth(xl, yl):
+        pts, out = _uv_to_head(np.stack([mx + xl, my + yl], -1), head_c, radii)
+        return pts + lift * out, out
+
+    def shape(w, hgt):
+        return rho * w * mw * np.cos(ang), rho * hgt * mw * np.sin(ang)
+
+    x0, _ = shape(0.9, 0.0)
+    _, out = mouth(x0, 0 * x0)
+    ends = mouth(np.array([-0.9 * mw, 0.9 * mw]), np.zeros(2))[0]
+    # at rest a straight segment between the corners: no area, nothing drawn
+    rest = (ends[0] + ends[1]) / 2 + (x0 / (0.9 * mw))[..., None] * (ends[1] - ends[0]) / 2
+    opened, _ = mouth(*shape(*_MOUTH_SHAPES["aa"]))
+    depth = np.clip(rho * np.sin(ang), 0, 1)  # dark inside, a tongue towards the lower lip
+    col = _lin((0.3, 0.07, 0.09)) * (1 - depth[..., None]) + _lin((0.85, 0.4, 0.45)) * depth[..., None]
+    col = np.broadcast_to(col, rest.shape).reshape(-1, 3)
+    idx = _add_patch(b, rest, out, head_joint, Part.MOUTH, col, np.tile(_WHITE_UV, (rest[..., 0].size, 1)), opened)
+    for name, (w, hgt) in _MOUTH_SHAPES.items():
+        morphs[name] = (idx, (mouth(*shape(w, hgt))[0] - rest).reshape(-1, 3))
+    # joy: an open smile, flat top lifted at the corners, round bottom
+    xs, ys = rho * mw * np.cos(ang), rho * mw * np.sin(ang)
+    ys = np.where(ys > 0, 0.6 * ys, 0.08 * ys) - 0.3 * mw * (rho * np.cos(ang)) ** 2
+    morphs["joy"] = (idx, (mouth(xs, ys)[0] - rest).reshape(-1, 3))
+    return morphs
+
+
+def _morph_arrays(morphs: dict, num_vertices: int) -> dict:
+    """SkinnedMesh morph fields from name -> (indices, deltas)."""
+    if not morphs:
+        return {}
+    dp = np.zeros((len(morphs), num_vertices, 3), np.float32)
+    for t, (idx, delta) in enumerate(morphs.values()):
+        dp[t, idx] = delta
+    return {"morph_names": tuple(morphs), "morph_positions": dp}
+
+
+def _face_expressions(names: tuple) -> dict:
+    """Preset expressions over the face morphs (blink = both lids)."""
+    if not names:
+        return {}
+    one = {n: np.eye(len(names), dtype=np.float32)[i] for i, n in enumerate(names)}
+    out = dict(one)
+    out["blink"] = np.clip(one["blink_l"] + one["blink_r"], 0, 1)
+    return out

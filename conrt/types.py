@@ -104,6 +104,11 @@ class SkinnedMesh:
     alpha_mode: np.ndarray | None = None  # [V] u8 ALPHA_MODES index: 0 OPAQUE, 1 MASK, 2 BLEND
     alpha_cutoff: np.ndarray | None = None  # [V] f32 MASK threshold on albedo alpha (glTF default 0.5)
     double_sided: np.ndarray | None = None  # [V] bool; False: back faces are culled
+    # glTF morph targets (blendshapes), all meshes merged: target t moves vertex v by
+    # weight[t] * morph_positions[t, v] before skinning (characters/expressions.py names them).
+    morph_names: tuple[str, ...] = ()
+    morph_positions: np.ndarray | None = None  # [T, V, 3] f32 POSITION deltas, character space
+    morph_normals: np.ndarray | None = None  # [T, V, 3] f32 NORMAL deltas (None: normals stay)
 
     @property
     def num_vertices(self) -> int:
@@ -112,6 +117,10 @@ class SkinnedMesh:
     @property
     def num_triangles(self) -> int:
         return int(self.triangles.shape[0])
+
+    @property
+    def num_morphs(self) -> int:
+        return 0 if self.morph_positions is None else int(self.morph_positions.shape[0])
 
 
 @dataclass(frozen=True)
@@ -173,6 +182,9 @@ class Character:
     regions: tuple[SimRegion, ...] = ()
     humanoid: dict[str, int] = field(default_factory=dict)  # HUMANOID_BONES name -> joint index
     meta: dict = field(default_factory=dict)  # generator params, source file, credits ...
+    # Expression name (VRM presets normalised: blink, aa, joy, lookUp ... see
+    # characters/expressions.py) -> [T] f32 morph weights it sets at weight 1.
+    expressions: dict[str, np.ndarray] = field(default_factory=dict)
 
     @property
     def height(self) -> float:
@@ -191,11 +203,16 @@ class Pose:
     matrix of joint j is ``joint_world[j] @ skeleton.inverse_bind[j]``.
     ``sim_indices``/``sim_positions``: render vertices placed by physics
     (cloth); they override skinning for those vertices.
+    ``morph_weights``: one weight per morph target (clipped to 0..1 when drawn),
+    applied to the rest shape before skinning; the UDP keeps the un-morphed rest
+    landmarks. Set by name with ``characters.expressions`` (``with_expressions``,
+    ``PhysicsWorld.set_expressions``).
     """
 
     joint_world: np.ndarray  # [J, 4, 4] f32
     sim_indices: np.ndarray | None = None  # [K] i32
     sim_positions: np.ndarray | None = None  # [K, 3] f32, character space
+    morph_weights: np.ndarray | None = None  # [T] f32 morph target weights (SkinnedMesh.morph_*), None = all 0
 
     def validate(self, num_joints: int) -> None:
         if self.joint_world.shape != (num_joints, 4, 4):
@@ -204,6 +221,8 @@ class Pose:
             raise InputError("pose has NaN/inf joint matrices")
         if self.sim_positions is not None and not np.isfinite(self.sim_positions).all():
             raise InputError("pose has NaN/inf simulated vertex positions")
+        if self.morph_weights is not None and not np.isfinite(self.morph_weights).all():
+            raise InputError("pose has NaN/inf morph weights")
 
 
 @dataclass(frozen=True)

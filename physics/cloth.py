@@ -161,24 +161,37 @@ class ClothSim:
         # proxy in the anchor joint's rest frame: loadSoftBody places it with the anchor's pose
         inv = np.linalg.inv(self.rest_anchor)
         local = (inv[:3, :3] @ proxy.nodes.T).T + inv[:3, 3]
-        fd, self._obj = tempfile.mkstemp(prefix=f"conrt_cloth_{proxy.region}_", suffix=".obj")
-        with os.fdopen(fd, "w") as fh:
-            fh.writelines(f"v {x:.6f} {y:.6f} {z:.6f}\n" for x, y, z in local)
-            fh.writelines(f"f {a + 1} {b + 1} {c + 1}\n" for a, b, c in proxy.triangles)
+        # PyBullet loads soft bodies from files only: the OBJ lives in memory and on
+        # disk just while it is loaded (a run killed by SIGTERM leaves no /tmp file)
+        self._obj_text = "".join([f"v {x:.6f} {y:.6f} {z:.6f}\n" for x, y, z in local] +
+                                 [f"f {a + 1} {b + 1} {c + 1}\n" for a, b, c in proxy.triangles])
         self.body = self.anchor = None
         self.resets = 0
         self._spawn(self.rest_anchor if anchor_world is None else np.asarray(anchor_world, np.float64))
 
     def _spawn(self, anchor_world: np.ndarray) -> None:
-        c, pr = self.client, self.params
         pos, orn = anchor_world[:3, 3].tolist(), matrix_to_quat(anchor_world[:3, :3]).tolist()
-        self.body = p.loadSoftBody(
-            self._obj, basePosition=pos, baseOrientation=orn, mass=pr.mass, useMassSpring=1, useBendingSprings=1,
+        fd, obj = tempfile.mkstemp(prefix=f"conrt_cloth_{self.proxy.region}_", suffix=".obj")
+        try:
+            with os.fdopen(fd, "w") as fh:
+                fh.write(self._obj_text)
+            self.body = self._load_soft_body(obj, pos, orn)
+        finally:
+            os.unlink(obj)
+        if self.body < 0:
+            raise PhysicsError(f"PyBullet could not load the cloth proxy of {self.proxy.region!r}")
+        self._pin(pos, orn)
+
+    def _load_soft_body(self, obj: str, pos, orn) -> int:
+        c, pr = self.client, self.params
+        return p.loadSoftBody(
+            obj, basePosition=pos, baseOrientation=orn, mass=pr.mass, useMassSpring=1, useBendingSprings=1,
             springElasticStiffness=pr.stretch, springDampingStiffness=pr.damping, springBendingStiffness=pr.bending,
             useSelfCollision=0, frictionCoeff=pr.friction, collisionMargin=pr.margin, useFaceContact=0,
             physicsClientId=c)
-        if self.body < 0:
-            raise PhysicsError(f"PyBullet could not load the cloth proxy of {self.proxy.region!r}")
+
+    def _pin(self, pos, orn) -> None:
+        c = self.client
         # The anchor: a body without collision shape that follows the anchor joint.
         self.anchor = p.createMultiBody(baseMass=5.0, baseCollisionShapeIndex=-1, basePosition=pos,
                                         baseOrientation=orn, physicsClientId=c)
@@ -220,10 +233,7 @@ class ClothSim:
         return self.proxy.nodes @ m[:3, :3].T + m[:3, 3]
 
     def close(self) -> None:
-        try:
-            os.unlink(self._obj)
-        except OSError:
-            pass
+        """Nothing on disk to remove (see __init__); kept for the world's close()."""
 
 
 class VerletCloth:

@@ -25,7 +25,7 @@ import pybullet as p
 from conrt.errors import PhysicsError
 from conrt.types import Character
 
-from .transforms import matrix_to_quat, quat_to_matrix, rotation_between, slerp
+from .transforms import matrix_to_quat, quat_to_matrix, rotation_between, rotation_part, slerp
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +45,22 @@ def _segment_distance(pts: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarr
     ab = b - a
     t = np.clip(((pts - a) @ ab) / max(float(ab @ ab), 1e-12), 0.0, 1.0)
     return np.linalg.norm(pts - (a + t[:, None] * ab), axis=1)
+
+
+def rigid(m: np.ndarray) -> np.ndarray:
+    """[..., 4, 4] joint matrices -> their rotation + translation part (polar
+    decomposition, no scale). PyBullet frames are rigid; rigs whose joints carry a
+    scale (RobotExpressive: 100 on every joint, a unit conversion) fed their
+    scaled matrices as rotations gave quaternions of the wrong rotation and
+    capsule frames 100x off, and the multibody went NaN on its first step."""
+    m = np.asarray(m, np.float64)
+    rot = m[..., :3, :3]
+    if np.abs(np.einsum("...ij,...ij->...j", rot, rot) - 1.0).max(initial=0.0) < 1e-6:
+        return m  # unit columns: already rigid (every frame of a conrt character; skips the SVDs)
+    r = rotation_part(rot)
+    out = np.zeros(m.shape[:-2] + (4, 4))
+    out[..., :3, :3], out[..., :3, 3], out[..., 3, 3] = r, m[..., :3, 3], 1.0
+    return out
 
 
 def hair_joints(character: Character) -> set[int]:
@@ -105,6 +121,43 @@ def body_capsules(character: Character, radius_quantile: float = 0.6) -> list[Ca
     return out
 
 
+# PyBullet's multibody state buffers overflow past ~35 spherical links: every
+# link then reads back NaN (measured: 35 links fine, 36 all NaN; RobotExpressive
+# has 42 body joints). Physical bodies keep this many links.
+MAX_PHYSICAL_LINKS = 32
+
+
+def _nearest_links(caps: list[Capsule], parents, root: int, keep: int) -> list[Capsule]:
+    """The root's capsule and the ``keep`` capsules closest to it in the tree
+    (parents are always closer than their children, so the result is one tree)."""
+    def depth(j):
+        d = 0
+        while j != root and j >= 0:
+            j, d = int(parents[j]), d + 1
+        return d
+
+    order = sorted((c for c in caps if c.joint != root), key=lambda c: (depth(c.joint), c.joint))
+    kept = {c.joint for c in order[:keep]} | {root}
+    return [c for c in caps if c.joint in kept]
+
+
+def _depth_first(caps: list[Capsule], parents, root: int) -> list[Capsule]:
+    """Capsules in depth-first order from the root: PyBullet's createMultiBody
+    renumbers links depth-first, so any other order (a breadth-first glTF skin)
+    would put each link's pose and state on another link."""
+    by_joint = {c.joint: c for c in caps}
+    children: dict[int, list[int]] = {}
+    for j in by_joint:
+        if j != root:
+            children.setdefault(int(parents[j]), []).append(j)
+    out, stack = [], [root]
+    while stack:
+        j = stack.pop()
+        out.append(by_joint[j])
+        stack.extend(sorted(children.get(j, []), reverse=True))
+    return out
+
+
 class BodyRig:
     """A character's body in a PyBullet client (see module docstring)."""
 
@@ -122,12 +175,21 @@ class BodyRig:
             raise PhysicsError(f"character {character.name!r}: the body joints must form one tree, found roots "
                                f"{[sk.names[r] for r in roots]}")
         self.root = roots[0]
+        if mode == "physical" and len(caps) - 1 > MAX_PHYSICAL_LINKS:
+            log.info("%s: %d body joints; the physical body simulates the %d nearest the root, the rest "
+                     "(fingers, IK targets, ...) follow their parents", character.name, len(caps) - 1,
+                     MAX_PHYSICAL_LINKS)
+            caps = _nearest_links(caps, sk.parents, self.root, MAX_PHYSICAL_LINKS)
+            by_joint = {c.joint: c for c in caps}
+        if mode == "physical":
+            caps = _depth_first(caps, sk.parents, self.root)
         self.links = [c.joint for c in caps if c.joint != self.root]  # link k <-> joint links[k]
         self.link_of = {j: k for k, j in enumerate(self.links)}
         self.link_of[self.root] = -1
         self.capsules = by_joint
         rest_w = sk.rest_world.astype(np.float64)
         self._inv_rest = np.linalg.inv(rest_w)
+        rest_r = rigid(rest_w)  # what PyBullet sees; the scale is put back on reading (joint_world)
         self._cap_a = np.zeros((sk.num_joints, 3))
         self._cap_b = np.zeros((sk.num_joints, 3))
         self._cap_r = np.zeros(sk.num_joints)
@@ -140,10 +202,10 @@ class BodyRig:
         def shape(cap: Capsule, collide: bool):
             if not collide:
                 return -1
-            inv = rest_w[cap.joint, :3, :3].T
+            inv = rest_r[cap.joint, :3, :3].T
             d = inv @ (cap.b - cap.a)
             length = float(np.linalg.norm(d))
-            mid = inv @ ((cap.a + cap.b) / 2 - rest_w[cap.joint, :3, 3])
+            mid = inv @ ((cap.a + cap.b) / 2 - rest_r[cap.joint, :3, 3])
             orn = matrix_to_quat(rotation_between((0, 0, 1), d if length > 1e-9 else (0, 0, 1)))
             return p.createCollisionShape(p.GEOM_CAPSULE, radius=cap.radius, height=max(length, 1e-4),
                                           collisionFramePosition=mid.tolist(), collisionFrameOrientation=orn.tolist(),
@@ -161,7 +223,7 @@ class BodyRig:
             for cap in caps:
                 if cap.joint == self.root and names.get(self.root) == "hips":
                     continue
-                w = rest_w[cap.joint]
+                w = rest_r[cap.joint]
                 # moving_parts: dynamic bodies whose velocity we set, so PyBullet's soft-body
                 # contacts see the limbs move (static ones only get teleported)
                 b = p.createMultiBody(baseMass=mass(cap) if moving_parts else 0.0,
@@ -172,9 +234,12 @@ class BodyRig:
                 p.changeDynamics(b, -1, lateralFriction=0.3, physicsClientId=c)
                 self.parts[cap.joint] = b
         else:
-            self._build_multibody(caps, by_joint, names, shape, mass, rest_w)
-        self._rest_local_rot = sk.rest_local[self.links, :3, :3].astype(np.float64)  # [L, 3, 3]
+            self._build_multibody(caps, by_joint, names, shape, mass, rest_r)
+        # rigid rest rotation of each link relative to its parent's
+        par_r = rest_r[sk.parents[self.links]]
+        self._rest_local_rot = np.einsum("lba,lbc->lac", par_r[:, :3, :3], rest_r[self.links, :3, :3])  # [L, 3, 3]
         self._pushes: list[tuple[int, np.ndarray, np.ndarray]] = []
+        self.resets = 0
         self._swept = None
         self._world = rest_w.copy()
         self.drive(rest_w, reset=True)
@@ -188,8 +253,9 @@ class BodyRig:
             masses.append(mass(by_joint[j]))
             parent = sk.parents[j]
             parents.append(0 if parent == self.root else self.link_of[parent] + 1)
-            lpos.append(sk.rest_local[j, :3, 3].astype(np.float64).tolist())
-            lorn.append(matrix_to_quat(sk.rest_local[j, :3, :3]).tolist())
+            local = np.linalg.inv(rest_w[parent]) @ rest_w[j]  # rest_w: rigid here (see rigid())
+            lpos.append(local[:3, 3].tolist())
+            lorn.append(matrix_to_quat(local[:3, :3]).tolist())
         n = len(self.links)
         root_w = rest_w[self.root]
         self.body = p.createMultiBody(
@@ -211,6 +277,7 @@ class BodyRig:
     def _joint_targets(self, world: np.ndarray) -> np.ndarray:
         """[J, 4, 4] target joint worlds -> [L, 4] spherical joint quaternions (rest-relative)."""
         sk = self.character.skeleton
+        world = rigid(world)
         par = world[sk.parents[self.links]]
         rel = np.einsum("lba,lbc->lac", par[:, :3, :3], world[self.links, :3, :3])  # parent^T child
         r = np.einsum("lba,lbc->lac", self._rest_local_rot, rel)  # restLocal^T rel
@@ -218,10 +285,10 @@ class BodyRig:
 
     def drive(self, world: np.ndarray, reset: bool = False) -> None:
         """Follow target joint world matrices [J, 4, 4] (character space) for the next substep."""
-        c, root = self.client, world[self.root]
+        c, root = self.client, rigid(world[self.root])
         if self.mode == "kinematic":
             joints = list(self.parts)
-            quats = matrix_to_quat(world[joints, :3, :3]).tolist()
+            quats = matrix_to_quat(rigid(world[joints])[:, :3, :3]).tolist()
             for b, x, q in zip(self.parts.values(), world[joints, :3, 3].tolist(), quats):
                 p.resetBasePositionAndOrientation(b, x, q, physicsClientId=c)
             self._world = world
@@ -250,7 +317,7 @@ class BodyRig:
         if not joints:
             return
         if self._swept is None or self._swept[0] is not before or self._swept[1] is not after:
-            q = matrix_to_quat(np.stack([before[joints, :3, :3], after[joints, :3, :3]]))
+            q = matrix_to_quat(np.stack([rigid(before[joints])[:, :3, :3], rigid(after[joints])[:, :3, :3]]))
             self._swept = (before, after, q[0], q[1])
         _, _, q0, q1 = self._swept
         q = slerp(q0, q1, f)
@@ -297,12 +364,14 @@ class BodyRig:
         out = self._world.copy()
         states = p.getLinkStates(self.body, list(range(len(self.links))), computeForwardKinematics=1,
                                  physicsClientId=self.client)
-        for j, s in zip(self.links, states):
-            out[j, :3, :3] = quat_to_matrix(np.array(s[5]))
-            out[j, :3, 3] = s[4]
+        target = self._world
+        stretch = self._scale_of(target[self.links])  # [L, 4, 4], batched: once per read
+        for j, s, st in zip(self.links, states, stretch):
+            m = np.eye(4)
+            m[:3, :3], m[:3, 3] = quat_to_matrix(np.array(s[5])), s[4]
+            out[j] = m @ st
         # joints off the body (eyes, jaw, ...) ride on their simulated parents
         sk = self.character.skeleton
-        target = self._world
         for j, par in enumerate(sk.parents):
             if par >= 0 and j not in self.link_of:
                 out[j] = out[par] @ np.linalg.inv(target[par]) @ target[j]
@@ -340,7 +409,32 @@ class BodyRig:
         s = p.getLinkState(self.body, self.link_of[joint], computeForwardKinematics=1, physicsClientId=self.client)
         m = np.eye(4)
         m[:3, :3], m[:3, 3] = quat_to_matrix(np.array(s[5])), s[4]
-        return m
+        return m @ self._scale_of(self._world[joint])
+
+    @staticmethod
+    def _scale_of(m: np.ndarray) -> np.ndarray:
+        """The part of joint matrices ([..., 4, 4]) a rigid PyBullet frame cannot hold: rigid(m)^-1 m."""
+        r = rigid(m)
+        inv = np.zeros_like(r)  # rigid inverse: [R^T, -R^T t]
+        inv[..., :3, :3] = np.swapaxes(r[..., :3, :3], -1, -2)
+        inv[..., :3, 3] = -np.einsum("...ij,...j->...i", inv[..., :3, :3], r[..., :3, 3])
+        inv[..., 3, 3] = 1.0
+        return inv @ m
+
+    def healthy(self, world: np.ndarray) -> bool:
+        """Physical mode: simulated joints finite and near their targets (the same
+        safety net as cloth and hair: a body that blew up is reset, not drawn)."""
+        if not np.isfinite(world).all():
+            return False
+        reach = float(np.ptp(self._world[:, :3, 3], axis=0).max()) + 1e-6
+        return float(np.abs(world[:, :3, 3] - self._world[:, :3, 3]).max()) < 2 * reach
+
+    def reset(self) -> None:
+        """Put a blown-up physical body back on its current targets, at rest."""
+        if self.mode == "physical":
+            self.drive(self._world, reset=True)
+            p.resetBaseVelocity(self.body, [0, 0, 0], [0, 0, 0], physicsClientId=self.client)
+        self.resets += 1
 
     def colliders(self) -> list[tuple[int, int, int]]:
         """(PyBullet body id, link index, skeleton joint) of every body collider."""

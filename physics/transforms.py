@@ -173,3 +173,19 @@ def best_rotations(u: np.ndarray, v: np.ndarray, weights=None) -> np.ndarray:
     fix = np.broadcast_to(np.eye(3), d.shape + (3, 3)).copy()
     fix[..., 2, 2] = d
     return np.swapaxes(vt, -1, -2) @ fix @ np.swapaxes(uu, -1, -2)
+
+
+def rotation_part(m: np.ndarray) -> np.ndarray:
+    """[..., 3, 3] -> the nearest rotation (polar decomposition): drops a joint's
+    scale, e.g. RobotExpressive's 100 on every joint (a unit conversion). Where a
+    matrix is used as a rotation (transposed as its inverse, turned into a
+    quaternion) it must be this part, or the scale compounds down the tree."""
+    m = np.asarray(m, np.float64)
+    u, _, vt = np.linalg.svd(m)
+    r = u @ vt
+    flip = np.linalg.det(r) < 0  # mirrored joints: keep a proper rotation
+    if np.any(flip):
+        u = u.copy()
+        u[..., :, 2] = np.where(flip[..., None], -u[..., :, 2], u[..., :, 2])
+        r = u @ vt
+    return r

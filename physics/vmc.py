@@ -554,6 +554,10 @@ class VmcMotion:
         jumped, self._streams = n != self._streams, n
         return jumped
 
+    def sample_offsets(self, t: float = 0.0) -> None:
+        """No per-joint translation offsets (the Clip interface Animator reads)."""
+        return None
+
     def sample(self, t: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
         """([N, 4] rest-aligned local quaternions for ``joints``, [3] hips offset)."""
         frame = self.receiver.latest()

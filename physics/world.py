@@ -16,15 +16,17 @@ shape with a warning and the frame still goes out.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Literal
 
 import numpy as np
-import pybullet as p
 
+from conrt.characters.expressions import ExpressionState
 from conrt.errors import PhysicsError
+from conrt.limits import WarningTally
 from conrt.types import Character, Pose
 
+from ._bullet import pybullet as p  # first, so the banner is not printed
 from .clips import Animator, Clip, get_clip, orthonormal, world_matrices
 from .cloth import ClothParams, ClothSim, VerletCloth, build_proxy
 from .hair import HairChain, HairParams, spring_params
@@ -48,6 +50,7 @@ class _Actor:
     target: np.ndarray | None = None  # [J, 4, 4] world matrices of the animation at time t
     pose: Pose | None = None
     faults: set = field(default_factory=set)  # region names whose next read is forced to NaN (tests)
+    expressions: ExpressionState | None = None  # per-frame expression weights -> Pose.morph_weights
     shift: np.ndarray = field(default_factory=lambda: np.zeros(3))  # x/z carried over clip switches (character space)
     fade: tuple | None = None  # (previous Animator, its time at the switch, its shift, switch time): a cross-fade
 
@@ -110,6 +113,7 @@ class PhysicsWorld:
         self._time_scale = 1.0
         self._pending = 0.0  # fractional substeps carried between frames
         self.substeps_run = 0
+        self.tally = WarningTally(log)  # resets: the first few logged, the rest counted (summary at close)
 
     # ------------------------------------------------------------------ lifecycle
     def __enter__(self) -> "PhysicsWorld":
@@ -121,6 +125,7 @@ class PhysicsWorld:
     def close(self) -> None:
         if self.client is None:
             return
+        self.tally.summarise()
         for a in self.actors:
             for cl in a.cloths:
                 cl.close()
@@ -168,7 +173,8 @@ class PhysicsWorld:
                 h.ignore_overlaps(body)
                 h.reset(world[r.anchor_joint], count=False)  # placing it is not a recovery
                 hairs.append(h)
-        actor = _Actor(character, animator, body, cloths, hairs, origin, t=float(start), target=world)
+        actor = _Actor(character, animator, body, cloths, hairs, origin, t=float(start), target=world,
+                       expressions=ExpressionState(character, seed=len(self.actors)))
         self.actors.append(actor)
         actor.pose = self._read(actor)
         log.info("added %s (%d joints, %d cloth nodes, %d hair chains, %s body)", character.name,
@@ -200,6 +206,32 @@ class PhysicsWorld:
         there = world_matrices(a.character.skeleton.parents, a.animator.local(a.t))[root, :3, 3]
         a.shift = np.array([here[0] - there[0], 0.0, here[2] - there[2]])
         a.fade = (old, old_t, old_shift, a.t)
+
+    # ------------------------------------------------------------------ expressions
+    def set_expressions(self, handle: int, weights: dict, replace: bool = False) -> None:
+        """Set expression weights by name (``{"blink": 1, "aa": 0.5}``; VRM
+        presets, their aliases or morph target names, 0..1) from the next
+        frame on; ``replace`` drops the ones set before. Unknown names raise
+        InputError listing the character's expressions."""
+        self._actor(handle).expressions.set(weights, replace=replace)
+        self._refresh_morphs(handle)
+
+    def set_vmc_blends(self, handle: int, blends: dict) -> None:
+        """A VMC receiver's blendshape values (``VmcFrame.blends``) for the next frames (None: stop).
+        Added to the API's expressions; a sender that sends any blink drives the lids (no idle blink)."""
+        self._actor(handle).expressions.set_vmc(blends)
+        self._refresh_morphs(handle)
+
+    def set_idle_blink(self, handle: int, on: bool) -> None:
+        """Turn the built-in idle blink (random 2-6 s, 0.15 s each) on or off."""
+        a = self._actor(handle)
+        a.expressions.set_idle_blink(bool(on), seed=handle)
+        self._refresh_morphs(handle)
+
+    def _refresh_morphs(self, handle: int) -> None:
+        a = self._actor(handle)
+        if a.pose is not None:  # a paused world shows the change too
+            a.pose = replace(a.pose, morph_weights=a.expressions.morph_weights(a.t))
 
     # ------------------------------------------------------------------ time
     @property
@@ -302,14 +334,21 @@ class PhysicsWorld:
     def _read(self, a: _Actor) -> Pose:
         """Collect joint matrices and cloth vertices; reset what blew up."""
         world = a.body.joint_world()  # [J, 4, 4] world space
+        if a.body.mode == "physical" and not a.body.healthy(world):  # the safety net cloth and hair have
+            self.tally.warn("body reset", "%s: the physical body blew up (NaN or flung away); reset to the "
+                            "animation's pose", a.character.name)
+            a.body.reset()
+            world = a.body.joint_world()
+            if not np.isfinite(world).all():
+                raise PhysicsError(f"{a.character.name}: the physical body gives NaN even after a reset")
         for h in a.hairs:
             hw = h.joint_world()
             if h.region.name in a.faults:
                 a.faults.discard(h.region.name)
                 hw[:] = np.nan
             if not h.healthy(hw, world[h.anchor]):
-                log.warning("%s: hair %r blew up (NaN or torn off); reset to its rest shape",
-                            a.character.name, h.region.name)
+                self.tally.warn("hair reset", "%s: hair %r blew up (NaN or torn off); reset to its rest shape",
+                                a.character.name, h.region.name)
                 h.reset(world[h.anchor])
                 hw = h.joint_world()
             world[h.chain] = hw
@@ -321,18 +360,22 @@ class PhysicsWorld:
                 a.faults.discard(cl.proxy.region)
                 nodes[:] = np.nan
             if not cl.healthy(nodes, anchor):
-                log.warning("%s: cloth %r blew up (NaN or flung away); reset to its skinned rest shape",
-                            a.character.name, cl.proxy.region)
+                self.tally.warn("cloth reset", "%s: cloth %r blew up (NaN or flung away); reset to its skinned "
+                                "rest shape", a.character.name, cl.proxy.region)
                 cl.reset(anchor)
                 nodes = cl.rest_nodes(anchor)
             idx.append(cl.proxy.vertices)
             pos.append(cl.proxy.embed(nodes) - a.origin[:3, 3])
         inv = np.linalg.inv(a.origin)
         joint_world = np.einsum("ab,jbc->jac", inv, world).astype(np.float32)
+        live = getattr(a.animator.clip, "last", None)  # a live motion (physics/vmc.py VmcMotion): its blendshapes
+        if live is not None and a.expressions is not None:
+            a.expressions.set_vmc(getattr(live, "blends", None))
+        morphs = a.expressions.morph_weights(a.t) if a.expressions is not None else None
         if idx:
             return Pose(joint_world=joint_world, sim_indices=np.concatenate(idx).astype(np.int32),
-                        sim_positions=np.concatenate(pos).astype(np.float32))
-        return Pose(joint_world=joint_world)
+                        sim_positions=np.concatenate(pos).astype(np.float32), morph_weights=morphs)
+        return Pose(joint_world=joint_world, morph_weights=morphs)
 
     def force_nan(self, handle: int, region: str) -> None:
         """Testing hook: the next read of ``region`` sees NaN, exercising the reset path."""
@@ -351,7 +394,7 @@ class PhysicsWorld:
     def resets(self, handle: int = 0) -> int:
         """How many NaN/explosion recoveries a character's cloth and hair have had."""
         a = self._actor(handle)
-        return sum(cl.resets for cl in a.cloths) + sum(h.resets for h in a.hairs)
+        return sum(cl.resets for cl in a.cloths) + sum(h.resets for h in a.hairs) + a.body.resets
 
 
 def _shifted(local: np.ndarray, parents: np.ndarray, shift: np.ndarray) -> np.ndarray:

@@ -103,6 +103,7 @@ def load_parts(model: CoNR, parts: dict) -> CoNR:
         if part not in CoNR.PARTS:
             raise CheckpointError(f"unknown part {name!r}; valid: {', '.join(CoNR.PARTS)}")
         check_state_dict(getattr(model, part), sd, name)
+        sd = _float32_state(sd, name)
         getattr(model, part).load_state_dict(sd, strict=True, assign=_is_meta(getattr(model, part)))
     return model
 
@@ -132,7 +133,16 @@ def read_config(path) -> CoNRConfig:
     if meta.get("format") != FORMAT or "config" not in meta:
         raise CheckpointError(f"{path}: no conrt config in the metadata (format {meta.get('format')!r}); "
                               "convert official weights with `conrt convert`")
-    return CoNRConfig.from_dict(json.loads(meta["config"]))
+    try:
+        cfg = json.loads(meta["config"])
+    except (json.JSONDecodeError, TypeError) as exc:
+        raise CheckpointError(f"{path}: the config in the metadata is not JSON ({exc})") from None
+    if not isinstance(cfg, dict):
+        raise CheckpointError(f"{path}: the config in the metadata is not a JSON object")
+    try:
+        return CoNRConfig.from_dict(cfg)
+    except (TypeError, KeyError, ValueError) as exc:
+        raise CheckpointError(f"{path}: the config in the metadata is malformed ({exc})") from None
 
 
 def load_weights(path, device: str = "cpu") -> ShaderNet:
@@ -146,8 +156,28 @@ def load_weights(path, device: str = "cpu") -> ShaderNet:
     except Exception as exc:  # safetensors raises its own error types
         raise CheckpointError(f"{path}: corrupt safetensors file ({exc})") from exc
     check_state_dict(model, sd, str(path))
+    sd = _float32_state(sd, path)
     model.load_state_dict(sd, strict=True, assign=True)
     return model.eval().to(device)
+
+
+def _float32_state(sd: dict, path) -> dict:
+    """Tensors as the model computes in: half/bfloat16/float64 floats are converted
+    (said once), integer or complex tensors and NaN/inf values are refused."""
+    out, converted = {}, set()
+    for k, v in sd.items():
+        if not v.is_floating_point():
+            raise CheckpointError(f"{path}: tensor {k} is {v.dtype}; CoNR weights are floating point")
+        if v.dtype != torch.float32:
+            converted.add(str(v.dtype).replace("torch.", ""))
+            v = v.float()
+        if not torch.isfinite(v).all():
+            raise CheckpointError(f"{path}: tensor {k} contains NaN/inf: the weights are broken "
+                                  "(a diverged training run?)")
+        out[k] = v
+    if converted:
+        log.info("%s: converted %s weights to float32", path, "/".join(sorted(converted)))
+    return out
 
 
 def load_model(path, config: "str | CoNRConfig" = "conr-paper") -> ShaderNet:

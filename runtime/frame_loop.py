@@ -41,7 +41,7 @@ import numpy as np
 from conrt.errors import ConfigError, InputError
 from conrt.types import Camera, Character, Pose
 
-from .limits import MAX_FRAME_SIDE, MIN_FRAME_SIDE
+from .limits import MAX_RUNTIME_SIDE, MIN_RUNTIME_SIDE
 
 log = logging.getLogger(__name__)
 
@@ -163,6 +163,10 @@ class PhysicsStage:
         if getattr(clip, "name", clip) != self.clip:
             self.set_clip(clip, t)
         return self.world.reset(self.handle, t)[self.handle]
+
+    def set_expressions(self, weights: dict, replace: bool = False) -> None:
+        """Expression weights by name from the next frame on (``PhysicsWorld.set_expressions``)."""
+        self.world.set_expressions(self.handle, weights, replace=replace)
 
     def poke(self, point, impulse) -> str:
         """Push the body at ``point`` (character space); needs ``mode="physical"``."""
@@ -388,7 +392,7 @@ def sheet_views(chosen, images, size: int) -> list:
 
 
 def check_size(size, multiple: int = 1) -> int:
-    lo, hi = MIN_FRAME_SIDE, MAX_FRAME_SIDE
+    lo, hi = MIN_RUNTIME_SIDE, MAX_RUNTIME_SIDE
     if not isinstance(size, (int, np.integer)) or not lo <= size <= hi:
         raise ConfigError(f"frame size must be an integer in {lo}..{hi}, got {size!r}")
     if size % multiple:

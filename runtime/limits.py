@@ -3,12 +3,15 @@
 Backends and passes declare their own limits where they live; this module
 owns the rest and the check that brings them together:
 
-- a sheet holds 1..``MAX_SHEET_VIEWS`` views (4-8 recommended; the files a
-  sheet folder may have, checked before any is decoded);
+- a sheet holds 1..``MAX_SHEET_VIEWS`` views (defined in ``conrt.limits``, where
+  the CLI checks it before the runtime loads; the files a sheet folder may
+  have, checked before any is decoded);
 - ``TRAINED_VIEWS``: CoNR was trained with up to 8 views (the TensorRT
   profile's default range, runtime/gpu/profiles.py);
-- runtime frame sides: ``MIN_FRAME_SIDE``..``MAX_FRAME_SIDE``, and a multiple
-  of the network's ``size_multiple`` (``ShaderNet.size_multiple``);
+- the shading runtime's frame sides: ``MIN_RUNTIME_SIDE``..``MAX_RUNTIME_SIDE``
+  and a multiple of the network's ``size_multiple`` (``ShaderNet.size_multiple``);
+  ``conrt.limits`` bounds every frame by memory and ``MAX_FRAME_SIDE`` (raster-only
+  commands go up to that);
 - per backend: ``Backend.max_views`` (gl-lookup: the lookup pass's
   ``shaders.lookup_pass.MAX_VIEWS``; tensorrt: its profile's upper bound;
   torch and onnxruntime: none), per network: ``ShaderNet.max_views``.
@@ -19,10 +22,13 @@ a network take that many views; ``auto`` skips backends that do not.
 from __future__ import annotations
 
 from conrt.errors import InputError
+from conrt.limits import MAX_SHEET_VIEWS
 
-MAX_SHEET_VIEWS = 16
+__all__ = ["MAX_RUNTIME_SIDE", "MAX_SHEET_VIEWS", "MIN_RUNTIME_SIDE", "TRAINED_VIEWS", "check_sheet_views",
+           "views_limit"]
+
 TRAINED_VIEWS = 8
-MIN_FRAME_SIDE, MAX_FRAME_SIDE = 16, 4096
+MIN_RUNTIME_SIDE, MAX_RUNTIME_SIDE = 16, 4096
 
 
 def views_limit(*limits: "int | None") -> int:

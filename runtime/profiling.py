@@ -91,7 +91,7 @@ def measure_size(size: int, frames: int = 10, warmup: int = 2, backend: str = "a
         # -- shading only, chosen backend vs the eager baseline, same UDPs ------
         nb = baseline_frames or min(frames, 5)
         # the model as loaded: the torch backend runs a copy with faster modules swapped in
-        model_ = getattr(shader.backend, "source_model", None) or shader.backend.model
+        model_ = shader.backend.source_model
         # the official-way baseline exists for the CoNR architecture only
         ext = _external_baseline() if model_.has_official_baseline else None
         if ext is not None:
@@ -157,8 +157,13 @@ def measure(sizes=(128, 256, 512), frames: int = 10, backend: str = "auto", **kw
     model = kw.pop("model", None)
     if model is None:
         model, _ = load_model_source(kw.pop("weights", None))
+    from tqdm import tqdm
+
     out = {}
-    for s in sizes:
-        log.info("bench %d px, %d frames", s, frames)
-        out[str(s)] = measure_size(s, frames, backend=backend, model=model, **kw)
+    # progress on stderr (a run takes minutes; --json keeps stdout to the JSON)
+    with tqdm(sizes, desc="bench", unit="size", disable=kw.pop("quiet", False)) as bar:
+        for s in bar:
+            bar.set_postfix_str(f"{s} px, {frames} frames")
+            log.info("bench %d px, %d frames", s, frames)
+            out[str(s)] = measure_size(s, frames, backend=backend, model=model, **kw)
     return out

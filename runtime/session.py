@@ -124,6 +124,9 @@ def list_sheet_files(folder) -> list[Path]:
     if not files:
         raise InputError(f"sheet folder {folder} has no images ({', '.join(SHEET_SUFFIXES)}); "
                          "put 4-8 RGBA drawings of the character there")
+    if len(files) > MAX_SHEET_VIEWS:  # counted before any is decoded
+        raise InputError(f"sheet folder {folder} has {len(files)} images; a sheet holds 1-{MAX_SHEET_VIEWS} "
+                         "views (4-8 recommended)")
     return files
 
 

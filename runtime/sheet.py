@@ -20,6 +20,7 @@ import numpy as np
 import torch
 
 from conrt.errors import InputError
+from conrt.limits import MIN_SHEET_VIEW_SIDE, check_npz_array, decode_rgba, open_image
 
 from . import official as off
 from .model import ShaderNet
@@ -70,6 +71,9 @@ def check_sheet_image(img, index: int, matting: Matting | None = None) -> np.nda
     img = np.asarray(img)
     if img.ndim != 3 or img.shape[2] not in (3, 4):
         raise InputError(f"sheet image {index}: expected (H, W, 4) RGBA, got shape {img.shape}")
+    if min(img.shape[:2]) < MIN_SHEET_VIEW_SIDE:
+        raise InputError(f"sheet image {index} is {img.shape[1]}x{img.shape[0]}: views need at least "
+                         f"{MIN_SHEET_VIEW_SIDE} pixels a side to show the character")
     if img.dtype != np.uint8:
         img = img.astype(np.float32)
         if not np.isfinite(img).all():
@@ -149,14 +153,25 @@ def prepare_sheet_udps(udps: Sequence, images: Sequence, side: int) -> np.ndarra
     return np.stack(out)[None].astype(np.float32)
 
 
+# UDP coordinates and visibility live in 0..1; a little slack for resampling.
+UDP_RANGE_SLACK = 1e-3
+
+
 def check_udp(udp) -> np.ndarray:
     data = getattr(udp, "data", udp)  # UdpFrame or ndarray
     data = np.asarray(data)
     if data.ndim != 3 or data.shape[2] != 4:
         raise InputError(f"UDP frame: expected (H, W, 4) xyz + visibility, got shape {data.shape}")
+    if data.shape[0] < 1 or data.shape[1] < 1:
+        raise InputError(f"UDP frame is empty (shape {data.shape})")
+    if data.dtype.kind != "f":  # ints/bools/complex are not coordinates (an 8-bit image goes through read_udp)
+        raise InputError(f"UDP frame: expected floating-point xyz + visibility in 0..1, got dtype {data.dtype}")
     data = data.astype(np.float32)
     if not np.isfinite(data).all():
         raise InputError("UDP frame contains NaN/inf")
+    lo, hi = float(data.min()), float(data.max())
+    if lo < -UDP_RANGE_SLACK or hi > 1 + UDP_RANGE_SLACK:
+        raise InputError(f"UDP frame values span {lo:.3g}..{hi:.3g}; UDP coordinates and visibility are in 0..1")
     return data
 
 
@@ -235,19 +250,28 @@ def shade(model: ShaderNet, udp, cache: SheetCache) -> np.ndarray:
 # ---------------------------------------------------------------------------
 # files
 # ---------------------------------------------------------------------------
+def is_udp_preview(path) -> bool:
+    """``view_00_udp.png`` (``conrt udp``/``conrt sheet --udp`` previews): a UDP
+    picture, not a drawing; known by its name or by the same-stem ``.npz`` beside it."""
+    from pathlib import Path
+
+    path = Path(path)
+    return path.stem.endswith("_udp") or path.with_suffix(".npz").is_file()
+
+
 def read_sheet_image(path) -> np.ndarray:
     """An RGBA image file -> (H,W,4) uint8 straight RGBA (images without alpha get alpha 255)."""
-    from PIL import Image, UnidentifiedImageError
-
-    try:
-        with Image.open(path) as im:
-            return np.asarray(im.convert("RGBA")).copy()
-    except (OSError, UnidentifiedImageError) as exc:
-        raise InputError(f"{path}: cannot read the sheet image ({exc})") from exc
+    if is_udp_preview(path):
+        raise InputError(f"{path}: a UDP preview (its .npz is beside it), not a drawing of the character; "
+                         "give the views themselves (view_NN.png) or the sheet folder")
+    return decode_rgba(path, f"{path}: sheet image")  # pixels capped before decoding
 
 
 def read_udp(path) -> np.ndarray:
     """A UDP pose file -> (H,W,4) f32: ``.npz`` (key 'i' as the official files, or 'udp') or a 4-channel image."""
+    import zipfile
+    import zlib
+
     path = str(path)
     if path.endswith(".npz"):
         try:
@@ -255,8 +279,16 @@ def read_udp(path) -> np.ndarray:
                 key = "i" if "i" in z.files else "udp" if "udp" in z.files else None
                 if key is None:
                     raise InputError(f"{path}: no key 'i' (or 'udp') in the .npz; found {z.files}")
-                return check_udp(z[key])
-        except (OSError, ValueError) as exc:
-            raise InputError(f"{path}: cannot read the UDP .npz ({exc})") from exc
-    img = read_sheet_image(path)
-    return img.astype(np.float32) / 255.0
+                check_npz_array(path, key)  # the declared shape, before NumPy allocates it
+                data = z[key]
+        except (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile, zlib.error) as exc:
+            # truncated, empty or not a zip at all
+            raise InputError(f"{path}: cannot read the UDP .npz ({type(exc).__name__}: {exc})") from None
+        try:
+            return check_udp(data)
+        except InputError as exc:
+            raise InputError(f"{path}: {exc}") from None
+    with open_image(path, path) as im:
+        if "A" not in im.getbands():
+            raise InputError(f"{path}: a UDP image needs 4 channels (xyz + visibility as RGBA), got {im.mode}")
+    return decode_rgba(path, path).astype(np.float32) / 255.0

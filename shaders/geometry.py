@@ -4,7 +4,10 @@ Each pass owns its own :class:`SkinnedGeometry` (passes never touch each
 other's GL objects). Static vertex data is uploaded once in
 :meth:`SkinnedGeometry.__init__`; per frame :meth:`update` writes the joint
 skinning matrices (a float texture, see ``glsl/include/skinning.glsl``) and the
-simulated-vertex override stream.
+simulated-vertex override stream, and the morph target weights
+(``Pose.morph_weights``; the deltas are uploaded once, sparse: only the
+vertices a target moves, and summed per vertex by one transform-feedback
+draw when the weights change, see ``glsl/morph_feedback.glsl``).
 """
 from __future__ import annotations
 
@@ -49,6 +52,15 @@ def validate_character(character: Character) -> None:
         raise AssetError(f"character {character.name!r}: alpha_mode values must index {', '.join(ALPHA_MODES)}")
     if not (np.isfinite(mesh.positions).all() and np.isfinite(mesh.weights).all()):
         raise AssetError(f"character {character.name!r}: NaN/inf in rest positions or weights")
+    t = mesh.num_morphs
+    if mesh.morph_positions is not None and np.shape(mesh.morph_positions) != (t, v, 3):
+        raise AssetError(f"character {character.name!r}: morph_positions shape {np.shape(mesh.morph_positions)}, expected (T, {v}, 3)")
+    if mesh.morph_normals is not None and np.shape(mesh.morph_normals) != (t, v, 3):
+        raise AssetError(f"character {character.name!r}: morph_normals shape {np.shape(mesh.morph_normals)}, expected ({t}, {v}, 3)")
+    if len(mesh.morph_names) != t:
+        raise AssetError(f"character {character.name!r}: {len(mesh.morph_names)} morph names for {t} morph targets")
+    if t and not np.isfinite(mesh.morph_positions).all():
+        raise AssetError(f"character {character.name!r}: NaN/inf in morph target positions")
     if not np.isfinite(skel.inverse_bind).all():
         raise AssetError(f"character {character.name!r}: NaN/inf in inverse bind matrices")
     if mesh.joints.size and int(mesh.joints.max()) >= j:
@@ -121,6 +133,50 @@ class SkinnedGeometry:
         self.joint_texture = ctx.texture((4, self.num_joints), 4, dtype="f4")
         self.joint_texture.filter = (moderngl.NEAREST, moderngl.NEAREST)
         self._feedback: tuple[moderngl.Program, moderngl.VertexArray, moderngl.Buffer] | None = None
+        self._upload_morphs(mesh)
+
+    def _upload_morphs(self, mesh) -> None:
+        """Sparse morph deltas: one entry (2 texels) per (vertex, target) the target moves."""
+        v, t = self.num_vertices, mesh.num_morphs
+        self.num_morphs = t
+        self.num_morph_entries = 0
+        self._morph_normals = mesh.morph_normals is not None
+        self._morph_range = (0, 0)  # [first, end) of the vertices some target moves
+        self._morph_weights = np.zeros(max(t, 1), np.float32)
+        self._morph_active = False
+        first_count = np.zeros((v, 2), np.int32)
+        deltas = np.zeros((1, 4), np.float32)
+        if t:
+            dp = np.asarray(mesh.morph_positions, np.float32)
+            dn = np.zeros_like(dp) if mesh.morph_normals is None else np.nan_to_num(np.asarray(mesh.morph_normals, np.float32))
+            moved = (dp != 0).any(2) | (dn != 0).any(2)  # [T, V]
+            vert, targ = np.nonzero(moved.T)  # ordered by vertex: each vertex's entries are contiguous
+            count = np.bincount(vert, minlength=v)
+            first_count[:, 0] = np.concatenate([[0], np.cumsum(count)[:-1]])
+            first_count[:, 1] = count
+            deltas = np.zeros((2 * len(vert), 4), np.float32)
+            deltas[0::2, :3] = dp[targ, vert]
+            deltas[0::2, 3] = targ
+            deltas[1::2, :3] = dn[targ, vert]
+            self.num_morph_entries = len(vert)
+            if len(vert):  # only this vertex range is summed each frame (face meshes are contiguous)
+                self._morph_range = (int(vert.min()), int(vert.max()) + 1)
+        width = 4096  # = the `& 4095` / `>> 12` in skinning.glsl
+        rows = max(1, -(-len(deltas) // width))
+        if rows > self.ctx.info.get("GL_MAX_TEXTURE_SIZE", 16384):
+            raise AssetError(f"{len(deltas) // 2} morph entries exceed the GL texture size limit")
+        texels = np.zeros((rows * width, 4), np.float32)
+        texels[:len(deltas)] = deltas
+        self._morph_first_count = self.ctx.buffer(first_count)
+        self.morph_deltas = self.ctx.texture((width, rows), 4, texels.tobytes(), dtype="f4")
+        self.morph_deltas.filter = (moderngl.NEAREST, moderngl.NEAREST)
+        self.morph_weight_texture = self.ctx.texture((len(self._morph_weights), 1), 1, self._morph_weights, dtype="f4")
+        self.morph_weight_texture.filter = (moderngl.NEAREST, moderngl.NEAREST)
+        # Summed offsets (position delta, normal delta interleaved), written by glsl/morph_feedback.glsl
+        # when the weights change; what the passes read as in_morph_offset / in_morph_normal.
+        self.morph_offsets = self.ctx.buffer(np.zeros(v * 6, np.float32))
+        self._morph_pending = False  # new weights not summed yet
+        self._morph_sum: tuple[moderngl.Program, moderngl.VertexArray] | None = None
 
     # -- per frame ---------------------------------------------------------
 
@@ -132,6 +188,44 @@ class SkinnedGeometry:
         # Texel (c, j) = column c of joint j: store each matrix transposed.
         self.joint_texture.write(np.ascontiguousarray(skin.transpose(0, 2, 1), np.float32))
         self._write_sim(pose)
+        self._write_morphs(pose)
+
+    def _write_morphs(self, pose: Pose) -> None:
+        w = pose.morph_weights
+        if w is None:
+            self._morph_active = False
+            return
+        w = np.asarray(w, np.float32)
+        if w.shape != (self.num_morphs,):
+            raise InputError(f"pose has {w.shape} morph weights; the character has {self.num_morphs} morph targets")
+        # VRM / blendshape weights live in 0..1; out-of-range values are clipped, not extrapolated
+        w = np.clip(w, 0.0, 1.0)
+        self._morph_active = bool(w.any())
+        if self._morph_active and not np.array_equal(w, self._morph_weights[:len(w)]):
+            self._morph_weights[:] = w
+            self.morph_weight_texture.write(self._morph_weights)
+            self._morph_pending = True
+
+    def _sum_morphs(self) -> None:
+        """Sum the active targets per vertex into :attr:`morph_offsets` (transform feedback).
+        Runs where a draw would: Mesa skips it while an incomplete framebuffer is bound."""
+        from conrt.shaders.program import load_program
+
+        if self._morph_sum is None:
+            prog = load_program(self.ctx, "morph_feedback", varyings=["out_offset", "out_normal"])
+            vao = self.ctx.vertex_array(prog, [(self._morph_first_count, "2i", "in_morph")])
+            self._morph_sum = (prog, vao)
+        prog, vao = self._morph_sum
+        du, wu = self.MORPH_UNITS
+        self.morph_deltas.use(du)
+        self.morph_weight_texture.use(wu)
+        prog["u_morph_deltas"].value = du
+        prog["u_morph_weights"].value = wu
+        prog["u_morph_normals"].value = self._morph_normals
+        lo, hi = self._morph_range
+        if hi > lo:  # outside the range the offsets stay 0 (the buffer starts zeroed)
+            vao.transform(self.morph_offsets, mode=moderngl.POINTS, vertices=hi - lo, first=lo, buffer_offset=lo * 24)
+        self._morph_pending = False
 
     def _write_sim(self, pose: Pose) -> None:
         if pose.sim_indices is None and pose.sim_positions is None:
@@ -159,14 +253,25 @@ class SkinnedGeometry:
     def vertex_array(self, program: moderngl.Program, indexed: bool = True) -> moderngl.VertexArray:
         """A VAO binding every buffer the program reads."""
         content = [(buf, fmt, name) for name, (buf, fmt) in self.buffers.items() if program.get(name, None) is not None]
+        used = [program.get(n, None) is not None for n in ("in_morph_offset", "in_morph_normal")]
+        if any(used):  # one interleaved buffer; "3x4" skips the half a program does not read
+            fmt = " ".join("3f" if u else "3x4" for u in used)
+            content.append((self.morph_offsets, fmt, *[n for n, u in zip(("in_morph_offset", "in_morph_normal"), used) if u]))
         if indexed:
             return self.ctx.vertex_array(program, content, index_buffer=self.index_buffer, index_element_size=4)
         return self.ctx.vertex_array(program, content)
 
+    MORPH_UNITS = (6, 7)  # texture units of the morph deltas and weights (passes use 0..3 for their own)
+
     def bind_joints(self, program: moderngl.Program, unit: int = 0) -> None:
+        """Bind what skinning reads: the joint texture and the morph targets."""
         self.joint_texture.use(unit)
         if program.get("u_joints", None) is not None:
             program["u_joints"].value = unit
+        if program.get("u_morph_active", None) is not None:
+            program["u_morph_active"].value = self._morph_active
+            if self._morph_active and self._morph_pending:
+                self._sum_morphs()
 
     def skinned_positions(self, pose: Pose) -> np.ndarray:
         """[V, 3] f32 posed positions computed by the GPU skinning code
@@ -189,6 +294,10 @@ class SkinnedGeometry:
             buf.release()
         self.index_buffer.release()
         self.joint_texture.release()
+        for obj in (self.morph_deltas, self.morph_weight_texture, self.morph_offsets, self._morph_first_count,
+                    *(self._morph_sum or ())):
+            obj.release()
+        self._morph_sum = None
         if self._feedback is not None:
             for obj in self._feedback:
                 obj.release()

@@ -34,6 +34,7 @@ import moderngl
 import numpy as np
 
 from conrt.errors import ConfigError, InputError
+from conrt.limits import check_gl_frame
 from conrt.shaders.camera import raster_view_proj
 from conrt.shaders.context import current
 from conrt.shaders.coverage import CoverageResolve, check_factor
@@ -91,6 +92,7 @@ class ToonPass:
     @current
     def __init__(self, ctx: moderngl.Context, width: int = 256, height: int = 256, style: ToonStyle = ToonStyle(),
                  antialias: int = 1):
+        check_gl_frame(ctx, width, height, "toon frame")  # before GL allocates (or fails to)
         self.ctx = ctx
         self.style = style
         # antialias k > 1: draw and ink at k x the size, alpha = coverage (shaders/coverage.py)

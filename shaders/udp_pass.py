@@ -29,6 +29,7 @@ import moderngl
 import numpy as np
 
 from conrt.errors import ConfigError, InputError
+from conrt.limits import check_gl_frame
 from conrt.shaders.camera import raster_view_proj
 from conrt.shaders.context import current
 from conrt.shaders.coverage import CoverageResolve, check_factor
@@ -64,6 +65,7 @@ class UdpPass:
     @current
     def __init__(self, ctx: moderngl.Context, width: int = 256, height: int = 256, rows: str = "top-first",
                  antialias: int = 1):
+        check_gl_frame(ctx, width, height, "UDP frame")  # before GL allocates (or fails to)
         if rows not in self.ROW_ORDERS:
             raise ConfigError(f"unknown row order {rows!r}; choose one of {', '.join(self.ROW_ORDERS)}")
         self.rows = rows

@@ -22,7 +22,9 @@ def parse_sizes(text: str) -> list[int]:
         raise ConfigError(f"--sizes takes comma-separated integers like 128,256,512, got {text!r}") from None
     if not sizes:
         raise ConfigError("--sizes is empty")
-    return sizes
+    from conrt.limits import RUNTIME_BYTES_PER_PIXEL, check_frame_side
+
+    return [check_frame_side(s, "--sizes", RUNTIME_BYTES_PER_PIXEL) for s in sizes]
 
 
 def register(subparsers) -> None:
@@ -31,7 +33,7 @@ def register(subparsers) -> None:
     p.add_argument("--sizes", default="128,256,512", help="comma-separated frame sizes (default 128,256,512)")
     p.add_argument("--frames", type=int, default=10, help="timed frames per size (default 10)")
     p.add_argument("--warmup", type=int, default=2, help="untimed frames before the timed ones (default 2)")
-    p.add_argument("--backend", default="auto", help="inference backend (default auto)")
+    p.add_argument("--backend", default="auto", help="inference backend: auto, gl-lookup, torch, onnxruntime, tensorrt (default auto)")
     p.add_argument("--character", help="character file or procedural:SEED (default: the sample character)")
     p.add_argument("--sheet", help="sheet folder (default: the sample sheet)")
     p.add_argument("--weights", help="weights: a file, or shipped weights by name, e.g. conr-rt-fast (default: the embedded ones)")
@@ -39,24 +41,8 @@ def register(subparsers) -> None:
     p.set_defaults(func=run)
 
 
-def _import_pybullet_quietly() -> None:
-    """pybullet prints its build time on stdout at import (from C); keep --json clean."""
-    import os
-    import sys
-
-    sys.stdout.flush()
-    saved, devnull = os.dup(1), os.open(os.devnull, os.O_WRONLY)
-    os.dup2(devnull, 1)
-    try:
-        import pybullet  # noqa: F401
-    finally:
-        os.dup2(saved, 1)
-        os.close(saved)
-        os.close(devnull)
-
-
 def run(args) -> int:
-    _import_pybullet_quietly()
+    # (PyBullet's "build time" banner on stdout is kept out of --json by physics.world)
     from conrt.runtime.profiling import measure
     from conrt.runtime.frame_loop import STAGES
 

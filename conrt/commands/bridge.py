@@ -32,7 +32,8 @@ def register(subparsers) -> None:
     p.add_argument("--sheet", help="runtime source: sheet folder (default: the sample sheet)")
     p.add_argument("--weights", help="runtime source: CoNR weights, a file or shipped weights by name, e.g. conr-rt-fast "
                         "(default: the embedded ones)")
-    p.add_argument("--backend", default="auto", help="runtime source: inference backend (default auto)")
+    p.add_argument("--backend", default="auto", help="runtime source: inference backend: auto, gl-lookup, torch, onnxruntime, tensorrt "
+                                                       "(default auto)")
     add_backend_option_argument(p)
     p.add_argument("--motion", "--clip", dest="clip", default=None, metavar="MOTION",
                    help="runtime source: a motion source (a .bvh file, animation:NAME|INDEX, FILE.glb#NAME or a clip) "

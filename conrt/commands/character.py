@@ -54,6 +54,7 @@ def _new(args: argparse.Namespace) -> int:
     from conrt.characters.gltf_io import save_character
     from conrt.characters.procedural import generate
     from conrt.errors import ConfigError
+    from conrt.limits import check_output_file, check_output_folder, make_output_folder
 
     if args.count < 1:
         raise ConfigError(f"--count must be >= 1, got {args.count}")
@@ -65,7 +66,7 @@ def _new(args: argparse.Namespace) -> int:
         out = Path(args.output)
         if out.suffix.lower() in (".glb", ".gltf"):
             raise ConfigError(f"with --count {args.count}, -o must be a directory, got {out}")
-        out.mkdir(parents=True, exist_ok=True)
+        make_output_folder(check_output_folder(out))
         overrides = _parse_overrides(args.overrides)
         t0 = time.perf_counter()
         for seed in tqdm(range(args.seed, args.seed + args.count), desc="characters", unit="char"):
@@ -74,6 +75,7 @@ def _new(args: argparse.Namespace) -> int:
         print(f"{out}: {args.count} characters (seeds {args.seed}..{args.seed + args.count - 1}) "
               f"in {dt:.1f} s ({1000 * dt / args.count:.0f} ms each)")
         return 0
+    check_output_file(args.output, "-o", (".glb", ".gltf"))  # before the work
     t0 = time.perf_counter()
     character = generate(args.seed, **_parse_overrides(args.overrides))
     t1 = time.perf_counter()

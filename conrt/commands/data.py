@@ -44,6 +44,9 @@ def run_make(args) -> int:
     spec = DataSpec(characters=args.characters, poses=args.poses, size=args.size, seed=args.seed,
                     shard_size=args.shard_size, val=args.val, test=args.test,
                     styles=tuple(x.strip() for x in args.styles.split(",") if x.strip()), antialias=args.antialias)
+    from conrt.limits import check_output_folder
+
+    check_output_folder(args.output)  # before the work
     manifest = make_dataset(args.output, spec)
     split = manifest["split"]
     print(f"conrt data make: {args.output}: {spec.characters} characters x {spec.poses} poses at "

@@ -23,6 +23,7 @@ import numpy as np
 from conrt.commands._motion_args import add_motion_argument, loading_kwargs
 from conrt.commands.render import add_source_arguments
 from conrt.errors import ConfigError, ConrtError, ContextError
+from conrt.limits import check_output_file
 
 log = logging.getLogger(__name__)
 
@@ -97,9 +98,10 @@ def _run_headless(args) -> int:
     from tqdm import tqdm
 
     from conrt.runtime.frame_loop import open_runtime
-    from conrt.runtime.outputs import PngSink, VideoSink
+    from conrt.limits import check_output_folder
+    from conrt.runtime.outputs import PngSink, VideoSink, close_sinks
 
-    out = Path(args.output)
+    out = check_output_folder(args.output)  # before loading anything
     rt = open_runtime(args.character, args.sheet, args.weights, backend=args.backend, size=args.size, clip=args.clip,
                       fps=args.fps, context="egl" if args.context == "window" else args.context,
                       yaw=args.yaw, pitch=args.pitch, physics_mode=_body_mode(args), vmc=args.vmc,
@@ -118,7 +120,7 @@ def _run_headless(args) -> int:
         if pacer is not None:
             pacer.wait()
 
-    last = None
+    last, failed = None, True
     try:
         with tqdm(total=args.frames, desc="demo", unit="frame") as bar:
             for frame in rt.frames(args.frames, sink=write):
@@ -128,10 +130,10 @@ def _run_headless(args) -> int:
                     _poke_centre(rt)
                 bar.set_postfix_str(f"{last.fps:.1f} fps")
                 bar.update()
+        failed = False
     finally:
         rt.close()
-        video.close()
-        frames.close()
+        close_sinks([video, frames], failed)
     print(f"no display: wrote {out / 'demo.mp4'} and {args.frames} PNG frames in {out / 'frames'}/"
           + (f" ({last.title()})" if last else ""))
     if rt.info.untrained:
@@ -221,6 +223,30 @@ def _shaded_rgb(rgba: np.ndarray) -> np.ndarray:
     return over_background(rgba, _BACKGROUND)
 
 
+def window_scale(size: int, panels: int, screen: tuple[int, int] | None, requested: int | None = None) -> int:
+    """Window pixels per frame pixel: ~512 px panels, shrunk until ``panels`` of them
+    fit in 90 % of the screen (1536 px of panels were cut off on a 1280 px screen)."""
+    if requested:
+        return requested
+    scale = max(1, 512 // size)
+    if screen:
+        fit = min(int(screen[0] * 0.9) // (size * panels), int(screen[1] * 0.9) // size)
+        scale = max(1, min(scale, fit))
+    return scale
+
+
+def _screen_size() -> tuple[int, int] | None:
+    """The primary monitor's size in pixels (None: unknown)."""
+    try:
+        import glfw
+
+        mode = glfw.get_video_mode(glfw.get_primary_monitor())
+        return (int(mode.size.width), int(mode.size.height)) if mode else None
+    except Exception as exc:  # no monitor information: keep the default scale
+        log.debug("screen size unknown: %s", exc)
+        return None
+
+
 def _run_window(args) -> int:
     import glfw
     import moderngl
@@ -234,15 +260,17 @@ def _run_window(args) -> int:
     clips = list_clips()
     check_motion(args.clip)
     loading = loading_kwargs(args)
+    if args.screenshot is not None:
+        check_output_file(args.screenshot, "--screenshot", (".png",))  # before the window opens
     from conrt.runtime.frame_loop import check_size
     from conrt.runtime.session import load_model_source
 
     # the window's size depends on the frame size, which defaults to the model's
     model, _ = load_model_source(args.weights)
     size = check_size(args.size or int(model.cfg.image_size), model.cfg.size_multiple)
-    scale = args.scale or max(1, 512 // size)
-    panel = size * scale
     show_ref = not args.no_reference
+    scale = window_scale(size, 3 if show_ref else 1, _screen_size(), args.scale)
+    panel = size * scale
     win_w = panel * (3 if show_ref else 1)
     ctx = create_context("window", visible=True, window_size=(win_w, panel), title="conrt demo")
     window = ctx.extra["window"]
@@ -350,7 +378,7 @@ def _run_window(args) -> int:
     if args.screenshot is not None and last_screen is not None:
         from PIL import Image
 
-        args.screenshot.parent.mkdir(parents=True, exist_ok=True)
+        check_output_file(args.screenshot, "--screenshot", (".png",))
         Image.fromarray(np.ascontiguousarray(last_screen), "RGB").save(args.screenshot)
     print(f"demo: showed {shown} shaded frames")
     return 0

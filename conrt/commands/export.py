@@ -1,15 +1,18 @@
 """``conrt export``: the per-frame CoNR graph as ONNX (opset 17, GridSample)."""
 from __future__ import annotations
 
+from conrt.limits import runtime_side
+
 
 def register(subparsers) -> None:
     p = subparsers.add_parser(
         "export", help="export the per-frame CoNR graph (pose encoder + decoders) to ONNX",
         description="Inputs: udp [1,4,S,S], reference [1,views,4,S,S], sheet_feature_i [1,views,C,h,w] "
                     "(the cached sheet); output rgba [1,4,S,S] premultiplied. 'views' is dynamic.")
-    p.add_argument("--weights", help="official folder or .safetensors (default: the embedded weights of --config)")
-    p.add_argument("--config", default=None, help="model config (default conr-paper, or the one in --weights)")
-    p.add_argument("--size", type=int, default=None, help="image side S (default: the config's image_size)")
+    p.add_argument("--weights", help="official folder, .safetensors or shipped weights by name (conr-rt-fast); "
+                                     "default: the embedded conr-default (conr-rt), or the embedded weights of --config")
+    p.add_argument("--config", default=None, help="model config (default: the one in --weights, else conr-rt)")
+    p.add_argument("--size", type=runtime_side, default=None, help="image side S (default: the config's image_size)")
     p.add_argument("-o", "--output", required=True, help="output .onnx file")
     trt = p.add_argument_group("TensorRT (NVIDIA GPUs; needs `pip install conrt[gpu]`)")
     trt.add_argument("--tensorrt", action="store_true",
@@ -25,6 +28,9 @@ def run(args) -> int:
     from conrt.runtime.backends.onnx_backend import export_onnx
     from conrt.runtime.checkpoint import resolve_model
 
+    from conrt.limits import check_output_file
+
+    check_output_file(args.output, "-o", (".onnx",))
     model = resolve_model(args.weights, args.config)
     path = export_onnx(model, args.output, args.size)
     print(f"conrt export: {model.cfg.name} -> {path} ({path.stat().st_size / 1e6:.1f} MB)")

@@ -38,7 +38,8 @@ def register(subparsers) -> None:
     s.add_argument("--substeps", type=int, default=None, help="physics substeps per frame (default: backend's)")
     s.add_argument("--cloth", choices=("verlet", "bullet"), default="verlet", help="cloth solver (default verlet)")
     s.add_argument("--mode", choices=("kinematic", "physical"), default="kinematic")
-    s.add_argument("--out", default=None, help="write joint_world [F,J,4,4], sim_indices, sim_positions [F,K,3] here")
+    s.add_argument("-o", "--out", default=None,
+                   help="write joint_world [F,J,4,4], sim_indices, sim_positions [F,K,3] to this .npz")
     s.add_argument("--list-clips", action="store_true", help="print the clip names and exit")
     from conrt.commands._vmc import add_vmc_arguments
 
@@ -100,6 +101,10 @@ def simulate(args) -> int:
 
     if args.frames < 1:
         raise ConfigError(f"--frames must be >= 1, got {args.frames}")
+    if args.out:
+        from conrt.limits import check_output_file
+
+        check_output_file(args.out, "-o", (".npz",), create_parents=False)  # before the work, not after it
     if args.bvh and args.animation:
         raise ConfigError("give --bvh or --animation, not both")
     motion = args.bvh or (f"animation:{args.animation}" if args.animation else args.clip)
@@ -127,6 +132,9 @@ def simulate(args) -> int:
     print(f"{character.name}: {args.frames} frames of {clip.name!r}, median {1000 * np.median(cpu):.2f} ms cpu/frame, "
           f"{resets} cloth/hair resets")
     if args.out:
+        from conrt.limits import make_parents
+
+        make_parents(args.out)
         np.savez_compressed(args.out, joint_world=np.stack(joints),
                             sim_indices=pose.sim_indices if pose.sim_indices is not None else np.zeros(0, np.int32),
                             sim_positions=np.stack(positions) if positions else np.zeros((len(joints), 0, 3), np.float32),

@@ -13,6 +13,7 @@ import logging
 from pathlib import Path
 
 from conrt.errors import ConfigError
+from conrt.limits import finite_float, runtime_side
 
 from ._backend_args import add_backend_option_argument, backend_options
 from ._motion_args import add_loading_arguments, add_motion_argument, loading_kwargs
@@ -28,13 +29,14 @@ def add_source_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--weights", type=Path, help="CoNR weights: .safetensors (conrt convert / training), an "
                                                 "official folder, or shipped weights by name: conr-rt-fast "
                                                 "(default: the embedded conr-default)")
-    p.add_argument("--backend", default="auto", help="inference backend: auto, torch, onnxruntime, tensorrt (default auto)")
+    p.add_argument("--backend", default="auto",
+                   help="inference backend: auto, gl-lookup, torch, onnxruntime, tensorrt (default auto)")
     add_backend_option_argument(p)
-    p.add_argument("--size", type=int, default=None,
+    p.add_argument("--size", type=runtime_side, default=None,
                    help="square frame size in pixels (default: the size the model was trained at, 128 for the "
                         "embedded model)")
-    p.add_argument("--yaw", type=float, default=0.0, help="camera yaw in degrees (0 = front)")
-    p.add_argument("--pitch", type=float, default=0.0, help="camera pitch in degrees (> 0: from above)")
+    p.add_argument("--yaw", type=finite_float, default=0.0, help="camera yaw in degrees (0 = front)")
+    p.add_argument("--pitch", type=finite_float, default=0.0, help="camera pitch in degrees (> 0: from above)")
     p.add_argument("--context", choices=("auto", "egl", "window"), default="auto", help="OpenGL context kind")
     add_loading_arguments(p)
 
@@ -55,7 +57,7 @@ def run(args) -> int:
     from tqdm import tqdm
 
     from conrt.runtime.frame_loop import open_runtime
-    from conrt.runtime.outputs import AtlasSink, make_sink
+    from conrt.runtime.outputs import AtlasSink, close_sinks, make_sink
 
     if not args.output and not args.atlas:
         raise ConfigError("nothing to write: give -o out.mp4, -o frames/ and/or --atlas atlas.png")
@@ -78,19 +80,24 @@ def run(args) -> int:
         for s in sinks:
             s(frame)
 
-    rt = open_runtime(args.character, args.sheet, args.weights, backend=args.backend, size=args.size,
-                      clip=args.clip, fps=args.fps, context=args.context, yaw=args.yaw, pitch=args.pitch, **loading)
-    last = None
+    try:
+        rt = open_runtime(args.character, args.sheet, args.weights, backend=args.backend, size=args.size,
+                          clip=args.clip, fps=args.fps, context=args.context, yaw=args.yaw, pitch=args.pitch,
+                          **loading)
+    except BaseException:
+        close_sinks(sinks, failed=True)  # nothing written: leave no empty folder or file behind
+        raise
+    last, failed = None, True
     try:
         with tqdm(total=args.frames, desc=f"render {Path(args.clip).name}", unit="frame") as bar:
             for frame in rt.frames(args.frames, sink=write):
                 last = frame.stats
                 bar.set_postfix_str(f"{last.fps:.1f} fps, shade {last.shade_ms:.0f} ms")
                 bar.update()
+        failed = False
     finally:
         rt.close()
-        for s in sinks:
-            s.close()
+        close_sinks(sinks, failed)
     where = " and ".join(str(x) for x in (args.output, args.atlas) if x)
     print(f"wrote {args.frames} frames of {args.clip} ({rt.size}x{rt.size}, {rt.info.backend}) to {where}"
           + (f"; last frame: {last.title()}" if last else ""))

@@ -4,8 +4,6 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from conrt.errors import ConfigError
-
 from ._backend_args import add_backend_option_argument, backend_options
 
 log = logging.getLogger(__name__)
@@ -20,12 +18,13 @@ def register(subparsers) -> None:
     p.add_argument("--weights", help="official folder (four .pth) or .safetensors "
                                      "(default: the embedded weights of --config)")
     p.add_argument("--config", default=None, help="model config (default conr-paper, or the one in --weights)")
-    p.add_argument("--sheet", nargs="+", required=True, help="character sheet views: RGBA images")
+    p.add_argument("--sheet", nargs="+", required=True,
+                   help="character sheet: a folder of RGBA views (as render/demo take) or the view images")
     p.add_argument("--udp", required=True, help="UDP pose: .npz (key 'i', H x W x 4) or a 4-channel image")
     p.add_argument("-o", "--output", required=True, help="out.png or out.npz")
     p.add_argument("--official", action="store_true",
                    help="reproduce the official input conventions exactly (uint8 quirks)")
-    p.add_argument("--backend", default="auto", help="torch, onnxruntime or auto (default)")
+    p.add_argument("--backend", default="auto", help="auto (default), torch, onnxruntime, gl-lookup or tensorrt")
     add_backend_option_argument(p)
     p.add_argument("--onnx", help="onnxruntime: use/write this exported graph instead of a temporary one")
     p.add_argument("--matting", choices=("uniform",), default=None,
@@ -44,20 +43,30 @@ def run(args) -> int:
     from conrt.runtime.session import load_sheet_udps
     from conrt.runtime.sheet import read_sheet_image, read_udp
 
-    out = Path(args.output)
-    if out.suffix.lower() not in (".png", ".npz"):
-        raise ConfigError(f"-o {out}: the output must end in .png or .npz")
+    from conrt.limits import check_output_file, make_parents
+    from conrt.errors import InputError
+    from conrt.runtime.session import MAX_SHEET_VIEWS, list_sheet_files
+
+    out = check_output_file(args.output, "-o", (".png", ".npz"), create_parents=False)  # before the work
+    sheet = args.sheet
+    if len(sheet) == 1 and Path(sheet[0]).is_dir():  # a folder, like render and demo take
+        sheet = list_sheet_files(sheet[0])
+    if len(sheet) > MAX_SHEET_VIEWS:  # before decoding any of them
+        raise InputError(f"--sheet: {len(sheet)} views; a sheet holds 1-{MAX_SHEET_VIEWS} (4-8 recommended)")
+    images = [read_sheet_image(p) for p in sheet]  # before the model: bad views fail fast
+    udp = read_udp(args.udp)
     model = resolve_model(args.weights, args.config)
     options = backend_options(args)
-    name = get_backend_class(args.backend, model).name  # auto: the fastest backend that runs this model
+    # auto: the fastest backend that runs this model and takes this many sheet views
+    name = get_backend_class(args.backend, model, len(images)).name
     if args.onnx and name == "onnxruntime":
         options.setdefault("onnx_path", args.onnx)
-    images = [read_sheet_image(p) for p in args.sheet]
     # lookup models (conr-rt) use the views' own UDPs when each has a *_udp.npz beside it
-    udps = load_sheet_udps(args.sheet) if model.takes_sheet_udp else None
-    with create_backend(name, model, **options) as backend:
+    udps = load_sheet_udps(sheet) if model.takes_sheet_udp else None
+    with create_backend(name, model, sheet_views=len(images), **options) as backend:
         backend.encode_sheet(images, official=args.official, matting=args.matting, size=args.size, sheet_udp=udps)
-        rgba = backend.shade(read_udp(args.udp))  # (H, W, 4) premultiplied
+        rgba = backend.shade(udp)  # (H, W, 4) premultiplied
+    make_parents(out)
     if out.suffix.lower() == ".npz":
         np.savez(out, rgba=np.ascontiguousarray(rgba.transpose(2, 0, 1), dtype=np.float32))
     else:

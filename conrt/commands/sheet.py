@@ -14,16 +14,22 @@ from pathlib import Path
 from conrt.commands._motion_args import add_loading_arguments, loading_kwargs
 from conrt.commands.udp import add_view_arguments, load_character_file, make_pose, random_pose, save_udp
 from conrt.errors import ConfigError
+from conrt.limits import MAX_SHEET_VIEWS, check_output_folder, make_output_folder
 
 log = logging.getLogger(__name__)
+
+# --udp previews (pictures of the UDPs) go here, away from the views
+PREVIEW_DIR = "previews"
+MAX_VIEWS = MAX_SHEET_VIEWS  # what a sheet may hold
+
 
 def sheet_yaws(views: int) -> list[float]:
     """Yaw angles (degrees) of ``views`` sheet views in the order a sheet artist
     would add them (``shaders.camera.SHEET_YAW_ORDERS["artist"]``)."""
     from conrt.shaders.camera import sheet_yaws as yaws_in_order  # GL modules load with the command, not the CLI
 
-    if views < 1:
-        raise ConfigError(f"--views must be at least 1, got {views}")
+    if not 1 <= views <= MAX_VIEWS:
+        raise ConfigError(f"--views must be within 1..{MAX_VIEWS}, got {views}")
     return yaws_in_order(views, "artist")
 
 
@@ -35,7 +41,8 @@ def register(subparsers) -> None:
     add_view_arguments(p)
     p.add_argument("--seed", type=int, default=0, help="seed of the pose variations")
     p.add_argument("--strength", type=float, default=0.12, help="pose variation: max joint turn in radians (0 = rest pose)")
-    p.add_argument("--udp", action="store_true", help="also write each view's UDP (.npz + preview)")
+    p.add_argument("--udp", action="store_true",
+                   help=f"also write each view's UDP (view_NN_udp.npz; PNG previews in {PREVIEW_DIR}/)")
     p.add_argument("-o", "--output", type=Path, default=Path("sheet"), help="output folder")
     add_loading_arguments(p)
     p.set_defaults(func=run)
@@ -50,10 +57,10 @@ def run(args) -> int:
     from conrt.shaders.view_file import save_view_file, view_file_for
 
     yaws = sheet_yaws(args.views)
+    out = check_output_folder(args.output)  # before the work; created once the character loaded
     character = load_character_file(args.character, **loading_kwargs(args))
-    out = Path(args.output)
-    out.mkdir(parents=True, exist_ok=True)
     ctx = create_context(args.context)
+    make_output_folder(out)
     views = []
     try:
         with ToonPass(ctx, args.size, args.size) as toon, UdpPass(ctx, args.size, args.size) as udp:
@@ -70,7 +77,8 @@ def run(args) -> int:
                 name = f"view_{k:02d}"
                 Image.fromarray(rgba, "RGBA").save(out / f"{name}.png")
                 if args.udp:
-                    save_udp(out / f"{name}_udp.npz", udp.run(pose, camera).data)
+                    # previews in their own folder: a glob of the views (sheet/*.png) must not pick them up
+                    save_udp(out / f"{name}_udp.npz", udp.run(pose, camera).data, preview_dir=out / PREVIEW_DIR)
                 # the camera and pose this view was drawn with: exact correspondences
                 save_view_file(view_file_for(out / f"{name}.png"), camera, pose)
                 views.append({"file": f"{name}.png", "yaw": args.yaw + yaw, "pitch": args.pitch, "roll": args.roll,

@@ -47,6 +47,9 @@ def run(args) -> int:
     from conrt.training.losses import LossWeights
     from conrt.training.trainer import TrainConfig, train
 
+    from conrt.limits import check_output_folder
+
+    check_output_folder(args.out, "--out")  # before the work
     cfg = TrainConfig(config=args.config, data=args.data, out=args.out, steps=args.steps, batch=args.batch,
                       views=args.views, size=args.size, lr=args.lr, val_every=args.val_every,
                       log_every=args.log_every, checkpoint_minutes=args.checkpoint_minutes, seed=args.seed,

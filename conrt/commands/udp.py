@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from conrt.errors import AssetError, ConfigError
+from conrt.limits import check_output_file, finite_float, raster_side
 from conrt.types import Character, Pose
 
 from ._motion_args import add_loading_arguments, add_motion_argument, loading_kwargs
@@ -38,13 +39,14 @@ def register(subparsers) -> None:
 
 
 def add_view_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--size", type=int, default=256, help="square frame size in pixels")
-    p.add_argument("--yaw", type=float, default=0.0, help="orbit yaw in degrees (0 = front, 90 = the character's left side)")
-    p.add_argument("--pitch", type=float, default=0.0, help="orbit pitch in degrees (> 0: from above)")
-    p.add_argument("--roll", type=float, default=0.0, help="roll about the viewing axis in degrees")
+    p.add_argument("--size", type=raster_side, default=256, help="square frame size in pixels")
+    p.add_argument("--yaw", type=finite_float, default=0.0,
+                   help="orbit yaw in degrees (0 = front, 90 = the character's left side)")
+    p.add_argument("--pitch", type=finite_float, default=0.0, help="orbit pitch in degrees (> 0: from above)")
+    p.add_argument("--roll", type=finite_float, default=0.0, help="roll about the viewing axis in degrees")
     p.add_argument("--projection", choices=("orthographic", "perspective"), default="orthographic")
-    p.add_argument("--fov", type=float, default=30.0, help="perspective vertical field of view in degrees")
-    p.add_argument("--margin", type=float, default=0.05, help="free border on each side, fraction of the frame")
+    p.add_argument("--fov", type=finite_float, default=30.0, help="perspective vertical field of view in degrees")
+    p.add_argument("--margin", type=finite_float, default=0.05, help="free border on each side, fraction of the frame")
     p.add_argument("--context", choices=("auto", "egl", "window"), default="auto", help="OpenGL context kind")
 
 
@@ -129,8 +131,9 @@ def udp_preview(data: np.ndarray) -> np.ndarray:
     return (np.clip(data, 0, 1) * 255 + 0.5).astype(np.uint8)
 
 
-def save_udp(path: Path, data: np.ndarray) -> Path:
-    """Write the official UDP file (key ``i``) and a PNG preview; returns the PNG path."""
+def save_udp(path: Path, data: np.ndarray, preview_dir: Path | None = None) -> Path:
+    """Write the official UDP file (key ``i``) and a PNG preview (beside it, or in
+    ``preview_dir``); returns the PNG path."""
     from PIL import Image
 
     path = Path(path)
@@ -138,7 +141,8 @@ def save_udp(path: Path, data: np.ndarray) -> Path:
         raise ConfigError(f"the UDP output must be a .npz file, got {path}")
     path.parent.mkdir(parents=True, exist_ok=True)
     np.savez_compressed(path, i=np.ascontiguousarray(data, np.float32))
-    png = path.with_suffix(".png")
+    png = (Path(preview_dir) / path.name if preview_dir else path).with_suffix(".png")
+    png.parent.mkdir(parents=True, exist_ok=True)
     Image.fromarray(udp_preview(data), "RGBA").save(png)
     return png
 
@@ -153,8 +157,11 @@ def run(args) -> int:
         raise ConfigError(f"the UDP output must be a .npz file, got {args.output}")
     if args.clip and args.pose != "rest":
         raise ConfigError("give either --pose random or --clip, not both")
-    if args.frames < 1 or (args.frames > 1 and not args.clip):
+    if args.frames < 1:
+        raise ConfigError(f"--frames must be at least 1, got {args.frames}")
+    if args.frames > 1 and not args.clip:
         raise ConfigError("--frames N > 1 needs --clip (a sequence of poses from an animation clip)")
+    check_output_file(args.output, "-o", (".npz",), create_parents=False)  # save_udp makes the folder
     if not (np.isfinite(args.fps) and args.fps > 0):
         raise ConfigError(f"--fps must be positive, got {args.fps}")
     loading = loading_kwargs(args)

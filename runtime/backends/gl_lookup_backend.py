@@ -292,8 +292,12 @@ class GlLookupBackend(Backend):
             return self.model.fusion(torch.from_numpy(sampled), torch.from_numpy(cover),
                                      self.model.encode_pose(x)[0]).numpy()
 
-    def close(self) -> None:
-        """Release the GL objects and the context (also on garbage collection)."""
+    def close(self, wait: bool = True) -> None:
+        """Release the GL objects and the context on the GL thread. ``wait=False``
+        (garbage collection) only asks for it: when the backend dies in a
+        reference cycle, the executor's worker may already have been told to
+        exit (its weakref callback runs before our finalizer), and waiting for
+        a job nobody runs would hang the collecting thread forever."""
         gl = getattr(self, "_gl", None)
         if gl is None:
             return
@@ -310,7 +314,9 @@ class GlLookupBackend(Backend):
                 self.ctx = None
 
         try:
-            gl.submit(release).result()
+            job = gl.submit(release)
+            if wait:
+                job.result()
         except Exception as exc:  # closing must not raise (it also runs from __del__)
             log.debug("gl-lookup: release failed: %s", exc)
         gl.shutdown(wait=False)
@@ -321,6 +327,6 @@ class GlLookupBackend(Backend):
 
     def __del__(self):
         try:
-            self.close()
+            self.close(wait=False)
         except Exception:
             pass

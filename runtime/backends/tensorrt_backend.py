@@ -72,7 +72,7 @@ def _announce_unavailable(reason: str) -> None:
         fallback += f" ({_DISPLAY_NAMES.get(lookup_fallback, lookup_fallback)} for lookup models such as conr-rt)"
     # Logged from is_available(), the only hook the registry gives; worded so
     # it is also true when 'tensorrt' was asked for explicitly (an error follows).
-    log.info("TensorRT backend unavailable (%s); backend 'auto' will use %s", reason, fallback)
+    log.debug("TensorRT backend unavailable (%s); backend 'auto' will use %s", reason, fallback)
 
 
 @register_backend

@@ -26,7 +26,7 @@ from typing import Iterable, Mapping, Sequence
 
 from conrt.errors import ConfigError, InputError
 
-from ..limits import MAX_FRAME_SIDE, TRAINED_VIEWS
+from ..limits import MAX_RUNTIME_SIDE, TRAINED_VIEWS
 
 __all__ = [
     "MAX_VIEWS",
@@ -42,7 +42,7 @@ MAX_VIEWS = TRAINED_VIEWS  # CoNR was trained with up to 8 sheet views
 # conr-paper's CoNRConfig.size_multiple (coarsest stride 32 x 4 from the
 # decoder blocks); smaller configs pass their own cfg.size_multiple.
 SIZE_MULTIPLE = 128
-MAX_SIZE = MAX_FRAME_SIDE  # the runtime's bound; past it the engine's activations will not fit anyway
+MAX_SIZE = MAX_RUNTIME_SIDE  # the runtime's bound; past it the engine's activations will not fit anyway
 
 _SYMBOLS = {
     "views": "views", "num_views": "views", "n_views": "views", "nviews": "views", "v": "views",

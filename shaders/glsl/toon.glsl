@@ -27,7 +27,7 @@ void main() {
     vec3 p = skinned_position(skin);
     // The skin matrix's linear part is fine for normals of rigid/uniformly
     // scaled joints; simulated vertices get a face normal in the fragment step.
-    v_normal = mat3(u_view) * (mat3(skin) * in_normal);
+    v_normal = mat3(u_view) * (mat3(skin) * (in_normal + morph_normal()));  // morphed normal, renormalised per fragment
     v_eye = (u_view * vec4(p, 1.0)).xyz;
     v_uv = in_uv;
     v_color = in_color;

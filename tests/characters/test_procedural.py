@@ -72,11 +72,19 @@ def test_character_is_valid(characters, seed):
                                atol=1e-6)
     np.testing.assert_allclose(posed_positions(c, rest_pose(c)), m.positions, atol=1e-5)
     # parts: every character has skin, hair, cloth and shoes; the face is
-    # painted (texture), so no vertex is EYES/MOUTH
+    # painted (texture), so no vertex is EYES, and MOUTH only labels the mouth
+    # interior, which the mouth morphs open and which has no area at rest
     counts = np.bincount(m.parts, minlength=len(Part))
     for part in (Part.SKIN, Part.HAIR, Part.CLOTH, Part.SHOES):
         assert counts[part] > 0, part.name
-    assert counts[Part.EYES] == 0 and counts[Part.MOUTH] == 0
+    assert counts[Part.EYES] == 0
+    mouth = m.parts == Part.MOUTH
+    aa = m.morph_positions[m.morph_names.index("aa")]
+    assert mouth.any() and (aa != 0).any(1)[mouth].sum() > 0.8 * mouth.sum() and not (aa != 0).any(1)[~mouth].any()
+    tri = m.triangles[mouth[m.triangles].all(1)]
+    p = m.positions.astype(np.float64)
+    area = np.linalg.norm(np.cross(p[tri[:, 1]] - p[tri[:, 0]], p[tri[:, 2]] - p[tri[:, 0]]), axis=1)
+    assert len(tri) and area.max() < 1e-12
     # face vertices sample the painted texture, all others a white texel
     tex = m.material.base_color_texture
     px = np.clip((m.uv * tex.shape[1]).astype(int), 0, tex.shape[1] - 1)

@@ -62,13 +62,15 @@ def test_auto_falls_back_to_the_next_backend_with_one_log_line(fresh_probe, capl
 
     expected = next(n for n in preference() if n != "tensorrt" and n in available_backends())
     TensorRTBackend.reset_probe()  # available_backends() probed (and announced) already
-    with caplog.at_level(logging.INFO):
+    with caplog.at_level(logging.DEBUG):
         assert get_backend_class("auto").name == expected
         backend = create_backend("auto", xs_model)
         get_backend_class("auto")
     assert backend.name == expected
-    lines = [r.getMessage() for r in caplog.records if r.name == LOGGER]
+    records = [r for r in caplog.records if r.name == LOGGER]
+    lines = [r.getMessage() for r in records]
     assert len(lines) == 1, lines
+    assert records[0].levelno == logging.DEBUG  # said once, quietly: TensorRT was not asked for
     assert "TensorRT backend unavailable" in lines[0] and _DISPLAY_NAMES[expected] in lines[0] and "'auto'" in lines[0]
     assert "pip install conrt[gpu]" in lines[0]
 

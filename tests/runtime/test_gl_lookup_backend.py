@@ -3,6 +3,8 @@ the table lookup on GL and only FusionNet on the CPU, equal to the torch
 backend; registry rules (lookup models only, 'auto' prefers it for them)."""
 from __future__ import annotations
 
+import subprocess
+import sys
 import threading
 
 import numpy as np
@@ -194,3 +196,21 @@ def test_fusion_graph_has_no_inner_axis_softmax(rt_model, tmp_path):
 
     torch.onnx.export(Soft(), (torch.rand(1, 3, 4),), str(tmp_path / "soft.onnx"), opset_version=17, dynamo=False)
     assert [n.op_type for n in onnx.load(str(tmp_path / "soft.onnx")).graph.node] == ["Softmax"]
+
+
+def test_a_backend_collected_in_a_reference_cycle_does_not_hang():
+    """GC clears the executor's weakref (its worker exits) before running the
+    backend's finalizer; a finalizer that waited for the GL thread hung forever."""
+    code = (
+        "import gc, sys\n"
+        "from conrt.runtime.backends.gl_lookup_backend import GlLookupBackend\n"
+        "from conrt.runtime.model import create_model\n"
+        "b = GlLookupBackend(fusion='torch')\n"
+        "b.load(create_model('conr-rt'))\n"
+        "b.cycle = b\n"  # only the cycle collector can free it
+        "del b\n"
+        "gc.collect()\n"
+        "print('collected')\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0 and "collected" in proc.stdout, proc.stderr[-2000:]

@@ -39,11 +39,11 @@ def test_declared_limits_come_from_one_place():
     from conrt.shaders import lookup_pass
 
     assert MAX_SHEET_VIEWS == limits.MAX_SHEET_VIEWS
-    assert profiles.MAX_VIEWS == limits.TRAINED_VIEWS and profiles.MAX_SIZE == limits.MAX_FRAME_SIDE
+    assert profiles.MAX_VIEWS == limits.TRAINED_VIEWS and profiles.MAX_SIZE == limits.MAX_RUNTIME_SIDE
     assert registered_backend("gl-lookup").max_views == lookup_pass.MAX_VIEWS
     assert registered_backend("torch").max_views is None and registered_backend("onnxruntime").max_views is None
-    for bad in (limits.MIN_FRAME_SIDE - 1, limits.MAX_FRAME_SIDE + 1):
-        with pytest.raises(ConfigError, match=f"{limits.MIN_FRAME_SIDE}..{limits.MAX_FRAME_SIDE}"):
+    for bad in (limits.MIN_RUNTIME_SIDE - 1, limits.MAX_RUNTIME_SIDE + 1):
+        with pytest.raises(ConfigError, match=f"{limits.MIN_RUNTIME_SIDE}..{limits.MAX_RUNTIME_SIDE}"):
             check_size(bad)
 
 

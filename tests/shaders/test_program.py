@@ -9,14 +9,15 @@ from conrt.shaders.program import GLSL_DIR, available_programs, load_program, pr
 
 @pytest.mark.parametrize("name", available_programs())
 def test_shipped_programs_compile(gl_ctx, name):
-    varyings = ["out_position"] if name == "skin_feedback" else []
+    feedback = {"skin_feedback": ["out_position"], "morph_feedback": ["out_offset", "out_normal"]}  # vertex-only
+    varyings = feedback.get(name, [])
     prog = load_program(gl_ctx, name, varyings=varyings)
     assert prog.glo > 0
     prog.release()
 
 
 def test_expected_programs_exist():
-    assert {"udp", "toon", "toon_outline", "skin_feedback"} <= set(available_programs())
+    assert {"udp", "toon", "toon_outline", "skin_feedback", "morph_feedback"} <= set(available_programs())
 
 
 def test_unknown_program_lists_choices(gl_ctx):

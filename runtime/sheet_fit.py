@@ -1,0 +1,584 @@
+"""Register hand-drawn sheet views to the rig (``conrt fit-sheet``).
+
+A drawing of the character is not a render: the artist saw it from a slightly
+different angle, drew it bigger or smaller, moved the arms and gave it their
+own proportions. Predicting a UDP from one drawing is hard; here the mesh is
+known, so each drawing is *registered* to it in three steps:
+
+1. **coarse** (:meth:`SheetFitter.fit`): for each candidate yaw (around the
+   view's labelled angle, or all the way round), render the rig's silhouette
+   at low resolution, take scale and offset from the silhouette moments
+   (area, centroid), score by IoU with the drawn silhouette plus a small
+   colour-agreement term (toon colours vs drawn colours: a front and a back
+   view have nearly the same silhouette, not the same colours);
+2. **pose**: a pattern search (coordinate descent with shrinking steps) over
+   the camera (yaw, scale, offset) and per-bone turns (arms, legs, spine,
+   head) about the viewing axis, plus how far each arm is lowered from the
+   T-pose, maximising the same score;
+3. **residual**: a dense 2D warp from the fitted rig's silhouette to the
+   drawn one (demons registration of the two signed distance fields, with a
+   Gaussian regulariser), applied to the rig's full-resolution UDP; drawn
+   pixels the warp still misses take the UDP of the nearest covered pixel,
+   so every drawn pixel gets one.
+
+The camera is the orbit framing of :func:`conrt.shaders.frame_character`
+(rest pose, ``SHEET_MARGIN`` border) followed by a 2D scale and offset in
+clip space, so it is an ordinary :class:`~conrt.types.Camera` that the view
+file (:mod:`conrt.shaders.view_file`) can store.
+
+Drawings are framed the way the runtime frames sheet views
+(:func:`conrt.runtime.session.fit_sheet`) before anything else, so the
+written ``<view>.png`` and ``<view>_udp.npz`` are used as they are.
+"""
+from __future__ import annotations
+
+import logging
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from conrt.errors import ConfigError, InputError
+from conrt.types import Camera, Character, Pose
+
+log = logging.getLogger(__name__)
+
+# A drawing whose character is smaller than this (longer side of its alpha
+# bounding box) carries too little to register: its UDP would be guesswork.
+MIN_DRAWING_PX = 64
+# Below this silhouette IoU after the pose fit the drawing is taken not to show
+# this character (a cat, another body): no UDP is written unless the caller
+# lowers it. Between this and WARN_IOU: written, with a warning. Measured on
+# drawings (docs/fit_sheet.md): the right character 0.82-0.95, another
+# procedural character 0.59-0.67, a fox 0.44-0.64.
+MIN_IOU = 0.75
+WARN_IOU = 0.9
+# The fitted camera and pose alone (without the residual warp) are written as a
+# view file only while the warp moves the drawn pixels by at most this many
+# pixels on average at 256 px: else projecting the mesh with them would take
+# colours from the wrong place.
+VIEW_FILE_MAX_RESIDUAL_PX = 1.0
+# Bones turned about the viewing axis by the pose search (when the rig has them).
+POSE_BONES = ("leftUpperArm", "leftLowerArm", "rightUpperArm", "rightLowerArm",
+              "leftUpperLeg", "leftLowerLeg", "rightUpperLeg", "rightLowerLeg", "spine", "neck")
+# ... and these also towards / away from the camera (``bone:out``): arms and
+# the spine (a twist of the upper body) about the vertical, legs about the
+# picture's horizontal axis.
+OUT_OF_PLANE_BONES = ("leftUpperArm", "rightUpperArm", "leftUpperLeg", "rightUpperLeg", "spine")
+# The arms start half lowered (between a T- and an A-pose): the search then
+# reaches either within a few steps.
+ARM_START_DEG = 35.0
+ARM_GRID_DEG = (5.0, 35.0, 60.0, 80.0)  # tried for both arms before the search
+FINE_WORK = 256  # side of the fine pose sweeps (thin limbs are a pixel or two wide at 128)
+POSE_CANDIDATES = 2  # coarse fits (yaws >= 30 degrees apart) that get a pose search
+# Weight of the colour-agreement term beside (1 - IoU): 0.25 let mirrored
+# views win (a side view fitted from behind) on synthetic drawings, 1.0 did not.
+COLOUR_WEIGHT = 1.0
+
+
+@dataclass
+class FitParams:
+    """What the fit moves. Angles in degrees; ``scale`` and ``offset`` act in
+    clip space on top of the rest-pose framing (offset in NDC, +y up)."""
+
+    yaw: float
+    scale: float = 1.0
+    offset: tuple[float, float] = (0.0, 0.0)
+    arms_lowered: tuple[float, float] = (ARM_START_DEG, ARM_START_DEG)  # left, right, about the body's front axis
+    turns: dict[str, float] = field(default_factory=dict)  # bone -> turn about the viewing axis
+
+    def vector(self, bones) -> np.ndarray:
+        return np.array([self.yaw, math.log(self.scale), *self.offset, *self.arms_lowered,
+                         *[self.turns.get(b, 0.0) for b in bones]], np.float64)
+
+    @classmethod
+    def from_vector(cls, v, bones) -> "FitParams":
+        v = [float(x) for x in v]
+        return cls(v[0], math.exp(v[1]), (v[2], v[3]), (v[4], v[5]), dict(zip(bones, v[6:])))
+
+
+@dataclass
+class ViewFit:
+    """One registered drawing."""
+
+    name: str
+    label_yaw: float | None
+    params: FitParams
+    camera: Camera  # at the output size
+    pose: Pose
+    udp: np.ndarray  # [S, S, 4] f32, every drawn pixel covered
+    iou_initial: float  # labelled yaw (or the best coarse yaw), moment-matched scale and offset
+    iou_coarse: float  # after the camera-only search
+    iou_pose: float  # after the pose search: the rig alone, what the view file describes
+    iou_warped: float  # after the residual warp (before the nearest fill)
+    colour_error: float  # mean |toon - drawn| RGB on the overlap after the fit, 0..1
+    residual_mean_px: float  # mean warp displacement on the drawn foreground, output pixels
+    residual_max_px: float
+    rig_mask: np.ndarray  # [S, S] bool, the fitted rig's silhouette (before the warp)
+    seconds: float = 0.0
+
+    @property
+    def view_file_valid(self) -> bool:
+        return self.residual_mean_px <= VIEW_FILE_MAX_RESIDUAL_PX * self.udp.shape[0] / 256
+
+    def summary(self) -> dict:
+        p = self.params
+        return {
+            "label_yaw": self.label_yaw, "yaw": round(p.yaw, 2), "scale": round(p.scale, 4),
+            "offset_ndc": [round(x, 4) for x in p.offset],
+            "pose_corrections_deg": {"leftArmLowered": round(p.arms_lowered[0], 2),
+                                     "rightArmLowered": round(p.arms_lowered[1], 2),
+                                     **{b: round(a, 2) for b, a in p.turns.items()}},
+            "iou_initial": round(self.iou_initial, 4), "iou_coarse": round(self.iou_coarse, 4),
+            "iou_pose": round(self.iou_pose, 4), "iou_warped": round(self.iou_warped, 4),
+            "colour_error": round(self.colour_error, 4),
+            "residual_mean_px": round(self.residual_mean_px, 3), "residual_max_px": round(self.residual_max_px, 3),
+            "seconds": round(self.seconds, 2),
+        }
+
+
+# ---------------------------------------------------------------------------
+# drawings
+
+
+def prepare_drawing(rgba: np.ndarray, name: str, size: int) -> np.ndarray:
+    """Check one drawing and frame it as the runtime frames sheet views ->
+    [size, size, 4] u8 straight RGBA. Named errors for an opaque background, a
+    blank image or a character smaller than ``MIN_DRAWING_PX``."""
+    from .session import check_sheet, fit_sheet
+
+    img = check_sheet([rgba], [name])[0]  # RGBA with a transparent background, not blank
+    ys, xs = np.nonzero(img[..., 3] >= 128)
+    if len(ys) == 0:
+        raise InputError(f"{name}: the drawing has no opaque pixels (alpha >= 128): nothing to fit")
+    h, w = int(ys.max() - ys.min() + 1), int(xs.max() - xs.min() + 1)
+    if max(h, w) < MIN_DRAWING_PX:
+        raise InputError(f"{name}: the drawn character is only {w}x{h} px; fit-sheet needs at least "
+                         f"{MIN_DRAWING_PX} px on its longer side (draw or export it larger)")
+    return fit_sheet([img], size)[0]
+
+
+def label_from_name(stem: str) -> float | None:
+    """A view's yaw from words in its file name (front 0, left 90, back 180,
+    right -90), else None (searched all the way round)."""
+    words = stem.lower().replace("-", "_").split("_")
+    for word, yaw in (("front", 0.0), ("back", 180.0), ("left", 90.0), ("right", -90.0)):
+        if word in words:
+            return yaw
+    return None
+
+
+# ---------------------------------------------------------------------------
+# image helpers (NumPy / SciPy)
+
+
+def downsample_drawing(rgba: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """[S, S, 4] u8 -> (mask [n, n] bool, straight rgb [n, n, 3] f32) by area averaging."""
+    from .official import resize
+
+    f = rgba.astype(np.float32) / 255.0
+    pm = np.concatenate([f[..., :3] * f[..., 3:], f[..., 3:]], -1)
+    r = resize(pm, n, "smooth")
+    a = r[..., 3]
+    rgb = np.where(a[..., None] > 1e-4, r[..., :3] / np.maximum(a, 1e-4)[..., None], 0.0)
+    return a >= 0.5, rgb.astype(np.float32)
+
+
+def _yaw_gap(a: float, b: float) -> float:
+    """Smallest angle in degrees between two yaws."""
+    return abs((a - b + 180.0) % 360.0 - 180.0)
+
+
+def iou(a: np.ndarray, b: np.ndarray) -> float:
+    union = np.logical_or(a, b).sum()
+    return float(np.logical_and(a, b).sum() / union) if union else 0.0
+
+
+def _moments(mask: np.ndarray) -> tuple[float, np.ndarray]:
+    """(area in pixels, centroid in NDC (x right, y up))."""
+    ys, xs = np.nonzero(mask)
+    n = mask.shape[0]
+    if len(ys) == 0:
+        return 0.0, np.zeros(2)
+    return float(len(ys)), np.array([(xs.mean() + 0.5) / n * 2 - 1, 1 - (ys.mean() + 0.5) / n * 2])
+
+
+def _signed_distance(mask: np.ndarray, clip: float) -> np.ndarray:
+    """Signed distance to the silhouette edge (> 0 outside), clipped to ±clip pixels."""
+    from scipy.ndimage import distance_transform_edt
+
+    d = distance_transform_edt(~mask) - distance_transform_edt(mask)
+    return np.clip(d, -clip, clip).astype(np.float32)
+
+
+def residual_warp(moving: np.ndarray, fixed: np.ndarray, iterations: int = 80, sigma: float = 2.0,
+                  clip: float | None = None, moving_rgb: np.ndarray | None = None,
+                  fixed_rgb: np.ndarray | None = None, colour_gain: float = 0.0) -> np.ndarray:
+    """Dense displacement ``u`` [2, H, W] (dy, dx in pixels) such that the
+    ``moving`` silhouette sampled at ``x + u(x)`` covers the ``fixed`` one:
+    demons registration of the two clipped signed distance fields, the field
+    smoothed with a Gaussian (``sigma`` px) after every step so it stays a
+    smooth, non-folding stretch. Coarse to fine (half, then full size).
+
+    With ``moving_rgb``/``fixed_rgb`` ([H, W, 3] 0..1, blurred here) and
+    ``colour_gain`` > 0 the colours join the SDF as more channels (scaled by
+    the gain, in SDF pixels per unit colour): edges inside the silhouette
+    (an arm over the body, the hair line) pull too."""
+    from scipy.ndimage import gaussian_filter, map_coordinates, zoom
+
+    h, w = fixed.shape
+    clip = clip or max(8.0, 0.08 * h)
+    use_colour = colour_gain > 0 and moving_rgb is not None and fixed_rgb is not None
+
+    def channels(mask, rgb, scale, clp):
+        out = [_signed_distance(mask, clp)]
+        if use_colour:
+            rgb = zoom(rgb, (scale, scale, 1), order=1) if scale != 1 else rgb
+            rgb = rgb[:mask.shape[0], :mask.shape[1]] * mask[..., None]
+            out += [gaussian_filter(rgb[..., c], 1.5 * scale) * colour_gain * scale for c in range(3)]
+        return np.stack(out).astype(np.float32)
+
+    def run(mov, fix, scale, u, iters, sig, clp):
+        m = channels(mov, moving_rgb, scale, clp)
+        f = channels(fix, fixed_rgb, scale, clp)
+        grads = np.stack([np.stack(np.gradient(c)) for c in m])  # [C, 2, H, W]
+        grid = np.mgrid[0:fix.shape[0], 0:fix.shape[1]].astype(np.float32)
+        for _ in range(iters):
+            coords = grid + u
+            mw = np.stack([map_coordinates(c, coords, order=1, mode="nearest") for c in m])
+            g = np.stack([[map_coordinates(gc, coords, order=1, mode="nearest") for gc in gcs] for gcs in grads])
+            diff = mw - f  # [C, H, W]
+            num = (diff[:, None] * g).sum(0)  # [2, H, W]
+            denom = (g * g).sum((0, 1)) + (diff * diff).sum(0)
+            denom[denom < 1e-6] = np.inf
+            u -= num / denom
+            u[0], u[1] = gaussian_filter(u[0], sig), gaussian_filter(u[1], sig)
+        return u
+
+    half = (h // 2, w // 2)
+    if min(half) >= 32:
+        small = lambda m: zoom(m.astype(np.float32), (half[0] / h, half[1] / w), order=1) >= 0.5  # noqa: E731
+        u = run(small(moving), small(fixed), 0.5, np.zeros((2, *half), np.float32), iterations, sigma / 2, clip / 2)
+        u = np.stack([zoom(c, (h / half[0], w / half[1]), order=1) for c in u]) * 2.0
+        u = u[:, :h, :w]
+    else:
+        u = np.zeros((2, h, w), np.float32)
+    return run(moving, fixed, 1.0, u.astype(np.float32), iterations // 2, sigma, clip)
+
+
+def warp_udp(udp: np.ndarray, u: np.ndarray, drawn: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Sample the rig's UDP at ``x + u(x)`` (nearest: surface coordinates are
+    never blended) -> (UDP covering exactly ``drawn`` [H, W] bool, the rig's
+    silhouette after the warp). Drawn pixels the warped silhouette misses take
+    the UDP of the nearest covered drawn pixel."""
+    from scipy.ndimage import distance_transform_edt
+
+    h, w = drawn.shape
+    yy, xx = np.mgrid[0:h, 0:w]
+    iy = np.clip(np.rint(yy + u[0]).astype(np.int64), 0, h - 1)
+    ix = np.clip(np.rint(xx + u[1]).astype(np.int64), 0, w - 1)
+    warped = udp[iy, ix]
+    hit = (warped[..., 3] > 0) & drawn
+    out = np.zeros_like(udp)
+    if not hit.any():
+        return out, warped[..., 3] > 0
+    _, (ny, nx) = distance_transform_edt(~hit, return_indices=True)
+    filled = warped[ny, nx]
+    out[drawn, :3] = filled[drawn, :3]
+    out[drawn, 3] = 1.0
+    return out, warped[..., 3] > 0
+
+
+# ---------------------------------------------------------------------------
+# the fitter
+
+
+class SheetFitter:
+    """Registers drawings of one character: ``fit(drawing, label_yaw) -> ViewFit``.
+
+    ``size``: the output frame (drawings are framed to it); ``work``: the side
+    the searches render at (silhouettes and toon colours)."""
+
+    def __init__(self, ctx, character: Character, size: int = 256, work: int = 128,
+                 colour_weight: float = COLOUR_WEIGHT):
+        from conrt.shaders import ToonPass, UdpPass
+
+        if size < MIN_DRAWING_PX:
+            raise ConfigError(f"--size must be at least {MIN_DRAWING_PX}, got {size}")
+        if not 32 <= work <= size:
+            raise ConfigError(f"the work resolution must be within 32..{size}, got {work}")
+        self.character = character
+        self.size, self.work = int(size), int(work)
+        self.colour_weight = float(colour_weight)
+        self.bones = [b for b in POSE_BONES if b in character.humanoid]
+        self.bones += [f"{b}:out" for b in OUT_OF_PLANE_BONES if b in character.humanoid]
+        self._arms = [b for b in ("leftUpperArm", "rightUpperArm") if b in character.humanoid]
+        # the searches at ``work``, the last (fine-step) pose sweeps at ``fine``
+        self.fine = min(self.size, FINE_WORK)
+        self._toons = {n: ToonPass(ctx, n, n) for n in {self.work, self.fine}}
+        self._udp = UdpPass(ctx, self.size, self.size)
+        for toon in self._toons.values():
+            toon.set_character(character)
+        self._udp.set_character(character)
+        self._base: dict[float, Camera] = {}
+        self.evaluations = 0
+
+    def close(self) -> None:
+        for toon in self._toons.values():
+            toon.release()
+        self._udp.release()
+
+    def __enter__(self) -> "SheetFitter":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    # -- model -------------------------------------------------------------
+    def camera(self, p: FitParams, n: int) -> Camera:
+        """The orbit camera of ``p.yaw`` framing the rest pose, then ``p.scale``
+        and ``p.offset`` in clip space, at ``n`` x ``n`` pixels."""
+        from conrt.runtime.session import SHEET_MARGIN
+        from conrt.shaders import frame_character
+
+        key = round(p.yaw, 6)
+        base = self._base.get(key)
+        if base is None:
+            base = frame_character(self.character.mesh.positions, yaw=p.yaw, size=self.size, margin=SHEET_MARGIN)
+            if len(self._base) > 512:
+                self._base.clear()
+            self._base[key] = base
+        s, (tx, ty) = p.scale, p.offset
+        similarity = np.array([[s, 0, 0, tx], [0, s, 0, ty], [0, 0, 1, 0], [0, 0, 0, 1]])
+        proj = (similarity @ base.proj.astype(np.float64)).astype(np.float32)
+        return Camera(view=base.view.copy(), proj=proj, width=n, height=n)
+
+    def pose(self, p: FitParams) -> Pose:
+        """Rest pose, arms lowered by ``p.arms_lowered`` about the body's front
+        axis, then each bone of ``p.turns`` turned about the viewing axis
+        (children follow their parents)."""
+        from conrt.characters.posing import forward_kinematics, rotation_matrix
+        from conrt.shaders.camera import orbit_direction
+
+        skel = self.character.skeleton
+        human = self.character.humanoid
+        view_axis = orbit_direction(p.yaw, 0.0)
+        right_axis = np.cross((0.0, 1.0, 0.0), view_axis)  # the picture's horizontal axis
+        world_turns: dict[int, np.ndarray] = {}
+        for bone, lowered, sign in zip(("leftUpperArm", "rightUpperArm"), p.arms_lowered, (-1.0, 1.0)):
+            if bone in human:  # the left arm points +X in the T-pose: a turn about -Z lowers it
+                world_turns[human[bone]] = rotation_matrix((0, 0, 1), sign * math.radians(lowered)).astype(np.float64)
+        for key, angle in p.turns.items():
+            bone, _, out = key.partition(":")
+            if bone in human and angle:
+                j = human[bone]
+                axis = view_axis if not out else right_axis if "Leg" in bone else (0.0, 1.0, 0.0)
+                turn = rotation_matrix(axis, math.radians(angle)).astype(np.float64)
+                world_turns[j] = turn @ world_turns.get(j, np.eye(3))
+        local = skel.rest_local.astype(np.float64).copy()
+        world = np.empty_like(local)
+        for j, parent in enumerate(skel.parents):
+            if j in world_turns:
+                # Turn the joint in character space: local' = local @ A^-1 W A, with A
+                # its world rotation before the turn (scale stripped).
+                a = (world[parent] @ local[j])[:3, :3] if parent >= 0 else local[j, :3, :3]
+                uu, _, vt = np.linalg.svd(a)
+                a = uu @ vt
+                local[j, :3, :3] = local[j, :3, :3] @ (a.T @ world_turns[j] @ a)
+            world[j] = local[j] if parent < 0 else world[parent] @ local[j]
+        return Pose(joint_world=forward_kinematics(skel.parents, local.astype(np.float32)))
+
+    def render_toon(self, p: FitParams, n: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """(mask [n, n] bool, rgb [n, n, 3] f32 0..1) of the rig under ``p``; ``n``: work or fine size."""
+        n = n or self.work
+        rgba = self._toons[n].run(self.pose(p), self.camera(p, n))
+        self.evaluations += 1
+        return rgba[..., 3] > 0, rgba[..., :3].astype(np.float32) / 255.0
+
+    def render_udp(self, p: FitParams) -> np.ndarray:
+        """[size, size, 4] f32: the rig's UDP under ``p`` at the output size."""
+        return self._udp.run(self.pose(p), self.camera(p, self.size)).data
+
+    # -- scoring -----------------------------------------------------------
+    def _cost(self, p: FitParams, target_mask, target_rgb) -> tuple[float, float, float]:
+        """(cost, IoU, colour error) of ``p`` against the drawing at work size."""
+        mask, rgb = self.render_toon(p, target_mask.shape[0])
+        score = iou(mask, target_mask)
+        both = mask & target_mask
+        colour = float(np.abs(rgb[both] - target_rgb[both]).mean()) if both.any() else 1.0
+        return (1.0 - score) + self.colour_weight * colour, score, colour
+
+    def moment_match(self, p: FitParams, target_mask) -> FitParams:
+        """Scale and offset that give the rig's silhouette the drawing's area and centroid."""
+        mask, _ = self.render_toon(p)
+        area_r, c_r = _moments(mask)
+        area_d, c_d = _moments(target_mask)
+        if area_r == 0:
+            return p
+        s = p.scale * math.sqrt(area_d / area_r)
+        # ndc' = k ndc + t with k = s / p.scale about the current framing
+        k = s / p.scale
+        t = c_d - k * (c_r - np.asarray(p.offset)) + 0.0
+        return FitParams(p.yaw, s, (float(t[0]), float(t[1])), p.arms_lowered, dict(p.turns))
+
+    def _best_arms(self, p: FitParams, target) -> FitParams:
+        """``p`` with both arms lowered by the best of ``ARM_GRID_DEG`` (moment-matched
+        again): the pose search turns bones one at a time and would otherwise
+        bend the forearms before it lowers the upper arms."""
+        if not self._arms:
+            return p
+        best = None
+        for angle in ARM_GRID_DEG:
+            q = self.moment_match(FitParams(p.yaw, p.scale, p.offset, (angle, angle), dict(p.turns)), target[0])
+            c = self._cost(q, *target)[0]
+            if best is None or c < best[0]:
+                best = (c, q)
+        return best[1]
+
+    def _search(self, p: FitParams, target, steps: np.ndarray, free: np.ndarray, bounds, levels: int = 4):
+        """Pattern search: each free parameter in turn tries ± its step (and
+        keeps going while that helps); steps halve when a sweep finds nothing."""
+        bones = self.bones
+        x = p.vector(bones)
+        lo, hi = bounds
+        seen: dict[bytes, tuple[float, float, float]] = {}  # a sweep often tries a point again
+
+        def cost(v):
+            key = np.round(v, 6).tobytes()
+            if key not in seen:
+                seen[key] = self._cost(FitParams.from_vector(v, bones), *target)
+            return seen[key]
+
+        best, score, colour = cost(x)
+        steps = steps.astype(np.float64).copy()
+        for _ in range(levels):
+            improved = True
+            while improved:
+                improved = False
+                for i in np.flatnonzero(free):
+                    for sign in (1.0, -1.0):
+                        moved = False
+                        while True:
+                            trial = x.copy()
+                            trial[i] = np.clip(trial[i] + sign * steps[i], lo[i], hi[i])
+                            if trial[i] == x[i]:
+                                break
+                            c, sc, col = cost(trial)
+                            if c < best - 1e-6:
+                                x, best, score, colour, moved, improved = trial, c, sc, col, True, True
+                            else:
+                                break
+                        if moved:
+                            break
+            steps *= 0.5
+        return FitParams.from_vector(x, bones), best, score, colour
+
+    def _bounds(self, yaw: float, width: float):
+        nb = len(self.bones)
+        lo = np.array([yaw - width, math.log(0.6), -0.5, -0.5, -10, -10] + [-90] * nb, np.float64)
+        hi = np.array([yaw + width, math.log(1.6), 0.5, 0.5, 85, 85] + [90] * nb, np.float64)
+        return lo, hi
+
+    # -- the fit -------------------------------------------------------------
+    def fit(self, drawing: np.ndarray, name: str = "view", label_yaw: float | None = None) -> ViewFit:
+        """Register one framed drawing ([size, size, 4] u8 from :func:`prepare_drawing`)."""
+        import time
+
+        t0 = time.perf_counter()
+        if drawing.shape != (self.size, self.size, 4):
+            raise InputError(f"{name}: expected a framed {self.size}x{self.size} RGBA drawing, got {drawing.shape}")
+        target = downsample_drawing(drawing, self.work)
+        if not target[0].any():
+            raise InputError(f"{name}: the drawing has no opaque pixels at {self.work} px")
+        nb = len(self.bones)
+
+        # 1. coarse: yaw candidates, each moment-matched, scored
+        if label_yaw is None:
+            yaws = np.arange(0.0, 360.0, 15.0)
+        else:
+            yaws = label_yaw + np.arange(-30.0, 30.1, 7.5)
+        scored = []
+        for yaw in yaws:
+            p = self.moment_match(FitParams(float(yaw)), target[0])
+            p = self.moment_match(p, target[0])  # the area depends on the scale: once more
+            scored.append((self._cost(p, *target), p))
+        if label_yaw is not None:
+            at_label = min(scored, key=lambda s: abs(s[1].yaw - label_yaw))
+            iou_initial = at_label[0][1]
+        scored.sort(key=lambda s: s[0][0])
+        if label_yaw is None:
+            iou_initial = scored[0][0][1]
+        # the best few yaws that differ by >= 30 degrees (a poorly posed rig can
+        # prefer a wrong yaw; the pose search settles it)
+        distinct: list[FitParams] = []
+        for _, p in scored:
+            if all(_yaw_gap(p.yaw, q.yaw) >= 30.0 for q in distinct):
+                distinct.append(p)
+        free_cam = np.zeros(6 + nb, bool)
+        free_cam[:4] = True
+        cam_steps = np.array([8.0, 0.04, 0.04, 0.04, 10.0, 10.0] + [10.0] * nb)
+        starts = [self._best_arms(p, target) for p in distinct[:3]]
+        # yaw bounds: a labelled view stays within 35 degrees of its label, the others near their candidate
+        if label_yaw is None:
+            bounds = lambda q: self._bounds(q.yaw, 45.0)  # noqa: E731
+        else:
+            bounds = lambda q: self._bounds(label_yaw, 35.0)  # noqa: E731
+        coarse = sorted((self._search(p, target, cam_steps, free_cam, bounds(p), levels=3)
+                         for p in starts), key=lambda c: c[1])
+        iou_coarse = coarse[0][2]
+
+        # 2. pose: camera, arms lowered and bone turns together. The coarse
+        # ranking is not reliable (a badly posed rig prefers a wrong yaw), so
+        # each candidate gets the coarse steps of the search and the best one
+        # the fine steps.
+        free_all = np.ones(6 + nb, bool)
+        if not self._arms:
+            free_all[4:6] = False
+        steps = np.array([4.0, 0.03, 0.03, 0.03, 16.0, 16.0] + [16.0] * nb)
+        rough = [self._search(q, target, steps, free_all, bounds(q), levels=2)
+                 for q, *_ in coarse[:POSE_CANDIDATES]]
+        p = min(rough, key=lambda c: c[1])[0]
+        fine = downsample_drawing(drawing, self.fine) if self.fine != self.work else target
+        p = self._search(p, fine, steps / 4, free_all, bounds(p), levels=2)[0]
+
+        # 3. full resolution: the rig's UDP, then the residual warp onto the drawing
+        camera, pose = self.camera(p, self.size), self.pose(p)
+        rig = self.render_udp(p)
+        rig_mask = rig[..., 3] > 0
+        drawn = drawing[..., 3] >= 128
+        iou_pose = iou(rig_mask, drawn)
+        # the colour error at the fit, full resolution would cost another pass; the work-size one is enough
+        _, _, colour = self._cost(p, *target)
+        u = residual_warp(rig_mask, drawn)
+        udp, warped_mask = warp_udp(rig, u, drawing[..., 3] > 0)
+        iou_warped = iou(warped_mask, drawn)
+        disp = np.hypot(u[0], u[1])[drawn]
+        return ViewFit(name=name, label_yaw=label_yaw, params=p, camera=camera, pose=pose, udp=udp,
+                       iou_initial=float(iou_initial), iou_coarse=float(iou_coarse), iou_pose=iou_pose,
+                       iou_warped=iou_warped, colour_error=colour,
+                       residual_mean_px=float(disp.mean()), residual_max_px=float(disp.max()),
+                       rig_mask=rig_mask, seconds=time.perf_counter() - t0)
+
+
+# ---------------------------------------------------------------------------
+# the check picture
+
+
+def fit_picture(drawing: np.ndarray, fit: ViewFit) -> np.ndarray:
+    """[S, 3S, 3] u8: the drawing | the fitted UDP over it | contours (drawn:
+    green, the fitted rig before the warp: magenta) over it, on light grey."""
+    from scipy.ndimage import binary_erosion
+
+    s = drawing.shape[0]
+    a = drawing[..., 3:4].astype(np.float32) / 255.0
+    grey = np.full((s, s, 3), 235.0, np.float32)
+    over = drawing[..., :3].astype(np.float32) * a + grey * (1 - a)
+    udp_rgb = np.clip(fit.udp[..., :3], 0, 1) * 255.0
+    cover = fit.udp[..., 3:4] > 0
+    panel_udp = np.where(cover, 0.75 * udp_rgb + 0.25 * over, over)
+    panel_contour = 0.5 * over + 0.5 * grey
+    drawn = drawing[..., 3] >= 128
+    for mask, colour in ((drawn, (0, 170, 0)), (fit.rig_mask, (220, 0, 200))):
+        edge = mask & ~binary_erosion(mask)
+        panel_contour[edge] = colour
+    return np.concatenate([over, panel_udp, panel_contour], 1).clip(0, 255).astype(np.uint8)

@@ -1,0 +1,253 @@
+"""``conrt fit-sheet`` end to end on synthetic drawings of an unseen
+procedural character whose true UDP is known, plus the bad-input paths."""
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pytest
+
+from conrt.cli import main
+from conrt.errors import InputError
+
+
+def save_rgba(path, rgba: np.ndarray):
+    from PIL import Image
+
+    Image.fromarray(np.ascontiguousarray(rgba, np.uint8), "RGBA").save(path)
+    return path
+
+
+def _yaw_gap(a: float, b: float) -> float:
+    return abs((a - b + 180.0) % 360.0 - 180.0)
+
+
+@pytest.fixture(scope="module")
+def fitted(character_file, drawings, tmp_path_factory):
+    folder, made = drawings
+    out = tmp_path_factory.mktemp("fitted") / "sheet"
+    assert main(["fit-sheet", str(character_file), str(folder), "-o", str(out)]) == 0
+    return out, made
+
+
+def test_fit_finds_the_view_and_gives_every_drawn_pixel_the_true_udp(fitted):
+    from conrt.runtime.session import fit_sheet_udps
+    from conrt.runtime.sheet import read_sheet_image, read_udp
+    from conrt.training.fit_drawings import udp_error
+
+    out, made = fitted
+    report = json.loads((out / "fit.json").read_text())
+    for stem, (drawing, true_udp, truth) in made.items():
+        view = report["views"][stem]
+        # labelled (front) or searched all the way round (pose_b): the yaw is found
+        assert _yaw_gap(view["yaw"], truth["yaw"]) < 20.0, (stem, view["yaw"], truth["yaw"])
+        assert view["iou_pose"] > view["iou_initial"]
+        assert view["iou_pose"] >= 0.8 and view["iou_warped"] >= 0.93, view
+        framed = read_sheet_image(out / f"{stem}.png")
+        udp = read_udp(out / f"{stem}_udp.npz")
+        assert framed.shape == udp.shape == (256, 256, 4)
+        # every drawn pixel, and only those, has a UDP
+        np.testing.assert_array_equal(udp[..., 3] > 0, framed[..., 3] > 0)
+        true_framed = fit_sheet_udps([true_udp], [drawing], 256)[0]
+        err = udp_error(udp, true_framed, framed)
+        # a wrong view or a mirrored fit is off by ~0.1-0.3 of the box; the fit is within a few pixels
+        assert err["udp_error"] < 0.03, (stem, err)
+
+
+def test_output_folder_is_a_sheet_the_runtime_reads(fitted, character):
+    from conrt.runtime.session import list_sheet_files, load_sheet_udps
+    from conrt.shaders.view_file import load_view_file
+
+    out, made = fitted
+    files = list_sheet_files(out)
+    assert sorted(p.stem for p in files) == sorted(made)  # the check pictures in fit/ are not views
+    udps = load_sheet_udps(out)
+    assert udps is not None and len(udps) == len(files)
+    report = json.loads((out / "fit.json").read_text())
+    for stem, view in report["views"].items():
+        assert (out / "fit" / f"{stem}.png").is_file()
+        if view["view_file"]:
+            camera, pose = load_view_file(out / view["view_file"], character.skeleton.num_joints)
+            assert (camera.width, camera.height) == (256, 256)
+        else:
+            assert not (out / f"{stem}_view.npz").exists() and "residual" in view["view_file_skipped"]
+
+
+def test_view_file_camera_and_pose_rerender_the_fitted_rig(gl_ctx, character, drawings):
+    """What the view file stores is what was fitted: rendering the rig with it
+    gives the silhouette whose IoU fit.json reports."""
+    from conrt.runtime.sheet_fit import SheetFitter, iou, prepare_drawing
+    from conrt.shaders import UdpPass
+
+    folder, made = drawings
+    drawing = prepare_drawing(made["front"][0], "front", 256)
+    with SheetFitter(gl_ctx, character, 256) as fitter:
+        fit = fitter.fit(drawing, "front", 0.0)
+    with UdpPass(gl_ctx, 256, 256) as udp:
+        udp.set_character(character)
+        again = udp.run(fit.pose, fit.camera).data[..., 3] > 0
+    assert iou(again, drawing[..., 3] >= 128) == pytest.approx(fit.iou_pose, abs=1e-6)
+
+
+def test_a_turn_about_the_viewing_axis_turns_the_limb_in_the_picture(gl_ctx, character):
+    from conrt.runtime.sheet_fit import FitParams, SheetFitter
+    from conrt.shaders import project
+
+    human = character.humanoid
+    with SheetFitter(gl_ctx, character, 128, 64) as fitter:
+        for yaw in (0.0, 60.0):
+            p0 = FitParams(yaw, arms_lowered=(40.0, 40.0))
+            p1 = FitParams(yaw, arms_lowered=(40.0, 40.0), turns={"leftUpperArm": 30.0})
+            cam = fitter.camera(p0, 128)
+            pts = [project(cam, fitter.pose(p).joint_world[[human["leftUpperArm"], human["leftHand"]], :3, 3])
+                   for p in (p0, p1)]
+            (a0, b0), (a1, b1) = pts
+            np.testing.assert_allclose(a0, a1, atol=1e-3)  # the shoulder stays
+            v0, v1 = b0 - a0, b1 - a1
+            turned = math.degrees(math.atan2(v0[0] * v1[1] - v0[1] * v1[0], v0 @ v1))
+            assert abs(abs(turned) - 30.0) < 0.5  # the child (hand) follows, in the picture plane
+            assert np.linalg.norm(v1) == pytest.approx(np.linalg.norm(v0), rel=1e-3)
+
+
+def test_residual_warp_moves_one_silhouette_onto_another():
+    from conrt.runtime.sheet_fit import iou, residual_warp, warp_udp
+
+    yy, xx = np.mgrid[0:128, 0:128]
+    moving = (yy - 60) ** 2 / 30**2 + (xx - 64) ** 2 / 18**2 <= 1
+    fixed = (yy - 66) ** 2 / 34**2 + (xx - 60) ** 2 / 16**2 <= 1  # shifted, taller, thinner
+    u = residual_warp(moving, fixed)
+    iy = np.clip(np.rint(yy + u[0]).astype(int), 0, 127)
+    ix = np.clip(np.rint(xx + u[1]).astype(int), 0, 127)
+    assert iou(moving, fixed) < 0.8 and iou(moving[iy, ix], fixed) > 0.97
+    udp = np.zeros((128, 128, 4), np.float32)
+    udp[..., 0], udp[..., 1], udp[..., 2], udp[..., 3] = yy / 128.0, xx / 128.0, 0.5, 1.0
+    udp[~moving] = 0.0
+    out, warped = warp_udp(udp, u, fixed)
+    np.testing.assert_array_equal(out[..., 3] > 0, fixed)
+    np.testing.assert_array_equal(warped, moving[iy, ix])
+    # the top of the drawn ellipse takes the rig's top, its bottom the rig's bottom
+    top, bottom = yy[fixed].min(), yy[fixed].max()
+    assert out[top, 60, 0] < 32 / 128 and out[bottom, 60, 0] > 86 / 128
+
+
+def test_residual_warp_with_colours_aligns_edges_inside_the_silhouette():
+    """Same silhouette, an inner colour edge 6 px apart: the silhouette-only
+    warp leaves it, the colour channels pull it over."""
+    from conrt.runtime.sheet_fit import residual_warp
+
+    yy, xx = np.mgrid[0:128, 0:128]
+    body = (abs(yy - 64) < 40) & (abs(xx - 64) < 30)
+    moving_rgb = np.where((yy < 58)[..., None], (1.0, 0.2, 0.2), (0.2, 0.2, 1.0)) * body[..., None]
+    fixed_rgb = np.where((yy < 64)[..., None], (1.0, 0.2, 0.2), (0.2, 0.2, 1.0)) * body[..., None]
+    plain = residual_warp(body, body)
+    coloured = residual_warp(body, body, moving_rgb=moving_rgb, fixed_rgb=fixed_rgb, colour_gain=20.0)
+    assert abs(plain[0, 61, 64]) < 0.5  # nothing to pull on the outline
+    # fixed row 61 (red in the drawing, blue in the rig) must sample the rig above its edge (58)
+    assert coloured[0, 61, 64] < -2.0
+
+
+# ---------------------------------------------------------------------------
+# bad input: named errors, nothing written, the input folder untouched
+
+
+def _run(capsys, *argv) -> tuple[int, str]:
+    rc = main(list(argv))
+    return rc, capsys.readouterr().err
+
+
+def test_output_inside_the_drawings_folder_is_refused(character_file, drawings, caplog):
+    folder, _ = drawings
+    before = sorted(p.name for p in folder.iterdir())
+    for out in (folder, folder / "fitted"):
+        assert main(["fit-sheet", str(character_file), str(folder), "-o", str(out)]) == 1
+        assert "drawings folder or inside it" in caplog.text
+    assert sorted(p.name for p in folder.iterdir()) == before
+
+
+def test_a_non_empty_output_folder_that_is_no_fit_is_refused(character_file, drawings, tmp_path, caplog):
+    folder, _ = drawings
+    (tmp_path / "notes.txt").write_text("mine")
+    assert main(["fit-sheet", str(character_file), str(folder), "-o", str(tmp_path)]) == 1
+    assert "not empty" in caplog.text and (tmp_path / "notes.txt").read_text() == "mine"
+
+
+@pytest.mark.parametrize("kind, message", [
+    ("opaque", "no alpha"),
+    ("blank", "fully transparent"),
+    ("tiny", "needs at least 64 px"),
+])
+def test_bad_drawings_get_named_errors(character_file, drawings, tmp_path, caplog, kind, message):
+    _, made = drawings
+    folder = tmp_path / "in"
+    folder.mkdir()
+    drawing = made["front"][0]
+    if kind == "opaque":
+        bad = drawing.copy()
+        bad[..., 3] = 255
+    elif kind == "blank":
+        bad = np.zeros_like(drawing)
+    else:
+        from PIL import Image
+
+        bad = np.asarray(Image.fromarray(drawing, "RGBA").resize((30, 48)))
+    save_rgba(folder / "view.png", bad)
+    out = tmp_path / "out"
+    assert main(["fit-sheet", str(character_file), str(folder), "-o", str(out)]) == 1
+    assert message in caplog.text
+    assert not out.exists() or not any(out.iterdir())
+
+
+def test_yaws_must_match_the_drawings(character_file, drawings, tmp_path, caplog):
+    folder, _ = drawings
+    assert main(["fit-sheet", str(character_file), str(folder), "-o", str(tmp_path / "o"), "--yaws", "0"]) == 1
+    assert "--yaws gives 1 finite angles for 2 drawings" in caplog.text
+
+
+def test_a_drawing_of_another_character_is_refused_with_its_iou(gl_ctx, character_file, tmp_path, caplog):
+    from conrt.characters.procedural import generate
+    from conrt.training.fit_drawings import make_drawing
+
+    other = generate(900002)
+    folder = tmp_path / "other"
+    folder.mkdir()
+    drawing, _, _ = make_drawing(gl_ctx, other, 0.0, 5)
+    save_rgba(folder / "front.png", drawing)
+    out = tmp_path / "out"
+    assert main(["fit-sheet", str(character_file), str(folder), "-o", str(out)]) == 1
+    assert "cannot be made to match 1 drawing" in caplog.text and "front.png: IoU 0." in caplog.text
+    assert not out.exists() or not any(out.iterdir())
+
+
+def test_prepare_drawing_frames_like_the_runtime(drawings):
+    from conrt.runtime.session import fit_sheet
+    from conrt.runtime.sheet_fit import prepare_drawing
+
+    _, made = drawings
+    drawing = made["front"][0]
+    np.testing.assert_array_equal(prepare_drawing(drawing, "front", 256), fit_sheet([drawing], 256)[0])
+    with pytest.raises(InputError, match="fully transparent"):
+        prepare_drawing(np.zeros((100, 100, 4), np.uint8), "x", 256)
+
+
+def test_a_rerun_removes_views_the_earlier_run_wrote_and_this_one_does_not(tmp_path):
+    from conrt.commands.fit_sheet import remove_stale_views
+
+    (tmp_path / "fit").mkdir()
+    for stem in ("a", "b"):
+        for name in (f"{stem}.png", f"{stem}_udp.npz", f"{stem}_udp.png", f"{stem}_view.npz", f"fit/{stem}.png"):
+            (tmp_path / name).write_bytes(b"x")
+    (tmp_path / "notes.txt").write_text("mine")
+    outside = tmp_path.parent / "outside.png"
+    outside.write_bytes(b"x")
+    (tmp_path / "fit.json").write_text(json.dumps({"views": {"a": {}, "b": {}, "../outside": {}}}))
+    remove_stale_views(tmp_path, {"a"})
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.png", "a_udp.npz", "a_udp.png", "a_view.npz",
+                                                          "fit", "fit.json", "notes.txt"]
+    assert [p.name for p in (tmp_path / "fit").iterdir()] == ["a.png"] and outside.exists()
+
+
+def test_size_out_of_range_is_refused_before_any_work(character_file, drawings, tmp_path, caplog):
+    folder, _ = drawings
+    assert main(["fit-sheet", str(character_file), str(folder), "-o", str(tmp_path / "o"), "--size", "32"]) == 1
+    assert "--size must be within 64..2048" in caplog.text and not (tmp_path / "o").exists()
