@@ -26,6 +26,12 @@ from conrt.runtime.model import create_model
 S = 64
 
 
+@pytest.fixture(autouse=True)
+def own_cache(monkeypatch, tmp_path):
+    """Graphs exported here stay here (other tests count the session cache's)."""
+    monkeypatch.setenv("CONRT_CACHE_DIR", str(tmp_path / "cache"))
+
+
 @pytest.fixture(scope="module")
 def models():
     torch.manual_seed(0)
