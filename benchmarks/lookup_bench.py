@@ -45,6 +45,7 @@ from pathlib import Path
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # before torch loads its OpenMP
 
 import numpy as np  # noqa: E402
+from conrt.samples import SAMPLE_CHARACTER  # noqa: E402
 from doc_table import write_marked_table  # noqa: E402  (benchmarks/ is on sys.path when run as a script)
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -76,7 +77,7 @@ def _udps(size: int, count: int = 4) -> tuple[list[np.ndarray], float]:
     from conrt.commands.udp import clip_pose
     from conrt.shaders import UdpPass, create_context, frame_character, release_context
 
-    character = load_character(ROOT / "samples" / "sample_character.glb")
+    character = load_character(SAMPLE_CHARACTER)
     ctx = create_context()
     try:
         udp_pass = UdpPass(ctx, size, size)

@@ -26,13 +26,14 @@ import numpy as np
 from tqdm import tqdm
 
 from conrt.physics.world import PhysicsWorld
+from conrt.samples import SAMPLE_CHARACTER
 
 log = logging.getLogger("physics_bench")
 ROOT = Path(__file__).resolve().parents[1]
 
 
 def load_character():
-    path = ROOT / "samples" / "sample_character.glb"
+    path = SAMPLE_CHARACTER
     try:
         from conrt.characters.gltf_io import load_character as load
 

@@ -29,6 +29,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from conrt.samples import SAMPLE_CHARACTER
 from doc_table import write_marked_table  # benchmarks/ is on sys.path when run as a script
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -39,7 +40,7 @@ def _load_character(path: Path | None):
     from conrt.characters.gltf_io import load_character
     from conrt.characters.procedural import generate
 
-    path = path or ROOT / "samples" / "sample_character.glb"
+    path = path or SAMPLE_CHARACTER
     if path.is_file():
         return load_character(path), str(path.relative_to(ROOT) if path.is_relative_to(ROOT) else path)
     log.warning("%s not found: using procedural character seed 0", path)

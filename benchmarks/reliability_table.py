@@ -37,9 +37,9 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from conrt.samples import SAMPLE_CHARACTER as SAMPLE, SAMPLE_SHEET_DIR as SHEET
+
 ROOT = Path(__file__).resolve().parents[1]
-SAMPLE = ROOT / "samples" / "sample_character.glb"
-SHEET = ROOT / "samples" / "sheet"
 ROBOT = ROOT / "tests" / "fixtures" / "assets" / "gltf" / "RobotExpressive.glb"
 BVH = ROOT / "tests" / "fixtures" / "assets" / "bvh" / "cmu_npybvh_example.bvh"
 CASE_TIMEOUT_S = 300

@@ -40,6 +40,9 @@ RASTER_BYTES_PER_PIXEL = 96
 # Images conrt decodes (sheet views, textures, UDP PNGs): 64 M pixels is 256 MB
 # as RGBA8 (Pillow's own bomb limit is 89 M pixels, and it only warns below 179 M).
 MAX_IMAGE_PIXELS = 64 * 1024 * 1024
+# Views a character sheet may hold (4-8 recommended); backends and passes
+# declare lower limits of their own (conrt/runtime/limits.py brings them together).
+MAX_SHEET_VIEWS = 16
 # Sheet views smaller than this cannot show a character (a 1x1 "drawing").
 MIN_SHEET_VIEW_SIDE = 16
 # Files an asset refers to without declaring a length (images): read at most this.

@@ -8,11 +8,11 @@ the preloaded character sheet and the inference backends.
 from .checkpoint import load_model, load_official, load_weights, resolve_model, save_weights
 from .config import CoNRConfig, get_config, list_configs
 from .conr_v1 import CoNR
-from .model import create_model
+from .model import ShaderNet, architecture_names, create_model, register_model
 from .sheet import SheetCache, encode_sheet, read_sheet_image, read_udp, shade
 
 __all__ = [
-    "CoNR", "CoNRConfig", "SheetCache", "create_model", "encode_sheet", "get_config", "list_configs",
+    "CoNR", "CoNRConfig", "ShaderNet", "SheetCache", "architecture_names", "create_model", "register_model", "encode_sheet", "get_config", "list_configs",
     "load_model", "load_official", "load_weights", "read_sheet_image", "read_udp", "resolve_model",
     "save_weights", "shade",
 ]

@@ -49,7 +49,8 @@ class RuntimeFrameSource:
 
     def __init__(self, size: int = 256, dtype=np.uint8, character=None, sheet=None, weights=None,
                  backend: str = "auto", context: str = "auto", physics: bool = True, fps: float = 60.0,
-                 vmc=None, vmc_send=None, motion=None, facing: str = "auto", name_map: dict | None = None):
+                 vmc=None, vmc_send=None, motion=None, facing: str = "auto", name_map: dict | None = None,
+                 backend_options: dict | None = None):
         from conrt.characters.posing import rest_pose
 
         from .session import load_character_source, load_model_source, load_sheet_source
@@ -72,7 +73,8 @@ class RuntimeFrameSource:
         self.raster = RasterStage(self.character, size, context=context)
         try:
             images, self.sheet = load_sheet_source(sheet, fallback=self.raster.draw_sheet)
-            self.shader = ShadeStage(model, images, size, backend, sheet_udps=sheet_udps_for(model, sheet, images))
+            self.shader = ShadeStage(model, images, size, backend, sheet_udps=sheet_udps_for(model, sheet, images),
+                                     backend_options=backend_options)
         except BaseException:
             self.raster.close()
             raise
@@ -230,6 +232,7 @@ class RuntimeFrameSource:
     def close(self) -> None:
         self._shade_thread.shutdown(wait=True)
         self.raster.close()
+        self.shader.close()
         if self.physics is not None:
             self.physics.close()
         for o in self._owned:

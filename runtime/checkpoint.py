@@ -23,7 +23,8 @@ from conrt.errors import CheckpointError
 
 from .config import CoNRConfig, get_config
 from .conr_v1 import CoNR
-from .model import create_model
+from .defaults import DEFAULT_WEIGHTS, WEIGHTS_DIR
+from .model import ShaderNet, create_model
 
 log = logging.getLogger(__name__)
 
@@ -34,7 +35,7 @@ def _shape(t) -> str:
     return "x".join(map(str, tuple(t.shape))) or "scalar"
 
 
-def _empty_model(cfg: CoNRConfig) -> CoNR:
+def _empty_model(cfg: CoNRConfig) -> ShaderNet:
     # no storage (meta device): loading assigns the file's tensors, which skips
     # initialising 180M parameters only to overwrite them
     return create_model(cfg, empty=True)
@@ -110,7 +111,7 @@ def load_parts(model: CoNR, parts: dict) -> CoNR:
 # ---------------------------------------------------------------------------
 # our single-file format
 # ---------------------------------------------------------------------------
-def save_weights(model: CoNR, path) -> Path:
+def save_weights(model: ShaderNet, path) -> Path:
     """Write ``model`` as one safetensors file with its config in the metadata."""
     from safetensors.torch import save_file
 
@@ -144,7 +145,7 @@ def read_config(path) -> CoNRConfig:
         raise CheckpointError(f"{path}: the config in the metadata is malformed ({exc})") from None
 
 
-def load_weights(path, device: str = "cpu") -> CoNR:
+def load_weights(path, device: str = "cpu") -> ShaderNet:
     """Our safetensors file -> a CoNR model (eval mode) built from the embedded config."""
     from safetensors.torch import load_file
 
@@ -179,7 +180,7 @@ def _float32_state(sd: dict, path) -> dict:
     return out
 
 
-def load_model(path, config: "str | CoNRConfig" = "conr-paper") -> CoNR:
+def load_model(path, config: "str | CoNRConfig" = "conr-paper") -> ShaderNet:
     """A folder of official .pth files, or one of our .safetensors files."""
     path = Path(path)
     if path.is_dir():
@@ -187,10 +188,6 @@ def load_model(path, config: "str | CoNRConfig" = "conr-paper") -> CoNR:
     if not path.exists():
         raise CheckpointError(f"{path}: no such file or folder")
     return load_weights(path)
-
-
-WEIGHTS_DIR = Path(__file__).parent / "weights"
-DEFAULT_WEIGHTS = WEIGHTS_DIR / "conr-default.safetensors"  # the embedded default model (runtime/defaults.py)
 
 
 def embedded_weights(name) -> Path | None:
@@ -219,7 +216,19 @@ def list_embedded_weights() -> list[str]:
     return sorted(p.stem for p in WEIGHTS_DIR.glob("*.safetensors"))
 
 
-def resolve_model(weights=None, config: "str | CoNRConfig | None" = None, allow_untrained: bool = True) -> CoNR:
+def shipped_weights_for(config_name: str) -> Path | None:
+    """The shipped weights whose embedded config is ``config_name`` (each file
+    names its config in its metadata; the file name is not trusted): the file
+    of that name first, then the default model, then any other; None if none."""
+    named, default = WEIGHTS_DIR / f"{config_name}.safetensors", DEFAULT_WEIGHTS
+    others = sorted(p for p in WEIGHTS_DIR.glob("*.safetensors") if p not in (named, default))
+    for path in (named, default, *others):
+        if path.is_file() and read_config(path).name == config_name:
+            return path
+    return None
+
+
+def resolve_model(weights=None, config: "str | CoNRConfig | None" = None, allow_untrained: bool = True) -> ShaderNet:
     """The model for ``--weights``/``--config``.
 
     A folder/file if given; else with no config the embedded default model
@@ -236,13 +245,12 @@ def resolve_model(weights=None, config: "str | CoNRConfig | None" = None, allow_
     if config is None and DEFAULT_WEIGHTS.is_file():
         return load_weights(DEFAULT_WEIGHTS)
     cfg = get_config(config or "conr-paper")
-    embedded = WEIGHTS_DIR / f"{cfg.name}.safetensors"
-    if embedded.is_file():
+    embedded = shipped_weights_for(cfg.name)
+    if embedded is not None:
         return load_weights(embedded)
-    if DEFAULT_WEIGHTS.is_file() and read_config(DEFAULT_WEIGHTS).name == cfg.name:
-        return load_weights(DEFAULT_WEIGHTS)
     if not allow_untrained:
-        raise CheckpointError(f"no weights given and no embedded weights for {cfg.name} ({embedded}); "
+        raise CheckpointError(f"no weights given and no embedded weights for {cfg.name} (none of "
+                              f"{', '.join(list_embedded_weights()) or 'no files'} in {WEIGHTS_DIR} holds it); "
                               "pass --weights (an official folder or a .safetensors file)")
     log.warning("no weights for %s: using an UNTRAINED (randomly initialised, seed 0) model", cfg.name)
     with torch.random.fork_rng():  # deterministic, without touching the caller's RNG

@@ -14,6 +14,8 @@ from typing import Literal
 
 from conrt.errors import ConfigError
 
+from .architectures import get_architecture
+
 CONFIG_DIR = Path(__file__).parent / "configs"
 
 
@@ -98,10 +100,11 @@ class CoNRConfig:
     name: str = "conr-paper"
     description: str = ""
     image_size: int = 256  # the size the model runs at (crop/pad target)
-    # "conr": the published network (runtime/conr_v1.py); "lookup": conrt's
-    # real-time variant (runtime/lookup_net.py), which uses only sheet_encoder
-    # (with its U-Net head) and ``lookup``; pose_encoder and cinn are ignored.
-    architecture: Literal["conr", "lookup"] = "conr"
+    # a registered architecture (runtime/architectures.py): "conr", the published
+    # network (runtime/conr_v1.py); "lookup", conrt's real-time variant
+    # (runtime/lookup_net.py), which uses only sheet_encoder (with its U-Net
+    # head) and ``lookup``; pose_encoder and cinn are ignored.
+    architecture: str = "conr"
     sheet_encoder: EncoderConfig = field(default_factory=EncoderConfig)
     pose_encoder: EncoderConfig = field(default_factory=lambda: EncoderConfig(
         block="basic", in_channels=4, depths=(2, 2, 2, 2), pool="maxpool", classes=1))
@@ -110,70 +113,25 @@ class CoNRConfig:
 
     @property
     def levels(self) -> int:
-        """Sheet tensors cached per character: one per pyramid level (conr), the table (lookup)."""
-        return 1 if self.architecture == "lookup" else len(self.sheet_encoder.depths) + 1
+        """Sheet tensors cached per character (the architecture says: one per pyramid level for conr, the table for lookup)."""
+        return get_architecture(self.architecture).sheet_levels(self)
 
     @property
     def size_multiple(self) -> int:
-        """Image sides must be multiples of this (coarsest level / 4 by the blocks)."""
-        if self.architecture == "lookup":  # the sheet U-Net; the refinement U-Net and the scores below full size
-            lk = self.lookup
-            return max(self.sheet_encoder.coarsest_stride, lk.refine_scale * 2 ** (len(lk.widths) - 1),
-                       lk.score_scale)
-        return self.sheet_encoder.coarsest_stride * 4
+        """Image sides must be multiples of this (the architecture says)."""
+        return get_architecture(self.architecture).size_multiple(self)
 
     @property
     def rgba_channels(self) -> int:
         return self.cinn.messages[-1]
 
     def validate(self) -> "CoNRConfig":
-        if self.architecture == "lookup":
-            return self._validate_lookup()
-        if self.architecture != "conr":
-            raise ConfigError(f"{self.name}: unknown architecture {self.architecture!r}; valid: conr, lookup")
-        s, p, c = self.sheet_encoder, self.pose_encoder, self.cinn
-        n = self.levels
-        if len(p.depths) != len(s.depths):
-            raise ConfigError(f"{self.name}: sheet and pose encoders need the same number of stages "
-                              f"({len(s.depths)} vs {len(p.depths)})")
-        for enc, what in ((s, "sheet_encoder"), (p, "pose_encoder")):
-            if len(enc.widths) != len(enc.depths):
-                raise ConfigError(f"{self.name}: {what}.widths and depths differ in length")
-            if enc.decoder_filters and len(enc.decoder_filters) != n:
-                raise ConfigError(f"{self.name}: {what}.decoder_filters needs {n} entries or none")
-        keys = ("block_nums", "messages", "locals") + (("hidden",) if isinstance(c.hidden, tuple) else ())
-        for key in keys:
-            if len(getattr(c, key)) != n + 1:
-                raise ConfigError(f"{self.name}: cinn.{key} needs {n + 1} entries (levels + full size)")
-        if c.locals[-1] != 0:
-            raise ConfigError(f"{self.name}: cinn.locals[-1] must be 0 (no level follows the last)")
-        for m in c.messages + tuple(x for x in c.locals if x):
-            if m % c.flow_groups:
-                raise ConfigError(f"{self.name}: message width {m} is not a multiple of "
-                                  f"flow_groups={c.flow_groups}")
-        if self.image_size % self.size_multiple:
-            raise ConfigError(f"{self.name}: image_size {self.image_size} is not a multiple of "
-                              f"{self.size_multiple}")
-        return self
-
-    def _validate_lookup(self) -> "CoNRConfig":
-        s, lk = self.sheet_encoder, self.lookup
-        if len(s.widths) != len(s.depths):
-            raise ConfigError(f"{self.name}: sheet_encoder.widths and depths differ in length")
-        if len(s.decoder_filters) != len(s.depths) + 1 or s.classes != 4:
-            raise ConfigError(f"{self.name}: the lookup architecture needs the sheet encoder's U-Net head "
-                              f"(decoder_filters with {len(s.depths) + 1} entries, classes 4: xyz + mask)")
-        if not 4 <= lk.grid <= 128:
-            raise ConfigError(f"{self.name}: lookup.grid must be in 4..128, got {lk.grid}")
-        if not 1 <= len(lk.widths) <= 5 or min(lk.widths) < 1:
-            raise ConfigError(f"{self.name}: lookup.widths needs 1-5 positive widths, got {lk.widths}")
-        for key in ("score_scale", "refine_scale"):
-            if getattr(lk, key) not in (1, 2, 4, 8):
-                raise ConfigError(f"{self.name}: lookup.{key} must be 1, 2, 4 or 8, got {getattr(lk, key)}")
-        if lk.activation not in ("prelu", "relu"):
-            raise ConfigError(f"{self.name}: lookup.activation must be 'prelu' or 'relu', got {lk.activation!r}")
-        if not 0.0 <= lk.gt_sheet_udp <= 1.0:
-            raise ConfigError(f"{self.name}: lookup.gt_sheet_udp is a probability, got {lk.gt_sheet_udp}")
+        """The architecture's own checks (``validate_config``), then the size rule every one shares."""
+        try:
+            arch = get_architecture(self.architecture)
+        except ConfigError as exc:
+            raise ConfigError(f"{self.name}: {exc}") from None
+        arch.validate_config(self)
         if self.image_size % self.size_multiple:
             raise ConfigError(f"{self.name}: image_size {self.image_size} is not a multiple of "
                               f"{self.size_multiple}")

@@ -17,11 +17,17 @@ call for all views. Feature lists run coarse to fine.
 """
 from __future__ import annotations
 
+import copy
+
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from conrt.errors import ConfigError
+
+from .architectures import register_model
 from .config import CinnConfig, CoNRConfig, EncoderConfig
+from .model import ShaderNet
 
 MEAN, STD = 0.6, 0.2970  # the official input normalisation (all channels)
 
@@ -342,15 +348,50 @@ def premultiply(dec: torch.Tensor) -> torch.Tensor:
     return torch.cat([dec[:, :3] * dec[:, 3:4], dec[:, 3:4]], 1)
 
 
-class CoNR(nn.Module):
+@register_model
+class CoNR(ShaderNet):
     """The CoNR network for one config. All inputs are float in 0..1.
 
     Per character: ``encode_sheet(rgb, mask)``; per frame: ``encode_pose`` +
     ``render``. ``forward`` runs all of it (training).
     """
 
+    architecture = "conr"
     PARTS = ("udpparsernet", "target_pose_encoder", "shader", "rgbadecodernet")
     FRAME_PARTS = ("target_pose_encoder", "shader", "rgbadecodernet")  # what runs per frame
+    has_official_baseline = True
+
+    # -- the config -------------------------------------------------------------
+    @classmethod
+    def sheet_levels(cls, cfg: CoNRConfig) -> int:
+        return len(cfg.sheet_encoder.depths) + 1  # one per pyramid level
+
+    @classmethod
+    def size_multiple(cls, cfg: CoNRConfig) -> int:
+        return cfg.sheet_encoder.coarsest_stride * 4  # coarsest level / 4 by the blocks
+
+    @classmethod
+    def validate_config(cls, cfg: CoNRConfig) -> None:
+        s, p, c = cfg.sheet_encoder, cfg.pose_encoder, cfg.cinn
+        n = cls.sheet_levels(cfg)
+        if len(p.depths) != len(s.depths):
+            raise ConfigError(f"{cfg.name}: sheet and pose encoders need the same number of stages "
+                              f"({len(s.depths)} vs {len(p.depths)})")
+        for enc, what in ((s, "sheet_encoder"), (p, "pose_encoder")):
+            if len(enc.widths) != len(enc.depths):
+                raise ConfigError(f"{cfg.name}: {what}.widths and depths differ in length")
+            if enc.decoder_filters and len(enc.decoder_filters) != n:
+                raise ConfigError(f"{cfg.name}: {what}.decoder_filters needs {n} entries or none")
+        keys = ("block_nums", "messages", "locals") + (("hidden",) if isinstance(c.hidden, tuple) else ())
+        for key in keys:
+            if len(getattr(c, key)) != n + 1:
+                raise ConfigError(f"{cfg.name}: cinn.{key} needs {n + 1} entries (levels + full size)")
+        if c.locals[-1] != 0:
+            raise ConfigError(f"{cfg.name}: cinn.locals[-1] must be 0 (no level follows the last)")
+        for m in c.messages + tuple(x for x in c.locals if x):
+            if m % c.flow_groups:
+                raise ConfigError(f"{cfg.name}: message width {m} is not a multiple of "
+                                  f"flow_groups={c.flow_groups}")
 
     def __init__(self, cfg: CoNRConfig):
         super().__init__()
@@ -360,8 +401,9 @@ class CoNR(nn.Module):
         self.shader = CINN(cfg.cinn, cfg.sheet_encoder.feature_channels, cfg.pose_encoder.feature_channels)
         self.rgbadecodernet = RGBADecoderNet(cfg.rgba_channels)
 
-    def encode_sheet(self, rgb: torch.Tensor, mask: torch.Tensor):
-        """rgb (N,M,3,H,W) as the encoder sees it (premultiplied), mask (N,M,1,H,W).
+    def encode_sheet(self, rgb: torch.Tensor, mask: torch.Tensor, sheet_udp: torch.Tensor | None = None):
+        """rgb (N,M,3,H,W) as the encoder sees it (premultiplied), mask (N,M,1,H,W)
+        (``sheet_udp`` is not used: CoNR finds its correspondences itself).
 
         Returns (features: L tensors (N,M,C,h,w), reference (N,M,4,H,W)).
         The reference RGB is ``mask * rgb``: the official pipeline multiplies
@@ -385,14 +427,48 @@ class CoNR(nn.Module):
         rgba = premultiply(self.rgbadecodernet(y))
         return (rgba, y) if return_features else rgba
 
-    def forward(self, sheet_rgb, sheet_mask, udp):
+    def forward(self, sheet_rgb, sheet_mask, udp, sheet_udp=None):
         feats, reference = self.encode_sheet(sheet_rgb, sheet_mask)
         return self.render(self.encode_pose(udp), reference, feats)
+
+    def sheet_tensor_shapes(self, size: int, views: int) -> list[tuple[int, ...]]:
+        """Coarse to fine: the stem at S/2, the first stage at S/4 (after the pool), then /2 per stage."""
+        enc = self.cfg.sheet_encoder
+        sides = [size // 2] + [size // 4 // (2 ** i) for i in range(len(enc.depths))]
+        return [(1, views, c, s, s) for c, s in zip(reversed(enc.feature_channels), sides)][::-1]
+
+    def example_inputs(self, size: int, views: int = 2) -> tuple[torch.Tensor, ...]:
+        g = torch.Generator().manual_seed(0)
+        udp = torch.rand(1, 4, size, size, generator=g)
+        ref = torch.rand(1, views, 4, size, size, generator=g)
+        feats = [torch.rand(*shape, generator=g) for shape in self.sheet_tensor_shapes(size, views)[::-1]]
+        return (udp, ref, *feats[::-1])
+
+    def frame_graph(self, phase_deconvs: bool = False) -> nn.Module:
+        return CoNRFrameGraph(self, phase_deconvs)
 
     # -- official checkpoint layout ----------------------------------------
     def part_state_dicts(self) -> dict[str, dict[str, torch.Tensor]]:
         """{official file stem: state dict}, keys exactly as in the .pth files."""
         return {name: getattr(self, name).state_dict() for name in self.PARTS}
+
+
+class CoNRFrameGraph(nn.Module):
+    """The per-frame part of CoNR with the sheet tensors as plain inputs (ONNX export).
+
+    ``phase_deconvs``: run the decoder blocks' transposed convs as four 2x2
+    convs each (same maths, a copy of the shader; ORT runs them faster).
+    """
+
+    def __init__(self, model: CoNR, phase_deconvs: bool = False):
+        super().__init__()
+        self.pose_encoder = model.target_pose_encoder
+        self.shader = with_phase_deconvs(copy.deepcopy(model.shader)) if phase_deconvs else model.shader
+        self.rgba_decoder = model.rgbadecodernet
+
+    def forward(self, udp, reference, *sheet_features):
+        pose = self.pose_encoder(normalize(pose_input(udp)))
+        return premultiply(self.rgba_decoder(self.shader(pose, reference, list(sheet_features))))
 
 
 # ---------------------------------------------------------------------------

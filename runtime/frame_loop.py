@@ -41,6 +41,8 @@ import numpy as np
 from conrt.errors import ConfigError, InputError
 from conrt.types import Camera, Character, Pose
 
+from .limits import MAX_RUNTIME_SIDE, MIN_RUNTIME_SIDE
+
 log = logging.getLogger(__name__)
 
 STAGES = ("physics", "raster", "readback", "shade", "output")
@@ -267,10 +269,11 @@ class RasterStage:
         yaws (front, side, back, other side): the fallback when no sheet is given."""
         from conrt.characters.posing import posed_positions, rest_pose
         from conrt.shaders import ToonPass, frame_character
+        from conrt.shaders.camera import sheet_yaws
 
         pose = rest_pose(self.character)
         pts = posed_positions(self.character, pose)
-        yaws = (0.0, 90.0, 180.0, -90.0, 45.0, -45.0, 135.0, -135.0)[:views]
+        yaws = sheet_yaws(views, "spread")
         with ToonPass(self.ctx, self.size, self.size) as toon:
             toon.set_character(self.character)
             return [toon.run(pose, frame_character(pts, yaw=y, size=self.size)) for y in yaws]
@@ -294,7 +297,7 @@ class ShadeStage:
     the alpha is limited to the UDP's occupancy."""
 
     def __init__(self, model, sheet_images, size: int, backend: str = "auto", clip_to_udp: bool = True,
-                 sheet_udps=None):
+                 sheet_udps=None, backend_options: dict | None = None):
         from .backends import create_backend
         from .session import fit_sheet, fit_sheet_udps
 
@@ -304,15 +307,19 @@ class ShadeStage:
         # the network's alpha is clipped to it: a weak or untrained network must
         # not paint the background.
         self.clip_to_udp = clip_to_udp
-        self.backend = create_backend(backend, model)
+        self.backend = create_backend(backend, model, sheet_views=len(sheet_images), **(backend_options or {}))
         t0 = time.perf_counter()
-        self.sheet_images = fit_sheet(sheet_images, self.size)  # [S, S, 4] u8 straight RGBA views
-        # the views' own UDPs (if known), framed like the images
-        self.sheet_udps = fit_sheet_udps(sheet_udps, sheet_images, self.size) if sheet_udps is not None else None
-        # on a thread of its own, like per-frame shading (see bridge_source.py)
-        with ThreadPoolExecutor(1, thread_name_prefix="conrt-sheet") as pool:
-            self.cache = pool.submit(self.backend.encode_sheet, self.sheet_images,
-                                     sheet_udp=self.sheet_udps).result()
+        try:
+            self.sheet_images = fit_sheet(sheet_images, self.size)  # [S, S, 4] u8 straight RGBA views
+            # the views' own UDPs (if known), framed like the images
+            self.sheet_udps = fit_sheet_udps(sheet_udps, sheet_images, self.size) if sheet_udps is not None else None
+            # on a thread of its own, like per-frame shading (see bridge_source.py)
+            with ThreadPoolExecutor(1, thread_name_prefix="conrt-sheet") as pool:
+                self.cache = pool.submit(self.backend.encode_sheet, self.sheet_images,
+                                         sheet_udp=self.sheet_udps).result()
+        except BaseException:
+            self.backend.close()
+            raise
         log.info("sheet encoded once: %d views at %d px in %.2f s (%s backend)", self.cache.views, self.size,
                  time.perf_counter() - t0, self.backend.name)
 
@@ -330,13 +337,23 @@ class ShadeStage:
             rgba = rgba * udp[..., 3:4]  # premultiplied: scale all four channels
         return rgba
 
+    def close(self) -> None:
+        """Free the backend (its threads, GL context, sessions)."""
+        self.backend.close()
+
+    def __enter__(self) -> "ShadeStage":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
 
 def sheet_udps_for(model, sheet, images) -> list | None:
     """The sheet views' own UDPs for a lookup model (conr-rt) when every view has a
     ``*_udp.npz`` beside it and they match the loaded images; else None."""
     from .session import load_sheet_udps
 
-    if model.cfg.architecture != "lookup":
+    if not model.takes_sheet_udp:
         return None
     udps = load_sheet_udps(sheet)
     if udps is not None and [u.shape[:2] for u in udps] != [im.shape[:2] for im in images]:
@@ -347,7 +364,7 @@ def sheet_udps_for(model, sheet, images) -> list | None:
 def _choose_correspondences(model, sheet, images, character, mode: str):
     from .session import CORRESPONDENCES, choose_correspondences
 
-    if model.cfg.architecture != "lookup":
+    if not model.takes_views:  # exact/udp-nn shade from the views found: conr-rt's FusionNet
         if mode not in ("auto", "table"):
             raise ConfigError(f"correspondence {mode!r} needs a lookup-architecture model (conr-rt); "
                               f"{model.cfg.name} is {model.cfg.architecture!r}")
@@ -375,8 +392,9 @@ def sheet_views(chosen, images, size: int) -> list:
 
 
 def check_size(size, multiple: int = 1) -> int:
-    if not isinstance(size, (int, np.integer)) or not 16 <= size <= 4096:
-        raise ConfigError(f"frame size must be an integer in 16..4096, got {size!r}")
+    lo, hi = MIN_RUNTIME_SIDE, MAX_RUNTIME_SIDE
+    if not isinstance(size, (int, np.integer)) or not lo <= size <= hi:
+        raise ConfigError(f"frame size must be an integer in {lo}..{hi}, got {size!r}")
     if size % multiple:
         lo = max(multiple, size // multiple * multiple)
         raise ConfigError(f"frame size {size} is not a multiple of {multiple}, which this network needs "
@@ -622,6 +640,7 @@ class Runtime:
         self._worker.join(timeout=30)
         self.raster.close()
         self.physics.close()
+        self.shader.close()
         for o in self.owned:
             o.close()
 
@@ -660,7 +679,8 @@ def open_runtime(character=None, sheet=None, weights=None, *, backend: str = "au
                  clip="idle", fps: float = 30.0, physics_mode: Literal["kinematic", "physical"] = "kinematic",
                  realtime: bool = False, toon: bool = False, ctx=None, context: str = "auto",
                  yaw: float = 0.0, pitch: float = 0.0, model=None, facing: str = "auto",
-                 name_map: dict | None = None, vmc=None, vmc_send=None, correspondence: str = "auto") -> Runtime:
+                 name_map: dict | None = None, vmc=None, vmc_send=None, correspondence: str = "auto",
+                 backend_options: dict | None = None) -> Runtime:
     """Load everything and build a :class:`Runtime` (``rt.info`` says what was loaded).
 
     ``character``: None (sample), a path or "procedural:SEED"; ``sheet``: None
@@ -676,8 +696,10 @@ def open_runtime(character=None, sheet=None, weights=None, *, backend: str = "au
     models, conr-rt): how target pixels find their sheet positions: ``auto``
     (exact where the sheet has ``view_NN_view.npz``, UDP nearest-neighbour where
     it has only ``view_NN_udp.npz``, else the table), ``table``, ``exact``,
-    ``udp-nn``."""
-    from .session import SAMPLE_CHARACTER, load_character_source, load_model_source, load_sheet_source
+    ``udp-nn``; ``backend_options``: the backend's own options (e.g. ``{"threads": 2}``,
+    see ``Backend.option_names``)."""
+    from .defaults import SAMPLE_CHARACTER
+    from .session import load_character_source, load_model_source, load_sheet_source
 
     from conrt.physics.clips import Clip
     from conrt.physics.motion import check_motion, motion_poses, resolve_motion
@@ -717,7 +739,7 @@ def open_runtime(character=None, sheet=None, weights=None, *, backend: str = "au
         if udps is not None:
             sheet_desc += " (with their UDPs)"
         chosen = _choose_correspondences(model, sheet, images, char, correspondence)
-        shader = ShadeStage(model, images, size, backend, sheet_udps=udps)
+        shader = ShadeStage(model, images, size, backend, sheet_udps=udps, backend_options=backend_options)
         if chosen is not None and not shader.backend.takes_views:
             if correspondence != "auto":
                 raise ConfigError(f"backend {shader.name!r} cannot shade from exact sheet correspondences; "
@@ -750,6 +772,8 @@ def open_runtime(character=None, sheet=None, weights=None, *, backend: str = "au
         raster.close()
         if physics is not None:
             physics.close()
+        if shader is not None:
+            shader.close()
         for o in owned:
             o.close()
         raise

@@ -29,8 +29,12 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from conrt.errors import ConfigError
+
+from .architectures import register_model
 from .config import CoNRConfig, LookupConfig
 from .conr_v1 import ResEncUnet, normalize
+from .model import ShaderNet
 
 
 # ---------------------------------------------------------------------------
@@ -214,17 +218,51 @@ class FusionNet(nn.Module):
 # ---------------------------------------------------------------------------
 # the whole network
 # ---------------------------------------------------------------------------
-class LookupNet(nn.Module):
-    """Same interface as ``CoNR``; see the module docstring."""
+@register_model
+class LookupNet(ShaderNet):
+    """A ``ShaderNet`` like ``CoNR``; see the module docstring."""
 
+    architecture = "lookup"
     PARTS = ("udpparsernet", "fusion")
     FRAME_PARTS = ("fusion",)
+    takes_sheet_udp = True  # the table can come from the views' true UDPs
+    takes_views = True  # FusionNet alone shades from exact sheet correspondences
+
+    # -- the config -------------------------------------------------------------
+    @classmethod
+    def sheet_levels(cls, cfg: CoNRConfig) -> int:
+        return 1  # the table
+
+    @classmethod
+    def size_multiple(cls, cfg: CoNRConfig) -> int:
+        lk = cfg.lookup  # the sheet U-Net; the refinement U-Net and the scores below full size
+        return max(cfg.sheet_encoder.coarsest_stride, lk.refine_scale * 2 ** (len(lk.widths) - 1), lk.score_scale)
+
+    @classmethod
+    def validate_config(cls, cfg: CoNRConfig) -> None:
+        s, lk = cfg.sheet_encoder, cfg.lookup
+        if len(s.widths) != len(s.depths):
+            raise ConfigError(f"{cfg.name}: sheet_encoder.widths and depths differ in length")
+        if len(s.decoder_filters) != len(s.depths) + 1 or s.classes != 4:
+            raise ConfigError(f"{cfg.name}: the lookup architecture needs the sheet encoder's U-Net head "
+                              f"(decoder_filters with {len(s.depths) + 1} entries, classes 4: xyz + mask)")
+        if not 4 <= lk.grid <= 128:
+            raise ConfigError(f"{cfg.name}: lookup.grid must be in 4..128, got {lk.grid}")
+        if not 1 <= len(lk.widths) <= 5 or min(lk.widths) < 1:
+            raise ConfigError(f"{cfg.name}: lookup.widths needs 1-5 positive widths, got {lk.widths}")
+        for key in ("score_scale", "refine_scale"):
+            if getattr(lk, key) not in (1, 2, 4, 8):
+                raise ConfigError(f"{cfg.name}: lookup.{key} must be 1, 2, 4 or 8, got {getattr(lk, key)}")
+        if lk.activation not in ("prelu", "relu"):
+            raise ConfigError(f"{cfg.name}: lookup.activation must be 'prelu' or 'relu', got {lk.activation!r}")
+        if not 0.0 <= lk.gt_sheet_udp <= 1.0:
+            raise ConfigError(f"{cfg.name}: lookup.gt_sheet_udp is a probability, got {lk.gt_sheet_udp}")
 
     def __init__(self, cfg: CoNRConfig):
         super().__init__()
         self.cfg = cfg.validate()
-        if cfg.architecture != "lookup":
-            raise ValueError(f"{cfg.name}: LookupNet needs architecture 'lookup'")
+        if cfg.architecture != self.architecture:
+            raise ValueError(f"{cfg.name}: LookupNet needs architecture {self.architecture!r}")
         self.udpparsernet = ResEncUnet(cfg.sheet_encoder)
         self.fusion = FusionNet(cfg.lookup)
 
@@ -276,9 +314,16 @@ class LookupNet(nn.Module):
         rgba = self.fusion(sampled, cover, udp)
         return (rgba, None) if return_features else rgba
 
-    def forward(self, sheet_rgb, sheet_mask, udp, sheet_udp=None):
-        feats, reference = self.encode_sheet(sheet_rgb, sheet_mask, sheet_udp)
-        return self.render(self.encode_pose(udp), reference, feats)
+    def render_views(self, udp: torch.Tensor, sampled: torch.Tensor, cover: torch.Tensor) -> torch.Tensor:
+        """The correspondences already found (e.g. exactly, by the GL pass): FusionNet alone."""
+        return self.fusion(sampled, cover, self.encode_pose(udp)[0], keep_seen=True)
 
-    def part_state_dicts(self) -> dict[str, dict[str, torch.Tensor]]:
-        return {name: getattr(self, name).state_dict() for name in self.PARTS}
+    def sheet_tensor_shapes(self, size: int, views: int) -> list[tuple[int, ...]]:
+        return [(1, views, 3, self.cfg.lookup.grid ** 3)]
+
+    def example_inputs(self, size: int, views: int = 2) -> tuple[torch.Tensor, ...]:
+        g = torch.Generator().manual_seed(0)
+        udp = torch.rand(1, 4, size, size, generator=g)
+        ref = torch.rand(1, views, 4, size, size, generator=g)
+        table = torch.rand(*self.sheet_tensor_shapes(size, views)[0], generator=g)
+        return (udp, ref, torch.cat([table[:, :, :2] * 2 - 1, table[:, :, 2:]], 2))  # u, v in -1..1, coverage

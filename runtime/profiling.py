@@ -94,9 +94,9 @@ def measure_size(size: int, frames: int = 10, warmup: int = 2, backend: str = "a
         # -- shading only, chosen backend vs the eager baseline, same UDPs ------
         nb = baseline_frames or min(frames, 5)
         # the model as loaded: the torch backend runs a copy with faster modules swapped in
-        model_ = getattr(shader.backend, "source_model", None) or shader.backend.model
+        model_ = shader.backend.source_model
         # the official-way baseline exists for the CoNR architecture only
-        ext = _external_baseline() if model_.cfg.architecture == "conr" else None
+        ext = _external_baseline() if model_.has_official_baseline else None
         if ext is not None:
             cache = shader.cache
             base_name = ("benchmarks/network_bench.py straightforward_frame: eager PyTorch the official way "

@@ -11,7 +11,6 @@ Each returns plain data; :mod:`conrt.runtime.frame_loop` builds the stages.
 """
 from __future__ import annotations
 
-import importlib
 import logging
 from pathlib import Path
 from typing import Callable, Sequence
@@ -22,19 +21,14 @@ from conrt.errors import AssetError, CheckpointError, ConfigError, InputError
 from conrt.types import Character
 
 from . import official as off
+from . import defaults, limits
+from .defaults import DEFAULT_WEIGHTS, FALLBACK_CONFIG, SAMPLE_CHARACTER, SAMPLE_SHEET_DIR, SAMPLES_DIR  # noqa: F401
 from .sheet import check_sheet_image, read_sheet_image
 
 log = logging.getLogger(__name__)
 
-_PKG = Path(__file__).resolve().parent
-SAMPLES_DIR = _PKG.parent / "samples"
-SAMPLE_CHARACTER = SAMPLES_DIR / "sample_character.glb"
-SAMPLE_SHEET_DIR = SAMPLES_DIR / "sheet"
-# Where the training engineer drops the embedded default weights.
-DEFAULT_WEIGHTS = _PKG / "weights" / "conr-default.safetensors"
-FALLBACK_CONFIG = "conr-xs"
 SHEET_SUFFIXES = (".png", ".webp", ".tif", ".tiff")
-MAX_SHEET_VIEWS = 16
+MAX_SHEET_VIEWS = limits.MAX_SHEET_VIEWS
 # free border per side (fraction of the frame) when a sheet view is re-framed;
 # the default model's training frames had 0.03-0.18 (training/datagen.py)
 SHEET_MARGIN = 0.06
@@ -83,25 +77,6 @@ def load_character_source(source=None, facing: str = "auto", name_map: dict | No
 # weights
 
 
-def default_weights_path() -> Path | None:
-    """The embedded default weights if they exist: the training package's
-    ``default_weights_path()`` when it is importable, else ``runtime/weights/conr-default.safetensors``."""
-    for module in ("conrt.runtime.defaults", "conrt.training"):
-        try:
-            fn = getattr(importlib.import_module(module), "default_weights_path", None)
-        except ImportError:
-            continue
-        if callable(fn):
-            try:
-                path = fn()
-            except Exception as exc:  # their lookup failing must not stop the demo
-                log.debug("%s.default_weights_path() failed: %s", module, exc)
-                continue
-            if path is not None and Path(path).is_file():
-                return Path(path)
-    return DEFAULT_WEIGHTS if DEFAULT_WEIGHTS.is_file() else None
-
-
 def load_model_source(weights=None, config: str | None = None):
     """-> (CoNR model in eval mode, a one-line description for logs/metadata).
 
@@ -119,7 +94,7 @@ def load_model_source(weights=None, config: str | None = None):
                                   f"of shipped weights: {', '.join(list_embedded_weights())})")
         model = load_model(path, config or "conr-paper")
         return _described(model, f"{model.cfg.name} from {path}")
-    path = default_weights_path()
+    path = defaults.find_default_weights()
     if path is not None:
         model = load_weights(path)
         return _described(model, f"{model.cfg.name} (embedded {path.name})")

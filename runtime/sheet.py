@@ -23,7 +23,7 @@ from conrt.errors import InputError
 from conrt.limits import MIN_SHEET_VIEW_SIDE, check_npz_array, decode_rgba, open_image
 
 from . import official as off
-from .conr_v1 import CoNR
+from .model import ShaderNet
 
 log = logging.getLogger(__name__)
 
@@ -209,7 +209,7 @@ def _model_device(model: torch.nn.Module) -> torch.device:
 
 
 @torch.inference_mode()
-def encode_sheet(model: CoNR, images: Sequence, official: bool = False,
+def encode_sheet(model: ShaderNet, images: Sequence, official: bool = False,
                  matting: Matting | None = None, size: int | None = None,
                  sheet_udp: Sequence | None = None) -> SheetCache:
     """Run the sheet encoder once for a character. ``images``: M straight-RGBA views.
@@ -224,7 +224,7 @@ def encode_sheet(model: CoNR, images: Sequence, official: bool = False,
     rgb, mask = prepare_sheet(images, cfg.size_multiple, cfg.image_size, official, matting, size)
     dev = _model_device(model)
     rgb_t, mask_t = torch.from_numpy(rgb).to(dev), torch.from_numpy(mask).to(dev)
-    if sheet_udp is not None and cfg.architecture == "lookup":
+    if sheet_udp is not None and model.takes_sheet_udp:
         udp_t = torch.from_numpy(prepare_sheet_udps(sheet_udp, images, rgb.shape[-1])).to(dev)
         feats, reference = model.encode_sheet(rgb_t, mask_t, sheet_udp=udp_t)
     else:
@@ -235,12 +235,12 @@ def encode_sheet(model: CoNR, images: Sequence, official: bool = False,
 
 
 @torch.inference_mode()
-def render_prepared(model: CoNR, udp: torch.Tensor, cache: SheetCache) -> torch.Tensor:
+def render_prepared(model: ShaderNet, udp: torch.Tensor, cache: SheetCache) -> torch.Tensor:
     """(1,4,S,S) prepared UDP -> (1,4,S,S) premultiplied RGBA."""
     return model.render(model.encode_pose(udp), cache.reference, list(cache.features))
 
 
-def shade(model: CoNR, udp, cache: SheetCache) -> np.ndarray:
+def shade(model: ShaderNet, udp, cache: SheetCache) -> np.ndarray:
     """Shade one UDP frame (H,W,4) with a cached sheet -> (H,W,4) f32 premultiplied RGBA."""
     x, crop = prepare_udp(udp, cache.size, cache.official)
     out = render_prepared(model, torch.from_numpy(x).to(_model_device(model)), cache)

@@ -14,10 +14,12 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw
 
+from conrt.samples import SAMPLE_CHARACTER
+
 ROOT = Path(__file__).resolve().parents[1]
 ASSETS = ROOT / "tests" / "fixtures" / "assets"
 CHARACTERS = [  # (label, file)
-    ("sample (procedural)", ROOT / "samples" / "sample_character.glb"),
+    ("sample (procedural)", SAMPLE_CHARACTER),
     ("RobotExpressive", ASSETS / "gltf" / "RobotExpressive.glb"),
     ("RobotExpressive turned to -Z", None),  # built below: facing detection at work
     ("univrm sphere (VRM 0.x)", ASSETS / "gltf" / "univrm_sphere_vrm0.vrm"),

@@ -23,6 +23,30 @@ from conrt.types import Camera
 Projection = Literal["orthographic", "perspective"]
 PROJECTIONS = ("orthographic", "perspective")
 
+# Sheet view yaws (degrees) in the order views are added, defined once:
+# "artist": front, 3/4 left, side left, back, 3/4 right, side right, back 3/4s
+# (`conrt sheet`); "spread": front, side, back, other side first (the runtime's
+# drawn fallback sheet: the widest coverage from 4 views); "even": evenly
+# around from the front (the default model's sample sheet, 6 views at 60 degrees).
+SHEET_YAW_ORDERS = {
+    "artist": (0.0, 45.0, 90.0, 180.0, -45.0, -90.0, 135.0, -135.0),
+    "spread": (0.0, 90.0, 180.0, -90.0, 45.0, -45.0, 135.0, -135.0),
+    "even": (),
+}
+
+
+def sheet_yaws(views: int, order: str = "artist") -> list[float]:
+    """Yaws of ``views`` sheet views: the first of ``SHEET_YAW_ORDERS[order]``,
+    evenly around the character when there are more views than it lists."""
+    if views < 1:
+        raise ConfigError(f"a sheet needs at least 1 view, got {views}")
+    if order not in SHEET_YAW_ORDERS:
+        raise ConfigError(f"unknown sheet yaw order {order!r}; valid: {', '.join(SHEET_YAW_ORDERS)}")
+    listed = SHEET_YAW_ORDERS[order]
+    if views <= len(listed):
+        return list(listed[:views])
+    return [float(y) for y in np.linspace(0.0, 360.0, views, endpoint=False)]
+
 
 def look_at(eye, target, up=(0.0, 1.0, 0.0)) -> np.ndarray:
     """[4, 4] f64 world -> eye matrix."""

@@ -21,9 +21,13 @@ from pathlib import Path
 
 import numpy as np
 
+from conrt.samples import SAMPLE_CHARACTER, SAMPLE_SHEET_DIR
+from conrt.shaders.camera import sheet_yaws
+
 log = logging.getLogger(__name__)
 
-YAWS = (0, 60, 120, 180, 240, 300)  # front, front-left, back-left, back, back-right, front-right
+# front, front-left, back-left, back, back-right, front-right (whole degrees: they name the files)
+YAWS = tuple(int(y) for y in sheet_yaws(6, "even"))
 PITCH = 8.0
 MARGIN = 0.08
 
@@ -66,11 +70,10 @@ def render_sheet(glb, out, size: int = 256, yaws=YAWS) -> list[Path]:
 
 
 def main(argv=None) -> int:
-    here = Path(__file__).resolve().parent.parent
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--glb", default=str(here / "samples" / "sample_character.glb"))
+    ap.add_argument("--glb", default=str(SAMPLE_CHARACTER))
     ap.add_argument("--size", type=int, default=256)
-    ap.add_argument("-o", "--out", default=str(here / "samples" / "sheet"))
+    ap.add_argument("-o", "--out", default=str(SAMPLE_SHEET_DIR))
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO)
     for p in render_sheet(args.glb, args.out, args.size):

@@ -102,7 +102,7 @@ def _freeze_unused(model, sheet_head: bool) -> None:
     Freezing them keeps DDP from waiting for gradients that never come. They
     stay in the state dict (and in the optimizer, which skips parameters
     without grads), so checkpoints keep the official layout."""
-    if model.cfg.architecture == "lookup":  # no pose encoder; the sheet head builds the table
+    if model.takes_sheet_udp:  # lookup: no pose encoder; the sheet head builds the table
         return
     encoders = (model.target_pose_encoder,) if sheet_head else (model.udpparsernet, model.target_pose_encoder)
     for enc in encoders:
@@ -122,7 +122,7 @@ class _TrainNet(torch.nn.Module):
 
     def forward(self, sheet_rgb, sheet_mask, udp, sheet_udp=None, use_true_udp=None):
         m = self.model
-        if m.cfg.architecture == "lookup":
+        if m.takes_sheet_udp:  # lookup: the table from the predicted or the true sheet UDP
             return self._lookup_forward(sheet_rgb, sheet_mask, udp, sheet_udp, use_true_udp)
         feats, reference = m.encode_sheet(sheet_rgb, sheet_mask)
         rgba = m.render(m.encode_pose(udp), reference, feats)
@@ -358,7 +358,7 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True) -> dict
             idx = batch_indices(len(train_set), cfg.batch, cfg.seed, step)[rank * per_rank:(rank + 1) * per_rank]
             b = train_set.batch(idx, key=step)
             true_udp = None
-            if mcfg.architecture == "lookup":  # which samples build their table from the true sheet UDP
+            if model.takes_sheet_udp:  # which samples build their table from the true sheet UDP
                 draw = np.random.default_rng([cfg.seed, 7, step]).random(cfg.batch)[rank * per_rank:(rank + 1) * per_rank]
                 true_udp = torch.from_numpy(draw < mcfg.lookup.gt_sheet_udp)
             pred, udp_pred = net(b["sheet_rgb"], b["sheet_mask"], b["udp"], b["sheet_udp"], true_udp)

@@ -7,6 +7,7 @@ import signal
 
 from conrt.errors import ConfigError
 
+from ._backend_args import add_backend_option_argument, backend_options
 from ._motion_args import add_loading_arguments, loading_kwargs
 
 log = logging.getLogger(__name__)
@@ -33,6 +34,7 @@ def register(subparsers) -> None:
                         "(default: the embedded ones)")
     p.add_argument("--backend", default="auto", help="runtime source: inference backend: auto, gl-lookup, torch, onnxruntime, tensorrt "
                                                        "(default auto)")
+    add_backend_option_argument(p)
     p.add_argument("--motion", "--clip", dest="clip", default=None, metavar="MOTION",
                    help="runtime source: a motion source (a .bvh file, animation:NAME|INDEX, FILE.glb#NAME or a clip) "
                         "that the engine's CLIP requests may name (by the file's stem / the animation's name) "
@@ -74,7 +76,8 @@ def run(args) -> int:
             check_motion(args.clip)
         source = RuntimeFrameSource(args.size, np.uint8 if args.format == "rgba8" else np.float16,
                                     args.character, args.sheet, args.weights, args.backend, motion=args.clip,
-                                    vmc=args.vmc, vmc_send=args.vmc_send, **loading_kwargs(args))
+                                    vmc=args.vmc, vmc_send=args.vmc_send, backend_options=backend_options(args),
+                                    **loading_kwargs(args))
     else:
         source = TestPattern(args.size, args.size, np.uint8 if args.format == "rgba8" else np.float16,
                              checksum=args.checksum)

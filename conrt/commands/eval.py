@@ -80,7 +80,7 @@ def run(args) -> int:
         label = path.stem if len(paths) > 1 else ""
         results[label] = table
         grids_all[label] = grids
-        if args.true_sheet_udp and model.cfg.architecture == "lookup":
+        if args.true_sheet_udp and model.takes_sheet_udp:
             results[f"{path.stem} (true sheet UDP)"], grids_all[f"{path.stem} (true sheet UDP)"] = evaluate(
                 model, characters, true_sheet_udp=True, **common)
     if "" in results and len(results) > 1:

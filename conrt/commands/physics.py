@@ -5,6 +5,7 @@ import logging
 import time
 
 from conrt.errors import ConfigError
+from conrt.samples import SAMPLE_CHARACTER
 
 from ._motion_args import add_loading_arguments, add_motion_argument, loading_kwargs
 
@@ -82,7 +83,7 @@ def _character(spec: str, facing: str = "auto", name_map=None):
         return generate(seed), None
     from conrt.characters.gltf_io import load_character
 
-    path = Path(__file__).resolve().parents[2] / "samples" / "sample_character.glb" if spec == "sample" else Path(spec)
+    path = SAMPLE_CHARACTER if spec == "sample" else Path(spec)
     return load_character(path, facing=facing, name_map=name_map), path
 
 

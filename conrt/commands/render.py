@@ -15,6 +15,7 @@ from pathlib import Path
 from conrt.errors import ConfigError
 from conrt.limits import finite_float, runtime_side
 
+from ._backend_args import add_backend_option_argument, backend_options
 from ._motion_args import add_loading_arguments, add_motion_argument, loading_kwargs
 
 log = logging.getLogger(__name__)
@@ -36,6 +37,7 @@ def add_source_arguments(p: argparse.ArgumentParser) -> None:
                                                 "(default: the embedded conr-default)")
     p.add_argument("--backend", default="auto",
                    help="inference backend: auto, gl-lookup, torch, onnxruntime, tensorrt (default auto)")
+    add_backend_option_argument(p)
     p.add_argument("--size", type=runtime_side, default=DEFAULT_SIZE,
                    help=f"square frame size in pixels (default {DEFAULT_SIZE}; a multiple of the network's "
                         "size step, 64 for the embedded model)")
@@ -73,6 +75,7 @@ def run(args) -> int:
 
     check_motion(args.clip)  # before any file is created
     loading = loading_kwargs(args)
+    loading["backend_options"] = backend_options(args)
     sinks = []
     if args.output:
         sinks.append(make_sink(args.output, args.fps, extra={"clip": args.clip, "fps": args.fps}))

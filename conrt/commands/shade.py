@@ -4,6 +4,7 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
+from ._backend_args import add_backend_option_argument, backend_options
 
 log = logging.getLogger(__name__)
 
@@ -24,6 +25,7 @@ def register(subparsers) -> None:
     p.add_argument("--official", action="store_true",
                    help="reproduce the official input conventions exactly (uint8 quirks)")
     p.add_argument("--backend", default="auto", help="auto (default), torch, onnxruntime, gl-lookup or tensorrt")
+    add_backend_option_argument(p)
     p.add_argument("--onnx", help="onnxruntime: use/write this exported graph instead of a temporary one")
     p.add_argument("--matting", choices=("uniform",), default=None,
                    help="make an alpha mask for opaque sheets by keying out a uniform background colour")
@@ -36,7 +38,7 @@ def register(subparsers) -> None:
 def run(args) -> int:
     import numpy as np
 
-    from conrt.runtime.backends import get_backend_class
+    from conrt.runtime.backends import create_backend, get_backend_class
     from conrt.runtime.checkpoint import resolve_model
     from conrt.runtime.session import load_sheet_udps
     from conrt.runtime.sheet import read_sheet_image, read_udp
@@ -54,13 +56,16 @@ def run(args) -> int:
     images = [read_sheet_image(p) for p in sheet]  # before the model: bad views fail fast
     udp = read_udp(args.udp)
     model = resolve_model(args.weights, args.config)
-    cls = get_backend_class(args.backend, model)  # auto: the fastest backend that runs this model
-    backend = cls(onnx_path=args.onnx) if args.onnx and cls.name == "onnxruntime" else cls()
-    backend.load(model)
+    options = backend_options(args)
+    # auto: the fastest backend that runs this model and takes this many sheet views
+    name = get_backend_class(args.backend, model, len(images)).name
+    if args.onnx and name == "onnxruntime":
+        options.setdefault("onnx_path", args.onnx)
     # lookup models (conr-rt) use the views' own UDPs when each has a *_udp.npz beside it
-    udps = load_sheet_udps(sheet) if model.cfg.architecture == "lookup" else None
-    backend.encode_sheet(images, official=args.official, matting=args.matting, size=args.size, sheet_udp=udps)
-    rgba = backend.shade(udp)  # (H, W, 4) premultiplied
+    udps = load_sheet_udps(sheet) if model.takes_sheet_udp else None
+    with create_backend(name, model, sheet_views=len(images), **options) as backend:
+        backend.encode_sheet(images, official=args.official, matting=args.matting, size=args.size, sheet_udp=udps)
+        rgba = backend.shade(udp)  # (H, W, 4) premultiplied
     make_parents(out)
     if out.suffix.lower() == ".npz":
         np.savez(out, rgba=np.ascontiguousarray(rgba.transpose(2, 0, 1), dtype=np.float32))

@@ -11,32 +11,26 @@ import json
 import logging
 from pathlib import Path
 
-import numpy as np
-
 from conrt.commands._motion_args import add_loading_arguments, loading_kwargs
 from conrt.commands.udp import add_view_arguments, load_character_file, make_pose, random_pose, save_udp
 from conrt.errors import ConfigError
-from conrt.limits import check_output_folder, make_output_folder
+from conrt.limits import MAX_SHEET_VIEWS, check_output_folder, make_output_folder
 
 log = logging.getLogger(__name__)
 
-# Front, 3/4 left, side left, back, 3/4 right, side right, back 3/4s: the
-# order a sheet artist would add views in.
-_YAW_ORDER = (0.0, 45.0, 90.0, 180.0, -45.0, -90.0, 135.0, -135.0)
 # --udp previews (pictures of the UDPs) go here, away from the views
 PREVIEW_DIR = "previews"
-
-
-MAX_VIEWS = 16  # what a sheet may hold (runtime.session.MAX_SHEET_VIEWS)
+MAX_VIEWS = MAX_SHEET_VIEWS  # what a sheet may hold
 
 
 def sheet_yaws(views: int) -> list[float]:
-    """Yaw angles (degrees) of ``views`` sheet views, spread around the character."""
+    """Yaw angles (degrees) of ``views`` sheet views in the order a sheet artist
+    would add them (``shaders.camera.SHEET_YAW_ORDERS["artist"]``)."""
+    from conrt.shaders.camera import sheet_yaws as yaws_in_order  # GL modules load with the command, not the CLI
+
     if not 1 <= views <= MAX_VIEWS:
         raise ConfigError(f"--views must be within 1..{MAX_VIEWS}, got {views}")
-    if views <= len(_YAW_ORDER):
-        return list(_YAW_ORDER[:views])
-    return [float(y) for y in np.linspace(0.0, 360.0, views, endpoint=False)]
+    return yaws_in_order(views, "artist")
 
 
 def register(subparsers) -> None:

@@ -1,19 +1,20 @@
 """The backend ABC and registry.
 
-A backend runs the per-frame part of CoNR (pose encoder + collaborative
-decoder + RGBA decoder) against a cached sheet. The sheet itself is always
-encoded by the torch model (once per character), so every backend is built
-from a loaded ``CoNR`` model.
+A backend runs the per-frame part of a shader network against a cached
+sheet. The sheet itself is always encoded by the torch model (once per
+character), so every backend is built from a loaded ``ShaderNet``.
 
-Registry by short name; ``auto`` picks the first available of
-``PREFERENCE`` (fastest first, as measured). TensorRT registers itself as ``tensorrt``
-from ``tensorrt_backend.py`` when that lands; it is already first in line.
-Some backends run only some models (``Backend.supports``: ``gl-lookup`` takes
-lookup-architecture models); given the model, ``auto`` skips the others and
-uses ``LOOKUP_PREFERENCE`` for lookup models.
+Registry by short name (``@register_backend``); ``auto`` picks the available
+backend of highest ``priority`` among those that run the model
+(``Backend.supports``: ``gl-lookup`` takes lookup-architecture models only).
+Options reach a backend as keyword arguments (``create_backend(name, model,
+threads=2)``, ``--backend-opt threads=2``); unknown ones are refused with the
+valid ones named. A backend holds threads, contexts or sessions: ``close()``
+it, or use it as a context manager.
 """
 from __future__ import annotations
 
+import inspect
 import logging
 from abc import ABC, abstractmethod
 from typing import ClassVar, Sequence
@@ -22,23 +23,17 @@ import numpy as np
 
 from conrt.errors import BackendUnavailable, ConfigError, InputError
 
-from ..conr_v1 import CoNR
+from ..limits import check_sheet_views
+from ..model import ShaderNet
 from ..sheet import Matting, SheetCache, encode_sheet, finish_frame, prepare_udp
 
 log = logging.getLogger(__name__)
 
 _REGISTRY: dict[str, type["Backend"]] = {}
-# fastest first. On CPU the torch backend (channels_last) measured as fast as or
-# faster than ONNX Runtime for conr-paper and the small configs in most cases
-# (benchmarks/network_bench.py, docs/network.md) and needs no export step.
-PREFERENCE = ("tensorrt", "torch", "onnxruntime")
-# lookup models (conr-rt): the GL lookup + ONNX Runtime fusion measured fastest
-# on CPU (benchmarks/lookup_bench.py, docs/network.md "conr-rt speed");
-# TensorRT, where it runs, keeps the whole frame on the GPU.
-LOOKUP_PREFERENCE = ("tensorrt", "gl-lookup", "torch", "onnxruntime")
 
 
 def register_backend(cls: type["Backend"]) -> type["Backend"]:
+    """Class decorator: register a backend under ``cls.name``."""
     _REGISTRY[cls.name] = cls
     return cls
 
@@ -47,45 +42,109 @@ def backend_names() -> list[str]:
     return sorted(_REGISTRY)
 
 
-def available_backends(model=None) -> list[str]:
-    """Available backends, preferred first; with ``model``, only those that run it."""
-    lookup = getattr(getattr(model, "cfg", None), "architecture", None) == "lookup"
-    order = LOOKUP_PREFERENCE if lookup else PREFERENCE
-    names = [n for n in order if n in _REGISTRY] + [n for n in sorted(_REGISTRY) if n not in order]
-    return [n for n in names if (model is None or _REGISTRY[n].supports(model)) and _REGISTRY[n].is_available()]
-
-
-def get_backend_class(name: str, model=None) -> type["Backend"]:
-    """The backend class by name; ``auto`` = the first of ``available_backends(model)``."""
-    if name == "auto":
-        avail = available_backends(model)
-        if not avail:
-            raise BackendUnavailable("no inference backend is available")
-        name = avail[0]
+def registered_backend(name: str) -> type["Backend"]:
+    """The registered class of that name, availability not probed (``ConfigError`` if none)."""
     if name not in _REGISTRY:
         raise ConfigError(f"unknown backend {name!r}; valid: auto, {', '.join(backend_names())}")
-    cls = _REGISTRY[name]
+    return _REGISTRY[name]
+
+
+def preference(model=None, exclude: Sequence[str] = (), views: int | None = None) -> list[str]:
+    """Registered backends that run ``model`` (and take ``views`` sheet views),
+    highest ``priority`` first, availability not probed. ``model`` may be a
+    network or its class; without one, every backend, those that run only some
+    models last."""
+    classes = [c for n, c in _REGISTRY.items() if n not in exclude]
+    if model is not None:
+        classes = [c for c in classes if c.supports(model)]
+    if views is not None:
+        classes = [c for c in classes if c.max_views is None or views <= c.max_views]
+    return [c.name for c in sorted(classes, key=lambda c: (model is None and not c.supports(None), -c.priority,
+                                                           c.name))]
+
+
+def available_backends(model=None, views: int | None = None) -> list[str]:
+    """Available backends, preferred first; with ``model``, only those that run it
+    (with ``views``, only those that take that many sheet views)."""
+    return [n for n in preference(model, views=views) if _REGISTRY[n].is_available()]
+
+
+def get_backend_class(name: str, model=None, views: int | None = None) -> type["Backend"]:
+    """The backend class by name; ``auto`` = the first of ``available_backends(model, views)``.
+    A named backend that cannot take ``views`` sheet views is an ``InputError`` naming its limit."""
+    if name == "auto":
+        avail = available_backends(model, views)
+        if not avail:
+            raise BackendUnavailable("no inference backend is available"
+                                     + (f" for {views} sheet views" if views is not None else ""))
+        name = avail[0]
+    cls = registered_backend(name)
     if not cls.is_available():
         raise BackendUnavailable(f"backend {name!r} cannot run here: {cls.unavailable_reason()}")
+    if views is not None:
+        check_sheet_views(views, cls.name, cls.max_views, model)
     return cls
 
 
-def create_backend(name: str, model: CoNR, **kwargs) -> "Backend":
-    """A ready backend by name ('auto', 'torch', 'onnxruntime', ...) for a loaded model."""
-    backend = get_backend_class(name, model)(**kwargs)
-    backend.load(model)
+def create_backend(name: str, model: ShaderNet, *, sheet_views: int | None = None, **options) -> "Backend":
+    """A ready backend by name ('auto', 'torch', 'onnxruntime', ...) for a loaded
+    model; ``sheet_views``: the views of the sheet it will get, if known (``auto``
+    then skips backends that cannot take them); ``options``: the backend's own
+    (``Backend.option_names()``)."""
+    cls = get_backend_class(name, model, sheet_views)
+    cls.check_options(options)
+    backend = cls(**options)
+    try:
+        backend.load(model)
+    except BaseException:
+        backend.close()
+        raise
+    backend.source_model = model
     log.info("backend %s on %s", backend.name, backend.device)
     return backend
 
 
 class Backend(ABC):
-    """Per-frame CoNR inference with a cached character sheet."""
+    """Per-frame inference of a shader network with a cached character sheet."""
 
     name: ClassVar[str]
+    # ``auto`` takes the available backend of highest priority that runs the
+    # model (as measured: docs/network.md, benchmarks/network_bench.py,
+    # benchmarks/lookup_bench.py)
+    priority: ClassVar[int] = 0
+    # most sheet views it takes (None: as many as a sheet has; runtime/limits.py)
+    max_views: ClassVar[int | None] = None
 
     def __init__(self):
-        self.model: CoNR | None = None
+        self.model: ShaderNet | None = None  # what runs (may be a faster copy of the given model)
+        self.source_model: ShaderNet | None = None  # the model as given to create_backend
         self.cache: SheetCache | None = None
+
+    # -- options --------------------------------------------------------------
+    @classmethod
+    def option_names(cls) -> list[str]:
+        """The options this backend takes (its constructor's keyword arguments)."""
+        params = inspect.signature(cls.__init__).parameters.values()
+        return [p.name for p in params if p.name != "self" and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
+
+    @classmethod
+    def check_options(cls, options: dict) -> None:
+        unknown = sorted(set(options) - set(cls.option_names()))
+        if unknown:
+            raise ConfigError(f"backend {cls.name!r} has no option {', '.join(map(repr, unknown))}; "
+                              f"valid: {', '.join(cls.option_names()) or 'none'}")
+
+    # -- release --------------------------------------------------------------
+    def close(self) -> None:
+        """Free what the backend holds (threads, contexts, sessions, temporary
+        files). Idempotent; the backend cannot shade afterwards."""
+        self.cache = None
+
+    def __enter__(self) -> "Backend":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
 
     # -- capability ---------------------------------------------------------
     @classmethod
@@ -99,7 +158,8 @@ class Backend(ABC):
 
     @classmethod
     def supports(cls, model) -> bool:
-        """Whether this backend can run ``model`` (default: every model)."""
+        """Whether this backend can run ``model`` (a network or its class; None:
+        whether it runs every model). Default: every model."""
         return True
 
     @property
@@ -109,7 +169,7 @@ class Backend(ABC):
 
     # -- lifecycle ----------------------------------------------------------
     @abstractmethod
-    def load(self, model: CoNR) -> None:
+    def load(self, model: ShaderNet) -> None:
         """Build the runtime for this model (export, compile, ...)."""
 
     def encode_sheet(self, images: Sequence, official: bool = False,
@@ -119,6 +179,8 @@ class Backend(ABC):
         (``sheet_udp``: the views' own UDPs if known; see ``sheet.encode_sheet``)."""
         if self.model is None:
             raise ConfigError(f"{self.name}: load(model) first")
+        views = 1 if isinstance(images, np.ndarray) and images.ndim == 3 else len(images)
+        check_sheet_views(views, self.name, self.max_views, self.model)  # before the encoder runs
         cache = encode_sheet(self.model, images, official=official, matting=matting, size=size,
                              sheet_udp=sheet_udp)
         self.set_sheet(cache)
@@ -128,6 +190,7 @@ class Backend(ABC):
         if self.model is not None and cache.config_name != self.model.cfg.name:
             raise InputError(f"sheet cache of config {cache.config_name!r} does not fit model "
                              f"{self.model.cfg.name!r}")
+        check_sheet_views(cache.views, self.name, self.max_views, self.model)
         self.cache = cache
 
     @abstractmethod

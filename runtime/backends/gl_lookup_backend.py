@@ -20,8 +20,6 @@ from __future__ import annotations
 
 import importlib.util
 import logging
-import os
-import tempfile
 import threading
 import warnings
 from concurrent.futures import ThreadPoolExecutor
@@ -32,10 +30,13 @@ import torch
 from torch import nn
 
 from conrt.errors import BackendUnavailable, ConfigError, ContextError, InputError
+from conrt.shaders.lookup_pass import MAX_VIEWS as PASS_MAX_VIEWS
 
+from ..cache import GraphCache
+from ..lookup_net import LookupNet
 from ..sheet import SheetCache
 from .base import Backend, register_backend
-from .onnx_backend import OPSET, _prune, open_session, weights_fingerprint
+from .onnx_backend import OPSET, open_session, weights_fingerprint
 
 log = logging.getLogger(__name__)
 
@@ -132,6 +133,8 @@ class GlLookupBackend(Backend):
     """conr-rt: table lookup + reference sampling in GL, FusionNet in ONNX Runtime (or torch)."""
 
     name = "gl-lookup"
+    priority = 80  # conr-rt: measured fastest on CPU (benchmarks/lookup_bench.py, docs/network.md)
+    max_views = PASS_MAX_VIEWS  # the lookup pass's
 
     def __init__(self, threads: int | None = None, fusion: str = "onnxruntime", context: str = "auto",
                  filtering: str = "hardware", providers=None):
@@ -161,7 +164,7 @@ class GlLookupBackend(Backend):
         self._seen_session = None  # the fusion graph for exact correspondences (keep_seen)
         self._seen_key = None
         self._out = None
-        self._tmp = None
+        self.graphs = GraphCache("onnx")
         if threads and fusion == "torch":
             torch.set_num_threads(threads)
 
@@ -176,7 +179,7 @@ class GlLookupBackend(Backend):
 
     @classmethod
     def supports(cls, model) -> bool:
-        return getattr(getattr(model, "cfg", None), "architecture", None) == "lookup"
+        return isinstance(model, LookupNet) or (isinstance(model, type) and issubclass(model, LookupNet))
 
     @property
     def device(self) -> str:
@@ -237,24 +240,11 @@ class GlLookupBackend(Backend):
 
     def _graph(self, size: int, views: int, keep_seen: bool = False) -> Path:
         """The fusion graph for this model, size and view count, exported once
-        into ``$CONRT_CACHE_DIR``/onnx (as the onnxruntime backend's graphs)."""
-        root = os.environ.get("CONRT_CACHE_DIR", str(Path.home() / ".cache" / "conrt"))
+        into the graph cache (runtime/cache.py, as the onnxruntime backend's graphs)."""
         variant = "-seen" if keep_seen else ""
         name = (f"{self.model.cfg.name}-fusion{FUSION_FORMAT}{variant}-{size}-v{views}-"
                 f"{weights_fingerprint(self.model)}.onnx")
-        if not root:
-            self._tmp = self._tmp or tempfile.TemporaryDirectory(prefix="conrt-onnx-")
-            folder = Path(self._tmp.name)
-        else:
-            folder = Path(root) / "onnx"
-            folder.mkdir(parents=True, exist_ok=True)
-        path = folder / name
-        if not path.exists():
-            part = path.with_suffix(".part")
-            export_fusion_onnx(self.model, part, size, views, keep_seen)
-            part.replace(path)  # never leave a half-written graph
-            _prune(folder)
-        return path
+        return self.graphs.get(name, lambda part: export_fusion_onnx(self.model, part, size, views, keep_seen))
 
     def _open(self, path: Path) -> None:
         # no spinning between runs matters here too: the GL thread (llvmpipe) needs the cores then
@@ -330,9 +320,10 @@ class GlLookupBackend(Backend):
         except Exception as exc:  # closing must not raise (it also runs from __del__)
             log.debug("gl-lookup: release failed: %s", exc)
         gl.shutdown(wait=False)
-        if self._tmp is not None:
-            self._tmp.cleanup()
-            self._tmp = None
+        self.session = self._seen_session = None
+        self._fusion_key = self._seen_key = None
+        self.graphs.close()
+        super().close()
 
     def __del__(self):
         try:

@@ -13,22 +13,19 @@ follow from it). Opset 17, warps are ``GridSample``.
 """
 from __future__ import annotations
 
-import copy
 import hashlib
 import importlib.util
 import logging
-import os
-import tempfile
 import warnings
 from pathlib import Path
 
 import numpy as np
 import torch
-from torch import nn
 
 from conrt.errors import BackendUnavailable, InputError
 
-from ..conr_v1 import CoNR, normalize, pose_input, premultiply, with_phase_deconvs
+from ..cache import GraphCache
+from ..model import ShaderNet
 from ..sheet import SheetCache
 from .base import Backend, register_backend
 
@@ -38,50 +35,16 @@ OPSET = 17
 FORMAT_VERSION = 2  # bump when the exported graph changes (invalidates cached graphs)
 
 
-class FrameGraph(nn.Module):
-    """The per-frame part of CoNR with the sheet tensors as plain inputs.
-
-    ``phase_deconvs``: run the decoder blocks' transposed convs as four 2x2
-    convs each (same maths, a copy of the shader; ORT runs them faster).
-    """
-
-    def __init__(self, model: CoNR, phase_deconvs: bool = False):
-        super().__init__()
-        self.lookup = model if model.cfg.architecture == "lookup" else None
-        if self.lookup is not None:  # its per-frame part is ``render`` itself
-            return
-        self.pose_encoder = model.target_pose_encoder
-        self.shader = with_phase_deconvs(copy.deepcopy(model.shader)) if phase_deconvs else model.shader
-        self.rgba_decoder = model.rgbadecodernet
-
-    def forward(self, udp, reference, *sheet_features):
-        if self.lookup is not None:
-            return self.lookup.render(self.lookup.encode_pose(udp), reference, list(sheet_features))
-        pose = self.pose_encoder(normalize(pose_input(udp)))
-        return premultiply(self.rgba_decoder(self.shader(pose, reference, list(sheet_features))))
-
-
-def input_names(model: CoNR) -> list[str]:
+def input_names(model: ShaderNet) -> list[str]:
     return ["udp", "reference"] + [f"sheet_feature_{i}" for i in range(model.cfg.levels)]
 
 
-def example_inputs(model: CoNR, size: int, views: int = 2) -> tuple[torch.Tensor, ...]:
-    """Random inputs of the right shapes (for export and tests)."""
-    g = torch.Generator().manual_seed(0)
-    cfg = model.cfg
-    udp = torch.rand(1, 4, size, size, generator=g)
-    ref = torch.rand(1, views, 4, size, size, generator=g)
-    if cfg.architecture == "lookup":  # one sheet tensor: the table (u, v in -1..1, coverage)
-        table = torch.rand(1, views, 3, cfg.lookup.grid ** 3, generator=g)
-        return (udp, ref, torch.cat([table[:, :, :2] * 2 - 1, table[:, :, 2:]], 2))
-    # stem at S/2, first stage at S/4 (after the pool), then /2 per stage
-    sides = [size // 2] + [size // 4 // (2 ** i) for i in range(len(cfg.sheet_encoder.depths))]
-    feats = [torch.rand(1, views, c, s, s, generator=g)
-             for c, s in zip(reversed(cfg.sheet_encoder.feature_channels), sides)]
-    return (udp, ref, *feats[::-1])
+def example_inputs(model: ShaderNet, size: int, views: int = 2) -> tuple[torch.Tensor, ...]:
+    """Random inputs of the right shapes (for export and tests): ``ShaderNet.example_inputs``."""
+    return model.example_inputs(size, views)
 
 
-def export_onnx(model: CoNR, path, size: int | None = None, views: int = 2, phase_deconvs: bool = True) -> Path:
+def export_onnx(model: ShaderNet, path, size: int | None = None, views: int = 2, phase_deconvs: bool = True) -> Path:
     """Write the per-frame graph of ``model`` at side ``size`` to ``path`` (ONNX, opset 17)."""
     size = size or model.cfg.image_size
     if size % model.cfg.size_multiple:
@@ -93,7 +56,7 @@ def export_onnx(model: CoNR, path, size: int | None = None, views: int = 2, phas
     with torch.no_grad(), warnings.catch_warnings():
         # the static sides become constants (TracerWarning); that is intended
         warnings.simplefilter("ignore")
-        torch.onnx.export(FrameGraph(model.eval(), phase_deconvs), example_inputs(model, size, views), str(path),
+        torch.onnx.export(model.eval().frame_graph(phase_deconvs), example_inputs(model, size, views), str(path),
                           input_names=names, output_names=["rgba"], dynamic_axes=dynamic,
                           opset_version=OPSET, dynamo=False, do_constant_folding=True)
     log.info("exported %s (%s, %dx%d) to %s", model.cfg.name, "views dynamic", size, size, path)
@@ -116,22 +79,7 @@ def open_session(path, threads: int | None = None, providers=None):
     return ort.InferenceSession(str(path), opts, providers=providers)
 
 
-CACHE_KEEP = 8  # exported graphs kept in the cache folder (newest first)
-
-
-def _prune(folder: Path) -> None:
-    """Keep only the newest CACHE_KEEP graphs in the cache folder."""
-    if tempfile.gettempdir() in str(folder) and "conrt-onnx-" in str(folder):
-        return
-    graphs = sorted(folder.glob("conr*.onnx"), key=lambda p: p.stat().st_mtime, reverse=True)
-    for old in graphs[CACHE_KEEP:]:
-        try:
-            old.unlink()
-        except OSError:
-            pass
-
-
-def weights_fingerprint(model: CoNR) -> str:
+def weights_fingerprint(model: ShaderNet) -> str:
     """A short hash of the config and every tensor's shape, sum and first/last values."""
     h = hashlib.sha1(model.cfg.to_json().encode())
     h.update(f"{OPSET}-{FORMAT_VERSION}".encode())
@@ -150,15 +98,18 @@ class OnnxRuntimeBackend(Backend):
     """Runs the exported per-frame graph with ONNX Runtime (CPU by default)."""
 
     name = "onnxruntime"
+    priority = 40
 
     def __init__(self, onnx_path=None, providers=None, threads: int | None = None):
         super().__init__()
         self.onnx_path = Path(onnx_path) if onnx_path else None
         self.providers = providers or ["CPUExecutionProvider"]
+        if isinstance(self.providers, str):
+            self.providers = [self.providers]
         self.threads = threads
         self.session = None
         self._size = None
-        self._tmp = None
+        self.graphs = GraphCache("onnx")
 
     @classmethod
     def is_available(cls) -> bool:
@@ -172,7 +123,7 @@ class OnnxRuntimeBackend(Backend):
     def device(self) -> str:
         return "cpu" if self.providers[0] == "CPUExecutionProvider" else self.providers[0]
 
-    def load(self, model: CoNR) -> None:
+    def load(self, model: ShaderNet) -> None:
         self.model = model.eval()
         if self.onnx_path is not None and self.onnx_path.exists():
             self._open(self.onnx_path)
@@ -192,38 +143,26 @@ class OnnxRuntimeBackend(Backend):
             path = self.onnx_path
             if path is None or path.exists():
                 path = self._cached_graph(cache.size)
-            if not path.exists():
+            else:  # the caller's path, not there yet: written once, there
                 export_onnx(self.model, path.with_suffix(".part"), cache.size)
                 path.with_suffix(".part").replace(path)  # never leave a half-written graph
-                _prune(path.parent)
             self._open(path)
         self._feeds = cache.numpy_inputs()
 
     def _cached_graph(self, size: int) -> Path:
-        """Where the exported graph of this model at this size lives.
-
-        Keyed by the config, the size and a fingerprint of the weights, in
-        ``$CONRT_CACHE_DIR`` (default ``~/.cache/conrt``)/onnx, so repeated
-        runs (``conrt shade``) export only once. ``CONRT_CACHE_DIR=""``
-        disables the cache (a temporary folder per backend).
-        """
-        root = os.environ.get("CONRT_CACHE_DIR", str(Path.home() / ".cache" / "conrt"))
+        """The exported graph of this model at this size, keyed by the config,
+        the size and a fingerprint of the weights, in the graph cache
+        (runtime/cache.py), so repeated runs (``conrt shade``) export only once."""
         name = f"{self.model.cfg.name}-{size}-{weights_fingerprint(self.model)}.onnx"
-        if not root:
-            self._tmp = tempfile.TemporaryDirectory(prefix="conrt-onnx-")
-            return Path(self._tmp.name) / name
-        folder = Path(root) / "onnx"
-        folder.mkdir(parents=True, exist_ok=True)
-        return folder / name
+        return self.graphs.get(name, lambda part: export_onnx(self.model, part, size))
 
     def infer(self, udp: np.ndarray) -> np.ndarray:
         feeds = dict(self._feeds)
         feeds["udp"] = np.ascontiguousarray(udp, dtype=np.float32)
         return self.session.run(["rgba"], feeds)[0]
 
-    def __del__(self):
-        if self._tmp is not None:
-            try:
-                self._tmp.cleanup()
-            except OSError:
-                pass
+    def close(self) -> None:
+        self.session = None
+        self._size = None
+        self.graphs.close()
+        super().close()

@@ -36,8 +36,10 @@ from conrt.runtime.gpu.status import require_tensorrt, tensorrt_status
 from conrt.runtime.gpu.texture_io import GL_SUFFIX, ROW_ORDERS
 
 from ..conr_v1 import CoNR
+from ..lookup_net import LookupNet
+from ..model import ShaderNet
 from ..sheet import SheetCache
-from .base import Backend, register_backend
+from .base import Backend, preference, register_backend, registered_backend
 
 __all__ = ["TensorRTBackend", "tensorrt_status"]
 
@@ -51,13 +53,10 @@ _DISPLAY_NAMES = {"torch": "the torch backend", "onnxruntime": "ONNX Runtime"}
 
 def _auto_fallback(lookup: bool = False) -> str | None:
     """The backend 'auto' picks when TensorRT cannot run: the next available one
-    in the registry's preference order for CoNR (or, with ``lookup``, lookup)
-    models (asked directly, not through available_backends(), which would
-    probe TensorRT again)."""
-    from .base import _REGISTRY, LOOKUP_PREFERENCE, PREFERENCE
-
-    for name in LOOKUP_PREFERENCE if lookup else PREFERENCE:
-        if name != "tensorrt" and name in _REGISTRY and _REGISTRY[name].is_available():
+    by priority for CoNR (or, with ``lookup``, lookup) models (TensorRT left
+    out, not probed again)."""
+    for name in preference(LookupNet if lookup else CoNR, exclude=("tensorrt",)):
+        if registered_backend(name).is_available():
             return name
     return None
 
@@ -81,6 +80,8 @@ class TensorRTBackend(Backend):
     """Per-frame CoNR as a TensorRT engine on one CUDA device."""
 
     name = "tensorrt"
+    priority = 100  # keeps the whole frame on the GPU wherever it runs
+    max_views = MAX_VIEWS  # the optimisation profile's default upper bound
 
     def __init__(self, onnx_path=None, precision: str = "fp16", views=(1, MAX_VIEWS), cache_dir=None,
                  cuda_device: int = 0, workspace_gb: float = 4.0, rows: str = "top-first"):
@@ -93,6 +94,8 @@ class TensorRTBackend(Backend):
         self.onnx_path = Path(onnx_path) if onnx_path else None
         self.precision = precision
         self.views = views
+        if isinstance(views, (int, tuple, list)) and views:  # a wider profile takes more views
+            self.max_views = int(views if isinstance(views, int) else max(views))
         self.engine_cache = EngineCache(cache_dir)
         self.cuda_device = int(cuda_device)
         self.workspace_gb = workspace_gb
@@ -125,7 +128,7 @@ class TensorRTBackend(Backend):
         return f"cuda:{self.cuda_device}"
 
     # -- lifecycle ----------------------------------------------------------------
-    def load(self, model: CoNR) -> None:
+    def load(self, model: ShaderNet) -> None:
         require_tensorrt(self.cuda_device)  # BackendUnavailable with the reason, before any work
         self.model = model.eval()
 
@@ -195,3 +198,7 @@ class TensorRTBackend(Backend):
         if self._tmp is not None:
             self._tmp.cleanup()
             self._tmp = None
+
+    def close(self) -> None:
+        self.release()
+        super().close()

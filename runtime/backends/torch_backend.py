@@ -11,9 +11,10 @@ import numpy as np
 import torch
 
 from ..conr_v1 import CoNR
+from ..model import ShaderNet
 from ..fast_cinn import FastCINN
 from ..fast_conv import with_winograd
-from ..sheet import SheetCache, render_prepared
+from ..sheet import render_prepared
 from .base import Backend, register_backend
 
 
@@ -47,6 +48,7 @@ def _fast_shader(model: CoNR, copied: bool, winograd: bool, split: bool) -> CoNR
 @register_backend
 class TorchBackend(Backend):
     name = "torch"
+    priority = 50  # on CPU as fast as or faster than ONNX Runtime for CoNR configs, no export (docs/network.md)
 
     def __init__(self, threads: int | None = None, channels_last: bool = True, winograd: bool = True,
                  split_shared: bool = True):
@@ -65,27 +67,24 @@ class TorchBackend(Backend):
     def device(self) -> str:
         return str(next(self.model.parameters()).device) if self.model is not None else "cpu"
 
-    def load(self, model: CoNR) -> None:
+    def load(self, model: ShaderNet) -> None:
         original = model
         self.source_model = original  # as given (self.model may be a faster copy with swapped modules)
         if self.channels_last:
             model = _per_frame_channels_last(model)
-        if (self.winograd or self.split_shared) and hasattr(model, "shader"):
+        if (self.winograd or self.split_shared) and isinstance(model, CoNR):  # CoNR's collaborative decoder
             model = _fast_shader(model, model.shader is not original.shader, self.winograd, self.split_shared)
         self.model = model.eval()
 
-    def set_sheet(self, cache: SheetCache) -> None:
-        super().set_sheet(cache)
-
     @property
     def takes_views(self) -> bool:
-        return self.model is not None and hasattr(self.model, "fusion")
+        return self.model is not None and self.model.takes_views
 
     def infer_views(self, udp: np.ndarray, sampled: np.ndarray, cover: np.ndarray) -> np.ndarray:
         with torch.inference_mode():
-            x = torch.from_numpy(udp).to(self.device)
-            return self.model.fusion(torch.from_numpy(sampled).to(self.device), torch.from_numpy(cover).to(self.device),
-                                     self.model.encode_pose(x)[0], keep_seen=True).cpu().numpy()
+            dev = self.device
+            return self.model.render_views(torch.from_numpy(udp).to(dev), torch.from_numpy(sampled).to(dev),
+                                           torch.from_numpy(cover).to(dev)).cpu().numpy()
 
     def infer(self, udp: np.ndarray) -> np.ndarray:
         x = torch.from_numpy(np.ascontiguousarray(udp, dtype=np.float32)).to(self.device)

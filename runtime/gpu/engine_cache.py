@@ -34,6 +34,8 @@ from typing import Literal
 
 from conrt.errors import ConfigError
 
+from ..cache import cache_root, default_cache_root, private_folder
+
 __all__ = ["EngineKey", "EngineCache", "onnx_digest", "default_cache_dir", "PRECISIONS"]
 
 log = logging.getLogger(__name__)
@@ -43,12 +45,9 @@ KEY_VERSION = 1  # bump when the key's meaning changes, to orphan old entries
 
 
 def default_cache_dir() -> Path:
-    env = os.environ.get("CONRT_CACHE_DIR")
-    if env:
-        return Path(env).expanduser() / "trt"
-    xdg = os.environ.get("XDG_CACHE_HOME")
-    base = Path(xdg).expanduser() if xdg else Path.home() / ".cache"
-    return base / "conrt" / "trt"
+    """``trt/`` under the cache root (runtime/cache.py); engines are cached even
+    when ``CONRT_CACHE_DIR=""`` turns graph caching off (a build takes minutes)."""
+    return (cache_root() or default_cache_root()) / "trt"
 
 
 def _external_data_files(path: Path) -> list[Path]:
@@ -130,7 +129,7 @@ class EngineKey:
 
 
 def _atomic_write(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
+    private_folder(path.parent)
     fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as fh:

@@ -26,6 +26,8 @@ from typing import Iterable, Mapping, Sequence
 
 from conrt.errors import ConfigError, InputError
 
+from ..limits import MAX_RUNTIME_SIDE, TRAINED_VIEWS
+
 __all__ = [
     "MAX_VIEWS",
     "SIZE_MULTIPLE",
@@ -36,11 +38,11 @@ __all__ = [
     "check_shapes_in_profile",
 ]
 
-MAX_VIEWS = 8  # CoNR was trained with up to 8 sheet views
+MAX_VIEWS = TRAINED_VIEWS  # CoNR was trained with up to 8 sheet views
 # conr-paper's CoNRConfig.size_multiple (coarsest stride 32 x 4 from the
 # decoder blocks); smaller configs pass their own cfg.size_multiple.
 SIZE_MULTIPLE = 128
-MAX_SIZE = 4096  # a sanity bound: past this the engine's activations will not fit
+MAX_SIZE = MAX_RUNTIME_SIDE  # the runtime's bound; past it the engine's activations will not fit anyway
 
 _SYMBOLS = {
     "views": "views", "num_views": "views", "n_views": "views", "nviews": "views", "v": "views",

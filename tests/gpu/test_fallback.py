@@ -57,10 +57,10 @@ def test_status_names_what_is_missing_and_how_to_install():
 
 @no_gpu
 def test_auto_falls_back_to_the_next_backend_with_one_log_line(fresh_probe, caplog, xs_model):
-    from conrt.runtime.backends.base import PREFERENCE
+    from conrt.runtime.backends.base import preference
     from conrt.runtime.backends.tensorrt_backend import _DISPLAY_NAMES
 
-    expected = next(n for n in PREFERENCE if n != "tensorrt" and n in available_backends())
+    expected = next(n for n in preference() if n != "tensorrt" and n in available_backends())
     TensorRTBackend.reset_probe()  # available_backends() probed (and announced) already
     with caplog.at_level(logging.DEBUG):
         assert get_backend_class("auto").name == expected

@@ -12,7 +12,7 @@ import pytest
 import torch
 
 from conrt.errors import ConfigError, InputError
-from conrt.runtime.backends import PREFERENCE, available_backends, create_backend, get_backend_class
+from conrt.runtime.backends import available_backends, create_backend, get_backend_class, preference
 from conrt.runtime.backends.gl_lookup_backend import GlLookupBackend
 from conrt.runtime.model import create_model
 
@@ -147,7 +147,7 @@ def test_registry_lookup_models_only():
     assert get_backend_class("auto", rt).name == available_backends(rt)[0]
     # CoNR models: never offered, 'auto' keeps the existing order
     assert "gl-lookup" not in available_backends(xs)
-    assert get_backend_class("auto", xs).name == next(n for n in PREFERENCE if n in available_backends())
+    assert get_backend_class("auto", xs).name == next(n for n in preference(xs) if n in available_backends())
     assert get_backend_class("auto").name == available_backends()[0] != "gl-lookup"
     with pytest.raises(ConfigError, match="lookup-architecture models .*conr-xs"):
         create_backend("gl-lookup", xs)
@@ -163,10 +163,10 @@ def test_bad_use_names_the_problem(rt_model):
         assert backend.device.startswith("gl:") and backend.device.endswith("+ cpu")  # e.g. gl:llvmpipe (...) + cpu
         with pytest.raises(InputError, match="no character sheet"):
             backend.shade(_udp())
-        with pytest.raises(InputError, match="1..8 views, got 9"):
+        with pytest.raises(InputError, match="takes 1..8 sheet views; this sheet has 9"):
             backend.encode_sheet(_sheet(9))
         backend.encode_sheet(_sheet(2))
-        with pytest.raises(InputError, match="1..8 views, got 9"):
+        with pytest.raises(InputError, match="takes 1..8 sheet views; this sheet has 9"):
             backend.encode_sheet(_sheet(9))
         assert backend.cache.views == 2  # the rejected sheet left the current one in place
         bad = _udp()

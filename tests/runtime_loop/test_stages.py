@@ -138,10 +138,10 @@ def test_fit_sheet_centres_and_scales():
 def test_fallbacks_when_defaults_are_missing(monkeypatch, tmp_path, caplog, user_character):
     """No embedded weights -> untrained conr-xs with a loud warning; no sample
     sheet -> a 4-view toon sheet drawn on the fly, said in the log."""
-    from conrt.runtime import session
+    from conrt.runtime import defaults, session
     from conrt.runtime.frame_loop import open_runtime
 
-    monkeypatch.setattr(session, "default_weights_path", lambda: None)
+    monkeypatch.setattr(defaults, "find_default_weights", lambda: None)
     monkeypatch.setattr(session, "SAMPLE_SHEET_DIR", tmp_path / "missing")
     caplog.set_level(logging.INFO)
     with open_runtime(user_character, None, None, backend="torch", size=SIZE, context="egl") as rt:
