@@ -10,10 +10,13 @@ from conrt.shaders.program import GLSL_DIR, available_programs, load_program, pr
 @pytest.mark.parametrize("name", available_programs())
 def test_shipped_programs_compile(gl_ctx, name):
     feedback = {"skin_feedback": ["out_position"], "morph_feedback": ["out_offset", "out_normal"]}  # vertex-only
+    # programs made only of variants: each variant the pass builds
+    variants = {"correspondence": [{"DEPTH_MAP": 1}] + [{"RESOLVE": n} for n in range(1, 7)]}
     varyings = feedback.get(name, [])
-    prog = load_program(gl_ctx, name, varyings=varyings)
-    assert prog.glo > 0
-    prog.release()
+    for defines in variants.get(name, [None]):
+        prog = load_program(gl_ctx, name, defines=defines, varyings=varyings)
+        assert prog.glo > 0
+        prog.release()
 
 
 def test_expected_programs_exist():
