@@ -218,14 +218,7 @@ class CorrespondencePass:
             raise InputError(f"character {character.name!r}: {t} triangles exceed the correspondence pass's "
                              f"limit ({min(_MAX_TRIANGLES - 1, _ATTR_WIDTH * self.ctx.info['GL_MAX_TEXTURE_SIZE'])})")
         self._release_sheet()
-        if self.geometry is not None:
-            self._vao.release()
-            self._depth_vao.release()
-            self.geometry.release()
-            self.geometry = None
-        if self._triangles is not None:
-            self._triangles.release()
-            self._triangles = None
+        self._release_geometry()
         self.character = character
         self.geometry = SkinnedGeometry(self.ctx, character)
         self._vao = self.geometry.vertex_array(self.program)
@@ -449,10 +442,8 @@ class CorrespondencePass:
         self._attrs = self._reference = self._depth_maps = None
         self.views = 0
 
-    @current
-    def release(self) -> None:
-        self._release_sheet()
-        self._release_targets()
+    def _release_geometry(self) -> None:
+        """The character's buffers and triangle texture (a new character, or release)."""
         if self.geometry is not None:
             self._vao.release()
             self._depth_vao.release()
@@ -461,6 +452,12 @@ class CorrespondencePass:
         if self._triangles is not None:
             self._triangles.release()
             self._triangles = None
+
+    @current
+    def release(self) -> None:
+        self._release_sheet()
+        self._release_targets()
+        self._release_geometry()
         for vao_prog in self._resolves.values():
             for obj in vao_prog[::-1]:
                 obj.release()
