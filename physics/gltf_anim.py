@@ -87,6 +87,22 @@ def list_gltf_animations(path) -> list[str]:
     return [a.name or f"animation_{i}" for i, a in enumerate(gltf.animations or [])]
 
 
+def _node_tree(nodes):
+    """The file's node tree: (parent of each child node, each node's [4, 4] local
+    matrix, node index -> its world matrix, the locals multiplied up to the root)."""
+    parent_of = {c: i for i, n in enumerate(nodes) for c in (n.children or [])}
+    local = [_node_local(n) for n in nodes]
+
+    def world(i):
+        m = np.eye(4)
+        while i is not None:
+            m = local[i] @ m
+            i = parent_of.get(i)
+        return m
+
+    return parent_of, local, world
+
+
 def _node_local(node) -> np.ndarray:
     """4x4 local matrix of a pygltflib node (matrix or TRS)."""
     if node.matrix is not None and len(node.matrix) == 16:
@@ -169,15 +185,7 @@ def load_gltf_clip(path, skeleton: Skeleton, animation: str | int = 0, fps: floa
     # parent frame. Root joints: everything above them in the file (armature
     # node) and the load transform; other joints: non-joint nodes between the
     # joint and its parent joint (usually none).
-    parent_of = {c: i for i, n in enumerate(nodes) for c in (n.children or [])}
-    local = [_node_local(n) for n in nodes]
-
-    def world(i):
-        m = np.eye(4)
-        while i is not None:
-            m = local[i] @ m
-            i = parent_of.get(i)
-        return m
+    parent_of, local, world = _node_tree(nodes)
 
     by_name = {}
     for i, nm in enumerate(node_names):
@@ -255,15 +263,7 @@ def load_vrma_clip(path, character: Character, fps: float | None = None, loop: b
         raise AssetError(f"{path} has no animations")
     anim = anims[0]
     nodes = gltf.nodes or []
-    parent_of = {c: i for i, n in enumerate(nodes) for c in (n.children or [])}
-    local = [_node_local(n) for n in nodes]
-
-    def world(i):
-        m = np.eye(4)
-        while i is not None:
-            m = local[i] @ m
-            i = parent_of.get(i)
-        return m
+    parent_of, local, world = _node_tree(nodes)
 
     node_bone = {n: b for b, n in bones.items() if b in character.humanoid}
     cache: dict = {}
