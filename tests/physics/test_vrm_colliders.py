@@ -1,0 +1,118 @@
+"""VRM spring-bone colliders and gravity reach the hair chains (issue #17 item 2):
+a collider sphere on the head keeps the chain that lists it out; gravity power
+sets how far a chain sags; bad collider data is a named error."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from conrt.characters.gltf_io import load_character
+from conrt.errors import AssetError
+from conrt.physics.world import PhysicsWorld
+
+from .test_secondary_chains import _vroid_copy
+
+FRAMES, SETTLE, HIT = 40, 10, 0.01
+SUBSTEPS = 8  # 240 Hz: a swinging tip moves less than a collider's radius per substep (no tunnelling)
+
+
+def _vrm0(group=None, colliders=()):
+    """VRM 0.x extension: one bone group on J_Sec_Hair1_01 (``group`` overrides its
+    fields), collider groups on the head with ``colliders`` [(offset xyz, radius)]."""
+    def ext(doc):
+        index = {n.get("name"): i for i, n in enumerate(doc["nodes"])}
+        head = index["J_Bip_C_Head"]
+        cgroups = [{"node": head, "colliders": [{"offset": {"x": float(o[0]), "y": float(o[1]), "z": -float(o[2])}, "radius": r}
+                                                for o, r in colliders]}] if colliders else []
+        g = {"bones": [index["J_Sec_Hair1_01"]], "stiffiness": 0.5, "dragForce": 0.4, "hitRadius": HIT,
+             "colliderGroups": [0] if colliders else []}
+        g.update(group or {})
+        return {"VRM": {"secondaryAnimation": {"boneGroups": [g], "colliderGroups": cgroups}}}
+    return ext
+
+
+def _vrm1(colliders=()):
+    def ext(doc):
+        index = {n.get("name"): i for i, n in enumerate(doc["nodes"])}
+        head = index["J_Bip_C_Head"]
+        joints = [{"node": index[f"J_Sec_Hair1_{i:02d}"], "stiffness": 0.5, "dragForce": 0.4, "hitRadius": HIT}
+                  for i in range(1, 7)]
+        shapes = [{"node": head, "shape": {"sphere": {"offset": [float(x) for x in o], "radius": r}}} for o, r in colliders]
+        spring = {"joints": joints, "colliderGroups": [0] if colliders else []}
+        return {"VRMC_springBone": {"colliders": shapes,
+                                    "colliderGroups": [{"colliders": list(range(len(shapes)))}] if shapes else [],
+                                    "springs": [spring]}}
+    return ext
+
+
+def _swing(path, clip="walk"):
+    """Chain joint positions in the anchor's frame, [frames, C, 3], and the region."""
+    c = load_character(path)
+    (r,) = c.regions
+    out = []
+    with PhysicsWorld(fps=30, substeps=SUBSTEPS) as world:
+        h = world.add(c, clip)
+        for _ in range(FRAMES):
+            w = world.step()[h].joint_world
+            inv = np.linalg.inv(w[r.anchor_joint])
+            out.append((inv[:3, :3] @ w[r.chain, :3, 3].T).T + inv[:3, 3])
+    return np.array(out), r, c
+
+
+def _segment_distance(pts, centre):
+    """[F] smallest distance from ``centre`` to the chain polyline in each frame."""
+    a, b = pts[:, :-1], pts[:, 1:]
+    ab = b - a
+    t = np.clip(((centre - a) * ab).sum(-1) / np.maximum((ab * ab).sum(-1), 1e-12), 0, 1)
+    return np.linalg.norm(a + t[..., None] * ab - centre, axis=-1).min(-1)
+
+
+@pytest.mark.parametrize("make", [_vrm0, _vrm1], ids=["vrm0", "vrm1"])
+def test_collider_sphere_keeps_its_chain_out(tmp_path, girl, make):
+    free, r, c = _swing(_vroid_copy(girl, tmp_path / "free.glb", make())[0])
+    rest = free[0]
+    # the swept point farthest from where the chain starts: a sphere there does not touch the start
+    # (after the first SETTLE frames: the chain's jolt from its rest shape into the clip is no swing)
+    away = np.array([[np.linalg.norm(rest - q, axis=1).min() for q in f] for f in free])
+    away[:SETTLE] = 0
+    f, k = np.unravel_index(np.argmax(away), away.shape)
+    centre = free[f, k].astype(float)
+    radius = float(min(0.04, 0.5 * (away[f, k] - HIT)))
+    assert radius > 0.01, f"the chain barely swings ({away.max():.3f} m): no room for a collider"
+    path = _vroid_copy(girl, tmp_path / "col.glb", make(colliders=[(centre, radius)]))[0]
+    (col,) = load_character(path).meta["spring_params"]["spring_0"]["colliders"]
+    assert col["joint"] == r.anchor_joint and col["radius"] == pytest.approx(radius)
+    np.testing.assert_allclose(col["offset"], centre, atol=1e-5)
+    held, _, _ = _swing(path)
+    assert _segment_distance(free, centre).min() < 0.25 * radius  # without it: through the sphere
+    assert _segment_distance(held, centre).min() >= radius - 0.005  # with it: outside
+
+
+def test_gravity_power_sets_the_sag(tmp_path, girl):
+    sag = {}
+    for power in (0.0, 1.0):
+        path = _vroid_copy(girl, tmp_path / f"g{power}.glb", _vrm0({"gravityPower": power,
+                                                                   "gravityDir": {"x": 0, "y": -1, "z": 0}}))[0]
+        c = load_character(path)
+        assert c.meta["spring_params"]["spring_0"]["gravity_dir"] == pytest.approx([0, -1, 0])
+        pts, r, _ = _swing(path, "idle")
+        sag[power] = float(pts[0, -1, 1] - pts[-1, -1, 1])  # tip drop in the head frame over the clip
+    assert sag[1.0] > sag[0.0] + 0.005, sag
+
+
+@pytest.mark.parametrize("bad, match", [
+    ({"radius": -0.1}, r"radius -0\.1 must be a number >= 0"),
+    ({"node": 9999}, r"node 9999 is not a node index"),
+])
+def test_bad_collider_is_a_named_error(tmp_path, girl, bad, match):
+    def ext(doc):
+        index = {n.get("name"): i for i, n in enumerate(doc["nodes"])}
+        col = {"offset": {"x": 0, "y": 0, "z": 0}, "radius": 0.05}
+        grp = {"node": index["J_Bip_C_Head"], "colliders": [col]}
+        (col if "radius" in bad else grp).update(bad)
+        return {"VRM": {"secondaryAnimation": {"boneGroups": [{"bones": [index["J_Sec_Hair1_01"]],
+                                                               "colliderGroups": [0]}],
+                                               "colliderGroups": [grp]}}}
+    path = _vroid_copy(girl, tmp_path / "bad.glb", ext)[0]
+    with pytest.raises(AssetError, match=rf"bad\.glb.*{match}"):
+        load_character(path)
