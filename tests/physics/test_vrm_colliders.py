@@ -22,8 +22,9 @@ def _vrm0(group=None, colliders=()):
     def ext(doc):
         index = {n.get("name"): i for i, n in enumerate(doc["nodes"])}
         head = index["J_Bip_C_Head"]
-        cgroups = [{"node": head, "colliders": [{"offset": {"x": float(o[0]), "y": float(o[1]), "z": -float(o[2])}, "radius": r}
-                                                for o, r in colliders]}] if colliders else []
+        unity = [{"offset": {"x": float(o[0]), "y": float(o[1]), "z": -float(o[2])}, "radius": r}  # z reversed
+                 for o, r in colliders]
+        cgroups = [{"node": head, "colliders": unity}] if colliders else []
         g = {"bones": [index["J_Sec_Hair1_01"]], "stiffiness": 0.5, "dragForce": 0.4, "hitRadius": HIT,
              "colliderGroups": [0] if colliders else []}
         g.update(group or {})
@@ -37,7 +38,8 @@ def _vrm1(colliders=()):
         head = index["J_Bip_C_Head"]
         joints = [{"node": index[f"J_Sec_Hair1_{i:02d}"], "stiffness": 0.5, "dragForce": 0.4, "hitRadius": HIT}
                   for i in range(1, 7)]
-        shapes = [{"node": head, "shape": {"sphere": {"offset": [float(x) for x in o], "radius": r}}} for o, r in colliders]
+        shapes = [{"node": head, "shape": {"sphere": {"offset": [float(x) for x in o], "radius": r}}}
+                  for o, r in colliders]
         spring = {"joints": joints, "colliderGroups": [0] if colliders else []}
         return {"VRMC_springBone": {"colliders": shapes,
                                     "colliderGroups": [{"colliders": list(range(len(shapes)))}] if shapes else [],
@@ -97,7 +99,7 @@ def test_gravity_power_sets_the_sag(tmp_path, girl):
         assert c.meta["spring_params"]["spring_0"]["gravity_dir"] == pytest.approx([0, -1, 0])
         pts, r, _ = _swing(path, "idle")
         sag[power] = float(pts[0, -1, 1] - pts[-1, -1, 1])  # tip drop in the head frame over the clip
-    assert sag[1.0] > sag[0.0] + 0.005, sag
+    assert sag[0.0] < 0.005 < 0.02 < sag[1.0], sag  # no gravity: the spring holds the rest shape
 
 
 @pytest.mark.parametrize("bad, match", [
@@ -116,3 +118,41 @@ def test_bad_collider_is_a_named_error(tmp_path, girl, bad, match):
     path = _vroid_copy(girl, tmp_path / "bad.glb", ext)[0]
     with pytest.raises(AssetError, match=rf"bad\.glb.*{match}"):
         load_character(path)
+
+
+def test_collider_touches_only_the_chains_that_list_it(tmp_path, girl):
+    """Two chains; the sphere sits on the second one's swing, but only the first lists its group."""
+    def ext(sphere=None):
+        def make(doc):
+            index = {n.get("name"): i for i, n in enumerate(doc["nodes"])}
+            groups = [{"bones": [index[f"J_Sec_Hair{k}_01"]], "stiffiness": 0.5, "dragForce": 0.4, "hitRadius": HIT,
+                       "colliderGroups": [0] if sphere and k == 1 else []} for k in (1, 2)]
+            cg = [] if sphere is None else [{"node": sphere[0], "colliders": [
+                {"offset": {"x": sphere[1][0], "y": sphere[1][1], "z": -sphere[1][2]}, "radius": sphere[2]}]}]
+            return {"VRM": {"secondaryAnimation": {"boneGroups": groups, "colliderGroups": cg}}}
+        return make
+
+    def swing(path):
+        c = load_character(path)
+        out = []
+        with PhysicsWorld(fps=30, substeps=SUBSTEPS) as world:
+            h = world.add(c, "walk")
+            for _ in range(FRAMES):
+                w = world.step()[h].joint_world
+                r = c.regions[1]
+                inv = np.linalg.inv(w[r.anchor_joint])
+                out.append((inv[:3, :3] @ w[r.chain, :3, 3].T).T + inv[:3, 3])
+        return np.array(out), c.regions[1]
+
+    free, r = swing(_vroid_copy(girl, tmp_path / "free.glb", ext())[0])
+    away = np.array([[np.linalg.norm(free[0] - q, axis=1).min() for q in f] for f in free])
+    away[:SETTLE] = 0
+    f, k = np.unravel_index(np.argmax(away), away.shape)
+    centre, radius = [float(x) for x in free[f, k]], float(min(0.04, 0.5 * (away[f, k] - HIT)))
+    assert radius > 0.01
+    path = _vroid_copy(girl, tmp_path / "held.glb", ext((r.anchor_joint, centre, radius)))[0]
+    spring = load_character(path).meta["spring_params"]
+    assert spring["spring_0"]["colliders"][0]["joint"] == r.anchor_joint and "colliders" not in spring["spring_1"]
+    held, _ = swing(path)
+    assert _segment_distance(held, np.array(centre)).min() < 0.25 * radius  # not stopped: it does not list it
+    np.testing.assert_allclose(held, free, atol=1e-5)
