@@ -156,3 +156,29 @@ def test_collider_touches_only_the_chains_that_list_it(tmp_path, girl):
     held, _ = swing(path)
     assert _segment_distance(held, np.array(centre)).min() < 0.25 * radius  # not stopped: it does not list it
     np.testing.assert_allclose(held, free, atol=1e-5)
+
+
+def test_vrm1_capsule_collider_rides_on_its_joint(tmp_path, girl):
+    import pybullet as p
+
+    a, b, radius = [0.0, 0.05, 0.1], [0.0, 0.05, -0.1], 0.03
+
+    def ext(doc):
+        index = {n.get("name"): i for i, n in enumerate(doc["nodes"])}
+        joints = [{"node": index[f"J_Sec_Hair1_{i:02d}"]} for i in range(1, 7)]
+        cap = {"node": index["J_Bip_C_Head"], "shape": {"capsule": {"offset": a, "radius": radius, "tail": b}}}
+        return {"VRMC_springBone": {"colliders": [cap], "colliderGroups": [{"colliders": [0]}],
+                                    "springs": [{"joints": joints, "colliderGroups": [0]}]}}
+
+    c = load_character(_vroid_copy(girl, tmp_path / "cap.glb", ext)[0])
+    (col,) = c.meta["spring_params"]["spring_0"]["colliders"]
+    assert col == {"joint": c.humanoid["head"], "offset": a, "radius": radius, "tail": b}
+    with PhysicsWorld(fps=30, substeps=SUBSTEPS) as world:
+        h = world.add(c, "walk")
+        world.step()
+        (body, joint, _, _), = world.actors[h].hairs[0]._colliders
+        head = world.actors[h].body.link_world(joint)  # kinematic body: the frame's target
+        lo, hi = (np.array(v) for v in p.getAABB(body, physicsClientId=world.client))
+        ends = np.array([(head @ [*v, 1.0])[:3] for v in (a, b)])
+        np.testing.assert_allclose(lo, ends.min(0) - radius, atol=0.02)
+        np.testing.assert_allclose(hi, ends.max(0) + radius, atol=0.02)
