@@ -49,6 +49,7 @@ import dataclasses
 import io
 import json
 import logging
+import re
 import struct
 from pathlib import Path
 from urllib.parse import unquote
@@ -827,7 +828,7 @@ def _load(path: Path, box, allow_static, facing="auto", name_map=None) -> Charac
         weights=weights, triangles=triangles, parts=parts, uv=uv, colors=colors, material=material,
         **_alpha_arrays(ALPHA, written_by_us=extras is not None), **morph_fields,
     )
-    regions = _spring_regions(g, parents, jindex, jparents, joints, weights, meta) if extras is None else ()
+    regions = _spring_regions(g, parents, jindex, jparents, joints, weights, meta, path) if extras is None else ()
     character = _finish(path, skeleton, mesh, box, meta, humanoid, extras, regions)
     return dataclasses.replace(character, expressions=_expressions(path, g, morph_keys, mesh.morph_names, extras))
 
@@ -913,7 +914,85 @@ def guess_humanoid(names, parents=None) -> dict[str, int]:
 SECONDARY_PREFIX = "j_sec_"  # VRoid's secondary (spring) joints: hair, hood, skirt, bust, ribbons
 
 
-def _spring_regions(g, node_parents, jindex, jparents, joints, weights, meta=None) -> tuple[SimRegion, ...]:
+def _vec3(v, default=(0.0, 0.0, 0.0)) -> list[float]:
+    """A VRM vector: {x, y, z} (VRM 0.x) or [x, y, z] (VRM 1.0)."""
+    if isinstance(v, dict):
+        v = [v.get(k, d) for k, d in zip("xyz", default)]
+    if not isinstance(v, (list, tuple)) or len(v) != 3 or not all(isinstance(x, (int, float)) for x in v):
+        return list(default)
+    return [float(x) for x in v]
+
+
+def _spring_colliders(path, ext: dict, jindex: dict, num_nodes: int) -> list[list[dict]]:
+    """VRM collider groups -> per group a list of colliders in joint space:
+    {"joint", "offset" (in the joint's local frame), "radius"[, "tail"]}.
+    VRM 0.x ``secondaryAnimation.colliderGroups[]`` are node + spheres; VRM 1.0
+    ``VRMC_springBone.colliderGroups[].colliders`` index ``colliders[]`` (node +
+    sphere or capsule). VRM 0.x offsets are in Unity's left-handed frame: z is
+    reversed (as three-vrm and UniVRM read them). Colliders on nodes that are
+    not skin joints are skipped (nothing would move them)."""
+
+    def one(node, offset, radius, tail=None, where=""):
+        if not isinstance(node, int) or not 0 <= node < num_nodes:
+            raise AssetError(f"{path}: spring-bone collider {where}: node {node!r} is not a node index "
+                             f"(0..{num_nodes - 1})")
+        if not isinstance(radius, (int, float)) or not np.isfinite(radius) or radius < 0:
+            raise AssetError(f"{path}: spring-bone collider {where}: radius {radius!r} must be a number >= 0")
+        if node not in jindex:
+            log.debug("spring-bone collider %s on node %d, not a joint; skipped", where, node)
+            return None
+        out = {"joint": int(jindex[node]), "offset": offset, "radius": float(radius)}
+        if tail is not None:
+            out["tail"] = tail
+        return out
+
+    groups: list[list[dict]] = []
+    vrm1 = ext.get("VRMC_springBone")
+    if isinstance(vrm1, dict):
+        shapes = []
+        for i, col in enumerate(vrm1.get("colliders") or []):
+            shape = (col or {}).get("shape") or {}
+            if "capsule" in shape:
+                cap = shape["capsule"] or {}
+                shapes.append(one(col.get("node"), _vec3(cap.get("offset")), cap.get("radius", 0.0),
+                                  _vec3(cap.get("tail")), f"colliders[{i}]"))
+            else:
+                sph = shape.get("sphere") or {}
+                shapes.append(one(col.get("node"), _vec3(sph.get("offset")), sph.get("radius", 0.0),
+                                  where=f"colliders[{i}]"))
+        for grp in vrm1.get("colliderGroups") or []:
+            idx = [k for k in (grp or {}).get("colliders") or [] if isinstance(k, int)]
+            bad = [k for k in idx if not 0 <= k < len(shapes)]
+            if bad:
+                raise AssetError(f"{path}: spring-bone collider group names colliders {bad}, "
+                                 f"the file has {len(shapes)}")
+            groups.append([shapes[k] for k in idx if shapes[k] is not None])
+        return groups
+    vrm0 = ext.get("VRM") if isinstance(ext.get("VRM"), dict) else {}
+    for i, grp in enumerate((vrm0.get("secondaryAnimation") or {}).get("colliderGroups") or []):
+        cols = []
+        for k, col in enumerate((grp or {}).get("colliders") or []):
+            x, y, z = _vec3((col or {}).get("offset"))
+            c = one(grp.get("node"), [x, y, -z], (col or {}).get("radius", 0.0), where=f"colliderGroups[{i}][{k}]")
+            if c is not None:
+                cols.append(c)
+        groups.append(cols)
+    return groups
+
+
+def _chain_colliders(path, groups: list[list[dict]], refs) -> list[dict]:
+    """The colliders of the collider groups a spring / bone group lists."""
+    out = []
+    for k in refs or []:
+        if not isinstance(k, int) or not 0 <= k < len(groups):
+            raise AssetError(f"{path}: spring-bone colliderGroups index {k!r} out of range "
+                             f"(the file has {len(groups)} collider groups)")
+        out.extend(groups[k])
+    return out
+
+
+def _spring_regions(g, node_parents, jindex, jparents, joints, weights, meta=None,
+                    path="<glTF>") -> tuple[SimRegion, ...]:
     """Spring bone chains -> kind "hair" SimRegions (one per chain), so physics
     can swing an imported character's hair/skirt/ribbon bones.
 
@@ -925,10 +1004,19 @@ def _spring_regions(g, node_parents, jindex, jparents, joints, weights, meta=Non
     their roots. A chain's vertices are those whose strongest influence is one
     of its joints; its anchor is the joint above the chain's root. Chains
     shorter than 2 joints are skipped. The VRM spring parameters (stiffness,
-    drag, hit radius, gravity power) of each chain go to
+    drag, hit radius, gravity power and direction, colliders) of each chain go to
     ``meta["spring_params"][region name]`` (see ``physics.hair.spring_params``).
+    Gravity directions are turned with the character (see ``_facing_turn``).
     """
     ext = g.extensions or {}
+    groups = _spring_colliders(path, ext, jindex, len(g.nodes))
+    yaw = re.search(r"turned (\d+(?:\.\d+)?) deg", (meta or {}).get("facing", ""))
+    yaw = np.radians(float(yaw.group(1))) if yaw else 0.0
+
+    def turned(d):  # a world direction in the file's frame -> ours (the same turn about +Y as the skeleton)
+        c, s_ = np.cos(-yaw), np.sin(-yaw)
+        return [float(c * d[0] + s_ * d[2]), float(d[1]), float(-s_ * d[0] + c * d[2])]
+
     node_chains: list[tuple[list[int], dict]] = []
     children: dict[int, list[int]] = {}
     for n, pa in enumerate(node_parents):
@@ -955,6 +1043,12 @@ def _spring_regions(g, node_parents, jindex, jparents, joints, weights, meta=Non
                       for src, k in (("stiffness", "stiffness"), ("dragForce", "drag"), ("hitRadius", "hit_radius"),
                                      ("gravityPower", "gravity_power"))
                       if any(isinstance(j.get(src), (int, float)) for j in js)}
+            dirs = [_vec3(j["gravityDir"]) for j in js if "gravityDir" in j]
+            if dirs:
+                params["gravity_dir"] = turned(np.mean(dirs, axis=0))
+            cols = _chain_colliders(path, groups, spring.get("colliderGroups"))
+            if cols:
+                params["colliders"] = cols
             node_chains.append(([j.get("node") for j in js], params))
     vrm0 = ext.get("VRM") if isinstance(ext.get("VRM"), dict) else None
     if vrm0:
@@ -964,6 +1058,12 @@ def _spring_regions(g, node_parents, jindex, jparents, joints, weights, meta=Non
                                                       ("dragForce", "drag"), ("hitRadius", "hit_radius"),
                                                       ("gravityPower", "gravity_power"))
                       if isinstance(grp.get(src), (int, float))}
+            if "gravityDir" in grp:
+                x, y, z = _vec3(grp["gravityDir"], (0.0, -1.0, 0.0))
+                params["gravity_dir"] = turned([x, y, -z])  # Unity frame, like the collider offsets
+            cols = _chain_colliders(path, groups, grp.get("colliderGroups"))
+            if cols:
+                params["colliders"] = cols
             split([b for b in (grp.get("bones") or []) if isinstance(b, int)], params, seen)
     if not any(len(c) >= 2 for c, _ in node_chains):
         names = {n: (g.nodes[n].name or "").lower() for n in jindex}

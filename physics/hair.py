@@ -21,7 +21,7 @@ import pybullet as p
 from conrt.errors import PhysicsError
 from conrt.types import Character, SimRegion
 
-from .rig import BODY_GROUP, HAIR_GROUP
+from .rig import BODY_GROUP, HAIR_GROUP, VRM_COLLIDER_GROUP
 from .transforms import matrix_to_quat, quat_to_matrix, rotation_between
 
 log = logging.getLogger(__name__)
@@ -37,6 +37,10 @@ class HairParams:
     joint_damping: float = 0.002
     radius_scale: float = 0.8  # collision radius = this x the measured strand radius
     radius: float | None = None  # fixed collision radius in metres (a VRM hit radius) instead of the measured one
+    gravity_scale: float | None = None  # VRM gravity power: the chain's gravity as a multiple of the world's
+    gravity_dir: tuple[float, float, float] = (0.0, -1.0, 0.0)  # VRM gravity direction (world, unit)
+    # VRM colliders this chain collides with: (joint, local offset, radius, local tail or None)
+    colliders: tuple = ()
 
 
 # VRM's defaults: a chain with these values gets the HairParams defaults above
@@ -47,8 +51,10 @@ def spring_params(base: HairParams, spring: dict | None) -> HairParams:
     """HairParams for one chain from its VRM spring parameters (``meta["spring_params"]``,
     see characters/gltf_io.py): stiffness and drag scale our spring and damping
     gains relative to VRM's defaults (1.0, 0.4), the hit radius becomes the
-    collision radius. VRM's gravity power is not mapped: our chains always
-    feel the world's gravity (VRM's default is none)."""
+    collision radius, the gravity power (a multiple of the world's gravity) and
+    direction replace the world's gravity on the chain (without them the chain
+    feels the world's gravity, not VRM's default of none), and the chain's VRM
+    colliders become spheres/capsules on their joints (``HairChain.place_colliders``)."""
     if not spring:
         return base
     out = {}
@@ -58,6 +64,16 @@ def spring_params(base: HairParams, spring: dict | None) -> HairParams:
         out["damping"] = base.damping * float(np.clip(spring["drag"] / VRM_DRAG, 0.05, 2.5))
     if spring.get("hit_radius", 0) > 0:
         out["radius"] = float(np.clip(spring["hit_radius"], 0.002, 0.2))
+    if "gravity_power" in spring:
+        out["gravity_scale"] = float(np.clip(spring["gravity_power"], 0.0, 4.0))
+    if "gravity_dir" in spring:
+        d = np.asarray(spring["gravity_dir"], np.float64)
+        if np.linalg.norm(d) > 1e-9:
+            out["gravity_dir"] = tuple(float(x) for x in d / np.linalg.norm(d))
+    if spring.get("colliders"):
+        out["colliders"] = tuple((int(c["joint"]), tuple(map(float, c["offset"])), float(c["radius"]),
+                                  tuple(map(float, c["tail"])) if c.get("tail") is not None else None)
+                                 for c in spring["colliders"])
     return replace(base, **out)
 
 
@@ -122,6 +138,42 @@ class HairChain:
         self._springs()
         self._seg = seg
         self._radius = radius
+        self._colliders = [self._collider(*col, n) for col in params.colliders]
+
+    def _collider(self, joint, offset, radius, tail, n):
+        """A static sphere/capsule body for one VRM collider, touching only this chain's
+        links: its filter mask is empty and per-pair filters switch on the links."""
+        c = self.client
+        r = max(radius, 1e-3)
+        if tail is None:
+            shape = p.createCollisionShape(p.GEOM_SPHERE, radius=r, physicsClientId=c)
+        else:
+            length = float(np.linalg.norm(np.subtract(tail, offset)))
+            shape = p.createCollisionShape(p.GEOM_CAPSULE, radius=r, height=max(length, 1e-4), physicsClientId=c)
+        body = p.createMultiBody(baseMass=0, baseCollisionShapeIndex=shape, baseVisualShapeIndex=-1,
+                                 physicsClientId=c)
+        p.setCollisionFilterGroupMask(body, -1, VRM_COLLIDER_GROUP, 0, physicsClientId=c)
+        for k in range(n):
+            p.setCollisionFilterPair(self.body, body, k, -1, 1, physicsClientId=c)
+        return body, joint, np.array([*offset, 1.0]), None if tail is None else np.array([*tail, 1.0])
+
+    @property
+    def collider_joints(self) -> list[int]:
+        return [joint for _, joint, _, _ in self._colliders]
+
+    def place_colliders(self, joint_world) -> None:
+        """Move this chain's VRM colliders onto their joints (``joint_world(j)``: [4, 4]
+        world matrix of joint j; called every substep, like ``drive``)."""
+        for body, joint, a, b in self._colliders:
+            m = joint_world(joint)
+            pa = (m @ a)[:3]
+            if b is None:
+                pos, orn = pa, (0, 0, 0, 1)
+            else:
+                pb = (m @ b)[:3]
+                pos, orn = (pa + pb) / 2, matrix_to_quat(rotation_between((0, 0, 1), pb - pa))
+            p.resetBasePositionAndOrientation(body, [float(x) for x in pos], [float(x) for x in orn],
+                                              physicsClientId=self.client)
 
     def ignore_overlaps(self, body) -> int:
         """Switch off contacts between strand links and the body colliders they already
@@ -186,6 +238,12 @@ class HairChain:
         torque = [self._inertia * (a * k - b) * inv_dt for a, b in zip((x, y, z), w)]
         p.applyExternalForce(self.body, -1, force, pos, p.WORLD_FRAME, physicsClientId=c)
         p.applyExternalTorque(self.body, -1, torque, p.WORLD_FRAME, physicsClientId=c)
+        if pr.gravity_scale is not None:  # VRM gravity: cancel the world's on each link, add the chain's own
+            m, s_ = pr.link_mass, pr.gravity_scale * gravity
+            extra = [m * s_ * d for d in pr.gravity_dir]
+            extra[1] += m * gravity
+            for st, k in zip(p.getLinkStates(self.body, self._links, physicsClientId=c), self._links):
+                p.applyExternalForce(self.body, k, extra, st[0], p.WORLD_FRAME, physicsClientId=c)
 
     def joint_world(self) -> np.ndarray:
         """[C, 4, 4] f64 world matrices of the chain joints, root first."""

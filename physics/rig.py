@@ -31,6 +31,7 @@ log = logging.getLogger(__name__)
 
 BODY_GROUP = 2  # collision filter group bits (bit 1 is Bullet's default group, the soft bodies')
 HAIR_GROUP = 4
+VRM_COLLIDER_GROUP = 8  # a VRM file's spring-bone colliders: touch only the chains that list them
 
 
 @dataclass(frozen=True)

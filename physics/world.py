@@ -172,6 +172,7 @@ class PhysicsWorld:
                 h = HairChain(self.client, character, r, params)
                 h.ignore_overlaps(body)
                 h.reset(world[r.anchor_joint], count=False)  # placing it is not a recovery
+                h.place_colliders(world.__getitem__)
                 hairs.append(h)
         actor = _Actor(character, animator, body, cloths, hairs, origin, t=float(start), target=world,
                        expressions=ExpressionState(character, seed=len(self.actors)))
@@ -266,6 +267,7 @@ class PhysicsWorld:
                 cl.reset(world[cl.proxy.anchor_joint], count=False)
             for h in a.hairs:
                 h.reset(world[h.anchor], count=False)
+                h.place_colliders(world.__getitem__)
             a.pose = self._read(a)
         self._pending = 0.0
         return [a.pose for a in self.actors]
@@ -310,7 +312,8 @@ class PhysicsWorld:
                     cl.set_colliders(a.body.world_capsules(a.target, cl.colliders))
             sweep = self.cloth_backend == "bullet" and a.body.mode == "kinematic" and a.cloths
             plans.append(_AnchorPath(before, a.target, [cl.proxy.anchor_joint for cl in a.cloths] +
-                                     [h.anchor for h in a.hairs], sweep=bool(sweep)))
+                                     [j for h in a.hairs for j in [h.anchor, *h.collider_joints]],
+                                     sweep=bool(sweep)))
         for k in range(1, n + 1):
             f = k / n
             for a, plan in zip(self.actors, plans):
@@ -325,6 +328,8 @@ class PhysicsWorld:
                     # physical bodies: hang the hair on the simulated head, which may be pushed about
                     anchor = a.body.link_world(h.anchor) if physical else plan.at(h.anchor, f)
                     h.drive(h.target(anchor), self.dt, self.gravity)
+                    # its VRM colliders ride on their joints the same way
+                    h.place_colliders(a.body.link_world if physical else (lambda j: plan.at(j, f)))
             p.stepSimulation(physicsClientId=c)
             self.substeps_run += 1
         for a in self.actors:
