@@ -67,6 +67,18 @@ def _accessor(gltf, path: Path, index: int, cache: dict) -> np.ndarray:
     return out
 
 
+def _time_grid(key_times, fps):
+    """The uniform grid every keyed channel is resampled onto: from the first to
+    the last key of any channel at ``fps`` (None: the finest median key spacing,
+    10..240 fps; 30 when no channel has two keys). Returns (fps, grid)."""
+    if fps is None:
+        steps = [np.median(np.diff(t)) for t in key_times if len(t) > 1]
+        fps = float(np.clip(1.0 / min(steps), 10.0, 240.0)) if steps else 30.0
+    t0 = min(float(t[0]) for t in key_times)
+    t1 = max(float(t[-1]) for t in key_times)
+    return fps, t0 + np.arange(int(np.ceil((t1 - t0) * fps - 1e-6)) + 1) / fps
+
+
 def _resample(times, values, grid, mode, is_quat):
     """[K] times, [K, n] values -> [G, n] at ``grid``."""
     if mode == "CUBICSPLINE":  # (in-tangent, value, out-tangent) per key: use the values
@@ -159,7 +171,6 @@ def load_gltf_clip(path, skeleton: Skeleton, animation: str | int = 0, fps: floa
     nodes = gltf.nodes or []
     node_names = [n.name or f"node_{i}" for i, n in enumerate(nodes)]
     keyed = []
-    t_end = 0.0
     for ch in anim.channels:
         if ch.target.node is None or ch.target.path not in ("rotation", "translation"):
             continue  # scale and morph weights do not drive the rig
@@ -171,15 +182,10 @@ def load_gltf_clip(path, skeleton: Skeleton, animation: str | int = 0, fps: floa
         times = _accessor(gltf, path, s.input, cache)[:, 0]
         values = _accessor(gltf, path, s.output, cache)
         keyed.append((name, ch.target.node, ch.target.path, times, values, s.interpolation or "LINEAR"))
-        t_end = max(t_end, float(times[-1]))
     if not keyed:
         raise AssetError(f"{path}: animation {names[animation]!r} animates none of the skeleton joints "
                          f"({', '.join(skeleton.names[:8])}...)")
-    if fps is None:
-        steps = [np.median(np.diff(k[3])) for k in keyed if len(k[3]) > 1]
-        fps = float(np.clip(1.0 / min(steps), 10.0, 240.0)) if steps else 30.0
-    t0 = min(float(k[3][0]) for k in keyed)
-    grid = t0 + np.arange(int(np.ceil((t_end - t0) * fps - 1e-6)) + 1) / fps
+    fps, grid = _time_grid([k[3] for k in keyed], fps)
 
     # The file's frames: P maps a keyed node's local transform into our joint's
     # parent frame. Root joints: everything above them in the file (armature
@@ -277,11 +283,7 @@ def load_vrma_clip(path, character: Character, fps: float | None = None, loop: b
     if not keyed:
         raise AssetError(f"{path}: the animation keys none of the humanoid bones {character.name!r} has "
                          f"({', '.join(sorted(character.humanoid)[:8])}...)")
-    if fps is None:
-        steps = [np.median(np.diff(k[2])) for k in keyed if len(k[2]) > 1]
-        fps = float(np.clip(1.0 / min(steps), 10.0, 240.0)) if steps else 30.0
-    t0, t1 = min(float(k[2][0]) for k in keyed), max(float(k[2][-1]) for k in keyed)
-    grid = t0 + np.arange(int(np.ceil((t1 - t0) * fps - 1e-6)) + 1) / fps
+    fps, grid = _time_grid([k[2] for k in keyed], fps)
     rot_nodes = sorted({k[0] for k in keyed if k[1] == "rotation"}, key=lambda n: character.humanoid[node_bone[n]])
     rots = np.zeros((len(grid), len(rot_nodes), 4))
     rots[..., 3] = 1.0
