@@ -19,3 +19,15 @@ def fixtures_dir() -> Path:
 @pytest.fixture(scope="session")
 def assets_dir() -> Path:
     return ASSETS
+
+
+@pytest.fixture(scope="session")
+def gl_ctx():
+    """One real headless GL context (Mesa EGL) for the whole session."""
+    from conrt.shaders.context import create_context, release_context
+
+    # No skip: a missing EGL is a broken setup (scripts/setup.sh installs it),
+    # and the ContextError says which packages to install.
+    ctx = create_context("egl")
+    yield ctx
+    release_context(ctx)

@@ -1,4 +1,4 @@
-"""Fixtures of the fit-sheet tests: a real EGL context, an unseen procedural
+"""Fixtures of the fit-sheet tests (the EGL context is tests/conftest.py's gl_ctx): an unseen procedural
 character (seed 900001) as a .glb, and synthetic drawings of it with their
 true UDP (conrt.training.fit_drawings)."""
 from __future__ import annotations
@@ -9,15 +9,6 @@ import pytest
 from PIL import Image
 
 SEED = 900001
-
-
-@pytest.fixture(scope="session")
-def gl_ctx():
-    from conrt.shaders.context import create_context, release_context
-
-    ctx = create_context("egl")
-    yield ctx
-    release_context(ctx)
 
 
 @pytest.fixture(scope="session")

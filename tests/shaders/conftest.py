@@ -14,16 +14,5 @@ _spec.loader.exec_module(shader_meshes)
 
 
 @pytest.fixture(scope="session")
-def gl_ctx():
-    from conrt.shaders.context import create_context, release_context
-
-    # No skip: a missing EGL is a broken setup (scripts/setup.sh installs it),
-    # and the ContextError says which packages to install.
-    ctx = create_context("egl")
-    yield ctx
-    release_context(ctx)
-
-
-@pytest.fixture(scope="session")
 def meshes():
     return shader_meshes
