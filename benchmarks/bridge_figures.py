@@ -41,15 +41,6 @@ ROOT = Path(__file__).resolve().parents[1]
 INCLUDE = ROOT / "engine_bridge" / "include"
 CLI = [sys.executable, "-m", "conrt.cli", "-q", "bridge"]
 
-_MID_FRAME_WRITER = """
-import sys, time, numpy as np
-from conrt.engine_bridge import BridgeWriter
-w = BridgeWriter(sys.argv[1], 16, 16, slot_count=1)
-w.publish(np.zeros((16, 16, 4), np.uint8))
-with w.frame():
-    print("mid-frame", flush=True)
-    time.sleep(600)
-"""
 
 
 def _name() -> str:
@@ -207,7 +198,7 @@ def death_detection(tmp: Path, repeats: int) -> dict:
                                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
                     BridgeReader.connect(name, timeout=60).close()
                 else:
-                    writer = subprocess.Popen([sys.executable, "-c", _MID_FRAME_WRITER, name], stdout=subprocess.PIPE,
+                    writer = subprocess.Popen([sys.executable, "-c", conformance.MID_FRAME_WRITER, name], stdout=subprocess.PIPE,
                                               stderr=subprocess.DEVNULL, text=True)  # its one-slot warning
                     assert writer.stdout.readline().strip() == "mid-frame"
                 try:

@@ -34,6 +34,19 @@ from . import shm
 HERE = Path(__file__).resolve().parent
 FOREIGN_UID = 65534  # nobody
 
+# A one-slot writer that publishes frame 0, then stays inside frame 1 (its
+# only slot odd) until killed: ``python -c MID_FRAME_WRITER NAME`` prints
+# "mid-frame" once it is there (death detection after torn reads).
+MID_FRAME_WRITER = """
+import sys, time, numpy as np
+from conrt.engine_bridge import BridgeWriter
+w = BridgeWriter(sys.argv[1], 16, 16, slot_count=1)
+w.publish(np.zeros((16, 16, 4), np.uint8))
+with w.frame():
+    print("mid-frame", flush=True)
+    time.sleep(600)
+"""
+
 PYTHON_PROBE = """
 import sys
 from conrt.engine_bridge import BridgeReader

@@ -24,21 +24,10 @@ ROOT = Path(__file__).resolve().parents[2]
 CONSUMER = ROOT / "engine_bridge" / "examples" / "consumer.c"
 CLI = [sys.executable, "-m", "conrt.cli", "-q", "bridge"]
 
-# A one-slot writer that publishes frame 0, then is stuck inside frame 1 (its only slot odd).
-_MID_FRAME_WRITER = """
-import sys, time, numpy as np
-from conrt.engine_bridge import BridgeWriter
-w = BridgeWriter(sys.argv[1], 16, 16, slot_count=1)
-w.publish(np.zeros((16, 16, 4), np.uint8))
-with w.frame():
-    print("mid-frame", flush=True)
-    time.sleep(600)
-"""
-
 
 @pytest.fixture
 def mid_frame_writer(name):
-    proc = subprocess.Popen([sys.executable, "-c", _MID_FRAME_WRITER, name], stdout=subprocess.PIPE, text=True)
+    proc = subprocess.Popen([sys.executable, "-c", conformance.MID_FRAME_WRITER, name], stdout=subprocess.PIPE, text=True)
     try:
         assert proc.stdout.readline().strip() == "mid-frame"
         yield proc
