@@ -18,9 +18,11 @@ Per view, on the drawing's foreground in the framed output (256²):
 - fit time per 4-view sheet: wall and process CPU seconds, with the load
   average (the machine is shared), and the time to draw the same 4 views
   with the toon and UDP passes (``conrt sheet``'s work) as the same-run
-  baseline.
+  baseline; per stage of the fit, seconds and toon renders; and the first
+  sheet again as ``conrt fit-sheet --jobs 2`` fits it (two worker processes,
+  their start included).
 
-Usage: python benchmarks/fit_sheet_bench.py [--sheets 2] [--seed 900001]
+Usage: python benchmarks/fit_sheet_bench.py [--sheets 2] [--seed 900001] [--jobs 2]
        [--json benchmarks/results/fit_sheet.json] [--picture docs/fit_sheet_views.png]
 """
 from __future__ import annotations
@@ -89,7 +91,28 @@ def shade_l1(character, toon, udp_pass, sheet, targets: int = 4) -> dict:
             "fitted_vs_true": round(l1["fitted"] / l1["true"], 3)}
 
 
-def bench(sheets: int, seed: int, picture: Path | None, shading: bool = True) -> dict:
+def jobs_wall(character_path: Path, framed, jobs: int) -> dict:
+    """Wall time of fitting ``framed`` as ``conrt fit-sheet --jobs N`` does (N
+    worker processes, each its own GL context; their start included), the load
+    average before and after, and the workers' CPU seconds."""
+    import argparse
+    import resource
+
+    from conrt.commands.fit_sheet import fit_views
+
+    args = argparse.Namespace(jobs=jobs, size=256, work=128, context="auto")
+    load0 = os.getloadavg()[0]
+    c0 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    w0 = time.perf_counter()
+    fit_views(character_path, None, framed, [f"v{k}" for k in range(len(framed))], list(LABELS), args)
+    wall = time.perf_counter() - w0
+    c1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return {"jobs": jobs, "wall_s": round(wall, 2),
+            "workers_cpu_s": round(c1.ru_utime - c0.ru_utime + c1.ru_stime - c0.ru_stime, 2),
+            "load_avg_1min": [round(load0, 2), round(os.getloadavg()[0], 2)]}
+
+
+def bench(sheets: int, seed: int, picture: Path | None, shading: bool = True, jobs: int = 2) -> dict:
     from PIL import Image
     from tqdm import tqdm
 
@@ -100,10 +123,10 @@ def bench(sheets: int, seed: int, picture: Path | None, shading: bool = True) ->
     from conrt.shaders import ToonPass, UdpPass, create_context, frame_character, release_context
     from conrt.training.fit_drawings import make_drawing, udp_error
 
-    with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / f"char_{seed}.glb"
-        save_character(generate(seed), path)
-        character = load_character(path)
+    tmp = tempfile.TemporaryDirectory()
+    path = Path(tmp.name) / f"char_{seed}.glb"  # kept for the --jobs 2 workers
+    save_character(generate(seed), path)
+    character = load_character(path)
     ctx = create_context("auto")
     views, sheet_rows, pictures, shading_sheet = [], [], [], []
     shading_result = None
@@ -128,7 +151,11 @@ def bench(sheets: int, seed: int, picture: Path | None, shading: bool = True) ->
                 fits = [fitter.fit(img, f"s{sheet}v{k}", label) for k, (img, label) in enumerate(zip(framed, LABELS))]
                 wall, cpu = time.perf_counter() - w0, time.process_time() - c0
                 sheet_rows.append({"wall_s": round(wall, 2), "cpu_s": round(cpu, 2), "draw_4_views_s": round(draw_s, 3),
-                                   "load_avg_1min": [round(load0, 2), round(os.getloadavg()[0], 2)]})
+                                   "load_avg_1min": [round(load0, 2), round(os.getloadavg()[0], 2)],
+                                   "stages_s": {k: round(sum(f.stages[k][0] for f in fits), 2) for k in fits[0].stages},
+                                   "renders": sum(sum(n for _, n in f.stages.values()) for f in fits)})
+                if sheet == 0 and jobs > 1:  # the command's way: `conrt fit-sheet --jobs 2`, one process per drawing
+                    sheet_rows[-1]["jobs"] = jobs_wall(path, framed, jobs)
                 for k, ((drawing, true_udp, truth), img, fit) in enumerate(zip(made, framed, fits)):
                     true_framed = fit_sheet_udps([true_udp], [drawing], 256)[0]
                     start = fitter.moment_match(FitParams(truth["label_yaw"]), downsample_drawing(img, fitter.work)[0])
@@ -145,6 +172,7 @@ def bench(sheets: int, seed: int, picture: Path | None, shading: bool = True) ->
                 shading_result = shade_l1(character, toon, udp_pass, shading_sheet)
     finally:
         release_context(ctx)
+        tmp.cleanup()
     if picture is not None and pictures:
         picture.parent.mkdir(parents=True, exist_ok=True)
         Image.fromarray(np.concatenate(pictures, 0)).save(picture)
@@ -171,6 +199,7 @@ def bench(sheets: int, seed: int, picture: Path | None, shading: bool = True) ->
             "yaw_error_deg": med("yaw_error"),
             "sheet_wall_s": [r["wall_s"] for r in sheet_rows], "sheet_cpu_s": [r["cpu_s"] for r in sheet_rows],
             "fit_vs_draw_ratio": [round(r["wall_s"] / r["draw_4_views_s"], 1) for r in sheet_rows],
+            "sheet_jobs_wall_s": [r["jobs"]["wall_s"] for r in sheet_rows if "jobs" in r],
         },
         "shading_l1": shading_result,
         "per_sheet": sheet_rows,
@@ -185,8 +214,10 @@ def main() -> int:
     ap.add_argument("--json", type=Path, default=ROOT / "benchmarks" / "results" / "fit_sheet.json")
     ap.add_argument("--picture", type=Path, default=ROOT / "docs" / "fit_sheet_views.png")
     ap.add_argument("--no-shading", action="store_true", help="skip the shading L1 comparison")
+    ap.add_argument("--jobs", type=int, default=2,
+                    help="also time the first sheet fitted as `conrt fit-sheet --jobs N` does (1: skip)")
     args = ap.parse_args()
-    result = bench(args.sheets, args.seed, args.picture, not args.no_shading)
+    result = bench(args.sheets, args.seed, args.picture, not args.no_shading, args.jobs)
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(result, indent=1))
     print(json.dumps({"summary": result["summary"], "shading_l1": result["shading_l1"]}, indent=1))

@@ -187,9 +187,9 @@ def run(args) -> int:
 
     fits = fit_views(args.character, character, drawings, [f.stem for f in files], labels, args)
     for f, fit in zip(files, fits):
-        log.info("%s: yaw %.1f, IoU %.3f -> %.3f (rig) -> %.3f (warped), residual %.2f px, %.1f s",
+        log.info("%s: yaw %.1f, IoU %.3f -> %.3f (rig) -> %.3f (warped), residual %.2f px, %.1f s (%s)",
                  f.name, fit.params.yaw, fit.iou_initial, fit.iou_pose, fit.iou_warped, fit.residual_mean_px,
-                 fit.seconds)
+                 fit.seconds, fit.stage_line())
 
     bad = [(f, fit) for f, fit in zip(files, fits) if fit.iou_pose < min_iou]
     if bad:

@@ -74,6 +74,40 @@ def test_output_folder_is_a_sheet_the_runtime_reads(fitted, character):
             assert not (out / f"{stem}_view.npz").exists() and "residual" in view["view_file_skipped"]
 
 
+def test_fit_json_says_where_the_time_went(fitted):
+    """Per view: seconds and toon renders of every stage of the fit, which add
+    up to (at most) the view's time."""
+    out, made = fitted
+    report = json.loads((out / "fit.json").read_text())
+    for stem in made:
+        view = report["views"][stem]
+        stages = view["stages"]
+        assert list(stages) == ["yaws", "camera", "pose", "legs", "pose_fine", "warp"]
+        assert all(s["renders"] > 0 and s["s"] > 0 for s in stages.values()), stages
+        assert sum(s["s"] for s in stages.values()) <= view["seconds"] + 0.05
+
+
+def test_swapped_legs_are_taken_only_when_they_fit_clearly_better(gl_ctx, character):
+    """A front view of the rig with one leg kicked out, the fit holding the turn
+    on the other leg: the swap finds the drawn leg; from the right legs it
+    changes nothing."""
+    from conrt.runtime.sheet_fit import FitParams, SheetFitter, downsample_drawing
+
+    with SheetFitter(gl_ctx, character, 128, 64) as fitter:
+        truth = FitParams(0.0, arms_lowered=(40.0, 40.0), turns={"leftUpperLeg": 24.0})
+        target = fitter.render_toon(truth, 128)
+        rgba = np.concatenate([target[1] * 255, target[0][..., None] * 255.0], -1).astype(np.uint8)
+        target = downsample_drawing(rgba, 64)
+        nb = len(fitter.bones)
+        steps = np.array([4.0, 0.03, 0.03, 0.03, 16.0, 16.0] + [16.0] * nb)
+        bounds = fitter._bounds(0.0, 35.0)
+        wrong = FitParams(0.0, arms_lowered=(40.0, 40.0), turns={"rightUpperLeg": 24.0})
+        fixed = fitter._try_swapped_legs(wrong, fitter._cost(wrong, *target)[0], target, steps, bounds)
+        assert abs(fixed.turns["leftUpperLeg"] - 24.0) <= 8.0 and abs(fixed.turns["rightUpperLeg"]) <= 8.0, fixed
+        right = fitter._try_swapped_legs(truth, fitter._cost(truth, *target)[0], target, steps, bounds)
+        assert right == truth
+
+
 def test_view_file_camera_and_pose_rerender_the_fitted_rig(gl_ctx, character, drawings):
     """What the view file stores is what was fitted: rendering the rig with it
     gives the silhouette whose IoU fit.json reports."""
@@ -145,6 +179,26 @@ def test_residual_warp_with_colours_aligns_edges_inside_the_silhouette():
     assert abs(plain[0, 61, 64]) < 0.5  # nothing to pull on the outline
     # fixed row 61 (red in the drawing, blue in the rig) must sample the rig above its edge (58)
     assert coloured[0, 61, 64] < -2.0
+
+
+def test_outline_steps_after_the_colours_keep_the_inner_pull():
+    """Steps on the outline alone after the colour channels (what fit-sheet
+    runs: colour gain 40, then 10 outline steps) keep the silhouette on the
+    drawn one and most of the pull of an inner colour edge 12 px off."""
+    from conrt.runtime.sheet_fit import WARP_COLOUR_GAIN, WARP_OUTLINE_ITERATIONS, iou, residual_warp
+
+    yy, xx = np.mgrid[0:128, 0:128]
+    body = (abs(yy - 64) < 40) & (abs(xx - 64) < 30)
+    moving_rgb = np.where((xx < 44)[..., None], (1.0, 0.2, 0.2), (0.2, 0.2, 1.0)) * body[..., None]
+    fixed_rgb = np.where((xx < 56)[..., None], (1.0, 0.2, 0.2), (0.2, 0.2, 1.0)) * body[..., None]
+    kw = dict(moving_rgb=moving_rgb, fixed_rgb=fixed_rgb, colour_gain=WARP_COLOUR_GAIN)
+    pulled = residual_warp(body, body, **kw)
+    both = residual_warp(body, body, outline_iterations=WARP_OUTLINE_ITERATIONS, **kw)
+    iy = np.clip(np.rint(yy + both[0]).astype(int), 0, 127)
+    ix = np.clip(np.rint(xx + both[1]).astype(int), 0, 127)
+    assert iou(body[iy, ix], body) > 0.99
+    # drawn red at column 50 samples the rig's red (left of its column 44)
+    assert pulled[1, 64, 50] < -5.0 and both[1, 64, 50] < -5.0
 
 
 # ---------------------------------------------------------------------------
