@@ -506,9 +506,9 @@ class SheetFitter:
             steps *= 0.5
         return FitParams.from_vector(x, bones), best, score, colour
 
-    def _try_swapped_legs(self, p: FitParams, cost: float, target, steps: np.ndarray, bounds) -> FitParams:
-        """``p`` or, if clearly better (``LEG_SWAP_MARGIN``), ``p`` with the legs'
-        turns swapped and the legs and camera searched again."""
+    def _try_swapped_legs(self, p: FitParams, target, steps: np.ndarray, bounds) -> FitParams:
+        """``p`` with the legs and the camera searched again, or, if clearly
+        better (``LEG_SWAP_MARGIN``), the same from ``p`` with the legs' turns swapped."""
         legs = [i for i, b in enumerate(self.bones) if "Leg" in b]
         if not legs:
             return p
@@ -520,7 +520,9 @@ class SheetFitter:
         free = np.zeros(6 + len(self.bones), bool)
         free[:4] = True
         free[[6 + i for i in legs]] = True
-        q, q_cost = self._search(swapped, target, steps / 2, free, bounds, levels=2)[:2]
+        # both get the same legs-and-camera search, so neither wins by having been searched longer
+        p, cost = self._search(p, target, steps / 2, free, bounds, levels=1)[:2]
+        q, q_cost = self._search(swapped, target, steps / 2, free, bounds, levels=1)[:2]
         return q if q_cost < cost - LEG_SWAP_MARGIN else p
 
     def _bounds(self, yaw: float, width: float):
@@ -597,9 +599,9 @@ class SheetFitter:
         steps = np.array([4.0, 0.03, 0.03, 0.03, 16.0, 16.0] + [16.0] * nb)
         rough = [self._search(q, target, steps, free_all, bounds(q), levels=2)
                  for q, *_ in coarse[:POSE_CANDIDATES]]
-        p, cost = min(rough, key=lambda c: c[1])[:2]
+        p = min(rough, key=lambda c: c[1])[0]
         stage("pose")
-        p = self._try_swapped_legs(p, cost, target, steps, bounds(p))
+        p = self._try_swapped_legs(p, target, steps, bounds(p))
         stage("legs")
         fine = downsample_drawing(drawing, self.fine) if self.fine != self.work else target
         p = self._search(p, fine, steps / 4, free_all, bounds(p), levels=2)[0]
