@@ -14,10 +14,13 @@ known, so each drawing is *registered* to it in three steps:
 2. **pose**: a pattern search (coordinate descent with shrinking steps) over
    the camera (yaw, scale, offset) and per-bone turns (arms, legs, spine,
    head) about the viewing axis, plus how far each arm is lowered from the
-   T-pose, maximising the same score;
+   T-pose, maximising the same score; the legs swapped (which one is in
+   front is nearly invisible from the side or behind) are searched too and
+   kept when clearly better;
 3. **residual**: a dense 2D warp from the fitted rig's silhouette to the
    drawn one (demons registration of the two signed distance fields and of
-   the toon colours against the drawn ones, with a Gaussian regulariser), applied to the rig's full-resolution UDP; drawn
+   the toon colours against the drawn ones, with a Gaussian regulariser),
+   applied to the rig's full-resolution UDP; drawn
    pixels the warp still misses take the UDP of the nearest covered pixel,
    so every drawn pixel gets one.
 
