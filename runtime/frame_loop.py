@@ -843,17 +843,16 @@ def build_runtime(spec: RuntimeSpec, *, ctx=None) -> Runtime:
 
     from .checkpoint import resolve_model
     from .model import ShaderNet
-    from .session import character_file, load_character_source, load_sheet
+    from .session import load_sheet, resolve_character
 
     spec.check()
     model = spec.weights if isinstance(spec.weights, ShaderNet) else resolve_model(spec.weights)
     weights_desc = getattr(model, "conrt_description", f"{model.cfg.name} (given)")
     size = check_size(spec.size, model.cfg.size_multiple)
-    char = load_character_source(spec.character, facing=spec.facing, name_map=spec.name_map)
+    char, char_file = resolve_character(spec.character, facing=spec.facing, name_map=spec.name_map)
     motion = None
     try:
-        motion = resolve_motion(spec.motion, char, character_file=character_file(spec.character),
-                                name_map=spec.name_map)
+        motion = resolve_motion(spec.motion, char, character_file=char_file, name_map=spec.name_map)
     except ConrtError as exc:
         if spec.physics != "optional":
             raise

@@ -1,13 +1,13 @@
-"""Loading what a runtime session needs: a character, a character sheet and
-CoNR weights, with the project's defaults (sample character, sample sheet,
-embedded weights) and loud fallbacks while those are missing.
+"""Loading what a runtime needs: a character, a character sheet and weights,
+with the project's defaults (sample character, sample sheet, embedded
+weights) and loud fallbacks while those are missing. One resolver each:
 
-    character = load_character_source(None)            # samples/sample_character.glb
-    character = load_character_source("procedural:7")  # a procedural character, seed 7
-    model, desc = load_model_source(None)              # embedded default weights (or untrained conr-xs)
-    images, desc = load_sheet_source("my_sheet/")      # folder of RGBA PNGs -> [H, W, 4] u8 list
+    character = load_character_source(None)            # characters/sources.py: the sample, a file by suffix
+    model, desc = load_model_source(None)              # checkpoint.resolve_model: embedded default weights
+    sheet = load_sheet("my_sheet/")                    # a Sheet: views, their files and what lies beside them
 
-Each returns plain data; :mod:`conrt.runtime.frame_loop` builds the stages.
+Motions resolve in :mod:`conrt.physics.motion`; :func:`conrt.runtime.frame_loop.build_runtime`
+brings them together.
 """
 from __future__ import annotations
 
@@ -19,11 +19,14 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from conrt.errors import AssetError, CheckpointError, ConfigError, InputError
+# characters resolve in one place (layer 1, no torch; re-exported for the runtime's callers)
+from conrt.characters.sources import (CHARACTER_LOADERS, load_character_source,  # noqa: F401
+                                      register_character_loader, resolve_character)
+from conrt.errors import ConfigError, InputError
 from conrt.types import Character
 
 from . import official as off
-from . import defaults, limits
+from . import limits
 from .defaults import DEFAULT_WEIGHTS, FALLBACK_CONFIG, SAMPLE_CHARACTER, SAMPLE_SHEET_DIR, SAMPLES_DIR  # noqa: F401
 from .sheet import check_sheet_image, read_sheet_image
 
@@ -34,75 +37,6 @@ MAX_SHEET_VIEWS = limits.MAX_SHEET_VIEWS
 # free border per side (fraction of the frame) when a sheet view is re-framed;
 # the default model's training frames had 0.03-0.18 (training/datagen.py)
 SHEET_MARGIN = 0.06
-
-
-# ---------------------------------------------------------------------------
-# character
-
-
-def load_character_source(source=None, facing: str = "auto", name_map: dict | None = None) -> Character:
-    """``None`` -> the sample character; ``"procedural:SEED"`` -> a procedural
-    character; a path -> a .glb/.gltf/.vrm file; a Character passes through.
-    ``facing``/``name_map``: see :func:`conrt.characters.gltf_io.load_character`."""
-    if isinstance(source, Character):
-        return source
-    if source is None:
-        if not SAMPLE_CHARACTER.is_file():
-            log.warning("sample character %s is missing: generating procedural character 5 instead",
-                        SAMPLE_CHARACTER)
-            return load_character_source("procedural:5")
-        source = SAMPLE_CHARACTER
-    text = str(source)
-    if text.startswith("procedural"):
-        from conrt.characters.procedural import generate
-
-        _, _, seed = text.partition(":")
-        try:
-            seed_i = int(seed or 0)
-        except ValueError:
-            raise ConfigError(f"procedural character seed must be an integer, got {seed!r} "
-                              "(use procedural:SEED, e.g. procedural:7)") from None
-        return generate(seed_i)
-    path = Path(source)
-    valid = ", ".join(CHARACTER_LOADERS)
-    if not path.exists():
-        raise AssetError(f"no character file at {path} (expected a {valid} file, or procedural:SEED)")
-    if path.is_dir():
-        raise AssetError(f"{path} is a folder; --character takes a {valid} file")
-    loader = CHARACTER_LOADERS.get(path.suffix.lower())
-    if loader is None:
-        raise AssetError(f"{path}: unsupported character format {path.suffix!r}; valid: {valid}")
-    return loader(path, facing=facing, name_map=name_map)
-
-
-def character_file(source) -> Path | None:
-    """The file a character source loads from (``None`` -> the sample's file;
-    None for procedural characters and Character objects): what
-    ``animation:NAME`` motions read their clip from."""
-    if source is None:
-        return SAMPLE_CHARACTER if SAMPLE_CHARACTER.is_file() else None
-    if isinstance(source, Character) or str(source).startswith("procedural"):
-        return None
-    return Path(source)
-
-
-def _load_gltf_character(path: Path, facing: str = "auto", name_map: dict | None = None) -> Character:
-    from conrt.characters.gltf_io import load_character
-
-    return load_character(path, facing=facing, name_map=name_map)
-
-
-# Character file loaders by suffix: ``loader(path, facing=, name_map=) -> Character``.
-# A new format is its loader plus one ``register_character_loader`` line.
-CHARACTER_LOADERS: dict[str, Callable[..., Character]] = {}
-
-
-def register_character_loader(suffix: str, loader: Callable[..., Character]) -> None:
-    CHARACTER_LOADERS[suffix.lower()] = loader
-
-
-for _suffix in (".glb", ".gltf", ".vrm"):
-    register_character_loader(_suffix, _load_gltf_character)
 
 
 # ---------------------------------------------------------------------------
