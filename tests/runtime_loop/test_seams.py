@@ -322,3 +322,19 @@ def test_a_sheet_is_loaded_once_and_answers_for_itself(user_sheet, user_characte
         load_sheet(tmp_path)
     keyed = load_sheet(tmp_path, matting="uniform")
     assert keyed.images[0][..., 3].mean() < 255 and keyed.images[0][30, 30, 3] == 255
+
+
+@pytest.mark.parametrize("command", ["demo", "bench"])
+def test_demo_and_bench_take_backend_options(command, tmp_path, xs_weights, user_character, user_sheet, caplog,
+                                             monkeypatch):
+    """--backend-opt reaches the backend from demo and bench too (a wrong key names the valid ones)."""
+    from conrt.cli import main
+
+    monkeypatch.delenv("DISPLAY", raising=False)
+    monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
+    common = ["--weights", str(xs_weights), "--backend", "torch", "--backend-opt", "bogus=1",
+              "--character", str(user_character), "--sheet", str(user_sheet)]
+    argv = {"demo": ["demo", "--headless", "--size", str(SIZE), "--frames", "1", "-o", str(tmp_path / "d")],
+            "bench": ["bench", "--sizes", str(SIZE), "--frames", "1", "--warmup", "0"]}[command]
+    assert main(argv + common) == 1
+    assert "torch' has no option 'bogus'; valid: threads" in caplog.text and "Traceback" not in caplog.text
