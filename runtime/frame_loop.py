@@ -1,13 +1,14 @@
 """The runtime frame loop: physics -> UDP rasterizer -> neural shader -> output.
 
 Three stage objects, injected into :class:`Runtime` (no globals), each usable
-and testable on its own with real inputs:
+and testable on its own with real inputs; :func:`build_runtime` makes them
+from a :class:`RuntimeSpec` (the one place a pipeline is assembled):
 
 - :class:`PhysicsStage`  -- a :class:`~conrt.physics.world.PhysicsWorld` with one
   character on a clip: ``step() -> Pose``, ``set_clip``, ``poke``.
 - :class:`RasterStage`   -- a GL context + :class:`~conrt.shaders.UdpPass` (and
-  optionally a :class:`~conrt.shaders.ToonPass`): ``camera(pose)``,
-  ``render(pose, camera)``, ``read() -> [H, W, 4] f32 UDP``.
+  named render passes, e.g. "toon": :mod:`conrt.runtime.passes`): ``camera(pose)``,
+  ``render(pose, camera)``, ``read() -> [H, W, 4] f32 UDP``, ``read_buffers()``.
 - :class:`ShadeStage`    -- an inference backend with the encoded sheet:
   ``shade(udp) -> [H, W, 4] f32 premultiplied RGBA``.
 
