@@ -84,8 +84,24 @@ class FrameStats:
                 + (f" | dropped {self.dropped}" if self.dropped else ""))
 
 
+class _NamedBuffers:
+    """``udp`` and ``toon`` of a frame's ``buffers`` (the render passes' outputs by name)."""
+
+    buffers: Mapping[str, np.ndarray]
+
+    @property
+    def udp(self) -> np.ndarray:
+        """[H, W, 4] f32 UDP the network saw."""
+        return self.buffers["udp"]
+
+    @property
+    def toon(self) -> np.ndarray | None:
+        """[H, W, 4] u8 straight RGBA toon reference (``passes=("toon",)``), else None."""
+        return self.buffers.get("toon")
+
+
 @dataclass(frozen=True)
-class RuntimeFrame:
+class RuntimeFrame(_NamedBuffers):
     """One shaded frame and what made it."""
 
     index: int
@@ -95,15 +111,6 @@ class RuntimeFrame:
     buffers: Mapping[str, np.ndarray]  # by render pass: "udp" ([H, W, 4] f32, what the network saw), "toon", ...
     camera: Camera
     stats: FrameStats
-
-    @property
-    def udp(self) -> np.ndarray:
-        return self.buffers["udp"]
-
-    @property
-    def toon(self) -> np.ndarray | None:
-        """[H, W, 4] u8 straight RGBA toon reference (``passes=("toon",)``), else None."""
-        return self.buffers.get("toon")
 
 
 # ---------------------------------------------------------------------------
@@ -408,7 +415,7 @@ def check_size(size, multiple: int = 1) -> int:
 
 
 @dataclass
-class _Job:
+class _Job(_NamedBuffers):
     index: int
     clip: str
     time: float
@@ -425,14 +432,6 @@ class _Job:
     shade_end: float = 0.0
     rgba: np.ndarray | None = None
     error: BaseException | None = None
-
-    @property
-    def udp(self) -> np.ndarray:
-        return self.buffers["udp"]
-
-    @property
-    def toon(self) -> np.ndarray | None:
-        return self.buffers.get("toon")
 
 
 class _Mailbox:
