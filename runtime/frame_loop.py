@@ -327,14 +327,22 @@ class RasterStage:
 class ShadeStage:
     """An inference backend holding the encoded sheet (encoded once, here).
 
+    ``sheet``: a :class:`~conrt.runtime.session.Sheet` (its views' own UDPs
+    are used when the model takes them), or a list of [H, W, 4] views (with
+    ``sheet_udps`` beside them, if known).
+
     Output: [H, W, 4] f32 premultiplied RGBA; with ``clip_to_udp`` (default)
     the alpha is limited to the UDP's occupancy."""
 
-    def __init__(self, model, sheet_images, size: int, backend: str = "auto", clip_to_udp: bool = True,
+    def __init__(self, model, sheet, size: int, backend: str = "auto", clip_to_udp: bool = True,
                  sheet_udps=None, backend_options: dict | None = None):
         from .backends import create_backend
-        from .session import fit_sheet, fit_sheet_udps
+        from .session import Sheet, fit_sheet, fit_sheet_udps
 
+        if isinstance(sheet, Sheet):
+            sheet_udps = sheet.udps_for(model) if sheet_udps is None else sheet_udps
+            sheet = sheet.images
+        sheet_images = list(sheet)
         check_size(size, model.cfg.size_multiple)
         self.size = int(size)
         # The rasterizer knows the exact coverage (hair and cloth included), so
@@ -869,11 +877,9 @@ def build_runtime(spec: RuntimeSpec, *, ctx=None) -> Runtime:
             raster.fit_motion(motion_poses(char, motion))
         if sheet is None:
             sheet = load_sheet(None, fallback=raster.draw_sheet)
-        udps = sheet.udps_for(model)
-        sheet_desc = sheet.description + (" (with their UDPs)" if udps is not None else "")
+        sheet_desc = sheet.description + (" (with their UDPs)" if sheet.udps_for(model) is not None else "")
         chosen = _choose_correspondences(model, sheet, char, spec.correspondence)
-        shader = ShadeStage(model, list(sheet.images), size, spec.backend, sheet_udps=udps,
-                            backend_options=dict(spec.backend_options))
+        shader = ShadeStage(model, sheet, size, spec.backend, backend_options=dict(spec.backend_options))
         if chosen is not None and not shader.backend.takes_views:
             if spec.correspondence != "auto":
                 raise ConfigError(f"backend {shader.name!r} cannot shade from exact sheet correspondences; "
