@@ -200,7 +200,7 @@ class PhysicsStage:
 
 
 class RasterStage:
-    """GL context + UDP pass (+ toon pass) and the camera rig.
+    """GL context + UDP pass (+ named render passes, ``passes=("toon",)``) and the camera rig.
 
     The camera orbits a point that follows the hips on the ground plane at
     half the character's height, at a fixed radius, so the character stays
