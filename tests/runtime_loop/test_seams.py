@@ -338,3 +338,25 @@ def test_demo_and_bench_take_backend_options(command, tmp_path, xs_weights, user
             "bench": ["bench", "--sizes", str(SIZE), "--frames", "1", "--warmup", "0"]}[command]
     assert main(argv + common) == 1
     assert "torch' has no option 'bogus'; valid: threads" in caplog.text and "Traceback" not in caplog.text
+
+
+def test_the_bridge_shades_like_the_runtime_it_is_built_as(user_character, user_sheet, xs_weights):
+    """The bridge's frame for a pose is the frame open_runtime gives for that pose
+    and camera: the same builder (framing for the motion, sheet, backend)."""
+    from conrt.characters.posing import rest_pose
+    from conrt.engine_bridge.protocol import PoseKind, PoseRequest
+    from conrt.runtime.bridge_source import RuntimeFrameSource
+    from conrt.runtime.frame_loop import open_runtime
+
+    args = dict(character=user_character, sheet=user_sheet, weights=xs_weights, backend="torch", context="egl")
+    src = RuntimeFrameSource(SIZE, np.float32, motion="wave", **args)
+    try:
+        pose = rest_pose(src.character)
+        bridged = src(PoseRequest(request_id=1, kind=PoseKind.JOINTS, joints=pose.joint_world))
+    finally:
+        src.close()
+    with open_runtime(user_character, user_sheet, xs_weights, backend="torch", size=SIZE, clip="wave",
+                      context="egl") as rt:
+        direct = rt.step(pose).rgba
+    assert bridged[..., 3].max() > 0
+    np.testing.assert_allclose(bridged, np.clip(direct, 0, 1), atol=1e-5)
