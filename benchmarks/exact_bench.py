@@ -223,9 +223,9 @@ def cost(character, sheet: Path, size: int, frame: dict, args) -> dict:
 
     model, _ = load_model_source(None)
     images, _ = load_sheet_source(str(sheet))
-    from conrt.runtime.frame_loop import sheet_udps_for
+    from conrt.runtime.session import load_sheet
 
-    shader = ShadeStage(model, images, size, "torch", sheet_udps=sheet_udps_for(model, str(sheet), images))
+    shader = ShadeStage(model, load_sheet(str(sheet)), size, "torch")  # with the views' UDPs if the model takes them
     chosen = choose_correspondences(str(sheet), images, character, "exact")
     exact_views = sheet_views(chosen, images, size)
     nn_views = [SheetView("udp-nn", udp=u) for u in shader.sheet_udps]

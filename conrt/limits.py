@@ -26,6 +26,11 @@ from conrt.errors import AssetError, ConfigError, InputError
 
 log = logging.getLogger(__name__)
 
+# The runtime's frame side when none is given (open_runtime(size=None), conrt render, demo,
+# bridge): 256² is where exact sheet correspondences pay (eyes and line art survive) and
+# conr-rt still holds ~30 fps end to end on 2 cores (docs/runtime.md); the embedded model
+# was trained at 128². Here (layer 0) so the CLI's argument defaults need no torch import.
+DEFAULT_SIZE = 256
 # Largest square frame any command renders. 8192^2 RGBA32F is 1 GiB per buffer;
 # the network needs far more per pixel (``RUNTIME_BYTES_PER_PIXEL``).
 MAX_FRAME_SIDE = 8192

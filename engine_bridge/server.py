@@ -16,7 +16,7 @@ from typing import Callable
 
 import numpy as np
 
-from conrt.errors import BackendUnavailable, BridgeProtocolError, ConfigError, ConrtError
+from conrt.errors import BridgeProtocolError, ConfigError, ConrtError
 
 from . import protocol as P
 from .transport import Transport, open_transport
@@ -159,8 +159,6 @@ def runtime_frame_source(width: int, height: int, dtype=np.uint8, **kw) -> Frame
     """
     if width != height:
         raise ConfigError(f"the runtime renders square frames, got {width}x{height}")
-    try:
-        from conrt.runtime.bridge_source import RuntimeFrameSource
-    except ImportError as exc:
-        raise BackendUnavailable(f"the runtime frame source cannot be imported ({exc}); use --source test") from None
+    from conrt.runtime.bridge_source import RuntimeFrameSource
+
     return RuntimeFrameSource(width, dtype, **kw)

@@ -34,12 +34,36 @@ log = logging.getLogger(__name__)
 GLTF_SUFFIXES = (".glb", ".gltf", ".vrm")
 ANIMATION_PREFIX = "animation"
 
+# Motion files by suffix: ``loader(path, character, name_map=) -> Clip``. A new
+# format is its loader plus one ``register_motion_format(".ext", loader)`` line.
+MOTION_LOADERS: dict = {}
+
+
+def register_motion_format(suffix: str, loader) -> None:
+    MOTION_LOADERS[suffix.lower()] = loader
+
+
+def _bvh(path: Path, character: Character, name_map: dict[str, str] | None = None) -> Clip:
+    from .bvh import bvh_to_clip, load_bvh
+
+    return bvh_to_clip(load_bvh(path), character, name_map=name_map)
+
+
+def _vrma(path: Path, character: Character, name_map: dict[str, str] | None = None) -> Clip:
+    from .gltf_anim import load_vrma_clip
+
+    return load_vrma_clip(path, character)
+
+
+register_motion_format(".bvh", _bvh)
+register_motion_format(".vrma", _vrma)
+
 
 @dataclass(frozen=True)
 class MotionSpec:
     """A parsed motion source."""
 
-    kind: str  # "clip", "bvh", "vrma" or "gltf"
+    kind: str  # "clip", "gltf", or a motion file's suffix without the dot ("bvh", "vrma", see MOTION_LOADERS)
     text: str  # what the user gave
     name: str = ""  # clip name
     path: Path | None = None  # BVH / glTF file (None: the character's own file)
@@ -47,7 +71,7 @@ class MotionSpec:
 
 
 def describe_choices() -> str:
-    return (f"valid clips: {', '.join(list_clips())}; or a .bvh or .vrma file, animation:NAME|INDEX (the "
+    return (f"valid clips: {', '.join(list_clips())}; or a {' or '.join(MOTION_LOADERS)} file, animation:NAME|INDEX (the "
             f"character file's own glTF animations) or FILE.glb#NAME|INDEX")
 
 
@@ -71,10 +95,10 @@ def parse_motion(text) -> MotionSpec:
     file_part, _, anim = text.partition("#")
     path = Path(file_part)
     suffix = path.suffix.lower()
-    if suffix in (".bvh", ".vrma") or suffix in GLTF_SUFFIXES:
+    if suffix in MOTION_LOADERS or suffix in GLTF_SUFFIXES:
         if not path.is_file():
             raise ConfigError(f"motion file {path} does not exist")
-        if suffix in (".bvh", ".vrma"):
+        if suffix in MOTION_LOADERS:
             return MotionSpec(suffix[1:], text, path=path)
         return MotionSpec("gltf", text, path=path, animation=_anim_key(anim) if anim else 0)
     raise ConfigError(f"unknown clip {text!r}; {describe_choices()}")
@@ -98,14 +122,8 @@ def resolve_motion(motion, character: Character, *, character_file=None,
     spec = parse_motion(motion)
     if spec.kind == "clip":
         return get_clip(spec.name, character)
-    if spec.kind == "bvh":
-        from .bvh import bvh_to_clip, load_bvh
-
-        return bvh_to_clip(load_bvh(spec.path), character, name_map=name_map)
-    if spec.kind == "vrma":
-        from .gltf_anim import load_vrma_clip
-
-        return load_vrma_clip(spec.path, character)
+    if "." + spec.kind in MOTION_LOADERS:
+        return MOTION_LOADERS["." + spec.kind](spec.path, character, name_map=name_map)
     from .gltf_anim import load_gltf_clip
 
     path = spec.path

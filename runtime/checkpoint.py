@@ -23,6 +23,7 @@ from conrt.errors import CheckpointError
 
 from .config import CoNRConfig, get_config
 from .conr_v1 import CoNR
+from . import defaults
 from .defaults import DEFAULT_WEIGHTS, WEIGHTS_DIR
 from .model import ShaderNet, create_model
 
@@ -229,30 +230,43 @@ def shipped_weights_for(config_name: str) -> Path | None:
 
 
 def resolve_model(weights=None, config: "str | CoNRConfig | None" = None, allow_untrained: bool = True) -> ShaderNet:
-    """The model for ``--weights``/``--config``.
+    """The model for ``--weights``/``--config``: the one resolver every command,
+    the runtime and the bridge use (``model.conrt_description`` says what it is).
 
-    A folder/file if given; else with no config the embedded default model
-    (``runtime/weights/conr-default.safetensors``); else embedded weights for
-    that config (``<config>.safetensors``, or the default file if it holds
-    that config); else (if allowed) an untrained model.
+    ``weights``: a folder of official .pth files (``config`` names its config,
+    default conr-paper), a .safetensors file, or shipped weights by name
+    (``conr-rt-fast``). Without ``weights``: with no ``config`` the embedded
+    default model, else the shipped weights holding that config; when those are
+    missing (and ``allow_untrained``) a freshly initialised model (seed 0) of
+    ``config``, else of ``defaults.FALLBACK_CONFIG``, with a loud warning.
     """
     if weights is not None:
-        weights = find_weights(weights)
-        model = load_model(weights, config or "conr-paper")
-        if config is not None and not Path(weights).is_dir() and get_config(config).name != model.cfg.name:
-            raise CheckpointError(f"{weights} holds config {model.cfg.name!r}, not {get_config(config).name!r}")
-        return model
-    if config is None and DEFAULT_WEIGHTS.is_file():
-        return load_weights(DEFAULT_WEIGHTS)
-    cfg = get_config(config or "conr-paper")
-    embedded = shipped_weights_for(cfg.name)
+        path = find_weights(weights)  # a path, or a shipped model by name, e.g. conr-rt-fast
+        if not path.exists():
+            raise CheckpointError(f"{path}: no such weights file or folder (give a .safetensors file from "
+                                  "`conrt convert`/training, a folder of official .pth files, or the name "
+                                  f"of shipped weights: {', '.join(list_embedded_weights())})")
+        model = load_model(path, config or "conr-paper")
+        if config is not None and not path.is_dir() and get_config(config).name != model.cfg.name:
+            raise CheckpointError(f"{path} holds config {model.cfg.name!r}, not {get_config(config).name!r}")
+        return _described(model, f"{model.cfg.name} from {path}")
+    embedded = defaults.find_default_weights() if config is None else shipped_weights_for(get_config(config).name)
     if embedded is not None:
-        return load_weights(embedded)
+        model = load_weights(embedded)
+        return _described(model, f"{model.cfg.name} (embedded {embedded.name})")
+    name = get_config(config).name if config is not None else defaults.FALLBACK_CONFIG
     if not allow_untrained:
-        raise CheckpointError(f"no weights given and no embedded weights for {cfg.name} (none of "
+        raise CheckpointError(f"no weights given and no embedded weights for {name} (none of "
                               f"{', '.join(list_embedded_weights()) or 'no files'} in {WEIGHTS_DIR} holds it); "
                               "pass --weights (an official folder or a .safetensors file)")
-    log.warning("no weights for %s: using an UNTRAINED (randomly initialised, seed 0) model", cfg.name)
+    log.warning("untrained weights: no trained weights for %s were found (the embedded default is %s), so a "
+                "freshly initialised (seed 0) model is used; frames will show noise-like colours, not the "
+                "character's. Pass --weights to use trained ones.", name, defaults.DEFAULT_WEIGHTS)
     with torch.random.fork_rng():  # deterministic, without touching the caller's RNG
         torch.manual_seed(0)
-        return create_model(cfg).eval()
+        return _described(create_model(config if config is not None else name), f"{name} (UNTRAINED, random init)")
+
+
+def _described(model: ShaderNet, desc: str) -> ShaderNet:
+    model.conrt_description = desc  # open_runtime/bench/logs report where the model came from
+    return model.eval()

@@ -13,10 +13,11 @@ from __future__ import annotations
 from pathlib import Path
 
 from conrt.errors import CheckpointError
+from conrt.limits import DEFAULT_SIZE  # the runtime's frame side, re-exported
 from conrt.samples import SAMPLE_CHARACTER, SAMPLE_SHEET_DIR, SAMPLES_DIR
 
 __all__ = ["DEFAULT_WEIGHTS", "FALLBACK_CONFIG", "SAMPLES_DIR", "SAMPLE_CHARACTER", "SAMPLE_SHEET_DIR",
-           "WEIGHTS_DIR", "default_sheet_paths", "default_weights_path", "find_default_weights"]
+           "DEFAULT_SIZE", "WEIGHTS_DIR", "default_sheet_paths", "default_weights_path", "find_default_weights"]
 
 WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"  # shipped weights, by name (checkpoint.embedded_weights)
 DEFAULT_WEIGHTS = WEIGHTS_DIR / "conr-default.safetensors"

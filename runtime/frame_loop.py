@@ -1,13 +1,14 @@
 """The runtime frame loop: physics -> UDP rasterizer -> neural shader -> output.
 
 Three stage objects, injected into :class:`Runtime` (no globals), each usable
-and testable on its own with real inputs:
+and testable on its own with real inputs; :func:`build_runtime` makes them
+from a :class:`RuntimeSpec` (the one place a pipeline is assembled):
 
 - :class:`PhysicsStage`  -- a :class:`~conrt.physics.world.PhysicsWorld` with one
   character on a clip: ``step() -> Pose``, ``set_clip``, ``poke``.
 - :class:`RasterStage`   -- a GL context + :class:`~conrt.shaders.UdpPass` (and
-  optionally a :class:`~conrt.shaders.ToonPass`): ``camera(pose)``,
-  ``render(pose, camera)``, ``read() -> [H, W, 4] f32 UDP``.
+  named render passes, e.g. "toon": :mod:`conrt.runtime.passes`): ``camera(pose)``,
+  ``render(pose, camera)``, ``read() -> [H, W, 4] f32 UDP``, ``read_buffers()``.
 - :class:`ShadeStage`    -- an inference backend with the encoded sheet:
   ``shade(udp) -> [H, W, 4] f32 premultiplied RGBA``.
 
@@ -34,13 +35,14 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Callable, Iterator, Literal
+from typing import Callable, Iterator, Literal, Mapping
 
 import numpy as np
 
-from conrt.errors import ConfigError, InputError
+from conrt.errors import ConfigError, ConrtError, InputError
 from conrt.types import Camera, Character, Pose
 
+from .defaults import DEFAULT_SIZE
 from .limits import MAX_RUNTIME_SIDE, MIN_RUNTIME_SIDE
 
 log = logging.getLogger(__name__)
@@ -82,16 +84,31 @@ class FrameStats:
                 + (f" | dropped {self.dropped}" if self.dropped else ""))
 
 
+class _NamedBuffers:
+    """``udp`` and ``toon`` of a frame's ``buffers`` (the render passes' outputs by name)."""
+
+    buffers: Mapping[str, np.ndarray]
+
+    @property
+    def udp(self) -> np.ndarray:
+        """[H, W, 4] f32 UDP the network saw."""
+        return self.buffers["udp"]
+
+    @property
+    def toon(self) -> np.ndarray | None:
+        """[H, W, 4] u8 straight RGBA toon reference (``passes=("toon",)``), else None."""
+        return self.buffers.get("toon")
+
+
 @dataclass(frozen=True)
-class RuntimeFrame:
+class RuntimeFrame(_NamedBuffers):
     """One shaded frame and what made it."""
 
     index: int
     clip: str
     time: float  # clip time in seconds
     rgba: np.ndarray  # [H, W, 4] f32 premultiplied RGBA, row 0 = top
-    udp: np.ndarray  # [H, W, 4] f32 UDP the network saw
-    toon: np.ndarray | None  # [H, W, 4] u8 straight RGBA toon reference (RasterStage(toon=True))
+    buffers: Mapping[str, np.ndarray]  # by render pass: "udp" ([H, W, 4] f32, what the network saw), "toon", ...
     camera: Camera
     stats: FrameStats
 
@@ -118,7 +135,6 @@ class PhysicsStage:
         # live: a clip-like live motion (physics/vmc.py VmcMotion) drives the body instead of the clip
         self.live = live
         self.character, self.fps, self.clip = character, float(fps), clip if live is None else live.name
-        self.listeners: list = []  # called with (pose, time) after each step, e.g. a VMC sender's send
         self.world = PhysicsWorld(fps=fps, substeps=substeps)
         try:
             self.handle = self.world.add(character, self.extra_clips.get(clip, clip) if live is None else live,
@@ -134,10 +150,11 @@ class PhysicsStage:
         if isinstance(clip, Clip):
             self.extra_clips[clip.name] = clip
             return clip.name
-        self._check_clip(clip)
+        self.check_clip(clip)
         return clip
 
-    def _check_clip(self, clip: str) -> None:
+    def check_clip(self, clip: str) -> None:
+        """ConfigError naming the valid clips unless ``clip`` is one this stage can play."""
         if clip not in self.clip_names and clip not in self.extra_clips:
             raise ConfigError(f"unknown clip {clip!r}; valid clips: {', '.join(self.clip_names + list(self.extra_clips))}")
 
@@ -148,10 +165,16 @@ class PhysicsStage:
     def step(self) -> Pose:
         if self.live is not None and self.live.take_jump():  # a new live stream: restart cloth/hair on its pose
             self.world.reset(self.handle)
-        pose = self.world.step()[self.handle]
-        for fn in self.listeners:
-            fn(pose, self.time)
-        return pose
+        return self.world.step()[self.handle]
+
+    @property
+    def time_scale(self) -> float:
+        return self.world.time_scale
+
+    @time_scale.setter
+    def time_scale(self, scale: float) -> None:
+        """Clip time advanced per step, in frames (``PhysicsWorld.time_scale``)."""
+        self.world.time_scale = scale
 
     def set_clip(self, clip, start: float = 0.0) -> None:
         clip = self._named(clip)
@@ -177,16 +200,18 @@ class PhysicsStage:
 
 
 class RasterStage:
-    """GL context + UDP pass (+ toon pass) and the camera rig.
+    """GL context + UDP pass (+ named render passes, ``passes=("toon",)``) and the camera rig.
 
     The camera orbits a point that follows the hips on the ground plane at
     half the character's height, at a fixed radius, so the character stays
     centred and the same size while it walks (what the network was trained on:
     auto-centred frames)."""
 
-    def __init__(self, character: Character, size: int = 256, *, ctx=None, context: str = "auto",
-                 toon: bool = False, yaw: float = 0.0, pitch: float = 0.0, zoom: float = 1.0):
-        from conrt.shaders import ToonPass, UdpPass, create_context
+    def __init__(self, character: Character, size: int = DEFAULT_SIZE, *, ctx=None, context: str = "auto",
+                 toon: bool = False, yaw: float = 0.0, pitch: float = 0.0, zoom: float = 1.0, passes=()):
+        from conrt.shaders import UdpPass, create_context
+
+        from .passes import check_passes, create_pass
 
         check_size(size)
         self.character, self.size = character, int(size)
@@ -195,11 +220,16 @@ class RasterStage:
         self.ctx = create_context(context) if ctx is None else ctx
         self.udp = UdpPass(self.ctx, self.size, self.size)
         self.udp.set_character(character)
-        self.toon = None
         self.correspondence = None  # CorrespondencePass once set_correspondences is called
-        if toon:
-            self.toon = ToonPass(self.ctx, self.size, self.size)
-            self.toon.set_character(character)
+        # the named render passes besides the UDP (runtime/passes.py), each read into frame.buffers[name]
+        self.passes: dict = {}
+        try:
+            for name in check_passes((("toon",) if toon and "toon" not in passes else ()) + tuple(passes)):
+                self.passes[name] = create_pass(name, self.ctx, self.size, character)
+        except BaseException:
+            self.close()
+            raise
+        self.toon = self.passes.get("toon")
         hips = character.humanoid.get("hips")
         roots = np.flatnonzero(character.skeleton.parents < 0)
         self._follow = int(hips if hips is not None else roots[0])
@@ -246,8 +276,8 @@ class RasterStage:
 
     def render(self, pose: Pose, camera: Camera) -> None:
         self.udp.render(pose, camera)
-        if self.toon is not None:
-            self.toon.render(pose, camera)
+        for p in self.passes.values():
+            p.render(pose, camera)
         if self.correspondence is not None:
             self.correspondence.render(pose, camera)
         self.ctx.finish()  # so raster time is the GPU's work, not the read-back's
@@ -263,6 +293,10 @@ class RasterStage:
 
     def read_toon(self) -> np.ndarray | None:
         return None if self.toon is None else self.toon.read()
+
+    def read_buffers(self) -> dict[str, np.ndarray]:
+        """Every pass's buffer of the last render by name: "udp" first, then the named passes."""
+        return {"udp": self.read(), **{name: p.read() for name, p in self.passes.items()}}
 
     def draw_sheet(self, views: int = 4) -> list[np.ndarray]:
         """A toon-shaded sheet of the character in its rest pose from ``views``
@@ -282,8 +316,8 @@ class RasterStage:
         from conrt.shaders import release_context
 
         self.udp.release()
-        if self.toon is not None:
-            self.toon.release()
+        for p in self.passes.values():
+            p.release()
         if self.correspondence is not None:
             self.correspondence.release()
         if self._own_ctx:
@@ -293,14 +327,22 @@ class RasterStage:
 class ShadeStage:
     """An inference backend holding the encoded sheet (encoded once, here).
 
+    ``sheet``: a :class:`~conrt.runtime.session.Sheet` (its views' own UDPs
+    are used when the model takes them), or a list of [H, W, 4] views (with
+    ``sheet_udps`` beside them, if known).
+
     Output: [H, W, 4] f32 premultiplied RGBA; with ``clip_to_udp`` (default)
     the alpha is limited to the UDP's occupancy."""
 
-    def __init__(self, model, sheet_images, size: int, backend: str = "auto", clip_to_udp: bool = True,
+    def __init__(self, model, sheet, size: int, backend: str = "auto", clip_to_udp: bool = True,
                  sheet_udps=None, backend_options: dict | None = None):
         from .backends import create_backend
-        from .session import fit_sheet, fit_sheet_udps
+        from .session import Sheet, fit_sheet, fit_sheet_udps
 
+        if isinstance(sheet, Sheet):
+            sheet_udps = sheet.udps_for(model) if sheet_udps is None else sheet_udps
+            sheet = sheet.images
+        sheet_images = list(sheet)
         check_size(size, model.cfg.size_multiple)
         self.size = int(size)
         # The rasterizer knows the exact coverage (hair and cloth included), so
@@ -348,32 +390,6 @@ class ShadeStage:
         self.close()
 
 
-def sheet_udps_for(model, sheet, images) -> list | None:
-    """The sheet views' own UDPs for a lookup model (conr-rt) when every view has a
-    ``*_udp.npz`` beside it and they match the loaded images; else None."""
-    from .session import load_sheet_udps
-
-    if not model.takes_sheet_udp:
-        return None
-    udps = load_sheet_udps(sheet)
-    if udps is not None and [u.shape[:2] for u in udps] != [im.shape[:2] for im in images]:
-        return None  # e.g. the sample sheet is missing and one was drawn on the fly
-    return udps
-
-
-def _choose_correspondences(model, sheet, images, character, mode: str):
-    from .session import CORRESPONDENCES, choose_correspondences
-
-    if not model.takes_views:  # exact/udp-nn shade from the views found: conr-rt's FusionNet
-        if mode not in ("auto", "table"):
-            raise ConfigError(f"correspondence {mode!r} needs a lookup-architecture model (conr-rt); "
-                              f"{model.cfg.name} is {model.cfg.architecture!r}")
-        if mode not in CORRESPONDENCES:
-            raise ConfigError(f"unknown correspondence mode {mode!r}; valid: {', '.join(CORRESPONDENCES)}")
-        return None
-    return choose_correspondences(sheet, images, character, mode)
-
-
 def sheet_views(chosen, images, size: int) -> list:
     """``choose_correspondences`` output -> ``SheetView`` per view, in the
     sheet's framing at ``size`` (what ``fit_sheet`` gives the network)."""
@@ -407,12 +423,11 @@ def check_size(size, multiple: int = 1) -> int:
 
 
 @dataclass
-class _Job:
+class _Job(_NamedBuffers):
     index: int
     clip: str
     time: float
-    udp: np.ndarray
-    toon: np.ndarray | None
+    buffers: dict  # RasterStage.read_buffers(): "udp" and the named passes'
     camera: Camera
     pose: Pose
     physics_ms: float
@@ -488,10 +503,15 @@ class Runtime:
 
     ``frames(n)`` delivers every frame in order. For live use call
     :meth:`produce` once per tick and :meth:`latest` to get the newest shaded
-    frame (``realtime=True``: neither ever waits on the other).
+    frame (``realtime=True``: neither ever waits on the other). ``step(pose)``
+    shades one given pose and returns its frame (the engine bridge).
+
+    Control goes through the runtime, never into its stages: ``set_camera``,
+    ``set_clip``, ``seek``, ``set_time_scale``, ``advance``, ``check_clip``,
+    ``poke_at_pixel``. ``physics`` may be None (poses then come from ``step(pose)``).
     """
 
-    def __init__(self, physics: PhysicsStage, raster: RasterStage, shader: ShadeStage, *,
+    def __init__(self, physics: PhysicsStage | None, raster: RasterStage, shader: ShadeStage, *,
                  realtime: bool = False, pending: int = 1, outputs: int = 2):
         if not 1 <= pending <= 2:
             raise ConfigError(f"pending must be 1 or 2 (frames waiting for the shader), got {pending}")
@@ -509,6 +529,8 @@ class Runtime:
         self._closed = False
         self.last_produced: _Job | None = None
         self.owned: list = []  # closed with the runtime (e.g. a VMC receiver open_runtime opened)
+        # called with (pose, clip time) for every produced frame's pose, e.g. a VMC sender's send
+        self.pose_listeners: list[Callable] = []
 
     # -- properties ---------------------------------------------------------
     @property
@@ -520,22 +542,25 @@ class Runtime:
         return self._inbox.dropped + self._outbox.dropped
 
     # -- producer (caller's thread: owns the GL context) ---------------------
-    def produce(self) -> int:
-        """Step physics, rasterize and read back one frame, hand it to the shader.
-        Returns the frame index. In realtime mode this never waits."""
+    def produce(self, pose: Pose | None = None) -> int:
+        """Step physics (or take ``pose`` as given), rasterize and read back one
+        frame, hand it to the shader. Returns the frame index. In realtime mode
+        this never waits."""
         if self._closed:
             raise InputError("the runtime is closed")
         t0 = time.perf_counter()
-        pose = self.physics.step()
+        if pose is None:
+            pose = self.advance()
+        for fn in self.pose_listeners:
+            fn(pose, self.time)
         t1 = time.perf_counter()
         camera = self.raster.camera(pose)
         self.raster.render(pose, camera)
         t2 = time.perf_counter()
-        udp = self.raster.read()
-        toon = self.raster.read_toon()
+        buffers = self.raster.read_buffers()
         views = self.raster.read_views()
         t3 = time.perf_counter()
-        job = _Job(self._produced, self.physics.clip, self.physics.time, udp, toon, camera, pose,
+        job = _Job(self._produced, self.clip, self.time, buffers, camera, pose,
                    (t1 - t0) * 1e3, (t2 - t1) * 1e3, (t3 - t2) * 1e3, t1, t2, views)
         self._produced += 1
         self.last_produced = job  # the live UDP/toon/camera, for previews and picking
@@ -569,7 +594,7 @@ class Runtime:
         stats = FrameStats(job.index, job.physics_ms, job.raster_ms, job.readback_ms,
                            (job.shade_end - job.shade_start) * 1e3, 0.0, fps, self.dropped,
                            job.raster_start, job.raster_end, job.shade_start, job.shade_end)
-        return RuntimeFrame(job.index, job.clip, job.time, job.rgba, job.udp, job.toon, job.camera, stats)
+        return RuntimeFrame(job.index, job.clip, job.time, job.rgba, job.buffers, job.camera, stats)
 
     def latest(self) -> RuntimeFrame | None:
         """The newest shaded frame since the last call (older ones dropped), or None."""
@@ -607,9 +632,64 @@ class Runtime:
                 done += 1
                 frame = self.next(timeout=0) if done < count else None
 
+    def step(self, pose: Pose | None = None) -> RuntimeFrame:
+        """One frame, synchronously: ``pose`` (or the physics' next one) rasterized
+        and shaded, returned when the shader is done. Not on a realtime runtime."""
+        if self.realtime:
+            raise ConfigError("step() waits for its own frame; use produce()/latest() on a realtime runtime")
+        self.produce(pose)
+        return self.next(timeout=None)
+
     # -- control ------------------------------------------------------------
-    def set_clip(self, clip: str) -> None:
-        self.physics.set_clip(clip)
+    def _physics(self) -> PhysicsStage:
+        if self.physics is None:
+            raise ConfigError("this runtime has no physics (the character cannot be simulated); "
+                              "give poses to step(pose)")
+        return self.physics
+
+    @property
+    def clip(self) -> str:
+        """The clip (or motion, or live stream) the physics plays; "" without physics."""
+        return "" if self.physics is None else self.physics.clip
+
+    @property
+    def time(self) -> float:
+        """Clip time of the physics in seconds (0 without physics)."""
+        return 0.0 if self.physics is None else self.physics.time
+
+    def advance(self) -> Pose:
+        """Step the physics one frame (``time_scale`` frames of clip time) without rendering."""
+        return self._physics().step()
+
+    def check_clip(self, clip: str) -> None:
+        """ConfigError naming the valid clips unless the physics can play ``clip``."""
+        self._physics().check_clip(clip)
+
+    def set_clip(self, clip, start: float = 0.0) -> None:
+        """Cross-fade to ``clip`` (hair and cloth carry on), from clip time ``start``."""
+        self._physics().set_clip(clip, start)
+
+    def seek(self, t: float, clip=None) -> Pose:
+        """Jump to time ``t`` of ``clip`` (default: the current one); cloth and hair restart from rest."""
+        ph = self._physics()
+        return ph.seek(ph.clip if clip is None else clip, t)
+
+    def set_time_scale(self, scale: float) -> None:
+        """Frames of clip time each physics step advances (1 = real time at the runtime's fps)."""
+        self._physics().time_scale = scale
+
+    @property
+    def camera_angles(self) -> tuple[float, float]:
+        """(yaw, pitch) of the orbit camera in degrees."""
+        return self.raster.yaw, self.raster.pitch
+
+    def set_camera(self, yaw: float | None = None, pitch: float | None = None, zoom: float | None = None) -> None:
+        """Orbit the camera (degrees; None keeps the current value) from the next produced frame on."""
+        for name, value in (("yaw", yaw), ("pitch", pitch), ("zoom", zoom)):
+            if value is not None:
+                if not math.isfinite(value):
+                    raise InputError(f"camera {name} must be finite, got {value}")
+                setattr(self.raster, name, float(value))
 
     def poke_at_pixel(self, x: float, y: float, strength: float = 3.0) -> str | None:
         """Push the body part under pixel (x, y) of the latest produced frame away
@@ -628,7 +708,7 @@ class Runtime:
         # nearest joint on screen; the physics picks the capsule nearest to that point
         k = int(np.argmin(np.sum((px - (x, y)) ** 2, axis=1)))
         forward = -job.camera.view[2, :3].astype(np.float64)  # the eye looks down -Z
-        return self.physics.poke(joints[k], forward * strength)
+        return self._physics().poke(joints[k], forward * strength)
 
     def close(self) -> None:
         if self._closed:
@@ -639,7 +719,8 @@ class Runtime:
         self._outbox.close()
         self._worker.join(timeout=30)
         self.raster.close()
-        self.physics.close()
+        if self.physics is not None:
+            self.physics.close()
         self.shader.close()
         for o in self.owned:
             o.close()
@@ -655,7 +736,7 @@ def _with_output(frame: RuntimeFrame, output_ms: float) -> RuntimeFrame:
     s = frame.stats
     stats = FrameStats(s.index, s.physics_ms, s.raster_ms, s.readback_ms, s.shade_ms, output_ms, s.fps, s.dropped,
                        s.raster_start, s.raster_end, s.shade_start, s.shade_end)
-    return RuntimeFrame(frame.index, frame.clip, frame.time, frame.rgba, frame.udp, frame.toon, frame.camera, stats)
+    return RuntimeFrame(frame.index, frame.clip, frame.time, frame.rgba, frame.buffers, frame.camera, stats)
 
 
 # ---------------------------------------------------------------------------
@@ -664,7 +745,7 @@ def _with_output(frame: RuntimeFrame, output_ms: float) -> RuntimeFrame:
 
 @dataclass
 class RuntimeInfo:
-    """What :func:`open_runtime` loaded (for logs, metadata and the bench)."""
+    """What :func:`build_runtime` loaded (for logs, metadata and the bench)."""
 
     character: str
     sheet: str
@@ -675,98 +756,165 @@ class RuntimeInfo:
     extra: dict = field(default_factory=dict)
 
 
-def open_runtime(character=None, sheet=None, weights=None, *, backend: str = "auto", size: int | None = None,
-                 clip="idle", fps: float = 30.0, physics_mode: Literal["kinematic", "physical"] = "kinematic",
-                 realtime: bool = False, toon: bool = False, ctx=None, context: str = "auto",
-                 yaw: float = 0.0, pitch: float = 0.0, model=None, facing: str = "auto",
-                 name_map: dict | None = None, vmc=None, vmc_send=None, correspondence: str = "auto",
-                 backend_options: dict | None = None) -> Runtime:
-    """Load everything and build a :class:`Runtime` (``rt.info`` says what was loaded).
+PHYSICS = ("on", "optional", "off")
 
-    ``character``: None (sample), a path or "procedural:SEED"; ``sheet``: None
-    (sample sheet, else one drawn with the toon pass), a folder or a list of
-    images; ``weights``: None (embedded default, else untrained conr-xs) or a path;
-    ``size``: None = the model's training size (``cfg.image_size``); ``clip``: a
-    motion source (a clip name, a .bvh file, ``animation:NAME``, ``FILE.glb#NAME``
-    or a Clip; see :mod:`conrt.physics.motion`); ``facing``/``name_map``: see
+
+@dataclass(frozen=True)
+class RuntimeSpec:
+    """Everything that defines a runtime, as data: what :func:`build_runtime`
+    (the one place a pipeline is assembled) loads and wires. Every entry point
+    (``open_runtime``, the bridge's frame source, ``conrt demo``/``render``,
+    the bench) makes one of these.
+
+    ``character``: None (the sample), a path (loader by suffix,
+    ``session.CHARACTER_LOADERS``), "procedural:SEED" or a Character;
+    ``motion``: a motion source (a clip name, a .bvh/.vrma file,
+    ``animation:NAME``, ``FILE.glb#NAME`` or a Clip; :mod:`conrt.physics.motion`);
+    ``sheet``: None (the sample sheet, else one drawn with the toon pass), a
+    folder, a list of images or a ``session.Sheet``; ``weights``: None (the
+    embedded default), a path, shipped weights by name, or a loaded model
+    (``checkpoint.resolve_model`` resolves the rest); ``backend`` +
+    ``backend_options`` (``Backend.option_names``); ``size``: the square frame
+    side; ``yaw``/``pitch``: the orbit camera (degrees); ``correspondence``
+    (lookup models, conr-rt): ``auto`` (exact where the sheet has
+    ``view_NN_view.npz``, UDP nearest-neighbour where it has only
+    ``view_NN_udp.npz``, else the table), ``table``, ``exact``, ``udp-nn``;
+    ``physics``: "on", "optional" (a character the physics cannot drive gets
+    none; poses then come from ``step(pose)``) or "off"; ``physics_mode``:
+    "kinematic" follows the motion exactly, "physical" lets ``poke`` push the
+    body; ``passes``: named render passes besides the UDP (runtime/passes.py),
+    e.g. ("toon",); ``facing``/``name_map``: see
     :func:`conrt.characters.gltf_io.load_character`; ``vmc``: a
-    :class:`~conrt.physics.vmc.VmcReceiver` (or "[HOST:]PORT", then the runtime owns
-    and closes it) whose live pose drives the body instead of ``clip``; ``vmc_send``:
-    "HOST:PORT" to send each physics pose to as VMC; ``correspondence`` (lookup
-    models, conr-rt): how target pixels find their sheet positions: ``auto``
-    (exact where the sheet has ``view_NN_view.npz``, UDP nearest-neighbour where
-    it has only ``view_NN_udp.npz``, else the table), ``table``, ``exact``,
-    ``udp-nn``; ``backend_options``: the backend's own options (e.g. ``{"threads": 2}``,
-    see ``Backend.option_names``)."""
-    from .defaults import SAMPLE_CHARACTER
-    from .session import load_character_source, load_model_source, load_sheet_source
+    :class:`~conrt.physics.vmc.VmcReceiver` (or "[HOST:]PORT", then the runtime
+    owns and closes it) whose live pose drives the body instead of ``motion``;
+    ``vmc_send``: "HOST:PORT" to send each produced pose to as VMC.
+    """
 
-    from conrt.physics.clips import Clip
-    from conrt.physics.motion import check_motion, motion_poses, resolve_motion
+    character: object = None
+    motion: object = "idle"
+    sheet: object = None
+    weights: object = None
+    backend: str = "auto"
+    backend_options: Mapping = field(default_factory=dict)
+    size: int = DEFAULT_SIZE
+    yaw: float = 0.0
+    pitch: float = 0.0
+    correspondence: str = "auto"
+    fps: float = 30.0
+    physics: str = "on"
+    physics_mode: Literal["kinematic", "physical"] = "kinematic"
+    realtime: bool = False
+    passes: tuple = ()
+    context: str = "auto"
+    facing: str = "auto"
+    name_map: Mapping | None = None
+    vmc: object = None
+    vmc_send: object = None
 
-    if not isinstance(clip, Clip):
-        check_motion(clip)  # before any slow loading
-    if size is not None:
-        check_size(size)
-    if isinstance(vmc, (str, int)) or vmc_send is not None:  # bad addresses fail before the slow loading
-        from conrt.physics.vmc import parse_address
+    def check(self) -> "RuntimeSpec":
+        """The checks that need no loading (motion text, size, modes, addresses,
+        pass names), so bad input fails before anything slow starts."""
+        from conrt.physics.clips import Clip
+        from conrt.physics.motion import check_motion
 
-        if isinstance(vmc, (str, int)):
-            parse_address(vmc)
-        if vmc_send is not None:
-            parse_address(vmc_send, need_host=True, what="vmc_send")
-    if model is None:
-        model, weights_desc = load_model_source(weights)
-    else:
-        weights_desc = getattr(model, "conrt_description", f"{model.cfg.name} (given)")
-    if size is None:  # the size the model was trained at (128 for the embedded default)
-        size = int(model.cfg.image_size)
-    check_size(size, model.cfg.size_multiple)
-    char = load_character_source(character, facing=facing, name_map=name_map)
-    motion = resolve_motion(clip, char, character_file=SAMPLE_CHARACTER if character is None else character,
-                            name_map=name_map)
-    images = None
-    if sheet is not None:  # a bad sheet fails before GL and physics start
-        images, sheet_desc = load_sheet_source(sheet)
-    raster = RasterStage(char, size, ctx=ctx, context=context, toon=toon, yaw=yaw, pitch=pitch)
-    physics = shader = None
-    owned: list = []  # what the runtime closes with itself (a VMC receiver it opened)
+        from .passes import check_passes
+        from .session import CORRESPONDENCES
+
+        if not isinstance(self.motion, Clip):
+            check_motion(self.motion)
+        check_size(self.size)
+        if self.correspondence not in CORRESPONDENCES:
+            raise ConfigError(f"unknown correspondence mode {self.correspondence!r}; "
+                              f"valid: {', '.join(CORRESPONDENCES)}")
+        if self.physics not in PHYSICS:
+            raise ConfigError(f"physics must be one of {', '.join(PHYSICS)}, got {self.physics!r}")
+        if self.physics_mode not in ("kinematic", "physical"):
+            raise ConfigError(f"physics_mode must be kinematic or physical, got {self.physics_mode!r}")
+        if not (isinstance(self.fps, (int, float)) and 0 < self.fps <= 1000):
+            raise ConfigError(f"fps must be in (0, 1000], got {self.fps!r}")
+        check_passes(self.passes)
+        if isinstance(self.vmc, (str, int)) or self.vmc_send is not None:
+            from conrt.physics.vmc import parse_address
+
+            if isinstance(self.vmc, (str, int)):
+                parse_address(self.vmc)
+            if isinstance(self.vmc_send, str):
+                parse_address(self.vmc_send, need_host=True, what="vmc_send")
+        return self
+
+
+def build_runtime(spec: RuntimeSpec, *, ctx=None) -> Runtime:
+    """Load what ``spec`` names and build its :class:`Runtime`: the one place a
+    pipeline is assembled (``rt.info`` says what was loaded, ``rt.spec`` what
+    was asked). ``ctx``: an existing GL context to render into (a window's)."""
+    from conrt.physics.motion import motion_poses, resolve_motion
+
+    from .checkpoint import resolve_model
+    from .model import ShaderNet
+    from .session import load_sheet, resolve_character
+
+    spec.check()
+    model = spec.weights if isinstance(spec.weights, ShaderNet) else resolve_model(spec.weights)
+    weights_desc = getattr(model, "conrt_description", f"{model.cfg.name} (given)")
+    size = check_size(spec.size, model.cfg.size_multiple)
+    char, char_file = resolve_character(spec.character, facing=spec.facing, name_map=spec.name_map)
+    motion = None
     try:
-        raster.fit_motion(motion_poses(char, motion))
-        if images is None:
-            images, sheet_desc = load_sheet_source(None, fallback=raster.draw_sheet)
-        udps = sheet_udps_for(model, sheet, images)
-        if udps is not None:
-            sheet_desc += " (with their UDPs)"
-        chosen = _choose_correspondences(model, sheet, images, char, correspondence)
-        shader = ShadeStage(model, images, size, backend, sheet_udps=udps, backend_options=backend_options)
+        motion = resolve_motion(spec.motion, char, character_file=char_file, name_map=spec.name_map)
+    except ConrtError as exc:
+        if spec.physics != "optional":
+            raise
+        log.warning("no motion %r for %s (%s): poses come from the caller", spec.motion, char.name, exc)
+    sheet = None
+    if spec.sheet is not None:  # a bad sheet fails before GL and physics start
+        sheet = load_sheet(spec.sheet)
+    raster = RasterStage(char, size, ctx=ctx, context=spec.context, yaw=spec.yaw, pitch=spec.pitch,
+                         passes=spec.passes)
+    physics = shader = None
+    owned: list = []  # what the runtime closes with itself (a VMC receiver/sender it opened)
+    try:
+        if motion is not None:
+            raster.fit_motion(motion_poses(char, motion))
+        if sheet is None:
+            sheet = load_sheet(None, fallback=raster.draw_sheet)
+        sheet_desc = sheet.description + (" (with their UDPs)" if sheet.udps_for(model) is not None else "")
+        chosen = _choose_correspondences(model, sheet, char, spec.correspondence)
+        shader = ShadeStage(model, sheet, size, spec.backend, backend_options=dict(spec.backend_options))
         if chosen is not None and not shader.backend.takes_views:
-            if correspondence != "auto":
+            if spec.correspondence != "auto":
                 raise ConfigError(f"backend {shader.name!r} cannot shade from exact sheet correspondences; "
                                   "use gl-lookup or torch (or correspondence='table')")
             log.warning("backend %s cannot shade from exact sheet correspondences: every view uses the "
                         "lookup table (use gl-lookup or torch for exact ones)", shader.name)
             chosen = None
         if chosen is not None:
-            raster.set_correspondences(sheet_views(chosen, images, size), shader.cache.reference)
+            raster.set_correspondences(sheet_views(chosen, sheet.images, size), shader.cache.reference)
             shader.backend.prepare_views()
             sheet_desc += f" ({'/'.join(sorted({m for m, _, _ in chosen}))} correspondences)"
-        live = None
-        if vmc is not None:
+        receiver = live = None
+        if spec.vmc is not None:
             from conrt.physics.vmc import VmcReceiver
 
-            receiver = VmcReceiver(vmc) if isinstance(vmc, (str, int, tuple)) else vmc
-            if receiver is not vmc:
+            receiver = VmcReceiver(spec.vmc) if isinstance(spec.vmc, (str, int, tuple)) else spec.vmc
+            if receiver is not spec.vmc:
                 owned.append(receiver)
             live = receiver.motion(char)
-        physics = PhysicsStage(char, motion, fps=fps, mode=physics_mode, live=live)
-        if vmc_send is not None:
+        if spec.physics == "on" or live is not None or (spec.physics == "optional" and motion is not None):
+            try:
+                physics = PhysicsStage(char, motion if motion is not None else "idle", fps=spec.fps,
+                                       mode=spec.physics_mode, live=live)
+            except ConrtError as exc:  # e.g. no humanoid joints for the clips
+                if spec.physics != "optional":
+                    raise
+                log.warning("no physics for %s (%s): poses come from the caller", char.name, exc)
+        rt = Runtime(physics, raster, shader, realtime=spec.realtime)
+        if spec.vmc_send is not None:
             from conrt.physics.vmc import VmcSender
 
-            sender = VmcSender(vmc_send, char)
-            owned.append(sender)
-            physics.listeners.append(sender.send)
-        rt = Runtime(physics, raster, shader, realtime=realtime)
+            sender = VmcSender(spec.vmc_send, char) if isinstance(spec.vmc_send, (str, tuple)) else spec.vmc_send
+            if sender is not spec.vmc_send:
+                owned.append(sender)
+            rt.pose_listeners.append(sender.send)
         rt.owned = owned
     except BaseException:
         raster.close()
@@ -777,10 +925,39 @@ def open_runtime(character=None, sheet=None, weights=None, *, backend: str = "au
         for o in owned:
             o.close()
         raise
+    rt.spec, rt.model, rt.character, rt.motion, rt.sheet, rt.vmc = spec, model, char, motion, sheet, receiver
     rt.info = RuntimeInfo(char.name, sheet_desc, weights_desc, shader.name, size, "UNTRAINED" in weights_desc)
     log.info("runtime: character %s, sheet %s, weights %s, backend %s, %d px", char.name, sheet_desc,
              weights_desc, shader.name, size)
     return rt
+
+
+def _choose_correspondences(model, sheet, character, mode: str):
+    if not model.takes_views:  # exact/udp-nn shade from the views found: conr-rt's FusionNet
+        if mode not in ("auto", "table"):
+            raise ConfigError(f"correspondence {mode!r} needs a model that shades from sheet views (conr-rt); "
+                              f"{model.cfg.name} is {model.cfg.architecture!r}")
+        return None
+    return sheet.correspondences(character, mode)
+
+
+def open_runtime(character=None, sheet=None, weights=None, *, backend: str = "auto", size: int | None = None,
+                 clip="idle", fps: float = 30.0, physics_mode: Literal["kinematic", "physical"] = "kinematic",
+                 realtime: bool = False, toon: bool = False, ctx=None, context: str = "auto",
+                 yaw: float = 0.0, pitch: float = 0.0, model=None, facing: str = "auto",
+                 name_map: dict | None = None, vmc=None, vmc_send=None, correspondence: str = "auto",
+                 backend_options: dict | None = None, passes=()) -> Runtime:
+    """:func:`build_runtime` of a :class:`RuntimeSpec` from keyword arguments
+    (``clip`` is its ``motion``; ``model``: a loaded model instead of
+    ``weights``; ``toon=True`` adds the "toon" pass; ``size=None``: the
+    project's default frame side, ``DEFAULT_SIZE``)."""
+    spec = RuntimeSpec(character=character, motion=clip, sheet=sheet, weights=model if model is not None else weights,
+                       backend=backend, backend_options=dict(backend_options or {}),
+                       size=DEFAULT_SIZE if size is None else size, yaw=yaw, pitch=pitch,
+                       correspondence=correspondence, fps=fps, physics_mode=physics_mode, realtime=realtime,
+                       passes=(("toon",) if toon and "toon" not in passes else ()) + tuple(passes), context=context,
+                       facing=facing, name_map=name_map, vmc=vmc, vmc_send=vmc_send)
+    return build_runtime(spec, ctx=ctx)
 
 
 # ---------------------------------------------------------------------------

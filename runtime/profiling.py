@@ -67,19 +67,22 @@ def eager_full_frame(model, sheet_rgb, sheet_mask, udp):
 
 
 def measure_size(size: int, frames: int = 10, warmup: int = 2, backend: str = "auto", character=None, sheet=None,
-                 weights=None, model=None, baseline_frames: int | None = None, correspondence: str = "auto") -> dict:
+                 weights=None, model=None, baseline_frames: int | None = None, correspondence: str = "auto",
+                 backend_options: dict | None = None) -> dict:
     """One row of the bench: {"fps", "<stage>_ms", ...} for frame size ``size``
-    (``correspondence``: as ``open_runtime``'s; the raster and read-back stages
-    include the correspondence pass when the sheet uses exact ones)."""
+    (``correspondence``, ``backend_options``: as ``RuntimeSpec``'s; the raster and
+    read-back stages include the correspondence pass when the sheet uses exact ones)."""
     import torch
 
-    from .frame_loop import STAGES, open_runtime, to_straight_u8
+    from .frame_loop import STAGES, RuntimeSpec, build_runtime, to_straight_u8
     from .sheet import prepare_sheet, prepare_udp
 
     if frames < 1 or warmup < 0:
         raise ConfigError(f"need frames >= 1 and warmup >= 0, got {frames}, {warmup}")
-    rt = open_runtime(character, sheet, weights, backend=backend, size=size, clip=BENCH_CLIP, model=model,
-                      context="egl", correspondence=correspondence)
+    rt = build_runtime(RuntimeSpec(character=character, motion=BENCH_CLIP, sheet=sheet,
+                                   weights=model if model is not None else weights, backend=backend,
+                                   backend_options=dict(backend_options or {}), size=size, context="egl",
+                                   correspondence=correspondence))
     udps, stats = [], []
     try:
         it = rt.frames(warmup + frames, sink=lambda f: to_straight_u8(f.rgba))
@@ -157,11 +160,11 @@ def measure_size(size: int, frames: int = 10, warmup: int = 2, backend: str = "a
 
 def measure(sizes=(128, 256, 512), frames: int = 10, backend: str = "auto", **kw) -> dict:
     """{str(size): row} for every size (the model is loaded once)."""
-    from .session import load_model_source
+    from .checkpoint import resolve_model
 
     model = kw.pop("model", None)
     if model is None:
-        model, _ = load_model_source(kw.pop("weights", None))
+        model = resolve_model(kw.pop("weights", None))
     from tqdm import tqdm
 
     out = {}

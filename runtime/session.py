@@ -1,27 +1,32 @@
-"""Loading what a runtime session needs: a character, a character sheet and
-CoNR weights, with the project's defaults (sample character, sample sheet,
-embedded weights) and loud fallbacks while those are missing.
+"""Loading what a runtime needs: a character, a character sheet and weights,
+with the project's defaults (sample character, sample sheet, embedded
+weights) and loud fallbacks while those are missing. One resolver each:
 
-    character = load_character_source(None)            # samples/sample_character.glb
-    character = load_character_source("procedural:7")  # a procedural character, seed 7
-    model, desc = load_model_source(None)              # embedded default weights (or untrained conr-xs)
-    images, desc = load_sheet_source("my_sheet/")      # folder of RGBA PNGs -> [H, W, 4] u8 list
+    character = load_character_source(None)            # characters/sources.py: the sample, a file by suffix
+    model, desc = load_model_source(None)              # checkpoint.resolve_model: embedded default weights
+    sheet = load_sheet("my_sheet/")                    # a Sheet: views, their files and what lies beside them
 
-Each returns plain data; :mod:`conrt.runtime.frame_loop` builds the stages.
+Motions resolve in :mod:`conrt.physics.motion`; :func:`conrt.runtime.frame_loop.build_runtime`
+brings them together.
 """
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Callable, Sequence
 
 import numpy as np
 
-from conrt.errors import AssetError, CheckpointError, ConfigError, InputError
+# characters resolve in one place (layer 1, no torch; re-exported for the runtime's callers)
+from conrt.characters.sources import (CHARACTER_LOADERS, load_character_source,  # noqa: F401
+                                      register_character_loader, resolve_character)
+from conrt.errors import ConfigError, InputError
 from conrt.types import Character
 
 from . import official as off
-from . import defaults, limits
+from . import limits
 from .defaults import DEFAULT_WEIGHTS, FALLBACK_CONFIG, SAMPLE_CHARACTER, SAMPLE_SHEET_DIR, SAMPLES_DIR  # noqa: F401
 from .sheet import check_sheet_image, read_sheet_image
 
@@ -35,79 +40,17 @@ SHEET_MARGIN = 0.06
 
 
 # ---------------------------------------------------------------------------
-# character
-
-
-def load_character_source(source=None, facing: str = "auto", name_map: dict | None = None) -> Character:
-    """``None`` -> the sample character; ``"procedural:SEED"`` -> a procedural
-    character; a path -> a .glb/.gltf/.vrm file; a Character passes through.
-    ``facing``/``name_map``: see :func:`conrt.characters.gltf_io.load_character`."""
-    if isinstance(source, Character):
-        return source
-    if source is None:
-        if not SAMPLE_CHARACTER.is_file():
-            log.warning("sample character %s is missing: generating procedural character 5 instead",
-                        SAMPLE_CHARACTER)
-            return load_character_source("procedural:5")
-        source = SAMPLE_CHARACTER
-    text = str(source)
-    if text.startswith("procedural"):
-        from conrt.characters.procedural import generate
-
-        _, _, seed = text.partition(":")
-        try:
-            seed_i = int(seed or 0)
-        except ValueError:
-            raise ConfigError(f"procedural character seed must be an integer, got {seed!r} "
-                              "(use procedural:SEED, e.g. procedural:7)") from None
-        return generate(seed_i)
-    path = Path(source)
-    if not path.exists():
-        raise AssetError(f"no character file at {path} (expected a .glb/.gltf/.vrm file, or procedural:SEED)")
-    if path.is_dir():
-        raise AssetError(f"{path} is a folder; --character takes a .glb/.gltf/.vrm file")
-    if path.suffix.lower() not in (".glb", ".gltf", ".vrm"):
-        raise AssetError(f"{path}: unsupported character format {path.suffix!r}; valid: .glb, .gltf, .vrm")
-    from conrt.characters.gltf_io import load_character
-
-    return load_character(path, facing=facing, name_map=name_map)
-
-
-# ---------------------------------------------------------------------------
 # weights
 
 
 def load_model_source(weights=None, config: str | None = None):
-    """-> (CoNR model in eval mode, a one-line description for logs/metadata).
+    """-> (model in eval mode, a one-line description for logs/metadata): the
+    pair form of :func:`conrt.runtime.checkpoint.resolve_model`, the one model
+    resolver (its fallbacks and errors)."""
+    from .checkpoint import resolve_model
 
-    ``weights``: None (embedded default), a .safetensors file, an official
-    folder (then ``config`` names its config, default conr-paper) or the name
-    of shipped weights (``conr-rt-fast``: ``runtime/weights/<name>.safetensors``)."""
-    from .checkpoint import find_weights, list_embedded_weights, load_model, load_weights
-    from .model import create_model
-
-    if weights is not None:
-        path = find_weights(weights)  # a path, or a shipped model by name, e.g. conr-rt-fast
-        if not path.exists():
-            raise CheckpointError(f"{path}: no such weights file or folder (give a .safetensors file from "
-                                  "`conrt convert`/training, a folder of official .pth files, or the name "
-                                  f"of shipped weights: {', '.join(list_embedded_weights())})")
-        model = load_model(path, config or "conr-paper")
-        return _described(model, f"{model.cfg.name} from {path}")
-    path = defaults.find_default_weights()
-    if path is not None:
-        model = load_weights(path)
-        return _described(model, f"{model.cfg.name} (embedded {path.name})")
-    name = config or FALLBACK_CONFIG
-    log.warning("untrained weights: the embedded default weights (%s) are missing, so a freshly "
-                "initialised %s is used; frames will show noise-like colours, not the character's. "
-                "Pass --weights to use trained ones.", DEFAULT_WEIGHTS, name)
-    return _described(create_model(name), f"{name} (UNTRAINED, random init)")
-
-
-def _described(model, desc: str):
-    model.conrt_description = desc  # open_runtime/bench report where a passed-in model came from
-    return model.eval(), desc
+    model = resolve_model(weights, config)
+    return model, model.conrt_description
 
 
 # ---------------------------------------------------------------------------
@@ -130,44 +73,100 @@ def list_sheet_files(folder) -> list[Path]:
     return files
 
 
-def load_sheet_source(sheet=None, fallback: Callable[[], list[np.ndarray]] | None = None):
-    """-> (list of [H, W, 4] u8 straight RGBA views, description).
+@dataclass(frozen=True, eq=False)
+class Sheet:
+    """A character sheet, loaded once (:func:`load_sheet`): the views as drawn,
+    the files they came from, and what those files have beside them.
 
-    ``sheet``: a folder of images, a list of image paths/arrays, or None (the
-    sample sheet; if it is missing, ``fallback()`` draws one)."""
+    The pipeline asks it instead of passing the sheet's source around:
+    ``udps_for(model)`` (each view's own UDP, ``view_NN_udp.npz``),
+    ``correspondences(character, mode)`` (``view_NN_view.npz`` cameras),
+    ``fitted(size)`` / ``framing(k, size)`` (the views re-framed for the network)."""
+
+    images: tuple  # [H, W, 4] u8 straight RGBA views, as drawn
+    description: str
+    files: tuple[Path, ...] | None = None  # the views' image files (None: arrays, or drawn on the fly)
+
+    @property
+    def views(self) -> int:
+        return len(self.images)
+
+    @cached_property
+    def udps(self) -> list[np.ndarray] | None:
+        """Each view's own UDP when every view has a ``*_udp.npz`` beside it, else None (read once)."""
+        return _load_udps(list(self.files)) if self.files else None
+
+    def udps_for(self, model) -> list[np.ndarray] | None:
+        """The views' UDPs for a model that builds its sheet tensors from them (conr-rt), else None."""
+        return self.udps if model.takes_sheet_udp else None
+
+    def correspondences(self, character: Character, mode: str = "auto"):
+        """:func:`choose_correspondences` for this sheet's files."""
+        return _choose(list(self.files) if self.files else None, self.images, character, mode)
+
+    def fitted(self, size: int) -> list[np.ndarray]:
+        """The views auto-centred and scaled to ``size`` (:func:`fit_sheet`)."""
+        return fit_sheet(self.images, size)
+
+    def framing(self, k: int, size: int):
+        """View ``k``'s pixels -> the pixels ``fitted(size)`` gives the network."""
+        return sheet_framing(self.images[k], size)
+
+
+def load_sheet(sheet=None, fallback: Callable[[], list[np.ndarray]] | None = None,
+               matting: str | None = None) -> Sheet:
+    """A :class:`Sheet` from a folder of images, a list of image paths/arrays, a
+    Sheet (passed through), or None (the sample sheet; if it is missing,
+    ``fallback()`` draws one). Image files are read by their suffix
+    (``SHEET_SUFFIXES``); ``matting="uniform"`` keys out a uniform background
+    of opaque views instead of refusing them."""
+    if isinstance(sheet, Sheet):
+        return sheet
     if sheet is None:
         if SAMPLE_SHEET_DIR.is_dir() and any(p.suffix.lower() == ".png" for p in SAMPLE_SHEET_DIR.iterdir()):
             sheet = SAMPLE_SHEET_DIR
         elif fallback is not None:
             log.info("sample sheet %s is missing: drawing a 4-view sheet of the character with the toon pass",
                      SAMPLE_SHEET_DIR)
-            return check_sheet(fallback()), "toon-rendered 4-view sheet (drawn on the fly)"
+            return Sheet(tuple(check_sheet(fallback())), "toon-rendered 4-view sheet (drawn on the fly)")
         else:
             raise InputError(f"no --sheet given and the sample sheet {SAMPLE_SHEET_DIR} is missing")
     if isinstance(sheet, (str, Path)):
         files = list_sheet_files(sheet)
-        return check_sheet([read_sheet_image(p) for p in files], files), f"{len(files)} views from {sheet}"
+        images = check_sheet([read_sheet_image(p) for p in files], files, matting)
+        return Sheet(tuple(images), f"{len(files)} views from {sheet}", tuple(files))
     items = list(sheet)
     if not items:
-        raise InputError("the sheet is an empty list; give 1-16 RGBA views (4-8 recommended)")
+        raise InputError(f"the sheet is an empty list; give 1-{MAX_SHEET_VIEWS} RGBA views (4-8 recommended)")
+    if len(items) > MAX_SHEET_VIEWS:  # before decoding any of them
+        raise InputError(f"the sheet has {len(items)} views; a sheet holds 1-{MAX_SHEET_VIEWS} (4-8 recommended)")
     images = [read_sheet_image(x) if isinstance(x, (str, Path)) else np.asarray(x) for x in items]
     names = [x if isinstance(x, (str, Path)) else None for x in items]
-    return check_sheet(images, names), f"{len(images)} views"
+    files = tuple(Path(x) for x in items) if all(n is not None for n in names) else None
+    return Sheet(tuple(check_sheet(images, names, matting)), f"{len(images)} views", files)
 
 
-def check_sheet(images: Sequence[np.ndarray], names: Sequence | None = None) -> list[np.ndarray]:
-    """Validate sheet views (RGBA with a transparent background) -> u8 straight RGBA."""
+def load_sheet_source(sheet=None, fallback: Callable[[], list[np.ndarray]] | None = None):
+    """-> (list of [H, W, 4] u8 straight RGBA views, description) of :func:`load_sheet`."""
+    loaded = load_sheet(sheet, fallback)
+    return list(loaded.images), loaded.description
+
+
+def check_sheet(images: Sequence[np.ndarray], names: Sequence | None = None,
+                matting: str | None = None) -> list[np.ndarray]:
+    """Validate sheet views (RGBA with a transparent background, or keyed out by
+    ``matting``) -> u8 straight RGBA."""
     if not 1 <= len(images) <= MAX_SHEET_VIEWS:
         raise InputError(f"a sheet needs 1-{MAX_SHEET_VIEWS} views (4-8 recommended), got {len(images)}")
     out = []
     for i, img in enumerate(images):
         label = str(names[i]) if names is not None and names[i] is not None else f"view {i}"
         img = np.asarray(img)
-        if img.ndim == 3 and img.shape[2] == 4 and img.dtype == np.uint8 and img[..., 3].min() == 255:
+        if matting is None and img.ndim == 3 and img.shape[2] == 4 and img.dtype == np.uint8 and img[..., 3].min() == 255:
             raise InputError(f"sheet {label} has no alpha (fully opaque): CoNR needs cut-out RGBA drawings "
                              "on a transparent background")
         try:
-            img = check_sheet_image(img, i)
+            img = check_sheet_image(img, i, matting)
         except InputError as exc:
             raise InputError(f"sheet {label}: {exc}") from None
         if img.dtype != np.uint8:
@@ -231,11 +230,14 @@ def load_sheet_udps(sheet=None) -> list[np.ndarray] | None:
     else None. A lookup model (conr-rt) then takes its correspondences from
     them instead of from its UDP prediction: exact for a sheet rendered from the
     rigged mesh or painted over such renders."""
+    return _load_udps(_sheet_paths(sheet))
+
+
+def _load_udps(paths: list[Path] | None) -> list[np.ndarray] | None:
     from PIL import Image
 
     from .sheet import read_udp
 
-    paths = _sheet_paths(sheet)
     if not paths:
         return None
     found = [p.with_name(p.stem + "_udp.npz") for p in paths]
@@ -286,6 +288,10 @@ def choose_correspondences(sheet, images: Sequence[np.ndarray], character: Chara
     ``mode="auto"`` takes the best each view has; files that do not fit the
     views (count, size, character, NaN or singular cameras) are an
     ``InputError``, never a quiet fall back to worse correspondences."""
+    return _choose(_sheet_paths(sheet), images, character, mode)
+
+
+def _choose(paths: list[Path] | None, images: Sequence[np.ndarray], character: Character, mode: str):
     from conrt.shaders.view_file import SUFFIX, load_view_file, view_file_for
 
     from .sheet import read_udp
@@ -294,7 +300,6 @@ def choose_correspondences(sheet, images: Sequence[np.ndarray], character: Chara
         raise ConfigError(f"unknown correspondence mode {mode!r}; valid: {', '.join(CORRESPONDENCES)}")
     if mode == "table":
         return None
-    paths = _sheet_paths(sheet)
     if not paths:
         if mode != "auto":
             raise InputError(f"correspondence {mode!r} needs a sheet folder whose views have "

@@ -39,6 +39,9 @@ def register(subparsers) -> None:
     p.add_argument("--frames", type=int, default=10, help="timed frames per size (default 10)")
     p.add_argument("--warmup", type=int, default=2, help="untimed frames before the timed ones (default 2)")
     p.add_argument("--backend", default="auto", help="inference backend: auto, gl-lookup, torch, onnxruntime, tensorrt (default auto)")
+    from ._backend_args import add_backend_option_argument
+
+    add_backend_option_argument(p)
     p.add_argument("--character", help="character file or procedural:SEED (default: the sample character)")
     p.add_argument("--sheet", help="sheet folder (default: the sample sheet)")
     p.add_argument("--weights", help="weights: a file, or shipped weights by name, e.g. conr-rt-fast (default: the embedded ones)")
@@ -60,19 +63,24 @@ def run(args) -> int:
         raise ConfigError(f"--frames must be at least 1, got {args.frames}")
     if args.warmup < 0:
         raise ConfigError(f"--warmup must be >= 0, got {args.warmup}")
-    from conrt.runtime.session import CORRESPONDENCES, load_model_source
+    from conrt.runtime.checkpoint import resolve_model
+    from conrt.runtime.session import CORRESPONDENCES
+
+    from ._backend_args import backend_options
 
     modes = [m for m in args.modes.replace(" ", "").split(",") if m]
     bad = [m for m in modes if m not in CORRESPONDENCES]
     if not modes or bad:
         raise ConfigError(f"--modes takes comma-separated correspondence modes ({', '.join(CORRESPONDENCES)}), "
                           f"got {args.modes!r}")
-    model, _ = load_model_source(args.weights)
+    model = resolve_model(args.weights)
+    options = backend_options(args)
     by_mode: dict = {m: {} for m in modes}
     for size in sizes:  # modes back to back per size: the machine's load hits them alike
         for m in modes:
             by_mode[m].update(measure([size], args.frames, backend=args.backend, character=args.character,
-                                      sheet=args.sheet, model=model, warmup=args.warmup, correspondence=m))
+                                      sheet=args.sheet, model=model, warmup=args.warmup, correspondence=m,
+                                      backend_options=options))
     if args.json:
         print(json.dumps(by_mode[modes[0]] if len(modes) == 1 else by_mode))
         return 0

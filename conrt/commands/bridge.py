@@ -6,6 +6,7 @@ import os
 import signal
 
 from conrt.errors import ConfigError
+from conrt.limits import DEFAULT_SIZE
 
 from ._backend_args import add_backend_option_argument, backend_options
 from ._motion_args import add_loading_arguments, loading_kwargs
@@ -20,7 +21,7 @@ def register(subparsers) -> None:
                     "pose request an engine writes there and publishes premultiplied RGBA frames. "
                     "See docs/engine_bridge.md and engine_bridge/PROTOCOL.md.")
     p.add_argument("--name", help="bridge name (default: a fresh unique one, printed at start)")
-    p.add_argument("--size", type=int, default=256, help="frame width and height in pixels (default 256)")
+    p.add_argument("--size", type=int, default=DEFAULT_SIZE, help=f"frame width and height in pixels (default {DEFAULT_SIZE})")
     p.add_argument("--source", choices=("test", "runtime"), default="test",
                    help="test: synthetic pattern drawing the requested pose; runtime: the CoNR runtime")
     p.add_argument("--format", choices=("rgba8", "rgba16f"), default="rgba8", help="pixel format (default rgba8)")

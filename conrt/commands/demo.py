@@ -21,8 +21,8 @@ from pathlib import Path
 
 import numpy as np
 
-from conrt.commands._motion_args import add_motion_argument, loading_kwargs
-from conrt.commands.render import add_source_arguments
+from conrt.commands._motion_args import add_motion_argument
+from conrt.commands.render import add_source_arguments, runtime_spec
 from conrt.errors import ConfigError, ConrtError, ContextError
 from conrt.limits import check_output_file
 
@@ -103,15 +103,14 @@ def _display_problem() -> str | None:
 def _run_headless(args) -> int:
     from tqdm import tqdm
 
-    from conrt.runtime.frame_loop import open_runtime
     from conrt.limits import check_output_folder
+    from conrt.runtime.frame_loop import build_runtime
     from conrt.runtime.outputs import PngSink, VideoSink, close_sinks
 
+    spec = runtime_spec(args, context="egl" if args.context == "window" else args.context,
+                        physics_mode=_body_mode(args, window=False), vmc=args.vmc, vmc_send=args.vmc_send).check()
     out = check_output_folder(args.output)  # before loading anything
-    rt = open_runtime(args.character, args.sheet, args.weights, backend=args.backend, size=args.size, clip=args.clip,
-                      fps=args.fps, context="egl" if args.context == "window" else args.context,
-                      yaw=args.yaw, pitch=args.pitch, physics_mode=_body_mode(args, window=False),
-                      vmc=args.vmc, vmc_send=args.vmc_send, **loading_kwargs(args))
+    rt = build_runtime(spec)
     video = VideoSink(out / "demo.mp4", args.fps, _BACKGROUND)
     frames = PngSink(out / "frames", extra={"clip": args.clip, "fps": args.fps, "weights": rt.info.weights})
 
@@ -193,11 +192,11 @@ class DemoControls:
         self.show_reference = not self.show_reference
 
     def reset(self) -> None:
-        self.rt.raster.yaw, self.rt.raster.pitch = self.home
-        self.rt.physics.seek(self.rt.physics.clip, 0.0)
+        self.rt.set_camera(*self.home)
+        self.rt.seek(0.0)
 
     def press(self, x: float, y: float) -> None:
-        self._drag, self._moved = (x, y, self.rt.raster.yaw, self.rt.raster.pitch), False
+        self._drag, self._moved = (x, y, *self.rt.camera_angles), False
 
     def move(self, x: float, y: float) -> None:
         d = self._drag
@@ -206,8 +205,7 @@ class DemoControls:
         dx, dy = x - d[0], y - d[1]
         if abs(dx) + abs(dy) > self.DRAG_THRESHOLD:
             self._moved = True
-            self.rt.raster.yaw = d[2] - dx * 0.4
-            self.rt.raster.pitch = float(np.clip(d[3] + dy * 0.3, -60, 60))
+            self.rt.set_camera(yaw=d[2] - dx * 0.4, pitch=float(np.clip(d[3] + dy * 0.3, -60, 60)))
 
     def release(self, x: float, y: float) -> None:
         if self._drag is not None and not self._moved:
@@ -263,38 +261,31 @@ def _run_window(args) -> int:
     from conrt.runtime.frame_loop import over_background, udp_preview
     from conrt.shaders import create_context, release_context
 
-    from conrt.physics.motion import check_motion
+    from conrt.runtime.checkpoint import resolve_model
+    from conrt.runtime.frame_loop import build_runtime, check_size
 
     clips = list_clips()
-    check_motion(args.clip)
-    loading = loading_kwargs(args)
+    spec = runtime_spec(args, realtime=True, passes=("toon",), physics_mode=_body_mode(args, window=True),
+                        vmc=args.vmc, vmc_send=args.vmc_send).check()
     if args.screenshot is not None:
         check_output_file(args.screenshot, "--screenshot", (".png",))  # before the window opens
-    from conrt.runtime.frame_loop import check_size
-    from conrt.runtime.session import load_model_source
-
-    # the window's size depends on the frame size, which defaults to the model's
-    model, _ = load_model_source(args.weights)
-    size = check_size(args.size or int(model.cfg.image_size), model.cfg.size_multiple)
+    # the model first: a size it cannot take fails before the window opens
+    model = resolve_model(spec.weights)
+    size = check_size(spec.size, model.cfg.size_multiple)
+    spec = dataclasses.replace(spec, weights=model)
     scale = args.scale or window_scale(size, _screen_size())
     panel = size * scale
     show_ref = not args.no_reference
     win_w = panel + (panel // 2 if show_ref else 0)  # shaded | UDP over toon at half size
     ctx = create_context("window", visible=True, window_size=(win_w, panel), title="conrt demo")
     window = ctx.extra["window"]
-    from conrt.runtime.frame_loop import open_runtime
-
     try:
-        rt = open_runtime(args.character, args.sheet, backend=args.backend, size=size, model=model,
-                          clip=args.clip, fps=args.fps, realtime=True, toon=True, ctx=ctx, yaw=args.yaw,
-                          pitch=args.pitch, physics_mode=_body_mode(args, window=True), vmc=args.vmc,
-                          vmc_send=args.vmc_send,
-                          **loading)
+        rt = build_runtime(spec, ctx=ctx)
     except BaseException:
         release_context(ctx)
         raise
-    if rt.physics.clip not in clips:  # a motion file: its own key after the built-in clips
-        clips = clips + [rt.physics.clip]
+    if rt.clip not in clips:  # a motion file: its own key after the built-in clips
+        clips = clips + [rt.clip]
     controls = DemoControls(rt, clips, panel, scale, home=(args.yaw, args.pitch), show_reference=show_ref)
 
     def on_key(win, key, scancode, action, mods):
@@ -339,7 +330,7 @@ def _run_window(args) -> int:
             now = time.perf_counter()
             # animation in wall-clock time: a slow loop advances the clip further
             # per frame (capped, so physics does not spiral into ever more substeps)
-            rt.physics.world.time_scale = float(np.clip((now - tick) * args.fps, 0.25, 2.0))
+            rt.set_time_scale(float(np.clip((now - tick) * args.fps, 0.25, 2.0)))
             tick = now
             rt.produce()  # physics + raster of the next frame; shading runs on the worker
             frame = rt.latest()

@@ -5,7 +5,6 @@ import logging
 import time
 
 from conrt.errors import ConfigError
-from conrt.samples import SAMPLE_CHARACTER
 
 from ._motion_args import add_loading_arguments, add_motion_argument, loading_kwargs
 
@@ -71,20 +70,9 @@ def bvh_info(args) -> int:
 
 def _character(spec: str, facing: str = "auto", name_map=None):
     """-> (Character, the file it came from or None)."""
-    from pathlib import Path
+    from conrt.characters.sources import resolve_character
 
-    if spec.startswith("procedural:"):
-        from conrt.characters.procedural import generate
-
-        try:
-            seed = int(spec.split(":", 1)[1])
-        except ValueError:
-            raise ConfigError(f"--character {spec!r}: expected procedural:<integer seed>") from None
-        return generate(seed), None
-    from conrt.characters.gltf_io import load_character
-
-    path = SAMPLE_CHARACTER if spec == "sample" else Path(spec)
-    return load_character(path, facing=facing, name_map=name_map), path
+    return resolve_character(spec, facing=facing, name_map=name_map)
 
 
 def simulate(args) -> int:

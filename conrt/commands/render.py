@@ -13,18 +13,13 @@ import logging
 from pathlib import Path
 
 from conrt.errors import ConfigError
-from conrt.limits import finite_float, runtime_side
+from conrt.limits import DEFAULT_SIZE, finite_float, runtime_side
 
 from ._backend_args import add_backend_option_argument, backend_options
 from ._motion_args import add_loading_arguments, add_motion_argument, loading_kwargs
 
 log = logging.getLogger(__name__)
 
-# Frame size of conrt render and conrt demo: 256² is where exact sheet
-# correspondences pay (eyes and line art survive) and conr-rt still holds
-# ~30 fps end to end on 2 cores (docs/runtime.md); the embedded model was
-# trained at 128² (its cfg.image_size, what open_runtime(size=None) uses).
-DEFAULT_SIZE = 256
 
 
 def add_source_arguments(p: argparse.ArgumentParser) -> None:
@@ -47,6 +42,19 @@ def add_source_arguments(p: argparse.ArgumentParser) -> None:
     add_loading_arguments(p)
 
 
+def runtime_spec(args, **overrides):
+    """The :class:`~conrt.runtime.frame_loop.RuntimeSpec` that ``add_source_arguments``
+    (+ ``--motion``, ``--fps``, ``--name-map``/``--facing``) describe; ``overrides``
+    set the fields a command decides itself (realtime, passes, physics_mode ...)."""
+    from conrt.runtime.frame_loop import RuntimeSpec
+
+    fields = dict(character=args.character, motion=args.clip, sheet=args.sheet, weights=args.weights,
+                  backend=args.backend, backend_options=backend_options(args), size=args.size, yaw=args.yaw,
+                  pitch=args.pitch, context=args.context, fps=args.fps, **loading_kwargs(args))
+    fields.update(overrides)
+    return RuntimeSpec(**fields)
+
+
 def register(subparsers) -> None:
     p = subparsers.add_parser("render", help="shade a clip offline to a video, PNG frames or a sprite atlas",
                               description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -62,7 +70,7 @@ def register(subparsers) -> None:
 def run(args) -> int:
     from tqdm import tqdm
 
-    from conrt.runtime.frame_loop import open_runtime
+    from conrt.runtime.frame_loop import build_runtime
     from conrt.runtime.outputs import AtlasSink, close_sinks, make_sink
 
     if not args.output and not args.atlas:
@@ -74,8 +82,7 @@ def run(args) -> int:
     from conrt.physics.motion import check_motion
 
     check_motion(args.clip)  # before any file is created
-    loading = loading_kwargs(args)
-    loading["backend_options"] = backend_options(args)
+    spec = runtime_spec(args).check()
     sinks = []
     if args.output:
         sinks.append(make_sink(args.output, args.fps, extra={"clip": args.clip, "fps": args.fps}))
@@ -87,9 +94,7 @@ def run(args) -> int:
             s(frame)
 
     try:
-        rt = open_runtime(args.character, args.sheet, args.weights, backend=args.backend, size=args.size,
-                          clip=args.clip, fps=args.fps, context=args.context, yaw=args.yaw, pitch=args.pitch,
-                          **loading)
+        rt = build_runtime(spec)
     except BaseException:
         close_sinks(sinks, failed=True)  # nothing written: leave no empty folder or file behind
         raise

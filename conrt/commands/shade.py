@@ -38,33 +38,27 @@ def register(subparsers) -> None:
 def run(args) -> int:
     import numpy as np
 
+    from conrt.limits import check_output_file, make_parents
     from conrt.runtime.backends import create_backend, get_backend_class
     from conrt.runtime.checkpoint import resolve_model
-    from conrt.runtime.session import load_sheet_udps
-    from conrt.runtime.sheet import read_sheet_image, read_udp
-
-    from conrt.limits import check_output_file, make_parents
-    from conrt.errors import InputError
-    from conrt.runtime.session import MAX_SHEET_VIEWS, list_sheet_files
+    from conrt.runtime.session import load_sheet
+    from conrt.runtime.sheet import read_udp
 
     out = check_output_file(args.output, "-o", (".png", ".npz"), create_parents=False)  # before the work
-    sheet = args.sheet
-    if len(sheet) == 1 and Path(sheet[0]).is_dir():  # a folder, like render and demo take
-        sheet = list_sheet_files(sheet[0])
-    if len(sheet) > MAX_SHEET_VIEWS:  # before decoding any of them
-        raise InputError(f"--sheet: {len(sheet)} views; a sheet holds 1-{MAX_SHEET_VIEWS} (4-8 recommended)")
-    images = [read_sheet_image(p) for p in sheet]  # before the model: bad views fail fast
+    source = args.sheet[0] if len(args.sheet) == 1 and Path(args.sheet[0]).is_dir() else args.sheet
+    # the sheet as the runtime loads it (view count, cut-out views, their *_udp.npz), before the model
+    sheet = load_sheet(source, matting=args.matting)
     udp = read_udp(args.udp)
     model = resolve_model(args.weights, args.config)
     options = backend_options(args)
     # auto: the fastest backend that runs this model and takes this many sheet views
-    name = get_backend_class(args.backend, model, len(images)).name
+    name = get_backend_class(args.backend, model, sheet.views).name
     if args.onnx and name == "onnxruntime":
         options.setdefault("onnx_path", args.onnx)
-    # lookup models (conr-rt) use the views' own UDPs when each has a *_udp.npz beside it
-    udps = load_sheet_udps(sheet) if model.takes_sheet_udp else None
-    with create_backend(name, model, sheet_views=len(images), **options) as backend:
-        backend.encode_sheet(images, official=args.official, matting=args.matting, size=args.size, sheet_udp=udps)
+    with create_backend(name, model, sheet_views=sheet.views, **options) as backend:
+        # framed as the official loader frames it (not the runtime's fit_sheet): --official reproduces it
+        backend.encode_sheet(list(sheet.images), official=args.official, matting=args.matting, size=args.size,
+                             sheet_udp=sheet.udps_for(model))
         rgba = backend.shade(udp)  # (H, W, 4) premultiplied
     make_parents(out)
     if out.suffix.lower() == ".npz":

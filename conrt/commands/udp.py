@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from conrt.errors import AssetError, ConfigError
+from conrt.errors import ConfigError
 from conrt.limits import check_output_file, finite_float, raster_side
 from conrt.types import Character, Pose
 
@@ -51,14 +51,10 @@ def add_view_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def load_character_file(path: Path, facing: str = "auto", name_map: dict | None = None) -> Character:
-    """Load a .glb/.gltf/.vrm with the characters package's glTF loader."""
-    if not Path(path).is_file():
-        raise AssetError(f"no character file at {path}")
-    try:
-        from conrt.characters.gltf_io import load_character
-    except ImportError as exc:  # the loader ships with conrt.characters
-        raise AssetError(f"the glTF loader is not available ({exc})") from exc
-    return load_character(path, facing=facing, name_map=name_map)
+    """A character file (or procedural:SEED), through the one character resolver."""
+    from conrt.characters.sources import resolve_character
+
+    return resolve_character(path, facing=facing, name_map=name_map)[0]
 
 
 # ---------------------------------------------------------------------------

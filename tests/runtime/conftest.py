@@ -3,15 +3,12 @@ seed 0 (built once, ~5 s) and the paper model loaded strictly from them."""
 from __future__ import annotations
 
 import os
-import sys
 import tempfile
-from pathlib import Path
 
 import numpy as np
 import pytest
 
-sys.path.insert(0, str(Path(__file__).parent))
-from conr_weights import GOLDEN, official_state_dicts  # noqa: E402
+from .conr_weights import GOLDEN, official_state_dicts
 
 # exported ONNX graphs go to a private cache, never the user's ~/.cache
 os.environ["CONRT_CACHE_DIR"] = tempfile.mkdtemp(prefix="conrt-test-cache-")

@@ -6,7 +6,7 @@ import onnx
 import pytest
 import torch
 
-from conr_weights import fill
+from .conr_weights import fill
 from conrt.errors import ConfigError, InputError
 from conrt.runtime import sheet as sh
 from conrt.runtime.backends import (available_backends, backend_names, create_backend,

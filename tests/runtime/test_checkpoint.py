@@ -6,7 +6,7 @@ import pickle
 import pytest
 import torch
 
-from conr_weights import layout
+from .conr_weights import layout
 from conrt.errors import CheckpointError, ConfigError
 from conrt.runtime import checkpoint as ck
 from conrt.runtime.model import create_model

@@ -16,7 +16,7 @@ import torch
 
 from conrt.runtime import sheet as sh
 
-from golden_tolerance import IMAGE_TOL, conv_chain_sqrt_fan_in, tolerance
+from .golden_tolerance import IMAGE_TOL, conv_chain_sqrt_fan_in, tolerance
 
 TOL = IMAGE_TOL  # the final image, as a user sees it
 

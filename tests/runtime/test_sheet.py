@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import torch
 
-from conr_weights import fill
+from .conr_weights import fill
 from conrt.errors import InputError
 from conrt.runtime import official as off
 from conrt.runtime import sheet as sh
