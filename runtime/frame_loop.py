@@ -231,15 +231,25 @@ class RasterStage:
         now on every frame also rasterizes each view's sampled reference and
         coverage (``read_views``). ``views``: one ``SheetView`` per sheet view;
         ``reference``: ``SheetCache.reference``."""
+        from conrt.shaders import UdpPass
         from conrt.shaders.correspondence_pass import CorrespondencePass
 
         new = CorrespondencePass(self.ctx, self.size, self.size)
+        udp = None
         try:
             new.set_character(self.character)
             new.set_sheet(views, reference)
+            if not self.udp.visibility_buffer:  # one raster of the target: the UDP pass draws the visibility too
+                udp = UdpPass(self.ctx, self.size, self.size, visibility=True)
+                udp.set_character(self.character)
         except BaseException:
             new.release()
+            if udp is not None:
+                udp.release()
             raise
+        if udp is not None:
+            self.udp.release()
+            self.udp = udp
         if self.correspondence is not None:
             self.correspondence.release()
         self.correspondence = new
@@ -249,7 +259,7 @@ class RasterStage:
         if self.toon is not None:
             self.toon.render(pose, camera)
         if self.correspondence is not None:
-            self.correspondence.render(pose, camera)
+            self.correspondence.render(pose, camera, visibility=self.udp.visibility)
         self.ctx.finish()  # so raster time is the GPU's work, not the read-back's
 
     def read(self) -> np.ndarray:

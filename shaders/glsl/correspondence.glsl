@@ -15,7 +15,7 @@
 // drawn by glsl/correspondence_vbuf.glsl.)
 // RESOLVE (= the views per draw, 1..6): a full-screen pass over the pixels
 // the target covers, once per pixel, not per overlapping fragment: fetches
-// the triangle's 3 vertex indices (u_triangles) and each view's 3 texels,
+// each view's 3 corner texels of the pixel's triangle (u_tri_attrs: adjacent, by triangle),
 // interpolates them with the barycentrics (what the rasterizer would have
 // done), samples the view's reference there and writes the view's coverage
 // (1 where the point is visible in the view).
@@ -69,10 +69,11 @@ void main() {  // one triangle over the viewport; the visibility buffer says whi
 
 #elif defined FRAGMENT_SHADER
 uniform sampler2D u_vbuf;       // the default pass's output: (triangle + 1, b0, b1, 0); 0 = background
-uniform isampler2D u_triangles; // RGBA32I, 4096 texels per row: triangle t's 3 vertex indices
+uniform sampler2D u_tri_attrs;  // RGBA32F, 4096 texels per row: u_attrs by triangle, (t * u_views + k) * 3 + corner
+uniform int u_views;            // M, all the sheet's views
 uniform int u_row0;             // this draw's first row in the outputs (group * H)
 uniform sampler2DArray u_reference;  // [M] x S x S premultiplied RGBA, row 0 = top; zero border
-uniform sampler2D u_depth;           // R32F, S x (M * S): view k's depth map in rows [k*S, (k+1)*S)
+uniform sampler2D u_depth;           // RGBA32F, (S+1) x (M * (S+1)): view k's depth quads in rows [k*(S+1), (k+1)*(S+1))
 uniform float u_side;
 uniform int u_first;
 uniform int u_count;
@@ -106,17 +107,15 @@ layout(location = 7) out vec4 o_cover45;
 
 // is a point at eye depth d seen at pixel position p of view k? It is when
 // one of the 4 depth texels around p shows a surface within the tolerance
-// (the point's own surface; an occluder is nearer by more than that)
+// (the point's own surface; an occluder is nearer by more than that). The 4
+// come in one fetch: u_depth texel base + 1 holds them, clamped to the map
+// (correspondence_pass.depth_quads); a base outside the map reads the
+// nearest quad, which clamps to the same texels.
 float visible_in(int k, vec2 p, float d, float tolerance) {
-    ivec2 base = ivec2(floor(p - 0.5));
     int side = int(u_side);
-    float seen = 0.0;
-    for (int j = 0; j < 4; ++j) {
-        ivec2 t = clamp(base + ivec2(j & 1, j >> 1), ivec2(0), ivec2(side - 1));
-        float depth = texelFetch(u_depth, ivec2(t.x, k * side + t.y), 0).r;
-        seen = max(seen, step(abs(depth - d), tolerance));
-    }
-    return seen;
+    ivec2 q = clamp(ivec2(floor(p - 0.5)) + 1, ivec2(0), ivec2(side));
+    vec4 depth = texelFetch(u_depth, ivec2(q.x, k * (side + 1) + q.y), 0);
+    return any(lessThanEqual(abs(depth - vec4(d)), vec4(tolerance))) ? 1.0 : 0.0;
 }
 
 // view u_first + i at the point with barycentrics `bary` in triangle `tri`:
@@ -124,11 +123,13 @@ float visible_in(int k, vec2 p, float d, float tolerance) {
 // `seen`; zeros where the view does not see the point. (Called with constant
 // i, not looped over arrays: llvmpipe spills indexed arrays to memory, which
 // cost more than everything else in the resolve.)
-vec4 resolve_view(int i, int count, ivec3 tri, vec3 bary, out float seen) {
+vec4 resolve_view(int i, int count, int tri_texel, vec3 bary, out float seen) {
     seen = 0.0;
     if (i >= count) return vec4(0.0);
     int k = u_first + i;
-    vec4 at = bary.x * view_attr(k, tri.x) + bary.y * view_attr(k, tri.y) + bary.z * view_attr(k, tri.z);
+    int c = tri_texel + 3 * k;  // the triangle's corners in view k: 3 adjacent texels
+    vec4 at = bary.x * texelFetch(u_tri_attrs, texel_of(c), 0) + bary.y * texelFetch(u_tri_attrs, texel_of(c + 1), 0)
+            + bary.z * texelFetch(u_tri_attrs, texel_of(c + 2), 0);
     if (at.z <= 0.0) return vec4(0.0);
     vec2 p = at.xy / at.z;
     seen = u_exact[i] > 0.5 ? visible_in(k, p, at.w, u_tolerance[i])
@@ -150,7 +151,7 @@ void main() {
     if (vis.x < 0.5) discard;
     int count = u_count;
     int t = int(vis.x) - 1;
-    ivec3 tri = texelFetch(u_triangles, texel_of(t), 0).xyz;
+    int tri = t * u_views * 3;  // the triangle's first texel in u_tri_attrs
     vec3 bary = vec3(vis.y, vis.z, 1.0 - vis.y - vis.z);
     // RESOLVE views per draw (a constant: llvmpipe would run the unused ones' code too)
     vec4 c0123 = vec4(0.0), c45 = vec4(0.0);
