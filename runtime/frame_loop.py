@@ -104,10 +104,19 @@ class PhysicsStage:
     """One character in its own :class:`PhysicsWorld`, driven by a clip.
 
     ``mode="physical"`` lets :meth:`poke` push the body (the demo); the
-    default ``"kinematic"`` follows the clip exactly (render, bench)."""
+    default ``"kinematic"`` follows the clip exactly (render, bench).
+
+    ``lookahead=True`` (render, bench: every frame in order, nobody steering):
+    each :meth:`step` returns the pose stepped in the background since the
+    previous call and starts the next one on a thread of its own, so the
+    physics of frame t+1 overlaps the rasterizing of frame t (PyBullet and
+    the GL calls leave the GIL to each other). The poses are the same, in the
+    same order; a change (``set_clip``, ``set_expressions``) shows from the
+    pose after the one already stepped; ``seek`` drops that pose (exact)."""
 
     def __init__(self, character: Character, clip="idle", fps: float = 30.0,
-                 mode: Literal["kinematic", "physical"] = "kinematic", substeps: int = 4, live=None):
+                 mode: Literal["kinematic", "physical"] = "kinematic", substeps: int = 4, live=None,
+                 lookahead: bool = False):
         from conrt.physics.clips import Clip, list_clips
         from conrt.physics.world import PhysicsWorld
 
@@ -126,6 +135,9 @@ class PhysicsStage:
         except Exception:
             self.world.close()
             raise
+        self._ahead_pool = ThreadPoolExecutor(1, thread_name_prefix="conrt-physics") if lookahead else None
+        self._ahead = None  # the next (pose, time) being stepped in the background
+        self._time = self.world.time(self.handle)  # the clip time of the pose step() returned last
 
     def _named(self, clip) -> str:
         """A clip name (a Clip is remembered under its name); unknown names are a ConfigError."""
@@ -143,18 +155,42 @@ class PhysicsStage:
 
     @property
     def time(self) -> float:
-        return self.world.time(self.handle)
+        """Clip time of the last pose :meth:`step` returned."""
+        return self._time if self._ahead_pool is not None else self.world.time(self.handle)
 
-    def step(self) -> Pose:
+    def _step_world(self) -> tuple[Pose, float]:
         if self.live is not None and self.live.take_jump():  # a new live stream: restart cloth/hair on its pose
             self.world.reset(self.handle)
         pose = self.world.step()[self.handle]
+        t = self.world.time(self.handle)
         for fn in self.listeners:
-            fn(pose, self.time)
+            fn(pose, t)
+        return pose, t
+
+    def step(self) -> Pose:
+        if self._ahead_pool is None:
+            return self._step_world()[0]
+        ahead = self._ahead or self._ahead_pool.submit(self._step_world)
+        self._ahead = None
+        pose, self._time = ahead.result()  # a failed step raises here, for the frame it was for
+        self._ahead = self._ahead_pool.submit(self._step_world)
         return pose
+
+    def settle(self, drop: bool = False) -> None:
+        """Wait for the pose being stepped ahead (``lookahead``), so the world
+        is free to change; ``drop``: forget it (the next step() steps anew)."""
+        if self._ahead is None:
+            return
+        try:
+            self._ahead.result()
+        except Exception:
+            drop = True  # step() would re-raise it; nothing to keep
+        if drop:
+            self._ahead = None
 
     def set_clip(self, clip, start: float = 0.0) -> None:
         clip = self._named(clip)
+        self.settle()
         self.world.set_clip(self.handle, self.extra_clips.get(clip, clip), start)
         self.clip = clip
 
@@ -162,17 +198,25 @@ class PhysicsStage:
         """Jump to time ``t`` of ``clip`` (cloth/hair settle from their rest shape)."""
         if getattr(clip, "name", clip) != self.clip:
             self.set_clip(clip, t)
-        return self.world.reset(self.handle, t)[self.handle]
+        self.settle(drop=True)
+        pose = self.world.reset(self.handle, t)[self.handle]
+        self._time = self.world.time(self.handle)
+        return pose
 
     def set_expressions(self, weights: dict, replace: bool = False) -> None:
         """Expression weights by name from the next frame on (``PhysicsWorld.set_expressions``)."""
+        self.settle()
         self.world.set_expressions(self.handle, weights, replace=replace)
 
     def poke(self, point, impulse) -> str:
         """Push the body at ``point`` (character space); needs ``mode="physical"``."""
+        self.settle()
         return self.world.poke(self.handle, point, impulse)
 
     def close(self) -> None:
+        if self._ahead_pool is not None:
+            self.settle(drop=True)
+            self._ahead_pool.shutdown(wait=True)
         self.world.close()
 
 
@@ -769,7 +813,9 @@ def open_runtime(character=None, sheet=None, weights=None, *, backend: str = "au
             if receiver is not vmc:
                 owned.append(receiver)
             live = receiver.motion(char)
-        physics = PhysicsStage(char, motion, fps=fps, mode=physics_mode, live=live)
+        # every frame in order and nobody steering: the physics steps a frame ahead on its own thread
+        lookahead = not realtime and live is None and vmc_send is None and physics_mode == "kinematic"
+        physics = PhysicsStage(char, motion, fps=fps, mode=physics_mode, live=live, lookahead=lookahead)
         if vmc_send is not None:
             from conrt.physics.vmc import VmcSender
 
