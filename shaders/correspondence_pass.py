@@ -47,8 +47,12 @@ from conrt.types import Camera, Character, Pose
 
 log = logging.getLogger(__name__)
 
-GROUP = 6  # views per resolve draw: all of a 6-view sheet at once (the per-pixel fetches are shared)
-OUTPUTS = 8  # at most: attachments per draw = its views' sampled RGBA, then their covers, 4 per attachment
+# views per resolve draw, an attachment each (colour + coverage): a whole sheet
+# of up to 8 views at once (the per-pixel fetches are shared). Coverage rides
+# in the alpha (the network's sampled alpha is 1 exactly where it is > 0):
+# separate coverage attachments cost a quarter more to clear, write and read.
+GROUP = 8
+OUTPUTS = GROUP  # colour attachments the pass needs
 NN_RADIUS = 0.01  # UDP-NN: a match farther than this (canonical box units) is "not seen in this view"
 # exact: the mesh seen through a view's camera must cover the view's drawing
 # (measured IoU: 1.0 with the right file, <= 0.65 with another view's)
@@ -385,7 +389,7 @@ class CorrespondencePass:
         w, h, g = self.width, self.height, self.groups
         n = min(self.views, GROUP)  # views per draw
         self._release_targets()
-        self._targets = [self.ctx.texture((w, h * g), 4, dtype="f4") for _ in range(n + -(-n // 4))]
+        self._targets = [self.ctx.texture((w, h * g), 4, dtype="f4") for _ in range(n)]
         self._vbuf = self.ctx.texture((w, h), 4, dtype="f4")
         self._vbuf.filter = (moderngl.NEAREST, moderngl.NEAREST)
         self._depth = self.ctx.depth_renderbuffer((w, h))
@@ -461,14 +465,15 @@ class CorrespondencePass:
                                                       np.empty((m, 1, h, w), np.float32))
         if sampled.shape != (m, 4, h, w) or cover.shape != (m, 1, h, w):
             raise InputError(f"read(out=...): expected arrays [{m}, 4, {h}, {w}] and [{m}, 1, {h}, {w}]")
-        n = min(m, GROUP)  # views per draw
         for c in range(len(self._planes)):
             self.fbo.read_into(self._planes[c], components=4, attachment=c, dtype="f4", alignment=1)
         planes = self._planes.reshape(len(self._planes), self.groups, h, w, 4)
         for k in range(m):
             g, i = divmod(k, GROUP)
-            sampled[k] = planes[i, g].transpose(2, 0, 1)  # [H, W, RGBA] -> [RGBA, H, W]
-            cover[k, 0] = planes[n + i // 4, g, :, :, i % 4]
+            plane = planes[i, g]  # [H, W, (colour, coverage)]
+            cover[k, 0] = plane[..., 3]
+            sampled[k, :3] = plane[..., :3].transpose(2, 0, 1)  # [H, W, RGB] -> [RGB, H, W]
+            np.greater(plane[..., 3], 0.0, out=sampled[k, 3], casting="unsafe")  # opaque where seen
         return sampled, cover
 
     def run(self, pose: Pose, camera: Camera, out=None, visibility=None) -> tuple[np.ndarray, np.ndarray]:
