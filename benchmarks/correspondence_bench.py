@@ -13,6 +13,9 @@ sheet positions found: with a position-ramp reference, their max and median
 shift in sheet pixels) and times ``run`` (render + read back; median and
 fastest of the interleaved repetitions, and the median CPU time of the
 process, llvmpipe's threads included: the steadiest on a shared CPU).
+Also the raster stage as the runtime runs it (``stage_*``): the baseline's
+plain UDP pass + its pass, against the working tree's UDP pass drawing the
+visibility buffer too (``UdpPass(visibility=True)``) + the resolve of it.
 
 Usage: python benchmarks/correspondence_bench.py [--sizes 256 128] [--reps 20]
        [--baseline 606459e] [--json benchmarks/results/correspondence.json]
@@ -23,6 +26,7 @@ import argparse
 import importlib.util
 import json
 import platform
+import re
 import statistics
 import subprocess
 import sys
@@ -43,8 +47,10 @@ def _old_module(rev: str, tmp: Path):
                               capture_output=True, text=True).stdout
     glsl = tmp / "correspondence_old.glsl"
     glsl.write_text(show("shaders/glsl/correspondence.glsl"))
-    src = show("shaders/correspondence_pass.py").replace('load_program(ctx, "correspondence"',
-                                                         f'load_program(ctx, __import__("pathlib").Path({str(glsl)!r})')
+    # every load of its resolve/depth program (ctx or self.ctx) reads the old file
+    src = re.sub(r'load_program\((self\.)?ctx, "correspondence"',
+                 lambda m: f'load_program({m.group(1) or ""}ctx, __import__("pathlib").Path({str(glsl)!r})',
+                 show("shaders/correspondence_pass.py"))
     path = tmp / "correspondence_pass_old.py"
     path.write_text(src)
     spec = importlib.util.spec_from_file_location("conrt_correspondence_pass_old", path)
@@ -98,6 +104,7 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
 
     from conrt.runtime.session import load_character_source
+    from conrt.shaders import UdpPass
     from conrt.shaders import correspondence_pass as new
     from conrt.shaders.context import create_context, describe
 
@@ -119,12 +126,27 @@ def main(argv=None) -> int:
                 out = {name: [a.copy() for a in p.run(pose, camera)] for name, p in passes.items()}
                 times = {name: [] for name in passes}
                 cpu = {name: [] for name in passes}
+                udps = {"baseline": UdpPass(ctx, size, size), "vbuf": UdpPass(ctx, size, size, visibility=True)}
+                for u in udps.values():
+                    u.set_character(character)
+                stage = {name: [] for name in passes}  # CPU ms of UDP pass + correspondences, as the runtime
                 for _ in range(args.reps):
                     for name, p in passes.items():
                         t0, c0 = time.perf_counter(), time.process_time()
                         p.run(pose, camera)
                         times[name].append(time.perf_counter() - t0)
                         cpu[name].append(time.process_time() - c0)
+                        c0 = time.process_time()
+                        udps[name].render(pose, camera)
+                        if name == "vbuf":
+                            p.render(pose, camera, visibility=udps[name].visibility)
+                        else:
+                            p.render(pose, camera)
+                        udps[name].read()
+                        p.read()
+                        stage[name].append(time.process_time() - c0)
+                for u in udps.values():
+                    u.release()
                 (s0, c0), (s1, c1) = out["baseline"], out["vbuf"]
                 diff = np.maximum(np.abs(s0 - s1).max(1), np.abs(c0 - c1)[:, 0])  # [M, H, W]
                 # the sheet positions found: a ramp reference (colour = position / size, alpha = the
@@ -148,6 +170,9 @@ def main(argv=None) -> int:
                        "baseline_cpu_ms": round(1e3 * statistics.median(cpu["baseline"]), 2),
                        "vbuf_cpu_ms": round(1e3 * statistics.median(cpu["vbuf"]), 2),
                        "speedup_cpu": round(statistics.median(cpu["baseline"]) / statistics.median(cpu["vbuf"]), 2),
+                       "stage_baseline_cpu_ms": round(1e3 * statistics.median(stage["baseline"]), 2),
+                       "stage_cpu_ms": round(1e3 * statistics.median(stage["vbuf"]), 2),
+                       "stage_speedup_cpu": round(statistics.median(stage["baseline"]) / statistics.median(stage["vbuf"]), 2),
                        "covered_pixels": int((c0 > 0).sum()), "max_abs_diff": float(diff.max()),
                        "pixels_diff_gt_1e-3": int((diff > 1e-3).sum()),
                        "cover_flips": int(((c0 > 0) != (c1 > 0)).sum()),

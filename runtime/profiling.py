@@ -3,6 +3,8 @@
 Per size: open the runtime (embedded model + sample character + sample sheet,
 or the fallbacks), warm up, then time ``frames`` pipelined frames of the walk
 clip. Reported: delivered fps (frames / wall time of the timed frames), the
+CPU time of the whole process per frame (all threads; it depends far less
+than the wall times on what else the machine runs), the
 median ms of each stage (physics, raster, read-back, shading, output = the
 premultiplied -> straight u8 conversion a consumer does), and how much the
 pipelining buys (sum of the stage medians / the measured frame time).
@@ -29,7 +31,6 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-import numpy as np
 
 from conrt.errors import ConfigError
 
@@ -88,11 +89,12 @@ def measure_size(size: int, frames: int = 10, warmup: int = 2, backend: str = "a
         it = rt.frames(warmup + frames, sink=lambda f: to_straight_u8(f.rgba))
         for _ in range(warmup):
             next(it)
-        t0 = time.perf_counter()
+        t0, cpu0 = time.perf_counter(), time.process_time()
         for f in it:
             stats.append(f.stats)
             udps.append(f.udp)
         wall = time.perf_counter() - t0
+        cpu = time.process_time() - cpu0  # every thread of the process (GL, ONNX Runtime)
         shader, info = rt.shader, rt.info
         # -- shading only, chosen backend vs the eager baseline, same UDPs ------
         nb = baseline_frames or min(frames, 5)
@@ -142,6 +144,9 @@ def measure_size(size: int, frames: int = 10, warmup: int = 2, backend: str = "a
         "frame_ms": round(frame_ms, 3),
         "stage_sum_ms": round(stage_sum, 3),
         "pipeline_gain": round(stage_sum / frame_ms, 3),  # > 1: stages overlapped
+        # CPU time of the whole process per frame: what the frame costs, nearly whatever the load;
+        # on n otherwise idle cores the frame rate is at most n * 1000 / cpu_ms
+        "cpu_ms": round(cpu / frames * 1e3, 3),
         "shade_only_ms": round(_median(shade_ms), 3),
         "baseline_ms": round(_median(base_ms), 3),
         "shade_speedup_vs_baseline": round(_median(base_ms) / _median(shade_ms), 3),

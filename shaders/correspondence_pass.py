@@ -47,8 +47,12 @@ from conrt.types import Camera, Character, Pose
 
 log = logging.getLogger(__name__)
 
-GROUP = 6  # views per resolve draw: all of a 6-view sheet at once (the per-pixel fetches are shared)
-OUTPUTS = 8  # at most: attachments per draw = its views' sampled RGBA, then their covers, 4 per attachment
+# views per resolve draw, an attachment each (colour + coverage): a whole sheet
+# of up to 8 views at once (the per-pixel fetches are shared). Coverage rides
+# in the alpha (the network's sampled alpha is 1 exactly where it is > 0):
+# separate coverage attachments cost a quarter more to clear, write and read.
+GROUP = 8
+OUTPUTS = GROUP  # colour attachments the pass needs
 NN_RADIUS = 0.01  # UDP-NN: a match farther than this (canonical box units) is "not seen in this view"
 # exact: the mesh seen through a view's camera must cover the view's drawing
 # (measured IoU: 1.0 with the right file, <= 0.65 with another view's)
@@ -140,6 +144,19 @@ def udp_nn_view_attributes(landmarks: np.ndarray, sheet_udp: np.ndarray, radius:
     return out
 
 
+def depth_quads(depth: np.ndarray) -> np.ndarray:
+    """Depth maps [M, S, S] -> [M, S+1, S+1, 4] f32: texel (y, x) holds the
+    depths at (x-1, y-1), (x, y-1), (x-1, y), (x, y), each clamped to the
+    map, so the resolve's depth test reads the 4 texels around a point in
+    one fetch instead of 4 (``visible_in`` in ``glsl/correspondence.glsl``)."""
+    depth = np.asarray(depth, np.float32)
+    side = depth.shape[-1]
+    lo = np.clip(np.arange(-1, side), 0, side - 1)  # base = q - 1, clamped as the 4-fetch version did
+    hi = np.clip(np.arange(0, side + 1), 0, side - 1)  # base + 1
+    return np.ascontiguousarray(np.stack([depth[:, lo][:, :, lo], depth[:, lo][:, :, hi],
+                                          depth[:, hi][:, :, lo], depth[:, hi][:, :, hi]], -1))
+
+
 @dataclass(frozen=True)
 class SheetView:
     """How one sheet view is matched: ``camera`` + ``pose`` (exact,
@@ -185,9 +202,11 @@ class CorrespondencePass:
         self.geometry: SkinnedGeometry | None = None
         self._vao = self._depth_vao = None
         self._attrs: moderngl.Texture | None = None
-        self._triangles: moderngl.Texture | None = None  # per triangle: its 3 vertex indices (as drawn)
+        self._triangles: np.ndarray | None = None  # [T, 3] per triangle its vertex indices (as drawn)
+        self._tri_attrs: moderngl.Texture | None = None  # the resolve's: per triangle and view its corners' texels
         self._reference: moderngl.TextureArray | None = None
         self._depth_maps: moderngl.Texture | None = None
+        self._depth_quads: moderngl.Texture | None = None  # the resolve's: each texel's 2x2 depths (depth_quads)
         self._ref_sampler = ctx.sampler(filter=(moderngl.LINEAR, moderngl.LINEAR), border_color=(0.0, 0.0, 0.0, 0.0))
         self._targets: list[moderngl.Texture] = []  # OUTPUTS attachments, one group of views per H rows
         self._vbuf: moderngl.Texture | None = None  # the raster: (triangle + 1, b0, b1, 0) per pixel
@@ -225,12 +244,8 @@ class CorrespondencePass:
         # the depth maps read only the attribute texture (by gl_VertexID)
         self._depth_vao = self.ctx.vertex_array(self._depth_program, [], index_buffer=self.geometry.index_buffer,
                                                 index_element_size=4)
-        # the resolve finds a pixel's triangle's vertices here: the index buffer as drawn (gl_PrimitiveID order)
-        triangles = np.frombuffer(self.geometry.index_buffer.read(), np.uint32).reshape(-1, 3)
-        texels = np.zeros((rows * _ATTR_WIDTH, 4), np.int32)
-        texels[:t, :3] = triangles
-        self._triangles = self.ctx.texture((_ATTR_WIDTH, rows), 4, texels.tobytes(), dtype="i4")
-        self._triangles.filter = (moderngl.NEAREST, moderngl.NEAREST)
+        # the index buffer as drawn (gl_PrimitiveID order): set_sheet lays the resolve's texels out by triangle
+        self._triangles = np.frombuffer(self.geometry.index_buffer.read(), np.uint32).reshape(-1, 3).copy()
 
     @current
     def set_sheet(self, views: list[SheetView], reference) -> None:
@@ -282,17 +297,21 @@ class CorrespondencePass:
         self._release_sheet()
         self._attrs = self.ctx.texture((width, rows * m), 4, texels.tobytes(), dtype="f4")
         self._attrs.filter = (moderngl.NEAREST, moderngl.NEAREST)
+        self._tri_attrs = self._triangle_texture(attrs)
         ref = np.ascontiguousarray(reference.transpose(0, 2, 3, 1))  # [M, S, S, 4], row 0 = top
         self._reference = self.ctx.texture_array((side, side, m), 4, ref.tobytes(), dtype="f4")
         self._reference.filter = (moderngl.LINEAR, moderngl.LINEAR)
         self.views, self.side, self.modes = m, side, [v.mode for v in views]
         self._resolve, self._resolve_vao = self._resolve_program(min(m, GROUP))
-        for prog in (self._resolve, self._depth_program):
-            prog["u_attrs"].value = 0
-            prog["u_attr_rows"].value = rows
+        self._depth_program["u_attrs"].value = 0  # the resolve reads the triangle texture instead
+        self._depth_program["u_attr_rows"].value = rows
         self._depth_program["u_side"].value = float(side)
         self._draw_depth_maps(attrs)
-        self._check_silhouettes(views, reference[:, 3])
+        depth = np.frombuffer(self._depth_maps.read(), np.float32).reshape(m, side, side)
+        self._check_silhouettes(views, reference[:, 3], depth)
+        quads = depth_quads(depth)  # [M, S+1, S+1, 4]
+        self._depth_quads = self.ctx.texture((side + 1, (side + 1) * m), 4, quads.tobytes(), dtype="f4")
+        self._depth_quads.filter = (moderngl.NEAREST, moderngl.NEAREST)
         r = self._resolve
         r["u_side"].value = float(side)
         self._tolerance = np.zeros(self.groups * GROUP, np.float32)
@@ -300,8 +319,27 @@ class CorrespondencePass:
         r["u_reference"].value = 1
         r["u_depth"].value = 2
         r["u_vbuf"].value = 4
-        r["u_triangles"].value = 5
+        r["u_tri_attrs"].value = 5
+        r["u_views"].value = m
         self._make_targets()
+
+    def _triangle_texture(self, attrs: np.ndarray) -> moderngl.Texture:
+        """The resolve's copy of the per-vertex texels [M, V, 4], laid out by
+        triangle: triangle t's 3 corners in view k at texels (t * M + k) * 3 + c,
+        so a pixel's 3 x M fetches are adjacent in memory and need no index
+        lookup first (scattered vertex fetches were most of the resolve's time
+        on llvmpipe)."""
+        m = attrs.shape[0]
+        texels = np.ascontiguousarray(attrs[:, self._triangles].transpose(1, 0, 2, 3)).reshape(-1, 4)  # [T*M*3, 4]
+        rows = -(-len(texels) // _ATTR_WIDTH)
+        if rows > self.ctx.info["GL_MAX_TEXTURE_SIZE"]:
+            raise InputError(f"{m} views of {len(self._triangles)} triangles exceed this GL's texture size "
+                             f"{self.ctx.info['GL_MAX_TEXTURE_SIZE']}")
+        padded = np.zeros((rows * _ATTR_WIDTH, 4), np.float32)
+        padded[:len(texels)] = texels
+        tex = self.ctx.texture((_ATTR_WIDTH, rows), 4, padded.tobytes(), dtype="f4")
+        tex.filter = (moderngl.NEAREST, moderngl.NEAREST)
+        return tex
 
     def _resolve_program(self, views: int) -> tuple[moderngl.Program, moderngl.VertexArray]:
         """The resolve for ``views`` views per draw, compiled once per count."""
@@ -334,11 +372,9 @@ class CorrespondencePass:
             fbo.release()
             depth.release()
 
-    def _check_silhouettes(self, views: list[SheetView], alpha: np.ndarray) -> None:
+    def _check_silhouettes(self, views: list[SheetView], alpha: np.ndarray, depth: np.ndarray) -> None:
         """A view file of another view or character draws the mesh elsewhere
         than the view's drawing: a named error, not wrong colours."""
-        side = self.side
-        depth = np.frombuffer(self._depth_maps.read(), np.float32).reshape(self.views, side, side)
         for k, view in enumerate(views):
             if view.mode != "exact":
                 continue
@@ -353,7 +389,7 @@ class CorrespondencePass:
         w, h, g = self.width, self.height, self.groups
         n = min(self.views, GROUP)  # views per draw
         self._release_targets()
-        self._targets = [self.ctx.texture((w, h * g), 4, dtype="f4") for _ in range(n + -(-n // 4))]
+        self._targets = [self.ctx.texture((w, h * g), 4, dtype="f4") for _ in range(n)]
         self._vbuf = self.ctx.texture((w, h), 4, dtype="f4")
         self._vbuf.filter = (moderngl.NEAREST, moderngl.NEAREST)
         self._depth = self.ctx.depth_renderbuffer((w, h))
@@ -363,17 +399,30 @@ class CorrespondencePass:
 
     # -- per frame ------------------------------------------------------------
     @current
-    def render(self, pose: Pose, camera: Camera) -> None:
-        """Rasterize the target pose (no read-back)."""
+    def render(self, pose: Pose, camera: Camera, visibility: moderngl.Texture | None = None) -> None:
+        """Rasterize the target pose (no read-back). ``visibility``: the
+        visibility buffer the UDP pass already drew for this pose and camera
+        (``UdpPass(visibility=True).visibility``): the target is then not
+        rasterized again (``pose`` and ``camera`` are not used)."""
         if self._attrs is None:
             raise InputError("CorrespondencePass.run called before set_sheet")
+        if visibility is not None:
+            if visibility.size != self.size or visibility.components != 4 or visibility.dtype != "f4":
+                raise InputError(f"visibility buffer: expected a {self.width}x{self.height} RGBA32F texture, got "
+                                 f"{visibility.size[0]}x{visibility.size[1]} x{visibility.components} {visibility.dtype}")
+        else:
+            self._rasterize(pose, camera)
+            visibility = self._vbuf
+        self._resolve_views(visibility)
+
+    def _rasterize(self, pose: Pose, camera: Camera) -> None:
+        """The visibility buffer: nearest triangle and its barycentrics, once for all views."""
         if (camera.width, camera.height) != self.size:
             raise InputError(f"camera is {camera.width}x{camera.height} but the pass is {self.width}x{self.height}")
         mvp = raster_view_proj(camera)  # the UDP pass's matrix: the same pixels covered
         if not np.isfinite(mvp).all():
             raise InputError("camera matrices contain NaN/inf")
         self.geometry.update(pose)
-        # 1) the visibility buffer: nearest triangle and its barycentrics, once for all views
         self._raster_fbo.use()
         self._raster_fbo.clear(0.0, 0.0, 0.0, 0.0, depth=1.0)
         self.ctx.enable_only(moderngl.DEPTH_TEST)
@@ -381,6 +430,8 @@ class CorrespondencePass:
         self.program["u_view_proj"].write(np.ascontiguousarray(mvp.T))
         self.geometry.bind_joints(self.program, 3)
         self._vao.render(moderngl.TRIANGLES, vertices=self.geometry.num_indices)
+
+    def _resolve_views(self, visibility: moderngl.Texture) -> None:
         # 2) the resolve, once per covered pixel and group of GROUP views
         self.fbo.use()
         self.fbo.clear(0.0, 0.0, 0.0, 0.0)
@@ -388,9 +439,9 @@ class CorrespondencePass:
         self._attrs.use(0)
         self._reference.use(1)
         self._ref_sampler.use(1)
-        self._depth_maps.use(2)
-        self._vbuf.use(4)
-        self._triangles.use(5)
+        self._depth_quads.use(2)
+        visibility.use(4)
+        self._tri_attrs.use(5)
         r = self._resolve
         for g in range(self.groups):
             first = g * GROUP
@@ -414,18 +465,19 @@ class CorrespondencePass:
                                                       np.empty((m, 1, h, w), np.float32))
         if sampled.shape != (m, 4, h, w) or cover.shape != (m, 1, h, w):
             raise InputError(f"read(out=...): expected arrays [{m}, 4, {h}, {w}] and [{m}, 1, {h}, {w}]")
-        n = min(m, GROUP)  # views per draw
         for c in range(len(self._planes)):
             self.fbo.read_into(self._planes[c], components=4, attachment=c, dtype="f4", alignment=1)
         planes = self._planes.reshape(len(self._planes), self.groups, h, w, 4)
         for k in range(m):
             g, i = divmod(k, GROUP)
-            sampled[k] = planes[i, g].transpose(2, 0, 1)  # [H, W, RGBA] -> [RGBA, H, W]
-            cover[k, 0] = planes[n + i // 4, g, :, :, i % 4]
+            plane = planes[i, g]  # [H, W, (colour, coverage)]
+            cover[k, 0] = plane[..., 3]
+            sampled[k, :3] = plane[..., :3].transpose(2, 0, 1)  # [H, W, RGB] -> [RGB, H, W]
+            np.greater(plane[..., 3], 0.0, out=sampled[k, 3], casting="unsafe")  # opaque where seen
         return sampled, cover
 
-    def run(self, pose: Pose, camera: Camera, out=None) -> tuple[np.ndarray, np.ndarray]:
-        self.render(pose, camera)
+    def run(self, pose: Pose, camera: Camera, out=None, visibility=None) -> tuple[np.ndarray, np.ndarray]:
+        self.render(pose, camera, visibility)
         return self.read(out)
 
     # -- lifetime ---------------------------------------------------------------
@@ -436,10 +488,10 @@ class CorrespondencePass:
         self._targets, self._vbuf, self.fbo, self._raster_fbo, self._depth = [], None, None, None, None
 
     def _release_sheet(self) -> None:
-        for obj in (self._attrs, self._reference, self._depth_maps):
+        for obj in (self._attrs, self._tri_attrs, self._reference, self._depth_maps, self._depth_quads):
             if obj is not None:
                 obj.release()
-        self._attrs = self._reference = self._depth_maps = None
+        self._attrs = self._tri_attrs = self._reference = self._depth_maps = self._depth_quads = None
         self.views = 0
 
     def _release_geometry(self) -> None:
@@ -449,9 +501,7 @@ class CorrespondencePass:
             self._depth_vao.release()
             self.geometry.release()
             self.geometry = None
-        if self._triangles is not None:
-            self._triangles.release()
-            self._triangles = None
+        self._triangles = None
 
     @current
     def release(self) -> None:

@@ -17,6 +17,13 @@ while ``rgb`` stays one surface's landmark: the covered sample nearest the pixel
 centre (fully covered pixels: exactly the unsupersampled value). Consumers
 that need a binary mask test ``a > 0`` (or ``a >= 0.5``), not ``a == 1``.
 
+With ``visibility=True`` the same draw also writes the visibility buffer of
+the exact sheet correspondences (:attr:`visibility`: triangle id + 1 and its
+barycentrics per pixel, ``glsl/udp_vbuf.glsl``), which
+:class:`~conrt.shaders.correspondence_pass.CorrespondencePass` resolves
+instead of rasterizing the target a second time. The UDP is the same as
+without it (the geometry stage passes every varying through unchanged).
+
 Skinning runs in the vertex shader (``glsl/include/skinning.glsl``); the
 nearest surface wins (depth test; back faces are culled only for glTF
 materials with ``doubleSided: false``, see ``characters/gltf_io.py``).
@@ -64,7 +71,7 @@ class UdpPass:
 
     @current
     def __init__(self, ctx: moderngl.Context, width: int = 256, height: int = 256, rows: str = "top-first",
-                 antialias: int = 1):
+                 antialias: int = 1, visibility: bool = False):
         check_gl_frame(ctx, width, height, "UDP frame")  # before GL allocates (or fails to)
         if rows not in self.ROW_ORDERS:
             raise ConfigError(f"unknown row order {rows!r}; choose one of {', '.join(self.ROW_ORDERS)}")
@@ -74,7 +81,12 @@ class UdpPass:
         self.antialias = check_factor(antialias)
         self._resolve = CoverageResolve(ctx, "udp", self.antialias) if self.antialias > 1 else None
         self._hi: tuple | None = None
-        self.program = load_program(ctx, "udp")
+        if visibility and (self.antialias > 1 or rows != "top-first"):
+            raise ConfigError("the UDP pass writes the visibility buffer only at antialias=1 with rows='top-first' "
+                              "(the correspondence pass's layout)")
+        self.visibility_buffer = bool(visibility)
+        self.visibility: moderngl.Texture | None = None  # (triangle + 1, b0, b1, 0) per pixel, with visibility=True
+        self.program = load_program(ctx, "udp_vbuf" if visibility else "udp")
         self.geometry: SkinnedGeometry | None = None
         self._vao: moderngl.VertexArray | None = None
         self.texture: moderngl.Texture | None = None
@@ -95,7 +107,12 @@ class UdpPass:
         self.texture = self.ctx.texture((self.width, self.height), 4, dtype="f4")
         self.texture.filter = (moderngl.NEAREST, moderngl.NEAREST)
         self._depth = self.ctx.depth_renderbuffer((self.width, self.height))
-        self.fbo = self.ctx.framebuffer(color_attachments=[self.texture], depth_attachment=self._depth)
+        targets = [self.texture]
+        if self.visibility_buffer:
+            self.visibility = self.ctx.texture((self.width, self.height), 4, dtype="f4")
+            self.visibility.filter = (moderngl.NEAREST, moderngl.NEAREST)
+            targets.append(self.visibility)
+        self.fbo = self.ctx.framebuffer(color_attachments=targets, depth_attachment=self._depth)
         if self._resolve is not None:
             k = self.antialias
             hi_tex = self.ctx.texture((k * self.width, k * self.height), 4, dtype="f4")
@@ -189,10 +206,10 @@ class UdpPass:
         self.program.release()
 
     def _release_targets(self) -> None:
-        for obj in (self.fbo, self.texture, self._depth, *(self._hi or ())):
+        for obj in (self.fbo, self.texture, self.visibility, self._depth, *(self._hi or ())):
             if obj is not None:
                 obj.release()
-        self.fbo = self.texture = self._depth = self._hi = None
+        self.fbo = self.texture = self.visibility = self._depth = self._hi = None
 
     def __enter__(self) -> "UdpPass":
         return self

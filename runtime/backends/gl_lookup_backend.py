@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import importlib.util
 import logging
+import os
 import threading
 import warnings
 from concurrent.futures import ThreadPoolExecutor
@@ -42,6 +43,16 @@ log = logging.getLogger(__name__)
 
 FUSIONS = ("onnxruntime", "torch")
 FUSION_FORMAT = 3  # bump when the exported fusion graph changes (part of the cached file name)
+
+
+def default_threads() -> int:
+    """Intra-op threads for the fusion graph when none are given: half the
+    cores, at least one. The frame loop's physics and rasterizer (llvmpipe's
+    threads) run beside the shading, so ONNX Runtime's own default (a thread
+    per core) oversubscribes the machine: on the 2-core CPU it cost 10-20 ms
+    more CPU per 256² frame (exact correspondences) and delivered 0.6-0.8x the
+    frames of one thread in the same run (benchmarks/e2e_bench.py, docs/runtime.md)."""
+    return max(1, (os.cpu_count() or 1) // 2)
 
 
 class FusionGraph(nn.Module):
@@ -153,7 +164,8 @@ class GlLookupBackend(Backend):
         # ONNX Runtime providers for the fusion graph, e.g. ["CUDAExecutionProvider",
         # "CPUExecutionProvider"] on a GPU machine (default: CPU)
         self.providers = list(providers or ["CPUExecutionProvider"])
-        self.threads = threads
+        # None: default_threads(); the fusion graph's ONNX Runtime threads (or torch's, fusion="torch")
+        self.threads = threads or default_threads()
         self.context = context
         self._gl = ThreadPoolExecutor(1, thread_name_prefix="conrt-gl-lookup")
         self.ctx = None
@@ -165,7 +177,7 @@ class GlLookupBackend(Backend):
         self._seen_key = None
         self._out = None
         self.graphs = GraphCache("onnx")
-        if threads and fusion == "torch":
+        if threads and fusion == "torch":  # torch's thread count is process-wide: only when asked for
             torch.set_num_threads(threads)
 
     # -- capability ---------------------------------------------------------

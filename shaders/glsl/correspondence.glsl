@@ -13,9 +13,9 @@
 // surface) from the same texels, into rows [u_view * S, (u_view + 1) * S).
 // (The target's visibility buffer, triangle id + barycentrics per pixel, is
 // drawn by glsl/correspondence_vbuf.glsl.)
-// RESOLVE (= the views per draw, 1..6): a full-screen pass over the pixels
+// RESOLVE (= the views per draw, 1..8): a full-screen pass over the pixels
 // the target covers, once per pixel, not per overlapping fragment: fetches
-// the triangle's 3 vertex indices (u_triangles) and each view's 3 texels,
+// each view's 3 corner texels of the pixel's triangle (u_tri_attrs: adjacent, by triangle),
 // interpolates them with the barycentrics (what the rasterizer would have
 // done), samples the view's reference there and writes the view's coverage
 // (1 where the point is visible in the view).
@@ -69,18 +69,21 @@ void main() {  // one triangle over the viewport; the visibility buffer says whi
 
 #elif defined FRAGMENT_SHADER
 uniform sampler2D u_vbuf;       // the default pass's output: (triangle + 1, b0, b1, 0); 0 = background
-uniform isampler2D u_triangles; // RGBA32I, 4096 texels per row: triangle t's 3 vertex indices
+uniform sampler2D u_tri_attrs;  // RGBA32F, 4096 texels per row: u_attrs by triangle, (t * u_views + k) * 3 + corner
+uniform int u_views;            // M, all the sheet's views
 uniform int u_row0;             // this draw's first row in the outputs (group * H)
 uniform sampler2DArray u_reference;  // [M] x S x S premultiplied RGBA, row 0 = top; zero border
-uniform sampler2D u_depth;           // R32F, S x (M * S): view k's depth map in rows [k*S, (k+1)*S)
+uniform sampler2D u_depth;           // RGBA32F, (S+1) x (M * (S+1)): view k's depth quads in rows [k*(S+1), (k+1)*(S+1))
 uniform float u_side;
 uniform int u_first;
 uniform int u_count;
-uniform float u_exact[6];      // per view of this draw: 1 = depth-test against its depth map, 0 = d is the visibility
-uniform float u_tolerance[6];  // per view of this draw: eye-depth distance that still counts as the same surface point
+uniform float u_exact[8];      // per view of this draw: 1 = depth-test against its depth map, 0 = d is the visibility
+uniform float u_tolerance[8];  // per view of this draw: eye-depth distance that still counts as the same surface point
 
-// RESOLVE views per draw: each view's sample (r, g, b, a), then the views'
-// coverages, 4 per attachment (RESOLVE + ceil(RESOLVE / 4) attachments)
+// RESOLVE views per draw, one attachment each: the view's colour at the
+// point (un-premultiplied) and its coverage there (0 where it does not see
+// the point, colour 0 too); the read-back splits them into the network's
+// sampled RGBA (alpha = 1 where covered) and cover
 layout(location = 0) out vec4 o_view0;
 #if RESOLVE > 1
 layout(location = 1) out vec4 o_view1;
@@ -97,49 +100,48 @@ layout(location = 4) out vec4 o_view4;
 #if RESOLVE > 5
 layout(location = 5) out vec4 o_view5;
 #endif
-layout(location = RESOLVE) out vec4 o_cover0123;
-#if RESOLVE == 5
-layout(location = 6) out vec4 o_cover45;
-#elif RESOLVE == 6
-layout(location = 7) out vec4 o_cover45;
+#if RESOLVE > 6
+layout(location = 6) out vec4 o_view6;
+#endif
+#if RESOLVE > 7
+layout(location = 7) out vec4 o_view7;
 #endif
 
 // is a point at eye depth d seen at pixel position p of view k? It is when
 // one of the 4 depth texels around p shows a surface within the tolerance
-// (the point's own surface; an occluder is nearer by more than that)
+// (the point's own surface; an occluder is nearer by more than that). The 4
+// come in one fetch: u_depth texel base + 1 holds them, clamped to the map
+// (correspondence_pass.depth_quads); a base outside the map reads the
+// nearest quad, which clamps to the same texels.
 float visible_in(int k, vec2 p, float d, float tolerance) {
-    ivec2 base = ivec2(floor(p - 0.5));
     int side = int(u_side);
-    float seen = 0.0;
-    for (int j = 0; j < 4; ++j) {
-        ivec2 t = clamp(base + ivec2(j & 1, j >> 1), ivec2(0), ivec2(side - 1));
-        float depth = texelFetch(u_depth, ivec2(t.x, k * side + t.y), 0).r;
-        seen = max(seen, step(abs(depth - d), tolerance));
-    }
-    return seen;
+    ivec2 q = clamp(ivec2(floor(p - 0.5)) + 1, ivec2(0), ivec2(side));
+    vec4 depth = texelFetch(u_depth, ivec2(q.x, k * (side + 1) + q.y), 0);
+    return any(lessThanEqual(abs(depth - vec4(d)), vec4(tolerance))) ? 1.0 : 0.0;
 }
 
 // view u_first + i at the point with barycentrics `bary` in triangle `tri`:
-// the reference's colour there (un-premultiplied, alpha 1) and its coverage
-// `seen`; zeros where the view does not see the point. (Called with constant
+// the reference's colour there (un-premultiplied) and its coverage `seen`
+// (alpha); zeros where the view does not see the point. (Called with constant
 // i, not looped over arrays: llvmpipe spills indexed arrays to memory, which
 // cost more than everything else in the resolve.)
-vec4 resolve_view(int i, int count, ivec3 tri, vec3 bary, out float seen) {
-    seen = 0.0;
+vec4 resolve_view(int i, int count, int tri_texel, vec3 bary) {
     if (i >= count) return vec4(0.0);
     int k = u_first + i;
-    vec4 at = bary.x * view_attr(k, tri.x) + bary.y * view_attr(k, tri.y) + bary.z * view_attr(k, tri.z);
+    int c = tri_texel + 3 * k;  // the triangle's corners in view k: 3 adjacent texels
+    vec4 at = bary.x * texelFetch(u_tri_attrs, texel_of(c), 0) + bary.y * texelFetch(u_tri_attrs, texel_of(c + 1), 0)
+            + bary.z * texelFetch(u_tri_attrs, texel_of(c + 2), 0);
     if (at.z <= 0.0) return vec4(0.0);
     vec2 p = at.xy / at.z;
-    seen = u_exact[i] > 0.5 ? visible_in(k, p, at.w, u_tolerance[i])
-                            : step(0.999, at.w);  // every corner of the triangle matched
+    float seen = u_exact[i] > 0.5 ? visible_in(k, p, at.w, u_tolerance[i])
+                                  : step(0.999, at.w);  // every corner of the triangle matched
     vec4 s = texture(u_reference, vec3(p / u_side, float(k)));
     // A seen point is opaque: alpha < 1 is the bilinear footprint reaching
     // past the view's silhouette. Keep the surface colour (un-premultiplied)
     // and let the partial alpha lower this view's coverage instead, so a
     // view that sees the point inside its silhouette wins the fusion.
     seen *= step(0.05, s.a) * s.a;
-    return seen > 0.0 ? vec4(s.rgb / s.a, 1.0) : vec4(0.0);
+    return seen > 0.0 ? vec4(s.rgb / s.a, seen) : vec4(0.0);
 }
 
 void main() {
@@ -150,29 +152,30 @@ void main() {
     if (vis.x < 0.5) discard;
     int count = u_count;
     int t = int(vis.x) - 1;
-    ivec3 tri = texelFetch(u_triangles, texel_of(t), 0).xyz;
+    int tri = t * u_views * 3;  // the triangle's first texel in u_tri_attrs
     vec3 bary = vec3(vis.y, vis.z, 1.0 - vis.y - vis.z);
     // RESOLVE views per draw (a constant: llvmpipe would run the unused ones' code too)
-    vec4 c0123 = vec4(0.0), c45 = vec4(0.0);
-    o_view0 = resolve_view(0, count, tri, bary, c0123.x);
+    o_view0 = resolve_view(0, count, tri, bary);
 #if RESOLVE > 1
-    o_view1 = resolve_view(1, count, tri, bary, c0123.y);
+    o_view1 = resolve_view(1, count, tri, bary);
 #endif
 #if RESOLVE > 2
-    o_view2 = resolve_view(2, count, tri, bary, c0123.z);
+    o_view2 = resolve_view(2, count, tri, bary);
 #endif
 #if RESOLVE > 3
-    o_view3 = resolve_view(3, count, tri, bary, c0123.w);
+    o_view3 = resolve_view(3, count, tri, bary);
 #endif
 #if RESOLVE > 4
-    o_view4 = resolve_view(4, count, tri, bary, c45.x);
+    o_view4 = resolve_view(4, count, tri, bary);
 #endif
 #if RESOLVE > 5
-    o_view5 = resolve_view(5, count, tri, bary, c45.y);
+    o_view5 = resolve_view(5, count, tri, bary);
 #endif
-    o_cover0123 = c0123;
-#if RESOLVE > 4
-    o_cover45 = c45;
+#if RESOLVE > 6
+    o_view6 = resolve_view(6, count, tri, bary);
+#endif
+#if RESOLVE > 7
+    o_view7 = resolve_view(7, count, tri, bary);
 #endif
 }
 #endif

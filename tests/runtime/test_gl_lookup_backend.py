@@ -214,3 +214,20 @@ def test_a_backend_collected_in_a_reference_cycle_does_not_hang():
     )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0 and "collected" in proc.stdout, proc.stderr[-2000:]
+
+
+def test_the_fusion_graph_runs_on_half_the_cores_unless_told(rt_model, monkeypatch):
+    """The shading shares the machine with the frame loop's physics and
+    rasterizer: the fusion graph's ONNX Runtime session gets half the cores
+    (at least one) unless ``threads`` says otherwise."""
+    from conrt.runtime.backends import gl_lookup_backend
+
+    for cores, want in ((1, 1), (2, 1), (16, 8)):
+        monkeypatch.setattr(gl_lookup_backend.os, "cpu_count", lambda cores=cores: cores)
+        assert gl_lookup_backend.default_threads() == want
+    monkeypatch.setattr(gl_lookup_backend.os, "cpu_count", lambda: 2)
+    for threads, want in ((None, 1), (2, 2)):
+        with create_backend("gl-lookup", rt_model, threads=threads) as backend:
+            backend.encode_sheet(_sheet(2))
+            assert backend.threads == want
+            assert backend.session.get_session_options().intra_op_num_threads == want

@@ -153,6 +153,8 @@ def test_bench_compares_the_new_default_with_the_table_in_one_run():
     assert "exact correspondences" in result["auto"]["64"]["sheet"]
     assert "correspondences" not in result["table"]["64"]["sheet"]
     assert all(v["64"]["fps"] > 0 for v in result.values())
+    # the process's CPU time per frame (all threads): the load-independent cost
+    assert all(isinstance(v["64"]["cpu_ms"], float) and v["64"]["cpu_ms"] > 0 for v in result.values())
 
 
 def test_bench_names_a_bad_mode():

@@ -35,6 +35,67 @@ def test_physics_stage_steps_the_clip(character):
         stage.close()
 
 
+def _pose_arrays(pose):
+    return [a for a in (pose.joint_world, pose.sim_indices, pose.sim_positions, pose.morph_weights) if a is not None]
+
+
+def test_physics_lookahead_gives_the_same_poses_and_times():
+    """lookahead=True steps the next pose on a thread of its own while the
+    caller works on this one: the same poses (skirt and hair simulated
+    included), at the same clip times; a seek drops the pose stepped ahead
+    (exact); a clip switch shows from the pose after the one already stepped."""
+    from conrt.runtime.frame_loop import PhysicsStage
+    from conrt.runtime.session import load_character_source
+
+    character = load_character_source(None)  # the sample: a skirt and hair strands
+    plain, ahead = PhysicsStage(character, "walk", fps=30), PhysicsStage(character, "walk", fps=30, lookahead=True)
+    try:
+        assert ahead.world.actors[0].cloths and ahead.world.actors[0].hairs  # something simulated to compare
+
+        def same_steps(n, lag_plain=None):
+            for i in range(n):
+                if lag_plain is not None and i == 1:
+                    lag_plain()
+                a, b = plain.step(), ahead.step()
+                assert ahead.time == plain.time
+                for x, y in zip(_pose_arrays(a), _pose_arrays(b), strict=True):
+                    np.testing.assert_array_equal(x, y)
+
+        same_steps(5)
+        np.testing.assert_array_equal(plain.seek("walk", 0.5).joint_world, ahead.seek("walk", 0.5).joint_world)
+        assert ahead.time == plain.time == pytest.approx(0.5)
+        same_steps(3)
+        ahead.set_clip("idle")  # the pose stepped ahead is still walk: plain switches one step later
+        same_steps(4, lag_plain=lambda: plain.set_clip("idle"))
+    finally:
+        plain.close()
+        ahead.close()
+
+
+def test_a_failed_lookahead_step_raises_for_its_frame(character, monkeypatch):
+    from conrt.errors import PhysicsError
+    from conrt.runtime.frame_loop import PhysicsStage
+
+    stage = PhysicsStage(character, "walk", fps=30, lookahead=True)
+    try:
+        stage.step()  # the next step is already running
+        stage.settle()
+        calls = []
+
+        def broken():
+            calls.append(1)
+            raise PhysicsError("boom")
+
+        monkeypatch.setattr(stage.world, "step", broken)
+        stage.step()  # returns the pose stepped before the break; its successor fails
+        with pytest.raises(PhysicsError, match="boom"):
+            stage.step()
+        assert len(calls) == 1
+    finally:
+        monkeypatch.undo()
+        stage.close()
+
+
 def test_raster_stage_follows_the_character(character):
     """The orbit camera follows the hips: a walking character stays centred."""
     from conrt.runtime.frame_loop import PhysicsStage, RasterStage

@@ -235,3 +235,61 @@ def test_a_mesh_beyond_the_visibility_buffer_is_named(gl_ctx, scene, monkeypatch
         p.set_sheet(_exact_views(views), _udp_reference(views))
         _, cover = p.run(pose, camera)
         assert (cover > 0.5).sum() > 50
+
+
+def test_the_udp_pass_visibility_buffer_resolves_as_the_pass_own_raster(gl_ctx, scene):
+    """The runtime rasterizes the target once: ``UdpPass(visibility=True)``
+    draws the UDP and the visibility buffer in one draw. Its UDP is the plain
+    pass's (same pixels; values within float rounding: llvmpipe interpolates
+    through the geometry stage in another order, measured <= 4e-7), and the
+    correspondences resolved from its visibility buffer are the pass's own
+    (which rasterizes the target again) within the same rounding."""
+    from conrt.shaders import UdpPass
+
+    character, views, (pose, camera, target), _ = scene
+    with UdpPass(gl_ctx, SIZE, SIZE, visibility=True) as udp, \
+            _pass(gl_ctx, character, _exact_views(views), _udp_reference(views)) as p:
+        udp.set_character(character)
+        merged = udp.run(pose, camera).data
+        np.testing.assert_array_equal(merged[..., 3], target[..., 3])  # the same pixels covered
+        np.testing.assert_allclose(merged, target, rtol=0, atol=8 * np.finfo(np.float32).eps)
+        vis = np.frombuffer(udp.visibility.read(), np.float32).reshape(SIZE, SIZE, 4)
+        np.testing.assert_array_equal(vis[..., 0] > 0.5, target[..., 3] > 0)
+        own = [x.copy() for x in p.run(pose, camera)]
+        shared = p.run(pose, camera, visibility=udp.visibility)
+        assert (own[1] > 0.5).sum() > 50
+        np.testing.assert_array_equal(own[1], shared[1])  # every view sees the same points
+        np.testing.assert_allclose(own[0], shared[0], rtol=0, atol=1e-4)
+
+
+def test_a_visibility_buffer_of_another_size_is_named(gl_ctx, scene):
+    from conrt.errors import ConfigError
+    from conrt.shaders import UdpPass
+
+    character, views, (pose, camera, _), _ = scene
+    with UdpPass(gl_ctx, SIZE // 2, SIZE // 2, visibility=True) as udp, \
+            _pass(gl_ctx, character, _exact_views(views), _udp_reference(views)) as p:
+        with pytest.raises(InputError, match="visibility buffer: expected a 96x96 RGBA32F texture, got 48x48"):
+            p.render(pose, camera, visibility=udp.visibility)
+    with pytest.raises(ConfigError, match="visibility buffer only at antialias=1"):
+        UdpPass(gl_ctx, SIZE, SIZE, antialias=3, visibility=True)
+
+
+def test_depth_quads_hold_the_four_clamped_texels_around_every_point():
+    """The resolve's one-fetch depth test reads texel base + 1 of the quads:
+    it must hold the 4 texels the 4-fetch test read, clamped to the map, for
+    every base, including those past the map's edges."""
+    from conrt.shaders.correspondence_pass import depth_quads
+
+    rng = np.random.default_rng(3)
+    side = 7
+    depth = rng.random((2, side, side)).astype(np.float32)
+    quads = depth_quads(depth)
+    assert quads.shape == (2, side + 1, side + 1, 4)
+    for k in range(2):
+        for by in range(-3, side + 2):
+            for bx in range(-3, side + 2):
+                want = sorted(depth[k, min(max(by + dy, 0), side - 1), min(max(bx + dx, 0), side - 1)]
+                              for dy in (0, 1) for dx in (0, 1))
+                qy, qx = min(max(by + 1, 0), side), min(max(bx + 1, 0), side)  # the GLSL's clamp
+                assert sorted(quads[k, qy, qx]) == want, (k, by, bx)

@@ -1,0 +1,59 @@
+// The UDP pass's vertex and fragment stages (glsl/udp.glsl; glsl/udp_vbuf.glsl
+// adds a geometry stage and, with VBUF defined, the visibility buffer of the
+// exact sheet correspondences as a second output).
+// The varyings travel in the UdpVertex block so a geometry stage can pass them on.
+
+#if defined VERTEX_SHADER
+#include "include/skinning.glsl"
+
+uniform mat4 u_view_proj;  // character space -> clip (y flipped: row 0 = top in memory)
+in vec3 in_landmark;       // [0, 1]^3
+in vec2 in_uv;
+in vec4 in_color;
+in vec3 in_alpha;          // glTF alpha mode, cutoff, double-sided (include/alpha.glsl)
+out UdpVertex {
+    vec3 landmark;
+    vec2 uv;
+    float color_alpha;
+    flat vec3 alpha;
+} v;
+
+void main() {
+    vec3 p = skinned_position(skin_matrix());
+    v.landmark = in_landmark;
+    v.uv = in_uv;
+    v.color_alpha = in_color.a;
+    v.alpha = in_alpha;
+    gl_Position = u_view_proj * vec4(p, 1.0);
+}
+
+#elif defined FRAGMENT_SHADER
+#include "include/alpha.glsl"
+
+uniform bool u_has_alpha;      // some MASK/BLEND material or single-sided face: apply the coverage rule
+uniform sampler2D u_texture;   // the toon pass's albedo texture (alpha only)
+uniform float u_base_alpha;    // baseColorFactor.a
+in UdpVertex {
+    vec3 landmark;
+    vec2 uv;
+    float color_alpha;
+    flat vec3 alpha;
+} v;
+layout(location = 0) out vec4 f_udp;
+#if defined VBUF
+in vec2 v_bary;  // from the geometry stage: b0, b1 of the triangle's corners
+layout(location = 1) out vec4 f_vis;
+#endif
+
+void main() {
+    if (u_has_alpha) {
+        float alpha = material_alpha(u_base_alpha, texture(u_texture, v.uv).a, v.color_alpha);
+        if (alpha_uncovered(v.alpha, alpha, gl_FrontFacing)) discard;
+    }
+    f_udp = vec4(clamp(v.landmark, 0.0, 1.0), 1.0);
+#if defined VBUF
+    // as glsl/correspondence_vbuf.glsl: triangle id + 1 (exact below 2^24), b0, b1
+    f_vis = vec4(float(gl_PrimitiveID + 1), v_bary, 0.0);
+#endif
+}
+#endif
