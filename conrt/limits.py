@@ -31,6 +31,9 @@ log = logging.getLogger(__name__)
 # conr-rt still holds ~30 fps end to end on 2 cores (docs/runtime.md); the embedded model
 # was trained at 128². Here (layer 0) so the CLI's argument defaults need no torch import.
 DEFAULT_SIZE = 256
+# Frame rates a runtime steps its clips and physics at (RuntimeSpec.fps, every --fps that sets
+# it): below 1 a clip is a slide show; above 240 the physics' substeps (240 Hz) are finer than a frame.
+MIN_FPS, MAX_FPS = 1, 240
 # Largest square frame any command renders. 8192^2 RGBA32F is 1 GiB per buffer;
 # the network needs far more per pixel (``RUNTIME_BYTES_PER_PIXEL``).
 MAX_FRAME_SIDE = 8192
@@ -94,6 +97,13 @@ def check_frame_side(side, what: str = "--size", bytes_per_pixel: int = RASTER_B
         raise ConfigError(f"{what} {side}: a {side}x{side} frame needs about {need / 2**30:.1f} GiB, only "
                           f"{have / 2**30:.1f} GiB is available; the largest that fits is about {fits}")
     return side
+
+
+def check_fps(fps, what: str = "--fps") -> float:
+    """A runtime's frame rate: a number in ``MIN_FPS..MAX_FPS``."""
+    if isinstance(fps, bool) or not isinstance(fps, (int, float)) or not MIN_FPS <= fps <= MAX_FPS:
+        raise ConfigError(f"{what} must be in {MIN_FPS}..{MAX_FPS} frames per second, got {fps!r}")
+    return float(fps)
 
 
 def check_gl_frame(ctx, width: int, height: int, what: str = "frame") -> None:

@@ -36,7 +36,8 @@ from conrt.errors import ConfigError, ConrtError, InputError
 from conrt.types import MAX_ABS_CLIP_TIME, MAX_ABS_JOINT_VALUE, Pose, PoseKind, PoseRequest
 
 from .defaults import DEFAULT_SIZE
-from .frame_loop import FrameStats, RuntimeSpec, build_runtime, check_size
+from .frame_loop import FrameStats, RuntimeSpec, build_runtime
+from .limits import check_size
 
 log = logging.getLogger(__name__)
 

@@ -40,10 +40,11 @@ from typing import Callable, Iterator, Literal, Mapping
 import numpy as np
 
 from conrt.errors import ConfigError, ConrtError, InputError
+from conrt.limits import check_fps
 from conrt.types import Camera, Character, Pose
 
 from .defaults import DEFAULT_SIZE
-from .limits import MAX_RUNTIME_SIDE, MIN_RUNTIME_SIDE
+from .limits import check_size
 
 log = logging.getLogger(__name__)
 
@@ -463,17 +464,6 @@ def sheet_views(chosen, images, size: int) -> list:
     return views
 
 
-def check_size(size, multiple: int = 1) -> int:
-    lo, hi = MIN_RUNTIME_SIDE, MAX_RUNTIME_SIDE
-    if not isinstance(size, (int, np.integer)) or not lo <= size <= hi:
-        raise ConfigError(f"frame size must be an integer in {lo}..{hi}, got {size!r}")
-    if size % multiple:
-        lo = max(multiple, size // multiple * multiple)
-        raise ConfigError(f"frame size {size} is not a multiple of {multiple}, which this network needs "
-                          f"(try {lo} or {lo + multiple})")
-    return int(size)
-
-
 # ---------------------------------------------------------------------------
 # the loop
 
@@ -886,8 +876,7 @@ class RuntimeSpec:
             raise ConfigError(f"physics must be one of {', '.join(PHYSICS)}, got {self.physics!r}")
         if self.physics_mode not in ("kinematic", "physical"):
             raise ConfigError(f"physics_mode must be kinematic or physical, got {self.physics_mode!r}")
-        if not (isinstance(self.fps, (int, float)) and 0 < self.fps <= 1000):
-            raise ConfigError(f"fps must be in (0, 1000], got {self.fps!r}")
+        check_fps(self.fps, "fps")
         check_passes(self.passes)
         if isinstance(self.vmc, (str, int)) or self.vmc_send is not None:
             from conrt.physics.vmc import parse_address

@@ -21,14 +21,29 @@ a network take that many views; ``auto`` skips backends that do not.
 """
 from __future__ import annotations
 
-from conrt.errors import InputError
+import numpy as np
+
+from conrt.errors import ConfigError, InputError
 from conrt.limits import MAX_SHEET_VIEWS
 
 __all__ = ["MAX_RUNTIME_SIDE", "MAX_SHEET_VIEWS", "MIN_RUNTIME_SIDE", "TRAINED_VIEWS", "check_sheet_views",
-           "views_limit"]
+           "check_size", "views_limit"]
 
 TRAINED_VIEWS = 8
 MIN_RUNTIME_SIDE, MAX_RUNTIME_SIDE = 16, 4096
+
+
+def check_size(size, multiple: int = 1) -> int:
+    """A shading runtime's frame side: an integer in ``MIN_RUNTIME_SIDE..MAX_RUNTIME_SIDE``
+    and a multiple of the network's ``size_multiple``."""
+    lo, hi = MIN_RUNTIME_SIDE, MAX_RUNTIME_SIDE
+    if not isinstance(size, (int, np.integer)) or not lo <= size <= hi:
+        raise ConfigError(f"frame size must be an integer in {lo}..{hi}, got {size!r}")
+    if size % multiple:
+        lo = max(multiple, size // multiple * multiple)
+        raise ConfigError(f"frame size {size} is not a multiple of {multiple}, which this network needs "
+                          f"(try {lo} or {lo + multiple})")
+    return int(size)
 
 
 def views_limit(*limits: "int | None") -> int:

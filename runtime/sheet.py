@@ -23,6 +23,7 @@ from conrt.errors import InputError
 from conrt.limits import MIN_SHEET_VIEW_SIDE, check_npz_array, decode_rgba, open_image
 
 from . import official as off
+from .limits import check_size
 from .model import ShaderNet
 
 log = logging.getLogger(__name__)
@@ -104,8 +105,8 @@ def prepare_sheet(images: Sequence, size_multiple: int, image_size: int, officia
     ``size`` forces the working side S (e.g. a lower internal resolution for
     speed; frames of any size are then cropped to it and pasted back).
     """
-    if size is not None and (size <= 0 or size % size_multiple):
-        raise InputError(f"size {size} is not a positive multiple of {size_multiple}")
+    if size is not None:
+        check_size(size, size_multiple)  # the shading runtime's sides (runtime/limits.py)
     if isinstance(images, np.ndarray) and images.ndim == 3:
         images = [images]
     images = [check_sheet_image(im, i, matting) for i, im in enumerate(images)]

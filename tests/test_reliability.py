@@ -331,6 +331,10 @@ def test_frame_side_limits():
     (["render", "--size", "4096", "-o", "x.mp4"], "GiB"),
     (["render", "--yaw", "inf", "-o", "x.mp4"], "not a finite number"),
     (["udp", SAMPLE, "--clip", "walk", "--frames", "0", "-o", "u.npz"], "--frames must be at least 1"),
+    # the bridge's --size: conrt/limits.py's sides, then the runtime's own (runtime/limits.py), before loading
+    (["bridge", "--size", "100000", "--frames", "1"], "1..8192"),
+    (["bridge", "--source", "runtime", "--size", "8000", "--frames", "1"], "16..4096"),
+    (["render", "--fps", "500", "-o", "x.mp4"], "1..240"),  # conrt/limits.py MAX_FPS, as RuntimeSpec.check
 ])
 def test_cli_bounds_are_named_errors(tmp_path, argv, words):
     r = conrt(*argv, cwd=tmp_path)

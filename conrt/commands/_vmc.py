@@ -10,6 +10,7 @@ import time
 import numpy as np
 
 from conrt.errors import ConfigError, InputError
+from conrt.limits import check_fps
 
 log = logging.getLogger(__name__)
 
@@ -119,8 +120,8 @@ class LiveSession:
         if vmc is not None and (getattr(args, "bvh", None) or getattr(args, "animation", None)):
             raise ConfigError("give --vmc or --bvh/--animation, not both")
         fps = float(getattr(args, "fps", 60.0))
-        if vmc is not None and not 1 <= fps <= 240:
-            raise ConfigError(f"--fps must be in 1..240 with --vmc, got {fps}")
+        if vmc is not None:
+            check_fps(fps)
         receiver = sender = None
         try:
             if send is not None:

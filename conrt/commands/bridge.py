@@ -6,7 +6,7 @@ import os
 import signal
 
 from conrt.errors import ConfigError
-from conrt.limits import DEFAULT_SIZE
+from conrt.limits import DEFAULT_SIZE, RASTER_BYTES_PER_PIXEL, RUNTIME_BYTES_PER_PIXEL, check_frame_side
 
 from ._backend_args import add_backend_option_argument, backend_options
 from ._motion_args import add_loading_arguments, loading_kwargs
@@ -25,7 +25,7 @@ def register(subparsers) -> None:
     p.add_argument("--source", choices=("test", "runtime"), default="test",
                    help="test: synthetic pattern drawing the requested pose; runtime: the CoNR runtime")
     p.add_argument("--format", choices=("rgba8", "rgba16f"), default="rgba8", help="pixel format (default rgba8)")
-    p.add_argument("--slots", type=int, default=3, help="frames in the ring, 2..64 (default 3)")
+    p.add_argument("--slots", type=int, default=3, help="frames in the ring, 2..64 (the protocol's MAX_SLOTS; default 3)")
     p.add_argument("--fps", type=float, default=60.0, help="frame rate cap, 0 = as fast as possible (default 60)")
     p.add_argument("--frames", type=int, default=None, help="stop after this many frames")
     p.add_argument("--duration", type=float, default=None, help="stop after this many seconds")
@@ -58,11 +58,19 @@ def run(args) -> int:
 
     from conrt.engine_bridge import TestPattern, run_bridge
 
-    if not 1 <= args.size <= 16384:
-        raise ConfigError(f"--size {args.size} outside 1..16384")
-    if not 2 <= args.slots <= 64:
+    if args.source == "runtime":
+        from conrt.runtime.limits import check_size  # lazy: conrt.runtime loads torch (the test source needs none)
+
+        # the shading runtime's sides, then the memory a shaded frame needs, before anything loads
+        check_size(args.size)
+        check_frame_side(args.size, "--size", RUNTIME_BYTES_PER_PIXEL)
+    else:
+        check_frame_side(args.size, "--size", RASTER_BYTES_PER_PIXEL, minimum=1)  # the test pattern takes any side
+    from conrt.engine_bridge.protocol import MAX_SLOTS
+
+    if not 2 <= args.slots <= MAX_SLOTS:
         # 1 slot: while the writer fills it no reader can copy a frame (a full-speed writer starves them)
-        raise ConfigError(f"--slots {args.slots} outside 2..64 (one slot starves readers: it is always being written)")
+        raise ConfigError(f"--slots {args.slots} outside 2..{MAX_SLOTS} (one slot starves readers: it is always being written)")
     if (args.vmc is not None or args.vmc_send) and args.source != "runtime":
         raise ConfigError("--vmc and --vmc-send need --source runtime")
     from conrt.commands._vmc import check_addresses

@@ -262,7 +262,8 @@ def _run_window(args) -> int:
     from conrt.shaders import create_context, release_context
 
     from conrt.runtime.checkpoint import resolve_model
-    from conrt.runtime.frame_loop import build_runtime, check_size
+    from conrt.runtime.frame_loop import build_runtime
+    from conrt.runtime.limits import check_size
 
     clips = list_clips()
     spec = runtime_spec(args, realtime=True, passes=("toon",), physics_mode=_body_mode(args, window=True),

@@ -13,7 +13,7 @@ import logging
 from pathlib import Path
 
 from conrt.errors import ConfigError
-from conrt.limits import DEFAULT_SIZE, finite_float, runtime_side
+from conrt.limits import DEFAULT_SIZE, check_fps, finite_float, runtime_side
 
 from ._backend_args import add_backend_option_argument, backend_options
 from ._motion_args import add_loading_arguments, add_motion_argument, loading_kwargs
@@ -77,8 +77,7 @@ def run(args) -> int:
         raise ConfigError("nothing to write: give -o out.mp4, -o frames/ and/or --atlas atlas.png")
     if args.frames < 1:
         raise ConfigError(f"--frames must be at least 1, got {args.frames}")
-    if not 1 <= args.fps <= 240:
-        raise ConfigError(f"--fps must be in 1..240, got {args.fps}")
+    check_fps(args.fps)
     from conrt.physics.motion import check_motion
 
     check_motion(args.clip)  # before any file is created

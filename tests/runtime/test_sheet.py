@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from .conr_weights import fill
-from conrt.errors import InputError
+from conrt.errors import ConfigError, InputError
 from conrt.runtime import official as off
 from conrt.runtime import sheet as sh
 from conrt.runtime.model import create_model
@@ -147,5 +147,7 @@ def test_forced_working_size(xs):
     cache = sh.encode_sheet(xs, views, size=64)
     assert cache.size == 64 and cache.reference.shape[-1] == 64
     assert sh.shade(xs, _udp(0, size=128), cache).shape == (128, 128, 4)
-    with pytest.raises(InputError, match="multiple of 64"):
+    with pytest.raises(ConfigError, match="multiple of 64"):
         sh.encode_sheet(xs, views, size=100)
+    with pytest.raises(ConfigError, match="16..4096"):  # the runtime's sides (runtime/limits.py), not unbounded
+        sh.encode_sheet(xs, views, size=8192)

@@ -87,6 +87,8 @@ def test_spec_checks_before_loading(spec):
         dataclasses.replace(spec, size=3).check()
     with pytest.raises(ConfigError, match="physics must be"):
         dataclasses.replace(spec, physics="sometimes").check()
+    with pytest.raises(ConfigError, match=r"fps must be in 1\.\.240"):  # conrt/limits.py, as every --fps
+        dataclasses.replace(spec, fps=500).check()
     with pytest.raises(ConfigError, match="unknown render pass 'nope'; valid: .*toon"):
         dataclasses.replace(spec, passes=("nope",)).check()
     assert spec.check() is spec

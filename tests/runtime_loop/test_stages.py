@@ -149,7 +149,7 @@ def test_shade_stage_premultiplied_inside_silhouette(character, xs_model, user_s
 
 
 def test_bad_sizes_are_named(xs_model):
-    from conrt.runtime.frame_loop import check_size
+    from conrt.runtime.limits import check_size
 
     with pytest.raises(ConfigError, match="multiple of 64"):
         check_size(100, xs_model.cfg.size_multiple)
