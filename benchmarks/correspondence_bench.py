@@ -103,7 +103,7 @@ def main(argv=None) -> int:
     ap.add_argument("--json", default=None)
     args = ap.parse_args(argv)
 
-    from conrt.runtime.session import load_character_source
+    from conrt.runtime.app.session import load_character_source
     from conrt.shaders import UdpPass
     from conrt.shaders import correspondence_pass as new
     from conrt.shaders.context import create_context, describe

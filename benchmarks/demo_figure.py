@@ -26,7 +26,7 @@ RUNS = (("new default: 256x256, exact correspondences", 256, "auto"),
 
 def run_demo(size: int, correspondence: str, frames: int, keep: list[int]):
     """The headless demo's frames ``keep`` -> list of (rgb u8 [S, S, 3], udp [S, S, 4])."""
-    from conrt.runtime.frame_loop import open_runtime, over_background
+    from conrt.runtime.app.frame_loop import open_runtime, over_background
 
     rt = open_runtime(size=size, clip="walk", context="egl", correspondence=correspondence)
     out = {}

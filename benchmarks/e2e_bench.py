@@ -3,7 +3,7 @@ read-back, shading, output) at 128^2, 256^2 and 512^2 for the embedded model
 (or, until it exists, an untrained conr-xs) and the sample character, plus the
 shading-only speed-up of the chosen backend against the straightforward eager
 PyTorch baseline measured in the same run. The work is
-``conrt.runtime.profiling.measure`` (also behind ``conrt bench``).
+``conrt.runtime.app.profiling.measure`` (also behind ``conrt bench``).
 
 With ``--modes auto,table`` (what docs/runtime.md's default table uses)
 every size runs with each correspondence mode, interleaved (size by size,
@@ -48,8 +48,8 @@ def main(argv=None) -> int:
         return 0
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     from conrt.commands.bench import parse_sizes
-    from conrt.runtime.profiling import measure_size
-    from conrt.runtime.session import load_model_source
+    from conrt.runtime.app.profiling import measure_size
+    from conrt.runtime.app.session import load_model_source
 
     t0 = time.time()
     modes = [m for m in args.modes.replace(" ", "").split(",") if m]

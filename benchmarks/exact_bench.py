@@ -188,7 +188,7 @@ def _refined_everywhere(record: dict, udp: np.ndarray) -> np.ndarray:
 def _collect(char_path, sheet, size, mode, frames):
     """Shade the frames of one mode, one at a time; each record keeps the
     frame's pose and correspondences (the runtime's job for that frame)."""
-    from conrt.runtime.frame_loop import open_runtime
+    from conrt.runtime.app.frame_loop import open_runtime
 
     out = []
     for clip in CLIPS:
@@ -216,14 +216,14 @@ def cost(character, sheet: Path, size: int, frame: dict, args) -> dict:
     """Per-frame and once-per-sheet cost of the table and the correspondence pass, interleaved."""
     import torch
 
-    from conrt.runtime.frame_loop import ShadeStage, sheet_views
-    from conrt.runtime.session import choose_correspondences, load_model_source, load_sheet_source
+    from conrt.runtime.app.frame_loop import ShadeStage, sheet_views
+    from conrt.runtime.app.session import choose_correspondences, load_model_source, load_sheet_source
     from conrt.shaders import LookupPass, UdpPass, create_context, release_context
     from conrt.shaders.correspondence_pass import CorrespondencePass, SheetView
 
     model, _ = load_model_source(None)
     images, _ = load_sheet_source(str(sheet))
-    from conrt.runtime.session import load_sheet
+    from conrt.runtime.app.session import load_sheet
 
     shader = ShadeStage(model, load_sheet(str(sheet)), size, "torch")  # with the views' UDPs if the model takes them
     chosen = choose_correspondences(str(sheet), images, character, "exact")
@@ -318,7 +318,7 @@ def picture(path: Path, pictures: dict, size: str) -> None:
     """Rows per seed: sheet view | table | udp-nn | exact | plain exact | ground truth, then face crops (3×)."""
     from PIL import Image
 
-    from conrt.runtime.frame_loop import to_straight_u8
+    from conrt.runtime.app.frame_loop import to_straight_u8
 
     cols = ("table", "udp-nn", "exact", "plain exact", "gt")
     s = int(size)

@@ -44,7 +44,7 @@ LABELS = (0.0, 45.0, 90.0, 180.0)
 
 
 def _nearest_fill(fitter, params, drawing):
-    from conrt.runtime.sheet_fit import warp_udp
+    from conrt.runtime.app.sheet_fit import warp_udp
 
     rig = fitter.render_udp(params)
     return warp_udp(rig, np.zeros((2, *drawing.shape[:2]), np.float32), drawing[..., 3] > 0)[0]
@@ -59,7 +59,7 @@ def shade_l1(character, toon, udp_pass, sheet, targets: int = 4) -> dict:
     import torch
 
     from conrt.commands.udp import random_pose
-    from conrt.runtime.session import load_model_source
+    from conrt.runtime.app.session import load_model_source
     from conrt.shaders import frame_character
     from conrt.characters.posing import posed_positions
     from conrt.training.dataset import rgba_to_premul, udp_tensor
@@ -118,8 +118,8 @@ def bench(sheets: int, seed: int, picture: Path | None, shading: bool = True, jo
 
     from conrt.characters.gltf_io import load_character, save_character
     from conrt.characters.procedural import generate
-    from conrt.runtime.session import fit_sheet_udps
-    from conrt.runtime.sheet_fit import FitParams, SheetFitter, downsample_drawing, fit_picture, prepare_drawing
+    from conrt.runtime.app.session import fit_sheet_udps
+    from conrt.runtime.app.sheet_fit import FitParams, SheetFitter, downsample_drawing, fit_picture, prepare_drawing
     from conrt.shaders import ToonPass, UdpPass, create_context, frame_character, release_context
     from conrt.training.fit_drawings import make_drawing, udp_error
 

@@ -69,10 +69,10 @@ def _feeds(model, size: int, views: int) -> dict[str, np.ndarray]:
 
 
 def bench_tensorrt(model, onnx_path: Path, size: int, views_list, precision: str, cache_dir, frames, warmup):
-    from conrt.runtime.gpu.build import build_engine
-    from conrt.runtime.gpu.engine import TrtEngine
-    from conrt.runtime.gpu.engine_cache import EngineCache
-    from conrt.runtime.gpu.profiles import make_profile
+    from conrt.runtime.backends.gpu.build import build_engine
+    from conrt.runtime.backends.gpu.engine import TrtEngine
+    from conrt.runtime.backends.gpu.engine_cache import EngineCache
+    from conrt.runtime.backends.gpu.profiles import make_profile
 
     profile = make_profile(views=(1, 8), sizes=[size], size_multiple=model.cfg.size_multiple)
     t0 = time.perf_counter()
@@ -123,7 +123,7 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
 
-    from conrt.runtime.gpu.status import tensorrt_status
+    from conrt.runtime.backends.gpu.status import tensorrt_status
 
     trt_ok, trt_reason = tensorrt_status()
     ort_ok, ort_reason = _ort_cuda_status()
@@ -139,7 +139,7 @@ def main(argv=None) -> int:
 
     if trt_ok or ort_ok:
         from conrt.runtime.backends.onnx_backend import export_onnx
-        from conrt.runtime.model import create_model
+        from conrt.runtime.nn.model import create_model
 
         model = create_model(args.config).eval()
         with tempfile.TemporaryDirectory(prefix="conrt-gpu-bench-") as tmp:

@@ -105,7 +105,7 @@ def bench(frames: int, rows: list[tuple[int, int]], configs: list[str]) -> dict:
     import torch
 
     from conrt.runtime.backends import available_backends, create_backend
-    from conrt.runtime.model import create_model
+    from conrt.runtime.nn.model import create_model
 
     torch.set_num_threads(THREADS)
     models = {}

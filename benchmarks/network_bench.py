@@ -11,9 +11,9 @@ For every config and size, side by side in one process:
   unless --baseline-all);
 - ``torch``: our torch backend (views batched into one call per level,
   inference_mode): with contiguous weights, with channels_last, with
-  channels_last + Winograd F(4x4, 3x3) convs (``runtime/fast_conv.py``), and
+  channels_last + Winograd F(4x4, 3x3) convs (``runtime/nn/fast_conv.py``), and
   the default = channels_last + Winograd + the view-shared inputs of each
-  block's first conv computed once (``runtime/fast_cinn.py``); all the same
+  block's first conv computed once (``runtime/nn/fast_cinn.py``); all the same
   maths (checked to 1e-4 against the first variant before timing);
 - ``onnxruntime``: the exported per-frame graph on ONNX Runtime (CPU).
 
@@ -45,10 +45,10 @@ import torch
 
 from conrt.runtime.backends import create_backend
 from conrt.runtime.backends.onnx_backend import OnnxRuntimeBackend, example_inputs, export_onnx
-from conrt.runtime.conr_v1 import CINN, CoNR, _rescale_flow, _resize, group_warp, warp
-from conrt.runtime.fast_conv import release_workspaces, winograd_layer_count
-from conrt.runtime.model import create_model
-from conrt.runtime.sheet import SheetCache
+from conrt.runtime.nn.conr_v1 import CINN, CoNR, _rescale_flow, _resize, group_warp, warp
+from conrt.runtime.nn.fast_conv import release_workspaces, winograd_layer_count
+from conrt.runtime.nn.model import create_model
+from conrt.runtime.nn.sheet import SheetCache
 
 log = logging.getLogger("network_bench")
 

@@ -479,7 +479,7 @@ def _make_weights(d: Path) -> None:
     import torch
     from safetensors.torch import load_file, save_file
 
-    from conrt.runtime.checkpoint import DEFAULT_WEIGHTS, FORMAT, read_config
+    from conrt.runtime.nn.checkpoint import DEFAULT_WEIGHTS, FORMAT, read_config
 
     d.mkdir(parents=True, exist_ok=True)
     (d / "emptydir").mkdir(exist_ok=True)

@@ -73,7 +73,7 @@ def _clip_request(request, k):
 def run_size(size: int, seconds: float) -> list[dict]:
     from conrt.engine_bridge import BridgeWriter
     from conrt.physics.vmc import VmcReceiver
-    from conrt.runtime.bridge_source import RuntimeFrameSource
+    from conrt.runtime.app.bridge_source import RuntimeFrameSource
 
     rows = []
     with BridgeWriter(f"vmcbench-{os.getpid()}-{size}", size, size) as writer:

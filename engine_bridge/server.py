@@ -152,13 +152,13 @@ def run_bridge(frame_source: FrameSource, name: str | None = None, width: int = 
 
 
 def runtime_frame_source(width: int, height: int, dtype=np.uint8, **kw) -> FrameSource:
-    """The CoNR runtime as a frame source (``conrt.runtime.bridge_source``).
+    """The CoNR runtime as a frame source (``conrt.runtime.app.bridge_source``).
 
     ``kw``: character, sheet, weights, backend, context (see RuntimeFrameSource).
     Frames are square; the runtime renders ``width`` x ``width``.
     """
     if width != height:
         raise ConfigError(f"the runtime renders square frames, got {width}x{height}")
-    from conrt.runtime.bridge_source import RuntimeFrameSource
+    from conrt.runtime.app.bridge_source import RuntimeFrameSource
 
     return RuntimeFrameSource(width, dtype, **kw)

@@ -7,7 +7,7 @@ owns the rest and the check that brings them together:
   the CLI checks it before the runtime loads; the files a sheet folder may
   have, checked before any is decoded);
 - ``TRAINED_VIEWS``: CoNR was trained with up to 8 views (the TensorRT
-  profile's default range, runtime/gpu/profiles.py);
+  profile's default range, runtime/backends/gpu/profiles.py);
 - the shading runtime's frame sides: ``MIN_RUNTIME_SIDE``..``MAX_RUNTIME_SIDE``
   and a multiple of the network's ``size_multiple`` (``ShaderNet.size_multiple``);
   ``conrt.limits`` bounds every frame by memory and ``MAX_FRAME_SIDE`` (raster-only

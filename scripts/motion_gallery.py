@@ -59,7 +59,7 @@ def _cell(character, path, motion) -> list[np.ndarray] | str:
     from conrt.errors import ConrtError
     from conrt.physics.clips import Animator
     from conrt.physics.motion import motion_poses, resolve_motion
-    from conrt.runtime.frame_loop import RasterStage
+    from conrt.runtime.app.frame_loop import RasterStage
 
     try:
         clip = resolve_motion(motion, character, character_file=path)

@@ -226,7 +226,7 @@ def _base(center, radius, yaw, pitch, roll, projection, fov):
 
 def motion_radius(character, poses, follow: int, rest_follow, center_y: float, margin: float = 1.04) -> float:
     """Orbit radius that keeps every posed vertex of ``poses`` in frame at any yaw
-    (pitch 0) for the follow camera of ``conrt.runtime.frame_loop.RasterStage``:
+    (pitch 0) for the follow camera of ``conrt.runtime.app.frame_loop.RasterStage``:
     centred on the ``follow`` joint's x/z, at ``center_y`` plus half its rise."""
     from conrt.characters.posing import posed_positions
 

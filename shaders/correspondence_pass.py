@@ -72,7 +72,7 @@ _MAX_TRIANGLES = 1 << 24  # the visibility buffer holds triangle id + 1 as an ex
 @dataclass(frozen=True)
 class Framing:
     """A view image's pixels -> the sheet's pixels: ``x_s = x * scale + dx``
-    (continuous coordinates, pixel edges at integers), as ``runtime.official.apply_crop``
+    (continuous coordinates, pixel edges at integers), as ``runtime.nn.official.apply_crop``
     re-frames the image."""
 
     scale: float = 1.0

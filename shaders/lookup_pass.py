@@ -1,6 +1,6 @@
 """conr-rt's per-frame lookup on the GPU rasterizer (``glsl/lookup.glsl``).
 
-``LookupNet.sample_views`` (runtime/lookup_net.py) is not learned: a trilinear
+``LookupNet.sample_views`` (runtime/nn/lookup_net.py) is not learned: a trilinear
 lookup of every target pixel's UDP xyz in a per-view grid³ table of sheet
 positions, then a bilinear ``grid_sample`` of the view's reference image
 there. Those are exactly what texture units do, so this pass does it with

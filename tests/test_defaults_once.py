@@ -6,7 +6,9 @@ import re
 from pathlib import Path
 
 from conrt import samples
-from conrt.runtime import checkpoint, defaults, session
+from conrt.runtime import defaults
+from conrt.runtime.app import session
+from conrt.runtime.nn import checkpoint
 
 ROOT = Path(__file__).resolve().parents[1]
 CODE = ("conrt", "characters", "physics", "shaders", "runtime", "engine_bridge", "samples", "training",

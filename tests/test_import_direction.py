@@ -1,7 +1,11 @@
 """Imports go one way along the data flow (README "Layout"): a stage may use
 the boundary types and the stages before it, never a later one; only the CLI
 and the sample engine (apps) wire stages together. Every .py file of every
-folder is checked, imports inside functions included."""
+folder is checked, imports inside functions included.
+
+runtime/ is layered inside too (docs/architecture.md): its limits and
+defaults, then the networks (nn/), the inference backends (backends/), and
+the assembly of a runtime (app/); each may import only the ones before it."""
 from __future__ import annotations
 
 import ast
@@ -9,17 +13,22 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 
-# folder (as mapped into the package, pyproject package-dir) -> layer; a
-# module may import its own layer and those below it
+# package (as mapped into the package, pyproject package-dir) -> layer; a
+# module may import its own layer and those below it (the longest prefix decides)
 LAYERS = {
-    "conrt": 0,  # boundary types, errors, limits (conrt.cli/commands: see APPS)
-    "conrt.samples": 0,  # data files and their paths (the sample engine: see APPS)
-    "conrt.characters": 1,
-    "conrt.physics": 2,
-    "conrt.shaders": 3,
-    "conrt.runtime": 4,
-    "conrt.engine_bridge": 5,
-    "conrt.training": 6,
+    "conrt": (0,),  # boundary types, errors, limits (conrt.cli/commands: see APPS)
+    "conrt.samples": (0,),  # data files and their paths (the sample engine: see APPS)
+    "conrt.characters": (1,),
+    "conrt.physics": (2,),
+    "conrt.shaders": (3,),
+    "conrt.runtime.limits": (4, 0),  # runtime/: its limits and defaults,
+    "conrt.runtime.defaults": (4, 0),
+    "conrt.runtime.nn": (4, 1),  # the shader networks, weights, the sheet encoder,
+    "conrt.runtime": (4, 1),  # (the package's facade re-exports nn)
+    "conrt.runtime.backends": (4, 2),  # inference backends (and their TensorRT helpers, backends/gpu/),
+    "conrt.runtime.app": (4, 3),  # a runtime put together: spec, builder, stages, sessions, bridge source
+    "conrt.engine_bridge": (5,),
+    "conrt.training": (6,),
 }
 APPS = ("conrt.cli", "conrt.commands", "conrt.__main__", "conrt.samples.engine_sample")
 FOLDERS = {"conrt": "conrt", "characters": "conrt.characters", "physics": "conrt.physics",
@@ -27,7 +36,7 @@ FOLDERS = {"conrt": "conrt", "characters": "conrt.characters", "physics": "conrt
            "samples": "conrt.samples", "training": "conrt.training"}
 
 
-def _layer(module: str) -> int | None:
+def _layer(module: str) -> tuple | None:
     """The layer of a conrt module; None for apps (which may import anything)."""
     if module.startswith(APPS):
         return None
@@ -52,9 +61,11 @@ def _imports(path: Path, module: str):
             if node.level:  # relative: resolve against this module's package
                 base = package.split(".")
                 base = base[: len(base) - node.level + 1]
-                yield ".".join(base + ([node.module] if node.module else []))
-            elif node.module:
-                yield node.module
+                module_ = ".".join(base + ([node.module] if node.module else []))
+            else:
+                module_ = node.module
+            # each imported name, which may be a module ("from .. import limits")
+            yield from (f"{module_}.{a.name}" for a in node.names)
 
 
 def _offenders(path: Path, module: str) -> list[str]:
@@ -81,5 +92,20 @@ def test_the_rule_catches_backwards_imports(tmp_path):
     src = tmp_path / "fake.py"
     src.write_text("from conrt.types import Pose\nfrom . import camera\n"
                    "def f():\n    from ..runtime import sheet\n    import conrt.engine_bridge.shm\n")
-    assert _offenders(src, "conrt.shaders.fake") == ["conrt.runtime", "conrt.engine_bridge.shm"]
+    assert _offenders(src, "conrt.shaders.fake") == ["conrt.runtime.sheet", "conrt.engine_bridge.shm"]
     assert _offenders(src, "conrt.commands.fake") == []  # apps wire stages together
+
+
+def test_runtime_layers_are_checked(tmp_path):
+    """Inside runtime/: nn must not import backends or app, backends must not import app."""
+    src = tmp_path / "fake.py"
+    src.write_text("from ..backends import create_backend\nfrom ..app.session import load_sheet\n"
+                   "from .. import limits\nfrom .model import ShaderNet\n"
+                   "def f():\n    from conrt.runtime.app import frame_loop\n")
+    assert _offenders(src, "conrt.runtime.nn.fake") == [
+        "conrt.runtime.backends.create_backend", "conrt.runtime.app.session.load_sheet", "conrt.runtime.app.frame_loop"]
+    assert _offenders(src, "conrt.runtime.backends.fake") == [
+        "conrt.runtime.app.session.load_sheet", "conrt.runtime.app.frame_loop"]
+    assert _offenders(src, "conrt.runtime.app.fake") == []
+    assert _layer("conrt.runtime.limits") < _layer("conrt.runtime.nn.sheet") < _layer("conrt.runtime.backends.gpu.build") \
+        < _layer("conrt.runtime.app.frame_loop") < _layer("conrt.engine_bridge.server")

@@ -55,8 +55,8 @@ def test_render_refuses_an_unwritable_output_before_the_work(tmp_path, where, wo
 def test_video_sink_says_when_ffmpeg_wrote_nothing(tmp_path):
     """The 'wrote 2 frames, rc 0, no file' failure: ffmpeg cannot create the
     file; with 2 buffered frames it only says so on close."""
-    from conrt.runtime.frame_loop import RuntimeFrame
-    from conrt.runtime.outputs import VideoSink
+    from conrt.runtime.app.frame_loop import RuntimeFrame
+    from conrt.runtime.app.outputs import VideoSink
 
     path = tmp_path / "x.mp4"
     sink = VideoSink(path, 10)
@@ -70,7 +70,7 @@ def test_video_sink_says_when_ffmpeg_wrote_nothing(tmp_path):
 
 
 def test_png_sink_without_frames_leaves_nothing(tmp_path):
-    from conrt.runtime.outputs import PngSink, close_sinks
+    from conrt.runtime.app.outputs import PngSink, close_sinks
 
     sink = PngSink(tmp_path / "frames" / "deep")
     close_sinks([sink], failed=False)
@@ -295,7 +295,7 @@ def test_scaled_character_is_warned_about(tmp_path, caplog):
 def test_image_pixels_are_checked_before_decoding(tmp_path):
     import resource
 
-    from conrt.runtime.sheet import read_sheet_image
+    from conrt.runtime.nn.sheet import read_sheet_image
 
     huge = tmp_path / "huge.png"
     Image.new("LA", (12000, 12000)).save(huge)
@@ -356,14 +356,14 @@ def test_cli_bounds_are_named_errors(tmp_path, argv, words):
     (np.full((8, 8, 4), -0.5, np.float32), "0..1"),
 ])
 def test_bad_udp_arrays_are_refused(array, words):
-    from conrt.runtime.sheet import check_udp
+    from conrt.runtime.nn.sheet import check_udp
 
     with pytest.raises(InputError, match=words):
         check_udp(array)
 
 
 def test_bad_udp_files_are_named(tmp_path):
-    from conrt.runtime.sheet import read_udp
+    from conrt.runtime.nn.sheet import read_udp
 
     (tmp_path / "empty.npz").write_bytes(b"")
     good = tmp_path / "good.npz"
@@ -376,7 +376,7 @@ def test_bad_udp_files_are_named(tmp_path):
 
 
 def test_sheet_views_must_be_drawings(tmp_path):
-    from conrt.runtime.sheet import check_sheet_image, read_sheet_image
+    from conrt.runtime.nn.sheet import check_sheet_image, read_sheet_image
 
     with pytest.raises(InputError, match="1x1"):
         check_sheet_image(np.full((1, 1, 4), 200, np.uint8), 0)
@@ -389,7 +389,7 @@ def test_sheet_views_must_be_drawings(tmp_path):
 def _weights_variant(tmp_path, name, tensors=None, config=None):
     from safetensors.torch import load_file, save_file
 
-    from conrt.runtime.checkpoint import DEFAULT_WEIGHTS, FORMAT, read_config
+    from conrt.runtime.nn.checkpoint import DEFAULT_WEIGHTS, FORMAT, read_config
 
     sd = load_file(str(DEFAULT_WEIGHTS))
     sd = tensors(sd) if tensors else sd
@@ -402,7 +402,7 @@ def _weights_variant(tmp_path, name, tensors=None, config=None):
 def test_weights_with_bad_metadata_nan_or_fp16(tmp_path):
     import torch
 
-    from conrt.runtime.checkpoint import load_weights
+    from conrt.runtime.nn.checkpoint import load_weights
 
     with pytest.raises(CheckpointError, match="not JSON"):
         load_weights(_weights_variant(tmp_path, "notjson", config="{not json"))
@@ -524,7 +524,7 @@ def test_npz_claiming_a_huge_array_is_refused_before_allocating(tmp_path):
     import io
     import zipfile
 
-    from conrt.runtime.sheet import read_udp
+    from conrt.runtime.nn.sheet import read_udp
 
     header = io.BytesIO()
     np.lib.format.write_array_header_1_0(header, {"descr": "<f4", "fortran_order": False,

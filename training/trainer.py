@@ -71,7 +71,7 @@ class TrainConfig:
 def model_config(name: str, size: int):
     """The named config with ``image_size`` set to the training size (the
     runtime then crops/pads frames to the size the weights were trained at)."""
-    from conrt.runtime.config import get_config
+    from conrt.runtime.nn.config import get_config
 
     cfg = get_config(name)
     if size % cfg.size_multiple:
@@ -179,7 +179,7 @@ def batch_indices(num: int, batch: int, seed: int, step: int) -> np.ndarray:
 # checkpoints
 # ---------------------------------------------------------------------------
 def save_checkpoint(run: Path, model, optimizer, step: int, elapsed: float, best: float, name: str = "last") -> None:
-    from conrt.runtime.checkpoint import save_weights
+    from conrt.runtime.nn.checkpoint import save_weights
 
     tmp_w, tmp_o = run / f".{name}.tmp.safetensors", run / f".{name}.optim.tmp.pt"
     save_weights(model, tmp_w)
@@ -286,7 +286,7 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True) -> dict
     Works alone or under torchrun (env RANK/WORLD_SIZE)."""
     from tqdm import tqdm
 
-    from conrt.runtime.model import create_model
+    from conrt.runtime.nn.model import create_model
 
     rank, world = _dist_env()
     if cfg.batch % world:

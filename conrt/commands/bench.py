@@ -55,16 +55,16 @@ def register(subparsers) -> None:
 
 def run(args) -> int:
     # (PyBullet's "build time" banner on stdout is kept out of --json by physics.world)
-    from conrt.runtime.profiling import measure
-    from conrt.runtime.frame_loop import STAGES
+    from conrt.runtime.app.profiling import measure
+    from conrt.runtime.app.frame_loop import STAGES
 
     sizes = parse_sizes(args.sizes)
     if args.frames < 1:
         raise ConfigError(f"--frames must be at least 1, got {args.frames}")
     if args.warmup < 0:
         raise ConfigError(f"--warmup must be >= 0, got {args.warmup}")
-    from conrt.runtime.checkpoint import resolve_model
-    from conrt.runtime.session import CORRESPONDENCES
+    from conrt.runtime.nn.checkpoint import resolve_model
+    from conrt.runtime.app.session import CORRESPONDENCES
 
     from ._backend_args import backend_options
 

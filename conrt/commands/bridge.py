@@ -77,7 +77,7 @@ def run(args) -> int:
 
     check_addresses(args)
     if args.source == "runtime":
-        from conrt.runtime.bridge_source import RuntimeFrameSource
+        from conrt.runtime.app.bridge_source import RuntimeFrameSource
 
         if args.clip is not None:
             from conrt.physics.motion import check_motion

@@ -20,7 +20,7 @@ def register(subparsers) -> None:
 
 def run(args) -> int:
     from conrt.limits import check_output_file
-    from conrt.runtime.checkpoint import load_official, save_weights
+    from conrt.runtime.nn.checkpoint import load_official, save_weights
 
     check_output_file(args.output, "-o", (".safetensors",))  # before loading 180 M parameters
     model = load_official(args.folder, args.config)

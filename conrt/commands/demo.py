@@ -104,8 +104,8 @@ def _run_headless(args) -> int:
     from tqdm import tqdm
 
     from conrt.limits import check_output_folder
-    from conrt.runtime.frame_loop import build_runtime
-    from conrt.runtime.outputs import PngSink, VideoSink, close_sinks
+    from conrt.runtime.app.frame_loop import build_runtime
+    from conrt.runtime.app.outputs import PngSink, VideoSink, close_sinks
 
     spec = runtime_spec(args, context="egl" if args.context == "window" else args.context,
                         physics_mode=_body_mode(args, window=False), vmc=args.vmc, vmc_send=args.vmc_send).check()
@@ -236,7 +236,7 @@ def _fit(img: np.ndarray, side: int) -> np.ndarray:
 
 
 def _shaded_rgb(rgba: np.ndarray) -> np.ndarray:
-    from conrt.runtime.frame_loop import over_background
+    from conrt.runtime.app.frame_loop import over_background
 
     return over_background(rgba, _BACKGROUND)
 
@@ -258,11 +258,11 @@ def _run_window(args) -> int:
     import moderngl
 
     from conrt.physics.clips import list_clips
-    from conrt.runtime.frame_loop import over_background, udp_preview
+    from conrt.runtime.app.frame_loop import over_background, udp_preview
     from conrt.shaders import create_context, release_context
 
-    from conrt.runtime.checkpoint import resolve_model
-    from conrt.runtime.frame_loop import build_runtime
+    from conrt.runtime.nn.checkpoint import resolve_model
+    from conrt.runtime.app.frame_loop import build_runtime
     from conrt.runtime.limits import check_size
 
     clips = list_clips()

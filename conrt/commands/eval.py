@@ -51,7 +51,7 @@ def register(subparsers) -> None:
 def run(args) -> int:
     import torch
 
-    from conrt.runtime.checkpoint import find_weights, load_weights
+    from conrt.runtime.nn.checkpoint import find_weights, load_weights
     from conrt.runtime.defaults import default_weights_path
     from conrt.training.evaluate import (ExactLookupBaseline, FlatColourBaseline, characters_from_data,
                                          characters_from_seeds, evaluate, format_table, parse_seeds,

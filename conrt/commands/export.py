@@ -26,7 +26,7 @@ def register(subparsers) -> None:
 
 def run(args) -> int:
     from conrt.runtime.backends.onnx_backend import export_onnx
-    from conrt.runtime.checkpoint import resolve_model
+    from conrt.runtime.nn.checkpoint import resolve_model
 
     from conrt.limits import check_output_file
 
@@ -35,7 +35,7 @@ def run(args) -> int:
     path = export_onnx(model, args.output, args.size)
     print(f"conrt export: {model.cfg.name} -> {path} ({path.stat().st_size / 1e6:.1f} MB)")
     if args.tensorrt:
-        from conrt.runtime.gpu.build import build_engine_cli
+        from conrt.runtime.backends.gpu.build import build_engine_cli
 
         engines = build_engine_cli(path, args.precision, tuple(args.views), [args.size or model.cfg.image_size],
                                    args.cache_dir, size_multiple=model.cfg.size_multiple)

@@ -75,7 +75,7 @@ def fit_views(character_path: Path, character, drawings, names, labels, args) ->
     results in the drawings' order either way."""
     from tqdm import tqdm
 
-    from conrt.runtime.sheet_fit import SheetFitter
+    from conrt.runtime.app.sheet_fit import SheetFitter
     from conrt.shaders import create_context, release_context
 
     jobs = min(args.jobs, len(drawings))
@@ -107,7 +107,7 @@ def _worker_start(character_path: str, size: int, work: int, context: str) -> No
     import atexit
 
     from conrt.commands.udp import load_character_file
-    from conrt.runtime.sheet_fit import SheetFitter
+    from conrt.runtime.app.sheet_fit import SheetFitter
     from conrt.shaders import create_context, release_context
 
     ctx = create_context(context)
@@ -140,7 +140,7 @@ def remove_stale_views(out: Path, stems: set[str]) -> None:
 
 def view_labels(files: list[Path], yaws: str | None) -> list[float | None]:
     """Each drawing's labelled yaw (None: search all round)."""
-    from conrt.runtime.sheet_fit import label_from_name
+    from conrt.runtime.app.sheet_fit import label_from_name
 
     if yaws is not None:
         try:
@@ -165,9 +165,9 @@ def run(args) -> int:
     from PIL import Image
 
     from conrt.commands.udp import load_character_file, save_udp
-    from conrt.runtime.session import MAX_SHEET_VIEWS, list_sheet_files
-    from conrt.runtime.sheet import read_sheet_image
-    from conrt.runtime.sheet_fit import MIN_DRAWING_PX, MIN_IOU, WARN_IOU, fit_picture, prepare_drawing
+    from conrt.runtime.app.session import MAX_SHEET_VIEWS, list_sheet_files
+    from conrt.runtime.nn.sheet import read_sheet_image
+    from conrt.runtime.app.sheet_fit import MIN_DRAWING_PX, MIN_IOU, WARN_IOU, fit_picture, prepare_drawing
     from conrt.shaders.view_file import save_view_file, view_file_for
 
     if args.jobs < 1:

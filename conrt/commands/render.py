@@ -43,10 +43,10 @@ def add_source_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def runtime_spec(args, **overrides):
-    """The :class:`~conrt.runtime.frame_loop.RuntimeSpec` that ``add_source_arguments``
+    """The :class:`~conrt.runtime.app.frame_loop.RuntimeSpec` that ``add_source_arguments``
     (+ ``--motion``, ``--fps``, ``--name-map``/``--facing``) describe; ``overrides``
     set the fields a command decides itself (realtime, passes, physics_mode ...)."""
-    from conrt.runtime.frame_loop import RuntimeSpec
+    from conrt.runtime.app.frame_loop import RuntimeSpec
 
     fields = dict(character=args.character, motion=args.clip, sheet=args.sheet, weights=args.weights,
                   backend=args.backend, backend_options=backend_options(args), size=args.size, yaw=args.yaw,
@@ -70,8 +70,8 @@ def register(subparsers) -> None:
 def run(args) -> int:
     from tqdm import tqdm
 
-    from conrt.runtime.frame_loop import build_runtime
-    from conrt.runtime.outputs import AtlasSink, close_sinks, make_sink
+    from conrt.runtime.app.frame_loop import build_runtime
+    from conrt.runtime.app.outputs import AtlasSink, close_sinks, make_sink
 
     if not args.output and not args.atlas:
         raise ConfigError("nothing to write: give -o out.mp4, -o frames/ and/or --atlas atlas.png")

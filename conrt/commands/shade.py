@@ -40,9 +40,9 @@ def run(args) -> int:
 
     from conrt.limits import check_output_file, make_parents
     from conrt.runtime.backends import create_backend, get_backend_class
-    from conrt.runtime.checkpoint import resolve_model
-    from conrt.runtime.session import load_sheet
-    from conrt.runtime.sheet import read_udp
+    from conrt.runtime.nn.checkpoint import resolve_model
+    from conrt.runtime.app.session import load_sheet
+    from conrt.runtime.nn.sheet import read_udp
 
     out = check_output_file(args.output, "-o", (".png", ".npz"), create_parents=False)  # before the work
     source = args.sheet[0] if len(args.sheet) == 1 and Path(args.sheet[0]).is_dir() else args.sheet

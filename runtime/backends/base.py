@@ -24,8 +24,8 @@ import numpy as np
 from conrt.errors import BackendUnavailable, ConfigError, InputError
 
 from ..limits import check_sheet_views
-from ..model import ShaderNet
-from ..sheet import Matting, SheetCache, encode_sheet, finish_frame, prepare_udp
+from ..nn.model import ShaderNet
+from ..nn.sheet import Matting, SheetCache, encode_sheet, finish_frame, prepare_udp
 
 log = logging.getLogger(__name__)
 

@@ -33,9 +33,9 @@ from torch import nn
 from conrt.errors import BackendUnavailable, ConfigError, ContextError, InputError
 from conrt.shaders.lookup_pass import MAX_VIEWS as PASS_MAX_VIEWS
 
-from ..cache import GraphCache
-from ..lookup_net import LookupNet
-from ..sheet import SheetCache
+from .cache import GraphCache
+from ..nn.lookup_net import LookupNet
+from ..nn.sheet import SheetCache
 from .base import Backend, register_backend
 from .onnx_backend import OPSET, open_session, weights_fingerprint
 
@@ -252,7 +252,7 @@ class GlLookupBackend(Backend):
 
     def _graph(self, size: int, views: int, keep_seen: bool = False) -> Path:
         """The fusion graph for this model, size and view count, exported once
-        into the graph cache (runtime/cache.py, as the onnxruntime backend's graphs)."""
+        into the graph cache (runtime/backends/cache.py, as the onnxruntime backend's graphs)."""
         variant = "-seen" if keep_seen else ""
         name = (f"{self.model.cfg.name}-fusion{FUSION_FORMAT}{variant}-{size}-v{views}-"
                 f"{weights_fingerprint(self.model)}.onnx")

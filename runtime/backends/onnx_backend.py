@@ -24,9 +24,9 @@ import torch
 
 from conrt.errors import BackendUnavailable, InputError
 
-from ..cache import GraphCache
-from ..model import ShaderNet
-from ..sheet import SheetCache
+from .cache import GraphCache
+from ..nn.model import ShaderNet
+from ..nn.sheet import SheetCache
 from .base import Backend, register_backend
 
 log = logging.getLogger(__name__)
@@ -152,7 +152,7 @@ class OnnxRuntimeBackend(Backend):
     def _cached_graph(self, size: int) -> Path:
         """The exported graph of this model at this size, keyed by the config,
         the size and a fingerprint of the weights, in the graph cache
-        (runtime/cache.py), so repeated runs (``conrt shade``) export only once."""
+        (runtime/backends/cache.py), so repeated runs (``conrt shade``) export only once."""
         name = f"{self.model.cfg.name}-{size}-{weights_fingerprint(self.model)}.onnx"
         return self.graphs.get(name, lambda part: export_onnx(self.model, part, size))
 

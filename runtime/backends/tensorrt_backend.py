@@ -29,16 +29,16 @@ from pathlib import Path
 import numpy as np
 
 from conrt.errors import ConfigError, InputError
-from conrt.runtime.gpu.build import RGBA_OUTPUT, UDP_INPUT, build_engine
-from conrt.runtime.gpu.engine_cache import PRECISIONS, EngineCache
-from conrt.runtime.gpu.profiles import MAX_VIEWS, make_profile
-from conrt.runtime.gpu.status import require_tensorrt, tensorrt_status
-from conrt.runtime.gpu.texture_io import GL_SUFFIX, ROW_ORDERS
+from conrt.runtime.backends.gpu.build import RGBA_OUTPUT, UDP_INPUT, build_engine
+from conrt.runtime.backends.gpu.engine_cache import PRECISIONS, EngineCache
+from conrt.runtime.backends.gpu.profiles import MAX_VIEWS, make_profile
+from conrt.runtime.backends.gpu.status import require_tensorrt, tensorrt_status
+from conrt.runtime.backends.gpu.texture_io import GL_SUFFIX, ROW_ORDERS
 
-from ..conr_v1 import CoNR
-from ..lookup_net import LookupNet
-from ..model import ShaderNet
-from ..sheet import SheetCache
+from ..nn.conr_v1 import CoNR
+from ..nn.lookup_net import LookupNet
+from ..nn.model import ShaderNet
+from ..nn.sheet import SheetCache
 from .base import Backend, preference, register_backend, registered_backend
 
 __all__ = ["TensorRTBackend", "tensorrt_status"]
@@ -145,7 +145,7 @@ class TensorRTBackend(Backend):
         self.engine.synchronize()
 
     def _open_engine(self, size: int) -> None:
-        from conrt.runtime.gpu.engine import TrtEngine
+        from conrt.runtime.backends.gpu.engine import TrtEngine
 
         from .onnx_backend import export_onnx
 
@@ -180,7 +180,7 @@ class TensorRTBackend(Backend):
 
         ``udp``: a ``UdpPass`` (its row order is checked against the
         engine's) or its texture."""
-        from conrt.runtime.gpu.interop import TextureInterop
+        from conrt.runtime.backends.gpu.interop import TextureInterop
 
         if self.engine is None:
             raise InputError(f"{self.name}: set a character sheet before creating the interop")

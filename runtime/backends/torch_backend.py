@@ -2,7 +2,7 @@
 call per level, under ``inference_mode``, weights in channels_last (measured
 faster on CPU: fewer layout reorders in oneDNN; see docs/network.md), and the
 collaborative decoder's big 3x3 convs and transposed convs computed with
-Winograd F(4x4, 3x3) (``runtime/fast_conv.py``: same maths, ~4x fewer multiplies)."""
+Winograd F(4x4, 3x3) (``runtime/nn/fast_conv.py``: same maths, ~4x fewer multiplies)."""
 from __future__ import annotations
 
 import copy
@@ -10,11 +10,11 @@ import copy
 import numpy as np
 import torch
 
-from ..conr_v1 import CoNR
-from ..model import ShaderNet
-from ..fast_cinn import FastCINN
-from ..fast_conv import with_winograd
-from ..sheet import render_prepared
+from ..nn.conr_v1 import CoNR
+from ..nn.model import ShaderNet
+from ..nn.fast_cinn import FastCINN
+from ..nn.fast_conv import with_winograd
+from ..nn.sheet import render_prepared
 from .base import Backend, register_backend
 
 

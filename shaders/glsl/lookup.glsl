@@ -1,5 +1,5 @@
 #version 330 core
-// conr-rt's non-learned per-frame step (runtime/lookup_net.py, sample_views)
+// conr-rt's non-learned per-frame step (runtime/nn/lookup_net.py, sample_views)
 // on the texture units: a trilinear lookup of each target pixel's UDP xyz in
 // the view's grid^3 table of sheet positions, then a bilinear sample of the
 // view's reference image there.

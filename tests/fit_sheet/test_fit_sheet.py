@@ -32,8 +32,8 @@ def fitted(character_file, drawings, tmp_path_factory):
 
 
 def test_fit_finds_the_view_and_gives_every_drawn_pixel_the_true_udp(fitted):
-    from conrt.runtime.session import fit_sheet_udps
-    from conrt.runtime.sheet import read_sheet_image, read_udp
+    from conrt.runtime.app.session import fit_sheet_udps
+    from conrt.runtime.nn.sheet import read_sheet_image, read_udp
     from conrt.training.fit_drawings import udp_error
 
     out, made = fitted
@@ -56,7 +56,7 @@ def test_fit_finds_the_view_and_gives_every_drawn_pixel_the_true_udp(fitted):
 
 
 def test_output_folder_is_a_sheet_the_runtime_reads(fitted, character):
-    from conrt.runtime.session import list_sheet_files, load_sheet_udps
+    from conrt.runtime.app.session import list_sheet_files, load_sheet_udps
     from conrt.shaders.view_file import load_view_file
 
     out, made = fitted
@@ -91,7 +91,7 @@ def test_swapped_legs_are_taken_only_when_they_fit_clearly_better(gl_ctx, charac
     """A front view of the rig with one leg kicked out, the fit holding the turn
     on the other leg: the swap finds the drawn leg; from the right legs it
     keeps them."""
-    from conrt.runtime.sheet_fit import FitParams, SheetFitter, downsample_drawing
+    from conrt.runtime.app.sheet_fit import FitParams, SheetFitter, downsample_drawing
 
     with SheetFitter(gl_ctx, character, 128, 64) as fitter:
         truth = FitParams(0.0, arms_lowered=(40.0, 40.0), turns={"leftUpperLeg": 24.0})
@@ -111,7 +111,7 @@ def test_swapped_legs_are_taken_only_when_they_fit_clearly_better(gl_ctx, charac
 def test_view_file_camera_and_pose_rerender_the_fitted_rig(gl_ctx, character, drawings):
     """What the view file stores is what was fitted: rendering the rig with it
     gives the silhouette whose IoU fit.json reports."""
-    from conrt.runtime.sheet_fit import SheetFitter, iou, prepare_drawing
+    from conrt.runtime.app.sheet_fit import SheetFitter, iou, prepare_drawing
     from conrt.shaders import UdpPass
 
     folder, made = drawings
@@ -125,7 +125,7 @@ def test_view_file_camera_and_pose_rerender_the_fitted_rig(gl_ctx, character, dr
 
 
 def test_a_turn_about_the_viewing_axis_turns_the_limb_in_the_picture(gl_ctx, character):
-    from conrt.runtime.sheet_fit import FitParams, SheetFitter
+    from conrt.runtime.app.sheet_fit import FitParams, SheetFitter
     from conrt.shaders import project
 
     human = character.humanoid
@@ -145,7 +145,7 @@ def test_a_turn_about_the_viewing_axis_turns_the_limb_in_the_picture(gl_ctx, cha
 
 
 def test_residual_warp_moves_one_silhouette_onto_another():
-    from conrt.runtime.sheet_fit import iou, residual_warp, warp_udp
+    from conrt.runtime.app.sheet_fit import iou, residual_warp, warp_udp
 
     yy, xx = np.mgrid[0:128, 0:128]
     moving = (yy - 60) ** 2 / 30**2 + (xx - 64) ** 2 / 18**2 <= 1
@@ -168,7 +168,7 @@ def test_residual_warp_moves_one_silhouette_onto_another():
 def test_residual_warp_with_colours_aligns_edges_inside_the_silhouette():
     """Same silhouette, an inner colour edge 6 px apart: the silhouette-only
     warp leaves it, the colour channels pull it over."""
-    from conrt.runtime.sheet_fit import residual_warp
+    from conrt.runtime.app.sheet_fit import residual_warp
 
     yy, xx = np.mgrid[0:128, 0:128]
     body = (abs(yy - 64) < 40) & (abs(xx - 64) < 30)
@@ -185,7 +185,7 @@ def test_outline_steps_after_the_colours_keep_the_inner_pull():
     """Steps on the outline alone after the colour channels (what fit-sheet
     runs: colour gain 40, then 10 outline steps) keep the silhouette on the
     drawn one and most of the pull of an inner colour edge 12 px off."""
-    from conrt.runtime.sheet_fit import WARP_COLOUR_GAIN, WARP_OUTLINE_ITERATIONS, iou, residual_warp
+    from conrt.runtime.app.sheet_fit import WARP_COLOUR_GAIN, WARP_OUTLINE_ITERATIONS, iou, residual_warp
 
     yy, xx = np.mgrid[0:128, 0:128]
     body = (abs(yy - 64) < 40) & (abs(xx - 64) < 30)
@@ -274,8 +274,8 @@ def test_a_drawing_of_another_character_is_refused_with_its_iou(gl_ctx, characte
 
 
 def test_prepare_drawing_frames_like_the_runtime(drawings):
-    from conrt.runtime.session import fit_sheet
-    from conrt.runtime.sheet_fit import prepare_drawing
+    from conrt.runtime.app.session import fit_sheet
+    from conrt.runtime.app.sheet_fit import prepare_drawing
 
     _, made = drawings
     drawing = made["front"][0]

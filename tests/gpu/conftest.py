@@ -9,7 +9,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from conrt.runtime.gpu.status import tensorrt_status
+from conrt.runtime.backends.gpu.status import tensorrt_status
 
 
 def _export(module: nn.Module, args, path, *, opset=17, input_names, output_names, dynamic_axes=None):
@@ -84,7 +84,7 @@ def real_export(tmp_path_factory):
     """The network engineer's real per-frame export (smallest config at its
     minimum side; the graph structure is the paper's, only narrower)."""
     from conrt.runtime.backends.onnx_backend import export_onnx
-    from conrt.runtime.model import create_model
+    from conrt.runtime.nn.model import create_model
 
     model = create_model("conr-xs")
     path = tmp_path_factory.mktemp("real") / "conr-xs.onnx"

@@ -6,10 +6,10 @@ import onnx
 import pytest
 
 from conrt.errors import BackendUnavailable, ConfigError
-from conrt.runtime.gpu.build import (BuildProgress, build_engine_cli, check_profile_fits_graph, engine_key,
+from conrt.runtime.backends.gpu.build import (BuildProgress, build_engine_cli, check_profile_fits_graph, engine_key,
                                      graph_input_dims, prepare_graph)
-from conrt.runtime.gpu.profiles import make_profile
-from conrt.runtime.gpu.status import DeviceInfo, tensorrt_status
+from conrt.runtime.backends.gpu.profiles import make_profile
+from conrt.runtime.backends.gpu.status import DeviceInfo, tensorrt_status
 
 from .conftest import GPU_REASON
 
@@ -103,7 +103,7 @@ def test_reexporting_the_same_model_hits_the_same_cache_key(real_export, tmp_pat
     import warnings
 
     from conrt.runtime.backends.onnx_backend import export_onnx
-    from conrt.runtime.gpu.engine_cache import onnx_digest
+    from conrt.runtime.backends.gpu.engine_cache import onnx_digest
 
     path, model = real_export
     with warnings.catch_warnings():

@@ -10,8 +10,8 @@ from onnx import TensorProto, helper, numpy_helper
 import numpy as np
 
 from conrt.errors import ConfigError
-from conrt.runtime.gpu.engine_cache import EngineCache, EngineKey, default_cache_dir, onnx_digest
-from conrt.runtime.gpu.profiles import make_profile
+from conrt.runtime.backends.gpu.engine_cache import EngineCache, EngineKey, default_cache_dir, onnx_digest
+from conrt.runtime.backends.gpu.profiles import make_profile
 
 BASE = dict(
     onnx_sha256="ab" * 32,

@@ -3,7 +3,7 @@ written, then the engine build fails with one clear error naming what is missing
 import pytest
 
 from conrt.cli import main
-from conrt.runtime.gpu.status import tensorrt_status
+from conrt.runtime.backends.gpu.status import tensorrt_status
 
 
 @pytest.mark.skipif(tensorrt_status()[0], reason="TensorRT is available here; the GPU tests build real engines")

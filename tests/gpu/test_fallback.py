@@ -12,7 +12,7 @@ import pytest
 from conrt.errors import BackendUnavailable, ConfigError
 from conrt.runtime.backends import available_backends, backend_names, create_backend, get_backend_class
 from conrt.runtime.backends.tensorrt_backend import TensorRTBackend
-from conrt.runtime.gpu.status import require_tensorrt, tensorrt_status
+from conrt.runtime.backends.gpu.status import require_tensorrt, tensorrt_status
 
 from .conftest import GPU_REASON
 
@@ -29,7 +29,7 @@ def fresh_probe():
 
 @pytest.fixture(scope="module")
 def xs_model():
-    from conrt.runtime.model import create_model
+    from conrt.runtime.nn.model import create_model
 
     return create_model("conr-xs")
 
@@ -39,7 +39,7 @@ def test_tensorrt_is_registered():
 
 
 def test_registry_import_does_not_import_tensorrt_or_pycuda():
-    code = ("import sys, conrt.runtime.backends, conrt.runtime.gpu; "
+    code = ("import sys, conrt.runtime.backends, conrt.runtime.backends.gpu; "
             "print('tensorrt' in sys.modules, 'pycuda' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr

@@ -9,9 +9,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from conrt.runtime.gpu.build import build_engine
-from conrt.runtime.gpu.engine_cache import EngineCache
-from conrt.runtime.gpu.profiles import make_profile
+from conrt.runtime.backends.gpu.build import build_engine
+from conrt.runtime.backends.gpu.engine_cache import EngineCache
+from conrt.runtime.backends.gpu.profiles import make_profile
 
 from .conftest import requires_gpu, warpnet_inputs
 
@@ -36,7 +36,7 @@ def _ort(path, feeds):
 
 @pytest.mark.parametrize("precision", ["fp32", "fp16"])
 def test_engine_matches_onnxruntime_and_is_cached(warpnet_onnx, tmp_path, precision):
-    from conrt.runtime.gpu.engine import TrtEngine
+    from conrt.runtime.backends.gpu.engine import TrtEngine
 
     cache = EngineCache(tmp_path)
     profile = make_profile(views=(1, 8), sizes=[64], size_multiple=64)
@@ -63,7 +63,7 @@ def test_engine_matches_onnxruntime_and_is_cached(warpnet_onnx, tmp_path, precis
 
 def test_tensorrt_backend_matches_onnxruntime_backend(tmp_path):
     from conrt.runtime.backends import create_backend
-    from conrt.runtime.model import create_model
+    from conrt.runtime.nn.model import create_model
 
     model = create_model("conr-xs").eval()
     rng = np.random.default_rng(0)
@@ -86,8 +86,8 @@ def test_tensorrt_backend_matches_onnxruntime_backend(tmp_path):
 
 
 def test_texture_interop_equals_host_path(warpnet_onnx, tmp_path):
-    from conrt.runtime.gpu.engine import TrtEngine
-    from conrt.runtime.gpu.interop import TextureInterop, create_gl_context_for_cuda, interop_status
+    from conrt.runtime.backends.gpu.engine import TrtEngine
+    from conrt.runtime.backends.gpu.interop import TextureInterop, create_gl_context_for_cuda, interop_status
 
     ok, reason = interop_status()
     if not ok:

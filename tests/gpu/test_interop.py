@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from conrt.errors import ConfigError, ContextError
-from conrt.runtime.gpu.interop import (EglDevice, check_texture, create_gl_context_for_cuda, egl_device_index_for_cuda,
+from conrt.runtime.backends.gpu.interop import (EglDevice, check_texture, create_gl_context_for_cuda, egl_device_index_for_cuda,
                                        egl_devices)
 
 
@@ -83,8 +83,8 @@ def test_size_mismatch_and_msaa_are_rejected(gl):
 
 
 def test_interop_status_without_gpu_gives_the_tensorrt_reason():
-    from conrt.runtime.gpu.interop import interop_status
-    from conrt.runtime.gpu.status import tensorrt_status
+    from conrt.runtime.backends.gpu.interop import interop_status
+    from conrt.runtime.backends.gpu.status import tensorrt_status
 
     ok, reason = interop_status()
     if tensorrt_status()[0]:

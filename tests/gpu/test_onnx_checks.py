@@ -7,7 +7,7 @@ import pytest
 from onnx import TensorProto, helper, numpy_helper
 
 from conrt.errors import ConfigError
-from conrt.runtime.gpu.onnx_checks import MIN_OPSET, check_onnx_for_tensorrt, require_tensorrt_ready
+from conrt.runtime.backends.gpu.onnx_checks import MIN_OPSET, check_onnx_for_tensorrt, require_tensorrt_ready
 
 
 def codes(problems):

@@ -5,8 +5,8 @@ import onnx
 import pytest
 
 from conrt.errors import ConfigError, InputError
-from conrt.runtime.gpu.build import graph_input_dims
-from conrt.runtime.gpu.profiles import MAX_VIEWS, ShapeRange, check_shapes_in_profile, input_ranges, make_profile
+from conrt.runtime.backends.gpu.build import graph_input_dims
+from conrt.runtime.backends.gpu.profiles import MAX_VIEWS, ShapeRange, check_shapes_in_profile, input_ranges, make_profile
 
 
 def test_default_profile_covers_all_view_counts_tuned_for_the_most():

@@ -8,8 +8,8 @@ import onnxruntime as ort
 import pytest
 
 from conrt.errors import ConfigError
-from conrt.runtime.gpu.onnx_checks import check_onnx_for_tensorrt
-from conrt.runtime.gpu.texture_io import add_texture_io
+from conrt.runtime.backends.gpu.onnx_checks import check_onnx_for_tensorrt
+from conrt.runtime.backends.gpu.texture_io import add_texture_io
 
 from .conftest import warpnet_inputs
 

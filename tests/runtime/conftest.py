@@ -21,8 +21,8 @@ def official_sds():
 
 @pytest.fixture(scope="session")
 def paper_model(official_sds):
-    from conrt.runtime.checkpoint import load_parts
-    from conrt.runtime.model import create_model
+    from conrt.runtime.nn.checkpoint import load_parts
+    from conrt.runtime.nn.model import create_model
 
     return load_parts(create_model("conr-paper", empty=True), official_sds).eval()
 
@@ -43,7 +43,7 @@ def paper_onnx(paper_model, tmp_path_factory):
 @pytest.fixture(scope="session")
 def paper_safetensors(paper_model, tmp_path_factory):
     """The seed-0 weights in our single-file format (what `conrt convert` writes)."""
-    from conrt.runtime.checkpoint import save_weights
+    from conrt.runtime.nn.checkpoint import save_weights
 
     return save_weights(paper_model, tmp_path_factory.mktemp("weights") / "paper.safetensors")
 

@@ -20,8 +20,8 @@ from conrt.errors import ConfigError, InputError
 from conrt.runtime.backends import (Backend, available_backends, backend_names, create_backend, preference,
                                     registered_backend)
 from conrt.runtime.backends import base
-from conrt.runtime.cache import GRAPHS_KEPT, GraphCache, cache_root
-from conrt.runtime.model import create_model
+from conrt.runtime.backends.cache import GRAPHS_KEPT, GraphCache, cache_root
+from conrt.runtime.nn.model import create_model
 
 S = 64
 
@@ -92,7 +92,7 @@ def test_gl_lookup_close_frees_its_thread_and_context(models):
 
 
 def test_shade_stage_close_frees_the_backend(models):
-    from conrt.runtime.frame_loop import ShadeStage
+    from conrt.runtime.app.frame_loop import ShadeStage
 
     name = available_backends(models["conr-rt"])[0]
     with ShadeStage(models["conr-rt"], _sheet(), S, name) as stage:
@@ -104,7 +104,7 @@ def test_shade_stage_close_frees_the_backend(models):
 
 
 def test_options_reach_the_backend_and_wrong_ones_are_named(models):
-    from conrt.runtime.frame_loop import ShadeStage
+    from conrt.runtime.app.frame_loop import ShadeStage
 
     xs = models["conr-xs"]
     with create_backend("onnxruntime", xs, threads=1) as backend:
@@ -158,7 +158,7 @@ class _Toy(Backend):
         self.model = model
 
     def infer(self, udp):
-        from conrt.runtime.sheet import render_prepared
+        from conrt.runtime.nn.sheet import render_prepared
 
         return render_prepared(self.model, torch.from_numpy(udp), self.cache).numpy()
 

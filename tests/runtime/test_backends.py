@@ -8,11 +8,11 @@ import torch
 
 from .conr_weights import fill
 from conrt.errors import ConfigError, InputError
-from conrt.runtime import sheet as sh
+from conrt.runtime.nn import sheet as sh
 from conrt.runtime.backends import (available_backends, backend_names, create_backend,
                                     get_backend_class)
 from conrt.runtime.backends.onnx_backend import example_inputs, export_onnx, input_names
-from conrt.runtime.model import create_model
+from conrt.runtime.nn.model import create_model
 
 TOL = 1e-4
 
@@ -102,7 +102,7 @@ def test_golden_through_backends(paper_model, paper_onnx, golden):
 
 def test_phase_deconvs_equal_conv_transpose():
     """The export's ConvTranspose rewrite computes the same, including gradients' shapes."""
-    from conrt.runtime.conr_v1 import DecoderBlock, with_phase_deconvs
+    from conrt.runtime.nn.conr_v1 import DecoderBlock, with_phase_deconvs
     import copy
 
     torch.manual_seed(0)

@@ -8,8 +8,8 @@ import torch
 
 from .conr_weights import layout
 from conrt.errors import CheckpointError, ConfigError
-from conrt.runtime import checkpoint as ck
-from conrt.runtime.model import create_model
+from conrt.runtime.nn import checkpoint as ck
+from conrt.runtime.nn.model import create_model
 
 
 def test_paper_model_has_exactly_the_official_keys_and_shapes():

@@ -11,7 +11,7 @@ import torch
 from PIL import Image
 
 from conrt.cli import main
-from conrt.runtime.model import create_model
+from conrt.runtime.nn.model import create_model
 
 TOL = 1e-4
 

@@ -8,8 +8,8 @@ import pytest
 import torch
 
 from conrt.errors import ConfigError
-from conrt.runtime.config import CoNRConfig, get_config, list_configs
-from conrt.runtime.model import create_model
+from conrt.runtime.nn.config import CoNRConfig, get_config, list_configs
+from conrt.runtime.nn.model import create_model
 
 SMALL = [n for n in list_configs() if n != "conr-paper"]
 

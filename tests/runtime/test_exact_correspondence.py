@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from conrt.errors import ConfigError, InputError
-from conrt.runtime.frame_loop import open_runtime
+from conrt.runtime.app.frame_loop import open_runtime
 
 SIZE = 128
 
@@ -53,7 +53,7 @@ def _l1_against_toon(rt, frames: int) -> float:
 
 def test_auto_mode_uses_what_each_sheet_brings(sheet_copy, caplog):
     character, sheet = sheet_copy
-    with caplog.at_level(logging.INFO, logger="conrt.runtime.session"):
+    with caplog.at_level(logging.INFO, logger="conrt.runtime.app.session"):
         with open_runtime(character, sheet, backend="torch", size=SIZE) as rt:
             assert rt.raster.correspondence.modes == ["exact"] * 4
             assert "exact correspondences" in rt.info.sheet
@@ -151,8 +151,8 @@ def test_forced_modes_need_their_files_and_a_backend_that_takes_them(sheet_copy)
 def test_keep_seen_keeps_the_views_colour_inside_and_refines_edges_and_the_unseen():
     import torch
 
-    from conrt.runtime.lookup_net import target_edges
-    from conrt.runtime.session import load_model_source
+    from conrt.runtime.nn.lookup_net import target_edges
+    from conrt.runtime.app.session import load_model_source
 
     model, _ = load_model_source(None)  # the shipped conr-rt weights (a trained refinement)
     g = torch.Generator().manual_seed(0)

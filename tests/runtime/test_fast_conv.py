@@ -1,4 +1,4 @@
-"""Winograd F(4x4, 3x3) layers (runtime/fast_conv.py) compute the same maths as
+"""Winograd F(4x4, 3x3) layers (runtime/nn/fast_conv.py) compute the same maths as
 F.conv2d / ConvTranspose2d, and the torch backend using them still matches the
 golden fixture. No timing here (benchmarks/network_bench.py measures speed)."""
 from __future__ import annotations
@@ -12,8 +12,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from conrt.runtime.backends import create_backend
-from conrt.runtime.conr_v1 import DecoderBlock
-from conrt.runtime.fast_conv import WinogradConv2d, winograd_matrices, with_winograd
+from conrt.runtime.nn.conr_v1 import DecoderBlock
+from conrt.runtime.nn.fast_conv import WinogradConv2d, winograd_matrices, with_winograd
 
 # fp32 Winograd rounds a little more than a direct conv: on N(0, 1) inputs with
 # PyTorch's default init, |error| <= 1e-5 observed (224 channels); allow 4x that

@@ -14,7 +14,7 @@ import torch
 from conrt.errors import ConfigError, InputError
 from conrt.runtime.backends import available_backends, create_backend, get_backend_class, preference
 from conrt.runtime.backends.gl_lookup_backend import GlLookupBackend
-from conrt.runtime.model import create_model
+from conrt.runtime.nn.model import create_model
 
 S = 64
 
@@ -204,7 +204,7 @@ def test_a_backend_collected_in_a_reference_cycle_does_not_hang():
     code = (
         "import gc, sys\n"
         "from conrt.runtime.backends.gl_lookup_backend import GlLookupBackend\n"
-        "from conrt.runtime.model import create_model\n"
+        "from conrt.runtime.nn.model import create_model\n"
         "b = GlLookupBackend(fusion='torch')\n"
         "b.load(create_model('conr-rt'))\n"
         "b.cycle = b\n"  # only the cycle collector can free it

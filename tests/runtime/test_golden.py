@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 import torch
 
-from conrt.runtime import sheet as sh
+from conrt.runtime.nn import sheet as sh
 
 from .golden_tolerance import IMAGE_TOL, conv_chain_sqrt_fan_in, tolerance
 

@@ -11,7 +11,7 @@ import torch
 from conrt.errors import ConfigError, InputError
 from conrt.runtime import limits
 from conrt.runtime.backends import available_backends, create_backend, registered_backend
-from conrt.runtime.model import create_model
+from conrt.runtime.nn.model import create_model
 
 S = 64
 
@@ -33,9 +33,9 @@ def _sheet(views):
 
 
 def test_declared_limits_come_from_one_place():
-    from conrt.runtime.frame_loop import check_size
-    from conrt.runtime.gpu import profiles
-    from conrt.runtime.session import MAX_SHEET_VIEWS
+    from conrt.runtime.app.frame_loop import check_size
+    from conrt.runtime.backends.gpu import profiles
+    from conrt.runtime.app.session import MAX_SHEET_VIEWS
     from conrt.shaders import lookup_pass
 
     assert MAX_SHEET_VIEWS == limits.MAX_SHEET_VIEWS
@@ -48,8 +48,8 @@ def test_declared_limits_come_from_one_place():
 
 
 def test_sheet_over_a_backends_limit_is_refused_by_name_and_auto_avoids_it(rt_model):
-    from conrt.runtime.frame_loop import ShadeStage
-    from conrt.runtime.session import check_sheet
+    from conrt.runtime.app.frame_loop import ShadeStage
+    from conrt.runtime.app.session import check_sheet
 
     if "gl-lookup" not in available_backends(rt_model):
         pytest.skip("no GL context here")
@@ -68,7 +68,7 @@ def test_sheet_over_a_backends_limit_is_refused_by_name_and_auto_avoids_it(rt_mo
 
 
 def test_a_sheet_has_at_most_max_sheet_views():
-    from conrt.runtime.session import check_sheet
+    from conrt.runtime.app.session import check_sheet
 
     with pytest.raises(InputError, match=f"1-{limits.MAX_SHEET_VIEWS} views"):
         check_sheet(_sheet(limits.MAX_SHEET_VIEWS + 1))

@@ -7,9 +7,9 @@ import torch
 
 from conrt.errors import ConfigError
 from conrt.runtime.backends import create_backend
-from conrt.runtime.config import get_config
-from conrt.runtime.lookup_net import build_table, look_up
-from conrt.runtime.model import create_model
+from conrt.runtime.nn.config import get_config
+from conrt.runtime.nn.lookup_net import build_table, look_up
+from conrt.runtime.nn.model import create_model
 
 S = 64
 

@@ -14,10 +14,10 @@ from torch import nn
 
 from conrt.errors import ConfigError
 from conrt.runtime import CoNR, CoNRConfig, ShaderNet, architecture_names, create_model, register_model
-from conrt.runtime import sheet as sh
+from conrt.runtime.nn import sheet as sh
 from conrt.runtime.backends import available_backends, create_backend
-from conrt.runtime.checkpoint import load_weights, save_weights
-from conrt.runtime.lookup_net import LookupNet
+from conrt.runtime.nn.checkpoint import load_weights, save_weights
+from conrt.runtime.nn.lookup_net import LookupNet
 
 REPO = Path(__file__).resolve().parents[2]
 

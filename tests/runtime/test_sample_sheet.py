@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from conrt.runtime.defaults import default_sheet_paths
-from conrt.runtime.session import SAMPLE_CHARACTER, choose_correspondences, load_character_source, load_sheet_source
+from conrt.runtime.app.session import SAMPLE_CHARACTER, choose_correspondences, load_character_source, load_sheet_source
 from conrt.shaders.view_file import load_view_file, view_file_for
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -7,9 +7,9 @@ import torch
 
 from .conr_weights import fill
 from conrt.errors import ConfigError, InputError
-from conrt.runtime import official as off
-from conrt.runtime import sheet as sh
-from conrt.runtime.model import create_model
+from conrt.runtime.nn import official as off
+from conrt.runtime.nn import sheet as sh
+from conrt.runtime.nn.model import create_model
 
 
 @pytest.fixture(scope="module")

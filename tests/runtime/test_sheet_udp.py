@@ -12,10 +12,10 @@ import torch
 
 from conrt.errors import InputError
 from conrt.runtime.defaults import default_sheet_paths
-from conrt.runtime.frame_loop import ShadeStage
-from conrt.runtime.model import create_model
-from conrt.runtime.session import fit_sheet, fit_sheet_udps, load_sheet_udps
-from conrt.runtime.sheet import encode_sheet, read_sheet_image, read_udp, shade
+from conrt.runtime.app.frame_loop import ShadeStage
+from conrt.runtime.nn.model import create_model
+from conrt.runtime.app.session import fit_sheet, fit_sheet_udps, load_sheet_udps
+from conrt.runtime.nn.sheet import encode_sheet, read_sheet_image, read_udp, shade
 
 
 @pytest.fixture()

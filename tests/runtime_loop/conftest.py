@@ -22,7 +22,7 @@ def _headless(monkeypatch):
 def xs_model():
     import torch
 
-    from conrt.runtime.model import create_model
+    from conrt.runtime.nn.model import create_model
 
     torch.manual_seed(0)
     model = create_model("conr-xs").eval()
@@ -33,7 +33,7 @@ def xs_model():
 @pytest.fixture(scope="session")
 def xs_weights(xs_model, tmp_path_factory):
     """The same model as a .safetensors file, for the CLI's --weights."""
-    from conrt.runtime.checkpoint import save_weights
+    from conrt.runtime.nn.checkpoint import save_weights
 
     return save_weights(xs_model, tmp_path_factory.mktemp("weights") / "xs.safetensors")
 
@@ -54,8 +54,8 @@ def user_sheet(user_character, tmp_path_factory):
     """A sheet folder written by the test: 4 toon views (96 px, not the frame size) as RGBA PNGs."""
     from PIL import Image
 
-    from conrt.runtime.frame_loop import RasterStage
-    from conrt.runtime.session import load_character_source
+    from conrt.runtime.app.frame_loop import RasterStage
+    from conrt.runtime.app.session import load_character_source
 
     folder = tmp_path_factory.mktemp("sheet")
     raster = RasterStage(load_character_source(user_character), 96, context="egl")

@@ -18,7 +18,7 @@ def source_args(user_character, user_sheet, xs_weights):
 
 def test_source_shades_clip_requests_and_follows_the_camera(source_args, caplog):
     from conrt.engine_bridge.protocol import PoseKind, PoseRequest
-    from conrt.runtime.bridge_source import RuntimeFrameSource
+    from conrt.runtime.app.bridge_source import RuntimeFrameSource
     from conrt.shaders.camera import orbit_view
 
     src = RuntimeFrameSource(SIZE, np.uint8, **source_args)
@@ -45,7 +45,7 @@ def test_source_shades_clip_requests_and_follows_the_camera(source_args, caplog)
 
 def test_bridge_serves_runtime_frames_to_a_reader(source_args):
     from conrt.engine_bridge import BridgeReader, run_bridge
-    from conrt.runtime.bridge_source import RuntimeFrameSource
+    from conrt.runtime.app.bridge_source import RuntimeFrameSource
 
     name = f"rt-test-{uuid.uuid4().hex[:8]}"
     stop, ready, errors = threading.Event(), threading.Event(), []
@@ -88,7 +88,7 @@ def test_sequential_clip_requests_step_the_physics(xs_weights, user_sheet):
     """Requests moving forward on one clip simulate (the sample character's skirt
     is physics-driven); a jump re-seeks."""
     from conrt.engine_bridge.protocol import PoseKind, PoseRequest
-    from conrt.runtime.bridge_source import RuntimeFrameSource
+    from conrt.runtime.app.bridge_source import RuntimeFrameSource
 
     src = RuntimeFrameSource(SIZE, np.uint8, character=None, sheet=user_sheet, weights=xs_weights, backend="torch",
                              context="egl", fps=30)
@@ -117,7 +117,7 @@ def test_bad_requests_never_stop_the_runtime_bridge_and_keep_the_last_good_pose(
     NaN/inf"); a wrong joint count was warned about every frame and shaded the rest pose under its own id."""
     from conrt.engine_bridge import BridgeReader, run_bridge
     from conrt.engine_bridge.protocol import PoseKind
-    from conrt.runtime.bridge_source import RuntimeFrameSource
+    from conrt.runtime.app.bridge_source import RuntimeFrameSource
 
     name = f"rt-bad-{uuid.uuid4().hex[:8]}"
     stop, ready, errors, stats = threading.Event(), threading.Event(), [], []

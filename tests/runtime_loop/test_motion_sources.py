@@ -101,8 +101,8 @@ def test_simulate_takes_every_motion_source(tmp_path, assets_dir, capsys):
 def test_open_runtime_takes_a_bvh_and_bridge_requests_name_it(assets_dir, user_character, user_sheet, xs_model,
                                                                xs_weights):
     from conrt.engine_bridge.protocol import PoseKind, PoseRequest
-    from conrt.runtime.bridge_source import RuntimeFrameSource
-    from conrt.runtime.frame_loop import open_runtime
+    from conrt.runtime.app.bridge_source import RuntimeFrameSource
+    from conrt.runtime.app.frame_loop import open_runtime
 
     with open_runtime(user_character, user_sheet, model=xs_model, backend="torch", size=SIZE, context="egl",
                       clip=str(assets_dir / CMU)) as rt:
@@ -131,7 +131,7 @@ def test_bad_motion_sources_are_named(tmp_path, assets_dir, user_sheet, xs_weigh
 
 
 def test_animation_of_a_procedural_character_is_a_clear_error(xs_model):
-    from conrt.runtime.frame_loop import open_runtime
+    from conrt.runtime.app.frame_loop import open_runtime
 
     with pytest.raises(ConfigError, match="not loaded from a glTF/VRM file"):
         open_runtime("procedural:3", model=xs_model, backend="torch", size=SIZE, context="egl", clip="animation:0")
@@ -142,8 +142,8 @@ def test_render_framing_keeps_raised_hands_in_frame(user_character, clip):
     """Every frame of a clip with raised arms: nothing touches the frame's border,
     and the camera radius is one number for the whole clip."""
     from conrt.physics.motion import motion_poses, resolve_motion
-    from conrt.runtime.frame_loop import RasterStage
-    from conrt.runtime.session import load_character_source
+    from conrt.runtime.app.frame_loop import RasterStage
+    from conrt.runtime.app.session import load_character_source
 
     character = load_character_source(user_character)
     motion = resolve_motion(clip, character)
@@ -165,7 +165,7 @@ def test_render_framing_keeps_raised_hands_in_frame(user_character, clip):
 
 def test_bridge_clip_switch_cross_fades_instead_of_resetting(user_character, user_sheet, xs_weights):
     from conrt.engine_bridge.protocol import PoseKind, PoseRequest
-    from conrt.runtime.bridge_source import RuntimeFrameSource
+    from conrt.runtime.app.bridge_source import RuntimeFrameSource
 
     src = RuntimeFrameSource(SIZE, np.uint8, user_character, user_sheet, xs_weights, "torch", context="egl")
     try:

@@ -13,14 +13,14 @@ from conrt.errors import ConfigError, InputError
 
 @pytest.fixture(scope="module")
 def runtime_parts(user_character, user_sheet, xs_model):
-    from conrt.runtime.session import load_character_source, load_sheet_source
+    from conrt.runtime.app.session import load_character_source, load_sheet_source
 
     images, _ = load_sheet_source(user_sheet)
     return load_character_source(user_character), images, xs_model
 
 
 def _runtime(parts, size, realtime=False, pending=1):
-    from conrt.runtime.frame_loop import PhysicsStage, RasterStage, Runtime, ShadeStage
+    from conrt.runtime.app.frame_loop import PhysicsStage, RasterStage, Runtime, ShadeStage
 
     character, images, model = parts
     shader = ShadeStage(model, images, size, backend="torch")
@@ -98,7 +98,7 @@ def test_slow_consumer_does_not_block_the_producer(runtime_parts):
 
 
 def test_mailbox_policies():
-    from conrt.runtime.frame_loop import _Mailbox
+    from conrt.runtime.app.frame_loop import _Mailbox
 
     box = _Mailbox(2)
     for i in range(5):
@@ -128,7 +128,7 @@ def test_mailbox_policies():
 
 
 def test_runtime_checks(runtime_parts):
-    from conrt.runtime.frame_loop import PhysicsStage, RasterStage, Runtime, ShadeStage
+    from conrt.runtime.app.frame_loop import PhysicsStage, RasterStage, Runtime, ShadeStage
 
     character, images, model = runtime_parts
     shader = ShadeStage(model, images, 64, backend="torch")

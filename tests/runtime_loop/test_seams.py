@@ -21,7 +21,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 @pytest.fixture(scope="module")
 def spec(user_character, user_sheet, xs_model):
-    from conrt.runtime.frame_loop import RuntimeSpec
+    from conrt.runtime.app.frame_loop import RuntimeSpec
 
     return RuntimeSpec(character=user_character, sheet=user_sheet, weights=xs_model, backend="torch", size=SIZE,
                        context="egl", motion="walk")
@@ -47,13 +47,13 @@ def _calls(folder: str, names: set[str]) -> dict[str, list[str]]:
 
 
 def test_the_pipeline_is_assembled_in_one_place():
-    """The stages are put together only by build_runtime (runtime/frame_loop.py):
+    """The stages are put together only by build_runtime (runtime/app/frame_loop.py):
     no command, no bridge source, no bench builds its own."""
     for folder in ("runtime", "conrt", "engine_bridge"):
         calls = _calls(folder, {"PhysicsStage", "ShadeStage", "Runtime"})
-        assert all(set(where) <= {"runtime/frame_loop.py"} for where in calls.values()), calls
+        assert all(set(where) <= {"runtime/app/frame_loop.py"} for where in calls.values()), calls
     # RasterStage: the builder, and the sheet-drawing commands' rasterizer (no pipeline)
-    assert set(_calls("runtime", {"RasterStage"}).get("RasterStage", [])) <= {"runtime/frame_loop.py"}
+    assert set(_calls("runtime", {"RasterStage"}).get("RasterStage", [])) <= {"runtime/app/frame_loop.py"}
     assert not _calls("conrt", {"RasterStage"})
 
 
@@ -70,7 +70,7 @@ def test_nothing_reaches_into_the_runtime_stages():
 def test_open_runtime_without_size_is_the_project_default(user_character, user_sheet, xs_model):
     from conrt import limits
     from conrt.runtime import defaults
-    from conrt.runtime.frame_loop import open_runtime
+    from conrt.runtime.app.frame_loop import open_runtime
 
     assert defaults.DEFAULT_SIZE == limits.DEFAULT_SIZE == 256
     with open_runtime(user_character, user_sheet, model=xs_model, backend="torch", context="egl") as rt:
@@ -95,7 +95,7 @@ def test_spec_checks_before_loading(spec):
 
 
 def test_backend_options_reach_the_backend_through_the_spec(spec):
-    from conrt.runtime.frame_loop import build_runtime
+    from conrt.runtime.app.frame_loop import build_runtime
 
     with pytest.raises(ConfigError, match="bogus"):
         build_runtime(dataclasses.replace(spec, backend_options={"bogus": 1}))
@@ -107,8 +107,8 @@ def test_backend_options_reach_the_backend_through_the_spec(spec):
 
 def test_step_shades_the_given_pose_and_the_surface_drives_the_stages(spec, user_character):
     from conrt.characters.posing import rest_pose
-    from conrt.runtime.frame_loop import RasterStage, build_runtime
-    from conrt.runtime.session import load_character_source
+    from conrt.runtime.app.frame_loop import RasterStage, build_runtime
+    from conrt.runtime.app.session import load_character_source
 
     character = load_character_source(user_character)
     rest = rest_pose(character)
@@ -150,7 +150,7 @@ def test_step_shades_the_given_pose_and_the_surface_drives_the_stages(spec, user
 
 
 def test_step_is_refused_on_a_realtime_runtime(spec):
-    from conrt.runtime.frame_loop import build_runtime
+    from conrt.runtime.app.frame_loop import build_runtime
 
     with build_runtime(dataclasses.replace(spec, realtime=True)) as rt:
         with pytest.raises(ConfigError, match="realtime"):
@@ -160,7 +160,7 @@ def test_step_is_refused_on_a_realtime_runtime(spec):
 def test_a_runtime_without_physics_shades_given_poses(spec, user_character):
     """physics="off" (the bridge without physics): poses come from step(pose)."""
     from conrt.characters.posing import rest_pose
-    from conrt.runtime.frame_loop import build_runtime
+    from conrt.runtime.app.frame_loop import build_runtime
 
     with build_runtime(dataclasses.replace(spec, physics="off")) as rt:
         assert rt.physics is None and rt.clip == "" and rt.time == 0.0
@@ -171,8 +171,8 @@ def test_a_runtime_without_physics_shades_given_poses(spec, user_character):
 
 
 def test_the_bridge_source_drives_a_built_runtime(user_character, user_sheet, xs_weights):
-    from conrt.runtime.bridge_source import RuntimeFrameSource
-    from conrt.runtime.frame_loop import Runtime
+    from conrt.runtime.app.bridge_source import RuntimeFrameSource
+    from conrt.runtime.app.frame_loop import Runtime
 
     src = RuntimeFrameSource(SIZE, np.uint8, character=user_character, sheet=user_sheet, weights=xs_weights,
                              backend="torch", context="egl")
@@ -211,8 +211,8 @@ class _JointsPass:
 
 
 def test_a_registered_pass_runs_every_frame_and_its_buffer_is_named(spec):
-    from conrt.runtime.frame_loop import build_runtime
-    from conrt.runtime.passes import RenderPass, pass_names, register_pass
+    from conrt.runtime.app.frame_loop import build_runtime
+    from conrt.runtime.app.passes import RenderPass, pass_names, register_pass
     from conrt.shaders import project
 
     made = []
@@ -236,7 +236,7 @@ def test_a_registered_pass_runs_every_frame_and_its_buffer_is_named(spec):
 
 
 def test_pass_names_are_checked():
-    from conrt.runtime.passes import check_passes, register_pass
+    from conrt.runtime.app.passes import check_passes, register_pass
 
     with pytest.raises(ConfigError, match="twice"):
         check_passes(("toon", "toon"))
@@ -249,8 +249,9 @@ def test_pass_names_are_checked():
 
 
 def test_one_model_resolver_with_one_untrained_fallback(monkeypatch, caplog):
-    from conrt.runtime import checkpoint, defaults
-    from conrt.runtime.session import load_model_source
+    from conrt.runtime import defaults
+    from conrt.runtime.nn import checkpoint
+    from conrt.runtime.app.session import load_model_source
 
     monkeypatch.setattr(defaults, "find_default_weights", lambda: None)
     with caplog.at_level(logging.WARNING):
@@ -282,7 +283,7 @@ def test_a_character_format_is_a_loader_and_one_registration(tmp_path):
 def test_a_motion_format_is_a_loader_and_one_registration(tmp_path, user_character):
     from conrt.physics.clips import get_clip
     from conrt.physics.motion import MOTION_LOADERS, parse_motion, register_motion_format, resolve_motion
-    from conrt.runtime.session import load_character_source
+    from conrt.runtime.app.session import load_character_source
 
     character = load_character_source(user_character)
     toy = tmp_path / "steps.toymotion"
@@ -298,7 +299,7 @@ def test_a_motion_format_is_a_loader_and_one_registration(tmp_path, user_charact
 
 
 def test_a_sheet_is_loaded_once_and_answers_for_itself(user_sheet, user_character, xs_model, tmp_path):
-    from conrt.runtime.session import (Sheet, choose_correspondences, fit_sheet, load_sheet, load_sheet_source,
+    from conrt.runtime.app.session import (Sheet, choose_correspondences, fit_sheet, load_sheet, load_sheet_source,
                                        load_sheet_udps)
 
     sheet = load_sheet(user_sheet)
@@ -308,7 +309,7 @@ def test_a_sheet_is_loaded_once_and_answers_for_itself(user_sheet, user_characte
     assert desc == sheet.description and all(np.array_equal(a, b) for a, b in zip(images, sheet.images))
     assert sheet.udps is None and load_sheet_udps(user_sheet) is None  # drawings without *_udp.npz
     assert sheet.udps_for(xs_model) is None
-    from conrt.runtime.session import load_character_source
+    from conrt.runtime.app.session import load_character_source
 
     character = load_character_source(user_character)
     assert sheet.correspondences(character) == choose_correspondences(user_sheet, images, character) is None
@@ -347,8 +348,8 @@ def test_the_bridge_shades_like_the_runtime_it_is_built_as(user_character, user_
     and camera: the same builder (framing for the motion, sheet, backend)."""
     from conrt.characters.posing import rest_pose
     from conrt.engine_bridge.protocol import PoseKind, PoseRequest
-    from conrt.runtime.bridge_source import RuntimeFrameSource
-    from conrt.runtime.frame_loop import open_runtime
+    from conrt.runtime.app.bridge_source import RuntimeFrameSource
+    from conrt.runtime.app.frame_loop import open_runtime
 
     args = dict(character=user_character, sheet=user_sheet, weights=xs_weights, backend="torch", context="egl")
     src = RuntimeFrameSource(SIZE, np.float32, motion="wave", **args)

@@ -13,13 +13,13 @@ from .conftest import SIZE
 
 @pytest.fixture(scope="module")
 def character(user_character):
-    from conrt.runtime.session import load_character_source
+    from conrt.runtime.app.session import load_character_source
 
     return load_character_source(user_character)
 
 
 def test_physics_stage_steps_the_clip(character):
-    from conrt.runtime.frame_loop import PhysicsStage
+    from conrt.runtime.app.frame_loop import PhysicsStage
 
     stage = PhysicsStage(character, "walk", fps=30)
     try:
@@ -44,8 +44,8 @@ def test_physics_lookahead_gives_the_same_poses_and_times():
     caller works on this one: the same poses (skirt and hair simulated
     included), at the same clip times; a seek drops the pose stepped ahead
     (exact); a clip switch shows from the pose after the one already stepped."""
-    from conrt.runtime.frame_loop import PhysicsStage
-    from conrt.runtime.session import load_character_source
+    from conrt.runtime.app.frame_loop import PhysicsStage
+    from conrt.runtime.app.session import load_character_source
 
     character = load_character_source(None)  # the sample: a skirt and hair strands
     plain, ahead = PhysicsStage(character, "walk", fps=30), PhysicsStage(character, "walk", fps=30, lookahead=True)
@@ -74,7 +74,7 @@ def test_physics_lookahead_gives_the_same_poses_and_times():
 
 def test_a_failed_lookahead_step_raises_for_its_frame(character, monkeypatch):
     from conrt.errors import PhysicsError
-    from conrt.runtime.frame_loop import PhysicsStage
+    from conrt.runtime.app.frame_loop import PhysicsStage
 
     stage = PhysicsStage(character, "walk", fps=30, lookahead=True)
     try:
@@ -98,7 +98,7 @@ def test_a_failed_lookahead_step_raises_for_its_frame(character, monkeypatch):
 
 def test_raster_stage_follows_the_character(character):
     """The orbit camera follows the hips: a walking character stays centred."""
-    from conrt.runtime.frame_loop import PhysicsStage, RasterStage
+    from conrt.runtime.app.frame_loop import PhysicsStage, RasterStage
 
     physics = PhysicsStage(character, "walk", fps=30)
     raster = RasterStage(character, SIZE, context="egl")
@@ -124,8 +124,8 @@ def test_raster_stage_follows_the_character(character):
 
 
 def test_shade_stage_premultiplied_inside_silhouette(character, xs_model, user_sheet):
-    from conrt.runtime.frame_loop import PhysicsStage, RasterStage, ShadeStage
-    from conrt.runtime.session import load_sheet_source
+    from conrt.runtime.app.frame_loop import PhysicsStage, RasterStage, ShadeStage
+    from conrt.runtime.app.session import load_sheet_source
 
     images, _ = load_sheet_source(user_sheet)
     shader = ShadeStage(xs_model, images, SIZE, backend="torch")
@@ -164,7 +164,7 @@ def test_bad_sizes_are_named(xs_model):
 def test_sheet_errors(tmp_path):
     from PIL import Image
 
-    from conrt.runtime.session import load_sheet_source
+    from conrt.runtime.app.session import load_sheet_source
 
     with pytest.raises(InputError, match="does not exist"):
         load_sheet_source(tmp_path / "nope")
@@ -180,7 +180,7 @@ def test_sheet_errors(tmp_path):
 
 
 def test_fit_sheet_centres_and_scales():
-    from conrt.runtime.session import fit_sheet
+    from conrt.runtime.app.session import fit_sheet
 
     img = np.zeros((100, 80, 4), np.uint8)
     img[10:50, 5:25] = (200, 100, 50, 255)  # off-centre blob
@@ -188,7 +188,7 @@ def test_fit_sheet_centres_and_scales():
     assert out.shape == (64, 64, 4)
     ys, xs = np.nonzero(out[..., 3] > 127)
     assert abs(ys.mean() - 31.5) < 3 and abs(xs.mean() - 31.5) < 3
-    from conrt.runtime.session import SHEET_MARGIN
+    from conrt.runtime.app.session import SHEET_MARGIN
 
     # the longer side fills the frame minus the border
     assert abs((ys.max() - ys.min() + 1) - 64 * (1 - 2 * SHEET_MARGIN)) <= 2
@@ -199,8 +199,9 @@ def test_fit_sheet_centres_and_scales():
 def test_fallbacks_when_defaults_are_missing(monkeypatch, tmp_path, caplog, user_character):
     """No embedded weights -> untrained conr-xs with a loud warning; no sample
     sheet -> a 4-view toon sheet drawn on the fly, said in the log."""
-    from conrt.runtime import defaults, session
-    from conrt.runtime.frame_loop import open_runtime
+    from conrt.runtime import defaults
+    from conrt.runtime.app import session
+    from conrt.runtime.app.frame_loop import open_runtime
 
     monkeypatch.setattr(defaults, "find_default_weights", lambda: None)
     monkeypatch.setattr(session, "SAMPLE_SHEET_DIR", tmp_path / "missing")
@@ -218,7 +219,7 @@ def test_fallbacks_when_defaults_are_missing(monkeypatch, tmp_path, caplog, user
 
 def test_character_sources(tmp_path):
     from conrt.errors import AssetError
-    from conrt.runtime.session import load_character_source
+    from conrt.runtime.app.session import load_character_source
 
     c = load_character_source("procedural:2")
     assert c.skeleton.num_joints > 10
@@ -234,7 +235,7 @@ def test_character_sources(tmp_path):
 def test_poke_pushes_the_simulated_body(character):
     """PhysicsStage.poke (what a click in the demo does) moves the body off the clip."""
     from conrt.errors import PhysicsError
-    from conrt.runtime.frame_loop import PhysicsStage
+    from conrt.runtime.app.frame_loop import PhysicsStage
 
     finals = []
     for poke in (False, True):
@@ -261,8 +262,8 @@ def test_poke_pushes_the_simulated_body(character):
 
 
 def test_poke_at_pixel_picks_the_body_under_the_cursor(character, xs_model, user_sheet):
-    from conrt.runtime.frame_loop import PhysicsStage, RasterStage, Runtime, ShadeStage
-    from conrt.runtime.session import load_sheet_source
+    from conrt.runtime.app.frame_loop import PhysicsStage, RasterStage, Runtime, ShadeStage
+    from conrt.runtime.app.session import load_sheet_source
     from conrt.shaders import project
 
     images, _ = load_sheet_source(user_sheet)
@@ -292,8 +293,8 @@ def test_demo_controls_orbit_clip_keys_and_click_poke(character, xs_model, user_
     """What the window's mouse and keys do, driven on a real realtime runtime."""
     from conrt.commands.demo import DemoControls
     from conrt.physics.clips import list_clips
-    from conrt.runtime.frame_loop import PhysicsStage, RasterStage, Runtime, ShadeStage
-    from conrt.runtime.session import load_sheet_source
+    from conrt.runtime.app.frame_loop import PhysicsStage, RasterStage, Runtime, ShadeStage
+    from conrt.runtime.app.session import load_sheet_source
     from conrt.shaders import project
 
     images, _ = load_sheet_source(user_sheet)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from conrt.runtime.frame_loop import to_straight_u8
+from conrt.runtime.app.frame_loop import to_straight_u8
 
 
 def _plain(rgba):

@@ -18,8 +18,8 @@ import pytest
 import torch
 
 from conrt.errors import ConfigError, InputError
-from conrt.runtime.lookup_net import build_table, look_up
-from conrt.runtime.model import create_model
+from conrt.runtime.nn.lookup_net import build_table, look_up
+from conrt.runtime.nn.model import create_model
 from conrt.shaders.lookup_pass import MAX_VIEWS, LookupPass
 
 GRID = 32

@@ -5,7 +5,7 @@ import numpy as np
 
 from conrt.runtime import encode_sheet, load_weights, read_sheet_image, shade
 from conrt.runtime.defaults import default_sheet_paths, default_weights_path
-from conrt.runtime.session import load_sheet_udps
+from conrt.runtime.app.session import load_sheet_udps
 
 
 def test_default_weights_and_sheet_shade_a_udp_frame():
@@ -50,9 +50,9 @@ def test_shipped_fast_model_loads_by_name_and_shades_the_sample_view():
     import pytest
 
     from conrt.errors import CheckpointError
-    from conrt.runtime.checkpoint import embedded_weights, list_embedded_weights, resolve_model
-    from conrt.runtime.config import get_config
-    from conrt.runtime.session import load_model_source
+    from conrt.runtime.nn.checkpoint import embedded_weights, list_embedded_weights, resolve_model
+    from conrt.runtime.nn.config import get_config
+    from conrt.runtime.app.session import load_model_source
 
     assert {"conr-default", "conr-rt-fast"} <= set(list_embedded_weights())
     assert embedded_weights("conr-rt-fast").stat().st_size <= 20 * 1024 * 1024
@@ -76,7 +76,7 @@ def test_an_existing_path_wins_over_a_shipped_name(tmp_path, monkeypatch):
     exists is taken as given; only otherwise is the argument a shipped name."""
     from pathlib import Path
 
-    from conrt.runtime.checkpoint import embedded_weights, find_weights
+    from conrt.runtime.nn.checkpoint import embedded_weights, find_weights
 
     monkeypatch.chdir(tmp_path)
     assert find_weights("conr-rt-fast") == embedded_weights("conr-rt-fast")

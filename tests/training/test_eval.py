@@ -8,8 +8,8 @@ import torch
 
 from conrt.cli import main
 from conrt.errors import ConfigError
-from conrt.runtime.checkpoint import save_weights
-from conrt.runtime.conr_v1 import CoNR
+from conrt.runtime.nn.checkpoint import save_weights
+from conrt.runtime.nn.conr_v1 import CoNR
 from conrt.training.dataset import load_split
 from conrt.training.evaluate import evaluate, parse_seeds
 from conrt.training.trainer import model_config
@@ -48,7 +48,7 @@ def test_two_models_nest_under_their_names(weights, tiny_data, tmp_path, capsys)
 
 
 def test_more_views_change_the_input(tiny_data, weights):
-    from conrt.runtime.checkpoint import load_weights
+    from conrt.runtime.nn.checkpoint import load_weights
 
     chars = load_split(tiny_data, "test")
     table, grids = evaluate(load_weights(weights), chars, views=(1, 3), targets=1, progress=False)
@@ -111,7 +111,7 @@ def test_lookup_model_scores_with_true_and_predicted_sheet_udp(tiny_data, tmp_pa
     the lookup the right correspondences, so it must score better."""
     torch.manual_seed(0)
     path = tmp_path / "rt64.safetensors"
-    from conrt.runtime.model import create_model
+    from conrt.runtime.nn.model import create_model
 
     save_weights(create_model(model_config("conr-rt", 64)).eval(), path)
     assert main(["eval", "--weights", str(path), "--data", str(tiny_data), "--views", "1,3", "--targets", "2",

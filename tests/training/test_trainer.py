@@ -9,9 +9,9 @@ import pytest
 import torch
 
 from conrt.errors import CheckpointError, ConfigError, InputError
-from conrt.runtime.checkpoint import load_weights
-from conrt.runtime.conr_v1 import CoNR
-from conrt.runtime.model import create_model
+from conrt.runtime.nn.checkpoint import load_weights
+from conrt.runtime.nn.conr_v1 import CoNR
+from conrt.runtime.nn.model import create_model
 from conrt.training.dataset import SheetDataset, load_split
 from conrt.training.losses import training_loss
 from conrt.training.trainer import TrainConfig, model_config, train

@@ -92,7 +92,7 @@ def test_bridge_vmc_needs_the_runtime_source():
 def test_open_runtime_follows_vmc_and_sends_it_on(sample, receiver):
     """The Python API: a receiver drives the runtime; vmc_send passes the physics pose on."""
     from conrt.physics.vmc import VmcReceiver, VmcSender
-    from conrt.runtime.frame_loop import open_runtime
+    from conrt.runtime.app.frame_loop import open_runtime
 
     anim = Animator(sample, get_clip("dance", sample))
     with VmcReceiver("127.0.0.1:0") as echo, VmcSender(f"127.0.0.1:{receiver.port}", sample) as tx:
@@ -113,7 +113,7 @@ def test_open_runtime_follows_vmc_and_sends_it_on(sample, receiver):
 def test_bridge_source_shades_the_live_pose(sample, receiver):
     from types import SimpleNamespace
 
-    from conrt.runtime.bridge_source import RuntimeFrameSource
+    from conrt.runtime.app.bridge_source import RuntimeFrameSource
     from conrt.physics.vmc import VmcSender
 
     anim = Animator(sample, get_clip("wave", sample))
@@ -174,7 +174,7 @@ def test_bad_addresses_fail_before_loading(command):
 
 def test_open_runtime_checks_addresses_first():
     from conrt.errors import ConfigError
-    from conrt.runtime.frame_loop import open_runtime
+    from conrt.runtime.app.frame_loop import open_runtime
 
     with pytest.raises(ConfigError, match="vmc_send"):
         open_runtime(vmc_send="nohost", size=64, context="egl")

@@ -209,7 +209,7 @@ def test_a_new_stream_restarts_hair_and_cloth_on_its_pose(girl, receiver):
     """The first packets (and packets after a gap) may put the body far from where it
     stood: cloth and hair restart on the new pose instead of being flung (and
     reset by the blow-up check)."""
-    from conrt.runtime.frame_loop import PhysicsStage
+    from conrt.runtime.app.frame_loop import PhysicsStage
 
     anim = Animator(girl, get_clip("walk", girl))
     stage = PhysicsStage(girl, fps=60, live=receiver.motion(girl))

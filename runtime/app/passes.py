@@ -3,7 +3,7 @@
 A render pass rasterizes the posed character into a buffer of its own every
 frame (the toon reference today; normals, depth or per-view coordinates
 tomorrow). The frame loop knows passes only by this protocol and by name: a
-:class:`~conrt.runtime.frame_loop.RasterStage` made with ``passes=("toon",)``
+:class:`~conrt.runtime.app.frame_loop.RasterStage` made with ``passes=("toon",)``
 runs each named pass after the UDP pass and the frame carries its buffer as
 ``frame.buffers["toon"]``.
 

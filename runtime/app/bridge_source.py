@@ -18,7 +18,7 @@ rasterized, shaded with the encoded sheet and returned as premultiplied RGBA
 for a request is that request's frame (its id is echoed), so an engine can
 match them; the shader is the bottleneck either way.
 
-As in :class:`~conrt.runtime.frame_loop.Runtime`, the network runs on its own
+As in :class:`~conrt.runtime.app.frame_loop.Runtime`, the network runs on its own
 thread and the GL context stays on the caller's. (On the busy shared 2-core
 machine, torch calls from the main thread were in some runs 10-40x slower
 than the same calls from a worker thread, in others not; cause not pinned
@@ -35,9 +35,9 @@ import numpy as np
 from conrt.errors import ConfigError, ConrtError, InputError
 from conrt.types import MAX_ABS_CLIP_TIME, MAX_ABS_JOINT_VALUE, Pose, PoseKind, PoseRequest
 
-from .defaults import DEFAULT_SIZE
+from ..defaults import DEFAULT_SIZE
 from .frame_loop import FrameStats, RuntimeSpec, build_runtime
-from .limits import check_size
+from ..limits import check_size
 
 log = logging.getLogger(__name__)
 
@@ -49,7 +49,7 @@ MAX_TIME_SCALE = 16.0  # PhysicsWorld.time_scale tops out at 16 frames per step
 class RuntimeFrameSource:
     """``source(request) -> [H, W, 4]`` premultiplied RGBA for the bridge server.
 
-    It drives a :class:`~conrt.runtime.frame_loop.Runtime` built like every
+    It drives a :class:`~conrt.runtime.app.frame_loop.Runtime` built like every
     other (``build_runtime``) through its public surface: ``step(pose)``,
     ``set_camera``, ``seek``, ``set_clip``, ``set_time_scale``, ``advance``.
     ``spec`` gives the runtime directly; otherwise the keyword arguments make one

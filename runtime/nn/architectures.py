@@ -1,6 +1,6 @@
 """The registry of shader-network architectures: name -> model class.
 
-An architecture is a ``ShaderNet`` subclass (runtime/model.py) that names
+An architecture is a ``ShaderNet`` subclass (runtime/nn/model.py) that names
 itself and registers with one decorator line::
 
     @register_model

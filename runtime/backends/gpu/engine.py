@@ -17,8 +17,8 @@ from typing import Mapping, Sequence
 import numpy as np
 
 from conrt.errors import BackendUnavailable, InputError
-from conrt.runtime.gpu.profiles import ShapeRange, check_shapes_in_profile
-from conrt.runtime.gpu.status import require_tensorrt
+from conrt.runtime.backends.gpu.profiles import ShapeRange, check_shapes_in_profile
+from conrt.runtime.backends.gpu.status import require_tensorrt
 
 __all__ = ["TrtEngine"]
 

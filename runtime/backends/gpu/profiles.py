@@ -26,7 +26,7 @@ from typing import Iterable, Mapping, Sequence
 
 from conrt.errors import ConfigError, InputError
 
-from ..limits import MAX_RUNTIME_SIDE, TRAINED_VIEWS
+from ...limits import MAX_RUNTIME_SIDE, TRAINED_VIEWS
 
 __all__ = [
     "MAX_VIEWS",

@@ -7,7 +7,7 @@ from a :class:`RuntimeSpec` (the one place a pipeline is assembled):
 - :class:`PhysicsStage`  -- a :class:`~conrt.physics.world.PhysicsWorld` with one
   character on a clip: ``step() -> Pose``, ``set_clip``, ``poke``.
 - :class:`RasterStage`   -- a GL context + :class:`~conrt.shaders.UdpPass` (and
-  named render passes, e.g. "toon": :mod:`conrt.runtime.passes`): ``camera(pose)``,
+  named render passes, e.g. "toon": :mod:`conrt.runtime.app.passes`): ``camera(pose)``,
   ``render(pose, camera)``, ``read() -> [H, W, 4] f32 UDP``, ``read_buffers()``.
 - :class:`ShadeStage`    -- an inference backend with the encoded sheet:
   ``shade(udp) -> [H, W, 4] f32 premultiplied RGBA``.
@@ -43,8 +43,8 @@ from conrt.errors import ConfigError, ConrtError, InputError
 from conrt.limits import check_fps
 from conrt.types import Camera, Character, Pose
 
-from .defaults import DEFAULT_SIZE
-from .limits import check_size
+from ..defaults import DEFAULT_SIZE
+from ..limits import check_size
 
 log = logging.getLogger(__name__)
 
@@ -268,7 +268,7 @@ class RasterStage:
         self.udp = UdpPass(self.ctx, self.size, self.size)
         self.udp.set_character(character)
         self.correspondence = None  # CorrespondencePass once set_correspondences is called
-        # the named render passes besides the UDP (runtime/passes.py), each read into frame.buffers[name]
+        # the named render passes besides the UDP (runtime/app/passes.py), each read into frame.buffers[name]
         self.passes: dict = {}
         try:
             for name in check_passes((("toon",) if toon and "toon" not in passes else ()) + tuple(passes)):
@@ -384,7 +384,7 @@ class RasterStage:
 class ShadeStage:
     """An inference backend holding the encoded sheet (encoded once, here).
 
-    ``sheet``: a :class:`~conrt.runtime.session.Sheet` (its views' own UDPs
+    ``sheet``: a :class:`~conrt.runtime.app.session.Sheet` (its views' own UDPs
     are used when the model takes them), or a list of [H, W, 4] views (with
     ``sheet_udps`` beside them, if known).
 
@@ -393,7 +393,7 @@ class ShadeStage:
 
     def __init__(self, model, sheet, size: int, backend: str = "auto", clip_to_udp: bool = True,
                  sheet_udps=None, backend_options: dict | None = None):
-        from .backends import create_backend
+        from ..backends import create_backend
         from .session import Sheet, fit_sheet, fit_sheet_udps
 
         if isinstance(sheet, Sheet):
@@ -828,7 +828,7 @@ class RuntimeSpec:
     ``physics``: "on", "optional" (a character the physics cannot drive gets
     none; poses then come from ``step(pose)``) or "off"; ``physics_mode``:
     "kinematic" follows the motion exactly, "physical" lets ``poke`` push the
-    body; ``passes``: named render passes besides the UDP (runtime/passes.py),
+    body; ``passes``: named render passes besides the UDP (runtime/app/passes.py),
     e.g. ("toon",); ``facing``/``name_map``: see
     :func:`conrt.characters.gltf_io.load_character`; ``vmc``: a
     :class:`~conrt.physics.vmc.VmcReceiver` (or "[HOST:]PORT", then the runtime
@@ -894,8 +894,8 @@ def build_runtime(spec: RuntimeSpec, *, ctx=None) -> Runtime:
     was asked). ``ctx``: an existing GL context to render into (a window's)."""
     from conrt.physics.motion import motion_poses, resolve_motion
 
-    from .checkpoint import resolve_model
-    from .model import ShaderNet
+    from ..nn.checkpoint import resolve_model
+    from ..nn.model import ShaderNet
     from .session import load_sheet, resolve_character
 
     spec.check()

@@ -6,7 +6,7 @@ weights) and loud fallbacks while those are missing. One resolver each:
     model, desc = load_model_source(None)              # checkpoint.resolve_model: embedded default weights
     sheet = load_sheet("my_sheet/")                    # a Sheet: views, their files and what lies beside them
 
-Motions resolve in :mod:`conrt.physics.motion`; :func:`conrt.runtime.frame_loop.build_runtime`
+Motions resolve in :mod:`conrt.physics.motion`; :func:`conrt.runtime.app.frame_loop.build_runtime`
 brings them together.
 """
 from __future__ import annotations
@@ -25,10 +25,10 @@ from conrt.characters.sources import (CHARACTER_LOADERS, load_character_source, 
 from conrt.errors import ConfigError, InputError
 from conrt.types import Character
 
-from . import official as off
-from . import limits
-from .defaults import DEFAULT_WEIGHTS, FALLBACK_CONFIG, SAMPLE_CHARACTER, SAMPLE_SHEET_DIR, SAMPLES_DIR  # noqa: F401
-from .sheet import check_sheet_image, read_sheet_image
+from ..nn import official as off
+from .. import limits
+from ..defaults import DEFAULT_WEIGHTS, FALLBACK_CONFIG, SAMPLE_CHARACTER, SAMPLE_SHEET_DIR, SAMPLES_DIR  # noqa: F401
+from ..nn.sheet import check_sheet_image, read_sheet_image
 
 log = logging.getLogger(__name__)
 
@@ -45,9 +45,9 @@ SHEET_MARGIN = 0.06
 
 def load_model_source(weights=None, config: str | None = None):
     """-> (model in eval mode, a one-line description for logs/metadata): the
-    pair form of :func:`conrt.runtime.checkpoint.resolve_model`, the one model
+    pair form of :func:`conrt.runtime.nn.checkpoint.resolve_model`, the one model
     resolver (its fallbacks and errors)."""
-    from .checkpoint import resolve_model
+    from ..nn.checkpoint import resolve_model
 
     model = resolve_model(weights, config)
     return model, model.conrt_description
@@ -236,7 +236,7 @@ def load_sheet_udps(sheet=None) -> list[np.ndarray] | None:
 def _load_udps(paths: list[Path] | None) -> list[np.ndarray] | None:
     from PIL import Image
 
-    from .sheet import read_udp
+    from ..nn.sheet import read_udp
 
     if not paths:
         return None
@@ -294,7 +294,7 @@ def choose_correspondences(sheet, images: Sequence[np.ndarray], character: Chara
 def _choose(paths: list[Path] | None, images: Sequence[np.ndarray], character: Character, mode: str):
     from conrt.shaders.view_file import SUFFIX, load_view_file, view_file_for
 
-    from .sheet import read_udp
+    from ..nn.sheet import read_udp
 
     if mode not in CORRESPONDENCES:
         raise ConfigError(f"unknown correspondence mode {mode!r}; valid: {', '.join(CORRESPONDENCES)}")

@@ -23,8 +23,8 @@ from conrt.errors import CheckpointError
 
 from .config import CoNRConfig, get_config
 from .conr_v1 import CoNR
-from . import defaults
-from .defaults import DEFAULT_WEIGHTS, WEIGHTS_DIR
+from .. import defaults
+from ..defaults import DEFAULT_WEIGHTS, WEIGHTS_DIR
 from .model import ShaderNet, create_model
 
 log = logging.getLogger(__name__)

@@ -4,7 +4,7 @@ The root is ``$CONRT_CACHE_DIR`` if set, else ``$XDG_CACHE_HOME/conrt``,
 else ``~/.cache/conrt``; ``CONRT_CACHE_DIR=""`` turns caching of exported
 graphs off (a temporary folder per user of the cache, removed on close).
 Sub-folders: ``onnx/`` (exported graphs: ``GraphCache``), ``trt/`` (TensorRT
-engines: runtime/gpu/engine_cache.py). Folders are created ``0700`` and
+engines: runtime/backends/gpu/engine_cache.py). Folders are created ``0700`` and
 files written ``0600``: a graph holds the user's weights.
 """
 from __future__ import annotations

@@ -45,7 +45,7 @@ def _median(xs) -> float:
 
 def _external_baseline():
     """``straightforward_frame(model, udp, reference, sheet_feats)`` from benchmarks/network_bench.py, or None."""
-    path = Path(__file__).resolve().parent.parent / "benchmarks" / "network_bench.py"
+    path = Path(__file__).resolve().parents[2] / "benchmarks" / "network_bench.py"
     if not path.is_file():
         return None
     try:
@@ -76,7 +76,7 @@ def measure_size(size: int, frames: int = 10, warmup: int = 2, backend: str = "a
     import torch
 
     from .frame_loop import STAGES, RuntimeSpec, build_runtime, to_straight_u8
-    from .sheet import prepare_sheet, prepare_udp
+    from ..nn.sheet import prepare_sheet, prepare_udp
 
     if frames < 1 or warmup < 0:
         raise ConfigError(f"need frames >= 1 and warmup >= 0, got {frames}, {warmup}")
@@ -117,7 +117,7 @@ def measure_size(size: int, frames: int = 10, warmup: int = 2, backend: str = "a
             def base_fn(xt):
                 return eager_full_frame(model_, rgb_t, mask_t, xt)
         shade_ms, base_ms, cached_torch_ms = [], [], []
-        from .sheet import render_prepared
+        from ..nn.sheet import render_prepared
 
         def timed(fn, *a) -> float:
             t = time.perf_counter()
@@ -165,7 +165,7 @@ def measure_size(size: int, frames: int = 10, warmup: int = 2, backend: str = "a
 
 def measure(sizes=(128, 256, 512), frames: int = 10, backend: str = "auto", **kw) -> dict:
     """{str(size): row} for every size (the model is loaded once)."""
-    from .checkpoint import resolve_model
+    from ..nn.checkpoint import resolve_model
 
     model = kw.pop("model", None)
     if model is None:

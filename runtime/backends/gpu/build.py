@@ -24,10 +24,10 @@ from pathlib import Path
 from typing import Callable, Iterable, Mapping
 
 from conrt.errors import BackendUnavailable, ConfigError
-from conrt.runtime.gpu.engine_cache import PRECISIONS, EngineCache, EngineKey, onnx_digest
-from conrt.runtime.gpu.onnx_checks import require_tensorrt_ready
-from conrt.runtime.gpu.profiles import SIZE_MULTIPLE, ProfileSpec, ShapeRange, input_ranges, make_profile
-from conrt.runtime.gpu.status import cuda_device_info, require_tensorrt
+from conrt.runtime.backends.gpu.engine_cache import PRECISIONS, EngineCache, EngineKey, onnx_digest
+from conrt.runtime.backends.gpu.onnx_checks import require_tensorrt_ready
+from conrt.runtime.backends.gpu.profiles import SIZE_MULTIPLE, ProfileSpec, ShapeRange, input_ranges, make_profile
+from conrt.runtime.backends.gpu.status import cuda_device_info, require_tensorrt
 
 __all__ = [
     "BuildProgress", "prepare_graph", "graph_input_dims", "check_profile_fits_graph", "engine_key", "build_engine", "build_engine_cli",
@@ -135,7 +135,7 @@ def prepare_graph(onnx_path, *, texture_io: bool = True, rows: str = "top-first"
     transformation for the cache key."""
     import onnx
 
-    from conrt.runtime.gpu.texture_io import add_texture_io
+    from conrt.runtime.backends.gpu.texture_io import add_texture_io
 
     require_tensorrt_ready(onnx_path)
     model = onnx.load(str(onnx_path), load_external_data=False)

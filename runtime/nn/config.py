@@ -1,4 +1,4 @@
-"""Model sizes as data: ``CoNRConfig`` + JSON files in ``runtime/configs/``.
+"""Model sizes as data: ``CoNRConfig`` + JSON files in ``runtime/nn/configs/``.
 
 ``conr-paper`` is exactly the published layout (it loads the four official
 ``.pth`` files). Smaller configs reuse the same module code with narrower
@@ -71,7 +71,7 @@ class CinnConfig:
 
 @dataclass(frozen=True)
 class LookupConfig:
-    """The ``lookup`` architecture (runtime/lookup_net.py): correspondences from
+    """The ``lookup`` architecture (runtime/nn/lookup_net.py): correspondences from
     an explicit UDP lookup instead of CoNR's learned flow pyramid.
 
     The sheet encoder's U-Net head predicts each sheet pixel's UDP; those land
@@ -100,9 +100,9 @@ class CoNRConfig:
     name: str = "conr-paper"
     description: str = ""
     image_size: int = 256  # the size the model runs at (crop/pad target)
-    # a registered architecture (runtime/architectures.py): "conr", the published
-    # network (runtime/conr_v1.py); "lookup", conrt's real-time variant
-    # (runtime/lookup_net.py), which uses only sheet_encoder (with its U-Net
+    # a registered architecture (runtime/nn/architectures.py): "conr", the published
+    # network (runtime/nn/conr_v1.py); "lookup", conrt's real-time variant
+    # (runtime/nn/lookup_net.py), which uses only sheet_encoder (with its U-Net
     # head) and ``lookup``; pose_encoder and cinn are ignored.
     architecture: str = "conr"
     sheet_encoder: EncoderConfig = field(default_factory=EncoderConfig)
@@ -165,7 +165,7 @@ class CoNRConfig:
 
 
 def list_configs() -> list[str]:
-    """Names of the configs shipped in ``runtime/configs/``."""
+    """Names of the configs shipped in ``runtime/nn/configs/``."""
     return sorted(p.stem for p in CONFIG_DIR.glob("*.json"))
 
 

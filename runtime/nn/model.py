@@ -8,7 +8,7 @@ cache: ``reference`` plus the architecture's sheet tensors), per frame
 (``sheet_tensor_shapes``), its limits (``size_multiple``, ``max_views``) and
 example inputs, instead of testing its architecture's name.
 
-Architectures register by name (runtime/architectures.py):
+Architectures register by name (runtime/nn/architectures.py):
 
     @register_model
     class ToyNet(ShaderNet):
@@ -43,7 +43,7 @@ class ShaderNet(nn.Module, ABC):
     takes_sheet_udp: ClassVar[bool] = False
     # ``render_views`` shades from exact sheet correspondences (shaders.CorrespondencePass)
     takes_views: ClassVar[bool] = False
-    # the official CoNR code exists to compare against (runtime/profiling.py)
+    # the official CoNR code exists to compare against (runtime/app/profiling.py)
     has_official_baseline: ClassVar[bool] = False
     # most sheet views the network takes (None: no limit of its own; see runtime/limits.py)
     max_views: ClassVar[int | None] = None

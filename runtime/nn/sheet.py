@@ -23,7 +23,7 @@ from conrt.errors import InputError
 from conrt.limits import MIN_SHEET_VIEW_SIDE, check_npz_array, decode_rgba, open_image
 
 from . import official as off
-from .limits import check_size
+from ..limits import check_size
 from .model import ShaderNet
 
 log = logging.getLogger(__name__)

@@ -30,7 +30,7 @@ import logging
 from dataclasses import dataclass
 
 from conrt.errors import BackendUnavailable, ConfigError, ContextError, InputError
-from conrt.runtime.gpu.status import tensorrt_status
+from conrt.runtime.backends.gpu.status import tensorrt_status
 
 __all__ = [
     "interop_status", "EglDevice", "egl_devices", "egl_device_index_for_cuda", "create_gl_context_for_cuda",

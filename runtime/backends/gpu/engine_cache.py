@@ -45,7 +45,7 @@ KEY_VERSION = 1  # bump when the key's meaning changes, to orphan old entries
 
 
 def default_cache_dir() -> Path:
-    """``trt/`` under the cache root (runtime/cache.py); engines are cached even
+    """``trt/`` under the cache root (runtime/backends/cache.py); engines are cached even
     when ``CONRT_CACHE_DIR=""`` turns graph caching off (a build takes minutes)."""
     return (cache_root() or default_cache_root()) / "trt"
 

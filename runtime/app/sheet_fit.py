@@ -30,7 +30,7 @@ clip space, so it is an ordinary :class:`~conrt.types.Camera` that the view
 file (:mod:`conrt.shaders.view_file`) can store.
 
 Drawings are framed the way the runtime frames sheet views
-(:func:`conrt.runtime.session.fit_sheet`) before anything else, so the
+(:func:`conrt.runtime.app.session.fit_sheet`) before anything else, so the
 written ``<view>.png`` and ``<view>_udp.npz`` are used as they are.
 """
 from __future__ import annotations
@@ -201,7 +201,7 @@ def label_from_name(stem: str) -> float | None:
 
 def downsample_drawing(rgba: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
     """[S, S, 4] u8 -> (mask [n, n] bool, straight rgb [n, n, 3] f32) by area averaging."""
-    from .official import resize
+    from ..nn.official import resize
 
     f = rgba.astype(np.float32) / 255.0
     pm = np.concatenate([f[..., :3] * f[..., 3:], f[..., 3:]], -1)
@@ -374,7 +374,7 @@ class SheetFitter:
     def camera(self, p: FitParams, n: int) -> Camera:
         """The orbit camera of ``p.yaw`` framing the rest pose, then ``p.scale``
         and ``p.offset`` in clip space, at ``n`` x ``n`` pixels."""
-        from conrt.runtime.session import SHEET_MARGIN
+        from conrt.runtime.app.session import SHEET_MARGIN
         from conrt.shaders import frame_character
 
         key = round(p.yaw, 6)
