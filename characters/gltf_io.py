@@ -74,6 +74,8 @@ from conrt.types import (
     SkinnedMesh,
 )
 
+from .rig_names import recognise_humanoid
+
 log = logging.getLogger(__name__)
 
 __all__ = ["load_character", "save_character", "detect_facing", "apply_name_map", "FACINGS", "EXTRAS_KEY",
@@ -906,8 +908,6 @@ def apply_name_map(names, humanoid: dict[str, int], name_map: dict[str, str], wh
 def guess_humanoid(names, parents=None) -> dict[str, int]:
     """Map common rig joint names (Mixamo, CMU, Biovision, VRoid, Unreal,
     Blender/Rigify ...) onto ``HUMANOID_BONES`` (see ``rig_names``)."""
-    from .rig_names import recognise_humanoid
-
     return recognise_humanoid(names, parents)
 
 

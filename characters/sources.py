@@ -20,6 +20,9 @@ from conrt.errors import AssetError, ConfigError
 from conrt.samples import SAMPLE_CHARACTER
 from conrt.types import Character
 
+from .gltf_io import load_character
+from .procedural import generate
+
 log = logging.getLogger(__name__)
 
 PROCEDURAL_PREFIX = "procedural"
@@ -36,8 +39,6 @@ def register_character_loader(suffix: str, loader: CharacterLoader) -> None:
 
 
 def _gltf(path: Path, facing: str = "auto", name_map: dict | None = None) -> Character:
-    from .gltf_io import load_character
-
     return load_character(path, facing=facing, name_map=name_map)
 
 
@@ -62,8 +63,6 @@ def resolve_character(source=None, facing: str = "auto", name_map: dict | None =
         source = SAMPLE_CHARACTER
     text = str(source)
     if text.startswith(PROCEDURAL_PREFIX):
-        from .procedural import generate
-
         _, _, seed = text.partition(":")
         try:
             seed_i = int(seed or 0)

@@ -16,11 +16,15 @@ Every check raises a ``conrt.errors`` error naming the input and the limit.
 """
 from __future__ import annotations
 
+import argparse
 import logging
 import math
 import os
+import stat as _stat
 import tempfile
 from pathlib import Path
+
+import numpy as np
 
 from conrt.errors import AssetError, ConfigError, InputError
 
@@ -135,7 +139,7 @@ def check_image_pixels(width: int, height: int, where) -> None:
 def open_image(source, where):
     """``PIL.Image.open`` with the pixel count checked from the header, before
     anything is decoded; every Pillow failure (bombs included) -> InputError."""
-    from PIL import Image, UnidentifiedImageError
+    from PIL import Image, UnidentifiedImageError  # lazy: Pillow; conrt.limits loads at CLI startup
 
     try:
         im = Image.open(source)
@@ -153,8 +157,7 @@ def open_image(source, where):
 
 def decode_rgba(source, where):
     """An image file (path or file object) -> (H, W, 4) uint8 RGBA, bounded (see ``open_image``)."""
-    import numpy as np
-    from PIL import Image
+    from PIL import Image  # lazy: Pillow; conrt.limits loads at CLI startup
 
     im = open_image(source, where)
     try:
@@ -182,7 +185,6 @@ def read_confined(base: Path, relative: str, max_bytes: int, where) -> bytes:
         st = target.stat()
     except OSError:
         raise AssetError(f"{where}: file {target} is missing") from None
-    import stat as _stat
 
     if not _stat.S_ISREG(st.st_mode):
         raise AssetError(f"{where}: {target} is not a regular file")
@@ -318,8 +320,6 @@ class WarningTally:
 
 
 def _arg_type(check, name: str):
-    import argparse
-
     def parse(text: str):
         try:
             return check(text)
@@ -362,8 +362,6 @@ def check_character_scale(character, where) -> list[str]:
     """Warn (and return the warnings) when a character cannot look right: a
     height far from metres, or a rest mesh mostly outside its canonical box
     (a file scaled after its box was saved: every UDP frame would be empty)."""
-    import numpy as np
-
     pos = np.asarray(character.mesh.positions, np.float64)
     out = []
     if len(pos):
@@ -386,9 +384,7 @@ def check_character_scale(character, where) -> list[str]:
 def check_npz_array(path, key: str, max_elements: int = 4 * MAX_IMAGE_PIXELS) -> None:
     """Refuse an .npz member whose header declares more than ``max_elements``
     values, before NumPy allocates them (a 1 kB file can claim 100000^2 x 4 floats)."""
-    import zipfile
-
-    import numpy as np
+    import zipfile  # lazy: not at CLI startup
 
     try:
         with zipfile.ZipFile(path) as z, z.open(f"{key}.npy") as f:

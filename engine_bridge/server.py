@@ -159,6 +159,6 @@ def runtime_frame_source(width: int, height: int, dtype=np.uint8, **kw) -> Frame
     """
     if width != height:
         raise ConfigError(f"the runtime renders square frames, got {width}x{height}")
-    from conrt.runtime.app.bridge_source import RuntimeFrameSource
+    from conrt.runtime.app.bridge_source import RuntimeFrameSource  # lazy: torch; the test source and the readers need none
 
     return RuntimeFrameSource(width, dtype, **kw)

@@ -12,7 +12,7 @@ def _import_quietly():
     saved, devnull = os.dup(2), os.open(os.devnull, os.O_WRONLY)
     os.dup2(devnull, 2)
     try:
-        import pybullet
+        import pybullet  # lazy: here, with stderr silenced (its import prints a build banner)
     finally:
         os.dup2(saved, 2)
         os.close(saved)

@@ -22,8 +22,9 @@ from pathlib import Path
 
 import numpy as np
 
+from conrt.characters.rig_names import expected_names, recognise_humanoid
 from conrt.errors import AssetError
-from conrt.types import Character
+from conrt.types import HUMANOID_BONES, Character
 
 from .clips import Animator, Clip
 from .transforms import (axis_angle, best_rotations, euler, matrix_to_euler, matrix_to_quat, quat_to_matrix, rotation_between,
@@ -305,9 +306,6 @@ def humanoid_map(names, name_map: dict[str, str] | None = None, joints=None) -> 
     conventions (``conrt.characters.rig_names``). Its names that the file does
     not have are skipped (one map may cover the motion file and the
     character) unless none of them is in the file."""
-    from conrt.characters.rig_names import recognise_humanoid
-    from conrt.types import HUMANOID_BONES
-
     names = list(names)
     out: dict[str, int] = {}
     if name_map:
@@ -474,7 +472,6 @@ def bvh_to_clip(bvh: Bvh, character: Character, name_map: dict[str, str] | None 
     the scaled file position (for files written by :func:`clip_to_bvh`)."""
     if root not in ("ground", "absolute"):
         raise AssetError(f"unknown root mode {root!r}; valid: ground, absolute")
-    from conrt.characters.rig_names import expected_names
 
     hmap = humanoid_map(bvh.names, name_map, bvh.joints)
     missing = [b for b in _CORE if b not in hmap]

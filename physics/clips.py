@@ -19,6 +19,7 @@ from typing import Callable, Literal
 
 import numpy as np
 
+from conrt.characters.rig_names import expected_names
 from conrt.errors import ConfigError, InputError
 from conrt.types import Character, Pose
 
@@ -122,8 +123,6 @@ class Animator:
             idx.append(j)
             cols.append(c)
         if not idx:
-            from conrt.characters.rig_names import expected_names
-
             raise InputError(
                 f"clip {clip.name!r} drives none of the joints of {character.name!r} "
                 f"(clip joints: {', '.join(clip.joints[:8])}...; skeleton: {', '.join(sk.names[:8])}...): its joint "

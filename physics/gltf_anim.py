@@ -13,6 +13,7 @@ import logging
 from pathlib import Path
 
 import numpy as np
+import pygltflib
 
 from conrt.errors import AssetError
 from conrt.types import Character, Skeleton
@@ -28,8 +29,6 @@ _NORMALIZE = {5120: 127.0, 5121: 255.0, 5122: 32767.0, 5123: 65535.0}
 
 
 def _load(path):
-    import pygltflib
-
     try:
         with open(path, "rb") as fh:
             binary = fh.read(4) == b"glTF"  # .vrm/.vrma are GLB whatever their suffix

@@ -24,10 +24,14 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+
 from conrt.errors import ConfigError
 from conrt.types import HUMANOID_BONES, Character
 
-from .clips import Clip, get_clip, list_clips
+from .bvh import bvh_to_clip, load_bvh
+from .clips import Animator, Clip, get_clip, list_clips
+from .gltf_anim import load_gltf_clip, load_vrma_clip
 
 log = logging.getLogger(__name__)
 
@@ -44,14 +48,10 @@ def register_motion_format(suffix: str, loader) -> None:
 
 
 def _bvh(path: Path, character: Character, name_map: dict[str, str] | None = None) -> Clip:
-    from .bvh import bvh_to_clip, load_bvh
-
     return bvh_to_clip(load_bvh(path), character, name_map=name_map)
 
 
 def _vrma(path: Path, character: Character, name_map: dict[str, str] | None = None) -> Clip:
-    from .gltf_anim import load_vrma_clip
-
     return load_vrma_clip(path, character)
 
 
@@ -124,7 +124,6 @@ def resolve_motion(motion, character: Character, *, character_file=None,
         return get_clip(spec.name, character)
     if "." + spec.kind in MOTION_LOADERS:
         return MOTION_LOADERS["." + spec.kind](spec.path, character, name_map=name_map)
-    from .gltf_anim import load_gltf_clip
 
     path = spec.path
     if path is None:
@@ -157,9 +156,5 @@ def load_name_map(path) -> dict[str, str] | None:
 
 def motion_poses(character: Character, clip: Clip, count: int = 24) -> list:
     """``count`` poses spread over one cycle of the clip (for framing)."""
-    import numpy as np
-
-    from .clips import Animator
-
     anim = Animator(character, clip)
     return [anim.pose(float(t)) for t in np.linspace(0.0, clip.duration, max(1, count))]

@@ -47,10 +47,15 @@ import time
 from dataclasses import dataclass, field
 
 import numpy as np
+from pythonosc.osc_bundle_builder import IMMEDIATELY, OscBundleBuilder
+from pythonosc.osc_message_builder import OscMessageBuilder
+from pythonosc.osc_packet import OscPacket, ParseError
+from pythonosc.udp_client import UDPClient
 
 from conrt.errors import ConfigError
 from conrt.types import HUMANOID_BONES, Character, Pose
 
+from .bvh import humanoid_map
 from .transforms import matrix_to_quat, quat_to_matrix
 
 log = logging.getLogger(__name__)
@@ -100,8 +105,6 @@ CPU_BUDGET = 0.3  # share of one core the receiver may spend parsing, per 0.1 s 
 
 def _vmc_to_humanoid() -> dict[str, str]:
     """Unity bone name -> our humanoid name, through the one name table (bvh.humanoid_map)."""
-    from .bvh import humanoid_map
-
     return {UNITY_BONES[k]: h for h, k in humanoid_map(UNITY_BONES).items()}
 
 
@@ -405,8 +408,6 @@ class VmcReceiver:
                             self.address, self.timeout)
 
     def _handle(self, data: bytes, addr) -> None:
-        from pythonosc.osc_packet import OscPacket, ParseError
-
         try:
             packet = OscPacket(data)
         except ParseError as exc:
@@ -594,8 +595,6 @@ class VmcSender:
     (a receiver may then show a frame whose datagrams have not all arrived)."""
 
     def __init__(self, address, character: Character, max_datagram: int = 60000):
-        from pythonosc.udp_client import UDPClient
-
         self.host, self.port = parse_address(address, need_host=True, what="--vmc-send")
         if "hips" not in character.humanoid:
             raise ConfigError(f"character {character.name!r} has no humanoid hips joint; VMC sends humanoid bones")
@@ -622,8 +621,6 @@ class VmcSender:
 
     def messages(self, pose: Pose, t: float | None = None, blends: dict | None = None) -> list:
         """The OSC messages of one frame (python-osc ``OscMessage``)."""
-        from pythonosc.osc_message_builder import OscMessageBuilder
-
         def msg(address, *args):
             m = OscMessageBuilder(address)
             for a in args:
@@ -649,8 +646,6 @@ class VmcSender:
 
     def bundles(self, pose: Pose, t: float | None = None, blends: dict | None = None) -> list:
         """One frame as python-osc bundles of at most ``max_datagram`` bytes, each led by ``/VMC/Ext/T``."""
-        from pythonosc.osc_bundle_builder import IMMEDIATELY, OscBundleBuilder
-
         msgs = self.messages(pose, t, blends)
         t_msg, rest = msgs[0], msgs[1:]
         out, cur, size = [], [t_msg], 16 + 4 + t_msg.size

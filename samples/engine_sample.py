@@ -123,7 +123,7 @@ def run(name: str, frames: int, out: Path | None, fps: float = 30.0, save_every:
 
 
 def _save(out: Path, frames: list[np.ndarray], stats: dict) -> None:
-    import imageio.v3 as iio
+    import imageio.v3 as iio  # lazy: imageio only for video
 
     out.mkdir(parents=True, exist_ok=True)
     for i, f in enumerate(frames):

@@ -17,6 +17,7 @@ from typing import Literal
 
 import numpy as np
 
+from conrt.characters.posing import posed_positions
 from conrt.errors import ConfigError, InputError
 from conrt.types import Camera
 
@@ -228,8 +229,6 @@ def motion_radius(character, poses, follow: int, rest_follow, center_y: float, m
     """Orbit radius that keeps every posed vertex of ``poses`` in frame at any yaw
     (pitch 0) for the follow camera of ``conrt.runtime.app.frame_loop.RasterStage``:
     centred on the ``follow`` joint's x/z, at ``center_y`` plus half its rise."""
-    from conrt.characters.posing import posed_positions
-
     rest_follow = np.asarray(rest_follow, np.float64)
     reach = 0.0
     for pose in poses:

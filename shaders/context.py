@@ -73,7 +73,7 @@ def release_context(ctx: moderngl.Context) -> None:
     window = extra.get("window")
     ctx.release()
     if window is not None:
-        import glfw
+        import glfw  # lazy: optional [window] dependency
 
         glfw.destroy_window(window)
         extra["window"] = None
@@ -133,7 +133,7 @@ def _create_window(visible: bool, size: tuple[int, int], title: str) -> moderngl
             "run under a display (or xvfb-run) or use the headless kind 'egl'"
         )
     try:
-        import glfw
+        import glfw  # lazy: optional [window] dependency
     except ImportError as exc:
         raise ContextError("a window context needs glfw: pip install 'conrt[window]'") from exc
     if not glfw.init():

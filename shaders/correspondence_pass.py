@@ -124,7 +124,7 @@ def udp_nn_view_attributes(landmarks: np.ndarray, sheet_udp: np.ndarray, radius:
     sheet's framing -> [V, 4] f32 (x, y, 1, visible): the sheet pixel whose
     UDP is nearest (a KD-tree per view), visible when within ``radius`` (or
     1.5 pixel steps, when the sheet's pixels are coarser than that)."""
-    from scipy.spatial import cKDTree
+    from scipy.spatial import cKDTree  # lazy: scipy only on this path
 
     udp = np.asarray(sheet_udp, np.float32)
     if udp.ndim != 3 or udp.shape[2] != 4:

@@ -17,6 +17,7 @@ import moderngl
 import numpy as np
 
 from conrt.errors import AssetError, InputError
+from conrt.shaders.program import load_program
 from conrt.types import ALPHA_MODES, Character, Pose
 
 log = logging.getLogger(__name__)
@@ -209,8 +210,6 @@ class SkinnedGeometry:
     def _sum_morphs(self) -> None:
         """Sum the active targets per vertex into :attr:`morph_offsets` (transform feedback).
         Runs where a draw would: Mesa skips it while an incomplete framebuffer is bound."""
-        from conrt.shaders.program import load_program
-
         if self._morph_sum is None:
             prog = load_program(self.ctx, "morph_feedback", varyings=["out_offset", "out_normal"])
             vao = self.ctx.vertex_array(prog, [(self._morph_first_count, "2i", "in_morph")])
@@ -276,8 +275,6 @@ class SkinnedGeometry:
     def skinned_positions(self, pose: Pose) -> np.ndarray:
         """[V, 3] f32 posed positions computed by the GPU skinning code
         (transform feedback), simulated vertices included."""
-        from conrt.shaders.program import load_program
-
         if self._feedback is None:
             prog = load_program(self.ctx, "skin_feedback", varyings=["out_position"])
             vao = self.vertex_array(prog, indexed=False)

@@ -30,6 +30,6 @@ def add_loading_arguments(p: argparse.ArgumentParser) -> None:
 
 def loading_kwargs(args) -> dict:
     """facing and name_map for open_runtime / load_character_source from parsed arguments."""
-    from conrt.physics.motion import load_name_map
+    from conrt.physics.motion import load_name_map  # lazy: a stage (0.1-0.3 s), not at CLI startup
 
     return {"facing": getattr(args, "facing", "auto"), "name_map": load_name_map(getattr(args, "name_map", None))}

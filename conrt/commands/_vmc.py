@@ -32,7 +32,7 @@ def add_vmc_arguments(p, receive: bool = True, send: bool = True, wait: bool = F
 
 def check_addresses(args) -> None:
     """Bad --vmc / --vmc-send addresses fail before any slow loading."""
-    from conrt.physics.vmc import parse_address
+    from conrt.physics.vmc import parse_address  # lazy: a stage (0.1-0.3 s), not at CLI startup
 
     if getattr(args, "vmc", None) is not None:
         parse_address(args.vmc)
@@ -44,7 +44,7 @@ def open_receiver(args):
     """A VmcReceiver for ``--vmc`` (None without it)."""
     if getattr(args, "vmc", None) is None:
         return None
-    from conrt.physics.vmc import VmcReceiver
+    from conrt.physics.vmc import VmcReceiver  # lazy: a stage (0.1-0.3 s), not at CLI startup
 
     return VmcReceiver(args.vmc)
 
@@ -125,7 +125,7 @@ class LiveSession:
         receiver = sender = None
         try:
             if send is not None:
-                from conrt.physics.vmc import VmcSender
+                from conrt.physics.vmc import VmcSender  # lazy: a stage (0.1-0.3 s), not at CLI startup
 
                 sender = VmcSender(send, character)
             receiver = open_receiver(args)

@@ -16,6 +16,9 @@ import json
 import logging
 
 from conrt.errors import ConfigError
+from conrt.limits import RUNTIME_BYTES_PER_PIXEL, check_frame_side
+
+from ._backend_args import add_backend_option_argument, backend_options
 
 log = logging.getLogger(__name__)
 
@@ -27,7 +30,6 @@ def parse_sizes(text: str) -> list[int]:
         raise ConfigError(f"--sizes takes comma-separated integers like 128,256,512, got {text!r}") from None
     if not sizes:
         raise ConfigError("--sizes is empty")
-    from conrt.limits import RUNTIME_BYTES_PER_PIXEL, check_frame_side
 
     return [check_frame_side(s, "--sizes", RUNTIME_BYTES_PER_PIXEL) for s in sizes]
 
@@ -39,7 +41,6 @@ def register(subparsers) -> None:
     p.add_argument("--frames", type=int, default=10, help="timed frames per size (default 10)")
     p.add_argument("--warmup", type=int, default=2, help="untimed frames before the timed ones (default 2)")
     p.add_argument("--backend", default="auto", help="inference backend: auto, gl-lookup, torch, onnxruntime, tensorrt (default auto)")
-    from ._backend_args import add_backend_option_argument
 
     add_backend_option_argument(p)
     p.add_argument("--character", help="character file or procedural:SEED (default: the sample character)")
@@ -55,18 +56,16 @@ def register(subparsers) -> None:
 
 def run(args) -> int:
     # (PyBullet's "build time" banner on stdout is kept out of --json by physics.world)
-    from conrt.runtime.app.profiling import measure
-    from conrt.runtime.app.frame_loop import STAGES
+    from conrt.runtime.app.profiling import measure  # lazy: torch, not at CLI startup
+    from conrt.runtime.app.frame_loop import STAGES  # lazy: torch, not at CLI startup
 
     sizes = parse_sizes(args.sizes)
     if args.frames < 1:
         raise ConfigError(f"--frames must be at least 1, got {args.frames}")
     if args.warmup < 0:
         raise ConfigError(f"--warmup must be >= 0, got {args.warmup}")
-    from conrt.runtime.nn.checkpoint import resolve_model
-    from conrt.runtime.app.session import CORRESPONDENCES
-
-    from ._backend_args import backend_options
+    from conrt.runtime.nn.checkpoint import resolve_model  # lazy: torch, not at CLI startup
+    from conrt.runtime.app.session import CORRESPONDENCES  # lazy: torch, not at CLI startup
 
     modes = [m for m in args.modes.replace(" ", "").split(",") if m]
     bad = [m for m in modes if m not in CORRESPONDENCES]

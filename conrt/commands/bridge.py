@@ -5,6 +5,9 @@ import logging
 import os
 import signal
 
+import numpy as np
+
+from conrt.commands._vmc import add_vmc_arguments, check_addresses
 from conrt.errors import ConfigError
 from conrt.limits import DEFAULT_SIZE, RASTER_BYTES_PER_PIXEL, RUNTIME_BYTES_PER_PIXEL, check_frame_side
 
@@ -43,7 +46,6 @@ def register(subparsers) -> None:
     add_loading_arguments(p)
     p.add_argument("--checksum", action="store_true",
                    help="test source: stamp each frame's counter and CRC-32 in its last 8 bytes")
-    from conrt.commands._vmc import add_vmc_arguments
 
     add_vmc_arguments(p)  # runtime source: a VMC sender drives the character; --vmc-send: its pose out
     p.set_defaults(func=run)
@@ -54,9 +56,8 @@ def _exit_on_signal(signum, frame):
 
 
 def run(args) -> int:
-    import numpy as np
-
-    from conrt.engine_bridge import TestPattern, run_bridge
+    from conrt.engine_bridge import TestPattern, run_bridge  # lazy: a stage (0.1-0.3 s), not at CLI startup
+    from conrt.engine_bridge.protocol import MAX_SLOTS  # lazy: as the line above
 
     if args.source == "runtime":
         from conrt.runtime.limits import check_size  # lazy: conrt.runtime loads torch (the test source needs none)
@@ -66,21 +67,18 @@ def run(args) -> int:
         check_frame_side(args.size, "--size", RUNTIME_BYTES_PER_PIXEL)
     else:
         check_frame_side(args.size, "--size", RASTER_BYTES_PER_PIXEL, minimum=1)  # the test pattern takes any side
-    from conrt.engine_bridge.protocol import MAX_SLOTS
-
     if not 2 <= args.slots <= MAX_SLOTS:
         # 1 slot: while the writer fills it no reader can copy a frame (a full-speed writer starves them)
         raise ConfigError(f"--slots {args.slots} outside 2..{MAX_SLOTS} (one slot starves readers: it is always being written)")
     if (args.vmc is not None or args.vmc_send) and args.source != "runtime":
         raise ConfigError("--vmc and --vmc-send need --source runtime")
-    from conrt.commands._vmc import check_addresses
 
     check_addresses(args)
     if args.source == "runtime":
-        from conrt.runtime.app.bridge_source import RuntimeFrameSource
+        from conrt.runtime.app.bridge_source import RuntimeFrameSource  # lazy: torch, not at CLI startup
 
         if args.clip is not None:
-            from conrt.physics.motion import check_motion
+            from conrt.physics.motion import check_motion  # lazy: a stage (0.1-0.3 s), not at CLI startup
 
             check_motion(args.clip)
         source = RuntimeFrameSource(args.size, np.uint8 if args.format == "rgba8" else np.float16,

@@ -4,10 +4,14 @@ from __future__ import annotations
 import argparse
 import logging
 import time
+from pathlib import Path
 
 import numpy as np
 
 from conrt.commands._motion_args import add_loading_arguments, loading_kwargs
+from conrt.errors import ConfigError
+from conrt.limits import check_output_file, check_output_folder, make_output_folder
+from conrt.types import Part
 
 log = logging.getLogger(__name__)
 
@@ -36,8 +40,6 @@ def register(subparsers) -> None:
 
 
 def _parse_overrides(items: list[str]) -> dict:
-    from conrt.errors import ConfigError
-
     out = {}
     for item in items:
         if "=" not in item:
@@ -51,17 +53,13 @@ def _parse_overrides(items: list[str]) -> dict:
 
 
 def _new(args: argparse.Namespace) -> int:
-    from conrt.characters.gltf_io import save_character
-    from conrt.characters.procedural import generate
-    from conrt.errors import ConfigError
-    from conrt.limits import check_output_file, check_output_folder, make_output_folder
+    from conrt.characters.gltf_io import save_character  # lazy: a stage (0.1-0.3 s), not at CLI startup
+    from conrt.characters.procedural import generate  # lazy: a stage (0.1-0.3 s), not at CLI startup
 
     if args.count < 1:
         raise ConfigError(f"--count must be >= 1, got {args.count}")
     if args.count > 1:
-        from pathlib import Path
-
-        from tqdm import tqdm
+        from tqdm import tqdm  # lazy: tqdm, not at CLI startup
 
         out = Path(args.output)
         if out.suffix.lower() in (".glb", ".gltf"):
@@ -88,8 +86,7 @@ def _new(args: argparse.Namespace) -> int:
 
 
 def _info(args: argparse.Namespace) -> int:
-    from conrt.characters.gltf_io import load_character
-    from conrt.types import Part
+    from conrt.characters.gltf_io import load_character  # lazy: a stage (0.1-0.3 s), not at CLI startup
 
     c = load_character(args.file, allow_static=args.allow_static, **loading_kwargs(args))
     m, sk = c.mesh, c.skeleton

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import logging
 
+from conrt.limits import check_output_file
+
 log = logging.getLogger(__name__)
 
 
@@ -19,8 +21,7 @@ def register(subparsers) -> None:
 
 
 def run(args) -> int:
-    from conrt.limits import check_output_file
-    from conrt.runtime.nn.checkpoint import load_official, save_weights
+    from conrt.runtime.nn.checkpoint import load_official, save_weights  # lazy: torch, not at CLI startup
 
     check_output_file(args.output, "-o", (".safetensors",))  # before loading 180 M parameters
     model = load_official(args.folder, args.config)

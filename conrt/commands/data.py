@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import logging
 
+from conrt.limits import check_output_folder
+
 log = logging.getLogger(__name__)
 
 
@@ -36,7 +38,7 @@ def register(subparsers) -> None:
 
 
 def run_make(args) -> int:
-    from conrt.training.datagen import DataSpec, make_dataset
+    from conrt.training.datagen import DataSpec, make_dataset  # lazy: torch, not at CLI startup
 
     if logging.getLogger().level > logging.DEBUG:  # one "added character" line per character drowns the bar
         logging.getLogger("conrt.physics").setLevel(logging.WARNING)
@@ -44,7 +46,6 @@ def run_make(args) -> int:
     spec = DataSpec(characters=args.characters, poses=args.poses, size=args.size, seed=args.seed,
                     shard_size=args.shard_size, val=args.val, test=args.test,
                     styles=tuple(x.strip() for x in args.styles.split(",") if x.strip()), antialias=args.antialias)
-    from conrt.limits import check_output_folder
 
     check_output_folder(args.output)  # before the work
     manifest = make_dataset(args.output, spec)

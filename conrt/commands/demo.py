@@ -22,9 +22,10 @@ from pathlib import Path
 import numpy as np
 
 from conrt.commands._motion_args import add_motion_argument
+from conrt.commands._vmc import Pacer, add_vmc_arguments, check_addresses
 from conrt.commands.render import add_source_arguments, runtime_spec
 from conrt.errors import ConfigError, ConrtError, ContextError
-from conrt.limits import check_output_file
+from conrt.limits import check_output_file, check_output_folder
 
 log = logging.getLogger(__name__)
 
@@ -48,15 +49,12 @@ def register(subparsers) -> None:
     p.add_argument("--headless", action="store_true", help="do not open a window even if there is a display")
     p.add_argument("-o", "--output", type=Path, default=Path("out/demo"),
                    help="folder for the video and PNG frames without a display (default out/demo)")
-    from conrt.commands._vmc import add_vmc_arguments
 
     add_vmc_arguments(p)  # --vmc: a VMC sender drives the character (headless: frames paced at --fps)
     p.set_defaults(func=run)
 
 
 def run(args) -> int:
-    from conrt.commands._vmc import check_addresses
-
     check_addresses(args)
     if args.frames < 1:
         raise ConfigError(f"--frames must be at least 1, got {args.frames}")
@@ -88,7 +86,7 @@ def _display_problem() -> str | None:
     if not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
         return "DISPLAY is not set"
     try:
-        import glfw
+        import glfw  # lazy: optional [window] dependency
     except ImportError:
         return "glfw is not installed (pip install 'conrt[window]')"
     if not glfw.init():
@@ -101,11 +99,10 @@ def _display_problem() -> str | None:
 
 
 def _run_headless(args) -> int:
-    from tqdm import tqdm
+    from tqdm import tqdm  # lazy: tqdm, not at CLI startup
 
-    from conrt.limits import check_output_folder
-    from conrt.runtime.app.frame_loop import build_runtime
-    from conrt.runtime.app.outputs import PngSink, VideoSink, close_sinks
+    from conrt.runtime.app.frame_loop import build_runtime  # lazy: torch, not at CLI startup
+    from conrt.runtime.app.outputs import PngSink, VideoSink, close_sinks  # lazy: torch, not at CLI startup
 
     spec = runtime_spec(args, context="egl" if args.context == "window" else args.context,
                         physics_mode=_body_mode(args, window=False), vmc=args.vmc, vmc_send=args.vmc_send).check()
@@ -113,8 +110,6 @@ def _run_headless(args) -> int:
     rt = build_runtime(spec)
     video = VideoSink(out / "demo.mp4", args.fps, _BACKGROUND)
     frames = PngSink(out / "frames", extra={"clip": args.clip, "fps": args.fps, "weights": rt.info.weights})
-
-    from conrt.commands._vmc import Pacer
 
     pacer = Pacer(args.fps) if args.vmc is not None else None  # live input: frames in real time
 
@@ -236,14 +231,14 @@ def _fit(img: np.ndarray, side: int) -> np.ndarray:
 
 
 def _shaded_rgb(rgba: np.ndarray) -> np.ndarray:
-    from conrt.runtime.app.frame_loop import over_background
+    from conrt.runtime.app.frame_loop import over_background  # lazy: torch, not at CLI startup
 
     return over_background(rgba, _BACKGROUND)
 
 
 def _screen_size() -> tuple[int, int] | None:
     """The primary monitor's (width, height) in pixels, or None when glfw cannot tell."""
-    import glfw
+    import glfw  # lazy: optional [window] dependency
 
     try:
         monitor = glfw.get_primary_monitor()
@@ -254,16 +249,16 @@ def _screen_size() -> tuple[int, int] | None:
 
 
 def _run_window(args) -> int:
-    import glfw
-    import moderngl
+    import glfw  # lazy: optional [window] dependency
+    import moderngl  # lazy: moderngl, not at CLI startup
 
-    from conrt.physics.clips import list_clips
-    from conrt.runtime.app.frame_loop import over_background, udp_preview
-    from conrt.shaders import create_context, release_context
+    from conrt.physics.clips import list_clips  # lazy: a stage (0.1-0.3 s), not at CLI startup
+    from conrt.runtime.app.frame_loop import over_background, udp_preview  # lazy: torch, not at CLI startup
+    from conrt.shaders import create_context, release_context  # lazy: moderngl, not at CLI startup
 
-    from conrt.runtime.nn.checkpoint import resolve_model
-    from conrt.runtime.app.frame_loop import build_runtime
-    from conrt.runtime.limits import check_size
+    from conrt.runtime.nn.checkpoint import resolve_model  # lazy: torch, not at CLI startup
+    from conrt.runtime.app.frame_loop import build_runtime  # lazy: torch, not at CLI startup
+    from conrt.runtime.limits import check_size  # lazy: torch, not at CLI startup
 
     clips = list_clips()
     spec = runtime_spec(args, realtime=True, passes=("toon",), physics_mode=_body_mode(args, window=True),
@@ -378,7 +373,7 @@ def _run_window(args) -> int:
         release_context(ctx)
         del moderngl
     if args.screenshot is not None and last_screen is not None:
-        from PIL import Image
+        from PIL import Image  # lazy: Pillow, not at CLI startup
 
         check_output_file(args.screenshot, "--screenshot", (".png",))
         Image.fromarray(np.ascontiguousarray(last_screen), "RGB").save(args.screenshot)

@@ -49,11 +49,11 @@ def register(subparsers) -> None:
 
 
 def run(args) -> int:
-    import torch
+    import torch  # lazy: torch, not at CLI startup
 
-    from conrt.runtime.nn.checkpoint import find_weights, load_weights
-    from conrt.runtime.defaults import default_weights_path
-    from conrt.training.evaluate import (ExactLookupBaseline, FlatColourBaseline, characters_from_data,
+    from conrt.runtime.nn.checkpoint import find_weights, load_weights  # lazy: torch, not at CLI startup
+    from conrt.runtime.defaults import default_weights_path  # lazy: torch, not at CLI startup
+    from conrt.training.evaluate import (ExactLookupBaseline, FlatColourBaseline, characters_from_data,  # lazy: torch, not at CLI startup
                                          characters_from_seeds, evaluate, format_table, parse_seeds,
                                          procedural_head_boxes, save_eval_grid)
 

@@ -1,7 +1,7 @@
 """``conrt export``: the per-frame CoNR graph as ONNX (opset 17, GridSample)."""
 from __future__ import annotations
 
-from conrt.limits import runtime_side
+from conrt.limits import check_output_file, runtime_side
 
 
 def register(subparsers) -> None:
@@ -25,17 +25,15 @@ def register(subparsers) -> None:
 
 
 def run(args) -> int:
-    from conrt.runtime.backends.onnx_backend import export_onnx
-    from conrt.runtime.nn.checkpoint import resolve_model
-
-    from conrt.limits import check_output_file
+    from conrt.runtime.backends.onnx_backend import export_onnx  # lazy: torch, not at CLI startup
+    from conrt.runtime.nn.checkpoint import resolve_model  # lazy: torch, not at CLI startup
 
     check_output_file(args.output, "-o", (".onnx",))
     model = resolve_model(args.weights, args.config)
     path = export_onnx(model, args.output, args.size)
     print(f"conrt export: {model.cfg.name} -> {path} ({path.stat().st_size / 1e6:.1f} MB)")
     if args.tensorrt:
-        from conrt.runtime.backends.gpu.build import build_engine_cli
+        from conrt.runtime.backends.gpu.build import build_engine_cli  # lazy: torch, not at CLI startup
 
         engines = build_engine_cli(path, args.precision, tuple(args.views), [args.size or model.cfg.image_size],
                                    args.cache_dir, size_multiple=model.cfg.size_multiple)

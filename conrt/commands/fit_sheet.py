@@ -20,6 +20,7 @@ the way round.
 from __future__ import annotations
 
 import argparse
+import atexit
 import json
 import logging
 import os
@@ -27,6 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
+from conrt.commands.udp import load_character_file, save_udp
 from conrt.errors import ConfigError, InputError
 
 log = logging.getLogger(__name__)
@@ -73,10 +75,10 @@ def fit_views(character_path: Path, character, drawings, names, labels, args) ->
     """Fit every drawing; with ``--jobs`` > 1 in that many processes (each its
     own GL context and fitter: llvmpipe draws on one core per context), the
     results in the drawings' order either way."""
-    from tqdm import tqdm
+    from tqdm import tqdm  # lazy: tqdm, not at CLI startup
 
-    from conrt.runtime.app.sheet_fit import SheetFitter
-    from conrt.shaders import create_context, release_context
+    from conrt.runtime.app.sheet_fit import SheetFitter  # lazy: torch, not at CLI startup
+    from conrt.shaders import create_context, release_context  # lazy: moderngl, not at CLI startup
 
     jobs = min(args.jobs, len(drawings))
     if jobs <= 1:
@@ -87,8 +89,8 @@ def fit_views(character_path: Path, character, drawings, names, labels, args) ->
                         in zip(tqdm(drawings, desc="fit-sheet", unit="view"), names, labels)]
         finally:
             release_context(ctx)
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor, as_completed
+    import multiprocessing  # lazy: not at CLI startup
+    from concurrent.futures import ProcessPoolExecutor, as_completed  # lazy: not at CLI startup
 
     fits: list = [None] * len(drawings)
     with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn"), initializer=_worker_start,
@@ -104,11 +106,8 @@ _WORKER: dict = {}  # the fitter of a --jobs worker process
 
 
 def _worker_start(character_path: str, size: int, work: int, context: str) -> None:
-    import atexit
-
-    from conrt.commands.udp import load_character_file
-    from conrt.runtime.app.sheet_fit import SheetFitter
-    from conrt.shaders import create_context, release_context
+    from conrt.runtime.app.sheet_fit import SheetFitter  # lazy: torch, not at CLI startup
+    from conrt.shaders import create_context, release_context  # lazy: moderngl, not at CLI startup
 
     ctx = create_context(context)
     _WORKER["fitter"] = SheetFitter(ctx, load_character_file(Path(character_path)), size, work)
@@ -140,7 +139,7 @@ def remove_stale_views(out: Path, stems: set[str]) -> None:
 
 def view_labels(files: list[Path], yaws: str | None) -> list[float | None]:
     """Each drawing's labelled yaw (None: search all round)."""
-    from conrt.runtime.app.sheet_fit import label_from_name
+    from conrt.runtime.app.sheet_fit import label_from_name  # lazy: torch, not at CLI startup
 
     if yaws is not None:
         try:
@@ -162,13 +161,12 @@ def view_labels(files: list[Path], yaws: str | None) -> list[float | None]:
 
 
 def run(args) -> int:
-    from PIL import Image
+    from PIL import Image  # lazy: Pillow, not at CLI startup
 
-    from conrt.commands.udp import load_character_file, save_udp
-    from conrt.runtime.app.session import MAX_SHEET_VIEWS, list_sheet_files
-    from conrt.runtime.nn.sheet import read_sheet_image
-    from conrt.runtime.app.sheet_fit import MIN_DRAWING_PX, MIN_IOU, WARN_IOU, fit_picture, prepare_drawing
-    from conrt.shaders.view_file import save_view_file, view_file_for
+    from conrt.runtime.app.session import MAX_SHEET_VIEWS, list_sheet_files  # lazy: torch, not at CLI startup
+    from conrt.runtime.nn.sheet import read_sheet_image  # lazy: torch, not at CLI startup
+    from conrt.runtime.app.sheet_fit import MIN_DRAWING_PX, MIN_IOU, WARN_IOU, fit_picture, prepare_drawing  # lazy: torch, not at CLI startup
+    from conrt.shaders.view_file import save_view_file, view_file_for  # lazy: moderngl, not at CLI startup
 
     if args.jobs < 1:
         raise ConfigError(f"--jobs must be at least 1, got {args.jobs}")

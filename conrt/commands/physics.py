@@ -4,7 +4,11 @@ from __future__ import annotations
 import logging
 import time
 
+import numpy as np
+
+from conrt.commands._vmc import LiveSession, add_vmc_arguments
 from conrt.errors import ConfigError
+from conrt.limits import check_output_file, make_parents
 
 from ._motion_args import add_loading_arguments, add_motion_argument, loading_kwargs
 
@@ -40,16 +44,15 @@ def register(subparsers) -> None:
     s.add_argument("-o", "--out", default=None,
                    help="write joint_world [F,J,4,4], sim_indices, sim_positions [F,K,3] to this .npz")
     s.add_argument("--list-clips", action="store_true", help="print the clip names and exit")
-    from conrt.commands._vmc import add_vmc_arguments
 
     add_vmc_arguments(s, wait=True)  # --vmc: record --frames live VMC poses, paced in real time at --fps
     s.set_defaults(func=simulate)
 
 
 def bvh_info(args) -> int:
-    from conrt.physics.bvh import humanoid_map, load_bvh
+    from conrt.physics.bvh import humanoid_map, load_bvh  # lazy: a stage (0.1-0.3 s), not at CLI startup
 
-    from conrt.physics.motion import load_name_map
+    from conrt.physics.motion import load_name_map  # lazy: a stage (0.1-0.3 s), not at CLI startup
 
     name_map = load_name_map(args.name_map)  # before any output
     bvh = load_bvh(args.file)
@@ -70,28 +73,25 @@ def bvh_info(args) -> int:
 
 def _character(spec: str, facing: str = "auto", name_map=None):
     """-> (Character, the file it came from or None)."""
-    from conrt.characters.sources import resolve_character
+    from conrt.characters.sources import resolve_character  # lazy: a stage (0.1-0.3 s), not at CLI startup
 
     return resolve_character(spec, facing=facing, name_map=name_map)
 
 
 def simulate(args) -> int:
-    import numpy as np
-    from tqdm import tqdm
+    from tqdm import tqdm  # lazy: tqdm, not at CLI startup
 
-    from conrt.physics.clips import list_clips
+    from conrt.physics.clips import list_clips  # lazy: a stage (0.1-0.3 s), not at CLI startup
 
     if args.list_clips:  # before importing PyBullet, which prints its build time on stdout
         print("\n".join(list_clips()))
         return 0
-    from conrt.physics.motion import check_motion, resolve_motion
-    from conrt.physics.world import PhysicsWorld
+    from conrt.physics.motion import check_motion, resolve_motion  # lazy: a stage (0.1-0.3 s), not at CLI startup
+    from conrt.physics.world import PhysicsWorld  # lazy: a stage (0.1-0.3 s), not at CLI startup
 
     if args.frames < 1:
         raise ConfigError(f"--frames must be >= 1, got {args.frames}")
     if args.out:
-        from conrt.limits import check_output_file
-
         check_output_file(args.out, "-o", (".npz",), create_parents=False)  # before the work, not after it
     if args.bvh and args.animation:
         raise ConfigError("give --bvh or --animation, not both")
@@ -100,7 +100,6 @@ def simulate(args) -> int:
     loading = loading_kwargs(args)
     character, source = _character(args.character, **loading)
     clip = resolve_motion(motion, character, character_file=source, name_map=loading["name_map"])
-    from conrt.commands._vmc import LiveSession
 
     live = LiveSession.from_args(args, character)  # --vmc / --vmc-send (docs/vmc.md); inert without them
     clip = live.motion or clip
@@ -120,8 +119,6 @@ def simulate(args) -> int:
     print(f"{character.name}: {args.frames} frames of {clip.name!r}, median {1000 * np.median(cpu):.2f} ms cpu/frame, "
           f"{resets} cloth/hair resets")
     if args.out:
-        from conrt.limits import make_parents
-
         make_parents(args.out)
         np.savez_compressed(args.out, joint_world=np.stack(joints),
                             sim_indices=pose.sim_indices if pose.sim_indices is not None else np.zeros(0, np.int32),

@@ -46,7 +46,7 @@ def runtime_spec(args, **overrides):
     """The :class:`~conrt.runtime.app.frame_loop.RuntimeSpec` that ``add_source_arguments``
     (+ ``--motion``, ``--fps``, ``--name-map``/``--facing``) describe; ``overrides``
     set the fields a command decides itself (realtime, passes, physics_mode ...)."""
-    from conrt.runtime.app.frame_loop import RuntimeSpec
+    from conrt.runtime.app.frame_loop import RuntimeSpec  # lazy: torch, not at CLI startup
 
     fields = dict(character=args.character, motion=args.clip, sheet=args.sheet, weights=args.weights,
                   backend=args.backend, backend_options=backend_options(args), size=args.size, yaw=args.yaw,
@@ -68,17 +68,17 @@ def register(subparsers) -> None:
 
 
 def run(args) -> int:
-    from tqdm import tqdm
+    from tqdm import tqdm  # lazy: tqdm, not at CLI startup
 
-    from conrt.runtime.app.frame_loop import build_runtime
-    from conrt.runtime.app.outputs import AtlasSink, close_sinks, make_sink
+    from conrt.runtime.app.frame_loop import build_runtime  # lazy: torch, not at CLI startup
+    from conrt.runtime.app.outputs import AtlasSink, close_sinks, make_sink  # lazy: torch, not at CLI startup
 
     if not args.output and not args.atlas:
         raise ConfigError("nothing to write: give -o out.mp4, -o frames/ and/or --atlas atlas.png")
     if args.frames < 1:
         raise ConfigError(f"--frames must be at least 1, got {args.frames}")
     check_fps(args.fps)
-    from conrt.physics.motion import check_motion
+    from conrt.physics.motion import check_motion  # lazy: a stage (0.1-0.3 s), not at CLI startup
 
     check_motion(args.clip)  # before any file is created
     spec = runtime_spec(args).check()

@@ -4,6 +4,10 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
+import numpy as np
+
+from conrt.limits import check_output_file, make_parents
+
 from ._backend_args import add_backend_option_argument, backend_options
 
 log = logging.getLogger(__name__)
@@ -36,13 +40,10 @@ def register(subparsers) -> None:
 
 
 def run(args) -> int:
-    import numpy as np
-
-    from conrt.limits import check_output_file, make_parents
-    from conrt.runtime.backends import create_backend, get_backend_class
-    from conrt.runtime.nn.checkpoint import resolve_model
-    from conrt.runtime.app.session import load_sheet
-    from conrt.runtime.nn.sheet import read_udp
+    from conrt.runtime.backends import create_backend, get_backend_class  # lazy: torch, not at CLI startup
+    from conrt.runtime.nn.checkpoint import resolve_model  # lazy: torch, not at CLI startup
+    from conrt.runtime.app.session import load_sheet  # lazy: torch, not at CLI startup
+    from conrt.runtime.nn.sheet import read_udp  # lazy: torch, not at CLI startup
 
     out = check_output_file(args.output, "-o", (".png", ".npz"), create_parents=False)  # before the work
     source = args.sheet[0] if len(args.sheet) == 1 and Path(args.sheet[0]).is_dir() else args.sheet
@@ -64,7 +65,7 @@ def run(args) -> int:
     if out.suffix.lower() == ".npz":
         np.savez(out, rgba=np.ascontiguousarray(rgba.transpose(2, 0, 1), dtype=np.float32))
     else:
-        from PIL import Image
+        from PIL import Image  # lazy: Pillow, not at CLI startup
 
         Image.fromarray((np.clip(rgba, 0, 1) * 255).astype(np.uint8), "RGBA").save(out)
     print(f"conrt shade: {out} ({rgba.shape[1]}x{rgba.shape[0]}, {model.cfg.name}, backend {backend.name})")

@@ -26,7 +26,7 @@ MAX_VIEWS = MAX_SHEET_VIEWS  # what a sheet may hold
 def sheet_yaws(views: int) -> list[float]:
     """Yaw angles (degrees) of ``views`` sheet views in the order a sheet artist
     would add them (``shaders.camera.SHEET_YAW_ORDERS["artist"]``)."""
-    from conrt.shaders.camera import sheet_yaws as yaws_in_order  # GL modules load with the command, not the CLI
+    from conrt.shaders.camera import sheet_yaws as yaws_in_order  # lazy: moderngl loads with the command, not the CLI
 
     if not 1 <= views <= MAX_VIEWS:
         raise ConfigError(f"--views must be within 1..{MAX_VIEWS}, got {views}")
@@ -49,12 +49,12 @@ def register(subparsers) -> None:
 
 
 def run(args) -> int:
-    from PIL import Image
-    from tqdm import tqdm
+    from PIL import Image  # lazy: Pillow, not at CLI startup
+    from tqdm import tqdm  # lazy: tqdm, not at CLI startup
 
-    from conrt.characters.posing import posed_positions
-    from conrt.shaders import ToonPass, UdpPass, create_context, frame_character, release_context
-    from conrt.shaders.view_file import save_view_file, view_file_for
+    from conrt.characters.posing import posed_positions  # lazy: a stage (0.1-0.3 s), not at CLI startup
+    from conrt.shaders import ToonPass, UdpPass, create_context, frame_character, release_context  # lazy: moderngl, not at CLI startup
+    from conrt.shaders.view_file import save_view_file, view_file_for  # lazy: moderngl, not at CLI startup
 
     yaws = sheet_yaws(args.views)
     out = check_output_folder(args.output)  # before the work; created once the character loaded

@@ -2,6 +2,10 @@
 from __future__ import annotations
 
 import logging
+import os
+
+from conrt.errors import ConfigError
+from conrt.limits import check_output_folder
 
 log = logging.getLogger(__name__)
 
@@ -41,13 +45,9 @@ def register(subparsers) -> None:
 
 def run(args) -> int:
     if args.init_parts and not args.init:
-        from conrt.errors import ConfigError
-
         raise ConfigError("--init-parts needs --init WEIGHTS (the file the parts come from)")
-    from conrt.training.losses import LossWeights
-    from conrt.training.trainer import TrainConfig, train
-
-    from conrt.limits import check_output_folder
+    from conrt.training.losses import LossWeights  # lazy: torch, not at CLI startup
+    from conrt.training.trainer import TrainConfig, train  # lazy: torch, not at CLI startup
 
     check_output_folder(args.out, "--out")  # before the work
     cfg = TrainConfig(config=args.config, data=args.data, out=args.out, steps=args.steps, batch=args.batch,
@@ -57,7 +57,6 @@ def run(args) -> int:
                       loss=LossWeights(udp=args.udp_weight), init=args.init,
                       init_parts=tuple(args.init_parts))
     result = train(cfg, resume=args.resume)
-    import os
 
     if int(os.environ.get("RANK", 0)) == 0:
         val = result["val"] or {}

@@ -52,7 +52,7 @@ def add_view_arguments(p: argparse.ArgumentParser) -> None:
 
 def load_character_file(path: Path, facing: str = "auto", name_map: dict | None = None) -> Character:
     """A character file (or procedural:SEED), through the one character resolver."""
-    from conrt.characters.sources import resolve_character
+    from conrt.characters.sources import resolve_character  # lazy: a stage (0.1-0.3 s), not at CLI startup
 
     return resolve_character(path, facing=facing, name_map=name_map)[0]
 
@@ -65,7 +65,7 @@ def world_axis_rotation(character: Character, joint: int, axis, angle: float) ->
     """[3, 3] local rotation that turns ``joint`` by ``angle`` radians about a
     character-space ``axis`` (from its rest orientation), for
     :func:`conrt.characters.posing.pose_from_rotations`."""
-    from conrt.characters.posing import rotation_matrix
+    from conrt.characters.posing import rotation_matrix  # lazy: a stage (0.1-0.3 s), not at CLI startup
 
     rest = character.skeleton.rest_world[joint, :3, :3].astype(np.float64)
     # Strip scale so the conjugation is a pure rotation.
@@ -81,7 +81,7 @@ def random_pose(character: Character, seed: int, strength: float = 0.35, lower_a
     lowered out of the T-pose by 45-75 degrees. Deterministic in ``seed``.
     Characters with a humanoid map only get their humanoid bones turned (hair
     strands and cloth joints are the physics' job)."""
-    from conrt.characters.posing import pose_from_rotations
+    from conrt.characters.posing import pose_from_rotations  # lazy: a stage (0.1-0.3 s), not at CLI startup
 
     if not (np.isfinite(strength) and 0 <= strength <= np.pi):
         raise ConfigError(f"pose strength must be within 0..pi radians, got {strength}")
@@ -110,7 +110,7 @@ def random_pose(character: Character, seed: int, strength: float = 0.35, lower_a
 
 
 def make_pose(character: Character, kind: str, seed: int = 0, strength: float = 0.35) -> Pose:
-    from conrt.characters.posing import rest_pose
+    from conrt.characters.posing import rest_pose  # lazy: a stage (0.1-0.3 s), not at CLI startup
 
     if kind == "rest":
         return rest_pose(character)
@@ -130,7 +130,7 @@ def udp_preview(data: np.ndarray) -> np.ndarray:
 def save_udp(path: Path, data: np.ndarray, preview_dir: Path | None = None) -> Path:
     """Write the official UDP file (key ``i``) and a PNG preview (beside it, or in
     ``preview_dir``); returns the PNG path."""
-    from PIL import Image
+    from PIL import Image  # lazy: Pillow, not at CLI startup
 
     path = Path(path)
     if path.suffix != ".npz":
@@ -144,10 +144,10 @@ def save_udp(path: Path, data: np.ndarray, preview_dir: Path | None = None) -> P
 
 
 def run(args) -> int:
-    from tqdm import tqdm
+    from tqdm import tqdm  # lazy: tqdm, not at CLI startup
 
-    from conrt.characters.posing import posed_positions
-    from conrt.shaders import UdpPass, create_context, frame_character, release_context
+    from conrt.characters.posing import posed_positions  # lazy: a stage (0.1-0.3 s), not at CLI startup
+    from conrt.shaders import UdpPass, create_context, frame_character, release_context  # lazy: moderngl, not at CLI startup
 
     if Path(args.output).suffix != ".npz":  # fail before the work, not after
         raise ConfigError(f"the UDP output must be a .npz file, got {args.output}")
@@ -162,13 +162,13 @@ def run(args) -> int:
         raise ConfigError(f"--fps must be positive, got {args.fps}")
     loading = loading_kwargs(args)
     if args.clip:
-        from conrt.physics.motion import check_motion
+        from conrt.physics.motion import check_motion  # lazy: a stage (0.1-0.3 s), not at CLI startup
 
         check_motion(args.clip)
     character = load_character_file(args.character, **loading)
     if args.clip:
-        from conrt.physics.clips import Animator
-        from conrt.physics.motion import resolve_motion
+        from conrt.physics.clips import Animator  # lazy: a stage (0.1-0.3 s), not at CLI startup
+        from conrt.physics.motion import resolve_motion  # lazy: a stage (0.1-0.3 s), not at CLI startup
 
         if not np.isfinite(args.time):
             raise ConfigError(f"--time must be a finite number of seconds, got {args.time}")

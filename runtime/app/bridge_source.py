@@ -32,12 +32,14 @@ import time
 
 import numpy as np
 
+from conrt.characters.posing import rest_pose
 from conrt.errors import ConfigError, ConrtError, InputError
+from conrt.physics.clips import Animator, get_clip
 from conrt.types import MAX_ABS_CLIP_TIME, MAX_ABS_JOINT_VALUE, Pose, PoseKind, PoseRequest
 
 from ..defaults import DEFAULT_SIZE
-from .frame_loop import FrameStats, RuntimeSpec, build_runtime
 from ..limits import check_size
+from .frame_loop import FrameStats, RuntimeSpec, build_runtime
 
 log = logging.getLogger(__name__)
 
@@ -60,8 +62,6 @@ class RuntimeFrameSource:
                  backend: str = "auto", context: str = "auto", physics: bool = True, fps: float = 60.0,
                  vmc=None, vmc_send=None, motion=None, facing: str = "auto", name_map: dict | None = None,
                  backend_options: dict | None = None, spec: RuntimeSpec | None = None):
-        from conrt.characters.posing import rest_pose
-
         self.dtype = np.dtype(dtype)
         if self.dtype not in (np.dtype(np.uint8), np.dtype(np.float16), np.dtype(np.float32)):
             raise ConfigError(f"bridge pixel dtype must be uint8, float16 or float32, got {self.dtype}")
@@ -122,8 +122,6 @@ class RuntimeFrameSource:
             if self.physics is not None:
                 self.rt.check_clip(request.clip_name)
             elif request.clip_name not in self._motions:
-                from conrt.physics.clips import get_clip
-
                 get_clip(request.clip_name)
 
     def pose_for(self, request: PoseRequest) -> Pose:
@@ -135,8 +133,6 @@ class RuntimeFrameSource:
         if kind == PoseKind.CLIP and request.clip_name:
             anim = self._animators.get(request.clip_name)
             if anim is None:
-                from conrt.physics.clips import Animator, get_clip
-
                 clip = self._motions.get(request.clip_name) or get_clip(request.clip_name, self.character)
                 anim = self._animators[request.clip_name] = Animator(self.character, clip)
             return anim.pose(float(request.clip_time))
@@ -169,7 +165,6 @@ class RuntimeFrameSource:
         re-placed on the live pose instead (cloth and hair restart), as for clips."""
         rt = self.rt
         if rt.physics is None:  # no physics for this character: the live pose, skinned
-            from conrt.physics.clips import Animator
 
             return Animator(self.character, self.live).pose(0.0)
         now = time.perf_counter()

@@ -39,12 +39,25 @@ from typing import Callable, Iterator, Literal, Mapping
 
 import numpy as np
 
+from conrt.characters.posing import posed_positions, rest_pose
 from conrt.errors import ConfigError, ConrtError, InputError
 from conrt.limits import check_fps
+from conrt.physics.clips import Clip, list_clips
+from conrt.physics.motion import check_motion, motion_poses, resolve_motion
+from conrt.physics.vmc import VmcReceiver, VmcSender, parse_address
+from conrt.physics.world import PhysicsWorld
+from conrt.shaders import ToonPass, UdpPass, create_context, frame_character, orbit_camera, project, release_context
+from conrt.shaders.camera import motion_radius, sheet_yaws
+from conrt.shaders.correspondence_pass import CorrespondencePass, SheetView
 from conrt.types import Camera, Character, Pose
 
+from ..backends import create_backend
 from ..defaults import DEFAULT_SIZE
 from ..limits import check_size
+from ..nn.checkpoint import resolve_model
+from ..nn.model import ShaderNet
+from .passes import check_passes, create_pass
+from .session import CORRESPONDENCES, Sheet, fit_sheet, fit_sheet_udps, load_sheet, resolve_character, sheet_framing
 
 log = logging.getLogger(__name__)
 
@@ -136,9 +149,6 @@ class PhysicsStage:
     def __init__(self, character: Character, clip="idle", fps: float = 30.0,
                  mode: Literal["kinematic", "physical"] = "kinematic", substeps: int = 4, live=None,
                  lookahead: bool = False):
-        from conrt.physics.clips import Clip, list_clips
-        from conrt.physics.world import PhysicsWorld
-
         self.clip_names = list_clips()
         # clips resolved from motion files (conrt.physics.motion), switchable by name
         self.extra_clips: dict[str, Clip] = {clip.name: clip} if isinstance(clip, Clip) else {}
@@ -159,8 +169,6 @@ class PhysicsStage:
 
     def _named(self, clip) -> str:
         """A clip name (a Clip is remembered under its name); unknown names are a ConfigError."""
-        from conrt.physics.clips import Clip
-
         if isinstance(clip, Clip):
             self.extra_clips[clip.name] = clip
             return clip.name
@@ -256,10 +264,6 @@ class RasterStage:
 
     def __init__(self, character: Character, size: int = DEFAULT_SIZE, *, ctx=None, context: str = "auto",
                  toon: bool = False, yaw: float = 0.0, pitch: float = 0.0, zoom: float = 1.0, passes=()):
-        from conrt.shaders import UdpPass, create_context
-
-        from .passes import check_passes, create_pass
-
         check_size(size)
         self.character, self.size = character, int(size)
         self.yaw, self.pitch, self.zoom = float(yaw), float(pitch), float(zoom)
@@ -290,15 +294,11 @@ class RasterStage:
     def fit_motion(self, poses) -> float:
         """Widen the camera radius so every pose of a motion fits at any yaw (raised
         hands, a jump); one radius for the whole clip so the framing stays steady."""
-        from conrt.shaders.camera import motion_radius
-
         self.radius = max(self.radius, motion_radius(self.character, poses, self._follow, self._rest_follow,
                                                      self._center_y))
         return self.radius
 
     def camera(self, pose: Pose) -> Camera:
-        from conrt.shaders import orbit_camera
-
         p = pose.joint_world[self._follow, :3, 3].astype(np.float64)
         center = (p[0], self._center_y + (p[1] - self._rest_follow[1]) * 0.5, p[2])
         return orbit_camera(center, self.radius / max(self.zoom, 1e-3), yaw=self.yaw, pitch=self.pitch, size=self.size)
@@ -308,9 +308,6 @@ class RasterStage:
         now on every frame also rasterizes each view's sampled reference and
         coverage (``read_views``). ``views``: one ``SheetView`` per sheet view;
         ``reference``: ``SheetCache.reference``."""
-        from conrt.shaders import UdpPass
-        from conrt.shaders.correspondence_pass import CorrespondencePass
-
         new = CorrespondencePass(self.ctx, self.size, self.size)
         udp = None
         try:
@@ -358,10 +355,6 @@ class RasterStage:
     def draw_sheet(self, views: int = 4) -> list[np.ndarray]:
         """A toon-shaded sheet of the character in its rest pose from ``views``
         yaws (front, side, back, other side): the fallback when no sheet is given."""
-        from conrt.characters.posing import posed_positions, rest_pose
-        from conrt.shaders import ToonPass, frame_character
-        from conrt.shaders.camera import sheet_yaws
-
         pose = rest_pose(self.character)
         pts = posed_positions(self.character, pose)
         yaws = sheet_yaws(views, "spread")
@@ -370,8 +363,6 @@ class RasterStage:
             return [toon.run(pose, frame_character(pts, yaw=y, size=self.size)) for y in yaws]
 
     def close(self) -> None:
-        from conrt.shaders import release_context
-
         self.udp.release()
         for p in self.passes.values():
             p.release()
@@ -393,9 +384,6 @@ class ShadeStage:
 
     def __init__(self, model, sheet, size: int, backend: str = "auto", clip_to_udp: bool = True,
                  sheet_udps=None, backend_options: dict | None = None):
-        from ..backends import create_backend
-        from .session import Sheet, fit_sheet, fit_sheet_udps
-
         if isinstance(sheet, Sheet):
             sheet_udps = sheet.udps_for(model) if sheet_udps is None else sheet_udps
             sheet = sheet.images
@@ -450,10 +438,6 @@ class ShadeStage:
 def sheet_views(chosen, images, size: int) -> list:
     """``choose_correspondences`` output -> ``SheetView`` per view, in the
     sheet's framing at ``size`` (what ``fit_sheet`` gives the network)."""
-    from conrt.shaders.correspondence_pass import SheetView
-
-    from .session import fit_sheet_udps, sheet_framing
-
     views = []
     for (mode, data, name), img in zip(chosen, images):
         if mode == "exact":
@@ -741,8 +725,6 @@ class Runtime:
         """Push the body part under pixel (x, y) of the latest produced frame away
         from the camera with an impulse of ``strength`` N s. Returns the joint hit,
         or None if the pixel is not on the character. Needs ``physics_mode="physical"``."""
-        from conrt.shaders import project
-
         job = self.last_produced
         if job is None:
             return None
@@ -860,12 +842,6 @@ class RuntimeSpec:
     def check(self) -> "RuntimeSpec":
         """The checks that need no loading (motion text, size, modes, addresses,
         pass names), so bad input fails before anything slow starts."""
-        from conrt.physics.clips import Clip
-        from conrt.physics.motion import check_motion
-
-        from .passes import check_passes
-        from .session import CORRESPONDENCES
-
         if not isinstance(self.motion, Clip):
             check_motion(self.motion)
         check_size(self.size)
@@ -879,8 +855,6 @@ class RuntimeSpec:
         check_fps(self.fps, "fps")
         check_passes(self.passes)
         if isinstance(self.vmc, (str, int)) or self.vmc_send is not None:
-            from conrt.physics.vmc import parse_address
-
             if isinstance(self.vmc, (str, int)):
                 parse_address(self.vmc)
             if isinstance(self.vmc_send, str):
@@ -892,12 +866,6 @@ def build_runtime(spec: RuntimeSpec, *, ctx=None) -> Runtime:
     """Load what ``spec`` names and build its :class:`Runtime`: the one place a
     pipeline is assembled (``rt.info`` says what was loaded, ``rt.spec`` what
     was asked). ``ctx``: an existing GL context to render into (a window's)."""
-    from conrt.physics.motion import motion_poses, resolve_motion
-
-    from ..nn.checkpoint import resolve_model
-    from ..nn.model import ShaderNet
-    from .session import load_sheet, resolve_character
-
     spec.check()
     model = spec.weights if isinstance(spec.weights, ShaderNet) else resolve_model(spec.weights)
     weights_desc = getattr(model, "conrt_description", f"{model.cfg.name} (given)")
@@ -938,8 +906,6 @@ def build_runtime(spec: RuntimeSpec, *, ctx=None) -> Runtime:
             sheet_desc += f" ({'/'.join(sorted({m for m, _, _ in chosen}))} correspondences)"
         receiver = live = None
         if spec.vmc is not None:
-            from conrt.physics.vmc import VmcReceiver
-
             receiver = VmcReceiver(spec.vmc) if isinstance(spec.vmc, (str, int, tuple)) else spec.vmc
             if receiver is not spec.vmc:
                 owned.append(receiver)
@@ -957,8 +923,6 @@ def build_runtime(spec: RuntimeSpec, *, ctx=None) -> Runtime:
                 log.warning("no physics for %s (%s): poses come from the caller", char.name, exc)
         rt = Runtime(physics, raster, shader, realtime=spec.realtime)
         if spec.vmc_send is not None:
-            from conrt.physics.vmc import VmcSender
-
             sender = VmcSender(spec.vmc_send, char) if isinstance(spec.vmc_send, (str, tuple)) else spec.vmc_send
             if sender is not spec.vmc_send:
                 owned.append(sender)

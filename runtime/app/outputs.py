@@ -12,6 +12,7 @@ import logging
 from pathlib import Path
 
 import numpy as np
+from PIL import Image
 
 from conrt.errors import ConfigError, InputError
 from conrt.limits import check_output_file, check_output_folder, make_output_folder, make_parents, remove_if_empty
@@ -38,7 +39,7 @@ class VideoSink:
         self.count = 0
 
     def _open(self) -> None:
-        import imageio.v2 as iio
+        import imageio.v2 as iio  # lazy: imageio only for video
 
         self.created = make_parents(self.path)
         try:
@@ -99,8 +100,6 @@ class PngSink:
         self.entries: list[dict] = []
 
     def __call__(self, frame: RuntimeFrame) -> None:
-        from PIL import Image
-
         if not self.entries:
             make_output_folder(self.folder)
         name = f"{self.prefix}_{frame.index:04d}.png"
@@ -141,8 +140,6 @@ class AtlasSink:
         self.frames.append((f"{frame.clip}_{frame.index:04d}", frame.clip, frame.time, to_straight_u8(frame.rgba)))
 
     def close(self) -> Path:
-        from PIL import Image
-
         if not self.frames:
             raise InputError("no frames for the atlas")
         h, w = self.frames[0][3].shape[:2]

@@ -22,6 +22,7 @@ from typing import Callable, Protocol, runtime_checkable
 import numpy as np
 
 from conrt.errors import ConfigError
+from conrt.shaders import ToonPass
 from conrt.types import Camera, Character, Pose
 
 
@@ -73,8 +74,6 @@ def create_pass(name: str, ctx, size: int, character: Character) -> RenderPass:
 
 def _toon(ctx, size: int, character: Character) -> RenderPass:
     """The toon-shaded reference: [H, W, 4] u8 straight RGBA."""
-    from conrt.shaders import ToonPass
-
     toon = ToonPass(ctx, size, size)
     try:
         toon.set_character(character)

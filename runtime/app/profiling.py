@@ -31,8 +31,14 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import torch
+from tqdm import tqdm
 
 from conrt.errors import ConfigError
+
+from ..nn.checkpoint import resolve_model
+from ..nn.sheet import prepare_sheet, prepare_udp, render_prepared
+from .frame_loop import STAGES, RuntimeSpec, build_runtime, to_straight_u8
 
 log = logging.getLogger(__name__)
 
@@ -61,8 +67,6 @@ def _external_baseline():
 
 def eager_full_frame(model, sheet_rgb, sheet_mask, udp):
     """The straightforward baseline: the whole CoNR forward per frame (sheet re-encoded)."""
-    import torch
-
     with torch.no_grad():
         return model(sheet_rgb, sheet_mask, udp)
 
@@ -73,11 +77,6 @@ def measure_size(size: int, frames: int = 10, warmup: int = 2, backend: str = "a
     """One row of the bench: {"fps", "<stage>_ms", ...} for frame size ``size``
     (``correspondence``, ``backend_options``: as ``RuntimeSpec``'s; the raster and
     read-back stages include the correspondence pass when the sheet uses exact ones)."""
-    import torch
-
-    from .frame_loop import STAGES, RuntimeSpec, build_runtime, to_straight_u8
-    from ..nn.sheet import prepare_sheet, prepare_udp
-
     if frames < 1 or warmup < 0:
         raise ConfigError(f"need frames >= 1 and warmup >= 0, got {frames}, {warmup}")
     rt = build_runtime(RuntimeSpec(character=character, motion=BENCH_CLIP, sheet=sheet,
@@ -117,7 +116,6 @@ def measure_size(size: int, frames: int = 10, warmup: int = 2, backend: str = "a
             def base_fn(xt):
                 return eager_full_frame(model_, rgb_t, mask_t, xt)
         shade_ms, base_ms, cached_torch_ms = [], [], []
-        from ..nn.sheet import render_prepared
 
         def timed(fn, *a) -> float:
             t = time.perf_counter()
@@ -165,12 +163,9 @@ def measure_size(size: int, frames: int = 10, warmup: int = 2, backend: str = "a
 
 def measure(sizes=(128, 256, 512), frames: int = 10, backend: str = "auto", **kw) -> dict:
     """{str(size): row} for every size (the model is loaded once)."""
-    from ..nn.checkpoint import resolve_model
-
     model = kw.pop("model", None)
     if model is None:
         model = resolve_model(kw.pop("weights", None))
-    from tqdm import tqdm
 
     out = {}
     # progress on stderr (a run takes minutes; --json keeps stdout to the JSON)

@@ -18,17 +18,21 @@ from pathlib import Path
 from typing import Callable, Sequence
 
 import numpy as np
+from PIL import Image
 
 # characters resolve in one place (layer 1, no torch; re-exported for the runtime's callers)
 from conrt.characters.sources import (CHARACTER_LOADERS, load_character_source,  # noqa: F401
                                       register_character_loader, resolve_character)
 from conrt.errors import ConfigError, InputError
+from conrt.shaders.correspondence_pass import Framing
+from conrt.shaders.view_file import SUFFIX, load_view_file, view_file_for
 from conrt.types import Character
 
-from ..nn import official as off
 from .. import limits
 from ..defaults import DEFAULT_WEIGHTS, FALLBACK_CONFIG, SAMPLE_CHARACTER, SAMPLE_SHEET_DIR, SAMPLES_DIR  # noqa: F401
-from ..nn.sheet import check_sheet_image, read_sheet_image
+from ..nn import official as off
+from ..nn.checkpoint import resolve_model
+from ..nn.sheet import check_sheet_image, read_sheet_image, read_udp
 
 log = logging.getLogger(__name__)
 
@@ -47,8 +51,6 @@ def load_model_source(weights=None, config: str | None = None):
     """-> (model in eval mode, a one-line description for logs/metadata): the
     pair form of :func:`conrt.runtime.nn.checkpoint.resolve_model`, the one model
     resolver (its fallbacks and errors)."""
-    from ..nn.checkpoint import resolve_model
-
     model = resolve_model(weights, config)
     return model, model.conrt_description
 
@@ -234,10 +236,6 @@ def load_sheet_udps(sheet=None) -> list[np.ndarray] | None:
 
 
 def _load_udps(paths: list[Path] | None) -> list[np.ndarray] | None:
-    from PIL import Image
-
-    from ..nn.sheet import read_udp
-
     if not paths:
         return None
     found = [p.with_name(p.stem + "_udp.npz") for p in paths]
@@ -268,8 +266,6 @@ CORRESPONDENCES = ("auto", "table", "exact", "udp-nn")
 def sheet_framing(img: np.ndarray, size: int):
     """``shaders.correspondence_pass.Framing`` of one view: its own pixels ->
     the pixels ``fit_sheet`` gives the network (the same ``_sheet_crop``)."""
-    from conrt.shaders.correspondence_pass import Framing
-
     c = _sheet_crop(img, size)
     if c is None:
         return Framing()
@@ -292,10 +288,6 @@ def choose_correspondences(sheet, images: Sequence[np.ndarray], character: Chara
 
 
 def _choose(paths: list[Path] | None, images: Sequence[np.ndarray], character: Character, mode: str):
-    from conrt.shaders.view_file import SUFFIX, load_view_file, view_file_for
-
-    from ..nn.sheet import read_udp
-
     if mode not in CORRESPONDENCES:
         raise ConfigError(f"unknown correspondence mode {mode!r}; valid: {', '.join(CORRESPONDENCES)}")
     if mode == "table":

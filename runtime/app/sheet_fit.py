@@ -37,12 +37,20 @@ from __future__ import annotations
 
 import logging
 import math
+import time
 from dataclasses import dataclass, field
 
 import numpy as np
 
+from conrt.characters.posing import forward_kinematics, rotation_matrix
 from conrt.errors import ConfigError, InputError
+from conrt.runtime.app.session import SHEET_MARGIN
+from conrt.shaders import ToonPass, UdpPass, frame_character
+from conrt.shaders.camera import orbit_direction
 from conrt.types import Camera, Character, Pose
+
+from ..nn.official import resize
+from .session import check_sheet, fit_sheet
 
 log = logging.getLogger(__name__)
 
@@ -172,8 +180,6 @@ def prepare_drawing(rgba: np.ndarray, name: str, size: int) -> np.ndarray:
     """Check one drawing and frame it as the runtime frames sheet views ->
     [size, size, 4] u8 straight RGBA. Named errors for an opaque background, a
     blank image or a character smaller than ``MIN_DRAWING_PX``."""
-    from .session import check_sheet, fit_sheet
-
     img = check_sheet([rgba], [name])[0]  # RGBA with a transparent background, not blank
     ys, xs = np.nonzero(img[..., 3] >= 128)
     if len(ys) == 0:
@@ -201,8 +207,6 @@ def label_from_name(stem: str) -> float | None:
 
 def downsample_drawing(rgba: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
     """[S, S, 4] u8 -> (mask [n, n] bool, straight rgb [n, n, 3] f32) by area averaging."""
-    from ..nn.official import resize
-
     f = rgba.astype(np.float32) / 255.0
     pm = np.concatenate([f[..., :3] * f[..., 3:], f[..., 3:]], -1)
     r = resize(pm, n, "smooth")
@@ -232,7 +236,7 @@ def _moments(mask: np.ndarray) -> tuple[float, np.ndarray]:
 
 def _signed_distance(mask: np.ndarray, clip: float) -> np.ndarray:
     """Signed distance to the silhouette edge (> 0 outside), clipped to ±clip pixels."""
-    from scipy.ndimage import distance_transform_edt
+    from scipy.ndimage import distance_transform_edt  # lazy: scipy only on this path
 
     d = distance_transform_edt(~mask) - distance_transform_edt(mask)
     return np.clip(d, -clip, clip).astype(np.float32)
@@ -254,7 +258,7 @@ def residual_warp(moving: np.ndarray, fixed: np.ndarray, iterations: int = 80, s
     (an arm over the body, the hair line) pull too; ``outline_iterations``
     more steps on the SDF alone then bring the outline back onto the drawn
     one where the colours pulled it off."""
-    from scipy.ndimage import gaussian_filter, map_coordinates, zoom
+    from scipy.ndimage import gaussian_filter, map_coordinates, zoom  # lazy: scipy only on this path
 
     h, w = fixed.shape
     clip = clip or max(8.0, 0.08 * h)
@@ -307,7 +311,7 @@ def warp_udp(udp: np.ndarray, u: np.ndarray, drawn: np.ndarray) -> tuple[np.ndar
     never blended) -> (UDP covering exactly ``drawn`` [H, W] bool, the rig's
     silhouette after the warp). Drawn pixels the warped silhouette misses take
     the UDP of the nearest covered drawn pixel."""
-    from scipy.ndimage import distance_transform_edt
+    from scipy.ndimage import distance_transform_edt  # lazy: scipy only on this path
 
     h, w = drawn.shape
     yy, xx = np.mgrid[0:h, 0:w]
@@ -337,8 +341,6 @@ class SheetFitter:
 
     def __init__(self, ctx, character: Character, size: int = 256, work: int = 128,
                  colour_weight: float = COLOUR_WEIGHT):
-        from conrt.shaders import ToonPass, UdpPass
-
         if size < MIN_DRAWING_PX:
             raise ConfigError(f"--size must be at least {MIN_DRAWING_PX}, got {size}")
         if not 32 <= work <= size:
@@ -374,9 +376,6 @@ class SheetFitter:
     def camera(self, p: FitParams, n: int) -> Camera:
         """The orbit camera of ``p.yaw`` framing the rest pose, then ``p.scale``
         and ``p.offset`` in clip space, at ``n`` x ``n`` pixels."""
-        from conrt.runtime.app.session import SHEET_MARGIN
-        from conrt.shaders import frame_character
-
         key = round(p.yaw, 6)
         base = self._base.get(key)
         if base is None:
@@ -393,9 +392,6 @@ class SheetFitter:
         """Rest pose, arms lowered by ``p.arms_lowered`` about the body's front
         axis, then each bone of ``p.turns`` turned about the viewing axis
         (children follow their parents)."""
-        from conrt.characters.posing import forward_kinematics, rotation_matrix
-        from conrt.shaders.camera import orbit_direction
-
         skel = self.character.skeleton
         human = self.character.humanoid
         view_axis = orbit_direction(p.yaw, 0.0)
@@ -537,8 +533,6 @@ class SheetFitter:
     # -- the fit -------------------------------------------------------------
     def fit(self, drawing: np.ndarray, name: str = "view", label_yaw: float | None = None) -> ViewFit:
         """Register one framed drawing ([size, size, 4] u8 from :func:`prepare_drawing`)."""
-        import time
-
         t0 = time.perf_counter()
         stages: dict[str, tuple[float, int]] = {}
         mark = [t0, self.evaluations]
@@ -639,7 +633,7 @@ class SheetFitter:
 def fit_picture(drawing: np.ndarray, fit: ViewFit) -> np.ndarray:
     """[S, 3S, 3] u8: the drawing | the fitted UDP over it | contours (drawn:
     green, the fitted rig before the warp: magenta) over it, on light grey."""
-    from scipy.ndimage import binary_erosion
+    from scipy.ndimage import binary_erosion  # lazy: scipy only on this path
 
     s = drawing.shape[0]
     a = drawing[..., 3:4].astype(np.float32) / 255.0

@@ -31,12 +31,13 @@ import torch
 from torch import nn
 
 from conrt.errors import BackendUnavailable, ConfigError, ContextError, InputError
-from conrt.shaders.lookup_pass import MAX_VIEWS as PASS_MAX_VIEWS
+from conrt.shaders.context import create_context, release_context
+from conrt.shaders.lookup_pass import FILTERS, MAX_VIEWS as PASS_MAX_VIEWS, LookupPass
 
-from .cache import GraphCache
 from ..nn.lookup_net import LookupNet
 from ..nn.sheet import SheetCache
 from .base import Backend, register_backend
+from .cache import GraphCache
 from .onnx_backend import OPSET, open_session, weights_fingerprint
 
 log = logging.getLogger(__name__)
@@ -73,7 +74,7 @@ def _softmax_by_reductions(g, x, dim, dtype=None):
     ONNX Runtime's Softmax on an inner axis (the views, axis 1) transposes
     the tensor there and back: measured 14 % of the fusion graph at 256²,
     4 views; the reductions cost under 1 %."""
-    from torch.onnx import symbolic_helper
+    from torch.onnx import symbolic_helper  # lazy: only when exporting
 
     axis = symbolic_helper._get_const(dim, "i", "dim")
     high = g.op("ReduceMax", x, axes_i=[axis], keepdims_i=1)
@@ -88,7 +89,7 @@ _export_lock = threading.Lock()  # the softmax symbolic is registered process-wi
 def export_fusion_onnx(model, path, size: int, views: int, keep_seen: bool = False) -> Path:
     """Write conr-rt's FusionNet at side ``size`` and ``views`` views (static shapes) to ``path``
     (``keep_seen``: the variant for exact correspondences, see ``FusionNet.forward``)."""
-    from torch.onnx import register_custom_op_symbolic, unregister_custom_op_symbolic
+    from torch.onnx import register_custom_op_symbolic, unregister_custom_op_symbolic  # lazy: only when exporting
 
     path = Path(path)
     g = torch.Generator().manual_seed(0)
@@ -125,8 +126,6 @@ def _gl_problem() -> str:
                 _probe = "the `moderngl` package is not installed"
             else:
                 def attempt() -> str:
-                    from conrt.shaders.context import create_context, release_context
-
                     try:
                         ctx = create_context()
                     except ContextError as exc:
@@ -150,7 +149,6 @@ class GlLookupBackend(Backend):
     def __init__(self, threads: int | None = None, fusion: str = "onnxruntime", context: str = "auto",
                  filtering: str = "hardware", providers=None):
         super().__init__()
-        from conrt.shaders.lookup_pass import FILTERS
 
         if fusion not in FUSIONS:
             raise ConfigError(f"unknown fusion runner {fusion!r}; valid: {', '.join(FUSIONS)}")
@@ -207,8 +205,6 @@ class GlLookupBackend(Backend):
                               f"{model.cfg.name} is {model.cfg.architecture!r} (use 'torch' or 'onnxruntime')")
         self.model = model.eval()
         if self.ctx is None:
-            from conrt.shaders.context import create_context
-
             self.ctx = self._on_gl(create_context, self.context)
             self._renderer = self._on_gl(lambda: self.ctx.info.get("GL_RENDERER", "?"))
 
@@ -226,8 +222,6 @@ class GlLookupBackend(Backend):
         table, reference = cache.features[0].detach().cpu(), cache.reference.detach().cpu()
 
         def upload():
-            from conrt.shaders.lookup_pass import LookupPass
-
             if self.lookup is not None and self.lookup.views == views and self.lookup.size == (size, size):
                 self.lookup.set_sheet(table, reference)  # checks everything before uploading
                 return
@@ -316,8 +310,6 @@ class GlLookupBackend(Backend):
         self._gl = None
 
         def release():
-            from conrt.shaders.context import release_context
-
             if self.lookup is not None:
                 self.lookup.release()
                 self.lookup = None

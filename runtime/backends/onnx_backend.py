@@ -24,10 +24,10 @@ import torch
 
 from conrt.errors import BackendUnavailable, InputError
 
-from .cache import GraphCache
 from ..nn.model import ShaderNet
 from ..nn.sheet import SheetCache
 from .base import Backend, register_backend
+from .cache import GraphCache
 
 log = logging.getLogger(__name__)
 
@@ -69,7 +69,7 @@ def open_session(path, threads: int | None = None, providers=None):
     no busy-waiting between runs: a spinning pool steals the cores from
     everything else in the frame (torch, GL, the engine) - measured 10-30x
     slowdowns of torch in the same process on 2 cores."""
-    import onnxruntime as ort
+    import onnxruntime as ort  # lazy: only when this backend runs
 
     opts = ort.SessionOptions()
     opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL

@@ -30,7 +30,9 @@ import numpy as np
 
 from conrt.errors import ConfigError, InputError
 from conrt.runtime.backends.gpu.build import RGBA_OUTPUT, UDP_INPUT, build_engine
+from conrt.runtime.backends.gpu.engine import TrtEngine
 from conrt.runtime.backends.gpu.engine_cache import PRECISIONS, EngineCache
+from conrt.runtime.backends.gpu.interop import TextureInterop
 from conrt.runtime.backends.gpu.profiles import MAX_VIEWS, make_profile
 from conrt.runtime.backends.gpu.status import require_tensorrt, tensorrt_status
 from conrt.runtime.backends.gpu.texture_io import GL_SUFFIX, ROW_ORDERS
@@ -40,6 +42,7 @@ from ..nn.lookup_net import LookupNet
 from ..nn.model import ShaderNet
 from ..nn.sheet import SheetCache
 from .base import Backend, preference, register_backend, registered_backend
+from .onnx_backend import export_onnx
 
 __all__ = ["TensorRTBackend", "tensorrt_status"]
 
@@ -145,10 +148,6 @@ class TensorRTBackend(Backend):
         self.engine.synchronize()
 
     def _open_engine(self, size: int) -> None:
-        from conrt.runtime.backends.gpu.engine import TrtEngine
-
-        from .onnx_backend import export_onnx
-
         path = self.onnx_path
         if path is None or not path.exists():
             self._tmp = tempfile.TemporaryDirectory(prefix="conrt-trt-")
@@ -180,8 +179,6 @@ class TensorRTBackend(Backend):
 
         ``udp``: a ``UdpPass`` (its row order is checked against the
         engine's) or its texture."""
-        from conrt.runtime.backends.gpu.interop import TextureInterop
-
         if self.engine is None:
             raise InputError(f"{self.name}: set a character sheet before creating the interop")
         rows = getattr(udp, "rows", None)

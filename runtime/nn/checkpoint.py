@@ -18,13 +18,15 @@ import zipfile
 from pathlib import Path
 
 import torch
+from safetensors import safe_open
+from safetensors.torch import load_file, save_file
 
 from conrt.errors import CheckpointError
 
-from .config import CoNRConfig, get_config
-from .conr_v1 import CoNR
 from .. import defaults
 from ..defaults import DEFAULT_WEIGHTS, WEIGHTS_DIR
+from .config import CoNRConfig, get_config
+from .conr_v1 import CoNR
 from .model import ShaderNet, create_model
 
 log = logging.getLogger(__name__)
@@ -114,8 +116,6 @@ def load_parts(model: CoNR, parts: dict) -> CoNR:
 # ---------------------------------------------------------------------------
 def save_weights(model: ShaderNet, path) -> Path:
     """Write ``model`` as one safetensors file with its config in the metadata."""
-    from safetensors.torch import save_file
-
     path = Path(path)
     tensors = {k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()}
     save_file(tensors, str(path), metadata={"format": FORMAT, "config": model.cfg.to_json()})
@@ -124,8 +124,6 @@ def save_weights(model: ShaderNet, path) -> Path:
 
 def read_config(path) -> CoNRConfig:
     """The config embedded in one of our safetensors files."""
-    from safetensors import safe_open
-
     try:
         with safe_open(str(path), framework="pt") as f:
             meta = f.metadata() or {}
@@ -148,8 +146,6 @@ def read_config(path) -> CoNRConfig:
 
 def load_weights(path, device: str = "cpu") -> ShaderNet:
     """Our safetensors file -> a CoNR model (eval mode) built from the embedded config."""
-    from safetensors.torch import load_file
-
     cfg = read_config(path)
     model = _empty_model(cfg)
     try:

@@ -13,7 +13,10 @@ pasted back into the UDP frame's original size.
 from __future__ import annotations
 
 import logging
+import zipfile
+import zlib
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Literal, Sequence
 
 import numpy as np
@@ -22,8 +25,8 @@ import torch
 from conrt.errors import InputError
 from conrt.limits import MIN_SHEET_VIEW_SIDE, check_npz_array, decode_rgba, open_image
 
-from . import official as off
 from ..limits import check_size
+from . import official as off
 from .model import ShaderNet
 
 log = logging.getLogger(__name__)
@@ -254,8 +257,6 @@ def shade(model: ShaderNet, udp, cache: SheetCache) -> np.ndarray:
 def is_udp_preview(path) -> bool:
     """``view_00_udp.png`` (``conrt udp``/``conrt sheet --udp`` previews): a UDP
     picture, not a drawing; known by its name or by the same-stem ``.npz`` beside it."""
-    from pathlib import Path
-
     path = Path(path)
     return path.stem.endswith("_udp") or path.with_suffix(".npz").is_file()
 
@@ -270,9 +271,6 @@ def read_sheet_image(path) -> np.ndarray:
 
 def read_udp(path) -> np.ndarray:
     """A UDP pose file -> (H,W,4) f32: ``.npz`` (key 'i' as the official files, or 'udp') or a 4-channel image."""
-    import zipfile
-    import zlib
-
     path = str(path)
     if path.endswith(".npz"):
         try:

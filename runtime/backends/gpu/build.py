@@ -28,6 +28,7 @@ from conrt.runtime.backends.gpu.engine_cache import PRECISIONS, EngineCache, Eng
 from conrt.runtime.backends.gpu.onnx_checks import require_tensorrt_ready
 from conrt.runtime.backends.gpu.profiles import SIZE_MULTIPLE, ProfileSpec, ShapeRange, input_ranges, make_profile
 from conrt.runtime.backends.gpu.status import cuda_device_info, require_tensorrt
+from conrt.runtime.backends.gpu.texture_io import add_texture_io
 
 __all__ = [
     "BuildProgress", "prepare_graph", "graph_input_dims", "check_profile_fits_graph", "engine_key", "build_engine", "build_engine_cli",
@@ -133,9 +134,7 @@ def prepare_graph(onnx_path, *, texture_io: bool = True, rows: str = "top-first"
     """Load, check and (optionally) give texture I/O with ``rows`` order (as
     ``UdpPass(rows=...)``). Returns (model, tag); ``tag`` names the
     transformation for the cache key."""
-    import onnx
-
-    from conrt.runtime.backends.gpu.texture_io import add_texture_io
+    import onnx  # lazy: onnx only for export and checks
 
     require_tensorrt_ready(onnx_path)
     model = onnx.load(str(onnx_path), load_external_data=False)
@@ -332,7 +331,7 @@ def build_engine_cli(
     if size_multiple is None:
         # A graph exported at a fixed side is checked against exactly that
         # side later; only a size-dynamic graph needs the model's multiple.
-        import onnx
+        import onnx  # lazy: onnx only for export and checks
 
         dims = graph_input_dims(onnx.load(str(onnx_path), load_external_data=False))
         udp = dims.get(UDP_INPUT, [None] * 4)

@@ -30,7 +30,7 @@ class TrtEngine:
 
     def __init__(self, plan: bytes, device: int = 0):
         trt = require_tensorrt(device)
-        import pycuda.driver as cuda
+        import pycuda.driver as cuda  # lazy: optional [gpu] dependency
 
         self._trt, self._cuda = trt, cuda
         cuda.init()

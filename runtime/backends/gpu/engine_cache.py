@@ -52,7 +52,7 @@ def default_cache_dir() -> Path:
 
 def _external_data_files(path: Path) -> list[Path]:
     """Files holding the graph's weights when exported with external data."""
-    import onnx  # a core dependency; imported here to keep this module light
+    import onnx  # lazy: onnx (a core dependency) kept out of this light module
 
     model = onnx.load(str(path), load_external_data=False)
     locations = set()

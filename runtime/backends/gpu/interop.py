@@ -29,6 +29,8 @@ import ctypes.util
 import logging
 from dataclasses import dataclass
 
+import moderngl
+
 from conrt.errors import BackendUnavailable, ConfigError, ContextError, InputError
 from conrt.runtime.backends.gpu.status import tensorrt_status
 
@@ -61,7 +63,7 @@ def interop_status() -> tuple[bool, str]:
     if not ok:
         return False, reason
     try:
-        import pycuda.gl  # noqa: F401  (raises ImportError when built without GL)
+        import pycuda.gl  # noqa: F401  lazy: optional [gpu] (raises ImportError when built without GL)
     except ImportError as exc:
         return False, f"{exc}; {PYCUDA_GL_HINT}"
     return True, "pycuda.gl available"
@@ -143,8 +145,6 @@ def egl_device_index_for_cuda(cuda_ordinal: int, devices: list[EglDevice] | None
 
 def create_gl_context_for_cuda(cuda_ordinal: int = 0, require: int = 330):
     """A headless moderngl context on the GPU that CUDA device ``cuda_ordinal`` is."""
-    import moderngl
-
     index = egl_device_index_for_cuda(cuda_ordinal)
     try:
         ctx = moderngl.create_context(standalone=True, backend="egl", device_index=index, require=require)
@@ -196,8 +196,8 @@ class TextureInterop:
         ok, reason = interop_status()
         if not ok:
             raise BackendUnavailable(f"CUDA–OpenGL interop unavailable: {reason}")
-        import pycuda.driver as cuda
-        import pycuda.gl as cudagl
+        import pycuda.driver as cuda  # lazy: optional [gpu] dependency
+        import pycuda.gl as cudagl  # lazy: optional [gpu] dependency
 
         self._cuda = cuda
         self.engine, self.size = engine, (w, h)

@@ -89,7 +89,7 @@ class Problem:
 
 
 def _load(model_or_path):
-    import onnx
+    import onnx  # lazy: onnx only for export and checks
 
     if isinstance(model_or_path, (str, os.PathLike)):
         path = Path(model_or_path)
@@ -105,7 +105,7 @@ def _load(model_or_path):
 
 
 def _attr(node, name, default=None):
-    import onnx
+    import onnx  # lazy: onnx only for export and checks
 
     for a in node.attribute:
         if a.name == name:
@@ -120,9 +120,9 @@ def _where(node) -> str:
 
 def check_onnx_for_tensorrt(model_or_path, *, min_opset: int = MIN_OPSET) -> list[Problem]:
     """Check a graph (path or ModelProto) and return its problems (empty = fine)."""
-    import onnx
-    import onnx.inliner
-    from onnx import TensorProto
+    import onnx  # lazy: onnx only for export and checks
+    import onnx.inliner  # lazy: onnx only for export and checks
+    from onnx import TensorProto  # lazy: onnx only for export and checks
 
     model = _load(model_or_path)
     if model.functions:

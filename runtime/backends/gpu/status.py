@@ -47,8 +47,8 @@ def _status(device: int) -> tuple[bool, str]:
     if missing:
         return False, f"missing {', '.join(missing)}; {INSTALL_HINT}"
     try:
-        import pycuda.driver as cuda
-        import tensorrt as trt
+        import pycuda.driver as cuda  # lazy: optional [gpu] dependency
+        import tensorrt as trt  # lazy: optional [gpu] dependency
 
         cuda.init()
         count = cuda.Device.count()
@@ -75,7 +75,7 @@ def require_tensorrt(device: int = 0):
     ok, reason = tensorrt_status(device)
     if not ok:
         raise BackendUnavailable(f"TensorRT backend unavailable: {reason}")
-    import tensorrt as trt
+    import tensorrt as trt  # lazy: optional [gpu] dependency
 
     return trt
 
@@ -91,7 +91,7 @@ class DeviceInfo:
 
 def cuda_device_info(device: int = 0) -> DeviceInfo:
     require_tensorrt(device)
-    import pycuda.driver as cuda
+    import pycuda.driver as cuda  # lazy: optional [gpu] dependency
 
     dev = cuda.Device(device)
     return DeviceInfo(device, dev.name(), tuple(dev.compute_capability()))

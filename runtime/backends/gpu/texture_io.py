@@ -59,8 +59,8 @@ def add_texture_io(model, udp_input: str = "udp", rgba_output: str = "rgba", *, 
     replaced by ``<name>_gl`` tensors in texture layout ([N, H, W, 4]; row 0
     = top for ``rows="top-first"``, bottom for ``rows="gl"``). Either name may
     be None to leave that side."""
-    import onnx
-    from onnx import TensorProto, helper
+    import onnx  # lazy: onnx only for export and checks
+    from onnx import TensorProto, helper  # lazy: onnx only for export and checks
 
     if rows not in ROW_ORDERS:
         raise ConfigError(f"unknown row order {rows!r}; choose one of {', '.join(ROW_ORDERS)}")
