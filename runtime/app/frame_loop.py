@@ -191,13 +191,17 @@ class PhysicsStage:
         pose = self.world.step()[self.handle]
         return pose, self.world.time(self.handle)
 
-    def step(self) -> Pose:
+    def step(self, ahead: bool = True) -> Pose:
+        """The next pose. ``ahead=False`` (a steered caller: ``Runtime.advance``,
+        the bridge): no step starts in the background, so a time scale or clip
+        set next applies to the very next step, not one frame late."""
         if self._ahead_pool is None:
             return self._step_world()[0]
-        ahead = self._ahead or self._ahead_pool.submit(self._step_world)
-        self._ahead = None
-        pose, self._time = ahead.result()  # a failed step raises here, for the frame it was for
-        self._ahead = self._ahead_pool.submit(self._step_world)
+        pending, self._ahead = self._ahead, None
+        # a failed step raises here, for the frame it was for
+        pose, self._time = pending.result() if pending is not None else self._step_world()
+        if ahead:
+            self._ahead = self._ahead_pool.submit(self._step_world)
         return pose
 
     @property
@@ -580,7 +584,7 @@ class Runtime:
             raise InputError("the runtime is closed")
         t0 = time.perf_counter()
         if pose is None:
-            pose = self.advance()
+            pose = self._physics().step()  # the pipelined loop: the physics may step a frame ahead
         for fn in self.pose_listeners:
             fn(pose, self.time)
         t1 = time.perf_counter()
@@ -688,8 +692,9 @@ class Runtime:
         return 0.0 if self.physics is None else self.physics.time
 
     def advance(self) -> Pose:
-        """Step the physics one frame (``time_scale`` frames of clip time) without rendering."""
-        return self._physics().step()
+        """Step the physics one frame (``time_scale`` frames of clip time) without rendering;
+        synchronous, so steering set after it (time scale, clip, seek) applies to the next step."""
+        return self._physics().step(ahead=False)
 
     def check_clip(self, clip: str) -> None:
         """ConfigError naming the valid clips unless the physics can play ``clip``."""
