@@ -82,7 +82,7 @@ def run(args) -> int:
     from conrt.physics.motion import check_motion
 
     check_motion(args.clip)  # before any file is created
-    spec = runtime_spec(args).check()
+    spec = runtime_spec(args, lookahead=True).check()  # every frame in order, nobody steers
     sinks = []
     if args.output:
         sinks.append(make_sink(args.output, args.fps, extra={"clip": args.clip, "fps": args.fps}))
