@@ -125,9 +125,10 @@ class _TrainNet(torch.nn.Module):
     """Everything that needs gradients in one forward (what DDP wraps):
     the rendered RGBA and, optionally, the sheet head's UDP predictions."""
 
-    def __init__(self, model, sheet_head: bool):
+    def __init__(self, model, sheet_head: bool, true_tables: bool = False):
         super().__init__()
         self.model, self.sheet_head = model, sheet_head
+        self.true_tables = true_tables  # fine-tuning the fusion for exact samples: tables from the true sheet UDP
 
     def forward(self, sheet_rgb, sheet_mask, udp, sheet_udp=None, use_true_udp=None, sampled=None, cover=None):
         m = self.model
@@ -148,17 +149,11 @@ class _TrainNet(torch.nn.Module):
         true one, so the fusion also learns from clean correspondences."""
         m = self.model
         n, views = sheet_rgb.shape[:2]
-        if not self.sheet_head:  # the sheet head is frozen (fine-tuning the fusion): no graph through it
-            if use_true_udp is not None and bool(use_true_udp.all()):
-                xyz = sheet_udp[:, :, :3]
-            else:
-                with torch.no_grad():
-                    raw = m.sheet_udp_logits(sheet_rgb)
-                xyz = torch.sigmoid(raw[:, :3]).reshape(n, views, 3, *sheet_rgb.shape[-2:])
-                if sheet_udp is not None and use_true_udp is not None:
-                    xyz = torch.where(use_true_udp.reshape(n, 1, 1, 1, 1), sheet_udp[:, :, :3], xyz)
+        if self.true_tables and sheet_udp is not None:
+            # the sheet head is frozen (fine-tuning the fusion): the table from the
+            # sheet's true UDP (the head's prediction costs ~5 s per batch at 256²)
             reference = torch.cat([sheet_rgb, sheet_mask], 2)
-            return m.render(m.encode_pose(udp), reference, [m.table(xyz, sheet_mask)]), None
+            return m.render(m.encode_pose(udp), reference, [m.table(sheet_udp[:, :, :3], sheet_mask)]), None
         raw = m.sheet_udp_logits(sheet_rgb)  # [N*M, 4, S, S]
         xyz = torch.sigmoid(raw[:, :3]).detach().reshape(n, views, 3, *sheet_rgb.shape[-2:])
         if sheet_udp is not None and use_true_udp is not None:
@@ -361,7 +356,7 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True) -> dict
             _truncate_log(run / "log.csv", step)
     elif rank == 0 and (run / "log.csv").exists():
         (run / "log.csv").unlink()  # a fresh run starts a fresh log
-    net = _TrainNet(model, bool(sheet_head))
+    net = _TrainNet(model, bool(sheet_head), true_tables=exact)
     if distributed:
         from torch.nn.parallel import DistributedDataParallel as DDP
 
