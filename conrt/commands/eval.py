@@ -103,7 +103,7 @@ def run(args) -> int:
                 results[label], grids_all[label] = table, grids
             continue
         table, grids = evaluate(model, characters, **common)
-        label = path.stem if len(paths) > 1 or mode != "table" else ""
+        label = path.stem if len(paths) > 1 else ""
         results[label] = table
         grids_all[label] = grids
         if args.true_sheet_udp and model.takes_sheet_udp:
