@@ -138,3 +138,25 @@ def test_exact_data_spec_limits():
         DataSpec(characters=1, poses=9, size=64, exact=True).validate()
     with pytest.raises(ConfigError, match="antialias"):
         DataSpec(characters=1, poses=4, size=64, exact=True, antialias=3).validate()
+
+
+def test_render_views_keeps_seen_colours_as_the_weights_config_says(tmp_path):
+    """`lookup.keep_seen` travels in the weights file: the shipped weights
+    (trained on the table) keep the views' colours where they see the point,
+    weights fine-tuned on exact samples may refine everywhere."""
+    model = load_weights(default_weights_path()).eval()
+    g = torch.Generator().manual_seed(0)
+    udp = torch.zeros(1, 4, 32, 32)
+    udp[:, :3] = torch.linspace(0.3, 0.5, 32)  # a smooth surface: no target edges inside
+    udp[:, 3] = 1
+    sampled, cover = torch.rand(1, 2, 4, 32, 32, generator=g), torch.ones(1, 2, 1, 32, 32)
+    with torch.no_grad():
+        kept = model.fusion(sampled, cover, model.encode_pose(udp)[0], keep_seen=True)
+        refined = model.fusion(sampled, cover, model.encode_pose(udp)[0], keep_seen=False)
+        assert not torch.equal(kept, refined)
+        assert model.cfg.lookup.keep_seen and torch.equal(model.render_views(udp, sampled, cover), kept)
+        off = dataclasses.replace(model.cfg, lookup=dataclasses.replace(model.cfg.lookup, keep_seen=False))
+        model.cfg = off
+        save_weights(model, tmp_path / "off.safetensors")
+        again = load_weights(tmp_path / "off.safetensors").eval()
+        assert not again.cfg.lookup.keep_seen and torch.equal(again.render_views(udp, sampled, cover), refined)
