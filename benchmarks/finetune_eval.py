@@ -84,7 +84,8 @@ def picture(path: Path, grids: dict, names: list[str], rows: int = 4) -> None:
     """Per job: sheet view | UDP | old | new | ground truth, then the same faces enlarged."""
     from PIL import Image
 
-    n = max(next(iter(grids.values())))
+    counts = next(iter(grids.values()))
+    n = 4 if 4 in counts else max(counts)
     g0 = grids[f"{names[0]}, exact"][n]
     size = g0["udp"].shape[-1]
 
@@ -150,7 +151,8 @@ def main(argv=None) -> int:
     ap.add_argument("--table-check", type=int, default=0, help="characters scored through the table at n = 4")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--json", type=Path, default=ROOT / "benchmarks" / "results" / "eval_finetune.json")
-    ap.add_argument("--picture", type=Path, default=None, help="grid PNG of the first style (n = 4)")
+    ap.add_argument("--picture", type=Path, default=None,
+                    help="grid PNG (n = 4) per style: this path, with the style's name appended for the others")
     ap.add_argument("--docs", type=Path, default=None, help="write the table between this doc's finetune-eval markers")
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
@@ -168,10 +170,9 @@ def main(argv=None) -> int:
     result = {"machine": platform.processor() or platform.machine(), "cpus": os.cpu_count(),
               "old": str(args.old), "new": str(args.new), "seeds": args.seeds, "size": args.size,
               "targets": args.targets, "threads": args.threads, "udp_keep_seen": args.udp_keep, "styles": {}}
-    first_grids = None
+    pictures = {}
     for style in args.styles.split(","):
-        result["styles"][style], grids = run_style(style, args, models)
-        first_grids = first_grids or grids
+        result["styles"][style], pictures[style] = run_style(style, args, models)
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(result, indent=1))
     text = doc_table(result)
@@ -182,7 +183,9 @@ def main(argv=None) -> int:
 
         write_marked_table(args.docs, "finetune-eval", text)
     if args.picture:
-        picture(args.picture, first_grids, list(models))
+        for k, (style, grids) in enumerate(pictures.items()):
+            path = args.picture if k == 0 else args.picture.with_name(f"{args.picture.stem}_{style}.png")
+            picture(path, grids, list(models))
     return 0
 
 
