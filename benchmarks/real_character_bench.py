@@ -52,15 +52,32 @@ ROWS = {"flat": "flat fill", "plain exact": "plain exact lookup (no network)",
         "table": "old default: table 32³ + network", "exact": "**new default: exact + network**"}
 
 
-def _collect(model, char_path, sheet, size, mode, frames, stride):
+LOOKS = ("toon", "unlit")  # the sheet's and the ground truth's look (``conrt sheet --style``)
+
+
+def _unlit_pass(ctx, size: int, character):
+    """Ground truth for unlit sheets: the texture as authored, no lighting, no ink."""
+    from conrt.shaders import ToonPass
+    from conrt.shaders.toon_pass import named_style
+
+    unlit = ToonPass(ctx, size, size, named_style("unlit", size))
+    try:
+        unlit.set_character(character)
+    except BaseException:
+        unlit.release()
+        raise
+    return unlit
+
+
+def _collect(model, char_path, sheet, size, mode, frames, stride, look):
     """Shade every ``stride``-th physics frame of each clip (``frames`` of them) in one
     correspondence mode; each record keeps the frame's pose and samples."""
     from conrt.runtime.frame_loop import open_runtime
 
     out = []
     for clip in CLIPS:
-        with open_runtime(str(char_path), str(sheet), model=model, backend="torch", size=size, clip=clip, toon=True,
-                          yaw=YAW, correspondence=mode) as rt:
+        with open_runtime(str(char_path), str(sheet), model=model, backend="torch", size=size, clip=clip,
+                          passes=(look,), yaw=YAW, correspondence=mode) as rt:
             for _ in range(frames):
                 for _ in range(stride):  # more of the clip for the same shading time
                     rt.produce()
@@ -68,7 +85,7 @@ def _collect(model, char_path, sheet, size, mode, frames, stride):
                 f = None
                 while f is None or f.index != job.index:
                     f = rt.next(timeout=None)
-                out.append({"udp": f.udp, "rgba": f.rgba, "gt": _premul(f.toon), "camera": f.camera,
+                out.append({"udp": f.udp, "rgba": f.rgba, "gt": _premul(f.buffers[look]), "camera": f.camera,
                             "pose": job.pose, "views": job.views, "shader": rt.shader})
     return out
 
@@ -86,22 +103,22 @@ def score(preds: list[np.ndarray], gts: list[np.ndarray], boxes) -> dict:
     return {k: float(np.nanmean(v.numpy())) for k, v in m.items()}
 
 
-def quality(args, model, work: Path) -> tuple[dict, dict]:
+def quality(args, model, work: Path, look: str) -> tuple[dict, dict]:
     from PIL import Image
 
     from conrt.characters.gltf_io import load_character
     from conrt.shaders.view_file import load_view_file
 
-    sheet = work / "sheet"
-    _conrt("sheet", args.character, "--views", args.views, "--udp", "--size", 256, "-o", sheet)
+    sheet = work / f"sheet_{look}"
+    _conrt("sheet", args.character, "--views", args.views, "--udp", "--size", 256, "--style", look, "-o", sheet)
     character = load_character(args.character)
     rows, pictures = {}, {}
     for size in args.sizes:
         runs = {}
         for mode in MODES:
             t = time.perf_counter()
-            runs[mode] = _collect(model, args.character, sheet, size, mode, args.frames, args.stride)
-            log.info("%d px, %s: %d frames in %.1f s", size, mode, len(runs[mode]), time.perf_counter() - t)
+            runs[mode] = _collect(model, args.character, sheet, size, mode, args.frames, args.stride, look)
+            log.info("%s, %d px, %s: %d frames in %.1f s", look, size, mode, len(runs[mode]), time.perf_counter() - t)
         ref = runs["table"]
         for a, b in zip(ref, runs["exact"]):
             if not np.array_equal(a["udp"], b["udp"]):
@@ -131,12 +148,14 @@ def quality(args, model, work: Path) -> tuple[dict, dict]:
 
 
 def doc_table(result: dict) -> str:
-    lines = ["| size | shading | L1 | × flat | SSIM | face SSIM | sharpness |", "|---|---|---|---|---|---|---|"]
-    for size in result["sizes"]:
-        for name, label in ROWS.items():
-            r = result["rows"][str(size)][name]
-            lines.append(f"| {size}² | {label} | {r['l1']:.4f} | {r['l1_vs_flat']:.2f} | {r['ssim']:.3f} | "
-                         f"{r['face_ssim']:.3f} | {r['sharpness']:.2f} |")
+    lines = ["| sheet look | size | shading | L1 | × flat | SSIM | face SSIM | sharpness |",
+             "|---|---|---|---|---|---|---|---|"]
+    for look in result["looks"]:
+        for size in result["sizes"]:
+            for name, label in ROWS.items():
+                r = result["rows"][look][str(size)][name]
+                lines.append(f"| {look} | {size}² | {label} | {r['l1']:.4f} | {r['l1_vs_flat']:.2f} | {r['ssim']:.3f} | "
+                             f"{r['face_ssim']:.3f} | {r['sharpness']:.2f} |")
     return "\n".join(lines)
 
 
@@ -176,6 +195,8 @@ def main(argv=None) -> int:
     ap.add_argument("--character", type=Path, default=CHARACTER)
     ap.add_argument("--weights", default=None, help="weights file (default: the shipped default weights)")
     ap.add_argument("--views", type=int, default=6)
+    ap.add_argument("--looks", nargs="+", default=list(LOOKS), choices=LOOKS,
+                    help="sheet and ground-truth look: toon (lit, inked) and/or unlit (texture as authored)")
     ap.add_argument("--sizes", type=int, nargs="+", default=[256, 128])
     ap.add_argument("--frames", type=int, default=15, help="shaded frames per clip (clips: walk, wave)")
     ap.add_argument("--stride", type=int, default=4,
@@ -192,15 +213,21 @@ def main(argv=None) -> int:
     from conrt.runtime.session import load_model_source
 
     torch.set_num_threads(2)
+    from conrt.runtime.passes import pass_names, register_pass
+
+    if "unlit" not in pass_names():
+        register_pass("unlit", _unlit_pass)
     model, described = load_model_source(args.weights)
+    rows, pictures = {}, {}
     with tempfile.TemporaryDirectory(prefix="conrt-real-character-") as tmp:
-        rows, pictures = quality(args, model, Path(tmp))
+        for look in args.looks:
+            rows[look], pictures[look] = quality(args, model, Path(tmp), look)
     result = {"commit": _commit(), "machine": platform.processor() or platform.machine(), "cpus": os.cpu_count(),
               "character": str(args.character.relative_to(ROOT)) if args.character.is_relative_to(ROOT)
               else str(args.character), "weights": described, "backend": "torch (2 threads)",
               "views": args.views, "clips": list(CLIPS), "frames_per_clip": args.frames, "stride": args.stride,
               "seconds_per_clip": args.frames * args.stride / 30.0, "yaw": YAW,
-              "sizes": args.sizes, "rows": rows}
+              "looks": args.looks, "sizes": args.sizes, "rows": rows}
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(result, indent=1))
     text = doc_table(result)
@@ -208,7 +235,9 @@ def main(argv=None) -> int:
     if args.docs:
         write_marked_table(args.docs, "real-character-bench", text)
     if args.picture:
-        picture(args.picture, pictures, str(args.sizes[0]))
+        for look in args.looks:  # the toon look at --picture, the others beside it (NAME_unlit.png)
+            path = args.picture if look == "toon" else args.picture.with_name(f"{args.picture.stem}_{look}.png")
+            picture(path, pictures[look], str(args.sizes[0]))
     return 0
 
 

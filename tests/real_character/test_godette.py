@@ -117,3 +117,24 @@ def test_samplers_without_mipmaps_are_honoured(godette, gl_ctx, tmp_path):
 def test_textures_without_a_no_mipmap_sampler_keep_mipmaps(assets_dir):
     # Fox.glb's sampler asks for LINEAR_MIPMAP_LINEAR (or nothing): the default stays trilinear
     assert load_character(assets_dir / "gltf" / "Fox.glb").mesh.material.mipmaps is True
+
+
+def test_sheet_style_unlit_draws_the_texture_as_authored(godette, sheet, tmp_path):
+    """``conrt sheet --style unlit``: no lighting and no ink, so each view shows
+    the texture's own colours (the sheet the real-character benchmark compares
+    against a lit one); an unknown style is a one-line error naming the styles."""
+    out = tmp_path / "unlit"
+    proc = subprocess.run([sys.executable, "-m", "conrt", "-q", "sheet", str(godette), "--views", "1", "--size",
+                           str(SIZE), "--style", "unlit", "-o", str(out)], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert '"style": "unlit"' in (out / "sheet.json").read_text()
+    unlit = np.asarray(Image.open(out / "view_00.png").convert("RGBA")).astype(np.int32)
+    toon = np.asarray(Image.open(sheet / "view_00.png").convert("RGBA")).astype(np.int32)  # same view, lit + inked
+    np.testing.assert_array_equal(unlit[..., 3] > 0, toon[..., 3] > 0)  # same camera and pose: same silhouette
+    fg = unlit[..., 3] > 0
+    # no ink: the toon view's near-black outline pixels are not there
+    assert (toon[fg][:, :3].max(1) < 40).sum() > 2 * (unlit[fg][:, :3].max(1) < 40).sum()
+    bad = subprocess.run([sys.executable, "-m", "conrt", "sheet", str(godette), "--style", "nope", "-o",
+                          str(tmp_path / "bad")], capture_output=True, text=True, timeout=300)
+    assert bad.returncode == 1 and "choose from toon, unlit" in bad.stderr
+    assert not (tmp_path / "bad").exists()
