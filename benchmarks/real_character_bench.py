@@ -183,11 +183,14 @@ def picture(path: Path, pictures: dict, size: str) -> None:
 
 
 def _commit() -> str:
+    """HEAD's short hash, "+dirty" when tracked files differ from it (numbers tied to the code measured)."""
     try:
-        return subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"], capture_output=True,
+        head = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"], capture_output=True,
                               text=True, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "-C", str(ROOT), "diff", "--quiet", "HEAD"]).returncode != 0
     except (OSError, subprocess.CalledProcessError):
         return "unknown"
+    return head + ("+dirty" if dirty else "")
 
 
 def main(argv=None) -> int:
@@ -205,6 +208,7 @@ def main(argv=None) -> int:
     ap.add_argument("--docs", type=Path, default=None, help="write the table into this doc's real-character-bench markers")
     ap.add_argument("--picture", type=Path, default=None, help="picture grid PNG (first size)")
     args = ap.parse_args(argv)
+    commit = _commit()  # before the run writes its json/doc/picture
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     for noisy in ("conrt", "conrt.physics"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
@@ -222,7 +226,7 @@ def main(argv=None) -> int:
     with tempfile.TemporaryDirectory(prefix="conrt-real-character-") as tmp:
         for look in args.looks:
             rows[look], pictures[look] = quality(args, model, Path(tmp), look)
-    result = {"commit": _commit(), "machine": platform.processor() or platform.machine(), "cpus": os.cpu_count(),
+    result = {"commit": commit, "machine": platform.processor() or platform.machine(), "cpus": os.cpu_count(),
               "character": str(args.character.relative_to(ROOT)) if args.character.is_relative_to(ROOT)
               else str(args.character), "weights": described, "backend": "torch (2 threads)",
               "views": args.views, "clips": list(CLIPS), "frames_per_clip": args.frames, "stride": args.stride,
