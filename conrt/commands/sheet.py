@@ -3,7 +3,9 @@ alpha, transparent background) of the character from several views (front,
 3/4, side, back, ...) in mild pose variations. Writes ``view_NN.png`` and
 ``sheet.json`` (view angles, pose seeds) and each view's camera and pose
 (``view_NN_view.npz``) into the output folder; with
-``--udp`` also each view's UDP (``view_NN_udp.npz``, official format)."""
+``--udp`` also each view's UDP (``view_NN_udp.npz``, official format).
+``--style unlit`` draws the texture as authored (no lighting, no ink): a
+sheet whose colours do not depend on where the light was (docs/real_character.md)."""
 from __future__ import annotations
 
 import argparse
