@@ -14,7 +14,7 @@ inside the head's box on screen, as ``conrt eval``):
 
 - ``flat``: the UDP silhouette × the sheet's mean colour (no correspondences);
 - ``plain exact``: no network, each pixel takes its best visible view's colour;
-- ``table + network``: the old default (``correspondence="table"``, 32³ table);
+- ``table + network``: the old default's correspondences (``correspondence="table"``, 32³ table), same weights;
 - ``exact + network``: the new default (``correspondence="auto"`` picks exact
   when the sheet has ``view_NN_view.npz``).
 
@@ -49,7 +49,7 @@ MODES = ("table", "exact")
 CLIPS = ("walk", "wave")
 YAW = 30.0
 ROWS = {"flat": "flat fill", "plain exact": "plain exact lookup (no network)",
-        "table": "old default: table 32³ + network", "exact": "**new default: exact + network**"}
+        "table": "table 32³ + network (the old default's correspondences)", "exact": "**exact + network (the default)**"}
 
 
 LOOKS = ("toon", "unlit")  # the sheet's and the ground truth's look (``conrt sheet --style``)
