@@ -131,7 +131,7 @@ def quality(args, seed: int, work: Path, timings: dict) -> tuple[dict, dict]:
         runs = {}
         for mode in NETWORK_MODES:
             t = time.perf_counter()
-            runs[mode] = _collect(char_path, sheet, size, mode, args.frames)
+            runs[mode] = _collect(char_path, sheet, size, mode, args.frames, args.weights)
             log.info("seed %d, %d px, %s: %d frames in %.1f s", seed, size, mode, len(runs[mode]),
                      time.perf_counter() - t)
         ref = runs["table"]
@@ -167,7 +167,7 @@ def quality(args, seed: int, work: Path, timings: dict) -> tuple[dict, dict]:
         pictures[str(size)] = {"sheet": _sheet_view(sheet), "box": boxes[k], "gt": gts[k],
                                "sheet_box": _head_box(character, sheet_pose, sheet_camera, sheet_camera.width),
                                **{m: preds[m][k] for m in ("table", "udp-nn", "exact", "plain exact")}}
-        if seed == args.seeds[0]:
+        if seed == args.seeds[0] and not args.no_cost:
             timings[str(size)] = cost(character, sheet, size, runs["exact"][k], args)
     return rows, pictures
 
@@ -185,15 +185,15 @@ def _refined_everywhere(record: dict, udp: np.ndarray) -> np.ndarray:
     return out[0].numpy().transpose(1, 2, 0) * udp[..., 3:4]
 
 
-def _collect(char_path, sheet, size, mode, frames):
+def _collect(char_path, sheet, size, mode, frames, weights=None):
     """Shade the frames of one mode, one at a time; each record keeps the
     frame's pose and correspondences (the runtime's job for that frame)."""
     from conrt.runtime.app.frame_loop import open_runtime
 
     out = []
     for clip in CLIPS:
-        with open_runtime(str(char_path), str(sheet), backend="torch", size=size, clip=clip, toon=True, yaw=YAW,
-                          correspondence=mode) as rt:
+        with open_runtime(str(char_path), str(sheet), weights, backend="torch", size=size, clip=clip, toon=True,
+                          yaw=YAW, correspondence=mode) as rt:
             for _ in range(frames):
                 rt.produce()
                 rt.produce()  # every other physics frame: more distinct poses for the same shading time
@@ -346,6 +346,8 @@ def main(argv=None) -> int:
     ap.add_argument("--json", type=Path, default=ROOT / "benchmarks" / "results" / "exact.json")
     ap.add_argument("--docs", type=Path, default=None, help="write the table into this doc's exact-bench markers")
     ap.add_argument("--picture", type=Path, default=None, help="side-by-side PNG (first size)")
+    ap.add_argument("--weights", default=None, help="weights file or shipped name (default: the embedded default)")
+    ap.add_argument("--no-cost", action="store_true", help="quality only (no per-frame / per-sheet timings)")
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     for noisy in ("conrt", "conrt.physics"):
@@ -359,7 +361,7 @@ def main(argv=None) -> int:
         for seed in args.seeds:
             seeds[str(seed)], pictures[str(seed)] = quality(args, seed, Path(tmp), timings)
     result = {"machine": platform.processor() or platform.machine(), "cpus": os.cpu_count(),
-              "backend": "torch (2 threads), shipped conr-rt weights", "views": 4, "clips": list(CLIPS),
+              "backend": f"torch (2 threads), weights {args.weights or 'conr-default (embedded)'}", "views": 4, "clips": list(CLIPS),
               "frames_per_clip": args.frames, "yaw": YAW, "sizes": args.sizes, "seed_list": args.seeds,
               "seeds": seeds, "cost": timings}
     args.json.parent.mkdir(parents=True, exist_ok=True)

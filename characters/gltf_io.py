@@ -1146,6 +1146,19 @@ def _finish(path, skeleton, mesh, box, meta, humanoid, extras, regions=()) -> Ch
     return Character(name=name, skeleton=skeleton, mesh=mesh, box=box, regions=regions, humanoid=humanoid, meta=meta)
 
 
+NO_MIPMAP_FILTERS = (9728, 9729)  # glTF sampler minFilter NEAREST, LINEAR
+
+
+def _wants_mipmaps(f, images) -> bool:
+    """False when every texture that shows one of ``images`` has a sampler whose
+    minFilter is NEAREST or LINEAR; True otherwise (no sampler or no minFilter:
+    the glTF default leaves it to the renderer, and ours mipmaps)."""
+    samplers = f.gltf.samplers or []
+    filters = [samplers[t.sampler].minFilter if t.sampler is not None and 0 <= t.sampler < len(samplers) else None
+               for t in (f.gltf.textures or []) if t.source in set(images)]
+    return not filters or not all(m in NO_MIPMAP_FILTERS for m in filters)
+
+
 def _merge_materials(f, UV, COL, FAC, IMG, SHADE, has_uv, has_col):
     """One Material for all primitives (see Material docstring)."""
     counts = [n for n, _ in SHADE]  # vertices per primitive
@@ -1197,7 +1210,8 @@ def _merge_materials(f, UV, COL, FAC, IMG, SHADE, has_uv, has_col):
             (c if c is not None else np.ones((n, 4), np.float32)) * np.asarray(fa, np.float32)
             for c, fa, n in zip(COL, FAC, counts)
         ])
-    material = Material(base_color_factor=factor, base_color_texture=tex, shade_color_factor=shade)
+    material = Material(base_color_factor=factor, base_color_texture=tex, shade_color_factor=shade,
+                        mipmaps=_wants_mipmaps(f, used))
     return material, (uv.astype(np.float32) if uv is not None else None), \
         (colors.astype(np.float32) if colors is not None else None)
 
@@ -1352,7 +1366,8 @@ def save_character(character: Character, path, *, embed: bool = False) -> Path:
         Image.fromarray(np.ascontiguousarray(m.material.base_color_texture, np.uint8), "RGBA").save(buf, "PNG", optimize=True)
         img_view = add_view(buf.getvalue())
         gltf.images = [pygltflib.Image(bufferView=img_view, mimeType="image/png")]
-        gltf.samplers = [pygltflib.Sampler(magFilter=9729, minFilter=9987, wrapS=33071, wrapT=33071)]
+        gltf.samplers = [pygltflib.Sampler(magFilter=9729, minFilter=9987 if m.material.mipmaps else 9729,
+                                           wrapS=33071, wrapT=33071)]
         gltf.textures = [pygltflib.Texture(sampler=0, source=0)]
         mat.pbrMetallicRoughness.baseColorTexture = pygltflib.TextureInfo(index=0)
     gltf.materials = [mat]

@@ -84,6 +84,10 @@ class Material:
     base_color_factor: np.ndarray = field(default_factory=lambda: np.ones(4, np.float32))  # [4] f32 linear RGBA
     base_color_texture: np.ndarray | None = None  # [H, W, 4] u8 sRGB, row 0 = top (v = 0)
     shade_color_factor: np.ndarray | None = None  # [4] f32, VRM MToon shade colour when present
+    # glTF sampler minFilter: False when every base-colour texture asks for NEAREST/LINEAR (no
+    # mipmaps): palette textures (one flat colour per cell, low-poly UVs that span many cells)
+    # would otherwise average neighbouring cells into the wrong colour on small triangles.
+    mipmaps: bool = True
 
 
 ALPHA_MODES = ("OPAQUE", "MASK", "BLEND")  # glTF material.alphaMode, index = SkinnedMesh.alpha_mode value

@@ -27,14 +27,18 @@ def albedo_image(character: Character) -> np.ndarray | None:
     return tex
 
 
-def albedo_texture(ctx: moderngl.Context, image: np.ndarray | None) -> moderngl.Texture:
-    """Upload :func:`albedo_image`'s result (1x1 white when None): mipmapped, wrapping."""
+def albedo_texture(ctx: moderngl.Context, image: np.ndarray | None, mipmaps: bool = True) -> moderngl.Texture:
+    """Upload :func:`albedo_image`'s result (1x1 white when None): wrapping; mipmapped
+    unless the material's samplers ask for none (``Material.mipmaps``)."""
     if image is None:
         return ctx.texture((1, 1), 4, bytes([255, 255, 255, 255]))
     # Row 0 of the image is v = 0, which is also the first row GL stores: no flip.
     tex = ctx.texture((image.shape[1], image.shape[0]), 4, np.ascontiguousarray(image))
-    tex.build_mipmaps()
-    tex.filter = (moderngl.LINEAR_MIPMAP_LINEAR, moderngl.LINEAR)
+    if mipmaps:
+        tex.build_mipmaps()
+        tex.filter = (moderngl.LINEAR_MIPMAP_LINEAR, moderngl.LINEAR)
+    else:
+        tex.filter = (moderngl.LINEAR, moderngl.LINEAR)
     tex.repeat_x = tex.repeat_y = True  # glTF default sampler wraps
     return tex
 

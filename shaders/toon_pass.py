@@ -161,7 +161,7 @@ class ToonPass:
         self._release_character()
         self.geometry = SkinnedGeometry(self.ctx, character)
         self._vao = self.geometry.vertex_array(self.program)
-        self._albedo = albedo_texture(self.ctx, image)
+        self._albedo = albedo_texture(self.ctx, image, mat.mipmaps)
         self.program["u_base_color"].value = tuple(float(x) for x in base)
         self.program["u_has_shade"].value = mat.shade_color_factor is not None
         self.program["u_shade_color"].value = tuple(float(x) for x in shade)

@@ -134,7 +134,7 @@ class UdpPass:
         self.program["u_has_alpha"].value = self.geometry.alpha_rule
         if self.geometry.alpha_rule:
             # The toon pass's texture rules, so both passes cover the same pixels.
-            self._albedo = albedo_texture(self.ctx, albedo_image(character))
+            self._albedo = albedo_texture(self.ctx, albedo_image(character), character.mesh.material.mipmaps)
             self.program["u_base_alpha"].value = float(base_color(character)[3])
         log.debug("UDP pass: %s, %d vertices, %d triangles", character.name,
                   character.mesh.num_vertices, character.mesh.num_triangles)

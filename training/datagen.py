@@ -25,6 +25,11 @@ A shard holds ``rgba [C, P, S, S, 4] u8``, ``udp [C, P, S, S, 4] f16``,
 ``seeds [C] i64`` (procedural seeds), ``cams [C, P, 4] f32`` (yaw, pitch,
 roll, margin), ``clips [C, P] i16`` (index into ``CLIPS``), ``times [C, P] f32``,
 ``styles [C] i16`` (index into the manifest's ``spec.styles``).
+With ``DataSpec.exact`` (``conrt data make --exact``) also the samples the
+runtime's exact correspondences give (``shaders.CorrespondencePass``, the
+same GL pass): ``sampled [C, P, P, 4, S, S] u8`` = view v's premultiplied
+RGBA sampled at target t's pixels (``[c, t, v]``; every pose is a sheet view
+of every other) and ``cover [C, P, P, S, S] u8`` (255 = view v sees the point).
 Shards are written to a temporary name and renamed, so a killed run leaves
 only complete shards; rerunning the same command skips them (resume).
 
@@ -33,6 +38,7 @@ a dataset is reproducible from its seed, and any shard can be regenerated alone.
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import os
@@ -57,6 +63,8 @@ SPLITS = ("train", "val", "test")
 # seeds >= 900_000 (e.g. ``conrt eval --seeds 900000:900032``) for characters
 # no dataset with seed 0 has seen.
 SEED_STRIDE = 1_000_000
+MAX_EXACT_POSES = 8  # shaders.lookup_pass.MAX_VIEWS: one set_sheet holds all poses of a character
+CORRESPONDENCE_MODES = ("exact", "udp-nn")
 
 
 @dataclass(frozen=True)
@@ -85,6 +93,9 @@ class DataSpec:
     jitter: CameraJitter = CameraJitter()
     styles: tuple[str, ...] = ("toon",)  # looks (shaders.toon_pass.STYLE_NAMES), one drawn per character
     antialias: int = 1  # supersampling factor of both passes (shaders/coverage.py); 1 = binary coverage
+    # store every (target, view) pair's exact sheet samples (the runtime's
+    # CorrespondencePass): training as the runtime sees a sheet with cameras
+    exact: bool = False
 
     def validate(self) -> "DataSpec":
         from conrt.shaders.toon_pass import STYLE_NAMES
@@ -99,6 +110,11 @@ class DataSpec:
             raise ConfigError(f"--characters must be >= 1, got {self.characters}")
         if self.poses < 2:
             raise ConfigError(f"--poses must be >= 2 (a sheet view and a target), got {self.poses}")
+        if self.exact and self.poses > MAX_EXACT_POSES:
+            raise ConfigError(f"--exact stores every pose as a view of every other: --poses must be <= "
+                              f"{MAX_EXACT_POSES} (the correspondence pass's views), got {self.poses}")
+        if self.exact and self.antialias != 1:
+            raise ConfigError("--exact needs --antialias 1 (the correspondence pass covers whole pixels)")
         if self.size < 16 or self.size % 16:
             raise ConfigError(f"--size must be a multiple of 16 and >= 16, got {self.size}")
         if self.shard_size < 1:
@@ -164,6 +180,10 @@ class CharacterSamples:
     clips: np.ndarray  # [P] i16 index into CLIPS
     times: np.ndarray  # [P] f32 clip time of the frame (s)
     style: str = "toon"  # the look of its rgba (shaders.toon_pass.STYLE_NAMES)
+    poses: tuple = ()  # the Pose of each frame (not stored in shards)
+    cameras: tuple = ()  # the Camera of each frame (not stored in shards)
+    sampled: np.ndarray | None = None  # [P, P, 4, S, S] u8, with DataSpec.exact
+    cover: np.ndarray | None = None  # [P, P, S, S] u8
 
 
 class Renderer:
@@ -177,6 +197,9 @@ class Renderer:
         self.ctx = create_context("auto")
         self.udp = UdpPass(self.ctx, size, size, antialias=antialias)
         self._toons: dict = {}
+        self._correspondence = None  # made on first use (view_samples)
+        self._correspondence_of = None
+        self._sheet_key = None
         self.use_style(style)
 
     def use_style(self, name: str) -> None:
@@ -193,7 +216,7 @@ class Renderer:
         self.udp.set_character(character)
         self.toon.set_character(character)
 
-    def render(self, character, pose, yaw, pitch, roll, margin):
+    def render(self, character, pose, yaw, pitch, roll, margin, with_camera: bool = False):
         from conrt.characters.posing import posed_positions
         from conrt.shaders import frame_character
 
@@ -201,11 +224,46 @@ class Renderer:
                               size=self.size, margin=margin)
         udp = self.udp.run(pose, cam).data
         rgba = self.toon.run(pose, cam)
-        return rgba, udp
+        return (rgba, udp, cam) if with_camera else (rgba, udp)
+
+    def view_samples(self, character, frames: CharacterSamples, target: int, views, mode: str = "exact"):
+        """What the runtime's correspondence pass gives when ``frames``' poses
+        ``views`` are the sheet and pose ``target`` the frame: (sampled [M, 4, S, S]
+        premultiplied, cover [M, 1, S, S]) float32. ``mode``: "exact" (the
+        views' cameras and poses) or "udp-nn" (only their UDPs)."""
+        from conrt.shaders.correspondence_pass import CorrespondencePass, SheetView
+
+        if mode not in CORRESPONDENCE_MODES:
+            raise ConfigError(f"correspondence {mode!r}: valid here: {', '.join(CORRESPONDENCE_MODES)}")
+        if not frames.poses or not frames.cameras:
+            raise InputError(f"character {frames.seed}: its poses and cameras were not kept; "
+                             "exact correspondences need them")
+        views = [int(v) for v in views]
+        if self._correspondence is None:
+            self._correspondence = CorrespondencePass(self.ctx, self.size, self.size)
+        cp = self._correspondence
+        if self._correspondence_of is not character:
+            cp.set_character(character)
+            self._correspondence_of, self._sheet_key = character, None
+        key = (frames.seed, id(frames), tuple(views), mode)
+        if self._sheet_key != key:
+            straight = frames.rgba[views].astype(np.float32) / 255.0
+            reference = np.concatenate([straight[..., :3] * straight[..., 3:], straight[..., 3:]], -1)
+            if mode == "exact":
+                sheet = [SheetView("exact", camera=frames.cameras[v], pose=frames.poses[v], name=f"pose {v}")
+                         for v in views]
+            else:
+                sheet = [SheetView("udp-nn", udp=frames.udp[v].astype(np.float32), name=f"pose {v}")
+                         for v in views]
+            cp.set_sheet(sheet, reference.transpose(0, 3, 1, 2))
+            self._sheet_key = key
+        return cp.run(frames.poses[target], frames.cameras[target])
 
     def close(self) -> None:
         from conrt.shaders import release_context
 
+        if self._correspondence is not None:
+            self._correspondence.release()
         self.udp.release()
         for toon in self._toons.values():
             toon.release()
@@ -241,8 +299,10 @@ def sample_poses(character, poses: int, rng: np.random.Generator, jitter: Camera
 
 
 def render_character(renderer: Renderer, seed: int, poses: int, jitter: CameraJitter = CameraJitter(),
-                     rng_key: tuple[int, ...] | None = None) -> CharacterSamples:
-    """Generate procedural character ``seed`` and render ``poses`` frames of it."""
+                     rng_key: tuple[int, ...] | None = None, exact: bool = False) -> CharacterSamples:
+    """Generate procedural character ``seed`` and render ``poses`` frames of it
+    (keeping each frame's pose and camera). ``exact``: also every (target,
+    view) pair's exact sheet samples (``Renderer.view_samples``)."""
     from conrt.characters.procedural import generate
 
     rng = np.random.default_rng(list(rng_key) if rng_key is not None else [seed, 1])
@@ -253,15 +313,27 @@ def render_character(renderer: Renderer, seed: int, poses: int, jitter: CameraJi
     rgba = np.empty((poses, s, s, 4), np.uint8)
     udp = np.empty((poses, s, s, 4), np.float16)
     cams = np.empty((poses, 4), np.float32)
+    cameras = []
     for k, pose in enumerate(pose_list):
         yaw = rng.uniform(*jitter.yaw)
         pitch = rng.uniform(*jitter.pitch)
         roll = float(np.clip(rng.normal(0, jitter.roll_std), -2.5 * jitter.roll_std, 2.5 * jitter.roll_std))
         margin = rng.uniform(*jitter.margin)
-        rgba[k], u = renderer.render(character, pose, yaw, pitch, roll, margin)
+        rgba[k], u, cam = renderer.render(character, pose, yaw, pitch, roll, margin, with_camera=True)
         udp[k] = u.astype(np.float16)
         cams[k] = (yaw, pitch, roll, margin)
-    return CharacterSamples(int(seed), rgba, udp, cams, clip_ids, times, renderer.style)
+        cameras.append(cam)
+    out = CharacterSamples(int(seed), rgba, udp, cams, clip_ids, times, renderer.style, tuple(pose_list),
+                           tuple(cameras))
+    if not exact:
+        return out
+    sampled = np.empty((poses, poses, 4, s, s), np.uint8)
+    cover = np.empty((poses, poses, s, s), np.uint8)
+    for t in range(poses):  # one sheet of all poses; each pose in turn is the frame
+        smp, cov = renderer.view_samples(character, out, t, range(poses))
+        sampled[t] = np.rint(np.clip(smp, 0, 1) * 255)
+        cover[t] = np.rint(np.clip(cov[:, 0], 0, 1) * 255)
+    return dataclasses.replace(out, sampled=sampled, cover=cover)
 
 
 # ---------------------------------------------------------------------------
@@ -295,6 +367,9 @@ def _write_manifest(out: Path, spec: DataSpec, done: list[int], size_bytes: int,
         "seeds": {"first": spec.character_seed(0), "last": spec.character_seed(spec.characters - 1)},
         "rgba": "u8 straight alpha, sRGB, [C, P, S, S, 4]",
         "udp": "f16 xyz landmark + occupancy, [C, P, S, S, 4]",
+        **({"sampled": "u8 premultiplied RGBA of view v sampled at target t's pixels through the exact "
+                       "correspondences, [C, P(t), P(v), 4, S, S]",
+            "cover": "u8 view v sees target t's point (255), [C, P(t), P(v), S, S]"} if spec.exact else {}),
         "bytes": size_bytes,
         "generation_seconds": round(seconds, 1),
     }
@@ -333,7 +408,7 @@ def make_dataset(out, spec: DataSpec, progress: bool = True) -> dict:
                 for c in chars:
                     renderer.use_style(spec.styles[spec.style_of(c)])
                     samples.append(render_character(renderer, spec.character_seed(c), spec.poses, spec.jitter,
-                                                    rng_key=(spec.seed, c, 1)))
+                                                    rng_key=(spec.seed, c, 1), exact=spec.exact))
                     bar.update(1)
                 _write_shard(out / shard_name(i), samples, spec.styles)
                 done.append(i)
@@ -346,8 +421,12 @@ def make_dataset(out, spec: DataSpec, progress: bool = True) -> dict:
 
 def _write_shard(path: Path, samples: list[CharacterSamples], styles: tuple[str, ...] = ("toon",)) -> None:
     tmp = path.with_name(path.name + ".tmp.npz")
+    extra = {}
+    if samples[0].sampled is not None:
+        extra = {"sampled": np.stack([s.sampled for s in samples]), "cover": np.stack([s.cover for s in samples])}
     np.savez_compressed(
         tmp,
+        **extra,
         rgba=np.stack([s.rgba for s in samples]),
         udp=np.stack([s.udp for s in samples]),
         seeds=np.array([s.seed for s in samples], np.int64),

@@ -12,6 +12,13 @@ Tensors (float32, 0..1, channels first):
 - ``target``     [4, S, S] premultiplied RGBA ground truth
 - ``sheet_udp``  [M, 4, S, S] the sheet images' own UDP (moved with them by the
   affine augmentation): target of the auxiliary UDP-detector loss
+
+Datasets made with ``conrt data make --exact`` also give, per sample, what the
+runtime's exact correspondences give for that sheet and frame (never
+augmented: the samples are where the views' own pixels are):
+
+- ``sampled``    [M, 4, S, S] each view's premultiplied RGBA at the target's pixels
+- ``cover``      [M, 1, S, S] 1 where the view sees the target's surface point
 """
 from __future__ import annotations
 
@@ -52,18 +59,28 @@ class CharacterFrames:
     seed: int
     rgba: np.ndarray  # [P, S, S, 4] u8 straight alpha
     udp: np.ndarray  # [P, S, S, 4] f16
+    sampled: np.ndarray | None = None  # [P(t), P(v), 4, S, S] u8 exact sheet samples (data make --exact)
+    cover: np.ndarray | None = None  # [P(t), P(v), S, S] u8
+    style: str = "toon"
+    poses: tuple = ()  # Pose per frame, when rendered here (conrt eval --seeds): exact correspondences
+    cameras: tuple = ()  # Camera per frame, idem
 
 
 def _load_shard(path: Path) -> dict[str, np.ndarray]:
     try:
         with np.load(path) as z:
-            data = {k: z[k] for k in ("rgba", "udp", "seeds")}
+            data = {k: z[k] for k in ("rgba", "udp", "seeds") + tuple(k for k in ("sampled", "cover", "styles")
+                                                                      if k in z.files)}
     except (OSError, ValueError, KeyError, zipfile.BadZipFile, EOFError) as exc:
         raise InputError(f"{path}: corrupt or incomplete shard ({type(exc).__name__}: {exc}); "
                          "delete it and rerun the same `conrt data make` command to regenerate it") from exc
     c, p = data["rgba"].shape[:2]
     if data["rgba"].ndim != 5 or data["udp"].shape != data["rgba"].shape or data["seeds"].shape != (c,):
         raise InputError(f"{path}: inconsistent shard arrays {[(k, v.shape) for k, v in data.items()]}")
+    s = data["rgba"].shape[2]
+    if "sampled" in data and (data["sampled"].shape != (c, p, p, 4, s, s) or data["cover"].shape != (c, p, p, s, s)):
+        raise InputError(f"{path}: exact samples {data['sampled'].shape} / {data['cover'].shape} do not fit "
+                         f"{c} characters x {p} poses at {s}²")
     return data
 
 
@@ -88,8 +105,12 @@ def load_split(folder, split: str = "train", limit: int | None = None) -> list[C
         if data["rgba"].shape[0] != len(shard["characters"]):
             raise InputError(f"{path}: holds {data['rgba'].shape[0]} characters, the manifest says "
                              f"{len(shard['characters'])}")
+        styles = manifest["spec"].get("styles", ["toon"])
         for k in idx:
-            out.append(CharacterFrames(int(data["seeds"][k]), data["rgba"][k], data["udp"][k]))
+            out.append(CharacterFrames(int(data["seeds"][k]), data["rgba"][k], data["udp"][k],
+                                       data["sampled"][k] if "sampled" in data else None,
+                                       data["cover"][k] if "cover" in data else None,
+                                       styles[int(data["styles"][k])] if "styles" in data else styles[0]))
     if not manifest.get("complete", False):
         log.warning("%s: the dataset is incomplete (%d of %d shards); using what is there",
                     folder, len(manifest["shards"]), manifest["num_shards"])
@@ -171,6 +192,20 @@ def _hue_rotate(rgb: torch.Tensor, angle: torch.Tensor) -> torch.Tensor:
     return torch.einsum("ij,mjhw->mihw", from_yiq, yiq)
 
 
+def exact_samples(c: CharacterFrames, target: int, views, size: int | None = None):
+    """The stored exact sheet samples of ``views`` for frame ``target`` ->
+    (sampled [M, 4, S, S] premultiplied, cover [M, 1, S, S]) float32, box-downsampled to ``size``."""
+    views = np.asarray(views)
+    sampled = torch.from_numpy(c.sampled[target, views]).float() / 255.0
+    cover = torch.from_numpy(c.cover[target, views]).float().unsqueeze(1) / 255.0
+    s = sampled.shape[-1]
+    if size and size != s:
+        if s % size:
+            raise ConfigError(f"cannot resize {s}² exact samples to {size}²: needs an integer factor")
+        sampled, cover = F.avg_pool2d(sampled, s // size), F.avg_pool2d(cover, s // size)
+    return sampled, cover
+
+
 # ---------------------------------------------------------------------------
 # the dataset
 # ---------------------------------------------------------------------------
@@ -193,6 +228,8 @@ class SheetDataset:
         self.poses = poses
         self.data_size = characters[0].rgba.shape[1]
         self.size = size or self.data_size
+        # every character has its exact samples (conrt data make --exact)
+        self.exact = all(c.sampled is not None for c in characters)
 
     def __len__(self) -> int:
         return len(self.characters) * self.poses
@@ -206,10 +243,13 @@ class SheetDataset:
         sheet_idx = rng.choice(others, m, replace=False)
         sheet, sheet_udp = resize_pair(rgba_to_premul(c.rgba[sheet_idx]), udp_tensor(c.udp[sheet_idx]), self.size)
         target, udp = resize_pair(rgba_to_premul(c.rgba[t]), udp_tensor(c.udp[t]), self.size)
+        out = {}
+        if self.exact:
+            out["sampled"], out["cover"] = exact_samples(c, t, sheet_idx, self.size)
         if self.augment is not None:
             sheet, sheet_udp = augment_sheet(sheet, rng, self.augment, sheet_udp)
         return {"sheet_rgb": sheet[:, :3].contiguous(), "sheet_mask": sheet[:, 3:4].contiguous(),
-                "udp": udp, "target": target, "sheet_udp": sheet_udp}
+                "udp": udp, "target": target, "sheet_udp": sheet_udp, **out}
 
     def batch(self, indices, key: int = 0, views: int | None = None) -> dict[str, torch.Tensor]:
         items = [self.sample(int(i), key, views) for i in indices]

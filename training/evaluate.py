@@ -12,6 +12,16 @@ truth's on the inner foreground; below 1 = blurred).
 Two baselines score the same frames without learning: :class:`FlatColourBaseline`
 (silhouette x mean sheet colour) and :class:`ExactLookupBaseline` (each pixel
 copies the sheet pixel with the nearest true UDP, no network).
+
+Correspondences (``correspondence=``, ``conrt eval --correspondence``): the
+runtime shades a sheet with view files from EXACT correspondences (the GL
+``CorrespondencePass``: the views' cameras and poses), one with only its UDPs
+by UDP-NN, and otherwise through the lookup model's 32³ table. Here,
+characters rendered on the fly keep every frame's pose and camera, so the
+same pass gives the samples (:func:`view_samples`); a dataset made with
+``--exact`` brings them. :class:`ViewsShader` is a lookup model's fusion on
+those samples (as ``LookupNet.render_views``), :class:`PlainLookup` the same
+samples with no network (the "plain exact lookup" baseline).
 """
 from __future__ import annotations
 
@@ -29,6 +39,7 @@ from .losses import metrics
 log = logging.getLogger(__name__)
 
 VIEW_COUNTS = (1, 2, 4, 8)
+CORRESPONDENCES = ("auto", "exact", "udp-nn", "table")
 
 
 def parse_seeds(text: str) -> range:
@@ -54,7 +65,7 @@ def characters_from_seeds(seeds, poses: int = 12, size: int = 128, progress: boo
     with Renderer(size, style) as renderer:
         for s in tqdm(list(seeds), unit="char", desc="render test characters", disable=not progress):
             cs = render_character(renderer, int(s), poses, rng_key=(int(s), 2))
-            out.append(CharacterFrames(cs.seed, cs.rgba, cs.udp))
+            out.append(CharacterFrames(cs.seed, cs.rgba, cs.udp, style=style, poses=cs.poses, cameras=cs.cameras))
     return out
 
 
@@ -114,8 +125,12 @@ class FlatColourBaseline(torch.nn.Module):
         super().__init__()
         self.cfg = type("Cfg", (), {"image_size": image_size, "name": "flat-colour baseline"})()
 
+    @staticmethod
+    def mean_colour(sheet_rgb, sheet_mask):
+        return sheet_rgb.sum((1, 3, 4)) / sheet_mask.sum((1, 3, 4)).clamp_min(1.0)  # [N, 3] straight colour
+
     def forward(self, sheet_rgb, sheet_mask, udp):
-        mean = sheet_rgb.sum((1, 3, 4)) / sheet_mask.sum((1, 3, 4)).clamp_min(1.0)  # [N, 3] straight colour
+        mean = self.mean_colour(sheet_rgb, sheet_mask)
         occ = udp[:, 3:4]
         return torch.cat([mean[:, :, None, None] * occ, occ], 1)
 
@@ -169,11 +184,131 @@ class ExactLookupBaseline(torch.nn.Module):
         return out
 
 
+def resolve_correspondence(mode: str, characters: list[CharacterFrames]) -> str:
+    """``auto`` -> what the runtime would use for these sheets: exact when the
+    views' cameras and poses are known (or their exact samples stored), else
+    the table (a dataset keeps the views' UDPs but no poses)."""
+    if mode not in CORRESPONDENCES:
+        raise ConfigError(f"--correspondence {mode!r}: valid: {', '.join(CORRESPONDENCES)}")
+    has_cameras = all(c.poses and c.cameras for c in characters)
+    has_samples = all(c.sampled is not None for c in characters)
+    if mode == "auto":
+        return "exact" if has_cameras or has_samples else "table"
+    if mode == "exact" and not (has_cameras or has_samples):
+        raise ConfigError("--correspondence exact needs the views' cameras and poses: characters generated "
+                          "with --seeds, or a dataset made with `conrt data make --exact`")
+    if mode == "udp-nn" and not has_cameras:
+        raise ConfigError("--correspondence udp-nn needs the frames' poses and cameras (the target is "
+                          "rasterized): use --seeds")
+    return mode
+
+
+def eval_jobs(characters: list[CharacterFrames], targets: int, seed: int = 0) -> list[tuple[int, int, np.ndarray]]:
+    """(character index, target pose, sheet order) triples, fixed by the seed;
+    the n views of a job are ``order[:n]`` (nested view sets)."""
+    poses = characters[0].rgba.shape[0]
+    jobs = []
+    for ci, c in enumerate(characters):
+        rng = np.random.default_rng([seed, c.seed])
+        for t in rng.permutation(poses)[:targets]:
+            others = rng.permutation([k for k in range(poses) if k != t])
+            jobs.append((ci, int(t), others))
+    return jobs
+
+
+def view_samples(characters: list[CharacterFrames], jobs, views: int, mode: str, size: int,
+                 progress: bool = True) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    """Per job: (sampled [V, 4, S, S], cover [V, 1, S, S]) of its first ``views``
+    sheet views through the runtime's correspondences (``mode`` "exact" or
+    "udp-nn": the GL ``CorrespondencePass``; a view's samples do not depend on
+    the other views, so the nested view sets take the first n)."""
+    from tqdm import tqdm
+
+    from conrt.characters.procedural import generate
+    from conrt.shaders.lookup_pass import MAX_VIEWS
+
+    from .datagen import CharacterSamples, Renderer
+    from .dataset import exact_samples
+
+    if views > MAX_VIEWS:
+        raise ConfigError(f"--correspondence {mode}: at most {MAX_VIEWS} views (the correspondence pass), got {views}")
+    out = []
+    renderer = None
+    bar = tqdm(total=len(jobs), unit="frame", desc=f"{mode} correspondences", disable=not progress)
+    try:
+        built = {}
+        for ci, t, others in jobs:
+            c = characters[ci]
+            order = others[:views]
+            if mode == "exact" and c.sampled is not None and not c.poses:
+                sampled, cover = exact_samples(c, t, order, size)
+            else:
+                if c.rgba.shape[1] != size:
+                    raise ConfigError(f"{mode} correspondences are computed at the frames' size "
+                                      f"({c.rgba.shape[1]}), not {size}: render the characters at --size")
+                if renderer is None:
+                    renderer = Renderer(size)
+                if ci not in built:
+                    built = {ci: (generate(int(c.seed)), CharacterSamples(c.seed, c.rgba, c.udp, None, None, None,
+                                                                          c.style, c.poses, c.cameras))}
+                character, frames = built[ci]
+                sampled, cover = renderer.view_samples(character, frames, t, order, mode)
+                sampled, cover = torch.from_numpy(sampled), torch.from_numpy(cover)
+            out.append((sampled.half(), cover.half()))
+            bar.update(1)
+    finally:
+        bar.close()
+        if renderer is not None:
+            renderer.close()
+    return out
+
+
+class ViewsShader(torch.nn.Module):
+    """A lookup model's fusion net on the runtime's sheet samples (as
+    ``LookupNet.render_views``); ``keep_seen`` as ``FusionNet.forward``."""
+
+    takes_view_samples = True
+
+    def __init__(self, model, keep_seen: bool = True):
+        super().__init__()
+        self.model, self.keep_seen = model, keep_seen
+        self.cfg = model.cfg
+
+    def forward(self, sheet_rgb, sheet_mask, udp, sampled=None, cover=None):
+        m = self.model
+        return m.fusion(sampled, cover, m.encode_pose(udp)[0], keep_seen=self.keep_seen)
+
+
+class PlainLookup(torch.nn.Module):
+    """Reference, not a model: the runtime's sheet samples with no network.
+    Each covered pixel takes the mean colour of the views that see its
+    surface point (cover > 0.5), or the best-covered view's when none does;
+    the flat fill where no view has it."""
+
+    takes_view_samples = True
+
+    def __init__(self, image_size: int, label: str = "plain lookup"):
+        super().__init__()
+        self.cfg = type("Cfg", (), {"image_size": image_size, "name": label})()
+
+    def forward(self, sheet_rgb, sheet_mask, udp, sampled=None, cover=None):
+        occ = udp[:, 3:4]
+        straight = sampled[:, :, :3] / sampled[:, :, 3:4].clamp_min(1e-6)  # [N, V, 3, H, W]
+        seen = (cover > 0.5).to(sampled.dtype)
+        best = torch.zeros_like(cover).scatter_(1, cover.argmax(1, keepdim=True), 1.0) * (cover > 0.01)
+        w = torch.where(seen.sum(1, keepdim=True) > 0, seen, best)
+        rgb = (w * straight).sum(1) / w.sum(1).clamp_min(1e-6)
+        flat = FlatColourBaseline.mean_colour(sheet_rgb, sheet_mask)[:, :, None, None].expand_as(rgb)
+        rgb = torch.where(w.sum(1) > 0, rgb, flat)
+        return torch.cat([rgb.clamp(0, 1) * occ, occ], 1)
+
+
 @torch.no_grad()
 def evaluate(model, characters: list[CharacterFrames], views=VIEW_COUNTS, targets: int = 4, seed: int = 0,
              batch: int = 4, progress: bool = True, grid_rows: int = 4,
              true_sheet_udp: bool = False, size: int | None = None,
-             head_boxes: dict[int, np.ndarray] | None = None) -> tuple[dict, dict]:
+             head_boxes: dict[int, np.ndarray] | None = None,
+             samples: list | None = None) -> tuple[dict, dict]:
     """-> ({"n=1": {"l1", "ssim", "psnr", "sharpness"[, "face_ssim", "face_samples"], "samples"}, ...},
     {n: grid batch}) for one model.
 
@@ -184,7 +319,11 @@ def evaluate(model, characters: list[CharacterFrames], views=VIEW_COUNTS, target
 
     ``true_sheet_udp``: a lookup-architecture model builds its table from the
     sheet's true UDP (a sheet rendered from the rigged mesh) instead of its
-    own UDP prediction (drawings)."""
+    own UDP prediction (drawings).
+
+    ``samples``: per job of :func:`eval_jobs` (same seed and targets), the
+    runtime's sheet samples (:func:`view_samples`) for models that take them
+    (:class:`ViewsShader`, :class:`PlainLookup`)."""
     from tqdm import tqdm
 
     if not characters:
@@ -197,13 +336,10 @@ def evaluate(model, characters: list[CharacterFrames], views=VIEW_COUNTS, target
     size = int(size or model.cfg.image_size)
     use_sheet_udp = true_sheet_udp or getattr(model, "needs_sheet_udp", False)
     model.eval()
-    # (character, target, sheet order) triples, fixed by the seed
-    jobs = []
-    for ci, c in enumerate(characters):
-        rng = np.random.default_rng([seed, c.seed])
-        for t in rng.permutation(poses)[:targets]:
-            others = rng.permutation([k for k in range(poses) if k != t])
-            jobs.append((ci, int(t), others))
+    jobs = eval_jobs(characters, targets, seed)
+    takes_samples = getattr(model, "takes_view_samples", False)
+    if takes_samples and (samples is None or len(samples) != len(jobs) or samples[0][0].shape[0] < views[-1]):
+        raise ConfigError(f"{model.cfg.name}: needs the sheet samples of every job for {views[-1]} views")
     keys = ("l1", "ssim", "psnr", "sharpness") + (("face_ssim",) if head_boxes is not None else ())
     sums = {n: dict.fromkeys(keys, 0.0) for n in views}
     faces = dict.fromkeys(views, 0)
@@ -225,7 +361,12 @@ def evaluate(model, characters: list[CharacterFrames], views=VIEW_COUNTS, target
             sheet = torch.stack(sheets)
             b = {"sheet_rgb": sheet[:, :, :3].contiguous(), "sheet_mask": sheet[:, :, 3:4].contiguous(),
                  "udp": torch.stack(udps), "target": torch.stack(tgts)}
-            if use_sheet_udp:
+            if takes_samples:
+                picked = [samples[j] for j in range(i, i + len(chunk))]
+                pred = model(b["sheet_rgb"], b["sheet_mask"], b["udp"],
+                             sampled=torch.stack([p[0][:n] for p in picked]).float(),
+                             cover=torch.stack([p[1][:n] for p in picked]).float())
+            elif use_sheet_udp:
                 pred = model(b["sheet_rgb"], b["sheet_mask"], b["udp"], sheet_udp=torch.stack(sheet_udps))
             else:
                 pred = model(b["sheet_rgb"], b["sheet_mask"], b["udp"])

@@ -13,6 +13,13 @@ Run folder (``--out``)::
 Batches are a pure function of (seed, step): every DDP rank draws the same
 global batch and takes its own slice, and ``--resume`` continues with exactly
 the batches the uninterrupted run would have seen.
+
+Data with exact sheet samples (``conrt data make --exact``) and a lookup model
+(conr-rt): only the ``FusionNet`` trains, on the samples the runtime's exact
+correspondences give (refinement on every pixel, ``keep_seen=False``); a
+fraction ``table_mix`` of the steps shades through the 32³ table instead
+(from the true or, per ``lookup.gt_sheet_udp``, the predicted sheet UDP), so
+the same weights still serve sheets without view files.
 """
 from __future__ import annotations
 
@@ -66,6 +73,8 @@ class TrainConfig:
     # with ``init``: only these top-level parts (e.g. ("udpparsernet",)) are
     # loaded, the rest starts fresh: a new config that shares a part
     init_parts: tuple[str, ...] = ()
+    # data with exact samples: the fraction of steps that shade through the table instead
+    table_mix: float = 0.25
 
 
 def model_config(name: str, size: int):
@@ -116,12 +125,15 @@ class _TrainNet(torch.nn.Module):
     """Everything that needs gradients in one forward (what DDP wraps):
     the rendered RGBA and, optionally, the sheet head's UDP predictions."""
 
-    def __init__(self, model, sheet_head: bool):
+    def __init__(self, model, sheet_head: bool, true_tables: bool = False):
         super().__init__()
         self.model, self.sheet_head = model, sheet_head
+        self.true_tables = true_tables  # fine-tuning the fusion for exact samples: tables from the true sheet UDP
 
-    def forward(self, sheet_rgb, sheet_mask, udp, sheet_udp=None, use_true_udp=None):
+    def forward(self, sheet_rgb, sheet_mask, udp, sheet_udp=None, use_true_udp=None, sampled=None, cover=None):
         m = self.model
+        if sampled is not None:  # exact sheet samples (the runtime's correspondence pass): FusionNet alone
+            return m.fusion(sampled, cover, m.encode_pose(udp)[0]), None
         if m.takes_sheet_udp:  # lookup: the table from the predicted or the true sheet UDP
             return self._lookup_forward(sheet_rgb, sheet_mask, udp, sheet_udp, use_true_udp)
         feats, reference = m.encode_sheet(sheet_rgb, sheet_mask)
@@ -137,6 +149,11 @@ class _TrainNet(torch.nn.Module):
         true one, so the fusion also learns from clean correspondences."""
         m = self.model
         n, views = sheet_rgb.shape[:2]
+        if self.true_tables and sheet_udp is not None:
+            # the sheet head is frozen (fine-tuning the fusion): the table from the
+            # sheet's true UDP (the head's prediction costs ~5 s per batch at 256²)
+            reference = torch.cat([sheet_rgb, sheet_mask], 2)
+            return m.render(m.encode_pose(udp), reference, [m.table(sheet_udp[:, :, :3], sheet_mask)]), None
         raw = m.sheet_udp_logits(sheet_rgb)  # [N*M, 4, S, S]
         xyz = torch.sigmoid(raw[:, :3]).detach().reshape(n, views, 3, *sheet_rgb.shape[-2:])
         if sheet_udp is not None and use_true_udp is not None:
@@ -248,7 +265,10 @@ def validate(model, val: SheetDataset, samples: int = 8, batch: int = 4) -> tupl
     sums, n, first = {"l1": 0.0, "ssim": 0.0, "psnr": 0.0}, 0, None
     for i in range(0, len(idx), batch):
         b = val.batch(idx[i:i + batch], key=0)
-        pred = model(b["sheet_rgb"], b["sheet_mask"], b["udp"])
+        if val.exact and getattr(model, "takes_views", False):  # as the runtime shades a sheet with view files
+            pred = model.fusion(b["sampled"], b["cover"], model.encode_pose(b["udp"])[0])
+        else:
+            pred = model(b["sheet_rgb"], b["sheet_mask"], b["udp"])
         for k, v in metrics(pred, b["target"]).items():
             if k in sums:  # the logged validation metrics
                 sums[k] += float(v.sum())
@@ -310,9 +330,20 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True) -> dict
 
     torch.manual_seed(cfg.seed)  # same initial weights on every rank (DDP also broadcasts them)
     model = create_model(mcfg)
-    sheet_head = cfg.loss.udp > 0 and mcfg.sheet_encoder.decoder_filters and mcfg.sheet_encoder.classes == 4
+    exact = train_set.exact and getattr(model, "takes_views", False)
+    if not 0.0 <= cfg.table_mix <= 1.0:
+        raise ConfigError(f"--table-mix is a fraction of steps in 0..1, got {cfg.table_mix}")
+    sheet_head = (cfg.loss.udp > 0 and mcfg.sheet_encoder.decoder_filters and mcfg.sheet_encoder.classes == 4
+                  and not exact)
     _freeze_unused(model, bool(sheet_head))
-    optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    if exact:  # fine-tuning for exact correspondences: the sheet encoder is not on that path
+        for name, part in model.named_children():
+            if name != "fusion":
+                part.requires_grad_(False)
+        log.info("%s: exact sheet samples in the data: training the fusion only (%.0f %% of the steps "
+                 "through the table)", cfg.data, 100 * cfg.table_mix)
+    optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=cfg.lr,
+                                  weight_decay=cfg.weight_decay)
     step, elapsed, best = 0, 0.0, float("inf")
     if cfg.init and not resume:
         _init_weights(model, Path(cfg.init), tuple(cfg.init_parts))
@@ -325,7 +356,7 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True) -> dict
             _truncate_log(run / "log.csv", step)
     elif rank == 0 and (run / "log.csv").exists():
         (run / "log.csv").unlink()  # a fresh run starts a fresh log
-    net = _TrainNet(model, bool(sheet_head))
+    net = _TrainNet(model, bool(sheet_head), true_tables=exact)
     if distributed:
         from torch.nn.parallel import DistributedDataParallel as DDP
 
@@ -361,7 +392,10 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True) -> dict
             if model.takes_sheet_udp:  # which samples build their table from the true sheet UDP
                 draw = np.random.default_rng([cfg.seed, 7, step]).random(cfg.batch)[rank * per_rank:(rank + 1) * per_rank]
                 true_udp = torch.from_numpy(draw < mcfg.lookup.gt_sheet_udp)
-            pred, udp_pred = net(b["sheet_rgb"], b["sheet_mask"], b["udp"], b["sheet_udp"], true_udp)
+            views = {}
+            if exact and np.random.default_rng([cfg.seed, 11, step]).random() >= cfg.table_mix:
+                views = {"sampled": b["sampled"], "cover": b["cover"]}
+            pred, udp_pred = net(b["sheet_rgb"], b["sheet_mask"], b["udp"], b["sheet_udp"], true_udp, **views)
             loss, parts = training_loss(pred, b["target"], cfg.loss, udp_pred, b["sheet_udp"].flatten(0, 1))
             if not torch.isfinite(loss):
                 raise InputError(f"step {step}: the loss is {float(loss)}; lower --lr or check the data")

@@ -33,6 +33,11 @@ def register(subparsers) -> None:
     m.add_argument("--antialias", type=int, default=1,
                    help="supersampling factor of the UDP and toon passes: 3 gives coverage alpha at the "
                         "silhouette (UDP landmarks stay one surface's); default 1 = binary coverage")
+    m.add_argument("--exact", action="store_true",
+                   help="also store, for every pose as the frame and every other pose as a sheet view, the "
+                        "samples the runtime's exact correspondences give (the GL correspondence pass: view "
+                        "cameras and poses, depth-tested visibility); --poses <= 8. What fine-tuning for sheets "
+                        "with view files trains on (conrt train --data DIR uses them when present)")
     m.set_defaults(func=run_make)
     p.set_defaults(func=lambda args: (p.print_help(), 2)[1])
 
@@ -45,7 +50,8 @@ def run_make(args) -> int:
 
     spec = DataSpec(characters=args.characters, poses=args.poses, size=args.size, seed=args.seed,
                     shard_size=args.shard_size, val=args.val, test=args.test,
-                    styles=tuple(x.strip() for x in args.styles.split(",") if x.strip()), antialias=args.antialias)
+                    styles=tuple(x.strip() for x in args.styles.split(",") if x.strip()), antialias=args.antialias,
+                    exact=args.exact)
 
     check_output_folder(args.output)  # before the work
     manifest = make_dataset(args.output, spec)

@@ -42,6 +42,16 @@ def register(subparsers) -> None:
                    help="also score two baselines on the same frames, no learning: the flat fill (UDP silhouette "
                         "x mean sheet colour) and the exact lookup (each pixel copies the sheet pixel with the "
                         "nearest true UDP, blended over the views that see it)")
+    p.add_argument("--correspondence", default="auto", choices=("auto", "exact", "udp-nn", "table"),
+                   help="how a lookup model (conr-rt) finds the sheet's pixels, as the runtime does: exact (the "
+                        "views' cameras and poses through the GL correspondence pass; --seeds keeps them, a "
+                        "dataset made with --exact stores the samples), udp-nn (nearest sheet UDP per vertex; "
+                        "--seeds), table (the 32³ table of the sheet's predicted UDP); auto (default): exact "
+                        "where possible, else the table. With exact/udp-nn --baseline adds the plain lookup "
+                        "(the same samples, no network)")
+    p.add_argument("--keep-seen", default="on", choices=("on", "off", "both"),
+                   help="exact/udp-nn: keep the views' fused colour where they see the point (on, as the "
+                        "runtime), the refinement on every pixel (off, as trained), or score both")
     p.add_argument("--true-sheet-udp", action="store_true",
                    help="lookup models (conr-rt): also score with tables built from the sheet's true UDP "
                         "(sheets rendered from the rigged mesh) besides the model's own UDP prediction (drawings)")
@@ -53,9 +63,10 @@ def run(args) -> int:
 
     from conrt.runtime.nn.checkpoint import find_weights, load_weights  # lazy: torch, not at CLI startup
     from conrt.runtime.defaults import default_weights_path  # lazy: torch, not at CLI startup
-    from conrt.training.evaluate import (ExactLookupBaseline, FlatColourBaseline, characters_from_data,  # lazy: torch, not at CLI startup
-                                         characters_from_seeds, evaluate, format_table, parse_seeds,
-                                         procedural_head_boxes, save_eval_grid)
+    from conrt.training.evaluate import (ExactLookupBaseline, FlatColourBaseline, PlainLookup, ViewsShader,  # lazy: torch, not at CLI startup
+                                         characters_from_data, characters_from_seeds, eval_jobs, evaluate,
+                                         format_table, parse_seeds, procedural_head_boxes,
+                                         resolve_correspondence, save_eval_grid, view_samples)
 
     torch.set_num_threads(max(1, args.threads))
     try:
@@ -73,9 +84,24 @@ def run(args) -> int:
     else:
         characters = characters_from_data(args.data, args.split)
     heads = procedural_head_boxes(characters)
+    mode = resolve_correspondence(args.correspondence, characters)
+    samples = None
+    if mode != "table":
+        if args.targets < 1:
+            raise ConfigError(f"--targets must be >= 1, got {args.targets}")
+        jobs = eval_jobs(characters, min(args.targets, characters[0].rgba.shape[0]))
+        samples = view_samples(characters, jobs, max(views), mode, size, progress=not args.json)
+    log.info("correspondences: %s", mode)
     common = dict(views=views, targets=args.targets, progress=not args.json, size=size, head_boxes=heads)
+    keep = {"on": (True,), "off": (False,), "both": (True, False)}[args.keep_seen]
     results, grids_all = {}, {}
     for path, model in zip(paths, models):
+        if mode != "table" and getattr(model, "takes_views", False):
+            for k in keep:
+                table, grids = evaluate(ViewsShader(model, k), characters, samples=samples, **common)
+                label = f"{path.stem} ({mode}{'' if k else ', refined everywhere'})"
+                results[label], grids_all[label] = table, grids
+            continue
         table, grids = evaluate(model, characters, **common)
         label = path.stem if len(paths) > 1 else ""
         results[label] = table
@@ -89,15 +115,18 @@ def run(args) -> int:
         if "" in results:
             results[paths[0].stem] = results.pop("")
         results["flat-colour-baseline"], _ = evaluate(FlatColourBaseline(size), characters, **common)
-        results["exact-lookup-baseline"], _ = evaluate(ExactLookupBaseline(size), characters, **common)
+        if mode == "table":
+            results["exact-lookup-baseline"], _ = evaluate(ExactLookupBaseline(size), characters, **common)
+        else:
+            results[f"plain {mode} lookup"], _ = evaluate(PlainLookup(size), characters, samples=samples, **common)
     out = results[""] if "" in results else results
     if args.grid:
         save_eval_grid(args.grid, next(iter(grids_all.values())))
     if args.json:
         print(json.dumps(out))
     else:
-        print(f"conrt eval: {len(characters)} characters x {args.targets} targets at {size}x{size}, weights "
-              f"{', '.join(map(str, paths))}")
+        print(f"conrt eval: {len(characters)} characters x {args.targets} targets at {size}x{size}, "
+              f"{mode} correspondences, weights {', '.join(map(str, paths))}")
         print(format_table(out))
         if args.grid:
             print(f"grid: {args.grid}")

@@ -81,7 +81,7 @@ def run(args) -> int:
     from conrt.physics.motion import check_motion  # lazy: a stage (0.1-0.3 s), not at CLI startup
 
     check_motion(args.clip)  # before any file is created
-    spec = runtime_spec(args).check()
+    spec = runtime_spec(args, lookahead=True).check()  # every frame in order, nobody steers
     sinks = []
     if args.output:
         sinks.append(make_sink(args.output, args.fps, extra={"clip": args.clip, "fps": args.fps}))

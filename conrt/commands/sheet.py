@@ -3,7 +3,9 @@ alpha, transparent background) of the character from several views (front,
 3/4, side, back, ...) in mild pose variations. Writes ``view_NN.png`` and
 ``sheet.json`` (view angles, pose seeds) and each view's camera and pose
 (``view_NN_view.npz``) into the output folder; with
-``--udp`` also each view's UDP (``view_NN_udp.npz``, official format)."""
+``--udp`` also each view's UDP (``view_NN_udp.npz``, official format).
+``--style unlit`` draws the texture as authored (no lighting, no ink): a
+sheet whose colours do not depend on where the light was (docs/real_character.md)."""
 from __future__ import annotations
 
 import argparse
@@ -41,6 +43,9 @@ def register(subparsers) -> None:
     add_view_arguments(p)
     p.add_argument("--seed", type=int, default=0, help="seed of the pose variations")
     p.add_argument("--strength", type=float, default=0.12, help="pose variation: max joint turn in radians (0 = rest pose)")
+    p.add_argument("--style", default="toon",
+                   help="look of the views: toon (default), unlit (the texture as authored: no lighting, no ink), "
+                        "flat, soft, no-outline, thick-outline")
     p.add_argument("--udp", action="store_true",
                    help=f"also write each view's UDP (view_NN_udp.npz; PNG previews in {PREVIEW_DIR}/)")
     p.add_argument("-o", "--output", type=Path, default=Path("sheet"), help="output folder")
@@ -54,8 +59,10 @@ def run(args) -> int:
 
     from conrt.characters.posing import posed_positions  # lazy: a stage (0.1-0.3 s), not at CLI startup
     from conrt.shaders import ToonPass, UdpPass, create_context, frame_character, release_context  # lazy: moderngl, not at CLI startup
+    from conrt.shaders.toon_pass import named_style  # lazy: moderngl, not at CLI startup
     from conrt.shaders.view_file import save_view_file, view_file_for  # lazy: moderngl, not at CLI startup
 
+    style = named_style(args.style, args.size)  # ConfigError naming the styles, before any work
     yaws = sheet_yaws(args.views)
     out = check_output_folder(args.output)  # before the work; created once the character loaded
     character = load_character_file(args.character, **loading_kwargs(args))
@@ -63,7 +70,7 @@ def run(args) -> int:
     make_output_folder(out)
     views = []
     try:
-        with ToonPass(ctx, args.size, args.size) as toon, UdpPass(ctx, args.size, args.size) as udp:
+        with ToonPass(ctx, args.size, args.size, style) as toon, UdpPass(ctx, args.size, args.size) as udp:
             toon.set_character(character)
             if args.udp:
                 udp.set_character(character)
@@ -87,7 +94,7 @@ def run(args) -> int:
     finally:
         release_context(ctx)
     meta = {"character": str(args.character), "size": args.size, "projection": args.projection,
-            "alpha": "straight", "views": views}
+            "alpha": "straight", "style": args.style, "views": views}
     (out / "sheet.json").write_text(json.dumps(meta, indent=1))
     print(f"wrote {len(views)} views to {out}/")
     return 0

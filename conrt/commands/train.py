@@ -40,6 +40,10 @@ def register(subparsers) -> None:
     p.add_argument("--no-augment", action="store_true", help="no sheet augmentation")
     p.add_argument("--udp-weight", type=float, default=0.5,
                    help="weight of the auxiliary UDP-detector loss on the sheet images (0 = off; default 0.5)")
+    p.add_argument("--table-mix", type=float, default=0.25,
+                   help="data with exact sheet samples (conrt data make --exact): only the fusion net trains, "
+                        "on those samples; this fraction of the steps shades through the 32³ table instead, so "
+                        "sheets without view files keep working (default 0.25)")
     p.set_defaults(func=run)
 
 
@@ -55,7 +59,7 @@ def run(args) -> int:
                       log_every=args.log_every, checkpoint_minutes=args.checkpoint_minutes, seed=args.seed,
                       threads=args.threads, augment=not args.no_augment,
                       loss=LossWeights(udp=args.udp_weight), init=args.init,
-                      init_parts=tuple(args.init_parts))
+                      init_parts=tuple(args.init_parts), table_mix=args.table_mix)
     result = train(cfg, resume=args.resume)
 
     if int(os.environ.get("RANK", 0)) == 0:

@@ -820,7 +820,10 @@ class RuntimeSpec:
     :func:`conrt.characters.gltf_io.load_character`; ``vmc``: a
     :class:`~conrt.physics.vmc.VmcReceiver` (or "[HOST:]PORT", then the runtime
     owns and closes it) whose live pose drives the body instead of ``motion``;
-    ``vmc_send``: "HOST:PORT" to send each produced pose to as VMC.
+    ``vmc_send``: "HOST:PORT" to send each produced pose to as VMC;
+    ``lookahead``: step the physics a frame ahead on a thread of its own
+    (``PhysicsStage``) — only for callers that take every frame in order and
+    never steer (render, the bench): a steer would show a frame late.
     """
 
     character: object = None
@@ -843,6 +846,7 @@ class RuntimeSpec:
     name_map: Mapping | None = None
     vmc: object = None
     vmc_send: object = None
+    lookahead: bool = False
 
     def check(self) -> "RuntimeSpec":
         """The checks that need no loading (motion text, size, modes, addresses,
@@ -916,8 +920,8 @@ def build_runtime(spec: RuntimeSpec, *, ctx=None) -> Runtime:
                 owned.append(receiver)
             live = receiver.motion(char)
         if spec.physics == "on" or live is not None or (spec.physics == "optional" and motion is not None):
-            # every frame in order and nobody steering: the physics steps a frame ahead on its own thread
-            lookahead = (not spec.realtime and live is None and spec.vmc_send is None
+            # the physics steps a frame ahead on its own thread where the caller asked and nothing steers it
+            lookahead = (spec.lookahead and not spec.realtime and live is None and spec.vmc_send is None
                          and spec.physics_mode == "kinematic")
             try:
                 physics = PhysicsStage(char, motion if motion is not None else "idle", fps=spec.fps,

@@ -82,7 +82,7 @@ def measure_size(size: int, frames: int = 10, warmup: int = 2, backend: str = "a
     rt = build_runtime(RuntimeSpec(character=character, motion=BENCH_CLIP, sheet=sheet,
                                    weights=model if model is not None else weights, backend=backend,
                                    backend_options=dict(backend_options or {}), size=size, context="egl",
-                                   correspondence=correspondence))
+                                   correspondence=correspondence, lookahead=True))
     udps, stats = [], []
     try:
         it = rt.frames(warmup + frames, sink=lambda f: to_straight_u8(f.rgba))

@@ -271,7 +271,7 @@ class GlLookupBackend(Backend):
         if self.fusion == "onnxruntime" and self.cache is not None:
             size, views = self.cache.size, self.cache.views
             if self._seen_key != (size, views):
-                self._seen_session = open_session(self._graph(size, views, keep_seen=True), self.threads,
+                self._seen_session = open_session(self._graph(size, views, keep_seen=self.model.cfg.lookup.keep_seen), self.threads,
                                                   self.providers)
                 self._seen_key = (size, views)
 
@@ -284,7 +284,8 @@ class GlLookupBackend(Backend):
             return self._seen_session.run(["rgba"], {"sampled": sampled, "cover": cover, "udp": udp})[0]
         with torch.inference_mode():
             return self.model.fusion(torch.from_numpy(sampled), torch.from_numpy(cover),
-                                     self.model.encode_pose(torch.from_numpy(udp))[0], keep_seen=True).numpy()
+                                     self.model.encode_pose(torch.from_numpy(udp))[0],
+                                     keep_seen=self.model.cfg.lookup.keep_seen).numpy()
 
     def infer(self, udp: np.ndarray) -> np.ndarray:
         if self.lookup is None:

@@ -93,6 +93,11 @@ class LookupConfig:
     # into the conv before it, PReLU is a pass of its own over the tensor
     activation: Literal["prelu", "relu"] = "prelu"
     gt_sheet_udp: float = 0.5  # training: chance a sample builds its table from the true sheet UDP
+    # exact / udp-nn correspondences (runtime.lookup_net.FusionNet keep_seen): keep
+    # the views' fused colour where they see the point. Weights trained on the
+    # table over-correct exact samples and need it; weights fine-tuned on exact
+    # samples (conrt data make --exact) may not (docs/training.md)
+    keep_seen: bool = True
 
 
 @dataclass(frozen=True)

@@ -315,8 +315,9 @@ class LookupNet(ShaderNet):
         return (rgba, None) if return_features else rgba
 
     def render_views(self, udp: torch.Tensor, sampled: torch.Tensor, cover: torch.Tensor) -> torch.Tensor:
-        """The correspondences already found (e.g. exactly, by the GL pass): FusionNet alone."""
-        return self.fusion(sampled, cover, self.encode_pose(udp)[0], keep_seen=True)
+        """The correspondences already found (e.g. exactly, by the GL pass): FusionNet alone,
+        keeping the seen colours as the weights' config says (``lookup.keep_seen``)."""
+        return self.fusion(sampled, cover, self.encode_pose(udp)[0], keep_seen=self.cfg.lookup.keep_seen)
 
     def sheet_tensor_shapes(self, size: int, views: int) -> list[tuple[int, ...]]:
         return [(1, views, 3, self.cfg.lookup.grid ** 3)]

@@ -149,6 +149,19 @@ def test_step_shades_the_given_pose_and_the_surface_drives_the_stages(spec, user
         assert stepped.clip == "wave"
 
 
+def test_advance_is_synchronous_on_a_lookahead_runtime(spec):
+    """A runtime whose physics steps a frame ahead (render, bench) still applies a
+    time scale set between two advance() calls to the very next step."""
+    from conrt.runtime.app.frame_loop import build_runtime
+
+    with build_runtime(dataclasses.replace(spec, lookahead=True)) as rt:
+        rt.advance()
+        assert rt.time == pytest.approx(1 / 30)
+        rt.set_time_scale(4.0)
+        rt.advance()
+        assert rt.time == pytest.approx(5 / 30)  # a step started ahead at scale 1 would give 2/30
+
+
 def test_step_is_refused_on_a_realtime_runtime(spec):
     from conrt.runtime.app.frame_loop import build_runtime
 

@@ -1,0 +1,249 @@
+"""The picture on a real third-party character: exact correspondences vs the old table default.
+
+The character is Low-Poly Godette (``tests/fixtures/assets/gltf/Godette_vrm_v4.vrm``,
+CC-BY 3.0, see the CREDITS.md beside it): a textured VRM 0.x anime character
+with MToon materials, not one of our procedural ones. ``conrt sheet --views 6
+--udp --size 256`` draws its sheet (each view's camera and pose beside it);
+frames come from ``open_runtime`` (torch backend, kinematic clips ``walk`` and
+``wave``, camera yaw 30°); the ground truth is the same toon pass at the
+target pose (``toon=True``, what ``conrt sheet`` draws with). Every row scores
+the same frames (checked: identical UDPs).
+
+Rows (metrics of ``training.losses.metrics`` on premultiplied RGBA; face SSIM
+inside the head's box on screen, as ``conrt eval``):
+
+- ``flat``: the UDP silhouette × the sheet's mean colour (no correspondences);
+- ``plain exact``: no network, each pixel takes its best visible view's colour;
+- ``table + network``: the old default's correspondences (``correspondence="table"``, 32³ table), same weights;
+- ``exact + network``: the new default (``correspondence="auto"`` picks exact
+  when the sheet has ``view_NN_view.npz``).
+
+Usage: python benchmarks/real_character_bench.py [--weights FILE] [--sizes 256 128]
+       [--frames 15] [--stride 4] [--json benchmarks/results/real_character.json]
+       [--docs docs/real_character.md] [--picture docs/real_character.png]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # before torch loads its OpenMP
+
+import numpy as np  # noqa: E402
+from doc_table import write_marked_table  # noqa: E402  (benchmarks/ is on sys.path when run as a script)
+from exact_bench import _conrt, _flat, _head_box, _plain, _premul  # noqa: E402  (same rules as the procedural bench)
+
+ROOT = Path(__file__).resolve().parents[1]
+CHARACTER = ROOT / "tests" / "fixtures" / "assets" / "gltf" / "Godette_vrm_v4.vrm"
+log = logging.getLogger("real_character_bench")
+
+MODES = ("table", "exact")
+CLIPS = ("walk", "wave")
+YAW = 30.0
+ROWS = {"flat": "flat fill", "plain exact": "plain exact lookup (no network)",
+        "table": "table 32³ + network (the old default's correspondences)", "exact": "**exact + network (the default)**"}
+
+
+LOOKS = ("toon", "unlit")  # the sheet's and the ground truth's look (``conrt sheet --style``)
+
+
+def _unlit_pass(ctx, size: int, character):
+    """Ground truth for unlit sheets: the texture as authored, no lighting, no ink."""
+    from conrt.shaders import ToonPass
+    from conrt.shaders.toon_pass import named_style
+
+    unlit = ToonPass(ctx, size, size, named_style("unlit", size))
+    try:
+        unlit.set_character(character)
+    except BaseException:
+        unlit.release()
+        raise
+    return unlit
+
+
+def _collect(model, char_path, sheet, size, mode, frames, stride, look):
+    """Shade every ``stride``-th physics frame of each clip (``frames`` of them) in one
+    correspondence mode; each record keeps the frame's pose and samples."""
+    from conrt.runtime.app.frame_loop import open_runtime
+
+    out = []
+    for clip in CLIPS:
+        with open_runtime(str(char_path), str(sheet), model=model, backend="torch", size=size, clip=clip,
+                          passes=(look,), yaw=YAW, correspondence=mode) as rt:
+            for _ in range(frames):
+                for _ in range(stride):  # more of the clip for the same shading time
+                    rt.produce()
+                job = rt.last_produced
+                f = None
+                while f is None or f.index != job.index:
+                    f = rt.next(timeout=None)
+                out.append({"udp": f.udp, "rgba": f.rgba, "gt": _premul(f.buffers[look]), "camera": f.camera,
+                            "pose": job.pose, "views": job.views, "shader": rt.shader})
+    return out
+
+
+def score(preds: list[np.ndarray], gts: list[np.ndarray], boxes) -> dict:
+    import torch
+
+    from conrt.training.losses import metrics
+
+    def t(xs):
+        return torch.from_numpy(np.stack(xs).transpose(0, 3, 1, 2).copy())
+
+    hb = torch.tensor([[y0, y1, x0, x1] for x0, y0, x1, y1 in boxes], dtype=torch.float32)
+    m = metrics(t(preds), t(gts), hb)
+    return {k: float(np.nanmean(v.numpy())) for k, v in m.items()}
+
+
+def quality(args, model, work: Path, look: str) -> tuple[dict, dict]:
+    from PIL import Image
+
+    from conrt.characters.gltf_io import load_character
+    from conrt.shaders.view_file import load_view_file
+
+    sheet = work / f"sheet_{look}"
+    _conrt("sheet", args.character, "--views", args.views, "--udp", "--size", 256, "--style", look, "-o", sheet)
+    character = load_character(args.character)
+    rows, pictures = {}, {}
+    for size in args.sizes:
+        runs = {}
+        for mode in MODES:
+            t = time.perf_counter()
+            runs[mode] = _collect(model, args.character, sheet, size, mode, args.frames, args.stride, look)
+            log.info("%s, %d px, %s: %d frames in %.1f s", look, size, mode, len(runs[mode]), time.perf_counter() - t)
+        ref = runs["table"]
+        for a, b in zip(ref, runs["exact"]):
+            if not np.array_equal(a["udp"], b["udp"]):
+                raise RuntimeError(f"{size}: exact rendered other frames than the table")
+        preds = {name: [] for name in ROWS}
+        for i, fr in enumerate(ref):
+            flat = _flat(fr["shader"], fr["udp"])
+            preds["flat"].append(flat)
+            preds["plain exact"].append(_plain(runs["exact"][i]["views"], flat, fr["udp"]))
+            for mode in MODES:
+                preds[mode].append(runs[mode][i]["rgba"])
+        gts = [fr["gt"] for fr in ref]
+        boxes = [_head_box(character, fr["pose"], fr["camera"], size) for fr in ref]
+        table = {name: score(ps, gts, boxes) for name, ps in preds.items()}
+        for name in table:
+            table[name]["l1_vs_flat"] = table[name]["l1"] / table["flat"]["l1"]
+        rows[str(size)] = table
+        picks = [len(ref) // 4, 3 * len(ref) // 4]  # one walk frame, one wave frame
+        cam0, pose0 = load_view_file(sheet / "view_00_view.npz")
+        pictures[str(size)] = [{"sheet": Image.open(sheet / "view_00.png").convert("RGBA"), "box": boxes[k],
+                                "sheet_box": _head_box(character, pose0, cam0, cam0.width),
+                                "udp": np.concatenate([ref[k]["udp"][..., :3] * ref[k]["udp"][..., 3:],
+                                                       ref[k]["udp"][..., 3:]], -1),
+                                "gt": gts[k], **{m: preds[m][k] for m in ("table", "exact", "plain exact")}}
+                               for k in picks]
+    return rows, pictures
+
+
+def doc_table(result: dict) -> str:
+    lines = ["| sheet look | size | shading | L1 | × flat | SSIM | face SSIM | sharpness |",
+             "|---|---|---|---|---|---|---|---|"]
+    for look in result["looks"]:
+        for size in result["sizes"]:
+            for name, label in ROWS.items():
+                r = result["rows"][look][str(size)][name]
+                lines.append(f"| {look} | {size}² | {label} | {r['l1']:.4f} | {r['l1_vs_flat']:.2f} | {r['ssim']:.3f} | "
+                             f"{r['face_ssim']:.3f} | {r['sharpness']:.2f} |")
+    return "\n".join(lines)
+
+
+def picture(path: Path, pictures: dict, size: str) -> None:
+    """Per frame: sheet view | UDP | old default | new default | plain exact | ground truth, then face crops (3×)."""
+    from PIL import Image
+
+    from conrt.runtime.app.frame_loop import to_straight_u8
+
+    cols = ("udp", "table", "exact", "plain exact", "gt")
+    s = int(size)
+    rows = []
+    for p in pictures[size]:
+        sheet = p["sheet"]
+        tiles = [sheet.resize((s, s), Image.BILINEAR)] + [Image.fromarray(to_straight_u8(p[c])) for c in cols]
+        x0, y0, x1, y1 = p["box"]
+        faces = [sheet.crop(p["sheet_box"]).resize((s, s), Image.NEAREST)]
+        faces += [t.crop((x0, y0, x1, y1)).resize((s, s), Image.NEAREST) for t in tiles[1:]]
+        rows += [tiles, faces]
+    out = Image.new("RGBA", (s * (len(cols) + 1), s * len(rows)), (235, 235, 235, 255))
+    for r, tiles in enumerate(rows):
+        for c, t in enumerate(tiles):
+            out.alpha_composite(t.convert("RGBA"), (c * s, r * s))
+    out.convert("RGB").save(path)
+
+
+def _commit() -> str:
+    """HEAD's short hash, "+dirty" when tracked files differ from it (numbers tied to the code measured)."""
+    try:
+        head = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"], capture_output=True,
+                              text=True, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "-C", str(ROOT), "diff", "--quiet", "HEAD"]).returncode != 0
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+    return head + ("+dirty" if dirty else "")
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--character", type=Path, default=CHARACTER)
+    ap.add_argument("--weights", default=None, help="weights file (default: the shipped default weights)")
+    ap.add_argument("--views", type=int, default=6)
+    ap.add_argument("--looks", nargs="+", default=list(LOOKS), choices=LOOKS,
+                    help="sheet and ground-truth look: toon (lit, inked) and/or unlit (texture as authored)")
+    ap.add_argument("--sizes", type=int, nargs="+", default=[256, 128])
+    ap.add_argument("--frames", type=int, default=15, help="shaded frames per clip (clips: walk, wave)")
+    ap.add_argument("--stride", type=int, default=4,
+                    help="physics frames (30 fps) per shaded frame: 15 x 4 = 2 s of each clip")
+    ap.add_argument("--json", type=Path, default=ROOT / "benchmarks" / "results" / "real_character.json")
+    ap.add_argument("--docs", type=Path, default=None, help="write the table into this doc's real-character-bench markers")
+    ap.add_argument("--picture", type=Path, default=None, help="picture grid PNG (first size)")
+    args = ap.parse_args(argv)
+    commit = _commit()  # before the run writes its json/doc/picture
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    for noisy in ("conrt", "conrt.physics"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    import torch
+
+    from conrt.runtime.app.session import load_model_source
+
+    torch.set_num_threads(2)
+    from conrt.runtime.app.passes import pass_names, register_pass
+
+    if "unlit" not in pass_names():
+        register_pass("unlit", _unlit_pass)
+    model, described = load_model_source(args.weights)
+    rows, pictures = {}, {}
+    with tempfile.TemporaryDirectory(prefix="conrt-real-character-") as tmp:
+        for look in args.looks:
+            rows[look], pictures[look] = quality(args, model, Path(tmp), look)
+    result = {"commit": commit, "machine": platform.processor() or platform.machine(), "cpus": os.cpu_count(),
+              "character": str(args.character.relative_to(ROOT)) if args.character.is_relative_to(ROOT)
+              else str(args.character), "weights": described, "backend": "torch (2 threads)",
+              "views": args.views, "clips": list(CLIPS), "frames_per_clip": args.frames, "stride": args.stride,
+              "seconds_per_clip": args.frames * args.stride / 30.0, "yaw": YAW,
+              "looks": args.looks, "sizes": args.sizes, "rows": rows}
+    args.json.parent.mkdir(parents=True, exist_ok=True)
+    args.json.write_text(json.dumps(result, indent=1))
+    text = doc_table(result)
+    print(text)
+    if args.docs:
+        write_marked_table(args.docs, "real-character-bench", text)
+    if args.picture:
+        for look in args.looks:  # the toon look at --picture, the others beside it (NAME_unlit.png)
+            path = args.picture if look == "toon" else args.picture.with_name(f"{args.picture.stem}_{look}.png")
+            picture(path, pictures[look], str(args.sizes[0]))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
