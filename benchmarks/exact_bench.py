@@ -314,28 +314,33 @@ def doc_table(result: dict) -> str:
     return "\n".join(lines)
 
 
-def picture(path: Path, pictures: dict, size: str) -> None:
-    """Rows per seed: sheet view | table | udp-nn | exact | plain exact | ground truth, then face crops (3×)."""
+def grid_picture(path: Path, frames: list, size: int, cols: tuple, background=(255, 255, 255, 255)) -> None:
+    """One row per frame: sheet view, then ``frames[i][c]`` for each column c (premultiplied RGBA);
+    under it the face crops of the same tiles (``box`` on the frame, ``sheet_box`` on the sheet), nearest-scaled."""
     from PIL import Image
 
     from conrt.runtime.app.frame_loop import to_straight_u8
 
-    cols = ("table", "udp-nn", "exact", "plain exact", "gt")
     s = int(size)
     rows = []
-    for seed, pics in pictures.items():
-        p = pics[size]
+    for p in frames:
         sheet = p["sheet"]
         tiles = [sheet.resize((s, s), Image.BILINEAR)] + [Image.fromarray(to_straight_u8(p[c])) for c in cols]
         x0, y0, x1, y1 = p["box"]
         faces = [sheet.crop(p["sheet_box"]).resize((s, s), Image.NEAREST)]
         faces += [t.crop((x0, y0, x1, y1)).resize((s, s), Image.NEAREST) for t in tiles[1:]]
         rows += [tiles, faces]
-    out = Image.new("RGBA", (s * (len(cols) + 1), s * len(rows)), (255, 255, 255, 255))
+    out = Image.new("RGBA", (s * (len(cols) + 1), s * len(rows)), background)
     for r, tiles in enumerate(rows):
         for c, t in enumerate(tiles):
             out.alpha_composite(t.convert("RGBA"), (c * s, r * s))
     out.convert("RGB").save(path)
+
+
+def picture(path: Path, pictures: dict, size: str) -> None:
+    """Rows per seed: sheet view | table | udp-nn | exact | plain exact | ground truth, then face crops (3×)."""
+    grid_picture(path, [pics[size] for pics in pictures.values()], int(size),
+                 ("table", "udp-nn", "exact", "plain exact", "gt"))
 
 
 def main(argv=None) -> int:

@@ -39,7 +39,7 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # before torch loads its Op
 
 import numpy as np  # noqa: E402
 from doc_table import write_marked_table  # noqa: E402  (benchmarks/ is on sys.path when run as a script)
-from exact_bench import _conrt, _flat, _head_box, _plain, _premul  # noqa: E402  (same rules as the procedural bench)
+from exact_bench import _conrt, _flat, _head_box, _plain, _premul, grid_picture  # noqa: E402  (same rules as the procedural bench)
 
 ROOT = Path(__file__).resolve().parents[1]
 CHARACTER = ROOT / "tests" / "fixtures" / "assets" / "gltf" / "Godette_vrm_v4.vrm"
@@ -160,26 +160,9 @@ def doc_table(result: dict) -> str:
 
 
 def picture(path: Path, pictures: dict, size: str) -> None:
-    """Per frame: sheet view | UDP | old default | new default | plain exact | ground truth, then face crops (3×)."""
-    from PIL import Image
-
-    from conrt.runtime.app.frame_loop import to_straight_u8
-
-    cols = ("udp", "table", "exact", "plain exact", "gt")
-    s = int(size)
-    rows = []
-    for p in pictures[size]:
-        sheet = p["sheet"]
-        tiles = [sheet.resize((s, s), Image.BILINEAR)] + [Image.fromarray(to_straight_u8(p[c])) for c in cols]
-        x0, y0, x1, y1 = p["box"]
-        faces = [sheet.crop(p["sheet_box"]).resize((s, s), Image.NEAREST)]
-        faces += [t.crop((x0, y0, x1, y1)).resize((s, s), Image.NEAREST) for t in tiles[1:]]
-        rows += [tiles, faces]
-    out = Image.new("RGBA", (s * (len(cols) + 1), s * len(rows)), (235, 235, 235, 255))
-    for r, tiles in enumerate(rows):
-        for c, t in enumerate(tiles):
-            out.alpha_composite(t.convert("RGBA"), (c * s, r * s))
-    out.convert("RGB").save(path)
+    """Per frame: sheet view | UDP | table | default (exact) | plain exact | ground truth, then face crops (3×)."""
+    grid_picture(path, pictures[size], int(size), ("udp", "table", "exact", "plain exact", "gt"),
+                 background=(235, 235, 235, 255))
 
 
 def _commit() -> str:
