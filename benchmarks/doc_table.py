@@ -5,6 +5,7 @@
 """
 from __future__ import annotations
 
+import json
 import logging
 from pathlib import Path
 
@@ -23,3 +24,13 @@ def write_marked_table(doc: Path, marker: str, text: str) -> bool:
     head = src[a:src.index("-->", a) + 3]
     doc.write_text(src[:a] + head + "\n" + text + "\n" + src[b:])
     return True
+
+
+def publish(result: dict, json_path: Path, text: str, doc: Path | None, marker: str) -> None:
+    """A benchmark's epilogue: the result as JSON at ``json_path``, its table on stdout
+    and, with ``doc``, between ``marker``'s comments there."""
+    json_path.parent.mkdir(parents=True, exist_ok=True)
+    json_path.write_text(json.dumps(result, indent=1))
+    print(text)
+    if doc:
+        write_marked_table(doc, marker, text)

@@ -35,7 +35,6 @@ Usage: python benchmarks/exact_bench.py [--seeds 900001 900002] [--sizes 256 128
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import os
 import platform
@@ -49,7 +48,7 @@ from pathlib import Path
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # before torch loads its OpenMP
 
 import numpy as np  # noqa: E402
-from doc_table import write_marked_table  # noqa: E402  (benchmarks/ is on sys.path when run as a script)
+from doc_table import publish  # noqa: E402  (benchmarks/ is on sys.path when run as a script)
 
 ROOT = Path(__file__).resolve().parents[1]
 log = logging.getLogger("exact_bench")
@@ -369,12 +368,7 @@ def main(argv=None) -> int:
               "backend": f"torch (2 threads), weights {args.weights or 'conr-default (embedded)'}", "views": 4, "clips": list(CLIPS),
               "frames_per_clip": args.frames, "yaw": YAW, "sizes": args.sizes, "seed_list": args.seeds,
               "seeds": seeds, "cost": timings}
-    args.json.parent.mkdir(parents=True, exist_ok=True)
-    args.json.write_text(json.dumps(result, indent=1))
-    text = doc_table(result)
-    print(text)
-    if args.docs:
-        write_marked_table(args.docs, "exact-bench", text)
+    publish(result, args.json, doc_table(result), args.docs, "exact-bench")
     if args.picture:
         picture(args.picture, pictures, str(args.sizes[0]))
     return 0

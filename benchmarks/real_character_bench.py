@@ -25,7 +25,6 @@ Usage: python benchmarks/real_character_bench.py [--weights FILE] [--sizes 256 1
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import os
 import platform
@@ -38,7 +37,7 @@ from pathlib import Path
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # before torch loads its OpenMP
 
 import numpy as np  # noqa: E402
-from doc_table import write_marked_table  # noqa: E402  (benchmarks/ is on sys.path when run as a script)
+from doc_table import publish  # noqa: E402  (benchmarks/ is on sys.path when run as a script)
 from exact_bench import _conrt, _flat, _head_box, _plain, _premul, grid_picture  # noqa: E402  (same rules as the procedural bench)
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -215,12 +214,7 @@ def main(argv=None) -> int:
               "views": args.views, "clips": list(CLIPS), "frames_per_clip": args.frames, "stride": args.stride,
               "seconds_per_clip": args.frames * args.stride / 30.0, "yaw": YAW,
               "looks": args.looks, "sizes": args.sizes, "rows": rows}
-    args.json.parent.mkdir(parents=True, exist_ok=True)
-    args.json.write_text(json.dumps(result, indent=1))
-    text = doc_table(result)
-    print(text)
-    if args.docs:
-        write_marked_table(args.docs, "real-character-bench", text)
+    publish(result, args.json, doc_table(result), args.docs, "real-character-bench")
     if args.picture:
         for look in args.looks:  # the toon look at --picture, the others beside it (NAME_unlit.png)
             path = args.picture if look == "toon" else args.picture.with_name(f"{args.picture.stem}_{look}.png")
