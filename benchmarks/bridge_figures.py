@@ -66,20 +66,8 @@ def frames_and_torn(tmp: Path, seconds: float) -> dict:
     try:
         assert proc.stdout.readline().strip() == "ready"
         r = BridgeReader.connect(name)
-        out = r.empty_frame()
-        words = out.reshape(-1).view("<u8")
-        index = np.arange(words.size, dtype=np.uint64)
-        verified = torn = retries = 0
         start = time.monotonic()
-        while time.monotonic() - start < seconds:
-            got = r.read(out)
-            if got is None:
-                time.sleep(0)
-                continue
-            expected = index + np.uint64((got[1].frame_index * 0x9E3779B97F4A7C15) % 2**64)
-            torn += not np.array_equal(words, expected)
-            retries += got[1].retries
-            verified += 1
+        verified, torn, retries = conformance.check_stress_frames(r, lambda _: time.monotonic() - start < seconds)
         published = r.frames_published
         r.close()
     finally:

@@ -24,9 +24,12 @@ import stat
 import subprocess
 import sys
 import tempfile
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
+
+import numpy as np
 
 from . import protocol as P
 from . import shm
@@ -288,3 +291,27 @@ def run_table(readers: dict[str, list[str] | str], name_prefix: str, cases=CASES
 
 def scratch_dir() -> Path:
     return Path(tempfile.mkdtemp(prefix="conrt-conformance-"))
+
+
+# tests/engine_bridge/c/stress_writer.c fills frame n with the 64-bit words n * STEP + i
+STRESS_WORD_STEP = 0x9E3779B97F4A7C15
+
+
+def check_stress_frames(reader, keep_reading: Callable[[int], bool]) -> tuple[int, int, int]:
+    """Read the C stress writer's frames while ``keep_reading(frames checked so far)``,
+    checking every byte of each: (frames checked, torn frames returned, torn copies
+    the reader retried). A mix of two frames cannot match one frame's words."""
+    out = reader.empty_frame()
+    words = out.reshape(-1).view("<u8")
+    index = np.arange(words.size, dtype=np.uint64)
+    checked = torn = retries = 0
+    while keep_reading(checked):
+        got = reader.read(out)
+        if got is None:
+            time.sleep(0)  # let the writer run: on a busy machine it may be off the CPU
+            continue
+        info = got[1]
+        retries += info.retries
+        torn += not np.array_equal(words, index + np.uint64((info.frame_index * STRESS_WORD_STEP) % 2**64))
+        checked += 1
+    return checked, torn, retries

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conrt.engine_bridge import BridgeReader, WriterGone, WriterState, shm
+from conrt.engine_bridge import BridgeReader, WriterGone, WriterState, conformance, shm
 
 from .conftest import time_to_notice_kill
 
@@ -43,25 +43,13 @@ def test_stress_c_writer_full_speed_python_reader_sees_no_torn_frame(name, build
     try:
         assert proc.stdout.readline().strip() == "ready"
         r = BridgeReader.connect(name)
-        out = r.empty_frame()
-        words = out.reshape(-1).view("<u8")
-        index = np.arange(words.size, dtype=np.uint64)
-        verified = torn = retries = 0
         start = time.monotonic()
-        while verified < STRESS_FRAMES and time.monotonic() - start < DEADLINE:
-            got = r.read(out)
-            if got is None:
-                time.sleep(0)  # let the writer run: on a busy machine it may be off the CPU
-                continue
-            info = got[1]
-            retries += info.retries
-            # frame n holds words n * K + i (stress_writer.c): a mix of two frames cannot match
-            expected = index + np.uint64((info.frame_index * 0x9E3779B97F4A7C15) % 2**64)
-            torn += not np.array_equal(words, expected)
-            verified += 1
+        verified, torn, retries = conformance.check_stress_frames(
+            r, lambda checked: checked < STRESS_FRAMES and time.monotonic() - start < DEADLINE)
         published = r.frames_published
         # poses in: the C writer (conrt_bridge_read_pose) tags its frames with our request id
         rid = r.send_pose(np.tile(np.eye(4, dtype=np.float32), (3, 1, 1)), request_id=4242)
+        out = r.empty_frame()
         tagged = _wait_for(lambda: (got := r.read(out)) is not None and got[1].request_id == rid, 30, step=0)
         r.close()
     finally:
