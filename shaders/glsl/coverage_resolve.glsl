@@ -7,7 +7,9 @@
 //   with an odd factor a fully covered pixel keeps its centre sample: the
 //   value the unsupersampled pass writes);
 // u_mode 1 (toon colour, straight-alpha sRGB): rgb = mean of the covered
-//   samples' colours in linear light, alpha = coverage.
+//   samples' colours in linear light, alpha = coverage;
+// u_mode 2 (coverage only, into a one-channel float target): r = coverage
+//   (UdpPass(coverage=k): the occupancy drawn at k x beside the plain UDP).
 
 #if defined VERTEX_SHADER
 #include "include/fullscreen_triangle.glsl"
@@ -39,8 +41,8 @@ void main() {
         }
     }
     float coverage = float(covered) / float(u_factor * u_factor);
-    if (covered == 0) {
-        f_out = vec4(0.0);
+    if (covered == 0 || u_mode == 2) {
+        f_out = vec4(coverage);
     } else if (u_mode == 0) {
         f_out = vec4(xyz, coverage);
     } else {
