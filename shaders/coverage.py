@@ -65,12 +65,13 @@ def soften_edges(rgba: np.ndarray, occupancy: np.ndarray, coverage: np.ndarray) 
     mean premultiplied colour of its covered 8-neighbours times its coverage
     (the network painted nothing there). Sub-pixel slivers with no covered
     neighbour stay empty. Works on the edge pixels' indices only."""
-    inside = occupancy > 0
-    edge = coverage < 1.0
-    edge &= inside
-    ys, xs = np.nonzero(edge)
-    outer = (coverage > 0) & ~inside
-    oy, ox = np.nonzero(outer)
+    # the silhouette's pixels are where coverage and occupancy differ: two passes over the frame, then indices
+    ys, xs = np.nonzero(coverage != occupancy)
+    inner = occupancy[ys, xs] > 0
+    oy, ox = ys[~inner], xs[~inner]
+    ys, xs = ys[inner], xs[inner]
+    cover = coverage[oy, ox]
+    oy, ox = oy[cover > 0], ox[cover > 0]
     fill = None
     if len(oy):  # from the unscaled neighbours, before the inner edge is scaled
         h, w = occupancy.shape
@@ -80,15 +81,17 @@ def soften_edges(rgba: np.ndarray, occupancy: np.ndarray, coverage: np.ndarray) 
             for dx in (-1, 0, 1):
                 if dy == 0 and dx == 0:
                     continue
-                ny, nx = np.clip(oy + dy, 0, h - 1), np.clip(ox + dx, 0, w - 1)
-                ok = inside[ny, nx] & (oy + dy >= 0) & (oy + dy < h) & (ox + dx >= 0) & (ox + dx < w)
+                ny, nx = oy + dy, ox + dx
+                ok = (ny >= 0) & (ny < h) & (nx >= 0) & (nx < w)
+                ok[ok] = occupancy[ny[ok], nx[ok]] > 0
                 total[ok] += rgba[ny[ok], nx[ok]]
                 count += ok
+        # no covered neighbour (a sub-pixel sliver): count 0, total 0 -> stays empty
         fill = total / np.maximum(count, 1.0)[:, None] * coverage[oy, ox][:, None]
     if len(ys):
         rgba[ys, xs] *= coverage[ys, xs][:, None]
     if fill is not None:
-        rgba[oy, ox] = fill  # no covered neighbour: count 0, total 0 -> stays empty
+        rgba[oy, ox] = fill
     return rgba
 
 

@@ -25,6 +25,16 @@ out vec4 f_out;
 
 void main() {
     ivec2 base = ivec2(gl_FragCoord.xy) * u_factor;
+    if (u_mode == 2) {  // coverage only: the samples' alpha is 0 or 1; no per-sample colour work (llvmpipe)
+        float sum = 0.0;
+        for (int j = 0; j < u_factor; ++j) {
+            for (int i = 0; i < u_factor; ++i) {
+                sum += texelFetch(u_samples, base + ivec2(i, j), 0).a;
+            }
+        }
+        f_out = vec4(sum / float(u_factor * u_factor));
+        return;
+    }
     float centre = 0.5 * float(u_factor - 1);
     int covered = 0;
     float best = 1e9;
@@ -41,8 +51,8 @@ void main() {
         }
     }
     float coverage = float(covered) / float(u_factor * u_factor);
-    if (covered == 0 || u_mode == 2) {
-        f_out = vec4(coverage);
+    if (covered == 0) {
+        f_out = vec4(0.0);
     } else if (u_mode == 0) {
         f_out = vec4(xyz, coverage);
     } else {
