@@ -39,16 +39,19 @@ def add_source_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--yaw", type=finite_float, default=0.0, help="camera yaw in degrees (0 = front)")
     p.add_argument("--pitch", type=finite_float, default=0.0, help="camera pitch in degrees (> 0: from above)")
     p.add_argument("--context", choices=("auto", "egl", "window"), default="auto", help="OpenGL context kind")
-    add_antialias_argument(p)
+    add_antialias_argument(p, "on")
     add_loading_arguments(p)
 
 
-def add_antialias_argument(p: argparse.ArgumentParser) -> None:
-    """``--antialias``: checked by RuntimeSpec.check (a one-line ConfigError naming the choices)."""
-    p.add_argument("--antialias", default="on", metavar="on|off|N",
-                   help="anti-aliased silhouettes in the shaded frames: on (default, 3x3 coverage samples per "
-                        "pixel at the edge), off (hard 1-px edges), or N = 1..5 samples per pixel side; "
-                        "the network's UDP is the same either way")
+def add_antialias_argument(p: argparse.ArgumentParser, default: str) -> None:
+    """``--antialias``: checked by RuntimeSpec.check (a one-line ConfigError naming the choices).
+    On for the commands that make pictures for people (render, demo), off where every
+    millisecond counts (the bridge; RuntimeSpec's default): it costs ~20-30 % more CPU
+    per frame at 256² (docs/runtime.md "Anti-aliased silhouettes")."""
+    p.add_argument("--antialias", default=default, metavar="on|off|N",
+                   help=f"anti-aliased silhouettes in the shaded frames (default {default}): on = 3x3 coverage "
+                        "samples per pixel at the edge, off = hard 1-px edges, or N = 1..5 samples per pixel "
+                        "side; the network's UDP is the same either way; on costs ~20-30%% more CPU per frame")
 
 
 def runtime_spec(args, **overrides):
