@@ -96,3 +96,27 @@ def test_render_cli_switch(tmp_path, user_character, user_sheet, xs_weights, cap
     partial = {n: int(((a > 0) & (a < 255)).sum()) for n, a in alphas.items()}
     assert partial["default"] > partial["off"] + 20
     assert ((alphas["default"] > 0) & (alphas["off"] == 0)).sum() > 20
+
+
+def test_bridge_frames_carry_the_soft_silhouette(user_character, user_sheet, xs_weights):
+    """The engine bridge's runtime source, off vs on, same NONE (rest pose) request:
+    the same frame inside, a soft premultiplied edge outside the hard one."""
+    from conrt.engine_bridge.protocol import PoseKind, PoseRequest
+    from conrt.runtime.app.bridge_source import RuntimeFrameSource
+
+    imgs = {}
+    for aa in ("off", "on"):
+        src = RuntimeFrameSource(SIZE, np.uint8, character=user_character, sheet=user_sheet, weights=xs_weights,
+                                 backend="torch", context="egl", physics=False, antialias=aa)
+        try:
+            imgs[aa] = src(PoseRequest(request_id=1, kind=PoseKind.NONE))
+            coverage = src.rt.last_produced.buffers.get("coverage")
+        finally:
+            src.close()
+        assert (coverage is None) == (aa == "off")
+    off, on = imgs["off"], imgs["on"]
+    assert (on[..., :3].astype(int) <= on[..., 3:].astype(int) + 1).all()  # premultiplied
+    new = (off[..., 3] == 0) & (on[..., 3] > 0)
+    assert new.sum() > 10 and (on[..., 3][new] < 255).all()  # faded in where the hard edge left nothing
+    assert ((on[..., 3] > 0) & (on[..., 3] < 255)).sum() > ((off[..., 3] > 0) & (off[..., 3] < 255)).sum() + 10
+    assert (on[..., 3] <= np.maximum(off[..., 3], 255 * (off[..., 3] == 0))).all()  # never more opaque than before
