@@ -172,3 +172,16 @@ def test_switch_values(value, factor):
 def test_bad_switch_values_name_the_choices(bad):
     with pytest.raises(ConfigError, match=r"--antialias must be one of off, on \(= 3\), 1, 2, 3, 4, 5"):
         parse_switch(bad)
+
+
+def test_coverage_in_gl_row_order_is_flipped_like_the_udp(gl_ctx, meshes):
+    quad = meshes.quad_character(z=0.0)
+    cam, pose = _tilted_quad_camera(quad), rest_pose(quad)
+    with UdpPass(gl_ctx, SIZE, SIZE, coverage=3) as top, UdpPass(gl_ctx, SIZE, SIZE, rows="gl", coverage=3) as gl:
+        top.set_character(quad)
+        gl.set_character(quad)
+        occ_top, occ_gl = top.run(pose, cam).data[..., 3], gl.run(pose, cam).data[..., 3]
+        cov_top, cov_gl = top.read_coverage(), gl.read_coverage()
+    # each read as row 0 = top: the coverage sits on its own UDP's silhouette, and both passes agree
+    assert (cov_gl[occ_gl > 0] > 0).all() and (cov_gl[occ_gl == 0] < 1).all()
+    assert np.abs(cov_gl - cov_top).mean() < 0.01 and np.abs(cov_gl - cov_top).max() <= 2 / 9 + 1e-6
