@@ -49,8 +49,8 @@ from conrt.physics.vmc import VmcReceiver, VmcSender, parse_address
 from conrt.physics.world import PhysicsWorld
 from conrt.shaders import ToonPass, UdpPass, create_context, frame_character, orbit_camera, project, release_context
 from conrt.shaders.camera import motion_radius, sheet_yaws
-from conrt.shaders.coverage import check_factor, parse_switch, soften_edges
 from conrt.shaders.correspondence_pass import CorrespondencePass, SheetView
+from conrt.shaders.coverage import check_factor, parse_switch, soften_edges
 from conrt.types import Camera, Character, Pose
 
 from ..backends import create_backend
@@ -129,7 +129,7 @@ class RuntimeFrame(_NamedBuffers):
     clip: str
     time: float  # clip time in seconds
     rgba: np.ndarray  # [H, W, 4] f32 premultiplied RGBA, row 0 = top
-    buffers: Mapping[str, np.ndarray]  # by render pass: "udp" ([H, W, 4] f32, what the network saw), "coverage", "toon", ...
+    buffers: Mapping[str, np.ndarray]  # by pass: "udp" ([H, W, 4] f32, what the network saw), "coverage", "toon", ...
     camera: Camera
     stats: FrameStats
 
@@ -444,6 +444,8 @@ class ShadeStage:
         if self.clip_to_udp or coverage is not None:
             rgba = rgba * udp[..., 3:4]  # premultiplied: scale all four channels
         if coverage is not None:
+            if np.shape(coverage) != udp.shape[:2]:
+                raise InputError(f"coverage is {np.shape(coverage)}, the UDP frame {udp.shape[:2]}")
             soften_edges(rgba, udp[..., 3], coverage)
         return rgba
 
