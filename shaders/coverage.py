@@ -6,16 +6,23 @@ UDP landmarks from the covered sample nearest the pixel centre (never blended
 with the background), toon colour as the mean of the covered samples. Use an
 odd k: the centre sample then sits exactly on the pixel centre, so a fully
 covered pixel keeps the value the pass writes without anti-aliasing.
+
+The runtime keeps the network's UDP exactly as it was trained on (binary
+occupancy, ``antialias=1``) and asks the UDP pass for the coverage beside it
+(``UdpPass(coverage=k)``: the occupancy alone drawn at k x, resolved to one
+float per pixel); :func:`soften_edges` then scales the shaded premultiplied
+RGBA by it at the silhouette only.
 """
 from __future__ import annotations
 
 import moderngl
+import numpy as np
 
 from conrt.errors import ConfigError
 from conrt.shaders.program import load_program
 
 MAX_FACTOR = 5
-MODES = {"udp": 0, "color": 1}
+MODES = {"udp": 0, "color": 1, "coverage": 2}
 
 
 def check_factor(antialias) -> int:
@@ -24,6 +31,68 @@ def check_factor(antialias) -> int:
         raise ConfigError(f"antialias must be an integer in 1..{MAX_FACTOR} (samples per pixel side; "
                           f"1 = off, 3 recommended), got {antialias!r}")
     return int(antialias)
+
+
+# the runtime's default (RuntimeSpec.antialias, --antialias on): 3 x 3 samples, 10 alpha levels
+DEFAULT_FACTOR = 3
+SWITCH_WORDS = {"off": 1, "on": DEFAULT_FACTOR}
+
+
+def parse_switch(value, what: str = "--antialias") -> int:
+    """An anti-aliasing switch -> the factor: ``off`` (1), ``on`` (DEFAULT_FACTOR)
+    or an integer 1..MAX_FACTOR (given as text or int); ConfigError listing them."""
+    text = str(value).strip().lower()
+    if isinstance(value, str) and text in SWITCH_WORDS:
+        return SWITCH_WORDS[text]
+    if isinstance(value, str) and text.isdigit():
+        value = int(text)
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or not 1 <= int(value) <= MAX_FACTOR:
+        raise ConfigError(f"{what} must be one of off, on (= {DEFAULT_FACTOR}), "
+                          f"{', '.join(str(k) for k in range(1, MAX_FACTOR + 1))} "
+                          f"(samples per pixel side, 1 = off), got {value!r}")
+    return int(value)
+
+
+def soften_edges(rgba: np.ndarray, occupancy: np.ndarray, coverage: np.ndarray) -> np.ndarray:
+    """Coverage-based alpha at the silhouette of a shaded frame, in place.
+
+    ``rgba``: [H, W, 4] f32 premultiplied, already limited to ``occupancy``
+    ([H, W], > 0 where the character covers the pixel centre: the UDP the
+    network saw); ``coverage``: [H, W] covered fraction of the pixel
+    (``UdpPass.read_coverage``). Pixels the UDP covers are scaled by their
+    coverage (fully covered ones, the whole interior, are not touched); a pixel
+    whose centre the body misses but whose area it covers in part takes the
+    mean premultiplied colour of its covered 8-neighbours times its coverage
+    (the network painted nothing there). Sub-pixel slivers with no covered
+    neighbour stay empty. Works on the edge pixels' indices only."""
+    # the silhouette's pixels are where coverage and occupancy differ: two passes over the frame, then indices
+    ys, xs = np.nonzero(coverage != occupancy)
+    inner = occupancy[ys, xs] > 0
+    oy, ox = ys[~inner], xs[~inner]
+    ys, xs = ys[inner], xs[inner]
+    cover = coverage[oy, ox]
+    oy, ox = oy[cover > 0], ox[cover > 0]
+    fill = None
+    if len(oy):  # from the unscaled neighbours, before the inner edge is scaled
+        h, w = occupancy.shape
+        total = np.zeros((len(oy), 4), np.float32)
+        count = np.zeros(len(oy), np.float32)
+        for dy in (-1, 0, 1):
+            for dx in (-1, 0, 1):
+                if dy == 0 and dx == 0:
+                    continue
+                ny, nx = oy + dy, ox + dx
+                ok = (ny >= 0) & (ny < h) & (nx >= 0) & (nx < w)
+                ok[ok] = occupancy[ny[ok], nx[ok]] > 0
+                total[ok] += rgba[ny[ok], nx[ok]]
+                count += ok
+        # no covered neighbour (a sub-pixel sliver): count 0, total 0 -> stays empty
+        fill = total / np.maximum(count, 1.0)[:, None] * coverage[oy, ox][:, None]
+    if len(ys):
+        rgba[ys, xs] *= coverage[ys, xs][:, None]
+    if fill is not None:
+        rgba[oy, ox] = fill
+    return rgba
 
 
 class CoverageResolve:

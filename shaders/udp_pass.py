@@ -17,6 +17,12 @@ while ``rgb`` stays one surface's landmark: the covered sample nearest the pixel
 centre (fully covered pixels: exactly the unsupersampled value). Consumers
 that need a binary mask test ``a > 0`` (or ``a >= 0.5``), not ``a == 1``.
 
+With ``coverage=k`` (k > 1) the UDP stays exactly what ``antialias=1`` draws
+and the pass also draws the occupancy alone at k x the size, resolved into
+:attr:`coverage_texture` (one float per pixel: the covered fraction of its
+k x k samples; :meth:`read_coverage`): the runtime's anti-aliased silhouette
+(``shaders.coverage.soften_edges``) without touching the network's input.
+
 With ``visibility=True`` the same draw also writes the visibility buffer of
 the exact sheet correspondences (:attr:`visibility`: triangle id + 1 and its
 barycentrics per pixel, ``glsl/udp_vbuf.glsl``), which
@@ -71,7 +77,7 @@ class UdpPass:
 
     @current
     def __init__(self, ctx: moderngl.Context, width: int = 256, height: int = 256, rows: str = "top-first",
-                 antialias: int = 1, visibility: bool = False):
+                 antialias: int = 1, visibility: bool = False, coverage: int = 1):
         check_gl_frame(ctx, width, height, "UDP frame")  # before GL allocates (or fails to)
         if rows not in self.ROW_ORDERS:
             raise ConfigError(f"unknown row order {rows!r}; choose one of {', '.join(self.ROW_ORDERS)}")
@@ -81,12 +87,26 @@ class UdpPass:
         self.antialias = check_factor(antialias)
         self._resolve = CoverageResolve(ctx, "udp", self.antialias) if self.antialias > 1 else None
         self._hi: tuple | None = None
+        # coverage k > 1: the occupancy alone at k x beside the plain UDP (any surface covers: no depth test)
+        self.coverage = check_factor(coverage)
+        if self.coverage > 1 and self.antialias > 1:
+            raise ConfigError("coverage=k is the supersampled occupancy beside a plain UDP; with antialias=k the "
+                              "UDP's own alpha is already the coverage (give one of them)")
+        self._cover_resolve = CoverageResolve(ctx, "coverage", self.coverage) if self.coverage > 1 else None
+        self._cover: tuple | None = None  # (k x fbo, its texture)
+        self.coverage_texture: moderngl.Texture | None = None  # [H, W] f32 covered fraction, with coverage=k
+        self._coverage_fbo: moderngl.Framebuffer | None = None
         if visibility and (self.antialias > 1 or rows != "top-first"):
             raise ConfigError("the UDP pass writes the visibility buffer only at antialias=1 with rows='top-first' "
                               "(the correspondence pass's layout)")
         self.visibility_buffer = bool(visibility)
         self.visibility: moderngl.Texture | None = None  # (triangle + 1, b0, b1, 0) per pixel, with visibility=True
         self.program = load_program(ctx, "udp_vbuf" if visibility else "udp")
+        # the coverage draw needs no visibility buffer (nor its geometry stage): the plain UDP program
+        self._cover_program = None
+        if self._cover_resolve is not None:
+            self._cover_program = load_program(ctx, "udp") if visibility else self.program
+        self._cover_vao: moderngl.VertexArray | None = None
         self.geometry: SkinnedGeometry | None = None
         self._vao: moderngl.VertexArray | None = None
         self.texture: moderngl.Texture | None = None
@@ -119,23 +139,31 @@ class UdpPass:
             hi_tex.filter = (moderngl.NEAREST, moderngl.NEAREST)
             hi_depth = self.ctx.depth_renderbuffer((k * self.width, k * self.height))
             self._hi = (self.ctx.framebuffer(color_attachments=[hi_tex], depth_attachment=hi_depth), hi_tex, hi_depth)
+        if self._cover_resolve is not None:
+            k = self.coverage
+            cover_tex = self.ctx.texture((k * self.width, k * self.height), 4, dtype="f1")  # alpha = covered
+            cover_tex.filter = (moderngl.NEAREST, moderngl.NEAREST)
+            self._cover = (self.ctx.framebuffer(color_attachments=[cover_tex]), cover_tex)
+            self.coverage_texture = self.ctx.texture((self.width, self.height), 1, dtype="f4")
+            self.coverage_texture.filter = (moderngl.NEAREST, moderngl.NEAREST)
+            self._coverage_fbo = self.ctx.framebuffer(color_attachments=[self.coverage_texture])
 
     @current
     def set_character(self, character: Character) -> None:
         """Upload a character's mesh once (replaces the previous one)."""
-        if self.geometry is not None:
-            self._vao.release()
-            self.geometry.release()
-        if self._albedo is not None:
-            self._albedo.release()
-            self._albedo = None
+        self._release_geometry()
         self.geometry = SkinnedGeometry(self.ctx, character)
         self._vao = self.geometry.vertex_array(self.program)
-        self.program["u_has_alpha"].value = self.geometry.alpha_rule
+        if self._cover_program is not None:
+            self._cover_vao = self._vao if self._cover_program is self.program else \
+                self.geometry.vertex_array(self._cover_program)
         if self.geometry.alpha_rule:
             # The toon pass's texture rules, so both passes cover the same pixels.
             self._albedo = albedo_texture(self.ctx, albedo_image(character), character.mesh.material.mipmaps)
-            self.program["u_base_alpha"].value = float(base_color(character)[3])
+        for program in self._programs():
+            program["u_has_alpha"].value = self.geometry.alpha_rule
+            if self.geometry.alpha_rule:
+                program["u_base_alpha"].value = float(base_color(character)[3])
         log.debug("UDP pass: %s, %d vertices, %d triangles", character.name,
                   character.mesh.num_vertices, character.mesh.num_triangles)
 
@@ -157,15 +185,29 @@ class UdpPass:
         self.ctx.enable_only(moderngl.DEPTH_TEST)
         self.ctx.depth_func = "<"
         self.ctx.front_face = "cw" if self.rows == "top-first" else "ccw"  # a y flip mirrors the winding
-        self.geometry.bind_joints(self.program, 0)
-        if self._albedo is not None:
-            self._albedo.use(1)
-            self.program["u_texture"].value = 1
-        self.program["u_view_proj"].write(np.ascontiguousarray(mvp.T))
-        self._vao.render(moderngl.TRIANGLES, vertices=self.geometry.num_indices)
+        self._draw(self.program, self._vao, mvp)
+        if self._cover is not None:  # after the UDP, which it leaves as it is
+            self._cover[0].use()
+            self._cover[0].viewport = (0, 0, self.coverage * self.width, self.coverage * self.height)
+            self._cover[0].clear(0.0, 0.0, 0.0, 0.0)
+            self.ctx.enable_only(moderngl.NOTHING)
+            self._draw(self._cover_program, self._cover_vao, mvp)
         self.ctx.front_face = "ccw"  # leave the GL default for whoever draws next
         if self._hi is not None:
             self._resolve.run(self._hi[1], self.fbo, self.size)
+        if self._cover is not None:
+            self._cover_resolve.run(self._cover[1], self._coverage_fbo, self.size)
+
+    def _draw(self, program: moderngl.Program, vao: moderngl.VertexArray, mvp: np.ndarray) -> None:
+        self.geometry.bind_joints(program, 0)
+        if self._albedo is not None:
+            self._albedo.use(1)
+            program["u_texture"].value = 1
+        program["u_view_proj"].write(np.ascontiguousarray(mvp.T))
+        vao.render(moderngl.TRIANGLES, vertices=self.geometry.num_indices)
+
+    def _programs(self) -> list[moderngl.Program]:
+        return [self.program] + ([self._cover_program] if self._cover_program not in (None, self.program) else [])
 
     @current
     def read(self) -> UdpFrame:
@@ -176,6 +218,16 @@ class UdpPass:
         if self.rows == "gl":
             data = np.ascontiguousarray(data[::-1])
         return UdpFrame(data=data)
+
+    @current
+    def read_coverage(self) -> np.ndarray:
+        """The last render's coverage (``coverage=k``): [H, W] f32, the covered
+        fraction of each pixel's k x k samples, row 0 = top like :meth:`read`."""
+        if self._coverage_fbo is None:
+            raise ConfigError("read_coverage needs a UdpPass made with coverage=k (k > 1)")
+        data = np.empty((self.height, self.width), np.float32)
+        self._coverage_fbo.read_into(data, components=1, dtype="f4", alignment=1)
+        return np.ascontiguousarray(data[::-1]) if self.rows == "gl" else data
 
     def run(self, pose: Pose, camera: Camera) -> UdpFrame:
         self.render(pose, camera)
@@ -194,22 +246,31 @@ class UdpPass:
     @current
     def release(self) -> None:
         self._release_targets()
+        self._release_geometry()
+        for resolve in (self._resolve, self._cover_resolve):
+            if resolve is not None:
+                resolve.release()
+        for program in self._programs():
+            program.release()
+
+    def _release_geometry(self) -> None:
         if self.geometry is not None:
+            if self._cover_vao is not None and self._cover_vao is not self._vao:
+                self._cover_vao.release()
             self._vao.release()
             self.geometry.release()
-            self.geometry = None
+            self.geometry = self._vao = self._cover_vao = None
         if self._albedo is not None:
             self._albedo.release()
             self._albedo = None
-        if self._resolve is not None:
-            self._resolve.release()
-        self.program.release()
 
     def _release_targets(self) -> None:
-        for obj in (self.fbo, self.texture, self.visibility, self._depth, *(self._hi or ())):
+        for obj in (self.fbo, self.texture, self.visibility, self._depth, *(self._hi or ()), *(self._cover or ()),
+                    self._coverage_fbo, self.coverage_texture):
             if obj is not None:
                 obj.release()
-        self.fbo = self.texture = self.visibility = self._depth = self._hi = None
+        self.fbo = self.texture = self.visibility = self._depth = self._hi = self._cover = None
+        self._coverage_fbo = self.coverage_texture = None
 
     def __enter__(self) -> "UdpPass":
         return self

@@ -8,7 +8,12 @@ by size: ``{"256": {"fps": .., "physics_ms": .., "raster_ms": .., ...}}``.
 ``--modes auto,table`` measures every size with each correspondence mode
 back to back (the new default, exact correspondences from the sample sheet's
 view files, against the old default's 32³ table, under the same load); the
-JSON is then keyed by mode, then size."""
+JSON is then keyed by mode, then size.
+
+``--antialias off,on`` likewise measures every size with and without the
+anti-aliased silhouette (RuntimeSpec.antialias), alternating their order from
+size to size; the JSON is then keyed by "aa1"/"aa3"... (with several modes
+too: "auto aa3"), then size."""
 from __future__ import annotations
 
 import argparse
@@ -49,6 +54,9 @@ def register(subparsers) -> None:
     p.add_argument("--modes", default="auto",
                    help="comma-separated correspondence modes to compare, each at every size: auto (exact where "
                         "the sheet has view files), table, exact, udp-nn (default auto)")
+    p.add_argument("--antialias", default="off", metavar="on|off|N,...",
+                   help="comma-separated anti-aliasing settings to compare, each at every size: on, off or "
+                        "1..5 samples per pixel side (default off, the runtime's default)")
     p.add_argument("--json", action="store_true", help="print one JSON object keyed by size (by mode, then size, "
                                                         "with several --modes)")
     p.set_defaults(func=run)
@@ -72,27 +80,37 @@ def run(args) -> int:
     if not modes or bad:
         raise ConfigError(f"--modes takes comma-separated correspondence modes ({', '.join(CORRESPONDENCES)}), "
                           f"got {args.modes!r}")
+    from conrt.shaders.coverage import parse_switch  # lazy: moderngl, not at CLI startup
+
+    factors = list(dict.fromkeys(parse_switch(a, "--antialias") for a in args.antialias.replace(" ", "").split(",")
+                                 if a)) or [parse_switch("", "--antialias")]
+    # one variant per (mode, anti-aliasing); named by what varies
+    variants = {(f"{m} aa{k}" if len(modes) > 1 and len(factors) > 1 else m if len(factors) == 1 else f"aa{k}"): (m, k)
+                for m in modes for k in factors}
     model = resolve_model(args.weights)
     options = backend_options(args)
-    by_mode: dict = {m: {} for m in modes}
-    for size in sizes:  # modes back to back per size: the machine's load hits them alike
-        for m in modes:
-            by_mode[m].update(measure([size], args.frames, backend=args.backend, character=args.character,
-                                      sheet=args.sheet, model=model, warmup=args.warmup, correspondence=m,
-                                      backend_options=options))
+    by_variant: dict = {v: {} for v in variants}
+    for n, size in enumerate(sizes):  # variants back to back per size: the machine's load hits them alike
+        for v in (list(variants) if n % 2 == 0 else list(variants)[::-1]):  # ABBA: no variant always goes first
+            m, k = variants[v]
+            by_variant[v].update(measure([size], args.frames, backend=args.backend, character=args.character,
+                                         sheet=args.sheet, model=model, warmup=args.warmup, correspondence=m,
+                                         backend_options=options, antialias=k))
+    first_variant = next(iter(variants))
     if args.json:
-        print(json.dumps(by_mode[modes[0]] if len(modes) == 1 else by_mode))
+        print(json.dumps(by_variant[first_variant] if len(variants) == 1 else by_variant))
         return 0
-    first = next(iter(by_mode[modes[0]].values()))
+    first = next(iter(by_variant[first_variant].values()))
     print(f"backend {first['backend']}, weights {first['weights']}, sheet {first['sheet']}, "
           f"character {first['character']}, {args.frames} frames per size")
-    head = ["size", "correspondence", "fps"] + [f"{s} ms" for s in STAGES] + \
+    head = ["size", "correspondence", "antialias", "fps", "cpu ms"] + [f"{s} ms" for s in STAGES] + \
         ["pipeline gain", "shade-only ms", "eager ms", "speedup"]
     print(" | ".join(head))
-    for size in by_mode[modes[0]]:
-        for m in modes:
-            r = by_mode[m][size]
-            cells = [size, m, f"{r['fps']:.2f}"] + [f"{r[s + '_ms']:.1f}" for s in STAGES] + \
+    for size in by_variant[first_variant]:
+        for v, (m, k) in variants.items():
+            r = by_variant[v][size]
+            cells = [size, m, f"{k}x{k}" if k > 1 else "off", f"{r['fps']:.2f}", f"{r['cpu_ms']:.1f}"] + \
+                    [f"{r[s + '_ms']:.1f}" for s in STAGES] + \
                     [f"{r['pipeline_gain']:.2f}x", f"{r['shade_only_ms']:.1f}", f"{r['baseline_ms']:.1f}",
                      f"{r['shade_speedup_vs_baseline']:.2f}x"]
             print(" | ".join(cells))

@@ -13,6 +13,7 @@ from conrt.limits import DEFAULT_SIZE, RASTER_BYTES_PER_PIXEL, RUNTIME_BYTES_PER
 
 from ._backend_args import add_backend_option_argument, backend_options
 from ._motion_args import add_loading_arguments, loading_kwargs
+from .render import add_antialias_argument
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +45,7 @@ def register(subparsers) -> None:
                         "that the engine's CLIP requests may name (by the file's stem / the animation's name) "
                         "besides the built-in clips; the physics starts on it")
     add_loading_arguments(p)
+    add_antialias_argument(p, "off")  # a real-time source: off unless asked
     p.add_argument("--checksum", action="store_true",
                    help="test source: stamp each frame's counter and CRC-32 in its last 8 bytes")
 
@@ -84,7 +86,7 @@ def run(args) -> int:
         source = RuntimeFrameSource(args.size, np.uint8 if args.format == "rgba8" else np.float16,
                                     args.character, args.sheet, args.weights, args.backend, motion=args.clip,
                                     vmc=args.vmc, vmc_send=args.vmc_send, backend_options=backend_options(args),
-                                    **loading_kwargs(args))
+                                    antialias=args.antialias, **loading_kwargs(args))
     else:
         source = TestPattern(args.size, args.size, np.uint8 if args.format == "rgba8" else np.float16,
                              checksum=args.checksum)

@@ -39,7 +39,19 @@ def add_source_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--yaw", type=finite_float, default=0.0, help="camera yaw in degrees (0 = front)")
     p.add_argument("--pitch", type=finite_float, default=0.0, help="camera pitch in degrees (> 0: from above)")
     p.add_argument("--context", choices=("auto", "egl", "window"), default="auto", help="OpenGL context kind")
+    add_antialias_argument(p, "on")
     add_loading_arguments(p)
+
+
+def add_antialias_argument(p: argparse.ArgumentParser, default: str) -> None:
+    """``--antialias``: checked by RuntimeSpec.check (a one-line ConfigError naming the choices).
+    On for the commands that make pictures for people (render, demo), off where every
+    millisecond counts (the bridge; RuntimeSpec's default): it costs ~20-40 % more CPU
+    per frame at 256² (docs/runtime.md "Anti-aliased silhouettes")."""
+    p.add_argument("--antialias", default=default, metavar="on|off|N",
+                   help=f"anti-aliased silhouettes in the shaded frames (default {default}): on = 3x3 coverage "
+                        "samples per pixel at the edge, off = hard 1-px edges, or N = 1..5 samples per pixel "
+                        "side; the network's UDP is the same either way; on costs ~20-40%% more CPU per frame")
 
 
 def runtime_spec(args, **overrides):
@@ -50,7 +62,8 @@ def runtime_spec(args, **overrides):
 
     fields = dict(character=args.character, motion=args.clip, sheet=args.sheet, weights=args.weights,
                   backend=args.backend, backend_options=backend_options(args), size=args.size, yaw=args.yaw,
-                  pitch=args.pitch, context=args.context, fps=args.fps, **loading_kwargs(args))
+                  pitch=args.pitch, context=args.context, fps=args.fps, antialias=args.antialias,
+                  **loading_kwargs(args))
     fields.update(overrides)
     return RuntimeSpec(**fields)
 

@@ -61,7 +61,7 @@ class RuntimeFrameSource:
     def __init__(self, size: int = DEFAULT_SIZE, dtype=np.uint8, character=None, sheet=None, weights=None,
                  backend: str = "auto", context: str = "auto", physics: bool = True, fps: float = 60.0,
                  vmc=None, vmc_send=None, motion=None, facing: str = "auto", name_map: dict | None = None,
-                 backend_options: dict | None = None, spec: RuntimeSpec | None = None):
+                 backend_options: dict | None = None, spec: RuntimeSpec | None = None, antialias="off"):
         self.dtype = np.dtype(dtype)
         if self.dtype not in (np.dtype(np.uint8), np.dtype(np.float16), np.dtype(np.float32)):
             raise ConfigError(f"bridge pixel dtype must be uint8, float16 or float32, got {self.dtype}")
@@ -70,7 +70,7 @@ class RuntimeFrameSource:
             spec = RuntimeSpec(character=character, motion=motion if motion is not None else "idle", sheet=sheet,
                                weights=weights, backend=backend, backend_options=dict(backend_options or {}),
                                size=size, fps=fps, physics="optional" if physics else "off", context=context,
-                               facing=facing, name_map=name_map, vmc=vmc, vmc_send=vmc_send)
+                               facing=facing, name_map=name_map, vmc=vmc, vmc_send=vmc_send, antialias=antialias)
         self.rt = rt = build_runtime(spec)
         self.spec, self.size, self.character = spec, rt.size, rt.character
         self.weights, self.sheet = rt.info.weights, rt.info.sheet

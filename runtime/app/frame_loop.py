@@ -10,7 +10,8 @@ from a :class:`RuntimeSpec` (the one place a pipeline is assembled):
   named render passes, e.g. "toon": :mod:`conrt.runtime.app.passes`): ``camera(pose)``,
   ``render(pose, camera)``, ``read() -> [H, W, 4] f32 UDP``, ``read_buffers()``.
 - :class:`ShadeStage`    -- an inference backend with the encoded sheet:
-  ``shade(udp) -> [H, W, 4] f32 premultiplied RGBA``.
+  ``shade(udp) -> [H, W, 4] f32 premultiplied RGBA`` (with the raster stage's
+  ``coverage`` buffer: anti-aliased at the silhouette, ``shaders.coverage.soften_edges``).
 
 Threads: physics and rasterization run on the caller's thread (the GL context
 stays where it was made, which glfw windows require); shading runs on a worker
@@ -49,6 +50,7 @@ from conrt.physics.world import PhysicsWorld
 from conrt.shaders import ToonPass, UdpPass, create_context, frame_character, orbit_camera, project, release_context
 from conrt.shaders.camera import motion_radius, sheet_yaws
 from conrt.shaders.correspondence_pass import CorrespondencePass, SheetView
+from conrt.shaders.coverage import check_factor, parse_switch, soften_edges
 from conrt.types import Camera, Character, Pose
 
 from ..backends import create_backend
@@ -109,6 +111,11 @@ class _NamedBuffers:
         return self.buffers["udp"]
 
     @property
+    def coverage(self) -> np.ndarray | None:
+        """[H, W] f32 covered fraction of each pixel (``antialias`` > 1), else None."""
+        return self.buffers.get("coverage")
+
+    @property
     def toon(self) -> np.ndarray | None:
         """[H, W, 4] u8 straight RGBA toon reference (``passes=("toon",)``), else None."""
         return self.buffers.get("toon")
@@ -122,7 +129,7 @@ class RuntimeFrame(_NamedBuffers):
     clip: str
     time: float  # clip time in seconds
     rgba: np.ndarray  # [H, W, 4] f32 premultiplied RGBA, row 0 = top
-    buffers: Mapping[str, np.ndarray]  # by render pass: "udp" ([H, W, 4] f32, what the network saw), "toon", ...
+    buffers: Mapping[str, np.ndarray]  # by pass: "udp" ([H, W, 4] f32, what the network saw), "coverage", "toon", ...
     camera: Camera
     stats: FrameStats
 
@@ -267,13 +274,16 @@ class RasterStage:
     auto-centred frames)."""
 
     def __init__(self, character: Character, size: int = DEFAULT_SIZE, *, ctx=None, context: str = "auto",
-                 toon: bool = False, yaw: float = 0.0, pitch: float = 0.0, zoom: float = 1.0, passes=()):
+                 toon: bool = False, yaw: float = 0.0, pitch: float = 0.0, zoom: float = 1.0, passes=(),
+                 antialias: int = 1):
         check_size(size)
         self.character, self.size = character, int(size)
         self.yaw, self.pitch, self.zoom = float(yaw), float(pitch), float(zoom)
+        # antialias k > 1: the UDP pass also draws the occupancy at k x, read as buffers["coverage"]
+        self.antialias = check_factor(antialias)
         self._own_ctx = ctx is None
         self.ctx = create_context(context) if ctx is None else ctx
-        self.udp = UdpPass(self.ctx, self.size, self.size)
+        self.udp = UdpPass(self.ctx, self.size, self.size, coverage=self.antialias)
         self.udp.set_character(character)
         self.correspondence = None  # CorrespondencePass once set_correspondences is called
         # the named render passes besides the UDP (runtime/app/passes.py), each read into frame.buffers[name]
@@ -318,7 +328,7 @@ class RasterStage:
             new.set_character(self.character)
             new.set_sheet(views, reference)
             if not self.udp.visibility_buffer:  # one raster of the target: the UDP pass draws the visibility too
-                udp = UdpPass(self.ctx, self.size, self.size, visibility=True)
+                udp = UdpPass(self.ctx, self.size, self.size, visibility=True, coverage=self.antialias)
                 udp.set_character(self.character)
         except BaseException:
             new.release()
@@ -353,8 +363,10 @@ class RasterStage:
         return None if self.toon is None else self.toon.read()
 
     def read_buffers(self) -> dict[str, np.ndarray]:
-        """Every pass's buffer of the last render by name: "udp" first, then the named passes."""
-        return {"udp": self.read(), **{name: p.read() for name, p in self.passes.items()}}
+        """Every pass's buffer of the last render by name: "udp" first, "coverage"
+        ([H, W] f32 covered fraction, with ``antialias`` > 1), then the named passes."""
+        cover = {"coverage": self.udp.read_coverage()} if self.antialias > 1 else {}
+        return {"udp": self.read(), **cover, **{name: p.read() for name, p in self.passes.items()}}
 
     def draw_sheet(self, views: int = 4) -> list[np.ndarray]:
         """A toon-shaded sheet of the character in its rest pose from ``views``
@@ -384,7 +396,10 @@ class ShadeStage:
     ``sheet_udps`` beside them, if known).
 
     Output: [H, W, 4] f32 premultiplied RGBA; with ``clip_to_udp`` (default)
-    the alpha is limited to the UDP's occupancy."""
+    the alpha is limited to the UDP's occupancy, and given the frame's
+    ``coverage`` (``RasterStage(antialias=k)``) the silhouette is anti-aliased:
+    ``shaders.coverage.soften_edges``, edge pixels only, the interior and the
+    network's input untouched."""
 
     def __init__(self, model, sheet, size: int, backend: str = "auto", clip_to_udp: bool = True,
                  sheet_udps=None, backend_options: dict | None = None):
@@ -418,14 +433,20 @@ class ShadeStage:
     def name(self) -> str:
         return self.backend.name
 
-    def shade(self, udp: np.ndarray, views: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:
+    def shade(self, udp: np.ndarray, views: tuple[np.ndarray, np.ndarray] | None = None,
+              coverage: np.ndarray | None = None) -> np.ndarray:
         """``views``: the frame's (sampled, cover) from exact correspondences
-        (``RasterStage.read_views``); None = the backend's table lookup."""
+        (``RasterStage.read_views``); None = the backend's table lookup.
+        ``coverage``: the frame's [H, W] covered fraction (``buffers["coverage"]``)."""
         if udp.shape[:2] != (self.size, self.size):
             raise InputError(f"UDP frame is {udp.shape[1]}x{udp.shape[0]}, the shader runs at {self.size}")
         rgba = self.backend.shade(udp) if views is None else self.backend.shade_views(udp, *views)
-        if self.clip_to_udp:
+        if self.clip_to_udp or coverage is not None:
             rgba = rgba * udp[..., 3:4]  # premultiplied: scale all four channels
+        if coverage is not None:
+            if np.shape(coverage) != udp.shape[:2]:
+                raise InputError(f"coverage is {np.shape(coverage)}, the UDP frame {udp.shape[:2]}")
+            soften_edges(rgba, udp[..., 3], coverage)
         return rgba
 
     def close(self) -> None:
@@ -609,7 +630,7 @@ class Runtime:
                 continue
             job.shade_start = time.perf_counter()
             try:
-                job.rgba = self.shader.shade(job.udp, job.views)
+                job.rgba = self.shader.shade(job.udp, job.views, job.buffers.get("coverage"))
             except BaseException as exc:  # handed to the consumer, which re-raises it
                 job.error = exc
             job.shade_end = time.perf_counter()
@@ -823,7 +844,13 @@ class RuntimeSpec:
     ``vmc_send``: "HOST:PORT" to send each produced pose to as VMC;
     ``lookahead``: step the physics a frame ahead on a thread of its own
     (``PhysicsStage``) — only for callers that take every frame in order and
-    never steer (render, the bench): a steer would show a frame late.
+    never steer (render, the bench): a steer would show a frame late;
+    ``antialias``: anti-aliased silhouettes in the shaded frame: "off"
+    (default: it costs ~20-40 % more CPU per frame at 256², docs/runtime.md
+    "Anti-aliased silhouettes"), "on" (3 x 3 coverage samples per pixel) or
+    the samples per pixel side 1..5 (``shaders.coverage.parse_switch``; the
+    network's UDP is the same either way). ``conrt render`` and ``conrt demo``
+    turn it on.
     """
 
     character: object = None
@@ -847,6 +874,7 @@ class RuntimeSpec:
     vmc: object = None
     vmc_send: object = None
     lookahead: bool = False
+    antialias: object = "off"
 
     def check(self) -> "RuntimeSpec":
         """The checks that need no loading (motion text, size, modes, addresses,
@@ -863,6 +891,7 @@ class RuntimeSpec:
             raise ConfigError(f"physics_mode must be kinematic or physical, got {self.physics_mode!r}")
         check_fps(self.fps, "fps")
         check_passes(self.passes)
+        parse_switch(self.antialias, "antialias")
         if isinstance(self.vmc, (str, int)) or self.vmc_send is not None:
             if isinstance(self.vmc, (str, int)):
                 parse_address(self.vmc)
@@ -891,7 +920,7 @@ def build_runtime(spec: RuntimeSpec, *, ctx=None) -> Runtime:
     if spec.sheet is not None:  # a bad sheet fails before GL and physics start
         sheet = load_sheet(spec.sheet)
     raster = RasterStage(char, size, ctx=ctx, context=spec.context, yaw=spec.yaw, pitch=spec.pitch,
-                         passes=spec.passes)
+                         passes=spec.passes, antialias=parse_switch(spec.antialias, "antialias"))
     physics = shader = None
     owned: list = []  # what the runtime closes with itself (a VMC receiver/sender it opened)
     try:
@@ -948,8 +977,9 @@ def build_runtime(spec: RuntimeSpec, *, ctx=None) -> Runtime:
         raise
     rt.spec, rt.model, rt.character, rt.motion, rt.sheet, rt.vmc = spec, model, char, motion, sheet, receiver
     rt.info = RuntimeInfo(char.name, sheet_desc, weights_desc, shader.name, size, "UNTRAINED" in weights_desc)
-    log.info("runtime: character %s, sheet %s, weights %s, backend %s, %d px", char.name, sheet_desc,
-             weights_desc, shader.name, size)
+    log.info("runtime: character %s, sheet %s, weights %s, backend %s, %d px, anti-aliasing %s", char.name,
+             sheet_desc, weights_desc, shader.name, size,
+             f"{raster.antialias}x{raster.antialias}" if raster.antialias > 1 else "off")
     return rt
 
 
@@ -967,7 +997,7 @@ def open_runtime(character=None, sheet=None, weights=None, *, backend: str = "au
                  realtime: bool = False, toon: bool = False, ctx=None, context: str = "auto",
                  yaw: float = 0.0, pitch: float = 0.0, model=None, facing: str = "auto",
                  name_map: dict | None = None, vmc=None, vmc_send=None, correspondence: str = "auto",
-                 backend_options: dict | None = None, passes=()) -> Runtime:
+                 backend_options: dict | None = None, passes=(), antialias="off") -> Runtime:
     """:func:`build_runtime` of a :class:`RuntimeSpec` from keyword arguments
     (``clip`` is its ``motion``; ``model``: a loaded model instead of
     ``weights``; ``toon=True`` adds the "toon" pass; ``size=None``: the
@@ -977,7 +1007,7 @@ def open_runtime(character=None, sheet=None, weights=None, *, backend: str = "au
                        size=DEFAULT_SIZE if size is None else size, yaw=yaw, pitch=pitch,
                        correspondence=correspondence, fps=fps, physics_mode=physics_mode, realtime=realtime,
                        passes=(("toon",) if toon and "toon" not in passes else ()) + tuple(passes), context=context,
-                       facing=facing, name_map=name_map, vmc=vmc, vmc_send=vmc_send)
+                       facing=facing, name_map=name_map, vmc=vmc, vmc_send=vmc_send, antialias=antialias)
     return build_runtime(spec, ctx=ctx)
 
 

@@ -1,6 +1,7 @@
 """Anti-aliased edges (supersampled coverage, ``antialias=k``) in the UDP and
 toon passes: soft alpha at the silhouette, UDP landmarks never blended with the
-background, the unsupersampled values inside the body, equal coverage."""
+background, the unsupersampled values inside the body, equal coverage; and the
+runtime's way (``coverage=k`` beside an unchanged UDP, ``soften_edges``)."""
 from __future__ import annotations
 
 import numpy as np
@@ -8,6 +9,7 @@ import pytest
 
 from conrt.characters.posing import posed_positions, pose_from_rotations, rest_pose, rotation_matrix
 from conrt.errors import ConfigError
+from conrt.shaders.coverage import DEFAULT_FACTOR, parse_switch, soften_edges
 from conrt.shaders.camera import frame_character
 from conrt.shaders.toon_pass import ToonPass, ToonStyle
 from conrt.shaders.udp_pass import UdpPass
@@ -89,3 +91,97 @@ def test_ink_keeps_its_width(gl_ctx, meshes):
 def test_bad_factor_is_named(gl_ctx, bad):
     with pytest.raises(ConfigError, match="antialias"):
         UdpPass(gl_ctx, 8, 8, antialias=bad)
+
+
+# --- coverage beside an unchanged UDP (UdpPass(coverage=k): the runtime's anti-aliased silhouette) ---------
+
+
+@pytest.mark.parametrize("visibility", [False, True])
+def test_coverage_is_the_supersampled_alpha_and_leaves_the_udp_as_it_was(gl_ctx, meshes, visibility):
+    strip = meshes.strip_character(segments=24)
+    pose = pose_from_rotations(strip.skeleton, {"mid": rotation_matrix([0, 0, 1], 0.9),
+                                                "tip": rotation_matrix([1, 0.3, 0], 1.1)})
+    cam = frame_character(posed_positions(strip, pose), yaw=35, pitch=15, size=SIZE)
+    with UdpPass(gl_ctx, SIZE, SIZE, visibility=visibility) as plain, \
+            UdpPass(gl_ctx, SIZE, SIZE, visibility=visibility, coverage=3) as covered, \
+            UdpPass(gl_ctx, SIZE, SIZE, antialias=3) as soft:
+        for p in (plain, covered, soft):
+            p.set_character(strip)
+        hard = plain.run(pose, cam).data
+        udp = covered.run(pose, cam).data
+        cov = covered.read_coverage()
+        # the network's input is bit for bit the pass without coverage (and so is the visibility buffer)
+        np.testing.assert_array_equal(udp, hard)
+        if visibility:
+            np.testing.assert_array_equal(covered.visibility.read(), plain.visibility.read())
+        # the coverage is exactly the alpha the supersampled UDP pass computes (same k x k samples)
+        np.testing.assert_array_equal(cov, soft.run(pose, cam).data[..., 3])
+    assert cov.shape == (SIZE, SIZE) and cov.dtype == np.float32
+    edge = (cov > 0) & (cov < 1)
+    assert edge.sum() > 40
+    np.testing.assert_allclose(cov * 9, np.round(cov * 9), atol=1e-5)  # k x k sample fractions
+    # the occupancy's pixel centre is the centre sample (odd k): covered there -> coverage > 0, none -> < 1
+    assert (cov[hard[..., 3] > 0] > 0).all() and (cov[hard[..., 3] == 0] < 1).all()
+    # both sides of the silhouette: covered centres with partial coverage, and uncovered ones the body touches
+    assert ((hard[..., 3] > 0) & edge).sum() > 10 and ((hard[..., 3] == 0) & edge).sum() > 10
+
+
+def test_soften_edges_gives_the_supersampled_toon_alpha_and_keeps_colour(gl_ctx, meshes):
+    """A flat, unlit quad shaded with hard edges, softened by the coverage, has the
+    alpha the supersampled toon pass computes and one colour everywhere."""
+    quad = meshes.quad_character()
+    cam, pose = _tilted_quad_camera(quad), rest_pose(quad)
+    style = ToonStyle(line_width=0, look="flat")
+    with UdpPass(gl_ctx, SIZE, SIZE, coverage=3) as udp, ToonPass(gl_ctx, SIZE, SIZE, style) as hard_toon, \
+            ToonPass(gl_ctx, SIZE, SIZE, style, antialias=3) as soft_toon:
+        for p in (udp, hard_toon, soft_toon):
+            p.set_character(quad)
+        occupancy = udp.run(pose, cam).data[..., 3]
+        cov = udp.read_coverage()
+        hard, soft = hard_toon.run(pose, cam), soft_toon.run(pose, cam)
+    a = hard[..., 3:4] / 255.0
+    rgba = np.concatenate([hard[..., :3] / 255.0 * a, a], -1).astype(np.float32)  # premultiplied, hard edges
+    before = rgba.copy()
+    out = soften_edges(rgba, occupancy, cov)
+    assert out is rgba  # in place
+    full = cov == 1
+    np.testing.assert_array_equal(out[full], before[full])  # the interior is not touched
+    np.testing.assert_allclose(out[..., 3], soft[..., 3] / 255.0, atol=0.5 / 255 + 1e-6)  # the supersampled alpha
+    soft_px = (out[..., 3] > 0) & (out[..., 3] < 1)
+    assert soft_px.sum() > 40 and ((occupancy == 0) & soft_px).sum() > 10  # both sides of the edge
+    straight = out[soft_px][:, :3] / out[soft_px][:, 3:]
+    np.testing.assert_allclose(straight, np.broadcast_to(before[full][0, :3], straight.shape), atol=1e-5)  # colour kept
+    assert (out[cov == 0] == 0).all()
+
+
+def test_coverage_options_are_checked(gl_ctx):
+    with pytest.raises(ConfigError, match="antialias"):
+        UdpPass(gl_ctx, 8, 8, coverage=9)
+    with pytest.raises(ConfigError, match="one of them"):
+        UdpPass(gl_ctx, 8, 8, coverage=3, antialias=3)
+    with UdpPass(gl_ctx, 8, 8) as plain, pytest.raises(ConfigError, match="coverage=k"):
+        plain.read_coverage()
+
+
+@pytest.mark.parametrize("value, factor", [("on", DEFAULT_FACTOR), ("OFF", 1), ("off", 1), ("2", 2), (4, 4), (1, 1)])
+def test_switch_values(value, factor):
+    assert parse_switch(value) == factor
+
+
+@pytest.mark.parametrize("bad", ["7", "0", "yes", "", "2.5", 2.5, True, None, 6])
+def test_bad_switch_values_name_the_choices(bad):
+    with pytest.raises(ConfigError, match=r"--antialias must be one of off, on \(= 3\), 1, 2, 3, 4, 5"):
+        parse_switch(bad)
+
+
+def test_coverage_in_gl_row_order_is_flipped_like_the_udp(gl_ctx, meshes):
+    quad = meshes.quad_character(z=0.0)
+    cam, pose = _tilted_quad_camera(quad), rest_pose(quad)
+    with UdpPass(gl_ctx, SIZE, SIZE, coverage=3) as top, UdpPass(gl_ctx, SIZE, SIZE, rows="gl", coverage=3) as gl:
+        top.set_character(quad)
+        gl.set_character(quad)
+        occ_top, occ_gl = top.run(pose, cam).data[..., 3], gl.run(pose, cam).data[..., 3]
+        cov_top, cov_gl = top.read_coverage(), gl.read_coverage()
+    # each read as row 0 = top: the coverage sits on its own UDP's silhouette, and both passes agree
+    assert (cov_gl[occ_gl > 0] > 0).all() and (cov_gl[occ_gl == 0] < 1).all()
+    assert np.abs(cov_gl - cov_top).mean() < 0.01 and np.abs(cov_gl - cov_top).max() <= 2 / 9 + 1e-6
