@@ -22,9 +22,9 @@ Loading (``load_character``):
   with preset names normalised (``characters/expressions.py``); a plain glTF
   whose target names are presets (``blink``, ``aa`` ...) gets those. Strips/fans become triangle lists.
 - Materials: base colour factor/texture (embedded PNG/JPEG decoded with
-  Pillow), TEXCOORD_0, COLOR_0; several textures become one atlas. VRM 0.x and
-  1.0 humanoid maps go to ``Character.humanoid``; MToon shade colour to
-  ``Material.shade_color_factor``.
+  Pillow), TEXCOORD_0, COLOR_0; several textures become one atlas (a grid of
+  tiles within ``MAX_ATLAS_SIDE``). VRM 0.x and 1.0 humanoid maps go to
+  ``Character.humanoid``; MToon shade colour to ``Material.shade_color_factor``.
 - Facing: every character is turned about +Y to face +Z. Which way a file
   faces is detected from its humanoid skeleton (left/right joint pairs, toes;
   ``detect_facing``), so a -Z-facing export without the VRM extension is
@@ -49,6 +49,7 @@ import dataclasses
 import io
 import json
 import logging
+import math
 import re
 import struct
 from pathlib import Path
@@ -60,8 +61,8 @@ from PIL import Image
 
 from conrt.characters.expressions import PRESETS, canonical_name
 from conrt.errors import AssetError, ConfigError, ConrtError
-from conrt.limits import (MAX_ACCESSOR_COUNT, MAX_REFERENCED_FILE_BYTES, check_character_scale, decode_rgba,
-                          read_confined)
+from conrt.limits import (MAX_ACCESSOR_COUNT, MAX_ATLAS_SIDE, MAX_REFERENCED_FILE_BYTES, check_character_scale,
+                          decode_rgba, read_confined)
 from conrt.types import (
     ALPHA_MODES,
     HUMANOID_BONES,
@@ -1159,6 +1160,34 @@ def _wants_mipmaps(f, images) -> bool:
     return not filters or not all(m in NO_MIPMAP_FILTERS for m in filters)
 
 
+def _atlas(textures: dict, used: list, IMG, UV, counts) -> tuple[np.ndarray, np.ndarray]:
+    """One texture for several: a square-ish grid of equal tiles, one per used image
+    then a white tile (for primitives without a texture), row-major from v = 0.
+    Tiles are the largest image's side, at most 1024 and small enough that the
+    atlas stays within ``MAX_ATLAS_SIDE`` (the GL cannot upload a larger one)."""
+    nt = len(used) + 1
+    cols = math.ceil(math.sqrt(nt))
+    rows = math.ceil(nt / cols)
+    size = min(max(max(textures[i].shape[:2]) for i in used), 1024, MAX_ATLAS_SIDE // cols)
+    tex = np.full((rows * size, cols * size, 4), 255, np.uint8)  # unused cells and the last tile: white
+    for t, i in enumerate(used):
+        r, c = divmod(t, cols)
+        tex[r * size:(r + 1) * size, c * size:(c + 1) * size] = \
+            np.asarray(Image.fromarray(textures[i]).resize((size, size), Image.BILINEAR))
+    half = 0.5 / size
+    out = []
+    for i, u, n in zip(IMG, UV, counts):
+        if i is None or u is None:
+            t, w = nt - 1, np.full((n, 2), 0.5)
+        else:
+            t = used.index(i)
+            # wrap only coordinates outside 0..1: mod would send u = 1 (a tile's far edge) to 0
+            w = np.clip(np.where((u >= 0) & (u <= 1), u, np.mod(u, 1.0)), half, 1 - half)
+        r, c = divmod(t, cols)
+        out.append(np.stack([(c + w[:, 0]) / cols, (r + w[:, 1]) / rows], 1).astype(np.float32))
+    return tex, np.concatenate(out)
+
+
 def _merge_materials(f, UV, COL, FAC, IMG, SHADE, has_uv, has_col):
     """One Material for all primitives (see Material docstring)."""
     counts = [n for n, _ in SHADE]  # vertices per primitive
@@ -1182,24 +1211,8 @@ def _merge_materials(f, UV, COL, FAC, IMG, SHADE, has_uv, has_col):
         tex = textures[used[0]]
         uv = np.concatenate(UV)
     else:
-        # atlas: one tile per texture plus a white tile, side by side
-        size = min(max(max(textures[i].shape[:2]) for i in used), 1024)
-        tiles = [np.asarray(Image.fromarray(textures[i]).resize((size, size), Image.BILINEAR)) for i in used]
-        tiles.append(np.full((size, size, 4), 255, np.uint8))
-        tex = np.concatenate(tiles, 1)
-        nt = len(tiles)
-        half = 0.5 / size
-        out = []
-        for i, u, n in zip(IMG, UV, counts):
-            if i is None or u is None:
-                out.append(np.tile([(nt - 0.5) / nt, 0.5], (n, 1)).astype(np.float32))
-            else:
-                t = used.index(i)
-                # wrap only coordinates outside 0..1: mod would send u = 1 (a tile's far edge) to 0
-                w = np.clip(np.where((u >= 0) & (u <= 1), u, np.mod(u, 1.0)), half, 1 - half)
-                out.append(np.stack([(t + w[:, 0]) / nt, w[:, 1]], 1).astype(np.float32))
-        uv = np.concatenate(out)
-        log.info("%s: %d textures merged into one atlas", f.path, len(used))
+        tex, uv = _atlas(textures, used, IMG, UV, counts)
+        log.info("%s: %d textures merged into a %dx%d atlas", f.path, len(used), tex.shape[1], tex.shape[0])
     if same_factor:
         factor = np.asarray(FAC[0], np.float32)
         colors = np.concatenate([c if c is not None else np.ones((n, 4), np.float32) for c, n in zip(COL, counts)]) \

@@ -43,9 +43,9 @@ class _Doc:
         self.doc["accessors"].append(a)
         return len(self.doc["accessors"]) - 1
 
-    def image(self, rgb) -> int:
+    def image(self, rgb, side: int = 4) -> int:
         buf = io.BytesIO()
-        Image.fromarray(np.full((4, 4, 3), rgb, np.uint8)).save(buf, "PNG")
+        Image.fromarray(np.full((side, side, 3), rgb, np.uint8)).save(buf, "PNG")
         self.doc.setdefault("images", []).append({"bufferView": self.view(buf.getvalue()), "mimeType": "image/png"})
         self.doc.setdefault("textures", []).append({"source": len(self.doc["images"]) - 1})
         return len(self.doc["textures"]) - 1
@@ -179,6 +179,53 @@ def test_several_textures_become_an_atlas(tmp_path):
     np.testing.assert_allclose(albedo[3:6], [[0, 0, 1]] * 3, atol=1e-6)
     np.testing.assert_allclose(albedo[6:9], [[0, 1, 0]] * 3, atol=1e-6)  # factor baked into COLOR_0, white tile
     assert (m.parts[6:9] == 1).all() and (m.parts[:6] == 0).all()  # "Hair" material -> HAIR
+
+
+def test_many_textures_tile_a_grid_atlas_the_gl_can_hold(tmp_path, gl_ctx):
+    """A VRoid-style export has a base-colour texture per part (face, irises, brows,
+    lashes, body, tops, bottoms, shoes, hair ...). Side by side, 17 of 1024^2 plus the
+    white tile made an atlas 18432 px wide: past GL_MAX_TEXTURE_SIZE (16384 on
+    llvmpipe), so the toon/UDP passes could not upload it. They tile a grid now."""
+    from conrt.limits import MAX_ATLAS_SIDE
+    from conrt.shaders.material import albedo_image, albedo_texture
+
+    d = _two_joint_doc()
+    n = 17
+    colours = [((37 * k) % 256, (91 * k + 40) % 256, (53 * k + 200) % 256) for k in range(n)]
+    prims, mats = [], []
+    for k in range(n + 1):  # the last one has no texture: the white tile
+        pos = np.array([[k, 0, 0], [k + 1, 0, 0], [k, 1, 0]], np.float32)
+        j = np.zeros((3, 4), np.uint16)
+        w = np.zeros((3, 4), np.float32)
+        w[:, 0] = 1
+        uv = np.array([[0.1, 0.1], [0.9, 0.1], [0.5, 0.9]], np.float32)
+        a = {"POSITION": d.acc(pos, FLOAT, "VEC3"), "JOINTS_0": d.acc(j, USHORT, "VEC4"),
+             "WEIGHTS_0": d.acc(w, FLOAT, "VEC4"), "TEXCOORD_0": d.acc(uv, FLOAT, "VEC2")}
+        prims.append({"attributes": a, "material": k})
+        mats.append({"pbrMetallicRoughness": {"baseColorTexture": {"index": d.image(colours[k], 1024)}}}
+                    if k < n else {"pbrMetallicRoughness": {"baseColorFactor": [1, 1, 1, 1]}})
+    d.doc["materials"] = mats
+    d.doc["meshes"] = [{"primitives": prims}]
+    d.doc["nodes"].append({"mesh": 0, "skin": 0})
+    d.doc["scenes"][0]["nodes"].append(2)
+    c = load_character(d.write(tmp_path / "many.gltf"))
+    m = c.mesh
+    tex = m.material.base_color_texture
+    assert max(tex.shape[:2]) <= MAX_ATLAS_SIDE <= gl_ctx.info["GL_MAX_TEXTURE_SIZE"]
+    assert tex.shape[:2] == (4 * 1024, 5 * 1024)  # 18 tiles in a 5 x 4 grid, each at the images' full 1024
+    px = np.clip((m.uv * [tex.shape[1], tex.shape[0]]).astype(int), 0, [tex.shape[1] - 1, tex.shape[0] - 1])
+    sampled = tex[px[:, 1], px[:, 0], :3].astype(int)
+    want = np.repeat(np.array(colours + [(255, 255, 255)]), 3, 0)
+    np.testing.assert_array_equal(sampled, want)  # every corner of every primitive stays in its own tile
+    _ = gl_ctx.error  # reading the flag clears what earlier tests left
+    gpu = albedo_texture(gl_ctx, albedo_image(c), c.mesh.material.mipmaps)  # what the passes upload
+    try:
+        # a texture past the limit uploads nothing (GL_INVALID_VALUE) and samples black
+        assert gl_ctx.error == "GL_NO_ERROR"
+        back = np.frombuffer(gpu.read(), np.uint8).reshape(tex.shape[0], tex.shape[1], 4)
+        np.testing.assert_array_equal(back[px[:, 1], px[:, 0], :3], want)
+    finally:
+        gpu.release()
 
 
 def _chain_doc():
