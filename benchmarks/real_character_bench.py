@@ -18,7 +18,7 @@ inside the head's box on screen, as ``conrt eval``):
 - ``exact + network``: the new default (``correspondence="auto"`` picks exact
   when the sheet has ``view_NN_view.npz``).
 
-Usage: python benchmarks/real_character_bench.py [--weights FILE] [--sizes 256 128]
+Usage: python benchmarks/real_character_bench.py [--character FILE] [--weights FILE] [--sizes 256 128]
        [--frames 15] [--stride 4] [--json benchmarks/results/real_character.json]
        [--docs docs/real_character.md] [--picture docs/real_character.png]
 """
@@ -186,11 +186,16 @@ def main(argv=None) -> int:
     ap.add_argument("--frames", type=int, default=15, help="shaded frames per clip (clips: walk, wave)")
     ap.add_argument("--stride", type=int, default=4,
                     help="physics frames (30 fps) per shaded frame: 15 x 4 = 2 s of each clip")
-    ap.add_argument("--json", type=Path, default=ROOT / "benchmarks" / "results" / "real_character.json")
-    ap.add_argument("--docs", type=Path, default=None, help="write the table into this doc's real-character-bench markers")
+    ap.add_argument("--json", type=Path, default=None,
+                    help="results file (default benchmarks/results/real_character[_NAME].json, NAME for another character)")
+    ap.add_argument("--docs", type=Path, default=None,
+                    help="write the table into this doc's real-character-bench[-NAME] markers (one section per character)")
     ap.add_argument("--picture", type=Path, default=None, help="picture grid PNG (first size)")
     args = ap.parse_args(argv)
     commit = _commit()  # before the run writes its json/doc/picture
+    # Godette keeps the plain names; another character gets its own results file and doc section
+    suffix = "" if args.character.resolve() == CHARACTER.resolve() else args.character.stem.lower()
+    args.json = args.json or ROOT / "benchmarks" / "results" / f"real_character{'_' + suffix if suffix else ''}.json"
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     for noisy in ("conrt", "conrt.physics"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
@@ -214,7 +219,7 @@ def main(argv=None) -> int:
               "views": args.views, "clips": list(CLIPS), "frames_per_clip": args.frames, "stride": args.stride,
               "seconds_per_clip": args.frames * args.stride / 30.0, "yaw": YAW,
               "looks": args.looks, "sizes": args.sizes, "rows": rows}
-    publish(result, args.json, doc_table(result), args.docs, "real-character-bench")
+    publish(result, args.json, doc_table(result), args.docs, "real-character-bench" + (f"-{suffix}" if suffix else ""))
     if args.picture:
         for look in args.looks:  # the toon look at --picture, the others beside it (NAME_unlit.png)
             path = args.picture if look == "toon" else args.picture.with_name(f"{args.picture.stem}_{look}.png")

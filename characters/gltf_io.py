@@ -22,9 +22,10 @@ Loading (``load_character``):
   with preset names normalised (``characters/expressions.py``); a plain glTF
   whose target names are presets (``blink``, ``aa`` ...) gets those. Strips/fans become triangle lists.
 - Materials: base colour factor/texture (embedded PNG/JPEG decoded with
-  Pillow), TEXCOORD_0, COLOR_0; several textures become one atlas. VRM 0.x and
-  1.0 humanoid maps go to ``Character.humanoid``; MToon shade colour to
-  ``Material.shade_color_factor``.
+  Pillow) with its ``texCoord`` set and KHR_texture_transform, COLOR_0;
+  several textures become one atlas (a grid of
+  tiles within ``MAX_ATLAS_SIDE``). VRM 0.x and 1.0 humanoid maps go to
+  ``Character.humanoid``; MToon shade colour to ``Material.shade_color_factor``.
 - Facing: every character is turned about +Y to face +Z. Which way a file
   faces is detected from its humanoid skeleton (left/right joint pairs, toes;
   ``detect_facing``), so a -Z-facing export without the VRM extension is
@@ -49,6 +50,7 @@ import dataclasses
 import io
 import json
 import logging
+import math
 import re
 import struct
 from pathlib import Path
@@ -60,8 +62,8 @@ from PIL import Image
 
 from conrt.characters.expressions import PRESETS, canonical_name
 from conrt.errors import AssetError, ConfigError, ConrtError
-from conrt.limits import (MAX_ACCESSOR_COUNT, MAX_REFERENCED_FILE_BYTES, check_character_scale, decode_rgba,
-                          read_confined)
+from conrt.limits import (MAX_ACCESSOR_COUNT, MAX_ATLAS_SIDE, MAX_REFERENCED_FILE_BYTES, check_character_scale,
+                          decode_rgba, read_confined)
 from conrt.types import (
     ALPHA_MODES,
     HUMANOID_BONES,
@@ -84,6 +86,9 @@ __all__ = ["load_character", "save_character", "detect_facing", "apply_name_map"
 EXTRAS_KEY = "conrt"
 EXTRAS_VERSION = 1
 
+# extensionsRequired the loader can honour: material ones change only shading, and
+# conrt reads the base colour (``_File._check_required``)
+READABLE_REQUIRED_PREFIXES = ("KHR_materials_",)
 _CTYPES = {5120: np.int8, 5121: np.uint8, 5122: np.int16, 5123: np.uint16, 5125: np.uint32, 5126: np.float32}
 _NCOMP = {"SCALAR": 1, "VEC2": 2, "VEC3": 3, "VEC4": 4, "MAT2": 4, "MAT3": 9, "MAT4": 16}
 _NORM = {5120: 127.0, 5121: 255.0, 5122: 32767.0, 5123: 65535.0, 5125: 4294967295.0}
@@ -218,8 +223,22 @@ class _File:
         except Exception as exc:  # pygltflib raises whatever its dataclass parsing hits
             raise AssetError(f"{path}: not a valid glTF document ({exc})") from None
         self.json = doc
+        self._check_required(doc.get("extensionsRequired"))
         self.buffers = [self._buffer(i, b, bin_chunk) for i, b in enumerate(self.gltf.buffers or [])]
         self._cache: dict[int, np.ndarray] = {}
+
+    def _check_required(self, required) -> None:
+        """Refuse a file that needs an extension this loader does not read: compressed
+        geometry (Draco, meshopt) has accessors without data (read as zeros: every vertex
+        at the origin), compressed textures (KTX2/BasisU, WebP) no image we decode.
+        Material extensions only change shading (conrt reads the base colour): they load."""
+        if not isinstance(required, list):
+            return
+        missing = [e for e in required if isinstance(e, str) and not e.startswith(READABLE_REQUIRED_PREFIXES)]
+        if missing:
+            raise AssetError(f"{self.path}: requires the glTF extension(s) {', '.join(missing)}, which conrt does not "
+                             "read (compressed geometry or textures); re-export it without them (e.g. Blender's glTF "
+                             "exporter with compression off, or `gltf-transform copy` after decompressing)")
 
     def _parse_glb(self, raw: bytes):
         if len(raw) < 20:
@@ -424,14 +443,46 @@ def _part_from_material(name: str | None) -> int:
 
 
 def _primitive_appearance(f: _File, pr, n: int):
-    """Material info plus TEXCOORD_0 [n, 2] and COLOR_0 [n, 4] (RGB gets alpha 1)
-    of one primitive with n vertices; uv/col are None when absent."""
+    """Material info plus the base-colour uv [n, 2] (:func:`_base_uv`) and COLOR_0
+    [n, 4] (RGB gets alpha 1) of one primitive with n vertices; uv/col are None when absent."""
     factor, image, shade, mname = _material_info(f, pr.material)
-    uv = f.accessor(pr.attributes.TEXCOORD_0).astype(np.float32)[:, :2] if pr.attributes.TEXCOORD_0 is not None else None
+    uv = _base_uv(f, pr)
     col = f.accessor(pr.attributes.COLOR_0).astype(np.float32) if pr.attributes.COLOR_0 is not None else None
     if col is not None and col.shape[1] == 3:
         col = np.concatenate([col, np.ones((n, 1), np.float32)], 1)
     return factor, image, shade, mname, uv, col
+
+
+def _base_uv(f: _File, pr) -> np.ndarray | None:
+    """The uv a primitive's base-colour texture is sampled with: the TEXCOORD set its
+    ``texCoord`` names (KHR_texture_transform's ``texCoord`` overrides it) through that
+    extension's transform, uv' = offset + R(rotation) (scale * uv) as glTF specifies;
+    TEXCOORD_0 as it is when the material has no base-colour texture."""
+    mats = f.gltf.materials or []
+    info = None
+    if pr.material is not None and 0 <= pr.material < len(mats) and mats[pr.material].pbrMetallicRoughness is not None:
+        info = mats[pr.material].pbrMetallicRoughness.baseColorTexture
+    xf = ((info.extensions or {}).get("KHR_texture_transform") if info is not None else None) or {}
+    where = f"{f.path}: material {pr.material} KHR_texture_transform"
+    try:
+        k = int(xf.get("texCoord", info.texCoord if info is not None and info.texCoord is not None else 0))
+        scale = np.asarray(xf.get("scale", [1.0, 1.0]), np.float64).reshape(2)
+        offset = np.asarray(xf.get("offset", [0.0, 0.0]), np.float64).reshape(2)
+        rot = float(xf.get("rotation", 0.0))
+    except (TypeError, ValueError) as exc:
+        raise AssetError(f"{where}: offset/scale must be 2 numbers, rotation and texCoord numbers ({exc})") from None
+    if not (np.isfinite(scale).all() and np.isfinite(offset).all() and np.isfinite(rot)) or k < 0:
+        raise AssetError(f"{where}: offset {offset.tolist()}, scale {scale.tolist()}, rotation {rot}, texCoord {k}: "
+                         "must be finite (texCoord >= 0)")
+    index = getattr(pr.attributes, f"TEXCOORD_{k}", None)
+    if index is None:
+        return None
+    uv = f.accessor(index).astype(np.float64)[:, :2]
+    if xf:
+        c, s = np.cos(rot), np.sin(rot)
+        su = uv * scale
+        uv = np.stack([c * su[:, 0] - s * su[:, 1], s * su[:, 0] + c * su[:, 1]], 1) + offset
+    return uv.astype(np.float32)
 
 
 def _material_info(f: _File, index):
@@ -1159,6 +1210,34 @@ def _wants_mipmaps(f, images) -> bool:
     return not filters or not all(m in NO_MIPMAP_FILTERS for m in filters)
 
 
+def _atlas(textures: dict, used: list, IMG, UV, counts) -> tuple[np.ndarray, np.ndarray]:
+    """One texture for several: a square-ish grid of equal tiles, one per used image
+    then a white tile (for primitives without a texture), row-major from v = 0.
+    Tiles are the largest image's side, at most 1024 and small enough that the
+    atlas stays within ``MAX_ATLAS_SIDE`` (the GL cannot upload a larger one)."""
+    nt = len(used) + 1
+    cols = math.ceil(math.sqrt(nt))
+    rows = math.ceil(nt / cols)
+    size = min(max(max(textures[i].shape[:2]) for i in used), 1024, MAX_ATLAS_SIDE // cols)
+    tex = np.full((rows * size, cols * size, 4), 255, np.uint8)  # unused cells and the last tile: white
+    for t, i in enumerate(used):
+        r, c = divmod(t, cols)
+        tex[r * size:(r + 1) * size, c * size:(c + 1) * size] = \
+            np.asarray(Image.fromarray(textures[i]).resize((size, size), Image.BILINEAR))
+    half = 0.5 / size
+    out = []
+    for i, u, n in zip(IMG, UV, counts):
+        if i is None or u is None:
+            t, w = nt - 1, np.full((n, 2), 0.5)
+        else:
+            t = used.index(i)
+            # wrap only coordinates outside 0..1: mod would send u = 1 (a tile's far edge) to 0
+            w = np.clip(np.where((u >= 0) & (u <= 1), u, np.mod(u, 1.0)), half, 1 - half)
+        r, c = divmod(t, cols)
+        out.append(np.stack([(c + w[:, 0]) / cols, (r + w[:, 1]) / rows], 1).astype(np.float32))
+    return tex, np.concatenate(out)
+
+
 def _merge_materials(f, UV, COL, FAC, IMG, SHADE, has_uv, has_col):
     """One Material for all primitives (see Material docstring)."""
     counts = [n for n, _ in SHADE]  # vertices per primitive
@@ -1182,24 +1261,8 @@ def _merge_materials(f, UV, COL, FAC, IMG, SHADE, has_uv, has_col):
         tex = textures[used[0]]
         uv = np.concatenate(UV)
     else:
-        # atlas: one tile per texture plus a white tile, side by side
-        size = min(max(max(textures[i].shape[:2]) for i in used), 1024)
-        tiles = [np.asarray(Image.fromarray(textures[i]).resize((size, size), Image.BILINEAR)) for i in used]
-        tiles.append(np.full((size, size, 4), 255, np.uint8))
-        tex = np.concatenate(tiles, 1)
-        nt = len(tiles)
-        half = 0.5 / size
-        out = []
-        for i, u, n in zip(IMG, UV, counts):
-            if i is None or u is None:
-                out.append(np.tile([(nt - 0.5) / nt, 0.5], (n, 1)).astype(np.float32))
-            else:
-                t = used.index(i)
-                # wrap only coordinates outside 0..1: mod would send u = 1 (a tile's far edge) to 0
-                w = np.clip(np.where((u >= 0) & (u <= 1), u, np.mod(u, 1.0)), half, 1 - half)
-                out.append(np.stack([(t + w[:, 0]) / nt, w[:, 1]], 1).astype(np.float32))
-        uv = np.concatenate(out)
-        log.info("%s: %d textures merged into one atlas", f.path, len(used))
+        tex, uv = _atlas(textures, used, IMG, UV, counts)
+        log.info("%s: %d textures merged into a %dx%d atlas", f.path, len(used), tex.shape[1], tex.shape[0])
     if same_factor:
         factor = np.asarray(FAC[0], np.float32)
         colors = np.concatenate([c if c is not None else np.ones((n, 4), np.float32) for c, n in zip(COL, counts)]) \

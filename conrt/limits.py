@@ -62,6 +62,11 @@ MAX_REFERENCED_FILE_BYTES = 512 * 1024 * 1024
 # Elements one glTF accessor may claim when it has no data behind it (zeros):
 # 16 M vertices is far beyond any character.
 MAX_ACCESSOR_COUNT = 16 * 1024 * 1024
+# Side of the one texture a character's base-colour textures are tiled into
+# (characters/gltf_io.py): within every desktop GL's GL_MAX_TEXTURE_SIZE (16384 on
+# llvmpipe; a larger upload fails with GL_INVALID_VALUE and samples black) and
+# 256 MB as RGBA8. A VRoid-style export has 10-20 textures: a grid of 1024^2 tiles fits.
+MAX_ATLAS_SIDE = 8192
 
 
 # ---------------------------------------------------------------------------

@@ -43,9 +43,9 @@ class _Doc:
         self.doc["accessors"].append(a)
         return len(self.doc["accessors"]) - 1
 
-    def image(self, rgb) -> int:
+    def image(self, rgb, side: int = 4) -> int:
         buf = io.BytesIO()
-        Image.fromarray(np.full((4, 4, 3), rgb, np.uint8)).save(buf, "PNG")
+        Image.fromarray(np.full((side, side, 3), rgb, np.uint8)).save(buf, "PNG")
         self.doc.setdefault("images", []).append({"bufferView": self.view(buf.getvalue()), "mimeType": "image/png"})
         self.doc.setdefault("textures", []).append({"source": len(self.doc["images"]) - 1})
         return len(self.doc["textures"]) - 1
@@ -179,6 +179,150 @@ def test_several_textures_become_an_atlas(tmp_path):
     np.testing.assert_allclose(albedo[3:6], [[0, 0, 1]] * 3, atol=1e-6)
     np.testing.assert_allclose(albedo[6:9], [[0, 1, 0]] * 3, atol=1e-6)  # factor baked into COLOR_0, white tile
     assert (m.parts[6:9] == 1).all() and (m.parts[:6] == 0).all()  # "Hair" material -> HAIR
+
+
+def test_many_textures_tile_a_grid_atlas_the_gl_can_hold(tmp_path, gl_ctx):
+    """A VRoid-style export has a base-colour texture per part (face, irises, brows,
+    lashes, body, tops, bottoms, shoes, hair ...). Side by side, 17 of 1024^2 plus the
+    white tile made an atlas 18432 px wide: past GL_MAX_TEXTURE_SIZE (16384 on
+    llvmpipe), so the toon/UDP passes could not upload it. They tile a grid now."""
+    from conrt.limits import MAX_ATLAS_SIDE
+    from conrt.shaders.material import albedo_image, albedo_texture
+
+    d = _two_joint_doc()
+    n = 17
+    colours = [((37 * k) % 256, (91 * k + 40) % 256, (53 * k + 200) % 256) for k in range(n)]
+    prims, mats = [], []
+    for k in range(n + 1):  # the last one has no texture: the white tile
+        pos = np.array([[k, 0, 0], [k + 1, 0, 0], [k, 1, 0]], np.float32)
+        j = np.zeros((3, 4), np.uint16)
+        w = np.zeros((3, 4), np.float32)
+        w[:, 0] = 1
+        uv = np.array([[0.1, 0.1], [0.9, 0.1], [0.5, 0.9]], np.float32)
+        a = {"POSITION": d.acc(pos, FLOAT, "VEC3"), "JOINTS_0": d.acc(j, USHORT, "VEC4"),
+             "WEIGHTS_0": d.acc(w, FLOAT, "VEC4"), "TEXCOORD_0": d.acc(uv, FLOAT, "VEC2")}
+        prims.append({"attributes": a, "material": k})
+        mats.append({"pbrMetallicRoughness": {"baseColorTexture": {"index": d.image(colours[k], 1024)}}}
+                    if k < n else {"pbrMetallicRoughness": {"baseColorFactor": [1, 1, 1, 1]}})
+    d.doc["materials"] = mats
+    d.doc["meshes"] = [{"primitives": prims}]
+    d.doc["nodes"].append({"mesh": 0, "skin": 0})
+    d.doc["scenes"][0]["nodes"].append(2)
+    c = load_character(d.write(tmp_path / "many.gltf"))
+    m = c.mesh
+    tex = m.material.base_color_texture
+    assert max(tex.shape[:2]) <= MAX_ATLAS_SIDE <= gl_ctx.info["GL_MAX_TEXTURE_SIZE"]
+    assert tex.shape[:2] == (4 * 1024, 5 * 1024)  # 18 tiles in a 5 x 4 grid, each at the images' full 1024
+    px = np.clip((m.uv * [tex.shape[1], tex.shape[0]]).astype(int), 0, [tex.shape[1] - 1, tex.shape[0] - 1])
+    sampled = tex[px[:, 1], px[:, 0], :3].astype(int)
+    want = np.repeat(np.array(colours + [(255, 255, 255)]), 3, 0)
+    np.testing.assert_array_equal(sampled, want)  # every corner of every primitive stays in its own tile
+    _ = gl_ctx.error  # reading the flag clears what earlier tests left
+    gpu = albedo_texture(gl_ctx, albedo_image(c), c.mesh.material.mipmaps)  # what the passes upload
+    try:
+        # a texture past the limit uploads nothing (GL_INVALID_VALUE) and samples black
+        assert gl_ctx.error == "GL_NO_ERROR"
+        back = np.frombuffer(gpu.read(), np.uint8).reshape(tex.shape[0], tex.shape[1], 4)
+        np.testing.assert_array_equal(back[px[:, 1], px[:, 0], :3], want)
+    finally:
+        gpu.release()
+
+
+def test_base_colour_texture_transform_and_texcoord_set(tmp_path):
+    """KHR_texture_transform on the base-colour texture (UniVRM and VRoid exports list
+    it; a tiled or offset MToon main texture sets it) and ``texCoord`` 1: each vertex
+    samples where the file says, not where the raw TEXCOORD_0 points."""
+    d = _two_joint_doc()
+    img = np.zeros((4, 4, 3), np.uint8)  # four quadrants: red, green / blue, white (row 0 = v 0)
+    img[:2, :2], img[:2, 2:], img[2:, :2], img[2:, 2:] = (255, 0, 0), (0, 255, 0), (0, 0, 255), (255, 255, 255)
+    buf = io.BytesIO()
+    Image.fromarray(img).save(buf, "PNG")
+    d.doc["images"] = [{"bufferView": d.view(buf.getvalue()), "mimeType": "image/png"}]
+    d.doc["textures"] = [{"source": 0}]
+    d.doc["samplers"] = [{"magFilter": 9728, "minFilter": 9728}]
+    d.doc["textures"][0]["sampler"] = 0
+    pos = np.array([[0, 0, 0], [1, 0, 0], [0, 1, 0]], np.float32)
+    uv0 = np.full((3, 2), 0.25, np.float32)  # red quadrant, untransformed
+    uv1 = np.full((3, 2), 0.25, np.float32)
+    j, w = np.zeros((3, 4), np.uint16), np.tile(np.float32([1, 0, 0, 0]), (3, 1))
+    prims = []
+    for k, (tex_info, which) in enumerate((
+            ({"index": 0, "extensions": {"KHR_texture_transform": {"offset": [0.5, 0], "scale": [1, 1]}}}, "green"),
+            ({"index": 0, "extensions": {"KHR_texture_transform": {"offset": [0, 0.5]}}}, "blue"),
+            # scale then rotate 90 deg then offset: (0.25, 0.25) * 2 = (0.5, 0.5) -> (-0.5, 0.5) -> (0.75, 0.75)
+            ({"index": 0, "extensions": {"KHR_texture_transform": {"scale": [2, 2], "rotation": float(np.pi / 2),
+                                                                    "offset": [1.25, 0.25]}}}, "white"),
+            ({"index": 0, "texCoord": 1}, "green"),  # TEXCOORD_1 points at the green quadrant
+            ({"index": 0, "texCoord": 0, "extensions": {"KHR_texture_transform": {"texCoord": 1}}}, "green"))):
+        a = {"POSITION": d.acc(pos + [2 * k, 0, 0], FLOAT, "VEC3"), "JOINTS_0": d.acc(j, USHORT, "VEC4"),
+             "WEIGHTS_0": d.acc(w, FLOAT, "VEC4"), "TEXCOORD_0": d.acc(uv0, FLOAT, "VEC2"),
+             "TEXCOORD_1": d.acc(uv1 + [0.5, 0], FLOAT, "VEC2")}
+        prims.append({"attributes": a, "material": k})
+        d.doc.setdefault("materials", []).append({"pbrMetallicRoughness": {"baseColorTexture": tex_info}})
+    d.doc["meshes"] = [{"primitives": prims}]
+    d.doc["nodes"].append({"mesh": 0, "skin": 0})
+    d.doc["scenes"][0]["nodes"].append(2)
+    c = load_character(d.write(tmp_path / "transform.gltf"))
+    m = c.mesh
+    tex = m.material.base_color_texture
+    uv = np.mod(m.uv, 1.0)  # the texture wraps (glTF default sampler)
+    px = np.clip((uv * [tex.shape[1], tex.shape[0]]).astype(int), 0, [tex.shape[1] - 1, tex.shape[0] - 1])
+    got = tex[px[:, 1], px[:, 0], :3].reshape(-1, 3, 3)[:, 0]
+    names = {(255, 0, 0): "red", (0, 255, 0): "green", (0, 0, 255): "blue", (255, 255, 255): "white"}
+    assert [names[tuple(int(v) for v in g)] for g in got] == ["green", "blue", "white", "green", "green"]
+
+
+def test_required_compression_extensions_are_a_named_error(tmp_path):
+    """Third-party characters (three.js / Sketchfab exports) are often Draco- or
+    meshopt-compressed. Their accessors then have no bufferView: read as zeros,
+    every vertex sat at the origin and the character drew as nothing, with no
+    word why. A required extension the loader does not read is refused by name."""
+    import subprocess
+    import sys
+
+    from conrt.errors import AssetError
+
+    def doc(required, prim_ext):
+        d = _two_joint_doc()
+        pos = d.acc(np.array([[0, 0, 0], [1, 0, 0], [0, 1, 0]], np.float32), FLOAT, "VEC3")
+        d.doc["accessors"][pos].pop("bufferView")  # the data is in the compressed stream
+        j = d.acc(np.zeros((3, 4), np.uint16), USHORT, "VEC4")
+        w = d.acc(np.tile([1.0, 0, 0, 0], (3, 1)), FLOAT, "VEC4")
+        prim = {"attributes": {"POSITION": pos, "JOINTS_0": j, "WEIGHTS_0": w}}
+        if prim_ext:
+            prim["extensions"] = {prim_ext: {"bufferView": 0, "attributes": {"POSITION": 0}}}
+        d.doc["meshes"] = [{"primitives": [prim]}]
+        d.doc["nodes"].append({"mesh": 0, "skin": 0})
+        d.doc["scenes"][0]["nodes"].append(2)
+        d.doc["extensionsUsed"] = list(required)
+        d.doc["extensionsRequired"] = list(required)
+        return d
+
+    for ext in ("KHR_draco_mesh_compression", "EXT_meshopt_compression", "KHR_texture_basisu"):
+        path = doc([ext], ext if ext != "KHR_texture_basisu" else None).write(tmp_path / f"{ext}.gltf")
+        with pytest.raises(AssetError, match=ext + r".*re-export"):
+            load_character(path)
+    # extensions that only change shading (conrt reads the base colour) still load
+    c = load_character(_materials_only(tmp_path))
+    assert c.mesh.num_vertices == 3
+    # the CLI says it in one line, rc 1
+    r = subprocess.run([sys.executable, "-m", "conrt", "character", "info", str(tmp_path / "KHR_draco_mesh_compression.gltf")],
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 1 and "KHR_draco_mesh_compression" in r.stderr and "Traceback" not in r.stderr
+
+
+def _materials_only(tmp_path):
+    d = _two_joint_doc()
+    a = {"POSITION": d.acc(np.array([[0, 0, 0], [1, 0, 0], [0, 1, 0]], np.float32), FLOAT, "VEC3"),
+         "JOINTS_0": d.acc(np.zeros((3, 4), np.uint16), USHORT, "VEC4"),
+         "WEIGHTS_0": d.acc(np.tile([1.0, 0, 0, 0], (3, 1)), FLOAT, "VEC4")}
+    d.doc["materials"] = [{"pbrMetallicRoughness": {"baseColorFactor": [1, 0, 0, 1]},
+                           "extensions": {"KHR_materials_unlit": {}}}]
+    d.doc["meshes"] = [{"primitives": [{"attributes": a, "material": 0}]}]
+    d.doc["nodes"].append({"mesh": 0, "skin": 0})
+    d.doc["scenes"][0]["nodes"].append(2)
+    d.doc["extensionsUsed"] = d.doc["extensionsRequired"] = ["KHR_materials_unlit"]
+    return d.write(tmp_path / "unlit.gltf")
 
 
 def _chain_doc():
