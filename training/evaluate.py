@@ -265,18 +265,40 @@ def view_samples(characters: list[CharacterFrames], jobs, views: int, mode: str,
 
 class ViewsShader(torch.nn.Module):
     """A lookup model's fusion net on the runtime's sheet samples (as
-    ``LookupNet.render_views``); ``keep_seen`` as ``FusionNet.forward``."""
+    ``LookupNet.render_views``); ``keep_seen`` as ``FusionNet.forward``.
+
+    ``judge_look``: with ``keep_seen``, each sheet's look is judged as the
+    runtime judges it once per sheet (``sheet.judge_looks``) and decides the
+    rule; False = the rule before the look (seen colour kept, edges refined
+    on every sheet). ``looks`` counts the looks judged (``look_summary``)."""
 
     takes_view_samples = True
 
-    def __init__(self, model, keep_seen: bool = True):
+    def __init__(self, model, keep_seen: bool = True, judge_look: bool = True):
         super().__init__()
-        self.model, self.keep_seen = model, keep_seen
+        self.model, self.keep_seen, self.judge_look = model, keep_seen, judge_look
         self.cfg = model.cfg
+        self.looks: dict[str, int] = {}
 
     def forward(self, sheet_rgb, sheet_mask, udp, sampled=None, cover=None):
         m = self.model
-        return m.fusion(sampled, cover, m.encode_pose(udp)[0], keep_seen=self.keep_seen)
+        look = None
+        if self.keep_seen and self.judge_look:
+            from conrt.runtime.nn.sheet import judge_looks  # lazy: only lookup models take this path
+
+            _, look = judge_looks(sheet_rgb, sheet_mask)
+            for inked in look[:, 1].tolist():
+                label = "inked" if inked else "unlit"
+                self.looks[label] = self.looks.get(label, 0) + 1
+        return m.fusion(sampled, cover, m.encode_pose(udp)[0], keep_seen=self.keep_seen, look=look)
+
+    def look_summary(self) -> str:
+        """"look: unlit" (every sheet alike) or "looks: inked 3, unlit 1" (per sheet scored); "" if none judged."""
+        if not self.looks:
+            return ""
+        if len(self.looks) == 1:
+            return f"look: {next(iter(self.looks))}"
+        return "looks: " + ", ".join(f"{k} {v}" for k, v in sorted(self.looks.items()))
 
 
 class PlainLookup(torch.nn.Module):

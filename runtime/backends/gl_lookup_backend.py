@@ -43,7 +43,8 @@ from .onnx_backend import OPSET, open_session, weights_fingerprint
 log = logging.getLogger(__name__)
 
 FUSIONS = ("onnxruntime", "torch")
-FUSION_FORMAT = 3  # bump when the exported fusion graph changes (part of the cached file name)
+FUSION_FORMAT = 4  # bump when the exported fusion graph changes (part of the cached file name)
+NOT_JUDGED = np.ones((1, 2), np.float32)  # the look fed for a sheet whose look was not judged: FusionNet's look=None
 
 
 def default_threads() -> int:
@@ -65,8 +66,8 @@ class FusionGraph(nn.Module):
         self.model = model
         self.keep_seen = keep_seen  # exact correspondences: see FusionNet.forward
 
-    def forward(self, sampled, cover, udp):
-        return self.model.fusion(sampled, cover, self.model.encode_pose(udp)[0], keep_seen=self.keep_seen)
+    def forward(self, sampled, cover, udp, look=None):
+        return self.model.fusion(sampled, cover, self.model.encode_pose(udp)[0], keep_seen=self.keep_seen, look=look)
 
 
 def _softmax_by_reductions(g, x, dim, dtype=None):
@@ -88,19 +89,23 @@ _export_lock = threading.Lock()  # the softmax symbolic is registered process-wi
 
 def export_fusion_onnx(model, path, size: int, views: int, keep_seen: bool = False) -> Path:
     """Write conr-rt's FusionNet at side ``size`` and ``views`` views (static shapes) to ``path``
-    (``keep_seen``: the variant for exact correspondences, see ``FusionNet.forward``)."""
+    (``keep_seen``: the variant for exact correspondences, see ``FusionNet.forward``; it also
+    takes the sheet's look, input ``look`` [1, 2], ``sheet.SheetCache.look_vector``)."""
     from torch.onnx import register_custom_op_symbolic, unregister_custom_op_symbolic  # lazy: only when exporting
 
     path = Path(path)
     g = torch.Generator().manual_seed(0)
     example = (torch.rand(1, views, 4, size, size, generator=g), torch.rand(1, views, 1, size, size, generator=g),
                torch.rand(1, 4, size, size, generator=g))
+    names = ["sampled", "cover", "udp"]
+    if keep_seen:
+        example, names = example + (torch.rand(1, 2, generator=g),), names + ["look"]
     with _export_lock, torch.no_grad(), warnings.catch_warnings():
         warnings.simplefilter("ignore")  # static sides become constants (TracerWarning): intended
         register_custom_op_symbolic("aten::softmax", _softmax_by_reductions, OPSET)
         try:
             torch.onnx.export(FusionGraph(model.eval(), keep_seen), example, str(path),
-                              input_names=["sampled", "cover", "udp"], output_names=["rgba"], opset_version=OPSET,
+                              input_names=names, output_names=["rgba"], opset_version=OPSET,
                               dynamo=False, do_constant_folding=True)
         finally:
             unregister_custom_op_symbolic("aten::softmax", OPSET)
@@ -281,11 +286,15 @@ class GlLookupBackend(Backend):
         udp = np.ascontiguousarray(udp, dtype=np.float32)
         if self.fusion == "onnxruntime":
             self.prepare_views()  # no-op once open for this sheet's size and views
-            return self._seen_session.run(["rgba"], {"sampled": sampled, "cover": cover, "udp": udp})[0]
+            feeds = {"sampled": sampled, "cover": cover, "udp": udp}
+            if self.model.cfg.lookup.keep_seen:  # that graph variant takes the sheet's look
+                look = self.cache.look_vector()
+                feeds["look"] = NOT_JUDGED if look is None else look.numpy()
+            return self._seen_session.run(["rgba"], feeds)[0]
         with torch.inference_mode():
             return self.model.fusion(torch.from_numpy(sampled), torch.from_numpy(cover),
                                      self.model.encode_pose(torch.from_numpy(udp))[0],
-                                     keep_seen=self.model.cfg.lookup.keep_seen).numpy()
+                                     keep_seen=self.model.cfg.lookup.keep_seen, look=self.cache.look_vector()).numpy()
 
     def infer(self, udp: np.ndarray) -> np.ndarray:
         if self.lookup is None:

@@ -108,6 +108,8 @@ def look_up(table: torch.Tensor, udp: torch.Tensor, grid: int) -> torch.Tensor:
 # ---------------------------------------------------------------------------
 # per-frame fusion
 # ---------------------------------------------------------------------------
+# the per-sheet look vector FusionNet takes with keep_seen (sheet.SheetLook.vector)
+LOOK_KEEP, LOOK_INK = 0, 1
 EDGE_JUMP = 0.06  # a UDP (or occupancy) range over 3x3 pixels above this is an edge of the target (~10 cm)
 
 
@@ -167,7 +169,7 @@ class FusionNet(nn.Module):
         return self.score[1](act(y))
 
     def forward(self, sampled: torch.Tensor, cover: torch.Tensor, udp: torch.Tensor,
-                keep_seen: bool = False) -> torch.Tensor:
+                keep_seen: bool = False, look: torch.Tensor | None = None) -> torch.Tensor:
         """sampled [N, M, 4, H, W] premultiplied, cover [N, M, 1, H, W], udp [N, 4, H, W]
         -> premultiplied RGBA [N, 4, H, W].
 
@@ -176,7 +178,14 @@ class FusionNet(nn.Module):
         the refinement does those and the rest. For exact correspondences
         (``shaders.CorrespondencePass``): the shipped weights' refinement
         learned to repair the table's blur and over-corrects exact samples
-        (docs/conr_rt.md, "Exact correspondences")."""
+        (docs/conr_rt.md, "Exact correspondences").
+
+        ``look`` [N, 2] (with ``keep_seen``): the sheet's look as judged once per
+        sheet (``sheet.judge_look``), ``LOOK_KEEP`` and ``LOOK_INK`` in 0..1:
+        how much of the seen colour to keep inside the target (0: the shading
+        changes with the pose, the refinement re-shades every pixel) and
+        whether the refinement draws the target's edges (0: the sheet has no
+        ink there, the seen colour stays). None = (1, 1), an inked sheet."""
         n, m, _, h, w = sampled.shape
         s = self.score_scale
         # pooled apart and joined small: a full-size concat is a pass over the views
@@ -209,7 +218,12 @@ class FusionNet(nn.Module):
         if keep_seen:
             # the refinement keeps the target's edges (silhouette, a limb over
             # the body: where the toon look draws its outline) and what no view sees
-            seen_part = coverage.clamp(0, 1) * (1 - target_edges(udp))
+            edges = target_edges(udp)
+            if look is None:
+                seen_part = coverage.clamp(0, 1) * (1 - edges)
+            else:
+                keep, ink = (look[:, k].reshape(-1, 1, 1, 1).to(edges.dtype) for k in (LOOK_KEEP, LOOK_INK))
+                seen_part = coverage.clamp(0, 1) * keep * (1 - ink * edges)
             rgba = seen_part * fused.clamp(0, 1) + (1 - seen_part) * rgba
         # premultiplied: colour never exceeds alpha
         return torch.cat([torch.minimum(rgba[:, :3], rgba[:, 3:4]), rgba[:, 3:4]], 1)
@@ -314,10 +328,12 @@ class LookupNet(ShaderNet):
         rgba = self.fusion(sampled, cover, udp)
         return (rgba, None) if return_features else rgba
 
-    def render_views(self, udp: torch.Tensor, sampled: torch.Tensor, cover: torch.Tensor) -> torch.Tensor:
+    def render_views(self, udp: torch.Tensor, sampled: torch.Tensor, cover: torch.Tensor,
+                     look: torch.Tensor | None = None) -> torch.Tensor:
         """The correspondences already found (e.g. exactly, by the GL pass): FusionNet alone,
-        keeping the seen colours as the weights' config says (``lookup.keep_seen``)."""
-        return self.fusion(sampled, cover, self.encode_pose(udp)[0], keep_seen=self.cfg.lookup.keep_seen)
+        keeping the seen colours as the weights' config says (``lookup.keep_seen``) and
+        the sheet's look decides (``look``, ``FusionNet.forward``)."""
+        return self.fusion(sampled, cover, self.encode_pose(udp)[0], keep_seen=self.cfg.lookup.keep_seen, look=look)
 
     def sheet_tensor_shapes(self, size: int, views: int) -> list[tuple[int, ...]]:
         return [(1, views, 3, self.cfg.lookup.grid ** 3)]

@@ -21,6 +21,7 @@ from typing import Literal, Sequence
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 
 from conrt.errors import InputError
 from conrt.limits import MIN_SHEET_VIEW_SIDE, check_npz_array, decode_rgba, open_image
@@ -34,6 +35,86 @@ log = logging.getLogger(__name__)
 Matting = Literal["uniform"]
 
 
+# ---------------------------------------------------------------------------
+# the sheet's look (once per sheet)
+# ---------------------------------------------------------------------------
+# An inked sheet (toon, line art) draws dark lines along its silhouettes; an
+# unlit or inkless one shows there the colour a few pixels inside. Measured
+# (docs/conr_rt.md, "The sheet's look"): mean ink contrast 0.13-0.29 on inked
+# sheets (procedural toon/flat/soft/thick-outline, Godette toon), -0.01-0.07
+# on inkless ones (unlit, no-outline, Godette unlit), per view.
+INK_THRESHOLD = 0.10  # ink contrast at or above this: the sheet is inked
+INK_BAND = 2  # px at 256² (scaled with the side): the silhouette band an outline covers
+LUMA = (0.299, 0.587, 0.114)
+
+
+def _erode(a: torch.Tensor, k: int) -> torch.Tensor:
+    return -F.max_pool2d(-a, 2 * k + 1, 1, k)
+
+
+def ink_contrast(rgb: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """rgb [N, M, 3, S, S] premultiplied, mask [N, M, 1, S, S] -> [N]: how much
+    darker the sheet's silhouette band (``INK_BAND`` px) is than the colour a
+    few pixels inside it (luma, 0..1; mean over the band pixels of all views)."""
+    n, m, _, h, w = rgb.shape
+    rgb, mask = rgb.reshape(n * m, 3, h, w).float(), mask.reshape(n * m, 1, h, w).float()
+    inside = (mask > 0.5).to(rgb.dtype)
+    luma = (rgb / mask.clamp_min(1e-6) * inside * rgb.new_tensor(LUMA).reshape(1, 3, 1, 1)).sum(1, keepdim=True)
+    band = max(1, round(INK_BAND * h / 256))
+    edge = inside - _erode(inside, band)  # the band along the silhouette
+    deep = _erode(inside, band + 2)  # pixels a few px inside it
+    k = 2 * (band + 4) + 1
+    near = F.avg_pool2d(deep, k, 1, k // 2)
+    interior = F.avg_pool2d(luma * deep, k, 1, k // 2) / near.clamp_min(1e-6)  # local colour inside
+    valid = (edge * (near > 0).to(rgb.dtype)).reshape(n, -1)
+    darker = ((interior - luma).reshape(n, -1) * valid).sum(1)
+    return darker / valid.sum(1).clamp_min(1.0)
+
+
+@dataclass(frozen=True)
+class SheetLook:
+    """What the sheet tells about its look, judged once per sheet.
+
+    ``inked``: the sheet draws ink at its silhouettes (toon, line art): the
+    ink moves with the pose and the shipped refinement draws it, so it
+    re-shades every pixel. Otherwise (unlit, flat colours without ink) the
+    views' exact colours are the answer where they see the point and the
+    refinement fills only what no view sees."""
+
+    ink_contrast: float
+    inked: bool
+
+    @property
+    def label(self) -> str:
+        return "inked" if self.inked else "unlit"
+
+    def __str__(self) -> str:
+        return f"{self.label} (silhouette ink contrast {self.ink_contrast:.2f}, inked from {INK_THRESHOLD:.2f})"
+
+    def vector(self) -> torch.Tensor:
+        """[1, 2] as ``FusionNet.forward(look=)`` takes it (LOOK_KEEP, LOOK_INK)."""
+        return look_vectors(torch.tensor([float(self.inked)]))
+
+
+def look_vectors(inked: torch.Tensor) -> torch.Tensor:
+    """[N] 1 = inked, 0 = not -> [N, 2] FusionNet look (keep the seen colour, refine the edges):
+    inked (0, 1), the refinement everywhere; not (1, 0), the seen colour kept, edges too."""
+    inked = inked.float()
+    return torch.stack([1 - inked, inked], 1)
+
+
+def judge_looks(rgb: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """rgb [N, M, 3, S, S] premultiplied, mask [N, M, 1, S, S] -> (ink contrast [N], look [N, 2])."""
+    contrast = ink_contrast(rgb, mask)
+    return contrast, look_vectors(contrast >= INK_THRESHOLD)
+
+
+def judge_look(rgb: torch.Tensor, mask: torch.Tensor) -> SheetLook:
+    """One sheet ([1, M, 3, S, S], [1, M, 1, S, S]) -> its ``SheetLook``."""
+    contrast = float(ink_contrast(rgb, mask)[0])
+    return SheetLook(round(contrast, 4), contrast >= INK_THRESHOLD)
+
+
 @dataclass(frozen=True)
 class SheetCache:
     """Everything the per-frame pass needs from the character sheet."""
@@ -43,10 +124,15 @@ class SheetCache:
     size: int  # S, the side the network runs at
     official: bool
     config_name: str
+    look: SheetLook | None = None  # judged once (judge_look); None: not judged, today's inked rule
 
     @property
     def views(self) -> int:
         return self.reference.shape[1]
+
+    def look_vector(self) -> torch.Tensor | None:
+        """[1, 2] FusionNet look of this sheet, None when not judged."""
+        return None if self.look is None else self.look.vector()
 
     def numpy_inputs(self) -> dict[str, np.ndarray]:
         """The cached tensors by the ONNX graph's input names."""
@@ -235,7 +321,9 @@ def encode_sheet(model: ShaderNet, images: Sequence, official: bool = False,
         if sheet_udp is not None:
             log.debug("%s does not use sheet UDPs; ignoring them", cfg.name)
         feats, reference = model.encode_sheet(rgb_t, mask_t)
-    return SheetCache(tuple(feats), reference, rgb.shape[-1], official, cfg.name)
+    look = judge_look(rgb_t, mask_t)
+    log.debug("sheet look: %s", look)
+    return SheetCache(tuple(feats), reference, rgb.shape[-1], official, cfg.name, look)
 
 
 @torch.inference_mode()
