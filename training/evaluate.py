@@ -268,9 +268,9 @@ class ViewsShader(torch.nn.Module):
     ``LookupNet.render_views``); ``keep_seen`` as ``FusionNet.forward``.
 
     ``judge_look``: with ``keep_seen``, each sheet's look is judged as the
-    runtime judges it once per sheet (``sheet.judge_looks``) and decides the
-    rule; False = the rule before the look (seen colour kept, edges refined
-    on every sheet). ``looks`` counts the looks judged (``look_summary``)."""
+    runtime judges it once per sheet (``sheet.judge_inks``) and decides the
+    rule; False = the rule before the look (seen colour kept, the target's
+    edges refined, on every sheet). ``looks`` counts the looks judged (``look_summary``)."""
 
     takes_view_samples = True
 
@@ -282,15 +282,15 @@ class ViewsShader(torch.nn.Module):
 
     def forward(self, sheet_rgb, sheet_mask, udp, sampled=None, cover=None):
         m = self.model
-        look = None
+        ink = None
         if self.keep_seen and self.judge_look:
-            from conrt.runtime.nn.sheet import judge_looks  # lazy: only lookup models take this path
+            from conrt.runtime.nn.sheet import judge_inks  # lazy: only lookup models take this path
 
-            _, look = judge_looks(sheet_rgb, sheet_mask)
-            for inked in look[:, 1].tolist():
+            _, ink = judge_inks(sheet_rgb, sheet_mask)
+            for inked in ink.tolist():
                 label = "inked" if inked else "unlit"
                 self.looks[label] = self.looks.get(label, 0) + 1
-        return m.fusion(sampled, cover, m.encode_pose(udp)[0], keep_seen=self.keep_seen, look=look)
+        return m.fusion(sampled, cover, m.encode_pose(udp)[0], keep_seen=self.keep_seen, ink=ink)
 
     def look_summary(self) -> str:
         """"look: unlit" (every sheet alike) or "looks: inked 3, unlit 1" (per sheet scored); "" if none judged."""

@@ -44,7 +44,7 @@ log = logging.getLogger(__name__)
 
 FUSIONS = ("onnxruntime", "torch")
 FUSION_FORMAT = 4  # bump when the exported fusion graph changes (part of the cached file name)
-NOT_JUDGED = np.ones((1, 2), np.float32)  # the look fed for a sheet whose look was not judged: FusionNet's look=None
+NOT_JUDGED = np.ones(1, np.float32)  # the ink fed for a sheet whose look was not judged: FusionNet's ink=None
 
 
 def default_threads() -> int:
@@ -66,8 +66,8 @@ class FusionGraph(nn.Module):
         self.model = model
         self.keep_seen = keep_seen  # exact correspondences: see FusionNet.forward
 
-    def forward(self, sampled, cover, udp, look=None):
-        return self.model.fusion(sampled, cover, self.model.encode_pose(udp)[0], keep_seen=self.keep_seen, look=look)
+    def forward(self, sampled, cover, udp, ink=None):
+        return self.model.fusion(sampled, cover, self.model.encode_pose(udp)[0], keep_seen=self.keep_seen, ink=ink)
 
 
 def _softmax_by_reductions(g, x, dim, dtype=None):
@@ -90,7 +90,7 @@ _export_lock = threading.Lock()  # the softmax symbolic is registered process-wi
 def export_fusion_onnx(model, path, size: int, views: int, keep_seen: bool = False) -> Path:
     """Write conr-rt's FusionNet at side ``size`` and ``views`` views (static shapes) to ``path``
     (``keep_seen``: the variant for exact correspondences, see ``FusionNet.forward``; it also
-    takes the sheet's look, input ``look`` [1, 2], ``sheet.SheetCache.look_vector``)."""
+    takes the sheet's look, input ``ink`` [1], ``sheet.SheetCache.ink``: one graph for every sheet)."""
     from torch.onnx import register_custom_op_symbolic, unregister_custom_op_symbolic  # lazy: only when exporting
 
     path = Path(path)
@@ -99,7 +99,7 @@ def export_fusion_onnx(model, path, size: int, views: int, keep_seen: bool = Fal
                torch.rand(1, 4, size, size, generator=g))
     names = ["sampled", "cover", "udp"]
     if keep_seen:
-        example, names = example + (torch.rand(1, 2, generator=g),), names + ["look"]
+        example, names = example + (torch.rand(1, generator=g),), names + ["ink"]
     with _export_lock, torch.no_grad(), warnings.catch_warnings():
         warnings.simplefilter("ignore")  # static sides become constants (TracerWarning): intended
         register_custom_op_symbolic("aten::softmax", _softmax_by_reductions, OPSET)
@@ -288,13 +288,13 @@ class GlLookupBackend(Backend):
             self.prepare_views()  # no-op once open for this sheet's size and views
             feeds = {"sampled": sampled, "cover": cover, "udp": udp}
             if self.model.cfg.lookup.keep_seen:  # that graph variant takes the sheet's look
-                look = self.cache.look_vector()
-                feeds["look"] = NOT_JUDGED if look is None else look.numpy()
+                ink = self.cache.ink()
+                feeds["ink"] = NOT_JUDGED if ink is None else ink.numpy()
             return self._seen_session.run(["rgba"], feeds)[0]
         with torch.inference_mode():
             return self.model.fusion(torch.from_numpy(sampled), torch.from_numpy(cover),
                                      self.model.encode_pose(torch.from_numpy(udp))[0],
-                                     keep_seen=self.model.cfg.lookup.keep_seen, look=self.cache.look_vector()).numpy()
+                                     keep_seen=self.model.cfg.lookup.keep_seen, ink=self.cache.ink()).numpy()
 
     def infer(self, udp: np.ndarray) -> np.ndarray:
         if self.lookup is None:

@@ -83,10 +83,10 @@ class TorchBackend(Backend):
     def infer_views(self, udp: np.ndarray, sampled: np.ndarray, cover: np.ndarray) -> np.ndarray:
         with torch.inference_mode():
             dev = self.device
-            look = self.cache.look_vector() if self.cache is not None else None
+            ink = self.cache.ink() if self.cache is not None else None
             return self.model.render_views(torch.from_numpy(udp).to(dev), torch.from_numpy(sampled).to(dev),
                                            torch.from_numpy(cover).to(dev),
-                                           None if look is None else look.to(dev)).cpu().numpy()
+                                           None if ink is None else ink.to(dev)).cpu().numpy()
 
     def infer(self, udp: np.ndarray) -> np.ndarray:
         x = torch.from_numpy(np.ascontiguousarray(udp, dtype=np.float32)).to(self.device)

@@ -108,8 +108,6 @@ def look_up(table: torch.Tensor, udp: torch.Tensor, grid: int) -> torch.Tensor:
 # ---------------------------------------------------------------------------
 # per-frame fusion
 # ---------------------------------------------------------------------------
-# the per-sheet look vector FusionNet takes with keep_seen (sheet.SheetLook.vector)
-LOOK_KEEP, LOOK_INK = 0, 1
 EDGE_JUMP = 0.06  # a UDP (or occupancy) range over 3x3 pixels above this is an edge of the target (~10 cm)
 
 
@@ -169,7 +167,7 @@ class FusionNet(nn.Module):
         return self.score[1](act(y))
 
     def forward(self, sampled: torch.Tensor, cover: torch.Tensor, udp: torch.Tensor,
-                keep_seen: bool = False, look: torch.Tensor | None = None) -> torch.Tensor:
+                keep_seen: bool = False, ink: torch.Tensor | None = None) -> torch.Tensor:
         """sampled [N, M, 4, H, W] premultiplied, cover [N, M, 1, H, W], udp [N, 4, H, W]
         -> premultiplied RGBA [N, 4, H, W].
 
@@ -180,12 +178,11 @@ class FusionNet(nn.Module):
         learned to repair the table's blur and over-corrects exact samples
         (docs/conr_rt.md, "Exact correspondences").
 
-        ``look`` [N, 2] (with ``keep_seen``): the sheet's look as judged once per
-        sheet (``sheet.judge_look``), ``LOOK_KEEP`` and ``LOOK_INK`` in 0..1:
-        how much of the seen colour to keep inside the target (0: the shading
-        changes with the pose, the refinement re-shades every pixel) and
-        whether the refinement draws the target's edges (0: the sheet has no
-        ink there, the seen colour stays). None = (1, 1), an inked sheet."""
+        ``ink`` [N] (with ``keep_seen``): the sheet's look as judged once per
+        sheet (``sheet.judge_look``): 1 = an inked sheet (toon, line art), the
+        refinement draws the target's edges (where the ink goes); 0 = an
+        unlit one, the seen colour stays on the edges too and the refinement
+        fills only what no view sees. None = 1."""
         n, m, _, h, w = sampled.shape
         s = self.score_scale
         # pooled apart and joined small: a full-size concat is a pass over the views
@@ -219,11 +216,9 @@ class FusionNet(nn.Module):
             # the refinement keeps the target's edges (silhouette, a limb over
             # the body: where the toon look draws its outline) and what no view sees
             edges = target_edges(udp)
-            if look is None:
-                seen_part = coverage.clamp(0, 1) * (1 - edges)
-            else:
-                keep, ink = (look[:, k].reshape(-1, 1, 1, 1).to(edges.dtype) for k in (LOOK_KEEP, LOOK_INK))
-                seen_part = coverage.clamp(0, 1) * keep * (1 - ink * edges)
+            if ink is not None:
+                edges = edges * ink.reshape(-1, 1, 1, 1).to(edges.dtype)
+            seen_part = coverage.clamp(0, 1) * (1 - edges)
             rgba = seen_part * fused.clamp(0, 1) + (1 - seen_part) * rgba
         # premultiplied: colour never exceeds alpha
         return torch.cat([torch.minimum(rgba[:, :3], rgba[:, 3:4]), rgba[:, 3:4]], 1)
@@ -329,11 +324,11 @@ class LookupNet(ShaderNet):
         return (rgba, None) if return_features else rgba
 
     def render_views(self, udp: torch.Tensor, sampled: torch.Tensor, cover: torch.Tensor,
-                     look: torch.Tensor | None = None) -> torch.Tensor:
+                     ink: torch.Tensor | None = None) -> torch.Tensor:
         """The correspondences already found (e.g. exactly, by the GL pass): FusionNet alone,
-        keeping the seen colours as the weights' config says (``lookup.keep_seen``) and
-        the sheet's look decides (``look``, ``FusionNet.forward``)."""
-        return self.fusion(sampled, cover, self.encode_pose(udp)[0], keep_seen=self.cfg.lookup.keep_seen, look=look)
+        keeping the seen colours as the weights' config says (``lookup.keep_seen``), on the
+        target's edges too where the sheet has no ink (``ink``, ``FusionNet.forward``)."""
+        return self.fusion(sampled, cover, self.encode_pose(udp)[0], keep_seen=self.cfg.lookup.keep_seen, ink=ink)
 
     def sheet_tensor_shapes(self, size: int, views: int) -> list[tuple[int, ...]]:
         return [(1, views, 3, self.cfg.lookup.grid ** 3)]

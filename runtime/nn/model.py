@@ -89,10 +89,10 @@ class ShaderNet(nn.Module, ABC):
         """-> premultiplied RGBA [N, 4, H, W] (with ``return_features``: (rgba, features or None))."""
 
     def render_views(self, udp: torch.Tensor, sampled: torch.Tensor, cover: torch.Tensor,
-                     look: torch.Tensor | None = None) -> torch.Tensor:
+                     ink: torch.Tensor | None = None) -> torch.Tensor:
         """Shade from the sheet samples already found (``takes_views`` networks):
         udp [N, 4, S, S], sampled [N, M, 4, S, S], cover [N, M, 1, S, S] -> RGBA
-        (``look`` [N, 2]: the sheet's judged look, ``sheet.SheetCache.look_vector``)."""
+        (``ink`` [N]: the sheet's judged look, ``sheet.SheetCache.ink``)."""
         raise NotImplementedError(f"{type(self).__name__} does not shade from exact sheet correspondences")
 
     def forward(self, sheet_rgb, sheet_mask, udp, sheet_udp=None):

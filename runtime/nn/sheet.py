@@ -39,11 +39,15 @@ Matting = Literal["uniform"]
 # the sheet's look (once per sheet)
 # ---------------------------------------------------------------------------
 # An inked sheet (toon, line art) draws dark lines along its silhouettes; an
-# unlit or inkless one shows there the colour a few pixels inside. Measured
-# (docs/conr_rt.md, "The sheet's look"): mean ink contrast 0.13-0.29 on inked
-# sheets (procedural toon/flat/soft/thick-outline, Godette toon), -0.01-0.07
-# on inkless ones (unlit, no-outline, Godette unlit), per view.
-INK_THRESHOLD = 0.10  # ink contrast at or above this: the sheet is inked
+# unlit or inkless one shows there about the colour a few pixels inside.
+# Measured per sheet at 128²/256²/512² (docs/conr_rt.md, "The sheet's look"):
+# ink fraction 0.37-0.77 on inked sheets (16 procedural characters in toon,
+# flat, soft, thick-outline; Godette toon), 0.01-0.23 on inkless ones (unlit,
+# no-outline; Godette unlit); single views 0.32-0.84 and 0.00-0.27. The
+# threshold sits in the gap. (Darkness measured relative to the colour inside:
+# an absolute luma difference is small on dark clothes and left no gap.)
+INK_THRESHOLD = 0.30  # ink fraction at or above this: the sheet is inked
+INK_DARKER = 0.5  # a band pixel is ink when its luma is below this x the colour inside
 INK_BAND = 2  # px at 256² (scaled with the side): the silhouette band an outline covers
 LUMA = (0.299, 0.587, 0.114)
 
@@ -52,10 +56,11 @@ def _erode(a: torch.Tensor, k: int) -> torch.Tensor:
     return -F.max_pool2d(-a, 2 * k + 1, 1, k)
 
 
-def ink_contrast(rgb: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-    """rgb [N, M, 3, S, S] premultiplied, mask [N, M, 1, S, S] -> [N]: how much
-    darker the sheet's silhouette band (``INK_BAND`` px) is than the colour a
-    few pixels inside it (luma, 0..1; mean over the band pixels of all views)."""
+def ink_fraction(rgb: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """rgb [N, M, 3, S, S] premultiplied, mask [N, M, 1, S, S] -> [N]: the
+    fraction of the sheet's silhouette band (``INK_BAND`` px inside the alpha
+    edge, all views) drawn darker than ``INK_DARKER`` x the colour a few
+    pixels further inside (luma, local mean)."""
     n, m, _, h, w = rgb.shape
     rgb, mask = rgb.reshape(n * m, 3, h, w).float(), mask.reshape(n * m, 1, h, w).float()
     inside = (mask > 0.5).to(rgb.dtype)
@@ -65,10 +70,10 @@ def ink_contrast(rgb: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     deep = _erode(inside, band + 2)  # pixels a few px inside it
     k = 2 * (band + 4) + 1
     near = F.avg_pool2d(deep, k, 1, k // 2)
-    interior = F.avg_pool2d(luma * deep, k, 1, k // 2) / near.clamp_min(1e-6)  # local colour inside
+    interior = F.avg_pool2d(luma * deep, k, 1, k // 2) / near.clamp_min(1e-6)  # the local colour inside
     valid = (edge * (near > 0).to(rgb.dtype)).reshape(n, -1)
-    darker = ((interior - luma).reshape(n, -1) * valid).sum(1)
-    return darker / valid.sum(1).clamp_min(1.0)
+    ink = (luma < INK_DARKER * interior).to(rgb.dtype).reshape(n, -1)
+    return (ink * valid).sum(1) / valid.sum(1).clamp_min(1.0)
 
 
 @dataclass(frozen=True)
@@ -76,12 +81,12 @@ class SheetLook:
     """What the sheet tells about its look, judged once per sheet.
 
     ``inked``: the sheet draws ink at its silhouettes (toon, line art): the
-    ink moves with the pose and the shipped refinement draws it, so it
-    re-shades every pixel. Otherwise (unlit, flat colours without ink) the
-    views' exact colours are the answer where they see the point and the
-    refinement fills only what no view sees."""
+    ink follows the target's own edges, so the refinement draws those.
+    Otherwise (unlit: textures as authored, flat colours, no ink) the views'
+    exact colours are the answer wherever they see the point, edges
+    included, and the refinement fills only what no view sees."""
 
-    ink_contrast: float
+    ink_fraction: float
     inked: bool
 
     @property
@@ -89,30 +94,20 @@ class SheetLook:
         return "inked" if self.inked else "unlit"
 
     def __str__(self) -> str:
-        return f"{self.label} (silhouette ink contrast {self.ink_contrast:.2f}, inked from {INK_THRESHOLD:.2f})"
-
-    def vector(self) -> torch.Tensor:
-        """[1, 2] as ``FusionNet.forward(look=)`` takes it (LOOK_KEEP, LOOK_INK)."""
-        return look_vectors(torch.tensor([float(self.inked)]))
+        return f"{self.label} (ink on {self.ink_fraction:.0%} of the silhouette band; inked from {INK_THRESHOLD:.0%})"
 
 
-def look_vectors(inked: torch.Tensor) -> torch.Tensor:
-    """[N] 1 = inked, 0 = not -> [N, 2] FusionNet look (keep the seen colour, refine the edges):
-    inked (0, 1), the refinement everywhere; not (1, 0), the seen colour kept, edges too."""
-    inked = inked.float()
-    return torch.stack([1 - inked, inked], 1)
-
-
-def judge_looks(rgb: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """rgb [N, M, 3, S, S] premultiplied, mask [N, M, 1, S, S] -> (ink contrast [N], look [N, 2])."""
-    contrast = ink_contrast(rgb, mask)
-    return contrast, look_vectors(contrast >= INK_THRESHOLD)
+def judge_inks(rgb: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """rgb [N, M, 3, S, S] premultiplied, mask [N, M, 1, S, S] -> (ink fraction [N],
+    FusionNet's ``ink`` [N]: 1 inked, 0 unlit)."""
+    fraction = ink_fraction(rgb, mask)
+    return fraction, (fraction >= INK_THRESHOLD).to(fraction.dtype)
 
 
 def judge_look(rgb: torch.Tensor, mask: torch.Tensor) -> SheetLook:
     """One sheet ([1, M, 3, S, S], [1, M, 1, S, S]) -> its ``SheetLook``."""
-    contrast = float(ink_contrast(rgb, mask)[0])
-    return SheetLook(round(contrast, 4), contrast >= INK_THRESHOLD)
+    fraction = float(ink_fraction(rgb, mask)[0])
+    return SheetLook(round(fraction, 4), fraction >= INK_THRESHOLD)
 
 
 @dataclass(frozen=True)
@@ -124,15 +119,15 @@ class SheetCache:
     size: int  # S, the side the network runs at
     official: bool
     config_name: str
-    look: SheetLook | None = None  # judged once (judge_look); None: not judged, today's inked rule
+    look: SheetLook | None = None  # judged once (judge_look); None: not judged, shaded as inked
 
     @property
     def views(self) -> int:
         return self.reference.shape[1]
 
-    def look_vector(self) -> torch.Tensor | None:
-        """[1, 2] FusionNet look of this sheet, None when not judged."""
-        return None if self.look is None else self.look.vector()
+    def ink(self) -> torch.Tensor | None:
+        """[1] FusionNet's ``ink`` for this sheet (1 inked, 0 unlit), None when not judged."""
+        return None if self.look is None else torch.tensor([float(self.look.inked)])
 
     def numpy_inputs(self) -> dict[str, np.ndarray]:
         """The cached tensors by the ONNX graph's input names."""
