@@ -270,7 +270,10 @@ class ViewsShader(torch.nn.Module):
     ``judge_look``: with ``keep_seen``, each sheet's look is judged as the
     runtime judges it once per sheet (``sheet.judge_inks``) and decides the
     rule; False = the rule before the look (seen colour kept, the target's
-    edges refined, on every sheet). ``looks`` counts the looks judged (``look_summary``)."""
+    edges refined, on every sheet). ``looks`` counts the looks judged (``look_summary``).
+    The frame is clipped to the target's occupancy, as the runtime shows it
+    (``ShadeStage(clip_to_udp=True)``): the refinement paints a little
+    outside the silhouette, which no runtime frame keeps."""
 
     takes_view_samples = True
 
@@ -290,7 +293,8 @@ class ViewsShader(torch.nn.Module):
             for inked in ink.tolist():
                 label = "inked" if inked else "unlit"
                 self.looks[label] = self.looks.get(label, 0) + 1
-        return m.fusion(sampled, cover, m.encode_pose(udp)[0], keep_seen=self.keep_seen, ink=ink)
+        rgba = m.fusion(sampled, cover, m.encode_pose(udp)[0], keep_seen=self.keep_seen, ink=ink)
+        return rgba * udp[:, 3:4]  # clipped to the target's occupancy, as the runtime's ShadeStage clips it
 
     def look_summary(self) -> str:
         """"look: unlit" (every sheet alike) or "looks: inked 3, unlit 1" (per sheet scored); "" if none judged."""
