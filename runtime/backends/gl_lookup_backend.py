@@ -7,7 +7,8 @@ For lookup-architecture models (conr-rt) only. Per frame:
    lookup, bilinear reference sampling; llvmpipe on CPU machines, the GPU's
    texture units elsewhere) and reads back ``sampled`` and ``cover``;
 2. only the learned ``FusionNet`` runs on the CPU: exported to ONNX as its own
-   small graph (inputs ``sampled``, ``cover``, ``udp``) and run in ONNX
+   small graph (inputs ``sampled``, ``cover``, ``udp``; the variant for exact
+   correspondences also ``ink``, the sheet's judged look) and run in ONNX
    Runtime, or the torch module itself (``fusion="torch"``).
 
 The GL context is the backend's own (headless EGL, else a hidden window, as

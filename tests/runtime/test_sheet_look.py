@@ -170,6 +170,18 @@ def test_every_backend_gives_the_torch_frames_for_both_looks(nudged, backend, op
         other.close()
 
 
+def test_the_exact_fusion_graph_takes_the_look_as_an_input(nudged, tmp_path):
+    """One graph for every sheet: the look is fed per frame, not baked in (the table's graph has none)."""
+    import onnx
+
+    from conrt.runtime.backends.gl_lookup_backend import export_fusion_onnx
+
+    seen = onnx.load(str(export_fusion_onnx(nudged, tmp_path / "seen.onnx", S, 2, keep_seen=True)))
+    table = onnx.load(str(export_fusion_onnx(nudged, tmp_path / "table.onnx", S, 2)))
+    assert [i.name for i in seen.graph.input] == ["sampled", "cover", "udp", "ink"]
+    assert [i.name for i in table.graph.input] == ["sampled", "cover", "udp"]
+
+
 def test_the_runtime_says_the_look_in_its_sheet_line(nudged, caplog):
     from conrt.runtime.app.frame_loop import ShadeStage
 
