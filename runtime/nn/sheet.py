@@ -40,7 +40,7 @@ Matting = Literal["uniform"]
 # ---------------------------------------------------------------------------
 # An inked sheet (toon, line art) draws dark lines along its silhouettes; an
 # unlit or inkless one shows there about the colour a few pixels inside.
-# Measured per sheet at 128²/256²/512² (docs/conr_rt.md, "The sheet's look"):
+# Measured per sheet at 128²/256²/512² (docs/conr_rt.md, "The sheet's look decides the edges"):
 # ink fraction 0.37-0.77 on inked sheets (16 procedural characters in toon,
 # flat, soft, thick-outline; Godette toon), 0.01-0.23 on inkless ones (unlit,
 # no-outline; Godette unlit); single views 0.32-0.84 and 0.00-0.27. The
