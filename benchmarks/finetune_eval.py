@@ -12,7 +12,10 @@ udp-nn: only their UDPs) and every row scores the SAME frames and samples
   that see the point);
 - ``old`` / ``new`` (``--old`` / ``--new`` weights): the fusion on the exact
   samples with ``keep_seen`` on (the runtime's rule: the views' fused colour
-  where they see the point) and off (the refinement on every pixel);
+  where they see the point; the sheet's judged look, printed in the label,
+  decides whether the refinement draws the target's edges), the same rule
+  before the look (edges refined on every sheet) and ``keep_seen`` off (the
+  refinement on every pixel);
 - the same on udp-nn samples (sheets with only ``view_NN_udp.npz``), keep_seen as
   the ``--udp-keep`` choice;
 - ``--table-check K``: the 32³ table from the predicted sheet UDP (drawn
@@ -59,10 +62,13 @@ def run_style(style: str, args, models: dict) -> tuple[dict, dict]:
     rows["plain exact lookup"], grids["plain exact lookup"] = evaluate(PlainLookup(args.size), chars,
                                                                       samples=samples["exact"], **common)
     for name, model in models.items():
-        for keep in (True, False):
-            label = f"{name}, exact" + ("" if keep else ", refined everywhere")
+        for keep, judge in ((True, True), (True, False), (False, False)):
             t = time.time()
-            rows[label], grids[label] = evaluate(ViewsShader(model, keep), chars, samples=samples["exact"], **common)
+            shader = ViewsShader(model, keep, judge_look=judge)
+            row, grid = evaluate(shader, chars, samples=samples["exact"], **common)
+            label = f"{name}, exact" + (f" ({shader.look_summary()})" if judge else
+                                        ", before the look" if keep else ", refined everywhere")
+            rows[label], grids[f"{name}, exact" if judge else label] = row, grid
             log.info("%s %s: %.0f s", style, label, time.time() - t)
         keep = args.udp_keep[name]
         rows[f"{name}, udp-nn"], _ = evaluate(ViewsShader(model, keep), chars, samples=samples["udp-nn"], **common)

@@ -15,8 +15,12 @@ inside the head's box on screen, as ``conrt eval``):
 - ``flat``: the UDP silhouette × the sheet's mean colour (no correspondences);
 - ``plain exact``: no network, each pixel takes its best visible view's colour;
 - ``table + network``: the old default's correspondences (``correspondence="table"``, 32³ table), same weights;
+- ``exact + network, before the look``: the same exact samples through the
+  rule before the sheet's look was judged (seen colour kept, the target's
+  edges refined, on every sheet), recomputed from each frame's samples;
 - ``exact + network``: the new default (``correspondence="auto"`` picks exact
-  when the sheet has ``view_NN_view.npz``).
+  when the sheet has ``view_NN_view.npz``; the sheet's judged look, printed
+  in the table, decides where the refinement draws).
 
 Usage: python benchmarks/real_character_bench.py [--character FILE] [--weights FILE] [--sizes 256 128]
        [--frames 15] [--stride 4] [--json benchmarks/results/real_character.json]
@@ -48,7 +52,9 @@ MODES = ("table", "exact")
 CLIPS = ("walk", "wave")
 YAW = 30.0
 ROWS = {"flat": "flat fill", "plain exact": "plain exact lookup (no network)",
-        "table": "table 32³ + network (the old default's correspondences)", "exact": "**exact + network (the default)**"}
+        "table": "table 32³ + network (the old default's correspondences)",
+        "exact before look": "exact + network, before the look (seen colour kept, edges refined)",
+        "exact": "**exact + network (the default, look: {look})**"}
 
 
 LOOKS = ("toon", "unlit")  # the sheet's and the ground truth's look (``conrt sheet --style``)
@@ -85,8 +91,21 @@ def _collect(model, char_path, sheet, size, mode, frames, stride, look):
                 while f is None or f.index != job.index:
                     f = rt.next(timeout=None)
                 out.append({"udp": f.udp, "rgba": f.rgba, "gt": _premul(f.buffers[look]), "camera": f.camera,
-                            "pose": job.pose, "views": job.views, "shader": rt.shader})
+                            "pose": job.pose, "views": job.views, "shader": rt.shader,
+                            "look": rt.shader.cache.look})
     return out
+
+
+def _fusion(model, fr, ink) -> np.ndarray:
+    """The default's fusion on a frame's exact samples with ``ink`` (None: the rule before the
+    look), clipped to the UDP's occupancy as the runtime's ShadeStage clips it."""
+    import torch
+
+    sampled, cover = fr["views"]
+    udp = torch.from_numpy(fr["udp"].transpose(2, 0, 1)[None].copy())
+    with torch.inference_mode():
+        out = model.render_views(udp, torch.from_numpy(sampled[None]), torch.from_numpy(cover[None]), ink)
+    return out[0].numpy().transpose(1, 2, 0) * fr["udp"][..., 3:4]
 
 
 def score(preds: list[np.ndarray], gts: list[np.ndarray], boxes) -> dict:
@@ -103,6 +122,7 @@ def score(preds: list[np.ndarray], gts: list[np.ndarray], boxes) -> dict:
 
 
 def quality(args, model, work: Path, look: str) -> tuple[dict, dict]:
+    import torch
     from PIL import Image
 
     from conrt.characters.gltf_io import load_character
@@ -129,11 +149,17 @@ def quality(args, model, work: Path, look: str) -> tuple[dict, dict]:
             preds["plain exact"].append(_plain(runs["exact"][i]["views"], flat, fr["udp"]))
             for mode in MODES:
                 preds[mode].append(runs[mode][i]["rgba"])
+            ex = runs["exact"][i]
+            preds["exact before look"].append(_fusion(model, ex, None))
+            again = _fusion(model, ex, torch.tensor([float(ex["look"].inked)]))  # the runtime's frame, recomputed here
+            if np.abs(again - ex["rgba"]).max() > 1e-4:  # same torch maths; float rounding only
+                raise RuntimeError(f"{look}, {size}: recomputed exact frame {i} differs from the runtime's")
         gts = [fr["gt"] for fr in ref]
         boxes = [_head_box(character, fr["pose"], fr["camera"], size) for fr in ref]
         table = {name: score(ps, gts, boxes) for name, ps in preds.items()}
         for name in table:
             table[name]["l1_vs_flat"] = table[name]["l1"] / table["flat"]["l1"]
+        table["exact"]["look"] = str(runs["exact"][0]["look"])
         rows[str(size)] = table
         picks = [len(ref) // 4, 3 * len(ref) // 4]  # one walk frame, one wave frame
         cam0, pose0 = load_view_file(sheet / "view_00_view.npz")
@@ -153,6 +179,7 @@ def doc_table(result: dict) -> str:
         for size in result["sizes"]:
             for name, label in ROWS.items():
                 r = result["rows"][look][str(size)][name]
+                label = label.format(look=r.get("look", "?").split(" (")[0])
                 lines.append(f"| {look} | {size}² | {label} | {r['l1']:.4f} | {r['l1_vs_flat']:.2f} | {r['ssim']:.3f} | "
                              f"{r['face_ssim']:.3f} | {r['sharpness']:.2f} |")
     return "\n".join(lines)

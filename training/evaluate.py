@@ -265,18 +265,44 @@ def view_samples(characters: list[CharacterFrames], jobs, views: int, mode: str,
 
 class ViewsShader(torch.nn.Module):
     """A lookup model's fusion net on the runtime's sheet samples (as
-    ``LookupNet.render_views``); ``keep_seen`` as ``FusionNet.forward``."""
+    ``LookupNet.render_views``); ``keep_seen`` as ``FusionNet.forward``.
+
+    ``judge_look``: with ``keep_seen``, each sheet's look is judged as the
+    runtime judges it once per sheet (``sheet.judge_inks``) and decides the
+    rule; False = the rule before the look (seen colour kept, the target's
+    edges refined, on every sheet). ``looks`` counts the looks judged (``look_summary``).
+    The frame is clipped to the target's occupancy, as the runtime shows it
+    (``ShadeStage(clip_to_udp=True)``): the refinement paints a little
+    outside the silhouette, which no runtime frame keeps."""
 
     takes_view_samples = True
 
-    def __init__(self, model, keep_seen: bool = True):
+    def __init__(self, model, keep_seen: bool = True, judge_look: bool = True):
         super().__init__()
-        self.model, self.keep_seen = model, keep_seen
+        self.model, self.keep_seen, self.judge_look = model, keep_seen, judge_look
         self.cfg = model.cfg
+        self.looks: dict[str, int] = {}
 
     def forward(self, sheet_rgb, sheet_mask, udp, sampled=None, cover=None):
         m = self.model
-        return m.fusion(sampled, cover, m.encode_pose(udp)[0], keep_seen=self.keep_seen)
+        ink = None
+        if self.keep_seen and self.judge_look:
+            from conrt.runtime.nn.sheet import judge_inks  # lazy: only lookup models take this path
+
+            _, ink = judge_inks(sheet_rgb, sheet_mask)
+            for inked in ink.tolist():
+                label = "inked" if inked else "unlit"
+                self.looks[label] = self.looks.get(label, 0) + 1
+        rgba = m.fusion(sampled, cover, m.encode_pose(udp)[0], keep_seen=self.keep_seen, ink=ink)
+        return rgba * udp[:, 3:4]  # clipped to the target's occupancy, as the runtime's ShadeStage clips it
+
+    def look_summary(self) -> str:
+        """"look: unlit" (every sheet alike) or "looks: inked 3, unlit 1" (per sheet scored); "" if none judged."""
+        if not self.looks:
+            return ""
+        if len(self.looks) == 1:
+            return f"look: {next(iter(self.looks))}"
+        return "looks: " + ", ".join(f"{k} {v}" for k, v in sorted(self.looks.items()))
 
 
 class PlainLookup(torch.nn.Module):

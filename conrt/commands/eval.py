@@ -50,8 +50,9 @@ def register(subparsers) -> None:
                         "where possible, else the table. With exact/udp-nn --baseline adds the plain lookup "
                         "(the same samples, no network)")
     p.add_argument("--keep-seen", default="on", choices=("on", "off", "both"),
-                   help="exact/udp-nn: keep the views' fused colour where they see the point (on, as the "
-                        "runtime), the refinement on every pixel (off, as trained), or score both")
+                   help="exact/udp-nn: as the runtime (on: each sheet's judged look decides; an unlit sheet "
+                        "keeps the views' colour where they see the point, an inked one is refined), the "
+                        "refinement on every pixel (off, as trained), or score both")
     p.add_argument("--true-sheet-udp", action="store_true",
                    help="lookup models (conr-rt): also score with tables built from the sheet's true UDP "
                         "(sheets rendered from the rigged mesh) besides the model's own UDP prediction (drawings)")
@@ -98,8 +99,10 @@ def run(args) -> int:
     for path, model in zip(paths, models):
         if mode != "table" and getattr(model, "takes_views", False):
             for k in keep:
-                table, grids = evaluate(ViewsShader(model, k), characters, samples=samples, **common)
-                label = f"{path.stem} ({mode}{'' if k else ', refined everywhere'})"
+                shader = ViewsShader(model, k)
+                table, grids = evaluate(shader, characters, samples=samples, **common)
+                rule = f", {shader.look_summary()}" if k else ", refined everywhere"
+                label = f"{path.stem} ({mode}{rule})"
                 results[label], grids_all[label] = table, grids
             continue
         table, grids = evaluate(model, characters, **common)

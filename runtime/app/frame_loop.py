@@ -426,8 +426,8 @@ class ShadeStage:
         except BaseException:
             self.backend.close()
             raise
-        log.info("sheet encoded once: %d views at %d px in %.2f s (%s backend)", self.cache.views, self.size,
-                 time.perf_counter() - t0, self.backend.name)
+        log.info("sheet encoded once: %d views at %d px in %.2f s (%s backend), look: %s", self.cache.views,
+                 self.size, time.perf_counter() - t0, self.backend.name, self.cache.look)
 
     @property
     def name(self) -> str:

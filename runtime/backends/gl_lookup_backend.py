@@ -7,7 +7,8 @@ For lookup-architecture models (conr-rt) only. Per frame:
    lookup, bilinear reference sampling; llvmpipe on CPU machines, the GPU's
    texture units elsewhere) and reads back ``sampled`` and ``cover``;
 2. only the learned ``FusionNet`` runs on the CPU: exported to ONNX as its own
-   small graph (inputs ``sampled``, ``cover``, ``udp``) and run in ONNX
+   small graph (inputs ``sampled``, ``cover``, ``udp``; the variant for exact
+   correspondences also ``ink``, the sheet's judged look) and run in ONNX
    Runtime, or the torch module itself (``fusion="torch"``).
 
 The GL context is the backend's own (headless EGL, else a hidden window, as
@@ -43,7 +44,8 @@ from .onnx_backend import OPSET, open_session, weights_fingerprint
 log = logging.getLogger(__name__)
 
 FUSIONS = ("onnxruntime", "torch")
-FUSION_FORMAT = 3  # bump when the exported fusion graph changes (part of the cached file name)
+FUSION_FORMAT = 4  # bump when the exported fusion graph changes (part of the cached file name)
+NOT_JUDGED = np.ones(1, np.float32)  # the ink fed for a sheet whose look was not judged: FusionNet's ink=None
 
 
 def default_threads() -> int:
@@ -65,8 +67,8 @@ class FusionGraph(nn.Module):
         self.model = model
         self.keep_seen = keep_seen  # exact correspondences: see FusionNet.forward
 
-    def forward(self, sampled, cover, udp):
-        return self.model.fusion(sampled, cover, self.model.encode_pose(udp)[0], keep_seen=self.keep_seen)
+    def forward(self, sampled, cover, udp, ink=None):
+        return self.model.fusion(sampled, cover, self.model.encode_pose(udp)[0], keep_seen=self.keep_seen, ink=ink)
 
 
 def _softmax_by_reductions(g, x, dim, dtype=None):
@@ -88,19 +90,23 @@ _export_lock = threading.Lock()  # the softmax symbolic is registered process-wi
 
 def export_fusion_onnx(model, path, size: int, views: int, keep_seen: bool = False) -> Path:
     """Write conr-rt's FusionNet at side ``size`` and ``views`` views (static shapes) to ``path``
-    (``keep_seen``: the variant for exact correspondences, see ``FusionNet.forward``)."""
+    (``keep_seen``: the variant for exact correspondences, see ``FusionNet.forward``; it also
+    takes the sheet's look, input ``ink`` [1], ``sheet.SheetCache.ink``: one graph for every sheet)."""
     from torch.onnx import register_custom_op_symbolic, unregister_custom_op_symbolic  # lazy: only when exporting
 
     path = Path(path)
     g = torch.Generator().manual_seed(0)
     example = (torch.rand(1, views, 4, size, size, generator=g), torch.rand(1, views, 1, size, size, generator=g),
                torch.rand(1, 4, size, size, generator=g))
+    names = ["sampled", "cover", "udp"]
+    if keep_seen:
+        example, names = example + (torch.rand(1, generator=g),), names + ["ink"]
     with _export_lock, torch.no_grad(), warnings.catch_warnings():
         warnings.simplefilter("ignore")  # static sides become constants (TracerWarning): intended
         register_custom_op_symbolic("aten::softmax", _softmax_by_reductions, OPSET)
         try:
             torch.onnx.export(FusionGraph(model.eval(), keep_seen), example, str(path),
-                              input_names=["sampled", "cover", "udp"], output_names=["rgba"], opset_version=OPSET,
+                              input_names=names, output_names=["rgba"], opset_version=OPSET,
                               dynamo=False, do_constant_folding=True)
         finally:
             unregister_custom_op_symbolic("aten::softmax", OPSET)
@@ -281,11 +287,15 @@ class GlLookupBackend(Backend):
         udp = np.ascontiguousarray(udp, dtype=np.float32)
         if self.fusion == "onnxruntime":
             self.prepare_views()  # no-op once open for this sheet's size and views
-            return self._seen_session.run(["rgba"], {"sampled": sampled, "cover": cover, "udp": udp})[0]
+            feeds = {"sampled": sampled, "cover": cover, "udp": udp}
+            if self.model.cfg.lookup.keep_seen:  # that graph variant takes the sheet's look
+                ink = self.cache.ink()
+                feeds["ink"] = NOT_JUDGED if ink is None else ink.numpy()
+            return self._seen_session.run(["rgba"], feeds)[0]
         with torch.inference_mode():
             return self.model.fusion(torch.from_numpy(sampled), torch.from_numpy(cover),
                                      self.model.encode_pose(torch.from_numpy(udp))[0],
-                                     keep_seen=self.model.cfg.lookup.keep_seen).numpy()
+                                     keep_seen=self.model.cfg.lookup.keep_seen, ink=self.cache.ink()).numpy()
 
     def infer(self, udp: np.ndarray) -> np.ndarray:
         if self.lookup is None:

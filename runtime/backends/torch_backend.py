@@ -83,8 +83,10 @@ class TorchBackend(Backend):
     def infer_views(self, udp: np.ndarray, sampled: np.ndarray, cover: np.ndarray) -> np.ndarray:
         with torch.inference_mode():
             dev = self.device
+            ink = self.cache.ink() if self.cache is not None else None
             return self.model.render_views(torch.from_numpy(udp).to(dev), torch.from_numpy(sampled).to(dev),
-                                           torch.from_numpy(cover).to(dev)).cpu().numpy()
+                                           torch.from_numpy(cover).to(dev),
+                                           None if ink is None else ink.to(dev)).cpu().numpy()
 
     def infer(self, udp: np.ndarray) -> np.ndarray:
         x = torch.from_numpy(np.ascontiguousarray(udp, dtype=np.float32)).to(self.device)

@@ -167,7 +167,7 @@ class FusionNet(nn.Module):
         return self.score[1](act(y))
 
     def forward(self, sampled: torch.Tensor, cover: torch.Tensor, udp: torch.Tensor,
-                keep_seen: bool = False) -> torch.Tensor:
+                keep_seen: bool = False, ink: torch.Tensor | None = None) -> torch.Tensor:
         """sampled [N, M, 4, H, W] premultiplied, cover [N, M, 1, H, W], udp [N, 4, H, W]
         -> premultiplied RGBA [N, 4, H, W].
 
@@ -176,7 +176,13 @@ class FusionNet(nn.Module):
         the refinement does those and the rest. For exact correspondences
         (``shaders.CorrespondencePass``): the shipped weights' refinement
         learned to repair the table's blur and over-corrects exact samples
-        (docs/conr_rt.md, "Exact correspondences")."""
+        (docs/conr_rt.md, "Exact correspondences").
+
+        ``ink`` [N] (with ``keep_seen``): the sheet's look as judged once per
+        sheet (``sheet.judge_look``): 1 = an inked sheet (toon, line art), the
+        refinement draws the target's edges (where the ink goes); 0 = an
+        unlit one, the seen colour stays on the edges too and the refinement
+        fills only what no view sees. None = 1."""
         n, m, _, h, w = sampled.shape
         s = self.score_scale
         # pooled apart and joined small: a full-size concat is a pass over the views
@@ -209,7 +215,10 @@ class FusionNet(nn.Module):
         if keep_seen:
             # the refinement keeps the target's edges (silhouette, a limb over
             # the body: where the toon look draws its outline) and what no view sees
-            seen_part = coverage.clamp(0, 1) * (1 - target_edges(udp))
+            edges = target_edges(udp)
+            if ink is not None:
+                edges = edges * ink.reshape(-1, 1, 1, 1).to(edges.dtype)
+            seen_part = coverage.clamp(0, 1) * (1 - edges)
             rgba = seen_part * fused.clamp(0, 1) + (1 - seen_part) * rgba
         # premultiplied: colour never exceeds alpha
         return torch.cat([torch.minimum(rgba[:, :3], rgba[:, 3:4]), rgba[:, 3:4]], 1)
@@ -314,10 +323,12 @@ class LookupNet(ShaderNet):
         rgba = self.fusion(sampled, cover, udp)
         return (rgba, None) if return_features else rgba
 
-    def render_views(self, udp: torch.Tensor, sampled: torch.Tensor, cover: torch.Tensor) -> torch.Tensor:
+    def render_views(self, udp: torch.Tensor, sampled: torch.Tensor, cover: torch.Tensor,
+                     ink: torch.Tensor | None = None) -> torch.Tensor:
         """The correspondences already found (e.g. exactly, by the GL pass): FusionNet alone,
-        keeping the seen colours as the weights' config says (``lookup.keep_seen``)."""
-        return self.fusion(sampled, cover, self.encode_pose(udp)[0], keep_seen=self.cfg.lookup.keep_seen)
+        keeping the seen colours as the weights' config says (``lookup.keep_seen``), on the
+        target's edges too where the sheet has no ink (``ink``, ``FusionNet.forward``)."""
+        return self.fusion(sampled, cover, self.encode_pose(udp)[0], keep_seen=self.cfg.lookup.keep_seen, ink=ink)
 
     def sheet_tensor_shapes(self, size: int, views: int) -> list[tuple[int, ...]]:
         return [(1, views, 3, self.cfg.lookup.grid ** 3)]

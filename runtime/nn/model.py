@@ -88,9 +88,11 @@ class ShaderNet(nn.Module, ABC):
     def render(self, pose_feats, reference, sheet_feats, return_features: bool = False):
         """-> premultiplied RGBA [N, 4, H, W] (with ``return_features``: (rgba, features or None))."""
 
-    def render_views(self, udp: torch.Tensor, sampled: torch.Tensor, cover: torch.Tensor) -> torch.Tensor:
+    def render_views(self, udp: torch.Tensor, sampled: torch.Tensor, cover: torch.Tensor,
+                     ink: torch.Tensor | None = None) -> torch.Tensor:
         """Shade from the sheet samples already found (``takes_views`` networks):
-        udp [N, 4, S, S], sampled [N, M, 4, S, S], cover [N, M, 1, S, S] -> RGBA."""
+        udp [N, 4, S, S], sampled [N, M, 4, S, S], cover [N, M, 1, S, S] -> RGBA
+        (``ink`` [N]: the sheet's judged look, ``sheet.SheetCache.ink``)."""
         raise NotImplementedError(f"{type(self).__name__} does not shade from exact sheet correspondences")
 
     def forward(self, sheet_rgb, sheet_mask, udp, sheet_udp=None):

@@ -21,6 +21,7 @@ from typing import Literal, Sequence
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 
 from conrt.errors import InputError
 from conrt.limits import MIN_SHEET_VIEW_SIDE, check_npz_array, decode_rgba, open_image
@@ -34,6 +35,81 @@ log = logging.getLogger(__name__)
 Matting = Literal["uniform"]
 
 
+# ---------------------------------------------------------------------------
+# the sheet's look (once per sheet)
+# ---------------------------------------------------------------------------
+# An inked sheet (toon, line art) draws dark lines along its silhouettes; an
+# unlit or inkless one shows there about the colour a few pixels inside.
+# Measured per sheet at 128²/256²/512² (docs/conr_rt.md, "The sheet's look decides the edges"):
+# ink fraction 0.37-0.77 on inked sheets (16 procedural characters in toon,
+# flat, soft, thick-outline; Godette toon), 0.01-0.23 on inkless ones (unlit,
+# no-outline; Godette unlit); single views 0.32-0.84 and 0.00-0.27. The
+# threshold sits in the gap. (Darkness measured relative to the colour inside:
+# an absolute luma difference is small on dark clothes and left no gap.)
+INK_THRESHOLD = 0.30  # ink fraction at or above this: the sheet is inked
+INK_DARKER = 0.5  # a band pixel is ink when its luma is below this x the colour inside
+INK_BAND = 2  # px at 256² (scaled with the side): the silhouette band an outline covers
+LUMA = (0.299, 0.587, 0.114)
+
+
+def _erode(a: torch.Tensor, k: int) -> torch.Tensor:
+    return -F.max_pool2d(-a, 2 * k + 1, 1, k)
+
+
+def ink_fraction(rgb: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """rgb [N, M, 3, S, S] premultiplied, mask [N, M, 1, S, S] -> [N]: the
+    fraction of the sheet's silhouette band (``INK_BAND`` px inside the alpha
+    edge, all views) drawn darker than ``INK_DARKER`` x the colour a few
+    pixels further inside (luma, local mean)."""
+    n, m, _, h, w = rgb.shape
+    rgb, mask = rgb.reshape(n * m, 3, h, w).float(), mask.reshape(n * m, 1, h, w).float()
+    inside = (mask > 0.5).to(rgb.dtype)
+    luma = (rgb / mask.clamp_min(1e-6) * inside * rgb.new_tensor(LUMA).reshape(1, 3, 1, 1)).sum(1, keepdim=True)
+    band = max(1, round(INK_BAND * h / 256))
+    edge = inside - _erode(inside, band)  # the band along the silhouette
+    deep = _erode(inside, band + 2)  # pixels a few px inside it
+    k = 2 * (band + 4) + 1
+    near = F.avg_pool2d(deep, k, 1, k // 2)
+    interior = F.avg_pool2d(luma * deep, k, 1, k // 2) / near.clamp_min(1e-6)  # the local colour inside
+    valid = (edge * (near > 0).to(rgb.dtype)).reshape(n, -1)
+    ink = (luma < INK_DARKER * interior).to(rgb.dtype).reshape(n, -1)
+    return (ink * valid).sum(1) / valid.sum(1).clamp_min(1.0)
+
+
+@dataclass(frozen=True)
+class SheetLook:
+    """What the sheet tells about its look, judged once per sheet.
+
+    ``inked``: the sheet draws ink at its silhouettes (toon, line art): the
+    ink follows the target's own edges, so the refinement draws those.
+    Otherwise (unlit: textures as authored, flat colours, no ink) the views'
+    exact colours are the answer wherever they see the point, edges
+    included, and the refinement fills only what no view sees."""
+
+    ink_fraction: float
+    inked: bool
+
+    @property
+    def label(self) -> str:
+        return "inked" if self.inked else "unlit"
+
+    def __str__(self) -> str:
+        return f"{self.label} (ink on {self.ink_fraction:.0%} of the silhouette band; inked from {INK_THRESHOLD:.0%})"
+
+
+def judge_inks(rgb: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """rgb [N, M, 3, S, S] premultiplied, mask [N, M, 1, S, S] -> (ink fraction [N],
+    FusionNet's ``ink`` [N]: 1 inked, 0 unlit)."""
+    fraction = ink_fraction(rgb, mask)
+    return fraction, (fraction >= INK_THRESHOLD).to(fraction.dtype)
+
+
+def judge_look(rgb: torch.Tensor, mask: torch.Tensor) -> SheetLook:
+    """One sheet ([1, M, 3, S, S], [1, M, 1, S, S]) -> its ``SheetLook``."""
+    fraction = float(ink_fraction(rgb, mask)[0])
+    return SheetLook(round(fraction, 4), fraction >= INK_THRESHOLD)
+
+
 @dataclass(frozen=True)
 class SheetCache:
     """Everything the per-frame pass needs from the character sheet."""
@@ -43,10 +119,15 @@ class SheetCache:
     size: int  # S, the side the network runs at
     official: bool
     config_name: str
+    look: SheetLook | None = None  # judged once (judge_look); None: not judged, shaded as inked
 
     @property
     def views(self) -> int:
         return self.reference.shape[1]
+
+    def ink(self) -> torch.Tensor | None:
+        """[1] FusionNet's ``ink`` for this sheet (1 inked, 0 unlit), None when not judged."""
+        return None if self.look is None else torch.tensor([float(self.look.inked)])
 
     def numpy_inputs(self) -> dict[str, np.ndarray]:
         """The cached tensors by the ONNX graph's input names."""
@@ -235,7 +316,9 @@ def encode_sheet(model: ShaderNet, images: Sequence, official: bool = False,
         if sheet_udp is not None:
             log.debug("%s does not use sheet UDPs; ignoring them", cfg.name)
         feats, reference = model.encode_sheet(rgb_t, mask_t)
-    return SheetCache(tuple(feats), reference, rgb.shape[-1], official, cfg.name)
+    look = judge_look(rgb_t, mask_t)
+    log.debug("sheet look: %s", look)
+    return SheetCache(tuple(feats), reference, rgb.shape[-1], official, cfg.name, look)
 
 
 @torch.inference_mode()

@@ -138,3 +138,24 @@ def test_sheet_style_unlit_draws_the_texture_as_authored(godette, sheet, tmp_pat
                           str(tmp_path / "bad")], capture_output=True, text=True, timeout=300)
     assert bad.returncode == 1 and "choose from toon, unlit" in bad.stderr
     assert not (tmp_path / "bad").exists()
+
+
+def test_sheet_look_is_judged_inked_when_lit_and_unlit_when_authored(godette, sheet, tmp_path):
+    """The runtime judges each sheet's look once (runtime/nn/sheet.py ``judge_look``): the lit,
+    inked toon sheet is inked, the texture as authored (``--style unlit``) is unlit, far from the
+    threshold both (measured 0.65-0.74 and 0.04-0.10 of the silhouette band inked, 128² and 256²)."""
+    import torch
+
+    from conrt.runtime.nn.sheet import INK_THRESHOLD, judge_look, prepare_sheet
+
+    unlit = tmp_path / "unlit4"
+    proc = subprocess.run([sys.executable, "-m", "conrt", "-q", "sheet", str(godette), "--views", str(VIEWS), "--size",
+                           str(SIZE), "--style", "unlit", "-o", str(unlit)], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    looks = {}
+    for name, folder in (("toon", sheet), ("unlit", unlit)):
+        images = [np.asarray(Image.open(p).convert("RGBA")) for p in sorted(folder.glob("view_??.png"))]
+        rgb, mask = prepare_sheet(images, 1, SIZE, False)
+        looks[name] = judge_look(torch.from_numpy(rgb), torch.from_numpy(mask))
+    assert looks["toon"].inked and looks["toon"].ink_fraction > INK_THRESHOLD + 0.2, looks
+    assert not looks["unlit"].inked and looks["unlit"].ink_fraction < INK_THRESHOLD - 0.15, looks

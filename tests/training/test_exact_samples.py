@@ -106,12 +106,12 @@ def test_eval_correspondence_rows_and_bad_choices(tiny_exact_data, tiny_data, tm
     assert main(["eval", "--weights", str(w), "--data", str(tiny_exact_data), "--views", "1,3", "--targets", "2",
                  "--size", "64", "--baseline", "--keep-seen", "both", "--json"]) == 0  # auto -> exact
     out = json.loads(capsys.readouterr().out)
-    assert set(out) == {"rt (exact)", "rt (exact, refined everywhere)", "flat-colour-baseline",
+    assert set(out) == {"rt (exact, look: unlit)", "rt (exact, refined everywhere)", "flat-colour-baseline",
                         "plain exact lookup"}
     for row in out.values():
         assert set(row) == {"n=1", "n=3"} and row["n=3"]["samples"] == 2
     assert out["plain exact lookup"]["n=3"]["l1"] < out["flat-colour-baseline"]["n=3"]["l1"]
-    assert out["rt (exact)"]["n=3"]["l1"] != out["rt (exact, refined everywhere)"]["n=3"]["l1"]
+    assert out["rt (exact, look: unlit)"]["n=3"]["l1"] != out["rt (exact, refined everywhere)"]["n=3"]["l1"]
     # a dataset without the samples has no cameras: exact is a named error, not a fall back to the table
     assert main(["eval", "--weights", str(w), "--data", str(tiny_data), "--views", "1",
                  "--correspondence", "exact"]) == 1
