@@ -589,11 +589,14 @@ class SheetFitter:
         found.candidates, found.iou_coarse = coarse, float(coarse[0][2])
         return found
 
-    def fit(self, drawing: np.ndarray, name: str = "view", label_yaw: float | None = None) -> ViewFit:
+    def fit(self, drawing: np.ndarray, name: str = "view", label_yaw: float | None = None, trace=None) -> ViewFit:
         """Register one framed drawing ([size, size, 4] u8 from :func:`prepare_drawing`)
-        in its own pose (turns about its viewing axis)."""
+        in its own pose (turns about its viewing axis). ``trace(stage, [FitParams])``
+        after each stage, as :meth:`fit_joint`."""
+        trace = trace or (lambda stage, params: None)
         clock = _Clock(self)
         coarse = self._coarse(drawing, name, label_yaw, clock)
+        trace("camera", [coarse.candidates[0][0]])
         target, bounds, nb = coarse.target, coarse.bounds, len(self.bones)
 
         # 2. pose: camera, arms lowered and bone turns together. The coarse
@@ -608,11 +611,14 @@ class SheetFitter:
                  for q, *_ in coarse.candidates[:POSE_CANDIDATES]]
         p = min(rough, key=lambda c: c[1])[0]
         clock.stage("pose")
+        trace("pose", [p])
         p = self._try_swapped_legs(p, target, steps, bounds(p))
         clock.stage("legs")
+        trace("legs", [p])
         fine = downsample_drawing(drawing, self.fine) if self.fine != self.work else target
         p = self._search(p, fine, steps / 4, free_all, bounds(p), levels=2)[0]
         clock.stage("pose_fine")
+        trace("pose_fine", [p])
         return self._finish(p, drawing, name, label_yaw, coarse, clock)
 
     def fit_joint(self, drawings, names, labels, progress=None, trace=None, jobs: int = 1,
@@ -627,7 +633,7 @@ class SheetFitter:
         Stages: per view the coarse camera (:meth:`_coarse`); for the sheet
         ``joint_pose`` (labelled views at their label, the pose alone at 16
         degree steps, each view's camera again from a yaw grid, pose and
-        cameras at 8 degrees, the cameras again), ``joint_legs`` (the legs
+        cameras at 8 degrees), ``joint_legs`` (the legs
         swapped, as :meth:`fit`), ``joint_pose_fine`` (4 degree steps at the
         fine size); per view the residual warp. Each view's ``stages`` carries
         its share (1/V) of the sheet's joint stages. ``jobs`` > 1: the views
@@ -682,7 +688,6 @@ class SheetFitter:
             x, cost = self._joint_search(split, x, False, steps, pose_only, lo, hi, levels=1)
             recamera()
             x, cost = self._joint_search(split, x, False, steps / 2, free, lo, hi, levels=1)
-            recamera()
             sheet.stage("joint_pose")
             progress("joint_pose")
             trace("joint_pose", [self._view_params(x, nv, k) for k in range(nv)])
@@ -774,7 +779,7 @@ class SheetFitter:
             lo, hi = coarse.bounds(q)
             held = q.pose_vector(bones)
             r = self._search_bones(q, target, steps, free, (np.concatenate([lo[:4], held]),
-                                                           np.concatenate([hi[:4], held])), bones, levels=2)
+                                                           np.concatenate([hi[:4], held])), bones, levels=1)
             if best is None or r[1] < best[1]:
                 best = r
         return best[0]
