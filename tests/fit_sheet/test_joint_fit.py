@@ -1,9 +1,9 @@
 """``conrt fit-sheet --joint``: one pose shared by a turnaround's views.
 
-The pose of a joint fit is about the body's own axes; the views of a real
-render of the rig in one pose constrain it together, where one view alone
-(a side view: which leg is forward; an arm swung towards the camera) does
-not."""
+The pose of a joint fit is about the body's own axes; the views of a
+turnaround (real toon renders of the rig in one pose, drawn the way artists
+deviate) constrain it together, where one view alone does not (a front
+view turned one way with the arms turned to match)."""
 from __future__ import annotations
 
 import json
@@ -16,47 +16,47 @@ from conrt.cli import main
 
 @pytest.fixture(scope="module")
 def turnaround(gl_ctx, character):
-    """Three views (front, side, back, a few degrees off their labels, rescaled
-    and shifted) of the rig rendered in ONE pose the rig can take: the left leg
-    swung forward, the right arm swung forward, the left forearm turned up.
-    -> (views [(drawing 128² RGBA, true UDP)], labels, truth turns)."""
-    from conrt.runtime.app.sheet_fit import FitParams, SheetFitter
+    """A front and a side view of the rig drawn in ONE pose (a turnaround,
+    ``make_turnaround``: arms and legs turned about random axes, each view
+    off its label, rescaled, shifted, limbs stretched, its own ink and size)
+    -> ([(framed drawing 256², true UDP framed)], labels)."""
+    from conrt.runtime.app.session import fit_sheet_udps
+    from conrt.runtime.app.sheet_fit import prepare_drawing
+    from conrt.training.fit_drawings import make_turnaround
 
-    turns = {"leftUpperLeg:x": -30.0, "rightUpperArm:x": -35.0, "leftLowerArm:z": 20.0}
-    views = []
-    with SheetFitter(gl_ctx, character, 128, 64) as fitter:
-        for yaw, scale, offset in ((3.0, 1.0, (0.02, 0.0)), (95.0, 0.95, (0.0, 0.03)), (176.0, 1.05, (-0.03, 0.0))):
-            p = FitParams(yaw, scale, offset, (50.0, 50.0), dict(turns), pose_yaw=0.0)
-            mask, rgb = fitter.render_toon(p, 128)
-            drawing = np.concatenate([rgb * 255, mask[..., None] * 255.0], -1).astype(np.uint8)
-            views.append((drawing, fitter.render_udp(p)))
-    return views, [0.0, 90.0, 180.0], turns
+    labels = [0.0, 90.0]
+    views = [(prepare_drawing(d, f"v{k}", 256), fit_sheet_udps([t], [d], 256)[0])
+             for k, (d, t, _) in enumerate(make_turnaround(gl_ctx, character, labels, 0))]
+    return views, labels
 
 
 @pytest.fixture(scope="module")
 def both_fits(gl_ctx, character, turnaround):
     from conrt.runtime.app.sheet_fit import SheetFitter
 
-    views, labels, _ = turnaround
-    with SheetFitter(gl_ctx, character, 128, 64) as fitter:
-        joint = fitter.fit_joint([d for d, _ in views], ["front", "side", "back"], labels)
-        separate = [fitter.fit(d, n, lab) for (d, _), n, lab in zip(views, ["front", "side", "back"], labels)]
+    views, labels = turnaround
+    names = ["front", "side"]
+    with SheetFitter(gl_ctx, character, 256) as fitter:
+        joint = fitter.fit_joint([d for d, _ in views], names, labels)
+        separate = [fitter.fit(d, n, lab) for (d, _), n, lab in zip(views, names, labels)]
     return joint, separate
 
 
 def test_joint_fit_recovers_a_shared_pose_better_than_separate_fits(turnaround, both_fits):
+    """The same two drawings, fitted separately (``fit``) and jointly
+    (``fit_joint``): the joint fit's written UDPs are closer to the true ones
+    (benchmark: docs/fit_sheet.md, turnaround mode)."""
     from conrt.training.fit_drawings import udp_error
 
-    views, _, truth = turnaround
+    views, _ = turnaround
     joint, separate = both_fits
     err = {name: [udp_error(f.udp, true, d)["udp_error"] for f, (d, true) in zip(fits, views)]
            for name, fits in (("joint", joint), ("separate", separate))}
     assert np.mean(err["joint"]) < np.mean(err["separate"]), err
-    # one pose for all views, and it is the drawn one: the leg swung forward (seen from the side) is found
-    poses = [f.params.turns for f in joint]
-    assert all(p == poses[0] for p in poses)
-    assert poses[0]["leftUpperLeg:x"] == pytest.approx(truth["leftUpperLeg:x"], abs=12.0), poses[0]
-    assert all(f.iou_pose > 0.9 for f in joint), [f.iou_pose for f in joint]
+    # one pose for all views, about the body's own axes
+    assert joint[0].params.turns == joint[1].params.turns and joint[0].params.pose_yaw == 0.0
+    assert joint[0].pose.joint_world.tobytes() == joint[1].pose.joint_world.tobytes()
+    assert all(f.iou_pose > 0.85 and f.iou_warped > 0.93 for f in joint), [(f.iou_pose, f.iou_warped) for f in joint]
 
 
 def test_joint_stages_share_the_sheet_search(both_fits):
