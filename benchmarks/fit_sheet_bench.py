@@ -1,11 +1,19 @@
 """fit-sheet benchmark: how well ``conrt fit-sheet`` registers drawings of an
 unseen procedural character (seed 900001 by default) whose true UDP is known.
 
-Drawings come from ``conrt.training.fit_drawings.make_drawing``: toon views
-off their labelled angle (yaw ±25°), scaled ±15 %, shifted ±10 %, arms and
-legs turned ±25° about random axes on an A-pose, limbs stretched ±10 % in 2D,
+Drawings come from ``conrt.training.fit_drawings``: toon views off their
+labelled angle (yaw ±25°), scaled ±15 %, shifted ±10 %, arms and legs turned
+±25° about random axes on an A-pose, limbs stretched ±10 % in 2D,
 thicker/thinner ink, another size and aspect; the true UDP goes through the
-same transformation. Each sheet has 4 views labelled 0, 45, 90, 180°.
+same transformation. Each sheet has 4 views labelled 0, 45, 90, 180°. Two
+modes, same seeds every run:
+- ``per_view`` (the issue's benchmark, ``make_drawing``): each drawing its
+  own pose;
+- ``turnaround`` (``make_turnaround``, what an artist's turnaround is): ONE
+  pose per sheet, shared by its views, each view still with its own yaw,
+  scale, offset, limb stretch, ink and size; fitted both separately
+  (``conrt fit-sheet``) and jointly (``conrt fit-sheet --joint``, its views
+  split over ``--jobs`` processes).
 
 Per view, on the drawing's foreground in the framed output (256²):
 - silhouette IoU of the fitted rig (``iou_pose``) and after the residual warp
@@ -22,8 +30,12 @@ Per view, on the drawing's foreground in the framed output (256²):
   sheet again as ``conrt fit-sheet --jobs 2`` fits it (two worker processes,
   their start included).
 
+Per stage of the fit, the UDP error of the rig alone (nearest fill) shows
+where the error comes from (camera, pose, legs, fine pose, then the warp).
+
 Usage: python benchmarks/fit_sheet_bench.py [--sheets 2] [--seed 900001] [--jobs 2]
-       [--json benchmarks/results/fit_sheet.json] [--picture docs/fit_sheet_views.png]
+       [--modes per_view,turnaround] [--json benchmarks/results/fit_sheet.json]
+       [--picture docs/fit_sheet_views.png] [--turnaround-picture docs/fit_sheet_turnaround.png]
 """
 from __future__ import annotations
 
@@ -31,6 +43,7 @@ import argparse
 import json
 import os
 import platform
+import resource
 import statistics
 import sys
 import tempfile
@@ -112,7 +125,36 @@ def jobs_wall(character_path: Path, framed, jobs: int) -> dict:
             "load_avg_1min": [round(load0, 2), round(os.getloadavg()[0], 2)]}
 
 
-def bench(sheets: int, seed: int, picture: Path | None, shading: bool = True, jobs: int = 2) -> dict:
+def _stat(values, worst=max) -> dict:
+    return {"median": round(statistics.median(values), 4), "mean": round(statistics.fmean(values), 4),
+            "worst": round(worst(values), 4)}
+
+
+def _summary(views: list[dict], sheet_rows: list[dict]) -> dict:
+    stages = list(views[0]["stage_udp_error"])
+    return {
+        "iou_pose": _stat([v["fit"]["iou_pose"] for v in views], min),
+        "iou_warped": _stat([v["fit"]["iou_warped"] for v in views], min),
+        "udp_error_fitted": _stat([v["fitted"]["udp_error"] for v in views]),
+        "udp_error_rig_no_warp": _stat([v["baseline_rig_no_warp"]["udp_error"] for v in views]),
+        "udp_error_label_moments": _stat([v["baseline_label_moments"]["udp_error"] for v in views]),
+        # where the error comes from: the rig (nearest fill, no warp) after each stage of the fit
+        "udp_error_by_stage": {k: round(statistics.fmean([v["stage_udp_error"][k] for v in views]), 4)
+                               for k in stages},
+        "yaw_error_deg": _stat([v["yaw_error"] for v in views]),
+        "sheet_wall_s": [r["wall_s"] for r in sheet_rows], "sheet_cpu_s": [r["cpu_s"] for r in sheet_rows],
+        "fit_vs_draw_ratio": [round(r["wall_s"] / r["draw_4_views_s"], 1) for r in sheet_rows],
+        "sheet_jobs_wall_s": [r["jobs"]["wall_s"] for r in sheet_rows if "jobs" in r],
+    }
+
+
+def bench(sheets: int, seed: int, picture: Path | None, shading: bool = True, jobs: int = 2,
+          modes=("per_view", "turnaround"), turnaround_picture: Path | None = None) -> dict:
+    """Per mode (``per_view``: each drawing its own pose, the issue's
+    benchmark; ``turnaround``: one pose per sheet, shared by its 4 views) and
+    per method (``separate``: ``conrt fit-sheet``; ``joint``: ``conrt
+    fit-sheet --joint``, turnarounds only) the per-view errors, per-stage
+    errors, times and shading L1, all on the same drawings (same seeds)."""
     from PIL import Image
     from tqdm import tqdm
 
@@ -121,89 +163,120 @@ def bench(sheets: int, seed: int, picture: Path | None, shading: bool = True, jo
     from conrt.runtime.app.session import fit_sheet_udps
     from conrt.runtime.app.sheet_fit import FitParams, SheetFitter, downsample_drawing, fit_picture, prepare_drawing
     from conrt.shaders import ToonPass, UdpPass, create_context, frame_character, release_context
-    from conrt.training.fit_drawings import make_drawing, udp_error
+    from conrt.training.fit_drawings import make_drawing, make_turnaround, udp_error
 
     tmp = tempfile.TemporaryDirectory()
     path = Path(tmp.name) / f"char_{seed}.glb"  # kept for the --jobs 2 workers
     save_character(generate(seed), path)
     character = load_character(path)
     ctx = create_context("auto")
-    views, sheet_rows, pictures, shading_sheet = [], [], [], []
-    shading_result = None
+    out: dict = {}
     try:
         with SheetFitter(ctx, character, 256) as fitter, ToonPass(ctx, 256, 256) as toon, \
                 UdpPass(ctx, 256, 256) as udp_pass:
             toon.set_character(character)
             udp_pass.set_character(character)
-            for sheet in tqdm(range(sheets), desc="sheets", unit="sheet"):
-                made = [make_drawing(ctx, character, label, 1000 * sheet + k) for k, label in enumerate(LABELS)]
-                framed = [prepare_drawing(d, f"s{sheet}v{k}", 256) for k, (d, _, _) in enumerate(made)]
-                # same-run baseline: drawing these 4 views (toon + UDP at 256², conrt sheet's work)
-                t0 = time.perf_counter()
-                for label in LABELS:
-                    p = FitParams(label)
-                    cam = frame_character(character.mesh.positions, yaw=label, size=256)
-                    toon.run(fitter.pose(p), cam)
-                    udp_pass.run(fitter.pose(p), cam)
-                draw_s = time.perf_counter() - t0
-                load0 = os.getloadavg()[0]
-                w0, c0 = time.perf_counter(), time.process_time()
-                fits = [fitter.fit(img, f"s{sheet}v{k}", label) for k, (img, label) in enumerate(zip(framed, LABELS))]
-                wall, cpu = time.perf_counter() - w0, time.process_time() - c0
-                sheet_rows.append({"wall_s": round(wall, 2), "cpu_s": round(cpu, 2), "draw_4_views_s": round(draw_s, 3),
-                                   "load_avg_1min": [round(load0, 2), round(os.getloadavg()[0], 2)],
-                                   "stages_s": {k: round(sum(f.stages[k][0] for f in fits), 2) for k in fits[0].stages},
-                                   "renders": sum(sum(n for _, n in f.stages.values()) for f in fits)})
-                if sheet == 0 and jobs > 1:  # the command's way: `conrt fit-sheet --jobs 2`, one process per drawing
-                    sheet_rows[-1]["jobs"] = jobs_wall(path, framed, jobs)
-                for k, ((drawing, true_udp, truth), img, fit) in enumerate(zip(made, framed, fits)):
-                    true_framed = fit_sheet_udps([true_udp], [drawing], 256)[0]
-                    start = fitter.moment_match(FitParams(truth["label_yaw"]), downsample_drawing(img, fitter.work)[0])
-                    row = {"sheet": sheet, "view": k, "truth": truth, "fit": fit.summary(),
-                           "yaw_error": round(abs((fit.params.yaw - truth["yaw"] + 180) % 360 - 180), 2),
-                           "fitted": udp_error(fit.udp, true_framed, img),
-                           "baseline_label_moments": udp_error(_nearest_fill(fitter, start, img), true_framed, img),
-                           "baseline_rig_no_warp": udp_error(_nearest_fill(fitter, fit.params, img), true_framed, img)}
-                    views.append(row)
-                    if sheet == 0:
-                        pictures.append(fit_picture(img, fit))
-                        shading_sheet.append((img, fit.udp, true_framed))
-            if shading:
-                shading_result = shade_l1(character, toon, udp_pass, shading_sheet)
+
+            def nearest_error(params, img, true_framed):
+                return udp_error(_nearest_fill(fitter, params, img), true_framed, img)["udp_error"]
+
+            for mode in modes:
+                methods = ("separate", "joint") if mode == "turnaround" else ("separate",)
+                rows = {m: {"views": [], "per_sheet": [], "pictures": [], "shading": []} for m in methods}
+                for sheet in tqdm(range(sheets), desc=f"{mode} sheets", unit="sheet"):
+                    if mode == "turnaround":
+                        made = make_turnaround(ctx, character, LABELS, sheet)
+                    else:
+                        made = [make_drawing(ctx, character, label, 1000 * sheet + k) for k, label in enumerate(LABELS)]
+                    names = [f"s{sheet}v{k}" for k in range(len(LABELS))]
+                    framed = [prepare_drawing(d, n, 256) for n, (d, _, _) in zip(names, made)]
+                    trues = [fit_sheet_udps([t], [d], 256)[0] for d, t, _ in made]
+                    # same-run baseline: drawing these 4 views (toon + UDP at 256², conrt sheet's work)
+                    t0 = time.perf_counter()
+                    for label in LABELS:
+                        p = FitParams(label)
+                        cam = frame_character(character.mesh.positions, yaw=label, size=256)
+                        toon.run(fitter.pose(p), cam)
+                        udp_pass.run(fitter.pose(p), cam)
+                    draw_s = time.perf_counter() - t0
+                    for method in methods:
+                        stage_err: list[dict] = [{} for _ in framed]
+
+                        def trace(stage, params, first=0):
+                            for k, p in enumerate(params, first):
+                                stage_err[k][stage] = round(nearest_error(p, framed[k], trues[k]), 4)
+
+                        load0 = os.getloadavg()[0]
+                        c0 = resource.getrusage(resource.RUSAGE_CHILDREN)
+                        w0, p0 = time.perf_counter(), time.process_time()
+                        traced = [0.0]
+
+                        def timed_trace(*a, **kw):  # the trace's renders are the benchmark's, not the fit's
+                            t = time.perf_counter()
+                            trace(*a, **kw)
+                            traced[0] += time.perf_counter() - t
+
+                        if method == "joint":  # as `conrt fit-sheet --joint --jobs 2` runs it
+                            fits = fitter.fit_joint(framed, names, list(LABELS), trace=timed_trace, jobs=jobs)
+                        else:
+                            fits = [fitter.fit(img, n, label, trace=lambda s, ps, k=k: timed_trace(s, ps, k))
+                                    for k, (img, n, label) in enumerate(zip(framed, names, LABELS))]
+                        wall = time.perf_counter() - w0 - traced[0]
+                        cpu = time.process_time() - p0 - traced[0]
+                        c1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+                        child = c1.ru_utime - c0.ru_utime + c1.ru_stime - c0.ru_stime
+                        row = {"wall_s": round(wall, 2), "cpu_s": round(cpu + child, 2),
+                               "worker_cpu_s": round(child, 2), "processes": 2 if method == "joint" and jobs > 1 else 1,
+                               "draw_4_views_s": round(draw_s, 3),
+                               "load_avg_1min": [round(load0, 2), round(os.getloadavg()[0], 2)],
+                               "stages_s": {k: round(sum(f.stages[k][0] for f in fits), 2) for k in fits[0].stages},
+                               "renders": sum(sum(n for _, n in f.stages.values()) for f in fits)}
+                        if sheet == 0 and jobs > 1 and method == "separate" and mode == "turnaround":
+                            # `conrt fit-sheet --jobs 2` beside `--joint --jobs 2` (the per-view mode's
+                            # separate fit is the turnaround's, unchanged: timed in-process only)
+                            row["jobs"] = jobs_wall(path, framed, jobs)
+                        rows[method]["per_sheet"].append(row)
+                        for k, ((drawing, _, truth), img, true_framed, fit) in enumerate(zip(made, framed, trues, fits)):
+                            start = fitter.moment_match(FitParams(truth["label_yaw"]),
+                                                        downsample_drawing(img, fitter.work)[0])
+                            rows[method]["views"].append({
+                                "sheet": sheet, "view": k, "truth": truth, "fit": fit.summary(),
+                                "yaw_error": round(abs((fit.params.yaw - truth["yaw"] + 180) % 360 - 180), 2),
+                                "fitted": udp_error(fit.udp, true_framed, img),
+                                "baseline_label_moments": udp_error(_nearest_fill(fitter, start, img), true_framed, img),
+                                "baseline_rig_no_warp": udp_error(_nearest_fill(fitter, fit.params, img),
+                                                                  true_framed, img),
+                                "stage_udp_error": {**stage_err[k], "warp": round(udp_error(fit.udp, true_framed,
+                                                                                            img)["udp_error"], 4)}})
+                            if sheet == 0:
+                                rows[method]["pictures"].append(fit_picture(img, fit))
+                                rows[method]["shading"].append((img, fit.udp, true_framed))
+                out[mode] = {}
+                for method, r in rows.items():
+                    out[mode][method] = {"summary": _summary(r["views"], r["per_sheet"]),
+                                         "shading_l1": shade_l1(character, toon, udp_pass, r["shading"]) if shading
+                                         else None,
+                                         "per_sheet": r["per_sheet"], "views": r["views"]}
+                    target = picture if mode == "per_view" else turnaround_picture if method == "joint" else None
+                    if target is not None:
+                        target.parent.mkdir(parents=True, exist_ok=True)
+                        Image.fromarray(np.concatenate(r["pictures"], 0)).save(target)
     finally:
         release_context(ctx)
         tmp.cleanup()
-    if picture is not None and pictures:
-        picture.parent.mkdir(parents=True, exist_ok=True)
-        Image.fromarray(np.concatenate(pictures, 0)).save(picture)
-
-    def med(key, sub=None):
-        vals = [v[key][sub] if sub else v[key] for v in views]
-        return {"median": round(statistics.median(vals), 4), "mean": round(statistics.fmean(vals), 4),
-                "worst": round(max(vals) if "error" in (sub or key) else min(vals), 4)}
-
     return {
         "what": "conrt fit-sheet on synthetic drawings of an unseen procedural character "
                 "(benchmarks/fit_sheet_bench.py)",
         "character_seed": seed, "sheets": sheets, "views_per_sheet": len(LABELS), "labels": list(LABELS),
+        "modes": {"per_view": "each drawing its own pose (seeds 1000 * sheet + view)",
+                  "turnaround": "one pose per sheet (seed = sheet), shared by its views; per view its own yaw, "
+                                "scale, offset, limb stretch, ink, size (seeds 100 * sheet + view + 1)"},
+        "methods": {"separate": "conrt fit-sheet (each drawing its own pose), in one process",
+                    "joint": "conrt fit-sheet --joint --jobs 2 (one pose for the sheet; views split over 2 processes)"},
         "machine": {"cpus": os.cpu_count(), "platform": platform.platform(), "python": sys.version.split()[0],
-                    "note": "shared 2-core machine: wall time depends on the load average reported per sheet"},
-        "summary": {
-            "iou_pose": {k: round(statistics.fmean([v["fit"]["iou_pose"] for v in views]), 4) if k == "mean" else
-                         round(min(v["fit"]["iou_pose"] for v in views), 4) for k in ("mean", "worst")},
-            "iou_warped": {k: round(statistics.fmean([v["fit"]["iou_warped"] for v in views]), 4) if k == "mean" else
-                           round(min(v["fit"]["iou_warped"] for v in views), 4) for k in ("mean", "worst")},
-            "udp_error_fitted": med("fitted", "udp_error"),
-            "udp_error_rig_no_warp": med("baseline_rig_no_warp", "udp_error"),
-            "udp_error_label_moments": med("baseline_label_moments", "udp_error"),
-            "yaw_error_deg": med("yaw_error"),
-            "sheet_wall_s": [r["wall_s"] for r in sheet_rows], "sheet_cpu_s": [r["cpu_s"] for r in sheet_rows],
-            "fit_vs_draw_ratio": [round(r["wall_s"] / r["draw_4_views_s"], 1) for r in sheet_rows],
-            "sheet_jobs_wall_s": [r["jobs"]["wall_s"] for r in sheet_rows if "jobs" in r],
-        },
-        "shading_l1": shading_result,
-        "per_sheet": sheet_rows,
-        "views": views,
+                    "note": "shared 2-core machine: wall time depends on the load average reported per sheet; "
+                            "cpu_s counts this process and its worker, without the per-stage error renders"},
+        **out,
     }
 
 
@@ -213,14 +286,22 @@ def main() -> int:
     ap.add_argument("--seed", type=int, default=900001)
     ap.add_argument("--json", type=Path, default=ROOT / "benchmarks" / "results" / "fit_sheet.json")
     ap.add_argument("--picture", type=Path, default=ROOT / "docs" / "fit_sheet_views.png")
+    ap.add_argument("--turnaround-picture", type=Path, default=ROOT / "docs" / "fit_sheet_turnaround.png")
+    ap.add_argument("--modes", default="per_view,turnaround",
+                    help="per_view (each drawing its own pose), turnaround (one pose per sheet), comma separated")
     ap.add_argument("--no-shading", action="store_true", help="skip the shading L1 comparison")
     ap.add_argument("--jobs", type=int, default=2,
                     help="also time the first sheet fitted as `conrt fit-sheet --jobs N` does (1: skip)")
     args = ap.parse_args()
-    result = bench(args.sheets, args.seed, args.picture, not args.no_shading, args.jobs)
+    modes = tuple(m.strip() for m in args.modes.split(",") if m.strip())
+    if not modes or set(modes) - {"per_view", "turnaround"}:
+        ap.error(f"--modes takes per_view and/or turnaround, got {args.modes!r}")
+    result = bench(args.sheets, args.seed, args.picture, not args.no_shading, args.jobs, modes,
+                   args.turnaround_picture)
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(result, indent=1))
-    print(json.dumps({"summary": result["summary"], "shading_l1": result["shading_l1"]}, indent=1))
+    print(json.dumps({mode: {method: {"summary": r["summary"], "shading_l1": r["shading_l1"]}
+                             for method, r in result[mode].items()} for mode in modes}, indent=1))
     return 0
 
 

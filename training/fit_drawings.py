@@ -103,9 +103,11 @@ def _limb_stretch(points: np.ndarray, limbs, frame: float, rng, amount: float) -
 
 
 def make_drawing(ctx, character: Character, label_yaw: float, seed: int, dev: Deviation = Deviation(),
-                 render_size: int = 384) -> tuple[np.ndarray, np.ndarray, dict]:
+                 render_size: int = 384, pose: Pose | None = None) -> tuple[np.ndarray, np.ndarray, dict]:
     """-> (drawing [H, W, 4] u8 straight RGBA, its true UDP [H, W, 4] f32,
-    the truth: yaw, scale, offset, line width, size)."""
+    the truth: yaw, scale, offset, line width, size). ``pose``: the drawn
+    pose (a turnaround's, shared by its views); default: this drawing's own
+    (:func:`drawing_pose` from ``seed``)."""
     from scipy.ndimage import map_coordinates
 
     from conrt.characters.posing import posed_positions
@@ -113,7 +115,8 @@ def make_drawing(ctx, character: Character, label_yaw: float, seed: int, dev: De
 
     rng = np.random.default_rng(seed)
     yaw = label_yaw + rng.uniform(-dev.yaw_deg, dev.yaw_deg)
-    pose = drawing_pose(character, rng, dev)
+    if pose is None:
+        pose = drawing_pose(character, rng, dev)
     line = rng.uniform(*dev.line_width) * render_size / 256
     camera = frame_character(posed_positions(character, pose), yaw=yaw, size=render_size, margin=0.05)
     with ToonPass(ctx, render_size, render_size, ToonStyle(line_width=line)) as toon, \
@@ -156,6 +159,18 @@ def make_drawing(ctx, character: Character, label_yaw: float, seed: int, dev: De
     truth = {"label_yaw": label_yaw, "yaw": float(yaw), "scale": float(scale),
              "offset_px": [float(x) for x in offset], "line_width": float(line), "size": [w, h], "seed": seed}
     return drawing, true_udp, truth
+
+
+def make_turnaround(ctx, character: Character, labels, seed: int, dev: Deviation = Deviation(),
+                    render_size: int = 384) -> list[tuple[np.ndarray, np.ndarray, dict]]:
+    """A turnaround sheet: the views of ``labels`` (degrees) drawn in ONE pose
+    (:func:`drawing_pose` from ``seed``), as an artist draws a character
+    turning round; each view still has its own yaw, scale, offset, limb
+    stretch, ink width and picture size (seeds ``seed * 100 + k + 1``) ->
+    ``make_drawing``'s (drawing, true UDP, truth) per view."""
+    pose = drawing_pose(character, np.random.default_rng(seed), dev)
+    return [make_drawing(ctx, character, label, seed * 100 + k + 1, dev, render_size, pose)
+            for k, label in enumerate(labels)]
 
 
 def udp_error(fitted: np.ndarray, true: np.ndarray, drawing: np.ndarray) -> dict:

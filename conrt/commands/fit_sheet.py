@@ -52,7 +52,11 @@ def register(subparsers) -> None:
                         "not to show this character and nothing is written (default 0.75)")
     p.add_argument("--work", type=int, default=128, help="resolution of the searches (pixels)")
     p.add_argument("--jobs", type=int, default=min(2, os.cpu_count() or 1),
-                   help="fit this many drawings at once, one process each (default: 2, or 1 on one core)")
+                   help="fit this many drawings at once, one process each (default: 2, or 1 on one core; "
+                        "a --joint fit splits its views over at most 2 processes)")
+    p.add_argument("--joint", action="store_true",
+                   help="the drawings are a turnaround (ONE pose drawn from several angles): fit one shared "
+                        "pose to all of them, a camera per view (default: each drawing its own pose)")
     p.add_argument("--context", choices=("auto", "egl", "window"), default="auto", help="OpenGL context kind")
     p.set_defaults(func=run)
 
@@ -81,10 +85,15 @@ def fit_views(character_path: Path, character, drawings, names, labels, args) ->
     from conrt.shaders import create_context, release_context  # lazy: moderngl, not at CLI startup
 
     jobs = min(args.jobs, len(drawings))
-    if jobs <= 1:
+    joint = getattr(args, "joint", False)
+    if jobs <= 1 or joint:
         ctx = create_context(args.context)
         try:
             with SheetFitter(ctx, character, args.size, args.work) as fitter:
+                if joint:  # one search for the sheet, its renders split over --jobs 2 processes
+                    with tqdm(total=len(drawings) * 2 + 3, desc="fit-sheet (joint)", unit="stage") as bar:
+                        return fitter.fit_joint(drawings, names, labels, progress=lambda _: bar.update(),
+                                                jobs=min(jobs, 2), context=args.context)
                 return [fitter.fit(img, name, label) for img, name, label
                         in zip(tqdm(drawings, desc="fit-sheet", unit="view"), names, labels)]
         finally:
@@ -183,6 +192,12 @@ def run(args) -> int:
     character = load_character_file(args.character)
     drawings = [prepare_drawing(read_sheet_image(f), f.name, args.size) for f in files]  # bad input fails here
 
+    mode = "joint" if args.joint else "separate"
+    if args.joint:
+        log.info("fit-sheet: joint fit (--joint): one pose shared by the %d views, a camera per view", len(files))
+    else:
+        log.info("fit-sheet: separate fits: each drawing its own pose (--joint for a turnaround: one pose, "
+                 "several angles)")
     fits = fit_views(args.character, character, drawings, [f.stem for f in files], labels, args)
     for f, fit in zip(files, fits):
         log.info("%s: yaw %.1f, IoU %.3f -> %.3f (rig) -> %.3f (warped), residual %.2f px, %.1f s (%s)",
@@ -204,7 +219,8 @@ def run(args) -> int:
     out = Path(args.output)
     remove_stale_views(out, {f.stem for f in files})
     (out / "fit").mkdir(parents=True, exist_ok=True)
-    report = {"character": str(args.character), "drawings": str(args.drawings), "size": args.size, "views": {}}
+    report = {"character": str(args.character), "drawings": str(args.drawings), "size": args.size,
+              "mode": mode, "views": {}}
     for f, img, fit in zip(files, drawings, fits):
         Image.fromarray(img, "RGBA").save(out / f"{f.stem}.png")
         save_udp(out / f"{f.stem}_udp.npz", fit.udp)
@@ -223,6 +239,6 @@ def run(args) -> int:
         report["views"][f.stem] = entry
     (out / "fit.json").write_text(json.dumps(report, indent=1))
     worst = min(fit.iou_pose for fit in fits)
-    print(f"fitted {len(fits)} views to {out}/ (silhouette IoU of the rig >= {worst:.3f}; "
+    print(f"fitted {len(fits)} views ({mode} fit) to {out}/ (silhouette IoU of the rig >= {worst:.3f}; "
           f"pictures in {out / 'fit'}/, numbers in {out / 'fit.json'})")
     return 0

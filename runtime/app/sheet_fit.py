@@ -76,10 +76,20 @@ POSE_BONES = ("leftUpperArm", "leftLowerArm", "rightUpperArm", "rightLowerArm",
 # the spine (a twist of the upper body) about the vertical, legs about the
 # picture's horizontal axis.
 OUT_OF_PLANE_BONES = ("leftUpperArm", "rightUpperArm", "leftUpperLeg", "rightUpperLeg", "spine")
+# A joint fit's shared pose turns bones about the body's own axes (x: its left,
+# y: up, z: its front), so that every view sees the same pose: each view shows
+# the turns in its own picture plane, and only all three axes together give the
+# front view's in-plane turns and the side view's. The upper arms' turn about z
+# is ``arms_lowered``; twists along a limb barely show and are left out.
+JOINT_TURNS = (("leftUpperArm", "xy"), ("rightUpperArm", "xy"), ("leftLowerArm", "xyz"), ("rightLowerArm", "xyz"),
+               ("leftUpperLeg", "xz"), ("rightUpperLeg", "xz"), ("leftLowerLeg", "xz"), ("rightLowerLeg", "xz"),
+               ("spine", "xz"), ("neck", "xz"))
+BODY_AXES = {"x": (1.0, 0.0, 0.0), "y": (0.0, 1.0, 0.0), "z": (0.0, 0.0, 1.0)}
 # The arms start half lowered (between a T- and an A-pose): the search then
 # reaches either within a few steps.
 ARM_START_DEG = 35.0
 ARM_GRID_DEG = (5.0, 35.0, 60.0, 80.0)  # tried for both arms before the search
+JOINT_FINE_LEVELS = 2  # levels (4, 2 degrees) of a joint fit's fine pose search
 FINE_WORK = 256  # side of the fine pose sweeps (thin limbs are a pixel or two wide at 128)
 POSE_CANDIDATES = 2  # coarse fits (yaws >= 30 degrees apart) that get a pose search
 # Weight of the colour-agreement term beside (1 - IoU): 0.25 let mirrored
@@ -114,15 +124,23 @@ class FitParams:
     offset: tuple[float, float] = (0.0, 0.0)
     arms_lowered: tuple[float, float] = (ARM_START_DEG, ARM_START_DEG)  # left, right, about the body's front axis
     turns: dict[str, float] = field(default_factory=dict)  # bone -> turn about the viewing axis
+    # the yaw whose viewing axis the turns are about: None = ``yaw`` (a drawing's own
+    # pose); a joint fit's shared pose is about the body's own axes (0, the front view)
+    pose_yaw: float | None = None
 
     def vector(self, bones) -> np.ndarray:
-        return np.array([self.yaw, math.log(self.scale), *self.offset, *self.arms_lowered,
-                         *[self.turns.get(b, 0.0) for b in bones]], np.float64)
+        return np.array([*self.camera_vector(), *self.pose_vector(bones)], np.float64)
+
+    def camera_vector(self) -> list[float]:
+        return [self.yaw, math.log(self.scale), *self.offset]
+
+    def pose_vector(self, bones) -> list[float]:
+        return [*self.arms_lowered, *[self.turns.get(b, 0.0) for b in bones]]
 
     @classmethod
-    def from_vector(cls, v, bones) -> "FitParams":
+    def from_vector(cls, v, bones, pose_yaw: float | None = None) -> "FitParams":
         v = [float(x) for x in v]
-        return cls(v[0], math.exp(v[1]), (v[2], v[3]), (v[4], v[5]), dict(zip(bones, v[6:])))
+        return cls(v[0], math.exp(v[1]), (v[2], v[3]), (v[4], v[5]), dict(zip(bones, v[6:])), pose_yaw)
 
 
 @dataclass
@@ -350,6 +368,7 @@ class SheetFitter:
         self.colour_weight = float(colour_weight)
         self.bones = [b for b in POSE_BONES if b in character.humanoid]
         self.bones += [f"{b}:out" for b in OUT_OF_PLANE_BONES if b in character.humanoid]
+        self.joint_bones = [f"{b}:{a}" for b, axes in JOINT_TURNS if b in character.humanoid for a in axes]
         self._arms = [b for b in ("leftUpperArm", "rightUpperArm") if b in character.humanoid]
         # the searches at ``work``, the last (fine-step) pose sweeps at ``fine``
         self.fine = min(self.size, FINE_WORK)
@@ -359,6 +378,7 @@ class SheetFitter:
             toon.set_character(character)
         self._udp.set_character(character)
         self._base: dict[float, Camera] = {}
+        self._views: dict[int, dict] = {}  # a joint fit's views rendered here (view_setup)
         self.evaluations = 0
 
     def close(self) -> None:
@@ -391,10 +411,11 @@ class SheetFitter:
     def pose(self, p: FitParams) -> Pose:
         """Rest pose, arms lowered by ``p.arms_lowered`` about the body's front
         axis, then each bone of ``p.turns`` turned about the viewing axis
-        (children follow their parents)."""
+        (children follow their parents); ``bone:out`` towards / away from the
+        camera, ``bone:x`` (``y``, ``z``) about the body's own axis."""
         skel = self.character.skeleton
         human = self.character.humanoid
-        view_axis = orbit_direction(p.yaw, 0.0)
+        view_axis = orbit_direction(p.yaw if p.pose_yaw is None else p.pose_yaw, 0.0)
         right_axis = np.cross((0.0, 1.0, 0.0), view_axis)  # the picture's horizontal axis
         world_turns: dict[int, np.ndarray] = {}
         for bone, lowered, sign in zip(("leftUpperArm", "rightUpperArm"), p.arms_lowered, (-1.0, 1.0)):
@@ -404,7 +425,10 @@ class SheetFitter:
             bone, _, out = key.partition(":")
             if bone in human and angle:
                 j = human[bone]
-                axis = view_axis if not out else right_axis if "Leg" in bone else (0.0, 1.0, 0.0)
+                if out in BODY_AXES:
+                    axis = BODY_AXES[out]
+                else:
+                    axis = view_axis if not out else right_axis if "Leg" in bone else (0.0, 1.0, 0.0)
                 turn = rotation_matrix(axis, math.radians(angle)).astype(np.float64)
                 world_turns[j] = turn @ world_turns.get(j, np.eye(3))
         local = skel.rest_local.astype(np.float64).copy()
@@ -451,7 +475,7 @@ class SheetFitter:
         # ndc' = k ndc + t with k = s / p.scale about the current framing
         k = s / p.scale
         t = c_d - k * (c_r - np.asarray(p.offset)) + 0.0
-        return FitParams(p.yaw, s, (float(t[0]), float(t[1])), p.arms_lowered, dict(p.turns))
+        return FitParams(p.yaw, s, (float(t[0]), float(t[1])), p.arms_lowered, dict(p.turns), p.pose_yaw)
 
     def _best_arms(self, p: FitParams, target) -> FitParams:
         """``p`` with both arms lowered by the best of ``ARM_GRID_DEG`` (moment-matched
@@ -461,95 +485,77 @@ class SheetFitter:
             return p
         best = None
         for angle in ARM_GRID_DEG:
-            q = self.moment_match(FitParams(p.yaw, p.scale, p.offset, (angle, angle), dict(p.turns)), target[0])
+            q = self.moment_match(FitParams(p.yaw, p.scale, p.offset, (angle, angle), dict(p.turns), p.pose_yaw),
+                                  target[0])
             c = self._cost(q, *target)[0]
             if best is None or c < best[0]:
                 best = (c, q)
         return best[1]
 
     def _search(self, p: FitParams, target, steps: np.ndarray, free: np.ndarray, bounds, levels: int = 4):
-        """Pattern search: each free parameter in turn tries ± its step (and
-        keeps going while that helps); steps halve when a sweep finds nothing."""
-        bones = self.bones
-        x = p.vector(bones)
-        lo, hi = bounds
+        """:func:`pattern_search` over ``p``'s camera and pose against one drawing."""
+        return self._search_bones(p, target, steps, free, bounds, self.bones, levels)
+
+    def _search_bones(self, p: FitParams, target, steps, free, bounds, bones, levels: int):
+        """:meth:`_search` with the turns of ``bones``."""
         seen: dict[bytes, tuple[float, float, float]] = {}  # a sweep often tries a point again
 
         def cost(v):
             key = np.round(v, 6).tobytes()
             if key not in seen:
-                seen[key] = self._cost(FitParams.from_vector(v, bones), *target)
+                seen[key] = self._cost(FitParams.from_vector(v, bones, p.pose_yaw), *target)
             return seen[key]
 
-        best, score, colour = cost(x)
-        steps = steps.astype(np.float64).copy()
-        for _ in range(levels):
-            improved = True
-            while improved:
-                improved = False
-                for i in np.flatnonzero(free):
-                    for sign in (1.0, -1.0):
-                        moved = False
-                        while True:
-                            trial = x.copy()
-                            trial[i] = np.clip(trial[i] + sign * steps[i], lo[i], hi[i])
-                            if trial[i] == x[i]:
-                                break
-                            c, sc, col = cost(trial)
-                            if c < best - 1e-6:
-                                x, best, score, colour, moved, improved = trial, c, sc, col, True, True
-                            else:
-                                break
-                        if moved:
-                            break
-            steps *= 0.5
-        return FitParams.from_vector(x, bones), best, score, colour
+        x, (best, score, colour) = pattern_search(p.vector(bones), cost, steps, free, bounds, levels)
+        return FitParams.from_vector(x, bones, p.pose_yaw), best, score, colour
+
+    @staticmethod
+    def _leg_indices(bones) -> list[int]:
+        """Positions of the legs' turns in :meth:`FitParams.pose_vector` (after the 2 arm angles)."""
+        return [2 + i for i, b in enumerate(bones) if "Leg" in b]
+
+    @staticmethod
+    def _swap_legs(turns: dict[str, float]) -> dict[str, float]:
+        """``turns`` with the legs' turns swapped: each leg takes the other's;
+        about the body's axes mirrored (left-right: the turns about y and z
+        change sign), about the viewing axis as they are (seen from the side,
+        that puts the other leg in front)."""
+        out = {k: v for k, v in turns.items() if "Leg" not in k}
+        for key, angle in turns.items():
+            if "Leg" in key:
+                other = key.replace("left", "RIGHT").replace("right", "left").replace("RIGHT", "right")
+                out[other] = -angle if key.endswith((":y", ":z")) else angle
+        return out
 
     def _try_swapped_legs(self, p: FitParams, target, steps: np.ndarray, bounds) -> FitParams:
         """``p`` with the legs and the camera searched again, or, if clearly
         better (``LEG_SWAP_MARGIN``), the same from ``p`` with the legs' turns swapped."""
-        legs = [i for i, b in enumerate(self.bones) if "Leg" in b]
+        legs = self._leg_indices(self.bones)
         if not legs:
             return p
-        turns = dict(p.turns)
-        for side, other in (("left", "right"), ("right", "left")):
-            for part in ("UpperLeg", "LowerLeg", "UpperLeg:out"):
-                turns[side + part] = p.turns.get(other + part, 0.0)
-        swapped = FitParams(p.yaw, p.scale, p.offset, p.arms_lowered, turns)
+        swapped = FitParams(p.yaw, p.scale, p.offset, p.arms_lowered, self._swap_legs(p.turns), p.pose_yaw)
         free = np.zeros(6 + len(self.bones), bool)
         free[:4] = True
-        free[[6 + i for i in legs]] = True
+        free[[4 + i for i in legs]] = True
         # both get the same legs-and-camera search, so neither wins by having been searched longer
         p, cost = self._search(p, target, steps / 2, free, bounds, levels=1)[:2]
         q, q_cost = self._search(swapped, target, steps / 2, free, bounds, levels=1)[:2]
         return q if q_cost < cost - LEG_SWAP_MARGIN else p
 
     def _bounds(self, yaw: float, width: float):
-        nb = len(self.bones)
-        lo = np.array([yaw - width, math.log(0.6), -0.5, -0.5, -10, -10] + [-90] * nb, np.float64)
-        hi = np.array([yaw + width, math.log(1.6), 0.5, 0.5, 85, 85] + [90] * nb, np.float64)
-        return lo, hi
+        return search_bounds(yaw, width, len(self.bones))
 
     # -- the fit -------------------------------------------------------------
-    def fit(self, drawing: np.ndarray, name: str = "view", label_yaw: float | None = None) -> ViewFit:
-        """Register one framed drawing ([size, size, 4] u8 from :func:`prepare_drawing`)."""
-        t0 = time.perf_counter()
-        stages: dict[str, tuple[float, int]] = {}
-        mark = [t0, self.evaluations]
-
-        def stage(key: str) -> None:  # close the stage that ran since the last mark
-            now = time.perf_counter()
-            stages[key] = (now - mark[0], self.evaluations - mark[1])
-            mark[:] = [now, self.evaluations]
-
+    def _coarse(self, drawing: np.ndarray, name: str, label_yaw: float | None, clock: "_Clock") -> "_Coarse":
+        """Step 1 for one framed drawing: candidate yaws, each moment-matched
+        and scored, the best few (>= 30 degrees apart) with an arm grid and a
+        camera search (rest pose, arms lowered) -> the candidates, best first."""
         if drawing.shape != (self.size, self.size, 4):
             raise InputError(f"{name}: expected a framed {self.size}x{self.size} RGBA drawing, got {drawing.shape}")
         target = downsample_drawing(drawing, self.work)
         if not target[0].any():
             raise InputError(f"{name}: the drawing has no opaque pixels at {self.work} px")
         nb = len(self.bones)
-
-        # 1. coarse: yaw candidates, each moment-matched, scored
         if label_yaw is None:
             yaws = np.arange(0.0, 360.0, 15.0)
         else:
@@ -575,16 +581,23 @@ class SheetFitter:
         free_cam[:4] = True
         cam_steps = np.array([8.0, 0.04, 0.04, 0.04, 10.0, 10.0] + [10.0] * nb)
         starts = [self._best_arms(p, target) for p in distinct[:3]]
-        stage("yaws")
-        # yaw bounds: a labelled view stays within 35 degrees of its label, the others near their candidate
-        if label_yaw is None:
-            bounds = lambda q: self._bounds(q.yaw, 45.0)  # noqa: E731
-        else:
-            bounds = lambda q: self._bounds(label_yaw, 35.0)  # noqa: E731
-        coarse = sorted((self._search(p, target, cam_steps, free_cam, bounds(p), levels=3)
+        clock.stage("yaws")
+        found = _Coarse(target, [], float(iou_initial), 0.0, label_yaw, nb)
+        coarse = sorted((self._search(p, target, cam_steps, free_cam, found.bounds(p), levels=3)
                          for p in starts), key=lambda c: c[1])
-        iou_coarse = coarse[0][2]
-        stage("camera")
+        clock.stage("camera")
+        found.candidates, found.iou_coarse = coarse, float(coarse[0][2])
+        return found
+
+    def fit(self, drawing: np.ndarray, name: str = "view", label_yaw: float | None = None, trace=None) -> ViewFit:
+        """Register one framed drawing ([size, size, 4] u8 from :func:`prepare_drawing`)
+        in its own pose (turns about its viewing axis). ``trace(stage, [FitParams])``
+        after each stage, as :meth:`fit_joint`."""
+        trace = trace or (lambda stage, params: None)
+        clock = _Clock(self)
+        coarse = self._coarse(drawing, name, label_yaw, clock)
+        trace("camera", [coarse.candidates[0][0]])
+        target, bounds, nb = coarse.target, coarse.bounds, len(self.bones)
 
         # 2. pose: camera, arms lowered and bone turns together. The coarse
         # ranking is not reliable (a badly posed rig prefers a wrong yaw), so
@@ -595,35 +608,364 @@ class SheetFitter:
             free_all[4:6] = False
         steps = np.array([4.0, 0.03, 0.03, 0.03, 16.0, 16.0] + [16.0] * nb)
         rough = [self._search(q, target, steps, free_all, bounds(q), levels=2)
-                 for q, *_ in coarse[:POSE_CANDIDATES]]
+                 for q, *_ in coarse.candidates[:POSE_CANDIDATES]]
         p = min(rough, key=lambda c: c[1])[0]
-        stage("pose")
+        clock.stage("pose")
+        trace("pose", [p])
         p = self._try_swapped_legs(p, target, steps, bounds(p))
-        stage("legs")
+        clock.stage("legs")
+        trace("legs", [p])
         fine = downsample_drawing(drawing, self.fine) if self.fine != self.work else target
         p = self._search(p, fine, steps / 4, free_all, bounds(p), levels=2)[0]
-        stage("pose_fine")
+        clock.stage("pose_fine")
+        trace("pose_fine", [p])
+        return self._finish(p, drawing, name, label_yaw, coarse, clock)
 
-        # 3. full resolution: the rig's UDP, then the residual warp onto the drawing
+    def fit_joint(self, drawings, names, labels, progress=None, trace=None, jobs: int = 1,
+                  context: str = "auto") -> list[ViewFit]:
+        """Register the views of a **turnaround** (one pose drawn from several
+        angles) together: each view its own camera (yaw, scale, offset), one
+        shared pose (arms lowered, per-bone turns about the body's own axes,
+        ``JOINT_TURNS``), the cost the mean over the views. The other views'
+        evidence then settles what one view alone cannot (which leg is in
+        front, a front view turned one way with the arms turned to match).
+
+        Stages: per view the coarse camera (:meth:`_coarse`); for the sheet
+        ``joint_pose`` (labelled views at their label, the pose alone at 16
+        degree steps, each view's camera again from a yaw grid, pose and
+        cameras at 8 degrees), ``joint_legs`` (the legs
+        swapped, as :meth:`fit`), ``joint_pose_fine`` (4 degree steps at the
+        fine size); per view the residual warp. Each view's ``stages`` carries
+        its share (1/V) of the sheet's joint stages. ``jobs`` > 1: the views
+        are split between this process and a worker process (its own GL
+        context), which renders its views' trials while this one renders its
+        own. ``progress(stage)`` is called after each view's coarse stage and
+        warp and after each joint stage, ``trace(stage, [FitParams per view])``
+        after each stage (the benchmark's per-stage errors)."""
+        progress = progress or (lambda stage: None)
+        trace = trace or (lambda stage, params: None)
+        if not (len(drawings) == len(names) == len(labels)) or not drawings:
+            raise ConfigError(f"a joint fit needs as many names and labels as drawings, got "
+                              f"{len(drawings)}, {len(names)}, {len(labels)}")
+        nv, bones = len(drawings), self.joint_bones
+        nb = len(bones)
+        with _ViewSplit(self, jobs if nv > 1 else 1, context) as split:
+            split.map("view_setup", {k: (k, d, n, lab) for k, (d, n, lab) in enumerate(zip(drawings, names, labels))})
+            found = split.map("view_coarse", {k: (k,) for k in range(nv)})
+            coarse = [found[k] for k in range(nv)]
+            for n in names:
+                progress(f"{n}: camera")
+            trace("camera", [c.candidates[0][0] for c in coarse])
+            sheet = _Clock(self)
+            # start: labelled views at their label (in a rough pose the coarse yaw is often off by
+            # 20-50 degrees, the label by at most the artist's error), the others at their best
+            # coarse camera; the shared arms the median of the views' arm-grid picks
+            cams = [c.candidates[0][0] for c in coarse]
+            arms = tuple(float(np.median([q.arms_lowered[i] for q in cams])) for i in (0, 1))
+            relabelled = split.map("view_relabel", {k: (k, q) for k, (q, c) in enumerate(zip(cams, coarse))
+                                                    if c.label_yaw is not None})
+            cams = [relabelled.get(k, q) for k, q in enumerate(cams)]
+            x = np.array([v for q in cams for v in q.camera_vector()]
+                         + FitParams(0.0, arms_lowered=arms).pose_vector(bones), np.float64)
+            lo = np.concatenate([*[c.bounds(q)[0][:4] for c, q in zip(coarse, cams)], coarse[0].bounds(cams[0])[0][4:6],
+                                 [-90.0] * nb])
+            hi = np.concatenate([*[c.bounds(q)[1][:4] for c, q in zip(coarse, cams)], coarse[0].bounds(cams[0])[1][4:6],
+                                 [90.0] * nb])
+            steps = np.array([4.0, 0.03, 0.03, 0.03] * nv + [16.0, 16.0] + [16.0] * nb)
+            free = np.ones(len(x), bool)
+            if not self._arms:
+                free[4 * nv:4 * nv + 2] = False
+
+            def recamera():
+                # each view's camera again, from a yaw grid, now that the views posed the rig together
+                found = split.map("view_recamera", {k: (k, self._view_params(x, nv, k)) for k in range(nv)})
+                for k, q in found.items():
+                    x[4 * k:4 * k + 4] = q.camera_vector()
+                    lo[4 * k:4 * k + 4], hi[4 * k:4 * k + 4] = coarse[k].bounds(q)[0][:4], coarse[k].bounds(q)[1][:4]
+
+            pose_only = free.copy()
+            pose_only[:4 * nv:4] = False  # yaws held
+            x, cost = self._joint_search(split, x, False, steps, pose_only, lo, hi, levels=1)
+            recamera()
+            x, cost = self._joint_search(split, x, False, steps / 2, free, lo, hi, levels=1)
+            sheet.stage("joint_pose")
+            progress("joint_pose")
+            trace("joint_pose", [self._view_params(x, nv, k) for k in range(nv)])
+            legs = [4 * nv + i for i in self._leg_indices(bones)]
+            if legs:
+                free_legs = np.zeros(len(x), bool)
+                free_legs[:4 * nv] = True
+                free_legs[legs] = True
+                swapped = x.copy()
+                turns = self._swap_legs(self._view_params(x, nv, 0).turns)
+                swapped[4 * nv + 2:] = FitParams(0.0, turns=turns).pose_vector(bones)[2:]
+                x, cost = self._joint_search(split, x, False, steps / 2, free_legs, lo, hi, levels=1)
+                xs, cost_s = self._joint_search(split, swapped, False, steps / 2, free_legs, lo, hi, levels=1)
+                if cost_s[0] < cost[0] - LEG_SWAP_MARGIN:
+                    x = xs
+            sheet.stage("joint_legs")
+            progress("joint_legs")
+            trace("joint_legs", [self._view_params(x, nv, k) for k in range(nv)])
+            x, _ = self._joint_search(split, x, True, steps / 4, free, lo, hi, levels=JOINT_FINE_LEVELS)
+            sheet.stage("joint_pose_fine")
+            progress("joint_pose_fine")
+            trace("joint_pose_fine", [self._view_params(x, nv, k) for k in range(nv)])
+            done = split.map("view_finish", {k: (k, self._view_params(x, nv, k), sheet.stages, nv) for k in range(nv)})
+            for n in names:
+                progress(f"{n}: warp")
+        return [done[k] for k in range(nv)]
+
+    def _view_params(self, x: np.ndarray, nv: int, k: int) -> FitParams:
+        """View ``k``'s parameters from a joint vector: its camera, the shared pose (body axes)."""
+        return FitParams.from_vector(np.concatenate([x[4 * k:4 * k + 4], x[4 * nv:]]), self.joint_bones, pose_yaw=0.0)
+
+    def _joint_search(self, split: "_ViewSplit", x, fine: bool, steps, free, lo, hi, levels):
+        """:func:`pattern_search` over the joint vector (every view's camera,
+        then the shared pose), cost = mean over the views; a view is rendered
+        again only when its camera or the pose moved (all of them, split
+        between the processes, when the pose moved)."""
+        nv = (len(x) - 2 - len(self.joint_bones)) // 4
+        seen: dict[tuple[int, bytes], tuple[float, float, float]] = {}
+
+        def cost(v):
+            keys = {k: (k, np.round(np.concatenate([v[4 * k:4 * k + 4], v[4 * nv:]]), 6).tobytes()) for k in range(nv)}
+            todo = {k: (k, self._view_params(v, nv, k), fine) for k, key in keys.items() if key not in seen}
+            for k, c in split.map("view_cost", todo).items():
+                seen[keys[k]] = c
+            return tuple(float(c) for c in np.mean([seen[keys[k]] for k in range(nv)], 0))
+
+        return pattern_search(x, cost, steps, free, (lo, hi), levels)
+
+    # -- one view of a joint fit, by its index (in whichever process renders it)
+    def view_setup(self, k: int, drawing: np.ndarray, name: str, label_yaw: float | None) -> None:
+        self._views[k] = {"drawing": drawing, "name": name, "label": label_yaw}
+
+    def view_coarse(self, k: int) -> "_Coarse":
+        v = self._views[k]
+        v["clock"] = _Clock(self)
+        v["coarse"] = self._coarse(v["drawing"], v["name"], v["label"], v["clock"])
+        v["fine"] = downsample_drawing(v["drawing"], self.fine) if self.fine != self.work else v["coarse"].target
+        return v["coarse"]
+
+    def view_relabel(self, k: int, p: FitParams) -> FitParams:
+        """``p`` at the view's labelled yaw, moment-matched."""
+        v = self._views[k]
+        q = FitParams(float(v["label"]), p.scale, p.offset, p.arms_lowered, dict(p.turns), p.pose_yaw)
+        return self.moment_match(self.moment_match(q, v["coarse"].target[0]), v["coarse"].target[0])
+
+    def view_cost(self, k: int, p: FitParams, fine: bool) -> tuple[float, float, float]:
+        v = self._views[k]
+        return self._cost(p, *(v["fine"] if fine else v["coarse"].target))
+
+    def view_recamera(self, k: int, p: FitParams) -> FitParams:
+        """``p``'s pose seen from the best camera: yaws around the label (or
+        around ``p.yaw``) 7.5 degrees apart, each moment-matched and scored,
+        then a camera search from the best of them and from ``p``."""
+        v = self._views[k]
+        target, coarse = v["coarse"].target, v["coarse"]
+        centre = p.yaw if v["label"] is None else v["label"]
+        scored = []
+        for yaw in centre + np.arange(-30.0, 30.1, 7.5):
+            q = self.moment_match(FitParams(float(yaw), p.scale, p.offset, p.arms_lowered, dict(p.turns), p.pose_yaw),
+                                  target[0])
+            scored.append((self._cost(q, *target)[0], q))
+        starts = [p] + [q for _, q in sorted(scored, key=lambda s: s[0])[:1] if _yaw_gap(q.yaw, p.yaw) >= 7.5]
+        bones = list(p.turns)
+        free = np.zeros(6 + len(bones), bool)
+        free[:4] = True
+        steps = np.array([4.0, 0.03, 0.03, 0.03] + [0.0] * (2 + len(bones)))
+        best = None
+        for q in starts:
+            lo, hi = coarse.bounds(q)
+            held = q.pose_vector(bones)
+            r = self._search_bones(q, target, steps, free, (np.concatenate([lo[:4], held]),
+                                                           np.concatenate([hi[:4], held])), bones, levels=1)
+            if best is None or r[1] < best[1]:
+                best = r
+        return best[0]
+
+    def view_finish(self, k: int, p: FitParams, shared_stages: dict, nv: int) -> ViewFit:
+        v = self._views.pop(k)
+        v["clock"].restart()
+        v["clock"].share(shared_stages, nv)
+        return self._finish(p, v["drawing"], v["name"], v["label"], v["coarse"], v["clock"])
+
+    def _finish(self, p: FitParams, drawing: np.ndarray, name: str, label_yaw: float | None,
+                coarse: "_Coarse", clock: "_Clock") -> ViewFit:
+        """Step 3: the rig's UDP at full resolution under ``p``, then the residual warp onto the drawing."""
         camera, pose = self.camera(p, self.size), self.pose(p)
         rig = self.render_udp(p)
         rig_mask = rig[..., 3] > 0
         drawn = drawing[..., 3] >= 128
         iou_pose = iou(rig_mask, drawn)
         # the colour error at the fit, full resolution would cost another pass; the work-size one is enough
-        _, _, colour = self._cost(p, *target)
+        _, _, colour = self._cost(p, *coarse.target)
         toon_rgb = self.render_toon(p, self.size)[1]
         u = residual_warp(rig_mask, drawn, moving_rgb=toon_rgb, fixed_rgb=drawing[..., :3].astype(np.float32) / 255.0,
                           colour_gain=WARP_COLOUR_GAIN, outline_iterations=WARP_OUTLINE_ITERATIONS)
         udp, warped_mask = warp_udp(rig, u, drawing[..., 3] > 0)
         iou_warped = iou(warped_mask, drawn)
         disp = np.hypot(u[0], u[1])[drawn]
-        stage("warp")
+        clock.stage("warp")
         return ViewFit(name=name, label_yaw=label_yaw, params=p, camera=camera, pose=pose, udp=udp,
-                       iou_initial=float(iou_initial), iou_coarse=float(iou_coarse), iou_pose=iou_pose,
+                       iou_initial=coarse.iou_initial, iou_coarse=coarse.iou_coarse, iou_pose=iou_pose,
                        iou_warped=iou_warped, colour_error=colour,
                        residual_mean_px=float(disp.mean()), residual_max_px=float(disp.max()),
-                       rig_mask=rig_mask, seconds=time.perf_counter() - t0, stages=stages)
+                       rig_mask=rig_mask, seconds=clock.seconds(), stages=dict(clock.stages))
+
+
+def pattern_search(x: np.ndarray, cost, steps: np.ndarray, free: np.ndarray, bounds, levels: int):
+    """Pattern search (coordinate descent with shrinking steps): each free
+    parameter in turn tries ± its step (and keeps going while that helps);
+    steps halve when a sweep finds nothing. ``cost(v) -> (cost, *extra)``
+    -> (x, cost(x))."""
+    lo, hi = bounds
+    x = np.asarray(x, np.float64).copy()
+    best = cost(x)
+    steps = steps.astype(np.float64).copy()
+    for _ in range(levels):
+        improved = True
+        while improved:
+            improved = False
+            for i in np.flatnonzero(free):
+                for sign in (1.0, -1.0):
+                    moved = False
+                    while True:
+                        trial = x.copy()
+                        trial[i] = np.clip(trial[i] + sign * steps[i], lo[i], hi[i])
+                        if trial[i] == x[i]:
+                            break
+                        c = cost(trial)
+                        if c[0] < best[0] - 1e-6:
+                            x, best, moved, improved = trial, c, True, True
+                        else:
+                            break
+                    if moved:
+                        break
+        steps *= 0.5
+    return x, best
+
+
+def search_bounds(yaw: float, width: float, nb: int) -> tuple[np.ndarray, np.ndarray]:
+    """(lo, hi) of a search vector (:meth:`FitParams.vector` with ``nb`` turns):
+    yaw within ``width`` degrees of ``yaw``, scale 0.6-1.6, offset ±0.5 NDC,
+    arms lowered -10..85 degrees, turns ±90."""
+    lo = np.array([yaw - width, math.log(0.6), -0.5, -0.5, -10, -10] + [-90] * nb, np.float64)
+    hi = np.array([yaw + width, math.log(1.6), 0.5, 0.5, 85, 85] + [90] * nb, np.float64)
+    return lo, hi
+
+
+@dataclass
+class _Coarse:
+    """What step 1 found for one drawing."""
+
+    target: tuple[np.ndarray, np.ndarray]  # (mask, rgb) at the work size
+    candidates: list  # (FitParams, cost, IoU, colour error), best first
+    iou_initial: float
+    iou_coarse: float
+    label_yaw: float | None
+    n_bones: int
+
+    def bounds(self, q: FitParams) -> tuple[np.ndarray, np.ndarray]:
+        """A labelled view stays within 35 degrees of its label, the others within 45 of ``q``'s yaw."""
+        if self.label_yaw is None:
+            return search_bounds(q.yaw, 45.0, self.n_bones)
+        return search_bounds(self.label_yaw, 35.0, self.n_bones)
+
+
+class _ViewSplit:
+    """Runs a joint fit's per-view calls (``SheetFitter.view_*``) for the
+    views it names: with ``jobs`` > 1 the odd views in a worker process (its
+    own GL context and fitter: llvmpipe draws on one core per context) while
+    this process runs the even ones, so a pose trial renders on two cores."""
+
+    def __init__(self, fitter: "SheetFitter", jobs: int, context: str):
+        self.fitter, self.conn, self.proc = fitter, None, None
+        if jobs > 1:
+            import multiprocessing  # lazy: only a joint fit with --jobs starts a process
+
+            mp = multiprocessing.get_context("spawn")
+            self.conn, child = mp.Pipe()
+            self.proc = mp.Process(target=_view_worker, daemon=True,
+                                   args=(child, fitter.character, fitter.size, fitter.work, context))
+            self.proc.start()
+            child.close()
+
+    def map(self, method: str, calls: dict[int, tuple]) -> dict:
+        """{view: args} -> {view: getattr(fitter, method)(*args)}, both processes at once."""
+        remote = {k: a for k, a in calls.items() if self.conn is not None and k % 2 == 1}
+        if remote:
+            self.conn.send((method, remote))
+        out = {k: getattr(self.fitter, method)(*a) for k, a in calls.items() if k not in remote}
+        if remote:
+            ok, result, renders = self.conn.recv()
+            if not ok:
+                raise result
+            self.fitter.evaluations += renders
+            out.update(result)
+        return out
+
+    def __enter__(self) -> "_ViewSplit":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self.conn is not None:
+            try:
+                self.conn.send(None)
+            except OSError:
+                pass
+            self.proc.join(timeout=10)
+            if self.proc.is_alive():
+                self.proc.terminate()
+            self.conn.close()
+
+
+def _view_worker(conn, character: Character, size: int, work: int, context: str) -> None:
+    """A :class:`_ViewSplit` worker: its own GL context and fitter, calls until ``None``."""
+    from conrt.shaders import create_context, release_context  # lazy: only in the worker
+
+    ctx = create_context(context)
+    try:
+        with SheetFitter(ctx, character, size, work) as fitter:
+            while (msg := conn.recv()) is not None:
+                method, calls = msg
+                before = fitter.evaluations
+                try:
+                    result = {k: getattr(fitter, method)(*a) for k, a in calls.items()}
+                    conn.send((True, result, fitter.evaluations - before))
+                except Exception as exc:  # noqa: BLE001 - raised again in the calling process
+                    conn.send((False, exc, 0))
+    except EOFError:
+        pass
+    finally:
+        release_context(ctx)
+
+
+class _Clock:
+    """Where a fit's time goes: stage -> (seconds, toon renders) since the last mark."""
+
+    def __init__(self, fitter: SheetFitter):
+        self.fitter = fitter
+        self.stages: dict[str, tuple[float, int]] = {}
+        self.mark = time.perf_counter()
+        self.renders = fitter.evaluations
+
+    def stage(self, key: str) -> None:
+        now = time.perf_counter()
+        self.stages[key] = (now - self.mark, self.fitter.evaluations - self.renders)
+        self.mark, self.renders = now, self.fitter.evaluations
+
+    def restart(self) -> None:
+        """Count from now (the time since the last mark went to other views)."""
+        self.mark, self.renders = time.perf_counter(), self.fitter.evaluations
+
+    def share(self, stages: dict, n: int) -> None:
+        """Add a 1/n share of a sheet's joint stages."""
+        for key, (t, r) in stages.items():
+            self.stages[key] = (t / n, int(round(r / n)))
+
+    def seconds(self) -> float:
+        return sum(t for t, _ in self.stages.values())
 
 
 # ---------------------------------------------------------------------------

@@ -1,0 +1,128 @@
+"""``conrt fit-sheet --joint``: one pose shared by a turnaround's views.
+
+The pose of a joint fit is about the body's own axes; the views of a
+turnaround (real toon renders of the rig in one pose, drawn the way artists
+deviate) constrain it together, where one view alone does not (a front
+view turned one way with the arms turned to match)."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from conrt.cli import main
+
+
+@pytest.fixture(scope="module")
+def turnaround(gl_ctx, character):
+    """A front and a side view of the rig drawn in ONE pose (a turnaround,
+    ``make_turnaround``: arms and legs turned about random axes, each view
+    off its label, rescaled, shifted, limbs stretched, its own ink and size)
+    -> ([(framed drawing 256², true UDP framed)], labels)."""
+    from conrt.runtime.app.session import fit_sheet_udps
+    from conrt.runtime.app.sheet_fit import prepare_drawing
+    from conrt.training.fit_drawings import make_turnaround
+
+    labels = [0.0, 90.0]
+    views = [(prepare_drawing(d, f"v{k}", 256), fit_sheet_udps([t], [d], 256)[0])
+             for k, (d, t, _) in enumerate(make_turnaround(gl_ctx, character, labels, 0))]
+    return views, labels
+
+
+@pytest.fixture(scope="module")
+def both_fits(gl_ctx, character, turnaround):
+    from conrt.runtime.app.sheet_fit import SheetFitter
+
+    views, labels = turnaround
+    names = ["front", "side"]
+    with SheetFitter(gl_ctx, character, 256) as fitter:
+        joint = fitter.fit_joint([d for d, _ in views], names, labels)
+        separate = [fitter.fit(d, n, lab) for (d, _), n, lab in zip(views, names, labels)]
+    return joint, separate
+
+
+def test_joint_fit_recovers_a_shared_pose_better_than_separate_fits(turnaround, both_fits):
+    """The same two drawings, fitted separately (``fit``) and jointly
+    (``fit_joint``): the joint fit's written UDPs are closer to the true ones
+    (benchmark: docs/fit_sheet.md, turnaround mode)."""
+    from conrt.training.fit_drawings import udp_error
+
+    views, _ = turnaround
+    joint, separate = both_fits
+    err = {name: [udp_error(f.udp, true, d)["udp_error"] for f, (d, true) in zip(fits, views)]
+           for name, fits in (("joint", joint), ("separate", separate))}
+    assert np.mean(err["joint"]) < np.mean(err["separate"]), err
+    # one pose for all views, about the body's own axes
+    assert joint[0].params.turns == joint[1].params.turns and joint[0].params.pose_yaw == 0.0
+    assert joint[0].pose.joint_world.tobytes() == joint[1].pose.joint_world.tobytes()
+    assert all(f.iou_pose > 0.85 and f.iou_warped > 0.93 for f in joint), [(f.iou_pose, f.iou_warped) for f in joint]
+
+
+def test_joint_stages_share_the_sheet_search(both_fits):
+    joint, _ = both_fits
+    for f in joint:
+        assert list(f.stages) == ["yaws", "camera", "joint_pose", "joint_legs", "joint_pose_fine", "warp"]
+        assert f.seconds == pytest.approx(sum(t for t, _ in f.stages.values()), abs=1e-6)
+    # the joint stages are the sheet's, each view carrying an equal share
+    assert len({f.stages["joint_pose"] for f in joint}) == 1
+
+
+def test_body_axis_turns_and_the_mirrored_leg_swap(gl_ctx, character):
+    """``bone:x`` turns about the body's left axis whatever the view (a leg
+    swung forward moves its foot towards +z), and the leg swap of a joint
+    pose mirrors it (turns about y and z change sign)."""
+    from conrt.runtime.app.sheet_fit import FitParams, SheetFitter
+
+    foot = character.humanoid["leftFoot"]
+    with SheetFitter(gl_ctx, character, 128, 64) as fitter:
+        rest = fitter.pose(FitParams(90.0, pose_yaw=0.0)).joint_world[foot, :3, 3]
+        for yaw in (0.0, 90.0):
+            kicked = fitter.pose(FitParams(yaw, turns={"leftUpperLeg:x": -30.0}, pose_yaw=0.0)).joint_world[foot, :3, 3]
+            assert kicked[2] - rest[2] > 0.1 * character.height * 0.5, (kicked, rest)
+        swapped = fitter._swap_legs({"leftUpperLeg:x": -30.0, "leftUpperLeg:z": 10.0, "spine:z": 5.0})
+    assert swapped == {"rightUpperLeg:x": -30.0, "rightUpperLeg:z": -10.0, "spine:z": 5.0}
+
+
+def test_cli_joint_with_two_processes_writes_the_mode(character_file, drawings, tmp_path, caplog):
+    """`--joint --jobs 2` (the views split over this process and a worker):
+    fit.json and the terminal say it was a joint fit; every drawn pixel has a UDP."""
+    import logging
+
+    from conrt.runtime.nn.sheet import read_sheet_image, read_udp
+
+    folder, made = drawings
+    out = tmp_path / "joint"
+    with caplog.at_level(logging.INFO):
+        assert main(["fit-sheet", str(character_file), str(folder), "-o", str(out), "--joint", "--jobs", "2",
+                     "--size", "128", "--work", "64", "--min-iou", "0.5"]) == 0
+    assert "joint fit (--joint)" in caplog.text
+    report = json.loads((out / "fit.json").read_text())
+    assert report["mode"] == "joint"
+    for stem in made:
+        assert "joint_pose" in report["views"][stem]["stages"]
+        udp, framed = read_udp(out / f"{stem}_udp.npz"), read_sheet_image(out / f"{stem}.png")
+        np.testing.assert_array_equal(udp[..., 3] > 0, framed[..., 3] > 0)
+
+
+@pytest.mark.parametrize("kind, message", [("opaque", "no alpha"), ("tiny", "needs at least 64 px")])
+def test_bad_drawings_get_the_same_named_errors_with_joint(character_file, drawings, tmp_path, caplog, kind, message):
+    _, made = drawings
+    folder = tmp_path / "in"
+    folder.mkdir()
+    drawing = made["front"][0]
+    if kind == "opaque":
+        bad = drawing.copy()
+        bad[..., 3] = 255
+    else:
+        from PIL import Image
+
+        bad = np.asarray(Image.fromarray(drawing, "RGBA").resize((30, 48)))
+    from PIL import Image
+
+    Image.fromarray(np.ascontiguousarray(bad), "RGBA").save(folder / "view.png")
+    Image.fromarray(drawing, "RGBA").save(folder / "other.png")
+    out = tmp_path / "out"
+    assert main(["fit-sheet", str(character_file), str(folder), "-o", str(out), "--joint"]) == 1
+    assert message in caplog.text
+    assert not out.exists() or not any(out.iterdir())
