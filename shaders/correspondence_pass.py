@@ -25,10 +25,6 @@ by projective texturing:
   views (each view's texel as a varying took a draw per 4 views; on
   llvmpipe a 6-view sheet's raster cost ~2.9x this one); the resolve pays
   instead 3 texel fetches per view (benchmarks/correspondence_bench.py).
-  The resolve writes one float plane per channel (views stacked by rows),
-  so the read-back is the network's input as it is, channel-major
-  (``sampled`` is a view of [4, M, H, W] planes): the per-view RGBA targets
-  it replaced cost ~2 ms of CPU per 256² 6-view frame to de-interleave.
 
 Sheet positions are in the sheet's pixels (S x S, row 0 = top, pixel
 centres at +0.5); ``Framing`` maps a view's own image pixels to them.
@@ -51,9 +47,12 @@ from conrt.types import Camera, Character, Pose
 
 log = logging.getLogger(__name__)
 
-# the resolve's float planes (views stacked by rows): sampled r, g, b, a, then cover
-PLANES = 5
-OUTPUTS = PLANES  # colour attachments the pass needs
+# views per resolve draw, an attachment each (colour + coverage): a whole sheet
+# of up to 8 views at once (the per-pixel fetches are shared). Coverage rides
+# in the alpha (the network's sampled alpha is 1 exactly where it is > 0):
+# separate coverage attachments cost a quarter more to clear, write and read.
+GROUP = 8
+OUTPUTS = GROUP  # colour attachments the pass needs
 NN_RADIUS = 0.01  # UDP-NN: a match farther than this (canonical box units) is "not seen in this view"
 # exact: the mesh seen through a view's camera must cover the view's drawing
 # (measured IoU: 1.0 with the right file, <= 0.65 with another view's)
@@ -209,7 +208,7 @@ class CorrespondencePass:
         self._depth_maps: moderngl.Texture | None = None
         self._depth_quads: moderngl.Texture | None = None  # the resolve's: each texel's 2x2 depths (depth_quads)
         self._ref_sampler = ctx.sampler(filter=(moderngl.LINEAR, moderngl.LINEAR), border_color=(0.0, 0.0, 0.0, 0.0))
-        self._targets: list[moderngl.Texture] = []  # PLANES R32F attachments, view k in rows [k H, (k+1) H)
+        self._targets: list[moderngl.Texture] = []  # OUTPUTS attachments, one group of views per H rows
         self._vbuf: moderngl.Texture | None = None  # the raster: (triangle + 1, b0, b1, 0) per pixel
         self._depth: moderngl.Renderbuffer | None = None
         self.fbo: moderngl.Framebuffer | None = None
@@ -224,6 +223,10 @@ class CorrespondencePass:
     @property
     def size(self) -> tuple[int, int]:
         return self.width, self.height
+
+    @property
+    def groups(self) -> int:
+        return -(-self.views // GROUP)
 
     # -- once per character / sheet -------------------------------------------
     @current
@@ -299,7 +302,7 @@ class CorrespondencePass:
         self._reference = self.ctx.texture_array((side, side, m), 4, ref.tobytes(), dtype="f4")
         self._reference.filter = (moderngl.LINEAR, moderngl.LINEAR)
         self.views, self.side, self.modes = m, side, [v.mode for v in views]
-        self._resolve, self._resolve_vao = self._resolve_program()
+        self._resolve, self._resolve_vao = self._resolve_program(min(m, GROUP))
         self._depth_program["u_attrs"].value = 0  # the resolve reads the triangle texture instead
         self._depth_program["u_attr_rows"].value = rows
         self._depth_program["u_side"].value = float(side)
@@ -311,7 +314,8 @@ class CorrespondencePass:
         self._depth_quads.filter = (moderngl.NEAREST, moderngl.NEAREST)
         r = self._resolve
         r["u_side"].value = float(side)
-        self._tolerance = tolerance
+        self._tolerance = np.zeros(self.groups * GROUP, np.float32)
+        self._tolerance[:m] = tolerance
         r["u_reference"].value = 1
         r["u_depth"].value = 2
         r["u_vbuf"].value = 4
@@ -337,12 +341,12 @@ class CorrespondencePass:
         tex.filter = (moderngl.NEAREST, moderngl.NEAREST)
         return tex
 
-    def _resolve_program(self) -> tuple[moderngl.Program, moderngl.VertexArray]:
-        """The resolve (one view per draw), compiled once."""
-        if 1 not in self._resolves:
-            prog = load_program(self.ctx, "correspondence", defines={"RESOLVE": 1})
-            self._resolves[1] = (prog, self.ctx.vertex_array(prog, []))
-        return self._resolves[1]
+    def _resolve_program(self, views: int) -> tuple[moderngl.Program, moderngl.VertexArray]:
+        """The resolve for ``views`` views per draw, compiled once per count."""
+        if views not in self._resolves:
+            prog = load_program(self.ctx, "correspondence", defines={"RESOLVE": views})
+            self._resolves[views] = (prog, self.ctx.vertex_array(prog, []))
+        return self._resolves[views]
 
     def _draw_depth_maps(self, attrs: np.ndarray) -> None:
         m, side = self.views, self.side
@@ -382,17 +386,16 @@ class CorrespondencePass:
                                  "(a view file of another view or character?)")
 
     def _make_targets(self) -> None:
-        w, h, m = self.width, self.height, self.views
-        if h * m > self.ctx.info["GL_MAX_TEXTURE_SIZE"]:
-            raise InputError(f"{m} views of {w}x{h} frames exceed this GL's texture size "
-                             f"{self.ctx.info['GL_MAX_TEXTURE_SIZE']} (views are stacked by rows)")
+        w, h, g = self.width, self.height, self.groups
+        n = min(self.views, GROUP)  # views per draw
         self._release_targets()
-        self._targets = [self.ctx.texture((w, h * m), 1, dtype="f4") for _ in range(PLANES)]
+        self._targets = [self.ctx.texture((w, h * g), 4, dtype="f4") for _ in range(n)]
         self._vbuf = self.ctx.texture((w, h), 4, dtype="f4")
         self._vbuf.filter = (moderngl.NEAREST, moderngl.NEAREST)
         self._depth = self.ctx.depth_renderbuffer((w, h))
         self.fbo = self.ctx.framebuffer(color_attachments=self._targets)
         self._raster_fbo = self.ctx.framebuffer(color_attachments=[self._vbuf], depth_attachment=self._depth)
+        self._planes = np.empty((len(self._targets), h * g, w, 4), np.float32)
 
     # -- per frame ------------------------------------------------------------
     @current
@@ -429,7 +432,7 @@ class CorrespondencePass:
         self._vao.render(moderngl.TRIANGLES, vertices=self.geometry.num_indices)
 
     def _resolve_views(self, visibility: moderngl.Texture) -> None:
-        # 2) the resolve, once per covered pixel and view
+        # 2) the resolve, once per covered pixel and group of GROUP views
         self.fbo.use()
         self.fbo.clear(0.0, 0.0, 0.0, 0.0)
         self.ctx.enable_only(moderngl.NOTHING)
@@ -440,33 +443,38 @@ class CorrespondencePass:
         visibility.use(4)
         self._tri_attrs.use(5)
         r = self._resolve
-        for k in range(self.views):
-            r["u_view"].value = k
-            r["u_row0"].value = k * self.height
-            r["u_exact"].value = float(self.modes[k] == "exact")
-            r["u_tolerance"].value = float(self._tolerance[k])
-            self.ctx.viewport = (0, k * self.height, self.width, self.height)
+        for g in range(self.groups):
+            first = g * GROUP
+            count = min(GROUP, self.views - first)
+            r["u_first"].value = first
+            r["u_count"].value = count
+            r["u_row0"].value = g * self.height
+            n = r["u_exact"].array_length  # the views per draw of this resolve (the GLSL trims the arrays)
+            exact = [i < count and self.modes[first + i] == "exact" for i in range(n)]
+            r["u_exact"].write(np.array(exact, np.float32).tobytes())  # write(): also a 1-view "array"
+            r["u_tolerance"].write(self._tolerance[first:first + n].tobytes())
+            self.ctx.viewport = (0, g * self.height, self.width, self.height)
             self._resolve_vao.render(moderngl.TRIANGLES, vertices=3)
         self._ref_sampler.clear(1)
 
     @current
     def read(self, out: tuple[np.ndarray, np.ndarray] | None = None) -> tuple[np.ndarray, np.ndarray]:
-        """The last render -> (sampled [M, 4, H, W], cover [M, 1, H, W]) float32.
-
-        Without ``out``, ``sampled`` is a view of new channel-major planes
-        [4, M, H, W] (``sampled.transpose(1, 0, 2, 3)`` is contiguous) and
-        ``cover`` is contiguous: each is read straight from its targets."""
+        """The last render -> (sampled [M, 4, H, W], cover [M, 1, H, W]) float32."""
         m, h, w = self.views, self.height, self.width
-        planes = np.empty((PLANES, m, h, w), np.float32)
-        for c in range(PLANES):
-            self.fbo.read_into(planes[c], components=1, attachment=c, dtype="f4", alignment=1)
-        sampled, cover = planes[:4].transpose(1, 0, 2, 3), planes[4][:, None]
-        if out is None:
-            return sampled, cover
-        if out[0].shape != (m, 4, h, w) or out[1].shape != (m, 1, h, w):
+        sampled, cover = out if out is not None else (np.empty((m, 4, h, w), np.float32),
+                                                      np.empty((m, 1, h, w), np.float32))
+        if sampled.shape != (m, 4, h, w) or cover.shape != (m, 1, h, w):
             raise InputError(f"read(out=...): expected arrays [{m}, 4, {h}, {w}] and [{m}, 1, {h}, {w}]")
-        out[0][...], out[1][...] = sampled, cover
-        return out
+        for c in range(len(self._planes)):
+            self.fbo.read_into(self._planes[c], components=4, attachment=c, dtype="f4", alignment=1)
+        planes = self._planes.reshape(len(self._planes), self.groups, h, w, 4)
+        for k in range(m):
+            g, i = divmod(k, GROUP)
+            plane = planes[i, g]  # [H, W, (colour, coverage)]
+            cover[k, 0] = plane[..., 3]
+            sampled[k, :3] = plane[..., :3].transpose(2, 0, 1)  # [H, W, RGB] -> [RGB, H, W]
+            np.greater(plane[..., 3], 0.0, out=sampled[k, 3], casting="unsafe")  # opaque where seen
+        return sampled, cover
 
     def run(self, pose: Pose, camera: Camera, out=None, visibility=None) -> tuple[np.ndarray, np.ndarray]:
         self.render(pose, camera, visibility)

@@ -200,10 +200,6 @@ class Backend(ABC):
     # whether infer_views is implemented: shading from exact sheet
     # correspondences (shaders.CorrespondencePass), lookup models only
     takes_views: ClassVar[bool] = False
-    # whether infer_views takes sampled/cover in any memory layout (e.g. the
-    # correspondence pass's channel-major planes, ``CorrespondencePass.read``)
-    # and makes them contiguous itself where it must; else they arrive contiguous
-    views_any_layout: ClassVar[bool] = False
 
     def infer_views(self, udp: np.ndarray, sampled: np.ndarray, cover: np.ndarray) -> np.ndarray:
         """(1,4,S,S) prepared UDP and the frame's sheet samples (sampled
@@ -225,10 +221,8 @@ class Backend(ABC):
         if crop is not None or sampled.shape != (m, 4, s, s) or cover.shape != (m, 1, s, s):
             raise InputError(f"{self.name}: sheet samples {tuple(sampled.shape)} / {tuple(cover.shape)} for a "
                              f"{udp.shape[1]}x{udp.shape[0]} frame do not fit the sheet ({m} views at {s} px)")
-        sampled, cover = np.asarray(sampled, np.float32)[None], np.asarray(cover, np.float32)[None]
-        if not self.views_any_layout:
-            sampled, cover = np.ascontiguousarray(sampled), np.ascontiguousarray(cover)
-        return finish_frame(self.infer_views(x, sampled, cover), crop)
+        return finish_frame(self.infer_views(x, np.ascontiguousarray(sampled[None], np.float32),
+                                             np.ascontiguousarray(cover[None], np.float32)), crop)
 
     def shade(self, udp) -> np.ndarray:
         """One UDP frame (H,W,4) -> (H,W,4) f32 premultiplied RGBA, with the current sheet."""

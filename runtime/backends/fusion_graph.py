@@ -13,9 +13,6 @@ thread, ``benchmarks/fusion_graph_bench.py``):
   each take the fast path, and the pooled views are never concatenated;
 - its second conv (8 -> 1 per view) is one grouped conv over the views as
   channels instead of a batch of 1-output convs (ORT pads 1 output to 8);
-- exact correspondences arrive channel-major ([4, M, H, W], the planes the
-  correspondence pass reads back): the graph takes them so (``channel_major``),
-  pooling them as they are and transposing only the pooled quarter;
 - the softmax over views is never normalised at full size: ``fused`` and
   ``coverage`` are ratios of weighted sums, so the exponentials' sum cancels
   (``fused = sum(e m s) / max(sum(e m), 1e-6 sum(e))`` is
@@ -37,15 +34,13 @@ from ..nn.lookup_net import target_edges
 class FastFusionGraph(nn.Module):
     """``FusionNet.forward(sampled, cover, encode_pose(udp), keep_seen)`` of
     ``model`` (a ``LookupNet``) for ONNX export; inputs as the gl-lookup
-    backend has them: sampled [1, M, 4, H, W] (``channel_major``: [4, M, H, W],
-    as the correspondence pass reads its planes back), cover [1, M, 1, H, W],
+    backend has them: sampled [1, M, 4, H, W], cover [1, M, 1, H, W],
     udp [1, 4, H, W] prepared (not yet ``encode_pose``'d)."""
 
-    def __init__(self, model, keep_seen: bool = False, channel_major: bool = False):
+    def __init__(self, model, keep_seen: bool = False):
         super().__init__()
         self.model = model
         self.keep_seen = keep_seen
-        self.channel_major = channel_major
 
     def scores(self, sampled_small: torch.Tensor, cover_small: torch.Tensor, udp_small: torch.Tensor) -> torch.Tensor:
         """``FusionNet.view_scores`` from the pooled views [M, 4|1, h, w] -> [1, M, h, w]."""
@@ -89,30 +84,21 @@ class FastFusionGraph(nn.Module):
 
     def forward(self, sampled, cover, udp):
         f = self.model.fusion
-        m, _, h, w = cover.shape[1:]
+        n, m, _, h, w = sampled.shape
         s, r = f.score_scale, f.refine_scale
         a = udp[:, 3:4]
         udp = torch.cat([udp[:, :3] * a, a], 1)  # LookupNet.encode_pose
+        sampled4 = sampled.reshape(m, 4, h, w)
         cover4 = cover.reshape(m, 1, h, w)
         udp_small = F.avg_pool2d(udp, s)
-        if self.channel_major:  # [4, M, H, W]: pooled as it is, transposed small
-            sampled4 = sampled
-            sampled_small = F.avg_pool2d(sampled4, s).transpose(0, 1)
-        else:
-            sampled4 = sampled.reshape(m, 4, h, w)
-            sampled_small = F.avg_pool2d(sampled4, s)
-        score = self.scores(sampled_small, F.avg_pool2d(cover4, s), udp_small)
+        score = self.scores(F.avg_pool2d(sampled4, s), F.avg_pool2d(cover4, s), udp_small)
         # score + 8 (cover - 1), the constant moved before the (linear) resize
         score = F.interpolate(score - 8.0, size=(h, w), mode="bilinear", align_corners=False).reshape(m, 1, h, w)
         logits = score + 8.0 * cover4
         e = torch.exp(logits - logits.amax(0, keepdim=True))  # the softmax's numerators
         total = e.sum(0, keepdim=True)
-        seen = torch.where(cover4 > 0.01, e, torch.zeros_like(e))
-        if self.channel_major:
-            weighted = (seen.reshape(1, m, h, w) * sampled4).sum(1, keepdim=True).reshape(1, 4, h, w)
-        else:
-            weighted = (seen * sampled4).sum(0, keepdim=True)
-        fused = weighted / torch.maximum(seen.sum(0, keepdim=True), 1e-6 * total)
+        seen = torch.where(cover4 > 0.01, e, 0.0)  # a scalar: zeros_like would be exported as a full-size constant
+        fused = (seen * sampled4).sum(0, keepdim=True) / torch.maximum(seen.sum(0, keepdim=True), 1e-6 * total)
         coverage = (e * cover4).sum(0, keepdim=True) / total
         udp_refine = udp_small if r == s else F.avg_pool2d(udp, r)
         delta = self.refine(F.avg_pool2d(fused, r), F.avg_pool2d(coverage, r), udp_refine)

@@ -46,7 +46,7 @@ from .onnx_backend import OPSET, open_session, weights_fingerprint
 log = logging.getLogger(__name__)
 
 FUSIONS = ("onnxruntime", "torch")
-FUSION_FORMAT = 4  # bump when the exported fusion graph changes (part of the cached file name)
+FUSION_FORMAT = 5  # bump when the exported fusion graph changes (part of the cached file name)
 
 
 def default_threads() -> int:
@@ -59,20 +59,17 @@ def default_threads() -> int:
     return max(1, (os.cpu_count() or 1) // 2)
 
 
-def export_fusion_onnx(model, path, size: int, views: int, keep_seen: bool = False,
-                       channel_major: bool = False) -> Path:
+def export_fusion_onnx(model, path, size: int, views: int, keep_seen: bool = False) -> Path:
     """Write conr-rt's FusionNet at side ``size`` and ``views`` views (static shapes) to ``path``
     (``keep_seen``: the variant for exact correspondences, see ``FusionNet.forward``), as
-    ``FastFusionGraph`` arranges it for ONNX Runtime (runtime/backends/fusion_graph.py);
-    ``channel_major``: ``sampled`` is [4, views, S, S] (the correspondence pass's planes)."""
+    ``FastFusionGraph`` arranges it for ONNX Runtime (runtime/backends/fusion_graph.py)."""
     path = Path(path)
     g = torch.Generator().manual_seed(0)
-    sampled = (4, views, size, size) if channel_major else (1, views, 4, size, size)
-    example = (torch.rand(*sampled, generator=g), torch.rand(1, views, 1, size, size, generator=g),
+    example = (torch.rand(1, views, 4, size, size, generator=g), torch.rand(1, views, 1, size, size, generator=g),
                torch.rand(1, 4, size, size, generator=g))
     with torch.no_grad(), warnings.catch_warnings():
         warnings.simplefilter("ignore")  # static sides become constants (TracerWarning): intended
-        torch.onnx.export(FastFusionGraph(model.eval(), keep_seen, channel_major), example, str(path),
+        torch.onnx.export(FastFusionGraph(model.eval(), keep_seen), example, str(path),
                           input_names=["sampled", "cover", "udp"], output_names=["rgba"], opset_version=OPSET,
                           dynamo=False, do_constant_folding=True)
     log.info("exported %s fusion graph (%d views, %dx%d) to %s", model.cfg.name, views, size, size, path)
@@ -215,14 +212,13 @@ class GlLookupBackend(Backend):
             self._open(self._graph(size, views))
             self._fusion_key = (size, views)
 
-    def _graph(self, size: int, views: int, keep_seen: bool = False, channel_major: bool = False) -> Path:
+    def _graph(self, size: int, views: int, keep_seen: bool = False) -> Path:
         """The fusion graph for this model, size and view count, exported once
         into the graph cache (runtime/backends/cache.py, as the onnxruntime backend's graphs)."""
-        variant = ("-seen" if keep_seen else "") + ("-cm" if channel_major else "")
+        variant = "-seen" if keep_seen else ""
         name = (f"{self.model.cfg.name}-fusion{FUSION_FORMAT}{variant}-{size}-v{views}-"
                 f"{weights_fingerprint(self.model)}.onnx")
-        return self.graphs.get(name, lambda part: export_fusion_onnx(self.model, part, size, views, keep_seen,
-                                                                     channel_major))
+        return self.graphs.get(name, lambda part: export_fusion_onnx(self.model, part, size, views, keep_seen))
 
     def _open(self, path: Path) -> None:
         # no spinning between runs matters here too: the GL thread (llvmpipe) needs the cores then
@@ -237,28 +233,23 @@ class GlLookupBackend(Backend):
         return sampled, cover
 
     takes_views = True  # exact correspondences: the sampling is done, only the fusion runs
-    views_any_layout = True  # infer_views takes the correspondence pass's channel-major planes as they are
 
     def prepare_views(self) -> None:
-        """Export/open the fusion graph for exact correspondences (keep_seen,
-        channel-major samples) now, not in the first frame."""
+        """Export/open the fusion graph for exact correspondences (keep_seen) now, not in the first frame."""
         if self.fusion == "onnxruntime" and self.cache is not None:
             size, views = self.cache.size, self.cache.views
             if self._seen_key != (size, views):
-                path = self._graph(size, views, keep_seen=self.model.cfg.lookup.keep_seen, channel_major=True)
-                self._seen_session = open_session(path, self.threads, self.providers)
+                self._seen_session = open_session(self._graph(size, views, keep_seen=self.model.cfg.lookup.keep_seen), self.threads,
+                                                  self.providers)
                 self._seen_key = (size, views)
 
     def infer_views(self, udp: np.ndarray, sampled: np.ndarray, cover: np.ndarray) -> np.ndarray:
         if self.lookup is None:
             raise InputError("gl-lookup: no character sheet; call encode_sheet/set_sheet first")
         udp = np.ascontiguousarray(udp, dtype=np.float32)
-        cover = np.ascontiguousarray(cover, dtype=np.float32)
         if self.fusion == "onnxruntime":
             self.prepare_views()  # no-op once open for this sheet's size and views
-            # [1, M, 4, S, S] -> [4, M, S, S]: a view (no copy) of the correspondence pass's planes
-            planes = np.ascontiguousarray(sampled[0].transpose(1, 0, 2, 3), dtype=np.float32)
-            return self._seen_session.run(["rgba"], {"sampled": planes, "cover": cover, "udp": udp})[0]
+            return self._seen_session.run(["rgba"], {"sampled": sampled, "cover": cover, "udp": udp})[0]
         with torch.inference_mode():
             return self.model.fusion(torch.from_numpy(sampled), torch.from_numpy(cover),
                                      self.model.encode_pose(torch.from_numpy(udp))[0],

@@ -13,9 +13,9 @@
 // surface) from the same texels, into rows [u_view * S, (u_view + 1) * S).
 // (The target's visibility buffer, triangle id + barycentrics per pixel, is
 // drawn by glsl/correspondence_vbuf.glsl.)
-// RESOLVE: a full-screen pass per view over the pixels the target covers,
-// once per pixel, not per overlapping fragment: fetches the view's 3 corner
-// texels of the pixel's triangle (u_tri_attrs: adjacent, by triangle),
+// RESOLVE (= the views per draw, 1..8): a full-screen pass over the pixels
+// the target covers, once per pixel, not per overlapping fragment: fetches
+// each view's 3 corner texels of the pixel's triangle (u_tri_attrs: adjacent, by triangle),
 // interpolates them with the barycentrics (what the rasterizer would have
 // done), samples the view's reference there and writes the view's coverage
 // (1 where the point is visible in the view).
@@ -71,24 +71,41 @@ void main() {  // one triangle over the viewport; the visibility buffer says whi
 uniform sampler2D u_vbuf;       // the default pass's output: (triangle + 1, b0, b1, 0); 0 = background
 uniform sampler2D u_tri_attrs;  // RGBA32F, 4096 texels per row: u_attrs by triangle, (t * u_views + k) * 3 + corner
 uniform int u_views;            // M, all the sheet's views
+uniform int u_row0;             // this draw's first row in the outputs (group * H)
 uniform sampler2DArray u_reference;  // [M] x S x S premultiplied RGBA, row 0 = top; zero border
 uniform sampler2D u_depth;           // RGBA32F, (S+1) x (M * (S+1)): view k's depth quads in rows [k*(S+1), (k+1)*(S+1))
 uniform float u_side;
-// one draw per view, into rows [u_view * H, (u_view + 1) * H) of the outputs
-uniform int u_view;
-uniform int u_row0;             // u_view * H
-uniform float u_exact;          // 1 = depth-test against the view's depth map, 0 = d is the visibility
-uniform float u_tolerance;      // eye-depth distance that still counts as the same surface point
+uniform int u_first;
+uniform int u_count;
+uniform float u_exact[8];      // per view of this draw: 1 = depth-test against its depth map, 0 = d is the visibility
+uniform float u_tolerance[8];  // per view of this draw: eye-depth distance that still counts as the same surface point
 
-// Channel planes, one R32F target each, views stacked by rows: read back they
-// are the network's inputs as they are (sampled [4, M, H, W] channel-major,
-// cover [M, H, W]), no de-interleaving on the CPU. The view's colour at the
-// point (un-premultiplied), 1 where it sees the point, and its coverage there.
-layout(location = 0) out float o_r;
-layout(location = 1) out float o_g;
-layout(location = 2) out float o_b;
-layout(location = 3) out float o_a;
-layout(location = 4) out float o_cover;
+// RESOLVE views per draw, one attachment each: the view's colour at the
+// point (un-premultiplied) and its coverage there (0 where it does not see
+// the point, colour 0 too); the read-back splits them into the network's
+// sampled RGBA (alpha = 1 where covered) and cover
+layout(location = 0) out vec4 o_view0;
+#if RESOLVE > 1
+layout(location = 1) out vec4 o_view1;
+#endif
+#if RESOLVE > 2
+layout(location = 2) out vec4 o_view2;
+#endif
+#if RESOLVE > 3
+layout(location = 3) out vec4 o_view3;
+#endif
+#if RESOLVE > 4
+layout(location = 4) out vec4 o_view4;
+#endif
+#if RESOLVE > 5
+layout(location = 5) out vec4 o_view5;
+#endif
+#if RESOLVE > 6
+layout(location = 6) out vec4 o_view6;
+#endif
+#if RESOLVE > 7
+layout(location = 7) out vec4 o_view7;
+#endif
 
 // is a point at eye depth d seen at pixel position p of view k? It is when
 // one of the 4 depth texels around p shows a surface within the tolerance
@@ -103,17 +120,21 @@ float visible_in(int k, vec2 p, float d, float tolerance) {
     return any(lessThanEqual(abs(depth - vec4(d)), vec4(tolerance))) ? 1.0 : 0.0;
 }
 
-// view k at the point with barycentrics `bary` in triangle `tri`: the
-// reference's colour there (un-premultiplied) and its coverage `seen`
-// (alpha); zeros where the view does not see the point.
-vec4 resolve_view(int k, int tri_texel, vec3 bary) {
+// view u_first + i at the point with barycentrics `bary` in triangle `tri`:
+// the reference's colour there (un-premultiplied) and its coverage `seen`
+// (alpha); zeros where the view does not see the point. (Called with constant
+// i, not looped over arrays: llvmpipe spills indexed arrays to memory, which
+// cost more than everything else in the resolve.)
+vec4 resolve_view(int i, int count, int tri_texel, vec3 bary) {
+    if (i >= count) return vec4(0.0);
+    int k = u_first + i;
     int c = tri_texel + 3 * k;  // the triangle's corners in view k: 3 adjacent texels
     vec4 at = bary.x * texelFetch(u_tri_attrs, texel_of(c), 0) + bary.y * texelFetch(u_tri_attrs, texel_of(c + 1), 0)
             + bary.z * texelFetch(u_tri_attrs, texel_of(c + 2), 0);
     if (at.z <= 0.0) return vec4(0.0);
     vec2 p = at.xy / at.z;
-    float seen = u_exact > 0.5 ? visible_in(k, p, at.w, u_tolerance)
-                               : step(0.999, at.w);  // every corner of the triangle matched
+    float seen = u_exact[i] > 0.5 ? visible_in(k, p, at.w, u_tolerance[i])
+                                  : step(0.999, at.w);  // every corner of the triangle matched
     vec4 s = texture(u_reference, vec3(p / u_side, float(k)));
     // A seen point is opaque: alpha < 1 is the bilinear footprint reaching
     // past the view's silhouette. Keep the surface colour (un-premultiplied)
@@ -129,13 +150,33 @@ void main() {
     // the shader for blocks of pixels all discarded (it runs every branch of
     // a block, so an `if` would not)
     if (vis.x < 0.5) discard;
+    int count = u_count;
     int t = int(vis.x) - 1;
-    vec4 v = resolve_view(u_view, t * u_views * 3, vec3(vis.y, vis.z, 1.0 - vis.y - vis.z));
-    o_r = v.r;
-    o_g = v.g;
-    o_b = v.b;
-    o_a = v.a > 0.0 ? 1.0 : 0.0;  // the network's sampled alpha: opaque where seen
-    o_cover = v.a;
+    int tri = t * u_views * 3;  // the triangle's first texel in u_tri_attrs
+    vec3 bary = vec3(vis.y, vis.z, 1.0 - vis.y - vis.z);
+    // RESOLVE views per draw (a constant: llvmpipe would run the unused ones' code too)
+    o_view0 = resolve_view(0, count, tri, bary);
+#if RESOLVE > 1
+    o_view1 = resolve_view(1, count, tri, bary);
+#endif
+#if RESOLVE > 2
+    o_view2 = resolve_view(2, count, tri, bary);
+#endif
+#if RESOLVE > 3
+    o_view3 = resolve_view(3, count, tri, bary);
+#endif
+#if RESOLVE > 4
+    o_view4 = resolve_view(4, count, tri, bary);
+#endif
+#if RESOLVE > 5
+    o_view5 = resolve_view(5, count, tri, bary);
+#endif
+#if RESOLVE > 6
+    o_view6 = resolve_view(6, count, tri, bary);
+#endif
+#if RESOLVE > 7
+    o_view7 = resolve_view(7, count, tri, bary);
+#endif
 }
 #endif
 
