@@ -11,8 +11,9 @@ thread, ``benchmarks/fusion_graph_bench.py``):
   (a conv is a sum over its inputs): pooled colour (4), pooled coverage (1),
   distance to the consensus (4) and the target UDP (4, once for all views)
   each take the fast path, and the pooled views are never concatenated;
-- its second conv (8 -> 1 per view) is one grouped conv over the views as
-  channels instead of a batch of 1-output convs (ORT pads 1 output to 8);
+- its second conv (8 -> 1 per view) is a depthwise conv over the views'
+  channels summed per view, instead of a batch of 1-output convs (ORT pads
+  1 output to 8 and runs them on the generic path);
 - the softmax over views is never normalised at full size: ``fused`` and
   ``coverage`` are ratios of weighted sums, so the exponentials' sum cancels
   (``fused = sum(e m s) / max(sum(e m), 1e-6 sum(e))`` is
@@ -55,10 +56,12 @@ class FastFusionGraph(nn.Module):
              + F.conv2d((sampled_small - consensus).abs(), wt[:, 5:9], None, padding=1)
              + F.conv2d(udp_small, wt[:, 9:], None, padding=1))
         y = act(y)
-        second = f.score[1]  # 8 -> 1 per view: one grouped conv, views as channels
+        # 8 -> 1 per view: a depthwise conv over the views' channels (blocked kernel), summed per view
+        second = f.score[1]
         c = second.weight.shape[1]
-        return F.conv2d(y.reshape(1, m * c, h, w), second.weight.repeat(m, 1, 1, 1), second.bias.repeat(m),
-                        padding=1, groups=m)
+        per_channel = F.conv2d(y.reshape(1, m * c, h, w), second.weight.reshape(c, 1, 3, 3).repeat(m, 1, 1, 1),
+                               None, padding=1, groups=m * c)
+        return per_channel.reshape(m, c, h, w).sum(1).reshape(1, m, h, w) + second.bias
 
     def refine(self, fused_small: torch.Tensor, coverage_small: torch.Tensor, udp_small: torch.Tensor) -> torch.Tensor:
         """FusionNet's refinement U-Net at 1/refine_scale -> delta [1, 4, h, w]."""
