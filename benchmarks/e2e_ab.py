@@ -9,8 +9,14 @@ run. The baseline's source comes from ``git archive`` into a temporary
 folder and is imported from there (its own package layout, read from its
 pyproject.toml), with this checkout's Python environment.
 
+Both versions also shade the same frames once, unpipelined (the default
+runtime at 256², exact correspondences, ``--compare-frames`` walk frames),
+and the largest difference of their premultiplied RGBA is reported: the
+speed work must change the pictures by float rounding only (the fusion
+graph's own test bounds it at 4x FusionNet's float32 error, ~1e-6).
+
 Usage: python benchmarks/e2e_ab.py [--baseline ab8cd6d] [--sizes 128,256,512] [--frames 30]
-       [--rounds 3] [--modes auto] [--json benchmarks/results/e2e_ab.json]
+       [--rounds 3] [--modes auto] [--compare-frames 8] [--json benchmarks/results/e2e_ab.json]
 """
 from __future__ import annotations
 
@@ -25,6 +31,7 @@ import tempfile
 import time
 from pathlib import Path
 
+import numpy as np
 from tqdm import tqdm
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -50,6 +57,44 @@ sys.exit(main())
 """
 
 
+# the default runtime's first N frames (256², exact), unpipelined, to an .npz (argv: N, path)
+_FRAMES = r"""
+import sys, numpy as np
+from conrt.runtime.app.frame_loop import RuntimeSpec, build_runtime
+n, path = int(sys.argv[1]), sys.argv[2]
+rt = build_runtime(RuntimeSpec(motion="walk", size=256, context="egl", lookahead=False))
+try:
+    out = []
+    for _ in range(n):
+        pose = rt.physics.step()
+        rt.raster.render(pose, rt.raster.camera(pose))
+        out.append(rt.shader.shade(rt.raster.read(), rt.raster.read_views()))
+    np.savez(path, rgba=np.stack(out))
+finally:
+    rt.close()
+"""
+
+
+def _run_in(source: Path, code: str, *argv) -> subprocess.CompletedProcess:
+    launch = _LAUNCH.replace("from conrt.cli import main\nsys.exit(main())", code)
+    return subprocess.run([sys.executable, "-c", launch, str(source), *map(str, argv)], capture_output=True,
+                          text=True, timeout=1800, env={**os.environ, "DISPLAY": ""})
+
+
+def compare_frames(base: Path, n: int, tmp: Path) -> dict:
+    """Max |RGBA difference| between the baseline's and this checkout's first ``n`` default frames."""
+    got = {}
+    for name, source in (("baseline", base), ("head", ROOT)):
+        path = tmp / f"frames_{name}.npz"
+        proc = _run_in(source, _FRAMES, n, path)
+        if proc.returncode != 0:
+            raise SystemExit(f"frames of {source} failed:\n{proc.stderr[-3000:]}")
+        got[name] = np.load(path)["rgba"]
+    diff = np.abs(got["head"].astype(np.float64) - got["baseline"])
+    return {"frames": n, "size": 256, "max_abs_diff": float(diff.max()), "mean_abs_diff": float(diff.mean()),
+            "alpha_coverage": float((got["baseline"][..., 3] > 0).mean())}
+
+
 def run_bench(source: Path, args: argparse.Namespace) -> dict:
     cmd = [sys.executable, "-c", _LAUNCH, str(source), "-q", "bench", "--json", "--sizes", args.sizes,
            "--frames", str(args.frames), "--modes", args.modes]
@@ -67,6 +112,7 @@ def main(argv=None) -> int:
     ap.add_argument("--frames", type=int, default=30)
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--modes", default="auto")
+    ap.add_argument("--compare-frames", type=int, default=8, help="frames shaded by both versions and compared (0: skip)")
     ap.add_argument("--json", type=Path, default=ROOT / "benchmarks" / "results" / "e2e_ab.json")
     args = ap.parse_args(argv)
     head = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"], capture_output=True,
@@ -76,8 +122,14 @@ def main(argv=None) -> int:
     runs: dict = {"baseline": [], "head": []}
     with tempfile.TemporaryDirectory(prefix="conrt-ab-") as tmp:
         base = Path(tmp)
+        (base / "src").mkdir()
         archive = subprocess.run(["git", "-C", str(ROOT), "archive", args.baseline], capture_output=True, check=True)
-        subprocess.run(["tar", "-x", "-C", str(base)], input=archive.stdout, check=True)
+        subprocess.run(["tar", "-x", "-C", str(base / "src")], input=archive.stdout, check=True)
+        same = compare_frames(base / "src", args.compare_frames, base) if args.compare_frames else None
+        if same:
+            print(f"same frames: max |RGBA head - baseline| = {same['max_abs_diff']:.2e} over {same['frames']} "
+                  f"frames at 256²")
+        base = base / "src"
         order = []
         for r in range(args.rounds):  # ABBA...: neither version always runs first
             order += [("baseline", base), ("head", ROOT)] if r % 2 == 0 else [("head", ROOT), ("baseline", base)]
@@ -109,7 +161,7 @@ def main(argv=None) -> int:
                    f"{args.rounds} rounds: {args.baseline} (baseline) vs {head}{' + uncommitted' if dirty else ''}",
            "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
            "machine": f"{platform.machine()} python {platform.python_version()}, {os.cpu_count()} CPUs",
-           "summary": summary, "runs": runs}
+           "same_frames": same, "summary": summary, "runs": runs}
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(out, indent=1))
     return 0
