@@ -17,6 +17,9 @@ graph's own test bounds it at 4x FusionNet's float32 error, ~1e-6).
 
 Usage: python benchmarks/e2e_ab.py [--baseline ab8cd6d] [--sizes 128,256,512] [--frames 30]
        [--rounds 3] [--modes auto] [--compare-frames 8] [--json benchmarks/results/e2e_ab.json]
+       [--docs docs/runtime.md --marker e2e-ab] [--table-only]
+       (--docs replaces the table between the marker's begin/end comments;
+       --table-only rebuilds it from the JSON without measuring)
 """
 from __future__ import annotations
 
@@ -114,7 +117,13 @@ def main(argv=None) -> int:
     ap.add_argument("--modes", default="auto")
     ap.add_argument("--compare-frames", type=int, default=8, help="frames shaded by both versions and compared (0: skip)")
     ap.add_argument("--json", type=Path, default=ROOT / "benchmarks" / "results" / "e2e_ab.json")
+    ap.add_argument("--docs", type=Path, default=None)
+    ap.add_argument("--marker", default="e2e-ab")
+    ap.add_argument("--table-only", action="store_true")
     args = ap.parse_args(argv)
+    if args.table_only:
+        write_docs(json.loads(args.json.read_text()), args.docs or ROOT / "docs" / "runtime.md", args.marker)
+        return 0
     head = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"], capture_output=True,
                           text=True, check=True).stdout.strip()
     dirty = subprocess.run(["git", "-C", str(ROOT), "status", "--porcelain", "--untracked-files=no"],
@@ -164,7 +173,41 @@ def main(argv=None) -> int:
            "same_frames": same, "summary": summary, "runs": runs}
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(out, indent=1))
+    if args.docs:
+        write_docs(out, args.docs, args.marker)
     return 0
+
+
+def table(data: dict) -> str:
+    """The summary as a markdown table: per mode and size, baseline vs this checkout."""
+    lines = [f"Measured {data['date']} on {data['machine']}: {data['what']} "
+             "(`python benchmarks/e2e_ab.py`). Medians over the rounds; loads are each run's 1-min load average.",
+             "", "| size | mode | CPU ms / frame, baseline | CPU ms / frame, this | × CPU | fps, baseline | fps, this "
+                 "| × fps | 1-min loads (baseline / this) |", "|---|---|---|---|---|---|---|---|---|"]
+    for mode, by_size in data["summary"].items():
+        for size, s in by_size.items():
+            b, h = s["baseline"], s["head"]
+            loads = f"{'–'.join(f'{x:.1f}' for x in (min(b['load_1min']), max(b['load_1min'])))} / " \
+                    f"{'–'.join(f'{x:.1f}' for x in (min(h['load_1min']), max(h['load_1min'])))}"
+            lines.append(f"| {size}² | {mode} | {b['cpu_ms_median']:.1f} | {h['cpu_ms_median']:.1f} | "
+                         f"{s['cpu_ratio']:.2f} | {b['fps_median']:.1f} | {h['fps_median']:.1f} | {s['fps_ratio']:.2f} "
+                         f"| {loads} |")
+    same = data.get("same_frames")
+    if same:
+        lines += ["", f"Same frames: the default runtime's first {same['frames']} walk frames at {same['size']}² "
+                      f"shaded by both versions differ by at most {same['max_abs_diff']:.1e} (premultiplied RGBA, "
+                      "0..1): float rounding."]
+    return "\n".join(lines)
+
+
+def write_docs(data: dict, path: Path, marker: str) -> None:
+    begin, end = f"<!-- {marker}:begin -->", f"<!-- {marker}:end -->"
+    text = path.read_text()
+    if begin not in text or end not in text:
+        raise SystemExit(f"{path}: no {begin} ... {end} markers")
+    head, rest = text.split(begin, 1)
+    _, tail = rest.split(end, 1)
+    path.write_text(head + begin + "\n" + table(data) + "\n" + end + tail)
 
 
 if __name__ == "__main__":
