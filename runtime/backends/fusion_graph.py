@@ -3,7 +3,7 @@
 ``FusionNet.forward`` (runtime/nn/lookup_net.py) is the definition; this is
 the same maths, float rounding aside, arranged so that ONNX Runtime runs it
 in fewer and faster kernels (profiled on 256² exact frames, 6 views, one
-thread, ``benchmarks/fusion_graph_bench.py``):
+thread, ``benchmarks/frame_cpu.py``; docs/runtime.md, "Session 6"):
 
 - the score branch's first conv takes 9 channels per view: ORT's blocked
   (NCHWc) convolution needs a multiple of 8 or fewer than 8 input
@@ -19,7 +19,7 @@ thread, ``benchmarks/fusion_graph_bench.py``):
   (``fused = sum(e m s) / max(sum(e m), 1e-6 sum(e))`` is
   ``sum(w m s) / max(sum(w m), 1e-6)`` with ``w = e / sum(e)``).
 
-``tests/backends/test_fusion_graph.py`` checks it against ``FusionNet.forward``
+``tests/runtime/test_fusion_graph.py`` checks it against ``FusionNet.forward``
 on real exact-correspondence frames. A change of FusionNet's maths must be
 made here too (the test fails until it is).
 """
