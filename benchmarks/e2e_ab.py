@@ -115,7 +115,8 @@ def main(argv=None) -> int:
     ap.add_argument("--frames", type=int, default=30)
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--modes", default="auto")
-    ap.add_argument("--compare-frames", type=int, default=8, help="frames shaded by both versions and compared (0: skip)")
+    ap.add_argument("--compare-frames", type=int, default=8,
+                    help="frames shaded by both versions and compared (0: skip)")
     ap.add_argument("--json", type=Path, default=ROOT / "benchmarks" / "results" / "e2e_ab.json")
     ap.add_argument("--docs", type=Path, default=None)
     ap.add_argument("--marker", default="e2e-ab")
@@ -158,7 +159,8 @@ def main(argv=None) -> int:
                     "cpu_ms_median": round(statistics.median(v["cpu_ms"] for v in vals), 1),
                     "fps": [v["fps"] for v in vals], "cpu_ms": [v["cpu_ms"] for v in vals],
                     "shade_ms": [v["shade_ms"] for v in vals], "raster_ms": [v["raster_ms"] for v in vals],
-                    "readback_ms": [v["readback_ms"] for v in vals], "load_1min": [v["load_average_1min"] for v in vals]}
+                    "readback_ms": [v["readback_ms"] for v in vals],
+                    "load_1min": [v["load_average_1min"] for v in vals]}
     for mode, by_size in summary.items():
         for size, s in by_size.items():
             s["cpu_ratio"] = round(s["head"]["cpu_ms_median"] / s["baseline"]["cpu_ms_median"], 3)
