@@ -11,7 +11,9 @@ thread, ``benchmarks/frame_cpu.py``; docs/runtime.md, "Session 6"):
   (a conv is a sum over its inputs): pooled colour (4), pooled coverage (1),
   distance to the consensus (4) and the target UDP (4, once for all views)
   each take the fast path, and the pooled views are never concatenated;
-- its second conv (8 -> 1 per view) is a depthwise conv over the views'
+- the refinement U-Net's convs on concatenations (its input; upsampled +
+  skip) run as one conv per part, summed (ORT adds into the conv's output);
+- the score's second conv (8 -> 1 per view) is a depthwise conv over the views'
   channels summed per view, instead of a batch of 1-output convs (ORT pads
   1 output to 8 and runs them on the generic path);
 - the softmax over views is never normalised at full size: ``fused`` and
@@ -76,8 +78,12 @@ class FastFusionGraph(nn.Module):
             skips.append(y)
             y = down(y)
         for up, skip in zip(reversed(f.up), reversed(skips)):
-            y = up(torch.cat([F.interpolate(y, size=skip.shape[-2:], mode="bilinear", align_corners=False),
-                              skip], 1))
+            # up(cat(upsampled, skip)) as a conv of each, summed: no concatenated copy
+            conv, act = up
+            c = y.shape[1]
+            y = F.interpolate(y, size=skip.shape[-2:], mode="bilinear", align_corners=False)
+            y = act(F.conv2d(y, conv.weight[:, :c], conv.bias, padding=1)
+                    + F.conv2d(skip, conv.weight[:, c:], None, padding=1))
         return f.out(y)
 
     def keep_seen_part(self, coverage: torch.Tensor, udp: torch.Tensor) -> torch.Tensor:
