@@ -463,17 +463,16 @@ class CorrespondencePass:
         m, h, w = self.views, self.height, self.width
         sampled, cover = out if out is not None else (np.empty((m, 4, h, w), np.float32),
                                                       np.empty((m, 1, h, w), np.float32))
-        if sampled.shape != (m, 4, h, w) or cover.shape != (m, 1, h, w):
-            raise InputError(f"read(out=...): expected arrays [{m}, 4, {h}, {w}] and [{m}, 1, {h}, {w}]")
+        if sampled.shape != (m, 4, h, w) or cover.shape != (m, 1, h, w) or not sampled.flags.c_contiguous:
+            raise InputError(f"read(out=...): expected arrays [{m}, 4, {h}, {w}] (C-contiguous) and [{m}, 1, {h}, {w}]")
         for c in range(len(self._planes)):
             self.fbo.read_into(self._planes[c], components=4, attachment=c, dtype="f4", alignment=1)
-        planes = self._planes.reshape(len(self._planes), self.groups, h, w, 4)
-        for k in range(m):
-            g, i = divmod(k, GROUP)
-            plane = planes[i, g]  # [H, W, (colour, coverage)]
-            cover[k, 0] = plane[..., 3]
-            sampled[k, :3] = plane[..., :3].transpose(2, 0, 1)  # [H, W, RGB] -> [RGB, H, W]
-            np.greater(plane[..., 3], 0.0, out=sampled[k, 3], casting="unsafe")  # opaque where seen
+        planes = self._planes.reshape(len(self._planes), self.groups, h * w, 4)
+        for g in range(self.groups):  # [views, H*W, (colour, coverage)] -> [views, 4, H*W], one copy per group
+            first, count = g * GROUP, min(GROUP, m - g * GROUP)
+            sampled[first:first + count].reshape(count, 4, h * w)[...] = planes[:count, g].transpose(0, 2, 1)
+        cover[:, 0] = sampled[:, 3]
+        np.greater(cover[:, 0], 0.0, out=sampled[:, 3], casting="unsafe")  # opaque where seen
         return sampled, cover
 
     def run(self, pose: Pose, camera: Camera, out=None, visibility=None) -> tuple[np.ndarray, np.ndarray]:

@@ -8,8 +8,11 @@ For lookup-architecture models (conr-rt) only. Per frame:
    texture units elsewhere) and reads back ``sampled`` and ``cover``;
 2. only the learned ``FusionNet`` runs on the CPU: exported to ONNX as its own
    small graph (inputs ``sampled``, ``cover``, ``udp``; the variant for exact
-   correspondences also ``ink``, the sheet's judged look) and run in ONNX
-   Runtime, or the torch module itself (``fusion="torch"``).
+   correspondences also ``ink``, the sheet's judged look; the same maths
+   arranged for ONNX Runtime's kernels, ``fusion_graph.FastFusionGraph``)
+   and run in ONNX Runtime, or the torch module itself (``fusion="torch"``).
+   Exact correspondences (``infer_views``) skip step 1: the raster stage's
+   correspondence pass found the samples.
 
 The GL context is the backend's own (headless EGL, else a hidden window, as
 ``shaders.create_context``) and lives on one private thread: an EGL context
@@ -29,7 +32,6 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from torch import nn
 
 from conrt.errors import BackendUnavailable, ConfigError, ContextError, InputError
 from conrt.shaders.context import create_context, release_context
@@ -39,12 +41,13 @@ from ..nn.lookup_net import LookupNet
 from ..nn.sheet import SheetCache
 from .base import Backend, register_backend
 from .cache import GraphCache
+from .fusion_graph import FastFusionGraph
 from .onnx_backend import OPSET, open_session, weights_fingerprint
 
 log = logging.getLogger(__name__)
 
 FUSIONS = ("onnxruntime", "torch")
-FUSION_FORMAT = 4  # bump when the exported fusion graph changes (part of the cached file name)
+FUSION_FORMAT = 8  # bump when the exported fusion graph changes (part of the cached file name)
 NOT_JUDGED = np.ones(1, np.float32)  # the ink fed for a sheet whose look was not judged: FusionNet's ink=None
 
 
@@ -58,42 +61,11 @@ def default_threads() -> int:
     return max(1, (os.cpu_count() or 1) // 2)
 
 
-class FusionGraph(nn.Module):
-    """FusionNet with the UDP as the backend has it (prepared, not yet
-    ``encode_pose``'d): the exported per-frame graph after the GL lookup."""
-
-    def __init__(self, model, keep_seen: bool = False):
-        super().__init__()
-        self.model = model
-        self.keep_seen = keep_seen  # exact correspondences: see FusionNet.forward
-
-    def forward(self, sampled, cover, udp, ink=None):
-        return self.model.fusion(sampled, cover, self.model.encode_pose(udp)[0], keep_seen=self.keep_seen, ink=ink)
-
-
-def _softmax_by_reductions(g, x, dim, dtype=None):
-    """ONNX for torch.softmax as max/exp/sum/div along ``dim`` (same maths).
-    ONNX Runtime's Softmax on an inner axis (the views, axis 1) transposes
-    the tensor there and back: measured 14 % of the fusion graph at 256²,
-    4 views; the reductions cost under 1 %."""
-    from torch.onnx import symbolic_helper  # lazy: only when exporting
-
-    axis = symbolic_helper._get_const(dim, "i", "dim")
-    high = g.op("ReduceMax", x, axes_i=[axis], keepdims_i=1)
-    e = g.op("Exp", g.op("Sub", x, high))
-    total = g.op("ReduceSum", e, g.op("Constant", value_t=torch.tensor([axis], dtype=torch.long)), keepdims_i=1)
-    return g.op("Div", e, total)
-
-
-_export_lock = threading.Lock()  # the softmax symbolic is registered process-wide while exporting
-
-
 def export_fusion_onnx(model, path, size: int, views: int, keep_seen: bool = False) -> Path:
     """Write conr-rt's FusionNet at side ``size`` and ``views`` views (static shapes) to ``path``
     (``keep_seen``: the variant for exact correspondences, see ``FusionNet.forward``; it also
-    takes the sheet's look, input ``ink`` [1], ``sheet.SheetCache.ink``: one graph for every sheet)."""
-    from torch.onnx import register_custom_op_symbolic, unregister_custom_op_symbolic  # lazy: only when exporting
-
+    takes the sheet's look, input ``ink`` [1], ``sheet.SheetCache.ink``: one graph for every sheet),
+    as ``FastFusionGraph`` arranges it for ONNX Runtime (runtime/backends/fusion_graph.py)."""
     path = Path(path)
     g = torch.Generator().manual_seed(0)
     example = (torch.rand(1, views, 4, size, size, generator=g), torch.rand(1, views, 1, size, size, generator=g),
@@ -101,15 +73,11 @@ def export_fusion_onnx(model, path, size: int, views: int, keep_seen: bool = Fal
     names = ["sampled", "cover", "udp"]
     if keep_seen:
         example, names = example + (torch.rand(1, generator=g),), names + ["ink"]
-    with _export_lock, torch.no_grad(), warnings.catch_warnings():
+    with torch.no_grad(), warnings.catch_warnings():
         warnings.simplefilter("ignore")  # static sides become constants (TracerWarning): intended
-        register_custom_op_symbolic("aten::softmax", _softmax_by_reductions, OPSET)
-        try:
-            torch.onnx.export(FusionGraph(model.eval(), keep_seen), example, str(path),
-                              input_names=names, output_names=["rgba"], opset_version=OPSET,
-                              dynamo=False, do_constant_folding=True)
-        finally:
-            unregister_custom_op_symbolic("aten::softmax", OPSET)
+        torch.onnx.export(FastFusionGraph(model.eval(), keep_seen), example, str(path),
+                          input_names=names, output_names=["rgba"], opset_version=OPSET,
+                          dynamo=False, do_constant_folding=True)
     log.info("exported %s fusion graph (%d views, %dx%d) to %s", model.cfg.name, views, size, size, path)
     return path
 

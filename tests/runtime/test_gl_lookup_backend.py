@@ -179,25 +179,6 @@ def test_bad_use_names_the_problem(rt_model):
     backend.close()  # twice is fine
 
 
-def test_fusion_graph_has_no_inner_axis_softmax(rt_model, tmp_path):
-    """The views' softmax is exported as reductions (ORT transposes for an
-    inner-axis Softmax); the process-wide symbolic is gone afterwards."""
-    import onnx
-
-    from conrt.runtime.backends.gl_lookup_backend import export_fusion_onnx
-
-    graph = onnx.load(str(export_fusion_onnx(rt_model, tmp_path / "fusion.onnx", 64, 2)))
-    ops = {n.op_type for n in graph.graph.node}
-    assert "Softmax" not in ops and {"ReduceMax", "Exp", "ReduceSum"} <= ops
-    assert [i.name for i in graph.graph.input] == ["sampled", "cover", "udp"]
-    class Soft(torch.nn.Module):
-        def forward(self, x):
-            return torch.softmax(x, 1)
-
-    torch.onnx.export(Soft(), (torch.rand(1, 3, 4),), str(tmp_path / "soft.onnx"), opset_version=17, dynamo=False)
-    assert [n.op_type for n in onnx.load(str(tmp_path / "soft.onnx")).graph.node] == ["Softmax"]
-
-
 def test_a_backend_collected_in_a_reference_cycle_does_not_hang():
     """GC clears the executor's weakref (its worker exits) before running the
     backend's finalizer; a finalizer that waited for the GL thread hung forever."""

@@ -1,6 +1,6 @@
 """``to_straight_u8``: premultiplied float frames -> straight-alpha u8 (PNG
-frames, atlases, the bench's output stage), worked channel by channel for
-speed: the same bytes as the plain per-pixel formula."""
+frames, atlases, the bench's output stage), worked on the pixels with alpha
+only for speed: the same bytes as the plain per-pixel formula."""
 from __future__ import annotations
 
 import numpy as np
@@ -28,6 +28,13 @@ def test_the_same_bytes_as_the_plain_formula():
     np.testing.assert_array_equal(out, _plain(x))
     np.testing.assert_array_equal(out[9, 0], [128, 255, 255, 128])
     assert not out[:9, :, :3].any()
+
+
+def test_nan_alpha_is_transparent_black():
+    x = np.full((4, 4, 4), 0.5, np.float32)
+    x[1, 2, 3] = np.nan
+    out = to_straight_u8(x)
+    assert not out[1, 2].any() and (out[0, 0] == [255, 255, 255, 128]).all()
 
 
 def test_a_non_contiguous_float64_frame():

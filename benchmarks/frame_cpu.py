@@ -1,0 +1,125 @@
+"""Where a frame's CPU goes: per-thread CPU of the pipelined bench loop, and
+the fusion graph's ONNX Runtime ops by type.
+
+1. ``conrt bench``'s loop (the default runtime, exact correspondences, walk
+   clip, physics a frame ahead) for ``--frames`` frames at ``--size``; each
+   thread's CPU time from /proc/self/task (Linux): the frame loop (UDP +
+   correspondence draws: llvmpipe's vertex and geometry stages run on the
+   calling thread; read-back; the bench's output conversion), the shading
+   thread (ONNX Runtime), llvmpipe's rasterizer threads (fragment work),
+   the physics thread.
+2. The exact fusion graph (the one the gl-lookup backend runs) on frames of
+   that loop, one thread, with ONNX Runtime's profiler: ms per op type.
+
+Usage: python benchmarks/frame_cpu.py [--size 256] [--frames 60] [--json benchmarks/results/frame_cpu.json]
+"""
+from __future__ import annotations
+
+import argparse
+import collections
+import json
+import os
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def thread_cpu() -> dict[str, float]:
+    """CPU seconds per thread id of this process, keyed 'name/tid' (Python thread names where known)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    names = {str(t.native_id): t.name for t in threading.enumerate()}
+    out = {}
+    for tid in os.listdir("/proc/self/task"):
+        try:
+            stat = open(f"/proc/self/task/{tid}/stat").read()
+        except OSError:  # the thread ended
+            continue
+        fields = stat[stat.rindex(")") + 2:].split()
+        name = names.get(tid, stat[stat.index("(") + 1:stat.rindex(")")])
+        out[f"{name}/{tid}"] = (int(fields[11]) + int(fields[12])) / tick
+    return out
+
+
+def loop_profile(size: int, frames: int) -> tuple[dict, list]:
+    from conrt.runtime.app.frame_loop import RuntimeSpec, build_runtime, to_straight_u8
+    from conrt.runtime.app.profiling import BENCH_CLIP
+
+    rt = build_runtime(RuntimeSpec(motion=BENCH_CLIP, size=size, context="egl", lookahead=True))
+    samples = []
+    try:
+        it = rt.frames(frames + 3, sink=lambda f: to_straight_u8(f.rgba))
+        for _ in range(3):
+            next(it)
+        before, t0, cpu0 = thread_cpu(), time.perf_counter(), time.process_time()
+        for f in it:
+            if len(samples) < 4:  # frames for the graph profile
+                job = rt.last_produced
+                samples.append((job.udp.copy(), job.views[0].copy(), job.views[1].copy()))
+        wall, cpu, after = time.perf_counter() - t0, time.process_time() - cpu0, thread_cpu()
+        graph = rt.shader.backend._graph(size, rt.shader.cache.views, keep_seen=True)
+    finally:
+        rt.close()
+    per = collections.defaultdict(float)
+    for key, t in after.items():
+        name = key.split("/")[0].split("_")[0]  # conrt-physics_0 -> conrt-physics
+        per["llvmpipe" if name.startswith("llvmpipe") else name] += (t - before.get(key, 0.0)) / frames * 1e3
+    return ({"fps": round(frames / wall, 2), "cpu_ms": round(cpu / frames * 1e3, 1),
+             "threads_ms": {k: round(v, 1) for k, v in sorted(per.items(), key=lambda kv: -kv[1]) if v > 0.05},
+             "load_1min": round(os.getloadavg()[0], 2)}, [samples, str(graph)])
+
+
+def graph_profile(path: str, samples, runs: int = 5) -> dict:
+    import onnxruntime as ort
+
+    from conrt.runtime.nn.sheet import prepare_udp
+
+    size = samples[0][0].shape[0]
+    feeds = [{"sampled": s[None], "cover": c[None], "udp": prepare_udp(u, size, False)[0]} for u, s, c in samples]
+    with tempfile.TemporaryDirectory() as tmp:
+        opts = ort.SessionOptions()
+        opts.intra_op_num_threads = 1
+        opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        opts.enable_profiling = True
+        opts.profile_file_prefix = str(Path(tmp) / "fusion")
+        session = ort.InferenceSession(path, opts, providers=["CPUExecutionProvider"])
+        for f in feeds:  # warm-up (profiled too: divided out below)
+            session.run(None, f)
+        cpu0 = time.process_time()
+        for _ in range(runs):
+            for f in feeds:
+                session.run(None, f)
+        cpu = (time.process_time() - cpu0) / (runs * len(feeds)) * 1e3
+        events = json.load(open(session.end_profiling()))
+    by_op = collections.defaultdict(float)
+    for e in events:
+        if e.get("cat") == "Node" and e["name"].endswith("_kernel_time"):
+            by_op[e["args"].get("op_name", "?")] += e["dur"] / 1e3 / ((runs + 1) * len(feeds))
+    total = sum(by_op.values())
+    # the profiler's durations are wall times (a loaded machine stretches them): scaled to the CPU per run
+    return {"cpu_ms_per_run": round(cpu, 2),
+            "ops_ms": {k: round(v / total * cpu, 2) for k, v in sorted(by_op.items(), key=lambda kv: -kv[1])}}
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--size", type=int, default=256)
+    ap.add_argument("--frames", type=int, default=60)
+    ap.add_argument("--json", type=Path, default=ROOT / "benchmarks" / "results" / "frame_cpu.json")
+    args = ap.parse_args(argv)
+    loop, (samples, graph) = loop_profile(args.size, args.frames)
+    result = {"date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "size": args.size,
+              "frames": args.frames, "loop": loop, "fusion_graph": graph_profile(graph, samples)}
+    args.json.parent.mkdir(parents=True, exist_ok=True)
+    args.json.write_text(json.dumps(result, indent=1))
+    print(json.dumps(result, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

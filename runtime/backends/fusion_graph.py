@@ -1,0 +1,122 @@
+"""conr-rt's per-frame FusionNet written for ONNX Runtime's CPU kernels.
+
+``FusionNet.forward`` (runtime/nn/lookup_net.py) is the definition; this is
+the same maths, float rounding aside, arranged so that ONNX Runtime runs it
+in fewer and faster kernels (profiled on 256² exact frames, 6 views, one
+thread, ``benchmarks/frame_cpu.py``; docs/runtime.md, "Session 6"):
+
+- the score branch's first conv takes 9 channels per view: ORT's blocked
+  (NCHWc) convolution needs a multiple of 8 or fewer than 8 input
+  channels, so 9 ran the generic im2col path. Split by input channels
+  (a conv is a sum over its inputs): pooled colour (4), pooled coverage (1),
+  distance to the consensus (4) and the target UDP (4, once for all views)
+  each take the fast path, and the pooled views are never concatenated;
+- the refinement U-Net's convs on concatenations (its input; upsampled +
+  skip) run as one conv per part, summed (ORT adds into the conv's output);
+- the score's second conv (8 -> 1 per view) is a depthwise conv over the views'
+  channels summed per view, instead of a batch of 1-output convs (ORT pads
+  1 output to 8 and runs them on the generic path);
+- the softmax over views is never normalised at full size: ``fused`` and
+  ``coverage`` are ratios of weighted sums, so the exponentials' sum cancels
+  (``fused = sum(e m s) / max(sum(e m), 1e-6 sum(e))`` is
+  ``sum(w m s) / max(sum(w m), 1e-6)`` with ``w = e / sum(e)``).
+
+``tests/runtime/test_fusion_graph.py`` checks it against ``FusionNet.forward``
+on real exact-correspondence frames. A change of FusionNet's maths must be
+made here too (the test fails until it is).
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ..nn.lookup_net import target_edges
+
+
+class FastFusionGraph(nn.Module):
+    """``FusionNet.forward(sampled, cover, encode_pose(udp), keep_seen)`` of
+    ``model`` (a ``LookupNet``) for ONNX export; inputs as the gl-lookup
+    backend has them: sampled [1, M, 4, H, W], cover [1, M, 1, H, W],
+    udp [1, 4, H, W] prepared (not yet ``encode_pose``'d)."""
+
+    def __init__(self, model, keep_seen: bool = False):
+        super().__init__()
+        self.model = model
+        self.keep_seen = keep_seen
+
+    def scores(self, sampled_small: torch.Tensor, cover_small: torch.Tensor, udp_small: torch.Tensor) -> torch.Tensor:
+        """``FusionNet.view_scores`` from the pooled views [M, 4|1, h, w] -> [1, M, h, w]."""
+        f = self.model.fusion
+        m, _, h, w = sampled_small.shape
+        first, act = f.score[0]
+        wt = first.weight  # [C, 13]: colour 0-3, coverage 4, |colour - consensus| 5-8, target UDP 9-12
+        seen_sum = cover_small.sum(0, keepdim=True)
+        consensus = (sampled_small * cover_small).sum(0, keepdim=True) / seen_sum.clamp_min(1e-6)
+        y = (F.conv2d(sampled_small, wt[:, :4], first.bias, padding=1)
+             + F.conv2d(cover_small, wt[:, 4:5], None, padding=1)
+             + F.conv2d((sampled_small - consensus).abs(), wt[:, 5:9], None, padding=1)
+             + F.conv2d(udp_small, wt[:, 9:], None, padding=1))
+        y = act(y)
+        # 8 -> 1 per view: a depthwise conv over the views' channels (blocked kernel), summed per view
+        second = f.score[1]
+        c = second.weight.shape[1]
+        per_channel = F.conv2d(y.reshape(1, m * c, h, w), second.weight.reshape(c, 1, 3, 3).repeat(m, 1, 1, 1),
+                               None, padding=1, groups=m * c)
+        return per_channel.reshape(m, c, h, w).sum(1).reshape(1, m, h, w) + second.bias
+
+    def refine(self, fused_small: torch.Tensor, coverage_small: torch.Tensor, udp_small: torch.Tensor) -> torch.Tensor:
+        """FusionNet's refinement U-Net at 1/refine_scale -> delta [1, 4, h, w]."""
+        f = self.model.fusion
+        conv, act = f.inp  # 9 input channels: split as in ``scores``
+        wt = conv.weight
+        y = act(F.conv2d(fused_small, wt[:, :4], conv.bias, padding=1)
+                + F.conv2d(coverage_small, wt[:, 4:5], None, padding=1)
+                + F.conv2d(udp_small, wt[:, 5:], None, padding=1))
+        skips = []
+        for down in f.down:
+            skips.append(y)
+            y = down(y)
+        for up, skip in zip(reversed(f.up), reversed(skips)):
+            # up(cat(upsampled, skip)) as a conv of each, summed: no concatenated copy
+            conv, act = up
+            c = y.shape[1]
+            y = F.interpolate(y, size=skip.shape[-2:], mode="bilinear", align_corners=False)
+            y = act(F.conv2d(y, conv.weight[:, :c], conv.bias, padding=1)
+                    + F.conv2d(skip, conv.weight[:, c:], None, padding=1))
+        return f.out(y)
+
+    def keep_seen_part(self, coverage: torch.Tensor, udp: torch.Tensor, ink: torch.Tensor | None) -> torch.Tensor:
+        """Where the fused views' colour is kept over the refinement (``FusionNet.forward``'s
+        keep_seen rule, the sheet's look ``ink`` [1] scaling the edges): [1, 1, H, W] in 0..1."""
+        edges = target_edges(udp)
+        if ink is not None:
+            edges = edges * ink.reshape(-1, 1, 1, 1).to(edges.dtype)
+        return coverage.clamp(0, 1) * (1 - edges)
+
+    def forward(self, sampled, cover, udp, ink=None):
+        f = self.model.fusion
+        n, m, _, h, w = sampled.shape
+        s, r = f.score_scale, f.refine_scale
+        a = udp[:, 3:4]
+        udp = torch.cat([udp[:, :3] * a, a], 1)  # LookupNet.encode_pose
+        sampled4 = sampled.reshape(m, 4, h, w)
+        cover4 = cover.reshape(m, 1, h, w)
+        udp_small = F.avg_pool2d(udp, s)
+        score = self.scores(F.avg_pool2d(sampled4, s), F.avg_pool2d(cover4, s), udp_small)
+        # score + 8 (cover - 1), the constant moved before the (linear) resize
+        score = F.interpolate(score - 8.0, size=(h, w), mode="bilinear", align_corners=False).reshape(m, 1, h, w)
+        logits = score + 8.0 * cover4
+        e = torch.exp(logits - logits.amax(0, keepdim=True))  # the softmax's numerators
+        total = e.sum(0, keepdim=True)
+        seen = torch.where(cover4 > 0.01, e, 0.0)  # a scalar: zeros_like would be exported as a full-size constant
+        fused = (seen * sampled4).sum(0, keepdim=True) / torch.maximum(seen.sum(0, keepdim=True), 1e-6 * total)
+        coverage = (e * cover4).sum(0, keepdim=True) / total
+        udp_refine = udp_small if r == s else F.avg_pool2d(udp, r)
+        delta = self.refine(F.avg_pool2d(fused, r), F.avg_pool2d(coverage, r), udp_refine)
+        delta = F.interpolate(delta, size=(h, w), mode="bilinear", align_corners=False)
+        rgba = (fused + delta).clamp(0, 1)
+        if self.keep_seen:
+            kept = self.keep_seen_part(coverage, udp, ink)
+            rgba = rgba + kept * (fused.clamp(0, 1) - rgba)
+        return torch.minimum(rgba, rgba[:, 3:4])  # premultiplied: colour never exceeds alpha (alpha: min(a, a))

@@ -1,0 +1,92 @@
+"""The fusion graph the gl-lookup backend exports (runtime/backends/fusion_graph.py)
+is ``FusionNet.forward`` rearranged for ONNX Runtime: on real exact-correspondence
+frames of the sample character and sheet, with the shipped weights, it must be
+as close to the float64 result as FusionNet's own float32 run is (a few times
+its rounding error), for both fusion variants (keep_seen for exact
+correspondences, with the sheet's look ``ink`` as an input: inked and unlit;
+plain for the table)."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from conrt.runtime.app.frame_loop import open_runtime
+from conrt.runtime.backends.fusion_graph import FastFusionGraph
+from conrt.runtime.backends.gl_lookup_backend import export_fusion_onnx
+from conrt.runtime.backends.onnx_backend import open_session
+from conrt.runtime.nn.sheet import prepare_udp
+
+SIZE = 128
+# the rearranged graph may differ from the float64 result by this many times
+# FusionNet's own float32 error (sums in another order, the softmax's sum
+# cancelled instead of divided out), never by more
+ROUNDING_FACTOR = 4.0
+
+
+@pytest.fixture(scope="module")
+def exact_frames():
+    """(model, [(sampled [1,M,4,S,S], cover [1,M,1,S,S], udp [1,4,S,S])]) from the
+    default runtime (exact correspondences of the sample sheet), 3 walk frames."""
+    frames = []
+    with open_runtime(size=SIZE, clip="walk", backend="gl-lookup") as rt:
+        assert rt.raster.correspondence is not None, "the sample sheet should give exact correspondences"
+        model = rt.shader.backend.source_model
+        for _ in range(3):
+            pose = rt.physics.step()
+            rt.raster.render(pose, rt.raster.camera(pose))
+            sampled, cover = rt.raster.read_views()
+            udp, _ = prepare_udp(rt.raster.read(), SIZE, False)
+            frames.append((sampled[None].copy(), cover[None].copy(), udp))
+    assert frames[0][1].max() > 0.5 and frames[0][2][0, 3].mean() > 0.05  # the character is there and seen
+    return model, frames
+
+
+def _reference(model, frame, keep_seen: bool, dtype, ink=None) -> np.ndarray:
+    fusion = model.fusion.to(dtype)
+    try:
+        sampled, cover, udp = (torch.from_numpy(x).to(dtype) for x in frame)
+        ink = None if ink is None else torch.tensor([ink], dtype=dtype)
+        with torch.no_grad():
+            return fusion(sampled, cover, model.encode_pose(udp)[0], keep_seen=keep_seen, ink=ink).double().numpy()
+    finally:
+        model.fusion.float()
+
+
+@pytest.mark.parametrize("keep_seen, ink", [(True, 1.0), (True, 0.0), (False, None)])
+def test_the_fast_graph_rounds_like_fusionnet(exact_frames, keep_seen, ink, tmp_path):
+    model, frames = exact_frames
+    views = frames[0][0].shape[1]
+    session = open_session(export_fusion_onnx(model, tmp_path / "fusion.onnx", SIZE, views, keep_seen), 1)
+    for frame in frames:
+        truth = _reference(model, frame, keep_seen, torch.float64, ink)
+        own = np.abs(_reference(model, frame, keep_seen, torch.float32, ink) - truth).max()
+        assert 0 < own < 1e-4  # float32 rounding, nothing else
+        inputs = [torch.from_numpy(x) for x in frame] + ([] if ink is None else [torch.tensor([ink])])
+        with torch.no_grad():
+            fast = FastFusionGraph(model, keep_seen)(*inputs).double().numpy()
+        feeds = dict(zip(["sampled", "cover", "udp", "ink"], [x.numpy() for x in inputs]))
+        onnx = session.run(["rgba"], feeds)[0]
+        for got in (fast, onnx):
+            assert got.shape == truth.shape
+            assert np.abs(got - truth).max() <= ROUNDING_FACTOR * own, (np.abs(got - truth).max(), own)
+    # the frames test something: the refinement and the keep rule change the fused colour
+    assert np.abs(truth - _reference(model, frame, not keep_seen, torch.float64)).max() > 0.05
+    if ink is not None:  # and the look changes the frame
+        assert np.abs(truth - _reference(model, frame, keep_seen, torch.float64, 1.0 - ink)).max() > 0.05
+
+
+def test_the_exported_graph_has_no_softmax_and_splits_the_9_channel_convs(exact_frames, tmp_path):
+    """ONNX Runtime's blocked convolution takes < 8 or a multiple of 8 input
+    channels: the 9-channel convs are split by input channels; the views'
+    softmax is exponentials and sums (no inner-axis Softmax, which ORT transposes)."""
+    import onnx
+
+    model, _ = exact_frames
+    graph = onnx.load(str(export_fusion_onnx(model, tmp_path / "fusion.onnx", 64, 2, keep_seen=True))).graph
+    ops = [n.op_type for n in graph.node]
+    assert "Softmax" not in ops and {"Exp", "ReduceSum"} <= set(ops)
+    weights = {i.name: list(i.dims) for i in graph.initializer}
+    conv_inputs = [weights[n.input[1]][1] for n in graph.node if n.op_type == "Conv" and n.input[1] in weights]
+    assert conv_inputs and all(c < 8 or c % 8 == 0 for c in conv_inputs), conv_inputs
+    assert [i.name for i in graph.input] == ["sampled", "cover", "udp", "ink"]
