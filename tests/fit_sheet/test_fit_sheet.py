@@ -312,11 +312,11 @@ def test_the_shape_term_recovers_a_thin_limb_swing_that_iou_misses(gl_ctx, chara
     unswung leg, a 16° step scores worse on 1 - IoU (the thin leg then misses
     the drawn one everywhere), so the plain search stays put; with the shape
     term (chamfer distance) the same search swings the leg to the drawn one."""
-    from conrt.runtime.app.sheet_fit import SHAPE_WEIGHT, FitParams, SheetFitter, pattern_search
+    from conrt.runtime.app.sheet_fit import FitParams, SheetFitter, pattern_search
 
     bone = "leftUpperLeg"
     found = {}
-    for weight in (0.0, SHAPE_WEIGHT):
+    for weight in (0.0, 40.0):
         with SheetFitter(gl_ctx, character, 128, 128, shape_weight=weight) as fitter:
             truth = FitParams(90.0, arms_lowered=(40.0, 40.0), turns={bone: 30.0})
             target = fitter.shaped(fitter.render_toon(truth, 128))
@@ -338,4 +338,4 @@ def test_the_shape_term_recovers_a_thin_limb_swing_that_iou_misses(gl_ctx, chara
             x, _ = pattern_search(x0, cost, steps, free, bounds, levels=3)
             found[weight] = x[i]
     assert abs(found[0.0]) < 1e-9, found
-    assert abs(found[SHAPE_WEIGHT] - 30.0) <= 4.0, found
+    assert abs(found[40.0] - 30.0) <= 4.0, found
