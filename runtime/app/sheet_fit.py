@@ -274,7 +274,7 @@ def chamfer(mask: np.ndarray, drawn: np.ndarray, drawn_dist: np.ndarray) -> floa
     frame: the rig's pixels' mean distance to the drawn silhouette plus the
     drawn pixels' to the rig's, halved. Unlike 1 - IoU it falls as a thin limb
     that misses the drawn one turns towards it."""
-    from scipy.ndimage import distance_transform_edt
+    from scipy.ndimage import distance_transform_edt  # lazy: scipy only on this path
 
     if not mask.any() or not drawn.any():
         return 1.0
@@ -287,7 +287,7 @@ def chamfer(mask: np.ndarray, drawn: np.ndarray, drawn_dist: np.ndarray) -> floa
 def soft_iou(mask: np.ndarray, drawn_blurred: np.ndarray, sigma: float) -> float:
     """IoU of the Gaussian-blurred silhouettes (min over max): a thin limb near
     the drawn one overlaps it once both are blurred."""
-    from scipy.ndimage import gaussian_filter
+    from scipy.ndimage import gaussian_filter  # lazy: scipy only on this path
 
     a = gaussian_filter(mask.astype(np.float32), sigma)
     den = np.maximum(a, drawn_blurred).sum()
@@ -533,7 +533,7 @@ class SheetFitter:
 
     def blurred(self, target, sigma: float):
         """``target`` (mask, rgb) scored by the soft IoU at ``sigma`` (:func:`soft_iou`)."""
-        from scipy.ndimage import gaussian_filter
+        from scipy.ndimage import gaussian_filter  # lazy: scipy only on this path
 
         return (*target[:2], None, (sigma, gaussian_filter(target[0].astype(np.float32), sigma)))
 
