@@ -149,7 +149,9 @@ def _summary(views: list[dict], sheet_rows: list[dict]) -> dict:
 
 
 def bench(sheets: int, seed: int, picture: Path | None, shading: bool = True, jobs: int = 2,
-          modes=("per_view", "turnaround"), turnaround_picture: Path | None = None) -> dict:
+          modes=("per_view", "turnaround"), turnaround_picture: Path | None = None,
+          shape_weight: float | None = None, pose_blur: tuple | None = None,
+          prepass: bool = False) -> dict:
     """Per mode (``per_view``: each drawing its own pose, the issue's
     benchmark; ``turnaround``: one pose per sheet, shared by its 4 views) and
     per method (``separate``: ``conrt fit-sheet``; ``joint``: ``conrt
@@ -161,7 +163,8 @@ def bench(sheets: int, seed: int, picture: Path | None, shading: bool = True, jo
     from conrt.characters.gltf_io import load_character, save_character
     from conrt.characters.procedural import generate
     from conrt.runtime.app.session import fit_sheet_udps
-    from conrt.runtime.app.sheet_fit import FitParams, SheetFitter, downsample_drawing, fit_picture, prepare_drawing
+    from conrt.runtime.app.sheet_fit import (POSE_BLUR, SHAPE_WEIGHT, FitParams, SheetFitter, downsample_drawing, fit_picture,
+                                             prepare_drawing)
     from conrt.shaders import ToonPass, UdpPass, create_context, frame_character, release_context
     from conrt.training.fit_drawings import make_drawing, make_turnaround, udp_error
 
@@ -171,8 +174,11 @@ def bench(sheets: int, seed: int, picture: Path | None, shading: bool = True, jo
     character = load_character(path)
     ctx = create_context("auto")
     out: dict = {}
+    shape_weight = SHAPE_WEIGHT if shape_weight is None else shape_weight
+    pose_blur = POSE_BLUR if pose_blur is None else tuple(pose_blur)
     try:
-        with SheetFitter(ctx, character, 256) as fitter, ToonPass(ctx, 256, 256) as toon, \
+        with SheetFitter(ctx, character, 256, shape_weight=shape_weight,
+                                                       pose_blur=pose_blur, pose_prepass=prepass) as fitter, ToonPass(ctx, 256, 256) as toon, \
                 UdpPass(ctx, 256, 256) as udp_pass:
             toon.set_character(character)
             udp_pass.set_character(character)
@@ -267,7 +273,8 @@ def bench(sheets: int, seed: int, picture: Path | None, shading: bool = True, jo
     return {
         "what": "conrt fit-sheet on synthetic drawings of an unseen procedural character "
                 "(benchmarks/fit_sheet_bench.py)",
-        "character_seed": seed, "sheets": sheets, "views_per_sheet": len(LABELS), "labels": list(LABELS),
+        "character_seed": seed, "shape_weight": shape_weight, "pose_blur": list(pose_blur), "pose_prepass": prepass, "sheets": sheets, "views_per_sheet": len(LABELS),
+        "labels": list(LABELS),
         "modes": {"per_view": "each drawing its own pose (seeds 1000 * sheet + view)",
                   "turnaround": "one pose per sheet (seed = sheet), shared by its views; per view its own yaw, "
                                 "scale, offset, limb stretch, ink, size (seeds 100 * sheet + view + 1)"},
@@ -292,12 +299,19 @@ def main() -> int:
     ap.add_argument("--no-shading", action="store_true", help="skip the shading L1 comparison")
     ap.add_argument("--jobs", type=int, default=2,
                     help="also time the first sheet fitted as `conrt fit-sheet --jobs N` does (1: skip)")
+    ap.add_argument("--shape-weight", type=float, default=None,
+                    help="the separate fit's shape term (default: SHAPE_WEIGHT of sheet_fit.py; 0: the plain cost)")
+    ap.add_argument("--pose-blur", default=None,
+                    help="soft-IoU blurs of the separate pose search, comma separated (default: POSE_BLUR; '': none)")
+    ap.add_argument("--prepass", action="store_true", help="the shape term / soft IoU in a pose-only pass first")
     args = ap.parse_args()
     modes = tuple(m.strip() for m in args.modes.split(",") if m.strip())
     if not modes or set(modes) - {"per_view", "turnaround"}:
         ap.error(f"--modes takes per_view and/or turnaround, got {args.modes!r}")
     result = bench(args.sheets, args.seed, args.picture, not args.no_shading, args.jobs, modes,
-                   args.turnaround_picture)
+                   args.turnaround_picture, args.shape_weight,
+                   None if args.pose_blur is None else [float(b) for b in args.pose_blur.split(",") if b.strip()],
+                   args.prepass)
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(result, indent=1))
     print(json.dumps({mode: {method: {"summary": r["summary"], "shading_l1": r["shading_l1"]}

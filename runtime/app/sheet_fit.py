@@ -112,6 +112,24 @@ LEG_SWAP_MARGIN = 0.01
 # (0.970) and keep most of the gain (0.0209).
 WARP_COLOUR_GAIN = 40.0
 WARP_OUTLINE_ITERATIONS = 10
+# Costs with a slope for thin limbs, for the separate fit's coarse pose search
+# (16 and 8 degree steps at the work size): 1 - IoU has none where a thin limb
+# misses the drawn one (a leg swung 16 degrees towards a drawn 30 degree swing
+# scores worse than no swing). All OFF: measured on the benchmark's 8 per-view
+# drawings (docs/fit_sheet.md, benchmarks/results/fit_sheet_pose_cost.json)
+# each made the mean UDP error worse (0.0194 plain -> 0.0216-0.0260): they
+# recover such swings but let other views' yaws and legs go wrong. Kept as
+# options (SheetFitter arguments, fit_sheet_bench.py flags) to measure with.
+# SHAPE_WEIGHT: weight of the silhouettes' symmetric mean distance apart
+# (:func:`chamfer`, a fraction of the frame) beside (1 - IoU); 0: none.
+SHAPE_WEIGHT = 0.0
+# POSE_BLUR: soft IoU (:func:`soft_iou`) for the IoU, both silhouettes blurred
+# by a Gaussian of this many work pixels, one sigma per level (16, 8 degree
+# steps); (): the plain IoU.
+POSE_BLUR: tuple[float, ...] = ()
+# POSE_PREPASS: either term only in a pass before the plain search, the pose
+# alone (camera held), kept if the plain cost is lower after it.
+POSE_PREPASS = False
 
 
 @dataclass
@@ -243,6 +261,39 @@ def iou(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.logical_and(a, b).sum() / union) if union else 0.0
 
 
+def drawn_distance(mask: np.ndarray) -> np.ndarray:
+    """Each pixel's distance to the drawn silhouette ``mask`` (0 inside), in
+    pixels: computed once per drawing for :func:`chamfer`."""
+    from scipy.ndimage import distance_transform_edt  # lazy: scipy only on this path
+
+    return distance_transform_edt(~mask).astype(np.float32)
+
+
+def chamfer(mask: np.ndarray, drawn: np.ndarray, drawn_dist: np.ndarray) -> float:
+    """Symmetric mean distance between two silhouettes as a fraction of the
+    frame: the rig's pixels' mean distance to the drawn silhouette plus the
+    drawn pixels' to the rig's, halved. Unlike 1 - IoU it falls as a thin limb
+    that misses the drawn one turns towards it."""
+    from scipy.ndimage import distance_transform_edt  # lazy: scipy only on this path
+
+    if not mask.any() or not drawn.any():
+        return 1.0
+    to_drawn = float(drawn_dist[mask].mean())
+    outside = drawn & ~mask  # drawn pixels the rig leaves uncovered: the only ones with a distance
+    to_rig = float(distance_transform_edt(~mask)[outside].sum()) / drawn.sum() if outside.any() else 0.0
+    return 0.5 * (to_drawn + to_rig) / mask.shape[0]
+
+
+def soft_iou(mask: np.ndarray, drawn_blurred: np.ndarray, sigma: float) -> float:
+    """IoU of the Gaussian-blurred silhouettes (min over max): a thin limb near
+    the drawn one overlaps it once both are blurred."""
+    from scipy.ndimage import gaussian_filter  # lazy: scipy only on this path
+
+    a = gaussian_filter(mask.astype(np.float32), sigma)
+    den = np.maximum(a, drawn_blurred).sum()
+    return float(np.minimum(a, drawn_blurred).sum() / den) if den else 0.0
+
+
 def _moments(mask: np.ndarray) -> tuple[float, np.ndarray]:
     """(area in pixels, centroid in NDC (x right, y up))."""
     ys, xs = np.nonzero(mask)
@@ -358,7 +409,8 @@ class SheetFitter:
     the searches render at (silhouettes and toon colours)."""
 
     def __init__(self, ctx, character: Character, size: int = 256, work: int = 128,
-                 colour_weight: float = COLOUR_WEIGHT):
+                 colour_weight: float = COLOUR_WEIGHT, shape_weight: float = SHAPE_WEIGHT,
+                 pose_blur: tuple[float, ...] = POSE_BLUR, pose_prepass: bool = POSE_PREPASS):
         if size < MIN_DRAWING_PX:
             raise ConfigError(f"--size must be at least {MIN_DRAWING_PX}, got {size}")
         if not 32 <= work <= size:
@@ -366,6 +418,9 @@ class SheetFitter:
         self.character = character
         self.size, self.work = int(size), int(work)
         self.colour_weight = float(colour_weight)
+        self.shape_weight = float(shape_weight)
+        self.pose_blur = tuple(float(b) for b in pose_blur)
+        self.pose_prepass = bool(pose_prepass)
         self.bones = [b for b in POSE_BONES if b in character.humanoid]
         self.bones += [f"{b}:out" for b in OUT_OF_PLANE_BONES if b in character.humanoid]
         self.joint_bones = [f"{b}:{a}" for b, axes in JOINT_TURNS if b in character.humanoid for a in axes]
@@ -456,13 +511,31 @@ class SheetFitter:
         return self._udp.run(self.pose(p), self.camera(p, self.size)).data
 
     # -- scoring -----------------------------------------------------------
-    def _cost(self, p: FitParams, target_mask, target_rgb) -> tuple[float, float, float]:
-        """(cost, IoU, colour error) of ``p`` against the drawing at work size."""
+    def _cost(self, p: FitParams, target_mask, target_rgb, target_dist=None,
+              blurred=None) -> tuple[float, float, float]:
+        """(cost, IoU, colour error) of ``p`` against the drawing at work size;
+        with ``target_dist`` (:func:`drawn_distance`) the shape term as well;
+        with ``blurred`` (sigma, blurred drawn mask) the soft IoU for the IoU."""
         mask, rgb = self.render_toon(p, target_mask.shape[0])
         score = iou(mask, target_mask)
         both = mask & target_mask
         colour = float(np.abs(rgb[both] - target_rgb[both]).mean()) if both.any() else 1.0
-        return (1.0 - score) + self.colour_weight * colour, score, colour
+        overlap = soft_iou(mask, blurred[1], blurred[0]) if blurred is not None else score
+        cost = (1.0 - overlap) + self.colour_weight * colour
+        if target_dist is not None and self.shape_weight:
+            cost += self.shape_weight * chamfer(mask, target_mask, target_dist)
+        return cost, score, colour
+
+    def shaped(self, target):
+        """``target`` (mask, rgb) with the drawn silhouette's distance map, so
+        that :meth:`_cost` adds the shape term (none when ``shape_weight`` is 0)."""
+        return (*target[:2], drawn_distance(target[0])) if self.shape_weight else target[:2]
+
+    def blurred(self, target, sigma: float):
+        """``target`` (mask, rgb) scored by the soft IoU at ``sigma`` (:func:`soft_iou`)."""
+        from scipy.ndimage import gaussian_filter  # lazy: scipy only on this path
+
+        return (*target[:2], None, (sigma, gaussian_filter(target[0].astype(np.float32), sigma)))
 
     def moment_match(self, p: FitParams, target_mask) -> FitParams:
         """Scale and offset that give the rig's silhouette the drawing's area and centroid."""
@@ -542,6 +615,16 @@ class SheetFitter:
         q, q_cost = self._search(swapped, target, steps / 2, free, bounds, levels=1)[:2]
         return q if q_cost < cost - LEG_SWAP_MARGIN else p
 
+    def _prepass(self, q: FitParams, cost: float, target, steps, free, bounds) -> FitParams:
+        """The pose alone (camera held) at the coarse steps on the soft IoU
+        (``pose_blur[0]``) or the shape term; kept only if the plain cost
+        (``cost``: ``q``'s) is lower there."""
+        pre = self.blurred(target, self.pose_blur[0]) if self.pose_blur else self.shaped(target)
+        pose_only = free.copy()
+        pose_only[:4] = False
+        moved = self._search(q, pre, steps, pose_only, bounds, levels=1)[0]
+        return moved if self._cost(moved, *target)[0] < cost else q
+
     def _bounds(self, yaw: float, width: float):
         return search_bounds(yaw, width, len(self.bones))
 
@@ -607,8 +690,22 @@ class SheetFitter:
         if not self._arms:
             free_all[4:6] = False
         steps = np.array([4.0, 0.03, 0.03, 0.03, 16.0, 16.0] + [16.0] * nb)
-        rough = [self._search(q, target, steps, free_all, bounds(q), levels=2)
-                 for q, *_ in coarse.candidates[:POSE_CANDIDATES]]
+        starts = [q for q, *_ in coarse.candidates[:POSE_CANDIDATES]]
+        if self.pose_prepass and (self.pose_blur or self.shape_weight):
+            starts = [self._prepass(q, cost, target, steps, free_all, bounds(q))
+                      for q, cost, *_ in coarse.candidates[:POSE_CANDIDATES]]
+            rough = [self._search(q, target, steps, free_all, bounds(q), levels=2) for q in starts]
+        elif self.pose_blur:  # coarse to fine: each level its own blur
+            rough = []
+            for q in starts:
+                for level, sigma in enumerate(self.pose_blur):
+                    found = self._search(q, self.blurred(target, sigma), steps / 2 ** level, free_all,
+                                         bounds(q), levels=1)
+                    q = found[0]
+                rough.append(found)
+        else:  # scored with the shape term (SHAPE_WEIGHT, none if 0): thin limbs that miss get a slope
+            shaped = self.shaped(target)
+            rough = [self._search(q, shaped, steps, free_all, bounds(q), levels=2) for q in starts]
         p = min(rough, key=lambda c: c[1])[0]
         clock.stage("pose")
         trace("pose", [p])
