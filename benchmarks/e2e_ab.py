@@ -37,6 +37,8 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
+from doc_table import write_marked_table  # benchmarks/ is on sys.path when run as a script
+
 ROOT = Path(__file__).resolve().parents[1]
 
 # run `conrt bench` with the conrt packages of the folder in argv[1] (its pyproject's package-dir)
@@ -203,13 +205,9 @@ def table(data: dict) -> str:
 
 
 def write_docs(data: dict, path: Path, marker: str) -> None:
-    begin, end = f"<!-- {marker}:begin -->", f"<!-- {marker}:end -->"
-    text = path.read_text()
-    if begin not in text or end not in text:
-        raise SystemExit(f"{path}: no {begin} ... {end} markers")
-    head, rest = text.split(begin, 1)
-    _, tail = rest.split(end, 1)
-    path.write_text(head + begin + "\n" + table(data) + "\n" + end + tail)
+    """The table of ``data`` between ``marker``'s comments in ``path`` (doc_table.write_marked_table)."""
+    if not write_marked_table(path, marker, table(data)):
+        raise SystemExit(f"{path}: no <!-- {marker}:begin/end --> markers")
 
 
 if __name__ == "__main__":

@@ -27,6 +27,8 @@ import sys
 import time
 from pathlib import Path
 
+from doc_table import write_marked_table  # benchmarks/ is on sys.path when run as a script
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -143,13 +145,9 @@ def table(data: dict) -> str:
 
 
 def write_docs(data: dict, path: Path, marker: str = "e2e-bench") -> None:
-    BEGIN, END = f"<!-- {marker}:begin -->", f"<!-- {marker}:end -->"
-    text = path.read_text()
-    if BEGIN not in text or END not in text:
-        raise SystemExit(f"{path}: no {BEGIN} ... {END} markers")
-    head, rest = text.split(BEGIN, 1)
-    _, tail = rest.split(END, 1)
-    path.write_text(head + BEGIN + "\n" + table(data) + "\n" + END + tail)
+    """The table of ``data`` between ``marker``'s comments in ``path`` (doc_table.write_marked_table)."""
+    if not write_marked_table(path, marker, table(data)):
+        raise SystemExit(f"{path}: no <!-- {marker}:begin/end --> markers")
 
 
 if __name__ == "__main__":
