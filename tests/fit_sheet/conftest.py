@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pytest
 from PIL import Image
 
@@ -42,3 +43,17 @@ def drawings(gl_ctx, character, tmp_path_factory):
         made[stem] = (drawing, true_udp, truth)
     (folder / "sheet.json").write_text(json.dumps({"views": [{"file": "front.png", "yaw": 0.0}]}))
     return folder, made
+
+
+def bad_drawing(drawing: np.ndarray, kind: str) -> np.ndarray:
+    """``drawing`` made bad the way the bad-input tests need: ``opaque`` (no
+    transparent background), ``blank`` (nothing drawn), ``tiny`` (30 x 48 px)."""
+    if kind == "opaque":
+        bad = drawing.copy()
+        bad[..., 3] = 255
+        return bad
+    if kind == "blank":
+        return np.zeros_like(drawing)
+    if kind == "tiny":
+        return np.asarray(Image.fromarray(drawing, "RGBA").resize((30, 48)))
+    raise ValueError(f"unknown bad drawing {kind!r}")

@@ -11,6 +11,8 @@ import pytest
 from conrt.cli import main
 from conrt.errors import InputError
 
+from .conftest import bad_drawing
+
 
 def save_rgba(path, rgba: np.ndarray):
     from PIL import Image
@@ -235,17 +237,7 @@ def test_bad_drawings_get_named_errors(character_file, drawings, tmp_path, caplo
     _, made = drawings
     folder = tmp_path / "in"
     folder.mkdir()
-    drawing = made["front"][0]
-    if kind == "opaque":
-        bad = drawing.copy()
-        bad[..., 3] = 255
-    elif kind == "blank":
-        bad = np.zeros_like(drawing)
-    else:
-        from PIL import Image
-
-        bad = np.asarray(Image.fromarray(drawing, "RGBA").resize((30, 48)))
-    save_rgba(folder / "view.png", bad)
+    save_rgba(folder / "view.png", bad_drawing(made["front"][0], kind))
     out = tmp_path / "out"
     assert main(["fit-sheet", str(character_file), str(folder), "-o", str(out)]) == 1
     assert message in caplog.text

@@ -10,8 +10,11 @@ import json
 
 import numpy as np
 import pytest
+from PIL import Image
 
 from conrt.cli import main
+
+from .conftest import bad_drawing
 
 
 @pytest.fixture(scope="module")
@@ -111,16 +114,7 @@ def test_bad_drawings_get_the_same_named_errors_with_joint(character_file, drawi
     folder = tmp_path / "in"
     folder.mkdir()
     drawing = made["front"][0]
-    if kind == "opaque":
-        bad = drawing.copy()
-        bad[..., 3] = 255
-    else:
-        from PIL import Image
-
-        bad = np.asarray(Image.fromarray(drawing, "RGBA").resize((30, 48)))
-    from PIL import Image
-
-    Image.fromarray(np.ascontiguousarray(bad), "RGBA").save(folder / "view.png")
+    Image.fromarray(np.ascontiguousarray(bad_drawing(drawing, kind)), "RGBA").save(folder / "view.png")
     Image.fromarray(drawing, "RGBA").save(folder / "other.png")
     out = tmp_path / "out"
     assert main(["fit-sheet", str(character_file), str(folder), "-o", str(out), "--joint"]) == 1
