@@ -11,20 +11,11 @@
 #define VBUF 1
 
 #if defined GEOMETRY_SHADER
+#include "include/udp_vertex.glsl"
 layout(triangles) in;
 layout(triangle_strip, max_vertices = 3) out;
-in UdpVertex {
-    vec3 landmark;
-    vec2 uv;
-    float color_alpha;
-    flat vec3 alpha;
-} vin[];
-out UdpVertex {
-    vec3 landmark;
-    vec2 uv;
-    float color_alpha;
-    flat vec3 alpha;
-} v;
+in UdpVertex { UDP_VERTEX_MEMBERS } vin[];
+out UdpVertex { UDP_VERTEX_MEMBERS } v;
 out vec2 v_bary;  // b0, b1 (b2 = 1 - b0 - b1); perspective-correct like any smooth varying
 
 void main() {

@@ -2,6 +2,7 @@
 // adds a geometry stage and, with VBUF defined, the visibility buffer of the
 // exact sheet correspondences as a second output).
 // The varyings travel in the UdpVertex block so a geometry stage can pass them on.
+#include "include/udp_vertex.glsl"
 
 #if defined VERTEX_SHADER
 #include "include/skinning.glsl"
@@ -11,12 +12,7 @@ in vec3 in_landmark;       // [0, 1]^3
 in vec2 in_uv;
 in vec4 in_color;
 in vec3 in_alpha;          // glTF alpha mode, cutoff, double-sided (include/alpha.glsl)
-out UdpVertex {
-    vec3 landmark;
-    vec2 uv;
-    float color_alpha;
-    flat vec3 alpha;
-} v;
+out UdpVertex { UDP_VERTEX_MEMBERS } v;
 
 void main() {
     vec3 p = skinned_position(skin_matrix());
@@ -33,12 +29,7 @@ void main() {
 uniform bool u_has_alpha;      // some MASK/BLEND material or single-sided face: apply the coverage rule
 uniform sampler2D u_texture;   // the toon pass's albedo texture (alpha only)
 uniform float u_base_alpha;    // baseColorFactor.a
-in UdpVertex {
-    vec3 landmark;
-    vec2 uv;
-    float color_alpha;
-    flat vec3 alpha;
-} v;
+in UdpVertex { UDP_VERTEX_MEMBERS } v;
 layout(location = 0) out vec4 f_udp;
 #if defined VBUF
 in vec2 v_bary;  // from the geometry stage: b0, b1 of the triangle's corners
