@@ -71,6 +71,17 @@ def _two_joint_doc(n_skins=1):
     return d
 
 
+def _joint0_triangle(d: _Doc, pos, **texcoords) -> dict:
+    """A primitive's attributes: one triangle at ``pos`` [3, 3] bound wholly to
+    joint 0, plus the given ``TEXCOORD_n`` arrays [3, 2]."""
+    weights = np.zeros((3, 4), np.float32)
+    weights[:, 0] = 1
+    attrs = {"POSITION": d.acc(pos, FLOAT, "VEC3"), "JOINTS_0": d.acc(np.zeros((3, 4)), USHORT, "VEC4"),
+             "WEIGHTS_0": d.acc(weights, FLOAT, "VEC4")}
+    attrs.update({name: d.acc(uv, FLOAT, "VEC2") for name, uv in texcoords.items()})
+    return attrs
+
+
 def test_strip_ubyte_weights_and_more_than_four_influences(tmp_path):
     d = _two_joint_doc()
     pos = np.array([[0, 0, 0], [1, 0, 0], [0, 1, 0], [1, 1, 0], [0, 2, 0], [1, 2, 0]], np.float32)
@@ -155,11 +166,7 @@ def test_several_textures_become_an_atlas(tmp_path):
     prims = []
     for k in range(3):
         pos = np.array([[k, 0, 0], [k + 1, 0, 0], [k, 1, 0]], np.float32)
-        j = np.zeros((3, 4), np.uint16)
-        w = np.zeros((3, 4), np.float32)
-        w[:, 0] = 1
-        a = {"POSITION": d.acc(pos, FLOAT, "VEC3"), "JOINTS_0": d.acc(j, USHORT, "VEC4"),
-             "WEIGHTS_0": d.acc(w, FLOAT, "VEC4"), "TEXCOORD_0": d.acc(np.full((3, 2), 0.5), FLOAT, "VEC2")}
+        a = _joint0_triangle(d, pos, TEXCOORD_0=np.full((3, 2), 0.5))
         prims.append({"attributes": a, "material": k})
     d.doc["materials"] = [
         {"pbrMetallicRoughness": {"baseColorTexture": {"index": d.image((255, 0, 0))}}},
@@ -195,12 +202,8 @@ def test_many_textures_tile_a_grid_atlas_the_gl_can_hold(tmp_path, gl_ctx):
     prims, mats = [], []
     for k in range(n + 1):  # the last one has no texture: the white tile
         pos = np.array([[k, 0, 0], [k + 1, 0, 0], [k, 1, 0]], np.float32)
-        j = np.zeros((3, 4), np.uint16)
-        w = np.zeros((3, 4), np.float32)
-        w[:, 0] = 1
         uv = np.array([[0.1, 0.1], [0.9, 0.1], [0.5, 0.9]], np.float32)
-        a = {"POSITION": d.acc(pos, FLOAT, "VEC3"), "JOINTS_0": d.acc(j, USHORT, "VEC4"),
-             "WEIGHTS_0": d.acc(w, FLOAT, "VEC4"), "TEXCOORD_0": d.acc(uv, FLOAT, "VEC2")}
+        a = _joint0_triangle(d, pos, TEXCOORD_0=uv)
         prims.append({"attributes": a, "material": k})
         mats.append({"pbrMetallicRoughness": {"baseColorTexture": {"index": d.image(colours[k], 1024)}}}
                     if k < n else {"pbrMetallicRoughness": {"baseColorFactor": [1, 1, 1, 1]}})
@@ -244,7 +247,6 @@ def test_base_colour_texture_transform_and_texcoord_set(tmp_path):
     pos = np.array([[0, 0, 0], [1, 0, 0], [0, 1, 0]], np.float32)
     uv0 = np.full((3, 2), 0.25, np.float32)  # red quadrant, untransformed
     uv1 = np.full((3, 2), 0.25, np.float32)
-    j, w = np.zeros((3, 4), np.uint16), np.tile(np.float32([1, 0, 0, 0]), (3, 1))
     prims = []
     for k, (tex_info, which) in enumerate((
             ({"index": 0, "extensions": {"KHR_texture_transform": {"offset": [0.5, 0], "scale": [1, 1]}}}, "green"),
@@ -254,9 +256,7 @@ def test_base_colour_texture_transform_and_texcoord_set(tmp_path):
                                                                     "offset": [1.25, 0.25]}}}, "white"),
             ({"index": 0, "texCoord": 1}, "green"),  # TEXCOORD_1 points at the green quadrant
             ({"index": 0, "texCoord": 0, "extensions": {"KHR_texture_transform": {"texCoord": 1}}}, "green"))):
-        a = {"POSITION": d.acc(pos + [2 * k, 0, 0], FLOAT, "VEC3"), "JOINTS_0": d.acc(j, USHORT, "VEC4"),
-             "WEIGHTS_0": d.acc(w, FLOAT, "VEC4"), "TEXCOORD_0": d.acc(uv0, FLOAT, "VEC2"),
-             "TEXCOORD_1": d.acc(uv1 + [0.5, 0], FLOAT, "VEC2")}
+        a = _joint0_triangle(d, pos + [2 * k, 0, 0], TEXCOORD_0=uv0, TEXCOORD_1=uv1 + [0.5, 0])
         prims.append({"attributes": a, "material": k})
         d.doc.setdefault("materials", []).append({"pbrMetallicRoughness": {"baseColorTexture": tex_info}})
     d.doc["meshes"] = [{"primitives": prims}]
