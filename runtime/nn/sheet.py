@@ -105,9 +105,9 @@ def judge_inks(rgb: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, tor
 
 
 def judge_look(rgb: torch.Tensor, mask: torch.Tensor) -> SheetLook:
-    """One sheet ([1, M, 3, S, S], [1, M, 1, S, S]) -> its ``SheetLook``."""
-    fraction = float(ink_fraction(rgb, mask)[0])
-    return SheetLook(round(fraction, 4), fraction >= INK_THRESHOLD)
+    """One sheet ([1, M, 3, S, S], [1, M, 1, S, S]) -> its ``SheetLook`` (``judge_inks``' rule)."""
+    fraction, ink = judge_inks(rgb, mask)
+    return SheetLook(round(float(fraction[0]), 4), bool(ink[0]))
 
 
 @dataclass(frozen=True)
