@@ -625,9 +625,6 @@ class SheetFitter:
         moved = self._search(q, pre, steps, pose_only, bounds, levels=1)[0]
         return moved if self._cost(moved, *target)[0] < cost else q
 
-    def _bounds(self, yaw: float, width: float):
-        return search_bounds(yaw, width, len(self.bones))
-
     # -- the fit -------------------------------------------------------------
     def _coarse(self, drawing: np.ndarray, name: str, label_yaw: float | None, clock: "_Clock") -> "_Coarse":
         """Step 1 for one framed drawing: candidate yaws, each moment-matched

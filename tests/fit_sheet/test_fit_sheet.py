@@ -93,7 +93,7 @@ def test_swapped_legs_are_taken_only_when_they_fit_clearly_better(gl_ctx, charac
     """A front view of the rig with one leg kicked out, the fit holding the turn
     on the other leg: the swap finds the drawn leg; from the right legs it
     keeps them."""
-    from conrt.runtime.app.sheet_fit import FitParams, SheetFitter, downsample_drawing
+    from conrt.runtime.app.sheet_fit import FitParams, SheetFitter, downsample_drawing, search_bounds
 
     with SheetFitter(gl_ctx, character, 128, 64) as fitter:
         truth = FitParams(0.0, arms_lowered=(40.0, 40.0), turns={"leftUpperLeg": 24.0})
@@ -102,7 +102,7 @@ def test_swapped_legs_are_taken_only_when_they_fit_clearly_better(gl_ctx, charac
         target = downsample_drawing(rgba, 64)
         nb = len(fitter.bones)
         steps = np.array([4.0, 0.03, 0.03, 0.03, 16.0, 16.0] + [16.0] * nb)
-        bounds = fitter._bounds(0.0, 35.0)
+        bounds = search_bounds(0.0, 35.0, nb)
         wrong = FitParams(0.0, arms_lowered=(40.0, 40.0), turns={"rightUpperLeg": 24.0})
         fixed = fitter._try_swapped_legs(wrong, target, steps, bounds)
         assert abs(fixed.turns["leftUpperLeg"] - 24.0) <= 8.0 and abs(fixed.turns["rightUpperLeg"]) <= 8.0, fixed
@@ -306,7 +306,7 @@ def test_the_thin_limb_costs_recover_a_leg_swing_that_iou_misses(gl_ctx, charact
     term (chamfer distance, weight 40) or the soft IoU (6 px blur) the same
     search swings the leg to the drawn one. (Both are off by default: on the
     benchmark they made other views worse, docs/fit_sheet.md.)"""
-    from conrt.runtime.app.sheet_fit import FitParams, SheetFitter, pattern_search
+    from conrt.runtime.app.sheet_fit import FitParams, SheetFitter, pattern_search, search_bounds
 
     bone = "leftUpperLeg"
     found = {}
@@ -321,7 +321,7 @@ def test_the_thin_limb_costs_recover_a_leg_swing_that_iou_misses(gl_ctx, charact
             free = np.zeros(len(x0), bool)
             free[i] = True
             steps = np.full(len(x0), 16.0)
-            bounds = fitter._bounds(90.0, 35.0)
+            bounds = search_bounds(90.0, 35.0, len(fitter.bones))
 
             def cost(v):
                 return fitter._cost(FitParams.from_vector(v, fitter.bones), *target)
