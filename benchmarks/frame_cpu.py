@@ -25,6 +25,8 @@ import threading
 import time
 from pathlib import Path
 
+import numpy as np
+
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -61,7 +63,10 @@ def loop_profile(size: int, frames: int) -> tuple[dict, list]:
                 job = rt.last_produced
                 samples.append((job.udp.copy(), job.views[0].copy(), job.views[1].copy()))
         wall, cpu, after = time.perf_counter() - t0, time.process_time() - cpu0, thread_cpu()
-        graph = rt.shader.backend._graph(size, rt.shader.cache.views, keep_seen=True)
+        backend = rt.shader.backend
+        graph = backend._graph(size, rt.shader.cache.views, keep_seen=backend.model.cfg.lookup.keep_seen)
+        ink = rt.shader.cache.ink()  # the sheet's judged look: the exact graph's fourth input
+        ink = None if not backend.model.cfg.lookup.keep_seen else (np.ones(1, np.float32) if ink is None else ink.numpy())
     finally:
         rt.close()
     per = collections.defaultdict(float)
@@ -70,16 +75,18 @@ def loop_profile(size: int, frames: int) -> tuple[dict, list]:
         per["llvmpipe" if name.startswith("llvmpipe") else name] += (t - before.get(key, 0.0)) / frames * 1e3
     return ({"fps": round(frames / wall, 2), "cpu_ms": round(cpu / frames * 1e3, 1),
              "threads_ms": {k: round(v, 1) for k, v in sorted(per.items(), key=lambda kv: -kv[1]) if v > 0.05},
-             "load_1min": round(os.getloadavg()[0], 2)}, [samples, str(graph)])
+             "load_1min": round(os.getloadavg()[0], 2)}, [samples, str(graph), ink])
 
 
-def graph_profile(path: str, samples, runs: int = 5) -> dict:
+def graph_profile(path: str, samples, ink=None, runs: int = 5) -> dict:
     import onnxruntime as ort
 
     from conrt.runtime.nn.sheet import prepare_udp
 
     size = samples[0][0].shape[0]
     feeds = [{"sampled": s[None], "cover": c[None], "udp": prepare_udp(u, size, False)[0]} for u, s, c in samples]
+    if ink is not None:
+        feeds = [{**f, "ink": ink} for f in feeds]
     with tempfile.TemporaryDirectory() as tmp:
         opts = ort.SessionOptions()
         opts.intra_op_num_threads = 1
@@ -111,9 +118,9 @@ def main(argv=None) -> int:
     ap.add_argument("--frames", type=int, default=60)
     ap.add_argument("--json", type=Path, default=ROOT / "benchmarks" / "results" / "frame_cpu.json")
     args = ap.parse_args(argv)
-    loop, (samples, graph) = loop_profile(args.size, args.frames)
+    loop, (samples, graph, ink) = loop_profile(args.size, args.frames)
     result = {"date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "size": args.size,
-              "frames": args.frames, "loop": loop, "fusion_graph": graph_profile(graph, samples)}
+              "frames": args.frames, "loop": loop, "fusion_graph": graph_profile(graph, samples, ink)}
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(result, indent=1))
     print(json.dumps(result, indent=1))
