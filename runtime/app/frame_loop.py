@@ -441,8 +441,9 @@ class ShadeStage:
         if udp.shape[:2] != (self.size, self.size):
             raise InputError(f"UDP frame is {udp.shape[1]}x{udp.shape[0]}, the shader runs at {self.size}")
         rgba = self.backend.shade(udp) if views is None else self.backend.shade_views(udp, *views)
-        if self.clip_to_udp or coverage is not None:
-            rgba = rgba * udp[..., 3:4]  # premultiplied: scale all four channels
+        if self.clip_to_udp or coverage is not None:  # premultiplied: scale all four channels
+            # in place when the backend handed over an array of its own (finish_frame's copy): one pass less
+            rgba = np.multiply(rgba, udp[..., 3:4], out=rgba if rgba.flags.owndata and rgba.flags.writeable else None)
         if coverage is not None:
             if np.shape(coverage) != udp.shape[:2]:
                 raise InputError(f"coverage is {np.shape(coverage)}, the UDP frame {udp.shape[:2]}")
