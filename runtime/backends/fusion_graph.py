@@ -21,6 +21,10 @@ thread, ``benchmarks/frame_cpu.py``; docs/runtime.md, "Session 6"):
 - the score's second conv (8 -> 1 per view) is a depthwise conv over the views'
   channels summed per view, instead of a batch of 1-output convs (ORT pads
   1 output to 8 and runs them on the generic path);
+- the PReLUs (every slope <= 1 in the shipped weights) as ``y + relu((a - 1) y)``
+  (``act_nchwc``), which ORT keeps in its blocked layout end to end: a PRelu
+  took the plain layout, with a reorder out of the blocked convs and back
+  in around each of the 11 (0.9x the graph's CPU, session 7);
 - sums over the views (and the score's 8 channels) are MatMuls with a row
   of ones (``sum_views``): ORT's ReduceSum over a leading axis took ~3x as
   long; the seen mask multiplies instead of a Where (the same bits);
@@ -49,6 +53,18 @@ def sum_views(x: torch.Tensor) -> torch.Tensor:
     return torch.matmul(torch.ones(1, m, dtype=x.dtype), x.reshape(m, c * h * w)).reshape(1, c, h, w)
 
 
+def act_nchwc(act: nn.Module, y: torch.Tensor) -> torch.Tensor:
+    """``act(y)``; a PReLU with every slope a <= 1 as ``y + relu((a - 1) y)`` (y > 0: y; y < 0:
+    y + (a - 1) y = a y), the per-channel scale a BatchNormalization (mean 0, variance 1, eps 0):
+    ORT runs that as a blocked depthwise conv with the Relu fused and the Add blocked too, where
+    a PRelu takes the plain layout (a reorder out of the blocked convs and one back in)."""
+    if not isinstance(act, nn.PReLU) or act.weight.numel() != y.shape[1] or bool((act.weight > 1).any()):
+        return act(y)
+    c = y.shape[1]
+    zeros = torch.zeros(c, dtype=y.dtype)
+    return y + F.relu(F.batch_norm(y, zeros, torch.ones(c, dtype=y.dtype), act.weight - 1, zeros, False, 0.0, 0.0))
+
+
 class FastFusionGraph(nn.Module):
     """``FusionNet.forward(sampled, cover, encode_pose(udp), keep_seen)`` of
     ``model`` (a ``LookupNet``) for ONNX export; inputs as the gl-lookup
@@ -72,7 +88,7 @@ class FastFusionGraph(nn.Module):
              + F.conv2d(cover_small, wt[:, 4:5], None, padding=1)
              + F.conv2d((sampled_small - consensus).abs(), wt[:, 5:9], None, padding=1)
              + F.conv2d(udp_small, wt[:, 9:], None, padding=1))
-        y = act(y)
+        y = act_nchwc(act, y)
         # 8 -> 1 per view: a depthwise conv over the views' channels (blocked kernel), summed per view
         second = f.score[1]
         c = second.weight.shape[1]
@@ -86,18 +102,19 @@ class FastFusionGraph(nn.Module):
         f = self.model.fusion
         conv, act = f.inp  # 9 input channels: split as in ``scores``
         wt = conv.weight
-        y = act(F.conv2d(torch.cat([fused_small, udp_small], 1), torch.cat([wt[:, :4], wt[:, 5:]], 1), conv.bias, padding=1)
+        y = act_nchwc(act, F.conv2d(torch.cat([fused_small, udp_small], 1), torch.cat([wt[:, :4], wt[:, 5:]], 1), conv.bias, padding=1)
                 + F.conv2d(coverage_small, wt[:, 4:5], None, padding=1))
         skips = []
         for down in f.down:
             skips.append(y)
-            y = down(y)
+            for conv, act in down:
+                y = act_nchwc(act, conv(y))
         for up, skip in zip(reversed(f.up), reversed(skips)):
             # up(cat(upsampled, skip)) as a conv of each, summed: no concatenated copy
             conv, act = up
             c = y.shape[1]
             y = F.interpolate(y, size=skip.shape[-2:], mode="bilinear", align_corners=False)
-            y = act(F.conv2d(y, conv.weight[:, :c], conv.bias, padding=1)
+            y = act_nchwc(act, F.conv2d(y, conv.weight[:, :c], conv.bias, padding=1)
                     + F.conv2d(skip, conv.weight[:, c:], None, padding=1))
         return f.out(y)
 
