@@ -71,6 +71,12 @@ def matrix_to_quat(m: np.ndarray) -> np.ndarray:
 
 
 def _quat_one(r) -> np.ndarray:
+    return np.array(rows_to_quat(r))
+
+
+def rows_to_quat(r) -> tuple:
+    """One 3x3 rotation as nested Python float rows -> (x, y, z, w), w >= 0: :func:`matrix_to_quat`
+    on plain floats (for per-substep callers that hold plain floats already)."""
     (a, b, c), (d, e, f), (g, h, i) = r
     cand = (1 + a + e + i, 1 + a - e - i, 1 - a + e - i, 1 - a - e + i)
     k = max(range(4), key=cand.__getitem__)
@@ -84,19 +90,14 @@ def _quat_one(r) -> np.ndarray:
     else:
         q = ((c + g) / s, (f + h) / s, 0.25 * s, (d - b) / s)
     n = math.sqrt(sum(x * x for x in q)) * (1 if q[3] >= 0 else -1)
-    return np.array([x / n for x in q])
+    return tuple(x / n for x in q)
 
 
 def quat_to_matrix(q: np.ndarray) -> np.ndarray:
     """[..., 4] quaternion (x, y, z, w) -> [..., 3, 3]."""
     q = np.asarray(q, np.float64)
     if q.shape == (4,):
-        x, y, z, w = q.tolist()
-        n = math.sqrt(x * x + y * y + z * z + w * w)
-        x, y, z, w = x / n, y / n, z / n, w / n
-        return np.array([[1 - 2 * (y * y + z * z), 2 * (x * y - z * w), 2 * (x * z + y * w)],
-                         [2 * (x * y + z * w), 1 - 2 * (x * x + z * z), 2 * (y * z - x * w)],
-                         [2 * (x * z - y * w), 2 * (y * z + x * w), 1 - 2 * (x * x + y * y)]])
+        return np.array(quat_to_rows(q.tolist()))
     q = q / np.linalg.norm(q, axis=-1, keepdims=True)
     pq = 2.0 * q[..., :, None] * q[..., None, :]  # [..., 4, 4] all products 2 q_i q_j at once
     out = np.empty(q.shape[:-1] + (3, 3))
@@ -110,6 +111,17 @@ def quat_to_matrix(q: np.ndarray) -> np.ndarray:
     out[..., 1, 2] = pq[..., 1, 2] - pq[..., 0, 3]
     out[..., 2, 1] = pq[..., 1, 2] + pq[..., 0, 3]
     return out
+
+
+def quat_to_rows(q) -> tuple:
+    """One quaternion (x, y, z, w) as Python floats -> its 3x3 rotation as nested float rows
+    (:func:`quat_to_matrix` on plain floats)."""
+    x, y, z, w = q
+    n = math.sqrt(x * x + y * y + z * z + w * w)
+    x, y, z, w = x / n, y / n, z / n, w / n
+    return ((1 - 2 * (y * y + z * z), 2 * (x * y - z * w), 2 * (x * z + y * w)),
+            (2 * (x * y + z * w), 1 - 2 * (x * x + z * z), 2 * (y * z - x * w)),
+            (2 * (x * z - y * w), 2 * (y * z + x * w), 1 - 2 * (x * x + y * y)))
 
 
 def slerp(q0: np.ndarray, q1: np.ndarray, t) -> np.ndarray:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 
 from conrt.physics.cloth import VerletCloth
-from conrt.physics.transforms import slerp
+from conrt.physics.transforms import matrix_to_quat, quat_to_matrix, quat_to_rows, rows_to_quat, slerp
 from conrt.physics.world import PhysicsWorld
 
 TOLERANCE_M = 6e-10  # 1/100 of float32's spacing at 1 m
@@ -123,3 +123,18 @@ def test_one_pair_slerp_equals_the_batched_one():
     batched = slerp(q0, q1, t)
     one = np.array([slerp(a, b, float(s)) for a, b, s in zip(q0, q1, t)])
     assert np.abs(one - batched).max() <= 4 * np.finfo(np.float64).eps
+
+
+def test_plain_float_rotations_equal_the_batched_ones():
+    """``quat_to_rows`` / ``rows_to_quat`` (the hair's per-substep rotation to go, on plain
+    floats) against the batched NumPy ``quat_to_matrix`` / ``matrix_to_quat``."""
+    rng = np.random.default_rng(2)
+    q = rng.normal(size=(2000, 4))
+    q /= np.linalg.norm(q, axis=1, keepdims=True)
+    q[q[:, 3] < 0] *= -1
+    m = quat_to_matrix(q)
+    rows = np.array([quat_to_rows(x) for x in q.tolist()])
+    assert np.abs(rows - m).max() <= 4 * np.finfo(np.float64).eps
+    back = np.array([rows_to_quat(x) for x in m.tolist()])
+    assert np.abs(back - matrix_to_quat(m)).max() <= 4 * np.finfo(np.float64).eps
+    assert np.abs(back - q).max() < 1e-12
