@@ -321,7 +321,7 @@ class VerletCloth:
     def _near(self, x: np.ndarray):
         """The capsules whose bounding box comes near the cloth's (cheap broad phase), with
         what ``_collide`` needs of them precomputed (once per substep, not per contact pass):
-        (a [C, 3], ab [C, 3], radius + margin squared, a.ab, |ab|^2), or None when none is near."""
+        (a [C, 3], ab [C, 3], radius + margin [C], a.ab, |ab|^2, |a|^2), or None when none is near."""
         if not len(self.capsules):
             return None
         c = self.capsules
