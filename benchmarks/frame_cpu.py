@@ -11,7 +11,13 @@ the fusion graph's ONNX Runtime ops by type.
 2. The exact fusion graph (the one the gl-lookup backend runs) on frames of
    that loop, one thread, with ONNX Runtime's profiler: ms per op type.
 
+With ``--baseline COMMIT``: both, alternately, ``--rounds`` times, each run a
+fresh process, the baseline's code from ``git archive`` (imported through
+benchmarks/e2e_ab.py's launcher), this checkout's profiler script for both;
+the JSON holds every run and the medians per version.
+
 Usage: python benchmarks/frame_cpu.py [--size 256] [--frames 60] [--json benchmarks/results/frame_cpu.json]
+       [--baseline 87610d9 --rounds 3]
 """
 from __future__ import annotations
 
@@ -24,6 +30,8 @@ import tempfile
 import threading
 import time
 from pathlib import Path
+
+import numpy as np
 
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -61,7 +69,10 @@ def loop_profile(size: int, frames: int) -> tuple[dict, list]:
                 job = rt.last_produced
                 samples.append((job.udp.copy(), job.views[0].copy(), job.views[1].copy()))
         wall, cpu, after = time.perf_counter() - t0, time.process_time() - cpu0, thread_cpu()
-        graph = rt.shader.backend._graph(size, rt.shader.cache.views, keep_seen=True)
+        backend = rt.shader.backend
+        graph = backend._graph(size, rt.shader.cache.views, keep_seen=backend.model.cfg.lookup.keep_seen)
+        ink = rt.shader.cache.ink()  # the sheet's judged look: the exact graph's fourth input
+        ink = None if not backend.model.cfg.lookup.keep_seen else (np.ones(1, np.float32) if ink is None else ink.numpy())
     finally:
         rt.close()
     per = collections.defaultdict(float)
@@ -70,16 +81,18 @@ def loop_profile(size: int, frames: int) -> tuple[dict, list]:
         per["llvmpipe" if name.startswith("llvmpipe") else name] += (t - before.get(key, 0.0)) / frames * 1e3
     return ({"fps": round(frames / wall, 2), "cpu_ms": round(cpu / frames * 1e3, 1),
              "threads_ms": {k: round(v, 1) for k, v in sorted(per.items(), key=lambda kv: -kv[1]) if v > 0.05},
-             "load_1min": round(os.getloadavg()[0], 2)}, [samples, str(graph)])
+             "load_1min": round(os.getloadavg()[0], 2)}, [samples, str(graph), ink])
 
 
-def graph_profile(path: str, samples, runs: int = 5) -> dict:
+def graph_profile(path: str, samples, ink=None, runs: int = 5) -> dict:
     import onnxruntime as ort
 
     from conrt.runtime.nn.sheet import prepare_udp
 
     size = samples[0][0].shape[0]
     feeds = [{"sampled": s[None], "cover": c[None], "udp": prepare_udp(u, size, False)[0]} for u, s, c in samples]
+    if ink is not None:
+        feeds = [{**f, "ink": ink} for f in feeds]
     with tempfile.TemporaryDirectory() as tmp:
         opts = ort.SessionOptions()
         opts.intra_op_num_threads = 1
@@ -110,13 +123,65 @@ def main(argv=None) -> int:
     ap.add_argument("--size", type=int, default=256)
     ap.add_argument("--frames", type=int, default=60)
     ap.add_argument("--json", type=Path, default=ROOT / "benchmarks" / "results" / "frame_cpu.json")
+    ap.add_argument("--baseline", default=None, help="a commit to run alternately with this checkout")
+    ap.add_argument("--rounds", type=int, default=3)
     args = ap.parse_args(argv)
-    loop, (samples, graph) = loop_profile(args.size, args.frames)
+    if args.baseline:
+        return compare(args)
+    loop, (samples, graph, ink) = loop_profile(args.size, args.frames)
     result = {"date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "size": args.size,
-              "frames": args.frames, "loop": loop, "fusion_graph": graph_profile(graph, samples)}
+              "frames": args.frames, "loop": loop, "fusion_graph": graph_profile(graph, samples, ink)}
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(result, indent=1))
     print(json.dumps(result, indent=1))
+    return 0
+
+
+def compare(args) -> int:
+    """--baseline: this profile of the baseline's code and of this checkout's, alternately."""
+    import statistics
+    import subprocess
+
+    from e2e_ab import _LAUNCH  # benchmarks/ is on sys.path when run as a script
+
+    # the launcher runs this script (not the CLI) with the conrt of the folder it is given
+    launch = _LAUNCH.replace("from conrt.cli import main\nsys.exit(main())",
+                             "import runpy\nsys.argv.pop(0)\nrunpy.run_path(sys.argv[0], run_name='__main__')")
+    head = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
+                          check=True).stdout.strip()
+    runs: dict = {"baseline": [], "head": []}
+    with tempfile.TemporaryDirectory(prefix="conrt-frame-cpu-") as tmp:
+        base = Path(tmp) / "src"
+        base.mkdir()
+        archive = subprocess.run(["git", "-C", str(ROOT), "archive", args.baseline], capture_output=True, check=True)
+        subprocess.run(["tar", "-x", "-C", str(base)], input=archive.stdout, check=True)
+        for r in range(args.rounds):  # ABBA...: neither version always runs first
+            for name in ("baseline", "head") if r % 2 == 0 else ("head", "baseline"):
+                out = Path(tmp) / f"{name}{r}.json"
+                proc = subprocess.run([sys.executable, "-c", launch, str(base if name == "baseline" else ROOT),
+                                       str(Path(__file__).resolve()), "--size", str(args.size), "--frames",
+                                       str(args.frames), "--json", str(out)], capture_output=True, text=True,
+                                      env={**os.environ, "DISPLAY": ""}, timeout=1800)
+                if proc.returncode != 0:
+                    raise SystemExit(f"{name} run failed:\n{proc.stderr[-3000:]}")
+                runs[name].append(json.loads(out.read_text()))
+                loop = runs[name][-1]["loop"]
+                print(f"{name}: {loop['cpu_ms']} ms CPU / frame, threads {loop['threads_ms']}, load {loop['load_1min']}")
+    medians = {}
+    for name, rows in runs.items():
+        threads = {k for r in rows for k in r["loop"]["threads_ms"]}
+        medians[name] = {"cpu_ms": statistics.median(r["loop"]["cpu_ms"] for r in rows),
+                         "fps": statistics.median(r["loop"]["fps"] for r in rows),
+                         "fusion_graph_cpu_ms": statistics.median(r["fusion_graph"]["cpu_ms_per_run"] for r in rows),
+                         "threads_ms": {k: statistics.median(r["loop"]["threads_ms"].get(k, 0.0) for r in rows)
+                                        for k in sorted(threads)},
+                         "load_1min": [r["loop"]["load_1min"] for r in rows]}
+    result = {"what": f"benchmarks/frame_cpu.py --size {args.size} --frames {args.frames}, run alternately with "
+                      f"{args.baseline}'s code (baseline) and {head}'s, {args.rounds} rounds, each a fresh process",
+              "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "runs": runs, "medians": medians}
+    args.json.parent.mkdir(parents=True, exist_ok=True)
+    args.json.write_text(json.dumps(result, indent=1))
+    print(json.dumps(medians, indent=1))
     return 0
 
 

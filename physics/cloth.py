@@ -11,6 +11,7 @@ normal, computed once in the rest pose), so it follows the proxy.
 from __future__ import annotations
 
 import logging
+import math
 import os
 import tempfile
 from dataclasses import dataclass
@@ -272,6 +273,16 @@ class VerletCloth:
         # Jacobi averaging: divide each node's summed corrections by its constraint count
         count = np.bincount(self.pairs.ravel(), minlength=len(proxy.nodes)).astype(np.float64)
         self.scale = (1.0 / np.maximum(count, 1.0))[:, None]
+        # per constraint, what each end takes of the correction: over-relaxed (1.5), weighted by the
+        # ends' freedom, divided by the node's constraint count (constant: computed once, not per substep)
+        i, j = self.pairs[:, 0], self.pairs[:, 1]
+        wi, wj = self.free[i], self.free[j]
+        wsum = np.maximum(wi + wj, 1e-12)
+        self._gain_i = (1.5 * self.stiff * wi / wsum * self.scale[i, 0])[:, None]
+        self._gain_j = (1.5 * self.stiff * wj / wsum * self.scale[j, 0])[:, None]
+        self._pinned_rest = proxy.nodes[proxy.pinned]
+        self._movable = self.free[:, None] > 0
+        self._inv_rest_anchor = np.linalg.inv(self.rest_anchor)
         self.drag = float(params.drag)
         self.capsules = np.zeros((0, 7))  # [C, 7] a(3), b(3), radius in world space, set by the world
         self.resets = 0
@@ -286,53 +297,55 @@ class VerletCloth:
 
     def step(self, dt: float) -> None:
         x, prev = self.x, self.prev
-        pinned_goal = self.rest_nodes(self._anchor)[self.proxy.pinned]
-        v = (x - prev) * np.exp(-self.drag * dt)
-        self.prev = x.copy()
+        m = self._anchor @ self._inv_rest_anchor  # rest -> now, as rest_nodes(), for the pinned nodes only
+        pinned_goal = self._pinned_rest @ m[:3, :3].T + m[:3, 3]
+        v = (x - prev) * math.exp(-self.drag * dt)
+        self.prev = x  # not written below: x is rebound to a new array
         x = x + (v + self.gravity * dt * dt) * self.free[:, None]
         x[self.proxy.pinned] = pinned_goal
         i, j = self.pairs[:, 0], self.pairs[:, 1]
-        w = self.free
-        wi, wj = w[i], w[j]
-        wsum = np.maximum(wi + wj, 1e-12)
         n = len(x)
         caps = self._near(x)
-        # over-relaxed (1.5) Jacobi, each node's share divided by its constraint count
-        gain_i = (1.5 * self.stiff * wi / wsum * self.scale[i, 0])[:, None]
-        gain_j = (1.5 * self.stiff * wj / wsum * self.scale[j, 0])[:, None]
+        gain_i, gain_j, slot_i, slot_j, rest = self._gain_i, self._gain_j, self._slot_i, self._slot_j, self.rest_len
         for it in range(self.iterations):
             d = np.take(x, j, axis=0) - np.take(x, i, axis=0)  # take: ~3x faster than fancy indexing
             length = np.sqrt(np.einsum("ed,ed->e", d, d))
-            c = ((length - self.rest_len) / np.maximum(length, 1e-9))[:, None] * d
+            c = ((length - rest) / np.maximum(length, 1e-9))[:, None] * d
             # one bincount per end over flattened (node, axis) slots: ~10x faster than np.add.at
-            delta = np.bincount(self._slot_i, (c * gain_i).ravel(), 3 * n) - np.bincount(self._slot_j, (c * gain_j).ravel(), 3 * n)
+            delta = np.bincount(slot_i, (c * gain_i).ravel(), 3 * n) - np.bincount(slot_j, (c * gain_j).ravel(), 3 * n)
             x = x + delta.reshape(n, 3)
             if it % 4 == 3 or it == self.iterations - 1:  # contacts twice per substep are enough
                 x = self._collide(x, caps)
         self.x = x
 
-    def _near(self, x: np.ndarray) -> np.ndarray:
-        """The capsules whose bounding box comes near the cloth's (cheap broad phase)."""
+    def _near(self, x: np.ndarray):
+        """The capsules whose bounding box comes near the cloth's (cheap broad phase), with
+        what ``_collide`` needs of them precomputed (once per substep, not per contact pass):
+        (a [C, 3], ab [C, 3], radius + margin [C], a.ab, |ab|^2, |a|^2), or None when none is near."""
         if not len(self.capsules):
-            return self.capsules
+            return None
         c = self.capsules
         lo, hi = x.min(0) - 0.05, x.max(0) + 0.05
         clo = np.minimum(c[:, 0:3], c[:, 3:6]) - c[:, 6:7]
         chi = np.maximum(c[:, 0:3], c[:, 3:6]) + c[:, 6:7]
-        return c[((clo <= hi) & (chi >= lo)).all(1)]
+        c = c[((clo <= hi) & (chi >= lo)).all(1)]
+        if not len(c):
+            return None
+        a, ab, r = c[:, 0:3], c[:, 3:6] - c[:, 0:3], c[:, 6] + self.params.margin
+        return a, ab, r, (a * ab).sum(1), (ab * ab).sum(1), (a * a).sum(1)
 
-    def _collide(self, x: np.ndarray, caps: np.ndarray) -> np.ndarray:
-        """Push nodes out of the capsules (plus the collision margin)."""
-        if not len(caps):
+    def _collide(self, x: np.ndarray, caps) -> np.ndarray:
+        """Push nodes out of the capsules (plus the collision margin); ``caps`` from ``_near``."""
+        if caps is None:
             return x
-        a, ab, r = caps[:, 0:3], caps[:, 3:6] - caps[:, 0:3], caps[:, 6] + self.params.margin
-        t = np.clip((x @ ab.T - (a * ab).sum(1)) / np.maximum((ab * ab).sum(1), 1e-12), 0, 1)  # [N, C]
+        a, ab, r, a_ab, ab2, a2 = caps
+        xab = x @ ab.T - a_ab  # [N, C] (x - a).ab
+        t = np.clip(xab / np.maximum(ab2, 1e-12), 0, 1)
         # squared distance to each axis point without building [N, C, 3]:
         # |x - a - t ab|^2 = |x - a|^2 - 2 t (x - a).ab + t^2 |ab|^2
-        xa2 = (x * x).sum(1)[:, None] - 2 * x @ a.T + (a * a).sum(1)
-        xab = x @ ab.T - (a * ab).sum(1)
-        dist2 = xa2 - 2 * t * xab + t * t * (ab * ab).sum(1)
-        hit = (dist2 < r * r) & (self.free[:, None] > 0)
+        xa2 = (x * x).sum(1)[:, None] - 2 * x @ a.T + a2
+        dist2 = xa2 - 2 * t * xab + t * t * ab2
+        hit = (dist2 < r * r) & self._movable
         if not hit.any():  # the usual case: nothing inside
             return x
         n, c = np.nonzero(hit)

@@ -22,7 +22,7 @@ from conrt.errors import PhysicsError
 from conrt.types import Character, SimRegion
 
 from .rig import BODY_GROUP, HAIR_GROUP, VRM_COLLIDER_GROUP
-from .transforms import matrix_to_quat, quat_to_matrix, rotation_between
+from .transforms import matrix_to_quat, quat_to_rows, rotation_between, rows_to_quat
 
 log = logging.getLogger(__name__)
 
@@ -231,8 +231,10 @@ class HairChain:
         g = goal[:3, 3].tolist()
         force = [m * ((g[k] - pos[k]) * inv_dt - v[k]) * inv_dt for k in range(3)]
         force[1] += gravity * self._total_mass
-        # rotation still to go (world frame) as axis * angle
-        x, y, z, qw = matrix_to_quat(goal[:3, :3] @ quat_to_matrix(np.array(orn)).T).tolist()
+        # rotation still to go (world frame) as axis * angle: goal R @ base R^T, on plain floats
+        now = quat_to_rows(orn)
+        x, y, z, qw = rows_to_quat([[g0 * n0 + g1 * n1 + g2 * n2 for n0, n1, n2 in now]
+                                    for g0, g1, g2 in goal[:3, :3].tolist()])
         s = math.sqrt(x * x + y * y + z * z)
         k = 2 * math.atan2(s, qw) / max(s, 1e-12) * inv_dt
         torque = [self._inertia * (a * k - b) * inv_dt for a, b in zip((x, y, z), w)]

@@ -11,11 +11,25 @@ thread, ``benchmarks/frame_cpu.py``; docs/runtime.md, "Session 6"):
   (a conv is a sum over its inputs): pooled colour (4), pooled coverage (1),
   distance to the consensus (4) and the target UDP (4, once for all views)
   each take the fast path, and the pooled views are never concatenated;
-- the refinement U-Net's convs on concatenations (its input; upsampled +
-  skip) run as one conv per part, summed (ORT adds into the conv's output);
+- the refinement U-Net's input conv (9 channels) runs as one 8-channel conv
+  on the fused colour and the target UDP concatenated (the blocked kernel;
+  three separate 4/1/4-channel convs took ORT's slow path for inputs of
+  fewer than 8 channels: 0.86-0.88x the graph's CPU with the sums below,
+  session 7) plus a 1-channel conv on the coverage; its convs on
+  concatenations (upsampled + skip) run as one conv per part, summed (ORT
+  adds into the conv's output);
 - the score's second conv (8 -> 1 per view) is a depthwise conv over the views'
   channels summed per view, instead of a batch of 1-output convs (ORT pads
   1 output to 8 and runs them on the generic path);
+- the PReLUs (every slope <= 1 in the shipped weights) as ``y + relu((a - 1) y)``
+  (``act_nchwc``), which ORT keeps in its blocked layout end to end: a PRelu
+  took the plain layout, with a reorder out of the blocked convs and back
+  in around each of the 11 (0.9x the graph's CPU, session 7);
+- sums over the views (and the score's 8 channels) are MatMuls with a row
+  of ones (``sum_views``): ORT's ReduceSum over a leading axis took ~3x as
+  long; the max over the views (the softmax's shift) a Split and elementwise
+  Maxes (``max_views``, the same bits); the seen mask multiplies instead of
+  a Where (the same bits);
 - the softmax over views is never normalised at full size: ``fused`` and
   ``coverage`` are ratios of weighted sums, so the exponentials' sum cancels
   (``fused = sum(e m s) / max(sum(e m), 1e-6 sum(e))`` is
@@ -32,6 +46,35 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..nn.lookup_net import target_edges
+
+
+def sum_views(x: torch.Tensor) -> torch.Tensor:
+    """[M, C, H, W] -> [1, C, H, W], the sum over the first axis as a MatMul with a row of ones:
+    ONNX Runtime's ReduceSum over a leading axis ran ~3x slower (one pass at a time)."""
+    m, c, h, w = x.shape
+    return torch.matmul(torch.ones(1, m, dtype=x.dtype), x.reshape(m, c * h * w)).reshape(1, c, h, w)
+
+
+def act_nchwc(act: nn.Module, y: torch.Tensor) -> torch.Tensor:
+    """``act(y)``; a PReLU with every slope a <= 1 as ``y + relu((a - 1) y)`` (y > 0: y; y < 0:
+    y + (a - 1) y = a y), the per-channel scale a BatchNormalization (mean 0, variance 1, eps 0):
+    ORT runs that as a blocked depthwise conv with the Relu fused and the Add blocked too, where
+    a PRelu takes the plain layout (a reorder out of the blocked convs and one back in)."""
+    if not isinstance(act, nn.PReLU) or act.weight.numel() != y.shape[1] or bool((act.weight > 1).any()):
+        return act(y)
+    c = y.shape[1]
+    zeros = torch.zeros(c, dtype=y.dtype)
+    return y + F.relu(F.batch_norm(y, zeros, torch.ones(c, dtype=y.dtype), act.weight - 1, zeros, False, 0.0, 0.0))
+
+
+def max_views(x: torch.Tensor) -> torch.Tensor:
+    """[M, C, H, W] -> [1, C, H, W], the max over the first axis as a Split and a chain of
+    elementwise Max (exact, as any max): ORT's ReduceMax over a leading axis took ~3x as long."""
+    parts = x.split(1, 0)
+    out = parts[0]
+    for part in parts[1:]:
+        out = torch.maximum(out, part)
+    return out
 
 
 class FastFusionGraph(nn.Module):
@@ -51,38 +94,39 @@ class FastFusionGraph(nn.Module):
         m, _, h, w = sampled_small.shape
         first, act = f.score[0]
         wt = first.weight  # [C, 13]: colour 0-3, coverage 4, |colour - consensus| 5-8, target UDP 9-12
-        seen_sum = cover_small.sum(0, keepdim=True)
-        consensus = (sampled_small * cover_small).sum(0, keepdim=True) / seen_sum.clamp_min(1e-6)
+        seen_sum = sum_views(cover_small)
+        consensus = sum_views(sampled_small * cover_small) / seen_sum.clamp_min(1e-6)
         y = (F.conv2d(sampled_small, wt[:, :4], first.bias, padding=1)
              + F.conv2d(cover_small, wt[:, 4:5], None, padding=1)
              + F.conv2d((sampled_small - consensus).abs(), wt[:, 5:9], None, padding=1)
              + F.conv2d(udp_small, wt[:, 9:], None, padding=1))
-        y = act(y)
+        y = act_nchwc(act, y)
         # 8 -> 1 per view: a depthwise conv over the views' channels (blocked kernel), summed per view
         second = f.score[1]
         c = second.weight.shape[1]
         per_channel = F.conv2d(y.reshape(1, m * c, h, w), second.weight.reshape(c, 1, 3, 3).repeat(m, 1, 1, 1),
                                None, padding=1, groups=m * c)
-        return per_channel.reshape(m, c, h, w).sum(1).reshape(1, m, h, w) + second.bias
+        summed = torch.matmul(torch.ones(1, c, dtype=y.dtype), per_channel.reshape(m, c, h * w))  # [M, 1, h w]
+        return summed.reshape(1, m, h, w) + second.bias
 
     def refine(self, fused_small: torch.Tensor, coverage_small: torch.Tensor, udp_small: torch.Tensor) -> torch.Tensor:
         """FusionNet's refinement U-Net at 1/refine_scale -> delta [1, 4, h, w]."""
         f = self.model.fusion
         conv, act = f.inp  # 9 input channels: split as in ``scores``
         wt = conv.weight
-        y = act(F.conv2d(fused_small, wt[:, :4], conv.bias, padding=1)
-                + F.conv2d(coverage_small, wt[:, 4:5], None, padding=1)
-                + F.conv2d(udp_small, wt[:, 5:], None, padding=1))
+        y = act_nchwc(act, F.conv2d(torch.cat([fused_small, udp_small], 1), torch.cat([wt[:, :4], wt[:, 5:]], 1), conv.bias, padding=1)
+                + F.conv2d(coverage_small, wt[:, 4:5], None, padding=1))
         skips = []
         for down in f.down:
             skips.append(y)
-            y = down(y)
+            for conv, act in down:
+                y = act_nchwc(act, conv(y))
         for up, skip in zip(reversed(f.up), reversed(skips)):
             # up(cat(upsampled, skip)) as a conv of each, summed: no concatenated copy
             conv, act = up
             c = y.shape[1]
             y = F.interpolate(y, size=skip.shape[-2:], mode="bilinear", align_corners=False)
-            y = act(F.conv2d(y, conv.weight[:, :c], conv.bias, padding=1)
+            y = act_nchwc(act, F.conv2d(y, conv.weight[:, :c], conv.bias, padding=1)
                     + F.conv2d(skip, conv.weight[:, c:], None, padding=1))
         return f.out(y)
 
@@ -107,11 +151,11 @@ class FastFusionGraph(nn.Module):
         # score + 8 (cover - 1), the constant moved before the (linear) resize
         score = F.interpolate(score - 8.0, size=(h, w), mode="bilinear", align_corners=False).reshape(m, 1, h, w)
         logits = score + 8.0 * cover4
-        e = torch.exp(logits - logits.amax(0, keepdim=True))  # the softmax's numerators
-        total = e.sum(0, keepdim=True)
-        seen = torch.where(cover4 > 0.01, e, 0.0)  # a scalar: zeros_like would be exported as a full-size constant
-        fused = (seen * sampled4).sum(0, keepdim=True) / torch.maximum(seen.sum(0, keepdim=True), 1e-6 * total)
-        coverage = (e * cover4).sum(0, keepdim=True) / total
+        e = torch.exp(logits - max_views(logits))  # the softmax's numerators
+        total = sum_views(e)
+        seen = e * (cover4 > 0.01).to(e.dtype)
+        fused = sum_views(seen * sampled4) / torch.maximum(sum_views(seen), 1e-6 * total)
+        coverage = sum_views(e * cover4) / total
         udp_refine = udp_small if r == s else F.avg_pool2d(udp, r)
         delta = self.refine(F.avg_pool2d(fused, r), F.avg_pool2d(coverage, r), udp_refine)
         delta = F.interpolate(delta, size=(h, w), mode="bilinear", align_corners=False)

@@ -13,6 +13,7 @@ pasted back into the UDP frame's original size.
 from __future__ import annotations
 
 import logging
+import math
 import zipfile
 import zlib
 from dataclasses import dataclass
@@ -251,10 +252,10 @@ def check_udp(udp) -> np.ndarray:
         raise InputError(f"UDP frame is empty (shape {data.shape})")
     if data.dtype.kind != "f":  # ints/bools/complex are not coordinates (an 8-bit image goes through read_udp)
         raise InputError(f"UDP frame: expected floating-point xyz + visibility in 0..1, got dtype {data.dtype}")
-    data = data.astype(np.float32)
-    if not np.isfinite(data).all():
+    data = np.asarray(data, np.float32)  # no copy of a float32 frame: every caller copies what it keeps
+    lo, hi = float(data.min()), float(data.max())  # NaN propagates into min/max, inf is the min or max
+    if not (math.isfinite(lo) and math.isfinite(hi)):
         raise InputError("UDP frame contains NaN/inf")
-    lo, hi = float(data.min()), float(data.max())
     if lo < -UDP_RANGE_SLACK or hi > 1 + UDP_RANGE_SLACK:
         raise InputError(f"UDP frame values span {lo:.3g}..{hi:.3g}; UDP coordinates and visibility are in 0..1")
     return data

@@ -1,0 +1,118 @@
+"""The exact fusion graph (what the shading thread runs) of a baseline commit against this
+checkout's, on the same real frames, interleaved in one process.
+
+Each version exports its own graph (``export_fusion_onnx``, keep_seen: exact
+correspondences) with the shipped weights; the baseline's from its code out
+of ``git archive`` (imported through benchmarks/e2e_ab.py's launcher). Both
+run in ONNX Runtime with one thread, as the gl-lookup backend opens them,
+alternately on the same frames of the default runtime (walk clip, sample
+sheet, exact correspondences); per size: the median CPU ms per run and the
+largest difference of their outputs (float rounding only).
+
+Usage: python benchmarks/fusion_graph_ab.py [--baseline 87610d9] [--sizes 128,256,512] [--rounds 8]
+       [--json benchmarks/results/fusion_graph_ab.json]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from e2e_ab import _LAUNCH  # benchmarks/ is on sys.path when run as a script
+
+ROOT = Path(__file__).resolve().parents[1]
+
+# the launcher's version of conrt exports its exact fusion graph (argv: size, views, path)
+_EXPORT = r"""
+from conrt.runtime.backends.gl_lookup_backend import export_fusion_onnx
+from conrt.runtime.nn.checkpoint import resolve_model
+export_fusion_onnx(resolve_model(None), sys.argv[3], int(sys.argv[1]), int(sys.argv[2]), True)
+"""
+
+
+def export_in(source: Path, size: int, views: int, path: Path) -> Path:
+    code = _LAUNCH.replace("from conrt.cli import main\nsys.exit(main())", _EXPORT)
+    proc = subprocess.run([sys.executable, "-c", code, str(source), str(size), str(views), str(path)],
+                          capture_output=True, text=True, env={**os.environ, "DISPLAY": ""}, timeout=1800)
+    if proc.returncode != 0:
+        raise SystemExit(f"export of {source} failed:\n{proc.stderr[-3000:]}")
+    return path
+
+
+def frames(size: int, count: int = 4) -> list[dict]:
+    """Feeds of the exact graph from the default runtime's walk frames (every 5th)."""
+    from conrt.runtime.app.frame_loop import RuntimeSpec, build_runtime
+    from conrt.runtime.nn.sheet import prepare_udp
+
+    rt = build_runtime(RuntimeSpec(motion="walk", size=size, context="egl", lookahead=False))
+    try:
+        ink = rt.shader.cache.ink()
+        ink = np.ones(1, np.float32) if ink is None else ink.numpy()
+        out = []
+        for _ in range(count):
+            for _ in range(5):
+                pose = rt.physics.step()
+            rt.raster.render(pose, rt.raster.camera(pose))
+            sampled, cover = rt.raster.read_views()
+            out.append({"sampled": sampled[None].copy(), "cover": cover[None].copy(),
+                        "udp": prepare_udp(rt.raster.read(), size, False)[0], "ink": ink})
+        return out
+    finally:
+        rt.close()
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--baseline", default="87610d9")
+    ap.add_argument("--sizes", default="128,256,512")
+    ap.add_argument("--rounds", type=int, default=8)
+    ap.add_argument("--json", type=Path, default=ROOT / "benchmarks" / "results" / "fusion_graph_ab.json")
+    args = ap.parse_args(argv)
+    from conrt.runtime.backends.onnx_backend import open_session
+
+    head = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
+                          check=True).stdout.strip()
+    rows = {}
+    with tempfile.TemporaryDirectory(prefix="conrt-graph-ab-") as tmp:
+        base = Path(tmp) / "src"
+        base.mkdir()
+        archive = subprocess.run(["git", "-C", str(ROOT), "archive", args.baseline], capture_output=True, check=True)
+        subprocess.run(["tar", "-x", "-C", str(base)], input=archive.stdout, check=True)
+        for size in map(int, args.sizes.split(",")):
+            feeds = frames(size)
+            views = feeds[0]["sampled"].shape[1]
+            sessions = {name: open_session(export_in(src, size, views, Path(tmp) / f"{name}-{size}.onnx"), 1)
+                        for name, src in (("baseline", base), ("head", ROOT))}
+            outs = {name: [s.run(["rgba"], f)[0] for f in feeds] for name, s in sessions.items()}
+            diff = max(float(np.abs(a - b).max()) for a, b in zip(outs["baseline"], outs["head"]))
+            times: dict = {"baseline": [], "head": []}
+            for r in range(args.rounds):  # ABBA...
+                for name in ("baseline", "head") if r % 2 == 0 else ("head", "baseline"):
+                    c0 = time.process_time()
+                    for f in feeds:
+                        sessions[name].run(["rgba"], f)
+                    times[name].append(round((time.process_time() - c0) / len(feeds) * 1e3, 2))
+            med = {k: statistics.median(v) for k, v in times.items()}
+            rows[str(size)] = {"views": views, "cpu_ms_median": med, "cpu_ms": times,
+                               "ratio": round(med["head"] / med["baseline"], 3), "max_abs_diff": diff,
+                               "load_1min": round(os.getloadavg()[0], 2)}
+            print(f"{size}²: {med['baseline']:.2f} -> {med['head']:.2f} ms CPU per run "
+                  f"({rows[str(size)]['ratio']}x), outputs within {diff:.1e}, load {rows[str(size)]['load_1min']}")
+    out = {"what": f"exact fusion graph, {args.baseline} (baseline) vs {head}, one ORT thread, "
+                   f"{args.rounds} interleaved rounds over the same 4 walk frames per size",
+           "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "sizes": rows}
+    args.json.parent.mkdir(parents=True, exist_ok=True)
+    args.json.write_text(json.dumps(out, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,140 @@
+"""The physics' fast paths move things exactly as their plain definitions do.
+
+The Verlet skirt's substep (``VerletCloth.step``: constants computed once,
+capsule terms once per substep, only the pinned nodes carried by the anchor)
+and the single-quaternion ``slerp`` (Python floats) were rewritten for speed
+(session 7, #15). Here the plain versions (main 87610d9's code, written out)
+run beside them on the same inputs: a real walking world's anchors and leg
+capsules, random quaternions. The tolerance: poses leave the physics as
+float32, whose spacing at the cloth's ~1 m coordinates is 6e-8 m; a
+difference 100x below it never changes a drawn vertex.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from conrt.physics.cloth import VerletCloth
+from conrt.physics.transforms import matrix_to_quat, quat_to_matrix, quat_to_rows, rows_to_quat, slerp
+from conrt.physics.world import PhysicsWorld
+
+TOLERANCE_M = 6e-10  # 1/100 of float32's spacing at 1 m
+
+
+class PlainVerlet(VerletCloth):
+    """``VerletCloth.step`` as main 87610d9 wrote it: every constant per substep, all
+    nodes carried rigidly to find the pinned ones, the capsule terms per contact pass."""
+
+    def step(self, dt: float) -> None:
+        x, prev = self.x, self.prev
+        pinned_goal = self.rest_nodes(self._anchor)[self.proxy.pinned]
+        v = (x - prev) * np.exp(-self.drag * dt)
+        self.prev = x.copy()
+        x = x + (v + self.gravity * dt * dt) * self.free[:, None]
+        x[self.proxy.pinned] = pinned_goal
+        i, j = self.pairs[:, 0], self.pairs[:, 1]
+        w = self.free
+        wi, wj = w[i], w[j]
+        wsum = np.maximum(wi + wj, 1e-12)
+        n = len(x)
+        caps = self._plain_near(x)
+        gain_i = (1.5 * self.stiff * wi / wsum * self.scale[i, 0])[:, None]
+        gain_j = (1.5 * self.stiff * wj / wsum * self.scale[j, 0])[:, None]
+        for it in range(self.iterations):
+            d = x[j] - x[i]
+            length = np.sqrt((d * d).sum(1))
+            c = ((length - self.rest_len) / np.maximum(length, 1e-9))[:, None] * d
+            delta = np.zeros((n, 3))
+            np.add.at(delta, i, c * gain_i)
+            np.add.at(delta, j, -c * gain_j)
+            x = x + delta
+            if it % 4 == 3 or it == self.iterations - 1:
+                x = self._plain_collide(x, caps)
+        self.x = x
+
+    def _plain_near(self, x):
+        c = self.capsules
+        if not len(c):
+            return c
+        lo, hi = x.min(0) - 0.05, x.max(0) + 0.05
+        clo = np.minimum(c[:, 0:3], c[:, 3:6]) - c[:, 6:7]
+        chi = np.maximum(c[:, 0:3], c[:, 3:6]) + c[:, 6:7]
+        return c[((clo <= hi) & (chi >= lo)).all(1)]
+
+    def _plain_collide(self, x, caps):
+        if not len(caps):
+            return x
+        a, ab, r = caps[:, 0:3], caps[:, 3:6] - caps[:, 0:3], caps[:, 6] + self.params.margin
+        out = x.copy()
+        for k in range(len(x)):  # node by node, capsule by capsule: the definition
+            if self.free[k] == 0:
+                continue
+            for ci in range(len(caps)):
+                t = np.clip((x[k] - a[ci]) @ ab[ci] / max(ab[ci] @ ab[ci], 1e-12), 0, 1)
+                d = x[k] - (a[ci] + t * ab[ci])
+                dist = np.sqrt(d @ d)
+                if dist < r[ci]:
+                    out[k] += (r[ci] - dist) / max(dist, 1e-9) * d
+        return out
+
+
+def test_the_verlet_substep_moves_the_skirt_as_its_plain_definition(girl):
+    """A walking world's skirt anchors and leg capsules, 2 s at 120 Hz substeps: the
+    fast step and the plain one stay within TOLERANCE_M of each other at every substep,
+    and the skirt does move and touch the legs (the comparison tests something)."""
+    with PhysicsWorld(fps=30, substeps=4) as world:
+        world.add(girl, "walk")
+        fast = world.actors[0].cloths[0]
+        plain = PlainVerlet(fast.proxy, fast.rest_anchor, fast.params, anchor_world=fast._anchor,
+                            iterations=fast.iterations, gravity=-fast.gravity[1])
+        for _ in range(60):  # walk 2 s: the skirt in motion, the legs' capsules set
+            world.step()
+        # then both from the same state, anchors and capsules, substep by substep
+        worst, touches, start = 0.0, 0, fast.x.copy()
+        rng = np.random.default_rng(0)
+        plain.x, plain.prev = fast.x.copy(), fast.prev.copy()
+        plain.set_colliders(fast.capsules)
+        anchor = fast._anchor
+        for k in range(240):
+            turn = np.eye(4)
+            angle = 0.6 * np.sin(k / 15)  # the hips swing: the skirt lags, flares and meets the legs
+            turn[[0, 0, 2, 2], [0, 2, 0, 2]] = np.cos(angle), np.sin(angle), -np.sin(angle), np.cos(angle)
+            goal = anchor @ turn
+            goal[:3, 3] += rng.normal(0, 1e-3, 3)
+            for cloth in (fast, plain):
+                cloth.drive(goal)
+                cloth.step(world.dt)
+            worst = max(worst, float(np.abs(fast.x - plain.x).max()))
+            caps = fast._near(fast.x)
+            touches += caps is not None and len(caps[0]) > 0
+        assert worst <= TOLERANCE_M, worst
+        assert np.abs(fast.x - start).max() > 0.02 and touches > 0
+
+
+def test_one_pair_slerp_equals_the_batched_one():
+    """The single-pair path (plain floats) against the batched NumPy path on the same
+    quaternions: near-identical, opposite (the shortest path flips one) and far apart."""
+    rng = np.random.default_rng(1)
+    q0 = rng.normal(size=(3000, 4))
+    q0 /= np.linalg.norm(q0, axis=1, keepdims=True)
+    q1 = q0 + rng.normal(size=(3000, 4)) * 10.0 ** rng.uniform(-9, 0.5, (3000, 1))
+    q1 /= np.linalg.norm(q1, axis=1, keepdims=True)
+    q1[::3] *= -1
+    t = rng.uniform(0, 1, 3000)
+    batched = slerp(q0, q1, t)
+    one = np.array([slerp(a, b, float(s)) for a, b, s in zip(q0, q1, t)])
+    assert np.abs(one - batched).max() <= 4 * np.finfo(np.float64).eps
+
+
+def test_plain_float_rotations_equal_the_batched_ones():
+    """``quat_to_rows`` / ``rows_to_quat`` (the hair's per-substep rotation to go, on plain
+    floats) against the batched NumPy ``quat_to_matrix`` / ``matrix_to_quat``."""
+    rng = np.random.default_rng(2)
+    q = rng.normal(size=(2000, 4))
+    q /= np.linalg.norm(q, axis=1, keepdims=True)
+    q[q[:, 3] < 0] *= -1
+    m = quat_to_matrix(q)
+    rows = np.array([quat_to_rows(x) for x in q.tolist()])
+    assert np.abs(rows - m).max() <= 4 * np.finfo(np.float64).eps
+    back = np.array([rows_to_quat(x) for x in m.tolist()])
+    assert np.abs(back - matrix_to_quat(m)).max() <= 4 * np.finfo(np.float64).eps
+    assert np.abs(back - q).max() < 1e-12
