@@ -141,6 +141,22 @@ def nn_radius(udp: np.ndarray, radius: float = NN_RADIUS) -> float:
     return max(radius, 1.5 * _pixel_step(udp))
 
 
+def _unorm16(x: np.ndarray) -> np.ndarray:
+    return np.round(np.clip(x, 0.0, 1.0) * 65535.0).astype(np.uint32)
+
+
+def pack_sheet(surface: np.ndarray, reference: np.ndarray) -> np.ndarray:
+    """The resolve's one fetch per texel: ``surface`` [M, S, S, 4] (landmark
+    xyz in 0..1, w > 0.5 where the pixel shows the character) and the
+    premultiplied ``reference`` [M, S, S, 4] in 0..1 -> [M, S, S, 4] uint32 of
+    16-bit unorm pairs (low, high): (x, y), (z, alpha), (r, g), (b, shown).
+    16 bits: 1.5e-5 of the box (a pixel step is ~1e-3 or more), 1.5e-5 of a colour."""
+    shown = (surface[..., 3] > 0.5).astype(np.uint32) * 65535
+    lm, ref = _unorm16(surface[..., :3]), _unorm16(reference)
+    return np.stack([lm[..., 0] | lm[..., 1] << 16, lm[..., 2] | ref[..., 3] << 16,
+                     ref[..., 0] | ref[..., 1] << 16, ref[..., 2] | shown << 16], -1).astype(np.uint32)
+
+
 @dataclass(frozen=True)
 class SheetView:
     """How one sheet view is matched: ``camera`` + ``pose`` (exact,
@@ -189,8 +205,7 @@ class CorrespondencePass:
         self._triangles: np.ndarray | None = None  # [T, 3] per triangle its vertex indices (as drawn)
         self._landmarks: np.ndarray | None = None  # [V, 3] f32 per vertex its rest-pose landmark (the UDP)
         self._tri_attrs: moderngl.Texture | None = None  # the resolve's: per triangle and view its corners' texels
-        self._reference: moderngl.TextureArray | None = None
-        self._surface: moderngl.Texture | None = None  # per view and sheet pixel the landmark it shows (w = 1)
+        self._surface: moderngl.Texture | None = None  # per view and sheet pixel the landmark it shows + its colour (pack_sheet)
         self._targets: list[moderngl.Texture] = []  # OUTPUTS attachments, one group of views per H rows
         self._vbuf: moderngl.Texture | None = None  # the raster: (triangle + 1, b0, b1, 0) per pixel
         self._depth: moderngl.Renderbuffer | None = None
@@ -283,9 +298,6 @@ class CorrespondencePass:
         self._release_sheet()
         self._attrs = self.ctx.texture((width, rows * m), 4, texels.tobytes(), dtype="f4")
         self._attrs.filter = (moderngl.NEAREST, moderngl.NEAREST)
-        ref = np.ascontiguousarray(reference.transpose(0, 2, 3, 1))  # [M, S, S, 4], row 0 = top
-        self._reference = self.ctx.texture_array((side, side, m), 4, ref.tobytes(), dtype="f4")
-        self._reference.filter = (moderngl.NEAREST, moderngl.NEAREST)  # read by texel (same_surface)
         self.views, self.side, self.modes = m, side, [v.mode for v in views]
         self._resolve, self._resolve_vao = self._resolve_program(min(m, GROUP))
         self._surface_program["u_attrs"].value = 0  # the resolve reads the triangle texture instead
@@ -300,12 +312,15 @@ class CorrespondencePass:
                 step = max(_pixel_step(surface[k]), EXACT_SLACK)
                 seen[k], slack[k] = step, EXACT_SLACK + SAME_SURFACE_STEPS * step
         self._tri_attrs = self._triangle_texture(attrs, seen)
+        packed = pack_sheet(surface, reference.transpose(0, 2, 3, 1))  # [M, S, S, 4], row 0 = top
+        self._surface.release()  # the float map is folded into the sheet texture
+        self._surface = self.ctx.texture((side, side * m), 4, np.ascontiguousarray(packed).tobytes(), dtype="u4")
+        self._surface.filter = (moderngl.NEAREST, moderngl.NEAREST)
         r = self._resolve
         r["u_side"].value = float(side)
         self._slack = np.zeros(self.groups * GROUP, np.float32)
         self._slack[:m] = slack
-        r["u_reference"].value = 1
-        r["u_surface"].value = 2
+        r["u_sheet"].value = 2
         r["u_vbuf"].value = 4
         r["u_tri_attrs"].value = 5
         r["u_views"].value = m
@@ -442,7 +457,6 @@ class CorrespondencePass:
         self.fbo.clear(0.0, 0.0, 0.0, 0.0)
         self.ctx.enable_only(moderngl.NOTHING)
         self._attrs.use(0)
-        self._reference.use(1)
         self._surface.use(2)
         visibility.use(4)
         self._tri_attrs.use(5)
@@ -490,10 +504,10 @@ class CorrespondencePass:
         self._targets, self._vbuf, self.fbo, self._raster_fbo, self._depth = [], None, None, None, None
 
     def _release_sheet(self) -> None:
-        for obj in (self._attrs, self._tri_attrs, self._reference, self._surface):
+        for obj in (self._attrs, self._tri_attrs, self._surface):
             if obj is not None:
                 obj.release()
-        self._attrs = self._tri_attrs = self._reference = self._surface = None
+        self._attrs = self._tri_attrs = self._surface = None
         self.views = 0
 
     def _release_geometry(self) -> None:

@@ -78,8 +78,11 @@ uniform sampler2D u_tri_attrs;  // RGBA32F, 4096 texels per row, per triangle t 
                                 // (x * w, y * w, w, pixel step or 0) at + 3 + 3 * k (correspondence_pass._triangle_texture)
 uniform int u_views;            // M, all the sheet's views
 uniform int u_row0;             // this draw's first row in the outputs (group * H)
-uniform sampler2DArray u_reference;  // [M] x S x S premultiplied RGBA, row 0 = top
-uniform sampler2D u_surface;         // RGBA32F, S x (M * S): view k's surface map in rows [k * S, (k + 1) * S)
+// RGBA32UI, S x (M * S): view k's sheet in rows [k * S, (k + 1) * S), row 0 = top; per texel, 16-bit
+// unorm pairs (low, high): (landmark x, y), (landmark z, alpha), (r, g), (b, shown): the surface map
+// (the landmark the pixel shows; shown = 0: nothing) and the premultiplied reference, one fetch
+// (correspondence_pass.pack_sheet)
+uniform usampler2D u_sheet;
 uniform float u_side;
 uniform int u_first;
 uniform int u_count;
@@ -132,11 +135,12 @@ layout(location = 7) out vec4 o_view7;
 vec4 same_surface(int k, ivec2 q, vec2 p, vec3 landmark, vec3 jx, vec3 jy, float affine, float pixel_step, float tolerance) {
     int side = int(u_side);
     if (any(lessThan(q, ivec2(0))) || any(greaterThanEqual(q, ivec2(side)))) return vec4(0.0);
-    vec4 s = texelFetch(u_surface, ivec2(q.x, k * side + q.y), 0);
+    uvec4 t = texelFetch(u_sheet, ivec2(q.x, k * side + q.y), 0);
+    vec3 shown = vec3(float(t.x & 0xFFFFu), float(t.x >> 16), float(t.y & 0xFFFFu)) * (1.0 / 65535.0);
     vec2 d = vec2(q) + 0.5 - p;
-    if (s.w < 0.5 || distance(s.xyz, landmark + jx * d.x + jy * d.y) > tolerance + affine
-        || distance(s.xyz, landmark) > tolerance + pixel_step * length(d)) return vec4(0.0);
-    return texelFetch(u_reference, ivec3(q, k), 0);
+    if ((t.w >> 16) == 0u || distance(shown, landmark + jx * d.x + jy * d.y) > tolerance + affine
+        || distance(shown, landmark) > tolerance + pixel_step * length(d)) return vec4(0.0);
+    return vec4(float(t.z & 0xFFFFu), float(t.z >> 16), float(t.w & 0xFFFFu), float(t.y >> 16)) * (1.0 / 65535.0);
 }
 
 // view u_first + i at the point with barycentrics `bary` in the triangle whose
