@@ -19,8 +19,8 @@ pixel and every sheet view it declares visible (cover > 0):
 ``dropped``: pairs the view shows (a pixel of the view within one pixel step
 of the point's UDP, KD-tree) that the pass declared hidden: what a stricter
 test costs in coverage. ``pixels_wrong``: target pixels with at least one
-wrong view. ``pass_ms``: the pass's run (render + read back), the mean over
-the frames.
+wrong view. ``pass_ms_median`` (JSON only): the pass's run (render + read
+back); benchmarks/correspondence_bench.py measures the cost properly.
 
 Usage: python benchmarks/wrong_surface_bench.py [--seeds 900000:900004] [--size 256] [--views 4]
        [--styles toon,unlit] [--json benchmarks/results/wrong_surface.json]
@@ -160,12 +160,12 @@ def procedural(style: str, args, passes: dict) -> dict:
 
 def doc_table(result: dict) -> str:
     lines = ["| sheets | pass | wrong surface | pixels with a wrong view | wrong colour (unlit) | dropped | "
-             "visible pairs | run ms (median) |", "|---|---|---|---|---|---|---|---|"]
+             "visible pairs |", "|---|---|---|---|---|---|---|"]
     for look, rows in result["looks"].items():
         for label, r in rows.items():
             colour = f"{100 * r['colour_wrong']:.1f} %" if look == "unlit" else "-"
             lines.append(f"| {look} | {label} | {100 * r['wrong']:.1f} % | {100 * r['pixels_wrong']:.1f} % | {colour} "
-                         f"| {100 * r['dropped']:.1f} % | {100 * r['visible']:.1f} % | {r['pass_ms_median']:.1f} |")
+                         f"| {100 * r['dropped']:.1f} % | {100 * r['visible']:.1f} % |")
     return "\n".join(lines)
 
 
