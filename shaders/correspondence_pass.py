@@ -19,16 +19,18 @@ by projective texturing:
   covered): per pixel the nearest triangle and its perspective-correct
   barycentrics. A full-screen resolve interpolates each view's position from
   the triangle's 3 vertices' texels (what the rasterizer would interpolate)
-  and samples the view's reference there from the texels whose surface map
-  shows the target point's own surface: its landmark within the triangle's
-  UDP footprint in that view (``triangle_footprints``; a depth test with a
-  slack let a surface about a pixel behind another take its colour: a face
-  under the fringe, the scalp under hair, legs under a skirt): ``sampled
-  [M, 4, H, W]`` and ``cover [M, 1, H, W]``, what ``LookupPass`` gives (and
-  ``FusionNet`` takes). The target is skinned and rasterized once whatever the number of
-  views (each view's texel as a varying took a draw per 4 views; on
-  llvmpipe a 6-view sheet's raster cost ~2.9x this one); the resolve pays
-  instead 3 texel fetches per view (benchmarks/correspondence_bench.py).
+  and samples the view's reference there from only the texels whose surface
+  map shows the target point's own surface: their rest-pose landmark where
+  the point's triangle predicts it, within a pixel step of the view
+  (``SAME_SURFACE_STEPS``; ``same_surface`` in the GLSL; the depth test with
+  a pixel's slack it replaced let a surface about a pixel behind another
+  take its colour: a face under the fringe, the scalp under hair, legs
+  under a skirt): ``sampled [M, 4, H, W]`` and ``cover [M, 1, H, W]``, what
+  ``LookupPass`` gives (and ``FusionNet`` takes). The target is skinned and
+  rasterized once whatever the number of views (each view's texel as a
+  varying took a draw per 4 views; on llvmpipe a 6-view sheet's raster cost
+  ~2.9x this one); the resolve pays instead 3 texel fetches per view and 4
+  packed sheet texels (``pack_sheet``) (benchmarks/correspondence_bench.py).
 
 Sheet positions are in the sheet's pixels (S x S, row 0 = top, pixel
 centres at +0.5); ``Framing`` maps a view's own image pixels to them.
@@ -63,11 +65,17 @@ NN_RADIUS = 0.01  # UDP-NN: a match farther than this (canonical box units) is "
 MIN_SILHOUETTE_IOU = 0.8
 # exact views: a sheet texel shows the target point's own surface when its
 # landmark is where the point's triangle predicts (its affine map view pixel
-# -> landmark) within SAME_SURFACE_STEPS of the view's pixel step (the median
-# landmark distance between adjacent pixels): the second-order rest
-# (curvature, the next triangle) stays under it, a surface over or under
-# the point's (fringe over a face, hair over the scalp, skirt over legs) is
-# farther. EXACT_SLACK: float32 rounding of the interpolations, with margin.
+# -> landmark) within SAME_SURFACE_STEPS pixel steps of the view (the median
+# landmark distance between adjacent pixels) + half a pixel of the
+# triangle's own footprint, and no farther from the point's landmark than
+# that many steps + a step per pixel of distance (glsl same_surface): the
+# second-order rest (curvature, the next triangle) stays under it, a surface
+# over or under the point's (fringe over a face, hair over the scalp, skirt
+# over legs) is farther. Measured on 2 unseen seeds at 256², n = 4: half a
+# step without the footprint term dropped coverage (unlit 0.182x flat vs
+# 0.168x); the footprint term alone, without the distance bound, took
+# colours of grazing views whose pixels show nothing near the point.
+# EXACT_SLACK: float32 rounding of the interpolations, with margin.
 SAME_SURFACE_STEPS = 1.0
 EXACT_SLACK = 1e-5
 _ATTR_WIDTH = 4096  # texels per row of the per-vertex and per-triangle textures (= texel_of() in the GLSL)
@@ -248,7 +256,7 @@ class CorrespondencePass:
 
     @current
     def set_sheet(self, views: list[SheetView], reference) -> None:
-        """Per-vertex view positions, depth maps and the reference, once per sheet.
+        """Per-vertex view positions, surface maps and the reference, once per sheet.
 
         ``reference``: [M, 4, S, S] (or [1, M, 4, S, S]) premultiplied RGBA in
         the sheet's framing (``SheetCache.reference``)."""
@@ -287,7 +295,6 @@ class CorrespondencePass:
                 seen[k] = np.where(matched, max(_pixel_step(view.udp), 1e-6), 0.0)
                 slack[k] = nn_radius(view.udp)
         _check_finite(attrs, "sheet view positions")
-        self.view_attrs = attrs  # [M, V, 4] what the pass interpolates (benchmarks/wrong_surface_bench.py reads it)
         limit = self.ctx.info["GL_MAX_TEXTURE_SIZE"]
         width = _ATTR_WIDTH
         rows = -(-nv // width)
