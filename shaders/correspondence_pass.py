@@ -288,6 +288,7 @@ class CorrespondencePass:
                 if view.udp.shape[:2] != (side, side):
                     raise InputError(f"sheet view {k}: its UDP is {view.udp.shape[1]}x{view.udp.shape[0]}, "
                                      f"the sheet {side}x{side}")
+                _check_finite(view.udp, f"sheet view {view.name or k}'s UDP")  # it becomes the surface map
                 attrs[k] = udp_nn_view_attributes(landmarks, view.udp)
                 # positions snapped to pixel centres (no affine map): within the match radius plus the
                 # view's pixel step per pixel from the point; a triangle with an unmatched corner is not seen

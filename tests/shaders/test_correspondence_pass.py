@@ -215,6 +215,10 @@ def test_bad_sheets_are_named(gl_ctx, scene):
             p.set_sheet(_exact_views(views)[:2], ref)
         with pytest.raises(InputError, match="reference contains NaN"):
             p.set_sheet(_exact_views(views), np.full_like(ref, np.nan))
+        nan_udp = views[0][2].copy()
+        nan_udp[0, 0, 0] = np.nan
+        with pytest.raises(InputError, match=r"sheet view bad.npz's UDP contains NaN/inf \(1 values\)"):
+            p.set_sheet([SheetView("udp-nn", udp=nan_udp, name="bad.npz")] * 3, ref)
         with pytest.raises(InputError, match="its UDP is 48x48"):
             p.set_sheet([SheetView("udp-nn", udp=np.zeros((48, 48, 4), np.float32))] * 3, ref)
         with pytest.raises(InputError, match="before set_sheet"):
