@@ -70,7 +70,8 @@ def run_style(style: str, args, models: dict) -> tuple[dict, dict]:
     before = f" (pass as of {args.baseline})"
     if args.baseline_pass is not None:
         label = "plain exact lookup" + before
-        rows[label], grids[label] = evaluate(PlainLookup(args.size), chars, samples=samples["exact, baseline"], **common)
+        rows[label], grids[label] = evaluate(PlainLookup(args.size), chars, samples=samples["exact, baseline"],
+                                             **common)
     rows["plain exact lookup"], grids["plain exact lookup"] = evaluate(PlainLookup(args.size), chars,
                                                                       samples=samples["exact"], **common)
     for name, model in models.items():
@@ -154,7 +155,8 @@ def picture_columns(args, names: list[str]) -> list[tuple[str, str]]:
     if args.baseline_pass is None:
         return [(f"{name} (exact)", f"{name}, exact") for name in names]
     before = f" (pass as of {args.baseline})"
-    return [(f"plain lookup, {args.baseline}", "plain exact lookup" + before), ("plain lookup, now", "plain exact lookup"),
+    return [(f"plain lookup, {args.baseline}", "plain exact lookup" + before),
+            ("plain lookup, now", "plain exact lookup"),
             (f"{names[0]}, {args.baseline}", f"{names[0]}, exact{before}"), (f"{names[0]}, now", f"{names[0]}, exact")]
 
 

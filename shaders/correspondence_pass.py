@@ -213,7 +213,8 @@ class CorrespondencePass:
         self._triangles: np.ndarray | None = None  # [T, 3] per triangle its vertex indices (as drawn)
         self._landmarks: np.ndarray | None = None  # [V, 3] f32 per vertex its rest-pose landmark (the UDP)
         self._tri_attrs: moderngl.Texture | None = None  # the resolve's: per triangle and view its corners' texels
-        self._surface: moderngl.Texture | None = None  # per view and sheet pixel the landmark it shows + its colour (pack_sheet)
+        # per view and sheet pixel the landmark it shows and the reference's colour (pack_sheet)
+        self._surface: moderngl.Texture | None = None
         self._targets: list[moderngl.Texture] = []  # OUTPUTS attachments, one group of views per H rows
         self._vbuf: moderngl.Texture | None = None  # the raster: (triangle + 1, b0, b1, 0) per pixel
         self._depth: moderngl.Renderbuffer | None = None
@@ -337,7 +338,8 @@ class CorrespondencePass:
     def _triangle_texture(self, attrs: np.ndarray, seen: np.ndarray) -> moderngl.Texture:
         """The resolve's per-triangle texels: triangle t's 3 corner landmarks
         at (t * (M + 1)) * 3 + c, then its corners in view k, (x * w, y * w, w,
-        ``seen[k, t]``: the view's pixel step, 0 = not seen), at (t * (M + 1) + 1 + k) * 3 + c, so a pixel's 3 x (M + 1) fetches are adjacent in memory
+        ``seen[k, t]``: the view's pixel step, 0 = not seen), at (t * (M + 1) +
+        1 + k) * 3 + c, so a pixel's 3 x (M + 1) fetches are adjacent in memory
         and need no index lookup first (scattered vertex fetches were most of
         the resolve's time on llvmpipe)."""
         m = attrs.shape[0]

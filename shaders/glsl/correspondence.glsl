@@ -75,7 +75,8 @@ void main() {  // one triangle over the viewport; the visibility buffer says whi
 uniform sampler2D u_vbuf;       // the default pass's output: (triangle + 1, b0, b1, 0); 0 = background
 uniform sampler2D u_tri_attrs;  // RGBA32F, 4096 texels per row, per triangle t (u_views + 1) * 3 texels from
                                 // t * (u_views + 1) * 3: its corners' landmarks, then view k's corner texels
-                                // (x * w, y * w, w, pixel step or 0) at + 3 + 3 * k (correspondence_pass._triangle_texture)
+                                // (x * w, y * w, w, pixel step or 0) at + 3 + 3 * k
+                                // (correspondence_pass._triangle_texture)
 uniform int u_views;            // M, all the sheet's views
 uniform int u_row0;             // this draw's first row in the outputs (group * H)
 // RGBA32UI, S x (M * S): view k's sheet in rows [k * S, (k + 1) * S), row 0 = top; per texel, 16-bit
@@ -87,7 +88,8 @@ uniform float u_side;
 uniform int u_first;
 uniform int u_count;
 uniform float u_exact[8];  // per view of this draw: 1 = camera and pose known (the triangle's affine map), 0 = udp-nn
-uniform float u_slack[8];  // per view of this draw: UDP distance allowed (exact: half its pixel step; udp-nn: its match radius)
+// per view of this draw: the UDP distance allowed (exact: a pixel step; udp-nn: the match radius)
+uniform float u_slack[8];
 
 // RESOLVE views per draw, one attachment each: the view's colour at the
 // point (un-premultiplied) and its coverage there (0 where it does not see
@@ -132,7 +134,8 @@ layout(location = 7) out vec4 o_view7;
 // depth: a fringe ~1 pixel over the face, the scalp under the hair, legs
 // under a skirt (the depth test with a pixel's slack it replaces let those
 // through).
-vec4 same_surface(int k, ivec2 q, vec2 p, vec3 landmark, vec3 jx, vec3 jy, float affine, float pixel_step, float tolerance) {
+vec4 same_surface(int k, ivec2 q, vec2 p, vec3 landmark, vec3 jx, vec3 jy, float affine, float pixel_step,
+                  float tolerance) {
     int side = int(u_side);
     if (any(lessThan(q, ivec2(0))) || any(greaterThanEqual(q, ivec2(side)))) return vec4(0.0);
     uvec4 t = texelFetch(u_sheet, ivec2(q.x, k * side + q.y), 0);
@@ -179,10 +182,11 @@ vec4 resolve_view(int i, int count, int tri_texel, vec3 bary, vec3 l0, vec3 l1, 
     }
     ivec2 q = ivec2(floor(p - 0.5));
     vec2 f = p - 0.5 - vec2(q);
-    vec4 s = (1.0 - f.y) * ((1.0 - f.x) * same_surface(k, q, p, landmark, jx, jy, affine, pixel_step, tolerance)
-                            + f.x * same_surface(k, q + ivec2(1, 0), p, landmark, jx, jy, affine, pixel_step, tolerance))
-           + f.y * ((1.0 - f.x) * same_surface(k, q + ivec2(0, 1), p, landmark, jx, jy, affine, pixel_step, tolerance)
-                    + f.x * same_surface(k, q + ivec2(1, 1), p, landmark, jx, jy, affine, pixel_step, tolerance));
+    vec4 s00 = same_surface(k, q, p, landmark, jx, jy, affine, pixel_step, tolerance);
+    vec4 s10 = same_surface(k, q + ivec2(1, 0), p, landmark, jx, jy, affine, pixel_step, tolerance);
+    vec4 s01 = same_surface(k, q + ivec2(0, 1), p, landmark, jx, jy, affine, pixel_step, tolerance);
+    vec4 s11 = same_surface(k, q + ivec2(1, 1), p, landmark, jx, jy, affine, pixel_step, tolerance);
+    vec4 s = (1.0 - f.y) * ((1.0 - f.x) * s00 + f.x * s10) + f.y * ((1.0 - f.x) * s01 + f.x * s11);
     // A seen point is opaque: alpha < 1 is the footprint reaching past the
     // view's silhouette or onto another surface. Keep the surface colour
     // (un-premultiplied) and let the partial alpha lower this view's coverage
