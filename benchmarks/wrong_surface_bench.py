@@ -158,12 +158,55 @@ def procedural(style: str, args, passes: dict) -> dict:
     return rows
 
 
+def real_character(look: str, args, passes: dict) -> dict:
+    """Godette (benchmarks/real_character_bench.py's character): ``conrt sheet --views 6 --udp --size 256
+    --style LOOK``; each view in turn is the target (its camera, pose, UDP and picture are known), the
+    other 5 the sheet (leave one out), through each of ``passes``."""
+    from types import SimpleNamespace
+
+    from exact_bench import _conrt
+    from PIL import Image
+
+    from conrt.characters.gltf_io import load_character
+    from conrt.runtime.app.session import load_sheet_udps
+    from conrt.shaders import create_context, release_context
+    from conrt.shaders.view_file import load_view_file
+    from real_character_bench import CHARACTER
+
+    with tempfile.TemporaryDirectory(prefix="conrt-wrong-surface-") as tmp:
+        sheet = Path(tmp) / f"sheet_{look}"
+        _conrt("sheet", CHARACTER, "--views", 6, "--udp", "--size", 256, "--style", look, "-o", sheet)
+        paths = sorted(sheet.glob("view_??.png"))
+        files = [load_view_file(p.with_name(p.stem + "_view.npz")) for p in paths]
+        frames = SimpleNamespace(rgba=np.stack([np.asarray(Image.open(p).convert("RGBA")) for p in paths]),
+                                 udp=np.stack(load_sheet_udps(paths)), cameras=[c for c, _ in files],
+                                 poses=[q for _, q in files])
+    character = load_character(CHARACTER)
+    side = frames.rgba.shape[1]
+    ctx = create_context("auto")
+    totals = {label: {} for label in passes}
+    try:
+        for label, cls in passes.items():
+            with cls(ctx, side, side) as cp:
+                cp.set_character(character)
+                for t in range(len(paths)):
+                    counts, _ = _measure(cp, frames, t, [k for k in range(len(paths)) if k != t], look)
+                    _add(totals[label], counts)
+    finally:
+        release_context(ctx)
+    rows = {}
+    for label in passes:
+        rows[label] = summarize(totals[label])
+        rows[label]["frames"] = len(paths)
+    return rows
+
+
 def doc_table(result: dict) -> str:
     lines = ["| sheets | pass | wrong surface | pixels with a wrong view | wrong colour (unlit) | dropped | "
              "visible pairs |", "|---|---|---|---|---|---|---|"]
     for look, rows in result["looks"].items():
         for label, r in rows.items():
-            colour = f"{100 * r['colour_wrong']:.1f} %" if look == "unlit" else "-"
+            colour = f"{100 * r['colour_wrong']:.1f} %" if look.endswith("unlit") else "-"
             lines.append(f"| {look} | {label} | {100 * r['wrong']:.1f} % | {100 * r['pixels_wrong']:.1f} % | {colour} "
                          f"| {100 * r['dropped']:.1f} % | {100 * r['visible']:.1f} % |")
     return "\n".join(lines)
@@ -178,6 +221,8 @@ def main(argv=None) -> int:
     ap.add_argument("--styles", default="toon,unlit")
     ap.add_argument("--json", type=Path, default=None)
     ap.add_argument("--baseline", default=None, help="also the pass as of this git revision (e.g. 87610d9)")
+    ap.add_argument("--real", action="store_true",
+                    help="also Godette's 6-view sheets in each look, each view the target of the other 5")
     ap.add_argument("--docs", type=Path, default=None, help="write the table between this doc's wrong-surface markers")
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
@@ -198,6 +243,10 @@ def main(argv=None) -> int:
         for style in args.styles.split(","):
             result["looks"][style] = procedural(style, args, passes)
             log.info("%s: %s", style, result["looks"][style])
+        if args.real:
+            for style in args.styles.split(","):
+                result["looks"][f"Godette {style}"] = real_character(style, args, passes)
+                log.info("Godette %s: %s", style, result["looks"][f"Godette {style}"])
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(result, indent=1))
