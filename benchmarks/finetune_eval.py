@@ -55,13 +55,30 @@ def run_style(style: str, args, models: dict) -> tuple[dict, dict]:
     heads = procedural_head_boxes(chars)
     jobs = eval_jobs(chars, args.targets)
     samples = {m: view_samples(chars, jobs, max(views), m, args.size, progress=False) for m in ("exact", "udp-nn")}
+    if args.baseline_pass is not None:  # the same frames' exact samples through the pass as of --baseline
+        import conrt.shaders.correspondence_pass as current
+
+        kept, current.CorrespondencePass = current.CorrespondencePass, args.baseline_pass
+        try:
+            samples["exact, baseline"] = view_samples(chars, jobs, max(views), "exact", args.size, progress=False)
+        finally:
+            current.CorrespondencePass = kept
     log.info("%s: %d characters rendered, samples found in %.0f s", style, len(chars), time.time() - t0)
     common = dict(views=views, targets=args.targets, progress=False, size=args.size, head_boxes=heads)
     rows, grids = {}, {}
     rows["flat"], _ = evaluate(FlatColourBaseline(args.size), chars, **common)
+    before = f" (pass as of {args.baseline})"
+    if args.baseline_pass is not None:
+        label = "plain exact lookup" + before
+        rows[label], grids[label] = evaluate(PlainLookup(args.size), chars, samples=samples["exact, baseline"],
+                                             **common)
     rows["plain exact lookup"], grids["plain exact lookup"] = evaluate(PlainLookup(args.size), chars,
                                                                       samples=samples["exact"], **common)
     for name, model in models.items():
+        if args.baseline_pass is not None:
+            shader = ViewsShader(model, True, judge_look=True)
+            label = f"{name}, exact{before}"
+            rows[label], grids[label] = evaluate(shader, chars, samples=samples["exact, baseline"], **common)
         for keep, judge in ((True, True), (True, False), (False, False)):
             t = time.time()
             shader = ViewsShader(model, keep, judge_look=judge)
@@ -86,13 +103,14 @@ def run_style(style: str, args, models: dict) -> tuple[dict, dict]:
     return rows, grids
 
 
-def picture(path: Path, grids: dict, names: list[str], rows: int = 4) -> None:
-    """Per job: sheet view | UDP | old | new | ground truth, then the same faces enlarged."""
+def picture(path: Path, grids: dict, columns: list[tuple[str, str]], rows: int = 4) -> None:
+    """Per job: sheet view | UDP | the ``columns`` ((title, grid label)) | ground truth,
+    then the same faces enlarged."""
     from PIL import Image
 
     counts = next(iter(grids.values()))
     n = 4 if 4 in counts else max(counts)
-    g0 = grids[f"{names[0]}, exact"][n]
+    g0 = grids[columns[0][1]][n]
     size = g0["udp"].shape[-1]
 
     def show(premul):
@@ -114,7 +132,7 @@ def picture(path: Path, grids: dict, names: list[str], rows: int = 4) -> None:
             np.concatenate([g0["sheet_rgb"][r, 0].numpy(), g0["sheet_mask"][r, 0].numpy()], 0)))
         u = g0["udp"][r].float()
         udp = ((u[:3] * u[3:4]).permute(1, 2, 0).numpy() * 255).astype(np.uint8)
-        preds = [show(grids[f"{name}, exact"][n]["pred"][r]) for name in names]
+        preds = [show(grids[key][n]["pred"][r]) for _, key in columns]
         gt = show(g0["target"][r])
         tiles = [sheet, udp, *preds, gt]
         lines.append(np.concatenate(tiles, 1))
@@ -126,9 +144,20 @@ def picture(path: Path, grids: dict, names: list[str], rows: int = 4) -> None:
     img = np.concatenate(lines, 0)
     header = Image.new("RGB", (img.shape[1], 18), (255, 255, 255))
     draw = ImageDraw.Draw(header)
-    for k, text in enumerate(["sheet view 0", "target UDP", *(f"{name} (exact)" for name in names), "ground truth"]):
+    for k, text in enumerate(["sheet view 0", "target UDP", *(title for title, _ in columns), "ground truth"]):
         draw.text((k * size + 4, 3), text, fill=(0, 0, 0))
     Image.fromarray(np.concatenate([np.asarray(header), img], 0)).save(path)
+
+
+def picture_columns(args, names: list[str]) -> list[tuple[str, str]]:
+    """The grid's columns: each model on exact samples; with --baseline, the
+    first model and the plain lookup before and after the pass's change."""
+    if args.baseline_pass is None:
+        return [(f"{name} (exact)", f"{name}, exact") for name in names]
+    before = f" (pass as of {args.baseline})"
+    return [(f"plain lookup, {args.baseline}", "plain exact lookup" + before),
+            ("plain lookup, now", "plain exact lookup"),
+            (f"{names[0]}, {args.baseline}", f"{names[0]}, exact{before}"), (f"{names[0]}, now", f"{names[0]}, exact")]
 
 
 def doc_table(result: dict) -> str:
@@ -156,6 +185,8 @@ def main(argv=None) -> int:
                     help="keep_seen for the new weights' udp-nn rows (the old weights': on, as shipped)")
     ap.add_argument("--table-check", type=int, default=0, help="characters scored through the table at n = 4")
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--baseline", default=None,
+                    help="git revision: also the exact rows through the correspondence pass as of it (same frames)")
     ap.add_argument("--json", type=Path, default=ROOT / "benchmarks" / "results" / "eval_finetune.json")
     ap.add_argument("--picture", type=Path, default=None,
                     help="grid PNG (n = 4) per style: this path, with the style's name appended for the others")
@@ -169,6 +200,14 @@ def main(argv=None) -> int:
     from conrt.runtime.nn.checkpoint import find_weights, load_weights
 
     torch.set_num_threads(args.threads)
+    args.baseline_pass = None
+    if args.baseline:
+        import tempfile
+
+        sys.path.insert(0, str(ROOT / "benchmarks"))
+        from correspondence_bench import _old_module
+
+        args.baseline_pass = _old_module(args.baseline, Path(tempfile.mkdtemp())).CorrespondencePass
     models = {"old": load_weights(find_weights(args.old))}
     if args.new:
         models["new"] = load_weights(find_weights(args.new))
@@ -191,7 +230,7 @@ def main(argv=None) -> int:
     if args.picture:
         for k, (style, grids) in enumerate(pictures.items()):
             path = args.picture if k == 0 else args.picture.with_name(f"{args.picture.stem}_{style}.png")
-            picture(path, grids, list(models))
+            picture(path, grids, picture_columns(args, list(models)))
     return 0
 
 

@@ -55,6 +55,8 @@ ROWS = {"flat": "flat fill", "plain exact": "plain exact lookup (no network)",
         "table": "table 32³ + network (the old default's correspondences)",
         "exact before look": "exact + network, before the look (seen colour kept, edges refined)",
         "exact": "**exact + network (the default, look: {look})**"}
+BASELINE_ROWS = {"plain exact baseline": "plain exact lookup, pass as of {rev}",
+                 "exact baseline": "exact + network, pass as of {rev}"}
 
 
 LOOKS = ("toon", "unlit")  # the sheet's and the ground truth's look (``conrt sheet --style``)
@@ -74,10 +76,19 @@ def _unlit_pass(ctx, size: int, character):
     return unlit
 
 
-def _collect(model, char_path, sheet, size, mode, frames, stride, look):
+def _collect(model, char_path, sheet, size, mode, frames, stride, look, baseline_pass=None):
     """Shade every ``stride``-th physics frame of each clip (``frames`` of them) in one
-    correspondence mode; each record keeps the frame's pose and samples."""
+    correspondence mode; each record keeps the frame's pose and samples. ``baseline_pass``:
+    the runtime's CorrespondencePass replaced by this class (--baseline)."""
+    import conrt.runtime.app.frame_loop as frame_loop
     from conrt.runtime.app.frame_loop import open_runtime
+
+    if baseline_pass is not None:
+        kept, frame_loop.CorrespondencePass = frame_loop.CorrespondencePass, baseline_pass
+        try:
+            return _collect(model, char_path, sheet, size, mode, frames, stride, look)
+        finally:
+            frame_loop.CorrespondencePass = kept
 
     out = []
     for clip in CLIPS:
@@ -138,17 +149,26 @@ def quality(args, model, work: Path, look: str) -> tuple[dict, dict]:
             t = time.perf_counter()
             runs[mode] = _collect(model, args.character, sheet, size, mode, args.frames, args.stride, look)
             log.info("%s, %d px, %s: %d frames in %.1f s", look, size, mode, len(runs[mode]), time.perf_counter() - t)
+        if args.baseline_pass is not None:
+            runs["exact baseline"] = _collect(model, args.character, sheet, size, "exact", args.frames, args.stride,
+                                              look, args.baseline_pass)
         ref = runs["table"]
-        for a, b in zip(ref, runs["exact"]):
-            if not np.array_equal(a["udp"], b["udp"]):
-                raise RuntimeError(f"{size}: exact rendered other frames than the table")
+        for mode, run in runs.items():
+            for a, b in zip(ref, run):
+                if not np.array_equal(a["udp"], b["udp"]):
+                    raise RuntimeError(f"{size}: {mode} rendered other frames than the table")
         preds = {name: [] for name in ROWS}
+        if "exact baseline" in runs:
+            preds.update({name: [] for name in BASELINE_ROWS})
         for i, fr in enumerate(ref):
             flat = _flat(fr["shader"], fr["udp"])
             preds["flat"].append(flat)
             preds["plain exact"].append(_plain(runs["exact"][i]["views"], flat, fr["udp"]))
             for mode in MODES:
                 preds[mode].append(runs[mode][i]["rgba"])
+            if "exact baseline" in runs:
+                preds["plain exact baseline"].append(_plain(runs["exact baseline"][i]["views"], flat, fr["udp"]))
+                preds["exact baseline"].append(runs["exact baseline"][i]["rgba"])
             ex = runs["exact"][i]
             preds["exact before look"].append(_fusion(model, ex, None))
             again = _fusion(model, ex, torch.tensor([float(ex["look"].inked)]))  # the runtime's frame, recomputed here
@@ -177,9 +197,11 @@ def doc_table(result: dict) -> str:
              "|---|---|---|---|---|---|---|---|"]
     for look in result["looks"]:
         for size in result["sizes"]:
-            for name, label in ROWS.items():
-                r = result["rows"][look][str(size)][name]
-                label = label.format(look=r.get("look", "?").split(" (")[0])
+            for name, label in {**BASELINE_ROWS, **ROWS}.items():
+                r = result["rows"][look][str(size)].get(name)
+                if r is None:
+                    continue
+                label = label.format(look=r.get("look", "?").split(" (")[0], rev=result.get("baseline"))
                 lines.append(f"| {look} | {size}² | {label} | {r['l1']:.4f} | {r['l1_vs_flat']:.2f} | {r['ssim']:.3f} | "
                              f"{r['face_ssim']:.3f} | {r['sharpness']:.2f} |")
     return "\n".join(lines)
@@ -218,7 +240,10 @@ def main(argv=None) -> int:
     ap.add_argument("--docs", type=Path, default=None,
                     help="write the table into this doc's real-character-bench[-NAME] markers (one section per character)")
     ap.add_argument("--picture", type=Path, default=None, help="picture grid PNG (first size)")
+    ap.add_argument("--baseline", default=None,
+                    help="git revision: also the exact rows through the correspondence pass as of it (same frames)")
     args = ap.parse_args(argv)
+    args.baseline_pass = None
     commit = _commit()  # before the run writes its json/doc/picture
     # Godette keeps the plain names; another character gets its own results file and doc section
     suffix = "" if args.character.resolve() == CHARACTER.resolve() else args.character.stem.lower()
@@ -238,6 +263,10 @@ def main(argv=None) -> int:
     model, described = load_model_source(args.weights)
     rows, pictures = {}, {}
     with tempfile.TemporaryDirectory(prefix="conrt-real-character-") as tmp:
+        if args.baseline:
+            from correspondence_bench import _old_module  # noqa: E402  (benchmarks/ is on sys.path)
+
+            args.baseline_pass = _old_module(args.baseline, Path(tmp)).CorrespondencePass
         for look in args.looks:
             rows[look], pictures[look] = quality(args, model, Path(tmp), look)
     result = {"commit": commit, "machine": platform.processor() or platform.machine(), "cpus": os.cpu_count(),
@@ -245,7 +274,7 @@ def main(argv=None) -> int:
               else str(args.character), "weights": described, "backend": "torch (2 threads)",
               "views": args.views, "clips": list(CLIPS), "frames_per_clip": args.frames, "stride": args.stride,
               "seconds_per_clip": args.frames * args.stride / 30.0, "yaw": YAW,
-              "looks": args.looks, "sizes": args.sizes, "rows": rows}
+              "looks": args.looks, "sizes": args.sizes, "baseline": args.baseline, "rows": rows}
     publish(result, args.json, doc_table(result), args.docs, "real-character-bench" + (f"-{suffix}" if suffix else ""))
     if args.picture:
         for look in args.looks:  # the toon look at --picture, the others beside it (NAME_unlit.png)

@@ -12,19 +12,25 @@ by projective texturing:
   :func:`udp_nn_view_attributes` for views that bring only their UDP (the
   sheet pixel whose UDP is nearest to the vertex's, visible when it is
   within ``NN_RADIUS`` of the canonical box). Views with a camera also get
-  their depth map drawn once.
+  their surface map drawn once (per sheet pixel the rest-pose landmark of
+  the nearest surface: the view's own UDP); views with only a UDP bring it.
 - per frame (``run(pose, camera)``), the target pose is rasterized once
   into a visibility buffer (the UDP pass's skinning, so the same pixels are
   covered): per pixel the nearest triangle and its perspective-correct
   barycentrics. A full-screen resolve interpolates each view's position from
-  the triangle's 3 vertices' texels (what the rasterizer would interpolate),
-  a depth test against the view's depth map drops views where the point is
-  hidden, and the view's reference is sampled there: ``sampled [M, 4, H, W]``
-  and ``cover [M, 1, H, W]``, what ``LookupPass`` gives (and ``FusionNet``
-  takes). The target is skinned and rasterized once whatever the number of
-  views (each view's texel as a varying took a draw per 4 views; on
-  llvmpipe a 6-view sheet's raster cost ~2.9x this one); the resolve pays
-  instead 3 texel fetches per view (benchmarks/correspondence_bench.py).
+  the triangle's 3 vertices' texels (what the rasterizer would interpolate)
+  and samples the view's reference there from only the texels whose surface
+  map shows the target point's own surface: their rest-pose landmark where
+  the point's triangle predicts it, within a pixel step of the view
+  (``SAME_SURFACE_STEPS``; ``same_surface`` in the GLSL; the depth test with
+  a pixel's slack it replaced let a surface about a pixel behind another
+  take its colour: a face under the fringe, the scalp under hair, legs
+  under a skirt): ``sampled [M, 4, H, W]`` and ``cover [M, 1, H, W]``, what
+  ``LookupPass`` gives (and ``FusionNet`` takes). The target is skinned and
+  rasterized once whatever the number of views (each view's texel as a
+  varying took a draw per 4 views; on llvmpipe a 6-view sheet's raster cost
+  ~2.9x this one); the resolve pays instead 3 texel fetches per view and 4
+  packed sheet texels (``pack_sheet``) (benchmarks/correspondence_bench.py).
 
 Sheet positions are in the sheet's pixels (S x S, row 0 = top, pixel
 centres at +0.5); ``Framing`` maps a view's own image pixels to them.
@@ -57,15 +63,22 @@ NN_RADIUS = 0.01  # UDP-NN: a match farther than this (canonical box units) is "
 # exact: the mesh seen through a view's camera must cover the view's drawing
 # (measured IoU: 1.0 with the right file, <= 0.65 with another view's)
 MIN_SILHOUETTE_IOU = 0.8
-# exact: the eye-depth slack that still counts as the same surface: one sheet
-# pixel's width in the view (a surface at 45° changes depth by that much per
-# pixel), at least DEPTH_TOLERANCE_MIN of the character's height. Measured on
-# 2 unseen seeds: 1 % of the height was best at 128² (~1 pixel) but let hair
-# take the colour of the scalp under it at 256² (0.5 % better there).
-DEPTH_TOLERANCE_PIXELS = 1.2
-DEPTH_TOLERANCE_MIN = 0.0025
+# exact views: a sheet texel shows the target point's own surface when its
+# landmark is where the point's triangle predicts (its affine map view pixel
+# -> landmark) within SAME_SURFACE_STEPS pixel steps of the view (the median
+# landmark distance between adjacent pixels) + half a pixel of the
+# triangle's own footprint, and no farther from the point's landmark than
+# that many steps + a step per pixel of distance (glsl same_surface): the
+# second-order rest (curvature, the next triangle) stays under it, a surface
+# over or under the point's (fringe over a face, hair over the scalp, skirt
+# over legs) is farther. Measured on 2 unseen seeds at 256², n = 4: half a
+# step without the footprint term dropped coverage (unlit 0.182x flat vs
+# 0.168x); the footprint term alone, without the distance bound, took
+# colours of grazing views whose pixels show nothing near the point.
+# EXACT_SLACK: float32 rounding of the interpolations, with margin.
+SAME_SURFACE_STEPS = 1.0
+EXACT_SLACK = 1e-5
 _ATTR_WIDTH = 4096  # texels per row of the per-vertex and per-triangle textures (= texel_of() in the GLSL)
-_FAR = 1e30  # depth map background: no surface within any tolerance
 _MAX_TRIANGLES = 1 << 24  # the visibility buffer holds triangle id + 1 as an exact float32
 
 
@@ -106,19 +119,6 @@ def _pixel_step(udp: np.ndarray) -> float:
     return float(np.median(np.linalg.norm(udp[:, 1:, :3][both] - udp[:, :-1, :3][both], axis=1)))
 
 
-def pixel_size(positions: np.ndarray, view: np.ndarray, attrs: np.ndarray) -> float:
-    """World size of one sheet pixel in a view, at the character's depth:
-    median ratio of view-plane to sheet-pixel distances from the vertices' centre."""
-    p = np.c_[np.asarray(positions, np.float64), np.ones(len(positions))] @ np.asarray(view, np.float64).T
-    world = p[:, :2] - p[:, :2].mean(0)
-    px = attrs[:, :2].astype(np.float64) / attrs[:, 2:3]
-    px = px - px.mean(0)
-    far = np.linalg.norm(px, axis=1) > 1.0
-    if not far.any():
-        return 0.0
-    return float(np.median(np.linalg.norm(world[far], axis=1) / np.linalg.norm(px[far], axis=1)))
-
-
 def udp_nn_view_attributes(landmarks: np.ndarray, sheet_udp: np.ndarray, radius: float = NN_RADIUS) -> np.ndarray:
     """Vertex landmarks [V, 3] (their UDP) and a view's UDP [S, S, 4] in the
     sheet's framing -> [V, 4] f32 (x, y, 1, visible): the sheet pixel whose
@@ -134,7 +134,7 @@ def udp_nn_view_attributes(landmarks: np.ndarray, sheet_udp: np.ndarray, radius:
     out[:, 2] = 1.0
     if len(rows) == 0:
         return out  # a view showing nothing matches nothing
-    radius = max(radius, 1.5 * _pixel_step(udp))
+    radius = nn_radius(udp, radius)
     tree = cKDTree(udp[rows, cols, :3].astype(np.float64))
     dist, idx = tree.query(np.asarray(landmarks, np.float64), k=1, distance_upper_bound=radius)
     hit = np.isfinite(dist)
@@ -144,17 +144,25 @@ def udp_nn_view_attributes(landmarks: np.ndarray, sheet_udp: np.ndarray, radius:
     return out
 
 
-def depth_quads(depth: np.ndarray) -> np.ndarray:
-    """Depth maps [M, S, S] -> [M, S+1, S+1, 4] f32: texel (y, x) holds the
-    depths at (x-1, y-1), (x, y-1), (x-1, y), (x, y), each clamped to the
-    map, so the resolve's depth test reads the 4 texels around a point in
-    one fetch instead of 4 (``visible_in`` in ``glsl/correspondence.glsl``)."""
-    depth = np.asarray(depth, np.float32)
-    side = depth.shape[-1]
-    lo = np.clip(np.arange(-1, side), 0, side - 1)  # base = q - 1, clamped as the 4-fetch version did
-    hi = np.clip(np.arange(0, side + 1), 0, side - 1)  # base + 1
-    return np.ascontiguousarray(np.stack([depth[:, lo][:, :, lo], depth[:, lo][:, :, hi],
-                                          depth[:, hi][:, :, lo], depth[:, hi][:, :, hi]], -1))
+def nn_radius(udp: np.ndarray, radius: float = NN_RADIUS) -> float:
+    """The UDP distance within which a udp-nn view's pixel matches a vertex."""
+    return max(radius, 1.5 * _pixel_step(udp))
+
+
+def _unorm16(x: np.ndarray) -> np.ndarray:
+    return np.round(np.clip(x, 0.0, 1.0) * 65535.0).astype(np.uint32)
+
+
+def pack_sheet(surface: np.ndarray, reference: np.ndarray) -> np.ndarray:
+    """The resolve's one fetch per texel: ``surface`` [M, S, S, 4] (landmark
+    xyz in 0..1, w > 0.5 where the pixel shows the character) and the
+    premultiplied ``reference`` [M, S, S, 4] in 0..1 -> [M, S, S, 4] uint32 of
+    16-bit unorm pairs (low, high): (x, y), (z, alpha), (r, g), (b, shown).
+    16 bits: 1.5e-5 of the box (a pixel step is ~1e-3 or more), 1.5e-5 of a colour."""
+    shown = (surface[..., 3] > 0.5).astype(np.uint32) * 65535
+    lm, ref = _unorm16(surface[..., :3]), _unorm16(reference)
+    return np.stack([lm[..., 0] | lm[..., 1] << 16, lm[..., 2] | ref[..., 3] << 16,
+                     ref[..., 0] | ref[..., 1] << 16, ref[..., 2] | shown << 16], -1).astype(np.uint32)
 
 
 @dataclass(frozen=True)
@@ -198,16 +206,15 @@ class CorrespondencePass:
         self.program = load_program(ctx, "correspondence_vbuf")
         self._resolves: dict[int, tuple[moderngl.Program, moderngl.VertexArray]] = {}  # per views per draw
         self._resolve = self._resolve_vao = None  # the current sheet's (set_sheet)
-        self._depth_program = load_program(ctx, "correspondence", defines={"DEPTH_MAP": 1})
+        self._surface_program = load_program(ctx, "correspondence", defines={"SURFACE_MAP": 1})
         self.geometry: SkinnedGeometry | None = None
-        self._vao = self._depth_vao = None
+        self._vao = self._surface_vao = None
         self._attrs: moderngl.Texture | None = None
         self._triangles: np.ndarray | None = None  # [T, 3] per triangle its vertex indices (as drawn)
+        self._landmarks: np.ndarray | None = None  # [V, 3] f32 per vertex its rest-pose landmark (the UDP)
         self._tri_attrs: moderngl.Texture | None = None  # the resolve's: per triangle and view its corners' texels
-        self._reference: moderngl.TextureArray | None = None
-        self._depth_maps: moderngl.Texture | None = None
-        self._depth_quads: moderngl.Texture | None = None  # the resolve's: each texel's 2x2 depths (depth_quads)
-        self._ref_sampler = ctx.sampler(filter=(moderngl.LINEAR, moderngl.LINEAR), border_color=(0.0, 0.0, 0.0, 0.0))
+        # per view and sheet pixel the landmark it shows and the reference's colour (pack_sheet)
+        self._surface: moderngl.Texture | None = None
         self._targets: list[moderngl.Texture] = []  # OUTPUTS attachments, one group of views per H rows
         self._vbuf: moderngl.Texture | None = None  # the raster: (triangle + 1, b0, b1, 0) per pixel
         self._depth: moderngl.Renderbuffer | None = None
@@ -241,15 +248,16 @@ class CorrespondencePass:
         self.character = character
         self.geometry = SkinnedGeometry(self.ctx, character)
         self._vao = self.geometry.vertex_array(self.program)
-        # the depth maps read only the attribute texture (by gl_VertexID)
-        self._depth_vao = self.ctx.vertex_array(self._depth_program, [], index_buffer=self.geometry.index_buffer,
-                                                index_element_size=4)
+        # the surface maps read only the attribute and landmark textures (by gl_VertexID)
+        self._surface_vao = self.ctx.vertex_array(self._surface_program, [], index_buffer=self.geometry.index_buffer,
+                                                  index_element_size=4)
         # the index buffer as drawn (gl_PrimitiveID order): set_sheet lays the resolve's texels out by triangle
         self._triangles = np.frombuffer(self.geometry.index_buffer.read(), np.uint32).reshape(-1, 3).copy()
+        self._landmarks = character.box.landmarks(character.mesh.positions).astype(np.float32)
 
     @current
     def set_sheet(self, views: list[SheetView], reference) -> None:
-        """Per-vertex view positions, depth maps and the reference, once per sheet.
+        """Per-vertex view positions, surface maps and the reference, once per sheet.
 
         ``reference``: [M, 4, S, S] (or [1, M, 4, S, S]) premultiplied RGBA in
         the sheet's framing (``SheetCache.reference``)."""
@@ -269,23 +277,25 @@ class CorrespondencePass:
         character = self.character
         nv = self.geometry.num_vertices
         attrs = np.zeros((m, nv, 4), np.float32)
-        landmarks = None
-        height = float(np.max(character.box.size))
-        tolerance = np.zeros(m, np.float32)
+        landmarks = self._landmarks
+        seen = np.zeros((m, len(self._triangles)), np.float32)  # per view and triangle: 0 = not seen
+        slack = np.zeros(m, np.float32)
         self._scratch.use()
         for k, view in enumerate(views):
             if view.mode == "exact":
                 positions = self.geometry.skinned_positions(view.pose)  # the GPU skinning the sheet was drawn with
                 attrs[k] = camera_view_attributes(positions, view.camera, view.framing)
-                tolerance[k] = max(DEPTH_TOLERANCE_PIXELS * pixel_size(positions, view.camera.view, attrs[k]),
-                                   DEPTH_TOLERANCE_MIN * height)
             else:
                 if view.udp.shape[:2] != (side, side):
                     raise InputError(f"sheet view {k}: its UDP is {view.udp.shape[1]}x{view.udp.shape[0]}, "
                                      f"the sheet {side}x{side}")
-                if landmarks is None:
-                    landmarks = character.box.landmarks(character.mesh.positions)
+                _check_finite(view.udp, f"sheet view {view.name or k}'s UDP")  # it becomes the surface map
                 attrs[k] = udp_nn_view_attributes(landmarks, view.udp)
+                # positions snapped to pixel centres (no affine map): within the match radius plus the
+                # view's pixel step per pixel from the point; a triangle with an unmatched corner is not seen
+                matched = attrs[k, :, 3][self._triangles].min(1) > 0.5
+                seen[k] = np.where(matched, max(_pixel_step(view.udp), 1e-6), 0.0)
+                slack[k] = nn_radius(view.udp)
         _check_finite(attrs, "sheet view positions")
         limit = self.ctx.info["GL_MAX_TEXTURE_SIZE"]
         width = _ATTR_WIDTH
@@ -297,40 +307,48 @@ class CorrespondencePass:
         self._release_sheet()
         self._attrs = self.ctx.texture((width, rows * m), 4, texels.tobytes(), dtype="f4")
         self._attrs.filter = (moderngl.NEAREST, moderngl.NEAREST)
-        self._tri_attrs = self._triangle_texture(attrs)
-        ref = np.ascontiguousarray(reference.transpose(0, 2, 3, 1))  # [M, S, S, 4], row 0 = top
-        self._reference = self.ctx.texture_array((side, side, m), 4, ref.tobytes(), dtype="f4")
-        self._reference.filter = (moderngl.LINEAR, moderngl.LINEAR)
         self.views, self.side, self.modes = m, side, [v.mode for v in views]
         self._resolve, self._resolve_vao = self._resolve_program(min(m, GROUP))
-        self._depth_program["u_attrs"].value = 0  # the resolve reads the triangle texture instead
-        self._depth_program["u_attr_rows"].value = rows
-        self._depth_program["u_side"].value = float(side)
-        self._draw_depth_maps(attrs)
-        depth = np.frombuffer(self._depth_maps.read(), np.float32).reshape(m, side, side)
-        self._check_silhouettes(views, reference[:, 3], depth)
-        quads = depth_quads(depth)  # [M, S+1, S+1, 4]
-        self._depth_quads = self.ctx.texture((side + 1, (side + 1) * m), 4, quads.tobytes(), dtype="f4")
-        self._depth_quads.filter = (moderngl.NEAREST, moderngl.NEAREST)
+        self._surface_program["u_attrs"].value = 0  # the resolve reads the triangle texture instead
+        self._surface_program["u_landmarks"].value = 1
+        self._surface_program["u_attr_rows"].value = rows
+        self._surface_program["u_side"].value = float(side)
+        self._draw_surface_maps(attrs, views, rows)
+        surface = np.frombuffer(self._surface.read(), np.float32).reshape(m, side, side, 4)
+        self._check_silhouettes(views, reference[:, 3], surface[..., 3])
+        for k, view in enumerate(views):
+            if view.mode == "exact":  # the view's pixel step (glsl same_surface), over float rounding
+                step = max(_pixel_step(surface[k]), EXACT_SLACK)
+                seen[k], slack[k] = step, EXACT_SLACK + SAME_SURFACE_STEPS * step
+        self._tri_attrs = self._triangle_texture(attrs, seen)
+        packed = pack_sheet(surface, reference.transpose(0, 2, 3, 1))  # [M, S, S, 4], row 0 = top
+        self._surface.release()  # the float map is folded into the sheet texture
+        self._surface = self.ctx.texture((side, side * m), 4, np.ascontiguousarray(packed).tobytes(), dtype="u4")
+        self._surface.filter = (moderngl.NEAREST, moderngl.NEAREST)
         r = self._resolve
         r["u_side"].value = float(side)
-        self._tolerance = np.zeros(self.groups * GROUP, np.float32)
-        self._tolerance[:m] = tolerance
-        r["u_reference"].value = 1
-        r["u_depth"].value = 2
+        self._slack = np.zeros(self.groups * GROUP, np.float32)
+        self._slack[:m] = slack
+        r["u_sheet"].value = 2
         r["u_vbuf"].value = 4
         r["u_tri_attrs"].value = 5
         r["u_views"].value = m
         self._make_targets()
 
-    def _triangle_texture(self, attrs: np.ndarray) -> moderngl.Texture:
-        """The resolve's copy of the per-vertex texels [M, V, 4], laid out by
-        triangle: triangle t's 3 corners in view k at texels (t * M + k) * 3 + c,
-        so a pixel's 3 x M fetches are adjacent in memory and need no index
-        lookup first (scattered vertex fetches were most of the resolve's time
-        on llvmpipe)."""
+    def _triangle_texture(self, attrs: np.ndarray, seen: np.ndarray) -> moderngl.Texture:
+        """The resolve's per-triangle texels: triangle t's 3 corner landmarks
+        at (t * (M + 1)) * 3 + c, then its corners in view k, (x * w, y * w, w,
+        ``seen[k, t]``: the view's pixel step, 0 = not seen), at (t * (M + 1) +
+        1 + k) * 3 + c, so a pixel's 3 x (M + 1) fetches are adjacent in memory
+        and need no index lookup first (scattered vertex fetches were most of
+        the resolve's time on llvmpipe)."""
         m = attrs.shape[0]
-        texels = np.ascontiguousarray(attrs[:, self._triangles].transpose(1, 0, 2, 3)).reshape(-1, 4)  # [T*M*3, 4]
+        tri = self._triangles
+        corners = attrs[:, tri].copy()  # [M, T, 3, 4]
+        corners[..., 3] = seen[:, :, None]
+        own = np.zeros((1, len(tri), 3, 4), np.float32)
+        own[0, :, :, :3] = self._landmarks[tri]
+        texels = np.ascontiguousarray(np.concatenate([own, corners]).transpose(1, 0, 2, 3)).reshape(-1, 4)
         rows = -(-len(texels) // _ATTR_WIDTH)
         if rows > self.ctx.info["GL_MAX_TEXTURE_SIZE"]:
             raise InputError(f"{m} views of {len(self._triangles)} triangles exceed this GL's texture size "
@@ -348,37 +366,49 @@ class CorrespondencePass:
             self._resolves[views] = (prog, self.ctx.vertex_array(prog, []))
         return self._resolves[views]
 
-    def _draw_depth_maps(self, attrs: np.ndarray) -> None:
+    def _draw_surface_maps(self, attrs: np.ndarray, views: list[SheetView], rows: int) -> None:
+        """Per view the landmark of the surface each sheet pixel shows (w = 1;
+        0 = nothing): drawn from the mesh for exact views (what the UDP pass
+        drew for the sheet: the view's own UDP), the view's UDP for udp-nn."""
         m, side = self.views, self.side
-        self._depth_maps = self.ctx.texture((side, side * m), 1, dtype="f4")
-        self._depth_maps.filter = (moderngl.NEAREST, moderngl.NEAREST)
+        self._surface = self.ctx.texture((side, side * m), 4, dtype="f4")
+        self._surface.filter = (moderngl.NEAREST, moderngl.NEAREST)
+        texels = np.zeros((rows * _ATTR_WIDTH, 4), np.float32)
+        texels[:len(self._landmarks), :3] = self._landmarks
+        landmarks = self.ctx.texture((_ATTR_WIDTH, rows), 4, texels.tobytes(), dtype="f4")
+        landmarks.filter = (moderngl.NEAREST, moderngl.NEAREST)
         depth = self.ctx.depth_renderbuffer((side, side * m))
-        fbo = self.ctx.framebuffer(color_attachments=[self._depth_maps], depth_attachment=depth)
+        fbo = self.ctx.framebuffer(color_attachments=[self._surface], depth_attachment=depth)
         try:
             fbo.use()
-            fbo.clear(_FAR, 0.0, 0.0, 0.0, depth=1.0)
+            fbo.clear(0.0, 0.0, 0.0, 0.0, depth=1.0)
             self.ctx.enable_only(moderngl.DEPTH_TEST)
             self.ctx.depth_func = "<"
             self._attrs.use(0)
-            for k, mode in enumerate(self.modes):
-                if mode != "exact":
-                    continue  # udp-nn views carry their visibility per vertex
+            landmarks.use(1)
+            for k, view in enumerate(views):
+                if view.mode != "exact":
+                    udp = np.ascontiguousarray(view.udp, np.float32)
+                    self._surface.write(np.where(udp[..., 3:] > 0.5, udp, 0.0).astype(np.float32).tobytes(),
+                                        viewport=(0, k * side, side, side))
+                    continue
                 d = attrs[k, :, 3]
-                self._depth_program["u_view"].value = k
-                self._depth_program["u_depth_range"].value = (float(d.min()), float(d.max()))
+                self._surface_program["u_view"].value = k
+                self._surface_program["u_depth_range"].value = (float(d.min()), float(d.max()))
                 self.ctx.viewport = (0, k * side, side, side)
-                self._depth_vao.render(moderngl.TRIANGLES, vertices=self.geometry.num_indices)
+                self._surface_vao.render(moderngl.TRIANGLES, vertices=self.geometry.num_indices)
         finally:
             fbo.release()
             depth.release()
+            landmarks.release()
 
-    def _check_silhouettes(self, views: list[SheetView], alpha: np.ndarray, depth: np.ndarray) -> None:
+    def _check_silhouettes(self, views: list[SheetView], alpha: np.ndarray, covered: np.ndarray) -> None:
         """A view file of another view or character draws the mesh elsewhere
         than the view's drawing: a named error, not wrong colours."""
         for k, view in enumerate(views):
             if view.mode != "exact":
                 continue
-            mesh, drawn = depth[k] < _FAR / 2, alpha[k] > 0.5
+            mesh, drawn = covered[k] > 0.5, alpha[k] > 0.5
             iou = float((mesh & drawn).sum()) / max(float((mesh | drawn).sum()), 1.0)
             if iou < MIN_SILHOUETTE_IOU:
                 raise InputError(f"sheet view {view.name or k}: the character seen through its camera and pose "
@@ -437,9 +467,7 @@ class CorrespondencePass:
         self.fbo.clear(0.0, 0.0, 0.0, 0.0)
         self.ctx.enable_only(moderngl.NOTHING)
         self._attrs.use(0)
-        self._reference.use(1)
-        self._ref_sampler.use(1)
-        self._depth_quads.use(2)
+        self._surface.use(2)
         visibility.use(4)
         self._tri_attrs.use(5)
         r = self._resolve
@@ -452,10 +480,9 @@ class CorrespondencePass:
             n = r["u_exact"].array_length  # the views per draw of this resolve (the GLSL trims the arrays)
             exact = [i < count and self.modes[first + i] == "exact" for i in range(n)]
             r["u_exact"].write(np.array(exact, np.float32).tobytes())  # write(): also a 1-view "array"
-            r["u_tolerance"].write(self._tolerance[first:first + n].tobytes())
+            r["u_slack"].write(self._slack[first:first + n].tobytes())
             self.ctx.viewport = (0, g * self.height, self.width, self.height)
             self._resolve_vao.render(moderngl.TRIANGLES, vertices=3)
-        self._ref_sampler.clear(1)
 
     @current
     def read(self, out: tuple[np.ndarray, np.ndarray] | None = None) -> tuple[np.ndarray, np.ndarray]:
@@ -487,20 +514,20 @@ class CorrespondencePass:
         self._targets, self._vbuf, self.fbo, self._raster_fbo, self._depth = [], None, None, None, None
 
     def _release_sheet(self) -> None:
-        for obj in (self._attrs, self._tri_attrs, self._reference, self._depth_maps, self._depth_quads):
+        for obj in (self._attrs, self._tri_attrs, self._surface):
             if obj is not None:
                 obj.release()
-        self._attrs = self._tri_attrs = self._reference = self._depth_maps = self._depth_quads = None
+        self._attrs = self._tri_attrs = self._surface = None
         self.views = 0
 
     def _release_geometry(self) -> None:
         """The character's buffers and triangle texture (a new character, or release)."""
         if self.geometry is not None:
             self._vao.release()
-            self._depth_vao.release()
+            self._surface_vao.release()
             self.geometry.release()
             self.geometry = None
-        self._triangles = None
+        self._triangles = self._landmarks = None
 
     @current
     def release(self) -> None:
@@ -511,7 +538,7 @@ class CorrespondencePass:
             for obj in vao_prog[::-1]:
                 obj.release()
         self._resolves = {}
-        for obj in (self._ref_sampler, self.program, self._depth_program,
+        for obj in (self.program, self._surface_program,
                     self._scratch, self._scratch_tex):
             obj.release()
 

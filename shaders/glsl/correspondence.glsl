@@ -6,19 +6,22 @@
 // sheet view as the network sees it (after the sheet's re-framing; pixel
 // centres at +0.5, row 0 = top) in homogeneous form (w = the view camera's
 // clip w, so the rasterizer's interpolation stays exact under perspective),
-// and d = the point's eye depth in that view (views with a camera), or its
-// visibility 0/1 (views matched by nearest UDP, no camera).
+// and d = the point's eye depth in that view (views with a camera; views
+// matched by nearest UDP carry no depth).
 //
-// DEPTH_MAP: draws view u_view's depth map (eye depth of the nearest
-// surface) from the same texels, into rows [u_view * S, (u_view + 1) * S).
+// SURFACE_MAP: draws view u_view's surface map from the same texels: per
+// sheet pixel the rest-pose landmark (UDP xyz) of the nearest surface, w = 1
+// (0 = nothing), into rows [u_view * S, (u_view + 1) * S). Views matched by
+// nearest UDP bring their own UDP instead.
 // (The target's visibility buffer, triangle id + barycentrics per pixel, is
 // drawn by glsl/correspondence_vbuf.glsl.)
 // RESOLVE (= the views per draw, 1..8): a full-screen pass over the pixels
 // the target covers, once per pixel, not per overlapping fragment: fetches
-// each view's 3 corner texels of the pixel's triangle (u_tri_attrs: adjacent, by triangle),
-// interpolates them with the barycentrics (what the rasterizer would have
-// done), samples the view's reference there and writes the view's coverage
-// (1 where the point is visible in the view).
+// the pixel's triangle's 3 corner landmarks and, per view, its 3 corner
+// texels (u_tri_attrs: adjacent, by triangle), interpolates them with the
+// barycentrics (what the rasterizer would have done) and samples the view's
+// reference there from the texels that show the SAME surface point
+// (same_surface below): the view's colour and its coverage of the point.
 
 uniform sampler2D u_attrs;    // RGBA32F, 4096 texels per row, u_attr_rows rows per view
 uniform int u_attr_rows;
@@ -34,28 +37,29 @@ vec4 view_attr(int view, int vertex) {
     return texelFetch(u_attrs, texel_of(vertex) + ivec2(0, view * u_attr_rows), 0);
 }
 
-#if defined DEPTH_MAP
+#if defined SURFACE_MAP
 
 #if defined VERTEX_SHADER
+uniform sampler2D u_landmarks;  // RGBA32F, per vertex its rest-pose landmark (xyz), u_attrs' layout, one view
 uniform int u_view;
 uniform float u_side;       // S, the sheet side in pixels
 uniform vec2 u_depth_range; // (near, far) eye depths of this view's vertices, for the z test only
-out float v_depth;
+out vec3 v_landmark;
 
 void main() {
     vec4 a = view_attr(u_view, gl_VertexID);
-    v_depth = a.w;
+    v_landmark = texelFetch(u_landmarks, texel_of(gl_VertexID), 0).xyz;
     float z = clamp((a.w - u_depth_range.x) / max(u_depth_range.y - u_depth_range.x, 1e-6), 0.0, 1.0) * 2.0 - 1.0;
     // row r of the target = pixel row r of the view (row 0 = top): no flip
     gl_Position = vec4(a.x / u_side * 2.0 - a.z, a.y / u_side * 2.0 - a.z, z * a.z, a.z);
 }
 
 #elif defined FRAGMENT_SHADER
-in float v_depth;
-out float o_depth;
+in vec3 v_landmark;
+out vec4 o_surface;
 
 void main() {
-    o_depth = v_depth;
+    o_surface = vec4(v_landmark, 1.0);
 }
 #endif
 
@@ -69,16 +73,23 @@ void main() {  // one triangle over the viewport; the visibility buffer says whi
 
 #elif defined FRAGMENT_SHADER
 uniform sampler2D u_vbuf;       // the default pass's output: (triangle + 1, b0, b1, 0); 0 = background
-uniform sampler2D u_tri_attrs;  // RGBA32F, 4096 texels per row: u_attrs by triangle, (t * u_views + k) * 3 + corner
+uniform sampler2D u_tri_attrs;  // RGBA32F, 4096 texels per row, per triangle t (u_views + 1) * 3 texels from
+                                // t * (u_views + 1) * 3: its corners' landmarks, then view k's corner texels
+                                // (x * w, y * w, w, pixel step or 0) at + 3 + 3 * k
+                                // (correspondence_pass._triangle_texture)
 uniform int u_views;            // M, all the sheet's views
 uniform int u_row0;             // this draw's first row in the outputs (group * H)
-uniform sampler2DArray u_reference;  // [M] x S x S premultiplied RGBA, row 0 = top; zero border
-uniform sampler2D u_depth;           // RGBA32F, (S+1) x (M * (S+1)): view k's depth quads in rows [k*(S+1), (k+1)*(S+1))
+// RGBA32UI, S x (M * S): view k's sheet in rows [k * S, (k + 1) * S), row 0 = top; per texel, 16-bit
+// unorm pairs (low, high): (landmark x, y), (landmark z, alpha), (r, g), (b, shown): the surface map
+// (the landmark the pixel shows; shown = 0: nothing) and the premultiplied reference, one fetch
+// (correspondence_pass.pack_sheet)
+uniform usampler2D u_sheet;
 uniform float u_side;
 uniform int u_first;
 uniform int u_count;
-uniform float u_exact[8];      // per view of this draw: 1 = depth-test against its depth map, 0 = d is the visibility
-uniform float u_tolerance[8];  // per view of this draw: eye-depth distance that still counts as the same surface point
+uniform float u_exact[8];  // per view of this draw: 1 = camera and pose known (the triangle's affine map), 0 = udp-nn
+// per view of this draw: the UDP distance allowed (exact: a pixel step; udp-nn: the match radius)
+uniform float u_slack[8];
 
 // RESOLVE views per draw, one attachment each: the view's colour at the
 // point (un-premultiplied) and its coverage there (0 where it does not see
@@ -107,40 +118,80 @@ layout(location = 6) out vec4 o_view6;
 layout(location = 7) out vec4 o_view7;
 #endif
 
-// is a point at eye depth d seen at pixel position p of view k? It is when
-// one of the 4 depth texels around p shows a surface within the tolerance
-// (the point's own surface; an occluder is nearer by more than that). The 4
-// come in one fetch: u_depth texel base + 1 holds them, clamped to the map
-// (correspondence_pass.depth_quads); a base outside the map reads the
-// nearest quad, which clamps to the same texels.
-float visible_in(int k, vec2 p, float d, float tolerance) {
+// Texel q of view k's reference (premultiplied) if the view shows the
+// point's own surface there, else 0: the texel's landmark (rest-pose UDP) is
+// (1) where the point's triangle puts it: its affine map view pixel ->
+// landmark (`jx`, `jy`: d landmark / d x, d y; exact views only) predicts the
+// texel centre's landmark from the point's, within `tolerance` (exact: one
+// pixel step of the view, the median landmark distance between adjacent
+// pixels) + `affine` (half a pixel of the triangle's own footprint |J|):
+// curvature and the next triangle stay under that; and (2) no farther from
+// the point's landmark than `tolerance` + the view's pixel step per pixel of
+// distance: a surface seen so obliquely that a pixel spans more is left to
+// views that see it better (udp-nn views, snapped to pixel centres, have only
+// this test; `tolerance` = their match radius). An occluder or a surface
+// behind is farther from the point in the rest pose, however close it is in
+// depth: a fringe ~1 pixel over the face, the scalp under the hair, legs
+// under a skirt (the depth test with a pixel's slack it replaces let those
+// through).
+vec4 same_surface(int k, ivec2 q, vec2 p, vec3 landmark, vec3 jx, vec3 jy, float affine, float pixel_step,
+                  float tolerance) {
     int side = int(u_side);
-    ivec2 q = clamp(ivec2(floor(p - 0.5)) + 1, ivec2(0), ivec2(side));
-    vec4 depth = texelFetch(u_depth, ivec2(q.x, k * (side + 1) + q.y), 0);
-    return any(lessThanEqual(abs(depth - vec4(d)), vec4(tolerance))) ? 1.0 : 0.0;
+    if (any(lessThan(q, ivec2(0))) || any(greaterThanEqual(q, ivec2(side)))) return vec4(0.0);
+    uvec4 t = texelFetch(u_sheet, ivec2(q.x, k * side + q.y), 0);
+    vec3 shown = vec3(float(t.x & 0xFFFFu), float(t.x >> 16), float(t.y & 0xFFFFu)) * (1.0 / 65535.0);
+    vec2 d = vec2(q) + 0.5 - p;
+    if ((t.w >> 16) == 0u || distance(shown, landmark + jx * d.x + jy * d.y) > tolerance + affine
+        || distance(shown, landmark) > tolerance + pixel_step * length(d)) return vec4(0.0);
+    return vec4(float(t.z & 0xFFFFu), float(t.z >> 16), float(t.w & 0xFFFFu), float(t.y >> 16)) * (1.0 / 65535.0);
 }
 
-// view u_first + i at the point with barycentrics `bary` in triangle `tri`:
-// the reference's colour there (un-premultiplied) and its coverage `seen`
-// (alpha); zeros where the view does not see the point. (Called with constant
-// i, not looped over arrays: llvmpipe spills indexed arrays to memory, which
-// cost more than everything else in the resolve.)
-vec4 resolve_view(int i, int count, int tri_texel, vec3 bary) {
+// view u_first + i at the point with barycentrics `bary` in the triangle whose
+// corners' landmarks are l0, l1, l2: the reference's colour there (un-
+// premultiplied) and its coverage `seen` (alpha); zeros where the view does
+// not see the point. The colour is the bilinear sample of the 4 texels around
+// the point's position, each only where it shows the point's own surface
+// (same_surface): a point next to an occluder's edge in the view takes none of
+// the occluder's colour, only less coverage. (Called with constant i, not
+// looped over arrays: llvmpipe spills indexed arrays to memory, which cost
+// more than everything else in the resolve.)
+vec4 resolve_view(int i, int count, int tri_texel, vec3 bary, vec3 l0, vec3 l1, vec3 l2) {
     if (i >= count) return vec4(0.0);
     int k = u_first + i;
     int c = tri_texel + 3 * k;  // the triangle's corners in view k: 3 adjacent texels
-    vec4 at = bary.x * texelFetch(u_tri_attrs, texel_of(c), 0) + bary.y * texelFetch(u_tri_attrs, texel_of(c + 1), 0)
-            + bary.z * texelFetch(u_tri_attrs, texel_of(c + 2), 0);
-    if (at.z <= 0.0) return vec4(0.0);
+    vec4 c0 = texelFetch(u_tri_attrs, texel_of(c), 0);
+    vec4 c1 = texelFetch(u_tri_attrs, texel_of(c + 1), 0);
+    vec4 c2 = texelFetch(u_tri_attrs, texel_of(c + 2), 0);
+    vec3 at = bary.x * c0.xyz + bary.y * c1.xyz + bary.z * c2.xyz;
+    // c0.w: the view's pixel step; 0 = the view does not see this triangle (udp-nn: a corner unmatched)
+    if (at.z <= 0.0 || c0.w <= 0.0) return vec4(0.0);
     vec2 p = at.xy / at.z;
-    float seen = u_exact[i] > 0.5 ? visible_in(k, p, at.w, u_tolerance[i])
-                                  : step(0.999, at.w);  // every corner of the triangle matched
-    vec4 s = texture(u_reference, vec3(p / u_side, float(k)));
-    // A seen point is opaque: alpha < 1 is the bilinear footprint reaching
-    // past the view's silhouette. Keep the surface colour (un-premultiplied)
-    // and let the partial alpha lower this view's coverage instead, so a
-    // view that sees the point inside its silhouette wins the fusion.
-    seen *= step(0.05, s.a) * s.a;
+    vec3 landmark = bary.x * l0 + bary.y * l1 + bary.z * l2;
+    vec3 jx = vec3(0.0), jy = vec3(0.0);
+    float affine = 0.0;  // exact: half a pixel of the triangle's own footprint |J| (its obliquity in the view)
+    float pixel_step = c0.w, tolerance = u_slack[i];
+    if (u_exact[i] > 0.5) {
+        vec2 e1 = c1.xy / c1.z - c0.xy / c0.z, e2 = c2.xy / c2.z - c0.xy / c0.z;  // the triangle's pixel edges
+        float det = e1.x * e2.y - e1.y * e2.x;
+        if (abs(det) < 1e-9) return vec4(0.0);  // edge-on in the view: no pixel shows it
+        vec3 m1 = l1 - l0, m2 = l2 - l0;
+        jx = (m1 * e2.y - m2 * e1.y) / det;
+        jy = (m2 * e1.x - m1 * e2.x) / det;
+        float a = dot(jx, jx), b = dot(jx, jy), d = dot(jy, jy);  // J^T J: its largest eigenvalue = |J|^2
+        affine = 0.5 * sqrt(0.5 * (a + d) + sqrt(0.25 * (a - d) * (a - d) + b * b));
+    }
+    ivec2 q = ivec2(floor(p - 0.5));
+    vec2 f = p - 0.5 - vec2(q);
+    vec4 s00 = same_surface(k, q, p, landmark, jx, jy, affine, pixel_step, tolerance);
+    vec4 s10 = same_surface(k, q + ivec2(1, 0), p, landmark, jx, jy, affine, pixel_step, tolerance);
+    vec4 s01 = same_surface(k, q + ivec2(0, 1), p, landmark, jx, jy, affine, pixel_step, tolerance);
+    vec4 s11 = same_surface(k, q + ivec2(1, 1), p, landmark, jx, jy, affine, pixel_step, tolerance);
+    vec4 s = (1.0 - f.y) * ((1.0 - f.x) * s00 + f.x * s10) + f.y * ((1.0 - f.x) * s01 + f.x * s11);
+    // A seen point is opaque: alpha < 1 is the footprint reaching past the
+    // view's silhouette or onto another surface. Keep the surface colour
+    // (un-premultiplied) and let the partial alpha lower this view's coverage
+    // instead, so a view that sees the point fully wins the fusion.
+    float seen = step(0.05, s.a) * s.a;
     return seen > 0.0 ? vec4(s.rgb / s.a, seen) : vec4(0.0);
 }
 
@@ -152,30 +203,34 @@ void main() {
     if (vis.x < 0.5) discard;
     int count = u_count;
     int t = int(vis.x) - 1;
-    int tri = t * u_views * 3;  // the triangle's first texel in u_tri_attrs
+    int tri = t * (u_views + 1) * 3;  // the triangle's first texel in u_tri_attrs
     vec3 bary = vec3(vis.y, vis.z, 1.0 - vis.y - vis.z);
+    vec3 l0 = texelFetch(u_tri_attrs, texel_of(tri), 0).xyz;  // the corners' landmarks
+    vec3 l1 = texelFetch(u_tri_attrs, texel_of(tri + 1), 0).xyz;
+    vec3 l2 = texelFetch(u_tri_attrs, texel_of(tri + 2), 0).xyz;
+    tri += 3;  // view 0's corners
     // RESOLVE views per draw (a constant: llvmpipe would run the unused ones' code too)
-    o_view0 = resolve_view(0, count, tri, bary);
+    o_view0 = resolve_view(0, count, tri, bary, l0, l1, l2);
 #if RESOLVE > 1
-    o_view1 = resolve_view(1, count, tri, bary);
+    o_view1 = resolve_view(1, count, tri, bary, l0, l1, l2);
 #endif
 #if RESOLVE > 2
-    o_view2 = resolve_view(2, count, tri, bary);
+    o_view2 = resolve_view(2, count, tri, bary, l0, l1, l2);
 #endif
 #if RESOLVE > 3
-    o_view3 = resolve_view(3, count, tri, bary);
+    o_view3 = resolve_view(3, count, tri, bary, l0, l1, l2);
 #endif
 #if RESOLVE > 4
-    o_view4 = resolve_view(4, count, tri, bary);
+    o_view4 = resolve_view(4, count, tri, bary, l0, l1, l2);
 #endif
 #if RESOLVE > 5
-    o_view5 = resolve_view(5, count, tri, bary);
+    o_view5 = resolve_view(5, count, tri, bary, l0, l1, l2);
 #endif
 #if RESOLVE > 6
-    o_view6 = resolve_view(6, count, tri, bary);
+    o_view6 = resolve_view(6, count, tri, bary, l0, l1, l2);
 #endif
 #if RESOLVE > 7
-    o_view7 = resolve_view(7, count, tri, bary);
+    o_view7 = resolve_view(7, count, tri, bary, l0, l1, l2);
 #endif
 }
 #endif

@@ -63,15 +63,16 @@ def _step(udp):
 
 def _position_reference(views):
     """Reference images whose colour is the pixel's own position (x, y) / SIZE,
-    everywhere (not premultiplied), alpha = the view's silhouette. The pass
-    divides a sample by its alpha and returns the alpha as the coverage, so
-    ``sampled * cover`` is the bilinear sample of the ramp: the position found."""
+    premultiplied by alpha = the view's silhouette. The pass divides a sample
+    by its alpha, so ``sampled`` is the mean position of the texels it took
+    the colour from, weighted as the colour: the position found (the
+    bilinear position itself where all 4 texels around it show the point's
+    surface)."""
     x = (np.arange(SIZE) + 0.5) / SIZE
     out = []
     for _, _, udp in views:
         a = udp[..., 3]
-        out.append(np.stack([np.broadcast_to(x[None, :], a.shape), np.broadcast_to(x[:, None], a.shape),
-                             np.zeros_like(a), a]))
+        out.append(np.stack([x[None, :] * a, x[:, None] * a, np.zeros_like(a), a]))
     return np.stack(out).astype(np.float32)
 
 
@@ -100,7 +101,7 @@ def test_visible_pixels_map_to_the_sheet_pixel_with_their_udp(gl_ctx, scene):
     for k, (_, _, udp) in enumerate(views):
         seen = cover[k, 0] > 0.5
         assert seen.sum() > 50, f"view {k} sees almost none of the target"
-        positions = (sampled[k, :2] * cover[k]).transpose(1, 2, 0)[seen] * SIZE  # sheet pixels, continuous
+        positions = sampled[k, :2].transpose(1, 2, 0)[seen] * SIZE  # sheet pixels, continuous
         wanted = target[seen][:, :3]
         step = _step(udp)  # one sheet pixel, in UDP units
         # a sheet pixel within a pixel of the found position shows the target's
@@ -108,7 +109,8 @@ def test_visible_pixels_map_to_the_sheet_pixel_with_their_udp(gl_ctx, scene):
         d = _nearest_udp_distance(udp, positions, wanted)
         assert np.median(d) < 0.75 * step and np.percentile(d, 95) < 1.5 * step, (k, np.median(d), step)
         # exact, not just near: where the 2x2 texels around the position show one
-        # smooth surface, the view's UDP interpolated there IS the target's
+        # smooth surface (and the pass found all 4 on the point's surface), the
+        # view's UDP interpolated there IS the target's
         x, y = positions[:, 0] - 0.5, positions[:, 1] - 0.5
         x0 = np.clip(np.floor(x).astype(int), 0, SIZE - 2)
         y0 = np.clip(np.floor(y).astype(int), 0, SIZE - 2)
@@ -116,6 +118,7 @@ def test_visible_pixels_map_to_the_sheet_pixel_with_their_udp(gl_ctx, scene):
         c = [udp[y0 + j, x0 + i] for j in (0, 1) for i in (0, 1)]
         local = np.ptp([q[:, :3] for q in c], 0).max(1)  # the UDP change across this pixel footprint
         smooth = np.all([q[:, 3] > 0 for q in c], 0) & (local < 1.5 * step)  # one surface, not grazing
+        smooth &= cover[k, 0][seen] > 1 - 1e-5  # and the pass took all 4 texels (a bilinear sample)
         interp = ((1 - fy) * ((1 - fx) * c[0][:, :3] + fx * c[1][:, :3])
                   + fy * ((1 - fx) * c[2][:, :3] + fx * c[3][:, :3]))
         exact = (np.linalg.norm(interp - wanted, axis=1) / np.maximum(local, 1e-6))[smooth]  # in pixels, about
@@ -212,6 +215,10 @@ def test_bad_sheets_are_named(gl_ctx, scene):
             p.set_sheet(_exact_views(views)[:2], ref)
         with pytest.raises(InputError, match="reference contains NaN"):
             p.set_sheet(_exact_views(views), np.full_like(ref, np.nan))
+        nan_udp = views[0][2].copy()
+        nan_udp[0, 0, 0] = np.nan
+        with pytest.raises(InputError, match=r"sheet view bad.npz's UDP contains NaN/inf \(1 values\)"):
+            p.set_sheet([SheetView("udp-nn", udp=nan_udp, name="bad.npz")] * 3, ref)
         with pytest.raises(InputError, match="its UDP is 48x48"):
             p.set_sheet([SheetView("udp-nn", udp=np.zeros((48, 48, 4), np.float32))] * 3, ref)
         with pytest.raises(InputError, match="before set_sheet"):
@@ -273,23 +280,3 @@ def test_a_visibility_buffer_of_another_size_is_named(gl_ctx, scene):
             p.render(pose, camera, visibility=udp.visibility)
     with pytest.raises(ConfigError, match="visibility buffer only at antialias=1"):
         UdpPass(gl_ctx, SIZE, SIZE, antialias=3, visibility=True)
-
-
-def test_depth_quads_hold_the_four_clamped_texels_around_every_point():
-    """The resolve's one-fetch depth test reads texel base + 1 of the quads:
-    it must hold the 4 texels the 4-fetch test read, clamped to the map, for
-    every base, including those past the map's edges."""
-    from conrt.shaders.correspondence_pass import depth_quads
-
-    rng = np.random.default_rng(3)
-    side = 7
-    depth = rng.random((2, side, side)).astype(np.float32)
-    quads = depth_quads(depth)
-    assert quads.shape == (2, side + 1, side + 1, 4)
-    for k in range(2):
-        for by in range(-3, side + 2):
-            for bx in range(-3, side + 2):
-                want = sorted(depth[k, min(max(by + dy, 0), side - 1), min(max(bx + dx, 0), side - 1)]
-                              for dy in (0, 1) for dx in (0, 1))
-                qy, qx = min(max(by + 1, 0), side), min(max(bx + 1, 0), side)  # the GLSL's clamp
-                assert sorted(quads[k, qy, qx]) == want, (k, by, bx)
