@@ -130,6 +130,25 @@ POSE_BLUR: tuple[float, ...] = ()
 # POSE_PREPASS: either term only in a pass before the plain search, the pose
 # alone (camera held), kept if the plain cost is lower after it.
 POSE_PREPASS = False
+# Part term: which colour region (hair, face, shirt, skirt, stockings, ...) lies
+# where. The rig's own toon colours are clustered once per fitter
+# (:class:`PartLabels`: k-means over rest-pose renders from PART_YAWS, a colour
+# lookup table to the nearest cluster); every drawn pixel and every pixel of a
+# trial render gets its cluster, and the cost adds PART_WEIGHT x (1 - the mean
+# over clusters of their IoU) (:func:`part_agreement`). Unlike the mean colour
+# error on the overlap it counts a region drawn where the rig has none (the
+# face where the rig shows the back of the head, a leg in front of the other),
+# and small regions (hands, shoes, the face) weigh as much as the body.
+PART_WEIGHT = 0.0
+PART_MODE = "pixel"
+PART_MODES = ("pixel", "mean", "moments")
+PART_FINE_ONLY = False
+PART_CLUSTERS = 12
+PART_YAWS = (0.0, 90.0, 180.0, 270.0)
+# A drawn pixel farther than this (RGB distance, 0..1 per channel) from every
+# cluster (a blend of ink and colour at an edge, a colour the rig lacks) is
+# left out of the part term rather than forced into a cluster.
+PART_MAX_DISTANCE = 0.2
 
 
 @dataclass
@@ -294,6 +313,82 @@ def soft_iou(mask: np.ndarray, drawn_blurred: np.ndarray, sigma: float) -> float
     return float(np.minimum(a, drawn_blurred).sum() / den) if den else 0.0
 
 
+class PartLabels:
+    """Colour -> part label: the rig's toon colours clustered (k-means, fixed
+    seed), then a 32^3 lookup table from quantised RGB to the nearest cluster
+    (-2 where that is farther than ``max_distance``: no part)."""
+
+    BINS = 32
+
+    def __init__(self, colours: np.ndarray, clusters: int = PART_CLUSTERS, max_distance: float = PART_MAX_DISTANCE):
+        from scipy.cluster.vq import kmeans2  # lazy: scipy only on this path
+
+        colours = np.asarray(colours, np.float64).reshape(-1, 3)
+        if len(colours) < clusters:
+            raise InputError(f"the rig shows only {len(colours)} coloured pixels; the part term needs "
+                             f"at least {clusters}")
+        self.centres, _ = kmeans2(colours, clusters, minit="++", seed=0)
+        self.clusters = len(self.centres)
+        b = (np.arange(self.BINS) + 0.5) / self.BINS
+        grid = np.stack(np.meshgrid(b, b, b, indexing="ij"), -1).reshape(-1, 3)
+        d = np.linalg.norm(grid[:, None] - self.centres[None], axis=-1)
+        near = d.argmin(1)
+        near[d.min(1) > max_distance] = -2
+        self.table = near.astype(np.int16).reshape(self.BINS, self.BINS, self.BINS)
+
+    def __call__(self, mask: np.ndarray, rgb: np.ndarray) -> np.ndarray:
+        """[n, n] int16 labels: the cluster, -1 background, -2 no cluster near."""
+        q = np.clip((rgb * self.BINS).astype(np.int16), 0, self.BINS - 1)
+        out = self.table[q[..., 0], q[..., 1], q[..., 2]]
+        return np.where(mask, out, np.int16(-1))
+
+
+def part_agreement(rig: np.ndarray, drawn: np.ndarray, clusters: int) -> float:
+    """Mean over the clusters present in either labelling (:class:`PartLabels`)
+    of the IoU of their regions; pixels without a cluster in the drawing
+    (-2) left out."""
+    keep = (drawn != -2) & ((rig >= 0) | (drawn >= 0))
+    r, d = rig[keep], drawn[keep]
+    r = np.where(r < 0, clusters, r)  # background / no cluster on the rig: its own bin, never a part
+    d = np.where(d < 0, clusters, d)
+    inter = np.bincount(r[r == d], minlength=clusters + 1)[:clusters]
+    union = np.bincount(r, minlength=clusters + 1)[:clusters] + np.bincount(d, minlength=clusters + 1)[:clusters] - inter
+    present = union > 0
+    return float((inter[present] / union[present]).mean()) if present.any() else 0.0
+
+
+def part_label_iou(rig: np.ndarray, drawn: np.ndarray) -> float:
+    """IoU of the silhouettes counting only pixels whose part labels agree
+    (pixels without a cluster in the drawing left out)."""
+    keep = drawn != -2
+    union = ((rig >= 0) | (drawn >= 0)) & keep
+    agree = (rig == drawn) & (rig >= 0) & keep
+    n = union.sum()
+    return float(agree.sum() / n) if n else 0.0
+
+
+def part_centroids(rig: np.ndarray, drawn: np.ndarray, clusters: int) -> float:
+    """Area-weighted mean distance (fraction of the frame) between each
+    cluster's centroid on the rig and in the drawing, over the clusters both
+    show: it falls as a part that misses the drawn one moves towards it."""
+    n = rig.shape[0]
+    yy, xx = np.mgrid[0:n, 0:n]
+    out = []
+    for lab in (rig, drawn):
+        k = lab >= 0
+        idx = lab[k]
+        a = np.bincount(idx, minlength=clusters)[:clusters].astype(np.float64)
+        cy = np.bincount(idx, weights=yy[k], minlength=clusters)[:clusters]
+        cx = np.bincount(idx, weights=xx[k], minlength=clusters)[:clusters]
+        out.append((a, cy / np.maximum(a, 1), cx / np.maximum(a, 1)))
+    (ar, yr, xr), (ad, yd, xd) = out
+    both = (ar > 0) & (ad > 0)
+    if not both.any():
+        return 1.0
+    w = (ar + ad)[both]
+    return float((np.hypot(yr - yd, xr - xd)[both] * w).sum() / w.sum() / n)
+
+
 def _moments(mask: np.ndarray) -> tuple[float, np.ndarray]:
     """(area in pixels, centroid in NDC (x right, y up))."""
     ys, xs = np.nonzero(mask)
@@ -410,7 +505,8 @@ class SheetFitter:
 
     def __init__(self, ctx, character: Character, size: int = 256, work: int = 128,
                  colour_weight: float = COLOUR_WEIGHT, shape_weight: float = SHAPE_WEIGHT,
-                 pose_blur: tuple[float, ...] = POSE_BLUR, pose_prepass: bool = POSE_PREPASS):
+                 pose_blur: tuple[float, ...] = POSE_BLUR, pose_prepass: bool = POSE_PREPASS,
+                 part_weight: float = PART_WEIGHT, part_mode: str = PART_MODE, part_fine_only: bool = PART_FINE_ONLY):
         if size < MIN_DRAWING_PX:
             raise ConfigError(f"--size must be at least {MIN_DRAWING_PX}, got {size}")
         if not 32 <= work <= size:
@@ -421,6 +517,15 @@ class SheetFitter:
         self.shape_weight = float(shape_weight)
         self.pose_blur = tuple(float(b) for b in pose_blur)
         self.pose_prepass = bool(pose_prepass)
+        if not (math.isfinite(part_weight) and part_weight >= 0):
+            raise ConfigError(f"the part weight must be a finite number >= 0, got {part_weight}")
+        self.part_weight = float(part_weight)
+        if part_mode not in PART_MODES:
+            raise ConfigError(f"part mode {part_mode!r}: choose one of {', '.join(PART_MODES)}")
+        self.part_mode = part_mode
+        self.part_fine_only = bool(part_fine_only)
+        self._parts: PartLabels | None = None  # the rig's colour clusters, on first use
+        self._drawn_parts: dict[int, tuple[np.ndarray, np.ndarray]] = {}  # id(drawn rgb) -> (rgb, labels)
         self.bones = [b for b in POSE_BONES if b in character.humanoid]
         self.bones += [f"{b}:out" for b in OUT_OF_PLANE_BONES if b in character.humanoid]
         self.joint_bones = [f"{b}:{a}" for b, axes in JOINT_TURNS if b in character.humanoid for a in axes]
@@ -435,6 +540,12 @@ class SheetFitter:
         self._base: dict[float, Camera] = {}
         self._views: dict[int, dict] = {}  # a joint fit's views rendered here (view_setup)
         self.evaluations = 0
+
+    def cost_settings(self) -> dict:
+        """The cost's settings (constructor arguments), for a worker's fitter to score alike."""
+        return {"colour_weight": self.colour_weight, "shape_weight": self.shape_weight, "pose_blur": self.pose_blur,
+                "pose_prepass": self.pose_prepass, "part_weight": self.part_weight, "part_mode": self.part_mode,
+                "part_fine_only": self.part_fine_only}
 
     def close(self) -> None:
         for toon in self._toons.values():
@@ -522,9 +633,38 @@ class SheetFitter:
         colour = float(np.abs(rgb[both] - target_rgb[both]).mean()) if both.any() else 1.0
         overlap = soft_iou(mask, blurred[1], blurred[0]) if blurred is not None else score
         cost = (1.0 - overlap) + self.colour_weight * colour
+        if self.part_weight and (not self.part_fine_only or target_mask.shape[0] == self.fine):
+            parts = self.part_labels()
+            rl, dl = parts(mask, rgb), self._drawn_labels(target_mask, target_rgb)
+            if self.part_mode == "mean":
+                cost += self.part_weight * (1.0 - part_agreement(rl, dl, parts.clusters))
+            elif self.part_mode == "pixel":
+                cost += self.part_weight * (1.0 - part_label_iou(rl, dl))
+            else:
+                cost += self.part_weight * part_centroids(rl, dl, parts.clusters)
         if target_dist is not None and self.shape_weight:
             cost += self.shape_weight * chamfer(mask, target_mask, target_dist)
         return cost, score, colour
+
+    def part_labels(self) -> PartLabels:
+        """The rig's colour clusters (:class:`PartLabels`), from rest-pose toon
+        renders at ``PART_YAWS`` (arms half lowered), once per fitter."""
+        if self._parts is None:
+            colours = []
+            for yaw in PART_YAWS:
+                mask, rgb = self.render_toon(FitParams(yaw))
+                colours.append(rgb[mask])
+            self._parts = PartLabels(np.concatenate(colours))
+        return self._parts
+
+    def _drawn_labels(self, mask: np.ndarray, rgb: np.ndarray) -> np.ndarray:
+        """The drawing's part labels at a work size, once per drawing and size."""
+        hit = self._drawn_parts.get(id(rgb))
+        if hit is None or hit[0] is not rgb:
+            if len(self._drawn_parts) > 16:
+                self._drawn_parts.clear()
+            hit = self._drawn_parts[id(rgb)] = (rgb, self.part_labels()(mask, rgb))
+        return hit[1]
 
     def shaped(self, target):
         """``target`` (mask, rgb) with the drawn silhouette's distance map, so
@@ -703,6 +843,14 @@ class SheetFitter:
         else:  # scored with the shape term (SHAPE_WEIGHT, none if 0): thin limbs that miss get a slope
             shaped = self.shaped(target)
             rough = [self._search(q, shaped, steps, free_all, bounds(q), levels=2) for q in starts]
+        import os  # EXPERIMENT
+        if os.environ.get("S7_ARB") and self.part_weight:
+            w = self.part_weight
+            self.part_weight = 0.0
+            rough = [self._search(q, target, steps, free_all, bounds(q), levels=2) for q in starts]
+            self.part_weight = w
+            rough += [self._search(q, target, steps, free_all, bounds(q), levels=2) for q in starts]
+            rough = [(r[0], self._cost(r[0], *target)[0]) for r in rough]
         p = min(rough, key=lambda c: c[1])[0]
         clock.stage("pose")
         trace("pose", [p])
@@ -710,7 +858,15 @@ class SheetFitter:
         clock.stage("legs")
         trace("legs", [p])
         fine = downsample_drawing(drawing, self.fine) if self.fine != self.work else target
-        p = self._search(p, fine, steps / 4, free_all, bounds(p), levels=2)[0]
+        import os  # EXPERIMENT
+        sched = os.environ.get("S7_FINE", "fine2")
+        if sched == "fine1":
+            p = self._search(p, fine, steps / 4, free_all, bounds(p), levels=1)[0]
+        elif sched == "work_then_fine":
+            p = self._search(p, target, steps / 4, free_all, bounds(p), levels=1)[0]
+            p = self._search(p, fine, steps / 8, free_all, bounds(p), levels=1)[0]
+        else:
+            p = self._search(p, fine, steps / 4, free_all, bounds(p), levels=2)[0]
         clock.stage("pose_fine")
         trace("pose_fine", [p])
         return self._finish(p, drawing, name, label_yaw, coarse, clock)
@@ -981,7 +1137,8 @@ class _ViewSplit:
             mp = multiprocessing.get_context("spawn")
             self.conn, child = mp.Pipe()
             self.proc = mp.Process(target=_view_worker, daemon=True,
-                                   args=(child, fitter.character, fitter.size, fitter.work, context))
+                                   args=(child, fitter.character, fitter.size, fitter.work, context,
+                                         fitter.cost_settings()))
             self.proc.start()
             child.close()
 
@@ -1014,13 +1171,13 @@ class _ViewSplit:
             self.conn.close()
 
 
-def _view_worker(conn, character: Character, size: int, work: int, context: str) -> None:
+def _view_worker(conn, character: Character, size: int, work: int, context: str, settings: dict) -> None:
     """A :class:`_ViewSplit` worker: its own GL context and fitter, calls until ``None``."""
     from conrt.shaders import create_context, release_context  # lazy: only in the worker
 
     ctx = create_context(context)
     try:
-        with SheetFitter(ctx, character, size, work) as fitter:
+        with SheetFitter(ctx, character, size, work, **settings) as fitter:
             while (msg := conn.recv()) is not None:
                 method, calls = msg
                 before = fitter.evaluations
