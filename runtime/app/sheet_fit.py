@@ -843,14 +843,6 @@ class SheetFitter:
         else:  # scored with the shape term (SHAPE_WEIGHT, none if 0): thin limbs that miss get a slope
             shaped = self.shaped(target)
             rough = [self._search(q, shaped, steps, free_all, bounds(q), levels=2) for q in starts]
-        import os  # EXPERIMENT
-        if os.environ.get("S7_ARB") and self.part_weight:
-            w = self.part_weight
-            self.part_weight = 0.0
-            rough = [self._search(q, target, steps, free_all, bounds(q), levels=2) for q in starts]
-            self.part_weight = w
-            rough += [self._search(q, target, steps, free_all, bounds(q), levels=2) for q in starts]
-            rough = [(r[0], self._cost(r[0], *target)[0]) for r in rough]
         p = min(rough, key=lambda c: c[1])[0]
         clock.stage("pose")
         trace("pose", [p])
@@ -858,15 +850,7 @@ class SheetFitter:
         clock.stage("legs")
         trace("legs", [p])
         fine = downsample_drawing(drawing, self.fine) if self.fine != self.work else target
-        import os  # EXPERIMENT
-        sched = os.environ.get("S7_FINE", "fine2")
-        if sched == "fine1":
-            p = self._search(p, fine, steps / 4, free_all, bounds(p), levels=1)[0]
-        elif sched == "work_then_fine":
-            p = self._search(p, target, steps / 4, free_all, bounds(p), levels=1)[0]
-            p = self._search(p, fine, steps / 8, free_all, bounds(p), levels=1)[0]
-        else:
-            p = self._search(p, fine, steps / 4, free_all, bounds(p), levels=2)[0]
+        p = self._search(p, fine, steps / 4, free_all, bounds(p), levels=2)[0]
         clock.stage("pose_fine")
         trace("pose_fine", [p])
         return self._finish(p, drawing, name, label_yaw, coarse, clock)
