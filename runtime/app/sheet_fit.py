@@ -143,6 +143,10 @@ PART_WEIGHT = 0.0
 PART_MODE = "pixel"
 PART_MODES = ("pixel", "mean", "moments")
 PART_FINE_ONLY = False
+# PART_DECIDES: the part term only where the fit chooses between searched
+# alternatives (which pose candidate, whether the legs are swapped), not in the
+# searches themselves.
+PART_DECIDES = False
 PART_CLUSTERS = 12
 PART_YAWS = (0.0, 90.0, 180.0, 270.0)
 # A drawn pixel farther than this (RGB distance, 0..1 per channel) from every
@@ -506,7 +510,8 @@ class SheetFitter:
     def __init__(self, ctx, character: Character, size: int = 256, work: int = 128,
                  colour_weight: float = COLOUR_WEIGHT, shape_weight: float = SHAPE_WEIGHT,
                  pose_blur: tuple[float, ...] = POSE_BLUR, pose_prepass: bool = POSE_PREPASS,
-                 part_weight: float = PART_WEIGHT, part_mode: str = PART_MODE, part_fine_only: bool = PART_FINE_ONLY):
+                 part_weight: float = PART_WEIGHT, part_mode: str = PART_MODE, part_fine_only: bool = PART_FINE_ONLY,
+                 part_decides: bool = PART_DECIDES):
         if size < MIN_DRAWING_PX:
             raise ConfigError(f"--size must be at least {MIN_DRAWING_PX}, got {size}")
         if not 32 <= work <= size:
@@ -524,6 +529,8 @@ class SheetFitter:
             raise ConfigError(f"part mode {part_mode!r}: choose one of {', '.join(PART_MODES)}")
         self.part_mode = part_mode
         self.part_fine_only = bool(part_fine_only)
+        self.part_decides = bool(part_decides)
+        self._part_on = not self.part_decides  # in decide mode only inside :meth:`_decision_cost`
         self._parts: PartLabels | None = None  # the rig's colour clusters, on first use
         self._drawn_parts: dict[int, tuple[np.ndarray, np.ndarray]] = {}  # id(drawn rgb) -> (rgb, labels)
         self.bones = [b for b in POSE_BONES if b in character.humanoid]
@@ -545,7 +552,7 @@ class SheetFitter:
         """The cost's settings (constructor arguments), for a worker's fitter to score alike."""
         return {"colour_weight": self.colour_weight, "shape_weight": self.shape_weight, "pose_blur": self.pose_blur,
                 "pose_prepass": self.pose_prepass, "part_weight": self.part_weight, "part_mode": self.part_mode,
-                "part_fine_only": self.part_fine_only}
+                "part_fine_only": self.part_fine_only, "part_decides": self.part_decides}
 
     def close(self) -> None:
         for toon in self._toons.values():
@@ -633,7 +640,7 @@ class SheetFitter:
         colour = float(np.abs(rgb[both] - target_rgb[both]).mean()) if both.any() else 1.0
         overlap = soft_iou(mask, blurred[1], blurred[0]) if blurred is not None else score
         cost = (1.0 - overlap) + self.colour_weight * colour
-        if self.part_weight and (not self.part_fine_only or target_mask.shape[0] == self.fine):
+        if self.part_weight and self._part_on and (not self.part_fine_only or target_mask.shape[0] == self.fine):
             parts = self.part_labels()
             rl, dl = parts(mask, rgb), self._drawn_labels(target_mask, target_rgb)
             if self.part_mode == "mean":
@@ -645,6 +652,17 @@ class SheetFitter:
         if target_dist is not None and self.shape_weight:
             cost += self.shape_weight * chamfer(mask, target_mask, target_dist)
         return cost, score, colour
+
+    def _decision_cost(self, p: FitParams, target) -> float:
+        """The cost that chooses between searched alternatives: with the part
+        term in decide mode (``part_decides``), else the search's own."""
+        if not (self.part_decides and self.part_weight):
+            return self._cost(p, *target)[0]
+        self._part_on = True
+        try:
+            return self._cost(p, *target)[0]
+        finally:
+            self._part_on = False
 
     def part_labels(self) -> PartLabels:
         """The rig's colour clusters (:class:`PartLabels`), from rest-pose toon
@@ -753,6 +771,8 @@ class SheetFitter:
         # both get the same legs-and-camera search, so neither wins by having been searched longer
         p, cost = self._search(p, target, steps / 2, free, bounds, levels=1)[:2]
         q, q_cost = self._search(swapped, target, steps / 2, free, bounds, levels=1)[:2]
+        if self.part_decides and self.part_weight:
+            cost, q_cost = self._decision_cost(p, target), self._decision_cost(q, target)
         return q if q_cost < cost - LEG_SWAP_MARGIN else p
 
     def _prepass(self, q: FitParams, cost: float, target, steps, free, bounds) -> FitParams:
@@ -843,6 +863,8 @@ class SheetFitter:
         else:  # scored with the shape term (SHAPE_WEIGHT, none if 0): thin limbs that miss get a slope
             shaped = self.shaped(target)
             rough = [self._search(q, shaped, steps, free_all, bounds(q), levels=2) for q in starts]
+        if self.part_decides and self.part_weight:
+            rough = [(r[0], self._decision_cost(r[0], target)) for r in rough]
         p = min(rough, key=lambda c: c[1])[0]
         clock.stage("pose")
         trace("pose", [p])
