@@ -152,8 +152,8 @@ def bench(sheets: int, seed: int, picture: Path | None, shading: bool = True, jo
           modes=("per_view", "turnaround"), turnaround_picture: Path | None = None,
           shape_weight: float | None = None, pose_blur: tuple | None = None,
           prepass: bool = False, part_weight: float | None = None, part_mode: str | None = None,
-          part_fine_only: bool = False, methods=("separate", "joint"), colour_weight: float | None = None,
-          part_decides: bool = False) -> dict:
+          methods=("separate", "joint"), colour_weight: float | None = None,
+          joint_part_weight: float | None = None) -> dict:
     """Per mode (``per_view``: each drawing its own pose, the issue's
     benchmark; ``turnaround``: one pose per sheet, shared by its 4 views) and
     per method (``separate``: ``conrt fit-sheet``; ``joint``: ``conrt
@@ -165,7 +165,7 @@ def bench(sheets: int, seed: int, picture: Path | None, shading: bool = True, jo
     from conrt.characters.gltf_io import load_character, save_character
     from conrt.characters.procedural import generate
     from conrt.runtime.app.session import fit_sheet_udps
-    from conrt.runtime.app.sheet_fit import (COLOUR_WEIGHT, PART_MODE, PART_WEIGHT, POSE_BLUR, SHAPE_WEIGHT, FitParams, SheetFitter, downsample_drawing, fit_picture,
+    from conrt.runtime.app.sheet_fit import (COLOUR_WEIGHT, JOINT_PART_WEIGHT, PART_MODE, PART_WEIGHT, POSE_BLUR, SHAPE_WEIGHT, FitParams, SheetFitter, downsample_drawing, fit_picture,
                                              prepare_drawing)
     from conrt.shaders import ToonPass, UdpPass, create_context, frame_character, release_context
     from conrt.training.fit_drawings import make_drawing, make_turnaround, udp_error
@@ -180,13 +180,13 @@ def bench(sheets: int, seed: int, picture: Path | None, shading: bool = True, jo
     pose_blur = POSE_BLUR if pose_blur is None else tuple(pose_blur)
     part_weight = PART_WEIGHT if part_weight is None else part_weight
     colour_weight = COLOUR_WEIGHT if colour_weight is None else colour_weight
+    joint_part_weight = JOINT_PART_WEIGHT if joint_part_weight is None else joint_part_weight
     part_mode = PART_MODE if part_mode is None else part_mode
     try:
         with SheetFitter(ctx, character, 256, shape_weight=shape_weight,
                          pose_blur=pose_blur, pose_prepass=prepass,
                          part_weight=part_weight, part_mode=part_mode,
-                         part_fine_only=part_fine_only, colour_weight=colour_weight,
-                         part_decides=part_decides) as fitter, ToonPass(ctx, 256, 256) as toon, \
+                         colour_weight=colour_weight, joint_part_weight=joint_part_weight) as fitter, ToonPass(ctx, 256, 256) as toon, \
                 UdpPass(ctx, 256, 256) as udp_pass:
             toon.set_character(character)
             udp_pass.set_character(character)
@@ -282,7 +282,7 @@ def bench(sheets: int, seed: int, picture: Path | None, shading: bool = True, jo
         "what": "conrt fit-sheet on synthetic drawings of an unseen procedural character "
                 "(benchmarks/fit_sheet_bench.py)",
         "character_seed": seed, "shape_weight": shape_weight, "pose_blur": list(pose_blur), "pose_prepass": prepass,
-        "part_weight": part_weight, "part_mode": part_mode, "part_fine_only": part_fine_only, "part_decides": part_decides,
+        "part_weight": part_weight, "part_mode": part_mode, "joint_part_weight": joint_part_weight,
         "colour_weight": colour_weight, "sheets": sheets, "views_per_sheet": len(LABELS),
         "labels": list(LABELS),
         "modes": {"per_view": "each drawing its own pose (seeds 1000 * sheet + view)",
@@ -315,15 +315,14 @@ def main() -> int:
                     help="soft-IoU blurs of the separate pose search, comma separated (default: POSE_BLUR; '': none)")
     ap.add_argument("--prepass", action="store_true", help="the shape term / soft IoU in a pose-only pass first")
     ap.add_argument("--part-weight", type=float, default=None,
-                    help="weight of the part term (default: PART_WEIGHT of sheet_fit.py; 0: none)")
+                    help="weight of the part term in the separate fit (default: PART_WEIGHT of sheet_fit.py; 0: none)")
     ap.add_argument("--part-mode", default=None, help="how the part term scores (default: PART_MODE)")
     ap.add_argument("--methods", default="separate,joint",
                     help="turnaround methods: separate (conrt fit-sheet), joint (--joint), comma separated")
     ap.add_argument("--colour-weight", type=float, default=None,
                     help="weight of the mean colour error on the overlap (default: COLOUR_WEIGHT)")
-    ap.add_argument("--part-decides", action="store_true",
-                    help="the part term only where the fit chooses between searched alternatives")
-    ap.add_argument("--part-fine-only", action="store_true", help="the part term in the fine (256²) pose steps only")
+    ap.add_argument("--joint-part-weight", type=float, default=None,
+                    help="weight of the part term in the joint fit (default: JOINT_PART_WEIGHT; 0: none)")
     args = ap.parse_args()
     modes = tuple(m.strip() for m in args.modes.split(",") if m.strip())
     if not modes or set(modes) - {"per_view", "turnaround"}:
@@ -331,9 +330,9 @@ def main() -> int:
     result = bench(args.sheets, args.seed, args.picture, not args.no_shading, args.jobs, modes,
                    args.turnaround_picture, args.shape_weight,
                    None if args.pose_blur is None else [float(b) for b in args.pose_blur.split(",") if b.strip()],
-                   args.prepass, args.part_weight, args.part_mode, args.part_fine_only,
+                   args.prepass, args.part_weight, args.part_mode,
                    tuple(m.strip() for m in args.methods.split(",") if m.strip()), args.colour_weight,
-                   args.part_decides)
+                   args.joint_part_weight)
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(result, indent=1))
     print(json.dumps({mode: {method: {"summary": r["summary"], "shading_l1": r["shading_l1"]}

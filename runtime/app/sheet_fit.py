@@ -133,20 +133,27 @@ POSE_PREPASS = False
 # Part term: which colour region (hair, face, shirt, skirt, stockings, ...) lies
 # where. The rig's own toon colours are clustered once per fitter
 # (:class:`PartLabels`: k-means over rest-pose renders from PART_YAWS, a colour
-# lookup table to the nearest cluster); every drawn pixel and every pixel of a
-# trial render gets its cluster, and the cost adds PART_WEIGHT x (1 - the mean
-# over clusters of their IoU) (:func:`part_agreement`). Unlike the mean colour
-# error on the overlap it counts a region drawn where the rig has none (the
-# face where the rig shows the back of the head, a leg in front of the other),
-# and small regions (hands, shoes, the face) weigh as much as the body.
-PART_WEIGHT = 0.0
+# lookup table to the nearest cluster); every drawn pixel (once per drawing)
+# and every pixel of a trial render (the search's own toon render, no extra
+# draw) gets its cluster, and the cost adds the part weight x (1 - the IoU of
+# the silhouettes counting only pixels whose clusters agree,
+# :func:`part_label_iou`). Unlike the mean colour error on the overlap it
+# counts a region drawn where the rig shows another (the face where the rig
+# shows the back of the head, an arm in front of the body or behind it).
+# Measured (docs/fit_sheet.md): in the joint fit (turnarounds, --joint) weight
+# 0.5 lowered the mean UDP error 0.0175 -> 0.0145 (7 of 8 views better, none
+# worse; 1.0: 0.0195); in the separate fit (drawings in their own poses) it
+# helped the front and side views and sent a back view's legs crossed (0.5:
+# 0.0194 -> 0.0207): on for the joint fit, off for the separate one.
+PART_WEIGHT = 0.0  # the separate fit (SheetFitter.fit)
+JOINT_PART_WEIGHT = 0.5  # the joint fit (SheetFitter.fit_joint)
+# How the clusters are compared: "pixel" (part_label_iou, the default), or, as
+# options measured on 3 views only and left off: "mean" (the mean over clusters
+# of their IoU, part_agreement: small parts weigh as much as the body) and
+# "moments" (each cluster's centroid distance, part_centroids: a slope for
+# parts that miss the drawn ones).
 PART_MODE = "pixel"
 PART_MODES = ("pixel", "mean", "moments")
-PART_FINE_ONLY = False
-# PART_DECIDES: the part term only where the fit chooses between searched
-# alternatives (which pose candidate, whether the legs are swapped), not in the
-# searches themselves.
-PART_DECIDES = False
 PART_CLUSTERS = 12
 PART_YAWS = (0.0, 90.0, 180.0, 270.0)
 # A drawn pixel farther than this (RGB distance, 0..1 per channel) from every
@@ -510,8 +517,7 @@ class SheetFitter:
     def __init__(self, ctx, character: Character, size: int = 256, work: int = 128,
                  colour_weight: float = COLOUR_WEIGHT, shape_weight: float = SHAPE_WEIGHT,
                  pose_blur: tuple[float, ...] = POSE_BLUR, pose_prepass: bool = POSE_PREPASS,
-                 part_weight: float = PART_WEIGHT, part_mode: str = PART_MODE, part_fine_only: bool = PART_FINE_ONLY,
-                 part_decides: bool = PART_DECIDES):
+                 part_weight: float = PART_WEIGHT, part_mode: str = PART_MODE, joint_part_weight: float = JOINT_PART_WEIGHT):
         if size < MIN_DRAWING_PX:
             raise ConfigError(f"--size must be at least {MIN_DRAWING_PX}, got {size}")
         if not 32 <= work <= size:
@@ -522,15 +528,14 @@ class SheetFitter:
         self.shape_weight = float(shape_weight)
         self.pose_blur = tuple(float(b) for b in pose_blur)
         self.pose_prepass = bool(pose_prepass)
-        if not (math.isfinite(part_weight) and part_weight >= 0):
-            raise ConfigError(f"the part weight must be a finite number >= 0, got {part_weight}")
+        for w in (part_weight, joint_part_weight):
+            if not (math.isfinite(w) and w >= 0):
+                raise ConfigError(f"the part weight must be a finite number >= 0, got {w}")
         self.part_weight = float(part_weight)
+        self.joint_part_weight = float(joint_part_weight)
         if part_mode not in PART_MODES:
             raise ConfigError(f"part mode {part_mode!r}: choose one of {', '.join(PART_MODES)}")
         self.part_mode = part_mode
-        self.part_fine_only = bool(part_fine_only)
-        self.part_decides = bool(part_decides)
-        self._part_on = not self.part_decides  # in decide mode only inside :meth:`_decision_cost`
         self._parts: PartLabels | None = None  # the rig's colour clusters, on first use
         self._drawn_parts: dict[int, tuple[np.ndarray, np.ndarray]] = {}  # id(drawn rgb) -> (rgb, labels)
         self.bones = [b for b in POSE_BONES if b in character.humanoid]
@@ -552,7 +557,7 @@ class SheetFitter:
         """The cost's settings (constructor arguments), for a worker's fitter to score alike."""
         return {"colour_weight": self.colour_weight, "shape_weight": self.shape_weight, "pose_blur": self.pose_blur,
                 "pose_prepass": self.pose_prepass, "part_weight": self.part_weight, "part_mode": self.part_mode,
-                "part_fine_only": self.part_fine_only, "part_decides": self.part_decides}
+                "joint_part_weight": self.joint_part_weight}
 
     def close(self) -> None:
         for toon in self._toons.values():
@@ -640,7 +645,7 @@ class SheetFitter:
         colour = float(np.abs(rgb[both] - target_rgb[both]).mean()) if both.any() else 1.0
         overlap = soft_iou(mask, blurred[1], blurred[0]) if blurred is not None else score
         cost = (1.0 - overlap) + self.colour_weight * colour
-        if self.part_weight and self._part_on and (not self.part_fine_only or target_mask.shape[0] == self.fine):
+        if self.part_weight:
             parts = self.part_labels()
             rl, dl = parts(mask, rgb), self._drawn_labels(target_mask, target_rgb)
             if self.part_mode == "mean":
@@ -652,17 +657,6 @@ class SheetFitter:
         if target_dist is not None and self.shape_weight:
             cost += self.shape_weight * chamfer(mask, target_mask, target_dist)
         return cost, score, colour
-
-    def _decision_cost(self, p: FitParams, target) -> float:
-        """The cost that chooses between searched alternatives: with the part
-        term in decide mode (``part_decides``), else the search's own."""
-        if not (self.part_decides and self.part_weight):
-            return self._cost(p, *target)[0]
-        self._part_on = True
-        try:
-            return self._cost(p, *target)[0]
-        finally:
-            self._part_on = False
 
     def part_labels(self) -> PartLabels:
         """The rig's colour clusters (:class:`PartLabels`), from rest-pose toon
@@ -771,8 +765,6 @@ class SheetFitter:
         # both get the same legs-and-camera search, so neither wins by having been searched longer
         p, cost = self._search(p, target, steps / 2, free, bounds, levels=1)[:2]
         q, q_cost = self._search(swapped, target, steps / 2, free, bounds, levels=1)[:2]
-        if self.part_decides and self.part_weight:
-            cost, q_cost = self._decision_cost(p, target), self._decision_cost(q, target)
         return q if q_cost < cost - LEG_SWAP_MARGIN else p
 
     def _prepass(self, q: FitParams, cost: float, target, steps, free, bounds) -> FitParams:
@@ -863,8 +855,6 @@ class SheetFitter:
         else:  # scored with the shape term (SHAPE_WEIGHT, none if 0): thin limbs that miss get a slope
             shaped = self.shaped(target)
             rough = [self._search(q, shaped, steps, free_all, bounds(q), levels=2) for q in starts]
-        if self.part_decides and self.part_weight:
-            rough = [(r[0], self._decision_cost(r[0], target)) for r in rough]
         p = min(rough, key=lambda c: c[1])[0]
         clock.stage("pose")
         trace("pose", [p])
@@ -897,7 +887,15 @@ class SheetFitter:
         context), which renders its views' trials while this one renders its
         own. ``progress(stage)`` is called after each view's coarse stage and
         warp and after each joint stage, ``trace(stage, [FitParams per view])``
-        after each stage (the benchmark's per-stage errors)."""
+        after each stage (the benchmark's per-stage errors). Scored with the
+        part term at ``joint_part_weight``."""
+        separate_weight, self.part_weight = self.part_weight, self.joint_part_weight  # workers get it too
+        try:
+            return self._fit_joint(drawings, names, labels, progress, trace, jobs, context)
+        finally:
+            self.part_weight = separate_weight
+
+    def _fit_joint(self, drawings, names, labels, progress, trace, jobs: int, context: str) -> list[ViewFit]:
         progress = progress or (lambda stage: None)
         trace = trace or (lambda stage, params: None)
         if not (len(drawings) == len(names) == len(labels)) or not drawings:
