@@ -102,6 +102,7 @@ def test_cli_joint_with_two_processes_writes_the_mode(character_file, drawings, 
     assert "joint fit (--joint)" in caplog.text
     report = json.loads((out / "fit.json").read_text())
     assert report["mode"] == "joint"
+    assert report["part_weight"] == 0.5  # JOINT_PART_WEIGHT: the part term is on in the joint fit
     for stem in made:
         assert "joint_pose" in report["views"][stem]["stages"]
         udp, framed = read_udp(out / f"{stem}_udp.npz"), read_sheet_image(out / f"{stem}.png")

@@ -56,3 +56,30 @@ def test_part_options_are_checked(gl_ctx, character):
         SheetFitter(gl_ctx, character, 128, 128, part_weight=-1.0)
     with pytest.raises(InputError, match="coloured pixels"):
         PartLabels(np.zeros((3, 3), np.float32))
+
+
+def test_the_joint_fit_scores_with_the_part_term_and_its_worker_alike(gl_ctx, character):
+    """The joint fit's cost takes ``joint_part_weight`` (the separate fit's
+    ``part_weight`` is back afterwards), and a worker process's fitter is built
+    from ``cost_settings`` with the same cost."""
+    from conrt.runtime.app.sheet_fit import JOINT_PART_WEIGHT, PART_WEIGHT, SheetFitter
+
+    assert JOINT_PART_WEIGHT > 0 and PART_WEIGHT == 0  # measured: docs/fit_sheet.md
+    with SheetFitter(gl_ctx, character, 128, 64, part_weight=0.25, joint_part_weight=0.75, part_mode="mean") as a:
+        settings = a.cost_settings()
+        with SheetFitter(gl_ctx, character, 128, 64, **settings) as b:
+            assert b.cost_settings() == settings
+        seen = []
+        a._fit_joint = lambda *args: seen.append(a.part_weight) or []
+        a.fit_joint([np.zeros((128, 128, 4), np.uint8)], ["v"], [0.0])
+        assert seen == [0.75] and a.part_weight == 0.25
+
+
+def test_cli_refuses_a_negative_part_weight(character_file, drawings, tmp_path, caplog):
+    from conrt.cli import main
+
+    folder, _ = drawings
+    assert main(["fit-sheet", str(character_file), str(folder), "-o", str(tmp_path / "out"),
+                 "--part-weight", "-1"]) == 1
+    assert "--part-weight must be a finite number >= 0, got -1.0" in caplog.text
+    assert not (tmp_path / "out").exists()
