@@ -10,7 +10,9 @@ known, so each drawing is *registered* to it in three steps:
    at low resolution, take scale and offset from the silhouette moments
    (area, centroid), score by IoU with the drawn silhouette plus a small
    colour-agreement term (toon colours vs drawn colours: a front and a back
-   view have nearly the same silhouette, not the same colours);
+   view have nearly the same silhouette, not the same colours); in a joint
+   fit also a part term (:class:`PartLabels`: which of the rig's colour
+   regions lies where, compared pixel by pixel);
 2. **pose**: a pattern search (coordinate descent with shrinking steps) over
    the camera (yaw, scale, offset) and per-bone turns (arms, legs, spine,
    head) about the viewing axis, plus how far each arm is lowered from the
