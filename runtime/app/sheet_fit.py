@@ -347,13 +347,14 @@ class PartLabels:
         d = np.linalg.norm(grid[:, None] - self.centres[None], axis=-1)
         near = d.argmin(1)
         near[d.min(1) > max_distance] = -2
-        self.table = near.astype(np.int16).reshape(self.BINS, self.BINS, self.BINS)
+        self.table = near.astype(np.int16)  # flat: index (r * BINS + g) * BINS + b
 
     def __call__(self, mask: np.ndarray, rgb: np.ndarray) -> np.ndarray:
         """[n, n] int16 labels: the cluster, -1 background, -2 no cluster near."""
-        q = np.clip((rgb * self.BINS).astype(np.int16), 0, self.BINS - 1)
-        out = self.table[q[..., 0], q[..., 1], q[..., 2]]
-        return np.where(mask, out, np.int16(-1))
+        q = np.minimum(rgb * self.BINS, self.BINS - 1).astype(np.int32)
+        out = self.table[q @ np.array([self.BINS * self.BINS, self.BINS, 1], np.int32)]
+        out[~mask] = -1
+        return out
 
 
 def part_agreement(rig: np.ndarray, drawn: np.ndarray, clusters: int) -> float:
@@ -373,11 +374,10 @@ def part_agreement(rig: np.ndarray, drawn: np.ndarray, clusters: int) -> float:
 def part_label_iou(rig: np.ndarray, drawn: np.ndarray) -> float:
     """IoU of the silhouettes counting only pixels whose part labels agree
     (pixels without a cluster in the drawing left out)."""
-    keep = drawn != -2
-    union = ((rig >= 0) | (drawn >= 0)) & keep
-    agree = (rig == drawn) & (rig >= 0) & keep
-    n = union.sum()
-    return float(agree.sum() / n) if n else 0.0
+    covered = rig >= 0
+    # a drawn pixel with a cluster (>= 0) is kept; agreeing pixels are such pixels
+    n = np.count_nonzero((covered & (drawn != -2)) | (drawn >= 0))
+    return np.count_nonzero((rig == drawn) & covered) / n if n else 0.0
 
 
 def part_centroids(rig: np.ndarray, drawn: np.ndarray, clusters: int) -> float:
