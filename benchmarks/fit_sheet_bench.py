@@ -153,7 +153,7 @@ def bench(sheets: int, seed: int, picture: Path | None, shading: bool = True, jo
           shape_weight: float | None = None, pose_blur: tuple | None = None,
           prepass: bool = False, part_weight: float | None = None, part_mode: str | None = None,
           methods=("separate", "joint"), colour_weight: float | None = None,
-          joint_part_weight: float | None = None) -> dict:
+          joint_part_weight: float | None = None, joint_fine_levels: int | None = None) -> dict:
     """Per mode (``per_view``: each drawing its own pose, the issue's
     benchmark; ``turnaround``: one pose per sheet, shared by its 4 views) and
     per method (``separate``: ``conrt fit-sheet``; ``joint``: ``conrt
@@ -165,7 +165,7 @@ def bench(sheets: int, seed: int, picture: Path | None, shading: bool = True, jo
     from conrt.characters.gltf_io import load_character, save_character
     from conrt.characters.procedural import generate
     from conrt.runtime.app.session import fit_sheet_udps
-    from conrt.runtime.app.sheet_fit import (COLOUR_WEIGHT, JOINT_PART_WEIGHT, PART_MODE, PART_WEIGHT, POSE_BLUR, SHAPE_WEIGHT, FitParams, SheetFitter, downsample_drawing, fit_picture,
+    from conrt.runtime.app.sheet_fit import (COLOUR_WEIGHT, JOINT_FINE_LEVELS, JOINT_PART_WEIGHT, PART_MODE, PART_WEIGHT, POSE_BLUR, SHAPE_WEIGHT, FitParams, SheetFitter, downsample_drawing, fit_picture,
                                              prepare_drawing)
     from conrt.shaders import ToonPass, UdpPass, create_context, frame_character, release_context
     from conrt.training.fit_drawings import make_drawing, make_turnaround, udp_error
@@ -181,12 +181,14 @@ def bench(sheets: int, seed: int, picture: Path | None, shading: bool = True, jo
     part_weight = PART_WEIGHT if part_weight is None else part_weight
     colour_weight = COLOUR_WEIGHT if colour_weight is None else colour_weight
     joint_part_weight = JOINT_PART_WEIGHT if joint_part_weight is None else joint_part_weight
+    joint_fine_levels = JOINT_FINE_LEVELS if joint_fine_levels is None else joint_fine_levels
     part_mode = PART_MODE if part_mode is None else part_mode
     try:
         with SheetFitter(ctx, character, 256, shape_weight=shape_weight,
                          pose_blur=pose_blur, pose_prepass=prepass,
                          part_weight=part_weight, part_mode=part_mode,
-                         colour_weight=colour_weight, joint_part_weight=joint_part_weight) as fitter, ToonPass(ctx, 256, 256) as toon, \
+                         colour_weight=colour_weight, joint_part_weight=joint_part_weight,
+                         joint_fine_levels=joint_fine_levels) as fitter, ToonPass(ctx, 256, 256) as toon, \
                 UdpPass(ctx, 256, 256) as udp_pass:
             toon.set_character(character)
             udp_pass.set_character(character)
@@ -283,6 +285,7 @@ def bench(sheets: int, seed: int, picture: Path | None, shading: bool = True, jo
                 "(benchmarks/fit_sheet_bench.py)",
         "character_seed": seed, "shape_weight": shape_weight, "pose_blur": list(pose_blur), "pose_prepass": prepass,
         "part_weight": part_weight, "part_mode": part_mode, "joint_part_weight": joint_part_weight,
+        "joint_fine_levels": joint_fine_levels,
         "colour_weight": colour_weight, "sheets": sheets, "views_per_sheet": len(LABELS),
         "labels": list(LABELS),
         "modes": {"per_view": "each drawing its own pose (seeds 1000 * sheet + view)",
@@ -321,6 +324,8 @@ def main() -> int:
                     help="turnaround methods: separate (conrt fit-sheet), joint (--joint), comma separated")
     ap.add_argument("--colour-weight", type=float, default=None,
                     help="weight of the mean colour error on the overlap (default: COLOUR_WEIGHT)")
+    ap.add_argument("--joint-fine-levels", type=int, default=None,
+                    help="levels of the joint fit's fine pose search (default: JOINT_FINE_LEVELS)")
     ap.add_argument("--joint-part-weight", type=float, default=None,
                     help="weight of the part term in the joint fit (default: JOINT_PART_WEIGHT; 0: none)")
     args = ap.parse_args()
@@ -332,7 +337,7 @@ def main() -> int:
                    None if args.pose_blur is None else [float(b) for b in args.pose_blur.split(",") if b.strip()],
                    args.prepass, args.part_weight, args.part_mode,
                    tuple(m.strip() for m in args.methods.split(",") if m.strip()), args.colour_weight,
-                   args.joint_part_weight)
+                   args.joint_part_weight, args.joint_fine_levels)
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(result, indent=1))
     print(json.dumps({mode: {method: {"summary": r["summary"], "shading_l1": r["shading_l1"]}

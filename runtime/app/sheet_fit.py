@@ -91,7 +91,10 @@ BODY_AXES = {"x": (1.0, 0.0, 0.0), "y": (0.0, 1.0, 0.0), "z": (0.0, 0.0, 1.0)}
 # reaches either within a few steps.
 ARM_START_DEG = 35.0
 ARM_GRID_DEG = (5.0, 35.0, 60.0, 80.0)  # tried for both arms before the search
-JOINT_FINE_LEVELS = 2  # levels (4, 2 degrees) of a joint fit's fine pose search
+# levels (4, 2 degrees) of a joint fit's fine pose search. 1 level (4 degrees only):
+# with the part term -14 % toon renders at the same UDP error (0.0145 -> 0.0146 on
+# the benchmark's turnarounds, docs/fit_sheet.md); measured late, not yet the default.
+JOINT_FINE_LEVELS = 2
 FINE_WORK = 256  # side of the fine pose sweeps (thin limbs are a pixel or two wide at 128)
 POSE_CANDIDATES = 2  # coarse fits (yaws >= 30 degrees apart) that get a pose search
 # Weight of the colour-agreement term beside (1 - IoU): 0.25 let mirrored
@@ -519,7 +522,8 @@ class SheetFitter:
     def __init__(self, ctx, character: Character, size: int = 256, work: int = 128,
                  colour_weight: float = COLOUR_WEIGHT, shape_weight: float = SHAPE_WEIGHT,
                  pose_blur: tuple[float, ...] = POSE_BLUR, pose_prepass: bool = POSE_PREPASS,
-                 part_weight: float = PART_WEIGHT, part_mode: str = PART_MODE, joint_part_weight: float = JOINT_PART_WEIGHT):
+                 part_weight: float = PART_WEIGHT, part_mode: str = PART_MODE, joint_part_weight: float = JOINT_PART_WEIGHT,
+                 joint_fine_levels: int = JOINT_FINE_LEVELS):
         if size < MIN_DRAWING_PX:
             raise ConfigError(f"--size must be at least {MIN_DRAWING_PX}, got {size}")
         if not 32 <= work <= size:
@@ -535,6 +539,9 @@ class SheetFitter:
                 raise ConfigError(f"the part weight must be a finite number >= 0, got {w}")
         self.part_weight = float(part_weight)
         self.joint_part_weight = float(joint_part_weight)
+        if joint_fine_levels not in (1, 2, 3):
+            raise ConfigError(f"joint fine levels: choose 1, 2 or 3 (4, 2, 1 degree steps), got {joint_fine_levels}")
+        self.joint_fine_levels = int(joint_fine_levels)
         if part_mode not in PART_MODES:
             raise ConfigError(f"part mode {part_mode!r}: choose one of {', '.join(PART_MODES)}")
         self.part_mode = part_mode
@@ -962,7 +969,7 @@ class SheetFitter:
             sheet.stage("joint_legs")
             progress("joint_legs")
             trace("joint_legs", [self._view_params(x, nv, k) for k in range(nv)])
-            x, _ = self._joint_search(split, x, True, steps / 4, free, lo, hi, levels=JOINT_FINE_LEVELS)
+            x, _ = self._joint_search(split, x, True, steps / 4, free, lo, hi, levels=self.joint_fine_levels)
             sheet.stage("joint_pose_fine")
             progress("joint_pose_fine")
             trace("joint_pose_fine", [self._view_params(x, nv, k) for k in range(nv)])

@@ -54,6 +54,8 @@ def test_part_options_are_checked(gl_ctx, character):
         SheetFitter(gl_ctx, character, 128, 128, part_weight=1.0, part_mode="colour")
     with pytest.raises(ConfigError, match="part weight"):
         SheetFitter(gl_ctx, character, 128, 128, part_weight=-1.0)
+    with pytest.raises(ConfigError, match="joint fine levels: choose 1, 2 or 3"):
+        SheetFitter(gl_ctx, character, 128, 128, joint_fine_levels=0)
     with pytest.raises(InputError, match="coloured pixels"):
         PartLabels(np.zeros((3, 3), np.float32))
 
