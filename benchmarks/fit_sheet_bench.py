@@ -151,7 +151,9 @@ def _summary(views: list[dict], sheet_rows: list[dict]) -> dict:
 def bench(sheets: int, seed: int, picture: Path | None, shading: bool = True, jobs: int = 2,
           modes=("per_view", "turnaround"), turnaround_picture: Path | None = None,
           shape_weight: float | None = None, pose_blur: tuple | None = None,
-          prepass: bool = False) -> dict:
+          prepass: bool = False, part_weight: float | None = None, part_mode: str | None = None,
+          methods=("separate", "joint"), colour_weight: float | None = None,
+          joint_part_weight: float | None = None, joint_fine_levels: int | None = None) -> dict:
     """Per mode (``per_view``: each drawing its own pose, the issue's
     benchmark; ``turnaround``: one pose per sheet, shared by its 4 views) and
     per method (``separate``: ``conrt fit-sheet``; ``joint``: ``conrt
@@ -163,7 +165,7 @@ def bench(sheets: int, seed: int, picture: Path | None, shading: bool = True, jo
     from conrt.characters.gltf_io import load_character, save_character
     from conrt.characters.procedural import generate
     from conrt.runtime.app.session import fit_sheet_udps
-    from conrt.runtime.app.sheet_fit import (POSE_BLUR, SHAPE_WEIGHT, FitParams, SheetFitter, downsample_drawing, fit_picture,
+    from conrt.runtime.app.sheet_fit import (COLOUR_WEIGHT, JOINT_FINE_LEVELS, JOINT_PART_WEIGHT, PART_MODE, PART_WEIGHT, POSE_BLUR, SHAPE_WEIGHT, FitParams, SheetFitter, downsample_drawing, fit_picture,
                                              prepare_drawing)
     from conrt.shaders import ToonPass, UdpPass, create_context, frame_character, release_context
     from conrt.training.fit_drawings import make_drawing, make_turnaround, udp_error
@@ -176,9 +178,17 @@ def bench(sheets: int, seed: int, picture: Path | None, shading: bool = True, jo
     out: dict = {}
     shape_weight = SHAPE_WEIGHT if shape_weight is None else shape_weight
     pose_blur = POSE_BLUR if pose_blur is None else tuple(pose_blur)
+    part_weight = PART_WEIGHT if part_weight is None else part_weight
+    colour_weight = COLOUR_WEIGHT if colour_weight is None else colour_weight
+    joint_part_weight = JOINT_PART_WEIGHT if joint_part_weight is None else joint_part_weight
+    joint_fine_levels = JOINT_FINE_LEVELS if joint_fine_levels is None else joint_fine_levels
+    part_mode = PART_MODE if part_mode is None else part_mode
     try:
         with SheetFitter(ctx, character, 256, shape_weight=shape_weight,
-                                                       pose_blur=pose_blur, pose_prepass=prepass) as fitter, ToonPass(ctx, 256, 256) as toon, \
+                         pose_blur=pose_blur, pose_prepass=prepass,
+                         part_weight=part_weight, part_mode=part_mode,
+                         colour_weight=colour_weight, joint_part_weight=joint_part_weight,
+                         joint_fine_levels=joint_fine_levels) as fitter, ToonPass(ctx, 256, 256) as toon, \
                 UdpPass(ctx, 256, 256) as udp_pass:
             toon.set_character(character)
             udp_pass.set_character(character)
@@ -187,8 +197,8 @@ def bench(sheets: int, seed: int, picture: Path | None, shading: bool = True, jo
                 return udp_error(_nearest_fill(fitter, params, img), true_framed, img)["udp_error"]
 
             for mode in modes:
-                methods = ("separate", "joint") if mode == "turnaround" else ("separate",)
-                rows = {m: {"views": [], "per_sheet": [], "pictures": [], "shading": []} for m in methods}
+                mode_methods = tuple(m for m in methods if mode == "turnaround" or m == "separate")
+                rows = {m: {"views": [], "per_sheet": [], "pictures": [], "shading": []} for m in mode_methods}
                 for sheet in tqdm(range(sheets), desc=f"{mode} sheets", unit="sheet"):
                     if mode == "turnaround":
                         made = make_turnaround(ctx, character, LABELS, sheet)
@@ -205,7 +215,7 @@ def bench(sheets: int, seed: int, picture: Path | None, shading: bool = True, jo
                         toon.run(fitter.pose(p), cam)
                         udp_pass.run(fitter.pose(p), cam)
                     draw_s = time.perf_counter() - t0
-                    for method in methods:
+                    for method in mode_methods:
                         stage_err: list[dict] = [{} for _ in framed]
 
                         def trace(stage, params, first=0):
@@ -273,7 +283,10 @@ def bench(sheets: int, seed: int, picture: Path | None, shading: bool = True, jo
     return {
         "what": "conrt fit-sheet on synthetic drawings of an unseen procedural character "
                 "(benchmarks/fit_sheet_bench.py)",
-        "character_seed": seed, "shape_weight": shape_weight, "pose_blur": list(pose_blur), "pose_prepass": prepass, "sheets": sheets, "views_per_sheet": len(LABELS),
+        "character_seed": seed, "shape_weight": shape_weight, "pose_blur": list(pose_blur), "pose_prepass": prepass,
+        "part_weight": part_weight, "part_mode": part_mode, "joint_part_weight": joint_part_weight,
+        "joint_fine_levels": joint_fine_levels,
+        "colour_weight": colour_weight, "sheets": sheets, "views_per_sheet": len(LABELS),
         "labels": list(LABELS),
         "modes": {"per_view": "each drawing its own pose (seeds 1000 * sheet + view)",
                   "turnaround": "one pose per sheet (seed = sheet), shared by its views; per view its own yaw, "
@@ -304,6 +317,17 @@ def main() -> int:
     ap.add_argument("--pose-blur", default=None,
                     help="soft-IoU blurs of the separate pose search, comma separated (default: POSE_BLUR; '': none)")
     ap.add_argument("--prepass", action="store_true", help="the shape term / soft IoU in a pose-only pass first")
+    ap.add_argument("--part-weight", type=float, default=None,
+                    help="weight of the part term in the separate fit (default: PART_WEIGHT of sheet_fit.py; 0: none)")
+    ap.add_argument("--part-mode", default=None, help="how the part term scores (default: PART_MODE)")
+    ap.add_argument("--methods", default="separate,joint",
+                    help="turnaround methods: separate (conrt fit-sheet), joint (--joint), comma separated")
+    ap.add_argument("--colour-weight", type=float, default=None,
+                    help="weight of the mean colour error on the overlap (default: COLOUR_WEIGHT)")
+    ap.add_argument("--joint-fine-levels", type=int, default=None,
+                    help="levels of the joint fit's fine pose search (default: JOINT_FINE_LEVELS)")
+    ap.add_argument("--joint-part-weight", type=float, default=None,
+                    help="weight of the part term in the joint fit (default: JOINT_PART_WEIGHT; 0: none)")
     args = ap.parse_args()
     modes = tuple(m.strip() for m in args.modes.split(",") if m.strip())
     if not modes or set(modes) - {"per_view", "turnaround"}:
@@ -311,7 +335,9 @@ def main() -> int:
     result = bench(args.sheets, args.seed, args.picture, not args.no_shading, args.jobs, modes,
                    args.turnaround_picture, args.shape_weight,
                    None if args.pose_blur is None else [float(b) for b in args.pose_blur.split(",") if b.strip()],
-                   args.prepass)
+                   args.prepass, args.part_weight, args.part_mode,
+                   tuple(m.strip() for m in args.methods.split(",") if m.strip()), args.colour_weight,
+                   args.joint_part_weight, args.joint_fine_levels)
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(result, indent=1))
     print(json.dumps({mode: {method: {"summary": r["summary"], "shading_l1": r["shading_l1"]}

@@ -23,6 +23,7 @@ import argparse
 import atexit
 import json
 import logging
+import math
 import os
 from pathlib import Path
 
@@ -57,6 +58,9 @@ def register(subparsers) -> None:
     p.add_argument("--joint", action="store_true",
                    help="the drawings are a turnaround (ONE pose drawn from several angles): fit one shared "
                         "pose to all of them, a camera per view (default: each drawing its own pose)")
+    p.add_argument("--part-weight", type=float, default=None,
+                   help="weight of the part term (which colour region of the rig lies where) in the pose and view "
+                        "search; default 0.5 with --joint, 0 without (measured: docs/fit_sheet.md)")
     p.add_argument("--context", choices=("auto", "egl", "window"), default="auto", help="OpenGL context kind")
     p.set_defaults(func=run)
 
@@ -89,7 +93,7 @@ def fit_views(character_path: Path, character, drawings, names, labels, args) ->
     if jobs <= 1 or joint:
         ctx = create_context(args.context)
         try:
-            with SheetFitter(ctx, character, args.size, args.work) as fitter:
+            with SheetFitter(ctx, character, args.size, args.work, **part_weights(args)) as fitter:
                 if joint:  # one search for the sheet, its renders split over --jobs 2 processes
                     with tqdm(total=len(drawings) * 2 + 3, desc="fit-sheet (joint)", unit="stage") as bar:
                         return fitter.fit_joint(drawings, names, labels, progress=lambda _: bar.update(),
@@ -103,7 +107,8 @@ def fit_views(character_path: Path, character, drawings, names, labels, args) ->
 
     fits: list = [None] * len(drawings)
     with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn"), initializer=_worker_start,
-                             initargs=(str(character_path), args.size, args.work, args.context)) as pool:
+                             initargs=(str(character_path), args.size, args.work, args.context,
+                                       part_weights(args))) as pool:
         todo = {pool.submit(_worker_fit, img, name, label): k
                 for k, (img, name, label) in enumerate(zip(drawings, names, labels))}
         for done in tqdm(as_completed(todo), total=len(todo), desc="fit-sheet", unit="view"):
@@ -114,12 +119,21 @@ def fit_views(character_path: Path, character, drawings, names, labels, args) ->
 _WORKER: dict = {}  # the fitter of a --jobs worker process
 
 
-def _worker_start(character_path: str, size: int, work: int, context: str) -> None:
+def part_weights(args) -> dict:
+    """SheetFitter's part-term weights from ``--part-weight`` (the fit that runs
+    takes it; unset: the fitter's defaults)."""
+    weight = getattr(args, "part_weight", None)
+    if weight is None:
+        return {}
+    return {"joint_part_weight": weight} if getattr(args, "joint", False) else {"part_weight": weight}
+
+
+def _worker_start(character_path: str, size: int, work: int, context: str, weights: dict) -> None:
     from conrt.runtime.app.sheet_fit import SheetFitter  # lazy: torch, not at CLI startup
     from conrt.shaders import create_context, release_context  # lazy: moderngl, not at CLI startup
 
     ctx = create_context(context)
-    _WORKER["fitter"] = SheetFitter(ctx, load_character_file(Path(character_path)), size, work)
+    _WORKER["fitter"] = SheetFitter(ctx, load_character_file(Path(character_path)), size, work, **weights)
     atexit.register(lambda: (_WORKER["fitter"].close(), release_context(ctx)))
 
 
@@ -174,13 +188,16 @@ def run(args) -> int:
 
     from conrt.runtime.app.session import MAX_SHEET_VIEWS, list_sheet_files  # lazy: torch, not at CLI startup
     from conrt.runtime.nn.sheet import read_sheet_image  # lazy: torch, not at CLI startup
-    from conrt.runtime.app.sheet_fit import MIN_DRAWING_PX, MIN_IOU, WARN_IOU, fit_picture, prepare_drawing  # lazy: torch, not at CLI startup
+    from conrt.runtime.app.sheet_fit import (JOINT_PART_WEIGHT, MIN_DRAWING_PX, MIN_IOU,  # lazy: torch, not at CLI startup
+                                             PART_WEIGHT, WARN_IOU, fit_picture, prepare_drawing)
     from conrt.shaders.view_file import save_view_file, view_file_for  # lazy: moderngl, not at CLI startup
 
     if args.jobs < 1:
         raise ConfigError(f"--jobs must be at least 1, got {args.jobs}")
     if not MIN_DRAWING_PX <= args.size <= MAX_SIZE:
         raise ConfigError(f"--size must be within {MIN_DRAWING_PX}..{MAX_SIZE} pixels, got {args.size}")
+    if args.part_weight is not None and not (math.isfinite(args.part_weight) and args.part_weight >= 0):
+        raise ConfigError(f"--part-weight must be a finite number >= 0, got {args.part_weight}")
     min_iou = MIN_IOU if args.min_iou is None else args.min_iou
     if not 0 <= min_iou <= 1:
         raise ConfigError(f"--min-iou must be within 0..1, got {min_iou}")
@@ -220,7 +237,8 @@ def run(args) -> int:
     remove_stale_views(out, {f.stem for f in files})
     (out / "fit").mkdir(parents=True, exist_ok=True)
     report = {"character": str(args.character), "drawings": str(args.drawings), "size": args.size,
-              "mode": mode, "views": {}}
+              "mode": mode, "part_weight": (JOINT_PART_WEIGHT if args.joint else PART_WEIGHT)
+              if args.part_weight is None else args.part_weight, "views": {}}
     for f, img, fit in zip(files, drawings, fits):
         Image.fromarray(img, "RGBA").save(out / f"{f.stem}.png")
         save_udp(out / f"{f.stem}_udp.npz", fit.udp)

@@ -10,7 +10,9 @@ known, so each drawing is *registered* to it in three steps:
    at low resolution, take scale and offset from the silhouette moments
    (area, centroid), score by IoU with the drawn silhouette plus a small
    colour-agreement term (toon colours vs drawn colours: a front and a back
-   view have nearly the same silhouette, not the same colours);
+   view have nearly the same silhouette, not the same colours); in a joint
+   fit also a part term (:class:`PartLabels`: which of the rig's colour
+   regions lies where, compared pixel by pixel);
 2. **pose**: a pattern search (coordinate descent with shrinking steps) over
    the camera (yaw, scale, offset) and per-bone turns (arms, legs, spine,
    head) about the viewing axis, plus how far each arm is lowered from the
@@ -89,7 +91,10 @@ BODY_AXES = {"x": (1.0, 0.0, 0.0), "y": (0.0, 1.0, 0.0), "z": (0.0, 0.0, 1.0)}
 # reaches either within a few steps.
 ARM_START_DEG = 35.0
 ARM_GRID_DEG = (5.0, 35.0, 60.0, 80.0)  # tried for both arms before the search
-JOINT_FINE_LEVELS = 2  # levels (4, 2 degrees) of a joint fit's fine pose search
+# levels (4, 2 degrees) of a joint fit's fine pose search. 1 level (4 degrees only):
+# with the part term -14 % toon renders at the same UDP error (0.0145 -> 0.0146 on
+# the benchmark's turnarounds, docs/fit_sheet.md); measured late, not yet the default.
+JOINT_FINE_LEVELS = 2
 FINE_WORK = 256  # side of the fine pose sweeps (thin limbs are a pixel or two wide at 128)
 POSE_CANDIDATES = 2  # coarse fits (yaws >= 30 degrees apart) that get a pose search
 # Weight of the colour-agreement term beside (1 - IoU): 0.25 let mirrored
@@ -130,6 +135,36 @@ POSE_BLUR: tuple[float, ...] = ()
 # POSE_PREPASS: either term only in a pass before the plain search, the pose
 # alone (camera held), kept if the plain cost is lower after it.
 POSE_PREPASS = False
+# Part term: which colour region (hair, face, shirt, skirt, stockings, ...) lies
+# where. The rig's own toon colours are clustered once per fitter
+# (:class:`PartLabels`: k-means over rest-pose renders from PART_YAWS, a colour
+# lookup table to the nearest cluster); every drawn pixel (once per drawing)
+# and every pixel of a trial render (the search's own toon render, no extra
+# draw) gets its cluster, and the cost adds the part weight x (1 - the IoU of
+# the silhouettes counting only pixels whose clusters agree,
+# :func:`part_label_iou`). Unlike the mean colour error on the overlap it
+# counts a region drawn where the rig shows another (the face where the rig
+# shows the back of the head, an arm in front of the body or behind it).
+# Measured (docs/fit_sheet.md): in the joint fit (turnarounds, --joint) weight
+# 0.5 lowered the mean UDP error 0.0175 -> 0.0145 (7 of 8 views better, none
+# worse; 1.0: 0.0195); in the separate fit (drawings in their own poses) it
+# helped the front and side views and sent a back view's legs crossed (0.5:
+# 0.0194 -> 0.0207): on for the joint fit, off for the separate one.
+PART_WEIGHT = 0.0  # the separate fit (SheetFitter.fit)
+JOINT_PART_WEIGHT = 0.5  # the joint fit (SheetFitter.fit_joint)
+# How the clusters are compared: "pixel" (part_label_iou, the default), or, as
+# options measured on 3 views only and left off: "mean" (the mean over clusters
+# of their IoU, part_agreement: small parts weigh as much as the body) and
+# "moments" (each cluster's centroid distance, part_centroids: a slope for
+# parts that miss the drawn ones).
+PART_MODE = "pixel"
+PART_MODES = ("pixel", "mean", "moments")
+PART_CLUSTERS = 12
+PART_YAWS = (0.0, 90.0, 180.0, 270.0)
+# A drawn pixel farther than this (RGB distance, 0..1 per channel) from every
+# cluster (a blend of ink and colour at an edge, a colour the rig lacks) is
+# left out of the part term rather than forced into a cluster.
+PART_MAX_DISTANCE = 0.2
 
 
 @dataclass
@@ -294,6 +329,82 @@ def soft_iou(mask: np.ndarray, drawn_blurred: np.ndarray, sigma: float) -> float
     return float(np.minimum(a, drawn_blurred).sum() / den) if den else 0.0
 
 
+class PartLabels:
+    """Colour -> part label: the rig's toon colours clustered (k-means, fixed
+    seed), then a 32^3 lookup table from quantised RGB to the nearest cluster
+    (-2 where that is farther than ``max_distance``: no part)."""
+
+    BINS = 32
+
+    def __init__(self, colours: np.ndarray, clusters: int = PART_CLUSTERS, max_distance: float = PART_MAX_DISTANCE):
+        from scipy.cluster.vq import kmeans2  # lazy: scipy only on this path
+
+        colours = np.asarray(colours, np.float64).reshape(-1, 3)
+        if len(colours) < clusters:
+            raise InputError(f"the rig shows only {len(colours)} coloured pixels; the part term needs "
+                             f"at least {clusters}")
+        self.centres, _ = kmeans2(colours, clusters, minit="++", seed=0)
+        self.clusters = len(self.centres)
+        b = (np.arange(self.BINS) + 0.5) / self.BINS
+        grid = np.stack(np.meshgrid(b, b, b, indexing="ij"), -1).reshape(-1, 3)
+        d = np.linalg.norm(grid[:, None] - self.centres[None], axis=-1)
+        near = d.argmin(1)
+        near[d.min(1) > max_distance] = -2
+        self.table = near.astype(np.int16)  # flat: index (r * BINS + g) * BINS + b
+
+    def __call__(self, mask: np.ndarray, rgb: np.ndarray) -> np.ndarray:
+        """[n, n] int16 labels: the cluster, -1 background, -2 no cluster near."""
+        q = np.minimum(rgb * self.BINS, self.BINS - 1).astype(np.int32)
+        out = self.table[q @ np.array([self.BINS * self.BINS, self.BINS, 1], np.int32)]
+        out[~mask] = -1
+        return out
+
+
+def part_agreement(rig: np.ndarray, drawn: np.ndarray, clusters: int) -> float:
+    """Mean over the clusters present in either labelling (:class:`PartLabels`)
+    of the IoU of their regions; pixels without a cluster in the drawing
+    (-2) left out."""
+    keep = (drawn != -2) & ((rig >= 0) | (drawn >= 0))
+    r, d = rig[keep], drawn[keep]
+    r = np.where(r < 0, clusters, r)  # background / no cluster on the rig: its own bin, never a part
+    d = np.where(d < 0, clusters, d)
+    inter = np.bincount(r[r == d], minlength=clusters + 1)[:clusters]
+    union = np.bincount(r, minlength=clusters + 1)[:clusters] + np.bincount(d, minlength=clusters + 1)[:clusters] - inter
+    present = union > 0
+    return float((inter[present] / union[present]).mean()) if present.any() else 0.0
+
+
+def part_label_iou(rig: np.ndarray, drawn: np.ndarray) -> float:
+    """IoU of the silhouettes counting only pixels whose part labels agree
+    (pixels without a cluster in the drawing left out)."""
+    covered = rig >= 0
+    # a drawn pixel with a cluster (>= 0) is kept; agreeing pixels are such pixels
+    n = np.count_nonzero((covered & (drawn != -2)) | (drawn >= 0))
+    return np.count_nonzero((rig == drawn) & covered) / n if n else 0.0
+
+
+def part_centroids(rig: np.ndarray, drawn: np.ndarray, clusters: int) -> float:
+    """Area-weighted mean distance (fraction of the frame) between each
+    cluster's centroid on the rig and in the drawing, over the clusters both
+    show: it falls as a part that misses the drawn one moves towards it."""
+    n = rig.shape[0]
+    yy, xx = np.mgrid[0:n, 0:n]
+    out = []
+    for lab in (rig, drawn):
+        k = lab >= 0
+        idx = lab[k]
+        a = np.bincount(idx, minlength=clusters)[:clusters].astype(np.float64)
+        cy = np.bincount(idx, weights=yy[k], minlength=clusters)[:clusters]
+        cx = np.bincount(idx, weights=xx[k], minlength=clusters)[:clusters]
+        out.append((a, cy / np.maximum(a, 1), cx / np.maximum(a, 1)))
+    (ar, yr, xr), (ad, yd, xd) = out
+    both = (ar > 0) & (ad > 0)
+    if not both.any():
+        return 1.0
+    w = (ar + ad)[both]
+    return float((np.hypot(yr - yd, xr - xd)[both] * w).sum() / w.sum() / n)
+
+
 def _moments(mask: np.ndarray) -> tuple[float, np.ndarray]:
     """(area in pixels, centroid in NDC (x right, y up))."""
     ys, xs = np.nonzero(mask)
@@ -410,7 +521,9 @@ class SheetFitter:
 
     def __init__(self, ctx, character: Character, size: int = 256, work: int = 128,
                  colour_weight: float = COLOUR_WEIGHT, shape_weight: float = SHAPE_WEIGHT,
-                 pose_blur: tuple[float, ...] = POSE_BLUR, pose_prepass: bool = POSE_PREPASS):
+                 pose_blur: tuple[float, ...] = POSE_BLUR, pose_prepass: bool = POSE_PREPASS,
+                 part_weight: float = PART_WEIGHT, part_mode: str = PART_MODE, joint_part_weight: float = JOINT_PART_WEIGHT,
+                 joint_fine_levels: int = JOINT_FINE_LEVELS):
         if size < MIN_DRAWING_PX:
             raise ConfigError(f"--size must be at least {MIN_DRAWING_PX}, got {size}")
         if not 32 <= work <= size:
@@ -421,6 +534,19 @@ class SheetFitter:
         self.shape_weight = float(shape_weight)
         self.pose_blur = tuple(float(b) for b in pose_blur)
         self.pose_prepass = bool(pose_prepass)
+        for w in (part_weight, joint_part_weight):
+            if not (math.isfinite(w) and w >= 0):
+                raise ConfigError(f"the part weight must be a finite number >= 0, got {w}")
+        self.part_weight = float(part_weight)
+        self.joint_part_weight = float(joint_part_weight)
+        if joint_fine_levels not in (1, 2, 3):
+            raise ConfigError(f"joint fine levels: choose 1, 2 or 3 (4, 2, 1 degree steps), got {joint_fine_levels}")
+        self.joint_fine_levels = int(joint_fine_levels)
+        if part_mode not in PART_MODES:
+            raise ConfigError(f"part mode {part_mode!r}: choose one of {', '.join(PART_MODES)}")
+        self.part_mode = part_mode
+        self._parts: PartLabels | None = None  # the rig's colour clusters, on first use
+        self._drawn_parts: dict[int, tuple[np.ndarray, np.ndarray]] = {}  # id(drawn rgb) -> (rgb, labels)
         self.bones = [b for b in POSE_BONES if b in character.humanoid]
         self.bones += [f"{b}:out" for b in OUT_OF_PLANE_BONES if b in character.humanoid]
         self.joint_bones = [f"{b}:{a}" for b, axes in JOINT_TURNS if b in character.humanoid for a in axes]
@@ -435,6 +561,12 @@ class SheetFitter:
         self._base: dict[float, Camera] = {}
         self._views: dict[int, dict] = {}  # a joint fit's views rendered here (view_setup)
         self.evaluations = 0
+
+    def cost_settings(self) -> dict:
+        """The cost's settings (constructor arguments), for a worker's fitter to score alike."""
+        return {"colour_weight": self.colour_weight, "shape_weight": self.shape_weight, "pose_blur": self.pose_blur,
+                "pose_prepass": self.pose_prepass, "part_weight": self.part_weight, "part_mode": self.part_mode,
+                "joint_part_weight": self.joint_part_weight}
 
     def close(self) -> None:
         for toon in self._toons.values():
@@ -522,9 +654,38 @@ class SheetFitter:
         colour = float(np.abs(rgb[both] - target_rgb[both]).mean()) if both.any() else 1.0
         overlap = soft_iou(mask, blurred[1], blurred[0]) if blurred is not None else score
         cost = (1.0 - overlap) + self.colour_weight * colour
+        if self.part_weight:
+            parts = self.part_labels()
+            rl, dl = parts(mask, rgb), self._drawn_labels(target_mask, target_rgb)
+            if self.part_mode == "mean":
+                cost += self.part_weight * (1.0 - part_agreement(rl, dl, parts.clusters))
+            elif self.part_mode == "pixel":
+                cost += self.part_weight * (1.0 - part_label_iou(rl, dl))
+            else:
+                cost += self.part_weight * part_centroids(rl, dl, parts.clusters)
         if target_dist is not None and self.shape_weight:
             cost += self.shape_weight * chamfer(mask, target_mask, target_dist)
         return cost, score, colour
+
+    def part_labels(self) -> PartLabels:
+        """The rig's colour clusters (:class:`PartLabels`), from rest-pose toon
+        renders at ``PART_YAWS`` (arms half lowered), once per fitter."""
+        if self._parts is None:
+            colours = []
+            for yaw in PART_YAWS:
+                mask, rgb = self.render_toon(FitParams(yaw))
+                colours.append(rgb[mask])
+            self._parts = PartLabels(np.concatenate(colours))
+        return self._parts
+
+    def _drawn_labels(self, mask: np.ndarray, rgb: np.ndarray) -> np.ndarray:
+        """The drawing's part labels at a work size, once per drawing and size."""
+        hit = self._drawn_parts.get(id(rgb))
+        if hit is None or hit[0] is not rgb:
+            if len(self._drawn_parts) > 16:
+                self._drawn_parts.clear()
+            hit = self._drawn_parts[id(rgb)] = (rgb, self.part_labels()(mask, rgb))
+        return hit[1]
 
     def shaped(self, target):
         """``target`` (mask, rgb) with the drawn silhouette's distance map, so
@@ -735,7 +896,15 @@ class SheetFitter:
         context), which renders its views' trials while this one renders its
         own. ``progress(stage)`` is called after each view's coarse stage and
         warp and after each joint stage, ``trace(stage, [FitParams per view])``
-        after each stage (the benchmark's per-stage errors)."""
+        after each stage (the benchmark's per-stage errors). Scored with the
+        part term at ``joint_part_weight``."""
+        separate_weight, self.part_weight = self.part_weight, self.joint_part_weight  # workers get it too
+        try:
+            return self._fit_joint(drawings, names, labels, progress, trace, jobs, context)
+        finally:
+            self.part_weight = separate_weight
+
+    def _fit_joint(self, drawings, names, labels, progress, trace, jobs: int, context: str) -> list[ViewFit]:
         progress = progress or (lambda stage: None)
         trace = trace or (lambda stage, params: None)
         if not (len(drawings) == len(names) == len(labels)) or not drawings:
@@ -800,7 +969,7 @@ class SheetFitter:
             sheet.stage("joint_legs")
             progress("joint_legs")
             trace("joint_legs", [self._view_params(x, nv, k) for k in range(nv)])
-            x, _ = self._joint_search(split, x, True, steps / 4, free, lo, hi, levels=JOINT_FINE_LEVELS)
+            x, _ = self._joint_search(split, x, True, steps / 4, free, lo, hi, levels=self.joint_fine_levels)
             sheet.stage("joint_pose_fine")
             progress("joint_pose_fine")
             trace("joint_pose_fine", [self._view_params(x, nv, k) for k in range(nv)])
@@ -981,7 +1150,8 @@ class _ViewSplit:
             mp = multiprocessing.get_context("spawn")
             self.conn, child = mp.Pipe()
             self.proc = mp.Process(target=_view_worker, daemon=True,
-                                   args=(child, fitter.character, fitter.size, fitter.work, context))
+                                   args=(child, fitter.character, fitter.size, fitter.work, context,
+                                         fitter.cost_settings()))
             self.proc.start()
             child.close()
 
@@ -1014,13 +1184,13 @@ class _ViewSplit:
             self.conn.close()
 
 
-def _view_worker(conn, character: Character, size: int, work: int, context: str) -> None:
+def _view_worker(conn, character: Character, size: int, work: int, context: str, settings: dict) -> None:
     """A :class:`_ViewSplit` worker: its own GL context and fitter, calls until ``None``."""
     from conrt.shaders import create_context, release_context  # lazy: only in the worker
 
     ctx = create_context(context)
     try:
-        with SheetFitter(ctx, character, size, work) as fitter:
+        with SheetFitter(ctx, character, size, work, **settings) as fitter:
             while (msg := conn.recv()) is not None:
                 method, calls = msg
                 before = fitter.evaluations
