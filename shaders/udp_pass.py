@@ -51,7 +51,7 @@ from conrt.errors import ConfigError, InputError
 from conrt.limits import check_gl_frame
 from conrt.shaders.camera import raster_view_proj
 from conrt.shaders.context import current
-from conrt.shaders.coverage import CoverageResolve, check_factor, resolve_coverage
+from conrt.shaders.coverage import INTERIOR_RADIUS, CoverageResolve, check_factor, interior, resolve_coverage
 from conrt.shaders.geometry import SkinnedGeometry
 from conrt.shaders.material import albedo_image, albedo_texture, base_color
 from conrt.shaders.program import load_program
@@ -99,6 +99,8 @@ class UdpPass:
             raise ConfigError("coverage=k is the supersampled occupancy beside a plain UDP; with antialias=k the "
                               "UDP's own alpha is already the coverage (give one of them)")
         self._cover: tuple | None = None  # (k x fbo, its one-byte texture: 255 where a sample is covered)
+        self._interior: moderngl.Texture | None = None  # R8: occupancy full around the pixel (coverage.interior)
+        self._occupancy: np.ndarray | None = None  # [H, W] bool of the last render, row 0 = top
         if visibility and (self.antialias > 1 or rows != "top-first"):
             raise ConfigError("the UDP pass writes the visibility buffer only at antialias=1 with rows='top-first' "
                               "(the correspondence pass's layout)")
@@ -109,8 +111,9 @@ class UdpPass:
         self._skin_program = load_program(ctx, "skin_feedback", varyings=["out_position"])
         self._skin_vao: moderngl.VertexArray | None = None
         self._skinned: moderngl.Buffer | None = None
-        # the coverage draw: no visibility buffer (nor its geometry stage), writes 1 where covered
-        self._cover_program = load_program(ctx, "udp", defines={"COVERAGE": 1}) if self.coverage > 1 else None
+        # the coverage draw: writes 1 where covered, skips the triangles deep inside the silhouette
+        self._cover_program = load_program(ctx, "udp_coverage", defines={"INTERIOR_RADIUS": INTERIOR_RADIUS}) \
+            if self.coverage > 1 else None
         self._cover_vao: moderngl.VertexArray | None = None
         self.geometry: SkinnedGeometry | None = None
         self._vao: moderngl.VertexArray | None = None
@@ -149,6 +152,8 @@ class UdpPass:
             cover_tex = self.ctx.texture((k * self.width, k * self.height), 1, dtype="f1")  # 255 = covered
             cover_tex.filter = (moderngl.NEAREST, moderngl.NEAREST)
             self._cover = (self.ctx.framebuffer(color_attachments=[cover_tex]), cover_tex)
+            self._interior = self.ctx.texture((self.width, self.height), 1, dtype="f1")
+            self._interior.filter = (moderngl.NEAREST, moderngl.NEAREST)
 
     @current
     def set_character(self, character: Character) -> None:
@@ -193,14 +198,27 @@ class UdpPass:
         self.ctx.front_face = "cw" if self.rows == "top-first" else "ccw"  # a y flip mirrors the winding
         self._draw(self.program, self._vao, mvp)
         if self._cover is not None:  # after the UDP, which it leaves as it is
-            self._cover[0].use()
-            self._cover[0].viewport = (0, 0, self.coverage * self.width, self.coverage * self.height)
-            self._cover[0].clear(0.0, 0.0, 0.0, 0.0)
-            self.ctx.enable_only(moderngl.NOTHING)
-            self._draw(self._cover_program, self._cover_vao, mvp)
+            self._draw_coverage(mvp)
         self.ctx.front_face = "ccw"  # leave the GL default for whoever draws next
         if self._hi is not None:
             self._resolve.run(self._hi[1], self.fbo, self.size)
+
+    def _draw_coverage(self, mvp: np.ndarray) -> None:
+        """The occupancy alone at k x, without the triangles deep inside the UDP's silhouette."""
+        udp = np.empty((self.height, self.width, 4), np.float32)
+        self.fbo.read_into(udp, components=4, dtype="f4", alignment=1)
+        occupancy = udp[..., 3] > 0  # in the draw's own row order
+        self._occupancy = occupancy[::-1] if self.rows == "gl" else occupancy
+        self._interior.write(np.ascontiguousarray(interior(occupancy), np.uint8) * np.uint8(255))
+        fbo, _ = self._cover
+        fbo.use()
+        fbo.viewport = (0, 0, self.coverage * self.width, self.coverage * self.height)
+        fbo.clear(0.0, 0.0, 0.0, 0.0)
+        self.ctx.enable_only(moderngl.NOTHING)  # any surface covers: no depth test
+        self._interior.use(2)
+        self._cover_program["u_interior"].value = 2
+        self._cover_program["u_size"].value = (float(self.width), float(self.height))
+        self._draw(self._cover_program, self._cover_vao, mvp)
 
     def _draw(self, program: moderngl.Program, vao: moderngl.VertexArray, mvp: np.ndarray) -> None:
         if self._albedo is not None:
@@ -223,24 +241,21 @@ class UdpPass:
         return UdpFrame(data=data)
 
     @current
-    def read_coverage(self, occupancy: np.ndarray | None = None) -> np.ndarray:
+    def read_coverage(self) -> np.ndarray:
         """The last render's coverage (``coverage=k``): [H, W] f32, row 0 = top
         like :meth:`read`: at the silhouette the covered fraction of each
         pixel's k x k samples, elsewhere the occupancy
-        (``shaders.coverage.resolve_coverage``). ``occupancy``: the UDP's alpha
-        ([H, W], row 0 = top) if already read (:meth:`read`), else it is read here."""
+        (``shaders.coverage.resolve_coverage``)."""
         if self._cover is None:
             raise ConfigError("read_coverage needs a UdpPass made with coverage=k (k > 1)")
+        if self._occupancy is None:
+            raise InputError("read_coverage called before render")
         k = self.coverage
         samples = np.empty((k * self.height, k * self.width), np.uint8)
         self._cover[1].read_into(samples, alignment=1)
         if self.rows == "gl":
             samples = samples[::-1]
-        if occupancy is None:
-            occupancy = self.read().data[..., 3]
-        if np.shape(occupancy) != (self.height, self.width):
-            raise InputError(f"occupancy is {np.shape(occupancy)}, the pass {self.height}x{self.width}")
-        return resolve_coverage(samples, np.asarray(occupancy) > 0, k)
+        return resolve_coverage(samples, self._occupancy, k)
 
     def run(self, pose: Pose, camera: Camera) -> UdpFrame:
         self.render(pose, camera)
@@ -278,10 +293,12 @@ class UdpPass:
             self._albedo = None
 
     def _release_targets(self) -> None:
-        for obj in (self.fbo, self.texture, self.visibility, self._depth, *(self._hi or ()), *(self._cover or ())):
+        for obj in (self.fbo, self.texture, self.visibility, self._depth, *(self._hi or ()), *(self._cover or ()),
+                    self._interior):
             if obj is not None:
                 obj.release()
-        self.fbo = self.texture = self.visibility = self._depth = self._hi = self._cover = None
+        self.fbo = self.texture = self.visibility = self._depth = self._hi = self._cover = self._interior = None
+        self._occupancy = None
 
     def __enter__(self) -> "UdpPass":
         return self

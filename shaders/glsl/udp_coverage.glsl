@@ -1,0 +1,55 @@
+#version 330 core
+// UdpPass(coverage=k)'s occupancy samples: the UDP pass's stages with COVERAGE
+// (the fragment writes 1 where the surface covers, same alpha rules) drawn at
+// k x the size, and a geometry stage that drops the triangles deep inside the
+// silhouette, where the coverage is the occupancy anyway (most of them: the
+// hidden layers and the body's inside; on llvmpipe the draw costs per triangle).
+// A triangle is dropped when its screen box is at most MAX_SIDE px wide and
+// u_interior says the occupancy is full within INTERIOR_RADIUS px of the pixel
+// of its centroid: every pixel it touches then has a full 3 x 3 neighbourhood,
+// so shaders/coverage.py resolve_coverage takes no sample of it.
+#define COVERAGE 1
+
+#if defined GEOMETRY_SHADER
+#include "include/udp_vertex.glsl"
+layout(triangles) in;
+layout(triangle_strip, max_vertices = 3) out;
+in UdpVertex { UDP_VERTEX_MEMBERS } vin[];
+out UdpVertex { UDP_VERTEX_MEMBERS } v;
+
+uniform sampler2D u_interior;  // R8, the pass's size, the draw's rows: 1 = full within INTERIOR_RADIUS (a define)
+uniform vec2 u_size;           // the pass's size in pixels (the draw is k x that)
+// The centroid is at least a third of the box from each side: the triangle lies
+// within 2/3 MAX_SIDE of it (per axis), its pixels within ceil(2/3 MAX_SIDE) of
+// the centroid's pixel, and their 3 x 3 within that + 1 <= INTERIOR_RADIUS.
+const float MAX_SIDE = 1.5 * float(INTERIOR_RADIUS - 1);
+
+bool interior() {
+    vec4 a = gl_in[0].gl_Position, b = gl_in[1].gl_Position, c = gl_in[2].gl_Position;
+    if (min(a.w, min(b.w, c.w)) <= 0.0) return false;
+    vec2 pa = (a.xy / a.w * 0.5 + 0.5) * u_size;
+    vec2 pb = (b.xy / b.w * 0.5 + 0.5) * u_size;
+    vec2 pc = (c.xy / c.w * 0.5 + 0.5) * u_size;
+    vec2 side = max(pa, max(pb, pc)) - min(pa, min(pb, pc));
+    if (max(side.x, side.y) > MAX_SIDE) return false;
+    ivec2 q = ivec2(floor((pa + pb + pc) / 3.0));
+    if (any(lessThan(q, ivec2(0))) || any(greaterThanEqual(q, ivec2(u_size)))) return false;
+    return texelFetch(u_interior, q, 0).r > 0.5;
+}
+
+void main() {
+    if (interior()) return;
+    for (int i = 0; i < 3; ++i) {
+        gl_Position = gl_in[i].gl_Position;
+        v.landmark = vin[i].landmark;
+        v.uv = vin[i].uv;
+        v.color_alpha = vin[i].color_alpha;
+        v.alpha = vin[i].alpha;
+        EmitVertex();
+    }
+    EndPrimitive();
+}
+
+#elif defined VERTEX_SHADER || defined FRAGMENT_SHADER
+#include "include/udp_stages.glsl"
+#endif
