@@ -89,6 +89,53 @@ def dropped_reach(occupancy: np.ndarray, radius: int = INTERIOR_RADIUS) -> np.nd
     return interior(occupancy, 1) & _window(interior(occupancy, radius), radius - 1, np.logical_or, False)
 
 
+def closed_surface_vertices(character, weld: float = 1e-5) -> np.ndarray:
+    """[V] bool: vertices whose triangles the coverage draw may leave out when
+    they face away (glsl/udp_coverage.glsl): a back face of a closed surface
+    lies behind its front faces and adds no coverage. True where every edge
+    around the vertex (positions welded, so uv seams are no holes) has exactly
+    two triangles running it in opposite directions, those triangles are
+    OPAQUE (a MASK/BLEND hole can show a back face) and their surface faces
+    outwards (glTF's counter-clockwise front: the flux of x - centre through
+    it is positive). Vertices on a rim, a non-manifold or flipped edge, or of
+    an inside-out surface keep their back faces."""
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
+    mesh = character.mesh
+    tri = mesh.triangles.astype(np.int64)
+    f = len(tri)
+    _, ids = np.unique(np.round(mesh.positions / weld).astype(np.int64), axis=0, return_inverse=True)
+    ids = ids.ravel()
+    t = ids[tri]
+    n = int(ids.max()) + 1
+    edges = np.concatenate([t[:, [0, 1]], t[:, [1, 2]], t[:, [2, 0]]])  # edge e of triangle e % f
+    undirected = np.minimum(edges[:, 0], edges[:, 1]) * n + np.maximum(edges[:, 0], edges[:, 1])
+    _, und_inv, und_count = np.unique(undirected, return_inverse=True, return_counts=True)
+    _, dir_inv, dir_count = np.unique(edges[:, 0] * n + edges[:, 1], return_inverse=True, return_counts=True)
+    bad = (und_count[und_inv] != 2) | (dir_count[dir_inv] != 1)
+    # surfaces: the triangles joined by good edges (each good edge: two entries with one undirected id)
+    good = np.flatnonzero(~bad)
+    pairs = (good[np.argsort(und_inv[good], kind="stable")] % f).reshape(-1, 2)
+    _, surface = connected_components(coo_matrix((np.ones(len(pairs)), (pairs[:, 0], pairs[:, 1])), shape=(f, f)),
+                                      directed=False)
+    p = mesh.positions.astype(np.float64)[tri]  # [F, 3, 3]
+    normal = np.cross(p[:, 1] - p[:, 0], p[:, 2] - p[:, 0])  # x 2 area
+    centre = np.zeros((surface.max() + 1, 3))
+    np.add.at(centre, surface, p.mean(1))
+    centre /= np.bincount(surface)[:, None]
+    flux = np.zeros(len(centre))
+    np.add.at(flux, surface, np.einsum("ij,ij->i", p.mean(1) - centre[surface], normal))
+    opaque = np.ones(f, bool) if mesh.alpha_mode is None else np.asarray(mesh.alpha_mode)[tri].max(1) == 0
+    keep_back = bad.reshape(3, f).any(0) | ~opaque | (flux[surface] <= 0)  # per triangle
+    unsafe = np.zeros(len(mesh.positions), bool)
+    unsafe[tri[keep_back].ravel()] = True
+    bad_ids = np.zeros(n, bool)
+    bad_ids[edges[bad].ravel()] = True
+    unsafe |= bad_ids[ids]  # a welded twin on a rim counts too
+    return ~unsafe
+
+
 def resolve_coverage(samples: np.ndarray, occupancy: np.ndarray, factor: int) -> np.ndarray:
     """[H, W] f32 coverage from the occupancy samples drawn at ``factor`` x
     (``samples``: [kH, kW], > 0 = covered, row 0 = top) and the UDP's

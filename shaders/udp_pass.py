@@ -51,7 +51,8 @@ from conrt.errors import ConfigError, InputError
 from conrt.limits import check_gl_frame
 from conrt.shaders.camera import raster_view_proj
 from conrt.shaders.context import current
-from conrt.shaders.coverage import INTERIOR_RADIUS, CoverageResolve, check_factor, interior, resolve_coverage
+from conrt.shaders.coverage import (INTERIOR_RADIUS, CoverageResolve, check_factor, closed_surface_vertices, interior,
+                                    resolve_coverage)
 from conrt.shaders.geometry import SkinnedGeometry
 from conrt.shaders.material import albedo_image, albedo_texture, base_color
 from conrt.shaders.program import load_program
@@ -111,6 +112,7 @@ class UdpPass:
         self._skin_program = load_program(ctx, "skin_feedback", varyings=["out_position"])
         self._skin_vao: moderngl.VertexArray | None = None
         self._skinned: moderngl.Buffer | None = None
+        self._closed: moderngl.Buffer | None = None  # [V] f32 coverage.closed_surface_vertices, with coverage=k
         # the coverage draw: writes 1 where covered, skips the triangles deep inside the silhouette
         self._cover_program = load_program(ctx, "udp_coverage", defines={"INTERIOR_RADIUS": INTERIOR_RADIUS}) \
             if self.coverage > 1 else None
@@ -165,7 +167,9 @@ class UdpPass:
         skinned = [(self._skinned, "3f", "in_skinned")]
         self._vao = self.geometry.vertex_array(self.program, extra=skinned)
         if self._cover_program is not None:
-            self._cover_vao = self.geometry.vertex_array(self._cover_program, extra=skinned)
+            self._closed = self.ctx.buffer(closed_surface_vertices(character).astype(np.float32))
+            self._cover_vao = self.geometry.vertex_array(self._cover_program,
+                                                         extra=skinned + [(self._closed, "f", "in_closed")])
         if self.geometry.alpha_rule:
             # The toon pass's texture rules, so both passes cover the same pixels.
             self._albedo = albedo_texture(self.ctx, albedo_image(character), character.mesh.material.mipmaps)
@@ -218,6 +222,7 @@ class UdpPass:
         self._interior.use(2)
         self._cover_program["u_interior"].value = 2
         self._cover_program["u_size"].value = (float(self.width), float(self.height))
+        self._cover_program["u_front_ccw"].value = self.ctx.front_face == "ccw"
         self._draw(self._cover_program, self._cover_vao, mvp)
 
     def _draw(self, program: moderngl.Program, vao: moderngl.VertexArray, mvp: np.ndarray) -> None:
@@ -283,11 +288,11 @@ class UdpPass:
 
     def _release_geometry(self) -> None:
         if self.geometry is not None:
-            for obj in (self._cover_vao, self._vao, self._skin_vao, self._skinned):
+            for obj in (self._cover_vao, self._vao, self._skin_vao, self._skinned, self._closed):
                 if obj is not None:
                     obj.release()
             self.geometry.release()
-            self.geometry = self._vao = self._cover_vao = self._skin_vao = self._skinned = None
+            self.geometry = self._vao = self._cover_vao = self._skin_vao = self._skinned = self._closed = None
         if self._albedo is not None:
             self._albedo.release()
             self._albedo = None

@@ -4,10 +4,13 @@
 // k x the size, and a geometry stage that drops the triangles deep inside the
 // silhouette, where the coverage is the occupancy anyway (most of them: the
 // hidden layers and the body's inside; on llvmpipe the draw costs per triangle).
-// A triangle is dropped when its screen box is at most MAX_SIDE px wide and
-// u_interior says the occupancy is full within INTERIOR_RADIUS px of the pixel
-// of its centroid: every pixel it touches then has a full 3 x 3 neighbourhood,
-// so shaders/coverage.py resolve_coverage takes no sample of it.
+// Two kinds are dropped (shaders/coverage.py says why each is safe):
+// - a triangle at most MAX_SIDE px wide whose centroid's pixel has a full
+//   occupancy within INTERIOR_RADIUS px (u_interior): every pixel it touches
+//   has a full 3 x 3 neighbourhood, where resolve_coverage takes no sample;
+// - a back face of a closed, outward, opaque surface (all three vertices
+//   flagged by coverage.closed_surface_vertices): the surface's front faces
+//   cover wherever it does.
 #define COVERAGE 1
 
 #if defined GEOMETRY_SHADER
@@ -19,17 +22,24 @@ out UdpVertex { UDP_VERTEX_MEMBERS } v;
 
 uniform sampler2D u_interior;  // R8, the pass's size, the draw's rows: 1 = full within INTERIOR_RADIUS (a define)
 uniform vec2 u_size;           // the pass's size in pixels (the draw is k x that)
+uniform bool u_front_ccw;      // the pass's front_face: counter-clockwise in window coordinates
+in float v_closed[];           // 1: the vertex's back faces may go (coverage.closed_surface_vertices)
 // The centroid is at least a third of the box from each side: the triangle lies
 // within 2/3 MAX_SIDE of it (per axis), its pixels within ceil(2/3 MAX_SIDE) of
 // the centroid's pixel, and their 3 x 3 within that + 1 <= INTERIOR_RADIUS.
 const float MAX_SIDE = 1.5 * float(INTERIOR_RADIUS - 1);
 
-bool interior() {
+bool dropped() {
     vec4 a = gl_in[0].gl_Position, b = gl_in[1].gl_Position, c = gl_in[2].gl_Position;
     if (min(a.w, min(b.w, c.w)) <= 0.0) return false;
-    vec2 pa = (a.xy / a.w * 0.5 + 0.5) * u_size;
+    vec2 pa = (a.xy / a.w * 0.5 + 0.5) * u_size;  // window coordinates, pixels
     vec2 pb = (b.xy / b.w * 0.5 + 0.5) * u_size;
     vec2 pc = (c.xy / c.w * 0.5 + 0.5) * u_size;
+    if (min(v_closed[0], min(v_closed[1], v_closed[2])) > 0.5) {
+        vec2 e1 = pb - pa, e2 = pc - pa;
+        float area = e1.x * e2.y - e1.y * e2.x;  // > 0: counter-clockwise
+        if (u_front_ccw ? area < 0.0 : area > 0.0) return true;
+    }
     vec2 side = max(pa, max(pb, pc)) - min(pa, min(pb, pc));
     if (max(side.x, side.y) > MAX_SIDE) return false;
     ivec2 q = ivec2(floor((pa + pb + pc) / 3.0));
@@ -38,7 +48,7 @@ bool interior() {
 }
 
 void main() {
-    if (interior()) return;
+    if (dropped()) return;
     for (int i = 0; i < 3; ++i) {
         gl_Position = gl_in[i].gl_Position;
         v.landmark = vin[i].landmark;

@@ -236,10 +236,12 @@ def test_resolve_coverage_counts_samples_and_names_bad_shapes():
 
 
 def test_sample_character_coverage_drops_interior_triangles_and_keeps_the_udp(gl_ctx):
-    """On a real character (27k triangles, most of them inside the silhouette) the
-    coverage draw leaves interior samples out, yet the coverage is the supersampled
-    pass's alpha everywhere a dropped triangle cannot reach, 1 where it can; the UDP
-    and the visibility buffer are bit for bit the pass without coverage."""
+    """On a real character (27k triangles, most of them inside the silhouette or
+    facing away) the coverage draw leaves interior samples out, yet the coverage is
+    the supersampled pass's alpha everywhere a dropped interior triangle cannot
+    reach (but for a few pixels where skinning pushes a dropped back face past the
+    front: 1 of ~15k here), 1 where it can; the UDP and the visibility buffer are
+    bit for bit the pass without coverage."""
     from pathlib import Path
 
     from conrt.characters.gltf_io import load_character
@@ -264,10 +266,30 @@ def test_sample_character_coverage_drops_interior_triangles_and_keeps_the_udp(gl
         samples = np.frombuffer(covered._cover[1].read(), np.uint8).reshape(3 * size, 3 * size)
     reach = dropped_reach(hard[..., 3] > 0)
     assert reach.sum() > 500
-    np.testing.assert_array_equal(cov[~reach], alpha[~reach])
+    differ = cov[~reach] != alpha[~reach]
+    assert differ.sum() <= 0.001 * differ.size
+    assert np.abs(cov[~reach] - alpha[~reach]).max() <= 2 / 9 + 1e-6
     assert (cov[reach] == 1).all()
     # triangles were dropped: samples inside the body the supersampled pass covers are empty here
     drawn = samples.reshape(size, 3, size, 3).max((1, 3)) > 0
     assert (reach & ~drawn).sum() > 100
     edge = (cov > 0) & (cov < 1)
-    assert edge.sum() > 100 and (alpha[edge] == cov[edge]).all()
+    assert edge.sum() > 100 and (alpha[edge] == cov[edge]).mean() > 0.99
+
+
+def test_closed_surface_vertices_keep_rims_flipped_and_inside_out_surfaces(meshes):
+    """Back faces may be dropped only on closed, outward, opaque surfaces."""
+    from conrt.shaders.coverage import closed_surface_vertices
+
+    cube = meshes.cube_character()
+    assert closed_surface_vertices(cube).all()  # closed and outward
+    tri = cube.mesh.triangles
+    inside_out = meshes.cube_character()
+    inside_out.mesh.triangles[:] = tri[:, ::-1]
+    assert not closed_surface_vertices(inside_out).any()
+    quad = meshes.quad_character()  # an open sheet: every vertex is on its rim
+    assert not closed_surface_vertices(quad).any()
+    flipped = meshes.cube_character()
+    flipped.mesh.triangles[0] = tri[0, ::-1]  # one triangle wound the other way
+    flags = closed_surface_vertices(flipped)
+    assert not flags[tri[0]].any() and flags.any()
