@@ -105,7 +105,13 @@ def closed_surface_vertices(character, weld: float = 1e-5) -> np.ndarray:
     mesh = character.mesh
     tri = mesh.triangles.astype(np.int64)
     f = len(tri)
-    _, ids = np.unique(np.round(mesh.positions / weld).astype(np.int64), axis=0, return_inverse=True)
+    q = np.round(mesh.positions / weld).astype(np.int64)
+    q -= q.min(0)
+    span = q.max(0) + 1
+    if float(span[0]) * float(span[1]) * float(span[2]) < 2.0 ** 62:  # one int per point: a fast 1-D unique
+        _, ids = np.unique((q[:, 0] * span[1] + q[:, 1]) * span[2] + q[:, 2], return_inverse=True)
+    else:
+        _, ids = np.unique(q, axis=0, return_inverse=True)
     ids = ids.ravel()
     t = ids[tri]
     n = int(ids.max()) + 1
