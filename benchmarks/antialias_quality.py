@@ -33,8 +33,7 @@ import numpy as np
 from doc_table import write_marked_table  # benchmarks/ is on sys.path when run as a script
 
 ROOT = Path(__file__).resolve().parents[1]
-CHARACTERS = {"sample": ROOT / "samples" / "sample_character.glb",
-              "godette": ROOT / "tests" / "fixtures" / "assets" / "gltf" / "Godette_vrm_v4.vrm"}
+GODETTE = ROOT / "tests" / "fixtures" / "assets" / "gltf" / "Godette_vrm_v4.vrm"
 REFERENCE = 8  # samples per pixel side of the reference
 METHODS = ("off", "old", "new")
 
@@ -70,12 +69,13 @@ def frames(ctx, character, size: int, poses: int):
 
 def measure(sizes, poses: int) -> dict:
     from conrt.characters.gltf_io import load_character
+    from conrt.samples import SAMPLE_CHARACTER
     from conrt.shaders import create_context, release_context
 
     ctx = create_context("egl")
     rows = []
     try:
-        for name, path in CHARACTERS.items():
+        for name, path in (("sample", SAMPLE_CHARACTER), ("godette", GODETTE)):
             character = load_character(path)
             for size in sizes:
                 errors = {m: [] for m in METHODS}

@@ -82,11 +82,14 @@ def interior(occupancy: np.ndarray, radius: int = INTERIOR_RADIUS) -> np.ndarray
     return _window(occupancy, radius, np.logical_and, False)
 
 
-def dropped_reach(occupancy: np.ndarray, radius: int = INTERIOR_RADIUS) -> np.ndarray:
+def dropped_reach(occupancy: np.ndarray, radius: int = INTERIOR_RADIUS,
+                  interior_mask: np.ndarray | None = None) -> np.ndarray:
     """[H, W] bool: the pixels a triangle the coverage draw dropped may touch
     (glsl/udp_coverage.glsl: within radius - 1 of an :func:`interior` pixel),
-    all of them with a full 3 x 3 occupancy around them."""
-    return interior(occupancy, 1) & _window(interior(occupancy, radius), radius - 1, np.logical_or, False)
+    all of them with a full 3 x 3 occupancy around them. ``interior_mask``:
+    ``interior(occupancy, radius)`` if already computed."""
+    deep = interior(occupancy, radius) if interior_mask is None else interior_mask
+    return interior(occupancy, 1) & _window(deep, radius - 1, np.logical_or, False)
 
 
 def closed_surface_vertices(character, weld: float = 1e-5) -> np.ndarray:
@@ -99,8 +102,8 @@ def closed_surface_vertices(character, weld: float = 1e-5) -> np.ndarray:
     outwards (glTF's counter-clockwise front: the flux of x - centre through
     it is positive). Vertices on a rim, a non-manifold or flipped edge, or of
     an inside-out surface keep their back faces."""
-    from scipy.sparse import coo_matrix
-    from scipy.sparse.csgraph import connected_components
+    from scipy.sparse import coo_matrix  # lazy: scipy takes ~0.5 s to load; only coverage=k passes need it
+    from scipy.sparse.csgraph import connected_components  # lazy: as above
 
     mesh = character.mesh
     tri = mesh.triangles.astype(np.int64)
@@ -142,7 +145,8 @@ def closed_surface_vertices(character, weld: float = 1e-5) -> np.ndarray:
     return ~unsafe
 
 
-def resolve_coverage(samples: np.ndarray, occupancy: np.ndarray, factor: int) -> np.ndarray:
+def resolve_coverage(samples: np.ndarray, occupancy: np.ndarray, factor: int,
+                     interior_mask: np.ndarray | None = None) -> np.ndarray:
     """[H, W] f32 coverage from the occupancy samples drawn at ``factor`` x
     (``samples``: [kH, kW], > 0 = covered, row 0 = top) and the UDP's
     ``occupancy`` ([H, W] bool): the covered fraction of each pixel's k x k
@@ -151,19 +155,22 @@ def resolve_coverage(samples: np.ndarray, occupancy: np.ndarray, factor: int) ->
     occupancy (1). So the only thing lost is a hole narrower than a pixel deep
     inside the body (every centre within INTERIOR_RADIUS covered): it stays 1.
     Sums by adding strided views (~0.2 ms at 256^2; a GPU reduction pass cost
-    ~3 ms on llvmpipe)."""
+    ~3 ms on llvmpipe). ``interior_mask``: :func:`interior` of the occupancy if
+    already computed (the coverage draw computed it)."""
     occ = np.asarray(occupancy, bool)
     h, w = occ.shape
     k = int(factor)
     if np.shape(samples) != (k * h, k * w):
         raise InputError(f"coverage samples are {np.shape(samples)}, expected {(k * h, k * w)} ({k} x {h}x{w})")
-    covered = np.asarray(samples) > 0
-    counts = np.zeros((h, w), np.uint8)
-    for j in range(k):
-        for i in range(k):
-            counts += covered[j::k, i::k]
+    covered = (np.asarray(samples) > 0).view(np.uint8).reshape(h, k, w, k)
+    rows = covered[:, 0].copy()  # [H, W, k]: covered samples per pixel and sample column
+    for j in range(1, k):
+        rows += covered[:, j]
+    counts = rows[..., 0].copy()
+    for i in range(1, k):
+        counts += rows[..., i]
     cover = counts.astype(np.float32) / np.float32(k * k)  # = the GPU resolve's float(covered) / float(k * k)
-    cover[dropped_reach(occ)] = 1.0
+    cover[dropped_reach(occ, interior_mask=interior_mask)] = 1.0
     return cover
 
 

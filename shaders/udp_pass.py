@@ -102,6 +102,7 @@ class UdpPass:
         self._cover: tuple | None = None  # (k x fbo, its one-byte texture: 255 where a sample is covered)
         self._interior: moderngl.Texture | None = None  # R8: occupancy full around the pixel (coverage.interior)
         self._occupancy: np.ndarray | None = None  # [H, W] bool of the last render, row 0 = top
+        self._deep: np.ndarray | None = None  # its coverage.interior, row 0 = top
         if visibility and (self.antialias > 1 or rows != "top-first"):
             raise ConfigError("the UDP pass writes the visibility buffer only at antialias=1 with rows='top-first' "
                               "(the correspondence pass's layout)")
@@ -213,7 +214,9 @@ class UdpPass:
         self.fbo.read_into(udp, components=4, dtype="f4", alignment=1)
         occupancy = udp[..., 3] > 0  # in the draw's own row order
         self._occupancy = occupancy[::-1] if self.rows == "gl" else occupancy
-        self._interior.write(np.ascontiguousarray(interior(occupancy), np.uint8) * np.uint8(255))
+        deep = interior(occupancy)
+        self._deep = deep[::-1] if self.rows == "gl" else deep
+        self._interior.write(deep.view(np.uint8) * np.uint8(255))
         fbo, _ = self._cover
         fbo.use()
         fbo.viewport = (0, 0, self.coverage * self.width, self.coverage * self.height)
@@ -260,7 +263,7 @@ class UdpPass:
         self._cover[1].read_into(samples, alignment=1)
         if self.rows == "gl":
             samples = samples[::-1]
-        return resolve_coverage(samples, self._occupancy, k)
+        return resolve_coverage(samples, self._occupancy, k, interior_mask=self._deep)
 
     def run(self, pose: Pose, camera: Camera) -> UdpFrame:
         self.render(pose, camera)
@@ -303,7 +306,7 @@ class UdpPass:
             if obj is not None:
                 obj.release()
         self.fbo = self.texture = self.visibility = self._depth = self._hi = self._cover = self._interior = None
-        self._occupancy = None
+        self._occupancy = self._deep = None
 
     def __enter__(self) -> "UdpPass":
         return self
