@@ -76,6 +76,38 @@ def _window(mask: np.ndarray, radius: int, combine, outside: bool) -> np.ndarray
     return out
 
 
+# a landmark jump between neighbouring covered pixels above this (box units) is an inner
+# contour (an arm over the torso): sub-pixel gaps live there, the coverage draw keeps its triangles
+CONTOUR_JUMP = 0.03
+
+
+def inner_contours(udp: np.ndarray, jump: float = CONTOUR_JUMP) -> np.ndarray:
+    """[H, W] bool: covered pixels whose landmark differs from a covered
+    4-neighbour's by more than ``jump`` in some axis (``udp``: [H, W, 4])."""
+    occ = udp[..., 3] > 0
+    lm = udp[..., :3]
+    out = np.zeros(occ.shape, bool)
+    across = (np.abs(lm[:, 1:] - lm[:, :-1]).max(-1) > jump) & occ[:, 1:] & occ[:, :-1]
+    down = (np.abs(lm[1:] - lm[:-1]).max(-1) > jump) & occ[1:] & occ[:-1]
+    out[:, 1:] |= across
+    out[:, :-1] |= across
+    out[1:] |= down
+    out[:-1] |= down
+    return out
+
+
+def drop_masks(udp: np.ndarray, radius: int = INTERIOR_RADIUS, jump: float = CONTOUR_JUMP,
+               contour_radius: int = INTERIOR_RADIUS) -> tuple[np.ndarray, np.ndarray]:
+    """(deep, far) [H, W] bool for the coverage draw (glsl/udp_coverage.glsl) from the
+    UDP just drawn: ``far`` = more than ``radius`` px from an :func:`inner_contours`
+    pixel (back faces of closed surfaces may go there: where skinning folds a
+    surface through itself, at a contour, one can stick out), ``deep`` = far and
+    :func:`interior` (small triangles centred there may go)."""
+    occ = udp[..., 3] > 0
+    far = ~_window(inner_contours(udp, jump), contour_radius, np.logical_or, False)
+    return interior(occ, radius) & far, far
+
+
 def interior(occupancy: np.ndarray, radius: int = INTERIOR_RADIUS) -> np.ndarray:
     """[H, W] bool: the occupancy is full in the (2r+1)^2 window around the
     pixel (outside the frame counts as empty)."""
@@ -84,10 +116,10 @@ def interior(occupancy: np.ndarray, radius: int = INTERIOR_RADIUS) -> np.ndarray
 
 def dropped_reach(occupancy: np.ndarray, radius: int = INTERIOR_RADIUS,
                   interior_mask: np.ndarray | None = None) -> np.ndarray:
-    """[H, W] bool: the pixels a triangle the coverage draw dropped may touch
-    (glsl/udp_coverage.glsl: within radius - 1 of an :func:`interior` pixel),
-    all of them with a full 3 x 3 occupancy around them. ``interior_mask``:
-    ``interior(occupancy, radius)`` if already computed."""
+    """[H, W] bool: the pixels a small triangle the coverage draw dropped may
+    touch (glsl/udp_coverage.glsl: within radius - 1 of a pixel of
+    ``interior_mask``, by default :func:`interior`; the draw's: ``drop_masks``'
+    deep), all of them with a full 3 x 3 occupancy around them."""
     deep = interior(occupancy, radius) if interior_mask is None else interior_mask
     return interior(occupancy, 1) & _window(deep, radius - 1, np.logical_or, False)
 

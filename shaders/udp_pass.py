@@ -51,8 +51,8 @@ from conrt.errors import ConfigError, InputError
 from conrt.limits import check_gl_frame
 from conrt.shaders.camera import raster_view_proj
 from conrt.shaders.context import current
-from conrt.shaders.coverage import (INTERIOR_RADIUS, CoverageResolve, check_factor, closed_surface_vertices, interior,
-                                    resolve_coverage)
+from conrt.shaders.coverage import (INTERIOR_RADIUS, CoverageResolve, check_factor, closed_surface_vertices,
+                                    drop_masks, resolve_coverage)
 from conrt.shaders.geometry import SkinnedGeometry
 from conrt.shaders.material import albedo_image, albedo_texture, base_color
 from conrt.shaders.program import load_program
@@ -214,9 +214,10 @@ class UdpPass:
         self.fbo.read_into(udp, components=4, dtype="f4", alignment=1)
         occupancy = udp[..., 3] > 0  # in the draw's own row order
         self._occupancy = occupancy[::-1] if self.rows == "gl" else occupancy
-        deep = interior(occupancy)
+        deep, far = drop_masks(udp)
         self._deep = deep[::-1] if self.rows == "gl" else deep
-        self._interior.write(deep.view(np.uint8) * np.uint8(255))
+        # 255: small triangles centred here may go (and back faces), 128: back faces may go, 0: keep all
+        self._interior.write(deep.view(np.uint8) * np.uint8(127) + far.view(np.uint8) * np.uint8(128))
         fbo, _ = self._cover
         fbo.use()
         fbo.viewport = (0, 0, self.coverage * self.width, self.coverage * self.height)

@@ -293,3 +293,21 @@ def test_closed_surface_vertices_keep_rims_flipped_and_inside_out_surfaces(meshe
     flipped.mesh.triangles[0] = tri[0, ::-1]  # one triangle wound the other way
     flags = closed_surface_vertices(flipped)
     assert not flags[tri[0]].any() and flags.any()
+
+
+def test_drop_masks_keep_everything_near_an_inner_contour():
+    """Sub-pixel gaps and skinning's self-intersections sit where one surface passes
+    over another: there the coverage draw must keep every triangle."""
+    from conrt.shaders.coverage import INTERIOR_RADIUS, drop_masks, inner_contours, interior
+
+    udp = np.zeros((40, 60, 4), np.float32)
+    udp[5:35, 5:55, 3] = 1.0
+    udp[5:35, 5:55, :3] = 0.2 + np.linspace(0, 0.2, 50)[None, :, None]  # one smooth surface (0.004 a pixel)
+    udp[5:35, 30:55, 2] += 0.3  # ... and another in front of it from column 30 on
+    contour = inner_contours(udp)
+    assert contour[10:30, 29:31].all() and contour.sum() == 2 * 30  # the two columns along the jump
+    deep, far = drop_masks(udp)
+    occ = udp[..., 3] > 0
+    r = INTERIOR_RADIUS
+    assert not far[5:35, 29 - r:31 + r].any() and far[5:35, :29 - r].all() and far[5:35, 31 + r:].all()
+    assert np.array_equal(deep, interior(occ) & far) and deep.sum() > 100
