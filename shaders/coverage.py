@@ -85,10 +85,17 @@ def inner_contours(udp: np.ndarray, jump: float = CONTOUR_JUMP) -> np.ndarray:
     """[H, W] bool: covered pixels whose landmark differs from a covered
     4-neighbour's by more than ``jump`` in some axis (``udp``: [H, W, 4])."""
     occ = udp[..., 3] > 0
-    lm = udp[..., :3]
+    across = occ[:, 1:] & occ[:, :-1]
+    down = occ[1:] & occ[:-1]
+    big_x = np.zeros(across.shape, bool)
+    big_y = np.zeros(down.shape, bool)
+    for c in range(3):  # per channel plane: a max over the short last axis is ~10x slower in NumPy
+        lm = np.ascontiguousarray(udp[..., c])
+        big_x |= np.abs(lm[:, 1:] - lm[:, :-1]) > jump
+        big_y |= np.abs(lm[1:] - lm[:-1]) > jump
+    across &= big_x
+    down &= big_y
     out = np.zeros(occ.shape, bool)
-    across = (np.abs(lm[:, 1:] - lm[:, :-1]).max(-1) > jump) & occ[:, 1:] & occ[:, :-1]
-    down = (np.abs(lm[1:] - lm[:-1]).max(-1) > jump) & occ[1:] & occ[:-1]
     out[:, 1:] |= across
     out[:, :-1] |= across
     out[1:] |= down
