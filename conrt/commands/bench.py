@@ -54,9 +54,9 @@ def register(subparsers) -> None:
     p.add_argument("--modes", default="auto",
                    help="comma-separated correspondence modes to compare, each at every size: auto (exact where "
                         "the sheet has view files), table, exact, udp-nn (default auto)")
-    p.add_argument("--antialias", default="on", metavar="on|off|N,...",
+    p.add_argument("--antialias", default="off", metavar="on|off|N,...",
                    help="comma-separated anti-aliasing settings to compare, each at every size: on, off or "
-                        "1..5 samples per pixel side (default on, the runtime's default)")
+                        "1..5 samples per pixel side (default off, the runtime's default)")
     p.add_argument("--json", action="store_true", help="print one JSON object keyed by size (by mode, then size, "
                                                         "with several --modes)")
     p.set_defaults(func=run)

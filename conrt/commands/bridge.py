@@ -45,7 +45,7 @@ def register(subparsers) -> None:
                         "that the engine's CLIP requests may name (by the file's stem / the animation's name) "
                         "besides the built-in clips; the physics starts on it")
     add_loading_arguments(p)
-    add_antialias_argument(p, "on")
+    add_antialias_argument(p, "off")  # a real-time source: off unless asked
     p.add_argument("--checksum", action="store_true",
                    help="test source: stamp each frame's counter and CRC-32 in its last 8 bytes")
 

@@ -61,7 +61,7 @@ class RuntimeFrameSource:
     def __init__(self, size: int = DEFAULT_SIZE, dtype=np.uint8, character=None, sheet=None, weights=None,
                  backend: str = "auto", context: str = "auto", physics: bool = True, fps: float = 60.0,
                  vmc=None, vmc_send=None, motion=None, facing: str = "auto", name_map: dict | None = None,
-                 backend_options: dict | None = None, spec: RuntimeSpec | None = None, antialias="on"):
+                 backend_options: dict | None = None, spec: RuntimeSpec | None = None, antialias="off"):
         self.dtype = np.dtype(dtype)
         if self.dtype not in (np.dtype(np.uint8), np.dtype(np.float16), np.dtype(np.float32)):
             raise ConfigError(f"bridge pixel dtype must be uint8, float16 or float32, got {self.dtype}")

@@ -845,11 +845,12 @@ class RuntimeSpec:
     ``lookahead``: step the physics a frame ahead on a thread of its own
     (``PhysicsStage``) — only for callers that take every frame in order and
     never steer (render, the bench): a steer would show a frame late;
-    ``antialias``: anti-aliased silhouettes in the shaded frame: "on"
-    (default: 3 x 3 coverage samples per pixel at the edge; its cost,
-    docs/runtime.md "Anti-aliased silhouettes"), "off" (hard 1-px edges) or
+    ``antialias``: anti-aliased silhouettes in the shaded frame: "off"
+    (default: it costs ~16 % more CPU per frame at 256², ~30 % at 128², docs/runtime.md
+    "Anti-aliased silhouettes"), "on" (3 x 3 coverage samples per pixel) or
     the samples per pixel side 1..5 (``shaders.coverage.parse_switch``; the
-    network's UDP is the same either way).
+    network's UDP is the same either way). ``conrt render`` and ``conrt demo``
+    turn it on.
     """
 
     character: object = None
@@ -873,7 +874,7 @@ class RuntimeSpec:
     vmc: object = None
     vmc_send: object = None
     lookahead: bool = False
-    antialias: object = "on"
+    antialias: object = "off"
 
     def check(self) -> "RuntimeSpec":
         """The checks that need no loading (motion text, size, modes, addresses,
@@ -996,7 +997,7 @@ def open_runtime(character=None, sheet=None, weights=None, *, backend: str = "au
                  realtime: bool = False, toon: bool = False, ctx=None, context: str = "auto",
                  yaw: float = 0.0, pitch: float = 0.0, model=None, facing: str = "auto",
                  name_map: dict | None = None, vmc=None, vmc_send=None, correspondence: str = "auto",
-                 backend_options: dict | None = None, passes=(), antialias="on") -> Runtime:
+                 backend_options: dict | None = None, passes=(), antialias="off") -> Runtime:
     """:func:`build_runtime` of a :class:`RuntimeSpec` from keyword arguments
     (``clip`` is its ``motion``; ``model``: a loaded model instead of
     ``weights``; ``toon=True`` adds the "toon" pass; ``size=None``: the

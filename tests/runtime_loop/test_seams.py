@@ -238,7 +238,7 @@ def test_a_registered_pass_runs_every_frame_and_its_buffer_is_named(spec):
     assert "toy-joints" in pass_names() and isinstance(_JointsPass(1, None), RenderPass)
     with build_runtime(dataclasses.replace(spec, passes=("toon", "toy-joints"))) as rt:
         frame = rt.step()
-        assert list(frame.buffers) == ["udp", "coverage", "toon", "toy-joints"]  # coverage: antialias on (default)
+        assert list(frame.buffers) == ["udp", "toon", "toy-joints"]
         assert frame.toon is frame.buffers["toon"] and frame.toon.dtype == np.uint8
         dots = frame.buffers["toy-joints"]
         hips = rt.character.humanoid["hips"]
