@@ -298,7 +298,7 @@ def test_closed_surface_vertices_keep_rims_flipped_and_inside_out_surfaces(meshe
 def test_drop_masks_keep_everything_near_an_inner_contour():
     """Sub-pixel gaps and skinning's self-intersections sit where one surface passes
     over another: there the coverage draw must keep every triangle."""
-    from conrt.shaders.coverage import INTERIOR_RADIUS, drop_masks, inner_contours, interior
+    from conrt.shaders.coverage import CONTOUR_RADIUS, drop_masks, inner_contours, interior
 
     udp = np.zeros((40, 60, 4), np.float32)
     udp[5:35, 5:55, 3] = 1.0
@@ -308,6 +308,6 @@ def test_drop_masks_keep_everything_near_an_inner_contour():
     assert contour[10:30, 29:31].all() and contour.sum() == 2 * 30  # the two columns along the jump
     deep, far = drop_masks(udp)
     occ = udp[..., 3] > 0
-    r = INTERIOR_RADIUS
+    r = CONTOUR_RADIUS
     assert not far[5:35, 29 - r:31 + r].any() and far[5:35, :29 - r].all() and far[5:35, 31 + r:].all()
     assert np.array_equal(deep, interior(occ) & far) and deep.sum() > 100
