@@ -249,9 +249,11 @@ class SkinnedGeometry:
 
     # -- drawing -----------------------------------------------------------
 
-    def vertex_array(self, program: moderngl.Program, indexed: bool = True) -> moderngl.VertexArray:
-        """A VAO binding every buffer the program reads."""
+    def vertex_array(self, program: moderngl.Program, indexed: bool = True, extra=()) -> moderngl.VertexArray:
+        """A VAO binding every buffer the program reads (and the pass's own
+        ``extra`` ``(buffer, format, name)`` entries, e.g. skinned positions)."""
         content = [(buf, fmt, name) for name, (buf, fmt) in self.buffers.items() if program.get(name, None) is not None]
+        content += list(extra)
         used = [program.get(n, None) is not None for n in ("in_morph_offset", "in_morph_normal")]
         if any(used):  # one interleaved buffer; "3x4" skips the half a program does not read
             fmt = " ".join("3f" if u else "3x4" for u in used)

@@ -18,10 +18,13 @@ centre (fully covered pixels: exactly the unsupersampled value). Consumers
 that need a binary mask test ``a > 0`` (or ``a >= 0.5``), not ``a == 1``.
 
 With ``coverage=k`` (k > 1) the UDP stays exactly what ``antialias=1`` draws
-and the pass also draws the occupancy alone at k x the size, resolved into
-:attr:`coverage_texture` (one float per pixel: the covered fraction of its
-k x k samples; :meth:`read_coverage`): the runtime's anti-aliased silhouette
-(``shaders.coverage.soften_edges``) without touching the network's input.
+and the pass also draws the occupancy alone at k x the size (one byte a sample,
+no depth test, the same skinned vertices); :meth:`read_coverage` reduces it on
+the host at the silhouette only (``shaders.coverage.resolve_coverage``: the
+covered fraction of the k x k samples of each pixel whose 3 x 3 neighbourhood
+is not all one occupancy, the occupancy elsewhere): the runtime's
+anti-aliased silhouette (``shaders.coverage.soften_edges``) without touching
+the network's input.
 
 With ``visibility=True`` the same draw also writes the visibility buffer of
 the exact sheet correspondences (:attr:`visibility`: triangle id + 1 and its
@@ -30,8 +33,11 @@ barycentrics per pixel, ``glsl/udp_vbuf.glsl``), which
 instead of rasterizing the target a second time. The UDP is the same as
 without it (the geometry stage passes every varying through unchanged).
 
-Skinning runs in the vertex shader (``glsl/include/skinning.glsl``); the
-nearest surface wins (depth test; back faces are culled only for glTF
+Skinning runs once a frame on the GPU (transform feedback,
+``glsl/skin_feedback.glsl`` with ``glsl/include/skinning.glsl``) into a vertex
+buffer that every draw of the pass reads (the coverage draw does not skin
+again: on llvmpipe skinning is the vertex stage's main cost); the nearest
+surface wins (depth test; back faces are culled only for glTF
 materials with ``doubleSided: false``, see ``characters/gltf_io.py``).
 """
 from __future__ import annotations
@@ -45,7 +51,8 @@ from conrt.errors import ConfigError, InputError
 from conrt.limits import check_gl_frame
 from conrt.shaders.camera import raster_view_proj
 from conrt.shaders.context import current
-from conrt.shaders.coverage import CoverageResolve, check_factor
+from conrt.shaders.coverage import (INTERIOR_RADIUS, CoverageResolve, check_factor, closed_surface_vertices,
+                                    drop_masks, resolve_coverage)
 from conrt.shaders.geometry import SkinnedGeometry
 from conrt.shaders.material import albedo_image, albedo_texture, base_color
 from conrt.shaders.program import load_program
@@ -92,20 +99,24 @@ class UdpPass:
         if self.coverage > 1 and self.antialias > 1:
             raise ConfigError("coverage=k is the supersampled occupancy beside a plain UDP; with antialias=k the "
                               "UDP's own alpha is already the coverage (give one of them)")
-        self._cover_resolve = CoverageResolve(ctx, "coverage", self.coverage) if self.coverage > 1 else None
-        self._cover: tuple | None = None  # (k x fbo, its texture)
-        self.coverage_texture: moderngl.Texture | None = None  # [H, W] f32 covered fraction, with coverage=k
-        self._coverage_fbo: moderngl.Framebuffer | None = None
+        self._cover: tuple | None = None  # (k x fbo, its one-byte texture: 255 where a sample is covered)
+        self._interior: moderngl.Texture | None = None  # R8: occupancy full around the pixel (coverage.interior)
+        self._occupancy: np.ndarray | None = None  # [H, W] bool of the last render, row 0 = top
+        self._deep: np.ndarray | None = None  # its coverage.interior, row 0 = top
         if visibility and (self.antialias > 1 or rows != "top-first"):
             raise ConfigError("the UDP pass writes the visibility buffer only at antialias=1 with rows='top-first' "
                               "(the correspondence pass's layout)")
         self.visibility_buffer = bool(visibility)
         self.visibility: moderngl.Texture | None = None  # (triangle + 1, b0, b1, 0) per pixel, with visibility=True
         self.program = load_program(ctx, "udp_vbuf" if visibility else "udp")
-        # the coverage draw needs no visibility buffer (nor its geometry stage): the plain UDP program
-        self._cover_program = None
-        if self._cover_resolve is not None:
-            self._cover_program = load_program(ctx, "udp") if visibility else self.program
+        # skins the vertices once a frame into self._skinned, which every draw reads
+        self._skin_program = load_program(ctx, "skin_feedback", varyings=["out_position"])
+        self._skin_vao: moderngl.VertexArray | None = None
+        self._skinned: moderngl.Buffer | None = None
+        self._closed: moderngl.Buffer | None = None  # [V] f32 coverage.closed_surface_vertices, with coverage=k
+        # the coverage draw: writes 1 where covered, skips the triangles deep inside the silhouette
+        self._cover_program = load_program(ctx, "udp_coverage", defines={"INTERIOR_RADIUS": INTERIOR_RADIUS}) \
+            if self.coverage > 1 else None
         self._cover_vao: moderngl.VertexArray | None = None
         self.geometry: SkinnedGeometry | None = None
         self._vao: moderngl.VertexArray | None = None
@@ -139,24 +150,27 @@ class UdpPass:
             hi_tex.filter = (moderngl.NEAREST, moderngl.NEAREST)
             hi_depth = self.ctx.depth_renderbuffer((k * self.width, k * self.height))
             self._hi = (self.ctx.framebuffer(color_attachments=[hi_tex], depth_attachment=hi_depth), hi_tex, hi_depth)
-        if self._cover_resolve is not None:
+        if self._cover_program is not None:
             k = self.coverage
-            cover_tex = self.ctx.texture((k * self.width, k * self.height), 4, dtype="f1")  # alpha = covered
+            cover_tex = self.ctx.texture((k * self.width, k * self.height), 1, dtype="f1")  # 255 = covered
             cover_tex.filter = (moderngl.NEAREST, moderngl.NEAREST)
             self._cover = (self.ctx.framebuffer(color_attachments=[cover_tex]), cover_tex)
-            self.coverage_texture = self.ctx.texture((self.width, self.height), 1, dtype="f4")
-            self.coverage_texture.filter = (moderngl.NEAREST, moderngl.NEAREST)
-            self._coverage_fbo = self.ctx.framebuffer(color_attachments=[self.coverage_texture])
+            self._interior = self.ctx.texture((self.width, self.height), 1, dtype="f1")
+            self._interior.filter = (moderngl.NEAREST, moderngl.NEAREST)
 
     @current
     def set_character(self, character: Character) -> None:
         """Upload a character's mesh once (replaces the previous one)."""
         self._release_geometry()
         self.geometry = SkinnedGeometry(self.ctx, character)
-        self._vao = self.geometry.vertex_array(self.program)
+        self._skinned = self.ctx.buffer(reserve=self.geometry.num_vertices * 12)  # [V, 3] f32
+        self._skin_vao = self.geometry.vertex_array(self._skin_program, indexed=False)
+        skinned = [(self._skinned, "3f", "in_skinned")]
+        self._vao = self.geometry.vertex_array(self.program, extra=skinned)
         if self._cover_program is not None:
-            self._cover_vao = self._vao if self._cover_program is self.program else \
-                self.geometry.vertex_array(self._cover_program)
+            self._closed = self.ctx.buffer(closed_surface_vertices(character).astype(np.float32))
+            self._cover_vao = self.geometry.vertex_array(self._cover_program,
+                                                         extra=skinned + [(self._closed, "f", "in_closed")])
         if self.geometry.alpha_rule:
             # The toon pass's texture rules, so both passes cover the same pixels.
             self._albedo = albedo_texture(self.ctx, albedo_image(character), character.mesh.material.mipmaps)
@@ -179,7 +193,9 @@ class UdpPass:
             raise InputError("camera matrices contain NaN/inf")
         self.geometry.update(pose)  # validates the pose before anything is drawn
         fbo = self._hi[0] if self._hi is not None else self.fbo
-        fbo.use()
+        fbo.use()  # Mesa skips transform feedback too while an incomplete framebuffer is bound
+        self.geometry.bind_joints(self._skin_program, 0)
+        self._skin_vao.transform(self._skinned, mode=moderngl.POINTS, vertices=self.geometry.num_vertices)
         fbo.viewport = (0, 0, self.antialias * self.width, self.antialias * self.height)
         fbo.clear(0.0, 0.0, 0.0, 0.0, depth=1.0)
         self.ctx.enable_only(moderngl.DEPTH_TEST)
@@ -187,19 +203,33 @@ class UdpPass:
         self.ctx.front_face = "cw" if self.rows == "top-first" else "ccw"  # a y flip mirrors the winding
         self._draw(self.program, self._vao, mvp)
         if self._cover is not None:  # after the UDP, which it leaves as it is
-            self._cover[0].use()
-            self._cover[0].viewport = (0, 0, self.coverage * self.width, self.coverage * self.height)
-            self._cover[0].clear(0.0, 0.0, 0.0, 0.0)
-            self.ctx.enable_only(moderngl.NOTHING)
-            self._draw(self._cover_program, self._cover_vao, mvp)
+            self._draw_coverage(mvp)
         self.ctx.front_face = "ccw"  # leave the GL default for whoever draws next
         if self._hi is not None:
             self._resolve.run(self._hi[1], self.fbo, self.size)
-        if self._cover is not None:
-            self._cover_resolve.run(self._cover[1], self._coverage_fbo, self.size)
+
+    def _draw_coverage(self, mvp: np.ndarray) -> None:
+        """The occupancy alone at k x, without the triangles deep inside the UDP's silhouette."""
+        udp = np.empty((self.height, self.width, 4), np.float32)
+        self.fbo.read_into(udp, components=4, dtype="f4", alignment=1)
+        occupancy = udp[..., 3] > 0  # in the draw's own row order
+        self._occupancy = occupancy[::-1] if self.rows == "gl" else occupancy
+        deep, far = drop_masks(udp)
+        self._deep = deep[::-1] if self.rows == "gl" else deep
+        # 255: small triangles centred here may go (and back faces), 128: back faces may go, 0: keep all
+        self._interior.write(deep.view(np.uint8) * np.uint8(127) + far.view(np.uint8) * np.uint8(128))
+        fbo, _ = self._cover
+        fbo.use()
+        fbo.viewport = (0, 0, self.coverage * self.width, self.coverage * self.height)
+        fbo.clear(0.0, 0.0, 0.0, 0.0)
+        self.ctx.enable_only(moderngl.NOTHING)  # any surface covers: no depth test
+        self._interior.use(2)
+        self._cover_program["u_interior"].value = 2
+        self._cover_program["u_size"].value = (float(self.width), float(self.height))
+        self._cover_program["u_front_ccw"].value = self.ctx.front_face == "ccw"
+        self._draw(self._cover_program, self._cover_vao, mvp)
 
     def _draw(self, program: moderngl.Program, vao: moderngl.VertexArray, mvp: np.ndarray) -> None:
-        self.geometry.bind_joints(program, 0)
         if self._albedo is not None:
             self._albedo.use(1)
             program["u_texture"].value = 1
@@ -221,13 +251,20 @@ class UdpPass:
 
     @current
     def read_coverage(self) -> np.ndarray:
-        """The last render's coverage (``coverage=k``): [H, W] f32, the covered
-        fraction of each pixel's k x k samples, row 0 = top like :meth:`read`."""
-        if self._coverage_fbo is None:
+        """The last render's coverage (``coverage=k``): [H, W] f32, row 0 = top
+        like :meth:`read`: at the silhouette the covered fraction of each
+        pixel's k x k samples, elsewhere the occupancy
+        (``shaders.coverage.resolve_coverage``)."""
+        if self._cover is None:
             raise ConfigError("read_coverage needs a UdpPass made with coverage=k (k > 1)")
-        data = np.empty((self.height, self.width), np.float32)
-        self._coverage_fbo.read_into(data, components=1, dtype="f4", alignment=1)
-        return np.ascontiguousarray(data[::-1]) if self.rows == "gl" else data
+        if self._occupancy is None:
+            raise InputError("read_coverage called before render")
+        k = self.coverage
+        samples = np.empty((k * self.height, k * self.width), np.uint8)
+        self._cover[1].read_into(samples, alignment=1)
+        if self.rows == "gl":
+            samples = samples[::-1]
+        return resolve_coverage(samples, self._occupancy, k, interior_mask=self._deep)
 
     def run(self, pose: Pose, camera: Camera) -> UdpFrame:
         self.render(pose, camera)
@@ -247,30 +284,30 @@ class UdpPass:
     def release(self) -> None:
         self._release_targets()
         self._release_geometry()
-        for resolve in (self._resolve, self._cover_resolve):
-            if resolve is not None:
-                resolve.release()
+        if self._resolve is not None:
+            self._resolve.release()
         for program in self._programs():
             program.release()
+        self._skin_program.release()
 
     def _release_geometry(self) -> None:
         if self.geometry is not None:
-            if self._cover_vao is not None and self._cover_vao is not self._vao:
-                self._cover_vao.release()
-            self._vao.release()
+            for obj in (self._cover_vao, self._vao, self._skin_vao, self._skinned, self._closed):
+                if obj is not None:
+                    obj.release()
             self.geometry.release()
-            self.geometry = self._vao = self._cover_vao = None
+            self.geometry = self._vao = self._cover_vao = self._skin_vao = self._skinned = self._closed = None
         if self._albedo is not None:
             self._albedo.release()
             self._albedo = None
 
     def _release_targets(self) -> None:
         for obj in (self.fbo, self.texture, self.visibility, self._depth, *(self._hi or ()), *(self._cover or ()),
-                    self._coverage_fbo, self.coverage_texture):
+                    self._interior):
             if obj is not None:
                 obj.release()
-        self.fbo = self.texture = self.visibility = self._depth = self._hi = self._cover = None
-        self._coverage_fbo = self.coverage_texture = None
+        self.fbo = self.texture = self.visibility = self._depth = self._hi = self._cover = self._interior = None
+        self._occupancy = self._deep = None
 
     def __enter__(self) -> "UdpPass":
         return self

@@ -7,9 +7,9 @@
 //   with an odd factor a fully covered pixel keeps its centre sample: the
 //   value the unsupersampled pass writes);
 // u_mode 1 (toon colour, straight-alpha sRGB): rgb = mean of the covered
-//   samples' colours in linear light, alpha = coverage;
-// u_mode 2 (coverage only, into a one-channel float target): r = coverage
-//   (UdpPass(coverage=k): the occupancy drawn at k x beside the plain UDP).
+//   samples' colours in linear light, alpha = coverage.
+// (UdpPass(coverage=k)'s occupancy samples are reduced on the host, at the
+// silhouette only: shaders/coverage.py resolve_coverage.)
 
 #if defined VERTEX_SHADER
 #include "include/fullscreen_triangle.glsl"
@@ -25,16 +25,6 @@ out vec4 f_out;
 
 void main() {
     ivec2 base = ivec2(gl_FragCoord.xy) * u_factor;
-    if (u_mode == 2) {  // coverage only: the samples' alpha is 0 or 1; no per-sample colour work (llvmpipe)
-        float sum = 0.0;
-        for (int j = 0; j < u_factor; ++j) {
-            for (int i = 0; i < u_factor; ++i) {
-                sum += texelFetch(u_samples, base + ivec2(i, j), 0).a;
-            }
-        }
-        f_out = vec4(sum / float(u_factor * u_factor));
-        return;
-    }
     float centre = 0.5 * float(u_factor - 1);
     int covered = 0;
     float best = 1e9;

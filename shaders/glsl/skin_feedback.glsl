@@ -1,7 +1,8 @@
 #version 330 core
 // Transform feedback: the skinned (and sim-overridden) position of every
-// vertex, read back to check the GPU skinning against the NumPy reference and
-// to frame the posed character without a CPU skinning pass.
+// vertex: the UDP pass's positions for all its draws (skinned once a frame),
+// and read back to check the GPU skinning against the NumPy reference and to
+// frame the posed character without a CPU skinning pass.
 
 #if defined VERTEX_SHADER
 #include "include/skinning.glsl"

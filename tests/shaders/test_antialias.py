@@ -186,3 +186,128 @@ def test_coverage_in_gl_row_order_is_flipped_like_the_udp(gl_ctx, meshes):
     # each read as row 0 = top: the coverage sits on its own UDP's silhouette, and both passes agree
     assert (cov_gl[occ_gl > 0] > 0).all() and (cov_gl[occ_gl == 0] < 1).all()
     assert np.abs(cov_gl - cov_top).mean() < 0.01 and np.abs(cov_gl - cov_top).max() <= 2 / 9 + 1e-6
+
+
+# --- the cheap coverage: one skinning, interior triangles dropped, host resolve (glsl/udp_coverage.glsl) ------
+
+
+def _brute_window(mask, r, combine, outside):
+    h, w = mask.shape
+    pad = np.pad(mask, r, constant_values=outside)
+    out = np.empty_like(mask)
+    for y in range(h):
+        for x in range(w):
+            block = pad[y:y + 2 * r + 1, x:x + 2 * r + 1]
+            out[y, x] = block.all() if combine is np.logical_and else block.any()
+    return out
+
+
+@pytest.mark.parametrize("radius", [1, 2, 4, 5])
+def test_interior_and_dropped_reach_are_the_windows_they_say(radius):
+    from conrt.shaders.coverage import dropped_reach, interior
+
+    rng = np.random.default_rng(radius)
+    occ = np.zeros((23, 31), bool)
+    occ[2:20, 3:28] = True
+    occ[rng.integers(0, 23, 12), rng.integers(0, 31, 12)] = False  # holes
+    occ[0, 30] = occ[22, 0] = True  # touching the frame
+    assert np.array_equal(interior(occ, radius), _brute_window(occ, radius, np.logical_and, False))
+    reach = dropped_reach(occ, radius)
+    expected = _brute_window(occ, 1, np.logical_and, False) & \
+        _brute_window(_brute_window(occ, radius, np.logical_and, False), radius - 1, np.logical_or, False)
+    assert np.array_equal(reach, expected)
+    assert reach.any() and not reach[~occ].any()
+
+
+def test_resolve_coverage_counts_samples_and_names_bad_shapes():
+    from conrt.errors import InputError
+    from conrt.shaders.coverage import resolve_coverage
+
+    samples = np.zeros((6, 9), np.uint8)
+    samples[0:3, 0:2] = 255  # pixel (0, 0): 6 of 9
+    samples[4, 7] = 255  # pixel (1, 2): 1 of 9, a sliver with no covered centre
+    occ = np.zeros((2, 3), bool)
+    occ[0, 0] = True
+    cov = resolve_coverage(samples, occ, 3)
+    assert cov.dtype == np.float32 and cov[0, 0] == np.float32(6) / np.float32(9) and cov[1, 2] == np.float32(1 / 9)
+    assert (cov[[0, 0, 1, 1], [1, 2, 0, 1]] == 0).all()
+    with pytest.raises(InputError, match="coverage samples"):
+        resolve_coverage(samples[:, :6], occ, 3)
+
+
+def test_sample_character_coverage_drops_interior_triangles_and_keeps_the_udp(gl_ctx):
+    """On a real character (27k triangles, most of them inside the silhouette or
+    facing away) the coverage draw leaves interior samples out, yet the coverage is
+    the supersampled pass's alpha everywhere a dropped interior triangle cannot
+    reach (but for a few pixels where skinning pushes a dropped back face past the
+    front: 1 of ~15k here), 1 where it can; the UDP and the visibility buffer are
+    bit for bit the pass without coverage."""
+    from pathlib import Path
+
+    from conrt.characters.gltf_io import load_character
+    from conrt.commands.udp import random_pose
+    from conrt.shaders.coverage import dropped_reach
+
+    size = 128
+    character = load_character(Path(__file__).resolve().parents[2] / "samples" / "sample_character.glb")
+    pose = random_pose(character, 3, 0.3)
+    cam = frame_character(posed_positions(character, pose), yaw=20, size=size)
+    with UdpPass(gl_ctx, size, size, visibility=True) as plain, \
+            UdpPass(gl_ctx, size, size, visibility=True, coverage=3) as covered, \
+            UdpPass(gl_ctx, size, size, antialias=3) as soft:
+        for p in (plain, covered, soft):
+            p.set_character(character)
+        hard = plain.run(pose, cam).data
+        udp = covered.run(pose, cam).data
+        np.testing.assert_array_equal(udp, hard)
+        np.testing.assert_array_equal(covered.visibility.read(), plain.visibility.read())
+        cov = covered.read_coverage()
+        alpha = soft.run(pose, cam).data[..., 3]
+        samples = np.frombuffer(covered._cover[1].read(), np.uint8).reshape(3 * size, 3 * size)
+    reach = dropped_reach(hard[..., 3] > 0)
+    assert reach.sum() > 500
+    differ = cov[~reach] != alpha[~reach]
+    assert differ.sum() <= 0.001 * differ.size
+    assert np.abs(cov[~reach] - alpha[~reach]).max() <= 2 / 9 + 1e-6
+    assert (cov[reach] == 1).all()
+    # triangles were dropped: samples inside the body the supersampled pass covers are empty here
+    drawn = samples.reshape(size, 3, size, 3).max((1, 3)) > 0
+    assert (reach & ~drawn).sum() > 100
+    edge = (cov > 0) & (cov < 1)
+    assert edge.sum() > 100 and (alpha[edge] == cov[edge]).mean() > 0.99
+
+
+def test_closed_surface_vertices_keep_rims_flipped_and_inside_out_surfaces(meshes):
+    """Back faces may be dropped only on closed, outward, opaque surfaces."""
+    from conrt.shaders.coverage import closed_surface_vertices
+
+    cube = meshes.cube_character()
+    assert closed_surface_vertices(cube).all()  # closed and outward
+    tri = cube.mesh.triangles
+    inside_out = meshes.cube_character()
+    inside_out.mesh.triangles[:] = tri[:, ::-1]
+    assert not closed_surface_vertices(inside_out).any()
+    quad = meshes.quad_character()  # an open sheet: every vertex is on its rim
+    assert not closed_surface_vertices(quad).any()
+    flipped = meshes.cube_character()
+    flipped.mesh.triangles[0] = tri[0, ::-1]  # one triangle wound the other way
+    flags = closed_surface_vertices(flipped)
+    assert not flags[tri[0]].any() and flags.any()
+
+
+def test_drop_masks_keep_everything_near_an_inner_contour():
+    """Sub-pixel gaps and skinning's self-intersections sit where one surface passes
+    over another: there the coverage draw must keep every triangle."""
+    from conrt.shaders.coverage import CONTOUR_RADIUS, drop_masks, inner_contours, interior
+
+    udp = np.zeros((40, 60, 4), np.float32)
+    udp[5:35, 5:55, 3] = 1.0
+    udp[5:35, 5:55, :3] = 0.2 + np.linspace(0, 0.2, 50)[None, :, None]  # one smooth surface (0.004 a pixel)
+    udp[5:35, 30:55, 2] += 0.3  # ... and another in front of it from column 30 on
+    contour = inner_contours(udp)
+    assert contour[10:30, 29:31].all() and contour.sum() == 2 * 30  # the two columns along the jump
+    deep, far = drop_masks(udp)
+    occ = udp[..., 3] > 0
+    r = CONTOUR_RADIUS
+    assert not far[5:35, 29 - r:31 + r].any() and far[5:35, :29 - r].all() and far[5:35, 31 + r:].all()
+    assert np.array_equal(deep, interior(occ) & far) and deep.sum() > 100

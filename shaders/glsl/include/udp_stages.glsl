@@ -2,20 +2,33 @@
 // adds a geometry stage and, with VBUF defined, the visibility buffer of the
 // exact sheet correspondences as a second output).
 // The varyings travel in the UdpVertex block so a geometry stage can pass them on.
+// The vertices come skinned: UdpPass skins them once per frame with
+// glsl/skin_feedback.glsl (the code of include/skinning.glsl) and every draw of
+// the pass (the UDP, the supersampled coverage) reads the same positions.
+// With COVERAGE defined the fragment stage writes 1 wherever the surface
+// covers (the same alpha rules), for UdpPass(coverage=k)'s occupancy samples.
 #include "include/udp_vertex.glsl"
 
 #if defined VERTEX_SHADER
-#include "include/skinning.glsl"
+invariant gl_Position;
 
 uniform mat4 u_view_proj;  // character space -> clip (y flipped: row 0 = top in memory)
+in vec3 in_skinned;        // the posed position (character space), skinned this frame
 in vec3 in_landmark;       // [0, 1]^3
 in vec2 in_uv;
 in vec4 in_color;
 in vec3 in_alpha;          // glTF alpha mode, cutoff, double-sided (include/alpha.glsl)
 out UdpVertex { UDP_VERTEX_MEMBERS } v;
+#if defined COVERAGE
+in float in_closed;        // for glsl/udp_coverage.glsl's geometry stage
+out float v_closed;
+#endif
 
 void main() {
-    vec3 p = skinned_position(skin_matrix());
+    vec3 p = in_skinned;
+#if defined COVERAGE
+    v_closed = in_closed;
+#endif
     v.landmark = in_landmark;
     v.uv = in_uv;
     v.color_alpha = in_color.a;
@@ -41,7 +54,11 @@ void main() {
         float alpha = material_alpha(u_base_alpha, texture(u_texture, v.uv).a, v.color_alpha);
         if (alpha_uncovered(v.alpha, alpha, gl_FrontFacing)) discard;
     }
+#if defined COVERAGE
+    f_udp = vec4(1.0);
+#else
     f_udp = vec4(clamp(v.landmark, 0.0, 1.0), 1.0);
+#endif
 #if defined VBUF
     // as glsl/correspondence_vbuf.glsl: triangle id + 1 (exact below 2^24), b0, b1
     f_vis = vec4(float(gl_PrimitiveID + 1), v_bary, 0.0);
