@@ -28,7 +28,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from doc_table import write_marked_table  # benchmarks/ is on sys.path when run as a script
+from doc_table import publish  # benchmarks/ is on sys.path when run as a script
 
 ROOT = Path(__file__).resolve().parents[1]
 # pyproject.toml's package-dir: import name under conrt -> top-level folder
@@ -167,12 +167,7 @@ def main(argv=None) -> int:
               "load_min": round(min(loads), 2), "load_max": round(max(loads), 2),
               "summary": summary(rounds, sizes), "rounds": rounds}
     text = table(result)
-    print(text)
-    if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(result, indent=1) + "\n")
-    if args.docs:
-        write_marked_table(args.docs, "antialias-bench", text)
+    publish(result, args.json, text, args.docs, "antialias-bench")
     return 0
 
 

@@ -30,7 +30,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
-from doc_table import write_marked_table  # benchmarks/ is on sys.path when run as a script
+from doc_table import publish  # benchmarks/ is on sys.path when run as a script
 
 ROOT = Path(__file__).resolve().parents[1]
 GODETTE = ROOT / "tests" / "fixtures" / "assets" / "gltf" / "Godette_vrm_v4.vrm"
@@ -127,12 +127,7 @@ def main(argv=None) -> int:
     logging.basicConfig(level=logging.WARNING)
     result = measure(args.sizes, args.poses)
     text = table(result)
-    print(text)
-    if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(result, indent=1) + "\n")
-    if args.docs:
-        write_marked_table(args.docs, "antialias-quality", text)
+    publish(result, args.json, text, args.docs, "antialias-quality")
     return 0
 
 

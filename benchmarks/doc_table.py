@@ -26,11 +26,12 @@ def write_marked_table(doc: Path, marker: str, text: str) -> bool:
     return True
 
 
-def publish(result: dict, json_path: Path, text: str, doc: Path | None, marker: str) -> None:
-    """A benchmark's epilogue: the result as JSON at ``json_path``, its table on stdout
-    and, with ``doc``, between ``marker``'s comments there."""
-    json_path.parent.mkdir(parents=True, exist_ok=True)
-    json_path.write_text(json.dumps(result, indent=1))
+def publish(result: dict, json_path: Path | None, text: str, doc: Path | None, marker: str) -> None:
+    """A benchmark's epilogue: its table on stdout, with ``json_path`` the result as
+    JSON there and, with ``doc``, the table between ``marker``'s comments there."""
     print(text)
+    if json_path:
+        json_path.parent.mkdir(parents=True, exist_ok=True)
+        json_path.write_text(json.dumps(result, indent=1) + "\n")
     if doc:
         write_marked_table(doc, marker, text)
