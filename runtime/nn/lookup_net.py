@@ -213,8 +213,9 @@ class FusionNet(nn.Module):
         ``ink`` [N] (with ``keep_seen``): the sheet's look as judged once per
         sheet (``sheet.judge_look``): 1 = an inked sheet (toon, line art), the
         refinement draws the target's edges (where the ink goes); 0 = an
-        unlit one, the seen colour stays on the edges too and the refinement
-        fills only what no view sees. None = 1."""
+        unlit one, the plain exact lookup is kept wherever a view has the point
+        (``keep_plain_lookup``) and the refinement fills only what no view has.
+        None = 1."""
         n, m, _, h, w = sampled.shape
         s = self.score_scale
         # pooled apart and joined small: a full-size concat is a pass over the views
