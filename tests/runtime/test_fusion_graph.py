@@ -114,7 +114,7 @@ def test_the_blocked_prelu_is_the_prelu():
         assert torch.equal(act_nchwc(relu, y), relu(y))
 
 
-def test_an_unlit_sheet_keeps_the_plain_lookup_where_a_view_sees_and_an_inked_one_is_unchanged(exact_frames, monkeypatch):
+def test_an_unlit_sheet_keeps_the_plain_lookup_where_a_view_has_the_point(exact_frames, monkeypatch):
     """``lookup_net.keep_plain_lookup``: with ``ink`` 0 the fusion's output is the plain exact
     lookup (``training.evaluate.PlainLookup``, written apart) on every pixel some view has
     (cover > 0.01), the fusion's own colour elsewhere; with ``ink`` 1 the frame is the fusion's
@@ -131,7 +131,8 @@ def test_an_unlit_sheet_keeps_the_plain_lookup_where_a_view_sees_and_an_inked_on
                             for k in (0.0, 1.0))
             with monkeypatch.context() as m:
                 m.setattr(lookup_net, "keep_plain_lookup", lambda rgba, *_: rgba)
-                without = [model.fusion(sampled, cover, pose, keep_seen=True, ink=torch.tensor([k])) for k in (0.0, 1.0)]
+                without = [model.fusion(sampled, cover, pose, keep_seen=True, ink=torch.tensor([k]))
+                           for k in (0.0, 1.0)]
             no_sheet = torch.zeros(1, 1, 3, 4, 4)  # the flat fill (where no view sees) is not compared
             plain = PlainLookup(SIZE)(no_sheet, no_sheet[:, :, :1], udp, sampled=sampled, cover=cover)
         assert torch.equal(inked, without[1])
