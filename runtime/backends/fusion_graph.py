@@ -45,7 +45,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..nn.lookup_net import target_edges
+from ..nn.lookup_net import SEES, TOUCHES, target_edges
 
 
 def sum_views(x: torch.Tensor) -> torch.Tensor:
@@ -138,6 +138,20 @@ class FastFusionGraph(nn.Module):
             edges = edges * ink.reshape(-1, 1, 1, 1).to(edges.dtype)
         return coverage.clamp(0, 1) * (1 - edges)
 
+    def keep_plain_lookup(self, rgba, sampled4, cover4, udp, ink):
+        """``lookup_net.keep_plain_lookup`` (on an unlit sheet, ``ink`` 0, the plain exact
+        lookup wherever a view sees the point), the views' sums as ``sum_views``."""
+        straight = sampled4[:, :3] / sampled4[:, 3:4].clamp_min(1e-6)
+        sees = (cover4 > SEES).to(rgba.dtype)
+        best = torch.zeros_like(cover4).scatter_(0, cover4.argmax(0, keepdim=True), 1.0) * (cover4 > TOUCHES)
+        sees = torch.where(sum_views(sees) > 0, sees, best)
+        count = sum_views(sees)
+        rgb = sum_views(sees * straight) / count.clamp_min(1e-6)
+        alpha = udp[:, 3:4]
+        plain = torch.cat([rgb.clamp(0, 1) * alpha, alpha], 1)
+        kept = (count > 0).to(rgba.dtype) * (1 - ink.reshape(-1, 1, 1, 1).to(rgba.dtype))
+        return rgba + kept * (plain - rgba)
+
     def forward(self, sampled, cover, udp, ink=None):
         f = self.model.fusion
         n, m, _, h, w = sampled.shape
@@ -163,4 +177,6 @@ class FastFusionGraph(nn.Module):
         if self.keep_seen:
             kept = self.keep_seen_part(coverage, udp, ink)
             rgba = rgba + kept * (fused.clamp(0, 1) - rgba)
+            if ink is not None:
+                rgba = self.keep_plain_lookup(rgba, sampled4, cover4, udp, ink)
         return torch.minimum(rgba, rgba[:, 3:4])  # premultiplied: colour never exceeds alpha (alpha: min(a, a))

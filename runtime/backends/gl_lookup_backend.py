@@ -47,7 +47,7 @@ from .onnx_backend import OPSET, open_session, weights_fingerprint
 log = logging.getLogger(__name__)
 
 FUSIONS = ("onnxruntime", "torch")
-FUSION_FORMAT = 11  # bump when the exported fusion graph changes (part of the cached file name)
+FUSION_FORMAT = 12  # bump when the exported fusion graph changes (part of the cached file name)
 NOT_JUDGED = np.ones(1, np.float32)  # the ink fed for a sheet whose look was not judged: FusionNet's ink=None
 
 

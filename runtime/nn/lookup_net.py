@@ -119,6 +119,38 @@ def target_edges(udp: torch.Tensor) -> torch.Tensor:
     return (spread.amax(1, keepdim=True) > EDGE_JUMP).to(udp.dtype)
 
 
+# a view sees a surface point where its cover passes SEES (the plain lookup's rule);
+# below TOUCHES its uv means nothing (the fusion's ``seen`` mask)
+SEES, TOUCHES = 0.5, 0.01
+
+
+def keep_plain_lookup(rgba: torch.Tensor, sampled: torch.Tensor, cover: torch.Tensor, udp: torch.Tensor,
+                      ink: torch.Tensor) -> torch.Tensor:
+    """On an unlit sheet (``ink`` 0) the plain exact lookup wherever a view has the point.
+
+    rgba [N, 4, H, W] the fusion's output, sampled [N, M, 4, H, W] premultiplied,
+    cover [N, M, 1, H, W], udp [N, 4, H, W] (``encode_pose``'d: alpha in channel 3),
+    ink [N] -> rgba where, on unlit sheets, every pixel some view has (cover past
+    ``TOUCHES``) takes the mean straight colour of the views past ``SEES`` (none:
+    the best-covered view's) times the target's alpha, as ``training.evaluate.PlainLookup``;
+    the refinement keeps only what no view has. Inked sheets (``ink`` 1) unchanged
+    to the bit (the kept part is 0 there). The learned view weights and the
+    refinement lost to the plain mean on unlit sheets (docs/conr_rt.md, "Unlit
+    sheets: the plain lookup where a view has the point").
+    """
+    straight = sampled[:, :, :3] / sampled[:, :, 3:4].clamp_min(1e-6)
+    sees = (cover > SEES).to(sampled.dtype)
+    # no view past SEES: the best-covered one (the first of equals), where it has anything
+    best = torch.zeros_like(cover).scatter_(1, cover.argmax(1, keepdim=True), 1.0) * (cover > TOUCHES)
+    sees = torch.where(sees.sum(1, keepdim=True) > 0, sees, best)
+    count = sees.sum(1)
+    rgb = (sees * straight).sum(1) / count.clamp_min(1e-6)
+    alpha = udp[:, 3:4]
+    plain = torch.cat([rgb.clamp(0, 1) * alpha, alpha], 1)
+    kept = (count > 0).to(rgba.dtype) * (1 - ink.reshape(-1, 1, 1, 1).to(rgba.dtype))
+    return rgba + kept * (plain - rgba)
+
+
 def _conv(cin, cout, stride=1, activation="prelu"):
     act = nn.PReLU(cout) if activation == "prelu" else nn.ReLU()
     return nn.Sequential(nn.Conv2d(cin, cout, 3, stride, 1), act)
@@ -181,8 +213,9 @@ class FusionNet(nn.Module):
         ``ink`` [N] (with ``keep_seen``): the sheet's look as judged once per
         sheet (``sheet.judge_look``): 1 = an inked sheet (toon, line art), the
         refinement draws the target's edges (where the ink goes); 0 = an
-        unlit one, the seen colour stays on the edges too and the refinement
-        fills only what no view sees. None = 1."""
+        unlit one, the plain exact lookup is kept wherever a view has the point
+        (``keep_plain_lookup``) and the refinement fills only what no view has.
+        None = 1."""
         n, m, _, h, w = sampled.shape
         s = self.score_scale
         # pooled apart and joined small: a full-size concat is a pass over the views
@@ -220,6 +253,8 @@ class FusionNet(nn.Module):
                 edges = edges * ink.reshape(-1, 1, 1, 1).to(edges.dtype)
             seen_part = coverage.clamp(0, 1) * (1 - edges)
             rgba = seen_part * fused.clamp(0, 1) + (1 - seen_part) * rgba
+            if ink is not None:
+                rgba = keep_plain_lookup(rgba, sampled, cover, udp, ink)
         # premultiplied: colour never exceeds alpha
         return torch.cat([torch.minimum(rgba[:, :3], rgba[:, 3:4]), rgba[:, 3:4]], 1)
 

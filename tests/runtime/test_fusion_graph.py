@@ -112,3 +112,32 @@ def test_the_blocked_prelu_is_the_prelu():
         assert torch.equal(act_nchwc(prelu, y), prelu(y))
         relu = torch.nn.ReLU()
         assert torch.equal(act_nchwc(relu, y), relu(y))
+
+
+def test_an_unlit_sheet_keeps_the_plain_lookup_where_a_view_has_the_point(exact_frames, monkeypatch):
+    """``lookup_net.keep_plain_lookup``: with ``ink`` 0 the fusion's output is the plain exact
+    lookup (``training.evaluate.PlainLookup``, written apart) on every pixel some view has
+    (cover > 0.01), the fusion's own colour elsewhere; with ``ink`` 1 the frame is the fusion's
+    to the bit, as without the rule."""
+    from conrt.runtime.nn import lookup_net
+    from conrt.training.evaluate import PlainLookup
+
+    model, frames = exact_frames
+    for frame in frames:
+        sampled, cover, udp = (torch.from_numpy(x) for x in frame)
+        pose = model.encode_pose(udp)[0]
+        with torch.no_grad():
+            unlit, inked = (model.fusion(sampled, cover, pose, keep_seen=True, ink=torch.tensor([k]))
+                            for k in (0.0, 1.0))
+            with monkeypatch.context() as m:
+                m.setattr(lookup_net, "keep_plain_lookup", lambda rgba, *_: rgba)
+                without = [model.fusion(sampled, cover, pose, keep_seen=True, ink=torch.tensor([k]))
+                           for k in (0.0, 1.0)]
+            no_sheet = torch.zeros(1, 1, 3, 4, 4)  # the flat fill (where no view sees) is not compared
+            plain = PlainLookup(SIZE)(no_sheet, no_sheet[:, :, :1], udp, sampled=sampled, cover=cover)
+        assert torch.equal(inked, without[1])
+        seen = (cover > 0.01).any(1).expand_as(unlit)
+        assert seen.float().mean() > 0.1 and (~seen & (udp[:, 3:4] > 0).expand_as(unlit)).any()
+        assert torch.allclose(unlit[seen], plain[seen], atol=1e-6)
+        assert torch.equal(unlit[~seen], without[0][~seen])
+        assert (unlit - without[0]).abs().max() > 0.05  # the rule changes the unlit frame
