@@ -70,9 +70,13 @@ def loop_profile(size: int, frames: int) -> tuple[dict, list]:
                 samples.append((job.udp.copy(), job.views[0].copy(), job.views[1].copy()))
         wall, cpu, after = time.perf_counter() - t0, time.process_time() - cpu0, thread_cpu()
         backend = rt.shader.backend
-        graph = backend._graph(size, rt.shader.cache.views, keep_seen=backend.model.cfg.lookup.keep_seen)
-        ink = rt.shader.cache.ink()  # the sheet's judged look: the exact graph's fourth input
-        ink = None if not backend.model.cfg.lookup.keep_seen else (np.ones(1, np.float32) if ink is None else ink.numpy())
+        ink = rt.shader.cache.ink()
+        ink = np.ones(1, np.float32) if ink is None else ink.numpy()  # fed only to graphs that take it
+        keep_seen = backend.model.cfg.lookup.keep_seen
+        try:  # the graph the loop ran: one per look since FUSION_FORMAT 13
+            graph = backend._graph(size, rt.shader.cache.views, keep_seen=keep_seen, inked=bool(ink[0] > 0.5))
+        except TypeError:  # a baseline's older code: one graph, the look an input
+            graph = backend._graph(size, rt.shader.cache.views, keep_seen=keep_seen)
     finally:
         rt.close()
     per = collections.defaultdict(float)
@@ -91,8 +95,6 @@ def graph_profile(path: str, samples, ink=None, runs: int = 5) -> dict:
 
     size = samples[0][0].shape[0]
     feeds = [{"sampled": s[None], "cover": c[None], "udp": prepare_udp(u, size, False)[0]} for u, s, c in samples]
-    if ink is not None:
-        feeds = [{**f, "ink": ink} for f in feeds]
     with tempfile.TemporaryDirectory() as tmp:
         opts = ort.SessionOptions()
         opts.intra_op_num_threads = 1
@@ -100,6 +102,8 @@ def graph_profile(path: str, samples, ink=None, runs: int = 5) -> dict:
         opts.enable_profiling = True
         opts.profile_file_prefix = str(Path(tmp) / "fusion")
         session = ort.InferenceSession(path, opts, providers=["CPUExecutionProvider"])
+        if ink is not None and "ink" in {i.name for i in session.get_inputs()}:  # older graphs: the look as an input
+            feeds = [{**f, "ink": ink} for f in feeds]
         for f in feeds:  # warm-up (profiled too: divided out below)
             session.run(None, f)
         cpu0 = time.process_time()

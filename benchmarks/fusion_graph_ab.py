@@ -34,13 +34,16 @@ ROOT = Path(__file__).resolve().parents[1]
 _EXPORT = r"""
 from conrt.runtime.backends.gl_lookup_backend import export_fusion_onnx
 from conrt.runtime.nn.checkpoint import resolve_model
-export_fusion_onnx(resolve_model(None), sys.argv[3], int(sys.argv[1]), int(sys.argv[2]), True)
+try:  # one graph per sheet look (since FUSION_FORMAT 13): the frames' look
+    export_fusion_onnx(resolve_model(None), sys.argv[3], int(sys.argv[1]), int(sys.argv[2]), True, sys.argv[4] == "1")
+except TypeError:  # older code: one graph, the look an input
+    export_fusion_onnx(resolve_model(None), sys.argv[3], int(sys.argv[1]), int(sys.argv[2]), True)
 """
 
 
-def export_in(source: Path, size: int, views: int, path: Path) -> Path:
+def export_in(source: Path, size: int, views: int, path: Path, inked: bool) -> Path:
     code = _LAUNCH.replace("from conrt.cli import main\nsys.exit(main())", _EXPORT)
-    proc = subprocess.run([sys.executable, "-c", code, str(source), str(size), str(views), str(path)],
+    proc = subprocess.run([sys.executable, "-c", code, str(source), str(size), str(views), str(path), str(int(inked))],
                           capture_output=True, text=True, env={**os.environ, "DISPLAY": ""}, timeout=1800)
     if proc.returncode != 0:
         raise SystemExit(f"export of {source} failed:\n{proc.stderr[-3000:]}")
@@ -89,15 +92,18 @@ def main(argv=None) -> int:
         for size in map(int, args.sizes.split(",")):
             feeds = frames(size)
             views = feeds[0]["sampled"].shape[1]
-            sessions = {name: open_session(export_in(src, size, views, Path(tmp) / f"{name}-{size}.onnx"), 1)
+            sessions = {name: open_session(export_in(src, size, views, Path(tmp) / f"{name}-{size}.onnx",
+                                                     bool(feeds[0]["ink"][0] > 0.5)), 1)
                         for name, src in (("baseline", base), ("head", ROOT))}
-            outs = {name: [s.run(["rgba"], f)[0] for f in feeds] for name, s in sessions.items()}
+            feeds_of = {name: [{k: v for k, v in f.items() if k in {i.name for i in s.get_inputs()}} for f in feeds]
+                        for name, s in sessions.items()}  # older graphs take the look as an input
+            outs = {name: [s.run(["rgba"], f)[0] for f in feeds_of[name]] for name, s in sessions.items()}
             diff = max(float(np.abs(a - b).max()) for a, b in zip(outs["baseline"], outs["head"]))
             times: dict = {"baseline": [], "head": []}
             for r in range(args.rounds):  # ABBA...
                 for name in ("baseline", "head") if r % 2 == 0 else ("head", "baseline"):
                     c0 = time.process_time()
-                    for f in feeds:
+                    for f in feeds_of[name]:
                         sessions[name].run(["rgba"], f)
                     times[name].append(round((time.process_time() - c0) / len(feeds) * 1e3, 2))
             med = {k: statistics.median(v) for k, v in times.items()}

@@ -81,12 +81,18 @@ class FastFusionGraph(nn.Module):
     """``FusionNet.forward(sampled, cover, encode_pose(udp), keep_seen)`` of
     ``model`` (a ``LookupNet``) for ONNX export; inputs as the gl-lookup
     backend has them: sampled [1, M, 4, H, W], cover [1, M, 1, H, W],
-    udp [1, 4, H, W] prepared (not yet ``encode_pose``'d)."""
+    udp [1, 4, H, W] prepared (not yet ``encode_pose``'d).
 
-    def __init__(self, model, keep_seen: bool = False):
+    ``inked`` (with ``keep_seen``): the sheet's look (``FusionNet.forward``'s ``ink``
+    1 or 0, ``sheet.SheetCache.ink``) fixed in the graph, not an input: each graph
+    holds only its look's rule (the unlit rule's full-size passes over the views
+    cost ~13 ms of a 256² frame's graph, for nothing on inked sheets)."""
+
+    def __init__(self, model, keep_seen: bool = False, inked: bool = True):
         super().__init__()
         self.model = model
         self.keep_seen = keep_seen
+        self.inked = inked
 
     def scores(self, sampled_small: torch.Tensor, cover_small: torch.Tensor, udp_small: torch.Tensor) -> torch.Tensor:
         """``FusionNet.view_scores`` from the pooled views [M, 4|1, h, w] -> [1, M, h, w]."""
@@ -130,16 +136,15 @@ class FastFusionGraph(nn.Module):
                     + F.conv2d(skip, conv.weight[:, c:], None, padding=1))
         return f.out(y)
 
-    def keep_seen_part(self, coverage: torch.Tensor, udp: torch.Tensor, ink: torch.Tensor | None) -> torch.Tensor:
+    def keep_seen_part(self, coverage: torch.Tensor, udp: torch.Tensor) -> torch.Tensor:
         """Where the fused views' colour is kept over the refinement (``FusionNet.forward``'s
-        keep_seen rule, the sheet's look ``ink`` [1] scaling the edges): [1, 1, H, W] in 0..1."""
-        edges = target_edges(udp)
-        if ink is not None:
-            edges = edges * ink.reshape(-1, 1, 1, 1).to(edges.dtype)
-        return coverage.clamp(0, 1) * (1 - edges)
+        keep_seen rule; on an inked sheet not on the target's edges): [1, 1, H, W] in 0..1."""
+        if not self.inked:  # ink 0: no edges left to the refinement
+            return coverage.clamp(0, 1)
+        return coverage.clamp(0, 1) * (1 - target_edges(udp))
 
-    def keep_plain_lookup(self, rgba, sampled4, cover4, udp, ink):
-        """``lookup_net.keep_plain_lookup`` (on an unlit sheet, ``ink`` 0, the plain exact
+    def keep_plain_lookup(self, rgba, sampled4, cover4, udp):
+        """``lookup_net.keep_plain_lookup`` with ``ink`` 0 (an unlit sheet: the plain exact
         lookup wherever a view sees the point), the views' sums as ``sum_views``."""
         straight = sampled4[:, :3] / sampled4[:, 3:4].clamp_min(1e-6)
         sees = (cover4 > SEES).to(rgba.dtype)
@@ -149,10 +154,10 @@ class FastFusionGraph(nn.Module):
         rgb = sum_views(sees * straight) / count.clamp_min(1e-6)
         alpha = udp[:, 3:4]
         plain = torch.cat([rgb.clamp(0, 1) * alpha, alpha], 1)
-        kept = (count > 0).to(rgba.dtype) * (1 - ink.reshape(-1, 1, 1, 1).to(rgba.dtype))
+        kept = (count > 0).to(rgba.dtype)
         return rgba + kept * (plain - rgba)
 
-    def forward(self, sampled, cover, udp, ink=None):
+    def forward(self, sampled, cover, udp):
         f = self.model.fusion
         n, m, _, h, w = sampled.shape
         s, r = f.score_scale, f.refine_scale
@@ -175,8 +180,8 @@ class FastFusionGraph(nn.Module):
         delta = F.interpolate(delta, size=(h, w), mode="bilinear", align_corners=False)
         rgba = (fused + delta).clamp(0, 1)
         if self.keep_seen:
-            kept = self.keep_seen_part(coverage, udp, ink)
+            kept = self.keep_seen_part(coverage, udp)
             rgba = rgba + kept * (fused.clamp(0, 1) - rgba)
-            if ink is not None:
-                rgba = self.keep_plain_lookup(rgba, sampled4, cover4, udp, ink)
+            if not self.inked:
+                rgba = self.keep_plain_lookup(rgba, sampled4, cover4, udp)
         return torch.minimum(rgba, rgba[:, 3:4])  # premultiplied: colour never exceeds alpha (alpha: min(a, a))

@@ -47,8 +47,7 @@ from .onnx_backend import OPSET, open_session, weights_fingerprint
 log = logging.getLogger(__name__)
 
 FUSIONS = ("onnxruntime", "torch")
-FUSION_FORMAT = 12  # bump when the exported fusion graph changes (part of the cached file name)
-NOT_JUDGED = np.ones(1, np.float32)  # the ink fed for a sheet whose look was not judged: FusionNet's ink=None
+FUSION_FORMAT = 13  # bump when the exported fusion graph changes (part of the cached file name)
 
 
 def default_threads() -> int:
@@ -61,21 +60,19 @@ def default_threads() -> int:
     return max(1, (os.cpu_count() or 1) // 2)
 
 
-def export_fusion_onnx(model, path, size: int, views: int, keep_seen: bool = False) -> Path:
+def export_fusion_onnx(model, path, size: int, views: int, keep_seen: bool = False, inked: bool = True) -> Path:
     """Write conr-rt's FusionNet at side ``size`` and ``views`` views (static shapes) to ``path``
-    (``keep_seen``: the variant for exact correspondences, see ``FusionNet.forward``; it also
-    takes the sheet's look, input ``ink`` [1], ``sheet.SheetCache.ink``: one graph for every sheet),
-    as ``FastFusionGraph`` arranges it for ONNX Runtime (runtime/backends/fusion_graph.py)."""
+    (``keep_seen``: the variant for exact correspondences, see ``FusionNet.forward``, for the
+    sheet's look ``inked``, ``sheet.SheetCache.ink``: a graph per look, each with only its
+    look's rule), as ``FastFusionGraph`` arranges it for ONNX Runtime (runtime/backends/fusion_graph.py)."""
     path = Path(path)
     g = torch.Generator().manual_seed(0)
     example = (torch.rand(1, views, 4, size, size, generator=g), torch.rand(1, views, 1, size, size, generator=g),
                torch.rand(1, 4, size, size, generator=g))
     names = ["sampled", "cover", "udp"]
-    if keep_seen:
-        example, names = example + (torch.rand(1, generator=g),), names + ["ink"]
     with torch.no_grad(), warnings.catch_warnings():
         warnings.simplefilter("ignore")  # static sides become constants (TracerWarning): intended
-        torch.onnx.export(FastFusionGraph(model.eval(), keep_seen), example, str(path),
+        torch.onnx.export(FastFusionGraph(model.eval(), keep_seen, inked), example, str(path),
                           input_names=names, output_names=["rgba"], opset_version=OPSET,
                           dynamo=False, do_constant_folding=True)
     log.info("exported %s fusion graph (%d views, %dx%d) to %s", model.cfg.name, views, size, size, path)
@@ -218,13 +215,14 @@ class GlLookupBackend(Backend):
             self._open(self._graph(size, views))
             self._fusion_key = (size, views)
 
-    def _graph(self, size: int, views: int, keep_seen: bool = False) -> Path:
-        """The fusion graph for this model, size and view count, exported once
-        into the graph cache (runtime/backends/cache.py, as the onnxruntime backend's graphs)."""
-        variant = "-seen" if keep_seen else ""
+    def _graph(self, size: int, views: int, keep_seen: bool = False, inked: bool = True) -> Path:
+        """The fusion graph for this model, size and view count (and with ``keep_seen`` the
+        sheet's look), exported once into the graph cache (runtime/backends/cache.py, as the
+        onnxruntime backend's graphs)."""
+        variant = ("-seen" + ("" if inked else "-unlit")) if keep_seen else ""
         name = (f"{self.model.cfg.name}-fusion{FUSION_FORMAT}{variant}-{size}-v{views}-"
                 f"{weights_fingerprint(self.model)}.onnx")
-        return self.graphs.get(name, lambda part: export_fusion_onnx(self.model, part, size, views, keep_seen))
+        return self.graphs.get(name, lambda part: export_fusion_onnx(self.model, part, size, views, keep_seen, inked))
 
     def _open(self, path: Path) -> None:
         # no spinning between runs matters here too: the GL thread (llvmpipe) needs the cores then
@@ -244,10 +242,12 @@ class GlLookupBackend(Backend):
         """Export/open the fusion graph for exact correspondences (keep_seen) now, not in the first frame."""
         if self.fusion == "onnxruntime" and self.cache is not None:
             size, views = self.cache.size, self.cache.views
-            if self._seen_key != (size, views):
-                self._seen_session = open_session(self._graph(size, views, keep_seen=self.model.cfg.lookup.keep_seen), self.threads,
-                                                  self.providers)
-                self._seen_key = (size, views)
+            ink = self.cache.ink()  # a sheet whose look was not judged: FusionNet's ink=None, i.e. inked
+            inked = ink is None or bool(ink.item() > 0.5)
+            if self._seen_key != (size, views, inked):
+                self._seen_session = open_session(self._graph(size, views, keep_seen=self.model.cfg.lookup.keep_seen,
+                                                              inked=inked), self.threads, self.providers)
+                self._seen_key = (size, views, inked)
 
     def infer_views(self, udp: np.ndarray, sampled: np.ndarray, cover: np.ndarray) -> np.ndarray:
         if self.lookup is None:
@@ -255,10 +255,7 @@ class GlLookupBackend(Backend):
         udp = np.ascontiguousarray(udp, dtype=np.float32)
         if self.fusion == "onnxruntime":
             self.prepare_views()  # no-op once open for this sheet's size and views
-            feeds = {"sampled": sampled, "cover": cover, "udp": udp}
-            if self.model.cfg.lookup.keep_seen:  # that graph variant takes the sheet's look
-                ink = self.cache.ink()
-                feeds["ink"] = NOT_JUDGED if ink is None else ink.numpy()
+            feeds = {"sampled": sampled, "cover": cover, "udp": udp}  # the look is in the graph
             return self._seen_session.run(["rgba"], feeds)[0]
         with torch.inference_mode():
             return self.model.fusion(torch.from_numpy(sampled), torch.from_numpy(cover),

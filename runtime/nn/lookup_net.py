@@ -253,7 +253,7 @@ class FusionNet(nn.Module):
                 edges = edges * ink.reshape(-1, 1, 1, 1).to(edges.dtype)
             seen_part = coverage.clamp(0, 1) * (1 - edges)
             rgba = seen_part * fused.clamp(0, 1) + (1 - seen_part) * rgba
-            if ink is not None:
+            if ink is not None and bool((ink < 1).any()):  # inked sheets skip its full-size passes
                 rgba = keep_plain_lookup(rgba, sampled, cover, udp, ink)
         # premultiplied: colour never exceeds alpha
         return torch.cat([torch.minimum(rgba[:, :3], rgba[:, 3:4]), rgba[:, 3:4]], 1)

@@ -3,8 +3,8 @@ is ``FusionNet.forward`` rearranged for ONNX Runtime: on real exact-corresponden
 frames of the sample character and sheet, with the shipped weights, it must be
 as close to the float64 result as FusionNet's own float32 run is (a few times
 its rounding error), for both fusion variants (keep_seen for exact
-correspondences, with the sheet's look ``ink`` as an input: inked and unlit;
-plain for the table)."""
+correspondences, one graph per sheet look: inked and unlit; plain for the
+table)."""
 from __future__ import annotations
 
 import numpy as np
@@ -57,15 +57,15 @@ def _reference(model, frame, keep_seen: bool, dtype, ink=None) -> np.ndarray:
 def test_the_fast_graph_rounds_like_fusionnet(exact_frames, keep_seen, ink, tmp_path):
     model, frames = exact_frames
     views = frames[0][0].shape[1]
-    session = open_session(export_fusion_onnx(model, tmp_path / "fusion.onnx", SIZE, views, keep_seen), 1)
+    inked = ink != 0.0  # None (the table's variant): no look
+    session = open_session(export_fusion_onnx(model, tmp_path / "fusion.onnx", SIZE, views, keep_seen, inked), 1)
     for frame in frames:
         truth = _reference(model, frame, keep_seen, torch.float64, ink)
         own = np.abs(_reference(model, frame, keep_seen, torch.float32, ink) - truth).max()
         assert 0 < own < 1e-4  # float32 rounding, nothing else
-        inputs = [torch.from_numpy(x) for x in frame] + ([] if ink is None else [torch.tensor([ink])])
         with torch.no_grad():
-            fast = FastFusionGraph(model, keep_seen)(*inputs).double().numpy()
-        feeds = dict(zip(["sampled", "cover", "udp", "ink"], [x.numpy() for x in inputs]))
+            fast = FastFusionGraph(model, keep_seen, inked)(*(torch.from_numpy(x) for x in frame)).double().numpy()
+        feeds = dict(zip(["sampled", "cover", "udp"], frame))
         onnx = session.run(["rgba"], feeds)[0]
         for got in (fast, onnx):
             assert got.shape == truth.shape
@@ -92,7 +92,7 @@ def test_the_exported_graph_has_no_softmax_and_splits_the_9_channel_convs(exact_
     weights = {i.name: list(i.dims) for i in graph.initializer}
     conv_inputs = [weights[n.input[1]][1] for n in graph.node if n.op_type == "Conv" and n.input[1] in weights]
     assert conv_inputs and all(c < 8 or c % 8 == 0 for c in conv_inputs), conv_inputs
-    assert [i.name for i in graph.input] == ["sampled", "cover", "udp", "ink"]
+    assert [i.name for i in graph.input] == ["sampled", "cover", "udp"]  # the look is in the graph
 
 
 def test_the_blocked_prelu_is_the_prelu():

@@ -170,16 +170,21 @@ def test_every_backend_gives_the_torch_frames_for_both_looks(nudged, backend, op
         other.close()
 
 
-def test_the_exact_fusion_graph_takes_the_look_as_an_input(nudged, tmp_path):
-    """One graph for every sheet: the look is fed per frame, not baked in (the table's graph has none)."""
+def test_the_exact_fusion_graph_is_one_per_look(nudged, tmp_path):
+    """The look is judged once per sheet and fixed in its graph (no input): the inked graph
+    has no unlit rule (a full-size pass over the views that inked sheets would pay for
+    nothing), the unlit one no target edges; the table's graph has no look at all."""
     import onnx
 
     from conrt.runtime.backends.gl_lookup_backend import export_fusion_onnx
 
-    seen = onnx.load(str(export_fusion_onnx(nudged, tmp_path / "seen.onnx", S, 2, keep_seen=True)))
-    table = onnx.load(str(export_fusion_onnx(nudged, tmp_path / "table.onnx", S, 2)))
-    assert [i.name for i in seen.graph.input] == ["sampled", "cover", "udp", "ink"]
-    assert [i.name for i in table.graph.input] == ["sampled", "cover", "udp"]
+    inked, unlit, table = (onnx.load(str(export_fusion_onnx(nudged, tmp_path / f"{name}.onnx", S, 2, **kw)))
+                           for name, kw in (("inked", dict(keep_seen=True)),
+                                            ("unlit", dict(keep_seen=True, inked=False)), ("table", {})))
+    for graph in (inked, unlit, table):
+        assert [i.name for i in graph.graph.input] == ["sampled", "cover", "udp"]
+    ops = {name: {n.op_type for n in g.graph.node} for name, g in (("inked", inked), ("unlit", unlit))}
+    assert "ArgMax" in ops["unlit"] and "ArgMax" not in ops["inked"]  # the unlit rule's best view
 
 
 def test_the_runtime_says_the_look_in_its_sheet_line(nudged, caplog):
