@@ -308,7 +308,8 @@ class ViewsShader(torch.nn.Module):
 class PlainLookup(torch.nn.Module):
     """Reference, not a model: the runtime's sheet samples with no network.
     Each covered pixel takes the mean colour of the views that see its
-    surface point (cover > 0.5), or the best-covered view's when none does;
+    surface point (cover > 0.5), or the best-covered view's when none does
+    (``lookup_net.plain_lookup``, the rule the runtime keeps on unlit sheets);
     the flat fill where no view has it."""
 
     takes_view_samples = True
@@ -318,15 +319,12 @@ class PlainLookup(torch.nn.Module):
         self.cfg = type("Cfg", (), {"image_size": image_size, "name": label})()
 
     def forward(self, sheet_rgb, sheet_mask, udp, sampled=None, cover=None):
+        from conrt.runtime.nn.lookup_net import plain_lookup  # lazy: the runtime's rule, one place
+
         occ = udp[:, 3:4]
-        straight = sampled[:, :, :3] / sampled[:, :, 3:4].clamp_min(1e-6)  # [N, V, 3, H, W]
-        seen = (cover > 0.5).to(sampled.dtype)
-        best = torch.zeros_like(cover).scatter_(1, cover.argmax(1, keepdim=True), 1.0) * (cover > 0.01)
-        w = torch.where(seen.sum(1, keepdim=True) > 0, seen, best)
-        rgb = (w * straight).sum(1) / w.sum(1).clamp_min(1e-6)
-        flat = FlatColourBaseline.mean_colour(sheet_rgb, sheet_mask)[:, :, None, None].expand_as(rgb)
-        rgb = torch.where(w.sum(1) > 0, rgb, flat)
-        return torch.cat([rgb.clamp(0, 1) * occ, occ], 1)
+        plain, has = plain_lookup(sampled, cover, occ)
+        flat = FlatColourBaseline.mean_colour(sheet_rgb, sheet_mask)[:, :, None, None].clamp(0, 1) * occ
+        return torch.cat([torch.where(has, plain[:, :3], flat), occ], 1)
 
 
 @torch.no_grad()

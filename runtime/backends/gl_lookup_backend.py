@@ -7,9 +7,9 @@ For lookup-architecture models (conr-rt) only. Per frame:
    lookup, bilinear reference sampling; llvmpipe on CPU machines, the GPU's
    texture units elsewhere) and reads back ``sampled`` and ``cover``;
 2. only the learned ``FusionNet`` runs on the CPU: exported to ONNX as its own
-   small graph (inputs ``sampled``, ``cover``, ``udp``; the variant for exact
-   correspondences also ``ink``, the sheet's judged look; the same maths
-   arranged for ONNX Runtime's kernels, ``fusion_graph.FastFusionGraph``)
+   small graph (inputs ``sampled``, ``cover``, ``udp``; for exact
+   correspondences one graph per sheet look, the look judged once per sheet;
+   the same maths arranged for ONNX Runtime's kernels, ``fusion_graph.FastFusionGraph``)
    and run in ONNX Runtime, or the torch module itself (``fusion="torch"``).
    Exact correspondences (``infer_views``) skip step 1: the raster stage's
    correspondence pass found the samples.
@@ -242,8 +242,8 @@ class GlLookupBackend(Backend):
         """Export/open the fusion graph for exact correspondences (keep_seen) now, not in the first frame."""
         if self.fusion == "onnxruntime" and self.cache is not None:
             size, views = self.cache.size, self.cache.views
-            ink = self.cache.ink()  # a sheet whose look was not judged: FusionNet's ink=None, i.e. inked
-            inked = ink is None or bool(ink.item() > 0.5)
+            look = self.cache.look  # a sheet whose look was not judged: FusionNet's ink=None, i.e. inked
+            inked = look is None or look.inked
             if self._seen_key != (size, views, inked):
                 self._seen_session = open_session(self._graph(size, views, keep_seen=self.model.cfg.lookup.keep_seen,
                                                               inked=inked), self.threads, self.providers)
@@ -254,7 +254,7 @@ class GlLookupBackend(Backend):
             raise InputError("gl-lookup: no character sheet; call encode_sheet/set_sheet first")
         udp = np.ascontiguousarray(udp, dtype=np.float32)
         if self.fusion == "onnxruntime":
-            self.prepare_views()  # no-op once open for this sheet's size and views
+            self.prepare_views()  # no-op once open for this sheet's size, views and look
             feeds = {"sampled": sampled, "cover": cover, "udp": udp}  # the look is in the graph
             return self._seen_session.run(["rgba"], feeds)[0]
         with torch.inference_mode():

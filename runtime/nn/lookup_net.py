@@ -124,6 +124,23 @@ def target_edges(udp: torch.Tensor) -> torch.Tensor:
 SEES, TOUCHES = 0.5, 0.01
 
 
+def plain_lookup(sampled: torch.Tensor, cover: torch.Tensor, alpha: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """The plain exact lookup, no network: sampled [N, M, 4, H, W] premultiplied, cover
+    [N, M, 1, H, W], the target's alpha [N, 1, H, W] -> (premultiplied RGBA [N, 4, H, W]: the
+    mean straight colour of the views past ``SEES`` (none: the best-covered view's, where
+    it passes ``TOUCHES``) times the alpha; has [N, 1, H, W] bool: some view has the point).
+    The runtime's rule on unlit sheets (``keep_plain_lookup``) and the eval's baseline
+    (``training.evaluate.PlainLookup``)."""
+    straight = sampled[:, :, :3] / sampled[:, :, 3:4].clamp_min(1e-6)
+    sees = (cover > SEES).to(sampled.dtype)
+    # no view past SEES: the best-covered one (the first of equals), where it has anything
+    best = torch.zeros_like(cover).scatter_(1, cover.argmax(1, keepdim=True), 1.0) * (cover > TOUCHES)
+    sees = torch.where(sees.sum(1, keepdim=True) > 0, sees, best)
+    count = sees.sum(1)
+    rgb = (sees * straight).sum(1) / count.clamp_min(1e-6)
+    return torch.cat([rgb.clamp(0, 1) * alpha, alpha], 1), count > 0
+
+
 def keep_plain_lookup(rgba: torch.Tensor, sampled: torch.Tensor, cover: torch.Tensor, udp: torch.Tensor,
                       ink: torch.Tensor) -> torch.Tensor:
     """On an unlit sheet (``ink`` 0) the plain exact lookup wherever a view has the point.
@@ -132,22 +149,14 @@ def keep_plain_lookup(rgba: torch.Tensor, sampled: torch.Tensor, cover: torch.Te
     cover [N, M, 1, H, W], udp [N, 4, H, W] (``encode_pose``'d: alpha in channel 3),
     ink [N] -> rgba where, on unlit sheets, every pixel some view has (cover past
     ``TOUCHES``) takes the mean straight colour of the views past ``SEES`` (none:
-    the best-covered view's) times the target's alpha, as ``training.evaluate.PlainLookup``;
-    the refinement keeps only what no view has. Inked sheets (``ink`` 1) unchanged
+    the best-covered view's) times the target's alpha (``plain_lookup``); the refinement
+    keeps only what no view has. Inked sheets (``ink`` 1) unchanged
     to the bit (the kept part is 0 there). The learned view weights and the
     refinement lost to the plain mean on unlit sheets (docs/conr_rt.md, "Unlit
     sheets: the plain lookup where a view has the point").
     """
-    straight = sampled[:, :, :3] / sampled[:, :, 3:4].clamp_min(1e-6)
-    sees = (cover > SEES).to(sampled.dtype)
-    # no view past SEES: the best-covered one (the first of equals), where it has anything
-    best = torch.zeros_like(cover).scatter_(1, cover.argmax(1, keepdim=True), 1.0) * (cover > TOUCHES)
-    sees = torch.where(sees.sum(1, keepdim=True) > 0, sees, best)
-    count = sees.sum(1)
-    rgb = (sees * straight).sum(1) / count.clamp_min(1e-6)
-    alpha = udp[:, 3:4]
-    plain = torch.cat([rgb.clamp(0, 1) * alpha, alpha], 1)
-    kept = (count > 0).to(rgba.dtype) * (1 - ink.reshape(-1, 1, 1, 1).to(rgba.dtype))
+    plain, has = plain_lookup(sampled, cover, udp[:, 3:4])
+    kept = has.to(rgba.dtype) * (1 - ink.reshape(-1, 1, 1, 1).to(rgba.dtype))
     return rgba + kept * (plain - rgba)
 
 

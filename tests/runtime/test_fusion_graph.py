@@ -116,7 +116,7 @@ def test_the_blocked_prelu_is_the_prelu():
 
 def test_an_unlit_sheet_keeps_the_plain_lookup_where_a_view_has_the_point(exact_frames, monkeypatch):
     """``lookup_net.keep_plain_lookup``: with ``ink`` 0 the fusion's output is the plain exact
-    lookup (``training.evaluate.PlainLookup``, written apart) on every pixel some view has
+    lookup (``training.evaluate.PlainLookup``, the eval's baseline) on every pixel some view has
     (cover > 0.01), the fusion's own colour elsewhere; with ``ink`` 1 the frame is the fusion's
     to the bit, as without the rule."""
     from conrt.runtime.nn import lookup_net
