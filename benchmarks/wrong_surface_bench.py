@@ -150,11 +150,9 @@ def procedural(style: str, args, passes: dict) -> dict:
             cp.release()
     finally:
         release_context(ctx)
-    rows = {}
-    for label in passes:
-        rows[label] = summarize(totals[label])
-        rows[label]["frames"] = len(jobs)
-        rows[label]["pass_ms_median"] = round(1000 * float(np.median(seconds[label])), 2)
+    rows = table_rows(totals, len(jobs))
+    for label, row in rows.items():
+        row["pass_ms_median"] = round(1000 * float(np.median(seconds[label])), 2)
     return rows
 
 
@@ -194,11 +192,12 @@ def real_character(look: str, args, passes: dict) -> dict:
                     _add(totals[label], counts)
     finally:
         release_context(ctx)
-    rows = {}
-    for label in passes:
-        rows[label] = summarize(totals[label])
-        rows[label]["frames"] = len(paths)
-    return rows
+    return table_rows(totals, len(paths))
+
+
+def table_rows(totals: dict, frames: int) -> dict:
+    """Per pass label its summarized counts and the frames they came from."""
+    return {label: {**summarize(counts), "frames": frames} for label, counts in totals.items()}
 
 
 def doc_table(result: dict) -> str:
