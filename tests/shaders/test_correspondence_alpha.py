@@ -132,3 +132,47 @@ def test_the_pass_own_raster_covers_as_the_udp_pass(gl_ctx, sheet):
         own = np.frombuffer(p._vbuf.read(), np.float32).reshape(SIZE, SIZE, 4)[..., 0]
         shared = np.frombuffer(udp.visibility.read(), np.float32).reshape(SIZE, SIZE, 4)[..., 0]
     np.testing.assert_array_equal(own, shared)
+
+
+def test_procedural_layer_cards_are_cut_outs_in_the_udp_and_the_surface_map(gl_ctx):
+    """``generate(seed, layers=True)``: MASK highlight cards over the eyes
+    (double-sided) and BLEND blush cards (single-sided), textured with alpha;
+    the default keeps every seed's mesh. Seen from the front and from 30° to
+    the side, the surface map is the UDP pass's UDP."""
+    from conrt.characters.posing import posed_positions, rest_pose
+    from conrt.characters.procedural import generate
+    from conrt.shaders import UdpPass, frame_character
+    from conrt.shaders.correspondence_pass import CorrespondencePass, SheetView
+    from conrt.types import ALPHA_MODES
+
+    assert generate(900001).mesh.alpha_mode is None  # off by default: the seed's mesh as before
+    character = generate(900001, layers=True)
+    mesh = character.mesh
+    mask, blend = mesh.alpha_mode == ALPHA_MODES.index("MASK"), mesh.alpha_mode == ALPHA_MODES.index("BLEND")
+    assert mask.sum() > 0 and blend.sum() > 0 and mesh.double_sided[mask].all() and not mesh.double_sided[blend].any()
+    pose = rest_pose(character)
+    positions = posed_positions(character, pose)
+    size = 256  # the whole character framed (as a sheet view: its depth range), the face ~40 px wide
+    cameras = [frame_character(positions, yaw=yaw, size=size) for yaw in (0.0, 30.0)]
+    with UdpPass(gl_ctx, size, size, visibility=True) as udp:
+        udp.set_character(character)
+        udps = [udp.run(pose, cam).data.copy() for cam in cameras]
+        cards = []
+        for cam in cameras:  # the triangles of the MASK cards the UDP shows
+            udp.run(pose, cam)
+            tri = np.frombuffer(udp.visibility.read(), np.float32).reshape(size, size, 4)[..., 0].astype(int) - 1
+            cards.append(tri)
+    with CorrespondencePass(gl_ctx, size, size) as p:
+        p.set_character(character)
+        reference = np.stack([u.transpose(2, 0, 1) for u in udps])
+        p.set_sheet([SheetView("exact", camera=c, pose=pose) for c in cameras], reference)
+        packed = np.frombuffer(p._surface.read(), np.uint32).reshape(2, size, size, 4)
+        on_mask = [np.where(t >= 0, mask[p._triangles[np.maximum(t, 0), 0]], False) for t in cards]
+    for k, u in enumerate(udps):
+        shown = (packed[k, ..., 3] >> 16) > 0
+        landmark = np.stack([packed[k, ..., 0] & 0xFFFF, packed[k, ..., 0] >> 16, packed[k, ..., 1] & 0xFFFF], -1)
+        covered = u[..., 3] > 0.5
+        assert (shown != covered).sum() <= 0.005 * covered.sum(), (shown != covered).sum()
+        both = shown & covered
+        assert np.abs(landmark[both] / 65535.0 - u[both][:, :3]).max() < 1e-4
+        assert on_mask[k].sum() > 0  # the highlight discs show (a pixel or two each at this size)
