@@ -139,6 +139,7 @@ def test_procedural_layer_cards_are_cut_outs_in_the_udp_and_the_surface_map(gl_c
     (double-sided) and BLEND blush cards (single-sided), textured with alpha;
     the default keeps every seed's mesh. Seen from the front and from 30° to
     the side, the surface map is the UDP pass's UDP."""
+    from conrt.characters.expressions import with_expressions
     from conrt.characters.posing import posed_positions, rest_pose
     from conrt.characters.procedural import generate
     from conrt.shaders import UdpPass, frame_character
@@ -157,11 +158,10 @@ def test_procedural_layer_cards_are_cut_outs_in_the_udp_and_the_surface_map(gl_c
     with UdpPass(gl_ctx, size, size, visibility=True) as udp:
         udp.set_character(character)
         udps = [udp.run(pose, cam).data.copy() for cam in cameras]
-        cards = []
-        for cam in cameras:  # the triangles of the MASK cards the UDP shows
-            udp.run(pose, cam)
-            tri = np.frombuffer(udp.visibility.read(), np.float32).reshape(size, size, 4)[..., 0].astype(int) - 1
-            cards.append(tri)
+        cards = []  # per pixel the triangle the UDP shows
+        for q, cam in [(pose, c) for c in cameras] + [(with_expressions(pose, character, {"blink": 1.0}), cameras[0])]:
+            udp.run(q, cam)
+            cards.append(np.frombuffer(udp.visibility.read(), np.float32).reshape(size, size, 4)[..., 0].astype(int) - 1)
     with CorrespondencePass(gl_ctx, size, size) as p:
         p.set_character(character)
         reference = np.stack([u.transpose(2, 0, 1) for u in udps])
@@ -176,3 +176,19 @@ def test_procedural_layer_cards_are_cut_outs_in_the_udp_and_the_surface_map(gl_c
         both = shown & covered
         assert np.abs(landmark[both] / 65535.0 - u[both][:, :3]).max() < 1e-4
         assert on_mask[k].sum() > 0  # the highlight discs show (a pixel or two each at this size)
+    assert on_mask[2].sum() == 0  # closed lids: the highlights sank under them (the blink morph)
+
+
+def test_saved_characters_keep_their_alpha_flags(tmp_path):
+    """``save_character`` writes one material: the per-vertex MASK/BLEND modes,
+    cutoffs and double-sided flags travel in conrt's extras and load back
+    (before: the cards came back OPAQUE, drawn as white and pink squares)."""
+    from conrt.characters.gltf_io import load_character, save_character
+    from conrt.characters.procedural import generate
+
+    character = generate(900001, layers=True)
+    loaded = load_character(save_character(character, tmp_path / "layers.glb"))
+    for name in ("alpha_mode", "alpha_cutoff", "double_sided"):
+        np.testing.assert_array_equal(getattr(loaded.mesh, name), getattr(character.mesh, name), err_msg=name)
+    plain = load_character(save_character(generate(900001), tmp_path / "plain.glb"))
+    assert plain.mesh.alpha_mode is None and plain.mesh.double_sided is None
