@@ -192,3 +192,22 @@ def test_saved_characters_keep_their_alpha_flags(tmp_path):
         np.testing.assert_array_equal(getattr(loaded.mesh, name), getattr(character.mesh, name), err_msg=name)
     plain = load_character(save_character(generate(900001), tmp_path / "plain.glb"))
     assert plain.mesh.alpha_mode is None and plain.mesh.double_sided is None
+
+
+def test_training_data_draws_a_fraction_of_characters_with_layer_cards():
+    """``conrt data make --layers F``: about F of the characters get the cut-out
+    cards (their own rng stream), the spec round-trips through the manifest,
+    and manifests from before the option read as 0."""
+    from conrt.errors import ConfigError
+    from conrt.training.datagen import DataSpec
+
+    spec = DataSpec(characters=200, poses=2, size=32, layers=0.5).validate()
+    drawn = np.array([spec.layers_of(i) for i in range(200)])
+    assert 70 < drawn.sum() < 130
+    assert not any(DataSpec(characters=200, poses=2, size=32).layers_of(i) for i in range(200))
+    assert DataSpec.from_dict(spec.to_dict()) == spec
+    old = spec.to_dict()
+    del old["layers"]
+    assert DataSpec.from_dict(old).layers == 0.0
+    with pytest.raises(ConfigError, match="--layers"):
+        DataSpec(characters=2, poses=2, size=32, layers=1.5).validate()
