@@ -13,7 +13,9 @@ by projective texturing:
   sheet pixel whose UDP is nearest to the vertex's, visible when it is
   within ``NN_RADIUS`` of the canonical box). Views with a camera also get
   their surface map drawn once (per sheet pixel the rest-pose landmark of
-  the nearest surface: the view's own UDP); views with only a UDP bring it.
+  the nearest surface: the view's own UDP, with the UDP pass's glTF alpha
+  rule, so a cut-out or a culled back face shows what is behind it); views
+  with only a UDP bring it.
 - per frame (``run(pose, camera)``), the target pose is rasterized once
   into a visibility buffer (the UDP pass's skinning, so the same pixels are
   covered): per pixel the nearest triangle and its perspective-correct
@@ -83,7 +85,7 @@ _ATTR_WIDTH = 4096  # texels per row of the per-vertex and per-triangle textures
 _MAX_TRIANGLES = 1 << 24  # the visibility buffer holds triangle id + 1 as an exact float32
 # the albedo's texture unit in the surface and raster draws (0, 1: attributes and landmarks; 3: joints;
 # the resolve rebinds 2 for the sheet); SkinnedGeometry.MORPH_UNITS are 6, 7
-ALBEDO_UNIT = 2
+_ALBEDO_UNIT = 2
 
 
 @dataclass(frozen=True)
@@ -273,7 +275,7 @@ class CorrespondencePass:
         for program in (self._surface_program, self.program):
             program["u_has_alpha"].value = rule
             if rule:
-                program["u_texture"].value = ALBEDO_UNIT
+                program["u_texture"].value = _ALBEDO_UNIT
                 program["u_base_alpha"].value = float(base_color(character)[3])
 
     @current
@@ -409,7 +411,7 @@ class CorrespondencePass:
             self._attrs.use(0)
             landmarks.use(1)
             if self._albedo is not None:
-                self._albedo.use(ALBEDO_UNIT)
+                self._albedo.use(_ALBEDO_UNIT)
             for k, view in enumerate(views):
                 if view.mode != "exact":
                     udp = np.ascontiguousarray(view.udp, np.float32)
@@ -485,7 +487,7 @@ class CorrespondencePass:
         self.program["u_view_proj"].write(np.ascontiguousarray(mvp.T))
         self.geometry.bind_joints(self.program, 3)
         if self._albedo is not None:
-            self._albedo.use(ALBEDO_UNIT)
+            self._albedo.use(_ALBEDO_UNIT)
         self.ctx.front_face = "cw"  # the y-flipped projection mirrors the winding (as the UDP pass)
         self._vao.render(moderngl.TRIANGLES, vertices=self.geometry.num_indices)
         self.ctx.front_face = "ccw"
