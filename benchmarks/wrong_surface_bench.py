@@ -237,7 +237,7 @@ def main(argv=None) -> int:
         if args.baseline:
             from correspondence_bench import _old_module
 
-            passes[f"depth test ({args.baseline})"] = _old_module(args.baseline, Path(tmp)).CorrespondencePass
+            passes[f"pass as of {args.baseline}"] = _old_module(args.baseline, Path(tmp)).CorrespondencePass
         passes["same-surface test"] = CorrespondencePass
         for style in args.styles.split(","):
             result["looks"][style] = procedural(style, args, passes)

@@ -552,6 +552,42 @@ def _alpha_arrays(flags, written_by_us: bool) -> dict:
             "double_sided": None if double.all() else double}
 
 
+def _alpha_runs(mesh) -> list | None:
+    """A mesh's per-vertex alpha flags for conrt's extras, as runs of equal
+    vertices ``[count, mode, cutoff, double-sided]`` (None when it has none).
+    The saved file has one material (one primitive): glTF cannot give its
+    vertices different alphaModes, so conrt keeps them here."""
+    if mesh.alpha_mode is None and mesh.double_sided is None:
+        return None
+    v = mesh.num_vertices
+    mode = np.zeros(v, np.uint8) if mesh.alpha_mode is None else np.asarray(mesh.alpha_mode, np.uint8)
+    cutoff = np.full(v, 0.5, np.float32) if mesh.alpha_cutoff is None else np.asarray(mesh.alpha_cutoff, np.float32)
+    double = np.ones(v, bool) if mesh.double_sided is None else np.asarray(mesh.double_sided, bool)
+    change = np.flatnonzero((mode[1:] != mode[:-1]) | (cutoff[1:] != cutoff[:-1]) | (double[1:] != double[:-1])) + 1
+    starts = np.r_[0, change]
+    counts = np.diff(np.r_[starts, v])
+    return [[int(n), int(mode[i]), float(cutoff[i]), bool(double[i])] for i, n in zip(starts, counts)]
+
+
+def _saved_alpha(path, extras, num_vertices: int) -> dict:
+    """The per-vertex alpha flags conrt saved (:func:`_alpha_runs`), or {} when the file has none."""
+    runs = (extras or {}).get("alpha")
+    if runs is None:
+        return {}
+    try:
+        counts = np.array([int(r[0]) for r in runs])
+        mode = np.repeat(np.array([int(r[1]) for r in runs], np.uint8), counts)
+        cutoff = np.repeat(np.array([float(r[2]) for r in runs], np.float32), counts)
+        double = np.repeat(np.array([bool(r[3]) for r in runs]), counts)
+    except (TypeError, ValueError, IndexError) as exc:
+        raise AssetError(f"{path}: conrt extras 'alpha' is malformed ({exc})") from None
+    if len(mode) != num_vertices or (counts < 1).any() or int(mode.max(initial=0)) >= len(ALPHA_MODES):
+        raise AssetError(f"{path}: conrt extras 'alpha' gives {len(mode)} vertices' alpha flags for "
+                         f"{num_vertices} vertices (or a mode outside {', '.join(ALPHA_MODES)})")
+    return {"alpha_mode": mode if mode.any() else None, "alpha_cutoff": cutoff if mode.any() else None,
+            "double_sided": None if double.all() else double}
+
+
 def _node_parents(gltf) -> np.ndarray:
     parents = np.full(len(gltf.nodes or []), -1, np.int64)
     for i, n in enumerate(gltf.nodes or []):
@@ -879,7 +915,7 @@ def _load(path: Path, box, allow_static, facing="auto", name_map=None) -> Charac
     mesh = SkinnedMesh(
         positions=positions.astype(np.float32), normals=normals.astype(np.float32), joints=joints,
         weights=weights, triangles=triangles, parts=parts, uv=uv, colors=colors, material=material,
-        **_alpha_arrays(ALPHA, written_by_us=extras is not None), **morph_fields,
+        **_saved_alpha(path, extras, nvert) or _alpha_arrays(ALPHA, written_by_us=extras is not None), **morph_fields,
     )
     regions = _spring_regions(g, parents, jindex, jparents, joints, weights, meta, path) if extras is None else ()
     character = _finish(path, skeleton, mesh, box, meta, humanoid, extras, regions)
@@ -1324,7 +1360,7 @@ def _static_character(f: _File, mesh_nodes, world, box, meta, extras) -> Charact
     mesh = SkinnedMesh(positions=positions.astype(np.float32), normals=np.concatenate(N).astype(np.float32),
                        joints=joints, weights=weights, triangles=np.concatenate(TRI).astype(np.uint32),
                        parts=np.concatenate(PARTS), uv=uv, colors=colors, material=material,
-                       **_alpha_arrays(ALPHA, written_by_us=extras is not None))
+                       **_saved_alpha(f.path, extras, V) or _alpha_arrays(ALPHA, written_by_us=extras is not None))
     meta["static"] = True
     return _finish(f.path, skeleton, mesh, box, meta, {}, extras)
 
@@ -1459,6 +1495,9 @@ def save_character(character: Character, path, *, embed: bool = False) -> Path:
         "meta": character.meta,
         "expressions": {k: np.asarray(v, np.float32) for k, v in character.expressions.items()},
     }
+    alpha = _alpha_runs(m)
+    if alpha is not None:
+        extras["alpha"] = alpha
     if m.material.shade_color_factor is not None:
         mat.extras = {EXTRAS_KEY: {"shade_color_factor": _jsonable(m.material.shade_color_factor)}}
     gltf.extras = {EXTRAS_KEY: _jsonable(extras)}

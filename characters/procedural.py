@@ -32,6 +32,7 @@ import numpy as np
 
 from conrt.errors import ConfigError
 from conrt.types import (
+    ALPHA_MODES,
     HUMANOID_BONES,
     CanonicalBox,
     Character,
@@ -139,6 +140,10 @@ class CharacterParams:
     strings: bool = False  # two cords hanging from the collar, with aglets
     # Facial morph targets (blink lids over the painted eyes, an opening mouth; no rng draws):
     expressions: bool = True
+    # Cut-out layers as real (VRoid) characters have them (no rng draws, off by default so every
+    # seed keeps its mesh): a glTF MASK eye-highlight card over each eye (texture alpha cut-out,
+    # double-sided) and a BLEND blush card on each cheek (alpha fading out, single-sided)
+    layers: bool = False
 
 
 def _pick(rng, palette, hue_jitter: bool = True) -> tuple:
@@ -1102,6 +1107,7 @@ def build(p: CharacterParams, name: str = "procedural") -> Character:
 
     # --- facial expressions (added last: the other vertices keep their indices) -------
     morphs = _face_morphs(b, p, feats, head_c, (rx, ry, rz), J["head"], s16) if p.expressions else {}
+    alpha = _layer_cards(b, p, feats, head_c, (rx, ry, rz), J["head"], s16, tex, morphs) if p.layers else {}
 
     # --- assemble -----------------------------------------------------------------------
     positions = np.concatenate(b.pos).astype(np.float32)
@@ -1116,7 +1122,7 @@ def build(p: CharacterParams, name: str = "procedural") -> Character:
         positions=positions, normals=normals, joints=joints, weights=weights, triangles=triangles,
         parts=np.concatenate(b.part).astype(np.uint8), uv=np.concatenate(b.uv).astype(np.float32),
         colors=colors, material=Material(base_color_texture=tex),
-        **_morph_arrays(morphs, len(positions)),
+        **_morph_arrays(morphs, len(positions)), **_alpha_arrays(alpha, len(positions)),
     )
     world = np.tile(np.eye(4, dtype=np.float32), (len(names), 1, 1))
     world[:, :3, 3] = np.asarray(pos, np.float32)
@@ -1531,6 +1537,80 @@ def _face_morphs(b: _Builder, p: CharacterParams, feats: dict, head_c, radii, he
     ys = np.where(ys > 0, 0.6 * ys, 0.08 * ys) - 0.3 * mw * (rho * np.cos(ang)) ** 2
     morphs["joy"] = (idx, (mouth(xs, ys)[0] - rest).reshape(-1, 3))
     return morphs
+
+
+# texel tiles of the layer cards' textures: corners outside the face disk, 32-aligned so
+# mipmaps up to 32 x 32 texels never mix them with the skin around them
+_HIGHLIGHT_TILE = (0, 32, _TEX - 32, _TEX)  # rows r0:r1, cols c0:c1 (top right)
+_BLUSH_TILE = (_TEX - 32, _TEX, 0, 32)  # bottom left
+
+
+def _tile_uv(tile, x, y) -> np.ndarray:
+    """Tile coordinates x, y in -1..1 (y down) -> uv in the face atlas."""
+    r0, r1, c0, c1 = tile
+    return np.stack([(c0 + (x + 1) / 2 * (c1 - c0)) / _TEX, (r0 + (y + 1) / 2 * (r1 - r0)) / _TEX], -1)
+
+
+def _paint_layer_tiles(tex: np.ndarray, p: CharacterParams) -> None:
+    """The layer cards' textures, in place: the highlight a white disc (and a small one) on
+    alpha 0; the blush pink with alpha 0.8 at the centre fading to 0 at the rim (> 0.5, what
+    covers in the UDP, inside ~0.6 of the radius)."""
+    n = 32
+    yy, xx = (np.mgrid[0:n, 0:n] + 0.5) / n * 2 - 1
+    r0, r1, c0, c1 = _HIGHLIGHT_TILE
+    disc = np.clip((0.55 - np.hypot(xx + 0.2, yy + 0.2)) * n / 2 + 0.5, 0, 1)
+    disc = np.maximum(disc, np.clip((0.22 - np.hypot(xx - 0.45, yy - 0.45)) * n / 2 + 0.5, 0, 1))
+    tex[r0:r1, c0:c1, :3] = 255
+    tex[r0:r1, c0:c1, 3] = np.round(disc * 255)
+    r0, r1, c0, c1 = _BLUSH_TILE
+    tex[r0:r1, c0:c1, :3] = np.round(np.array([1.0, 0.55, 0.6]) * 255)
+    tex[r0:r1, c0:c1, 3] = np.round(0.8 * np.clip(1 - np.hypot(xx, yy), 0, 1) ** 0.7 * 255)
+
+
+def _layer_cards(b: _Builder, p: CharacterParams, feats: dict, head_c, radii, head_joint, s16, tex,
+                 morphs: dict) -> dict:
+    """Add the cut-out cards over the painted face (last: the other vertices keep their indices)
+    and paint their textures into ``tex``; returns ALPHA_MODES name -> (vertex indices, cutoff,
+    double-sided). The highlight sinks under the lid with the blink morph (added to it)."""
+    _paint_layer_tiles(tex, p)
+    a, bb = feats["eye_a"], feats["eye_b"]
+    t = np.linspace(-1, 1, 5)
+    y, x = np.meshgrid(t, t, indexing="ij")
+    lid_lift = 0.0006 * s16  # _face_morphs' least lift of the lids over the head
+    cards = {"MASK": [], "BLEND": []}
+    for side, blink in ((1, "blink_l"), (-1, "blink_r")):
+        cx, cy = feats["eye_uv"][side]
+        # highlight: over the iris, above the lids (their lift + its own), double-sided
+        half = 0.55 * a
+        pts, out = _uv_to_head(np.stack([cx + half * x, cy - 0.2 * bb + half * y], -1), head_c, radii)
+        lift = 2.5 * lid_lift + 0.0004 * s16
+        idx = _add_patch(b, pts + lift * out, out, head_joint, Part.SKIN, np.ones((x.size, 3)),
+                         _tile_uv(_HIGHLIGHT_TILE, x, y).reshape(-1, 2), pts)
+        cards["MASK"].append(idx)
+        if blink in morphs:  # closing the lid takes the highlight under it
+            lids, delta = morphs[blink]
+            morphs[blink] = (np.concatenate([lids, idx]),
+                             np.concatenate([delta, (-2 * lift * out).reshape(-1, 3)]).astype(np.float32))
+        # blush: below the eye, over the lower lid rows, single-sided (faces out)
+        bx, by = cx + side * a * 0.2, cy + bb * 1.55
+        pts, out = _uv_to_head(np.stack([bx + 0.9 * a * x, by + 0.45 * bb * y], -1), head_c, radii)
+        idx = _add_patch(b, pts + 1.5 * lid_lift * out, out, head_joint, Part.SKIN, np.ones((x.size, 3)),
+                         _tile_uv(_BLUSH_TILE, x, y).reshape(-1, 2), pts)
+        cards["BLEND"].append(idx)
+    return {"MASK": (np.concatenate(cards["MASK"]), 0.5, True), "BLEND": (np.concatenate(cards["BLEND"]), 0.5, False)}
+
+
+def _alpha_arrays(cards: dict, num_vertices: int) -> dict:
+    """SkinnedMesh alpha fields from ALPHA_MODES name -> (vertex indices, cutoff, double-sided);
+    every other vertex OPAQUE and double-sided (as the procedural body has always been drawn)."""
+    if not cards:
+        return {}
+    mode = np.zeros(num_vertices, np.uint8)
+    cutoff = np.full(num_vertices, 0.5, np.float32)
+    double = np.ones(num_vertices, bool)
+    for name, (idx, cut, two_sided) in cards.items():
+        mode[idx], cutoff[idx], double[idx] = ALPHA_MODES.index(name), cut, two_sided
+    return {"alpha_mode": mode, "alpha_cutoff": cutoff, "double_sided": double}
 
 
 def _morph_arrays(morphs: dict, num_vertices: int) -> dict:

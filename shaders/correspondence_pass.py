@@ -13,7 +13,9 @@ by projective texturing:
   sheet pixel whose UDP is nearest to the vertex's, visible when it is
   within ``NN_RADIUS`` of the canonical box). Views with a camera also get
   their surface map drawn once (per sheet pixel the rest-pose landmark of
-  the nearest surface: the view's own UDP); views with only a UDP bring it.
+  the nearest surface: the view's own UDP, with the UDP pass's glTF alpha
+  rule, so a cut-out or a culled back face shows what is behind it); views
+  with only a UDP bring it.
 - per frame (``run(pose, camera)``), the target pose is rasterized once
   into a visibility buffer (the UDP pass's skinning, so the same pixels are
   covered): per pixel the nearest triangle and its perspective-correct
@@ -48,6 +50,7 @@ from conrt.shaders.camera import raster_view_proj
 from conrt.shaders.context import current
 from conrt.shaders.geometry import SkinnedGeometry
 from conrt.shaders.lookup_pass import MAX_VIEWS, _as_numpy, _check_finite
+from conrt.shaders.material import albedo_image, albedo_texture, base_color
 from conrt.shaders.program import load_program
 from conrt.types import Camera, Character, Pose
 
@@ -80,6 +83,9 @@ SAME_SURFACE_STEPS = 1.0
 EXACT_SLACK = 1e-5
 _ATTR_WIDTH = 4096  # texels per row of the per-vertex and per-triangle textures (= texel_of() in the GLSL)
 _MAX_TRIANGLES = 1 << 24  # the visibility buffer holds triangle id + 1 as an exact float32
+# the albedo's texture unit in the surface and raster draws (0, 1: attributes and landmarks; 3: joints;
+# the resolve rebinds 2 for the sheet); SkinnedGeometry.MORPH_UNITS are 6, 7
+_ALBEDO_UNIT = 2
 
 
 @dataclass(frozen=True)
@@ -209,6 +215,7 @@ class CorrespondencePass:
         self._surface_program = load_program(ctx, "correspondence", defines={"SURFACE_MAP": 1})
         self.geometry: SkinnedGeometry | None = None
         self._vao = self._surface_vao = None
+        self._albedo: moderngl.Texture | None = None  # the UDP pass's alpha rule's texture (geometry.alpha_rule)
         self._attrs: moderngl.Texture | None = None
         self._triangles: np.ndarray | None = None  # [T, 3] per triangle its vertex indices (as drawn)
         self._landmarks: np.ndarray | None = None  # [V, 3] f32 per vertex its rest-pose landmark (the UDP)
@@ -248,12 +255,28 @@ class CorrespondencePass:
         self.character = character
         self.geometry = SkinnedGeometry(self.ctx, character)
         self._vao = self.geometry.vertex_array(self.program)
-        # the surface maps read only the attribute and landmark textures (by gl_VertexID)
-        self._surface_vao = self.ctx.vertex_array(self._surface_program, [], index_buffer=self.geometry.index_buffer,
-                                                  index_element_size=4)
+        # the surface maps read the view positions and landmarks from textures (by gl_VertexID), and the
+        # alpha rule's inputs (uv, colour, mode) from the mesh's buffers
+        self._surface_vao = self.geometry.vertex_array(self._surface_program)
+        self._set_alpha_rule(character)
         # the index buffer as drawn (gl_PrimitiveID order): set_sheet lays the resolve's texels out by triangle
         self._triangles = np.frombuffer(self.geometry.index_buffer.read(), np.uint32).reshape(-1, 3).copy()
         self._landmarks = character.box.landmarks(character.mesh.positions).astype(np.float32)
+
+    def _set_alpha_rule(self, character: Character) -> None:
+        """The UDP pass's coverage rule (glsl/include/alpha.glsl: MASK/BLEND
+        texels, single-sided faces) in the surface maps and the visibility
+        buffer, with the same texture (shaders/material.py), so both cover
+        the pixels the UDP pass covers: a sheet pixel behind a cut-out shows
+        the surface behind it, as in the sheet's own UDP."""
+        rule = self.geometry.alpha_rule
+        if rule:
+            self._albedo = albedo_texture(self.ctx, albedo_image(character), character.mesh.material.mipmaps)
+        for program in (self._surface_program, self.program):
+            program["u_has_alpha"].value = rule
+            if rule:
+                program["u_texture"].value = _ALBEDO_UNIT
+                program["u_base_alpha"].value = float(base_color(character)[3])
 
     @current
     def set_sheet(self, views: list[SheetView], reference) -> None:
@@ -384,8 +407,11 @@ class CorrespondencePass:
             fbo.clear(0.0, 0.0, 0.0, 0.0, depth=1.0)
             self.ctx.enable_only(moderngl.DEPTH_TEST)
             self.ctx.depth_func = "<"
+            self.ctx.front_face = "cw"  # rows are top-first (as the UDP pass's y flip): the winding mirrors
             self._attrs.use(0)
             landmarks.use(1)
+            if self._albedo is not None:
+                self._albedo.use(_ALBEDO_UNIT)
             for k, view in enumerate(views):
                 if view.mode != "exact":
                     udp = np.ascontiguousarray(view.udp, np.float32)
@@ -398,6 +424,7 @@ class CorrespondencePass:
                 self.ctx.viewport = (0, k * side, side, side)
                 self._surface_vao.render(moderngl.TRIANGLES, vertices=self.geometry.num_indices)
         finally:
+            self.ctx.front_face = "ccw"  # leave the GL default for whoever draws next
             fbo.release()
             depth.release()
             landmarks.release()
@@ -459,7 +486,11 @@ class CorrespondencePass:
         self.ctx.depth_func = "<"
         self.program["u_view_proj"].write(np.ascontiguousarray(mvp.T))
         self.geometry.bind_joints(self.program, 3)
+        if self._albedo is not None:
+            self._albedo.use(_ALBEDO_UNIT)
+        self.ctx.front_face = "cw"  # the y-flipped projection mirrors the winding (as the UDP pass)
         self._vao.render(moderngl.TRIANGLES, vertices=self.geometry.num_indices)
+        self.ctx.front_face = "ccw"
 
     def _resolve_views(self, visibility: moderngl.Texture) -> None:
         # 2) the resolve, once per covered pixel and group of GROUP views
@@ -527,6 +558,9 @@ class CorrespondencePass:
             self._surface_vao.release()
             self.geometry.release()
             self.geometry = None
+        if self._albedo is not None:
+            self._albedo.release()
+            self._albedo = None
         self._triangles = self._landmarks = None
 
     @current

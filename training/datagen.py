@@ -96,6 +96,9 @@ class DataSpec:
     # store every (target, view) pair's exact sheet samples (the runtime's
     # CorrespondencePass): training as the runtime sees a sheet with cameras
     exact: bool = False
+    # fraction of characters drawn with cut-out layer cards (procedural ``layers``: glTF MASK
+    # eye highlights, BLEND blush, single- and double-sided), as real VRoid characters have them
+    layers: float = 0.0
 
     def validate(self) -> "DataSpec":
         from conrt.shaders.toon_pass import STYLE_NAMES
@@ -123,6 +126,8 @@ class DataSpec:
             raise ConfigError(f"val/test fractions must be in [0, 1) and sum below 1, got {self.val}, {self.test}")
         if self.seed < 0:
             raise ConfigError(f"--seed must be >= 0, got {self.seed}")
+        if not 0 <= self.layers <= 1:
+            raise ConfigError(f"--layers is a fraction of the characters in [0, 1], got {self.layers}")
         return self
 
     @property
@@ -150,6 +155,11 @@ class DataSpec:
         if len(self.styles) == 1:
             return 0
         return int(np.random.default_rng([self.seed, index, 3]).integers(len(self.styles)))
+
+    def layers_of(self, index: int) -> bool:
+        """Whether character ``index`` has the cut-out layer cards (its own rng stream:
+        every other draw stays what it is without them)."""
+        return self.layers > 0 and bool(np.random.default_rng([self.seed, index, 4]).random() < self.layers)
 
 
 def split_of(spec: DataSpec) -> dict[str, list[int]]:
@@ -299,14 +309,16 @@ def sample_poses(character, poses: int, rng: np.random.Generator, jitter: Camera
 
 
 def render_character(renderer: Renderer, seed: int, poses: int, jitter: CameraJitter = CameraJitter(),
-                     rng_key: tuple[int, ...] | None = None, exact: bool = False) -> CharacterSamples:
+                     rng_key: tuple[int, ...] | None = None, exact: bool = False,
+                     layers: bool = False) -> CharacterSamples:
     """Generate procedural character ``seed`` and render ``poses`` frames of it
     (keeping each frame's pose and camera). ``exact``: also every (target,
-    view) pair's exact sheet samples (``Renderer.view_samples``)."""
+    view) pair's exact sheet samples (``Renderer.view_samples``). ``layers``:
+    with the cut-out layer cards (``generate(seed, layers=True)``)."""
     from conrt.characters.procedural import generate
 
     rng = np.random.default_rng(list(rng_key) if rng_key is not None else [seed, 1])
-    character = generate(int(seed))
+    character = generate(int(seed), layers=True) if layers else generate(int(seed))
     renderer.set_character(character)
     pose_list, clip_ids, times = sample_poses(character, poses, rng, jitter)
     s = renderer.size
@@ -408,7 +420,8 @@ def make_dataset(out, spec: DataSpec, progress: bool = True) -> dict:
                 for c in chars:
                     renderer.use_style(spec.styles[spec.style_of(c)])
                     samples.append(render_character(renderer, spec.character_seed(c), spec.poses, spec.jitter,
-                                                    rng_key=(spec.seed, c, 1), exact=spec.exact))
+                                                    rng_key=(spec.seed, c, 1), exact=spec.exact,
+                                                    layers=spec.layers_of(c)))
                     bar.update(1)
                 _write_shard(out / shard_name(i), samples, spec.styles)
                 done.append(i)

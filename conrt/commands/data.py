@@ -38,6 +38,9 @@ def register(subparsers) -> None:
                         "samples the runtime's exact correspondences give (the GL correspondence pass: view "
                         "cameras and poses, depth-tested visibility); --poses <= 8. What fine-tuning for sheets "
                         "with view files trains on (conrt train --data DIR uses them when present)")
+    m.add_argument("--layers", type=float, default=0.0, metavar="FRACTION",
+                   help="fraction of the characters drawn with cut-out layer cards (glTF MASK eye highlights, "
+                        "BLEND blush; single- and double-sided), as VRoid characters have them; default 0")
     m.set_defaults(func=run_make)
     p.set_defaults(func=lambda args: (p.print_help(), 2)[1])
 
@@ -51,7 +54,7 @@ def run_make(args) -> int:
     spec = DataSpec(characters=args.characters, poses=args.poses, size=args.size, seed=args.seed,
                     shard_size=args.shard_size, val=args.val, test=args.test,
                     styles=tuple(x.strip() for x in args.styles.split(",") if x.strip()), antialias=args.antialias,
-                    exact=args.exact)
+                    exact=args.exact, layers=args.layers)
 
     check_output_folder(args.output)  # before the work
     manifest = make_dataset(args.output, spec)

@@ -11,8 +11,10 @@
 //
 // SURFACE_MAP: draws view u_view's surface map from the same texels: per
 // sheet pixel the rest-pose landmark (UDP xyz) of the nearest surface, w = 1
-// (0 = nothing), into rows [u_view * S, (u_view + 1) * S). Views matched by
-// nearest UDP bring their own UDP instead.
+// (0 = nothing), into rows [u_view * S, (u_view + 1) * S), covering where
+// the UDP pass covers (glTF alpha: MASK/BLEND texels, single-sided faces), so
+// it is the view's own UDP. Views matched by nearest UDP bring their own UDP
+// instead.
 // (The target's visibility buffer, triangle id + barycentrics per pixel, is
 // drawn by glsl/correspondence_vbuf.glsl.)
 // RESOLVE (= the views per draw, 1..8): a full-screen pass over the pixels
@@ -44,21 +46,47 @@ uniform sampler2D u_landmarks;  // RGBA32F, per vertex its rest-pose landmark (x
 uniform int u_view;
 uniform float u_side;       // S, the sheet side in pixels
 uniform vec2 u_depth_range; // (near, far) eye depths of this view's vertices, for the z test only
+in vec2 in_uv;              // the UDP pass's alpha inputs (include/alpha.glsl)
+in vec4 in_color;
+in vec3 in_alpha;           // glTF alpha mode, cutoff, double-sided
 out vec3 v_landmark;
+out vec2 v_uv;
+out float v_color_alpha;
+flat out vec3 v_alpha;
 
 void main() {
     vec4 a = view_attr(u_view, gl_VertexID);
     v_landmark = texelFetch(u_landmarks, texel_of(gl_VertexID), 0).xyz;
-    float z = clamp((a.w - u_depth_range.x) / max(u_depth_range.y - u_depth_range.x, 1e-6), 0.0, 1.0) * 2.0 - 1.0;
+    v_uv = in_uv;
+    v_color_alpha = in_color.a;
+    v_alpha = in_alpha;
+    // eye depth -> [-0.99, 0.99], inside the clip range: the farthest surface at exactly 1 failed the
+    // "<" test against the cleared depth 1 (a flat back layer facing the view vanished from the map)
+    float z = clamp((a.w - u_depth_range.x) / max(u_depth_range.y - u_depth_range.x, 1e-6), 0.0, 1.0) * 1.98 - 0.99;
     // row r of the target = pixel row r of the view (row 0 = top): no flip
     gl_Position = vec4(a.x / u_side * 2.0 - a.z, a.y / u_side * 2.0 - a.z, z * a.z, a.z);
 }
 
 #elif defined FRAGMENT_SHADER
+#include "include/alpha.glsl"
+
+uniform bool u_has_alpha;     // some MASK/BLEND material or single-sided face (SkinnedGeometry.alpha_rule)
+uniform sampler2D u_texture;  // the albedo texture (alpha only), as the UDP pass samples it
+uniform float u_base_alpha;   // baseColorFactor.a
 in vec3 v_landmark;
+in vec2 v_uv;
+in float v_color_alpha;
+flat in vec3 v_alpha;
 out vec4 o_surface;
 
 void main() {
+    // the UDP pass's coverage rule (include/udp_stages.glsl): a cut-out texel,
+    // a thin BLEND texel or a culled back face shows what is behind it, as in
+    // the sheet's own UDP (front faces: the pass sets cw, rows are top-first)
+    if (u_has_alpha) {
+        float alpha = material_alpha(u_base_alpha, texture(u_texture, v_uv).a, v_color_alpha);
+        if (alpha_uncovered(v_alpha, alpha, gl_FrontFacing)) discard;
+    }
     o_surface = vec4(v_landmark, 1.0);
 }
 #endif
