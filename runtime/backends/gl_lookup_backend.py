@@ -286,11 +286,36 @@ class GlLookupBackend(Backend):
                     self._band_out = (np.zeros((1, 4, size, size), np.float32),
                                       np.zeros((1, 1, size, size), np.float32))
 
-    def _band_session(self, width: int):
+    def _band_session(self, width: int, step: int):
         """The views' graph for a band ``width`` wide, or None while it is exported (on a thread
-        of its own: the whole graph shades meanwhile; the first band of a sheet waits for it)."""
+        of its own: the whole graph shades meanwhile). The first band of a sheet waits for its
+        graph and starts the next narrower and wider ones (a walking character's band moves
+        between two widths): a graph opened later costs a few frames on the whole graph."""
         if width in self._bands:
             return self._bands[width]
+        first = not self._bands and not self._band_jobs
+        job = self._band_jobs.get(width) or self._submit_band(width)
+        if first:
+            for other in (width - step, width + step):
+                if 0 < other < self.cache.size:
+                    self._submit_band(other)
+        elif not job.done():
+            return None
+        del self._band_jobs[width]
+        key = self._seen_key
+        try:
+            got, session = job.result()
+        except Exception as exc:  # the whole graph serves this width from now on
+            log.warning("gl-lookup: the fusion graph for a %d-column band failed (%s); the whole frame's "
+                        "graph runs instead", width, exc)
+            got, session = key, None
+        if got != key:  # a graph for a sheet set before this one
+            return None
+        self._bands[width] = session
+        return session
+
+    def _submit_band(self, width: int):
+        """Export and open the views' graph for a band ``width`` wide on the export thread."""
         key, (size, views) = self._seen_key, (self.cache.size, self.cache.views)
 
         def make():
@@ -301,23 +326,8 @@ class GlLookupBackend(Backend):
 
         if self._exports is None:
             self._exports = ThreadPoolExecutor(1, thread_name_prefix="conrt-fusion-export")
-        job = self._band_jobs.get(width)
-        if job is None:
-            job = self._band_jobs[width] = self._exports.submit(make)
-            if len(self._bands) > 0:
-                return None
-        elif not job.done():
-            return None
-        del self._band_jobs[width]
-        try:
-            got, session = job.result()
-        except Exception as exc:  # the whole graph serves this width from now on
-            log.warning("gl-lookup: the fusion graph for a %d-column band failed (%s); the whole frame's "
-                        "graph runs instead", width, exc)
-            got, session = key, None
-        if got == key:  # not a graph for a sheet set before this one
-            self._bands[width] = session
-        return session if got == key else None
+        job = self._band_jobs[width] = self._exports.submit(make)
+        return job
 
     def _infer_band(self, udp: np.ndarray, sampled: np.ndarray, cover: np.ndarray) -> np.ndarray | None:
         """The banded fusion of one frame, or None (no band narrower than the frame, or its graph not
@@ -325,7 +335,7 @@ class GlLookupBackend(Backend):
         size, s = self.cache.size, self.model.fusion.score_scale
         step = max(s, size // BAND_STEPS // s * s)
         band = band_columns(udp[0, 3], cover[0, :, 0], size, s, step)
-        session = None if band is None else self._band_session(band[1])
+        session = None if band is None else self._band_session(band[1], step)
         if session is None:
             return None
         cols = slice(band[0], band[0] + band[1])
