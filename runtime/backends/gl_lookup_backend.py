@@ -12,7 +12,10 @@ For lookup-architecture models (conr-rt) only. Per frame:
    the same maths arranged for ONNX Runtime's kernels, ``fusion_graph.FastFusionGraph``)
    and run in ONNX Runtime, or the torch module itself (``fusion="torch"``).
    Exact correspondences (``infer_views``) skip step 1: the raster stage's
-   correspondence pass found the samples.
+   correspondence pass found the samples; for inked looks the graph runs in
+   two halves, the views' (scores, softmax over views) on the band of columns
+   the character covers, the refinement on the whole frame: the same numbers
+   for ~0.8-0.9x the CPU (``_infer_band``, docs/runtime.md "Session 8").
 
 The GL context is the backend's own (headless EGL, else a hidden window, as
 ``shaders.create_context``) and lives on one private thread: an EGL context
