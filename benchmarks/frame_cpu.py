@@ -9,7 +9,10 @@ the fusion graph's ONNX Runtime ops by type.
    thread (ONNX Runtime), llvmpipe's rasterizer threads (fragment work),
    the physics thread.
 2. The exact fusion graph (the one the gl-lookup backend runs) on frames of
-   that loop, one thread, with ONNX Runtime's profiler: ms per op type.
+   that loop, one thread, with ONNX Runtime's profiler: ms per op type; and
+   where the checkout has it, the banded fusion on the same frames (the views'
+   half on the covered columns, the rest on the whole frame:
+   ``fusion_graph.FusionViewsGraph`` / ``FusionFinishGraph``), CPU per frame.
 
 With ``--baseline COMMIT``: both, alternately, ``--rounds`` times, each run a
 fresh process, the baseline's code from ``git archive`` (imported through
@@ -83,9 +86,10 @@ def loop_profile(size: int, frames: int) -> tuple[dict, list]:
     for key, t in after.items():
         name = key.split("/")[0].split("_")[0]  # conrt-physics_0 -> conrt-physics
         per["llvmpipe" if name.startswith("llvmpipe") else name] += (t - before.get(key, 0.0)) / frames * 1e3
+    model = backend.model
     return ({"fps": round(frames / wall, 2), "cpu_ms": round(cpu / frames * 1e3, 1),
              "threads_ms": {k: round(v, 1) for k, v in sorted(per.items(), key=lambda kv: -kv[1]) if v > 0.05},
-             "load_1min": round(os.getloadavg()[0], 2)}, [samples, str(graph), ink])
+             "load_1min": round(os.getloadavg()[0], 2)}, [samples, str(graph), ink, model])
 
 
 def graph_profile(path: str, samples, ink=None, runs: int = 5) -> dict:
@@ -122,6 +126,61 @@ def graph_profile(path: str, samples, ink=None, runs: int = 5) -> dict:
             "ops_ms": {k: round(v / total * cpu, 2) for k, v in sorted(by_op.items(), key=lambda kv: -kv[1])}}
 
 
+def banded_profile(model, samples, graph: str, runs: int = 5) -> dict | None:
+    """CPU per frame (one thread) of the banded fusion and of the whole graph, alternately on
+    the same frames, and the largest difference of their outputs; None where this checkout has
+    no banded fusion (a baseline's code) or the frames have no band narrower than the frame."""
+    try:
+        from conrt.runtime.backends.fusion_graph import band_columns
+        from conrt.runtime.backends.gl_lookup_backend import BAND_STEPS, export_finish_onnx, export_views_onnx
+    except ImportError:
+        return None
+    import onnxruntime as ort
+
+    from conrt.runtime.nn.sheet import prepare_udp
+
+    size, views = samples[0][0].shape[0], samples[0][1].shape[0]  # udp [H, W, 4], sampled [M, 4, H, W]
+    s = model.fusion.score_scale
+    step = max(s, size // BAND_STEPS // s * s)
+    feeds, bands = [], []
+    for u, sm, c in samples:
+        x = prepare_udp(u, size, False)[0]
+        band = band_columns(x[0, 3], c[:, 0], size, s, step)
+        if band is None:
+            return None
+        feeds.append({"sampled": sm[None], "cover": c[None], "udp": x})
+        bands.append(band)
+    opts = ort.SessionOptions()
+    opts.intra_op_num_threads = 1
+    opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    with tempfile.TemporaryDirectory() as tmp:
+        whole = ort.InferenceSession(graph, opts, providers=["CPUExecutionProvider"])
+        finish = ort.InferenceSession(str(export_finish_onnx(model, Path(tmp) / "f.onnx", size)), opts,
+                                      providers=["CPUExecutionProvider"])
+        parts = {w: ort.InferenceSession(str(export_views_onnx(model, Path(tmp) / f"v{w}.onnx", size, w, views)),
+                                         opts, providers=["CPUExecutionProvider"]) for w in {b[1] for b in bands}}
+
+    def run_banded(feed, band):  # as GlLookupBackend._infer_band
+        cols = slice(band[0], band[0] + band[1])
+        fused, coverage = np.zeros((1, 4, size, size), np.float32), np.zeros((1, 1, size, size), np.float32)
+        fused[..., cols], coverage[..., cols] = parts[band[1]].run(
+            None, {k: np.ascontiguousarray(v[..., cols]) for k, v in feed.items()})
+        return finish.run(None, {"fused": fused, "coverage": coverage, "udp": feed["udp"]})[0]
+
+    diff = max(float(np.abs(run_banded(f, b) - whole.run(None, f)[0]).max()) for f, b in zip(feeds, bands))
+    cpu = {"whole": [], "banded": []}
+    for _ in range(runs):
+        for name in ("whole", "banded"):
+            t = time.process_time()
+            for f, b in zip(feeds, bands):
+                whole.run(None, f) if name == "whole" else run_banded(f, b)
+            cpu[name].append((time.process_time() - t) / len(feeds) * 1e3)
+    import statistics
+    med = {k: round(statistics.median(v), 2) for k, v in cpu.items()}
+    return {"band_widths": sorted({b[1] for b in bands}), "whole_cpu_ms": med["whole"], "banded_cpu_ms": med["banded"],
+            "ratio": round(med["banded"] / med["whole"], 3), "max_abs_diff": diff}
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--size", type=int, default=256)
@@ -132,9 +191,12 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
     if args.baseline:
         return compare(args)
-    loop, (samples, graph, ink) = loop_profile(args.size, args.frames)
+    loop, (samples, graph, ink, model) = loop_profile(args.size, args.frames)
     result = {"date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "size": args.size,
               "frames": args.frames, "loop": loop, "fusion_graph": graph_profile(graph, samples, ink)}
+    banded = banded_profile(model, samples, graph)
+    if banded is not None:
+        result["banded_fusion"] = banded
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(result, indent=1))
     print(json.dumps(result, indent=1))
@@ -180,6 +242,9 @@ def compare(args) -> int:
                          "threads_ms": {k: statistics.median(r["loop"]["threads_ms"].get(k, 0.0) for r in rows)
                                         for k in sorted(threads)},
                          "load_1min": [r["loop"]["load_1min"] for r in rows]}
+        if rows and all("banded_fusion" in r for r in rows):  # this checkout's banded fusion vs its whole graph
+            medians[name]["banded_fusion"] = {k: statistics.median(r["banded_fusion"][k] for r in rows)
+                                              for k in ("whole_cpu_ms", "banded_cpu_ms", "ratio")}
     result = {"what": f"benchmarks/frame_cpu.py --size {args.size} --frames {args.frames}, run alternately with "
                       f"{args.baseline}'s code (baseline) and {head}'s, {args.rounds} rounds, each a fresh process",
               "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "runs": runs, "medians": medians}

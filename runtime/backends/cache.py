@@ -17,7 +17,7 @@ from typing import Callable
 
 log = logging.getLogger(__name__)
 
-GRAPHS_KEPT = 8  # exported graphs kept in the onnx folder (newest first)
+GRAPHS_KEPT = 16  # exported graphs kept in the onnx folder (newest first; a size takes up to 3 fusion graphs)
 
 
 def default_cache_root() -> Path:

@@ -41,11 +41,18 @@ made here too (the test fails until it is).
 """
 from __future__ import annotations
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from ..nn.lookup_net import SEES, TOUCHES, target_edges
+
+# the views' half (``FusionViewsGraph``) runs on a band of whole columns: reaching this
+# many of the scores' pooled pixels past every covered column (the score's two 3x3
+# convs and its bilinear resize reach 3; one more for safety) and starting on the
+# pooling grid, its fused colour and coverage are the full frame's, bit for bit
+BAND_REACH = 4
 
 
 def sum_views(x: torch.Tensor) -> torch.Tensor:
@@ -157,15 +164,13 @@ class FastFusionGraph(nn.Module):
         kept = (count > 0).to(rgba.dtype)
         return rgba + kept * (plain - rgba)
 
-    def forward(self, sampled, cover, udp):
-        f = self.model.fusion
-        n, m, _, h, w = sampled.shape
-        s, r = f.score_scale, f.refine_scale
-        a = udp[:, 3:4]
-        udp = torch.cat([udp[:, :3] * a, a], 1)  # LookupNet.encode_pose
-        sampled4 = sampled.reshape(m, 4, h, w)
-        cover4 = cover.reshape(m, 1, h, w)
-        udp_small = F.avg_pool2d(udp, s)
+    def fuse(self, sampled4, cover4, udp_small):
+        """The views' softmax fusion: sampled4 [M, 4, H, W], cover4 [M, 1, H, W], udp_small the
+        ``encode_pose``'d UDP pooled by ``score_scale`` -> (fused [1, 4, H, W], coverage [1, 1, H, W]). Where no view covers a
+        pixel (cover 0 in every view) both are exactly 0 whatever the scores: what lets the
+        cropped graph (``FusionViewsGraph``) run on the covered columns only."""
+        m, _, h, w = sampled4.shape
+        s = self.model.fusion.score_scale
         score = self.scores(F.avg_pool2d(sampled4, s), F.avg_pool2d(cover4, s), udp_small)
         # score + 8 (cover - 1), the constant moved before the (linear) resize
         score = F.interpolate(score - 8.0, size=(h, w), mode="bilinear", align_corners=False).reshape(m, 1, h, w)
@@ -175,7 +180,14 @@ class FastFusionGraph(nn.Module):
         seen = e * (cover4 > 0.01).to(e.dtype)
         fused = sum_views(seen * sampled4) / torch.maximum(sum_views(seen), 1e-6 * total)
         coverage = sum_views(e * cover4) / total
-        udp_refine = udp_small if r == s else F.avg_pool2d(udp, r)
+        return fused, coverage
+
+    def finish(self, fused, coverage, udp, udp_refine, sampled4=None, cover4=None):
+        """The refinement and the keep-seen rule on the fused views (``udp`` ``encode_pose``'d,
+        ``udp_refine`` it pooled by ``refine_scale``) -> premultiplied RGBA [1, 4, H, W]
+        (``sampled4``/``cover4``: only the unlit rule takes them)."""
+        h, w = udp.shape[-2:]
+        r = self.model.fusion.refine_scale
         delta = self.refine(F.avg_pool2d(fused, r), F.avg_pool2d(coverage, r), udp_refine)
         delta = F.interpolate(delta, size=(h, w), mode="bilinear", align_corners=False)
         rgba = (fused + delta).clamp(0, 1)
@@ -185,3 +197,78 @@ class FastFusionGraph(nn.Module):
             if not self.inked:
                 rgba = self.keep_plain_lookup(rgba, sampled4, cover4, udp)
         return torch.minimum(rgba, rgba[:, 3:4])  # premultiplied: colour never exceeds alpha (alpha: min(a, a))
+
+    def forward(self, sampled, cover, udp):
+        n, m, _, h, w = sampled.shape
+        udp = encode_pose(udp)
+        sampled4 = sampled.reshape(m, 4, h, w)
+        cover4 = cover.reshape(m, 1, h, w)
+        f = self.model.fusion
+        udp_small = F.avg_pool2d(udp, f.score_scale)
+        fused, coverage = self.fuse(sampled4, cover4, udp_small)
+        udp_refine = udp_small if f.refine_scale == f.score_scale else F.avg_pool2d(udp, f.refine_scale)
+        return self.finish(fused, coverage, udp, udp_refine, sampled4, cover4)
+
+
+def encode_pose(udp: torch.Tensor) -> torch.Tensor:
+    """``LookupNet.encode_pose``: the UDP's landmark premultiplied by its alpha."""
+    a = udp[:, 3:4]
+    return torch.cat([udp[:, :3] * a, a], 1)
+
+
+class FusionViewsGraph(nn.Module):
+    """The views' half of ``FastFusionGraph`` for ONNX export, on a band of columns:
+    (sampled [1, M, 4, H, w], cover [1, M, 1, H, w], udp [1, 4, H, w]) -> (fused, coverage).
+    Exact on the full frame's columns when the band starts at an even column (the
+    score's pooling grid) and reaches ``CROP_MARGIN`` columns past every column any
+    view or the target covers (or the frame's edge): the scores' convolutions and
+    resize reach at most that far, and where no view covers, fused and coverage are 0."""
+
+    def __init__(self, model):
+        super().__init__()
+        self.graph = FastFusionGraph(model, keep_seen=True, inked=True)
+
+    def forward(self, sampled, cover, udp):
+        n, m, _, h, w = sampled.shape
+        s = self.graph.model.fusion.score_scale
+        return self.graph.fuse(sampled.reshape(m, 4, h, w), cover.reshape(m, 1, h, w),
+                               F.avg_pool2d(encode_pose(udp), s))
+
+
+class FusionFinishGraph(nn.Module):
+    """The other half for ONNX export, on the full frame: (fused [1, 4, H, W],
+    coverage [1, 1, H, W], udp [1, 4, H, W]) -> rgba; an inked sheet's look only
+    (the unlit rule takes the views)."""
+
+    def __init__(self, model, keep_seen: bool = True):
+        super().__init__()
+        self.graph = FastFusionGraph(model, keep_seen=keep_seen, inked=True)
+
+    def forward(self, fused, coverage, udp):
+        udp = encode_pose(udp)
+        return self.graph.finish(fused, coverage, udp, F.avg_pool2d(udp, self.graph.model.fusion.refine_scale))
+
+
+def band_columns(udp_alpha: np.ndarray, cover: np.ndarray, size: int, score_scale: int, step: int
+                 ) -> tuple[int, int] | None:
+    """(first column, width) of the band ``FusionViewsGraph`` runs on for a frame, or None
+    (the whole frame): ``udp_alpha`` [H, W] and ``cover`` [M, H, W] of the frame; the band
+    holds every column any of them covers plus ``BAND_REACH`` pooled pixels each side,
+    starts on the pooling grid and is a multiple of ``step`` wide (a graph per width).
+    None when that is the whole frame or nothing is covered."""
+    covered = (udp_alpha > 0).any(0) | (cover > 0).any(1).any(0)
+    cols = np.flatnonzero(covered)
+    if cols.size == 0:
+        return None
+    reach = BAND_REACH * score_scale
+    first, last = max(0, int(cols[0]) - reach), min(size, int(cols[-1]) + 1 + reach)  # [first, last)
+    first -= first % score_scale
+    width = -(-(last - first) // step) * step
+    if width >= size:
+        return None
+    lo = -(-max(0, last - width) // score_scale) * score_scale  # on the grid, reaching `last`
+    hi = min(first, size - width)  # both on the grid
+    if lo > hi:
+        return None
+    centred = (first + last - width) // 2 // score_scale * score_scale  # room on both sides
+    return min(max(centred, lo), hi), width

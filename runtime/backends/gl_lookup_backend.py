@@ -12,7 +12,10 @@ For lookup-architecture models (conr-rt) only. Per frame:
    the same maths arranged for ONNX Runtime's kernels, ``fusion_graph.FastFusionGraph``)
    and run in ONNX Runtime, or the torch module itself (``fusion="torch"``).
    Exact correspondences (``infer_views``) skip step 1: the raster stage's
-   correspondence pass found the samples.
+   correspondence pass found the samples; for inked looks the graph runs in
+   two halves, the views' (scores, softmax over views) on the band of columns
+   the character covers, the refinement on the whole frame: the same numbers
+   for ~0.8-0.9x the CPU (``_infer_band``, docs/runtime.md "Session 8").
 
 The GL context is the backend's own (headless EGL, else a hidden window, as
 ``shaders.create_context``) and lives on one private thread: an EGL context
@@ -41,13 +44,14 @@ from ..nn.lookup_net import LookupNet
 from ..nn.sheet import SheetCache
 from .base import Backend, register_backend
 from .cache import GraphCache
-from .fusion_graph import FastFusionGraph
+from .fusion_graph import FastFusionGraph, FusionFinishGraph, FusionViewsGraph, band_columns
 from .onnx_backend import OPSET, open_session, weights_fingerprint
 
 log = logging.getLogger(__name__)
 
 FUSIONS = ("onnxruntime", "torch")
-FUSION_FORMAT = 13  # bump when the exported fusion graph changes (part of the cached file name)
+FUSION_FORMAT = 14  # bump when the exported fusion graph changes (part of the cached file name)
+BAND_STEPS = 8  # the views' band is a multiple of 1/BAND_STEPS of the frame wide: at most that many graphs per size
 
 
 def default_threads() -> int:
@@ -65,17 +69,36 @@ def export_fusion_onnx(model, path, size: int, views: int, keep_seen: bool = Fal
     (``keep_seen``: the variant for exact correspondences, see ``FusionNet.forward``, for the
     sheet's look ``inked``, ``sheet.SheetCache.ink``: a graph per look, each with only its
     look's rule), as ``FastFusionGraph`` arranges it for ONNX Runtime (runtime/backends/fusion_graph.py)."""
+    shapes = {"sampled": (1, views, 4, size, size), "cover": (1, views, 1, size, size), "udp": (1, 4, size, size)}
+    return _export(FastFusionGraph(model.eval(), keep_seen, inked), shapes, ["rgba"], path,
+                   f"{model.cfg.name} fusion graph ({views} views, {size}x{size})")
+
+
+def export_views_onnx(model, path, size: int, width: int, views: int) -> Path:
+    """The views' half of the fusion graph (``FusionViewsGraph``) on a band of ``width``
+    columns of a ``size`` frame: (sampled, cover, udp) -> (fused, coverage)."""
+    shapes = {"sampled": (1, views, 4, size, width), "cover": (1, views, 1, size, width), "udp": (1, 4, size, width)}
+    return _export(FusionViewsGraph(model.eval()), shapes, ["fused", "coverage"], path,
+                   f"{model.cfg.name} fusion views ({views} views, {width}x{size})")
+
+
+def export_finish_onnx(model, path, size: int, keep_seen: bool = True) -> Path:
+    """The other half (``FusionFinishGraph``, an inked look) on the whole frame:
+    (fused, coverage, udp) -> rgba."""
+    shapes = {"fused": (1, 4, size, size), "coverage": (1, 1, size, size), "udp": (1, 4, size, size)}
+    return _export(FusionFinishGraph(model.eval(), keep_seen), shapes, ["rgba"], path,
+                   f"{model.cfg.name} fusion finish ({size}x{size})")
+
+
+def _export(module, shapes: dict, outputs: list[str], path, what: str) -> Path:
     path = Path(path)
     g = torch.Generator().manual_seed(0)
-    example = (torch.rand(1, views, 4, size, size, generator=g), torch.rand(1, views, 1, size, size, generator=g),
-               torch.rand(1, 4, size, size, generator=g))
-    names = ["sampled", "cover", "udp"]
+    example = tuple(torch.rand(*shape, generator=g) for shape in shapes.values())
     with torch.no_grad(), warnings.catch_warnings():
         warnings.simplefilter("ignore")  # static sides become constants (TracerWarning): intended
-        torch.onnx.export(FastFusionGraph(model.eval(), keep_seen, inked), example, str(path),
-                          input_names=names, output_names=["rgba"], opset_version=OPSET,
-                          dynamo=False, do_constant_folding=True)
-    log.info("exported %s fusion graph (%d views, %dx%d) to %s", model.cfg.name, views, size, size, path)
+        torch.onnx.export(module, example, str(path), input_names=list(shapes), output_names=outputs,
+                          opset_version=OPSET, dynamo=False, do_constant_folding=True)
+    log.info("exported %s to %s", what, path)
     return path
 
 
@@ -144,6 +167,14 @@ class GlLookupBackend(Backend):
         self._fusion_key = None
         self._seen_session = None  # the fusion graph for exact correspondences (keep_seen)
         self._seen_key = None
+        # the banded fusion (inked looks): the views' half on the covered columns, the rest on the
+        # whole frame (fusion_graph.FusionViewsGraph / FusionFinishGraph), the same numbers
+        self.banded = True
+        self._finish_session = None
+        self._bands: dict = {}  # band width -> views session (None: it failed; the whole graph then)
+        self._band_jobs: dict = {}  # band width -> Future of (key, session), exported in the background
+        self._band_out = None  # the whole frame's fused colour and coverage, zero outside the band
+        self._exports = None  # ThreadPoolExecutor for the band graphs, made on first need
         self._out = None
         self.graphs = GraphCache("onnx")
         if threads and fusion == "torch":  # torch's thread count is process-wide: only when asked for
@@ -245,9 +276,79 @@ class GlLookupBackend(Backend):
             look = self.cache.look  # a sheet whose look was not judged: FusionNet's ink=None, i.e. inked
             inked = look is None or look.inked
             if self._seen_key != (size, views, inked):
-                self._seen_session = open_session(self._graph(size, views, keep_seen=self.model.cfg.lookup.keep_seen,
-                                                              inked=inked), self.threads, self.providers)
+                keep_seen = self.model.cfg.lookup.keep_seen
+                self._seen_session = open_session(self._graph(size, views, keep_seen=keep_seen, inked=inked),
+                                                  self.threads, self.providers)
                 self._seen_key = (size, views, inked)
+                self._finish_session, self._bands, self._band_jobs = None, {}, {}
+                if self.banded and inked:  # the unlit rule takes the views at full size: the whole graph
+                    name = f"{self.model.cfg.name}-fusion{FUSION_FORMAT}-finish{'-seen' if keep_seen else ''}-{size}-" \
+                           f"{weights_fingerprint(self.model)}.onnx"
+                    path = self.graphs.get(name, lambda part: export_finish_onnx(self.model, part, size, keep_seen))
+                    self._finish_session = open_session(path, self.threads, self.providers)
+                    self._band_out = (np.zeros((1, 4, size, size), np.float32),
+                                      np.zeros((1, 1, size, size), np.float32))
+
+    def _band_session(self, width: int, step: int):
+        """The views' graph for a band ``width`` wide, or None while it is exported (on a thread
+        of its own: the whole graph shades meanwhile). The first band of a sheet waits for its
+        graph and starts the next narrower and wider ones (a walking character's band moves
+        between two widths): a graph opened later costs a few frames on the whole graph."""
+        if width in self._bands:
+            return self._bands[width]
+        first = not self._bands and not self._band_jobs
+        job = self._band_jobs.get(width) or self._submit_band(width)
+        if first:
+            for other in (width - step, width + step):
+                if 0 < other < self.cache.size:
+                    self._submit_band(other)
+        elif not job.done():
+            return None
+        del self._band_jobs[width]
+        key = self._seen_key
+        try:
+            got, session = job.result()
+        except Exception as exc:  # the whole graph serves this width from now on
+            log.warning("gl-lookup: the fusion graph for a %d-column band failed (%s); the whole frame's "
+                        "graph runs instead", width, exc)
+            got, session = key, None
+        if got != key:  # a graph for a sheet set before this one
+            return None
+        self._bands[width] = session
+        return session
+
+    def _submit_band(self, width: int):
+        """Export and open the views' graph for a band ``width`` wide on the export thread."""
+        key, (size, views) = self._seen_key, (self.cache.size, self.cache.views)
+
+        def make():
+            name = (f"{self.model.cfg.name}-fusion{FUSION_FORMAT}-views-{size}x{width}-v{views}-"
+                    f"{weights_fingerprint(self.model)}.onnx")
+            path = self.graphs.get(name, lambda part: export_views_onnx(self.model, part, size, width, views))
+            return key, open_session(path, self.threads, self.providers)
+
+        if self._exports is None:
+            self._exports = ThreadPoolExecutor(1, thread_name_prefix="conrt-fusion-export")
+        job = self._band_jobs[width] = self._exports.submit(make)
+        return job
+
+    def _infer_band(self, udp: np.ndarray, sampled: np.ndarray, cover: np.ndarray) -> np.ndarray | None:
+        """The banded fusion of one frame, or None (no band narrower than the frame, or its graph not
+        ready): the views' half on the columns the character covers, the rest on the whole frame."""
+        size, s = self.cache.size, self.model.fusion.score_scale
+        step = max(s, size // BAND_STEPS // s * s)
+        band = band_columns(udp[0, 3], cover[0, :, 0], size, s, step)
+        session = None if band is None else self._band_session(band[1], step)
+        if session is None:
+            return None
+        cols = slice(band[0], band[0] + band[1])
+        part = {"sampled": np.ascontiguousarray(sampled[..., cols]), "cover": np.ascontiguousarray(cover[..., cols]),
+                "udp": np.ascontiguousarray(udp[..., cols])}
+        fused, coverage = self._band_out
+        fused.fill(0.0)  # outside the band no view covers: fused colour and coverage are 0 there
+        coverage.fill(0.0)
+        fused[..., cols], coverage[..., cols] = session.run(["fused", "coverage"], part)
+        return self._finish_session.run(["rgba"], {"fused": fused, "coverage": coverage, "udp": udp})[0]
 
     def infer_views(self, udp: np.ndarray, sampled: np.ndarray, cover: np.ndarray) -> np.ndarray:
         if self.lookup is None:
@@ -255,6 +356,10 @@ class GlLookupBackend(Backend):
         udp = np.ascontiguousarray(udp, dtype=np.float32)
         if self.fusion == "onnxruntime":
             self.prepare_views()  # no-op once open for this sheet's size, views and look
+            if self.banded and self._finish_session is not None:
+                rgba = self._infer_band(udp, sampled, cover)
+                if rgba is not None:
+                    return rgba
             feeds = {"sampled": sampled, "cover": cover, "udp": udp}  # the look is in the graph
             return self._seen_session.run(["rgba"], feeds)[0]
         with torch.inference_mode():
@@ -300,7 +405,10 @@ class GlLookupBackend(Backend):
         except Exception as exc:  # closing must not raise (it also runs from __del__)
             log.debug("gl-lookup: release failed: %s", exc)
         gl.shutdown(wait=False)
-        self.session = self._seen_session = None
+        if self._exports is not None:
+            self._exports.shutdown(wait=False, cancel_futures=True)
+        self.session = self._seen_session = self._finish_session = None
+        self._bands, self._band_jobs = {}, {}
         self._fusion_key = self._seen_key = None
         self.graphs.close()
         super().close()

@@ -1,0 +1,103 @@
+"""The banded fusion (runtime/backends/fusion_graph.py ``FusionViewsGraph`` /
+``FusionFinishGraph``, the gl-lookup backend's ``_infer_band``): the views' half of
+the fusion graph runs on the columns the character covers, the rest on the whole
+frame. On real exact-correspondence frames of the default runtime it must give
+the whole graph's frame bit for bit (fused colour and coverage are exactly 0
+where no view covers, and the band reaches past the scores' reach)."""
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+
+from conrt.runtime.app.frame_loop import open_runtime
+from conrt.runtime.backends.fusion_graph import BAND_REACH, band_columns
+from conrt.runtime.backends.gl_lookup_backend import export_finish_onnx, export_fusion_onnx, export_views_onnx
+from conrt.runtime.backends.onnx_backend import open_session
+from conrt.runtime.nn.sheet import prepare_udp
+
+SIZE = 128
+
+
+def test_band_columns_hold_the_covered_columns_and_the_reach():
+    size, s, step = 128, 2, 16
+    alpha, cover = np.zeros((size, size), np.float32), np.zeros((3, size, size), np.float32)
+    alpha[10:90, 51:70] = 1.0
+    cover[2, 40:50, 47] = 0.3  # a view covering a column the target alpha does not (seen from there)
+    x0, width = band_columns(alpha, cover, size, s, step)
+    assert x0 % s == 0 and width % step == 0 and 0 <= x0 and x0 + width <= size
+    assert x0 <= 47 - BAND_REACH * s and x0 + width >= 70 + BAND_REACH * s  # both sides' reach
+    assert width < size
+    # nothing covered, or the band would be the whole frame: None (the whole graph)
+    assert band_columns(np.zeros_like(alpha), np.zeros_like(cover), size, s, step) is None
+    wide = np.zeros_like(alpha)
+    wide[:, 5:120] = 1.0
+    assert band_columns(wide, cover, size, s, step) is None
+    # at the frame's edge the band stops there (the whole graph pads there too)
+    edge = np.zeros_like(alpha)
+    edge[:, 0:20] = 1.0
+    x0, width = band_columns(edge, np.zeros_like(cover), size, s, step)
+    assert x0 == 0 and width >= 20 + BAND_REACH * s
+
+
+@pytest.fixture(scope="module")
+def runtime_frames():
+    """(the default runtime, [(udp [H, W, 4], (sampled, cover))]) at 128², 3 walk frames."""
+    with open_runtime(size=SIZE, clip="walk", backend="gl-lookup") as rt:
+        assert rt.raster.correspondence is not None
+        frames = []
+        for _ in range(3):
+            pose = rt.physics.step()
+            rt.raster.render(pose, rt.raster.camera(pose))
+            frames.append((rt.raster.read().copy(), tuple(x.copy() for x in rt.raster.read_views())))
+        yield rt, frames
+
+
+def test_the_graph_halves_are_the_whole_graph(runtime_frames, tmp_path):
+    rt, frames = runtime_frames
+    model = rt.shader.backend.model
+    views = frames[0][1][0].shape[0]
+    whole = open_session(export_fusion_onnx(model, tmp_path / "whole.onnx", SIZE, views, True, True), 1)
+    finish = open_session(export_finish_onnx(model, tmp_path / "finish.onnx", SIZE), 1)
+    sessions = {}
+    for udp, (sampled, cover) in frames:
+        x, _ = prepare_udp(udp, SIZE, False)
+        feeds = {"sampled": sampled[None], "cover": cover[None], "udp": x}
+        x0, width = band_columns(x[0, 3], cover[:, 0], SIZE, model.fusion.score_scale, 16)
+        assert width <= SIZE - 32  # the walk leaves a quarter of the columns uncovered: a real band
+        if width not in sessions:
+            sessions[width] = open_session(export_views_onnx(model, tmp_path / f"v{width}.onnx", SIZE, width, views), 1)
+        cols = slice(x0, x0 + width)
+        fused_band, coverage_band = sessions[width].run(None, {k: np.ascontiguousarray(v[..., cols])
+                                                               for k, v in feeds.items()})
+        fused, coverage = np.zeros((1, 4, SIZE, SIZE), np.float32), np.zeros((1, 1, SIZE, SIZE), np.float32)
+        fused[..., cols], coverage[..., cols] = fused_band, coverage_band
+        banded = finish.run(None, {"fused": fused, "coverage": coverage, "udp": x})[0]
+        want = whole.run(None, feeds)[0]
+        assert np.array_equal(banded, want), np.abs(banded - want).max()
+        assert want[0, 3].max() > 0.5  # the character is there
+
+
+def test_the_backend_shades_the_band_as_the_whole_frame(runtime_frames):
+    """The gl-lookup backend with the banded fusion on and off: the same frames, bit
+    for bit, and the band graph was the one that ran. The sample sheet is judged
+    unlit at 128² (whole graph only): judged inked here, as it is at 256²."""
+    rt, frames = runtime_frames
+    shader, backend = rt.shader, rt.shader.backend
+    cache = backend.cache
+    try:
+        backend.cache = dataclasses.replace(cache, look=dataclasses.replace(cache.look, inked=True))
+        backend.prepare_views()
+        assert backend._finish_session is not None
+        got = {}
+        for banded in (False, True):
+            backend.banded = banded
+            got[banded] = [shader.shade(udp, views) for udp, views in frames]
+        assert len(backend._bands) == 1 and None not in backend._bands.values()  # the band graph ran
+        for a, b in zip(got[False], got[True]):
+            assert np.array_equal(a, b), np.abs(a - b).max()
+    finally:
+        backend.banded = True
+        backend.cache = cache
+        backend.prepare_views()
