@@ -54,11 +54,6 @@ def parse_switch(value, what: str = "--antialias") -> int:
     return int(value)
 
 
-# UdpPass(coverage=k) drops triangles deep inside the silhouette (glsl/udp_coverage.glsl):
-# those whose centroid's pixel has a full occupancy within this many pixels (Chebyshev)
-INTERIOR_RADIUS = 4
-
-
 def _window(mask: np.ndarray, radius: int, combine, outside: bool) -> np.ndarray:
     """``combine`` (np.logical_and: minimum, np.logical_or: maximum) of ``mask``
     over the (2r+1)^2 window around each pixel, ``outside`` beyond the frame:
@@ -77,11 +72,18 @@ def _window(mask: np.ndarray, radius: int, combine, outside: bool) -> np.ndarray
 
 
 # a landmark jump between neighbouring covered pixels above this (box units) is an inner
-# contour (an arm over the torso): sub-pixel gaps live there, the coverage draw keeps its triangles
+# contour (an arm over the torso): sub-pixel gaps live there, and back faces that skinning
+# pushes through the front
 CONTOUR_JUMP = 0.03
-# ... within this many pixels of one (3 and 4 px gave the same edge error against an 8x8
-# reference on the sample character and Godette, 2 px 0.4 % more; 3 keeps ~8 % fewer triangles)
+# back faces are kept within this many pixels of an inner contour (3 and 4 px gave the same
+# edge error against an 8x8 reference on the sample character and Godette, 2 px 0.4 % more)
 CONTOUR_RADIUS = 3
+# pixels within this many pixels of an inner contour are never solid: a sub-pixel gap crosses
+# only pixels on a contour or next to one (its two sides' centres see different surfaces)
+GAP_RADIUS = 1
+# solid_distance is stored up to this many pixels: a triangle reaching further from its
+# centroid's pixel is always drawn (at 256^2 the sample character's reach 1-2 px)
+DISTANCE_CAP = 8
 
 
 def inner_contours(udp: np.ndarray, jump: float = CONTOUR_JUMP) -> np.ndarray:
@@ -106,32 +108,44 @@ def inner_contours(udp: np.ndarray, jump: float = CONTOUR_JUMP) -> np.ndarray:
     return out
 
 
-def drop_masks(udp: np.ndarray, radius: int = INTERIOR_RADIUS, jump: float = CONTOUR_JUMP,
-               contour_radius: int = CONTOUR_RADIUS) -> tuple[np.ndarray, np.ndarray]:
-    """(deep, far) [H, W] bool for the coverage draw (glsl/udp_coverage.glsl) from the
-    UDP just drawn: ``far`` = more than ``contour_radius`` px from an :func:`inner_contours`
-    pixel (back faces of closed surfaces may go there: where skinning folds a
-    surface through itself, at a contour, one can stick out), ``deep`` = far and
-    :func:`interior` (small triangles centred there may go)."""
+def drop_masks(udp: np.ndarray, jump: float = CONTOUR_JUMP, contour_radius: int = CONTOUR_RADIUS,
+               gap_radius: int = GAP_RADIUS) -> tuple[np.ndarray, np.ndarray]:
+    """(solid, far) [H, W] bool for the coverage draw (glsl/udp_coverage.glsl) from the
+    UDP just drawn. ``solid``: the occupancy is full in the pixel's 3 x 3 and no
+    :func:`inner_contours` pixel is within ``gap_radius``: its coverage is 1 (the
+    only loss: a hole narrower than a pixel away from any contour), so the draw
+    may leave out triangles that touch solid pixels only (:func:`solid_distance`)
+    and :func:`resolve_coverage` takes no sample there. ``far``: more than
+    ``contour_radius`` px from an inner contour: back faces of closed surfaces
+    may go there (where skinning folds a surface through itself, at a contour,
+    one can stick out)."""
     occ = udp[..., 3] > 0
-    far = ~_window(inner_contours(udp, jump), contour_radius, np.logical_or, False)
-    return interior(occ, radius) & far, far
+    contours = inner_contours(udp, jump)
+    far = ~_window(contours, contour_radius, np.logical_or, False)
+    near_gap = contours if gap_radius == 0 else _window(contours, gap_radius, np.logical_or, False)
+    return interior(occ, 1) & ~near_gap, far
 
 
-def interior(occupancy: np.ndarray, radius: int = INTERIOR_RADIUS) -> np.ndarray:
+def solid_distance(solid: np.ndarray, cap: int = DISTANCE_CAP) -> np.ndarray:
+    """[H, W] u8: the Chebyshev distance from each pixel to the nearest pixel that
+    is not ``solid`` (outside the frame counts as not solid), at most ``cap``:
+    0 on non-solid pixels; every pixel within d - 1 of a pixel at d is solid. The
+    coverage draw drops a triangle whose pixel box reaches less than d from its
+    centroid's pixel (glsl/udp_coverage.glsl). ``cap`` erosions by 3 x 3."""
+    dist = np.zeros(np.shape(solid), np.uint8)
+    cur = np.asarray(solid, bool)
+    for _ in range(int(cap)):
+        if not cur.any():
+            break
+        dist += cur.view(np.uint8)
+        cur = _window(cur, 1, np.logical_and, False)
+    return dist
+
+
+def interior(occupancy: np.ndarray, radius: int = 1) -> np.ndarray:
     """[H, W] bool: the occupancy is full in the (2r+1)^2 window around the
     pixel (outside the frame counts as empty)."""
     return _window(occupancy, radius, np.logical_and, False)
-
-
-def dropped_reach(occupancy: np.ndarray, radius: int = INTERIOR_RADIUS,
-                  interior_mask: np.ndarray | None = None) -> np.ndarray:
-    """[H, W] bool: the pixels a small triangle the coverage draw dropped may
-    touch (glsl/udp_coverage.glsl: within radius - 1 of a pixel of
-    ``interior_mask``, by default :func:`interior`; the draw's: ``drop_masks``'
-    deep), all of them with a full 3 x 3 occupancy around them."""
-    deep = interior(occupancy, radius) if interior_mask is None else interior_mask
-    return interior(occupancy, 1) & _window(deep, radius - 1, np.logical_or, False)
 
 
 def closed_surface_vertices(character, weld: float = 1e-5) -> np.ndarray:
@@ -188,17 +202,15 @@ def closed_surface_vertices(character, weld: float = 1e-5) -> np.ndarray:
 
 
 def resolve_coverage(samples: np.ndarray, occupancy: np.ndarray, factor: int,
-                     interior_mask: np.ndarray | None = None) -> np.ndarray:
+                     solid: np.ndarray | None = None) -> np.ndarray:
     """[H, W] f32 coverage from the occupancy samples drawn at ``factor`` x
     (``samples``: [kH, kW], > 0 = covered, row 0 = top) and the UDP's
     ``occupancy`` ([H, W] bool): the covered fraction of each pixel's k x k
-    samples (exactly the supersampled pass's alpha), except on
-    :func:`dropped_reach`, whose samples the draw may have left out: there the
-    occupancy (1). So the only thing lost is a hole narrower than a pixel deep
-    inside the body (every centre within INTERIOR_RADIUS covered): it stays 1.
-    Sums by adding strided views (~0.2 ms at 256^2; a GPU reduction pass cost
-    ~3 ms on llvmpipe). ``interior_mask``: :func:`interior` of the occupancy if
-    already computed (the coverage draw computed it)."""
+    samples (exactly the supersampled pass's alpha), except on ``solid``
+    pixels (:func:`drop_masks`; the draw left out the triangles touching only
+    those): there 1. None: no pixel is solid (every sample was drawn). Sums by
+    adding strided views (~0.2 ms at 256^2; a GPU reduction pass cost ~3 ms on
+    llvmpipe)."""
     occ = np.asarray(occupancy, bool)
     h, w = occ.shape
     k = int(factor)
@@ -212,7 +224,8 @@ def resolve_coverage(samples: np.ndarray, occupancy: np.ndarray, factor: int,
     for i in range(1, k):
         counts += rows[..., i]
     cover = counts.astype(np.float32) / np.float32(k * k)  # = the GPU resolve's float(covered) / float(k * k)
-    cover[dropped_reach(occ, interior_mask=interior_mask)] = 1.0
+    if solid is not None:
+        cover[solid] = 1.0
     return cover
 
 
