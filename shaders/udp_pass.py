@@ -103,6 +103,7 @@ class UdpPass:
         self._rules: moderngl.Texture | None = None  # RG8: what the coverage draw may drop per pixel
         self._occupancy: np.ndarray | None = None  # [H, W] bool of the last render, row 0 = top
         self._solid: np.ndarray | None = None  # its solid pixels (coverage.drop_masks), row 0 = top
+        self._udp_read: np.ndarray | None = None  # the UDP the coverage draw read, handed to the next read()
         if visibility and (self.antialias > 1 or rows != "top-first"):
             raise ConfigError("the UDP pass writes the visibility buffer only at antialias=1 with rows='top-first' "
                               "(the correspondence pass's layout)")
@@ -198,6 +199,7 @@ class UdpPass:
         if not np.isfinite(mvp).all():
             raise InputError("camera matrices contain NaN/inf")
         self.geometry.update(pose)  # validates the pose before anything is drawn
+        self._udp_read = None
         fbo = self._hi[0] if self._hi is not None else self.fbo
         fbo.use()  # Mesa skips transform feedback too while an incomplete framebuffer is bound
         self.geometry.bind_joints(self._skin_program, 0)
@@ -220,6 +222,7 @@ class UdpPass:
         self.fbo.read_into(udp, components=4, dtype="f4", alignment=1)
         occupancy = udp[..., 3] > 0  # in the draw's own row order
         self._occupancy = occupancy[::-1] if self.rows == "gl" else occupancy
+        self._udp_read = udp  # read() returns it instead of reading the same pixels again
         solid, far = drop_masks(udp)
         self._solid = solid[::-1] if self.rows == "gl" else solid
         rules = np.empty((self.height, self.width, 2), np.uint8)  # r: solid_distance, g: 255 = back faces may go
@@ -252,9 +255,11 @@ class UdpPass:
     @current
     def read(self) -> UdpFrame:
         """Read the last render back: [H, W, 4] f32, row 0 = top."""
-        data = np.empty((self.height, self.width, 4), np.float32)
-        # Default: rows are already top-first in the target (raster_view_proj flips y).
-        self.fbo.read_into(data, components=4, dtype="f4", alignment=1)
+        data, self._udp_read = self._udp_read, None  # the coverage draw read it already (once)
+        if data is None:
+            data = np.empty((self.height, self.width, 4), np.float32)
+            # Default: rows are already top-first in the target (raster_view_proj flips y).
+            self.fbo.read_into(data, components=4, dtype="f4", alignment=1)
         if self.rows == "gl":
             data = np.ascontiguousarray(data[::-1])
         return UdpFrame(data=data)
@@ -319,7 +324,7 @@ class UdpPass:
             if obj is not None:
                 obj.release()
         self.fbo = self.texture = self.visibility = self._depth = self._hi = self._cover = self._rules = None
-        self._occupancy = self._solid = None
+        self._occupancy = self._solid = self._udp_read = None
 
     def __enter__(self) -> "UdpPass":
         return self

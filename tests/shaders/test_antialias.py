@@ -325,3 +325,25 @@ def test_drop_masks_keep_everything_near_an_inner_contour():
     assert not far[5:35, 29 - r:31 + r].any() and far[5:35, :29 - r].all() and far[5:35, 31 + r:].all()
     assert not solid[:, 29 - g:31 + g].any() and solid[6:34, 6:29 - g].all() and solid[6:34, 31 + g:54].all()
     assert np.array_equal(solid[:, :29 - g], interior(occ)[:, :29 - g])
+
+
+def test_soften_edges_on_a_strided_frame_writes_back_the_same_result():
+    """A frame that is a view (not one block) is softened in place like a contiguous one."""
+    rng = np.random.default_rng(0)
+    occ = np.zeros((20, 24), np.float32)
+    occ[4:15, 5:19] = 1
+    cov = occ.copy()
+    cov[4, 5:19] = 0.5  # the inner edge
+    cov[3, 6:18] = 2 / 9  # the outer edge
+    cov[18, 2] = 1 / 9  # a sliver with no covered neighbour
+    rgba = (rng.random((20, 24, 4)) * occ[..., None]).astype(np.float32)
+    wide = np.zeros((20, 24, 6), np.float32)
+    wide[..., 1:5] = rgba
+    strided = wide[..., 1:5]
+    assert not strided.flags.c_contiguous
+    expected = soften_edges(rgba.copy(), occ, cov)
+    assert soften_edges(strided, occ, cov) is strided
+    np.testing.assert_array_equal(wide[..., 1:5], expected)
+    np.testing.assert_array_equal(expected[4, 5:19], rgba[4, 5:19] * 0.5)
+    np.testing.assert_allclose(expected[3, 7], rgba[4, 6:9].mean(0) * 2 / 9, rtol=1e-6)
+    assert (expected[18, 2] == 0).all() and (wide[..., [0, 5]] == 0).all()
