@@ -75,36 +75,44 @@ def _window(mask: np.ndarray, radius: int, combine, outside: bool) -> np.ndarray
 # contour (an arm over the torso): sub-pixel gaps live there, and back faces that skinning
 # pushes through the front
 CONTOUR_JUMP = 0.03
-# back faces are kept within this many pixels of an inner contour (3 and 4 px gave the same
-# edge error against an 8x8 reference on the sample character and Godette, 2 px 0.4 % more)
-CONTOUR_RADIUS = 3
+# back faces are kept within this many pixels of an inner contour (against an 8x8 reference
+# on the sample character and Godette, 6 poses at 128^2 and 256^2: 3, 2 and 1 px within 0.3 % of
+# the summed edge error of 3 x 3 samples everywhere, 0 px up to 3.6 % above it)
+CONTOUR_RADIUS = 1
 # pixels within this many pixels of an inner contour are never solid: a sub-pixel gap crosses
 # only pixels on a contour or next to one (its two sides' centres see different surfaces)
 GAP_RADIUS = 1
 # solid_distance is stored up to this many pixels: a triangle reaching further from its
-# centroid's pixel is always drawn (at 256^2 the sample character's reach 1-2 px)
+# centroid's pixel is always drawn (the sample character's triangles reach 1-2 px at 256^2:
+# a cap of 4 kept 0.5 % more of them than 8, 2 40 % more; Godette's larger ones need 8)
 DISTANCE_CAP = 8
 
 
 def inner_contours(udp: np.ndarray, jump: float = CONTOUR_JUMP) -> np.ndarray:
     """[H, W] bool: covered pixels whose landmark differs from a covered
     4-neighbour's by more than ``jump`` in some axis (``udp``: [H, W, 4])."""
+    h, w = udp.shape[:2]
     occ = udp[..., 3] > 0
-    across = occ[:, 1:] & occ[:, :-1]
-    down = occ[1:] & occ[:-1]
-    big_x = np.zeros(across.shape, bool)
-    big_y = np.zeros(down.shape, bool)
+    big_x, big_y = np.zeros((h, w - 1), bool), np.zeros((h - 1, w), bool)  # the pair differs (across, down)
+    dx, dy = np.empty((h, w - 1), np.float32), np.empty((h - 1, w), np.float32)
+    tx, ty = np.empty((h, w - 1), bool), np.empty((h - 1, w), bool)
     for c in range(3):  # per channel plane: a max over the short last axis is ~10x slower in NumPy
         lm = np.ascontiguousarray(udp[..., c])
-        big_x |= np.abs(lm[:, 1:] - lm[:, :-1]) > jump
-        big_y |= np.abs(lm[1:] - lm[:-1]) > jump
-    across &= big_x
-    down &= big_y
+        np.subtract(lm[:, 1:], lm[:, :-1], out=dx)
+        np.greater(np.abs(dx, out=dx), jump, out=tx)
+        big_x |= tx
+        np.subtract(lm[1:], lm[:-1], out=dy)
+        np.greater(np.abs(dy, out=dy), jump, out=ty)
+        big_y |= ty
+    big_x &= occ[:, 1:]  # both pixels of the pair covered
+    big_x &= occ[:, :-1]
+    big_y &= occ[1:]
+    big_y &= occ[:-1]
     out = np.zeros(occ.shape, bool)
-    out[:, 1:] |= across
-    out[:, :-1] |= across
-    out[1:] |= down
-    out[:-1] |= down
+    out[:, 1:] |= big_x
+    out[:, :-1] |= big_x
+    out[1:] |= big_y
+    out[:-1] |= big_y
     return out
 
 
@@ -121,9 +129,11 @@ def drop_masks(udp: np.ndarray, jump: float = CONTOUR_JUMP, contour_radius: int 
     one can stick out)."""
     occ = udp[..., 3] > 0
     contours = inner_contours(udp, jump)
-    far = ~_window(contours, contour_radius, np.logical_or, False)
-    near_gap = contours if gap_radius == 0 else _window(contours, gap_radius, np.logical_or, False)
-    return interior(occ, 1) & ~near_gap, far
+    near = {r: contours if r == 0 else _window(contours, r, np.logical_or, False)
+            for r in {int(contour_radius), int(gap_radius)}}  # one window when the radii agree
+    solid = interior(occ, 1)
+    solid &= ~near[int(gap_radius)]
+    return solid, ~near[int(contour_radius)]
 
 
 def solid_distance(solid: np.ndarray, cap: int = DISTANCE_CAP) -> np.ndarray:
