@@ -19,12 +19,13 @@ that need a binary mask test ``a > 0`` (or ``a >= 0.5``), not ``a == 1``.
 
 With ``coverage=k`` (k > 1) the UDP stays exactly what ``antialias=1`` draws
 and the pass also draws the occupancy alone at k x the size (one byte a sample,
-no depth test, the same skinned vertices); :meth:`read_coverage` reduces it on
-the host at the silhouette only (``shaders.coverage.resolve_coverage``: the
-covered fraction of the k x k samples of each pixel whose 3 x 3 neighbourhood
-is not all one occupancy, the occupancy elsewhere): the runtime's
-anti-aliased silhouette (``shaders.coverage.soften_edges``) without touching
-the network's input.
+no depth test, the same skinned vertices), only the triangles that touch a
+thin band at the silhouette and the inner contours (``shaders.coverage.drop_masks``:
+everything else is "solid", coverage 1); :meth:`read_coverage` reduces it on
+the host (``shaders.coverage.resolve_coverage``: the covered fraction of each
+pixel's k x k samples, 1 on solid pixels): the runtime's anti-aliased
+silhouette (``shaders.coverage.soften_edges``) without touching the network's
+input. The UDP read back to find the band is what the next :meth:`read` returns.
 
 With ``visibility=True`` the same draw also writes the visibility buffer of
 the exact sheet correspondences (:attr:`visibility`: triangle id + 1 and its
