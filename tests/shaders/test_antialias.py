@@ -271,8 +271,9 @@ def test_real_character_coverage_draws_a_thin_band_and_keeps_the_udp(gl_ctx, nam
             p.set_character(character)
         assert covered.geometry.alpha_rule == (name == GODETTE)
         hard = plain.run(pose, cam).data
-        udp = covered.run(pose, cam).data
+        udp = covered.run(pose, cam).data  # the array the coverage draw read to find the band
         np.testing.assert_array_equal(udp, hard)
+        np.testing.assert_array_equal(covered.read().data, hard)  # a second read: from the GL again
         np.testing.assert_array_equal(covered.visibility.read(), plain.visibility.read())
         cov = covered.read_coverage()
         alpha = soft.run(pose, cam).data[..., 3]
