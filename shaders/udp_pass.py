@@ -19,12 +19,13 @@ that need a binary mask test ``a > 0`` (or ``a >= 0.5``), not ``a == 1``.
 
 With ``coverage=k`` (k > 1) the UDP stays exactly what ``antialias=1`` draws
 and the pass also draws the occupancy alone at k x the size (one byte a sample,
-no depth test, the same skinned vertices); :meth:`read_coverage` reduces it on
-the host at the silhouette only (``shaders.coverage.resolve_coverage``: the
-covered fraction of the k x k samples of each pixel whose 3 x 3 neighbourhood
-is not all one occupancy, the occupancy elsewhere): the runtime's
-anti-aliased silhouette (``shaders.coverage.soften_edges``) without touching
-the network's input.
+no depth test, the same skinned vertices), only the triangles that touch a
+thin band at the silhouette and the inner contours (``shaders.coverage.drop_masks``:
+everything else is "solid", coverage 1); :meth:`read_coverage` reduces it on
+the host (``shaders.coverage.resolve_coverage``: the covered fraction of each
+pixel's k x k samples, 1 on solid pixels): the runtime's anti-aliased
+silhouette (``shaders.coverage.soften_edges``) without touching the network's
+input. The UDP read back to find the band is what the next :meth:`read` returns.
 
 With ``visibility=True`` the same draw also writes the visibility buffer of
 the exact sheet correspondences (:attr:`visibility`: triangle id + 1 and its
@@ -51,8 +52,8 @@ from conrt.errors import ConfigError, InputError
 from conrt.limits import check_gl_frame
 from conrt.shaders.camera import raster_view_proj
 from conrt.shaders.context import current
-from conrt.shaders.coverage import (INTERIOR_RADIUS, CoverageResolve, check_factor, closed_surface_vertices,
-                                    drop_masks, resolve_coverage)
+from conrt.shaders.coverage import (CoverageResolve, check_factor, closed_surface_vertices, drop_masks,
+                                    resolve_coverage, solid_distance)
 from conrt.shaders.geometry import SkinnedGeometry
 from conrt.shaders.material import albedo_image, albedo_texture, base_color
 from conrt.shaders.program import load_program
@@ -100,9 +101,10 @@ class UdpPass:
             raise ConfigError("coverage=k is the supersampled occupancy beside a plain UDP; with antialias=k the "
                               "UDP's own alpha is already the coverage (give one of them)")
         self._cover: tuple | None = None  # (k x fbo, its one-byte texture: 255 where a sample is covered)
-        self._interior: moderngl.Texture | None = None  # R8: occupancy full around the pixel (coverage.interior)
+        self._rules: moderngl.Texture | None = None  # RG8: what the coverage draw may drop per pixel
         self._occupancy: np.ndarray | None = None  # [H, W] bool of the last render, row 0 = top
-        self._deep: np.ndarray | None = None  # its coverage.interior, row 0 = top
+        self._solid: np.ndarray | None = None  # its solid pixels (coverage.drop_masks), row 0 = top
+        self._udp_read: np.ndarray | None = None  # the UDP the coverage draw read, handed to the next read()
         if visibility and (self.antialias > 1 or rows != "top-first"):
             raise ConfigError("the UDP pass writes the visibility buffer only at antialias=1 with rows='top-first' "
                               "(the correspondence pass's layout)")
@@ -115,8 +117,9 @@ class UdpPass:
         self._skinned: moderngl.Buffer | None = None
         self._closed: moderngl.Buffer | None = None  # [V] f32 coverage.closed_surface_vertices, with coverage=k
         # the coverage draw: writes 1 where covered, skips the triangles deep inside the silhouette
-        self._cover_program = load_program(ctx, "udp_coverage", defines={"INTERIOR_RADIUS": INTERIOR_RADIUS}) \
-            if self.coverage > 1 else None
+        # (its variant follows the character: the alpha rules' varyings only where they apply)
+        self._cover_variants: dict[bool, moderngl.Program] = {}  # by geometry.alpha_rule
+        self._cover_program: moderngl.Program | None = None
         self._cover_vao: moderngl.VertexArray | None = None
         self.geometry: SkinnedGeometry | None = None
         self._vao: moderngl.VertexArray | None = None
@@ -150,13 +153,13 @@ class UdpPass:
             hi_tex.filter = (moderngl.NEAREST, moderngl.NEAREST)
             hi_depth = self.ctx.depth_renderbuffer((k * self.width, k * self.height))
             self._hi = (self.ctx.framebuffer(color_attachments=[hi_tex], depth_attachment=hi_depth), hi_tex, hi_depth)
-        if self._cover_program is not None:
+        if self.coverage > 1:
             k = self.coverage
             cover_tex = self.ctx.texture((k * self.width, k * self.height), 1, dtype="f1")  # 255 = covered
             cover_tex.filter = (moderngl.NEAREST, moderngl.NEAREST)
             self._cover = (self.ctx.framebuffer(color_attachments=[cover_tex]), cover_tex)
-            self._interior = self.ctx.texture((self.width, self.height), 1, dtype="f1")
-            self._interior.filter = (moderngl.NEAREST, moderngl.NEAREST)
+            self._rules = self.ctx.texture((self.width, self.height), 2, dtype="f1")
+            self._rules.filter = (moderngl.NEAREST, moderngl.NEAREST)
 
     @current
     def set_character(self, character: Character) -> None:
@@ -167,7 +170,12 @@ class UdpPass:
         self._skin_vao = self.geometry.vertex_array(self._skin_program, indexed=False)
         skinned = [(self._skinned, "3f", "in_skinned")]
         self._vao = self.geometry.vertex_array(self.program, extra=skinned)
-        if self._cover_program is not None:
+        if self.coverage > 1:
+            alpha_rule = self.geometry.alpha_rule
+            if alpha_rule not in self._cover_variants:
+                self._cover_variants[alpha_rule] = load_program(self.ctx, "udp_coverage",
+                                                                defines={"ALPHA_RULE": 1} if alpha_rule else None)
+            self._cover_program = self._cover_variants[alpha_rule]
             self._closed = self.ctx.buffer(closed_surface_vertices(character).astype(np.float32))
             self._cover_vao = self.geometry.vertex_array(self._cover_program,
                                                          extra=skinned + [(self._closed, "f", "in_closed")])
@@ -192,6 +200,7 @@ class UdpPass:
         if not np.isfinite(mvp).all():
             raise InputError("camera matrices contain NaN/inf")
         self.geometry.update(pose)  # validates the pose before anything is drawn
+        self._udp_read = None
         fbo = self._hi[0] if self._hi is not None else self.fbo
         fbo.use()  # Mesa skips transform feedback too while an incomplete framebuffer is bound
         self.geometry.bind_joints(self._skin_program, 0)
@@ -209,22 +218,25 @@ class UdpPass:
             self._resolve.run(self._hi[1], self.fbo, self.size)
 
     def _draw_coverage(self, mvp: np.ndarray) -> None:
-        """The occupancy alone at k x, without the triangles deep inside the UDP's silhouette."""
+        """The occupancy alone at k x, only the triangles near the UDP's silhouette and inner contours."""
         udp = np.empty((self.height, self.width, 4), np.float32)
         self.fbo.read_into(udp, components=4, dtype="f4", alignment=1)
         occupancy = udp[..., 3] > 0  # in the draw's own row order
         self._occupancy = occupancy[::-1] if self.rows == "gl" else occupancy
-        deep, far = drop_masks(udp)
-        self._deep = deep[::-1] if self.rows == "gl" else deep
-        # 255: small triangles centred here may go (and back faces), 128: back faces may go, 0: keep all
-        self._interior.write(deep.view(np.uint8) * np.uint8(127) + far.view(np.uint8) * np.uint8(128))
+        self._udp_read = udp  # read() returns it instead of reading the same pixels again
+        solid, far = drop_masks(udp)
+        self._solid = solid[::-1] if self.rows == "gl" else solid
+        rules = np.empty((self.height, self.width, 2), np.uint8)  # r: solid_distance, g: 255 = back faces may go
+        rules[..., 0] = solid_distance(solid)
+        rules[..., 1] = far.view(np.uint8) * np.uint8(255)
+        self._rules.write(rules)
         fbo, _ = self._cover
         fbo.use()
         fbo.viewport = (0, 0, self.coverage * self.width, self.coverage * self.height)
         fbo.clear(0.0, 0.0, 0.0, 0.0)
         self.ctx.enable_only(moderngl.NOTHING)  # any surface covers: no depth test
-        self._interior.use(2)
-        self._cover_program["u_interior"].value = 2
+        self._rules.use(2)
+        self._cover_program["u_rules"].value = 2
         self._cover_program["u_size"].value = (float(self.width), float(self.height))
         self._cover_program["u_front_ccw"].value = self.ctx.front_face == "ccw"
         self._draw(self._cover_program, self._cover_vao, mvp)
@@ -237,14 +249,18 @@ class UdpPass:
         vao.render(moderngl.TRIANGLES, vertices=self.geometry.num_indices)
 
     def _programs(self) -> list[moderngl.Program]:
-        return [self.program] + ([self._cover_program] if self._cover_program not in (None, self.program) else [])
+        """The programs that apply the alpha rules (the coverage draw's only with them)."""
+        cover = self._cover_program if self.geometry is not None and self.geometry.alpha_rule else None
+        return [self.program] + ([cover] if cover is not None else [])
 
     @current
     def read(self) -> UdpFrame:
         """Read the last render back: [H, W, 4] f32, row 0 = top."""
-        data = np.empty((self.height, self.width, 4), np.float32)
-        # Default: rows are already top-first in the target (raster_view_proj flips y).
-        self.fbo.read_into(data, components=4, dtype="f4", alignment=1)
+        data, self._udp_read = self._udp_read, None  # the coverage draw read it already (once)
+        if data is None:
+            data = np.empty((self.height, self.width, 4), np.float32)
+            # Default: rows are already top-first in the target (raster_view_proj flips y).
+            self.fbo.read_into(data, components=4, dtype="f4", alignment=1)
         if self.rows == "gl":
             data = np.ascontiguousarray(data[::-1])
         return UdpFrame(data=data)
@@ -264,7 +280,7 @@ class UdpPass:
         self._cover[1].read_into(samples, alignment=1)
         if self.rows == "gl":
             samples = samples[::-1]
-        return resolve_coverage(samples, self._occupancy, k, interior_mask=self._deep)
+        return resolve_coverage(samples, self._occupancy, k, solid=self._solid)
 
     def run(self, pose: Pose, camera: Camera) -> UdpFrame:
         self.render(pose, camera)
@@ -286,8 +302,10 @@ class UdpPass:
         self._release_geometry()
         if self._resolve is not None:
             self._resolve.release()
-        for program in self._programs():
+        for program in [self.program, *self._cover_variants.values()]:
             program.release()
+        self._cover_variants.clear()
+        self._cover_program = None
         self._skin_program.release()
 
     def _release_geometry(self) -> None:
@@ -303,11 +321,11 @@ class UdpPass:
 
     def _release_targets(self) -> None:
         for obj in (self.fbo, self.texture, self.visibility, self._depth, *(self._hi or ()), *(self._cover or ()),
-                    self._interior):
+                    self._rules):
             if obj is not None:
                 obj.release()
-        self.fbo = self.texture = self.visibility = self._depth = self._hi = self._cover = self._interior = None
-        self._occupancy = self._deep = None
+        self.fbo = self.texture = self.visibility = self._depth = self._hi = self._cover = self._rules = None
+        self._occupancy = self._solid = self._udp_read = None
 
     def __enter__(self) -> "UdpPass":
         return self

@@ -46,12 +46,12 @@ def add_source_arguments(p: argparse.ArgumentParser) -> None:
 def add_antialias_argument(p: argparse.ArgumentParser, default: str) -> None:
     """``--antialias``: checked by RuntimeSpec.check (a one-line ConfigError naming the choices).
     On for the commands that make pictures for people (render, demo), off where every
-    millisecond counts (the bridge; RuntimeSpec's default): it costs ~14 % more CPU
-    per frame at 256², ~30 % at 128² (docs/runtime.md "Anti-aliased silhouettes")."""
+    millisecond counts (the bridge; RuntimeSpec's default): it costs ~10-15 % more CPU
+    per frame at 256², ~20 % at 128² (docs/runtime.md "Anti-aliased silhouettes")."""
     p.add_argument("--antialias", default=default, metavar="on|off|N",
                    help=f"anti-aliased silhouettes in the shaded frames (default {default}): on = 3x3 coverage "
                         "samples per pixel at the edge, off = hard 1-px edges, or N = 1..5 samples per pixel "
-                        "side; the network's UDP is the same either way; on costs ~14%% (256²) to ~30%% (128²) more CPU per frame")
+                        "side; the network's UDP is the same either way; on costs ~10-15%% (256²) to ~20%% (128²) more CPU per frame")
 
 
 def runtime_spec(args, **overrides):

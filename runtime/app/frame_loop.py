@@ -847,7 +847,7 @@ class RuntimeSpec:
     (``PhysicsStage``) — only for callers that take every frame in order and
     never steer (render, the bench): a steer would show a frame late;
     ``antialias``: anti-aliased silhouettes in the shaded frame: "off"
-    (default: it costs ~14 % more CPU per frame at 256², ~30 % at 128², docs/runtime.md
+    (default: it costs ~10-15 % more CPU per frame at 256², ~20 % at 128², docs/runtime.md
     "Anti-aliased silhouettes"), "on" (3 x 3 coverage samples per pixel) or
     the samples per pixel side 1..5 (``shaders.coverage.parse_switch``; the
     network's UDP is the same either way). ``conrt render`` and ``conrt demo``
