@@ -89,6 +89,19 @@ def test_fit_json_says_where_the_time_went(fitted):
         assert sum(s["s"] for s in stages.values()) <= view["seconds"] + 0.05
 
 
+def test_fit_json_says_drawings_in_the_rig_colours_kept_their_palette(fitted):
+    """``--palette auto`` (the default) leaves toon-coloured drawings as drawn
+    and says so per view (recoloured ones: tests/fit_sheet/test_palette.py)."""
+    from conrt.runtime.app.sheet_fit import PALETTE_NEAR_SHARE
+
+    out, made = fitted
+    report = json.loads((out / "fit.json").read_text())
+    assert report["palette"] == "auto"
+    for stem in made:
+        view = report["views"][stem]
+        assert view["palette_matched"] is False and view["palette_near_share"] >= PALETTE_NEAR_SHARE, view
+
+
 def test_swapped_legs_are_taken_only_when_they_fit_clearly_better(gl_ctx, character):
     """A front view of the rig with one leg kicked out, the fit holding the turn
     on the other leg: the swap finds the drawn leg; from the right legs it
