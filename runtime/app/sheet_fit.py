@@ -336,7 +336,6 @@ class Palette:
 
     centres: np.ndarray  # [K, 3] the drawing's colour clusters
     shifts: np.ndarray  # [K, 3] added to the pixels of each
-    near_share: float  # share of the drawn pixels near a rig colour before the match
 
     def __call__(self, rgb: np.ndarray) -> np.ndarray:
         flat = rgb.reshape(-1, 3)
@@ -353,18 +352,19 @@ def near_share(parts: PartLabels, mask: np.ndarray, rgb: np.ndarray) -> float:
     return float((parts(mask, rgb)[mask] >= 0).mean()) if mask.any() else 0.0
 
 
-def match_palette(mask: np.ndarray, rgb: np.ndarray, rig_labels: np.ndarray, parts: PartLabels) -> Palette:
-    """The drawing's colours (``mask``, ``rgb`` at a work size) clustered as the
-    rig's are (k-means, fixed seed), each cluster moved onto the rig cluster
-    whose region in ``rig_labels`` (the rig roughly aligned with the drawing)
-    it overlaps most (Jaccard: a small drawn region, the eyes, is not taken by
-    the large one around it); clusters that overlap none stay as drawn."""
+def match_palette(views, parts: PartLabels) -> Palette:
+    """The drawn colours of ``views`` ([(mask, rgb, rig_labels)] at a work
+    size, ``rig_labels`` the rig roughly aligned with that drawing) clustered
+    together (k-means, fixed seed), each cluster moved onto the rig cluster
+    whose regions it overlaps most (Jaccard: a small drawn region, the eyes,
+    is not taken by the large one around it); clusters that overlap none stay
+    as drawn."""
     from scipy.cluster.vq import kmeans2  # lazy: scipy only on this path
 
-    colours = rgb[mask].astype(np.float64)
+    colours = np.concatenate([rgb[mask] for mask, rgb, _ in views]).astype(np.float64)
+    rig = np.concatenate([labels[mask] for mask, _, labels in views])
     k = min(PALETTE_CLUSTERS, len(colours))
     centres, drawn = kmeans2(colours, k, minit="++", seed=0)
-    rig = rig_labels[mask]
     on = rig >= 0
     co = np.zeros((k, parts.clusters))
     np.add.at(co, (drawn[on], rig[on]), 1.0)
@@ -372,7 +372,7 @@ def match_palette(mask: np.ndarray, rgb: np.ndarray, rig_labels: np.ndarray, par
     jaccard = co / np.maximum(union, 1.0)
     best = jaccard.argmax(1)
     shifts = np.where((co.sum(1) > 0)[:, None], parts.centres[best] - centres, 0.0)
-    return Palette(centres.astype(np.float32), shifts.astype(np.float32), near_share(parts, mask, rgb))
+    return Palette(centres.astype(np.float32), shifts.astype(np.float32))
 
 
 def part_label_iou(rig: np.ndarray, drawn: np.ndarray) -> float:
@@ -663,7 +663,7 @@ class SheetFitter:
             return share, None
         ref = FitParams(0.0 if label_yaw is None else float(label_yaw))
         ref = self.moment_match(self.moment_match(ref, target[0]), target[0])
-        return share, match_palette(*target, parts(*self.render_toon(ref)), parts)
+        return share, match_palette([(*target, parts(*self.render_toon(ref)))], parts)
 
     def moment_match(self, p: FitParams, target_mask) -> FitParams:
         """Scale and offset that give the rig's silhouette the drawing's area and centroid."""
@@ -788,9 +788,8 @@ class SheetFitter:
         coarse = sorted((self._search(p, target, cam_steps, free_cam, found.bounds(p), levels=3)
                          for p in starts), key=lambda c: c[1])
         if palette is not None:  # matched again where the rig now lies closer to the drawing
-            parts = self.part_labels()
-            palette = match_palette(*as_drawn, parts(*self.render_toon(coarse[0][0])), parts)
-            found.target, found.palette = (as_drawn[0], palette(as_drawn[1])), palette
+            found.match_view = (*as_drawn, self.part_labels()(*self.render_toon(coarse[0][0])))
+            found.rematch(match_palette([found.match_view], self.part_labels()))
         clock.stage("camera")
         found.candidates, found.iou_coarse = coarse, float(coarse[0][2])
         return found
@@ -867,6 +866,11 @@ class SheetFitter:
             split.map("view_setup", {k: (k, d, n, lab) for k, (d, n, lab) in enumerate(zip(drawings, names, labels))})
             found = split.map("view_coarse", {k: (k,) for k in range(nv)})
             coarse = [found[k] for k in range(nv)]
+            matched = [c.match_view for c in coarse if c.match_view is not None]
+            if len(matched) > 1:  # one palette for the sheet: the artist's is the same in every view
+                sheet_palette = match_palette(matched, self.part_labels())
+                split.map("view_palette", {k: (k, sheet_palette) for k, c in enumerate(coarse)
+                                           if c.match_view is not None})
             for n in names:
                 progress(f"{n}: camera")
             trace("camera", [c.candidates[0][0] for c in coarse])
@@ -960,6 +964,12 @@ class SheetFitter:
         v["coarse"] = self._coarse(v["drawing"], v["name"], v["label"], v["clock"])
         v["fine"] = v["coarse"].drawn(v["drawing"], self.fine) if self.fine != self.work else v["coarse"].target
         return v["coarse"]
+
+    def view_palette(self, k: int, palette: Palette) -> None:
+        """The view compared through ``palette`` (a joint fit's, for the sheet) from now on."""
+        v = self._views[k]
+        v["coarse"].rematch(palette)
+        v["fine"] = v["coarse"].drawn(v["drawing"], self.fine) if self.fine != self.work else v["coarse"].target
 
     def view_relabel(self, k: int, p: FitParams) -> FitParams:
         """``p`` at the view's labelled yaw, moment-matched."""
@@ -1085,6 +1095,14 @@ class _Coarse:
     n_bones: int
     palette: Palette | None = None  # the drawing's colours onto the rig's, or None: as drawn
     near_share: float = 1.0  # share of the drawn pixels near a rig colour (before any match)
+    # (mask, rgb as drawn, the rig's part labels at the coarse fit) at the work size, where matched:
+    # what a joint fit pools over its views (SheetFitter.view_palette)
+    match_view: tuple | None = None
+
+    def rematch(self, palette: Palette) -> None:
+        """Compare the drawing through ``palette`` from now on (the work-size target too)."""
+        self.palette = palette
+        self.target = (self.match_view[0], palette(self.match_view[1]))
 
     def drawn(self, drawing: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
         """(mask, rgb) of the framed drawing at ``n`` x ``n``, colours matched to the rig's."""
