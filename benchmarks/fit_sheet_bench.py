@@ -160,8 +160,9 @@ def bench(sheets: int, seed: int, picture: Path | None, shading: bool = True, jo
     fit-sheet --joint``, turnarounds only) the per-view errors, per-stage
     errors, times and shading L1, all on the same drawings (same seeds).
     ``recoloured``: every drawing in another palette (``fit_drawings.recolour``,
-    seed = its view seed; the true UDP unchanged), as an artist's colours
-    differ from the rig's; ``palette``: the fitter's palette mode."""
+    seed = the sheet: its views alike, as one artist draws them; the true UDP
+    unchanged), as an artist's colours differ from the rig's; ``palette``: the
+    fitter's palette mode."""
     from PIL import Image
     from tqdm import tqdm
 
@@ -205,8 +206,8 @@ def bench(sheets: int, seed: int, picture: Path | None, shading: bool = True, jo
                     else:
                         made = [make_drawing(ctx, character, label, 1000 * sheet + k) for k, label in enumerate(LABELS)]
                     names = [f"s{sheet}v{k}" for k in range(len(LABELS))]
-                    if recoloured:
-                        made = [(recolour(d, truth["seed"]), t, {**truth, "recoloured": True}) for d, t, truth in made]
+                    if recoloured:  # one artist, one palette: the sheet's views recoloured alike
+                        made = [(recolour(d, sheet), t, {**truth, "recoloured": sheet}) for d, t, truth in made]
                     framed = [prepare_drawing(d, n, 256) for n, (d, _, _) in zip(names, made)]
                     trues = [fit_sheet_udps([t], [d], 256)[0] for d, t, _ in made]
                     # same-run baseline: drawing these 4 views (toon + UDP at 256², conrt sheet's work)

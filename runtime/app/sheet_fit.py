@@ -91,10 +91,10 @@ BODY_AXES = {"x": (1.0, 0.0, 0.0), "y": (0.0, 1.0, 0.0), "z": (0.0, 0.0, 1.0)}
 # reaches either within a few steps.
 ARM_START_DEG = 35.0
 ARM_GRID_DEG = (5.0, 35.0, 60.0, 80.0)  # tried for both arms before the search
-# levels (4, 2 degrees) of a joint fit's fine pose search. 1 level (4 degrees only):
-# with the part term -14 % toon renders at the same UDP error (0.0145 -> 0.0146 on
-# the benchmark's turnarounds, docs/fit_sheet.md); measured late, not yet the default.
-JOINT_FINE_LEVELS = 2
+# levels of a joint fit's fine pose search (4 degree steps, then 2, 1). One level:
+# -14 % toon renders against two (9253 -> 7997 on the benchmark's turnarounds), UDP
+# error 0.0145 -> 0.0146, shading L1 1.085 -> 1.090 x the true UDPs' (docs/fit_sheet.md).
+JOINT_FINE_LEVELS = 1
 FINE_WORK = 256  # side of the fine pose sweeps (thin limbs are a pixel or two wide at 128)
 POSE_CANDIDATES = 2  # coarse fits (yaws >= 30 degrees apart) that get a pose search
 # Weight of the colour-agreement term beside (1 - IoU): 0.25 let mirrored
@@ -866,11 +866,7 @@ class SheetFitter:
             split.map("view_setup", {k: (k, d, n, lab) for k, (d, n, lab) in enumerate(zip(drawings, names, labels))})
             found = split.map("view_coarse", {k: (k,) for k in range(nv)})
             coarse = [found[k] for k in range(nv)]
-            matched = [c.match_view for c in coarse if c.match_view is not None]
-            if len(matched) > 1:  # one palette for the sheet: the artist's is the same in every view
-                sheet_palette = match_palette(matched, self.part_labels())
-                split.map("view_palette", {k: (k, sheet_palette) for k, c in enumerate(coarse)
-                                           if c.match_view is not None})
+            self._sheet_palette(split, coarse)
             for n in names:
                 progress(f"{n}: camera")
             trace("camera", [c.candidates[0][0] for c in coarse])
@@ -932,6 +928,18 @@ class SheetFitter:
             for n in names:
                 progress(f"{n}: warp")
         return [done[k] for k in range(nv)]
+
+    def _sheet_palette(self, split: "_ViewSplit", coarse: list) -> Palette | None:
+        """One palette match for a turnaround: the artist's palette is the same
+        in every view, so the views matched on their own (``_Coarse.match_view``)
+        are matched again together (their colours clustered together, the
+        overlaps with the rig summed) and compared through it from now on."""
+        matched = {k: c.match_view for k, c in enumerate(coarse) if c.match_view is not None}
+        if len(matched) < 2:
+            return None
+        palette = match_palette(list(matched.values()), self.part_labels())
+        split.map("view_palette", {k: (k, palette) for k in matched})
+        return palette
 
     def _view_params(self, x: np.ndarray, nv: int, k: int) -> FitParams:
         """View ``k``'s parameters from a joint vector: its camera, the shared pose (body axes)."""
