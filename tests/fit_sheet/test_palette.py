@@ -76,3 +76,32 @@ def test_cli_palette_choices(character_file, drawings, tmp_path, capsys):
         main(["fit-sheet", str(character_file), str(folder), "-o", str(tmp_path / "out"), "--palette", "hue"])
     assert "invalid choice: 'hue' (choose from 'auto', 'keep', 'match')" in capsys.readouterr().err
     assert not (tmp_path / "out").exists()
+
+
+def test_a_joint_fit_matches_one_palette_for_the_sheet(gl_ctx, character, drawings):
+    """Two views recoloured alike (one artist's palette): each is matched on
+    its own in its coarse stage, then ``_sheet_palette`` matches them together
+    and both views compare through that one palette, at the work and the fine
+    size."""
+    from conrt.runtime.app.sheet_fit import SheetFitter, _ViewSplit, downsample_drawing, prepare_drawing
+    from conrt.training.fit_drawings import recolour
+
+    made = drawings[1]
+    views = [prepare_drawing(recolour(made[stem][0], 3), stem, 256) for stem in ("front", "pose_b")]
+    with SheetFitter(gl_ctx, character, 256, 128) as fitter, _ViewSplit(fitter, 1, "auto") as split:
+        for k, (img, label) in enumerate(zip(views, (0.0, 180.0))):
+            fitter.view_setup(k, img, f"v{k}", label)
+        coarse = [fitter.view_coarse(k) for k in range(2)]
+        own = [c.palette for c in coarse]
+        sheet = fitter._sheet_palette(split, coarse)
+        states = [fitter._views[k] for k in range(2)]
+        assert fitter.fine == 256 and fitter.work == 128
+    assert all(p is not None for p in own) and own[0] is not own[1]
+    assert sheet is not None
+    for state, img in zip(states, views):
+        c = state["coarse"]
+        assert c.palette is sheet
+        np.testing.assert_array_equal(c.target[1], sheet(c.match_view[1]))
+        mask, rgb = downsample_drawing(img, 256)
+        np.testing.assert_array_equal(state["fine"][0], mask)
+        np.testing.assert_array_equal(state["fine"][1], sheet(rgb))
