@@ -902,6 +902,11 @@ class SheetFitter:
             x, cost = self._joint_search(split, x, False, steps, pose_only, lo, hi, levels=1)
             recamera()
             x, cost = self._joint_search(split, x, False, steps / 2, free, lo, hi, levels=1)
+            if any(c.match_view is not None for c in coarse):  # the sheet's palette again, the shared pose closer
+                again = split.map("view_match_view", {k: (k, self._view_params(x, nv, k)) for k in range(nv)})
+                for k, view in again.items():
+                    coarse[k].match_view = view
+                self._sheet_palette(split, coarse)
             sheet.stage("joint_pose")
             progress("joint_pose")
             trace("joint_pose", [self._view_params(x, nv, k) for k in range(nv)])
@@ -978,6 +983,13 @@ class SheetFitter:
         v = self._views[k]
         v["coarse"].rematch(palette)
         v["fine"] = v["coarse"].drawn(v["drawing"], self.fine) if self.fine != self.work else v["coarse"].target
+
+    def view_match_view(self, k: int, p: FitParams) -> tuple | None:
+        """The view's ``match_view`` with the rig's part labels under ``p`` (None: not matched)."""
+        c = self._views[k]["coarse"]
+        if c.match_view is not None:
+            c.match_view = (*c.match_view[:2], self.part_labels()(*self.render_toon(p)))
+        return c.match_view
 
     def view_relabel(self, k: int, p: FitParams) -> FitParams:
         """``p`` at the view's labelled yaw, moment-matched."""

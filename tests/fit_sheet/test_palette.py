@@ -82,7 +82,8 @@ def test_a_joint_fit_matches_one_palette_for_the_sheet(gl_ctx, character, drawin
     """Two views recoloured alike (one artist's palette): each is matched on
     its own in its coarse stage, then ``_sheet_palette`` matches them together
     and both views compare through that one palette, at the work and the fine
-    size."""
+    size; ``view_match_view`` (after the joint pose) relabels the rig under
+    the view's new parameters for the match again."""
     from conrt.runtime.app.sheet_fit import SheetFitter, _ViewSplit, downsample_drawing, prepare_drawing
     from conrt.training.fit_drawings import recolour
 
@@ -96,6 +97,14 @@ def test_a_joint_fit_matches_one_palette_for_the_sheet(gl_ctx, character, drawin
         sheet = fitter._sheet_palette(split, coarse)
         states = [fitter._views[k] for k in range(2)]
         assert fitter.fine == 256 and fitter.work == 128
+        # after the joint pose: the rig's labels under the view's new parameters, for the match again
+        c0 = coarse[0].candidates[0][0]
+        moved = type(c0)(c0.yaw + 20.0, c0.scale, c0.offset, c0.arms_lowered, dict(c0.turns), c0.pose_yaw)
+        before = states[0]["coarse"].match_view
+        after = fitter.view_match_view(0, moved)
+        expected = fitter.part_labels()(*fitter.render_toon(moved))
+    np.testing.assert_array_equal(after[2], expected)
+    assert after[0] is before[0] and after[1] is before[1] and (after[2] != before[2]).any()
     assert all(p is not None for p in own) and own[0] is not own[1]
     assert sheet is not None
     for state, img in zip(states, views):
