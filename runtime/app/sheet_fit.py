@@ -12,7 +12,9 @@ known, so each drawing is *registered* to it in three steps:
    colour-agreement term (toon colours vs drawn colours: a front and a back
    view have nearly the same silhouette, not the same colours); in a joint
    fit also a part term (:class:`PartLabels`: which of the rig's colour
-   regions lies where, compared pixel by pixel);
+   regions lies where, compared pixel by pixel); a drawing in the artist's
+   own colours is compared through a palette match first
+   (:func:`match_palette`, ``PALETTE``);
 2. **pose**: a pattern search (coordinate descent with shrinking steps) over
    the camera (yaw, scale, offset) and per-bone turns (arms, legs, spine,
    head) about the viewing axis, plus how far each arm is lowered from the
