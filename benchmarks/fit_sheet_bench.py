@@ -35,6 +35,7 @@ where the error comes from (camera, pose, legs, fine pose, then the warp).
 
 Usage: python benchmarks/fit_sheet_bench.py [--sheets 2] [--seed 900001] [--jobs 2]
        [--modes per_view,turnaround] [--json benchmarks/results/fit_sheet.json]
+       [--recolour] [--palette auto|keep|match]
        [--picture docs/fit_sheet_views.png] [--turnaround-picture docs/fit_sheet_turnaround.png]
 """
 from __future__ import annotations
@@ -150,25 +151,29 @@ def _summary(views: list[dict], sheet_rows: list[dict]) -> dict:
 
 def bench(sheets: int, seed: int, picture: Path | None, shading: bool = True, jobs: int = 2,
           modes=("per_view", "turnaround"), turnaround_picture: Path | None = None,
-          shape_weight: float | None = None, pose_blur: tuple | None = None,
-          prepass: bool = False, part_weight: float | None = None, part_mode: str | None = None,
-          methods=("separate", "joint"), colour_weight: float | None = None,
-          joint_part_weight: float | None = None, joint_fine_levels: int | None = None) -> dict:
+          part_weight: float | None = None, methods=("separate", "joint"), colour_weight: float | None = None,
+          joint_part_weight: float | None = None, joint_fine_levels: int | None = None,
+          recoloured: bool = False, palette: str | None = None) -> dict:
     """Per mode (``per_view``: each drawing its own pose, the issue's
     benchmark; ``turnaround``: one pose per sheet, shared by its 4 views) and
     per method (``separate``: ``conrt fit-sheet``; ``joint``: ``conrt
     fit-sheet --joint``, turnarounds only) the per-view errors, per-stage
-    errors, times and shading L1, all on the same drawings (same seeds)."""
+    errors, times and shading L1, all on the same drawings (same seeds).
+    ``recoloured``: every drawing in another palette (``fit_drawings.recolour``,
+    seed = the sheet: its views alike, as one artist draws them; the true UDP
+    unchanged), as an artist's colours differ from the rig's; ``palette``: the
+    fitter's palette mode."""
     from PIL import Image
     from tqdm import tqdm
 
     from conrt.characters.gltf_io import load_character, save_character
     from conrt.characters.procedural import generate
     from conrt.runtime.app.session import fit_sheet_udps
-    from conrt.runtime.app.sheet_fit import (COLOUR_WEIGHT, JOINT_FINE_LEVELS, JOINT_PART_WEIGHT, PART_MODE, PART_WEIGHT, POSE_BLUR, SHAPE_WEIGHT, FitParams, SheetFitter, downsample_drawing, fit_picture,
+    from conrt.runtime.app.sheet_fit import (COLOUR_WEIGHT, JOINT_FINE_LEVELS, JOINT_PART_WEIGHT, PALETTE,
+                                             PART_WEIGHT, FitParams, SheetFitter, downsample_drawing, fit_picture,
                                              prepare_drawing)
     from conrt.shaders import ToonPass, UdpPass, create_context, frame_character, release_context
-    from conrt.training.fit_drawings import make_drawing, make_turnaround, udp_error
+    from conrt.training.fit_drawings import make_drawing, make_turnaround, recolour, udp_error
 
     tmp = tempfile.TemporaryDirectory()
     path = Path(tmp.name) / f"char_{seed}.glb"  # kept for the --jobs 2 workers
@@ -176,19 +181,15 @@ def bench(sheets: int, seed: int, picture: Path | None, shading: bool = True, jo
     character = load_character(path)
     ctx = create_context("auto")
     out: dict = {}
-    shape_weight = SHAPE_WEIGHT if shape_weight is None else shape_weight
-    pose_blur = POSE_BLUR if pose_blur is None else tuple(pose_blur)
     part_weight = PART_WEIGHT if part_weight is None else part_weight
     colour_weight = COLOUR_WEIGHT if colour_weight is None else colour_weight
     joint_part_weight = JOINT_PART_WEIGHT if joint_part_weight is None else joint_part_weight
     joint_fine_levels = JOINT_FINE_LEVELS if joint_fine_levels is None else joint_fine_levels
-    part_mode = PART_MODE if part_mode is None else part_mode
+    palette = PALETTE if palette is None else palette
     try:
-        with SheetFitter(ctx, character, 256, shape_weight=shape_weight,
-                         pose_blur=pose_blur, pose_prepass=prepass,
-                         part_weight=part_weight, part_mode=part_mode,
-                         colour_weight=colour_weight, joint_part_weight=joint_part_weight,
-                         joint_fine_levels=joint_fine_levels) as fitter, ToonPass(ctx, 256, 256) as toon, \
+        with SheetFitter(ctx, character, 256, part_weight=part_weight, colour_weight=colour_weight,
+                         joint_part_weight=joint_part_weight, joint_fine_levels=joint_fine_levels,
+                         palette=palette) as fitter, ToonPass(ctx, 256, 256) as toon, \
                 UdpPass(ctx, 256, 256) as udp_pass:
             toon.set_character(character)
             udp_pass.set_character(character)
@@ -205,6 +206,8 @@ def bench(sheets: int, seed: int, picture: Path | None, shading: bool = True, jo
                     else:
                         made = [make_drawing(ctx, character, label, 1000 * sheet + k) for k, label in enumerate(LABELS)]
                     names = [f"s{sheet}v{k}" for k in range(len(LABELS))]
+                    if recoloured:  # one artist, one palette: the sheet's views recoloured alike
+                        made = [(recolour(d, sheet), t, {**truth, "recoloured": sheet}) for d, t, truth in made]
                     framed = [prepare_drawing(d, n, 256) for n, (d, _, _) in zip(names, made)]
                     trues = [fit_sheet_udps([t], [d], 256)[0] for d, t, _ in made]
                     # same-run baseline: drawing these 4 views (toon + UDP at 256², conrt sheet's work)
@@ -283,8 +286,8 @@ def bench(sheets: int, seed: int, picture: Path | None, shading: bool = True, jo
     return {
         "what": "conrt fit-sheet on synthetic drawings of an unseen procedural character "
                 "(benchmarks/fit_sheet_bench.py)",
-        "character_seed": seed, "shape_weight": shape_weight, "pose_blur": list(pose_blur), "pose_prepass": prepass,
-        "part_weight": part_weight, "part_mode": part_mode, "joint_part_weight": joint_part_weight,
+        "character_seed": seed, "part_weight": part_weight, "joint_part_weight": joint_part_weight,
+        "recoloured": recoloured, "palette": palette,
         "joint_fine_levels": joint_fine_levels,
         "colour_weight": colour_weight, "sheets": sheets, "views_per_sheet": len(LABELS),
         "labels": list(LABELS),
@@ -312,14 +315,13 @@ def main() -> int:
     ap.add_argument("--no-shading", action="store_true", help="skip the shading L1 comparison")
     ap.add_argument("--jobs", type=int, default=2,
                     help="also time the first sheet fitted as `conrt fit-sheet --jobs N` does (1: skip)")
-    ap.add_argument("--shape-weight", type=float, default=None,
-                    help="the separate fit's shape term (default: SHAPE_WEIGHT of sheet_fit.py; 0: the plain cost)")
-    ap.add_argument("--pose-blur", default=None,
-                    help="soft-IoU blurs of the separate pose search, comma separated (default: POSE_BLUR; '': none)")
-    ap.add_argument("--prepass", action="store_true", help="the shape term / soft IoU in a pose-only pass first")
     ap.add_argument("--part-weight", type=float, default=None,
                     help="weight of the part term in the separate fit (default: PART_WEIGHT of sheet_fit.py; 0: none)")
-    ap.add_argument("--part-mode", default=None, help="how the part term scores (default: PART_MODE)")
+    ap.add_argument("--recolour", action="store_true",
+                    help="every drawing in another palette (hue turned 40-140 degrees, saturation and brightness "
+                         "scaled: fit_drawings.recolour); the true UDP unchanged")
+    ap.add_argument("--palette", default=None, choices=("auto", "keep", "match"),
+                    help="the fitter's palette mode (default: PALETTE of sheet_fit.py)")
     ap.add_argument("--methods", default="separate,joint",
                     help="turnaround methods: separate (conrt fit-sheet), joint (--joint), comma separated")
     ap.add_argument("--colour-weight", type=float, default=None,
@@ -333,11 +335,9 @@ def main() -> int:
     if not modes or set(modes) - {"per_view", "turnaround"}:
         ap.error(f"--modes takes per_view and/or turnaround, got {args.modes!r}")
     result = bench(args.sheets, args.seed, args.picture, not args.no_shading, args.jobs, modes,
-                   args.turnaround_picture, args.shape_weight,
-                   None if args.pose_blur is None else [float(b) for b in args.pose_blur.split(",") if b.strip()],
-                   args.prepass, args.part_weight, args.part_mode,
+                   args.turnaround_picture, args.part_weight,
                    tuple(m.strip() for m in args.methods.split(",") if m.strip()), args.colour_weight,
-                   args.joint_part_weight, args.joint_fine_levels)
+                   args.joint_part_weight, args.joint_fine_levels, args.recolour, args.palette)
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(result, indent=1))
     print(json.dumps({mode: {method: {"summary": r["summary"], "shading_l1": r["shading_l1"]}

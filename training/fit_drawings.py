@@ -182,3 +182,21 @@ def udp_error(fitted: np.ndarray, true: np.ndarray, drawing: np.ndarray) -> dict
     return {"udp_error": float(norm.mean()), "udp_error_median": float(np.median(norm)),
             "udp_abs_channel": float(np.abs(d).mean()), "udp_over_0.05": float((norm > 0.05).mean()),
             "pixels": int(fg.sum())}
+
+
+def recolour(drawing: np.ndarray, seed: int, hue_deg: tuple[float, float] = (40.0, 140.0),
+             saturation: tuple[float, float] = (0.7, 1.3), value: tuple[float, float] = (0.8, 1.15)) -> np.ndarray:
+    """``drawing`` in another palette, as an artist's colours differ from the
+    rig's toon colours: every hue turned by 40-140 degrees (either way), the
+    saturation and brightness scaled (HSV, Pillow); alpha and ink (dark, low
+    saturation) barely change. The true UDP is unchanged: only the colours move."""
+    from PIL import Image
+
+    rng = np.random.default_rng(seed)
+    hsv = np.asarray(Image.fromarray(np.ascontiguousarray(drawing[..., :3]), "RGB").convert("HSV")).astype(np.float32)
+    turn = rng.uniform(*hue_deg) * rng.choice((-1.0, 1.0))
+    hsv[..., 0] = (hsv[..., 0] + turn / 360.0 * 256.0) % 256.0
+    hsv[..., 1] *= rng.uniform(*saturation)
+    hsv[..., 2] *= rng.uniform(*value)
+    rgb = np.asarray(Image.fromarray(np.clip(hsv + 0.5, 0, 255).astype(np.uint8), "HSV").convert("RGB"))
+    return np.concatenate([rgb, drawing[..., 3:]], -1)

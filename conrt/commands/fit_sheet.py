@@ -61,6 +61,10 @@ def register(subparsers) -> None:
     p.add_argument("--part-weight", type=float, default=None,
                    help="weight of the part term (which colour region of the rig lies where) in the pose and view "
                         "search; default 0.5 with --joint, 0 without (measured: docs/fit_sheet.md)")
+    p.add_argument("--palette", choices=("auto", "keep", "match"), default=None,
+                   help="compare the drawn colours with the rig's as drawn (keep), after moving each drawn colour "
+                        "region onto the rig colour it covers (match), or match only drawings whose colours are "
+                        "mostly far from the rig's (auto, the default)")
     p.add_argument("--context", choices=("auto", "egl", "window"), default="auto", help="OpenGL context kind")
     p.set_defaults(func=run)
 
@@ -93,7 +97,7 @@ def fit_views(character_path: Path, character, drawings, names, labels, args) ->
     if jobs <= 1 or joint:
         ctx = create_context(args.context)
         try:
-            with SheetFitter(ctx, character, args.size, args.work, **part_weights(args)) as fitter:
+            with SheetFitter(ctx, character, args.size, args.work, **fitter_settings(args)) as fitter:
                 if joint:  # one search for the sheet, its renders split over --jobs 2 processes
                     with tqdm(total=len(drawings) * 2 + 3, desc="fit-sheet (joint)", unit="stage") as bar:
                         return fitter.fit_joint(drawings, names, labels, progress=lambda _: bar.update(),
@@ -108,7 +112,7 @@ def fit_views(character_path: Path, character, drawings, names, labels, args) ->
     fits: list = [None] * len(drawings)
     with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn"), initializer=_worker_start,
                              initargs=(str(character_path), args.size, args.work, args.context,
-                                       part_weights(args))) as pool:
+                                       fitter_settings(args))) as pool:
         todo = {pool.submit(_worker_fit, img, name, label): k
                 for k, (img, name, label) in enumerate(zip(drawings, names, labels))}
         for done in tqdm(as_completed(todo), total=len(todo), desc="fit-sheet", unit="view"):
@@ -119,21 +123,24 @@ def fit_views(character_path: Path, character, drawings, names, labels, args) ->
 _WORKER: dict = {}  # the fitter of a --jobs worker process
 
 
-def part_weights(args) -> dict:
-    """SheetFitter's part-term weights from ``--part-weight`` (the fit that runs
-    takes it; unset: the fitter's defaults)."""
+def fitter_settings(args) -> dict:
+    """SheetFitter's settings from ``--part-weight`` (the fit that runs takes
+    it) and ``--palette``; unset: the fitter's defaults."""
+    out = {}
     weight = getattr(args, "part_weight", None)
-    if weight is None:
-        return {}
-    return {"joint_part_weight": weight} if getattr(args, "joint", False) else {"part_weight": weight}
+    if weight is not None:
+        out["joint_part_weight" if getattr(args, "joint", False) else "part_weight"] = weight
+    if getattr(args, "palette", None) is not None:
+        out["palette"] = args.palette
+    return out
 
 
-def _worker_start(character_path: str, size: int, work: int, context: str, weights: dict) -> None:
+def _worker_start(character_path: str, size: int, work: int, context: str, settings: dict) -> None:
     from conrt.runtime.app.sheet_fit import SheetFitter  # lazy: torch, not at CLI startup
     from conrt.shaders import create_context, release_context  # lazy: moderngl, not at CLI startup
 
     ctx = create_context(context)
-    _WORKER["fitter"] = SheetFitter(ctx, load_character_file(Path(character_path)), size, work, **weights)
+    _WORKER["fitter"] = SheetFitter(ctx, load_character_file(Path(character_path)), size, work, **settings)
     atexit.register(lambda: (_WORKER["fitter"].close(), release_context(ctx)))
 
 
@@ -189,7 +196,7 @@ def run(args) -> int:
     from conrt.runtime.app.session import MAX_SHEET_VIEWS, list_sheet_files  # lazy: torch, not at CLI startup
     from conrt.runtime.nn.sheet import read_sheet_image  # lazy: torch, not at CLI startup
     from conrt.runtime.app.sheet_fit import (JOINT_PART_WEIGHT, MIN_DRAWING_PX, MIN_IOU,  # lazy: torch, not at CLI startup
-                                             PART_WEIGHT, WARN_IOU, fit_picture, prepare_drawing)
+                                             PALETTE, PART_WEIGHT, WARN_IOU, fit_picture, prepare_drawing)
     from conrt.shaders.view_file import save_view_file, view_file_for  # lazy: moderngl, not at CLI startup
 
     if args.jobs < 1:
@@ -238,7 +245,7 @@ def run(args) -> int:
     (out / "fit").mkdir(parents=True, exist_ok=True)
     report = {"character": str(args.character), "drawings": str(args.drawings), "size": args.size,
               "mode": mode, "part_weight": (JOINT_PART_WEIGHT if args.joint else PART_WEIGHT)
-              if args.part_weight is None else args.part_weight, "views": {}}
+              if args.part_weight is None else args.part_weight, "palette": args.palette or PALETTE, "views": {}}
     for f, img, fit in zip(files, drawings, fits):
         Image.fromarray(img, "RGBA").save(out / f"{f.stem}.png")
         save_udp(out / f"{f.stem}_udp.npz", fit.udp)

@@ -12,7 +12,9 @@ known, so each drawing is *registered* to it in three steps:
    colour-agreement term (toon colours vs drawn colours: a front and a back
    view have nearly the same silhouette, not the same colours); in a joint
    fit also a part term (:class:`PartLabels`: which of the rig's colour
-   regions lies where, compared pixel by pixel);
+   regions lies where, compared pixel by pixel); a drawing in the artist's
+   own colours is compared through a palette match first
+   (:func:`match_palette`, ``PALETTE``);
 2. **pose**: a pattern search (coordinate descent with shrinking steps) over
    the camera (yaw, scale, offset) and per-bone turns (arms, legs, spine,
    head) about the viewing axis, plus how far each arm is lowered from the
@@ -91,10 +93,10 @@ BODY_AXES = {"x": (1.0, 0.0, 0.0), "y": (0.0, 1.0, 0.0), "z": (0.0, 0.0, 1.0)}
 # reaches either within a few steps.
 ARM_START_DEG = 35.0
 ARM_GRID_DEG = (5.0, 35.0, 60.0, 80.0)  # tried for both arms before the search
-# levels (4, 2 degrees) of a joint fit's fine pose search. 1 level (4 degrees only):
-# with the part term -14 % toon renders at the same UDP error (0.0145 -> 0.0146 on
-# the benchmark's turnarounds, docs/fit_sheet.md); measured late, not yet the default.
-JOINT_FINE_LEVELS = 2
+# levels of a joint fit's fine pose search (4 degree steps, then 2, 1). One level:
+# -14 % toon renders against two (9253 -> 7997 on the benchmark's turnarounds), UDP
+# error 0.0145 -> 0.0146, shading L1 1.085 -> 1.090 x the true UDPs' (docs/fit_sheet.md).
+JOINT_FINE_LEVELS = 1
 FINE_WORK = 256  # side of the fine pose sweeps (thin limbs are a pixel or two wide at 128)
 POSE_CANDIDATES = 2  # coarse fits (yaws >= 30 degrees apart) that get a pose search
 # Weight of the colour-agreement term beside (1 - IoU): 0.25 let mirrored
@@ -117,24 +119,6 @@ LEG_SWAP_MARGIN = 0.01
 # (0.970) and keep most of the gain (0.0209).
 WARP_COLOUR_GAIN = 40.0
 WARP_OUTLINE_ITERATIONS = 10
-# Costs with a slope for thin limbs, for the separate fit's coarse pose search
-# (16 and 8 degree steps at the work size): 1 - IoU has none where a thin limb
-# misses the drawn one (a leg swung 16 degrees towards a drawn 30 degree swing
-# scores worse than no swing). All OFF: measured on the benchmark's 8 per-view
-# drawings (docs/fit_sheet.md, benchmarks/results/fit_sheet_pose_cost.json)
-# each made the mean UDP error worse (0.0194 plain -> 0.0216-0.0260): they
-# recover such swings but let other views' yaws and legs go wrong. Kept as
-# options (SheetFitter arguments, fit_sheet_bench.py flags) to measure with.
-# SHAPE_WEIGHT: weight of the silhouettes' symmetric mean distance apart
-# (:func:`chamfer`, a fraction of the frame) beside (1 - IoU); 0: none.
-SHAPE_WEIGHT = 0.0
-# POSE_BLUR: soft IoU (:func:`soft_iou`) for the IoU, both silhouettes blurred
-# by a Gaussian of this many work pixels, one sigma per level (16, 8 degree
-# steps); (): the plain IoU.
-POSE_BLUR: tuple[float, ...] = ()
-# POSE_PREPASS: either term only in a pass before the plain search, the pose
-# alone (camera held), kept if the plain cost is lower after it.
-POSE_PREPASS = False
 # Part term: which colour region (hair, face, shirt, skirt, stockings, ...) lies
 # where. The rig's own toon colours are clustered once per fitter
 # (:class:`PartLabels`: k-means over rest-pose renders from PART_YAWS, a colour
@@ -152,19 +136,35 @@ POSE_PREPASS = False
 # 0.0194 -> 0.0207): on for the joint fit, off for the separate one.
 PART_WEIGHT = 0.0  # the separate fit (SheetFitter.fit)
 JOINT_PART_WEIGHT = 0.5  # the joint fit (SheetFitter.fit_joint)
-# How the clusters are compared: "pixel" (part_label_iou, the default), or, as
-# options measured on 3 views only and left off: "mean" (the mean over clusters
-# of their IoU, part_agreement: small parts weigh as much as the body) and
-# "moments" (each cluster's centroid distance, part_centroids: a slope for
-# parts that miss the drawn ones).
-PART_MODE = "pixel"
-PART_MODES = ("pixel", "mean", "moments")
+# Other costs measured and dropped (docs/fit_sheet.md; in sheet_fit.py up to
+# 23c4424): for thin limbs that miss, a chamfer shape term, a soft (blurred)
+# IoU and either as a pose-only pre-pass; for the part term, the mean of the
+# per-cluster IoUs and the clusters' centroid distances. Each made the mean
+# UDP error worse.
 PART_CLUSTERS = 12
 PART_YAWS = (0.0, 90.0, 180.0, 270.0)
 # A drawn pixel farther than this (RGB distance, 0..1 per channel) from every
 # cluster (a blend of ink and colour at an edge, a colour the rig lacks) is
 # left out of the part term rather than forced into a cluster.
 PART_MAX_DISTANCE = 0.2
+# Palette: a hand drawing has the artist's colours, not the rig's toon colours,
+# and both the colour error and the part term compare colours. ``match`` moves
+# each of the drawing's colour clusters onto the rig cluster it overlaps most
+# (:func:`match_palette`: first against the rig at the view's label, rest
+# pose, moment-matched, then again against the coarse camera fit, where it
+# lies closer); ``keep`` compares the drawn colours as they are; ``auto``
+# matches only drawings whose colours are mostly far from the rig's: fewer than
+# PALETTE_NEAR_SHARE of the drawn pixels within PART_MAX_DISTANCE of a rig
+# cluster (the benchmark's toon drawings: 0.87-0.95; the same recoloured by
+# fit_drawings.recolour: 0.08-0.52; docs/fit_sheet.md).
+PALETTE_MODES = ("auto", "keep", "match")
+PALETTE = "auto"
+PALETTE_NEAR_SHARE = 0.75
+# The drawing's colours are clustered finer than the rig's (two drawn clusters
+# may go to one rig cluster, so fewer drawn clusters straddle two regions):
+# on the benchmark's 8 recoloured turnaround views the matched colours took the
+# drawing's own part label on 0.79 of the pixels with 24, 0.78 with 12.
+PALETTE_CLUSTERS = 24
 
 
 @dataclass
@@ -214,6 +214,8 @@ class ViewFit:
     residual_mean_px: float  # mean warp displacement on the drawn foreground, output pixels
     residual_max_px: float
     rig_mask: np.ndarray  # [S, S] bool, the fitted rig's silhouette (before the warp)
+    palette_matched: bool = False  # the drawn colours were matched to the rig's (PALETTE)
+    palette_near_share: float = 1.0  # share of the drawn pixels near a rig colour, as drawn
     seconds: float = 0.0
     # where the time went: stage -> (seconds, toon renders); the stages of :meth:`SheetFitter.fit`
     stages: dict[str, tuple[float, int]] = field(default_factory=dict)
@@ -233,6 +235,7 @@ class ViewFit:
             "iou_initial": round(self.iou_initial, 4), "iou_coarse": round(self.iou_coarse, 4),
             "iou_pose": round(self.iou_pose, 4), "iou_warped": round(self.iou_warped, 4),
             "colour_error": round(self.colour_error, 4),
+            "palette_matched": self.palette_matched, "palette_near_share": round(self.palette_near_share, 3),
             "residual_mean_px": round(self.residual_mean_px, 3), "residual_max_px": round(self.residual_max_px, 3),
             "seconds": round(self.seconds, 2),
             "stages": {k: {"s": round(t, 2), "renders": n} for k, (t, n) in self.stages.items()},
@@ -296,39 +299,6 @@ def iou(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.logical_and(a, b).sum() / union) if union else 0.0
 
 
-def drawn_distance(mask: np.ndarray) -> np.ndarray:
-    """Each pixel's distance to the drawn silhouette ``mask`` (0 inside), in
-    pixels: computed once per drawing for :func:`chamfer`."""
-    from scipy.ndimage import distance_transform_edt  # lazy: scipy only on this path
-
-    return distance_transform_edt(~mask).astype(np.float32)
-
-
-def chamfer(mask: np.ndarray, drawn: np.ndarray, drawn_dist: np.ndarray) -> float:
-    """Symmetric mean distance between two silhouettes as a fraction of the
-    frame: the rig's pixels' mean distance to the drawn silhouette plus the
-    drawn pixels' to the rig's, halved. Unlike 1 - IoU it falls as a thin limb
-    that misses the drawn one turns towards it."""
-    from scipy.ndimage import distance_transform_edt  # lazy: scipy only on this path
-
-    if not mask.any() or not drawn.any():
-        return 1.0
-    to_drawn = float(drawn_dist[mask].mean())
-    outside = drawn & ~mask  # drawn pixels the rig leaves uncovered: the only ones with a distance
-    to_rig = float(distance_transform_edt(~mask)[outside].sum()) / drawn.sum() if outside.any() else 0.0
-    return 0.5 * (to_drawn + to_rig) / mask.shape[0]
-
-
-def soft_iou(mask: np.ndarray, drawn_blurred: np.ndarray, sigma: float) -> float:
-    """IoU of the Gaussian-blurred silhouettes (min over max): a thin limb near
-    the drawn one overlaps it once both are blurred."""
-    from scipy.ndimage import gaussian_filter  # lazy: scipy only on this path
-
-    a = gaussian_filter(mask.astype(np.float32), sigma)
-    den = np.maximum(a, drawn_blurred).sum()
-    return float(np.minimum(a, drawn_blurred).sum() / den) if den else 0.0
-
-
 class PartLabels:
     """Colour -> part label: the rig's toon colours clustered (k-means, fixed
     seed), then a 32^3 lookup table from quantised RGB to the nearest cluster
@@ -360,18 +330,51 @@ class PartLabels:
         return out
 
 
-def part_agreement(rig: np.ndarray, drawn: np.ndarray, clusters: int) -> float:
-    """Mean over the clusters present in either labelling (:class:`PartLabels`)
-    of the IoU of their regions; pixels without a cluster in the drawing
-    (-2) left out."""
-    keep = (drawn != -2) & ((rig >= 0) | (drawn >= 0))
-    r, d = rig[keep], drawn[keep]
-    r = np.where(r < 0, clusters, r)  # background / no cluster on the rig: its own bin, never a part
-    d = np.where(d < 0, clusters, d)
-    inter = np.bincount(r[r == d], minlength=clusters + 1)[:clusters]
-    union = np.bincount(r, minlength=clusters + 1)[:clusters] + np.bincount(d, minlength=clusters + 1)[:clusters] - inter
-    present = union > 0
-    return float((inter[present] / union[present]).mean()) if present.any() else 0.0
+@dataclass
+class Palette:
+    """Drawn colours -> the rig's (:func:`match_palette`): a pixel takes the
+    shift of the drawing's colour cluster nearest to it, so the shading within
+    a region is kept and its mean moves onto the rig's colour."""
+
+    centres: np.ndarray  # [K, 3] the drawing's colour clusters
+    shifts: np.ndarray  # [K, 3] added to the pixels of each
+
+    def __call__(self, rgb: np.ndarray) -> np.ndarray:
+        flat = rgb.reshape(-1, 3)
+        nearest = np.empty(len(flat), np.int64)
+        for i in range(0, len(flat), 1 << 16):  # bounded memory at any size
+            d = ((flat[i:i + (1 << 16), None, :] - self.centres[None]) ** 2).sum(-1)
+            nearest[i:i + (1 << 16)] = d.argmin(1)
+        return np.clip(flat + self.shifts[nearest], 0.0, 1.0).astype(np.float32).reshape(rgb.shape)
+
+
+def near_share(parts: PartLabels, mask: np.ndarray, rgb: np.ndarray) -> float:
+    """Share of the drawn pixels whose colour lies within the part table's
+    distance of a rig cluster (1: the rig's palette)."""
+    return float((parts(mask, rgb)[mask] >= 0).mean()) if mask.any() else 0.0
+
+
+def match_palette(views, parts: PartLabels) -> Palette:
+    """The drawn colours of ``views`` ([(mask, rgb, rig_labels)] at a work
+    size, ``rig_labels`` the rig roughly aligned with that drawing) clustered
+    together (k-means, fixed seed), each cluster moved onto the rig cluster
+    whose regions it overlaps most (Jaccard: a small drawn region, the eyes,
+    is not taken by the large one around it); clusters that overlap none stay
+    as drawn."""
+    from scipy.cluster.vq import kmeans2  # lazy: scipy only on this path
+
+    colours = np.concatenate([rgb[mask] for mask, rgb, _ in views]).astype(np.float64)
+    rig = np.concatenate([labels[mask] for mask, _, labels in views])
+    k = min(PALETTE_CLUSTERS, len(colours))
+    centres, drawn = kmeans2(colours, k, minit="++", seed=0)
+    on = rig >= 0
+    co = np.zeros((k, parts.clusters))
+    np.add.at(co, (drawn[on], rig[on]), 1.0)
+    union = np.bincount(drawn, minlength=k)[:, None] + np.bincount(rig[on], minlength=parts.clusters)[None] - co
+    jaccard = co / np.maximum(union, 1.0)
+    best = jaccard.argmax(1)
+    shifts = np.where((co.sum(1) > 0)[:, None], parts.centres[best] - centres, 0.0)
+    return Palette(centres.astype(np.float32), shifts.astype(np.float32))
 
 
 def part_label_iou(rig: np.ndarray, drawn: np.ndarray) -> float:
@@ -381,28 +384,6 @@ def part_label_iou(rig: np.ndarray, drawn: np.ndarray) -> float:
     # a drawn pixel with a cluster (>= 0) is kept; agreeing pixels are such pixels
     n = np.count_nonzero((covered & (drawn != -2)) | (drawn >= 0))
     return np.count_nonzero((rig == drawn) & covered) / n if n else 0.0
-
-
-def part_centroids(rig: np.ndarray, drawn: np.ndarray, clusters: int) -> float:
-    """Area-weighted mean distance (fraction of the frame) between each
-    cluster's centroid on the rig and in the drawing, over the clusters both
-    show: it falls as a part that misses the drawn one moves towards it."""
-    n = rig.shape[0]
-    yy, xx = np.mgrid[0:n, 0:n]
-    out = []
-    for lab in (rig, drawn):
-        k = lab >= 0
-        idx = lab[k]
-        a = np.bincount(idx, minlength=clusters)[:clusters].astype(np.float64)
-        cy = np.bincount(idx, weights=yy[k], minlength=clusters)[:clusters]
-        cx = np.bincount(idx, weights=xx[k], minlength=clusters)[:clusters]
-        out.append((a, cy / np.maximum(a, 1), cx / np.maximum(a, 1)))
-    (ar, yr, xr), (ad, yd, xd) = out
-    both = (ar > 0) & (ad > 0)
-    if not both.any():
-        return 1.0
-    w = (ar + ad)[both]
-    return float((np.hypot(yr - yd, xr - xd)[both] * w).sum() / w.sum() / n)
 
 
 def _moments(mask: np.ndarray) -> tuple[float, np.ndarray]:
@@ -520,10 +501,9 @@ class SheetFitter:
     the searches render at (silhouettes and toon colours)."""
 
     def __init__(self, ctx, character: Character, size: int = 256, work: int = 128,
-                 colour_weight: float = COLOUR_WEIGHT, shape_weight: float = SHAPE_WEIGHT,
-                 pose_blur: tuple[float, ...] = POSE_BLUR, pose_prepass: bool = POSE_PREPASS,
-                 part_weight: float = PART_WEIGHT, part_mode: str = PART_MODE, joint_part_weight: float = JOINT_PART_WEIGHT,
-                 joint_fine_levels: int = JOINT_FINE_LEVELS):
+                 colour_weight: float = COLOUR_WEIGHT, part_weight: float = PART_WEIGHT,
+                 joint_part_weight: float = JOINT_PART_WEIGHT,
+                 joint_fine_levels: int = JOINT_FINE_LEVELS, palette: str = PALETTE):
         if size < MIN_DRAWING_PX:
             raise ConfigError(f"--size must be at least {MIN_DRAWING_PX}, got {size}")
         if not 32 <= work <= size:
@@ -531,9 +511,6 @@ class SheetFitter:
         self.character = character
         self.size, self.work = int(size), int(work)
         self.colour_weight = float(colour_weight)
-        self.shape_weight = float(shape_weight)
-        self.pose_blur = tuple(float(b) for b in pose_blur)
-        self.pose_prepass = bool(pose_prepass)
         for w in (part_weight, joint_part_weight):
             if not (math.isfinite(w) and w >= 0):
                 raise ConfigError(f"the part weight must be a finite number >= 0, got {w}")
@@ -542,9 +519,9 @@ class SheetFitter:
         if joint_fine_levels not in (1, 2, 3):
             raise ConfigError(f"joint fine levels: choose 1, 2 or 3 (4, 2, 1 degree steps), got {joint_fine_levels}")
         self.joint_fine_levels = int(joint_fine_levels)
-        if part_mode not in PART_MODES:
-            raise ConfigError(f"part mode {part_mode!r}: choose one of {', '.join(PART_MODES)}")
-        self.part_mode = part_mode
+        if palette not in PALETTE_MODES:
+            raise ConfigError(f"palette {palette!r}: choose one of {', '.join(PALETTE_MODES)}")
+        self.palette = palette
         self._parts: PartLabels | None = None  # the rig's colour clusters, on first use
         self._drawn_parts: dict[int, tuple[np.ndarray, np.ndarray]] = {}  # id(drawn rgb) -> (rgb, labels)
         self.bones = [b for b in POSE_BONES if b in character.humanoid]
@@ -564,9 +541,8 @@ class SheetFitter:
 
     def cost_settings(self) -> dict:
         """The cost's settings (constructor arguments), for a worker's fitter to score alike."""
-        return {"colour_weight": self.colour_weight, "shape_weight": self.shape_weight, "pose_blur": self.pose_blur,
-                "pose_prepass": self.pose_prepass, "part_weight": self.part_weight, "part_mode": self.part_mode,
-                "joint_part_weight": self.joint_part_weight}
+        return {"colour_weight": self.colour_weight, "part_weight": self.part_weight,
+                "joint_part_weight": self.joint_part_weight, "palette": self.palette}
 
     def close(self) -> None:
         for toon in self._toons.values():
@@ -643,28 +619,17 @@ class SheetFitter:
         return self._udp.run(self.pose(p), self.camera(p, self.size)).data
 
     # -- scoring -----------------------------------------------------------
-    def _cost(self, p: FitParams, target_mask, target_rgb, target_dist=None,
-              blurred=None) -> tuple[float, float, float]:
-        """(cost, IoU, colour error) of ``p`` against the drawing at work size;
-        with ``target_dist`` (:func:`drawn_distance`) the shape term as well;
-        with ``blurred`` (sigma, blurred drawn mask) the soft IoU for the IoU."""
+    def _cost(self, p: FitParams, target_mask, target_rgb) -> tuple[float, float, float]:
+        """(cost, IoU, colour error) of ``p`` against the drawing at work size:
+        1 - IoU + colour weight x colour error (+ part weight x (1 - part IoU))."""
         mask, rgb = self.render_toon(p, target_mask.shape[0])
         score = iou(mask, target_mask)
         both = mask & target_mask
         colour = float(np.abs(rgb[both] - target_rgb[both]).mean()) if both.any() else 1.0
-        overlap = soft_iou(mask, blurred[1], blurred[0]) if blurred is not None else score
-        cost = (1.0 - overlap) + self.colour_weight * colour
+        cost = (1.0 - score) + self.colour_weight * colour
         if self.part_weight:
-            parts = self.part_labels()
-            rl, dl = parts(mask, rgb), self._drawn_labels(target_mask, target_rgb)
-            if self.part_mode == "mean":
-                cost += self.part_weight * (1.0 - part_agreement(rl, dl, parts.clusters))
-            elif self.part_mode == "pixel":
-                cost += self.part_weight * (1.0 - part_label_iou(rl, dl))
-            else:
-                cost += self.part_weight * part_centroids(rl, dl, parts.clusters)
-        if target_dist is not None and self.shape_weight:
-            cost += self.shape_weight * chamfer(mask, target_mask, target_dist)
+            rl, dl = self.part_labels()(mask, rgb), self._drawn_labels(target_mask, target_rgb)
+            cost += self.part_weight * (1.0 - part_label_iou(rl, dl))
         return cost, score, colour
 
     def part_labels(self) -> PartLabels:
@@ -687,16 +652,20 @@ class SheetFitter:
             hit = self._drawn_parts[id(rgb)] = (rgb, self.part_labels()(mask, rgb))
         return hit[1]
 
-    def shaped(self, target):
-        """``target`` (mask, rgb) with the drawn silhouette's distance map, so
-        that :meth:`_cost` adds the shape term (none when ``shape_weight`` is 0)."""
-        return (*target[:2], drawn_distance(target[0])) if self.shape_weight else target[:2]
-
-    def blurred(self, target, sigma: float):
-        """``target`` (mask, rgb) scored by the soft IoU at ``sigma`` (:func:`soft_iou`)."""
-        from scipy.ndimage import gaussian_filter  # lazy: scipy only on this path
-
-        return (*target[:2], None, (sigma, gaussian_filter(target[0].astype(np.float32), sigma)))
+    def _palette(self, target, label_yaw: float | None) -> tuple[float, Palette | None]:
+        """(share of the drawn pixels near a rig colour, the palette match or
+        None) for a drawing's work-size ``target``, as ``self.palette`` says;
+        the match against the rig at the label (0 without one: a front view),
+        rest pose, moment-matched."""
+        if self.palette == "keep":
+            return 1.0, None
+        parts = self.part_labels()
+        share = near_share(parts, *target)
+        if self.palette == "auto" and share >= PALETTE_NEAR_SHARE:
+            return share, None
+        ref = FitParams(0.0 if label_yaw is None else float(label_yaw))
+        ref = self.moment_match(self.moment_match(ref, target[0]), target[0])
+        return share, match_palette([(*target, parts(*self.render_toon(ref)))], parts)
 
     def moment_match(self, p: FitParams, target_mask) -> FitParams:
         """Scale and offset that give the rig's silhouette the drawing's area and centroid."""
@@ -776,16 +745,6 @@ class SheetFitter:
         q, q_cost = self._search(swapped, target, steps / 2, free, bounds, levels=1)[:2]
         return q if q_cost < cost - LEG_SWAP_MARGIN else p
 
-    def _prepass(self, q: FitParams, cost: float, target, steps, free, bounds) -> FitParams:
-        """The pose alone (camera held) at the coarse steps on the soft IoU
-        (``pose_blur[0]``) or the shape term; kept only if the plain cost
-        (``cost``: ``q``'s) is lower there."""
-        pre = self.blurred(target, self.pose_blur[0]) if self.pose_blur else self.shaped(target)
-        pose_only = free.copy()
-        pose_only[:4] = False
-        moved = self._search(q, pre, steps, pose_only, bounds, levels=1)[0]
-        return moved if self._cost(moved, *target)[0] < cost else q
-
     # -- the fit -------------------------------------------------------------
     def _coarse(self, drawing: np.ndarray, name: str, label_yaw: float | None, clock: "_Clock") -> "_Coarse":
         """Step 1 for one framed drawing: candidate yaws, each moment-matched
@@ -796,6 +755,10 @@ class SheetFitter:
         target = downsample_drawing(drawing, self.work)
         if not target[0].any():
             raise InputError(f"{name}: the drawing has no opaque pixels at {self.work} px")
+        as_drawn = target
+        share, palette = self._palette(target, label_yaw)
+        if palette is not None:
+            target = (target[0], palette(target[1]))
         nb = len(self.bones)
         if label_yaw is None:
             yaws = np.arange(0.0, 360.0, 15.0)
@@ -823,9 +786,12 @@ class SheetFitter:
         cam_steps = np.array([8.0, 0.04, 0.04, 0.04, 10.0, 10.0] + [10.0] * nb)
         starts = [self._best_arms(p, target) for p in distinct[:3]]
         clock.stage("yaws")
-        found = _Coarse(target, [], float(iou_initial), 0.0, label_yaw, nb)
+        found = _Coarse(target, [], float(iou_initial), 0.0, label_yaw, nb, palette, share)
         coarse = sorted((self._search(p, target, cam_steps, free_cam, found.bounds(p), levels=3)
                          for p in starts), key=lambda c: c[1])
+        if palette is not None:  # matched again where the rig now lies closer to the drawing
+            found.match_view = (*as_drawn, self.part_labels()(*self.render_toon(coarse[0][0])))
+            found.rematch(match_palette([found.match_view], self.part_labels()))
         clock.stage("camera")
         found.candidates, found.iou_coarse = coarse, float(coarse[0][2])
         return found
@@ -849,28 +815,14 @@ class SheetFitter:
             free_all[4:6] = False
         steps = np.array([4.0, 0.03, 0.03, 0.03, 16.0, 16.0] + [16.0] * nb)
         starts = [q for q, *_ in coarse.candidates[:POSE_CANDIDATES]]
-        if self.pose_prepass and (self.pose_blur or self.shape_weight):
-            starts = [self._prepass(q, cost, target, steps, free_all, bounds(q))
-                      for q, cost, *_ in coarse.candidates[:POSE_CANDIDATES]]
-            rough = [self._search(q, target, steps, free_all, bounds(q), levels=2) for q in starts]
-        elif self.pose_blur:  # coarse to fine: each level its own blur
-            rough = []
-            for q in starts:
-                for level, sigma in enumerate(self.pose_blur):
-                    found = self._search(q, self.blurred(target, sigma), steps / 2 ** level, free_all,
-                                         bounds(q), levels=1)
-                    q = found[0]
-                rough.append(found)
-        else:  # scored with the shape term (SHAPE_WEIGHT, none if 0): thin limbs that miss get a slope
-            shaped = self.shaped(target)
-            rough = [self._search(q, shaped, steps, free_all, bounds(q), levels=2) for q in starts]
+        rough = [self._search(q, target, steps, free_all, bounds(q), levels=2) for q in starts]
         p = min(rough, key=lambda c: c[1])[0]
         clock.stage("pose")
         trace("pose", [p])
         p = self._try_swapped_legs(p, target, steps, bounds(p))
         clock.stage("legs")
         trace("legs", [p])
-        fine = downsample_drawing(drawing, self.fine) if self.fine != self.work else target
+        fine = coarse.drawn(drawing, self.fine) if self.fine != self.work else target
         p = self._search(p, fine, steps / 4, free_all, bounds(p), levels=2)[0]
         clock.stage("pose_fine")
         trace("pose_fine", [p])
@@ -916,6 +868,7 @@ class SheetFitter:
             split.map("view_setup", {k: (k, d, n, lab) for k, (d, n, lab) in enumerate(zip(drawings, names, labels))})
             found = split.map("view_coarse", {k: (k,) for k in range(nv)})
             coarse = [found[k] for k in range(nv)]
+            self._sheet_palette(split, coarse)
             for n in names:
                 progress(f"{n}: camera")
             trace("camera", [c.candidates[0][0] for c in coarse])
@@ -951,6 +904,11 @@ class SheetFitter:
             x, cost = self._joint_search(split, x, False, steps, pose_only, lo, hi, levels=1)
             recamera()
             x, cost = self._joint_search(split, x, False, steps / 2, free, lo, hi, levels=1)
+            if any(c.match_view is not None for c in coarse):  # the sheet's palette again, the shared pose closer
+                again = split.map("view_match_view", {k: (k, self._view_params(x, nv, k)) for k in range(nv)})
+                for k, view in again.items():
+                    coarse[k].match_view = view
+                self._sheet_palette(split, coarse)
             sheet.stage("joint_pose")
             progress("joint_pose")
             trace("joint_pose", [self._view_params(x, nv, k) for k in range(nv)])
@@ -977,6 +935,18 @@ class SheetFitter:
             for n in names:
                 progress(f"{n}: warp")
         return [done[k] for k in range(nv)]
+
+    def _sheet_palette(self, split: "_ViewSplit", coarse: list) -> Palette | None:
+        """One palette match for a turnaround: the artist's palette is the same
+        in every view, so the views matched on their own (``_Coarse.match_view``)
+        are matched again together (their colours clustered together, the
+        overlaps with the rig summed) and compared through it from now on."""
+        matched = {k: c.match_view for k, c in enumerate(coarse) if c.match_view is not None}
+        if len(matched) < 2:
+            return None
+        palette = match_palette(list(matched.values()), self.part_labels())
+        split.map("view_palette", {k: (k, palette) for k in matched})
+        return palette
 
     def _view_params(self, x: np.ndarray, nv: int, k: int) -> FitParams:
         """View ``k``'s parameters from a joint vector: its camera, the shared pose (body axes)."""
@@ -1007,8 +977,21 @@ class SheetFitter:
         v = self._views[k]
         v["clock"] = _Clock(self)
         v["coarse"] = self._coarse(v["drawing"], v["name"], v["label"], v["clock"])
-        v["fine"] = downsample_drawing(v["drawing"], self.fine) if self.fine != self.work else v["coarse"].target
+        v["fine"] = v["coarse"].drawn(v["drawing"], self.fine) if self.fine != self.work else v["coarse"].target
         return v["coarse"]
+
+    def view_palette(self, k: int, palette: Palette) -> None:
+        """The view compared through ``palette`` (a joint fit's, for the sheet) from now on."""
+        v = self._views[k]
+        v["coarse"].rematch(palette)
+        v["fine"] = v["coarse"].drawn(v["drawing"], self.fine) if self.fine != self.work else v["coarse"].target
+
+    def view_match_view(self, k: int, p: FitParams) -> tuple | None:
+        """The view's ``match_view`` with the rig's part labels under ``p`` (None: not matched)."""
+        c = self._views[k]["coarse"]
+        if c.match_view is not None:
+            c.match_view = (*c.match_view[:2], self.part_labels()(*self.render_toon(p)))
+        return c.match_view
 
     def view_relabel(self, k: int, p: FitParams) -> FitParams:
         """``p`` at the view's labelled yaw, moment-matched."""
@@ -1064,7 +1047,10 @@ class SheetFitter:
         # the colour error at the fit, full resolution would cost another pass; the work-size one is enough
         _, _, colour = self._cost(p, *coarse.target)
         toon_rgb = self.render_toon(p, self.size)[1]
-        u = residual_warp(rig_mask, drawn, moving_rgb=toon_rgb, fixed_rgb=drawing[..., :3].astype(np.float32) / 255.0,
+        drawn_rgb = drawing[..., :3].astype(np.float32) / 255.0
+        if coarse.palette is not None:
+            drawn_rgb = coarse.palette(drawn_rgb)
+        u = residual_warp(rig_mask, drawn, moving_rgb=toon_rgb, fixed_rgb=drawn_rgb,
                           colour_gain=WARP_COLOUR_GAIN, outline_iterations=WARP_OUTLINE_ITERATIONS)
         udp, warped_mask = warp_udp(rig, u, drawing[..., 3] > 0)
         iou_warped = iou(warped_mask, drawn)
@@ -1073,6 +1059,7 @@ class SheetFitter:
         return ViewFit(name=name, label_yaw=label_yaw, params=p, camera=camera, pose=pose, udp=udp,
                        iou_initial=coarse.iou_initial, iou_coarse=coarse.iou_coarse, iou_pose=iou_pose,
                        iou_warped=iou_warped, colour_error=colour,
+                       palette_matched=coarse.palette is not None, palette_near_share=coarse.near_share,
                        residual_mean_px=float(disp.mean()), residual_max_px=float(disp.max()),
                        rig_mask=rig_mask, seconds=clock.seconds(), stages=dict(clock.stages))
 
@@ -1128,6 +1115,21 @@ class _Coarse:
     iou_coarse: float
     label_yaw: float | None
     n_bones: int
+    palette: Palette | None = None  # the drawing's colours onto the rig's, or None: as drawn
+    near_share: float = 1.0  # share of the drawn pixels near a rig colour (before any match)
+    # (mask, rgb as drawn, the rig's part labels at the coarse fit) at the work size, where matched:
+    # what a joint fit pools over its views (SheetFitter.view_palette)
+    match_view: tuple | None = None
+
+    def rematch(self, palette: Palette) -> None:
+        """Compare the drawing through ``palette`` from now on (the work-size target too)."""
+        self.palette = palette
+        self.target = (self.match_view[0], palette(self.match_view[1]))
+
+    def drawn(self, drawing: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+        """(mask, rgb) of the framed drawing at ``n`` x ``n``, colours matched to the rig's."""
+        mask, rgb = downsample_drawing(drawing, n)
+        return mask, (self.palette(rgb) if self.palette is not None else rgb)
 
     def bounds(self, q: FitParams) -> tuple[np.ndarray, np.ndarray]:
         """A labelled view stays within 35 degrees of its label, the others within 45 of ``q``'s yaw."""

@@ -89,6 +89,19 @@ def test_fit_json_says_where_the_time_went(fitted):
         assert sum(s["s"] for s in stages.values()) <= view["seconds"] + 0.05
 
 
+def test_fit_json_says_drawings_in_the_rig_colours_kept_their_palette(fitted):
+    """``--palette auto`` (the default) leaves toon-coloured drawings as drawn
+    and says so per view (recoloured ones: tests/fit_sheet/test_palette.py)."""
+    from conrt.runtime.app.sheet_fit import PALETTE_NEAR_SHARE
+
+    out, made = fitted
+    report = json.loads((out / "fit.json").read_text())
+    assert report["palette"] == "auto"
+    for stem in made:
+        view = report["views"][stem]
+        assert view["palette_matched"] is False and view["palette_near_share"] >= PALETTE_NEAR_SHARE, view
+
+
 def test_swapped_legs_are_taken_only_when_they_fit_clearly_better(gl_ctx, character):
     """A front view of the rig with one leg kicked out, the fit holding the turn
     on the other leg: the swap finds the drawn leg; from the right legs it
@@ -299,39 +312,29 @@ def test_size_out_of_range_is_refused_before_any_work(character_file, drawings, 
     assert "--size must be within 64..2048" in caplog.text and not (tmp_path / "o").exists()
 
 
-def test_the_thin_limb_costs_recover_a_leg_swing_that_iou_misses(gl_ctx, character):
+def test_the_plain_cost_misses_a_thin_leg_swing(gl_ctx, character):
     """A side view of the rig with one leg swung 30° in the picture: from the
     unswung leg, a 16° step scores worse on 1 - IoU (the thin leg then misses
-    the drawn one everywhere), so the plain search stays put; with the shape
-    term (chamfer distance, weight 40) or the soft IoU (6 px blur) the same
-    search swings the leg to the drawn one. (Both are off by default: on the
-    benchmark they made other views worse, docs/fit_sheet.md.)"""
+    the drawn one everywhere), so the search stays put: the pose search's known
+    weakness (docs/fit_sheet.md). Costs with a slope there (a chamfer term, a
+    soft IoU) recovered this swing but made the benchmark worse, and were
+    dropped after 23c4424."""
     from conrt.runtime.app.sheet_fit import FitParams, SheetFitter, pattern_search, search_bounds
 
     bone = "leftUpperLeg"
-    found = {}
-    for cost_name in ("plain", "chamfer", "soft_iou"):
-        with SheetFitter(gl_ctx, character, 128, 128, shape_weight=40.0 if cost_name == "chamfer" else 0.0) as fitter:
-            truth = FitParams(90.0, arms_lowered=(40.0, 40.0), turns={bone: 30.0})
-            drawn = fitter.render_toon(truth, 128)
-            target = fitter.blurred(drawn, 6.0) if cost_name == "soft_iou" else fitter.shaped(drawn)
-            start = FitParams(90.0, arms_lowered=(40.0, 40.0))
-            x0 = start.vector(fitter.bones)
-            i = 6 + fitter.bones.index(bone)
-            free = np.zeros(len(x0), bool)
-            free[i] = True
-            steps = np.full(len(x0), 16.0)
-            bounds = search_bounds(90.0, 35.0, len(fitter.bones))
+    with SheetFitter(gl_ctx, character, 128, 128) as fitter:
+        drawn = fitter.render_toon(FitParams(90.0, arms_lowered=(40.0, 40.0), turns={bone: 30.0}), 128)
+        x0 = FitParams(90.0, arms_lowered=(40.0, 40.0)).vector(fitter.bones)
+        i = 6 + fitter.bones.index(bone)
+        free = np.zeros(len(x0), bool)
+        free[i] = True
 
-            def cost(v):
-                return fitter._cost(FitParams.from_vector(v, fitter.bones), *target)
+        def cost(v):
+            return fitter._cost(FitParams.from_vector(v, fitter.bones), *drawn)
 
-            if cost_name == "plain":  # the failure: one step towards the drawn leg looks worse
-                step = x0.copy()
-                step[i] = 16.0
-                assert cost(step)[0] > cost(x0)[0]
-            x, _ = pattern_search(x0, cost, steps, free, bounds, levels=3)
-            found[cost_name] = x[i]
-    assert abs(found["plain"]) < 1e-9, found
-    assert abs(found["chamfer"] - 30.0) <= 4.0, found
-    assert abs(found["soft_iou"] - 30.0) <= 4.0, found
+        step = x0.copy()
+        step[i] = 16.0
+        assert cost(step)[0] > cost(x0)[0]
+        x, _ = pattern_search(x0, cost, np.full(len(x0), 16.0), free, search_bounds(90.0, 35.0, len(fitter.bones)),
+                              levels=3)
+    assert abs(x[i]) < 1e-9, x[i]

@@ -50,8 +50,8 @@ def test_the_part_term_sees_an_arm_in_front_of_or_behind_the_body(gl_ctx, charac
 def test_part_options_are_checked(gl_ctx, character):
     from conrt.runtime.app.sheet_fit import PartLabels, SheetFitter
 
-    with pytest.raises(ConfigError, match="part mode 'colour'.*pixel"):
-        SheetFitter(gl_ctx, character, 128, 128, part_weight=1.0, part_mode="colour")
+    with pytest.raises(ConfigError, match="palette 'colour': choose one of auto, keep, match"):
+        SheetFitter(gl_ctx, character, 128, 128, palette="colour")
     with pytest.raises(ConfigError, match="part weight"):
         SheetFitter(gl_ctx, character, 128, 128, part_weight=-1.0)
     with pytest.raises(ConfigError, match="joint fine levels: choose 1, 2 or 3"):
@@ -67,7 +67,7 @@ def test_the_joint_fit_scores_with_the_part_term_and_its_worker_alike(gl_ctx, ch
     from conrt.runtime.app.sheet_fit import JOINT_PART_WEIGHT, PART_WEIGHT, SheetFitter
 
     assert JOINT_PART_WEIGHT > 0 and PART_WEIGHT == 0  # measured: docs/fit_sheet.md
-    with SheetFitter(gl_ctx, character, 128, 64, part_weight=0.25, joint_part_weight=0.75, part_mode="mean") as a:
+    with SheetFitter(gl_ctx, character, 128, 64, part_weight=0.25, joint_part_weight=0.75, palette="match") as a:
         settings = a.cost_settings()
         with SheetFitter(gl_ctx, character, 128, 64, **settings) as b:
             assert b.cost_settings() == settings
