@@ -45,7 +45,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..nn.lookup_net import SEES, TOUCHES, target_edges
+from ..nn.lookup_net import SEES, TOUCHES, fill_unseen, target_edges
 
 
 def sum_views(x: torch.Tensor) -> torch.Tensor:
@@ -182,6 +182,9 @@ class FastFusionGraph(nn.Module):
         if self.keep_seen:
             kept = self.keep_seen_part(coverage, udp)
             rgba = rgba + kept * (fused.clamp(0, 1) - rgba)
+            if f.nearest_fill:  # what no view sees, off the edges (lookup_net.fill_unseen)
+                edges = target_edges(udp) if self.inked else torch.zeros_like(kept)
+                rgba = fill_unseen(rgba, fused.clamp(0, 1), kept, edges, a)
             if not self.inked:
                 rgba = self.keep_plain_lookup(rgba, sampled4, cover4, udp)
         return torch.minimum(rgba, rgba[:, 3:4])  # premultiplied: colour never exceeds alpha (alpha: min(a, a))
