@@ -202,7 +202,7 @@ def fill_unseen(rgba: torch.Tensor, fused: torch.Tensor, kept: torch.Tensor, edg
     weight = kept * inside
     straight = fused[:, :3] / fused[:, 3:4].clamp_min(1e-6)
     near = pull_push(straight * weight, weight).clamp(0, 1)
-    k = max(1, round(FILL_MARGIN * rgba.shape[-1] / 256))
+    k = max(1, round(FILL_MARGIN * int(rgba.shape[-1]) / 256))  # int: a constant of the exported graph
     # edges grown by k px (a max over rows, then over columns: 2(2k+1) compares, not (2k+1)^2)
     near_edges = F.max_pool2d(F.max_pool2d(edges, (1, 2 * k + 1), 1, (0, k)), (2 * k + 1, 1), 1, (k, 0))
     rest = (1 - kept) * (1 - near_edges) * inside  # off the target the runtime clips the frame anyway

@@ -326,7 +326,7 @@ def _model_device(model: torch.nn.Module) -> torch.device:
 @torch.inference_mode()
 def encode_sheet(model: ShaderNet, images: Sequence, official: bool = False,
                  matting: Matting | None = None, size: int | None = None,
-                 sheet_udp: Sequence | None = None) -> SheetCache:
+                 sheet_udp: Sequence | None = None, look_from: Sequence | None = None) -> SheetCache:
     """Run the sheet encoder once for a character. ``images``: M straight-RGBA views.
 
     ``size``: the side the network works at (default: the sheet's own side if
@@ -334,6 +334,8 @@ def encode_sheet(model: ShaderNet, images: Sequence, official: bool = False,
     ``sheet_udp``: the views' own UDPs (H, W, 4), if known: a lookup model
     (conr-rt) takes its correspondences from them instead of predicting them;
     CoNR models do not use them.
+    ``look_from``: the views as drawn when ``images`` are already re-framed to the working
+    size (the runtime's ``fit_sheet``): the look is the drawing's (``judge_sheet_look``).
     """
     cfg = model.cfg
     rgb, mask = prepare_sheet(images, cfg.size_multiple, cfg.image_size, official, matting, size)
@@ -346,7 +348,10 @@ def encode_sheet(model: ShaderNet, images: Sequence, official: bool = False,
         if sheet_udp is not None:
             log.debug("%s does not use sheet UDPs; ignoring them", cfg.name)
         feats, reference = model.encode_sheet(rgb_t, mask_t)
-    look = judge_sheet_look(images, official, matting, (rgb_t, mask_t))
+    if look_from is not None:
+        look = judge_sheet_look(look_from, official, matting)
+    else:
+        look = judge_sheet_look(images, official, matting, (rgb_t, mask_t))
     log.debug("sheet look: %s", look)
     return SheetCache(tuple(feats), reference, rgb.shape[-1], official, cfg.name, look)
 

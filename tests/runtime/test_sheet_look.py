@@ -214,3 +214,9 @@ def test_the_look_does_not_depend_on_the_working_size(nudged):
     # a drawing larger than LOOK_MAX_SIDE is judged at that side, the same way
     big = [np.asarray(Image.fromarray(im).resize((640, 640), Image.BILINEAR)) for im in images[:2]]
     assert encode_sheet(nudged, big, size=128).look == encode_sheet(nudged, big, size=256).look
+    # the runtime re-frames the views to its size before encoding them: the look is still the drawings'
+    from conrt.runtime.app.frame_loop import ShadeStage
+
+    with ShadeStage(nudged, images, 128, backend="torch") as stage:
+        assert stage.sheet_images[0].shape[:2] == (128, 128)
+        assert stage.backend.cache.look == looks[256]
