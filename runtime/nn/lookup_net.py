@@ -206,6 +206,7 @@ def fill_unseen(rgba: torch.Tensor, fused: torch.Tensor, kept: torch.Tensor, edg
     # edges grown by k px (a max over rows, then over columns: 2(2k+1) compares, not (2k+1)^2)
     near_edges = F.max_pool2d(F.max_pool2d(edges, (1, 2 * k + 1), 1, (0, k)), (2 * k + 1, 1), 1, (k, 0))
     rest = (1 - kept) * (1 - near_edges) * inside  # off the target the runtime clips the frame anyway
+    rest = rest * (weight.amax((2, 3), keepdim=True) > 0).to(rgba.dtype)  # no view sees anything: nothing is near
     return rgba + rest * (torch.cat([near * alpha, alpha], 1) - rgba)
 
 

@@ -101,3 +101,12 @@ def test_pull_push_spreads_the_nearest_colours():
     assert (out[0, 0, :, :9] > 0.75).all() and (out[0, 2, :, 23:] > 0.75).all()
     assert (out[0, 0, :, :14] > out[0, 2, :, :14]).all() and (out[0, 2, :, 18:] > out[0, 0, :, 18:]).all()
     assert torch.isfinite(out).all() and np.isclose(float(out.sum(1).mean()), 1.0, atol=1e-5)
+
+
+def test_with_nothing_seen_the_refinement_fills_everything(nudged):
+    """No seen colour anywhere: nothing is near, the frame is the refinement's (not black)."""
+    sampled, cover, udp, colour = _frame((slice(0, S), slice(0, S)))
+    frame = (sampled, cover, udp, colour)
+    assert cover.max() == 0
+    assert torch.equal(_shade(nudged, frame, 1.0, True), _shade(nudged, frame, 1.0, False))
+    assert torch.equal(_shade(nudged, frame, 0.0, True), _shade(nudged, frame, 0.0, False))
