@@ -47,7 +47,7 @@ from .onnx_backend import OPSET, open_session, weights_fingerprint
 log = logging.getLogger(__name__)
 
 FUSIONS = ("onnxruntime", "torch")
-FUSION_FORMAT = 14  # bump when the exported fusion graph changes (part of the cached file name)
+FUSION_FORMAT = 15  # bump when the exported fusion graph changes (part of the cached file name)
 
 
 def default_threads() -> int:
