@@ -67,7 +67,7 @@ def test_a_hole_no_view_sees_takes_the_colour_around_it(nudged, ink):
     assert torch.allclose(now[0, 3, hole[0], hole[1]], torch.ones(8, 8))
     # the refinement drew something else there (the rule changes the frame) ...
     assert (before[0, :3, hole[0], hole[1]] - inside).abs().max() > 0.05
-    # ... and only there: every pixel a view sees is the same, to the bit
+    # ... and only there: every pixel the views see (fully, here) is the same, to the bit
     seen = (frame[1] > 0).any(1).expand_as(now)
     assert torch.equal(now[seen], before[seen])
 
