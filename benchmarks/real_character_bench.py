@@ -18,6 +18,9 @@ inside the head's box on screen, as ``conrt eval``):
 - ``exact + network, before the look``: the same exact samples through the
   rule before the sheet's look was judged (seen colour kept, the target's
   edges refined, on every sheet), recomputed from each frame's samples;
+- ``exact + network, the refinement's fill``: the same samples with what no view
+  sees (off the target's edges) left to the refinement, as before session 8
+  (``FusionNet.nearest_fill`` off), recomputed from each frame's samples;
 - ``exact + network``: the new default (``correspondence="auto"`` picks exact
   when the sheet has ``view_NN_view.npz``; the sheet's judged look, printed
   in the table, decides where the refinement draws).
@@ -54,6 +57,7 @@ YAW = 30.0
 ROWS = {"flat": "flat fill", "plain exact": "plain exact lookup (no network)",
         "table": "table 32³ + network (the old default's correspondences)",
         "exact before look": "exact + network, before the look (seen colour kept, edges refined)",
+        "exact before fill": "exact + network, the refinement's fill of what no view sees (before session 8)",
         "exact": "**exact + network (the default, look: {look})**"}
 BASELINE_ROWS = {"plain exact baseline": "plain exact lookup, pass as of {rev}",
                  "exact baseline": "exact + network, pass as of {rev}"}
@@ -107,15 +111,20 @@ def _collect(model, char_path, sheet, size, mode, frames, stride, look, baseline
     return out
 
 
-def _fusion(model, fr, ink) -> np.ndarray:
+def _fusion(model, fr, ink, nearest_fill: bool = True) -> np.ndarray:
     """The default's fusion on a frame's exact samples with ``ink`` (None: the rule before the
-    look), clipped to the UDP's occupancy as the runtime's ShadeStage clips it."""
+    look), clipped to the UDP's occupancy as the runtime's ShadeStage clips it. ``nearest_fill``
+    False: what no view sees left to the refinement (``FusionNet.nearest_fill``, before session 8)."""
     import torch
 
     sampled, cover = fr["views"]
     udp = torch.from_numpy(fr["udp"].transpose(2, 0, 1)[None].copy())
-    with torch.inference_mode():
-        out = model.render_views(udp, torch.from_numpy(sampled[None]), torch.from_numpy(cover[None]), ink)
+    model.fusion.nearest_fill = nearest_fill
+    try:
+        with torch.inference_mode():
+            out = model.render_views(udp, torch.from_numpy(sampled[None]), torch.from_numpy(cover[None]), ink)
+    finally:
+        model.fusion.nearest_fill = True
     return out[0].numpy().transpose(1, 2, 0) * fr["udp"][..., 3:4]
 
 
@@ -171,7 +180,9 @@ def quality(args, model, work: Path, look: str) -> tuple[dict, dict]:
                 preds["exact baseline"].append(runs["exact baseline"][i]["rgba"])
             ex = runs["exact"][i]
             preds["exact before look"].append(_fusion(model, ex, None))
-            again = _fusion(model, ex, torch.tensor([float(ex["look"].inked)]))  # the runtime's frame, recomputed here
+            ink = torch.tensor([float(ex["look"].inked)])
+            preds["exact before fill"].append(_fusion(model, ex, ink, nearest_fill=False))
+            again = _fusion(model, ex, ink)  # the runtime's frame, recomputed here
             if np.abs(again - ex["rgba"]).max() > 1e-4:  # same torch maths; float rounding only
                 raise RuntimeError(f"{look}, {size}: recomputed exact frame {i} differs from the runtime's")
         gts = [fr["gt"] for fr in ref]

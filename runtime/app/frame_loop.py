@@ -421,8 +421,8 @@ class ShadeStage:
             self.sheet_udps = fit_sheet_udps(sheet_udps, sheet_images, self.size) if sheet_udps is not None else None
             # on a thread of its own, like per-frame shading (see bridge_source.py)
             with ThreadPoolExecutor(1, thread_name_prefix="conrt-sheet") as pool:
-                self.cache = pool.submit(self.backend.encode_sheet, self.sheet_images,
-                                         sheet_udp=self.sheet_udps).result()
+                self.cache = pool.submit(self.backend.encode_sheet, self.sheet_images, sheet_udp=self.sheet_udps,
+                                         look_from=sheet_images).result()  # the look: the drawings' own
         except BaseException:
             self.backend.close()
             raise

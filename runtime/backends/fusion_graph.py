@@ -46,7 +46,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..nn.lookup_net import SEES, TOUCHES, target_edges
+from ..nn.lookup_net import SEES, TOUCHES, fill_unseen, target_edges
 
 # the views' half (``FusionViewsGraph``) runs on a band of whole columns: reaching this
 # many of the scores' pooled pixels past every covered column (the score's two 3x3
@@ -187,13 +187,17 @@ class FastFusionGraph(nn.Module):
         ``udp_refine`` it pooled by ``refine_scale``) -> premultiplied RGBA [1, 4, H, W]
         (``sampled4``/``cover4``: only the unlit rule takes them)."""
         h, w = udp.shape[-2:]
-        r = self.model.fusion.refine_scale
+        f = self.model.fusion
+        r = f.refine_scale
         delta = self.refine(F.avg_pool2d(fused, r), F.avg_pool2d(coverage, r), udp_refine)
         delta = F.interpolate(delta, size=(h, w), mode="bilinear", align_corners=False)
         rgba = (fused + delta).clamp(0, 1)
         if self.keep_seen:
             kept = self.keep_seen_part(coverage, udp)
             rgba = rgba + kept * (fused.clamp(0, 1) - rgba)
+            if f.nearest_fill:  # what no view sees, off the edges (lookup_net.fill_unseen)
+                edges = target_edges(udp) if self.inked else torch.zeros_like(kept)
+                rgba = fill_unseen(rgba, fused.clamp(0, 1), kept, edges, udp[:, 3:4])
             if not self.inked:
                 rgba = self.keep_plain_lookup(rgba, sampled4, cover4, udp)
         return torch.minimum(rgba, rgba[:, 3:4])  # premultiplied: colour never exceeds alpha (alpha: min(a, a))

@@ -111,6 +111,35 @@ def judge_look(rgb: torch.Tensor, mask: torch.Tensor) -> SheetLook:
     return SheetLook(round(float(fraction[0]), 4), bool(ink[0]))
 
 
+# The look is the drawing's, not the working size's: judged at the views' own
+# side, so the runtime size does not change it (the sample sheet, drawn at
+# 256², was inked at 256² and unlit at 128², where its 2-px outline resampled
+# to 1 px blended with the colour beside it). Views larger than this are
+# judged at it (the rule was measured at 128²-512²; the band scales with the side).
+LOOK_MAX_SIDE = 512
+
+
+def look_side(images: Sequence) -> int:
+    """The side a sheet's look is judged at: its views' own (largest) side, at most ``LOOK_MAX_SIDE``."""
+    return min(max(max(np.asarray(im).shape[:2]) for im in images), LOOK_MAX_SIDE)
+
+
+def judge_sheet_look(images: Sequence, official: bool = False, matting: Matting | None = None,
+                     prepared: tuple[torch.Tensor, torch.Tensor] | None = None) -> SheetLook:
+    """A sheet's straight-RGBA views -> its ``SheetLook``, judged at ``look_side`` whatever
+    the side the network works at. ``prepared``: the (rgb, mask) tensors ``prepare_sheet``
+    made of them, reused when they already are at that side."""
+    if isinstance(images, np.ndarray) and images.ndim == 3:
+        images = [images]
+    side = look_side(images)
+    if prepared is not None and prepared[0].shape[-1] == side:
+        return judge_look(*prepared)
+    largest = max(max(np.asarray(im).shape[:2]) for im in images)
+    # square views up to LOOK_MAX_SIDE as they are; others re-framed as the network's are
+    rgb, mask = prepare_sheet(images, 1, side, official, matting, side if largest > side else None)
+    return judge_look(torch.from_numpy(rgb), torch.from_numpy(mask))
+
+
 @dataclass(frozen=True)
 class SheetCache:
     """Everything the per-frame pass needs from the character sheet."""
@@ -297,7 +326,7 @@ def _model_device(model: torch.nn.Module) -> torch.device:
 @torch.inference_mode()
 def encode_sheet(model: ShaderNet, images: Sequence, official: bool = False,
                  matting: Matting | None = None, size: int | None = None,
-                 sheet_udp: Sequence | None = None) -> SheetCache:
+                 sheet_udp: Sequence | None = None, look_from: Sequence | None = None) -> SheetCache:
     """Run the sheet encoder once for a character. ``images``: M straight-RGBA views.
 
     ``size``: the side the network works at (default: the sheet's own side if
@@ -305,6 +334,8 @@ def encode_sheet(model: ShaderNet, images: Sequence, official: bool = False,
     ``sheet_udp``: the views' own UDPs (H, W, 4), if known: a lookup model
     (conr-rt) takes its correspondences from them instead of predicting them;
     CoNR models do not use them.
+    ``look_from``: the views as drawn when ``images`` are already re-framed to the working
+    size (the runtime's ``fit_sheet``): the look is the drawing's (``judge_sheet_look``).
     """
     cfg = model.cfg
     rgb, mask = prepare_sheet(images, cfg.size_multiple, cfg.image_size, official, matting, size)
@@ -317,7 +348,10 @@ def encode_sheet(model: ShaderNet, images: Sequence, official: bool = False,
         if sheet_udp is not None:
             log.debug("%s does not use sheet UDPs; ignoring them", cfg.name)
         feats, reference = model.encode_sheet(rgb_t, mask_t)
-    look = judge_look(rgb_t, mask_t)
+    if look_from is not None:
+        look = judge_sheet_look(look_from, official, matting)
+    else:
+        look = judge_sheet_look(images, official, matting, (rgb_t, mask_t))
     log.debug("sheet look: %s", look)
     return SheetCache(tuple(feats), reference, rgb.shape[-1], official, cfg.name, look)
 

@@ -13,6 +13,7 @@ import logging
 import numpy as np
 import pytest
 import torch
+from PIL import Image
 
 from conrt.runtime.backends import create_backend
 from conrt.runtime.nn.model import create_model
@@ -196,3 +197,26 @@ def test_the_runtime_says_the_look_in_its_sheet_line(nudged, caplog):
                 assert stage.backend.cache.look.inked == ink
     lines = [r.getMessage() for r in caplog.records if "sheet encoded once" in r.getMessage()]
     assert len(lines) == 2 and "look: inked (ink on" in lines[0] and "look: unlit" in lines[1]
+
+
+def test_the_look_does_not_depend_on_the_working_size(nudged):
+    """The look is the drawing's: the sample sheet (toon, drawn at 256²) is inked whatever side
+    the network works at. Judged at the working side, its 2-px outline resampled to 128² blended
+    with the colour beside it and the sheet came out unlit (0.29 against 0.41 at 256²), so
+    128² frames took the unlit rule."""
+    from conrt.runtime.defaults import default_sheet_paths
+    from conrt.runtime.nn.sheet import encode_sheet, read_sheet_image
+
+    images = [read_sheet_image(p) for p in default_sheet_paths()]
+    looks = {size: encode_sheet(nudged, images, size=size).look for size in (64, 128, 256)}
+    assert all(look.inked for look in looks.values()), looks
+    assert len({look.ink_fraction for look in looks.values()}) == 1, looks  # judged at the drawing's side
+    # a drawing larger than LOOK_MAX_SIDE is judged at that side, the same way
+    big = [np.asarray(Image.fromarray(im).resize((640, 640), Image.BILINEAR)) for im in images[:2]]
+    assert encode_sheet(nudged, big, size=128).look == encode_sheet(nudged, big, size=256).look
+    # the runtime re-frames the views to its size before encoding them: the look is still the drawings'
+    from conrt.runtime.app.frame_loop import ShadeStage
+
+    with ShadeStage(nudged, images, 128, backend="torch") as stage:
+        assert stage.sheet_images[0].shape[:2] == (128, 128)
+        assert stage.backend.cache.look == looks[256]

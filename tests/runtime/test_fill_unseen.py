@@ -1,0 +1,112 @@
+"""What no view sees (runtime/nn/lookup_net.py ``fill_unseen``): with keep_seen, a pixel
+no view sees and more than ``FILL_MARGIN`` px from the target's edges takes the nearest
+seen colour, not the refinement's; the edges and the pixels near them stay the
+refinement's (toon ink runs along them). The sample demo drew a patch of its skirt that
+no sheet view shows as an orange ring there (docs/conr_rt.md, "What no view sees")."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from conrt.runtime.nn.lookup_net import FILL_MARGIN, pull_push, target_edges
+from conrt.runtime.nn.model import create_model
+
+S = 64
+
+
+@pytest.fixture(scope="module")
+def nudged():
+    """conr-rt with every fusion parameter nudged: the zero-initialised refinement output
+    would otherwise leave the fused colour everywhere (as test_sheet_look.py)."""
+    torch.manual_seed(0)
+    model = create_model("conr-rt").eval()
+    g = torch.Generator().manual_seed(1)
+    with torch.no_grad():
+        for p in model.fusion.parameters():
+            p.add_(torch.randn(p.shape, generator=g) * 0.05)
+    return model
+
+
+def _frame(hole: tuple[slice, slice], views: int = 2):
+    """A smooth body (one surface, no edges inside) seen by every view in one colour, except
+    ``hole``, which no view sees. -> (sampled, cover, udp) as FusionNet takes them."""
+    udp = torch.zeros(1, 4, S, S)
+    y, x = torch.meshgrid(torch.linspace(0.3, 0.7, S), torch.linspace(0.3, 0.7, S), indexing="ij")
+    udp[0, 0], udp[0, 1], udp[0, 2] = x, y, 0.5  # a plane: no UDP jump inside
+    udp[0, 3, 4:-4, 4:-4] = 1
+    udp[:, :3] *= udp[:, 3:4]
+    colour = torch.tensor([0.9, 0.8, 0.3])
+    sampled = torch.zeros(1, views, 4, S, S)
+    sampled[0, :, :3] = colour.reshape(1, 3, 1, 1)
+    sampled[0, :, 3] = 1
+    cover = udp[:, 3:4].unsqueeze(1).repeat(1, views, 1, 1, 1)
+    cover[..., hole[0], hole[1]] = 0
+    sampled = sampled * (cover > 0)
+    return sampled, cover, udp, colour
+
+
+def _shade(model, frame, ink: float, fill: bool) -> torch.Tensor:
+    sampled, cover, udp, _ = frame
+    model.fusion.nearest_fill = fill
+    try:
+        with torch.no_grad():
+            return model.fusion(sampled, cover, udp, keep_seen=True, ink=torch.tensor([ink]))
+    finally:
+        model.fusion.nearest_fill = True
+
+
+@pytest.mark.parametrize("ink", [1.0, 0.0])
+def test_a_hole_no_view_sees_takes_the_colour_around_it(nudged, ink):
+    hole = (slice(26, 34), slice(28, 36))  # far from the silhouette (> FILL_MARGIN px)
+    frame = _frame(hole)
+    colour = frame[3]
+    now, before = _shade(nudged, frame, ink, True), _shade(nudged, frame, ink, False)
+    inside = now[0, :3, hole[0], hole[1]]
+    assert torch.allclose(inside, colour.reshape(3, 1, 1).expand_as(inside), atol=1e-5)
+    assert torch.allclose(now[0, 3, hole[0], hole[1]], torch.ones(8, 8))
+    # the refinement drew something else there (the rule changes the frame) ...
+    assert (before[0, :3, hole[0], hole[1]] - inside).abs().max() > 0.05
+    # ... and only there: every pixel the views see (fully, here) is the same, to the bit
+    seen = (frame[1] > 0).any(1).expand_as(now)
+    assert torch.equal(now[seen], before[seen])
+
+
+def test_next_to_the_target_edges_the_refinement_stays(nudged):
+    """On an inked sheet a hole within FILL_MARGIN px of the silhouette is the refinement's
+    (ink goes there); on an unlit one there are no edges to keep and it is filled."""
+    margin = round(FILL_MARGIN * S / 256)
+    hole = (slice(5, 5 + margin), slice(28, 36))  # rows next to the silhouette (the body starts at row 4)
+    frame = _frame(hole)
+    udp = frame[2]
+    edges = target_edges(udp)[0, 0]
+    assert edges[3:5, 30].all() and not edges[hole].any()  # the silhouette is an edge, the hole is not
+    inked_now, inked_before = _shade(nudged, frame, 1.0, True), _shade(nudged, frame, 1.0, False)
+    assert torch.equal(inked_now, inked_before)
+    unlit = _shade(nudged, frame, 0.0, True)
+    colour = frame[3].reshape(3, 1, 1)
+    assert torch.allclose(unlit[0, :3, hole[0], hole[1]], colour.expand(3, margin, 8), atol=1e-5)
+    assert margin >= 1
+
+
+def test_pull_push_spreads_the_nearest_colours():
+    """Red known on column 4 only, blue on column 27: the columns keep their colours exactly,
+    every other pixel takes more of the nearer one (a smooth blend between them)."""
+    colour = torch.zeros(1, 3, 32, 32)
+    weight = torch.zeros(1, 1, 32, 32)
+    colour[0, 0, :, 4], colour[0, 2, :, 27] = 1, 1
+    weight[..., 4], weight[..., 27] = 1, 1
+    out = pull_push(colour * weight, weight)
+    assert torch.allclose(out[0, :, :, 4], colour[0, :, :, 4]) and torch.allclose(out[0, :, :, 27], colour[0, :, :, 27])
+    assert (out[0, 0, :, :9] > 0.75).all() and (out[0, 2, :, 23:] > 0.75).all()
+    assert (out[0, 0, :, :14] > out[0, 2, :, :14]).all() and (out[0, 2, :, 18:] > out[0, 0, :, 18:]).all()
+    assert torch.isfinite(out).all() and np.isclose(float(out.sum(1).mean()), 1.0, atol=1e-5)
+
+
+def test_with_nothing_seen_the_refinement_fills_everything(nudged):
+    """No seen colour anywhere: nothing is near, the frame is the refinement's (not black)."""
+    sampled, cover, udp, colour = _frame((slice(0, S), slice(0, S)))
+    frame = (sampled, cover, udp, colour)
+    assert cover.max() == 0
+    assert torch.equal(_shade(nudged, frame, 1.0, True), _shade(nudged, frame, 1.0, False))
+    assert torch.equal(_shade(nudged, frame, 0.0, True), _shade(nudged, frame, 0.0, False))
