@@ -1,6 +1,9 @@
 """Shared helpers of the physics tests."""
 from __future__ import annotations
 
+import functools
+import os
+
 import numpy as np
 import pygltflib
 
@@ -8,9 +11,22 @@ from conrt.physics.transforms import quat_to_matrix
 from conrt.types import Skeleton
 
 
+def load_gltf(path) -> pygltflib.GLTF2:
+    """The parsed file, read once per (path, size, mtime): pygltflib's parse
+    takes seconds on the larger assets and the node-tree checks evaluate a file
+    at many times. Callers only read it (never modify the shared object)."""
+    st = os.stat(path)
+    return _load_gltf(str(path), st.st_size, st.st_mtime_ns)
+
+
+@functools.lru_cache(maxsize=8)
+def _load_gltf(path: str, size: int, mtime_ns: int) -> pygltflib.GLTF2:
+    return pygltflib.GLTF2().load(path)
+
+
 def gltf_skeleton(path) -> Skeleton:
     """The first skin of a glTF file as a Skeleton (node TRS rest pose), independent of characters/."""
-    g = pygltflib.GLTF2().load(str(path))
+    g = load_gltf(path)
     joints = list(g.skins[0].joints)
     parent_of = {c: i for i, n in enumerate(g.nodes) for c in (n.children or [])}
     order = []
@@ -46,7 +62,7 @@ def evaluate_nodes(path, animation: str | None, t: float) -> dict:
     independent of physics/."""
     from conrt.physics.transforms import slerp
 
-    g = pygltflib.GLTF2().load(str(path))
+    g = load_gltf(path)
     blob = g.binary_blob()
     anim = next((a for a in g.animations if a.name == animation), None)
 

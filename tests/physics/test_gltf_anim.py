@@ -1,5 +1,4 @@
 import numpy as np
-import pygltflib
 import pytest
 
 from conrt.errors import AssetError
@@ -7,12 +6,12 @@ from conrt.physics.clips import Animator
 from conrt.physics.gltf_anim import list_gltf_animations, load_gltf_clip
 from conrt.physics.transforms import quat_to_matrix
 
-from .helpers import gltf_skeleton
+from .helpers import gltf_skeleton, load_gltf
 
 
 def _keyed_rotation(path, anim_index, node_name):
     """The first two keys of a node's rotation channel, read independently with pygltflib."""
-    g = pygltflib.GLTF2().load(str(path))
+    g = load_gltf(path)
     names = [n.name for n in g.nodes]
     anim = g.animations[anim_index]
     for ch in anim.channels:

@@ -26,10 +26,14 @@ from conrt.runtime.nn.model import create_model
 S = 64
 
 
-@pytest.fixture(autouse=True)
-def own_cache(monkeypatch, tmp_path):
-    """Graphs exported here stay here (other tests count the session cache's)."""
-    monkeypatch.setenv("CONRT_CACHE_DIR", str(tmp_path / "cache"))
+@pytest.fixture(scope="module", autouse=True)
+def own_cache(tmp_path_factory):
+    """Graphs exported here stay here (other tests count the session cache's);
+    one cache for the module, so the same model's graph is exported once (the
+    tests that check the cache itself point CONRT_CACHE_DIR at their own folder)."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("CONRT_CACHE_DIR", str(tmp_path_factory.mktemp("cache")))
+        yield
 
 
 @pytest.fixture(scope="module")
