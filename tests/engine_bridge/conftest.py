@@ -40,13 +40,21 @@ def segment(name: str) -> Path:
     return Path("/dev/shm") / f"conrt-bridge.{name}"
 
 
+def _default_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 class BridgeProcess:
     """`conrt bridge` in its own process; stopped (SIGTERM) on exit."""
 
     def __init__(self, name: str, *args: str):
         self.name = name
         cmd = [sys.executable, "-m", "conrt.cli", "-q", "bridge", "--name", name, *args]
-        self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        # SIGINT at its default in the child: a suite started as a background job without
+        # job control (`pytest ... &` in a script, as some CI runners do) passes SIGINT
+        # ignored to its children, and Python then keeps it ignored (Ctrl-C is a no-op)
+        self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                     preexec_fn=_default_sigint)
         self.pid = self.proc.pid
 
     def stop(self, sig=signal.SIGTERM, timeout: float = 10.0) -> int:
