@@ -297,7 +297,6 @@ class CorrespondencePass:
         if not 1 <= m <= MAX_VIEWS:
             raise InputError(f"the correspondence pass takes 1..{MAX_VIEWS} views, got {m}")
         _check_finite(reference, "reference")
-        character = self.character
         nv = self.geometry.num_vertices
         attrs = np.zeros((m, nv, 4), np.float32)
         landmarks = self._landmarks

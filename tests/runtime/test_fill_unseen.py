@@ -10,7 +10,8 @@ import pytest
 import torch
 
 from conrt.runtime.nn.lookup_net import FILL_MARGIN, pull_push, target_edges
-from conrt.runtime.nn.model import create_model
+
+from .nudged import nudged_model
 
 S = 64
 
@@ -19,13 +20,7 @@ S = 64
 def nudged():
     """conr-rt with every fusion parameter nudged: the zero-initialised refinement output
     would otherwise leave the fused colour everywhere (as test_sheet_look.py)."""
-    torch.manual_seed(0)
-    model = create_model("conr-rt").eval()
-    g = torch.Generator().manual_seed(1)
-    with torch.no_grad():
-        for p in model.fusion.parameters():
-            p.add_(torch.randn(p.shape, generator=g) * 0.05)
-    return model
+    return nudged_model("conr-rt")
 
 
 def _frame(hole: tuple[slice, slice], views: int = 2):

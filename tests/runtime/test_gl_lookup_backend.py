@@ -9,31 +9,20 @@ import threading
 
 import numpy as np
 import pytest
-import torch
 
 from conrt.errors import ConfigError, InputError
 from conrt.runtime.backends import available_backends, create_backend, get_backend_class, preference
 from conrt.runtime.backends.gl_lookup_backend import GlLookupBackend
 from conrt.runtime.nn.model import create_model
 
+from .nudged import nudged_model
+
 S = 64
-
-
-def _nudged(config: str, seed: int = 1):
-    """``config`` with untrained weights, every fusion parameter nudged: the
-    zero-initialised refinement output layer would otherwise hide the whole U-Net."""
-    torch.manual_seed(0)
-    model = create_model(config).eval()
-    g = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for p in model.fusion.parameters():
-            p.add_(torch.randn(p.shape, generator=g) * 0.05)
-    return model
 
 
 @pytest.fixture(scope="module")
 def rt_model():
-    return _nudged("conr-rt")
+    return nudged_model("conr-rt")
 
 
 def _sheet(views: int, seed: int = 0) -> list[np.ndarray]:
@@ -81,7 +70,7 @@ def test_equals_the_torch_backend(rt_model, torch_backend, fusion, views):
 
 def test_fast_config_equals_the_torch_backend():
     """conr-rt-fast (scores and refinement at a quarter, ReLU) through the exported fusion graph."""
-    model = _nudged("conr-rt-fast", seed=2)
+    model = nudged_model("conr-rt-fast", seed=2)
     reference = create_backend("torch", model)
     cache = reference.encode_sheet(_sheet(4, seed=4))
     backend = create_backend("gl-lookup", model, threads=2)

@@ -16,7 +16,8 @@ import torch
 from PIL import Image
 
 from conrt.runtime.backends import create_backend
-from conrt.runtime.nn.model import create_model
+
+from .nudged import nudged_model
 from conrt.runtime.nn.sheet import INK_THRESHOLD, SheetLook, ink_fraction, judge_look, prepare_sheet
 
 S = 64
@@ -122,13 +123,7 @@ def test_toon_sheet_shades_closer_than_the_plain_lookup_and_as_before():
 def nudged():
     """conr-rt with every fusion parameter nudged: the zero-initialised refinement
     output would otherwise make the rule invisible (as test_gl_lookup_backend.py)."""
-    torch.manual_seed(0)
-    model = create_model("conr-rt").eval()
-    g = torch.Generator().manual_seed(1)
-    with torch.no_grad():
-        for p in model.fusion.parameters():
-            p.add_(torch.randn(p.shape, generator=g) * 0.05)
-    return model
+    return nudged_model("conr-rt")
 
 
 def _views(seed: int, views: int = 3):
