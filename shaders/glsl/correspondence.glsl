@@ -68,11 +68,7 @@ void main() {
 }
 
 #elif defined FRAGMENT_SHADER
-#include "include/alpha.glsl"
-
-uniform bool u_has_alpha;     // some MASK/BLEND material or single-sided face (SkinnedGeometry.alpha_rule)
-uniform sampler2D u_texture;  // the albedo texture (alpha only), as the UDP pass samples it
-uniform float u_base_alpha;   // baseColorFactor.a
+#include "include/udp_alpha_rule.glsl"
 in vec3 v_landmark;
 in vec2 v_uv;
 in float v_color_alpha;
@@ -83,10 +79,7 @@ void main() {
     // the UDP pass's coverage rule (include/udp_stages.glsl): a cut-out texel,
     // a thin BLEND texel or a culled back face shows what is behind it, as in
     // the sheet's own UDP (front faces: the pass sets cw, rows are top-first)
-    if (u_has_alpha) {
-        float alpha = material_alpha(u_base_alpha, texture(u_texture, v_uv).a, v_color_alpha);
-        if (alpha_uncovered(v_alpha, alpha, gl_FrontFacing)) discard;
-    }
+    if (udp_uncovered(v_uv, v_color_alpha, v_alpha)) discard;
     o_surface = vec4(v_landmark, 1.0);
 }
 #endif

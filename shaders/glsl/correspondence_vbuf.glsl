@@ -56,11 +56,7 @@ void main() {
 }
 
 #elif defined FRAGMENT_SHADER
-#include "include/alpha.glsl"
-
-uniform bool u_has_alpha;     // as the UDP pass (include/udp_stages.glsl): its alpha rule, its pixels
-uniform sampler2D u_texture;  // the albedo texture (alpha only)
-uniform float u_base_alpha;   // baseColorFactor.a
+#include "include/udp_alpha_rule.glsl"
 in vec2 v_bary;
 in vec2 v_uv;
 in float v_color_alpha;
@@ -68,10 +64,7 @@ flat in vec3 v_alpha;
 out vec4 o_vis;
 
 void main() {
-    if (u_has_alpha) {
-        float alpha = material_alpha(u_base_alpha, texture(u_texture, v_uv).a, v_color_alpha);
-        if (alpha_uncovered(v_alpha, alpha, gl_FrontFacing)) discard;
-    }
+    if (udp_uncovered(v_uv, v_color_alpha, v_alpha)) discard;
     o_vis = vec4(float(gl_PrimitiveID + 1), v_bary, 0.0);  // exact below 2^24 triangles
 }
 #endif

@@ -37,11 +37,8 @@ void main() {
 }
 
 #elif defined FRAGMENT_SHADER
-#include "include/alpha.glsl"
+#include "include/udp_alpha_rule.glsl"
 
-uniform bool u_has_alpha;      // some MASK/BLEND material or single-sided face: apply the coverage rule
-uniform sampler2D u_texture;   // the toon pass's albedo texture (alpha only)
-uniform float u_base_alpha;    // baseColorFactor.a
 in UdpVertex { UDP_VERTEX_MEMBERS } v;
 layout(location = 0) out vec4 f_udp;
 #if defined VBUF
@@ -50,10 +47,7 @@ layout(location = 1) out vec4 f_vis;
 #endif
 
 void main() {
-    if (u_has_alpha) {
-        float alpha = material_alpha(u_base_alpha, texture(u_texture, v.uv).a, v.color_alpha);
-        if (alpha_uncovered(v.alpha, alpha, gl_FrontFacing)) discard;
-    }
+    if (udp_uncovered(v.uv, v.color_alpha, v.alpha)) discard;
 #if defined COVERAGE
     f_udp = vec4(1.0);
 #else
