@@ -143,12 +143,13 @@ class FastFusionGraph(nn.Module):
                     + F.conv2d(skip, conv.weight[:, c:], None, padding=1))
         return f.out(y)
 
-    def keep_seen_part(self, coverage: torch.Tensor, udp: torch.Tensor) -> torch.Tensor:
+    def keep_seen_part(self, coverage: torch.Tensor, edges: torch.Tensor | None) -> torch.Tensor:
         """Where the fused views' colour is kept over the refinement (``FusionNet.forward``'s
-        keep_seen rule; on an inked sheet not on the target's edges): [1, 1, H, W] in 0..1."""
-        if not self.inked:  # ink 0: no edges left to the refinement
+        keep_seen rule; on an inked sheet not on the target's ``edges``, ``target_edges``;
+        None on an unlit one): [1, 1, H, W] in 0..1."""
+        if edges is None:  # ink 0: no edges left to the refinement
             return coverage.clamp(0, 1)
-        return coverage.clamp(0, 1) * (1 - target_edges(udp))
+        return coverage.clamp(0, 1) * (1 - edges)
 
     def keep_plain_lookup(self, rgba, sampled4, cover4, udp):
         """``lookup_net.keep_plain_lookup`` with ``ink`` 0 (an unlit sheet: the plain exact
@@ -193,18 +194,20 @@ class FastFusionGraph(nn.Module):
         delta = F.interpolate(delta, size=(h, w), mode="bilinear", align_corners=False)
         rgba = (fused + delta).clamp(0, 1)
         if self.keep_seen:
-            kept = self.keep_seen_part(coverage, udp)
-            rgba = rgba + kept * (fused.clamp(0, 1) - rgba)
+            edges = target_edges(udp) if self.inked else None  # once: the keep-seen rule and the fill
+            seen_colour = fused.clamp(0, 1)
+            kept = self.keep_seen_part(coverage, edges)
+            rgba = rgba + kept * (seen_colour - rgba)
             if f.nearest_fill:  # what no view sees, off the edges (lookup_net.fill_unseen)
-                edges = target_edges(udp) if self.inked else torch.zeros_like(kept)
-                rgba = fill_unseen(rgba, fused.clamp(0, 1), kept, edges, udp[:, 3:4])
+                rgba = fill_unseen(rgba, seen_colour, kept, torch.zeros_like(kept) if edges is None else edges,
+                                   udp[:, 3:4])
             if not self.inked:
                 rgba = self.keep_plain_lookup(rgba, sampled4, cover4, udp)
         return torch.minimum(rgba, rgba[:, 3:4])  # premultiplied: colour never exceeds alpha (alpha: min(a, a))
 
     def forward(self, sampled, cover, udp):
         n, m, _, h, w = sampled.shape
-        udp = encode_pose(udp)
+        udp = self.model.encode_pose(udp)[0]
         sampled4 = sampled.reshape(m, 4, h, w)
         cover4 = cover.reshape(m, 1, h, w)
         f = self.model.fusion
@@ -214,17 +217,11 @@ class FastFusionGraph(nn.Module):
         return self.finish(fused, coverage, udp, udp_refine, sampled4, cover4)
 
 
-def encode_pose(udp: torch.Tensor) -> torch.Tensor:
-    """``LookupNet.encode_pose``: the UDP's landmark premultiplied by its alpha."""
-    a = udp[:, 3:4]
-    return torch.cat([udp[:, :3] * a, a], 1)
-
-
 class FusionViewsGraph(nn.Module):
     """The views' half of ``FastFusionGraph`` for ONNX export, on a band of columns:
     (sampled [1, M, 4, H, w], cover [1, M, 1, H, w], udp [1, 4, H, w]) -> (fused, coverage).
     Exact on the full frame's columns when the band starts at an even column (the
-    score's pooling grid) and reaches ``CROP_MARGIN`` columns past every column any
+    score's pooling grid) and reaches ``BAND_REACH`` pooled pixels past every column any
     view or the target covers (or the frame's edge): the scores' convolutions and
     resize reach at most that far, and where no view covers, fused and coverage are 0."""
 
@@ -234,9 +231,9 @@ class FusionViewsGraph(nn.Module):
 
     def forward(self, sampled, cover, udp):
         n, m, _, h, w = sampled.shape
-        s = self.graph.model.fusion.score_scale
+        model = self.graph.model
         return self.graph.fuse(sampled.reshape(m, 4, h, w), cover.reshape(m, 1, h, w),
-                               F.avg_pool2d(encode_pose(udp), s))
+                               F.avg_pool2d(model.encode_pose(udp)[0], model.fusion.score_scale))
 
 
 class FusionFinishGraph(nn.Module):
@@ -249,8 +246,9 @@ class FusionFinishGraph(nn.Module):
         self.graph = FastFusionGraph(model, keep_seen=keep_seen, inked=True)
 
     def forward(self, fused, coverage, udp):
-        udp = encode_pose(udp)
-        return self.graph.finish(fused, coverage, udp, F.avg_pool2d(udp, self.graph.model.fusion.refine_scale))
+        model = self.graph.model
+        udp = model.encode_pose(udp)[0]
+        return self.graph.finish(fused, coverage, udp, F.avg_pool2d(udp, model.fusion.refine_scale))
 
 
 def band_columns(udp_alpha: np.ndarray, cover: np.ndarray, size: int, score_scale: int, step: int

@@ -50,7 +50,7 @@ from .onnx_backend import OPSET, open_session, weights_fingerprint
 log = logging.getLogger(__name__)
 
 FUSIONS = ("onnxruntime", "torch")
-FUSION_FORMAT = 16  # bump when the exported fusion graph changes (part of the cached file name)
+FUSION_FORMAT = 17  # bump when the exported fusion graph changes (part of the cached file name)
 BAND_STEPS = 8  # the views' band is a multiple of 1/BAND_STEPS of the frame wide: at most that many graphs per size
 
 
@@ -250,10 +250,16 @@ class GlLookupBackend(Backend):
         """The fusion graph for this model, size and view count (and with ``keep_seen`` the
         sheet's look), exported once into the graph cache (runtime/backends/cache.py, as the
         onnxruntime backend's graphs)."""
-        variant = ("-seen" + ("" if inked else "-unlit")) if keep_seen else ""
-        name = (f"{self.model.cfg.name}-fusion{FUSION_FORMAT}{variant}-{size}-v{views}-"
-                f"{weights_fingerprint(self.model)}.onnx")
-        return self.graphs.get(name, lambda part: export_fusion_onnx(self.model, part, size, views, keep_seen, inked))
+        variant = ("seen-" + ("" if inked else "unlit-")) if keep_seen else ""
+        return self._cached_graph(f"{variant}{size}-v{views}",
+                                  lambda part: export_fusion_onnx(self.model, part, size, views, keep_seen, inked))
+
+    def _cached_graph(self, tag: str, export) -> Path:
+        """A fusion graph of this model (``tag``: which part, look, size and views) from the
+        graph cache, ``export(path)`` writing it on first need: the one naming rule for
+        every graph this backend opens (format, model, weights)."""
+        name = f"{self.model.cfg.name}-fusion{FUSION_FORMAT}-{tag}-{weights_fingerprint(self.model)}.onnx"
+        return self.graphs.get(name, export)
 
     def _open(self, path: Path) -> None:
         # no spinning between runs matters here too: the GL thread (llvmpipe) needs the cores then
@@ -282,9 +288,8 @@ class GlLookupBackend(Backend):
                 self._seen_key = (size, views, inked)
                 self._finish_session, self._bands, self._band_jobs = None, {}, {}
                 if self.banded and inked:  # the unlit rule takes the views at full size: the whole graph
-                    name = f"{self.model.cfg.name}-fusion{FUSION_FORMAT}-finish{'-seen' if keep_seen else ''}-{size}-" \
-                           f"{weights_fingerprint(self.model)}.onnx"
-                    path = self.graphs.get(name, lambda part: export_finish_onnx(self.model, part, size, keep_seen))
+                    path = self._cached_graph(f"finish{'-seen' if keep_seen else ''}-{size}",
+                                              lambda part: export_finish_onnx(self.model, part, size, keep_seen))
                     self._finish_session = open_session(path, self.threads, self.providers)
                     self._band_out = (np.zeros((1, 4, size, size), np.float32),
                                       np.zeros((1, 1, size, size), np.float32))
@@ -322,9 +327,8 @@ class GlLookupBackend(Backend):
         key, (size, views) = self._seen_key, (self.cache.size, self.cache.views)
 
         def make():
-            name = (f"{self.model.cfg.name}-fusion{FUSION_FORMAT}-views-{size}x{width}-v{views}-"
-                    f"{weights_fingerprint(self.model)}.onnx")
-            path = self.graphs.get(name, lambda part: export_views_onnx(self.model, part, size, width, views))
+            path = self._cached_graph(f"views-{size}x{width}-v{views}",
+                                      lambda part: export_views_onnx(self.model, part, size, width, views))
             return key, open_session(path, self.threads, self.providers)
 
         if self._exports is None:
