@@ -119,22 +119,17 @@ def judge_look(rgb: torch.Tensor, mask: torch.Tensor) -> SheetLook:
 LOOK_MAX_SIDE = 512
 
 
-def look_side(images: Sequence) -> int:
-    """The side a sheet's look is judged at: its views' own (largest) side, at most ``LOOK_MAX_SIDE``."""
-    return min(max(max(np.asarray(im).shape[:2]) for im in images), LOOK_MAX_SIDE)
-
-
 def judge_sheet_look(images: Sequence, official: bool = False, matting: Matting | None = None,
                      prepared: tuple[torch.Tensor, torch.Tensor] | None = None) -> SheetLook:
-    """A sheet's straight-RGBA views -> its ``SheetLook``, judged at ``look_side`` whatever
-    the side the network works at. ``prepared``: the (rgb, mask) tensors ``prepare_sheet``
+    """A sheet's straight-RGBA views -> its ``SheetLook``, judged at the views' own (largest)
+    side, at most ``LOOK_MAX_SIDE``, whatever the side the network works at. ``prepared``: the (rgb, mask) tensors ``prepare_sheet``
     made of them, reused when they already are at that side."""
     if isinstance(images, np.ndarray) and images.ndim == 3:
         images = [images]
-    side = look_side(images)
+    largest = max(max(np.asarray(im).shape[:2]) for im in images)
+    side = min(largest, LOOK_MAX_SIDE)
     if prepared is not None and prepared[0].shape[-1] == side:
         return judge_look(*prepared)
-    largest = max(max(np.asarray(im).shape[:2]) for im in images)
     # square views up to LOOK_MAX_SIDE as they are; others re-framed as the network's are
     rgb, mask = prepare_sheet(images, 1, side, official, matting, side if largest > side else None)
     return judge_look(torch.from_numpy(rgb), torch.from_numpy(mask))
