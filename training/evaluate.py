@@ -271,29 +271,33 @@ class ViewsShader(torch.nn.Module):
     runtime judges it once per sheet (``sheet.judge_inks``) and decides the
     rule; False = the rule before the look (seen colour kept, the target's
     edges refined, on every sheet). ``looks`` counts the looks judged (``look_summary``).
+    ``shaded``: what the runtime tells from the views' UDPs (``sheet.shading_fraction``),
+    which this shader does not get: True = every sheet judged without ink is shaded
+    (the unlit rule without the plain lookup), False = unlit.
     The frame is clipped to the target's occupancy, as the runtime shows it
     (``ShadeStage(clip_to_udp=True)``): the refinement paints a little
     outside the silhouette, which no runtime frame keeps."""
 
     takes_view_samples = True
 
-    def __init__(self, model, keep_seen: bool = True, judge_look: bool = True):
+    def __init__(self, model, keep_seen: bool = True, judge_look: bool = True, shaded: bool = False):
         super().__init__()
-        self.model, self.keep_seen, self.judge_look = model, keep_seen, judge_look
+        self.model, self.keep_seen, self.judge_look, self.shaded = model, keep_seen, judge_look, shaded
         self.cfg = model.cfg
         self.looks: dict[str, int] = {}
 
     def forward(self, sheet_rgb, sheet_mask, udp, sampled=None, cover=None):
         m = self.model
-        ink = None
+        ink = shaded = None
         if self.keep_seen and self.judge_look:
             from conrt.runtime.nn.sheet import judge_inks  # lazy: only lookup models take this path
 
             _, ink = judge_inks(sheet_rgb, sheet_mask)
+            shaded = torch.full_like(ink, float(self.shaded))
             for inked in ink.tolist():
-                label = "inked" if inked else "unlit"
+                label = "inked" if inked else "shaded" if self.shaded else "unlit"
                 self.looks[label] = self.looks.get(label, 0) + 1
-        rgba = m.fusion(sampled, cover, m.encode_pose(udp)[0], keep_seen=self.keep_seen, ink=ink)
+        rgba = m.fusion(sampled, cover, m.encode_pose(udp)[0], keep_seen=self.keep_seen, ink=ink, shaded=shaded)
         return rgba * udp[:, 3:4]  # clipped to the target's occupancy, as the runtime's ShadeStage clips it
 
     def look_summary(self) -> str:
