@@ -116,6 +116,22 @@ def _two_views(lit: bool):
     return [img, mirrored_img], [udp, mirrored_udp]
 
 
+def test_the_eval_judges_the_shading_as_the_runtime(procedural):
+    """``conrt eval``'s ViewsShader gets the sheet views' UDPs from ``evaluate`` and labels
+    (and shades) each inkless sheet as the runtime would: no-outline shaded, unlit unlit."""
+    from conrt.runtime.defaults import default_weights_path
+    from conrt.runtime.nn.checkpoint import load_weights
+    from conrt.training.evaluate import ViewsShader, eval_jobs, evaluate, view_samples
+
+    model = load_weights(default_weights_path())
+    for style, want in (("no-outline", "shaded"), ("unlit", "unlit")):
+        chars = [procedural[style]]
+        samples = view_samples(chars, eval_jobs(chars, 1), 3, "exact", 256, progress=False)
+        shader = ViewsShader(model)
+        evaluate(shader, chars, views=[3], targets=1, progress=False, size=256, samples=samples)
+        assert shader.looks == {want: 1}, (style, shader.looks)
+
+
 def test_shading_fraction_matches_points_by_their_landmark():
     """The colours as authored share no point lit differently across the two views; a light
     that darkens half of one view makes that half differ; views that share no point give None."""
