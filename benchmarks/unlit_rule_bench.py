@@ -1,14 +1,20 @@
-"""The unlit-sheet rule (``lookup_net.keep_plain_lookup``) against the rule before and the plain exact lookup.
+"""The rules for sheets without ink, on the same frames: the unlit rule
+(``lookup_net.keep_plain_lookup``), the shaded rule (the same without the plain lookup)
+and the inked rule, beside the plain exact lookup.
 
 Same frames and exact samples for every row (``training.evaluate``, as
 ``finetune_eval.py``): unseen procedural characters ``--seeds`` at ``--size``,
-12 poses, 4 targets, the default weights with the sheet's judged look:
+12 poses, 4 targets, the default weights with the sheet's ink judged:
 
 - ``flat``, ``plain`` (``PlainLookup``: no network);
-- ``now``: the fusion as shipped (on ink-0 sheets the plain lookup wherever a view has the point);
-- ``before``: the same with ``keep_plain_lookup`` switched off (the rule before, same weights).
+- ``unlit``: the fusion with the unlit rule on ink-0 sheets (the plain lookup wherever a view
+  has the point): what a sheet judged unlit takes;
+- ``shaded``: the same without the plain lookup (the rule before it, same weights): what a
+  sheet judged shaded takes (``sheet.SheetLook.shaded``);
+- ``inked``: the inked sheets' rule on every sheet (the target's edges refined): what an
+  inkless sheet would take if it were judged inked.
 
-Usage: python benchmarks/unlit_rule_bench.py [--style unlit] [--seeds 900000:900004] [--size 256]
+Usage: python benchmarks/unlit_rule_bench.py [--style unlit|no-outline] [--seeds 900000:900004] [--size 256]
        [--views 1,4,8] [--json benchmarks/results/unlit_rule.json]
 """
 from __future__ import annotations
@@ -34,7 +40,6 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
     import torch
 
-    import conrt.runtime.nn.lookup_net as lookup_net
     from conrt.runtime.nn.checkpoint import find_weights, load_weights
     from conrt.training.evaluate import (FlatColourBaseline, PlainLookup, ViewsShader, characters_from_seeds,
                                          eval_jobs, evaluate, parse_seeds, procedural_head_boxes, view_samples)
@@ -48,14 +53,10 @@ def main(argv=None) -> int:
     model = load_weights(find_weights("conr-default"))
     rows = {"flat": evaluate(FlatColourBaseline(args.size), chars, **common)[0],
             "plain": evaluate(PlainLookup(args.size), chars, samples=samples, **common)[0]}
-    shipped = lookup_net.keep_plain_lookup
-    for name, rule in (("now", shipped), ("before", lambda rgba, *_: rgba)):
-        lookup_net.keep_plain_lookup = rule  # FusionNet.forward looks it up per call
-        try:
-            shader = ViewsShader(model, True, judge_look=True)
-            rows[name] = evaluate(shader, chars, samples=samples, **common)[0]
-        finally:
-            lookup_net.keep_plain_lookup = shipped
+    for name, shader in (("unlit", ViewsShader(model, True, judge_look=True, shaded=False)),
+                         ("shaded", ViewsShader(model, True, judge_look=True, shaded=True)),
+                         ("inked", ViewsShader(model, True, judge_look=False))):
+        rows[name] = evaluate(shader, chars, samples=samples, **common)[0]
         rows[name]["look"] = shader.look_summary()
     print(f"{args.style}, seeds {args.seeds}, {args.size}², {time.time() - t:.0f} s; L1 × flat (SSIM, face SSIM)")
     for name, row in rows.items():

@@ -4,8 +4,9 @@ One link per body joint (every joint that is not part of a hair chain), with a
 spherical joint to its parent and a capsule from the joint to its main child,
 radius measured from the skinned vertices (the joint with the largest weight
 owns a vertex; simulated regions are left out). The hips are the fixed base
-and carry no collision shape, so a skirt's waistband is never pushed out by
-the pelvis; the legs, torso, arms and head collide with cloth and hair.
+and carry no collision shape; the legs, torso, arms and head collide with cloth
+and hair, and a skirt on the hips with a capsule across the pelvis
+(``pelvis_capsule``; its pinned waistband is never pushed).
 
 Modes:
 - ``kinematic`` (default): every substep the base and joint states are set
@@ -122,6 +123,56 @@ def body_capsules(character: Character, radius_quantile: float = 0.6) -> list[Ca
     return out
 
 
+# the pelvis capsule stays this far inside a skirt's rest shape: the cloth's collision
+# margin (cloth.ClothParams.margin, 8 mm) and 2 mm to spare
+SKIRT_CLEARANCE = 0.01
+
+
+def pelvis_capsule(character: Character) -> Capsule | None:
+    """The pelvis as a skirt on the hips meets it: a capsule across the hips (along the
+    line between the upper legs' roots) through the centre of the vertices the hips
+    own (simulated ones left out), reaching the farthest of them (the surface the
+    skirt must stay outside, not the 60th percentile of a body capsule), but never
+    into a skirt's rest shape (``SKIRT_CLEARANCE`` from its free vertices: the rest
+    shape is not pushed at the first step). None without hips and upper legs or with
+    fewer than 8 such vertices.
+
+    Why: the hips' body capsule runs up the spine with the radius of its few owned
+    vertices (5 cm on the sample character), so it is no collider for a skirt; with
+    only the leg capsules holding it, the skirt's front and back fell in between the
+    legs (15 cm -> 6.5 cm from the hips' axis after 1.5 s of ``idle``) and the pelvis
+    showed through it (docs/physics.md)."""
+    names = character.humanoid
+    if not all(n in names for n in ("hips", "leftUpperLeg", "rightUpperLeg")):
+        return None
+    sk, mesh = character.skeleton, character.mesh
+    hips = names["hips"]
+    owner = mesh.joints[np.arange(mesh.num_vertices), mesh.weights.argmax(1)]
+    simulated = np.zeros(mesh.num_vertices, bool)
+    for r in character.regions:
+        simulated[r.vertices] = True
+    verts = mesh.positions[(owner == hips) & ~simulated].astype(np.float64)
+    if len(verts) < 8:
+        return None
+    pos = sk.rest_world[:, :3, 3].astype(np.float64)
+    axis = pos[names["leftUpperLeg"]] - pos[names["rightUpperLeg"]]
+    if np.linalg.norm(axis) < 1e-6:
+        return None
+    axis /= np.linalg.norm(axis)
+    centre = verts.mean(0)
+    along = (verts - centre) @ axis
+    radius = float(np.linalg.norm((verts - centre) - along[:, None] * axis, axis=1).max())
+    half = max(float(np.abs(along).max()) - radius, 0.0)
+    a, b = centre - half * axis, centre + half * axis
+    for r in character.regions:
+        if r.kind == "cloth" and r.anchor_joint == hips:
+            free = np.setdiff1d(r.vertices, r.pinned)
+            if len(free):
+                radius = min(radius, float(_segment_distance(mesh.positions[free].astype(np.float64), a, b).min())
+                             - SKIRT_CLEARANCE)
+    return Capsule(joint=hips, a=a, b=b, radius=max(radius, 0.01))
+
+
 # PyBullet's multibody state buffers overflow past ~35 spherical links: every
 # link then reads back NaN (measured: 35 links fine, 36 all NaN; RobotExpressive
 # has 42 body joints). Physical bodies keep this many links.
@@ -198,6 +249,12 @@ class BodyRig:
             self._cap_a[cap.joint], self._cap_b[cap.joint], self._cap_r[cap.joint] = cap.a, cap.b, cap.radius
         hips = character.humanoid.get("hips")
         self.colliding = [cap.joint for cap in caps if cap.joint != hips]  # the hips carry no collider
+        # ... but for a skirt on them their slot holds the pelvis (cloth_colliders): no body
+        # collider reads it (the multibody and the static parts are built from ``caps``)
+        pelvis = pelvis_capsule(character) if hips is not None and hips in by_joint else None
+        if pelvis is not None:
+            self._cap_a[hips], self._cap_b[hips], self._cap_r[hips] = pelvis.a, pelvis.b, pelvis.radius
+        self.pelvis = pelvis
         c = client
 
         def shape(cap: Capsule, collide: bool):
@@ -392,7 +449,8 @@ class BodyRig:
 
     def cloth_colliders(self, anchor: int) -> list[int]:
         """Body joints a cloth hanging from ``anchor`` collides with: everything but the
-        anchor, its ancestors and (for a skirt on the hips) the torso above it."""
+        anchor, its ancestors and (for a skirt on the hips) the torso above it; a skirt on
+        the hips meets the pelvis (``pelvis_capsule``, in the hips' slot) too."""
         sk, names = self.character.skeleton, self.character.humanoid
         skip = set()
         j = anchor
@@ -401,7 +459,8 @@ class BodyRig:
             j = sk.parents[j]
         if names.get("hips") == anchor:
             skip |= {names[n] for n in ("spine", "chest", "upperChest", "neck", "head") if n in names}
-        return [j for j in self.colliding if j not in skip]
+        pelvis = [anchor] if names.get("hips") == anchor and self.pelvis is not None else []
+        return [j for j in self.colliding if j not in skip] + pelvis
 
     def link_world(self, joint: int) -> np.ndarray:
         """[4, 4] current world matrix of one body joint (physical mode: simulated)."""

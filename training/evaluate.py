@@ -271,29 +271,44 @@ class ViewsShader(torch.nn.Module):
     runtime judges it once per sheet (``sheet.judge_inks``) and decides the
     rule; False = the rule before the look (seen colour kept, the target's
     edges refined, on every sheet). ``looks`` counts the looks judged (``look_summary``).
+    ``shaded``: None (default) = each sheet without ink judged shaded or unlit from its
+    views' UDPs as the runtime judges it (``sheet.shading_fraction``; ``evaluate`` hands
+    them over: ``needs_sheet_udp``); True / False = every inkless sheet shaded (the unlit
+    rule without the plain lookup) / unlit.
     The frame is clipped to the target's occupancy, as the runtime shows it
     (``ShadeStage(clip_to_udp=True)``): the refinement paints a little
     outside the silhouette, which no runtime frame keeps."""
 
     takes_view_samples = True
 
-    def __init__(self, model, keep_seen: bool = True, judge_look: bool = True):
+    def __init__(self, model, keep_seen: bool = True, judge_look: bool = True, shaded: bool | None = None):
         super().__init__()
-        self.model, self.keep_seen, self.judge_look = model, keep_seen, judge_look
+        self.model, self.keep_seen, self.judge_look, self.shaded = model, keep_seen, judge_look, shaded
         self.cfg = model.cfg
         self.looks: dict[str, int] = {}
 
-    def forward(self, sheet_rgb, sheet_mask, udp, sampled=None, cover=None):
+    @property
+    def needs_sheet_udp(self) -> bool:
+        """``evaluate`` hands over the sheet views' UDPs: the shading is judged from them."""
+        return self.keep_seen and self.judge_look and self.shaded is None
+
+    def forward(self, sheet_rgb, sheet_mask, udp, sampled=None, cover=None, sheet_udp=None):
         m = self.model
-        ink = None
+        ink = shaded = None
         if self.keep_seen and self.judge_look:
             from conrt.runtime.nn.sheet import judge_inks  # lazy: only lookup models take this path
 
             _, ink = judge_inks(sheet_rgb, sheet_mask)
-            for inked in ink.tolist():
-                label = "inked" if inked else "unlit"
+            if self.shaded is None:
+                shaded = torch.tensor([0.0 if inked else float(_judged_shaded(rgb, mask, views_udp))
+                                       for inked, rgb, mask, views_udp in zip(ink.tolist(), sheet_rgb, sheet_mask,
+                                                                              sheet_udp)])
+            else:
+                shaded = torch.full_like(ink, float(self.shaded))
+            for inked, lit in zip(ink.tolist(), shaded.tolist()):
+                label = "inked" if inked else "shaded" if lit else "unlit"
                 self.looks[label] = self.looks.get(label, 0) + 1
-        rgba = m.fusion(sampled, cover, m.encode_pose(udp)[0], keep_seen=self.keep_seen, ink=ink)
+        rgba = m.fusion(sampled, cover, m.encode_pose(udp)[0], keep_seen=self.keep_seen, ink=ink, shaded=shaded)
         return rgba * udp[:, 3:4]  # clipped to the target's occupancy, as the runtime's ShadeStage clips it
 
     def look_summary(self) -> str:
@@ -303,6 +318,18 @@ class ViewsShader(torch.nn.Module):
         if len(self.looks) == 1:
             return f"look: {next(iter(self.looks))}"
         return "looks: " + ", ".join(f"{k} {v}" for k, v in sorted(self.looks.items()))
+
+
+def _judged_shaded(rgb: torch.Tensor, mask: torch.Tensor, udp: torch.Tensor) -> bool:
+    """One inkless sheet: rgb [M, 3, S, S] premultiplied, mask [M, 1, S, S], its views' UDPs
+    [M, 4, S, S] -> shaded (``sheet.SheetLook.shaded``, the runtime's judgement)."""
+    from conrt.runtime.nn.sheet import SHADED_FROM, shading_fraction  # lazy: lookup models only
+
+    a = mask.float().clamp(0, 1)
+    straight = torch.cat([rgb.float() / a.clamp_min(1e-6), a], 1).clamp(0, 1)
+    views = list((straight.permute(0, 2, 3, 1).cpu().numpy() * 255 + 0.5).astype(np.uint8))
+    fraction = shading_fraction(views, list(udp.float().permute(0, 2, 3, 1).cpu().numpy()))
+    return fraction is not None and fraction >= SHADED_FROM
 
 
 class PlainLookup(torch.nn.Module):
@@ -389,7 +416,8 @@ def evaluate(model, characters: list[CharacterFrames], views=VIEW_COUNTS, target
                 picked = [samples[j] for j in range(i, i + len(chunk))]
                 pred = model(b["sheet_rgb"], b["sheet_mask"], b["udp"],
                              sampled=torch.stack([p[0][:n] for p in picked]).float(),
-                             cover=torch.stack([p[1][:n] for p in picked]).float())
+                             cover=torch.stack([p[1][:n] for p in picked]).float(),
+                             **({"sheet_udp": torch.stack(sheet_udps)} if use_sheet_udp else {}))
             elif use_sheet_udp:
                 pred = model(b["sheet_rgb"], b["sheet_mask"], b["udp"], sheet_udp=torch.stack(sheet_udps))
             else:

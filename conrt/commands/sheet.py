@@ -45,7 +45,8 @@ def register(subparsers) -> None:
     p.add_argument("--strength", type=float, default=0.12, help="pose variation: max joint turn in radians (0 = rest pose)")
     p.add_argument("--style", default="toon",
                    help="look of the views: toon (default), unlit (the texture as authored: no lighting, no ink), "
-                        "flat, soft, no-outline, thick-outline")
+                        "flat, soft, no-outline (toon shading without ink: with --udp the runtime judges it "
+                        "shaded), thick-outline")
     p.add_argument("--udp", action="store_true",
                    help=f"also write each view's UDP (view_NN_udp.npz; PNG previews in {PREVIEW_DIR}/)")
     p.add_argument("-o", "--output", type=Path, default=Path("sheet"), help="output folder")

@@ -95,11 +95,12 @@ class FastFusionGraph(nn.Module):
     holds only its look's rule (the unlit rule's full-size passes over the views
     cost ~13 ms of a 256² frame's graph, for nothing on inked sheets)."""
 
-    def __init__(self, model, keep_seen: bool = False, inked: bool = True):
+    def __init__(self, model, keep_seen: bool = False, inked: bool = True, shaded: bool = False):
         super().__init__()
         self.model = model
         self.keep_seen = keep_seen
         self.inked = inked
+        self.shaded = shaded  # not inked: FusionNet.forward's ``shaded`` 1, the unlit rule without the plain lookup
 
     def scores(self, sampled_small: torch.Tensor, cover_small: torch.Tensor, udp_small: torch.Tensor) -> torch.Tensor:
         """``FusionNet.view_scores`` from the pooled views [M, 4|1, h, w] -> [1, M, h, w]."""
@@ -201,7 +202,7 @@ class FastFusionGraph(nn.Module):
             if f.nearest_fill:  # what no view sees, off the edges (lookup_net.fill_unseen)
                 rgba = fill_unseen(rgba, seen_colour, kept, torch.zeros_like(kept) if edges is None else edges,
                                    udp[:, 3:4])
-            if not self.inked:
+            if not self.inked and not self.shaded:
                 rgba = self.keep_plain_lookup(rgba, sampled4, cover4, udp)
         return torch.minimum(rgba, rgba[:, 3:4])  # premultiplied: colour never exceeds alpha (alpha: min(a, a))
 

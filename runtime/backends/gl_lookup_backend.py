@@ -64,13 +64,14 @@ def default_threads() -> int:
     return max(1, (os.cpu_count() or 1) // 2)
 
 
-def export_fusion_onnx(model, path, size: int, views: int, keep_seen: bool = False, inked: bool = True) -> Path:
+def export_fusion_onnx(model, path, size: int, views: int, keep_seen: bool = False, inked: bool = True,
+                       shaded: bool = False) -> Path:
     """Write conr-rt's FusionNet at side ``size`` and ``views`` views (static shapes) to ``path``
     (``keep_seen``: the variant for exact correspondences, see ``FusionNet.forward``, for the
     sheet's look ``inked``, ``sheet.SheetCache.ink``: a graph per look, each with only its
     look's rule), as ``FastFusionGraph`` arranges it for ONNX Runtime (runtime/backends/fusion_graph.py)."""
     shapes = {"sampled": (1, views, 4, size, size), "cover": (1, views, 1, size, size), "udp": (1, 4, size, size)}
-    return _export(FastFusionGraph(model.eval(), keep_seen, inked), shapes, ["rgba"], path,
+    return _export(FastFusionGraph(model.eval(), keep_seen, inked, shaded), shapes, ["rgba"], path,
                    f"{model.cfg.name} fusion graph ({views} views, {size}x{size})")
 
 
@@ -246,13 +247,15 @@ class GlLookupBackend(Backend):
             self._open(self._graph(size, views))
             self._fusion_key = (size, views)
 
-    def _graph(self, size: int, views: int, keep_seen: bool = False, inked: bool = True) -> Path:
+    def _graph(self, size: int, views: int, keep_seen: bool = False, inked: bool = True,
+               shaded: bool = False) -> Path:
         """The fusion graph for this model, size and view count (and with ``keep_seen`` the
         sheet's look), exported once into the graph cache (runtime/backends/cache.py, as the
         onnxruntime backend's graphs)."""
-        variant = ("seen-" + ("" if inked else "unlit-")) if keep_seen else ""
+        variant = ("seen-" + ("" if inked else "shaded-" if shaded else "unlit-")) if keep_seen else ""
         return self._cached_graph(f"{variant}{size}-v{views}",
-                                  lambda part: export_fusion_onnx(self.model, part, size, views, keep_seen, inked))
+                                  lambda part: export_fusion_onnx(self.model, part, size, views, keep_seen, inked,
+                                                                  shaded))
 
     def _cached_graph(self, tag: str, export) -> Path:
         """A fusion graph of this model (``tag``: which part, look, size and views) from the
@@ -281,11 +284,12 @@ class GlLookupBackend(Backend):
             size, views = self.cache.size, self.cache.views
             look = self.cache.look  # a sheet whose look was not judged: FusionNet's ink=None, i.e. inked
             inked = look is None or look.inked
-            if self._seen_key != (size, views, inked):
+            shaded = look is not None and look.shaded
+            if self._seen_key != (size, views, inked, shaded):
                 keep_seen = self.model.cfg.lookup.keep_seen
-                self._seen_session = open_session(self._graph(size, views, keep_seen=keep_seen, inked=inked),
-                                                  self.threads, self.providers)
-                self._seen_key = (size, views, inked)
+                self._seen_session = open_session(self._graph(size, views, keep_seen=keep_seen, inked=inked,
+                                                              shaded=shaded), self.threads, self.providers)
+                self._seen_key = (size, views, inked, shaded)
                 self._finish_session, self._bands, self._band_jobs = None, {}, {}
                 if self.banded and inked:  # the unlit rule takes the views at full size: the whole graph
                     path = self._cached_graph(f"finish{'-seen' if keep_seen else ''}-{size}",
@@ -369,7 +373,8 @@ class GlLookupBackend(Backend):
         with torch.inference_mode():
             return self.model.fusion(torch.from_numpy(sampled), torch.from_numpy(cover),
                                      self.model.encode_pose(torch.from_numpy(udp))[0],
-                                     keep_seen=self.model.cfg.lookup.keep_seen, ink=self.cache.ink()).numpy()
+                                     keep_seen=self.model.cfg.lookup.keep_seen, ink=self.cache.ink(),
+                                     shaded=self.cache.shaded()).numpy()
 
     def infer(self, udp: np.ndarray) -> np.ndarray:
         if self.lookup is None:

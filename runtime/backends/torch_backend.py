@@ -84,9 +84,10 @@ class TorchBackend(Backend):
         with torch.inference_mode():
             dev = self.device
             ink = self.cache.ink() if self.cache is not None else None
+            shaded = self.cache.shaded() if self.cache is not None else None
             return self.model.render_views(torch.from_numpy(udp).to(dev), torch.from_numpy(sampled).to(dev),
-                                           torch.from_numpy(cover).to(dev),
-                                           None if ink is None else ink.to(dev)).cpu().numpy()
+                                           torch.from_numpy(cover).to(dev), None if ink is None else ink.to(dev),
+                                           None if shaded is None else shaded.to(dev)).cpu().numpy()
 
     def infer(self, udp: np.ndarray) -> np.ndarray:
         x = torch.from_numpy(np.ascontiguousarray(udp, dtype=np.float32)).to(self.device)

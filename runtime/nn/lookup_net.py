@@ -261,7 +261,8 @@ class FusionNet(nn.Module):
         return self.score[1](act(y))
 
     def forward(self, sampled: torch.Tensor, cover: torch.Tensor, udp: torch.Tensor,
-                keep_seen: bool = False, ink: torch.Tensor | None = None) -> torch.Tensor:
+                keep_seen: bool = False, ink: torch.Tensor | None = None,
+                shaded: torch.Tensor | None = None) -> torch.Tensor:
         """sampled [N, M, 4, H, W] premultiplied, cover [N, M, 1, H, W], udp [N, 4, H, W]
         -> premultiplied RGBA [N, 4, H, W].
 
@@ -277,7 +278,8 @@ class FusionNet(nn.Module):
         refinement draws the target's edges (where the ink goes); 0 = an
         unlit one, the plain exact lookup is kept wherever a view has the point
         (``keep_plain_lookup``) and the refinement fills only what no view has.
-        None = 1."""
+        None = 1. ``shaded`` [N] (with ``ink`` 0): 1 = a shaded sheet without ink
+        (``sheet.SheetLook.shaded``): the unlit rule without the plain lookup."""
         n, m, _, h, w = sampled.shape
         s = self.score_scale
         # pooled apart and joined small: a full-size concat is a pass over the views
@@ -317,8 +319,9 @@ class FusionNet(nn.Module):
             rgba = seen_part * fused.clamp(0, 1) + (1 - seen_part) * rgba
             if self.nearest_fill:  # what no view sees, off the edges: the nearest seen colour
                 rgba = fill_unseen(rgba, fused.clamp(0, 1), seen_part, edges, udp[:, 3:4])
-            if ink is not None and bool((ink < 1).any()):  # inked sheets skip its full-size passes
-                rgba = keep_plain_lookup(rgba, sampled, cover, udp, ink)
+            plain_off = ink if ink is None or shaded is None else torch.maximum(ink, shaded.to(ink.dtype))
+            if plain_off is not None and bool((plain_off < 1).any()):  # inked and shaded sheets skip its passes
+                rgba = keep_plain_lookup(rgba, sampled, cover, udp, plain_off)
         # premultiplied: colour never exceeds alpha
         return torch.cat([torch.minimum(rgba[:, :3], rgba[:, 3:4]), rgba[:, 3:4]], 1)
 
@@ -423,11 +426,12 @@ class LookupNet(ShaderNet):
         return (rgba, None) if return_features else rgba
 
     def render_views(self, udp: torch.Tensor, sampled: torch.Tensor, cover: torch.Tensor,
-                     ink: torch.Tensor | None = None) -> torch.Tensor:
+                     ink: torch.Tensor | None = None, shaded: torch.Tensor | None = None) -> torch.Tensor:
         """The correspondences already found (e.g. exactly, by the GL pass): FusionNet alone,
         keeping the seen colours as the weights' config says (``lookup.keep_seen``), on the
-        target's edges too where the sheet has no ink (``ink``, ``FusionNet.forward``)."""
-        return self.fusion(sampled, cover, self.encode_pose(udp)[0], keep_seen=self.cfg.lookup.keep_seen, ink=ink)
+        target's edges too where the sheet has no ink (``ink``, ``shaded``: ``FusionNet.forward``)."""
+        return self.fusion(sampled, cover, self.encode_pose(udp)[0], keep_seen=self.cfg.lookup.keep_seen, ink=ink,
+                           shaded=shaded)
 
     def sheet_tensor_shapes(self, size: int, views: int) -> list[tuple[int, ...]]:
         return [(1, views, 3, self.cfg.lookup.grid ** 3)]

@@ -12,6 +12,7 @@ pasted back into the UDP frame's original size.
 """
 from __future__ import annotations
 
+import dataclasses
 import logging
 import math
 import zipfile
@@ -77,6 +78,58 @@ def ink_fraction(rgb: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     return (ink * valid).sum(1) / valid.sum(1).clamp_min(1.0)
 
 
+# Shading: the same surface point, matched across views by its UDP landmark, keeps its
+# colour on an unlit sheet (the texture as authored) and changes it with the light on a
+# shaded one. The shading fraction is the share of landmark cells (SHADE_CELLS per axis of
+# the canonical box: ~1 % of the character's height) seen solid in two or more views whose
+# mean luma differs between the views by more than SHADE_DIFFERS. Measured per sheet
+# (docs/conr_rt.md, "The sheet's look decides the edges"; 8 unseen procedural characters
+# x 4 poses at 128² and 256², Godette's 4- and 6-view sheets): unlit 0.009-0.053 (Godette
+# 0.037-0.057), no-outline 0.120-0.418 (Godette 0.21-0.39); the inked styles 0.16-0.65,
+# which ink decides first. SHADED_FROM sits in the gap.
+SHADE_CELLS = 128
+SHADE_DIFFERS = 0.05  # luma (sRGB 0..1)
+SHADED_FROM = 0.085  # shading fraction at or above this: an inkless sheet is shaded
+
+
+def shading_fraction(images: Sequence, udps: Sequence) -> float | None:
+    """A sheet's straight-RGBA views and their own UDPs (each the view's size) -> the
+    share of surface points seen by two or more views whose luma differs between them
+    by more than ``SHADE_DIFFERS``; None when no point is seen twice (one view, or views
+    that share nothing). Pixels on or next to the silhouette (ink, anti-aliasing) and
+    not fully covered are left out."""
+    from scipy import ndimage  # lazy: only sheets with UDPs are judged this way
+
+    images = [images] if isinstance(images, np.ndarray) and images.ndim == 3 else list(images)
+    udps = [udps] if isinstance(udps, np.ndarray) and udps.ndim == 3 else list(udps)
+    if len(udps) != len(images):
+        raise InputError(f"{len(udps)} sheet UDPs for {len(images)} sheet views")
+    keys, lumas = [], []
+    n = SHADE_CELLS
+    for k, (img, udp) in enumerate(zip(images, udps)):
+        img, data = np.asarray(img), check_udp(udp)
+        if data.shape[:2] != img.shape[:2]:
+            raise InputError(f"sheet view {k}: its UDP is {data.shape[1]}x{data.shape[0]}, "
+                             f"the image {img.shape[1]}x{img.shape[0]}")
+        scale = 255.0 if img.dtype == np.uint8 else 1.0
+        alpha = img[..., 3] / scale if img.shape[-1] == 4 else np.ones(img.shape[:2])
+        solid = ndimage.binary_erosion((alpha >= 0.99) & (data[..., 3] >= 0.99), iterations=1)
+        cell = np.clip((data[solid, :3] * n).astype(np.int64), 0, n - 1)
+        keys.append(((cell[:, 0] * n + cell[:, 1]) * n + cell[:, 2]) * len(images) + k)
+        lumas.append(img[solid, :3].astype(np.float64) @ np.asarray(LUMA) / scale)
+    key, luma = np.concatenate(keys), np.concatenate(lumas)
+    # the mean luma of each (cell, view), then its spread over the views that see the cell
+    pair, inverse = np.unique(key, return_inverse=True)
+    mean = np.bincount(inverse, luma) / np.bincount(inverse)
+    cell, first = np.unique(pair // len(images), return_index=True)
+    views = np.diff(np.append(first, len(pair)))
+    spread = np.maximum.reduceat(mean, first) - np.minimum.reduceat(mean, first)
+    matched = views >= 2
+    if not matched.any():
+        return None
+    return float((spread[matched] > SHADE_DIFFERS).mean())
+
+
 @dataclass(frozen=True)
 class SheetLook:
     """What the sheet tells about its look, judged once per sheet.
@@ -89,13 +142,25 @@ class SheetLook:
 
     ink_fraction: float
     inked: bool
+    # ``shading_fraction`` of the views with their UDPs; None: not judged (no view UDPs)
+    shading: float | None = None
+
+    @property
+    def shaded(self) -> bool:
+        """An inkless sheet whose colours change with the light across views (the
+        no-outline style): the seen colour is kept, edges included, as on unlit sheets,
+        but not the plain lookup (``FusionNet.forward``'s ``shaded``: there the fused
+        views beat it, docs/conr_rt.md)."""
+        return not self.inked and self.shading is not None and self.shading >= SHADED_FROM
 
     @property
     def label(self) -> str:
-        return "inked" if self.inked else "unlit"
+        return "inked" if self.inked else "shaded" if self.shaded else "unlit"
 
     def __str__(self) -> str:
-        return f"{self.label} (ink on {self.ink_fraction:.0%} of the silhouette band; inked from {INK_THRESHOLD:.0%})"
+        light = "" if self.shading is None else \
+            f"; light changes {self.shading:.0%} of the points views share, shaded from {SHADED_FROM:.1%}"
+        return f"{self.label} (ink on {self.ink_fraction:.0%} of the silhouette band; inked from {INK_THRESHOLD:.0%}{light})"
 
 
 def judge_inks(rgb: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -106,7 +171,8 @@ def judge_inks(rgb: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, tor
 
 
 def judge_look(rgb: torch.Tensor, mask: torch.Tensor) -> SheetLook:
-    """One sheet ([1, M, 3, S, S], [1, M, 1, S, S]) -> its ``SheetLook`` (``judge_inks``' rule)."""
+    """One sheet ([1, M, 3, S, S], [1, M, 1, S, S]) -> its ``SheetLook`` (``judge_inks``' rule;
+    its shading is not judged here: ``judge_sheet_look`` with the views' UDPs)."""
     fraction, ink = judge_inks(rgb, mask)
     return SheetLook(round(float(fraction[0]), 4), bool(ink[0]))
 
@@ -120,19 +186,27 @@ LOOK_MAX_SIDE = 512
 
 
 def judge_sheet_look(images: Sequence, official: bool = False, matting: Matting | None = None,
-                     prepared: tuple[torch.Tensor, torch.Tensor] | None = None) -> SheetLook:
+                     prepared: tuple[torch.Tensor, torch.Tensor] | None = None,
+                     shading: tuple[Sequence, Sequence] | None = None) -> SheetLook:
     """A sheet's straight-RGBA views -> its ``SheetLook``, judged at the views' own (largest)
     side, at most ``LOOK_MAX_SIDE``, whatever the side the network works at. ``prepared``: the (rgb, mask) tensors ``prepare_sheet``
-    made of them, reused when they already are at that side."""
+    made of them, reused when they already are at that side. ``shading``: (views, their
+    UDPs) in one framing (the views' own, or both re-framed): an inkless sheet is then
+    told shaded or unlit (``shading_fraction``); without it its shading is not judged."""
     if isinstance(images, np.ndarray) and images.ndim == 3:
         images = [images]
     largest = max(max(np.asarray(im).shape[:2]) for im in images)
     side = min(largest, LOOK_MAX_SIDE)
     if prepared is not None and prepared[0].shape[-1] == side:
-        return judge_look(*prepared)
-    # square views up to LOOK_MAX_SIDE as they are; others re-framed as the network's are
-    rgb, mask = prepare_sheet(images, 1, side, official, matting, side if largest > side else None)
-    return judge_look(torch.from_numpy(rgb), torch.from_numpy(mask))
+        look = judge_look(*prepared)
+    else:
+        # square views up to LOOK_MAX_SIDE as they are; others re-framed as the network's are
+        rgb, mask = prepare_sheet(images, 1, side, official, matting, side if largest > side else None)
+        look = judge_look(torch.from_numpy(rgb), torch.from_numpy(mask))
+    if shading is None or look.inked:  # ink decides first: an inked sheet takes the inked rule, lit or not
+        return look
+    fraction = shading_fraction(*shading)
+    return look if fraction is None else dataclasses.replace(look, shading=round(fraction, 4))
 
 
 @dataclass(frozen=True)
@@ -151,8 +225,12 @@ class SheetCache:
         return self.reference.shape[1]
 
     def ink(self) -> torch.Tensor | None:
-        """[1] FusionNet's ``ink`` for this sheet (1 inked, 0 unlit), None when not judged."""
+        """[1] FusionNet's ``ink`` for this sheet (1 inked, 0 unlit or shaded), None when not judged."""
         return None if self.look is None else torch.tensor([float(self.look.inked)])
+
+    def shaded(self) -> torch.Tensor | None:
+        """[1] FusionNet's ``shaded`` for this sheet (1 shaded without ink), None when not judged."""
+        return None if self.look is None else torch.tensor([float(self.look.shaded)])
 
     def numpy_inputs(self) -> dict[str, np.ndarray]:
         """The cached tensors by the ONNX graph's input names."""
@@ -343,10 +421,12 @@ def encode_sheet(model: ShaderNet, images: Sequence, official: bool = False,
         if sheet_udp is not None:
             log.debug("%s does not use sheet UDPs; ignoring them", cfg.name)
         feats, reference = model.encode_sheet(rgb_t, mask_t)
+    # the shading from the views and their UDPs as given (one framing), the ink from the drawings
+    shading = (images, sheet_udp) if sheet_udp is not None else None
     if look_from is not None:
-        look = judge_sheet_look(look_from, official, matting)
+        look = judge_sheet_look(look_from, official, matting, shading=shading)
     else:
-        look = judge_sheet_look(images, official, matting, (rgb_t, mask_t))
+        look = judge_sheet_look(images, official, matting, (rgb_t, mask_t), shading=shading)
     log.debug("sheet look: %s", look)
     return SheetCache(tuple(feats), reference, rgb.shape[-1], official, cfg.name, look)
 

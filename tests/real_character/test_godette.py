@@ -159,3 +159,24 @@ def test_sheet_look_is_judged_inked_when_lit_and_unlit_when_authored(godette, sh
         looks[name] = judge_look(torch.from_numpy(rgb), torch.from_numpy(mask))
     assert looks["toon"].inked and looks["toon"].ink_fraction > INK_THRESHOLD + 0.2, looks
     assert not looks["unlit"].inked and looks["unlit"].ink_fraction < INK_THRESHOLD - 0.15, looks
+
+
+def test_unlit_sheet_stays_unlit_and_no_outline_is_shaded_with_udps(godette, tmp_path):
+    """With the views' UDPs (``conrt sheet --udp``) the runtime tells shaded inkless sheets from
+    unlit ones (runtime/nn/sheet.py ``shading_fraction``): Godette's texture as authored stays
+    unlit (measured 0.037-0.057 of the points views share lit differently, 4 and 6 views, 128²
+    and 256²), the no-outline style (toon shading, no ink) is shaded (0.21-0.39; SHADED_FROM 0.085)."""
+    from conrt.runtime.nn.sheet import SHADED_FROM, judge_sheet_look
+
+    for style, want in (("unlit", "unlit"), ("no-outline", "shaded")):
+        out = tmp_path / style
+        proc = subprocess.run([sys.executable, "-m", "conrt", "-q", "sheet", str(godette), "--views", str(VIEWS),
+                               "--size", str(SIZE), "--style", style, "--udp", "-o", str(out)],
+                              capture_output=True, text=True, timeout=300)
+        assert proc.returncode == 0, proc.stderr
+        paths = sorted(out.glob("view_??.png"))
+        images = [np.asarray(Image.open(p).convert("RGBA")) for p in paths]
+        udps = [np.load(p.with_name(p.stem + "_udp.npz"))["i"] for p in paths]
+        look = judge_sheet_look(images, shading=(images, udps))
+        assert look.label == want, (style, look)
+        assert abs(look.shading - SHADED_FROM) > 0.03, look  # away from the threshold both

@@ -8,6 +8,7 @@ close to the ground truth as the plain exact lookup, a toon sheet's closer
 runtime says the look in its sheet log line."""
 from __future__ import annotations
 
+import dataclasses
 import logging
 
 import numpy as np
@@ -18,7 +19,8 @@ from PIL import Image
 from conrt.runtime.backends import create_backend
 
 from .nudged import nudged_model
-from conrt.runtime.nn.sheet import INK_THRESHOLD, SheetLook, ink_fraction, judge_look, prepare_sheet
+from conrt.runtime.nn.sheet import (INK_THRESHOLD, SHADED_FROM, SheetLook, ink_fraction, judge_look, judge_sheet_look,
+                                    prepare_sheet, shading_fraction)
 
 S = 64
 
@@ -76,6 +78,70 @@ def test_procedural_sheets_judged_by_their_ink(procedural):
         want = style not in ("unlit", "no-outline")
         assert _judge(views).inked == want, (style, _judge(views))
         assert [_judge([v]).inked for v in views] == [want] * len(views), style
+
+
+def test_procedural_inkless_sheets_told_shaded_or_unlit_by_their_udps(procedural):
+    """With the views' UDPs the same surface point is matched across views: its colour stays on
+    an unlit sheet and changes with the light on a no-outline one (toon shading, no ink), which
+    is then shaded; the inked styles stay inked whatever their shading. Measured over seeds
+    900000-900007 (4 poses, 256²): unlit 0.011-0.039, no-outline 0.201-0.406 (SHADED_FROM 0.085)."""
+    for style, c in procedural.items():
+        views, udps = list(c.rgba), [u.astype(np.float32) for u in c.udp]
+        look = judge_sheet_look(views, shading=(views, udps))
+        want = {"unlit": "unlit", "no-outline": "shaded"}.get(style, "inked")
+        assert look.label == want, (style, look)
+        if style in ("unlit", "no-outline"):
+            assert (look.shading < SHADED_FROM) == (style == "unlit"), look
+            assert f"shaded from {SHADED_FROM:.1%}" in str(look)
+        # without UDPs the shading is not judged: an inkless sheet is unlit, as before
+        assert judge_sheet_look(views).shading is None
+
+
+def _two_views(lit: bool):
+    """Two views of one textured surface, the second mirrored (its pixels elsewhere) and, if
+    ``lit``, its left half darkened by the light: ([image, image], [udp, udp])."""
+    rng = np.random.default_rng(0)
+    udp = np.zeros((S, S, 4), np.float32)
+    udp[8:-8, 8:-8, 0] = np.linspace(0.2, 0.8, S - 16)[None, :]
+    udp[8:-8, 8:-8, 1] = np.linspace(0.2, 0.8, S - 16)[:, None]
+    udp[8:-8, 8:-8, 2:] = (0.5, 1.0)
+    cell = (udp[..., :3] * 128).astype(int)
+    texture = rng.integers(60, 200, (128, 128, 3))  # one colour per landmark cell
+    img = np.zeros((S, S, 4), np.uint8)
+    img[..., :3] = texture[cell[..., 0], cell[..., 1]]
+    img[..., 3] = (udp[..., 3] * 255).astype(np.uint8)
+    mirrored_img, mirrored_udp = img[:, ::-1].copy(), udp[:, ::-1].copy()
+    if lit:
+        mirrored_img[:, : S // 2, :3] = (mirrored_img[:, : S // 2, :3] * 0.7).astype(np.uint8)
+    return [img, mirrored_img], [udp, mirrored_udp]
+
+
+def test_the_eval_judges_the_shading_as_the_runtime(procedural):
+    """``conrt eval``'s ViewsShader gets the sheet views' UDPs from ``evaluate`` and labels
+    (and shades) each inkless sheet as the runtime would: no-outline shaded, unlit unlit."""
+    from conrt.runtime.defaults import default_weights_path
+    from conrt.runtime.nn.checkpoint import load_weights
+    from conrt.training.evaluate import ViewsShader, eval_jobs, evaluate, view_samples
+
+    model = load_weights(default_weights_path())
+    for style, want in (("no-outline", "shaded"), ("unlit", "unlit")):
+        chars = [procedural[style]]
+        samples = view_samples(chars, eval_jobs(chars, 1), 3, "exact", 256, progress=False)
+        shader = ViewsShader(model)
+        evaluate(shader, chars, views=[3], targets=1, progress=False, size=256, samples=samples)
+        assert shader.looks == {want: 1}, (style, shader.looks)
+
+
+def test_shading_fraction_matches_points_by_their_landmark():
+    """The colours as authored share no point lit differently across the two views; a light
+    that darkens half of one view makes that half differ; views that share no point give None."""
+    assert shading_fraction(*_two_views(lit=False)) == 0.0
+    assert 0.4 < shading_fraction(*_two_views(lit=True)) < 0.6
+    (img, _), (udp, _) = _two_views(lit=False)
+    elsewhere = udp.copy()
+    elsewhere[..., 2] = 0.9  # another depth: no landmark cell in common
+    assert shading_fraction([img, img], [udp, elsewhere]) is None
+    assert shading_fraction([img], [udp]) is None
 
 
 def _rows(style: str, n: int = 4, targets: int = 4):
@@ -148,19 +214,23 @@ def test_every_backend_gives_the_torch_frames_for_both_looks(nudged, backend, op
     other = create_backend(backend, nudged, **options)
     try:
         frames = {}
-        for ink in (True, False):
-            sheet = [_drawn(ink, seed=k) for k in range(3)]
-            cache = reference.encode_sheet(sheet)
-            assert cache.look.inked == ink
+        for label in ("inked", "unlit", "shaded"):
+            cache = reference.encode_sheet([_drawn(label == "inked", seed=k) for k in range(3)])
+            if label == "shaded":  # as judged from views with UDPs whose light changes across views
+                cache = dataclasses.replace(cache, look=dataclasses.replace(cache.look, shading=2 * SHADED_FROM))
+            assert cache.look.label == label
+            reference.set_sheet(cache)
             other.set_sheet(cache)
             other.prepare_views()
             for seed in range(2):
                 want = reference.shade_views(*_views(seed))
                 got = other.shade_views(*_views(seed))
                 err = np.abs(got - want)
-                assert err.max() <= 1e-3 and err.mean() <= 1e-5, (ink, err.max(), err.mean())
-                frames[ink, seed] = got
-        assert np.abs(frames[True, 0] - frames[False, 0]).mean() > 1e-3  # the look changed the frame
+                assert err.max() <= 1e-3 and err.mean() <= 1e-5, (label, err.max(), err.mean())
+                frames[label, seed] = got
+        # each look changed the frame
+        for a, b in (("inked", "unlit"), ("unlit", "shaded"), ("inked", "shaded")):
+            assert np.abs(frames[a, 0] - frames[b, 0]).mean() > 1e-3, (a, b)
     finally:
         reference.close()
         other.close()
@@ -174,13 +244,16 @@ def test_the_exact_fusion_graph_is_one_per_look(nudged, tmp_path):
 
     from conrt.runtime.backends.gl_lookup_backend import export_fusion_onnx
 
-    inked, unlit, table = (onnx.load(str(export_fusion_onnx(nudged, tmp_path / f"{name}.onnx", S, 2, **kw)))
-                           for name, kw in (("inked", dict(keep_seen=True)),
-                                            ("unlit", dict(keep_seen=True, inked=False)), ("table", {})))
-    for graph in (inked, unlit, table):
+    inked, unlit, shaded, table = (
+        onnx.load(str(export_fusion_onnx(nudged, tmp_path / f"{name}.onnx", S, 2, **kw)))
+        for name, kw in (("inked", dict(keep_seen=True)), ("unlit", dict(keep_seen=True, inked=False)),
+                         ("shaded", dict(keep_seen=True, inked=False, shaded=True)), ("table", {})))
+    for graph in (inked, unlit, shaded, table):
         assert [i.name for i in graph.graph.input] == ["sampled", "cover", "udp"]
-    ops = {name: {n.op_type for n in g.graph.node} for name, g in (("inked", inked), ("unlit", unlit))}
+    ops = {name: {n.op_type for n in g.graph.node} for name, g in (("inked", inked), ("unlit", unlit),
+                                                                   ("shaded", shaded))}
     assert "ArgMax" in ops["unlit"] and "ArgMax" not in ops["inked"]  # the unlit rule's best view
+    assert "ArgMax" not in ops["shaded"]  # shaded sheets: no plain lookup
 
 
 def test_the_runtime_says_the_look_in_its_sheet_line(nudged, caplog):
@@ -190,8 +263,13 @@ def test_the_runtime_says_the_look_in_its_sheet_line(nudged, caplog):
         for ink in (True, False):
             with ShadeStage(nudged, [_drawn(ink)], S, backend="torch") as stage:
                 assert stage.backend.cache.look.inked == ink
+        # with the views' UDPs an inkless sheet lit differently across views is shaded
+        with ShadeStage(nudged, _two_views(lit=True)[0], S, backend="torch",
+                        sheet_udps=_two_views(lit=True)[1]) as stage:
+            assert stage.backend.cache.look.shaded
     lines = [r.getMessage() for r in caplog.records if "sheet encoded once" in r.getMessage()]
-    assert len(lines) == 2 and "look: inked (ink on" in lines[0] and "look: unlit" in lines[1]
+    assert len(lines) == 3 and "look: inked (ink on" in lines[0] and "look: unlit" in lines[1], lines
+    assert "look: shaded (ink on" in lines[2] and f"shaded from {SHADED_FROM:.1%}" in lines[2], lines
 
 
 def test_the_look_does_not_depend_on_the_working_size(nudged):
