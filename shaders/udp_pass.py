@@ -21,7 +21,9 @@ With ``coverage=k`` (k > 1) the UDP stays exactly what ``antialias=1`` draws
 and the pass also draws the occupancy alone at k x the size (one byte a sample,
 no depth test, the same skinned vertices), only the triangles that touch a
 thin band at the silhouette and the inner contours (``shaders.coverage.drop_masks``:
-everything else is "solid", coverage 1); :meth:`read_coverage` reduces it on
+everything else is "solid", coverage 1; the host picks the triangles each frame,
+``shaders.coverage.kept_triangles``, and draws them from an index buffer of
+their own); :meth:`read_coverage` reduces it on
 the host (``shaders.coverage.resolve_coverage``: the covered fraction of each
 pixel's k x k samples, 1 on solid pixels): the runtime's anti-aliased
 silhouette (``shaders.coverage.soften_edges``) without touching the network's
@@ -53,7 +55,7 @@ from conrt.limits import check_gl_frame
 from conrt.shaders.camera import raster_view_proj
 from conrt.shaders.context import current
 from conrt.shaders.coverage import (CoverageResolve, check_factor, closed_surface_vertices, drop_masks,
-                                    resolve_coverage, solid_distance)
+                                    kept_triangles, resolve_coverage, solid_distance)
 from conrt.shaders.geometry import SkinnedGeometry
 from conrt.shaders.material import albedo_image, albedo_texture, base_color
 from conrt.shaders.program import load_program
@@ -101,7 +103,6 @@ class UdpPass:
             raise ConfigError("coverage=k is the supersampled occupancy beside a plain UDP; with antialias=k the "
                               "UDP's own alpha is already the coverage (give one of them)")
         self._cover: tuple | None = None  # (k x fbo, its one-byte texture: 255 where a sample is covered)
-        self._rules: moderngl.Texture | None = None  # RG8: what the coverage draw may drop per pixel
         self._occupancy: np.ndarray | None = None  # [H, W] bool of the last render, row 0 = top
         self._solid: np.ndarray | None = None  # its solid pixels (coverage.drop_masks), row 0 = top
         self._udp_read: np.ndarray | None = None  # the UDP the coverage draw read, handed to the next read()
@@ -115,9 +116,12 @@ class UdpPass:
         self._skin_program = load_program(ctx, "skin_feedback", varyings=["out_position"])
         self._skin_vao: moderngl.VertexArray | None = None
         self._skinned: moderngl.Buffer | None = None
-        self._closed: moderngl.Buffer | None = None  # [V] f32 coverage.closed_surface_vertices, with coverage=k
-        # the coverage draw: writes 1 where covered, skips the triangles deep inside the silhouette
+        # the coverage draw: writes 1 where covered, only the triangles coverage.kept_triangles keeps
         # (its variant follows the character: the alpha rules' varyings only where they apply)
+        self._triangles: np.ndarray | None = None  # [T, 3] u32 the mesh's triangles, whose indices the draw takes
+        self._corners: np.ndarray | None = None  # [3, T] the same, a row a corner (coverage.kept_triangles)
+        self._closed: np.ndarray | None = None  # [T] bool: all corners coverage.closed_surface_vertices
+        self._cover_indices: moderngl.Buffer | None = None  # the kept triangles' indices, written each frame
         self._cover_variants: dict[bool, moderngl.Program] = {}  # by geometry.alpha_rule
         self._cover_program: moderngl.Program | None = None
         self._cover_vao: moderngl.VertexArray | None = None
@@ -158,8 +162,6 @@ class UdpPass:
             cover_tex = self.ctx.texture((k * self.width, k * self.height), 1, dtype="f1")  # 255 = covered
             cover_tex.filter = (moderngl.NEAREST, moderngl.NEAREST)
             self._cover = (self.ctx.framebuffer(color_attachments=[cover_tex]), cover_tex)
-            self._rules = self.ctx.texture((self.width, self.height), 2, dtype="f1")
-            self._rules.filter = (moderngl.NEAREST, moderngl.NEAREST)
 
     @current
     def set_character(self, character: Character) -> None:
@@ -176,9 +178,12 @@ class UdpPass:
                 self._cover_variants[alpha_rule] = load_program(self.ctx, "udp_coverage",
                                                                 defines={"ALPHA_RULE": 1} if alpha_rule else None)
             self._cover_program = self._cover_variants[alpha_rule]
-            self._closed = self.ctx.buffer(closed_surface_vertices(character).astype(np.float32))
-            self._cover_vao = self.geometry.vertex_array(self._cover_program,
-                                                         extra=skinned + [(self._closed, "f", "in_closed")])
+            self._triangles = np.ascontiguousarray(character.mesh.triangles, np.uint32)
+            self._corners = np.ascontiguousarray(self._triangles.T, np.intp)
+            self._closed = closed_surface_vertices(character)[self._triangles].all(1)
+            self._cover_indices = self.ctx.buffer(reserve=self._triangles.nbytes, dynamic=True)
+            self._cover_vao = self.geometry.vertex_array(self._cover_program, extra=skinned,
+                                                         index_buffer=self._cover_indices)
         if self.geometry.alpha_rule:
             # The toon pass's texture rules, so both passes cover the same pixels.
             self._albedo = albedo_texture(self.ctx, albedo_image(character), character.mesh.material.mipmaps)
@@ -226,27 +231,36 @@ class UdpPass:
         self._udp_read = udp  # read() returns it instead of reading the same pixels again
         solid, far = drop_masks(udp)
         self._solid = solid[::-1] if self.rows == "gl" else solid
-        rules = np.empty((self.height, self.width, 2), np.uint8)  # r: solid_distance, g: 255 = back faces may go
-        rules[..., 0] = solid_distance(solid)
-        rules[..., 1] = far.view(np.uint8) * np.uint8(255)
-        self._rules.write(rules)
+        # the skinned vertices in the pass's window coordinates (pixels, the draw's rows), as the GPU places them
+        skinned = np.frombuffer(self._skinned.read(), np.float32).reshape(-1, 3)
+        m = mvp.astype(np.float32)
+        clip_w = skinned @ m[3, :3] + m[3, 3]
+        front = clip_w > 0
+        inv_w = np.float32(0.5) / np.where(front, clip_w, np.float32(1))
+        x = (skinned @ m[0, :3] + m[0, 3]) * inv_w + np.float32(0.5)
+        y = (skinned @ m[1, :3] + m[1, 3]) * inv_w + np.float32(0.5)
+        x *= np.float32(self.width)
+        y *= np.float32(self.height)
+        kept = kept_triangles(x, y, front, self._corners, self._closed, solid_distance(solid), far,
+                              front_ccw=self.ctx.front_face == "ccw")
+        indices = np.compress(kept, self._triangles, axis=0)  # ~4x a boolean index's speed on [T, 3]
         fbo, _ = self._cover
         fbo.use()
         fbo.viewport = (0, 0, self.coverage * self.width, self.coverage * self.height)
         fbo.clear(0.0, 0.0, 0.0, 0.0)
+        if not len(indices):
+            return
+        self._cover_indices.write(indices)
         self.ctx.enable_only(moderngl.NOTHING)  # any surface covers: no depth test
-        self._rules.use(2)
-        self._cover_program["u_rules"].value = 2
-        self._cover_program["u_size"].value = (float(self.width), float(self.height))
-        self._cover_program["u_front_ccw"].value = self.ctx.front_face == "ccw"
-        self._draw(self._cover_program, self._cover_vao, mvp)
+        self._draw(self._cover_program, self._cover_vao, mvp, vertices=indices.size)
 
-    def _draw(self, program: moderngl.Program, vao: moderngl.VertexArray, mvp: np.ndarray) -> None:
+    def _draw(self, program: moderngl.Program, vao: moderngl.VertexArray, mvp: np.ndarray,
+              vertices: int | None = None) -> None:
         if self._albedo is not None:
             self._albedo.use(1)
             program["u_texture"].value = 1
         program["u_view_proj"].write(np.ascontiguousarray(mvp.T))
-        vao.render(moderngl.TRIANGLES, vertices=self.geometry.num_indices)
+        vao.render(moderngl.TRIANGLES, vertices=self.geometry.num_indices if vertices is None else vertices)
 
     def _programs(self) -> list[moderngl.Program]:
         """The programs that apply the alpha rules (the coverage draw's only with them)."""
@@ -310,21 +324,21 @@ class UdpPass:
 
     def _release_geometry(self) -> None:
         if self.geometry is not None:
-            for obj in (self._cover_vao, self._vao, self._skin_vao, self._skinned, self._closed):
+            for obj in (self._cover_vao, self._vao, self._skin_vao, self._skinned, self._cover_indices):
                 if obj is not None:
                     obj.release()
             self.geometry.release()
-            self.geometry = self._vao = self._cover_vao = self._skin_vao = self._skinned = self._closed = None
+            self.geometry = self._vao = self._cover_vao = self._skin_vao = self._skinned = self._cover_indices = None
+            self._triangles = self._corners = self._closed = None
         if self._albedo is not None:
             self._albedo.release()
             self._albedo = None
 
     def _release_targets(self) -> None:
-        for obj in (self.fbo, self.texture, self.visibility, self._depth, *(self._hi or ()), *(self._cover or ()),
-                    self._rules):
+        for obj in (self.fbo, self.texture, self.visibility, self._depth, *(self._hi or ()), *(self._cover or ())):
             if obj is not None:
                 obj.release()
-        self.fbo = self.texture = self.visibility = self._depth = self._hi = self._cover = self._rules = None
+        self.fbo = self.texture = self.visibility = self._depth = self._hi = self._cover = None
         self._occupancy = self._solid = self._udp_read = None
 
     def __enter__(self) -> "UdpPass":

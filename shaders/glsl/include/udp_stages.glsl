@@ -19,16 +19,9 @@ in vec2 in_uv;
 in vec4 in_color;
 in vec3 in_alpha;          // glTF alpha mode, cutoff, double-sided (include/alpha.glsl)
 out UdpVertex { UDP_VERTEX_MEMBERS } v;
-#if defined COVERAGE
-in float in_closed;        // for glsl/udp_coverage.glsl's geometry stage
-out float v_closed;
-#endif
 
 void main() {
     vec3 p = in_skinned;
-#if defined COVERAGE
-    v_closed = in_closed;
-#endif
     v.landmark = in_landmark;
     v.uv = in_uv;
     v.color_alpha = in_color.a;
