@@ -111,7 +111,11 @@ class UdpPass:
                               "(the correspondence pass's layout)")
         self.visibility_buffer = bool(visibility)
         self.visibility: moderngl.Texture | None = None  # (triangle + 1, b0, b1, 0) per pixel, with visibility=True
-        self.program = load_program(ctx, "udp_vbuf" if visibility else "udp")
+        # the UDP draw's program; its variant follows the character (the alpha rules' varyings only where
+        # they apply: ALPHA_RULE, include/udp_vertex.glsl), chosen in set_character
+        self._program_name = "udp_vbuf" if visibility else "udp"
+        self._variants: dict[bool, moderngl.Program] = {False: load_program(ctx, self._program_name)}
+        self.program = self._variants[False]
         # skins the vertices once a frame into self._skinned, which every draw reads
         self._skin_program = load_program(ctx, "skin_feedback", varyings=["out_position"])
         self._skin_vao: moderngl.VertexArray | None = None
@@ -171,9 +175,12 @@ class UdpPass:
         self._skinned = self.ctx.buffer(reserve=self.geometry.num_vertices * 12)  # [V, 3] f32
         self._skin_vao = self.geometry.vertex_array(self._skin_program, indexed=False)
         skinned = [(self._skinned, "3f", "in_skinned")]
+        alpha_rule = self.geometry.alpha_rule
+        if alpha_rule not in self._variants:
+            self._variants[alpha_rule] = load_program(self.ctx, self._program_name, defines={"ALPHA_RULE": 1})
+        self.program = self._variants[alpha_rule]
         self._vao = self.geometry.vertex_array(self.program, extra=skinned)
         if self.coverage > 1:
-            alpha_rule = self.geometry.alpha_rule
             if alpha_rule not in self._cover_variants:
                 self._cover_variants[alpha_rule] = load_program(self.ctx, "udp_coverage",
                                                                 defines={"ALPHA_RULE": 1} if alpha_rule else None)
@@ -187,10 +194,9 @@ class UdpPass:
         if self.geometry.alpha_rule:
             # The toon pass's texture rules, so both passes cover the same pixels.
             self._albedo = albedo_texture(self.ctx, albedo_image(character), character.mesh.material.mipmaps)
-        for program in self._programs():
-            program["u_has_alpha"].value = self.geometry.alpha_rule
-            if self.geometry.alpha_rule:
-                program["u_base_alpha"].value = float(base_color(character)[3])
+        for program in self._programs():  # the ALPHA_RULE variants' uniforms
+            program["u_has_alpha"].value = True
+            program["u_base_alpha"].value = float(base_color(character)[3])
         log.debug("UDP pass: %s, %d vertices, %d triangles", character.name,
                   character.mesh.num_vertices, character.mesh.num_triangles)
 
@@ -263,9 +269,10 @@ class UdpPass:
         vao.render(moderngl.TRIANGLES, vertices=self.geometry.num_indices if vertices is None else vertices)
 
     def _programs(self) -> list[moderngl.Program]:
-        """The programs that apply the alpha rules (the coverage draw's only with them)."""
-        cover = self._cover_program if self.geometry is not None and self.geometry.alpha_rule else None
-        return [self.program] + ([cover] if cover is not None else [])
+        """The programs that apply the alpha rules (none for a character without them)."""
+        if self.geometry is None or not self.geometry.alpha_rule:
+            return []
+        return [self.program] + ([self._cover_program] if self._cover_program is not None else [])
 
     @current
     def read(self) -> UdpFrame:
@@ -316,10 +323,11 @@ class UdpPass:
         self._release_geometry()
         if self._resolve is not None:
             self._resolve.release()
-        for program in [self.program, *self._cover_variants.values()]:
+        for program in [*self._variants.values(), *self._cover_variants.values()]:
             program.release()
+        self._variants.clear()
         self._cover_variants.clear()
-        self._cover_program = None
+        self.program = self._cover_program = None
         self._skin_program.release()
 
     def _release_geometry(self) -> None:
