@@ -185,7 +185,7 @@ def kept_triangles(x: np.ndarray, y: np.ndarray, front: np.ndarray, corners: np.
 
     Kept: triangles with a corner behind the camera and those whose centroid is
     off the frame. One gather per coordinate ([3, T]: reductions over the corners
-    run along the long axis; ~1 ms for 27k triangles)."""
+    run along the long axis: ~0.6 ms for 27k triangles on one core)."""
     h, w = distance.shape
     cx, cy = x.take(corners), y.take(corners)  # [3, T]
     qx = np.floor(cx.sum(0) / np.float32(3))
