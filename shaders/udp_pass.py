@@ -103,8 +103,9 @@ class UdpPass:
             raise ConfigError("coverage=k is the supersampled occupancy beside a plain UDP; with antialias=k the "
                               "UDP's own alpha is already the coverage (give one of them)")
         self._cover: tuple | None = None  # (k x fbo, its one-byte texture: 255 where a sample is covered)
-        self._occupancy: np.ndarray | None = None  # [H, W] bool of the last render, row 0 = top
-        self._solid: np.ndarray | None = None  # its solid pixels (coverage.drop_masks), row 0 = top
+        self._occupancy: np.ndarray | None = None  # [H, W] bool of the last render, in the draw's row order
+        self._solid: np.ndarray | None = None  # its solid pixels (coverage.drop_masks), the same order
+        self._drawn: tuple[slice, slice] | None = None  # the pixels the coverage draw can reach (draw's rows)
         self._udp_read: np.ndarray | None = None  # the UDP the coverage draw read, handed to the next read()
         if visibility and (self.antialias > 1 or rows != "top-first"):
             raise ConfigError("the UDP pass writes the visibility buffer only at antialias=1 with rows='top-first' "
@@ -233,10 +234,10 @@ class UdpPass:
         udp = np.empty((self.height, self.width, 4), np.float32)
         self.fbo.read_into(udp, components=4, dtype="f4", alignment=1)
         occupancy = udp[..., 3] > 0  # in the draw's own row order
-        self._occupancy = occupancy[::-1] if self.rows == "gl" else occupancy
+        self._occupancy = occupancy
         self._udp_read = udp  # read() returns it instead of reading the same pixels again
         solid, far = drop_masks(udp)
-        self._solid = solid[::-1] if self.rows == "gl" else solid
+        self._solid = solid
         # the skinned vertices in the pass's window coordinates (pixels, the draw's rows), as the GPU places them
         skinned = np.frombuffer(self._skinned.read(), np.float32).reshape(-1, 3)
         m = mvp.astype(np.float32)
@@ -247,6 +248,12 @@ class UdpPass:
         y = (skinned @ m[1, :3] + m[1, 3]) * inv_w + np.float32(0.5)
         x *= np.float32(self.width)
         y *= np.float32(self.height)
+        # every sample drawn lies in the vertices' box: read_coverage reads and counts that part only
+        self._drawn = None
+        if front.all():
+            x0, x1 = max(int(np.floor(x.min())) - 1, 0), min(int(np.floor(x.max())) + 2, self.width)
+            y0, y1 = max(int(np.floor(y.min())) - 1, 0), min(int(np.floor(y.max())) + 2, self.height)
+            self._drawn = (slice(y0, max(y1, y0)), slice(x0, max(x1, x0)))
         kept = kept_triangles(x, y, front, self._corners, self._closed, solid_distance(solid), far,
                               front_ccw=self.ctx.front_face == "ccw")
         indices = np.compress(kept, self._triangles, axis=0)  # ~4x a boolean index's speed on [T, 3]
@@ -291,17 +298,23 @@ class UdpPass:
         """The last render's coverage (``coverage=k``): [H, W] f32, row 0 = top
         like :meth:`read`: at the silhouette the covered fraction of each
         pixel's k x k samples, elsewhere the occupancy
-        (``shaders.coverage.resolve_coverage``)."""
+        (``shaders.coverage.resolve_coverage``). Reads and counts only the box
+        of the skinned vertices the draw projected (grown by a pixel), where
+        every sample drawn lies; with a vertex behind the camera the whole frame."""
         if self._cover is None:
             raise ConfigError("read_coverage needs a UdpPass made with coverage=k (k > 1)")
         if self._occupancy is None:
             raise InputError("read_coverage called before render")
         k = self.coverage
-        samples = np.empty((k * self.height, k * self.width), np.uint8)
-        self._cover[1].read_into(samples, alignment=1)
-        if self.rows == "gl":
-            samples = samples[::-1]
-        return resolve_coverage(samples, self._occupancy, k, solid=self._solid)
+        rows, cols = self._drawn or (slice(0, self.height), slice(0, self.width))
+        h, w = rows.stop - rows.start, cols.stop - cols.start
+        cover = np.zeros((self.height, self.width), np.float32)  # outside the drawn box nothing covers
+        if h and w:
+            samples = np.empty((k * h, k * w), np.uint8)
+            self._cover[0].read_into(samples, viewport=(k * cols.start, k * rows.start, k * w, k * h), components=1,
+                                     alignment=1, dtype="f1")
+            cover[rows, cols] = resolve_coverage(samples, self._occupancy[rows, cols], k, solid=self._solid[rows, cols])
+        return np.ascontiguousarray(cover[::-1]) if self.rows == "gl" else cover
 
     def run(self, pose: Pose, camera: Camera) -> UdpFrame:
         self.render(pose, camera)
@@ -347,7 +360,7 @@ class UdpPass:
             if obj is not None:
                 obj.release()
         self.fbo = self.texture = self.visibility = self._depth = self._hi = self._cover = None
-        self._occupancy = self._solid = self._udp_read = None
+        self._occupancy = self._solid = self._udp_read = self._drawn = None
 
     def __enter__(self) -> "UdpPass":
         return self
