@@ -105,7 +105,7 @@ class UdpPass:
         self._cover: tuple | None = None  # (k x fbo, its one-byte texture: 255 where a sample is covered)
         self._occupancy: np.ndarray | None = None  # [H, W] bool of the last render, in the draw's row order
         self._solid: np.ndarray | None = None  # its solid pixels (coverage.drop_masks), the same order
-        self._drawn: tuple[slice, slice] | None = None  # the pixels the coverage draw can reach (draw's rows)
+        self._drawn: tuple[slice, slice] | None = None  # the box the coverage draw can reach (draw's rows)
         self._udp_read: np.ndarray | None = None  # the UDP the coverage draw read, handed to the next read()
         if visibility and (self.antialias > 1 or rows != "top-first"):
             raise ConfigError("the UDP pass writes the visibility buffer only at antialias=1 with rows='top-first' "
@@ -233,11 +233,8 @@ class UdpPass:
         """The occupancy alone at k x, only the triangles near the UDP's silhouette and inner contours."""
         udp = np.empty((self.height, self.width, 4), np.float32)
         self.fbo.read_into(udp, components=4, dtype="f4", alignment=1)
-        occupancy = udp[..., 3] > 0  # in the draw's own row order
-        self._occupancy = occupancy
+        self._occupancy = udp[..., 3] > 0  # in the draw's own row order
         self._udp_read = udp  # read() returns it instead of reading the same pixels again
-        solid, far = drop_masks(udp)
-        self._solid = solid
         # the skinned vertices in the pass's window coordinates (pixels, the draw's rows), as the GPU places them
         skinned = np.frombuffer(self._skinned.read(), np.float32).reshape(-1, 3)
         m = mvp.astype(np.float32)
@@ -248,13 +245,22 @@ class UdpPass:
         y = (skinned @ m[1, :3] + m[1, 3]) * inv_w + np.float32(0.5)
         x *= np.float32(self.width)
         y *= np.float32(self.height)
-        # every sample drawn lies in the vertices' box: read_coverage reads and counts that part only
-        self._drawn = None
+        # Everything covered or drawn lies in the vertices' box (grown by a pixel): the masks are made
+        # and the samples read and counted there only; outside it nothing is solid and no contour is
+        # near (the same masks as on the whole frame: the box's border pixels are empty, as the
+        # frame's outside counts). With a vertex behind the camera: the whole frame.
+        box = (slice(0, self.height), slice(0, self.width))
         if front.all():
             x0, x1 = max(int(np.floor(x.min())) - 1, 0), min(int(np.floor(x.max())) + 2, self.width)
             y0, y1 = max(int(np.floor(y.min())) - 1, 0), min(int(np.floor(y.max())) + 2, self.height)
-            self._drawn = (slice(y0, max(y1, y0)), slice(x0, max(x1, x0)))
-        kept = kept_triangles(x, y, front, self._corners, self._closed, solid_distance(solid), far,
+            box = (slice(y0, max(y1, y0)), slice(x0, max(x1, x0)))
+        self._drawn = box
+        solid, far = np.zeros(self._occupancy.shape, bool), np.ones(self._occupancy.shape, bool)
+        distance = np.zeros(self._occupancy.shape, np.uint8)
+        solid[box], far[box] = drop_masks(udp[box])
+        distance[box] = solid_distance(solid[box])
+        self._solid = solid
+        kept = kept_triangles(x, y, front, self._corners, self._closed, distance, far,
                               front_ccw=self.ctx.front_face == "ccw")
         indices = np.compress(kept, self._triangles, axis=0)  # ~4x a boolean index's speed on [T, 3]
         fbo, _ = self._cover
@@ -306,7 +312,7 @@ class UdpPass:
         if self._occupancy is None:
             raise InputError("read_coverage called before render")
         k = self.coverage
-        rows, cols = self._drawn or (slice(0, self.height), slice(0, self.width))
+        rows, cols = self._drawn
         h, w = rows.stop - rows.start, cols.stop - cols.start
         cover = np.zeros((self.height, self.width), np.float32)  # outside the drawn box nothing covers
         if h and w:

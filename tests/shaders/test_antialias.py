@@ -387,3 +387,40 @@ def test_kept_triangles_drops_only_what_touches_solid_pixels_or_faces_away():
             x0, x1 = int(np.floor(cx.min() - 1 / 64)), int(np.floor(cx.max() + 1 / 64))
             y0, y1 = int(np.floor(cy.min() - 1 / 64)), int(np.floor(cy.max() + 1 / 64))
             assert x0 >= 0 and y0 >= 0 and solid[y0:y1 + 1, x0:x1 + 1].all(), k
+
+
+@pytest.mark.parametrize("margin", [0.0, 0.1])  # 0: the character touches the frame's sides
+def test_the_coverage_masks_made_in_the_vertices_box_are_the_whole_frames(gl_ctx, monkeypatch, margin):
+    """UdpPass makes the masks (and reads the samples) only in the box of the projected
+    vertices: what the cull gets is what drop_masks / solid_distance give on the whole
+    frame, and the coverage is the whole frame's count."""
+    from pathlib import Path
+
+    import conrt.shaders.udp_pass as udp_pass
+    from conrt.characters.gltf_io import load_character
+    from conrt.commands.udp import random_pose
+    from conrt.shaders.coverage import drop_masks, resolve_coverage, solid_distance
+
+    seen = {}
+
+    def spy(x, y, front, corners, closed, distance, far, front_ccw):
+        seen.update(distance=distance.copy(), far=far.copy())
+        return kept_triangles(x, y, front, corners, closed, distance, far, front_ccw)
+
+    kept_triangles = udp_pass.kept_triangles
+    monkeypatch.setattr(udp_pass, "kept_triangles", spy)
+    size = 96
+    character = load_character(Path(__file__).resolve().parents[2] / "samples/sample_character.glb")
+    pose = random_pose(character, 5, 0.4)
+    cam = frame_character(posed_positions(character, pose), yaw=60, size=size, margin=margin)
+    with UdpPass(gl_ctx, size, size, coverage=3) as covered:
+        covered.set_character(character)
+        udp = covered.run(pose, cam).data
+        cov = covered.read_coverage()
+        rows, cols = covered._drawn
+        assert cols.stop - cols.start < size  # the box is narrower than the frame
+        samples = np.frombuffer(covered._cover[1].read(), np.uint8).reshape(3 * size, 3 * size)
+    solid, far = drop_masks(udp)
+    np.testing.assert_array_equal(seen["far"], far)
+    np.testing.assert_array_equal(seen["distance"], solid_distance(solid))
+    np.testing.assert_array_equal(cov, resolve_coverage(samples, udp[..., 3] > 0, 3, solid=solid))
