@@ -29,7 +29,6 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
 from conrt.samples import SAMPLE_CHARACTER
 from doc_table import write_marked_table  # benchmarks/ is on sys.path when run as a script
 
