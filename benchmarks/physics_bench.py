@@ -1,6 +1,7 @@
 """Physics cost per 60 fps frame: body, hair, cloth (Verlet and PyBullet), extra characters.
 
     .venv/bin/python benchmarks/physics_bench.py [--frames 120] [--out benchmarks/results/physics.json]
+    .venv/bin/python benchmarks/physics_bench.py --baseline af80fc7 [--rounds 4] [--frames 120]
 
 The character is ``samples/sample_character.glb`` (skirt + twin tails + long
 hair) when it loads, else the procedural one with the same parts. Each row
@@ -10,6 +11,12 @@ time to the other jobs sharing the machine) and wall time per frame; each
 config runs ``--repeats`` times (interleaved) and the lowest median is kept. Ratios
 are against the body-only row of the same run; the load average is recorded
 because the 2 cores are shared.
+
+With ``--baseline REV``: the runtime's own setting (the full character at
+30 fps, 4 substeps: ``PhysicsStage``'s world) and body + hair, each round one
+fresh process of REV's code (``git archive``) and one of this checkout's
+(ABBA...), this script's measuring code for both; the ratio this / REV per
+round and its median (the load hits both alike), written to ``--out``.
 """
 from __future__ import annotations
 
@@ -45,8 +52,8 @@ def load_character():
         return generate(0, bottom="skirt", tails="twin", long_hair=True), "procedural seed 0 (skirt, twin tails, long hair)"
 
 
-def run(character, frames: int, count: int = 1, clip: str = "walk", **world_kw) -> dict:
-    with PhysicsWorld(fps=60, **world_kw) as world:
+def run(character, frames: int, count: int = 1, clip: str = "walk", fps: float = 60, **world_kw) -> dict:
+    with PhysicsWorld(fps=fps, **world_kw) as world:
         for _ in range(count):
             world.add(character, clip)
         for _ in range(10):  # warm-up: first contacts, caches
@@ -63,13 +70,87 @@ def run(character, frames: int, count: int = 1, clip: str = "walk", **world_kw) 
             "cpu_p90_ms": 1000 * float(np.percentile(cpu, 90)), "substeps": substeps, "resets": resets}
 
 
+# --baseline's rows: (name, regions kept, PhysicsWorld arguments)
+COMPARED = [("full character, runtime (30 fps, 4 substeps)", ("hair", "cloth"), {"fps": 30, "substeps": 4}),
+            ("body + hair chains, runtime (30 fps, 4 substeps)", ("hair",), {"fps": 30, "substeps": 4})]
+
+
+def child(frames: int, out: Path) -> None:
+    """One measuring process of --baseline: COMPARED's rows with the conrt it imports."""
+    character, _ = load_character()
+    rows = {}
+    for name, kinds, kw in COMPARED:
+        ch = dataclasses.replace(character, regions=tuple(r for r in character.regions if r.kind in kinds))
+        rows[name] = run(ch, frames, **kw)
+    out.write_text(json.dumps({"rows": rows, "load_1min": os.getloadavg()[0]}))
+
+
+def compare(args) -> int:
+    import statistics
+    import subprocess
+    import sys
+    import tempfile
+
+    from e2e_ab import _LAUNCH  # benchmarks/ is on sys.path when run as a script
+
+    launch = _LAUNCH.replace("from conrt.cli import main\nsys.exit(main())",
+                             "import runpy\nsys.argv.pop(0)\nrunpy.run_path(sys.argv[0], run_name='__main__')")
+    head = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
+                          check=True).stdout.strip()
+    runs = {"baseline": [], "head": []}
+    with tempfile.TemporaryDirectory(prefix="conrt-physics-ab-") as tmp:
+        base = Path(tmp) / "src"
+        base.mkdir()
+        archive = subprocess.run(["git", "-C", str(ROOT), "archive", args.baseline], capture_output=True, check=True)
+        subprocess.run(["tar", "-x", "-C", str(base)], input=archive.stdout, check=True)
+        for r in tqdm(range(args.rounds), desc="physics A/B", unit="round"):
+            for name in ("baseline", "head") if r % 2 == 0 else ("head", "baseline"):
+                out = Path(tmp) / f"{name}{r}.json"
+                proc = subprocess.run([sys.executable, "-c", launch, str(base if name == "baseline" else ROOT),
+                                       str(Path(__file__).resolve()), "--child", "--frames", str(args.frames),
+                                       "--out", str(out)], capture_output=True, text=True, timeout=1800)
+                if proc.returncode != 0:
+                    raise SystemExit(f"{name} run failed:\n{proc.stderr[-3000:]}")
+                runs[name].append(json.loads(out.read_text()))
+    summary = {}
+    for name, *_ in COMPARED:
+        base_ms = [r["rows"][name]["cpu_ms"] for r in runs["baseline"]]
+        head_ms = [r["rows"][name]["cpu_ms"] for r in runs["head"]]
+        ratios = [h / b for h, b in zip(head_ms, base_ms)]
+        summary[name] = {"baseline_cpu_ms": round(statistics.median(base_ms), 2),
+                         "head_cpu_ms": round(statistics.median(head_ms), 2),
+                         "ratio_median": round(statistics.median(ratios), 3), "ratios": [round(x, 3) for x in ratios],
+                         "resets": [r["rows"][name]["resets"] for r in runs["baseline"] + runs["head"]]}
+    result = {"what": f"benchmarks/physics_bench.py --baseline {args.baseline} --rounds {args.rounds} --frames "
+                      f"{args.frames}: {head} against {args.baseline}, alternating fresh processes, median CPU ms "
+                      "per frame of each process; ratio = this / baseline per round",
+              "date_utc": time.strftime("%Y-%m-%d %H:%M", time.gmtime()),
+              "load_1min": [round(r["load_1min"], 2) for r in runs["baseline"] + runs["head"]],
+              "summary": summary, "runs": runs}
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.out).write_text(json.dumps(result, indent=1) + "\n")
+    for name, row in summary.items():
+        print(f"{name:50s} {row['baseline_cpu_ms']:7.2f} -> {row['head_cpu_ms']:7.2f} ms  x{row['ratio_median']:.3f} "
+              f"{row['ratios']}")
+    print(f"load {result['load_1min']}")
+    return 0
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--frames", type=int, default=120)
     ap.add_argument("--repeats", type=int, default=3, help="runs per config; the least disturbed (lowest median) is kept")
     ap.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "physics.json"))
+    ap.add_argument("--baseline", default=None, help="a commit to compare with (the runtime's rows, alternating)")
+    ap.add_argument("--rounds", type=int, default=4, help="with --baseline: process pairs")
+    ap.add_argument("--child", action="store_true", help=argparse.SUPPRESS)  # one measuring process of --baseline
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
+    if args.child:
+        child(args.frames, Path(args.out))
+        return 0
+    if args.baseline:
+        return compare(args)
 
     character, source = load_character()
     hair_only = dataclasses.replace(character, regions=tuple(r for r in character.regions if r.kind == "hair"))

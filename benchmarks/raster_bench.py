@@ -15,6 +15,7 @@ Usage: python benchmarks/raster_bench.py [--frames N] [--sizes 256 512]
        [--character path.glb] [--json benchmarks/results/raster.json]
        [--antialias 1 3]   (rows for each supersampling factor, interleaved in the same loop)
        [--docs docs/shaders.md]   (the table between the raster-bench markers is replaced)
+       [--stages --sizes 128 256]   (the runtime's UDP pass by stage instead, see stages())
 """
 from __future__ import annotations
 
@@ -28,7 +29,6 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
 from conrt.samples import SAMPLE_CHARACTER
 from doc_table import write_marked_table  # benchmarks/ is on sys.path when run as a script
 
@@ -127,6 +127,89 @@ def bench(frames: int, sizes: list[int], character_path: Path | None, antialias=
     return result
 
 
+def stages(frames: int, sizes: list[int], character_path: Path | None) -> dict:
+    """The runtime's UdpPass frame by stage, CPU ms per frame (medians): the calling
+    thread's (llvmpipe runs the vertex and geometry stages and the triangle set-up
+    there) and the process's (its rasterizer threads too), ``ctx.finish()`` after
+    each stage. Configurations: plain (``UdpPass()``), with the visibility buffer
+    (the runtime's), and with it and ``coverage=3`` (anti-aliasing on), interleaved
+    frame by frame. Stages: ``update`` (joint texture, sim and morph uploads),
+    ``skin`` (transform feedback), ``draw`` (the UDP draw), ``coverage`` (the 3x
+    occupancy: masks, cull, draw), ``coverage_read`` (read_coverage), ``read``.
+    Uses only what UdpPass had before session 9 too (run it with an older checkout's
+    interpreter to compare)."""
+    import moderngl
+
+    from conrt.characters.posing import posed_positions
+    from conrt.commands.udp import random_pose
+    from conrt.shaders import UdpPass, create_context, frame_character, release_context
+    from conrt.shaders.camera import raster_view_proj
+
+    character, source = _load_character(character_path)
+    poses = [random_pose(character, seed, 0.3) for seed in range(8)]
+    ctx = create_context("egl")
+    configs = {"plain": {}, "visibility": {"visibility": True}, "visibility + coverage 3": {"visibility": True, "coverage": 3}}
+    rows = []
+    try:
+        for size in sizes:
+            cameras = [frame_character(posed_positions(character, p), yaw=30.0 * i, size=size) for i, p in enumerate(poses)]
+            passes = {name: UdpPass(ctx, size, size, **kw) for name, kw in configs.items()}
+            times = {name: {} for name in passes}
+            try:
+                for rpass in passes.values():
+                    rpass.set_character(character)
+                    for k in range(3):
+                        rpass.run(poses[k], cameras[k])
+                for k in range(frames):
+                    pose, camera = poses[k % len(poses)], cameras[k % len(cameras)]
+                    for name, u in passes.items():
+                        t = times[name]
+
+                        def timed(stage, fn):
+                            t0, c0 = time.thread_time(), time.process_time()
+                            fn()
+                            ctx.finish()
+                            t.setdefault(stage, []).append(((time.thread_time() - t0) * 1e3,
+                                                            (time.process_time() - c0) * 1e3))
+
+                        mvp = raster_view_proj(camera, flip_y=True)
+
+                        def skin():
+                            u.fbo.use()
+                            u.geometry.bind_joints(u._skin_program, 0)
+                            u._skin_vao.transform(u._skinned, mode=moderngl.POINTS, vertices=u.geometry.num_vertices)
+
+                        def draw():
+                            u.fbo.viewport = (0, 0, size, size)
+                            u.fbo.clear(0.0, 0.0, 0.0, 0.0, depth=1.0)
+                            ctx.enable_only(moderngl.DEPTH_TEST)
+                            ctx.depth_func = "<"
+                            ctx.front_face = "cw"
+                            u._draw(u.program, u._vao, mvp)
+
+                        timed("update", lambda: u.geometry.update(pose))
+                        timed("skin", skin)
+                        timed("draw", draw)
+                        if u.coverage > 1:
+                            timed("coverage", lambda: u._draw_coverage(mvp))
+                            timed("coverage_read", u.read_coverage)
+                        ctx.front_face = "ccw"
+                        timed("read", u.read)
+            finally:
+                for u in passes.values():
+                    u.release()
+            for name, t in times.items():
+                row = {"config": name, "size": size}
+                for stage, v in t.items():
+                    row[stage] = [round(statistics.median(a for a, _ in v), 2), round(statistics.median(b for _, b in v), 2)]
+                row["total"] = [round(sum(row[st][i] for st in t), 2) for i in (0, 1)]
+                rows.append(row)
+    finally:
+        release_context(ctx)
+    return {"character": source, "frames": frames, "load_1min": round(os.getloadavg()[0], 2),
+            "what": "CPU ms per frame, [calling thread, process], medians", "rows": rows}
+
+
 def table(result: dict) -> str:
     lines = [
         f"Character: {result['character']} ({result['vertices']} vertices, {result['triangles']} triangles, "
@@ -153,8 +236,18 @@ def main(argv=None) -> int:
     ap.add_argument("--antialias", type=int, nargs="+", default=[1], help="supersampling factors to time (1 = off)")
     ap.add_argument("--json", type=Path, default=ROOT / "benchmarks" / "results" / "raster.json")
     ap.add_argument("--docs", type=Path, default=ROOT / "docs" / "shaders.md", help="markdown file to put the table in ('' = none)")
+    ap.add_argument("--stages", action="store_true", help="the runtime's UDP pass by stage (thread / process CPU)")
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    if args.stages:
+        result = stages(args.frames, args.sizes, args.character)
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(result, indent=1) + "\n")
+        for row in result["rows"]:
+            print(f"{row['size']}² {row['config']:25s} " + "  ".join(f"{k} {v[0]:.2f}/{v[1]:.2f}" for k, v in row.items()
+                                                                 if k not in ("config", "size")))
+        print(f"load {result['load_1min']} ({result['what']})")
+        return 0
     result = bench(args.frames, args.sizes, args.character, args.antialias)
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(result, indent=1) + "\n")

@@ -249,9 +249,11 @@ class SkinnedGeometry:
 
     # -- drawing -----------------------------------------------------------
 
-    def vertex_array(self, program: moderngl.Program, indexed: bool = True, extra=()) -> moderngl.VertexArray:
+    def vertex_array(self, program: moderngl.Program, indexed: bool = True, extra=(),
+                     index_buffer: moderngl.Buffer | None = None) -> moderngl.VertexArray:
         """A VAO binding every buffer the program reads (and the pass's own
-        ``extra`` ``(buffer, format, name)`` entries, e.g. skinned positions)."""
+        ``extra`` ``(buffer, format, name)`` entries, e.g. skinned positions);
+        ``index_buffer``: u32 indices of the pass's own instead of the mesh's."""
         content = [(buf, fmt, name) for name, (buf, fmt) in self.buffers.items() if program.get(name, None) is not None]
         content += list(extra)
         used = [program.get(n, None) is not None for n in ("in_morph_offset", "in_morph_normal")]
@@ -259,7 +261,9 @@ class SkinnedGeometry:
             fmt = " ".join("3f" if u else "3x4" for u in used)
             content.append((self.morph_offsets, fmt, *[n for n, u in zip(("in_morph_offset", "in_morph_normal"), used) if u]))
         if indexed:
-            return self.ctx.vertex_array(program, content, index_buffer=self.index_buffer, index_element_size=4)
+            index_buffer = self.index_buffer if index_buffer is None else index_buffer
+            return self.ctx.vertex_array(program, content, index_buffer=index_buffer,
+                                         index_element_size=4)
         return self.ctx.vertex_array(program, content)
 
     MORPH_UNITS = (6, 7)  # texture units of the morph deltas and weights (passes use 0..3 for their own)

@@ -21,7 +21,9 @@ With ``coverage=k`` (k > 1) the UDP stays exactly what ``antialias=1`` draws
 and the pass also draws the occupancy alone at k x the size (one byte a sample,
 no depth test, the same skinned vertices), only the triangles that touch a
 thin band at the silhouette and the inner contours (``shaders.coverage.drop_masks``:
-everything else is "solid", coverage 1); :meth:`read_coverage` reduces it on
+everything else is "solid", coverage 1; the host picks the triangles each frame,
+``shaders.coverage.kept_triangles``, and draws them from an index buffer of
+their own); :meth:`read_coverage` reduces it on
 the host (``shaders.coverage.resolve_coverage``: the covered fraction of each
 pixel's k x k samples, 1 on solid pixels): the runtime's anti-aliased
 silhouette (``shaders.coverage.soften_edges``) without touching the network's
@@ -53,7 +55,7 @@ from conrt.limits import check_gl_frame
 from conrt.shaders.camera import raster_view_proj
 from conrt.shaders.context import current
 from conrt.shaders.coverage import (CoverageResolve, check_factor, closed_surface_vertices, drop_masks,
-                                    resolve_coverage, solid_distance)
+                                    kept_triangles, resolve_coverage, solid_distance)
 from conrt.shaders.geometry import SkinnedGeometry
 from conrt.shaders.material import albedo_image, albedo_texture, base_color
 from conrt.shaders.program import load_program
@@ -101,23 +103,30 @@ class UdpPass:
             raise ConfigError("coverage=k is the supersampled occupancy beside a plain UDP; with antialias=k the "
                               "UDP's own alpha is already the coverage (give one of them)")
         self._cover: tuple | None = None  # (k x fbo, its one-byte texture: 255 where a sample is covered)
-        self._rules: moderngl.Texture | None = None  # RG8: what the coverage draw may drop per pixel
-        self._occupancy: np.ndarray | None = None  # [H, W] bool of the last render, row 0 = top
-        self._solid: np.ndarray | None = None  # its solid pixels (coverage.drop_masks), row 0 = top
+        self._occupancy: np.ndarray | None = None  # [H, W] bool of the last render, in the draw's row order
+        self._solid: np.ndarray | None = None  # its solid pixels (coverage.drop_masks), the same order
+        self._drawn: tuple[slice, slice] | None = None  # the box the coverage draw can reach (draw's rows)
         self._udp_read: np.ndarray | None = None  # the UDP the coverage draw read, handed to the next read()
         if visibility and (self.antialias > 1 or rows != "top-first"):
             raise ConfigError("the UDP pass writes the visibility buffer only at antialias=1 with rows='top-first' "
                               "(the correspondence pass's layout)")
         self.visibility_buffer = bool(visibility)
         self.visibility: moderngl.Texture | None = None  # (triangle + 1, b0, b1, 0) per pixel, with visibility=True
-        self.program = load_program(ctx, "udp_vbuf" if visibility else "udp")
+        # the UDP draw's program; its variant follows the character (the alpha rules' varyings only where
+        # they apply: ALPHA_RULE, include/udp_vertex.glsl), chosen in set_character
+        self._program_name = "udp_vbuf" if visibility else "udp"
+        self._variants: dict[bool, moderngl.Program] = {False: load_program(ctx, self._program_name)}
+        self.program = self._variants[False]
         # skins the vertices once a frame into self._skinned, which every draw reads
         self._skin_program = load_program(ctx, "skin_feedback", varyings=["out_position"])
         self._skin_vao: moderngl.VertexArray | None = None
         self._skinned: moderngl.Buffer | None = None
-        self._closed: moderngl.Buffer | None = None  # [V] f32 coverage.closed_surface_vertices, with coverage=k
-        # the coverage draw: writes 1 where covered, skips the triangles deep inside the silhouette
+        # the coverage draw: writes 1 where covered, only the triangles coverage.kept_triangles keeps
         # (its variant follows the character: the alpha rules' varyings only where they apply)
+        self._triangles: np.ndarray | None = None  # [T, 3] u32 the mesh's triangles, whose indices the draw takes
+        self._corners: np.ndarray | None = None  # [3, T] the same, a row a corner (coverage.kept_triangles)
+        self._closed: np.ndarray | None = None  # [T] bool: all corners coverage.closed_surface_vertices
+        self._cover_indices: moderngl.Buffer | None = None  # the kept triangles' indices, written each frame
         self._cover_variants: dict[bool, moderngl.Program] = {}  # by geometry.alpha_rule
         self._cover_program: moderngl.Program | None = None
         self._cover_vao: moderngl.VertexArray | None = None
@@ -158,8 +167,6 @@ class UdpPass:
             cover_tex = self.ctx.texture((k * self.width, k * self.height), 1, dtype="f1")  # 255 = covered
             cover_tex.filter = (moderngl.NEAREST, moderngl.NEAREST)
             self._cover = (self.ctx.framebuffer(color_attachments=[cover_tex]), cover_tex)
-            self._rules = self.ctx.texture((self.width, self.height), 2, dtype="f1")
-            self._rules.filter = (moderngl.NEAREST, moderngl.NEAREST)
 
     @current
     def set_character(self, character: Character) -> None:
@@ -169,23 +176,28 @@ class UdpPass:
         self._skinned = self.ctx.buffer(reserve=self.geometry.num_vertices * 12)  # [V, 3] f32
         self._skin_vao = self.geometry.vertex_array(self._skin_program, indexed=False)
         skinned = [(self._skinned, "3f", "in_skinned")]
+        alpha_rule = self.geometry.alpha_rule
+        if alpha_rule not in self._variants:
+            self._variants[alpha_rule] = load_program(self.ctx, self._program_name, defines={"ALPHA_RULE": 1})
+        self.program = self._variants[alpha_rule]
         self._vao = self.geometry.vertex_array(self.program, extra=skinned)
         if self.coverage > 1:
-            alpha_rule = self.geometry.alpha_rule
             if alpha_rule not in self._cover_variants:
                 self._cover_variants[alpha_rule] = load_program(self.ctx, "udp_coverage",
                                                                 defines={"ALPHA_RULE": 1} if alpha_rule else None)
             self._cover_program = self._cover_variants[alpha_rule]
-            self._closed = self.ctx.buffer(closed_surface_vertices(character).astype(np.float32))
-            self._cover_vao = self.geometry.vertex_array(self._cover_program,
-                                                         extra=skinned + [(self._closed, "f", "in_closed")])
+            self._triangles = np.ascontiguousarray(character.mesh.triangles, np.uint32)
+            self._corners = np.ascontiguousarray(self._triangles.T, np.intp)
+            self._closed = closed_surface_vertices(character)[self._triangles].all(1)
+            self._cover_indices = self.ctx.buffer(reserve=self._triangles.nbytes, dynamic=True)
+            self._cover_vao = self.geometry.vertex_array(self._cover_program, extra=skinned,
+                                                         index_buffer=self._cover_indices)
         if self.geometry.alpha_rule:
             # The toon pass's texture rules, so both passes cover the same pixels.
             self._albedo = albedo_texture(self.ctx, albedo_image(character), character.mesh.material.mipmaps)
-        for program in self._programs():
-            program["u_has_alpha"].value = self.geometry.alpha_rule
-            if self.geometry.alpha_rule:
-                program["u_base_alpha"].value = float(base_color(character)[3])
+        for program in self._programs():  # the ALPHA_RULE variants' uniforms
+            program["u_has_alpha"].value = True
+            program["u_base_alpha"].value = float(base_color(character)[3])
         log.debug("UDP pass: %s, %d vertices, %d triangles", character.name,
                   character.mesh.num_vertices, character.mesh.num_triangles)
 
@@ -221,37 +233,59 @@ class UdpPass:
         """The occupancy alone at k x, only the triangles near the UDP's silhouette and inner contours."""
         udp = np.empty((self.height, self.width, 4), np.float32)
         self.fbo.read_into(udp, components=4, dtype="f4", alignment=1)
-        occupancy = udp[..., 3] > 0  # in the draw's own row order
-        self._occupancy = occupancy[::-1] if self.rows == "gl" else occupancy
+        self._occupancy = udp[..., 3] > 0  # in the draw's own row order
         self._udp_read = udp  # read() returns it instead of reading the same pixels again
-        solid, far = drop_masks(udp)
-        self._solid = solid[::-1] if self.rows == "gl" else solid
-        rules = np.empty((self.height, self.width, 2), np.uint8)  # r: solid_distance, g: 255 = back faces may go
-        rules[..., 0] = solid_distance(solid)
-        rules[..., 1] = far.view(np.uint8) * np.uint8(255)
-        self._rules.write(rules)
+        # the skinned vertices in the pass's window coordinates (pixels, the draw's rows), as the GPU places them
+        skinned = np.frombuffer(self._skinned.read(), np.float32).reshape(-1, 3)
+        m = mvp.astype(np.float32)
+        clip_w = skinned @ m[3, :3] + m[3, 3]
+        front = clip_w > 0
+        inv_w = np.float32(0.5) / np.where(front, clip_w, np.float32(1))
+        x = (skinned @ m[0, :3] + m[0, 3]) * inv_w + np.float32(0.5)
+        y = (skinned @ m[1, :3] + m[1, 3]) * inv_w + np.float32(0.5)
+        x *= np.float32(self.width)
+        y *= np.float32(self.height)
+        # Everything covered or drawn lies in the vertices' box (grown by a pixel): the masks are made
+        # and the samples read and counted there only; outside it nothing is solid and no contour is
+        # near (the same masks as on the whole frame: the box's border pixels are empty, as the
+        # frame's outside counts). With a vertex behind the camera: the whole frame.
+        box = (slice(0, self.height), slice(0, self.width))
+        if front.all():
+            x0, x1 = max(int(np.floor(x.min())) - 1, 0), min(int(np.floor(x.max())) + 2, self.width)
+            y0, y1 = max(int(np.floor(y.min())) - 1, 0), min(int(np.floor(y.max())) + 2, self.height)
+            box = (slice(y0, max(y1, y0)), slice(x0, max(x1, x0)))
+        self._drawn = box
+        solid, far = np.zeros(self._occupancy.shape, bool), np.ones(self._occupancy.shape, bool)
+        distance = np.zeros(self._occupancy.shape, np.uint8)
+        solid[box], far[box] = drop_masks(udp[box])
+        distance[box] = solid_distance(solid[box])
+        self._solid = solid
+        kept = kept_triangles(x, y, front, self._corners, self._closed, distance, far,
+                              front_ccw=self.ctx.front_face == "ccw")
+        indices = np.compress(kept, self._triangles, axis=0)  # ~4x a boolean index's speed on [T, 3]
         fbo, _ = self._cover
         fbo.use()
         fbo.viewport = (0, 0, self.coverage * self.width, self.coverage * self.height)
         fbo.clear(0.0, 0.0, 0.0, 0.0)
+        if not len(indices):
+            return
+        self._cover_indices.write(indices)
         self.ctx.enable_only(moderngl.NOTHING)  # any surface covers: no depth test
-        self._rules.use(2)
-        self._cover_program["u_rules"].value = 2
-        self._cover_program["u_size"].value = (float(self.width), float(self.height))
-        self._cover_program["u_front_ccw"].value = self.ctx.front_face == "ccw"
-        self._draw(self._cover_program, self._cover_vao, mvp)
+        self._draw(self._cover_program, self._cover_vao, mvp, vertices=indices.size)
 
-    def _draw(self, program: moderngl.Program, vao: moderngl.VertexArray, mvp: np.ndarray) -> None:
+    def _draw(self, program: moderngl.Program, vao: moderngl.VertexArray, mvp: np.ndarray,
+              vertices: int | None = None) -> None:
         if self._albedo is not None:
             self._albedo.use(1)
             program["u_texture"].value = 1
         program["u_view_proj"].write(np.ascontiguousarray(mvp.T))
-        vao.render(moderngl.TRIANGLES, vertices=self.geometry.num_indices)
+        vao.render(moderngl.TRIANGLES, vertices=self.geometry.num_indices if vertices is None else vertices)
 
     def _programs(self) -> list[moderngl.Program]:
-        """The programs that apply the alpha rules (the coverage draw's only with them)."""
-        cover = self._cover_program if self.geometry is not None and self.geometry.alpha_rule else None
-        return [self.program] + ([cover] if cover is not None else [])
+        """The programs that apply the alpha rules (none for a character without them)."""
+        if self.geometry is None or not self.geometry.alpha_rule:
+            return []
+        return [self.program] + ([self._cover_program] if self._cover_program is not None else [])
 
     @current
     def read(self) -> UdpFrame:
@@ -270,17 +304,23 @@ class UdpPass:
         """The last render's coverage (``coverage=k``): [H, W] f32, row 0 = top
         like :meth:`read`: at the silhouette the covered fraction of each
         pixel's k x k samples, elsewhere the occupancy
-        (``shaders.coverage.resolve_coverage``)."""
+        (``shaders.coverage.resolve_coverage``). Reads and counts only the box
+        of the skinned vertices the draw projected (grown by a pixel), where
+        every sample drawn lies; with a vertex behind the camera the whole frame."""
         if self._cover is None:
             raise ConfigError("read_coverage needs a UdpPass made with coverage=k (k > 1)")
         if self._occupancy is None:
             raise InputError("read_coverage called before render")
         k = self.coverage
-        samples = np.empty((k * self.height, k * self.width), np.uint8)
-        self._cover[1].read_into(samples, alignment=1)
-        if self.rows == "gl":
-            samples = samples[::-1]
-        return resolve_coverage(samples, self._occupancy, k, solid=self._solid)
+        rows, cols = self._drawn
+        h, w = rows.stop - rows.start, cols.stop - cols.start
+        cover = np.zeros((self.height, self.width), np.float32)  # outside the drawn box nothing covers
+        if h and w:
+            samples = np.empty((k * h, k * w), np.uint8)
+            self._cover[0].read_into(samples, viewport=(k * cols.start, k * rows.start, k * w, k * h), components=1,
+                                     alignment=1, dtype="f1")
+            cover[rows, cols] = resolve_coverage(samples, self._occupancy[rows, cols], k, solid=self._solid[rows, cols])
+        return np.ascontiguousarray(cover[::-1]) if self.rows == "gl" else cover
 
     def run(self, pose: Pose, camera: Camera) -> UdpFrame:
         self.render(pose, camera)
@@ -302,30 +342,31 @@ class UdpPass:
         self._release_geometry()
         if self._resolve is not None:
             self._resolve.release()
-        for program in [self.program, *self._cover_variants.values()]:
+        for program in [*self._variants.values(), *self._cover_variants.values()]:
             program.release()
+        self._variants.clear()
         self._cover_variants.clear()
-        self._cover_program = None
+        self.program = self._cover_program = None
         self._skin_program.release()
 
     def _release_geometry(self) -> None:
         if self.geometry is not None:
-            for obj in (self._cover_vao, self._vao, self._skin_vao, self._skinned, self._closed):
+            for obj in (self._cover_vao, self._vao, self._skin_vao, self._skinned, self._cover_indices):
                 if obj is not None:
                     obj.release()
             self.geometry.release()
-            self.geometry = self._vao = self._cover_vao = self._skin_vao = self._skinned = self._closed = None
+            self.geometry = self._vao = self._cover_vao = self._skin_vao = self._skinned = self._cover_indices = None
+            self._triangles = self._corners = self._closed = None
         if self._albedo is not None:
             self._albedo.release()
             self._albedo = None
 
     def _release_targets(self) -> None:
-        for obj in (self.fbo, self.texture, self.visibility, self._depth, *(self._hi or ()), *(self._cover or ()),
-                    self._rules):
+        for obj in (self.fbo, self.texture, self.visibility, self._depth, *(self._hi or ()), *(self._cover or ())):
             if obj is not None:
                 obj.release()
-        self.fbo = self.texture = self.visibility = self._depth = self._hi = self._cover = self._rules = None
-        self._occupancy = self._solid = self._udp_read = None
+        self.fbo = self.texture = self.visibility = self._depth = self._hi = self._cover = None
+        self._occupancy = self._solid = self._udp_read = self._drawn = None
 
     def __enter__(self) -> "UdpPass":
         return self

@@ -22,9 +22,11 @@ void main() {
     for (int i = 0; i < 3; ++i) {
         gl_Position = gl_in[i].gl_Position;  // passed through: the same pixels as the plain UDP pass
         v.landmark = vin[i].landmark;
+#if defined ALPHA_RULE
         v.uv = vin[i].uv;
         v.color_alpha = vin[i].color_alpha;
         v.alpha = vin[i].alpha;
+#endif
         v_bary = vec2(i == 0, i == 1);
         gl_PrimitiveID = gl_PrimitiveIDIn;
         EmitVertex();

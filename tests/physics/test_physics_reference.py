@@ -138,3 +138,23 @@ def test_plain_float_rotations_equal_the_batched_ones():
     back = np.array([rows_to_quat(x) for x in m.tolist()])
     assert np.abs(back - matrix_to_quat(m)).max() <= 4 * np.finfo(np.float64).eps
     assert np.abs(back - q).max() < 1e-12
+
+
+def test_triangle_frames_on_columns_equal_the_cross_product_definition():
+    """``cloth._tri_frames`` (every frame in ``ClothProxy.embed``, rewritten on coordinate
+    columns for speed, session 9) against its np.cross / np.linalg.norm definition:
+    the same bits, degenerate triangles (a point) and tiny/huge ones included."""
+    from conrt.physics.cloth import _tri_frames
+
+    def plain(t):
+        e = t[:, 1] - t[:, 0]
+        n = np.cross(e, t[:, 2] - t[:, 0])
+        e = e / np.maximum(np.linalg.norm(e, axis=1, keepdims=True), 1e-12)
+        n = n / np.maximum(np.linalg.norm(n, axis=1, keepdims=True), 1e-12)
+        return np.stack([e, np.cross(n, e), n], 1)
+
+    rng = np.random.default_rng(3)
+    for scale in (1e-7, 1e-2, 1.0, 30.0):
+        t = rng.normal(size=(2000, 3, 3)) * scale
+        t[::40] = t[::40, :1]  # all corners on one point: the 1e-12 floors
+        np.testing.assert_array_equal(_tri_frames(t), plain(t))

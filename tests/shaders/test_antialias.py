@@ -348,3 +348,79 @@ def test_soften_edges_on_a_strided_frame_writes_back_the_same_result():
     np.testing.assert_array_equal(expected[4, 5:19], rgba[4, 5:19] * 0.5)
     np.testing.assert_allclose(expected[3, 7], rgba[4, 6:9].mean(0) * 2 / 9, rtol=1e-6)
     assert (expected[18, 2] == 0).all() and (wide[..., [0, 5]] == 0).all()
+
+
+def test_kept_triangles_drops_only_what_touches_solid_pixels_or_faces_away():
+    """The host's cull for the coverage draw (coverage.kept_triangles), against a
+    per-triangle loop over the pixels each triangle's samples can fall in: a dropped
+    triangle either stays on solid pixels or is a closed surface's back face where
+    back faces may go; off-frame centroids and corners behind the camera are kept;
+    and the cull drops something (triangles deep inside)."""
+    from conrt.shaders.coverage import kept_triangles, solid_distance
+
+    rng = np.random.default_rng(7)
+    h, w, v, t = 24, 32, 3000, 20000
+    solid = np.zeros((h, w), bool)
+    solid[4:20, 5:27] = True
+    solid[10, 12] = False  # a hole inside
+    far = np.zeros((h, w), bool)
+    far[6:18, 14:25] = True
+    x = rng.uniform(-3, w + 3, v).astype(np.float32)
+    y = rng.uniform(-3, h + 3, v).astype(np.float32)
+    front = rng.random(v) > 0.02
+    tri = rng.integers(0, v, (t, 3))
+    near = np.abs(np.stack([x[tri[:, 1]] - x[tri[:, 0]], y[tri[:, 1]] - y[tri[:, 0]]])).max(0) < 6
+    tri = tri[near & (np.abs(x[tri[:, 2]] - x[tri[:, 0]]) < 6) & (np.abs(y[tri[:, 2]] - y[tri[:, 0]]) < 6)]
+    closed = rng.random(len(tri)) > 0.3
+    for front_ccw in (False, True):
+        kept = kept_triangles(x, y, front, np.ascontiguousarray(tri.T), closed, solid_distance(solid), far, front_ccw)
+        assert kept.dtype == bool and kept.shape == (len(tri),)
+        assert 0 < (~kept).sum() < len(tri)
+        for k in np.flatnonzero(~kept):
+            cx, cy = x[tri[k]].astype(np.float64), y[tri[k]].astype(np.float64)
+            assert front[tri[k]].all()
+            qx, qy = int(np.floor(cx.mean())), int(np.floor(cy.mean()))
+            assert 0 <= qx < w and 0 <= qy < h
+            area = (cx[1] - cx[0]) * (cy[2] - cy[0]) - (cy[1] - cy[0]) * (cx[2] - cx[0])
+            if closed[k] and far[qy, qx] and (area < 0 if front_ccw else area > 0):
+                continue  # a back face of a closed surface away from contours
+            x0, x1 = int(np.floor(cx.min() - 1 / 64)), int(np.floor(cx.max() + 1 / 64))
+            y0, y1 = int(np.floor(cy.min() - 1 / 64)), int(np.floor(cy.max() + 1 / 64))
+            assert x0 >= 0 and y0 >= 0 and solid[y0:y1 + 1, x0:x1 + 1].all(), k
+
+
+@pytest.mark.parametrize("margin", [0.0, 0.1])  # 0: the character touches the frame's sides
+def test_the_coverage_masks_made_in_the_vertices_box_are_the_whole_frames(gl_ctx, monkeypatch, margin):
+    """UdpPass makes the masks (and reads the samples) only in the box of the projected
+    vertices: what the cull gets is what drop_masks / solid_distance give on the whole
+    frame, and the coverage is the whole frame's count."""
+    from pathlib import Path
+
+    import conrt.shaders.udp_pass as udp_pass
+    from conrt.characters.gltf_io import load_character
+    from conrt.commands.udp import random_pose
+    from conrt.shaders.coverage import drop_masks, resolve_coverage, solid_distance
+
+    seen = {}
+
+    def spy(x, y, front, corners, closed, distance, far, front_ccw):
+        seen.update(distance=distance.copy(), far=far.copy())
+        return kept_triangles(x, y, front, corners, closed, distance, far, front_ccw)
+
+    kept_triangles = udp_pass.kept_triangles
+    monkeypatch.setattr(udp_pass, "kept_triangles", spy)
+    size = 96
+    character = load_character(Path(__file__).resolve().parents[2] / "samples/sample_character.glb")
+    pose = random_pose(character, 5, 0.4)
+    cam = frame_character(posed_positions(character, pose), yaw=60, size=size, margin=margin)
+    with UdpPass(gl_ctx, size, size, coverage=3) as covered:
+        covered.set_character(character)
+        udp = covered.run(pose, cam).data
+        cov = covered.read_coverage()
+        rows, cols = covered._drawn
+        assert cols.stop - cols.start < size  # the box is narrower than the frame
+        samples = np.frombuffer(covered._cover[1].read(), np.uint8).reshape(3 * size, 3 * size)
+    solid, far = drop_masks(udp)
+    np.testing.assert_array_equal(seen["far"], far)
+    np.testing.assert_array_equal(seen["distance"], solid_distance(solid))
+    np.testing.assert_array_equal(cov, resolve_coverage(samples, udp[..., 3] > 0, 3, solid=solid))

@@ -12,7 +12,7 @@ def test_shipped_programs_compile(gl_ctx, name):
     feedback = {"skin_feedback": ["out_position"], "morph_feedback": ["out_offset", "out_normal"]}  # vertex-only
     # programs made only of variants: each variant the pass builds
     variants = {"correspondence": [{"SURFACE_MAP": 1}] + [{"RESOLVE": n} for n in range(1, 7)],
-                "udp_coverage": [{}, {"ALPHA_RULE": 1}]}
+                "udp_coverage": [{}, {"ALPHA_RULE": 1}], "udp": [{}, {"ALPHA_RULE": 1}], "udp_vbuf": [{}, {"ALPHA_RULE": 1}]}
     varyings = feedback.get(name, [])
     for defines in variants.get(name, [None]):
         prog = load_program(gl_ctx, name, defines=defines, varyings=varyings)

@@ -7,6 +7,8 @@
 // the pass (the UDP, the supersampled coverage) reads the same positions.
 // With COVERAGE defined the fragment stage writes 1 wherever the surface
 // covers (the same alpha rules), for UdpPass(coverage=k)'s occupancy samples.
+// ALPHA_RULE (include/udp_vertex.glsl): the alpha rules apply (their varyings,
+// uniforms and test); without it every fragment of the surface covers.
 #include "include/udp_vertex.glsl"
 
 #if defined VERTEX_SHADER
@@ -15,29 +17,28 @@ invariant gl_Position;
 uniform mat4 u_view_proj;  // character space -> clip (y flipped: row 0 = top in memory)
 in vec3 in_skinned;        // the posed position (character space), skinned this frame
 in vec3 in_landmark;       // [0, 1]^3
+#if defined ALPHA_RULE
 in vec2 in_uv;
 in vec4 in_color;
 in vec3 in_alpha;          // glTF alpha mode, cutoff, double-sided (include/alpha.glsl)
-out UdpVertex { UDP_VERTEX_MEMBERS } v;
-#if defined COVERAGE
-in float in_closed;        // for glsl/udp_coverage.glsl's geometry stage
-out float v_closed;
 #endif
+out UdpVertex { UDP_VERTEX_MEMBERS } v;
 
 void main() {
     vec3 p = in_skinned;
-#if defined COVERAGE
-    v_closed = in_closed;
-#endif
     v.landmark = in_landmark;
+#if defined ALPHA_RULE
     v.uv = in_uv;
     v.color_alpha = in_color.a;
     v.alpha = in_alpha;
+#endif
     gl_Position = u_view_proj * vec4(p, 1.0);
 }
 
 #elif defined FRAGMENT_SHADER
+#if defined ALPHA_RULE
 #include "include/udp_alpha_rule.glsl"
+#endif
 
 in UdpVertex { UDP_VERTEX_MEMBERS } v;
 layout(location = 0) out vec4 f_udp;
@@ -47,7 +48,9 @@ layout(location = 1) out vec4 f_vis;
 #endif
 
 void main() {
+#if defined ALPHA_RULE
     if (udp_uncovered(v.uv, v.color_alpha, v.alpha)) discard;
+#endif
 #if defined COVERAGE
     f_udp = vec4(1.0);
 #else
