@@ -88,13 +88,14 @@ EXACT_SLACK = 1e-5
 # the target's edges (the fusion's target_edges, the same threshold: TARGET_EDGE_JUMP) a
 # view's texels within a pixel (per 256 px of the side) of its contours (the same rule on
 # the view's surface map: a pixel next to nothing or to a landmark jump) count
-# CONTOUR_WEIGHT of their colour and coverage: a view
-# that sees the point away from its contours wins the fusion, and a point only contours
-# see is less covered (the refinement and the fill take the rest). On the target's edges
-# the views' ink is right (the refinement draws from it). Measured on the sample demo's 5
-# frames at 256² against the toon pass (docs/conr_rt.md, "A view's own contour ink"):
-# L1 0.0517 -> 0.0495 at 0.2-0.3 (0.1: 0.0496, 0: 0.0508; everywhere, also on the
-# target's edges: 0.0565 at 0.1).
+# CONTOUR_WEIGHT of their colour and coverage: a view that sees the point away from its
+# contours wins the fusion, and a point only contours see is less covered (the refinement
+# and the fill take the rest). On the target's edges the views' ink is right (the
+# refinement and lookup_net.ink_edges draw from it). Measured on the sample demo's 5 frames
+# against the toon pass (docs/conr_rt.md, "Inked sheets: a view's own contours and the
+# target's edges"), L1 256² / 128² with the edge ink rule: without the weights 0.0435 /
+# 0.0707, 0.25 0.0406 / 0.0690, 0.5 0.0411 / 0.0691; on the target's edges too, 256² 0.1:
+# 0.0565 (without the edge rule; 0.0517 without either).
 CONTOUR_WEIGHT = 0.25
 TARGET_EDGE_JUMP = 0.06  # = runtime.nn.lookup_net.EDGE_JUMP (tests/shaders check): shaders do not import runtime
 _ATTR_WIDTH = 4096  # texels per row of the per-vertex and per-triangle textures (= texel_of() in the GLSL)

@@ -166,9 +166,10 @@ def keep_plain_lookup(rgba: torch.Tensor, sampled: torch.Tensor, cover: torch.Te
 # views' own outline ink where they draw it. The shipped refinement paints orange-brown
 # dots on the edges where the sample demo's hair ring crosses the face (the toon pass draws
 # a dark outline there). Measured on the sample demo's 5 frames against the toon pass
-# (docs/conr_rt.md, "The target's edges on inked sheets"): L1 256² 0.0493 -> 0.0406 (views
-# past SEES only: 0.0425; always the darkest view: 0.0437; the fused colour where darker:
-# 0.0485), 128² 0.0819 -> 0.0735.
+# (docs/conr_rt.md, "Inked sheets: a view's own contours and the target's edges"), L1 with
+# the pass's contour weights: 256² 0.0493 -> 0.0406, 128² 0.0819 -> 0.0690 (without them
+# 0.0517 -> 0.0435, 0.0814 -> 0.0707). Variants at 256²: views past SEES only 0.0425, always
+# the darkest view 0.0437, the fused colour where darker 0.0485.
 
 
 def luma(rgb: torch.Tensor, dim: int = 1) -> torch.Tensor:
@@ -312,7 +313,8 @@ class FusionNet(nn.Module):
 
         ``ink`` [N] (with ``keep_seen``): the sheet's look as judged once per
         sheet (``sheet.judge_look``): 1 = an inked sheet (toon, line art), the
-        refinement draws the target's edges (where the ink goes); 0 = an
+        refinement draws the target's edges (where the ink goes), and the darkest
+        view's colour where it is darker (``ink_edges``); 0 = an
         unlit one, the plain exact lookup is kept wherever a view has the point
         (``keep_plain_lookup``) and the refinement fills only what no view has.
         None = 1."""
