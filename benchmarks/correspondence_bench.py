@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
+import inspect
 import json
 import platform
 import re
@@ -57,6 +58,12 @@ def _old_module(rev: str, tmp: Path):
     mod = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = mod
     spec.loader.exec_module(mod)
+    if "inked" not in inspect.signature(mod.CorrespondencePass.set_sheet).parameters:
+        drawn = mod.CorrespondencePass.set_sheet  # before the sheet's look reached the pass: every texel as drawn
+
+        def set_sheet(self, views, reference, inked=False):
+            return drawn(self, views, reference)
+        mod.CorrespondencePass.set_sheet = set_sheet
     return mod
 
 

@@ -81,6 +81,23 @@ MIN_SILHOUETTE_IOU = 0.8
 # EXACT_SLACK: float32 rounding of the interpolations, with margin.
 SAME_SURFACE_STEPS = 1.0
 EXACT_SLACK = 1e-5
+# Inked sheets (set_sheet(..., inked=True)): a view draws its outline ink on its own contour
+# pixels (its silhouette, either side of a surface jump), which show the point's own surface
+# and pass same_surface; where the target has no edge (the demo's neck: sheet view 0's ink,
+# kept by the fusion's keep-seen rule where the toon pass draws skin) that ink is wrong. Off
+# the target's edges (the fusion's target_edges, the same threshold: TARGET_EDGE_JUMP) a
+# view's texels within a pixel (per 256 px of the side) of its contours (the same rule on
+# the view's surface map: a pixel next to nothing or to a landmark jump) count
+# CONTOUR_WEIGHT of their colour and coverage: a view that sees the point away from its
+# contours wins the fusion, and a point only contours see is less covered (the refinement
+# and the fill take the rest). On the target's edges the views' ink is right (the
+# refinement and lookup_net.ink_edges draw from it). Measured on the sample demo's 5 frames
+# against the toon pass (docs/conr_rt.md, "Inked sheets: a view's own contours and the
+# target's edges"), L1 256² / 128² with the edge ink rule: without the weights 0.0435 /
+# 0.0707, 0.25 0.0406 / 0.0690, 0.5 0.0411 / 0.0691; on the target's edges too, 256² 0.1:
+# 0.0565 (without the edge rule; 0.0517 without either).
+CONTOUR_WEIGHT = 0.25
+TARGET_EDGE_JUMP = 0.06  # = runtime.nn.lookup_net.EDGE_JUMP (tests/shaders check): shaders do not import runtime
 _ATTR_WIDTH = 4096  # texels per row of the per-vertex and per-triangle textures (= texel_of() in the GLSL)
 _MAX_TRIANGLES = 1 << 24  # the visibility buffer holds triangle id + 1 as an exact float32
 # the albedo's texture unit in the surface and raster draws (0, 1: attributes and landmarks; 3: joints;
@@ -159,13 +176,35 @@ def _unorm16(x: np.ndarray) -> np.ndarray:
     return np.round(np.clip(x, 0.0, 1.0) * 65535.0).astype(np.uint32)
 
 
-def pack_sheet(surface: np.ndarray, reference: np.ndarray) -> np.ndarray:
+def contour_band(surface: np.ndarray, reach: int = 1) -> np.ndarray:
+    """``surface`` [M, S, S, 4] (landmark xyz, w > 0.5 where shown) -> [M, S, S] bool: the
+    shown pixels within ``reach`` pixels of a contour of their view, the fusion's
+    ``target_edges`` rule on the view (a landmark or coverage range above
+    ``TARGET_EDGE_JUMP`` over the pixels around): where a toon sheet draws its ink. A
+    view seen from its own camera has its contours on the target's edges, pixel for pixel."""
+    shown = surface[..., 3] > 0.5
+    r, s = int(reach), surface.shape[1]
+    values = np.concatenate([surface[..., :3] * shown[..., None], shown[..., None]], -1)  # nothing: 0, as the target
+    padded = np.pad(values, ((0, 0), (r, r), (r, r), (0, 0)), mode="edge")  # the border: the pixels inside only
+    lo, hi = values.copy(), values.copy()
+    for dy in range(-r, r + 1):
+        for dx in range(-r, r + 1):
+            other = padded[:, r + dy:r + dy + s, r + dx:r + dx + s]
+            np.minimum(lo, other, out=lo)
+            np.maximum(hi, other, out=hi)
+    return ((hi - lo).max(-1) > TARGET_EDGE_JUMP) & shown
+
+
+def pack_sheet(surface: np.ndarray, reference: np.ndarray, weight: np.ndarray | None = None) -> np.ndarray:
     """The resolve's one fetch per texel: ``surface`` [M, S, S, 4] (landmark
     xyz in 0..1, w > 0.5 where the pixel shows the character) and the
     premultiplied ``reference`` [M, S, S, 4] in 0..1 -> [M, S, S, 4] uint32 of
     16-bit unorm pairs (low, high): (x, y), (z, alpha), (r, g), (b, shown).
-    16 bits: 1.5e-5 of the box (a pixel step is ~1e-3 or more), 1.5e-5 of a colour."""
-    shown = (surface[..., 3] > 0.5).astype(np.uint32) * 65535
+    16 bits: 1.5e-5 of the box (a pixel step is ~1e-3 or more), 1.5e-5 of a colour.
+    ``shown``: 0 = nothing, else the texel's ``weight`` [M, S, S] in (0, 1] (an inked
+    sheet's contour texels, read by the INKED resolve; None = 1)."""
+    w = 1.0 if weight is None else np.maximum(_unorm16(weight), 1)  # shown: never 0
+    shown = (surface[..., 3] > 0.5).astype(np.uint32) * (np.uint32(65535) if weight is None else w)
     lm, ref = _unorm16(surface[..., :3]), _unorm16(reference)
     return np.stack([lm[..., 0] | lm[..., 1] << 16, lm[..., 2] | ref[..., 3] << 16,
                      ref[..., 0] | ref[..., 1] << 16, ref[..., 2] | shown << 16], -1).astype(np.uint32)
@@ -210,7 +249,12 @@ class CorrespondencePass:
         self.ctx = ctx
         self.width, self.height = width, height
         self.program = load_program(ctx, "correspondence_vbuf")
-        self._resolves: dict[int, tuple[moderngl.Program, moderngl.VertexArray]] = {}  # per views per draw
+        self._resolves: dict[tuple[int, bool], tuple[moderngl.Program, moderngl.VertexArray]] = {}  # per views
+        # per draw and look
+        self._landmark_program = self._landmark_vao = None  # inked sheets: the target's landmark map (set_sheet)
+        self._landmark_map: moderngl.Texture | None = None
+        self._landmark_fbo: moderngl.Framebuffer | None = None
+        self.inked = False
         self._resolve = self._resolve_vao = None  # the current sheet's (set_sheet)
         self._surface_program = load_program(ctx, "correspondence", defines={"SURFACE_MAP": 1})
         self.geometry: SkinnedGeometry | None = None
@@ -279,11 +323,14 @@ class CorrespondencePass:
                 program["u_base_alpha"].value = float(base_color(character)[3])
 
     @current
-    def set_sheet(self, views: list[SheetView], reference) -> None:
+    def set_sheet(self, views: list[SheetView], reference, inked: bool = False) -> None:
         """Per-vertex view positions, surface maps and the reference, once per sheet.
 
         ``reference``: [M, 4, S, S] (or [1, M, 4, S, S]) premultiplied RGBA in
-        the sheet's framing (``SheetCache.reference``)."""
+        the sheet's framing (``SheetCache.reference``). ``inked``: the sheet's
+        look (``SheetCache.look.inked``): off the target's edges its views'
+        contour texels count ``CONTOUR_WEIGHT`` (``contour_band``); False: every
+        texel as drawn (the resolve without the INKED test, to the bit)."""
         if self.geometry is None:
             raise InputError("CorrespondencePass.set_sheet called before set_character")
         reference = _as_numpy(reference, "reference")
@@ -329,8 +376,8 @@ class CorrespondencePass:
         self._release_sheet()
         self._attrs = self.ctx.texture((width, rows * m), 4, texels.tobytes(), dtype="f4")
         self._attrs.filter = (moderngl.NEAREST, moderngl.NEAREST)
-        self.views, self.side, self.modes = m, side, [v.mode for v in views]
-        self._resolve, self._resolve_vao = self._resolve_program(min(m, GROUP))
+        self.views, self.side, self.modes, self.inked = m, side, [v.mode for v in views], bool(inked)
+        self._resolve, self._resolve_vao = self._resolve_program(min(m, GROUP), self.inked)
         self._surface_program["u_attrs"].value = 0  # the resolve reads the triangle texture instead
         self._surface_program["u_landmarks"].value = 1
         self._surface_program["u_attr_rows"].value = rows
@@ -343,7 +390,10 @@ class CorrespondencePass:
                 step = max(_pixel_step(surface[k]), EXACT_SLACK)
                 seen[k], slack[k] = step, EXACT_SLACK + SAME_SURFACE_STEPS * step
         self._tri_attrs = self._triangle_texture(attrs, seen)
-        packed = pack_sheet(surface, reference.transpose(0, 2, 3, 1))  # [M, S, S, 4], row 0 = top
+        weight = None
+        if self.inked:  # the views' own contour texels (where their ink is): CONTOUR_WEIGHT
+            weight = np.where(contour_band(surface, max(1, round(side / 256))), CONTOUR_WEIGHT, 1.0)
+        packed = pack_sheet(surface, reference.transpose(0, 2, 3, 1), weight)  # [M, S, S, 4], row 0 = top
         self._surface.release()  # the float map is folded into the sheet texture
         self._surface = self.ctx.texture((side, side * m), 4, np.ascontiguousarray(packed).tobytes(), dtype="u4")
         self._surface.filter = (moderngl.NEAREST, moderngl.NEAREST)
@@ -355,6 +405,15 @@ class CorrespondencePass:
         r["u_vbuf"].value = 4
         r["u_tri_attrs"].value = 5
         r["u_views"].value = m
+        if self.inked:
+            if self._landmark_program is None:
+                self._landmark_program = load_program(self.ctx, "correspondence", defines={"LANDMARK_MAP": 1})
+                self._landmark_vao = self.ctx.vertex_array(self._landmark_program, [])
+            r["u_landmark_map"].value = 6
+            r["u_edge_jump"].value = TARGET_EDGE_JUMP
+            self._landmark_program["u_vbuf"].value = 4
+            self._landmark_program["u_tri_attrs"].value = 5
+            self._landmark_program["u_views"].value = m
         self._make_targets()
 
     def _triangle_texture(self, attrs: np.ndarray, seen: np.ndarray) -> moderngl.Texture:
@@ -381,12 +440,14 @@ class CorrespondencePass:
         tex.filter = (moderngl.NEAREST, moderngl.NEAREST)
         return tex
 
-    def _resolve_program(self, views: int) -> tuple[moderngl.Program, moderngl.VertexArray]:
-        """The resolve for ``views`` views per draw, compiled once per count."""
-        if views not in self._resolves:
-            prog = load_program(self.ctx, "correspondence", defines={"RESOLVE": views})
-            self._resolves[views] = (prog, self.ctx.vertex_array(prog, []))
-        return self._resolves[views]
+    def _resolve_program(self, views: int, inked: bool = False) -> tuple[moderngl.Program, moderngl.VertexArray]:
+        """The resolve for ``views`` views per draw (``inked``: with the contour weights),
+        compiled once per count and look."""
+        if (views, inked) not in self._resolves:
+            prog = load_program(self.ctx, "correspondence",
+                                defines={"RESOLVE": views, **({"INKED": 1} if inked else {})})
+            self._resolves[views, inked] = (prog, self.ctx.vertex_array(prog, []))
+        return self._resolves[views, inked]
 
     def _draw_surface_maps(self, attrs: np.ndarray, views: list[SheetView], rows: int) -> None:
         """Per view the landmark of the surface each sheet pixel shows (w = 1;
@@ -451,6 +512,10 @@ class CorrespondencePass:
         self._depth = self.ctx.depth_renderbuffer((w, h))
         self.fbo = self.ctx.framebuffer(color_attachments=self._targets)
         self._raster_fbo = self.ctx.framebuffer(color_attachments=[self._vbuf], depth_attachment=self._depth)
+        if self.inked:
+            self._landmark_map = self.ctx.texture((w, h), 4, dtype="f4")
+            self._landmark_map.filter = (moderngl.NEAREST, moderngl.NEAREST)
+            self._landmark_fbo = self.ctx.framebuffer(color_attachments=[self._landmark_map])
         self._planes = np.empty((len(self._targets), h * g, w, 4), np.float32)
 
     # -- per frame ------------------------------------------------------------
@@ -492,14 +557,20 @@ class CorrespondencePass:
         self.ctx.front_face = "ccw"
 
     def _resolve_views(self, visibility: moderngl.Texture) -> None:
-        # 2) the resolve, once per covered pixel and group of GROUP views
-        self.fbo.use()
-        self.fbo.clear(0.0, 0.0, 0.0, 0.0)
         self.ctx.enable_only(moderngl.NOTHING)
         self._attrs.use(0)
         self._surface.use(2)
         visibility.use(4)
         self._tri_attrs.use(5)
+        if self.inked:  # the target's landmarks, for the resolve's edge test (INKED)
+            self._landmark_fbo.use()
+            self._landmark_fbo.clear(0.0, 0.0, 0.0, 0.0)
+            self.ctx.viewport = (0, 0, self.width, self.height)
+            self._landmark_vao.render(moderngl.TRIANGLES, vertices=3)
+            self._landmark_map.use(6)
+        # 2) the resolve, once per covered pixel and group of GROUP views
+        self.fbo.use()
+        self.fbo.clear(0.0, 0.0, 0.0, 0.0)
         r = self._resolve
         for g in range(self.groups):
             first = g * GROUP
@@ -538,10 +609,12 @@ class CorrespondencePass:
 
     # -- lifetime ---------------------------------------------------------------
     def _release_targets(self) -> None:
-        for obj in self._targets + [self._vbuf, self.fbo, self._raster_fbo, self._depth]:
+        for obj in self._targets + [self._vbuf, self.fbo, self._raster_fbo, self._depth, self._landmark_fbo,
+                                    self._landmark_map]:
             if obj is not None:
                 obj.release()
         self._targets, self._vbuf, self.fbo, self._raster_fbo, self._depth = [], None, None, None, None
+        self._landmark_fbo = self._landmark_map = None
 
     def _release_sheet(self) -> None:
         for obj in (self._attrs, self._tri_attrs, self._surface):
@@ -571,6 +644,10 @@ class CorrespondencePass:
             for obj in vao_prog[::-1]:
                 obj.release()
         self._resolves = {}
+        if self._landmark_program is not None:
+            self._landmark_vao.release()
+            self._landmark_program.release()
+            self._landmark_program = self._landmark_vao = None
         for obj in (self.program, self._surface_program,
                     self._scratch, self._scratch_tex):
             obj.release()

@@ -236,11 +236,13 @@ class Renderer:
         rgba = self.toon.run(pose, cam)
         return (rgba, udp, cam) if with_camera else (rgba, udp)
 
-    def view_samples(self, character, frames: CharacterSamples, target: int, views, mode: str = "exact"):
+    def view_samples(self, character, frames: CharacterSamples, target: int, views, mode: str = "exact",
+                     inked: bool = False):
         """What the runtime's correspondence pass gives when ``frames``' poses
         ``views`` are the sheet and pose ``target`` the frame: (sampled [M, 4, S, S]
         premultiplied, cover [M, 1, S, S]) float32. ``mode``: "exact" (the
-        views' cameras and poses) or "udp-nn" (only their UDPs)."""
+        views' cameras and poses) or "udp-nn" (only their UDPs); ``inked``: the
+        sheet's look (``CorrespondencePass.set_sheet``; training data: False)."""
         from conrt.shaders.correspondence_pass import CorrespondencePass, SheetView
 
         if mode not in CORRESPONDENCE_MODES:
@@ -255,7 +257,7 @@ class Renderer:
         if self._correspondence_of is not character:
             cp.set_character(character)
             self._correspondence_of, self._sheet_key = character, None
-        key = (frames.seed, id(frames), tuple(views), mode)
+        key = (frames.seed, id(frames), tuple(views), mode, bool(inked))
         if self._sheet_key != key:
             straight = frames.rgba[views].astype(np.float32) / 255.0
             reference = np.concatenate([straight[..., :3] * straight[..., 3:], straight[..., 3:]], -1)
@@ -265,7 +267,7 @@ class Renderer:
             else:
                 sheet = [SheetView("udp-nn", udp=frames.udp[v].astype(np.float32), name=f"pose {v}")
                          for v in views]
-            cp.set_sheet(sheet, reference.transpose(0, 3, 1, 2))
+            cp.set_sheet(sheet, reference.transpose(0, 3, 1, 2), inked)
             self._sheet_key = key
         return cp.run(frames.poses[target], frames.cameras[target])
 

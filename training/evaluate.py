@@ -216,12 +216,23 @@ def eval_jobs(characters: list[CharacterFrames], targets: int, seed: int = 0) ->
     return jobs
 
 
+def _inked(rgba: np.ndarray) -> bool:
+    """A sheet's views [M, S, S, 4] u8 straight -> its look as the runtime judges it (inked?)."""
+    from conrt.runtime.nn.sheet import judge_inks
+
+    sheet = rgba_to_premul(rgba)[None]  # as evaluate() gives ViewsShader the sheet
+    return bool(judge_inks(sheet[:, :, :3], sheet[:, :, 3:])[1][0])
+
+
 def view_samples(characters: list[CharacterFrames], jobs, views: int, mode: str, size: int,
-                 progress: bool = True) -> list[tuple[torch.Tensor, torch.Tensor]]:
+                 progress: bool = True, judge_look: bool = True) -> list[tuple[torch.Tensor, torch.Tensor]]:
     """Per job: (sampled [V, 4, S, S], cover [V, 1, S, S]) of its first ``views``
     sheet views through the runtime's correspondences (``mode`` "exact" or
     "udp-nn": the GL ``CorrespondencePass``; a view's samples do not depend on
-    the other views, so the nested view sets take the first n)."""
+    the other views, so the nested view sets take the first n). ``judge_look``:
+    the pass takes the sheet's look as the runtime gives it (``sheet.judge_inks``
+    of the ``views`` views; an inked sheet's contour texels count less), False:
+    every sheet as unlit (each texel as drawn)."""
     from tqdm import tqdm
 
     from conrt.characters.procedural import generate
@@ -252,7 +263,8 @@ def view_samples(characters: list[CharacterFrames], jobs, views: int, mode: str,
                     built = {ci: (generate(int(c.seed)), CharacterSamples(c.seed, c.rgba, c.udp, None, None, None,
                                                                           c.style, c.poses, c.cameras))}
                 character, frames = built[ci]
-                sampled, cover = renderer.view_samples(character, frames, t, order, mode)
+                inked = judge_look and _inked(c.rgba[order])
+                sampled, cover = renderer.view_samples(character, frames, t, order, mode, inked)
                 sampled, cover = torch.from_numpy(sampled), torch.from_numpy(cover)
             out.append((sampled.half(), cover.half()))
             bar.update(1)

@@ -317,16 +317,17 @@ class RasterStage:
         center = (p[0], self._center_y + (p[1] - self._rest_follow[1]) * 0.5, p[2])
         return orbit_camera(center, self.radius / max(self.zoom, 1e-3), yaw=self.yaw, pitch=self.pitch, size=self.size)
 
-    def set_correspondences(self, views, reference) -> None:
+    def set_correspondences(self, views, reference, inked: bool = False) -> None:
         """Exact sheet correspondences (``shaders.correspondence_pass``): from
         now on every frame also rasterizes each view's sampled reference and
         coverage (``read_views``). ``views``: one ``SheetView`` per sheet view;
-        ``reference``: ``SheetCache.reference``."""
+        ``reference``: ``SheetCache.reference``; ``inked``: the sheet's look
+        (``CorrespondencePass.set_sheet``)."""
         new = CorrespondencePass(self.ctx, self.size, self.size)
         udp = None
         try:
             new.set_character(self.character)
-            new.set_sheet(views, reference)
+            new.set_sheet(views, reference, inked)
             if not self.udp.visibility_buffer:  # one raster of the target: the UDP pass draws the visibility too
                 udp = UdpPass(self.ctx, self.size, self.size, visibility=True, coverage=self.antialias)
                 udp.set_character(self.character)
@@ -940,7 +941,9 @@ def build_runtime(spec: RuntimeSpec, *, ctx=None) -> Runtime:
                         "lookup table (use gl-lookup or torch for exact ones)", shader.name)
             chosen = None
         if chosen is not None:
-            raster.set_correspondences(sheet_views(chosen, sheet.images, size), shader.cache.reference)
+            look = shader.cache.look  # None: not judged, shaded as inked (SheetCache.ink)
+            raster.set_correspondences(sheet_views(chosen, sheet.images, size), shader.cache.reference,
+                                       inked=look is None or look.inked)
             shader.backend.prepare_views()
             sheet_desc += f" ({'/'.join(sorted({m for m, _, _ in chosen}))} correspondences)"
         receiver = live = None

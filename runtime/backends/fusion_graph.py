@@ -46,7 +46,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..nn.lookup_net import SEES, TOUCHES, fill_unseen, target_edges
+from ..nn.lookup_net import SEES, TOUCHES, fill_unseen, ink_edges, luma, target_edges
 
 # the views' half (``FusionViewsGraph``) runs on a band of whole columns: reaching this
 # many of the scores' pooled pixels past every covered column (the score's two 3x3
@@ -82,6 +82,17 @@ def max_views(x: torch.Tensor) -> torch.Tensor:
     for part in parts[1:]:
         out = torch.maximum(out, part)
     return out
+
+
+def darkest_views(sampled4: torch.Tensor, cover4: torch.Tensor) -> torch.Tensor:
+    """``lookup_net.darkest_view`` on the views as the first axis ([M, 4|1, H, W] -> [1, 4, H, W]),
+    with ``sum_views`` / ``max_views`` (no ReduceSum / ReduceMin over a leading axis)."""
+    straight = sampled4[:, :3] / sampled4[:, 3:4].clamp_min(1e-6)
+    touches = (cover4 > TOUCHES).to(sampled4.dtype)
+    dark = luma(straight) + 4.0 * (1 - touches)
+    pick = (dark <= -max_views(-dark)).to(sampled4.dtype) * touches
+    count = sum_views(pick)
+    return torch.cat([sum_views(pick * straight) / count.clamp_min(1e-6), (count > 0).to(sampled4.dtype)], 1)
 
 
 class FastFusionGraph(nn.Module):
@@ -184,10 +195,11 @@ class FastFusionGraph(nn.Module):
         coverage = sum_views(e * cover4) / total
         return fused, coverage
 
-    def finish(self, fused, coverage, udp, udp_refine, sampled4=None, cover4=None):
+    def finish(self, fused, coverage, udp, udp_refine, sampled4=None, cover4=None, darkest=None):
         """The refinement and the keep-seen rule on the fused views (``udp`` ``encode_pose``'d,
         ``udp_refine`` it pooled by ``refine_scale``) -> premultiplied RGBA [1, 4, H, W]
-        (``sampled4``/``cover4``: only the unlit rule takes them)."""
+        (``sampled4``/``cover4``: the unlit rule takes them, and the inked one their
+        ``darkest_view`` when ``darkest`` is not given)."""
         h, w = udp.shape[-2:]
         f = self.model.fusion
         r = f.refine_scale
@@ -199,6 +211,10 @@ class FastFusionGraph(nn.Module):
             seen_colour = fused.clamp(0, 1)
             kept = self.keep_seen_part(coverage, edges)
             rgba = rgba + kept * (seen_colour - rgba)
+            if self.inked:  # on the edges the views' ink where darker (lookup_net.ink_edges)
+                if darkest is None:
+                    darkest = darkest_views(sampled4, cover4)
+                rgba = ink_edges(rgba, darkest, edges, udp[:, 3:4])
             if f.nearest_fill:  # what no view sees, off the edges (lookup_net.fill_unseen)
                 rgba = fill_unseen(rgba, seen_colour, kept, torch.zeros_like(kept) if edges is None else edges,
                                    udp[:, 3:4])
@@ -220,7 +236,8 @@ class FastFusionGraph(nn.Module):
 
 class FusionViewsGraph(nn.Module):
     """The views' half of ``FastFusionGraph`` for ONNX export, on a band of columns:
-    (sampled [1, M, 4, H, w], cover [1, M, 1, H, w], udp [1, 4, H, w]) -> (fused, coverage).
+    (sampled [1, M, 4, H, w], cover [1, M, 1, H, w], udp [1, 4, H, w]) -> (fused, coverage,
+    the views' ``darkest_view``: 0 where no view covers, as the other two).
     Exact on the full frame's columns when the band starts at an even column (the
     score's pooling grid) and reaches ``BAND_REACH`` pooled pixels past every column any
     view or the target covers (or the frame's edge): the scores' convolutions and
@@ -233,23 +250,24 @@ class FusionViewsGraph(nn.Module):
     def forward(self, sampled, cover, udp):
         n, m, _, h, w = sampled.shape
         model = self.graph.model
-        return self.graph.fuse(sampled.reshape(m, 4, h, w), cover.reshape(m, 1, h, w),
-                               F.avg_pool2d(model.encode_pose(udp)[0], model.fusion.score_scale))
+        fused, coverage = self.graph.fuse(sampled.reshape(m, 4, h, w), cover.reshape(m, 1, h, w),
+                                          F.avg_pool2d(model.encode_pose(udp)[0], model.fusion.score_scale))
+        return fused, coverage, darkest_views(sampled.reshape(m, 4, h, w), cover.reshape(m, 1, h, w))
 
 
 class FusionFinishGraph(nn.Module):
     """The other half for ONNX export, on the full frame: (fused [1, 4, H, W],
-    coverage [1, 1, H, W], udp [1, 4, H, W]) -> rgba; an inked sheet's look only
-    (the unlit rule takes the views)."""
+    coverage [1, 1, H, W], darkest [1, 4, H, W], udp [1, 4, H, W]) -> rgba; an inked
+    sheet's look only (the unlit rule takes the views)."""
 
     def __init__(self, model, keep_seen: bool = True):
         super().__init__()
         self.graph = FastFusionGraph(model, keep_seen=keep_seen, inked=True)
 
-    def forward(self, fused, coverage, udp):
+    def forward(self, fused, coverage, darkest, udp):
         model = self.graph.model
         udp = model.encode_pose(udp)[0]
-        return self.graph.finish(fused, coverage, udp, F.avg_pool2d(udp, model.fusion.refine_scale))
+        return self.graph.finish(fused, coverage, udp, F.avg_pool2d(udp, model.fusion.refine_scale), darkest=darkest)
 
 
 def band_columns(udp_alpha: np.ndarray, cover: np.ndarray, size: int, score_scale: int, step: int

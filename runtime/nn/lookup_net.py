@@ -35,6 +35,7 @@ from .architectures import register_model
 from .config import CoNRConfig, LookupConfig
 from .conr_v1 import ResEncUnet, normalize
 from .model import ShaderNet
+from .sheet import LUMA
 
 
 # ---------------------------------------------------------------------------
@@ -160,6 +161,44 @@ def keep_plain_lookup(rgba: torch.Tensor, sampled: torch.Tensor, cover: torch.Te
     return rgba + kept * (plain - rgba)
 
 
+# inked sheets, on the target's edges: where a view has the point (past TOUCHES) and the
+# darkest such view's colour is darker (luma) than the refinement's, that colour: the
+# views' own outline ink where they draw it. The shipped refinement paints orange-brown
+# dots on the edges where the sample demo's hair ring crosses the face (the toon pass draws
+# a dark outline there). Measured on the sample demo's 5 frames against the toon pass
+# (docs/conr_rt.md, "Inked sheets: a view's own contours and the target's edges"), L1 with
+# the pass's contour weights: 256² 0.0493 -> 0.0406, 128² 0.0819 -> 0.0690 (without them
+# 0.0517 -> 0.0435, 0.0814 -> 0.0707). Variants at 256²: views past SEES only 0.0425, always
+# the darkest view 0.0437, the fused colour where darker 0.0485.
+
+
+def luma(rgb: torch.Tensor, dim: int = 1) -> torch.Tensor:
+    """The luma (``sheet.LUMA``) of the colour channels 0-2 along ``dim``, kept as a channel
+    (products of slices: no ReduceSum in the exported graph, runtime/backends/fusion_graph.py)."""
+    return LUMA[0] * rgb.narrow(dim, 0, 1) + LUMA[1] * rgb.narrow(dim, 1, 1) + LUMA[2] * rgb.narrow(dim, 2, 1)
+
+
+def darkest_view(sampled: torch.Tensor, cover: torch.Tensor) -> torch.Tensor:
+    """sampled [N, M, 4, H, W] premultiplied, cover [N, M, 1, H, W] -> [N, 4, H, W]: the
+    straight colour of the darkest view (luma; the mean of equals) among those past
+    ``TOUCHES``, and 1 where there is one (0 and colour 0 elsewhere)."""
+    straight = sampled[:, :, :3] / sampled[:, :, 3:4].clamp_min(1e-6)
+    touches = (cover > TOUCHES).to(sampled.dtype)
+    dark = luma(straight, 2) + 4.0 * (1 - touches)  # (luma <= 1) views not touching are never the darkest
+    pick = (dark <= dark.amin(1, keepdim=True)).to(sampled.dtype) * touches
+    count = pick.sum(1)
+    return torch.cat([(pick * straight).sum(1) / count.clamp_min(1e-6), (count > 0).to(sampled.dtype)], 1)
+
+
+def ink_edges(rgba: torch.Tensor, darkest: torch.Tensor, edges: torch.Tensor, alpha: torch.Tensor) -> torch.Tensor:
+    """rgba [N, 4, H, W] premultiplied, ``darkest_view`` [N, 4, H, W], the target's edges
+    [N, 1, H, W] (an inked sheet's), its alpha [N, 1, H, W] -> rgba with the darkest view's
+    colour times the alpha on the edges where it is darker than rgba's."""
+    ink = torch.cat([darkest[:, :3] * alpha, alpha], 1)
+    darker = (luma(ink) < luma(rgba)).to(rgba.dtype)
+    return rgba + edges * darkest[:, 3:] * darker * (ink - rgba)
+
+
 def pull_push(colour: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
     """colour [N, C, H, W] already times ``weight`` [N, 1, H, W] (0..1) -> [N, C, H, W]: the
     weighted colour where the weight is, spread from the nearest weighted pixels elsewhere
@@ -275,7 +314,8 @@ class FusionNet(nn.Module):
 
         ``ink`` [N] (with ``keep_seen``): the sheet's look as judged once per
         sheet (``sheet.judge_look``): 1 = an inked sheet (toon, line art), the
-        refinement draws the target's edges (where the ink goes); 0 = an
+        refinement draws the target's edges (where the ink goes), and the darkest
+        view's colour where it is darker (``ink_edges``); 0 = an
         unlit one, the plain exact lookup is kept wherever a view has the point
         (``keep_plain_lookup``) and the refinement fills only what no view has.
         None = 1. ``shaded`` [N] (with ``ink`` 0): 1 = a shaded sheet without ink
@@ -317,6 +357,8 @@ class FusionNet(nn.Module):
                 edges = edges * ink.reshape(-1, 1, 1, 1).to(edges.dtype)
             seen_part = coverage.clamp(0, 1) * (1 - edges)
             rgba = seen_part * fused.clamp(0, 1) + (1 - seen_part) * rgba
+            if ink is None or bool((ink > 0).any()):  # on the edges the views' ink where darker
+                rgba = ink_edges(rgba, darkest_view(sampled, cover), edges, udp[:, 3:4])
             if self.nearest_fill:  # what no view sees, off the edges: the nearest seen colour
                 rgba = fill_unseen(rgba, fused.clamp(0, 1), seen_part, edges, udp[:, 3:4])
             plain_off = ink if ink is None or shaded is None else torch.maximum(ink, shaded.to(ink.dtype))

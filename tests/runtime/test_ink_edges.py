@@ -1,0 +1,82 @@
+"""Inked sheets, on the target's edges: the darkest view's colour where it is darker than
+the refinement's (``lookup_net.darkest_view`` / ``ink_edges``), in FusionNet and the
+gl-lookup fusion graph alike; unlit sheets unchanged."""
+from __future__ import annotations
+
+import torch
+
+from conrt.runtime.nn import lookup_net
+from conrt.runtime.nn.lookup_net import TOUCHES, darkest_view, ink_edges, target_edges
+
+from .nudged import nudged_model
+
+
+def _views():
+    sampled = torch.zeros(1, 3, 4, 2, 2)
+    sampled[:, :, 3] = 1
+    sampled[0, 0, :3] = 0.8  # light, seen
+    sampled[0, 1, :3] = 0.3  # darker, seen
+    sampled[0, 2, :3] = 0.05  # darkest, but below TOUCHES at pixel (0, 0)
+    cover = torch.ones(1, 3, 1, 2, 2)
+    cover[0, 2, 0, 0, 0] = TOUCHES / 2
+    cover[0, :, 0, 1, 1] = 0  # no view at (1, 1)
+    return sampled, cover
+
+
+def test_the_darkest_view_past_touches():
+    sampled, cover = _views()
+    d = darkest_view(sampled, cover)
+    torch.testing.assert_close(d[0, :3, 0, 0], torch.full((3,), 0.3))  # the 0.05 view barely touches there
+    torch.testing.assert_close(d[0, :3, 0, 1], torch.full((3,), 0.05))
+    assert d[0, 3].tolist() == [[1.0, 1.0], [1.0, 0.0]]
+    assert d[0, :3, 1, 1].abs().max() == 0
+
+
+def test_the_edges_take_the_darkest_view_where_it_is_darker():
+    sampled, cover = _views()
+    d = darkest_view(sampled, cover)
+    rgba = torch.full((1, 4, 2, 2), 0.2)  # premultiplied 0.2 grey at alpha 1...
+    rgba[:, 3] = 1
+    rgba[0, :3, 0, 1] = 0.02  # ...darker than any view at (0, 1)
+    alpha = torch.ones(1, 1, 2, 2)
+    edges = torch.ones(1, 1, 2, 2)
+    edges[0, 0, 1, 0] = 0  # not an edge
+    out = ink_edges(rgba, d, edges, alpha)
+    # (0, 0): 0.3 is lighter; (1, 0) off the edges; (1, 1): no view; (0, 1): already darker
+    torch.testing.assert_close(out, rgba, rtol=0, atol=0)
+    rgba[0, :3, 0, 0] = 0.5
+    torch.testing.assert_close(ink_edges(rgba, d, edges, alpha)[0, :, 0, 0], torch.tensor([0.3, 0.3, 0.3, 1.0]))
+    half = torch.full((1, 1, 2, 2), 0.5)  # the target's alpha: premultiplied
+    torch.testing.assert_close(ink_edges(rgba, d, edges, half)[0, :, 0, 0], torch.tensor([0.15, 0.15, 0.15, 0.5]))
+
+
+def test_fusionnet_draws_the_views_ink_on_inked_edges_only(monkeypatch):
+    model = nudged_model("conr-rt")
+    s = 32
+    g = torch.Generator().manual_seed(1)
+    udp = torch.zeros(1, 4, s, s)
+    udp[:, 3, 4:-4, 6:-6] = 1
+    udp[:, :3, 4:-4, 6:-6] = 0.5
+    udp[:, 2, 4:-4, 16:-6] = 0.7  # a surface jump inside: an edge
+    sampled = torch.rand(1, 3, 4, s, s, generator=g) * 0.4 + 0.5
+    sampled[:, :, 3] = 1
+    sampled[:, 1, :3, :, 14:18] = 0.02  # view 1 draws ink along the jump
+    cover = torch.ones(1, 3, 1, s, s)
+    enc = model.encode_pose(udp)[0]
+    edges = target_edges(enc)[0, 0] > 0
+    with torch.inference_mode():
+        inked = model.fusion(sampled, cover, enc, keep_seen=True, ink=torch.ones(1))
+        unlit = model.fusion(sampled, cover, enc, keep_seen=True, ink=torch.zeros(1))
+    ink = edges.clone()
+    ink[:, :14] = False
+    ink[:, 18:] = False
+    ink &= udp[0, 3] > 0.5  # (target_edges also marks the background next to the silhouette)
+    assert ink.sum() > 20
+    drawn = inked[0, :3][:, ink]
+    assert (drawn <= 0.02 + 1e-6).all()  # the view's ink, or darker already
+    assert torch.isclose(drawn, torch.tensor(0.02), atol=1e-6).float().mean() > 0.5
+    assert (unlit[0, :3][:, ink] > 0.1).all()  # unlit: the plain lookup's mean of the views
+    monkeypatch.setattr(lookup_net, "ink_edges", lambda rgba, *_: rgba)  # the rule before: the refinement's
+    with torch.inference_mode():
+        before = model.fusion(sampled, cover, enc, keep_seen=True, ink=torch.ones(1))
+    assert (before[0, :3][:, ink] > 0.1).float().mean() > 0.5
