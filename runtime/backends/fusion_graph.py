@@ -199,8 +199,7 @@ class FastFusionGraph(nn.Module):
             kept = self.keep_seen_part(coverage, edges)
             rgba = rgba + kept * (seen_colour - rgba)
             if f.nearest_fill:  # what no view sees, off the edges (lookup_net.fill_unseen)
-                rgba = fill_unseen(rgba, seen_colour, kept, torch.zeros_like(kept) if edges is None else edges,
-                                   udp[:, 3:4])
+                rgba = fill_unseen(rgba, seen_colour, kept, edges, udp[:, 3:4])
             if not self.inked:
                 rgba = self.keep_plain_lookup(rgba, sampled4, cover4, udp)
         return torch.minimum(rgba, rgba[:, 3:4])  # premultiplied: colour never exceeds alpha (alpha: min(a, a))
