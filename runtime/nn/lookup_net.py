@@ -204,16 +204,16 @@ def fill_unseen(rgba: torch.Tensor, fused: torch.Tensor, kept: torch.Tensor, edg
     view shows, drawn as an orange ring; docs/conr_rt.md, "What no view sees: the nearest
     seen colour"); it still draws the edges.
 
-    The pyramid starts at half size and its colour comes back to full size as the nearest
-    half-size pixel's: ONNX Runtime's bilinear Resize of the colour to full size and the
-    full-size level cost more than the rest of the fill (docs/runtime.md, "Session 9")."""
+    The pyramid starts at half size (a full-size level's own colour only mattered where a
+    pixel is partly kept; its passes cost ~1/3 of the fill in ONNX Runtime) and its colour
+    comes back bilinearly (the nearest half-size pixel's lost 1 % L1 on unlit n = 4 sheets:
+    docs/runtime.md, "Session 9")."""
     h, w = (int(x) for x in rgba.shape[-2:])  # ints: constants of the exported graph
     inside = (alpha > 0.5).to(rgba.dtype)
     weight = kept * inside
     half = F.avg_pool2d(fused * weight, 2, ceil_mode=bool(h % 2 or w % 2))  # [rgb a w, a w] at half size
-    near = pull_push(half).clamp(0, 1)
-    one = torch.ones_like(near[:, :1])
-    fill = F.interpolate(torch.cat([near, one], 1), size=(h, w), mode="nearest") * alpha  # [near a, a]
+    near = F.interpolate(pull_push(half).clamp(0, 1), size=(h, w), mode="bilinear", align_corners=False)
+    fill = torch.cat([near * alpha, alpha], 1)
     rest = inside
     if edges is not None:
         k = max(1, round(FILL_MARGIN * w / 256))
