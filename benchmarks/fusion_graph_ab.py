@@ -83,7 +83,8 @@ def frames(size: int, count: int = 4) -> list[dict]:
 
 
 def finish_feeds(feeds: list[dict]) -> list[dict]:
-    """The finish graph's feeds (fused colour, coverage, udp) of the whole graph's feeds."""
+    """The finish graph's feeds (fused colour, coverage, udp; pose, the udp ``encode_pose``'d, since
+    FUSION_FORMAT 19) of the whole graph's feeds."""
     import torch
     import torch.nn.functional as F
 
@@ -99,7 +100,8 @@ def finish_feeds(feeds: list[dict]) -> list[dict]:
             fused, coverage = graph.fuse(torch.from_numpy(f["sampled"]).reshape(m, 4, h, w),
                                          torch.from_numpy(f["cover"]).reshape(m, 1, h, w),
                                          F.avg_pool2d(model.encode_pose(udp)[0], model.fusion.score_scale))
-            out.append({"fused": fused.numpy(), "coverage": coverage.numpy(), "udp": f["udp"]})
+            out.append({"fused": fused.numpy(), "coverage": coverage.numpy(), "udp": f["udp"],
+                        "pose": model.encode_pose(udp)[0].numpy()})  # each graph takes what it names
     return out
 
 

@@ -69,11 +69,11 @@ def test_the_graph_halves_are_the_whole_graph(runtime_frames, tmp_path):
         if width not in sessions:
             sessions[width] = open_session(export_views_onnx(model, tmp_path / f"v{width}.onnx", SIZE, width, views), 1)
         cols = slice(x0, x0 + width)
-        fused_band, coverage_band = sessions[width].run(None, {k: np.ascontiguousarray(v[..., cols])
-                                                               for k, v in feeds.items()})
+        band = sessions[width].run(None, {k: np.ascontiguousarray(v[..., cols]) for k, v in feeds.items()})
         fused, coverage = np.zeros((1, 4, SIZE, SIZE), np.float32), np.zeros((1, 1, SIZE, SIZE), np.float32)
-        fused[..., cols], coverage[..., cols] = fused_band, coverage_band
-        banded = finish.run(None, {"fused": fused, "coverage": coverage, "udp": x})[0]
+        pose = np.zeros_like(fused)
+        fused[..., cols], coverage[..., cols], pose[..., cols] = band
+        banded = finish.run(None, {"fused": fused, "coverage": coverage, "pose": pose})[0]
         want = whole.run(None, feeds)[0]
         assert np.array_equal(banded, want), np.abs(banded - want).max()
         assert want[0, 3].max() > 0.5  # the character is there
