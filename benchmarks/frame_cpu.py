@@ -162,10 +162,14 @@ def banded_profile(model, samples, graph: str, runs: int = 5) -> dict | None:
 
     def run_banded(feed, band):  # as GlLookupBackend._infer_band
         cols = slice(band[0], band[0] + band[1])
-        fused, coverage = np.zeros((1, 4, size, size), np.float32), np.zeros((1, 1, size, size), np.float32)
-        fused[..., cols], coverage[..., cols] = parts[band[1]].run(
-            None, {k: np.ascontiguousarray(v[..., cols]) for k, v in feed.items()})
-        return finish.run(None, {"fused": fused, "coverage": coverage, "udp": feed["udp"]})[0]
+        part = parts[band[1]]
+        outs = {}
+        got = part.run(None, {k: np.ascontiguousarray(v[..., cols]) for k, v in feed.items()})
+        for o, x in zip(part.get_outputs(), got):
+            outs[o.name] = np.zeros((1, x.shape[1], size, size), np.float32)
+            outs[o.name][..., cols] = x
+        outs.setdefault("udp", feed["udp"])  # the finish took the udp itself before FUSION_FORMAT 19 (then: the pose; 20: also the darkest view)
+        return finish.run(None, {i.name: outs[i.name] for i in finish.get_inputs()})[0]
 
     diff = max(float(np.abs(run_banded(f, b) - whole.run(None, f)[0]).max()) for f, b in zip(feeds, bands))
     cpu = {"whole": [], "banded": []}

@@ -9,8 +9,13 @@ alternately on the same frames of the default runtime (walk clip, sample
 sheet, exact correspondences); per size: the median CPU ms per run and the
 largest difference of their outputs (float rounding only).
 
+``--graph finish``: the finish half of the banded fusion instead (``export_finish_onnx``:
+the refinement, the keep-seen rule and the fill on the whole frame, what a 256² default
+frame runs after the views' band; inked look), fed the fused colour and coverage of the
+same frames (this checkout's ``FastFusionGraph.fuse``, the same for both versions).
+
 Usage: python benchmarks/fusion_graph_ab.py [--baseline 87610d9] [--sizes 128,256,512] [--rounds 8]
-       [--json benchmarks/results/fusion_graph_ab.json]
+       [--graph whole|finish] [--json benchmarks/results/fusion_graph_ab.json]
 """
 from __future__ import annotations
 
@@ -34,6 +39,10 @@ ROOT = Path(__file__).resolve().parents[1]
 _EXPORT = r"""
 from conrt.runtime.backends.gl_lookup_backend import export_fusion_onnx
 from conrt.runtime.nn.checkpoint import resolve_model
+if sys.argv[5] == "finish":
+    from conrt.runtime.backends.gl_lookup_backend import export_finish_onnx
+    export_finish_onnx(resolve_model(None), sys.argv[3], int(sys.argv[1]))
+    sys.exit(0)
 try:  # one graph per sheet look (since FUSION_FORMAT 13): the frames' look
     export_fusion_onnx(resolve_model(None), sys.argv[3], int(sys.argv[1]), int(sys.argv[2]), True, sys.argv[4] == "1")
 except TypeError:  # older code: one graph, the look an input
@@ -41,9 +50,10 @@ except TypeError:  # older code: one graph, the look an input
 """
 
 
-def export_in(source: Path, size: int, views: int, path: Path, inked: bool) -> Path:
+def export_in(source: Path, size: int, views: int, path: Path, inked: bool, graph: str = "whole") -> Path:
     code = _LAUNCH.replace("from conrt.cli import main\nsys.exit(main())", _EXPORT)
-    proc = subprocess.run([sys.executable, "-c", code, str(source), str(size), str(views), str(path), str(int(inked))],
+    proc = subprocess.run([sys.executable, "-c", code, str(source), str(size), str(views), str(path), str(int(inked)),
+                           graph],
                           capture_output=True, text=True, env={**os.environ, "DISPLAY": ""}, timeout=1800)
     if proc.returncode != 0:
         raise SystemExit(f"export of {source} failed:\n{proc.stderr[-3000:]}")
@@ -72,11 +82,35 @@ def frames(size: int, count: int = 4) -> list[dict]:
         rt.close()
 
 
+def finish_feeds(feeds: list[dict]) -> list[dict]:
+    """The finish graph's feeds (fused colour, coverage, udp; pose, the udp ``encode_pose``'d, since
+    FUSION_FORMAT 19) of the whole graph's feeds."""
+    import torch
+    import torch.nn.functional as F
+
+    from conrt.runtime.backends.fusion_graph import FastFusionGraph
+    from conrt.runtime.nn.checkpoint import resolve_model
+
+    model = resolve_model(None).eval()
+    graph = FastFusionGraph(model, True, True)
+    out = []
+    with torch.no_grad():
+        for f in feeds:
+            (_, m, _, h, w), udp = f["sampled"].shape, torch.from_numpy(f["udp"])
+            fused, coverage = graph.fuse(torch.from_numpy(f["sampled"]).reshape(m, 4, h, w),
+                                         torch.from_numpy(f["cover"]).reshape(m, 1, h, w),
+                                         F.avg_pool2d(model.encode_pose(udp)[0], model.fusion.score_scale))
+            out.append({"fused": fused.numpy(), "coverage": coverage.numpy(), "udp": f["udp"],
+                        "pose": model.encode_pose(udp)[0].numpy()})  # each graph takes what it names
+    return out
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--baseline", default="87610d9")
     ap.add_argument("--sizes", default="128,256,512")
     ap.add_argument("--rounds", type=int, default=8)
+    ap.add_argument("--graph", choices=("whole", "finish"), default="whole")
     ap.add_argument("--json", type=Path, default=ROOT / "benchmarks" / "results" / "fusion_graph_ab.json")
     args = ap.parse_args(argv)
     from conrt.runtime.backends.onnx_backend import open_session
@@ -91,9 +125,11 @@ def main(argv=None) -> int:
         subprocess.run(["tar", "-x", "-C", str(base)], input=archive.stdout, check=True)
         for size in map(int, args.sizes.split(",")):
             feeds = frames(size)
-            views = feeds[0]["sampled"].shape[1]
-            sessions = {name: open_session(export_in(src, size, views, Path(tmp) / f"{name}-{size}.onnx",
-                                                     bool(feeds[0]["ink"][0] > 0.5)), 1)
+            views, inked = feeds[0]["sampled"].shape[1], bool(feeds[0]["ink"][0] > 0.5)
+            if args.graph == "finish":
+                feeds, inked = finish_feeds(feeds), True
+            sessions = {name: open_session(export_in(src, size, views, Path(tmp) / f"{name}-{size}.onnx", inked,
+                                                     args.graph), 1)
                         for name, src in (("baseline", base), ("head", ROOT))}
             feeds_of = {name: [{k: v for k, v in f.items() if k in {i.name for i in s.get_inputs()}} for f in feeds]
                         for name, s in sessions.items()}  # older graphs take the look as an input
@@ -112,7 +148,8 @@ def main(argv=None) -> int:
                                "load_1min": round(os.getloadavg()[0], 2)}
             print(f"{size}²: {med['baseline']:.2f} -> {med['head']:.2f} ms CPU per run "
                   f"({rows[str(size)]['ratio']}x), outputs within {diff:.1e}, load {rows[str(size)]['load_1min']}")
-    out = {"what": f"exact fusion graph, {args.baseline} (baseline) vs {head}, one ORT thread, "
+    what = "exact fusion graph" if args.graph == "whole" else "finish graph of the banded fusion (inked)"
+    out = {"what": f"{what}, {args.baseline} (baseline) vs {head}, one ORT thread, "
                    f"{args.rounds} interleaved rounds over the same 4 walk frames per size",
            "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "sizes": rows}
     args.json.parent.mkdir(parents=True, exist_ok=True)

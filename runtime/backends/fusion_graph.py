@@ -216,8 +216,7 @@ class FastFusionGraph(nn.Module):
                     darkest = darkest_views(sampled4, cover4)
                 rgba = ink_edges(rgba, darkest, edges, udp[:, 3:4])
             if f.nearest_fill:  # what no view sees, off the edges (lookup_net.fill_unseen)
-                rgba = fill_unseen(rgba, seen_colour, kept, torch.zeros_like(kept) if edges is None else edges,
-                                   udp[:, 3:4])
+                rgba = fill_unseen(rgba, seen_colour, kept, edges, udp[:, 3:4])
             if not self.inked and not self.shaded:
                 rgba = self.keep_plain_lookup(rgba, sampled4, cover4, udp)
         return torch.minimum(rgba, rgba[:, 3:4])  # premultiplied: colour never exceeds alpha (alpha: min(a, a))
@@ -237,11 +236,14 @@ class FastFusionGraph(nn.Module):
 class FusionViewsGraph(nn.Module):
     """The views' half of ``FastFusionGraph`` for ONNX export, on a band of columns:
     (sampled [1, M, 4, H, w], cover [1, M, 1, H, w], udp [1, 4, H, w]) -> (fused, coverage,
-    the views' ``darkest_view``: 0 where no view covers, as the other two).
+    the views' ``darkest_view``: 0 where no view covers, as the other two; pose: the
+    ``encode_pose``'d udp, for the finish: its full-size Slices, Mul and Concat cost ~0.45 ms
+    of ONNX Runtime a 256² frame there, ~1/3 of that on the band).
     Exact on the full frame's columns when the band starts at an even column (the
     score's pooling grid) and reaches ``BAND_REACH`` pooled pixels past every column any
     view or the target covers (or the frame's edge): the scores' convolutions and
-    resize reach at most that far, and where no view covers, fused and coverage are 0."""
+    resize reach at most that far, and where no view covers, fused and coverage are 0
+    (and the pose, where the target does not cover)."""
 
     def __init__(self, model):
         super().__init__()
@@ -250,24 +252,24 @@ class FusionViewsGraph(nn.Module):
     def forward(self, sampled, cover, udp):
         n, m, _, h, w = sampled.shape
         model = self.graph.model
-        fused, coverage = self.graph.fuse(sampled.reshape(m, 4, h, w), cover.reshape(m, 1, h, w),
-                                          F.avg_pool2d(model.encode_pose(udp)[0], model.fusion.score_scale))
-        return fused, coverage, darkest_views(sampled.reshape(m, 4, h, w), cover.reshape(m, 1, h, w))
+        pose = model.encode_pose(udp)[0]
+        sampled, cover = sampled.reshape(m, 4, h, w), cover.reshape(m, 1, h, w)
+        fused, coverage = self.graph.fuse(sampled, cover, F.avg_pool2d(pose, model.fusion.score_scale))
+        return fused, coverage, darkest_views(sampled, cover), pose
 
 
 class FusionFinishGraph(nn.Module):
     """The other half for ONNX export, on the full frame: (fused [1, 4, H, W],
-    coverage [1, 1, H, W], darkest [1, 4, H, W], udp [1, 4, H, W]) -> rgba; an inked
-    sheet's look only (the unlit rule takes the views)."""
+    coverage [1, 1, H, W], darkest [1, 4, H, W], pose [1, 4, H, W], the udp
+    ``encode_pose``'d) -> rgba; an inked sheet's look only (the unlit rule takes the views)."""
 
     def __init__(self, model, keep_seen: bool = True):
         super().__init__()
         self.graph = FastFusionGraph(model, keep_seen=keep_seen, inked=True)
 
-    def forward(self, fused, coverage, darkest, udp):
-        model = self.graph.model
-        udp = model.encode_pose(udp)[0]
-        return self.graph.finish(fused, coverage, udp, F.avg_pool2d(udp, model.fusion.refine_scale), darkest=darkest)
+    def forward(self, fused, coverage, darkest, pose):
+        return self.graph.finish(fused, coverage, pose, F.avg_pool2d(pose, self.graph.model.fusion.refine_scale),
+                                 darkest=darkest)
 
 
 def band_columns(udp_alpha: np.ndarray, cover: np.ndarray, size: int, score_scale: int, step: int

@@ -199,17 +199,21 @@ def ink_edges(rgba: torch.Tensor, darkest: torch.Tensor, edges: torch.Tensor, al
     return rgba + edges * darkest[:, 3:] * darker * (ink - rgba)
 
 
-def pull_push(colour: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
-    """colour [N, C, H, W] already times ``weight`` [N, 1, H, W] (0..1) -> [N, C, H, W]: the
-    weighted colour where the weight is, spread from the nearest weighted pixels elsewhere
-    (a pull-push pyramid: 2x2 means down to one pixel, each level's holes filled from the
-    coarser one on the way up; a level trusts its own mean where its weight passes 1/4)."""
-    colours, weights = [colour], [weight]
-    while min(colours[-1].shape[-2:]) > 1:
-        colours.append(F.avg_pool2d(colours[-1], 2, ceil_mode=True))
-        weights.append(F.avg_pool2d(weights[-1], 2, ceil_mode=True))
-    estimate = colours[-1] / weights[-1].clamp_min(1e-6)
-    for c, w in zip(reversed(colours[:-1]), reversed(weights[:-1])):
+def pull_push(weighted: torch.Tensor) -> torch.Tensor:
+    """weighted [N, C + 1, H, W]: a colour times a weight (0..1) and, last, the weight ->
+    [N, C, H, W]: the weighted colour where the weight is, spread from the nearest weighted
+    pixels elsewhere (a pull-push pyramid: 2x2 means down to one pixel, each level's holes
+    filled from the coarser one on the way up; a level trusts its own mean where its weight
+    passes 1/4). Colour and weight pool together (one pool a level); ``ceil_mode`` only on
+    odd sides, where it changes the windows: ONNX Runtime's AveragePool with it took ~5x as
+    long on even ones."""
+    levels = [weighted]
+    while min(levels[-1].shape[-2:]) > 1:
+        h, w = (int(x) for x in levels[-1].shape[-2:])
+        levels.append(F.avg_pool2d(levels[-1], 2, ceil_mode=bool(h % 2 or w % 2)))
+    estimate = levels[-1][:, :-1] / levels[-1][:, -1:].clamp_min(1e-6)
+    for level in reversed(levels[:-1]):
+        c, w = level[:, :-1], level[:, -1:]
         coarse = F.interpolate(estimate, size=c.shape[-2:], mode="bilinear", align_corners=False)
         trust = (4 * w).clamp(0, 1)
         estimate = trust * (c / w.clamp_min(1e-6)) + (1 - trust) * coarse
@@ -224,29 +228,41 @@ def pull_push(colour: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
 FILL_MARGIN = 6
 
 
-def fill_unseen(rgba: torch.Tensor, fused: torch.Tensor, kept: torch.Tensor, edges: torch.Tensor,
+def fill_unseen(rgba: torch.Tensor, fused: torch.Tensor, kept: torch.Tensor, edges: torch.Tensor | None,
                 alpha: torch.Tensor) -> torch.Tensor:
     """The keep-seen rule's fill of what no view sees, off the target's edges.
 
     rgba [N, 4, H, W] the keep-seen blend (the fused colour where ``kept``, the refinement
-    elsewhere), fused [N, 4, H, W] the views' fused colour (premultiplied), kept [N, 1, H, W]
-    where it is kept (coverage, 0 on the edges the refinement draws), edges [N, 1, H, W]
-    those edges (``target_edges``; 0 on unlit sheets), alpha [N, 1, H, W] the target's ->
-    rgba with the part not kept and off ``edges`` taken from the nearest kept colour
-    (``pull_push`` of the straight fused colour) times the alpha. The shipped refinement
-    filled small unseen patches inside a seen surface with toon outlines (the sample
-    demo's skirt: a patch no view shows, drawn as an orange ring; docs/conr_rt.md,
-    "What no view sees: the nearest seen colour"); it still draws the edges."""
+    elsewhere), fused [N, 4, H, W] the views' fused colour (premultiplied, 0..1), kept
+    [N, 1, H, W] where it is kept (coverage, 0 on the edges the refinement draws), edges
+    [N, 1, H, W] those edges (``target_edges``; 0 or None on unlit sheets), alpha [N, 1, H, W] the
+    target's -> rgba with the part not kept and off ``edges`` taken from the nearest kept
+    colour (``pull_push`` of the fused colour, weighted by its alpha: premultiplied, no
+    division at full size) times the alpha. The shipped refinement filled small unseen
+    patches inside a seen surface with toon outlines (the sample demo's skirt: a patch no
+    view shows, drawn as an orange ring; docs/conr_rt.md, "What no view sees: the nearest
+    seen colour"); it still draws the edges.
+
+    The pyramid starts at half size (a full-size level's own colour only mattered where a
+    pixel is partly kept: the same L1 on the fill benchmark's frames, ~1 ms less of ONNX
+    Runtime at 256² with its straight colour's division and slices) and its colour comes
+    back bilinearly (the nearest half-size pixel's lost 1 % L1 on unlit n = 4 sheets:
+    docs/runtime.md, "Session 9")."""
+    h, w = (int(x) for x in rgba.shape[-2:])  # ints: constants of the exported graph
     inside = (alpha > 0.5).to(rgba.dtype)
     weight = kept * inside
-    straight = fused[:, :3] / fused[:, 3:4].clamp_min(1e-6)
-    near = pull_push(straight * weight, weight).clamp(0, 1)
-    k = max(1, round(FILL_MARGIN * int(rgba.shape[-1]) / 256))  # int: a constant of the exported graph
-    # edges grown by k px (a max over rows, then over columns: 2(2k+1) compares, not (2k+1)^2)
-    near_edges = F.max_pool2d(F.max_pool2d(edges, (1, 2 * k + 1), 1, (0, k)), (2 * k + 1, 1), 1, (k, 0))
-    rest = (1 - kept) * (1 - near_edges) * inside  # off the target the runtime clips the frame anyway
+    half = F.avg_pool2d(fused * weight, 2, ceil_mode=bool(h % 2 or w % 2))  # [rgb a w, a w] at half size
+    near = F.interpolate(pull_push(half).clamp(0, 1), size=(h, w), mode="bilinear", align_corners=False)
+    fill = torch.cat([near * alpha, alpha], 1)
+    rest = inside
+    if edges is not None:
+        k = max(1, round(FILL_MARGIN * w / 256))
+        # edges grown by k px (a max over rows, then over columns: 2(2k+1) compares, not (2k+1)^2)
+        rest = rest - F.max_pool2d(F.max_pool2d(edges, (1, 2 * k + 1), 1, (0, k)), (2 * k + 1, 1), 1, (k, 0))
+    # (1 - kept)(1 - near_edges) inside (the masks 0 or 1); off the target the runtime clips the frame anyway
+    rest = F.relu(rest - kept)
     rest = rest * (weight.amax((2, 3), keepdim=True) > 0).to(rgba.dtype)  # no view sees anything: nothing is near
-    return rgba + rest * (torch.cat([near * alpha, alpha], 1) - rgba)
+    return rgba + rest * (fill - rgba)
 
 
 def _conv(cin, cout, stride=1, activation="prelu"):

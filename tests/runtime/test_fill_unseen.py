@@ -91,7 +91,7 @@ def test_pull_push_spreads_the_nearest_colours():
     weight = torch.zeros(1, 1, 32, 32)
     colour[0, 0, :, 4], colour[0, 2, :, 27] = 1, 1
     weight[..., 4], weight[..., 27] = 1, 1
-    out = pull_push(colour * weight, weight)
+    out = pull_push(torch.cat([colour * weight, weight], 1))
     assert torch.allclose(out[0, :, :, 4], colour[0, :, :, 4]) and torch.allclose(out[0, :, :, 27], colour[0, :, :, 27])
     assert (out[0, 0, :, :9] > 0.75).all() and (out[0, 2, :, 23:] > 0.75).all()
     assert (out[0, 0, :, :14] > out[0, 2, :, :14]).all() and (out[0, 2, :, 18:] > out[0, 0, :, 18:]).all()
@@ -105,3 +105,39 @@ def test_with_nothing_seen_the_refinement_fills_everything(nudged):
     assert cover.max() == 0
     assert torch.equal(_shade(nudged, frame, 1.0, True), _shade(nudged, frame, 1.0, False))
     assert torch.equal(_shade(nudged, frame, 0.0, True), _shade(nudged, frame, 0.0, False))
+
+
+def test_pull_push_pools_with_ceil_mode_only_on_odd_sides(monkeypatch):
+    """ONNX Runtime's AveragePool with ceil_mode ran ~5x slower (docs/runtime.md, "Session 9"):
+    the pyramid asks for it only where a side is odd (where it changes the windows), and an odd
+    frame still keeps its known colours and fills the rest."""
+    import torch.nn.functional as F
+
+    calls = []
+    pool = F.avg_pool2d
+
+    def recording(x, *args, ceil_mode=False, **kwargs):
+        calls.append((tuple(x.shape[-2:]), ceil_mode))
+        return pool(x, *args, ceil_mode=ceil_mode, **kwargs)
+
+    monkeypatch.setattr(F, "avg_pool2d", recording)
+    for h, w in ((32, 32), (33, 20)):
+        colour, weight = torch.zeros(1, 3, h, w), torch.zeros(1, 1, h, w)
+        colour[0, 1, :, 2], weight[..., 2] = 1, 1
+        calls.clear()
+        out = pull_push(torch.cat([colour * weight, weight], 1))
+        assert calls and all(ceil == bool(side[0] % 2 or side[1] % 2) for side, ceil in calls), calls
+        assert torch.equal(out[0, :, :, 2], colour[0, :, :, 2]) and (out[0, 1] > 0.99).all()
+
+
+def test_the_fill_pools_without_ceil_mode_in_the_exported_graph(nudged, tmp_path):
+    """The finish graph at an even side (the runtime's sizes are multiples of 32): no AveragePool
+    with ceil_mode left (each was ~5x an ordinary one in ONNX Runtime), the fill still there."""
+    import onnx
+
+    from conrt.runtime.backends.gl_lookup_backend import export_finish_onnx
+
+    graph = onnx.load(str(export_finish_onnx(nudged, tmp_path / "finish.onnx", 64))).graph
+    pools = [n for n in graph.node if n.op_type == "AveragePool"]
+    assert len(pools) > 6  # the refinement's inputs and the fill's pyramid down to one pixel
+    assert not [n.name for n in pools if any(a.name == "ceil_mode" and a.i for a in n.attribute)]
