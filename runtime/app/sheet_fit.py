@@ -427,7 +427,7 @@ def residual_warp(moving: np.ndarray, fixed: np.ndarray, iterations: int = 80, s
     (an arm over the body, the hair line) pull too; ``outline_iterations``
     more steps on the SDF alone then bring the outline back onto the drawn
     one where the colours pulled it off."""
-    from scipy.ndimage import gaussian_filter, zoom  # lazy: scipy only on this path
+    from scipy.ndimage import gaussian_filter, map_coordinates, zoom  # lazy: scipy only on this path
 
     h, w = fixed.shape
     clip = clip or max(8.0, 0.08 * h)
@@ -451,7 +451,9 @@ def residual_warp(moving: np.ndarray, fixed: np.ndarray, iterations: int = 80, s
         gg = (g * g).sum((0, 1))
         grid = np.mgrid[0:fix.shape[0], 0:fix.shape[1]].astype(np.float32)
         for _ in range(iters):
-            diff = _bilinear(m, grid + u) - f  # [C, H, W]
+            coords = grid + u
+            mw = np.stack([map_coordinates(c, coords, order=1, mode="nearest") for c in m])
+            diff = mw - f  # [C, H, W]
             num = (diff[:, None] * g).sum(0)  # [2, H, W]
             denom = gg + (diff * diff).sum(0)
             denom[denom < 1e-6] = np.inf
@@ -471,26 +473,6 @@ def residual_warp(moving: np.ndarray, fixed: np.ndarray, iterations: int = 80, s
     if use_colour and outline_iterations > 0:
         u = run(moving, fixed, 1.0, u, outline_iterations, sigma, clip, colour=False)
     return u
-
-
-def _bilinear(channels: np.ndarray, coords: np.ndarray) -> np.ndarray:
-    """``channels`` [C, H, W] sampled at ``coords`` [2, H', W'] (y, x in
-    pixels), bilinear, coordinates outside clamped to the edge: what
-    ``scipy.ndimage.map_coordinates(order=1, mode="nearest")`` gives per
-    channel, with the corners and weights found once for all channels (the
-    residual warp's inner step, half its time with map_coordinates)."""
-    c, h, w = channels.shape
-    y = np.clip(coords[0], 0, h - 1)
-    x = np.clip(coords[1], 0, w - 1)
-    y0 = np.minimum(y.astype(np.int32), max(h - 2, 0))
-    x0 = np.minimum(x.astype(np.int32), max(w - 2, 0))
-    fy, fx = y - y0, x - x0
-    i = y0 * w + x0
-    flat = channels.reshape(c, -1)
-    dy, dx = (w if h > 1 else 0), (1 if w > 1 else 0)
-    a, b, cc, d = flat[:, i], flat[:, i + dx], flat[:, i + dy], flat[:, i + dy + dx]
-    top = a + (b - a) * fx
-    return top + (cc + (d - cc) * fx - top) * fy
 
 
 def warp_udp(udp: np.ndarray, u: np.ndarray, drawn: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

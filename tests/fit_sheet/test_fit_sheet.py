@@ -341,20 +341,3 @@ def test_the_plain_cost_misses_a_thin_leg_swing(gl_ctx, character):
         x, _ = pattern_search(x0, cost, np.full(len(x0), 16.0), free, search_bounds(90.0, 35.0, len(fitter.bones)),
                               levels=3)
     assert abs(x[i]) < 1e-9, x[i]
-
-
-def test_the_warps_bilinear_sampling_is_map_coordinates_order_1():
-    """``_bilinear`` (the residual warp's per-step resampling, all channels at
-    once) gives what scipy's ``map_coordinates(order=1, mode="nearest")``
-    gives per channel, inside the frame and outside it (clamped to the edge);
-    float32 rounding only."""
-    from scipy.ndimage import map_coordinates
-
-    from conrt.runtime.app.sheet_fit import _bilinear
-
-    rng = np.random.default_rng(3)
-    channels = (rng.random((4, 40, 56)) * 10).astype(np.float32)
-    coords = (np.mgrid[0:40, 0:56] + (rng.random((2, 40, 56)) - 0.5) * 30).astype(np.float32)
-    coords[:, 0, :3] = [[-7.5, 39.0, 45.2], [3.0, -0.25, 60.0]]  # outside, on the last row, past the right edge
-    expected = np.stack([map_coordinates(c, coords, order=1, mode="nearest") for c in channels])
-    np.testing.assert_allclose(_bilinear(channels, coords), expected, atol=1e-5 * 10)
