@@ -17,34 +17,6 @@ from conrt.cli import main
 from .conftest import bad_drawing
 
 
-@pytest.fixture(scope="module")
-def turnaround(gl_ctx, character):
-    """A front and a side view of the rig drawn in ONE pose (a turnaround,
-    ``make_turnaround``: arms and legs turned about random axes, each view
-    off its label, rescaled, shifted, limbs stretched, its own ink and size)
-    -> ([(framed drawing 256², true UDP framed)], labels)."""
-    from conrt.runtime.app.session import fit_sheet_udps
-    from conrt.runtime.app.sheet_fit import prepare_drawing
-    from conrt.training.fit_drawings import make_turnaround
-
-    labels = [0.0, 90.0]
-    views = [(prepare_drawing(d, f"v{k}", 256), fit_sheet_udps([t], [d], 256)[0])
-             for k, (d, t, _) in enumerate(make_turnaround(gl_ctx, character, labels, 0))]
-    return views, labels
-
-
-@pytest.fixture(scope="module")
-def both_fits(gl_ctx, character, turnaround):
-    from conrt.runtime.app.sheet_fit import SheetFitter
-
-    views, labels = turnaround
-    names = ["front", "side"]
-    with SheetFitter(gl_ctx, character, 256) as fitter:
-        joint = fitter.fit_joint([d for d, _ in views], names, labels)
-        separate = [fitter.fit(d, n, lab) for (d, _), n, lab in zip(views, names, labels)]
-    return joint, separate
-
-
 def test_joint_fit_recovers_a_shared_pose_better_than_separate_fits(turnaround, both_fits):
     """The same two drawings, fitted separately (``fit``) and jointly
     (``fit_joint``): the joint fit's written UDPs are closer to the true ones
