@@ -153,7 +153,7 @@ def bench(sheets: int, seed: int, picture: Path | None, shading: bool = True, jo
           modes=("per_view", "turnaround"), turnaround_picture: Path | None = None,
           part_weight: float | None = None, methods=("separate", "joint"), colour_weight: float | None = None,
           joint_part_weight: float | None = None, joint_fine_levels: int | None = None,
-          recoloured: bool = False, palette: str | None = None) -> dict:
+          recoloured: bool = False, palette: str | None = None, joint_min_gain: float | None = None) -> dict:
     """Per mode (``per_view``: each drawing its own pose, the issue's
     benchmark; ``turnaround``: one pose per sheet, shared by its 4 views) and
     per method (``separate``: ``conrt fit-sheet``; ``joint``: ``conrt
@@ -169,9 +169,9 @@ def bench(sheets: int, seed: int, picture: Path | None, shading: bool = True, jo
     from conrt.characters.gltf_io import load_character, save_character
     from conrt.characters.procedural import generate
     from conrt.runtime.app.session import fit_sheet_udps
-    from conrt.runtime.app.sheet_fit import (COLOUR_WEIGHT, JOINT_FINE_LEVELS, JOINT_PART_WEIGHT, PALETTE,
-                                             PART_WEIGHT, FitParams, SheetFitter, downsample_drawing, fit_picture,
-                                             prepare_drawing)
+    from conrt.runtime.app.sheet_fit import (COLOUR_WEIGHT, JOINT_FINE_LEVELS, JOINT_MIN_GAIN, JOINT_PART_WEIGHT,
+                                             PALETTE, PART_WEIGHT, FitParams, SheetFitter, downsample_drawing,
+                                             fit_picture, prepare_drawing)
     from conrt.shaders import ToonPass, UdpPass, create_context, frame_character, release_context
     from conrt.training.fit_drawings import make_drawing, make_turnaround, recolour, udp_error
 
@@ -186,10 +186,11 @@ def bench(sheets: int, seed: int, picture: Path | None, shading: bool = True, jo
     joint_part_weight = JOINT_PART_WEIGHT if joint_part_weight is None else joint_part_weight
     joint_fine_levels = JOINT_FINE_LEVELS if joint_fine_levels is None else joint_fine_levels
     palette = PALETTE if palette is None else palette
+    joint_min_gain = JOINT_MIN_GAIN if joint_min_gain is None else joint_min_gain
     try:
         with SheetFitter(ctx, character, 256, part_weight=part_weight, colour_weight=colour_weight,
                          joint_part_weight=joint_part_weight, joint_fine_levels=joint_fine_levels,
-                         palette=palette) as fitter, ToonPass(ctx, 256, 256) as toon, \
+                         palette=palette, joint_min_gain=joint_min_gain) as fitter, ToonPass(ctx, 256, 256) as toon, \
                 UdpPass(ctx, 256, 256) as udp_pass:
             toon.set_character(character)
             udp_pass.set_character(character)
@@ -288,7 +289,7 @@ def bench(sheets: int, seed: int, picture: Path | None, shading: bool = True, jo
                 "(benchmarks/fit_sheet_bench.py)",
         "character_seed": seed, "part_weight": part_weight, "joint_part_weight": joint_part_weight,
         "recoloured": recoloured, "palette": palette,
-        "joint_fine_levels": joint_fine_levels,
+        "joint_fine_levels": joint_fine_levels, "joint_min_gain": joint_min_gain,
         "colour_weight": colour_weight, "sheets": sheets, "views_per_sheet": len(LABELS),
         "labels": list(LABELS),
         "modes": {"per_view": "each drawing its own pose (seeds 1000 * sheet + view)",
@@ -330,6 +331,9 @@ def main() -> int:
                     help="levels of the joint fit's fine pose search (default: JOINT_FINE_LEVELS)")
     ap.add_argument("--joint-part-weight", type=float, default=None,
                     help="weight of the part term in the joint fit (default: JOINT_PART_WEIGHT; 0: none)")
+    ap.add_argument("--joint-min-gain", type=float, default=None,
+                    help="a joint search level ends when a sweep gains less (default: JOINT_MIN_GAIN; 0: the search "
+                         "before it)")
     args = ap.parse_args()
     modes = tuple(m.strip() for m in args.modes.split(",") if m.strip())
     if not modes or set(modes) - {"per_view", "turnaround"}:
@@ -337,7 +341,8 @@ def main() -> int:
     result = bench(args.sheets, args.seed, args.picture, not args.no_shading, args.jobs, modes,
                    args.turnaround_picture, args.part_weight,
                    tuple(m.strip() for m in args.methods.split(",") if m.strip()), args.colour_weight,
-                   args.joint_part_weight, args.joint_fine_levels, args.recolour, args.palette)
+                   args.joint_part_weight, args.joint_fine_levels, args.recolour, args.palette,
+                   args.joint_min_gain)
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(result, indent=1))
     print(json.dumps({mode: {method: {"summary": r["summary"], "shading_l1": r["shading_l1"]}

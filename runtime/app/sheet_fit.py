@@ -97,6 +97,12 @@ ARM_GRID_DEG = (5.0, 35.0, 60.0, 80.0)  # tried for both arms before the search
 # -14 % toon renders against two (9253 -> 7997 on the benchmark's turnarounds), UDP
 # error 0.0145 -> 0.0146, shading L1 1.085 -> 1.090 x the true UDPs' (docs/fit_sheet.md).
 JOINT_FINE_LEVELS = 1
+# A joint search's level ends when a sweep lowered the cost by less than this
+# (0: only when a sweep finds nothing, as pattern_search). The last sweeps of a
+# level gain little and cost as much as the first (every parameter tried both
+# ways, every view rendered per pose trial): on the benchmark's sheet 0 the fine
+# stage's 7 sweeps gained 0.026, 0.028, 0.0024, 0.0018, 0.0014, 0.0009, 0.
+JOINT_MIN_GAIN = 0.003
 FINE_WORK = 256  # side of the fine pose sweeps (thin limbs are a pixel or two wide at 128)
 POSE_CANDIDATES = 2  # coarse fits (yaws >= 30 degrees apart) that get a pose search
 # Weight of the colour-agreement term beside (1 - IoU): 0.25 let mirrored
@@ -165,6 +171,8 @@ PALETTE_NEAR_SHARE = 0.75
 # on the benchmark's 8 recoloured turnaround views the matched colours took the
 # drawing's own part label on 0.79 of the pixels with 24, 0.78 with 12.
 PALETTE_CLUSTERS = 24
+# A search step is taken when it lowers the cost by more than this.
+PATTERN_TOLERANCE = 1e-6
 
 
 @dataclass
@@ -503,7 +511,8 @@ class SheetFitter:
     def __init__(self, ctx, character: Character, size: int = 256, work: int = 128,
                  colour_weight: float = COLOUR_WEIGHT, part_weight: float = PART_WEIGHT,
                  joint_part_weight: float = JOINT_PART_WEIGHT,
-                 joint_fine_levels: int = JOINT_FINE_LEVELS, palette: str = PALETTE):
+                 joint_fine_levels: int = JOINT_FINE_LEVELS, palette: str = PALETTE,
+                 joint_min_gain: float = JOINT_MIN_GAIN):
         if size < MIN_DRAWING_PX:
             raise ConfigError(f"--size must be at least {MIN_DRAWING_PX}, got {size}")
         if not 32 <= work <= size:
@@ -519,6 +528,9 @@ class SheetFitter:
         if joint_fine_levels not in (1, 2, 3):
             raise ConfigError(f"joint fine levels: choose 1, 2 or 3 (4, 2, 1 degree steps), got {joint_fine_levels}")
         self.joint_fine_levels = int(joint_fine_levels)
+        if not (math.isfinite(joint_min_gain) and joint_min_gain >= 0):
+            raise ConfigError(f"the joint search's minimum gain must be a finite number >= 0, got {joint_min_gain}")
+        self.joint_min_gain = float(joint_min_gain)
         if palette not in PALETTE_MODES:
             raise ConfigError(f"palette {palette!r}: choose one of {', '.join(PALETTE_MODES)}")
         self.palette = palette
@@ -536,7 +548,9 @@ class SheetFitter:
             toon.set_character(character)
         self._udp.set_character(character)
         self._base: dict[float, Camera] = {}
+        self._poses: dict[tuple, Pose] = {}  # FitParams' pose part -> Pose (:meth:`pose`)
         self._views: dict[int, dict] = {}  # a joint fit's views rendered here (view_setup)
+        self._search_id = 0  # which joint search a view's cached costs belong to
         self.evaluations = 0
 
     def cost_settings(self) -> dict:
@@ -576,6 +590,16 @@ class SheetFitter:
         axis, then each bone of ``p.turns`` turned about the viewing axis
         (children follow their parents); ``bone:out`` towards / away from the
         camera, ``bone:x`` (``y``, ``z``) about the body's own axis."""
+        # the views of a joint fit and a camera-only trial pose the rig alike: posed once
+        key = (p.yaw if p.pose_yaw is None else p.pose_yaw, *p.arms_lowered, *sorted(p.turns.items()))
+        pose = self._poses.get(key)
+        if pose is None:
+            if len(self._poses) > 64:
+                self._poses.clear()
+            pose = self._poses[key] = self._pose(p)
+        return pose
+
+    def _pose(self, p: FitParams) -> Pose:
         skel = self.character.skeleton
         human = self.character.humanoid
         view_axis = orbit_direction(p.yaw if p.pose_yaw is None else p.pose_yaw, 0.0)
@@ -954,20 +978,64 @@ class SheetFitter:
 
     def _joint_search(self, split: "_ViewSplit", x, fine: bool, steps, free, lo, hi, levels):
         """:func:`pattern_search` over the joint vector (every view's camera,
-        then the shared pose), cost = mean over the views; a view is rendered
-        again only when its camera or the pose moved (all of them, split
-        between the processes, when the pose moved)."""
+        then the shared pose), cost = mean over the views, in the same order
+        with the same steps and acceptance. A view's camera moves only that
+        view's cost, so each sweep's camera block runs as one camera sweep per
+        view (:meth:`view_camera_sweep`), all views at once (split between the
+        processes) instead of one trial at a time; a pose trial renders every
+        view. Each view caches its costs for the search (a sweep often tries a
+        point again)."""
         nv = (len(x) - 2 - len(self.joint_bones)) // 4
-        seen: dict[tuple[int, bytes], tuple[float, float, float]] = {}
+        self._search_id += 1
+        search = self._search_id
+        x = np.asarray(x, np.float64).copy()
+        steps = np.asarray(steps, np.float64).copy()
 
-        def cost(v):
-            keys = {k: (k, np.round(np.concatenate([v[4 * k:4 * k + 4], v[4 * nv:]]), 6).tobytes()) for k in range(nv)}
-            todo = {k: (k, self._view_params(v, nv, k), fine) for k, key in keys.items() if key not in seen}
-            for k, c in split.map("view_cost", todo).items():
-                seen[keys[k]] = c
-            return tuple(float(c) for c in np.mean([seen[keys[k]] for k in range(nv)], 0))
+        def vec(v, k):
+            return np.concatenate([v[4 * k:4 * k + 4], v[4 * nv:]])
 
-        return pattern_search(x, cost, steps, free, (lo, hi), levels)
+        def view_costs(v) -> dict:
+            return split.map("view_cost_cached", {k: (k, search, fine, vec(v, k)) for k in range(nv)})
+
+        def mean(costs: dict) -> tuple:
+            return tuple(float(c) for c in np.mean([costs[k] for k in range(nv)], 0))
+
+        costs = view_costs(x)
+        best = mean(costs)
+        cams = {k: slice(4 * k, 4 * k + 4) for k in range(nv) if free[4 * k:4 * k + 4].any()}
+        pose_free = [i for i in np.flatnonzero(free) if i >= 4 * nv]
+        for _ in range(levels):
+            improved = True
+            while improved:
+                improved, start = False, best[0]
+                # the camera block: the mean moves by a view's change / nv, hence nv x the tolerance
+                swept = split.map("view_camera_sweep", {
+                    k: (k, search, fine, vec(x, k), steps[s], free[s], lo[s], hi[s], costs[k], nv * PATTERN_TOLERANCE)
+                    for k, s in cams.items()})
+                for k, (cam, c, moved) in swept.items():
+                    x[cams[k]], costs[k] = cam, c
+                    improved |= moved
+                best = mean(costs)
+                for i in pose_free:  # the pose block, as pattern_search
+                    for sign in (1.0, -1.0):
+                        moved = False
+                        while True:
+                            trial = x.copy()
+                            trial[i] = np.clip(trial[i] + sign * steps[i], lo[i], hi[i])
+                            if trial[i] == x[i]:
+                                break
+                            trial_costs = view_costs(trial)
+                            c = mean(trial_costs)
+                            if c[0] < best[0] - PATTERN_TOLERANCE:
+                                x, best, costs, moved, improved = trial, c, trial_costs, True, True
+                            else:
+                                break
+                        if moved:
+                            break
+                if start - best[0] < self.joint_min_gain:
+                    improved = False  # the sweeps' gains have faded: the next level (or done)
+            steps *= 0.5
+        return x, best
 
     # -- one view of a joint fit, by its index (in whichever process renders it)
     def view_setup(self, k: int, drawing: np.ndarray, name: str, label_yaw: float | None) -> None:
@@ -1002,6 +1070,41 @@ class SheetFitter:
     def view_cost(self, k: int, p: FitParams, fine: bool) -> tuple[float, float, float]:
         v = self._views[k]
         return self._cost(p, *(v["fine"] if fine else v["coarse"].target))
+
+    def view_cost_cached(self, k: int, search: int, fine: bool, v: np.ndarray) -> tuple[float, float, float]:
+        """:meth:`view_cost` of the joint search ``search`` at ``v`` (the view's
+        camera, then the shared pose), each point rendered once per search."""
+        view = self._views[k]
+        if view.get("search") != search:
+            view["search"], view["seen"] = search, {}
+        key = np.round(v, 6).tobytes()
+        if key not in view["seen"]:
+            view["seen"][key] = self.view_cost(k, FitParams.from_vector(v, self.joint_bones, pose_yaw=0.0), fine)
+        return view["seen"][key]
+
+    def view_camera_sweep(self, k: int, search: int, fine: bool, v: np.ndarray, steps, free, lo, hi,
+                          cost: tuple, tolerance: float) -> tuple[np.ndarray, tuple, bool]:
+        """One sweep of :func:`pattern_search` over the view's camera (the first
+        4 entries of ``v``; the shared pose held) from its ``cost`` ->
+        (camera, its cost, whether it moved)."""
+        v = np.asarray(v, np.float64).copy()
+        moved_any = False
+        for i in np.flatnonzero(free):
+            for sign in (1.0, -1.0):
+                moved = False
+                while True:
+                    trial = v.copy()
+                    trial[i] = np.clip(trial[i] + sign * steps[i], lo[i], hi[i])
+                    if trial[i] == v[i]:
+                        break
+                    c = self.view_cost_cached(k, search, fine, trial)
+                    if c[0] < cost[0] - tolerance:
+                        v, cost, moved, moved_any = trial, c, True, True
+                    else:
+                        break
+                if moved:
+                    break
+        return v[:4], cost, moved_any
 
     def view_recamera(self, k: int, p: FitParams) -> FitParams:
         """``p``'s pose seen from the best camera: yaws around the label (or
@@ -1086,7 +1189,7 @@ def pattern_search(x: np.ndarray, cost, steps: np.ndarray, free: np.ndarray, bou
                         if trial[i] == x[i]:
                             break
                         c = cost(trial)
-                        if c[0] < best[0] - 1e-6:
+                        if c[0] < best[0] - PATTERN_TOLERANCE:
                             x, best, moved, improved = trial, c, True, True
                         else:
                             break

@@ -45,6 +45,37 @@ def drawings(gl_ctx, character, tmp_path_factory):
     return folder, made
 
 
+@pytest.fixture(scope="session")
+def turnaround(gl_ctx, character):
+    """A front and a side view of the rig drawn in ONE pose (a turnaround,
+    ``make_turnaround``: arms and legs turned about random axes, each view
+    off its label, rescaled, shifted, limbs stretched, its own ink and size)
+    -> ([(framed drawing 256², true UDP framed)], labels)."""
+    from conrt.runtime.app.session import fit_sheet_udps
+    from conrt.runtime.app.sheet_fit import prepare_drawing
+    from conrt.training.fit_drawings import make_turnaround
+
+    labels = [0.0, 90.0]
+    views = [(prepare_drawing(d, f"v{k}", 256), fit_sheet_udps([t], [d], 256)[0])
+             for k, (d, t, _) in enumerate(make_turnaround(gl_ctx, character, labels, 0))]
+    return views, labels
+
+
+@pytest.fixture(scope="session")
+def both_fits(gl_ctx, character, turnaround):
+    """The turnaround fitted jointly and each view separately (256/128): the
+    joint-fit tests compare them, the view-file test re-renders them (one
+    set of fits for the session instead of a fit per test)."""
+    from conrt.runtime.app.sheet_fit import SheetFitter
+
+    views, labels = turnaround
+    names = ["front", "side"]
+    with SheetFitter(gl_ctx, character, 256) as fitter:
+        joint = fitter.fit_joint([d for d, _ in views], names, labels)
+        separate = [fitter.fit(d, n, lab) for (d, _), n, lab in zip(views, names, labels)]
+    return joint, separate
+
+
 def bad_drawing(drawing: np.ndarray, kind: str) -> np.ndarray:
     """``drawing`` made bad the way the bad-input tests need: ``opaque`` (no
     transparent background), ``blank`` (nothing drawn), ``tiny`` (30 x 48 px)."""

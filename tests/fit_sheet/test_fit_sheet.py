@@ -123,21 +123,22 @@ def test_swapped_legs_are_taken_only_when_they_fit_clearly_better(gl_ctx, charac
         assert abs(right.turns["leftUpperLeg"] - 24.0) <= 8.0 and abs(right.turns["rightUpperLeg"]) <= 8.0, right
 
 
-def test_view_file_camera_and_pose_rerender_the_fitted_rig(gl_ctx, character, drawings):
-    """What the view file stores is what was fitted: rendering the rig with it
-    gives the silhouette whose IoU fit.json reports."""
-    from conrt.runtime.app.sheet_fit import SheetFitter, iou, prepare_drawing
+def test_view_file_camera_and_pose_rerender_the_fitted_rig(gl_ctx, character, turnaround, both_fits):
+    """What the view file stores is what was fitted: rendering the rig with
+    it gives the silhouette whose IoU fit.json reports, for the separate fit
+    (a drawing's own pose) and the joint fit (the shared pose about the body's
+    axes). The session's turnaround fits (conftest ``both_fits``), not a fit
+    of its own."""
+    from conrt.runtime.app.sheet_fit import iou
     from conrt.shaders import UdpPass
 
-    folder, made = drawings
-    size = 128  # the check holds at any size; 128/64 fits in a fraction of the 256/128 time
-    drawing = prepare_drawing(made["front"][0], "front", size)
-    with SheetFitter(gl_ctx, character, size, 64) as fitter:
-        fit = fitter.fit(drawing, "front", 0.0)
-    with UdpPass(gl_ctx, size, size) as udp:
+    views, _ = turnaround
+    joint, separate = both_fits
+    with UdpPass(gl_ctx, 256, 256) as udp:
         udp.set_character(character)
-        again = udp.run(fit.pose, fit.camera).data[..., 3] > 0
-    assert iou(again, drawing[..., 3] >= 128) == pytest.approx(fit.iou_pose, abs=1e-6)
+        for fit, (drawing, _) in [*zip(separate, views), *zip(joint, views)]:
+            again = udp.run(fit.pose, fit.camera).data[..., 3] > 0
+            assert iou(again, drawing[..., 3] >= 128) == pytest.approx(fit.iou_pose, abs=1e-6), fit.name
 
 
 def test_a_turn_about_the_viewing_axis_turns_the_limb_in_the_picture(gl_ctx, character):

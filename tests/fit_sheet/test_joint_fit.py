@@ -17,34 +17,6 @@ from conrt.cli import main
 from .conftest import bad_drawing
 
 
-@pytest.fixture(scope="module")
-def turnaround(gl_ctx, character):
-    """A front and a side view of the rig drawn in ONE pose (a turnaround,
-    ``make_turnaround``: arms and legs turned about random axes, each view
-    off its label, rescaled, shifted, limbs stretched, its own ink and size)
-    -> ([(framed drawing 256², true UDP framed)], labels)."""
-    from conrt.runtime.app.session import fit_sheet_udps
-    from conrt.runtime.app.sheet_fit import prepare_drawing
-    from conrt.training.fit_drawings import make_turnaround
-
-    labels = [0.0, 90.0]
-    views = [(prepare_drawing(d, f"v{k}", 256), fit_sheet_udps([t], [d], 256)[0])
-             for k, (d, t, _) in enumerate(make_turnaround(gl_ctx, character, labels, 0))]
-    return views, labels
-
-
-@pytest.fixture(scope="module")
-def both_fits(gl_ctx, character, turnaround):
-    from conrt.runtime.app.sheet_fit import SheetFitter
-
-    views, labels = turnaround
-    names = ["front", "side"]
-    with SheetFitter(gl_ctx, character, 256) as fitter:
-        joint = fitter.fit_joint([d for d, _ in views], names, labels)
-        separate = [fitter.fit(d, n, lab) for (d, _), n, lab in zip(views, names, labels)]
-    return joint, separate
-
-
 def test_joint_fit_recovers_a_shared_pose_better_than_separate_fits(turnaround, both_fits):
     """The same two drawings, fitted separately (``fit``) and jointly
     (``fit_joint``): the joint fit's written UDPs are closer to the true ones
@@ -139,3 +111,50 @@ def test_bad_drawings_get_the_same_named_errors_with_joint(character_file, drawi
     assert main(["fit-sheet", str(character_file), str(folder), "-o", str(out), "--joint"]) == 1
     assert message in caplog.text
     assert not out.exists() or not any(out.iterdir())
+
+
+def test_the_joint_search_is_a_pattern_search_over_the_views_mean_cost(gl_ctx, character, turnaround):
+    """``_joint_search`` sweeps each view's camera on its own (a camera moves
+    only its view's cost, so the views' sweeps run at once, split between the
+    processes) and the shared pose with every view: with no minimum gain it
+    ends where :func:`pattern_search` over the views' mean cost ends, in no
+    more renders; a minimum gain ends the level after the first sweep that
+    gained less, in fewer renders."""
+    from conrt.runtime.app.sheet_fit import SheetFitter, _ViewSplit, pattern_search
+
+    views, labels = turnaround
+    with SheetFitter(gl_ctx, character, 256, 64, joint_min_gain=0.0) as fitter, \
+            _ViewSplit(fitter, 1, "auto") as split:
+        for k, ((drawing, _), label) in enumerate(zip(views, labels)):
+            fitter.view_setup(k, drawing, f"v{k}", label)
+            fitter.view_coarse(k)
+        nv, nb = len(views), len(fitter.joint_bones)
+        cams = [fitter._views[k]["coarse"].candidates[0][0] for k in range(nv)]
+        x = np.array([v for q in cams for v in q.camera_vector()] + [35.0, 35.0] + [0.0] * nb)
+        steps = np.array([4.0, 0.03, 0.03, 0.03] * nv + [16.0, 16.0] + [16.0] * nb)
+        free = np.zeros(len(x), bool)
+        free[:4 * nv] = True
+        free[4 * nv:4 * nv + 6] = True  # the arms and the upper arms' turns: enough pose trials
+        lo, hi = x - 40.0, x + 40.0
+
+        def mean_cost(v):
+            return tuple(np.mean([fitter.view_cost(k, fitter._view_params(v, nv, k), False) for k in range(nv)], 0))
+
+        before = fitter.evaluations
+        x_ref, c_ref = pattern_search(x, mean_cost, steps, free, (lo, hi), levels=2)
+        ref_renders, before = fitter.evaluations - before, fitter.evaluations
+        x_joint, c_joint = fitter._joint_search(split, x, False, steps, free, lo, hi, levels=2)
+        renders = fitter.evaluations - before
+        np.testing.assert_allclose(x_joint, x_ref, atol=1e-9)
+        assert c_joint[0] == pytest.approx(c_ref[0], abs=1e-9) and renders <= ref_renders, (renders, ref_renders)
+        fitter.joint_min_gain, before = 1.0, fitter.evaluations  # no sweep gains that much: one sweep a level
+        x_one, c_one = fitter._joint_search(split, x, False, steps, free, lo, hi, levels=2)
+        assert fitter.evaluations - before < renders and c_one[0] < mean_cost(x)[0]
+
+
+def test_the_joint_minimum_gain_is_checked(gl_ctx, character):
+    from conrt.errors import ConfigError
+    from conrt.runtime.app.sheet_fit import SheetFitter
+
+    with pytest.raises(ConfigError, match="minimum gain must be a finite number >= 0, got -0.1"):
+        SheetFitter(gl_ctx, character, 128, 64, joint_min_gain=-0.1)
