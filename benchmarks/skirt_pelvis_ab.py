@@ -42,7 +42,7 @@ def main(argv=None) -> int:
             for name, colliders in (("legs only (before)", legs_only), ("pelvis capsule", with_pelvis)):
                 rig.BodyRig.cloth_colliders = colliders
                 with PhysicsWorld(fps=60) as world:
-                    h = world.add(character, "walk")
+                    world.add(character, "walk")
                     for _ in range(20):
                         world.step()
                     spent[0] = 0.0
