@@ -1000,10 +1000,14 @@ class SheetFitter:
         def mean(costs: dict) -> tuple:
             return tuple(float(c) for c in np.mean([costs[k] for k in range(nv)], 0))
 
+        def pose_cost(v) -> tuple:
+            trial_costs = view_costs(v)
+            return (*mean(trial_costs), trial_costs)
+
         costs = view_costs(x)
         best = mean(costs)
         cams = {k: slice(4 * k, 4 * k + 4) for k in range(nv) if free[4 * k:4 * k + 4].any()}
-        pose_free = [i for i in np.flatnonzero(free) if i >= 4 * nv]
+        pose_free = np.asarray(free, bool) & (np.arange(len(x)) >= 4 * nv)
         for _ in range(levels):
             improved = True
             while improved:
@@ -1015,23 +1019,11 @@ class SheetFitter:
                 for k, (cam, c, moved) in swept.items():
                     x[cams[k]], costs[k] = cam, c
                     improved |= moved
-                best = mean(costs)
-                for i in pose_free:  # the pose block, as pattern_search
-                    for sign in (1.0, -1.0):
-                        moved = False
-                        while True:
-                            trial = x.copy()
-                            trial[i] = np.clip(trial[i] + sign * steps[i], lo[i], hi[i])
-                            if trial[i] == x[i]:
-                                break
-                            trial_costs = view_costs(trial)
-                            c = mean(trial_costs)
-                            if c[0] < best[0] - PATTERN_TOLERANCE:
-                                x, best, costs, moved, improved = trial, c, trial_costs, True, True
-                            else:
-                                break
-                        if moved:
-                            break
+                # the pose block, as pattern_search (the views' costs ride along as the last entry)
+                x, swept, moved = coordinate_sweep(x, (*mean(costs), costs), pose_cost, steps, pose_free, lo, hi,
+                                                   PATTERN_TOLERANCE)
+                best, costs = swept[:-1], swept[-1]
+                improved |= moved
                 if start - best[0] < self.joint_min_gain:
                     improved = False  # the sweeps' gains have faded: the next level (or done)
             steps *= 0.5
@@ -1087,24 +1079,10 @@ class SheetFitter:
         """One sweep of :func:`pattern_search` over the view's camera (the first
         4 entries of ``v``; the shared pose held) from its ``cost`` ->
         (camera, its cost, whether it moved)."""
-        v = np.asarray(v, np.float64).copy()
-        moved_any = False
-        for i in np.flatnonzero(free):
-            for sign in (1.0, -1.0):
-                moved = False
-                while True:
-                    trial = v.copy()
-                    trial[i] = np.clip(trial[i] + sign * steps[i], lo[i], hi[i])
-                    if trial[i] == v[i]:
-                        break
-                    c = self.view_cost_cached(k, search, fine, trial)
-                    if c[0] < cost[0] - tolerance:
-                        v, cost, moved, moved_any = trial, c, True, True
-                    else:
-                        break
-                if moved:
-                    break
-        return v[:4], cost, moved_any
+        v, cost, moved = coordinate_sweep(np.asarray(v, np.float64).copy(), cost,
+                                          lambda trial: self.view_cost_cached(k, search, fine, trial),
+                                          steps, free, lo, hi, tolerance)
+        return v[:4], cost, moved
 
     def view_recamera(self, k: int, p: FitParams) -> FitParams:
         """``p``'s pose seen from the best camera: yaws around the label (or
@@ -1179,24 +1157,32 @@ def pattern_search(x: np.ndarray, cost, steps: np.ndarray, free: np.ndarray, bou
     for _ in range(levels):
         improved = True
         while improved:
-            improved = False
-            for i in np.flatnonzero(free):
-                for sign in (1.0, -1.0):
-                    moved = False
-                    while True:
-                        trial = x.copy()
-                        trial[i] = np.clip(trial[i] + sign * steps[i], lo[i], hi[i])
-                        if trial[i] == x[i]:
-                            break
-                        c = cost(trial)
-                        if c[0] < best[0] - PATTERN_TOLERANCE:
-                            x, best, moved, improved = trial, c, True, True
-                        else:
-                            break
-                    if moved:
-                        break
+            x, best, improved = coordinate_sweep(x, best, cost, steps, free, lo, hi, PATTERN_TOLERANCE)
         steps *= 0.5
     return x, best
+
+
+def coordinate_sweep(x: np.ndarray, best: tuple, cost, steps, free, lo, hi, tolerance: float):
+    """One sweep of :func:`pattern_search` from ``x`` (whose cost is ``best``): each free
+    parameter in turn tries ± its step, and keeps going while the cost drops by more than
+    ``tolerance`` -> (x, its cost, whether it moved)."""
+    moved_any = False
+    for i in np.flatnonzero(free):
+        for sign in (1.0, -1.0):
+            moved = False
+            while True:
+                trial = x.copy()
+                trial[i] = np.clip(trial[i] + sign * steps[i], lo[i], hi[i])
+                if trial[i] == x[i]:
+                    break
+                c = cost(trial)
+                if c[0] < best[0] - tolerance:
+                    x, best, moved, moved_any = trial, c, True, True
+                else:
+                    break
+            if moved:
+                break
+    return x, best, moved_any
 
 
 def search_bounds(yaw: float, width: float, nb: int) -> tuple[np.ndarray, np.ndarray]:
