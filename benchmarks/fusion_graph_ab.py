@@ -84,11 +84,12 @@ def frames(size: int, count: int = 4) -> list[dict]:
 
 def finish_feeds(feeds: list[dict]) -> list[dict]:
     """The finish graph's feeds (fused colour, coverage, udp; pose, the udp ``encode_pose``'d, since
-    FUSION_FORMAT 19) of the whole graph's feeds."""
+    FUSION_FORMAT 19; the views' darkest, since 20: on the whole frame, a finish reads it on
+    the edges only) of the whole graph's feeds."""
     import torch
     import torch.nn.functional as F
 
-    from conrt.runtime.backends.fusion_graph import FastFusionGraph
+    from conrt.runtime.backends.fusion_graph import FastFusionGraph, darkest_views
     from conrt.runtime.nn.checkpoint import resolve_model
 
     model = resolve_model(None).eval()
@@ -97,11 +98,13 @@ def finish_feeds(feeds: list[dict]) -> list[dict]:
     with torch.no_grad():
         for f in feeds:
             (_, m, _, h, w), udp = f["sampled"].shape, torch.from_numpy(f["udp"])
-            fused, coverage = graph.fuse(torch.from_numpy(f["sampled"]).reshape(m, 4, h, w),
-                                         torch.from_numpy(f["cover"]).reshape(m, 1, h, w),
+            sampled4 = torch.from_numpy(f["sampled"]).reshape(m, 4, h, w)
+            cover4 = torch.from_numpy(f["cover"]).reshape(m, 1, h, w)
+            fused, coverage = graph.fuse(sampled4, cover4,
                                          F.avg_pool2d(model.encode_pose(udp)[0], model.fusion.score_scale))
             out.append({"fused": fused.numpy(), "coverage": coverage.numpy(), "udp": f["udp"],
-                        "pose": model.encode_pose(udp)[0].numpy()})  # each graph takes what it names
+                        "pose": model.encode_pose(udp)[0].numpy(),
+                        "darkest": darkest_views(sampled4, cover4).numpy()})  # each graph takes what it names
     return out
 
 
