@@ -85,11 +85,12 @@ def frames(size: int, count: int = 4) -> list[dict]:
 def finish_feeds(feeds: list[dict]) -> list[dict]:
     """The finish graph's feeds (fused colour, coverage, udp; pose, the udp ``encode_pose``'d, since
     FUSION_FORMAT 19; the views' darkest, since 20: on the whole frame, a finish reads it on
-    the edges only) of the whole graph's feeds."""
+    the edges only; the target's edges, since 21) of the whole graph's feeds."""
     import torch
     import torch.nn.functional as F
 
     from conrt.runtime.backends.fusion_graph import FastFusionGraph, darkest_views
+    from conrt.runtime.nn.lookup_net import target_edges
     from conrt.runtime.nn.checkpoint import resolve_model
 
     model = resolve_model(None).eval()
@@ -104,7 +105,8 @@ def finish_feeds(feeds: list[dict]) -> list[dict]:
                                          F.avg_pool2d(model.encode_pose(udp)[0], model.fusion.score_scale))
             out.append({"fused": fused.numpy(), "coverage": coverage.numpy(), "udp": f["udp"],
                         "pose": model.encode_pose(udp)[0].numpy(),
-                        "darkest": darkest_views(sampled4, cover4).numpy()})  # each graph takes what it names
+                        "darkest": darkest_views(sampled4, cover4).numpy(),
+                        "edges": target_edges(model.encode_pose(udp)[0]).numpy()})  # each graph takes what it names
     return out
 
 

@@ -246,11 +246,12 @@ class FastFusionGraph(nn.Module):
         coverage = sum_views(e * cover4) / total
         return fused, coverage
 
-    def finish(self, fused, coverage, udp, udp_refine, sampled4=None, cover4=None, darkest=None):
+    def finish(self, fused, coverage, udp, udp_refine, sampled4=None, cover4=None, darkest=None, edges=None):
         """The refinement and the keep-seen rule on the fused views (``udp`` ``encode_pose``'d,
         ``udp_refine`` it pooled by ``refine_scale``) -> premultiplied RGBA [1, 4, H, W]
         (``sampled4``/``cover4``: the unlit rule takes them, and the inked one their
-        ``darkest_view`` when ``darkest`` is not given)."""
+        ``darkest_view`` when ``darkest`` is not given; ``edges``: ``target_edges(udp)`` when given,
+        an inked look's)."""
         h, w = udp.shape[-2:]
         f = self.model.fusion
         r = f.refine_scale
@@ -258,7 +259,9 @@ class FastFusionGraph(nn.Module):
         delta = F.interpolate(delta, size=(h, w), mode="bilinear", align_corners=False)
         rgba = (fused + delta).clamp(0, 1)
         if self.keep_seen:
-            edges = target_edges(udp) if self.inked else None  # once: the keep-seen rule and the fill
+            if self.inked and edges is None:  # once: the keep-seen rule, the ink and the fill
+                edges = target_edges(udp)
+            edges = edges if self.inked else None
             seen_colour = fused.clamp(0, 1)
             kept = self.keep_seen_part(coverage, edges)
             rgba = rgba + kept * (seen_colour - rgba)
@@ -293,7 +296,8 @@ class FusionViewsGraph(nn.Module):
     view or the target covers (or the frame's edge): the scores' convolutions and
     resize reach at most that far, and where no view covers, fused and coverage are 0
     (and the pose, where the target does not cover). The darkest view is 0 off the target's
-    edges (``darkest_on_edges``: what the finish reads of it)."""
+    edges (``darkest_on_edges``: what the finish reads of it); the edges (``target_edges``, the
+    last output) go to the finish."""
 
     def __init__(self, model):
         super().__init__()
@@ -305,23 +309,26 @@ class FusionViewsGraph(nn.Module):
         pose = model.encode_pose(udp)[0]
         sampled, cover = sampled.reshape(m, 4, h, w), cover.reshape(m, 1, h, w)
         fused, coverage = self.graph.fuse(sampled, cover, F.avg_pool2d(pose, model.fusion.score_scale))
-        # the darkest view on the band's edges only: the finish takes it there (``ink_on_edges``);
-        # the band's edges are the frame's (the pose is 0 past the covered columns, as outside the band)
-        return fused, coverage, darkest_on_edges(sampled, cover, target_edges(pose)), pose
+        # the target's edges on the band (the frame's: the pose is 0 past the covered columns, as
+        # outside the band), handed to the finish (~0.9 ms of a 256² frame there); the darkest view
+        # there only: the finish reads it there (``ink_on_edges``)
+        edges = target_edges(pose)
+        return fused, coverage, darkest_on_edges(sampled, cover, edges), pose, edges
 
 
 class FusionFinishGraph(nn.Module):
     """The other half for ONNX export, on the full frame: (fused [1, 4, H, W],
     coverage [1, 1, H, W], darkest [1, 4, H, W], pose [1, 4, H, W], the udp
-    ``encode_pose``'d) -> rgba; an inked sheet's look only (the unlit rule takes the views)."""
+    ``encode_pose``'d, edges [1, 1, H, W], its ``target_edges``) -> rgba; an inked sheet's look
+    only (the unlit rule takes the views)."""
 
     def __init__(self, model, keep_seen: bool = True):
         super().__init__()
         self.graph = FastFusionGraph(model, keep_seen=keep_seen, inked=True)
 
-    def forward(self, fused, coverage, darkest, pose):
+    def forward(self, fused, coverage, darkest, pose, edges):
         return self.graph.finish(fused, coverage, pose, F.avg_pool2d(pose, self.graph.model.fusion.refine_scale),
-                                 darkest=darkest)
+                                 darkest=darkest, edges=edges)
 
 
 def band_columns(udp_alpha: np.ndarray, cover: np.ndarray, size: int, score_scale: int, step: int
