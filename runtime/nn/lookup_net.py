@@ -118,7 +118,7 @@ def target_edges(udp: torch.Tensor) -> torch.Tensor:
     body), 0 elsewhere."""
     spread = F.max_pool2d(udp, 3, 1, 1) + F.max_pool2d(-udp, 3, 1, 1)  # local max - local min
     # the max over the channels as elementwise Maxes of slices (exact, as any max): ONNX
-    # Runtime's ReduceMax over the channel axis took ~0.4-0.7 ms of a 256² frame, these ~0.1
+    # Runtime's ReduceMax over the channels was slower (this function at 256²: 1.21 -> 0.94 ms)
     channels = spread.split(1, 1)
     most = channels[0]
     for c in channels[1:]:
