@@ -168,7 +168,7 @@ def banded_profile(model, samples, graph: str, runs: int = 5) -> dict | None:
         for o, x in zip(part.get_outputs(), got):
             outs[o.name] = np.zeros((1, x.shape[1], size, size), np.float32)
             outs[o.name][..., cols] = x
-        outs.setdefault("udp", feed["udp"])  # the finish took the udp itself before FUSION_FORMAT 19 (then: the pose; 20: also the darkest view)
+        outs.setdefault("udp", feed["udp"])  # the finish took the udp itself before FUSION_FORMAT 19 (then: the pose; 20: also the darkest view; 21: the edges)
         return finish.run(None, {i.name: outs[i.name] for i in finish.get_inputs()})[0]
 
     diff = max(float(np.abs(run_banded(f, b) - whole.run(None, f)[0]).max()) for f, b in zip(feeds, bands))

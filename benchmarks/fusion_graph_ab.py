@@ -9,13 +9,17 @@ alternately on the same frames of the default runtime (walk clip, sample
 sheet, exact correspondences); per size: the median CPU ms per run and the
 largest difference of their outputs (float rounding only).
 
+``--graph banded``: the banded fusion as the gl-lookup backend runs it on inked sheets (each
+version's views graph on the frame's band of columns, its outputs put in zeroed whole-frame
+arrays, its finish graph on those; ``GlLookupBackend._infer_band``).
+
 ``--graph finish``: the finish half of the banded fusion instead (``export_finish_onnx``:
 the refinement, the keep-seen rule and the fill on the whole frame, what a 256² default
 frame runs after the views' band; inked look), fed the fused colour and coverage of the
 same frames (this checkout's ``FastFusionGraph.fuse``, the same for both versions).
 
 Usage: python benchmarks/fusion_graph_ab.py [--baseline 87610d9] [--sizes 128,256,512] [--rounds 8]
-       [--graph whole|finish] [--json benchmarks/results/fusion_graph_ab.json]
+       [--graph whole|finish|banded] [--json benchmarks/results/fusion_graph_ab.json]
 """
 from __future__ import annotations
 
@@ -42,6 +46,10 @@ from conrt.runtime.nn.checkpoint import resolve_model
 if sys.argv[5] == "finish":
     from conrt.runtime.backends.gl_lookup_backend import export_finish_onnx
     export_finish_onnx(resolve_model(None), sys.argv[3], int(sys.argv[1]))
+    sys.exit(0)
+if sys.argv[5].startswith("views"):  # views-WIDTH: the views' graph of the banded fusion on a band that wide
+    from conrt.runtime.backends.gl_lookup_backend import export_views_onnx
+    export_views_onnx(resolve_model(None), sys.argv[3], int(sys.argv[1]), int(sys.argv[5][5:]), int(sys.argv[2]))
     sys.exit(0)
 try:  # one graph per sheet look (since FUSION_FORMAT 13): the frames' look
     export_fusion_onnx(resolve_model(None), sys.argv[3], int(sys.argv[1]), int(sys.argv[2]), True, sys.argv[4] == "1")
@@ -84,11 +92,13 @@ def frames(size: int, count: int = 4) -> list[dict]:
 
 def finish_feeds(feeds: list[dict]) -> list[dict]:
     """The finish graph's feeds (fused colour, coverage, udp; pose, the udp ``encode_pose``'d, since
-    FUSION_FORMAT 19) of the whole graph's feeds."""
+    FUSION_FORMAT 19; the views' darkest, since 20: on the whole frame, a finish reads it on
+    the edges only; the target's edges, since 21) of the whole graph's feeds."""
     import torch
     import torch.nn.functional as F
 
-    from conrt.runtime.backends.fusion_graph import FastFusionGraph
+    from conrt.runtime.backends.fusion_graph import FastFusionGraph, darkest_views
+    from conrt.runtime.nn.lookup_net import target_edges
     from conrt.runtime.nn.checkpoint import resolve_model
 
     model = resolve_model(None).eval()
@@ -97,12 +107,60 @@ def finish_feeds(feeds: list[dict]) -> list[dict]:
     with torch.no_grad():
         for f in feeds:
             (_, m, _, h, w), udp = f["sampled"].shape, torch.from_numpy(f["udp"])
-            fused, coverage = graph.fuse(torch.from_numpy(f["sampled"]).reshape(m, 4, h, w),
-                                         torch.from_numpy(f["cover"]).reshape(m, 1, h, w),
+            sampled4 = torch.from_numpy(f["sampled"]).reshape(m, 4, h, w)
+            cover4 = torch.from_numpy(f["cover"]).reshape(m, 1, h, w)
+            fused, coverage = graph.fuse(sampled4, cover4,
                                          F.avg_pool2d(model.encode_pose(udp)[0], model.fusion.score_scale))
             out.append({"fused": fused.numpy(), "coverage": coverage.numpy(), "udp": f["udp"],
-                        "pose": model.encode_pose(udp)[0].numpy()})  # each graph takes what it names
+                        "pose": model.encode_pose(udp)[0].numpy(),
+                        "darkest": darkest_views(sampled4, cover4).numpy(),
+                        "edges": target_edges(model.encode_pose(udp)[0]).numpy()})  # each graph takes what it names
     return out
+
+
+class Banded:
+    """One version's banded fusion, run like a session (``run(["rgba"], feed)``): the views graph
+    of the feed's band width on its columns, the outputs in zeroed whole-frame arrays, the finish."""
+
+    def __init__(self, finish, views: dict):
+        self.finish, self.views = finish, views
+
+    def run(self, _names, feed):
+        cols, width = feed["band"]
+        part = self.views[width]
+        outs = {}
+        got = part.run(None, {k: np.ascontiguousarray(feed[k][..., cols]) for k in ("sampled", "cover", "udp")})
+        for o, x in zip(part.get_outputs(), got):
+            outs[o.name] = np.zeros((1, x.shape[1]) + feed["udp"].shape[2:], np.float32)
+            outs[o.name][..., cols] = x
+        outs.setdefault("udp", feed["udp"])  # the finish took the udp itself before FUSION_FORMAT 19
+        return self.finish.run(["rgba"], {i.name: outs[i.name] for i in self.finish.get_inputs()})
+
+
+def banded_sessions(base: Path, tmp: str, size: int, views: int, feeds: list[dict]):
+    """(sessions, feeds per version) of ``--graph banded``: each feed with its band (the
+    backend's ``band_columns`` and step)."""
+    from conrt.runtime.backends.fusion_graph import band_columns
+    from conrt.runtime.backends.gl_lookup_backend import BAND_STEPS
+    from conrt.runtime.backends.onnx_backend import open_session
+    from conrt.runtime.nn.checkpoint import resolve_model
+
+    s = resolve_model(None).fusion.score_scale
+    step = max(s, size // BAND_STEPS // s * s)
+    banded = []
+    for f in feeds:
+        band = band_columns(f["udp"][0, 3], f["cover"][0, :, 0], size, s, step)
+        if band is None:
+            raise SystemExit(f"a {size}² frame has no band narrower than the frame")
+        banded.append({**f, "band": (slice(band[0], band[0] + band[1]), band[1])})
+    widths = sorted({f["band"][1] for f in banded})
+    sessions = {}
+    for name, src in (("baseline", base), ("head", ROOT)):
+        finish = open_session(export_in(src, size, views, Path(tmp) / f"{name}-finish-{size}.onnx", True, "finish"), 1)
+        parts = {w: open_session(export_in(src, size, views, Path(tmp) / f"{name}-views{w}-{size}.onnx", True,
+                                           f"views{w}"), 1) for w in widths}
+        sessions[name] = Banded(finish, parts)
+    return sessions, {name: banded for name in sessions}
 
 
 def main(argv=None) -> int:
@@ -110,7 +168,7 @@ def main(argv=None) -> int:
     ap.add_argument("--baseline", default="87610d9")
     ap.add_argument("--sizes", default="128,256,512")
     ap.add_argument("--rounds", type=int, default=8)
-    ap.add_argument("--graph", choices=("whole", "finish"), default="whole")
+    ap.add_argument("--graph", choices=("whole", "finish", "banded"), default="whole")
     ap.add_argument("--json", type=Path, default=ROOT / "benchmarks" / "results" / "fusion_graph_ab.json")
     args = ap.parse_args(argv)
     from conrt.runtime.backends.onnx_backend import open_session
@@ -128,11 +186,14 @@ def main(argv=None) -> int:
             views, inked = feeds[0]["sampled"].shape[1], bool(feeds[0]["ink"][0] > 0.5)
             if args.graph == "finish":
                 feeds, inked = finish_feeds(feeds), True
-            sessions = {name: open_session(export_in(src, size, views, Path(tmp) / f"{name}-{size}.onnx", inked,
-                                                     args.graph), 1)
-                        for name, src in (("baseline", base), ("head", ROOT))}
-            feeds_of = {name: [{k: v for k, v in f.items() if k in {i.name for i in s.get_inputs()}} for f in feeds]
-                        for name, s in sessions.items()}  # older graphs take the look as an input
+            if args.graph == "banded":
+                sessions, feeds_of = banded_sessions(base, tmp, size, views, feeds)
+            else:
+                sessions = {name: open_session(export_in(src, size, views, Path(tmp) / f"{name}-{size}.onnx", inked,
+                                                         args.graph), 1)
+                            for name, src in (("baseline", base), ("head", ROOT))}
+                feeds_of = {name: [{k: v for k, v in f.items() if k in {i.name for i in s.get_inputs()}} for f in feeds]
+                            for name, s in sessions.items()}  # older graphs take the look as an input
             outs = {name: [s.run(["rgba"], f)[0] for f in feeds_of[name]] for name, s in sessions.items()}
             diff = max(float(np.abs(a - b).max()) for a, b in zip(outs["baseline"], outs["head"]))
             times: dict = {"baseline": [], "head": []}
@@ -148,7 +209,8 @@ def main(argv=None) -> int:
                                "load_1min": round(os.getloadavg()[0], 2)}
             print(f"{size}²: {med['baseline']:.2f} -> {med['head']:.2f} ms CPU per run "
                   f"({rows[str(size)]['ratio']}x), outputs within {diff:.1e}, load {rows[str(size)]['load_1min']}")
-    what = "exact fusion graph" if args.graph == "whole" else "finish graph of the banded fusion (inked)"
+    what = {"whole": "exact fusion graph", "finish": "finish graph of the banded fusion (inked)",
+            "banded": "banded fusion (views graph on the band + finish graph, inked)"}[args.graph]
     out = {"what": f"{what}, {args.baseline} (baseline) vs {head}, one ORT thread, "
                    f"{args.rounds} interleaved rounds over the same 4 walk frames per size",
            "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "sizes": rows}

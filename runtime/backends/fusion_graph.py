@@ -33,7 +33,10 @@ thread, ``benchmarks/frame_cpu.py``; docs/runtime.md, "Session 6"):
 - the softmax over views is never normalised at full size: ``fused`` and
   ``coverage`` are ratios of weighted sums, so the exponentials' sum cancels
   (``fused = sum(e m s) / max(sum(e m), 1e-6 sum(e))`` is
-  ``sum(w m s) / max(sum(w m), 1e-6)`` with ``w = e / sum(e)``).
+  ``sum(w m s) / max(sum(w m), 1e-6)`` with ``w = e / sum(e)``);
+- an inked sheet's views' ink (the darkest view, ``lookup_net.ink_edges``) runs on the
+  target's edges' pixels only, gathered and scattered back (``ink_on_edges``): ~5 % of a
+  256² frame, the same bits (docs/runtime.md, "Session 9").
 
 ``tests/runtime/test_fusion_graph.py`` checks it against ``FusionNet.forward``
 on real exact-correspondence frames. A change of FusionNet's maths must be
@@ -59,7 +62,9 @@ def sum_views(x: torch.Tensor) -> torch.Tensor:
     """[M, C, H, W] -> [1, C, H, W], the sum over the first axis as a MatMul with a row of ones:
     ONNX Runtime's ReduceSum over a leading axis ran ~3x slower (one pass at a time)."""
     m, c, h, w = x.shape
-    return torch.matmul(torch.ones(1, m, dtype=x.dtype), x.reshape(m, c * h * w)).reshape(1, c, h, w)
+    # -1, not h * w: on the edges' pixels (``at_pixels``) w is the graph's count of them, and
+    # a Reshape to a computed 0 (no edges) would keep that axis's old size
+    return torch.matmul(torch.ones(1, m, dtype=x.dtype), x.reshape(m, -1)).reshape(1, c, h, -1)
 
 
 def act_nchwc(act: nn.Module, y: torch.Tensor) -> torch.Tensor:
@@ -86,13 +91,59 @@ def max_views(x: torch.Tensor) -> torch.Tensor:
 
 def darkest_views(sampled4: torch.Tensor, cover4: torch.Tensor) -> torch.Tensor:
     """``lookup_net.darkest_view`` on the views as the first axis ([M, 4|1, H, W] -> [1, 4, H, W]),
-    with ``sum_views`` / ``max_views`` (no ReduceSum / ReduceMin over a leading axis)."""
+    with ``sum_views`` / ``max_views`` (no ReduceSum / ReduceMin over a leading axis). Per
+    pixel: the graphs run it on the target's edges only (``edge_pixels``, ``at_pixels``)."""
     straight = sampled4[:, :3] / sampled4[:, 3:4].clamp_min(1e-6)
     touches = (cover4 > TOUCHES).to(sampled4.dtype)
     dark = luma(straight) + 4.0 * (1 - touches)
     pick = (dark <= -max_views(-dark)).to(sampled4.dtype) * touches
     count = sum_views(pick)
     return torch.cat([sum_views(pick * straight) / count.clamp_min(1e-6), (count > 0).to(sampled4.dtype)], 1)
+
+
+# The views' ink (``darkest_views``, ``lookup_net.ink_edges``) only changes the frame on the
+# target's edges (~5 % of a 256² walk frame's pixels, ~10 % at 128²): the graphs gather those
+# pixels, run the per-pixel maths there and scatter the result back. The same operations on
+# the same values: the frame is the full-size rule's bit for bit. GatherElements, not Gather:
+# ORT's Gather over the last axis copied element by element at ~2x its time.
+def edge_pixels(edges: torch.Tensor) -> torch.Tensor:
+    """edges [1, 1, H, W] (0 or 1) -> the flat indices [K] of its 1s (a NonZero)."""
+    return torch.nonzero(edges.reshape(-1)).reshape(-1)
+
+
+def at_pixels(x: torch.Tensor, pixels: torch.Tensor) -> torch.Tensor:
+    """x [N, C, H, W], ``edge_pixels`` [K] -> [N, C, 1, K]: x at those pixels."""
+    n, c, h, w = x.shape
+    return torch.gather(x.reshape(n, c, h * w), 2, pixels.reshape(1, 1, -1).expand(n, c, -1)).reshape(n, c, 1, -1)
+
+
+def put_pixels(x: torch.Tensor, pixels: torch.Tensor, values: torch.Tensor) -> torch.Tensor:
+    """x [1, C, H, W] with ``values`` [1, C, 1, K] at the ``edge_pixels`` (a ScatterElements)."""
+    _, c, h, w = x.shape
+    flat = x.reshape(1, c, h * w).scatter(2, pixels.reshape(1, 1, -1).expand(1, c, -1), values.reshape(1, c, -1))
+    return flat.reshape(1, c, h, w)
+
+
+def ink_on_edges(rgba: torch.Tensor, edges: torch.Tensor, alpha: torch.Tensor, darkest: torch.Tensor | None = None,
+                 sampled4: torch.Tensor | None = None, cover4: torch.Tensor | None = None) -> torch.Tensor:
+    """``lookup_net.ink_edges`` on the edges' pixels only: rgba [1, 4, H, W], edges and alpha
+    [1, 1, H, W], and ``darkest`` [1, 4, H, W] (the views graph's) or the views (sampled4
+    [M, 4, H, W], cover4 [M, 1, H, W]: their ``darkest_views`` there) -> rgba."""
+    pixels = edge_pixels(edges)
+    if darkest is None:
+        dark = darkest_views(at_pixels(sampled4, pixels), at_pixels(cover4, pixels))
+    else:
+        dark = at_pixels(darkest, pixels)
+    inked = ink_edges(at_pixels(rgba, pixels), dark, at_pixels(edges, pixels), at_pixels(alpha, pixels))
+    return put_pixels(rgba, pixels, inked)
+
+
+def darkest_on_edges(sampled4: torch.Tensor, cover4: torch.Tensor, edges: torch.Tensor) -> torch.Tensor:
+    """``darkest_views`` [1, 4, H, W] on the ``edges`` (``target_edges``), 0 elsewhere."""
+    m, _, h, w = sampled4.shape
+    pixels = edge_pixels(edges)
+    dark = darkest_views(at_pixels(sampled4, pixels), at_pixels(cover4, pixels))
+    return put_pixels(torch.zeros(1, 4, h, w, dtype=sampled4.dtype), pixels, dark)
 
 
 class FastFusionGraph(nn.Module):
@@ -195,11 +246,12 @@ class FastFusionGraph(nn.Module):
         coverage = sum_views(e * cover4) / total
         return fused, coverage
 
-    def finish(self, fused, coverage, udp, udp_refine, sampled4=None, cover4=None, darkest=None):
+    def finish(self, fused, coverage, udp, udp_refine, sampled4=None, cover4=None, darkest=None, edges=None):
         """The refinement and the keep-seen rule on the fused views (``udp`` ``encode_pose``'d,
         ``udp_refine`` it pooled by ``refine_scale``) -> premultiplied RGBA [1, 4, H, W]
         (``sampled4``/``cover4``: the unlit rule takes them, and the inked one their
-        ``darkest_view`` when ``darkest`` is not given)."""
+        ``darkest_view`` when ``darkest`` is not given; ``edges``: ``target_edges(udp)`` when given,
+        an inked look's)."""
         h, w = udp.shape[-2:]
         f = self.model.fusion
         r = f.refine_scale
@@ -207,14 +259,14 @@ class FastFusionGraph(nn.Module):
         delta = F.interpolate(delta, size=(h, w), mode="bilinear", align_corners=False)
         rgba = (fused + delta).clamp(0, 1)
         if self.keep_seen:
-            edges = target_edges(udp) if self.inked else None  # once: the keep-seen rule and the fill
+            if self.inked and edges is None:  # once: the keep-seen rule, the ink and the fill
+                edges = target_edges(udp)
+            edges = edges if self.inked else None
             seen_colour = fused.clamp(0, 1)
             kept = self.keep_seen_part(coverage, edges)
             rgba = rgba + kept * (seen_colour - rgba)
             if self.inked:  # on the edges the views' ink where darker (lookup_net.ink_edges)
-                if darkest is None:
-                    darkest = darkest_views(sampled4, cover4)
-                rgba = ink_edges(rgba, darkest, edges, udp[:, 3:4])
+                rgba = ink_on_edges(rgba, edges, udp[:, 3:4], darkest, sampled4, cover4)
             if f.nearest_fill:  # what no view sees, off the edges (lookup_net.fill_unseen)
                 rgba = fill_unseen(rgba, seen_colour, kept, edges, udp[:, 3:4])
             if not self.inked and not self.shaded:
@@ -243,7 +295,9 @@ class FusionViewsGraph(nn.Module):
     score's pooling grid) and reaches ``BAND_REACH`` pooled pixels past every column any
     view or the target covers (or the frame's edge): the scores' convolutions and
     resize reach at most that far, and where no view covers, fused and coverage are 0
-    (and the pose, where the target does not cover)."""
+    (and the pose, where the target does not cover). The darkest view is 0 off the target's
+    edges (``darkest_on_edges``: what the finish reads of it); the edges (``target_edges``, the
+    last output) go to the finish."""
 
     def __init__(self, model):
         super().__init__()
@@ -255,21 +309,26 @@ class FusionViewsGraph(nn.Module):
         pose = model.encode_pose(udp)[0]
         sampled, cover = sampled.reshape(m, 4, h, w), cover.reshape(m, 1, h, w)
         fused, coverage = self.graph.fuse(sampled, cover, F.avg_pool2d(pose, model.fusion.score_scale))
-        return fused, coverage, darkest_views(sampled, cover), pose
+        # the target's edges on the band (the frame's: the pose is 0 past the covered columns, as
+        # outside the band), handed to the finish (~0.9 ms of a 256² frame there); the darkest view
+        # there only: the finish reads it there (``ink_on_edges``)
+        edges = target_edges(pose)
+        return fused, coverage, darkest_on_edges(sampled, cover, edges), pose, edges
 
 
 class FusionFinishGraph(nn.Module):
     """The other half for ONNX export, on the full frame: (fused [1, 4, H, W],
     coverage [1, 1, H, W], darkest [1, 4, H, W], pose [1, 4, H, W], the udp
-    ``encode_pose``'d) -> rgba; an inked sheet's look only (the unlit rule takes the views)."""
+    ``encode_pose``'d, edges [1, 1, H, W], its ``target_edges``) -> rgba; an inked sheet's look
+    only (the unlit rule takes the views)."""
 
     def __init__(self, model, keep_seen: bool = True):
         super().__init__()
         self.graph = FastFusionGraph(model, keep_seen=keep_seen, inked=True)
 
-    def forward(self, fused, coverage, darkest, pose):
+    def forward(self, fused, coverage, darkest, pose, edges):
         return self.graph.finish(fused, coverage, pose, F.avg_pool2d(pose, self.graph.model.fusion.refine_scale),
-                                 darkest=darkest)
+                                 darkest=darkest, edges=edges)
 
 
 def band_columns(udp_alpha: np.ndarray, cover: np.ndarray, size: int, score_scale: int, step: int

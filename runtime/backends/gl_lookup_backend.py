@@ -50,7 +50,7 @@ from .onnx_backend import OPSET, open_session, weights_fingerprint
 log = logging.getLogger(__name__)
 
 FUSIONS = ("onnxruntime", "torch")
-FUSION_FORMAT = 20  # bump when the exported fusion graph changes (part of the cached file name)
+FUSION_FORMAT = 21  # bump when the exported fusion graph changes (part of the cached file name)
 BAND_STEPS = 8  # the views' band is a multiple of 1/BAND_STEPS of the frame wide: at most that many graphs per size
 
 
@@ -77,17 +77,17 @@ def export_fusion_onnx(model, path, size: int, views: int, keep_seen: bool = Fal
 
 def export_views_onnx(model, path, size: int, width: int, views: int) -> Path:
     """The views' half of the fusion graph (``FusionViewsGraph``) on a band of ``width``
-    columns of a ``size`` frame: (sampled, cover, udp) -> (fused, coverage, darkest, pose)."""
+    columns of a ``size`` frame: (sampled, cover, udp) -> (fused, coverage, darkest, pose, edges)."""
     shapes = {"sampled": (1, views, 4, size, width), "cover": (1, views, 1, size, width), "udp": (1, 4, size, width)}
-    return _export(FusionViewsGraph(model.eval()), shapes, ["fused", "coverage", "darkest", "pose"], path,
+    return _export(FusionViewsGraph(model.eval()), shapes, ["fused", "coverage", "darkest", "pose", "edges"], path,
                    f"{model.cfg.name} fusion views ({views} views, {width}x{size})")
 
 
 def export_finish_onnx(model, path, size: int, keep_seen: bool = True) -> Path:
     """The other half (``FusionFinishGraph``, an inked look) on the whole frame:
-    (fused, coverage, darkest, pose) -> rgba."""
+    (fused, coverage, darkest, pose, edges) -> rgba."""
     shapes = {"fused": (1, 4, size, size), "coverage": (1, 1, size, size), "darkest": (1, 4, size, size),
-              "pose": (1, 4, size, size)}
+              "pose": (1, 4, size, size), "edges": (1, 1, size, size)}
     return _export(FusionFinishGraph(model.eval(), keep_seen), shapes, ["rgba"], path,
                    f"{model.cfg.name} fusion finish ({size}x{size})")
 
@@ -175,7 +175,7 @@ class GlLookupBackend(Backend):
         self._finish_session = None
         self._bands: dict = {}  # band width -> views session (None: it failed; the whole graph then)
         self._band_jobs: dict = {}  # band width -> Future of (key, session), exported in the background
-        self._band_out = None  # the whole frame's fused colour, coverage, darkest view and pose, zero outside the band
+        self._band_out = None  # the whole frame's fused colour, coverage, darkest view, pose and edges, zero outside the band
         self._exports = None  # ThreadPoolExecutor for the band graphs, made on first need
         self._out = None
         self.graphs = GraphCache("onnx")
@@ -299,7 +299,8 @@ class GlLookupBackend(Backend):
                     self._band_out = (np.zeros((1, 4, size, size), np.float32),
                                       np.zeros((1, 1, size, size), np.float32),
                                       np.zeros((1, 4, size, size), np.float32),
-                                      np.zeros((1, 4, size, size), np.float32))
+                                      np.zeros((1, 4, size, size), np.float32),
+                                      np.zeros((1, 1, size, size), np.float32))
 
     def _band_session(self, width: int, step: int):
         """The views' graph for a band ``width`` wide, or None while it is exported (on a thread
@@ -355,13 +356,13 @@ class GlLookupBackend(Backend):
         cols = slice(band[0], band[0] + band[1])
         part = {"sampled": np.ascontiguousarray(sampled[..., cols]), "cover": np.ascontiguousarray(cover[..., cols]),
                 "udp": np.ascontiguousarray(udp[..., cols])}
-        fused, coverage, darkest, pose = self._band_out
+        fused, coverage, darkest, pose, edges = self._band_out
         for out in self._band_out:  # outside the band no view covers, nor the target: all 0 there
             out.fill(0.0)
-        fused[..., cols], coverage[..., cols], darkest[..., cols], pose[..., cols] = session.run(
-            ["fused", "coverage", "darkest", "pose"], part)
+        fused[..., cols], coverage[..., cols], darkest[..., cols], pose[..., cols], edges[..., cols] = session.run(
+            ["fused", "coverage", "darkest", "pose", "edges"], part)
         return self._finish_session.run(["rgba"], {"fused": fused, "coverage": coverage, "darkest": darkest,
-                                                   "pose": pose})[0]
+                                                   "pose": pose, "edges": edges})[0]
 
     def infer_views(self, udp: np.ndarray, sampled: np.ndarray, cover: np.ndarray) -> np.ndarray:
         if self.lookup is None:

@@ -71,9 +71,10 @@ def test_the_graph_halves_are_the_whole_graph(runtime_frames, tmp_path):
         cols = slice(x0, x0 + width)
         band = sessions[width].run(None, {k: np.ascontiguousarray(v[..., cols]) for k, v in feeds.items()})
         fused, coverage = np.zeros((1, 4, SIZE, SIZE), np.float32), np.zeros((1, 1, SIZE, SIZE), np.float32)
-        darkest, pose = np.zeros_like(fused), np.zeros_like(fused)
-        fused[..., cols], coverage[..., cols], darkest[..., cols], pose[..., cols] = band
-        banded = finish.run(None, {"fused": fused, "coverage": coverage, "darkest": darkest, "pose": pose})[0]
+        darkest, pose, edges = np.zeros_like(fused), np.zeros_like(fused), np.zeros_like(coverage)
+        fused[..., cols], coverage[..., cols], darkest[..., cols], pose[..., cols], edges[..., cols] = band
+        banded = finish.run(None, {"fused": fused, "coverage": coverage, "darkest": darkest, "pose": pose,
+                                   "edges": edges})[0]
         want = whole.run(None, feeds)[0]
         assert np.array_equal(banded, want), np.abs(banded - want).max()
         assert want[0, 3].max() > 0.5  # the character is there

@@ -3,8 +3,13 @@ the refinement's (``lookup_net.darkest_view`` / ``ink_edges``), in FusionNet and
 gl-lookup fusion graph alike; unlit sheets unchanged."""
 from __future__ import annotations
 
+import warnings
+
+import numpy as np
 import torch
 
+from conrt.runtime.backends.fusion_graph import darkest_views, ink_on_edges
+from conrt.runtime.backends.onnx_backend import OPSET, open_session
 from conrt.runtime.nn import lookup_net
 from conrt.runtime.nn.lookup_net import TOUCHES, darkest_view, ink_edges, target_edges
 
@@ -80,3 +85,56 @@ def test_fusionnet_draws_the_views_ink_on_inked_edges_only(monkeypatch):
     with torch.inference_mode():
         before = model.fusion(sampled, cover, enc, keep_seen=True, ink=torch.ones(1))
     assert (before[0, :3][:, ink] > 0.1).float().mean() > 0.5
+
+
+class _FullSize(torch.nn.Module):
+    """The ink rule on every pixel (FUSION_FORMAT 20's graph)."""
+
+    def forward(self, rgba, sampled4, cover4, pose):
+        return ink_edges(rgba, darkest_views(sampled4, cover4), target_edges(pose), pose[:, 3:4])
+
+
+class _OnEdges(torch.nn.Module):
+    """The ink rule on the edges' pixels, gathered and scattered back (the graphs' since 21)."""
+
+    def forward(self, rgba, sampled4, cover4, pose):
+        return ink_on_edges(rgba, target_edges(pose), pose[:, 3:4], None, sampled4, cover4)
+
+
+def _inked_frame(s: int = 48):
+    """A target with a silhouette and a surface jump, 4 views of varied colours and covers
+    (ties in luma included), a refinement colour to ink over."""
+    g = torch.Generator().manual_seed(3)
+    pose = torch.zeros(1, 4, s, s)
+    pose[:, 3, 6:-6, 8:-8] = 1
+    pose[:, :3, 6:-6, 8:-8] = 0.4
+    pose[:, 1, 6:-6, 24:-8] = 0.6  # a jump inside
+    sampled4 = torch.rand(4, 4, s, s, generator=g)
+    sampled4[:, :3] *= sampled4[:, 3:4]  # premultiplied
+    sampled4[2] = sampled4[1]  # two views alike: equal lumas, the mean of equals
+    cover4 = torch.rand(4, 1, s, s, generator=g) * (torch.rand(4, 1, s, s, generator=g) > 0.3)
+    rgba = torch.rand(1, 4, s, s, generator=g) * pose[:, 3:4]
+    return rgba, sampled4, cover4, pose
+
+
+def _ort(module, feeds, tmp_path, name):
+    path = tmp_path / f"{name}.onnx"
+    with torch.no_grad(), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(module, tuple(feeds), str(path), input_names=["rgba", "sampled4", "cover4", "pose"],
+                          output_names=["out"], opset_version=OPSET, dynamo=False, do_constant_folding=True)
+    return open_session(path, 1)
+
+
+def test_the_graph_inks_the_edges_pixels_only_to_the_bit(tmp_path):
+    feeds = _inked_frame()
+    names = ["rgba", "sampled4", "cover4", "pose"]
+    full, on_edges = _ort(_FullSize(), feeds, tmp_path, "full"), _ort(_OnEdges(), feeds, tmp_path, "edges")
+    for frame in (feeds, [torch.zeros_like(x) for x in feeds]):  # no edges at all: nothing gathered
+        arrays = {n: x.numpy() for n, x in zip(names, frame)}
+        want = full.run(None, arrays)[0]
+        assert np.array_equal(on_edges.run(None, arrays)[0], want)
+        with torch.no_grad():
+            assert torch.equal(_OnEdges()(*frame), _FullSize()(*frame))
+    inked = full.run(None, {n: x.numpy() for n, x in zip(names, feeds)})[0]
+    assert (inked != feeds[0].numpy()).sum() > 20  # the rule changes pixels there
