@@ -95,6 +95,11 @@ def named_style(name: str, height: int) -> ToonStyle:
     }[name]
 
 
+def _plain(pose: Pose) -> bool:
+    """A pose given by its joint matrices alone (what skin_once may draw again)."""
+    return pose.sim_indices is None and pose.sim_positions is None and pose.morph_weights is None
+
+
 class ToonPass:
     """``ToonPass(ctx, w, h)``, ``set_character(c)``, ``run(pose, camera) -> [H, W, 4] u8``."""
 
@@ -212,10 +217,13 @@ class ToonPass:
         self._geo_fbo.use()  # Mesa skips transform feedback too while an incomplete framebuffer is bound
         if not self.skin_once:
             self.geometry.update(pose)
-        elif not self._skinned_again(pose):
-            self.geometry.update(pose)
+        elif not self._holds(pose):
+            self._skinned_pose = None
+            self.geometry.update(pose)  # validates the pose (an InputError leaves nothing remembered)
             self.geometry.bind_joints(self._skin_program, 0)
             self._skin_vao.transform(self._skinned, mode=moderngl.POINTS, vertices=self.geometry.num_vertices)
+            if _plain(pose):
+                self._skinned_pose = np.array(pose.joint_world, copy=True)
 
         # Step 1: shaded colour + G-buffer.
         self._geo_fbo.viewport = (0, 0, k * self.width, k * self.height)
@@ -260,15 +268,12 @@ class ToonPass:
         if self._resolve is not None:
             self._resolve.run(self._inked, self.fbo, self.size)
 
-    def _skinned_again(self, pose: Pose) -> bool:
-        """skin_once: True when :attr:`_skinned` already holds ``pose`` (same joint
-        matrices, no simulated vertices, no morph weights); else remembers ``pose``'s."""
-        plain = pose.sim_indices is None and pose.sim_positions is None and pose.morph_weights is None
+    def _holds(self, pose: Pose) -> bool:
+        """skin_once: True when :attr:`_skinned` already holds ``pose``: the same
+        joint matrices, and no simulated vertices or morph weights (those are
+        always skinned afresh)."""
         last = self._skinned_pose
-        if plain and last is not None and np.array_equal(np.asarray(pose.joint_world), last):
-            return True
-        self._skinned_pose = np.array(pose.joint_world, copy=True) if plain else None
-        return False
+        return last is not None and _plain(pose) and np.array_equal(np.asarray(pose.joint_world), last)
 
     def _draw_blend_layers(self, first: int, count: int) -> None:
         """glTF BLEND triangles, after the solid ones: (1) their coverage (alpha >=

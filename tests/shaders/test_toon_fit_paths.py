@@ -126,3 +126,19 @@ def test_no_alpha_test_variant_draws_the_alpha_test_pixels(gl_ctx, character, mo
             for (p, c), got in zip(views, cheap):
                 assert np.array_equal(got, tested.run(p, c))
     assert (cheap[0][..., 3] > 0).mean() > 0.05  # the character is in the picture
+
+
+def test_skin_once_refuses_a_bad_pose_every_time(gl_ctx, character):
+    """A pose the skinning refuses is not remembered as skinned: the second
+    try is refused again, not drawn from the previous pose's buffer."""
+    from conrt.errors import InputError
+    from conrt.types import Pose
+
+    good = rest_pose(character)
+    camera = _cameras(character, good)[0]
+    bad = Pose(joint_world=good.joint_world[:-1].copy())  # a joint short
+    with _pass(gl_ctx, character, skin_once=True) as once:
+        once.run(good, camera)
+        for _ in range(2):
+            with pytest.raises(InputError):
+                once.run(bad, camera)
