@@ -10,11 +10,12 @@ geometry draw (skinning + raster + toon shading), the ink pass, the read-back, a
 
 Then, in the same process on the same poses and cameras, the plain
 ``render_toon`` loop (no finishes in between) for each way of rendering, as
-ratios against the first: the toon pass as ``conrt sheet`` draws it (skinning
-in the draw) and as the fitter draws it (``ToonPass(skin_once=True)``: each
-pose skinned once, ``--views`` cameras a pose as a joint fit's process draws
-a trial), interleaved ``--rounds`` times, with a check that both give the
-same pixels. Run from an older checkout (no ``skin_once``) it times the
+ratios against the first: the toon pass before session 9's cuts (the alpha
+test in every draw, skinning in the draw), as ``conrt sheet`` draws it now
+(no alpha test where nothing is discarded) and as the fitter draws it
+(``ToonPass(skin_once=True)``: each pose skinned once, ``--views`` cameras a
+pose as a joint fit's process draws a trial), interleaved ``--rounds``
+times, with a check that all give the same pixels. Run from an older checkout (no ``skin_once``) it times the
 first way alone: the same-machine baseline of a before/after.
 
 Usage: python benchmarks/toon_render_bench.py [--renders 200] [--size 128] [--views 2] [--rounds 3] [--json PATH]
@@ -87,18 +88,38 @@ def terms(fitter, trials, n: int) -> dict:
     return {k: round(1000 * v / len(trials), 3) for k, v in clock.items()}
 
 
+def _with_alpha_test(toon, ctx):
+    """``toon`` drawing with the alpha-test shader variant whatever the
+    character (as every toon pass drew before the variant without it)."""
+    from conrt.shaders import load_program
+
+    prog = load_program(ctx, "toon", defines={"ALPHA_RULE": 1})
+    for name in ("u_base_color", "u_has_shade", "u_shade_color"):
+        prog[name].value = toon.program[name].value
+    toon.program, toon._vao = prog, toon.geometry.vertex_array(prog)  # released with the context
+    return toon
+
+
 def ways(ctx, character, n: int) -> dict:
-    """The toon passes to compare: as ``conrt sheet`` draws (skinning in the
-    draw) and as the fitter draws (``skin_once``, where this checkout has it)."""
+    """The toon passes to compare: before this session's cuts (the alpha test
+    always, skinning in the draw), as ``conrt sheet`` draws now (no alpha test
+    where nothing is discarded) and as the fitter draws (``skin_once``); from
+    a checkout without them, only the pass as it is."""
     from conrt.shaders import ToonPass
 
-    out = {"skin_in_draw": ToonPass(ctx, n, n)}
     try:
-        out["skin_once"] = ToonPass(ctx, n, n, skin_once=True)
-    except TypeError:  # a checkout before skin_once (the baseline run)
-        pass
+        once = ToonPass(ctx, n, n, skin_once=True)
+    except TypeError:  # a checkout before skin_once (a baseline run)
+        toon = ToonPass(ctx, n, n)
+        toon.set_character(character)
+        return {"skin_in_draw": toon}
+    out = {"alpha_test_skin_in_draw": ToonPass(ctx, n, n), "skin_in_draw": ToonPass(ctx, n, n), "skin_once": once}
     for toon in out.values():
         toon.set_character(character)
+    if out["skin_in_draw"].geometry.alpha_rule:  # the character has alpha rules: no variant to compare
+        del out["alpha_test_skin_in_draw"]
+    else:
+        _with_alpha_test(out["alpha_test_skin_in_draw"], ctx)
     return out
 
 
@@ -151,11 +172,10 @@ def main(argv=None) -> int:
         with SheetFitter(ctx, character, 256, work=args.size) as fitter:
             trials = _params(rng, fitter, args.renders, args.views)
             passes = ways(ctx, character, args.size)
-            fitter._toons[args.size] = passes["skin_in_draw"]
-            split = {"skin_in_draw": terms(fitter, trials, args.size)}
-            if "skin_once" in passes:
-                fitter._toons[args.size] = passes["skin_once"]
-                split["skin_once"] = terms(fitter, trials, args.size)
+            split = {}
+            for key, toon in passes.items():
+                fitter._toons[args.size] = toon
+                split[key] = terms(fitter, trials, args.size)
             ms = compare(fitter, passes, trials, args.size, args.rounds)
             for toon in passes.values():
                 toon.release()
