@@ -14,7 +14,16 @@ same k: alpha > 0 exactly where its ``a > 0``).
 glTF materials: OPAQUE ignores alpha; MASK covers where albedo alpha >=
 alphaCutoff; BLEND layers are drawn after the rest and blended over it
 (covering where their alpha >= 0.5); back faces of single-sided materials
-are culled (``glsl/include/alpha.glsl``, shared with the UDP pass).
+are culled (``glsl/include/alpha.glsl``, shared with the UDP pass). A
+character without such materials gets the shader variant with no alpha test
+at all (nothing would be discarded; a raster without discard is cheaper).
+
+``skin_once=True`` (the fit-sheet searches, which draw one pose from many
+cameras): the pose is skinned once by transform feedback
+(``glsl/skin_feedback.glsl``, positions and normals) and drawn from that buffer
+until a different pose comes (compared by value: joint matrices; a pose with
+simulated vertices or morph weights is always skinned afresh); the same
+expressions, so the same pixels as the default, which skins in the draw.
 
 Shading:
 - albedo = ``material.base_color_factor`` x ``texture(uv)`` (when the material
@@ -86,12 +95,17 @@ def named_style(name: str, height: int) -> ToonStyle:
     }[name]
 
 
+def _plain(pose: Pose) -> bool:
+    """A pose given by its joint matrices alone (what skin_once may draw again)."""
+    return pose.sim_indices is None and pose.sim_positions is None and pose.morph_weights is None
+
+
 class ToonPass:
     """``ToonPass(ctx, w, h)``, ``set_character(c)``, ``run(pose, camera) -> [H, W, 4] u8``."""
 
     @current
     def __init__(self, ctx: moderngl.Context, width: int = 256, height: int = 256, style: ToonStyle = ToonStyle(),
-                 antialias: int = 1):
+                 antialias: int = 1, skin_once: bool = False):
         check_gl_frame(ctx, width, height, "toon frame")  # before GL allocates (or fails to)
         self.ctx = ctx
         self.style = style
@@ -107,7 +121,15 @@ class ToonPass:
             raise ConfigError(f"toon depth_step must be positive, got {style.depth_step}")
         if style.look not in LOOKS:
             raise ConfigError(f"toon look {style.look!r}: choose one of {', '.join(LOOKS)}")
-        self.program = load_program(ctx, "toon")
+        # the geometry step's program: its variant follows the character (set_character)
+        self.skin_once = bool(skin_once)
+        self._variants: dict[bool, moderngl.Program] = {}  # by SkinnedGeometry.alpha_rule
+        self.program: moderngl.Program | None = None
+        self._skin_program = load_program(ctx, "skin_feedback", defines={"NORMALS": 1},
+                                          varyings=["out_position", "out_normal"]) if self.skin_once else None
+        self._skin_vao: moderngl.VertexArray | None = None
+        self._skinned: moderngl.Buffer | None = None  # [V] (position, normal) 6f of the last skinned pose
+        self._skinned_pose: np.ndarray | None = None  # its joint matrices (None: skin at the next draw)
         self.outline = load_program(ctx, "toon_outline")
         self._resolve = CoverageResolve(ctx, "color", self.antialias) if self.antialias > 1 else None
         self._screen_vao = ctx.vertex_array(self.outline, [])
@@ -160,7 +182,20 @@ class ToonPass:
 
         self._release_character()
         self.geometry = SkinnedGeometry(self.ctx, character)
-        self._vao = self.geometry.vertex_array(self.program)
+        alpha_rule = self.geometry.alpha_rule
+        if alpha_rule not in self._variants:
+            defines = {"ALPHA_RULE": 1} if alpha_rule else {}
+            if self.skin_once:
+                defines["SKINNED"] = 1
+            self._variants[alpha_rule] = load_program(self.ctx, "toon", defines=defines)
+        self.program = self._variants[alpha_rule]
+        extra = ()
+        if self.skin_once:
+            self._skinned = self.ctx.buffer(reserve=self.geometry.num_vertices * 24)
+            self._skin_vao = self.geometry.vertex_array(self._skin_program, indexed=False)
+            extra = [(self._skinned, "3f 3f", "in_skinned", "in_skinned_normal")]
+            self._skinned_pose = None
+        self._vao = self.geometry.vertex_array(self.program, extra=extra)
         self._albedo = albedo_texture(self.ctx, image, mat.mipmaps)
         self.program["u_base_color"].value = tuple(float(x) for x in base)
         self.program["u_has_shade"].value = mat.shade_color_factor is not None
@@ -177,19 +212,28 @@ class ToonPass:
         mvp = raster_view_proj(camera)
         if not np.isfinite(mvp).all():
             raise InputError("camera matrices contain NaN/inf")
-        self.geometry.update(pose)
         ctx, st = self.ctx, self.style
+        k = self.antialias
+        self._geo_fbo.use()  # Mesa skips transform feedback too while an incomplete framebuffer is bound
+        if not self.skin_once:
+            self.geometry.update(pose)
+        elif not self._holds(pose):
+            self._skinned_pose = None
+            self.geometry.update(pose)  # validates the pose (an InputError leaves nothing remembered)
+            self.geometry.bind_joints(self._skin_program, 0)
+            self._skin_vao.transform(self._skinned, mode=moderngl.POINTS, vertices=self.geometry.num_vertices)
+            if _plain(pose):
+                self._skinned_pose = np.array(pose.joint_world, copy=True)
 
         # Step 1: shaded colour + G-buffer.
-        k = self.antialias
-        self._geo_fbo.use()
         self._geo_fbo.viewport = (0, 0, k * self.width, k * self.height)
         self._geo_fbo.clear(0.0, 0.0, 0.0, 0.0, depth=1.0)
         ctx.enable_only(moderngl.DEPTH_TEST)
         ctx.depth_func = "<"
         ctx.front_face = "cw"  # the y-flipped projection mirrors the winding
         prog = self.program
-        self.geometry.bind_joints(prog, 0)
+        if not self.skin_once:
+            self.geometry.bind_joints(prog, 0)
         self._albedo.use(1)
         prog["u_texture"].value = 1
         prog["u_view_proj"].write(np.ascontiguousarray(mvp.T))
@@ -223,6 +267,13 @@ class ToonPass:
         self._screen_vao.render(moderngl.TRIANGLES, vertices=3)
         if self._resolve is not None:
             self._resolve.run(self._inked, self.fbo, self.size)
+
+    def _holds(self, pose: Pose) -> bool:
+        """skin_once: True when :attr:`_skinned` already holds ``pose``: the same
+        joint matrices, and no simulated vertices or morph weights (those are
+        always skinned afresh)."""
+        last = self._skinned_pose
+        return last is not None and _plain(pose) and np.array_equal(np.asarray(pose.joint_world), last)
 
     def _draw_blend_layers(self, first: int, count: int) -> None:
         """glTF BLEND triangles, after the solid ones: (1) their coverage (alpha >=
@@ -267,7 +318,11 @@ class ToonPass:
         self._release_targets()
         self._release_character()
         self._screen_vao.release()
-        self.program.release()
+        for program in self._variants.values():
+            program.release()
+        self._variants = {}
+        if self._skin_program is not None:
+            self._skin_program.release()
         self.outline.release()
         if self._resolve is not None:
             self._resolve.release()
@@ -275,6 +330,10 @@ class ToonPass:
     def _release_character(self) -> None:
         if self.geometry is not None:
             self._vao.release()
+            if self._skin_vao is not None:
+                self._skin_vao.release()
+                self._skinned.release()
+                self._skin_vao = self._skinned = self._skinned_pose = None
             self.geometry.release()
             self.geometry = None
         if self._albedo is not None:

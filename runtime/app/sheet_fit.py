@@ -542,7 +542,8 @@ class SheetFitter:
         self._arms = [b for b in ("leftUpperArm", "rightUpperArm") if b in character.humanoid]
         # the searches at ``work``, the last (fine-step) pose sweeps at ``fine``
         self.fine = min(self.size, FINE_WORK)
-        self._toons = {n: ToonPass(ctx, n, n) for n in {self.work, self.fine, self.size}}
+        # skin_once: a pose trial is drawn from every camera of a sweep or view of a joint fit, skinned once
+        self._toons = {n: ToonPass(ctx, n, n, skin_once=True) for n in {self.work, self.fine, self.size}}
         self._udp = UdpPass(ctx, self.size, self.size)
         for toon in self._toons.values():
             toon.set_character(character)

@@ -2,6 +2,11 @@
 // Toon pass, step 1 (geometry): cel-shaded colour plus a G-buffer (view depth,
 // part label, shading normal) that the outline step reads. Same skinning and camera as the UDP
 // pass, so pixel (x, y) of both shows the same surface point.
+// SKINNED: the vertices come skinned (ToonPass(skin_once=True) skins a pose once
+// with glsl/skin_feedback.glsl and draws it from every camera); the same
+// expressions as below, so the same pixels. ALPHA_RULE: some MASK/BLEND
+// material or single-sided face (SkinnedGeometry.alpha_rule); without it no
+// fragment is ever discarded, and the shader has no discard (a cheaper raster).
 
 #if defined VERTEX_SHADER
 #include "include/skinning.glsl"
@@ -13,6 +18,10 @@ in vec2 in_uv;
 in vec4 in_color;          // COLOR_0 (linear), ones when the mesh has none
 in int in_part;
 in vec3 in_alpha;          // glTF alpha mode, cutoff, double-sided (include/alpha.glsl)
+#if defined SKINNED
+in vec3 in_skinned;        // skinned position (character space), glsl/skin_feedback.glsl
+in vec3 in_skinned_normal; // mat3(skin) * morphed normal, the same
+#endif
 
 out vec3 v_normal;         // eye space
 out vec3 v_eye;            // eye-space position
@@ -23,11 +32,16 @@ flat out int v_part;
 flat out vec3 v_alpha;
 
 void main() {
+#if defined SKINNED
+    vec3 p = in_skinned;
+    v_normal = mat3(u_view) * in_skinned_normal;
+#else
     mat4 skin = skin_matrix();
     vec3 p = skinned_position(skin);
     // The skin matrix's linear part is fine for normals of rigid/uniformly
     // scaled joints; simulated vertices get a face normal in the fragment step.
     v_normal = mat3(u_view) * (mat3(skin) * (in_normal + morph_normal()));  // morphed normal, renormalised per fragment
+#endif
     v_eye = (u_view * vec4(p, 1.0)).xyz;
     v_uv = in_uv;
     v_color = in_color;
@@ -67,8 +81,10 @@ void main() {
     vec3 tex = srgb_to_linear(texel.rgb);
     vec3 albedo = u_base_color.rgb * tex * v_color.rgb;
     float alpha = material_alpha(u_base_color.a, texel.a, v_color.a);
+#if defined ALPHA_RULE
     if (u_stage == 0 ? alpha_uncovered(v_alpha, alpha, gl_FrontFacing)
                      : (v_alpha.z < 0.5 && !gl_FrontFacing) || alpha <= 0.0) discard;
+#endif
 
     vec3 n = normalize(v_normal);
     // Physics-placed vertices carry their rest normal; use the true face normal there.
