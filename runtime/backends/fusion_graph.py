@@ -285,6 +285,11 @@ class FastFusionGraph(nn.Module):
         return self.finish(fused, coverage, udp, udp_refine, sampled4, cover4)
 
 
+# what the views' half hands the finish, in order: (name, channels), each [1, C, H, W] (on the
+# band for the views' graph, the whole frame for the finish's inputs; 0 outside the band)
+BAND_HANDOVER = (("fused", 4), ("coverage", 1), ("darkest", 4), ("pose", 4), ("edges", 1))
+
+
 class FusionViewsGraph(nn.Module):
     """The views' half of ``FastFusionGraph`` for ONNX export, on a band of columns:
     (sampled [1, M, 4, H, w], cover [1, M, 1, H, w], udp [1, 4, H, w]) -> (fused, coverage,

@@ -44,7 +44,7 @@ from ..nn.lookup_net import LookupNet
 from ..nn.sheet import SheetCache
 from .base import Backend, register_backend
 from .cache import GraphCache
-from .fusion_graph import FastFusionGraph, FusionFinishGraph, FusionViewsGraph, band_columns
+from .fusion_graph import BAND_HANDOVER, FastFusionGraph, FusionFinishGraph, FusionViewsGraph, band_columns
 from .onnx_backend import OPSET, open_session, weights_fingerprint
 
 log = logging.getLogger(__name__)
@@ -77,17 +77,16 @@ def export_fusion_onnx(model, path, size: int, views: int, keep_seen: bool = Fal
 
 def export_views_onnx(model, path, size: int, width: int, views: int) -> Path:
     """The views' half of the fusion graph (``FusionViewsGraph``) on a band of ``width``
-    columns of a ``size`` frame: (sampled, cover, udp) -> (fused, coverage, darkest, pose, edges)."""
+    columns of a ``size`` frame: (sampled, cover, udp) -> ``BAND_HANDOVER``."""
     shapes = {"sampled": (1, views, 4, size, width), "cover": (1, views, 1, size, width), "udp": (1, 4, size, width)}
-    return _export(FusionViewsGraph(model.eval()), shapes, ["fused", "coverage", "darkest", "pose", "edges"], path,
+    return _export(FusionViewsGraph(model.eval()), shapes, [name for name, _ in BAND_HANDOVER], path,
                    f"{model.cfg.name} fusion views ({views} views, {width}x{size})")
 
 
 def export_finish_onnx(model, path, size: int, keep_seen: bool = True) -> Path:
     """The other half (``FusionFinishGraph``, an inked look) on the whole frame:
-    (fused, coverage, darkest, pose, edges) -> rgba."""
-    shapes = {"fused": (1, 4, size, size), "coverage": (1, 1, size, size), "darkest": (1, 4, size, size),
-              "pose": (1, 4, size, size), "edges": (1, 1, size, size)}
+    ``BAND_HANDOVER`` -> rgba."""
+    shapes = {name: (1, channels, size, size) for name, channels in BAND_HANDOVER}
     return _export(FusionFinishGraph(model.eval(), keep_seen), shapes, ["rgba"], path,
                    f"{model.cfg.name} fusion finish ({size}x{size})")
 
@@ -175,7 +174,7 @@ class GlLookupBackend(Backend):
         self._finish_session = None
         self._bands: dict = {}  # band width -> views session (None: it failed; the whole graph then)
         self._band_jobs: dict = {}  # band width -> Future of (key, session), exported in the background
-        self._band_out = None  # the whole frame's fused colour, coverage, darkest view, pose and edges, zero outside the band
+        self._band_out = None  # the finish's inputs (BAND_HANDOVER) for the whole frame, zero outside the band
         self._exports = None  # ThreadPoolExecutor for the band graphs, made on first need
         self._out = None
         self.graphs = GraphCache("onnx")
@@ -296,11 +295,8 @@ class GlLookupBackend(Backend):
                     path = self._cached_graph(f"finish{'-seen' if keep_seen else ''}-{size}",
                                               lambda part: export_finish_onnx(self.model, part, size, keep_seen))
                     self._finish_session = open_session(path, self.threads, self.providers)
-                    self._band_out = (np.zeros((1, 4, size, size), np.float32),
-                                      np.zeros((1, 1, size, size), np.float32),
-                                      np.zeros((1, 4, size, size), np.float32),
-                                      np.zeros((1, 4, size, size), np.float32),
-                                      np.zeros((1, 1, size, size), np.float32))
+                    self._band_out = {name: np.zeros((1, channels, size, size), np.float32)
+                                      for name, channels in BAND_HANDOVER}
 
     def _band_session(self, width: int, step: int):
         """The views' graph for a band ``width`` wide, or None while it is exported (on a thread
@@ -356,13 +352,11 @@ class GlLookupBackend(Backend):
         cols = slice(band[0], band[0] + band[1])
         part = {"sampled": np.ascontiguousarray(sampled[..., cols]), "cover": np.ascontiguousarray(cover[..., cols]),
                 "udp": np.ascontiguousarray(udp[..., cols])}
-        fused, coverage, darkest, pose, edges = self._band_out
-        for out in self._band_out:  # outside the band no view covers, nor the target: all 0 there
-            out.fill(0.0)
-        fused[..., cols], coverage[..., cols], darkest[..., cols], pose[..., cols], edges[..., cols] = session.run(
-            ["fused", "coverage", "darkest", "pose", "edges"], part)
-        return self._finish_session.run(["rgba"], {"fused": fused, "coverage": coverage, "darkest": darkest,
-                                                   "pose": pose, "edges": edges})[0]
+        outs = self._band_out
+        for name, got in zip(outs, session.run(list(outs), part)):
+            outs[name].fill(0.0)  # outside the band no view covers, nor the target: all 0 there
+            outs[name][..., cols] = got
+        return self._finish_session.run(["rgba"], outs)[0]
 
     def infer_views(self, udp: np.ndarray, sampled: np.ndarray, cover: np.ndarray) -> np.ndarray:
         if self.lookup is None:
