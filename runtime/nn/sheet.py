@@ -121,7 +121,7 @@ def shading_fraction(images: Sequence, udps: Sequence) -> float | None:
     # the mean luma of each (cell, view), then its spread over the views that see the cell
     pair, inverse = np.unique(key, return_inverse=True)
     mean = np.bincount(inverse, luma) / np.bincount(inverse)
-    cell, first = np.unique(pair // len(images), return_index=True)
+    _, first = np.unique(pair // len(images), return_index=True)  # each cell's first (cell, view) pair
     views = np.diff(np.append(first, len(pair)))
     spread = np.maximum.reduceat(mean, first) - np.minimum.reduceat(mean, first)
     matched = views >= 2
