@@ -16,6 +16,8 @@ from pythonosc.osc_bundle_builder import IMMEDIATELY, OscBundleBuilder
 from pythonosc.osc_message_builder import OscMessageBuilder
 from pythonosc.osc_packet import OscPacket, ParseError
 
+FINAL_REPEATS = 3  # the flood's newest frame sent again, 50 ms apart, as a sender streaming on would
+
 
 def message(address, *args):
     m = OscMessageBuilder(address)
@@ -82,8 +84,13 @@ def main() -> int:
                 if delay > 0:
                     time.sleep(delay)
             sock.sendto(g, to)
-        sent["flood"] = args.flood
         sent["flood_seconds"] = time.perf_counter() - t0
+        # a real VMC sender keeps streaming its last pose; the kernel may have dropped the flood's tail
+        # from a full socket buffer on a busy machine, and the repeats (apart, never a flood) still arrive
+        for _ in range(FINAL_REPEATS):
+            time.sleep(0.05)
+            sock.sendto(grams[-1], to)
+        sent["flood"] = args.flood
         sent["last_t"] = 10.0 + (args.flood - 1) * 1e-3
     print(json.dumps(sent), flush=True)
     return 0
