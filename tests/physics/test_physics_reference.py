@@ -48,8 +48,10 @@ class PlainVerlet(VerletCloth):
             np.add.at(delta, i, c * gain_i)
             np.add.at(delta, j, -c * gain_j)
             x = x + delta
+            if it == self.iterations - 1:
+                x = self._plain_tethered(x)
             if it % 4 == 3 or it == self.iterations - 1:
-                x = self._plain_collide(self._plain_tethered(x), caps)
+                x = self._plain_collide(x, caps)
         self.x = x
 
     def _plain_tethered(self, x):

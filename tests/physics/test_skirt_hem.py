@@ -7,8 +7,8 @@ runtime (120 Hz) drew it at 26.5 cm, so no sheet view saw the thighs in between.
 Measured before the tethers (hem below the hips, cm; sample character / procedural
 seeds 0, 3, 7): rest shape 24.9 / 20.6 / 31.7 / 19.2, 1.5 s of ``idle`` at 60 Hz
 31.2 / 26.1 / 37.6 / 26.2, at 120 Hz 26.8 / 22.2 / 33.4 / 21.4, walking (120 Hz)
-26.6 / 22.1 / 33.2 / 21.2. With them: 60 Hz 25.8 / 21.0 / 32.6 / 20.2, 120 Hz
-25.5 / 20.8 / 32.3 / 19.8, walking 25.5 / 20.7 / 32.2 / 19.8.
+26.6 / 22.1 / 33.2 / 21.2. With them: 60 Hz 25.9 / 21.0 / 32.7 / 20.2, 120 Hz
+25.6 / 20.8 / 32.4 / 19.8, walking 25.5 / 20.7 / 32.2 / 19.8.
 """
 from __future__ import annotations
 
