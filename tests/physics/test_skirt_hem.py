@@ -60,6 +60,11 @@ def sample():
     return load_character(SAMPLE_CHARACTER)
 
 
+@pytest.fixture(scope="module")
+def sample_walking(sample) -> np.ndarray:
+    return walking_hems(sample)
+
+
 def test_the_settled_hem_does_not_depend_on_the_substep_rate(girl):
     """1.5 s of ``idle`` at 60 and at 120 Hz substeps: the hems within 1 cm of each other
     and of the rest shape (before: 5.5 and 1.6 cm below it, 3.9 cm apart)."""
@@ -69,21 +74,21 @@ def test_the_settled_hem_does_not_depend_on_the_substep_rate(girl):
     assert 0.0 <= at_60 - rest < TOLERANCE_M and 0.0 <= at_120 - rest < TOLERANCE_M, (rest, at_60, at_120)
 
 
-def test_the_rest_shape_hem_is_where_walking_frames_draw_it(sample):
+def test_the_rest_shape_hem_is_where_walking_frames_draw_it(sample, sample_walking):
     """``conrt sheet`` draws the skirt's rest shape: the walking hem's mean within 1 cm of
     it (before: 1.7 cm below), and never above it by more (the sheet sees the thighs the
     frames show)."""
-    rest, walk = rest_hem_below_hips(sample), walking_hems(sample)
+    rest, walk = rest_hem_below_hips(sample), sample_walking
     assert abs(walk.mean() - rest) < TOLERANCE_M, (rest, walk.mean())
     assert walk.min() > rest - TOLERANCE_M, (rest, walk.min())
 
 
-def test_the_sample_sheet_hangs_the_hem_where_walking_frames_draw_it(sample):
+def test_the_sample_sheet_hangs_the_hem_where_walking_frames_draw_it(sample, sample_walking):
     """The sample sheet's pose (``training.sample_sheet.settled_pose``): its hem within
     1 cm of the walking frames' mean (before: 31.1 cm below the hips against 26.5 cm)."""
     from conrt.training.sample_sheet import settled_pose
 
-    sheet, walk = hem_below_hips(sample, settled_pose(sample)), walking_hems(sample)
+    sheet, walk = hem_below_hips(sample, settled_pose(sample)), sample_walking
     assert abs(sheet - walk.mean()) < TOLERANCE_M, (sheet, walk.mean())
 
 
