@@ -277,7 +277,8 @@ class VerletCloth:
     solver has the same anchoring, the same capsule colliders and the same
     reset path, at a fraction of the cost: per substep a Verlet integration,
     then ``iterations`` Jacobi passes over stretch and bending distance
-    constraints, each followed by pushing nodes out of the capsules.
+    constraints, the capsules pushing nodes out twice, the tethers (``tethers``)
+    once before the last push.
     """
 
     def __init__(self, proxy: ClothProxy, rest_anchor: np.ndarray, params: ClothParams = ClothParams(),
