@@ -248,6 +248,26 @@ class ClothSim:
         """Nothing on disk to remove (see __init__); kept for the world's close()."""
 
 
+def tethers(proxy: ClothProxy) -> tuple[np.ndarray, np.ndarray]:
+    """Long-range attachments (Kim, Chentanez, Müller 2012): for each proxy node, the pinned
+    node at the top of its column ([N] i64) and the rest length down the column to it
+    ([N] f64, 0 for the pinned nodes), the farthest the node may hang from it.
+
+    Why: the Verlet cloth's few Jacobi passes per substep cannot hold a chain of 8 rings
+    against gravity, so the skirt stretched, and by how much depended on the substep
+    rate: the hem hung 6 cm below its rest shape after 1.5 s of ``idle`` at 60 Hz
+    substeps (the sample sheet's world), 2 cm at 120 Hz (the runtime's), so no sheet
+    view saw the thighs the walking frames showed under the hem (docs/physics.md). A
+    tether only pulls a node back in, never pushes: the skirt still swings, lifts and
+    falls in between the legs."""
+    segments = len(proxy.pinned)
+    grid = proxy.nodes.reshape(-1, segments, 3)  # ring-major: node k * segments + i is ring k, column i
+    step = np.linalg.norm(np.diff(grid, axis=0), axis=2)  # [rings - 1, segments]
+    length = np.concatenate([np.zeros((1, segments)), np.cumsum(step, axis=0)]).ravel()
+    top = np.tile(proxy.pinned, len(grid))
+    return top.astype(np.int64), length
+
+
 class VerletCloth:
     """The same proxy as a position-based (Verlet) mass-spring cloth in NumPy.
 
@@ -257,7 +277,8 @@ class VerletCloth:
     solver has the same anchoring, the same capsule colliders and the same
     reset path, at a fraction of the cost: per substep a Verlet integration,
     then ``iterations`` Jacobi passes over stretch and bending distance
-    constraints, each followed by pushing nodes out of the capsules.
+    constraints, the capsules pushing nodes out twice, the tethers (``tethers``)
+    once before the last push.
     """
 
     def __init__(self, proxy: ClothProxy, rest_anchor: np.ndarray, params: ClothParams = ClothParams(),
@@ -293,6 +314,7 @@ class VerletCloth:
         self._gain_j = (1.5 * self.stiff * wj / wsum * self.scale[j, 0])[:, None]
         self._pinned_rest = proxy.nodes[proxy.pinned]
         self._movable = self.free[:, None] > 0
+        self._tether, self._tether_len = tethers(proxy)
         self._inv_rest_anchor = np.linalg.inv(self.rest_anchor)
         self.drag = float(params.drag)
         self.set_colliders(np.zeros((0, 7)))  # [C, 7] a(3), b(3), radius in world space, set by the world
@@ -328,9 +350,22 @@ class VerletCloth:
             # one bincount per end over flattened (node, axis) slots: ~10x faster than np.add.at
             delta = np.bincount(slot_i, (c * gain_i).ravel(), 3 * n) - np.bincount(slot_j, (c * gain_j).ravel(), 3 * n)
             x = x + delta.reshape(n, 3)
+            if it == self.iterations - 1:  # tethers once a substep (as good as twice: within 1 mm), then contacts
+                x = self._tethered(x)
             if it % 4 == 3 or it == self.iterations - 1:  # contacts twice per substep are enough
                 x = self._collide(x, caps)
         self.x = x
+
+    def _tethered(self, x: np.ndarray) -> np.ndarray:
+        """Pull each node back to within its tether's length of its pinned node (``tethers``)."""
+        d = x - np.take(x, self._tether, axis=0)
+        length = np.sqrt(np.einsum("nd,nd->n", d, d))
+        over = length > self._tether_len
+        if not over.any():
+            return x
+        x = x.copy()
+        x[over] -= ((1.0 - self._tether_len[over] / length[over]))[:, None] * d[over]
+        return x
 
     def _near(self, x: np.ndarray):
         """The capsules whose bounding box comes near the cloth's (cheap broad phase), with

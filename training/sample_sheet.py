@@ -4,8 +4,9 @@
 
 The sample character (``samples/sample_character.glb``) is never in the
 training data (that is procedural seeds 0..N-1 only). Its sheet shows it in
-an idle pose (arms down, hair and skirt settled by the physics world after
-1.5 s of the ``idle`` clip) from six yaw angles around it, slight pitch from
+an idle pose (arms down, hair and skirt settled after 1.5 s of the ``idle``
+clip by the runtime's own physics stage, so the hem hangs where the demo's
+frames draw it: ``settled_pose``) from six yaw angles around it, slight pitch from
 above, straight alpha, at the demo's default frame size, 256² (the runtime
 samples the sheet's own pixels with exact correspondences: a 128² sheet has
 eyes ~3 px wide, and the 256² frames showed a blank face), each with its own
@@ -30,6 +31,24 @@ log = logging.getLogger(__name__)
 YAWS = tuple(int(y) for y in sheet_yaws(6, "even"))
 PITCH = 8.0
 MARGIN = 0.08
+SETTLE_S = 1.5  # idle time before the views: hair and cloth settle
+
+
+def settled_pose(character, fps: float = 30.0):
+    """The character after ``SETTLE_S`` of ``idle`` in the runtime's physics stage
+    (``runtime.app.frame_loop.PhysicsStage``: its substep rate, its cloth solver).
+    Why the runtime's stage and not a world of its own: the sheet hid the thighs the
+    walking frames show under the hem (a cream band there in every demo frame) while
+    its world stepped the skirt at 60 Hz and the runtime at 120 Hz (docs/physics.md)."""
+    from conrt.runtime.app.frame_loop import PhysicsStage
+
+    stage = PhysicsStage(character, "idle", fps=fps)
+    try:
+        for _ in range(round(SETTLE_S * fps)):
+            pose = stage.step()
+    finally:
+        stage.close()
+    return pose
 
 
 def render_sheet(glb, out, size: int = 256, yaws=YAWS) -> list[Path]:
@@ -37,17 +56,13 @@ def render_sheet(glb, out, size: int = 256, yaws=YAWS) -> list[Path]:
 
     from conrt.characters.gltf_io import load_character
     from conrt.characters.posing import posed_positions
-    from conrt.physics import PhysicsWorld
     from conrt.shaders import frame_character
     from conrt.shaders.view_file import save_view_file, view_file_for
 
     from .datagen import Renderer
 
     character = load_character(glb)
-    with PhysicsWorld(fps=30) as world:
-        h = world.add(character, "idle")
-        for _ in range(45):  # 1.5 s: hair and cloth settle
-            pose = world.step()[h]
+    pose = settled_pose(character)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     paths = []

@@ -1,7 +1,8 @@
 """The physics' fast paths move things exactly as their plain definitions do.
 
 The Verlet skirt's substep (``VerletCloth.step``: constants computed once,
-capsule terms once per substep, only the pinned nodes carried by the anchor)
+capsule terms once per substep, only the pinned nodes carried by the anchor,
+the tethers on whole arrays)
 and the single-quaternion ``slerp`` (Python floats) were rewritten for speed
 (session 7, #15). Here the plain versions (main 87610d9's code, written out)
 run beside them on the same inputs: a real walking world's anchors and leg
@@ -47,9 +48,26 @@ class PlainVerlet(VerletCloth):
             np.add.at(delta, i, c * gain_i)
             np.add.at(delta, j, -c * gain_j)
             x = x + delta
+            if it == self.iterations - 1:
+                x = self._plain_tethered(x)
             if it % 4 == 3 or it == self.iterations - 1:
                 x = self._plain_collide(x, caps)
         self.x = x
+
+    def _plain_tethered(self, x):
+        """The tethers (``cloth.tethers``, session 10) node by node: no farther from the top
+        of its column than the rest length down the column."""
+        segments = len(self.proxy.pinned)
+        grid = self.proxy.nodes.reshape(-1, segments, 3)
+        out = x.copy()
+        for k in range(len(x)):
+            ring, column = divmod(k, segments)
+            reach = sum(np.linalg.norm(grid[r + 1, column] - grid[r, column]) for r in range(ring))
+            d = x[k] - x[column]
+            dist = np.sqrt(d @ d)
+            if dist > reach:
+                out[k] = x[column] + d * (reach / dist)
+        return out
 
     def _plain_near(self, x):
         c = self.capsules
