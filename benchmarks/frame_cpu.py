@@ -76,18 +76,23 @@ def thread_group(key: str) -> str:
 
 def overlap(stats: list, wall: float) -> dict:
     """How the pipelined stages shared the frame's wall time, from the frames' ``FrameStats``
-    (ms per frame): the shading thread's busy share of the wall (1 = the shader is the
-    bottleneck: it never waited for a frame), its wait for the next UDP frame (the producer
-    was behind), and the producer's stages (physics wait, raster, read-back)."""
+    (ms per frame): frames being shaded at once on average (1 shading worker: its busy share
+    of the wall; 1 = the shader is the bottleneck, it never waited for a frame), the share of
+    the wall with no frame shading (the producer was behind), and the producer's stages
+    (physics wait, raster, read-back)."""
     import statistics
 
-    n = len(stats)
-    gaps = [(b.shade_start - a.shade_end) * 1e3 for a, b in zip(stats, stats[1:])]
-    shade = [s.shade_ms for s in stats]
-    return {"frame_ms": round(wall / n * 1e3, 2),
-            "shade_ms": round(statistics.median(shade), 2),
-            "shade_busy": round(sum(shade) / (wall * 1e3), 3),
-            "shade_waits_ms": round(statistics.median(gaps), 2) if gaps else 0.0,
+    spans = sorted((s.shade_start, s.shade_end) for s in stats)
+    covered, reach = 0.0, spans[0][0]
+    for a, b in spans:  # the union of the shading intervals
+        a = max(a, reach)
+        if b > a:
+            covered, reach = covered + b - a, b
+    span = spans[-1][1] - spans[0][0]
+    return {"frame_ms": round(wall / len(stats) * 1e3, 2),
+            "shade_ms": round(statistics.median(s.shade_ms for s in stats), 2),
+            "shading_at_once": round(sum(s.shade_ms for s in stats) / (span * 1e3), 3),
+            "no_shading": round(1 - covered / span, 3),
             "physics_wait_ms": round(statistics.median(s.physics_ms for s in stats), 2),
             "raster_ms": round(statistics.median(s.raster_ms for s in stats), 2),
             "readback_ms": round(statistics.median(s.readback_ms for s in stats), 2),
