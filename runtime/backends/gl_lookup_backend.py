@@ -45,7 +45,7 @@ from ..nn.sheet import SheetCache
 from .base import Backend, register_backend
 from .cache import GraphCache
 from .fusion_graph import BAND_HANDOVER, FastFusionGraph, FusionFinishGraph, FusionViewsGraph, band_columns
-from .onnx_backend import OPSET, open_session, weights_fingerprint
+from .onnx_backend import EXPORT_LOCK, OPSET, open_session, weights_fingerprint
 
 log = logging.getLogger(__name__)
 
@@ -95,7 +95,7 @@ def _export(module, shapes: dict, outputs: list[str], path, what: str) -> Path:
     path = Path(path)
     g = torch.Generator().manual_seed(0)
     example = tuple(torch.rand(*shape, generator=g) for shape in shapes.values())
-    with torch.no_grad(), warnings.catch_warnings():
+    with EXPORT_LOCK, torch.no_grad(), warnings.catch_warnings():  # one export at a time (onnx_backend)
         warnings.simplefilter("ignore")  # static sides become constants (TracerWarning): intended
         torch.onnx.export(module, example, str(path), input_names=list(shapes), output_names=outputs,
                           opset_version=OPSET, dynamo=False, do_constant_folding=True)
