@@ -609,7 +609,7 @@ class Runtime:
 
     @property
     def shade_workers(self) -> int:
-        """Frames shaded at once (1, or 2: ``build_runtime`` with ``lookahead`` where the backend can)."""
+        """Frames shaded at once (1, or 2: ``RuntimeSpec.shade_workers``)."""
         return len(self._workers)
 
     @property
@@ -877,9 +877,11 @@ class RuntimeSpec:
     ``vmc_send``: "HOST:PORT" to send each produced pose to as VMC;
     ``lookahead``: step the physics a frame ahead on a thread of its own
     (``PhysicsStage``) — only for callers that take every frame in order and
-    never steer (render, the bench): a steer would show a frame late; with
-    exact correspondences on a backend that can (``concurrent_views``: gl-lookup
-    on ONNX Runtime) also shade two frames at once (``Runtime(shade_workers=2)``);
+    never steer (render, the bench): a steer would show a frame late;
+    ``shade_workers``: frames shaded at once, 1 (default) or 2 (not realtime;
+    exact correspondences on a backend that can, ``concurrent_views``: gl-lookup
+    on ONNX Runtime; the same frames, in order; measured no faster on the shared
+    2-core host, docs/runtime.md "Session 10");
     ``antialias``: anti-aliased silhouettes in the shaded frame: "off"
     (default: it costs ~10-15 % more CPU per frame at 256², ~20 % at 128², docs/runtime.md
     "Anti-aliased silhouettes"), "on" (3 x 3 coverage samples per pixel) or
@@ -910,6 +912,7 @@ class RuntimeSpec:
     vmc_send: object = None
     lookahead: bool = False
     antialias: object = "off"
+    shade_workers: int = 1
 
     def check(self) -> "RuntimeSpec":
         """The checks that need no loading (motion text, size, modes, addresses,
@@ -926,6 +929,9 @@ class RuntimeSpec:
             raise ConfigError(f"physics_mode must be kinematic or physical, got {self.physics_mode!r}")
         check_fps(self.fps, "fps")
         check_passes(self.passes)
+        if self.shade_workers not in (1, 2) or (self.shade_workers > 1 and self.realtime):
+            raise ConfigError(f"shade_workers must be 1 or 2 (2: not realtime), got {self.shade_workers}"
+                              f"{' with realtime' if self.realtime else ''}")
         parse_switch(self.antialias, "antialias")
         if isinstance(self.vmc, (str, int)) or self.vmc_send is not None:
             if isinstance(self.vmc, (str, int)):
@@ -996,10 +1002,10 @@ def build_runtime(spec: RuntimeSpec, *, ctx=None) -> Runtime:
                 if spec.physics != "optional":
                     raise
                 log.warning("no physics for %s (%s): poses come from the caller", char.name, exc)
-        # every frame in order (render, bench): two frames shaded at once where the backend can
-        shade_workers = 2 if (spec.lookahead and not spec.realtime and chosen is not None
-                              and getattr(shader.backend, "concurrent_views", False)) else 1
-        rt = Runtime(physics, raster, shader, realtime=spec.realtime, shade_workers=shade_workers)
+        if spec.shade_workers > 1 and chosen is None:
+            raise ConfigError("shade_workers=2 shades from exact correspondences only; this runtime looks "
+                              "the UDP up in the sheet's table (use shade_workers=1)")
+        rt = Runtime(physics, raster, shader, realtime=spec.realtime, shade_workers=spec.shade_workers)
         if spec.vmc_send is not None:
             sender = VmcSender(spec.vmc_send, char) if isinstance(spec.vmc_send, (str, tuple)) else spec.vmc_send
             if sender is not spec.vmc_send:

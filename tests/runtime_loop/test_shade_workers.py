@@ -1,7 +1,7 @@
-"""Two frames shaded at once (``Runtime(shade_workers=2)``, what render and the bench
-run with exact correspondences on gl-lookup): the same frames as one shading thread,
-bit for bit and in order, and two frames really in the backend at the same time; the
-banded fusion's per-thread buffers zero what an earlier band wrote when the band moves."""
+"""Two frames shaded at once (``RuntimeSpec(shade_workers=2)``, exact correspondences on
+gl-lookup): the same frames as one shading thread, bit for bit and in order, and two
+frames really in the backend at the same time; the banded fusion's per-thread buffers
+zero what an earlier band wrote when the band moves."""
 from __future__ import annotations
 
 import dataclasses
@@ -27,8 +27,9 @@ def _inked(rt) -> None:
     assert backend._finish_session is not None
 
 
-def _frames(lookahead: bool, hold=None) -> list:
-    spec = RuntimeSpec(motion="walk", size=SIZE, context="egl", backend="gl-lookup", lookahead=lookahead)
+def _frames(workers: int, hold=None) -> list:
+    spec = RuntimeSpec(motion="walk", size=SIZE, context="egl", backend="gl-lookup", lookahead=True,
+                       shade_workers=workers)
     with build_runtime(spec) as rt:
         _inked(rt)
         if hold is not None:
@@ -52,10 +53,10 @@ def test_two_shading_threads_give_the_same_frames_in_order():
 
         backend.infer_views = both_at_once
 
-    two, workers = _frames(lookahead=True, hold=hold)
+    two, workers = _frames(2, hold=hold)
     assert workers == 2
     assert len(set(calls[:2])) == 2  # two threads
-    one, workers = _frames(lookahead=False)
+    one, workers = _frames(1)
     assert workers == 1
     assert [i for i, _ in two] == list(range(FRAMES))
     for (_, a), (_, b) in zip(one, two):
@@ -64,8 +65,16 @@ def test_two_shading_threads_give_the_same_frames_in_order():
 
 
 def test_shade_workers_are_checked():
+    for bad in (0, 3):
+        with pytest.raises(ConfigError, match="1 or 2"):
+            RuntimeSpec(shade_workers=bad).check()
+    with pytest.raises(ConfigError, match="realtime"):
+        RuntimeSpec(shade_workers=2, realtime=True).check()
     spec = RuntimeSpec(motion="walk", size=64, context="egl", backend="gl-lookup")
+    with pytest.raises(ConfigError, match="table"):  # two at once: exact correspondences only
+        build_runtime(dataclasses.replace(spec, correspondence="table", shade_workers=2)).close()
     with build_runtime(spec) as rt:
+        assert rt.shade_workers == 1  # the default
         for bad, why in ((3, "1 or 2"), (0, "1 or 2")):
             with pytest.raises(ConfigError, match=why):
                 Runtime(None, rt.raster, rt.shader, shade_workers=bad)
