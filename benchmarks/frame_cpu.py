@@ -7,7 +7,12 @@ the fusion graph's ONNX Runtime ops by type.
    correspondence draws: llvmpipe's vertex and geometry stages run on the
    calling thread; read-back; the bench's output conversion), the shading
    thread (ONNX Runtime), llvmpipe's rasterizer threads (fragment work),
-   the physics thread.
+   the physics thread; each thread's run-queue wait (runnable, no core free:
+   /proc/self/task/*/schedstat), the cores the process kept busy (CPU / wall),
+   and the pipeline's overlap (``overlap``: frames shaded at once on average,
+   the share of the wall with none shading, the producer's stages). Where the
+   shading thread shades ~100 % of the wall it is the frame's time: its CPU
+   plus its run-queue wait (docs/runtime.md, "Session 10").
 2. The exact fusion graph (the one the gl-lookup backend runs) on frames of
    that loop, one thread, with ONNX Runtime's profiler: ms per op type; and
    where the checkout has it, the banded fusion on the same frames (the views'
