@@ -7,7 +7,12 @@ the fusion graph's ONNX Runtime ops by type.
    correspondence draws: llvmpipe's vertex and geometry stages run on the
    calling thread; read-back; the bench's output conversion), the shading
    thread (ONNX Runtime), llvmpipe's rasterizer threads (fragment work),
-   the physics thread.
+   the physics thread; each thread's run-queue wait (runnable, no core free:
+   /proc/self/task/*/schedstat), the cores the process kept busy (CPU / wall),
+   and the pipeline's overlap (``overlap``: frames shaded at once on average,
+   the share of the wall with none shading, the producer's stages). Where the
+   shading thread shades ~100 % of the wall it is the frame's time: its CPU
+   plus its run-queue wait (docs/runtime.md, "Session 10").
 2. The exact fusion graph (the one the gl-lookup backend runs) on frames of
    that loop, one thread, with ONNX Runtime's profiler: ms per op type; and
    where the checkout has it, the banded fusion on the same frames (the views'
@@ -42,18 +47,61 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def thread_cpu() -> dict[str, float]:
     """CPU seconds per thread id of this process, keyed 'name/tid' (Python thread names where known)."""
+    return {k: v[0] for k, v in thread_sched().items()}
+
+
+def thread_sched() -> dict[str, tuple[float, float]]:
+    """(CPU seconds, seconds runnable but waiting for a core) per thread id of this process,
+    keyed 'name/tid': /proc/self/task/*/schedstat (nanoseconds; the kernel's run-queue wait is
+    what oversubscribed cores cost a thread), else the stat file's CPU ticks and no wait."""
     tick = os.sysconf("SC_CLK_TCK")
     names = {str(t.native_id): t.name for t in threading.enumerate()}
     out = {}
     for tid in os.listdir("/proc/self/task"):
         try:
             stat = open(f"/proc/self/task/{tid}/stat").read()
+            try:
+                run_ns, wait_ns = (int(x) for x in open(f"/proc/self/task/{tid}/schedstat").read().split()[:2])
+                times = (run_ns * 1e-9, wait_ns * 1e-9)
+            except (OSError, ValueError):  # no schedstats in this kernel
+                fields = stat[stat.rindex(")") + 2:].split()
+                times = ((int(fields[11]) + int(fields[12])) / tick, 0.0)
         except OSError:  # the thread ended
             continue
-        fields = stat[stat.rindex(")") + 2:].split()
         name = names.get(tid, stat[stat.index("(") + 1:stat.rindex(")")])
-        out[f"{name}/{tid}"] = (int(fields[11]) + int(fields[12])) / tick
+        out[f"{name}/{tid}"] = times
     return out
+
+
+def thread_group(key: str) -> str:
+    """'conrt-physics_0/123' -> 'conrt-physics'; llvmpipe's rasterizer threads as one 'llvmpipe'."""
+    name = key.split("/")[0].split("_")[0]
+    return "llvmpipe" if name.startswith("llvmpipe") else name
+
+
+def overlap(stats: list, wall: float) -> dict:
+    """How the pipelined stages shared the frame's wall time, from the frames' ``FrameStats``
+    (ms per frame): frames being shaded at once on average (1 shading worker: its busy share
+    of the wall; 1 = the shader is the bottleneck, it never waited for a frame), the share of
+    the wall with no frame shading (the producer was behind), and the producer's stages
+    (physics wait, raster, read-back)."""
+    import statistics
+
+    spans = sorted((s.shade_start, s.shade_end) for s in stats)
+    covered, reach = 0.0, spans[0][0]
+    for a, b in spans:  # the union of the shading intervals
+        a = max(a, reach)
+        if b > a:
+            covered, reach = covered + b - a, b
+    span = spans[-1][1] - spans[0][0]
+    return {"frame_ms": round(wall / len(stats) * 1e3, 2),
+            "shade_ms": round(statistics.median(s.shade_ms for s in stats), 2),
+            "shading_at_once": round(sum(s.shade_ms for s in stats) / (span * 1e3), 3),
+            "no_shading": round(1 - covered / span, 3),
+            "physics_wait_ms": round(statistics.median(s.physics_ms for s in stats), 2),
+            "raster_ms": round(statistics.median(s.raster_ms for s in stats), 2),
+            "readback_ms": round(statistics.median(s.readback_ms for s in stats), 2),
+            "output_ms": round(statistics.median(s.output_ms for s in stats), 2)}
 
 
 def loop_profile(size: int, frames: int) -> tuple[dict, list]:
@@ -66,12 +114,14 @@ def loop_profile(size: int, frames: int) -> tuple[dict, list]:
         it = rt.frames(frames + 3, sink=lambda f: to_straight_u8(f.rgba))
         for _ in range(3):
             next(it)
-        before, t0, cpu0 = thread_cpu(), time.perf_counter(), time.process_time()
+        before, t0, cpu0 = thread_sched(), time.perf_counter(), time.process_time()
+        stats = []
         for f in it:
+            stats.append(f.stats)
             if len(samples) < 4:  # frames for the graph profile
                 job = rt.last_produced
                 samples.append((job.udp.copy(), job.views[0].copy(), job.views[1].copy()))
-        wall, cpu, after = time.perf_counter() - t0, time.process_time() - cpu0, thread_cpu()
+        wall, cpu, after = time.perf_counter() - t0, time.process_time() - cpu0, thread_sched()
         backend = rt.shader.backend
         ink = rt.shader.cache.ink()
         ink = np.ones(1, np.float32) if ink is None else ink.numpy()  # fed only to graphs that take it
@@ -82,13 +132,20 @@ def loop_profile(size: int, frames: int) -> tuple[dict, list]:
             graph = backend._graph(size, rt.shader.cache.views, keep_seen=keep_seen)
     finally:
         rt.close()
-    per = collections.defaultdict(float)
-    for key, t in after.items():
-        name = key.split("/")[0].split("_")[0]  # conrt-physics_0 -> conrt-physics
-        per["llvmpipe" if name.startswith("llvmpipe") else name] += (t - before.get(key, 0.0)) / frames * 1e3
+    per, waits = collections.defaultdict(float), collections.defaultdict(float)
+    for key, (t, w) in after.items():
+        t0_, w0_ = before.get(key, (0.0, 0.0))
+        per[thread_group(key)] += (t - t0_) / frames * 1e3
+        waits[thread_group(key)] += (w - w0_) / frames * 1e3
     model = backend.model
     return ({"fps": round(frames / wall, 2), "cpu_ms": round(cpu / frames * 1e3, 1),
+             # cores busy on average (this process): 2 = both cores of the 2-core host all the time
+             "cores_busy": round(cpu / wall, 2),
              "threads_ms": {k: round(v, 1) for k, v in sorted(per.items(), key=lambda kv: -kv[1]) if v > 0.05},
+             # time each thread was runnable but had no core (other threads, other processes)
+             "threads_wait_ms": {k: round(waits[k], 1) for k, v in sorted(per.items(), key=lambda kv: -kv[1])
+                                 if v > 0.05},
+             "overlap": overlap(stats, wall),
              "load_1min": round(os.getloadavg()[0], 2)}, [samples, str(graph), ink, model])
 
 

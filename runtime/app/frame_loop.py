@@ -569,9 +569,15 @@ class Runtime:
     """
 
     def __init__(self, physics: PhysicsStage | None, raster: RasterStage, shader: ShadeStage, *,
-                 realtime: bool = False, pending: int = 1, outputs: int = 2):
+                 realtime: bool = False, pending: int = 1, outputs: int = 2, shade_workers: int = 1):
         if not 1 <= pending <= 2:
             raise ConfigError(f"pending must be 1 or 2 (frames waiting for the shader), got {pending}")
+        if shade_workers not in (1, 2):
+            raise ConfigError(f"shade_workers must be 1 or 2 (frames shaded at once), got {shade_workers}")
+        if shade_workers > 1 and realtime:
+            raise ConfigError("shade_workers=2 delivers frames in order; a realtime runtime shades one at a time")
+        if shade_workers > 1 and not getattr(shader.backend, "concurrent_views", False):
+            raise ConfigError(f"backend {shader.name!r} cannot shade two frames at once; use shade_workers=1")
         if raster.size != shader.size:
             raise ConfigError(f"raster stage renders {raster.size} px but the shader runs at {shader.size} px")
         self.physics, self.raster, self.shader = physics, raster, shader
@@ -581,8 +587,15 @@ class Runtime:
         self._produced = 0
         self._delivered: collections.deque = collections.deque(maxlen=30)
         self._stop = threading.Event()
-        self._worker = threading.Thread(target=self._shade_loop, name="conrt-shade", daemon=True)
-        self._worker.start()
+        # shade_workers=2: two frames shaded at once (the shading of one frame is a single ONNX
+        # Runtime thread, the pipeline's longest stage), handed on in order (_in_order)
+        self._order = threading.Lock()
+        self._finished: dict[int, _Job] = {}  # shaded ahead of an earlier frame, by index
+        self._next_out = 0
+        self._workers = [threading.Thread(target=self._shade_loop, name=f"conrt-shade_{i}", daemon=True)
+                         for i in range(shade_workers)]
+        for worker in self._workers:
+            worker.start()
         self._closed = False
         self.last_produced: _Job | None = None
         self.owned: list = []  # closed with the runtime (e.g. a VMC receiver open_runtime opened)
@@ -593,6 +606,11 @@ class Runtime:
     @property
     def size(self) -> int:
         return self.raster.size
+
+    @property
+    def shade_workers(self) -> int:
+        """Frames shaded at once (1, or 2: ``RuntimeSpec.shade_workers``)."""
+        return len(self._workers)
 
     @property
     def dropped(self) -> int:
@@ -636,7 +654,19 @@ class Runtime:
             except BaseException as exc:  # handed to the consumer, which re-raises it
                 job.error = exc
             job.shade_end = time.perf_counter()
-            self._outbox.put(job, drop_oldest=self.realtime)
+            if len(self._workers) == 1:
+                self._outbox.put(job, drop_oldest=self.realtime)
+            else:
+                self._in_order(job)
+
+    def _in_order(self, job: _Job) -> None:
+        """Hand shaded frames on by index (two workers finish out of order); the outbox is
+        unbounded here (not realtime), so the put never waits under the lock."""
+        with self._order:
+            self._finished[job.index] = job
+            while self._next_out in self._finished:
+                self._outbox.put(self._finished.pop(self._next_out), drop_oldest=False)
+                self._next_out += 1
 
     # -- consumer -----------------------------------------------------------
     def _finish(self, job: _Job | None) -> RuntimeFrame | None:
@@ -773,7 +803,8 @@ class Runtime:
         self._stop.set()
         self._inbox.close()
         self._outbox.close()
-        self._worker.join(timeout=30)
+        for worker in self._workers:
+            worker.join(timeout=30)
         self.raster.close()
         if self.physics is not None:
             self.physics.close()
@@ -847,6 +878,10 @@ class RuntimeSpec:
     ``lookahead``: step the physics a frame ahead on a thread of its own
     (``PhysicsStage``) — only for callers that take every frame in order and
     never steer (render, the bench): a steer would show a frame late;
+    ``shade_workers``: frames shaded at once, 1 (default) or 2 (not realtime;
+    exact correspondences on a backend that can, ``concurrent_views``: gl-lookup
+    on ONNX Runtime; the same frames, in order; measured no faster on the shared
+    2-core host, docs/runtime.md "Session 10");
     ``antialias``: anti-aliased silhouettes in the shaded frame: "off"
     (default: it costs ~10-15 % more CPU per frame at 256², ~20 % at 128², docs/runtime.md
     "Anti-aliased silhouettes"), "on" (3 x 3 coverage samples per pixel) or
@@ -877,6 +912,7 @@ class RuntimeSpec:
     vmc_send: object = None
     lookahead: bool = False
     antialias: object = "off"
+    shade_workers: int = 1
 
     def check(self) -> "RuntimeSpec":
         """The checks that need no loading (motion text, size, modes, addresses,
@@ -893,6 +929,9 @@ class RuntimeSpec:
             raise ConfigError(f"physics_mode must be kinematic or physical, got {self.physics_mode!r}")
         check_fps(self.fps, "fps")
         check_passes(self.passes)
+        if self.shade_workers not in (1, 2) or (self.shade_workers > 1 and self.realtime):
+            raise ConfigError(f"shade_workers must be 1 or 2 (2: not realtime), got {self.shade_workers}"
+                              f"{' with realtime' if self.realtime else ''}")
         parse_switch(self.antialias, "antialias")
         if isinstance(self.vmc, (str, int)) or self.vmc_send is not None:
             if isinstance(self.vmc, (str, int)):
@@ -963,7 +1002,10 @@ def build_runtime(spec: RuntimeSpec, *, ctx=None) -> Runtime:
                 if spec.physics != "optional":
                     raise
                 log.warning("no physics for %s (%s): poses come from the caller", char.name, exc)
-        rt = Runtime(physics, raster, shader, realtime=spec.realtime)
+        if spec.shade_workers > 1 and chosen is None:
+            raise ConfigError("shade_workers=2 shades from exact correspondences only; this runtime looks "
+                              "the UDP up in the sheet's table (use shade_workers=1)")
+        rt = Runtime(physics, raster, shader, realtime=spec.realtime, shade_workers=spec.shade_workers)
         if spec.vmc_send is not None:
             sender = VmcSender(spec.vmc_send, char) if isinstance(spec.vmc_send, (str, tuple)) else spec.vmc_send
             if sender is not spec.vmc_send:

@@ -73,17 +73,19 @@ def eager_full_frame(model, sheet_rgb, sheet_mask, udp):
 
 def measure_size(size: int, frames: int = 10, warmup: int = 2, backend: str = "auto", character=None, sheet=None,
                  weights=None, model=None, baseline_frames: int | None = None, correspondence: str = "auto",
-                 backend_options: dict | None = None, antialias="off") -> dict:
+                 backend_options: dict | None = None, antialias="off", shade_workers: int = 1) -> dict:
     """One row of the bench: {"fps", "<stage>_ms", ...} for frame size ``size``
     (``correspondence``, ``backend_options``, ``antialias``: as ``RuntimeSpec``'s; the
     raster and read-back stages include the correspondence pass when the sheet uses
-    exact ones and the coverage draw when anti-aliased, the shade stage the edge step)."""
+    exact ones and the coverage draw when anti-aliased, the shade stage the edge step;
+    ``shade_workers``: ``RuntimeSpec.shade_workers``)."""
     if frames < 1 or warmup < 0:
         raise ConfigError(f"need frames >= 1 and warmup >= 0, got {frames}, {warmup}")
     rt = build_runtime(RuntimeSpec(character=character, motion=BENCH_CLIP, sheet=sheet,
                                    weights=model if model is not None else weights, backend=backend,
                                    backend_options=dict(backend_options or {}), size=size, context="egl",
-                                   correspondence=correspondence, lookahead=True, antialias=antialias))
+                                   correspondence=correspondence, lookahead=True, antialias=antialias,
+                                   shade_workers=shade_workers))
     udps, stats = [], []
     try:
         it = rt.frames(warmup + frames, sink=lambda f: to_straight_u8(f.rgba))

@@ -201,6 +201,8 @@ class Backend(ABC):
     # whether infer_views is implemented: shading from exact sheet
     # correspondences (shaders.CorrespondencePass), lookup models only
     takes_views: ClassVar[bool] = False
+    # whether shade_views may run on two threads at once (the frame loop's shade_workers=2)
+    concurrent_views: ClassVar[bool] = False
 
     def infer_views(self, udp: np.ndarray, sampled: np.ndarray, cover: np.ndarray) -> np.ndarray:
         """(1,4,S,S) prepared UDP and the frame's sheet samples (sampled

@@ -45,7 +45,7 @@ from ..nn.sheet import SheetCache
 from .base import Backend, register_backend
 from .cache import GraphCache
 from .fusion_graph import BAND_HANDOVER, FastFusionGraph, FusionFinishGraph, FusionViewsGraph, band_columns
-from .onnx_backend import OPSET, open_session, weights_fingerprint
+from .onnx_backend import EXPORT_LOCK, OPSET, open_session, weights_fingerprint
 
 log = logging.getLogger(__name__)
 
@@ -95,7 +95,7 @@ def _export(module, shapes: dict, outputs: list[str], path, what: str) -> Path:
     path = Path(path)
     g = torch.Generator().manual_seed(0)
     example = tuple(torch.rand(*shape, generator=g) for shape in shapes.values())
-    with torch.no_grad(), warnings.catch_warnings():
+    with EXPORT_LOCK, torch.no_grad(), warnings.catch_warnings():  # one export at a time (onnx_backend)
         warnings.simplefilter("ignore")  # static sides become constants (TracerWarning): intended
         torch.onnx.export(module, example, str(path), input_names=list(shapes), output_names=outputs,
                           opset_version=OPSET, dynamo=False, do_constant_folding=True)
@@ -174,7 +174,10 @@ class GlLookupBackend(Backend):
         self._finish_session = None
         self._bands: dict = {}  # band width -> views session (None: it failed; the whole graph then)
         self._band_jobs: dict = {}  # band width -> Future of (key, session), exported in the background
-        self._band_out = None  # the finish's inputs (BAND_HANDOVER) for the whole frame, zero outside the band
+        # shade_views may run on two threads at once (``concurrent_views``): the graphs' bookkeeping
+        # under a lock, and each thread its own finish inputs (``_handover``)
+        self._views_lock = threading.RLock()
+        self._handover = threading.local()
         self._exports = None  # ThreadPoolExecutor for the band graphs, made on first need
         self._out = None
         self.graphs = GraphCache("onnx")
@@ -278,8 +281,18 @@ class GlLookupBackend(Backend):
 
     takes_views = True  # exact correspondences: the sampling is done, only the fusion runs
 
+    @property
+    def concurrent_views(self) -> bool:
+        """``shade_views`` may run on two threads at once: ONNX Runtime sessions run
+        concurrently, and the band's buffers are per thread (torch's fusion: not claimed)."""
+        return self.fusion == "onnxruntime"
+
     def prepare_views(self) -> None:
         """Export/open the fusion graph for exact correspondences (keep_seen) now, not in the first frame."""
+        with self._views_lock:  # two shading threads (concurrent_views) must not open it twice
+            self._prepare_views()
+
+    def _prepare_views(self) -> None:
         if self.fusion == "onnxruntime" and self.cache is not None:
             size, views = self.cache.size, self.cache.views
             look = self.cache.look  # a sheet whose look was not judged: FusionNet's ink=None, i.e. inked
@@ -295,14 +308,16 @@ class GlLookupBackend(Backend):
                     path = self._cached_graph(f"finish{'-seen' if keep_seen else ''}-{size}",
                                               lambda part: export_finish_onnx(self.model, part, size, keep_seen))
                     self._finish_session = open_session(path, self.threads, self.providers)
-                    self._band_out = {name: np.zeros((1, channels, size, size), np.float32)
-                                      for name, channels in BAND_HANDOVER}
 
     def _band_session(self, width: int, step: int):
         """The views' graph for a band ``width`` wide, or None while it is exported (on a thread
         of its own: the whole graph shades meanwhile). The first band of a sheet waits for its
         graph and starts the next narrower and wider ones (a walking character's band moves
         between two widths): a graph opened later costs a few frames on the whole graph."""
+        with self._views_lock:  # two shading threads (concurrent_views): one takes a finished job
+            return self._band_session_locked(width, step)
+
+    def _band_session_locked(self, width: int, step: int):
         if width in self._bands:
             return self._bands[width]
         first = not self._bands and not self._band_jobs
@@ -340,6 +355,16 @@ class GlLookupBackend(Backend):
         job = self._band_jobs[width] = self._exports.submit(make)
         return job
 
+    def _handover_buffers(self, size: int):
+        """This thread's finish inputs (``BAND_HANDOVER``, whole frame) and the columns (first,
+        end) its last band wrote; 0 everywhere else (outside the band no view covers, nor the
+        target: all 0 there). Per thread: two frames may be shaded at once (``concurrent_views``)."""
+        local = self._handover
+        if getattr(local, "key", None) != (self._seen_key, size):
+            local.outs = {name: np.zeros((1, channels, size, size), np.float32) for name, channels in BAND_HANDOVER}
+            local.cols, local.key = None, (self._seen_key, size)
+        return local
+
     def _infer_band(self, udp: np.ndarray, sampled: np.ndarray, cover: np.ndarray) -> np.ndarray | None:
         """The banded fusion of one frame, or None (no band narrower than the frame, or its graph not
         ready): the views' half on the columns the character covers, the rest on the whole frame."""
@@ -349,13 +374,25 @@ class GlLookupBackend(Backend):
         session = None if band is None else self._band_session(band[1], step)
         if session is None:
             return None
-        cols = slice(band[0], band[0] + band[1])
+        first, end = band[0], band[0] + band[1]
+        cols = slice(first, end)
         part = {"sampled": np.ascontiguousarray(sampled[..., cols]), "cover": np.ascontiguousarray(cover[..., cols]),
                 "udp": np.ascontiguousarray(udp[..., cols])}
-        outs = self._band_out
-        for name, got in zip(outs, session.run(list(outs), part)):
-            outs[name].fill(0.0)  # outside the band no view covers, nor the target: all 0 there
-            outs[name][..., cols] = got
+        local = self._handover_buffers(size)
+        outs = local.outs
+        got = session.run(list(outs), part)
+        last = local.cols
+        try:
+            for name, band_out in zip(outs, got):
+                out = outs[name]
+                if last is not None:  # zero only what the last band wrote outside this one (not 5 whole frames)
+                    out[..., last[0]:min(last[1], first)] = 0.0
+                    out[..., max(last[0], end):last[1]] = 0.0
+                out[..., cols] = band_out
+        except BaseException:
+            local.key = None  # half written: new zeroed buffers next time
+            raise
+        local.cols = (first, end)
         return self._finish_session.run(["rgba"], outs)[0]
 
     def infer_views(self, udp: np.ndarray, sampled: np.ndarray, cover: np.ndarray) -> np.ndarray:
@@ -418,6 +455,7 @@ class GlLookupBackend(Backend):
             self._exports.shutdown(wait=False, cancel_futures=True)
         self.session = self._seen_session = self._finish_session = None
         self._bands, self._band_jobs = {}, {}
+        self._handover = threading.local()
         self._fusion_key = self._seen_key = None
         self.graphs.close()
         super().close()

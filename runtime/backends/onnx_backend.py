@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import logging
+import threading
 import warnings
 from pathlib import Path
 
@@ -44,6 +45,14 @@ def example_inputs(model: ShaderNet, size: int, views: int = 2) -> tuple[torch.T
     return model.example_inputs(size, views)
 
 
+# torch.onnx.export is not thread-safe: a graph exported in the background (gl-lookup's band
+# graphs, on a backend's export thread that outlives the backend) beside another export in
+# the process failed inside the exporter (AssertionError in torchscript_exporter/utils.py;
+# seen running tests/runtime/test_fusion_band.py then test_gl_lookup_backend.py). Every
+# export of this package takes it: one at a time.
+EXPORT_LOCK = threading.Lock()
+
+
 def export_onnx(model: ShaderNet, path, size: int | None = None, views: int = 2, phase_deconvs: bool = True) -> Path:
     """Write the per-frame graph of ``model`` at side ``size`` to ``path`` (ONNX, opset 17)."""
     size = size or model.cfg.image_size
@@ -53,7 +62,7 @@ def export_onnx(model: ShaderNet, path, size: int | None = None, views: int = 2,
     path = Path(path)
     names = input_names(model)
     dynamic = {n: {1: "views"} for n in names[1:]}
-    with torch.no_grad(), warnings.catch_warnings():
+    with EXPORT_LOCK, torch.no_grad(), warnings.catch_warnings():
         # the static sides become constants (TracerWarning); that is intended
         warnings.simplefilter("ignore")
         torch.onnx.export(model.eval().frame_graph(phase_deconvs), example_inputs(model, size, views), str(path),

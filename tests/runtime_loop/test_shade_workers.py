@@ -1,0 +1,102 @@
+"""Two frames shaded at once (``RuntimeSpec(shade_workers=2)``, exact correspondences on
+gl-lookup): the same frames as one shading thread, bit for bit and in order, and two
+frames really in the backend at the same time; the banded fusion's per-thread buffers
+zero what an earlier band wrote when the band moves."""
+from __future__ import annotations
+
+import dataclasses
+import threading
+
+import numpy as np
+import pytest
+
+from conrt.errors import ConfigError
+from conrt.runtime.app.frame_loop import Runtime, RuntimeSpec, build_runtime
+
+SIZE = 128
+FRAMES = 6
+
+
+def _inked(rt) -> None:
+    """Shade as an inked look (the banded fusion): the sample sheet is judged unlit at 128²,
+    inked at 256² (tests/runtime/test_fusion_band.py does the same)."""
+    backend = rt.shader.backend
+    cache = backend.cache
+    backend.cache = dataclasses.replace(cache, look=dataclasses.replace(cache.look, inked=True))
+    backend.prepare_views()
+    assert backend._finish_session is not None
+
+
+def _frames(workers: int, hold=None) -> list:
+    spec = RuntimeSpec(motion="walk", size=SIZE, context="egl", backend="gl-lookup", lookahead=True,
+                       shade_workers=workers)
+    with build_runtime(spec) as rt:
+        _inked(rt)
+        if hold is not None:
+            hold(rt)
+        return [(f.index, f.rgba.copy()) for f in rt.frames(FRAMES)], rt.shade_workers
+
+
+def test_two_shading_threads_give_the_same_frames_in_order():
+    inside = threading.Barrier(2, timeout=60)
+    calls = []
+
+    def hold(rt):  # the first two frames wait for each other inside the backend: both shade at once
+        backend = rt.shader.backend
+        infer = backend.infer_views
+
+        def both_at_once(*args):
+            calls.append(threading.get_ident())
+            if len(calls) <= 2:
+                inside.wait()  # a BrokenBarrierError here: the frames were not shaded at once
+            return infer(*args)
+
+        backend.infer_views = both_at_once
+
+    two, workers = _frames(2, hold=hold)
+    assert workers == 2
+    assert len(set(calls[:2])) == 2  # two threads
+    one, workers = _frames(1)
+    assert workers == 1
+    assert [i for i, _ in two] == list(range(FRAMES))
+    for (_, a), (_, b) in zip(one, two):
+        assert np.array_equal(a, b), np.abs(a - b).max()
+    assert max(rgba[..., 3].max() for _, rgba in two) > 0.5  # the character is there
+
+
+def test_shade_workers_are_checked():
+    for bad in (0, 3):
+        with pytest.raises(ConfigError, match="1 or 2"):
+            RuntimeSpec(shade_workers=bad).check()
+    with pytest.raises(ConfigError, match="realtime"):
+        RuntimeSpec(shade_workers=2, realtime=True).check()
+    spec = RuntimeSpec(motion="walk", size=64, context="egl", backend="gl-lookup")
+    with pytest.raises(ConfigError, match="table"):  # two at once: exact correspondences only
+        build_runtime(dataclasses.replace(spec, correspondence="table", shade_workers=2)).close()
+    with build_runtime(spec) as rt:
+        assert rt.shade_workers == 1  # the default
+        for bad, why in ((3, "1 or 2"), (0, "1 or 2")):
+            with pytest.raises(ConfigError, match=why):
+                Runtime(None, rt.raster, rt.shader, shade_workers=bad)
+        with pytest.raises(ConfigError, match="realtime"):
+            Runtime(None, rt.raster, rt.shader, realtime=True, shade_workers=2)
+
+
+def test_a_moving_band_leaves_nothing_of_the_last_one():
+    """The band's buffers keep zeros outside the band and only the columns the last band wrote
+    are cleared: a band moved by 16 and 32 columns and back shades as the whole graph does."""
+    spec = RuntimeSpec(motion="walk", size=SIZE, context="egl", backend="gl-lookup")
+    with build_runtime(spec) as rt:
+        _inked(rt)
+        pose = rt.physics.step()
+        rt.raster.render(pose, rt.raster.camera(pose))
+        udp, (sampled, cover) = rt.raster.read(), rt.raster.read_views()
+        frames = [(np.roll(udp, k, 1), (np.roll(sampled, k, -1), np.roll(cover, k, -1))) for k in (0, 16, 32, 0, -16)]
+        backend = rt.shader.backend
+        got = {}
+        for banded in (False, True):
+            backend.banded = banded
+            got[banded] = [rt.shader.shade(u, v) for u, v in frames]
+        assert len(backend._handover.cols) == 2  # the banded fusion ran (its last band)
+        for a, b in zip(got[False], got[True]):
+            assert np.array_equal(a, b), np.abs(a - b).max()
