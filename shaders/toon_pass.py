@@ -320,6 +320,16 @@ class ToonPass:
         return self.read()
 
     @current
+    def read_gbuffer(self) -> np.ndarray:
+        """The last render's G-buffer, what the ink step reads: [kH, kW, 4] float32
+        (eye depth, 0 = background; part label; normal, octahedral), row 0 = top,
+        at the supersampled size when antialiasing."""
+        k = self.antialias
+        out = np.empty((k * self.height, k * self.width, 4), np.float32)
+        self._gbuf.read_into(out, alignment=1)
+        return out
+
+    @current
     def release(self) -> None:
         self._release_targets()
         self._release_character()
