@@ -16,7 +16,16 @@ rounds' now/before ratios). Draws
 ``docs/toon_ink.png``: the head of sheet view 0 and of the walk frame, before
 above after, 4× nearest.
 
+With ``--old-sheet DIR`` (the sample sheet as drawn before, e.g. ``git show
+17e7d32:samples/sheet/...`` into DIR): the demo's frames (walk 10, 40, 75,
+110, 149; the runtime as ``fill_unseen_bench.py --demo`` shades them, torch
+backend) shaded from the old and from the current sample sheet, each scored
+(L1 on the target) against the toon pass at the same pose with the rule of
+before and of now: the ground truth changes with the rule, so only numbers
+in one column compare.
+
 Usage: python benchmarks/toon_ink_bench.py [--sizes 256 128] [--rounds 5] [--picture docs/toon_ink.png]
+       [--old-sheet DIR]
 """
 from __future__ import annotations
 
@@ -103,6 +112,56 @@ def ink_step_time(ctx, toon, shots, rounds: int) -> str:
             f"{1e3 * np.median(seconds[True]):.2f} ms a frame, {rounds} rounds x {len(shots)} frames)")
 
 
+def demo_cross(old_sheet: Path, sizes, keep=(10, 40, 75, 110, 149)) -> dict:
+    """{size: {sheet: {ground truth: L1}}}: the demo's frames shaded from both sheets, scored against both rules."""
+    import torch
+    from fill_unseen_bench import _fusion  # noqa: E402  (benchmarks/ is on sys.path when run as a script)
+
+    from conrt.runtime.app.frame_loop import open_runtime
+    from conrt.runtime.nn.sheet import prepare_udp
+    from conrt.samples import SAMPLE_SHEET_DIR
+    from conrt.shaders import ToonPass, create_context
+    from conrt.shaders.toon_pass import ToonStyle
+
+    out = {}
+    for size in sizes:
+        preds, shots = {}, []
+        for tag, sheet in (("sheet before", old_sheet), ("sheet now", SAMPLE_SHEET_DIR)):
+            preds[tag] = []
+            with open_runtime(sheet=str(sheet), size=size, clip="walk", backend="torch", toon=True) as rt:
+                model, look = rt.shader.backend.source_model, rt.shader.backend.cache.look
+                ink = torch.tensor([float(look.inked)])
+                for index in range(max(keep) + 1):
+                    pose = rt.physics.step()  # the same clip and physics for both sheets: the same poses
+                    if index not in keep:
+                        continue
+                    camera = rt.raster.camera(pose)
+                    rt.raster.render(pose, camera)
+                    sampled, cover = (torch.from_numpy(np.ascontiguousarray(x))[None] for x in rt.raster.read_views())
+                    udp = torch.from_numpy(np.ascontiguousarray(prepare_udp(rt.raster.read(), size, False)[0]))
+                    preds[tag].append(_fusion(model, sampled, cover, udp, ink, True)[0].numpy())
+                    if tag == "sheet now":
+                        shots.append((pose, camera, udp[0, 3].numpy() > 0.5))
+                character = rt.raster.character
+        out[size] = {tag: {} for tag in preds}
+        ctx = create_context("egl")
+        for rule, style in (("ground truth before", ToonStyle(resolved_only=False)), ("ground truth now", ToonStyle())):
+            with ToonPass(ctx, size, size, style) as toon:
+                toon.set_character(character)
+                gts = []
+                for pose, camera, _ in shots:
+                    x = toon.run(pose, camera).astype(np.float32) / 255
+                    gts.append(np.concatenate([x[..., :3] * x[..., 3:], x[..., 3:]], -1).transpose(2, 0, 1))
+            for tag, frames_ in preds.items():
+                err = count = 0.0
+                for pred, gt, (_, _, alpha) in zip(frames_, gts, shots):
+                    target = alpha | (gt[3] > 0.5)
+                    err += float(np.abs(pred - gt).mean(0)[target].sum())
+                    count += int(target.sum())
+                out[size][tag][rule] = err / count
+    return out
+
+
 def main(argv=None) -> int:
     from conrt.characters.gltf_io import load_character
     from conrt.samples import SAMPLE_CHARACTER
@@ -112,6 +171,7 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--sizes", type=int, nargs="+", default=[256, 128])
     ap.add_argument("--rounds", type=int, default=5)
+    ap.add_argument("--old-sheet", type=Path, default=None, help="the sample sheet as drawn before (demo cross-score)")
     ap.add_argument("--picture", default=str(ROOT / "docs" / "toon_ink.png"), help="\"\": none")
     args = ap.parse_args(argv)
     character = load_character(SAMPLE_CHARACTER)
@@ -141,6 +201,12 @@ def main(argv=None) -> int:
         finally:
             for toon in passes.values():
                 toon.release()
+    if args.old_sheet is not None:
+        for size, rows in demo_cross(args.old_sheet, args.sizes).items():
+            print(f"demo {size}², L1 on the target   vs ground truth before   vs ground truth now")
+            for tag, r in rows.items():
+                print(f"  shaded from the {tag:13s} {r['ground truth before']:.4f}               "
+                      f"{r['ground truth now']:.4f}")
     if args.picture:
         _picture(crops, Path(args.picture))
         print(f"wrote {args.picture}")
