@@ -100,3 +100,53 @@ def test_real_contours_keep_their_ink(sheet_renders):
         outside = covered & (part != Part.HAIR)
         lost = ink_before & outside & ~ndimage.binary_dilation(ink_now, EIGHT)
         assert not lost.any(), np.argwhere(lost)[:10]
+
+
+def _crumpled(meshes, cells: int = 64, seed: int = 0):
+    """A 1 x 1 quad crumpled like foil: a height field with random heights
+    (up to 1.5 cells) on a cells x cells grid, each triangle flat-shaded, so
+    neighbouring facets meet at hard edges in every direction (what hair
+    locks a pixel wide do to the crease test)."""
+    from conrt.types import CanonicalBox, Character
+
+    rng = np.random.default_rng(seed)
+    t = np.linspace(0, 1, cells + 1)
+    z = rng.uniform(0, 1.5 / cells, (cells + 1, cells + 1))
+    grid = np.stack([np.broadcast_to(t[None, :] - 0.5, z.shape), np.broadcast_to(t[:, None], z.shape), z], -1)
+    corners = np.stack([grid[:-1, :-1], grid[:-1, 1:], grid[1:, 1:], grid[1:, :-1]], 2).reshape(-1, 4, 3)
+    tri = np.concatenate([corners[:, [0, 1, 2]], corners[:, [0, 2, 3]]])  # [T, 3, 3], counter-clockwise seen from +z
+    normals = np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0])
+    normals /= np.linalg.norm(normals, axis=1, keepdims=True)
+    mesh = meshes._mesh(tri.reshape(-1, 3), np.arange(3 * len(tri)).reshape(-1, 3),
+                        normals=np.repeat(normals, 3, axis=0))
+    box = CanonicalBox(origin=np.array([-0.5, 0, -0.5], np.float32), size=np.ones(3, np.float32))
+    return Character(name="crumpled", skeleton=meshes._skeleton(["root"], [-1], [np.eye(4)]), mesh=mesh, box=box)
+
+
+@pytest.mark.parametrize("size, facet_px", [(32, 0.4), (640, 8.0)])
+def test_hard_edges_ink_only_where_the_frame_resolves_them(gl_ctx, meshes, size, facet_px):
+    """The same crumpled quad: at 32² its 64 x 64 cells are under half a pixel
+    wide (the rule of before inked much of it, noise; now: next to nothing
+    inside), at 640² 8 px wide (the folds inked as before)."""
+    from conrt.characters.posing import posed_positions, rest_pose
+    from conrt.shaders.camera import frame_character
+
+    quad = _crumpled(meshes)
+    pose = rest_pose(quad)
+    camera = frame_character(posed_positions(quad, pose), size=size, margin=0.1)
+    inks = {}
+    for name, style in (("none", ToonStyle(line_width=0)), ("before", ToonStyle(resolved_only=False)),
+                        ("now", ToonStyle())):
+        with ToonPass(gl_ctx, size, size, style) as toon:
+            toon.set_character(quad)
+            inks[name] = toon.run(pose, camera)
+    inside = ndimage.binary_erosion(inks["none"][..., 3] > 0, np.ones((9, 9), bool))
+    assert inside.sum() > 0.3 * size * size
+    ink_before, ink_now = ((inks[k] != inks["none"]).any(-1) & inside for k in ("before", "now"))
+    before, now = ink_before[inside].mean(), ink_now[inside].mean()
+    if facet_px < 1:
+        assert before > 0.3 and now < 0.01, (before, now)
+    else:
+        # the folds keep their lines; what goes is ink where six facets meet within the line's width
+        near = ndimage.binary_dilation(ink_now, np.ones((5, 5), bool))
+        assert now > 0.6 * before and near[ink_before].mean() > 0.95, (before, now, near[ink_before].mean())
