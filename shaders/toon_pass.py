@@ -32,7 +32,9 @@ Shading:
   lit = albedo, shade = MToon shade colour (x texture x COLOR_0) when the
   material has one, otherwise albedo with a cool tint; deep shade = shade x 0.7;
 - ink lines inside the silhouette: at the silhouette, at depth jumps
-  (occlusion contours), where the part label changes and at hard creases.
+  (occlusion contours), where the part label changes and at hard creases;
+  part and crease lines only between surfaces the frame resolves at the
+  line's width (``ToonStyle.resolved_only``: sub-pixel hair locks draw no dots).
 """
 from __future__ import annotations
 
@@ -67,6 +69,9 @@ class ToonStyle:
     line_width: float | None = None  # ink half-width in pixels; None: 1 px per 256 px of frame height
     depth_step: float = 0.04  # contour when the depth jumps by this fraction of the character height
     crease_angle: float | None = 60.0  # degrees between neighbouring normals that draw a crease line; None = off
+    # part and crease lines only between surfaces resolved at the line's width (glsl/toon_outline.glsl);
+    # False: every pixel pair is tested (before session 10: hair locks a pixel wide stippled the crown)
+    resolved_only: bool = True
     ink: tuple[float, float, float] = (0.12, 0.08, 0.1)  # ink colour = surface colour x ink (linear)
     look: str = "toon"  # surface shading, one of LOOKS: "toon" three tones, "flat" unlit albedo, "soft" smooth
 
@@ -263,6 +268,7 @@ class ToonPass:
         out["u_radius"].value = int(round(width * k))  # the same width in output pixels
         out["u_depth_step"].value = float(st.depth_step * self._height_m)
         out["u_crease_cos"].value = -2.0 if st.crease_angle is None else float(np.cos(np.radians(st.crease_angle)))
+        out["u_resolved_only"].value = bool(st.resolved_only)
         out["u_ink"].value = tuple(float(x) for x in st.ink)
         self._screen_vao.render(moderngl.TRIANGLES, vertices=3)
         if self._resolve is not None:
@@ -312,6 +318,16 @@ class ToonPass:
     def run(self, pose: Pose, camera: Camera) -> np.ndarray:
         self.render(pose, camera)
         return self.read()
+
+    @current
+    def read_gbuffer(self) -> np.ndarray:
+        """The last render's G-buffer, what the ink step reads: [kH, kW, 4] float32
+        (eye depth, 0 = background; part label; normal, octahedral), row 0 = top,
+        at the supersampled size when antialiasing."""
+        k = self.antialias
+        out = np.empty((k * self.height, k * self.width, 4), np.float32)
+        self._gbuf.read_into(out, alignment=1)
+        return out
 
     @current
     def release(self) -> None:

@@ -132,8 +132,11 @@ def test_sheet_style_unlit_draws_the_texture_as_authored(godette, sheet, tmp_pat
     toon = np.asarray(Image.open(sheet / "view_00.png").convert("RGBA")).astype(np.int32)  # same view, lit + inked
     np.testing.assert_array_equal(unlit[..., 3] > 0, toon[..., 3] > 0)  # same camera and pose: same silhouette
     fg = unlit[..., 3] > 0
-    # no ink: the toon view's near-black outline pixels are not there
-    assert (toon[fg][:, :3].max(1) < 40).sum() > 2 * (unlit[fg][:, :3].max(1) < 40).sum()
+    # no ink: where the toon view draws ink (colour x ~0.1 in linear light, under half the value in sRGB;
+    # its deepest shade is x 0.43, ~0.7 in sRGB) the unlit view shows the texture (18 % of the figure at 128²;
+    # near-black pixels counted 108 against 56 there: Godette's dark texels, and ink on light colours is not black)
+    darker = toon[..., :3].max(-1) < 0.5 * unlit[..., :3].max(-1)
+    assert darker[fg].mean() > 0.1
     bad = subprocess.run([sys.executable, "-m", "conrt", "sheet", str(godette), "--style", "nope", "-o",
                           str(tmp_path / "bad")], capture_output=True, text=True, timeout=300)
     assert bad.returncode == 1 and "choose from toon, unlit" in bad.stderr
