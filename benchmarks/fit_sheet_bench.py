@@ -64,6 +64,33 @@ def _nearest_fill(fitter, params, drawing):
     return warp_udp(rig, np.zeros((2, *drawing.shape[:2]), np.float32), drawing[..., 3] > 0)[0]
 
 
+def _own_pose(character, seed: int):
+    """The pose ``make_drawing(..., seed)`` draws in (its rng draws the yaw first)."""
+    from conrt.training.fit_drawings import Deviation, drawing_pose
+
+    rng = np.random.default_rng(seed)
+    rng.uniform(-Deviation().yaw_deg, Deviation().yaw_deg)
+    return drawing_pose(character, rng, Deviation())
+
+
+def true_pose_iou(fitter, drawing, pose, yaw: float) -> float:
+    """Silhouette IoU (full mesh, output size, as ``iou_pose``) of the rig in the
+    drawing's own pose at its true yaw, the camera's scale and offset moment-matched and
+    searched (yaw ±10°): what the pose search could reach at best. The drawing's
+    2D limb stretch and the framing keep it below 1."""
+    from conrt.runtime.app.sheet_fit import FitParams, downsample_drawing, iou, search_bounds
+
+    fitter.pose = lambda p: pose  # the true pose for every trial (the instance attribute shadows the method)
+    try:
+        work, fine = downsample_drawing(drawing, fitter.work), downsample_drawing(drawing, fitter.fine)
+        p = fitter.moment_match(fitter.moment_match(FitParams(yaw), work[0]), work[0])
+        steps, free = np.array([2.0, 0.02, 0.02, 0.02, 0.0, 0.0]), np.array([True] * 4 + [False] * 2)
+        p = fitter._search_bones(p, fine, steps, free, search_bounds(yaw, 10.0, 0), [], levels=3)[0]
+        return iou(fitter.render_udp(p)[..., 3] > 0, drawing[..., 3] >= 128)
+    finally:
+        del fitter.pose
+
+
 def shade_l1(character, toon, udp_pass, sheet, targets: int = 4) -> dict:
     """Shading L1 (premultiplied RGBA, 256², n = 4 views = the first sheet's
     drawings) of ``targets`` new poses of the character with the default
@@ -135,6 +162,7 @@ def _summary(views: list[dict], sheet_rows: list[dict]) -> dict:
     stages = list(views[0]["stage_udp_error"])
     return {
         "iou_pose": _stat([v["fit"]["iou_pose"] for v in views], min),
+        "iou_true_pose": _stat([v["iou_true_pose"] for v in views], min),
         "iou_warped": _stat([v["fit"]["iou_warped"] for v in views], min),
         "udp_error_fitted": _stat([v["fitted"]["udp_error"] for v in views]),
         "udp_error_rig_no_warp": _stat([v["baseline_rig_no_warp"]["udp_error"] for v in views]),
@@ -153,7 +181,8 @@ def bench(sheets: int, seed: int, picture: Path | None, shading: bool = True, jo
           modes=("per_view", "turnaround"), turnaround_picture: Path | None = None,
           part_weight: float | None = None, methods=("separate", "joint"), colour_weight: float | None = None,
           joint_part_weight: float | None = None, joint_fine_levels: int | None = None,
-          recoloured: bool = False, palette: str | None = None, joint_min_gain: float | None = None) -> dict:
+          recoloured: bool = False, palette: str | None = None, joint_min_gain: float | None = None,
+          search_mesh: float | None = None) -> dict:
     """Per mode (``per_view``: each drawing its own pose, the issue's
     benchmark; ``turnaround``: one pose per sheet, shared by its 4 views) and
     per method (``separate``: ``conrt fit-sheet``; ``joint``: ``conrt
@@ -170,10 +199,11 @@ def bench(sheets: int, seed: int, picture: Path | None, shading: bool = True, jo
     from conrt.characters.procedural import generate
     from conrt.runtime.app.session import fit_sheet_udps
     from conrt.runtime.app.sheet_fit import (COLOUR_WEIGHT, JOINT_FINE_LEVELS, JOINT_MIN_GAIN, JOINT_PART_WEIGHT,
-                                             PALETTE, PART_WEIGHT, FitParams, SheetFitter, downsample_drawing,
+                                             PALETTE, PART_WEIGHT, SEARCH_MESH_SHARE, FitParams, SheetFitter, downsample_drawing,
                                              fit_picture, prepare_drawing)
     from conrt.shaders import ToonPass, UdpPass, create_context, frame_character, release_context
-    from conrt.training.fit_drawings import make_drawing, make_turnaround, recolour, udp_error
+    from conrt.training.fit_drawings import (Deviation, drawing_pose, make_drawing, make_turnaround, recolour,
+                                             udp_error)
 
     tmp = tempfile.TemporaryDirectory()
     path = Path(tmp.name) / f"char_{seed}.glb"  # kept for the --jobs 2 workers
@@ -187,10 +217,12 @@ def bench(sheets: int, seed: int, picture: Path | None, shading: bool = True, jo
     joint_fine_levels = JOINT_FINE_LEVELS if joint_fine_levels is None else joint_fine_levels
     palette = PALETTE if palette is None else palette
     joint_min_gain = JOINT_MIN_GAIN if joint_min_gain is None else joint_min_gain
+    search_mesh = SEARCH_MESH_SHARE if search_mesh is None else search_mesh
     try:
         with SheetFitter(ctx, character, 256, part_weight=part_weight, colour_weight=colour_weight,
                          joint_part_weight=joint_part_weight, joint_fine_levels=joint_fine_levels,
-                         palette=palette, joint_min_gain=joint_min_gain) as fitter, ToonPass(ctx, 256, 256) as toon, \
+                         palette=palette, joint_min_gain=joint_min_gain,
+                         search_mesh=search_mesh) as fitter, ToonPass(ctx, 256, 256) as toon, \
                 UdpPass(ctx, 256, 256) as udp_pass:
             toon.set_character(character)
             udp_pass.set_character(character)
@@ -204,8 +236,10 @@ def bench(sheets: int, seed: int, picture: Path | None, shading: bool = True, jo
                 for sheet in tqdm(range(sheets), desc=f"{mode} sheets", unit="sheet"):
                     if mode == "turnaround":
                         made = make_turnaround(ctx, character, LABELS, sheet)
+                        poses = [drawing_pose(character, np.random.default_rng(sheet), Deviation())] * len(LABELS)
                     else:
                         made = [make_drawing(ctx, character, label, 1000 * sheet + k) for k, label in enumerate(LABELS)]
+                        poses = [_own_pose(character, 1000 * sheet + k) for k in range(len(LABELS))]
                     names = [f"s{sheet}v{k}" for k in range(len(LABELS))]
                     if recoloured:  # one artist, one palette: the sheet's views recoloured alike
                         made = [(recolour(d, sheet), t, {**truth, "recoloured": sheet}) for d, t, truth in made]
@@ -219,6 +253,9 @@ def bench(sheets: int, seed: int, picture: Path | None, shading: bool = True, jo
                         toon.run(fitter.pose(p), cam)
                         udp_pass.run(fitter.pose(p), cam)
                     draw_s = time.perf_counter() - t0
+                    # the ceiling of the rig's silhouette IoU: the drawing's own pose at its own yaw
+                    true_ious = [true_pose_iou(fitter, img, pose, truth["yaw"])
+                                 for img, pose, (_, _, truth) in zip(framed, poses, made)]
                     for method in mode_methods:
                         stage_err: list[dict] = [{} for _ in framed]
 
@@ -261,6 +298,7 @@ def bench(sheets: int, seed: int, picture: Path | None, shading: bool = True, jo
                                                         downsample_drawing(img, fitter.work)[0])
                             rows[method]["views"].append({
                                 "sheet": sheet, "view": k, "truth": truth, "fit": fit.summary(),
+                                "iou_true_pose": round(true_ious[k], 4),
                                 "yaw_error": round(abs((fit.params.yaw - truth["yaw"] + 180) % 360 - 180), 2),
                                 "fitted": udp_error(fit.udp, true_framed, img),
                                 "baseline_label_moments": udp_error(_nearest_fill(fitter, start, img), true_framed, img),
@@ -290,6 +328,7 @@ def bench(sheets: int, seed: int, picture: Path | None, shading: bool = True, jo
         "character_seed": seed, "part_weight": part_weight, "joint_part_weight": joint_part_weight,
         "recoloured": recoloured, "palette": palette,
         "joint_fine_levels": joint_fine_levels, "joint_min_gain": joint_min_gain,
+        "search_mesh": search_mesh,
         "colour_weight": colour_weight, "sheets": sheets, "views_per_sheet": len(LABELS),
         "labels": list(LABELS),
         "modes": {"per_view": "each drawing its own pose (seeds 1000 * sheet + view)",
@@ -334,6 +373,9 @@ def main() -> int:
     ap.add_argument("--joint-min-gain", type=float, default=None,
                     help="a joint search level ends when a sweep gains less (default: JOINT_MIN_GAIN; 0: the search "
                          "before it)")
+    ap.add_argument("--search-mesh", type=float, default=None,
+                    help="share of the mesh's triangles the searches render (default: SEARCH_MESH_SHARE; 1: the "
+                         "full mesh)")
     args = ap.parse_args()
     modes = tuple(m.strip() for m in args.modes.split(",") if m.strip())
     if not modes or set(modes) - {"per_view", "turnaround"}:
@@ -342,7 +384,7 @@ def main() -> int:
                    args.turnaround_picture, args.part_weight,
                    tuple(m.strip() for m in args.methods.split(",") if m.strip()), args.colour_weight,
                    args.joint_part_weight, args.joint_fine_levels, args.recolour, args.palette,
-                   args.joint_min_gain)
+                   args.joint_min_gain, args.search_mesh)
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(result, indent=1))
     print(json.dumps({mode: {method: {"summary": r["summary"], "shading_l1": r["shading_l1"]}
