@@ -181,8 +181,7 @@ def bench(sheets: int, seed: int, picture: Path | None, shading: bool = True, jo
           modes=("per_view", "turnaround"), turnaround_picture: Path | None = None,
           part_weight: float | None = None, methods=("separate", "joint"), colour_weight: float | None = None,
           joint_part_weight: float | None = None, joint_fine_levels: int | None = None,
-          recoloured: bool = False, palette: str | None = None, joint_min_gain: float | None = None,
-          search_mesh: float | None = None) -> dict:
+          recoloured: bool = False, palette: str | None = None, joint_min_gain: float | None = None) -> dict:
     """Per mode (``per_view``: each drawing its own pose, the issue's
     benchmark; ``turnaround``: one pose per sheet, shared by its 4 views) and
     per method (``separate``: ``conrt fit-sheet``; ``joint``: ``conrt
@@ -199,7 +198,7 @@ def bench(sheets: int, seed: int, picture: Path | None, shading: bool = True, jo
     from conrt.characters.procedural import generate
     from conrt.runtime.app.session import fit_sheet_udps
     from conrt.runtime.app.sheet_fit import (COLOUR_WEIGHT, JOINT_FINE_LEVELS, JOINT_MIN_GAIN, JOINT_PART_WEIGHT,
-                                             PALETTE, PART_WEIGHT, SEARCH_MESH_SHARE, FitParams, SheetFitter, downsample_drawing,
+                                             PALETTE, PART_WEIGHT, FitParams, SheetFitter, downsample_drawing,
                                              fit_picture, prepare_drawing)
     from conrt.shaders import ToonPass, UdpPass, create_context, frame_character, release_context
     from conrt.training.fit_drawings import (Deviation, drawing_pose, make_drawing, make_turnaround, recolour,
@@ -217,12 +216,10 @@ def bench(sheets: int, seed: int, picture: Path | None, shading: bool = True, jo
     joint_fine_levels = JOINT_FINE_LEVELS if joint_fine_levels is None else joint_fine_levels
     palette = PALETTE if palette is None else palette
     joint_min_gain = JOINT_MIN_GAIN if joint_min_gain is None else joint_min_gain
-    search_mesh = SEARCH_MESH_SHARE if search_mesh is None else search_mesh
     try:
         with SheetFitter(ctx, character, 256, part_weight=part_weight, colour_weight=colour_weight,
                          joint_part_weight=joint_part_weight, joint_fine_levels=joint_fine_levels,
-                         palette=palette, joint_min_gain=joint_min_gain,
-                         search_mesh=search_mesh) as fitter, ToonPass(ctx, 256, 256) as toon, \
+                         palette=palette, joint_min_gain=joint_min_gain) as fitter, ToonPass(ctx, 256, 256) as toon, \
                 UdpPass(ctx, 256, 256) as udp_pass:
             toon.set_character(character)
             udp_pass.set_character(character)
@@ -328,7 +325,6 @@ def bench(sheets: int, seed: int, picture: Path | None, shading: bool = True, jo
         "character_seed": seed, "part_weight": part_weight, "joint_part_weight": joint_part_weight,
         "recoloured": recoloured, "palette": palette,
         "joint_fine_levels": joint_fine_levels, "joint_min_gain": joint_min_gain,
-        "search_mesh": search_mesh,
         "colour_weight": colour_weight, "sheets": sheets, "views_per_sheet": len(LABELS),
         "labels": list(LABELS),
         "modes": {"per_view": "each drawing its own pose (seeds 1000 * sheet + view)",
@@ -373,9 +369,6 @@ def main() -> int:
     ap.add_argument("--joint-min-gain", type=float, default=None,
                     help="a joint search level ends when a sweep gains less (default: JOINT_MIN_GAIN; 0: the search "
                          "before it)")
-    ap.add_argument("--search-mesh", type=float, default=None,
-                    help="share of the mesh's triangles the searches render (default: SEARCH_MESH_SHARE; 1: the "
-                         "full mesh)")
     args = ap.parse_args()
     modes = tuple(m.strip() for m in args.modes.split(",") if m.strip())
     if not modes or set(modes) - {"per_view", "turnaround"}:
@@ -384,7 +377,7 @@ def main() -> int:
                    args.turnaround_picture, args.part_weight,
                    tuple(m.strip() for m in args.methods.split(",") if m.strip()), args.colour_weight,
                    args.joint_part_weight, args.joint_fine_levels, args.recolour, args.palette,
-                   args.joint_min_gain, args.search_mesh)
+                   args.joint_min_gain)
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(result, indent=1))
     print(json.dumps({mode: {method: {"summary": r["summary"], "shading_l1": r["shading_l1"]}

@@ -39,7 +39,6 @@ written ``<view>.png`` and ``<view>_udp.npz`` are used as they are.
 """
 from __future__ import annotations
 
-import dataclasses
 import logging
 import math
 import time
@@ -174,18 +173,6 @@ PALETTE_NEAR_SHARE = 0.75
 PALETTE_CLUSTERS = 24
 # A search step is taken when it lowers the cost by more than this.
 PATTERN_TOLERANCE = 1e-6
-# The searches at the work size render a decimated copy of the mesh
-# (:func:`search_character`: quadric edge collapses onto the mesh's own
-# vertices, so skin weights and colours are the mesh's): a toon render's CPU
-# is llvmpipe setting up triangles (the benchmark's character: 25 000, mostly
-# sub-pixel at 128 px), not filling pixels. The fine steps (256 px) and the
-# outputs (the UDP, the warp's colours, ``iou_pose``) use the full mesh: with
-# the search mesh in the fine steps too the benchmark's mean UDP error rose
-# 0.0150 -> 0.0182 (docs/fit_sheet.md). This share of the triangles is kept;
-# 1: the full mesh. Silhouettes of 0.35 against the full mesh: IoU 0.995 on
-# average at 128 px over random poses and yaws.
-SEARCH_MESH_SHARE = 0.35
-SEARCH_MESH_MIN_TRIANGLES = 4000  # a mesh with fewer triangles than this after the cut is searched whole
 
 
 @dataclass
@@ -407,32 +394,6 @@ def part_label_iou(rig: np.ndarray, drawn: np.ndarray) -> float:
     return np.count_nonzero((rig == drawn) & covered) / n if n else 0.0
 
 
-def search_character(character: Character, share: float = SEARCH_MESH_SHARE) -> Character:
-    """``character`` with ``share`` of its triangles (fast-simplification's
-    quadric decimation), every kept triangle on the mesh's own vertices: each
-    vertex the decimation keeps stands for those collapsed into it, and the
-    nearest of them is taken, so positions, skin weights, colours, UVs and
-    parts are the mesh's as they are. ``share`` >= 1 or a small mesh: the
-    character itself."""
-    mesh = character.mesh
-    if share >= 1.0 or len(mesh.triangles) * share < SEARCH_MESH_MIN_TRIANGLES:
-        return character
-    import fast_simplification  # lazy: only the fitter's searches use it
-
-    points = mesh.positions.astype(np.float64)
-    tris = mesh.triangles.astype(np.int64)
-    _, _, collapses = fast_simplification.simplify(points, tris, target_reduction=1.0 - share,
-                                                   return_collapses=True)
-    kept, kept_tris, mapping = fast_simplification.replay_simplification(points, tris, collapses)
-    # the mesh vertex nearest each kept vertex among those merged into it (the last write wins)
-    far_first = np.argsort(-np.linalg.norm(points - kept[mapping], axis=1), kind="stable")
-    vertex = np.full(len(kept), -1, np.int64)
-    vertex[mapping[far_first]] = far_first
-    t = vertex[kept_tris]
-    t = t[(t >= 0).all(1) & (t[:, 0] != t[:, 1]) & (t[:, 1] != t[:, 2]) & (t[:, 0] != t[:, 2])]
-    return dataclasses.replace(character, mesh=dataclasses.replace(mesh, triangles=t.astype(mesh.triangles.dtype)))
-
-
 def _moments(mask: np.ndarray) -> tuple[float, np.ndarray]:
     """(area in pixels, centroid in NDC (x right, y up))."""
     ys, xs = np.nonzero(mask)
@@ -551,7 +512,7 @@ class SheetFitter:
                  colour_weight: float = COLOUR_WEIGHT, part_weight: float = PART_WEIGHT,
                  joint_part_weight: float = JOINT_PART_WEIGHT,
                  joint_fine_levels: int = JOINT_FINE_LEVELS, palette: str = PALETTE,
-                 joint_min_gain: float = JOINT_MIN_GAIN, search_mesh: float = SEARCH_MESH_SHARE):
+                 joint_min_gain: float = JOINT_MIN_GAIN):
         if size < MIN_DRAWING_PX:
             raise ConfigError(f"--size must be at least {MIN_DRAWING_PX}, got {size}")
         if not 32 <= work <= size:
@@ -573,10 +534,6 @@ class SheetFitter:
         if palette not in PALETTE_MODES:
             raise ConfigError(f"palette {palette!r}: choose one of {', '.join(PALETTE_MODES)}")
         self.palette = palette
-        if not (math.isfinite(search_mesh) and 0.0 < search_mesh <= 1.0):
-            raise ConfigError(f"the search mesh's share of the triangles must be within (0, 1], got {search_mesh}")
-        self.search_mesh = float(search_mesh)
-        self.search_character = search_character(character, self.search_mesh)
         self._parts: PartLabels | None = None  # the rig's colour clusters, on first use
         self._drawn_parts: dict[int, tuple[np.ndarray, np.ndarray]] = {}  # id(drawn rgb) -> (rgb, labels)
         self.bones = [b for b in POSE_BONES if b in character.humanoid]
@@ -585,13 +542,8 @@ class SheetFitter:
         self._arms = [b for b in ("leftUpperArm", "rightUpperArm") if b in character.humanoid]
         # the searches at ``work``, the last (fine-step) pose sweeps at ``fine``
         self.fine = min(self.size, FINE_WORK)
-        # skin_once: a pose trial is drawn from every camera of a sweep or view of a joint fit, skinned once.
-        # The searches at the work size draw the search mesh; the fine steps and the output the full one.
+        # skin_once: a pose trial is drawn from every camera of a sweep or view of a joint fit, skinned once
         self._toons = {n: ToonPass(ctx, n, n, skin_once=True) for n in {self.work, self.fine, self.size}}
-        self._search_toon = self._toons[self.work]
-        if self.search_character is not character:
-            self._search_toon = ToonPass(ctx, self.work, self.work, skin_once=True)
-            self._search_toon.set_character(self.search_character)
         self._udp = UdpPass(ctx, self.size, self.size)
         for toon in self._toons.values():
             toon.set_character(character)
@@ -605,11 +557,10 @@ class SheetFitter:
     def cost_settings(self) -> dict:
         """The cost's settings (constructor arguments), for a worker's fitter to score alike."""
         return {"colour_weight": self.colour_weight, "part_weight": self.part_weight,
-                "joint_part_weight": self.joint_part_weight, "palette": self.palette,
-                "search_mesh": self.search_mesh}
+                "joint_part_weight": self.joint_part_weight, "palette": self.palette}
 
     def close(self) -> None:
-        for toon in {*self._toons.values(), self._search_toon}:
+        for toon in self._toons.values():
             toon.release()
         self._udp.release()
 
@@ -681,12 +632,10 @@ class SheetFitter:
             world[j] = local[j] if parent < 0 else world[parent] @ local[j]
         return Pose(joint_world=forward_kinematics(skel.parents, local.astype(np.float32)))
 
-    def render_toon(self, p: FitParams, n: int | None = None, full: bool = False) -> tuple[np.ndarray, np.ndarray]:
-        """(mask [n, n] bool, rgb [n, n, 3] f32 0..1) of the rig under ``p`` at the work, fine or output
-        size ``n`` (default: work): the search mesh at the work size unless ``full``, else the full mesh."""
+    def render_toon(self, p: FitParams, n: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """(mask [n, n] bool, rgb [n, n, 3] f32 0..1) of the rig under ``p``; ``n``: work or fine size."""
         n = n or self.work
-        toon = self._search_toon if n == self.work and not full else self._toons[n]
-        rgba = toon.run(self.pose(p), self.camera(p, n))
+        rgba = self._toons[n].run(self.pose(p), self.camera(p, n))
         self.evaluations += 1
         return rgba[..., 3] > 0, rgba[..., :3].astype(np.float32) / 255.0
 
@@ -1179,7 +1128,7 @@ class SheetFitter:
         iou_pose = iou(rig_mask, drawn)
         # the colour error at the fit, full resolution would cost another pass; the work-size one is enough
         _, _, colour = self._cost(p, *coarse.target)
-        toon_rgb = self.render_toon(p, self.size, full=True)[1]
+        toon_rgb = self.render_toon(p, self.size)[1]
         drawn_rgb = drawing[..., :3].astype(np.float32) / 255.0
         if coarse.palette is not None:
             drawn_rgb = coarse.palette(drawn_rgb)
