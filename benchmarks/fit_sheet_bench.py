@@ -181,7 +181,8 @@ def bench(sheets: int, seed: int, picture: Path | None, shading: bool = True, jo
           modes=("per_view", "turnaround"), turnaround_picture: Path | None = None,
           part_weight: float | None = None, methods=("separate", "joint"), colour_weight: float | None = None,
           joint_part_weight: float | None = None, joint_fine_levels: int | None = None,
-          recoloured: bool = False, palette: str | None = None, joint_min_gain: float | None = None) -> dict:
+          recoloured: bool = False, palette: str | None = None, joint_min_gain: float | None = None,
+          first_sheet: int = 0) -> dict:
     """Per mode (``per_view``: each drawing its own pose, the issue's
     benchmark; ``turnaround``: one pose per sheet, shared by its 4 views) and
     per method (``separate``: ``conrt fit-sheet``; ``joint``: ``conrt
@@ -230,7 +231,7 @@ def bench(sheets: int, seed: int, picture: Path | None, shading: bool = True, jo
             for mode in modes:
                 mode_methods = tuple(m for m in methods if mode == "turnaround" or m == "separate")
                 rows = {m: {"views": [], "per_sheet": [], "pictures": [], "shading": []} for m in mode_methods}
-                for sheet in tqdm(range(sheets), desc=f"{mode} sheets", unit="sheet"):
+                for sheet in tqdm(range(first_sheet, first_sheet + sheets), desc=f"{mode} sheets", unit="sheet"):
                     if mode == "turnaround":
                         made = make_turnaround(ctx, character, LABELS, sheet)
                         poses = [drawing_pose(character, np.random.default_rng(sheet), Deviation())] * len(LABELS)
@@ -285,7 +286,7 @@ def bench(sheets: int, seed: int, picture: Path | None, shading: bool = True, jo
                                "load_avg_1min": [round(load0, 2), round(os.getloadavg()[0], 2)],
                                "stages_s": {k: round(sum(f.stages[k][0] for f in fits), 2) for k in fits[0].stages},
                                "renders": sum(sum(n for _, n in f.stages.values()) for f in fits)}
-                        if sheet == 0 and jobs > 1 and method == "separate" and mode == "turnaround":
+                        if sheet == first_sheet and jobs > 1 and method == "separate" and mode == "turnaround":
                             # `conrt fit-sheet --jobs 2` beside `--joint --jobs 2` (the per-view mode's
                             # separate fit is the turnaround's, unchanged: timed in-process only)
                             row["jobs"] = jobs_wall(path, framed, jobs)
@@ -303,7 +304,7 @@ def bench(sheets: int, seed: int, picture: Path | None, shading: bool = True, jo
                                                                   true_framed, img),
                                 "stage_udp_error": {**stage_err[k], "warp": round(udp_error(fit.udp, true_framed,
                                                                                             img)["udp_error"], 4)}})
-                            if sheet == 0:
+                            if sheet == first_sheet:
                                 rows[method]["pictures"].append(fit_picture(img, fit))
                                 rows[method]["shading"].append((img, fit.udp, true_framed))
                 out[mode] = {}
@@ -322,7 +323,7 @@ def bench(sheets: int, seed: int, picture: Path | None, shading: bool = True, jo
     return {
         "what": "conrt fit-sheet on synthetic drawings of an unseen procedural character "
                 "(benchmarks/fit_sheet_bench.py)",
-        "character_seed": seed, "part_weight": part_weight, "joint_part_weight": joint_part_weight,
+        "character_seed": seed, "first_sheet": first_sheet, "part_weight": part_weight, "joint_part_weight": joint_part_weight,
         "recoloured": recoloured, "palette": palette,
         "joint_fine_levels": joint_fine_levels, "joint_min_gain": joint_min_gain,
         "colour_weight": colour_weight, "sheets": sheets, "views_per_sheet": len(LABELS),
@@ -342,6 +343,8 @@ def bench(sheets: int, seed: int, picture: Path | None, shading: bool = True, jo
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--sheets", type=int, default=2)
+    ap.add_argument("--first-sheet", type=int, default=0,
+                    help="the first sheet's seed (more sheets for a change that moves single views)")
     ap.add_argument("--seed", type=int, default=900001)
     ap.add_argument("--json", type=Path, default=ROOT / "benchmarks" / "results" / "fit_sheet.json")
     ap.add_argument("--picture", type=Path, default=ROOT / "docs" / "fit_sheet_views.png")
@@ -377,7 +380,7 @@ def main() -> int:
                    args.turnaround_picture, args.part_weight,
                    tuple(m.strip() for m in args.methods.split(",") if m.strip()), args.colour_weight,
                    args.joint_part_weight, args.joint_fine_levels, args.recolour, args.palette,
-                   args.joint_min_gain)
+                   args.joint_min_gain, args.first_sheet)
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(result, indent=1))
     print(json.dumps({mode: {method: {"summary": r["summary"], "shading_l1": r["shading_l1"]}
