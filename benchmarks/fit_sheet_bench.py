@@ -31,9 +31,11 @@ Per view, on the drawing's foreground in the framed output (256²):
   their start included).
 
 Per stage of the fit, the UDP error of the rig alone (nearest fill) shows
-where the error comes from (camera, pose, legs, fine pose, then the warp).
+where the error comes from (camera, pose, legs, fine pose, then the warp);
+per view ``iou_true_pose``: the rig in the drawing's own pose at its own yaw
+(camera searched), the ceiling of ``iou_pose``.
 
-Usage: python benchmarks/fit_sheet_bench.py [--sheets 2] [--seed 900001] [--jobs 2]
+Usage: python benchmarks/fit_sheet_bench.py [--sheets 2] [--first-sheet 0] [--seed 900001] [--jobs 2]
        [--modes per_view,turnaround] [--json benchmarks/results/fit_sheet.json]
        [--recolour] [--palette auto|keep|match]
        [--picture docs/fit_sheet_views.png] [--turnaround-picture docs/fit_sheet_turnaround.png]
