@@ -31,9 +31,11 @@ Per view, on the drawing's foreground in the framed output (256²):
   their start included).
 
 Per stage of the fit, the UDP error of the rig alone (nearest fill) shows
-where the error comes from (camera, pose, legs, fine pose, then the warp).
+where the error comes from (camera, pose, legs, fine pose, then the warp);
+per view ``iou_true_pose``: the rig in the drawing's own pose at its own yaw
+(camera searched), the ceiling of ``iou_pose``.
 
-Usage: python benchmarks/fit_sheet_bench.py [--sheets 2] [--seed 900001] [--jobs 2]
+Usage: python benchmarks/fit_sheet_bench.py [--sheets 2] [--first-sheet 0] [--seed 900001] [--jobs 2]
        [--modes per_view,turnaround] [--json benchmarks/results/fit_sheet.json]
        [--recolour] [--palette auto|keep|match]
        [--picture docs/fit_sheet_views.png] [--turnaround-picture docs/fit_sheet_turnaround.png]
@@ -62,6 +64,33 @@ def _nearest_fill(fitter, params, drawing):
 
     rig = fitter.render_udp(params)
     return warp_udp(rig, np.zeros((2, *drawing.shape[:2]), np.float32), drawing[..., 3] > 0)[0]
+
+
+def _own_pose(character, seed: int):
+    """The pose ``make_drawing(..., seed)`` draws in (its rng draws the yaw first)."""
+    from conrt.training.fit_drawings import Deviation, drawing_pose
+
+    rng = np.random.default_rng(seed)
+    rng.uniform(-Deviation().yaw_deg, Deviation().yaw_deg)
+    return drawing_pose(character, rng, Deviation())
+
+
+def true_pose_iou(fitter, drawing, pose, yaw: float) -> float:
+    """Silhouette IoU (full mesh, output size, as ``iou_pose``) of the rig in the
+    drawing's own pose at its true yaw, the camera's scale and offset moment-matched and
+    searched (yaw ±10°): what the pose search could reach at best. The drawing's
+    2D limb stretch and the framing keep it below 1."""
+    from conrt.runtime.app.sheet_fit import FitParams, downsample_drawing, iou, search_bounds
+
+    fitter.pose = lambda p: pose  # the true pose for every trial (the instance attribute shadows the method)
+    try:
+        work, fine = downsample_drawing(drawing, fitter.work), downsample_drawing(drawing, fitter.fine)
+        p = fitter.moment_match(fitter.moment_match(FitParams(yaw), work[0]), work[0])
+        steps, free = np.array([2.0, 0.02, 0.02, 0.02, 0.0, 0.0]), np.array([True] * 4 + [False] * 2)
+        p = fitter._search_bones(p, fine, steps, free, search_bounds(yaw, 10.0, 0), [], levels=3)[0]
+        return iou(fitter.render_udp(p)[..., 3] > 0, drawing[..., 3] >= 128)
+    finally:
+        del fitter.pose
 
 
 def shade_l1(character, toon, udp_pass, sheet, targets: int = 4) -> dict:
@@ -135,6 +164,7 @@ def _summary(views: list[dict], sheet_rows: list[dict]) -> dict:
     stages = list(views[0]["stage_udp_error"])
     return {
         "iou_pose": _stat([v["fit"]["iou_pose"] for v in views], min),
+        "iou_true_pose": _stat([v["iou_true_pose"] for v in views], min),
         "iou_warped": _stat([v["fit"]["iou_warped"] for v in views], min),
         "udp_error_fitted": _stat([v["fitted"]["udp_error"] for v in views]),
         "udp_error_rig_no_warp": _stat([v["baseline_rig_no_warp"]["udp_error"] for v in views]),
@@ -153,7 +183,8 @@ def bench(sheets: int, seed: int, picture: Path | None, shading: bool = True, jo
           modes=("per_view", "turnaround"), turnaround_picture: Path | None = None,
           part_weight: float | None = None, methods=("separate", "joint"), colour_weight: float | None = None,
           joint_part_weight: float | None = None, joint_fine_levels: int | None = None,
-          recoloured: bool = False, palette: str | None = None, joint_min_gain: float | None = None) -> dict:
+          recoloured: bool = False, palette: str | None = None, joint_min_gain: float | None = None,
+          first_sheet: int = 0) -> dict:
     """Per mode (``per_view``: each drawing its own pose, the issue's
     benchmark; ``turnaround``: one pose per sheet, shared by its 4 views) and
     per method (``separate``: ``conrt fit-sheet``; ``joint``: ``conrt
@@ -173,7 +204,8 @@ def bench(sheets: int, seed: int, picture: Path | None, shading: bool = True, jo
                                              PALETTE, PART_WEIGHT, FitParams, SheetFitter, downsample_drawing,
                                              fit_picture, prepare_drawing)
     from conrt.shaders import ToonPass, UdpPass, create_context, frame_character, release_context
-    from conrt.training.fit_drawings import make_drawing, make_turnaround, recolour, udp_error
+    from conrt.training.fit_drawings import (Deviation, drawing_pose, make_drawing, make_turnaround, recolour,
+                                             udp_error)
 
     tmp = tempfile.TemporaryDirectory()
     path = Path(tmp.name) / f"char_{seed}.glb"  # kept for the --jobs 2 workers
@@ -201,11 +233,13 @@ def bench(sheets: int, seed: int, picture: Path | None, shading: bool = True, jo
             for mode in modes:
                 mode_methods = tuple(m for m in methods if mode == "turnaround" or m == "separate")
                 rows = {m: {"views": [], "per_sheet": [], "pictures": [], "shading": []} for m in mode_methods}
-                for sheet in tqdm(range(sheets), desc=f"{mode} sheets", unit="sheet"):
+                for sheet in tqdm(range(first_sheet, first_sheet + sheets), desc=f"{mode} sheets", unit="sheet"):
                     if mode == "turnaround":
                         made = make_turnaround(ctx, character, LABELS, sheet)
+                        poses = [drawing_pose(character, np.random.default_rng(sheet), Deviation())] * len(LABELS)
                     else:
                         made = [make_drawing(ctx, character, label, 1000 * sheet + k) for k, label in enumerate(LABELS)]
+                        poses = [_own_pose(character, 1000 * sheet + k) for k in range(len(LABELS))]
                     names = [f"s{sheet}v{k}" for k in range(len(LABELS))]
                     if recoloured:  # one artist, one palette: the sheet's views recoloured alike
                         made = [(recolour(d, sheet), t, {**truth, "recoloured": sheet}) for d, t, truth in made]
@@ -219,6 +253,9 @@ def bench(sheets: int, seed: int, picture: Path | None, shading: bool = True, jo
                         toon.run(fitter.pose(p), cam)
                         udp_pass.run(fitter.pose(p), cam)
                     draw_s = time.perf_counter() - t0
+                    # the ceiling of the rig's silhouette IoU: the drawing's own pose at its own yaw
+                    true_ious = [true_pose_iou(fitter, img, pose, truth["yaw"])
+                                 for img, pose, (_, _, truth) in zip(framed, poses, made)]
                     for method in mode_methods:
                         stage_err: list[dict] = [{} for _ in framed]
 
@@ -251,7 +288,7 @@ def bench(sheets: int, seed: int, picture: Path | None, shading: bool = True, jo
                                "load_avg_1min": [round(load0, 2), round(os.getloadavg()[0], 2)],
                                "stages_s": {k: round(sum(f.stages[k][0] for f in fits), 2) for k in fits[0].stages},
                                "renders": sum(sum(n for _, n in f.stages.values()) for f in fits)}
-                        if sheet == 0 and jobs > 1 and method == "separate" and mode == "turnaround":
+                        if sheet == first_sheet and jobs > 1 and method == "separate" and mode == "turnaround":
                             # `conrt fit-sheet --jobs 2` beside `--joint --jobs 2` (the per-view mode's
                             # separate fit is the turnaround's, unchanged: timed in-process only)
                             row["jobs"] = jobs_wall(path, framed, jobs)
@@ -261,6 +298,7 @@ def bench(sheets: int, seed: int, picture: Path | None, shading: bool = True, jo
                                                         downsample_drawing(img, fitter.work)[0])
                             rows[method]["views"].append({
                                 "sheet": sheet, "view": k, "truth": truth, "fit": fit.summary(),
+                                "iou_true_pose": round(true_ious[k], 4),
                                 "yaw_error": round(abs((fit.params.yaw - truth["yaw"] + 180) % 360 - 180), 2),
                                 "fitted": udp_error(fit.udp, true_framed, img),
                                 "baseline_label_moments": udp_error(_nearest_fill(fitter, start, img), true_framed, img),
@@ -268,7 +306,7 @@ def bench(sheets: int, seed: int, picture: Path | None, shading: bool = True, jo
                                                                   true_framed, img),
                                 "stage_udp_error": {**stage_err[k], "warp": round(udp_error(fit.udp, true_framed,
                                                                                             img)["udp_error"], 4)}})
-                            if sheet == 0:
+                            if sheet == first_sheet:
                                 rows[method]["pictures"].append(fit_picture(img, fit))
                                 rows[method]["shading"].append((img, fit.udp, true_framed))
                 out[mode] = {}
@@ -287,7 +325,7 @@ def bench(sheets: int, seed: int, picture: Path | None, shading: bool = True, jo
     return {
         "what": "conrt fit-sheet on synthetic drawings of an unseen procedural character "
                 "(benchmarks/fit_sheet_bench.py)",
-        "character_seed": seed, "part_weight": part_weight, "joint_part_weight": joint_part_weight,
+        "character_seed": seed, "first_sheet": first_sheet, "part_weight": part_weight, "joint_part_weight": joint_part_weight,
         "recoloured": recoloured, "palette": palette,
         "joint_fine_levels": joint_fine_levels, "joint_min_gain": joint_min_gain,
         "colour_weight": colour_weight, "sheets": sheets, "views_per_sheet": len(LABELS),
@@ -307,6 +345,8 @@ def bench(sheets: int, seed: int, picture: Path | None, shading: bool = True, jo
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--sheets", type=int, default=2)
+    ap.add_argument("--first-sheet", type=int, default=0,
+                    help="the first sheet's seed (more sheets for a change that moves single views)")
     ap.add_argument("--seed", type=int, default=900001)
     ap.add_argument("--json", type=Path, default=ROOT / "benchmarks" / "results" / "fit_sheet.json")
     ap.add_argument("--picture", type=Path, default=ROOT / "docs" / "fit_sheet_views.png")
@@ -342,7 +382,7 @@ def main() -> int:
                    args.turnaround_picture, args.part_weight,
                    tuple(m.strip() for m in args.methods.split(",") if m.strip()), args.colour_weight,
                    args.joint_part_weight, args.joint_fine_levels, args.recolour, args.palette,
-                   args.joint_min_gain)
+                   args.joint_min_gain, args.first_sheet)
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(result, indent=1))
     print(json.dumps({mode: {method: {"summary": r["summary"], "shading_l1": r["shading_l1"]}
