@@ -2,16 +2,10 @@
 seed 0 (built once, ~5 s) and the paper model loaded strictly from them."""
 from __future__ import annotations
 
-import os
-import tempfile
-
 import numpy as np
 import pytest
 
 from .conr_weights import GOLDEN, official_state_dicts
-
-# exported ONNX graphs go to a private cache, never the user's ~/.cache
-os.environ["CONRT_CACHE_DIR"] = tempfile.mkdtemp(prefix="conrt-test-cache-")
 
 
 @pytest.fixture(scope="session")
