@@ -2,15 +2,24 @@
 seed 0 (built once, ~5 s) and the paper model loaded strictly from them."""
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pytest
+import torch
 
 from .conr_weights import GOLDEN, official_state_dicts
 
 
+# test_golden's ISA-capped child process reads the parent's state dicts (the same
+# values on every CPU) instead of building them again
+OFFICIAL_SDS_FILE = "CONRT_TEST_OFFICIAL_SDS"
+
+
 @pytest.fixture(scope="session")
 def official_sds():
-    return official_state_dicts(0)
+    path = os.environ.get(OFFICIAL_SDS_FILE)
+    return torch.load(path) if path else official_state_dicts(0)
 
 
 @pytest.fixture(scope="session")
