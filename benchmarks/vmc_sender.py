@@ -12,6 +12,7 @@ comparable across processes on Linux).
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import random
 import sys
@@ -29,6 +30,9 @@ def main(argv=None) -> int:
     ap.add_argument("--fps", type=float, default=60.0)
     ap.add_argument("--frames", type=int, default=None)
     ap.add_argument("--seconds", type=float, default=5.0)
+    ap.add_argument("--until-killed", action="store_true",
+                    help="stream until killed, each frame made as it goes (tests: a CLI started on a loaded "
+                         "host may begin to listen after any fixed stream has ended)")
     ap.add_argument("--loss", type=float, default=0.0, help="probability a frame is not sent")
     ap.add_argument("--reorder", type=float, default=0.0, help="probability a frame is sent after the next one")
     ap.add_argument("--blink", type=float, default=0.0, help="blink (Blend/Val Blink 1) every this many seconds")
@@ -45,11 +49,11 @@ def main(argv=None) -> int:
     character, _ = _character(args.character)
     clip = bvh_to_clip(load_bvh(args.bvh), character) if args.bvh else get_clip(args.clip, character)
     anim = Animator(character, clip)
-    n = args.frames if args.frames is not None else int(round(args.seconds * args.fps))
+    n = None if args.until_killed else args.frames if args.frames is not None else int(round(args.seconds * args.fps))
     rng = random.Random(args.seed)
     sender = VmcSender(f"{args.host}:{args.port}", character)
     def frames():
-        for k in range(n):
+        for k in itertools.count() if n is None else range(n):
             t = k / args.fps
             blends = None
             if args.blink:
@@ -58,7 +62,7 @@ def main(argv=None) -> int:
 
     # made before the first one goes out, so the sending loop costs the CPU little
     # (the benchmark shares the machine with it)
-    prepared = list(frames())
+    prepared = frames() if n is None else list(frames())
 
     log = open(args.log, "w") if args.log else None
     time.sleep(args.start_delay)

@@ -2,6 +2,8 @@
 PyBullet, real ONNX Runtime, real processes."""
 from __future__ import annotations
 
+import os
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -9,6 +11,11 @@ import pytest
 FIXTURES = Path(__file__).parent / "fixtures"
 ASSETS = FIXTURES / "assets"  # real third-party glTF/VRM/BVH files, see CREDITS.md there
 CONR_FIXTURES = FIXTURES / "conr"  # official CoNR layout + golden output
+
+# exported ONNX graphs go to one private cache for the whole run (the CLI processes the
+# tests start inherit it), never the user's ~/.cache: set here, not in tests/runtime, so a
+# run of any one folder (tests/vmc, tests/runtime_loop) keeps out of ~/.cache too
+os.environ["CONRT_CACHE_DIR"] = tempfile.mkdtemp(prefix="conrt-test-cache-")
 
 
 @pytest.fixture(scope="session")

@@ -208,14 +208,25 @@ def test_bad_pose_requests_are_counted_once_never_echoed_and_the_last_good_one_k
             r.send_pose(clip="walk", clip_time=1e300)
 
 
+def _published_twice_more(reader: BridgeReader, timeout: float = 30.0) -> None:
+    start, end = reader.frames_published, time.monotonic() + timeout
+    while reader.frames_published < start + 2:
+        assert time.monotonic() < end, "the writer stopped publishing"
+        time.sleep(0.005)
+
+
 def test_cli_exit_summary_counts_bad_pose_requests(name, bridge_process):
     p = bridge_process(name, "--size", "16", "--fps", "100", "--duration", "4")
     r = BridgeReader.connect(name, timeout=60)
     try:
         assert r.wait(30) is not None
         _poke(r, 7, PoseKind.JOINTS, np.full((2, 4, 4), 1e30, np.float32))
-        time.sleep(0.3)  # let the writer pick up each request (it shades only the latest)
+        # the writer shades only the latest request: request 7 must be polled before 8 replaces it.
+        # It polls before each publish, so two more published frames mean a poll after the poke
+        # (a fixed sleep lost request 7 when the writer was not scheduled on a loaded host)
+        _published_twice_more(r)
         _poke(r, 8, PoseKind.CLIP, None, b"walk", float("inf"))
+        _published_twice_more(r)
     finally:
         r.close()
     out, err = p.proc.communicate(timeout=60)

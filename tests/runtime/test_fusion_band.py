@@ -11,9 +11,8 @@ import dataclasses
 import numpy as np
 import pytest
 
-from conrt.runtime.app.frame_loop import open_runtime
 from conrt.runtime.backends.fusion_graph import BAND_REACH, band_columns
-from conrt.runtime.backends.gl_lookup_backend import export_finish_onnx, export_fusion_onnx, export_views_onnx
+from conrt.runtime.backends.gl_lookup_backend import export_finish_onnx, export_views_onnx
 from conrt.runtime.backends.onnx_backend import open_session
 from conrt.runtime.nn.sheet import prepare_udp
 
@@ -42,23 +41,16 @@ def test_band_columns_hold_the_covered_columns_and_the_reach():
 
 
 @pytest.fixture(scope="module")
-def runtime_frames():
-    """(the default runtime, [(udp [H, W, 4], (sampled, cover))]) at 128², 3 walk frames."""
-    with open_runtime(size=SIZE, clip="walk", backend="gl-lookup") as rt:
-        assert rt.raster.correspondence is not None
-        frames = []
-        for _ in range(3):
-            pose = rt.physics.step()
-            rt.raster.render(pose, rt.raster.camera(pose))
-            frames.append((rt.raster.read().copy(), tuple(x.copy() for x in rt.raster.read_views())))
-        yield rt, frames
+def runtime_frames(default_walk_frames):
+    """(the default runtime, [(udp [H, W, 4], (sampled, cover))]) at 128², 3 walk frames (conftest)."""
+    return default_walk_frames
 
 
-def test_the_graph_halves_are_the_whole_graph(runtime_frames, tmp_path):
+def test_the_graph_halves_are_the_whole_graph(runtime_frames, fusion_onnx, tmp_path):
     rt, frames = runtime_frames
     model = rt.shader.backend.model
     views = frames[0][1][0].shape[0]
-    whole = open_session(export_fusion_onnx(model, tmp_path / "whole.onnx", SIZE, views, True, True), 1)
+    whole = open_session(fusion_onnx(True, True), 1)
     finish = open_session(export_finish_onnx(model, tmp_path / "finish.onnx", SIZE), 1)
     sessions = {}
     for udp, (sampled, cover) in frames:

@@ -11,7 +11,6 @@ import numpy as np
 import pytest
 import torch
 
-from conrt.runtime.app.frame_loop import open_runtime
 from conrt.runtime.backends.fusion_graph import FastFusionGraph, act_nchwc
 from conrt.runtime.backends.gl_lookup_backend import export_fusion_onnx
 from conrt.runtime.backends.onnx_backend import open_session
@@ -25,19 +24,13 @@ ROUNDING_FACTOR = 4.0
 
 
 @pytest.fixture(scope="module")
-def exact_frames():
+def exact_frames(default_walk_frames):
     """(model, [(sampled [1,M,4,S,S], cover [1,M,1,S,S], udp [1,4,S,S])]) from the
-    default runtime (exact correspondences of the sample sheet), 3 walk frames."""
-    frames = []
-    with open_runtime(size=SIZE, clip="walk", backend="gl-lookup") as rt:
-        assert rt.raster.correspondence is not None, "the sample sheet should give exact correspondences"
-        model = rt.shader.backend.source_model
-        for _ in range(3):
-            pose = rt.physics.step()
-            rt.raster.render(pose, rt.raster.camera(pose))
-            sampled, cover = rt.raster.read_views()
-            udp, _ = prepare_udp(rt.raster.read(), SIZE, False)
-            frames.append((sampled[None].copy(), cover[None].copy(), udp))
+    default runtime (exact correspondences of the sample sheet), 3 walk frames (conftest)."""
+    rt, walk = default_walk_frames
+    model = rt.shader.backend.source_model
+    frames = [(sampled[None].copy(), cover[None].copy(), prepare_udp(udp, SIZE, False)[0])
+              for udp, (sampled, cover) in walk]
     assert frames[0][1].max() > 0.5 and frames[0][2][0, 3].mean() > 0.05  # the character is there and seen
     return model, frames
 
@@ -54,11 +47,10 @@ def _reference(model, frame, keep_seen: bool, dtype, ink=None) -> np.ndarray:
 
 
 @pytest.mark.parametrize("keep_seen, ink", [(True, 1.0), (True, 0.0), (False, None)])
-def test_the_fast_graph_rounds_like_fusionnet(exact_frames, keep_seen, ink, tmp_path):
+def test_the_fast_graph_rounds_like_fusionnet(exact_frames, fusion_onnx, keep_seen, ink):
     model, frames = exact_frames
-    views = frames[0][0].shape[1]
     inked = ink != 0.0  # None (the table's variant): no look
-    session = open_session(export_fusion_onnx(model, tmp_path / "fusion.onnx", SIZE, views, keep_seen, inked), 1)
+    session = open_session(fusion_onnx(keep_seen, inked), 1)
     for frame in frames:
         truth = _reference(model, frame, keep_seen, torch.float64, ink)
         own = np.abs(_reference(model, frame, keep_seen, torch.float32, ink) - truth).max()

@@ -5,6 +5,7 @@ convolutions behind it (golden_tolerance.py states the rule), the final image
 within 1e-4."""
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -16,6 +17,7 @@ import torch
 
 from conrt.runtime.nn import sheet as sh
 
+from .conftest import OFFICIAL_SDS_FILE
 from .golden_tolerance import IMAGE_TOL, conv_chain_sqrt_fan_in, tolerance
 
 TOL = IMAGE_TOL  # the final image, as a user sees it
@@ -37,9 +39,16 @@ def _intermediates(model, golden, official=True) -> dict[str, torch.Tensor]:
     return out
 
 
+# the ISA-capped child process reads the parent's tolerances (they depend on the
+# autograd graph's structure and the golden values only, not on the kernels)
+TOLERANCES_FILE = "CONRT_TEST_GOLDEN_TOLERANCES"
+
+
 @pytest.fixture(scope="module")
 def golden_tolerances(paper_model, golden) -> dict[str, float]:
     """Per-intermediate tolerance from one grad-enabled forward (its autograd graph)."""
+    if os.environ.get(TOLERANCES_FILE):
+        return json.loads(Path(os.environ[TOLERANCES_FILE]).read_text())
     with torch.enable_grad():
         outs = _intermediates(paper_model, golden)
         tols = {k: tolerance(conv_chain_sqrt_fan_in(t), float(np.abs(golden[k]).max())) for k, t in outs.items()}
@@ -75,12 +84,23 @@ def test_paper_model_matches_golden_intermediates(paper_model, golden, golden_to
 CAPS = ["AVX2", "SSE41"] + (["default"] if os.environ.get("DNNL_MAX_CPU_ISA") else [])
 
 
+@pytest.fixture(scope="module")
+def child_inputs(official_sds, golden_tolerances, tmp_path_factory) -> dict[str, str]:
+    """The state dicts and tolerances as files, for the ISA-capped child processes
+    (built once here instead of once in each child)."""
+    folder = tmp_path_factory.mktemp("golden_child")
+    torch.save(official_sds, folder / "official_sds.pt")
+    (folder / "tolerances.json").write_text(json.dumps(golden_tolerances))
+    return {OFFICIAL_SDS_FILE: str(folder / "official_sds.pt"), TOLERANCES_FILE: str(folder / "tolerances.json")}
+
+
 @pytest.mark.parametrize("isa", CAPS)
-def test_golden_holds_under_other_onednn_kernels(isa):
+def test_golden_holds_under_other_onednn_kernels(isa, child_inputs):
     """oneDNN's kernels (and summation orders) differ by ISA; CI may land on
     any x86 CPU. Capping the ISA (DNNL_MAX_CPU_ISA) picks other kernels here;
     a cap above this CPU's ISA leaves the default."""
     env = {k: v for k, v in os.environ.items() if k != "DNNL_MAX_CPU_ISA"}
+    env.update(child_inputs)
     if isa != "default":
         env["DNNL_MAX_CPU_ISA"] = isa
     here = Path(__file__).resolve()

@@ -6,8 +6,6 @@ import os
 import shutil
 import subprocess
 import sys
-import time
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -166,27 +164,23 @@ def test_bench_names_a_bad_mode():
 # the window, under an Xvfb the test starts itself
 
 
-def _free_display() -> int:
-    for n in range(91, 140):
-        if not Path(f"/tmp/.X11-unix/X{n}").exists() and not Path(f"/tmp/.X{n}-lock").exists():
-            return n
-    pytest.skip("no free X display number")
-
-
 @pytest.fixture
 def xvfb():
     if shutil.which("Xvfb") is None:
         pytest.skip("Xvfb is not installed (scripts/setup.sh --test installs it: apt-get install xvfb)")
-    n = _free_display()
-    proc = subprocess.Popen(["Xvfb", f":{n}", "-screen", "0", "1280x720x24", "-nolisten", "tcp"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    # -displayfd: Xvfb picks a free display number and writes it to the pipe once it
+    # listens (as tests/shaders/test_context.py). A number picked here from
+    # /tmp/.X11-unix could be taken by another run first, and a 20 s start deadline
+    # skipped the test on a loaded host.
+    read_fd, write_fd = os.pipe()
+    proc = subprocess.Popen(["Xvfb", "-displayfd", str(write_fd), "-screen", "0", "1280x720x24", "-nolisten", "tcp"],
+                            pass_fds=(write_fd,), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    os.close(write_fd)
     try:
-        deadline = time.time() + 20
-        while not Path(f"/tmp/.X11-unix/X{n}").exists():
-            if proc.poll() is not None or time.time() > deadline:
-                pytest.skip(f"Xvfb :{n} did not start")
-            time.sleep(0.1)
-        yield f":{n}"
+        with os.fdopen(read_fd) as pipe:
+            number = pipe.readline().strip()
+        assert number.isdigit(), f"Xvfb did not start (exit code {proc.poll()})"
+        yield f":{number}"
     finally:
         proc.terminate()
         proc.wait(10)

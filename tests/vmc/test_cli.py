@@ -34,7 +34,9 @@ def _humanoid(character, joint_world):
 
 def test_simulate_records_live_vmc_poses(sample, tmp_path):
     port = _free_port()
-    proc = spawn(SENDER, "--port", port, "--clip", "walk", "--fps", 60, "--seconds", 40)
+    # the senders of these tests stream until killed: a fixed 40-60 s stream ended before the CLI,
+    # started on a loaded host, began to listen (simulate got no packet at load 14)
+    proc = spawn(SENDER, "--port", port, "--clip", "walk", "--fps", 60, "--until-killed")
     out = tmp_path / "poses.npz"
     try:
         r = _conrt("simulate", "--vmc", f"127.0.0.1:{port}", "--vmc-wait", 60, "--frames", 30, "--fps", 30,
@@ -136,7 +138,7 @@ def test_bridge_source_shades_the_live_pose(sample, receiver):
 def test_headless_demo_follows_vmc(sample, tmp_path):
     """conrt demo --vmc without a display: frames of the streamed clip, paced in real time."""
     port = _free_port()
-    proc = spawn(SENDER, "--port", port, "--clip", "wave", "--fps", 60, "--seconds", 60)
+    proc = spawn(SENDER, "--port", port, "--clip", "wave", "--fps", 60, "--until-killed")
     try:
         r = _conrt("demo", "--headless", "--vmc", port, "--frames", 4, "--fps", 10, "--size", 64, "-o", tmp_path)
     finally:
@@ -150,7 +152,7 @@ def test_headless_demo_follows_vmc(sample, tmp_path):
 
 def test_bridge_serves_frames_driven_by_vmc(sample):
     port = _free_port()
-    proc = spawn(SENDER, "--port", port, "--clip", "wave", "--fps", 60, "--seconds", 60)
+    proc = spawn(SENDER, "--port", port, "--clip", "wave", "--fps", 60, "--until-killed")
     try:
         r = _conrt("bridge", "--source", "runtime", "--size", 64, "--vmc", port, "--frames", 3, "--fps", 0,
                    "--name", f"vmc-test-{port}")
