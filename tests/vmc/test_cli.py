@@ -162,7 +162,11 @@ def test_bridge_serves_frames_driven_by_vmc(sample):
     assert r.returncode == 0, r.stderr[-2000:]
     assert "conrt bridge: 3 frames" in r.stdout
     line = next(x for x in r.stdout.splitlines() if x.startswith(f"VMC 127.0.0.1:{port}:"))
-    assert "dropped: none" in line
+    # a well-formed stream loses nothing but a backlog: a receiver starved on a loaded host
+    # finds more than MAX_BATCH datagrams queued and keeps the newest ("flood", by design)
+    dropped = line.split("dropped: ", 1)[1].rsplit(", ", 1)[0]
+    kinds = set() if dropped == "none" else {d.rsplit(" ", 1)[0] for d in dropped.split(", ")}
+    assert kinds <= {"flood"}, line
 
 
 @pytest.mark.parametrize("command", [("demo", "--headless"), ("bridge", "--source", "runtime")])
