@@ -33,6 +33,10 @@ by projective texturing:
   varying took a draw per 4 views; on llvmpipe a 6-view sheet's raster cost
   ~2.9x this one); the resolve pays instead 3 texel fetches per view and 4
   packed sheet texels (``pack_sheet``) (benchmarks/correspondence_bench.py).
+  The clear, the resolve (scissor) and the read-back cover only the box of
+  the pixels the visibility buffer covers (``_covered_box``; the outputs
+  are 0 outside it): ~0.7x the per-frame CPU at 256² (docs/shaders.md,
+  "Performance of the runtime's correspondences").
 
 Sheet positions are in the sheet's pixels (S x S, row 0 = top, pixel
 centres at +0.5); ``Framing`` maps a view's own image pixels to them.
