@@ -15,7 +15,9 @@ fastest of the interleaved repetitions, and the median CPU time of the
 process, llvmpipe's threads included: the steadiest on a shared CPU).
 Also the raster stage as the runtime runs it (``stage_*``): the baseline's
 plain UDP pass + its pass, against the working tree's UDP pass drawing the
-visibility buffer too (``UdpPass(visibility=True)``) + the resolve of it.
+visibility buffer too (``UdpPass(visibility=True)``) + the resolve of it; and
+``shared_*``: both versions resolving the same UDP pass's visibility buffer
+and reading back (the runtime's per-frame work of the pass since session 9).
 
 Usage: python benchmarks/correspondence_bench.py [--sizes 256 128] [--reps 20]
        [--baseline 606459e] [--json benchmarks/results/correspondence.json]
@@ -26,6 +28,7 @@ import argparse
 import importlib.util
 import inspect
 import json
+import os
 import platform
 import re
 import statistics
@@ -137,6 +140,10 @@ def main(argv=None) -> int:
                 for u in udps.values():
                     u.set_character(character)
                 stage = {name: [] for name in passes}  # CPU ms of UDP pass + correspondences, as the runtime
+                shared = {name: [] for name in passes}  # CPU ms of the resolve of one visibility buffer + read
+                vis = UdpPass(ctx, size, size, visibility=True)
+                vis.set_character(character)
+                vis.render(pose, camera)
                 for _ in range(args.reps):
                     for name, p in passes.items():
                         t0, c0 = time.perf_counter(), time.process_time()
@@ -152,7 +159,12 @@ def main(argv=None) -> int:
                         udps[name].read()
                         p.read()
                         stage[name].append(time.process_time() - c0)
-                for u in udps.values():
+                        c0 = time.process_time()
+                        p.render(pose, camera, visibility=vis.visibility)
+                        ctx.finish()
+                        p.read()
+                        shared[name].append(time.process_time() - c0)
+                for u in [*udps.values(), vis]:
                     u.release()
                 (s0, c0), (s1, c1) = out["baseline"], out["vbuf"]
                 diff = np.maximum(np.abs(s0 - s1).max(1), np.abs(c0 - c1)[:, 0])  # [M, H, W]
@@ -180,6 +192,10 @@ def main(argv=None) -> int:
                        "stage_baseline_cpu_ms": round(1e3 * statistics.median(stage["baseline"]), 2),
                        "stage_cpu_ms": round(1e3 * statistics.median(stage["vbuf"]), 2),
                        "stage_speedup_cpu": round(statistics.median(stage["baseline"]) / statistics.median(stage["vbuf"]), 2),
+                       "shared_baseline_cpu_ms": round(1e3 * statistics.median(shared["baseline"]), 2),
+                       "shared_cpu_ms": round(1e3 * statistics.median(shared["vbuf"]), 2),
+                       "shared_speedup_cpu": round(statistics.median(shared["baseline"]) / statistics.median(shared["vbuf"]), 2),
+                       "load_1min": round(os.getloadavg()[0], 2),
                        "covered_pixels": int((c0 > 0).sum()), "max_abs_diff": float(diff.max()),
                        "pixels_diff_gt_1e-3": int((diff > 1e-3).sum()),
                        "cover_flips": int(((c0 > 0) != (c1 > 0)).sum()),

@@ -33,6 +33,10 @@ by projective texturing:
   varying took a draw per 4 views; on llvmpipe a 6-view sheet's raster cost
   ~2.9x this one); the resolve pays instead 3 texel fetches per view and 4
   packed sheet texels (``pack_sheet``) (benchmarks/correspondence_bench.py).
+  The clear, the resolve (scissor) and the read-back cover only the box of
+  the pixels the visibility buffer covers (``_covered_box``; the outputs
+  are 0 outside it): ~0.7x the per-frame CPU at 256² (docs/shaders.md,
+  "Performance of the runtime's correspondences").
 
 Sheet positions are in the sheet's pixels (S x S, row 0 = top, pixel
 centres at +0.5); ``Framing`` maps a view's own image pixels to them.
@@ -271,6 +275,12 @@ class CorrespondencePass:
         self._depth: moderngl.Renderbuffer | None = None
         self.fbo: moderngl.Framebuffer | None = None
         self._raster_fbo: moderngl.Framebuffer | None = None
+        # the visibility buffer's rows and columns with a covered pixel (the last render's): the clear,
+        # the resolve and the read-back stay inside (outside it every output is 0)
+        self._box: tuple[slice, slice] = (slice(0, 0), slice(0, 0))
+        self._vis_fbo: moderngl.Framebuffer | None = None  # reads the visibility buffer's triangle ids
+        self._vis_of: moderngl.Texture | None = None  # the texture _vis_fbo reads
+        self._vis_ids = np.empty((height, width), np.float32)
         self.views = 0
         self.modes: list[str] = []
         self.side = 0
@@ -556,7 +566,27 @@ class CorrespondencePass:
         self._vao.render(moderngl.TRIANGLES, vertices=self.geometry.num_indices)
         self.ctx.front_face = "ccw"
 
+    def _covered_box(self, visibility: moderngl.Texture) -> tuple[slice, slice]:
+        """The rows and columns of ``visibility`` with a triangle (one float a pixel read back:
+        a quarter of the buffer)."""
+        if self._vis_of is not visibility:
+            if self._vis_fbo is not None:
+                self._vis_fbo.release()
+            self._vis_fbo = self.ctx.framebuffer(color_attachments=[visibility])
+            self._vis_of = visibility
+        self._vis_fbo.read_into(self._vis_ids, components=1, dtype="f4", alignment=1)
+        covered = self._vis_ids > 0.5
+        rows, cols = np.flatnonzero(covered.any(1)), np.flatnonzero(covered.any(0))
+        if not len(rows):
+            return slice(0, 0), slice(0, 0)
+        return slice(int(rows[0]), int(rows[-1]) + 1), slice(int(cols[0]), int(cols[-1]) + 1)
+
     def _resolve_views(self, visibility: moderngl.Texture) -> None:
+        # The resolve's outputs are 0 wherever no triangle is (it discards there), so the clear,
+        # the resolve and the read-back cover only the box of the covered pixels: at 256² the
+        # character's box is ~1/3-2/3 of the frame (the clear and read-back of 6 RGBA32F planes,
+        # llvmpipe's tiles outside it)
+        self._box = rows, cols = self._covered_box(visibility)
         self.ctx.enable_only(moderngl.NOTHING)
         self._attrs.use(0)
         self._surface.use(2)
@@ -569,8 +599,9 @@ class CorrespondencePass:
             self._landmark_vao.render(moderngl.TRIANGLES, vertices=3)
             self._landmark_map.use(6)
         # 2) the resolve, once per covered pixel and group of GROUP views
+        if rows.stop == rows.start:
+            return  # nothing covered: read() gives zeros
         self.fbo.use()
-        self.fbo.clear(0.0, 0.0, 0.0, 0.0)
         r = self._resolve
         for g in range(self.groups):
             first = g * GROUP
@@ -583,7 +614,11 @@ class CorrespondencePass:
             r["u_exact"].write(np.array(exact, np.float32).tobytes())  # write(): also a 1-view "array"
             r["u_slack"].write(self._slack[first:first + n].tobytes())
             self.ctx.viewport = (0, g * self.height, self.width, self.height)
+            box = (cols.start, g * self.height + rows.start, cols.stop - cols.start, rows.stop - rows.start)
+            self.fbo.clear(0.0, 0.0, 0.0, 0.0, viewport=box)
+            self.ctx.scissor = box
             self._resolve_vao.render(moderngl.TRIANGLES, vertices=3)
+        self.ctx.scissor = None
 
     @current
     def read(self, out: tuple[np.ndarray, np.ndarray] | None = None) -> tuple[np.ndarray, np.ndarray]:
@@ -593,12 +628,23 @@ class CorrespondencePass:
                                                       np.empty((m, 1, h, w), np.float32))
         if sampled.shape != (m, 4, h, w) or cover.shape != (m, 1, h, w) or not sampled.flags.c_contiguous:
             raise InputError(f"read(out=...): expected arrays [{m}, 4, {h}, {w}] (C-contiguous) and [{m}, 1, {h}, {w}]")
-        for c in range(len(self._planes)):
-            self.fbo.read_into(self._planes[c], components=4, attachment=c, dtype="f4", alignment=1)
-        planes = self._planes.reshape(len(self._planes), self.groups, h * w, 4)
-        for g in range(self.groups):  # [views, H*W, (colour, coverage)] -> [views, 4, H*W], one copy per group
-            first, count = g * GROUP, min(GROUP, m - g * GROUP)
-            sampled[first:first + count].reshape(count, 4, h * w)[...] = planes[:count, g].transpose(0, 2, 1)
+        rows, cols = self._box  # outside it every output is 0 (the resolve's discards)
+        bh, bw = rows.stop - rows.start, cols.stop - cols.start
+        if bh * bw < h * w:
+            sampled[..., :rows.start, :] = 0.0
+            sampled[..., rows.stop:, :] = 0.0
+            sampled[..., rows, :cols.start] = 0.0
+            sampled[..., rows, cols.stop:] = 0.0
+        if bh * bw:
+            planes = self._planes.reshape(-1)[:len(self._planes) * self.groups * bh * bw * 4]
+            planes = planes.reshape(len(self._planes), self.groups, bh, bw, 4)
+            for g in range(self.groups):
+                for c in range(len(self._planes)):
+                    self.fbo.read_into(planes[c, g], viewport=(cols.start, g * h + rows.start, bw, bh), components=4,
+                                       attachment=c, dtype="f4", alignment=1)
+            for g in range(self.groups):  # [views, rows, cols, (colour, coverage)] -> [views, 4, rows, cols]
+                first, count = g * GROUP, min(GROUP, m - g * GROUP)
+                sampled[first:first + count, :, rows, cols] = planes[:count, g].transpose(0, 3, 1, 2)
         cover[:, 0] = sampled[:, 3]
         np.greater(cover[:, 0], 0.0, out=sampled[:, 3], casting="unsafe")  # opaque where seen
         return sampled, cover
@@ -648,6 +694,9 @@ class CorrespondencePass:
             self._landmark_vao.release()
             self._landmark_program.release()
             self._landmark_program = self._landmark_vao = None
+        if self._vis_fbo is not None:
+            self._vis_fbo.release()
+            self._vis_fbo = self._vis_of = None
         for obj in (self.program, self._surface_program,
                     self._scratch, self._scratch_tex):
             obj.release()

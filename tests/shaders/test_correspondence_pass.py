@@ -280,3 +280,38 @@ def test_a_visibility_buffer_of_another_size_is_named(gl_ctx, scene):
             p.render(pose, camera, visibility=udp.visibility)
     with pytest.raises(ConfigError, match="visibility buffer only at antialias=1"):
         UdpPass(gl_ctx, SIZE, SIZE, antialias=3, visibility=True)
+
+
+def test_a_frame_after_others_is_a_fresh_pass_frame(gl_ctx, scene):
+    """The clear, the resolve and the read-back cover only the box of the covered pixels
+    (``CorrespondencePass._covered_box``): after frames that covered other pixels (the character
+    elsewhere in the frame) the target's frame is a fresh pass's, element for element; read(out=)
+    overwrites every element; a frame with the character out of sight is all zeros."""
+    from dataclasses import replace
+
+    character, views, (pose, camera, target), _ = scene
+    with _pass(gl_ctx, character, _exact_views(views), _udp_reference(views)) as fresh:
+        want = [x.copy() for x in fresh.run(pose, camera)]
+    rows, cols = np.flatnonzero(target[..., 3].any(1)), np.flatnonzero(target[..., 3].any(0))
+    outside = np.ones((SIZE, SIZE), bool)
+    outside[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1] = False
+    with _pass(gl_ctx, character, _exact_views(views), _udp_reference(views)) as p:
+        before = np.zeros((SIZE, SIZE), bool)
+        for dx in (-0.5, 0.5):  # the character a quarter of the frame to either side first
+            shift = np.eye(4, dtype=np.float32)
+            shift[0, 3] = dx  # clip x += dx * w: NDC x moves by dx
+            before |= (p.run(pose, replace(camera, proj=shift @ camera.proj))[1][:, 0] > 0).any(0)
+        assert (before & outside).sum() > 50  # what a stale frame would leave
+        got = p.run(pose, camera)
+        assert (got[1] > 0).sum() > 50
+        np.testing.assert_array_equal(got[0], want[0])
+        np.testing.assert_array_equal(got[1], want[1])
+        out = (np.full_like(want[0], np.nan), np.full_like(want[1], np.nan))
+        p.render(pose, camera)
+        assert p.read(out) is not None
+        np.testing.assert_array_equal(out[0], want[0])
+        np.testing.assert_array_equal(out[1], want[1])
+        away = np.eye(4, dtype=np.float32)
+        away[0, 3] = 1e3  # the world moved far to the side: nothing in the frame
+        sampled, cover = p.run(pose, replace(camera, view=(away @ camera.view).astype(np.float32)))
+        assert not sampled.any() and not cover.any()
