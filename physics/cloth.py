@@ -370,7 +370,8 @@ class VerletCloth:
     def _near(self, x: np.ndarray):
         """The capsules whose bounding box comes near the cloth's (cheap broad phase), with
         what ``_collide`` needs of them precomputed (once per substep, not per contact pass):
-        (a [C, 3], ab [C, 3], radius + margin [C], a.ab, |ab|^2, |a|^2), or None when none is near."""
+        (a [C, 3], ab [C, 3], radius + margin [C], a.ab, |ab|^2, |a|^2, max(|ab|^2, 1e-12), (radius + margin)^2,
+        2 a^T [3, C]), or None when none is near."""
         if not len(self.capsules):
             return None
         lo, hi = x.min(0) - 0.05, x.max(0) + 0.05
@@ -378,20 +379,22 @@ class VerletCloth:
         if not len(c):
             return None
         a, ab, r = c[:, 0:3], c[:, 3:6] - c[:, 0:3], c[:, 6] + self.params.margin
-        return a, ab, r, (a * ab).sum(1), (ab * ab).sum(1), (a * a).sum(1)
+        # 2 a^T: doubling is exact, so x @ (2 a)^T has the bits of (2 x) @ a^T
+        ab2 = (ab * ab).sum(1)
+        return a, ab, r, (a * ab).sum(1), ab2, (a * a).sum(1), np.maximum(ab2, 1e-12), r * r, 2 * a.T
 
     def _collide(self, x: np.ndarray, caps) -> np.ndarray:
         """Push nodes out of the capsules (plus the collision margin); ``caps`` from ``_near``."""
         if caps is None:
             return x
-        a, ab, r, a_ab, ab2, a2 = caps
+        a, ab, r, a_ab, ab2, a2, ab2_floor, r2, a2t = caps
         xab = x @ ab.T - a_ab  # [N, C] (x - a).ab
-        t = np.clip(xab / np.maximum(ab2, 1e-12), 0, 1)
+        t = np.minimum(np.maximum(xab / ab2_floor, 0), 1)  # np.clip's bits without its Python wrapper
         # squared distance to each axis point without building [N, C, 3]:
         # |x - a - t ab|^2 = |x - a|^2 - 2 t (x - a).ab + t^2 |ab|^2
-        xa2 = (x * x).sum(1)[:, None] - 2 * x @ a.T + a2
+        xa2 = (x * x).sum(1)[:, None] - x @ a2t + a2
         dist2 = xa2 - 2 * t * xab + t * t * ab2
-        hit = (dist2 < r * r) & self._movable
+        hit = (dist2 < r2) & self._movable
         if not hit.any():  # the usual case: nothing inside
             return x
         n, c = np.nonzero(hit)

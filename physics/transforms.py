@@ -146,6 +146,12 @@ def slerp(q0: np.ndarray, q1: np.ndarray, t) -> np.ndarray:
 def _slerp_one(q0: list, q1: list, t: float) -> np.ndarray:
     """:func:`slerp` of one pair, the same steps on Python floats (~10x less time than NumPy's
     per-call overhead on 4 numbers; equal to float rounding)."""
+    return np.array(slerp_floats(q0, q1, t))
+
+
+def slerp_floats(q0, q1, t: float) -> list:
+    """:func:`_slerp_one` on Python floats in and out (for per-substep callers that
+    hold plain floats: the world's anchor paths)."""
     d = q0[0] * q1[0] + q0[1] * q1[1] + q0[2] * q1[2] + q0[3] * q1[3]
     if d < 0:
         q1, d = [-x for x in q1], -d
@@ -157,7 +163,7 @@ def _slerp_one(q0: list, q1: list, t: float) -> np.ndarray:
         w0, w1 = math.sin((1 - t) * theta) / sin, math.sin(t * theta) / sin
     out = [w0 * a + w1 * b for a, b in zip(q0, q1)]
     n = math.sqrt(sum(x * x for x in out))
-    return np.array([x / n for x in out])
+    return [x / n for x in out]
 
 
 def rotation_between(a: np.ndarray, b: np.ndarray) -> np.ndarray:

@@ -31,7 +31,7 @@ from .clips import Animator, Clip, get_clip, orthonormal, world_matrices
 from .cloth import ClothParams, ClothSim, VerletCloth, build_proxy
 from .hair import HairChain, HairParams, spring_params
 from .rig import BodyRig
-from .transforms import matrix_to_quat, quat_to_matrix, slerp
+from .transforms import matrix_to_quat, quat_to_matrix, quat_to_rows, rows_to_quat, slerp, slerp_floats
 
 log = logging.getLogger(__name__)
 
@@ -60,22 +60,24 @@ class _AnchorPath:
 
     def __init__(self, before: np.ndarray, after: np.ndarray, joints: list[int], sweep: bool = False):
         self.before, self.after, self.sweep = before, after, sweep
+        # plain floats: a handful of joints a frame, where NumPy's per-call overhead is most of
+        # the time; the same steps as matrix_to_quat / slerp / quat_to_matrix on one matrix
+        # (their single-matrix paths are these float functions), so the same bits
         self.ends = {}
         for j in set(joints):
-            self.ends[j] = (before[j, :3, 3], after[j, :3, 3],
-                            matrix_to_quat(before[j, :3, :3]), matrix_to_quat(after[j, :3, :3]))
+            self.ends[j] = (before[j, :3, 3].tolist(), after[j, :3, 3].tolist(),
+                            rows_to_quat(before[j, :3, :3].tolist()), rows_to_quat(after[j, :3, :3].tolist()))
 
         self._memo: dict = {}
 
     def at(self, joint: int, f: float) -> np.ndarray:
-        key = (joint, f)
-        if key not in self._memo:  # several hair strands share the head
+        m = self._memo.get((joint, f))
+        if m is None:  # several hair strands share the head
             p0, p1, q0, q1 = self.ends[joint]
-            m = np.eye(4)
-            m[:3, :3] = quat_to_matrix(slerp(q0, q1, f))
-            m[:3, 3] = (1 - f) * p0 + f * p1
-            self._memo[key] = m
-        return self._memo[key]
+            (a, b, c), (d, e, g), (h, i, k) = quat_to_rows(slerp_floats(q0, q1, f))
+            x, y, z = [(1 - f) * u + f * v for u, v in zip(p0, p1)]
+            m = self._memo[(joint, f)] = np.array([[a, b, c, x], [d, e, g, y], [h, i, k, z], [0.0, 0.0, 0.0, 1.0]])
+        return m
 
 
 class PhysicsWorld:
@@ -103,7 +105,9 @@ class PhysicsWorld:
         if self.client < 0:
             raise PhysicsError("could not start a PyBullet DIRECT client")
         c = self.client
-        p.resetSimulation(p.RESET_USE_DEFORMABLE_WORLD, physicsClientId=c)
+        # the deformable world only where PyBullet's soft-body cloth lives: with the Verlet cloth
+        # its solver steps nothing but costs ~3 % of stepSimulation (the same bits without it)
+        p.resetSimulation(p.RESET_USE_DEFORMABLE_WORLD if cloth_backend == "bullet" else 0, physicsClientId=c)
         p.setGravity(0, -gravity, 0, physicsClientId=c)
         p.setTimeStep(self.dt, physicsClientId=c)
         p.setPhysicsEngineParameter(deterministicOverlappingPairs=1, numSolverIterations=solver_iterations,
