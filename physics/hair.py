@@ -228,13 +228,16 @@ class HairChain:
         pos, orn = p.getBasePositionAndOrientation(self.body, physicsClientId=c)
         v, w = p.getBaseVelocity(self.body, physicsClientId=c)
         m, inv_dt = pr.base_mass, 1.0 / dt
-        g = goal[:3, 3].tolist()
-        force = [m * ((g[k] - pos[k]) * inv_dt - v[k]) * inv_dt for k in range(3)]
+        (g0, g1, g2, gx), (g3, g4, g5, gy), (g6, g7, g8, gz), _ = goal.tolist()
+        force = [m * ((gx - pos[0]) * inv_dt - v[0]) * inv_dt, m * ((gy - pos[1]) * inv_dt - v[1]) * inv_dt,
+                 m * ((gz - pos[2]) * inv_dt - v[2]) * inv_dt]
         force[1] += gravity * self._total_mass
         # rotation still to go (world frame) as axis * angle: goal R @ base R^T, on plain floats
-        now = quat_to_rows(orn)
-        x, y, z, qw = rows_to_quat([[g0 * n0 + g1 * n1 + g2 * n2 for n0, n1, n2 in now]
-                                    for g0, g1, g2 in goal[:3, :3].tolist()])
+        (n0, n1, n2), (n3, n4, n5), (n6, n7, n8) = quat_to_rows(orn)
+        x, y, z, qw = rows_to_quat(
+            ((g0 * n0 + g1 * n1 + g2 * n2, g0 * n3 + g1 * n4 + g2 * n5, g0 * n6 + g1 * n7 + g2 * n8),
+             (g3 * n0 + g4 * n1 + g5 * n2, g3 * n3 + g4 * n4 + g5 * n5, g3 * n6 + g4 * n7 + g5 * n8),
+             (g6 * n0 + g7 * n1 + g8 * n2, g6 * n3 + g7 * n4 + g8 * n5, g6 * n6 + g7 * n7 + g8 * n8)))
         s = math.sqrt(x * x + y * y + z * z)
         k = 2 * math.atan2(s, qw) / max(s, 1e-12) * inv_dt
         torque = [self._inertia * (a * k - b) * inv_dt for a, b in zip((x, y, z), w)]

@@ -79,7 +79,10 @@ def rows_to_quat(r) -> tuple:
     on plain floats (for per-substep callers that hold plain floats already)."""
     (a, b, c), (d, e, f), (g, h, i) = r
     cand = (1 + a + e + i, 1 + a - e - i, 1 - a + e - i, 1 - a - e + i)
-    k = max(range(4), key=cand.__getitem__)
+    k = 0  # the first largest, as max(range(4), key=cand.__getitem__) without its per-item calls
+    for n in (1, 2, 3):
+        if cand[n] > cand[k]:
+            k = n
     s = 2 * math.sqrt(max(cand[k], 1e-12))
     if k == 0:
         q = ((h - f) / s, (c - g) / s, (d - b) / s, 0.25 * s)
@@ -89,8 +92,9 @@ def rows_to_quat(r) -> tuple:
         q = ((b + d) / s, 0.25 * s, (f + h) / s, (c - g) / s)
     else:
         q = ((c + g) / s, (f + h) / s, 0.25 * s, (d - b) / s)
-    n = math.sqrt(sum(x * x for x in q)) * (1 if q[3] >= 0 else -1)
-    return tuple(x / n for x in q)
+    x, y, z, w = q
+    n = math.sqrt(x * x + y * y + z * z + w * w) * (1 if w >= 0 else -1)  # left to right: sum()'s order
+    return (x / n, y / n, z / n, w / n)
 
 
 def quat_to_matrix(q: np.ndarray) -> np.ndarray:
