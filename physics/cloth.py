@@ -344,7 +344,7 @@ class VerletCloth:
         caps = self._near(x)
         gain_i, gain_j, slot_i, slot_j, rest = self._gain_i, self._gain_j, self._slot_i, self._slot_j, self.rest_len
         for it in range(self.iterations):
-            d = np.take(x, j, axis=0) - np.take(x, i, axis=0)  # take: ~3x faster than fancy indexing
+            d = x.take(j, axis=0) - x.take(i, axis=0)  # take: ~3x faster than fancy indexing; the method: no wrapper
             length = np.sqrt(np.einsum("ed,ed->e", d, d))
             c = ((length - rest) / np.maximum(length, 1e-9))[:, None] * d
             # one bincount per end over flattened (node, axis) slots: ~10x faster than np.add.at
@@ -358,7 +358,7 @@ class VerletCloth:
 
     def _tethered(self, x: np.ndarray) -> np.ndarray:
         """Pull each node back to within its tether's length of its pinned node (``tethers``)."""
-        d = x - np.take(x, self._tether, axis=0)
+        d = x - x.take(self._tether, axis=0)
         length = np.sqrt(np.einsum("nd,nd->n", d, d))
         over = length > self._tether_len
         if not over.any():
