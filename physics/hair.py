@@ -266,12 +266,7 @@ class HairChain:
 
     def healthy(self, world: np.ndarray, anchor_world: np.ndarray) -> bool:
         """False on NaN/inf, or a root torn off the head / links stretched (the joints cannot stretch)."""
-        if not np.isfinite(world).all():
-            return False
-        pos = world[:, :3, 3]
-        root_err = np.linalg.norm(pos[0] - self.target(anchor_world)[:3, 3])
-        reach = np.sqrt(((pos - pos[0]) ** 2).sum(1).max())
-        return bool(root_err < 0.5 * self._length + 0.05 and reach < 1.5 * self._length + 0.05)
+        return bool(chains_healthy([self], [world], anchor_world[None])[0])
 
     def reset(self, anchor_world: np.ndarray, count: bool = True) -> None:
         """Put the strand back in its rest shape carried by the head, at rest
@@ -285,3 +280,21 @@ class HairChain:
         p.resetJointStatesMultiDof(self.body, list(range(n)), targetValues=[[0, 0, 0, 1]] * n,
                                    targetVelocities=[[0, 0, 0]] * n, physicsClientId=c)
         self.resets += int(count)
+
+
+def chains_healthy(chains: list[HairChain], worlds: list[np.ndarray], anchor_worlds: np.ndarray) -> np.ndarray:
+    """``HairChain.healthy`` of several strands at once ([K] bool; ``worlds``: each strand's
+    [C, 4, 4] joint matrices, ``anchor_worlds``: [K, 4, 4]). One NumPy pass: the world checks
+    every strand every frame, and a dozen small calls per strand were a fifth of its read."""
+    sizes = [len(w) for w in worlds]
+    starts = np.cumsum([0] + sizes[:-1])
+    w = np.concatenate(worlds)  # [T, 4, 4]
+    finite = np.logical_and.reduceat(np.isfinite(w.reshape(len(w), 16)).all(1), starts)
+    pos = w[:, :3, 3]
+    root = pos[starts]
+    reach = np.sqrt(np.maximum.reduceat(((pos - np.repeat(root, sizes, 0)) ** 2).sum(1), starts))
+    attach = np.stack([h.attach[:, 3] for h in chains])  # the root in its anchor's frame (homogeneous)
+    goal = np.einsum("kab,kb->ka", anchor_worlds, attach)[:, :3]  # = target(anchor)[:3, 3]
+    root_err = np.sqrt(((root - goal) ** 2).sum(1))
+    length = np.array([h._length for h in chains])
+    return finite & (root_err < 0.5 * length + 0.05) & (reach < 1.5 * length + 0.05)

@@ -29,7 +29,7 @@ from conrt.types import Character, Pose
 from ._bullet import pybullet as p  # first, so the banner is not printed
 from .clips import Animator, Clip, get_clip, orthonormal, world_matrices
 from .cloth import ClothParams, ClothSim, VerletCloth, build_proxy
-from .hair import HairChain, HairParams, spring_params
+from .hair import HairChain, HairParams, chains_healthy, spring_params
 from .rig import BodyRig
 from .transforms import matrix_to_quat, quat_to_matrix, quat_to_rows, rows_to_quat, slerp, slerp_floats
 
@@ -53,6 +53,7 @@ class _Actor:
     expressions: ExpressionState | None = None  # per-frame expression weights -> Pose.morph_weights
     shift: np.ndarray = field(default_factory=lambda: np.zeros(3))  # x/z carried over clip switches (character space)
     fade: tuple | None = None  # (previous Animator, its time at the switch, its shift, switch time): a cross-fade
+    chained_hair: bool = False  # a hair strand anchored on a joint of another strand's chain
 
 
 class _AnchorPath:
@@ -179,7 +180,8 @@ class PhysicsWorld:
                 h.place_colliders(world.__getitem__)
                 hairs.append(h)
         actor = _Actor(character, animator, body, cloths, hairs, origin, t=float(start), target=world,
-                       expressions=ExpressionState(character, seed=len(self.actors)))
+                       expressions=ExpressionState(character, seed=len(self.actors)),
+                       chained_hair=any(h.anchor in o.chain for h in hairs for o in hairs))
         self.actors.append(actor)
         actor.pose = self._read(actor)
         log.info("added %s (%d joints, %d cloth nodes, %d hair chains, %s body)", character.name,
@@ -350,12 +352,17 @@ class PhysicsWorld:
             world = a.body.joint_world()
             if not np.isfinite(world).all():
                 raise PhysicsError(f"{a.character.name}: the physical body gives NaN even after a reset")
-        for h in a.hairs:
-            hw = h.joint_world()
+        hws = [h.joint_world() for h in a.hairs]
+        for h, hw in zip(a.hairs, hws):
             if h.region.name in a.faults:
                 a.faults.discard(h.region.name)
                 hw[:] = np.nan
-            if not h.healthy(hw, world[h.anchor]):
+        # all strands' health in one NumPy pass; a strand hanging on another's joint (a chain on a
+        # chain) sees that strand's new pose, so then one at a time, in order
+        healthy = (chains_healthy(a.hairs, hws, world[[h.anchor for h in a.hairs]])
+                   if a.hairs and not a.chained_hair else [None] * len(a.hairs))
+        for h, hw, ok in zip(a.hairs, hws, healthy):
+            if not (h.healthy(hw, world[h.anchor]) if ok is None else ok):
                 self.tally.warn("hair reset", "%s: hair %r blew up (NaN or torn off); reset to its rest shape",
                                 a.character.name, h.region.name)
                 h.reset(world[h.anchor])

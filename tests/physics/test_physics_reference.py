@@ -289,3 +289,45 @@ def test_the_verlet_world_steps_as_in_the_deformable_world(girl):
     for a, b in zip(*poses):
         np.testing.assert_array_equal(a.joint_world, b.joint_world)
         np.testing.assert_array_equal(a.sim_positions, b.sim_positions)
+
+
+def test_hair_health_of_all_strands_at_once_as_one_by_one(girl):
+    """``hair.chains_healthy`` (the world's read: every strand in one NumPy pass) against
+    ``HairChain.healthy``'s e43751d form strand by strand: healthy strands, NaN, a root torn
+    off the head, stretched links, and subsets of the strands in one call."""
+    from conrt.physics.hair import chains_healthy
+
+    def healthy_e43751d(h, world, anchor_world):
+        if not np.isfinite(world).all():
+            return False
+        pos = world[:, :3, 3]
+        root_err = np.linalg.norm(pos[0] - h.target(anchor_world)[:3, 3])
+        reach = np.sqrt(((pos - pos[0]) ** 2).sum(1).max())
+        return bool(root_err < 0.5 * h._length + 0.05 and reach < 1.5 * h._length + 0.05)
+
+    rng = np.random.default_rng(7)
+    with PhysicsWorld(fps=30, substeps=4) as world:
+        world.add(girl, "walk")
+        for _ in range(10):
+            world.step()
+        a = world.actors[0]
+        hairs = a.hairs
+        assert len(hairs) >= 2
+        anchors = a.body.joint_world()[[h.anchor for h in hairs]]
+        seen = set()
+        for trial in range(60):
+            worlds = [h.joint_world() for h in hairs]
+            for h, w in zip(hairs, worlds):
+                kind = rng.integers(5)
+                if kind == 1:
+                    w[rng.integers(len(w)), rng.integers(3), 3] = np.nan
+                elif kind == 2:  # the root torn off: moved by about half the strand's length
+                    w[:, :3, 3] += rng.normal(0, 0.5 * h._length, 3)
+                elif kind == 3:  # a link flung out
+                    w[-1, :3, 3] += rng.normal(0, 1.5 * h._length, 3)
+            k = rng.integers(1, len(hairs) + 1)  # a subset of the strands
+            got = chains_healthy(hairs[:k], worlds[:k], anchors[:k])
+            want = [healthy_e43751d(h, w, an) for h, w, an in zip(hairs[:k], worlds[:k], anchors[:k])]
+            assert got.tolist() == want
+            seen |= set(want)
+        assert seen == {True, False}
