@@ -236,7 +236,8 @@ def test_anchor_paths_on_floats_keep_their_bits():
 
 def test_contact_pass_keeps_its_bits(girl):
     """``VerletCloth._collide`` with its capsule terms hoisted into ``_near`` (once a substep)
-    against its e43751d form, on a walking skirt pushed into the legs (contacts happen)."""
+    against its e43751d form, on a walking skirt pushed into the legs (contacts happen):
+    equal to float rounding (the same bits on the development host)."""
     with PhysicsWorld(fps=30, substeps=4) as world:
         world.add(girl, "walk")
         for _ in range(20):
@@ -265,7 +266,8 @@ def test_contact_pass_keeps_its_bits(girl):
         x = cloth.x + rng.normal(0, 0.06, cloth.x.shape)
         want, n = collide_e43751d(x)
         hits += n
-        np.testing.assert_array_equal(cloth._collide(x, caps), want)
+        # the same bits here; 4 eps at the skirt's ~1 m: a BLAS may take another kernel for a transposed operand
+        assert np.abs(cloth._collide(x, caps) - want).max() <= 4 * np.finfo(np.float64).eps
     assert hits > 20
 
 
