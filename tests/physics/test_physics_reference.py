@@ -280,7 +280,8 @@ def test_the_verlet_world_steps_as_in_the_deformable_world(girl):
     poses = []
     for deformable in (True, False):
         if deformable:
-            world_module.p.resetSimulation = lambda flags=0, **kw: reset(world_module.p.RESET_USE_DEFORMABLE_WORLD, **kw)
+            deform = world_module.p.RESET_USE_DEFORMABLE_WORLD
+            world_module.p.resetSimulation = lambda flags=0, **kw: reset(deform, **kw)
         try:
             world = PhysicsWorld(fps=30, substeps=4)
         finally:
