@@ -1,7 +1,8 @@
 """Physics cost per 60 fps frame: body, hair, cloth (Verlet and PyBullet), extra characters.
 
     .venv/bin/python benchmarks/physics_bench.py [--frames 120] [--out benchmarks/results/physics.json]
-    .venv/bin/python benchmarks/physics_bench.py --baseline af80fc7 [--rounds 4] [--frames 120]
+    .venv/bin/python benchmarks/physics_bench.py --baseline af80fc7 [--rounds 4] [--frames 120] [--parts]
+    .venv/bin/python benchmarks/physics_bench.py --parts     # where a runtime frame's physics CPU goes
 
 The character is ``samples/sample_character.glb`` (skirt + twin tails + long
 hair) when it loads, else the procedural one with the same parts. Each row
@@ -75,14 +76,70 @@ COMPARED = [("full character, runtime (30 fps, 4 substeps)", ("hair", "cloth"), 
             ("body + hair chains, runtime (30 fps, 4 substeps)", ("hair",), {"fps": 30, "substeps": 4})]
 
 
-def child(frames: int, out: Path) -> None:
+# --parts: where a runtime frame's CPU goes, each part timed by wrapping it (module, attribute, label);
+# the names exist in every checkout since session 9, so --baseline can time the baseline's parts too
+PARTS = [("cloth", "VerletCloth.step", "Verlet skirt (VerletCloth.step)"),
+         ("world", "p.stepSimulation", "PyBullet step (p.stepSimulation)"),
+         ("world", "PhysicsWorld._read", "reading the frame (PhysicsWorld._read)"),
+         ("hair", "HairChain.drive", "hair drive (HairChain.drive)"),
+         ("world", "PhysicsWorld._target", "clip + forward kinematics (PhysicsWorld._target)"),
+         ("world", "_AnchorPath.at", "anchor paths (_AnchorPath.at)")]
+
+
+def parts(character, frames: int) -> dict:
+    """CPU ms per frame of each of PARTS in the runtime's world (30 fps, 4 substeps), the
+    rest of ``world.step()`` and the total; the wrappers add ~1 µs a call (their two clock
+    reads), so the total here is a little above ``run``'s."""
+    import importlib
+
+    spent: dict[str, float] = {}
+    undo = []
+    for module, attr, label in PARTS:
+        owner = importlib.import_module(f"conrt.physics.{module}")
+        *path, name = attr.split(".")
+        for step in path:
+            owner = getattr(owner, step)
+        inner = getattr(owner, name)
+
+        def timed(*a, _inner=inner, _label=label, **k):
+            t = time.process_time()
+            try:
+                return _inner(*a, **k)
+            finally:
+                spent[_label] = spent.get(_label, 0.0) + time.process_time() - t
+
+        setattr(owner, name, timed)
+        undo.append((owner, name, inner))
+    try:
+        with PhysicsWorld(fps=30, substeps=4) as world:
+            world.add(character, "walk")
+            for _ in range(10):
+                world.step()
+            spent.clear()
+            t = time.process_time()
+            for _ in range(frames):
+                world.step()
+            total = time.process_time() - t
+    finally:
+        for owner, name, inner in undo:
+            setattr(owner, name, inner)
+    out = {label: round(1000 * spent.get(label, 0.0) / frames, 3) for _, _, label in PARTS}
+    out["the rest of world.step()"] = round(1000 * total / frames - sum(out.values()), 3)
+    out["total"] = round(1000 * total / frames, 3)
+    return out
+
+
+def child(frames: int, out: Path, with_parts: bool = False) -> None:
     """One measuring process of --baseline: COMPARED's rows with the conrt it imports."""
     character, _ = load_character()
     rows = {}
     for name, kinds, kw in COMPARED:
         ch = dataclasses.replace(character, regions=tuple(r for r in character.regions if r.kind in kinds))
         rows[name] = run(ch, frames, **kw)
-    out.write_text(json.dumps({"rows": rows, "load_1min": os.getloadavg()[0]}))
+    result = {"rows": rows, "load_1min": os.getloadavg()[0]}
+    if with_parts:
+        result["parts"] = parts(character, frames)
+    out.write_text(json.dumps(result))
 
 
 def compare(args) -> int:
@@ -108,7 +165,8 @@ def compare(args) -> int:
                 out = Path(tmp) / f"{name}{r}.json"
                 proc = subprocess.run([sys.executable, "-c", launch, str(base if name == "baseline" else ROOT),
                                        str(Path(__file__).resolve()), "--child", "--frames", str(args.frames),
-                                       "--out", str(out)], capture_output=True, text=True, timeout=1800)
+                                       "--out", str(out), *(["--parts"] if args.parts else [])],
+                                      capture_output=True, text=True, timeout=1800)
                 if proc.returncode != 0:
                     raise SystemExit(f"{name} run failed:\n{proc.stderr[-3000:]}")
                 runs[name].append(json.loads(out.read_text()))
@@ -121,6 +179,12 @@ def compare(args) -> int:
                          "head_cpu_ms": round(statistics.median(head_ms), 2),
                          "ratio_median": round(statistics.median(ratios), 3), "ratios": [round(x, 3) for x in ratios],
                          "resets": [r["rows"][name]["resets"] for r in runs["baseline"] + runs["head"]]}
+    if args.parts:  # per part: the median over rounds of each version's CPU ms per frame
+        for label in runs["head"][0]["parts"]:
+            base_ms = statistics.median(r["parts"][label] for r in runs["baseline"])
+            head_ms = statistics.median(r["parts"][label] for r in runs["head"])
+            summary[f"part: {label}"] = {"baseline_cpu_ms": round(base_ms, 3), "head_cpu_ms": round(head_ms, 3),
+                                         "ratio_median": round(head_ms / max(base_ms, 1e-9), 3), "ratios": []}
     result = {"what": f"benchmarks/physics_bench.py --baseline {args.baseline} --rounds {args.rounds} --frames "
                       f"{args.frames}: {head} against {args.baseline}, alternating fresh processes, median CPU ms "
                       "per frame of each process; ratio = this / baseline per round",
@@ -143,11 +207,20 @@ def main(argv=None) -> int:
     ap.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "physics.json"))
     ap.add_argument("--baseline", default=None, help="a commit to compare with (the runtime's rows, alternating)")
     ap.add_argument("--rounds", type=int, default=4, help="with --baseline: process pairs")
+    ap.add_argument("--parts", action="store_true",
+                    help="the runtime's world (full character, 30 fps, 4 substeps): CPU ms per frame of each part "
+                         "(alone, or with --baseline: both versions' parts, medians over rounds)")
     ap.add_argument("--child", action="store_true", help=argparse.SUPPRESS)  # one measuring process of --baseline
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
     if args.child:
-        child(args.frames, Path(args.out))
+        child(args.frames, Path(args.out), args.parts)
+        return 0
+    if args.parts and not args.baseline:
+        character, source = load_character()
+        for label, ms in parts(character, args.frames).items():
+            print(f"{label:50s} {ms:7.3f} ms")
+        print(f"{source}, walk, 30 fps x 4 substeps, CPU ms per frame; load {os.getloadavg()[0]:.2f}")
         return 0
     if args.baseline:
         return compare(args)

@@ -79,7 +79,10 @@ def rows_to_quat(r) -> tuple:
     on plain floats (for per-substep callers that hold plain floats already)."""
     (a, b, c), (d, e, f), (g, h, i) = r
     cand = (1 + a + e + i, 1 + a - e - i, 1 - a + e - i, 1 - a - e + i)
-    k = max(range(4), key=cand.__getitem__)
+    k = 0  # the first largest, as max(range(4), key=cand.__getitem__) without its per-item calls
+    for n in (1, 2, 3):
+        if cand[n] > cand[k]:
+            k = n
     s = 2 * math.sqrt(max(cand[k], 1e-12))
     if k == 0:
         q = ((h - f) / s, (c - g) / s, (d - b) / s, 0.25 * s)
@@ -89,8 +92,9 @@ def rows_to_quat(r) -> tuple:
         q = ((b + d) / s, 0.25 * s, (f + h) / s, (c - g) / s)
     else:
         q = ((c + g) / s, (f + h) / s, 0.25 * s, (d - b) / s)
-    n = math.sqrt(sum(x * x for x in q)) * (1 if q[3] >= 0 else -1)
-    return tuple(x / n for x in q)
+    x, y, z, w = q
+    n = math.sqrt(x * x + y * y + z * z + w * w) * (1 if w >= 0 else -1)  # left to right: sum()'s order
+    return (x / n, y / n, z / n, w / n)
 
 
 def quat_to_matrix(q: np.ndarray) -> np.ndarray:
@@ -146,6 +150,12 @@ def slerp(q0: np.ndarray, q1: np.ndarray, t) -> np.ndarray:
 def _slerp_one(q0: list, q1: list, t: float) -> np.ndarray:
     """:func:`slerp` of one pair, the same steps on Python floats (~10x less time than NumPy's
     per-call overhead on 4 numbers; equal to float rounding)."""
+    return np.array(slerp_floats(q0, q1, t))
+
+
+def slerp_floats(q0, q1, t: float) -> list:
+    """:func:`_slerp_one` on Python floats in and out (for per-substep callers that
+    hold plain floats: the world's anchor paths)."""
     d = q0[0] * q1[0] + q0[1] * q1[1] + q0[2] * q1[2] + q0[3] * q1[3]
     if d < 0:
         q1, d = [-x for x in q1], -d
@@ -157,7 +167,7 @@ def _slerp_one(q0: list, q1: list, t: float) -> np.ndarray:
         w0, w1 = math.sin((1 - t) * theta) / sin, math.sin(t * theta) / sin
     out = [w0 * a + w1 * b for a, b in zip(q0, q1)]
     n = math.sqrt(sum(x * x for x in out))
-    return np.array([x / n for x in out])
+    return [x / n for x in out]
 
 
 def rotation_between(a: np.ndarray, b: np.ndarray) -> np.ndarray:

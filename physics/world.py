@@ -29,9 +29,9 @@ from conrt.types import Character, Pose
 from ._bullet import pybullet as p  # first, so the banner is not printed
 from .clips import Animator, Clip, get_clip, orthonormal, world_matrices
 from .cloth import ClothParams, ClothSim, VerletCloth, build_proxy
-from .hair import HairChain, HairParams, spring_params
+from .hair import HairChain, HairParams, chains_healthy, spring_params
 from .rig import BodyRig
-from .transforms import matrix_to_quat, quat_to_matrix, slerp
+from .transforms import matrix_to_quat, quat_to_matrix, quat_to_rows, rows_to_quat, slerp, slerp_floats
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +53,7 @@ class _Actor:
     expressions: ExpressionState | None = None  # per-frame expression weights -> Pose.morph_weights
     shift: np.ndarray = field(default_factory=lambda: np.zeros(3))  # x/z carried over clip switches (character space)
     fade: tuple | None = None  # (previous Animator, its time at the switch, its shift, switch time): a cross-fade
+    chained_hair: bool = False  # a hair strand anchored on a joint of another strand's chain
 
 
 class _AnchorPath:
@@ -60,22 +61,24 @@ class _AnchorPath:
 
     def __init__(self, before: np.ndarray, after: np.ndarray, joints: list[int], sweep: bool = False):
         self.before, self.after, self.sweep = before, after, sweep
+        # plain floats: a handful of joints a frame, where NumPy's per-call overhead is most of
+        # the time; the same steps as matrix_to_quat / slerp / quat_to_matrix on one matrix
+        # (their single-matrix paths are these float functions), so the same bits
         self.ends = {}
         for j in set(joints):
-            self.ends[j] = (before[j, :3, 3], after[j, :3, 3],
-                            matrix_to_quat(before[j, :3, :3]), matrix_to_quat(after[j, :3, :3]))
+            self.ends[j] = (before[j, :3, 3].tolist(), after[j, :3, 3].tolist(),
+                            rows_to_quat(before[j, :3, :3].tolist()), rows_to_quat(after[j, :3, :3].tolist()))
 
         self._memo: dict = {}
 
     def at(self, joint: int, f: float) -> np.ndarray:
-        key = (joint, f)
-        if key not in self._memo:  # several hair strands share the head
+        m = self._memo.get((joint, f))
+        if m is None:  # several hair strands share the head
             p0, p1, q0, q1 = self.ends[joint]
-            m = np.eye(4)
-            m[:3, :3] = quat_to_matrix(slerp(q0, q1, f))
-            m[:3, 3] = (1 - f) * p0 + f * p1
-            self._memo[key] = m
-        return self._memo[key]
+            (a, b, c), (d, e, g), (h, i, k) = quat_to_rows(slerp_floats(q0, q1, f))
+            x, y, z = [(1 - f) * u + f * v for u, v in zip(p0, p1)]
+            m = self._memo[(joint, f)] = np.array([[a, b, c, x], [d, e, g, y], [h, i, k, z], [0.0, 0.0, 0.0, 1.0]])
+        return m
 
 
 class PhysicsWorld:
@@ -103,7 +106,9 @@ class PhysicsWorld:
         if self.client < 0:
             raise PhysicsError("could not start a PyBullet DIRECT client")
         c = self.client
-        p.resetSimulation(p.RESET_USE_DEFORMABLE_WORLD, physicsClientId=c)
+        # the deformable world only where PyBullet's soft-body cloth lives: with the Verlet cloth
+        # its solver steps nothing but costs ~3 % of stepSimulation (the same bits without it)
+        p.resetSimulation(p.RESET_USE_DEFORMABLE_WORLD if cloth_backend == "bullet" else 0, physicsClientId=c)
         p.setGravity(0, -gravity, 0, physicsClientId=c)
         p.setTimeStep(self.dt, physicsClientId=c)
         p.setPhysicsEngineParameter(deterministicOverlappingPairs=1, numSolverIterations=solver_iterations,
@@ -175,7 +180,8 @@ class PhysicsWorld:
                 h.place_colliders(world.__getitem__)
                 hairs.append(h)
         actor = _Actor(character, animator, body, cloths, hairs, origin, t=float(start), target=world,
-                       expressions=ExpressionState(character, seed=len(self.actors)))
+                       expressions=ExpressionState(character, seed=len(self.actors)),
+                       chained_hair=any(h.anchor in o.chain for h in hairs for o in hairs))
         self.actors.append(actor)
         actor.pose = self._read(actor)
         log.info("added %s (%d joints, %d cloth nodes, %d hair chains, %s body)", character.name,
@@ -346,12 +352,17 @@ class PhysicsWorld:
             world = a.body.joint_world()
             if not np.isfinite(world).all():
                 raise PhysicsError(f"{a.character.name}: the physical body gives NaN even after a reset")
-        for h in a.hairs:
-            hw = h.joint_world()
+        hws = [h.joint_world() for h in a.hairs]
+        for h, hw in zip(a.hairs, hws):
             if h.region.name in a.faults:
                 a.faults.discard(h.region.name)
                 hw[:] = np.nan
-            if not h.healthy(hw, world[h.anchor]):
+        # all strands' health in one NumPy pass; a strand hanging on another's joint (a chain on a
+        # chain) sees that strand's new pose, so then one at a time, in order
+        healthy = (chains_healthy(a.hairs, hws, world[[h.anchor for h in a.hairs]])
+                   if a.hairs and not a.chained_hair else [None] * len(a.hairs))
+        for h, hw, ok in zip(a.hairs, hws, healthy):
+            if not (h.healthy(hw, world[h.anchor]) if ok is None else ok):
                 self.tally.warn("hair reset", "%s: hair %r blew up (NaN or torn off); reset to its rest shape",
                                 a.character.name, h.region.name)
                 h.reset(world[h.anchor])

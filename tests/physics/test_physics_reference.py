@@ -12,6 +12,8 @@ difference 100x below it never changes a drawn vertex.
 """
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from conrt.physics.cloth import VerletCloth
@@ -176,3 +178,159 @@ def test_triangle_frames_on_columns_equal_the_cross_product_definition():
         t = rng.normal(size=(2000, 3, 3)) * scale
         t[::40] = t[::40, :1]  # all corners on one point: the 1e-12 floors
         np.testing.assert_array_equal(_tri_frames(t), plain(t))
+
+
+# Session 10's cuts (#15: the physics stage's CPU per frame) keep the same bits: each fast
+# path beside the code it replaced (main e43751d's, written out), compared with array_equal.
+
+def _rows_to_quat_e43751d(r) -> tuple:
+    (a, b, c), (d, e, f), (g, h, i) = r
+    cand = (1 + a + e + i, 1 + a - e - i, 1 - a + e - i, 1 - a - e + i)
+    k = max(range(4), key=cand.__getitem__)
+    s = 2 * math.sqrt(max(cand[k], 1e-12))
+    if k == 0:
+        q = ((h - f) / s, (c - g) / s, (d - b) / s, 0.25 * s)
+    elif k == 1:
+        q = (0.25 * s, (b + d) / s, (c + g) / s, (h - f) / s)
+    elif k == 2:
+        q = ((b + d) / s, 0.25 * s, (f + h) / s, (c - g) / s)
+    else:
+        q = ((c + g) / s, (f + h) / s, 0.25 * s, (d - b) / s)
+    n = math.sqrt(sum(x * x for x in q)) * (1 if q[3] >= 0 else -1)
+    return tuple(x / n for x in q)
+
+
+def test_rows_to_quat_keeps_its_bits():
+    """``rows_to_quat`` unrolled (the hair drive calls it per strand per substep) against its
+    e43751d form, on random rotations and on ties between the largest candidates (half
+    turns about the axes and their diagonals: the first of the equal ones is taken)."""
+    rng = np.random.default_rng(4)
+    q = rng.normal(size=(3000, 4))
+    q /= np.linalg.norm(q, axis=1, keepdims=True)
+    m = [*quat_to_matrix(q).tolist(), *np.diag([1.0, -1, -1]).reshape(1, 3, 3).tolist(),
+         np.diag([-1.0, 1, -1]).tolist(), np.diag([-1.0, -1, 1]).tolist(), np.eye(3).tolist(),
+         [[0.0, 1, 0], [1, 0, 0], [0, 0, -1]], [[-1.0, 0, 0], [0, 0, 1], [0, 1, 0]]]
+    assert [rows_to_quat(r) for r in m] == [_rows_to_quat_e43751d(r) for r in m]
+
+
+def test_anchor_paths_on_floats_keep_their_bits():
+    """``world._AnchorPath.at`` on plain floats against its e43751d form (matrix_to_quat,
+    slerp and quat_to_matrix on one matrix each, NumPy arrays between them)."""
+    from conrt.physics.world import _AnchorPath
+
+    rng = np.random.default_rng(5)
+    before = np.tile(np.eye(4), (6, 1, 1))
+    after = before.copy()
+    q = rng.normal(size=(12, 4))
+    before[:, :3, :3], after[:, :3, :3] = quat_to_matrix(q[:6]), quat_to_matrix(q[6:])
+    after[5, :3, :3] = before[5, :3, :3]  # no turn: slerp's small-angle branch
+    before[:, :3, 3], after[:, :3, 3] = rng.normal(size=(6, 3)), rng.normal(size=(6, 3))
+    path = _AnchorPath(before, after, list(range(6)))
+    for j in range(6):
+        for f in (0.25, 0.5, 0.75, 1.0, 1 / 3):
+            old = np.eye(4)
+            old[:3, :3] = quat_to_matrix(slerp(matrix_to_quat(before[j, :3, :3]), matrix_to_quat(after[j, :3, :3]), f))
+            old[:3, 3] = (1 - f) * before[j, :3, 3] + f * after[j, :3, 3]
+            np.testing.assert_array_equal(path.at(j, f), old)
+
+
+def test_contact_pass_keeps_its_bits(girl):
+    """``VerletCloth._collide`` with its capsule terms hoisted into ``_near`` (once a substep)
+    against its e43751d form, on a walking skirt pushed into the legs (contacts happen):
+    equal to float rounding (the same bits on the development host)."""
+    with PhysicsWorld(fps=30, substeps=4) as world:
+        world.add(girl, "walk")
+        for _ in range(20):
+            world.step()
+        cloth = world.actors[0].cloths[0]
+        caps = cloth._near(cloth.x)
+    a, ab, r = caps[0], caps[1], caps[2]
+    a_ab, ab2, a2 = (a * ab).sum(1), (ab * ab).sum(1), (a * a).sum(1)
+
+    def collide_e43751d(x):
+        xab = x @ ab.T - a_ab
+        t = np.clip(xab / np.maximum(ab2, 1e-12), 0, 1)
+        xa2 = (x * x).sum(1)[:, None] - 2 * x @ a.T + a2
+        dist2 = xa2 - 2 * t * xab + t * t * ab2
+        hit = (dist2 < r * r) & cloth._movable
+        n, c = np.nonzero(hit)
+        d = x[n] - (a[c] + t[n, c, None] * ab[c])
+        dist = np.sqrt((d * d).sum(1))
+        out = x.copy()
+        np.add.at(out, n, ((r[c] - dist) / np.maximum(dist, 1e-9))[:, None] * d)
+        return out, len(n)
+
+    rng = np.random.default_rng(6)
+    hits = 0
+    for _ in range(20):  # nodes scattered over the legs' reach: many inside a capsule
+        x = cloth.x + rng.normal(0, 0.06, cloth.x.shape)
+        want, n = collide_e43751d(x)
+        hits += n
+        # the same bits here; 4 eps at the skirt's ~1 m: a BLAS may take another kernel for a transposed operand
+        assert np.abs(cloth._collide(x, caps) - want).max() <= 4 * np.finfo(np.float64).eps
+    assert hits > 20
+
+
+def test_the_verlet_world_steps_as_in_the_deformable_world(girl):
+    """A world with the Verlet cloth no longer asks PyBullet for a deformable world (its
+    solver had nothing to step): the same poses, bit for bit, as with it."""
+    from conrt.physics import world as world_module
+
+    reset = world_module.p.resetSimulation
+    poses = []
+    for deformable in (True, False):
+        if deformable:
+            deform = world_module.p.RESET_USE_DEFORMABLE_WORLD
+            world_module.p.resetSimulation = lambda flags=0, **kw: reset(deform, **kw)
+        try:
+            world = PhysicsWorld(fps=30, substeps=4)
+        finally:
+            world_module.p.resetSimulation = reset
+        with world:
+            world.add(girl, "walk")
+            poses.append([world.step()[0] for _ in range(30)])
+    for a, b in zip(*poses):
+        np.testing.assert_array_equal(a.joint_world, b.joint_world)
+        np.testing.assert_array_equal(a.sim_positions, b.sim_positions)
+
+
+def test_hair_health_of_all_strands_at_once_as_one_by_one(girl):
+    """``hair.chains_healthy`` (the world's read: every strand in one NumPy pass) against
+    ``HairChain.healthy``'s e43751d form strand by strand: healthy strands, NaN, a root torn
+    off the head, stretched links, and subsets of the strands in one call."""
+    from conrt.physics.hair import chains_healthy
+
+    def healthy_e43751d(h, world, anchor_world):
+        if not np.isfinite(world).all():
+            return False
+        pos = world[:, :3, 3]
+        root_err = np.linalg.norm(pos[0] - h.target(anchor_world)[:3, 3])
+        reach = np.sqrt(((pos - pos[0]) ** 2).sum(1).max())
+        return bool(root_err < 0.5 * h._length + 0.05 and reach < 1.5 * h._length + 0.05)
+
+    rng = np.random.default_rng(7)
+    with PhysicsWorld(fps=30, substeps=4) as world:
+        world.add(girl, "walk")
+        for _ in range(10):
+            world.step()
+        a = world.actors[0]
+        hairs = a.hairs
+        assert len(hairs) >= 2
+        anchors = a.body.joint_world()[[h.anchor for h in hairs]]
+        seen = set()
+        for trial in range(60):
+            worlds = [h.joint_world() for h in hairs]
+            for h, w in zip(hairs, worlds):
+                kind = rng.integers(5)
+                if kind == 1:
+                    w[rng.integers(len(w)), rng.integers(3), 3] = np.nan
+                elif kind == 2:  # the root torn off: moved by about half the strand's length
+                    w[:, :3, 3] += rng.normal(0, 0.5 * h._length, 3)
+                elif kind == 3:  # a link flung out
+                    w[-1, :3, 3] += rng.normal(0, 1.5 * h._length, 3)
+            k = rng.integers(1, len(hairs) + 1)  # a subset of the strands
+            got = chains_healthy(hairs[:k], worlds[:k], anchors[:k])
+            want = [healthy_e43751d(h, w, an) for h, w, an in zip(hairs[:k], worlds[:k], anchors[:k])]
+            assert got.tolist() == want
+            seen |= set(want)
+        assert seen == {True, False}
