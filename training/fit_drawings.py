@@ -119,7 +119,8 @@ def make_drawing(ctx, character: Character, label_yaw: float, seed: int, dev: De
         pose = drawing_pose(character, rng, dev)
     line = rng.uniform(*dev.line_width) * render_size / 256
     camera = frame_character(posed_positions(character, pose), yaw=yaw, size=render_size, margin=0.05)
-    with ToonPass(ctx, render_size, render_size, ToonStyle(line_width=line)) as toon, \
+    # every inner line, as an artist inks them (and as the fitter renders: sheet_fit.FIT_INK)
+    with ToonPass(ctx, render_size, render_size, ToonStyle(line_width=line, resolved_only=False)) as toon, \
             UdpPass(ctx, render_size, render_size) as udp_pass:
         toon.set_character(character)
         udp_pass.set_character(character)

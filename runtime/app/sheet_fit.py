@@ -49,12 +49,14 @@ import numpy as np
 from conrt.characters.posing import forward_kinematics, rotation_matrix
 from conrt.errors import ConfigError, InputError
 from conrt.runtime.app.session import SHEET_MARGIN
-from conrt.shaders import ToonPass, UdpPass, frame_character
+from conrt.shaders import ToonPass, ToonStyle, UdpPass, frame_character
 from conrt.shaders.camera import orbit_direction
 from conrt.types import Camera, Character, Pose
 
 from ..nn.official import resize
 from .session import check_sheet, fit_sheet
+
+FIT_INK = ToonStyle(resolved_only=False)  # the fitter's renders and the test drawings: all inner lines
 
 log = logging.getLogger(__name__)
 
@@ -543,7 +545,10 @@ class SheetFitter:
         # the searches at ``work``, the last (fine-step) pose sweeps at ``fine``
         self.fine = min(self.size, FINE_WORK)
         # skin_once: a pose trial is drawn from every camera of a sweep or view of a joint fit, skinned once
-        self._toons = {n: ToonPass(ctx, n, n, skin_once=True) for n in {self.work, self.fine, self.size}}
+        # FIT_INK: every part and crease line, as an artist inks them (the toon pass's default since
+        # session 10 drops those its frame does not resolve; the fit's colour and part terms match
+        # a drawing's inner lines at the small work sizes)
+        self._toons = {n: ToonPass(ctx, n, n, FIT_INK, skin_once=True) for n in {self.work, self.fine, self.size}}
         self._udp = UdpPass(ctx, self.size, self.size)
         for toon in self._toons.values():
             toon.set_character(character)

@@ -1,12 +1,12 @@
 """The fitter's toon renders (``ToonPass(skin_once=True)``, each pose skinned
-once for all its cameras) are the pixels of the toon pass as ``conrt sheet``
-draws them, for the trials a joint fit makes: one pose from several views,
+once for all its cameras) are the pixels of the toon pass in the fitter's ink
+style (``FIT_INK``: every inner line), for the trials a joint fit makes: one pose from several views,
 then another pose."""
 from __future__ import annotations
 
 import numpy as np
 
-from conrt.runtime.app.sheet_fit import FitParams, SheetFitter
+from conrt.runtime.app.sheet_fit import FIT_INK, FitParams, SheetFitter
 from conrt.shaders import ToonPass
 
 
@@ -17,7 +17,7 @@ def test_fitter_renders_are_the_toon_pass_pixels(gl_ctx, character):
         trials = [FitParams(yaw, 1.05, (0.02, -0.03), (40.0, 55.0), turns, pose_yaw=0.0)
                   for turns in shared for yaw in (0.0, 45.0, 180.0)]
         for n in (fitter.work, fitter.size):
-            with ToonPass(gl_ctx, n, n) as plain:
+            with ToonPass(gl_ctx, n, n, FIT_INK) as plain:
                 plain.set_character(character)
                 masks = []
                 for p in trials:
