@@ -550,6 +550,14 @@ class _Mailbox:
             self.cond.notify_all()
 
 
+def check_shade_workers(shade_workers, realtime: bool) -> None:
+    """The rule for frames shaded at once, for the spec (before loading) and the Runtime itself."""
+    if shade_workers not in (1, 2):
+        raise ConfigError(f"shade_workers must be 1 or 2 (frames shaded at once), got {shade_workers}")
+    if shade_workers > 1 and realtime:
+        raise ConfigError("shade_workers=2 delivers frames in order; a realtime runtime shades one at a time")
+
+
 class Runtime:
     """Physics -> raster -> shade, pipelined. Build with injected stages, or with
     :func:`open_runtime` from files.
@@ -572,10 +580,7 @@ class Runtime:
                  realtime: bool = False, pending: int = 1, outputs: int = 2, shade_workers: int = 1):
         if not 1 <= pending <= 2:
             raise ConfigError(f"pending must be 1 or 2 (frames waiting for the shader), got {pending}")
-        if shade_workers not in (1, 2):
-            raise ConfigError(f"shade_workers must be 1 or 2 (frames shaded at once), got {shade_workers}")
-        if shade_workers > 1 and realtime:
-            raise ConfigError("shade_workers=2 delivers frames in order; a realtime runtime shades one at a time")
+        check_shade_workers(shade_workers, realtime)
         if shade_workers > 1 and not getattr(shader.backend, "concurrent_views", False):
             raise ConfigError(f"backend {shader.name!r} cannot shade two frames at once; use shade_workers=1")
         if raster.size != shader.size:
@@ -929,9 +934,7 @@ class RuntimeSpec:
             raise ConfigError(f"physics_mode must be kinematic or physical, got {self.physics_mode!r}")
         check_fps(self.fps, "fps")
         check_passes(self.passes)
-        if self.shade_workers not in (1, 2) or (self.shade_workers > 1 and self.realtime):
-            raise ConfigError(f"shade_workers must be 1 or 2 (2: not realtime), got {self.shade_workers}"
-                              f"{' with realtime' if self.realtime else ''}")
+        check_shade_workers(self.shade_workers, self.realtime)
         parse_switch(self.antialias, "antialias")
         if isinstance(self.vmc, (str, int)) or self.vmc_send is not None:
             if isinstance(self.vmc, (str, int)):
