@@ -86,6 +86,33 @@ PARTS = [("cloth", "VerletCloth.step", "Verlet skirt (VerletCloth.step)"),
          ("world", "_AnchorPath.at", "anchor paths (_AnchorPath.at)")]
 
 
+def verlet_step_ms(character, frames: int = 120, settle: int = 20, **world_kw) -> float:
+    """CPU ms per frame of the Verlet cloth's substeps alone (``VerletCloth.step`` timed on its
+    own thread's clock: less of the other jobs on a shared machine than the wall clock), the
+    character walking in a fresh world (``world_kw``: fps, substeps) after ``settle`` frames."""
+    from conrt.physics.cloth import VerletCloth
+
+    step, spent = VerletCloth.step, [0.0]
+
+    def timed(self, dt):
+        t = time.thread_time()
+        step(self, dt)
+        spent[0] += time.thread_time() - t
+
+    VerletCloth.step = timed
+    try:
+        with PhysicsWorld(**world_kw) as world:
+            world.add(character, "walk")
+            for _ in range(settle):
+                world.step()
+            spent[0] = 0.0
+            for _ in range(frames):
+                world.step()
+    finally:
+        VerletCloth.step = step
+    return spent[0] / frames * 1e3
+
+
 def parts(character, frames: int) -> dict:
     """CPU ms per frame of each of PARTS in the runtime's world (30 fps, 4 substeps), the
     rest of ``world.step()`` and the total; the wrappers add ~1 µs a call (their two clock

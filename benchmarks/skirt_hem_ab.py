@@ -195,36 +195,17 @@ def crop_picture(pictures: dict, keep: list[int], path: Path) -> None:
 
 
 def tether_cost(runs: int) -> dict:
-    import time
+    from physics_bench import verlet_step_ms  # benchmarks/ is on sys.path when run as a script
 
     from conrt.characters.gltf_io import load_character
-    from conrt.physics import PhysicsWorld
-    from conrt.physics.cloth import VerletCloth
     from conrt.samples import SAMPLE_CHARACTER
 
     character = load_character(SAMPLE_CHARACTER)
-    step, spent = VerletCloth.step, [0.0]
-
-    def timed(self, dt):
-        t = time.thread_time()
-        step(self, dt)
-        spent[0] += time.thread_time() - t
-
     ms: dict = {"before": [], "after": []}
-    VerletCloth.step = timed
-    try:
-        for _ in range(runs):
-            for name in ms:
-                with Arm(name), PhysicsWorld(fps=30, substeps=4) as world:
-                    world.add(character, "walk")
-                    for _ in range(20):
-                        world.step()
-                    spent[0] = 0.0
-                    for _ in range(120):
-                        world.step()
-                ms[name].append(spent[0] / 120 * 1e3)
-    finally:
-        VerletCloth.step = step
+    for _ in range(runs):
+        for name in ms:
+            with Arm(name):
+                ms[name].append(verlet_step_ms(character, fps=30, substeps=4))
     for name, v in ms.items():
         print(f"{name:7s} Verlet skirt CPU ms per 30 fps frame: median {np.median(v):.3f}, min {min(v):.3f}")
     ratio = float(np.median(ms["after"]) / np.median(ms["before"]))
