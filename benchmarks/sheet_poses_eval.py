@@ -45,6 +45,7 @@ ROOT = Path(__file__).resolve().parents[1]
 log = logging.getLogger("sheet_poses_eval")
 CHOICES = ("clip", "turnaround")
 ROWS = ("flat", "plain exact lookup", "default")
+SEEN = 0.01  # cover above this: some sheet view sees the point (an inked view's contour texels: 0.25)
 INK_STEP = 0.1  # |toon - no-outline| ground truth above this (any channel, premultiplied): an ink pixel
 
 
@@ -82,33 +83,41 @@ def run_style(style: str, args, model) -> tuple[dict, dict, dict]:
         rows["default"]["look"] = shader.look_summary()
         tables[choice], grids[choice] = rows, shown
         n = args.face_views
-        cover = torch.stack([s[1][:n].float().amax(0)[0] for s in samples])  # [J, S, S]: some view sees it
+        cover = torch.stack([s[1][:n].float().amax(0)[0] for s in samples])  # [J, S, S]
         g = shown["default"][n]
-        faces[choice] = {"pred": g["pred"], "target": g["target"], "box": g["head_box"], "seen": cover > 0.5}
+        faces[choice] = {"pred": {row: shown[row][n]["pred"] for row in ROWS[1:]}, "target": g["target"],
+                         "box": g["head_box"], "seen": cover > SEEN}
         t0 = time.time()
     return tables, grids, faces
 
 
 def face_errors(faces: dict) -> dict:
-    """{style: {choice: face data}} -> the default's face error per look and sheet-pose choice,
-    split by coverage and (toon) ink."""
+    """{style: {choice: face data}} -> per look, sheet-pose choice and row (plain lookup,
+    default): the mean |error| inside the head boxes (covered target pixels), the
+    fraction of those pixels no sheet view sees and their share of the error, and
+    on toon (with no-outline run too) the same for the ink pixels."""
     out = {}
     for style, by_choice in faces.items():
         out[style] = {}
         for choice, f in by_choice.items():
-            err = (f["pred"].float().clamp(0, 1) - f["target"].float()).abs().mean(1)  # [J, S, S]
-            inside = torch_box_mask(f["box"], err.shape[-1]) & (f["target"][:, 3] > 0.5)
-            total = float(err[inside].sum())
+            inside = torch_box_mask(f["box"], f["target"].shape[-1]) & (f["target"][:, 3] > 0.5)
+            pixels = max(1, int(inside.sum()))
             unseen = inside & ~f["seen"]
-            row = {"face_l1": round(total / max(1, int(inside.sum())), 5),
-                   "unseen_pixels": round(float(unseen.sum()) / max(1, int(inside.sum())), 4),
-                   "unseen_error_share": round(float(err[unseen].sum()) / max(total, 1e-9), 4)}
+            ink = None
             if style == "toon" and "no-outline" in faces:
                 plain = faces["no-outline"][choice]["target"].float()
                 ink = inside & ((f["target"].float() - plain).abs().amax(1) > INK_STEP)
-                row["ink_pixels"] = round(float(ink.sum()) / max(1, int(inside.sum())), 4)
-                row["ink_error_share"] = round(float(err[ink].sum()) / max(total, 1e-9), 4)
-            out[style][choice] = row
+            out[style][choice] = {"pixels": pixels, "unseen_pixels": round(float(unseen.sum()) / pixels, 4)}
+            if ink is not None:
+                out[style][choice]["ink_pixels"] = round(float(ink.sum()) / pixels, 4)
+            for row, pred in f["pred"].items():
+                err = (pred.float().clamp(0, 1) - f["target"].float()).abs().mean(1)  # [J, S, S]
+                total = float(err[inside].sum())
+                r = {"face_l1": round(total / pixels, 5),
+                     "unseen_error_share": round(float(err[unseen].sum()) / max(total, 1e-9), 4)}
+                if ink is not None:
+                    r["ink_error_share"] = round(float(err[ink].sum()) / max(total, 1e-9), 4)
+                out[style][choice][row] = r
     return out
 
 
