@@ -60,10 +60,10 @@ def run_style(style: str, args, model) -> tuple[dict, dict, dict]:
     views = [int(v) for v in args.views.split(",")]
     t0 = time.time()
     turn = characters_from_seeds(parse_seeds(args.seeds), 12, args.size, progress=False, style=style,
-                                 sheet_poses="turnaround", sheet_views=max(views))
+                                 sheet_poses="turnaround", sheet_views=max(views), sheet_order=args.turnaround_order)
     heads = procedural_head_boxes(turn)
     tables, grids, faces = {}, {}, {}
-    for choice in CHOICES:
+    for choice in args.sheet_poses.split(","):
         chars = turn if choice == "turnaround" else clip_sheets(turn)
         jobs = eval_jobs(chars, args.targets)
         samples = view_samples(chars, jobs, max(views), "exact", args.size, progress=False)
@@ -86,9 +86,20 @@ def run_style(style: str, args, model) -> tuple[dict, dict, dict]:
         cover = torch.stack([s[1][:n].float().amax(0)[0] for s in samples])  # [J, S, S]
         g = shown["default"][n]
         faces[choice] = {"pred": {row: shown[row][n]["pred"] for row in ROWS[1:]}, "target": g["target"],
-                         "box": g["head_box"], "seen": cover > SEEN}
+                         "box": g["head_box"], "seen": cover > SEEN,
+                         "jobs": [{"seed": chars[ci].seed, "target": t, **orbit(chars[ci].cameras[t])}
+                                  for ci, t, _ in jobs]}
         t0 = time.time()
     return tables, grids, faces
+
+
+def orbit(camera) -> dict:
+    """A camera's orbit yaw and pitch (degrees; shaders/camera.py: yaw 0 = the front, 90 = the character's
+    left side, pitch > 0 from above), from its view matrix."""
+    z = camera.view[2, :3].astype(np.float64)  # towards the camera
+    z /= np.linalg.norm(z)
+    return {"yaw": round(float(np.degrees(np.arctan2(z[0], z[2]))), 1),
+            "pitch": round(float(np.degrees(np.arcsin(np.clip(z[1], -1, 1)))), 1)}
 
 
 def face_errors(faces: dict) -> dict:
@@ -117,6 +128,23 @@ def face_errors(faces: dict) -> dict:
                      "unseen_error_share": round(float(err[unseen].sum()) / max(total, 1e-9), 4)}
                 if ink is not None:
                     r["ink_error_share"] = round(float(err[ink].sum()) / max(total, 1e-9), 4)
+                if "toon" in faces and "no-outline" in faces and style in ("toon", "no-outline"):
+                    # the same pixels in both looks: the toon ground truth's lines and the rest
+                    lines = inside & ((faces["toon"][choice]["target"].float()
+                                       - faces["no-outline"][choice]["target"].float()).abs().amax(1) > INK_STEP)
+                    r["l1_on_toon_lines"] = round(float(err[lines].sum()) / pixels, 5)
+                    r["l1_off_toon_lines"] = round(float(err[inside & ~lines].sum()) / pixels, 5)
+                if row == "default":  # per job: which faces are worst, and why
+                    r["jobs"] = []
+                    for j, job in enumerate(f["jobs"]):
+                        m = inside[j]
+                        e, px = float(err[j][m].sum()), max(1, int(m.sum()))
+                        one = {**job, "pixels": int(m.sum()), "face_l1": round(e / px, 5),
+                               "unseen_pixels": round(float((m & unseen[j]).sum()) / px, 4),
+                               "unseen_error_share": round(float(err[j][m & unseen[j]].sum()) / max(e, 1e-9), 4)}
+                        if ink is not None:
+                            one["ink_error_share"] = round(float(err[j][m & ink[j]].sum()) / max(e, 1e-9), 4)
+                        r["jobs"].append(one)
                 out[style][choice][row] = r
     return out
 
@@ -189,18 +217,21 @@ def torch_cat(rgb, mask):
 
 
 def doc_table(result: dict) -> str:
-    lines = ["| sheets | sheet poses | row | views | L1 | × flat | SSIM | face SSIM | sharpness |",
-             "|---|---|---|---|---|---|---|---|---|"]
+    """One line per look, sheet-pose choice and row: L1 × flat (face SSIM, sharpness) per view count."""
+    counts = [n for n in next(iter(next(iter(result["styles"].values())).values()))["flat"] if n.startswith("n=")]
+    lines = ["| sheets | sheet poses | row | " + " | ".join(f"n = {n[2:]}: × flat (face SSIM, sharpness)"
+                                                          for n in counts) + " |",
+             "|---|---|---|" + "---|" * len(counts)]
     for style, by_choice in result["styles"].items():
         for choice, rows in by_choice.items():
             for label, table in rows.items():
-                for n, r in table.items():
-                    if not n.startswith("n="):
-                        continue
-                    face = f"{r['face_ssim']:.3f}" if r.get("face_ssim") is not None else "-"
-                    name = f"**{label}**" if label == "default" else label
-                    lines.append(f"| {style} | {choice} | {name} | {n[2:]} | {r['l1']:.4f} | {r['l1_vs_flat']:.2f} "
-                                 f"| {r['ssim']:.4f} | {face} | {r['sharpness']:.2f} |")
+                if label == "flat":
+                    cells = [f"L1 {table[n]['l1']:.4f} (face {table[n]['face_ssim']:.3f})" for n in counts]
+                else:
+                    cells = [f"{table[n]['l1_vs_flat']:.2f} ({table[n]['face_ssim']:.3f}, {table[n]['sharpness']:.2f})"
+                             for n in counts]
+                name = f"**default** ({table['look']})" if label == "default" else label
+                lines.append(f"| {style} | {choice} | {name} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 
@@ -212,6 +243,10 @@ def main(argv=None) -> int:
     ap.add_argument("--views", default="1,4,8")
     ap.add_argument("--targets", type=int, default=4)
     ap.add_argument("--styles", default="toon,unlit,no-outline")
+    ap.add_argument("--sheet-poses", default="clip,turnaround", help="the sheet-pose choices scored")
+    ap.add_argument("--turnaround-order", default="artist",
+                    help="the turnaround's yaws (shaders.camera.SHEET_YAW_ORDERS): artist (default, as `conrt sheet` "
+                         "draws: front, 3/4 left, side left, back, ...) or spread (front, side left, back, side right)")
     ap.add_argument("--face-views", type=int, default=4, help="view count of the face analysis and pictures")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--json", type=Path, default=ROOT / "benchmarks" / "results" / "sheet_poses_eval.json")
@@ -235,7 +270,8 @@ def main(argv=None) -> int:
     t0 = time.time()
     result = {"machine": platform.processor() or platform.machine(), "cpus": os.cpu_count(),
               "load_before": round(os.getloadavg()[0], 2), "weights": path.name, "seeds": args.seeds,
-              "size": args.size, "targets": args.targets, "threads": args.threads, "styles": {}}
+              "size": args.size, "targets": args.targets, "threads": args.threads,
+              "turnaround_order": args.turnaround_order, "styles": {}}
     pictures, faces = {}, {}
     for style in args.styles.split(","):
         result["styles"][style], pictures[style], faces[style] = run_style(style, args, model)
@@ -251,8 +287,8 @@ def main(argv=None) -> int:
         if style != "views":
             print(style, f)
     if args.picture:
-        columns = (("plain lookup", "turnaround", "plain exact lookup"), ("default", "turnaround", "default"),
-                   ("default, clip sheet", "clip", "default"))
+        columns = [c for c in (("plain lookup", "turnaround", "plain exact lookup"), ("default", "turnaround", "default"),
+                               ("default, clip sheet", "clip", "default")) if c[1] in args.sheet_poses.split(",")]
         for k, (style, grids) in enumerate(pictures.items()):
             out = args.picture if k == 0 else args.picture.with_name(f"{args.picture.stem}_{style}.png")
             picture(out, grids, args.face_views, args.targets, columns)

@@ -74,15 +74,17 @@ def parse_seeds(text: str) -> range:
 
 
 def characters_from_seeds(seeds, poses: int = 12, size: int = 128, progress: bool = True,
-                          style: str = "toon", sheet_poses: str = "clip",
-                          sheet_views: int = 8) -> list[CharacterFrames]:
+                          style: str = "toon", sheet_poses: str = "clip", sheet_views: int = 8,
+                          sheet_order: str = "artist") -> list[CharacterFrames]:
     """Render unseen procedural characters on the fly (same recipe as ``conrt data make``),
     in the toon pass look ``style`` (``shaders.toon_pass.STYLE_NAMES``).
 
     ``sheet_poses`` "turnaround": also ``sheet_views`` views at the rest pose as
     ``conrt sheet --strength 0`` draws them (:func:`render_turnaround`), after the
     ``poses`` clip frames (``CharacterFrames.sheet``); the clip frames are the same
-    either way (:func:`clip_sheets` drops the turnaround)."""
+    either way (:func:`clip_sheets` drops the turnaround). ``sheet_order``: the
+    turnaround's yaws in another of ``shaders.camera.SHEET_YAW_ORDERS`` (an experiment:
+    "spread" sees both sides with 4 views; ``conrt sheet`` draws "artist")."""
     from tqdm import tqdm
 
     from conrt.characters.procedural import generate
@@ -99,7 +101,8 @@ def characters_from_seeds(seeds, poses: int = 12, size: int = 128, progress: boo
             cs = render_character(renderer, int(s), poses, rng_key=(int(s), 2))
             c = CharacterFrames(cs.seed, cs.rgba, cs.udp, style=style, poses=cs.poses, cameras=cs.cameras)
             if sheet_poses == "turnaround":
-                rgba, udp, views_poses, cameras = render_turnaround(renderer, generate(int(s)), sheet_views)
+                rgba, udp, views_poses, cameras = render_turnaround(renderer, generate(int(s)), sheet_views,
+                                                                    sheet_order)
                 c = dataclasses.replace(c, rgba=np.concatenate([c.rgba, rgba]), udp=np.concatenate([c.udp, udp]),
                                         poses=c.poses + views_poses, cameras=c.cameras + cameras,
                                         sheet=tuple(range(poses, poses + sheet_views)))
@@ -107,7 +110,7 @@ def characters_from_seeds(seeds, poses: int = 12, size: int = 128, progress: boo
     return out
 
 
-def render_turnaround(renderer, character, views: int):
+def render_turnaround(renderer, character, views: int, order: str = "artist"):
     """The ``views`` views ``conrt sheet --strength 0 --views N`` draws of ``character``
     (the rest pose; cameras by ``shaders.camera.sheet_view_camera``), in ``renderer``'s
     look and size -> (rgba [V, S, S, 4] u8, udp [V, S, S, 4] f16, poses, cameras)."""
@@ -121,7 +124,7 @@ def render_turnaround(renderer, character, views: int):
     renderer.set_character(character)
     cameras = []
     for k in range(views):
-        _, camera = sheet_view_camera(positions, k, views, s)
+        _, camera = sheet_view_camera(positions, k, views, s, order=order)
         rgba[k] = renderer.toon.run(pose, camera)
         udp[k] = renderer.udp.run(pose, camera).data.astype(np.float16)
         cameras.append(camera)
