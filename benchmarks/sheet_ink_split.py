@@ -23,7 +23,6 @@ Usage: python benchmarks/sheet_ink_split.py [--seeds 900000:900004] [--size 256]
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 from pathlib import Path
@@ -86,8 +85,9 @@ def main(argv=None) -> int:
             ink, full_ink = (inked & seen_by).any(0), (inked & (cover[0, :, 0] > FULL)).any(0)
             seen = seen_by.any(0)
             off = inside & ~lines
-            masks = {"lines": lines, "off, full-weight ink": off & full_ink, "off, contour ink only": off & ink & ~full_ink,
-                     "off, seen, no ink": off & seen & ~ink, "off, unseen": off & ~seen}
+            masks = {"lines": lines, "off, full-weight ink": off & full_ink,
+                     "off, contour ink only": off & ink & ~full_ink, "off, seen, no ink": off & seen & ~ink,
+                     "off, unseen": off & ~seen}
             for cls, m in masks.items():
                 pixels[cls] += int(m.sum())
             for look in looks:

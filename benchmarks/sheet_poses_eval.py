@@ -287,8 +287,9 @@ def main(argv=None) -> int:
         if style != "views":
             print(style, f)
     if args.picture:
-        columns = [c for c in (("plain lookup", "turnaround", "plain exact lookup"), ("default", "turnaround", "default"),
-                               ("default, clip sheet", "clip", "default")) if c[1] in args.sheet_poses.split(",")]
+        columns = [c for c in (("plain lookup", "turnaround", "plain exact lookup"),
+                               ("default", "turnaround", "default"), ("default, clip sheet", "clip", "default"))
+                   if c[1] in args.sheet_poses.split(",")]
         for k, (style, grids) in enumerate(pictures.items()):
             out = args.picture if k == 0 else args.picture.with_name(f"{args.picture.stem}_{style}.png")
             picture(out, grids, args.face_views, args.targets, columns)

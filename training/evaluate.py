@@ -44,6 +44,7 @@ from .losses import metrics
 log = logging.getLogger(__name__)
 
 VIEW_COUNTS = (1, 2, 4, 8)
+CORRESPONDENCES = ("auto", "exact", "udp-nn", "table")
 SHEET_POSES = ("clip", "turnaround")
 
 
@@ -59,7 +60,6 @@ def max_turnaround_views() -> int:
     from conrt.shaders.camera import SHEET_YAW_ORDERS
 
     return len(SHEET_YAW_ORDERS["artist"])
-CORRESPONDENCES = ("auto", "exact", "udp-nn", "table")
 
 
 def parse_seeds(text: str) -> range:
