@@ -51,7 +51,8 @@ def run_style(style: str, args, models: dict) -> tuple[dict, dict]:
 
     views = [int(v) for v in args.views.split(",")]
     t0 = time.time()
-    chars = characters_from_seeds(parse_seeds(args.seeds), 12, args.size, progress=False, style=style)
+    chars = characters_from_seeds(parse_seeds(args.seeds), 12, args.size, progress=False, style=style,
+                                  sheet_poses=args.sheet_poses, sheet_views=max(views))
     heads = procedural_head_boxes(chars)
     jobs = eval_jobs(chars, args.targets)
     samples = {m: view_samples(chars, jobs, max(views), m, args.size, progress=False) for m in ("exact", "udp-nn")}
@@ -177,6 +178,7 @@ def main(argv=None) -> int:
     ap.add_argument("--old", default="conr-default")
     ap.add_argument("--new", default=None, help="fine-tuned weights (omit: the old weights alone)")
     ap.add_argument("--seeds", default="900000:900008")
+    ap.add_argument("--sheet-poses", default="clip", help="clip (default) or turnaround: as `conrt eval --sheet-poses`")
     ap.add_argument("--size", type=int, default=256)
     ap.add_argument("--views", default="1,4,8")
     ap.add_argument("--targets", type=int, default=4)

@@ -49,6 +49,23 @@ def sheet_yaws(views: int, order: str = "artist") -> list[float]:
     return [float(y) for y in np.linspace(0.0, 360.0, views, endpoint=False)]
 
 
+SHEET_MARGIN = 0.05  # `conrt sheet`'s free border per side (its --margin default)
+
+
+def sheet_view_camera(positions: np.ndarray, k: int, views: int, size: int, yaw: float = 0.0, pitch: float = 0.0,
+                      roll: float = 0.0, margin: float = SHEET_MARGIN, projection: Projection = "orthographic",
+                      fov: float = 30.0, order: str = "artist") -> tuple[float, Camera]:
+    """View ``k`` of a ``views``-view sheet as ``conrt sheet`` draws it (the one
+    place for that rule; ``conrt eval --sheet-poses turnaround`` draws the same):
+    the k-th yaw of the "artist" order (front, 3/4, side, back, ...; ``order``:
+    another of ``SHEET_YAW_ORDERS``) turned by ``yaw``, framed on ``positions``
+    (the view's posed vertices [V, 3]).
+    -> (the view's yaw in degrees, its camera)."""
+    view_yaw = yaw + sheet_yaws(views, order)[k]
+    return view_yaw, frame_character(positions, yaw=view_yaw, pitch=pitch, roll=roll, size=size, margin=margin,
+                                     projection=projection, fov=fov)
+
+
 def look_at(eye, target, up=(0.0, 1.0, 0.0)) -> np.ndarray:
     """[4, 4] f64 world -> eye matrix."""
     eye, target, up = (np.asarray(v, np.float64) for v in (eye, target, up))

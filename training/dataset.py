@@ -64,6 +64,9 @@ class CharacterFrames:
     style: str = "toon"
     poses: tuple = ()  # Pose per frame, when rendered here (conrt eval --seeds): exact correspondences
     cameras: tuple = ()  # Camera per frame, idem
+    # frames that are the sheet, drawn after the clip frames (conrt eval --sheet-poses turnaround);
+    # empty: the sheet is other clip frames (the paper's protocol)
+    sheet: tuple = ()
 
 
 def _load_shard(path: Path) -> dict[str, np.ndarray]:

@@ -3,7 +3,11 @@
 For every test character, ``targets`` of its poses are shaded from ``n``
 sheet views (other poses of the same character), n in {1, 2, 4, 8}; the views
 are nested (the n=1 view is among the n=2 views, ...), so the rows differ only
-in how many views the network sees. Metrics on premultiplied RGBA in 0..1,
+in how many views the network sees. Sheet poses (``sheet_poses=``, ``conrt
+eval --sheet-poses``): "clip" (default, the paper's protocol) takes the
+views from random frames of the same clip; "turnaround" draws them as a user's
+sheet is drawn, ``conrt sheet --strength 0 --views N`` (the rest pose; front,
+3/4, side, back, ...), and shades the same clip targets. Metrics on premultiplied RGBA in 0..1,
 averaged over all (character, target) pairs: L1, SSIM, PSNR, and two that see
 detail: ``face_ssim`` (the SSIM map averaged inside the head's box on screen)
 and ``sharpness`` (mean gradient magnitude of the prediction / the ground
@@ -25,6 +29,7 @@ samples with no network (the "plain exact lookup" baseline).
 """
 from __future__ import annotations
 
+import dataclasses
 import logging
 from pathlib import Path
 
@@ -40,6 +45,21 @@ log = logging.getLogger(__name__)
 
 VIEW_COUNTS = (1, 2, 4, 8)
 CORRESPONDENCES = ("auto", "exact", "udp-nn", "table")
+SHEET_POSES = ("clip", "turnaround")
+
+
+def check_sheet_poses(choice: str) -> str:
+    if choice not in SHEET_POSES:
+        raise ConfigError(f"--sheet-poses {choice!r}: valid: {', '.join(SHEET_POSES)} (clip: n random frames of "
+                          "the clip, the paper's protocol; turnaround: the views `conrt sheet` draws at the rest pose)")
+    return choice
+
+
+def max_turnaround_views() -> int:
+    """Turnaround views that nest (the first n of them are ``conrt sheet --views n``'s views)."""
+    from conrt.shaders.camera import SHEET_YAW_ORDERS
+
+    return len(SHEET_YAW_ORDERS["artist"])
 
 
 def parse_seeds(text: str) -> range:
@@ -54,19 +74,84 @@ def parse_seeds(text: str) -> range:
 
 
 def characters_from_seeds(seeds, poses: int = 12, size: int = 128, progress: bool = True,
-                          style: str = "toon") -> list[CharacterFrames]:
+                          style: str = "toon", sheet_poses: str = "clip", sheet_views: int = 8,
+                          sheet_order: str = "artist") -> list[CharacterFrames]:
     """Render unseen procedural characters on the fly (same recipe as ``conrt data make``),
-    in the toon pass look ``style`` (``shaders.toon_pass.STYLE_NAMES``)."""
+    in the toon pass look ``style`` (``shaders.toon_pass.STYLE_NAMES``).
+
+    ``sheet_poses`` "turnaround": also ``sheet_views`` views at the rest pose as
+    ``conrt sheet --strength 0`` draws them (:func:`render_turnaround`), after the
+    ``poses`` clip frames (``CharacterFrames.sheet``); the clip frames are the same
+    either way (:func:`clip_sheets` drops the turnaround). ``sheet_order``: the
+    turnaround's yaws in another of ``shaders.camera.SHEET_YAW_ORDERS`` (an experiment:
+    "spread" sees both sides with 4 views; ``conrt sheet`` draws "artist")."""
     from tqdm import tqdm
+
+    from conrt.characters.procedural import generate
 
     from .datagen import Renderer, render_character
 
+    check_sheet_poses(sheet_poses)
+    if sheet_poses == "turnaround" and not 1 <= sheet_views <= max_turnaround_views():
+        raise ConfigError(f"--sheet-poses turnaround: 1..{max_turnaround_views()} views (front, 3/4, side, back, "
+                          f"... as `conrt sheet` adds them; more would not nest), got {sheet_views}")
     out = []
     with Renderer(size, style) as renderer:
         for s in tqdm(list(seeds), unit="char", desc="render test characters", disable=not progress):
             cs = render_character(renderer, int(s), poses, rng_key=(int(s), 2))
-            out.append(CharacterFrames(cs.seed, cs.rgba, cs.udp, style=style, poses=cs.poses, cameras=cs.cameras))
+            c = CharacterFrames(cs.seed, cs.rgba, cs.udp, style=style, poses=cs.poses, cameras=cs.cameras)
+            if sheet_poses == "turnaround":
+                rgba, udp, views_poses, cameras = render_turnaround(renderer, generate(int(s)), sheet_views,
+                                                                    sheet_order)
+                c = dataclasses.replace(c, rgba=np.concatenate([c.rgba, rgba]), udp=np.concatenate([c.udp, udp]),
+                                        poses=c.poses + views_poses, cameras=c.cameras + cameras,
+                                        sheet=tuple(range(poses, poses + sheet_views)))
+            out.append(c)
     return out
+
+
+def render_turnaround(renderer, character, views: int, order: str = "artist"):
+    """The ``views`` views ``conrt sheet --strength 0 --views N`` draws of ``character``
+    (the rest pose; cameras by ``shaders.camera.sheet_view_camera``), in ``renderer``'s
+    look and size -> (rgba [V, S, S, 4] u8, udp [V, S, S, 4] f16, poses, cameras)."""
+    from conrt.characters.posing import posed_positions, rest_pose
+    from conrt.shaders.camera import sheet_view_camera
+
+    s = renderer.size
+    rgba, udp = np.empty((views, s, s, 4), np.uint8), np.empty((views, s, s, 4), np.float16)
+    pose = rest_pose(character)
+    positions = posed_positions(character, pose)
+    renderer.set_character(character)
+    cameras = []
+    for k in range(views):
+        _, camera = sheet_view_camera(positions, k, views, s, order=order)
+        rgba[k] = renderer.toon.run(pose, camera)
+        udp[k] = renderer.udp.run(pose, camera).data.astype(np.float16)
+        cameras.append(camera)
+    return rgba, udp, (pose,) * views, tuple(cameras)
+
+
+def clip_sheets(characters: list[CharacterFrames]) -> list[CharacterFrames]:
+    """The same characters with their sheets from clip frames again (the turnaround dropped):
+    both sheet-pose choices score the same targets."""
+    out = []
+    for c in characters:
+        if c.sheet:
+            p = c.sheet[0]
+            c = dataclasses.replace(c, rgba=c.rgba[:p], udp=c.udp[:p], poses=c.poses[:p], cameras=c.cameras[:p],
+                                    sheet=())
+        out.append(c)
+    return out
+
+
+def clip_frames(c: CharacterFrames) -> int:
+    """Frames of ``c`` that are clip poses (the targets; the sheet too without a turnaround)."""
+    return c.rgba.shape[0] - len(c.sheet)
+
+
+def max_sheet_views(characters: list[CharacterFrames]) -> int:
+    """The most views a sheet of every character can have: its turnaround's views, else its other clip frames."""
+    return min(len(c.sheet) if c.sheet else clip_frames(c) - 1 for c in characters)
 
 
 def characters_from_data(folder, split: str = "test") -> list[CharacterFrames]:
@@ -205,14 +290,17 @@ def resolve_correspondence(mode: str, characters: list[CharacterFrames]) -> str:
 
 def eval_jobs(characters: list[CharacterFrames], targets: int, seed: int = 0) -> list[tuple[int, int, np.ndarray]]:
     """(character index, target pose, sheet order) triples, fixed by the seed;
-    the n views of a job are ``order[:n]`` (nested view sets)."""
-    poses = characters[0].rgba.shape[0]
+    the n views of a job are ``order[:n]`` (nested view sets). The targets are
+    clip frames; the sheet order is the other clip frames in random order, or a
+    character's turnaround in ``conrt sheet``'s order (``CharacterFrames.sheet``;
+    the same targets: the random draws do not depend on it)."""
     jobs = []
     for ci, c in enumerate(characters):
+        poses = clip_frames(c)
         rng = np.random.default_rng([seed, c.seed])
         for t in rng.permutation(poses)[:targets]:
             others = rng.permutation([k for k in range(poses) if k != t])
-            jobs.append((ci, int(t), others))
+            jobs.append((ci, int(t), np.array(c.sheet) if c.sheet else others))
     return jobs
 
 
@@ -391,11 +479,12 @@ def evaluate(model, characters: list[CharacterFrames], views=VIEW_COUNTS, target
 
     if not characters:
         raise InputError("no characters to evaluate")
-    poses = characters[0].rgba.shape[0]
     views = tuple(sorted(set(int(v) for v in views)))
-    if views[0] < 1 or views[-1] + 1 > poses:
-        raise ConfigError(f"view counts {views}: each must be in 1..{poses - 1} (poses per character - 1)")
-    targets = min(targets, poses)
+    most = max_sheet_views(characters)
+    if views[0] < 1 or views[-1] > most:
+        raise ConfigError(f"view counts {views}: each must be in 1..{most} (" +
+                          ("the turnaround's views)" if characters[0].sheet else "poses per character - 1)"))
+    targets = min(targets, min(clip_frames(c) for c in characters))
     size = int(size or model.cfg.image_size)
     use_sheet_udp = true_sheet_udp or getattr(model, "needs_sheet_udp", False)
     model.eval()

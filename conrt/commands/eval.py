@@ -35,6 +35,12 @@ def register(subparsers) -> None:
     p.add_argument("--style", default="toon",
                    help="look of the characters generated with --seeds: toon (default), unlit, flat, soft, "
                         "no-outline, thick-outline (see conrt data make --styles)")
+    p.add_argument("--sheet-poses", default="clip",
+                   help="--seeds: where each character's sheet views come from: clip (default, the paper's "
+                        "protocol: n random frames of the clip; a frontal face may be in none) or turnaround "
+                        "(as a user's sheet: the views `conrt sheet --strength 0 --views N` draws at the rest "
+                        "pose, front, 3/4, side, back, ..., N = the largest of --views, at most 8); the targets "
+                        "are the same clip frames either way")
     p.add_argument("--json", action="store_true", help="print one JSON object instead of the table")
     p.add_argument("--grid", help="write a PNG grid (sheet | UDP | prediction | ground truth) here")
     p.add_argument("--threads", type=int, default=1, help="torch CPU threads (default 1)")
@@ -65,7 +71,8 @@ def run(args) -> int:
     from conrt.runtime.nn.checkpoint import find_weights, load_weights  # lazy: torch, not at CLI startup
     from conrt.runtime.defaults import default_weights_path  # lazy: torch, not at CLI startup
     from conrt.training.evaluate import (ExactLookupBaseline, FlatColourBaseline, PlainLookup, ViewsShader,  # lazy: torch, not at CLI startup
-                                         characters_from_data, characters_from_seeds, eval_jobs, evaluate,
+                                         characters_from_data, characters_from_seeds, check_sheet_poses,
+                                         eval_jobs, evaluate,
                                          format_table, parse_seeds, procedural_head_boxes,
                                          resolve_correspondence, save_eval_grid, view_samples)
 
@@ -74,6 +81,9 @@ def run(args) -> int:
         views = [int(v) for v in args.views.split(",")]
     except ValueError:
         raise ConfigError(f"--views {args.views!r}: expected comma-separated integers, e.g. 1,2,4,8") from None
+    if check_sheet_poses(args.sheet_poses) == "turnaround" and not args.seeds:
+        raise ConfigError("--sheet-poses turnaround draws each character's sheet from its rig: use --seeds "
+                          "(a dataset keeps no rig)")
     paths = [find_weights(w) for w in args.weights] if args.weights else [default_weights_path()]
     models = [load_weights(p) for p in paths]
     if args.size is not None and (args.size < 16 or args.size % 16):
@@ -81,7 +91,7 @@ def run(args) -> int:
     size = args.size or models[0].cfg.image_size
     if args.seeds:
         characters = characters_from_seeds(parse_seeds(args.seeds), args.poses, size, progress=not args.json,
-                                           style=args.style)
+                                           style=args.style, sheet_poses=args.sheet_poses, sheet_views=max(views))
     else:
         characters = characters_from_data(args.data, args.split)
     heads = procedural_head_boxes(characters)
@@ -129,7 +139,7 @@ def run(args) -> int:
         print(json.dumps(out))
     else:
         print(f"conrt eval: {len(characters)} characters x {args.targets} targets at {size}x{size}, "
-              f"{mode} correspondences, weights {', '.join(map(str, paths))}")
+              f"{args.sheet_poses} sheets, {mode} correspondences, weights {', '.join(map(str, paths))}")
         print(format_table(out))
         if args.grid:
             print(f"grid: {args.grid}")

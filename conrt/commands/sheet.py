@@ -59,7 +59,8 @@ def run(args) -> int:
     from tqdm import tqdm  # lazy: tqdm, not at CLI startup
 
     from conrt.characters.posing import posed_positions  # lazy: a stage (0.1-0.3 s), not at CLI startup
-    from conrt.shaders import ToonPass, UdpPass, create_context, frame_character, release_context  # lazy: moderngl, not at CLI startup
+    from conrt.shaders import ToonPass, UdpPass, create_context, release_context  # lazy: moderngl, not at CLI startup
+    from conrt.shaders.camera import sheet_view_camera  # lazy: moderngl, not at CLI startup
     from conrt.shaders.toon_pass import named_style  # lazy: moderngl, not at CLI startup
     from conrt.shaders.view_file import save_view_file, view_file_for  # lazy: moderngl, not at CLI startup
 
@@ -75,12 +76,12 @@ def run(args) -> int:
             toon.set_character(character)
             if args.udp:
                 udp.set_character(character)
-            for k, yaw in enumerate(tqdm(yaws, desc="sheet", unit="view", disable=len(yaws) < 4)):
+            for k in tqdm(range(len(yaws)), desc="sheet", unit="view", disable=len(yaws) < 4):
                 seed = args.seed * 1000 + k
                 pose = random_pose(character, seed, args.strength) if args.strength > 0 else make_pose(character, "rest")
-                camera = frame_character(posed_positions(character, pose), yaw=args.yaw + yaw, pitch=args.pitch,
-                                         roll=args.roll, size=args.size, margin=args.margin,
-                                         projection=args.projection, fov=args.fov)
+                yaw, camera = sheet_view_camera(posed_positions(character, pose), k, len(yaws), args.size,
+                                                yaw=args.yaw, pitch=args.pitch, roll=args.roll, margin=args.margin,
+                                                projection=args.projection, fov=args.fov)
                 rgba = toon.run(pose, camera)
                 name = f"view_{k:02d}"
                 Image.fromarray(rgba, "RGBA").save(out / f"{name}.png")
@@ -89,7 +90,7 @@ def run(args) -> int:
                     save_udp(out / f"{name}_udp.npz", udp.run(pose, camera).data, preview_dir=out / PREVIEW_DIR)
                 # the camera and pose this view was drawn with: exact correspondences
                 save_view_file(view_file_for(out / f"{name}.png"), camera, pose)
-                views.append({"file": f"{name}.png", "yaw": args.yaw + yaw, "pitch": args.pitch, "roll": args.roll,
+                views.append({"file": f"{name}.png", "yaw": yaw, "pitch": args.pitch, "roll": args.roll,
                               "pose_seed": seed, "pose_strength": args.strength,
                               "coverage": float((rgba[..., 3] > 0).mean())})
     finally:
