@@ -244,9 +244,10 @@ def main(argv=None) -> int:
     ap.add_argument("--targets", type=int, default=4)
     ap.add_argument("--styles", default="toon,unlit,no-outline")
     ap.add_argument("--sheet-poses", default="clip,turnaround", help="the sheet-pose choices scored")
-    ap.add_argument("--turnaround-order", default="artist",
-                    help="the turnaround's yaws (shaders.camera.SHEET_YAW_ORDERS): artist (default, as `conrt sheet` "
-                         "draws: front, 3/4 left, side left, back, ...) or spread (front, side left, back, side right)")
+    ap.add_argument("--turnaround-order", default=None,
+                    help="the turnaround's yaws (shaders.camera.SHEET_YAW_ORDERS): spread (default, as `conrt sheet` "
+                         "draws since session 11: front, side left, back, side right, ...) or artist (front, 3/4 "
+                         "left, side left, back, ...: the docs' table, session 11)")
     ap.add_argument("--face-views", type=int, default=4, help="view count of the face analysis and pictures")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--json", type=Path, default=ROOT / "benchmarks" / "results" / "sheet_poses_eval.json")
@@ -254,6 +255,9 @@ def main(argv=None) -> int:
                     help="grid PNG per look: this path for the first, the look's name appended for the others")
     ap.add_argument("--docs", type=Path, default=None, help="write the table between this doc's sheet-poses markers")
     args = ap.parse_args(argv)
+    from conrt.shaders.camera import SHEET_ORDER
+
+    args.turnaround_order = args.turnaround_order or SHEET_ORDER  # recorded in the JSON as drawn
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     for noisy in ("conrt", "conrt.physics"):
         logging.getLogger(noisy).setLevel(logging.WARNING)

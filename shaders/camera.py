@@ -26,17 +26,23 @@ PROJECTIONS = ("orthographic", "perspective")
 
 # Sheet view yaws (degrees) in the order views are added, defined once:
 # "artist": front, 3/4 left, side left, back, 3/4 right, side right, back 3/4s
-# (`conrt sheet`); "spread": front, side, back, other side first (the runtime's
-# drawn fallback sheet: the widest coverage from 4 views); "even": evenly
-# around from the front (the default model's sample sheet, 6 views at 60 degrees).
+# (`conrt sheet --order artist`, a classic turnaround: one side only up to 4 views);
+# "spread": front, side, back, other side first (`conrt sheet`'s default and the
+# runtime's drawn fallback sheet: the widest coverage from 4 views, both sides);
+# "even": evenly around from the front (the default model's sample sheet, 6 views
+# at 60 degrees). From 6 views on, artist and spread hold the same yaws.
 SHEET_YAW_ORDERS = {
     "artist": (0.0, 45.0, 90.0, 180.0, -45.0, -90.0, 135.0, -135.0),
     "spread": (0.0, 90.0, 180.0, -90.0, 45.0, -45.0, 135.0, -135.0),
     "even": (),
 }
+# `conrt sheet`'s order (and `conrt eval --sheet-poses turnaround`'s): with 4 views a
+# turnaround that sees both sides shades 0.86x the artist order's L1 on toon sheets,
+# 0.86x no-outline, 0.83x unlit (docs/training.md, session 11)
+SHEET_ORDER = "spread"
 
 
-def sheet_yaws(views: int, order: str = "artist") -> list[float]:
+def sheet_yaws(views: int, order: str = SHEET_ORDER) -> list[float]:
     """Yaws of ``views`` sheet views: the first of ``SHEET_YAW_ORDERS[order]``,
     evenly around the character when there are more views than it lists."""
     if views < 1:
@@ -54,11 +60,11 @@ SHEET_MARGIN = 0.05  # `conrt sheet`'s free border per side (its --margin defaul
 
 def sheet_view_camera(positions: np.ndarray, k: int, views: int, size: int, yaw: float = 0.0, pitch: float = 0.0,
                       roll: float = 0.0, margin: float = SHEET_MARGIN, projection: Projection = "orthographic",
-                      fov: float = 30.0, order: str = "artist") -> tuple[float, Camera]:
+                      fov: float = 30.0, order: str = SHEET_ORDER) -> tuple[float, Camera]:
     """View ``k`` of a ``views``-view sheet as ``conrt sheet`` draws it (the one
     place for that rule; ``conrt eval --sheet-poses turnaround`` draws the same):
-    the k-th yaw of the "artist" order (front, 3/4, side, back, ...; ``order``:
-    another of ``SHEET_YAW_ORDERS``) turned by ``yaw``, framed on ``positions``
+    the k-th yaw of ``order`` (``SHEET_YAW_ORDERS``; default ``SHEET_ORDER``: front,
+    side, back, other side, ...) turned by ``yaw``, framed on ``positions``
     (the view's posed vertices [V, 3]).
     -> (the view's yaw in degrees, its camera)."""
     view_yaw = yaw + sheet_yaws(views, order)[k]

@@ -75,7 +75,7 @@ def parse_seeds(text: str) -> range:
 
 def characters_from_seeds(seeds, poses: int = 12, size: int = 128, progress: bool = True,
                           style: str = "toon", sheet_poses: str = "clip", sheet_views: int = 8,
-                          sheet_order: str = "artist") -> list[CharacterFrames]:
+                          sheet_order: str | None = None) -> list[CharacterFrames]:
     """Render unseen procedural characters on the fly (same recipe as ``conrt data make``),
     in the toon pass look ``style`` (``shaders.toon_pass.STYLE_NAMES``).
 
@@ -83,8 +83,8 @@ def characters_from_seeds(seeds, poses: int = 12, size: int = 128, progress: boo
     ``conrt sheet --strength 0`` draws them (:func:`render_turnaround`), after the
     ``poses`` clip frames (``CharacterFrames.sheet``); the clip frames are the same
     either way (:func:`clip_sheets` drops the turnaround). ``sheet_order``: the
-    turnaround's yaws in another of ``shaders.camera.SHEET_YAW_ORDERS`` (an experiment:
-    "spread" sees both sides with 4 views; ``conrt sheet`` draws "artist")."""
+    turnaround's yaws in another of ``shaders.camera.SHEET_YAW_ORDERS`` (None:
+    ``conrt sheet``'s, ``SHEET_ORDER``: front, side, back, other side, ...)."""
     from tqdm import tqdm
 
     from conrt.characters.procedural import generate
@@ -110,13 +110,14 @@ def characters_from_seeds(seeds, poses: int = 12, size: int = 128, progress: boo
     return out
 
 
-def render_turnaround(renderer, character, views: int, order: str = "artist"):
+def render_turnaround(renderer, character, views: int, order: str | None = None):
     """The ``views`` views ``conrt sheet --strength 0 --views N`` draws of ``character``
     (the rest pose; cameras by ``shaders.camera.sheet_view_camera``), in ``renderer``'s
     look and size -> (rgba [V, S, S, 4] u8, udp [V, S, S, 4] f16, poses, cameras)."""
     from conrt.characters.posing import posed_positions, rest_pose
-    from conrt.shaders.camera import sheet_view_camera
+    from conrt.shaders.camera import SHEET_ORDER, sheet_view_camera
 
+    order = order or SHEET_ORDER
     s = renderer.size
     rgba, udp = np.empty((views, s, s, 4), np.uint8), np.empty((views, s, s, 4), np.float16)
     pose = rest_pose(character)

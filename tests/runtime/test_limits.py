@@ -78,11 +78,12 @@ def test_a_sheet_has_at_most_max_sheet_views():
 
 def test_sheet_view_yaws_are_listed_once():
     from conrt.commands.sheet import sheet_yaws as command_yaws
-    from conrt.shaders.camera import SHEET_YAW_ORDERS, sheet_yaws
+    from conrt.shaders.camera import SHEET_ORDER, SHEET_YAW_ORDERS, sheet_yaws
     from conrt.training.sample_sheet import YAWS
 
     assert sheet_yaws(4, "spread") == [0.0, 90.0, 180.0, -90.0]  # the runtime's drawn fallback sheet
-    assert command_yaws(5) == sheet_yaws(5, "artist") == list(SHEET_YAW_ORDERS["artist"][:5])
+    assert command_yaws(5) == sheet_yaws(5) == list(SHEET_YAW_ORDERS[SHEET_ORDER][:5])  # conrt sheet's order
+    assert command_yaws(5, "artist") == list(SHEET_YAW_ORDERS["artist"][:5])
     assert YAWS == (0, 60, 120, 180, 240, 300) == tuple(int(y) for y in sheet_yaws(6, "even"))
     assert sheet_yaws(12, "spread") == [30.0 * k for k in range(12)]  # more views than listed: evenly around
     with pytest.raises(ConfigError, match="valid: artist, spread, even"):

@@ -45,7 +45,7 @@ def test_sheet_command_writes_rgba_views(tmp_path):
     proc = _conrt("sheet", SAMPLE, "--views", 4, "--size", 64, "--udp", "-o", tmp_path / "sheet")
     assert proc.returncode == 0, proc.stderr
     meta = json.loads((tmp_path / "sheet" / "sheet.json").read_text())
-    assert [v["yaw"] for v in meta["views"]] == [0.0, 45.0, 90.0, 180.0]
+    assert [v["yaw"] for v in meta["views"]] == [0.0, 90.0, 180.0, -90.0] and meta["order"] == "spread"
     pictures = []
     for view in meta["views"]:
         img = Image.open(tmp_path / "sheet" / view["file"])
@@ -56,7 +56,12 @@ def test_sheet_command_writes_rgba_views(tmp_path):
         udp = np.load(tmp_path / "sheet" / view["file"].replace(".png", "_udp.npz"))["i"]
         np.testing.assert_array_equal(udp[..., 3] > 0, rgba[..., 3] > 0)
         pictures.append(rgba)
-    assert not np.array_equal(pictures[0], pictures[3])  # front and back differ
+    assert not np.array_equal(pictures[0], pictures[2])  # front and back differ
+    # both sides: the left and right profiles are mirror images of the silhouette, not the same picture
+    assert not np.array_equal(pictures[1], pictures[3])
+    np.testing.assert_allclose((pictures[1][..., 3] > 0).mean(), (pictures[3][..., 3] > 0).mean(), rtol=0.1)
+    proc = _conrt("sheet", SAMPLE, "--views", 2, "--size", 32, "--order", "clockwise", "-o", tmp_path / "bad")
+    assert proc.returncode == 1 and "valid: artist, spread, even" in proc.stderr and not (tmp_path / "bad").exists()
 
 
 def test_sheet_view_files_reproduce_the_views(tmp_path):

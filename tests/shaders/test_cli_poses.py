@@ -60,8 +60,12 @@ def test_pose_kinds(character):
 
 def test_sheet_yaws():
     assert sheet_yaws(1) == [0.0]
-    assert sheet_yaws(4) == [0.0, 45.0, 90.0, 180.0]
+    assert sheet_yaws(4) == [0.0, 90.0, 180.0, -90.0]  # both sides from 4 views (the default order, spread)
+    assert sheet_yaws(4, "artist") == [0.0, 45.0, 90.0, 180.0]
+    assert sorted(sheet_yaws(6)) == sorted(sheet_yaws(6, "artist"))  # from 6 views on: the same yaws
     many = sheet_yaws(12)
     assert len(set(many)) == 12 and many[0] == 0.0
     with pytest.raises(ConfigError, match="--views"):
         sheet_yaws(0)
+    with pytest.raises(ConfigError, match="valid: artist, spread, even"):
+        sheet_yaws(4, "clockwise")

@@ -33,7 +33,7 @@ def test_turnaround_is_the_rest_pose_at_the_sheet_yaws(turnaround, tmp_path):
     c = turnaround
     assert c.sheet == (3, 4, 5, 6) and c.rgba.shape[0] == CLIP + 4 and len(c.poses) == len(c.cameras) == CLIP + 4
     rest = rest_pose(generate(SEED)).joint_world
-    for k, yaw in enumerate((0.0, 45.0, 90.0, 180.0)):  # front, 3/4 left, side left, back
+    for k, yaw in enumerate((0.0, 90.0, 180.0, -90.0)):  # front, side left, back, side right (conrt sheet's order)
         v = c.sheet[k]
         np.testing.assert_array_equal(c.poses[v].joint_world, rest)
         # yaw 0 looks at the front (camera on +Z), 90 at the character's left side (camera on +X)
@@ -45,7 +45,7 @@ def test_turnaround_is_the_rest_pose_at_the_sheet_yaws(turnaround, tmp_path):
     out = tmp_path / "sheet"
     assert main(["sheet", f"procedural:{SEED}", "--views", "4", "--strength", "0", "--size", str(SIZE),
                  "-o", str(out)]) == 0
-    assert [v["yaw"] for v in json.loads((out / "sheet.json").read_text())["views"]] == [0.0, 45.0, 90.0, 180.0]
+    assert [v["yaw"] for v in json.loads((out / "sheet.json").read_text())["views"]] == [0.0, 90.0, 180.0, -90.0]
     for k, v in enumerate(c.sheet):
         camera, pose = load_view_file(out / f"view_{k:02d}_view.npz")
         np.testing.assert_allclose(camera.view, c.cameras[v].view, atol=1e-6)
