@@ -105,6 +105,12 @@ JOINT_FINE_LEVELS = 1
 # ways, every view rendered per pose trial): on the benchmark's sheet 0 the fine
 # stage's 7 sweeps gained 0.026, 0.028, 0.0024, 0.0018, 0.0014, 0.0009, 0.
 JOINT_MIN_GAIN = 0.003
+# The same rule for the separate fit's pose searches (pose, legs, fine pose; not the
+# coarse camera search, which a joint fit shares): 0 = each level until a sweep finds
+# nothing. SEPARATE_FINE_LEVELS: levels of its fine pose search at 256² (4 degree
+# steps, then 2). Measured in session 11 (docs/fit_sheet.md).
+SEPARATE_MIN_GAIN = 0.003
+SEPARATE_FINE_LEVELS = 2
 FINE_WORK = 256  # side of the fine pose sweeps (thin limbs are a pixel or two wide at 128)
 POSE_CANDIDATES = 2  # coarse fits (yaws >= 30 degrees apart) that get a pose search
 # Weight of the colour-agreement term beside (1 - IoU): 0.25 let mirrored
@@ -429,7 +435,7 @@ def residual_warp(moving: np.ndarray, fixed: np.ndarray, iterations: int = 80, s
     (an arm over the body, the hair line) pull too; ``outline_iterations``
     more steps on the SDF alone then bring the outline back onto the drawn
     one where the colours pulled it off."""
-    from scipy.ndimage import gaussian_filter, map_coordinates, zoom  # lazy: scipy only on this path
+    from scipy.ndimage import gaussian_filter, zoom  # lazy: scipy only on this path
 
     h, w = fixed.shape
     clip = clip or max(8.0, 0.08 * h)
@@ -453,8 +459,7 @@ def residual_warp(moving: np.ndarray, fixed: np.ndarray, iterations: int = 80, s
         gg = (g * g).sum((0, 1))
         grid = np.mgrid[0:fix.shape[0], 0:fix.shape[1]].astype(np.float32)
         for _ in range(iters):
-            coords = grid + u
-            mw = np.stack([map_coordinates(c, coords, order=1, mode="nearest") for c in m])
+            mw = _bilinear(m, grid + u)
             diff = mw - f  # [C, H, W]
             num = (diff[:, None] * g).sum(0)  # [2, H, W]
             denom = gg + (diff * diff).sum(0)
@@ -475,6 +480,27 @@ def residual_warp(moving: np.ndarray, fixed: np.ndarray, iterations: int = 80, s
     if use_colour and outline_iterations > 0:
         u = run(moving, fixed, 1.0, u, outline_iterations, sigma, clip, colour=False)
     return u
+
+
+def _bilinear(channels: np.ndarray, coords: np.ndarray) -> np.ndarray:
+    """``channels`` [C, H, W] f32 sampled at ``coords`` [2, H, W] (y, x in
+    pixels), bilinear, coordinates clamped to the image: scipy's
+    ``map_coordinates(order=1, mode="nearest")`` per channel, to float
+    rounding, in 0.6x its CPU at 256² (the corners' indices and weights
+    worked out once for all channels, each corner one row gather)."""
+    c, h, w = channels.shape
+    y = np.clip(coords[0], 0, h - 1).ravel()
+    x = np.clip(coords[1], 0, w - 1).ravel()
+    y0 = np.minimum(y.astype(np.int32), h - 2)  # y >= 0: truncation is floor; the last row and column
+    x0 = np.minimum(x.astype(np.int32), w - 2)  # interpolate from the one before at weight 1
+    fy, fx = (y - y0).astype(np.float32)[:, None], (x - x0).astype(np.float32)[:, None]
+    i00 = y0 * w + x0
+    flat = np.ascontiguousarray(channels.reshape(c, -1).T)  # [H*W, C]: a corner's channels side by side
+    a, b = np.take(flat, i00, 0), np.take(flat, i00 + 1, 0)
+    top = a + (b - a) * fx
+    a, b = np.take(flat, i00 + w, 0), np.take(flat, i00 + w + 1, 0)
+    bottom = a + (b - a) * fx
+    return (top + (bottom - top) * fy).T.reshape(c, h, w)
 
 
 def warp_udp(udp: np.ndarray, u: np.ndarray, drawn: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -514,7 +540,8 @@ class SheetFitter:
                  colour_weight: float = COLOUR_WEIGHT, part_weight: float = PART_WEIGHT,
                  joint_part_weight: float = JOINT_PART_WEIGHT,
                  joint_fine_levels: int = JOINT_FINE_LEVELS, palette: str = PALETTE,
-                 joint_min_gain: float = JOINT_MIN_GAIN):
+                 joint_min_gain: float = JOINT_MIN_GAIN, separate_min_gain: float = SEPARATE_MIN_GAIN,
+                 separate_fine_levels: int = SEPARATE_FINE_LEVELS):
         if size < MIN_DRAWING_PX:
             raise ConfigError(f"--size must be at least {MIN_DRAWING_PX}, got {size}")
         if not 32 <= work <= size:
@@ -530,9 +557,13 @@ class SheetFitter:
         if joint_fine_levels not in (1, 2, 3):
             raise ConfigError(f"joint fine levels: choose 1, 2 or 3 (4, 2, 1 degree steps), got {joint_fine_levels}")
         self.joint_fine_levels = int(joint_fine_levels)
-        if not (math.isfinite(joint_min_gain) and joint_min_gain >= 0):
-            raise ConfigError(f"the joint search's minimum gain must be a finite number >= 0, got {joint_min_gain}")
-        self.joint_min_gain = float(joint_min_gain)
+        for what, gain in (("joint", joint_min_gain), ("separate", separate_min_gain)):
+            if not (math.isfinite(gain) and gain >= 0):
+                raise ConfigError(f"the {what} search's minimum gain must be a finite number >= 0, got {gain}")
+        self.joint_min_gain, self.separate_min_gain = float(joint_min_gain), float(separate_min_gain)
+        if separate_fine_levels not in (1, 2):
+            raise ConfigError(f"separate fine levels: choose 1 or 2 (4, 2 degree steps), got {separate_fine_levels}")
+        self.separate_fine_levels = int(separate_fine_levels)
         if palette not in PALETTE_MODES:
             raise ConfigError(f"palette {palette!r}: choose one of {', '.join(PALETTE_MODES)}")
         self.palette = palette
@@ -562,7 +593,8 @@ class SheetFitter:
     def cost_settings(self) -> dict:
         """The cost's settings (constructor arguments), for a worker's fitter to score alike."""
         return {"colour_weight": self.colour_weight, "part_weight": self.part_weight,
-                "joint_part_weight": self.joint_part_weight, "palette": self.palette}
+                "joint_part_weight": self.joint_part_weight, "palette": self.palette,
+                "separate_min_gain": self.separate_min_gain}
 
     def close(self) -> None:
         for toon in self._toons.values():
@@ -725,11 +757,12 @@ class SheetFitter:
                 best = (c, q)
         return best[1]
 
-    def _search(self, p: FitParams, target, steps: np.ndarray, free: np.ndarray, bounds, levels: int = 4):
+    def _search(self, p: FitParams, target, steps: np.ndarray, free: np.ndarray, bounds, levels: int = 4,
+                min_gain: float = 0.0):
         """:func:`pattern_search` over ``p``'s camera and pose against one drawing."""
-        return self._search_bones(p, target, steps, free, bounds, self.bones, levels)
+        return self._search_bones(p, target, steps, free, bounds, self.bones, levels, min_gain)
 
-    def _search_bones(self, p: FitParams, target, steps, free, bounds, bones, levels: int):
+    def _search_bones(self, p: FitParams, target, steps, free, bounds, bones, levels: int, min_gain: float = 0.0):
         """:meth:`_search` with the turns of ``bones``."""
         seen: dict[bytes, tuple[float, float, float]] = {}  # a sweep often tries a point again
 
@@ -739,7 +772,7 @@ class SheetFitter:
                 seen[key] = self._cost(FitParams.from_vector(v, bones, p.pose_yaw), *target)
             return seen[key]
 
-        x, (best, score, colour) = pattern_search(p.vector(bones), cost, steps, free, bounds, levels)
+        x, (best, score, colour) = pattern_search(p.vector(bones), cost, steps, free, bounds, levels, min_gain)
         return FitParams.from_vector(x, bones, p.pose_yaw), best, score, colour
 
     @staticmethod
@@ -771,8 +804,9 @@ class SheetFitter:
         free[:4] = True
         free[[4 + i for i in legs]] = True
         # both get the same legs-and-camera search, so neither wins by having been searched longer
-        p, cost = self._search(p, target, steps / 2, free, bounds, levels=1)[:2]
-        q, q_cost = self._search(swapped, target, steps / 2, free, bounds, levels=1)[:2]
+        gain = self.separate_min_gain
+        p, cost = self._search(p, target, steps / 2, free, bounds, levels=1, min_gain=gain)[:2]
+        q, q_cost = self._search(swapped, target, steps / 2, free, bounds, levels=1, min_gain=gain)[:2]
         return q if q_cost < cost - LEG_SWAP_MARGIN else p
 
     # -- the fit -------------------------------------------------------------
@@ -845,7 +879,8 @@ class SheetFitter:
             free_all[4:6] = False
         steps = np.array([4.0, 0.03, 0.03, 0.03, 16.0, 16.0] + [16.0] * nb)
         starts = [q for q, *_ in coarse.candidates[:POSE_CANDIDATES]]
-        rough = [self._search(q, target, steps, free_all, bounds(q), levels=2) for q in starts]
+        gain = self.separate_min_gain
+        rough = [self._search(q, target, steps, free_all, bounds(q), levels=2, min_gain=gain) for q in starts]
         p = min(rough, key=lambda c: c[1])[0]
         clock.stage("pose")
         trace("pose", [p])
@@ -853,7 +888,7 @@ class SheetFitter:
         clock.stage("legs")
         trace("legs", [p])
         fine = coarse.drawn(drawing, self.fine) if self.fine != self.work else target
-        p = self._search(p, fine, steps / 4, free_all, bounds(p), levels=2)[0]
+        p = self._search(p, fine, steps / 4, free_all, bounds(p), levels=self.separate_fine_levels, min_gain=gain)[0]
         clock.stage("pose_fine")
         trace("pose_fine", [p])
         return self._finish(p, drawing, name, label_yaw, coarse, clock)
@@ -1151,11 +1186,13 @@ class SheetFitter:
                        rig_mask=rig_mask, seconds=clock.seconds(), stages=dict(clock.stages))
 
 
-def pattern_search(x: np.ndarray, cost, steps: np.ndarray, free: np.ndarray, bounds, levels: int):
+def pattern_search(x: np.ndarray, cost, steps: np.ndarray, free: np.ndarray, bounds, levels: int,
+                   min_gain: float = 0.0):
     """Pattern search (coordinate descent with shrinking steps): each free
     parameter in turn tries ± its step (and keeps going while that helps);
-    steps halve when a sweep finds nothing. ``cost(v) -> (cost, *extra)``
-    -> (x, cost(x))."""
+    steps halve when a sweep finds nothing, or lowers the cost by less than
+    ``min_gain`` (the last sweeps of a level gain little and cost as much as
+    the first). ``cost(v) -> (cost, *extra)`` -> (x, cost(x))."""
     lo, hi = bounds
     x = np.asarray(x, np.float64).copy()
     best = cost(x)
@@ -1163,7 +1200,9 @@ def pattern_search(x: np.ndarray, cost, steps: np.ndarray, free: np.ndarray, bou
     for _ in range(levels):
         improved = True
         while improved:
+            start = best[0]
             x, best, improved = coordinate_sweep(x, best, cost, steps, free, lo, hi, PATTERN_TOLERANCE)
+            improved = improved and start - best[0] >= min_gain
         steps *= 0.5
     return x, best
 
