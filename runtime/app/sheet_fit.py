@@ -111,6 +111,14 @@ JOINT_MIN_GAIN = 0.003
 # steps, then 2). Measured in session 11 (docs/fit_sheet.md).
 SEPARATE_MIN_GAIN = 0.003
 SEPARATE_FINE_LEVELS = 2
+# Which labelled views of a joint fit keep their yaw free in the first pose level
+# (16 degree steps; the others are held at their label): "none", "side" (labels
+# within SIDE_LABEL_DEG of +-90: the side views, worst fitted with the yaws held)
+# or "all". Session 10: all free took the side views 0.0227 -> 0.0152 UDP error
+# but 10 of the other 12 views got worse (docs/fit_sheet.md).
+JOINT_FREE_YAWS_MODES = ("none", "side", "all")
+JOINT_FREE_YAWS = "none"
+SIDE_LABEL_DEG = 30.0
 FINE_WORK = 256  # side of the fine pose sweeps (thin limbs are a pixel or two wide at 128)
 POSE_CANDIDATES = 2  # coarse fits (yaws >= 30 degrees apart) that get a pose search
 # Weight of the colour-agreement term beside (1 - IoU): 0.25 let mirrored
@@ -541,7 +549,7 @@ class SheetFitter:
                  joint_part_weight: float = JOINT_PART_WEIGHT,
                  joint_fine_levels: int = JOINT_FINE_LEVELS, palette: str = PALETTE,
                  joint_min_gain: float = JOINT_MIN_GAIN, separate_min_gain: float = SEPARATE_MIN_GAIN,
-                 separate_fine_levels: int = SEPARATE_FINE_LEVELS):
+                 separate_fine_levels: int = SEPARATE_FINE_LEVELS, joint_free_yaws: str = JOINT_FREE_YAWS):
         if size < MIN_DRAWING_PX:
             raise ConfigError(f"--size must be at least {MIN_DRAWING_PX}, got {size}")
         if not 32 <= work <= size:
@@ -564,6 +572,9 @@ class SheetFitter:
         if separate_fine_levels not in (1, 2):
             raise ConfigError(f"separate fine levels: choose 1 or 2 (4, 2 degree steps), got {separate_fine_levels}")
         self.separate_fine_levels = int(separate_fine_levels)
+        if joint_free_yaws not in JOINT_FREE_YAWS_MODES:
+            raise ConfigError(f"joint free yaws {joint_free_yaws!r}: choose one of {', '.join(JOINT_FREE_YAWS_MODES)}")
+        self.joint_free_yaws = joint_free_yaws
         if palette not in PALETTE_MODES:
             raise ConfigError(f"palette {palette!r}: choose one of {', '.join(PALETTE_MODES)}")
         self.palette = palette
@@ -593,8 +604,7 @@ class SheetFitter:
     def cost_settings(self) -> dict:
         """The cost's settings (constructor arguments), for a worker's fitter to score alike."""
         return {"colour_weight": self.colour_weight, "part_weight": self.part_weight,
-                "joint_part_weight": self.joint_part_weight, "palette": self.palette,
-                "separate_min_gain": self.separate_min_gain}
+                "joint_part_weight": self.joint_part_weight, "palette": self.palette}
 
     def close(self) -> None:
         for toon in self._toons.values():
@@ -965,7 +975,8 @@ class SheetFitter:
                     lo[4 * k:4 * k + 4], hi[4 * k:4 * k + 4] = coarse[k].bounds(q)[0][:4], coarse[k].bounds(q)[1][:4]
 
             pose_only = free.copy()
-            pose_only[:4 * nv:4] = False  # yaws held
+            for k, c in enumerate(coarse):  # yaws held (the labelled views at their label), unless free_yaw
+                pose_only[4 * k] = self._free_yaw(c.label_yaw)
             x, cost = self._joint_search(split, x, False, steps, pose_only, lo, hi, levels=1)
             recamera()
             x, cost = self._joint_search(split, x, False, steps / 2, free, lo, hi, levels=1)
@@ -1000,6 +1011,14 @@ class SheetFitter:
             for n in names:
                 progress(f"{n}: warp")
         return [done[k] for k in range(nv)]
+
+    def _free_yaw(self, label_yaw: float | None) -> bool:
+        """Whether a joint fit's first pose level moves this view's yaw (``joint_free_yaws``)."""
+        if self.joint_free_yaws == "all":
+            return True
+        if self.joint_free_yaws == "side" and label_yaw is not None:
+            return abs(_yaw_gap(label_yaw, 0.0) - 90.0) <= SIDE_LABEL_DEG
+        return False
 
     def _sheet_palette(self, split: "_ViewSplit", coarse: list) -> Palette | None:
         """One palette match for a turnaround: the artist's palette is the same
