@@ -976,7 +976,7 @@ class SheetFitter:
 
             pose_only = free.copy()
             for k, c in enumerate(coarse):  # yaws held (the labelled views at their label), unless free_yaw
-                pose_only[4 * k] = self._free_yaw(c.label_yaw)
+                pose_only[4 * k] = first_level_yaw_free(self.joint_free_yaws, c.label_yaw)
             x, cost = self._joint_search(split, x, False, steps, pose_only, lo, hi, levels=1)
             recamera()
             x, cost = self._joint_search(split, x, False, steps / 2, free, lo, hi, levels=1)
@@ -1011,14 +1011,6 @@ class SheetFitter:
             for n in names:
                 progress(f"{n}: warp")
         return [done[k] for k in range(nv)]
-
-    def _free_yaw(self, label_yaw: float | None) -> bool:
-        """Whether a joint fit's first pose level moves this view's yaw (``joint_free_yaws``)."""
-        if self.joint_free_yaws == "all":
-            return True
-        if self.joint_free_yaws == "side" and label_yaw is not None:
-            return abs(_yaw_gap(label_yaw, 0.0) - 90.0) <= SIDE_LABEL_DEG
-        return False
 
     def _sheet_palette(self, split: "_ViewSplit", coarse: list) -> Palette | None:
         """One palette match for a turnaround: the artist's palette is the same
@@ -1247,6 +1239,16 @@ def coordinate_sweep(x: np.ndarray, best: tuple, cost, steps, free, lo, hi, tole
             if moved:
                 break
     return x, best, moved_any
+
+
+def first_level_yaw_free(mode: str, label_yaw: float | None) -> bool:
+    """Whether a joint fit's first pose level moves a view's yaw
+    (``JOINT_FREE_YAWS_MODES``): ``side`` frees the views labelled within
+    ``SIDE_LABEL_DEG`` of a side (+-90 degrees); unlabelled views are held too
+    (at their coarse yaw) unless ``all``."""
+    if mode == "all":
+        return True
+    return mode == "side" and label_yaw is not None and abs(_yaw_gap(label_yaw, 0.0) - 90.0) <= SIDE_LABEL_DEG
 
 
 def search_bounds(yaw: float, width: float, nb: int) -> tuple[np.ndarray, np.ndarray]:

@@ -61,3 +61,15 @@ def test_the_separate_search_settings_are_checked(gl_ctx, character):
         SheetFitter(gl_ctx, character, 128, 64, separate_min_gain=float("nan"))
     with pytest.raises(ConfigError, match="separate fine levels: choose 1 or 2"):
         SheetFitter(gl_ctx, character, 128, 64, separate_fine_levels=3)
+    with pytest.raises(ConfigError, match="joint free yaws 'sides': choose one of none, side, all"):
+        SheetFitter(gl_ctx, character, 128, 64, joint_free_yaws="sides")
+
+
+def test_the_side_views_are_the_ones_whose_yaw_the_first_joint_level_frees():
+    from conrt.runtime.app.sheet_fit import first_level_yaw_free
+
+    side = [label for label in (0.0, 45.0, 80.0, 90.0, -90.0, 270.0, 120.0, 135.0, 180.0, None)
+            if first_level_yaw_free("side", label)]
+    assert side == [80.0, 90.0, -90.0, 270.0, 120.0]
+    assert not any(first_level_yaw_free("none", label) for label in (0.0, 90.0, None))
+    assert all(first_level_yaw_free("all", label) for label in (0.0, 90.0, None))
