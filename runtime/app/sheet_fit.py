@@ -105,12 +105,13 @@ JOINT_FINE_LEVELS = 1
 # ways, every view rendered per pose trial): on the benchmark's sheet 0 the fine
 # stage's 7 sweeps gained 0.026, 0.028, 0.0024, 0.0018, 0.0014, 0.0009, 0.
 JOINT_MIN_GAIN = 0.003
-# The same rule for the separate fit's pose searches (pose, legs, fine pose; not the
-# coarse camera search, which a joint fit shares): 0 = each level until a sweep finds
-# nothing. SEPARATE_FINE_LEVELS: levels of its fine pose search at 256² (4 degree
-# steps, then 2). Measured in session 11 (docs/fit_sheet.md).
+# The same rule for the separate fit's fine pose search at 256² (its renders cost
+# ~1.7x one at 128²); SEPARATE_FINE_LEVELS: that search's levels (4 degree steps,
+# then 2). Not in the 128² pose and leg searches: there the end point decides which
+# of two candidates (or the swapped legs) wins, and ending them early sent a back
+# view's yaw 30 degrees off (session 11, docs/fit_sheet.md).
 SEPARATE_MIN_GAIN = 0.003
-SEPARATE_FINE_LEVELS = 2
+SEPARATE_FINE_LEVELS = 1
 # Which labelled views of a joint fit keep their yaw free in the first pose level
 # (16 degree steps; the others are held at their label): "none", "side" (labels
 # within SIDE_LABEL_DEG of +-90: the side views, worst fitted with the yaws held)
@@ -814,9 +815,8 @@ class SheetFitter:
         free[:4] = True
         free[[4 + i for i in legs]] = True
         # both get the same legs-and-camera search, so neither wins by having been searched longer
-        gain = self.separate_min_gain
-        p, cost = self._search(p, target, steps / 2, free, bounds, levels=1, min_gain=gain)[:2]
-        q, q_cost = self._search(swapped, target, steps / 2, free, bounds, levels=1, min_gain=gain)[:2]
+        p, cost = self._search(p, target, steps / 2, free, bounds, levels=1)[:2]
+        q, q_cost = self._search(swapped, target, steps / 2, free, bounds, levels=1)[:2]
         return q if q_cost < cost - LEG_SWAP_MARGIN else p
 
     # -- the fit -------------------------------------------------------------
@@ -889,8 +889,7 @@ class SheetFitter:
             free_all[4:6] = False
         steps = np.array([4.0, 0.03, 0.03, 0.03, 16.0, 16.0] + [16.0] * nb)
         starts = [q for q, *_ in coarse.candidates[:POSE_CANDIDATES]]
-        gain = self.separate_min_gain
-        rough = [self._search(q, target, steps, free_all, bounds(q), levels=2, min_gain=gain) for q in starts]
+        rough = [self._search(q, target, steps, free_all, bounds(q), levels=2) for q in starts]
         p = min(rough, key=lambda c: c[1])[0]
         clock.stage("pose")
         trace("pose", [p])
@@ -898,7 +897,8 @@ class SheetFitter:
         clock.stage("legs")
         trace("legs", [p])
         fine = coarse.drawn(drawing, self.fine) if self.fine != self.work else target
-        p = self._search(p, fine, steps / 4, free_all, bounds(p), levels=self.separate_fine_levels, min_gain=gain)[0]
+        p = self._search(p, fine, steps / 4, free_all, bounds(p), levels=self.separate_fine_levels,
+                         min_gain=self.separate_min_gain)[0]
         clock.stage("pose_fine")
         trace("pose_fine", [p])
         return self._finish(p, drawing, name, label_yaw, coarse, clock)
