@@ -384,8 +384,8 @@ def main() -> int:
                     help="a joint search level ends when a sweep gains less (default: JOINT_MIN_GAIN; 0: the search "
                          "before it)")
     ap.add_argument("--separate-min-gain", type=float, default=None,
-                    help="the separate fit's pose searches: a level ends when a sweep gains less (default: "
-                         "SEPARATE_MIN_GAIN; 0: the search before session 11)")
+                    help="the separate fit's fine pose search: a level ends when a sweep gains less (default: "
+                         "SEPARATE_MIN_GAIN; 0: each level until a sweep finds nothing)")
     ap.add_argument("--separate-fine-levels", type=int, default=None,
                     help="levels of the separate fit's fine pose search (default: SEPARATE_FINE_LEVELS)")
     ap.add_argument("--joint-free-yaws", default=None, choices=("none", "side", "all"),

@@ -105,18 +105,22 @@ JOINT_FINE_LEVELS = 1
 # ways, every view rendered per pose trial): on the benchmark's sheet 0 the fine
 # stage's 7 sweeps gained 0.026, 0.028, 0.0024, 0.0018, 0.0014, 0.0009, 0.
 JOINT_MIN_GAIN = 0.003
-# The same rule for the separate fit's fine pose search at 256² (its renders cost
-# ~1.7x one at 128²); SEPARATE_FINE_LEVELS: that search's levels (4 degree steps,
-# then 2). Not in the 128² pose and leg searches: there the end point decides which
-# of two candidates (or the swapped legs) wins, and ending them early sent a back
-# view's yaw 30 degrees off (session 11, docs/fit_sheet.md).
-SEPARATE_MIN_GAIN = 0.003
-SEPARATE_FINE_LEVELS = 1
+# The same rule for the separate fit's fine pose search at 256² (0: each level until
+# a sweep finds nothing), and that search's levels (4 degree steps, then 2). Session 11
+# measured both as a speed lever and kept main's search (docs/fit_sheet.md): one level
+# cut a 4-view turnaround fit to 0.73x the CPU at a UDP error of 0.0208 -> 0.0210, but
+# the drawings in their own poses went 0.0194 -> 0.0213 (7 of 8 views worse); the
+# gain 0.003 with two levels 0.0194 -> 0.0203. The gain in the 128² pose and leg
+# searches too sent a back view's yaw 30 degrees off (0.0170 -> 0.0449): there the
+# end point decides which of two candidates (or the swapped legs) wins.
+SEPARATE_MIN_GAIN = 0.0
+SEPARATE_FINE_LEVELS = 2
 # Which labelled views of a joint fit keep their yaw free in the first pose level
 # (16 degree steps; the others are held at their label): "none", "side" (labels
 # within SIDE_LABEL_DEG of +-90: the side views, worst fitted with the yaws held)
 # or "all". Session 10: all free took the side views 0.0227 -> 0.0152 UDP error
-# but 10 of the other 12 views got worse (docs/fit_sheet.md).
+# but 10 of the other 12 views got worse; session 11: the side views alone free,
+# 0.0140 -> 0.0173 over 16 views, 15 of them worse (docs/fit_sheet.md): held.
 JOINT_FREE_YAWS_MODES = ("none", "side", "all")
 JOINT_FREE_YAWS = "none"
 SIDE_LABEL_DEG = 30.0
