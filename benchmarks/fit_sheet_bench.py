@@ -184,7 +184,8 @@ def bench(sheets: int, seed: int, picture: Path | None, shading: bool = True, jo
           part_weight: float | None = None, methods=("separate", "joint"), colour_weight: float | None = None,
           joint_part_weight: float | None = None, joint_fine_levels: int | None = None,
           recoloured: bool = False, palette: str | None = None, joint_min_gain: float | None = None,
-          first_sheet: int = 0) -> dict:
+          first_sheet: int = 0, separate_min_gain: float | None = None,
+          separate_fine_levels: int | None = None, joint_free_yaws: str | None = None) -> dict:
     """Per mode (``per_view``: each drawing its own pose, the issue's
     benchmark; ``turnaround``: one pose per sheet, shared by its 4 views) and
     per method (``separate``: ``conrt fit-sheet``; ``joint``: ``conrt
@@ -201,8 +202,10 @@ def bench(sheets: int, seed: int, picture: Path | None, shading: bool = True, jo
     from conrt.characters.procedural import generate
     from conrt.runtime.app.session import fit_sheet_udps
     from conrt.runtime.app.sheet_fit import (COLOUR_WEIGHT, JOINT_FINE_LEVELS, JOINT_MIN_GAIN, JOINT_PART_WEIGHT,
-                                             PALETTE, PART_WEIGHT, FitParams, SheetFitter, downsample_drawing,
-                                             fit_picture, prepare_drawing)
+                                             JOINT_FREE_YAWS, PALETTE, PART_WEIGHT, SEPARATE_FINE_LEVELS,
+                                             SEPARATE_MIN_GAIN,
+                                             FitParams, SheetFitter, downsample_drawing, fit_picture,
+                                             prepare_drawing)
     from conrt.shaders import ToonPass, UdpPass, create_context, frame_character, release_context
     from conrt.training.fit_drawings import (Deviation, drawing_pose, make_drawing, make_turnaround, recolour,
                                              udp_error)
@@ -219,10 +222,14 @@ def bench(sheets: int, seed: int, picture: Path | None, shading: bool = True, jo
     joint_fine_levels = JOINT_FINE_LEVELS if joint_fine_levels is None else joint_fine_levels
     palette = PALETTE if palette is None else palette
     joint_min_gain = JOINT_MIN_GAIN if joint_min_gain is None else joint_min_gain
+    separate_min_gain = SEPARATE_MIN_GAIN if separate_min_gain is None else separate_min_gain
+    separate_fine_levels = SEPARATE_FINE_LEVELS if separate_fine_levels is None else separate_fine_levels
+    joint_free_yaws = JOINT_FREE_YAWS if joint_free_yaws is None else joint_free_yaws
     try:
         with SheetFitter(ctx, character, 256, part_weight=part_weight, colour_weight=colour_weight,
                          joint_part_weight=joint_part_weight, joint_fine_levels=joint_fine_levels,
-                         palette=palette, joint_min_gain=joint_min_gain) as fitter, ToonPass(ctx, 256, 256) as toon, \
+                         palette=palette, joint_min_gain=joint_min_gain, separate_min_gain=separate_min_gain,
+                         separate_fine_levels=separate_fine_levels, joint_free_yaws=joint_free_yaws) as fitter, ToonPass(ctx, 256, 256) as toon, \
                 UdpPass(ctx, 256, 256) as udp_pass:
             toon.set_character(character)
             udp_pass.set_character(character)
@@ -328,6 +335,8 @@ def bench(sheets: int, seed: int, picture: Path | None, shading: bool = True, jo
         "character_seed": seed, "first_sheet": first_sheet, "part_weight": part_weight, "joint_part_weight": joint_part_weight,
         "recoloured": recoloured, "palette": palette,
         "joint_fine_levels": joint_fine_levels, "joint_min_gain": joint_min_gain,
+        "separate_min_gain": separate_min_gain, "separate_fine_levels": separate_fine_levels,
+        "joint_free_yaws": joint_free_yaws,
         "colour_weight": colour_weight, "sheets": sheets, "views_per_sheet": len(LABELS),
         "labels": list(LABELS),
         "modes": {"per_view": "each drawing its own pose (seeds 1000 * sheet + view)",
@@ -374,6 +383,14 @@ def main() -> int:
     ap.add_argument("--joint-min-gain", type=float, default=None,
                     help="a joint search level ends when a sweep gains less (default: JOINT_MIN_GAIN; 0: the search "
                          "before it)")
+    ap.add_argument("--separate-min-gain", type=float, default=None,
+                    help="the separate fit's fine pose search: a level ends when a sweep gains less (default: "
+                         "SEPARATE_MIN_GAIN; 0: each level until a sweep finds nothing)")
+    ap.add_argument("--separate-fine-levels", type=int, default=None,
+                    help="levels of the separate fit's fine pose search (default: SEPARATE_FINE_LEVELS)")
+    ap.add_argument("--joint-free-yaws", default=None, choices=("none", "side", "all"),
+                    help="the joint fit's first pose level: which labelled views keep their yaw free "
+                         "(default: JOINT_FREE_YAWS)")
     args = ap.parse_args()
     modes = tuple(m.strip() for m in args.modes.split(",") if m.strip())
     if not modes or set(modes) - {"per_view", "turnaround"}:
@@ -382,7 +399,8 @@ def main() -> int:
                    args.turnaround_picture, args.part_weight,
                    tuple(m.strip() for m in args.methods.split(",") if m.strip()), args.colour_weight,
                    args.joint_part_weight, args.joint_fine_levels, args.recolour, args.palette,
-                   args.joint_min_gain, args.first_sheet)
+                   args.joint_min_gain, args.first_sheet, args.separate_min_gain, args.separate_fine_levels,
+                   args.joint_free_yaws)
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(result, indent=1))
     print(json.dumps({mode: {method: {"summary": r["summary"], "shading_l1": r["shading_l1"]}

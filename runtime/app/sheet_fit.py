@@ -105,6 +105,25 @@ JOINT_FINE_LEVELS = 1
 # ways, every view rendered per pose trial): on the benchmark's sheet 0 the fine
 # stage's 7 sweeps gained 0.026, 0.028, 0.0024, 0.0018, 0.0014, 0.0009, 0.
 JOINT_MIN_GAIN = 0.003
+# The same rule for the separate fit's fine pose search at 256² (0: each level until
+# a sweep finds nothing), and that search's levels (4 degree steps, then 2). Session 11
+# measured both as a speed lever and kept main's search (docs/fit_sheet.md): one level
+# cut a 4-view turnaround fit to 0.73x the CPU at a UDP error of 0.0208 -> 0.0210, but
+# the drawings in their own poses went 0.0194 -> 0.0213 (7 of 8 views worse); the
+# gain 0.003 with two levels 0.0194 -> 0.0203. The gain in the 128² pose and leg
+# searches too sent a back view's yaw 30 degrees off (0.0170 -> 0.0449): there the
+# end point decides which of two candidates (or the swapped legs) wins.
+SEPARATE_MIN_GAIN = 0.0
+SEPARATE_FINE_LEVELS = 2
+# Which labelled views of a joint fit keep their yaw free in the first pose level
+# (16 degree steps; the others are held at their label): "none", "side" (labels
+# within SIDE_LABEL_DEG of +-90: the side views, worst fitted with the yaws held)
+# or "all". Session 10: all free took the side views 0.0227 -> 0.0152 UDP error
+# but 10 of the other 12 views got worse; session 11: the side views alone free,
+# 0.0140 -> 0.0173 over 16 views, 15 of them worse (docs/fit_sheet.md): held.
+JOINT_FREE_YAWS_MODES = ("none", "side", "all")
+JOINT_FREE_YAWS = "none"
+SIDE_LABEL_DEG = 30.0
 FINE_WORK = 256  # side of the fine pose sweeps (thin limbs are a pixel or two wide at 128)
 POSE_CANDIDATES = 2  # coarse fits (yaws >= 30 degrees apart) that get a pose search
 # Weight of the colour-agreement term beside (1 - IoU): 0.25 let mirrored
@@ -429,7 +448,7 @@ def residual_warp(moving: np.ndarray, fixed: np.ndarray, iterations: int = 80, s
     (an arm over the body, the hair line) pull too; ``outline_iterations``
     more steps on the SDF alone then bring the outline back onto the drawn
     one where the colours pulled it off."""
-    from scipy.ndimage import gaussian_filter, map_coordinates, zoom  # lazy: scipy only on this path
+    from scipy.ndimage import gaussian_filter, zoom  # lazy: scipy only on this path
 
     h, w = fixed.shape
     clip = clip or max(8.0, 0.08 * h)
@@ -453,8 +472,7 @@ def residual_warp(moving: np.ndarray, fixed: np.ndarray, iterations: int = 80, s
         gg = (g * g).sum((0, 1))
         grid = np.mgrid[0:fix.shape[0], 0:fix.shape[1]].astype(np.float32)
         for _ in range(iters):
-            coords = grid + u
-            mw = np.stack([map_coordinates(c, coords, order=1, mode="nearest") for c in m])
+            mw = _bilinear(m, grid + u)
             diff = mw - f  # [C, H, W]
             num = (diff[:, None] * g).sum(0)  # [2, H, W]
             denom = gg + (diff * diff).sum(0)
@@ -475,6 +493,27 @@ def residual_warp(moving: np.ndarray, fixed: np.ndarray, iterations: int = 80, s
     if use_colour and outline_iterations > 0:
         u = run(moving, fixed, 1.0, u, outline_iterations, sigma, clip, colour=False)
     return u
+
+
+def _bilinear(channels: np.ndarray, coords: np.ndarray) -> np.ndarray:
+    """``channels`` [C, H, W] f32 sampled at ``coords`` [2, H, W] (y, x in
+    pixels), bilinear, coordinates clamped to the image: scipy's
+    ``map_coordinates(order=1, mode="nearest")`` per channel, to float
+    rounding, in 0.6x its CPU at 256² (the corners' indices and weights
+    worked out once for all channels, each corner one row gather)."""
+    c, h, w = channels.shape
+    y = np.clip(coords[0], 0, h - 1).ravel()
+    x = np.clip(coords[1], 0, w - 1).ravel()
+    y0 = np.minimum(y.astype(np.int32), h - 2)  # y >= 0: truncation is floor; the last row and column
+    x0 = np.minimum(x.astype(np.int32), w - 2)  # interpolate from the one before at weight 1
+    fy, fx = (y - y0).astype(np.float32)[:, None], (x - x0).astype(np.float32)[:, None]
+    i00 = y0 * w + x0
+    flat = np.ascontiguousarray(channels.reshape(c, -1).T)  # [H*W, C]: a corner's channels side by side
+    a, b = np.take(flat, i00, 0), np.take(flat, i00 + 1, 0)
+    top = a + (b - a) * fx
+    a, b = np.take(flat, i00 + w, 0), np.take(flat, i00 + w + 1, 0)
+    bottom = a + (b - a) * fx
+    return (top + (bottom - top) * fy).T.reshape(c, h, w)
 
 
 def warp_udp(udp: np.ndarray, u: np.ndarray, drawn: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -514,7 +553,8 @@ class SheetFitter:
                  colour_weight: float = COLOUR_WEIGHT, part_weight: float = PART_WEIGHT,
                  joint_part_weight: float = JOINT_PART_WEIGHT,
                  joint_fine_levels: int = JOINT_FINE_LEVELS, palette: str = PALETTE,
-                 joint_min_gain: float = JOINT_MIN_GAIN):
+                 joint_min_gain: float = JOINT_MIN_GAIN, separate_min_gain: float = SEPARATE_MIN_GAIN,
+                 separate_fine_levels: int = SEPARATE_FINE_LEVELS, joint_free_yaws: str = JOINT_FREE_YAWS):
         if size < MIN_DRAWING_PX:
             raise ConfigError(f"--size must be at least {MIN_DRAWING_PX}, got {size}")
         if not 32 <= work <= size:
@@ -530,9 +570,16 @@ class SheetFitter:
         if joint_fine_levels not in (1, 2, 3):
             raise ConfigError(f"joint fine levels: choose 1, 2 or 3 (4, 2, 1 degree steps), got {joint_fine_levels}")
         self.joint_fine_levels = int(joint_fine_levels)
-        if not (math.isfinite(joint_min_gain) and joint_min_gain >= 0):
-            raise ConfigError(f"the joint search's minimum gain must be a finite number >= 0, got {joint_min_gain}")
-        self.joint_min_gain = float(joint_min_gain)
+        for what, gain in (("joint", joint_min_gain), ("separate", separate_min_gain)):
+            if not (math.isfinite(gain) and gain >= 0):
+                raise ConfigError(f"the {what} search's minimum gain must be a finite number >= 0, got {gain}")
+        self.joint_min_gain, self.separate_min_gain = float(joint_min_gain), float(separate_min_gain)
+        if separate_fine_levels not in (1, 2):
+            raise ConfigError(f"separate fine levels: choose 1 or 2 (4, 2 degree steps), got {separate_fine_levels}")
+        self.separate_fine_levels = int(separate_fine_levels)
+        if joint_free_yaws not in JOINT_FREE_YAWS_MODES:
+            raise ConfigError(f"joint free yaws {joint_free_yaws!r}: choose one of {', '.join(JOINT_FREE_YAWS_MODES)}")
+        self.joint_free_yaws = joint_free_yaws
         if palette not in PALETTE_MODES:
             raise ConfigError(f"palette {palette!r}: choose one of {', '.join(PALETTE_MODES)}")
         self.palette = palette
@@ -725,11 +772,12 @@ class SheetFitter:
                 best = (c, q)
         return best[1]
 
-    def _search(self, p: FitParams, target, steps: np.ndarray, free: np.ndarray, bounds, levels: int = 4):
+    def _search(self, p: FitParams, target, steps: np.ndarray, free: np.ndarray, bounds, levels: int = 4,
+                min_gain: float = 0.0):
         """:func:`pattern_search` over ``p``'s camera and pose against one drawing."""
-        return self._search_bones(p, target, steps, free, bounds, self.bones, levels)
+        return self._search_bones(p, target, steps, free, bounds, self.bones, levels, min_gain)
 
-    def _search_bones(self, p: FitParams, target, steps, free, bounds, bones, levels: int):
+    def _search_bones(self, p: FitParams, target, steps, free, bounds, bones, levels: int, min_gain: float = 0.0):
         """:meth:`_search` with the turns of ``bones``."""
         seen: dict[bytes, tuple[float, float, float]] = {}  # a sweep often tries a point again
 
@@ -739,7 +787,7 @@ class SheetFitter:
                 seen[key] = self._cost(FitParams.from_vector(v, bones, p.pose_yaw), *target)
             return seen[key]
 
-        x, (best, score, colour) = pattern_search(p.vector(bones), cost, steps, free, bounds, levels)
+        x, (best, score, colour) = pattern_search(p.vector(bones), cost, steps, free, bounds, levels, min_gain)
         return FitParams.from_vector(x, bones, p.pose_yaw), best, score, colour
 
     @staticmethod
@@ -853,7 +901,8 @@ class SheetFitter:
         clock.stage("legs")
         trace("legs", [p])
         fine = coarse.drawn(drawing, self.fine) if self.fine != self.work else target
-        p = self._search(p, fine, steps / 4, free_all, bounds(p), levels=2)[0]
+        p = self._search(p, fine, steps / 4, free_all, bounds(p), levels=self.separate_fine_levels,
+                         min_gain=self.separate_min_gain)[0]
         clock.stage("pose_fine")
         trace("pose_fine", [p])
         return self._finish(p, drawing, name, label_yaw, coarse, clock)
@@ -930,7 +979,8 @@ class SheetFitter:
                     lo[4 * k:4 * k + 4], hi[4 * k:4 * k + 4] = coarse[k].bounds(q)[0][:4], coarse[k].bounds(q)[1][:4]
 
             pose_only = free.copy()
-            pose_only[:4 * nv:4] = False  # yaws held
+            for k, c in enumerate(coarse):  # yaws held (the labelled views at their label), unless free_yaw
+                pose_only[4 * k] = first_level_yaw_free(self.joint_free_yaws, c.label_yaw)
             x, cost = self._joint_search(split, x, False, steps, pose_only, lo, hi, levels=1)
             recamera()
             x, cost = self._joint_search(split, x, False, steps / 2, free, lo, hi, levels=1)
@@ -1151,11 +1201,13 @@ class SheetFitter:
                        rig_mask=rig_mask, seconds=clock.seconds(), stages=dict(clock.stages))
 
 
-def pattern_search(x: np.ndarray, cost, steps: np.ndarray, free: np.ndarray, bounds, levels: int):
+def pattern_search(x: np.ndarray, cost, steps: np.ndarray, free: np.ndarray, bounds, levels: int,
+                   min_gain: float = 0.0):
     """Pattern search (coordinate descent with shrinking steps): each free
     parameter in turn tries ± its step (and keeps going while that helps);
-    steps halve when a sweep finds nothing. ``cost(v) -> (cost, *extra)``
-    -> (x, cost(x))."""
+    steps halve when a sweep finds nothing, or lowers the cost by less than
+    ``min_gain`` (the last sweeps of a level gain little and cost as much as
+    the first). ``cost(v) -> (cost, *extra)`` -> (x, cost(x))."""
     lo, hi = bounds
     x = np.asarray(x, np.float64).copy()
     best = cost(x)
@@ -1163,7 +1215,9 @@ def pattern_search(x: np.ndarray, cost, steps: np.ndarray, free: np.ndarray, bou
     for _ in range(levels):
         improved = True
         while improved:
+            start = best[0]
             x, best, improved = coordinate_sweep(x, best, cost, steps, free, lo, hi, PATTERN_TOLERANCE)
+            improved = improved and start - best[0] >= min_gain
         steps *= 0.5
     return x, best
 
@@ -1189,6 +1243,16 @@ def coordinate_sweep(x: np.ndarray, best: tuple, cost, steps, free, lo, hi, tole
             if moved:
                 break
     return x, best, moved_any
+
+
+def first_level_yaw_free(mode: str, label_yaw: float | None) -> bool:
+    """Whether a joint fit's first pose level moves a view's yaw
+    (``JOINT_FREE_YAWS_MODES``): ``side`` frees the views labelled within
+    ``SIDE_LABEL_DEG`` of a side (+-90 degrees); unlabelled views are held too
+    (at their coarse yaw) unless ``all``."""
+    if mode == "all":
+        return True
+    return mode == "side" and label_yaw is not None and abs(_yaw_gap(label_yaw, 0.0) - 90.0) <= SIDE_LABEL_DEG
 
 
 def search_bounds(yaw: float, width: float, nb: int) -> tuple[np.ndarray, np.ndarray]:
