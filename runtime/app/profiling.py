@@ -73,7 +73,7 @@ def eager_full_frame(model, sheet_rgb, sheet_mask, udp):
 
 def measure_size(size: int, frames: int = 10, warmup: int = 2, backend: str = "auto", character=None, sheet=None,
                  weights=None, model=None, baseline_frames: int | None = None, correspondence: str = "auto",
-                 backend_options: dict | None = None, antialias="off", shade_workers: int = 1) -> dict:
+                 backend_options: dict | None = None, antialias="off", shade_workers="auto") -> dict:
     """One row of the bench: {"fps", "<stage>_ms", ...} for frame size ``size``
     (``correspondence``, ``backend_options``, ``antialias``: as ``RuntimeSpec``'s; the
     raster and read-back stages include the correspondence pass when the sheet uses
@@ -160,6 +160,7 @@ def measure_size(size: int, frames: int = 10, warmup: int = 2, backend: str = "a
         "frames": frames,
         "correspondence": correspondence,
         "antialias": rt.raster.antialias,
+        "shade_workers": rt.shade_workers,  # frames shaded at once (RuntimeSpec.shade_workers, resolved)
         "load_average_1min": round(os.getloadavg()[0], 2),
     })
     return row

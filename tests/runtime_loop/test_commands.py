@@ -96,6 +96,7 @@ def test_render_mp4(tmp_path, user_character, user_sheet, xs_weights):
     (["--weights", "/nonexistent/w.safetensors"], CheckpointError, "no such weights"),
     (["-o", "{tmp}/out.avi"], ConfigError, "unknown output kind"),
     (["--atlas", "{tmp}/atlas.jpg", "-o", "{tmp}/f/"], ConfigError, "atlas is a .png"),
+    (["--shade-workers", "2"], ConfigError, "exact correspondences only"),  # conr-xs: no sheet views
 ])
 def test_render_bad_inputs_are_clear_errors(tmp_path, xs_weights, user_character, user_sheet, extra, error, match):
     empty = tmp_path / "empty"
@@ -137,6 +138,7 @@ def test_bench_json_is_one_object_keyed_by_size(user_character, user_sheet, xs_w
                 "baseline_ms", "shade_speedup_vs_baseline"):
         assert isinstance(row[key], float) and row[key] >= 0, key
     assert row["fps"] > 0 and row["shade_ms"] > 0 and row["backend"] == "torch"
+    assert row["shade_workers"] == 1  # the default where the backend cannot shade two frames at once
 
 
 def test_bench_compares_the_new_default_with_the_table_in_one_run():
@@ -151,6 +153,8 @@ def test_bench_compares_the_new_default_with_the_table_in_one_run():
     assert "exact correspondences" in result["auto"]["64"]["sheet"]
     assert "correspondences" not in result["table"]["64"]["sheet"]
     assert all(v["64"]["fps"] > 0 for v in result.values())
+    # the default shades two frames at once where it can (exact on gl-lookup), the table one
+    assert result["auto"]["64"]["shade_workers"] == 2 and result["table"]["64"]["shade_workers"] == 1
     # the process's CPU time per frame (all threads): the load-independent cost
     assert all(isinstance(v["64"]["cpu_ms"], float) and v["64"]["cpu_ms"] > 0 for v in result.values())
 
