@@ -162,6 +162,8 @@ def main(argv=None) -> int:
                     "fps": [v["fps"] for v in vals], "cpu_ms": [v["cpu_ms"] for v in vals],
                     "shade_ms": [v["shade_ms"] for v in vals], "raster_ms": [v["raster_ms"] for v in vals],
                     "readback_ms": [v["readback_ms"] for v in vals],
+                    # frames shaded at once (the bench row says so since session 11; before: always 1)
+                    "shade_workers": [v.get("shade_workers", 1) for v in vals],
                     "load_1min": [v["load_average_1min"] for v in vals]}
     for mode, by_size in summary.items():
         for size, s in by_size.items():
