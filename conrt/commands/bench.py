@@ -71,9 +71,10 @@ def register(subparsers) -> None:
 def run(args) -> int:
     # (PyBullet's "build time" banner on stdout is kept out of --json by physics.world)
     from conrt.runtime.app.profiling import measure  # lazy: torch, not at CLI startup
-    from conrt.runtime.app.frame_loop import STAGES  # lazy: torch, not at CLI startup
+    from conrt.runtime.app.frame_loop import STAGES, check_shade_workers  # lazy: torch, not at CLI startup
 
     sizes = parse_sizes(args.sizes)
+    check_shade_workers(shade_workers(args), realtime=False)  # before the model loads
     if args.frames < 1:
         raise ConfigError(f"--frames must be at least 1, got {args.frames}")
     if args.warmup < 0:

@@ -57,15 +57,16 @@ def add_antialias_argument(p: argparse.ArgumentParser, default: str) -> None:
 def add_shade_workers_argument(p: argparse.ArgumentParser) -> None:
     """``--shade-workers auto|1|2`` for the commands that take every frame in order (render, bench);
     checked by RuntimeSpec.check / build_runtime (frame_loop.choose_shade_workers: the one rule)."""
-    p.add_argument("--shade-workers", default="auto", choices=("auto", "1", "2"), dest="shade_workers",
+    p.add_argument("--shade-workers", default="auto", metavar="auto|1|2", dest="shade_workers",
                    help="frames shaded at once (default auto: 2 where the backend can, gl-lookup on ONNX Runtime "
                         "with exact correspondences, else 1); the same frames either way")
 
 
 def shade_workers(args):
-    """``--shade-workers`` as RuntimeSpec takes it: "auto", 1 or 2."""
-    value = getattr(args, "shade_workers", "auto")
-    return value if value == "auto" else int(value)
+    """``--shade-workers`` as RuntimeSpec takes it: "auto", 1 or 2 (anything else is left for
+    frame_loop.check_shade_workers to refuse, naming the choices: a one-line error, rc 1)."""
+    value = str(getattr(args, "shade_workers", "auto")).strip()
+    return int(value) if value.isdigit() else value
 
 
 def runtime_spec(args, **overrides):

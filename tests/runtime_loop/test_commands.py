@@ -97,6 +97,8 @@ def test_render_mp4(tmp_path, user_character, user_sheet, xs_weights):
     (["-o", "{tmp}/out.avi"], ConfigError, "unknown output kind"),
     (["--atlas", "{tmp}/atlas.jpg", "-o", "{tmp}/f/"], ConfigError, "atlas is a .png"),
     (["--shade-workers", "2"], ConfigError, "exact correspondences only"),  # conr-xs: no sheet views
+    (["--shade-workers", "3"], ConfigError, "auto, 1 or 2"),
+    (["--shade-workers", "many"], ConfigError, "auto, 1 or 2"),
 ])
 def test_render_bad_inputs_are_clear_errors(tmp_path, xs_weights, user_character, user_sheet, extra, error, match):
     empty = tmp_path / "empty"
@@ -162,6 +164,8 @@ def test_bench_compares_the_new_default_with_the_table_in_one_run():
 def test_bench_names_a_bad_mode():
     with pytest.raises(ConfigError, match="--modes takes comma-separated correspondence modes"):
         _run(["bench", "--sizes", "64", "--modes", "auto,voxels"])
+    with pytest.raises(ConfigError, match="auto, 1 or 2"):
+        _run(["bench", "--sizes", "64", "--shade-workers", "4"])
 
 
 # ---------------------------------------------------------------------------
