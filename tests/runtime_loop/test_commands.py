@@ -72,6 +72,19 @@ def test_render_user_glb_and_sheet_to_png_frames_and_atlas(tmp_path, user_charac
     assert not meta["meta"]["premultipliedAlpha"]
 
 
+def test_render_shades_two_frames_at_once_by_default_with_the_same_frames(tmp_path, capsys):
+    """The default (embedded conr-rt, sample sheet: exact correspondences on gl-lookup) shades two
+    frames at once in ``conrt render``; ``--shade-workers 1`` writes the same PNGs byte for byte."""
+    pngs = {}
+    for workers, says in (("auto", "2 shading threads"), ("1", "1 shading thread)")):
+        out = tmp_path / workers
+        assert _run(["render", "--clip", "walk", "--frames", "4", "--size", "64", "--antialias", "off",
+                     "--shade-workers", workers, "-o", str(out) + "/"]) == 0
+        assert says in capsys.readouterr().out
+        pngs[workers] = [p.read_bytes() for p in sorted(out.glob("frame_*.png"))]
+    assert len(pngs["auto"]) == 4 and pngs["auto"] == pngs["1"]
+
+
 def test_render_mp4(tmp_path, user_character, user_sheet, xs_weights):
     import imageio.v2 as iio
 
