@@ -380,6 +380,10 @@ def compare(args) -> int:
                          "threads_ms": {k: statistics.median(r["loop"]["threads_ms"].get(k, 0.0) for r in rows)
                                         for k in sorted(threads)},
                          "load_1min": [r["loop"]["load_1min"] for r in rows]}
+        steps = {k for r in rows for k in r["loop"].get("frame_loop_ms", {})}
+        if steps:  # the frame loop's thread by step (runs of this script since session 11)
+            medians[name]["frame_loop_ms"] = {k: statistics.median(r["loop"].get("frame_loop_ms", {}).get(k, 0.0)
+                                                                   for r in rows) for k in sorted(steps)}
         if rows and all("banded_fusion" in r for r in rows):  # this checkout's banded fusion vs its whole graph
             medians[name]["banded_fusion"] = {k: statistics.median(r["banded_fusion"][k] for r in rows)
                                               for k in ("whole_cpu_ms", "banded_cpu_ms", "ratio")}
