@@ -172,6 +172,8 @@ def test_bench_compares_the_new_default_with_the_table_in_one_run():
     assert result["auto"]["64"]["shade_workers"] == 2 and result["table"]["64"]["shade_workers"] == 1
     # the process's CPU time per frame (all threads): the load-independent cost
     assert all(isinstance(v["64"]["cpu_ms"], float) and v["64"]["cpu_ms"] > 0 for v in result.values())
+    # of it, one-time graph exports during the timed frames (gl-lookup's band graphs), said apart
+    assert all(0 <= v["64"]["export_cpu_ms"] <= v["64"]["cpu_ms"] for v in result.values())
 
 
 def test_bench_names_a_bad_mode():
