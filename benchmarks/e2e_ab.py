@@ -16,7 +16,7 @@ speed work must change the pictures by float rounding only (the fusion
 graph's own test bounds it at 4x FusionNet's float32 error, ~1e-6).
 
 Usage: python benchmarks/e2e_ab.py [--baseline ab8cd6d] [--sizes 128,256,512] [--frames 30]
-       [--rounds 3] [--modes auto] [--compare-frames 8] [--json benchmarks/results/e2e_ab.json]
+       [--rounds 3] [--modes auto] [--warmup 10] [--compare-frames 8] [--json benchmarks/results/e2e_ab.json]
        [--docs docs/runtime.md --marker e2e-ab] [--table-only]
        (--docs replaces the table between the marker's begin/end comments;
        --table-only rebuilds it from the JSON without measuring)
@@ -102,7 +102,8 @@ def compare_frames(base: Path, n: int, tmp: Path) -> dict:
 
 def run_bench(source: Path, args: argparse.Namespace) -> dict:
     cmd = [sys.executable, "-c", _LAUNCH, str(source), "-q", "bench", "--json", "--sizes", args.sizes,
-           "--frames", str(args.frames), "--modes", args.modes]
+           "--frames", str(args.frames), "--modes", args.modes] + \
+        (["--warmup", str(args.warmup)] if args.warmup is not None else [])
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=1800, env={**os.environ, "DISPLAY": ""})
     if proc.returncode != 0:
         raise SystemExit(f"bench of {source} failed:\n{proc.stderr[-3000:]}")
@@ -117,6 +118,10 @@ def main(argv=None) -> int:
     ap.add_argument("--frames", type=int, default=30)
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--modes", default="auto")
+    ap.add_argument("--warmup", type=int, default=None,
+                    help="untimed frames per size (default: the bench's, 2); gl-lookup exports its band graphs "
+                         "on a thread of its own while the first frames run (~2 s of CPU each, the bench's "
+                         "export_cpu_ms): ~10 keeps most of them out of the timed frames")
     ap.add_argument("--compare-frames", type=int, default=8,
                     help="frames shaded by both versions and compared (0: skip)")
     ap.add_argument("--json", type=Path, default=ROOT / "benchmarks" / "results" / "e2e_ab.json")
@@ -162,6 +167,11 @@ def main(argv=None) -> int:
                     "fps": [v["fps"] for v in vals], "cpu_ms": [v["cpu_ms"] for v in vals],
                     "shade_ms": [v["shade_ms"] for v in vals], "raster_ms": [v["raster_ms"] for v in vals],
                     "readback_ms": [v["readback_ms"] for v in vals],
+                    # frames shaded at once (the bench row says so since session 11; before: always 1)
+                    "shade_workers": [v.get("shade_workers", 1) for v in vals],
+                    # of cpu_ms: a band graph exported during the timed frames (this checkout's bench
+                    # says so since session 11; None: the version's bench does not)
+                    "export_cpu_ms": [v.get("export_cpu_ms") for v in vals],
                     "load_1min": [v["load_average_1min"] for v in vals]}
     for mode, by_size in summary.items():
         for size, s in by_size.items():
@@ -170,7 +180,8 @@ def main(argv=None) -> int:
             print(f"{mode} {size}²: CPU ms/frame {s['baseline']['cpu_ms_median']} -> {s['head']['cpu_ms_median']} "
                   f"({s['cpu_ratio']}x), fps {s['baseline']['fps_median']} -> {s['head']['fps_median']} "
                   f"({s['fps_ratio']}x), loads {s['baseline']['load_1min']} / {s['head']['load_1min']}")
-    out = {"what": f"interleaved conrt bench --sizes {args.sizes} --frames {args.frames} --modes {args.modes}, "
+    out = {"what": f"interleaved conrt bench --sizes {args.sizes} --frames {args.frames} --modes {args.modes}"
+                   f"{f' --warmup {args.warmup}' if args.warmup is not None else ''}, "
                    f"{args.rounds} rounds: {args.baseline} (baseline) vs {head}{' + uncommitted' if dirty else ''}",
            "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
            "machine": f"{platform.machine()} python {platform.python_version()}, {os.cpu_count()} CPUs",

@@ -7,7 +7,8 @@ the fusion graph's ONNX Runtime ops by type.
    correspondence draws: llvmpipe's vertex and geometry stages run on the
    calling thread; read-back; the bench's output conversion), the shading
    thread (ONNX Runtime), llvmpipe's rasterizer threads (fragment work),
-   the physics thread; each thread's run-queue wait (runnable, no core free:
+   the physics thread; the frame loop's thread by step (``frame_loop_ms``:
+   thread CPU of each step, nested as the calls are); each thread's run-queue wait (runnable, no core free:
    /proc/self/task/*/schedstat), the cores the process kept busy (CPU / wall),
    and the pipeline's overlap (``overlap``: frames shaded at once on average,
    the share of the wall with none shading, the producer's stages). Where the
@@ -104,16 +105,86 @@ def overlap(stats: list, wall: float) -> dict:
             "output_ms": round(statistics.median(s.output_ms for s in stats), 2)}
 
 
+# the frame loop's own steps (the caller's thread: it owns the GL context, where llvmpipe runs the
+# vertex and geometry stages), by (class path, method, label); the labels nest as the calls do
+FRAME_LOOP_PARTS = (
+    ("conrt.runtime.app.frame_loop:RasterStage", "camera", "camera (orbit matrices)"),
+    ("conrt.shaders.geometry:SkinnedGeometry", "update", "udp: pose upload (joint matrices, sim points)"),
+    ("conrt.shaders.udp_pass:UdpPass", "render", "udp: render (upload + skinning feedback + draw)"),
+    ("conrt.shaders.udp_pass:UdpPass", "_draw", "udp: the draw (llvmpipe vertex + geometry stage, set-up)"),
+    ("conrt.shaders.correspondence_pass:CorrespondencePass", "render", "correspondences: covered box + resolve draws"),
+    ("conrt.shaders.correspondence_pass:CorrespondencePass", "_covered_box", "correspondences: covered box read-back"),
+    ("conrt.shaders.correspondence_pass:CorrespondencePass", "read", "correspondences: read-back + [M, 4, H, W] layout"),
+    ("conrt.runtime.app.frame_loop:RasterStage", "read_buffers", "udp read-back"),
+    ("conrt.runtime.app.frame_loop:Runtime", "_finish", "frame hand-over (stats)"),
+)
+
+
+class FrameLoopParts:
+    """Thread CPU of the frame loop's steps (``FRAME_LOOP_PARTS``), counted on the thread that
+    enters the block only: each method is wrapped at class level while the block runs."""
+
+    def __init__(self):
+        self.ms = collections.defaultdict(float)
+        self._saved = []
+
+    def __enter__(self):
+        import functools
+        import importlib
+
+        me = threading.get_ident()
+        for path, name, label in FRAME_LOOP_PARTS:
+            module, cls = path.split(":")
+            owner = getattr(importlib.import_module(module), cls, None)
+            fn = getattr(owner, name, None)
+            if fn is None:  # a baseline's code without it
+                continue
+
+            def timed(*a, _fn=fn, _label=label, **k):
+                if threading.get_ident() != me:
+                    return _fn(*a, **k)
+                t = time.thread_time()
+                try:
+                    return _fn(*a, **k)
+                finally:
+                    self.ms[_label] += time.thread_time() - t
+            self._saved.append((owner, name, fn))
+            setattr(owner, name, functools.wraps(fn)(timed))
+        return self
+
+    def __exit__(self, *exc):
+        for owner, name, fn in reversed(self._saved):
+            setattr(owner, name, fn)
+        self._saved = []
+
+    def per_frame(self, frames: int, total_s: float, output_s: float) -> dict:
+        out = {k: round(v / frames * 1e3, 2) for k, v in sorted(self.ms.items(), key=lambda kv: -kv[1])}
+        out["output (bench sink: to_straight_u8)"] = round(output_s / frames * 1e3, 2)
+        out["total (the thread)"] = round(total_s / frames * 1e3, 2)
+        return out
+
+
 def loop_profile(size: int, frames: int) -> tuple[dict, list]:
     from conrt.runtime.app.frame_loop import RuntimeSpec, build_runtime, to_straight_u8
     from conrt.runtime.app.profiling import BENCH_CLIP
 
     rt = build_runtime(RuntimeSpec(motion=BENCH_CLIP, size=size, context="egl", lookahead=True))
     samples = []
+    output = [0.0]
+
+    def sink(f):
+        t = time.thread_time()
+        to_straight_u8(f.rgba)
+        output[0] += time.thread_time() - t
+
+    parts = FrameLoopParts()
     try:
-        it = rt.frames(frames + 3, sink=lambda f: to_straight_u8(f.rgba))
+        it = rt.frames(frames + 3, sink=sink)
         for _ in range(3):
             next(it)
+        output[0] = 0.0
+        parts.__enter__()
+        main0 = time.thread_time()
         before, t0, cpu0 = thread_sched(), time.perf_counter(), time.process_time()
         stats = []
         for f in it:
@@ -122,6 +193,8 @@ def loop_profile(size: int, frames: int) -> tuple[dict, list]:
                 job = rt.last_produced
                 samples.append((job.udp.copy(), job.views[0].copy(), job.views[1].copy()))
         wall, cpu, after = time.perf_counter() - t0, time.process_time() - cpu0, thread_sched()
+        main_s = time.thread_time() - main0
+        parts.__exit__()
         backend = rt.shader.backend
         ink = rt.shader.cache.ink()
         ink = np.ones(1, np.float32) if ink is None else ink.numpy()  # fed only to graphs that take it
@@ -131,6 +204,7 @@ def loop_profile(size: int, frames: int) -> tuple[dict, list]:
         except TypeError:  # a baseline's older code: one graph, the look an input
             graph = backend._graph(size, rt.shader.cache.views, keep_seen=keep_seen)
     finally:
+        parts.__exit__()
         rt.close()
     per, waits = collections.defaultdict(float), collections.defaultdict(float)
     for key, (t, w) in after.items():
@@ -146,6 +220,9 @@ def loop_profile(size: int, frames: int) -> tuple[dict, list]:
              "threads_wait_ms": {k: round(waits[k], 1) for k, v in sorted(per.items(), key=lambda kv: -kv[1])
                                  if v > 0.05},
              "overlap": overlap(stats, wall),
+             # the frame loop's thread (MainThread above) by step: what its own ~12 ms are
+             "frame_loop_ms": parts.per_frame(frames, main_s, output[0]),
+             "shade_workers": rt.shade_workers if hasattr(rt, "shade_workers") else 1,
              "load_1min": round(os.getloadavg()[0], 2)}, [samples, str(graph), ink, model])
 
 
@@ -303,6 +380,10 @@ def compare(args) -> int:
                          "threads_ms": {k: statistics.median(r["loop"]["threads_ms"].get(k, 0.0) for r in rows)
                                         for k in sorted(threads)},
                          "load_1min": [r["loop"]["load_1min"] for r in rows]}
+        steps = {k for r in rows for k in r["loop"].get("frame_loop_ms", {})}
+        if steps:  # the frame loop's thread by step (runs of this script since session 11)
+            medians[name]["frame_loop_ms"] = {k: statistics.median(r["loop"].get("frame_loop_ms", {}).get(k, 0.0)
+                                                                   for r in rows) for k in sorted(steps)}
         if rows and all("banded_fusion" in r for r in rows):  # this checkout's banded fusion vs its whole graph
             medians[name]["banded_fusion"] = {k: statistics.median(r["banded_fusion"][k] for r in rows)
                                               for k in ("whole_cpu_ms", "banded_cpu_ms", "ratio")}

@@ -5,7 +5,9 @@ order reversed every other round):
 
 - ``one``:  one shading thread, ONNX Runtime on one intra-op thread (the default);
 - ``two``:  two shading threads, two frames shaded at once (``RuntimeSpec.shade_workers=2``);
-- ``ort2``: one shading thread, ONNX Runtime on two intra-op threads (no spinning).
+- ``ort2``: one shading thread, ONNX Runtime on two intra-op threads (no spinning);
+- ``two-nice``: two shading threads, the physics thread (stepping a frame ahead) at nice +10,
+  so that it yields a core to the shading (session 11's question: does it help?).
 
 Reported per configuration: the medians over the rounds of the CPU ms per
 delivered frame (all threads of the process), the fps, the shade stage's ms,
@@ -28,13 +30,25 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIGS = {"one": {"shade_workers": 1}, "two": {"shade_workers": 2},
-           "ort2": {"shade_workers": 1, "backend_options": {"threads": 2}}}
+           "ort2": {"shade_workers": 1, "backend_options": {"threads": 2}},
+           "two-nice": {"shade_workers": 2, "physics_nice": 10}}
 
 # one bench row for a configuration (argv: size, frames, config as JSON), as JSON on stdout
 _CHILD = r"""
 import json, os, sys
 from conrt.runtime.app.profiling import measure_size
 size, frames, cfg = int(sys.argv[1]), int(sys.argv[2]), json.loads(sys.argv[3])
+nice = cfg.pop("physics_nice", 0)
+if nice:  # the physics thread renices itself on its first step (Linux: a thread's own nice value)
+    import threading
+    from conrt.runtime.app.frame_loop import PhysicsStage
+    step, niced = PhysicsStage._step_world, set()
+    def _step_world(self):
+        if threading.get_native_id() not in niced:
+            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), nice)
+            niced.add(threading.get_native_id())
+        return step(self)
+    PhysicsStage._step_world = _step_world
 row = measure_size(size, frames=frames, warmup=3, baseline_frames=1, **cfg)
 print(json.dumps({k: row[k] for k in ("fps", "cpu_ms", "shade_ms", "raster_ms", "frame_ms")}
                  | {"load_1min": round(os.getloadavg()[0], 2)}))

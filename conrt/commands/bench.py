@@ -13,7 +13,11 @@ JSON is then keyed by mode, then size.
 ``--antialias off,on`` likewise measures every size with and without the
 anti-aliased silhouette (RuntimeSpec.antialias), alternating their order from
 size to size; the JSON is then keyed by "aa1"/"aa3"... (with several modes
-too: "auto aa3"), then size."""
+too: "auto aa3"), then size.
+
+``--shade-workers auto|1|2``: frames shaded at once (default auto: 2 where the
+backend can, as for ``conrt render``); each row's ``shade_workers`` says which
+ran. The old default against the new: run it with ``--shade-workers 1``."""
 from __future__ import annotations
 
 import argparse
@@ -24,6 +28,7 @@ from conrt.errors import ConfigError
 from conrt.limits import RUNTIME_BYTES_PER_PIXEL, check_frame_side
 
 from ._backend_args import add_backend_option_argument, backend_options
+from .render import add_shade_workers_argument, shade_workers
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +62,7 @@ def register(subparsers) -> None:
     p.add_argument("--antialias", default="off", metavar="on|off|N,...",
                    help="comma-separated anti-aliasing settings to compare, each at every size: on, off or "
                         "1..5 samples per pixel side (default off, the runtime's default)")
+    add_shade_workers_argument(p)
     p.add_argument("--json", action="store_true", help="print one JSON object keyed by size (by mode, then size, "
                                                         "with several --modes)")
     p.set_defaults(func=run)
@@ -65,9 +71,10 @@ def register(subparsers) -> None:
 def run(args) -> int:
     # (PyBullet's "build time" banner on stdout is kept out of --json by physics.world)
     from conrt.runtime.app.profiling import measure  # lazy: torch, not at CLI startup
-    from conrt.runtime.app.frame_loop import STAGES  # lazy: torch, not at CLI startup
+    from conrt.runtime.app.frame_loop import STAGES, check_shade_workers  # lazy: torch, not at CLI startup
 
     sizes = parse_sizes(args.sizes)
+    check_shade_workers(shade_workers(args), realtime=False)  # before the model loads
     if args.frames < 1:
         raise ConfigError(f"--frames must be at least 1, got {args.frames}")
     if args.warmup < 0:
@@ -95,14 +102,16 @@ def run(args) -> int:
             m, k = variants[v]
             by_variant[v].update(measure([size], args.frames, backend=args.backend, character=args.character,
                                          sheet=args.sheet, model=model, warmup=args.warmup, correspondence=m,
-                                         backend_options=options, antialias=k))
+                                         backend_options=options, antialias=k,
+                                         shade_workers=shade_workers(args)))
     first_variant = next(iter(variants))
     if args.json:
         print(json.dumps(by_variant[first_variant] if len(variants) == 1 else by_variant))
         return 0
     first = next(iter(by_variant[first_variant].values()))
     print(f"backend {first['backend']}, weights {first['weights']}, sheet {first['sheet']}, "
-          f"character {first['character']}, {args.frames} frames per size")
+          f"character {first['character']}, {first['shade_workers']} shading thread(s), "
+          f"{args.frames} frames per size")
     head = ["size", "correspondence", "antialias", "fps", "cpu ms"] + [f"{s} ms" for s in STAGES] + \
         ["pipeline gain", "shade-only ms", "eager ms", "speedup"]
     print(" | ".join(head))

@@ -54,6 +54,21 @@ def add_antialias_argument(p: argparse.ArgumentParser, default: str) -> None:
                         "side; the network's UDP is the same either way; on costs ~10-15%% (256²) to ~20%% (128²) more CPU per frame")
 
 
+def add_shade_workers_argument(p: argparse.ArgumentParser) -> None:
+    """``--shade-workers auto|1|2`` for the commands that take every frame in order (render, bench);
+    checked by RuntimeSpec.check / build_runtime (frame_loop.choose_shade_workers: the one rule)."""
+    p.add_argument("--shade-workers", default="auto", metavar="auto|1|2", dest="shade_workers",
+                   help="frames shaded at once (default auto: 2 where the backend can, gl-lookup on ONNX Runtime "
+                        "with exact correspondences, else 1); the same frames either way")
+
+
+def shade_workers(args):
+    """``--shade-workers`` as RuntimeSpec takes it: "auto", 1 or 2 (anything else is left for
+    frame_loop.check_shade_workers to refuse, naming the choices: a one-line error, rc 1)."""
+    value = str(getattr(args, "shade_workers", "auto")).strip()
+    return int(value) if value.isdigit() else value
+
+
 def runtime_spec(args, **overrides):
     """The :class:`~conrt.runtime.app.frame_loop.RuntimeSpec` that ``add_source_arguments``
     (+ ``--motion``, ``--fps``, ``--name-map``/``--facing``) describe; ``overrides``
@@ -73,6 +88,7 @@ def register(subparsers) -> None:
                               description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     add_source_arguments(p)
     add_motion_argument(p, "walk")
+    add_shade_workers_argument(p)
     p.add_argument("--frames", type=int, default=120, help="number of frames (default 120)")
     p.add_argument("--fps", type=float, default=30.0, help="frames per second of the clip and the video (default 30)")
     p.add_argument("-o", "--output", help="out.mp4 / out.gif (video over white) or a folder/ (PNG frames with alpha)")
@@ -94,7 +110,8 @@ def run(args) -> int:
     from conrt.physics.motion import check_motion  # lazy: a stage (0.1-0.3 s), not at CLI startup
 
     check_motion(args.clip)  # before any file is created
-    spec = runtime_spec(args, lookahead=True).check()  # every frame in order, nobody steers
+    # every frame in order, nobody steers: the physics a frame ahead, two frames shaded at once where it can
+    spec = runtime_spec(args, lookahead=True, shade_workers=shade_workers(args)).check()
     sinks = []
     if args.output:
         sinks.append(make_sink(args.output, args.fps, extra={"clip": args.clip, "fps": args.fps}))
@@ -122,7 +139,8 @@ def run(args) -> int:
         rt.close()
         close_sinks(sinks, failed)
     where = " and ".join(str(x) for x in (args.output, args.atlas) if x)
-    print(f"wrote {args.frames} frames of {args.clip} ({rt.size}x{rt.size}, {rt.info.backend}) to {where}"
+    print(f"wrote {args.frames} frames of {args.clip} ({rt.size}x{rt.size}, {rt.info.backend}, "
+          f"{rt.shade_workers} shading thread{'s' if rt.shade_workers > 1 else ''}) to {where}"
           + (f"; last frame: {last.title()}" if last else ""))
     if rt.info.untrained:
         print("note: untrained weights (no embedded/--weights model): the colours are not the character's")

@@ -550,12 +550,33 @@ class _Mailbox:
             self.cond.notify_all()
 
 
+SHADE_WORKERS = ("auto", 1, 2)
+
+
 def check_shade_workers(shade_workers, realtime: bool) -> None:
-    """The rule for frames shaded at once, for the spec (before loading) and the Runtime itself."""
-    if shade_workers not in (1, 2):
-        raise ConfigError(f"shade_workers must be 1 or 2 (frames shaded at once), got {shade_workers}")
-    if shade_workers > 1 and realtime:
+    """The rule for frames shaded at once, for the spec (before loading) and the Runtime itself
+    (``"auto"``: the spec's default, resolved by :func:`choose_shade_workers`)."""
+    if shade_workers not in SHADE_WORKERS or isinstance(shade_workers, bool):
+        raise ConfigError(f"shade_workers must be auto, 1 or 2 (frames shaded at once), got {shade_workers!r}")
+    if shade_workers == 2 and realtime:
         raise ConfigError("shade_workers=2 delivers frames in order; a realtime runtime shades one at a time")
+
+
+def choose_shade_workers(shade_workers, *, realtime: bool, in_order: bool, exact: bool, concurrent: bool) -> int:
+    """Frames shaded at once: the one rule. ``"auto"`` is 2 where every frame is taken in order
+    and nobody steers (``in_order``: render, bench: ``RuntimeSpec.lookahead``), not realtime,
+    from exact correspondences (``exact``) on a backend that can (``concurrent``:
+    ``Backend.concurrent_views``), else 1: on 2 cores the second shading thread uses the core
+    the producer leaves idle while it waits on the slot (1.18x fps at 0.98x CPU near-quiet,
+    docs/runtime.md "Session 10"); a steered or realtime loop takes one frame at a time.
+    An explicit 2 where it cannot run is a ConfigError naming why."""
+    check_shade_workers(shade_workers, realtime)
+    if shade_workers == "auto":
+        return 2 if in_order and not realtime and exact and concurrent else 1
+    if shade_workers == 2 and not exact:
+        raise ConfigError("shade_workers=2 shades from exact correspondences only; this runtime looks "
+                          "the UDP up in the sheet's table (use shade_workers=1)")
+    return shade_workers
 
 
 class Runtime:
@@ -581,6 +602,8 @@ class Runtime:
         if not 1 <= pending <= 2:
             raise ConfigError(f"pending must be 1 or 2 (frames waiting for the shader), got {pending}")
         check_shade_workers(shade_workers, realtime)
+        if shade_workers == "auto":  # the spec's default; build_runtime resolves it (choose_shade_workers)
+            raise ConfigError("Runtime takes shade_workers=1 or 2; 'auto' is RuntimeSpec's, resolved by build_runtime")
         if shade_workers > 1 and not getattr(shader.backend, "concurrent_views", False):
             raise ConfigError(f"backend {shader.name!r} cannot shade two frames at once; use shade_workers=1")
         if raster.size != shader.size:
@@ -883,10 +906,10 @@ class RuntimeSpec:
     ``lookahead``: step the physics a frame ahead on a thread of its own
     (``PhysicsStage``) — only for callers that take every frame in order and
     never steer (render, the bench): a steer would show a frame late;
-    ``shade_workers``: frames shaded at once, 1 (default) or 2 (not realtime;
+    ``shade_workers``: frames shaded at once, "auto" (default), 1 or 2 (not realtime;
     exact correspondences on a backend that can, ``concurrent_views``: gl-lookup
-    on ONNX Runtime; the same frames, in order; measured no faster on the shared
-    2-core host, docs/runtime.md "Session 10");
+    on ONNX Runtime; the same frames, in order): "auto" is 2 where ``lookahead``
+    holds (render, bench) and the backend can, else 1 (:func:`choose_shade_workers`);
     ``antialias``: anti-aliased silhouettes in the shaded frame: "off"
     (default: it costs ~10-15 % more CPU per frame at 256², ~20 % at 128², docs/runtime.md
     "Anti-aliased silhouettes"), "on" (3 x 3 coverage samples per pixel) or
@@ -917,7 +940,7 @@ class RuntimeSpec:
     vmc_send: object = None
     lookahead: bool = False
     antialias: object = "off"
-    shade_workers: int = 1
+    shade_workers: object = "auto"
 
     def check(self) -> "RuntimeSpec":
         """The checks that need no loading (motion text, size, modes, addresses,
@@ -994,10 +1017,11 @@ def build_runtime(spec: RuntimeSpec, *, ctx=None) -> Runtime:
             if receiver is not spec.vmc:
                 owned.append(receiver)
             live = receiver.motion(char)
+        # every frame taken in order and nothing steers: the physics may step a frame ahead (kinematic),
+        # two frames may be shaded at once (choose_shade_workers)
+        in_order = spec.lookahead and not spec.realtime and live is None and spec.vmc_send is None
         if spec.physics == "on" or live is not None or (spec.physics == "optional" and motion is not None):
-            # the physics steps a frame ahead on its own thread where the caller asked and nothing steers it
-            lookahead = (spec.lookahead and not spec.realtime and live is None and spec.vmc_send is None
-                         and spec.physics_mode == "kinematic")
+            lookahead = in_order and spec.physics_mode == "kinematic"
             try:
                 physics = PhysicsStage(char, motion if motion is not None else "idle", fps=spec.fps,
                                        mode=spec.physics_mode, live=live, lookahead=lookahead)
@@ -1005,10 +1029,10 @@ def build_runtime(spec: RuntimeSpec, *, ctx=None) -> Runtime:
                 if spec.physics != "optional":
                     raise
                 log.warning("no physics for %s (%s): poses come from the caller", char.name, exc)
-        if spec.shade_workers > 1 and chosen is None:
-            raise ConfigError("shade_workers=2 shades from exact correspondences only; this runtime looks "
-                              "the UDP up in the sheet's table (use shade_workers=1)")
-        rt = Runtime(physics, raster, shader, realtime=spec.realtime, shade_workers=spec.shade_workers)
+        workers = choose_shade_workers(spec.shade_workers, realtime=spec.realtime, in_order=in_order,
+                                       exact=chosen is not None,
+                                       concurrent=getattr(shader.backend, "concurrent_views", False))
+        rt = Runtime(physics, raster, shader, realtime=spec.realtime, shade_workers=workers)
         if spec.vmc_send is not None:
             sender = VmcSender(spec.vmc_send, char) if isinstance(spec.vmc_send, (str, tuple)) else spec.vmc_send
             if sender is not spec.vmc_send:

@@ -72,6 +72,19 @@ def test_render_user_glb_and_sheet_to_png_frames_and_atlas(tmp_path, user_charac
     assert not meta["meta"]["premultipliedAlpha"]
 
 
+def test_render_shades_two_frames_at_once_by_default_with_the_same_frames(tmp_path, capsys):
+    """The default (embedded conr-rt, sample sheet: exact correspondences on gl-lookup) shades two
+    frames at once in ``conrt render``; ``--shade-workers 1`` writes the same PNGs byte for byte."""
+    pngs = {}
+    for workers, says in (("auto", "2 shading threads"), ("1", "1 shading thread)")):
+        out = tmp_path / workers
+        assert _run(["render", "--clip", "walk", "--frames", "4", "--size", "64", "--antialias", "off",
+                     "--shade-workers", workers, "-o", str(out) + "/"]) == 0
+        assert says in capsys.readouterr().out
+        pngs[workers] = [p.read_bytes() for p in sorted(out.glob("frame_*.png"))]
+    assert len(pngs["auto"]) == 4 and pngs["auto"] == pngs["1"]
+
+
 def test_render_mp4(tmp_path, user_character, user_sheet, xs_weights):
     import imageio.v2 as iio
 
@@ -96,6 +109,9 @@ def test_render_mp4(tmp_path, user_character, user_sheet, xs_weights):
     (["--weights", "/nonexistent/w.safetensors"], CheckpointError, "no such weights"),
     (["-o", "{tmp}/out.avi"], ConfigError, "unknown output kind"),
     (["--atlas", "{tmp}/atlas.jpg", "-o", "{tmp}/f/"], ConfigError, "atlas is a .png"),
+    (["--shade-workers", "2"], ConfigError, "exact correspondences only"),  # conr-xs: no sheet views
+    (["--shade-workers", "3"], ConfigError, "auto, 1 or 2"),
+    (["--shade-workers", "many"], ConfigError, "auto, 1 or 2"),
 ])
 def test_render_bad_inputs_are_clear_errors(tmp_path, xs_weights, user_character, user_sheet, extra, error, match):
     empty = tmp_path / "empty"
@@ -137,6 +153,7 @@ def test_bench_json_is_one_object_keyed_by_size(user_character, user_sheet, xs_w
                 "baseline_ms", "shade_speedup_vs_baseline"):
         assert isinstance(row[key], float) and row[key] >= 0, key
     assert row["fps"] > 0 and row["shade_ms"] > 0 and row["backend"] == "torch"
+    assert row["shade_workers"] == 1  # the default where the backend cannot shade two frames at once
 
 
 def test_bench_compares_the_new_default_with_the_table_in_one_run():
@@ -151,13 +168,19 @@ def test_bench_compares_the_new_default_with_the_table_in_one_run():
     assert "exact correspondences" in result["auto"]["64"]["sheet"]
     assert "correspondences" not in result["table"]["64"]["sheet"]
     assert all(v["64"]["fps"] > 0 for v in result.values())
+    # the default shades two frames at once where it can (exact on gl-lookup), the table one
+    assert result["auto"]["64"]["shade_workers"] == 2 and result["table"]["64"]["shade_workers"] == 1
     # the process's CPU time per frame (all threads): the load-independent cost
     assert all(isinstance(v["64"]["cpu_ms"], float) and v["64"]["cpu_ms"] > 0 for v in result.values())
+    # of it, one-time graph exports during the timed frames (gl-lookup's band graphs), said apart
+    assert all(0 <= v["64"]["export_cpu_ms"] <= v["64"]["cpu_ms"] for v in result.values())
 
 
 def test_bench_names_a_bad_mode():
     with pytest.raises(ConfigError, match="--modes takes comma-separated correspondence modes"):
         _run(["bench", "--sizes", "64", "--modes", "auto,voxels"])
+    with pytest.raises(ConfigError, match="auto, 1 or 2"):
+        _run(["bench", "--sizes", "64", "--shade-workers", "4"])
 
 
 # ---------------------------------------------------------------------------

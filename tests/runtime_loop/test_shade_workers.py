@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from conrt.errors import ConfigError
-from conrt.runtime.app.frame_loop import Runtime, RuntimeSpec, build_runtime
+from conrt.runtime.app.frame_loop import Runtime, RuntimeSpec, build_runtime, choose_shade_workers
 
 SIZE = 128
 FRAMES = 6
@@ -58,15 +58,18 @@ def test_two_shading_threads_give_the_same_frames_in_order():
     assert len(set(calls[:2])) == 2  # two threads
     one, workers = _frames(1)
     assert workers == 1
+    default, workers = _frames("auto")
+    assert workers == 2  # the default where every frame is taken in order (lookahead: render, bench)
     assert [i for i, _ in two] == list(range(FRAMES))
-    for (_, a), (_, b) in zip(one, two):
+    for (_, a), (_, b), (_, c) in zip(one, two, default):
         assert np.array_equal(a, b), np.abs(a - b).max()
+        assert np.array_equal(a, c), np.abs(a - c).max()
     assert max(rgba[..., 3].max() for _, rgba in two) > 0.5  # the character is there
 
 
 def test_shade_workers_are_checked():
-    for bad in (0, 3):
-        with pytest.raises(ConfigError, match="1 or 2"):
+    for bad in (0, 3, "two", True):
+        with pytest.raises(ConfigError, match="auto, 1 or 2"):
             RuntimeSpec(shade_workers=bad).check()
     with pytest.raises(ConfigError, match="realtime"):
         RuntimeSpec(shade_workers=2, realtime=True).check()
@@ -74,12 +77,36 @@ def test_shade_workers_are_checked():
     with pytest.raises(ConfigError, match="table"):  # two at once: exact correspondences only
         build_runtime(dataclasses.replace(spec, correspondence="table", shade_workers=2)).close()
     with build_runtime(spec) as rt:
-        assert rt.shade_workers == 1  # the default
-        for bad, why in ((3, "1 or 2"), (0, "1 or 2")):
+        assert rt.shade_workers == 1  # the default where frames are not taken in order (lookahead off)
+        for bad, why in ((3, "1 or 2"), (0, "1 or 2"), ("auto", "resolved by build_runtime")):
             with pytest.raises(ConfigError, match=why):
                 Runtime(None, rt.raster, rt.shader, shade_workers=bad)
         with pytest.raises(ConfigError, match="realtime"):
             Runtime(None, rt.raster, rt.shader, realtime=True, shade_workers=2)
+
+
+def test_the_default_per_mode():
+    """shade_workers="auto" (the spec's default): 2 where every frame is taken in order and
+    nobody steers (lookahead: render, bench) on a backend that can with exact correspondences;
+    1 realtime (demo, bridge), unpipelined, in table mode, or on the torch fusion."""
+    rule = dict(realtime=False, in_order=True, exact=True, concurrent=True)
+    assert choose_shade_workers("auto", **rule) == 2
+    for off in ({"realtime": True}, {"in_order": False}, {"exact": False}, {"concurrent": False}):
+        assert choose_shade_workers("auto", **{**rule, **off}) == 1, off
+    assert choose_shade_workers(1, **rule) == 1  # an explicit choice stands
+    with pytest.raises(ConfigError, match="realtime"):
+        choose_shade_workers(2, **{**rule, "realtime": True})
+    spec = RuntimeSpec(motion="walk", size=64, context="egl", backend="gl-lookup")
+    built = {"render/bench": dataclasses.replace(spec, lookahead=True),
+             "demo": dataclasses.replace(spec, realtime=True, lookahead=True),
+             "table": dataclasses.replace(spec, lookahead=True, correspondence="table"),
+             "torch fusion": dataclasses.replace(spec, lookahead=True, backend_options={"fusion": "torch"}),
+             "asked for one": dataclasses.replace(spec, lookahead=True, shade_workers=1)}
+    got = {}
+    for name, s in built.items():
+        with build_runtime(s) as rt:
+            got[name] = rt.shade_workers
+    assert got == {"render/bench": 2, "demo": 1, "table": 1, "torch fusion": 1, "asked for one": 1}
 
 
 def test_a_moving_band_leaves_nothing_of_the_last_one():
