@@ -30,8 +30,7 @@ def sheet_yaws(views: int, order: str | None = None) -> list[float]:
     """Yaw angles (degrees) of ``views`` sheet views in ``order`` (one of
     ``shaders.camera.SHEET_YAW_ORDERS``; None: ``SHEET_ORDER``, front, side, back,
     other side first); a ConfigError naming the orders for another."""
-    from conrt.shaders.camera import SHEET_ORDER  # lazy: moderngl loads with the command, not the CLI
-    from conrt.shaders.camera import sheet_yaws as yaws_in_order
+    from conrt.shaders.camera import SHEET_ORDER, sheet_yaws as yaws_in_order  # lazy: moderngl with the command
 
     if not 1 <= views <= MAX_VIEWS:
         raise ConfigError(f"--views must be within 1..{MAX_VIEWS}, got {views}")
