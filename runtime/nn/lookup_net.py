@@ -278,8 +278,8 @@ def fill_unseen(rgba: torch.Tensor, fused: torch.Tensor, kept: torch.Tensor, edg
     beside the hair, the skirt's hem above the thigh). The shipped refinement filled small unseen
     patches inside a seen surface with toon outlines (the sample demo's skirt: a patch no
     view shows, drawn as an orange ring; docs/conr_rt.md, "What no view sees"); it still draws
-    the edges (their unseen pixels filled too: L1 0.23 there against the refinement's 0.17 on
-    the demo's frames: toon ink runs along them).
+    the edges (their unseen pixels filled too: L1 0.23 on the demo's unseen pixels against
+    0.16: toon ink runs along them).
 
     The pyramid starts at half size (a full-size level's own colour only mattered where a
     pixel is partly kept: the same L1 on the fill benchmark's frames, ~1 ms less of ONNX
