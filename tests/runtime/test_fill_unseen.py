@@ -166,3 +166,26 @@ def test_the_fill_pools_without_ceil_mode_in_the_exported_graph(nudged, tmp_path
     pools = [n for n in graph.node if n.op_type == "AveragePool"]
     assert len(pools) > 6  # the refinement's inputs and the fill's pyramid down to one pixel
     assert not [n.name for n in pools if any(a.name == "ceil_mode" and a.i for a in n.attribute)]
+
+
+@pytest.mark.parametrize("hole", [None, (slice(20, 30), slice(20, 30))])
+def test_the_exported_fill_gathers_its_pixels_with_none_or_some(nudged, tmp_path, hole):
+    """The finish graph gathers the fill's pixels (a NonZero, then GatherElements/ScatterElements):
+    with none (every pixel seen) and with a hole it gives the torch finish's frame in ONNX Runtime."""
+    import onnxruntime as ort
+
+    from conrt.runtime.backends.fusion_graph import FusionFinishGraph
+    from conrt.runtime.backends.gl_lookup_backend import export_finish_onnx
+
+    sampled, cover, udp, colour = _frame(hole or (slice(0, 0), slice(0, 0)), views=1)
+    pose = nudged.encode_pose(udp)[0]
+    fused, coverage, edges = sampled[:, 0], cover[:, 0], target_edges(pose)
+    inputs = (fused, coverage, torch.zeros(1, 4, S, S), pose, edges)
+    session = ort.InferenceSession(str(export_finish_onnx(nudged, tmp_path / "finish.onnx", S)),
+                                   providers=["CPUExecutionProvider"])
+    got = session.run(None, {i.name: x.numpy() for i, x in zip(session.get_inputs(), inputs)})[0]
+    with torch.no_grad():
+        want = FusionFinishGraph(nudged)(*inputs).numpy()
+    assert np.abs(got - want).max() < 1e-5
+    if hole:
+        assert np.allclose(got[0, :3, 25, 25], colour.numpy(), atol=1e-5)  # filled
