@@ -228,49 +228,84 @@ def pull_push(weighted: torch.Tensor) -> torch.Tensor:
     return estimate
 
 
-# fill_unseen: pixels within this many px (at 256², scaled with the side) of the target's
-# edges stay the refinement's (toon ink runs along them, next to what no view sees: the
-# face under a hair ring); measured on the sample demo's 5 frames against the toon pass
-# (L1 on the pixels no view sees: refinement 0.128, nearest colour everywhere 0.150,
-# 2 px 0.141, 4 px 0.123, 6-10 px 0.120, 16 px 0.126)
-FILL_MARGIN = 6
+# fill_unseen's same-surface rule: a seen pixel's colour counts exp(-d² / 2 SAME_SURFACE²) at an
+# unseen one, d the distance of their UDPs (the canonical box's 0..1). Measured on the sample
+# demo's 5 frames against the toon pass (L1 on the unseen pixels off the target's edges, 256² /
+# 128²; the frame's nearest seen colour 0.114 / 0.195): 0.01 0.132 / 0.199, 0.03 0.105 / 0.194,
+# 0.05 0.099 / 0.171, 0.07 0.101 / 0.164, 0.1 0.105 / 0.172, 0.2 0.109 / 0.185
+SAME_SURFACE = 0.05
+
+
+def same_surface_at(estimate: torch.Tensor, target_xyz: torch.Tensor, pixels: torch.Tensor,
+                    size: tuple[int, int]) -> torch.Tensor:
+    """estimate [N, C + 3, h, w] (a colour and the UDP it came from: ``pull_push`` at half of
+    ``size``), target_xyz [N, 3, K] (the target's UDP at ``pixels``, flat indices [K] of a
+    ``size`` frame) -> [N, C, K]: each pixel's colour from its own half-size cell and the 8
+    around it, each weighted by its place (1, sides 1/2, corners 1/4) and by how near its UDP
+    is to the pixel's (``SAME_SURFACE``): the hair's colour for a hair pixel between hair and
+    skin, where a bilinear resize mixes the two. Only at ``pixels`` (what no view sees: ~100
+    of a 256² demo frame): the same at every pixel cost 1.26x the fusion graph's CPU."""
+    n, c, h, w = estimate.shape
+    flat = estimate.reshape(n, c, h * w)
+    y, x = pixels // size[1] // 2, pixels % size[1] // 2  # the own cell (ceil_mode: h = ceil(H / 2))
+    colour = total = 0
+    for dy in (-1, 0, 1):
+        for dx in (-1, 0, 1):
+            cell = (y + dy).clamp(0, h - 1) * w + (x + dx).clamp(0, w - 1)  # the frame's border repeats
+            near = torch.gather(flat, 2, cell.reshape(1, 1, -1).expand(n, c, -1))
+            sq = (near[:, -3:] - target_xyz).square()
+            d2 = sq[:, 0:1] + sq[:, 1:2] + sq[:, 2:3]  # slices, no ReduceSum in the exported graph
+            # + 1e-6: a pixel far from every cell's UDP still takes their colours by place
+            weight = (torch.exp(d2 * (-0.5 / SAME_SURFACE ** 2)) + 1e-6) * 0.5 ** (abs(dy) + abs(dx))
+            colour = colour + weight * near[:, :-3]
+            total = total + weight
+    return colour / total
 
 
 def fill_unseen(rgba: torch.Tensor, fused: torch.Tensor, kept: torch.Tensor, edges: torch.Tensor | None,
-                alpha: torch.Tensor) -> torch.Tensor:
+                pose: torch.Tensor) -> torch.Tensor:
     """The keep-seen rule's fill of what no view sees, off the target's edges.
 
     rgba [N, 4, H, W] the keep-seen blend (the fused colour where ``kept``, the refinement
     elsewhere), fused [N, 4, H, W] the views' fused colour (premultiplied, 0..1), kept
     [N, 1, H, W] where it is kept (coverage, 0 on the edges the refinement draws), edges
-    [N, 1, H, W] those edges (``target_edges``; 0 or None on unlit sheets), alpha [N, 1, H, W] the
-    target's -> rgba with the part not kept and off ``edges`` taken from the nearest kept
-    colour (``pull_push`` of the fused colour, weighted by its alpha: premultiplied, no
-    division at full size) times the alpha. The shipped refinement filled small unseen
+    [N, 1, H, W] those edges (``target_edges``; 0 or None on unlit sheets), pose [N, 4, H, W] the
+    target's UDP as ``encode_pose`` gives it (xyz times alpha, alpha) -> rgba with the part not
+    kept and off ``edges`` taken from the nearest kept colour **of the same surface** times the
+    alpha: a ``pull_push`` of the fused colour and of the target UDP where it is kept (weighted by
+    its alpha: premultiplied, no division at full size), brought back to full size by
+    ``same_surface_at`` (the nearest seen pixel in the frame is often another surface: skin
+    beside the hair, the skirt's hem above the thigh). The shipped refinement filled small unseen
     patches inside a seen surface with toon outlines (the sample demo's skirt: a patch no
-    view shows, drawn as an orange ring; docs/conr_rt.md, "What no view sees: the nearest
-    seen colour"); it still draws the edges.
+    view shows, drawn as an orange ring; docs/conr_rt.md, "What no view sees"); it still draws
+    the edges (their unseen pixels filled too: L1 0.23 on the demo's unseen pixels against
+    0.16: toon ink runs along them).
 
     The pyramid starts at half size (a full-size level's own colour only mattered where a
     pixel is partly kept: the same L1 on the fill benchmark's frames, ~1 ms less of ONNX
-    Runtime at 256² with its straight colour's division and slices) and its colour comes
-    back bilinearly (the nearest half-size pixel's lost 1 % L1 on unlit n = 4 sheets:
-    docs/runtime.md, "Session 9")."""
+    Runtime at 256² with its straight colour's division and slices)."""
     h, w = (int(x) for x in rgba.shape[-2:])  # ints: constants of the exported graph
+    alpha = pose[:, 3:4]
     inside = (alpha > 0.5).to(rgba.dtype)
     weight = kept * inside
-    half = F.avg_pool2d(fused * weight, 2, ceil_mode=bool(h % 2 or w % 2))  # [rgb a w, a w] at half size
-    near = F.interpolate(pull_push(half).clamp(0, 1), size=(h, w), mode="bilinear", align_corners=False)
-    fill = torch.cat([near * alpha, alpha], 1)
-    rest = inside
-    if edges is not None:
-        k = max(1, round(FILL_MARGIN * w / 256))
-        # edges grown by k px (a max over rows, then over columns: 2(2k+1) compares, not (2k+1)^2)
-        rest = rest - F.max_pool2d(F.max_pool2d(edges, (1, 2 * k + 1), 1, (0, k)), (2 * k + 1, 1), 1, (k, 0))
-    # (1 - kept)(1 - near_edges) inside (the masks 0 or 1); off the target the runtime clips the frame anyway
+    seen = fused[:, 3:4] * weight
+    # [rgb a w, xyz a w, a w] at half size
+    half = F.avg_pool2d(torch.cat([fused[:, :3] * weight, pose[:, :3] * seen, seen], 1), 2,
+                        ceil_mode=bool(h % 2 or w % 2))
+    rest = inside if edges is None else inside - edges
+    # (1 - kept)(1 - edges) inside (the masks 0 or 1); off the target the runtime clips the frame anyway
     rest = F.relu(rest - kept)
     rest = rest * (weight.amax((2, 3), keepdim=True) > 0).to(rgba.dtype)  # no view sees anything: nothing is near
-    return rgba + rest * (fill - rgba)
+    # the fill's pixels (any frame's, a batch's), gathered and put back as the graphs' ink_on_edges
+    pixels = torch.nonzero(rest.amax(0).reshape(-1)).reshape(-1)
+    index = pixels.reshape(1, 1, -1)
+    at = lambda x: torch.gather(x.reshape(*x.shape[:2], h * w), 2, index.expand(*x.shape[:2], -1))  # noqa: E731
+    a = at(alpha)
+    near = same_surface_at(pull_push(half), at(pose[:, :3]) / a.clamp_min(1e-6), pixels, (h, w)).clamp(0, 1)
+    there = at(rgba)
+    there = there + at(rest) * (torch.cat([near * a, a], 1) - there)
+    n, c = rgba.shape[:2]
+    return rgba.reshape(n, c, h * w).scatter(2, index.expand(n, c, -1), there).reshape(n, c, h, w)
 
 
 def _conv(cin, cout, stride=1, activation="prelu"):
@@ -384,7 +419,7 @@ class FusionNet(nn.Module):
             if ink is None or bool((ink > 0).any()):  # on the edges the views' ink where darker
                 rgba = ink_edges(rgba, darkest_view(sampled, cover), edges, udp[:, 3:4])
             if self.nearest_fill:  # what no view sees, off the edges: the nearest seen colour
-                rgba = fill_unseen(rgba, fused.clamp(0, 1), seen_part, edges, udp[:, 3:4])
+                rgba = fill_unseen(rgba, fused.clamp(0, 1), seen_part, edges, udp)
             plain_off = ink if ink is None or shaded is None else torch.maximum(ink, shaded.to(ink.dtype))
             if plain_off is not None and bool((plain_off < 1).any()):  # inked and shaded sheets skip its passes
                 rgba = keep_plain_lookup(rgba, sampled, cover, udp, plain_off)

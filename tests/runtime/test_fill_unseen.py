@@ -1,7 +1,6 @@
 """What no view sees (runtime/nn/lookup_net.py ``fill_unseen``): with keep_seen, a pixel
-no view sees and more than ``FILL_MARGIN`` px from the target's edges takes the nearest
-seen colour, not the refinement's; the edges and the pixels near them stay the
-refinement's (toon ink runs along them). The sample demo drew a patch of its skirt that
+no view sees off the target's edges takes the nearest seen colour of the same surface (UDP),
+not the refinement's; the edges stay the refinement's (toon ink runs along them). The sample demo drew a patch of its skirt that
 no sheet view shows as an orange ring there (docs/conr_rt.md, "What no view sees")."""
 from __future__ import annotations
 
@@ -9,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from conrt.runtime.nn.lookup_net import FILL_MARGIN, pull_push, target_edges
+from conrt.runtime.nn.lookup_net import SAME_SURFACE, pull_push, target_edges
 
 from .nudged import nudged_model
 
@@ -53,7 +52,7 @@ def _shade(model, frame, ink: float, fill: bool) -> torch.Tensor:
 
 @pytest.mark.parametrize("ink", [1.0, 0.0])
 def test_a_hole_no_view_sees_takes_the_colour_around_it(nudged, ink):
-    hole = (slice(26, 34), slice(28, 36))  # far from the silhouette (> FILL_MARGIN px)
+    hole = (slice(26, 34), slice(28, 36))  # inside the body, off its edges
     frame = _frame(hole)
     colour = frame[3]
     now, before = _shade(nudged, frame, ink, True), _shade(nudged, frame, ink, False)
@@ -67,21 +66,47 @@ def test_a_hole_no_view_sees_takes_the_colour_around_it(nudged, ink):
     assert torch.equal(now[seen], before[seen])
 
 
-def test_next_to_the_target_edges_the_refinement_stays(nudged):
-    """On an inked sheet a hole within FILL_MARGIN px of the silhouette is the refinement's
-    (ink goes there); on an unlit one there are no edges to keep and it is filled."""
-    margin = round(FILL_MARGIN * S / 256)
-    hole = (slice(5, 5 + margin), slice(28, 36))  # rows next to the silhouette (the body starts at row 4)
+def test_on_the_target_edges_the_refinement_stays(nudged):
+    """On an inked sheet a hole's pixels on the silhouette (``target_edges``) are the
+    refinement's (ink goes there), the ones next to it are filled; on an unlit one there are
+    no edges to keep and all are."""
+    hole = (slice(2, 10), slice(28, 36))  # rows across the silhouette (the body starts at row 4)
     frame = _frame(hole)
-    udp = frame[2]
-    edges = target_edges(udp)[0, 0]
-    assert edges[3:5, 30].all() and not edges[hole].any()  # the silhouette is an edge, the hole is not
+    edges = target_edges(frame[2])[0, 0].bool()
+    inside = frame[2][0, 3].bool()
+    on_edges, off_edges = torch.zeros_like(edges), torch.zeros_like(edges)
+    on_edges[hole], off_edges[hole] = edges[hole] & inside[hole], ~edges[hole] & inside[hole]
+    assert on_edges.sum() >= 8 and off_edges.sum() >= 32  # the silhouette's rows and 4 rows off it
     inked_now, inked_before = _shade(nudged, frame, 1.0, True), _shade(nudged, frame, 1.0, False)
-    assert torch.equal(inked_now, inked_before)
+    assert torch.equal(inked_now[0][:, on_edges], inked_before[0][:, on_edges])
+    colour = frame[3].reshape(3, 1)
+    assert torch.allclose(inked_now[0, :3][:, off_edges], colour.expand(3, int(off_edges.sum())), atol=1e-5)
     unlit = _shade(nudged, frame, 0.0, True)
-    colour = frame[3].reshape(3, 1, 1)
-    assert torch.allclose(unlit[0, :3, hole[0], hole[1]], colour.expand(3, margin, 8), atol=1e-5)
-    assert margin >= 1
+    filled = on_edges | off_edges
+    assert torch.allclose(unlit[0, :3][:, filled], colour.expand(3, int(filled.sum())), atol=1e-5)
+
+
+def test_a_hole_beside_two_surfaces_takes_the_colour_of_its_own(nudged):
+    """Two surfaces side by side (the left red, the right blue and 0.3 of the canonical box
+    deeper: a UDP jump, an edge on columns 31-32); no view sees columns 33-36 of the blue one.
+    Their nearest seen pixels in the frame are the red ones (column 30, 3 px from column 33;
+    the blue from column 37); their UDP is the blue surface's, and so is their colour: the
+    skin beside the hair in the demo's face (docs/conr_rt.md, "What no view sees")."""
+    hole = (slice(4, S - 4), slice(33, 37))
+    sampled, cover, udp, red = _frame(hole)
+    blue = torch.tensor([0.1, 0.3, 0.9])
+    sampled[0, :, :3, :, 32:] = blue.reshape(1, 3, 1, 1) * (cover[0, :, :, :, 32:] > 0)
+    udp[0, 2, :, 32:] = 0.8 * udp[0, 3, :, 32:]
+    edges = target_edges(udp)[0, 0]
+    assert edges[30, 31:33].all() and not edges[30, 33:37].any() and not edges[30, 28:31].any()
+    for ink in (1.0, 0.0):
+        # the hole's rows off the silhouette (its first and last rows are edges: the refinement's)
+        out = _shade(nudged, (sampled, cover, udp, red), ink, True)[0, :3, 6:S - 6, hole[1]]
+        # every unseen pixel nearer blue than red; the ones past the hole's first column blue
+        to_blue = (out - blue.reshape(3, 1, 1)).abs().amax(0)
+        to_red = (out - red.reshape(3, 1, 1)).abs().amax(0)
+        assert (to_blue < to_red).all(), (ink, out[:, 24])
+        assert (to_blue[:, 1:] < 0.15).all() and (to_blue < 0.3).all(), (ink, SAME_SURFACE, out[:, 30])
 
 
 def test_pull_push_spreads_the_nearest_colours():
@@ -141,3 +166,26 @@ def test_the_fill_pools_without_ceil_mode_in_the_exported_graph(nudged, tmp_path
     pools = [n for n in graph.node if n.op_type == "AveragePool"]
     assert len(pools) > 6  # the refinement's inputs and the fill's pyramid down to one pixel
     assert not [n.name for n in pools if any(a.name == "ceil_mode" and a.i for a in n.attribute)]
+
+
+@pytest.mark.parametrize("hole", [None, (slice(20, 30), slice(20, 30))])
+def test_the_exported_fill_gathers_its_pixels_with_none_or_some(nudged, tmp_path, hole):
+    """The finish graph gathers the fill's pixels (a NonZero, then GatherElements/ScatterElements):
+    with none (every pixel seen) and with a hole it gives the torch finish's frame in ONNX Runtime."""
+    import onnxruntime as ort
+
+    from conrt.runtime.backends.fusion_graph import FusionFinishGraph
+    from conrt.runtime.backends.gl_lookup_backend import export_finish_onnx
+
+    sampled, cover, udp, colour = _frame(hole or (slice(0, 0), slice(0, 0)), views=1)
+    pose = nudged.encode_pose(udp)[0]
+    fused, coverage, edges = sampled[:, 0], cover[:, 0], target_edges(pose)
+    inputs = (fused, coverage, torch.zeros(1, 4, S, S), pose, edges)
+    session = ort.InferenceSession(str(export_finish_onnx(nudged, tmp_path / "finish.onnx", S)),
+                                   providers=["CPUExecutionProvider"])
+    got = session.run(None, {i.name: x.numpy() for i, x in zip(session.get_inputs(), inputs)})[0]
+    with torch.no_grad():
+        want = FusionFinishGraph(nudged)(*inputs).numpy()
+    assert np.abs(got - want).max() < 1e-5
+    if hole:
+        assert np.allclose(got[0, :3, 25, 25], colour.numpy(), atol=1e-5)  # filled
