@@ -234,6 +234,15 @@ def pull_push(weighted: torch.Tensor) -> torch.Tensor:
 # 128²; the frame's nearest seen colour 0.114 / 0.195): 0.01 0.132 / 0.199, 0.03 0.105 / 0.194,
 # 0.05 0.099 / 0.171, 0.07 0.101 / 0.164, 0.1 0.105 / 0.172, 0.2 0.109 / 0.185
 SAME_SURFACE = 0.05
+# fill_unseen fills the part of a pixel no view sees past this (rescaled: 1 stays 1): the fused
+# coverage is a little under 1 on most of a seen surface (~8 000 pixels of a 256² demo frame
+# had some part unseen, ~600 more than 0.1 of it), and the fill's per-pixel gathers on all of
+# them took 1.18x the finish graph's CPU; past 0.1: 0.95x, the demo's L1 the same to 1e-4
+# (docs/conr_rt.md, "What no view sees: the same surface's colour")
+UNSEEN_FROM = 0.1
+# same_surface_at's 3x3 half-size cells (dy, dx) and their weights by place: 1, sides 1/2, corners 1/4
+_CELLS = tuple((dy, dx) for dy in (-1, 0, 1) for dx in (-1, 0, 1))
+_PLACE = tuple(0.5 ** (abs(dy) + abs(dx)) for dy, dx in _CELLS)
 
 
 def same_surface_at(estimate: torch.Tensor, target_xyz: torch.Tensor, pixels: torch.Tensor,
@@ -241,25 +250,22 @@ def same_surface_at(estimate: torch.Tensor, target_xyz: torch.Tensor, pixels: to
     """estimate [N, C + 3, h, w] (a colour and the UDP it came from: ``pull_push`` at half of
     ``size``), target_xyz [N, 3, K] (the target's UDP at ``pixels``, flat indices [K] of a
     ``size`` frame) -> [N, C, K]: each pixel's colour from its own half-size cell and the 8
-    around it, each weighted by its place (1, sides 1/2, corners 1/4) and by how near its UDP
-    is to the pixel's (``SAME_SURFACE``): the hair's colour for a hair pixel between hair and
-    skin, where a bilinear resize mixes the two. Only at ``pixels`` (what no view sees: ~100
-    of a 256² demo frame): the same at every pixel cost 1.26x the fusion graph's CPU."""
+    around it, each weighted by its place (``_PLACE``) and by how near its UDP is to the
+    pixel's (``SAME_SURFACE``): the hair's colour for a hair pixel between hair and skin, where
+    a bilinear resize mixes the two. Only at ``pixels`` (what no view sees: ~600 of a 256²
+    demo frame); the 9 cells in one gather (a loop of 9 put ~550 nodes in the exported graph)."""
     n, c, h, w = estimate.shape
-    flat = estimate.reshape(n, c, h * w)
     y, x = pixels // size[1] // 2, pixels % size[1] // 2  # the own cell (ceil_mode: h = ceil(H / 2))
-    colour = total = 0
-    for dy in (-1, 0, 1):
-        for dx in (-1, 0, 1):
-            cell = (y + dy).clamp(0, h - 1) * w + (x + dx).clamp(0, w - 1)  # the frame's border repeats
-            near = torch.gather(flat, 2, cell.reshape(1, 1, -1).expand(n, c, -1))
-            sq = (near[:, -3:] - target_xyz).square()
-            d2 = sq[:, 0:1] + sq[:, 1:2] + sq[:, 2:3]  # slices, no ReduceSum in the exported graph
-            # + 1e-6: a pixel far from every cell's UDP still takes their colours by place
-            weight = (torch.exp(d2 * (-0.5 / SAME_SURFACE ** 2)) + 1e-6) * 0.5 ** (abs(dy) + abs(dx))
-            colour = colour + weight * near[:, :-3]
-            total = total + weight
-    return colour / total
+    dy = torch.tensor([d[0] for d in _CELLS]).reshape(9, 1)
+    dx = torch.tensor([d[1] for d in _CELLS]).reshape(9, 1)
+    # [9, K] cells, the frame's border repeated
+    cells = (y.reshape(1, -1) + dy).clamp(0, h - 1) * w + (x.reshape(1, -1) + dx).clamp(0, w - 1)
+    near = torch.gather(estimate.reshape(n, c, h * w), 2, cells.reshape(1, 1, -1).expand(n, c, -1)).reshape(n, c, 9, -1)
+    sq = (near[:, -3:] - target_xyz.reshape(n, 3, 1, -1)).square()
+    d2 = sq[:, 0:1] + sq[:, 1:2] + sq[:, 2:3]  # slices, no ReduceSum over the channels
+    # + 1e-6: a pixel far from every cell's UDP still takes their colours by place
+    weight = (torch.exp(d2 * (-0.5 / SAME_SURFACE ** 2)) + 1e-6) * torch.tensor(_PLACE).reshape(9, 1)
+    return (weight * near[:, :-3]).sum(2) / weight.sum(2)
 
 
 def fill_unseen(rgba: torch.Tensor, fused: torch.Tensor, kept: torch.Tensor, edges: torch.Tensor | None,
@@ -271,40 +277,42 @@ def fill_unseen(rgba: torch.Tensor, fused: torch.Tensor, kept: torch.Tensor, edg
     [N, 1, H, W] where it is kept (coverage, 0 on the edges the refinement draws), edges
     [N, 1, H, W] those edges (``target_edges``; 0 or None on unlit sheets), pose [N, 4, H, W] the
     target's UDP as ``encode_pose`` gives it (xyz times alpha, alpha) -> rgba with the part not
-    kept and off ``edges`` taken from the nearest kept colour **of the same surface** times the
-    alpha: a ``pull_push`` of the fused colour and of the target UDP where it is kept (weighted by
-    its alpha: premultiplied, no division at full size), brought back to full size by
-    ``same_surface_at`` (the nearest seen pixel in the frame is often another surface: skin
-    beside the hair, the skirt's hem above the thigh). The shipped refinement filled small unseen
-    patches inside a seen surface with toon outlines (the sample demo's skirt: a patch no
-    view shows, drawn as an orange ring; docs/conr_rt.md, "What no view sees"); it still draws
-    the edges (their unseen pixels filled too: L1 0.23 on the demo's unseen pixels against
-    0.16: toon ink runs along them).
+    kept (past ``UNSEEN_FROM``) and off ``edges`` taken from the nearest kept colour **of the
+    same surface** times the alpha: a ``pull_push`` of the fused colour where it is kept
+    (weighted by its alpha: premultiplied, no division at full size) carrying the UDP of the
+    half-size cells it came from (the target's own, pooled: where a cell is kept, the kept
+    pixels'), brought back to full size by ``same_surface_at`` (the nearest seen pixel in the
+    frame is often another surface: skin beside the hair, the skirt's hem above the thigh).
+    The shipped refinement filled small unseen patches inside a seen surface with toon outlines
+    (the sample demo's skirt: a patch no view shows, drawn as an orange ring; docs/conr_rt.md,
+    "What no view sees"); it still draws the edges (their unseen pixels filled too: L1 0.23 on
+    the demo's unseen pixels against 0.16: toon ink runs along them).
 
     The pyramid starts at half size (a full-size level's own colour only mattered where a
     pixel is partly kept: the same L1 on the fill benchmark's frames, ~1 ms less of ONNX
     Runtime at 256² with its straight colour's division and slices)."""
-    h, w = (int(x) for x in rgba.shape[-2:])  # ints: constants of the exported graph
+    n, c, h, w = (int(x) for x in rgba.shape)  # ints: constants of the exported graph
     alpha = pose[:, 3:4]
     inside = (alpha > 0.5).to(rgba.dtype)
     weight = kept * inside
-    seen = fused[:, 3:4] * weight
-    # [rgb a w, xyz a w, a w] at half size
-    half = F.avg_pool2d(torch.cat([fused[:, :3] * weight, pose[:, :3] * seen, seen], 1), 2,
-                        ceil_mode=bool(h % 2 or w % 2))
+    ceil = bool(h % 2 or w % 2)
+    half = F.avg_pool2d(fused * weight, 2, ceil_mode=ceil)  # [rgb a w, a w] at half size
+    own = F.avg_pool2d(pose, 2, ceil_mode=ceil)  # the target's UDP: joined at half size, no full-size product
+    seen = half[:, 3:4]
+    half = torch.cat([half[:, :3], own[:, :3] / own[:, 3:4].clamp_min(1e-6) * seen, seen], 1)
     rest = inside if edges is None else inside - edges
-    # (1 - kept)(1 - edges) inside (the masks 0 or 1); off the target the runtime clips the frame anyway
-    rest = F.relu(rest - kept)
+    # (1 - kept)(1 - edges) inside (the masks 0 or 1) past UNSEEN_FROM; off the target the runtime clips the frame anyway
+    rest = F.relu(rest - kept - UNSEEN_FROM) * (1 / (1 - UNSEEN_FROM))
     rest = rest * (weight.amax((2, 3), keepdim=True) > 0).to(rgba.dtype)  # no view sees anything: nothing is near
-    # the fill's pixels (any frame's, a batch's), gathered and put back as the graphs' ink_on_edges
-    pixels = torch.nonzero(rest.amax(0).reshape(-1)).reshape(-1)
+    # the fill's pixels (any frame's of a batch), gathered and put back as the graphs' ink_on_edges
+    # (a ReduceMax over the batch only where there is one: ORT's over a leading axis is slow)
+    pixels = torch.nonzero((rest.amax(0) if n > 1 else rest[0]).reshape(-1)).reshape(-1)
     index = pixels.reshape(1, 1, -1)
     at = lambda x: torch.gather(x.reshape(*x.shape[:2], h * w), 2, index.expand(*x.shape[:2], -1))  # noqa: E731
     a = at(alpha)
     near = same_surface_at(pull_push(half), at(pose[:, :3]) / a.clamp_min(1e-6), pixels, (h, w)).clamp(0, 1)
     there = at(rgba)
     there = there + at(rest) * (torch.cat([near * a, a], 1) - there)
-    n, c = rgba.shape[:2]
     return rgba.reshape(n, c, h * w).scatter(2, index.expand(n, c, -1), there).reshape(n, c, h, w)
 
 
