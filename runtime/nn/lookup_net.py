@@ -265,7 +265,8 @@ def same_surface_at(estimate: torch.Tensor, target_xyz: torch.Tensor, pixels: to
     d2 = sq[:, 0:1] + sq[:, 1:2] + sq[:, 2:3]  # slices, no ReduceSum over the channels
     # + 1e-6: a pixel far from every cell's UDP still takes their colours by place
     weight = (torch.exp(d2 * (-0.5 / SAME_SURFACE ** 2)) + 1e-6) * torch.tensor(_PLACE).reshape(9, 1)
-    return (weight * near[:, :-3]).sum(2) / weight.sum(2)
+    nine = torch.ones(1, 9, dtype=weight.dtype)  # sums over the cells as MatMuls: no ReduceSum in the graph
+    return (torch.matmul(nine, weight * near[:, :-3]) / torch.matmul(nine, weight)).reshape(n, c - 3, -1)
 
 
 def fill_unseen(rgba: torch.Tensor, fused: torch.Tensor, kept: torch.Tensor, edges: torch.Tensor | None,
