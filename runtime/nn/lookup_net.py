@@ -338,7 +338,7 @@ def fill_unseen(rgba: torch.Tensor, fused: torch.Tensor, kept: torch.Tensor, edg
     half = torch.cat([half[:, :3], own[:, :3] / own[:, 3:4].clamp_min(1e-6) * seen, seen], 1)
     rest = inside if edges is None else inside - edges
     # (1 - kept)(1 - edges) inside (the masks 0 or 1) past UNSEEN_FROM; off the target the runtime clips the frame anyway
-    rest = F.relu(rest - kept - UNSEEN_FROM) * (1 / (1 - UNSEEN_FROM))
+    rest = F.relu(rest - kept - UNSEEN_FROM)  # times 1 / (1 - UNSEEN_FROM) at the gathered pixels
     rest = rest * (weight.amax((2, 3), keepdim=True) > 0).to(rgba.dtype)  # no view sees anything: nothing is near
     todo = rest
     if edges is not None:  # the edges no view covers (the fused alpha is 0 where none does): the views' ink nearby
@@ -353,10 +353,15 @@ def fill_unseen(rgba: torch.Tensor, fused: torch.Tensor, kept: torch.Tensor, edg
     a = at(alpha)
     near = same_surface_at(pull_push(half), at(pose[:, :3]) / a.clamp_min(1e-6), pixels, (h, w)).clamp(0, 1)
     there = at(rgba)
-    there = there + at(rest) * (torch.cat([near * a, a], 1) - there)
-    if edges is not None:
-        ink = nearest_ink_at(rgba, edges * covered, pixels, (h, w))
-        there = there + at(blind) * ink[:, 3:] * (torch.cat([ink[:, :3] * a, a], 1) - there)
+    there = there + at(rest) * (1 / (1 - UNSEEN_FROM)) * (torch.cat([near * a, a], 1) - there)
+    if edges is not None:  # the blind edge pixels among them (~1/10; a NonZero over the gathered ones only)
+        b = at(blind)
+        which = torch.nonzero((b.amax(0) if n > 1 else b[0]).reshape(-1)).reshape(1, 1, -1)
+        sub = lambda x: torch.gather(x, 2, which.expand(*x.shape[:2], -1))  # noqa: E731
+        ink = nearest_ink_at(rgba, edges * covered, pixels[which.reshape(-1)], (h, w))
+        inked = sub(there)
+        inked = inked + sub(b) * ink[:, 3:] * (torch.cat([ink[:, :3] * sub(a), sub(a)], 1) - inked)
+        there = there.scatter(2, which.expand(n, c, -1), inked)
     return rgba.reshape(n, c, h * w).scatter(2, index.expand(n, c, -1), there).reshape(n, c, h, w)
 
 
