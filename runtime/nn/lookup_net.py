@@ -234,6 +234,13 @@ def pull_push(weighted: torch.Tensor) -> torch.Tensor:
 # 128²; the frame's nearest seen colour 0.114 / 0.195): 0.01 0.132 / 0.199, 0.03 0.105 / 0.194,
 # 0.05 0.099 / 0.171, 0.07 0.101 / 0.164, 0.1 0.105 / 0.172, 0.2 0.109 / 0.185
 SAME_SURFACE = 0.05
+# fill_unseen: pixels within this many px (at 256², scaled with the side) of the target's edges
+# stay the refinement's (toon ink and shading run along them). Measured with the same-surface
+# colour (session 11; L1 × flat on procedural toon sheets, seeds 900000-900002, n = 4, main
+# 0.3588 / the demo's unseen pixels at 256², main 0.1685): 0 px 0.3713 / 0.0881, 2 px 0.3647 /
+# 0.0929, 4 px 0.3580 / 0.0973, 6 px 0.3580 / 0.0979 (session 8, the frame's nearest colour:
+# 6 px; session 10 dropped it, measured on the demo only)
+FILL_MARGIN = 4
 # fill_unseen fills the part of a pixel no view sees past this (rescaled: 1 stays 1): the fused
 # coverage is a little under 1 on most of a seen surface (~8 000 pixels of a 256² demo frame
 # had some part unseen, ~600 more than 0.1 of it), and the fill's per-pixel gathers on all of
@@ -310,7 +317,7 @@ def fill_unseen(rgba: torch.Tensor, fused: torch.Tensor, kept: torch.Tensor, edg
     [N, 1, H, W] where it is kept (coverage, 0 on the edges the refinement draws), edges
     [N, 1, H, W] those edges (``target_edges``; 0 or None on unlit sheets), pose [N, 4, H, W] the
     target's UDP as ``encode_pose`` gives it (xyz times alpha, alpha) -> rgba with the part not
-    kept (past ``UNSEEN_FROM``) and off ``edges`` taken from the nearest kept colour **of the
+    kept (past ``UNSEEN_FROM``) and more than ``FILL_MARGIN`` px off ``edges`` taken from the nearest kept colour **of the
     same surface** times the alpha: a ``pull_push`` of the fused colour where it is kept
     (weighted by its alpha: premultiplied, no division at full size) carrying the UDP of the
     half-size cells it came from (the target's own, pooled: where a cell is kept, the kept
@@ -336,15 +343,19 @@ def fill_unseen(rgba: torch.Tensor, fused: torch.Tensor, kept: torch.Tensor, edg
     own = F.avg_pool2d(pose, 2, ceil_mode=ceil)  # the target's UDP: joined at half size, no full-size product
     seen = half[:, 3:4]
     half = torch.cat([half[:, :3], own[:, :3] / own[:, 3:4].clamp_min(1e-6) * seen, seen], 1)
-    rest = inside if edges is None else inside - edges
-    # (1 - kept)(1 - edges) inside (the masks 0 or 1) past UNSEEN_FROM; off the target the runtime clips the frame anyway
+    rest = inside
+    if edges is not None:
+        k = max(1, round(FILL_MARGIN * w / 256))
+        # edges grown by k px (a max over rows, then over columns: 2(2k+1) compares, not (2k+1)^2)
+        rest = rest - F.max_pool2d(F.max_pool2d(edges, (1, 2 * k + 1), 1, (0, k)), (2 * k + 1, 1), 1, (k, 0))
+    # (1 - kept)(1 - near_edges) inside (the masks 0 or 1) past UNSEEN_FROM; off the target the runtime clips the frame anyway
     rest = F.relu(rest - kept - UNSEEN_FROM)  # times 1 / (1 - UNSEEN_FROM) at the gathered pixels
     rest = rest * (weight.amax((2, 3), keepdim=True) > 0).to(rgba.dtype)  # no view sees anything: nothing is near
     todo = rest
     if edges is not None:  # the edges no view covers (the fused alpha is 0 where none does): the views' ink nearby
         covered = (fused[:, 3:4] > 0.5).to(rgba.dtype)
         blind = edges * inside * (1 - covered)
-        todo = rest + blind  # apart: rest is off the edges
+        todo = rest + blind  # apart: rest is off the grown edges
     # the fill's pixels (any frame's of a batch), gathered and put back as the graphs' ink_on_edges
     # (a ReduceMax over the batch only where there is one: ORT's over a leading axis is slow)
     pixels = torch.nonzero((todo.amax(0) if n > 1 else todo[0]).reshape(-1)).reshape(-1)

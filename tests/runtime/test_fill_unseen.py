@@ -1,6 +1,7 @@
 """What no view sees (runtime/nn/lookup_net.py ``fill_unseen``): with keep_seen, a pixel
-no view sees off the target's edges takes the nearest seen colour of the same surface (UDP),
-not the refinement's; the edges stay the refinement's (toon ink runs along them). The sample demo drew a patch of its skirt that
+no view sees more than ``FILL_MARGIN`` px off the target's edges takes the nearest seen colour of
+the same surface (UDP), not the refinement's; the pixels near the edges stay the refinement's
+(toon ink runs along them), and the edges no view covers take the views' ink nearby. The sample demo drew a patch of its skirt that
 no sheet view shows as an orange ring there (docs/conr_rt.md, "What no view sees")."""
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from conrt.runtime.nn.lookup_net import INK_REACH, SAME_SURFACE, UNSEEN_FROM, luma, pull_push, target_edges
+from conrt.runtime.nn.lookup_net import FILL_MARGIN, INK_REACH, SAME_SURFACE, UNSEEN_FROM, luma, pull_push, target_edges
 
 from .nudged import nudged_model
 
@@ -71,15 +72,22 @@ def test_on_the_target_edges_the_views_ink_reaches_what_no_view_covers(nudged):
     """On an inked sheet a hole's pixels on the silhouette (``target_edges``, where ink goes) take
     the darkest colour (luma; the mean of equals) of the edge pixels some view covers within
     ``INK_REACH`` px, and stay the refinement's where there is none (the refinement drew orange
-    dots there in the sample demo's face); the ones off the edges are filled; on an unlit
-    sheet there are no edges to keep and all are filled."""
-    hole = (slice(2, 10), slice(28, 36))  # rows across the silhouette (the body starts at row 4)
+    dots there in the sample demo's face); the ones within ``FILL_MARGIN`` px of the edges stay
+    the refinement's too, the ones past it are filled; on an unlit sheet there are no edges to
+    keep and all are filled."""
+    import torch.nn.functional as F
+
+    hole = (slice(2, 12), slice(28, 36))  # rows across the silhouette (the body starts at row 4)
     frame = _frame(hole)
     edges = target_edges(frame[2])[0, 0].bool()
     inside = frame[2][0, 3].bool()
+    k = max(1, round(FILL_MARGIN * S / 256))
+    near = F.max_pool2d(edges[None, None].float(), 2 * k + 1, 1, k)[0, 0].bool()
     on_edges, off_edges = torch.zeros_like(edges), torch.zeros_like(edges)
-    on_edges[hole], off_edges[hole] = edges[hole] & inside[hole], ~edges[hole] & inside[hole]
-    assert on_edges.sum() >= 8 and off_edges.sum() >= 32  # the silhouette's rows and 4 rows off it
+    on_edges[hole], off_edges[hole] = edges[hole] & inside[hole], ~near[hole] & inside[hole]
+    margin = inside & near & ~edges & torch.zeros_like(edges).index_fill_(0, torch.arange(2, 12), True)
+    margin[:, :28], margin[:, 36:] = False, False
+    assert on_edges.sum() >= 8 and off_edges.sum() >= 32 and margin.sum() >= 8  # the silhouette, the margin, 4 rows
     inked_now, inked_before = _shade(nudged, frame, 1.0, True)[0], _shade(nudged, frame, 1.0, False)[0]
     donors = edges & (frame[1][0, :, 0].amax(0) > 0.01)  # covered edge pixels: the same before and now
     r, reached, kept = INK_REACH, 0, 0
@@ -98,8 +106,9 @@ def test_on_the_target_edges_the_views_ink_reaches_what_no_view_covers(nudged):
     assert reached >= 4 and kept >= 4, (reached, kept)  # both cases: the hole's outer and inner columns
     colour = frame[3].reshape(3, 1)
     assert torch.allclose(inked_now[:3][:, off_edges], colour.expand(3, int(off_edges.sum())), atol=1e-5)
+    assert torch.equal(inked_now[:, margin], inked_before[:, margin])
     unlit = _shade(nudged, frame, 0.0, True)
-    filled = on_edges | off_edges
+    filled = on_edges | off_edges | margin
     assert torch.allclose(unlit[0, :3][:, filled], colour.expand(3, int(filled.sum())), atol=1e-5)
 
 
@@ -117,8 +126,10 @@ def test_a_hole_beside_two_surfaces_takes_the_colour_of_its_own(nudged):
     edges = target_edges(udp)[0, 0]
     assert edges[30, 31:33].all() and not edges[30, 33:37].any() and not edges[30, 28:31].any()
     for ink in (1.0, 0.0):
-        # the hole's rows off the silhouette (its first and last rows are edges: the refinement's)
-        out = _shade(nudged, (sampled, cover, udp, red), ink, True)[0, :3, 6:S - 6, hole[1]]
+        # the hole's rows off the silhouette (its first and last rows are edges: the refinement's);
+        # on the inked sheet the columns past the margin (the unlit one has no edges to keep off)
+        cols = slice(hole[1].start + (max(1, round(FILL_MARGIN * S / 256)) if ink else 0), hole[1].stop)
+        out = _shade(nudged, (sampled, cover, udp, red), ink, True)[0, :3, 6:S - 6, cols]
         # every unseen pixel nearer blue than red; the ones past the hole's first column blue
         to_blue = (out - blue.reshape(3, 1, 1)).abs().amax(0)
         to_red = (out - red.reshape(3, 1, 1)).abs().amax(0)
