@@ -317,8 +317,8 @@ def fill_unseen(rgba: torch.Tensor, fused: torch.Tensor, kept: torch.Tensor, edg
     [N, 1, H, W] where it is kept (coverage, 0 on the edges the refinement draws), edges
     [N, 1, H, W] those edges (``target_edges``; 0 or None on unlit sheets), pose [N, 4, H, W] the
     target's UDP as ``encode_pose`` gives it (xyz times alpha, alpha) -> rgba with the part not
-    kept (past ``UNSEEN_FROM``) and more than ``FILL_MARGIN`` px off ``edges`` taken from the nearest kept colour **of the
-    same surface** times the alpha: a ``pull_push`` of the fused colour where it is kept
+    kept (past ``UNSEEN_FROM``) and more than ``FILL_MARGIN`` px off ``edges`` taken from the
+    nearest kept colour **of the same surface** times the alpha: a ``pull_push`` of the fused colour where it is kept
     (weighted by its alpha: premultiplied, no division at full size) carrying the UDP of the
     half-size cells it came from (the target's own, pooled: where a cell is kept, the kept
     pixels'), brought back to full size by ``same_surface_at`` (the nearest seen pixel in the
@@ -329,7 +329,7 @@ def fill_unseen(rgba: torch.Tensor, fused: torch.Tensor, kept: torch.Tensor, edg
     the demo's unseen pixels against 0.16: toon ink runs along them), except where no view
     covers an edge pixel at all: there it drew orange dots (the sample demo's face beside the
     hair ring), and such a pixel takes the darkest colour of the edges some view covers within
-    ``INK_REACH`` px (``nearest_ink_at``: the views' ink, ``ink_edges``, reaching one more pixel).
+    ``INK_REACH`` px (``nearest_ink_at``: the views' ink, ``ink_edges``, reaching past the covered edges).
 
     The pyramid starts at half size (a full-size level's own colour only mattered where a
     pixel is partly kept: the same L1 on the fill benchmark's frames, ~1 ms less of ONNX
@@ -348,7 +348,8 @@ def fill_unseen(rgba: torch.Tensor, fused: torch.Tensor, kept: torch.Tensor, edg
         k = max(1, round(FILL_MARGIN * w / 256))
         # edges grown by k px (a max over rows, then over columns: 2(2k+1) compares, not (2k+1)^2)
         rest = rest - F.max_pool2d(F.max_pool2d(edges, (1, 2 * k + 1), 1, (0, k)), (2 * k + 1, 1), 1, (k, 0))
-    # (1 - kept)(1 - near_edges) inside (the masks 0 or 1) past UNSEEN_FROM; off the target the runtime clips the frame anyway
+    # (1 - kept)(1 - near_edges) inside (the masks 0 or 1) past UNSEEN_FROM; off the target the
+    # runtime clips the frame anyway
     rest = F.relu(rest - kept - UNSEEN_FROM)  # times 1 / (1 - UNSEEN_FROM) at the gathered pixels
     rest = rest * (weight.amax((2, 3), keepdim=True) > 0).to(rgba.dtype)  # no view sees anything: nothing is near
     todo = rest

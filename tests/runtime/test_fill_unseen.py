@@ -1,8 +1,9 @@
 """What no view sees (runtime/nn/lookup_net.py ``fill_unseen``): with keep_seen, a pixel
 no view sees more than ``FILL_MARGIN`` px off the target's edges takes the nearest seen colour of
 the same surface (UDP), not the refinement's; the pixels near the edges stay the refinement's
-(toon ink runs along them), and the edges no view covers take the views' ink nearby. The sample demo drew a patch of its skirt that
-no sheet view shows as an orange ring there (docs/conr_rt.md, "What no view sees")."""
+(toon ink runs along them), and the edges no view covers take the views' ink nearby. The
+sample demo drew a patch of its skirt that no sheet view shows as an orange ring there
+(docs/conr_rt.md, "What no view sees")."""
 from __future__ import annotations
 
 import numpy as np
