@@ -11,12 +11,19 @@ Two sets of frames, every row scoring the same samples:
 - ``--styles``: unseen procedural characters ``--seeds`` (12 poses, 4 targets, n =
   ``--views``) as ``finetune_eval.py`` scores them (``training.evaluate``; L1 ×
   flat, SSIM, face SSIM), the sheet's judged look.
+- ``--godette``: Low-Poly Godette (real_character_bench.py's character, sheet and
+  frames: ``conrt sheet --views 6 --udp --size 256``, walk and wave at yaw 30°,
+  ``--godette-frames`` per clip every 4th physics frame, exact correspondences) at
+  each ``--sizes``, the toon pass as ground truth; its metrics (L1, SSIM, face SSIM,
+  sharpness).
 
 Rows: ``flat``, ``plain`` (no network), ``before`` (``FusionNet.nearest_fill``
-off: the refinement fills what no view sees), ``now`` (as shipped).
+off: the refinement fills what no view sees), ``baseline`` (with ``--baseline REV``:
+the fill as of that git revision, its ``pull_push`` .. ``fill_unseen`` source, in this
+checkout's network on the same samples), ``now`` (as shipped).
 
-Usage: python benchmarks/fill_unseen_bench.py [--demo] [--sizes 256 128] [--styles toon,unlit]
-       [--seeds 900000:900002] [--views 1,4,8] [--json benchmarks/results/fill_unseen.json]
+Usage: python benchmarks/fill_unseen_bench.py [--demo] [--godette] [--sizes 256 128] [--styles toon,unlit]
+       [--seeds 900000:900002] [--views 1,4,8] [--baseline 9cabc11] [--json benchmarks/results/fill_unseen.json]
 """
 from __future__ import annotations
 
@@ -44,6 +51,47 @@ def _fusion(model, sampled, cover, udp, ink, fill: bool):
         model.fusion.nearest_fill = True
 
 
+def baseline_fill(rev: str):
+    """``lookup_net.fill_unseen`` as of git revision ``rev``: its source from ``def pull_push``
+    to the next ``def _conv`` (the fill, its pyramid and their constants) run on their own,
+    taking this checkout's arguments (before session 10 it took the target's alpha, not the
+    ``encode_pose``'d UDP)."""
+    import inspect
+    import subprocess
+
+    import torch
+    import torch.nn.functional as F
+
+    src = subprocess.run(["git", "-C", str(ROOT), "show", f"{rev}:runtime/nn/lookup_net.py"], capture_output=True,
+                         text=True, check=True).stdout
+    space = {"torch": torch, "F": F, "__name__": f"fill_unseen_{rev}"}
+    exec(compile("from __future__ import annotations\n" + src[src.index("def pull_push"):src.index("def _conv(")],
+                 f"{rev}:runtime/nn/lookup_net.py", "exec"), space)
+    fill = space["fill_unseen"]
+    if "alpha" in inspect.signature(fill).parameters:
+        return lambda rgba, fused, kept, edges, pose: fill(rgba, fused, kept, edges, pose[:, 3:4])
+    return fill
+
+
+class _Fill:
+    """``with _Fill(fill):`` the network's fill of what no view sees is ``fill`` (None: as shipped)."""
+
+    def __init__(self, fill):
+        self.fill = fill
+
+    def __enter__(self):
+        from conrt.runtime.nn import lookup_net
+
+        self.kept = lookup_net.fill_unseen
+        if self.fill is not None:
+            lookup_net.fill_unseen = self.fill
+
+    def __exit__(self, *exc):
+        from conrt.runtime.nn import lookup_net
+
+        lookup_net.fill_unseen = self.kept
+
+
 def demo_frames(size: int, frames: int, keep: list[int]):
     """The sample demo's frames ``keep``: (model, ink, [(sampled, cover, udp, toon ground truth premultiplied)])."""
     import torch
@@ -69,7 +117,7 @@ def demo_frames(size: int, frames: int, keep: list[int]):
     return model, torch.tensor([float(look.inked)]), str(look), out
 
 
-def demo_rows(size: int, frames: int, keep: list[int]) -> dict:
+def demo_rows(size: int, frames: int, keep: list[int], baseline=None) -> dict:
     import torch
 
     from conrt.runtime.nn.lookup_net import plain_lookup
@@ -83,8 +131,11 @@ def demo_rows(size: int, frames: int, keep: list[int]) -> dict:
         unseen = (cover.amax(1) <= 0.01) & (alpha > 0.5)
         mean = gt[:, :3].sum((2, 3), keepdim=True) / gt[:, 3:].sum((2, 3), keepdim=True)
         rows = {"flat": torch.cat([mean * alpha, alpha], 1), "plain": plain_lookup(sampled, cover, alpha)[0],
-                "before": _fusion(model, sampled, cover, udp, ink, False),
-                "now": _fusion(model, sampled, cover, udp, ink, True)}
+                "before": _fusion(model, sampled, cover, udp, ink, False)}
+        if baseline is not None:
+            with _Fill(baseline):
+                rows["baseline"] = _fusion(model, sampled, cover, udp, ink, True)
+        rows["now"] = _fusion(model, sampled, cover, udp, ink, True)
         for name, pred in rows.items():
             err = (pred - gt).abs().mean(1, keepdim=True)
             s = sums.setdefault(name, [0.0, 0.0])
@@ -110,11 +161,13 @@ def procedural_rows(style: str, args) -> dict:
     model = load_weights(find_weights("conr-default"))
     rows = {"flat": evaluate(FlatColourBaseline(args.size), chars, **common)[0],
             "plain": evaluate(PlainLookup(args.size), chars, samples=samples, **common)[0]}
-    for name, fill in (("before", False), ("now", True)):
+    runs = [("before", False, None)] + ([("baseline", True, args.baseline_fill)] if args.baseline else [])
+    for name, fill, how in runs + [("now", True, None)]:
         model.fusion.nearest_fill = fill
         try:
-            shader = ViewsShader(model, True, judge_look=True)
-            rows[name] = evaluate(shader, chars, samples=samples, **common)[0]
+            with _Fill(how):
+                shader = ViewsShader(model, True, judge_look=True)
+                rows[name] = evaluate(shader, chars, samples=samples, **common)[0]
         finally:
             model.fusion.nearest_fill = True
         rows[name]["look"] = shader.look_summary()
@@ -123,6 +176,43 @@ def procedural_rows(style: str, args) -> dict:
             if n.startswith("n="):
                 r["l1_vs_flat"] = r["l1"] / rows["flat"][n]["l1"]
     return rows
+
+
+def godette_rows(size: int, frames: int, baseline=None) -> dict:
+    """Godette's toon sheet and frames as real_character_bench.py draws them (exact
+    correspondences) -> {row: its metrics}, the rows recomputed from each frame's samples."""
+    import tempfile
+
+    import torch
+    from real_character_bench import CHARACTER, _collect, _fusion as _godette_fusion, score  # noqa: E402
+
+    from conrt.characters.gltf_io import load_character
+    from conrt.runtime.app.session import load_model_source
+    from exact_bench import _conrt, _flat, _head_box, _plain  # noqa: E402
+
+    model, _ = load_model_source(None)
+    character = load_character(CHARACTER)
+    with tempfile.TemporaryDirectory(prefix="conrt-fill-godette-") as tmp:
+        sheet = Path(tmp) / "sheet"
+        _conrt("sheet", CHARACTER, "--views", 6, "--udp", "--size", 256, "--style", "toon", "-o", sheet)
+        run = _collect(model, CHARACTER, sheet, size, "exact", frames, 4, "toon")
+    preds: dict[str, list] = {}
+    for fr in run:
+        ink = torch.tensor([float(fr["look"].inked)])
+        flat = _flat(fr["shader"], fr["udp"])
+        preds.setdefault("flat", []).append(flat)
+        preds.setdefault("plain", []).append(_plain(fr["views"], flat, fr["udp"]))
+        preds.setdefault("before", []).append(_godette_fusion(model, fr, ink, nearest_fill=False))
+        if baseline is not None:
+            with _Fill(baseline):
+                preds.setdefault("baseline", []).append(_godette_fusion(model, fr, ink))
+        preds.setdefault("now", []).append(_godette_fusion(model, fr, ink))
+    gts = [fr["gt"] for fr in run]
+    boxes = [_head_box(character, fr["pose"], fr["camera"], size) for fr in run]
+    table = {name: score(ps, gts, boxes) for name, ps in preds.items()}
+    for row in table.values():
+        row["l1_vs_flat"] = row["l1"] / table["flat"]["l1"]
+    return {"look": str(run[0]["look"]), "frames": len(run), "rows": table}
 
 
 def main(argv=None) -> int:
@@ -135,8 +225,12 @@ def main(argv=None) -> int:
     ap.add_argument("--seeds", default="900000:900002")
     ap.add_argument("--size", type=int, default=256, help="procedural frames' side")
     ap.add_argument("--views", default="1,4,8")
+    ap.add_argument("--godette", action="store_true", help="score Godette's toon frames (real_character_bench.py)")
+    ap.add_argument("--godette-frames", type=int, default=15, help="Godette's shaded frames per clip (walk, wave)")
+    ap.add_argument("--baseline", default=None, help="git revision: also its fill (row 'baseline') on the same samples")
     ap.add_argument("--json", type=Path, default=None)
     args = ap.parse_args(argv)
+    args.baseline_fill = baseline_fill(args.baseline) if args.baseline else None
     import torch
 
     torch.set_num_threads(1)
@@ -144,23 +238,32 @@ def main(argv=None) -> int:
     t = time.time()
     if args.demo:
         keep = [int(k) for k in args.keep.split(",")]
-        result["demo"] = {str(size): demo_rows(size, args.frames, keep) for size in args.sizes}
+        result["demo"] = {str(size): demo_rows(size, args.frames, keep, args.baseline_fill) for size in args.sizes}
         for size, r in result["demo"].items():
             print(f"sample demo {size}², frames {args.keep}, {r['look']}; {r['unseen_pixels']} of "
                   f"{r['target_pixels']} target pixels seen by no view")
             for name, row in r["rows"].items():
-                print(f"  {name:7s} L1 {row['l1']:.4f} ({row['l1_vs_flat']:.3f}x flat), "
+                print(f"  {name:8s} L1 {row['l1']:.4f} ({row['l1_vs_flat']:.3f}x flat), "
                       f"on the unseen pixels {row['l1_unseen']:.4f}")
+    if args.godette:
+        result["godette"] = {str(size): godette_rows(size, args.godette_frames, args.baseline_fill)
+                             for size in args.sizes}
+        for size, r in result["godette"].items():
+            print(f"Godette {size}², toon sheet, {r['frames']} frames, {r['look']}")
+            for name, row in r["rows"].items():
+                print(f"  {name:8s} L1 {row['l1']:.4f} ({row['l1_vs_flat']:.3f}x flat), SSIM {row['ssim']:.4f}, "
+                      f"face SSIM {row['face_ssim']:.4f}, sharpness {row['sharpness']:.3f}")
     for style in filter(None, args.styles.split(",")):
         rows = result.setdefault("procedural", {})[style] = procedural_rows(style, args)
         print(f"{style}, seeds {args.seeds}, {args.size}²; L1 x flat (SSIM, face SSIM)")
         for name, row in rows.items():
-            print(f"  {name:7s}", "  ".join(f"{n}: {r['l1_vs_flat']:.4f} ({r['ssim']:.4f}, "
+            print(f"  {name:8s}", "  ".join(f"{n}: {r['l1_vs_flat']:.4f} ({r['ssim']:.4f}, "
                                           f"{r.get('face_ssim') or float('nan'):.3f})"
                                           for n, r in row.items() if n.startswith("n=")), row.get("look", ""))
     print(f"{time.time() - t:.0f} s")
     if args.json:
-        args.json.write_text(json.dumps({"seeds": args.seeds, "size": args.size, **result}, indent=1, default=str))
+        args.json.write_text(json.dumps({"seeds": args.seeds, "size": args.size, "baseline": args.baseline, **result},
+                                        indent=1, default=str))
     return 0
 
 

@@ -268,7 +268,7 @@ class FastFusionGraph(nn.Module):
             if self.inked:  # on the edges the views' ink where darker (lookup_net.ink_edges)
                 rgba = ink_on_edges(rgba, edges, udp[:, 3:4], darkest, sampled4, cover4)
             if f.nearest_fill:  # what no view sees, off the edges (lookup_net.fill_unseen)
-                rgba = fill_unseen(rgba, seen_colour, kept, edges, udp[:, 3:4])
+                rgba = fill_unseen(rgba, seen_colour, kept, edges, udp)
             if not self.inked and not self.shaded:
                 rgba = self.keep_plain_lookup(rgba, sampled4, cover4, udp)
         return torch.minimum(rgba, rgba[:, 3:4])  # premultiplied: colour never exceeds alpha (alpha: min(a, a))

@@ -228,49 +228,153 @@ def pull_push(weighted: torch.Tensor) -> torch.Tensor:
     return estimate
 
 
-# fill_unseen: pixels within this many px (at 256², scaled with the side) of the target's
-# edges stay the refinement's (toon ink runs along them, next to what no view sees: the
-# face under a hair ring); measured on the sample demo's 5 frames against the toon pass
-# (L1 on the pixels no view sees: refinement 0.128, nearest colour everywhere 0.150,
-# 2 px 0.141, 4 px 0.123, 6-10 px 0.120, 16 px 0.126)
-FILL_MARGIN = 6
+# fill_unseen's same-surface rule: a seen pixel's colour counts exp(-d² / 2 SAME_SURFACE²) at an
+# unseen one, d the distance of their UDPs (the canonical box's 0..1). Measured on the sample
+# demo's 5 frames against the toon pass (L1 on the unseen pixels off the target's edges, 256² /
+# 128²; the frame's nearest seen colour 0.114 / 0.195): 0.01 0.132 / 0.199, 0.03 0.105 / 0.194,
+# 0.05 0.099 / 0.171, 0.07 0.101 / 0.164, 0.1 0.105 / 0.172, 0.2 0.109 / 0.185
+SAME_SURFACE = 0.05
+# fill_unseen: pixels within this many px (at 256², scaled with the side) of the target's edges
+# stay the refinement's (toon ink and shading run along them). Measured with the same-surface
+# colour (session 11; L1 × flat on procedural toon sheets, seeds 900000-900002, n = 4, main
+# 0.3588 / the demo's unseen pixels at 256², main 0.1685): 0 px 0.3713 / 0.0881, 2 px 0.3647 /
+# 0.0929, 4 px 0.3580 / 0.0973, 6 px 0.3580 / 0.0979 (session 8, the frame's nearest colour:
+# 6 px; session 10 dropped it, measured on the demo only)
+FILL_MARGIN = 4
+# fill_unseen fills the part of a pixel no view sees past this (rescaled: 1 stays 1): the fused
+# coverage is a little under 1 on most of a seen surface (~8 000 pixels of a 256² demo frame
+# had some part unseen, ~600 more than 0.1 of it), and the fill's per-pixel gathers on all of
+# them took 1.18x the finish graph's CPU; past 0.1: 0.95x, the demo's L1 the same to 1e-4
+# (docs/conr_rt.md, "What no view sees: the same surface's colour")
+UNSEEN_FROM = 0.1
+# same_surface_at's 3x3 half-size cells (dy, dx) and their weights by place: 1, sides 1/2, corners 1/4
+_CELLS = tuple((dy, dx) for dy in (-1, 0, 1) for dx in (-1, 0, 1))
+_PLACE = tuple(0.5 ** (abs(dy) + abs(dx)) for dy, dx in _CELLS)
+
+
+def same_surface_at(estimate: torch.Tensor, target_xyz: torch.Tensor, pixels: torch.Tensor,
+                    size: tuple[int, int]) -> torch.Tensor:
+    """estimate [N, C + 3, h, w] (a colour and the UDP it came from: ``pull_push`` at half of
+    ``size``), target_xyz [N, 3, K] (the target's UDP at ``pixels``, flat indices [K] of a
+    ``size`` frame) -> [N, C, K]: each pixel's colour from its own half-size cell and the 8
+    around it, each weighted by its place (``_PLACE``) and by how near its UDP is to the
+    pixel's (``SAME_SURFACE``): the hair's colour for a hair pixel between hair and skin, where
+    a bilinear resize mixes the two. Only at ``pixels`` (what no view sees: ~600 of a 256²
+    demo frame); the 9 cells in one gather (a loop of 9 put ~550 nodes in the exported graph)."""
+    n, c, h, w = estimate.shape
+    y, x = pixels // size[1] // 2, pixels % size[1] // 2  # the own cell (ceil_mode: h = ceil(H / 2))
+    dy = torch.tensor([d[0] for d in _CELLS]).reshape(9, 1)
+    dx = torch.tensor([d[1] for d in _CELLS]).reshape(9, 1)
+    # [9, K] cells, the frame's border repeated
+    cells = (y.reshape(1, -1) + dy).clamp(0, h - 1) * w + (x.reshape(1, -1) + dx).clamp(0, w - 1)
+    near = torch.gather(estimate.reshape(n, c, h * w), 2, cells.reshape(1, 1, -1).expand(n, c, -1)).reshape(n, c, 9, -1)
+    sq = (near[:, -3:] - target_xyz.reshape(n, 3, 1, -1)).square()
+    d2 = sq[:, 0:1] + sq[:, 1:2] + sq[:, 2:3]  # slices, no ReduceSum over the channels
+    # + 1e-6: a pixel far from every cell's UDP still takes their colours by place
+    weight = (torch.exp(d2 * (-0.5 / SAME_SURFACE ** 2)) + 1e-6) * torch.tensor(_PLACE).reshape(9, 1)
+    nine = torch.ones(1, 9, dtype=weight.dtype)  # sums over the cells as MatMuls: no ReduceSum in the graph
+    return (torch.matmul(nine, weight * near[:, :-3]) / torch.matmul(nine, weight)).reshape(n, c - 3, -1)
+
+
+# fill_unseen on the target's edges no view covers: the darkest colour of the covered edge pixels
+# within this many px (a (2 INK_REACH + 1)² square). Measured on the sample demo's 5 frames against
+# the toon pass (L1 on the pixels no view sees, 256² / 128²): the refinement's 0.159 / 0.141;
+# 1 px 0.111 / 0.145, 2 px 0.107 / 0.144, 3 px 0.108 / 0.142 where darker than the refinement's;
+# always (a covered edge pixel in reach) 2 px **0.088 / 0.131**
+INK_REACH = 2
+
+
+def nearest_ink_at(rgba: torch.Tensor, donors: torch.Tensor, pixels: torch.Tensor,
+                   size: tuple[int, int]) -> torch.Tensor:
+    """rgba [N, 4, H, W] premultiplied, donors [N, 1, H, W] (1: the edge pixels some view covers),
+    pixels flat indices [K] of the ``size`` frame -> [N, 4, K]: at each pixel the straight
+    colour of the darkest (luma; the mean of equals) donor within ``INK_REACH`` px, and 1 where
+    there is one (0 and colour 0 elsewhere), as ``darkest_view`` picks among views."""
+    n, _, h, w = rgba.shape
+    r = INK_REACH
+    span = torch.arange(-r, r + 1)
+    dy, dx = span.repeat_interleave(2 * r + 1).reshape(-1, 1), span.repeat(2 * r + 1).reshape(-1, 1)
+    y, x = pixels // w, pixels % w
+    cells = ((y.reshape(1, -1) + dy).clamp(0, h - 1) * w + (x.reshape(1, -1) + dx).clamp(0, w - 1)).reshape(1, 1, -1)
+    k = dy.shape[0]
+    near = torch.gather(rgba.reshape(n, 4, h * w), 2, cells.expand(n, 4, -1)).reshape(n, 4, k, -1)
+    donor = torch.gather(donors.reshape(n, 1, h * w), 2, cells.expand(n, 1, -1)).reshape(n, 1, k, -1)
+    straight = near[:, :3] / near[:, 3:4].clamp_min(1e-6)
+    dark = luma(straight) + 4.0 * (1 - donor)  # (luma <= 1) no donor is never the darkest
+    pick = (dark <= dark.amin(2, keepdim=True)).to(rgba.dtype) * donor
+    ones = torch.ones(1, k, dtype=rgba.dtype)  # sums over the square as MatMuls: no ReduceSum in the graph
+    count = torch.matmul(ones, pick)
+    colour = torch.matmul(ones, pick * straight) / count.clamp_min(1e-6)
+    return torch.cat([colour, (count > 0).to(rgba.dtype)], 1).reshape(n, 4, -1)
 
 
 def fill_unseen(rgba: torch.Tensor, fused: torch.Tensor, kept: torch.Tensor, edges: torch.Tensor | None,
-                alpha: torch.Tensor) -> torch.Tensor:
+                pose: torch.Tensor) -> torch.Tensor:
     """The keep-seen rule's fill of what no view sees, off the target's edges.
 
     rgba [N, 4, H, W] the keep-seen blend (the fused colour where ``kept``, the refinement
     elsewhere), fused [N, 4, H, W] the views' fused colour (premultiplied, 0..1), kept
     [N, 1, H, W] where it is kept (coverage, 0 on the edges the refinement draws), edges
-    [N, 1, H, W] those edges (``target_edges``; 0 or None on unlit sheets), alpha [N, 1, H, W] the
-    target's -> rgba with the part not kept and off ``edges`` taken from the nearest kept
-    colour (``pull_push`` of the fused colour, weighted by its alpha: premultiplied, no
-    division at full size) times the alpha. The shipped refinement filled small unseen
-    patches inside a seen surface with toon outlines (the sample demo's skirt: a patch no
-    view shows, drawn as an orange ring; docs/conr_rt.md, "What no view sees: the nearest
-    seen colour"); it still draws the edges.
+    [N, 1, H, W] those edges (``target_edges``; 0 or None on unlit sheets), pose [N, 4, H, W] the
+    target's UDP as ``encode_pose`` gives it (xyz times alpha, alpha) -> rgba with the part not
+    kept (past ``UNSEEN_FROM``) and more than ``FILL_MARGIN`` px off ``edges`` taken from the
+    nearest kept colour **of the same surface** times the alpha: a ``pull_push`` of the fused colour where it is kept
+    (weighted by its alpha: premultiplied, no division at full size) carrying the UDP of the
+    half-size cells it came from (the target's own, pooled: where a cell is kept, the kept
+    pixels'), brought back to full size by ``same_surface_at`` (the nearest seen pixel in the
+    frame is often another surface: skin beside the hair, the skirt's hem above the thigh).
+    The shipped refinement filled small unseen patches inside a seen surface with toon outlines
+    (the sample demo's skirt: a patch no view shows, drawn as an orange ring; docs/conr_rt.md,
+    "What no view sees"); it still draws the edges (their unseen pixels filled too: L1 0.23 on
+    the demo's unseen pixels against 0.16: toon ink runs along them), except where no view
+    covers an edge pixel at all: there it drew orange dots (the sample demo's face beside the
+    hair ring), and such a pixel takes the darkest colour of the edges some view covers within
+    ``INK_REACH`` px (``nearest_ink_at``: the views' ink, ``ink_edges``, reaching past the covered edges).
 
     The pyramid starts at half size (a full-size level's own colour only mattered where a
     pixel is partly kept: the same L1 on the fill benchmark's frames, ~1 ms less of ONNX
-    Runtime at 256² with its straight colour's division and slices) and its colour comes
-    back bilinearly (the nearest half-size pixel's lost 1 % L1 on unlit n = 4 sheets:
-    docs/runtime.md, "Session 9")."""
-    h, w = (int(x) for x in rgba.shape[-2:])  # ints: constants of the exported graph
+    Runtime at 256² with its straight colour's division and slices)."""
+    n, c, h, w = (int(x) for x in rgba.shape)  # ints: constants of the exported graph
+    alpha = pose[:, 3:4]
     inside = (alpha > 0.5).to(rgba.dtype)
     weight = kept * inside
-    half = F.avg_pool2d(fused * weight, 2, ceil_mode=bool(h % 2 or w % 2))  # [rgb a w, a w] at half size
-    near = F.interpolate(pull_push(half).clamp(0, 1), size=(h, w), mode="bilinear", align_corners=False)
-    fill = torch.cat([near * alpha, alpha], 1)
+    ceil = bool(h % 2 or w % 2)
+    half = F.avg_pool2d(fused * weight, 2, ceil_mode=ceil)  # [rgb a w, a w] at half size
+    own = F.avg_pool2d(pose, 2, ceil_mode=ceil)  # the target's UDP: joined at half size, no full-size product
+    seen = half[:, 3:4]
+    half = torch.cat([half[:, :3], own[:, :3] / own[:, 3:4].clamp_min(1e-6) * seen, seen], 1)
     rest = inside
     if edges is not None:
         k = max(1, round(FILL_MARGIN * w / 256))
         # edges grown by k px (a max over rows, then over columns: 2(2k+1) compares, not (2k+1)^2)
         rest = rest - F.max_pool2d(F.max_pool2d(edges, (1, 2 * k + 1), 1, (0, k)), (2 * k + 1, 1), 1, (k, 0))
-    # (1 - kept)(1 - near_edges) inside (the masks 0 or 1); off the target the runtime clips the frame anyway
-    rest = F.relu(rest - kept)
+    # (1 - kept)(1 - near_edges) inside (the masks 0 or 1) past UNSEEN_FROM; off the target the
+    # runtime clips the frame anyway
+    rest = F.relu(rest - kept - UNSEEN_FROM)  # times 1 / (1 - UNSEEN_FROM) at the gathered pixels
     rest = rest * (weight.amax((2, 3), keepdim=True) > 0).to(rgba.dtype)  # no view sees anything: nothing is near
-    return rgba + rest * (fill - rgba)
+    todo = rest
+    if edges is not None:  # the edges no view covers (the fused alpha is 0 where none does): the views' ink nearby
+        covered = (fused[:, 3:4] > 0.5).to(rgba.dtype)
+        blind = edges * inside * (1 - covered)
+        todo = rest + blind  # apart: rest is off the grown edges
+    # the fill's pixels (any frame's of a batch), gathered and put back as the graphs' ink_on_edges
+    # (a ReduceMax over the batch only where there is one: ORT's over a leading axis is slow)
+    pixels = torch.nonzero((todo.amax(0) if n > 1 else todo[0]).reshape(-1)).reshape(-1)
+    index = pixels.reshape(1, 1, -1)
+    at = lambda x: torch.gather(x.reshape(*x.shape[:2], h * w), 2, index.expand(*x.shape[:2], -1))  # noqa: E731
+    a = at(alpha)
+    near = same_surface_at(pull_push(half), at(pose[:, :3]) / a.clamp_min(1e-6), pixels, (h, w)).clamp(0, 1)
+    there = at(rgba)
+    there = there + at(rest) * (1 / (1 - UNSEEN_FROM)) * (torch.cat([near * a, a], 1) - there)
+    if edges is not None:  # the blind edge pixels among them (~1/10; a NonZero over the gathered ones only)
+        b = at(blind)
+        which = torch.nonzero((b.amax(0) if n > 1 else b[0]).reshape(-1)).reshape(1, 1, -1)
+        sub = lambda x: torch.gather(x, 2, which.expand(*x.shape[:2], -1))  # noqa: E731
+        ink = nearest_ink_at(rgba, edges * covered, pixels[which.reshape(-1)], (h, w))
+        inked = sub(there)
+        inked = inked + sub(b) * ink[:, 3:] * (torch.cat([ink[:, :3] * sub(a), sub(a)], 1) - inked)
+        there = there.scatter(2, which.expand(n, c, -1), inked)
+    return rgba.reshape(n, c, h * w).scatter(2, index.expand(n, c, -1), there).reshape(n, c, h, w)
 
 
 def _conv(cin, cout, stride=1, activation="prelu"):
@@ -384,7 +488,7 @@ class FusionNet(nn.Module):
             if ink is None or bool((ink > 0).any()):  # on the edges the views' ink where darker
                 rgba = ink_edges(rgba, darkest_view(sampled, cover), edges, udp[:, 3:4])
             if self.nearest_fill:  # what no view sees, off the edges: the nearest seen colour
-                rgba = fill_unseen(rgba, fused.clamp(0, 1), seen_part, edges, udp[:, 3:4])
+                rgba = fill_unseen(rgba, fused.clamp(0, 1), seen_part, edges, udp)
             plain_off = ink if ink is None or shaded is None else torch.maximum(ink, shaded.to(ink.dtype))
             if plain_off is not None and bool((plain_off < 1).any()):  # inked and shaded sheets skip its passes
                 rgba = keep_plain_lookup(rgba, sampled, cover, udp, plain_off)
