@@ -237,3 +237,12 @@ def test_fine_tuning_draws_from_several_folders_each_at_its_own_size(tiny_exact_
     with pytest.raises(ConfigError, match="exact samples"):
         train(dataclasses.replace(cfg, data=(str(tiny_exact_data), str(tiny_data)), out=str(tmp_path / "bad")),
               progress=False)
+
+
+def test_train_cli_takes_several_folders_and_refine_everywhere(tiny_exact_data, tmp_path):
+    out = tmp_path / "run"
+    assert main(["train", "--config", "conr-rt", "--data", str(tiny_exact_data), str(tiny_exact_data), "--size", "64",
+                 "--batch", "2", "--views", "2", "--steps", "1", "--val-every", "1", "--table-mix", "0",
+                 "--init", str(default_weights_path()), "--refine-everywhere", "--out", str(out)]) == 0
+    info = json.loads((out / "train.json").read_text())["train"]
+    assert info["data"] == [str(tiny_exact_data)] * 2 and info["runtime_rules"] is False
