@@ -242,7 +242,8 @@ class Renderer:
         ``views`` are the sheet and pose ``target`` the frame: (sampled [M, 4, S, S]
         premultiplied, cover [M, 1, S, S]) float32. ``mode``: "exact" (the
         views' cameras and poses) or "udp-nn" (only their UDPs); ``inked``: the
-        sheet's look (``CorrespondencePass.set_sheet``; training data: False)."""
+        sheet's look (``CorrespondencePass.set_sheet``; training data: ``sheet_look``'s,
+        as the runtime's; before session 11 False)."""
         from conrt.shaders.correspondence_pass import CorrespondencePass, SheetView
 
         if mode not in CORRESPONDENCE_MODES:
@@ -310,6 +311,17 @@ def sample_poses(character, poses: int, rng: np.random.Generator, jitter: Camera
     return out, np.array(clip_ids, np.int16), np.array(times, np.float32)
 
 
+def sheet_look(rgba: np.ndarray, udp: np.ndarray):
+    """A character's poses as one sheet (rgba [P, S, S, 4] u8 straight, udp [P, S, S, 4])
+    -> its ``SheetLook`` as the runtime judges a sheet (``sheet.judge_sheet_look``: inked,
+    else shaded or unlit from the views' UDPs): the rule the exact samples and the
+    fine-tune's keep-seen / ink / plain-lookup rules follow."""
+    from conrt.runtime.nn.sheet import judge_sheet_look
+
+    views, udps = list(rgba), [np.asarray(u, np.float32) for u in udp]
+    return judge_sheet_look(views, shading=(views, udps))
+
+
 def render_character(renderer: Renderer, seed: int, poses: int, jitter: CameraJitter = CameraJitter(),
                      rng_key: tuple[int, ...] | None = None, exact: bool = False,
                      layers: bool = False) -> CharacterSamples:
@@ -343,8 +355,10 @@ def render_character(renderer: Renderer, seed: int, poses: int, jitter: CameraJi
         return out
     sampled = np.empty((poses, poses, 4, s, s), np.uint8)
     cover = np.empty((poses, poses, s, s), np.uint8)
+    # the pass weighs an inked sheet's contour texels as the runtime does (set_sheet(inked=...))
+    inked = sheet_look(rgba, udp).inked
     for t in range(poses):  # one sheet of all poses; each pose in turn is the frame
-        smp, cov = renderer.view_samples(character, out, t, range(poses))
+        smp, cov = renderer.view_samples(character, out, t, range(poses), inked=inked)
         sampled[t] = np.rint(np.clip(smp, 0, 1) * 255)
         cover[t] = np.rint(np.clip(cov[:, 0], 0, 1) * 255)
     return dataclasses.replace(out, sampled=sampled, cover=cover)

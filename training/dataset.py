@@ -233,13 +233,27 @@ class SheetDataset:
         self.size = size or self.data_size
         # every character has its exact samples (conrt data make --exact)
         self.exact = all(c.sampled is not None for c in characters)
+        self._looks: dict[int, tuple[float, float]] = {}  # character index -> (ink, shaded), judged on first use
+
+    def look(self, index: int) -> tuple[float, float]:
+        """Character ``index``'s look as the runtime's rules take it (FusionNet's ``ink``,
+        ``shaded``): its poses judged as one sheet (``datagen.sheet_look``, as ``data make
+        --exact`` weighed the samples), once per character, on the stored (unaugmented) frames."""
+        if index not in self._looks:
+            from .datagen import sheet_look
+
+            c = self.characters[index]
+            look = sheet_look(c.rgba, c.udp)
+            self._looks[index] = (float(look.inked), float(look.shaded))
+        return self._looks[index]
 
     def __len__(self) -> int:
         return len(self.characters) * self.poses
 
     def sample(self, idx: int, key: int = 0, views: int | None = None) -> dict[str, torch.Tensor]:
         m = views or self.views
-        c = self.characters[idx // self.poses % len(self.characters)]
+        ci = idx // self.poses % len(self.characters)
+        c = self.characters[ci]
         t = idx % self.poses
         rng = np.random.default_rng([self.seed, key, idx])
         others = np.array([k for k in range(self.poses) if k != t])
@@ -249,6 +263,7 @@ class SheetDataset:
         out = {}
         if self.exact:
             out["sampled"], out["cover"] = exact_samples(c, t, sheet_idx, self.size)
+            out["ink"], out["shaded"] = (torch.tensor(v) for v in self.look(ci))
         if self.augment is not None:
             sheet, sheet_udp = augment_sheet(sheet, rng, self.augment, sheet_udp)
         return {"sheet_rgb": sheet[:, :3].contiguous(), "sheet_mask": sheet[:, 3:4].contiguous(),

@@ -16,10 +16,17 @@ the batches the uninterrupted run would have seen.
 
 Data with exact sheet samples (``conrt data make --exact``) and a lookup model
 (conr-rt): only the ``FusionNet`` trains, on the samples the runtime's exact
-correspondences give (refinement on every pixel, ``keep_seen=False``); a
-fraction ``table_mix`` of the steps shades through the 32³ table instead
-(from the true or, per ``lookup.gt_sheet_udp``, the predicted sheet UDP), so
-the same weights still serve sheets without view files.
+correspondences give, under the runtime's rules (``shade_views``: the weights'
+``keep_seen``, each sheet's look judged as the runtime judges it, the frame
+clipped to the target's occupancy; ``runtime_rules=False``: the refinement on
+every pixel, as session 5's fine-tune); a fraction ``table_mix`` of the steps
+shades through the 32³ table instead (from the true or, per
+``lookup.gt_sheet_udp``, the predicted sheet UDP), so the same weights still
+serve sheets without view files.
+
+``data`` may name several folders (e.g. the same recipe at 128² and 256²):
+each step draws its batch from one of them (a pure function of (seed, step)),
+at that folder's own frame size; ``size`` is then the saved ``image_size``.
 """
 from __future__ import annotations
 
@@ -49,7 +56,7 @@ LOG_FIELDS = ("step", "elapsed_s", "lr", "loss", "l1", "grad", "bce", "udp", "va
 @dataclass(frozen=True)
 class TrainConfig:
     config: str = "conr-xs"
-    data: str = ""
+    data: str | tuple[str, ...] = ""  # one dataset folder, or several (each trains at its own frame size)
     out: str = "out/train/run"
     steps: int = 1000
     batch: int = 4  # global batch (split over DDP ranks)
@@ -75,6 +82,8 @@ class TrainConfig:
     init_parts: tuple[str, ...] = ()
     # data with exact samples: the fraction of steps that shade through the table instead
     table_mix: float = 0.25
+    # data with exact samples: shade them as the runtime does (``shade_views``); False: refine every pixel
+    runtime_rules: bool = True
 
 
 def model_config(name: str, size: int):
@@ -125,15 +134,17 @@ class _TrainNet(torch.nn.Module):
     """Everything that needs gradients in one forward (what DDP wraps):
     the rendered RGBA and, optionally, the sheet head's UDP predictions."""
 
-    def __init__(self, model, sheet_head: bool, true_tables: bool = False):
+    def __init__(self, model, sheet_head: bool, true_tables: bool = False, runtime_rules: bool = True):
         super().__init__()
         self.model, self.sheet_head = model, sheet_head
         self.true_tables = true_tables  # fine-tuning the fusion for exact samples: tables from the true sheet UDP
+        self.runtime_rules = runtime_rules
 
-    def forward(self, sheet_rgb, sheet_mask, udp, sheet_udp=None, use_true_udp=None, sampled=None, cover=None):
+    def forward(self, sheet_rgb, sheet_mask, udp, sheet_udp=None, use_true_udp=None, sampled=None, cover=None,
+                ink=None, shaded=None):
         m = self.model
         if sampled is not None:  # exact sheet samples (the runtime's correspondence pass): FusionNet alone
-            return m.fusion(sampled, cover, m.encode_pose(udp)[0]), None
+            return shade_views(m, sampled, cover, udp, ink, shaded, self.runtime_rules), None
         if m.takes_sheet_udp:  # lookup: the table from the predicted or the true sheet UDP
             return self._lookup_forward(sheet_rgb, sheet_mask, udp, sheet_udp, use_true_udp)
         feats, reference = m.encode_sheet(sheet_rgb, sheet_mask)
@@ -161,6 +172,21 @@ class _TrainNet(torch.nn.Module):
         reference = torch.cat([sheet_rgb, sheet_mask], 2)
         rgba = m.render(m.encode_pose(udp), reference, [m.table(xyz, sheet_mask)])
         return rgba, raw
+
+
+def shade_views(model, sampled, cover, udp, ink=None, shaded=None, runtime_rules: bool = True) -> torch.Tensor:
+    """A lookup model's fusion net on exact sheet samples as the runtime shades a sheet
+    with view files (``LookupNet.render_views``): the weights' ``lookup.keep_seen``, the
+    sheet's look (``ink``, ``shaded`` [N]: ``SheetDataset.look``) choosing where the
+    refinement is used (kept seen colours, inked edges, the plain lookup on unlit
+    sheets), the frame clipped to the target's occupancy (the runtime's ShadeStage).
+    The loss then reaches the refinement only where the runtime shows it.
+    ``runtime_rules=False``: the refinement on every pixel (session 5's fine-tune)."""
+    pose = model.encode_pose(udp)[0]
+    if not runtime_rules:
+        return model.fusion(sampled, cover, pose)
+    rgba = model.fusion(sampled, cover, pose, keep_seen=model.cfg.lookup.keep_seen, ink=ink, shaded=shaded)
+    return rgba * udp[:, 3:4]
 
 
 def _truncate_log(path: Path, step: int) -> None:
@@ -258,15 +284,17 @@ def _init_weights(model, path: Path, parts: tuple[str, ...] = ()) -> None:
 # validation
 # ---------------------------------------------------------------------------
 @torch.no_grad()
-def validate(model, val: SheetDataset, samples: int = 8, batch: int = 4) -> tuple[dict[str, float], dict]:
-    """Fixed validation samples (no augmentation) -> mean metrics, and the first batch for the grid."""
+def validate(model, val: SheetDataset, samples: int = 8, batch: int = 4,
+             runtime_rules: bool = True) -> tuple[dict[str, float], dict]:
+    """Fixed validation samples (no augmentation) -> mean metrics, and the first batch for the grid.
+    Exact samples are shaded as training shades them (``shade_views``)."""
     model.eval()
     idx = [(k * val.poses + (k * 5) % val.poses) % len(val) for k in range(samples)]
     sums, n, first = {"l1": 0.0, "ssim": 0.0, "psnr": 0.0}, 0, None
     for i in range(0, len(idx), batch):
         b = val.batch(idx[i:i + batch], key=0)
         if val.exact and getattr(model, "takes_views", False):  # as the runtime shades a sheet with view files
-            pred = model.fusion(b["sampled"], b["cover"], model.encode_pose(b["udp"])[0])
+            pred = shade_views(model, b["sampled"], b["cover"], b["udp"], b["ink"], b["shaded"], runtime_rules)
         else:
             pred = model(b["sheet_rgb"], b["sheet_mask"], b["udp"])
         for k, v in metrics(pred, b["target"]).items():
@@ -277,6 +305,15 @@ def validate(model, val: SheetDataset, samples: int = 8, batch: int = 4) -> tupl
             first = {**b, "pred": pred}
     model.train()
     return {k: v / n for k, v in sums.items()}, first
+
+
+def validate_sets(model, sets: list[SheetDataset], samples: int = 8,
+                  runtime_rules: bool = True) -> tuple[dict[str, float], dict]:
+    """``validate`` on each folder's validation set -> the metrics' mean over the folders
+    (each folder weighs the same, as each is drawn as often in training), the first's grid."""
+    results = [validate(model, ds, samples, runtime_rules=runtime_rules) for ds in sets]
+    mean = {k: sum(r[0][k] for r in results) / len(results) for k in results[0][0]}
+    return mean, results[0][1]
 
 
 def save_grid(path, batch: dict, rows: int = 4) -> None:
@@ -320,16 +357,28 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True) -> dict
     if rank == 0:
         run.mkdir(parents=True, exist_ok=True)
 
-    train_chars = load_split(cfg.data, "train")
-    train_set = SheetDataset(train_chars, cfg.views, cfg.size, Augment() if cfg.augment else None, cfg.seed)
-    try:
-        val_chars = load_split(cfg.data, "val", limit=cfg.val_characters)
-    except InputError:
-        val_chars = []
-    val_set = SheetDataset(val_chars or train_chars[:cfg.val_characters], cfg.views, cfg.size, None, cfg.seed + 1)
+    folders = (cfg.data,) if isinstance(cfg.data, str) else tuple(cfg.data)
+    if not folders or not all(folders):
+        raise ConfigError("--data: name at least one dataset folder (`conrt data make`)")
+    # several folders: each at its own frame size (one alone: resized to --size, as before)
+    train_sets, val_sets = [], []
+    for folder in folders:
+        chars = load_split(folder, "train")
+        size = cfg.size if len(folders) == 1 else None
+        train_sets.append(SheetDataset(chars, cfg.views, size, Augment() if cfg.augment else None, cfg.seed))
+        try:
+            val_chars = load_split(folder, "val", limit=cfg.val_characters)
+        except InputError:
+            val_chars = []
+        val_sets.append(SheetDataset(val_chars or chars[:cfg.val_characters], cfg.views, size, None, cfg.seed + 1))
+    train_set = train_sets[0]
+    train_chars = [c for ds in train_sets for c in ds.characters]
 
     torch.manual_seed(cfg.seed)  # same initial weights on every rank (DDP also broadcasts them)
     model = create_model(mcfg)
+    if len({ds.exact for ds in train_sets}) > 1:
+        raise ConfigError(f"--data {' '.join(folders)}: mixes folders with and without exact samples "
+                          "(`data make --exact`); give folders of one kind")
     exact = train_set.exact and getattr(model, "takes_views", False)
     if not 0.0 <= cfg.table_mix <= 1.0:
         raise ConfigError(f"--table-mix is a fraction of steps in 0..1, got {cfg.table_mix}")
@@ -356,7 +405,7 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True) -> dict
             _truncate_log(run / "log.csv", step)
     elif rank == 0 and (run / "log.csv").exists():
         (run / "log.csv").unlink()  # a fresh run starts a fresh log
-    net = _TrainNet(model, bool(sheet_head), true_tables=exact)
+    net = _TrainNet(model, bool(sheet_head), true_tables=exact, runtime_rules=cfg.runtime_rules)
     if distributed:
         from torch.nn.parallel import DistributedDataParallel as DDP
 
@@ -364,7 +413,8 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True) -> dict
     if rank == 0:
         (run / "train.json").write_text(json.dumps({"train": dataclasses.asdict(cfg), "model": mcfg.to_dict(),
                                                     "world_size": world, "train_characters": len(train_chars),
-                                                    "val_characters": len(val_set.characters)}, indent=1))
+                                                    "val_characters": sum(len(v.characters) for v in val_sets),
+                                                    "sizes": [ds.size for ds in train_sets]}, indent=1))
     log_file = None
     writer = None
     if rank == 0:
@@ -386,6 +436,8 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True) -> dict
             lr = lr_at(cfg, step)
             for g in optimizer.param_groups:
                 g["lr"] = lr
+            # which folder this step draws from (a pure function of (seed, step), as the batch)
+            train_set = train_sets[int(np.random.default_rng([cfg.seed, 13, step]).integers(len(train_sets)))]
             idx = batch_indices(len(train_set), cfg.batch, cfg.seed, step)[rank * per_rank:(rank + 1) * per_rank]
             b = train_set.batch(idx, key=step)
             true_udp = None
@@ -394,7 +446,7 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True) -> dict
                 true_udp = torch.from_numpy(draw < mcfg.lookup.gt_sheet_udp)
             views = {}
             if exact and np.random.default_rng([cfg.seed, 11, step]).random() >= cfg.table_mix:
-                views = {"sampled": b["sampled"], "cover": b["cover"]}
+                views = {k: b[k] for k in ("sampled", "cover", "ink", "shaded")}
             pred, udp_pred = net(b["sheet_rgb"], b["sheet_mask"], b["udp"], b["sheet_udp"], true_udp, **views)
             loss, parts = training_loss(pred, b["target"], cfg.loss, udp_pred, b["sheet_udp"].flatten(0, 1))
             if not torch.isfinite(loss):
@@ -414,7 +466,7 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True) -> dict
                        **{k: f"{v:.5f}" for k, v in parts.items()}}
             do_val = step % cfg.val_every == 0 or step == cfg.steps
             if do_val and rank == 0:
-                val, grid = validate(model, val_set, cfg.val_characters)
+                val, grid = validate_sets(model, val_sets, cfg.val_characters, cfg.runtime_rules)
                 save_grid(run / "val_latest.png", grid)
                 row = row or {"step": step, "elapsed_s": round(elapsed, 1), "lr": f"{lr:.3g}",
                               **{k: f"{v:.5f}" for k, v in parts.items()}}

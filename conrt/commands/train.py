@@ -18,7 +18,9 @@ def register(subparsers) -> None:
                     "(last/best .safetensors + .optim.pt) in --out; --resume continues from last. "
                     "Multi-process: torchrun --nproc_per_node K -m conrt train ... (gloo on CPU, nccl on GPU).")
     p.add_argument("--config", default="conr-xs", help="model config (conr-xs, conr-s, conr-paper or a .json)")
-    p.add_argument("--data", required=True, help="dataset folder from `conrt data make`")
+    p.add_argument("--data", required=True, nargs="+", metavar="FOLDER",
+                   help="dataset folder from `conrt data make`; several (e.g. 128² and 256²): each step draws "
+                        "from one of them, at its own frame size (--size is then the saved image_size)")
     p.add_argument("--steps", type=int, default=1000, help="total optimizer steps (default 1000)")
     p.add_argument("--batch", type=int, default=4, help="global batch size (default 4)")
     p.add_argument("--views", type=int, default=4, help="m, sheet views per sample (default 4)")
@@ -44,6 +46,9 @@ def register(subparsers) -> None:
                    help="data with exact sheet samples (conrt data make --exact): only the fusion net trains, "
                         "on those samples; this fraction of the steps shades through the 32³ table instead, so "
                         "sheets without view files keep working (default 0.25)")
+    p.add_argument("--refine-everywhere", action="store_true",
+                   help="exact samples: train the refinement on every pixel (session 5's fine-tune) instead of "
+                        "where the runtime uses it (the weights' keep_seen and each sheet's look)")
     p.set_defaults(func=run)
 
 
@@ -54,12 +59,14 @@ def run(args) -> int:
     from conrt.training.trainer import TrainConfig, train  # lazy: torch, not at CLI startup
 
     check_output_folder(args.out, "--out")  # before the work
-    cfg = TrainConfig(config=args.config, data=args.data, out=args.out, steps=args.steps, batch=args.batch,
+    data = args.data[0] if len(args.data) == 1 else tuple(args.data)
+    cfg = TrainConfig(config=args.config, data=data, out=args.out, steps=args.steps, batch=args.batch,
                       views=args.views, size=args.size, lr=args.lr, val_every=args.val_every,
                       log_every=args.log_every, checkpoint_minutes=args.checkpoint_minutes, seed=args.seed,
                       threads=args.threads, augment=not args.no_augment,
                       loss=LossWeights(udp=args.udp_weight), init=args.init,
-                      init_parts=tuple(args.init_parts), table_mix=args.table_mix)
+                      init_parts=tuple(args.init_parts), table_mix=args.table_mix,
+                      runtime_rules=not args.refine_everywhere)
     result = train(cfg, resume=args.resume)
 
     if int(os.environ.get("RANK", 0)) == 0:

@@ -160,3 +160,89 @@ def test_render_views_keeps_seen_colours_as_the_weights_config_says(tmp_path):
         save_weights(model, tmp_path / "off.safetensors")
         again = load_weights(tmp_path / "off.safetensors").eval()
         assert not again.cfg.lookup.keep_seen and torch.equal(again.render_views(udp, sampled, cover), refined)
+
+
+def test_exact_data_weighs_an_inked_sheets_contours_as_the_runtime_does():
+    """The runtime hands the correspondence pass the sheet's judged look
+    (``set_sheet(inked=...)``: an inked sheet's contour texels count less);
+    `data make --exact` stores what that same pass gives for the character's
+    own judged look. Before session 11 it stored every sheet as unlit."""
+    from conrt.characters.procedural import generate
+    from conrt.training.datagen import Renderer, render_character, sheet_look
+
+    with Renderer(64, "toon") as r:
+        c = render_character(r, 11, 4, exact=True)
+        assert sheet_look(c.rgba, c.udp).inked  # the toon look is judged inked
+        character = generate(11)
+        differs = 0
+        for t in range(4):
+            want = {inked: r.view_samples(character, c, t, range(4), inked=inked) for inked in (True, False)}
+            for inked, (smp, cov) in want.items():
+                same = (np.abs(c.cover[t].astype(np.float32) - np.rint(np.clip(cov[:, 0], 0, 1) * 255)).max() == 0
+                        and np.abs(c.sampled[t].astype(np.float32) - np.rint(np.clip(smp, 0, 1) * 255)).max() == 0)
+                assert same == inked, (t, inked)
+            differs += int((want[True][1] != want[False][1]).sum())
+        assert differs > 0  # the contour weights did change the samples
+
+
+def test_dataset_gives_each_characters_look_as_the_runtime_judges_it(tiny_exact_data):
+    chars = [c for split in ("train", "val", "test") for c in load_split(tiny_exact_data, split)]
+    assert {c.style for c in chars} == {"toon", "unlit"}
+    ds = SheetDataset(chars, views=2, augment=None)
+    for i, c in enumerate(ds.characters):
+        ink, shaded = ds.look(i)
+        assert ink == float(c.style == "toon")  # toon: inked; unlit: not (shaded or unlit by its light)
+        assert not (ink and shaded)
+        s = ds.sample(i * ds.poses, key=1)
+        assert (float(s["ink"]), float(s["shaded"])) == (ink, shaded)
+
+
+def test_fine_tuning_shades_exact_samples_as_the_runtime_does(tiny_exact_data):
+    """The loss sees what the runtime shows: ``LookupNet.render_views`` with the
+    weights' keep_seen and the sheet's look, clipped to the target's occupancy;
+    --refine-everywhere (session 5's recipe) the refinement on every pixel."""
+    from conrt.training.trainer import _TrainNet
+
+    model = load_weights(default_weights_path()).eval()
+    chars = [c for split in ("train", "val", "test") for c in load_split(tiny_exact_data, split)]
+    ds = SheetDataset(chars, views=2, augment=None)
+    b = ds.batch(range(0, len(ds), 2), key=3)
+    assert 0 < float(b["ink"].sum()) < len(b["ink"])  # toon and unlit sheets
+    views = {k: b[k] for k in ("sampled", "cover", "ink", "shaded")}
+    with torch.no_grad():
+        runtime = model.render_views(b["udp"], b["sampled"], b["cover"], b["ink"], b["shaded"]) * b["udp"][:, 3:4]
+        got = _TrainNet(model, False, true_tables=True)(b["sheet_rgb"], b["sheet_mask"], b["udp"], **views)[0]
+        assert torch.equal(got, runtime)
+        everywhere = _TrainNet(model, False, true_tables=True, runtime_rules=False)(
+            b["sheet_rgb"], b["sheet_mask"], b["udp"], **views)[0]
+        assert torch.equal(everywhere, model.fusion(b["sampled"], b["cover"], model.encode_pose(b["udp"])[0]))
+        assert not torch.equal(everywhere, runtime)
+
+
+def test_fine_tuning_draws_from_several_folders_each_at_its_own_size(tiny_exact_data, tiny_data, tmp_path):
+    small = tmp_path / "exact32"
+    from conrt.training.datagen import make_dataset
+
+    make_dataset(small, dataclasses.replace(DataSpec(characters=2, poses=4, size=32, seed=5, shard_size=2,
+                                                     val=0.5, test=0.0, exact=True)), progress=False)
+    cfg = TrainConfig(config="conr-rt", data=(str(tiny_exact_data), str(small)), out=str(tmp_path / "run"),
+                      steps=4, batch=2, views=2, size=64, val_every=2, val_characters=1, log_every=1, warmup=1,
+                      init=str(default_weights_path()), table_mix=0.0)
+    result = train(cfg, progress=False)
+    assert result["step"] == 4 and result["val"] is not None
+    info = json.loads((tmp_path / "run" / "train.json").read_text())
+    assert info["sizes"] == [64, 32] and info["train"]["data"] == [str(tiny_exact_data), str(small)]
+    drawn = {int(np.random.default_rng([cfg.seed, 13, s]).integers(2)) for s in range(4)}
+    assert drawn == {0, 1}  # both folders were trained on
+    with pytest.raises(ConfigError, match="exact samples"):
+        train(dataclasses.replace(cfg, data=(str(tiny_exact_data), str(tiny_data)), out=str(tmp_path / "bad")),
+              progress=False)
+
+
+def test_train_cli_takes_several_folders_and_refine_everywhere(tiny_exact_data, tmp_path):
+    out = tmp_path / "run"
+    assert main(["train", "--config", "conr-rt", "--data", str(tiny_exact_data), str(tiny_exact_data), "--size", "64",
+                 "--batch", "2", "--views", "2", "--steps", "1", "--val-every", "1", "--table-mix", "0",
+                 "--init", str(default_weights_path()), "--refine-everywhere", "--out", str(out)]) == 0
+    info = json.loads((out / "train.json").read_text())["train"]
+    assert info["data"] == [str(tiny_exact_data)] * 2 and info["runtime_rules"] is False
