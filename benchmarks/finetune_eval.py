@@ -109,23 +109,12 @@ def picture(path: Path, grids: dict, columns: list[tuple[str, str]], rows: int =
     then the same faces enlarged."""
     from PIL import Image
 
+    from eval_pictures import crop, show  # benchmarks/ is on sys.path when run as a script
+
     counts = next(iter(grids.values()))
     n = 4 if 4 in counts else max(counts)
     g0 = grids[columns[0][1]][n]
     size = g0["udp"].shape[-1]
-
-    def show(premul):
-        x = premul.detach().float().clamp(0, 1).permute(1, 2, 0).numpy()
-        return ((x[..., :3] + 0.75 * (1 - x[..., 3:4])) * 255).astype(np.uint8)
-
-    def crop(img, box):
-        y0, y1, x0, x1 = (int(v) for v in box)
-        if y1 <= y0 or x1 <= x0:
-            return np.full((size, size, 3), 191, np.uint8)
-        side = max(y1 - y0, x1 - x0)
-        cy, cx = (y0 + y1) // 2, (x0 + x1) // 2
-        top, left = max(0, min(size - side, cy - side // 2)), max(0, min(size - side, cx - side // 2))
-        return np.asarray(Image.fromarray(img[top:top + side, left:left + side]).resize((size, size), Image.NEAREST))
 
     lines = []
     for r in range(min(rows, g0["udp"].shape[0])):
@@ -139,7 +128,7 @@ def picture(path: Path, grids: dict, columns: list[tuple[str, str]], rows: int =
         lines.append(np.concatenate(tiles, 1))
         box = g0["head_box"][r]
         lines.append(np.concatenate([np.full((size, size, 3), 255, np.uint8), np.full((size, size, 3), 255, np.uint8)]
-                                    + [crop(t, box) for t in (*preds, gt)], 1))
+                                    + [crop(t, box, size) for t in (*preds, gt)], 1))
     from PIL import ImageDraw
 
     img = np.concatenate(lines, 0)

@@ -164,21 +164,10 @@ def picture(path: Path, grids: dict, n: int, targets: int, columns: tuple[tuple[
     the face score sees)."""
     from PIL import Image, ImageDraw
 
+    from eval_pictures import crop, show  # benchmarks/ is on sys.path when run as a script
+
     g0 = grids["turnaround"]["default"][n]
     size = g0["udp"].shape[-1]
-
-    def show(premul):
-        x = premul.detach().float().clamp(0, 1).permute(1, 2, 0).numpy()
-        return ((x[..., :3] + 0.75 * (1 - x[..., 3:4])) * 255).astype(np.uint8)
-
-    def crop(img, box):
-        y0, y1, x0, x1 = (int(v) for v in box)
-        if y1 <= y0 or x1 <= x0:
-            return np.full((size, size, 3), 191, np.uint8)
-        side = max(y1 - y0, x1 - x0)
-        cy, cx = (y0 + y1) // 2, (x0 + x1) // 2
-        top, left = max(0, min(size - side, cy - side // 2)), max(0, min(size - side, cx - side // 2))
-        return np.asarray(Image.fromarray(img[top:top + side, left:left + side]).resize((size, size), Image.NEAREST))
 
     def sheet_tiles(r):
         side = int(np.ceil(np.sqrt(n)))
@@ -200,7 +189,7 @@ def picture(path: Path, grids: dict, n: int, targets: int, columns: tuple[tuple[
         lines.append(np.concatenate([sheet_tiles(r), udp, *shaded, gt], 1))
         box = g0["head_box"][r]
         blank = np.full((size, size, 3), 255, np.uint8)
-        lines.append(np.concatenate([blank, blank] + [crop(t, box) for t in (*shaded, gt)], 1))
+        lines.append(np.concatenate([blank, blank] + [crop(t, box, size) for t in (*shaded, gt)], 1))
     img = np.concatenate(lines, 0)
     header = Image.new("RGB", (img.shape[1], 18), (255, 255, 255))
     draw = ImageDraw.Draw(header)
