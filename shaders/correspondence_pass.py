@@ -728,6 +728,11 @@ class ViewsRead:
         """(sampled [M, 4, H, W], cover [M, 1, H, W]): ``CorrespondencePass.read``'s arrays."""
         return self.columns(0, self.width, out)
 
+    def __iter__(self):
+        """``sampled, cover = read``: as the (sampled, cover) pair ``read_views`` gives (callers of
+        ``Runtime.last_produced.views``)."""
+        return iter(self.arrays())
+
     def columns(self, first: int, end: int, out: tuple[np.ndarray, np.ndarray] | None = None
                 ) -> tuple[np.ndarray, np.ndarray]:
         """The frame columns [first, end) of ``arrays()``, C-contiguous: (sampled [M, 4, H, w],

@@ -128,6 +128,8 @@ def test_the_read_back_lays_out_any_columns_as_the_whole_read(box_reads):
             assert np.array_equal(s, sampled[..., first:end]) and np.array_equal(c, cover[..., first:end])
         assert np.array_equal(read.covered_columns(), (cover[:, 0] > 0).any(1).any(0))
         assert read.covered_columns().any()
+        s, c = read  # unpacks as read_views' pair
+        assert np.array_equal(s, sampled) and np.array_equal(c, cover)
     with pytest.raises(InputError, match="expected 0 <= first < end"):
         box_reads[0][1].columns(10, 10)
 
