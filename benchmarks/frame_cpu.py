@@ -115,6 +115,8 @@ FRAME_LOOP_PARTS = (
     ("conrt.shaders.correspondence_pass:CorrespondencePass", "render", "correspondences: covered box + resolve draws"),
     ("conrt.shaders.correspondence_pass:CorrespondencePass", "_covered_box", "correspondences: covered box read-back"),
     ("conrt.shaders.correspondence_pass:CorrespondencePass", "read", "correspondences: read-back + [M, 4, H, W] layout"),
+    ("conrt.shaders.correspondence_pass:CorrespondencePass", "read_box",
+     "correspondences: covered box read-back (laid out on the shading thread)"),
     ("conrt.runtime.app.frame_loop:RasterStage", "read_buffers", "udp read-back"),
     ("conrt.runtime.app.frame_loop:Runtime", "_finish", "frame hand-over (stats)"),
 )
@@ -191,7 +193,8 @@ def loop_profile(size: int, frames: int) -> tuple[dict, list]:
             stats.append(f.stats)
             if len(samples) < 4:  # frames for the graph profile
                 job = rt.last_produced
-                samples.append((job.udp.copy(), job.views[0].copy(), job.views[1].copy()))
+                views = job.views.arrays() if hasattr(job.views, "arrays") else job.views  # a ViewsRead since s11-band
+                samples.append((job.udp.copy(), views[0].copy(), views[1].copy()))
         wall, cpu, after = time.perf_counter() - t0, time.process_time() - cpu0, thread_sched()
         main_s = time.thread_time() - main0
         parts.__exit__()

@@ -628,26 +628,30 @@ class CorrespondencePass:
                                                       np.empty((m, 1, h, w), np.float32))
         if sampled.shape != (m, 4, h, w) or cover.shape != (m, 1, h, w) or not sampled.flags.c_contiguous:
             raise InputError(f"read(out=...): expected arrays [{m}, 4, {h}, {w}] (C-contiguous) and [{m}, 1, {h}, {w}]")
+        return self._read_box(self._planes).arrays((sampled, cover))
+
+    @current
+    def read_box(self) -> "ViewsRead":
+        """The last render's covered box as read back, in arrays of its own (a frame shaded on
+        another thread while the next one is read), laid out only when asked for
+        (``ViewsRead.arrays`` / ``ViewsRead.columns``): no full-frame zeroing nor transpose on
+        the reading thread, and a banded fusion lays out only its band's columns."""
+        return self._read_box(None)
+
+    def _read_box(self, into: np.ndarray | None) -> "ViewsRead":
         rows, cols = self._box  # outside it every output is 0 (the resolve's discards)
         bh, bw = rows.stop - rows.start, cols.stop - cols.start
-        if bh * bw < h * w:
-            sampled[..., :rows.start, :] = 0.0
-            sampled[..., rows.stop:, :] = 0.0
-            sampled[..., rows, :cols.start] = 0.0
-            sampled[..., rows, cols.stop:] = 0.0
+        n, h = len(self._planes), self.height
+        if into is None:
+            planes = np.empty((n, self.groups, bh, bw, 4), np.float32)
+        else:
+            planes = into.reshape(-1)[:n * self.groups * bh * bw * 4].reshape(n, self.groups, bh, bw, 4)
         if bh * bw:
-            planes = self._planes.reshape(-1)[:len(self._planes) * self.groups * bh * bw * 4]
-            planes = planes.reshape(len(self._planes), self.groups, bh, bw, 4)
             for g in range(self.groups):
-                for c in range(len(self._planes)):
+                for c in range(n):
                     self.fbo.read_into(planes[c, g], viewport=(cols.start, g * h + rows.start, bw, bh), components=4,
                                        attachment=c, dtype="f4", alignment=1)
-            for g in range(self.groups):  # [views, rows, cols, (colour, coverage)] -> [views, 4, rows, cols]
-                first, count = g * GROUP, min(GROUP, m - g * GROUP)
-                sampled[first:first + count, :, rows, cols] = planes[:count, g].transpose(0, 3, 1, 2)
-        cover[:, 0] = sampled[:, 3]
-        np.greater(cover[:, 0], 0.0, out=sampled[:, 3], casting="unsafe")  # opaque where seen
-        return sampled, cover
+        return ViewsRead(planes, rows, cols, self.views, h, self.width)
 
     def run(self, pose: Pose, camera: Camera, out=None, visibility=None) -> tuple[np.ndarray, np.ndarray]:
         self.render(pose, camera, visibility)
@@ -706,3 +710,60 @@ class CorrespondencePass:
 
     def __exit__(self, *exc) -> None:
         self.release()
+
+
+@dataclass(frozen=True)
+class ViewsRead:
+    """One frame's correspondences as the pass read them back: the covered box's planes
+    (``planes`` [targets, groups, box rows, box columns, (colour, coverage)]; every output is 0
+    outside the box, the resolve's discards), laid out as the network takes them on demand."""
+    planes: np.ndarray
+    rows: slice
+    cols: slice
+    views: int
+    height: int
+    width: int
+
+    def arrays(self, out: tuple[np.ndarray, np.ndarray] | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """(sampled [M, 4, H, W], cover [M, 1, H, W]): ``CorrespondencePass.read``'s arrays."""
+        return self.columns(0, self.width, out)
+
+    def __iter__(self):
+        """``sampled, cover = read``: as the (sampled, cover) pair ``read_views`` gives (callers of
+        ``Runtime.last_produced.views``)."""
+        return iter(self.arrays())
+
+    def columns(self, first: int, end: int, out: tuple[np.ndarray, np.ndarray] | None = None
+                ) -> tuple[np.ndarray, np.ndarray]:
+        """The frame columns [first, end) of ``arrays()``, C-contiguous: (sampled [M, 4, H, w],
+        cover [M, 1, H, w]); only what the band holds is zeroed and transposed."""
+        m, h, w = self.views, self.height, end - first
+        if not 0 <= first < end <= self.width:
+            raise InputError(f"ViewsRead.columns({first}, {end}): expected 0 <= first < end <= {self.width}")
+        sampled, cover = out if out is not None else (np.empty((m, 4, h, w), np.float32),
+                                                      np.empty((m, 1, h, w), np.float32))
+        rows = self.rows
+        lo, hi = max(self.cols.start, first), min(self.cols.stop, end)  # the box's columns in the band
+        if rows.stop == rows.start or lo >= hi:
+            sampled.fill(0.0)
+        else:
+            sampled[..., :rows.start, :] = 0.0
+            sampled[..., rows.stop:, :] = 0.0
+            sampled[..., rows, :lo - first] = 0.0
+            sampled[..., rows, hi - first:] = 0.0
+            box = slice(lo - self.cols.start, hi - self.cols.start)
+            for g in range(self.planes.shape[1]):  # [views, rows, cols, (colour, coverage)] -> [views, 4, rows, cols]
+                at, count = g * GROUP, min(GROUP, m - g * GROUP)
+                part = self.planes[:count, g, :, box].transpose(0, 3, 1, 2)
+                sampled[at:at + count, :, rows, lo - first:hi - first] = part
+        cover[:, 0] = sampled[:, 3]
+        np.greater(cover[:, 0], 0.0, out=sampled[:, 3], casting="unsafe")  # opaque where seen
+        return sampled, cover
+
+    def covered_columns(self) -> np.ndarray:
+        """[W] bool: the columns any view covers (``cover`` > 0 somewhere in them)."""
+        covered = np.zeros(self.width, bool)
+        for g in range(self.planes.shape[1]):
+            count = min(GROUP, self.views - g * GROUP)
+            covered[self.cols] |= (self.planes[:count, g, ..., 3] > 0.0).any((0, 1))
+        return covered

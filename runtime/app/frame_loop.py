@@ -49,7 +49,7 @@ from conrt.physics.vmc import VmcReceiver, VmcSender, parse_address
 from conrt.physics.world import PhysicsWorld
 from conrt.shaders import ToonPass, UdpPass, create_context, frame_character, orbit_camera, project, release_context
 from conrt.shaders.camera import motion_radius, sheet_yaws
-from conrt.shaders.correspondence_pass import CorrespondencePass, SheetView
+from conrt.shaders.correspondence_pass import CorrespondencePass, SheetView, ViewsRead
 from conrt.shaders.coverage import check_factor, parse_switch, soften_edges
 from conrt.types import Camera, Character, Pose
 
@@ -360,6 +360,11 @@ class RasterStage:
         without exact correspondences (the shader then looks the UDP up in its table)."""
         return None if self.correspondence is None else self.correspondence.read()
 
+    def read_views_box(self) -> ViewsRead | None:
+        """``read_views`` as read back, laid out later on the shading thread (``ShadeStage.shade``):
+        the frame loop's thread only reads the covered box; a banded fusion lays out its band only."""
+        return None if self.correspondence is None else self.correspondence.read_box()
+
     def read_toon(self) -> np.ndarray | None:
         return None if self.toon is None else self.toon.read()
 
@@ -434,14 +439,20 @@ class ShadeStage:
     def name(self) -> str:
         return self.backend.name
 
-    def shade(self, udp: np.ndarray, views: tuple[np.ndarray, np.ndarray] | None = None,
+    def shade(self, udp: np.ndarray, views: tuple[np.ndarray, np.ndarray] | ViewsRead | None = None,
               coverage: np.ndarray | None = None) -> np.ndarray:
         """``views``: the frame's (sampled, cover) from exact correspondences
-        (``RasterStage.read_views``); None = the backend's table lookup.
+        (``RasterStage.read_views``), or their read-back (``read_views_box``);
+        None = the backend's table lookup.
         ``coverage``: the frame's [H, W] covered fraction (``buffers["coverage"]``)."""
         if udp.shape[:2] != (self.size, self.size):
             raise InputError(f"UDP frame is {udp.shape[1]}x{udp.shape[0]}, the shader runs at {self.size}")
-        rgba = self.backend.shade(udp) if views is None else self.backend.shade_views(udp, *views)
+        if views is None:
+            rgba = self.backend.shade(udp)
+        elif isinstance(views, ViewsRead):
+            rgba = self.backend.shade_read(udp, views)
+        else:
+            rgba = self.backend.shade_views(udp, *views)
         if self.clip_to_udp or coverage is not None:  # premultiplied: scale all four channels
             # in place when the backend handed over an array of its own (finish_frame's copy): one pass less
             rgba = np.multiply(rgba, udp[..., 3:4], out=rgba if rgba.flags.owndata and rgba.flags.writeable else None)
@@ -661,7 +672,7 @@ class Runtime:
         self.raster.render(pose, camera)
         t2 = time.perf_counter()
         buffers = self.raster.read_buffers()
-        views = self.raster.read_views()
+        views = self.raster.read_views_box()  # laid out on the shading thread, as much as the shader needs
         t3 = time.perf_counter()
         job = _Job(self._produced, self.clip, self.time, buffers, camera, pose,
                    (t1 - t0) * 1e3, (t2 - t1) * 1e3, (t3 - t2) * 1e3, t1, t2, views)

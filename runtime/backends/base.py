@@ -227,6 +227,12 @@ class Backend(ABC):
         return finish_frame(self.infer_views(x, np.ascontiguousarray(sampled[None], np.float32),
                                              np.ascontiguousarray(cover[None], np.float32)), crop)
 
+    def shade_read(self, udp, read) -> np.ndarray:
+        """``shade_views`` with the correspondence pass's read-back as it came
+        (``shaders.correspondence_pass.ViewsRead``): laid out whole here; a
+        backend that needs only part of it (the banded fusion) lays out that part."""
+        return self.shade_views(udp, *read.arrays())
+
     def shade(self, udp) -> np.ndarray:
         """One UDP frame (H,W,4) -> (H,W,4) f32 premultiplied RGBA, with the current sheet."""
         if self.cache is None:

@@ -343,7 +343,11 @@ def band_columns(udp_alpha: np.ndarray, cover: np.ndarray, size: int, score_scal
     holds every column any of them covers plus ``BAND_REACH`` pooled pixels each side,
     starts on the pooling grid and is a multiple of ``step`` wide (a graph per width).
     None when that is the whole frame or nothing is covered."""
-    covered = (udp_alpha > 0).any(0) | (cover > 0).any(1).any(0)
+    return band_of_columns((udp_alpha > 0).any(0) | (cover > 0).any(1).any(0), size, score_scale, step)
+
+
+def band_of_columns(covered: np.ndarray, size: int, score_scale: int, step: int) -> tuple[int, int] | None:
+    """``band_columns`` from the [W] bool columns the target or any view covers."""
     cols = np.flatnonzero(covered)
     if cols.size == 0:
         return None

@@ -41,10 +41,10 @@ from conrt.shaders.context import create_context, release_context
 from conrt.shaders.lookup_pass import FILTERS, MAX_VIEWS as PASS_MAX_VIEWS, LookupPass
 
 from ..nn.lookup_net import LookupNet
-from ..nn.sheet import SheetCache
+from ..nn.sheet import SheetCache, finish_frame, prepare_udp
 from .base import Backend, register_backend
 from .cache import GraphCache
-from .fusion_graph import BAND_HANDOVER, FastFusionGraph, FusionFinishGraph, FusionViewsGraph, band_columns
+from .fusion_graph import BAND_HANDOVER, FastFusionGraph, FusionFinishGraph, FusionViewsGraph, band_of_columns
 from .onnx_backend import EXPORT_LOCK, OPSET, open_session, weights_fingerprint
 
 log = logging.getLogger(__name__)
@@ -365,19 +365,21 @@ class GlLookupBackend(Backend):
             local.cols, local.key = None, (self._seen_key, size)
         return local
 
-    def _infer_band(self, udp: np.ndarray, sampled: np.ndarray, cover: np.ndarray) -> np.ndarray | None:
+    def _infer_band(self, udp: np.ndarray, covered: np.ndarray, band_views) -> np.ndarray | None:
         """The banded fusion of one frame, or None (no band narrower than the frame, or its graph not
-        ready): the views' half on the columns the character covers, the rest on the whole frame."""
+        ready): the views' half on the columns the character covers, the rest on the whole frame.
+        ``covered``: [W] bool, the columns any view covers; ``band_views(first, end)``: the views'
+        (sampled [1, M, 4, H, w], cover [1, M, 1, H, w]) on those columns, C-contiguous."""
         size, s = self.cache.size, self.model.fusion.score_scale
         step = max(s, size // BAND_STEPS // s * s)
-        band = band_columns(udp[0, 3], cover[0, :, 0], size, s, step)
+        band = band_of_columns((udp[0, 3] > 0).any(0) | covered, size, s, step)
         session = None if band is None else self._band_session(band[1], step)
         if session is None:
             return None
         first, end = band[0], band[0] + band[1]
         cols = slice(first, end)
-        part = {"sampled": np.ascontiguousarray(sampled[..., cols]), "cover": np.ascontiguousarray(cover[..., cols]),
-                "udp": np.ascontiguousarray(udp[..., cols])}
+        sampled, cover = band_views(first, end)
+        part = {"sampled": sampled, "cover": cover, "udp": np.ascontiguousarray(udp[..., cols])}
         local = self._handover_buffers(size)
         outs = local.outs
         got = session.run(list(outs), part)
@@ -402,7 +404,8 @@ class GlLookupBackend(Backend):
         if self.fusion == "onnxruntime":
             self.prepare_views()  # no-op once open for this sheet's size, views and look
             if self.banded and self._finish_session is not None:
-                rgba = self._infer_band(udp, sampled, cover)
+                rgba = self._infer_band(udp, (cover[0, :, 0] > 0).any(1).any(0), lambda first, end: (
+                    np.ascontiguousarray(sampled[..., first:end]), np.ascontiguousarray(cover[..., first:end])))
                 if rgba is not None:
                     return rgba
             feeds = {"sampled": sampled, "cover": cover, "udp": udp}  # the look is in the graph
@@ -412,6 +415,22 @@ class GlLookupBackend(Backend):
                                      self.model.encode_pose(torch.from_numpy(udp))[0],
                                      keep_seen=self.model.cfg.lookup.keep_seen, ink=self.cache.ink(),
                                      shaded=self.cache.shaded()).numpy()
+
+    def shade_read(self, udp, read) -> np.ndarray:
+        """``shade_views`` from the pass's read-back (``ViewsRead``): the banded fusion lays out only
+        its band's columns (no full-frame arrays); else the base class's whole arrays."""
+        if self.cache is not None and self.lookup is not None and self.fusion == "onnxruntime":
+            x, crop = prepare_udp(udp, self.cache.size, self.cache.official)
+            s = self.cache.size
+            if crop is None and (read.views, read.height, read.width) == (self.cache.views, s, s):
+                x = np.ascontiguousarray(x, dtype=np.float32)
+                self.prepare_views()
+                if self.banded and self._finish_session is not None:
+                    rgba = self._infer_band(x, read.covered_columns(), lambda first, end: tuple(
+                        a[None] for a in read.columns(first, end)))
+                    if rgba is not None:
+                        return finish_frame(rgba, crop)
+        return super().shade_read(udp, read)
 
     def infer(self, udp: np.ndarray) -> np.ndarray:
         if self.lookup is None:

@@ -94,3 +94,71 @@ def test_the_backend_shades_the_band_as_the_whole_frame(runtime_frames):
         backend.banded = True
         backend.cache = cache
         backend.prepare_views()
+
+
+@pytest.fixture(scope="module")
+def box_reads(runtime_frames):
+    """3 more walk frames of the same runtime as the frame loop hands them to the shader:
+    [(udp, ViewsRead, (sampled, cover) as ``read_views`` lays them out)]."""
+    rt, _ = runtime_frames
+    out = []
+    for _ in range(3):
+        pose = rt.physics.step()
+        rt.raster.render(pose, rt.raster.camera(pose))
+        out.append((rt.raster.read().copy(), rt.raster.read_views_box(),
+                    tuple(x.copy() for x in rt.raster.read_views())))
+    return out
+
+
+def test_the_read_back_lays_out_any_columns_as_the_whole_read(box_reads):
+    """``ViewsRead`` (the frame loop's read-back, laid out on the shading thread): its whole
+    arrays and any band of columns (inside, across and outside the covered box) are
+    ``read_views``' arrays, bit for bit; its covered columns are the views' ``cover`` > 0."""
+    from conrt.errors import InputError
+
+    for _, read, (sampled, cover) in box_reads:
+        got = read.arrays()
+        assert np.array_equal(got[0], sampled) and np.array_equal(got[1], cover)
+        assert 0 < read.cols.start and read.cols.stop < SIZE  # the walk: a box narrower than the frame
+        box = read.cols
+        for first, end in ((0, SIZE), (box.start + 3, box.stop - 5), (0, box.start + 1), (box.stop - 2, SIZE),
+                           (0, max(1, box.start - 1)), (box.start - 1, box.stop + 1)):
+            s, c = read.columns(first, end)
+            assert s.flags.c_contiguous and c.flags.c_contiguous
+            assert np.array_equal(s, sampled[..., first:end]) and np.array_equal(c, cover[..., first:end])
+        assert np.array_equal(read.covered_columns(), (cover[:, 0] > 0).any(1).any(0))
+        assert read.covered_columns().any()
+        s, c = read  # unpacks as read_views' pair
+        assert np.array_equal(s, sampled) and np.array_equal(c, cover)
+    with pytest.raises(InputError, match="expected 0 <= first < end"):
+        box_reads[0][1].columns(10, 10)
+
+
+def test_the_band_from_the_read_back_is_the_whole_graph(runtime_frames, box_reads):
+    """The frame loop's path (``ShadeStage.shade`` given the ``ViewsRead``: the band's columns
+    laid out straight from the read-back) against the whole graph on ``read_views``' arrays:
+    the same frames bit for bit, and the band graph ran."""
+    rt, _ = runtime_frames
+    shader, backend = rt.shader, rt.shader.backend
+    cache = backend.cache
+    try:
+        backend.cache = dataclasses.replace(cache, look=dataclasses.replace(cache.look, inked=True))
+        backend.prepare_views()
+        backend.banded = False
+        want = [shader.shade(udp, views) for udp, _, views in box_reads]
+        backend.banded = True
+        banded = []  # per frame: whether the band graph shaded it (a width's graph may still be exported)
+        infer_band = backend._infer_band
+        backend._infer_band = lambda *a: banded.append(infer_band(*a)) or banded[-1]
+        try:
+            got = [shader.shade(udp, read) for udp, read, _ in box_reads]
+        finally:
+            del backend._infer_band
+        assert banded[0] is not None  # the first band of a sheet waits for its graph
+        for a, b in zip(want, got):
+            assert np.array_equal(a, b), np.abs(a - b).max()
+            assert a[..., 3].max() > 0.5
+    finally:
+        backend.banded = True
+        backend.cache = cache
+        backend.prepare_views()

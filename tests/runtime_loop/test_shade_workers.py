@@ -43,7 +43,7 @@ def test_two_shading_threads_give_the_same_frames_in_order():
 
     def hold(rt):  # the first two frames wait for each other inside the backend: both shade at once
         backend = rt.shader.backend
-        infer = backend.infer_views
+        infer = backend.shade_read  # the frame loop's entry: the correspondences as read back
 
         def both_at_once(*args):
             calls.append(threading.get_ident())
@@ -51,7 +51,7 @@ def test_two_shading_threads_give_the_same_frames_in_order():
                 inside.wait()  # a BrokenBarrierError here: the frames were not shaded at once
             return infer(*args)
 
-        backend.infer_views = both_at_once
+        backend.shade_read = both_at_once
 
     two, workers = _frames(2, hold=hold)
     assert workers == 2
