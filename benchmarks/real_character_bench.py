@@ -111,10 +111,11 @@ def _collect(model, char_path, sheet, size, mode, frames, stride, look, baseline
     return out
 
 
-def _fusion(model, fr, ink, nearest_fill: bool = True) -> np.ndarray:
-    """The default's fusion on a frame's exact samples with ``ink`` (None: the rule before the
-    look), clipped to the UDP's occupancy as the runtime's ShadeStage clips it. ``nearest_fill``
-    False: what no view sees left to the refinement (``FusionNet.nearest_fill``, before session 8)."""
+def _fusion(model, fr, ink, nearest_fill: bool = True, shaded=None) -> np.ndarray:
+    """The default's fusion on a frame's exact samples with ``ink`` and ``shaded`` (None: the rule
+    before the look), clipped to the UDP's occupancy as the runtime's ShadeStage clips it.
+    ``nearest_fill`` False: what no view sees left to the refinement (``FusionNet.nearest_fill``,
+    before session 8)."""
     import torch
 
     sampled, cover = fr["views"]
@@ -122,7 +123,8 @@ def _fusion(model, fr, ink, nearest_fill: bool = True) -> np.ndarray:
     model.fusion.nearest_fill = nearest_fill
     try:
         with torch.inference_mode():
-            out = model.render_views(udp, torch.from_numpy(sampled[None]), torch.from_numpy(cover[None]), ink)
+            out = model.render_views(udp, torch.from_numpy(sampled[None]), torch.from_numpy(cover[None]), ink,
+                                     shaded)
     finally:
         model.fusion.nearest_fill = True
     return out[0].numpy().transpose(1, 2, 0) * fr["udp"][..., 3:4]
@@ -180,9 +182,10 @@ def quality(args, model, work: Path, look: str) -> tuple[dict, dict]:
                 preds["exact baseline"].append(runs["exact baseline"][i]["rgba"])
             ex = runs["exact"][i]
             preds["exact before look"].append(_fusion(model, ex, None))
-            ink = torch.tensor([float(ex["look"].inked)])
-            preds["exact before fill"].append(_fusion(model, ex, ink, nearest_fill=False))
-            again = _fusion(model, ex, ink)  # the runtime's frame, recomputed here
+            # the sheet's judged look, as the runtime passes it (an unlit-textured sheet may judge shaded)
+            ink, shaded = (torch.tensor([float(v)]) for v in (ex["look"].inked, ex["look"].shaded))
+            preds["exact before fill"].append(_fusion(model, ex, ink, nearest_fill=False, shaded=shaded))
+            again = _fusion(model, ex, ink, shaded=shaded)  # the runtime's frame, recomputed here
             if np.abs(again - ex["rgba"]).max() > 1e-4:  # same torch maths; float rounding only
                 raise RuntimeError(f"{look}, {size}: recomputed exact frame {i} differs from the runtime's")
         gts = [fr["gt"] for fr in ref]
