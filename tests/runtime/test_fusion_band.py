@@ -6,6 +6,7 @@ the whole graph's frame bit for bit (fused colour and coverage are exactly 0
 where no view covers, and the band reaches past the scores' reach)."""
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 
 import numpy as np
@@ -46,6 +47,21 @@ def runtime_frames(default_walk_frames):
     return default_walk_frames
 
 
+@contextlib.contextmanager
+def judged_inked(backend):
+    """The backend's sheet judged inked while in the block (the sample sheet is judged unlit at
+    128², where only the whole graph runs; inked, as at 256², the band graph may), then as it was."""
+    cache = backend.cache
+    try:
+        backend.cache = dataclasses.replace(cache, look=dataclasses.replace(cache.look, inked=True))
+        backend.prepare_views()
+        yield
+    finally:
+        backend.banded = True
+        backend.cache = cache
+        backend.prepare_views()
+
+
 def test_the_graph_halves_are_the_whole_graph(runtime_frames, fusion_onnx, tmp_path):
     rt, frames = runtime_frames
     model = rt.shader.backend.model
@@ -78,10 +94,7 @@ def test_the_backend_shades_the_band_as_the_whole_frame(runtime_frames):
     unlit at 128² (whole graph only): judged inked here, as it is at 256²."""
     rt, frames = runtime_frames
     shader, backend = rt.shader, rt.shader.backend
-    cache = backend.cache
-    try:
-        backend.cache = dataclasses.replace(cache, look=dataclasses.replace(cache.look, inked=True))
-        backend.prepare_views()
+    with judged_inked(backend):
         assert backend._finish_session is not None
         got = {}
         for banded in (False, True):
@@ -90,10 +103,6 @@ def test_the_backend_shades_the_band_as_the_whole_frame(runtime_frames):
         assert len(backend._bands) == 1 and None not in backend._bands.values()  # the band graph ran
         for a, b in zip(got[False], got[True]):
             assert np.array_equal(a, b), np.abs(a - b).max()
-    finally:
-        backend.banded = True
-        backend.cache = cache
-        backend.prepare_views()
 
 
 @pytest.fixture(scope="module")
@@ -140,10 +149,7 @@ def test_the_band_from_the_read_back_is_the_whole_graph(runtime_frames, box_read
     the same frames bit for bit, and the band graph ran."""
     rt, _ = runtime_frames
     shader, backend = rt.shader, rt.shader.backend
-    cache = backend.cache
-    try:
-        backend.cache = dataclasses.replace(cache, look=dataclasses.replace(cache.look, inked=True))
-        backend.prepare_views()
+    with judged_inked(backend):
         backend.banded = False
         want = [shader.shade(udp, views) for udp, _, views in box_reads]
         backend.banded = True
@@ -158,7 +164,3 @@ def test_the_band_from_the_read_back_is_the_whole_graph(runtime_frames, box_read
         for a, b in zip(want, got):
             assert np.array_equal(a, b), np.abs(a - b).max()
             assert a[..., 3].max() > 0.5
-    finally:
-        backend.banded = True
-        backend.cache = cache
-        backend.prepare_views()
