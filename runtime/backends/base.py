@@ -214,24 +214,38 @@ class Backend(ABC):
     def prepare_views(self) -> None:
         """Get ready for ``infer_views`` with the current sheet (e.g. export a graph) before the first frame."""
 
-    def shade_views(self, udp, sampled: np.ndarray, cover: np.ndarray) -> np.ndarray:
-        """``shade`` with the correspondences given: ``sampled`` [M, 4, H, W]
-        and ``cover`` [M, 1, H, W] for this UDP frame (H, W, 4) at the sheet's side."""
+    def infer_read(self, udp: np.ndarray, read) -> np.ndarray:
+        """``infer_views`` from the correspondence pass's read-back as it came
+        (``shaders.correspondence_pass.ViewsRead``): laid out whole here; a backend
+        that needs only part of it (the banded fusion) lays out that part."""
+        sampled, cover = read.arrays()
+        return self.infer_views(udp, sampled[None], cover[None])
+
+    def _views_frame(self, udp, sampled_shape: tuple, cover_shape: tuple):
+        """The UDP frame prepared for ``infer_views`` -> (x, crop), or an InputError when the
+        sheet samples' shapes do not fit the sheet at this frame's size."""
         if self.cache is None:
             raise InputError(f"{self.name}: no character sheet; call encode_sheet/set_sheet first")
         x, crop = prepare_udp(udp, self.cache.size, self.cache.official)
         m, s = self.cache.views, self.cache.size
-        if crop is not None or sampled.shape != (m, 4, s, s) or cover.shape != (m, 1, s, s):
-            raise InputError(f"{self.name}: sheet samples {tuple(sampled.shape)} / {tuple(cover.shape)} for a "
+        if crop is not None or tuple(sampled_shape) != (m, 4, s, s) or tuple(cover_shape) != (m, 1, s, s):
+            raise InputError(f"{self.name}: sheet samples {tuple(sampled_shape)} / {tuple(cover_shape)} for a "
                              f"{udp.shape[1]}x{udp.shape[0]} frame do not fit the sheet ({m} views at {s} px)")
+        return x, crop
+
+    def shade_views(self, udp, sampled: np.ndarray, cover: np.ndarray) -> np.ndarray:
+        """``shade`` with the correspondences given: ``sampled`` [M, 4, H, W]
+        and ``cover`` [M, 1, H, W] for this UDP frame (H, W, 4) at the sheet's side."""
+        x, crop = self._views_frame(udp, sampled.shape, cover.shape)
         return finish_frame(self.infer_views(x, np.ascontiguousarray(sampled[None], np.float32),
                                              np.ascontiguousarray(cover[None], np.float32)), crop)
 
     def shade_read(self, udp, read) -> np.ndarray:
-        """``shade_views`` with the correspondence pass's read-back as it came
-        (``shaders.correspondence_pass.ViewsRead``): laid out whole here; a
-        backend that needs only part of it (the banded fusion) lays out that part."""
-        return self.shade_views(udp, *read.arrays())
+        """``shade_views`` with the correspondence pass's read-back (``ViewsRead``), laid out by
+        the backend's ``infer_read`` (as much as it needs)."""
+        m, h, w = read.views, read.height, read.width
+        x, crop = self._views_frame(udp, (m, 4, h, w), (m, 1, h, w))
+        return finish_frame(self.infer_read(x, read), crop)
 
     def shade(self, udp) -> np.ndarray:
         """One UDP frame (H,W,4) -> (H,W,4) f32 premultiplied RGBA, with the current sheet."""

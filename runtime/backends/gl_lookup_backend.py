@@ -41,7 +41,7 @@ from conrt.shaders.context import create_context, release_context
 from conrt.shaders.lookup_pass import FILTERS, MAX_VIEWS as PASS_MAX_VIEWS, LookupPass
 
 from ..nn.lookup_net import LookupNet
-from ..nn.sheet import SheetCache, finish_frame, prepare_udp
+from ..nn.sheet import SheetCache
 from .base import Backend, register_backend
 from .cache import GraphCache
 from .fusion_graph import BAND_HANDOVER, FastFusionGraph, FusionFinishGraph, FusionViewsGraph, band_of_columns
@@ -397,17 +397,23 @@ class GlLookupBackend(Backend):
         local.cols = (first, end)
         return self._finish_session.run(["rgba"], outs)[0]
 
-    def infer_views(self, udp: np.ndarray, sampled: np.ndarray, cover: np.ndarray) -> np.ndarray:
+    def _fusion_input(self, udp: np.ndarray) -> np.ndarray:
+        """The sheet checked and its graphs ready (ONNX Runtime; a no-op once open for this
+        sheet's size, views and look) -> the prepared UDP, C-contiguous f32."""
         if self.lookup is None:
             raise InputError("gl-lookup: no character sheet; call encode_sheet/set_sheet first")
-        udp = np.ascontiguousarray(udp, dtype=np.float32)
         if self.fusion == "onnxruntime":
-            self.prepare_views()  # no-op once open for this sheet's size, views and look
-            if self.banded and self._finish_session is not None:
-                rgba = self._infer_band(udp, (cover[0, :, 0] > 0).any(1).any(0), lambda first, end: (
-                    np.ascontiguousarray(sampled[..., first:end]), np.ascontiguousarray(cover[..., first:end])))
-                if rgba is not None:
-                    return rgba
+            self.prepare_views()
+        return np.ascontiguousarray(udp, dtype=np.float32)
+
+    def _bands_run(self) -> bool:
+        """Whether a frame may take the banded fusion (``_infer_band`` still returns None
+        while its band's graph is exported, or when no band is narrower than the frame)."""
+        return self.fusion == "onnxruntime" and self.banded and self._finish_session is not None
+
+    def _infer_whole(self, udp: np.ndarray, sampled: np.ndarray, cover: np.ndarray) -> np.ndarray:
+        """The fusion on the whole frame: the exported graph, or the torch module."""
+        if self.fusion == "onnxruntime":
             feeds = {"sampled": sampled, "cover": cover, "udp": udp}  # the look is in the graph
             return self._seen_session.run(["rgba"], feeds)[0]
         with torch.inference_mode():
@@ -416,21 +422,26 @@ class GlLookupBackend(Backend):
                                      keep_seen=self.model.cfg.lookup.keep_seen, ink=self.cache.ink(),
                                      shaded=self.cache.shaded()).numpy()
 
-    def shade_read(self, udp, read) -> np.ndarray:
-        """``shade_views`` from the pass's read-back (``ViewsRead``): the banded fusion lays out only
-        its band's columns (no full-frame arrays); else the base class's whole arrays."""
-        if self.cache is not None and self.lookup is not None and self.fusion == "onnxruntime":
-            x, crop = prepare_udp(udp, self.cache.size, self.cache.official)
-            s = self.cache.size
-            if crop is None and (read.views, read.height, read.width) == (self.cache.views, s, s):
-                x = np.ascontiguousarray(x, dtype=np.float32)
-                self.prepare_views()
-                if self.banded and self._finish_session is not None:
-                    rgba = self._infer_band(x, read.covered_columns(), lambda first, end: tuple(
-                        a[None] for a in read.columns(first, end)))
-                    if rgba is not None:
-                        return finish_frame(rgba, crop)
-        return super().shade_read(udp, read)
+    def infer_views(self, udp: np.ndarray, sampled: np.ndarray, cover: np.ndarray) -> np.ndarray:
+        udp = self._fusion_input(udp)
+        if self._bands_run():
+            rgba = self._infer_band(udp, (cover[0, :, 0] > 0).any(1).any(0), lambda first, end: (
+                np.ascontiguousarray(sampled[..., first:end]), np.ascontiguousarray(cover[..., first:end])))
+            if rgba is not None:
+                return rgba
+        return self._infer_whole(udp, sampled, cover)
+
+    def infer_read(self, udp: np.ndarray, read) -> np.ndarray:
+        """``infer_views`` from the pass's read-back (``ViewsRead``): the banded fusion lays out only
+        its band's columns (no full-frame arrays); the whole frame's arrays otherwise."""
+        udp = self._fusion_input(udp)
+        if self._bands_run():
+            rgba = self._infer_band(udp, read.covered_columns(),
+                                    lambda first, end: tuple(a[None] for a in read.columns(first, end)))
+            if rgba is not None:
+                return rgba
+        sampled, cover = read.arrays()
+        return self._infer_whole(udp, sampled[None], cover[None])
 
     def infer(self, udp: np.ndarray) -> np.ndarray:
         if self.lookup is None:
