@@ -252,6 +252,12 @@ _CELLS = tuple((dy, dx) for dy in (-1, 0, 1) for dx in (-1, 0, 1))
 _PLACE = tuple(0.5 ** (abs(dy) + abs(dx)) for dy, dx in _CELLS)
 
 
+def window_cells(y: torch.Tensor, x: torch.Tensor, dy: torch.Tensor, dx: torch.Tensor, h: int, w: int) -> torch.Tensor:
+    """Rows ``y`` and columns ``x`` [K] of pixels in an h x w frame, offsets dy, dx [k, 1] ->
+    [k, K] flat indices of each pixel's window, the frame's border repeated."""
+    return (y.reshape(1, -1) + dy).clamp(0, h - 1) * w + (x.reshape(1, -1) + dx).clamp(0, w - 1)
+
+
 def same_surface_at(estimate: torch.Tensor, target_xyz: torch.Tensor, pixels: torch.Tensor,
                     size: tuple[int, int]) -> torch.Tensor:
     """estimate [N, C + 3, h, w] (a colour and the UDP it came from: ``pull_push`` at half of
@@ -265,8 +271,7 @@ def same_surface_at(estimate: torch.Tensor, target_xyz: torch.Tensor, pixels: to
     y, x = pixels // size[1] // 2, pixels % size[1] // 2  # the own cell (ceil_mode: h = ceil(H / 2))
     dy = torch.tensor([d[0] for d in _CELLS]).reshape(9, 1)
     dx = torch.tensor([d[1] for d in _CELLS]).reshape(9, 1)
-    # [9, K] cells, the frame's border repeated
-    cells = (y.reshape(1, -1) + dy).clamp(0, h - 1) * w + (x.reshape(1, -1) + dx).clamp(0, w - 1)
+    cells = window_cells(y, x, dy, dx, h, w)  # [9, K]
     near = torch.gather(estimate.reshape(n, c, h * w), 2, cells.reshape(1, 1, -1).expand(n, c, -1)).reshape(n, c, 9, -1)
     sq = (near[:, -3:] - target_xyz.reshape(n, 3, 1, -1)).square()
     d2 = sq[:, 0:1] + sq[:, 1:2] + sq[:, 2:3]  # slices, no ReduceSum over the channels
@@ -295,7 +300,7 @@ def nearest_ink_at(rgba: torch.Tensor, donors: torch.Tensor, pixels: torch.Tenso
     span = torch.arange(-r, r + 1)
     dy, dx = span.repeat_interleave(2 * r + 1).reshape(-1, 1), span.repeat(2 * r + 1).reshape(-1, 1)
     y, x = pixels // w, pixels % w
-    cells = ((y.reshape(1, -1) + dy).clamp(0, h - 1) * w + (x.reshape(1, -1) + dx).clamp(0, w - 1)).reshape(1, 1, -1)
+    cells = window_cells(y, x, dy, dx, h, w).reshape(1, 1, -1)
     k = dy.shape[0]
     near = torch.gather(rgba.reshape(n, 4, h * w), 2, cells.expand(n, 4, -1)).reshape(n, 4, k, -1)
     donor = torch.gather(donors.reshape(n, 1, h * w), 2, cells.expand(n, 1, -1)).reshape(n, 1, k, -1)
