@@ -182,11 +182,9 @@ def shade_views(model, sampled, cover, udp, ink=None, shaded=None, runtime_rules
     sheets), the frame clipped to the target's occupancy (the runtime's ShadeStage).
     The loss then reaches the refinement only where the runtime shows it.
     ``runtime_rules=False``: the refinement on every pixel (session 5's fine-tune)."""
-    pose = model.encode_pose(udp)[0]
     if not runtime_rules:
-        return model.fusion(sampled, cover, pose)
-    rgba = model.fusion(sampled, cover, pose, keep_seen=model.cfg.lookup.keep_seen, ink=ink, shaded=shaded)
-    return rgba * udp[:, 3:4]
+        return model.fusion(sampled, cover, model.encode_pose(udp)[0])
+    return model.render_views(udp, sampled, cover, ink, shaded) * udp[:, 3:4]
 
 
 def _truncate_log(path: Path, step: int) -> None:
