@@ -324,15 +324,17 @@ def sheet_look(rgba: np.ndarray, udp: np.ndarray):
 
 def render_character(renderer: Renderer, seed: int, poses: int, jitter: CameraJitter = CameraJitter(),
                      rng_key: tuple[int, ...] | None = None, exact: bool = False,
-                     layers: bool = False) -> CharacterSamples:
-    """Generate procedural character ``seed`` and render ``poses`` frames of it
-    (keeping each frame's pose and camera). ``exact``: also every (target,
-    view) pair's exact sheet samples (``Renderer.view_samples``). ``layers``:
-    with the cut-out layer cards (``generate(seed, layers=True)``)."""
+                     layers: bool = False, character=None) -> CharacterSamples:
+    """Generate procedural character ``seed`` (or take ``character``, that seed's, when the
+    caller made it already) and render ``poses`` frames of it (keeping each frame's pose and
+    camera). ``exact``: also every (target, view) pair's exact sheet samples
+    (``Renderer.view_samples``). ``layers``: with the cut-out layer cards
+    (``generate(seed, layers=True)``)."""
     from conrt.characters.procedural import generate
 
     rng = np.random.default_rng(list(rng_key) if rng_key is not None else [seed, 1])
-    character = generate(int(seed), layers=True) if layers else generate(int(seed))
+    if character is None:
+        character = generate(int(seed), layers=True) if layers else generate(int(seed))
     renderer.set_character(character)
     pose_list, clip_ids, times = sample_poses(character, poses, rng, jitter)
     s = renderer.size

@@ -7,7 +7,7 @@ in how many views the network sees. Sheet poses (``sheet_poses=``, ``conrt
 eval --sheet-poses``): "clip" (default, the paper's protocol) takes the
 views from random frames of the same clip; "turnaround" draws them as a user's
 sheet is drawn, ``conrt sheet --strength 0 --views N`` (the rest pose; front,
-3/4, side, back, ...), and shades the same clip targets. Metrics on premultiplied RGBA in 0..1,
+side, back, other side, ...), and shades the same clip targets. Metrics on premultiplied RGBA in 0..1,
 averaged over all (character, target) pairs: L1, SSIM, PSNR, and two that see
 detail: ``face_ssim`` (the SSIM map averaged inside the head's box on screen)
 and ``sharpness`` (mean gradient magnitude of the prediction / the ground
@@ -57,9 +57,9 @@ def check_sheet_poses(choice: str) -> str:
 
 def max_turnaround_views() -> int:
     """Turnaround views that nest (the first n of them are ``conrt sheet --views n``'s views)."""
-    from conrt.shaders.camera import SHEET_YAW_ORDERS
+    from conrt.shaders.camera import SHEET_ORDER, SHEET_YAW_ORDERS
 
-    return len(SHEET_YAW_ORDERS["artist"])
+    return len(SHEET_YAW_ORDERS[SHEET_ORDER])
 
 
 def parse_seeds(text: str) -> range:
@@ -93,16 +93,16 @@ def characters_from_seeds(seeds, poses: int = 12, size: int = 128, progress: boo
 
     check_sheet_poses(sheet_poses)
     if sheet_poses == "turnaround" and not 1 <= sheet_views <= max_turnaround_views():
-        raise ConfigError(f"--sheet-poses turnaround: 1..{max_turnaround_views()} views (front, 3/4, side, back, "
-                          f"... as `conrt sheet` adds them; more would not nest), got {sheet_views}")
+        raise ConfigError(f"--sheet-poses turnaround: 1..{max_turnaround_views()} views (front, side, back, other "
+                          f"side, ... as `conrt sheet` adds them; more would not nest), got {sheet_views}")
     out = []
     with Renderer(size, style) as renderer:
         for s in tqdm(list(seeds), unit="char", desc="render test characters", disable=not progress):
-            cs = render_character(renderer, int(s), poses, rng_key=(int(s), 2))
+            character = generate(int(s))  # once: the clip frames and the turnaround draw the same one
+            cs = render_character(renderer, int(s), poses, rng_key=(int(s), 2), character=character)
             c = CharacterFrames(cs.seed, cs.rgba, cs.udp, style=style, poses=cs.poses, cameras=cs.cameras)
             if sheet_poses == "turnaround":
-                rgba, udp, views_poses, cameras = render_turnaround(renderer, generate(int(s)), sheet_views,
-                                                                    sheet_order)
+                rgba, udp, views_poses, cameras = render_turnaround(renderer, character, sheet_views, sheet_order)
                 c = dataclasses.replace(c, rgba=np.concatenate([c.rgba, rgba]), udp=np.concatenate([c.udp, udp]),
                                         poses=c.poses + views_poses, cameras=c.cameras + cameras,
                                         sheet=tuple(range(poses, poses + sheet_views)))
