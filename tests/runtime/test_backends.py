@@ -92,12 +92,18 @@ def test_backends_agree_through_shade(small, small_onnx):
 
 
 def test_golden_through_backends(paper_model, paper_onnx, golden):
+    """Each backend with its default options (torch: channels_last + Winograd) reproduces
+    the golden frame and leaves the caller's model as it was (the backends copy what they change)."""
+    before = {k: v.clone() for k, v in paper_model.state_dict().items()}
     for name in float32_backends(paper_model):
         kwargs = {"onnx_path": paper_onnx} if name == "onnxruntime" else {}
         with create_backend(name, paper_model, **kwargs) as backend:
             backend.encode_sheet(list(golden["sheet_rgba_straight_u8"]), official=True)
             out = backend.shade(golden["udp_hwc_f32"])
         np.testing.assert_allclose(out.transpose(2, 0, 1)[None], golden["rgba"], atol=TOL, rtol=0, err_msg=name)
+    after = paper_model.state_dict()
+    assert before.keys() == after.keys() and all(torch.equal(before[k], after[k]) for k in before)
+    assert not any(type(m).__name__ == "WinogradConv2d" for m in paper_model.modules())
 
 
 def test_phase_deconvs_equal_conv_transpose():
