@@ -1022,6 +1022,9 @@ def build_runtime(spec: RuntimeSpec, *, ctx=None) -> Runtime:
                                        inked=look is None or look.inked)
             shader.backend.prepare_views()
             sheet_desc += f" ({'/'.join(sorted({m for m, _, _ in chosen}))} correspondences)"
+        elif getattr(model, "takes_views", False):  # conr-rt without the views' files: the 32³ table, every view
+            own = model.fusion_for("table") is not model.fusion
+            sheet_desc += " (table correspondences, the table-mode fusion net)" if own else " (table correspondences)"
         receiver = live = None
         if spec.vmc is not None:
             receiver = VmcReceiver(spec.vmc) if isinstance(spec.vmc, (str, int, tuple)) else spec.vmc

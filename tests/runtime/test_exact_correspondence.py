@@ -66,6 +66,8 @@ def test_auto_mode_uses_what_each_sheet_brings(sheet_copy, caplog):
         f.unlink()
     with open_runtime(character, sheet, backend="torch", size=SIZE) as rt:
         assert rt.raster.correspondence is None  # the table from the model's UDP prediction
+        # the default's table-mode fusion net shades it (LookupNet.fusion_for), said in the runtime's line
+        assert "(table correspondences, the table-mode fusion net)" in rt.info.sheet
 
 
 def test_exact_shading_is_closer_to_ground_truth_than_the_table(drawn):
