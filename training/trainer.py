@@ -355,7 +355,7 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True) -> dict
         raise ConfigError(f"--steps must be >= 1, got {cfg.steps}")
     torch.set_num_threads(max(1, cfg.threads // world if world > 1 else cfg.threads))
     mcfg = model_config(cfg.config, cfg.size)
-    if mcfg.architecture == "lookup" and mcfg.lookup.table_fusion:
+    if mcfg.lookup.table_fusion:  # (False on every architecture but lookup's)
         raise ConfigError(f"--config {cfg.config}: lookup.table_fusion (a second fusion net for the table mode) is not "
                           "trained here; train a config without it and add a table-mode net to the weights file "
                           "with scripts/add_table_fusion.py")

@@ -27,6 +27,7 @@ from conrt.errors import CheckpointError
 
 from .. import defaults
 from ..defaults import DEFAULT_WEIGHTS, WEIGHTS_DIR
+from .architectures import get_architecture
 from .config import CoNRConfig, get_config
 from .conr_v1 import CoNR
 from .model import ShaderNet, create_model
@@ -174,7 +175,7 @@ def add_table_fusion(weights, source, out, source_name: str | None = None) -> Pa
     weights, source, out = Path(weights), Path(source), Path(out)
     cfg, src_cfg = read_config(weights), read_config(source)
     for path, c in ((weights, cfg), (source, src_cfg)):
-        if c.architecture != "lookup":
+        if not getattr(get_architecture(c.architecture), "takes_views", False):  # conr-rt's FusionNet
             raise CheckpointError(f"{path}: holds {c.name!r} (architecture {c.architecture!r}); a table-mode "
                                   "fusion net goes with lookup-architecture weights (conr-rt)")
     sd, src = _read_tensors(weights), _read_tensors(source)
