@@ -429,7 +429,7 @@ class ShadeStage:
             # on a thread of its own, like per-frame shading (see bridge_source.py)
             with ThreadPoolExecutor(1, thread_name_prefix="conrt-sheet") as pool:
                 self.cache = pool.submit(self.backend.encode_sheet, self.sheet_images, sheet_udp=self.sheet_udps,
-                                         look_from=sheet_images).result()  # the look: the drawings' own
+                                         look_from=sheet_images, look_udps=sheet_udps).result()  # the drawings' look
         except BaseException:
             self.backend.close()
             raise
