@@ -263,6 +263,11 @@ def _init_weights(model, path: Path, parts: tuple[str, ...] = ()) -> None:
     except Exception as exc:  # safetensors raises its own types
         raise CheckpointError(f"--init {path}: cannot read the weights ({exc})") from exc
     own = model.state_dict()
+    table = sorted(k for k in sd if k.startswith("table_fusion.") and k not in own)
+    if table:  # the shipped default's table-mode fusion net: not trained here (scripts/add_table_fusion.py)
+        log.info("--init %s: its table-mode fusion net (%d table_fusion.* tensors) is left out; add one to the "
+                 "trained weights with scripts/add_table_fusion.py", path, len(table))
+        sd = {k: v for k, v in sd.items() if k not in table}
     if parts:
         names = sorted({k.split(".", 1)[0] for k in own})
         unknown = [p for p in parts if p not in names]
@@ -350,6 +355,10 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True) -> dict
         raise ConfigError(f"--steps must be >= 1, got {cfg.steps}")
     torch.set_num_threads(max(1, cfg.threads // world if world > 1 else cfg.threads))
     mcfg = model_config(cfg.config, cfg.size)
+    if mcfg.lookup.table_fusion:  # (False on every architecture but lookup's)
+        raise ConfigError(f"--config {cfg.config}: lookup.table_fusion (a second fusion net for the table mode) is not "
+                          "trained here; train a config without it and add a table-mode net to the weights file "
+                          "with scripts/add_table_fusion.py")
     distributed = _init_dist(world)
     run = Path(cfg.out)
     if rank == 0:

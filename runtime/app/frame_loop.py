@@ -58,6 +58,7 @@ from ..defaults import DEFAULT_SIZE
 from ..limits import check_size
 from ..nn.checkpoint import resolve_model
 from ..nn.model import ShaderNet
+from ..nn.sheet import prepare_sheet
 from .passes import check_passes, create_pass
 from .session import CORRESPONDENCES, Sheet, fit_sheet, fit_sheet_udps, load_sheet, resolve_character, sheet_framing
 
@@ -428,7 +429,7 @@ class ShadeStage:
             # on a thread of its own, like per-frame shading (see bridge_source.py)
             with ThreadPoolExecutor(1, thread_name_prefix="conrt-sheet") as pool:
                 self.cache = pool.submit(self.backend.encode_sheet, self.sheet_images, sheet_udp=self.sheet_udps,
-                                         look_from=sheet_images).result()  # the look: the drawings' own
+                                         look_from=sheet_images, look_udps=sheet_udps).result()  # the drawings' look
         except BaseException:
             self.backend.close()
             raise
@@ -471,6 +472,25 @@ class ShadeStage:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+# the correspondence pass samples the sheet's drawings at up to this many times the frame's
+# side (``pass_sheet``), not the frame-size copy the network's sheet encoder takes: a 256²
+# drawing shaded at 128² lost its detail twice, averaged down to 128² and then sampled
+# bilinearly there (Godette at 128²: sharpness 0.75 where the aim is 0.85-1.15)
+PASS_SHEET_SCALE = 2
+
+
+def pass_sheet(images, size: int, reference) -> tuple[int, np.ndarray]:
+    """(side, reference [M, 4, S, S] premultiplied) the correspondence pass samples the sheet's
+    drawings ``images`` at, for ``size`` frames: the drawings' largest side, at most
+    ``PASS_SHEET_SCALE`` x ``size``, re-framed as ``fit_sheet`` re-frames them for the network;
+    ``reference`` (``SheetCache.reference``) itself when that side is ``size``."""
+    side = min(PASS_SHEET_SCALE * size, max(max(im.shape[:2]) for im in images))
+    if side <= size:
+        return size, reference
+    rgb, mask = prepare_sheet(fit_sheet(images, side), 1, side, False, None, side)
+    return side, np.concatenate([rgb, mask], 2)[0]
 
 
 def sheet_views(chosen, images, size: int) -> list:
@@ -1018,10 +1038,16 @@ def build_runtime(spec: RuntimeSpec, *, ctx=None) -> Runtime:
             chosen = None
         if chosen is not None:
             look = shader.cache.look  # None: not judged, shaded as inked (SheetCache.ink)
-            raster.set_correspondences(sheet_views(chosen, sheet.images, size), shader.cache.reference,
+            side, reference = pass_sheet(sheet.images, size, shader.cache.reference)
+            if side != size:
+                log.info("the correspondence pass samples the sheet's drawings at %d px (frames at %d px)", side, size)
+            raster.set_correspondences(sheet_views(chosen, sheet.images, side), reference,
                                        inked=look is None or look.inked)
             shader.backend.prepare_views()
             sheet_desc += f" ({'/'.join(sorted({m for m, _, _ in chosen}))} correspondences)"
+        elif getattr(model, "takes_views", False):  # conr-rt without the views' files: the 32³ table, every view
+            own = model.fusion_for("table") is not model.fusion
+            sheet_desc += " (table correspondences, the table-mode fusion net)" if own else " (table correspondences)"
         receiver = live = None
         if spec.vmc is not None:
             receiver = VmcReceiver(spec.vmc) if isinstance(spec.vmc, (str, int, tuple)) else spec.vmc

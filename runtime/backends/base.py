@@ -174,16 +174,18 @@ class Backend(ABC):
 
     def encode_sheet(self, images: Sequence, official: bool = False,
                      matting: Matting | None = None, size: int | None = None,
-                     sheet_udp: Sequence | None = None, look_from: Sequence | None = None) -> SheetCache:
+                     sheet_udp: Sequence | None = None, look_from: Sequence | None = None,
+                     look_udps: Sequence | None = None) -> SheetCache:
         """Encode a character sheet with the torch model and make it current
-        (``sheet_udp``: the views' own UDPs if known; ``look_from``: the views as drawn,
-        for the look, when ``images`` are re-framed; see ``sheet.encode_sheet``)."""
+        (``sheet_udp``: the views' own UDPs if known; ``look_from``, ``look_udps``: the views
+        as drawn and their UDPs, for the look, when ``images`` are re-framed; see
+        ``sheet.encode_sheet``)."""
         if self.model is None:
             raise ConfigError(f"{self.name}: load(model) first")
         views = 1 if isinstance(images, np.ndarray) and images.ndim == 3 else len(images)
         check_sheet_views(views, self.name, self.max_views, self.model)  # before the encoder runs
         cache = encode_sheet(self.model, images, official=official, matting=matting, size=size,
-                             sheet_udp=sheet_udp, look_from=look_from)
+                             sheet_udp=sheet_udp, look_from=look_from, look_udps=look_udps)
         self.set_sheet(cache)
         return cache
 

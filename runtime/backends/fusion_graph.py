@@ -155,18 +155,23 @@ class FastFusionGraph(nn.Module):
     ``inked`` (with ``keep_seen``): the sheet's look (``FusionNet.forward``'s ``ink``
     1 or 0, ``sheet.SheetCache.ink``) fixed in the graph, not an input: each graph
     holds only its look's rule (the unlit rule's full-size passes over the views
-    cost ~13 ms of a 256² frame's graph, for nothing on inked sheets)."""
+    cost ~13 ms of a 256² frame's graph, for nothing on inked sheets).
 
-    def __init__(self, model, keep_seen: bool = False, inked: bool = True, shaded: bool = False):
+    ``table``: the table mode's graph (``LookupNet.fusion_for("table")``: the weights'
+    ``table_fusion`` when they hold one); else the exact/udp-nn mode's (``fusion``)."""
+
+    def __init__(self, model, keep_seen: bool = False, inked: bool = True, shaded: bool = False,
+                 table: bool = False):
         super().__init__()
         self.model = model
+        self.net = model.fusion_for("table" if table else "exact")  # the FusionNet this graph runs
         self.keep_seen = keep_seen
         self.inked = inked
         self.shaded = shaded  # not inked: FusionNet.forward's ``shaded`` 1, the unlit rule without the plain lookup
 
     def scores(self, sampled_small: torch.Tensor, cover_small: torch.Tensor, udp_small: torch.Tensor) -> torch.Tensor:
         """``FusionNet.view_scores`` from the pooled views [M, 4|1, h, w] -> [1, M, h, w]."""
-        f = self.model.fusion
+        f = self.net
         m, _, h, w = sampled_small.shape
         first, act = f.score[0]
         wt = first.weight  # [C, 13]: colour 0-3, coverage 4, |colour - consensus| 5-8, target UDP 9-12
@@ -187,7 +192,7 @@ class FastFusionGraph(nn.Module):
 
     def refine(self, fused_small: torch.Tensor, coverage_small: torch.Tensor, udp_small: torch.Tensor) -> torch.Tensor:
         """FusionNet's refinement U-Net at 1/refine_scale -> delta [1, 4, h, w]."""
-        f = self.model.fusion
+        f = self.net
         conv, act = f.inp  # 9 input channels: split as in ``scores``
         wt = conv.weight
         y = act_nchwc(act, F.conv2d(torch.cat([fused_small, udp_small], 1), torch.cat([wt[:, :4], wt[:, 5:]], 1), conv.bias, padding=1)
@@ -234,7 +239,7 @@ class FastFusionGraph(nn.Module):
         pixel (cover 0 in every view) both are exactly 0 whatever the scores: what lets the
         cropped graph (``FusionViewsGraph``) run on the covered columns only."""
         m, _, h, w = sampled4.shape
-        s = self.model.fusion.score_scale
+        s = self.net.score_scale
         score = self.scores(F.avg_pool2d(sampled4, s), F.avg_pool2d(cover4, s), udp_small)
         # score + 8 (cover - 1), the constant moved before the (linear) resize
         score = F.interpolate(score - 8.0, size=(h, w), mode="bilinear", align_corners=False).reshape(m, 1, h, w)
@@ -253,7 +258,7 @@ class FastFusionGraph(nn.Module):
         ``darkest_view`` when ``darkest`` is not given; ``edges``: ``target_edges(udp)`` when given,
         an inked look's)."""
         h, w = udp.shape[-2:]
-        f = self.model.fusion
+        f = self.net
         r = f.refine_scale
         delta = self.refine(F.avg_pool2d(fused, r), F.avg_pool2d(coverage, r), udp_refine)
         delta = F.interpolate(delta, size=(h, w), mode="bilinear", align_corners=False)
@@ -278,7 +283,7 @@ class FastFusionGraph(nn.Module):
         udp = self.model.encode_pose(udp)[0]
         sampled4 = sampled.reshape(m, 4, h, w)
         cover4 = cover.reshape(m, 1, h, w)
-        f = self.model.fusion
+        f = self.net
         udp_small = F.avg_pool2d(udp, f.score_scale)
         fused, coverage = self.fuse(sampled4, cover4, udp_small)
         udp_refine = udp_small if f.refine_scale == f.score_scale else F.avg_pool2d(udp, f.refine_scale)
@@ -313,7 +318,7 @@ class FusionViewsGraph(nn.Module):
         model = self.graph.model
         pose = model.encode_pose(udp)[0]
         sampled, cover = sampled.reshape(m, 4, h, w), cover.reshape(m, 1, h, w)
-        fused, coverage = self.graph.fuse(sampled, cover, F.avg_pool2d(pose, model.fusion.score_scale))
+        fused, coverage = self.graph.fuse(sampled, cover, F.avg_pool2d(pose, self.graph.net.score_scale))
         # the target's edges on the band (the frame's: the pose is 0 past the covered columns, as
         # outside the band), handed to the finish (~0.9 ms of a 256² frame there); the darkest view
         # there only: the finish reads it there (``ink_on_edges``)
@@ -332,7 +337,7 @@ class FusionFinishGraph(nn.Module):
         self.graph = FastFusionGraph(model, keep_seen=keep_seen, inked=True)
 
     def forward(self, fused, coverage, darkest, pose, edges):
-        return self.graph.finish(fused, coverage, pose, F.avg_pool2d(pose, self.graph.model.fusion.refine_scale),
+        return self.graph.finish(fused, coverage, pose, F.avg_pool2d(pose, self.graph.net.refine_scale),
                                  darkest=darkest, edges=edges)
 
 

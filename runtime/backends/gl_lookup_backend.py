@@ -50,7 +50,7 @@ from .onnx_backend import EXPORT_LOCK, OPSET, open_session, weights_fingerprint
 log = logging.getLogger(__name__)
 
 FUSIONS = ("onnxruntime", "torch")
-FUSION_FORMAT = 23  # bump when the exported fusion graph changes (part of the cached file name)
+FUSION_FORMAT = 24  # bump when the exported fusion graph changes (part of the cached file name)
 BAND_STEPS = 8  # the views' band is a multiple of 1/BAND_STEPS of the frame wide: at most that many graphs per size
 
 
@@ -65,13 +65,14 @@ def default_threads() -> int:
 
 
 def export_fusion_onnx(model, path, size: int, views: int, keep_seen: bool = False, inked: bool = True,
-                       shaded: bool = False) -> Path:
+                       shaded: bool = False, table: bool = False) -> Path:
     """Write conr-rt's FusionNet at side ``size`` and ``views`` views (static shapes) to ``path``
     (``keep_seen``: the variant for exact correspondences, see ``FusionNet.forward``, for the
     sheet's look ``inked``, ``sheet.SheetCache.ink``: a graph per look, each with only its
-    look's rule), as ``FastFusionGraph`` arranges it for ONNX Runtime (runtime/backends/fusion_graph.py)."""
+    look's rule; ``table``: the table mode's fusion net, ``LookupNet.fusion_for``), as ``FastFusionGraph``
+    arranges it for ONNX Runtime (runtime/backends/fusion_graph.py)."""
     shapes = {"sampled": (1, views, 4, size, size), "cover": (1, views, 1, size, size), "udp": (1, 4, size, size)}
-    return _export(FastFusionGraph(model.eval(), keep_seen, inked, shaded), shapes, ["rgba"], path,
+    return _export(FastFusionGraph(model.eval(), keep_seen, inked, shaded, table), shapes, ["rgba"], path,
                    f"{model.cfg.name} fusion graph ({views} views, {size}x{size})")
 
 
@@ -247,18 +248,19 @@ class GlLookupBackend(Backend):
             raise InputError(f"gl-lookup: {exc}") from exc
         self._out = (np.empty((1, views, 4, size, size), np.float32), np.empty((1, views, 1, size, size), np.float32))
         if self.fusion == "onnxruntime" and self._fusion_key != (size, views):
-            self._open(self._graph(size, views))
+            self._open(self._graph(size, views, table=True))
             self._fusion_key = (size, views)
 
     def _graph(self, size: int, views: int, keep_seen: bool = False, inked: bool = True,
-               shaded: bool = False) -> Path:
+               shaded: bool = False, table: bool = False) -> Path:
         """The fusion graph for this model, size and view count (and with ``keep_seen`` the
-        sheet's look), exported once into the graph cache (runtime/backends/cache.py, as the
-        onnxruntime backend's graphs)."""
+        sheet's look; ``table``: the table mode's, ``LookupNet.fusion_for``), exported once into
+        the graph cache (runtime/backends/cache.py, as the onnxruntime backend's graphs)."""
         variant = ("seen-" + ("" if inked else "shaded-" if shaded else "unlit-")) if keep_seen else ""
+        variant = ("table-" if table else "") + variant
         return self._cached_graph(f"{variant}{size}-v{views}",
                                   lambda part: export_fusion_onnx(self.model, part, size, views, keep_seen, inked,
-                                                                  shaded))
+                                                                  shaded, table))
 
     def _cached_graph(self, tag: str, export) -> Path:
         """A fusion graph of this model (``tag``: which part, look, size and views) from the
@@ -417,10 +419,10 @@ class GlLookupBackend(Backend):
             feeds = {"sampled": sampled, "cover": cover, "udp": udp}  # the look is in the graph
             return self._seen_session.run(["rgba"], feeds)[0]
         with torch.inference_mode():
-            return self.model.fusion(torch.from_numpy(sampled), torch.from_numpy(cover),
-                                     self.model.encode_pose(torch.from_numpy(udp))[0],
-                                     keep_seen=self.model.cfg.lookup.keep_seen, ink=self.cache.ink(),
-                                     shaded=self.cache.shaded()).numpy()
+            return self.model.fusion_for("exact")(torch.from_numpy(sampled), torch.from_numpy(cover),
+                                                  self.model.encode_pose(torch.from_numpy(udp))[0],
+                                                  keep_seen=self.model.cfg.lookup.keep_seen, ink=self.cache.ink(),
+                                                  shaded=self.cache.shaded()).numpy()
 
     def infer_views(self, udp: np.ndarray, sampled: np.ndarray, cover: np.ndarray) -> np.ndarray:
         udp = self._fusion_input(udp)
@@ -452,8 +454,8 @@ class GlLookupBackend(Backend):
             return self.session.run(["rgba"], {"sampled": sampled, "cover": cover, "udp": udp})[0]
         with torch.inference_mode():
             x = torch.from_numpy(udp)
-            return self.model.fusion(torch.from_numpy(sampled), torch.from_numpy(cover),
-                                     self.model.encode_pose(x)[0]).numpy()
+            return self.model.fusion_for("table")(torch.from_numpy(sampled), torch.from_numpy(cover),
+                                                  self.model.encode_pose(x)[0]).numpy()
 
     def close(self, wait: bool = True) -> None:
         """Release the GL objects and the context on the GL thread. ``wait=False``

@@ -33,7 +33,7 @@ from .cache import GraphCache
 log = logging.getLogger(__name__)
 
 OPSET = 17
-FORMAT_VERSION = 2  # bump when the exported graph changes (invalidates cached graphs)
+FORMAT_VERSION = 3  # bump when the exported graph changes (invalidates cached graphs); 3: conr-rt's table_fusion
 
 
 def input_names(model: ShaderNet) -> list[str]:

@@ -11,9 +11,11 @@
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import pickle
+import shutil
 import zipfile
 from pathlib import Path
 
@@ -25,6 +27,7 @@ from conrt.errors import CheckpointError
 
 from .. import defaults
 from ..defaults import DEFAULT_WEIGHTS, WEIGHTS_DIR
+from .architectures import get_architecture
 from .config import CoNRConfig, get_config
 from .conr_v1 import CoNR
 from .model import ShaderNet, create_model
@@ -148,14 +151,64 @@ def load_weights(path, device: str = "cpu") -> ShaderNet:
     """Our safetensors file -> a CoNR model (eval mode) built from the embedded config."""
     cfg = read_config(path)
     model = _empty_model(cfg)
-    try:
-        sd = load_file(str(path), device="cpu")
-    except Exception as exc:  # safetensors raises its own error types
-        raise CheckpointError(f"{path}: corrupt safetensors file ({exc})") from exc
+    sd = _read_tensors(Path(path))
     check_state_dict(model, sd, str(path))
     sd = _float32_state(sd, path)
     model.load_state_dict(sd, strict=True, assign=True)
     return model.eval().to(device)
+
+
+# conr-rt's table-mode fusion net (``LookupConfig.table_fusion``): its keys' prefix, and where the
+# file's description says what it holds (everything from there on is rewritten by add_table_fusion)
+TABLE_FUSION = "table_fusion."
+TABLE_NOTE = " Table mode: "
+
+
+def add_table_fusion(weights, source, out, source_name: str | None = None) -> Path:
+    """``weights`` (conr-rt) with a table-mode fusion net written to ``out`` (may be ``weights``):
+    ``source``'s ``table_fusion.*`` when its config has one, else its ``fusion.*``, stored as
+    ``table_fusion.*``, the config's ``lookup.table_fusion`` set and its description saying
+    where the net came from (``source_name``, default the path). Every other tensor as in
+    ``weights``; a table-mode net already there is replaced. Both files must hold the same
+    sheet encoder (the table is binned from its UDP prediction: the net learned on its
+    tables) and fusion nets of one layout."""
+    weights, source, out = Path(weights), Path(source), Path(out)
+    cfg, src_cfg = read_config(weights), read_config(source)
+    for path, c in ((weights, cfg), (source, src_cfg)):
+        if not getattr(get_architecture(c.architecture), "takes_views", False):  # conr-rt's FusionNet
+            raise CheckpointError(f"{path}: holds {c.name!r} (architecture {c.architecture!r}); a table-mode "
+                                  "fusion net goes with lookup-architecture weights (conr-rt)")
+    sd, src = _read_tensors(weights), _read_tensors(source)
+    encoder = sorted(k for k in sd if k.startswith("udpparsernet."))
+    if encoder != sorted(k for k in src if k.startswith("udpparsernet.")) or \
+            any(not torch.equal(sd[k], src[k]) for k in encoder):
+        raise CheckpointError(f"{source}: its sheet encoder (udpparsernet.*) differs from {weights}'s; its fusion "
+                              "net learned on another encoder's tables")
+    prefix = TABLE_FUSION if src_cfg.lookup.table_fusion else "fusion."
+    net = {TABLE_FUSION + k[len(prefix):]: v for k, v in src.items() if k.startswith(prefix)}
+    layout = {TABLE_FUSION + k[len("fusion."):]: tuple(v.shape) for k, v in sd.items() if k.startswith("fusion.")}
+    if {k: tuple(v.shape) for k, v in net.items()} != layout:
+        raise CheckpointError(f"{source}: its fusion net ({src_cfg.name}) is not laid out as {weights}'s "
+                              f"({cfg.name}): other widths or layers")
+    tensors = {k: v for k, v in sd.items() if not k.startswith(TABLE_FUSION)} | net
+    note = (f"{TABLE_NOTE}sheets without view/UDP files (the 32³ table of the predicted sheet UDP) are shaded by "
+            f"table_fusion.*, {prefix}* of {source_name or source}; exact and udp-nn samples by fusion.*.")
+    new = dataclasses.replace(cfg, description=cfg.description.split(TABLE_NOTE)[0] + note,
+                              lookup=dataclasses.replace(cfg.lookup, table_fusion=True))
+    tmp = out.with_name(out.name + ".part")
+    save_file(tensors, str(tmp), metadata={"format": FORMAT, "config": new.to_json()})
+    load_weights(tmp)  # strict: loads as the runtime loads it
+    if out.exists():
+        shutil.copymode(out, tmp)
+    tmp.replace(out)
+    return out
+
+
+def _read_tensors(path: Path) -> dict:
+    try:
+        return load_file(str(path), device="cpu")
+    except Exception as exc:  # safetensors raises its own error types
+        raise CheckpointError(f"{path}: corrupt safetensors file ({exc})") from exc
 
 
 def _float32_state(sd: dict, path) -> dict:

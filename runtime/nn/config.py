@@ -98,6 +98,13 @@ class LookupConfig:
     # table over-correct exact samples and need it; weights fine-tuned on exact
     # samples (conrt data make --exact) may not (docs/training.md)
     keep_seen: bool = True
+    # a fusion net per correspondence mode: True, the file holds a second FusionNet (keys
+    # ``table_fusion.*``) that shades the 32³ table of the predicted sheet UDP (sheets with
+    # neither view nor UDP files: ``LookupNet.render``, the "table" mode), and ``fusion.*``
+    # shades exact and udp-nn samples (``render_views``); False, ``fusion`` shades every mode.
+    # The exact-mode fine-tunes made the table path worse (docs/training.md, "Session 12");
+    # scripts/add_table_fusion.py adds the table net to a weights file
+    table_fusion: bool = False
 
 
 @dataclass(frozen=True)

@@ -510,7 +510,8 @@ class LookupNet(ShaderNet):
 
     architecture = "lookup"
     PARTS = ("udpparsernet", "fusion")
-    FRAME_PARTS = ("fusion",)
+    FRAME_PARTS = ("fusion",)  # with ``lookup.table_fusion`` also "table_fusion" (set per model)
+    CORRESPONDENCES = ("table", "exact", "udp-nn")  # what ``fusion_for`` takes
     takes_sheet_udp = True  # the table can come from the views' true UDPs
     takes_views = True  # FusionNet alone shades from exact sheet correspondences
 
@@ -551,6 +552,22 @@ class LookupNet(ShaderNet):
             raise ValueError(f"{cfg.name}: LookupNet needs architecture {self.architecture!r}")
         self.udpparsernet = ResEncUnet(cfg.sheet_encoder)
         self.fusion = FusionNet(cfg.lookup)
+        # the table mode's own fusion net (``lookup.table_fusion``), None: ``fusion`` shades it too
+        self.table_fusion = FusionNet(cfg.lookup) if cfg.lookup.table_fusion else None
+        if self.table_fusion is not None:
+            self.FRAME_PARTS = ("fusion", "table_fusion")
+
+    def fusion_for(self, correspondence: str) -> FusionNet:
+        """The fusion net that shades frames of this correspondence mode: "table" (the 32³
+        table of the predicted sheet UDP, ``render``) -> ``table_fusion`` when the weights
+        hold one, else ``fusion``; "exact" and "udp-nn" (the GL pass's samples,
+        ``render_views``) -> ``fusion``. The one rule the torch, ONNX and gl-lookup paths use."""
+        if correspondence not in self.CORRESPONDENCES:
+            raise ConfigError(f"unknown correspondence mode {correspondence!r}; valid: "
+                              f"{', '.join(self.CORRESPONDENCES)}")
+        if correspondence == "table" and self.table_fusion is not None:
+            return self.table_fusion
+        return self.fusion
 
     # -- once per character ----------------------------------------------------
     def sheet_udp_logits(self, rgb: torch.Tensor) -> torch.Tensor:
@@ -594,18 +611,20 @@ class LookupNet(ShaderNet):
         return sampled, look[:, :, 2:3] * udp[:, 3:4].unsqueeze(1)
 
     def render(self, pose_feats, reference, sheet_feats, return_features=False):
-        """-> premultiplied RGBA (N, 4, H, W)."""
+        """The table mode (``sample_views`` from the table, ``fusion_for("table")``) -> premultiplied
+        RGBA (N, 4, H, W)."""
         udp = pose_feats[0]
         sampled, cover = self.sample_views(udp, reference, sheet_feats[0])
-        rgba = self.fusion(sampled, cover, udp)
+        rgba = self.fusion_for("table")(sampled, cover, udp)
         return (rgba, None) if return_features else rgba
 
     def render_views(self, udp: torch.Tensor, sampled: torch.Tensor, cover: torch.Tensor,
                      ink: torch.Tensor | None = None, shaded: torch.Tensor | None = None) -> torch.Tensor:
-        """The correspondences already found (e.g. exactly, by the GL pass): FusionNet alone,
-        keeping the seen colours as the weights' config says (``lookup.keep_seen``), on the
-        target's edges too where the sheet has no ink (``ink``, ``shaded``: ``FusionNet.forward``)."""
-        return self.fusion(sampled, cover, self.encode_pose(udp)[0], keep_seen=self.cfg.lookup.keep_seen, ink=ink,
+        """The correspondences already found (exact or udp-nn, by the GL pass): FusionNet alone
+        (``fusion_for``: ``fusion``), keeping the seen colours as the weights' config says
+        (``lookup.keep_seen``), on the target's edges too where the sheet has no ink (``ink``,
+        ``shaded``: ``FusionNet.forward``)."""
+        return self.fusion_for("exact")(sampled, cover, self.encode_pose(udp)[0], keep_seen=self.cfg.lookup.keep_seen, ink=ink,
                            shaded=shaded)
 
     def sheet_tensor_shapes(self, size: int, views: int) -> list[tuple[int, ...]]:

@@ -15,6 +15,7 @@ from PIL import Image
 
 from conrt.characters.gltf_io import load_character
 from conrt.runtime.app.frame_loop import open_runtime
+from conrt.runtime.nn.checkpoint import resolve_model
 from conrt.shaders.view_file import load_view_file
 
 GODETTE = "Godette_vrm_v4.vrm"
@@ -183,3 +184,28 @@ def test_unlit_sheet_stays_unlit_and_no_outline_is_shaded_with_udps(godette, tmp
         look = judge_sheet_look(images, shading=(images, udps))
         assert look.label == want, (style, look)
         assert abs(look.shading - SHADED_FROM) > 0.03, look  # away from the threshold both
+
+
+def test_the_look_is_judged_on_the_drawings_at_any_frame_size(godette, tmp_path):
+    """256² unlit drawings shaded at 128²: the runtime judges the look, shading included, on the
+    drawings and their own UDPs (``encode_sheet(look_udps=...)``), not on the copies re-framed to
+    the frame: area-averaged, Godette's palette texture changes luma between views and the
+    copies judge shaded (0.16 of the points, 6 views; the drawings 0.06), which turned the
+    unlit rule off (the default 0.073x flat against the plain lookup's 0.062x; now 0.058x)."""
+    from conrt.runtime.app.frame_loop import ShadeStage
+    from conrt.runtime.app.session import fit_sheet, fit_sheet_udps, load_sheet
+    from conrt.runtime.nn.sheet import judge_sheet_look
+
+    out = tmp_path / "unlit256"
+    proc = subprocess.run([sys.executable, "-m", "conrt", "-q", "sheet", str(godette), "--views", "6", "--size", "256",
+                           "--style", "unlit", "--udp", "-o", str(out)], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    sheet = load_sheet(out)
+    udps = sheet.udps_for(resolve_model(None))
+    copies = fit_sheet(sheet.images, 128)
+    assert judge_sheet_look(copies, shading=(copies, fit_sheet_udps(udps, sheet.images, 128))).label == "shaded"
+    stage = ShadeStage(resolve_model(None), sheet, 128, backend="torch")
+    try:
+        assert stage.cache.look.label == "unlit", stage.cache.look
+    finally:
+        stage.close()

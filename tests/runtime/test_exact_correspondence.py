@@ -66,6 +66,8 @@ def test_auto_mode_uses_what_each_sheet_brings(sheet_copy, caplog):
         f.unlink()
     with open_runtime(character, sheet, backend="torch", size=SIZE) as rt:
         assert rt.raster.correspondence is None  # the table from the model's UDP prediction
+        # the default's table-mode fusion net shades it (LookupNet.fusion_for), said in the runtime's line
+        assert "(table correspondences, the table-mode fusion net)" in rt.info.sheet
 
 
 def test_exact_shading_is_closer_to_ground_truth_than_the_table(drawn):
@@ -78,6 +80,32 @@ def test_exact_shading_is_closer_to_ground_truth_than_the_table(drawn):
                           correspondence=mode) as rt:
             l1[mode] = _l1_against_toon(rt, 4)
     assert l1["exact"] < l1["table"], l1
+
+
+def test_the_pass_samples_the_drawings_up_to_twice_the_frame_side(drawn, monkeypatch):
+    """256² drawings, 128² frames: the pass samples them at 256² (``pass_sheet``), not the
+    128² copy the network's encoder takes; the same frames come out closer to the ground truth
+    (Godette at 128²: 0.333x -> 0.263x flat, docs/conr_rt.md)."""
+    import conrt.runtime.app.frame_loop as frame_loop
+    from conrt.runtime.app.frame_loop import pass_sheet
+
+    character, sheet = drawn
+    l1 = {}
+    for scale in (1, 2):
+        monkeypatch.setattr(frame_loop, "PASS_SHEET_SCALE", scale)
+        with open_runtime(character, sheet, backend="torch", size=SIZE, clip="walk", toon=True) as rt:
+            assert rt.raster.correspondence.side == SIZE * scale
+            l1[scale] = _l1_against_toon(rt, 3)
+    assert l1[2] < l1[1], l1
+    # the side: the drawings' own, at most PASS_SHEET_SCALE x the frame's, never below it
+    reference = object()
+    drawing = np.zeros((256, 256, 4), np.uint8)
+    drawing[100:150, 110:140, 3] = 255
+    drawings = [drawing, drawing]
+    assert pass_sheet(drawings, 256, reference) == (256, reference)
+    assert pass_sheet(drawings, 512, reference) == (512, reference)
+    side, ref = pass_sheet(drawings, 64, reference)
+    assert side == 128 and ref.shape == (2, 4, 128, 128) and ref.dtype == np.float32
 
 
 def test_gl_lookup_shades_exact_views_like_torch(drawn):

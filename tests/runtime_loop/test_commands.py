@@ -166,7 +166,7 @@ def test_bench_compares_the_new_default_with_the_table_in_one_run():
     result = json.loads(r.stdout)
     assert list(result) == ["auto", "table"] and all(list(v) == ["64"] for v in result.values())
     assert "exact correspondences" in result["auto"]["64"]["sheet"]
-    assert "correspondences" not in result["table"]["64"]["sheet"]
+    assert "(table correspondences, the table-mode fusion net)" in result["table"]["64"]["sheet"]
     assert all(v["64"]["fps"] > 0 for v in result.values())
     # the default shades two frames at once where it can (exact on gl-lookup), the table one
     assert result["auto"]["64"]["shade_workers"] == 2 and result["table"]["64"]["shade_workers"] == 1
