@@ -10,7 +10,7 @@ import moderngl
 import numpy as np
 
 from conrt.errors import InputError
-from conrt.types import Character
+from conrt.types import Character, Part
 
 
 def albedo_image(character: Character) -> np.ndarray | None:
@@ -49,3 +49,47 @@ def base_color(character: Character) -> np.ndarray:
     if base.shape != (4,) or not np.isfinite(base).all():
         raise InputError(f"base_color_factor must be 4 finite floats, got {character.mesh.material.base_color_factor}")
     return base
+
+
+# --- The toon look's skin rule (glsl/toon.glsl) -------------------------------------------------------------
+# Anime faces are not shaded like the clothes: skin takes a lighter, warmer shadow (toward red/orange,
+# not the clothes' cool grey-lavender; MToon's shade colour does this per material), and the face is lit
+# near flat (its normals bent toward the head's forward direction, the "face normal" edit): it is either
+# lit or, turned from the light, evenly shaded, with shadow only at its sides and under the chin. Before
+# session 12 the face's true normals cut a hard grey diagonal across the nose and cheeks.
+FACE_PARTS = (Part.SKIN, Part.EYES, Part.MOUTH)  # part labels of the face region (never hair, cloth, ribbons)
+FACE_JOINT = "head"  # the face region: vertices skinned to this joint or below it (eyes, jaw)
+FACE_FORWARD = (0.0, 0.0, 1.0)  # every character faces +Z at rest (procedural; glTF/VRM are turned so)
+
+
+def face_joint(character: Character) -> int | None:
+    """Index of the head joint (FACE_JOINT), or None when the skeleton has none (no face rule)."""
+    names = character.skeleton.names
+    return names.index(FACE_JOINT) if FACE_JOINT in names else None
+
+
+def face_region(character: Character) -> np.ndarray:
+    """[V] f32 in 0..1, how much of each vertex belongs to the face: its skinning weight on the head joint
+    and the joints below it (eyes, jaw), ramped from 0 at half to 1 at whole (a neck ring the head pulls
+    a little stays shaded by its own normal), on FACE_PARTS only (the hair, a hairband on the head: 0)."""
+    mesh, skel = character.mesh, character.skeleton
+    head = face_joint(character)
+    if head is None:
+        return np.zeros(mesh.num_vertices, np.float32)
+    below = np.zeros(skel.num_joints, bool)
+    below[head] = True
+    for j in range(skel.num_joints):  # parents come before children
+        if skel.parents[j] >= 0 and below[skel.parents[j]]:
+            below[j] = True
+    joints = np.asarray(mesh.joints, np.int64)
+    on_head = (np.asarray(mesh.weights, np.float64) * below[joints]).sum(1)
+    face = np.isin(np.asarray(mesh.parts), np.asarray(FACE_PARTS, np.uint8))
+    return (np.clip(2.0 * on_head - 1.0, 0.0, 1.0) * face).astype(np.float32)
+
+
+def face_forward(character: Character, joint_world: np.ndarray, head: int) -> np.ndarray:
+    """[3] f64 unit: the posed head's forward direction (FACE_FORWARD through the head's skinning
+    matrix), character space."""
+    skin = np.asarray(joint_world[head], np.float64) @ np.asarray(character.skeleton.inverse_bind[head], np.float64)
+    forward = skin[:3, :3] @ np.asarray(FACE_FORWARD)
+    return forward / max(np.linalg.norm(forward), 1e-12)

@@ -30,7 +30,10 @@ Shading:
   has a texture and the mesh has uv) x ``COLOR_0`` (when present), glTF rules;
 - three tones from a fixed key light (upper left, in front of the camera):
   lit = albedo, shade = MToon shade colour (x texture x COLOR_0) when the
-  material has one, otherwise albedo with a cool tint; deep shade = shade x 0.7;
+  material has one, otherwise albedo x ``ToonStyle.shade_tint`` (cool) or, on
+  skin, x ``skin_shade_tint`` (lighter, warmer); deep shade = shade x 0.7; the
+  face lit near flat (``flat_face``: its normals bent toward the head's forward
+  direction, ``shaders/material.py`` ``face_region``);
 - ink lines inside the silhouette: at the silhouette, at depth jumps
   (occlusion contours), where the part label changes and at hard creases;
   part and crease lines only between surfaces the frame resolves at the
@@ -50,7 +53,7 @@ from conrt.shaders.camera import raster_view_proj
 from conrt.shaders.context import current
 from conrt.shaders.coverage import CoverageResolve, check_factor
 from conrt.shaders.geometry import SkinnedGeometry
-from conrt.shaders.material import albedo_image, albedo_texture, base_color
+from conrt.shaders.material import albedo_image, albedo_texture, base_color, face_forward, face_joint, face_region
 from conrt.shaders.program import load_program
 from conrt.shaders.udp_pass import _check_size
 from conrt.types import Camera, Character, Pose
@@ -74,6 +77,14 @@ class ToonStyle:
     resolved_only: bool = True
     ink: tuple[float, float, float] = (0.12, 0.08, 0.1)  # ink colour = surface colour x ink (linear)
     look: str = "toon"  # surface shading, one of LOOKS: "toon" three tones, "flat" unlit albedo, "soft" smooth
+    # shade = albedo x tint where the material has no MToon shade colour: a cool grey-lavender on cloth,
+    # hair, shoes; on skin (Part.SKIN) a lighter, warmer one (anime skin shadows; session 12, before it
+    # skin took the cool tint too: a grey mask over half of each face)
+    shade_tint: tuple[float, float, float] = (0.62, 0.60, 0.78)
+    skin_shade_tint: tuple[float, float, float] = (0.84, 0.66, 0.62)
+    # the face lit near flat: normals of the face region (shaders/material.py face_region) bent toward
+    # the head's forward direction; False: every surface by its own normal (before session 12)
+    flat_face: bool = True
 
 
 LOOKS = ("toon", "flat", "soft")  # index = u_style in glsl/toon.glsl
@@ -124,6 +135,10 @@ class ToonPass:
             raise ConfigError(f"toon line_width must be in 0..16 pixels (or None), got {style.line_width}")
         if not style.depth_step > 0:
             raise ConfigError(f"toon depth_step must be positive, got {style.depth_step}")
+        for name in ("shade_tint", "skin_shade_tint"):
+            tint = np.asarray(getattr(style, name), np.float64)
+            if tint.shape != (3,) or not np.isfinite(tint).all() or (tint < 0).any():
+                raise ConfigError(f"toon {name} must be 3 finite non-negative floats, got {getattr(style, name)}")
         if style.look not in LOOKS:
             raise ConfigError(f"toon look {style.look!r}: choose one of {', '.join(LOOKS)}")
         # the geometry step's program: its variant follows the character (set_character)
@@ -141,6 +156,8 @@ class ToonPass:
         self.geometry: SkinnedGeometry | None = None
         self._vao: moderngl.VertexArray | None = None
         self._albedo: moderngl.Texture | None = None
+        self._face: moderngl.Buffer | None = None  # [V] f32 face_region of the character
+        self._head: int | None = None  # its head joint (the face rule), None: no face rule
         self._targets: list = []
         self._height_m = 1.0
         self.resize(width, height)
@@ -194,11 +211,14 @@ class ToonPass:
                 defines["SKINNED"] = 1
             self._variants[alpha_rule] = load_program(self.ctx, "toon", defines=defines)
         self.program = self._variants[alpha_rule]
-        extra = ()
+        # the face region's weights (the face rule, glsl/toon.glsl), a buffer of the pass's own
+        self._face = self.ctx.buffer(np.ascontiguousarray(face_region(character), np.float32))
+        self._head = face_joint(character) if self.style.flat_face else None
+        extra = [(self._face, "f", "in_face")]
         if self.skin_once:
             self._skinned = self.ctx.buffer(reserve=self.geometry.num_vertices * 24)
             self._skin_vao = self.geometry.vertex_array(self._skin_program, indexed=False)
-            extra = [(self._skinned, "3f 3f", "in_skinned", "in_skinned_normal")]
+            extra.append((self._skinned, "3f 3f", "in_skinned", "in_skinned_normal"))
             self._skinned_pose = None
         self._vao = self.geometry.vertex_array(self.program, extra=extra)
         self._albedo = albedo_texture(self.ctx, image, mat.mipmaps)
@@ -247,6 +267,14 @@ class ToonPass:
         prog["u_tones"].value = (st.lit_threshold, st.deep_threshold, st.deep_multiplier)
         prog["u_stage"].value = 0
         prog["u_style"].value = LOOKS.index(st.look)
+        prog["u_shade_tint"].value = tuple(float(x) for x in st.shade_tint)
+        prog["u_skin_shade_tint"].value = tuple(float(x) for x in st.skin_shade_tint)
+        forward = np.zeros(3)  # no head joint, or flat_face off: no face rule
+        if self._head is not None:
+            forward = camera.view[:3, :3].astype(np.float64) @ face_forward(self.geometry.character, pose.joint_world,
+                                                                             self._head)
+            forward /= max(np.linalg.norm(forward), 1e-12)
+        prog["u_face_forward"].value = tuple(float(x) for x in forward)
         geo = self.geometry
         solid, layers = geo.num_solid_indices, geo.num_indices - geo.num_solid_indices
         self._vao.render(moderngl.TRIANGLES, vertices=solid)
@@ -354,7 +382,8 @@ class ToonPass:
             self.geometry = None
         if self._albedo is not None:
             self._albedo.release()
-            self._albedo = None
+            self._face.release()
+            self._albedo = self._face = None
 
     def _release_targets(self) -> None:
         for obj in self._targets:

@@ -12,7 +12,7 @@ from conrt.errors import InputError
 from conrt.shaders.camera import frame_character, project
 from conrt.shaders.toon_pass import ToonPass, ToonStyle
 from conrt.shaders.udp_pass import UdpPass
-from conrt.types import Material
+from conrt.types import Material, Part
 
 N = 32
 
@@ -86,8 +86,16 @@ def test_tones_and_mtoon_shade_colour(gl_ctx, meshes):
     perpendicular = np.cross(light, [1.0, 0.0, 0.0])  # N.L = 0: the shade tone
     if perpendicular[2] < 0:
         perpendicular = -perpendicular
+    # atol 1.5 (u8 sRGB): the read-back's rounding (0.5) plus the GPU's float sRGB encode and interpolated
+    # normals (well under 1 level at these tones; the tones themselves are exact: N.L is far from the thresholds)
+    style = ToonStyle()
+    cloth = _centre(_render(gl_ctx, _side_lit_normals(_with_mesh(quad, parts=np.full(4, Part.CLOTH, np.uint8)),
+                                                     perpendicular)))[:, :3]
+    np.testing.assert_allclose(cloth, np.tile(_srgb(np.array([0.8] * 3) * style.shade_tint), (16, 1)), atol=1.5)
+    # Skin (Part.SKIN, the quad's label) takes the lighter, warmer skin tint: red above green above blue.
     shade = _centre(_render(gl_ctx, _side_lit_normals(quad, perpendicular)))[:, :3]
-    np.testing.assert_allclose(shade, np.tile(_srgb(np.array([0.8] * 3) * [0.62, 0.60, 0.78]), (16, 1)), atol=1.5)
+    np.testing.assert_allclose(shade, np.tile(_srgb(np.array([0.8] * 3) * style.skin_shade_tint), (16, 1)), atol=1.5)
+    assert shade[0, 0] > shade[0, 1] + 10 > shade[0, 2] + 10 and shade.sum() > cloth.sum()
     # MToon shade colour replaces the tinted albedo in the dark tones.
     mtoon = dataclasses.replace(base, shade_color_factor=np.array([0.1, 0.2, 0.9, 1.0], np.float32))
     shaded = _centre(_render(gl_ctx, _side_lit_normals(_with_mesh(quad, material=mtoon), perpendicular)))[:, :3]
@@ -95,6 +103,60 @@ def test_tones_and_mtoon_shade_colour(gl_ctx, meshes):
     # Facing away from the light: the deep tone, darker still.
     deep = _centre(_render(gl_ctx, _side_lit_normals(_with_mesh(quad, material=mtoon), -light + [0, 0, 1e-3])))[:, :3]
     np.testing.assert_allclose(deep, np.tile(_srgb(np.array([0.1, 0.2, 0.9]) * 0.7), (16, 1)), atol=1.5)
+
+
+def _head_quad(meshes, normal, part=Part.SKIN, joint="head"):
+    """The quad skinned whole to a joint named ``joint`` (0.5 m above the root), grey 0.8, one rest normal."""
+    quad = meshes.quad_character(material=Material(base_color_factor=np.array([0.8, 0.8, 0.8, 1.0], np.float32)))
+    v = quad.mesh.num_vertices
+    skel = meshes._skeleton(["root", joint], [-1, 0], [np.eye(4), meshes._translate(0, 0.5, 0)])
+    mesh = dataclasses.replace(_side_lit_normals(quad, normal).mesh, parts=np.full(v, part, np.uint8),
+                               joints=np.tile(np.array([1, 0, 0, 0], np.uint16), (v, 1)))
+    return dataclasses.replace(quad, skeleton=skel, mesh=mesh)
+
+
+def test_face_is_lit_by_the_heads_forward_direction(gl_ctx, meshes):
+    """The face rule (ToonStyle.flat_face): a face normal turned well toward the head's forward direction
+    (dot >= 0.5) shades as if it were the forward direction itself; not on hair, not without a head joint,
+    not with the rule off; the ink's G-buffer keeps the true normal."""
+    light = np.array(ToonStyle().light) / np.linalg.norm(ToonStyle().light)
+    lit, skin_shade = _srgb([0.8] * 3), _srgb(np.array([0.8] * 3) * ToonStyle().skin_shade_tint)
+    # rest normal: forward enough to be bent all the way (dot 0.74 > 0.5), in the shade tone by itself
+    tilted = np.array([0.6, -0.3, 0.74]) / np.linalg.norm([0.6, -0.3, 0.74])
+    assert tilted[2] > 0.5 and ToonStyle().deep_threshold < tilted @ light < ToonStyle().lit_threshold
+    face = _head_quad(meshes, tilted)
+    # atol 1.5 as in test_tones_and_mtoon_shade_colour: tones are exact, the rest is u8/sRGB rounding
+    tile = lambda c: np.tile(c, (16, 1))  # noqa: E731
+    np.testing.assert_allclose(_centre(_render(gl_ctx, face))[:, :3], tile(lit), atol=1.5)  # forward . L = 0.65
+    off = ToonStyle(flat_face=False)
+    np.testing.assert_allclose(_centre(_render(gl_ctx, face, style=off))[:, :3], tile(skin_shade), atol=1.5)
+    no_head = _head_quad(meshes, tilted, joint="neck")
+    np.testing.assert_allclose(_centre(_render(gl_ctx, no_head))[:, :3], tile(skin_shade), atol=1.5)
+    hair = _centre(_render(gl_ctx, _head_quad(meshes, tilted, part=Part.HAIR)))[:, :3]
+    np.testing.assert_allclose(hair, tile(_srgb(np.array([0.8] * 3) * ToonStyle().shade_tint)), atol=1.5)
+    # The forward direction follows the posed head: turned 60 deg about +Y (away from the key light on the
+    # left, forward . L = -0.06), a normal lit by itself shades as the head's forward direction does.
+    away = np.array([-0.6, 0.3, 0.74]) / np.linalg.norm([-0.6, 0.3, 0.74])
+    turn = rotation_matrix([0, 1, 0], np.radians(60))
+    turned = _head_quad(meshes, away)
+    pose = pose_from_rotations(turned.skeleton, {"head": turn})
+    assert (turn[:3, :3] @ away) @ light > ToonStyle().lit_threshold
+    assert ToonStyle().deep_threshold < (turn[:3, :3] @ [0, 0, 1]) @ light < ToonStyle().lit_threshold
+    # (no ink: the quad seen at 60 deg is a depth contour at every pixel of this small frame)
+    inkless = ToonStyle(line_width=0)
+    np.testing.assert_allclose(_centre(_render(gl_ctx, turned, pose, style=inkless))[:, :3], tile(skin_shade),
+                               atol=1.5)
+    np.testing.assert_allclose(_centre(_render(gl_ctx, turned, pose, style=dataclasses.replace(inkless, flat_face=False)))
+                               [:, :3], tile(lit), atol=1.5)
+    # The ink reads the true normal: the G-buffer is the same with the rule on and off.
+    gbufs = []
+    for style in (ToonStyle(), off):
+        pose = rest_pose(face)
+        with ToonPass(gl_ctx, N, N, style) as toon:
+            toon.set_character(face)
+            toon.run(pose, frame_character(posed_positions(face, pose), size=N, margin=0.2))
+            gbufs.append(toon.read_gbuffer())
+    np.testing.assert_array_equal(gbufs[0], gbufs[1])
 
 
 def test_ink_lines_stay_inside_the_silhouette(gl_ctx, meshes):
@@ -170,7 +232,8 @@ def test_simulated_vertices_shade_with_their_face_normal(gl_ctx, meshes):
     sim = dataclasses.replace(rest, sim_indices=np.arange(4, dtype=np.int32), sim_positions=quad.mesh.positions.copy())
     dark = _centre(_render(gl_ctx, quad, rest))[:, 0]
     lit = _centre(_render(gl_ctx, quad, sim))[:, 0]
-    assert (dark < 200).all()  # the bogus normal faces away from the light: deep tone
+    style = ToonStyle()  # the bogus normal faces away from the light: the deep tone of skin (atol: as above)
+    np.testing.assert_allclose(dark, _srgb(style.skin_shade_tint[0] * style.deep_multiplier), atol=1.5)
     assert (lit == 255).all()  # the face normal faces the camera and the key light: lit white
 
 
