@@ -58,12 +58,23 @@ def base_color(character: Character) -> np.ndarray:
 # lit or, turned from the light, evenly shaded, with shadow only at its sides and under the chin. Before
 # session 12 the face's true normals cut a hard grey diagonal across the nose and cheeks.
 FACE_PARTS = (Part.SKIN, Part.EYES, Part.MOUTH)  # part labels of the face region (never hair, cloth, ribbons)
-FACE_JOINT = "head"  # the face region: vertices skinned to this joint or below it (eyes, jaw)
+FACE_JOINT = "head"  # the face region: vertices skinned to this humanoid bone or below it (eyes, jaw)
 FACE_FORWARD = (0.0, 0.0, 1.0)  # every character faces +Z at rest (procedural; glTF/VRM are turned so)
 
 
+def skin_told_apart(character: Character) -> bool:
+    """Whether the part labels tell skin from the rest: some vertex is not Part.SKIN. A glTF's labels
+    come from its material names (``gltf_io._part_from_material``, SKIN when no name matches): a
+    one-material model (Godette, the Fox) or one with unnamed materials (RobotExpressive's "Main",
+    "Grey") is SKIN all over, its hair and clothes too, so the skin rule stays off there (the cool
+    tint, true normals: the look before session 12)."""
+    return bool((np.asarray(character.mesh.parts) != Part.SKIN).any())
+
+
 def face_joint(character: Character) -> int | None:
-    """Index of the head joint (FACE_JOINT), or None when the skeleton has none (no face rule)."""
+    """Index of the head (the humanoid map's FACE_JOINT, else a joint of that name), or None (no face rule)."""
+    if FACE_JOINT in character.humanoid:
+        return int(character.humanoid[FACE_JOINT])
     names = character.skeleton.names
     return names.index(FACE_JOINT) if FACE_JOINT in names else None
 
@@ -71,10 +82,11 @@ def face_joint(character: Character) -> int | None:
 def face_region(character: Character) -> np.ndarray:
     """[V] f32 in 0..1, how much of each vertex belongs to the face: its skinning weight on the head joint
     and the joints below it (eyes, jaw), ramped from 0 at half to 1 at whole (a neck ring the head pulls
-    a little stays shaded by its own normal), on FACE_PARTS only (the hair, a hairband on the head: 0)."""
+    a little keeps its own normal), on FACE_PARTS only (the hair, a hairband on the head: 0); all 0
+    without a head joint or when the labels do not tell skin apart (:func:`skin_told_apart`)."""
     mesh, skel = character.mesh, character.skeleton
     head = face_joint(character)
-    if head is None:
+    if head is None or not skin_told_apart(character):
         return np.zeros(mesh.num_vertices, np.float32)
     below = np.zeros(skel.num_joints, bool)
     below[head] = True

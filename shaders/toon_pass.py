@@ -53,7 +53,8 @@ from conrt.shaders.camera import raster_view_proj
 from conrt.shaders.context import current
 from conrt.shaders.coverage import CoverageResolve, check_factor
 from conrt.shaders.geometry import SkinnedGeometry
-from conrt.shaders.material import albedo_image, albedo_texture, base_color, face_forward, face_joint, face_region
+from conrt.shaders.material import (albedo_image, albedo_texture, base_color, face_forward, face_joint, face_region,
+                                    skin_told_apart)
 from conrt.shaders.program import load_program
 from conrt.shaders.udp_pass import _check_size
 from conrt.types import Camera, Character, Pose
@@ -214,6 +215,7 @@ class ToonPass:
         # the face region's weights (the face rule, glsl/toon.glsl), a buffer of the pass's own
         self._face = self.ctx.buffer(np.ascontiguousarray(face_region(character), np.float32))
         self._head = face_joint(character) if self.style.flat_face else None
+        self.program["u_skin_rule"].value = skin_told_apart(character)
         extra = [(self._face, "f", "in_face")]
         if self.skin_once:
             self._skinned = self.ctx.buffer(reserve=self.geometry.num_vertices * 24)

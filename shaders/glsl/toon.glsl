@@ -65,6 +65,7 @@ uniform vec4 u_shade_color;    // MToon shade colour (linear); used when u_has_s
 uniform bool u_has_shade;
 uniform vec3 u_shade_tint;     // shade = albedo x this, where no MToon shade colour (cool: grey-lavender)
 uniform vec3 u_skin_shade_tint;  // the same on skin (part SKIN): lighter and warmer
+uniform bool u_skin_rule;      // the part labels tell skin apart (shaders/material.py skin_told_apart)
 uniform vec3 u_face_forward;   // the head's forward direction, eye space (unit); zero: no face rule
 uniform vec3 u_light;          // unit direction towards the key light, eye space
 uniform vec3 u_tones;          // x: lit/shade threshold on N.L, y: shade/deep threshold, z: deep multiplier
@@ -109,7 +110,7 @@ void main() {
         lit_n = normalize(mix(n, u_face_forward, bend));
     }
     // Skin (part 0, Part.SKIN) without an MToon shade colour takes a lighter, warmer shadow.
-    vec3 tint = v_part == 0 ? u_skin_shade_tint : u_shade_tint;
+    vec3 tint = u_skin_rule && v_part == 0 ? u_skin_shade_tint : u_shade_tint;
     vec3 shade = u_has_shade ? u_shade_color.rgb * tex * v_color.rgb : albedo * tint;
     float ndl = dot(lit_n, u_light);
     vec3 rgb = ndl > u_tones.x ? albedo : (ndl > u_tones.y ? shade : shade * u_tones.z);

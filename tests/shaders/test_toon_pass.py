@@ -75,6 +75,16 @@ def test_texture_without_uv_is_ignored(gl_ctx, meshes):
     assert (_centre(_render(gl_ctx, quad))[:, :3] == 255).all()
 
 
+def _with_label(character, part):
+    """The character with one more vertex (a copy of vertex 0, in no triangle: nothing drawn changes)
+    labelled ``part``, so its labels tell skin from the rest (shaders/material.py skin_told_apart)."""
+    mesh = character.mesh
+    extend = {name: np.concatenate([value, value[:1]]) for name, value in vars(mesh).items()
+              if isinstance(value, np.ndarray) and name != "triangles" and len(value) == mesh.num_vertices}
+    extend["parts"][-1] = part
+    return _with_mesh(character, **extend)
+
+
 def _side_lit_normals(quad, n):
     return _with_mesh(quad, normals=np.tile(np.asarray(n, np.float32) / np.linalg.norm(n), (quad.mesh.num_vertices, 1)))
 
@@ -89,13 +99,15 @@ def test_tones_and_mtoon_shade_colour(gl_ctx, meshes):
     # atol 1.5 (u8 sRGB): the read-back's rounding (0.5) plus the GPU's float sRGB encode and interpolated
     # normals (well under 1 level at these tones; the tones themselves are exact: N.L is far from the thresholds)
     style = ToonStyle()
-    cloth = _centre(_render(gl_ctx, _side_lit_normals(_with_mesh(quad, parts=np.full(4, Part.CLOTH, np.uint8)),
-                                                     perpendicular)))[:, :3]
-    np.testing.assert_allclose(cloth, np.tile(_srgb(np.array([0.8] * 3) * style.shade_tint), (16, 1)), atol=1.5)
-    # Skin (Part.SKIN, the quad's label) takes the lighter, warmer skin tint: red above green above blue.
-    shade = _centre(_render(gl_ctx, _side_lit_normals(quad, perpendicular)))[:, :3]
+    cool = np.tile(_srgb(np.array([0.8] * 3) * style.shade_tint), (16, 1))
+    cloth = _side_lit_normals(_with_mesh(quad, parts=np.full(4, Part.CLOTH, np.uint8)), perpendicular)
+    np.testing.assert_allclose(_centre(_render(gl_ctx, cloth))[:, :3], cool, atol=1.5)
+    # Labelled SKIN all over (a one-material glTF): the labels do not tell skin apart, the cool tint.
+    np.testing.assert_allclose(_centre(_render(gl_ctx, _side_lit_normals(quad, perpendicular)))[:, :3], cool, atol=1.5)
+    # Skin on a model whose labels tell it apart takes the lighter, warmer tint: red above green above blue.
+    shade = _centre(_render(gl_ctx, _with_label(_side_lit_normals(quad, perpendicular), Part.HAIR)))[:, :3]
     np.testing.assert_allclose(shade, np.tile(_srgb(np.array([0.8] * 3) * style.skin_shade_tint), (16, 1)), atol=1.5)
-    assert shade[0, 0] > shade[0, 1] + 10 > shade[0, 2] + 10 and shade.sum() > cloth.sum()
+    assert shade[0, 0] > shade[0, 1] + 10 > shade[0, 2] + 10 and shade.sum() > cool.sum()
     # MToon shade colour replaces the tinted albedo in the dark tones.
     mtoon = dataclasses.replace(base, shade_color_factor=np.array([0.1, 0.2, 0.9, 1.0], np.float32))
     shaded = _centre(_render(gl_ctx, _side_lit_normals(_with_mesh(quad, material=mtoon), perpendicular)))[:, :3]
@@ -112,13 +124,13 @@ def _head_quad(meshes, normal, part=Part.SKIN, joint="head"):
     skel = meshes._skeleton(["root", joint], [-1, 0], [np.eye(4), meshes._translate(0, 0.5, 0)])
     mesh = dataclasses.replace(_side_lit_normals(quad, normal).mesh, parts=np.full(v, part, np.uint8),
                                joints=np.tile(np.array([1, 0, 0, 0], np.uint16), (v, 1)))
-    return dataclasses.replace(quad, skeleton=skel, mesh=mesh)
+    return _with_label(dataclasses.replace(quad, skeleton=skel, mesh=mesh), Part.CLOTH)
 
 
 def test_face_is_lit_by_the_heads_forward_direction(gl_ctx, meshes):
     """The face rule (ToonStyle.flat_face): a face normal turned well toward the head's forward direction
     (dot >= 0.5) shades as if it were the forward direction itself; not on hair, not without a head joint,
-    not with the rule off; the ink's G-buffer keeps the true normal."""
+    not where the labels are SKIN all over, not with the rule off; the ink's G-buffer keeps the true normal."""
     light = np.array(ToonStyle().light) / np.linalg.norm(ToonStyle().light)
     lit, skin_shade = _srgb([0.8] * 3), _srgb(np.array([0.8] * 3) * ToonStyle().skin_shade_tint)
     # rest normal: forward enough to be bent all the way (dot 0.74 > 0.5), in the shade tone by itself
@@ -133,7 +145,11 @@ def test_face_is_lit_by_the_heads_forward_direction(gl_ctx, meshes):
     no_head = _head_quad(meshes, tilted, joint="neck")
     np.testing.assert_allclose(_centre(_render(gl_ctx, no_head))[:, :3], tile(skin_shade), atol=1.5)
     hair = _centre(_render(gl_ctx, _head_quad(meshes, tilted, part=Part.HAIR)))[:, :3]
-    np.testing.assert_allclose(hair, tile(_srgb(np.array([0.8] * 3) * ToonStyle().shade_tint)), atol=1.5)
+    cool = tile(_srgb(np.array([0.8] * 3) * ToonStyle().shade_tint))
+    np.testing.assert_allclose(hair, cool, atol=1.5)
+    # SKIN all over (labels that do not tell the face from the hair): no face rule, the cool tint
+    one_label = _with_mesh(face, parts=np.full(face.mesh.num_vertices, Part.SKIN, np.uint8))
+    np.testing.assert_allclose(_centre(_render(gl_ctx, one_label))[:, :3], cool, atol=1.5)
     # The forward direction follows the posed head: turned 60 deg about +Y (away from the key light on the
     # left, forward . L = -0.06), a normal lit by itself shades as the head's forward direction does.
     away = np.array([-0.6, 0.3, 0.74]) / np.linalg.norm([-0.6, 0.3, 0.74])
@@ -232,8 +248,9 @@ def test_simulated_vertices_shade_with_their_face_normal(gl_ctx, meshes):
     sim = dataclasses.replace(rest, sim_indices=np.arange(4, dtype=np.int32), sim_positions=quad.mesh.positions.copy())
     dark = _centre(_render(gl_ctx, quad, rest))[:, 0]
     lit = _centre(_render(gl_ctx, quad, sim))[:, 0]
-    style = ToonStyle()  # the bogus normal faces away from the light: the deep tone of skin (atol: as above)
-    np.testing.assert_allclose(dark, _srgb(style.skin_shade_tint[0] * style.deep_multiplier), atol=1.5)
+    style = ToonStyle()  # the bogus normal faces away from the light: the deep tone (atol: as above; the quad
+    # is SKIN all over, labels that do not tell skin apart: the cool tint)
+    np.testing.assert_allclose(dark, _srgb(style.shade_tint[0] * style.deep_multiplier), atol=1.5)
     assert (lit == 255).all()  # the face normal faces the camera and the key light: lit white
 
 
