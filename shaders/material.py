@@ -2,7 +2,9 @@
 
 One place for the albedo texture rules (upload, mipmaps, wrap) so the UDP
 pass, which samples texture alpha for glTF MASK/BLEND coverage, sees exactly
-the texels the toon pass shades with: both then cover the same pixels.
+the texels the toon pass shades with: both then cover the same pixels. Also the toon
+look's skin rule (which vertices are skin and face, the head's forward
+direction), read by the toon pass.
 """
 from __future__ import annotations
 
