@@ -10,7 +10,6 @@ flat). Columns: procedural seeds 5 (the shipped sample), 7 (dark skin) and 13, e
 from __future__ import annotations
 
 import argparse
-import dataclasses
 from pathlib import Path
 
 import numpy as np
@@ -19,6 +18,7 @@ from PIL import Image, ImageDraw
 from conrt.characters import generate
 from conrt.characters.posing import pose_from_rotations, posed_positions, rotation_matrix
 from conrt.shaders import ToonPass, ToonStyle, create_context, frame_character
+from conrt.shaders.toon_pass import without_skin_rule
 from conrt.types import Part
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -27,7 +27,7 @@ YAWS = [0, 35, -80]
 SAMPLE_OVERRIDES = {5: dict(bottom="skirt", tails="twin", long_hair=True)}  # the shipped sample's look
 SIZE, BACKGROUND, LABEL = 160, 236, 90
 NOW = ToonStyle()
-BEFORE = dataclasses.replace(NOW, skin_shade_tint=NOW.shade_tint, flat_face=False)  # session 11's look
+BEFORE = without_skin_rule(NOW)  # session 11's look
 
 
 def head_tile(character, pose, yaw: float, toon: ToonPass) -> np.ndarray:

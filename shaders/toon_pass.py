@@ -41,6 +41,7 @@ Shading:
 """
 from __future__ import annotations
 
+import dataclasses
 import logging
 from dataclasses import dataclass
 
@@ -86,6 +87,12 @@ class ToonStyle:
     # the face lit near flat: normals of the face region (shaders/material.py face_region) bent toward
     # the head's forward direction; False: every surface by its own normal (before session 12)
     flat_face: bool = True
+
+
+def without_skin_rule(style: ToonStyle) -> ToonStyle:
+    """``style`` with skin shaded like cloth (``shade_tint``) on its true normals: the look before
+    session 12 (the fit-sheet searches keep it, runtime/app/sheet_fit.py FIT_INK)."""
+    return dataclasses.replace(style, skin_shade_tint=style.shade_tint, flat_face=False)
 
 
 LOOKS = ("toon", "flat", "soft")  # index = u_style in glsl/toon.glsl
