@@ -175,6 +175,32 @@ def test_face_is_lit_by_the_heads_forward_direction(gl_ctx, meshes):
     np.testing.assert_array_equal(gbufs[0], gbufs[1])
 
 
+def test_face_region_of_a_procedural_character():
+    """face_region on a procedural character: the head's skin (rigid to the head: 1) and the eye lids and
+    mouth over it, never its hair or hairband, nor the body (no weight on the head); the neck's top ring,
+    pulled partly by the head, in between."""
+    from conrt.characters import generate
+    from conrt.shaders.material import face_joint, face_region, skin_told_apart
+
+    c = generate(5)
+    face, parts = face_region(c), c.mesh.parts
+    head = face_joint(c)
+    assert skin_told_apart(c) and c.skeleton.names[head] == "head"
+    rigid_head = (c.mesh.joints[:, 0] == head) & (c.mesh.weights[:, 0] == 1.0)
+    assert (face[rigid_head & (parts == Part.SKIN)] == 1.0).all()
+    assert (face[np.isin(parts, [Part.HAIR, Part.ACCESSORY, Part.CLOTH])] == 0).all()
+    assert (face > 0).sum() == ((face > 0) & np.isin(parts, [Part.SKIN, Part.EYES, Part.MOUTH])).sum()
+    def under_head(j):  # the head or a joint below it (eyes, jaw, hair chains)
+        while j >= 0 and j != head:
+            j = c.skeleton.parents[j]
+        return j == head
+
+    family = np.array([under_head(j) for j in range(c.skeleton.num_joints)])
+    on_head = (family[c.mesh.joints] * c.mesh.weights).sum(1)
+    assert (face[on_head <= 0.5] == 0).all() and ((0 < face) & (face < 1)).any()  # the neck's top ring
+    assert 0 < (face > 0).mean() < 0.2
+
+
 def test_ink_lines_stay_inside_the_silhouette(gl_ctx, meshes):
     img = _render(gl_ctx, meshes.quad_character(), margin=0.25)
     covered = img[..., 3] > 0
