@@ -94,9 +94,10 @@ def _with_alpha_test(toon, ctx):
     from conrt.shaders import load_program
 
     prog = load_program(ctx, "toon", defines={"ALPHA_RULE": 1})
-    for name in ("u_base_color", "u_has_shade", "u_shade_color"):
+    for name in ("u_base_color", "u_skin_rule"):  # what set_character sets; render sets the rest
         prog[name].value = toon.program[name].value
-    toon.program, toon._vao = prog, toon.geometry.vertex_array(prog)  # released with the context
+    toon.program = prog
+    toon._vao = toon.geometry.vertex_array(prog, extra=toon.material_buffers)  # released with the context
     return toon
 
 

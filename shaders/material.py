@@ -53,6 +53,26 @@ def base_color(character: Character) -> np.ndarray:
     return base
 
 
+def shade_colors(character: Character) -> np.ndarray:
+    """[V, 4] f32, checked: each vertex's MToon shade colour (linear, alpha 1), alpha 0 where its material
+    has none (the toon pass then shades with a tint): ``SkinnedMesh.shade_colors`` when the mesh has
+    them (materials with different shade colours), else ``Material.shade_color_factor`` for all."""
+    mesh, mat = character.mesh, character.mesh.material
+    v = mesh.num_vertices
+    if mesh.shade_colors is not None:
+        per_vertex = np.asarray(mesh.shade_colors, np.float32)
+        if per_vertex.shape != (v, 4) or not np.isfinite(per_vertex).all():
+            raise InputError(f"shade_colors must be [{v}, 4] finite floats, got {per_vertex.shape}")
+        return np.ascontiguousarray(per_vertex)
+    shade = np.zeros(4, np.float32)  # alpha 0: no shade colour
+    if mat.shade_color_factor is not None:
+        given = np.asarray(mat.shade_color_factor, np.float32).reshape(-1)
+        if given.size not in (3, 4) or not np.isfinite(given).all():
+            raise InputError(f"shade_color_factor must be 3 or 4 finite floats, got {mat.shade_color_factor}")
+        shade[:3], shade[3] = given[:3], 1.0
+    return np.ascontiguousarray(np.tile(shade, (v, 1)))
+
+
 # --- The toon look's skin rule (glsl/toon.glsl) -------------------------------------------------------------
 # Anime faces are not shaded like the clothes: skin takes a lighter, warmer shadow (toward red/orange,
 # not the clothes' cool grey-lavender; MToon's shade colour does this per material), and the face is lit

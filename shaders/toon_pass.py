@@ -55,7 +55,7 @@ from conrt.shaders.context import current
 from conrt.shaders.coverage import CoverageResolve, check_factor
 from conrt.shaders.geometry import SkinnedGeometry
 from conrt.shaders.material import (albedo_image, albedo_texture, base_color, face_forward, face_joint, face_region,
-                                    skin_told_apart)
+                                    shade_colors, skin_told_apart)
 from conrt.shaders.program import load_program
 from conrt.shaders.udp_pass import _check_size
 from conrt.types import Camera, Character, Pose
@@ -165,6 +165,8 @@ class ToonPass:
         self._vao: moderngl.VertexArray | None = None
         self._albedo: moderngl.Texture | None = None
         self._face: moderngl.Buffer | None = None  # [V] f32 face_region of the character
+        self._shade: moderngl.Buffer | None = None  # [V, 4] f32 shade_colors of the character
+        self.material_buffers: list = []  # VAO entries of the two above, for every draw of the toon program
         self._head: int | None = None  # its head joint (the face rule), None: no face rule
         self._targets: list = []
         self._height_m = 1.0
@@ -202,12 +204,7 @@ class ToonPass:
         mat = character.mesh.material
         # Check the material before anything is uploaded.
         base = base_color(character)
-        shade = np.ones(4, np.float32)
-        if mat.shade_color_factor is not None:
-            given = np.asarray(mat.shade_color_factor, np.float32).reshape(-1)
-            if given.size not in (3, 4) or not np.isfinite(given).all():
-                raise InputError(f"shade_color_factor must be 3 or 4 finite floats, got {mat.shade_color_factor}")
-            shade[: given.size] = given
+        shade = shade_colors(character)
         image = albedo_image(character)
 
         self._release_character()
@@ -223,7 +220,9 @@ class ToonPass:
         self._face = self.ctx.buffer(np.ascontiguousarray(face_region(character), np.float32))
         self._head = face_joint(character) if self.style.flat_face else None
         self.program["u_skin_rule"].value = skin_told_apart(character)
-        extra = [(self._face, "f", "in_face")]
+        self._shade = self.ctx.buffer(shade)
+        self.material_buffers = [(self._face, "f", "in_face"), (self._shade, "4f", "in_shade")]  # beside the geometry's
+        extra = list(self.material_buffers)
         if self.skin_once:
             self._skinned = self.ctx.buffer(reserve=self.geometry.num_vertices * 24)
             self._skin_vao = self.geometry.vertex_array(self._skin_program, indexed=False)
@@ -232,8 +231,6 @@ class ToonPass:
         self._vao = self.geometry.vertex_array(self.program, extra=extra)
         self._albedo = albedo_texture(self.ctx, image, mat.mipmaps)
         self.program["u_base_color"].value = tuple(float(x) for x in base)
-        self.program["u_has_shade"].value = mat.shade_color_factor is not None
-        self.program["u_shade_color"].value = tuple(float(x) for x in shade)
         self._height_m = float(character.height)
 
     @current
@@ -392,7 +389,9 @@ class ToonPass:
         if self._albedo is not None:
             self._albedo.release()
             self._face.release()
-            self._albedo = self._face = None
+            self._shade.release()
+            self._albedo = self._face = self._shade = None
+            self.material_buffers = []
 
     def _release_targets(self) -> None:
         for obj in self._targets:

@@ -19,6 +19,7 @@ in vec4 in_color;          // COLOR_0 (linear), ones when the mesh has none
 in int in_part;
 in vec3 in_alpha;          // glTF alpha mode, cutoff, double-sided (include/alpha.glsl)
 in float in_face;          // 0..1: how much the vertex belongs to the face (shaders/material.py face_region)
+in vec4 in_shade;          // MToon shade colour (linear) of the vertex's material, a = 1; a = 0: none (shaders/material.py)
 #if defined SKINNED
 in vec3 in_skinned;        // skinned position (character space), glsl/skin_feedback.glsl
 in vec3 in_skinned_normal; // mat3(skin) * morphed normal, the same
@@ -30,6 +31,7 @@ out vec2 v_uv;
 out vec4 v_color;
 out float v_sim;
 out float v_face;
+flat out vec4 v_shade;
 flat out int v_part;
 flat out vec3 v_alpha;
 
@@ -49,6 +51,7 @@ void main() {
     v_color = in_color;
     v_sim = in_sim.w;
     v_face = in_face;
+    v_shade = in_shade;
     v_part = in_part;
     v_alpha = in_alpha;
     gl_Position = u_view_proj * vec4(p, 1.0);
@@ -61,8 +64,6 @@ void main() {
 
 uniform vec4 u_base_color;     // glTF baseColorFactor (linear)
 uniform sampler2D u_texture;   // baseColorTexture (sRGB texels, decoded here); 1x1 white when absent
-uniform vec4 u_shade_color;    // MToon shade colour (linear); used when u_has_shade
-uniform bool u_has_shade;
 uniform vec3 u_shade_tint;     // shade = albedo x this, where no MToon shade colour (cool: grey-lavender)
 uniform vec3 u_skin_shade_tint;  // the same on skin (part SKIN): lighter and warmer
 uniform bool u_skin_rule;      // the part labels tell skin apart (shaders/material.py skin_told_apart)
@@ -78,6 +79,7 @@ in vec2 v_uv;
 in vec4 v_color;
 in float v_sim;
 in float v_face;
+flat in vec4 v_shade;
 flat in int v_part;
 flat in vec3 v_alpha;
 
@@ -111,7 +113,7 @@ void main() {
     }
     // Skin (part 0, Part.SKIN) without an MToon shade colour takes a lighter, warmer shadow.
     vec3 tint = u_skin_rule && v_part == 0 ? u_skin_shade_tint : u_shade_tint;
-    vec3 shade = u_has_shade ? u_shade_color.rgb * tex * v_color.rgb : albedo * tint;
+    vec3 shade = v_shade.a > 0.5 ? v_shade.rgb * tex * v_color.rgb : albedo * tint;
     float ndl = dot(lit_n, u_light);
     vec3 rgb = ndl > u_tones.x ? albedo : (ndl > u_tones.y ? shade : shade * u_tones.z);
     if (u_style == 1) rgb = albedo;

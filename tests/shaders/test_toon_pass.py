@@ -112,6 +112,14 @@ def test_tones_and_mtoon_shade_colour(gl_ctx, meshes):
     mtoon = dataclasses.replace(base, shade_color_factor=np.array([0.1, 0.2, 0.9, 1.0], np.float32))
     shaded = _centre(_render(gl_ctx, _side_lit_normals(_with_mesh(quad, material=mtoon), perpendicular)))[:, :3]
     np.testing.assert_allclose(shaded, np.tile(_srgb([0.1, 0.2, 0.9]), (16, 1)), atol=1.5)
+    # Per-vertex shade colours (materials with different ones, merged) win over the material's; alpha 0:
+    # no shade colour there, the tint rule (the quad is SKIN all over: the cool tint).
+    per_vertex = _with_mesh(quad, material=mtoon, shade_colors=np.tile(np.float32([0.9, 0.3, 0.1, 1.0]), (4, 1)))
+    shaded = _centre(_render(gl_ctx, _side_lit_normals(per_vertex, perpendicular)))[:, :3]
+    np.testing.assert_allclose(shaded, np.tile(_srgb([0.9, 0.3, 0.1]), (16, 1)), atol=1.5)
+    none = _with_mesh(quad, material=mtoon, shade_colors=np.zeros((4, 4), np.float32))
+    shaded = _centre(_render(gl_ctx, _side_lit_normals(none, perpendicular)))[:, :3]
+    np.testing.assert_allclose(shaded, cool, atol=1.5)
     # Facing away from the light: the deep tone, darker still.
     deep = _centre(_render(gl_ctx, _side_lit_normals(_with_mesh(quad, material=mtoon), -light + [0, 0, 1e-3])))[:, :3]
     np.testing.assert_allclose(deep, np.tile(_srgb(np.array([0.1, 0.2, 0.9]) * 0.7), (16, 1)), atol=1.5)
@@ -262,6 +270,9 @@ def test_bad_material_is_a_clear_error(gl_ctx, meshes):
     uv = np.zeros((4, 2), np.float32)
     quad = meshes.quad_character(uv=uv, material=Material(base_color_texture=np.zeros((4, 4), np.uint8)))
     with ToonPass(gl_ctx, 8, 8) as toon, pytest.raises(InputError, match="base_color_texture"):
+        toon.set_character(quad)
+    quad = meshes.quad_character(shade_colors=np.ones((3, 4), np.float32))  # one row short
+    with ToonPass(gl_ctx, 8, 8) as toon, pytest.raises(InputError, match=r"shade_colors must be \[4, 4\]"):
         toon.set_character(quad)
 
 
