@@ -93,9 +93,10 @@ def _with_alpha_test(toon, ctx):
     character (as every toon pass drew before the variant without it)."""
     from conrt.shaders import load_program
 
-    prog = load_program(ctx, "toon", defines={"ALPHA_RULE": 1})
-    for name in ("u_base_color", "u_skin_rule"):  # what set_character sets; render sets the rest
-        prog[name].value = toon.program[name].value
+    prog = load_program(ctx, "toon", defines={**toon.defines, "ALPHA_RULE": 1})
+    for name in ("u_base_color", "u_skin_rule", "u_shade_color"):  # what set_character sets; render sets the rest
+        if prog.get(name, None) is not None:
+            prog[name].value = toon.program[name].value
     toon.program = prog
     toon._vao = toon.geometry.vertex_array(prog, extra=toon.material_buffers)  # released with the context
     return toon

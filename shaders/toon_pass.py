@@ -17,6 +17,9 @@ alphaCutoff; BLEND layers are drawn after the rest and blended over it
 are culled (``glsl/include/alpha.glsl``, shared with the UDP pass). A
 character without such materials gets the shader variant with no alpha test
 at all (nothing would be discarded; a raster without discard is cheaper).
+Likewise the face rule and per-vertex shade colours are compiled in only for
+a character (and style) that uses them (``defines``: FACE_RULE,
+SHADE_PER_VERTEX; each per-vertex input costs the raster).
 
 ``skin_once=True`` (the fit-sheet searches, which draw one pose from many
 cameras): the pose is skinned once by transform feedback
@@ -151,7 +154,8 @@ class ToonPass:
             raise ConfigError(f"toon look {style.look!r}: choose one of {', '.join(LOOKS)}")
         # the geometry step's program: its variant follows the character (set_character)
         self.skin_once = bool(skin_once)
-        self._variants: dict[bool, moderngl.Program] = {}  # by SkinnedGeometry.alpha_rule
+        self._variants: dict[tuple, moderngl.Program] = {}  # by the defines of set_character
+        self.defines: dict[str, int] = {}  # the current character's variant
         self.program: moderngl.Program | None = None
         self._skin_program = load_program(ctx, "skin_feedback", defines={"NORMALS": 1},
                                           varyings=["out_position", "out_normal"]) if self.skin_once else None
@@ -209,19 +213,28 @@ class ToonPass:
 
         self._release_character()
         self.geometry = SkinnedGeometry(self.ctx, character)
-        alpha_rule = self.geometry.alpha_rule
-        if alpha_rule not in self._variants:
-            defines = {"ALPHA_RULE": 1} if alpha_rule else {}
-            if self.skin_once:
-                defines["SKINNED"] = 1
-            self._variants[alpha_rule] = load_program(self.ctx, "toon", defines=defines)
-        self.program = self._variants[alpha_rule]
-        # the face region's weights (the face rule, glsl/toon.glsl), a buffer of the pass's own
-        self._face = self.ctx.buffer(np.ascontiguousarray(face_region(character), np.float32))
-        self._head = face_joint(character) if self.style.flat_face else None
+        # the program variant: only the per-vertex inputs this character and style use (each costs the raster:
+        # the fit's toon renders, which use neither, ran 5-10 % slower with both always on)
+        face = face_region(character)
+        self._head = face_joint(character) if self.style.flat_face and face.any() else None
+        per_vertex_shade = character.mesh.shade_colors is not None
+        self.defines = {name: 1 for name, on in (("ALPHA_RULE", self.geometry.alpha_rule), ("SKINNED", self.skin_once),
+                                                 ("FACE_RULE", self._head is not None),
+                                                 ("SHADE_PER_VERTEX", per_vertex_shade)) if on}
+        key = tuple(sorted(self.defines))
+        if key not in self._variants:
+            self._variants[key] = load_program(self.ctx, "toon", defines=self.defines)
+        self.program = self._variants[key]
         self.program["u_skin_rule"].value = skin_told_apart(character)
-        self._shade = self.ctx.buffer(shade)
-        self.material_buffers = [(self._face, "f", "in_face"), (self._shade, "4f", "in_shade")]  # beside the geometry's
+        self.material_buffers = []  # the variant's per-vertex inputs beside the geometry's
+        if self._head is not None:  # the face region's weights (the face rule, glsl/toon.glsl)
+            self._face = self.ctx.buffer(np.ascontiguousarray(face, np.float32))
+            self.material_buffers.append((self._face, "f", "in_face"))
+        if per_vertex_shade:
+            self._shade = self.ctx.buffer(shade)
+            self.material_buffers.append((self._shade, "4f", "in_shade"))
+        else:
+            self.program["u_shade_color"].value = tuple(float(x) for x in shade[0])
         extra = list(self.material_buffers)
         if self.skin_once:
             self._skinned = self.ctx.buffer(reserve=self.geometry.num_vertices * 24)
@@ -275,12 +288,11 @@ class ToonPass:
         prog["u_style"].value = LOOKS.index(st.look)
         prog["u_shade_tint"].value = tuple(float(x) for x in st.shade_tint)
         prog["u_skin_shade_tint"].value = tuple(float(x) for x in st.skin_shade_tint)
-        forward = np.zeros(3)  # no head joint, or flat_face off: no face rule
-        if self._head is not None:
+        if self._head is not None:  # the FACE_RULE variant
             forward = camera.view[:3, :3].astype(np.float64) @ face_forward(self.geometry.character, pose.joint_world,
                                                                              self._head)
             forward /= max(np.linalg.norm(forward), 1e-12)
-        prog["u_face_forward"].value = tuple(float(x) for x in forward)
+            prog["u_face_forward"].value = tuple(float(x) for x in forward)
         geo = self.geometry
         solid, layers = geo.num_solid_indices, geo.num_indices - geo.num_solid_indices
         self._vao.render(moderngl.TRIANGLES, vertices=solid)
@@ -388,10 +400,12 @@ class ToonPass:
             self.geometry = None
         if self._albedo is not None:
             self._albedo.release()
-            self._face.release()
-            self._shade.release()
-            self._albedo = self._face = self._shade = None
-            self.material_buffers = []
+            self._albedo = None
+        for buffer in (self._face, self._shade):
+            if buffer is not None:
+                buffer.release()
+        self._face = self._shade = None
+        self.material_buffers = []
 
     def _release_targets(self) -> None:
         for obj in self._targets:
