@@ -93,10 +93,12 @@ def _with_alpha_test(toon, ctx):
     character (as every toon pass drew before the variant without it)."""
     from conrt.shaders import load_program
 
-    prog = load_program(ctx, "toon", defines={"ALPHA_RULE": 1})
-    for name in ("u_base_color", "u_has_shade", "u_shade_color"):
-        prog[name].value = toon.program[name].value
-    toon.program, toon._vao = prog, toon.geometry.vertex_array(prog)  # released with the context
+    prog = load_program(ctx, "toon", defines={**toon.defines, "ALPHA_RULE": 1})
+    for name in ("u_base_color", "u_skin_rule", "u_shade_color"):  # what set_character sets; render sets the rest
+        if prog.get(name, None) is not None:
+            prog[name].value = toon.program[name].value
+    toon.program = prog
+    toon._vao = toon.geometry.vertex_array(prog, extra=toon.material_buffers)  # released with the context
     return toon
 
 

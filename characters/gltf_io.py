@@ -864,7 +864,7 @@ def _load(path: Path, box, allow_static, facing="auto", name_map=None) -> Charac
     triangles = np.concatenate(TRI).astype(np.uint32)
     if len(triangles) == 0:
         raise AssetError(f"{path}: the skinned mesh has no triangles")
-    material, uv, colors = _merge_materials(f, UV, COL, FAC, IMG, SHADE, has_uv, has_col)
+    material, uv, colors, shade_colors = _merge_materials(f, UV, COL, FAC, IMG, SHADE, has_uv, has_col)
 
     # --- orientation and floor -----------------------------------------------
     ext = g.extensions or {}
@@ -915,7 +915,7 @@ def _load(path: Path, box, allow_static, facing="auto", name_map=None) -> Charac
     mesh = SkinnedMesh(
         positions=positions.astype(np.float32), normals=normals.astype(np.float32), joints=joints,
         weights=weights, triangles=triangles, parts=parts, uv=uv, colors=colors, material=material,
-        **_saved_alpha(path, extras, nvert) or _alpha_arrays(ALPHA, written_by_us=extras is not None), **morph_fields,
+        shade_colors=shade_colors, **_saved_alpha(path, extras, nvert) or _alpha_arrays(ALPHA, written_by_us=extras is not None), **morph_fields,
     )
     regions = _spring_regions(g, parents, jindex, jparents, joints, weights, meta, path) if extras is None else ()
     character = _finish(path, skeleton, mesh, box, meta, humanoid, extras, regions)
@@ -1275,7 +1275,7 @@ def _atlas(textures: dict, used: list, IMG, UV, counts) -> tuple[np.ndarray, np.
 
 
 def _merge_materials(f, UV, COL, FAC, IMG, SHADE, has_uv, has_col):
-    """One Material for all primitives (see Material docstring)."""
+    """One Material for all primitives (see Material docstring) -> (material, uv, colors, shade_colors)."""
     counts = [n for n, _ in SHADE]  # vertices per primitive
     same_factor = all(np.allclose(fa, FAC[0]) for fa in FAC)
     # the largest primitive's shade colour wins
@@ -1312,7 +1312,19 @@ def _merge_materials(f, UV, COL, FAC, IMG, SHADE, has_uv, has_col):
     material = Material(base_color_factor=factor, base_color_texture=tex, shade_color_factor=shade,
                         mipmaps=_wants_mipmaps(f, used))
     return material, (uv.astype(np.float32) if uv is not None else None), \
-        (colors.astype(np.float32) if colors is not None else None)
+        (colors.astype(np.float32) if colors is not None else None), _shade_colors(SHADE)
+
+
+def _shade_colors(SHADE) -> np.ndarray | None:
+    """SkinnedMesh.shade_colors: each vertex's primitive's MToon shade colour (alpha 1; alpha 0 where its
+    material has none), or None when every primitive has the same one (or none): then the material's single
+    shade colour says it all. (Godette: the face's light lavender and the body's blue; the largest
+    primitive's blue used to shade her face too.)"""
+    shades = [None if sc is None else np.asarray(sc, np.float32)[:3] for _, sc in SHADE]
+    if all(sc is None for sc in shades) or all(sc is not None and np.allclose(sc, shades[0]) for sc in shades):
+        return None
+    return np.concatenate([np.tile(np.r_[sc, 1.0] if sc is not None else np.zeros(4), (n, 1))
+                           for (n, _), sc in zip(SHADE, shades)]).astype(np.float32)
 
 
 def _static_character(f: _File, mesh_nodes, world, box, meta, extras) -> Character:
@@ -1349,7 +1361,7 @@ def _static_character(f: _File, mesh_nodes, world, box, meta, extras) -> Charact
     if abs(ymin) > 1e-6:
         positions[:, 1] -= ymin
         meta["translated"] = [0.0, -ymin, 0.0]
-    material, uv, colors = _merge_materials(f, UV, COL, FAC, IMG, SHADE, has_uv, has_col)
+    material, uv, colors, shade_colors = _merge_materials(f, UV, COL, FAC, IMG, SHADE, has_uv, has_col)
     V = len(positions)
     eye = np.eye(4, dtype=np.float32)[None]
     skeleton = Skeleton(names=("root",), parents=np.array([-1], np.int32), rest_local=eye.copy(),
@@ -1360,7 +1372,7 @@ def _static_character(f: _File, mesh_nodes, world, box, meta, extras) -> Charact
     mesh = SkinnedMesh(positions=positions.astype(np.float32), normals=np.concatenate(N).astype(np.float32),
                        joints=joints, weights=weights, triangles=np.concatenate(TRI).astype(np.uint32),
                        parts=np.concatenate(PARTS), uv=uv, colors=colors, material=material,
-                       **_saved_alpha(f.path, extras, V) or _alpha_arrays(ALPHA, written_by_us=extras is not None))
+                       shade_colors=shade_colors, **_saved_alpha(f.path, extras, V) or _alpha_arrays(ALPHA, written_by_us=extras is not None))
     meta["static"] = True
     return _finish(f.path, skeleton, mesh, box, meta, {}, extras)
 

@@ -108,6 +108,9 @@ class SkinnedMesh:
     alpha_mode: np.ndarray | None = None  # [V] u8 ALPHA_MODES index: 0 OPAQUE, 1 MASK, 2 BLEND
     alpha_cutoff: np.ndarray | None = None  # [V] f32 MASK threshold on albedo alpha (glTF default 0.5)
     double_sided: np.ndarray | None = None  # [V] bool; False: back faces are culled
+    # [V, 4] f32 linear: the MToon shade colour of each vertex's primitive (alpha 1), alpha 0 where its
+    # material has none; None: material.shade_color_factor for every vertex (one material, or all alike)
+    shade_colors: np.ndarray | None = None
     # glTF morph targets (blendshapes), all meshes merged: target t moves vertex v by
     # weight[t] * morph_positions[t, v] before skinning (characters/expressions.py names them).
     morph_names: tuple[str, ...] = ()

@@ -2,7 +2,9 @@
 
 One place for the albedo texture rules (upload, mipmaps, wrap) so the UDP
 pass, which samples texture alpha for glTF MASK/BLEND coverage, sees exactly
-the texels the toon pass shades with: both then cover the same pixels.
+the texels the toon pass shades with: both then cover the same pixels. Also the toon
+look's skin rule (which vertices are skin and face, the head's forward
+direction), read by the toon pass.
 """
 from __future__ import annotations
 
@@ -10,7 +12,7 @@ import moderngl
 import numpy as np
 
 from conrt.errors import InputError
-from conrt.types import Character
+from conrt.types import Character, Part
 
 
 def albedo_image(character: Character) -> np.ndarray | None:
@@ -49,3 +51,79 @@ def base_color(character: Character) -> np.ndarray:
     if base.shape != (4,) or not np.isfinite(base).all():
         raise InputError(f"base_color_factor must be 4 finite floats, got {character.mesh.material.base_color_factor}")
     return base
+
+
+def shade_colors(character: Character) -> np.ndarray:
+    """[V, 4] f32, checked: each vertex's MToon shade colour (linear, alpha 1), alpha 0 where its material
+    has none (the toon pass then shades with a tint): ``SkinnedMesh.shade_colors`` when the mesh has
+    them (materials with different shade colours), else ``Material.shade_color_factor`` for all."""
+    mesh, mat = character.mesh, character.mesh.material
+    v = mesh.num_vertices
+    if mesh.shade_colors is not None:
+        per_vertex = np.asarray(mesh.shade_colors, np.float32)
+        if per_vertex.shape != (v, 4) or not np.isfinite(per_vertex).all():
+            raise InputError(f"shade_colors must be [{v}, 4] finite floats, got {per_vertex.shape}")
+        return np.ascontiguousarray(per_vertex)
+    shade = np.zeros(4, np.float32)  # alpha 0: no shade colour
+    if mat.shade_color_factor is not None:
+        given = np.asarray(mat.shade_color_factor, np.float32).reshape(-1)
+        if given.size not in (3, 4) or not np.isfinite(given).all():
+            raise InputError(f"shade_color_factor must be 3 or 4 finite floats, got {mat.shade_color_factor}")
+        shade[:3], shade[3] = given[:3], 1.0
+    return np.ascontiguousarray(np.tile(shade, (v, 1)))
+
+
+# --- The toon look's skin rule (glsl/toon.glsl) -------------------------------------------------------------
+# Anime faces are not shaded like the clothes: skin takes a lighter, warmer shadow (toward red/orange,
+# not the clothes' cool grey-lavender; MToon's shade colour does this per material), and the face is lit
+# near flat (its normals bent toward the head's forward direction, the "face normal" edit): it is either
+# lit or, turned from the light, evenly shaded, with shadow only at its sides and under the chin. Before
+# session 12 the face's true normals cut a hard grey diagonal across the nose and cheeks.
+FACE_PARTS = (Part.SKIN, Part.EYES, Part.MOUTH)  # part labels of the face region (never hair, cloth, ribbons)
+FACE_JOINT = "head"  # the face region: vertices skinned to this humanoid bone or below it (eyes, jaw)
+FACE_FORWARD = (0.0, 0.0, 1.0)  # every character faces +Z at rest (procedural; glTF/VRM are turned so)
+
+
+def skin_told_apart(character: Character) -> bool:
+    """Whether the part labels tell skin from the rest: some vertex is not Part.SKIN. A glTF's labels
+    come from its material names (``gltf_io._part_from_material``, SKIN when no name matches): a
+    one-material model (Godette, the Fox) or one with unnamed materials (RobotExpressive's "Main",
+    "Grey") is SKIN all over, its hair and clothes too, so the skin rule stays off there (the cool
+    tint, true normals: the look before session 12)."""
+    return bool((np.asarray(character.mesh.parts) != Part.SKIN).any())
+
+
+def face_joint(character: Character) -> int | None:
+    """Index of the head (the humanoid map's FACE_JOINT, else a joint of that name), or None (no face rule)."""
+    if FACE_JOINT in character.humanoid:
+        return int(character.humanoid[FACE_JOINT])
+    names = character.skeleton.names
+    return names.index(FACE_JOINT) if FACE_JOINT in names else None
+
+
+def face_region(character: Character) -> np.ndarray:
+    """[V] f32 in 0..1, how much of each vertex belongs to the face: its skinning weight on the head joint
+    and the joints below it (eyes, jaw), ramped from 0 at half to 1 at whole (a neck ring the head pulls
+    a little keeps its own normal), on FACE_PARTS only (the hair, a hairband on the head: 0); all 0
+    without a head joint or when the labels do not tell skin apart (:func:`skin_told_apart`)."""
+    mesh, skel = character.mesh, character.skeleton
+    head = face_joint(character)
+    if head is None or not skin_told_apart(character):
+        return np.zeros(mesh.num_vertices, np.float32)
+    below = np.zeros(skel.num_joints, bool)
+    below[head] = True
+    for j in range(skel.num_joints):  # parents come before children
+        if skel.parents[j] >= 0 and below[skel.parents[j]]:
+            below[j] = True
+    joints = np.asarray(mesh.joints, np.int64)
+    on_head = (np.asarray(mesh.weights, np.float64) * below[joints]).sum(1)
+    face = np.isin(np.asarray(mesh.parts), np.asarray(FACE_PARTS, np.uint8))
+    return (np.clip(2.0 * on_head - 1.0, 0.0, 1.0) * face).astype(np.float32)
+
+
+def face_forward(character: Character, joint_world: np.ndarray, head: int) -> np.ndarray:
+    """[3] f64 unit: the posed head's forward direction (FACE_FORWARD through the head's skinning
+    matrix), character space."""
+    skin = np.asarray(joint_world[head], np.float64) @ np.asarray(character.skeleton.inverse_bind[head], np.float64)
+    forward = skin[:3, :3] @ np.asarray(FACE_FORWARD)
+    return forward / max(np.linalg.norm(forward), 1e-12)

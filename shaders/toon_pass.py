@@ -17,6 +17,9 @@ alphaCutoff; BLEND layers are drawn after the rest and blended over it
 are culled (``glsl/include/alpha.glsl``, shared with the UDP pass). A
 character without such materials gets the shader variant with no alpha test
 at all (nothing would be discarded; a raster without discard is cheaper).
+Likewise the face rule and per-vertex shade colours are compiled in only for
+a character (and style) that uses them (``defines``: FACE_RULE,
+SHADE_PER_VERTEX; each per-vertex input costs the raster).
 
 ``skin_once=True`` (the fit-sheet searches, which draw one pose from many
 cameras): the pose is skinned once by transform feedback
@@ -30,7 +33,10 @@ Shading:
   has a texture and the mesh has uv) x ``COLOR_0`` (when present), glTF rules;
 - three tones from a fixed key light (upper left, in front of the camera):
   lit = albedo, shade = MToon shade colour (x texture x COLOR_0) when the
-  material has one, otherwise albedo with a cool tint; deep shade = shade x 0.7;
+  material has one, otherwise albedo x ``ToonStyle.shade_tint`` (cool) or, on
+  skin, x ``skin_shade_tint`` (lighter, warmer); deep shade = shade x 0.7; the
+  face lit near flat (``flat_face``: its normals bent toward the head's forward
+  direction, ``shaders/material.py`` ``face_region``);
 - ink lines inside the silhouette: at the silhouette, at depth jumps
   (occlusion contours), where the part label changes and at hard creases;
   part and crease lines only between surfaces the frame resolves at the
@@ -38,6 +44,7 @@ Shading:
 """
 from __future__ import annotations
 
+import dataclasses
 import logging
 from dataclasses import dataclass
 
@@ -50,7 +57,8 @@ from conrt.shaders.camera import raster_view_proj
 from conrt.shaders.context import current
 from conrt.shaders.coverage import CoverageResolve, check_factor
 from conrt.shaders.geometry import SkinnedGeometry
-from conrt.shaders.material import albedo_image, albedo_texture, base_color
+from conrt.shaders.material import (albedo_image, albedo_texture, base_color, face_forward, face_joint, face_region,
+                                    shade_colors, skin_told_apart)
 from conrt.shaders.program import load_program
 from conrt.shaders.udp_pass import _check_size
 from conrt.types import Camera, Character, Pose
@@ -74,6 +82,20 @@ class ToonStyle:
     resolved_only: bool = True
     ink: tuple[float, float, float] = (0.12, 0.08, 0.1)  # ink colour = surface colour x ink (linear)
     look: str = "toon"  # surface shading, one of LOOKS: "toon" three tones, "flat" unlit albedo, "soft" smooth
+    # shade = albedo x tint where the material has no MToon shade colour: a cool grey-lavender on cloth,
+    # hair, shoes; on skin (Part.SKIN) a lighter, warmer one (anime skin shadows; session 12, before it
+    # skin took the cool tint too: a grey mask over half of each face)
+    shade_tint: tuple[float, float, float] = (0.62, 0.60, 0.78)
+    skin_shade_tint: tuple[float, float, float] = (0.84, 0.66, 0.62)
+    # the face lit near flat: normals of the face region (shaders/material.py face_region) bent toward
+    # the head's forward direction; False: every surface by its own normal (before session 12)
+    flat_face: bool = True
+
+
+def without_skin_rule(style: ToonStyle) -> ToonStyle:
+    """``style`` with skin shaded like cloth (``shade_tint``) on its true normals: the look before
+    session 12 (the fit-sheet searches keep it, runtime/app/sheet_fit.py FIT_INK)."""
+    return dataclasses.replace(style, skin_shade_tint=style.shade_tint, flat_face=False)
 
 
 LOOKS = ("toon", "flat", "soft")  # index = u_style in glsl/toon.glsl
@@ -124,11 +146,16 @@ class ToonPass:
             raise ConfigError(f"toon line_width must be in 0..16 pixels (or None), got {style.line_width}")
         if not style.depth_step > 0:
             raise ConfigError(f"toon depth_step must be positive, got {style.depth_step}")
+        for name in ("shade_tint", "skin_shade_tint"):
+            tint = np.asarray(getattr(style, name), np.float64)
+            if tint.shape != (3,) or not np.isfinite(tint).all() or (tint < 0).any():
+                raise ConfigError(f"toon {name} must be 3 finite non-negative floats, got {getattr(style, name)}")
         if style.look not in LOOKS:
             raise ConfigError(f"toon look {style.look!r}: choose one of {', '.join(LOOKS)}")
         # the geometry step's program: its variant follows the character (set_character)
         self.skin_once = bool(skin_once)
-        self._variants: dict[bool, moderngl.Program] = {}  # by SkinnedGeometry.alpha_rule
+        self._variants: dict[tuple, moderngl.Program] = {}  # by the defines of set_character
+        self.defines: dict[str, int] = {}  # the current character's variant
         self.program: moderngl.Program | None = None
         self._skin_program = load_program(ctx, "skin_feedback", defines={"NORMALS": 1},
                                           varyings=["out_position", "out_normal"]) if self.skin_once else None
@@ -141,6 +168,10 @@ class ToonPass:
         self.geometry: SkinnedGeometry | None = None
         self._vao: moderngl.VertexArray | None = None
         self._albedo: moderngl.Texture | None = None
+        self._face: moderngl.Buffer | None = None  # [V] f32 face_region of the character
+        self._shade: moderngl.Buffer | None = None  # [V, 4] f32 shade_colors of the character
+        self.material_buffers: list = []  # VAO entries of the two above, for every draw of the toon program
+        self._head: int | None = None  # its head joint (the face rule), None: no face rule
         self._targets: list = []
         self._height_m = 1.0
         self.resize(width, height)
@@ -177,34 +208,42 @@ class ToonPass:
         mat = character.mesh.material
         # Check the material before anything is uploaded.
         base = base_color(character)
-        shade = np.ones(4, np.float32)
-        if mat.shade_color_factor is not None:
-            given = np.asarray(mat.shade_color_factor, np.float32).reshape(-1)
-            if given.size not in (3, 4) or not np.isfinite(given).all():
-                raise InputError(f"shade_color_factor must be 3 or 4 finite floats, got {mat.shade_color_factor}")
-            shade[: given.size] = given
+        shade = shade_colors(character)
         image = albedo_image(character)
 
         self._release_character()
         self.geometry = SkinnedGeometry(self.ctx, character)
-        alpha_rule = self.geometry.alpha_rule
-        if alpha_rule not in self._variants:
-            defines = {"ALPHA_RULE": 1} if alpha_rule else {}
-            if self.skin_once:
-                defines["SKINNED"] = 1
-            self._variants[alpha_rule] = load_program(self.ctx, "toon", defines=defines)
-        self.program = self._variants[alpha_rule]
-        extra = ()
+        # the program variant: only the per-vertex inputs this character and style use (each costs the raster:
+        # the fit's toon renders, which use neither, ran 5-10 % slower with both always on)
+        face = face_region(character)
+        self._head = face_joint(character) if self.style.flat_face and face.any() else None
+        per_vertex_shade = character.mesh.shade_colors is not None
+        self.defines = {name: 1 for name, on in (("ALPHA_RULE", self.geometry.alpha_rule), ("SKINNED", self.skin_once),
+                                                 ("FACE_RULE", self._head is not None),
+                                                 ("SHADE_PER_VERTEX", per_vertex_shade)) if on}
+        key = tuple(sorted(self.defines))
+        if key not in self._variants:
+            self._variants[key] = load_program(self.ctx, "toon", defines=self.defines)
+        self.program = self._variants[key]
+        self.program["u_skin_rule"].value = skin_told_apart(character)
+        self.material_buffers = []  # the variant's per-vertex inputs beside the geometry's
+        if self._head is not None:  # the face region's weights (the face rule, glsl/toon.glsl)
+            self._face = self.ctx.buffer(np.ascontiguousarray(face, np.float32))
+            self.material_buffers.append((self._face, "f", "in_face"))
+        if per_vertex_shade:
+            self._shade = self.ctx.buffer(shade)
+            self.material_buffers.append((self._shade, "4f", "in_shade"))
+        else:
+            self.program["u_shade_color"].value = tuple(float(x) for x in shade[0])
+        extra = list(self.material_buffers)
         if self.skin_once:
             self._skinned = self.ctx.buffer(reserve=self.geometry.num_vertices * 24)
             self._skin_vao = self.geometry.vertex_array(self._skin_program, indexed=False)
-            extra = [(self._skinned, "3f 3f", "in_skinned", "in_skinned_normal")]
+            extra.append((self._skinned, "3f 3f", "in_skinned", "in_skinned_normal"))
             self._skinned_pose = None
         self._vao = self.geometry.vertex_array(self.program, extra=extra)
         self._albedo = albedo_texture(self.ctx, image, mat.mipmaps)
         self.program["u_base_color"].value = tuple(float(x) for x in base)
-        self.program["u_has_shade"].value = mat.shade_color_factor is not None
-        self.program["u_shade_color"].value = tuple(float(x) for x in shade)
         self._height_m = float(character.height)
 
     @current
@@ -247,6 +286,13 @@ class ToonPass:
         prog["u_tones"].value = (st.lit_threshold, st.deep_threshold, st.deep_multiplier)
         prog["u_stage"].value = 0
         prog["u_style"].value = LOOKS.index(st.look)
+        prog["u_shade_tint"].value = tuple(float(x) for x in st.shade_tint)
+        prog["u_skin_shade_tint"].value = tuple(float(x) for x in st.skin_shade_tint)
+        if self._head is not None:  # the FACE_RULE variant
+            forward = camera.view[:3, :3].astype(np.float64) @ face_forward(self.geometry.character, pose.joint_world,
+                                                                             self._head)
+            forward /= max(np.linalg.norm(forward), 1e-12)
+            prog["u_face_forward"].value = tuple(float(x) for x in forward)
         geo = self.geometry
         solid, layers = geo.num_solid_indices, geo.num_indices - geo.num_solid_indices
         self._vao.render(moderngl.TRIANGLES, vertices=solid)
@@ -355,6 +401,11 @@ class ToonPass:
         if self._albedo is not None:
             self._albedo.release()
             self._albedo = None
+        for buffer in (self._face, self._shade):
+            if buffer is not None:
+                buffer.release()
+        self._face = self._shade = None
+        self.material_buffers = []
 
     def _release_targets(self) -> None:
         for obj in self._targets:

@@ -112,6 +112,7 @@ def make_drawing(ctx, character: Character, label_yaw: float, seed: int, dev: De
 
     from conrt.characters.posing import posed_positions
     from conrt.shaders import ToonPass, ToonStyle, UdpPass, frame_character, project
+    from conrt.shaders.toon_pass import without_skin_rule
 
     rng = np.random.default_rng(seed)
     yaw = label_yaw + rng.uniform(-dev.yaw_deg, dev.yaw_deg)
@@ -119,8 +120,9 @@ def make_drawing(ctx, character: Character, label_yaw: float, seed: int, dev: De
         pose = drawing_pose(character, rng, dev)
     line = rng.uniform(*dev.line_width) * render_size / 256
     camera = frame_character(posed_positions(character, pose), yaw=yaw, size=render_size, margin=0.05)
-    # every inner line, as an artist inks them (and as the fitter renders: sheet_fit.FIT_INK)
-    with ToonPass(ctx, render_size, render_size, ToonStyle(line_width=line, resolved_only=False)) as toon, \
+    # every inner line, as an artist inks them, in the look the fitter renders (sheet_fit.FIT_INK)
+    style = without_skin_rule(ToonStyle(line_width=line, resolved_only=False))
+    with ToonPass(ctx, render_size, render_size, style) as toon, \
             UdpPass(ctx, render_size, render_size) as udp_pass:
         toon.set_character(character)
         udp_pass.set_character(character)

@@ -7,6 +7,9 @@
 // expressions as below, so the same pixels. ALPHA_RULE: some MASK/BLEND
 // material or single-sided face (SkinnedGeometry.alpha_rule); without it no
 // fragment is ever discarded, and the shader has no discard (a cheaper raster).
+// FACE_RULE: the character has a face region and the style lights it near flat (in_face, u_face_forward).
+// SHADE_PER_VERTEX: its materials' MToon shade colours differ (in_shade); else one, u_shade_color.
+// (Each per-vertex input costs the raster; the fit's toon renders use neither.)
 
 #if defined VERTEX_SHADER
 #include "include/skinning.glsl"
@@ -18,6 +21,12 @@ in vec2 in_uv;
 in vec4 in_color;          // COLOR_0 (linear), ones when the mesh has none
 in int in_part;
 in vec3 in_alpha;          // glTF alpha mode, cutoff, double-sided (include/alpha.glsl)
+#if defined FACE_RULE
+in float in_face;          // 0..1: how much the vertex belongs to the face (shaders/material.py face_region)
+#endif
+#if defined SHADE_PER_VERTEX
+in vec4 in_shade;          // MToon shade colour (linear) of the vertex's material, a = 1; a = 0: none (shaders/material.py)
+#endif
 #if defined SKINNED
 in vec3 in_skinned;        // skinned position (character space), glsl/skin_feedback.glsl
 in vec3 in_skinned_normal; // mat3(skin) * morphed normal, the same
@@ -28,6 +37,12 @@ out vec3 v_eye;            // eye-space position
 out vec2 v_uv;
 out vec4 v_color;
 out float v_sim;
+#if defined FACE_RULE
+out float v_face;
+#endif
+#if defined SHADE_PER_VERTEX
+flat out vec4 v_shade;
+#endif
 flat out int v_part;
 flat out vec3 v_alpha;
 
@@ -46,6 +61,12 @@ void main() {
     v_uv = in_uv;
     v_color = in_color;
     v_sim = in_sim.w;
+#if defined FACE_RULE
+    v_face = in_face;
+#endif
+#if defined SHADE_PER_VERTEX
+    v_shade = in_shade;
+#endif
     v_part = in_part;
     v_alpha = in_alpha;
     gl_Position = u_view_proj * vec4(p, 1.0);
@@ -58,8 +79,11 @@ void main() {
 
 uniform vec4 u_base_color;     // glTF baseColorFactor (linear)
 uniform sampler2D u_texture;   // baseColorTexture (sRGB texels, decoded here); 1x1 white when absent
-uniform vec4 u_shade_color;    // MToon shade colour (linear); used when u_has_shade
-uniform bool u_has_shade;
+uniform vec4 u_shade_color;    // the MToon shade colour (linear), a = 1; a = 0: none (without SHADE_PER_VERTEX)
+uniform vec3 u_shade_tint;     // shade = albedo x this, where no MToon shade colour (cool: grey-lavender)
+uniform vec3 u_skin_shade_tint;  // the same on skin (part SKIN): lighter and warmer
+uniform bool u_skin_rule;      // the part labels tell skin apart (shaders/material.py skin_told_apart)
+uniform vec3 u_face_forward;   // FACE_RULE: the head's forward direction, eye space (unit)
 uniform vec3 u_light;          // unit direction towards the key light, eye space
 uniform vec3 u_tones;          // x: lit/shade threshold on N.L, y: shade/deep threshold, z: deep multiplier
 uniform int u_stage;           // 0: solid (OPAQUE, MASK) and BLEND coverage; 1: BLEND colour, alpha-blended
@@ -70,6 +94,12 @@ in vec3 v_eye;
 in vec2 v_uv;
 in vec4 v_color;
 in float v_sim;
+#if defined FACE_RULE
+in float v_face;
+#endif
+#if defined SHADE_PER_VERTEX
+flat in vec4 v_shade;
+#endif
 flat in int v_part;
 flat in vec3 v_alpha;
 
@@ -93,9 +123,25 @@ void main() {
     n = normalize(mix(n, face, clamp(v_sim, 0.0, 1.0)));
     if (!gl_FrontFacing) n = -n;  // two-sided: the inside of a skirt is lit like a surface (front = cw, set by the pass)
 
-    vec3 shade = u_has_shade ? u_shade_color.rgb * tex * v_color.rgb
-                             : albedo * vec3(0.62, 0.60, 0.78);  // cool anime shadow tint
-    float ndl = dot(n, u_light);
+    // The face is lit near flat (anime "face normals"): its normals bend toward the head's forward
+    // direction where they face forward (dot 0 -> 0.5), so the front of the face takes one tone and
+    // only its sides and the underside of the chin keep their own shading. The ink reads the true normal.
+    vec3 lit_n = n;
+#if defined FACE_RULE
+    if (v_face > 0.0) {
+        float bend = v_face * smoothstep(0.0, 0.5, dot(n, u_face_forward));
+        lit_n = normalize(mix(n, u_face_forward, bend));
+    }
+#endif
+    // Skin (part 0, Part.SKIN) without an MToon shade colour takes a lighter, warmer shadow.
+    vec3 tint = u_skin_rule && v_part == 0 ? u_skin_shade_tint : u_shade_tint;
+#if defined SHADE_PER_VERTEX
+    vec4 mtoon = v_shade;
+#else
+    vec4 mtoon = u_shade_color;
+#endif
+    vec3 shade = mtoon.a > 0.5 ? mtoon.rgb * tex * v_color.rgb : albedo * tint;
+    float ndl = dot(lit_n, u_light);
     vec3 rgb = ndl > u_tones.x ? albedo : (ndl > u_tones.y ? shade : shade * u_tones.z);
     if (u_style == 1) rgb = albedo;
     if (u_style == 2) rgb = mix(shade, albedo, smoothstep(u_tones.y, u_tones.x + 0.35, ndl));

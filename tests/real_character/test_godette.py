@@ -61,6 +61,19 @@ def test_loads_with_humanoid_bones_texture_and_facing(godette):
     assert 1.3 < c.height < 1.7  # a 1.5 m character, floor at y = 0
 
 
+def test_each_material_keeps_its_mtoon_shade_colour(godette):
+    """The face's MToon shade colour (sRGB 0.827, 0.736, 0.85) and the body's (0.5, 0.786, 1.0) stay per
+    vertex (``SkinnedMesh.shade_colors``); the logo and backpack (glTF shader) have none (alpha 0). Before,
+    the largest primitive's blue shaded the face too."""
+    c = load_character(godette)
+    lin = lambda x: ((np.asarray(x) + 0.055) / 1.055) ** 2.4  # noqa: E731 (UniVRM stores them in sRGB)
+    want = np.array([[0, 0, 0, 0], [*lin([0.827, 0.7359541, 0.85]), 1], [*lin([0.5, 0.7857141, 1.0]), 1]])
+    got = np.unique(c.mesh.shade_colors, axis=0)
+    np.testing.assert_allclose(got[np.argsort(got[:, 0])], want[np.argsort(want[:, 0])], atol=1e-6)  # f32 rounding
+    # the material's single one stays the largest primitive's (the body's), as before
+    np.testing.assert_allclose(c.mesh.material.shade_color_factor, want[2], atol=1e-6)
+
+
 def test_sheet_has_textured_views_with_view_files(sheet, godette):
     c = load_character(godette)
     for i in range(VIEWS):

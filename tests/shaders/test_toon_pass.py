@@ -12,7 +12,7 @@ from conrt.errors import InputError
 from conrt.shaders.camera import frame_character, project
 from conrt.shaders.toon_pass import ToonPass, ToonStyle
 from conrt.shaders.udp_pass import UdpPass
-from conrt.types import Material
+from conrt.types import Material, Part
 
 N = 32
 
@@ -75,6 +75,16 @@ def test_texture_without_uv_is_ignored(gl_ctx, meshes):
     assert (_centre(_render(gl_ctx, quad))[:, :3] == 255).all()
 
 
+def _with_label(character, part):
+    """The character with one more vertex (a copy of vertex 0, in no triangle: nothing drawn changes)
+    labelled ``part``, so its labels tell skin from the rest (shaders/material.py skin_told_apart)."""
+    mesh = character.mesh
+    extend = {name: np.concatenate([value, value[:1]]) for name, value in vars(mesh).items()
+              if isinstance(value, np.ndarray) and name != "triangles" and len(value) == mesh.num_vertices}
+    extend["parts"][-1] = part
+    return _with_mesh(character, **extend)
+
+
 def _side_lit_normals(quad, n):
     return _with_mesh(quad, normals=np.tile(np.asarray(n, np.float32) / np.linalg.norm(n), (quad.mesh.num_vertices, 1)))
 
@@ -86,15 +96,117 @@ def test_tones_and_mtoon_shade_colour(gl_ctx, meshes):
     perpendicular = np.cross(light, [1.0, 0.0, 0.0])  # N.L = 0: the shade tone
     if perpendicular[2] < 0:
         perpendicular = -perpendicular
-    shade = _centre(_render(gl_ctx, _side_lit_normals(quad, perpendicular)))[:, :3]
-    np.testing.assert_allclose(shade, np.tile(_srgb(np.array([0.8] * 3) * [0.62, 0.60, 0.78]), (16, 1)), atol=1.5)
+    # atol 1.5 (u8 sRGB): the read-back's rounding (0.5) plus the GPU's float sRGB encode and interpolated
+    # normals (well under 1 level at these tones; the tones themselves are exact: N.L is far from the thresholds)
+    style = ToonStyle()
+    cool = np.tile(_srgb(np.array([0.8] * 3) * style.shade_tint), (16, 1))
+    cloth = _side_lit_normals(_with_mesh(quad, parts=np.full(4, Part.CLOTH, np.uint8)), perpendicular)
+    np.testing.assert_allclose(_centre(_render(gl_ctx, cloth))[:, :3], cool, atol=1.5)
+    # Labelled SKIN all over (a one-material glTF): the labels do not tell skin apart, the cool tint.
+    np.testing.assert_allclose(_centre(_render(gl_ctx, _side_lit_normals(quad, perpendicular)))[:, :3], cool, atol=1.5)
+    # Skin on a model whose labels tell it apart takes the lighter, warmer tint: red above green above blue.
+    shade = _centre(_render(gl_ctx, _with_label(_side_lit_normals(quad, perpendicular), Part.HAIR)))[:, :3]
+    np.testing.assert_allclose(shade, np.tile(_srgb(np.array([0.8] * 3) * style.skin_shade_tint), (16, 1)), atol=1.5)
+    assert shade[0, 0] > shade[0, 1] + 10 > shade[0, 2] + 10 and shade.sum() > cool.sum()
     # MToon shade colour replaces the tinted albedo in the dark tones.
     mtoon = dataclasses.replace(base, shade_color_factor=np.array([0.1, 0.2, 0.9, 1.0], np.float32))
     shaded = _centre(_render(gl_ctx, _side_lit_normals(_with_mesh(quad, material=mtoon), perpendicular)))[:, :3]
     np.testing.assert_allclose(shaded, np.tile(_srgb([0.1, 0.2, 0.9]), (16, 1)), atol=1.5)
+    # Per-vertex shade colours (materials with different ones, merged) win over the material's; alpha 0:
+    # no shade colour there, the tint rule (the quad is SKIN all over: the cool tint).
+    per_vertex = _with_mesh(quad, material=mtoon, shade_colors=np.tile(np.float32([0.9, 0.3, 0.1, 1.0]), (4, 1)))
+    shaded = _centre(_render(gl_ctx, _side_lit_normals(per_vertex, perpendicular)))[:, :3]
+    np.testing.assert_allclose(shaded, np.tile(_srgb([0.9, 0.3, 0.1]), (16, 1)), atol=1.5)
+    none = _with_mesh(quad, material=mtoon, shade_colors=np.zeros((4, 4), np.float32))
+    shaded = _centre(_render(gl_ctx, _side_lit_normals(none, perpendicular)))[:, :3]
+    np.testing.assert_allclose(shaded, cool, atol=1.5)
     # Facing away from the light: the deep tone, darker still.
     deep = _centre(_render(gl_ctx, _side_lit_normals(_with_mesh(quad, material=mtoon), -light + [0, 0, 1e-3])))[:, :3]
     np.testing.assert_allclose(deep, np.tile(_srgb(np.array([0.1, 0.2, 0.9]) * 0.7), (16, 1)), atol=1.5)
+
+
+def _head_quad(meshes, normal, part=Part.SKIN, joint="head"):
+    """The quad skinned whole to a joint named ``joint`` (0.5 m above the root), grey 0.8, one rest normal."""
+    quad = meshes.quad_character(material=Material(base_color_factor=np.array([0.8, 0.8, 0.8, 1.0], np.float32)))
+    v = quad.mesh.num_vertices
+    skel = meshes._skeleton(["root", joint], [-1, 0], [np.eye(4), meshes._translate(0, 0.5, 0)])
+    mesh = dataclasses.replace(_side_lit_normals(quad, normal).mesh, parts=np.full(v, part, np.uint8),
+                               joints=np.tile(np.array([1, 0, 0, 0], np.uint16), (v, 1)))
+    return _with_label(dataclasses.replace(quad, skeleton=skel, mesh=mesh), Part.CLOTH)
+
+
+def test_face_is_lit_by_the_heads_forward_direction(gl_ctx, meshes):
+    """The face rule (ToonStyle.flat_face): a face normal turned well toward the head's forward direction
+    (dot >= 0.5) shades as if it were the forward direction itself; not on hair, not without a head joint,
+    not where the labels are SKIN all over, not with the rule off; the ink's G-buffer keeps the true normal."""
+    light = np.array(ToonStyle().light) / np.linalg.norm(ToonStyle().light)
+    lit, skin_shade = _srgb([0.8] * 3), _srgb(np.array([0.8] * 3) * ToonStyle().skin_shade_tint)
+    # rest normal: forward enough to be bent all the way (dot 0.74 > 0.5), in the shade tone by itself
+    tilted = np.array([0.6, -0.3, 0.74]) / np.linalg.norm([0.6, -0.3, 0.74])
+    assert tilted[2] > 0.5 and ToonStyle().deep_threshold < tilted @ light < ToonStyle().lit_threshold
+    face = _head_quad(meshes, tilted)
+    # atol 1.5 as in test_tones_and_mtoon_shade_colour: tones are exact, the rest is u8/sRGB rounding
+    tile = lambda c: np.tile(c, (16, 1))  # noqa: E731
+    np.testing.assert_allclose(_centre(_render(gl_ctx, face))[:, :3], tile(lit), atol=1.5)  # forward . L = 0.65
+    off = ToonStyle(flat_face=False)
+    np.testing.assert_allclose(_centre(_render(gl_ctx, face, style=off))[:, :3], tile(skin_shade), atol=1.5)
+    no_head = _head_quad(meshes, tilted, joint="neck")
+    np.testing.assert_allclose(_centre(_render(gl_ctx, no_head))[:, :3], tile(skin_shade), atol=1.5)
+    hair = _centre(_render(gl_ctx, _head_quad(meshes, tilted, part=Part.HAIR)))[:, :3]
+    cool = tile(_srgb(np.array([0.8] * 3) * ToonStyle().shade_tint))
+    np.testing.assert_allclose(hair, cool, atol=1.5)
+    # SKIN all over (labels that do not tell the face from the hair): no face rule, the cool tint
+    one_label = _with_mesh(face, parts=np.full(face.mesh.num_vertices, Part.SKIN, np.uint8))
+    np.testing.assert_allclose(_centre(_render(gl_ctx, one_label))[:, :3], cool, atol=1.5)
+    # The forward direction follows the posed head: turned 60 deg about +Y (away from the key light on the
+    # left, forward . L = -0.06), a normal lit by itself shades as the head's forward direction does.
+    away = np.array([-0.6, 0.3, 0.74]) / np.linalg.norm([-0.6, 0.3, 0.74])
+    turn = rotation_matrix([0, 1, 0], np.radians(60))
+    turned = _head_quad(meshes, away)
+    pose = pose_from_rotations(turned.skeleton, {"head": turn})
+    assert (turn[:3, :3] @ away) @ light > ToonStyle().lit_threshold
+    assert ToonStyle().deep_threshold < (turn[:3, :3] @ [0, 0, 1]) @ light < ToonStyle().lit_threshold
+    # (no ink: the quad seen at 60 deg is a depth contour at every pixel of this small frame)
+    inkless = ToonStyle(line_width=0)
+    np.testing.assert_allclose(_centre(_render(gl_ctx, turned, pose, style=inkless))[:, :3], tile(skin_shade),
+                               atol=1.5)
+    np.testing.assert_allclose(_centre(_render(gl_ctx, turned, pose, style=dataclasses.replace(inkless, flat_face=False)))
+                               [:, :3], tile(lit), atol=1.5)
+    # The ink reads the true normal: the G-buffer is the same with the rule on and off.
+    gbufs = []
+    for style in (ToonStyle(), off):
+        pose = rest_pose(face)
+        with ToonPass(gl_ctx, N, N, style) as toon:
+            toon.set_character(face)
+            toon.run(pose, frame_character(posed_positions(face, pose), size=N, margin=0.2))
+            gbufs.append(toon.read_gbuffer())
+    np.testing.assert_array_equal(gbufs[0], gbufs[1])
+
+
+def test_face_region_of_a_procedural_character():
+    """face_region on a procedural character: the head's skin (rigid to the head: 1) and the eye lids and
+    mouth over it, never its hair or hairband, nor the body (no weight on the head); the neck's top ring,
+    pulled partly by the head, in between."""
+    from conrt.characters import generate
+    from conrt.shaders.material import face_joint, face_region, skin_told_apart
+
+    c = generate(5)
+    face, parts = face_region(c), c.mesh.parts
+    head = face_joint(c)
+    assert skin_told_apart(c) and c.skeleton.names[head] == "head"
+    rigid_head = (c.mesh.joints[:, 0] == head) & (c.mesh.weights[:, 0] == 1.0)
+    assert (face[rigid_head & (parts == Part.SKIN)] == 1.0).all()
+    assert (face[np.isin(parts, [Part.HAIR, Part.ACCESSORY, Part.CLOTH])] == 0).all()
+    assert (face > 0).sum() == ((face > 0) & np.isin(parts, [Part.SKIN, Part.EYES, Part.MOUTH])).sum()
+    def under_head(j):  # the head or a joint below it (eyes, jaw, hair chains)
+        while j >= 0 and j != head:
+            j = c.skeleton.parents[j]
+        return j == head
+
+    family = np.array([under_head(j) for j in range(c.skeleton.num_joints)])
+    on_head = (family[c.mesh.joints] * c.mesh.weights).sum(1)
+    assert (face[on_head <= 0.5] == 0).all() and ((0 < face) & (face < 1)).any()  # the neck's top ring
+    assert 0 < (face > 0).mean() < 0.2
 
 
 def test_ink_lines_stay_inside_the_silhouette(gl_ctx, meshes):
@@ -159,6 +271,9 @@ def test_bad_material_is_a_clear_error(gl_ctx, meshes):
     quad = meshes.quad_character(uv=uv, material=Material(base_color_texture=np.zeros((4, 4), np.uint8)))
     with ToonPass(gl_ctx, 8, 8) as toon, pytest.raises(InputError, match="base_color_texture"):
         toon.set_character(quad)
+    quad = meshes.quad_character(shade_colors=np.ones((3, 4), np.float32))  # one row short
+    with ToonPass(gl_ctx, 8, 8) as toon, pytest.raises(InputError, match=r"shade_colors must be \[4, 4\]"):
+        toon.set_character(quad)
 
 
 def test_simulated_vertices_shade_with_their_face_normal(gl_ctx, meshes):
@@ -170,7 +285,9 @@ def test_simulated_vertices_shade_with_their_face_normal(gl_ctx, meshes):
     sim = dataclasses.replace(rest, sim_indices=np.arange(4, dtype=np.int32), sim_positions=quad.mesh.positions.copy())
     dark = _centre(_render(gl_ctx, quad, rest))[:, 0]
     lit = _centre(_render(gl_ctx, quad, sim))[:, 0]
-    assert (dark < 200).all()  # the bogus normal faces away from the light: deep tone
+    style = ToonStyle()  # the bogus normal faces away from the light: the deep tone (atol: as above; the quad
+    # is SKIN all over, labels that do not tell skin apart: the cool tint)
+    np.testing.assert_allclose(dark, _srgb(style.shade_tint[0] * style.deep_multiplier), atol=1.5)
     assert (lit == 255).all()  # the face normal faces the camera and the key light: lit white
 
 
