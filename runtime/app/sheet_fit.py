@@ -246,6 +246,9 @@ class ViewFit:
     palette_matched: bool = False  # the drawn colours were matched to the rig's (PALETTE)
     palette_near_share: float = 1.0  # share of the drawn pixels near a rig colour, as drawn
     seconds: float = 0.0
+    # process CPU seconds of the fit (its GL threads included): on a loaded host the wall says little;
+    # None in a joint fit, whose searches served every view at once
+    cpu_seconds: float | None = None
     # where the time went: stage -> (seconds, toon renders); the stages of :meth:`SheetFitter.fit`
     stages: dict[str, tuple[float, int]] = field(default_factory=dict)
 
@@ -267,6 +270,7 @@ class ViewFit:
             "palette_matched": self.palette_matched, "palette_near_share": round(self.palette_near_share, 3),
             "residual_mean_px": round(self.residual_mean_px, 3), "residual_max_px": round(self.residual_max_px, 3),
             "seconds": round(self.seconds, 2),
+            "cpu_s": None if self.cpu_seconds is None else round(self.cpu_seconds, 2),
             "stages": {k: {"s": round(t, 2), "renders": n} for k, (t, n) in self.stages.items()},
         }
 
@@ -1198,7 +1202,8 @@ class SheetFitter:
                        iou_warped=iou_warped, colour_error=colour,
                        palette_matched=coarse.palette is not None, palette_near_share=coarse.near_share,
                        residual_mean_px=float(disp.mean()), residual_max_px=float(disp.max()),
-                       rig_mask=rig_mask, seconds=clock.seconds(), stages=dict(clock.stages))
+                       rig_mask=rig_mask, seconds=clock.seconds(), cpu_seconds=clock.cpu_seconds(),
+                       stages=dict(clock.stages))
 
 
 def pattern_search(x: np.ndarray, cost, steps: np.ndarray, free: np.ndarray, bounds, levels: int,
@@ -1374,6 +1379,7 @@ class _Clock:
         self.stages: dict[str, tuple[float, int]] = {}
         self.mark = time.perf_counter()
         self.renders = fitter.evaluations
+        self.cpu_start: float | None = time.process_time()
 
     def stage(self, key: str) -> None:
         now = time.perf_counter()
@@ -1383,6 +1389,7 @@ class _Clock:
     def restart(self) -> None:
         """Count from now (the time since the last mark went to other views)."""
         self.mark, self.renders = time.perf_counter(), self.fitter.evaluations
+        self.cpu_start = None  # the process's CPU since then is not this view's alone
 
     def share(self, stages: dict, n: int) -> None:
         """Add a 1/n share of a sheet's joint stages."""
@@ -1391,6 +1398,10 @@ class _Clock:
 
     def seconds(self) -> float:
         return sum(t for t, _ in self.stages.values())
+
+    def cpu_seconds(self) -> float | None:
+        """Process CPU seconds since the clock started (None once restarted)."""
+        return None if self.cpu_start is None else time.process_time() - self.cpu_start
 
 
 # ---------------------------------------------------------------------------
