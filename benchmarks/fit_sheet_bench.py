@@ -88,7 +88,7 @@ def true_pose_fit(fitter, drawing, pose, yaw: float, yaw_off: float | None = Non
     ceiling of the fit's; its UDP error the floor the drawing's 2D limb stretch
     and the warp leave. ``yaw_off``: the yaw held that many degrees off the truth
     instead (scale and offset searched): how much a yaw error alone costs.
-    -> (ViewFit, the camera's FitParams)."""
+    -> (ViewFit, the camera's FitParams, the fit's cost there at the fine size)."""
     from conrt.runtime.app.sheet_fit import FitParams, _Clock, _Coarse, downsample_drawing, search_bounds
 
     fitter.pose = lambda p: pose  # the true pose for every trial (the instance attribute shadows the method)
@@ -98,9 +98,9 @@ def true_pose_fit(fitter, drawing, pose, yaw: float, yaw_off: float | None = Non
         p = fitter.moment_match(fitter.moment_match(FitParams(start), work[0]), work[0])
         steps = np.array([2.0, 0.02, 0.02, 0.02, 0.0, 0.0])
         free = np.array([yaw_off is None] + [True] * 3 + [False] * 2)
-        p = fitter._search_bones(p, fine, steps, free, search_bounds(start, 10.0, 0), [], levels=3)[0]
+        p, cost = fitter._search_bones(p, fine, steps, free, search_bounds(start, 10.0, 0), [], levels=3)[:2]
         coarse = _Coarse(work, [], 0.0, 0.0, yaw, len(fitter.bones))
-        return fitter._finish(p, drawing, "true_pose", yaw, coarse, _Clock(fitter)), p
+        return fitter._finish(p, drawing, "true_pose", yaw, coarse, _Clock(fitter)), p, cost
     finally:
         del fitter.pose
 
@@ -277,7 +277,7 @@ def bench(sheets: int, seed: int, picture: Path | None, shading: bool = True, jo
           recoloured: bool = False, palette: str | None = None, joint_min_gain: float | None = None,
           first_sheet: int = 0, separate_min_gain: float | None = None,
           separate_fine_levels: int | None = None, joint_free_yaws: str | None = None,
-          true_pose_yaw_offsets=()) -> dict:
+          true_pose_yaw_offsets=(), separate_yaw_restarts=None) -> dict:
     """Per mode (``per_view``: each drawing its own pose, the issue's
     benchmark; ``turnaround``: one pose per sheet, shared by its 4 views) and
     per method (``separate``: ``conrt fit-sheet``; ``joint``: ``conrt
@@ -295,7 +295,7 @@ def bench(sheets: int, seed: int, picture: Path | None, shading: bool = True, jo
     from conrt.runtime.app.session import fit_sheet_udps
     from conrt.runtime.app.sheet_fit import (COLOUR_WEIGHT, JOINT_FINE_LEVELS, JOINT_MIN_GAIN, JOINT_PART_WEIGHT,
                                              JOINT_FREE_YAWS, PALETTE, PART_WEIGHT, SEPARATE_FINE_LEVELS,
-                                             SEPARATE_MIN_GAIN,
+                                             SEPARATE_MIN_GAIN, SEPARATE_YAW_RESTARTS,
                                              FitParams, SheetFitter, downsample_drawing, fit_picture,
                                              prepare_drawing)
     from conrt.shaders import ToonPass, UdpPass, create_context, frame_character, release_context
@@ -317,11 +317,13 @@ def bench(sheets: int, seed: int, picture: Path | None, shading: bool = True, jo
     separate_min_gain = SEPARATE_MIN_GAIN if separate_min_gain is None else separate_min_gain
     separate_fine_levels = SEPARATE_FINE_LEVELS if separate_fine_levels is None else separate_fine_levels
     joint_free_yaws = JOINT_FREE_YAWS if joint_free_yaws is None else joint_free_yaws
+    separate_yaw_restarts = SEPARATE_YAW_RESTARTS if separate_yaw_restarts is None else separate_yaw_restarts
     try:
         with SheetFitter(ctx, character, 256, part_weight=part_weight, colour_weight=colour_weight,
                          joint_part_weight=joint_part_weight, joint_fine_levels=joint_fine_levels,
                          palette=palette, joint_min_gain=joint_min_gain, separate_min_gain=separate_min_gain,
-                         separate_fine_levels=separate_fine_levels, joint_free_yaws=joint_free_yaws) as fitter, ToonPass(ctx, 256, 256) as toon, \
+                         separate_fine_levels=separate_fine_levels, joint_free_yaws=joint_free_yaws,
+                         separate_yaw_restarts=separate_yaw_restarts) as fitter, ToonPass(ctx, 256, 256) as toon, \
                 UdpPass(ctx, 256, 256) as udp_pass:
             toon.set_character(character)
             udp_pass.set_character(character)
@@ -359,7 +361,8 @@ def bench(sheets: int, seed: int, picture: Path | None, shading: bool = True, jo
                     # own pose at its own yaw
                     true_ious = []
                     for k, (img, pose, (_, _, truth), true_framed) in enumerate(zip(framed, poses, made, trues)):
-                        own, own_params = true_pose_fit(fitter, img, pose, truth["yaw"])
+                        own, own_params, own_cost = true_pose_fit(fitter, img, pose, truth["yaw"])
+                        off = {d: true_pose_fit(fitter, img, pose, truth["yaw"], d) for d in true_pose_yaw_offsets}
                         true_ious.append(own.iou_pose)
                         fitter.pose = lambda p, pose=pose: pose  # the nearest fill of the true pose
                         try:
@@ -367,13 +370,16 @@ def bench(sheets: int, seed: int, picture: Path | None, shading: bool = True, jo
                         finally:
                             del fitter.pose
                         true_rows.append({"sheet": sheet, "view": k, "iou_true_pose": round(own.iou_pose, 4),
+                                          "cost": round(own_cost, 4),
+                                          "yaw_found_off": round(own_params.yaw - truth["yaw"], 2),
                                           "iou_warped": round(own.iou_warped, 4),
                                           "udp_error": udp_error(own.udp, true_framed, img),
                                           "udp_error_no_warp": udp_error(own_rig, true_framed, img),
                                           "error_where": where(own.udp, true_framed, img),
-                                          "udp_error_yaw_off": {f"{d:g}": round(udp_error(
-                                              true_pose_fit(fitter, img, pose, truth["yaw"], d)[0].udp,
-                                              true_framed, img)["udp_error"], 4) for d in true_pose_yaw_offsets}})
+                                          "udp_error_yaw_off": {
+                                              f"{d:g}": round(udp_error(f.udp, true_framed, img)["udp_error"], 4)
+                                              for d, (f, _, _) in off.items()},
+                                          "cost_yaw_off": {f"{d:g}": round(c, 4) for d, (_, _, c) in off.items()}})
                     for method in mode_methods:
                         stage_err: list[dict] = [{} for _ in framed]
 
@@ -456,7 +462,7 @@ def bench(sheets: int, seed: int, picture: Path | None, shading: bool = True, jo
         "recoloured": recoloured, "palette": palette,
         "joint_fine_levels": joint_fine_levels, "joint_min_gain": joint_min_gain,
         "separate_min_gain": separate_min_gain, "separate_fine_levels": separate_fine_levels,
-        "joint_free_yaws": joint_free_yaws,
+        "joint_free_yaws": joint_free_yaws, "separate_yaw_restarts": list(separate_yaw_restarts),
         "colour_weight": colour_weight, "sheets": sheets, "views_per_sheet": len(LABELS),
         "labels": list(LABELS),
         "modes": {"per_view": "each drawing its own pose (seeds 1000 * sheet + view)",
@@ -514,6 +520,9 @@ def main() -> int:
     ap.add_argument("--true-pose-yaw-offsets", default="",
                     help="also the fit's last step from the drawing's own pose with the yaw held these many degrees "
                          "off the truth, comma separated (how much a yaw error alone costs; default: none)")
+    ap.add_argument("--separate-yaw-restarts", default=None,
+                    help="the separate fit's yaw restarts after its fine pose search, degrees, comma separated "
+                         "(default: SEPARATE_YAW_RESTARTS; '' none)")
     args = ap.parse_args()
     modes = tuple(m.strip() for m in args.modes.split(",") if m.strip())
     if not modes or set(modes) - {"per_view", "turnaround"}:
@@ -524,7 +533,9 @@ def main() -> int:
                    args.joint_part_weight, args.joint_fine_levels, args.recolour, args.palette,
                    args.joint_min_gain, args.first_sheet, args.separate_min_gain, args.separate_fine_levels,
                    args.joint_free_yaws,
-                   tuple(float(d) for d in args.true_pose_yaw_offsets.split(",") if d.strip()))
+                   tuple(float(d) for d in args.true_pose_yaw_offsets.split(",") if d.strip()),
+                   None if args.separate_yaw_restarts is None else
+                   tuple(float(d) for d in args.separate_yaw_restarts.split(",") if d.strip()))
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(result, indent=1))
     print(json.dumps({mode: {method: {"summary": r["summary"], "shading_l1": r.get("shading_l1")}
