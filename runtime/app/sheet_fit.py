@@ -117,9 +117,10 @@ SEPARATE_MIN_GAIN = 0.0
 SEPARATE_FINE_LEVELS = 2
 # The separate fit's yaw restarts (degrees; empty: none): after the fine pose search, the
 # yaw moved by each and the camera and pose searched again from there (one fine level),
-# kept where the cost is lower. From the drawing's own pose, the fit's cost is lowest at the
-# true yaw (every benchmark view), and 3 degrees off the UDP error is ~1.6x the floor
-# (docs/fit_sheet.md, session 12); the searches end 5-7 degrees off with the pose bent to match.
+# kept where the cost is lower. From the drawing's own pose the fit's cost is lowest at the
+# true yaw, and 3 degrees off the UDP error is ~1.6x the floor; the fits end 5-7 degrees off
+# on average. Measured in session 12 with -4, 4 (docs/fit_sheet.md): 15 of 16 views unchanged,
+# a back view 0.0098 -> 0.0118, +35-50 % fine renders: off.
 SEPARATE_YAW_RESTARTS: tuple[float, ...] = ()
 # Which labelled views of a joint fit keep their yaw free in the first pose level
 # (16 degree steps; the others are held at their label): "none", "side" (labels
