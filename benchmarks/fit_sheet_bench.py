@@ -48,6 +48,7 @@ Usage: python benchmarks/fit_sheet_bench.py [--sheets 2] [--first-sheet 0] [--se
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import platform
@@ -103,6 +104,30 @@ def true_pose_fit(fitter, drawing, pose, yaw: float, yaw_off: float | None = Non
         return fitter._finish(p, drawing, "true_pose", yaw, coarse, _Clock(fitter)), p, cost
     finally:
         del fitter.pose
+
+
+@contextlib.contextmanager
+def _start_at(fitter, yaw: float):
+    """A probe (``--start-at-true-yaw``): the separate fit's pose search starts from one
+    candidate, the coarse stage's best camera and arms turned to ``yaw`` (the drawing's
+    true yaw) and moment-matched, instead of the two best coarse candidates."""
+    from conrt.runtime.app.sheet_fit import FitParams
+
+    coarse = fitter._coarse
+
+    def at_yaw(*args, **kw):
+        found = coarse(*args, **kw)
+        q = found.candidates[0][0]
+        q = FitParams(float(yaw), q.scale, q.offset, q.arms_lowered, dict(q.turns))
+        q = fitter.moment_match(fitter.moment_match(q, found.target[0]), found.target[0])
+        found.candidates = [(q, *fitter._cost(q, *found.target))]
+        return found
+
+    fitter._coarse = at_yaw  # the instance attribute shadows the method
+    try:
+        yield
+    finally:
+        del fitter._coarse
 
 
 def shade_l1(character, toon, udp_pass, sheet, targets: int = 4) -> dict:
@@ -277,7 +302,7 @@ def bench(sheets: int, seed: int, picture: Path | None, shading: bool = True, jo
           recoloured: bool = False, palette: str | None = None, joint_min_gain: float | None = None,
           first_sheet: int = 0, separate_min_gain: float | None = None,
           separate_fine_levels: int | None = None, joint_free_yaws: str | None = None,
-          true_pose_yaw_offsets=(), separate_yaw_restarts=None) -> dict:
+          true_pose_yaw_offsets=(), separate_yaw_restarts=None, start_at_true_yaw: bool = False) -> dict:
     """Per mode (``per_view``: each drawing its own pose, the issue's
     benchmark; ``turnaround``: one pose per sheet, shared by its 4 views) and
     per method (``separate``: ``conrt fit-sheet``; ``joint``: ``conrt
@@ -399,6 +424,12 @@ def bench(sheets: int, seed: int, picture: Path | None, shading: bool = True, jo
 
                         if method == "joint":  # as `conrt fit-sheet --joint --jobs 2` runs it
                             fits = fitter.fit_joint(framed, names, list(LABELS), trace=timed_trace, jobs=jobs)
+                        elif start_at_true_yaw:  # the probe: the pose search from the truth's yaw
+                            fits = []
+                            for k, (img, n, label) in enumerate(zip(framed, names, LABELS)):
+                                with _start_at(fitter, made[k][2]["yaw"]):
+                                    fits.append(fitter.fit(img, n, label,
+                                                           trace=lambda s, ps, k=k: timed_trace(s, ps, k)))
                         else:
                             fits = [fitter.fit(img, n, label, trace=lambda s, ps, k=k: timed_trace(s, ps, k))
                                     for k, (img, n, label) in enumerate(zip(framed, names, LABELS))]
@@ -463,6 +494,7 @@ def bench(sheets: int, seed: int, picture: Path | None, shading: bool = True, jo
         "joint_fine_levels": joint_fine_levels, "joint_min_gain": joint_min_gain,
         "separate_min_gain": separate_min_gain, "separate_fine_levels": separate_fine_levels,
         "joint_free_yaws": joint_free_yaws, "separate_yaw_restarts": list(separate_yaw_restarts),
+        "start_at_true_yaw": start_at_true_yaw,
         "colour_weight": colour_weight, "sheets": sheets, "views_per_sheet": len(LABELS),
         "labels": list(LABELS),
         "modes": {"per_view": "each drawing its own pose (seeds 1000 * sheet + view)",
@@ -523,6 +555,8 @@ def main() -> int:
     ap.add_argument("--separate-yaw-restarts", default=None,
                     help="the separate fit's yaw restarts after its fine pose search, degrees, comma separated "
                          "(default: SEPARATE_YAW_RESTARTS; '' none)")
+    ap.add_argument("--start-at-true-yaw", action="store_true",
+                    help="a probe: the separate fit's pose search started at the drawing's true yaw (one candidate)")
     args = ap.parse_args()
     modes = tuple(m.strip() for m in args.modes.split(",") if m.strip())
     if not modes or set(modes) - {"per_view", "turnaround"}:
@@ -535,7 +569,8 @@ def main() -> int:
                    args.joint_free_yaws,
                    tuple(float(d) for d in args.true_pose_yaw_offsets.split(",") if d.strip()),
                    None if args.separate_yaw_restarts is None else
-                   tuple(float(d) for d in args.separate_yaw_restarts.split(",") if d.strip()))
+                   tuple(float(d) for d in args.separate_yaw_restarts.split(",") if d.strip()),
+                   args.start_at_true_yaw)
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(result, indent=1))
     print(json.dumps({mode: {method: {"summary": r["summary"], "shading_l1": r.get("shading_l1")}
