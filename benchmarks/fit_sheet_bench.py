@@ -33,7 +33,12 @@ Per view, on the drawing's foreground in the framed output (256²):
 Per stage of the fit, the UDP error of the rig alone (nearest fill) shows
 where the error comes from (camera, pose, legs, fine pose, then the warp);
 per view ``iou_true_pose``: the rig in the drawing's own pose at its own yaw
-(camera searched), the ceiling of ``iou_pose``.
+(camera searched), the ceiling of ``iou_pose``; per mode ``true_pose``: the
+fit's last step (residual warp) from that pose and camera, the floor of the
+UDP error that finding the true pose would leave (``true_pose_fit``). Per view ``error_where`` (and
+``error_where_rig_no_warp``, the fitted rig alone): where the UDP error lies,
+by body region of the true surface point (head, torso, arms, legs) and by the
+distance to the drawn outline (``ErrorWhere``); their means in the summary.
 
 Usage: python benchmarks/fit_sheet_bench.py [--sheets 2] [--first-sheet 0] [--seed 900001] [--jobs 2]
        [--modes per_view,turnaround] [--json benchmarks/results/fit_sheet.json]
@@ -43,6 +48,7 @@ Usage: python benchmarks/fit_sheet_bench.py [--sheets 2] [--first-sheet 0] [--se
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import platform
@@ -75,22 +81,53 @@ def _own_pose(character, seed: int):
     return drawing_pose(character, rng, Deviation())
 
 
-def true_pose_iou(fitter, drawing, pose, yaw: float) -> float:
-    """Silhouette IoU (full mesh, output size, as ``iou_pose``) of the rig in the
-    drawing's own pose at its true yaw, the camera's scale and offset moment-matched and
-    searched (yaw ±10°): what the pose search could reach at best. The drawing's
-    2D limb stretch and the framing keep it below 1."""
-    from conrt.runtime.app.sheet_fit import FitParams, downsample_drawing, iou, search_bounds
+def true_pose_fit(fitter, drawing, pose, yaw: float, yaw_off: float | None = None):
+    """The fit's last step (the rig's UDP, the residual warp: ``SheetFitter._finish``)
+    from the rig in the drawing's own pose at its true yaw, the camera's scale and
+    offset moment-matched and searched (yaw ±10°): what the fit would write had
+    its searches found the truth. Its ``iou_pose`` (full mesh, output size) is the
+    ceiling of the fit's; its UDP error the floor the drawing's 2D limb stretch
+    and the warp leave. ``yaw_off``: the yaw held that many degrees off the truth
+    instead (scale and offset searched): how much a yaw error alone costs.
+    -> (ViewFit, the camera's FitParams, the fit's cost there at the fine size)."""
+    from conrt.runtime.app.sheet_fit import FitParams, _Clock, _Coarse, downsample_drawing, search_bounds
 
     fitter.pose = lambda p: pose  # the true pose for every trial (the instance attribute shadows the method)
     try:
         work, fine = downsample_drawing(drawing, fitter.work), downsample_drawing(drawing, fitter.fine)
-        p = fitter.moment_match(fitter.moment_match(FitParams(yaw), work[0]), work[0])
-        steps, free = np.array([2.0, 0.02, 0.02, 0.02, 0.0, 0.0]), np.array([True] * 4 + [False] * 2)
-        p = fitter._search_bones(p, fine, steps, free, search_bounds(yaw, 10.0, 0), [], levels=3)[0]
-        return iou(fitter.render_udp(p)[..., 3] > 0, drawing[..., 3] >= 128)
+        start = yaw if yaw_off is None else yaw + yaw_off
+        p = fitter.moment_match(fitter.moment_match(FitParams(start), work[0]), work[0])
+        steps = np.array([2.0, 0.02, 0.02, 0.02, 0.0, 0.0])
+        free = np.array([yaw_off is None] + [True] * 3 + [False] * 2)
+        p, cost = fitter._search_bones(p, fine, steps, free, search_bounds(start, 10.0, 0), [], levels=3)[:2]
+        coarse = _Coarse(work, [], 0.0, 0.0, yaw, len(fitter.bones))
+        return fitter._finish(p, drawing, "true_pose", yaw, coarse, _Clock(fitter)), p, cost
     finally:
         del fitter.pose
+
+
+@contextlib.contextmanager
+def _start_at(fitter, yaw: float):
+    """A probe (``--start-at-true-yaw``): the separate fit's pose search starts from one
+    candidate, the coarse stage's best camera and arms turned to ``yaw`` (the drawing's
+    true yaw) and moment-matched, instead of the two best coarse candidates."""
+    from conrt.runtime.app.sheet_fit import FitParams
+
+    coarse = fitter._coarse
+
+    def at_yaw(*args, **kw):
+        found = coarse(*args, **kw)
+        q = found.candidates[0][0]
+        q = FitParams(float(yaw), q.scale, q.offset, q.arms_lowered, dict(q.turns))
+        q = fitter.moment_match(fitter.moment_match(q, found.target[0]), found.target[0])
+        found.candidates = [(q, *fitter._cost(q, *found.target))]
+        return found
+
+    fitter._coarse = at_yaw  # the instance attribute shadows the method
+    try:
+        yield
+    finally:
+        del fitter._coarse
 
 
 def shade_l1(character, toon, udp_pass, sheet, targets: int = 4) -> dict:
@@ -147,12 +184,89 @@ def jobs_wall(character_path: Path, framed, jobs: int) -> dict:
     load0 = os.getloadavg()[0]
     c0 = resource.getrusage(resource.RUSAGE_CHILDREN)
     w0 = time.perf_counter()
-    fit_views(character_path, None, framed, [f"v{k}" for k in range(len(framed))], list(LABELS), args)
+    fits = fit_views(character_path, None, framed, [f"v{k}" for k in range(len(framed))], list(LABELS), args)
     wall = time.perf_counter() - w0
     c1 = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return {"jobs": jobs, "wall_s": round(wall, 2),
-            "workers_cpu_s": round(c1.ru_utime - c0.ru_utime + c1.ru_stime - c0.ru_stime, 2),
+    workers_cpu = c1.ru_utime - c0.ru_utime + c1.ru_stime - c0.ru_stime
+    views_cpu = [f.cpu_seconds for f in fits]
+    # on idle cores, each worker on a core of its own: its start (the workers' CPU beyond their
+    # fits, shared alike), then the views in order, each to the worker free first (as the pool hands them)
+    start = max(0.0, workers_cpu - sum(views_cpu)) / jobs
+    free = [start] * jobs
+    for t in views_cpu:
+        free[free.index(min(free))] += t
+    return {"jobs": jobs, "wall_s": round(wall, 2), "workers_cpu_s": round(workers_cpu, 2),
+            "views_cpu_s": [round(t, 2) for t in views_cpu], "worker_start_cpu_s": round(start, 2),
+            "idle_cores_wall_estimate_s": round(max(free), 2),
             "load_avg_1min": [round(load0, 2), round(os.getloadavg()[0], 2)]}
+
+
+# Where a view's UDP error lies (error_where): body regions by the dominant joint of the
+# surface point the true UDP names, and bands by the distance to the drawn outline.
+REGIONS = {"head": ("neck", "head", "leftEye", "rightEye", "jaw"),
+           "torso": ("hips", "spine", "chest", "upperChest"),
+           "arms": ("leftShoulder", "leftUpperArm", "leftLowerArm", "leftHand",
+                    "rightShoulder", "rightUpperArm", "rightLowerArm", "rightHand"),
+           "legs": ("leftUpperLeg", "leftLowerLeg", "leftFoot", "leftToes",
+                    "rightUpperLeg", "rightLowerLeg", "rightFoot", "rightToes")}
+CONTOUR_BANDS_PX = (2.0, 6.0)  # at 256²: the outline and a line or two inside it, the band beyond, the interior
+
+
+class ErrorWhere:
+    """Splits a view's UDP error (``udp_error``'s foreground and norm) by where it
+    lies: the body region of each drawn pixel's true surface point (the nearest
+    vertex in UDP space to the true UDP, its dominant joint, ``REGIONS``) and its
+    distance to the drawn outline (``CONTOUR_BANDS_PX``)."""
+
+    def __init__(self, character):
+        from scipy.spatial import cKDTree
+
+        mesh = character.mesh
+        self.tree = cKDTree(character.box.landmarks(mesh.positions))
+        dominant = mesh.joints[np.arange(mesh.num_vertices), np.argmax(mesh.weights, 1)]
+        region_of_joint = np.full(len(character.skeleton.names), -1)
+        for r, bones in enumerate(REGIONS.values()):
+            for b in bones:
+                if b in character.humanoid:
+                    region_of_joint[character.humanoid[b]] = r
+        # a joint outside the humanoid map (hair, skirt) takes its nearest mapped ancestor's region
+        parents = character.skeleton.parents
+        for j in range(len(region_of_joint)):
+            a = j
+            while region_of_joint[a] < 0 and parents[a] >= 0:
+                a = parents[a]
+            region_of_joint[j] = region_of_joint[a]
+        self.vertex_region = region_of_joint[dominant]
+
+    def __call__(self, fitted: np.ndarray, true: np.ndarray, drawing: np.ndarray) -> dict:
+        from scipy.ndimage import distance_transform_edt
+
+        fg = (drawing[..., 3] >= 128) & (true[..., 3] > 0)
+        norm = np.linalg.norm(fitted[fg, :3] - true[fg, :3], axis=-1)
+        total = float(norm.sum()) or 1.0
+        region = self.vertex_region[self.tree.query(true[fg, :3])[1]]
+        inside = distance_transform_edt(drawing[..., 3] >= 128)[fg]  # 1 on the outline's pixels
+        bands = np.digitize(inside, CONTOUR_BANDS_PX, right=True)
+        lo, hi = CONTOUR_BANDS_PX
+        groups = {**{f"region_{name}": region == r for r, name in enumerate(REGIONS)},
+                  f"outline_le_{lo:g}px": bands == 0, f"outline_{lo:g}_{hi:g}px": bands == 1,
+                  f"interior_gt_{hi:g}px": bands == 2}
+        return {k: {"share_px": round(float(m.mean()), 4),
+                    "udp_error": round(float(norm[m].mean()), 4) if m.any() else None,
+                    "share_error": round(float(norm[m].sum()) / total, 4)} for k, m in groups.items()}
+
+
+def _where_summary(views: list[dict], key: str = "error_where") -> dict:
+    """Per group of :class:`ErrorWhere`, over the views: mean share of the pixels,
+    mean UDP error and the share of the summed error (views weighted alike)."""
+    out = {}
+    for k in views[0][key]:
+        rows = [v[key][k] for v in views]
+        errs = [r["udp_error"] for r in rows if r["udp_error"] is not None]
+        out[k] = {"share_px": round(statistics.fmean(r["share_px"] for r in rows), 4),
+                  "udp_error": round(statistics.fmean(errs), 4) if errs else None,
+                  "share_error": round(statistics.fmean(r["share_error"] for r in rows), 4)}
+    return out
 
 
 def _stat(values, worst=max) -> dict:
@@ -173,6 +287,8 @@ def _summary(views: list[dict], sheet_rows: list[dict]) -> dict:
         "udp_error_by_stage": {k: round(statistics.fmean([v["stage_udp_error"][k] for v in views]), 4)
                                for k in stages},
         "yaw_error_deg": _stat([v["yaw_error"] for v in views]),
+        "error_where": _where_summary(views),
+        "error_where_rig_no_warp": _where_summary(views, "error_where_rig_no_warp"),
         "sheet_wall_s": [r["wall_s"] for r in sheet_rows], "sheet_cpu_s": [r["cpu_s"] for r in sheet_rows],
         "fit_vs_draw_ratio": [round(r["wall_s"] / r["draw_4_views_s"], 1) for r in sheet_rows],
         "sheet_jobs_wall_s": [r["jobs"]["wall_s"] for r in sheet_rows if "jobs" in r],
@@ -185,7 +301,8 @@ def bench(sheets: int, seed: int, picture: Path | None, shading: bool = True, jo
           joint_part_weight: float | None = None, joint_fine_levels: int | None = None,
           recoloured: bool = False, palette: str | None = None, joint_min_gain: float | None = None,
           first_sheet: int = 0, separate_min_gain: float | None = None,
-          separate_fine_levels: int | None = None, joint_free_yaws: str | None = None) -> dict:
+          separate_fine_levels: int | None = None, joint_free_yaws: str | None = None,
+          true_pose_yaw_offsets=(), separate_yaw_restarts=None, start_at_true_yaw: bool = False) -> dict:
     """Per mode (``per_view``: each drawing its own pose, the issue's
     benchmark; ``turnaround``: one pose per sheet, shared by its 4 views) and
     per method (``separate``: ``conrt fit-sheet``; ``joint``: ``conrt
@@ -203,7 +320,7 @@ def bench(sheets: int, seed: int, picture: Path | None, shading: bool = True, jo
     from conrt.runtime.app.session import fit_sheet_udps
     from conrt.runtime.app.sheet_fit import (COLOUR_WEIGHT, JOINT_FINE_LEVELS, JOINT_MIN_GAIN, JOINT_PART_WEIGHT,
                                              JOINT_FREE_YAWS, PALETTE, PART_WEIGHT, SEPARATE_FINE_LEVELS,
-                                             SEPARATE_MIN_GAIN,
+                                             SEPARATE_MIN_GAIN, SEPARATE_YAW_RESTARTS,
                                              FitParams, SheetFitter, downsample_drawing, fit_picture,
                                              prepare_drawing)
     from conrt.shaders import ToonPass, UdpPass, create_context, frame_character, release_context
@@ -225,14 +342,18 @@ def bench(sheets: int, seed: int, picture: Path | None, shading: bool = True, jo
     separate_min_gain = SEPARATE_MIN_GAIN if separate_min_gain is None else separate_min_gain
     separate_fine_levels = SEPARATE_FINE_LEVELS if separate_fine_levels is None else separate_fine_levels
     joint_free_yaws = JOINT_FREE_YAWS if joint_free_yaws is None else joint_free_yaws
+    separate_yaw_restarts = SEPARATE_YAW_RESTARTS if separate_yaw_restarts is None else separate_yaw_restarts
     try:
         with SheetFitter(ctx, character, 256, part_weight=part_weight, colour_weight=colour_weight,
                          joint_part_weight=joint_part_weight, joint_fine_levels=joint_fine_levels,
                          palette=palette, joint_min_gain=joint_min_gain, separate_min_gain=separate_min_gain,
-                         separate_fine_levels=separate_fine_levels, joint_free_yaws=joint_free_yaws) as fitter, ToonPass(ctx, 256, 256) as toon, \
+                         separate_fine_levels=separate_fine_levels, joint_free_yaws=joint_free_yaws,
+                         separate_yaw_restarts=separate_yaw_restarts) as fitter, ToonPass(ctx, 256, 256) as toon, \
                 UdpPass(ctx, 256, 256) as udp_pass:
             toon.set_character(character)
             udp_pass.set_character(character)
+
+            where = ErrorWhere(character)
 
             def nearest_error(params, img, true_framed):
                 return udp_error(_nearest_fill(fitter, params, img), true_framed, img)["udp_error"]
@@ -240,6 +361,7 @@ def bench(sheets: int, seed: int, picture: Path | None, shading: bool = True, jo
             for mode in modes:
                 mode_methods = tuple(m for m in methods if mode == "turnaround" or m == "separate")
                 rows = {m: {"views": [], "per_sheet": [], "pictures": [], "shading": []} for m in mode_methods}
+                true_rows: list[dict] = []  # per view: the fit's last step from the drawing's own pose
                 for sheet in tqdm(range(first_sheet, first_sheet + sheets), desc=f"{mode} sheets", unit="sheet"):
                     if mode == "turnaround":
                         made = make_turnaround(ctx, character, LABELS, sheet)
@@ -260,9 +382,29 @@ def bench(sheets: int, seed: int, picture: Path | None, shading: bool = True, jo
                         toon.run(fitter.pose(p), cam)
                         udp_pass.run(fitter.pose(p), cam)
                     draw_s = time.perf_counter() - t0
-                    # the ceiling of the rig's silhouette IoU: the drawing's own pose at its own yaw
-                    true_ious = [true_pose_iou(fitter, img, pose, truth["yaw"])
-                                 for img, pose, (_, _, truth) in zip(framed, poses, made)]
+                    # the ceiling of the rig's silhouette IoU and the floor of the UDP error: the drawing's
+                    # own pose at its own yaw
+                    true_ious = []
+                    for k, (img, pose, (_, _, truth), true_framed) in enumerate(zip(framed, poses, made, trues)):
+                        own, own_params, own_cost = true_pose_fit(fitter, img, pose, truth["yaw"])
+                        off = {d: true_pose_fit(fitter, img, pose, truth["yaw"], d) for d in true_pose_yaw_offsets}
+                        true_ious.append(own.iou_pose)
+                        fitter.pose = lambda p, pose=pose: pose  # the nearest fill of the true pose
+                        try:
+                            own_rig = _nearest_fill(fitter, own_params, img)
+                        finally:
+                            del fitter.pose
+                        true_rows.append({"sheet": sheet, "view": k, "iou_true_pose": round(own.iou_pose, 4),
+                                          "cost": round(own_cost, 4),
+                                          "yaw_found_off": round(own_params.yaw - truth["yaw"], 2),
+                                          "iou_warped": round(own.iou_warped, 4),
+                                          "udp_error": udp_error(own.udp, true_framed, img),
+                                          "udp_error_no_warp": udp_error(own_rig, true_framed, img),
+                                          "error_where": where(own.udp, true_framed, img),
+                                          "udp_error_yaw_off": {
+                                              f"{d:g}": round(udp_error(f.udp, true_framed, img)["udp_error"], 4)
+                                              for d, (f, _, _) in off.items()},
+                                          "cost_yaw_off": {f"{d:g}": round(c, 4) for d, (_, _, c) in off.items()}})
                     for method in mode_methods:
                         stage_err: list[dict] = [{} for _ in framed]
 
@@ -282,6 +424,12 @@ def bench(sheets: int, seed: int, picture: Path | None, shading: bool = True, jo
 
                         if method == "joint":  # as `conrt fit-sheet --joint --jobs 2` runs it
                             fits = fitter.fit_joint(framed, names, list(LABELS), trace=timed_trace, jobs=jobs)
+                        elif start_at_true_yaw:  # the probe: the pose search from the truth's yaw
+                            fits = []
+                            for k, (img, n, label) in enumerate(zip(framed, names, LABELS)):
+                                with _start_at(fitter, made[k][2]["yaw"]):
+                                    fits.append(fitter.fit(img, n, label,
+                                                           trace=lambda s, ps, k=k: timed_trace(s, ps, k)))
                         else:
                             fits = [fitter.fit(img, n, label, trace=lambda s, ps, k=k: timed_trace(s, ps, k))
                                     for k, (img, n, label) in enumerate(zip(framed, names, LABELS))]
@@ -303,20 +451,29 @@ def bench(sheets: int, seed: int, picture: Path | None, shading: bool = True, jo
                         for k, ((drawing, _, truth), img, true_framed, fit) in enumerate(zip(made, framed, trues, fits)):
                             start = fitter.moment_match(FitParams(truth["label_yaw"]),
                                                         downsample_drawing(img, fitter.work)[0])
+                            rig_alone = _nearest_fill(fitter, fit.params, img)
                             rows[method]["views"].append({
                                 "sheet": sheet, "view": k, "truth": truth, "fit": fit.summary(),
                                 "iou_true_pose": round(true_ious[k], 4),
                                 "yaw_error": round(abs((fit.params.yaw - truth["yaw"] + 180) % 360 - 180), 2),
                                 "fitted": udp_error(fit.udp, true_framed, img),
+                                "error_where": where(fit.udp, true_framed, img),
                                 "baseline_label_moments": udp_error(_nearest_fill(fitter, start, img), true_framed, img),
-                                "baseline_rig_no_warp": udp_error(_nearest_fill(fitter, fit.params, img),
-                                                                  true_framed, img),
+                                "baseline_rig_no_warp": udp_error(rig_alone, true_framed, img),
+                                "error_where_rig_no_warp": where(rig_alone, true_framed, img),
                                 "stage_udp_error": {**stage_err[k], "warp": round(udp_error(fit.udp, true_framed,
                                                                                             img)["udp_error"], 4)}})
                             if sheet == first_sheet:
                                 rows[method]["pictures"].append(fit_picture(img, fit))
                                 rows[method]["shading"].append((img, fit.udp, true_framed))
-                out[mode] = {}
+                out[mode] = {"true_pose": {"summary": {
+                    "iou_true_pose": _stat([v["iou_true_pose"] for v in true_rows], min),
+                    "iou_warped": _stat([v["iou_warped"] for v in true_rows], min),
+                    "udp_error": _stat([v["udp_error"]["udp_error"] for v in true_rows]),
+                    "udp_error_no_warp": _stat([v["udp_error_no_warp"]["udp_error"] for v in true_rows]),
+                    "error_where": _where_summary(true_rows),
+                    "udp_error_yaw_off": {f"{d:g}": _stat([v["udp_error_yaw_off"][f"{d:g}"] for v in true_rows])
+                                          for d in true_pose_yaw_offsets}}, "views": true_rows}}
                 for method, r in rows.items():
                     out[mode][method] = {"summary": _summary(r["views"], r["per_sheet"]),
                                          "shading_l1": shade_l1(character, toon, udp_pass, r["shading"]) if shading
@@ -336,7 +493,8 @@ def bench(sheets: int, seed: int, picture: Path | None, shading: bool = True, jo
         "recoloured": recoloured, "palette": palette,
         "joint_fine_levels": joint_fine_levels, "joint_min_gain": joint_min_gain,
         "separate_min_gain": separate_min_gain, "separate_fine_levels": separate_fine_levels,
-        "joint_free_yaws": joint_free_yaws,
+        "joint_free_yaws": joint_free_yaws, "separate_yaw_restarts": list(separate_yaw_restarts),
+        "start_at_true_yaw": start_at_true_yaw,
         "colour_weight": colour_weight, "sheets": sheets, "views_per_sheet": len(LABELS),
         "labels": list(LABELS),
         "modes": {"per_view": "each drawing its own pose (seeds 1000 * sheet + view)",
@@ -391,6 +549,14 @@ def main() -> int:
     ap.add_argument("--joint-free-yaws", default=None, choices=("none", "side", "all"),
                     help="the joint fit's first pose level: which labelled views keep their yaw free "
                          "(default: JOINT_FREE_YAWS)")
+    ap.add_argument("--true-pose-yaw-offsets", default="",
+                    help="also the fit's last step from the drawing's own pose with the yaw held these many degrees "
+                         "off the truth, comma separated (how much a yaw error alone costs; default: none)")
+    ap.add_argument("--separate-yaw-restarts", default=None,
+                    help="the separate fit's yaw restarts after its fine pose search, degrees, comma separated "
+                         "(default: SEPARATE_YAW_RESTARTS; '' none)")
+    ap.add_argument("--start-at-true-yaw", action="store_true",
+                    help="a probe: the separate fit's pose search started at the drawing's true yaw (one candidate)")
     args = ap.parse_args()
     modes = tuple(m.strip() for m in args.modes.split(",") if m.strip())
     if not modes or set(modes) - {"per_view", "turnaround"}:
@@ -400,10 +566,14 @@ def main() -> int:
                    tuple(m.strip() for m in args.methods.split(",") if m.strip()), args.colour_weight,
                    args.joint_part_weight, args.joint_fine_levels, args.recolour, args.palette,
                    args.joint_min_gain, args.first_sheet, args.separate_min_gain, args.separate_fine_levels,
-                   args.joint_free_yaws)
+                   args.joint_free_yaws,
+                   tuple(float(d) for d in args.true_pose_yaw_offsets.split(",") if d.strip()),
+                   None if args.separate_yaw_restarts is None else
+                   tuple(float(d) for d in args.separate_yaw_restarts.split(",") if d.strip()),
+                   args.start_at_true_yaw)
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(result, indent=1))
-    print(json.dumps({mode: {method: {"summary": r["summary"], "shading_l1": r["shading_l1"]}
+    print(json.dumps({mode: {method: {"summary": r["summary"], "shading_l1": r.get("shading_l1")}
                              for method, r in result[mode].items()} for mode in modes}, indent=1))
     return 0
 

@@ -3,7 +3,7 @@ drawing's own pose gives. Per view (a row): the drawing; the contours of the
 drawing (green) and of the fitted rig (magenta, the joint fit's camera and
 pose as a fit_sheet_bench.py JSON stored them); the contours of the drawing
 and of the rig in the drawing's own pose at its own yaw, the camera's scale
-and offset searched (cyan, ``fit_sheet_bench.true_pose_iou``). With the IoU
+and offset searched (cyan, ``fit_sheet_bench.true_pose_fit``). With the IoU
 and the joint cost (the fit's own, part term 0.5, at 256 px) of each.
 
 Usage: python benchmarks/fit_sheet_ceiling_picture.py [--json benchmarks/results/fit_sheet_s10_base.json]

@@ -14,8 +14,11 @@ ratios against the first: the toon pass before session 9's cuts (the alpha
 test in every draw, skinning in the draw), as ``conrt sheet`` draws it now
 (no alpha test where nothing is discarded) and as the fitter draws it
 (``ToonPass(skin_once=True)``: each pose skinned once, ``--views`` cameras a
-pose as a joint fit's process draws a trial), interleaved ``--rounds``
-times, with a check that all give the same pixels. Run from an older checkout (no ``skin_once``) it times the
+pose as a joint fit's process draws a trial), and the latter with the ink step
+on every pixel of the frame as before session 12 (``skin_once_ink_full_frame``;
+now only covered pixels are inked), interleaved per pose trial (since session
+12; before, per way and round), ``--rounds`` times, with a check that all give
+the same pixels. Run from an older checkout (no ``skin_once``) it times the
 first way alone: the same-machine baseline of a before/after.
 
 Usage: python benchmarks/toon_render_bench.py [--renders 200] [--size 128] [--views 2] [--rounds 3] [--json PATH]
@@ -80,8 +83,11 @@ def terms(fitter, trials, n: int) -> dict:
     # the ink pass alone, drawn again on the last G-buffer, out of the draw term
     t = time.process_time()
     for _ in range(len(trials)):
-        toon.fbo.use()
-        toon._screen_vao.render(vertices=3)
+        if hasattr(toon, "draw_ink"):  # the pass's own step 2 (session 12: covered pixels only)
+            toon.draw_ink()
+        else:  # a checkout before it: the full-frame step
+            toon.fbo.use()
+            toon._screen_vao.render(vertices=3)
     ctx.finish()
     clock["ink"] = time.process_time() - t
     clock["draw"] -= clock["ink"]
@@ -102,20 +108,32 @@ def _with_alpha_test(toon, ctx):
     return toon
 
 
+def _ink_full_frame(toon):
+    """``toon`` inking every pixel of the frame, as before session 12 (the outline
+    shader on the background too; the same pixels: tests/shaders/test_toon_fit_paths.py)."""
+    toon.draw_ink = lambda: type(toon).draw_ink(toon, covered_only=False)  # the instance attribute shadows it
+    return toon
+
+
 def ways(ctx, character, n: int) -> dict:
     """The toon passes to compare: before this session's cuts (the alpha test
     always, skinning in the draw), as ``conrt sheet`` draws now (no alpha test
     where nothing is discarded) and as the fitter draws (``skin_once``); from
-    a checkout without them, only the pass as it is."""
+    a checkout without them, only the pass as it is. All with the fitter's ink
+    (``FIT_INK``: every inner line; before session 12 the toon pass's default)."""
+    from conrt.runtime.app.sheet_fit import FIT_INK
     from conrt.shaders import ToonPass
 
     try:
-        once = ToonPass(ctx, n, n, skin_once=True)
+        once = ToonPass(ctx, n, n, FIT_INK, skin_once=True)
     except TypeError:  # a checkout before skin_once (a baseline run)
-        toon = ToonPass(ctx, n, n)
+        toon = ToonPass(ctx, n, n, FIT_INK)
         toon.set_character(character)
         return {"skin_in_draw": toon}
-    out = {"alpha_test_skin_in_draw": ToonPass(ctx, n, n), "skin_in_draw": ToonPass(ctx, n, n), "skin_once": once}
+    out = {"alpha_test_skin_in_draw": ToonPass(ctx, n, n, FIT_INK), "skin_in_draw": ToonPass(ctx, n, n, FIT_INK),
+           "skin_once": once}
+    if hasattr(once, "draw_ink"):  # session 12's ink step against the full-frame one, both skinned once
+        out["skin_once_ink_full_frame"] = _ink_full_frame(ToonPass(ctx, n, n, FIT_INK, skin_once=True))
     for toon in out.values():
         toon.set_character(character)
     if out["skin_in_draw"].geometry.alpha_rule:  # the character has alpha rules: no variant to compare
@@ -125,25 +143,36 @@ def ways(ctx, character, n: int) -> dict:
     return out
 
 
-def compare(fitter, passes: dict, trials, n: int, rounds: int) -> dict:
-    """CPU ms per render (the fitter's render_toon with each pass in turn,
-    interleaved ``rounds`` times against the load's drift), and whether each
-    way gave the first way's pixels."""
+def compare(fitter, passes: dict, trials, n: int, rounds: int, views: int) -> dict:
+    """CPU ms per render (the fitter's render_toon with each pass in turn), and
+    whether each way gave the first way's pixels. Interleaved per pose trial
+    (its ``views`` cameras), the ways' order rotating from trial to trial, so
+    the load's drift falls on every way alike; ``rounds`` times over the trials."""
     times = {k: [] for k in passes}
-    first, same = None, {}
+    keys = list(passes)
+    same = {k: True for k in passes}
+    for toon in passes.values():  # warm-up
+        fitter._toons[n] = toon
+        fitter.render_toon(trials[0], n)
     for _ in range(rounds):
-        for key, toon in passes.items():
-            fitter._toons[n] = toon
-            fitter._poses.clear()
-            fitter.render_toon(trials[0], n)  # warm-up
-            t = time.process_time()
-            outs = [fitter.render_toon(p, n) for p in trials]
-            toon.ctx.finish()
-            times[key].append(1000 * (time.process_time() - t) / len(trials))
-            if first is None:
-                first = outs
-            same[key] = all(np.array_equal(a[0], b[0]) and np.array_equal(a[1], b[1]) for a, b in zip(first, outs))
-    base = next(iter(times))
+        spent = {k: 0.0 for k in passes}
+        fitter._poses.clear()
+        for g in range(0, len(trials), views):
+            group = trials[g:g + views]
+            first = None
+            for r in range(len(keys)):
+                key = keys[(g // views + r) % len(keys)]
+                fitter._toons[n] = passes[key]
+                t = time.process_time()
+                outs = [fitter.render_toon(p, n) for p in group]  # each read back: the draw is done
+                spent[key] += time.process_time() - t
+                if first is None:
+                    first = outs
+                same[key] &= all(np.array_equal(a[0], b[0]) and np.array_equal(a[1], b[1])
+                                 for a, b in zip(first, outs))
+        for k in passes:
+            times[k].append(1000 * spent[k] / len(trials))
+    base = keys[0]
     return {key: {"ms": [round(x, 3) for x in v], "median_ms": float(np.median(v)),
                   "ratio_to_" + base: float(np.median(np.array(v) / np.array(times[base]))),
                   "same_pixels": same[key]} for key, v in times.items()}
@@ -155,7 +184,7 @@ def main(argv=None) -> int:
     ap.add_argument("--size", type=int, default=128)
     ap.add_argument("--views", type=int, default=2, help="cameras per pose trial (a joint fit's views per process)")
     ap.add_argument("--seed", type=int, default=900001)
-    ap.add_argument("--rounds", type=int, default=3, help="interleaved timing rounds per way")
+    ap.add_argument("--rounds", type=int, default=3, help="timing rounds over the trials (ways interleaved per trial)")
     ap.add_argument("--json", type=Path)
     args = ap.parse_args(argv)
 
@@ -178,11 +207,14 @@ def main(argv=None) -> int:
             for key, toon in passes.items():
                 fitter._toons[args.size] = toon
                 split[key] = terms(fitter, trials, args.size)
-            ms = compare(fitter, passes, trials, args.size, args.rounds)
+            ms = compare(fitter, passes, trials, args.size, args.rounds, args.views)
             for toon in passes.values():
                 toon.release()
     finally:
         release_context(ctx)
+    if "skin_once_ink_full_frame" in ms:  # session 12: the render with the covered-only ink step / the full-frame one
+        now, before = (np.array(ms[k]["ms"]) for k in ("skin_once", "skin_once_ink_full_frame"))
+        ms["skin_once"]["ratio_to_skin_once_ink_full_frame"] = float(np.median(now / before))
     result = {"what": "CPU ms per toon render of the fit (SheetFitter.render_toon)",
               "size": args.size, "renders": len(trials), "views_per_pose": args.views,
               "vertices": character.mesh.num_vertices, "triangles": character.mesh.num_triangles,

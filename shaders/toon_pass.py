@@ -201,6 +201,12 @@ class ToonPass:
             self._inked.filter = (moderngl.NEAREST, moderngl.NEAREST)
             self._inked_fbo = ctx.framebuffer(color_attachments=[self._inked])
             self._targets += [self._inked_fbo, self._inked]
+        # step 2 draws into its target with step 1's depth buffer (read, never written): the
+        # depth test leaves the background's pixels out (glsl/toon_outline.glsl)
+        ink_target = self.texture if self._inked is None else self._inked
+        self._ink_fbo = ctx.framebuffer(color_attachments=[ink_target], depth_attachment=self._depth)
+        self._ink_fbo.depth_mask = False
+        self._targets.insert(0, self._ink_fbo)
 
     @current
     def set_character(self, character: Character) -> None:
@@ -300,11 +306,29 @@ class ToonPass:
             self._draw_blend_layers(solid, layers)
         self.ctx.front_face = "ccw"  # leave the GL default for whoever draws next
 
-        # Step 2: outlines inside the silhouette, composite to the output.
-        inked = self._inked_fbo if self._resolve is not None else self.fbo
-        inked.use()
-        inked.viewport = (0, 0, k * self.width, k * self.height)
-        ctx.disable(moderngl.DEPTH_TEST)
+        self.draw_ink()
+        if self._resolve is not None:
+            self._resolve.run(self._inked, self.fbo, self.size)
+
+    @current
+    def draw_ink(self, covered_only: bool = True) -> None:
+        """Step 2: outlines inside the silhouette, composited to the output, from step 1's
+        colour and G-buffer. Only covered pixels are shaded (step 1's depth, tested:
+        glsl/toon_outline.glsl); the background keeps the clear, (0, 0, 0, 0), what the
+        shader writes there: the same pixels as on the whole frame, without the shader
+        on the background (docs/fit_sheet.md, session 12). ``covered_only=False``: the
+        shader on every pixel, as before (benchmarks and tests compare the two)."""
+        ctx, st, k = self.ctx, self.style, self.antialias
+        target = self._inked_fbo if self._resolve is not None else self.fbo
+        if covered_only:
+            target.clear(0.0, 0.0, 0.0, 0.0)
+            target = self._ink_fbo  # the same colour target with step 1's depth buffer
+            ctx.enable_only(moderngl.DEPTH_TEST)
+            ctx.depth_func = ">="
+        else:
+            ctx.disable(moderngl.DEPTH_TEST)
+        target.use()
+        target.viewport = (0, 0, k * self.width, k * self.height)
         self._color.use(2)
         self._gbuf.use(3)
         out = self.outline
@@ -317,8 +341,8 @@ class ToonPass:
         out["u_resolved_only"].value = bool(st.resolved_only)
         out["u_ink"].value = tuple(float(x) for x in st.ink)
         self._screen_vao.render(moderngl.TRIANGLES, vertices=3)
-        if self._resolve is not None:
-            self._resolve.run(self._inked, self.fbo, self.size)
+        ctx.depth_func = "<"
+        ctx.disable(moderngl.DEPTH_TEST)
 
     def _holds(self, pose: Pose) -> bool:
         """skin_once: True when :attr:`_skinned` already holds ``pose``: the same

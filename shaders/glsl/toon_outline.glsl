@@ -18,6 +18,11 @@
 // boundary needs the other part on at least RESOLVED_PARTS of them.
 
 #if defined VERTEX_SHADER
+// Drawn with step 1's depth buffer attached and the test ">=": the triangle lies at
+// window depth 1 - 2^-24, in front of the cleared background (1.0) and behind every
+// covered pixel (a drawn surface is nearer than 1.0), so only covered pixels run this
+// shader; the background keeps the target's clear (0, 0, 0, 0), what it would write.
+#define FULLSCREEN_DEPTH 0.99999988079071044921875  // 1 - 2^-23 in clip space
 #include "include/fullscreen_triangle.glsl"
 
 #elif defined FRAGMENT_SHADER

@@ -78,7 +78,7 @@ def test_output_folder_is_a_sheet_the_runtime_reads(fitted, character):
 
 def test_fit_json_says_where_the_time_went(fitted):
     """Per view: seconds and toon renders of every stage of the fit, which add
-    up to (at most) the view's time."""
+    up to (at most) the view's time; and the fit's process CPU seconds."""
     out, made = fitted
     report = json.loads((out / "fit.json").read_text())
     for stem in made:
@@ -87,6 +87,7 @@ def test_fit_json_says_where_the_time_went(fitted):
         assert list(stages) == ["yaws", "camera", "pose", "legs", "pose_fine", "warp"]
         assert all(s["renders"] > 0 and s["s"] > 0 for s in stages.values()), stages
         assert sum(s["s"] for s in stages.values()) <= view["seconds"] + 0.05
+        assert view["cpu_s"] > 0
 
 
 def test_fit_json_says_drawings_in_the_rig_colours_kept_their_palette(fitted):

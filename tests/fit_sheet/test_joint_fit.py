@@ -57,6 +57,7 @@ def test_joint_stages_share_the_sheet_search(both_fits):
     for f in joint:
         assert list(f.stages) == ["yaws", "camera", "joint_pose", "joint_legs", "joint_pose_fine", "warp"]
         assert f.seconds == pytest.approx(sum(t for t, _ in f.stages.values()), abs=1e-6)
+        assert f.cpu_seconds is None  # the sheet's searches served every view at once: no CPU of its own
     # the joint stages are the sheet's, each view carrying an equal share
     assert len({f.stages["joint_pose"] for f in joint}) == 1
 

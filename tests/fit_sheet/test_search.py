@@ -63,6 +63,8 @@ def test_the_separate_search_settings_are_checked(gl_ctx, character):
         SheetFitter(gl_ctx, character, 128, 64, separate_fine_levels=3)
     with pytest.raises(ConfigError, match="joint free yaws 'sides': choose one of none, side, all"):
         SheetFitter(gl_ctx, character, 128, 64, joint_free_yaws="sides")
+    with pytest.raises(ConfigError, match=r"yaw restarts: degrees within \+-30 \(not 0\), got \(0.0, 4.0\)"):
+        SheetFitter(gl_ctx, character, 128, 64, separate_yaw_restarts=(0.0, 4.0))
 
 
 def test_the_side_views_are_the_ones_whose_yaw_the_first_joint_level_frees():

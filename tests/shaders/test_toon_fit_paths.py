@@ -142,3 +142,29 @@ def test_skin_once_refuses_a_bad_pose_every_time(gl_ctx, character):
         for _ in range(2):
             with pytest.raises(InputError):
                 once.run(bad, camera)
+
+
+def _ink_full_frame(toon):
+    """Step 2 on every pixel of the frame (no depth test, as before session 12),
+    over the last render's G-buffer, into a target holding another colour."""
+    (toon._inked_fbo if toon._resolve is not None else toon.fbo).clear(1.0, 0.5, 0.25, 1.0)
+    toon.draw_ink(covered_only=False)
+    if toon._resolve is not None:
+        toon._resolve.run(toon._inked, toon.fbo, toon.size)
+    return toon.read()
+
+
+@pytest.mark.parametrize("alpha", ["with alpha rules", "opaque"])
+@pytest.mark.parametrize("antialias", [1, 2])
+def test_the_ink_step_on_covered_pixels_draws_the_full_frame_pixels(gl_ctx, character, alpha, antialias):
+    """The ink step shades only the pixels step 1 covered (its depth buffer,
+    tested against a triangle just in front of the cleared background); the
+    background keeps the clear. Byte for byte what the shader gives on every
+    pixel, BLEND layers' coverage and supersampled frames included."""
+    ch = character if alpha == "with alpha rules" else _opaque(character)
+    with _pass(gl_ctx, ch, antialias=antialias) as toon:
+        for pose in _poses(ch, 2, seed=2):
+            for camera in _cameras(ch, pose):
+                got = toon.run(pose, camera)
+                assert 0.05 < (got[..., 3] > 0).mean() < 0.95  # both covered and background pixels
+                assert np.array_equal(got, _ink_full_frame(toon))

@@ -1,0 +1,116 @@
+"""Issue #16's time aim as a user meets it: ``conrt fit-sheet --jobs 2`` on a
+4-view sheet, the whole command (Python start, imports, the worker processes,
+the written files), wall and CPU seconds of the command and its workers.
+
+The drawings are the fit-sheet benchmark's turnaround sheet 0
+(``fit_drawings.make_turnaround``, seed 900001, labels 0, 45, 90, 180, as
+``fit_sheet_bench.py``), written as PNG files. ``--baseline-pythonpath DIR``
+also runs another checkout's ``conrt`` (``DIR`` holding its ``conrt`` package
+tree, e.g. a ``git archive`` copy with the package folders linked under
+``conrt/``) the same way, the two interleaved round by round, so both meet the
+same load. The machine is shared: the load average before and after each run
+is recorded beside it (wall seconds mean little above a load of 2).
+
+Usage: python benchmarks/fit_sheet_cli_wall.py [--rounds 3] [--jobs 2] [--joint]
+       [--baseline-pythonpath DIR] [--json benchmarks/results/fit_sheet_cli_wall.json]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+LABELS = (0.0, 45.0, 90.0, 180.0)
+
+
+def write_sheet(folder: Path, seed: int, sheet: int) -> Path:
+    """The benchmark's turnaround sheet as PNG drawings in ``folder/drawings``; -> the character file."""
+    from PIL import Image
+
+    from conrt.characters.gltf_io import load_character, save_character
+    from conrt.characters.procedural import generate
+    from conrt.shaders import create_context, release_context
+    from conrt.training.fit_drawings import make_turnaround
+
+    path = folder / f"char_{seed}.glb"
+    save_character(generate(seed), path)
+    character = load_character(path)
+    (folder / "drawings").mkdir()
+    ctx = create_context("auto")
+    try:
+        for k, (drawing, _, _) in enumerate(make_turnaround(ctx, character, LABELS, sheet)):
+            Image.fromarray(drawing).save(folder / "drawings" / f"v{k}.png")
+    finally:
+        release_context(ctx)
+    return path
+
+
+def run_once(character: Path, folder: Path, jobs: int, joint: bool, pythonpath: str | None) -> dict:
+    """One ``conrt fit-sheet`` into a fresh output folder -> wall, CPU (the command and its workers), load."""
+    out = folder / "out"
+    if out.exists():
+        import shutil
+
+        shutil.rmtree(out)
+    env = dict(os.environ)
+    if pythonpath:
+        env["PYTHONPATH"] = pythonpath  # ahead of the venv's editable install: the other checkout's conrt
+    cmd = [sys.executable, "-m", "conrt", "fit-sheet", str(character), str(folder / "drawings"), "-o", str(out),
+           "--yaws", ",".join(f"{y:g}" for y in LABELS), "--jobs", str(jobs)] + (["--joint"] if joint else [])
+    load0 = os.getloadavg()[0]
+    c0 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    w0 = time.perf_counter()
+    done = subprocess.run(cmd, env=env, capture_output=True, text=True, cwd=folder)
+    wall = time.perf_counter() - w0
+    c1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    if done.returncode != 0:
+        raise RuntimeError(f"{' '.join(cmd)} failed ({done.returncode}):\n{done.stderr[-2000:]}")
+    views = json.loads((out / "fit.json").read_text())["views"]
+    return {"wall_s": round(wall, 2), "cpu_s": round(c1.ru_utime - c0.ru_utime + c1.ru_stime - c0.ru_stime, 2),
+            "load_avg_1min": [round(load0, 2), round(os.getloadavg()[0], 2)],
+            "views_iou_pose": [v["iou_pose"] for v in views.values()],
+            "views_cpu_s": [v.get("cpu_s") for v in views.values()]}
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--jobs", type=int, default=2)
+    ap.add_argument("--joint", action="store_true", help="conrt fit-sheet --joint")
+    ap.add_argument("--seed", type=int, default=900001)
+    ap.add_argument("--sheet", type=int, default=0)
+    ap.add_argument("--baseline-pythonpath", default=None,
+                    help="also run the conrt found on this PYTHONPATH (another checkout), interleaved")
+    ap.add_argument("--json", type=Path, default=ROOT / "benchmarks" / "results" / "fit_sheet_cli_wall.json")
+    args = ap.parse_args(argv)
+    ways = {"this": None, **({"baseline": args.baseline_pythonpath} if args.baseline_pythonpath else {})}
+    runs: dict[str, list] = {k: [] for k in ways}
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        character = write_sheet(folder, args.seed, args.sheet)
+        for r in range(args.rounds):
+            for key in (list(ways) if r % 2 == 0 else list(ways)[::-1]):
+                runs[key].append(run_once(character, folder, args.jobs, args.joint, ways[key]))
+                print(key, runs[key][-1], flush=True)
+    result = {"what": "conrt fit-sheet --jobs N on the fit-sheet benchmark's turnaround sheet (4 views), the whole "
+                      "command (benchmarks/fit_sheet_cli_wall.py)",
+              "seed": args.seed, "sheet": args.sheet, "jobs": args.jobs, "joint": args.joint, "cpus": os.cpu_count(),
+              "baseline_pythonpath": args.baseline_pythonpath, "runs": runs,
+              "median_wall_s": {k: statistics.median(r["wall_s"] for r in v) for k, v in runs.items()},
+              "median_cpu_s": {k: statistics.median(r["cpu_s"] for r in v) for k, v in runs.items()}}
+    args.json.parent.mkdir(parents=True, exist_ok=True)
+    args.json.write_text(json.dumps(result, indent=1) + "\n")
+    print(json.dumps({k: result[k] for k in ("median_wall_s", "median_cpu_s")}))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
