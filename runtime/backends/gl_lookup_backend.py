@@ -246,9 +246,8 @@ class GlLookupBackend(Backend):
         except ConfigError as exc:  # e.g. more views than the pass takes
             raise InputError(f"gl-lookup: {exc}") from exc
         self._out = (np.empty((1, views, 4, size, size), np.float32), np.empty((1, views, 1, size, size), np.float32))
-        if self.fusion == "onnxruntime" and self._fusion_key != (size, views):
-            self._open(self._graph(size, views))
-            self._fusion_key = (size, views)
+        # the table's fusion graph is opened by the first ``infer`` (``_table_session``), not here: a sheet
+        # shaded from exact correspondences never runs it (its export cost ~2 s of CPU per size and view count)
 
     def _graph(self, size: int, views: int, keep_seen: bool = False, inked: bool = True,
                shaded: bool = False) -> Path:
@@ -267,9 +266,16 @@ class GlLookupBackend(Backend):
         name = f"{self.model.cfg.name}-fusion{FUSION_FORMAT}-{tag}-{weights_fingerprint(self.model)}.onnx"
         return self.graphs.get(name, export)
 
-    def _open(self, path: Path) -> None:
-        # no spinning between runs matters here too: the GL thread (llvmpipe) needs the cores then
-        self.session = open_session(path, self.threads, self.providers)
+    def _table_session(self):
+        """The fusion graph for the table lookup (``infer``) at this sheet's size and views,
+        exported / opened on first use."""
+        size, views = self.cache.size, self.cache.views
+        with self._views_lock:
+            if self._fusion_key != (size, views):
+                # no spinning between runs matters here too: the GL thread (llvmpipe) needs the cores then
+                self.session = open_session(self._graph(size, views), self.threads, self.providers)
+                self._fusion_key = (size, views)
+            return self.session
 
     # -- per frame ------------------------------------------------------------
     def sample(self, udp: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -354,6 +360,16 @@ class GlLookupBackend(Backend):
             self._exports = ThreadPoolExecutor(1, thread_name_prefix="conrt-fusion-export")
         job = self._band_jobs[width] = self._exports.submit(make)
         return job
+
+    def wait_for_exports(self) -> None:
+        """Wait for the band graphs being exported (``_submit_band``); the frames after take them."""
+        with self._views_lock:
+            jobs = list(self._band_jobs.values())
+        for job in jobs:
+            try:
+                job.result()
+            except Exception:  # _band_session_locked logs it and runs the whole graph for that width
+                pass
 
     def _handover_buffers(self, size: int):
         """This thread's finish inputs (``BAND_HANDOVER``, whole frame) and the columns (first,
@@ -449,7 +465,7 @@ class GlLookupBackend(Backend):
         udp = np.ascontiguousarray(udp, dtype=np.float32)
         sampled, cover = self.sample(udp)
         if self.fusion == "onnxruntime":
-            return self.session.run(["rgba"], {"sampled": sampled, "cover": cover, "udp": udp})[0]
+            return self._table_session().run(["rgba"], {"sampled": sampled, "cover": cover, "udp": udp})[0]
         with torch.inference_mode():
             x = torch.from_numpy(udp)
             return self.model.fusion(torch.from_numpy(sampled), torch.from_numpy(cover),

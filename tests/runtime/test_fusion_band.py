@@ -94,6 +94,7 @@ def test_the_backend_shades_the_band_as_the_whole_frame(runtime_frames):
     unlit at 128² (whole graph only): judged inked here, as it is at 256²."""
     rt, frames = runtime_frames
     shader, backend = rt.shader, rt.shader.backend
+    assert backend.session is None  # exact correspondences only: the table's graph never exported nor opened
     with judged_inked(backend):
         assert backend._finish_session is not None
         got = {}
