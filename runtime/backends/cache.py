@@ -18,9 +18,10 @@ from typing import Callable
 log = logging.getLogger(__name__)
 
 # exported graphs kept in the onnx folder, the least recently used pruned beyond: an exact sheet's
-# gl-lookup takes up to 9 graphs a frame size (the whole graph, the finish, up to BAND_STEPS - 1
-# band widths), so `conrt bench`'s 128, 256 and 512 alone are ~25; with 16 kept, each such run
-# pruned graphs the next one exported again (~2 s of CPU each, some inside its timed frames)
+# gl-lookup takes ~5 graphs a frame size (the whole graph, the finish, the band widths its clip
+# reaches: gl_lookup_backend.BAND_STEPS), so `conrt bench`'s 128, 256 and 512 alone are ~15-20;
+# with 16 kept, each such run pruned graphs the next one exported again (~2 s of CPU each, some
+# inside its timed frames)
 GRAPHS_KEPT = 64
 
 

@@ -51,7 +51,11 @@ log = logging.getLogger(__name__)
 
 FUSIONS = ("onnxruntime", "torch")
 FUSION_FORMAT = 23  # bump when the exported fusion graph changes (part of the cached file name)
-BAND_STEPS = 8  # the views' band is a multiple of 1/BAND_STEPS of the frame wide: at most that many graphs per size
+# the views' band is a multiple of 1/BAND_STEPS of the frame wide (a graph per width, exported on first
+# need): 32 (8 px at 256²) keeps it close to the covered columns. The views' graph costs ~0.055 ms of
+# CPU a column at 256²; a walk frame needs ~130 columns, 8 steps made that 160, 32 make it 136: the
+# shading thread's ONNX Runtime 0.86x (docs/runtime.md, "Session 12"). A clip takes a few widths.
+BAND_STEPS = 32
 
 
 def default_threads() -> int:
@@ -384,8 +388,9 @@ class GlLookupBackend(Backend):
     def _infer_band(self, udp: np.ndarray, covered: np.ndarray, band_views) -> np.ndarray | None:
         """The banded fusion of one frame, or None (no band narrower than the frame, or its graph not
         ready): the views' half on the columns the character covers, the rest on the whole frame.
-        ``covered``: [W] bool, the columns any view covers; ``band_views(first, end)``: the views'
-        (sampled [1, M, 4, H, w], cover [1, M, 1, H, w]) on those columns, C-contiguous."""
+        ``covered``: [W] bool, the columns any view covers (or more: ``ViewsRead.covered_columns``
+        gives the covered box's); ``band_views(first, end)``: the views' (sampled [1, M, 4, H, w],
+        cover [1, M, 1, H, w]) on those columns, C-contiguous."""
         size, s = self.cache.size, self.model.fusion.score_scale
         step = max(s, size // BAND_STEPS // s * s)
         band = band_of_columns((udp[0, 3] > 0).any(0) | covered, size, s, step)
