@@ -56,6 +56,10 @@ FUSION_FORMAT = 23  # bump when the exported fusion graph changes (part of the c
 # CPU a column at 256²; a walk frame needs ~130 columns, 8 steps made that 160, 32 make it 136: the
 # shading thread's ONNX Runtime 0.86x (docs/runtime.md, "Session 12"). A clip takes a few widths.
 BAND_STEPS = 32
+# band graphs kept open at once, the least recently used closed beyond: each session holds its own
+# ONNX Runtime arena (~30-45 MB at 256², ~4x at 512²) and a clip may reach many widths; opening a
+# closed one again from the graph cache costs ~0.03 s of CPU
+BAND_SESSIONS = 8
 
 
 def default_threads() -> int:
@@ -329,7 +333,8 @@ class GlLookupBackend(Backend):
 
     def _band_session_locked(self, width: int, step: int):
         if width in self._bands:
-            return self._bands[width]
+            self._bands[width] = session = self._bands.pop(width)  # the most recently used last
+            return session
         first = not self._bands and not self._band_jobs
         job = self._band_jobs.get(width) or self._submit_band(width)
         if first:
@@ -349,6 +354,9 @@ class GlLookupBackend(Backend):
         if got != key:  # a graph for a sheet set before this one
             return None
         self._bands[width] = session
+        opened = [w for w, held in self._bands.items() if held is not None]
+        if len(opened) > BAND_SESSIONS:  # the least recently used goes (a frame that needs it opens it again)
+            del self._bands[opened[0]]
         return session
 
     def _submit_band(self, width: int):

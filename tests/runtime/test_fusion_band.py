@@ -169,3 +169,24 @@ def test_the_band_from_the_read_back_is_the_whole_graph(runtime_frames, box_read
         for a, b in zip(want, got):
             assert np.array_equal(a, b), np.abs(a - b).max()
             assert a[..., 3].max() > 0.5
+
+
+def test_band_graphs_beyond_the_kept_number_close_the_least_recently_used(runtime_frames, monkeypatch):
+    """``BAND_SESSIONS``: each open band graph holds its own ONNX Runtime arena, so beyond that
+    many the least recently used is closed; a frame that needs it again opens it again (from the
+    graph cache) and the whole graph shades it meanwhile."""
+    from conrt.runtime.backends import gl_lookup_backend
+
+    rt, _ = runtime_frames
+    backend = rt.shader.backend
+    monkeypatch.setattr(gl_lookup_backend, "BAND_SESSIONS", 1)
+    with judged_inked(backend):
+        backend._bands, backend._band_jobs = {}, {}  # a sheet's first band, whatever ran before
+        step, width = 8, 64
+        assert backend._band_session(width, step) is not None  # the first band waits for its graph
+        backend.wait_for_exports()  # its neighbours', started with it
+        assert backend._band_session(width + step, step) is not None
+        assert list(backend._bands) == [width + step]  # one kept: the other closed
+        assert backend._band_session(width, step) is None  # opened again in the background
+        backend.wait_for_exports()
+        assert backend._band_session(width, step) is not None and list(backend._bands) == [width]
