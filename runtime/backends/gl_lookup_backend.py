@@ -52,9 +52,10 @@ log = logging.getLogger(__name__)
 FUSIONS = ("onnxruntime", "torch")
 FUSION_FORMAT = 23  # bump when the exported fusion graph changes (part of the cached file name)
 # the views' band is a multiple of 1/BAND_STEPS of the frame wide (a graph per width, exported on first
-# need): 32 (8 px at 256²) keeps it close to the covered columns. The views' graph costs ~0.055 ms of
-# CPU a column at 256²; a walk frame needs ~130 columns, 8 steps made that 160, 32 make it 136: the
-# shading thread's ONNX Runtime 0.86x (docs/runtime.md, "Session 12"). A clip takes a few widths.
+# need): 32 (8 px at 256²) keeps it close to the covered columns. The views' graph costs ~0.03-0.055 ms
+# of CPU a column at 256² (benchmarks/band_width_bench.py); a walk frame needs ~130 columns, 8 steps
+# made that 160, 32 make it 136: the views' graph 0.84x, the shading threads' ONNX Runtime 0.86x
+# (docs/runtime.md, "Session 12"). A clip takes a few widths.
 BAND_STEPS = 32
 # band graphs kept open at once, the least recently used closed beyond: each session holds its own
 # ONNX Runtime arena (~30-45 MB at 256², ~4x at 512²) and a clip may reach many widths; opening a
