@@ -761,9 +761,10 @@ class ViewsRead:
         return sampled, cover
 
     def covered_columns(self) -> np.ndarray:
-        """[W] bool: the columns any view covers (``cover`` > 0 somewhere in them)."""
+        """[W] bool: the covered box's columns (the target's triangles): every column any view
+        covers (``cover`` > 0) lies in it, as every output is 0 outside the box. A band holding
+        them is exact (``fusion_graph.band_of_columns``), with no pass over the read-back's
+        coverage (~0.4 ms of the shading thread at 256²)."""
         covered = np.zeros(self.width, bool)
-        for g in range(self.planes.shape[1]):
-            count = min(GROUP, self.views - g * GROUP)
-            covered[self.cols] |= (self.planes[:count, g, ..., 3] > 0.0).any((0, 1))
+        covered[self.cols] = True
         return covered

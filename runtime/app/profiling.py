@@ -107,6 +107,9 @@ def measure_size(size: int, frames: int = 10, warmup: int = 2, backend: str = "a
         it = rt.frames(warmup + frames, sink=lambda f: to_straight_u8(f.rgba))
         for _ in range(warmup):
             next(it)
+        # the band graphs the warm-up frames asked for (gl-lookup exports them on a thread of its own,
+        # ~2 s of CPU each without a cached graph) are ready before the timed frames, not inside them
+        rt.shader.backend.wait_for_exports()
         exports0 = background_cpu()
         t0, cpu0 = time.perf_counter(), time.process_time()
         for f in it:

@@ -216,6 +216,10 @@ class Backend(ABC):
     def prepare_views(self) -> None:
         """Get ready for ``infer_views`` with the current sheet (e.g. export a graph) before the first frame."""
 
+    def wait_for_exports(self) -> None:
+        """Block until the graphs this backend exports in the background are ready (``conrt bench``
+        before its timed frames: a one-time export is not a frame's cost). Default: none."""
+
     def infer_read(self, udp: np.ndarray, read) -> np.ndarray:
         """``infer_views`` from the correspondence pass's read-back as it came
         (``shaders.correspondence_pass.ViewsRead``): laid out whole here; a backend

@@ -17,7 +17,12 @@ from typing import Callable
 
 log = logging.getLogger(__name__)
 
-GRAPHS_KEPT = 16  # exported graphs kept in the onnx folder (newest first; a size takes up to 3 fusion graphs)
+# exported graphs kept in the onnx folder, the least recently used pruned beyond: an exact sheet's
+# gl-lookup takes ~5 graphs a frame size (the whole graph, the finish, the band widths its clip
+# reaches: gl_lookup_backend.BAND_STEPS), so `conrt bench`'s 128, 256 and 512 alone are ~15-20;
+# with 16 kept, each such run pruned graphs the next one exported again (~2 s of CPU each, some
+# inside its timed frames)
+GRAPHS_KEPT = 64
 
 
 def default_cache_root() -> Path:
@@ -69,9 +74,15 @@ class GraphCache:
         return self._tmp is not None
 
     def get(self, name: str, export: Callable[[Path], object]) -> Path:
-        """The cached file ``name``, made by ``export(part_path)`` if missing."""
+        """The cached file ``name``, made by ``export(part_path)`` if missing; a file found is
+        touched, so ``prune`` drops the least recently used, not the first exported."""
         path = self.folder / name
-        if not path.exists():
+        if path.exists():
+            try:
+                os.utime(path)
+            except OSError:  # a read-only cache still serves the graph
+                pass
+        else:
             part = path.with_name(path.name + ".part")
             export(part)
             part.chmod(0o600)
@@ -80,7 +91,7 @@ class GraphCache:
         return path
 
     def prune(self) -> None:
-        """Keep only the newest ``GRAPHS_KEPT`` graphs (not in a temporary folder)."""
+        """Keep only the ``GRAPHS_KEPT`` most recently used graphs (not in a temporary folder)."""
         if self.temporary:
             return
         graphs = sorted(self.folder.glob("*.onnx"), key=lambda p: p.stat().st_mtime, reverse=True)

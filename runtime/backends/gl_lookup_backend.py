@@ -51,7 +51,16 @@ log = logging.getLogger(__name__)
 
 FUSIONS = ("onnxruntime", "torch")
 FUSION_FORMAT = 24  # bump when the exported fusion graph changes (part of the cached file name)
-BAND_STEPS = 8  # the views' band is a multiple of 1/BAND_STEPS of the frame wide: at most that many graphs per size
+# the views' band is a multiple of 1/BAND_STEPS of the frame wide (a graph per width, exported on first
+# need): 32 (8 px at 256²) keeps it close to the covered columns. The views' graph costs ~0.03-0.055 ms
+# of CPU a column at 256² (benchmarks/band_width_bench.py); a walk frame needs ~130 columns, 8 steps
+# made that 160, 32 make it 136: the views' graph 0.84x, the shading threads' ONNX Runtime 0.86x
+# (docs/runtime.md, "Session 12"). A clip takes a few widths.
+BAND_STEPS = 32
+# band graphs kept open at once, the least recently used closed beyond: each session holds its own
+# ONNX Runtime arena (~30-45 MB at 256², ~4x at 512²) and a clip may reach many widths; opening a
+# closed one again from the graph cache costs ~0.03 s of CPU
+BAND_SESSIONS = 8
 
 
 def default_threads() -> int:
@@ -247,9 +256,8 @@ class GlLookupBackend(Backend):
         except ConfigError as exc:  # e.g. more views than the pass takes
             raise InputError(f"gl-lookup: {exc}") from exc
         self._out = (np.empty((1, views, 4, size, size), np.float32), np.empty((1, views, 1, size, size), np.float32))
-        if self.fusion == "onnxruntime" and self._fusion_key != (size, views):
-            self._open(self._graph(size, views, table=True))
-            self._fusion_key = (size, views)
+        # the table's fusion graph is opened by the first ``infer`` (``_table_session``), not here: a sheet
+        # shaded from exact correspondences never runs it (its export cost ~2 s of CPU per size and view count)
 
     def _graph(self, size: int, views: int, keep_seen: bool = False, inked: bool = True,
                shaded: bool = False, table: bool = False) -> Path:
@@ -269,9 +277,16 @@ class GlLookupBackend(Backend):
         name = f"{self.model.cfg.name}-fusion{FUSION_FORMAT}-{tag}-{weights_fingerprint(self.model)}.onnx"
         return self.graphs.get(name, export)
 
-    def _open(self, path: Path) -> None:
-        # no spinning between runs matters here too: the GL thread (llvmpipe) needs the cores then
-        self.session = open_session(path, self.threads, self.providers)
+    def _table_session(self):
+        """The fusion graph for the table lookup (``infer``) at this sheet's size and views,
+        exported / opened on first use."""
+        size, views = self.cache.size, self.cache.views
+        with self._views_lock:
+            if self._fusion_key != (size, views):
+                # no spinning between runs matters here too: the GL thread (llvmpipe) needs the cores then
+                self.session = open_session(self._graph(size, views, table=True), self.threads, self.providers)
+                self._fusion_key = (size, views)
+            return self.session
 
     # -- per frame ------------------------------------------------------------
     def sample(self, udp: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -321,7 +336,8 @@ class GlLookupBackend(Backend):
 
     def _band_session_locked(self, width: int, step: int):
         if width in self._bands:
-            return self._bands[width]
+            self._bands[width] = session = self._bands.pop(width)  # the most recently used last
+            return session
         first = not self._bands and not self._band_jobs
         job = self._band_jobs.get(width) or self._submit_band(width)
         if first:
@@ -341,6 +357,9 @@ class GlLookupBackend(Backend):
         if got != key:  # a graph for a sheet set before this one
             return None
         self._bands[width] = session
+        opened = [w for w, held in self._bands.items() if held is not None]
+        if len(opened) > BAND_SESSIONS:  # the least recently used goes (a frame that needs it opens it again)
+            del self._bands[opened[0]]
         return session
 
     def _submit_band(self, width: int):
@@ -357,6 +376,16 @@ class GlLookupBackend(Backend):
         job = self._band_jobs[width] = self._exports.submit(make)
         return job
 
+    def wait_for_exports(self) -> None:
+        """Wait for the band graphs being exported (``_submit_band``); the frames after take them."""
+        with self._views_lock:
+            jobs = list(self._band_jobs.values())
+        for job in jobs:
+            try:
+                job.result()
+            except Exception:  # _band_session_locked logs it and runs the whole graph for that width
+                pass
+
     def _handover_buffers(self, size: int):
         """This thread's finish inputs (``BAND_HANDOVER``, whole frame) and the columns (first,
         end) its last band wrote; 0 everywhere else (outside the band no view covers, nor the
@@ -370,8 +399,9 @@ class GlLookupBackend(Backend):
     def _infer_band(self, udp: np.ndarray, covered: np.ndarray, band_views) -> np.ndarray | None:
         """The banded fusion of one frame, or None (no band narrower than the frame, or its graph not
         ready): the views' half on the columns the character covers, the rest on the whole frame.
-        ``covered``: [W] bool, the columns any view covers; ``band_views(first, end)``: the views'
-        (sampled [1, M, 4, H, w], cover [1, M, 1, H, w]) on those columns, C-contiguous."""
+        ``covered``: [W] bool, the columns any view covers (or more: ``ViewsRead.covered_columns``
+        gives the covered box's); ``band_views(first, end)``: the views' (sampled [1, M, 4, H, w],
+        cover [1, M, 1, H, w]) on those columns, C-contiguous."""
         size, s = self.cache.size, self.model.fusion.score_scale
         step = max(s, size // BAND_STEPS // s * s)
         band = band_of_columns((udp[0, 3] > 0).any(0) | covered, size, s, step)
@@ -451,7 +481,7 @@ class GlLookupBackend(Backend):
         udp = np.ascontiguousarray(udp, dtype=np.float32)
         sampled, cover = self.sample(udp)
         if self.fusion == "onnxruntime":
-            return self.session.run(["rgba"], {"sampled": sampled, "cover": cover, "udp": udp})[0]
+            return self._table_session().run(["rgba"], {"sampled": sampled, "cover": cover, "udp": udp})[0]
         with torch.inference_mode():
             x = torch.from_numpy(udp)
             return self.model.fusion_for("table")(torch.from_numpy(sampled), torch.from_numpy(cover),

@@ -210,10 +210,16 @@ def test_graph_cache_writes_owner_only_once_and_prunes(monkeypatch, tmp_path):
     assert stat.S_IMODE(path.stat().st_mode) == 0o600 and stat.S_IMODE(path.parent.stat().st_mode) == 0o700
     assert not list(path.parent.glob("*.part"))
     os.utime(path, (1, 1))  # the oldest
+    assert cache.get("a.onnx", export) == path and path.stat().st_mtime > 1  # a hit is a use: touched
+    os.utime(path, (1, 1))
     for k in range(GRAPHS_KEPT + 3):
         p = cache.get(f"g{k}.onnx", export)
         os.utime(p, (k + 10, k + 10))  # distinct ages
     assert len(list(path.parent.glob("*.onnx"))) == GRAPHS_KEPT and not path.exists()
+    # least recently used goes first: g3, the oldest left, used again outlives g4
+    assert cache.get("g3.onnx", export).exists() and len(calls) == GRAPHS_KEPT + 4
+    cache.get("new.onnx", export)
+    assert (path.parent / "g3.onnx").exists() and not (path.parent / "g4.onnx").exists()
     monkeypatch.setenv("CONRT_CACHE_DIR", "")
     off = GraphCache("onnx")
     tmp = off.get("x.onnx", export).parent

@@ -94,13 +94,14 @@ def test_the_backend_shades_the_band_as_the_whole_frame(runtime_frames):
     unlit at 128² (whole graph only): judged inked here, as it is at 256²."""
     rt, frames = runtime_frames
     shader, backend = rt.shader, rt.shader.backend
+    assert backend.session is None  # exact correspondences only: the table's graph never exported nor opened
     with judged_inked(backend):
         assert backend._finish_session is not None
         got = {}
         for banded in (False, True):
             backend.banded = banded
             got[banded] = [shader.shade(udp, views) for udp, views in frames]
-        assert len(backend._bands) == 1 and None not in backend._bands.values()  # the band graph ran
+        assert backend._bands and None not in backend._bands.values()  # the band graph ran
         for a, b in zip(got[False], got[True]):
             assert np.array_equal(a, b), np.abs(a - b).max()
 
@@ -122,7 +123,8 @@ def box_reads(runtime_frames):
 def test_the_read_back_lays_out_any_columns_as_the_whole_read(box_reads):
     """``ViewsRead`` (the frame loop's read-back, laid out on the shading thread): its whole
     arrays and any band of columns (inside, across and outside the covered box) are
-    ``read_views``' arrays, bit for bit; its covered columns are the views' ``cover`` > 0."""
+    ``read_views``' arrays, bit for bit; its covered columns (the box's) hold every column
+    with a view's ``cover`` > 0."""
     from conrt.errors import InputError
 
     for _, read, (sampled, cover) in box_reads:
@@ -135,8 +137,9 @@ def test_the_read_back_lays_out_any_columns_as_the_whole_read(box_reads):
             s, c = read.columns(first, end)
             assert s.flags.c_contiguous and c.flags.c_contiguous
             assert np.array_equal(s, sampled[..., first:end]) and np.array_equal(c, cover[..., first:end])
-        assert np.array_equal(read.covered_columns(), (cover[:, 0] > 0).any(1).any(0))
-        assert read.covered_columns().any()
+        covered, seen = read.covered_columns(), (cover[:, 0] > 0).any(1).any(0)
+        assert seen.any() and not (seen & ~covered).any()  # every column a view covers, ...
+        assert np.array_equal(np.flatnonzero(covered), np.arange(box.start, box.stop))  # ... the box's
         s, c = read  # unpacks as read_views' pair
         assert np.array_equal(s, sampled) and np.array_equal(c, cover)
     with pytest.raises(InputError, match="expected 0 <= first < end"):
@@ -153,6 +156,8 @@ def test_the_band_from_the_read_back_is_the_whole_graph(runtime_frames, box_read
         backend.banded = False
         want = [shader.shade(udp, views) for udp, _, views in box_reads]
         backend.banded = True
+        # these frames' band may be a width whose graph the frames before only started exporting
+        backend.wait_for_exports()
         banded = []  # per frame: whether the band graph shaded it (a width's graph may still be exported)
         infer_band = backend._infer_band
         backend._infer_band = lambda *a: banded.append(infer_band(*a)) or banded[-1]
@@ -160,7 +165,28 @@ def test_the_band_from_the_read_back_is_the_whole_graph(runtime_frames, box_read
             got = [shader.shade(udp, read) for udp, read, _ in box_reads]
         finally:
             del backend._infer_band
-        assert banded[0] is not None  # the first band of a sheet waits for its graph
+        assert banded[0] is not None  # the first band of a sheet waits for its graph; the others were waited for
         for a, b in zip(want, got):
             assert np.array_equal(a, b), np.abs(a - b).max()
             assert a[..., 3].max() > 0.5
+
+
+def test_band_graphs_beyond_the_kept_number_close_the_least_recently_used(runtime_frames, monkeypatch):
+    """``BAND_SESSIONS``: each open band graph holds its own ONNX Runtime arena, so beyond that
+    many the least recently used is closed; a frame that needs it again opens it again (from the
+    graph cache) and the whole graph shades it meanwhile."""
+    from conrt.runtime.backends import gl_lookup_backend
+
+    rt, _ = runtime_frames
+    backend = rt.shader.backend
+    monkeypatch.setattr(gl_lookup_backend, "BAND_SESSIONS", 1)
+    with judged_inked(backend):
+        backend._bands, backend._band_jobs = {}, {}  # a sheet's first band, whatever ran before
+        step, width = 8, 64
+        assert backend._band_session(width, step) is not None  # the first band waits for its graph
+        backend.wait_for_exports()  # its neighbours', started with it
+        assert backend._band_session(width + step, step) is not None
+        assert list(backend._bands) == [width + step]  # one kept: the other closed
+        assert backend._band_session(width, step) is None  # opened again in the background
+        backend.wait_for_exports()
+        assert backend._band_session(width, step) is not None and list(backend._bands) == [width]

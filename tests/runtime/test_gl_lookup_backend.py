@@ -200,4 +200,4 @@ def test_the_fusion_graph_runs_on_half_the_cores_unless_told(rt_model, monkeypat
         with create_backend("gl-lookup", rt_model, threads=threads) as backend:
             backend.encode_sheet(_sheet(2))
             assert backend.threads == want
-            assert backend.session.get_session_options().intra_op_num_threads == want
+            assert backend._table_session().get_session_options().intra_op_num_threads == want
