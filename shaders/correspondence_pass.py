@@ -105,6 +105,14 @@ EXACT_SLACK = 1e-5
 # Session 9 on the sample demo's 5 frames (L1 256² / 128², with the edge ink rule): without the
 # weights 0.0435 / 0.0707, 0.25 0.0406 / 0.0690, 0.5 0.0411 / 0.0691.
 CONTOUR_WEIGHT = 0.25
+# uninked: a contour texel is ink when its luma is below this x its own surface's colour beside the
+# band (a toon outline is the colour darkened; a lighter or equal texel is a rim light or the texture's
+# own detail, kept as drawn). Measured (L1 x flat, default; procedural turnaround toon n = 4 / Godette
+# toon 256² / 128², 6 frames a clip; before un-inking 0.297 / 0.2195 / 0.3327): every band texel
+# un-inked 0.2837 / 0.2207 / 0.3345, below 0.9 x 0.2832 / 0.2201 / 0.3335, below 0.7 x 0.2837 / 0.2199 /
+# 0.3369
+UNINK_DARKER = 0.9
+_LUMA = np.array((0.299, 0.587, 0.114), np.float32)  # = runtime.nn.sheet.LUMA (shaders do not import runtime)
 TARGET_EDGE_JUMP = 0.06  # = runtime.nn.lookup_net.EDGE_JUMP (tests/shaders check): shaders do not import runtime
 _ATTR_WIDTH = 4096  # texels per row of the per-vertex and per-triangle textures (= texel_of() in the GLSL)
 _MAX_TRIANGLES = 1 << 24  # the visibility buffer holds triangle id + 1 as an exact float32
@@ -212,9 +220,10 @@ def uninked(surface: np.ndarray, reference: np.ndarray, band: np.ndarray, reach:
     """An inked sheet's colours without its contour ink, once per sheet: ``surface`` [M, S, S, 4]
     (landmark xyz, w > 0.5 where shown), ``reference`` [M, S, S, 4] premultiplied, ``band`` [M, S, S]
     (``contour_band(surface, reach)``: where a toon sheet draws its outlines) -> (the reference with
-    each band texel's straight colour the alpha-weighted mean of its 8 neighbours' off the band **on
-    its own surface** (landmarks within ``TARGET_EDGE_JUMP`` of its own: not across the jump the band
-    marks), its alpha kept; filled [M, S, S] bool: the band texels that got one). ``reach`` rounds, a
+    each band texel's straight colour, where it is ink (luma below ``UNINK_DARKER`` x that colour's),
+    the alpha-weighted mean of its 8 neighbours' off the band **on its own surface** (landmarks
+    within ``TARGET_EDGE_JUMP`` of its own: not across the jump the band marks), its alpha kept;
+    filled [M, S, S] bool: the band texels with such neighbours, ink or not). ``reach`` rounds, a
     texel filled in one a neighbour in the next (the band reaches ``reach`` px from a contour); a
     texel with no same-surface texel off the band that near (a lock of hair all contour) keeps its
     colour. From the sheet's colours and surface map only: no ink mask of the rig's (a drawn sheet
@@ -239,7 +248,10 @@ def uninked(surface: np.ndarray, reference: np.ndarray, band: np.ndarray, reach:
                     same = ok[at] & (np.abs(padded_landmark[at] - landmark).max(-1) <= TARGET_EDGE_JUMP)
                     total += col[at] * same[..., None]
         new = todo & (total[..., 3] > 1e-6)
-        colour[new, :3] = total[new, :3] / total[new, 3:] * colour[new, 3:]
+        beside = total[..., :3] / np.maximum(total[..., 3:], 1e-6)  # straight
+        own = colour[..., :3] / np.maximum(colour[..., 3:], 1e-6)
+        ink = new & (own @ _LUMA < UNINK_DARKER * (beside @ _LUMA))
+        colour[ink, :3] = beside[ink] * colour[ink, 3:]
         known |= new
         filled |= new
     return colour, filled

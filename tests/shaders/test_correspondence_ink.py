@@ -90,7 +90,7 @@ def test_the_edge_threshold_is_the_fusions():
 
 
 def test_uninked_takes_the_same_surface_beside_the_band():
-    from conrt.shaders.correspondence_pass import TARGET_EDGE_JUMP, contour_band, uninked
+    from conrt.shaders.correspondence_pass import TARGET_EDGE_JUMP, UNINK_DARKER, contour_band, uninked
 
     surface = np.zeros((1, 12, 12, 4), np.float32)
     surface[0, 2:10, 2:10] = (0.5, 0.5, 0.5, 1.0)
@@ -113,6 +113,15 @@ def test_uninked_takes_the_same_surface_beside_the_band():
     np.testing.assert_allclose(plain[0][right], np.broadcast_to([0.3, 0.15, 0.05, 0.5], (right.sum(), 4)), atol=1e-6)
     np.testing.assert_array_equal(plain[0, 5, 11], inked[0, 5, 11])  # kept as drawn
     np.testing.assert_array_equal(plain[~band], inked[~band])
+    # a band texel no darker than UNINK_DARKER x its surface's colour is not ink (shading, a rim
+    # light): kept as drawn; below it, ink
+    shaded = reference.copy()
+    shaded[0, 2:10, 2, :3] *= UNINK_DARKER + 0.02  # the left silhouette
+    shaded[0, 2:10, 5, :3] *= UNINK_DARKER - 0.02  # the left side of the jump
+    kept, filled = uninked(surface, shaded, band)
+    np.testing.assert_array_equal(kept[0, :, 2], shaded[0, :, 2])
+    np.testing.assert_allclose(kept[0, 3:9, 5], reference[0, 3:9, 5], atol=1e-6)
+    assert filled[0, 2:10, 2].all()  # (at full weight: not ink, not weighted)
 
 
 def test_no_views_ink_off_the_targets_edges(gl_ctx, scene):
