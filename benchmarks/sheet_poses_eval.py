@@ -20,7 +20,10 @@ each target's head box, the default's mean |error| (premultiplied RGBA) and
 the share of it on pixels no sheet view sees (coverage), on the toon pass's
 lines (ink: where the toon and no-outline ground truths differ; both looks
 draw the same frames) and the whole face's error of each look (lighting:
-no-outline minus unlit; ink: toon minus no-outline).
+no-outline minus unlit; ink: toon minus no-outline); on toon and no-outline
+the error on and off the toon lines split by where the fusion draws
+(``l1_by_fusion_edges``: on its edges, ``target_edges``; in the fill's
+margin around them; inside).
 
 Usage: python benchmarks/sheet_poses_eval.py [--seeds 900000:900004] [--size 256] [--views 1,4,8]
        [--json benchmarks/results/sheet_poses_eval.json] [--picture docs/sheet_poses_faces.png]
@@ -86,11 +89,26 @@ def run_style(style: str, args, model) -> tuple[dict, dict, dict]:
         cover = torch.stack([s[1][:n].float().amax(0)[0] for s in samples])  # [J, S, S]
         g = shown["default"][n]
         faces[choice] = {"pred": {row: shown[row][n]["pred"] for row in ROWS[1:]}, "target": g["target"],
-                         "box": g["head_box"], "seen": cover > SEEN,
+                         "box": g["head_box"], "seen": cover > SEEN, "edges": fusion_edges(g["udp"]),
                          "jobs": [{"seed": chars[ci].seed, "target": t, **orbit(chars[ci].cameras[t])}
                                   for ci, t, _ in jobs]}
         t0 = time.time()
     return tables, grids, faces
+
+
+def fusion_edges(udp) -> tuple:
+    """Targets' UDP [J, 4, S, S] (xyz, alpha) -> (the fusion's edges, ``lookup_net.target_edges``: where
+    the refinement and ``ink_edges`` draw the target's lines; those grown by ``FILL_MARGIN`` px: the
+    fill's margin) [J, S, S] bool each."""
+    import torch
+    import torch.nn.functional as F
+
+    from conrt.runtime.nn.lookup_net import FILL_MARGIN, target_edges
+
+    u = udp.float()
+    edges = target_edges(torch.cat([u[:, :3] * u[:, 3:4], u[:, 3:4]], 1))
+    k = max(1, round(FILL_MARGIN * u.shape[-1] / 256))
+    return edges[:, 0] > 0.5, F.max_pool2d(edges, 2 * k + 1, 1, k)[:, 0] > 0.5
 
 
 def orbit(camera) -> dict:
@@ -134,6 +152,15 @@ def face_errors(faces: dict) -> dict:
                                        - faces["no-outline"][choice]["target"].float()).abs().amax(1) > INK_STEP)
                     r["l1_on_toon_lines"] = round(float(err[lines].sum()) / pixels, 5)
                     r["l1_off_toon_lines"] = round(float(err[inside & ~lines].sum()) / pixels, 5)
+                    # the same per face pixel by where the fusion draws: its edges (the target's lines:
+                    # refinement + ink_edges), the fill's margin around them, the rest
+                    edges, margin = f["edges"]
+                    off = inside & ~lines
+                    parts = {"lines, on the edges": lines & edges, "lines, off the edges": lines & ~edges,
+                             "off lines, on the edges": off & edges, "off lines, margin": off & margin & ~edges,
+                             "off lines, inside": off & ~margin}
+                    r["l1_by_fusion_edges"] = {k: round(float(err[m].sum()) / pixels, 5) for k, m in parts.items()}
+                    r["fusion_edges_pixels"] = {k: round(float(m.sum()) / pixels, 4) for k, m in parts.items()}
                 if row == "default":  # per job: which faces are worst, and why
                     r["jobs"] = []
                     for j, job in enumerate(f["jobs"]):
