@@ -232,28 +232,27 @@ def uninked(surface: np.ndarray, reference: np.ndarray, band: np.ndarray, reach:
     known = shown & ~band
     colour = reference.astype(np.float32)  # a copy
     filled = np.zeros_like(band)
-    landmark, s = surface[..., :3], surface.shape[1]
-    pad = lambda a: np.pad(a, ((0, 0), (1, 1), (1, 1)) + ((0, 0),) * (a.ndim - 3))  # noqa: E731
-    padded_landmark = pad(landmark)
+    m, s = band.shape[0], band.shape[1]
+    offsets = [(dy, dx) for dy in (-1, 0, 1) for dx in (-1, 0, 1) if dy or dx]
     for _ in range(reach):
-        todo = shown & ~known
-        if not todo.any():
+        k, y, x = np.nonzero(shown & ~known)  # only the band's texels (a few % of the sheet)
+        if not len(k):
             break
-        ok, col = pad(known), pad(colour)
-        total = np.zeros_like(colour)
-        for dy in (-1, 0, 1):
-            for dx in (-1, 0, 1):
-                if dy or dx:
-                    at = (slice(None), slice(1 + dy, 1 + dy + s), slice(1 + dx, 1 + dx + s))
-                    same = ok[at] & (np.abs(padded_landmark[at] - landmark).max(-1) <= TARGET_EDGE_JUMP)
-                    total += col[at] * same[..., None]
-        new = todo & (total[..., 3] > 1e-6)
-        beside = total[..., :3] / np.maximum(total[..., 3:], 1e-6)  # straight
-        own = colour[..., :3] / np.maximum(colour[..., 3:], 1e-6)
+        total = np.zeros((len(k), 4), np.float32)
+        for dy, dx in offsets:
+            ny, nx = y + dy, x + dx
+            inside = (ny >= 0) & (ny < s) & (nx >= 0) & (nx < s)
+            ny, nx = np.clip(ny, 0, s - 1), np.clip(nx, 0, s - 1)
+            same = inside & known[k, ny, nx] & (
+                np.abs(surface[k, ny, nx, :3] - surface[k, y, x, :3]).max(-1) <= TARGET_EDGE_JUMP)
+            total += colour[k, ny, nx] * same[:, None]
+        new = total[:, 3] > 1e-6
+        beside = total[:, :3] / np.maximum(total[:, 3:], 1e-6)  # straight
+        own = colour[k, y, x, :3] / np.maximum(colour[k, y, x, 3:], 1e-6)
         ink = new & (own @ _LUMA < UNINK_DARKER * (beside @ _LUMA))
-        colour[ink, :3] = beside[ink] * colour[ink, 3:]
-        known |= new
-        filled |= new
+        colour[k[ink], y[ink], x[ink], :3] = beside[ink] * colour[k[ink], y[ink], x[ink], 3:]
+        known[k[new], y[new], x[new]] = True
+        filled[k[new], y[new], x[new]] = True
     return colour, filled
 
 
