@@ -99,7 +99,8 @@ EXACT_SLACK = 1e-5
 # counts CONTOUR_WEIGHT of its colour and coverage off the edges (session 9's rule for every
 # contour texel). Measured (docs/conr_rt.md, "A view's contour ink, un-inked"; turnaround toon
 # sheets, seeds 900000-900003, n = 4, L1 x flat of the default / the plain lookup): session 9's
-# weights 0.297 / 0.459; un-inked at full weight 0.284 / 0.386, at weight 0.5 0.294, at 0.25 0.302
+# weights 0.297 / 0.459; un-inked (UNINK_DARKER) at full weight 0.283 / 0.386; every band texel
+# un-inked, ink or not: at full weight 0.284 / 0.386, at weight 0.5 0.294, at 0.25 0.302
 # (un-inked or not, the weight only hid a right colour); weight ~0 without un-inking 0.315; un-inked
 # on the target's edges too 0.310 (sharpness 0.81: the edges lose their ink); a band of 2 px 0.288.
 # Session 9 on the sample demo's 5 frames (L1 256² / 128², with the edge ink rule): without the
@@ -232,7 +233,7 @@ def uninked(surface: np.ndarray, reference: np.ndarray, band: np.ndarray, reach:
     known = shown & ~band
     colour = reference.astype(np.float32)  # a copy
     filled = np.zeros_like(band)
-    m, s = band.shape[0], band.shape[1]
+    s = band.shape[1]
     offsets = [(dy, dx) for dy in (-1, 0, 1) for dx in (-1, 0, 1) if dy or dx]
     for _ in range(reach):
         k, y, x = np.nonzero(shown & ~known)  # only the band's texels (a few % of the sheet)
