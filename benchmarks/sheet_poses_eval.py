@@ -10,7 +10,8 @@ largest of ``--views``). Two sheet-pose choices shade the SAME target frames
 - ``clip``: each sheet is n random other frames of the clip (the paper's protocol);
 - ``turnaround``: each sheet is the first n turnaround views (n = 1 the front).
 
-Rows, on the runtime's exact samples (the GL correspondence pass): the flat
+Rows, on the runtime's exact samples (the GL correspondence pass; ``--correspondence udp-nn``: from
+the views' UDPs only, as a sheet without camera files): the flat
 fill, the plain exact lookup (no network) and the default (the embedded
 weights with the runtime's rules: the sheet's judged look decides). Scores:
 L1, × flat, SSIM, face SSIM, sharpness.
@@ -69,7 +70,7 @@ def run_style(style: str, args, model) -> tuple[dict, dict, dict]:
     for choice in args.sheet_poses.split(","):
         chars = turn if choice == "turnaround" else clip_sheets(turn)
         jobs = eval_jobs(chars, args.targets)
-        samples = view_samples(chars, jobs, max(views), "exact", args.size, progress=False)
+        samples = view_samples(chars, jobs, max(views), args.correspondence, args.size, progress=False)
         log.info("%s, %s sheets: %d jobs, samples in %.0f s", style, choice, len(jobs), time.time() - t0)
         common = dict(views=views, targets=args.targets, progress=False, size=args.size, head_boxes=heads,
                       grid_rows=len(jobs))
@@ -265,6 +266,8 @@ def main(argv=None) -> int:
                          "draws since session 11: front, side left, back, side right, ...) or artist (front, 3/4 "
                          "left, side left, back, ...: the docs' table, session 11)")
     ap.add_argument("--face-views", type=int, default=4, help="view count of the face analysis and pictures")
+    ap.add_argument("--correspondence", choices=("exact", "udp-nn"), default="exact",
+                    help="the views' correspondences: their cameras (exact) or their UDPs only (udp-nn)")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--json", type=Path, default=ROOT / "benchmarks" / "results" / "sheet_poses_eval.json")
     ap.add_argument("--picture", type=Path, default=None,
@@ -291,6 +294,7 @@ def main(argv=None) -> int:
     result = {"machine": platform.processor() or platform.machine(), "cpus": os.cpu_count(),
               "load_before": round(os.getloadavg()[0], 2), "weights": path.name, "seeds": args.seeds,
               "size": args.size, "targets": args.targets, "threads": args.threads,
+              "correspondence": args.correspondence,
               "turnaround_order": args.turnaround_order, "styles": {}}
     pictures, faces = {}, {}
     for style in args.styles.split(","):
