@@ -50,7 +50,7 @@ from .onnx_backend import EXPORT_LOCK, OPSET, open_session, weights_fingerprint
 log = logging.getLogger(__name__)
 
 FUSIONS = ("onnxruntime", "torch")
-FUSION_FORMAT = 23  # bump when the exported fusion graph changes (part of the cached file name)
+FUSION_FORMAT = 24  # bump when the exported fusion graph changes (part of the cached file name)
 BAND_STEPS = 8  # the views' band is a multiple of 1/BAND_STEPS of the frame wide: at most that many graphs per size
 
 
