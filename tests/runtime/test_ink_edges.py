@@ -73,6 +73,11 @@ def test_the_ink_skips_silhouette_pixels_that_touch_the_background_only_at_a_cor
     assert mask[4, 4] == 1 and mask[0, 0] == 1 and mask[4, 0] == 1
     assert int((mask == 0).sum()) == 1
     torch.testing.assert_close(ink_edge_mask(edges * 0, alpha), edges * 0)
+    # from 384 px high the toon line is 2 px and reaches the corners: every edge kept
+    big = torch.nn.functional.interpolate(alpha, size=(384, 384), mode="nearest")
+    ones = torch.ones_like(big)
+    assert ink_edge_mask(ones, big).min() == 1
+    assert ink_edge_mask(ones[..., :383, :], big[..., :383, :]).min() < 1
 
 
 def test_fusionnet_draws_the_views_ink_on_inked_edges_only(monkeypatch):
