@@ -13,7 +13,9 @@ only the samples speak) per class of pixel, per face pixel:
 - ``lines``: the toon ground truth's own lines (toon and no-outline targets differ);
 - ``off, full-weight ink``: off those lines, where a view lends ink from a texel at full weight
   (not on its own contours: the contour weights do not reach it);
-- ``off, contour ink only``: the views' ink sampled there is all on their own contours (weight 0.25);
+- ``off, contour ink only``: the views' ink sampled there is all from texels at less than full weight
+  (a view's contour texels: weight 0.25 until session 12; since, only those with nothing of their
+  surface beside them, ``correspondence_pass.uninked``, the rest un-inked at full weight);
 - ``off, seen, no ink``: off the lines, seen, no view's ink sampled;
 - ``off, unseen``: off the lines, no view sees the point (the flat fill).
 
@@ -32,7 +34,7 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # before torch loads its Op
 ROOT = Path(__file__).resolve().parents[1]
 INK_STEP = 0.1  # premultiplied channel difference that counts as ink (sheet_poses_eval.INK_STEP)
 SEEN = 0.01  # cover above this: the view sees the point (sheet_poses_eval.SEEN)
-FULL = 0.5  # cover above this: a view's texel at full weight (an inked sheet's contour texels: 0.25)
+FULL = 0.5  # cover above this: a view's texel at full weight (an inked sheet's weighted contour texels: 0.25)
 CLASSES = ("lines", "off, full-weight ink", "off, contour ink only", "off, seen, no ink", "off, unseen")
 
 

@@ -10,7 +10,8 @@ largest of ``--views``). Two sheet-pose choices shade the SAME target frames
 - ``clip``: each sheet is n random other frames of the clip (the paper's protocol);
 - ``turnaround``: each sheet is the first n turnaround views (n = 1 the front).
 
-Rows, on the runtime's exact samples (the GL correspondence pass): the flat
+Rows, on the runtime's exact samples (the GL correspondence pass; ``--correspondence udp-nn``: from
+the views' UDPs only, as a sheet without camera files): the flat
 fill, the plain exact lookup (no network) and the default (the embedded
 weights with the runtime's rules: the sheet's judged look decides). Scores:
 L1, × flat, SSIM, face SSIM, sharpness.
@@ -20,7 +21,10 @@ each target's head box, the default's mean |error| (premultiplied RGBA) and
 the share of it on pixels no sheet view sees (coverage), on the toon pass's
 lines (ink: where the toon and no-outline ground truths differ; both looks
 draw the same frames) and the whole face's error of each look (lighting:
-no-outline minus unlit; ink: toon minus no-outline).
+no-outline minus unlit; ink: toon minus no-outline); on toon and no-outline
+the error on and off the toon lines split by where the fusion draws
+(``l1_by_fusion_edges``: on its edges, ``target_edges``; in the fill's
+margin around them; inside).
 
 Usage: python benchmarks/sheet_poses_eval.py [--seeds 900000:900004] [--size 256] [--views 1,4,8]
        [--json benchmarks/results/sheet_poses_eval.json] [--picture docs/sheet_poses_faces.png]
@@ -66,7 +70,7 @@ def run_style(style: str, args, model) -> tuple[dict, dict, dict]:
     for choice in args.sheet_poses.split(","):
         chars = turn if choice == "turnaround" else clip_sheets(turn)
         jobs = eval_jobs(chars, args.targets)
-        samples = view_samples(chars, jobs, max(views), "exact", args.size, progress=False)
+        samples = view_samples(chars, jobs, max(views), args.correspondence, args.size, progress=False)
         log.info("%s, %s sheets: %d jobs, samples in %.0f s", style, choice, len(jobs), time.time() - t0)
         common = dict(views=views, targets=args.targets, progress=False, size=args.size, head_boxes=heads,
                       grid_rows=len(jobs))
@@ -86,11 +90,26 @@ def run_style(style: str, args, model) -> tuple[dict, dict, dict]:
         cover = torch.stack([s[1][:n].float().amax(0)[0] for s in samples])  # [J, S, S]
         g = shown["default"][n]
         faces[choice] = {"pred": {row: shown[row][n]["pred"] for row in ROWS[1:]}, "target": g["target"],
-                         "box": g["head_box"], "seen": cover > SEEN,
+                         "box": g["head_box"], "seen": cover > SEEN, "edges": fusion_edges(g["udp"]),
                          "jobs": [{"seed": chars[ci].seed, "target": t, **orbit(chars[ci].cameras[t])}
                                   for ci, t, _ in jobs]}
         t0 = time.time()
     return tables, grids, faces
+
+
+def fusion_edges(udp) -> tuple:
+    """Targets' UDP [J, 4, S, S] (xyz, alpha) -> (the fusion's edges, ``lookup_net.target_edges``: where
+    the refinement and ``ink_edges`` draw the target's lines; those grown by ``FILL_MARGIN`` px: the
+    fill's margin) [J, S, S] bool each."""
+    import torch
+    import torch.nn.functional as F
+
+    from conrt.runtime.nn.lookup_net import FILL_MARGIN, target_edges
+
+    u = udp.float()
+    edges = target_edges(torch.cat([u[:, :3] * u[:, 3:4], u[:, 3:4]], 1))
+    k = max(1, round(FILL_MARGIN * u.shape[-1] / 256))
+    return edges[:, 0] > 0.5, F.max_pool2d(edges, 2 * k + 1, 1, k)[:, 0] > 0.5
 
 
 def orbit(camera) -> dict:
@@ -134,6 +153,15 @@ def face_errors(faces: dict) -> dict:
                                        - faces["no-outline"][choice]["target"].float()).abs().amax(1) > INK_STEP)
                     r["l1_on_toon_lines"] = round(float(err[lines].sum()) / pixels, 5)
                     r["l1_off_toon_lines"] = round(float(err[inside & ~lines].sum()) / pixels, 5)
+                    # the same per face pixel by where the fusion draws: its edges (the target's lines:
+                    # refinement + ink_edges), the fill's margin around them, the rest
+                    edges, margin = f["edges"]
+                    off = inside & ~lines
+                    parts = {"lines, on the edges": lines & edges, "lines, off the edges": lines & ~edges,
+                             "off lines, on the edges": off & edges, "off lines, margin": off & margin & ~edges,
+                             "off lines, inside": off & ~margin}
+                    r["l1_by_fusion_edges"] = {k: round(float(err[m].sum()) / pixels, 5) for k, m in parts.items()}
+                    r["fusion_edges_pixels"] = {k: round(float(m.sum()) / pixels, 4) for k, m in parts.items()}
                 if row == "default":  # per job: which faces are worst, and why
                     r["jobs"] = []
                     for j, job in enumerate(f["jobs"]):
@@ -238,6 +266,8 @@ def main(argv=None) -> int:
                          "draws since session 11: front, side left, back, side right, ...) or artist (front, 3/4 "
                          "left, side left, back, ...: the docs' table, session 11)")
     ap.add_argument("--face-views", type=int, default=4, help="view count of the face analysis and pictures")
+    ap.add_argument("--correspondence", choices=("exact", "udp-nn"), default="exact",
+                    help="the views' correspondences: their cameras (exact) or their UDPs only (udp-nn)")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--json", type=Path, default=ROOT / "benchmarks" / "results" / "sheet_poses_eval.json")
     ap.add_argument("--picture", type=Path, default=None,
@@ -264,6 +294,7 @@ def main(argv=None) -> int:
     result = {"machine": platform.processor() or platform.machine(), "cpus": os.cpu_count(),
               "load_before": round(os.getloadavg()[0], 2), "weights": path.name, "seeds": args.seeds,
               "size": args.size, "targets": args.targets, "threads": args.threads,
+              "correspondence": args.correspondence,
               "turnaround_order": args.turnaround_order, "styles": {}}
     pictures, faces = {}, {}
     for style in args.styles.split(","):

@@ -87,20 +87,33 @@ SAME_SURFACE_STEPS = 1.0
 EXACT_SLACK = 1e-5
 # Inked sheets (set_sheet(..., inked=True)): a view draws its outline ink on its own contour
 # pixels (its silhouette, either side of a surface jump), which show the point's own surface
-# and pass same_surface; where the target has no edge (the demo's neck: sheet view 0's ink,
-# kept by the fusion's keep-seen rule where the toon pass draws skin) that ink is wrong. Off
-# the target's edges (the fusion's target_edges, the same threshold: TARGET_EDGE_JUMP) a
-# view's texels within a pixel (per 256 px of the side) of its contours (the same rule on
-# the view's surface map: a pixel next to nothing or to a landmark jump) count
-# CONTOUR_WEIGHT of their colour and coverage: a view that sees the point away from its
-# contours wins the fusion, and a point only contours see is less covered (the refinement
-# and the fill take the rest). On the target's edges the views' ink is right (the
-# refinement and lookup_net.ink_edges draw from it). Measured on the sample demo's 5 frames
-# against the toon pass (docs/conr_rt.md, "Inked sheets: a view's own contours and the
-# target's edges"), L1 256² / 128² with the edge ink rule: without the weights 0.0435 /
-# 0.0707, 0.25 0.0406 / 0.0690, 0.5 0.0411 / 0.0691; on the target's edges too, 256² 0.1:
-# 0.0565 (without the edge rule; 0.0517 without either).
+# and pass same_surface; where the target has no edge that ink is wrong (the demo's neck: sheet
+# view 0's ink, kept by the fusion's keep-seen rule where the toon pass draws skin; a turnaround's
+# faces, whose sides the side views see only along their silhouettes: 17.5 % of the face pixels).
+# So each view's texels within a pixel (per 256 px of the side) of its contours (the fusion's
+# target_edges rule on the view's surface map, the same threshold TARGET_EDGE_JUMP: a pixel next
+# to nothing or to a landmark jump) are un-inked once per sheet (``uninked``: the colour of the
+# same surface beside the band) and, off the target's edges, sampled as that colour at full
+# weight; on the target's edges, where the ink is right (the refinement and lookup_net.ink_edges
+# draw from it), as drawn. A contour texel with no same-surface colour beside it keeps its ink and
+# counts CONTOUR_WEIGHT of its colour and coverage off the edges (session 9's rule for every
+# contour texel). Measured (docs/conr_rt.md, "A view's contour ink, un-inked"; turnaround toon
+# sheets, seeds 900000-900003, n = 4, L1 x flat of the default / the plain lookup): session 9's
+# weights 0.297 / 0.459; un-inked (UNINK_DARKER) at full weight 0.283 / 0.386; every band texel
+# un-inked, ink or not: at full weight 0.284 / 0.386, at weight 0.5 0.294, at 0.25 0.302
+# (un-inked or not, the weight only hid a right colour); weight ~0 without un-inking 0.315; un-inked
+# on the target's edges too 0.310 (sharpness 0.81: the edges lose their ink); a band of 2 px 0.288.
+# Session 9 on the sample demo's 5 frames (L1 256² / 128², with the edge ink rule): without the
+# weights 0.0435 / 0.0707, 0.25 0.0406 / 0.0690, 0.5 0.0411 / 0.0691.
 CONTOUR_WEIGHT = 0.25
+# uninked: a contour texel is ink when its luma is below this x its own surface's colour beside the
+# band (a toon outline is the colour darkened; a lighter or equal texel is a rim light or the texture's
+# own detail, kept as drawn). Measured (L1 x flat, default; procedural turnaround toon n = 4 / Godette
+# toon 256² / 128², 6 frames a clip; before un-inking 0.297 / 0.2195 / 0.3327): every band texel
+# un-inked 0.2837 / 0.2207 / 0.3345, below 0.9 x 0.2832 / 0.2201 / 0.3335, below 0.7 x 0.2837 / 0.2199 /
+# 0.3369
+UNINK_DARKER = 0.9
+_LUMA = np.array((0.299, 0.587, 0.114), np.float32)  # = runtime.nn.sheet.LUMA (shaders do not import runtime)
 TARGET_EDGE_JUMP = 0.06  # = runtime.nn.lookup_net.EDGE_JUMP (tests/shaders check): shaders do not import runtime
 _ATTR_WIDTH = 4096  # texels per row of the per-vertex and per-triangle textures (= texel_of() in the GLSL)
 _MAX_TRIANGLES = 1 << 24  # the visibility buffer holds triangle id + 1 as an exact float32
@@ -180,6 +193,10 @@ def _unorm16(x: np.ndarray) -> np.ndarray:
     return np.round(np.clip(x, 0.0, 1.0) * 65535.0).astype(np.uint32)
 
 
+def _unorm8(x: np.ndarray) -> np.ndarray:
+    return np.round(np.clip(x, 0.0, 1.0) * 255.0).astype(np.uint32)
+
+
 def contour_band(surface: np.ndarray, reach: int = 1) -> np.ndarray:
     """``surface`` [M, S, S, 4] (landmark xyz, w > 0.5 where shown) -> [M, S, S] bool: the
     shown pixels within ``reach`` pixels of a contour of their view, the fusion's
@@ -199,19 +216,72 @@ def contour_band(surface: np.ndarray, reach: int = 1) -> np.ndarray:
     return ((hi - lo).max(-1) > TARGET_EDGE_JUMP) & shown
 
 
-def pack_sheet(surface: np.ndarray, reference: np.ndarray, weight: np.ndarray | None = None) -> np.ndarray:
+def uninked(surface: np.ndarray, reference: np.ndarray, band: np.ndarray, reach: int = 1
+            ) -> tuple[np.ndarray, np.ndarray]:
+    """An inked sheet's colours without its contour ink, once per sheet: ``surface`` [M, S, S, 4]
+    (landmark xyz, w > 0.5 where shown), ``reference`` [M, S, S, 4] premultiplied, ``band`` [M, S, S]
+    (``contour_band(surface, reach)``: where a toon sheet draws its outlines) -> (the reference with
+    each band texel's straight colour, where it is ink (luma below ``UNINK_DARKER`` x that colour's),
+    the alpha-weighted mean of its 8 neighbours' off the band **on its own surface** (landmarks
+    within ``TARGET_EDGE_JUMP`` of its own: not across the jump the band marks), its alpha kept;
+    filled [M, S, S] bool: the band texels with such neighbours, ink or not). ``reach`` rounds, a
+    texel filled in one a neighbour in the next (the band reaches ``reach`` px from a contour); a
+    texel with no same-surface texel off the band that near (a lock of hair all contour) keeps its
+    colour. From the sheet's colours and surface map only: no ink mask of the rig's (a drawn sheet
+    has none)."""
+    shown = surface[..., 3] > 0.5
+    known = shown & ~band
+    colour = reference.astype(np.float32)  # a copy
+    filled = np.zeros_like(band)
+    s = band.shape[1]
+    offsets = [(dy, dx) for dy in (-1, 0, 1) for dx in (-1, 0, 1) if dy or dx]
+    for _ in range(reach):
+        k, y, x = np.nonzero(shown & ~known)  # only the band's texels (a few % of the sheet)
+        if not len(k):
+            break
+        total = np.zeros((len(k), 4), np.float32)
+        for dy, dx in offsets:
+            ny, nx = y + dy, x + dx
+            inside = (ny >= 0) & (ny < s) & (nx >= 0) & (nx < s)
+            ny, nx = np.clip(ny, 0, s - 1), np.clip(nx, 0, s - 1)
+            same = inside & known[k, ny, nx] & (
+                np.abs(surface[k, ny, nx, :3] - surface[k, y, x, :3]).max(-1) <= TARGET_EDGE_JUMP)
+            total += colour[k, ny, nx] * same[:, None]
+        new = total[:, 3] > 1e-6
+        beside = total[:, :3] / np.maximum(total[:, 3:], 1e-6)  # straight
+        own = colour[k, y, x, :3] / np.maximum(colour[k, y, x, 3:], 1e-6)
+        ink = new & (own @ _LUMA < UNINK_DARKER * (beside @ _LUMA))
+        colour[k[ink], y[ink], x[ink], :3] = beside[ink] * colour[k[ink], y[ink], x[ink], 3:]
+        known[k[new], y[new], x[new]] = True
+        filled[k[new], y[new], x[new]] = True
+    return colour, filled
+
+
+def pack_sheet(surface: np.ndarray, reference: np.ndarray, weight: np.ndarray | None = None,
+               plain: np.ndarray | None = None) -> np.ndarray:
     """The resolve's one fetch per texel: ``surface`` [M, S, S, 4] (landmark
     xyz in 0..1, w > 0.5 where the pixel shows the character) and the
     premultiplied ``reference`` [M, S, S, 4] in 0..1 -> [M, S, S, 4] uint32 of
     16-bit unorm pairs (low, high): (x, y), (z, alpha), (r, g), (b, shown).
     16 bits: 1.5e-5 of the box (a pixel step is ~1e-3 or more), 1.5e-5 of a colour.
     ``shown``: 0 = nothing, else the texel's ``weight`` [M, S, S] in (0, 1] (an inked
-    sheet's contour texels, read by the INKED resolve; None = 1)."""
+    sheet's contour texels, read by the INKED resolve; None = 1).
+    ``plain`` [M, S, S, 4] premultiplied (inked sheets, the INKED resolve): the colours
+    without the contour ink (``uninked``), beside the reference's (the ink, used on the
+    target's edges): both straight at 8 bits (the sheets are 8-bit images; 2e-3 of a colour;
+    the resolve multiplies them by the 16-bit alpha) in the third and fourth words: (plain
+    r, g, b, ink r), (ink g, ink b, shown)."""
     w = 1.0 if weight is None else np.maximum(_unorm16(weight), 1)  # shown: never 0
     shown = (surface[..., 3] > 0.5).astype(np.uint32) * (np.uint32(65535) if weight is None else w)
     lm, ref = _unorm16(surface[..., :3]), _unorm16(reference)
+    if plain is None:
+        return np.stack([lm[..., 0] | lm[..., 1] << 16, lm[..., 2] | ref[..., 3] << 16,
+                         ref[..., 0] | ref[..., 1] << 16, ref[..., 2] | shown << 16], -1).astype(np.uint32)
+    straight = lambda c: c[..., :3] / np.maximum(c[..., 3:], 1e-6)  # noqa: E731 (alpha 0: colour 0)
+    p, ink = _unorm8(straight(plain)), _unorm8(straight(reference))
     return np.stack([lm[..., 0] | lm[..., 1] << 16, lm[..., 2] | ref[..., 3] << 16,
-                     ref[..., 0] | ref[..., 1] << 16, ref[..., 2] | shown << 16], -1).astype(np.uint32)
+                     p[..., 0] | p[..., 1] << 8 | p[..., 2] << 16 | ink[..., 0] << 24,
+                     ink[..., 1] | ink[..., 2] << 8 | shown << 16], -1).astype(np.uint32)
 
 
 @dataclass(frozen=True)
@@ -339,8 +409,10 @@ class CorrespondencePass:
         ``reference``: [M, 4, S, S] (or [1, M, 4, S, S]) premultiplied RGBA in
         the sheet's framing (``SheetCache.reference``). ``inked``: the sheet's
         look (``SheetCache.look.inked``): off the target's edges its views'
-        contour texels count ``CONTOUR_WEIGHT`` (``contour_band``); False: every
-        texel as drawn (the resolve without the INKED test, to the bit)."""
+        contour texels (``contour_band``) give their colour without the ink
+        (``uninked``; ``CONTOUR_WEIGHT`` where none is beside them), on the edges
+        their colour as drawn; False: every texel as drawn (the resolve without
+        the INKED test, to the bit)."""
         if self.geometry is None:
             raise InputError("CorrespondencePass.set_sheet called before set_character")
         reference = _as_numpy(reference, "reference")
@@ -400,10 +472,14 @@ class CorrespondencePass:
                 step = max(_pixel_step(surface[k]), EXACT_SLACK)
                 seen[k], slack[k] = step, EXACT_SLACK + SAME_SURFACE_STEPS * step
         self._tri_attrs = self._triangle_texture(attrs, seen)
-        weight = None
-        if self.inked:  # the views' own contour texels (where their ink is): CONTOUR_WEIGHT
-            weight = np.where(contour_band(surface, max(1, round(side / 256))), CONTOUR_WEIGHT, 1.0)
-        packed = pack_sheet(surface, reference.transpose(0, 2, 3, 1), weight)  # [M, S, S, 4], row 0 = top
+        weight = plain = None
+        reference = reference.transpose(0, 2, 3, 1)  # [M, S, S, 4], row 0 = top
+        if self.inked:  # the views' own contours (where their ink is): their colour without it off the edges
+            reach = max(1, round(side / 256))
+            band = contour_band(surface, reach)
+            plain, filled = uninked(surface, reference, band, reach)
+            weight = np.where(band & ~filled, CONTOUR_WEIGHT, 1.0)  # no same-surface colour near: less weight
+        packed = pack_sheet(surface, reference, weight, plain)
         self._surface.release()  # the float map is folded into the sheet texture
         self._surface = self.ctx.texture((side, side * m), 4, np.ascontiguousarray(packed).tobytes(), dtype="u4")
         self._surface.filter = (moderngl.NEAREST, moderngl.NEAREST)

@@ -49,7 +49,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..nn.lookup_net import SEES, TOUCHES, fill_unseen, ink_edges, luma, target_edges
+from ..nn.lookup_net import SEES, TOUCHES, fill_unseen, ink_edge_mask, ink_edges, luma, target_edges
 
 # the views' half (``FusionViewsGraph``) runs on a band of whole columns: reaching this
 # many of the scores' pooled pixels past every covered column (the score's two 3x3
@@ -271,7 +271,7 @@ class FastFusionGraph(nn.Module):
             kept = self.keep_seen_part(coverage, edges)
             rgba = rgba + kept * (seen_colour - rgba)
             if self.inked:  # on the edges the views' ink where darker (lookup_net.ink_edges)
-                rgba = ink_on_edges(rgba, edges, udp[:, 3:4], darkest, sampled4, cover4)
+                rgba = ink_on_edges(rgba, ink_edge_mask(edges, udp[:, 3:4]), udp[:, 3:4], darkest, sampled4, cover4)
             if f.nearest_fill:  # what no view sees, off the edges (lookup_net.fill_unseen)
                 rgba = fill_unseen(rgba, seen_colour, kept, edges, udp)
             if not self.inked and not self.shaded:

@@ -24,9 +24,11 @@
 // barycentrics (what the rasterizer would have done) and samples the view's
 // reference there from the texels that show the SAME surface point
 // (same_surface below): the view's colour and its coverage of the point.
-// INKED (with RESOLVE, inked sheets): a view's texels on its own contours
-// (their weight < 1 in the packed sheet, correspondence_pass.contour_band)
-// count only that weight off the target's edges, read from LANDMARK_MAP.
+// INKED (with RESOLVE, inked sheets): off the target's edges (read from
+// LANDMARK_MAP) a view's texels on its own contours give their colour without
+// the view's ink (correspondence_pass.uninked; the packed sheet holds both at
+// 8 bits), and those with none beside them count only their weight (< 1);
+// on the edges every texel as drawn.
 // LANDMARK_MAP: per target pixel its landmark (w = 1; 0 = background), from
 // the visibility buffer, for INKED's edge test.
 
@@ -206,9 +208,16 @@ vec4 same_surface(int k, ivec2 q, vec2 p, vec3 landmark, vec3 jx, vec3 jy, float
     vec2 d = vec2(q) + 0.5 - p;
     if ((t.w >> 16) == 0u || distance(shown, landmark + jx * d.x + jy * d.y) > tolerance + affine
         || distance(shown, landmark) > tolerance + pixel_step * length(d)) return vec4(0.0);
-    vec4 c = vec4(float(t.z & 0xFFFFu), float(t.z >> 16), float(t.w & 0xFFFFu), float(t.y >> 16)) * (1.0 / 65535.0);
 #if defined INKED
+    // straight (plain r, g, b, ink r), (ink g, b, shown) at 8 bits: the colour without the view's contour
+    // ink off the target's edges, as drawn on them (correspondence_pass.pack_sheet, uninked)
+    vec3 plain = vec3(float(t.z & 0xFFu), float((t.z >> 8) & 0xFFu), float((t.z >> 16) & 0xFFu));
+    vec3 ink = vec3(float(t.z >> 24), float(t.w & 0xFFu), float((t.w >> 8) & 0xFFu));
+    float alpha = float(t.y >> 16) * (1.0 / 65535.0);
+    vec4 c = vec4(mix(plain, ink, g_on_edge) * (alpha / 255.0), alpha);
     c *= mix(float(t.w >> 16) * (1.0 / 65535.0), 1.0, g_on_edge);  // the texel's weight: < 1 on the view's contours
+#else
+    vec4 c = vec4(float(t.z & 0xFFFFu), float(t.z >> 16), float(t.w & 0xFFFFu), float(t.y >> 16)) * (1.0 / 65535.0);
 #endif
     return c;
 }

@@ -55,6 +55,31 @@ def test_the_edges_take_the_darkest_view_where_it_is_darker():
     torch.testing.assert_close(ink_edges(rgba, d, edges, half)[0, :, 0, 0], torch.tensor([0.15, 0.15, 0.15, 0.5]))
 
 
+def test_the_ink_skips_silhouette_pixels_that_touch_the_background_only_at_a_corner():
+    from conrt.runtime.nn.lookup_net import ink_edge_mask
+
+    alpha = torch.zeros(1, 1, 8, 8)
+    alpha[0, 0, 2:7, 2:7] = 1.0  # a square, with a notch: (2, 6) background
+    alpha[0, 0, 2, 6] = 0.0
+    alpha[0, 0, :, 0] = 1.0  # a column along the frame's left border
+    edges = torch.ones(1, 1, 8, 8)  # every pixel an edge, to see what the mask takes away
+    mask = ink_edge_mask(edges, alpha)[0, 0]
+    # background pixels (0 alpha) and the ring's pixels with background beside them stay edges
+    assert mask[2, 2] == 1 and mask[4, 2] == 1 and mask[6, 4] == 1 and mask[2, 5] == 1 and mask[3, 6] == 1
+    assert mask[0, 3] == 1  # background
+    # inside, with background only at a corner: the square's inner corner by the notch
+    assert mask[3, 5] == 0
+    # inside, no background around (the frame's border is not background): unchanged
+    assert mask[4, 4] == 1 and mask[0, 0] == 1 and mask[4, 0] == 1
+    assert int((mask == 0).sum()) == 1
+    torch.testing.assert_close(ink_edge_mask(edges * 0, alpha), edges * 0)
+    # from 384 px high the toon line is 2 px and reaches the corners: every edge kept
+    big = torch.nn.functional.interpolate(alpha, size=(384, 384), mode="nearest")
+    ones = torch.ones_like(big)
+    assert ink_edge_mask(ones, big).min() == 1
+    assert ink_edge_mask(ones[..., :383, :], big[..., :383, :]).min() < 1
+
+
 def test_fusionnet_draws_the_views_ink_on_inked_edges_only(monkeypatch):
     model = nudged_model("conr-rt")
     s = 32

@@ -1,7 +1,9 @@
 """Inked sheets (``CorrespondencePass.set_sheet(..., inked=True)``): off the target's
-edges a view's texels on its own contours (where a toon sheet draws its ink) count
-``CONTOUR_WEIGHT``; on the target's edges, and on unlit sheets, every texel as drawn.
-Real UDP pass views of a procedural character, their UDP as the reference."""
+edges a view's texels on its own contours (where a toon sheet draws its ink) give the
+colour of their own surface beside the band (``uninked``), on the target's edges the
+colour as drawn; on unlit sheets every texel as drawn. Real UDP pass views of a
+procedural character, their UDP as the reference (a smooth colour per surface: the
+colour beside a texel is its own within the landmark step ``uninked`` allows)."""
 from __future__ import annotations
 
 import numpy as np
@@ -32,11 +34,23 @@ def scene(gl_ctx):
     return character, views, (target_pose, target_camera, target)
 
 
-def _run(gl_ctx, scene, inked, pose=None, camera=None):
+def _reference(scene, inked: bool = False) -> np.ndarray:
+    """The views' UDP as premultiplied RGBA [M, 4, S, S]; ``inked``: black ink (colour 0, alpha
+    kept) on each view's contour band, as a toon sheet draws its outlines."""
+    from conrt.shaders.correspondence_pass import contour_band
+
+    udp = np.stack([u for _, _, u in scene[1]]).astype(np.float32)  # [M, S, S, 4]
+    reference = udp.copy()
+    if inked:
+        reference[..., :3] *= ~contour_band(np.where(udp[..., 3:] > 0.5, udp, 0.0))[..., None]
+    return np.ascontiguousarray(reference.transpose(0, 3, 1, 2))
+
+
+def _run(gl_ctx, scene, inked, pose=None, camera=None, reference=None):
     from conrt.shaders.correspondence_pass import CorrespondencePass, SheetView
 
     character, views, (target_pose, target_camera, _) = scene
-    reference = np.stack([u.transpose(2, 0, 1) for _, _, u in views]).astype(np.float32)
+    reference = _reference(scene) if reference is None else reference
     with CorrespondencePass(gl_ctx, SIZE, SIZE) as p:
         p.set_character(character)
         p.set_sheet([SheetView("exact", camera=c, pose=q) for c, q, _ in views], reference, inked=inked)
@@ -75,36 +89,77 @@ def test_the_edge_threshold_is_the_fusions():
     assert TARGET_EDGE_JUMP == EDGE_JUMP
 
 
-def test_contour_texels_count_less_off_the_targets_edges(gl_ctx, scene):
-    from conrt.shaders.correspondence_pass import CONTOUR_WEIGHT
+def test_uninked_takes_the_same_surface_beside_the_band():
+    from conrt.shaders.correspondence_pass import TARGET_EDGE_JUMP, UNINK_DARKER, contour_band, uninked
 
-    unlit_sampled, unlit_cover = _run(gl_ctx, scene, False)
-    sampled, cover = _run(gl_ctx, scene, True)
+    surface = np.zeros((1, 12, 12, 4), np.float32)
+    surface[0, 2:10, 2:10] = (0.5, 0.5, 0.5, 1.0)
+    surface[0, 2:10, 6:10, 2] += 2 * TARGET_EDGE_JUMP  # two surfaces, a jump between columns 5 and 6
+    surface[0, 5, 11] = (0.1, 0.1, 0.1, 1.0)  # a speck all contour: nothing of its surface beside it
+    reference = np.zeros((1, 12, 12, 4), np.float32)
+    reference[0, 2:10, 2:6] = (0.2, 0.4, 0.6, 1.0)  # premultiplied
+    reference[0, 2:10, 6:10] = (0.3, 0.15, 0.05, 0.5)  # half covered: straight (0.6, 0.3, 0.1)
+    reference[0, 5, 11] = (0.9, 0.9, 0.9, 1.0)
+    band = contour_band(surface)
+    inked = reference.copy()
+    inked[..., :3] *= ~band[..., None]  # black ink on the band
+    plain, filled = uninked(surface, inked, band)
+    assert filled[0].sum() == band[0].sum() - 1 and not filled[0, 5, 11]
+    # each band texel the colour of its own side of the jump, its own alpha
+    left, right = band[0].copy(), band[0].copy()
+    left[:, 6:], right[:, :6] = False, False
+    np.testing.assert_allclose(plain[0][left], np.broadcast_to([0.2, 0.4, 0.6, 1.0], (left.sum(), 4)), atol=1e-6)
+    right &= filled[0]
+    np.testing.assert_allclose(plain[0][right], np.broadcast_to([0.3, 0.15, 0.05, 0.5], (right.sum(), 4)), atol=1e-6)
+    np.testing.assert_array_equal(plain[0, 5, 11], inked[0, 5, 11])  # kept as drawn
+    np.testing.assert_array_equal(plain[~band], inked[~band])
+    # a band texel no darker than UNINK_DARKER x its surface's colour is not ink (shading, a rim
+    # light): kept as drawn; below it, ink
+    shaded = reference.copy()
+    shaded[0, 2:10, 2, :3] *= UNINK_DARKER + 0.02  # the left silhouette
+    shaded[0, 2:10, 5, :3] *= UNINK_DARKER - 0.02  # the left side of the jump
+    kept, filled = uninked(surface, shaded, band)
+    np.testing.assert_array_equal(kept[0, :, 2], shaded[0, :, 2])
+    np.testing.assert_allclose(kept[0, 3:9, 5], reference[0, 3:9, 5], atol=1e-6)
+    assert filled[0, 2:10, 2].all()  # (at full weight: not ink, not weighted)
+
+
+def test_no_views_ink_off_the_targets_edges(gl_ctx, scene):
+    from conrt.shaders.correspondence_pass import CONTOUR_WEIGHT, TARGET_EDGE_JUMP
+
+    clean, clean_cover = _run(gl_ctx, scene, False)  # the views without ink, every texel as drawn
+    drawn, drawn_cover = _run(gl_ctx, scene, False, reference=_reference(scene, True))  # with, as drawn
+    sampled, cover = _run(gl_ctx, scene, True, reference=_reference(scene, True))  # with, un-inked
     edges = _target_edges(scene[2][2])
-    # on the target's edges every texel counts as drawn: the same samples to the bit
-    np.testing.assert_array_equal(cover[:, 0][:, edges], unlit_cover[:, 0][:, edges])
-    np.testing.assert_array_equal(sampled[:, :, edges], unlit_sampled[:, :, edges])
-    # off them a view's contour texels count CONTOUR_WEIGHT: never more coverage, never below
-    # the weight's share, and many pixels along the views' contours lose some
-    assert (cover <= unlit_cover + 1e-6).all()
-    lower = cover[:, 0] < unlit_cover[:, 0] - 1e-4
-    assert lower.sum() > 100, lower.sum()
-    ratio = cover[:, 0][lower] / unlit_cover[:, 0][lower]
+    seen = (clean_cover[:, 0] > 0) & (cover[:, 0] == clean_cover[:, 0])  # [M, H, W]
+    off, on = seen & ~edges, seen & edges
+    # (the view as drawn samples its ink there: the test can fail)
+    inked = off & (np.abs(drawn - clean).max(1) > 0.1)
+    assert inked.sum() > 100, inked.sum()
+    # off the target's edges each sample is its own surface's colour: a contour texel's colour is
+    # its neighbours' landmark, within TARGET_EDGE_JUMP of its own, stored at 8 bits (half a step)
+    error = np.abs(sampled - clean).max(1)
+    assert error[off].max() <= TARGET_EDGE_JUMP + 0.5 / 255 + 1e-5, error[off].max()
+    # on them the ink as drawn (8 bits)
+    np.testing.assert_allclose(sampled.transpose(0, 2, 3, 1)[on], drawn.transpose(0, 2, 3, 1)[on],
+                               atol=0.5 / 255 + 1e-5)
+    np.testing.assert_array_equal(cover[:, 0][:, edges], drawn_cover[:, 0][:, edges])
+    # contour texels with nothing of their surface beside them (thin parts at 96 px) count
+    # CONTOUR_WEIGHT: never more coverage, never below the weight's share
+    assert (cover <= clean_cover + 1e-6).all()
+    lower = cover[:, 0] < clean_cover[:, 0] - 1e-4
+    ratio = cover[:, 0][lower] / clean_cover[:, 0][lower]
     # (a sample under the resolve's 0.05 floor is not seen at all)
-    dropped = (cover[:, 0][lower] == 0) & (unlit_cover[:, 0][lower] * CONTOUR_WEIGHT < 0.05 + 1e-3)
+    dropped = (cover[:, 0][lower] == 0) & (clean_cover[:, 0][lower] * CONTOUR_WEIGHT < 0.05 + 1e-3)
     assert ((ratio >= CONTOUR_WEIGHT - 1e-3) | dropped).all()
-    full = np.isclose(ratio, CONTOUR_WEIGHT, atol=1e-3).sum()  # all 4 texels on a contour
-    assert full > 10, full
-    # where no texel of a view's footprint is on its contour, nothing changed
-    same = (cover[:, 0] == unlit_cover[:, 0]) & (unlit_cover[:, 0] > 0)
-    np.testing.assert_array_equal(sampled.transpose(0, 2, 3, 1)[same], unlit_sampled.transpose(0, 2, 3, 1)[same])
 
 
 def test_a_view_seen_from_its_own_camera_keeps_its_contours(gl_ctx, scene):
     """Target = view 0 as drawn: its contours are the target's edges, where the ink is right."""
     camera, pose, udp = scene[1][0]
-    unlit_sampled, unlit_cover = _run(gl_ctx, scene, False, pose, camera)
-    sampled, cover = _run(gl_ctx, scene, True, pose, camera)
-    # (up to the bilinear footprint's sliver of the next texel, off the edges: < 1e-4)
-    np.testing.assert_allclose(cover[0], unlit_cover[0], atol=1e-4)
-    np.testing.assert_allclose(sampled[0], unlit_sampled[0], atol=1e-4)
+    reference = _reference(scene, True)
+    drawn, drawn_cover = _run(gl_ctx, scene, False, pose, camera, reference)
+    sampled, cover = _run(gl_ctx, scene, True, pose, camera, reference)
+    # (up to the bilinear footprint's sliver of the next texel, off the edges: < 1e-4; colours at 8 bits)
+    np.testing.assert_allclose(cover[0], drawn_cover[0], atol=1e-4)
+    np.testing.assert_allclose(sampled[0], drawn[0], atol=0.5 / 255 + 1e-4)
