@@ -10,10 +10,11 @@ import torch.nn.functional as F
 from torch import nn
 
 from conrt.runtime.backends.gpu.status import tensorrt_status
+from conrt.runtime.backends.onnx_backend import EXPORT_LOCK
 
 
 def _export(module: nn.Module, args, path, *, opset=17, input_names, output_names, dynamic_axes=None):
-    with warnings.catch_warnings():
+    with EXPORT_LOCK, warnings.catch_warnings():  # one export at a time, as the runtime's background ones
         warnings.simplefilter("ignore")  # the TorchScript exporter's deprecation notice
         torch.onnx.export(module.eval(), args, str(path), dynamo=False, opset_version=opset,
                           input_names=input_names, output_names=output_names,

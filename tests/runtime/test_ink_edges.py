@@ -9,7 +9,7 @@ import numpy as np
 import torch
 
 from conrt.runtime.backends.fusion_graph import darkest_views, ink_on_edges
-from conrt.runtime.backends.onnx_backend import OPSET, open_session
+from conrt.runtime.backends.onnx_backend import EXPORT_LOCK, OPSET, open_session
 from conrt.runtime.nn import lookup_net
 from conrt.runtime.nn.lookup_net import TOUCHES, darkest_view, ink_edges, target_edges
 
@@ -144,7 +144,9 @@ def _inked_frame(s: int = 48):
 
 def _ort(module, feeds, tmp_path, name):
     path = tmp_path / f"{name}.onnx"
-    with torch.no_grad(), warnings.catch_warnings():
+    # the runtime's lock: a gl-lookup backend of an earlier test may still export a band graph on
+    # its background thread, and two TorchScript exports at once trip torch's global export flag
+    with EXPORT_LOCK, torch.no_grad(), warnings.catch_warnings():
         warnings.simplefilter("ignore")
         torch.onnx.export(module, tuple(feeds), str(path), input_names=["rgba", "sampled4", "cover4", "pose"],
                           output_names=["out"], opset_version=OPSET, dynamo=False, do_constant_folding=True)
