@@ -8,7 +8,6 @@ import torch
 
 from .conr_weights import fill
 from conrt.errors import ConfigError, InputError
-from conrt.runtime.nn import sheet as sh
 from conrt.runtime.backends import (available_backends, backend_names, create_backend,
                                     get_backend_class)
 from conrt.runtime.backends.onnx_backend import example_inputs, export_onnx, input_names
