@@ -350,7 +350,8 @@ def bench(sheets: int, seed: int, picture: Path | None, shading: bool = True, jo
                          joint_part_weight=joint_part_weight, joint_fine_levels=joint_fine_levels,
                          palette=palette, joint_min_gain=joint_min_gain, separate_min_gain=separate_min_gain,
                          separate_fine_levels=separate_fine_levels, joint_free_yaws=joint_free_yaws,
-                         separate_yaw_restarts=separate_yaw_restarts, limb_starts=limb_starts) as fitter, ToonPass(ctx, 256, 256) as toon, \
+                         separate_yaw_restarts=separate_yaw_restarts, limb_starts=limb_starts) as fitter, \
+                ToonPass(ctx, 256, 256) as toon, \
                 UdpPass(ctx, 256, 256) as udp_pass:
             toon.set_character(character)
             udp_pass.set_character(character)

@@ -65,7 +65,8 @@ def run_once(character: Path, folder: Path, jobs: int, joint: bool, pythonpath: 
     if pythonpath:
         env["PYTHONPATH"] = pythonpath  # ahead of the venv's editable install: the other checkout's conrt
     cmd = [sys.executable, "-m", "conrt", "fit-sheet", str(character), str(folder / "drawings"), "-o", str(out),
-           "--yaws", ",".join(f"{y:g}" for y in LABELS), "--jobs", str(jobs)] + (["--joint"] if joint else []) + list(extra)
+           "--yaws", ",".join(f"{y:g}" for y in LABELS), "--jobs", str(jobs)]
+    cmd += (["--joint"] if joint else []) + list(extra)
     load0 = os.getloadavg()[0]
     c0 = resource.getrusage(resource.RUSAGE_CHILDREN)
     w0 = time.perf_counter()
