@@ -302,7 +302,8 @@ def bench(sheets: int, seed: int, picture: Path | None, shading: bool = True, jo
           recoloured: bool = False, palette: str | None = None, joint_min_gain: float | None = None,
           first_sheet: int = 0, separate_min_gain: float | None = None,
           separate_fine_levels: int | None = None, joint_free_yaws: str | None = None,
-          true_pose_yaw_offsets=(), separate_yaw_restarts=None, start_at_true_yaw: bool = False) -> dict:
+          true_pose_yaw_offsets=(), separate_yaw_restarts=None, start_at_true_yaw: bool = False,
+          limb_starts=None) -> dict:
     """Per mode (``per_view``: each drawing its own pose, the issue's
     benchmark; ``turnaround``: one pose per sheet, shared by its 4 views) and
     per method (``separate``: ``conrt fit-sheet``; ``joint``: ``conrt
@@ -320,7 +321,7 @@ def bench(sheets: int, seed: int, picture: Path | None, shading: bool = True, jo
     from conrt.runtime.app.session import fit_sheet_udps
     from conrt.runtime.app.sheet_fit import (COLOUR_WEIGHT, JOINT_FINE_LEVELS, JOINT_MIN_GAIN, JOINT_PART_WEIGHT,
                                              JOINT_FREE_YAWS, PALETTE, PART_WEIGHT, SEPARATE_FINE_LEVELS,
-                                             SEPARATE_MIN_GAIN, SEPARATE_YAW_RESTARTS,
+                                             SEPARATE_LIMB_STARTS, SEPARATE_MIN_GAIN, SEPARATE_YAW_RESTARTS,
                                              FitParams, SheetFitter, downsample_drawing, fit_picture,
                                              prepare_drawing)
     from conrt.shaders import ToonPass, UdpPass, create_context, frame_character, release_context
@@ -343,12 +344,14 @@ def bench(sheets: int, seed: int, picture: Path | None, shading: bool = True, jo
     separate_fine_levels = SEPARATE_FINE_LEVELS if separate_fine_levels is None else separate_fine_levels
     joint_free_yaws = JOINT_FREE_YAWS if joint_free_yaws is None else joint_free_yaws
     separate_yaw_restarts = SEPARATE_YAW_RESTARTS if separate_yaw_restarts is None else separate_yaw_restarts
+    limb_starts = SEPARATE_LIMB_STARTS if limb_starts is None else limb_starts
     try:
         with SheetFitter(ctx, character, 256, part_weight=part_weight, colour_weight=colour_weight,
                          joint_part_weight=joint_part_weight, joint_fine_levels=joint_fine_levels,
                          palette=palette, joint_min_gain=joint_min_gain, separate_min_gain=separate_min_gain,
                          separate_fine_levels=separate_fine_levels, joint_free_yaws=joint_free_yaws,
-                         separate_yaw_restarts=separate_yaw_restarts) as fitter, ToonPass(ctx, 256, 256) as toon, \
+                         separate_yaw_restarts=separate_yaw_restarts, limb_starts=limb_starts) as fitter, \
+                ToonPass(ctx, 256, 256) as toon, \
                 UdpPass(ctx, 256, 256) as udp_pass:
             toon.set_character(character)
             udp_pass.set_character(character)
@@ -494,6 +497,7 @@ def bench(sheets: int, seed: int, picture: Path | None, shading: bool = True, jo
         "joint_fine_levels": joint_fine_levels, "joint_min_gain": joint_min_gain,
         "separate_min_gain": separate_min_gain, "separate_fine_levels": separate_fine_levels,
         "joint_free_yaws": joint_free_yaws, "separate_yaw_restarts": list(separate_yaw_restarts),
+        "limb_starts": list(limb_starts),
         "start_at_true_yaw": start_at_true_yaw,
         "colour_weight": colour_weight, "sheets": sheets, "views_per_sheet": len(LABELS),
         "labels": list(LABELS),
@@ -557,6 +561,9 @@ def main() -> int:
                          "(default: SEPARATE_YAW_RESTARTS; '' none)")
     ap.add_argument("--start-at-true-yaw", action="store_true",
                     help="a probe: the separate fit's pose search started at the drawing's true yaw (one candidate)")
+    ap.add_argument("--limb-starts", default=None,
+                    help="the separate fit's extra pose-search starts, names of LIMB_STARTS in sheet_fit.py, comma "
+                         "separated (default: SEPARATE_LIMB_STARTS; '' none)")
     args = ap.parse_args()
     modes = tuple(m.strip() for m in args.modes.split(",") if m.strip())
     if not modes or set(modes) - {"per_view", "turnaround"}:
@@ -570,7 +577,9 @@ def main() -> int:
                    tuple(float(d) for d in args.true_pose_yaw_offsets.split(",") if d.strip()),
                    None if args.separate_yaw_restarts is None else
                    tuple(float(d) for d in args.separate_yaw_restarts.split(",") if d.strip()),
-                   args.start_at_true_yaw)
+                   args.start_at_true_yaw,
+                   None if args.limb_starts is None else
+                   tuple(n.strip() for n in args.limb_starts.split(",") if n.strip()))
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(result, indent=1))
     print(json.dumps({mode: {method: {"summary": r["summary"], "shading_l1": r.get("shading_l1")}

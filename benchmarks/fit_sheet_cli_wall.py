@@ -12,7 +12,7 @@ same load. The machine is shared: the load average before and after each run
 is recorded beside it (wall seconds mean little above a load of 2).
 
 Usage: python benchmarks/fit_sheet_cli_wall.py [--rounds 3] [--jobs 2] [--joint]
-       [--baseline-pythonpath DIR] [--json benchmarks/results/fit_sheet_cli_wall.json]
+       [--baseline-pythonpath DIR] [--limb-starts NAMES] [--json benchmarks/results/fit_sheet_cli_wall.json]
 """
 from __future__ import annotations
 
@@ -53,7 +53,8 @@ def write_sheet(folder: Path, seed: int, sheet: int) -> Path:
     return path
 
 
-def run_once(character: Path, folder: Path, jobs: int, joint: bool, pythonpath: str | None) -> dict:
+def run_once(character: Path, folder: Path, jobs: int, joint: bool, pythonpath: str | None,
+             extra: tuple[str, ...] = ()) -> dict:
     """One ``conrt fit-sheet`` into a fresh output folder -> wall, CPU (the command and its workers), load."""
     out = folder / "out"
     if out.exists():
@@ -64,7 +65,8 @@ def run_once(character: Path, folder: Path, jobs: int, joint: bool, pythonpath: 
     if pythonpath:
         env["PYTHONPATH"] = pythonpath  # ahead of the venv's editable install: the other checkout's conrt
     cmd = [sys.executable, "-m", "conrt", "fit-sheet", str(character), str(folder / "drawings"), "-o", str(out),
-           "--yaws", ",".join(f"{y:g}" for y in LABELS), "--jobs", str(jobs)] + (["--joint"] if joint else [])
+           "--yaws", ",".join(f"{y:g}" for y in LABELS), "--jobs", str(jobs)]
+    cmd += (["--joint"] if joint else []) + list(extra)
     load0 = os.getloadavg()[0]
     c0 = resource.getrusage(resource.RUSAGE_CHILDREN)
     w0 = time.perf_counter()
@@ -89,8 +91,11 @@ def main(argv=None) -> int:
     ap.add_argument("--sheet", type=int, default=0)
     ap.add_argument("--baseline-pythonpath", default=None,
                     help="also run the conrt found on this PYTHONPATH (another checkout), interleaved")
+    ap.add_argument("--limb-starts", default=None,
+                    help="this checkout's runs with `--limb-starts NAMES` (the baseline's without)")
     ap.add_argument("--json", type=Path, default=ROOT / "benchmarks" / "results" / "fit_sheet_cli_wall.json")
     args = ap.parse_args(argv)
+    extra = {"this": ("--limb-starts", args.limb_starts) if args.limb_starts is not None else (), "baseline": ()}
     ways = {"this": None, **({"baseline": args.baseline_pythonpath} if args.baseline_pythonpath else {})}
     runs: dict[str, list] = {k: [] for k in ways}
     with tempfile.TemporaryDirectory() as tmp:
@@ -98,12 +103,12 @@ def main(argv=None) -> int:
         character = write_sheet(folder, args.seed, args.sheet)
         for r in range(args.rounds):
             for key in (list(ways) if r % 2 == 0 else list(ways)[::-1]):
-                runs[key].append(run_once(character, folder, args.jobs, args.joint, ways[key]))
+                runs[key].append(run_once(character, folder, args.jobs, args.joint, ways[key], extra[key]))
                 print(key, runs[key][-1], flush=True)
     result = {"what": "conrt fit-sheet --jobs N on the fit-sheet benchmark's turnaround sheet (4 views), the whole "
                       "command (benchmarks/fit_sheet_cli_wall.py)",
               "seed": args.seed, "sheet": args.sheet, "jobs": args.jobs, "joint": args.joint, "cpus": os.cpu_count(),
-              "baseline_pythonpath": args.baseline_pythonpath, "runs": runs,
+              "baseline_pythonpath": args.baseline_pythonpath, "limb_starts": args.limb_starts, "runs": runs,
               "median_wall_s": {k: statistics.median(r["wall_s"] for r in v) for k, v in runs.items()},
               "median_cpu_s": {k: statistics.median(r["cpu_s"] for r in v) for k, v in runs.items()}}
     args.json.parent.mkdir(parents=True, exist_ok=True)

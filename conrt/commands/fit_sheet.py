@@ -65,6 +65,9 @@ def register(subparsers) -> None:
                    help="compare the drawn colours with the rig's as drawn (keep), after moving each drawn colour "
                         "region onto the rig colour it covers (match), or match only drawings whose colours are "
                         "mostly far from the rig's (auto, the default)")
+    p.add_argument("--limb-starts", default=None,
+                   help="each drawing's pose search also starts from these canonical leg poses, comma separated "
+                        "(stride, stride_mirrored; slower; default: none, measured in docs/fit_sheet.md)")
     p.add_argument("--context", choices=("auto", "egl", "window"), default="auto", help="OpenGL context kind")
     p.set_defaults(func=run)
 
@@ -125,13 +128,15 @@ _WORKER: dict = {}  # the fitter of a --jobs worker process
 
 def fitter_settings(args) -> dict:
     """SheetFitter's settings from ``--part-weight`` (the fit that runs takes
-    it) and ``--palette``; unset: the fitter's defaults."""
+    it), ``--palette`` and ``--limb-starts``; unset: the fitter's defaults."""
     out = {}
     weight = getattr(args, "part_weight", None)
     if weight is not None:
         out["joint_part_weight" if getattr(args, "joint", False) else "part_weight"] = weight
     if getattr(args, "palette", None) is not None:
         out["palette"] = args.palette
+    if getattr(args, "limb_starts", None) is not None:
+        out["limb_starts"] = tuple(n.strip() for n in args.limb_starts.split(",") if n.strip())
     return out
 
 

@@ -126,6 +126,23 @@ SEPARATE_FINE_LEVELS = 2
 # on average. Measured in session 12 with -4, 4 (docs/fit_sheet.md): 15 of 16 views unchanged,
 # a back view 0.0098 -> 0.0118, +35-50 % fine renders: off.
 SEPARATE_YAW_RESTARTS: tuple[float, ...] = ()
+# Canonical limb configurations the separate fit's pose search also starts from (``FitParams.turns``,
+# degrees, on top of the best coarse camera and its arm-grid arms): the search moves one bone at a time
+# and cannot walk from legs together to a stride, nor from one stride to the other. "stride": the left
+# leg turned one way in the picture and out of it, the right the other way; "stride_mirrored": the
+# signs flipped. Each gets the same search as the coarse candidates (camera and pose, 16 degree steps,
+# two levels), as the leg swap does for one pair (session 12, s12-fit2).
+LIMB_STARTS = {
+    "stride": {"leftUpperLeg": 20.0, "rightUpperLeg": -20.0, "leftUpperLeg:out": 20.0, "rightUpperLeg:out": -20.0},
+    "stride_mirrored": {"leftUpperLeg": -20.0, "rightUpperLeg": 20.0, "leftUpperLeg:out": -20.0,
+                        "rightUpperLeg:out": 20.0},
+}
+# A start's search replaces the coarse candidates' best only when clearly better (LEG_SWAP_MARGIN, the leg
+# swap's rule). Measured (docs/fit_sheet.md): per view 0.0194 -> 0.0188 UDP error, turnarounds 0.0208 ->
+# 0.0211 (without the margin 0.0219: from the side the two strides are likely one silhouette with the legs
+# exchanged, the side views' rig IoU rose and their UDP error too), 16 views 0.0201 -> 0.0200 (3 better,
+# 3 worse), 1.45x the CPU: off.
+SEPARATE_LIMB_STARTS: tuple[str, ...] = ()
 # Which labelled views of a joint fit keep their yaw free in the first pose level
 # (16 degree steps; the others are held at their label): "none", "side" (labels
 # within SIDE_LABEL_DEG of +-90: the side views, worst fitted with the yaws held)
@@ -570,7 +587,7 @@ class SheetFitter:
                  joint_fine_levels: int = JOINT_FINE_LEVELS, palette: str = PALETTE,
                  joint_min_gain: float = JOINT_MIN_GAIN, separate_min_gain: float = SEPARATE_MIN_GAIN,
                  separate_fine_levels: int = SEPARATE_FINE_LEVELS, joint_free_yaws: str = JOINT_FREE_YAWS,
-                 separate_yaw_restarts=SEPARATE_YAW_RESTARTS):
+                 separate_yaw_restarts=SEPARATE_YAW_RESTARTS, limb_starts=SEPARATE_LIMB_STARTS):
         if size < MIN_DRAWING_PX:
             raise ConfigError(f"--size must be at least {MIN_DRAWING_PX}, got {size}")
         if not 32 <= work <= size:
@@ -597,6 +614,12 @@ class SheetFitter:
         if not all(math.isfinite(d) and 0 < abs(d) <= 30 for d in restarts):
             raise ConfigError(f"yaw restarts: degrees within +-30 (not 0), got {separate_yaw_restarts}")
         self.separate_yaw_restarts = restarts
+        limb_starts = (limb_starts,) if isinstance(limb_starts, str) else tuple(limb_starts)
+        unknown = [n for n in limb_starts if n not in LIMB_STARTS]
+        if unknown or len(set(limb_starts)) != len(limb_starts):
+            raise ConfigError(f"limb starts {list(limb_starts)}: unknown or repeated names; choose each at most once "
+                              f"from {', '.join(LIMB_STARTS)}")
+        self.limb_starts = tuple(limb_starts)
         if joint_free_yaws not in JOINT_FREE_YAWS_MODES:
             raise ConfigError(f"joint free yaws {joint_free_yaws!r}: choose one of {', '.join(JOINT_FREE_YAWS_MODES)}")
         self.joint_free_yaws = joint_free_yaws
@@ -810,6 +833,11 @@ class SheetFitter:
         x, (best, score, colour) = pattern_search(p.vector(bones), cost, steps, free, bounds, levels, min_gain)
         return FitParams.from_vector(x, bones, p.pose_yaw), best, score, colour
 
+    def _limb_start(self, p: FitParams, name: str, target) -> FitParams:
+        """``p`` with the turns of ``LIMB_STARTS[name]`` (for the bones this rig has), moment-matched."""
+        turns = {**p.turns, **{b: a for b, a in LIMB_STARTS[name].items() if b in self.bones}}
+        return self.moment_match(FitParams(p.yaw, p.scale, p.offset, p.arms_lowered, turns, p.pose_yaw), target[0])
+
     @staticmethod
     def _leg_indices(bones) -> list[int]:
         """Positions of the legs' turns in :meth:`FitParams.pose_vector` (after the 2 arm angles)."""
@@ -914,7 +942,11 @@ class SheetFitter:
         steps = np.array([4.0, 0.03, 0.03, 0.03, 16.0, 16.0] + [16.0] * nb)
         starts = [q for q, *_ in coarse.candidates[:POSE_CANDIDATES]]
         rough = [self._search(q, target, steps, free_all, bounds(q), levels=2) for q in starts]
-        p = min(rough, key=lambda c: c[1])[0]
+        p, cost = min(rough, key=lambda c: c[1])[:2]
+        limbs = [self._search(q, target, steps, free_all, bounds(q), levels=2)
+                 for q in (self._limb_start(starts[0], name, target) for name in self.limb_starts)]
+        if limbs and min(c[1] for c in limbs) < cost - LEG_SWAP_MARGIN:  # clearly better, as the leg swap
+            p = min(limbs, key=lambda c: c[1])[0]
         clock.stage("pose")
         trace("pose", [p])
         p = self._try_swapped_legs(p, target, steps, bounds(p))

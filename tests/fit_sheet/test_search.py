@@ -65,6 +65,23 @@ def test_the_separate_search_settings_are_checked(gl_ctx, character):
         SheetFitter(gl_ctx, character, 128, 64, joint_free_yaws="sides")
     with pytest.raises(ConfigError, match=r"yaw restarts: degrees within \+-30 \(not 0\), got \(0.0, 4.0\)"):
         SheetFitter(gl_ctx, character, 128, 64, separate_yaw_restarts=(0.0, 4.0))
+    with pytest.raises(ConfigError, match=r"limb starts \['strides'\]: unknown or repeated names; choose each at "
+                                          r"most once from stride, stride_mirrored"):
+        SheetFitter(gl_ctx, character, 128, 64, limb_starts=("strides",))
+    with pytest.raises(ConfigError, match="unknown or repeated"):
+        SheetFitter(gl_ctx, character, 128, 64, limb_starts=("stride", "stride"))
+
+
+def test_a_limb_start_turns_the_rigs_legs_on_the_given_camera(gl_ctx, character):
+    from conrt.runtime.app.sheet_fit import LIMB_STARTS, FitParams, SheetFitter
+
+    with SheetFitter(gl_ctx, character, 128, 64, limb_starts=("stride",)) as fitter:
+        assert fitter.limb_starts == ("stride",)
+        p = FitParams(10.0, 1.0, (0.0, 0.0), (20.0, 30.0), {"neck": 4.0})
+        target = fitter.render_toon(p)  # the rig itself: moment matching keeps its camera
+        q = fitter._limb_start(p, "stride", target)
+    assert q.turns == {"neck": 4.0, **{b: a for b, a in LIMB_STARTS["stride"].items() if b in fitter.bones}}
+    assert len(q.turns) > 1 and (q.yaw, q.arms_lowered) == (10.0, (20.0, 30.0))
 
 
 def test_the_side_views_are_the_ones_whose_yaw_the_first_joint_level_frees():
@@ -75,3 +92,20 @@ def test_the_side_views_are_the_ones_whose_yaw_the_first_joint_level_frees():
     assert side == [80.0, 90.0, -90.0, 270.0, 120.0]
     assert not any(first_level_yaw_free("none", label) for label in (0.0, 90.0, None))
     assert all(first_level_yaw_free("all", label) for label in (0.0, 90.0, None))
+
+
+def test_a_fit_with_the_limb_starts_ends_at_the_drawn_stride(gl_ctx, character):
+    """A front view of the rig in the "stride" start's leg pose: with the limb
+    starts on, the fit runs its whole path and ends with the legs turned as
+    drawn (within two of the fine search's 4-degree steps). The plain search
+    finds this front view too: this checks the path, the benchmark the gain."""
+    from conrt.runtime.app.sheet_fit import LIMB_STARTS, FitParams, SheetFitter
+
+    with SheetFitter(gl_ctx, character, 128, 64, limb_starts=tuple(LIMB_STARTS)) as fitter:
+        truth = FitParams(0.0, arms_lowered=(40.0, 40.0), turns=dict(LIMB_STARTS["stride"]))
+        mask, rgb = fitter.render_toon(truth, 128)
+        rgba = np.concatenate([rgb * 255, mask[..., None] * 255.0], -1).astype(np.uint8)
+        fit = fitter.fit(rgba, "stride", label_yaw=0.0)
+    for leg in ("leftUpperLeg", "rightUpperLeg"):
+        assert abs(fit.params.turns[leg] - truth.turns[leg]) <= 8.0, fit.params.turns
+    assert fit.iou_pose >= 0.9, fit.iou_pose
