@@ -448,11 +448,9 @@ class GlLookupBackend(Backend):
         if self.fusion == "onnxruntime":
             feeds = {"sampled": sampled, "cover": cover, "udp": udp}  # the look is in the graph
             return self._seen_session.run(["rgba"], feeds)[0]
-        with torch.inference_mode():
-            return self.model.fusion_for("exact")(torch.from_numpy(sampled), torch.from_numpy(cover),
-                                                  self.model.encode_pose(torch.from_numpy(udp))[0],
-                                                  keep_seen=self.model.cfg.lookup.keep_seen, ink=self.cache.ink(),
-                                                  shaded=self.cache.shaded()).numpy()
+        with torch.inference_mode():  # the torch backend's call (LookupNet.render_views: its net, keep_seen, look)
+            return self.model.render_views(torch.from_numpy(udp), torch.from_numpy(sampled), torch.from_numpy(cover),
+                                           ink=self.cache.ink(), shaded=self.cache.shaded()).numpy()
 
     def infer_views(self, udp: np.ndarray, sampled: np.ndarray, cover: np.ndarray) -> np.ndarray:
         udp = self._fusion_input(udp)
