@@ -76,6 +76,7 @@ from conrt.types import (
     SkinnedMesh,
 )
 
+from .part_labels import label_parts
 from .rig_names import recognise_humanoid
 
 log = logging.getLogger(__name__)
@@ -919,7 +920,14 @@ def _load(path: Path, box, allow_static, facing="auto", name_map=None) -> Charac
     )
     regions = _spring_regions(g, parents, jindex, jparents, joints, weights, meta, path) if extras is None else ()
     character = _finish(path, skeleton, mesh, box, meta, humanoid, extras, regions)
-    return dataclasses.replace(character, expressions=_expressions(path, g, morph_keys, mesh.morph_names, extras))
+    character = dataclasses.replace(character, expressions=_expressions(path, g, morph_keys, mesh.morph_names, extras))
+    if extras is None:  # a file conrt wrote keeps its own labels (_PARTS)
+        labels = label_parts(character)  # materials that do not name the parts: skin told apart by colour
+        character.meta["part_labels"] = labels.decision
+        log.info("%s: part labels %s", path.name, labels.decision)
+        if labels.parts is not None:
+            character = dataclasses.replace(character, mesh=dataclasses.replace(character.mesh, parts=labels.parts))
+    return character
 
 
 # Left/right joint pairs whose difference points to the character's left (+X when facing +Z).

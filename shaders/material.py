@@ -11,6 +11,8 @@ from __future__ import annotations
 import moderngl
 import numpy as np
 
+from conrt.characters.part_labels import head_joint as face_joint  # the head, or None (no face rule)
+from conrt.characters.part_labels import head_weight
 from conrt.errors import InputError
 from conrt.types import Character, Part
 
@@ -78,47 +80,51 @@ def shade_colors(character: Character) -> np.ndarray:
 # not the clothes' cool grey-lavender; MToon's shade colour does this per material), and the face is lit
 # near flat (its normals bent toward the head's forward direction, the "face normal" edit): it is either
 # lit or, turned from the light, evenly shaded, with shadow only at its sides and under the chin. Before
-# session 12 the face's true normals cut a hard grey diagonal across the nose and cheeks.
+# session 12 the face's true normals cut a hard grey diagonal across the nose and cheeks. With the face lit
+# flat, the neck below it always takes the shade (session 13): the head shadows it, and the face stands
+# out from it (lit, the neck ran into the face without a line).
 FACE_PARTS = (Part.SKIN, Part.EYES, Part.MOUTH)  # part labels of the face region (never hair, cloth, ribbons)
-FACE_JOINT = "head"  # the face region: vertices skinned to this humanoid bone or below it (eyes, jaw)
+NECK_JOINT = "neck"  # the chin shadow: skin skinned to this humanoid bone (and below it) outside the face
 FACE_FORWARD = (0.0, 0.0, 1.0)  # every character faces +Z at rest (procedural; glTF/VRM are turned so)
 
 
 def skin_told_apart(character: Character) -> bool:
     """Whether the part labels tell skin from the rest: some vertex is not Part.SKIN. A glTF's labels
-    come from its material names (``gltf_io._part_from_material``, SKIN when no name matches): a
-    one-material model (Godette, the Fox) or one with unnamed materials (RobotExpressive's "Main",
-    "Grey") is SKIN all over, its hair and clothes too, so the skin rule stays off there (the cool
-    tint, true normals: the look before session 12)."""
+    come from its material names (``gltf_io._part_from_material``, SKIN when no name matches) or, where
+    those name none, from the face's colour (``characters/part_labels.py``: Godette since session 13);
+    a character neither tells apart (the Fox, RobotExpressive: not a human face) is SKIN all over, its
+    hair and clothes too, so the skin rule stays off there (the cool tint, true normals: the look before
+    session 12)."""
     return bool((np.asarray(character.mesh.parts) != Part.SKIN).any())
-
-
-def face_joint(character: Character) -> int | None:
-    """Index of the head (the humanoid map's FACE_JOINT, else a joint of that name), or None (no face rule)."""
-    if FACE_JOINT in character.humanoid:
-        return int(character.humanoid[FACE_JOINT])
-    names = character.skeleton.names
-    return names.index(FACE_JOINT) if FACE_JOINT in names else None
 
 
 def face_region(character: Character) -> np.ndarray:
     """[V] f32 in 0..1, how much of each vertex belongs to the face: its skinning weight on the head joint
-    and the joints below it (eyes, jaw), ramped from 0 at half to 1 at whole (a neck ring the head pulls
-    a little keeps its own normal), on FACE_PARTS only (the hair, a hairband on the head: 0); all 0
-    without a head joint or when the labels do not tell skin apart (:func:`skin_told_apart`)."""
-    mesh, skel = character.mesh, character.skeleton
+    and the joints below it (eyes, jaw; ``head_weight``), ramped from 0 at half to 1 at whole (a neck ring
+    the head pulls a little keeps its own normal), on FACE_PARTS only (the hair, a hairband on the head:
+    0); all 0 without a head joint or when the labels do not tell skin apart (:func:`skin_told_apart`)."""
+    mesh = character.mesh
     head = face_joint(character)
     if head is None or not skin_told_apart(character):
         return np.zeros(mesh.num_vertices, np.float32)
-    below = np.zeros(skel.num_joints, bool)
-    below[head] = True
-    for j in range(skel.num_joints):  # parents come before children
-        if skel.parents[j] >= 0 and below[skel.parents[j]]:
-            below[j] = True
-    joints = np.asarray(mesh.joints, np.int64)
-    on_head = (np.asarray(mesh.weights, np.float64) * below[joints]).sum(1)
+    on_head = head_weight(character, head)
     face = np.isin(np.asarray(mesh.parts), np.asarray(FACE_PARTS, np.uint8))
     return (np.clip(2.0 * on_head - 1.0, 0.0, 1.0) * face).astype(np.float32)
+
+
+def neck_region(character: Character) -> np.ndarray:
+    """[V] f32, 1 on the neck under the chin (the toon look shades it, ``ToonStyle.chin_shadow``), else 0:
+    skin vertices skinned at least half to the neck joint and the joints below it (``head_weight``) and
+    outside the face region (:func:`face_region` 0; the jaw's underside, in the face, keeps its own
+    normal and so its own shadow). All 0 without head and neck joints or when the labels do not tell
+    skin apart."""
+    mesh, humanoid, names = character.mesh, character.humanoid, character.skeleton.names
+    neck = humanoid.get(NECK_JOINT, names.index(NECK_JOINT) if NECK_JOINT in names else None)
+    face = face_region(character)
+    if neck is None or face_joint(character) is None or not skin_told_apart(character):
+        return np.zeros(mesh.num_vertices, np.float32)
+    skin = np.asarray(mesh.parts) == Part.SKIN
+    return (skin & (head_weight(character, int(neck)) >= 0.5) & (face == 0)).astype(np.float32)
 
 
 def face_forward(character: Character, joint_world: np.ndarray, head: int) -> np.ndarray:

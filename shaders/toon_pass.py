@@ -36,7 +36,8 @@ Shading:
   material has one, otherwise albedo x ``ToonStyle.shade_tint`` (cool) or, on
   skin, x ``skin_shade_tint`` (lighter, warmer); deep shade = shade x 0.7; the
   face lit near flat (``flat_face``: its normals bent toward the head's forward
-  direction, ``shaders/material.py`` ``face_region``);
+  direction, ``shaders/material.py`` ``face_region``) and the neck under it in
+  shade (``chin_shadow``, ``neck_region``);
 - ink lines inside the silhouette: at the silhouette, at depth jumps
   (occlusion contours), where the part label changes and at hard creases;
   part and crease lines only between surfaces the frame resolves at the
@@ -58,7 +59,7 @@ from conrt.shaders.context import current
 from conrt.shaders.coverage import CoverageResolve, check_factor
 from conrt.shaders.geometry import SkinnedGeometry
 from conrt.shaders.material import (albedo_image, albedo_texture, base_color, face_forward, face_joint, face_region,
-                                    shade_colors, skin_told_apart)
+                                    neck_region, shade_colors, skin_told_apart)
 from conrt.shaders.program import load_program
 from conrt.shaders.udp_pass import _check_size
 from conrt.types import Camera, Character, Pose
@@ -90,12 +91,15 @@ class ToonStyle:
     # the face lit near flat: normals of the face region (shaders/material.py face_region) bent toward
     # the head's forward direction; False: every surface by its own normal (before session 12)
     flat_face: bool = True
+    # the neck under the chin always in shade (shaders/material.py neck_region; session 13); False: lit
+    # by its own normal like any surface
+    chin_shadow: bool = True
 
 
 def without_skin_rule(style: ToonStyle) -> ToonStyle:
-    """``style`` with skin shaded like cloth (``shade_tint``) on its true normals: the look before
-    session 12 (the fit-sheet searches keep it, runtime/app/sheet_fit.py FIT_INK)."""
-    return dataclasses.replace(style, skin_shade_tint=style.shade_tint, flat_face=False)
+    """``style`` with skin shaded like cloth (``shade_tint``) on its true normals, the neck too: the look
+    before session 12 (the fit-sheet searches keep it, runtime/app/sheet_fit.py FIT_INK)."""
+    return dataclasses.replace(style, skin_shade_tint=style.shade_tint, flat_face=False, chin_shadow=False)
 
 
 LOOKS = ("toon", "flat", "soft")  # index = u_style in glsl/toon.glsl
@@ -168,7 +172,7 @@ class ToonPass:
         self.geometry: SkinnedGeometry | None = None
         self._vao: moderngl.VertexArray | None = None
         self._albedo: moderngl.Texture | None = None
-        self._face: moderngl.Buffer | None = None  # [V] f32 face_region of the character
+        self._face: moderngl.Buffer | None = None  # [V, 2] f32 face_region, neck_region of the character
         self._shade: moderngl.Buffer | None = None  # [V, 4] f32 shade_colors of the character
         self.material_buffers: list = []  # VAO entries of the two above, for every draw of the toon program
         self._head: int | None = None  # its head joint (the face rule), None: no face rule
@@ -221,8 +225,10 @@ class ToonPass:
         self.geometry = SkinnedGeometry(self.ctx, character)
         # the program variant: only the per-vertex inputs this character and style use (each costs the raster:
         # the fit's toon renders, which use neither, ran 5-10 % slower with both always on)
-        face = face_region(character)
-        self._head = face_joint(character) if self.style.flat_face and face.any() else None
+        # the face rule's per-vertex weights: x the face lit near flat, y the neck in shade (style permitting)
+        face = np.stack([face_region(character) * self.style.flat_face,
+                         neck_region(character) * self.style.chin_shadow], 1).astype(np.float32)
+        self._head = face_joint(character) if face.any() else None
         per_vertex_shade = character.mesh.shade_colors is not None
         self.defines = {name: 1 for name, on in (("ALPHA_RULE", self.geometry.alpha_rule), ("SKINNED", self.skin_once),
                                                  ("FACE_RULE", self._head is not None),
@@ -233,9 +239,9 @@ class ToonPass:
         self.program = self._variants[key]
         self.program["u_skin_rule"].value = skin_told_apart(character)
         self.material_buffers = []  # the variant's per-vertex inputs beside the geometry's
-        if self._head is not None:  # the face region's weights (the face rule, glsl/toon.glsl)
+        if self._head is not None:  # the face region's and the neck's weights (the face rule, glsl/toon.glsl)
             self._face = self.ctx.buffer(np.ascontiguousarray(face, np.float32))
-            self.material_buffers.append((self._face, "f", "in_face"))
+            self.material_buffers.append((self._face, "2f", "in_face"))
         if per_vertex_shade:
             self._shade = self.ctx.buffer(shade)
             self.material_buffers.append((self._shade, "4f", "in_shade"))

@@ -7,7 +7,8 @@
 // expressions as below, so the same pixels. ALPHA_RULE: some MASK/BLEND
 // material or single-sided face (SkinnedGeometry.alpha_rule); without it no
 // fragment is ever discarded, and the shader has no discard (a cheaper raster).
-// FACE_RULE: the character has a face region and the style lights it near flat (in_face, u_face_forward).
+// FACE_RULE: the character has a face region the style lights near flat, or a neck it shades (in_face,
+// u_face_forward).
 // SHADE_PER_VERTEX: its materials' MToon shade colours differ (in_shade); else one, u_shade_color.
 // (Each per-vertex input costs the raster; the fit's toon renders use neither.)
 
@@ -22,7 +23,8 @@ in vec4 in_color;          // COLOR_0 (linear), ones when the mesh has none
 in int in_part;
 in vec3 in_alpha;          // glTF alpha mode, cutoff, double-sided (include/alpha.glsl)
 #if defined FACE_RULE
-in float in_face;          // 0..1: how much the vertex belongs to the face (shaders/material.py face_region)
+in vec2 in_face;           // x 0..1: how much the vertex belongs to the face (shaders/material.py face_region);
+                           // y 0/1: the neck under the chin, in shade (neck_region); 0 where the style has it off
 #endif
 #if defined SHADE_PER_VERTEX
 in vec4 in_shade;          // MToon shade colour (linear) of the vertex's material, a = 1; a = 0: none (shaders/material.py)
@@ -38,7 +40,7 @@ out vec2 v_uv;
 out vec4 v_color;
 out float v_sim;
 #if defined FACE_RULE
-out float v_face;
+out vec2 v_face;
 #endif
 #if defined SHADE_PER_VERTEX
 flat out vec4 v_shade;
@@ -95,7 +97,7 @@ in vec2 v_uv;
 in vec4 v_color;
 in float v_sim;
 #if defined FACE_RULE
-in float v_face;
+in vec2 v_face;
 #endif
 #if defined SHADE_PER_VERTEX
 flat in vec4 v_shade;
@@ -128,8 +130,8 @@ void main() {
     // only its sides and the underside of the chin keep their own shading. The ink reads the true normal.
     vec3 lit_n = n;
 #if defined FACE_RULE
-    if (v_face > 0.0) {
-        float bend = v_face * smoothstep(0.0, 0.5, dot(n, u_face_forward));
+    if (v_face.x > 0.0) {
+        float bend = v_face.x * smoothstep(0.0, 0.5, dot(n, u_face_forward));
         lit_n = normalize(mix(n, u_face_forward, bend));
     }
 #endif
@@ -142,6 +144,11 @@ void main() {
 #endif
     vec3 shade = mtoon.a > 0.5 ? mtoon.rgb * tex * v_color.rgb : albedo * tint;
     float ndl = dot(lit_n, u_light);
+#if defined FACE_RULE
+    // The neck under the chin takes the shade (the head shadows it, anime convention); where its own
+    // normal turns from the light it keeps the deep tone.
+    if (v_face.y > 0.5) ndl = min(ndl, u_tones.x);
+#endif
     vec3 rgb = ndl > u_tones.x ? albedo : (ndl > u_tones.y ? shade : shade * u_tones.z);
     if (u_style == 1) rgb = albedo;
     if (u_style == 2) rgb = mix(shade, albedo, smoothstep(u_tones.y, u_tones.x + 0.35, ndl));
