@@ -76,7 +76,7 @@ from conrt.types import (
     SkinnedMesh,
 )
 
-from .part_labels import label_parts
+from .part_labels import PART_LINES_KEY, label_parts
 from .rig_names import recognise_humanoid
 
 log = logging.getLogger(__name__)
@@ -927,6 +927,7 @@ def _load(path: Path, box, allow_static, facing="auto", name_map=None) -> Charac
         log.info("%s: part labels %s", path.name, labels.decision)
         if labels.parts is not None:
             character = dataclasses.replace(character, mesh=dataclasses.replace(character.mesh, parts=labels.parts))
+            character.meta[PART_LINES_KEY] = False  # inferred labels shade; the file's line art stays
     return character
 
 

@@ -39,7 +39,9 @@ Shading:
   direction, ``shaders/material.py`` ``face_region``) and the neck under it in
   shade (``chin_shadow``, ``neck_region``);
 - ink lines inside the silhouette: at the silhouette, at depth jumps
-  (occlusion contours), where the part label changes and at hard creases;
+  (occlusion contours), where the part label changes (not where the loader
+  inferred the labels from colour: ``part_labels.draws_part_lines``) and at
+  hard creases;
   part and crease lines only between surfaces the frame resolves at the
   line's width (``ToonStyle.resolved_only``: sub-pixel hair locks draw no dots).
 """
@@ -52,6 +54,7 @@ from dataclasses import dataclass
 import moderngl
 import numpy as np
 
+from conrt.characters.part_labels import draws_part_lines
 from conrt.errors import ConfigError, InputError
 from conrt.limits import check_gl_frame
 from conrt.shaders.camera import raster_view_proj
@@ -238,6 +241,7 @@ class ToonPass:
             self._variants[key] = load_program(self.ctx, "toon", defines=self.defines)
         self.program = self._variants[key]
         self.program["u_skin_rule"].value = skin_told_apart(character)
+        self.program["u_part_lines"].value = draws_part_lines(character)
         self.material_buffers = []  # the variant's per-vertex inputs beside the geometry's
         if self._head is not None:  # the face region's and the neck's weights (the face rule, glsl/toon.glsl)
             self._face = self.ctx.buffer(np.ascontiguousarray(face, np.float32))

@@ -87,6 +87,7 @@ def _new(args: argparse.Namespace) -> int:
 
 def _info(args: argparse.Namespace) -> int:
     from conrt.characters.gltf_io import load_character  # lazy: a stage (0.1-0.3 s), not at CLI startup
+    from conrt.characters.part_labels import PART_LINES_KEY, draws_part_lines  # lazy: with the loader above
 
     c = load_character(args.file, allow_static=args.allow_static, **loading_kwargs(args))
     m, sk = c.mesh, c.skeleton
@@ -100,6 +101,9 @@ def _info(args: argparse.Namespace) -> int:
     print(f"box        origin {np.round(c.box.origin, 4).tolist()} size {np.round(c.box.size, 4).tolist()}")
     counts = np.bincount(m.parts, minlength=len(Part))
     print("parts      " + ", ".join(f"{Part(i).name.lower()} {n}" for i, n in enumerate(counts) if n and i < len(Part)))
+    if "part_labels" in c.meta:  # how the loader labelled them (characters/part_labels.py)
+        lines = "" if draws_part_lines(c) else "; no part lines in the toon look (inferred labels shade only)"
+        print(f"labels     {c.meta['part_labels']}{lines}")
     tex = m.material.base_color_texture
     print(f"material   factor {np.round(m.material.base_color_factor, 3).tolist()}, "
           f"texture {'%dx%d' % tex.shape[1::-1] if tex is not None else 'none'}, "
@@ -110,7 +114,7 @@ def _info(args: argparse.Namespace) -> int:
         print(f"  {r.name:12s} {r.kind:5s} anchor {sk.names[r.anchor_joint]}, {len(r.vertices)} vertices, "
               f"{len(r.pinned)} pinned{extra}")
     for k, v in c.meta.items():
-        if k != "params":
+        if k not in ("params", "part_labels", PART_LINES_KEY):
             print(f"meta       {k}: {v}")
     if args.joints:
         for j, name in enumerate(sk.names):

@@ -85,6 +85,8 @@ uniform vec4 u_shade_color;    // the MToon shade colour (linear), a = 1; a = 0:
 uniform vec3 u_shade_tint;     // shade = albedo x this, where no MToon shade colour (cool: grey-lavender)
 uniform vec3 u_skin_shade_tint;  // the same on skin (part SKIN): lighter and warmer
 uniform bool u_skin_rule;      // the part labels tell skin apart (shaders/material.py skin_told_apart)
+uniform bool u_part_lines;     // the ink draws where the labels change; false: labels inferred from colour
+                               // (characters/part_labels.py) shade only, the G-buffer's part is 0 everywhere
 uniform vec3 u_face_forward;   // FACE_RULE: the head's forward direction, eye space (unit)
 uniform vec3 u_light;          // unit direction towards the key light, eye space
 uniform vec3 u_tones;          // x: lit/shade threshold on N.L, y: shade/deep threshold, z: deep multiplier
@@ -157,6 +159,6 @@ void main() {
     // alpha > 0 exactly where the UDP pass writes a = 1; a BLEND layer's own
     // alpha only mixes its colour over what is behind it (stage 1).
     f_color = vec4(linear_to_srgb(rgb), u_stage == 1 ? clamp(alpha, 0.0, 1.0) : 1.0);
-    f_gbuf = vec4(-v_eye.z, float(v_part), oct_encode(n));
+    f_gbuf = vec4(-v_eye.z, u_part_lines ? float(v_part) : 0.0, oct_encode(n));
 }
 #endif

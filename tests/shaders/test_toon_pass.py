@@ -183,6 +183,55 @@ def test_face_is_lit_by_the_heads_forward_direction(gl_ctx, meshes):
     np.testing.assert_array_equal(gbufs[0], gbufs[1])
 
 
+def _neck_quad(meshes, normal, part=Part.SKIN, joint="neck"):
+    """The quad skinned whole to ``joint`` of a root -> neck -> head skeleton, grey 0.8, one rest normal."""
+    quad = meshes.quad_character(material=Material(base_color_factor=np.array([0.8, 0.8, 0.8, 1.0], np.float32)))
+    v = quad.mesh.num_vertices
+    skel = meshes._skeleton(["root", "neck", "head"], [-1, 0, 1],
+                            [np.eye(4), meshes._translate(0, 0.4, 0), meshes._translate(0, 0.5, 0)])
+    mesh = dataclasses.replace(_side_lit_normals(quad, normal).mesh, parts=np.full(v, part, np.uint8),
+                               joints=np.tile(np.array([skel.names.index(joint), 0, 0, 0], np.uint16), (v, 1)))
+    return _with_label(dataclasses.replace(quad, skeleton=skel, mesh=mesh), Part.CLOTH)
+
+
+def test_the_neck_under_the_chin_takes_the_shade(gl_ctx, meshes):
+    """The chin rule (ToonStyle.chin_shadow, material.neck_region): skin skinned to the neck takes the shade
+    tone even where its normal faces the light, and keeps the deep tone where it faces away; not the face
+    (skinned to the head), not hair, not with the rule off, not where the labels are SKIN all over."""
+    light = np.array(ToonStyle().light) / np.linalg.norm(ToonStyle().light)
+    tile = lambda c: np.tile(c, (16, 1))  # noqa: E731
+    lit, skin_shade = tile(_srgb([0.8] * 3)), tile(_srgb(np.array([0.8] * 3) * ToonStyle().skin_shade_tint))
+    # atol 1.5 as in test_tones_and_mtoon_shade_colour: tones are exact, the rest is u8/sRGB rounding
+    neck = _neck_quad(meshes, light)  # N.L = 1: lit by itself
+    np.testing.assert_allclose(_centre(_render(gl_ctx, neck))[:, :3], skin_shade, atol=1.5)
+    np.testing.assert_allclose(_centre(_render(gl_ctx, neck, style=ToonStyle(chin_shadow=False)))[:, :3], lit,
+                               atol=1.5)
+    # with the face rule off the chin rule still holds (in_face's x is 0 then, y the neck)
+    np.testing.assert_allclose(_centre(_render(gl_ctx, neck, style=ToonStyle(flat_face=False)))[:, :3], skin_shade,
+                               atol=1.5)
+    away = _neck_quad(meshes, -light + [0, 0, 1e-3])  # N.L = -1: the deep tone stays
+    deep = tile(_srgb(np.array([0.8] * 3) * ToonStyle().skin_shade_tint * ToonStyle().deep_multiplier))
+    np.testing.assert_allclose(_centre(_render(gl_ctx, away))[:, :3], deep, atol=1.5)
+    for other in (_neck_quad(meshes, light, joint="head"), _neck_quad(meshes, light, part=Part.HAIR),
+                  _with_mesh(neck, parts=np.full(neck.mesh.num_vertices, Part.SKIN, np.uint8))):
+        np.testing.assert_allclose(_centre(_render(gl_ctx, other))[:, :3], lit, atol=1.5)
+
+
+def test_neck_region_of_a_procedural_character():
+    """neck_region on a procedural character: skin vertices skinned mostly to the neck (and below it),
+    outside the face region; its neck ring and nothing on the head's front, hair or clothes."""
+    from conrt.characters import generate
+    from conrt.shaders.material import face_region, neck_region
+
+    c = generate(5)
+    neck, face, parts = neck_region(c) > 0, face_region(c), c.mesh.parts
+    assert neck.sum() > 50 and (parts[neck] == Part.SKIN).all() and (face[neck] == 0).all()
+    j = c.skeleton.names.index("neck")
+    assert (c.mesh.joints[neck, 0] == j).mean() > 0.5  # mostly the neck joint's own ring
+    y = c.mesh.positions[neck, 1]
+    assert y.min() > c.skeleton.rest_world[c.skeleton.names.index("chest"), 1, 3]  # above the chest joint
+
+
 def test_face_region_of_a_procedural_character():
     """face_region on a procedural character: the head's skin (rigid to the head: 1) and the eye lids and
     mouth over it, never its hair or hairband, nor the body (no weight on the head); the neck's top ring,
