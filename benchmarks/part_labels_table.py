@@ -55,8 +55,8 @@ def chin_table() -> str:
         for choice in before["styles"][style]:
             for row in ("flat", "plain exact lookup", "default"):
                 a, b = (r["styles"][style][choice][row]["n=4"] for r in (before, after))
-                face = "–" if row == "flat" else \
-                    f"{before['faces'][style][choice][row]['face_l1']:.4f} → {after['faces'][style][choice][row]['face_l1']:.4f}"
+                faces = [r["faces"][style][choice].get(row, {}).get("face_l1") for r in (before, after)]
+                face = "–" if row == "flat" else f"{faces[0]:.4f} → {faces[1]:.4f}"
                 name = f"**{row}**" if row == "default" else row
                 lines.append(f"| {style} | {choice} | {name} | {a['l1_vs_flat']:.4f} → {b['l1_vs_flat']:.4f} | "
                              f"{a['face_ssim']:.4f} → {b['face_ssim']:.4f} | {face} |")
@@ -65,7 +65,8 @@ def chin_table() -> str:
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--docs", action="store_true", help="write the tables into docs/real_character.md and docs/shaders.md")
+    ap.add_argument("--docs", action="store_true",
+                    help="write the tables into docs/real_character.md and docs/shaders.md")
     args = ap.parse_args(argv)
     godette, chin = godette_table(), chin_table()
     print(godette, "", chin, sep="\n")

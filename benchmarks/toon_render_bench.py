@@ -100,7 +100,8 @@ def _with_alpha_test(toon, ctx):
     from conrt.shaders import load_program
 
     prog = load_program(ctx, "toon", defines={**toon.defines, "ALPHA_RULE": 1})
-    for name in ("u_base_color", "u_skin_rule", "u_shade_color"):  # what set_character sets; render sets the rest
+    # what set_character sets (render sets the rest)
+    for name in ("u_base_color", "u_skin_rule", "u_part_lines", "u_shade_color"):
         if prog.get(name, None) is not None:
             prog[name].value = toon.program[name].value
     toon.program = prog

@@ -79,7 +79,8 @@ def main(argv=None) -> int:
     for character in (before, now):
         with ToonPass(ctx, SIZE, SIZE) as toon:
             toon.set_character(character)
-            rows.append(np.concatenate([head_crop(character, pose, cam, toon.run(pose, cam)) for pose, cam in views], 1))
+            crops = [head_crop(character, pose, cam, toon.run(pose, cam)) for pose, cam in views]
+            rows.append(np.concatenate(crops, 1))
     label = np.full((2 * CROP, LABEL, 3), BACKGROUND, np.uint8)
     image = Image.fromarray(np.concatenate([label, np.concatenate(rows, 0)], 1))
     draw = ImageDraw.Draw(image)
