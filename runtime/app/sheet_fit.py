@@ -151,7 +151,7 @@ SEPARATE_LIMB_STARTS: tuple[str, ...] = ("stride", "stride_mirrored")  # both fi
 # searched like the leg swap (the legs and every view's camera, 8 degree steps) and kept when clearly
 # better. From one view a side view cannot tell which leg is in front; the sheet's 45 degree and front
 # views can. Session 13 (docs/fit_sheet.md): 16 turnaround views 0.0140 -> 0.0133 UDP error (the side views
-# s1v2 0.0329 -> 0.0283, s3v2 0.0170 -> 0.0123; 7 better, 5 worse), ~1.15-1.3x the renders.
+# s1v2 0.0329 -> 0.0283, s3v2 0.0170 -> 0.0123; 7 better, 4 worse), ~1.15-1.3x the renders.
 JOINT_LIMB_STARTS = {
     "stride": {"leftUpperLeg:x": -20.0, "rightUpperLeg:x": 20.0},
     "stride_mirrored": {"leftUpperLeg:x": 20.0, "rightUpperLeg:x": -20.0},
