@@ -300,10 +300,9 @@ def bench(sheets: int, seed: int, picture: Path | None, shading: bool = True, jo
           part_weight: float | None = None, methods=("separate", "joint"), colour_weight: float | None = None,
           joint_part_weight: float | None = None, joint_fine_levels: int | None = None,
           recoloured: bool = False, palette: str | None = None, joint_min_gain: float | None = None,
-          first_sheet: int = 0, separate_min_gain: float | None = None,
-          separate_fine_levels: int | None = None, joint_free_yaws: str | None = None,
-          true_pose_yaw_offsets=(), separate_yaw_restarts=None, start_at_true_yaw: bool = False,
-          limb_starts=None) -> dict:
+          first_sheet: int = 0, true_pose_yaw_offsets=(), start_at_true_yaw: bool = False,
+          limb_starts=None, yaw_line: float | None = None, drawing_look: str | None = None,
+          fitter_look: str | None = None) -> dict:
     """Per mode (``per_view``: each drawing its own pose, the issue's
     benchmark; ``turnaround``: one pose per sheet, shared by its 4 views) and
     per method (``separate``: ``conrt fit-sheet``; ``joint``: ``conrt
@@ -320,8 +319,8 @@ def bench(sheets: int, seed: int, picture: Path | None, shading: bool = True, jo
     from conrt.characters.procedural import generate
     from conrt.runtime.app.session import fit_sheet_udps
     from conrt.runtime.app.sheet_fit import (COLOUR_WEIGHT, JOINT_FINE_LEVELS, JOINT_MIN_GAIN, JOINT_PART_WEIGHT,
-                                             JOINT_FREE_YAWS, PALETTE, PART_WEIGHT, SEPARATE_FINE_LEVELS,
-                                             SEPARATE_LIMB_STARTS, SEPARATE_MIN_GAIN, SEPARATE_YAW_RESTARTS,
+                                             PALETTE, PART_WEIGHT, SEPARATE_LIMB_STARTS,
+                                             FIT_LOOK, JOINT_YAW_LINE_DEG,
                                              FitParams, SheetFitter, downsample_drawing, fit_picture,
                                              prepare_drawing)
     from conrt.shaders import ToonPass, UdpPass, create_context, frame_character, release_context
@@ -340,17 +339,15 @@ def bench(sheets: int, seed: int, picture: Path | None, shading: bool = True, jo
     joint_fine_levels = JOINT_FINE_LEVELS if joint_fine_levels is None else joint_fine_levels
     palette = PALETTE if palette is None else palette
     joint_min_gain = JOINT_MIN_GAIN if joint_min_gain is None else joint_min_gain
-    separate_min_gain = SEPARATE_MIN_GAIN if separate_min_gain is None else separate_min_gain
-    separate_fine_levels = SEPARATE_FINE_LEVELS if separate_fine_levels is None else separate_fine_levels
-    joint_free_yaws = JOINT_FREE_YAWS if joint_free_yaws is None else joint_free_yaws
-    separate_yaw_restarts = SEPARATE_YAW_RESTARTS if separate_yaw_restarts is None else separate_yaw_restarts
     limb_starts = SEPARATE_LIMB_STARTS if limb_starts is None else limb_starts
+    yaw_line = JOINT_YAW_LINE_DEG if yaw_line is None else yaw_line
+    fitter_look = FIT_LOOK if fitter_look is None else fitter_look
+    drawing_look = FIT_LOOK if drawing_look is None else drawing_look
     try:
         with SheetFitter(ctx, character, 256, part_weight=part_weight, colour_weight=colour_weight,
                          joint_part_weight=joint_part_weight, joint_fine_levels=joint_fine_levels,
-                         palette=palette, joint_min_gain=joint_min_gain, separate_min_gain=separate_min_gain,
-                         separate_fine_levels=separate_fine_levels, joint_free_yaws=joint_free_yaws,
-                         separate_yaw_restarts=separate_yaw_restarts, limb_starts=limb_starts) as fitter, \
+                         palette=palette, joint_min_gain=joint_min_gain, limb_starts=limb_starts,
+                         joint_yaw_line=yaw_line, look=fitter_look) as fitter, \
                 ToonPass(ctx, 256, 256) as toon, \
                 UdpPass(ctx, 256, 256) as udp_pass:
             toon.set_character(character)
@@ -367,10 +364,11 @@ def bench(sheets: int, seed: int, picture: Path | None, shading: bool = True, jo
                 true_rows: list[dict] = []  # per view: the fit's last step from the drawing's own pose
                 for sheet in tqdm(range(first_sheet, first_sheet + sheets), desc=f"{mode} sheets", unit="sheet"):
                     if mode == "turnaround":
-                        made = make_turnaround(ctx, character, LABELS, sheet)
+                        made = make_turnaround(ctx, character, LABELS, sheet, look=drawing_look)
                         poses = [drawing_pose(character, np.random.default_rng(sheet), Deviation())] * len(LABELS)
                     else:
-                        made = [make_drawing(ctx, character, label, 1000 * sheet + k) for k, label in enumerate(LABELS)]
+                        made = [make_drawing(ctx, character, label, 1000 * sheet + k, look=drawing_look)
+                                for k, label in enumerate(LABELS)]
                         poses = [_own_pose(character, 1000 * sheet + k) for k in range(len(LABELS))]
                     names = [f"s{sheet}v{k}" for k in range(len(LABELS))]
                     if recoloured:  # one artist, one palette: the sheet's views recoloured alike
@@ -495,9 +493,8 @@ def bench(sheets: int, seed: int, picture: Path | None, shading: bool = True, jo
         "character_seed": seed, "first_sheet": first_sheet, "part_weight": part_weight, "joint_part_weight": joint_part_weight,
         "recoloured": recoloured, "palette": palette,
         "joint_fine_levels": joint_fine_levels, "joint_min_gain": joint_min_gain,
-        "separate_min_gain": separate_min_gain, "separate_fine_levels": separate_fine_levels,
-        "joint_free_yaws": joint_free_yaws, "separate_yaw_restarts": list(separate_yaw_restarts),
-        "limb_starts": list(limb_starts),
+        "limb_starts": list(limb_starts), "yaw_line_deg": yaw_line, "drawing_look": drawing_look,
+        "fitter_look": fitter_look,
         "start_at_true_yaw": start_at_true_yaw,
         "colour_weight": colour_weight, "sheets": sheets, "views_per_sheet": len(LABELS),
         "labels": list(LABELS),
@@ -545,25 +542,20 @@ def main() -> int:
     ap.add_argument("--joint-min-gain", type=float, default=None,
                     help="a joint search level ends when a sweep gains less (default: JOINT_MIN_GAIN; 0: the search "
                          "before it)")
-    ap.add_argument("--separate-min-gain", type=float, default=None,
-                    help="the separate fit's fine pose search: a level ends when a sweep gains less (default: "
-                         "SEPARATE_MIN_GAIN; 0: each level until a sweep finds nothing)")
-    ap.add_argument("--separate-fine-levels", type=int, default=None,
-                    help="levels of the separate fit's fine pose search (default: SEPARATE_FINE_LEVELS)")
-    ap.add_argument("--joint-free-yaws", default=None, choices=("none", "side", "all"),
-                    help="the joint fit's first pose level: which labelled views keep their yaw free "
-                         "(default: JOINT_FREE_YAWS)")
     ap.add_argument("--true-pose-yaw-offsets", default="",
                     help="also the fit's last step from the drawing's own pose with the yaw held these many degrees "
                          "off the truth, comma separated (how much a yaw error alone costs; default: none)")
-    ap.add_argument("--separate-yaw-restarts", default=None,
-                    help="the separate fit's yaw restarts after its fine pose search, degrees, comma separated "
-                         "(default: SEPARATE_YAW_RESTARTS; '' none)")
     ap.add_argument("--start-at-true-yaw", action="store_true",
                     help="a probe: the separate fit's pose search started at the drawing's true yaw (one candidate)")
     ap.add_argument("--limb-starts", default=None,
-                    help="the separate fit's extra pose-search starts, names of LIMB_STARTS in sheet_fit.py, comma "
-                         "separated (default: SEPARATE_LIMB_STARTS; '' none)")
+                    help="the fits' extra leg starts (the separate fit's on front views only), names of LIMB_STARTS in "
+                         "sheet_fit.py, comma separated (default: SEPARATE_LIMB_STARTS; '' none)")
+    ap.add_argument("--yaw-line", type=float, default=None,
+                    help="the joint fit's last yaw line search, degrees apart (default: JOINT_YAW_LINE_DEG; 0: off)")
+    ap.add_argument("--drawing-look", default=None, choices=("toon", "before_skin_rule"),
+                    help="the toon look the drawings are made in (default: FIT_LOOK of sheet_fit.py)")
+    ap.add_argument("--fitter-look", default=None, choices=("toon", "before_skin_rule"),
+                    help="the toon look the fitter renders in (default: FIT_LOOK of sheet_fit.py)")
     args = ap.parse_args()
     modes = tuple(m.strip() for m in args.modes.split(",") if m.strip())
     if not modes or set(modes) - {"per_view", "turnaround"}:
@@ -572,14 +564,12 @@ def main() -> int:
                    args.turnaround_picture, args.part_weight,
                    tuple(m.strip() for m in args.methods.split(",") if m.strip()), args.colour_weight,
                    args.joint_part_weight, args.joint_fine_levels, args.recolour, args.palette,
-                   args.joint_min_gain, args.first_sheet, args.separate_min_gain, args.separate_fine_levels,
-                   args.joint_free_yaws,
+                   args.joint_min_gain, args.first_sheet,
                    tuple(float(d) for d in args.true_pose_yaw_offsets.split(",") if d.strip()),
-                   None if args.separate_yaw_restarts is None else
-                   tuple(float(d) for d in args.separate_yaw_restarts.split(",") if d.strip()),
                    args.start_at_true_yaw,
                    None if args.limb_starts is None else
-                   tuple(n.strip() for n in args.limb_starts.split(",") if n.strip()))
+                   tuple(n.strip() for n in args.limb_starts.split(",") if n.strip()),
+                   args.yaw_line, args.drawing_look, args.fitter_look)
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(result, indent=1))
     print(json.dumps({mode: {method: {"summary": r["summary"], "shading_l1": r.get("shading_l1")}

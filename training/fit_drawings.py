@@ -103,16 +103,18 @@ def _limb_stretch(points: np.ndarray, limbs, frame: float, rng, amount: float) -
 
 
 def make_drawing(ctx, character: Character, label_yaw: float, seed: int, dev: Deviation = Deviation(),
-                 render_size: int = 384, pose: Pose | None = None) -> tuple[np.ndarray, np.ndarray, dict]:
+                 render_size: int = 384, pose: Pose | None = None,
+                 look: str | None = None) -> tuple[np.ndarray, np.ndarray, dict]:
     """-> (drawing [H, W, 4] u8 straight RGBA, its true UDP [H, W, 4] f32,
     the truth: yaw, scale, offset, line width, size). ``pose``: the drawn
     pose (a turnaround's, shared by its views); default: this drawing's own
-    (:func:`drawing_pose` from ``seed``)."""
+    (:func:`drawing_pose` from ``seed``). ``look``: the toon look drawn in
+    (``sheet_fit.FIT_LOOKS``; default: the fitter's, ``FIT_LOOK``)."""
     from scipy.ndimage import map_coordinates
 
     from conrt.characters.posing import posed_positions
-    from conrt.shaders import ToonPass, ToonStyle, UdpPass, frame_character, project
-    from conrt.shaders.toon_pass import without_skin_rule
+    from conrt.runtime.app.sheet_fit import FIT_LOOK, fit_style
+    from conrt.shaders import ToonPass, UdpPass, frame_character, project
 
     rng = np.random.default_rng(seed)
     yaw = label_yaw + rng.uniform(-dev.yaw_deg, dev.yaw_deg)
@@ -120,8 +122,7 @@ def make_drawing(ctx, character: Character, label_yaw: float, seed: int, dev: De
         pose = drawing_pose(character, rng, dev)
     line = rng.uniform(*dev.line_width) * render_size / 256
     camera = frame_character(posed_positions(character, pose), yaw=yaw, size=render_size, margin=0.05)
-    # every inner line, as an artist inks them, in the look the fitter renders (sheet_fit.FIT_INK)
-    style = without_skin_rule(ToonStyle(line_width=line, resolved_only=False))
+    style = fit_style(FIT_LOOK if look is None else look, line)  # every inner line, as an artist inks them
     with ToonPass(ctx, render_size, render_size, style) as toon, \
             UdpPass(ctx, render_size, render_size) as udp_pass:
         toon.set_character(character)
@@ -165,14 +166,14 @@ def make_drawing(ctx, character: Character, label_yaw: float, seed: int, dev: De
 
 
 def make_turnaround(ctx, character: Character, labels, seed: int, dev: Deviation = Deviation(),
-                    render_size: int = 384) -> list[tuple[np.ndarray, np.ndarray, dict]]:
+                    render_size: int = 384, look: str | None = None) -> list[tuple[np.ndarray, np.ndarray, dict]]:
     """A turnaround sheet: the views of ``labels`` (degrees) drawn in ONE pose
     (:func:`drawing_pose` from ``seed``), as an artist draws a character
     turning round; each view still has its own yaw, scale, offset, limb
     stretch, ink width and picture size (seeds ``seed * 100 + k + 1``) ->
     ``make_drawing``'s (drawing, true UDP, truth) per view."""
     pose = drawing_pose(character, np.random.default_rng(seed), dev)
-    return [make_drawing(ctx, character, label, seed * 100 + k + 1, dev, render_size, pose)
+    return [make_drawing(ctx, character, label, seed * 100 + k + 1, dev, render_size, pose, look)
             for k, label in enumerate(labels)]
 
 

@@ -57,10 +57,23 @@ from conrt.types import Camera, Character, Pose
 from ..nn.official import resize
 from .session import check_sheet, fit_sheet
 
-# the fitter's renders and the test drawings: all inner lines; the toon look before session 12's skin
-# rule (skin shaded like cloth, the face on its true normals): the searches, their tests and benchmarks
-# were tuned on it, and with the new look the part term's test margins fell or turned over (docs/fit_sheet.md)
-FIT_INK = without_skin_rule(ToonStyle(resolved_only=False))
+# The fitter's renders: all inner lines, in one of FIT_LOOKS: "toon" the toon pass's look (session 12's
+# skin rule: skin shaded lighter and warmer, the face lit near flat), "before_skin_rule" the look before it
+# (skin shaded like cloth, the face on its true normals), on which the searches and their tests were tuned.
+FIT_LOOKS = ("toon", "before_skin_rule")
+FIT_LOOK = "before_skin_rule"
+
+
+def fit_style(look: str = FIT_LOOK, line_width: float | None = None) -> ToonStyle:
+    """The toon style of ``look`` (``FIT_LOOKS``) with every inner line, as an artist inks them: the
+    fitter's renders and the synthetic drawings (``training/fit_drawings.py``)."""
+    if look not in FIT_LOOKS:
+        raise ConfigError(f"fit look {look!r}: choose one of {', '.join(FIT_LOOKS)}")
+    style = ToonStyle(line_width=line_width, resolved_only=False)
+    return style if look == "toon" else without_skin_rule(style)
+
+
+FIT_INK = fit_style()
 
 log = logging.getLogger(__name__)
 
@@ -109,23 +122,11 @@ JOINT_FINE_LEVELS = 1
 # ways, every view rendered per pose trial): on the benchmark's sheet 0 the fine
 # stage's 7 sweeps gained 0.026, 0.028, 0.0024, 0.0018, 0.0014, 0.0009, 0.
 JOINT_MIN_GAIN = 0.003
-# The same rule for the separate fit's fine pose search at 256² (0: each level until
-# a sweep finds nothing), and that search's levels (4 degree steps, then 2). Session 11
-# measured both as a speed lever and kept main's search (docs/fit_sheet.md): one level
-# cut a 4-view turnaround fit to 0.73x the CPU at a UDP error of 0.0208 -> 0.0210, but
-# the drawings in their own poses went 0.0194 -> 0.0213 (7 of 8 views worse); the
-# gain 0.003 with two levels 0.0194 -> 0.0203. The gain in the 128² pose and leg
-# searches too sent a back view's yaw 30 degrees off (0.0170 -> 0.0449): there the
-# end point decides which of two candidates (or the swapped legs) wins.
-SEPARATE_MIN_GAIN = 0.0
+# The separate fit's fine pose search at 256²: two levels (4 degree steps, then 2), each until a sweep
+# finds nothing. Measured and not kept (sessions 11-12, docs/fit_sheet.md): one level (0.73x the CPU, per
+# view UDP error 0.0194 -> 0.0213), a minimum gain of 0.003 (0.0194 -> 0.0203), yaw restarts of 4 degrees
+# after it (15 of 16 views unchanged, a back view 0.0098 -> 0.0118).
 SEPARATE_FINE_LEVELS = 2
-# The separate fit's yaw restarts (degrees; empty: none): after the fine pose search, the
-# yaw moved by each and the camera and pose searched again from there (one fine level),
-# kept where the cost is lower. From the drawing's own pose the fit's cost is lowest at the
-# true yaw, and 3 degrees off the UDP error is ~1.6x the floor; the fits end 5-7 degrees off
-# on average. Measured in session 12 with -4, 4 (docs/fit_sheet.md): 15 of 16 views unchanged,
-# a back view 0.0098 -> 0.0118, +35-50 % fine renders: off.
-SEPARATE_YAW_RESTARTS: tuple[float, ...] = ()
 # Canonical limb configurations the separate fit's pose search also starts from (``FitParams.turns``,
 # degrees, on top of the best coarse camera and its arm-grid arms): the search moves one bone at a time
 # and cannot walk from legs together to a stride, nor from one stride to the other. "stride": the left
@@ -138,20 +139,36 @@ LIMB_STARTS = {
                         "rightUpperLeg:out": 20.0},
 }
 # A start's search replaces the coarse candidates' best only when clearly better (LEG_SWAP_MARGIN, the leg
-# swap's rule). Measured (docs/fit_sheet.md): per view 0.0194 -> 0.0188 UDP error, turnarounds 0.0208 ->
-# 0.0211 (without the margin 0.0219: from the side the two strides are likely one silhouette with the legs
-# exchanged, the side views' rig IoU rose and their UDP error too), 16 views 0.0201 -> 0.0200 (3 better,
-# 3 worse), 1.45x the CPU: off.
-SEPARATE_LIMB_STARTS: tuple[str, ...] = ()
-# Which labelled views of a joint fit keep their yaw free in the first pose level
-# (16 degree steps; the others are held at their label): "none", "side" (labels
-# within SIDE_LABEL_DEG of +-90: the side views, worst fitted with the yaws held)
-# or "all". Session 10: all free took the side views 0.0227 -> 0.0152 UDP error
-# but 10 of the other 12 views got worse; session 11: the side views alone free,
-# 0.0140 -> 0.0173 over 16 views, 15 of them worse (docs/fit_sheet.md): held.
-JOINT_FREE_YAWS_MODES = ("none", "side", "all")
-JOINT_FREE_YAWS = "none"
-SIDE_LABEL_DEG = 30.0
+# swap's rule), and the starts are tried only on front views (``front_view`` of the label, else of the best
+# coarse camera). Session 12, on every view: per view 0.0194 -> 0.0188 UDP error, turnarounds 0.0208 ->
+# 0.0211 (from the side the two strides are one silhouette with the legs exchanged: the side views worse).
+# Session 13 (docs/fit_sheet.md): on front and back views per view 0.0194 -> 0.0180 (sheets 0-1; a front
+# and a back view better, a back view 0.0121 -> 0.0246) and an unlabelled back view of the tests 36 degrees
+# off; on front views only 0.0194 -> 0.0178, sheets 2-3 and the turnarounds unchanged, ~1.1x the CPU.
+SEPARATE_LIMB_STARTS: tuple[str, ...] = ("stride", "stride_mirrored")  # both fits' (the joint fit's below)
+# The same starts in a joint fit (``limb_starts`` names both): its shared pose turns about the body's axes,
+# so a stride is the upper legs swung forward / back about the body's left axis (x; -: forward); each is
+# searched like the leg swap (the legs and every view's camera, 8 degree steps) and kept when clearly
+# better. From one view a side view cannot tell which leg is in front; the sheet's 45 degree and front
+# views can. Session 13 (docs/fit_sheet.md): 16 turnaround views 0.0140 -> 0.0133 UDP error (the side views
+# s1v2 0.0329 -> 0.0283, s3v2 0.0170 -> 0.0123; 7 better, 4 worse), ~1.15-1.3x the renders.
+JOINT_LIMB_STARTS = {
+    "stride": {"leftUpperLeg:x": -20.0, "rightUpperLeg:x": 20.0},
+    "stride_mirrored": {"leftUpperLeg:x": 20.0, "rightUpperLeg:x": -20.0},
+}
+# The joint fit's last search step: every view's yaw moved together along one line, the shared pose held
+# and each view's scale and offset searched at each shift (SheetFitter._joint_yaw_line, yaw_line_search):
+# shifts this many degrees apart (0: off), on while an end is the lowest (at most YAW_LINE_STEPS more),
+# then a parabola's vertex. The joint fit's yaws ended 3-10 degrees off the truth, all one way (session
+# 12), and its coordinate steps move one view's yaw at a time, without its scale and offset. Measured in
+# session 13 (docs/fit_sheet.md): 16 turnaround views 0.0140 -> 0.0137 UDP error (6 better, 2 worse), +2-3 %
+# renders; the same line per view at the end of the separate fit (the pose held) moved none of 7 views.
+JOINT_YAW_LINE_DEG = 2.0
+YAW_LINE_STEPS = 3
+YAW_LINE_CAMERA_STEP = 0.0075  # scale (log) and offset (NDC) steps at each shift: the fine search's last
+# Front views: labels (else the coarse camera's yaw) within this of 0 degrees, the only ones whose separate
+# fit takes the limb starts (``front_view``, SEPARATE_LIMB_STARTS).
+FRONT_LABEL_DEG = 30.0
 FINE_WORK = 256  # side of the fine pose sweeps (thin limbs are a pixel or two wide at 128)
 POSE_CANDIDATES = 2  # coarse fits (yaws >= 30 degrees apart) that get a pose search
 # Weight of the colour-agreement term beside (1 - IoU): 0.25 let mirrored
@@ -585,9 +602,8 @@ class SheetFitter:
                  colour_weight: float = COLOUR_WEIGHT, part_weight: float = PART_WEIGHT,
                  joint_part_weight: float = JOINT_PART_WEIGHT,
                  joint_fine_levels: int = JOINT_FINE_LEVELS, palette: str = PALETTE,
-                 joint_min_gain: float = JOINT_MIN_GAIN, separate_min_gain: float = SEPARATE_MIN_GAIN,
-                 separate_fine_levels: int = SEPARATE_FINE_LEVELS, joint_free_yaws: str = JOINT_FREE_YAWS,
-                 separate_yaw_restarts=SEPARATE_YAW_RESTARTS, limb_starts=SEPARATE_LIMB_STARTS):
+                 joint_min_gain: float = JOINT_MIN_GAIN, limb_starts=SEPARATE_LIMB_STARTS,
+                 joint_yaw_line: float = JOINT_YAW_LINE_DEG, look: str = FIT_LOOK):
         if size < MIN_DRAWING_PX:
             raise ConfigError(f"--size must be at least {MIN_DRAWING_PX}, got {size}")
         if not 32 <= work <= size:
@@ -603,26 +619,18 @@ class SheetFitter:
         if joint_fine_levels not in (1, 2, 3):
             raise ConfigError(f"joint fine levels: choose 1, 2 or 3 (4, 2, 1 degree steps), got {joint_fine_levels}")
         self.joint_fine_levels = int(joint_fine_levels)
-        for what, gain in (("joint", joint_min_gain), ("separate", separate_min_gain)):
-            if not (math.isfinite(gain) and gain >= 0):
-                raise ConfigError(f"the {what} search's minimum gain must be a finite number >= 0, got {gain}")
-        self.joint_min_gain, self.separate_min_gain = float(joint_min_gain), float(separate_min_gain)
-        if separate_fine_levels not in (1, 2):
-            raise ConfigError(f"separate fine levels: choose 1 or 2 (4, 2 degree steps), got {separate_fine_levels}")
-        self.separate_fine_levels = int(separate_fine_levels)
-        restarts = tuple(float(d) for d in separate_yaw_restarts)
-        if not all(math.isfinite(d) and 0 < abs(d) <= 30 for d in restarts):
-            raise ConfigError(f"yaw restarts: degrees within +-30 (not 0), got {separate_yaw_restarts}")
-        self.separate_yaw_restarts = restarts
+        if not (math.isfinite(joint_min_gain) and joint_min_gain >= 0):
+            raise ConfigError(f"the joint search's minimum gain must be a finite number >= 0, got {joint_min_gain}")
+        self.joint_min_gain = float(joint_min_gain)
         limb_starts = (limb_starts,) if isinstance(limb_starts, str) else tuple(limb_starts)
         unknown = [n for n in limb_starts if n not in LIMB_STARTS]
         if unknown or len(set(limb_starts)) != len(limb_starts):
             raise ConfigError(f"limb starts {list(limb_starts)}: unknown or repeated names; choose each at most once "
                               f"from {', '.join(LIMB_STARTS)}")
         self.limb_starts = tuple(limb_starts)
-        if joint_free_yaws not in JOINT_FREE_YAWS_MODES:
-            raise ConfigError(f"joint free yaws {joint_free_yaws!r}: choose one of {', '.join(JOINT_FREE_YAWS_MODES)}")
-        self.joint_free_yaws = joint_free_yaws
+        if not (math.isfinite(joint_yaw_line) and 0 <= joint_yaw_line <= 10):
+            raise ConfigError(f"the joint yaw line's step must be 0 (off) to 10 degrees, got {joint_yaw_line}")
+        self.joint_yaw_line = float(joint_yaw_line)
         if palette not in PALETTE_MODES:
             raise ConfigError(f"palette {palette!r}: choose one of {', '.join(PALETTE_MODES)}")
         self.palette = palette
@@ -638,7 +646,9 @@ class SheetFitter:
         # FIT_INK: every part and crease line, as an artist inks them (the toon pass's default since
         # session 10 drops those its frame does not resolve; the fit's colour and part terms match
         # a drawing's inner lines at the small work sizes)
-        self._toons = {n: ToonPass(ctx, n, n, FIT_INK, skin_once=True) for n in {self.work, self.fine, self.size}}
+        self.look = look
+        ink = fit_style(look)
+        self._toons = {n: ToonPass(ctx, n, n, ink, skin_once=True) for n in {self.work, self.fine, self.size}}
         self._udp = UdpPass(ctx, self.size, self.size)
         for toon in self._toons.values():
             toon.set_character(character)
@@ -652,7 +662,7 @@ class SheetFitter:
     def cost_settings(self) -> dict:
         """The cost's settings (constructor arguments), for a worker's fitter to score alike."""
         return {"colour_weight": self.colour_weight, "part_weight": self.part_weight,
-                "joint_part_weight": self.joint_part_weight, "palette": self.palette}
+                "joint_part_weight": self.joint_part_weight, "palette": self.palette, "look": self.look}
 
     def close(self) -> None:
         for toon in self._toons.values():
@@ -943,8 +953,13 @@ class SheetFitter:
         starts = [q for q, *_ in coarse.candidates[:POSE_CANDIDATES]]
         rough = [self._search(q, target, steps, free_all, bounds(q), levels=2) for q in starts]
         p, cost = min(rough, key=lambda c: c[1])[:2]
+        # the limb starts only on front views (the label, else the best coarse camera): from the side the two
+        # strides are one silhouette with the legs exchanged, from behind a start won at a wrong yaw
+        # (SEPARATE_LIMB_STARTS)
+        facing = label_yaw if label_yaw is not None else starts[0].yaw
         limbs = [self._search(q, target, steps, free_all, bounds(q), levels=2)
-                 for q in (self._limb_start(starts[0], name, target) for name in self.limb_starts)]
+                 for q in (self._limb_start(starts[0], name, target)
+                           for name in (self.limb_starts if front_view(facing) else ()))]
         if limbs and min(c[1] for c in limbs) < cost - LEG_SWAP_MARGIN:  # clearly better, as the leg swap
             p = min(limbs, key=lambda c: c[1])[0]
         clock.stage("pose")
@@ -953,14 +968,7 @@ class SheetFitter:
         clock.stage("legs")
         trace("legs", [p])
         fine = coarse.drawn(drawing, self.fine) if self.fine != self.work else target
-        p, cost = self._search(p, fine, steps / 4, free_all, bounds(p), levels=self.separate_fine_levels,
-                               min_gain=self.separate_min_gain)[:2]
-        for turn in self.separate_yaw_restarts:  # the yaw moved, the camera and pose searched again from there
-            q = FitParams(p.yaw + turn, p.scale, p.offset, p.arms_lowered, dict(p.turns), p.pose_yaw)
-            q, q_cost = self._search(q, fine, steps / 4, free_all, bounds(p), levels=1,
-                                     min_gain=self.separate_min_gain)[:2]
-            if q_cost < cost - PATTERN_TOLERANCE:
-                p, cost = q, q_cost
+        p, cost = self._search(p, fine, steps / 4, free_all, bounds(p), levels=SEPARATE_FINE_LEVELS)[:2]
         clock.stage("pose_fine")
         trace("pose_fine", [p])
         return self._finish(p, drawing, name, label_yaw, coarse, clock)
@@ -1037,8 +1045,9 @@ class SheetFitter:
                     lo[4 * k:4 * k + 4], hi[4 * k:4 * k + 4] = coarse[k].bounds(q)[0][:4], coarse[k].bounds(q)[1][:4]
 
             pose_only = free.copy()
-            for k, c in enumerate(coarse):  # yaws held (the labelled views at their label), unless free_yaw
-                pose_only[4 * k] = first_level_yaw_free(self.joint_free_yaws, c.label_yaw)
+            # the yaws held, the labelled views at their label: freeing the side views' took them 0.0227 -> 0.0152
+            # UDP error in session 10, but 15 of 16 views got worse in session 11 (docs/fit_sheet.md)
+            pose_only[0:4 * nv:4] = False
             x, cost = self._joint_search(split, x, False, steps, pose_only, lo, hi, levels=1)
             recamera()
             x, cost = self._joint_search(split, x, False, steps / 2, free, lo, hi, levels=1)
@@ -1058,21 +1067,48 @@ class SheetFitter:
                 swapped = x.copy()
                 turns = self._swap_legs(self._view_params(x, nv, 0).turns)
                 swapped[4 * nv + 2:] = FitParams(0.0, turns=turns).pose_vector(bones)[2:]
+                starts = [swapped]
+                for name in self.limb_starts:  # the legs from a stride, about the body's axes
+                    start = x.copy()
+                    turns = {b: v for b, v in self._view_params(x, nv, 0).turns.items() if "Leg" not in b}
+                    turns.update(JOINT_LIMB_STARTS[name])
+                    start[4 * nv + 2:] = FitParams(0.0, turns=turns).pose_vector(bones)[2:]
+                    starts.append(start)
                 x, cost = self._joint_search(split, x, False, steps / 2, free_legs, lo, hi, levels=1)
-                xs, cost_s = self._joint_search(split, swapped, False, steps / 2, free_legs, lo, hi, levels=1)
+                others = [self._joint_search(split, q, False, steps / 2, free_legs, lo, hi, levels=1) for q in starts]
+                xs, cost_s = min(others, key=lambda r: r[1][0])
                 if cost_s[0] < cost[0] - LEG_SWAP_MARGIN:
                     x = xs
             sheet.stage("joint_legs")
             progress("joint_legs")
             trace("joint_legs", [self._view_params(x, nv, k) for k in range(nv)])
-            x, _ = self._joint_search(split, x, True, steps / 4, free, lo, hi, levels=self.joint_fine_levels)
+            x, cost = self._joint_search(split, x, True, steps / 4, free, lo, hi, levels=self.joint_fine_levels)
             sheet.stage("joint_pose_fine")
             progress("joint_pose_fine")
             trace("joint_pose_fine", [self._view_params(x, nv, k) for k in range(nv)])
+            if self.joint_yaw_line:
+                x, _ = self._joint_yaw_line(split, x, cost[0], lo, hi)
+                sheet.stage("joint_yaw_line")
+                trace("joint_yaw_line", [self._view_params(x, nv, k) for k in range(nv)])
             done = split.map("view_finish", {k: (k, self._view_params(x, nv, k), sheet.stages, nv) for k in range(nv)})
             for n in names:
                 progress(f"{n}: warp")
         return [done[k] for k in range(nv)]
+
+    def _joint_yaw_line(self, split: "_ViewSplit", x: np.ndarray, cost: float, lo, hi) -> tuple[np.ndarray, float]:
+        """:func:`yaw_line_search` over every view's yaw together (the shared pose held), each view's
+        scale and offset searched at each shift (:meth:`view_yaw_shift`) -> (x, the mean cost)."""
+        nv = (len(x) - 2 - len(self.joint_bones)) // 4
+
+        def at(t: float) -> tuple[np.ndarray, float]:
+            v = x.copy()
+            v[0:4 * nv:4] = np.clip(x[0:4 * nv:4] + t, lo[0:4 * nv:4], hi[0:4 * nv:4])
+            found = split.map("view_yaw_shift", {k: (k, self._view_params(v, nv, k)) for k in range(nv)})
+            for k, (q, _) in found.items():
+                v[4 * k:4 * k + 4] = q.camera_vector()
+            return v, float(np.mean([c for _, c in found.values()]))
+
+        return yaw_line_search(at, (x, cost), self.joint_yaw_line)
 
     def _sheet_palette(self, split: "_ViewSplit", coarse: list) -> Palette | None:
         """One palette match for a turnaround: the artist's palette is the same
@@ -1225,6 +1261,20 @@ class SheetFitter:
                 best = r
         return best[0]
 
+    def view_yaw_shift(self, k: int, p: FitParams) -> tuple[FitParams, float]:
+        """View ``k`` at ``p``'s yaw and pose (held), scale and offset searched at the fine size ->
+        (its parameters, its cost): a point of :meth:`_joint_yaw_line`."""
+        v = self._views[k]
+        bones = list(p.turns)
+        free = np.zeros(6 + len(bones), bool)
+        free[1:4] = True
+        steps = np.array([0.0] + [YAW_LINE_CAMERA_STEP] * 3 + [0.0] * (2 + len(bones)))
+        lo, hi = v["coarse"].bounds(p)
+        held = p.pose_vector(bones)
+        bounds = (np.concatenate([lo[:4], held]), np.concatenate([hi[:4], held]))
+        q, c = self._search_bones(p, v["fine"], steps, free, bounds, bones, levels=1)[:2]
+        return q, c
+
     def view_finish(self, k: int, p: FitParams, shared_stages: dict, nv: int) -> ViewFit:
         v = self._views.pop(k)
         v["clock"].restart()
@@ -1304,14 +1354,32 @@ def coordinate_sweep(x: np.ndarray, best: tuple, cost, steps, free, lo, hi, tole
     return x, best, moved_any
 
 
-def first_level_yaw_free(mode: str, label_yaw: float | None) -> bool:
-    """Whether a joint fit's first pose level moves a view's yaw
-    (``JOINT_FREE_YAWS_MODES``): ``side`` frees the views labelled within
-    ``SIDE_LABEL_DEG`` of a side (+-90 degrees); unlabelled views are held too
-    (at their coarse yaw) unless ``all``."""
-    if mode == "all":
-        return True
-    return mode == "side" and label_yaw is not None and abs(_yaw_gap(label_yaw, 0.0) - 90.0) <= SIDE_LABEL_DEG
+def yaw_line_search(at, start: tuple, d: float, max_steps: int = YAW_LINE_STEPS) -> tuple:
+    """A 1-D search along the yaw: ``at(t) -> (state, cost)`` with ``t`` degrees added; ``start`` is
+    (state, cost) at 0. ``at(-d)``, ``at(d)``, on while an end is the lowest (at most ``max_steps``
+    more), then the vertex of the parabola through the lowest and its two neighbours -> the lowest
+    (state, cost) tried."""
+    tried = {0.0: start, -d: at(-d), d: at(d)}
+    for _ in range(max_steps):
+        lowest = min(tried, key=lambda t: tried[t][1])
+        if lowest not in (min(tried), max(tried)):
+            break
+        nxt = lowest + math.copysign(d, lowest)
+        tried[nxt] = at(nxt)
+    lowest = min(tried, key=lambda t: tried[t][1])
+    if lowest - d in tried and lowest + d in tried:
+        c0, c1, c2 = tried[lowest - d][1], tried[lowest][1], tried[lowest + d][1]
+        curvature = c0 - 2 * c1 + c2
+        if curvature > 0:
+            vertex = lowest + d * (c0 - c2) / (2 * curvature)  # within lowest +- d/2
+            if abs(vertex - lowest) > 0.05 * d:
+                tried[vertex] = at(vertex)
+    return min(tried.values(), key=lambda r: r[1])
+
+
+def front_view(yaw: float) -> bool:
+    """Whether a view at ``yaw`` (degrees) is a front view: within ``FRONT_LABEL_DEG`` of 0."""
+    return _yaw_gap(yaw, 0.0) <= FRONT_LABEL_DEG
 
 
 def search_bounds(yaw: float, width: float, nb: int) -> tuple[np.ndarray, np.ndarray]:

@@ -55,7 +55,8 @@ def test_the_part_term_lowers_the_joint_fits_udp_error(gl_ctx, character, turnar
 def test_joint_stages_share_the_sheet_search(both_fits):
     joint, _ = both_fits
     for f in joint:
-        assert list(f.stages) == ["yaws", "camera", "joint_pose", "joint_legs", "joint_pose_fine", "warp"]
+        assert list(f.stages) == ["yaws", "camera", "joint_pose", "joint_legs", "joint_pose_fine", "joint_yaw_line",
+                                  "warp"]
         assert f.seconds == pytest.approx(sum(t for t, _ in f.stages.values()), abs=1e-6)
         assert f.cpu_seconds is None  # the sheet's searches served every view at once: no CPU of its own
     # the joint stages are the sheet's, each view carrying an equal share

@@ -57,14 +57,6 @@ def test_the_separate_search_settings_are_checked(gl_ctx, character):
     from conrt.errors import ConfigError
     from conrt.runtime.app.sheet_fit import SheetFitter
 
-    with pytest.raises(ConfigError, match="separate search's minimum gain must be a finite number >= 0, got nan"):
-        SheetFitter(gl_ctx, character, 128, 64, separate_min_gain=float("nan"))
-    with pytest.raises(ConfigError, match="separate fine levels: choose 1 or 2"):
-        SheetFitter(gl_ctx, character, 128, 64, separate_fine_levels=3)
-    with pytest.raises(ConfigError, match="joint free yaws 'sides': choose one of none, side, all"):
-        SheetFitter(gl_ctx, character, 128, 64, joint_free_yaws="sides")
-    with pytest.raises(ConfigError, match=r"yaw restarts: degrees within \+-30 \(not 0\), got \(0.0, 4.0\)"):
-        SheetFitter(gl_ctx, character, 128, 64, separate_yaw_restarts=(0.0, 4.0))
     with pytest.raises(ConfigError, match=r"limb starts \['strides'\]: unknown or repeated names; choose each at "
                                           r"most once from stride, stride_mirrored"):
         SheetFitter(gl_ctx, character, 128, 64, limb_starts=("strides",))
@@ -84,14 +76,13 @@ def test_a_limb_start_turns_the_rigs_legs_on_the_given_camera(gl_ctx, character)
     assert len(q.turns) > 1 and (q.yaw, q.arms_lowered) == (10.0, (20.0, 30.0))
 
 
-def test_the_side_views_are_the_ones_whose_yaw_the_first_joint_level_frees():
-    from conrt.runtime.app.sheet_fit import first_level_yaw_free
+def test_the_front_views_are_the_ones_with_limb_starts():
+    """From the side the two strides are one silhouette with the legs exchanged; from behind a start won at a
+    wrong yaw (docs/fit_sheet.md, session 13): the separate fit's limb starts only on front views."""
+    from conrt.runtime.app.sheet_fit import front_view
 
-    side = [label for label in (0.0, 45.0, 80.0, 90.0, -90.0, 270.0, 120.0, 135.0, 180.0, None)
-            if first_level_yaw_free("side", label)]
-    assert side == [80.0, 90.0, -90.0, 270.0, 120.0]
-    assert not any(first_level_yaw_free("none", label) for label in (0.0, 90.0, None))
-    assert all(first_level_yaw_free("all", label) for label in (0.0, 90.0, None))
+    yaws = (0.0, 30.0, 31.0, 45.0, 90.0, 180.0, -30.0, 330.0, 329.0, -150.0)
+    assert [yaw for yaw in yaws if front_view(yaw)] == [0.0, 30.0, -30.0, 330.0]
 
 
 def test_a_fit_with_the_limb_starts_ends_at_the_drawn_stride(gl_ctx, character):
@@ -109,3 +100,28 @@ def test_a_fit_with_the_limb_starts_ends_at_the_drawn_stride(gl_ctx, character):
     for leg in ("leftUpperLeg", "rightUpperLeg"):
         assert abs(fit.params.turns[leg] - truth.turns[leg]) <= 8.0, fit.params.turns
     assert fit.iou_pose >= 0.9, fit.iou_pose
+
+
+def test_the_yaw_line_search_steps_on_and_takes_the_parabolas_vertex():
+    """``yaw_line_search`` (the joint fit's yaw line): both ways from the start, on while an end is the
+    lowest, then the vertex of the parabola through the lowest three; a quadratic cost's minimum is the
+    vertex exactly (to float rounding), one further than the steps reach stops at the last step."""
+    from conrt.runtime.app.sheet_fit import yaw_line_search
+
+    calls = []
+
+    def at(centre):
+        def cost(t):
+            calls.append(t)
+            return t, (t - centre) ** 2
+        return cost
+
+    t, c = yaw_line_search(at(1.3), (0.0, 1.3 ** 2), 2.0)
+    assert t == pytest.approx(1.3, abs=1e-12) and c == pytest.approx(0.0, abs=1e-20)
+    assert calls == [-2.0, 2.0, 4.0, 1.3]  # 2 is the lowest end: one step on, then the vertex
+    calls.clear()
+    t, _ = yaw_line_search(at(-5.1), (0.0, 5.1 ** 2), 2.0)  # three steps on, then the vertex
+    assert calls == [-2.0, 2.0, -4.0, -6.0, -8.0, t] and t == pytest.approx(-5.1, abs=1e-12)
+    calls.clear()
+    t, _ = yaw_line_search(at(-30.0), (0.0, 900.0), 2.0, max_steps=3)  # beyond reach: the last step
+    assert t == -8.0 and calls == [-2.0, 2.0, -4.0, -6.0, -8.0]
