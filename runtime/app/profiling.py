@@ -102,7 +102,7 @@ def measure_size(size: int, frames: int = 10, warmup: int = 2, backend: str = "a
                                    backend_options=dict(backend_options or {}), size=size, context="egl",
                                    correspondence=correspondence, lookahead=True, antialias=antialias,
                                    shade_workers=shade_workers))
-    udps, stats = [], []
+    stats = []
     try:
         it = rt.frames(warmup + frames, sink=lambda f: to_straight_u8(f.rgba))
         for _ in range(warmup):
@@ -114,7 +114,6 @@ def measure_size(size: int, frames: int = 10, warmup: int = 2, backend: str = "a
         t0, cpu0 = time.perf_counter(), time.process_time()
         for f in it:
             stats.append(f.stats)
-            udps.append(f.udp)
         wall = time.perf_counter() - t0
         cpu = time.process_time() - cpu0  # every thread of the process (GL, ONNX Runtime)
         # a band graph exported while the timed frames ran (once per band width; ~2 s of CPU):
@@ -123,6 +122,14 @@ def measure_size(size: int, frames: int = 10, warmup: int = 2, backend: str = "a
         shader, info = rt.shader, rt.info
         # -- shading only, chosen backend vs the eager baseline, same UDPs ------
         nb = baseline_frames or min(frames, 5)
+        # frames of the same clip as the frame loop hands them to the shader: with exact
+        # correspondences the views' read-back (the path the timed frames took), else None (the
+        # table lookup); before session 13 the exact sheets' shade-only timed the table path
+        samples = []
+        for _ in range(nb):
+            pose = rt.physics.step()
+            rt.raster.render(pose, rt.raster.camera(pose))
+            samples.append((rt.raster.read().copy(), rt.raster.read_views_box()))
         # the model as loaded: the torch backend runs a copy with faster modules swapped in
         model_ = shader.backend.source_model
         # the official-way baseline exists for the CoNR architecture only
@@ -151,10 +158,10 @@ def measure_size(size: int, frames: int = 10, warmup: int = 2, backend: str = "a
         # on a thread of its own, like the runtime's shader (see bridge_source.py:
         # main-thread torch calls were at times far slower on the busy machine)
         with ThreadPoolExecutor(1) as pool:
-            for u in udps[:nb]:
+            for u, views in samples:
                 x, _ = prepare_udp(u, size, False)
                 xt = torch.from_numpy(x)
-                shade_ms.append(pool.submit(timed, shader.shade, u).result())
+                shade_ms.append(pool.submit(timed, shader.shade, u, views).result())
                 base_ms.append(pool.submit(timed, base_fn, xt).result())
                 cached_torch_ms.append(pool.submit(timed, render_prepared, model_, xt, shader.cache).result())
     finally:
