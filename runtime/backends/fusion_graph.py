@@ -147,17 +147,22 @@ def darkest_on_edges(sampled4: torch.Tensor, cover4: torch.Tensor, edges: torch.
     return put_pixels(torch.zeros(1, 4, h, w, dtype=sampled4.dtype), pixels, dark)
 
 
-def up_level(up: nn.Module, skip: torch.Tensor, y: torch.Tensor, columns=None) -> torch.Tensor:
+def up_level(up: nn.Module, skip: torch.Tensor, y: torch.Tensor, columns=None, y_first=None) -> torch.Tensor:
     """One level up FusionNet's refinement U-Net: ``up(cat(upsampled y, skip))`` as a conv of
     each, summed (no concatenated copy; ORT adds into the conv's output). ``columns`` (start
-    [1] int64, count): the conv on those columns only (the upsampling still whole: ONNX
-    Runtime upsamples a sliced input with its plain Resize, which rounds differently from the
-    blocked one the whole frame's graph runs)."""
+    [1] int64, count): the conv on those columns only, of ``skip`` and of the upsampled ``y``:
+    the whole coarser level, or (``y_first``: its first column) the columns of it that a band
+    level computed (the upsampling on them; on a slice of the whole level ONNX Runtime would
+    upsample with its plain Resize, which rounds differently from the blocked one the whole
+    frame's graph runs)."""
     conv, act = up
     c = y.shape[1]
-    y = F.interpolate(y, size=skip.shape[-2:], mode="bilinear", align_corners=False)
+    size = skip.shape[-2:] if y_first is None else (skip.shape[-2], 2 * int(y.shape[-1]))
+    y = F.interpolate(y, size=size, mode="bilinear", align_corners=False)
     if columns is not None:
-        y, skip = narrow_columns(y, *columns), narrow_columns(skip, *columns)
+        start, count = columns
+        y = narrow_columns(y, start if y_first is None else start - 2 * y_first, count)
+        skip = narrow_columns(skip, start, count)
     return act_nchwc(act, F.conv2d(y, conv.weight[:, :c], conv.bias, padding=1)
                      + F.conv2d(skip, conv.weight[:, c:], None, padding=1))
 
@@ -165,6 +170,25 @@ def up_level(up: nn.Module, skip: torch.Tensor, y: torch.Tensor, columns=None) -
 # the refinement's top level on a band (``FastFusionGraph.refine``): its up conv and ``out`` (3x3
 # each) reach a column each, the full-size resize one more: the columns the band's need
 BAND_LEVEL_REACH = 3
+
+
+def band_levels(first: torch.Tensor, width: int, sides: list[int]) -> list[tuple[torch.Tensor, int]]:
+    """The columns (start [1] int64, count) each level of the refinement's up path computes for a
+    band (first, width) of its top level (``FastFusionGraph.refine``), finest first, for the
+    levels ``sides`` wide (finest first); it stops at the first level the columns would fill. The
+    top level's: the band and ``BAND_LEVEL_REACH`` each side; each coarser level's: the finer
+    one's through the 2x upsampling (its edge column and the conv's, 3 finer columns each side, and
+    the rounding of either parity), all of them exact where their finer level reads them (or, where
+    they reach the frame's edge, moved in: the frame's own edge there)."""
+    out = []
+    lo, count = first - BAND_LEVEL_REACH, width + 2 * BAND_LEVEL_REACH
+    for side in sides:
+        if count >= side:
+            break
+        start = lo.clamp(0, side - count)
+        out.append((start, count))
+        lo, count = torch.div(start - 3, 2, rounding_mode="floor"), -(-(count + 7) // 2)
+    return out
 
 
 class FastFusionGraph(nn.Module):
@@ -233,19 +257,24 @@ class FastFusionGraph(nn.Module):
             skips.append(y)
             for conv, act in down:
                 y = act_nchwc(act, conv(y))
-        ups = list(zip(reversed(f.up), reversed(skips)))
-        for up, skip in ups[:-1] if band is not None and ups else ups:
-            y = up_level(up, skip, y)
+        ups = list(zip(reversed(f.up), reversed(skips)))  # coarse to fine
         if band is None:
+            for up, skip in ups:
+                y = up_level(up, skip, y)
             return f.out(y)
         first, width = band
-        full = int(fused_small.shape[-1])
-        n = width + 2 * BAND_LEVEL_REACH
-        if not ups or n >= full:  # no narrower than the frame: the whole top level
-            return f.out(up_level(*ups[-1], y) if ups else y), torch.zeros(1, dtype=torch.int64)
-        up, skip = ups[-1]
-        start = (first - BAND_LEVEL_REACH).clamp(0, full - n)  # the frame's edge: the frame's padding there
-        return f.out(up_level(up, skip, y, (start, n))), start
+        # the finest levels on the band's columns (the reach of the levels above), the rest whole
+        plan = band_levels(first, width, [int(skip.shape[-1]) for _, skip in reversed(ups)])
+        whole = len(ups) - len(plan)
+        for up, skip in ups[:whole]:
+            y = up_level(up, skip, y)
+        y_first = None
+        for (up, skip), columns in zip(ups[whole:], reversed(plan)):
+            y = up_level(up, skip, y, columns, y_first)
+            y_first = columns[0]
+        if not plan:  # no narrower than the frame: the whole top level
+            return f.out(y), torch.zeros(1, dtype=torch.int64)
+        return f.out(y), plan[0][0]
 
     def keep_seen_part(self, coverage: torch.Tensor, edges: torch.Tensor | None) -> torch.Tensor:
         """Where the fused views' colour is kept over the refinement (``FusionNet.forward``'s
