@@ -180,6 +180,8 @@ def measure_size(size: int, frames: int = 10, warmup: int = 2, backend: str = "a
         "cpu_ms": round(cpu / frames * 1e3, 3),
         "export_cpu_ms": round(exports / frames * 1e3, 3),  # of cpu_ms: one-time graph exports (background_cpu)
         "shade_only_ms": round(_median(shade_ms), 3),
+        # whether shade_only_ms had the frames' views (exact correspondences) or the table lookup
+        "shade_only_views": samples[0][1] is not None,
         "baseline_ms": round(_median(base_ms), 3),
         "shade_speedup_vs_baseline": round(_median(base_ms) / _median(shade_ms), 3),
         "torch_cached_sheet_ms": round(_median(cached_torch_ms), 3),
