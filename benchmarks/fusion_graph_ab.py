@@ -10,8 +10,12 @@ sheet, exact correspondences); per size: the median CPU ms per run and the
 largest difference of their outputs (float rounding only).
 
 ``--graph banded``: the banded fusion as the gl-lookup backend runs it on inked sheets (each
-version's views graph on the frame's band of columns, its outputs put in zeroed whole-frame
-arrays, its finish graph on those; ``GlLookupBackend._infer_band``).
+version's views graph on the frame's band of columns, then its finish graph: since session 13
+on the band too, its first column an input, the result put in a zeroed frame; before, the
+views' outputs put in zeroed whole-frame arrays and the finish on those;
+``GlLookupBackend._infer_band``). The outputs are compared as the runtime delivers them
+(times the UDP's alpha: off the band a finish on the band draws nothing, the whole frame's
+the refinement's stray paint off the target).
 
 ``--graph finish``: the finish half of the banded fusion instead (``export_finish_onnx``:
 the refinement, the keep-seen rule and the fill on the whole frame, what a 256² default
@@ -43,6 +47,13 @@ ROOT = Path(__file__).resolve().parents[1]
 _EXPORT = r"""
 from conrt.runtime.backends.gl_lookup_backend import export_fusion_onnx
 from conrt.runtime.nn.checkpoint import resolve_model
+if sys.argv[5].startswith("finishband"):  # finishband-WIDTH: the banded fusion's finish for a band that wide
+    from conrt.runtime.backends.gl_lookup_backend import export_finish_onnx
+    try:
+        export_finish_onnx(resolve_model(None), sys.argv[3], int(sys.argv[1]), width=int(sys.argv[5][11:]))
+    except TypeError:  # before session 13: the finish on the whole frame
+        export_finish_onnx(resolve_model(None), sys.argv[3], int(sys.argv[1]))
+    sys.exit(0)
 if sys.argv[5] == "finish":
     from conrt.runtime.backends.gl_lookup_backend import export_finish_onnx
     export_finish_onnx(resolve_model(None), sys.argv[3], int(sys.argv[1]))
@@ -120,21 +131,29 @@ def finish_feeds(feeds: list[dict]) -> list[dict]:
 
 class Banded:
     """One version's banded fusion, run like a session (``run(["rgba"], feed)``): the views graph
-    of the feed's band width on its columns, the outputs in zeroed whole-frame arrays, the finish."""
+    of the feed's band width on its columns, then the finish of that width on them (its first
+    column an input) pasted in a zeroed frame, or (before session 13) the outputs in zeroed
+    whole-frame arrays and the whole frame's finish."""
 
-    def __init__(self, finish, views: dict):
+    def __init__(self, finish: dict, views: dict):
         self.finish, self.views = finish, views
 
     def run(self, _names, feed):
         cols, width = feed["band"]
-        part = self.views[width]
+        part, finish = self.views[width], self.finish[width]
         outs = {}
         got = part.run(None, {k: np.ascontiguousarray(feed[k][..., cols]) for k in ("sampled", "cover", "udp")})
+        if "first" in {i.name for i in finish.get_inputs()}:  # the finish on the band
+            outs = {o.name: x for o, x in zip(part.get_outputs(), got)}
+            outs["first"] = np.array([cols.start], np.int64)
+            rgba = np.zeros((1, 4) + feed["udp"].shape[2:], np.float32)
+            rgba[..., cols] = finish.run(["rgba"], {i.name: outs[i.name] for i in finish.get_inputs()})[0]
+            return [rgba]
         for o, x in zip(part.get_outputs(), got):
             outs[o.name] = np.zeros((1, x.shape[1]) + feed["udp"].shape[2:], np.float32)
             outs[o.name][..., cols] = x
         outs.setdefault("udp", feed["udp"])  # the finish took the udp itself before FUSION_FORMAT 19
-        return self.finish.run(["rgba"], {i.name: outs[i.name] for i in self.finish.get_inputs()})
+        return finish.run(["rgba"], {i.name: outs[i.name] for i in finish.get_inputs()})
 
 
 def banded_sessions(base: Path, tmp: str, size: int, views: int, feeds: list[dict]):
@@ -156,7 +175,8 @@ def banded_sessions(base: Path, tmp: str, size: int, views: int, feeds: list[dic
     widths = sorted({f["band"][1] for f in banded})
     sessions = {}
     for name, src in (("baseline", base), ("head", ROOT)):
-        finish = open_session(export_in(src, size, views, Path(tmp) / f"{name}-finish-{size}.onnx", True, "finish"), 1)
+        finish = {w: open_session(export_in(src, size, views, Path(tmp) / f"{name}-finish{w}-{size}.onnx", True,
+                                            f"finishband-{w}"), 1) for w in widths}
         parts = {w: open_session(export_in(src, size, views, Path(tmp) / f"{name}-views{w}-{size}.onnx", True,
                                            f"views{w}"), 1) for w in widths}
         sessions[name] = Banded(finish, parts)
@@ -195,7 +215,9 @@ def main(argv=None) -> int:
                 feeds_of = {name: [{k: v for k, v in f.items() if k in {i.name for i in s.get_inputs()}} for f in feeds]
                             for name, s in sessions.items()}  # older graphs take the look as an input
             outs = {name: [s.run(["rgba"], f)[0] for f in feeds_of[name]] for name, s in sessions.items()}
-            diff = max(float(np.abs(a - b).max()) for a, b in zip(outs["baseline"], outs["head"]))
+            # as the runtime delivers them: times the target's alpha (ShadeStage's clip)
+            clip = [f["udp"][:, 3:4] for f in feeds]
+            diff = max(float(np.abs((a - b) * c).max()) for a, b, c in zip(outs["baseline"], outs["head"], clip))
             times: dict = {"baseline": [], "head": []}
             for r in range(args.rounds):  # ABBA...
                 for name in ("baseline", "head") if r % 2 == 0 else ("head", "baseline"):

@@ -102,7 +102,7 @@ def measure_size(size: int, frames: int = 10, warmup: int = 2, backend: str = "a
                                    backend_options=dict(backend_options or {}), size=size, context="egl",
                                    correspondence=correspondence, lookahead=True, antialias=antialias,
                                    shade_workers=shade_workers))
-    udps, stats = [], []
+    stats = []
     try:
         it = rt.frames(warmup + frames, sink=lambda f: to_straight_u8(f.rgba))
         for _ in range(warmup):
@@ -114,7 +114,6 @@ def measure_size(size: int, frames: int = 10, warmup: int = 2, backend: str = "a
         t0, cpu0 = time.perf_counter(), time.process_time()
         for f in it:
             stats.append(f.stats)
-            udps.append(f.udp)
         wall = time.perf_counter() - t0
         cpu = time.process_time() - cpu0  # every thread of the process (GL, ONNX Runtime)
         # a band graph exported while the timed frames ran (once per band width; ~2 s of CPU):
@@ -123,6 +122,14 @@ def measure_size(size: int, frames: int = 10, warmup: int = 2, backend: str = "a
         shader, info = rt.shader, rt.info
         # -- shading only, chosen backend vs the eager baseline, same UDPs ------
         nb = baseline_frames or min(frames, 5)
+        # frames of the same clip as the frame loop hands them to the shader: with exact
+        # correspondences the views' read-back (the path the timed frames took), else None (the
+        # table lookup); before session 13 the exact sheets' shade-only timed the table path
+        samples = []
+        for _ in range(nb):
+            pose = rt.physics.step()
+            rt.raster.render(pose, rt.raster.camera(pose))
+            samples.append((rt.raster.read().copy(), rt.raster.read_views_box()))
         # the model as loaded: the torch backend runs a copy with faster modules swapped in
         model_ = shader.backend.source_model
         # the official-way baseline exists for the CoNR architecture only
@@ -151,10 +158,10 @@ def measure_size(size: int, frames: int = 10, warmup: int = 2, backend: str = "a
         # on a thread of its own, like the runtime's shader (see bridge_source.py:
         # main-thread torch calls were at times far slower on the busy machine)
         with ThreadPoolExecutor(1) as pool:
-            for u in udps[:nb]:
+            for u, views in samples:
                 x, _ = prepare_udp(u, size, False)
                 xt = torch.from_numpy(x)
-                shade_ms.append(pool.submit(timed, shader.shade, u).result())
+                shade_ms.append(pool.submit(timed, shader.shade, u, views).result())
                 base_ms.append(pool.submit(timed, base_fn, xt).result())
                 cached_torch_ms.append(pool.submit(timed, render_prepared, model_, xt, shader.cache).result())
     finally:
@@ -173,6 +180,8 @@ def measure_size(size: int, frames: int = 10, warmup: int = 2, backend: str = "a
         "cpu_ms": round(cpu / frames * 1e3, 3),
         "export_cpu_ms": round(exports / frames * 1e3, 3),  # of cpu_ms: one-time graph exports (background_cpu)
         "shade_only_ms": round(_median(shade_ms), 3),
+        # whether shade_only_ms had the frames' views (exact correspondences) or the table lookup
+        "shade_only_views": samples[0][1] is not None,
         "baseline_ms": round(_median(base_ms), 3),
         "shade_speedup_vs_baseline": round(_median(base_ms) / _median(shade_ms), 3),
         "torch_cached_sheet_ms": round(_median(cached_torch_ms), 3),

@@ -49,7 +49,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..nn.lookup_net import SEES, TOUCHES, fill_unseen, ink_edge_mask, ink_edges, luma, target_edges
+from ..nn.lookup_net import (SEES, TOUCHES, fill_unseen, ink_edge_mask, ink_edges, luma, narrow_columns,
+                             place_columns, target_edges)
 
 # the views' half (``FusionViewsGraph``) runs on a band of whole columns: reaching this
 # many of the scores' pooled pixels past every covered column (the score's two 3x3
@@ -146,6 +147,50 @@ def darkest_on_edges(sampled4: torch.Tensor, cover4: torch.Tensor, edges: torch.
     return put_pixels(torch.zeros(1, 4, h, w, dtype=sampled4.dtype), pixels, dark)
 
 
+def up_level(up: nn.Module, skip: torch.Tensor, y: torch.Tensor, columns=None, y_first=None) -> torch.Tensor:
+    """One level up FusionNet's refinement U-Net: ``up(cat(upsampled y, skip))`` as a conv of
+    each, summed (no concatenated copy; ORT adds into the conv's output). ``columns`` (start
+    [1] int64, count): the conv on those columns only, of ``skip`` and of the upsampled ``y``:
+    the whole coarser level, or (``y_first``: its first column) the columns of it that a band
+    level computed (the upsampling on them; on a slice of the whole level ONNX Runtime would
+    upsample with its plain Resize, which rounds differently from the blocked one the whole
+    frame's graph runs)."""
+    conv, act = up
+    c = y.shape[1]
+    size = skip.shape[-2:] if y_first is None else (skip.shape[-2], 2 * int(y.shape[-1]))
+    y = F.interpolate(y, size=size, mode="bilinear", align_corners=False)
+    if columns is not None:
+        start, count = columns
+        y = narrow_columns(y, start if y_first is None else start - 2 * y_first, count)
+        skip = narrow_columns(skip, start, count)
+    return act_nchwc(act, F.conv2d(y, conv.weight[:, :c], conv.bias, padding=1)
+                     + F.conv2d(skip, conv.weight[:, c:], None, padding=1))
+
+
+# the refinement's top level on a band (``FastFusionGraph.refine``): its up conv and ``out`` (3x3
+# each) reach a column each, the full-size resize one more: the columns the band's need
+BAND_LEVEL_REACH = 3
+
+
+def band_levels(first: torch.Tensor, width: int, sides: list[int]) -> list[tuple[torch.Tensor, int]]:
+    """The columns (start [1] int64, count) each level of the refinement's up path computes for a
+    band (first, width) of its top level (``FastFusionGraph.refine``), finest first, for the
+    levels ``sides`` wide (finest first); it stops at the first level the columns would fill. The
+    top level's: the band and ``BAND_LEVEL_REACH`` each side; each coarser level's: the finer
+    one's through the 2x upsampling (its edge column and the conv's, 3 finer columns each side, and
+    the rounding of either parity), all of them exact where their finer level reads them (or, where
+    they reach the frame's edge, moved in: the frame's own edge there)."""
+    out = []
+    lo, count = first - BAND_LEVEL_REACH, width + 2 * BAND_LEVEL_REACH
+    for side in sides:
+        if count >= side:
+            break
+        start = lo.clamp(0, side - count)
+        out.append((start, count))
+        lo, count = torch.div(start - 3, 2, rounding_mode="floor"), -(-(count + 7) // 2)
+    return out
+
+
 class FastFusionGraph(nn.Module):
     """``FusionNet.forward(sampled, cover, encode_pose(udp), keep_seen)`` of
     ``model`` (a ``LookupNet``) for ONNX export; inputs as the gl-lookup
@@ -190,8 +235,18 @@ class FastFusionGraph(nn.Module):
         summed = torch.matmul(torch.ones(1, c, dtype=y.dtype), per_channel.reshape(m, c, h * w))  # [M, 1, h w]
         return summed.reshape(1, m, h, w) + second.bias
 
-    def refine(self, fused_small: torch.Tensor, coverage_small: torch.Tensor, udp_small: torch.Tensor) -> torch.Tensor:
-        """FusionNet's refinement U-Net at 1/refine_scale -> delta [1, 4, h, w]."""
+    def refine(self, fused_small: torch.Tensor, coverage_small: torch.Tensor, udp_small: torch.Tensor,
+               band: tuple[torch.Tensor, int] | None = None):
+        """FusionNet's refinement U-Net at 1/refine_scale -> delta [1, 4, h, w].
+
+        ``band`` (first, width: a band of columns at this size, first a [1] int64 tensor): the
+        U-Net's top level (its up conv and ``out``: ~1/3 of a 256² finish graph's CPU, the
+        profile in docs/runtime.md "Session 13") only on the band's columns and the few its
+        convs and the full-size resize reach (``BAND_LEVEL_REACH``), the levels below on the whole
+        frame (they reach ~77 px at 256²) -> (delta on the columns start .. start + width + 2
+        ``BAND_LEVEL_REACH`` (fewer at the frame's edges: start moves in), start [1] int64).
+        The same numbers on the band as on the whole frame: each conv on those columns sees the
+        frame's values, or the frame's edge where the columns reach it."""
         f = self.net
         conv, act = f.inp  # 9 input channels: split as in ``scores``
         wt = conv.weight
@@ -202,14 +257,24 @@ class FastFusionGraph(nn.Module):
             skips.append(y)
             for conv, act in down:
                 y = act_nchwc(act, conv(y))
-        for up, skip in zip(reversed(f.up), reversed(skips)):
-            # up(cat(upsampled, skip)) as a conv of each, summed: no concatenated copy
-            conv, act = up
-            c = y.shape[1]
-            y = F.interpolate(y, size=skip.shape[-2:], mode="bilinear", align_corners=False)
-            y = act_nchwc(act, F.conv2d(y, conv.weight[:, :c], conv.bias, padding=1)
-                    + F.conv2d(skip, conv.weight[:, c:], None, padding=1))
-        return f.out(y)
+        ups = list(zip(reversed(f.up), reversed(skips)))  # coarse to fine
+        if band is None:
+            for up, skip in ups:
+                y = up_level(up, skip, y)
+            return f.out(y)
+        first, width = band
+        # the finest levels on the band's columns (the reach of the levels above), the rest whole
+        plan = band_levels(first, width, [int(skip.shape[-1]) for _, skip in reversed(ups)])
+        whole = len(ups) - len(plan)
+        for up, skip in ups[:whole]:
+            y = up_level(up, skip, y)
+        y_first = None
+        for (up, skip), columns in zip(ups[whole:], reversed(plan)):
+            y = up_level(up, skip, y, columns, y_first)
+            y_first = columns[0]
+        if not plan:  # no narrower than the frame: the whole top level
+            return f.out(y), torch.zeros(1, dtype=torch.int64)
+        return f.out(y), plan[0][0]
 
     def keep_seen_part(self, coverage: torch.Tensor, edges: torch.Tensor | None) -> torch.Tensor:
         """Where the fused views' colour is kept over the refinement (``FusionNet.forward``'s
@@ -251,17 +316,32 @@ class FastFusionGraph(nn.Module):
         coverage = sum_views(e * cover4) / total
         return fused, coverage
 
-    def finish(self, fused, coverage, udp, udp_refine, sampled4=None, cover4=None, darkest=None, edges=None):
+    def finish(self, fused, coverage, udp, udp_refine, sampled4=None, cover4=None, darkest=None, edges=None,
+               band=None):
         """The refinement and the keep-seen rule on the fused views (``udp`` ``encode_pose``'d,
         ``udp_refine`` it pooled by ``refine_scale``) -> premultiplied RGBA [1, 4, H, W]
         (``sampled4``/``cover4``: the unlit rule takes them, and the inked one their
         ``darkest_view`` when ``darkest`` is not given; ``edges``: ``target_edges(udp)`` when given,
-        an inked look's)."""
+        an inked look's).
+
+        ``band`` (first, frame width): the inputs are the columns first .. first + W of a frame
+        that wide (first: [1] int64, on the ``refine_scale`` grid) and no view nor the target
+        covers any other (the views' band, ``band_of_columns``): -> the frame's RGBA on those
+        columns. The refinement's levels below its top one run on the whole frame (its inputs
+        there 0 off the band, as the frame's), the rest on the band (``refine``, ``fill_unseen``)."""
         h, w = udp.shape[-2:]
         f = self.net
         r = f.refine_scale
-        delta = self.refine(F.avg_pool2d(fused, r), F.avg_pool2d(coverage, r), udp_refine)
-        delta = F.interpolate(delta, size=(h, w), mode="bilinear", align_corners=False)
+        if band is None:
+            delta = self.refine(F.avg_pool2d(fused, r), F.avg_pool2d(coverage, r), udp_refine)
+            delta = F.interpolate(delta, size=(h, w), mode="bilinear", align_corners=False)
+        else:
+            first, frame_w = band
+            place = lambda x: place_columns(x, first // r, frame_w // r)  # noqa: E731  (the frame's half size)
+            delta, start = self.refine(place(F.avg_pool2d(fused, r)), place(F.avg_pool2d(coverage, r)),
+                                       place(udp_refine), band=(first // r, int(w) // r))
+            delta = F.interpolate(delta, size=(h, int(delta.shape[-1]) * r), mode="bilinear", align_corners=False)
+            delta = narrow_columns(delta, (first // r - start) * r, int(w))  # the band's columns
         rgba = (fused + delta).clamp(0, 1)
         if self.keep_seen:
             if self.inked and edges is None:  # once: the keep-seen rule, the ink and the fill
@@ -273,7 +353,7 @@ class FastFusionGraph(nn.Module):
             if self.inked:  # on the edges the views' ink where darker (lookup_net.ink_edges)
                 rgba = ink_on_edges(rgba, ink_edge_mask(edges, udp[:, 3:4]), udp[:, 3:4], darkest, sampled4, cover4)
             if f.nearest_fill:  # what no view sees, off the edges (lookup_net.fill_unseen)
-                rgba = fill_unseen(rgba, seen_colour, kept, edges, udp)
+                rgba = fill_unseen(rgba, seen_colour, kept, edges, udp, band)
             if not self.inked and not self.shaded:
                 rgba = self.keep_plain_lookup(rgba, sampled4, cover4, udp)
         return torch.minimum(rgba, rgba[:, 3:4])  # premultiplied: colour never exceeds alpha (alpha: min(a, a))
@@ -330,15 +410,24 @@ class FusionFinishGraph(nn.Module):
     """The other half for ONNX export, on the full frame: (fused [1, 4, H, W],
     coverage [1, 1, H, W], darkest [1, 4, H, W], pose [1, 4, H, W], the udp
     ``encode_pose``'d, edges [1, 1, H, W], its ``target_edges``) -> rgba; an inked sheet's look
-    only (the unlit rule takes the views)."""
+    only (the unlit rule takes the views).
 
-    def __init__(self, model, keep_seen: bool = True):
+    ``frame_width`` (not None): on the views' band instead, the handover as the views' graph
+    gives it ([1, C, H, w]) and ``first`` ([1] int64, the band's first column) -> the whole
+    frame's rgba on the band's columns, the same numbers (``FastFusionGraph.finish``'s band:
+    ~0.6x the whole frame's CPU on a 256² walk frame's ~136 columns; docs/runtime.md
+    "Session 13"). Off the band the frame's is the refinement's stray paint off the target,
+    which the runtime clips (``ShadeStage``'s clip to the UDP's alpha)."""
+
+    def __init__(self, model, keep_seen: bool = True, frame_width: int | None = None):
         super().__init__()
         self.graph = FastFusionGraph(model, keep_seen=keep_seen, inked=True)
+        self.frame_width = frame_width
 
-    def forward(self, fused, coverage, darkest, pose, edges):
+    def forward(self, fused, coverage, darkest, pose, edges, first=None):
+        band = None if self.frame_width is None else (first, self.frame_width)
         return self.graph.finish(fused, coverage, pose, F.avg_pool2d(pose, self.graph.net.refine_scale),
-                                 darkest=darkest, edges=edges)
+                                 darkest=darkest, edges=edges, band=band)
 
 
 def band_columns(udp_alpha: np.ndarray, cover: np.ndarray, size: int, score_scale: int, step: int

@@ -14,8 +14,10 @@ For lookup-architecture models (conr-rt) only. Per frame:
    Exact correspondences (``infer_views``) skip step 1: the raster stage's
    correspondence pass found the samples; for inked looks the graph runs in
    two halves, the views' (scores, softmax over views) on the band of columns
-   the character covers, the refinement on the whole frame: the same numbers
-   for ~0.8-0.9x the CPU (``_infer_band``, docs/runtime.md "Session 8").
+   the character covers, then the finish (refinement, keep-seen rule, fill) on
+   that band too, its refinement's lower levels on the whole frame: the same
+   numbers on the band, 0 off it (``_infer_band``, docs/runtime.md "Session 8"
+   and "Session 13").
 
 The GL context is the backend's own (headless EGL, else a hidden window, as
 ``shaders.create_context``) and lives on one private thread: an EGL context
@@ -27,6 +29,7 @@ from __future__ import annotations
 
 import importlib.util
 import logging
+import math
 import os
 import threading
 import warnings
@@ -57,10 +60,12 @@ FUSION_FORMAT = 25  # bump when the exported fusion graph changes (part of the c
 # made that 160, 32 make it 136: the views' graph 0.84x, the shading threads' ONNX Runtime 0.86x
 # (docs/runtime.md, "Session 12"). A clip takes a few widths.
 BAND_STEPS = 32
-# band graphs kept open at once, the least recently used closed beyond: each session holds its own
-# ONNX Runtime arena (~30-45 MB at 256², ~4x at 512²) and a clip may reach many widths; opening a
-# closed one again from the graph cache costs ~0.03 s of CPU
-BAND_SESSIONS = 8
+# band widths whose graphs (views and finish) are kept open at once, the least recently used closed
+# beyond: each session holds its own ONNX Runtime arena (at 256² ~30-45 MB a views graph, ~25 MB a
+# finish; ~4x at 512²) and a clip may reach many widths; opening a closed one again from the graph
+# cache costs ~0.03 s of CPU. 4 pairs hold about what 8 views graphs and the whole frame's finish
+# held before session 13 (a 256² walk reaches 3 widths)
+BAND_SESSIONS = 4
 
 
 def default_threads() -> int:
@@ -93,18 +98,22 @@ def export_views_onnx(model, path, size: int, width: int, views: int) -> Path:
                    f"{model.cfg.name} fusion views ({views} views, {width}x{size})")
 
 
-def export_finish_onnx(model, path, size: int, keep_seen: bool = True) -> Path:
-    """The other half (``FusionFinishGraph``, an inked look) on the whole frame:
-    ``BAND_HANDOVER`` -> rgba."""
-    shapes = {name: (1, channels, size, size) for name, channels in BAND_HANDOVER}
-    return _export(FusionFinishGraph(model.eval(), keep_seen), shapes, ["rgba"], path,
-                   f"{model.cfg.name} fusion finish ({size}x{size})")
+def export_finish_onnx(model, path, size: int, keep_seen: bool = True, width: int | None = None) -> Path:
+    """The other half (``FusionFinishGraph``, an inked look): with ``width``, on a band of columns
+    that wide, what the runtime runs (the views' graph's outputs as they are, and ``first``, the
+    band's first column) -> rgba on the band; without, on the whole frame: ``BAND_HANDOVER`` -> rgba."""
+    shapes = {name: (1, channels, size, width or size) for name, channels in BAND_HANDOVER}
+    if width is not None:  # an example band's first column (on every grid), for the trace
+        shapes["first"] = torch.tensor([(size - width) // 2 // 16 * 16])
+    return _export(FusionFinishGraph(model.eval(), keep_seen, None if width is None else size), shapes, ["rgba"],
+                   path, f"{model.cfg.name} fusion finish ({width or size}x{size}{'' if width is None else ' band'})")
 
 
 def _export(module, shapes: dict, outputs: list[str], path, what: str) -> Path:
     path = Path(path)
     g = torch.Generator().manual_seed(0)
-    example = tuple(torch.rand(*shape, generator=g) for shape in shapes.values())
+    example = tuple(shape if isinstance(shape, torch.Tensor) else torch.rand(*shape, generator=g)
+                    for shape in shapes.values())  # a tensor: that input's example as it is
     with EXPORT_LOCK, torch.no_grad(), warnings.catch_warnings():  # one export at a time (onnx_backend)
         warnings.simplefilter("ignore")  # static sides become constants (TracerWarning): intended
         torch.onnx.export(module, example, str(path), input_names=list(shapes), output_names=outputs,
@@ -178,16 +187,16 @@ class GlLookupBackend(Backend):
         self._fusion_key = None
         self._seen_session = None  # the fusion graph for exact correspondences (keep_seen)
         self._seen_key = None
-        # the banded fusion (inked looks): the views' half on the covered columns, the rest on the
-        # whole frame (fusion_graph.FusionViewsGraph / FusionFinishGraph), the same numbers
+        # the banded fusion (inked looks): the views' half and the finish on the covered columns
+        # (fusion_graph.FusionViewsGraph / FusionFinishGraph with a band), the same numbers there
         self.banded = True
-        self._finish_session = None
-        self._bands: dict = {}  # band width -> views session (None: it failed; the whole graph then)
-        self._band_jobs: dict = {}  # band width -> Future of (key, session), exported in the background
+        self._bands_on = False  # this sheet's look takes the banded fusion (set by prepare_views)
+        # band width -> (views session, finish session) (None: they failed; the whole graph then)
+        self._bands: dict = {}
+        self._band_jobs: dict = {}  # band width -> Future of (key, sessions), exported in the background
         # shade_views may run on two threads at once (``concurrent_views``): the graphs' bookkeeping
-        # under a lock, and each thread its own finish inputs (``_handover``)
+        # under a lock (ONNX Runtime sessions run concurrently)
         self._views_lock = threading.RLock()
-        self._handover = threading.local()
         self._exports = None  # ThreadPoolExecutor for the band graphs, made on first need
         self._out = None
         self.graphs = GraphCache("onnx")
@@ -320,17 +329,15 @@ class GlLookupBackend(Backend):
                 self._seen_session = open_session(self._graph(size, views, keep_seen=keep_seen, inked=inked,
                                                               shaded=shaded), self.threads, self.providers)
                 self._seen_key = (size, views, inked, shaded)
-                self._finish_session, self._bands, self._band_jobs = None, {}, {}
-                if self.banded and inked:  # the unlit rule takes the views at full size: the whole graph
-                    path = self._cached_graph(f"finish{'-seen' if keep_seen else ''}-{size}",
-                                              lambda part: export_finish_onnx(self.model, part, size, keep_seen))
-                    self._finish_session = open_session(path, self.threads, self.providers)
+                self._bands, self._band_jobs = {}, {}
+                # the unlit rule takes the views at full size: the whole graph
+                self._bands_on = self.banded and inked
 
     def _band_session(self, width: int, step: int):
-        """The views' graph for a band ``width`` wide, or None while it is exported (on a thread
-        of its own: the whole graph shades meanwhile). The first band of a sheet waits for its
-        graph and starts the next narrower and wider ones (a walking character's band moves
-        between two widths): a graph opened later costs a few frames on the whole graph."""
+        """The (views, finish) graphs for a band ``width`` wide, or None while they are exported
+        (on a thread of its own: the whole graph shades meanwhile). The first band of a sheet waits
+        for its graphs and starts the next narrower and wider ones (a walking character's band moves
+        between two widths): graphs opened later cost a few frames on the whole graph."""
         with self._views_lock:  # two shading threads (concurrent_views): one takes a finished job
             return self._band_session_locked(width, step)
 
@@ -351,7 +358,7 @@ class GlLookupBackend(Backend):
         try:
             got, session = job.result()
         except Exception as exc:  # the whole graph serves this width from now on
-            log.warning("gl-lookup: the fusion graph for a %d-column band failed (%s); the whole frame's "
+            log.warning("gl-lookup: the fusion graphs for a %d-column band failed (%s); the whole frame's "
                         "graph runs instead", width, exc)
             got, session = key, None
         if got != key:  # a graph for a sheet set before this one
@@ -363,13 +370,17 @@ class GlLookupBackend(Backend):
         return session
 
     def _submit_band(self, width: int):
-        """Export and open the views' graph for a band ``width`` wide on the export thread."""
+        """Export and open the views' and the finish graph for a band ``width`` wide on the export thread."""
         key, (size, views) = self._seen_key, (self.cache.size, self.cache.views)
+        keep_seen = self.model.cfg.lookup.keep_seen
 
         def make():
             path = self._cached_graph(f"views-{size}x{width}-v{views}",
                                       lambda part: export_views_onnx(self.model, part, size, width, views))
-            return key, open_session(path, self.threads, self.providers)
+            finish = self._cached_graph(f"finish{'-seen' if keep_seen else ''}-{size}x{width}",
+                                        lambda part: export_finish_onnx(self.model, part, size, keep_seen, width))
+            return key, (open_session(path, self.threads, self.providers),
+                         open_session(finish, self.threads, self.providers))
 
         if self._exports is None:
             self._exports = ThreadPoolExecutor(1, thread_name_prefix="conrt-fusion-export")
@@ -386,48 +397,33 @@ class GlLookupBackend(Backend):
             except Exception:  # _band_session_locked logs it and runs the whole graph for that width
                 pass
 
-    def _handover_buffers(self, size: int):
-        """This thread's finish inputs (``BAND_HANDOVER``, whole frame) and the columns (first,
-        end) its last band wrote; 0 everywhere else (outside the band no view covers, nor the
-        target: all 0 there). Per thread: two frames may be shaded at once (``concurrent_views``)."""
-        local = self._handover
-        if getattr(local, "key", None) != (self._seen_key, size):
-            local.outs = {name: np.zeros((1, channels, size, size), np.float32) for name, channels in BAND_HANDOVER}
-            local.cols, local.key = None, (self._seen_key, size)
-        return local
-
     def _infer_band(self, udp: np.ndarray, covered: np.ndarray, band_views) -> np.ndarray | None:
-        """The banded fusion of one frame, or None (no band narrower than the frame, or its graph not
-        ready): the views' half on the columns the character covers, the rest on the whole frame.
+        """The banded fusion of one frame, or None (no band narrower than the frame, or its graphs not
+        ready): the views' half and the finish on the columns the character covers (the finish's
+        refinement below its top level on the whole frame), the frame 0 off them (the refinement's
+        stray paint off the target there, which the runtime clips, is not drawn).
         ``covered``: [W] bool, the columns any view covers (or more: ``ViewsRead.covered_columns``
         gives the covered box's); ``band_views(first, end)``: the views' (sampled [1, M, 4, H, w],
         cover [1, M, 1, H, w]) on those columns, C-contiguous."""
-        size, s = self.cache.size, self.model.fusion.score_scale
-        step = max(s, size // BAND_STEPS // s * s)
-        band = band_of_columns((udp[0, 3] > 0).any(0) | covered, size, s, step)
-        session = None if band is None else self._band_session(band[1], step)
-        if session is None:
+        size = self.cache.size
+        # the band starts on the scores' pooling grid, the refinement's and the fill's half size
+        grid = math.lcm(self.model.fusion.score_scale, self.model.fusion.refine_scale, 2)
+        step = max(grid, size // BAND_STEPS // grid * grid)
+        band = band_of_columns((udp[0, 3] > 0).any(0) | covered, size, grid, step)
+        sessions = None if band is None else self._band_session(band[1], step)
+        if sessions is None:
             return None
+        views, finish = sessions
         first, end = band[0], band[0] + band[1]
         cols = slice(first, end)
         sampled, cover = band_views(first, end)
         part = {"sampled": sampled, "cover": cover, "udp": np.ascontiguousarray(udp[..., cols])}
-        local = self._handover_buffers(size)
-        outs = local.outs
-        got = session.run(list(outs), part)
-        last = local.cols
-        try:
-            for name, band_out in zip(outs, got):
-                out = outs[name]
-                if last is not None:  # zero only what the last band wrote outside this one (not 5 whole frames)
-                    out[..., last[0]:min(last[1], first)] = 0.0
-                    out[..., max(last[0], end):last[1]] = 0.0
-                out[..., cols] = band_out
-        except BaseException:
-            local.key = None  # half written: new zeroed buffers next time
-            raise
-        local.cols = (first, end)
-        return self._finish_session.run(["rgba"], outs)[0]
+        names = [name for name, _ in BAND_HANDOVER]
+        handover = dict(zip(names, views.run(names, part)))
+        handover["first"] = np.array([first], np.int64)
+        rgba = np.zeros((1, 4, size, size), np.float32)
+        rgba[..., cols] = finish.run(["rgba"], handover)[0]
+        return rgba
 
     def _fusion_input(self, udp: np.ndarray) -> np.ndarray:
         """The sheet checked and its graphs ready (ONNX Runtime; a no-op once open for this
@@ -441,7 +437,7 @@ class GlLookupBackend(Backend):
     def _bands_run(self) -> bool:
         """Whether a frame may take the banded fusion (``_infer_band`` still returns None
         while its band's graph is exported, or when no band is narrower than the frame)."""
-        return self.fusion == "onnxruntime" and self.banded and self._finish_session is not None
+        return self.fusion == "onnxruntime" and self.banded and self._bands_on
 
     def _infer_whole(self, udp: np.ndarray, sampled: np.ndarray, cover: np.ndarray) -> np.ndarray:
         """The fusion on the whole frame: the exported graph, or the torch module."""
@@ -513,9 +509,8 @@ class GlLookupBackend(Backend):
         gl.shutdown(wait=False)
         if self._exports is not None:
             self._exports.shutdown(wait=False, cancel_futures=True)
-        self.session = self._seen_session = self._finish_session = None
-        self._bands, self._band_jobs = {}, {}
-        self._handover = threading.local()
+        self.session = self._seen_session = None
+        self._bands, self._band_jobs, self._bands_on = {}, {}, False
         self._fusion_key = self._seen_key = None
         self.graphs.close()
         super().close()

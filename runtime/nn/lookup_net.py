@@ -332,8 +332,61 @@ def nearest_ink_at(rgba: torch.Tensor, donors: torch.Tensor, pixels: torch.Tenso
     return torch.cat([colour, (count > 0).to(rgba.dtype)], 1).reshape(n, 4, -1)
 
 
+class _PlaceColumns(torch.autograd.Function):
+    """``place_columns`` as one op: in eager a pad, in the exported graph a Pad whose pads come
+    from ``first`` (a graph input), so one graph serves a band of that width anywhere."""
+
+    @staticmethod
+    def forward(ctx, x, first, width: int, sizes: tuple):
+        left = int(first.reshape(-1)[0])
+        return F.pad(x, (left, width - int(x.shape[-1]) - left))
+
+    @staticmethod
+    def symbolic(g, x, first, width: int, sizes: tuple):
+        first = g.op("Reshape", first, g.op("Constant", value_t=torch.tensor([1])))
+        zeros = g.op("Constant", value_t=torch.zeros(3, dtype=torch.int64))
+        right = g.op("Sub", g.op("Constant", value_t=torch.tensor([width - sizes[-1]])), first)
+        padded = g.op("Pad", x, g.op("Concat", zeros, first, zeros, right, axis_i=0), mode_s="constant")
+        return _static_shape(g, padded, list(sizes[:-1]) + [width])
+
+
+class _NarrowColumns(torch.autograd.Function):
+    """``narrow_columns`` as one op: a Slice from ``start`` (a tensor) and the static shape."""
+
+    @staticmethod
+    def forward(ctx, x, start, length: int, sizes: tuple):
+        return x.narrow(-1, int(start.reshape(-1)[0]), length).clone()
+
+    @staticmethod
+    def symbolic(g, x, start, length: int, sizes: tuple):
+        start = g.op("Reshape", start, g.op("Constant", value_t=torch.tensor([1])))
+        end = g.op("Add", start, g.op("Constant", value_t=torch.tensor([length])))
+        part = g.op("Slice", x, start, end, g.op("Constant", value_t=torch.tensor([-1])))
+        return _static_shape(g, part, list(sizes[:-1]) + [length])
+
+
+def _static_shape(g, x, sizes: list[int]):
+    """x reshaped to ``sizes`` (its own): a Pad or Slice from a graph input has no static shape
+    in ONNX shape inference, and without one ONNX Runtime keeps the convs and resizes after it
+    out of its blocked (NCHWc) layout and the exporter computes their sizes at run time (a 256²
+    band finish graph ran 1.0x the whole frame's CPU so, 0.x with the static shape)."""
+    return g.op("Reshape", x, g.op("Constant", value_t=torch.tensor(sizes, dtype=torch.int64)))
+
+
+def place_columns(x: torch.Tensor, first: torch.Tensor, width: int) -> torch.Tensor:
+    """x [N, C, H, w] -> [N, C, H, width]: x in the columns first .. first + w, 0 elsewhere
+    (``first``: [1] int64, a tensor: the exported graph takes it as an input)."""
+    return _PlaceColumns.apply(x, first, width, tuple(int(d) for d in x.shape))
+
+
+def narrow_columns(x: torch.Tensor, start: torch.Tensor, length: int) -> torch.Tensor:
+    """x [..., W] -> its columns start .. start + length (``start``: [1] int64, a tensor computed
+    from a graph input), with the static shape in the exported graph."""
+    return _NarrowColumns.apply(x, start, length, tuple(int(d) for d in x.shape))
+
+
 def fill_unseen(rgba: torch.Tensor, fused: torch.Tensor, kept: torch.Tensor, edges: torch.Tensor | None,
-                pose: torch.Tensor) -> torch.Tensor:
+                pose: torch.Tensor, band: tuple[torch.Tensor, int] | None = None) -> torch.Tensor:
     """The keep-seen rule's fill of what no view sees, off the target's edges.
 
     rgba [N, 4, H, W] the keep-seen blend (the fused colour where ``kept``, the refinement
@@ -357,19 +410,30 @@ def fill_unseen(rgba: torch.Tensor, fused: torch.Tensor, kept: torch.Tensor, edg
 
     The pyramid starts at half size (a full-size level's own colour only mattered where a
     pixel is partly kept: the same L1 on the fill benchmark's frames, ~1 ms less of ONNX
-    Runtime at 256² with its straight colour's division and slices)."""
+    Runtime at 256² with its straight colour's division and slices).
+
+    ``band`` (first, width): the inputs are the columns first .. first + w (even, a [1] int64
+    tensor) of a frame ``width`` wide, and no view nor the target covers any other (the views'
+    band, ``FusionFinishGraph`` with a band): the frame's fill on those columns, the same
+    numbers (its pyramid on the frame's half-size cells, ``place_columns``; its margin the
+    frame's)."""
     n, c, h, w = (int(x) for x in rgba.shape)  # ints: constants of the exported graph
+    first, frame_w = (None, w) if band is None else band
     alpha = pose[:, 3:4]
     inside = (alpha > 0.5).to(rgba.dtype)
     weight = kept * inside
-    ceil = bool(h % 2 or w % 2)
+    ceil = bool(h % 2 or frame_w % 2)
+    if band is not None and (ceil or w % 2):
+        raise ValueError(f"fill_unseen on a band: even sides only (frame {frame_w}x{h}, band {w} wide)")
     half = F.avg_pool2d(fused * weight, 2, ceil_mode=ceil)  # [rgb a w, a w] at half size
     own = F.avg_pool2d(pose, 2, ceil_mode=ceil)  # the target's UDP: joined at half size, no full-size product
     seen = half[:, 3:4]
     half = torch.cat([half[:, :3], own[:, :3] / own[:, 3:4].clamp_min(1e-6) * seen, seen], 1)
+    if band is not None:  # the frame's half-size cells (0 off the band, as the frame's)
+        half = place_columns(half, first // 2, frame_w // 2)
     rest = inside
     if edges is not None:
-        k = max(1, round(FILL_MARGIN * w / 256))
+        k = max(1, round(FILL_MARGIN * frame_w / 256))
         # edges grown by k px (a max over rows, then over columns: 2(2k+1) compares, not (2k+1)^2)
         rest = rest - F.max_pool2d(F.max_pool2d(edges, (1, 2 * k + 1), 1, (0, k)), (2 * k + 1, 1), 1, (k, 0))
     # (1 - kept)(1 - near_edges) inside (the masks 0 or 1) past UNSEEN_FROM; off the target the
@@ -387,7 +451,9 @@ def fill_unseen(rgba: torch.Tensor, fused: torch.Tensor, kept: torch.Tensor, edg
     index = pixels.reshape(1, 1, -1)
     at = lambda x: torch.gather(x.reshape(*x.shape[:2], h * w), 2, index.expand(*x.shape[:2], -1))  # noqa: E731
     a = at(alpha)
-    near = same_surface_at(pull_push(half), at(pose[:, :3]) / a.clamp_min(1e-6), pixels, (h, w)).clamp(0, 1)
+    # (on a band, the pixels' place in the frame: the pyramid's cells are the frame's)
+    in_frame = pixels if band is None else pixels // w * frame_w + pixels % w + first
+    near = same_surface_at(pull_push(half), at(pose[:, :3]) / a.clamp_min(1e-6), in_frame, (h, frame_w)).clamp(0, 1)
     there = at(rgba)
     there = there + at(rest) * (1 / (1 - UNSEEN_FROM)) * (torch.cat([near * a, a], 1) - there)
     if edges is not None:  # the blind edge pixels among them (~1/10; a NonZero over the gathered ones only)

@@ -1,9 +1,11 @@
 """The banded fusion (runtime/backends/fusion_graph.py ``FusionViewsGraph`` /
 ``FusionFinishGraph``, the gl-lookup backend's ``_infer_band``): the views' half of
-the fusion graph runs on the columns the character covers, the rest on the whole
-frame. On real exact-correspondence frames of the default runtime it must give
-the whole graph's frame bit for bit (fused colour and coverage are exactly 0
-where no view covers, and the band reaches past the scores' reach)."""
+the fusion graph and the finish run on the columns the character covers (the
+finish's refinement below its top level on the whole frame). On real
+exact-correspondence frames of the default runtime they must give the whole
+graph's frame on those columns bit for bit (fused colour and coverage are exactly
+0 where no view covers, and the band reaches past the scores' reach), and the
+runtime's frame (clipped to the UDP's alpha) everywhere."""
 from __future__ import annotations
 
 import contextlib
@@ -12,7 +14,7 @@ import dataclasses
 import numpy as np
 import pytest
 
-from conrt.runtime.backends.fusion_graph import BAND_REACH, band_columns
+from conrt.runtime.backends.fusion_graph import BAND_HANDOVER, BAND_REACH, band_columns
 from conrt.runtime.backends.gl_lookup_backend import export_finish_onnx, export_views_onnx
 from conrt.runtime.backends.onnx_backend import open_session
 from conrt.runtime.nn.sheet import prepare_udp
@@ -63,29 +65,38 @@ def judged_inked(backend):
 
 
 def test_the_graph_halves_are_the_whole_graph(runtime_frames, fusion_onnx, tmp_path):
+    """The views' graph and the finish graph on the band (``export_finish_onnx`` with its width,
+    the band's first column an input): the whole graph's frame on the band's columns, bit for bit
+    (the finish's refinement below its top level and the fill's pyramid run on the whole frame,
+    their inputs 0 off the band as the whole graph's; its top level, the full-size resize and the
+    per-pixel rules on the band and the columns their convs reach). Also with the first frame
+    moved so that the band starts at the frame's left edge and ends at its right one: there the
+    convs and resizes meet the frame's edge as the whole graph's do."""
     rt, frames = runtime_frames
     model = rt.shader.backend.model
     views = frames[0][1][0].shape[0]
     whole = open_session(fusion_onnx(True, True), 1)
-    finish = open_session(export_finish_onnx(model, tmp_path / "finish.onnx", SIZE), 1)
     sessions = {}
-    for udp, (sampled, cover) in frames:
+    names = [name for name, _ in BAND_HANDOVER]
+    for i, (udp, (sampled, cover)) in enumerate(frames):
         x, _ = prepare_udp(udp, SIZE, False)
         feeds = {"sampled": sampled[None], "cover": cover[None], "udp": x}
         x0, width = band_columns(x[0, 3], cover[:, 0], SIZE, model.fusion.score_scale, 16)
         assert width <= SIZE - 32  # the walk leaves a quarter of the columns uncovered: a real band
         if width not in sessions:
-            sessions[width] = open_session(export_views_onnx(model, tmp_path / f"v{width}.onnx", SIZE, width, views), 1)
-        cols = slice(x0, x0 + width)
-        band = sessions[width].run(None, {k: np.ascontiguousarray(v[..., cols]) for k, v in feeds.items()})
-        fused, coverage = np.zeros((1, 4, SIZE, SIZE), np.float32), np.zeros((1, 1, SIZE, SIZE), np.float32)
-        darkest, pose, edges = np.zeros_like(fused), np.zeros_like(fused), np.zeros_like(coverage)
-        fused[..., cols], coverage[..., cols], darkest[..., cols], pose[..., cols], edges[..., cols] = band
-        banded = finish.run(None, {"fused": fused, "coverage": coverage, "darkest": darkest, "pose": pose,
-                                   "edges": edges})[0]
-        want = whole.run(None, feeds)[0]
-        assert np.array_equal(banded, want), np.abs(banded - want).max()
-        assert want[0, 3].max() > 0.5  # the character is there
+            sessions[width] = (
+                open_session(export_views_onnx(model, tmp_path / f"v{width}.onnx", SIZE, width, views), 1),
+                open_session(export_finish_onnx(model, tmp_path / f"f{width}.onnx", SIZE, width=width), 1))
+        part, finish = sessions[width]
+        for first in (x0, 0, SIZE - width) if i == 0 else (x0,):
+            # (moved: np.roll brings in the columns that nothing covers, all 0)
+            moved = {k: np.roll(v, first - x0, -1) for k, v in feeds.items()}
+            cols = slice(first, first + width)
+            band = part.run(names, {k: np.ascontiguousarray(v[..., cols]) for k, v in moved.items()})
+            got = finish.run(None, {**dict(zip(names, band)), "first": np.array([first], np.int64)})[0]
+            want = whole.run(None, moved)[0]
+            assert np.array_equal(got, want[..., cols]), (first, np.abs(got - want[..., cols]).max())
+            assert want[0, 3].max() > 0.5  # the character is there
 
 
 def test_the_backend_shades_the_band_as_the_whole_frame(runtime_frames):
@@ -96,7 +107,7 @@ def test_the_backend_shades_the_band_as_the_whole_frame(runtime_frames):
     shader, backend = rt.shader, rt.shader.backend
     assert backend.session is None  # exact correspondences only: the table's graph never exported nor opened
     with judged_inked(backend):
-        assert backend._finish_session is not None
+        assert backend._bands_on
         got = {}
         for banded in (False, True):
             backend.banded = banded

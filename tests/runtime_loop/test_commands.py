@@ -170,6 +170,8 @@ def test_bench_compares_the_new_default_with_the_table_in_one_run():
     assert all(v["64"]["fps"] > 0 for v in result.values())
     # the default shades two frames at once where it can (exact on gl-lookup), the table one
     assert result["auto"]["64"]["shade_workers"] == 2 and result["table"]["64"]["shade_workers"] == 1
+    # shade-only timed the path each mode's frames take: the views as read back, or the table lookup
+    assert result["auto"]["64"]["shade_only_views"] is True and result["table"]["64"]["shade_only_views"] is False
     # the process's CPU time per frame (all threads): the load-independent cost
     assert all(isinstance(v["64"]["cpu_ms"], float) and v["64"]["cpu_ms"] > 0 for v in result.values())
     # of it, one-time graph exports during the timed frames (gl-lookup's band graphs), said apart
