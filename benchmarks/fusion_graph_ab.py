@@ -82,9 +82,10 @@ def frames(size: int, count: int = 4) -> list[dict]:
             for _ in range(5):
                 pose = rt.physics.step()
             rt.raster.render(pose, rt.raster.camera(pose))
-            sampled, cover = rt.raster.read_views()
+            sampled, cover, gbuf = rt.raster.read_views()
             out.append({"sampled": sampled[None].copy(), "cover": cover[None].copy(),
-                        "udp": prepare_udp(rt.raster.read(), size, False)[0], "ink": ink})
+                        "udp": prepare_udp(rt.raster.read(), size, False)[0], "ink": ink,
+                        "gbuf": gbuf[None].copy()})  # the target's G-buffer (FUSION_FORMAT 26's inked graphs)
         return out
     finally:
         rt.close()
@@ -93,12 +94,13 @@ def frames(size: int, count: int = 4) -> list[dict]:
 def finish_feeds(feeds: list[dict]) -> list[dict]:
     """The finish graph's feeds (fused colour, coverage, udp; pose, the udp ``encode_pose``'d, since
     FUSION_FORMAT 19; the views' darkest, since 20: on the whole frame, a finish reads it on
-    the edges only; the target's edges, since 21) of the whole graph's feeds."""
+    the edges only, until 26; the target's edges, since 21; its G-buffer, since 26) of the whole
+    graph's feeds."""
     import torch
     import torch.nn.functional as F
 
-    from conrt.runtime.backends.fusion_graph import FastFusionGraph, darkest_views
-    from conrt.runtime.nn.lookup_net import target_edges
+    from conrt.runtime.backends.fusion_graph import FastFusionGraph
+    from conrt.runtime.nn.lookup_net import darkest_view, target_edges
     from conrt.runtime.nn.checkpoint import resolve_model
 
     model = resolve_model(None).eval()
@@ -113,7 +115,7 @@ def finish_feeds(feeds: list[dict]) -> list[dict]:
                                          F.avg_pool2d(model.encode_pose(udp)[0], model.fusion.score_scale))
             out.append({"fused": fused.numpy(), "coverage": coverage.numpy(), "udp": f["udp"],
                         "pose": model.encode_pose(udp)[0].numpy(),
-                        "darkest": darkest_views(sampled4, cover4).numpy(),
+                        "darkest": darkest_view(sampled4[None], cover4[None]).numpy(), "gbuf": f["gbuf"],
                         "edges": target_edges(model.encode_pose(udp)[0]).numpy()})  # each graph takes what it names
     return out
 
@@ -134,6 +136,7 @@ class Banded:
             outs[o.name] = np.zeros((1, x.shape[1]) + feed["udp"].shape[2:], np.float32)
             outs[o.name][..., cols] = x
         outs.setdefault("udp", feed["udp"])  # the finish took the udp itself before FUSION_FORMAT 19
+        outs.setdefault("gbuf", feed["gbuf"])  # and the target's G-buffer since 26
         return self.finish.run(["rgba"], {i.name: outs[i.name] for i in self.finish.get_inputs()})
 
 

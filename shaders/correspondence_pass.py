@@ -37,6 +37,12 @@ by projective texturing:
   the pixels the visibility buffer covers (``_covered_box``; the outputs
   are 0 outside it): ~0.7x the per-frame CPU at 256² (docs/shaders.md,
   "Performance of the runtime's correspondences").
+- the visibility buffer also holds each pixel's eye depth (in character
+  heights, ``glsl/include/eye_depth.glsl``), read back with the triangle
+  ids, and each triangle's part label is looked up on the host
+  (``read_gbuf``, ``ViewsRead.gbuf``: the toon pass's G-buffer's depth and
+  part): the fusion draws the target's inner lines on the pixels the toon
+  pass inks from them (``runtime.nn.lookup_net.toon_line``; session 13).
 
 Sheet positions are in the sheet's pixels (S x S, row 0 = top, pixel
 centres at +0.5); ``Framing`` maps a view's own image pixels to them.
@@ -50,7 +56,7 @@ import moderngl
 import numpy as np
 
 from conrt.errors import ConfigError, InputError
-from conrt.shaders.camera import raster_view_proj
+from conrt.shaders.camera import eye_depth_coefficients, raster_view_proj
 from conrt.shaders.context import current
 from conrt.shaders.geometry import SkinnedGeometry
 from conrt.shaders.lookup_pass import MAX_VIEWS, _as_numpy, _check_finite
@@ -341,7 +347,7 @@ class CorrespondencePass:
         # per view and sheet pixel the landmark it shows and the reference's colour (pack_sheet)
         self._surface: moderngl.Texture | None = None
         self._targets: list[moderngl.Texture] = []  # OUTPUTS attachments, one group of views per H rows
-        self._vbuf: moderngl.Texture | None = None  # the raster: (triangle + 1, b0, b1, 0) per pixel
+        self._vbuf: moderngl.Texture | None = None  # the raster: (triangle + 1, eye depth, b0, b1) per pixel
         self._depth: moderngl.Renderbuffer | None = None
         self.fbo: moderngl.Framebuffer | None = None
         self._raster_fbo: moderngl.Framebuffer | None = None
@@ -350,7 +356,8 @@ class CorrespondencePass:
         self._box: tuple[slice, slice] = (slice(0, 0), slice(0, 0))
         self._vis_fbo: moderngl.Framebuffer | None = None  # reads the visibility buffer's triangle ids
         self._vis_of: moderngl.Texture | None = None  # the texture _vis_fbo reads
-        self._vis_ids = np.empty((height, width), np.float32)
+        # its first two channels as last read: triangle + 1 and the eye depth (read_gbuf)
+        self._vis_ids = np.empty((height, width, 2), np.float32)
         self.views = 0
         self.modes: list[str] = []
         self.side = 0
@@ -386,6 +393,10 @@ class CorrespondencePass:
         # the index buffer as drawn (gl_PrimitiveID order): set_sheet lays the resolve's texels out by triangle
         self._triangles = np.frombuffer(self.geometry.index_buffer.read(), np.uint32).reshape(-1, 3).copy()
         self._landmarks = character.box.landmarks(character.mesh.positions).astype(np.float32)
+        # per triangle id + 1 of the visibility buffer its part label (0: none, -1), as the toon pass's flat
+        # varying takes it: from the triangle's last vertex (GL's provoking vertex), for read_gbuf
+        parts = character.mesh.parts[self._triangles[:, 2]]
+        self._tri_parts = np.concatenate([[-1.0], parts]).astype(np.float32)
 
     def _set_alpha_rule(self, character: Character) -> None:
         """The UDP pass's coverage rule (glsl/include/alpha.glsl: MASK/BLEND
@@ -635,6 +646,7 @@ class CorrespondencePass:
         self.ctx.enable_only(moderngl.DEPTH_TEST)
         self.ctx.depth_func = "<"
         self.program["u_view_proj"].write(np.ascontiguousarray(mvp.T))
+        self.program["u_eye_depth"].value = eye_depth_coefficients(camera, self.geometry.character.height)
         self.geometry.bind_joints(self.program, 3)
         if self._albedo is not None:
             self._albedo.use(_ALBEDO_UNIT)
@@ -643,15 +655,15 @@ class CorrespondencePass:
         self.ctx.front_face = "ccw"
 
     def _covered_box(self, visibility: moderngl.Texture) -> tuple[slice, slice]:
-        """The rows and columns of ``visibility`` with a triangle (one float a pixel read back:
-        a quarter of the buffer)."""
+        """The rows and columns of ``visibility`` with a triangle (two floats a pixel read back:
+        the triangle ids and the eye depth, ``read_gbuf``)."""
         if self._vis_of is not visibility:
             if self._vis_fbo is not None:
                 self._vis_fbo.release()
             self._vis_fbo = self.ctx.framebuffer(color_attachments=[visibility])
             self._vis_of = visibility
-        self._vis_fbo.read_into(self._vis_ids, components=1, dtype="f4", alignment=1)
-        covered = self._vis_ids > 0.5
+        self._vis_fbo.read_into(self._vis_ids, components=2, dtype="f4", alignment=1)
+        covered = self._vis_ids[..., 0] > 0.5
         rows, cols = np.flatnonzero(covered.any(1)), np.flatnonzero(covered.any(0))
         if not len(rows):
             return slice(0, 0), slice(0, 0)
@@ -727,7 +739,20 @@ class CorrespondencePass:
                 for c in range(n):
                     self.fbo.read_into(planes[c, g], viewport=(cols.start, g * h + rows.start, bw, bh), components=4,
                                        attachment=c, dtype="f4", alignment=1)
-        return ViewsRead(planes, rows, cols, self.views, h, self.width)
+        return ViewsRead(planes, rows, cols, self.views, h, self.width, self._gbuf(rows, cols))
+
+    def _gbuf(self, rows: slice, cols: slice) -> np.ndarray:
+        """[2, rows, cols] of the last render: the eye depth and the part label (``read_gbuf``)."""
+        vis = self._vis_ids[rows, cols]
+        return np.stack([vis[..., 1], self._tri_parts[vis[..., 0].astype(np.intp)]])
+
+    def read_gbuf(self) -> np.ndarray:
+        """The last render's target G-buffer, as the toon pass's ink step reads its own: [2, H, W]
+        f32, per pixel the eye depth in character heights (the visibility buffer's,
+        ``glsl/include/eye_depth.glsl``; 0 off the target) and the part label of its triangle
+        (``conrt.types.Part``; -1 off the target): what the fusion's ink rule takes
+        (``runtime.nn.lookup_net.toon_line``)."""
+        return self._gbuf(slice(0, self.height), slice(0, self.width))
 
     def run(self, pose: Pose, camera: Camera, out=None, visibility=None) -> tuple[np.ndarray, np.ndarray]:
         self.render(pose, camera, visibility)
@@ -799,15 +824,18 @@ class ViewsRead:
     views: int
     height: int
     width: int
+    # the target's G-buffer on the box [2, box rows, box columns] (``CorrespondencePass.read_gbuf``),
+    # None: not read (the fusion's ink rule then takes both sides of an inner jump)
+    gbuf: np.ndarray | None = None
 
     def arrays(self, out: tuple[np.ndarray, np.ndarray] | None = None) -> tuple[np.ndarray, np.ndarray]:
         """(sampled [M, 4, H, W], cover [M, 1, H, W]): ``CorrespondencePass.read``'s arrays."""
         return self.columns(0, self.width, out)
 
     def __iter__(self):
-        """``sampled, cover = read``: as the (sampled, cover) pair ``read_views`` gives (callers of
-        ``Runtime.last_produced.views``)."""
-        return iter(self.arrays())
+        """``sampled, cover, gbuf = read``: as ``RasterStage.read_views`` gives them (callers of
+        ``Runtime.last_produced.views``; gbuf None when not read)."""
+        return iter((*self.arrays(), self.gbuf_columns(0, self.width)))
 
     def columns(self, first: int, end: int, out: tuple[np.ndarray, np.ndarray] | None = None
                 ) -> tuple[np.ndarray, np.ndarray]:
@@ -835,6 +863,20 @@ class ViewsRead:
         cover[:, 0] = sampled[:, 3]
         np.greater(cover[:, 0], 0.0, out=sampled[:, 3], casting="unsafe")  # opaque where seen
         return sampled, cover
+
+    def gbuf_columns(self, first: int, end: int) -> np.ndarray | None:
+        """The frame columns [first, end) of the target's G-buffer (``CorrespondencePass.read_gbuf``)
+        as [2, H, w] f32, C-contiguous, (0, -1) off the box; None when not read."""
+        if self.gbuf is None:
+            return None
+        if not 0 <= first < end <= self.width:
+            raise InputError(f"ViewsRead.gbuf_columns({first}, {end}): expected 0 <= first < end <= {self.width}")
+        out = np.zeros((2, self.height, end - first), np.float32)
+        out[1] = -1.0
+        lo, hi = max(self.cols.start, first), min(self.cols.stop, end)
+        if lo < hi and self.rows.stop > self.rows.start:
+            out[:, self.rows, lo - first:hi - first] = self.gbuf[:, :, lo - self.cols.start:hi - self.cols.start]
+        return out
 
     def covered_columns(self) -> np.ndarray:
         """[W] bool: the covered box's columns (the target's triangles): every column any view

@@ -44,13 +44,14 @@ from ..nn.lookup_net import LookupNet
 from ..nn.sheet import SheetCache
 from .base import Backend, register_backend
 from .cache import GraphCache
-from .fusion_graph import BAND_HANDOVER, FastFusionGraph, FusionFinishGraph, FusionViewsGraph, band_of_columns
+from .fusion_graph import (BAND_HANDOVER, FINISH_GBUF, FastFusionGraph, FusionFinishGraph, FusionViewsGraph,
+                           band_of_columns)
 from .onnx_backend import EXPORT_LOCK, OPSET, open_session, weights_fingerprint
 
 log = logging.getLogger(__name__)
 
 FUSIONS = ("onnxruntime", "torch")
-FUSION_FORMAT = 25  # bump when the exported fusion graph changes (part of the cached file name)
+FUSION_FORMAT = 26  # bump when the exported fusion graph changes (part of the cached file name)
 # the views' band is a multiple of 1/BAND_STEPS of the frame wide (a graph per width, exported on first
 # need): 32 (8 px at 256²) keeps it close to the covered columns. The views' graph costs ~0.03-0.055 ms
 # of CPU a column at 256² (benchmarks/band_width_bench.py); a walk frame needs ~130 columns, 8 steps
@@ -80,7 +81,8 @@ def export_fusion_onnx(model, path, size: int, views: int, keep_seen: bool = Fal
     sheet's look ``inked``, ``sheet.SheetCache.ink``: a graph per look, each with only its
     look's rule; ``table``: the table mode's fusion net, ``LookupNet.fusion_for``), as ``FastFusionGraph``
     arranges it for ONNX Runtime (runtime/backends/fusion_graph.py)."""
-    shapes = {"sampled": (1, views, 4, size, size), "cover": (1, views, 1, size, size), "udp": (1, 4, size, size)}
+    shapes = {"sampled": (1, views, 4, size, size), "cover": (1, views, 1, size, size), "udp": (1, 4, size, size),
+              "gbuf": (1, 2, size, size)}  # the target's G-buffer: an inked look's input only (its lines)
     return _export(FastFusionGraph(model.eval(), keep_seen, inked, shaded, table), shapes, ["rgba"], path,
                    f"{model.cfg.name} fusion graph ({views} views, {size}x{size})")
 
@@ -95,8 +97,8 @@ def export_views_onnx(model, path, size: int, width: int, views: int) -> Path:
 
 def export_finish_onnx(model, path, size: int, keep_seen: bool = True) -> Path:
     """The other half (``FusionFinishGraph``, an inked look) on the whole frame:
-    ``BAND_HANDOVER`` -> rgba."""
-    shapes = {name: (1, channels, size, size) for name, channels in BAND_HANDOVER}
+    ``BAND_HANDOVER`` and the target's G-buffer -> rgba."""
+    shapes = {name: (1, channels, size, size) for name, channels in (*BAND_HANDOVER, FINISH_GBUF)}
     return _export(FusionFinishGraph(model.eval(), keep_seen), shapes, ["rgba"], path,
                    f"{model.cfg.name} fusion finish ({size}x{size})")
 
@@ -396,12 +398,13 @@ class GlLookupBackend(Backend):
             local.cols, local.key = None, (self._seen_key, size)
         return local
 
-    def _infer_band(self, udp: np.ndarray, covered: np.ndarray, band_views) -> np.ndarray | None:
+    def _infer_band(self, udp: np.ndarray, covered: np.ndarray, band_views, gbuf: np.ndarray) -> np.ndarray | None:
         """The banded fusion of one frame, or None (no band narrower than the frame, or its graph not
         ready): the views' half on the columns the character covers, the rest on the whole frame.
         ``covered``: [W] bool, the columns any view covers (or more: ``ViewsRead.covered_columns``
         gives the covered box's); ``band_views(first, end)``: the views' (sampled [1, M, 4, H, w],
-        cover [1, M, 1, H, w]) on those columns, C-contiguous."""
+        cover [1, M, 1, H, w]) on those columns, C-contiguous; ``gbuf`` [1, 2, H, W] the target's
+        G-buffer (the finish's lines)."""
         size, s = self.cache.size, self.model.fusion.score_scale
         step = max(s, size // BAND_STEPS // s * s)
         band = band_of_columns((udp[0, 3] > 0).any(0) | covered, size, s, step)
@@ -427,7 +430,7 @@ class GlLookupBackend(Backend):
             local.key = None  # half written: new zeroed buffers next time
             raise
         local.cols = (first, end)
-        return self._finish_session.run(["rgba"], outs)[0]
+        return self._finish_session.run(["rgba"], {**outs, FINISH_GBUF[0]: gbuf})[0]
 
     def _fusion_input(self, udp: np.ndarray) -> np.ndarray:
         """The sheet checked and its graphs ready (ONNX Runtime; a no-op once open for this
@@ -443,35 +446,43 @@ class GlLookupBackend(Backend):
         while its band's graph is exported, or when no band is narrower than the frame)."""
         return self.fusion == "onnxruntime" and self.banded and self._finish_session is not None
 
-    def _infer_whole(self, udp: np.ndarray, sampled: np.ndarray, cover: np.ndarray) -> np.ndarray:
-        """The fusion on the whole frame: the exported graph, or the torch module."""
-        if self.fusion == "onnxruntime":
+    def _infer_whole(self, udp: np.ndarray, sampled: np.ndarray, cover: np.ndarray,
+                     gbuf: np.ndarray | None) -> np.ndarray:
+        """The fusion on the whole frame: the exported graph, or the torch module (also an inked
+        look's frame without the target's G-buffer: the graphs draw its lines from it)."""
+        inked = self._seen_key is not None and self._seen_key[2]
+        if self.fusion == "onnxruntime" and (gbuf is not None or not inked):
             feeds = {"sampled": sampled, "cover": cover, "udp": udp}  # the look is in the graph
+            if inked:
+                feeds[FINISH_GBUF[0]] = gbuf
             return self._seen_session.run(["rgba"], feeds)[0]
         with torch.inference_mode():  # the torch backend's call (LookupNet.render_views: its net, keep_seen, look)
             return self.model.render_views(torch.from_numpy(udp), torch.from_numpy(sampled), torch.from_numpy(cover),
-                                           ink=self.cache.ink(), shaded=self.cache.shaded()).numpy()
+                                           ink=self.cache.ink(), shaded=self.cache.shaded(),
+                                           gbuf=None if gbuf is None else torch.from_numpy(gbuf)).numpy()
 
-    def infer_views(self, udp: np.ndarray, sampled: np.ndarray, cover: np.ndarray) -> np.ndarray:
+    def infer_views(self, udp: np.ndarray, sampled: np.ndarray, cover: np.ndarray,
+                    gbuf: np.ndarray | None = None) -> np.ndarray:
         udp = self._fusion_input(udp)
-        if self._bands_run():
+        if self._bands_run() and gbuf is not None:
             rgba = self._infer_band(udp, (cover[0, :, 0] > 0).any(1).any(0), lambda first, end: (
-                np.ascontiguousarray(sampled[..., first:end]), np.ascontiguousarray(cover[..., first:end])))
+                np.ascontiguousarray(sampled[..., first:end]), np.ascontiguousarray(cover[..., first:end])), gbuf)
             if rgba is not None:
                 return rgba
-        return self._infer_whole(udp, sampled, cover)
+        return self._infer_whole(udp, sampled, cover, gbuf)
 
     def infer_read(self, udp: np.ndarray, read) -> np.ndarray:
         """``infer_views`` from the pass's read-back (``ViewsRead``): the banded fusion lays out only
         its band's columns (no full-frame arrays); the whole frame's arrays otherwise."""
         udp = self._fusion_input(udp)
-        if self._bands_run():
+        gbuf = None if read.gbuf is None else read.gbuf_columns(0, read.width)[None]
+        if self._bands_run() and gbuf is not None:
             rgba = self._infer_band(udp, read.covered_columns(),
-                                    lambda first, end: tuple(a[None] for a in read.columns(first, end)))
+                                    lambda first, end: tuple(a[None] for a in read.columns(first, end)), gbuf)
             if rgba is not None:
                 return rgba
         sampled, cover = read.arrays()
-        return self._infer_whole(udp, sampled[None], cover[None])
+        return self._infer_whole(udp, sampled[None], cover[None], gbuf)
 
     def infer(self, udp: np.ndarray) -> np.ndarray:
         if self.lookup is None:

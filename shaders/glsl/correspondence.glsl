@@ -109,14 +109,14 @@ void main() {
     vec4 vis = texelFetch(u_vbuf, ivec2(gl_FragCoord.xy), 0);
     if (vis.x < 0.5) discard;  // background: the cleared 0
     int tri = (int(vis.x) - 1) * (u_views + 1) * 3;
-    vec3 bary = vec3(vis.y, vis.z, 1.0 - vis.y - vis.z);
+    vec3 bary = vec3(vis.z, vis.w, 1.0 - vis.z - vis.w);
     o_landmark = vec4(bary.x * texelFetch(u_tri_attrs, texel_of(tri), 0).xyz
                       + bary.y * texelFetch(u_tri_attrs, texel_of(tri + 1), 0).xyz
                       + bary.z * texelFetch(u_tri_attrs, texel_of(tri + 2), 0).xyz, 1.0);
 }
 
 #elif defined FRAGMENT_SHADER
-uniform sampler2D u_vbuf;       // the default pass's output: (triangle + 1, b0, b1, 0); 0 = background
+uniform sampler2D u_vbuf;       // the default pass's output: (triangle + 1, eye depth, b0, b1); 0 = background
 uniform sampler2D u_tri_attrs;  // RGBA32F, 4096 texels per row, per triangle t (u_views + 1) * 3 texels from
                                 // t * (u_views + 1) * 3: its corners' landmarks, then view k's corner texels
                                 // (x * w, y * w, w, pixel step or 0) at + 3 + 3 * k
@@ -280,7 +280,7 @@ void main() {
     int count = u_count;
     int t = int(vis.x) - 1;
     int tri = t * (u_views + 1) * 3;  // the triangle's first texel in u_tri_attrs
-    vec3 bary = vec3(vis.y, vis.z, 1.0 - vis.y - vis.z);
+    vec3 bary = vec3(vis.z, vis.w, 1.0 - vis.z - vis.w);
     vec3 l0 = texelFetch(u_tri_attrs, texel_of(tri), 0).xyz;  // the corners' landmarks
     vec3 l1 = texelFetch(u_tri_attrs, texel_of(tri + 1), 0).xyz;
     vec3 l2 = texelFetch(u_tri_attrs, texel_of(tri + 2), 0).xyz;

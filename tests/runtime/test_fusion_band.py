@@ -43,7 +43,7 @@ def test_band_columns_hold_the_covered_columns_and_the_reach():
 
 @pytest.fixture(scope="module")
 def runtime_frames(default_walk_frames):
-    """(the default runtime, [(udp [H, W, 4], (sampled, cover))]) at 128², 3 walk frames (conftest)."""
+    """(the default runtime, [(udp [H, W, 4], (sampled, cover, gbuf))]) at 128², 3 walk frames (conftest)."""
     return default_walk_frames
 
 
@@ -69,7 +69,7 @@ def test_the_graph_halves_are_the_whole_graph(runtime_frames, fusion_onnx, tmp_p
     whole = open_session(fusion_onnx(True, True), 1)
     finish = open_session(export_finish_onnx(model, tmp_path / "finish.onnx", SIZE), 1)
     sessions = {}
-    for udp, (sampled, cover) in frames:
+    for udp, (sampled, cover, gbuf) in frames:
         x, _ = prepare_udp(udp, SIZE, False)
         feeds = {"sampled": sampled[None], "cover": cover[None], "udp": x}
         x0, width = band_columns(x[0, 3], cover[:, 0], SIZE, model.fusion.score_scale, 16)
@@ -79,11 +79,11 @@ def test_the_graph_halves_are_the_whole_graph(runtime_frames, fusion_onnx, tmp_p
         cols = slice(x0, x0 + width)
         band = sessions[width].run(None, {k: np.ascontiguousarray(v[..., cols]) for k, v in feeds.items()})
         fused, coverage = np.zeros((1, 4, SIZE, SIZE), np.float32), np.zeros((1, 1, SIZE, SIZE), np.float32)
-        darkest, pose, edges = np.zeros_like(fused), np.zeros_like(fused), np.zeros_like(coverage)
-        fused[..., cols], coverage[..., cols], darkest[..., cols], pose[..., cols], edges[..., cols] = band
-        banded = finish.run(None, {"fused": fused, "coverage": coverage, "darkest": darkest, "pose": pose,
-                                   "edges": edges})[0]
-        want = whole.run(None, feeds)[0]
+        pose, edges = np.zeros_like(fused), np.zeros_like(coverage)
+        fused[..., cols], coverage[..., cols], pose[..., cols], edges[..., cols] = band
+        banded = finish.run(None, {"fused": fused, "coverage": coverage, "pose": pose, "edges": edges,
+                                   "gbuf": gbuf[None]})[0]
+        want = whole.run(None, {**feeds, "gbuf": gbuf[None]})[0]
         assert np.array_equal(banded, want), np.abs(banded - want).max()
         assert want[0, 3].max() > 0.5  # the character is there
 
@@ -127,8 +127,9 @@ def test_the_read_back_lays_out_any_columns_as_the_whole_read(box_reads):
     with a view's ``cover`` > 0."""
     from conrt.errors import InputError
 
-    for _, read, (sampled, cover) in box_reads:
+    for _, read, (sampled, cover, gbuf) in box_reads:
         got = read.arrays()
+        assert np.array_equal(read.gbuf_columns(0, SIZE), gbuf)  # the target's G-buffer, off the box too
         assert np.array_equal(got[0], sampled) and np.array_equal(got[1], cover)
         assert 0 < read.cols.start and read.cols.stop < SIZE  # the walk: a box narrower than the frame
         box = read.cols
@@ -137,11 +138,12 @@ def test_the_read_back_lays_out_any_columns_as_the_whole_read(box_reads):
             s, c = read.columns(first, end)
             assert s.flags.c_contiguous and c.flags.c_contiguous
             assert np.array_equal(s, sampled[..., first:end]) and np.array_equal(c, cover[..., first:end])
+            assert np.array_equal(read.gbuf_columns(first, end), gbuf[..., first:end])
         covered, seen = read.covered_columns(), (cover[:, 0] > 0).any(1).any(0)
         assert seen.any() and not (seen & ~covered).any()  # every column a view covers, ...
         assert np.array_equal(np.flatnonzero(covered), np.arange(box.start, box.stop))  # ... the box's
-        s, c = read  # unpacks as read_views' pair
-        assert np.array_equal(s, sampled) and np.array_equal(c, cover)
+        s, c, g = read  # unpacks as read_views' triple
+        assert np.array_equal(s, sampled) and np.array_equal(c, cover) and np.array_equal(g, gbuf)
     with pytest.raises(InputError, match="expected 0 <= first < end"):
         box_reads[0][1].columns(10, 10)
 
