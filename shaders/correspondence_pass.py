@@ -343,6 +343,7 @@ class CorrespondencePass:
         self._attrs: moderngl.Texture | None = None
         self._triangles: np.ndarray | None = None  # [T, 3] per triangle its vertex indices (as drawn)
         self._landmarks: np.ndarray | None = None  # [V, 3] f32 per vertex its rest-pose landmark (the UDP)
+        self._tri_parts = np.full(1, -1.0, np.float32)  # per triangle id + 1 its part label (set_character)
         self._tri_attrs: moderngl.Texture | None = None  # the resolve's: per triangle and view its corners' texels
         # per view and sheet pixel the landmark it shows and the reference's colour (pack_sheet)
         self._surface: moderngl.Texture | None = None

@@ -202,9 +202,9 @@ def darkest_view(sampled: torch.Tensor, cover: torch.Tensor) -> torch.Tensor:
 def ink_edges(rgba: torch.Tensor, darkest: torch.Tensor, edges: torch.Tensor, alpha: torch.Tensor) -> torch.Tensor:
     """rgba [N, 4, H, W] premultiplied, ``darkest_view`` [N, 4, H, W], the target's edges
     [N, 1, H, W] (an inked sheet's), its alpha [N, 1, H, W] -> rgba with the darkest view's
-    colour times the alpha on the edges where it is darker than rgba's. Per pixel: the
-    exported fusion graph runs it on the edges' pixels only (runtime/backends/fusion_graph.py,
-    ``ink_on_edges``), ``edges`` 1 there."""
+    colour times the alpha on the edges where it is darker than rgba's: the rule where the
+    target's G-buffer is not known (``FusionNet.forward``'s ``gbuf`` None; the exported graphs
+    draw the lines instead, ``ink_lines``)."""
     ink = torch.cat([darkest[:, :3] * alpha, alpha], 1)
     darker = (luma(ink) < luma(rgba)).to(rgba.dtype)
     return rgba + edges * darkest[:, 3:] * darker * (ink - rgba)
