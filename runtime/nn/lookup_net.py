@@ -232,7 +232,8 @@ def toon_line(gbuf: torch.Tensor, alpha: torch.Tensor) -> torch.Tensor:
     than ``CONTOUR_DEPTH_STEP`` of the character's height (an occlusion contour: its far side only)
     or a higher part label (hair over skin: the skin's side). Not its crease lines (those need the
     normals) nor its test that a part is resolved at the line's width (measured the same: L1
-    5.62e-3 against 5.61e-3, turnaround toon sheets n = 4, docs/conr_rt.md "Session 13")."""
+    5.62e-3 against 5.61e-3, turnaround toon sheets n = 4; docs/conr_rt.md, "The target's lines
+    where the toon pass draws them")."""
     radius = int(round(default_line_width(int(gbuf.shape[-2]))))  # (an int: a constant of the exported graph)
     depth, part = gbuf[:, 0:1], gbuf[:, 1:2]
     covered = (alpha > 0.5).to(gbuf.dtype)
@@ -278,7 +279,7 @@ def ink_edge_mask(edges: torch.Tensor, alpha: torch.Tensor) -> torch.Tensor:
     ``round(height / 256)``) and reaches those corners: the edges unchanged. Measured (turnaround toon
     sheets at 256², seeds 900000-900003, n = 4, L1 x flat / face SSIM; docs/conr_rt.md, "A view's
     contour ink, un-inked"): 0.283 / 0.780 -> 0.273 / 0.790."""
-    if round(max(1.0, int(alpha.shape[-2]) / 256)) > 1:  # (an int: a constant of the exported graph)
+    if round(default_line_width(int(alpha.shape[-2]))) > 1:  # (an int: a constant of the exported graph)
         return edges
     background = (alpha <= 0.5).to(edges.dtype)
     around = F.max_pool2d(background, 3, 1, 1)
