@@ -110,7 +110,7 @@ def _flat(shader, udp: np.ndarray) -> np.ndarray:
 
 def _plain(views, flat: np.ndarray, udp: np.ndarray) -> np.ndarray:
     """No network: the best visible view's sample, the flat colour where none sees the point."""
-    sampled, cover = views
+    sampled, cover = tuple(views)[:2]  # (the target's G-buffer beside them since session 13)
     best = cover[:, 0].argmax(0)
     seen = cover[:, 0].max(0) > 0
     pick = np.take_along_axis(sampled, best[None, None], 0)[0].transpose(1, 2, 0)
@@ -177,7 +177,7 @@ def _refined_everywhere(record: dict, udp: np.ndarray) -> np.ndarray:
     import torch
 
     model = record["shader"].backend.model
-    sampled, cover = record["views"]
+    sampled, cover = tuple(record["views"])[:2]  # (keep_seen off: no lines, no G-buffer)
     x = torch.from_numpy(np.ascontiguousarray(udp.transpose(2, 0, 1)[None]))
     with torch.inference_mode():
         out = model.fusion(torch.from_numpy(sampled[None]), torch.from_numpy(cover[None]), model.encode_pose(x)[0])

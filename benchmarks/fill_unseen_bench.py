@@ -40,13 +40,14 @@ import numpy as np  # noqa: E402
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def _fusion(model, sampled, cover, udp, ink, fill: bool):
+def _fusion(model, sampled, cover, udp, ink, fill: bool, gbuf=None):
     import torch
 
     model.fusion.nearest_fill = fill
     try:
         with torch.inference_mode():
-            return model.fusion(sampled, cover, model.encode_pose(udp)[0], keep_seen=True, ink=ink) * udp[:, 3:4]
+            return model.fusion(sampled, cover, model.encode_pose(udp)[0], keep_seen=True, ink=ink,
+                                gbuf=gbuf) * udp[:, 3:4]
     finally:
         model.fusion.nearest_fill = True
 
@@ -93,7 +94,8 @@ class _Fill:
 
 
 def demo_frames(size: int, frames: int, keep: list[int]):
-    """The sample demo's frames ``keep``: (model, ink, [(sampled, cover, udp, toon ground truth premultiplied)])."""
+    """The sample demo's frames ``keep``: (model, ink, [(sampled, cover, udp, toon ground truth premultiplied,
+    the target's G-buffer)])."""
     import torch
 
     from conrt.runtime.app.frame_loop import open_runtime
@@ -109,11 +111,12 @@ def demo_frames(size: int, frames: int, keep: list[int]):
             if index not in keep:
                 continue
             rt.raster.render(pose, rt.raster.camera(pose))
-            sampled, cover = rt.raster.read_views()
+            sampled, cover, gbuf = rt.raster.read_views()
             udp, _ = prepare_udp(rt.raster.read(), size, False)
             toon = rt.raster.read_toon().astype(np.float32) / 255
             gt = np.concatenate([toon[..., :3] * toon[..., 3:], toon[..., 3:]], -1).transpose(2, 0, 1)[None]
-            out.append(tuple(torch.from_numpy(np.ascontiguousarray(x)) for x in (sampled[None], cover[None], udp, gt)))
+            out.append(tuple(torch.from_numpy(np.ascontiguousarray(x)) for x in (sampled[None], cover[None], udp, gt,
+                                                                                 gbuf[None])))
     return model, torch.tensor([float(look.inked)]), str(look), out
 
 
@@ -125,17 +128,17 @@ def demo_rows(size: int, frames: int, keep: list[int], baseline=None) -> dict:
     model, ink, look, shots = demo_frames(size, frames, keep)
     sums: dict[str, list[float]] = {}
     count = unseen_count = 0
-    for sampled, cover, udp, gt in shots:
+    for sampled, cover, udp, gt, gbuf in shots:
         alpha = udp[:, 3:4]
         target = (alpha > 0.5) | (gt[:, 3:] > 0.5)
         unseen = (cover.amax(1) <= 0.01) & (alpha > 0.5)
         mean = gt[:, :3].sum((2, 3), keepdim=True) / gt[:, 3:].sum((2, 3), keepdim=True)
         rows = {"flat": torch.cat([mean * alpha, alpha], 1), "plain": plain_lookup(sampled, cover, alpha)[0],
-                "before": _fusion(model, sampled, cover, udp, ink, False)}
+                "before": _fusion(model, sampled, cover, udp, ink, False, gbuf)}
         if baseline is not None:
             with _Fill(baseline):
-                rows["baseline"] = _fusion(model, sampled, cover, udp, ink, True)
-        rows["now"] = _fusion(model, sampled, cover, udp, ink, True)
+                rows["baseline"] = _fusion(model, sampled, cover, udp, ink, True, gbuf)
+        rows["now"] = _fusion(model, sampled, cover, udp, ink, True, gbuf)
         for name, pred in rows.items():
             err = (pred - gt).abs().mean(1, keepdim=True)
             s = sums.setdefault(name, [0.0, 0.0])

@@ -93,9 +93,10 @@ def frames(size: int, count: int = 4) -> list[dict]:
             for _ in range(5):
                 pose = rt.physics.step()
             rt.raster.render(pose, rt.raster.camera(pose))
-            sampled, cover = rt.raster.read_views()
+            sampled, cover, gbuf = rt.raster.read_views()
             out.append({"sampled": sampled[None].copy(), "cover": cover[None].copy(),
-                        "udp": prepare_udp(rt.raster.read(), size, False)[0], "ink": ink})
+                        "udp": prepare_udp(rt.raster.read(), size, False)[0], "ink": ink,
+                        "gbuf": gbuf[None].copy()})  # the target's G-buffer (FUSION_FORMAT 26's inked graphs)
         return out
     finally:
         rt.close()
@@ -104,12 +105,13 @@ def frames(size: int, count: int = 4) -> list[dict]:
 def finish_feeds(feeds: list[dict]) -> list[dict]:
     """The finish graph's feeds (fused colour, coverage, udp; pose, the udp ``encode_pose``'d, since
     FUSION_FORMAT 19; the views' darkest, since 20: on the whole frame, a finish reads it on
-    the edges only; the target's edges, since 21) of the whole graph's feeds."""
+    the edges only, until 26; the target's edges, since 21; its G-buffer, since 26) of the whole
+    graph's feeds."""
     import torch
     import torch.nn.functional as F
 
-    from conrt.runtime.backends.fusion_graph import FastFusionGraph, darkest_views
-    from conrt.runtime.nn.lookup_net import target_edges
+    from conrt.runtime.backends.fusion_graph import FastFusionGraph
+    from conrt.runtime.nn.lookup_net import darkest_view, target_edges
     from conrt.runtime.nn.checkpoint import resolve_model
 
     model = resolve_model(None).eval()
@@ -124,7 +126,7 @@ def finish_feeds(feeds: list[dict]) -> list[dict]:
                                          F.avg_pool2d(model.encode_pose(udp)[0], model.fusion.score_scale))
             out.append({"fused": fused.numpy(), "coverage": coverage.numpy(), "udp": f["udp"],
                         "pose": model.encode_pose(udp)[0].numpy(),
-                        "darkest": darkest_views(sampled4, cover4).numpy(),
+                        "darkest": darkest_view(sampled4[None], cover4[None]).numpy(), "gbuf": f["gbuf"],
                         "edges": target_edges(model.encode_pose(udp)[0]).numpy()})  # each graph takes what it names
     return out
 
@@ -146,6 +148,8 @@ class Banded:
         if "first" in {i.name for i in finish.get_inputs()}:  # the finish on the band
             outs = {o.name: x for o, x in zip(part.get_outputs(), got)}
             outs["first"] = np.array([cols.start], np.int64)
+            if "gbuf" in feed:  # the target's G-buffer since FUSION_FORMAT 26, on the band as the rest
+                outs["gbuf"] = np.ascontiguousarray(feed["gbuf"][..., cols])
             rgba = np.zeros((1, 4) + feed["udp"].shape[2:], np.float32)
             rgba[..., cols] = finish.run(["rgba"], {i.name: outs[i.name] for i in finish.get_inputs()})[0]
             return [rgba]
@@ -153,6 +157,7 @@ class Banded:
             outs[o.name] = np.zeros((1, x.shape[1]) + feed["udp"].shape[2:], np.float32)
             outs[o.name][..., cols] = x
         outs.setdefault("udp", feed["udp"])  # the finish took the udp itself before FUSION_FORMAT 19
+        outs.setdefault("gbuf", feed["gbuf"])  # and the target's G-buffer since 26
         return finish.run(["rgba"], {i.name: outs[i.name] for i in finish.get_inputs()})
 
 

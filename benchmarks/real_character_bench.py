@@ -118,13 +118,13 @@ def _fusion(model, fr, ink, nearest_fill: bool = True, shaded=None) -> np.ndarra
     before session 8)."""
     import torch
 
-    sampled, cover = fr["views"]
+    sampled, cover, gbuf = fr["views"]  # the target's G-buffer: where an inked look draws its lines
     udp = torch.from_numpy(fr["udp"].transpose(2, 0, 1)[None].copy())
     model.fusion.nearest_fill = nearest_fill
     try:
         with torch.inference_mode():
             out = model.render_views(udp, torch.from_numpy(sampled[None]), torch.from_numpy(cover[None]), ink,
-                                     shaded)
+                                     shaded, None if gbuf is None else torch.from_numpy(gbuf[None]))
     finally:
         model.fusion.nearest_fill = True
     return out[0].numpy().transpose(1, 2, 0) * fr["udp"][..., 3:4]

@@ -70,8 +70,8 @@ def main(argv=None) -> int:
             for look in looks:
                 c = chars[look][ci]
                 frames = CharacterSamples(c.seed, c.rgba, c.udp, None, None, None, look, c.poses, c.cameras)
-                sampled, cover = renderer.view_samples(generate(int(c.seed)), frames, t, order, "exact",
-                                                       args.inked == "on")
+                sampled, cover, _ = renderer.view_samples(generate(int(c.seed)), frames, t, order, "exact",
+                                                          args.inked == "on")
                 samples[look] = torch.from_numpy(sampled)[None], torch.from_numpy(cover)[None]
                 targets[look] = rgba_to_premul(c.rgba[t:t + 1])[0]
                 sheets[look] = rgba_to_premul(c.rgba[order])[None]

@@ -137,9 +137,10 @@ def demo_cross(old_sheet: Path, sizes, keep=(10, 40, 75, 110, 149)) -> dict:
                         continue
                     camera = rt.raster.camera(pose)
                     rt.raster.render(pose, camera)
-                    sampled, cover = (torch.from_numpy(np.ascontiguousarray(x))[None] for x in rt.raster.read_views())
+                    sampled, cover, gbuf = (torch.from_numpy(np.ascontiguousarray(x))[None]
+                                            for x in rt.raster.read_views())
                     udp = torch.from_numpy(np.ascontiguousarray(prepare_udp(rt.raster.read(), size, False)[0]))
-                    preds[tag].append(_fusion(model, sampled, cover, udp, ink, True)[0].numpy())
+                    preds[tag].append(_fusion(model, sampled, cover, udp, ink, True, gbuf)[0].numpy())
                     if tag == "sheet now":
                         shots.append((pose, camera, udp[0, 3].numpy() > 0.5))
                 character = rt.raster.character

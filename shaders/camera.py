@@ -211,6 +211,19 @@ def raster_view_proj(camera: Camera, flip_y: bool = True) -> np.ndarray:
     return ((_FLIP_Y @ m) if flip_y else m).astype(np.float32)
 
 
+def eye_depth_coefficients(camera: Camera, unit: float) -> tuple[float, float, float, float]:
+    """The uniform ``u_eye_depth`` of ``glsl/include/eye_depth.glsl``: a fragment's eye-space depth in
+    units of ``unit`` (the character's height) from its NDC depth z, ``(z c0 - c1) / (z c2 - c3)``,
+    for a projection whose depth and w rows depend on the eye z alone (orthographic, perspective)."""
+    p = camera.proj.astype(np.float64)
+    if p[2, 0] or p[2, 1] or p[3, 0] or p[3, 1]:
+        raise ConfigError("the camera's projection mixes x or y into depth; eye depths need an orthographic or "
+                          "perspective projection")
+    if not unit > 0:
+        raise ConfigError(f"eye depth unit must be positive, got {unit}")
+    return float(p[3, 3]), float(p[2, 3]), float(unit * p[3, 2]), float(unit * p[2, 2])
+
+
 def project(camera: Camera, points: np.ndarray) -> np.ndarray:
     """[N, 3] character-space points -> [N, 2] f64 pixel coordinates (x right,
     y down, row 0 = top, pixel centres at +0.5), matching UdpFrame rows."""

@@ -37,6 +37,12 @@ by projective texturing:
   the pixels the visibility buffer covers (``_covered_box``; the outputs
   are 0 outside it): ~0.7x the per-frame CPU at 256² (docs/shaders.md,
   "Performance of the runtime's correspondences").
+- the visibility buffer also holds each pixel's eye depth (in character
+  heights, ``glsl/include/eye_depth.glsl``), read back with the triangle
+  ids, and each triangle's part label is looked up on the host
+  (``read_gbuf``, ``ViewsRead.gbuf``: the toon pass's G-buffer's depth and
+  part): the fusion draws the target's inner lines on the pixels the toon
+  pass inks from them (``runtime.nn.lookup_net.toon_line``; session 13).
 
 Sheet positions are in the sheet's pixels (S x S, row 0 = top, pixel
 centres at +0.5); ``Framing`` maps a view's own image pixels to them.
@@ -50,7 +56,7 @@ import moderngl
 import numpy as np
 
 from conrt.errors import ConfigError, InputError
-from conrt.shaders.camera import raster_view_proj
+from conrt.shaders.camera import eye_depth_coefficients, raster_view_proj
 from conrt.shaders.context import current
 from conrt.shaders.geometry import SkinnedGeometry
 from conrt.shaders.lookup_pass import MAX_VIEWS, _as_numpy, _check_finite
@@ -93,16 +99,19 @@ EXACT_SLACK = 1e-5
 # So each view's texels within a pixel (per 256 px of the side) of its contours (the fusion's
 # target_edges rule on the view's surface map, the same threshold TARGET_EDGE_JUMP: a pixel next
 # to nothing or to a landmark jump) are un-inked once per sheet (``uninked``: the colour of the
-# same surface beside the band) and, off the target's edges, sampled as that colour at full
-# weight; on the target's edges, where the ink is right (the refinement and lookup_net.ink_edges
-# draw from it), as drawn. A contour texel with no same-surface colour beside it keeps its ink and
-# counts CONTOUR_WEIGHT of its colour and coverage off the edges (session 9's rule for every
-# contour texel). Measured (docs/conr_rt.md, "A view's contour ink, un-inked"; turnaround toon
+# same surface beside the band) and sampled as that colour at full weight; until session 13 only
+# off the target's edges, as drawn on them (where the refinement and lookup_net.ink_edges drew the
+# target's lines from it): since, the fusion draws them from the target's G-buffer in the toon
+# pass's ink (lookup_net.toon_line, ink_lines) and the views' colour is un-inked there too. A
+# contour texel with no same-surface colour beside it keeps its ink and counts CONTOUR_WEIGHT of
+# its colour and coverage (session 9's rule for every contour texel). Measured (docs/conr_rt.md, "A view's contour ink, un-inked"; turnaround toon
 # sheets, seeds 900000-900003, n = 4, L1 x flat of the default / the plain lookup): session 9's
 # weights 0.297 / 0.459; un-inked (UNINK_DARKER) at full weight 0.283 / 0.386; every band texel
 # un-inked, ink or not: at full weight 0.284 / 0.386, at weight 0.5 0.294, at 0.25 0.302
 # (un-inked or not, the weight only hid a right colour); weight ~0 without un-inking 0.315; un-inked
-# on the target's edges too 0.310 (sharpness 0.81: the edges lose their ink); a band of 2 px 0.288.
+# on the target's edges too 0.310 (sharpness 0.81: the edges lost their ink) before the lines were
+# drawn from the G-buffer, with them (session 13) 0.215 -> 0.193 (face SSIM 0.874 -> 0.881,
+# sharpness 1.13 -> 1.08; the plain lookup, which draws no lines, 0.379 -> 0.415); a band of 2 px 0.288.
 # Session 9 on the sample demo's 5 frames (L1 256² / 128², with the edge ink rule): without the
 # weights 0.0435 / 0.0707, 0.25 0.0406 / 0.0690, 0.5 0.0411 / 0.0691.
 CONTOUR_WEIGHT = 0.25
@@ -193,10 +202,6 @@ def _unorm16(x: np.ndarray) -> np.ndarray:
     return np.round(np.clip(x, 0.0, 1.0) * 65535.0).astype(np.uint32)
 
 
-def _unorm8(x: np.ndarray) -> np.ndarray:
-    return np.round(np.clip(x, 0.0, 1.0) * 255.0).astype(np.uint32)
-
-
 def contour_band(surface: np.ndarray, reach: int = 1) -> np.ndarray:
     """``surface`` [M, S, S, 4] (landmark xyz, w > 0.5 where shown) -> [M, S, S] bool: the
     shown pixels within ``reach`` pixels of a contour of their view, the fusion's
@@ -257,31 +262,21 @@ def uninked(surface: np.ndarray, reference: np.ndarray, band: np.ndarray, reach:
     return colour, filled
 
 
-def pack_sheet(surface: np.ndarray, reference: np.ndarray, weight: np.ndarray | None = None,
-               plain: np.ndarray | None = None) -> np.ndarray:
+def pack_sheet(surface: np.ndarray, reference: np.ndarray, weight: np.ndarray | None = None) -> np.ndarray:
     """The resolve's one fetch per texel: ``surface`` [M, S, S, 4] (landmark
     xyz in 0..1, w > 0.5 where the pixel shows the character) and the
     premultiplied ``reference`` [M, S, S, 4] in 0..1 -> [M, S, S, 4] uint32 of
     16-bit unorm pairs (low, high): (x, y), (z, alpha), (r, g), (b, shown).
     16 bits: 1.5e-5 of the box (a pixel step is ~1e-3 or more), 1.5e-5 of a colour.
     ``shown``: 0 = nothing, else the texel's ``weight`` [M, S, S] in (0, 1] (an inked
-    sheet's contour texels, read by the INKED resolve; None = 1).
-    ``plain`` [M, S, S, 4] premultiplied (inked sheets, the INKED resolve): the colours
-    without the contour ink (``uninked``), beside the reference's (the ink, used on the
-    target's edges): both straight at 8 bits (the sheets are 8-bit images; 2e-3 of a colour;
-    the resolve multiplies them by the 16-bit alpha) in the third and fourth words: (plain
-    r, g, b, ink r), (ink g, ink b, shown)."""
+    sheet's contour texels, read by the INKED resolve; None = 1). An inked sheet's reference
+    is its colours without the contour ink (``uninked``; until session 13 beside them the
+    colours as drawn, for the target's edges)."""
     w = 1.0 if weight is None else np.maximum(_unorm16(weight), 1)  # shown: never 0
     shown = (surface[..., 3] > 0.5).astype(np.uint32) * (np.uint32(65535) if weight is None else w)
     lm, ref = _unorm16(surface[..., :3]), _unorm16(reference)
-    if plain is None:
-        return np.stack([lm[..., 0] | lm[..., 1] << 16, lm[..., 2] | ref[..., 3] << 16,
-                         ref[..., 0] | ref[..., 1] << 16, ref[..., 2] | shown << 16], -1).astype(np.uint32)
-    straight = lambda c: c[..., :3] / np.maximum(c[..., 3:], 1e-6)  # noqa: E731 (alpha 0: colour 0)
-    p, ink = _unorm8(straight(plain)), _unorm8(straight(reference))
     return np.stack([lm[..., 0] | lm[..., 1] << 16, lm[..., 2] | ref[..., 3] << 16,
-                     p[..., 0] | p[..., 1] << 8 | p[..., 2] << 16 | ink[..., 0] << 24,
-                     ink[..., 1] | ink[..., 2] << 8 | shown << 16], -1).astype(np.uint32)
+                     ref[..., 0] | ref[..., 1] << 16, ref[..., 2] | shown << 16], -1).astype(np.uint32)
 
 
 @dataclass(frozen=True)
@@ -325,9 +320,6 @@ class CorrespondencePass:
         self.program = load_program(ctx, "correspondence_vbuf")
         self._resolves: dict[tuple[int, bool], tuple[moderngl.Program, moderngl.VertexArray]] = {}  # per views
         # per draw and look
-        self._landmark_program = self._landmark_vao = None  # inked sheets: the target's landmark map (set_sheet)
-        self._landmark_map: moderngl.Texture | None = None
-        self._landmark_fbo: moderngl.Framebuffer | None = None
         self.inked = False
         self._resolve = self._resolve_vao = None  # the current sheet's (set_sheet)
         self._surface_program = load_program(ctx, "correspondence", defines={"SURFACE_MAP": 1})
@@ -337,11 +329,12 @@ class CorrespondencePass:
         self._attrs: moderngl.Texture | None = None
         self._triangles: np.ndarray | None = None  # [T, 3] per triangle its vertex indices (as drawn)
         self._landmarks: np.ndarray | None = None  # [V, 3] f32 per vertex its rest-pose landmark (the UDP)
+        self._tri_parts = np.full(1, -1.0, np.float32)  # per triangle id + 1 its part label (set_character)
         self._tri_attrs: moderngl.Texture | None = None  # the resolve's: per triangle and view its corners' texels
         # per view and sheet pixel the landmark it shows and the reference's colour (pack_sheet)
         self._surface: moderngl.Texture | None = None
         self._targets: list[moderngl.Texture] = []  # OUTPUTS attachments, one group of views per H rows
-        self._vbuf: moderngl.Texture | None = None  # the raster: (triangle + 1, b0, b1, 0) per pixel
+        self._vbuf: moderngl.Texture | None = None  # the raster: (triangle + 1, eye depth, b0, b1) per pixel
         self._depth: moderngl.Renderbuffer | None = None
         self.fbo: moderngl.Framebuffer | None = None
         self._raster_fbo: moderngl.Framebuffer | None = None
@@ -350,7 +343,8 @@ class CorrespondencePass:
         self._box: tuple[slice, slice] = (slice(0, 0), slice(0, 0))
         self._vis_fbo: moderngl.Framebuffer | None = None  # reads the visibility buffer's triangle ids
         self._vis_of: moderngl.Texture | None = None  # the texture _vis_fbo reads
-        self._vis_ids = np.empty((height, width), np.float32)
+        # its first two channels as last read: triangle + 1 and the eye depth (read_gbuf)
+        self._vis_ids = np.empty((height, width, 2), np.float32)
         self.views = 0
         self.modes: list[str] = []
         self.side = 0
@@ -386,6 +380,10 @@ class CorrespondencePass:
         # the index buffer as drawn (gl_PrimitiveID order): set_sheet lays the resolve's texels out by triangle
         self._triangles = np.frombuffer(self.geometry.index_buffer.read(), np.uint32).reshape(-1, 3).copy()
         self._landmarks = character.box.landmarks(character.mesh.positions).astype(np.float32)
+        # per triangle id + 1 of the visibility buffer its part label (0: none, -1), as the toon pass's flat
+        # varying takes it: from the triangle's last vertex (GL's provoking vertex), for read_gbuf
+        parts = character.mesh.parts[self._triangles[:, 2]]
+        self._tri_parts = np.concatenate([[-1.0], parts]).astype(np.float32)
 
     def _set_alpha_rule(self, character: Character) -> None:
         """The UDP pass's coverage rule (glsl/include/alpha.glsl: MASK/BLEND
@@ -408,11 +406,12 @@ class CorrespondencePass:
 
         ``reference``: [M, 4, S, S] (or [1, M, 4, S, S]) premultiplied RGBA in
         the sheet's framing (``SheetCache.reference``). ``inked``: the sheet's
-        look (``SheetCache.look.inked``): off the target's edges its views'
-        contour texels (``contour_band``) give their colour without the ink
-        (``uninked``; ``CONTOUR_WEIGHT`` where none is beside them), on the edges
-        their colour as drawn; False: every texel as drawn (the resolve without
-        the INKED test, to the bit)."""
+        look (``SheetCache.look.inked``): its views' contour texels
+        (``contour_band``) give their colour without the ink (``uninked``;
+        ``CONTOUR_WEIGHT`` where none is beside them), on the target's edges too
+        since session 13 (the fusion draws the target's lines from its G-buffer,
+        ``read_gbuf``); False: every texel as drawn (the resolve without the
+        INKED weights, to the bit)."""
         if self.geometry is None:
             raise InputError("CorrespondencePass.set_sheet called before set_character")
         reference = _as_numpy(reference, "reference")
@@ -472,14 +471,14 @@ class CorrespondencePass:
                 step = max(_pixel_step(surface[k]), EXACT_SLACK)
                 seen[k], slack[k] = step, EXACT_SLACK + SAME_SURFACE_STEPS * step
         self._tri_attrs = self._triangle_texture(attrs, seen)
-        weight = plain = None
+        weight = None
         reference = reference.transpose(0, 2, 3, 1)  # [M, S, S, 4], row 0 = top
         if self.inked:  # the views' own contours (where their ink is): their colour without it off the edges
             reach = max(1, round(side / 256))
             band = contour_band(surface, reach)
-            plain, filled = uninked(surface, reference, band, reach)
+            reference, filled = uninked(surface, reference, band, reach)
             weight = np.where(band & ~filled, CONTOUR_WEIGHT, 1.0)  # no same-surface colour near: less weight
-        packed = pack_sheet(surface, reference, weight, plain)
+        packed = pack_sheet(surface, reference, weight)
         self._surface.release()  # the float map is folded into the sheet texture
         self._surface = self.ctx.texture((side, side * m), 4, np.ascontiguousarray(packed).tobytes(), dtype="u4")
         self._surface.filter = (moderngl.NEAREST, moderngl.NEAREST)
@@ -491,15 +490,6 @@ class CorrespondencePass:
         r["u_vbuf"].value = 4
         r["u_tri_attrs"].value = 5
         r["u_views"].value = m
-        if self.inked:
-            if self._landmark_program is None:
-                self._landmark_program = load_program(self.ctx, "correspondence", defines={"LANDMARK_MAP": 1})
-                self._landmark_vao = self.ctx.vertex_array(self._landmark_program, [])
-            r["u_landmark_map"].value = 6
-            r["u_edge_jump"].value = TARGET_EDGE_JUMP
-            self._landmark_program["u_vbuf"].value = 4
-            self._landmark_program["u_tri_attrs"].value = 5
-            self._landmark_program["u_views"].value = m
         self._make_targets()
 
     def _triangle_texture(self, attrs: np.ndarray, seen: np.ndarray) -> moderngl.Texture:
@@ -598,10 +588,6 @@ class CorrespondencePass:
         self._depth = self.ctx.depth_renderbuffer((w, h))
         self.fbo = self.ctx.framebuffer(color_attachments=self._targets)
         self._raster_fbo = self.ctx.framebuffer(color_attachments=[self._vbuf], depth_attachment=self._depth)
-        if self.inked:
-            self._landmark_map = self.ctx.texture((w, h), 4, dtype="f4")
-            self._landmark_map.filter = (moderngl.NEAREST, moderngl.NEAREST)
-            self._landmark_fbo = self.ctx.framebuffer(color_attachments=[self._landmark_map])
         self._planes = np.empty((len(self._targets), h * g, w, 4), np.float32)
 
     # -- per frame ------------------------------------------------------------
@@ -635,6 +621,7 @@ class CorrespondencePass:
         self.ctx.enable_only(moderngl.DEPTH_TEST)
         self.ctx.depth_func = "<"
         self.program["u_view_proj"].write(np.ascontiguousarray(mvp.T))
+        self.program["u_eye_depth"].value = eye_depth_coefficients(camera, self.geometry.character.height)
         self.geometry.bind_joints(self.program, 3)
         if self._albedo is not None:
             self._albedo.use(_ALBEDO_UNIT)
@@ -643,15 +630,15 @@ class CorrespondencePass:
         self.ctx.front_face = "ccw"
 
     def _covered_box(self, visibility: moderngl.Texture) -> tuple[slice, slice]:
-        """The rows and columns of ``visibility`` with a triangle (one float a pixel read back:
-        a quarter of the buffer)."""
+        """The rows and columns of ``visibility`` with a triangle (two floats a pixel read back:
+        the triangle ids and the eye depth, ``read_gbuf``)."""
         if self._vis_of is not visibility:
             if self._vis_fbo is not None:
                 self._vis_fbo.release()
             self._vis_fbo = self.ctx.framebuffer(color_attachments=[visibility])
             self._vis_of = visibility
-        self._vis_fbo.read_into(self._vis_ids, components=1, dtype="f4", alignment=1)
-        covered = self._vis_ids > 0.5
+        self._vis_fbo.read_into(self._vis_ids, components=2, dtype="f4", alignment=1)
+        covered = self._vis_ids[..., 0] > 0.5
         rows, cols = np.flatnonzero(covered.any(1)), np.flatnonzero(covered.any(0))
         if not len(rows):
             return slice(0, 0), slice(0, 0)
@@ -668,12 +655,6 @@ class CorrespondencePass:
         self._surface.use(2)
         visibility.use(4)
         self._tri_attrs.use(5)
-        if self.inked:  # the target's landmarks, for the resolve's edge test (INKED)
-            self._landmark_fbo.use()
-            self._landmark_fbo.clear(0.0, 0.0, 0.0, 0.0)
-            self.ctx.viewport = (0, 0, self.width, self.height)
-            self._landmark_vao.render(moderngl.TRIANGLES, vertices=3)
-            self._landmark_map.use(6)
         # 2) the resolve, once per covered pixel and group of GROUP views
         if rows.stop == rows.start:
             return  # nothing covered: read() gives zeros
@@ -727,7 +708,20 @@ class CorrespondencePass:
                 for c in range(n):
                     self.fbo.read_into(planes[c, g], viewport=(cols.start, g * h + rows.start, bw, bh), components=4,
                                        attachment=c, dtype="f4", alignment=1)
-        return ViewsRead(planes, rows, cols, self.views, h, self.width)
+        return ViewsRead(planes, rows, cols, self.views, h, self.width, self._gbuf(rows, cols))
+
+    def _gbuf(self, rows: slice, cols: slice) -> np.ndarray:
+        """[2, rows, cols] of the last render: the eye depth and the part label (``read_gbuf``)."""
+        vis = self._vis_ids[rows, cols]
+        return np.stack([vis[..., 1], self._tri_parts[vis[..., 0].astype(np.intp)]])
+
+    def read_gbuf(self) -> np.ndarray:
+        """The last render's target G-buffer, as the toon pass's ink step reads its own: [2, H, W]
+        f32, per pixel the eye depth in character heights (the visibility buffer's,
+        ``glsl/include/eye_depth.glsl``; 0 off the target) and the part label of its triangle
+        (``conrt.types.Part``; -1 off the target): what the fusion's ink rule takes
+        (``runtime.nn.lookup_net.toon_line``)."""
+        return self._gbuf(slice(0, self.height), slice(0, self.width))
 
     def run(self, pose: Pose, camera: Camera, out=None, visibility=None) -> tuple[np.ndarray, np.ndarray]:
         self.render(pose, camera, visibility)
@@ -735,12 +729,10 @@ class CorrespondencePass:
 
     # -- lifetime ---------------------------------------------------------------
     def _release_targets(self) -> None:
-        for obj in self._targets + [self._vbuf, self.fbo, self._raster_fbo, self._depth, self._landmark_fbo,
-                                    self._landmark_map]:
+        for obj in self._targets + [self._vbuf, self.fbo, self._raster_fbo, self._depth]:
             if obj is not None:
                 obj.release()
         self._targets, self._vbuf, self.fbo, self._raster_fbo, self._depth = [], None, None, None, None
-        self._landmark_fbo = self._landmark_map = None
 
     def _release_sheet(self) -> None:
         for obj in (self._attrs, self._tri_attrs, self._surface):
@@ -770,10 +762,6 @@ class CorrespondencePass:
             for obj in vao_prog[::-1]:
                 obj.release()
         self._resolves = {}
-        if self._landmark_program is not None:
-            self._landmark_vao.release()
-            self._landmark_program.release()
-            self._landmark_program = self._landmark_vao = None
         if self._vis_fbo is not None:
             self._vis_fbo.release()
             self._vis_fbo = self._vis_of = None
@@ -799,15 +787,18 @@ class ViewsRead:
     views: int
     height: int
     width: int
+    # the target's G-buffer on the box [2, box rows, box columns] (``CorrespondencePass.read_gbuf``),
+    # None: not read (the fusion's ink rule then takes both sides of an inner jump)
+    gbuf: np.ndarray | None = None
 
     def arrays(self, out: tuple[np.ndarray, np.ndarray] | None = None) -> tuple[np.ndarray, np.ndarray]:
         """(sampled [M, 4, H, W], cover [M, 1, H, W]): ``CorrespondencePass.read``'s arrays."""
         return self.columns(0, self.width, out)
 
     def __iter__(self):
-        """``sampled, cover = read``: as the (sampled, cover) pair ``read_views`` gives (callers of
-        ``Runtime.last_produced.views``)."""
-        return iter(self.arrays())
+        """``sampled, cover, gbuf = read``: as ``RasterStage.read_views`` gives them (callers of
+        ``Runtime.last_produced.views``; gbuf None when not read)."""
+        return iter((*self.arrays(), self.gbuf_columns(0, self.width)))
 
     def columns(self, first: int, end: int, out: tuple[np.ndarray, np.ndarray] | None = None
                 ) -> tuple[np.ndarray, np.ndarray]:
@@ -835,6 +826,20 @@ class ViewsRead:
         cover[:, 0] = sampled[:, 3]
         np.greater(cover[:, 0], 0.0, out=sampled[:, 3], casting="unsafe")  # opaque where seen
         return sampled, cover
+
+    def gbuf_columns(self, first: int, end: int) -> np.ndarray | None:
+        """The frame columns [first, end) of the target's G-buffer (``CorrespondencePass.read_gbuf``)
+        as [2, H, w] f32, C-contiguous, (0, -1) off the box; None when not read."""
+        if self.gbuf is None:
+            return None
+        if not 0 <= first < end <= self.width:
+            raise InputError(f"ViewsRead.gbuf_columns({first}, {end}): expected 0 <= first < end <= {self.width}")
+        out = np.zeros((2, self.height, end - first), np.float32)
+        out[1] = -1.0
+        lo, hi = max(self.cols.start, first), min(self.cols.stop, end)
+        if lo < hi and self.rows.stop > self.rows.start:
+            out[:, self.rows, lo - first:hi - first] = self.gbuf[:, :, lo - self.cols.start:hi - self.cols.start]
+        return out
 
     def covered_columns(self) -> np.ndarray:
         """[W] bool: the covered box's columns (the target's triangles): every column any view

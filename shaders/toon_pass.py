@@ -70,6 +70,23 @@ from conrt.types import Camera, Character, Pose
 log = logging.getLogger(__name__)
 
 
+# an occlusion contour: a surface in front by more than this fraction of the character's height within
+# the line's radius inks the pixel behind it (glsl/toon_outline.glsl). The fusion draws the target's inner
+# lines on the same side by the same step (runtime/nn/lookup_net.py far_side, on the visibility buffer's
+# eye depth in character heights)
+CONTOUR_DEPTH_STEP = 0.04
+# the ink: the surface's colour times this in linear RGB (a dark, warm tint); the fusion draws the target's
+# lines with the same law (runtime/nn/lookup_net.py ink_lines)
+OUTLINE_INK = (0.12, 0.08, 0.1)
+
+
+def default_line_width(height: int) -> float:
+    """The ink line's half-width in pixels of a ``height``-pixel frame when the style gives none
+    (``ToonStyle.line_width`` None): 1 px per 256 px of height, at least 1; the outline shader's
+    radius is it rounded (the fusion's lines follow it: runtime/nn/lookup_net.py toon_line)."""
+    return max(1.0, height / 256)
+
+
 @dataclass(frozen=True)
 class ToonStyle:
     """Look of the toon pass (all fixed per pass)."""
@@ -79,12 +96,12 @@ class ToonStyle:
     deep_threshold: float = -0.45  # N.L below: deep-shade tone
     deep_multiplier: float = 0.7
     line_width: float | None = None  # ink half-width in pixels; None: 1 px per 256 px of frame height
-    depth_step: float = 0.04  # contour when the depth jumps by this fraction of the character height
+    depth_step: float = CONTOUR_DEPTH_STEP  # contour when the depth jumps by this fraction of the character height
     crease_angle: float | None = 60.0  # degrees between neighbouring normals that draw a crease line; None = off
     # part and crease lines only between surfaces resolved at the line's width (glsl/toon_outline.glsl);
     # False: every pixel pair is tested (before session 10: hair locks a pixel wide stippled the crown)
     resolved_only: bool = True
-    ink: tuple[float, float, float] = (0.12, 0.08, 0.1)  # ink colour = surface colour x ink (linear)
+    ink: tuple[float, float, float] = OUTLINE_INK  # ink colour = surface colour x ink (linear)
     look: str = "toon"  # surface shading, one of LOOKS: "toon" three tones, "flat" unlit albedo, "soft" smooth
     # shade = albedo x tint where the material has no MToon shade colour: a cool grey-lavender on cloth,
     # hair, shoes; on skin (Part.SKIN) a lighter, warmer one (anime skin shadows; session 12, before it
@@ -344,7 +361,7 @@ class ToonPass:
         out = self.outline
         out["u_color"].value = 2
         out["u_gbuf"].value = 3
-        width = st.line_width if st.line_width is not None else max(1.0, self.height / 256)
+        width = st.line_width if st.line_width is not None else default_line_width(self.height)
         out["u_radius"].value = int(round(width * k))  # the same width in output pixels
         out["u_depth_step"].value = float(st.depth_step * self._height_m)
         out["u_crease_cos"].value = -2.0 if st.crease_angle is None else float(np.cos(np.radians(st.crease_angle)))

@@ -30,8 +30,9 @@ silhouette (``shaders.coverage.soften_edges``) without touching the network's
 input. The UDP read back to find the band is what the next :meth:`read` returns.
 
 With ``visibility=True`` the same draw also writes the visibility buffer of
-the exact sheet correspondences (:attr:`visibility`: triangle id + 1 and its
-barycentrics per pixel, ``glsl/udp_vbuf.glsl``), which
+the exact sheet correspondences (:attr:`visibility`: triangle id + 1, the
+eye depth in character heights and the barycentrics per pixel,
+``glsl/udp_vbuf.glsl``), which
 :class:`~conrt.shaders.correspondence_pass.CorrespondencePass` resolves
 instead of rasterizing the target a second time. The UDP is the same as
 without it (the geometry stage passes every varying through unchanged).
@@ -52,7 +53,7 @@ import numpy as np
 
 from conrt.errors import ConfigError, InputError
 from conrt.limits import check_gl_frame
-from conrt.shaders.camera import raster_view_proj
+from conrt.shaders.camera import eye_depth_coefficients, raster_view_proj
 from conrt.shaders.context import current
 from conrt.shaders.coverage import (CoverageResolve, check_factor, closed_surface_vertices, drop_masks,
                                     kept_triangles, resolve_coverage, solid_distance)
@@ -111,7 +112,8 @@ class UdpPass:
             raise ConfigError("the UDP pass writes the visibility buffer only at antialias=1 with rows='top-first' "
                               "(the correspondence pass's layout)")
         self.visibility_buffer = bool(visibility)
-        self.visibility: moderngl.Texture | None = None  # (triangle + 1, b0, b1, 0) per pixel, with visibility=True
+        # (triangle + 1, eye depth in character heights, b0, b1) per pixel, with visibility=True
+        self.visibility: moderngl.Texture | None = None
         # the UDP draw's program; its variant follows the character (the alpha rules' varyings only where
         # they apply: ALPHA_RULE, include/udp_vertex.glsl), chosen in set_character
         self._program_name = "udp_vbuf" if visibility else "udp"
@@ -222,6 +224,8 @@ class UdpPass:
         self.ctx.enable_only(moderngl.DEPTH_TEST)
         self.ctx.depth_func = "<"
         self.ctx.front_face = "cw" if self.rows == "top-first" else "ccw"  # a y flip mirrors the winding
+        if self.visibility_buffer:  # its eye depth, in character heights (glsl/include/eye_depth.glsl)
+            self.program["u_eye_depth"].value = eye_depth_coefficients(camera, self.geometry.character.height)
         self._draw(self.program, self._vao, mvp)
         if self._cover is not None:  # after the UDP, which it leaves as it is
             self._draw_coverage(mvp)

@@ -29,7 +29,12 @@ With ``DataSpec.exact`` (``conrt data make --exact``) also the samples the
 runtime's exact correspondences give (``shaders.CorrespondencePass``, the
 same GL pass): ``sampled [C, P, P, 4, S, S] u8`` = view v's premultiplied
 RGBA sampled at target t's pixels (``[c, t, v]``; every pose is a sheet view
-of every other) and ``cover [C, P, P, S, S] u8`` (255 = view v sees the point).
+of every other), ``cover [C, P, P, S, S] u8`` (255 = view v sees the point)
+and ``gbuf [C, P, 2, S, S] f16`` (each frame's G-buffer as the toon pass's ink
+step reads its own: eye depth in character heights, part label; where the
+fusion draws the target's lines, ``runtime.nn.lookup_net.toon_line``; data
+made before session 13 has none, and the fusion then inks the target's edges
+as before).
 Shards are written to a temporary name and renamed, so a killed run leaves
 only complete shards; rerunning the same command skips them (resume).
 
@@ -194,6 +199,7 @@ class CharacterSamples:
     cameras: tuple = ()  # the Camera of each frame (not stored in shards)
     sampled: np.ndarray | None = None  # [P, P, 4, S, S] u8, with DataSpec.exact
     cover: np.ndarray | None = None  # [P, P, S, S] u8
+    gbuf: np.ndarray | None = None  # [P, 2, S, S] f16 each frame's G-buffer (read_gbuf: depth, part), idem
 
 
 class Renderer:
@@ -240,7 +246,9 @@ class Renderer:
                      inked: bool = False):
         """What the runtime's correspondence pass gives when ``frames``' poses
         ``views`` are the sheet and pose ``target`` the frame: (sampled [M, 4, S, S]
-        premultiplied, cover [M, 1, S, S]) float32. ``mode``: "exact" (the
+        premultiplied, cover [M, 1, S, S], the target's G-buffer [2, S, S]: eye depth in character
+        heights and part label, ``CorrespondencePass.read_gbuf``: the fusion's ink rule) float32.
+        ``mode``: "exact" (the
         views' cameras and poses) or "udp-nn" (only their UDPs); ``inked``: the
         sheet's look (``CorrespondencePass.set_sheet``; training data: ``sheet_look``'s,
         as the runtime's; before session 11 False)."""
@@ -270,7 +278,8 @@ class Renderer:
                          for v in views]
             cp.set_sheet(sheet, reference.transpose(0, 3, 1, 2), inked)
             self._sheet_key = key
-        return cp.run(frames.poses[target], frames.cameras[target])
+        sampled, cover = cp.run(frames.poses[target], frames.cameras[target])
+        return sampled, cover, cp.read_gbuf()
 
     def close(self) -> None:
         from conrt.shaders import release_context
@@ -357,13 +366,15 @@ def render_character(renderer: Renderer, seed: int, poses: int, jitter: CameraJi
         return out
     sampled = np.empty((poses, poses, 4, s, s), np.uint8)
     cover = np.empty((poses, poses, s, s), np.uint8)
+    gbuf = np.empty((poses, 2, s, s), np.float16)  # where the fusion draws the lines (lookup_net.toon_line)
     # the pass weighs an inked sheet's contour texels as the runtime does (set_sheet(inked=...))
     inked = sheet_look(rgba, udp).inked
     for t in range(poses):  # one sheet of all poses; each pose in turn is the frame
-        smp, cov = renderer.view_samples(character, out, t, range(poses), inked=inked)
+        smp, cov, gb = renderer.view_samples(character, out, t, range(poses), inked=inked)
         sampled[t] = np.rint(np.clip(smp, 0, 1) * 255)
         cover[t] = np.rint(np.clip(cov[:, 0], 0, 1) * 255)
-    return dataclasses.replace(out, sampled=sampled, cover=cover)
+        gbuf[t] = gb
+    return dataclasses.replace(out, sampled=sampled, cover=cover, gbuf=gbuf)
 
 
 # ---------------------------------------------------------------------------
@@ -399,7 +410,10 @@ def _write_manifest(out: Path, spec: DataSpec, done: list[int], size_bytes: int,
         "udp": "f16 xyz landmark + occupancy, [C, P, S, S, 4]",
         **({"sampled": "u8 premultiplied RGBA of view v sampled at target t's pixels through the exact "
                        "correspondences, [C, P(t), P(v), 4, S, S]",
-            "cover": "u8 view v sees target t's point (255), [C, P(t), P(v), S, S]"} if spec.exact else {}),
+            "cover": "u8 view v sees target t's point (255), [C, P(t), P(v), S, S]",
+            "gbuf": "f16 each frame's G-buffer: eye depth in character heights (0 off the character) and part "
+                    "label (-1 off it), [C, P, 2, S, S]"}
+           if spec.exact else {}),
         "bytes": size_bytes,
         "generation_seconds": round(seconds, 1),
     }
@@ -454,7 +468,8 @@ def _write_shard(path: Path, samples: list[CharacterSamples], styles: tuple[str,
     tmp = path.with_name(path.name + ".tmp.npz")
     extra = {}
     if samples[0].sampled is not None:
-        extra = {"sampled": np.stack([s.sampled for s in samples]), "cover": np.stack([s.cover for s in samples])}
+        extra = {"sampled": np.stack([s.sampled for s in samples]), "cover": np.stack([s.cover for s in samples]),
+                 "gbuf": np.stack([s.gbuf for s in samples])}
     np.savez_compressed(
         tmp,
         **extra,

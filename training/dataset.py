@@ -67,12 +67,15 @@ class CharacterFrames:
     # frames that are the sheet, drawn after the clip frames (conrt eval --sheet-poses turnaround);
     # empty: the sheet is other clip frames (the paper's protocol)
     sheet: tuple = ()
+    # [P, 2, S, S] f16 each frame's G-buffer (data make --exact since session 13: eye depth, part label; where
+    # the fusion draws the target's lines, lookup_net.toon_line); None: not stored (the edges' rule before)
+    gbuf: np.ndarray | None = None
 
 
 def _load_shard(path: Path) -> dict[str, np.ndarray]:
     try:
         with np.load(path) as z:
-            data = {k: z[k] for k in ("rgba", "udp", "seeds") + tuple(k for k in ("sampled", "cover", "styles")
+            data = {k: z[k] for k in ("rgba", "udp", "seeds") + tuple(k for k in ("sampled", "cover", "styles", "gbuf")
                                                                       if k in z.files)}
     except (OSError, ValueError, KeyError, zipfile.BadZipFile, EOFError) as exc:
         raise InputError(f"{path}: corrupt or incomplete shard ({type(exc).__name__}: {exc}); "
@@ -84,6 +87,8 @@ def _load_shard(path: Path) -> dict[str, np.ndarray]:
     if "sampled" in data and (data["sampled"].shape != (c, p, p, 4, s, s) or data["cover"].shape != (c, p, p, s, s)):
         raise InputError(f"{path}: exact samples {data['sampled'].shape} / {data['cover'].shape} do not fit "
                          f"{c} characters x {p} poses at {s}²")
+    if "gbuf" in data and data["gbuf"].shape != (c, p, 2, s, s):
+        raise InputError(f"{path}: target G-buffers {data['gbuf'].shape} do not fit {c} characters x {p} poses at {s}²")
     return data
 
 
@@ -113,7 +118,8 @@ def load_split(folder, split: str = "train", limit: int | None = None) -> list[C
             out.append(CharacterFrames(int(data["seeds"][k]), data["rgba"][k], data["udp"][k],
                                        data["sampled"][k] if "sampled" in data else None,
                                        data["cover"][k] if "cover" in data else None,
-                                       styles[int(data["styles"][k])] if "styles" in data else styles[0]))
+                                       styles[int(data["styles"][k])] if "styles" in data else styles[0],
+                                       gbuf=data["gbuf"][k] if "gbuf" in data else None))
     if not manifest.get("complete", False):
         log.warning("%s: the dataset is incomplete (%d of %d shards); using what is there",
                     folder, len(manifest["shards"]), manifest["num_shards"])
@@ -197,16 +203,21 @@ def _hue_rotate(rgb: torch.Tensor, angle: torch.Tensor) -> torch.Tensor:
 
 def exact_samples(c: CharacterFrames, target: int, views, size: int | None = None):
     """The stored exact sheet samples of ``views`` for frame ``target`` ->
-    (sampled [M, 4, S, S] premultiplied, cover [M, 1, S, S]) float32, box-downsampled to ``size``."""
+    (sampled [M, 4, S, S] premultiplied, cover [M, 1, S, S], the target's G-buffer [2, S, S] or
+    None when the data holds none) float32, box-downsampled to ``size`` (the G-buffer by its centre
+    sample, as the UDP: ``resize_pair``)."""
     views = np.asarray(views)
     sampled = torch.from_numpy(c.sampled[target, views]).float() / 255.0
     cover = torch.from_numpy(c.cover[target, views]).float().unsqueeze(1) / 255.0
+    gbuf = None if c.gbuf is None else torch.from_numpy(c.gbuf[target]).float()
     s = sampled.shape[-1]
     if size and size != s:
         if s % size:
             raise ConfigError(f"cannot resize {s}² exact samples to {size}²: needs an integer factor")
-        sampled, cover = F.avg_pool2d(sampled, s // size), F.avg_pool2d(cover, s // size)
-    return sampled, cover
+        f = s // size
+        sampled, cover = F.avg_pool2d(sampled, f), F.avg_pool2d(cover, f)
+        gbuf = None if gbuf is None else gbuf[..., f // 2::f, f // 2::f].contiguous()
+    return sampled, cover, gbuf
 
 
 # ---------------------------------------------------------------------------
@@ -262,7 +273,9 @@ class SheetDataset:
         target, udp = resize_pair(rgba_to_premul(c.rgba[t]), udp_tensor(c.udp[t]), self.size)
         out = {}
         if self.exact:
-            out["sampled"], out["cover"] = exact_samples(c, t, sheet_idx, self.size)
+            out["sampled"], out["cover"], gbuf = exact_samples(c, t, sheet_idx, self.size)
+            if gbuf is not None:  # the target's G-buffer: where the lines go (data made before: the edges' rule)
+                out["gbuf"] = gbuf
             out["ink"], out["shaded"] = (torch.tensor(v) for v in self.look(ci))
         if self.augment is not None:
             sheet, sheet_udp = augment_sheet(sheet, rng, self.augment, sheet_udp)

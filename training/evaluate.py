@@ -314,8 +314,9 @@ def _inked(rgba: np.ndarray) -> bool:
 
 
 def view_samples(characters: list[CharacterFrames], jobs, views: int, mode: str, size: int,
-                 progress: bool = True, judge_look: bool = True) -> list[tuple[torch.Tensor, torch.Tensor]]:
-    """Per job: (sampled [V, 4, S, S], cover [V, 1, S, S]) of its first ``views``
+                 progress: bool = True, judge_look: bool = True) -> list[tuple]:
+    """Per job: (sampled [V, 4, S, S], cover [V, 1, S, S], the target's G-buffer [2, S, S] or
+    None: ``CorrespondencePass.read_gbuf``) of its first ``views``
     sheet views through the runtime's correspondences (``mode`` "exact" or
     "udp-nn": the GL ``CorrespondencePass``; a view's samples do not depend on
     the other views, so the nested view sets take the first n). ``judge_look``:
@@ -341,7 +342,7 @@ def view_samples(characters: list[CharacterFrames], jobs, views: int, mode: str,
             c = characters[ci]
             order = others[:views]
             if mode == "exact" and c.sampled is not None and not c.poses:
-                sampled, cover = exact_samples(c, t, order, size)
+                sampled, cover, gbuf = exact_samples(c, t, order, size)
             else:
                 if c.rgba.shape[1] != size:
                     raise ConfigError(f"{mode} correspondences are computed at the frames' size "
@@ -353,9 +354,9 @@ def view_samples(characters: list[CharacterFrames], jobs, views: int, mode: str,
                                                                           c.style, c.poses, c.cameras))}
                 character, frames = built[ci]
                 inked = judge_look and _inked(c.rgba[order])
-                sampled, cover = renderer.view_samples(character, frames, t, order, mode, inked)
-                sampled, cover = torch.from_numpy(sampled), torch.from_numpy(cover)
-            out.append((sampled.half(), cover.half()))
+                sampled, cover, gbuf = (torch.from_numpy(a) for a in
+                                        renderer.view_samples(character, frames, t, order, mode, inked))
+            out.append((sampled.half(), cover.half(), gbuf))  # the G-buffer at f32
             bar.update(1)
     finally:
         bar.close()
@@ -381,6 +382,7 @@ class ViewsShader(torch.nn.Module):
     outside the silhouette, which no runtime frame keeps."""
 
     takes_view_samples = True
+    takes_target_gbuf = True  # the targets' G-buffer (view_samples): where the ink rule draws the lines
 
     def __init__(self, model, keep_seen: bool = True, judge_look: bool = True, shaded: bool | None = None):
         super().__init__()
@@ -393,7 +395,7 @@ class ViewsShader(torch.nn.Module):
         """``evaluate`` hands over the sheet views' UDPs: the shading is judged from them."""
         return self.keep_seen and self.judge_look and self.shaded is None
 
-    def forward(self, sheet_rgb, sheet_mask, udp, sampled=None, cover=None, sheet_udp=None):
+    def forward(self, sheet_rgb, sheet_mask, udp, sampled=None, cover=None, sheet_udp=None, gbuf=None):
         m = self.model
         ink = shaded = None
         if self.keep_seen and self.judge_look:
@@ -409,7 +411,8 @@ class ViewsShader(torch.nn.Module):
             for inked, lit in zip(ink.tolist(), shaded.tolist()):
                 label = "inked" if inked else "shaded" if lit else "unlit"
                 self.looks[label] = self.looks.get(label, 0) + 1
-        rgba = m.fusion(sampled, cover, m.encode_pose(udp)[0], keep_seen=self.keep_seen, ink=ink, shaded=shaded)
+        rgba = m.fusion(sampled, cover, m.encode_pose(udp)[0], keep_seen=self.keep_seen, ink=ink, shaded=shaded,
+                        gbuf=gbuf)
         return rgba * udp[:, 3:4]  # clipped to the target's occupancy, as the runtime's ShadeStage clips it
 
     def look_summary(self) -> str:
@@ -516,10 +519,14 @@ def evaluate(model, characters: list[CharacterFrames], views=VIEW_COUNTS, target
                  "udp": torch.stack(udps), "target": torch.stack(tgts)}
             if takes_samples:
                 picked = [samples[j] for j in range(i, i + len(chunk))]
+                # the targets' G-buffer (view_samples' third), for models that take it (ViewsShader)
+                gbuf = [p[2] for p in picked if len(p) > 2 and p[2] is not None]
+                takes_gbuf = getattr(model, "takes_target_gbuf", False) and len(gbuf) == len(picked)
                 pred = model(b["sheet_rgb"], b["sheet_mask"], b["udp"],
                              sampled=torch.stack([p[0][:n] for p in picked]).float(),
                              cover=torch.stack([p[1][:n] for p in picked]).float(),
-                             **({"sheet_udp": torch.stack(sheet_udps)} if use_sheet_udp else {}))
+                             **({"sheet_udp": torch.stack(sheet_udps)} if use_sheet_udp else {}),
+                             **({"gbuf": torch.stack(gbuf).float()} if takes_gbuf else {}))
             elif use_sheet_udp:
                 pred = model(b["sheet_rgb"], b["sheet_mask"], b["udp"], sheet_udp=torch.stack(sheet_udps))
             else:

@@ -141,10 +141,10 @@ class _TrainNet(torch.nn.Module):
         self.runtime_rules = runtime_rules
 
     def forward(self, sheet_rgb, sheet_mask, udp, sheet_udp=None, use_true_udp=None, sampled=None, cover=None,
-                ink=None, shaded=None):
+                ink=None, shaded=None, gbuf=None):
         m = self.model
         if sampled is not None:  # exact sheet samples (the runtime's correspondence pass): FusionNet alone
-            return shade_views(m, sampled, cover, udp, ink, shaded, self.runtime_rules), None
+            return shade_views(m, sampled, cover, udp, ink, shaded, self.runtime_rules, gbuf), None
         if m.takes_sheet_udp:  # lookup: the table from the predicted or the true sheet UDP
             return self._lookup_forward(sheet_rgb, sheet_mask, udp, sheet_udp, use_true_udp)
         feats, reference = m.encode_sheet(sheet_rgb, sheet_mask)
@@ -174,17 +174,19 @@ class _TrainNet(torch.nn.Module):
         return rgba, raw
 
 
-def shade_views(model, sampled, cover, udp, ink=None, shaded=None, runtime_rules: bool = True) -> torch.Tensor:
+def shade_views(model, sampled, cover, udp, ink=None, shaded=None, runtime_rules: bool = True,
+                gbuf=None) -> torch.Tensor:
     """A lookup model's fusion net on exact sheet samples as the runtime shades a sheet
     with view files (``LookupNet.render_views``): the weights' ``lookup.keep_seen``, the
     sheet's look (``ink``, ``shaded`` [N]: ``SheetDataset.look``) choosing where the
     refinement is used (kept seen colours, inked edges, the plain lookup on unlit
-    sheets), the frame clipped to the target's occupancy (the runtime's ShadeStage).
+    sheets; the target's G-buffer ``gbuf``, ``SheetDataset``'s: where its lines are inked), the
+    frame clipped to the target's occupancy (the runtime's ShadeStage).
     The loss then reaches the refinement only where the runtime shows it.
     ``runtime_rules=False``: the refinement on every pixel (session 5's fine-tune)."""
     if not runtime_rules:
         return model.fusion(sampled, cover, model.encode_pose(udp)[0])
-    return model.render_views(udp, sampled, cover, ink, shaded) * udp[:, 3:4]
+    return model.render_views(udp, sampled, cover, ink, shaded, gbuf) * udp[:, 3:4]
 
 
 def _truncate_log(path: Path, step: int) -> None:
@@ -297,7 +299,8 @@ def validate(model, val: SheetDataset, samples: int = 8, batch: int = 4,
     for i in range(0, len(idx), batch):
         b = val.batch(idx[i:i + batch], key=0)
         if val.exact and getattr(model, "takes_views", False):  # as the runtime shades a sheet with view files
-            pred = shade_views(model, b["sampled"], b["cover"], b["udp"], b["ink"], b["shaded"], runtime_rules)
+            pred = shade_views(model, b["sampled"], b["cover"], b["udp"], b["ink"], b["shaded"], runtime_rules,
+                               b.get("gbuf"))
         else:
             pred = model(b["sheet_rgb"], b["sheet_mask"], b["udp"])
         for k, v in metrics(pred, b["target"]).items():
@@ -453,7 +456,7 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True) -> dict
                 true_udp = torch.from_numpy(draw < mcfg.lookup.gt_sheet_udp)
             views = {}
             if exact and np.random.default_rng([cfg.seed, 11, step]).random() >= cfg.table_mix:
-                views = {k: b[k] for k in ("sampled", "cover", "ink", "shaded")}
+                views = {k: b[k] for k in ("sampled", "cover", "ink", "shaded", "gbuf") if k in b}
             pred, udp_pred = net(b["sheet_rgb"], b["sheet_mask"], b["udp"], b["sheet_udp"], true_udp, **views)
             loss, parts = training_loss(pred, b["target"], cfg.loss, udp_pred, b["sheet_udp"].flatten(0, 1))
             if not torch.isfinite(loss):

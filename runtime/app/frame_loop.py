@@ -356,10 +356,13 @@ class RasterStage:
         """[H, W, 4] f32 UDP of the last render (row 0 = top)."""
         return self.udp.read().data
 
-    def read_views(self) -> tuple[np.ndarray, np.ndarray] | None:
-        """(sampled [M, 4, H, W], cover [M, 1, H, W]) of the last render, or None
-        without exact correspondences (the shader then looks the UDP up in its table)."""
-        return None if self.correspondence is None else self.correspondence.read()
+    def read_views(self) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+        """(sampled [M, 4, H, W], cover [M, 1, H, W], the target's G-buffer [2, H, W]: where an inked
+        look's lines go, ``CorrespondencePass.read_gbuf``) of the last render, or None without exact
+        correspondences (the shader then looks the UDP up in its table)."""
+        if self.correspondence is None:
+            return None
+        return (*self.correspondence.read(), self.correspondence.read_gbuf())
 
     def read_views_box(self) -> ViewsRead | None:
         """``read_views`` as read back, laid out later on the shading thread (``ShadeStage.shade``):
@@ -440,9 +443,9 @@ class ShadeStage:
     def name(self) -> str:
         return self.backend.name
 
-    def shade(self, udp: np.ndarray, views: tuple[np.ndarray, np.ndarray] | ViewsRead | None = None,
+    def shade(self, udp: np.ndarray, views: tuple | ViewsRead | None = None,
               coverage: np.ndarray | None = None) -> np.ndarray:
-        """``views``: the frame's (sampled, cover) from exact correspondences
+        """``views``: the frame's (sampled, cover[, gbuf]) from exact correspondences
         (``RasterStage.read_views``), or their read-back (``read_views_box``);
         None = the backend's table lookup.
         ``coverage``: the frame's [H, W] covered fraction (``buffers["coverage"]``)."""

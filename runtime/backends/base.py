@@ -206,9 +206,12 @@ class Backend(ABC):
     # whether shade_views may run on two threads at once (the frame loop's shade_workers=2)
     concurrent_views: ClassVar[bool] = False
 
-    def infer_views(self, udp: np.ndarray, sampled: np.ndarray, cover: np.ndarray) -> np.ndarray:
+    def infer_views(self, udp: np.ndarray, sampled: np.ndarray, cover: np.ndarray,
+                    gbuf: np.ndarray | None = None) -> np.ndarray:
         """(1,4,S,S) prepared UDP and the frame's sheet samples (sampled
-        [1,M,4,S,S], cover [1,M,1,S,S]) -> (1,4,S,S) premultiplied RGBA:
+        [1,M,4,S,S], cover [1,M,1,S,S]; ``gbuf`` [1,2,S,S] the target's G-buffer,
+        ``CorrespondencePass.read_gbuf``: where an inked look draws the target's lines;
+        None: on its edges, the rule before session 13) -> (1,4,S,S) premultiplied RGBA:
         conr-rt's FusionNet alone, the correspondences already found."""
         raise ConfigError(f"backend {self.name!r} cannot shade from exact sheet correspondences; "
                           "use gl-lookup or torch")
@@ -225,7 +228,8 @@ class Backend(ABC):
         (``shaders.correspondence_pass.ViewsRead``): laid out whole here; a backend
         that needs only part of it (the banded fusion) lays out that part."""
         sampled, cover = read.arrays()
-        return self.infer_views(udp, sampled[None], cover[None])
+        gbuf = None if read.gbuf is None else read.gbuf_columns(0, read.width)[None]
+        return self.infer_views(udp, sampled[None], cover[None], gbuf)
 
     def _views_frame(self, udp, sampled_shape: tuple, cover_shape: tuple):
         """The UDP frame prepared for ``infer_views`` -> (x, crop), or an InputError when the
@@ -239,12 +243,18 @@ class Backend(ABC):
                              f"{udp.shape[1]}x{udp.shape[0]} frame do not fit the sheet ({m} views at {s} px)")
         return x, crop
 
-    def shade_views(self, udp, sampled: np.ndarray, cover: np.ndarray) -> np.ndarray:
+    def shade_views(self, udp, sampled: np.ndarray, cover: np.ndarray, gbuf: np.ndarray | None = None) -> np.ndarray:
         """``shade`` with the correspondences given: ``sampled`` [M, 4, H, W]
-        and ``cover`` [M, 1, H, W] for this UDP frame (H, W, 4) at the sheet's side."""
+        and ``cover`` [M, 1, H, W] for this UDP frame (H, W, 4) at the sheet's side (``gbuf``
+        [2, H, W]: the target's G-buffer, ``CorrespondencePass.read_gbuf``, as ``infer_views``)."""
         x, crop = self._views_frame(udp, sampled.shape, cover.shape)
+        if gbuf is not None and tuple(np.shape(gbuf)) != (2, *sampled.shape[-2:]):
+            raise InputError(f"{self.name}: the target's G-buffer is {tuple(np.shape(gbuf))}, expected "
+                             f"(2, {sampled.shape[-2]}, {sampled.shape[-1]})")
         return finish_frame(self.infer_views(x, np.ascontiguousarray(sampled[None], np.float32),
-                                             np.ascontiguousarray(cover[None], np.float32)), crop)
+                                             np.ascontiguousarray(cover[None], np.float32),
+                                             None if gbuf is None else np.ascontiguousarray(gbuf[None], np.float32)),
+                            crop)
 
     def shade_read(self, udp, read) -> np.ndarray:
         """``shade_views`` with the correspondence pass's read-back (``ViewsRead``), laid out by

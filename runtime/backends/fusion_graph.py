@@ -34,9 +34,11 @@ thread, ``benchmarks/frame_cpu.py``; docs/runtime.md, "Session 6"):
   ``coverage`` are ratios of weighted sums, so the exponentials' sum cancels
   (``fused = sum(e m s) / max(sum(e m), 1e-6 sum(e))`` is
   ``sum(w m s) / max(sum(w m), 1e-6)`` with ``w = e / sum(e)``);
-- an inked sheet's views' ink (the darkest view, ``lookup_net.ink_edges``) runs on the
-  target's edges' pixels only, gathered and scattered back (``ink_on_edges``): ~5 % of a
-  256² frame, the same bits (docs/runtime.md, "Session 9").
+- an inked sheet's target lines (``lookup_net.ink_lines``, where ``toon_line`` finds them in
+  the target's G-buffer, the graph's input ``gbuf``) are inked on their pixels only, gathered
+  and scattered back (``ink_on_lines``): ~5 % of a 256² frame, the same bits (the views'
+  darkest colour on the edges did so since session 9, docs/runtime.md; session 13 drew the
+  lines where the toon pass does, in its ink).
 
 ``tests/runtime/test_fusion_graph.py`` checks it against ``FusionNet.forward``
 on real exact-correspondence frames. A change of FusionNet's maths must be
@@ -49,8 +51,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..nn.lookup_net import (SEES, TOUCHES, fill_unseen, ink_edge_mask, ink_edges, luma, narrow_columns,
-                             place_columns, target_edges)
+from ..nn.lookup_net import (SEES, TOUCHES, fill_unseen, ink_lines, narrow_columns, place_columns,
+                             target_edges, toon_line)
 
 # the views' half (``FusionViewsGraph``) runs on a band of whole columns: reaching this
 # many of the scores' pooled pixels past every covered column (the score's two 3x3
@@ -90,23 +92,10 @@ def max_views(x: torch.Tensor) -> torch.Tensor:
     return out
 
 
-def darkest_views(sampled4: torch.Tensor, cover4: torch.Tensor) -> torch.Tensor:
-    """``lookup_net.darkest_view`` on the views as the first axis ([M, 4|1, H, W] -> [1, 4, H, W]),
-    with ``sum_views`` / ``max_views`` (no ReduceSum / ReduceMin over a leading axis). Per
-    pixel: the graphs run it on the target's edges only (``edge_pixels``, ``at_pixels``)."""
-    straight = sampled4[:, :3] / sampled4[:, 3:4].clamp_min(1e-6)
-    touches = (cover4 > TOUCHES).to(sampled4.dtype)
-    dark = luma(straight) + 4.0 * (1 - touches)
-    pick = (dark <= -max_views(-dark)).to(sampled4.dtype) * touches
-    count = sum_views(pick)
-    return torch.cat([sum_views(pick * straight) / count.clamp_min(1e-6), (count > 0).to(sampled4.dtype)], 1)
-
-
-# The views' ink (``darkest_views``, ``lookup_net.ink_edges``) only changes the frame on the
-# target's edges (~5 % of a 256² walk frame's pixels, ~10 % at 128²): the graphs gather those
-# pixels, run the per-pixel maths there and scatter the result back. The same operations on
-# the same values: the frame is the full-size rule's bit for bit. GatherElements, not Gather:
-# ORT's Gather over the last axis copied element by element at ~2x its time.
+# The target's lines (``lookup_net.ink_lines``) only change the frame on their pixels (~5 % of a 256²
+# walk frame's pixels): the graphs gather those pixels, run the per-pixel maths there and scatter the
+# result back. The same operations on the same values: the frame is the full-size rule's bit for bit.
+# GatherElements, not Gather: ORT's Gather over the last axis copied element by element at ~2x its time.
 def edge_pixels(edges: torch.Tensor) -> torch.Tensor:
     """edges [1, 1, H, W] (0 or 1) -> the flat indices [K] of its 1s (a NonZero)."""
     return torch.nonzero(edges.reshape(-1)).reshape(-1)
@@ -125,26 +114,13 @@ def put_pixels(x: torch.Tensor, pixels: torch.Tensor, values: torch.Tensor) -> t
     return flat.reshape(1, c, h, w)
 
 
-def ink_on_edges(rgba: torch.Tensor, edges: torch.Tensor, alpha: torch.Tensor, darkest: torch.Tensor | None = None,
-                 sampled4: torch.Tensor | None = None, cover4: torch.Tensor | None = None) -> torch.Tensor:
-    """``lookup_net.ink_edges`` on the edges' pixels only: rgba [1, 4, H, W], edges and alpha
-    [1, 1, H, W], and ``darkest`` [1, 4, H, W] (the views graph's) or the views (sampled4
-    [M, 4, H, W], cover4 [M, 1, H, W]: their ``darkest_views`` there) -> rgba."""
-    pixels = edge_pixels(edges)
-    if darkest is None:
-        dark = darkest_views(at_pixels(sampled4, pixels), at_pixels(cover4, pixels))
-    else:
-        dark = at_pixels(darkest, pixels)
-    inked = ink_edges(at_pixels(rgba, pixels), dark, at_pixels(edges, pixels), at_pixels(alpha, pixels))
+def ink_on_lines(rgba: torch.Tensor, fused: torch.Tensor, lines: torch.Tensor, alpha: torch.Tensor) -> torch.Tensor:
+    """``lookup_net.ink_lines`` on the lines' pixels only: rgba and fused [1, 4, H, W], lines and
+    alpha [1, 1, H, W] -> rgba."""
+    pixels = edge_pixels(lines)
+    inked = ink_lines(at_pixels(rgba, pixels), at_pixels(fused, pixels), at_pixels(lines, pixels),
+                      at_pixels(alpha, pixels))
     return put_pixels(rgba, pixels, inked)
-
-
-def darkest_on_edges(sampled4: torch.Tensor, cover4: torch.Tensor, edges: torch.Tensor) -> torch.Tensor:
-    """``darkest_views`` [1, 4, H, W] on the ``edges`` (``target_edges``), 0 elsewhere."""
-    m, _, h, w = sampled4.shape
-    pixels = edge_pixels(edges)
-    dark = darkest_views(at_pixels(sampled4, pixels), at_pixels(cover4, pixels))
-    return put_pixels(torch.zeros(1, 4, h, w, dtype=sampled4.dtype), pixels, dark)
 
 
 def up_level(up: nn.Module, skip: torch.Tensor, y: torch.Tensor, columns=None, y_first=None) -> torch.Tensor:
@@ -192,10 +168,11 @@ def band_levels(first: torch.Tensor, width: int, sides: list[int]) -> list[tuple
 
 
 class FastFusionGraph(nn.Module):
-    """``FusionNet.forward(sampled, cover, encode_pose(udp), keep_seen)`` of
+    """``FusionNet.forward(sampled, cover, encode_pose(udp), keep_seen, gbuf=gbuf)`` of
     ``model`` (a ``LookupNet``) for ONNX export; inputs as the gl-lookup
     backend has them: sampled [1, M, 4, H, W], cover [1, M, 1, H, W],
-    udp [1, 4, H, W] prepared (not yet ``encode_pose``'d).
+    udp [1, 4, H, W] prepared (not yet ``encode_pose``'d), gbuf [1, 2, H, W] the
+    target's G-buffer (``CorrespondencePass.read_gbuf``; an inked look's input only: its lines).
 
     ``inked`` (with ``keep_seen``): the sheet's look (``FusionNet.forward``'s ``ink``
     1 or 0, ``sheet.SheetCache.ink``) fixed in the graph, not an input: each graph
@@ -276,13 +253,10 @@ class FastFusionGraph(nn.Module):
             return f.out(y), torch.zeros(1, dtype=torch.int64)
         return f.out(y), plan[0][0]
 
-    def keep_seen_part(self, coverage: torch.Tensor, edges: torch.Tensor | None) -> torch.Tensor:
+    def keep_seen_part(self, coverage: torch.Tensor) -> torch.Tensor:
         """Where the fused views' colour is kept over the refinement (``FusionNet.forward``'s
-        keep_seen rule; on an inked sheet not on the target's ``edges``, ``target_edges``;
-        None on an unlit one): [1, 1, H, W] in 0..1."""
-        if edges is None:  # ink 0: no edges left to the refinement
-            return coverage.clamp(0, 1)
-        return coverage.clamp(0, 1) * (1 - edges)
+        keep_seen rule; the target's lines known, an inked look's edges too): [1, 1, H, W] in 0..1."""
+        return coverage.clamp(0, 1)
 
     def keep_plain_lookup(self, rgba, sampled4, cover4, udp):
         """``lookup_net.keep_plain_lookup`` with ``ink`` 0 (an unlit sheet: the plain exact
@@ -316,13 +290,12 @@ class FastFusionGraph(nn.Module):
         coverage = sum_views(e * cover4) / total
         return fused, coverage
 
-    def finish(self, fused, coverage, udp, udp_refine, sampled4=None, cover4=None, darkest=None, edges=None,
+    def finish(self, fused, coverage, udp, udp_refine, sampled4=None, cover4=None, edges=None, gbuf=None,
                band=None):
         """The refinement and the keep-seen rule on the fused views (``udp`` ``encode_pose``'d,
         ``udp_refine`` it pooled by ``refine_scale``) -> premultiplied RGBA [1, 4, H, W]
-        (``sampled4``/``cover4``: the unlit rule takes them, and the inked one their
-        ``darkest_view`` when ``darkest`` is not given; ``edges``: ``target_edges(udp)`` when given,
-        an inked look's).
+        (``sampled4``/``cover4``: the unlit rule takes them; ``edges``: ``target_edges(udp)`` when
+        given, an inked look's; ``gbuf``: the target's G-buffer, an inked look's lines).
 
         ``band`` (first, frame width): the inputs are the columns first .. first + W of a frame
         that wide (first: [1] int64, on the ``refine_scale`` grid) and no view nor the target
@@ -344,21 +317,26 @@ class FastFusionGraph(nn.Module):
             delta = narrow_columns(delta, (first // r - start) * r, int(w))  # the band's columns
         rgba = (fused + delta).clamp(0, 1)
         if self.keep_seen:
-            if self.inked and edges is None:  # once: the keep-seen rule, the ink and the fill
-                edges = target_edges(udp)
-            edges = edges if self.inked else None
+            lines = None
+            if self.inked:  # once: the fill's edges, the lines
+                edges = target_edges(udp) if edges is None else edges
+                if gbuf is None:
+                    raise ValueError("an inked look's fusion graph takes the target's G-buffer (gbuf)")
+                lines = toon_line(gbuf, udp[:, 3:4])
+            else:
+                edges = None
             seen_colour = fused.clamp(0, 1)
-            kept = self.keep_seen_part(coverage, edges)
+            kept = self.keep_seen_part(coverage)
             rgba = rgba + kept * (seen_colour - rgba)
-            if self.inked:  # on the edges the views' ink where darker (lookup_net.ink_edges)
-                rgba = ink_on_edges(rgba, ink_edge_mask(edges, udp[:, 3:4]), udp[:, 3:4], darkest, sampled4, cover4)
+            if self.inked:  # the target's lines where the toon pass draws them, in its ink (lookup_net.ink_lines)
+                rgba = ink_on_lines(rgba, seen_colour, lines, udp[:, 3:4])
             if f.nearest_fill:  # what no view sees, off the edges (lookup_net.fill_unseen)
-                rgba = fill_unseen(rgba, seen_colour, kept, edges, udp, band)
+                rgba = fill_unseen(rgba, seen_colour, kept, edges, udp, band, lines=lines)
             if not self.inked and not self.shaded:
                 rgba = self.keep_plain_lookup(rgba, sampled4, cover4, udp)
         return torch.minimum(rgba, rgba[:, 3:4])  # premultiplied: colour never exceeds alpha (alpha: min(a, a))
 
-    def forward(self, sampled, cover, udp):
+    def forward(self, sampled, cover, udp, gbuf=None):
         n, m, _, h, w = sampled.shape
         udp = self.model.encode_pose(udp)[0]
         sampled4 = sampled.reshape(m, 4, h, w)
@@ -367,27 +345,27 @@ class FastFusionGraph(nn.Module):
         udp_small = F.avg_pool2d(udp, f.score_scale)
         fused, coverage = self.fuse(sampled4, cover4, udp_small)
         udp_refine = udp_small if f.refine_scale == f.score_scale else F.avg_pool2d(udp, f.refine_scale)
-        return self.finish(fused, coverage, udp, udp_refine, sampled4, cover4)
+        return self.finish(fused, coverage, udp, udp_refine, sampled4, cover4, gbuf=gbuf)
 
 
 # what the views' half hands the finish, in order: (name, channels), each [1, C, H, W] (on the
-# band for the views' graph, the whole frame for the finish's inputs; 0 outside the band)
-BAND_HANDOVER = (("fused", 4), ("coverage", 1), ("darkest", 4), ("pose", 4), ("edges", 1))
+# band for the views' graph, the whole frame for the finish's inputs; 0 outside the band); the finish
+# also takes the target's G-buffer (FINISH_GBUF, the whole frame's: the lines)
+BAND_HANDOVER = (("fused", 4), ("coverage", 1), ("pose", 4), ("edges", 1))
+FINISH_GBUF = ("gbuf", 2)
 
 
 class FusionViewsGraph(nn.Module):
     """The views' half of ``FastFusionGraph`` for ONNX export, on a band of columns:
     (sampled [1, M, 4, H, w], cover [1, M, 1, H, w], udp [1, 4, H, w]) -> (fused, coverage,
-    the views' ``darkest_view``: 0 where no view covers, as the other two; pose: the
-    ``encode_pose``'d udp, for the finish: its full-size Slices, Mul and Concat cost ~0.45 ms
+    pose, edges; pose: the ``encode_pose``'d udp, for the finish: its full-size Slices, Mul and Concat cost ~0.45 ms
     of ONNX Runtime a 256² frame there, ~1/3 of that on the band).
     Exact on the full frame's columns when the band starts at an even column (the
     score's pooling grid) and reaches ``BAND_REACH`` pooled pixels past every column any
     view or the target covers (or the frame's edge): the scores' convolutions and
     resize reach at most that far, and where no view covers, fused and coverage are 0
-    (and the pose, where the target does not cover). The darkest view is 0 off the target's
-    edges (``darkest_on_edges``: what the finish reads of it); the edges (``target_edges``, the
-    last output) go to the finish."""
+    (and the pose, where the target does not cover). The edges (``target_edges``, the last
+    output) go to the finish."""
 
     def __init__(self, model):
         super().__init__()
@@ -400,16 +378,14 @@ class FusionViewsGraph(nn.Module):
         sampled, cover = sampled.reshape(m, 4, h, w), cover.reshape(m, 1, h, w)
         fused, coverage = self.graph.fuse(sampled, cover, F.avg_pool2d(pose, self.graph.net.score_scale))
         # the target's edges on the band (the frame's: the pose is 0 past the covered columns, as
-        # outside the band), handed to the finish (~0.9 ms of a 256² frame there); the darkest view
-        # there only: the finish reads it there (``ink_on_edges``)
-        edges = target_edges(pose)
-        return fused, coverage, darkest_on_edges(sampled, cover, edges), pose, edges
+        # outside the band), handed to the finish (~0.9 ms of a 256² frame there)
+        return fused, coverage, pose, target_edges(pose)
 
 
 class FusionFinishGraph(nn.Module):
     """The other half for ONNX export, on the full frame: (fused [1, 4, H, W],
-    coverage [1, 1, H, W], darkest [1, 4, H, W], pose [1, 4, H, W], the udp
-    ``encode_pose``'d, edges [1, 1, H, W], its ``target_edges``) -> rgba; an inked sheet's look
+    coverage [1, 1, H, W], pose [1, 4, H, W], the udp ``encode_pose``'d, edges [1, 1, H, W], its
+    ``target_edges``, gbuf [1, 2, H, W], the target's G-buffer) -> rgba; an inked sheet's look
     only (the unlit rule takes the views).
 
     ``frame_width`` (not None): on the views' band instead, the handover as the views' graph
@@ -424,10 +400,10 @@ class FusionFinishGraph(nn.Module):
         self.graph = FastFusionGraph(model, keep_seen=keep_seen, inked=True)
         self.frame_width = frame_width
 
-    def forward(self, fused, coverage, darkest, pose, edges, first=None):
+    def forward(self, fused, coverage, pose, edges, gbuf, first=None):
         band = None if self.frame_width is None else (first, self.frame_width)
         return self.graph.finish(fused, coverage, pose, F.avg_pool2d(pose, self.graph.net.refine_scale),
-                                 darkest=darkest, edges=edges, band=band)
+                                 edges=edges, gbuf=gbuf, band=band)
 
 
 def band_columns(udp_alpha: np.ndarray, cover: np.ndarray, size: int, score_scale: int, step: int

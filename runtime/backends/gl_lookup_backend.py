@@ -47,13 +47,14 @@ from ..nn.lookup_net import LookupNet
 from ..nn.sheet import SheetCache
 from .base import Backend, register_backend
 from .cache import GraphCache
-from .fusion_graph import BAND_HANDOVER, FastFusionGraph, FusionFinishGraph, FusionViewsGraph, band_of_columns
+from .fusion_graph import (BAND_HANDOVER, FINISH_GBUF, FastFusionGraph, FusionFinishGraph, FusionViewsGraph,
+                           band_of_columns)
 from .onnx_backend import EXPORT_LOCK, OPSET, open_session, weights_fingerprint
 
 log = logging.getLogger(__name__)
 
 FUSIONS = ("onnxruntime", "torch")
-FUSION_FORMAT = 25  # bump when the exported fusion graph changes (part of the cached file name)
+FUSION_FORMAT = 27  # bump when the exported fusion graph changes (part of the cached file name)
 # the views' band is a multiple of 1/BAND_STEPS of the frame wide (a graph per width, exported on first
 # need): 32 (8 px at 256²) keeps it close to the covered columns. The views' graph costs ~0.03-0.055 ms
 # of CPU a column at 256² (benchmarks/band_width_bench.py); a walk frame needs ~130 columns, 8 steps
@@ -85,7 +86,8 @@ def export_fusion_onnx(model, path, size: int, views: int, keep_seen: bool = Fal
     sheet's look ``inked``, ``sheet.SheetCache.ink``: a graph per look, each with only its
     look's rule; ``table``: the table mode's fusion net, ``LookupNet.fusion_for``), as ``FastFusionGraph``
     arranges it for ONNX Runtime (runtime/backends/fusion_graph.py)."""
-    shapes = {"sampled": (1, views, 4, size, size), "cover": (1, views, 1, size, size), "udp": (1, 4, size, size)}
+    shapes = {"sampled": (1, views, 4, size, size), "cover": (1, views, 1, size, size), "udp": (1, 4, size, size),
+              "gbuf": (1, 2, size, size)}  # the target's G-buffer: an inked look's input only (its lines)
     return _export(FastFusionGraph(model.eval(), keep_seen, inked, shaded, table), shapes, ["rgba"], path,
                    f"{model.cfg.name} fusion graph ({views} views, {size}x{size})")
 
@@ -101,8 +103,9 @@ def export_views_onnx(model, path, size: int, width: int, views: int) -> Path:
 def export_finish_onnx(model, path, size: int, keep_seen: bool = True, width: int | None = None) -> Path:
     """The other half (``FusionFinishGraph``, an inked look): with ``width``, on a band of columns
     that wide, what the runtime runs (the views' graph's outputs as they are, and ``first``, the
-    band's first column) -> rgba on the band; without, on the whole frame: ``BAND_HANDOVER`` -> rgba."""
-    shapes = {name: (1, channels, size, width or size) for name, channels in BAND_HANDOVER}
+    band's first column) -> rgba on the band; without, on the whole frame: ``BAND_HANDOVER`` and the
+    target's G-buffer (``FINISH_GBUF``, on the band too) -> rgba."""
+    shapes = {name: (1, channels, size, width or size) for name, channels in (*BAND_HANDOVER, FINISH_GBUF)}
     if width is not None:  # an example band's first column (on every grid), for the trace
         shapes["first"] = torch.tensor([(size - width) // 2 // 16 * 16])
     return _export(FusionFinishGraph(model.eval(), keep_seen, None if width is None else size), shapes, ["rgba"],
@@ -397,14 +400,15 @@ class GlLookupBackend(Backend):
             except Exception:  # _band_session_locked logs it and runs the whole graph for that width
                 pass
 
-    def _infer_band(self, udp: np.ndarray, covered: np.ndarray, band_views) -> np.ndarray | None:
+    def _infer_band(self, udp: np.ndarray, covered: np.ndarray, band_views, gbuf: np.ndarray) -> np.ndarray | None:
         """The banded fusion of one frame, or None (no band narrower than the frame, or its graphs not
         ready): the views' half and the finish on the columns the character covers (the finish's
         refinement below its top level on the whole frame), the frame 0 off them (the refinement's
         stray paint off the target there, which the runtime clips, is not drawn).
         ``covered``: [W] bool, the columns any view covers (or more: ``ViewsRead.covered_columns``
         gives the covered box's); ``band_views(first, end)``: the views' (sampled [1, M, 4, H, w],
-        cover [1, M, 1, H, w]) on those columns, C-contiguous."""
+        cover [1, M, 1, H, w]) on those columns, C-contiguous; ``gbuf`` [1, 2, H, W] the target's
+        G-buffer (the finish's lines; on the band's columns, as the rest of the hand-over)."""
         size = self.cache.size
         # the band starts on the scores' pooling grid, the refinement's and the fill's half size
         grid = math.lcm(self.model.fusion.score_scale, self.model.fusion.refine_scale, 2)
@@ -420,6 +424,7 @@ class GlLookupBackend(Backend):
         part = {"sampled": sampled, "cover": cover, "udp": np.ascontiguousarray(udp[..., cols])}
         names = [name for name, _ in BAND_HANDOVER]
         handover = dict(zip(names, views.run(names, part)))
+        handover[FINISH_GBUF[0]] = np.ascontiguousarray(gbuf[..., cols])
         handover["first"] = np.array([first], np.int64)
         rgba = np.zeros((1, 4, size, size), np.float32)
         rgba[..., cols] = finish.run(["rgba"], handover)[0]
@@ -439,35 +444,43 @@ class GlLookupBackend(Backend):
         while its band's graph is exported, or when no band is narrower than the frame)."""
         return self.fusion == "onnxruntime" and self.banded and self._bands_on
 
-    def _infer_whole(self, udp: np.ndarray, sampled: np.ndarray, cover: np.ndarray) -> np.ndarray:
-        """The fusion on the whole frame: the exported graph, or the torch module."""
-        if self.fusion == "onnxruntime":
+    def _infer_whole(self, udp: np.ndarray, sampled: np.ndarray, cover: np.ndarray,
+                     gbuf: np.ndarray | None) -> np.ndarray:
+        """The fusion on the whole frame: the exported graph, or the torch module (also an inked
+        look's frame without the target's G-buffer: the graphs draw its lines from it)."""
+        inked = self._seen_key is not None and self._seen_key[2]
+        if self.fusion == "onnxruntime" and (gbuf is not None or not inked):
             feeds = {"sampled": sampled, "cover": cover, "udp": udp}  # the look is in the graph
+            if inked:
+                feeds[FINISH_GBUF[0]] = gbuf
             return self._seen_session.run(["rgba"], feeds)[0]
         with torch.inference_mode():  # the torch backend's call (LookupNet.render_views: its net, keep_seen, look)
             return self.model.render_views(torch.from_numpy(udp), torch.from_numpy(sampled), torch.from_numpy(cover),
-                                           ink=self.cache.ink(), shaded=self.cache.shaded()).numpy()
+                                           ink=self.cache.ink(), shaded=self.cache.shaded(),
+                                           gbuf=None if gbuf is None else torch.from_numpy(gbuf)).numpy()
 
-    def infer_views(self, udp: np.ndarray, sampled: np.ndarray, cover: np.ndarray) -> np.ndarray:
+    def infer_views(self, udp: np.ndarray, sampled: np.ndarray, cover: np.ndarray,
+                    gbuf: np.ndarray | None = None) -> np.ndarray:
         udp = self._fusion_input(udp)
-        if self._bands_run():
+        if self._bands_run() and gbuf is not None:
             rgba = self._infer_band(udp, (cover[0, :, 0] > 0).any(1).any(0), lambda first, end: (
-                np.ascontiguousarray(sampled[..., first:end]), np.ascontiguousarray(cover[..., first:end])))
+                np.ascontiguousarray(sampled[..., first:end]), np.ascontiguousarray(cover[..., first:end])), gbuf)
             if rgba is not None:
                 return rgba
-        return self._infer_whole(udp, sampled, cover)
+        return self._infer_whole(udp, sampled, cover, gbuf)
 
     def infer_read(self, udp: np.ndarray, read) -> np.ndarray:
         """``infer_views`` from the pass's read-back (``ViewsRead``): the banded fusion lays out only
         its band's columns (no full-frame arrays); the whole frame's arrays otherwise."""
         udp = self._fusion_input(udp)
-        if self._bands_run():
+        gbuf = None if read.gbuf is None else read.gbuf_columns(0, read.width)[None]
+        if self._bands_run() and gbuf is not None:
             rgba = self._infer_band(udp, read.covered_columns(),
-                                    lambda first, end: tuple(a[None] for a in read.columns(first, end)))
+                                    lambda first, end: tuple(a[None] for a in read.columns(first, end)), gbuf)
             if rgba is not None:
                 return rgba
         sampled, cover = read.arrays()
-        return self._infer_whole(udp, sampled[None], cover[None])
+        return self._infer_whole(udp, sampled[None], cover[None], gbuf)
 
     def infer(self, udp: np.ndarray) -> np.ndarray:
         if self.lookup is None:

@@ -80,14 +80,16 @@ class TorchBackend(Backend):
     def takes_views(self) -> bool:
         return self.model is not None and self.model.takes_views
 
-    def infer_views(self, udp: np.ndarray, sampled: np.ndarray, cover: np.ndarray) -> np.ndarray:
+    def infer_views(self, udp: np.ndarray, sampled: np.ndarray, cover: np.ndarray,
+                    gbuf: np.ndarray | None = None) -> np.ndarray:
         with torch.inference_mode():
             dev = self.device
             ink = self.cache.ink() if self.cache is not None else None
             shaded = self.cache.shaded() if self.cache is not None else None
             return self.model.render_views(torch.from_numpy(udp).to(dev), torch.from_numpy(sampled).to(dev),
                                            torch.from_numpy(cover).to(dev), None if ink is None else ink.to(dev),
-                                           None if shaded is None else shaded.to(dev)).cpu().numpy()
+                                           None if shaded is None else shaded.to(dev),
+                                           None if gbuf is None else torch.from_numpy(gbuf).to(dev)).cpu().numpy()
 
     def infer(self, udp: np.ndarray) -> np.ndarray:
         x = torch.from_numpy(np.ascontiguousarray(udp, dtype=np.float32)).to(self.device)

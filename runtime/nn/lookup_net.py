@@ -25,11 +25,14 @@ The cached sheet "features" are one tensor: the table, [N, M, 3, grid³]
 """
 from __future__ import annotations
 
+import math
+
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from conrt.errors import ConfigError
+from conrt.shaders.toon_pass import CONTOUR_DEPTH_STEP, OUTLINE_INK, default_line_width
 
 from .architectures import register_model
 from .config import CoNRConfig, LookupConfig
@@ -199,30 +202,88 @@ def darkest_view(sampled: torch.Tensor, cover: torch.Tensor) -> torch.Tensor:
 def ink_edges(rgba: torch.Tensor, darkest: torch.Tensor, edges: torch.Tensor, alpha: torch.Tensor) -> torch.Tensor:
     """rgba [N, 4, H, W] premultiplied, ``darkest_view`` [N, 4, H, W], the target's edges
     [N, 1, H, W] (an inked sheet's), its alpha [N, 1, H, W] -> rgba with the darkest view's
-    colour times the alpha on the edges where it is darker than rgba's. Per pixel: the
-    exported fusion graph runs it on the edges' pixels only (runtime/backends/fusion_graph.py,
-    ``ink_on_edges``), ``edges`` 1 there."""
+    colour times the alpha on the edges where it is darker than rgba's: the rule where the
+    target's G-buffer is not known (``FusionNet.forward``'s ``gbuf`` None; the exported graphs
+    draw the lines instead, ``ink_lines``)."""
     ink = torch.cat([darkest[:, :3] * alpha, alpha], 1)
     darker = (luma(ink) < luma(rgba)).to(rgba.dtype)
     return rgba + edges * darkest[:, 3:] * darker * (ink - rgba)
 
 
+def line_reach_max(x: torch.Tensor, radius: int) -> torch.Tensor:
+    """[N, C, H, W] -> the greatest value within each pixel's ink line reach: the pixels (dx, dy)
+    with dx² + dy² <= radius² (shaders/glsl/toon_outline.glsl; radius 1: the pixel and the 4
+    beside it), the frame's border left out (a max pool per row band of the disc)."""
+    out = None
+    for dy in range(radius + 1):
+        half = math.isqrt(radius * radius - dy * dy)
+        band = F.max_pool2d(x, (2 * dy + 1, 2 * half + 1), 1, (dy, half))
+        out = band if out is None else torch.maximum(out, band)
+    return out
+
+
+def toon_line(gbuf: torch.Tensor, alpha: torch.Tensor) -> torch.Tensor:
+    """gbuf [N, 2, H, W] the target's G-buffer as the toon pass's ink step reads its own (the
+    visibility buffer's, ``shaders.correspondence_pass.CorrespondencePass.read_gbuf``: eye depth
+    in character heights, 0 off the target; part label, -1 off it), its alpha [N, 1, H, W] ->
+    [N, 1, H, W] 1 on the pixels the toon pass inks (shaders/glsl/toon_outline.glsl, its line's
+    radius ``default_line_width`` rounded: 1 px at 256²): covered pixels with, within the line's
+    reach (the frame's border is not background), the background, a covered pixel nearer by more
+    than ``CONTOUR_DEPTH_STEP`` of the character's height (an occlusion contour: its far side only)
+    or a higher part label (hair over skin: the skin's side). Not its crease lines (those need the
+    normals) nor its test that a part is resolved at the line's width (measured the same: L1
+    5.62e-3 against 5.61e-3, turnaround toon sheets n = 4; docs/conr_rt.md, "The target's lines
+    where the toon pass draws them")."""
+    radius = int(round(default_line_width(int(gbuf.shape[-2]))))  # (an int: a constant of the exported graph)
+    depth, part = gbuf[:, 0:1], gbuf[:, 1:2]
+    covered = (alpha > 0.5).to(gbuf.dtype)
+    background = line_reach_max(1 - covered, radius)
+    nearest = -line_reach_max(-(depth + 1e6 * (1 - covered)), radius)  # the background is never nearer
+    far = (depth - nearest > CONTOUR_DEPTH_STEP).to(gbuf.dtype)
+    below = (line_reach_max(part, radius) > part).to(gbuf.dtype)  # (the background's label, -1, is never higher)
+    return covered * torch.maximum(torch.maximum(background, far), below)
+
+
+def srgb_to_linear(c: torch.Tensor) -> torch.Tensor:
+    """sRGB 0..1 -> linear (the piecewise transfer function, shaders/glsl/include/color.glsl)."""
+    return torch.where(c > 0.04045, ((c.clamp_min(0.04045) + 0.055) / 1.055) ** 2.4, c / 12.92)
+
+
+def linear_to_srgb(c: torch.Tensor) -> torch.Tensor:
+    """Linear 0..1 -> sRGB (shaders/glsl/include/color.glsl)."""
+    c = c.clamp(0, 1)
+    return torch.where(c > 0.0031308, 1.055 * c.clamp_min(0.0031308) ** (1 / 2.4) - 0.055, c * 12.92)
+
+
+def ink_lines(rgba: torch.Tensor, fused: torch.Tensor, lines: torch.Tensor, alpha: torch.Tensor) -> torch.Tensor:
+    """rgba [N, 4, H, W] premultiplied, the views' fused colour [N, 4, H, W] (premultiplied, 0..1),
+    the target's lines (``toon_line``) and alpha [N, 1, H, W] -> rgba with the lines inked as the
+    toon pass inks its own: the surface's colour (the fused views') times ``OUTLINE_INK`` in linear
+    RGB, where the views cover the pixel (the fused alpha past 1/2; ``fill_unseen`` inks the rest from
+    the lines beside). Per pixel: the exported fusion graph runs it on the lines' pixels only
+    (runtime/backends/fusion_graph.py, ``ink_on_lines``)."""
+    straight = fused[:, :3] / fused[:, 3:4].clamp_min(1e-6)
+    law = torch.tensor(OUTLINE_INK, dtype=rgba.dtype).reshape(1, 3, 1, 1)
+    ink = torch.cat([linear_to_srgb(srgb_to_linear(straight) * law) * alpha, alpha], 1)
+    return rgba + lines * (fused[:, 3:4] > 0.5).to(rgba.dtype) * (ink - rgba)
+
+
 def ink_edge_mask(edges: torch.Tensor, alpha: torch.Tensor) -> torch.Tensor:
     """edges [N, 1, H, W] (``target_edges``), the target's alpha [N, 1, H, W] -> the edges the views'
-    ink goes on (``ink_edges``): less the silhouette pixels that touch the background only at a
-    corner. The toon pass inks a covered pixel with background within its line's radius (1 px per
-    256: the 4 beside it; shaders/glsl/toon_outline.glsl), the 3 x 3 edge test also those with
-    background only diagonally: the darkest view's ink there made the outline 2 px on every
-    staircase step. The frame's border is not background (as the toon pass's). From 384 px
-    high the toon line is 2 px (its radius ``round(height / 256)``) and reaches those corners:
-    the edges unchanged. Measured (turnaround toon sheets at 256², seeds 900000-900003, n = 4,
-    L1 x flat / face SSIM; docs/conr_rt.md, "A view's contour ink, un-inked"): 0.283 / 0.780 ->
-    0.273 / 0.790."""
-    if round(max(1.0, int(alpha.shape[-2]) / 256)) > 1:  # (an int: a constant of the exported graph)
+    ink goes on (``ink_edges``) when the target's G-buffer is not known (``toon_line`` then): less the
+    silhouette pixels that touch the background only at a corner. The toon pass inks a covered pixel
+    with background within its line's radius (1 px per 256: the 4 beside it;
+    shaders/glsl/toon_outline.glsl), the 3 x 3 edge test also those with background only diagonally:
+    the darkest view's ink there made the outline 2 px on every staircase step. The frame's border is
+    not background (as the toon pass's). From 384 px high the toon line is 2 px (its radius
+    ``round(height / 256)``) and reaches those corners: the edges unchanged. Measured (turnaround toon
+    sheets at 256², seeds 900000-900003, n = 4, L1 x flat / face SSIM; docs/conr_rt.md, "A view's
+    contour ink, un-inked"): 0.283 / 0.780 -> 0.273 / 0.790."""
+    if round(default_line_width(int(alpha.shape[-2]))) > 1:  # (an int: a constant of the exported graph)
         return edges
     background = (alpha <= 0.5).to(edges.dtype)
     around = F.max_pool2d(background, 3, 1, 1)
-    beside = torch.maximum(F.max_pool2d(background, (1, 3), 1, (0, 1)), F.max_pool2d(background, (3, 1), 1, (1, 0)))
+    beside = line_reach_max(background, 1)
     return edges * (1 - (1 - background) * around * (1 - beside))
 
 
@@ -386,7 +447,8 @@ def narrow_columns(x: torch.Tensor, start: torch.Tensor, length: int) -> torch.T
 
 
 def fill_unseen(rgba: torch.Tensor, fused: torch.Tensor, kept: torch.Tensor, edges: torch.Tensor | None,
-                pose: torch.Tensor, band: tuple[torch.Tensor, int] | None = None) -> torch.Tensor:
+                pose: torch.Tensor, band: tuple[torch.Tensor, int] | None = None,
+                lines: torch.Tensor | None = None) -> torch.Tensor:
     """The keep-seen rule's fill of what no view sees, off the target's edges.
 
     rgba [N, 4, H, W] the keep-seen blend (the fused colour where ``kept``, the refinement
@@ -407,6 +469,9 @@ def fill_unseen(rgba: torch.Tensor, fused: torch.Tensor, kept: torch.Tensor, edg
     covers an edge pixel at all: there it drew orange dots (the sample demo's face beside the
     hair ring), and such a pixel takes the darkest colour of the edges some view covers within
     ``INK_REACH`` px (``nearest_ink_at``: the views' ink, ``ink_edges``, reaching past the covered edges).
+    ``lines`` [N, 1, H, W]: the target's lines where its G-buffer is known (``toon_line``, inked by
+    ``ink_lines``): those take the place of the edges there (a blind line pixel takes the darkest
+    covered line pixel's colour within ``INK_REACH``).
 
     The pyramid starts at half size (a full-size level's own colour only mattered where a
     pixel is partly kept: the same L1 on the fill benchmark's frames, ~1 ms less of ONNX
@@ -443,8 +508,9 @@ def fill_unseen(rgba: torch.Tensor, fused: torch.Tensor, kept: torch.Tensor, edg
     todo = rest
     if edges is not None:  # the edges no view covers (the fused alpha is 0 where none does): the views' ink nearby
         covered = (fused[:, 3:4] > 0.5).to(rgba.dtype)
-        blind = edges * inside * (1 - covered)
-        todo = rest + blind  # apart: rest is off the grown edges
+        inked = edges if lines is None else lines  # the target's lines, where known (toon_line): their ink
+        blind = inked * inside * (1 - covered)
+        todo = rest + blind  # (a line pixel off the grown edges may be both: filled, then inked)
     # the fill's pixels (any frame's of a batch), gathered and put back as the graphs' ink_on_edges
     # (a ReduceMax over the batch only where there is one: ORT's over a leading axis is slow)
     pixels = torch.nonzero((todo.amax(0) if n > 1 else todo[0]).reshape(-1)).reshape(-1)
@@ -460,10 +526,10 @@ def fill_unseen(rgba: torch.Tensor, fused: torch.Tensor, kept: torch.Tensor, edg
         b = at(blind)
         which = torch.nonzero((b.amax(0) if n > 1 else b[0]).reshape(-1)).reshape(1, 1, -1)
         sub = lambda x: torch.gather(x, 2, which.expand(*x.shape[:2], -1))  # noqa: E731
-        ink = nearest_ink_at(rgba, edges * covered, pixels[which.reshape(-1)], (h, w))
-        inked = sub(there)
-        inked = inked + sub(b) * ink[:, 3:] * (torch.cat([ink[:, :3] * sub(a), sub(a)], 1) - inked)
-        there = there.scatter(2, which.expand(n, c, -1), inked)
+        ink = nearest_ink_at(rgba, inked * covered, pixels[which.reshape(-1)], (h, w))
+        blind_there = sub(there)
+        blind_there = blind_there + sub(b) * ink[:, 3:] * (torch.cat([ink[:, :3] * sub(a), sub(a)], 1) - blind_there)
+        there = there.scatter(2, which.expand(n, c, -1), blind_there)
     return rgba.reshape(n, c, h * w).scatter(2, index.expand(n, c, -1), there).reshape(n, c, h, w)
 
 
@@ -519,7 +585,7 @@ class FusionNet(nn.Module):
 
     def forward(self, sampled: torch.Tensor, cover: torch.Tensor, udp: torch.Tensor,
                 keep_seen: bool = False, ink: torch.Tensor | None = None,
-                shaded: torch.Tensor | None = None) -> torch.Tensor:
+                shaded: torch.Tensor | None = None, gbuf: torch.Tensor | None = None) -> torch.Tensor:
         """sampled [N, M, 4, H, W] premultiplied, cover [N, M, 1, H, W], udp [N, 4, H, W]
         -> premultiplied RGBA [N, 4, H, W].
 
@@ -537,7 +603,11 @@ class FusionNet(nn.Module):
         unlit one, the plain exact lookup is kept wherever a view has the point
         (``keep_plain_lookup``) and the refinement fills only what no view has.
         None = 1. ``shaded`` [N] (with ``ink`` 0): 1 = a shaded sheet without ink
-        (``sheet.SheetLook.shaded``): the unlit rule without the plain lookup."""
+        (``sheet.SheetLook.shaded``): the unlit rule without the plain lookup.
+        ``gbuf`` [N, 2, H, W] (an inked sheet's): the target's G-buffer (``toon_line``: eye depth,
+        part label): the target's lines drawn where the toon pass draws them, 1 px, in its ink
+        (``ink_lines``); None: the views' ink on the target's edges (``ink_edges``), as before
+        session 13. Not an input of the network itself."""
         n, m, _, h, w = sampled.shape
         s = self.score_scale
         # pooled apart and joined small: a full-size concat is a pass over the views
@@ -568,17 +638,27 @@ class FusionNet(nn.Module):
         delta = F.interpolate(self.out(y), size=(h, w), mode="bilinear", align_corners=False)
         rgba = (fused + delta).clamp(0, 1)
         if keep_seen:
-            # the refinement keeps the target's edges (silhouette, a limb over
-            # the body: where the toon look draws its outline) and what no view sees
+            # the refinement keeps the target's edges (silhouette, a limb over the body: where the
+            # toon look draws its outline; on an inked sheet whose target's lines are not known) and
+            # what no view sees
             edges = target_edges(udp)
             if ink is not None:
                 edges = edges * ink.reshape(-1, 1, 1, 1).to(edges.dtype)
-            seen_part = coverage.clamp(0, 1) * (1 - edges)
+            inked = ink is None or bool((ink > 0).any())
+            lines = None  # the target's lines (toon_line), where its G-buffer is known
+            if gbuf is not None and inked:
+                lines = toon_line(gbuf, udp[:, 3:4])
+                if ink is not None:
+                    lines = lines * ink.reshape(-1, 1, 1, 1).to(lines.dtype)
+            # with the lines known the views' colour is kept on the edges too (the lines are inked over it)
+            seen_part = coverage.clamp(0, 1) * (1 - edges) if lines is None else coverage.clamp(0, 1)
             rgba = seen_part * fused.clamp(0, 1) + (1 - seen_part) * rgba
-            if ink is None or bool((ink > 0).any()):  # on the edges the views' ink where darker
+            if inked and lines is None:  # on the edges the views' ink where darker
                 rgba = ink_edges(rgba, darkest_view(sampled, cover), ink_edge_mask(edges, udp[:, 3:4]), udp[:, 3:4])
+            elif inked:  # the target's lines where the toon pass draws them, in its ink
+                rgba = ink_lines(rgba, fused.clamp(0, 1), lines, udp[:, 3:4])
             if self.nearest_fill:  # what no view sees, off the edges: the nearest seen colour
-                rgba = fill_unseen(rgba, fused.clamp(0, 1), seen_part, edges, udp)
+                rgba = fill_unseen(rgba, fused.clamp(0, 1), seen_part, edges, udp, lines=lines)
             plain_off = ink if ink is None or shaded is None else torch.maximum(ink, shaded.to(ink.dtype))
             if plain_off is not None and bool((plain_off < 1).any()):  # inked and shaded sheets skip its passes
                 rgba = keep_plain_lookup(rgba, sampled, cover, udp, plain_off)
@@ -704,13 +784,14 @@ class LookupNet(ShaderNet):
         return (rgba, None) if return_features else rgba
 
     def render_views(self, udp: torch.Tensor, sampled: torch.Tensor, cover: torch.Tensor,
-                     ink: torch.Tensor | None = None, shaded: torch.Tensor | None = None) -> torch.Tensor:
+                     ink: torch.Tensor | None = None, shaded: torch.Tensor | None = None,
+                     gbuf: torch.Tensor | None = None) -> torch.Tensor:
         """The correspondences already found (exact or udp-nn, by the GL pass): FusionNet alone
         (``fusion_for``: ``fusion``), keeping the seen colours as the weights' config says
         (``lookup.keep_seen``), on the target's edges too where the sheet has no ink (``ink``,
-        ``shaded``: ``FusionNet.forward``)."""
-        return self.fusion_for("exact")(sampled, cover, self.encode_pose(udp)[0], keep_seen=self.cfg.lookup.keep_seen, ink=ink,
-                           shaded=shaded)
+        ``shaded``, the target's ``gbuf``: ``FusionNet.forward``)."""
+        return self.fusion_for("exact")(sampled, cover, self.encode_pose(udp)[0], keep_seen=self.cfg.lookup.keep_seen,
+                                        ink=ink, shaded=shaded, gbuf=gbuf)
 
     def sheet_tensor_shapes(self, size: int, views: int) -> list[tuple[int, ...]]:
         return [(1, views, 3, self.cfg.lookup.grid ** 3)]

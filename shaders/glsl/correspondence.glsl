@@ -24,13 +24,11 @@
 // barycentrics (what the rasterizer would have done) and samples the view's
 // reference there from the texels that show the SAME surface point
 // (same_surface below): the view's colour and its coverage of the point.
-// INKED (with RESOLVE, inked sheets): off the target's edges (read from
-// LANDMARK_MAP) a view's texels on its own contours give their colour without
-// the view's ink (correspondence_pass.uninked; the packed sheet holds both at
-// 8 bits), and those with none beside them count only their weight (< 1);
-// on the edges every texel as drawn.
-// LANDMARK_MAP: per target pixel its landmark (w = 1; 0 = background), from
-// the visibility buffer, for INKED's edge test.
+// INKED (with RESOLVE, inked sheets): the packed sheet holds a view's colours
+// without its contour ink (correspondence_pass.uninked), and its contour texels
+// with none of their surface beside them count only their weight (< 1). Since
+// session 13 also on the target's edges: the fusion draws the target's lines
+// from its G-buffer (runtime/nn/lookup_net.py toon_line), not from the views' ink.
 
 uniform sampler2D u_attrs;    // RGBA32F, 4096 texels per row, u_attr_rows rows per view
 uniform int u_attr_rows;
@@ -91,7 +89,7 @@ void main() {
 }
 #endif
 
-#elif defined RESOLVE || defined LANDMARK_MAP
+#elif defined RESOLVE
 
 #if defined VERTEX_SHADER
 void main() {  // one triangle over the viewport; the visibility buffer says which pixels are covered
@@ -99,49 +97,12 @@ void main() {  // one triangle over the viewport; the visibility buffer says whi
     gl_Position = vec4(p * 2.0 - 1.0, 0.0, 1.0);
 }
 
-#elif defined FRAGMENT_SHADER && defined LANDMARK_MAP
-uniform sampler2D u_vbuf;       // as the resolve's
-uniform sampler2D u_tri_attrs;  // as the resolve's: a triangle's corner landmarks first
-uniform int u_views;
-out vec4 o_landmark;
-
-void main() {
-    vec4 vis = texelFetch(u_vbuf, ivec2(gl_FragCoord.xy), 0);
-    if (vis.x < 0.5) discard;  // background: the cleared 0
-    int tri = (int(vis.x) - 1) * (u_views + 1) * 3;
-    vec3 bary = vec3(vis.y, vis.z, 1.0 - vis.y - vis.z);
-    o_landmark = vec4(bary.x * texelFetch(u_tri_attrs, texel_of(tri), 0).xyz
-                      + bary.y * texelFetch(u_tri_attrs, texel_of(tri + 1), 0).xyz
-                      + bary.z * texelFetch(u_tri_attrs, texel_of(tri + 2), 0).xyz, 1.0);
-}
-
 #elif defined FRAGMENT_SHADER
-uniform sampler2D u_vbuf;       // the default pass's output: (triangle + 1, b0, b1, 0); 0 = background
+uniform sampler2D u_vbuf;       // the default pass's output: (triangle + 1, eye depth, b0, b1); 0 = background
 uniform sampler2D u_tri_attrs;  // RGBA32F, 4096 texels per row, per triangle t (u_views + 1) * 3 texels from
                                 // t * (u_views + 1) * 3: its corners' landmarks, then view k's corner texels
                                 // (x * w, y * w, w, pixel step or 0) at + 3 + 3 * k
                                 // (correspondence_pass._triangle_texture)
-#if defined INKED
-uniform sampler2D u_landmark_map;  // LANDMARK_MAP's output, the target's size
-uniform float u_edge_jump;         // the fusion's target_edges threshold (correspondence_pass.TARGET_EDGE_JUMP)
-// 1 on the target's edges (its contour texels count fully there: the ink is right), 0 elsewhere
-float g_on_edge = 0.0;
-
-// the fusion's target_edges on the landmark map: a landmark or coverage range over the 3x3
-// pixels around p above u_edge_jump (the frame's border: the pixels inside it only)
-float target_edge(ivec2 p) {
-    ivec2 last = textureSize(u_landmark_map, 0) - 1;
-    vec4 lo = vec4(1e9), hi = vec4(-1e9);
-    for (int dy = -1; dy <= 1; ++dy) {
-        for (int dx = -1; dx <= 1; ++dx) {
-            vec4 v = texelFetch(u_landmark_map, clamp(p + ivec2(dx, dy), ivec2(0), last), 0);
-            lo = min(lo, v);
-            hi = max(hi, v);
-        }
-    }
-    return any(greaterThan(hi - lo, vec4(u_edge_jump))) ? 1.0 : 0.0;
-}
-#endif
 uniform int u_views;            // M, all the sheet's views
 uniform int u_row0;             // this draw's first row in the outputs (group * H)
 // RGBA32UI, S x (M * S): view k's sheet in rows [k * S, (k + 1) * S), row 0 = top; per texel, 16-bit
@@ -208,16 +169,9 @@ vec4 same_surface(int k, ivec2 q, vec2 p, vec3 landmark, vec3 jx, vec3 jy, float
     vec2 d = vec2(q) + 0.5 - p;
     if ((t.w >> 16) == 0u || distance(shown, landmark + jx * d.x + jy * d.y) > tolerance + affine
         || distance(shown, landmark) > tolerance + pixel_step * length(d)) return vec4(0.0);
-#if defined INKED
-    // straight (plain r, g, b, ink r), (ink g, b, shown) at 8 bits: the colour without the view's contour
-    // ink off the target's edges, as drawn on them (correspondence_pass.pack_sheet, uninked)
-    vec3 plain = vec3(float(t.z & 0xFFu), float((t.z >> 8) & 0xFFu), float((t.z >> 16) & 0xFFu));
-    vec3 ink = vec3(float(t.z >> 24), float(t.w & 0xFFu), float((t.w >> 8) & 0xFFu));
-    float alpha = float(t.y >> 16) * (1.0 / 65535.0);
-    vec4 c = vec4(mix(plain, ink, g_on_edge) * (alpha / 255.0), alpha);
-    c *= mix(float(t.w >> 16) * (1.0 / 65535.0), 1.0, g_on_edge);  // the texel's weight: < 1 on the view's contours
-#else
     vec4 c = vec4(float(t.z & 0xFFFFu), float(t.z >> 16), float(t.w & 0xFFFFu), float(t.y >> 16)) * (1.0 / 65535.0);
+#if defined INKED
+    c *= float(t.w >> 16) * (1.0 / 65535.0);  // the texel's weight: < 1 on the view's contours with no surface beside
 #endif
     return c;
 }
@@ -280,14 +234,11 @@ void main() {
     int count = u_count;
     int t = int(vis.x) - 1;
     int tri = t * (u_views + 1) * 3;  // the triangle's first texel in u_tri_attrs
-    vec3 bary = vec3(vis.y, vis.z, 1.0 - vis.y - vis.z);
+    vec3 bary = vec3(vis.z, vis.w, 1.0 - vis.z - vis.w);
     vec3 l0 = texelFetch(u_tri_attrs, texel_of(tri), 0).xyz;  // the corners' landmarks
     vec3 l1 = texelFetch(u_tri_attrs, texel_of(tri + 1), 0).xyz;
     vec3 l2 = texelFetch(u_tri_attrs, texel_of(tri + 2), 0).xyz;
     tri += 3;  // view 0's corners
-#if defined INKED
-    g_on_edge = target_edge(ivec2(gl_FragCoord.xy) - ivec2(0, u_row0));
-#endif
     // RESOLVE views per draw (a constant: llvmpipe would run the unused ones' code too)
     o_view0 = resolve_view(0, count, tri, bary, l0, l1, l2);
 #if RESOLVE > 1

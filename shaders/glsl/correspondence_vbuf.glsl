@@ -2,7 +2,8 @@
 // The visibility buffer of the exact sheet correspondences
 // (shaders/correspondence_pass.py; its resolve is glsl/correspondence.glsl):
 // rasterizes the TARGET pose once (skinning as the UDP pass) and writes per
-// pixel only the nearest triangle's id + 1 (0 = background) and its
+// pixel only the nearest triangle's id + 1 (0 = background), its eye depth
+// (include/eye_depth.glsl: the fusion's ink rule reads it) and its
 // perspective-correct barycentrics b0, b1 (b2 = 1 - b0 - b1): a geometry
 // shader gives the corners (1,0), (0,1), (0,0). One draw and two varyings
 // whatever the number of views (each view's texel as a varying took a draw
@@ -57,6 +58,7 @@ void main() {
 
 #elif defined FRAGMENT_SHADER
 #include "include/udp_alpha_rule.glsl"
+#include "include/eye_depth.glsl"
 in vec2 v_bary;
 in vec2 v_uv;
 in float v_color_alpha;
@@ -65,6 +67,6 @@ out vec4 o_vis;
 
 void main() {
     if (udp_uncovered(v_uv, v_color_alpha, v_alpha)) discard;
-    o_vis = vec4(float(gl_PrimitiveID + 1), v_bary, 0.0);  // exact below 2^24 triangles
+    o_vis = vec4(float(gl_PrimitiveID + 1), eye_depth(), v_bary);  // ids exact below 2^24 triangles
 }
 #endif

@@ -1,9 +1,9 @@
 #version 330 core
 // The UDP pass that also writes the visibility buffer of the exact sheet
 // correspondences (shaders/correspondence_pass.py) as a second output: per
-// pixel the nearest triangle's id + 1 (0 = background) and its
-// perspective-correct barycentrics b0, b1, as glsl/correspondence_vbuf.glsl
-// draws them. One skinned raster of the target serves both (a second one
+// pixel the nearest triangle's id + 1 (0 = background), its eye depth
+// (include/eye_depth.glsl) and its perspective-correct barycentrics b0, b1,
+// as glsl/correspondence_vbuf.glsl draws them. One skinned raster of the target serves both (a second one
 // cost as much as the UDP pass itself on llvmpipe); the geometry stage passes
 // the varyings through unchanged and adds the corners' barycentrics.
 // A file of its own: the program loader compiles a geometry stage for every

@@ -68,7 +68,7 @@ def golden_files(golden, tmp_path_factory):
 @pytest.fixture(scope="session")
 def default_walk_frames():
     """The default runtime at 128² (shipped conr-rt, the sample sheet's exact
-    correspondences) and 3 walk frames [(udp [H, W, 4], (sampled, cover))]: the
+    correspondences) and 3 walk frames [(udp [H, W, 4], (sampled, cover, gbuf))]: the
     fusion graph's and the banded fusion's tests shade the same frames (one
     runtime for both files instead of one each)."""
     from conrt.runtime.app.frame_loop import open_runtime

@@ -231,7 +231,9 @@ def test_the_exported_fill_gathers_its_pixels_with_none_or_some(nudged, tmp_path
     sampled, cover, udp, colour = _frame(hole or (slice(0, 0), slice(0, 0)), views=1, seen=seen)
     pose = nudged.encode_pose(udp)[0]
     fused, coverage, edges = sampled[:, 0], cover[:, 0], target_edges(pose)
-    inputs = (fused, coverage, torch.zeros(1, 4, S, S), pose, edges)
+    covered = udp[:, 3:4] > 0.5  # the target's G-buffer: one depth, one part (its lines: the silhouette)
+    gbuf = torch.cat([covered * 2.5, torch.where(covered, 0.0, -1.0)], 1).float()
+    inputs = (fused, coverage, pose, edges, gbuf)
     session = ort.InferenceSession(str(export_finish_onnx(nudged, tmp_path / "finish.onnx", S)),
                                    providers=["CPUExecutionProvider"])
     got = session.run(None, {i.name: x.numpy() for i, x in zip(session.get_inputs(), inputs)})[0]

@@ -45,7 +45,7 @@ def test_band_columns_hold_the_covered_columns_and_the_reach():
 
 @pytest.fixture(scope="module")
 def runtime_frames(default_walk_frames):
-    """(the default runtime, [(udp [H, W, 4], (sampled, cover))]) at 128², 3 walk frames (conftest)."""
+    """(the default runtime, [(udp [H, W, 4], (sampled, cover, gbuf))]) at 128², 3 walk frames (conftest)."""
     return default_walk_frames
 
 
@@ -78,7 +78,7 @@ def test_the_graph_halves_are_the_whole_graph(runtime_frames, fusion_onnx, tmp_p
     whole = open_session(fusion_onnx(True, True), 1)
     sessions = {}
     names = [name for name, _ in BAND_HANDOVER]
-    for i, (udp, (sampled, cover)) in enumerate(frames):
+    for i, (udp, (sampled, cover, gbuf)) in enumerate(frames):
         x, _ = prepare_udp(udp, SIZE, False)
         feeds = {"sampled": sampled[None], "cover": cover[None], "udp": x}
         x0, width = band_columns(x[0, 3], cover[:, 0], SIZE, model.fusion.score_scale, 16)
@@ -90,10 +90,11 @@ def test_the_graph_halves_are_the_whole_graph(runtime_frames, fusion_onnx, tmp_p
         part, finish = sessions[width]
         for first in (x0, 0, SIZE - width) if i == 0 else (x0,):
             # (moved: np.roll brings in the columns that nothing covers, all 0)
-            moved = {k: np.roll(v, first - x0, -1) for k, v in feeds.items()}
+            moved = {k: np.roll(v, first - x0, -1) for k, v in {**feeds, "gbuf": gbuf[None]}.items()}
             cols = slice(first, first + width)
-            band = part.run(names, {k: np.ascontiguousarray(v[..., cols]) for k, v in moved.items()})
-            got = finish.run(None, {**dict(zip(names, band)), "first": np.array([first], np.int64)})[0]
+            band = part.run(names, {k: np.ascontiguousarray(moved[k][..., cols]) for k in feeds})
+            got = finish.run(None, {**dict(zip(names, band)), "gbuf": np.ascontiguousarray(moved["gbuf"][..., cols]),
+                                    "first": np.array([first], np.int64)})[0]
             want = whole.run(None, moved)[0]
             assert np.array_equal(got, want[..., cols]), (first, np.abs(got - want[..., cols]).max())
             assert want[0, 3].max() > 0.5  # the character is there
@@ -138,8 +139,9 @@ def test_the_read_back_lays_out_any_columns_as_the_whole_read(box_reads):
     with a view's ``cover`` > 0."""
     from conrt.errors import InputError
 
-    for _, read, (sampled, cover) in box_reads:
+    for _, read, (sampled, cover, gbuf) in box_reads:
         got = read.arrays()
+        assert np.array_equal(read.gbuf_columns(0, SIZE), gbuf)  # the target's G-buffer, off the box too
         assert np.array_equal(got[0], sampled) and np.array_equal(got[1], cover)
         assert 0 < read.cols.start and read.cols.stop < SIZE  # the walk: a box narrower than the frame
         box = read.cols
@@ -148,11 +150,12 @@ def test_the_read_back_lays_out_any_columns_as_the_whole_read(box_reads):
             s, c = read.columns(first, end)
             assert s.flags.c_contiguous and c.flags.c_contiguous
             assert np.array_equal(s, sampled[..., first:end]) and np.array_equal(c, cover[..., first:end])
+            assert np.array_equal(read.gbuf_columns(first, end), gbuf[..., first:end])
         covered, seen = read.covered_columns(), (cover[:, 0] > 0).any(1).any(0)
         assert seen.any() and not (seen & ~covered).any()  # every column a view covers, ...
         assert np.array_equal(np.flatnonzero(covered), np.arange(box.start, box.stop))  # ... the box's
-        s, c = read  # unpacks as read_views' pair
-        assert np.array_equal(s, sampled) and np.array_equal(c, cover)
+        s, c, g = read  # unpacks as read_views' triple
+        assert np.array_equal(s, sampled) and np.array_equal(c, cover) and np.array_equal(g, gbuf)
     with pytest.raises(InputError, match="expected 0 <= first < end"):
         box_reads[0][1].columns(10, 10)
 

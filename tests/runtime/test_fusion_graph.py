@@ -25,12 +25,13 @@ ROUNDING_FACTOR = 4.0
 
 @pytest.fixture(scope="module")
 def exact_frames(default_walk_frames):
-    """(model, [(sampled [1,M,4,S,S], cover [1,M,1,S,S], udp [1,4,S,S])]) from the
-    default runtime (exact correspondences of the sample sheet), 3 walk frames (conftest)."""
+    """(model, [(sampled [1,M,4,S,S], cover [1,M,1,S,S], udp [1,4,S,S], gbuf [1,2,S,S])]) from the
+    default runtime (exact correspondences of the sample sheet, the target's G-buffer), 3 walk
+    frames (conftest)."""
     rt, walk = default_walk_frames
     model = rt.shader.backend.source_model
-    frames = [(sampled[None].copy(), cover[None].copy(), prepare_udp(udp, SIZE, False)[0])
-              for udp, (sampled, cover) in walk]
+    frames = [(sampled[None].copy(), cover[None].copy(), prepare_udp(udp, SIZE, False)[0], gbuf[None].copy())
+              for udp, (sampled, cover, gbuf) in walk]
     assert frames[0][1].max() > 0.5 and frames[0][2][0, 3].mean() > 0.05  # the character is there and seen
     return model, frames
 
@@ -38,10 +39,11 @@ def exact_frames(default_walk_frames):
 def _reference(model, frame, keep_seen: bool, dtype, ink=None) -> np.ndarray:
     fusion = model.fusion.to(dtype)
     try:
-        sampled, cover, udp = (torch.from_numpy(x).to(dtype) for x in frame)
+        sampled, cover, udp, gbuf = (torch.from_numpy(x).to(dtype) for x in frame)
         ink = None if ink is None else torch.tensor([ink], dtype=dtype)
         with torch.no_grad():
-            return fusion(sampled, cover, model.encode_pose(udp)[0], keep_seen=keep_seen, ink=ink).double().numpy()
+            return fusion(sampled, cover, model.encode_pose(udp)[0], keep_seen=keep_seen, ink=ink,
+                          gbuf=gbuf).double().numpy()
     finally:
         model.fusion.float()
 
@@ -57,7 +59,9 @@ def test_the_fast_graph_rounds_like_fusionnet(exact_frames, fusion_onnx, keep_se
         assert 0 < own < 1e-4  # float32 rounding, nothing else
         with torch.no_grad():
             fast = FastFusionGraph(model, keep_seen, inked)(*(torch.from_numpy(x) for x in frame)).double().numpy()
-        feeds = dict(zip(["sampled", "cover", "udp"], frame))
+        feeds = dict(zip(["sampled", "cover", "udp", "gbuf"], frame))
+        if not (keep_seen and inked):  # the G-buffer is an inked look's input only (its lines)
+            del feeds["gbuf"]
         onnx = session.run(["rgba"], feeds)[0]
         for got in (fast, onnx):
             assert got.shape == truth.shape
@@ -84,7 +88,8 @@ def test_the_exported_graph_has_no_softmax_and_splits_the_9_channel_convs(exact_
     weights = {i.name: list(i.dims) for i in graph.initializer}
     conv_inputs = [weights[n.input[1]][1] for n in graph.node if n.op_type == "Conv" and n.input[1] in weights]
     assert conv_inputs and all(c < 8 or c % 8 == 0 for c in conv_inputs), conv_inputs
-    assert [i.name for i in graph.input] == ["sampled", "cover", "udp"]  # the look is in the graph
+    # the look is in the graph; an inked look's also takes the target's G-buffer (its lines)
+    assert [i.name for i in graph.input] == ["sampled", "cover", "udp", "gbuf"]
 
 
 def test_the_blocked_prelu_is_the_prelu():
@@ -116,7 +121,7 @@ def test_an_unlit_sheet_keeps_the_plain_lookup_where_a_view_has_the_point(exact_
 
     model, frames = exact_frames
     for frame in frames:
-        sampled, cover, udp = (torch.from_numpy(x) for x in frame)
+        sampled, cover, udp, _ = (torch.from_numpy(x) for x in frame)
         pose = model.encode_pose(udp)[0]
         with torch.no_grad():
             unlit, inked = (model.fusion(sampled, cover, pose, keep_seen=True, ink=torch.tensor([k]))

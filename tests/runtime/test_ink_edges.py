@@ -1,6 +1,8 @@
-"""Inked sheets, on the target's edges: the darkest view's colour where it is darker than
-the refinement's (``lookup_net.darkest_view`` / ``ink_edges``), in FusionNet and the
-gl-lookup fusion graph alike; unlit sheets unchanged."""
+"""Inked sheets: the target's lines where the toon pass draws them, in its ink
+(``lookup_net.toon_line`` / ``ink_lines``, from the target's G-buffer: session 13), in
+FusionNet and the gl-lookup fusion graphs alike; without the G-buffer, on the target's
+edges the darkest view's colour where it is darker than the refinement's
+(``lookup_net.darkest_view`` / ``ink_edges``); unlit sheets unchanged."""
 from __future__ import annotations
 
 import warnings
@@ -8,10 +10,12 @@ import warnings
 import numpy as np
 import torch
 
-from conrt.runtime.backends.fusion_graph import darkest_views, ink_on_edges
+from conrt.runtime.backends.fusion_graph import ink_on_lines
 from conrt.runtime.backends.onnx_backend import EXPORT_LOCK, OPSET, open_session
 from conrt.runtime.nn import lookup_net
-from conrt.runtime.nn.lookup_net import TOUCHES, darkest_view, ink_edges, target_edges
+from conrt.runtime.nn.lookup_net import (TOUCHES, darkest_view, ink_edges, ink_lines, target_edges,
+                                         toon_line)
+from conrt.shaders.toon_pass import CONTOUR_DEPTH_STEP, OUTLINE_INK
 
 from .nudged import nudged_model
 
@@ -113,55 +117,199 @@ def test_fusionnet_draws_the_views_ink_on_inked_edges_only(monkeypatch):
 
 
 class _FullSize(torch.nn.Module):
-    """The ink rule on every pixel (FUSION_FORMAT 20's graph)."""
+    """The lines inked on every pixel (``lookup_net.ink_lines``)."""
 
-    def forward(self, rgba, sampled4, cover4, pose):
-        return ink_edges(rgba, darkest_views(sampled4, cover4), target_edges(pose), pose[:, 3:4])
+    def forward(self, rgba, fused, gbuf, pose):
+        return ink_lines(rgba, fused, toon_line(gbuf, pose[:, 3:4]), pose[:, 3:4])
 
 
-class _OnEdges(torch.nn.Module):
-    """The ink rule on the edges' pixels, gathered and scattered back (the graphs' since 21)."""
+class _OnLines(torch.nn.Module):
+    """The same on the lines' pixels, gathered and scattered back (the graphs')."""
 
-    def forward(self, rgba, sampled4, cover4, pose):
-        return ink_on_edges(rgba, target_edges(pose), pose[:, 3:4], None, sampled4, cover4)
+    def forward(self, rgba, fused, gbuf, pose):
+        return ink_on_lines(rgba, fused, toon_line(gbuf, pose[:, 3:4]), pose[:, 3:4])
 
 
 def _inked_frame(s: int = 48):
-    """A target with a silhouette and a surface jump, 4 views of varied colours and covers
-    (ties in luma included), a refinement colour to ink over."""
+    """A target with a silhouette, a depth step and a part boundary inside, a fused colour of
+    varied cover (some pixels no view covers), a refinement colour to ink over."""
     g = torch.Generator().manual_seed(3)
     pose = torch.zeros(1, 4, s, s)
     pose[:, 3, 6:-6, 8:-8] = 1
     pose[:, :3, 6:-6, 8:-8] = 0.4
-    pose[:, 1, 6:-6, 24:-8] = 0.6  # a jump inside
-    sampled4 = torch.rand(4, 4, s, s, generator=g)
-    sampled4[:, :3] *= sampled4[:, 3:4]  # premultiplied
-    sampled4[2] = sampled4[1]  # two views alike: equal lumas, the mean of equals
-    cover4 = torch.rand(4, 1, s, s, generator=g) * (torch.rand(4, 1, s, s, generator=g) > 0.3)
+    gbuf = torch.zeros(1, 2, s, s)
+    gbuf[:, 1] = -1
+    gbuf[:, :, 6:-6, 8:-8] = torch.tensor([2.0, 0.0]).reshape(1, 2, 1, 1)
+    gbuf[:, 0, 6:-6, 24:-8] = 1.9  # nearer by more than the step
+    gbuf[:, 1, 20:-6, 8:-8] = 1.0  # a higher label below
+    fused = torch.rand(1, 4, s, s, generator=g)
+    fused[:, 3:] = (fused[:, 3:] > 0.2).to(fused.dtype)
+    fused[:, :3] *= fused[:, 3:]  # premultiplied
     rgba = torch.rand(1, 4, s, s, generator=g) * pose[:, 3:4]
-    return rgba, sampled4, cover4, pose
+    return rgba, fused, gbuf, pose
 
 
-def _ort(module, feeds, tmp_path, name):
+def _ort(module, feeds, names, tmp_path, name):
     path = tmp_path / f"{name}.onnx"
     # the runtime's lock: a gl-lookup backend of an earlier test may still export a band graph on
     # its background thread, and two TorchScript exports at once trip torch's global export flag
     with EXPORT_LOCK, torch.no_grad(), warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        torch.onnx.export(module, tuple(feeds), str(path), input_names=["rgba", "sampled4", "cover4", "pose"],
+        torch.onnx.export(module, tuple(feeds), str(path), input_names=names,
                           output_names=["out"], opset_version=OPSET, dynamo=False, do_constant_folding=True)
     return open_session(path, 1)
 
 
-def test_the_graph_inks_the_edges_pixels_only_to_the_bit(tmp_path):
+def test_the_graph_inks_the_lines_pixels_only_to_the_bit(tmp_path):
     feeds = _inked_frame()
-    names = ["rgba", "sampled4", "cover4", "pose"]
-    full, on_edges = _ort(_FullSize(), feeds, tmp_path, "full"), _ort(_OnEdges(), feeds, tmp_path, "edges")
-    for frame in (feeds, [torch.zeros_like(x) for x in feeds]):  # no edges at all: nothing gathered
+    names = ["rgba", "fused", "gbuf", "pose"]
+    full = _ort(_FullSize(), feeds, names, tmp_path, "full")
+    on_lines = _ort(_OnLines(), feeds, names, tmp_path, "lines")
+    for frame in (feeds, [torch.zeros_like(x) for x in feeds]):  # no lines at all: nothing gathered
         arrays = {n: x.numpy() for n, x in zip(names, frame)}
         want = full.run(None, arrays)[0]
-        assert np.array_equal(on_edges.run(None, arrays)[0], want)
-        with torch.no_grad():
-            assert torch.equal(_OnEdges()(*frame), _FullSize()(*frame))
+        assert np.array_equal(on_lines.run(None, arrays)[0], want)
+        with torch.no_grad():  # torch's Pow rounds its vectorised loop and its tail apart: an ulp (6e-8)
+            torch.testing.assert_close(_OnLines()(*frame), _FullSize()(*frame), atol=6e-8, rtol=0)
     inked = full.run(None, {n: x.numpy() for n, x in zip(names, feeds)})[0]
     assert (inked != feeds[0].numpy()).sum() > 20  # the rule changes pixels there
+
+
+# ---------------------------------------------------------------------------
+# the target's lines where the toon pass draws them (session 13)
+# ---------------------------------------------------------------------------
+def _gbuf(h: int, w: int, covered=(slice(2, -2), slice(2, -2)), depth: float = 2.5) -> torch.Tensor:
+    """A G-buffer [1, 2, h, w]: ``covered`` at ``depth``, part 0; off it depth 0, part -1."""
+    g = torch.zeros(1, 2, h, w)
+    g[:, 1] = -1
+    g[0, 0][covered], g[0, 1][covered] = depth, 0.0
+    return g
+
+
+def test_an_inner_line_lies_on_the_far_side_of_a_depth_step_and_the_lower_part():
+    """``toon_line`` (shaders/glsl/toon_outline.glsl's rule at 1 px): a covered pixel with the
+    background, a pixel nearer by more than ``CONTOUR_DEPTH_STEP`` or a higher part label beside
+    it (the 4) is ink. Steps of 1.5 and 0.5 times the threshold: clear of float ties."""
+    h = w = 12
+    alpha = torch.zeros(1, 1, h, w)
+    alpha[..., 2:-2, 2:-2] = 1
+    g = _gbuf(h, w)
+    g[0, 0, 2:-2, 6:-2] = 2.5 - 1.5 * CONTOUR_DEPTH_STEP  # the right half in front
+    line = toon_line(g, alpha)[0, 0]
+    inner = slice(3, -3)
+    assert line[inner, 5].all() and not line[inner, 6].any()  # the far side's pixel, not the near side's
+    assert not line[inner, 3:5].any() and not line[inner, 7:-3].any()
+    assert line[2, 2:-2].all() and line[-3, 2:-2].all() and line[2:-2, 2].all() and line[2:-2, -3].all()
+    assert line[alpha[0, 0] == 0].sum() == 0  # never off the target
+    g[0, 0, 2:-2, 6:-2] = 2.5 - 0.5 * CONTOUR_DEPTH_STEP  # a smaller step: no contour
+    assert not toon_line(g, alpha)[0, 0][inner, 3:-3].any()
+    g[0, 1, 2:-2, 6:-2] = 1.0  # hair (1) beside skin (0) at the same depth: the skin's side
+    line = toon_line(g, alpha)[0, 0]
+    assert line[inner, 5].all() and not line[inner, 6].any()
+    g[0, 1] = torch.where(g[0, 1] >= 0, 1.0 - g[0, 1], g[0, 1])  # labels swapped: the other side
+    line = toon_line(g, alpha)[0, 0]
+    assert line[inner, 6].all() and not line[inner, 5].any()
+    # the frame's border is not background (as the toon pass's)
+    full = torch.ones(1, 1, h, w)
+    assert not toon_line(_gbuf(h, w, (slice(None), slice(None))), full).any()
+    # from 384 px high the toon line's radius is 2: two pixels on the far side
+    tall = torch.zeros(1, 1, 512, w)
+    tall[..., 2:-2] = 1
+    g = _gbuf(512, w, (slice(None), slice(2, -2)))
+    g[0, 0, :, 6:-2] = 2.5 - 1.5 * CONTOUR_DEPTH_STEP
+    line = toon_line(g, tall)[0, 0, 100]
+    assert line.tolist() == [0, 0, 1, 1, 1, 1, 0, 0, 1, 1, 0, 0]
+
+
+def test_the_fusion_inks_the_far_side_pixel_in_every_backend(tmp_path):
+    """A synthetic jump (the UDP jumps at column 16, so the fusion's edges are columns 15 and 16;
+    the target's depth says the right side is nearer): FusionNet, the exported whole fusion graph
+    and the banded halves (views graph, finish graph) ink column 15, the far side, with the toon
+    pass's ink of the views' colour, and keep the views' colour at column 16. Tolerance: float32
+    rounding of the few operations between (~1e-6 of values <= 1)."""
+    from conrt.runtime.backends.gl_lookup_backend import export_finish_onnx, export_fusion_onnx, export_views_onnx
+
+    model = nudged_model("conr-rt")
+    s, views, grey = 32, 3, 0.6
+    udp = torch.zeros(1, 4, s, s)
+    udp[:, 3, 4:-4, 4:-4] = 1
+    udp[:, :3, 4:-4, 4:-4] = 0.5
+    udp[:, 2, 4:-4, 16:-4] = 0.8  # a UDP jump: an edge of the fusion on both sides
+    gbuf = _gbuf(s, s, (slice(4, -4), slice(4, -4)))
+    gbuf[0, 0, 4:-4, 16:-4] = 2.5 - 1.5 * CONTOUR_DEPTH_STEP  # the right side nearer
+    sampled = torch.full((1, views, 4, s, s), grey)
+    sampled[:, :, 3] = 1
+    cover = torch.ones(1, views, 1, s, s)
+    edges = target_edges(model.encode_pose(udp)[0])[0, 0]
+    assert edges[8:-8, 15].all() and edges[8:-8, 16].all()
+    law = torch.tensor(OUTLINE_INK, dtype=torch.float64)
+    lin = ((grey + 0.055) / 1.055) ** 2.4 * law
+    ink = (1.055 * lin ** (1 / 2.4) - 0.055).float()
+    with torch.no_grad():
+        got = {"torch": model.render_views(udp, sampled, cover, ink=torch.ones(1), gbuf=gbuf)}
+    arrays = {"sampled": sampled.numpy(), "cover": cover.numpy(), "udp": udp.numpy(), "gbuf": gbuf.numpy()}
+    whole = open_session(export_fusion_onnx(model, tmp_path / "whole.onnx", s, views, True, True), 1)
+    got["onnx whole"] = torch.from_numpy(whole.run(["rgba"], arrays)[0])
+    band = open_session(export_views_onnx(model, tmp_path / "views.onnx", s, s, views), 1)
+    finish = open_session(export_finish_onnx(model, tmp_path / "finish.onnx", s), 1)
+    handed = band.run(None, {k: arrays[k] for k in ("sampled", "cover", "udp")})
+    got["onnx banded"] = torch.from_numpy(finish.run(["rgba"], {**dict(zip(("fused", "coverage", "pose", "edges"),
+                                                                              handed)), "gbuf": arrays["gbuf"]})[0])
+    rows = slice(8, -8)
+    for name, rgba in got.items():
+        torch.testing.assert_close(rgba[0, :3, rows, 15], ink.reshape(3, 1).expand(3, s - 16), atol=1e-5, rtol=0,
+                                   msg=name)
+        torch.testing.assert_close(rgba[0, :3, rows, 16], torch.full((3, s - 16), grey), atol=1e-5, rtol=0, msg=name)
+        assert (rgba[0, :3, rows, 10:15] - grey).abs().max() < 1e-5, name  # inside: the views' colour
+
+
+def test_the_lines_are_the_toon_pass_lines_in_its_ink(gl_ctx):
+    """On a procedural character's frame, the toon pass without its crease lines and resolved-parts
+    test (the two ``toon_line`` leaves out) inks exactly the pixels ``toon_line`` finds in the
+    correspondence pass's G-buffer (but where a depth step is within float rounding of the
+    threshold), and ``ink_lines`` of its colours without ink is its inked frame within its 8-bit
+    rounding: half a step of its output and of the colour taken, the latter through the law's
+    slope (< 1 in sRGB for a darkening ink): 1/255."""
+    import dataclasses
+
+    from conrt.characters.posing import posed_positions, rest_pose
+    from conrt.characters.procedural import generate
+    from conrt.shaders import CorrespondencePass, ToonPass
+    from conrt.shaders.camera import frame_character
+    from conrt.shaders.correspondence_pass import SheetView
+    from conrt.shaders.toon_pass import ToonStyle
+
+    size = 128
+    character = generate(900001)
+    pose = rest_pose(character)
+    camera = frame_character(posed_positions(character, pose), yaw=35, pitch=10, size=size)
+    style = ToonStyle(crease_angle=None, resolved_only=False)
+    with ToonPass(gl_ctx, size, size, style) as toon, \
+            ToonPass(gl_ctx, size, size, dataclasses.replace(style, line_width=0)) as plain, \
+            CorrespondencePass(gl_ctx, size, size) as cp:
+        toon.set_character(character)
+        plain.set_character(character)
+        inked, bare = toon.run(pose, camera), plain.run(pose, camera)
+        cp.set_character(character)
+        reference = bare.astype(np.float32).transpose(2, 0, 1)[None] / 255
+        cp.set_sheet([SheetView("exact", camera=camera, pose=pose)], reference)
+        cp.run(pose, camera)
+        gbuf = torch.from_numpy(cp.read_gbuf())[None]
+    alpha = torch.from_numpy(bare[..., 3:].astype(np.float32) / 255).permute(2, 0, 1)[None]
+    lines = toon_line(gbuf, alpha)[0, 0].numpy() > 0
+    drawn = (inked != bare).any(-1)
+    # the toon pass compares metres (its G-buffer) with 0.04 x the height: ties within rounding may differ
+    depth = gbuf[0, 0]
+    pad = torch.nn.functional.pad(depth, (1, 1, 1, 1))
+    steps = torch.stack([(depth - pad[1 + dy:1 + dy + size, 1 + dx:1 + dx + size]).abs()
+                         for dy, dx in ((0, 1), (0, -1), (1, 0), (-1, 0))])
+    tie = ((steps - CONTOUR_DEPTH_STEP).abs() < 1e-5).any(0).numpy()
+    assert drawn.sum() > 200 and (lines & ~drawn & ~tie).sum() == 0 and (drawn & ~lines & ~tie).sum() == 0
+    assert (lines & (gbuf[0, 1].numpy() >= 0) & ~(alpha[0, 0].numpy() == 0)).sum() > 0
+    inner = lines & (torch.nn.functional.max_pool2d(1 - alpha, 3, 1, 1)[0, 0].numpy() == 0)
+    assert inner.sum() > 20  # inner lines (depth steps, part boundaries), not only the silhouette
+    fused = torch.from_numpy(bare.astype(np.float32) / 255).permute(2, 0, 1)[None]
+    fused = torch.cat([fused[:, :3] * fused[:, 3:], fused[:, 3:]], 1)
+    got = ink_lines(fused, fused, torch.from_numpy(lines.astype(np.float32))[None, None], alpha)[0]
+    want = torch.from_numpy(inked.astype(np.float32) / 255).permute(2, 0, 1)
+    assert (got[:3] - want[:3]).abs()[:, torch.from_numpy(lines)].max() <= 1 / 255

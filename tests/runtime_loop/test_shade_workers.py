@@ -117,8 +117,9 @@ def test_a_moving_band_leaves_nothing_of_the_last_one():
         _inked(rt)
         pose = rt.physics.step()
         rt.raster.render(pose, rt.raster.camera(pose))
-        udp, (sampled, cover) = rt.raster.read(), rt.raster.read_views()
-        frames = [(np.roll(udp, k, 1), (np.roll(sampled, k, -1), np.roll(cover, k, -1))) for k in (0, 16, 32, 0, -16)]
+        udp, (sampled, cover, gbuf) = rt.raster.read(), rt.raster.read_views()
+        frames = [(np.roll(udp, k, 1), (np.roll(sampled, k, -1), np.roll(cover, k, -1), np.roll(gbuf, k, -1)))
+                  for k in (0, 16, 32, 0, -16)]
         backend = rt.shader.backend
         backend.banded = False
         got = {False: [rt.shader.shade(u, v) for u, v in frames]}

@@ -29,9 +29,11 @@ def test_exact_data_stores_every_pair_and_a_pose_sampled_from_itself_is_its_own_
     assert {c.style for c in chars} <= {"toon", "unlit"}
     for c in chars:
         assert c.sampled.shape == (4, 4, 4, 64, 64) and c.cover.shape == (4, 4, 64, 64)
+        assert c.gbuf.shape == (4, 2, 64, 64)  # each frame's G-buffer: where the fusion draws its lines
         for t in range(4):
             seen = c.cover[t, t] > 127
             occupied = c.udp[t, ..., 3] > 0.5
+            assert np.array_equal(c.gbuf[t, 0] > 0, occupied) and np.array_equal(c.gbuf[t, 1] >= 0, occupied)
             # a view posed and framed as the frame sees all of it, and gives its own pixels back
             assert seen[occupied].mean() > 0.95 and not seen[~occupied].any()
             got = c.sampled[t, t].astype(np.float32).transpose(1, 2, 0) / 255
@@ -177,7 +179,7 @@ def test_exact_data_weighs_an_inked_sheets_contours_as_the_runtime_does():
         differs = 0
         for t in range(4):
             want = {inked: r.view_samples(character, c, t, range(4), inked=inked) for inked in (True, False)}
-            for inked, (smp, cov) in want.items():
+            for inked, (smp, cov, _) in want.items():
                 same = (np.abs(c.cover[t].astype(np.float32) - np.rint(np.clip(cov[:, 0], 0, 1) * 255)).max() == 0
                         and np.abs(c.sampled[t].astype(np.float32) - np.rint(np.clip(smp, 0, 1) * 255)).max() == 0)
                 assert same == inked, (t, inked)
@@ -208,9 +210,12 @@ def test_fine_tuning_shades_exact_samples_as_the_runtime_does(tiny_exact_data):
     ds = SheetDataset(chars, views=2, augment=None)
     b = ds.batch(range(0, len(ds), 2), key=3)
     assert 0 < float(b["ink"].sum()) < len(b["ink"])  # toon and unlit sheets
-    views = {k: b[k] for k in ("sampled", "cover", "ink", "shaded")}
+    views = {k: b[k] for k in ("sampled", "cover", "ink", "shaded", "gbuf")}  # the G-buffer: the lines
     with torch.no_grad():
-        runtime = model.render_views(b["udp"], b["sampled"], b["cover"], b["ink"], b["shaded"]) * b["udp"][:, 3:4]
+        runtime = model.render_views(b["udp"], b["sampled"], b["cover"], b["ink"], b["shaded"],
+                                     b["gbuf"]) * b["udp"][:, 3:4]
+        assert not torch.equal(runtime, model.render_views(b["udp"], b["sampled"], b["cover"], b["ink"],
+                                                           b["shaded"]) * b["udp"][:, 3:4])
         got = _TrainNet(model, False, true_tables=True)(b["sheet_rgb"], b["sheet_mask"], b["udp"], **views)[0]
         assert torch.equal(got, runtime)
         everywhere = _TrainNet(model, False, true_tables=True, runtime_rules=False)(

@@ -43,6 +43,7 @@ void main() {
 in UdpVertex { UDP_VERTEX_MEMBERS } v;
 layout(location = 0) out vec4 f_udp;
 #if defined VBUF
+#include "include/eye_depth.glsl"
 in vec2 v_bary;  // from the geometry stage: b0, b1 of the triangle's corners
 layout(location = 1) out vec4 f_vis;
 #endif
@@ -57,8 +58,8 @@ void main() {
     f_udp = vec4(clamp(v.landmark, 0.0, 1.0), 1.0);
 #endif
 #if defined VBUF
-    // as glsl/correspondence_vbuf.glsl: triangle id + 1 (exact below 2^24), b0, b1
-    f_vis = vec4(float(gl_PrimitiveID + 1), v_bary, 0.0);
+    // as glsl/correspondence_vbuf.glsl: triangle id + 1 (exact below 2^24), the eye depth, b0, b1
+    f_vis = vec4(float(gl_PrimitiveID + 1), eye_depth(), v_bary);
 #endif
 }
 #endif
