@@ -55,6 +55,7 @@ from dataclasses import dataclass
 import moderngl
 import numpy as np
 
+from conrt.characters.part_labels import draws_part_lines
 from conrt.errors import ConfigError, InputError
 from conrt.shaders.camera import eye_depth_coefficients, raster_view_proj
 from conrt.shaders.context import current
@@ -381,8 +382,11 @@ class CorrespondencePass:
         self._triangles = np.frombuffer(self.geometry.index_buffer.read(), np.uint32).reshape(-1, 3).copy()
         self._landmarks = character.box.landmarks(character.mesh.positions).astype(np.float32)
         # per triangle id + 1 of the visibility buffer its part label (0: none, -1), as the toon pass's flat
-        # varying takes it: from the triangle's last vertex (GL's provoking vertex), for read_gbuf
+        # varying takes it: from the triangle's last vertex (GL's provoking vertex), for read_gbuf; 0 where the
+        # toon pass draws no part lines (labels inferred from colour: its G-buffer's part is 0 there too)
         parts = character.mesh.parts[self._triangles[:, 2]]
+        if not draws_part_lines(character):
+            parts = np.zeros_like(parts)
         self._tri_parts = np.concatenate([[-1.0], parts]).astype(np.float32)
 
     def _set_alpha_rule(self, character: Character) -> None:

@@ -313,3 +313,36 @@ def test_the_lines_are_the_toon_pass_lines_in_its_ink(gl_ctx):
     got = ink_lines(fused, fused, torch.from_numpy(lines.astype(np.float32))[None, None], alpha)[0]
     want = torch.from_numpy(inked.astype(np.float32) / 255).permute(2, 0, 1)
     assert (got[:3] - want[:3]).abs()[:, torch.from_numpy(lines)].max() <= 1 / 255
+
+
+def test_labels_that_draw_no_part_lines_give_the_lines_no_part(gl_ctx):
+    """A character whose labels were inferred from colour (``meta["part_lines"]`` False: Godette)
+    has no part lines in the toon pass (its G-buffer's part is 0): the correspondence pass's
+    G-buffer, whose parts place the target's lines (``toon_line``), says the same, so the fusion
+    draws no line the toon pass does not; with the labels drawn, the same frame has several parts."""
+    from conrt.characters.part_labels import PART_LINES_KEY
+    from conrt.characters.posing import posed_positions, rest_pose
+    from conrt.characters.procedural import generate
+    from conrt.shaders import CorrespondencePass, ToonPass
+    from conrt.shaders.camera import frame_character
+    from conrt.shaders.correspondence_pass import SheetView
+
+    size = 64
+    character = generate(900001)
+    pose = rest_pose(character)
+    camera = frame_character(posed_positions(character, pose), yaw=35, pitch=10, size=size)
+    with ToonPass(gl_ctx, size, size) as toon:
+        toon.set_character(character)
+        view = toon.run(pose, camera).astype(np.float32).transpose(2, 0, 1)[None] / 255
+    parts = {}
+    for lines in (True, False):
+        character.meta[PART_LINES_KEY] = lines
+        with CorrespondencePass(gl_ctx, size, size) as cp:
+            cp.set_character(character)
+            cp.set_sheet([SheetView("exact", camera=camera, pose=pose)], view)
+            cp.run(pose, camera)
+            gbuf = cp.read_gbuf()
+        covered = gbuf[1] >= 0
+        assert covered.sum() > 200
+        parts[lines] = np.unique(gbuf[1][covered])
+    assert len(parts[True]) > 2 and parts[False].tolist() == [0.0]
