@@ -167,7 +167,8 @@ def face_errors(faces: dict) -> dict:
                     for j, job in enumerate(f["jobs"]):
                         m = inside[j]
                         e, px = float(err[j][m].sum()), max(1, int(m.sum()))
-                        one = {**job, "pixels": int(m.sum()), "face_l1": round(e / px, 5),
+                        one = {**job, "l1": round(float(err[j].mean()), 5),  # the whole frame's (paired A/B)
+                               "pixels": int(m.sum()), "face_l1": round(e / px, 5),
                                "unseen_pixels": round(float((m & unseen[j]).sum()) / px, 4),
                                "unseen_error_share": round(float(err[j][m & unseen[j]].sum()) / max(e, 1e-9), 4)}
                         if ink is not None:
