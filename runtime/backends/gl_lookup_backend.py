@@ -400,15 +400,15 @@ class GlLookupBackend(Backend):
             except Exception:  # _band_session_locked logs it and runs the whole graph for that width
                 pass
 
-    def _infer_band(self, udp: np.ndarray, covered: np.ndarray, band_views, gbuf: np.ndarray) -> np.ndarray | None:
+    def _infer_band(self, udp: np.ndarray, covered: np.ndarray, band_views) -> np.ndarray | None:
         """The banded fusion of one frame, or None (no band narrower than the frame, or its graphs not
         ready): the views' half and the finish on the columns the character covers (the finish's
         refinement below its top level on the whole frame), the frame 0 off them (the refinement's
         stray paint off the target there, which the runtime clips, is not drawn).
         ``covered``: [W] bool, the columns any view covers (or more: ``ViewsRead.covered_columns``
         gives the covered box's); ``band_views(first, end)``: the views' (sampled [1, M, 4, H, w],
-        cover [1, M, 1, H, w]) on those columns, C-contiguous; ``gbuf`` [1, 2, H, W] the target's
-        G-buffer (the finish's lines; on the band's columns, as the rest of the hand-over)."""
+        cover [1, M, 1, H, w]) and the target's G-buffer (gbuf [1, 2, H, w], the finish's lines) on
+        those columns, C-contiguous."""
         size = self.cache.size
         # the band starts on the scores' pooling grid, the refinement's and the fill's half size
         grid = math.lcm(self.model.fusion.score_scale, self.model.fusion.refine_scale, 2)
@@ -420,11 +420,11 @@ class GlLookupBackend(Backend):
         views, finish = sessions
         first, end = band[0], band[0] + band[1]
         cols = slice(first, end)
-        sampled, cover = band_views(first, end)
+        sampled, cover, gbuf = band_views(first, end)
         part = {"sampled": sampled, "cover": cover, "udp": np.ascontiguousarray(udp[..., cols])}
         names = [name for name, _ in BAND_HANDOVER]
         handover = dict(zip(names, views.run(names, part)))
-        handover[FINISH_GBUF[0]] = np.ascontiguousarray(gbuf[..., cols])
+        handover[FINISH_GBUF[0]] = gbuf
         handover["first"] = np.array([first], np.int64)
         rgba = np.zeros((1, 4, size, size), np.float32)
         rgba[..., cols] = finish.run(["rgba"], handover)[0]
@@ -463,8 +463,8 @@ class GlLookupBackend(Backend):
                     gbuf: np.ndarray | None = None) -> np.ndarray:
         udp = self._fusion_input(udp)
         if self._bands_run() and gbuf is not None:
-            rgba = self._infer_band(udp, (cover[0, :, 0] > 0).any(1).any(0), lambda first, end: (
-                np.ascontiguousarray(sampled[..., first:end]), np.ascontiguousarray(cover[..., first:end])), gbuf)
+            rgba = self._infer_band(udp, (cover[0, :, 0] > 0).any(1).any(0), lambda first, end: tuple(
+                np.ascontiguousarray(a[..., first:end]) for a in (sampled, cover, gbuf)))
             if rgba is not None:
                 return rgba
         return self._infer_whole(udp, sampled, cover, gbuf)
@@ -473,12 +473,12 @@ class GlLookupBackend(Backend):
         """``infer_views`` from the pass's read-back (``ViewsRead``): the banded fusion lays out only
         its band's columns (no full-frame arrays); the whole frame's arrays otherwise."""
         udp = self._fusion_input(udp)
-        gbuf = None if read.gbuf is None else read.gbuf_columns(0, read.width)[None]
-        if self._bands_run() and gbuf is not None:
-            rgba = self._infer_band(udp, read.covered_columns(),
-                                    lambda first, end: tuple(a[None] for a in read.columns(first, end)), gbuf)
+        if self._bands_run() and read.gbuf is not None:
+            rgba = self._infer_band(udp, read.covered_columns(), lambda first, end: tuple(
+                a[None] for a in (*read.columns(first, end), read.gbuf_columns(first, end))))
             if rgba is not None:
                 return rgba
+        gbuf = None if read.gbuf is None else read.gbuf_columns(0, read.width)[None]
         sampled, cover = read.arrays()
         return self._infer_whole(udp, sampled[None], cover[None], gbuf)
 
