@@ -50,7 +50,7 @@ def godette_table(session: int) -> str:
     names, heads = zip(*GODETTE_RUNS[session])
     runs = [_load(session, n) for n in names]
     lines = ["| look | size | shading | " + " | ".join(heads) + " |", "|---|---|---|" + "---|" * len(runs)]
-    for look in runs[0]["rows"]:
+    for look in [k for k in runs[0]["rows"] if all(k in r["rows"] for r in runs)]:  # the looks every run has
         for size in runs[0]["rows"][look]:
             for row, label in GODETTE_ROWS.items():
                 cells = [_cell(r["rows"][look][size][row], 3 if session == 13 else 4) for r in runs]
