@@ -186,3 +186,15 @@ def test_godettes_skin_shades_in_her_faces_shade_colour(gl_ctx, godette, godette
             frames.append(toon.run(pose, camera).astype(int))
     changed = np.abs(frames[0] - frames[1]).max(-1) > 0
     assert 0 < changed.sum() < 0.05 * (frames[0][..., 3] > 0).sum()
+
+
+def test_character_info_says_what_the_toon_skin_rules_reach(godette, assets_dir):
+    """`conrt character info`'s "toon skin" line: Godette's face region, her neck's tube (14) and the
+    skin vertices that take her face's shade colour (433: arms, legs, neck on the body's material); no
+    line where the labels do not tell skin apart (the robot)."""
+    from conrt.commands.character import _toon_skin
+
+    line = _toon_skin(godette)
+    assert f"face {int((face_region(godette) > 0).sum())} vertices" in line
+    assert "neck 14 in the chin shadow" in line and "(433 skin vertices from their own material's)" in line
+    assert _toon_skin(load_character(assets_dir / "gltf" / "RobotExpressive.glb")) == ""
