@@ -1,7 +1,7 @@
 """Draw docs/godette_skin.png: Godette's skin and neck in the toon look before and after session 14.
 
 Two rules changed (shaders/material.py): her skin shades in her face's MToon shade colour
-(``skin_shade_colors``: her arms, legs and neck are on the body's material, whose light-blue shade colour
+(``skin_shade_colors``: her arms, thighs, ears and neck are on the body's material, whose light-blue shade colour
 is for her clothes) and the chin shadow takes her neck's whole tube (``neck_pieces``: its top ring sits
 in her head, skinned to it, so the shade stopped half-way up). Rows: before (both rules off:
 ``ToonStyle(face_shade_on_skin=False)`` and no neck pieces; the same pixels as 292e8fc's code, checked)

@@ -92,7 +92,7 @@ FACE_FORWARD = (0.0, 0.0, 1.0)  # every character faces +Z at rest (procedural; 
 def skin_shade_colors(character: Character) -> np.ndarray:
     """[V, 4] f32: :func:`shade_colors` with every skin vertex (Part.SKIN) given the face's MToon shade
     colour (the one on most of the face region's vertices), where the labels tell skin apart and the
-    face has one. A VRM's materials are cut by texture, not by part: Godette's arms, legs and neck are
+    face has one. A VRM's materials are cut by texture, not by part: Godette's arms, thighs, ears and neck are
     skin on the body's material, whose shade colour (a light blue, for her clothes) shaded them
     blue-lavender beside a face shaded pink-lavender; her author's skin shade is the face's (session 14).
     Unchanged where the face has no shade colour (skin then takes ``skin_shade_tint``) or the labels do

@@ -157,7 +157,7 @@ def test_godettes_whole_neck_tube_takes_the_chin_shadow(godette):
 
 def test_godettes_skin_shades_in_her_faces_shade_colour(gl_ctx, godette, godette_path):
     """skin_shade_colors: her Face material's MToon shade colour (a lavender-pink) on all her skin, the
-    body material's (a light blue, for her clothes) no longer on her arms, legs and neck; her clothes,
+    body material's (a light blue, for her clothes) no longer on her arms, thighs, ears and neck; her clothes,
     hair and the materials without one as the file has them. The toon pass takes it unless the style
     turns it off (ToonStyle.face_shade_on_skin; the fit's look, without_skin_rule): frames differ on a
     few skin pixels only."""
@@ -190,7 +190,7 @@ def test_godettes_skin_shades_in_her_faces_shade_colour(gl_ctx, godette, godette
 
 def test_character_info_says_what_the_toon_skin_rules_reach(godette, assets_dir):
     """`conrt character info`'s "toon skin" line: Godette's face region, her neck's tube (14) and the
-    skin vertices that take her face's shade colour (433: arms, legs, neck on the body's material); no
+    skin vertices that take her face's shade colour (433: arms, hands, thighs, ears, neck on the body's material); no
     line where the labels do not tell skin apart (the robot)."""
     from conrt.commands.character import _toon_skin
 
