@@ -91,6 +91,17 @@ def head_weight(character: Character, head: int) -> np.ndarray:
     return (np.asarray(mesh.weights, np.float64) * below[np.asarray(mesh.joints, np.int64)]).sum(1)
 
 
+def expression_vertices(character: Character) -> np.ndarray:
+    """[V] bool: the vertices some expression's morph targets move (by more than 1e-4 of the height)."""
+    mesh = character.mesh
+    used = np.zeros(mesh.num_morphs, bool)
+    for weights in character.expressions.values():
+        used |= np.asarray(weights) > 0
+    if not used.any():
+        return np.zeros(mesh.num_vertices, bool)
+    return np.abs(np.asarray(mesh.morph_positions)[used]).max(axis=(0, 2)) > 1e-4 * character.height
+
+
 def linear_to_lab(rgb: np.ndarray) -> np.ndarray:
     """[N, 3] linear sRGB -> [N, 3] CIE Lab (D65)."""
     m = np.array([[0.4124, 0.3576, 0.1805], [0.2126, 0.7152, 0.0722], [0.0193, 0.1192, 0.9505]])
@@ -132,13 +143,9 @@ def label_parts(character: Character) -> PartLabels:
     if head is None:
         return _undecided("no head joint to find the face on")
     on_head = head_weight(character, head) >= 0.5
-    used = np.zeros(mesh.num_morphs, bool)
-    for weights in character.expressions.values():
-        used |= np.asarray(weights) > 0
-    if not used.any():
+    if not any((np.asarray(w) > 0).any() for w in character.expressions.values()):
         return _undecided("no expression morph targets to find the face by")
-    eps = 1e-4 * character.height
-    moved = (np.abs(np.asarray(mesh.morph_positions)[used]).max(axis=(0, 2)) > eps) & on_head
+    moved = expression_vertices(character) & on_head
     if not moved.any():
         return _undecided("the expressions move no vertex on the head")
 

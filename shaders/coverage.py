@@ -212,6 +212,19 @@ def interior(occupancy: np.ndarray, radius: int = 1) -> np.ndarray:
     return _window(occupancy, radius, np.logical_and, False)
 
 
+def welded_ids(positions: np.ndarray, weld: float = 1e-5) -> np.ndarray:
+    """[V] int64: one id per point, shared by the vertices within ``weld`` of it (rounded to a ``weld``
+    grid): glTF splits a surface's vertices at uv and material seams, the welded ids join them again."""
+    q = np.round(np.asarray(positions) / weld).astype(np.int64)
+    q -= q.min(0)
+    span = q.max(0) + 1
+    if float(span[0]) * float(span[1]) * float(span[2]) < 2.0 ** 62:  # one int per point: a fast 1-D unique
+        _, ids = np.unique((q[:, 0] * span[1] + q[:, 1]) * span[2] + q[:, 2], return_inverse=True)
+    else:
+        _, ids = np.unique(q, axis=0, return_inverse=True)
+    return ids.ravel()
+
+
 def closed_surface_vertices(character, weld: float = 1e-5) -> np.ndarray:
     """[V] bool: vertices whose triangles the coverage draw may leave out when
     they face away (:func:`kept_triangles`): a back face of a closed surface
@@ -228,14 +241,7 @@ def closed_surface_vertices(character, weld: float = 1e-5) -> np.ndarray:
     mesh = character.mesh
     tri = mesh.triangles.astype(np.int64)
     f = len(tri)
-    q = np.round(mesh.positions / weld).astype(np.int64)
-    q -= q.min(0)
-    span = q.max(0) + 1
-    if float(span[0]) * float(span[1]) * float(span[2]) < 2.0 ** 62:  # one int per point: a fast 1-D unique
-        _, ids = np.unique((q[:, 0] * span[1] + q[:, 1]) * span[2] + q[:, 2], return_inverse=True)
-    else:
-        _, ids = np.unique(q, axis=0, return_inverse=True)
-    ids = ids.ravel()
+    ids = welded_ids(mesh.positions, weld)
     t = ids[tri]
     n = int(ids.max()) + 1
     edges = np.concatenate([t[:, [0, 1]], t[:, [1, 2]], t[:, [2, 0]]])  # edge e of triangle e % f

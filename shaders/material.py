@@ -12,8 +12,9 @@ import moderngl
 import numpy as np
 
 from conrt.characters.part_labels import head_joint as face_joint  # the head, or None (no face rule)
-from conrt.characters.part_labels import head_weight
+from conrt.characters.part_labels import expression_vertices, head_weight
 from conrt.errors import InputError
+from conrt.shaders.coverage import welded_ids
 from conrt.types import Character, Part
 
 
@@ -88,6 +89,28 @@ NECK_JOINT = "neck"  # the chin shadow: skin skinned to this humanoid bone (and 
 FACE_FORWARD = (0.0, 0.0, 1.0)  # every character faces +Z at rest (procedural; glTF/VRM are turned so)
 
 
+def skin_shade_colors(character: Character) -> np.ndarray:
+    """[V, 4] f32: :func:`shade_colors` with every skin vertex (Part.SKIN) given the face's MToon shade
+    colour (the one on most of the face region's vertices), where the labels tell skin apart and the
+    face has one. A VRM's materials are cut by texture, not by part: Godette's arms, thighs, ears and neck are
+    skin on the body's material, whose shade colour (a light blue, for her clothes) shaded them
+    blue-lavender beside a face shaded pink-lavender; her author's skin shade is the face's (session 14).
+    Unchanged where the face has no shade colour (skin then takes ``skin_shade_tint``) or the labels do
+    not tell skin apart."""
+    shade = shade_colors(character)
+    face = face_region(character) > 0
+    if not face.any():
+        return shade
+    colours, which = np.unique(shade[face], axis=0, return_inverse=True)
+    face_shade = colours[int(np.argmax(np.bincount(which.reshape(-1))))]
+    if face_shade[3] < 0.5:  # the face has none: skin keeps the warm tint (or its own material's colour)
+        return shade
+    skin = np.asarray(character.mesh.parts) == Part.SKIN
+    out = shade.copy()
+    out[skin] = face_shade
+    return out
+
+
 def skin_told_apart(character: Character) -> bool:
     """Whether the part labels tell skin from the rest: some vertex is not Part.SKIN. A glTF's labels
     come from its material names (``gltf_io._part_from_material``, SKIN when no name matches) or, where
@@ -116,15 +139,54 @@ def neck_region(character: Character) -> np.ndarray:
     """[V] f32, 1 on the neck under the chin (the toon look shades it, ``ToonStyle.chin_shadow``), else 0:
     skin vertices skinned at least half to the neck joint and the joints below it (``head_weight``) and
     outside the face region (:func:`face_region` 0; the jaw's underside, in the face, keeps its own
-    normal and so its own shadow). All 0 without head and neck joints or when the labels do not tell
-    skin apart."""
+    normal and so its own shadow), then the rest of the neck's own piece of skin (:func:`neck_pieces`).
+    All 0 without head and neck joints or when the labels do not tell skin apart."""
     mesh, humanoid, names = character.mesh, character.humanoid, character.skeleton.names
     neck = humanoid.get(NECK_JOINT, names.index(NECK_JOINT) if NECK_JOINT in names else None)
     face = face_region(character)
     if neck is None or face_joint(character) is None or not skin_told_apart(character):
         return np.zeros(mesh.num_vertices, np.float32)
     skin = np.asarray(mesh.parts) == Part.SKIN
-    return (skin & (head_weight(character, int(neck)) >= 0.5) & (face == 0)).astype(np.float32)
+    region = skin & (head_weight(character, int(neck)) >= 0.5) & (face == 0)
+    return (region | neck_pieces(character, int(neck), region, face > 0)).astype(np.float32)
+
+
+def neck_pieces(character: Character, neck: int, region: np.ndarray, face: np.ndarray) -> np.ndarray:
+    """[V] bool: the skin of each separate piece of mesh (triangles joined by edges, welded at uv seams)
+    that holds neck ``region`` vertices and is a neck: no expression moves it, every skin vertex of it
+    is skinned at least half to the neck's parent, the neck or the joints below the neck (not an arm),
+    and no more of its vertices are in the ``face`` region than in the neck region. Session 14: a neck
+    modelled as its own tube runs up into the head, its top skinned to the head: in the face region, so
+    lit flat with the face, and the shade stopped half-way up (the triangles between a neck vertex and a
+    face one): Godette's neck is a 7-vertex ring at the bottom and one in the head, so most of what shows
+    under her chin was lit; a procedural neck's top 3 of its 10 rings are skinned to the head and its
+    bottom 2 to the upper chest. A neck joined to the face or the body (a one-piece mesh) is no such piece:
+    the neck ``region`` alone."""
+    from scipy.sparse import coo_matrix  # lazy: scipy takes ~0.5 s to load, and only the toon look needs it
+    from scipy.sparse.csgraph import connected_components  # lazy: as above
+
+    mesh = character.mesh
+    out = np.zeros(mesh.num_vertices, bool)
+    if not region.any():
+        return out
+    ids = welded_ids(mesh.positions)
+    tri = ids[np.asarray(mesh.triangles, np.int64)]
+    edges = np.concatenate([tri[:, [0, 1]], tri[:, [1, 2]], tri[:, [2, 0]]])
+    n = int(ids.max()) + 1
+    _, piece = connected_components(coo_matrix((np.ones(len(edges)), (edges[:, 0], edges[:, 1])), shape=(n, n)),
+                                    directed=False)
+    piece = piece[ids]
+    skin = np.asarray(mesh.parts) == Part.SKIN
+    parent = int(character.skeleton.parents[neck])
+    on_parent = (np.asarray(mesh.weights, np.float64) * (np.asarray(mesh.joints) == parent)).sum(1)
+    near_neck = head_weight(character, neck) + (on_parent if parent >= 0 else 0.0) >= 0.5
+    moved = expression_vertices(character)
+    for p in np.unique(piece[region]):
+        this = piece == p
+        if moved[this].any() or not near_neck[this & skin].all() or face[this].sum() > region[this].sum():
+            continue
+        out |= this & skin
+    return out
 
 
 def face_forward(character: Character, joint_world: np.ndarray, head: int) -> np.ndarray:

@@ -33,8 +33,9 @@ Shading:
   has a texture and the mesh has uv) x ``COLOR_0`` (when present), glTF rules;
 - three tones from a fixed key light (upper left, in front of the camera):
   lit = albedo, shade = MToon shade colour (x texture x COLOR_0) when the
-  material has one, otherwise albedo x ``ToonStyle.shade_tint`` (cool) or, on
-  skin, x ``skin_shade_tint`` (lighter, warmer); deep shade = shade x 0.7; the
+  material has one (on skin the face's: ``face_shade_on_skin``), otherwise albedo
+  x ``ToonStyle.shade_tint`` (cool) or, on skin, x ``skin_shade_tint`` (lighter,
+  warmer); deep shade = shade x 0.7; the
   face lit near flat (``flat_face``: its normals bent toward the head's forward
   direction, ``shaders/material.py`` ``face_region``) and the neck under it in
   shade (``chin_shadow``, ``neck_region``);
@@ -62,7 +63,7 @@ from conrt.shaders.context import current
 from conrt.shaders.coverage import CoverageResolve, check_factor
 from conrt.shaders.geometry import SkinnedGeometry
 from conrt.shaders.material import (albedo_image, albedo_texture, base_color, face_forward, face_joint, face_region,
-                                    neck_region, shade_colors, skin_told_apart)
+                                    neck_region, shade_colors, skin_shade_colors, skin_told_apart)
 from conrt.shaders.program import load_program
 from conrt.shaders.udp_pass import _check_size
 from conrt.types import Camera, Character, Pose
@@ -114,12 +115,16 @@ class ToonStyle:
     # the neck under the chin always in shade (shaders/material.py neck_region; session 13); False: lit
     # by its own normal like any surface
     chin_shadow: bool = True
+    # skin shaded in the face's MToon shade colour wherever its material's differs (shaders/material.py
+    # skin_shade_colors; session 14); False: each vertex in its own material's
+    face_shade_on_skin: bool = True
 
 
 def without_skin_rule(style: ToonStyle) -> ToonStyle:
     """``style`` with skin shaded like cloth (``shade_tint``) on its true normals, the neck too: the look
     before session 12 (the fit-sheet searches keep it, runtime/app/sheet_fit.py FIT_INK)."""
-    return dataclasses.replace(style, skin_shade_tint=style.shade_tint, flat_face=False, chin_shadow=False)
+    return dataclasses.replace(style, skin_shade_tint=style.shade_tint, flat_face=False, chin_shadow=False,
+                               face_shade_on_skin=False)
 
 
 LOOKS = ("toon", "flat", "soft")  # index = u_style in glsl/toon.glsl
@@ -238,7 +243,7 @@ class ToonPass:
         mat = character.mesh.material
         # Check the material before anything is uploaded.
         base = base_color(character)
-        shade = shade_colors(character)
+        shade = skin_shade_colors(character) if self.style.face_shade_on_skin else shade_colors(character)
         image = albedo_image(character)
 
         self._release_character()
@@ -246,8 +251,9 @@ class ToonPass:
         # the program variant: only the per-vertex inputs this character and style use (each costs the raster:
         # the fit's toon renders, which use neither, ran 5-10 % slower with both always on)
         # the face rule's per-vertex weights: x the face lit near flat, y the neck in shade (style permitting)
-        face = np.stack([face_region(character) * self.style.flat_face,
-                         neck_region(character) * self.style.chin_shadow], 1).astype(np.float32)
+        # (the neck only with the rule on: finding its mesh pieces takes ~6-10 ms a character)
+        neck = neck_region(character) if self.style.chin_shadow else np.zeros(character.mesh.num_vertices, np.float32)
+        face = np.stack([face_region(character) * self.style.flat_face, neck], 1).astype(np.float32)
         self._head = face_joint(character) if face.any() else None
         per_vertex_shade = character.mesh.shade_colors is not None
         self.defines = {name: 1 for name, on in (("ALPHA_RULE", self.geometry.alpha_rule), ("SKINNED", self.skin_once),

@@ -85,6 +85,22 @@ def _new(args: argparse.Namespace) -> int:
     return 0
 
 
+def _toon_skin(character) -> str:
+    """What the toon look's skin rules reach (shaders/material.py), one line; '' where the labels do not
+    tell skin apart (the rules are off)."""
+    from conrt.shaders.material import (face_region, neck_region, shade_colors,  # lazy: GL-side module, info only
+                                        skin_shade_colors, skin_told_apart)
+
+    if not skin_told_apart(character):
+        return ""
+    own, skin = shade_colors(character), skin_shade_colors(character)
+    moved = int((own != skin).any(1).sum())
+    shade = (f"skin in the face's MToon shade colour ({moved} skin vertices from their own material's)" if moved
+             else "skin in its materials' MToon shade colours" if (own[:, 3] > 0.5).any() else "skin in the warm tint")
+    return (f"face {int((face_region(character) > 0).sum())} vertices lit near flat, neck "
+            f"{int((neck_region(character) > 0).sum())} in the chin shadow, {shade}")
+
+
 def _info(args: argparse.Namespace) -> int:
     from conrt.characters.gltf_io import load_character  # lazy: a stage (0.1-0.3 s), not at CLI startup
     from conrt.characters.part_labels import PART_LINES_KEY, draws_part_lines  # lazy: with the loader above
@@ -104,6 +120,9 @@ def _info(args: argparse.Namespace) -> int:
     if "part_labels" in c.meta:  # how the loader labelled them (characters/part_labels.py)
         lines = "" if draws_part_lines(c) else "; no part lines in the toon look (inferred labels shade only)"
         print(f"labels     {c.meta['part_labels']}{lines}")
+    toon = _toon_skin(c)
+    if toon:
+        print(f"toon skin  {toon}")
     tex = m.material.base_color_texture
     print(f"material   factor {np.round(m.material.base_color_factor, 3).tolist()}, "
           f"texture {'%dx%d' % tex.shape[1::-1] if tex is not None else 'none'}, "

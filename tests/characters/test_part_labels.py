@@ -137,3 +137,64 @@ def test_inferred_labels_shade_godette_but_draw_no_part_lines(gl_ctx, godette):
     np.testing.assert_array_equal(gbuf1, gbuf0)
     assert not gbuf1[..., 1].any() and (godette.mesh.parts != Part.SKIN).any()
     assert (np.abs(rgba1.astype(int) - rgba0).max(-1) > 0).sum() > 20  # the face lit flat now
+
+
+def test_godettes_whole_neck_tube_takes_the_chin_shadow(godette):
+    """Her neck is a six-sided tube of two rings: the bottom one skinned to the neck joint, the top one
+    inside her head and skinned to it (so in the face region). Before session 14 the chin rule took the
+    bottom ring only (7 vertices) and the shade stopped half-way up the tube, the rest lit flat with the
+    face; now the tube is one piece (shaders/material.py neck_pieces): both rings, nothing else."""
+    from conrt.characters.part_labels import expression_vertices
+
+    neck, face = neck_region(godette) > 0, face_region(godette) > 0
+    bottom = _joint_vertices(godette, "neck_Armature") & (godette.mesh.parts == Part.SKIN)
+    assert bottom.sum() == 7 and neck[bottom].all()
+    assert (neck & face).sum() == 7 and neck.sum() == 14  # the top ring, in her head
+    assert (godette.mesh.parts[neck] == Part.SKIN).all() and not expression_vertices(godette)[neck].any()
+    y = godette.mesh.positions[neck, 1]  # between the chest and the chin (the face's lowest point 0.97 m)
+    assert y.max() < godette.mesh.positions[expression_vertices(godette), 1].min()
+
+
+def test_godettes_skin_shades_in_her_faces_shade_colour(gl_ctx, godette, godette_path):
+    """skin_shade_colors: her Face material's MToon shade colour (a lavender-pink) on all her skin, the
+    body material's (a light blue, for her clothes) no longer on her arms, thighs, ears and neck; her clothes,
+    hair and the materials without one as the file has them. The toon pass takes it unless the style
+    turns it off (ToonStyle.face_shade_on_skin; the fit's look, without_skin_rule): frames differ on a
+    few skin pixels only."""
+    import dataclasses
+
+    from conrt.characters.posing import posed_positions, rest_pose
+    from conrt.shaders import ToonPass, ToonStyle, frame_character
+    from conrt.shaders.material import shade_colors, skin_shade_colors
+    from conrt.shaders.toon_pass import without_skin_rule
+
+    own, skin_shade = shade_colors(godette), skin_shade_colors(godette)
+    skin = godette.mesh.parts == Part.SKIN
+    face_colour = np.unique(own[_material_vertices(godette_path, godette)["Face"]], axis=0)
+    assert face_colour.shape == (1, 4) and face_colour[0, 3] == 1.0
+    assert (skin_shade[skin] == face_colour[0]).all()
+    assert (own[skin & _drawn(godette)] != face_colour[0]).any(1).sum() > 300  # the body's blue before
+    np.testing.assert_array_equal(skin_shade[~skin], own[~skin])
+    assert not without_skin_rule(ToonStyle()).face_shade_on_skin
+    # seen from her right (yaw -60): her right arm's skin turns from the key light (upper left), in shade
+    pose = rest_pose(godette)
+    camera = frame_character(posed_positions(godette, pose), yaw=-60, size=128)
+    frames = []
+    for style in (ToonStyle(), dataclasses.replace(ToonStyle(), face_shade_on_skin=False)):
+        with ToonPass(gl_ctx, 128, 128, style) as toon:
+            toon.set_character(godette)
+            frames.append(toon.run(pose, camera).astype(int))
+    changed = np.abs(frames[0] - frames[1]).max(-1) > 0
+    assert 0 < changed.sum() < 0.05 * (frames[0][..., 3] > 0).sum()
+
+
+def test_character_info_says_what_the_toon_skin_rules_reach(godette, assets_dir):
+    """`conrt character info`'s "toon skin" line: Godette's face region, her neck's tube (14) and the
+    skin vertices that take her face's shade colour (433: arms, hands, thighs, ears, neck on the body's material); no
+    line where the labels do not tell skin apart (the robot)."""
+    from conrt.commands.character import _toon_skin
+
+    line = _toon_skin(godette)
+    assert f"face {int((face_region(godette) > 0).sum())} vertices" in line
+    assert "neck 14 in the chin shadow" in line and "(433 skin vertices from their own material's)" in line
+    assert _toon_skin(load_character(assets_dir / "gltf" / "RobotExpressive.glb")) == ""

@@ -218,18 +218,45 @@ def test_the_neck_under_the_chin_takes_the_shade(gl_ctx, meshes):
 
 
 def test_neck_region_of_a_procedural_character():
-    """neck_region on a procedural character: skin vertices skinned mostly to the neck (and below it),
-    outside the face region; its neck ring and nothing on the head's front, hair or clothes."""
+    """neck_region on a procedural character: its neck is a tube of its own (10 rings): the skin skinned
+    mostly to the neck, and since session 14 the rest of that tube (neck_pieces): its top rings, skinned
+    to the head (in the face region: lit flat with the face before), and its bottom ring on the chest;
+    nothing the expressions move, nothing on the head's front, hair or clothes."""
     from conrt.characters import generate
+    from conrt.characters.part_labels import expression_vertices
     from conrt.shaders.material import face_region, neck_region
 
     c = generate(5)
     neck, face, parts = neck_region(c) > 0, face_region(c), c.mesh.parts
-    assert neck.sum() > 50 and (parts[neck] == Part.SKIN).all() and (face[neck] == 0).all()
+    assert neck.sum() > 50 and (parts[neck] == Part.SKIN).all() and not expression_vertices(c)[neck].any()
     j = c.skeleton.names.index("neck")
-    assert (c.mesh.joints[neck, 0] == j).mean() > 0.5  # mostly the neck joint's own ring
+    assert (c.mesh.joints[neck, 0] == j).mean() >= 0.5  # half on the neck joint (seed 5: 105 of 210, 63 head, 42 chest)
+    top = neck & (face > 0)  # the tube's top, skinned to the head
+    assert 0 < top.sum() < (c.mesh.joints[neck, 0] == j).sum()
+    assert (face[neck & ~top] == 0).all()
     y = c.mesh.positions[neck, 1]
     assert y.min() > c.skeleton.rest_world[c.skeleton.names.index("chest"), 1, 3]  # above the chest joint
+    assert y.max() < c.mesh.positions[face == 1, 1].max()  # below the top of the head
+
+
+def test_a_neck_the_expressions_move_is_only_its_neck_ring():
+    """neck_pieces takes a piece of mesh as the neck only where no expression moves it: with a morph
+    target of an expression on one vertex of the procedural neck's tube (as a face modelled in one piece
+    with the neck), the chin rule keeps to the skin skinned to the neck outside the face region, as
+    before session 14."""
+    from conrt.characters import generate
+    from conrt.characters.part_labels import head_weight
+    from conrt.shaders.material import face_region, neck_region
+
+    c = generate(5)
+    tube = neck_region(c) > 0
+    name, weights = next((n, w) for n, w in c.expressions.items() if (np.asarray(w) > 0).any())
+    morphs = np.array(c.mesh.morph_positions, np.float32)
+    morphs[int(np.argmax(np.asarray(weights) > 0)), np.flatnonzero(tube)[0]] = [0.0, 0.01, 0.0]
+    moved = dataclasses.replace(c, mesh=dataclasses.replace(c.mesh, morph_positions=morphs))
+    ring = (c.mesh.parts == Part.SKIN) & (head_weight(c, c.humanoid["neck"]) >= 0.5) & (face_region(c) == 0)
+    np.testing.assert_array_equal(neck_region(moved) > 0, ring)
+    assert ring.sum() < tube.sum() and (tube | ring).sum() == tube.sum()
 
 
 def test_face_region_of_a_procedural_character():
