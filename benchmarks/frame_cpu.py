@@ -197,7 +197,11 @@ def loop_profile(size: int, frames: int) -> tuple[dict, list]:
             if len(samples) < 4:  # frames for the graph profile
                 job = rt.last_produced
                 views = job.views.arrays() if hasattr(job.views, "arrays") else job.views  # a ViewsRead since s11-band
-                samples.append((job.udp.copy(), views[0].copy(), views[1].copy()))
+                # the target's G-buffer (an inked look's lines, since s13-ink): None where not read
+                gbuf = (job.views.gbuf_columns(0, job.views.width) if hasattr(job.views, "gbuf_columns")
+                        else views[2] if len(views) > 2 else None)
+                samples.append((job.udp.copy(), views[0].copy(), views[1].copy(),
+                                None if gbuf is None else gbuf.copy()))
         wall, cpu, after = time.perf_counter() - t0, time.process_time() - cpu0, thread_sched()
         main_s = time.thread_time() - main0
         parts.__exit__()
@@ -238,7 +242,8 @@ def graph_profile(path: str, samples, ink=None, runs: int = 5) -> dict:
     from conrt.runtime.nn.sheet import prepare_udp
 
     size = samples[0][0].shape[0]
-    feeds = [{"sampled": s[None], "cover": c[None], "udp": prepare_udp(u, size, False)[0]} for u, s, c in samples]
+    feeds = [{"sampled": s[None], "cover": c[None], "udp": prepare_udp(u, size, False)[0],
+              **({} if g is None else {"gbuf": g[None]})} for u, s, c, g in samples]
     with tempfile.TemporaryDirectory() as tmp:
         opts = ort.SessionOptions()
         opts.intra_op_num_threads = 1
@@ -246,8 +251,10 @@ def graph_profile(path: str, samples, ink=None, runs: int = 5) -> dict:
         opts.enable_profiling = True
         opts.profile_file_prefix = str(Path(tmp) / "fusion")
         session = ort.InferenceSession(path, opts, providers=["CPUExecutionProvider"])
-        if ink is not None and "ink" in {i.name for i in session.get_inputs()}:  # older graphs: the look as an input
+        names = {i.name for i in session.get_inputs()}
+        if ink is not None and "ink" in names:  # older graphs: the look as an input
             feeds = [{**f, "ink": ink} for f in feeds]
+        feeds = [{k: v for k, v in f.items() if k in names} for f in feeds]  # a graph without the G-buffer
         for f in feeds:  # warm-up (profiled too: divided out below)
             session.run(None, f)
         cpu0 = time.process_time()
@@ -275,6 +282,10 @@ def banded_profile(model, samples, graph: str, runs: int = 5) -> dict | None:
         from conrt.runtime.backends.gl_lookup_backend import BAND_STEPS, export_finish_onnx, export_views_onnx
     except ImportError:
         return None
+    try:  # the backend's band rule (session 14: one place)
+        from conrt.runtime.backends.gl_lookup_backend import band_grid
+    except ImportError:
+        band_grid = None
     import inspect
 
     import onnxruntime as ort
@@ -283,14 +294,15 @@ def banded_profile(model, samples, graph: str, runs: int = 5) -> dict | None:
 
     size, views = samples[0][0].shape[0], samples[0][1].shape[0]  # udp [H, W, 4], sampled [M, 4, H, W]
     s = model.fusion.score_scale
-    step = max(s, size // BAND_STEPS // s * s)
-    feeds, bands = [], []
-    for u, sm, c in samples:
+    s, step = band_grid(model, size) if band_grid is not None else (s, max(s, size // BAND_STEPS // s * s))
+    feeds, gbufs, bands = [], [], []
+    for u, sm, c, g in samples:
         x = prepare_udp(u, size, False)[0]
         band = band_columns(x[0, 3], c[:, 0], size, s, step)
         if band is None:
             return None
         feeds.append({"sampled": sm[None], "cover": c[None], "udp": x})
+        gbufs.append(None if g is None else g[None])
         bands.append(band)
     opts = ort.SessionOptions()
     opts.intra_op_num_threads = 1
@@ -306,7 +318,7 @@ def banded_profile(model, samples, graph: str, runs: int = 5) -> dict | None:
         parts = {w: ort.InferenceSession(str(export_views_onnx(model, Path(tmp) / f"v{w}.onnx", size, w, views)),
                                          opts, providers=["CPUExecutionProvider"]) for w in widths}
 
-    def run_banded(feed, band):  # as GlLookupBackend._infer_band
+    def run_banded(feed, band, gbuf):  # as GlLookupBackend._infer_band
         cols = slice(band[0], band[0] + band[1])
         part = parts[band[1]]
         outs = {}
@@ -314,6 +326,9 @@ def banded_profile(model, samples, graph: str, runs: int = 5) -> dict | None:
         if on_band:
             outs = {o.name: x for o, x in zip(part.get_outputs(), got)}
             outs["first"] = np.array([band[0]], np.int64)
+            if gbuf is not None:  # the target's G-buffer on the band (the finish's lines, since s13-ink)
+                outs["gbuf"] = np.ascontiguousarray(gbuf[..., cols])
+            outs = {i.name: outs[i.name] for i in finish[band[1]].get_inputs()}
             rgba = np.zeros((1, 4, size, size), np.float32)
             rgba[..., cols] = finish[band[1]].run(None, outs)[0]
             return rgba
@@ -325,14 +340,16 @@ def banded_profile(model, samples, graph: str, runs: int = 5) -> dict | None:
 
     # as the runtime delivers the frames: times the target's alpha (off the band a finish on the
     # band draws nothing, the whole graph the refinement's stray paint off the target)
-    diff = max(float(np.abs((run_banded(f, b) - whole.run(None, f)[0]) * f["udp"][:, 3:4]).max())
-               for f, b in zip(feeds, bands))
+    names = {i.name for i in whole.get_inputs()}
+    wholes = [{**f, "gbuf": g} if "gbuf" in names else f for f, g in zip(feeds, gbufs)]
+    diff = max(float(np.abs((run_banded(f, b, g) - whole.run(None, w)[0]) * f["udp"][:, 3:4]).max())
+               for f, w, g, b in zip(feeds, wholes, gbufs, bands))
     cpu = {"whole": [], "banded": []}
     for _ in range(runs):
         for name in ("whole", "banded"):
             t = time.process_time()
-            for f, b in zip(feeds, bands):
-                whole.run(None, f) if name == "whole" else run_banded(f, b)
+            for f, w, g, b in zip(feeds, wholes, gbufs, bands):
+                whole.run(None, w) if name == "whole" else run_banded(f, b, g)
             cpu[name].append((time.process_time() - t) / len(feeds) * 1e3)
     import statistics
     med = {k: round(statistics.median(v), 2) for k, v in cpu.items()}

@@ -33,54 +33,57 @@ def _ab(a: float, b: float, digits: int) -> str:
     return f"{a:.{digits}f} → {b:.{digits}f}"
 
 
+def _cells(runs: tuple[dict, dict], row, fields) -> str:
+    """The table cells 'before → after' of one row, ``row(run)`` the row's results in a run, for
+    each (key, digits) of ``fields``: the one loop every table below makes."""
+    a, b = (row(r) for r in runs)
+    return " | ".join(_ab(a[key], b[key], digits) for key, digits in fields)
+
+
 def sheet_table() -> str:
-    before, after = _load("sheet_poses")
+    runs = _load("sheet_poses")
     lines = ["| look | sheet | views | shading | L1 before → after | × flat before → after | "
              "face SSIM before → after | SSIM before → after |", "|---|---|---|---|---|---|---|---|"]
     for style in ("toon", "no-outline"):
         for choice in ("clip", "turnaround"):
             for views in ("n=1", "n=4"):
                 for row in SHEET_ROWS:
-                    a, b = (r["styles"][style][choice][row][views] for r in (before, after))
+                    cells = _cells(runs, lambda r: r["styles"][style][choice][row][views],
+                                   (("l1", 4), ("l1_vs_flat", 3), ("face_ssim", 3), ("ssim", 4)))
                     name = f"**{row}**" if row == "default" else row
-                    lines.append(f"| {style} | {choice} | {views} | {name} | {_ab(a['l1'], b['l1'], 4)} | "
-                                 f"{_ab(a['l1_vs_flat'], b['l1_vs_flat'], 3)} | {_ab(a['face_ssim'], b['face_ssim'], 3)} | "
-                                 f"{_ab(a['ssim'], b['ssim'], 4)} |")
+                    lines.append(f"| {style} | {choice} | {views} | {name} | {cells} |")
     return "\n".join(lines)
 
 
 def faces_table() -> str:
     """Inside the head boxes at n = --face-views: each row's mean |error|, and the lighting part of the
     error (no-outline minus unlit: what the shading adds to the face's error)."""
-    before, after = _load("sheet_poses")
+    runs = _load("sheet_poses")
     lines = ["| sheet | shading | toon face L1 before → after | no-outline face L1 before → after | "
              "lighting part (no-outline − unlit) before → after |", "|---|---|---|---|---|"]
     for choice in ("clip", "turnaround"):
         for row in ("plain exact lookup", "default"):
-            cells = []
-            for style in ("toon", "no-outline"):
-                cells.append(_ab(*(r["faces"][style][choice][row]["face_l1"] for r in (before, after)), 4))
-            light = [r["faces"]["no-outline"][choice][row]["face_l1"] - r["faces"]["unlit"][choice][row]["face_l1"]
-                     for r in (before, after)]
-            lines.append(f"| {choice} | {row} | {cells[0]} | {cells[1]} | {_ab(*light, 4)} |")
+            faces = [_cells(runs, lambda r: r["faces"][style][choice][row], (("face_l1", 4),))
+                     for style in ("toon", "no-outline")]
+            light = _cells(runs, lambda r: {"face_l1": r["faces"]["no-outline"][choice][row]["face_l1"]
+                                            - r["faces"]["unlit"][choice][row]["face_l1"]}, (("face_l1", 4),))
+            lines.append(f"| {choice} | {row} | {faces[0]} | {faces[1]} | {light} |")
     return "\n".join(lines)
 
 
 def demo_and_godette_table() -> str:
     lines = ["| frames | shading | L1 before → after | × flat before → after | face SSIM before → after |",
              "|---|---|---|---|---|"]
-    before, after = _load("demo")
+    runs = _load("demo")
     for row in ("flat", "plain", "now"):
-        a, b = (r["demo"]["256"]["rows"][row] for r in (before, after))
         name = {"plain": "plain exact lookup", "now": "**default**"}.get(row, row)
-        lines.append(f"| demo (sample, 5 walk frames, 256²) | {name} | {_ab(a['l1'], b['l1'], 4)} | "
-                     f"{_ab(a['l1_vs_flat'], b['l1_vs_flat'], 3)} | – |")
-    before, after = _load("godette")
+        cells = _cells(runs, lambda r: r["demo"]["256"]["rows"][row], (("l1", 4), ("l1_vs_flat", 3)))
+        lines.append(f"| demo (sample, 5 walk frames, 256²) | {name} | {cells} | – |")
+    runs = _load("godette")
     for row in ("flat", "plain exact", "exact"):
-        a, b = (r["rows"]["toon"]["256"][row] for r in (before, after))
         name = {"exact": "**default**", "plain exact": "plain exact lookup"}.get(row, row)
-        lines.append(f"| Godette toon (12 frames, 256²) | {name} | {_ab(a['l1'], b['l1'], 4)} | "
-                     f"{_ab(a['l1_vs_flat'], b['l1_vs_flat'], 3)} | {_ab(a['face_ssim'], b['face_ssim'], 3)} |")
+        cells = _cells(runs, lambda r: r["rows"]["toon"]["256"][row], (("l1", 4), ("l1_vs_flat", 3), ("face_ssim", 3)))
+        lines.append(f"| Godette toon (12 frames, 256²) | {name} | {cells} |")
     return "\n".join(lines)
 
 

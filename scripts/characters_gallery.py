@@ -16,6 +16,7 @@ from PIL import Image
 from conrt.characters import generate
 from conrt.characters.posing import pose_from_rotations, posed_positions, rotation_matrix
 from conrt.shaders import ToonPass, create_context, frame_character
+from picture_grid import over_grey  # scripts/ is on sys.path when run as a script
 
 ROOT = Path(__file__).resolve().parents[1]
 SEEDS = [5, 1, 2, 7, 8, 13, 16, 21]
@@ -29,9 +30,7 @@ def draw(seed: int, toon: ToonPass) -> np.ndarray:
     pose = pose_from_rotations(c.skeleton, {"leftUpperArm": rotation_matrix([0, 0, 1], -1.2),
                                             "rightUpperArm": rotation_matrix([0, 0, 1], 1.2)})
     toon.set_character(c)
-    rgba = toon.run(pose, frame_character(posed_positions(c, pose), yaw=20, size=SIZE)).astype(np.float32) / 255
-    rgb = rgba[..., :3] * rgba[..., 3:] + BACKGROUND / 255 * (1 - rgba[..., 3:])
-    return (rgb * 255 + 0.5).astype(np.uint8)
+    return over_grey(toon.run(pose, frame_character(posed_positions(c, pose), yaw=20, size=SIZE)), BACKGROUND)
 
 
 def main(argv=None) -> int:

@@ -20,6 +20,7 @@ from conrt.characters import generate
 from conrt.characters.posing import pose_from_rotations, posed_positions, rotation_matrix
 from conrt.shaders import ToonPass, create_context, frame_character
 from conrt.shaders.toon_pass import STYLE_NAMES, named_style
+from picture_grid import over_grey  # scripts/ is on sys.path when run as a script
 
 ROOT = Path(__file__).resolve().parents[1]
 SIZE, BACKGROUND, GAP = 256, 224, 2
@@ -40,9 +41,7 @@ def main(argv=None) -> int:
     for name in STYLE_NAMES:
         with ToonPass(ctx, SIZE, SIZE, named_style(name, SIZE), antialias=3) as toon:
             toon.set_character(c)
-            rgba = toon.run(pose, camera).astype(np.float32) / 255
-        rgb = (rgba[..., :3] * rgba[..., 3:] + BACKGROUND / 255 * (1 - rgba[..., 3:])) * 255 + 0.5
-        rgb = rgb.astype(np.uint8)
+            rgb = over_grey(toon.run(pose, camera), BACKGROUND)
         face = np.repeat(np.repeat(rgb[FACE], 2, 0), 2, 1)
         columns.append(np.concatenate([rgb[BODY], face], 0))
     gap = np.full((columns[0].shape[0], GAP, 3), 255, np.uint8)

@@ -26,6 +26,7 @@ from conrt.physics.world import PhysicsWorld
 from conrt.shaders import ToonPass, create_context, frame_character, project
 from conrt.shaders.camera import sheet_view_camera
 from conrt.types import Part
+from picture_grid import labelled_rows, over_grey  # scripts/ is on sys.path when run as a script
 
 ROOT = Path(__file__).resolve().parents[1]
 GODETTE = ROOT / "tests" / "fixtures" / "assets" / "gltf" / "Godette_vrm_v4.vrm"
@@ -44,10 +45,8 @@ def head_crop(character, pose, camera, rgba: np.ndarray) -> np.ndarray:
     lo, hi = px.min(0), px.max(0)
     half = int(np.ceil(0.6 * (hi - lo).max()))
     cx, cy = np.round((lo + hi) / 2).astype(int)
-    pad = np.pad(rgba.astype(np.float32) / 255, ((half, half), (half, half), (0, 0)))
-    box = pad[cy:cy + 2 * half, cx:cx + 2 * half]
-    rgb = box[..., :3] * box[..., 3:] + BACKGROUND / 255 * (1 - box[..., 3:])
-    return np.asarray(Image.fromarray((rgb * 255 + 0.5).astype(np.uint8)).resize((CROP, CROP), Image.NEAREST))
+    box = np.pad(rgba, ((half, half), (half, half), (0, 0)))[cy:cy + 2 * half, cx:cx + 2 * half]
+    return np.asarray(Image.fromarray(over_grey(box, BACKGROUND)).resize((CROP, CROP), Image.NEAREST))
 
 
 def shots(character) -> list:
@@ -81,12 +80,10 @@ def main(argv=None) -> int:
             toon.set_character(character)
             crops = [head_crop(character, pose, cam, toon.run(pose, cam)) for pose, cam in views]
             rows.append(np.concatenate(crops, 1))
-    label = np.full((2 * CROP, LABEL, 3), BACKGROUND, np.uint8)
-    image = Image.fromarray(np.concatenate([label, np.concatenate(rows, 0)], 1))
-    draw = ImageDraw.Draw(image)
-    for i, text in enumerate(("before\n(SKIN all\nover)", "now\n(labels from\nthe face's\ncolour)")):
-        draw.text((6, i * CROP + CROP // 2 - 24), text, fill=(40, 40, 40))
-    draw.line([(LABEL + VIEWS * CROP, 0), (LABEL + VIEWS * CROP, 2 * CROP)], fill=(90, 90, 90), width=2)
+    image = labelled_rows(rows, ["before\n(SKIN all\nover)", "now\n(labels from\nthe face's\ncolour)"],
+                          BACKGROUND, LABEL, 24)
+    x = LABEL + VIEWS * CROP  # between the sheet's views and the target frames
+    ImageDraw.Draw(image).line([(x, 0), (x, 2 * CROP)], fill=(90, 90, 90), width=2)
     image.save(args.output, optimize=True)
     print(f"wrote {args.output}")
     return 0

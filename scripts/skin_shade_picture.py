@@ -13,13 +13,13 @@ import argparse
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, ImageDraw
 
 from conrt.characters import generate
 from conrt.characters.posing import pose_from_rotations, posed_positions, rotation_matrix
 from conrt.shaders import ToonPass, ToonStyle, create_context, frame_character
 from conrt.shaders.toon_pass import without_skin_rule
 from conrt.types import Part
+from picture_grid import labelled_rows, over_grey  # scripts/ is on sys.path when run as a script
 
 ROOT = Path(__file__).resolve().parents[1]
 SEEDS = [5, 7, 13]
@@ -36,9 +36,7 @@ def head_tile(character, pose, yaw: float, toon: ToonPass) -> np.ndarray:
     head = character.skeleton.names.index("head")
     top = np.asarray(pose.joint_world[head])[1, 3]
     keep = (pts[:, 1] > top - 0.02) & np.isin(character.mesh.parts, [Part.SKIN, Part.HAIR])
-    rgba = toon.run(pose, frame_character(pts[keep], yaw=yaw, size=SIZE, margin=0.04)).astype(np.float32) / 255
-    rgb = rgba[..., :3] * rgba[..., 3:] + BACKGROUND / 255 * (1 - rgba[..., 3:])
-    return (rgb * 255 + 0.5).astype(np.uint8)
+    return over_grey(toon.run(pose, frame_character(pts[keep], yaw=yaw, size=SIZE, margin=0.04)), BACKGROUND)
 
 
 def main(argv=None) -> int:
@@ -58,12 +56,7 @@ def main(argv=None) -> int:
             tiles += [head_tile(c, pose, yaw, toon) for yaw in YAWS]
         toon.release()
         rows.append(np.concatenate(tiles, 1))
-    label = np.full((2 * SIZE, LABEL, 3), BACKGROUND, np.uint8)
-    image = Image.fromarray(np.concatenate([label, np.concatenate(rows, 0)], 1))
-    draw = ImageDraw.Draw(image)
-    for i, text in enumerate(("before\n(session 11)", "now")):
-        draw.text((6, i * SIZE + SIZE // 2 - 10), text, fill=(40, 40, 40))
-    image.save(args.output)
+    labelled_rows(rows, ["before\n(session 11)", "now"], BACKGROUND, LABEL, 10).save(args.output)
     print(f"wrote {args.output}")
     return 0
 

@@ -253,7 +253,7 @@ def _run_window(args) -> int:
     import moderngl  # lazy: moderngl, not at CLI startup
 
     from conrt.physics.clips import list_clips  # lazy: a stage (0.1-0.3 s), not at CLI startup
-    from conrt.runtime.app.frame_loop import over_background, udp_preview  # lazy: torch, not at CLI startup
+    from conrt.runtime.app import frame_loop  # lazy: torch, not at CLI startup
     from conrt.shaders import create_context, release_context  # lazy: moderngl, not at CLI startup
 
     from conrt.runtime.nn.checkpoint import resolve_model  # lazy: torch, not at CLI startup
@@ -342,10 +342,9 @@ def _run_window(args) -> int:
             live = rt.last_produced
             if controls.show_reference and live is not None:
                 half = panel // 2
-                toon = live.toon.astype(np.float32) / 255.0
-                column = [_fit(over_background(udp_preview(live.udp).astype(np.float32) / 255.0, _BACKGROUND), half),
-                          _fit(over_background(np.concatenate([toon[..., :3] * toon[..., 3:], toon[..., 3:]], -1),
-                                               _BACKGROUND), half)]
+                udp_rgba = frame_loop.udp_preview(live.udp).astype(np.float32) / 255.0
+                column = [_fit(frame_loop.over_background(udp_rgba, _BACKGROUND), half),
+                          _fit(frame_loop.straight_over_background(live.toon, _BACKGROUND), half)]
                 panels.append(np.concatenate(column, 0))
             img = np.ascontiguousarray(np.concatenate(panels, 1)[::-1])  # GL rows go bottom-up
             h, w = img.shape[:2]

@@ -1157,6 +1157,14 @@ def over_background(rgba: np.ndarray, background=(1.0, 1.0, 1.0)) -> np.ndarray:
     return (np.clip(rgb, 0, 1) * 255 + 0.5).astype(np.uint8)
 
 
+def straight_over_background(rgba: np.ndarray, background=(1.0, 1.0, 1.0)) -> np.ndarray:
+    """[H, W, 4] straight-alpha RGBA (u8 as the toon pass and PNG files hold it, or f32 in [0, 1]) ->
+    [H, W, 3] u8 composited over a flat colour: ``over_background`` of it premultiplied."""
+    x = np.asarray(rgba)
+    x = x.astype(np.float32) / 255 if x.dtype == np.uint8 else x.astype(np.float32, copy=False)
+    return over_background(np.concatenate([x[..., :3] * x[..., 3:], x[..., 3:]], -1), background)
+
+
 def udp_preview(udp: np.ndarray) -> np.ndarray:
     """[H, W, 4] f32 UDP -> [H, W, 4] u8 straight RGBA picture of it."""
     return (np.clip(udp, 0, 1) * 255 + 0.5).astype(np.uint8)

@@ -69,6 +69,14 @@ BAND_STEPS = 32
 BAND_SESSIONS = 4
 
 
+def band_grid(model, size: int) -> tuple[int, int]:
+    """(grid, step) of the banded fusion's bands at frame side ``size``: a band starts on ``grid``
+    (the scores' pooling grid, the refinement's and the fill's half size) and is a multiple of
+    ``step`` wide (1/``BAND_STEPS`` of the frame, on the grid): ``fusion_graph.band_of_columns``'s."""
+    grid = math.lcm(model.fusion.score_scale, model.fusion.refine_scale, 2)
+    return grid, max(grid, size // BAND_STEPS // grid * grid)
+
+
 def default_threads() -> int:
     """Intra-op threads for the fusion graph when none are given: half the
     cores, at least one. The frame loop's physics and rasterizer (llvmpipe's
@@ -410,9 +418,7 @@ class GlLookupBackend(Backend):
         cover [1, M, 1, H, w]) and the target's G-buffer (gbuf [1, 2, H, w], the finish's lines) on
         those columns, C-contiguous."""
         size = self.cache.size
-        # the band starts on the scores' pooling grid, the refinement's and the fill's half size
-        grid = math.lcm(self.model.fusion.score_scale, self.model.fusion.refine_scale, 2)
-        step = max(grid, size // BAND_STEPS // grid * grid)
+        grid, step = band_grid(self.model, size)
         band = band_of_columns((udp[0, 3] > 0).any(0) | covered, size, grid, step)
         sessions = None if band is None else self._band_session(band[1], step)
         if sessions is None:
@@ -426,7 +432,12 @@ class GlLookupBackend(Backend):
         handover = dict(zip(names, views.run(names, part)))
         handover[FINISH_GBUF[0]] = gbuf
         handover["first"] = np.array([first], np.int64)
-        rgba = np.zeros((1, 4, size, size), np.float32)
+        # the frame laid out as ``finish_frame`` hands it on ([H, W, 4]), the band pasted through its
+        # [1, 4, H, W] view: a transpose of the band's columns only, where a zeroed [1, 4, H, W] frame
+        # cost finish_frame a transpose of the whole frame (256²: 0.45 -> 0.30 ms with the clip's
+        # multiply, 512²: 3.8 -> 1.6 ms; docs/runtime.md "Session 14")
+        frame = np.zeros((size, size, 4), np.float32)
+        rgba = frame.transpose(2, 0, 1)[None]
         rgba[..., cols] = finish.run(["rgba"], handover)[0]
         return rgba
 

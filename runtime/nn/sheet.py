@@ -384,9 +384,15 @@ def prepare_udp(udp, size: int, official: bool) -> tuple[np.ndarray, off.Crop | 
 
 
 def finish_frame(rgba: np.ndarray, crop: off.Crop | None) -> np.ndarray:
-    """(1,4,S,S) network output -> (H,W,4) premultiplied RGBA in the UDP frame's size."""
-    img = np.ascontiguousarray(rgba[0].transpose(1, 2, 0))
-    return img if crop is None else off.paste_back(img, crop)
+    """(1,4,S,S) network output -> (H,W,4) premultiplied RGBA in the UDP frame's size, an array of
+    its own (the frame loop scales it in place). An output that is a [1, 4, S, S] view of an
+    [S, S, 4] frame (gl-lookup's band, pasted into one) is handed on as that frame: no copy."""
+    img = rgba[0].transpose(1, 2, 0)
+    frame = img.base
+    if not (img.flags.c_contiguous and isinstance(frame, np.ndarray) and frame.flags.owndata
+            and frame.flags.c_contiguous and frame.shape == img.shape and frame.dtype == img.dtype):
+        frame = np.ascontiguousarray(img)  # a copy: the usual [1, 4, S, S] array
+    return frame if crop is None else off.paste_back(frame, crop)
 
 
 # ---------------------------------------------------------------------------

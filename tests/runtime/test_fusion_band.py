@@ -183,6 +183,8 @@ def test_the_band_from_the_read_back_is_the_whole_graph(runtime_frames, box_read
         for a, b in zip(want, got):
             assert np.array_equal(a, b), np.abs(a - b).max()
             assert a[..., 3].max() > 0.5
+            # the band pasted into the frame as it is handed on (session 14): an array of its own
+            assert b.flags.owndata and b.flags.c_contiguous and b.shape == (SIZE, SIZE, 4)
 
 
 def test_band_graphs_beyond_the_kept_number_close_the_least_recently_used(runtime_frames, monkeypatch):

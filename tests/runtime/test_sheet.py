@@ -118,6 +118,23 @@ def test_odd_sizes_are_cropped_and_pasted_back(xs, official):
     assert np.all(out[~inside] == 0) and out[inside][..., 3].max() > 0
 
 
+def test_finish_frame_hands_on_an_array_of_its_own():
+    """``finish_frame``: a [1, 4, S, S] output -> its [S, S, 4] transpose, an array of its own (the
+    frame loop scales it in place); one that is a view of an [S, S, 4] frame (gl-lookup pastes its
+    band into one, session 14) -> that frame itself, no copy; a view of anything else -> a copy."""
+    rng = np.random.default_rng(0)
+    plain = rng.random((1, 4, 6, 6), dtype=np.float32)
+    got = sh.finish_frame(plain, None)
+    assert got.flags.owndata and got.flags.c_contiguous and not np.shares_memory(got, plain)
+    np.testing.assert_array_equal(got, plain[0].transpose(1, 2, 0))
+    frame = rng.random((6, 6, 4), dtype=np.float32)
+    assert sh.finish_frame(frame.transpose(2, 0, 1)[None], None) is frame
+    bigger = rng.random((6, 7, 4), dtype=np.float32)  # a view of part of a frame: not that frame
+    got = sh.finish_frame(bigger[:, :6].transpose(2, 0, 1)[None], None)
+    assert got.flags.owndata and not np.shares_memory(got, bigger)
+    np.testing.assert_array_equal(got, bigger[:, :6])
+
+
 def test_crop_helpers_roundtrip():
     img = np.zeros((50, 80, 1), np.float32)
     img[10:30, 20:60] = 1  # bbox 20 x 40 -> square side 40, centred, sticks out above

@@ -41,3 +41,23 @@ def test_a_non_contiguous_float64_frame():
     rng = np.random.default_rng(6)
     x = rng.random((20, 30, 4))[:, ::2]  # float64, strided
     np.testing.assert_array_equal(to_straight_u8(x), _plain(x))
+
+
+def test_straight_over_background_is_the_pictures_compositing():
+    """``straight_over_background`` (the docs' picture scripts, the demo's toon column): straight u8
+    RGBA over a grey, the bytes of the formula the scripts wrote by hand before session 14
+    (``colour * alpha + grey * (1 - alpha)`` in float32, rounded); f32 input in [0, 1] the same."""
+    from conrt.runtime.app.frame_loop import straight_over_background
+
+    rng = np.random.default_rng(7)
+    rgba = rng.integers(0, 256, (23, 31, 4), dtype=np.uint8)
+    rgba[:3, :, 3] = 0  # background: the grey
+    rgba[3:6, :, 3] = 255  # opaque: the colour
+    grey = 236
+    x = rgba.astype(np.float32) / 255
+    by_hand = ((x[..., :3] * x[..., 3:] + grey / 255 * (1 - x[..., 3:])) * 255 + 0.5).astype(np.uint8)
+    got = straight_over_background(rgba, (grey / 255,) * 3)
+    assert got.dtype == np.uint8 and got.shape == (23, 31, 3)
+    np.testing.assert_array_equal(got, by_hand)
+    assert (got[:3] == grey).all() and np.array_equal(got[3:6], rgba[3:6, :, :3])
+    np.testing.assert_array_equal(straight_over_background(x, (grey / 255,) * 3), by_hand)
