@@ -75,7 +75,8 @@ def main() -> int:
                 fit_true = fitter.fit(img, spec, label)
             own, own_p, own_cost = true_pose_fit(fitter, img, pose, true_yaw)
             row = {"view": spec, "label": label, "true_yaw": round(true_yaw, 2),
-                   "coarse_grid": grid, "coarse_candidates": cands, "pose_candidates": fitter.pose_candidates,
+                   "coarse_grid": grid, "coarse_candidates": cands,
+                   "front_pose_candidates": fitter.front_pose_candidates,
                    "rough_from_true_yaw": from_true,
                    "fit": {"yaw": round(fit.params.yaw, 2), "fine_cost": fine_cost(fit.params),
                            "udp_error": round(udp_error(fit.udp, true, img)["udp_error"], 4)},
