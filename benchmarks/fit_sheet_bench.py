@@ -346,7 +346,7 @@ def bench(sheets: int, seed: int, picture: Path | None, shading: bool = True, jo
           recoloured: bool = False, palette: str | None = None, joint_min_gain: float | None = None,
           first_sheet: int = 0, true_pose_yaw_offsets=(), start_at_true_yaw: bool = False,
           limb_starts=None, yaw_line: float | None = None, drawing_look: str | None = None,
-          fitter_look: str | None = None, front_pose_candidates: int | None = None, sheet_turns=None) -> dict:
+          fitter_look: str | None = None, front_pose_candidates: int | None = None) -> dict:
     """Per mode (``per_view``: each drawing its own pose, the issue's
     benchmark; ``turnaround``: one pose per sheet, shared by its 4 views) and
     per method (``separate``: ``conrt fit-sheet``; ``joint``: ``conrt
@@ -364,7 +364,7 @@ def bench(sheets: int, seed: int, picture: Path | None, shading: bool = True, jo
     from conrt.runtime.app.session import fit_sheet_udps
     from conrt.runtime.app.sheet_fit import (COLOUR_WEIGHT, JOINT_FINE_LEVELS, JOINT_MIN_GAIN, JOINT_PART_WEIGHT,
                                              PALETTE, PART_WEIGHT, SEPARATE_LIMB_STARTS,
-                                             FIT_LOOK, JOINT_YAW_LINE_DEG, FRONT_POSE_CANDIDATES, SHEET_TURNS_DEG,
+                                             FIT_LOOK, JOINT_YAW_LINE_DEG, FRONT_POSE_CANDIDATES,
                                              FitParams, SheetFitter, downsample_drawing, fit_picture,
                                              prepare_drawing)
     from conrt.shaders import ToonPass, UdpPass, create_context, frame_character, release_context
@@ -388,13 +388,11 @@ def bench(sheets: int, seed: int, picture: Path | None, shading: bool = True, jo
     fitter_look = FIT_LOOK if fitter_look is None else fitter_look
     drawing_look = FIT_LOOK if drawing_look is None else drawing_look
     front_pose_candidates = FRONT_POSE_CANDIDATES if front_pose_candidates is None else front_pose_candidates
-    sheet_turns = SHEET_TURNS_DEG if sheet_turns is None else tuple(sheet_turns)
     try:
         with SheetFitter(ctx, character, 256, part_weight=part_weight, colour_weight=colour_weight,
                          joint_part_weight=joint_part_weight, joint_fine_levels=joint_fine_levels,
                          palette=palette, joint_min_gain=joint_min_gain, limb_starts=limb_starts,
-                         joint_yaw_line=yaw_line, look=fitter_look, front_pose_candidates=front_pose_candidates,
-                         sheet_turns=sheet_turns) as fitter, \
+                         joint_yaw_line=yaw_line, look=fitter_look, front_pose_candidates=front_pose_candidates) as fitter, \
                 ToonPass(ctx, 256, 256) as toon, \
                 UdpPass(ctx, 256, 256) as udp_pass:
             toon.set_character(character)
@@ -542,7 +540,6 @@ def bench(sheets: int, seed: int, picture: Path | None, shading: bool = True, jo
         "joint_fine_levels": joint_fine_levels, "joint_min_gain": joint_min_gain,
         "limb_starts": list(limb_starts), "yaw_line_deg": yaw_line, "drawing_look": drawing_look,
         "fitter_look": fitter_look, "front_pose_candidates": front_pose_candidates,
-        "sheet_turns_deg": list(sheet_turns),
         "start_at_true_yaw": start_at_true_yaw,
         "colour_weight": colour_weight, "sheets": sheets, "views_per_sheet": len(LABELS),
         "labels": list(LABELS),
@@ -607,9 +604,6 @@ def main() -> int:
     ap.add_argument("--front-pose-candidates", type=int, default=None, choices=(1, 2, 3),
                     help="coarse candidates the separate fit's pose search starts from on front views "
                          "(default: FRONT_POSE_CANDIDATES; other views: POSE_CANDIDATES)")
-    ap.add_argument("--sheet-turns", default=None,
-                    help="the joint fit's whole-sheet turns tried as starts, degrees, comma separated "
-                         "(default: SHEET_TURNS_DEG; '' none)")
     args = ap.parse_args()
     modes = tuple(m.strip() for m in args.modes.split(",") if m.strip())
     if not modes or set(modes) - {"per_view", "turnaround"}:
@@ -623,9 +617,7 @@ def main() -> int:
                    args.start_at_true_yaw,
                    None if args.limb_starts is None else
                    tuple(n.strip() for n in args.limb_starts.split(",") if n.strip()),
-                   args.yaw_line, args.drawing_look, args.fitter_look, args.front_pose_candidates,
-                   None if args.sheet_turns is None else
-                   tuple(float(t) for t in args.sheet_turns.split(",") if t.strip()))
+                   args.yaw_line, args.drawing_look, args.fitter_look, args.front_pose_candidates)
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(result, indent=1))
     print(json.dumps({mode: {method: {"summary": r["summary"], "shading_l1": r.get("shading_l1")}

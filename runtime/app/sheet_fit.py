@@ -164,12 +164,10 @@ JOINT_LIMB_STARTS = {
 # session 13 (docs/fit_sheet.md): 16 turnaround views 0.0140 -> 0.0137 UDP error (6 better, 2 worse), +2-3 %
 # renders; the same line per view at the end of the separate fit (the pose held) moved none of 7 views.
 JOINT_YAW_LINE_DEG = 2.0
-# The whole sheet turned as a start (``sheet_turns``, after ``joint_legs``): every view's yaw moved by each of
-# these degrees together, then the shared pose and every camera searched (8 degree steps), as the fit itself
-# is searched again alike; the lowest kept when clearly better (LEG_SWAP_MARGIN). The joint fit's yaws end
-# 3-8 degrees off, each sheet's all one way (session 13), and the yaw line above finds the cost lowest near
-# where the search ended at the fitted pose: a turn with the pose free to follow is what it cannot try.
-SHEET_TURNS_DEG: tuple[float, ...] = ()
+# Measured and not kept (session 14, docs/fit_sheet.md; the code in a8b84ed): the whole sheet turned by +-8
+# degrees as two more starts after ``joint_legs`` (every yaw moved together, pose and cameras searched again
+# at 8 degrees, the fit itself searched alike): 24 turnaround views 0.0137 -> 0.0135 UDP error, the unseen
+# sheets 4-5 0.0149 -> 0.0151, at 1.2-1.35x the renders.
 YAW_LINE_STEPS = 3
 YAW_LINE_CAMERA_STEP = 0.0075  # scale (log) and offset (NDC) steps at each shift: the fine search's last
 # Front views: labels (else the coarse camera's yaw) within this of 0 degrees, the only ones whose separate
@@ -616,7 +614,7 @@ class SheetFitter:
                  joint_fine_levels: int = JOINT_FINE_LEVELS, palette: str = PALETTE,
                  joint_min_gain: float = JOINT_MIN_GAIN, limb_starts=SEPARATE_LIMB_STARTS,
                  joint_yaw_line: float = JOINT_YAW_LINE_DEG, look: str = FIT_LOOK,
-                 front_pose_candidates: int = FRONT_POSE_CANDIDATES, sheet_turns=SHEET_TURNS_DEG):
+                 front_pose_candidates: int = FRONT_POSE_CANDIDATES):
         if size < MIN_DRAWING_PX:
             raise ConfigError(f"--size must be at least {MIN_DRAWING_PX}, got {size}")
         if not 32 <= work <= size:
@@ -648,10 +646,6 @@ class SheetFitter:
             raise ConfigError(f"front views' pose candidates: choose 1, 2 or 3 (of the coarse stage's 3), "
                               f"got {front_pose_candidates}")
         self.front_pose_candidates = int(front_pose_candidates)
-        sheet_turns = tuple(float(t) for t in sheet_turns)
-        if any(not (math.isfinite(t) and 0 < abs(t) <= 30) for t in sheet_turns):
-            raise ConfigError(f"sheet turns: nonzero degrees within +-30, got {list(sheet_turns)}")
-        self.sheet_turns = sheet_turns
         if palette not in PALETTE_MODES:
             raise ConfigError(f"palette {palette!r}: choose one of {', '.join(PALETTE_MODES)}")
         self.palette = palette
@@ -1104,22 +1098,6 @@ class SheetFitter:
             sheet.stage("joint_legs")
             progress("joint_legs")
             trace("joint_legs", [self._view_params(x, nv, k) for k in range(nv)])
-            if self.sheet_turns:  # the whole sheet turned, the pose free to follow (SHEET_TURNS_DEG)
-                x, cost = self._joint_search(split, x, False, steps / 2, free, lo, hi, levels=1)
-                yaws = slice(0, 4 * nv, 4)
-                turned = []
-                for t in self.sheet_turns:
-                    start = x.copy()
-                    start[yaws] = np.clip(x[yaws] + t, lo[yaws], hi[yaws])
-                    turned.append(self._joint_search(split, start, False, steps / 2, free, lo, hi, levels=1))
-                xt, cost_t = min(turned, key=lambda r: r[1][0])
-                log.info("sheet turns %s: cost %.4f, turned %s", list(self.sheet_turns), cost[0],
-                         ", ".join(f"{r[1][0]:.4f}" for r in turned))
-                if cost_t[0] < cost[0] - LEG_SWAP_MARGIN:
-                    x = xt
-                sheet.stage("joint_sheet_turn")
-                progress("joint_sheet_turn")
-                trace("joint_sheet_turn", [self._view_params(x, nv, k) for k in range(nv)])
             x, cost = self._joint_search(split, x, True, steps / 4, free, lo, hi, levels=self.joint_fine_levels)
             sheet.stage("joint_pose_fine")
             progress("joint_pose_fine")

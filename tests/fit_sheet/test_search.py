@@ -65,8 +65,6 @@ def test_the_separate_search_settings_are_checked(gl_ctx, character):
     with pytest.raises(ConfigError, match=r"front views' pose candidates: choose 1, 2 or 3 \(of the coarse "
                                           r"stage's 3\), got 4"):
         SheetFitter(gl_ctx, character, 128, 64, front_pose_candidates=4)
-    with pytest.raises(ConfigError, match=r"sheet turns: nonzero degrees within \+-30, got \[0.0\]"):
-        SheetFitter(gl_ctx, character, 128, 64, sheet_turns=(0,))
 
 
 def test_a_limb_start_turns_the_rigs_legs_on_the_given_camera(gl_ctx, character):
