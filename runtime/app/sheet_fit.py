@@ -167,7 +167,7 @@ JOINT_YAW_LINE_DEG = 2.0
 # Measured and not kept (session 14, docs/fit_sheet.md; the code in a8b84ed): the whole sheet turned by +-8
 # degrees as two more starts after ``joint_legs`` (every yaw moved together, pose and cameras searched again
 # at 8 degrees, the fit itself searched alike): 24 turnaround views 0.0137 -> 0.0135 UDP error, the unseen
-# sheets 4-5 0.0149 -> 0.0151, at 1.2-1.35x the renders.
+# sheets 4-5 0.0149 -> 0.0151, at 1.1-1.35x the renders.
 YAW_LINE_STEPS = 3
 YAW_LINE_CAMERA_STEP = 0.0075  # scale (log) and offset (NDC) steps at each shift: the fine search's last
 # Front views: labels (else the coarse camera's yaw) within this of 0 degrees, the only ones whose separate
