@@ -81,6 +81,50 @@ def _own_pose(character, seed: int):
     return drawing_pose(character, rng, Deviation())
 
 
+@contextlib.contextmanager
+def loaded_procedural(seed: int, size: int = 256):
+    """The benchmark's unseen character (``generate(seed)``, saved as a glTF file and
+    loaded back, as a user's character file is), a GL context and a ``SheetFitter``
+    on it (``size``: the framed drawings' side) -> (character, ctx, fitter); the
+    probes' and pictures' shared setup."""
+    from conrt.characters.gltf_io import load_character, save_character
+    from conrt.characters.procedural import generate
+    from conrt.runtime.app.sheet_fit import SheetFitter
+    from conrt.shaders import create_context, release_context
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / f"char_{seed}.glb"
+        save_character(generate(seed), path)
+        character = load_character(path)
+    ctx = create_context("auto")
+    try:
+        with SheetFitter(ctx, character, size) as fitter:
+            yield character, ctx, fitter
+    finally:
+        release_context(ctx)
+
+
+def bench_view(ctx, character, mode: str, sheet: int, k: int, size: int = 256):
+    """View ``k`` (label ``LABELS[k]``) of the benchmark's sheet ``sheet`` in ``mode``
+    (``per_view``: its own pose, seed 1000 * sheet + k; ``turnaround``: the sheet's
+    pose) as ``bench`` makes it -> (framed drawing, framed true UDP, truth dict, the
+    drawing's pose), the drawing named ``s{sheet}v{k}``."""
+    from conrt.runtime.app.session import fit_sheet_udps
+    from conrt.runtime.app.sheet_fit import prepare_drawing
+    from conrt.training.fit_drawings import Deviation, drawing_pose, make_drawing, make_turnaround
+
+    if mode == "turnaround":
+        drawing, true, truth = make_turnaround(ctx, character, LABELS, sheet)[k]
+        pose = drawing_pose(character, np.random.default_rng(sheet), Deviation())
+    elif mode == "per_view":
+        drawing, true, truth = make_drawing(ctx, character, LABELS[k], 1000 * sheet + k)
+        pose = _own_pose(character, 1000 * sheet + k)
+    else:
+        raise ValueError(f"mode {mode!r}: per_view or turnaround")
+    return (prepare_drawing(drawing, f"s{sheet}v{k}", size), fit_sheet_udps([true], [drawing], size)[0],
+            truth, pose)
+
+
 def true_pose_fit(fitter, drawing, pose, yaw: float, yaw_off: float | None = None):
     """The fit's last step (the rig's UDP, the residual warp: ``SheetFitter._finish``)
     from the rig in the drawing's own pose at its true yaw, the camera's scale and
@@ -302,7 +346,7 @@ def bench(sheets: int, seed: int, picture: Path | None, shading: bool = True, jo
           recoloured: bool = False, palette: str | None = None, joint_min_gain: float | None = None,
           first_sheet: int = 0, true_pose_yaw_offsets=(), start_at_true_yaw: bool = False,
           limb_starts=None, yaw_line: float | None = None, drawing_look: str | None = None,
-          fitter_look: str | None = None) -> dict:
+          fitter_look: str | None = None, front_pose_candidates: int | None = None) -> dict:
     """Per mode (``per_view``: each drawing its own pose, the issue's
     benchmark; ``turnaround``: one pose per sheet, shared by its 4 views) and
     per method (``separate``: ``conrt fit-sheet``; ``joint``: ``conrt
@@ -320,7 +364,7 @@ def bench(sheets: int, seed: int, picture: Path | None, shading: bool = True, jo
     from conrt.runtime.app.session import fit_sheet_udps
     from conrt.runtime.app.sheet_fit import (COLOUR_WEIGHT, JOINT_FINE_LEVELS, JOINT_MIN_GAIN, JOINT_PART_WEIGHT,
                                              PALETTE, PART_WEIGHT, SEPARATE_LIMB_STARTS,
-                                             FIT_LOOK, JOINT_YAW_LINE_DEG,
+                                             FIT_LOOK, JOINT_YAW_LINE_DEG, FRONT_POSE_CANDIDATES,
                                              FitParams, SheetFitter, downsample_drawing, fit_picture,
                                              prepare_drawing)
     from conrt.shaders import ToonPass, UdpPass, create_context, frame_character, release_context
@@ -343,11 +387,12 @@ def bench(sheets: int, seed: int, picture: Path | None, shading: bool = True, jo
     yaw_line = JOINT_YAW_LINE_DEG if yaw_line is None else yaw_line
     fitter_look = FIT_LOOK if fitter_look is None else fitter_look
     drawing_look = FIT_LOOK if drawing_look is None else drawing_look
+    front_pose_candidates = FRONT_POSE_CANDIDATES if front_pose_candidates is None else front_pose_candidates
     try:
         with SheetFitter(ctx, character, 256, part_weight=part_weight, colour_weight=colour_weight,
                          joint_part_weight=joint_part_weight, joint_fine_levels=joint_fine_levels,
                          palette=palette, joint_min_gain=joint_min_gain, limb_starts=limb_starts,
-                         joint_yaw_line=yaw_line, look=fitter_look) as fitter, \
+                         joint_yaw_line=yaw_line, look=fitter_look, front_pose_candidates=front_pose_candidates) as fitter, \
                 ToonPass(ctx, 256, 256) as toon, \
                 UdpPass(ctx, 256, 256) as udp_pass:
             toon.set_character(character)
@@ -494,7 +539,7 @@ def bench(sheets: int, seed: int, picture: Path | None, shading: bool = True, jo
         "recoloured": recoloured, "palette": palette,
         "joint_fine_levels": joint_fine_levels, "joint_min_gain": joint_min_gain,
         "limb_starts": list(limb_starts), "yaw_line_deg": yaw_line, "drawing_look": drawing_look,
-        "fitter_look": fitter_look,
+        "fitter_look": fitter_look, "front_pose_candidates": front_pose_candidates,
         "start_at_true_yaw": start_at_true_yaw,
         "colour_weight": colour_weight, "sheets": sheets, "views_per_sheet": len(LABELS),
         "labels": list(LABELS),
@@ -556,6 +601,9 @@ def main() -> int:
                     help="the toon look the drawings are made in (default: FIT_LOOK of sheet_fit.py)")
     ap.add_argument("--fitter-look", default=None, choices=("toon", "before_skin_rule"),
                     help="the toon look the fitter renders in (default: FIT_LOOK of sheet_fit.py)")
+    ap.add_argument("--front-pose-candidates", type=int, default=None, choices=(1, 2, 3),
+                    help="coarse candidates the separate fit's pose search starts from on front views "
+                         "(default: FRONT_POSE_CANDIDATES; other views: POSE_CANDIDATES)")
     args = ap.parse_args()
     modes = tuple(m.strip() for m in args.modes.split(",") if m.strip())
     if not modes or set(modes) - {"per_view", "turnaround"}:
@@ -569,7 +617,7 @@ def main() -> int:
                    args.start_at_true_yaw,
                    None if args.limb_starts is None else
                    tuple(n.strip() for n in args.limb_starts.split(",") if n.strip()),
-                   args.yaw_line, args.drawing_look, args.fitter_look)
+                   args.yaw_line, args.drawing_look, args.fitter_look, args.front_pose_candidates)
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(result, indent=1))
     print(json.dumps({mode: {method: {"summary": r["summary"], "shading_l1": r.get("shading_l1")}

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -43,54 +42,35 @@ def main() -> int:
 
     from PIL import Image, ImageDraw
 
-    from conrt.characters.gltf_io import load_character, save_character
-    from conrt.characters.procedural import generate
-    from conrt.runtime.app.session import fit_sheet_udps
-    from conrt.runtime.app.sheet_fit import SheetFitter, prepare_drawing
-    from conrt.shaders import create_context, release_context
-    from conrt.training.fit_drawings import Deviation, drawing_pose, make_drawing, make_turnaround, udp_error
-    from fit_sheet_bench import LABELS, _own_pose, true_pose_fit
+    from conrt.training.fit_drawings import udp_error
+    from fit_sheet_bench import LABELS, bench_view, loaded_procedural, true_pose_fit
 
-    with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / "char.glb"
-        save_character(generate(args.seed), path)
-        character = load_character(path)
-    ctx = create_context("auto")
     rows = []
-    try:
-        with SheetFitter(ctx, character, 256) as fitter:
-            if args.mode == "turnaround":
-                made = make_turnaround(ctx, character, LABELS, args.sheet)
-                poses = [drawing_pose(character, np.random.default_rng(args.sheet), Deviation())] * len(LABELS)
-            else:
-                made = [make_drawing(ctx, character, label, 1000 * args.sheet + k) for k, label in enumerate(LABELS)]
-                poses = [_own_pose(character, 1000 * args.sheet + k) for k in range(len(LABELS))]
-            names = [f"s{args.sheet}v{k}" for k in range(len(LABELS))]
-            framed = [prepare_drawing(d, n, 256) for n, (d, _, _) in zip(names, made)]
-            trues = [fit_sheet_udps([t], [d], 256)[0] for d, t, _ in made]
-            if args.method == "joint":
-                fits = fitter.fit_joint(framed, names, list(LABELS), jobs=2)
-            else:
-                fits = [fitter.fit(img, n, label) for img, n, label in zip(framed, names, LABELS)]
-            for img, true, fit, pose, (_, _, truth) in zip(framed, trues, fits, poses, made):
-                floor = true_pose_fit(fitter, img, pose, truth["yaw"])[0]
-                off = true_pose_fit(fitter, img, pose, truth["yaw"], args.yaw_off)[0]
-                fg = (img[..., 3] >= 128) & (true[..., 3] > 0)
-                a = img[..., 3:4].astype(np.float32) / 255.0
-                panels = [img[..., :3].astype(np.float32) * a + 235.0 * (1 - a)]
-                labels = [f"yaw {truth['yaw']:.0f} (label {truth['label_yaw']:.0f})"]
-                for udp, what in ((fit.udp, f"fit, yaw {fit.params.yaw:.0f}"), (floor.udp, "own pose"),
-                                  (off.udp, f"own pose, yaw {args.yaw_off:+g}")):
-                    err = np.linalg.norm(udp[..., :3] - true[..., :3], axis=-1)
-                    panels.append(heat(err, fg, args.scale))
-                    labels.append(f"{what}: {udp_error(udp, true, img)['udp_error']:.4f}")
-                row = Image.fromarray(np.concatenate(panels, 1).clip(0, 255).astype(np.uint8))
-                draw = ImageDraw.Draw(row)
-                for k, text in enumerate(labels):
-                    draw.text((256 * k + 4, 4), text, fill=(0, 0, 0))
-                rows.append(np.asarray(row))
-    finally:
-        release_context(ctx)
+    with loaded_procedural(args.seed) as (character, ctx, fitter):
+        views = [bench_view(ctx, character, args.mode, args.sheet, k) for k in range(len(LABELS))]
+        framed = [img for img, *_ in views]
+        names = [f"s{args.sheet}v{k}" for k in range(len(LABELS))]
+        if args.method == "joint":
+            fits = fitter.fit_joint(framed, names, list(LABELS), jobs=2)
+        else:
+            fits = [fitter.fit(img, n, label) for img, n, label in zip(framed, names, LABELS)]
+        for (img, true, truth, pose), fit in zip(views, fits):
+            floor = true_pose_fit(fitter, img, pose, truth["yaw"])[0]
+            off = true_pose_fit(fitter, img, pose, truth["yaw"], args.yaw_off)[0]
+            fg = (img[..., 3] >= 128) & (true[..., 3] > 0)
+            a = img[..., 3:4].astype(np.float32) / 255.0
+            panels = [img[..., :3].astype(np.float32) * a + 235.0 * (1 - a)]
+            labels = [f"yaw {truth['yaw']:.0f} (label {truth['label_yaw']:.0f})"]
+            for udp, what in ((fit.udp, f"fit, yaw {fit.params.yaw:.0f}"), (floor.udp, "own pose"),
+                              (off.udp, f"own pose, yaw {args.yaw_off:+g}")):
+                err = np.linalg.norm(udp[..., :3] - true[..., :3], axis=-1)
+                panels.append(heat(err, fg, args.scale))
+                labels.append(f"{what}: {udp_error(udp, true, img)['udp_error']:.4f}")
+            row = Image.fromarray(np.concatenate(panels, 1).clip(0, 255).astype(np.uint8))
+            draw = ImageDraw.Draw(row)
+            for k, text in enumerate(labels):
+                draw.text((256 * k + 4, 4), text, fill=(0, 0, 0))
+            rows.append(np.asarray(row))
     args.out.parent.mkdir(parents=True, exist_ok=True)
     Image.fromarray(np.concatenate(rows, 0)).save(args.out, optimize=True)
     print(args.out)

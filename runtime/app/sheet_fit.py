@@ -164,13 +164,23 @@ JOINT_LIMB_STARTS = {
 # session 13 (docs/fit_sheet.md): 16 turnaround views 0.0140 -> 0.0137 UDP error (6 better, 2 worse), +2-3 %
 # renders; the same line per view at the end of the separate fit (the pose held) moved none of 7 views.
 JOINT_YAW_LINE_DEG = 2.0
+# Measured and not kept (session 14, docs/fit_sheet.md; the code in a8b84ed): the whole sheet turned by +-8
+# degrees as two more starts after ``joint_legs`` (every yaw moved together, pose and cameras searched again
+# at 8 degrees, the fit itself searched alike): 24 turnaround views 0.0137 -> 0.0135 UDP error, the unseen
+# sheets 4-5 0.0149 -> 0.0151, at 1.1-1.35x the renders.
 YAW_LINE_STEPS = 3
 YAW_LINE_CAMERA_STEP = 0.0075  # scale (log) and offset (NDC) steps at each shift: the fine search's last
 # Front views: labels (else the coarse camera's yaw) within this of 0 degrees, the only ones whose separate
 # fit takes the limb starts (``front_view``, SEPARATE_LIMB_STARTS).
 FRONT_LABEL_DEG = 30.0
 FINE_WORK = 256  # side of the fine pose sweeps (thin limbs are a pixel or two wide at 128)
-POSE_CANDIDATES = 2  # coarse fits (yaws >= 30 degrees apart) that get a pose search
+POSE_CANDIDATES = 2  # coarse fits (yaws >= 30 degrees apart) that get the separate fit's 128² pose search
+# ... on front views (``front_view``, as the limb starts): every coarse fit (the coarse stage keeps up to 3).
+# Session 14 (docs/fit_sheet.md): with 2 the front view s3v0 ended 34 degrees off (UDP error 0.0348): its
+# coarse candidates at 31, -35 and 2 degrees (the truth -3), the third dropped, though its pose search ends
+# lowest (0.205 against 0.251); 0.0157 with 3. On every view, 3 also sent the back view s4v3 21 degrees off
+# (0.0117 -> 0.0282): from behind the cost ranked a wrong yaw's pose first, as with the limb starts.
+FRONT_POSE_CANDIDATES = 3
 # Weight of the colour-agreement term beside (1 - IoU): 0.25 let mirrored
 # views win (a side view fitted from behind) on synthetic drawings, 1.0 did not.
 COLOUR_WEIGHT = 1.0
@@ -603,7 +613,8 @@ class SheetFitter:
                  joint_part_weight: float = JOINT_PART_WEIGHT,
                  joint_fine_levels: int = JOINT_FINE_LEVELS, palette: str = PALETTE,
                  joint_min_gain: float = JOINT_MIN_GAIN, limb_starts=SEPARATE_LIMB_STARTS,
-                 joint_yaw_line: float = JOINT_YAW_LINE_DEG, look: str = FIT_LOOK):
+                 joint_yaw_line: float = JOINT_YAW_LINE_DEG, look: str = FIT_LOOK,
+                 front_pose_candidates: int = FRONT_POSE_CANDIDATES):
         if size < MIN_DRAWING_PX:
             raise ConfigError(f"--size must be at least {MIN_DRAWING_PX}, got {size}")
         if not 32 <= work <= size:
@@ -631,6 +642,10 @@ class SheetFitter:
         if not (math.isfinite(joint_yaw_line) and 0 <= joint_yaw_line <= 10):
             raise ConfigError(f"the joint yaw line's step must be 0 (off) to 10 degrees, got {joint_yaw_line}")
         self.joint_yaw_line = float(joint_yaw_line)
+        if front_pose_candidates not in (1, 2, 3):
+            raise ConfigError(f"front views' pose candidates: choose 1, 2 or 3 (of the coarse stage's 3), "
+                              f"got {front_pose_candidates}")
+        self.front_pose_candidates = int(front_pose_candidates)
         if palette not in PALETTE_MODES:
             raise ConfigError(f"palette {palette!r}: choose one of {', '.join(PALETTE_MODES)}")
         self.palette = palette
@@ -950,13 +965,14 @@ class SheetFitter:
         if not self._arms:
             free_all[4:6] = False
         steps = np.array([4.0, 0.03, 0.03, 0.03, 16.0, 16.0] + [16.0] * nb)
-        starts = [q for q, *_ in coarse.candidates[:POSE_CANDIDATES]]
+        # front views (the label, else the best coarse camera) get more starts: every coarse candidate
+        # (FRONT_POSE_CANDIDATES) and the limb starts; from the side the two strides are one silhouette with
+        # the legs exchanged, from behind a start won at a wrong yaw (SEPARATE_LIMB_STARTS)
+        facing = label_yaw if label_yaw is not None else coarse.candidates[0][0].yaw
+        n_starts = self.front_pose_candidates if front_view(facing) else POSE_CANDIDATES
+        starts = [q for q, *_ in coarse.candidates[:n_starts]]
         rough = [self._search(q, target, steps, free_all, bounds(q), levels=2) for q in starts]
         p, cost = min(rough, key=lambda c: c[1])[:2]
-        # the limb starts only on front views (the label, else the best coarse camera): from the side the two
-        # strides are one silhouette with the legs exchanged, from behind a start won at a wrong yaw
-        # (SEPARATE_LIMB_STARTS)
-        facing = label_yaw if label_yaw is not None else starts[0].yaw
         limbs = [self._search(q, target, steps, free_all, bounds(q), levels=2)
                  for q in (self._limb_start(starts[0], name, target)
                            for name in (self.limb_starts if front_view(facing) else ()))]

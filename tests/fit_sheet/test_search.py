@@ -62,6 +62,9 @@ def test_the_separate_search_settings_are_checked(gl_ctx, character):
         SheetFitter(gl_ctx, character, 128, 64, limb_starts=("strides",))
     with pytest.raises(ConfigError, match="unknown or repeated"):
         SheetFitter(gl_ctx, character, 128, 64, limb_starts=("stride", "stride"))
+    with pytest.raises(ConfigError, match=r"front views' pose candidates: choose 1, 2 or 3 \(of the coarse "
+                                          r"stage's 3\), got 4"):
+        SheetFitter(gl_ctx, character, 128, 64, front_pose_candidates=4)
 
 
 def test_a_limb_start_turns_the_rigs_legs_on_the_given_camera(gl_ctx, character):
