@@ -11,7 +11,7 @@ own ink (``shaders.sheet_ink.estimate_ink`` per sheet, as the runtime does). The
 code's (a pen wider than 1 px is un-inked at its width by the pass); the true before, the code
 before, is ``sheet_poses_eval.py`` there.
 
-The picture (``--picture``): per ink, the first character's sheet (its views tiled) and its first
+The picture (``--picture``): per ink, one job's (``--picture-row``) sheet (its views tiled) and its
 target's face: the default in our ink | in the sheet's own | the ground truth.
 
 Usage: python benchmarks/sheet_ink_styles.py [--seeds 900000:900004] [--views 4]
@@ -64,9 +64,9 @@ def run_style(style: str, args, model) -> tuple[dict, dict, dict]:
     return rows, grids
 
 
-def picture(path: Path, grids: dict, size: int) -> None:
-    """Per ink: the first character's sheet (views tiled) | its first target's face in our ink | in the
-    sheet's own | ground truth (head box crops, nearest: the pixels the face score sees)."""
+def picture(path: Path, grids: dict, size: int, row: int = 0) -> None:
+    """Per ink: job ``row``'s sheet (views tiled) | its target's face in our ink | in the sheet's own |
+    ground truth (head box crops, nearest: the pixels the face score sees)."""
     from PIL import Image, ImageDraw
 
     sys.path.insert(0, str(ROOT / "benchmarks"))
@@ -83,12 +83,12 @@ def picture(path: Path, grids: dict, size: int) -> None:
         for k in range(n):
             import torch
 
-            v = show(torch.cat([g0["sheet_rgb"][0, k], g0["sheet_mask"][0, k]], 0))
+            v = show(torch.cat([g0["sheet_rgb"][row, k], g0["sheet_mask"][row, k]], 0))
             v = np.asarray(Image.fromarray(v).resize((small, small), Image.BILINEAR))
             y, x = divmod(k, side)
             sheet[y * small:(y + 1) * small, x * small:(x + 1) * small] = v
-        box = g0["head_box"][0]
-        faces = [crop(show(g[row]["pred"][0]), box, tile) for row in ROWS[2:]] + [crop(show(g0["target"][0]), box, tile)]
+        box = g0["head_box"][row]
+        faces = [crop(show(g[r]["pred"][row]), box, tile) for r in ROWS[2:]] + [crop(show(g0["target"][row]), box, tile)]
         line = np.concatenate([sheet, *faces], 1)
         label = Image.fromarray(line)
         ImageDraw.Draw(label).text((4, 4), style, fill=(0, 0, 0))
@@ -96,7 +96,7 @@ def picture(path: Path, grids: dict, size: int) -> None:
     img = np.concatenate(lines, 0)
     header = Image.new("RGB", (img.shape[1], 18), (255, 255, 255))
     draw = ImageDraw.Draw(header)
-    for k, text in enumerate(["sheet", "default, our ink (before)", "the sheet's own ink (now)", "ground truth"]):
+    for k, text in enumerate(["sheet", "our ink (the rule before)", "the sheet's own ink (now)", "ground truth"]):
         draw.text((k * tile + 4, 3), text, fill=(0, 0, 0))
     Image.fromarray(np.concatenate([np.asarray(header), img], 0)).save(path, optimize=True)
 
@@ -111,6 +111,7 @@ def main(argv=None) -> int:
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--json", type=Path, default=ROOT / "benchmarks" / "results" / "sheet_ink_styles.json")
     ap.add_argument("--picture", type=Path, default=None)
+    ap.add_argument("--picture-row", type=int, default=0, help="the job (character x target) the picture shows")
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     for noisy in ("conrt", "conrt.physics"):
@@ -142,7 +143,7 @@ def main(argv=None) -> int:
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(result, indent=1))
     if args.picture:
-        picture(args.picture, grids, args.size)
+        picture(args.picture, grids, args.size, args.picture_row)
     return 0
 
 
