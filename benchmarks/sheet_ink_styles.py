@@ -67,6 +67,7 @@ def run_style(style: str, args, model) -> tuple[dict, dict, dict]:
 def picture(path: Path, grids: dict, size: int, row: int = 0) -> None:
     """Per ink: job ``row``'s sheet (views tiled) | its target's face in our ink | in the sheet's own |
     ground truth (head box crops, nearest: the pixels the face score sees)."""
+    import torch
     from PIL import Image, ImageDraw
 
     sys.path.insert(0, str(ROOT / "benchmarks"))
@@ -81,14 +82,13 @@ def picture(path: Path, grids: dict, size: int, row: int = 0) -> None:
         small = tile // side
         sheet = np.full((tile, tile, 3), 255, np.uint8)
         for k in range(n):
-            import torch
-
             v = show(torch.cat([g0["sheet_rgb"][row, k], g0["sheet_mask"][row, k]], 0))
             v = np.asarray(Image.fromarray(v).resize((small, small), Image.BILINEAR))
             y, x = divmod(k, side)
             sheet[y * small:(y + 1) * small, x * small:(x + 1) * small] = v
         box = g0["head_box"][row]
-        faces = [crop(show(g[r]["pred"][row]), box, tile) for r in ROWS[2:]] + [crop(show(g0["target"][row]), box, tile)]
+        faces = [crop(show(g[r]["pred"][row]), box, tile) for r in ROWS[2:]]
+        faces.append(crop(show(g0["target"][row]), box, tile))
         line = np.concatenate([sheet, *faces], 1)
         label = Image.fromarray(line)
         ImageDraw.Draw(label).text((4, 4), style, fill=(0, 0, 0))

@@ -11,17 +11,21 @@ correspondence pass's, or a view's own UDP), numpy only:
 
 - the **colour law**: the silhouette's first pixel layer (a covered pixel beside the background:
   where every line width inks) against the fill, the colour of the nearest pixel of the same
-  surface ``FILL_DEPTH`` px further inside, on the pixels darker than it (``UNINK_DARKER``);
-  fitted both ways in linear RGB (``ink = a x fill``, per channel; ``ink = a fixed colour``)
-  and the one with the smaller squared sRGB residual kept;
+  surface deeper inside, on the pixels darker than it (``UNINK_DARKER``); fitted both ways in
+  linear RGB (``ink = a x fill``, per channel; ``ink = a fixed colour``) and the one with the
+  smaller squared sRGB residual kept: first against the fill ``FILL_DEPTH`` px inside, then again
+  against the fill just past the line's width (found in between);
 - the **width**: the silhouette's pixels by their distance to the background (the toon line's
   radius r inks those within r), each counted as ink where it is nearer the law's ink of its fill
-  than the fill: the mean share of ink over the distance shells, summed (a radius-r line: ~r);
-  in px per 256 px of the view's side;
+  than the fill: per 1-px shell the ink share less the last shell's, over the first shell's,
+  summed (a radius-r line: r); in px per 256 px of the view's side;
 - **inner lines**: the views' inner contour band (``contour_band``, pixels not beside the
-  background) counted as ink as above against the fill beside on their own surface
-  (``correspondence_pass.uninked``'s rule): drawn when that share reaches ``INNER_FROM`` of the
-  silhouette band's.
+  background) whose texels ``correspondence_pass.uninked`` un-inks and that are ink by the law
+  against the colour beside on their own surface, as a share of the silhouette band's: drawn
+  from ``INNER_FROM``.
+
+Our toon pass's own ink within the estimate's error snaps to ``TOON_INK`` (the rule before, to
+the bit). docs/runtime.md, "Session 14: the sheet's own ink".
 """
 from __future__ import annotations
 
@@ -36,8 +40,12 @@ from .toon_pass import OUTLINE_INK, default_line_width
 FILL_DEPTH = 6  # px per 256 of the view: the fill is the colour this far inside (past a 3-px line and its shade)
 SAME_SURFACE = 0.08  # landmark distance (box units) within which the fill pixel is the line pixel's surface
 WIDTH_SHELLS = 5  # px per 256: the widest line measured (a 3-px pen and its anti-aliasing)
-INNER_FROM = 0.28  # inner-band ink share / silhouette-band ink share at or above this: inner lines drawn (procedural sheets: ours 0.31-0.50, silhouette-ink 0.16-0.26)
-SNAP_LAW = 0.03  # a darkening law within this (per channel, linear) of OUTLINE_INK is our toon pass's
+# inner-band ink share / silhouette-band ink share at or above this: inner lines drawn (turnaround and
+# clip sheets of seeds 900000-900003: silhouette-ink 0.01-0.05, the other inks 0.15-0.41, Godette 0.28)
+INNER_FROM = 0.1
+# a darkening law within this (per channel, linear) of OUTLINE_INK is our toon pass's (its estimate on
+# our sheets: 0.01-0.02 darker, the fill beside a silhouette pixel often lit where the pixel is shaded)
+SNAP_LAW = 0.03
 
 
 def srgb_to_linear(c: np.ndarray) -> np.ndarray:
@@ -143,33 +151,48 @@ def estimate_ink(surface: np.ndarray, reference: np.ndarray, band: np.ndarray | 
         band = contour_band(surface, reach)
     if filled is None:
         filled = uninked(surface, reference, band, reach)
-    lines, fills, dists = [], [], []
-    for k in range(m):
-        d = ndimage.distance_transform_edt(np.pad(shown[k], 1))[1:-1, 1:-1]  # the frame's border is background
-        deep = shown[k] & (d > FILL_DEPTH * scale)
-        if not deep.any():
-            continue
-        _, (iy, ix) = ndimage.distance_transform_edt(~deep, return_indices=True)
-        near = shown[k] & (d <= WIDTH_SHELLS * scale)
-        y, x = np.nonzero(near)
-        fy, fx = iy[y, x], ix[y, x]
-        same = np.abs(surface[k, y, x, :3] - surface[k, fy, fx, :3]).max(-1) <= SAME_SURFACE
-        y, x, fy, fx = y[same], x[same], fy[same], fx[same]
-        lines.append(straight[k, y, x])
-        fills.append(straight[k, fy, fx])
-        dists.append(d[y, x] / scale)
-    if not lines:
+    # each shown pixel's distance to the background (the frame's border is background)
+    dist_maps = [ndimage.distance_transform_edt(np.pad(shown[k], 1))[1:-1, 1:-1] for k in range(m)]
+
+    def pairs(depth: float):
+        """(own colour, fill colour, distance to the background in px per 256) of the shown pixels within
+        ``WIDTH_SHELLS`` of the background whose nearest pixel deeper than ``depth`` is of their surface."""
+        lines, fills, dists = [], [], []
+        for k in range(m):
+            d = dist_maps[k]
+            deep = shown[k] & (d > depth * scale)
+            if not deep.any():
+                continue
+            _, (iy, ix) = ndimage.distance_transform_edt(~deep, return_indices=True)
+            y, x = np.nonzero(shown[k] & (d <= WIDTH_SHELLS * scale))
+            fy, fx = iy[y, x], ix[y, x]
+            same = np.abs(surface[k, y, x, :3] - surface[k, fy, fx, :3]).max(-1) <= SAME_SURFACE
+            y, x, fy, fx = y[same], x[same], fy[same], fx[same]
+            lines.append(straight[k, y, x])
+            fills.append(straight[k, fy, fx])
+            dists.append(d[y, x] / scale)
+        if not lines:
+            return None
+        return np.concatenate(lines), np.concatenate(fills), np.concatenate(dists)
+
+    def fit(own, fill, dist):
+        """The law on the first pixel layer's ink-ish pixels -> (law, a, fixed, residuals, count) or None."""
+        first = (dist <= 1.0) & (own @ _LUMA < UNINK_DARKER * (fill @ _LUMA)) & (fill @ _LUMA > 0.1)
+        if first.sum() < 16:
+            return None
+        o, f = srgb_to_linear(own[first]), srgb_to_linear(fill[first])
+        a = np.clip((o * f).sum(0) / np.maximum((f * f).sum(0), 1e-9), 0.0, 1.0)
+        fixed = np.clip(o.mean(0), 0.0, 1.0)
+        res_darken = float(((linear_to_srgb(f * a) - own[first]) ** 2).sum(-1).mean())
+        res_fixed = float(((linear_to_srgb(np.broadcast_to(fixed, o.shape)) - own[first]) ** 2).sum(-1).mean())
+        return "darken" if res_darken <= res_fixed else "fixed", a, fixed, (res_darken, res_fixed), int(first.sum())
+
+    got = pairs(FILL_DEPTH)
+    found = None if got is None else fit(*got)
+    if found is None:
         return TOON_INK
-    own, fill, dist = np.concatenate(lines), np.concatenate(fills), np.concatenate(dists)
-    first = (dist <= 1.0) & (own @ _LUMA < UNINK_DARKER * (fill @ _LUMA)) & (fill @ _LUMA > 0.1)
-    if first.sum() < 16:
-        return TOON_INK
-    o, f = srgb_to_linear(own[first]), srgb_to_linear(fill[first])
-    a = np.clip((o * f).sum(0) / np.maximum((f * f).sum(0), 1e-9), 0.0, 1.0)
-    fixed = np.clip(o.mean(0), 0.0, 1.0)
-    res_darken = float(((linear_to_srgb(f * a) - own[first]) ** 2).sum(-1).mean())
-    res_fixed = float(((linear_to_srgb(np.broadcast_to(fixed, o.shape)) - own[first]) ** 2).sum(-1).mean())
-    law = "darken" if res_darken <= res_fixed else "fixed"
+    own, fill, dist = got
+    law, a, fixed, (res_darken, res_fixed), count = found
 
     def predicted(fill_srgb):
         return linear_to_srgb(srgb_to_linear(fill_srgb) * a) if law == "darken" else \
@@ -184,9 +207,22 @@ def estimate_ink(surface: np.ndarray, reference: np.ndarray, band: np.ndarray | 
     # border): a radius-r line sums to r (procedural sheets: 1.0-1.1 ours, 3.0-3.1 thick-ink's 3)
     base = shares[-1]
     width = 1.0 if shares[0] - base < 0.2 else sum(max(0.0, x - base) for x in shares) / (shares[0] - base)
+    # the law again against the fill just past the line (the silhouette's pixels face away from the light:
+    # 6 px inside the fill is often lit where they are shaded, a darker law than drawn; Godette's sheet,
+    # our toon pass's ink, fitted (0.07, 0.06, 0.09) against (0.12, 0.08, 0.10) from 6 px)
+    near = pairs(width + 1.0)
+    refit = None if near is None else fit(*near)
+    if refit is not None:
+        law, a, fixed, (res_darken, res_fixed), count = refit
     # inner lines: the contour band's ink share inside the silhouette against its share on it
     colour_uninked, band_filled = filled
-    changed = band_filled & (np.abs(colour_uninked - reference).max(-1) > 1e-6)  # un-inked: ink there
+    changed = band_filled & (np.abs(colour_uninked - reference).max(-1) > 1e-6)  # un-inked: darker than beside
+    # ink by the law: nearer the law's ink of the colour beside than that colour (shading and texture that
+    # is only darker, a lock of hair against the scalp, are not)
+    k, y, x = np.nonzero(changed)
+    a_b = np.maximum(reference[k, y, x, 3:], 1e-6)
+    own_b, beside_b = reference[k, y, x, :3] / a_b, colour_uninked[k, y, x, :3] / a_b
+    changed[k, y, x] = ((own_b - predicted(beside_b)) ** 2).sum(-1) < ((own_b - beside_b) ** 2).sum(-1)
     beside_bg = np.zeros_like(shown)
     for k in range(m):
         beside_bg[k] = shown[k] & ndimage.binary_dilation(~shown[k], iterations=reach)
@@ -195,7 +231,7 @@ def estimate_ink(surface: np.ndarray, reference: np.ndarray, band: np.ndarray | 
     inner_share = float(changed[inner_band].mean() / max(sil_share, 1e-6)) if inner_band.any() else 0.0
     colour = a if law == "darken" else linear_to_srgb(fixed)
     ink = dataclasses.replace(_round_ink(law, colour, width, inner_share >= INNER_FROM),
-                              pixels=int(first.sum()), residuals=(round(res_darken, 5), round(res_fixed, 5)),
+                              pixels=count, residuals=(round(res_darken, 5), round(res_fixed, 5)),
                               inner_share=round(inner_share, 3))
     if (ink.law == "darken" and np.abs(np.asarray(ink.colour) - OUTLINE_INK).max() <= SNAP_LAW
             and ink.radius(256) == 1 and ink.inner):

@@ -441,7 +441,8 @@ class ViewsShader(torch.nn.Module):
             if inked:
                 reference = torch.cat([rgb.float(), mask.float().clamp(0, 1)], 1).permute(0, 2, 3, 1).cpu().numpy()
                 found = estimate_ink(views_udp.float().permute(0, 2, 3, 1).cpu().numpy(), reference)
-            self.inks[str(found)] = self.inks.get(str(found), 0) + 1
+            label = str(found) if inked else "not inked"
+            self.inks[label] = self.inks.get(label, 0) + 1
             out.append(found)
         return out  # clipped to the target's occupancy, as the runtime's ShadeStage clips it
 

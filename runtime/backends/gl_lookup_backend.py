@@ -110,7 +110,8 @@ def export_finish_onnx(model, path, size: int, keep_seen: bool = True, width: in
     shapes = {name: (1, channels, size, width or size) for name, channels in (*BAND_HANDOVER, FINISH_GBUF)}
     if width is not None:  # an example band's first column (on every grid), for the trace
         shapes["first"] = torch.tensor([(size - width) // 2 // 16 * 16])
-    return _export(FusionFinishGraph(model.eval(), keep_seen, None if width is None else size, sheet_ink), shapes, ["rgba"],
+    return _export(FusionFinishGraph(model.eval(), keep_seen, None if width is None else size, sheet_ink), shapes,
+                   ["rgba"],
                    path, f"{model.cfg.name} fusion finish ({width or size}x{size}{'' if width is None else ' band'})")
 
 

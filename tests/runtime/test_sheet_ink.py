@@ -31,8 +31,8 @@ def _sheet_ink(model, frame, sheet_ink, dtype) -> np.ndarray:
     try:
         sampled, cover, udp, gbuf = (torch.from_numpy(x).to(dtype) for x in frame)
         with torch.no_grad():
-            return fusion(sampled, cover, model.encode_pose(udp)[0], keep_seen=True, ink=torch.tensor([1.0], dtype=dtype),
-                          gbuf=gbuf, sheet_ink=sheet_ink).double().numpy()
+            return fusion(sampled, cover, model.encode_pose(udp)[0], keep_seen=True,
+                          ink=torch.tensor([1.0], dtype=dtype), gbuf=gbuf, sheet_ink=sheet_ink).double().numpy()
     finally:
         model.fusion.float()
 
