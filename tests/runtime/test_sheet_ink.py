@@ -157,3 +157,36 @@ def test_a_sheet_conrt_sheet_drew_keeps_our_ink(assets_dir):
     reference = np.concatenate([rgba[..., :3] * rgba[..., 3:], rgba[..., 3:]], -1)
     ink = estimate_ink(np.stack(udps).astype(np.float32), reference)
     assert ink.is_toon and ink.key() == "", ink
+
+
+def test_the_backend_shades_a_silhouette_only_ink_banded_as_whole(default_walk_frames):
+    """The gl-lookup backend with a sheet's own ink (``SheetCache.with_ink``): a silhouette-only ink's
+    graphs read no G-buffer and the backend feeds none; the banded fusion gives the whole graph's
+    frames, bit for bit, and they differ from our ink's (no inner lines)."""
+    import dataclasses
+
+    rt, walk = default_walk_frames
+    shader, backend = rt.shader, rt.shader.backend
+    cache = backend.cache
+    inked = dataclasses.replace(cache, look=dataclasses.replace(cache.look, inked=True))
+    got = {}
+    try:
+        for sheet_ink in (TOON_INK, SheetInk(inner=False)):
+            backend.cache = inked.with_ink(sheet_ink)
+            backend.prepare_views()
+            assert backend._seen_key[-1] == sheet_ink
+            for banded in (False, True):
+                backend.banded = banded
+                backend.wait_for_exports()
+                got[sheet_ink.key(), banded] = [shader.shade(udp, views) for udp, views in walk]
+                if banded:  # the band graphs ran (the first band of a sheet waits for its graphs)
+                    assert backend._bands and None not in backend._bands.values()
+    finally:
+        backend.banded = True
+        backend.cache = cache
+        backend.prepare_views()
+    for key in ("", SheetInk(inner=False).key()):
+        for a, b in zip(got[key, False], got[key, True]):
+            assert np.array_equal(a, b), (key, np.abs(a - b).max())
+    silhouette = got[SheetInk(inner=False).key(), False]
+    assert max(np.abs(a - b).max() for a, b in zip(got["", False], silhouette)) > 0.05
