@@ -51,7 +51,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ...shaders.sheet_ink import TOON_INK, SheetInk
+from conrt.shaders.sheet_ink import TOON_INK, SheetInk
+
 from ..nn.lookup_net import (SEES, TOUCHES, fill_unseen, ink_lines, narrow_columns, place_columns,
                              target_edges, toon_line)
 

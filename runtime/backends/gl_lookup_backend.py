@@ -42,9 +42,9 @@ import torch
 from conrt.errors import BackendUnavailable, ConfigError, ContextError, InputError
 from conrt.shaders.context import create_context, release_context
 from conrt.shaders.lookup_pass import FILTERS, MAX_VIEWS as PASS_MAX_VIEWS, LookupPass
+from conrt.shaders.sheet_ink import TOON_INK, SheetInk
 
 from ..nn.lookup_net import LookupNet
-from ...shaders.sheet_ink import TOON_INK, SheetInk
 from ..nn.sheet import SheetCache
 from .base import Backend, register_backend
 from .cache import GraphCache
