@@ -322,6 +322,7 @@ class CorrespondencePass:
         self._resolves: dict[tuple[int, bool], tuple[moderngl.Program, moderngl.VertexArray]] = {}  # per views
         # per draw and look
         self.inked = False
+        self.sheet_ink = None  # an inked sheet's own ink (set_sheet: sheet_ink.estimate_ink)
         self._resolve = self._resolve_vao = None  # the current sheet's (set_sheet)
         self._surface_program = load_program(ctx, "correspondence", defines={"SURFACE_MAP": 1})
         self.geometry: SkinnedGeometry | None = None
@@ -415,7 +416,8 @@ class CorrespondencePass:
         ``CONTOUR_WEIGHT`` where none is beside them), on the target's edges too
         since session 13 (the fusion draws the target's lines from its G-buffer,
         ``read_gbuf``); False: every texel as drawn (the resolve without the
-        INKED weights, to the bit)."""
+        INKED weights, to the bit). An inked sheet's own ink is estimated here
+        once (``sheet_ink.estimate_ink``: ``self.sheet_ink``, None when not inked)."""
         if self.geometry is None:
             raise InputError("CorrespondencePass.set_sheet called before set_character")
         reference = _as_numpy(reference, "reference")
@@ -477,10 +479,21 @@ class CorrespondencePass:
         self._tri_attrs = self._triangle_texture(attrs, seen)
         weight = None
         reference = reference.transpose(0, 2, 3, 1)  # [M, S, S, 4], row 0 = top
+        self.sheet_ink = None
         if self.inked:  # the views' own contours (where their ink is): their colour without it off the edges
+            from .sheet_ink import estimate_ink  # lazy: sheet_ink imports this module
+
             reach = max(1, round(side / 256))
             band = contour_band(surface, reach)
-            reference, filled = uninked(surface, reference, band, reach)
+            drawn = reference
+            reference, filled = uninked(surface, drawn, band, reach)
+            # the sheet's own ink (its lines' colour law, width, inner lines: the fusion draws the target's
+            # lines with it), from the same band; a pen wider than the band's reach is un-inked at its width
+            self.sheet_ink = estimate_ink(surface, drawn, band, (reference, filled))
+            wide = self.sheet_ink.radius(side)
+            if wide > reach:
+                band = contour_band(surface, wide)
+                reference, filled = uninked(surface, drawn, band, wide)
             weight = np.where(band & ~filled, CONTOUR_WEIGHT, 1.0)  # no same-surface colour near: less weight
         packed = pack_sheet(surface, reference, weight)
         self._surface.release()  # the float map is folded into the sheet texture

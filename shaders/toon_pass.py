@@ -103,6 +103,10 @@ class ToonStyle:
     # False: every pixel pair is tested (before session 10: hair locks a pixel wide stippled the crown)
     resolved_only: bool = True
     ink: tuple[float, float, float] = OUTLINE_INK  # ink colour = surface colour x ink (linear)
+    # a fixed ink colour (sRGB 0..1: a brown or black pen) instead of the surface's darkened; None: ``ink``'s law
+    ink_colour: tuple[float, float, float] | None = None
+    # False: the silhouette's line only (no occlusion, part or crease lines inside: some artists' sheets)
+    inner_lines: bool = True
     look: str = "toon"  # surface shading, one of LOOKS: "toon" three tones, "flat" unlit albedo, "soft" smooth
     # shade = albedo x tint where the material has no MToon shade colour: a cool grey-lavender on cloth,
     # hair, shoes; on skin (Part.SKIN) a lighter, warmer one (anime skin shadows; session 12, before it
@@ -131,6 +135,12 @@ LOOKS = ("toon", "flat", "soft")  # index = u_style in glsl/toon.glsl
 
 # Named looks for training data in more than one style (``conrt data make --styles``).
 STYLE_NAMES = ("toon", "unlit", "flat", "soft", "no-outline", "thick-outline")
+# Other artists' inks (the toon look with another line: session 14's sheets whose own ink the runtime
+# estimates, shaders/sheet_ink.py): a fixed dark-brown pen, a "colour trace" (the fill darkened less,
+# its hue kept), lines 3 px per 256 px, the silhouette's line only
+INK_STYLE_NAMES = ("brown-ink", "trace-ink", "thick-ink", "silhouette-ink")
+BROWN_INK = (0.24, 0.14, 0.08)  # sRGB
+TRACE_INK = (0.3, 0.22, 0.22)  # linear, as OUTLINE_INK
 
 
 def named_style(name: str, height: int) -> ToonStyle:
@@ -138,8 +148,8 @@ def named_style(name: str, height: int) -> ToonStyle:
     toon = our default; unlit = textured/flat albedo, no ink; flat = unlit with
     ink; soft = smooth shading ramp; no-outline = toon without ink;
     thick-outline = toon with ink twice as wide."""
-    if name not in STYLE_NAMES:
-        raise ConfigError(f"unknown style {name!r}; choose from {', '.join(STYLE_NAMES)}")
+    if name not in STYLE_NAMES + INK_STYLE_NAMES:
+        raise ConfigError(f"unknown style {name!r}; choose from {', '.join(STYLE_NAMES + INK_STYLE_NAMES)}")
     thin = max(1.0, height / 256)
     return {
         "toon": ToonStyle(),
@@ -148,6 +158,10 @@ def named_style(name: str, height: int) -> ToonStyle:
         "soft": ToonStyle(look="soft"),
         "no-outline": ToonStyle(line_width=0),
         "thick-outline": ToonStyle(line_width=min(16.0, 2 * thin)),
+        "brown-ink": ToonStyle(ink_colour=BROWN_INK),
+        "trace-ink": ToonStyle(ink=TRACE_INK),
+        "thick-ink": ToonStyle(line_width=min(16.0, 3 * thin)),
+        "silhouette-ink": ToonStyle(inner_lines=False),
     }[name]
 
 
@@ -372,7 +386,13 @@ class ToonPass:
         out["u_depth_step"].value = float(st.depth_step * self._height_m)
         out["u_crease_cos"].value = -2.0 if st.crease_angle is None else float(np.cos(np.radians(st.crease_angle)))
         out["u_resolved_only"].value = bool(st.resolved_only)
-        out["u_ink"].value = tuple(float(x) for x in st.ink)
+        if st.ink_colour is None:  # the surface's colour darkened (times ink, linear)
+            out["u_ink"].value, out["u_ink_add"].value = tuple(float(x) for x in st.ink), (0.0, 0.0, 0.0)
+        else:  # a fixed colour: 0 x the surface's + the pen's (linear)
+            fixed = np.asarray(st.ink_colour, np.float64)
+            lin = np.where(fixed > 0.04045, ((fixed + 0.055) / 1.055) ** 2.4, fixed / 12.92)
+            out["u_ink"].value, out["u_ink_add"].value = (0.0, 0.0, 0.0), tuple(float(x) for x in lin)
+        out["u_inner"].value = bool(st.inner_lines)
         self._screen_vao.render(moderngl.TRIANGLES, vertices=3)
         ctx.depth_func = "<"
         ctx.disable(moderngl.DEPTH_TEST)

@@ -384,9 +384,14 @@ class ViewsShader(torch.nn.Module):
     takes_view_samples = True
     takes_target_gbuf = True  # the targets' G-buffer (view_samples): where the ink rule draws the lines
 
-    def __init__(self, model, keep_seen: bool = True, judge_look: bool = True, shaded: bool | None = None):
+    def __init__(self, model, keep_seen: bool = True, judge_look: bool = True, shaded: bool | None = None,
+                 own_ink: bool = True):
         super().__init__()
         self.model, self.keep_seen, self.judge_look, self.shaded = model, keep_seen, judge_look, shaded
+        # an inked sheet's lines in its own ink (shaders.sheet_ink.estimate_ink on its views and their UDPs,
+        # as udp-nn correspondences take them for the surface map); False: our toon pass's (before session 14)
+        self.own_ink = own_ink
+        self.inks: dict[str, int] = {}  # the inks estimated (str(SheetInk) -> jobs)
         self.cfg = model.cfg
         self.looks: dict[str, int] = {}
 
@@ -411,9 +416,35 @@ class ViewsShader(torch.nn.Module):
             for inked, lit in zip(ink.tolist(), shaded.tolist()):
                 label = "inked" if inked else "shaded" if lit else "unlit"
                 self.looks[label] = self.looks.get(label, 0) + 1
-        rgba = m.fusion(sampled, cover, m.encode_pose(udp)[0], keep_seen=self.keep_seen, ink=ink, shaded=shaded,
-                        gbuf=gbuf)
-        return rgba * udp[:, 3:4]  # clipped to the target's occupancy, as the runtime's ShadeStage clips it
+        pose = m.encode_pose(udp)[0]
+        inks = self._sheet_inks(sheet_rgb, sheet_mask, sheet_udp, ink)
+        if len(set(inks)) <= 1:
+            rgba = m.fusion(sampled, cover, pose, keep_seen=self.keep_seen, ink=ink, shaded=shaded, gbuf=gbuf,
+                            sheet_ink=inks[0] if inks else None)
+        else:  # one ink per call (its radius is a constant of the rule): each sheet of the batch alone
+            rgba = torch.cat([m.fusion(sampled[i:i + 1], cover[i:i + 1], pose[i:i + 1], keep_seen=self.keep_seen,
+                                       ink=ink[i:i + 1], shaded=shaded[i:i + 1],
+                                       gbuf=None if gbuf is None else gbuf[i:i + 1], sheet_ink=inks[i])
+                              for i in range(len(inks))])
+        return rgba * udp[:, 3:4]
+
+    def _sheet_inks(self, sheet_rgb, sheet_mask, sheet_udp, ink) -> list:
+        """Each sheet's own ink (``shaders.sheet_ink.estimate_ink``; ours where not inked, not
+        estimated or ``own_ink`` is off), [] when none is estimated."""
+        if not (self.own_ink and self.keep_seen and self.judge_look) or sheet_udp is None or ink is None:
+            return []
+        from conrt.shaders.sheet_ink import TOON_INK, estimate_ink  # lazy: lookup models only
+
+        out = []
+        for inked, rgb, mask, views_udp in zip(ink.tolist(), sheet_rgb, sheet_mask, sheet_udp):
+            found = TOON_INK
+            if inked:
+                reference = torch.cat([rgb.float(), mask.float().clamp(0, 1)], 1).permute(0, 2, 3, 1).cpu().numpy()
+                found = estimate_ink(views_udp.float().permute(0, 2, 3, 1).cpu().numpy(), reference)
+            label = str(found) if inked else "not inked"
+            self.inks[label] = self.inks.get(label, 0) + 1
+            out.append(found)
+        return out  # clipped to the target's occupancy, as the runtime's ShadeStage clips it
 
     def look_summary(self) -> str:
         """"look: unlit" (every sheet alike) or "looks: inked 3, unlit 1" (per sheet scored); "" if none judged."""

@@ -34,7 +34,8 @@ def register(subparsers) -> None:
                         "models shade at it (default: the first model's image_size)")
     p.add_argument("--style", default="toon",
                    help="look of the characters generated with --seeds: toon (default), unlit, flat, soft, "
-                        "no-outline, thick-outline (see conrt data make --styles)")
+                        "no-outline, thick-outline (see conrt data make --styles); brown-ink, trace-ink, "
+                        "thick-ink, silhouette-ink (other artists' inks, conrt sheet --style)")
     p.add_argument("--sheet-poses", default="clip",
                    help="--seeds: where each character's sheet views come from: clip (default, the paper's "
                         "protocol: n random frames of the clip; a frontal face may be in none) or turnaround "

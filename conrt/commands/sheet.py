@@ -52,7 +52,9 @@ def register(subparsers) -> None:
     p.add_argument("--style", default="toon",
                    help="look of the views: toon (default), unlit (the texture as authored: no lighting, no ink), "
                         "flat, soft, no-outline (toon shading without ink: with --udp the runtime judges it "
-                        "shaded), thick-outline")
+                        "shaded), thick-outline; another artist's ink (the runtime estimates a sheet's own): "
+                        "brown-ink (a fixed dark-brown pen), trace-ink (the fill darkened less), thick-ink "
+                        "(3 px per 256), silhouette-ink (no inner lines)")
     p.add_argument("--udp", action="store_true",
                    help=f"also write each view's UDP (view_NN_udp.npz; PNG previews in {PREVIEW_DIR}/)")
     p.add_argument("-o", "--output", type=Path, default=Path("sheet"), help="output folder")

@@ -443,6 +443,13 @@ class ShadeStage:
     def name(self) -> str:
         return self.backend.name
 
+    def set_sheet_ink(self, ink) -> None:
+        """The sheet's own ink (``shaders.sheet_ink.SheetInk``, estimated once by the correspondence pass
+        from the views and their surface maps): the target's lines are drawn in it from now on (before
+        ``prepare_views``: the graphs hold it)."""
+        self.cache = self.backend.cache = self.backend.cache.with_ink(ink)
+        log.info("sheet look: %s", self.cache.look)
+
     def shade(self, udp: np.ndarray, views: tuple | ViewsRead | None = None,
               coverage: np.ndarray | None = None) -> np.ndarray:
         """``views``: the frame's (sampled, cover[, gbuf]) from exact correspondences
@@ -1046,6 +1053,8 @@ def build_runtime(spec: RuntimeSpec, *, ctx=None) -> Runtime:
                 log.info("the correspondence pass samples the sheet's drawings at %d px (frames at %d px)", side, size)
             raster.set_correspondences(sheet_views(chosen, sheet.images, side), reference,
                                        inked=look is None or look.inked)
+            if raster.correspondence.sheet_ink is not None:  # an inked sheet: its own ink, found by the pass
+                shader.set_sheet_ink(raster.correspondence.sheet_ink)
             shader.backend.prepare_views()
             sheet_desc += f" ({'/'.join(sorted({m for m, _, _ in chosen}))} correspondences)"
         elif getattr(model, "takes_views", False):  # conr-rt without the views' files: the 32³ table, every view

@@ -51,6 +51,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from conrt.shaders.sheet_ink import TOON_INK, SheetInk
+
 from ..nn.lookup_net import (SEES, TOUCHES, fill_unseen, ink_lines, narrow_columns, place_columns,
                              target_edges, toon_line)
 
@@ -114,12 +116,13 @@ def put_pixels(x: torch.Tensor, pixels: torch.Tensor, values: torch.Tensor) -> t
     return flat.reshape(1, c, h, w)
 
 
-def ink_on_lines(rgba: torch.Tensor, fused: torch.Tensor, lines: torch.Tensor, alpha: torch.Tensor) -> torch.Tensor:
+def ink_on_lines(rgba: torch.Tensor, fused: torch.Tensor, lines: torch.Tensor, alpha: torch.Tensor,
+                 sheet_ink: SheetInk = TOON_INK) -> torch.Tensor:
     """``lookup_net.ink_lines`` on the lines' pixels only: rgba and fused [1, 4, H, W], lines and
-    alpha [1, 1, H, W] -> rgba."""
+    alpha [1, 1, H, W] (``sheet_ink``: the sheet's law, a constant of the graph) -> rgba."""
     pixels = edge_pixels(lines)
     inked = ink_lines(at_pixels(rgba, pixels), at_pixels(fused, pixels), at_pixels(lines, pixels),
-                      at_pixels(alpha, pixels))
+                      at_pixels(alpha, pixels), sheet_ink)
     return put_pixels(rgba, pixels, inked)
 
 
@@ -180,16 +183,20 @@ class FastFusionGraph(nn.Module):
     cost ~13 ms of a 256² frame's graph, for nothing on inked sheets).
 
     ``table``: the table mode's graph (``LookupNet.fusion_for("table")``: the weights'
-    ``table_fusion`` when they hold one); else the exact/udp-nn mode's (``fusion``)."""
+    ``table_fusion`` when they hold one); else the exact/udp-nn mode's (``fusion``).
+
+    ``sheet_ink`` (an inked look's): the sheet's own ink (``shaders.sheet_ink.SheetInk``: the lines'
+    radius, inner lines, colour law) fixed in the graph too (a graph per ink; ours the graph before)."""
 
     def __init__(self, model, keep_seen: bool = False, inked: bool = True, shaded: bool = False,
-                 table: bool = False):
+                 table: bool = False, sheet_ink: SheetInk = TOON_INK):
         super().__init__()
         self.model = model
         self.net = model.fusion_for("table" if table else "exact")  # the FusionNet this graph runs
         self.keep_seen = keep_seen
         self.inked = inked
         self.shaded = shaded  # not inked: FusionNet.forward's ``shaded`` 1, the unlit rule without the plain lookup
+        self.sheet_ink = sheet_ink
 
     def scores(self, sampled_small: torch.Tensor, cover_small: torch.Tensor, udp_small: torch.Tensor) -> torch.Tensor:
         """``FusionNet.view_scores`` from the pooled views [M, 4|1, h, w] -> [1, M, h, w]."""
@@ -322,14 +329,14 @@ class FastFusionGraph(nn.Module):
                 edges = target_edges(udp) if edges is None else edges
                 if gbuf is None:
                     raise ValueError("an inked look's fusion graph takes the target's G-buffer (gbuf)")
-                lines = toon_line(gbuf, udp[:, 3:4])
+                lines = toon_line(gbuf, udp[:, 3:4], self.sheet_ink)
             else:
                 edges = None
             seen_colour = fused.clamp(0, 1)
             kept = self.keep_seen_part(coverage)
             rgba = rgba + kept * (seen_colour - rgba)
             if self.inked:  # the target's lines where the toon pass draws them, in its ink (lookup_net.ink_lines)
-                rgba = ink_on_lines(rgba, seen_colour, lines, udp[:, 3:4])
+                rgba = ink_on_lines(rgba, seen_colour, lines, udp[:, 3:4], self.sheet_ink)
             if f.nearest_fill:  # what no view sees, off the edges (lookup_net.fill_unseen)
                 rgba = fill_unseen(rgba, seen_colour, kept, edges, udp, band, lines=lines)
             if not self.inked and not self.shaded:
@@ -395,9 +402,9 @@ class FusionFinishGraph(nn.Module):
     "Session 13"). Off the band the frame's is the refinement's stray paint off the target,
     which the runtime clips (``ShadeStage``'s clip to the UDP's alpha)."""
 
-    def __init__(self, model, keep_seen: bool = True, frame_width: int | None = None):
+    def __init__(self, model, keep_seen: bool = True, frame_width: int | None = None, sheet_ink: SheetInk = TOON_INK):
         super().__init__()
-        self.graph = FastFusionGraph(model, keep_seen=keep_seen, inked=True)
+        self.graph = FastFusionGraph(model, keep_seen=keep_seen, inked=True, sheet_ink=sheet_ink)
         self.frame_width = frame_width
 
     def forward(self, fused, coverage, pose, edges, gbuf, first=None):

@@ -42,6 +42,7 @@ import torch
 from conrt.errors import BackendUnavailable, ConfigError, ContextError, InputError
 from conrt.shaders.context import create_context, release_context
 from conrt.shaders.lookup_pass import FILTERS, MAX_VIEWS as PASS_MAX_VIEWS, LookupPass
+from conrt.shaders.sheet_ink import TOON_INK, SheetInk
 
 from ..nn.lookup_net import LookupNet
 from ..nn.sheet import SheetCache
@@ -88,7 +89,7 @@ def default_threads() -> int:
 
 
 def export_fusion_onnx(model, path, size: int, views: int, keep_seen: bool = False, inked: bool = True,
-                       shaded: bool = False, table: bool = False) -> Path:
+                       shaded: bool = False, table: bool = False, sheet_ink: SheetInk = TOON_INK) -> Path:
     """Write conr-rt's FusionNet at side ``size`` and ``views`` views (static shapes) to ``path``
     (``keep_seen``: the variant for exact correspondences, see ``FusionNet.forward``, for the
     sheet's look ``inked``, ``sheet.SheetCache.ink``: a graph per look, each with only its
@@ -96,7 +97,7 @@ def export_fusion_onnx(model, path, size: int, views: int, keep_seen: bool = Fal
     arranges it for ONNX Runtime (runtime/backends/fusion_graph.py)."""
     shapes = {"sampled": (1, views, 4, size, size), "cover": (1, views, 1, size, size), "udp": (1, 4, size, size),
               "gbuf": (1, 2, size, size)}  # the target's G-buffer: an inked look's input only (its lines)
-    return _export(FastFusionGraph(model.eval(), keep_seen, inked, shaded, table), shapes, ["rgba"], path,
+    return _export(FastFusionGraph(model.eval(), keep_seen, inked, shaded, table, sheet_ink), shapes, ["rgba"], path,
                    f"{model.cfg.name} fusion graph ({views} views, {size}x{size})")
 
 
@@ -108,7 +109,8 @@ def export_views_onnx(model, path, size: int, width: int, views: int) -> Path:
                    f"{model.cfg.name} fusion views ({views} views, {width}x{size})")
 
 
-def export_finish_onnx(model, path, size: int, keep_seen: bool = True, width: int | None = None) -> Path:
+def export_finish_onnx(model, path, size: int, keep_seen: bool = True, width: int | None = None,
+                       sheet_ink: SheetInk = TOON_INK) -> Path:
     """The other half (``FusionFinishGraph``, an inked look): with ``width``, on a band of columns
     that wide, what the runtime runs (the views' graph's outputs as they are, and ``first``, the
     band's first column) -> rgba on the band; without, on the whole frame: ``BAND_HANDOVER`` and the
@@ -116,8 +118,16 @@ def export_finish_onnx(model, path, size: int, keep_seen: bool = True, width: in
     shapes = {name: (1, channels, size, width or size) for name, channels in (*BAND_HANDOVER, FINISH_GBUF)}
     if width is not None:  # an example band's first column (on every grid), for the trace
         shapes["first"] = torch.tensor([(size - width) // 2 // 16 * 16])
-    return _export(FusionFinishGraph(model.eval(), keep_seen, None if width is None else size), shapes, ["rgba"],
+    return _export(FusionFinishGraph(model.eval(), keep_seen, None if width is None else size, sheet_ink), shapes,
+                   ["rgba"],
                    path, f"{model.cfg.name} fusion finish ({width or size}x{size}{'' if width is None else ' band'})")
+
+
+def ink_tag(sheet_ink: SheetInk, sep: str = "") -> str:
+    """The part of a fusion graph's file name that says the sheet's ink it draws the lines in ("" for our
+    toon pass's: the same graphs as before session 14), ``sep`` around it: before, else after."""
+    key = sheet_ink.key()
+    return "" if not key else f"{key}{sep}" if sep else f"-{key}"
 
 
 def _export(module, shapes: dict, outputs: list[str], path, what: str) -> Path:
@@ -280,15 +290,15 @@ class GlLookupBackend(Backend):
         # shaded from exact correspondences never runs it (its export cost ~2 s of CPU per size and view count)
 
     def _graph(self, size: int, views: int, keep_seen: bool = False, inked: bool = True,
-               shaded: bool = False, table: bool = False) -> Path:
+               shaded: bool = False, table: bool = False, sheet_ink: SheetInk = TOON_INK) -> Path:
         """The fusion graph for this model, size and view count (and with ``keep_seen`` the
         sheet's look; ``table``: the table mode's, ``LookupNet.fusion_for``), exported once into
         the graph cache (runtime/backends/cache.py, as the onnxruntime backend's graphs)."""
         variant = ("seen-" + ("" if inked else "shaded-" if shaded else "unlit-")) if keep_seen else ""
-        variant = ("table-" if table else "") + variant
+        variant = ("table-" if table else "") + variant + ink_tag(sheet_ink if keep_seen and inked else TOON_INK, "-")
         return self._cached_graph(f"{variant}{size}-v{views}",
                                   lambda part: export_fusion_onnx(self.model, part, size, views, keep_seen, inked,
-                                                                  shaded, table))
+                                                                  shaded, table, sheet_ink))
 
     def _cached_graph(self, tag: str, export) -> Path:
         """A fusion graph of this model (``tag``: which part, look, size and views) from the
@@ -335,11 +345,13 @@ class GlLookupBackend(Backend):
             look = self.cache.look  # a sheet whose look was not judged: FusionNet's ink=None, i.e. inked
             inked = look is None or look.inked
             shaded = look is not None and look.shaded
-            if self._seen_key != (size, views, inked, shaded):
+            sheet_ink = self.cache.sheet_ink()
+            if self._seen_key != (size, views, inked, shaded, sheet_ink):
                 keep_seen = self.model.cfg.lookup.keep_seen
                 self._seen_session = open_session(self._graph(size, views, keep_seen=keep_seen, inked=inked,
-                                                              shaded=shaded), self.threads, self.providers)
-                self._seen_key = (size, views, inked, shaded)
+                                                              shaded=shaded, sheet_ink=sheet_ink),
+                                                  self.threads, self.providers)
+                self._seen_key = (size, views, inked, shaded, sheet_ink)
                 self._bands, self._band_jobs = {}, {}
                 # the unlit rule takes the views at full size: the whole graph
                 self._bands_on = self.banded and inked
@@ -384,12 +396,14 @@ class GlLookupBackend(Backend):
         """Export and open the views' and the finish graph for a band ``width`` wide on the export thread."""
         key, (size, views) = self._seen_key, (self.cache.size, self.cache.views)
         keep_seen = self.model.cfg.lookup.keep_seen
+        sheet_ink = key[-1]  # the sheet's ink the whole graph was opened for (_prepare_views)
 
         def make():
             path = self._cached_graph(f"views-{size}x{width}-v{views}",
                                       lambda part: export_views_onnx(self.model, part, size, width, views))
-            finish = self._cached_graph(f"finish{'-seen' if keep_seen else ''}-{size}x{width}",
-                                        lambda part: export_finish_onnx(self.model, part, size, keep_seen, width))
+            finish = self._cached_graph(f"finish{'-seen' if keep_seen else ''}{ink_tag(sheet_ink)}-{size}x{width}",
+                                        lambda part: export_finish_onnx(self.model, part, size, keep_seen, width,
+                                                                        sheet_ink))
             return key, (open_session(path, self.threads, self.providers),
                          open_session(finish, self.threads, self.providers))
 
@@ -430,7 +444,8 @@ class GlLookupBackend(Backend):
         part = {"sampled": sampled, "cover": cover, "udp": np.ascontiguousarray(udp[..., cols])}
         names = [name for name, _ in BAND_HANDOVER]
         handover = dict(zip(names, views.run(names, part)))
-        handover[FINISH_GBUF[0]] = gbuf
+        if self._seen_key[-1].inner:  # a sheet's silhouette-only ink needs no G-buffer (not the graph's input)
+            handover[FINISH_GBUF[0]] = gbuf
         handover["first"] = np.array([first], np.int64)
         # the frame laid out as ``finish_frame`` hands it on ([H, W, 4]), the band pasted through its
         # [1, 4, H, W] view: a transpose of the band's columns only, where a zeroed [1, 4, H, W] frame
@@ -462,13 +477,14 @@ class GlLookupBackend(Backend):
         inked = self._seen_key is not None and self._seen_key[2]
         if self.fusion == "onnxruntime" and (gbuf is not None or not inked):
             feeds = {"sampled": sampled, "cover": cover, "udp": udp}  # the look is in the graph
-            if inked:
+            if inked and self._seen_key[-1].inner:  # (silhouette-only ink: the graph has no G-buffer input)
                 feeds[FINISH_GBUF[0]] = gbuf
             return self._seen_session.run(["rgba"], feeds)[0]
         with torch.inference_mode():  # the torch backend's call (LookupNet.render_views: its net, keep_seen, look)
             return self.model.render_views(torch.from_numpy(udp), torch.from_numpy(sampled), torch.from_numpy(cover),
                                            ink=self.cache.ink(), shaded=self.cache.shaded(),
-                                           gbuf=None if gbuf is None else torch.from_numpy(gbuf)).numpy()
+                                           gbuf=None if gbuf is None else torch.from_numpy(gbuf),
+                                           sheet_ink=self.cache.sheet_ink()).numpy()
 
     def infer_views(self, udp: np.ndarray, sampled: np.ndarray, cover: np.ndarray,
                     gbuf: np.ndarray | None = None) -> np.ndarray:

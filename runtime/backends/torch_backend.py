@@ -89,7 +89,8 @@ class TorchBackend(Backend):
             return self.model.render_views(torch.from_numpy(udp).to(dev), torch.from_numpy(sampled).to(dev),
                                            torch.from_numpy(cover).to(dev), None if ink is None else ink.to(dev),
                                            None if shaded is None else shaded.to(dev),
-                                           None if gbuf is None else torch.from_numpy(gbuf).to(dev)).cpu().numpy()
+                                           None if gbuf is None else torch.from_numpy(gbuf).to(dev),
+                                           None if self.cache is None else self.cache.sheet_ink()).cpu().numpy()
 
     def infer(self, udp: np.ndarray) -> np.ndarray:
         x = torch.from_numpy(np.ascontiguousarray(udp, dtype=np.float32)).to(self.device)

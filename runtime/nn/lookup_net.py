@@ -32,7 +32,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from conrt.errors import ConfigError
-from conrt.shaders.toon_pass import CONTOUR_DEPTH_STEP, OUTLINE_INK, default_line_width
+from conrt.shaders.sheet_ink import TOON_INK, SheetInk
+from conrt.shaders.toon_pass import CONTOUR_DEPTH_STEP, default_line_width
 
 from .architectures import register_model
 from .config import CoNRConfig, LookupConfig
@@ -222,7 +223,7 @@ def line_reach_max(x: torch.Tensor, radius: int) -> torch.Tensor:
     return out
 
 
-def toon_line(gbuf: torch.Tensor, alpha: torch.Tensor) -> torch.Tensor:
+def toon_line(gbuf: torch.Tensor, alpha: torch.Tensor, sheet_ink: SheetInk = TOON_INK) -> torch.Tensor:
     """gbuf [N, 2, H, W] the target's G-buffer as the toon pass's ink step reads its own (the
     visibility buffer's, ``shaders.correspondence_pass.CorrespondencePass.read_gbuf``: eye depth
     in character heights, 0 off the target; part label, -1 off it), its alpha [N, 1, H, W] ->
@@ -233,11 +234,17 @@ def toon_line(gbuf: torch.Tensor, alpha: torch.Tensor) -> torch.Tensor:
     or a higher part label (hair over skin: the skin's side). Not its crease lines (those need the
     normals) nor its test that a part is resolved at the line's width (measured the same: L1
     5.62e-3 against 5.61e-3, turnaround toon sheets n = 4; docs/conr_rt.md, "The target's lines
-    where the toon pass draws them")."""
-    radius = int(round(default_line_width(int(gbuf.shape[-2]))))  # (an int: a constant of the exported graph)
-    depth, part = gbuf[:, 0:1], gbuf[:, 1:2]
+    where the toon pass draws them").
+
+    ``sheet_ink`` (``shaders.sheet_ink.SheetInk``, estimated once per sheet): the sheet's own line
+    radius (``SheetInk.radius``) and, without its inner lines, the silhouette's line only; ours
+    (``TOON_INK``) the rule above, to the bit."""
+    radius = sheet_ink.radius(int(gbuf.shape[-2]))  # (an int: a constant of the exported graph)
     covered = (alpha > 0.5).to(gbuf.dtype)
     background = line_reach_max(1 - covered, radius)
+    if not sheet_ink.inner:  # the artist draws the silhouette only
+        return covered * background
+    depth, part = gbuf[:, 0:1], gbuf[:, 1:2]
     nearest = -line_reach_max(-(depth + 1e6 * (1 - covered)), radius)  # the background is never nearer
     far = (depth - nearest > CONTOUR_DEPTH_STEP).to(gbuf.dtype)
     below = (line_reach_max(part, radius) > part).to(gbuf.dtype)  # (the background's label, -1, is never higher)
@@ -255,16 +262,22 @@ def linear_to_srgb(c: torch.Tensor) -> torch.Tensor:
     return torch.where(c > 0.0031308, 1.055 * c.clamp_min(0.0031308) ** (1 / 2.4) - 0.055, c * 12.92)
 
 
-def ink_lines(rgba: torch.Tensor, fused: torch.Tensor, lines: torch.Tensor, alpha: torch.Tensor) -> torch.Tensor:
+def ink_lines(rgba: torch.Tensor, fused: torch.Tensor, lines: torch.Tensor, alpha: torch.Tensor,
+              sheet_ink: SheetInk = TOON_INK) -> torch.Tensor:
     """rgba [N, 4, H, W] premultiplied, the views' fused colour [N, 4, H, W] (premultiplied, 0..1),
     the target's lines (``toon_line``) and alpha [N, 1, H, W] -> rgba with the lines inked as the
     toon pass inks its own: the surface's colour (the fused views') times ``OUTLINE_INK`` in linear
     RGB, where the views cover the pixel (the fused alpha past 1/2; ``fill_unseen`` inks the rest from
     the lines beside). Per pixel: the exported fusion graph runs it on the lines' pixels only
-    (runtime/backends/fusion_graph.py, ``ink_on_lines``)."""
+    (runtime/backends/fusion_graph.py, ``ink_on_lines``). ``sheet_ink``: the sheet's own law
+    (``SheetInk.terms``: the surface's colour times a scale plus a fixed colour, linear; ours
+    ``OUTLINE_INK`` and nothing added)."""
     straight = fused[:, :3] / fused[:, 3:4].clamp_min(1e-6)
-    law = torch.tensor(OUTLINE_INK, dtype=rgba.dtype).reshape(1, 3, 1, 1)
-    ink = torch.cat([linear_to_srgb(srgb_to_linear(straight) * law) * alpha, alpha], 1)
+    scale, add = sheet_ink.terms()
+    linear = srgb_to_linear(straight) * torch.tensor(scale, dtype=rgba.dtype).reshape(1, 3, 1, 1)
+    if any(add):  # a fixed pen colour (the graph's constant; ours adds nothing: the same graph as before)
+        linear = linear + torch.tensor(add, dtype=rgba.dtype).reshape(1, 3, 1, 1)
+    ink = torch.cat([linear_to_srgb(linear) * alpha, alpha], 1)
     return rgba + lines * (fused[:, 3:4] > 0.5).to(rgba.dtype) * (ink - rgba)
 
 
@@ -585,7 +598,8 @@ class FusionNet(nn.Module):
 
     def forward(self, sampled: torch.Tensor, cover: torch.Tensor, udp: torch.Tensor,
                 keep_seen: bool = False, ink: torch.Tensor | None = None,
-                shaded: torch.Tensor | None = None, gbuf: torch.Tensor | None = None) -> torch.Tensor:
+                shaded: torch.Tensor | None = None, gbuf: torch.Tensor | None = None,
+                sheet_ink: SheetInk | None = None) -> torch.Tensor:
         """sampled [N, M, 4, H, W] premultiplied, cover [N, M, 1, H, W], udp [N, 4, H, W]
         -> premultiplied RGBA [N, 4, H, W].
 
@@ -607,7 +621,10 @@ class FusionNet(nn.Module):
         ``gbuf`` [N, 2, H, W] (an inked sheet's): the target's G-buffer (``toon_line``: eye depth,
         part label): the target's lines drawn where the toon pass draws them, 1 px, in its ink
         (``ink_lines``); None: the views' ink on the target's edges (``ink_edges``), as before
-        session 13. Not an input of the network itself."""
+        session 13. Not an input of the network itself. ``sheet_ink``: the sheet's own ink
+        (``shaders.sheet_ink.estimate_ink``, once per sheet; one for the batch) the lines are drawn
+        in: their radius, inner lines or not, the colour law; None: our toon pass's."""
+        sheet_ink = TOON_INK if sheet_ink is None else sheet_ink
         n, m, _, h, w = sampled.shape
         s = self.score_scale
         # pooled apart and joined small: a full-size concat is a pass over the views
@@ -647,7 +664,7 @@ class FusionNet(nn.Module):
             inked = ink is None or bool((ink > 0).any())
             lines = None  # the target's lines (toon_line), where its G-buffer is known
             if gbuf is not None and inked:
-                lines = toon_line(gbuf, udp[:, 3:4])
+                lines = toon_line(gbuf, udp[:, 3:4], sheet_ink)
                 if ink is not None:
                     lines = lines * ink.reshape(-1, 1, 1, 1).to(lines.dtype)
             # with the lines known the views' colour is kept on the edges too (the lines are inked over it)
@@ -656,7 +673,7 @@ class FusionNet(nn.Module):
             if inked and lines is None:  # on the edges the views' ink where darker
                 rgba = ink_edges(rgba, darkest_view(sampled, cover), ink_edge_mask(edges, udp[:, 3:4]), udp[:, 3:4])
             elif inked:  # the target's lines where the toon pass draws them, in its ink
-                rgba = ink_lines(rgba, fused.clamp(0, 1), lines, udp[:, 3:4])
+                rgba = ink_lines(rgba, fused.clamp(0, 1), lines, udp[:, 3:4], sheet_ink)
             if self.nearest_fill:  # what no view sees, off the edges: the nearest seen colour
                 rgba = fill_unseen(rgba, fused.clamp(0, 1), seen_part, edges, udp, lines=lines)
             plain_off = ink if ink is None or shaded is None else torch.maximum(ink, shaded.to(ink.dtype))
@@ -785,13 +802,13 @@ class LookupNet(ShaderNet):
 
     def render_views(self, udp: torch.Tensor, sampled: torch.Tensor, cover: torch.Tensor,
                      ink: torch.Tensor | None = None, shaded: torch.Tensor | None = None,
-                     gbuf: torch.Tensor | None = None) -> torch.Tensor:
+                     gbuf: torch.Tensor | None = None, sheet_ink=None) -> torch.Tensor:
         """The correspondences already found (exact or udp-nn, by the GL pass): FusionNet alone
         (``fusion_for``: ``fusion``), keeping the seen colours as the weights' config says
         (``lookup.keep_seen``), on the target's edges too where the sheet has no ink (``ink``,
         ``shaded``, the target's ``gbuf``: ``FusionNet.forward``)."""
         return self.fusion_for("exact")(sampled, cover, self.encode_pose(udp)[0], keep_seen=self.cfg.lookup.keep_seen,
-                                        ink=ink, shaded=shaded, gbuf=gbuf)
+                                        ink=ink, shaded=shaded, gbuf=gbuf, sheet_ink=sheet_ink)
 
     def sheet_tensor_shapes(self, size: int, views: int) -> list[tuple[int, ...]]:
         return [(1, views, 3, self.cfg.lookup.grid ** 3)]

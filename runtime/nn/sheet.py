@@ -144,6 +144,10 @@ class SheetLook:
     inked: bool
     # ``shading_fraction`` of the views with their UDPs; None: not judged (no view UDPs)
     shading: float | None = None
+    # an inked sheet's own ink (``shaders.sheet_ink.estimate_ink``: line colour law, width, inner
+    # lines), estimated where the views' surface maps are drawn (the correspondence pass's
+    # ``set_sheet``, ``SheetCache.with_ink``); None: not estimated, our toon pass's
+    ink: object | None = None
 
     @property
     def shaded(self) -> bool:
@@ -160,7 +164,9 @@ class SheetLook:
     def __str__(self) -> str:
         light = "" if self.shading is None else \
             f"; light changes {self.shading:.0%} of the points views share, shaded from {SHADED_FROM:.1%}"
-        return f"{self.label} (ink on {self.ink_fraction:.0%} of the silhouette band; inked from {INK_THRESHOLD:.0%}{light})"
+        own = "" if self.ink is None or not self.inked else f"; {self.ink}"
+        return (f"{self.label} (ink on {self.ink_fraction:.0%} of the silhouette band; inked from "
+                f"{INK_THRESHOLD:.0%}{light}{own})")
 
 
 def judge_inks(rgb: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -231,6 +237,20 @@ class SheetCache:
     def shaded(self) -> torch.Tensor | None:
         """[1] FusionNet's ``shaded`` for this sheet (1 shaded without ink), None when not judged."""
         return None if self.look is None else torch.tensor([float(self.look.shaded)])
+
+    def sheet_ink(self):
+        """The sheet's own ink (``shaders.sheet_ink.SheetInk``) its target's lines are drawn in: the
+        estimate (``with_ink``) on an inked sheet, else our toon pass's (``TOON_INK``)."""
+        from conrt.shaders.sheet_ink import TOON_INK  # lazy: the sheet module stays free of the shaders
+
+        look = self.look
+        return TOON_INK if look is None or look.ink is None or not look.inked else look.ink
+
+    def with_ink(self, ink) -> "SheetCache":
+        """This cache with the sheet's estimated ink (``SheetLook.ink``; a sheet not judged: judged inked,
+        as it is shaded)."""
+        look = self.look if self.look is not None else SheetLook(1.0, True)
+        return dataclasses.replace(self, look=dataclasses.replace(look, ink=ink))
 
     def numpy_inputs(self) -> dict[str, np.ndarray]:
         """The cached tensors by the ONNX graph's input names."""

@@ -35,7 +35,9 @@ uniform int u_radius;        // line half-width in pixels
 uniform float u_depth_step;  // eye-space depth jump that counts as a contour
 uniform float u_crease_cos;  // cos(crease angle); below it two normals make a crease (< -1: off)
 uniform bool u_resolved_only;  // part and crease lines only between resolved surfaces (above)
-uniform vec3 u_ink;          // ink = colour * u_ink (darkened, tinted)
+uniform vec3 u_ink;          // ink = colour * u_ink + u_ink_add (linear: darkened, tinted; or a fixed pen)
+uniform vec3 u_ink_add;      // 0 but for a fixed ink colour (ToonStyle.ink_colour), then u_ink is 0
+uniform bool u_inner;        // false: the silhouette's line only (no occlusion, part or crease lines)
 
 out vec4 f_color;
 
@@ -81,7 +83,11 @@ void main() {
             ivec2 q = p + ivec2(dx, dy);
             if (any(lessThan(q, ivec2(0))) || any(greaterThanEqual(q, g_size))) continue;  // frame border is not a silhouette
             vec4 h = texelFetch(u_gbuf, q, 0);
-            if (h.x == 0.0 || g.x - h.x > u_depth_step) {
+            if (h.x == 0.0) {
+                edge = true;
+            } else if (!u_inner) {
+                continue;
+            } else if (g.x - h.x > u_depth_step) {
                 edge = true;
             } else if (h.y > g.y && (!u_resolved_only || agreeing(q, n, h.y, step, false) >= RESOLVED_PARTS)) {
                 edge = true;
@@ -97,7 +103,7 @@ void main() {
         }
     }
     if (edge) {
-        c.rgb = linear_to_srgb(srgb_to_linear(c.rgb) * u_ink);
+        c.rgb = linear_to_srgb(srgb_to_linear(c.rgb) * u_ink + u_ink_add);
     }
     f_color = vec4(c.rgb, 1.0);
 }

@@ -1,0 +1,103 @@
+"""What ``shaders.sheet_ink.estimate_ink`` finds on sheets whose ink is known (session 14).
+
+- procedural characters (``--seeds``), a 4-view turnaround at 256² in each ink of ``--styles`` (ours and
+  ``shaders.toon_pass.INK_STYLE_NAMES``), their views' UDPs as the surface maps;
+- the sample sheet (``samples/sheet``, ``conrt sheet``'s toon) and Godette's (``conrt sheet --views 6
+  --udp``, our toon pass on her MToon materials): our ink, which the estimate should call ours;
+- ``conrt fit-sheet``'s synthetic drawings (``training.fit_drawings.make_turnaround``: outlines 0.5-2.5 px
+  per 256 px of the render, resampled to another size and aspect), each view alone, padded square:
+  the true width (px per 256 px of the padded side) beside the estimate.
+
+Each with the estimate's CPU time. Usage: python benchmarks/sheet_ink_estimates.py
+[--json benchmarks/results/sheet_ink_estimates_s14.json]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+GODETTE = ROOT / "tests" / "fixtures" / "assets" / "gltf" / "Godette_vrm_v4.vrm"
+
+
+def premultiplied(rgba_u8: np.ndarray) -> np.ndarray:
+    f = rgba_u8.astype(np.float32) / 255
+    return np.concatenate([f[..., :3] * f[..., 3:], f[..., 3:]], -1)
+
+
+def timed(surface, reference) -> dict:
+    from conrt.shaders.sheet_ink import estimate_ink
+
+    t = time.process_time()
+    ink = estimate_ink(surface, reference)
+    return {"ink": str(ink), "law": ink.law, "colour": list(ink.colour), "width": ink.width, "inner": ink.inner,
+            "ours": ink.is_toon, "cpu_s": round(time.process_time() - t, 3)}
+
+
+def folder_sheet(folder: Path) -> dict:
+    from PIL import Image
+
+    from conrt.runtime.app.session import load_sheet_udps
+
+    paths = sorted(p for p in folder.glob("*.png") if "_udp" not in p.name)
+    images = np.stack([np.asarray(Image.open(p).convert("RGBA")) for p in paths])
+    return timed(np.stack(load_sheet_udps(folder)).astype(np.float32), premultiplied(images))
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--seeds", default="900000:900004")
+    ap.add_argument("--styles", default="toon,brown-ink,trace-ink,thick-ink,silhouette-ink")
+    ap.add_argument("--fit-seeds", type=int, default=4)
+    ap.add_argument("--json", type=Path, default=ROOT / "benchmarks" / "results" / "sheet_ink_estimates.json")
+    args = ap.parse_args(argv)
+    from conrt.training.evaluate import characters_from_seeds, parse_seeds
+
+    out = {"load_before": round(os.getloadavg()[0], 2), "procedural": {}, "fit_drawings": []}
+    for style in args.styles.split(","):
+        chars = characters_from_seeds(parse_seeds(args.seeds), 1, 256, progress=False, style=style,
+                                      sheet_poses="turnaround", sheet_views=4)
+        out["procedural"][style] = {str(c.seed): timed(c.udp[list(c.sheet)].astype(np.float32),
+                                                       premultiplied(c.rgba[list(c.sheet)])) for c in chars}
+        print(style, [v["ink"] for v in out["procedural"][style].values()], flush=True)
+    out["sample_sheet"] = folder_sheet(ROOT / "samples" / "sheet")
+    with tempfile.TemporaryDirectory() as tmp:
+        subprocess.run([sys.executable, "-m", "conrt", "sheet", str(GODETTE), "--views", "6", "--udp", "-o", tmp],
+                       check=True, capture_output=True)
+        out["godette"] = folder_sheet(Path(tmp))
+    print("sample sheet", out["sample_sheet"]["ink"], "\nGodette", out["godette"]["ink"], flush=True)
+
+    from conrt.characters.gltf_io import load_character
+    from conrt.runtime.defaults import SAMPLE_CHARACTER
+    from conrt.shaders.context import create_context
+    from conrt.training.fit_drawings import make_turnaround
+
+    ctx = create_context("egl")
+    character = load_character(SAMPLE_CHARACTER)
+    for seed in range(args.fit_seeds):
+        for drawing, udp, truth in make_turnaround(ctx, character, (0, 90, 180, 270), seed):
+            side = max(drawing.shape[:2])
+            pad = [((side - n) // 2, side - n - (side - n) // 2) for n in drawing.shape[:2]] + [(0, 0)]
+            k = truth["scale"] * 0.75 * min(truth["size"]) / 384  # drawing px per render px (fit_drawings)
+            got = timed(np.pad(udp, pad)[None], premultiplied(np.pad(drawing, pad))[None])
+            got["true_width"] = round(truth["line_width"] * k * 256 / side, 3)
+            got["seed"], got["size"] = seed, truth["size"]
+            out["fit_drawings"].append(got)
+            print(f"fit drawing {seed} {truth['size']}: true {got['true_width']:.2f} px per 256; {got['ink']}",
+                  flush=True)
+    out["load_after"] = round(os.getloadavg()[0], 2)
+    args.json.parent.mkdir(parents=True, exist_ok=True)
+    args.json.write_text(json.dumps(out, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
