@@ -14,7 +14,16 @@ Rows, on the runtime's exact samples (the GL correspondence pass; ``--correspond
 the views' UDPs only, as a sheet without camera files): the flat
 fill, the plain exact lookup (no network) and the default (the embedded
 weights with the runtime's rules: the sheet's judged look decides). Scores:
-L1, × flat, SSIM, face SSIM, sharpness.
+L1, × flat, SSIM, face SSIM, sharpness, and the eye score (``eyes_kept``,
+``training.losses.eyes_kept``: every target is drawn again with the painted
+eyes left off its face texture; where the two differ are its eye pixels, and a
+pixel is kept when the prediction is nearer the ground truth than the eyeless
+frame: a blank face scores 0, the ground truth 1; over the targets that show
+at least ``EYE_MIN_PIXELS`` eye pixels, ``eye_samples``).
+
+The pictures show, per character, the target with the most ground-truth eye
+pixels (the face most turned to the camera; the same target in every column),
+each face crop with its eye score.
 
 Where the face's error comes from (``faces``, n = ``--face-views``): inside
 each target's head box, the default's mean |error| (premultiplied RGBA) and
@@ -64,7 +73,8 @@ def run_style(style: str, args, model) -> tuple[dict, dict, dict]:
     views = [int(v) for v in args.views.split(",")]
     t0 = time.time()
     turn = characters_from_seeds(parse_seeds(args.seeds), 12, args.size, progress=False, style=style,
-                                 sheet_poses="turnaround", sheet_views=max(views), sheet_order=args.turnaround_order)
+                                 sheet_poses="turnaround", sheet_views=max(views), sheet_order=args.turnaround_order,
+                                 eyeless=True)
     heads = procedural_head_boxes(turn)
     tables, grids, faces = {}, {}, {}
     for choice in args.sheet_poses.split(","):
@@ -90,6 +100,8 @@ def run_style(style: str, args, model) -> tuple[dict, dict, dict]:
         cover = torch.stack([s[1][:n].float().amax(0)[0] for s in samples])  # [J, S, S]
         g = shown["default"][n]
         faces[choice] = {"pred": {row: shown[row][n]["pred"] for row in ROWS[1:]}, "target": g["target"],
+                         "eyes_kept": {row: shown[row][n]["eyes_kept"] for row in ROWS},
+                         "eye_pixels": g["eye_pixels"],
                          "box": g["head_box"], "seen": cover > SEEN, "edges": fusion_edges(g["udp"]),
                          "jobs": [{"seed": chars[ci].seed, "target": t, **orbit(chars[ci].cameras[t])}
                                   for ci, t, _ in jobs]}
@@ -173,9 +185,21 @@ def face_errors(faces: dict) -> dict:
                                "unseen_error_share": round(float(err[j][m & unseen[j]].sum()) / max(e, 1e-9), 4)}
                         if ink is not None:
                             one["ink_error_share"] = round(float(err[j][m & ink[j]].sum()) / max(e, 1e-9), 4)
+                        one["eye_pixels"] = int(f["eye_pixels"][j])
+                        one["eyes_kept"] = {k: None if np.isnan(float(v[j])) else round(float(v[j]), 4)
+                                            for k, v in f["eyes_kept"].items()}  # every row's, this target's
                         r["jobs"].append(one)
                 out[style][choice][row] = r
     return out
+
+
+def face_jobs(g: dict, targets: int) -> list[int]:
+    """Per character (``targets`` consecutive jobs): the job whose ground truth shows the most eye
+    pixels (the face most turned to the camera), from the ground truth alone: every column shows it."""
+    if "eye_pixels" not in g:
+        return list(range(0, g["udp"].shape[0], targets))
+    px = g["eye_pixels"]
+    return [r + int(px[r:r + targets].argmax()) for r in range(0, px.shape[0], targets)]
 
 
 def torch_box_mask(boxes, size: int):
@@ -188,9 +212,9 @@ def torch_box_mask(boxes, size: int):
 
 
 def picture(path: Path, grids: dict, n: int, targets: int, columns: tuple[tuple[str, str, str], ...]) -> None:
-    """Per character (its first target): sheet (the n views, tiled) | target UDP | the ``columns``
-    ((title, choice, row)) | ground truth, then the head box of each enlarged (nearest: the pixels
-    the face score sees)."""
+    """Per character (its target that shows the most eyes, :func:`face_jobs`): sheet (the n views,
+    tiled) | target UDP | the ``columns`` ((title, choice, row)) | ground truth, then the head box of
+    each enlarged (nearest: the pixels the face score sees) with its eye score."""
     from PIL import Image, ImageDraw
 
     from eval_pictures import crop, show  # benchmarks/ is on sys.path when run as a script
@@ -209,8 +233,17 @@ def picture(path: Path, grids: dict, n: int, targets: int, columns: tuple[tuple[
             tile[y * small:(y + 1) * small, x * small:(x + 1) * small] = v
         return tile
 
+    def labelled(tile, score):
+        if score is None:
+            return tile
+        im = Image.fromarray(np.ascontiguousarray(tile))
+        text = "eyes: -" if np.isnan(score) else f"eyes {score:.2f}"
+        ImageDraw.Draw(im).rectangle((0, size - 16, 8 + 7 * len(text), size), fill=(255, 255, 255))
+        ImageDraw.Draw(im).text((4, size - 14), text, fill=(0, 0, 0))
+        return np.asarray(im)
+
     lines = []
-    for r in range(0, g0["udp"].shape[0], targets):  # one target per character
+    for r in face_jobs(g0, targets):  # one target per character
         u = g0["udp"][r].float()
         udp = ((u[:3] * u[3:4]).permute(1, 2, 0).numpy() * 255).astype(np.uint8)
         shaded = [show(grids[choice][row][n]["pred"][r]) for _, choice, row in columns]
@@ -218,7 +251,10 @@ def picture(path: Path, grids: dict, n: int, targets: int, columns: tuple[tuple[
         lines.append(np.concatenate([sheet_tiles(r), udp, *shaded, gt], 1))
         box = g0["head_box"][r]
         blank = np.full((size, size, 3), 255, np.uint8)
-        lines.append(np.concatenate([blank, blank] + [crop(t, box, size) for t in (*shaded, gt)], 1))
+        scores = [float(grids[choice][row][n]["eyes_kept"][r]) if "eyes_kept" in grids[choice][row][n] else None
+                  for _, choice, row in columns] + [None]
+        lines.append(np.concatenate([blank, blank] + [labelled(crop(t, box, size), e)
+                                                      for t, e in zip((*shaded, gt), scores)], 1))
     img = np.concatenate(lines, 0)
     header = Image.new("RGB", (img.shape[1], 18), (255, 255, 255))
     draw = ImageDraw.Draw(header)
@@ -235,22 +271,28 @@ def torch_cat(rgb, mask):
 
 
 def doc_table(result: dict) -> str:
-    """One line per look, sheet-pose choice and row: L1 × flat (face SSIM, sharpness) per view count."""
+    """One line per look, sheet-pose choice and row: L1 × flat (face SSIM, sharpness, eyes kept) per view count."""
     counts = [n for n in next(iter(next(iter(result["styles"].values())).values()))["flat"] if n.startswith("n=")]
-    lines = ["| sheets | sheet poses | row | " + " | ".join(f"n = {n[2:]}: × flat (face SSIM, sharpness)"
+    lines = ["| sheets | sheet poses | row | " + " | ".join(f"n = {n[2:]}: × flat (face SSIM, sharpness, eyes)"
                                                           for n in counts) + " |",
              "|---|---|---|" + "---|" * len(counts)]
     for style, by_choice in result["styles"].items():
         for choice, rows in by_choice.items():
             for label, table in rows.items():
                 if label == "flat":
-                    cells = [f"L1 {table[n]['l1']:.4f} (face {table[n]['face_ssim']:.3f})" for n in counts]
-                else:
-                    cells = [f"{table[n]['l1_vs_flat']:.2f} ({table[n]['face_ssim']:.3f}, {table[n]['sharpness']:.2f})"
+                    cells = [f"L1 {table[n]['l1']:.4f} (face {table[n]['face_ssim']:.3f}{eyes(table[n])})"
                              for n in counts]
+                else:
+                    cells = [f"{table[n]['l1_vs_flat']:.2f} ({table[n]['face_ssim']:.3f}, {table[n]['sharpness']:.2f}"
+                             f"{eyes(table[n])})" for n in counts]
                 name = f"**default** ({table['look']})" if label == "default" else label
                 lines.append(f"| {style} | {choice} | {name} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
+
+
+def eyes(row: dict) -> str:
+    """", eyes 0.93" (the eye score, ``evaluate``'s ``eyes_kept``), or "" for a run without it."""
+    return f", eyes {row['eyes_kept']:.2f}" if row.get("eyes_kept") is not None else ""
 
 
 def main(argv=None) -> int:

@@ -144,6 +144,10 @@ class CharacterParams:
     # seed keeps its mesh): a glTF MASK eye-highlight card over each eye (texture alpha cut-out,
     # double-sided) and a BLEND blush card on each cheek (alpha fading out, single-sided)
     layers: bool = False
+    # The painted eyes (sclera, iris, pupil, highlights, lashes; no rng draws). False: the same
+    # character with a face texture without them (brows, mouth, blush kept): the frames the eval's
+    # eye score compares a prediction with (``training.losses.eyes_kept``)
+    painted_eyes: bool = True
 
 
 def _pick(rng, palette, hue_jitter: bool = True) -> tuple:
@@ -565,7 +569,7 @@ def _paint_face(p: CharacterParams, feats: dict) -> np.ndarray:
         cx, cy = feats["eye_uv"][side]
         # sclera (a slightly tilted, flattened ellipse)
         tilt = side * p.eye_tilt
-        eye = ellipse(cx, cy, eye_a, eye_b, tilt)
+        eye = ellipse(cx, cy, eye_a, eye_b, tilt) * p.painted_eyes
         put(eye, (1.0, 1.0, 1.0))
         # iris with a dark top (lid shadow) and a light bottom
         ix, iy = cx, cy + eye_b * 0.08
@@ -577,12 +581,13 @@ def _paint_face(p: CharacterParams, feats: dict) -> np.ndarray:
         put(ellipse(ix, iy + eye_b * 0.05, eye_a * 0.34, eye_b * 0.45) * eye, _scale(iris, 0.2))
         # upper lash: the band just above the eye, thick, with an outer flick
         upper = ellipse(cx, cy - eye_b * 0.08, eye_a * 1.12, eye_b * 1.02, tilt) * (1 - eye)
-        upper *= np.clip((cy - v) / (eye_b * 0.15) + 1.2, 0, 1)
+        upper *= np.clip((cy - v) / (eye_b * 0.15) + 1.2, 0, 1) * p.painted_eyes
         put(upper, lash)
-        put(ellipse(cx + side * eye_a * 0.95, cy - eye_b * 0.55, eye_a * 0.32, eye_b * 0.12, side * 0.5), lash)
+        put(ellipse(cx + side * eye_a * 0.95, cy - eye_b * 0.55, eye_a * 0.32, eye_b * 0.12, side * 0.5), lash,
+            float(p.painted_eyes))
         # lower lash hint
         lower = ellipse(cx + side * eye_a * 0.3, cy + eye_b * 0.98, eye_a * 0.45, eye_b * 0.06)
-        put(lower, lash, 0.7)
+        put(lower, lash, 0.7 * p.painted_eyes)
         # highlights
         put(ellipse(ix - side * eye_a * 0.25, iy - eye_b * 0.4, eye_a * 0.22, eye_a * 0.22) * eye, (1, 1, 1))
         put(ellipse(ix + side * eye_a * 0.22, iy + eye_b * 0.45, eye_a * 0.1, eye_a * 0.1) * eye, (1, 1, 1), 0.9)

@@ -70,6 +70,9 @@ class CharacterFrames:
     # [P, 2, S, S] f16 each frame's G-buffer (data make --exact since session 13: eye depth, part label; where
     # the fusion draws the target's lines, lookup_net.toon_line); None: not stored (the edges' rule before)
     gbuf: np.ndarray | None = None
+    # [P, S, S, 4] u8 each frame drawn again without the painted eyes (``evaluate.render_eyeless``:
+    # the eye score); None: not drawn
+    eyeless: np.ndarray | None = None
 
 
 def _load_shard(path: Path) -> dict[str, np.ndarray]:
@@ -232,7 +235,7 @@ class SheetDataset:
     """
 
     def __init__(self, characters: list[CharacterFrames], views: int = 4, size: int | None = None,
-                 augment: Augment | None = Augment(), seed: int = 0):
+                 augment: Augment | None = Augment(), seed: int = 0, head_boxes: bool = False):
         if not characters:
             raise InputError("the dataset split holds no characters")
         poses = characters[0].rgba.shape[0]
@@ -245,6 +248,10 @@ class SheetDataset:
         # every character has its exact samples (conrt data make --exact)
         self.exact = all(c.sampled is not None for c in characters)
         self._looks: dict[int, tuple[float, float]] = {}  # character index -> (ink, shaded), judged on first use
+        # each sample's head box on screen (``head_box`` [4]: the face loss, ``LossWeights.face``), from
+        # the procedural character's head landmark box (regenerated from its seed on first use)
+        self.head_boxes = head_boxes
+        self._head_landmarks: dict[int, np.ndarray] = {}
 
     def look(self, index: int) -> tuple[float, float]:
         """Character ``index``'s look as the runtime's rules take it (FusionNet's ``ink``,
@@ -257,6 +264,16 @@ class SheetDataset:
             look = sheet_look(c.rgba, c.udp)
             self._looks[index] = (float(look.inked), float(look.shaded))
         return self._looks[index]
+
+    def head_landmarks(self, index: int) -> np.ndarray:
+        """Character ``index``'s head landmark box (``evaluate.head_landmark_box``), once per character."""
+        if index not in self._head_landmarks:
+            from conrt.characters.procedural import generate  # lazy: only the face loss needs the meshes
+
+            from .evaluate import head_landmark_box  # lazy: evaluate imports this module
+
+            self._head_landmarks[index] = head_landmark_box(generate(int(self.characters[index].seed)))
+        return self._head_landmarks[index]
 
     def __len__(self) -> int:
         return len(self.characters) * self.poses
@@ -277,6 +294,10 @@ class SheetDataset:
             if gbuf is not None:  # the target's G-buffer: where the lines go (data made before: the edges' rule)
                 out["gbuf"] = gbuf
             out["ink"], out["shaded"] = (torch.tensor(v) for v in self.look(ci))
+        if self.head_boxes:
+            from .evaluate import head_pixel_box  # lazy: evaluate imports this module
+
+            out["head_box"] = torch.tensor(head_pixel_box(udp, self.head_landmarks(ci)))
         if self.augment is not None:
             sheet, sheet_udp = augment_sheet(sheet, rng, self.augment, sheet_udp)
         return {"sheet_rgb": sheet[:, :3].contiguous(), "sheet_mask": sheet[:, 3:4].contiguous(),

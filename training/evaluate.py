@@ -39,7 +39,7 @@ import torch
 from conrt.errors import ConfigError, InputError
 
 from .dataset import CharacterFrames, load_split, resize_pair, rgba_to_premul, udp_tensor
-from .losses import metrics
+from .losses import eyes_kept, metrics
 
 log = logging.getLogger(__name__)
 
@@ -75,7 +75,7 @@ def parse_seeds(text: str) -> range:
 
 def characters_from_seeds(seeds, poses: int = 12, size: int = 128, progress: bool = True,
                           style: str = "toon", sheet_poses: str = "clip", sheet_views: int = 8,
-                          sheet_order: str | None = None) -> list[CharacterFrames]:
+                          sheet_order: str | None = None, eyeless: bool = False) -> list[CharacterFrames]:
     """Render unseen procedural characters on the fly (same recipe as ``conrt data make``),
     in the toon pass look ``style`` (``shaders.toon_pass.STYLE_NAMES``).
 
@@ -84,7 +84,9 @@ def characters_from_seeds(seeds, poses: int = 12, size: int = 128, progress: boo
     ``poses`` clip frames (``CharacterFrames.sheet``); the clip frames are the same
     either way (:func:`clip_sheets` drops the turnaround). ``sheet_order``: the
     turnaround's yaws in another of ``shaders.camera.SHEET_YAW_ORDERS`` (None:
-    ``conrt sheet``'s, ``SHEET_ORDER``: front, side, back, other side, ...)."""
+    ``conrt sheet``'s, ``SHEET_ORDER``: front, side, back, other side, ...). ``eyeless``: also every
+    frame drawn again with the painted eyes left off the face texture (``CharacterFrames.eyeless``:
+    the eye score, :func:`evaluate`)."""
     from tqdm import tqdm
 
     from conrt.characters.procedural import generate
@@ -106,8 +108,21 @@ def characters_from_seeds(seeds, poses: int = 12, size: int = 128, progress: boo
                 c = dataclasses.replace(c, rgba=np.concatenate([c.rgba, rgba]), udp=np.concatenate([c.udp, udp]),
                                         poses=c.poses + views_poses, cameras=c.cameras + cameras,
                                         sheet=tuple(range(poses, poses + sheet_views)))
+            if eyeless:
+                c = dataclasses.replace(c, eyeless=render_eyeless(renderer, int(s), c))
+                renderer.set_character(character)  # back to the character the next seed replaces
             out.append(c)
     return out
+
+
+def render_eyeless(renderer, seed: int, frames: CharacterFrames) -> np.ndarray:
+    """Every frame of procedural character ``seed`` (its poses and cameras) drawn again in
+    ``renderer``'s look with the painted eyes left off its face texture (``painted_eyes=False``:
+    the same mesh) -> [P, S, S, 4] u8: where a frame differs from it are its eye pixels."""
+    from conrt.characters.procedural import generate
+
+    renderer.set_character(generate(seed, painted_eyes=False))
+    return np.stack([renderer.toon.run(pose, camera) for pose, camera in zip(frames.poses, frames.cameras)])
 
 
 def render_turnaround(renderer, character, views: int, order: str | None = None):
@@ -140,7 +155,7 @@ def clip_sheets(characters: list[CharacterFrames]) -> list[CharacterFrames]:
         if c.sheet:
             p = c.sheet[0]
             c = dataclasses.replace(c, rgba=c.rgba[:p], udp=c.udp[:p], poses=c.poses[:p], cameras=c.cameras[:p],
-                                    sheet=())
+                                    sheet=(), eyeless=None if c.eyeless is None else c.eyeless[:p])
         out.append(c)
     return out
 
@@ -495,13 +510,17 @@ def evaluate(model, characters: list[CharacterFrames], views=VIEW_COUNTS, target
              true_sheet_udp: bool = False, size: int | None = None,
              head_boxes: dict[int, np.ndarray] | None = None,
              samples: list | None = None) -> tuple[dict, dict]:
-    """-> ({"n=1": {"l1", "ssim", "psnr", "sharpness"[, "face_ssim", "face_samples"], "samples"}, ...},
-    {n: grid batch}) for one model.
+    """-> ({"n=1": {"l1", "ssim", "psnr", "sharpness"[, "face_ssim", "face_samples"][, "eyes_kept",
+    "eye_samples"], "samples"}, ...}, {n: grid batch}) for one model.
 
     ``size``: shading size (default the model's ``image_size``); the frames are
     box-downsampled to it by an integer factor. ``head_boxes``: {character seed:
     head landmark box} (:func:`head_landmark_box`) for the face score; frames
-    where the head is hidden do not count in it (``face_samples``).
+    where the head is hidden do not count in it (``face_samples``). Characters with their
+    eyeless frames (``characters_from_seeds(eyeless=True)``) also get the eye score
+    (``losses.eyes_kept``: the share of the target's eye pixels the prediction keeps), over the
+    frames that show the eyes (``eye_samples``); the grids then hold each frame's
+    ``eyes_kept`` (NaN: no eyes shown) and ``eye_pixels``.
 
     ``true_sheet_udp``: a lookup-architecture model builds its table from the
     sheet's true UDP (a sheet rendered from the rigged mesh) instead of its
@@ -527,15 +546,18 @@ def evaluate(model, characters: list[CharacterFrames], views=VIEW_COUNTS, target
     takes_samples = getattr(model, "takes_view_samples", False)
     if takes_samples and (samples is None or len(samples) != len(jobs) or samples[0][0].shape[0] < views[-1]):
         raise ConfigError(f"{model.cfg.name}: needs the sheet samples of every job for {views[-1]} views")
-    keys = ("l1", "ssim", "psnr", "sharpness") + (("face_ssim",) if head_boxes is not None else ())
+    with_eyes = all(c.eyeless is not None for c in characters)
+    keys = (("l1", "ssim", "psnr", "sharpness") + (("face_ssim",) if head_boxes is not None else ())
+            + (("eyes_kept",) if with_eyes else ()))
     sums = {n: dict.fromkeys(keys, 0.0) for n in views}
     faces = dict.fromkeys(views, 0)
+    eye_frames = dict.fromkeys(views, 0)
     grids: dict[int, dict] = {}
     bar = tqdm(total=len(jobs) * len(views), unit="img", desc="eval", disable=not progress)
     for n in views:
         for i in range(0, len(jobs), batch):
             chunk = jobs[i:i + batch]
-            sheets, sheet_udps, udps, tgts, boxes = [], [], [], [], []
+            sheets, sheet_udps, udps, tgts, boxes, eyeless = [], [], [], [], [], []
             for ci, t, others in chunk:
                 c = characters[ci]
                 sheet_udp = udp_tensor(c.udp[others[:n]]) if use_sheet_udp else None  # read only when used
@@ -545,6 +567,8 @@ def evaluate(model, characters: list[CharacterFrames], views=VIEW_COUNTS, target
                 sheets.append(sheet), udps.append(udp), tgts.append(tgt)
                 if head_boxes is not None:
                     boxes.append(head_pixel_box(udp, head_boxes[c.seed]))
+                if with_eyes:
+                    eyeless.append(resize_pair(rgba_to_premul(c.eyeless[t]), None, size)[0])
             sheet = torch.stack(sheets)
             b = {"sheet_rgb": sheet[:, :, :3].contiguous(), "sheet_mask": sheet[:, :, 3:4].contiguous(),
                  "udp": torch.stack(udps), "target": torch.stack(tgts)}
@@ -563,6 +587,9 @@ def evaluate(model, characters: list[CharacterFrames], views=VIEW_COUNTS, target
             else:
                 pred = model(b["sheet_rgb"], b["sheet_mask"], b["udp"])
             scores = metrics(pred, b["target"], torch.tensor(boxes) if boxes else None)
+            if with_eyes:
+                scores["eyes_kept"], eye_count = eyes_kept(pred, b["target"], torch.stack(eyeless))
+                eye_frames[n] += int((~torch.isnan(scores["eyes_kept"])).sum())
             for k, v in scores.items():
                 seen = ~torch.isnan(v)  # face_ssim: only frames that show the head
                 sums[n][k] += float(v[seen].sum())
@@ -571,6 +598,8 @@ def evaluate(model, characters: list[CharacterFrames], views=VIEW_COUNTS, target
             shown = {**b, "pred": pred}
             if boxes:
                 shown["head_box"] = torch.tensor(boxes)
+            if with_eyes:
+                shown["eyes_kept"], shown["eye_pixels"] = scores["eyes_kept"], eye_count
             if n not in grids:
                 grids[n] = shown
             elif grids[n]["udp"].shape[0] < grid_rows:
@@ -579,10 +608,13 @@ def evaluate(model, characters: list[CharacterFrames], views=VIEW_COUNTS, target
     bar.close()
     table = {}
     for n in views:
-        row = {k: round(v / len(jobs), 5) for k, v in sums[n].items() if k != "face_ssim"}
+        row = {k: round(v / len(jobs), 5) for k, v in sums[n].items() if k not in ("face_ssim", "eyes_kept")}
         if head_boxes is not None:
             row["face_ssim"] = round(sums[n]["face_ssim"] / faces[n], 5) if faces[n] else None
             row["face_samples"] = faces[n]
+        if with_eyes:
+            row["eyes_kept"] = round(sums[n]["eyes_kept"] / eye_frames[n], 4) if eye_frames[n] else None
+            row["eye_samples"] = eye_frames[n]
         table[f"n={n}"] = row | {"samples": len(jobs)}
     return table, grids
 
@@ -592,14 +624,16 @@ def format_table(results: dict) -> str:
     nested = results and all(isinstance(v, dict) and any(k.startswith("n=") for k in v) for v in results.values())
     models = results if nested else {"": results}
     width = max([22] + [len(label) for label in models])
-    lines = [f"{'model':<{width}} {'views':>6} {'L1':>8} {'SSIM':>8} {'PSNR':>8} {'face SSIM':>10} {'sharp':>7}"]
+    lines = [f"{'model':<{width}} {'views':>6} {'L1':>8} {'SSIM':>8} {'PSNR':>8} {'face SSIM':>10} {'sharp':>7} "
+             f"{'eyes':>6}"]
     for label, table in models.items():
         for key, row in table.items():
             face = row.get("face_ssim")
             face = f"{face:>10.4f}" if face is not None else f"{'-':>10}"
             sharp = f"{row['sharpness']:>7.3f}" if "sharpness" in row else f"{'-':>7}"
+            eyes = f"{row['eyes_kept']:>6.3f}" if row.get("eyes_kept") is not None else f"{'-':>6}"
             lines.append(f"{label:<{width}} {key:>6} {row['l1']:>8.4f} {row['ssim']:>8.4f} {row['psnr']:>8.2f} "
-                         f"{face} {sharp}")
+                         f"{face} {sharp} {eyes}")
     return "\n".join(lines)
 
 

@@ -18,6 +18,10 @@ class LossWeights:
     # BCE on the mask). It teaches the sheet features which body point each
     # pixel shows, which the collaborative decoder needs to copy colours.
     udp: float = 0.5
+    # Head-box terms (session 14): the mean L1 and 1 - SSIM inside each target's head box (the box
+    # the face score uses, ``evaluate.head_pixel_box``), per frame that shows the head. A face is
+    # ~3 % of the frame, so the frame's L1 hardly sees it; 0 = off (every run before session 14).
+    face: float = 0.0
 
 
 def image_gradients(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -41,11 +45,23 @@ def udp_detector_loss(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     return xyz + F.binary_cross_entropy_with_logits(pred[:, 3:4], occ)
 
 
+def face_loss(pred: torch.Tensor, target: torch.Tensor, boxes: torch.Tensor) -> torch.Tensor:
+    """Mean over the frames whose head box ``[y0, y1, x0, x1)`` ([N, 4]) is not empty of the mean
+    |error| (premultiplied RGBA) + 1 - SSIM (:func:`ssim_map`, on the whole frame as the face score)
+    inside the box; 0 when no frame shows a head."""
+    err = (pred - target).abs().mean(1)
+    sim = ssim_map(pred.clamp(0, 1), target)
+    terms = [err[i, y0:y1, x0:x1].mean() + 1 - sim[i, y0:y1, x0:x1].mean()
+             for i, (y0, y1, x0, x1) in enumerate(boxes.long().tolist()) if y1 > y0 and x1 > x0]
+    return torch.stack(terms).mean() if terms else pred.sum() * 0
+
+
 def training_loss(pred: torch.Tensor, target: torch.Tensor, w: LossWeights = LossWeights(),
-                  udp_pred: torch.Tensor | None = None,
-                  udp_target: torch.Tensor | None = None) -> tuple[torch.Tensor, dict[str, float]]:
-    """-> (total, {"loss", "l1", "grad", "bce"[, "udp"]}) for premultiplied RGBA pred/target
-    [N, 4, H, W]; with ``udp_pred``/``udp_target`` ([K, 4, H, W]) also the UDP-detector term."""
+                  udp_pred: torch.Tensor | None = None, udp_target: torch.Tensor | None = None,
+                  head_box: torch.Tensor | None = None) -> tuple[torch.Tensor, dict[str, float]]:
+    """-> (total, {"loss", "l1", "grad", "bce"[, "udp"][, "face"]}) for premultiplied RGBA pred/target
+    [N, 4, H, W]; with ``udp_pred``/``udp_target`` ([K, 4, H, W]) also the UDP-detector term, with
+    ``head_box`` ([N, 4]) and ``w.face`` the head-box term (:func:`face_loss`)."""
     l1 = (pred - target).abs().mean()
     grad = gradient_l1(pred, target)
     bce = alpha_bce(pred, target)
@@ -54,6 +70,9 @@ def training_loss(pred: torch.Tensor, target: torch.Tensor, w: LossWeights = Los
     if udp_pred is not None and w.udp:
         parts["udp"] = udp_detector_loss(udp_pred, udp_target)
         total = total + w.udp * parts["udp"]
+    if head_box is not None and w.face:
+        parts["face"] = face_loss(pred, target, head_box)
+        total = total + w.face * parts["face"]
     return total, {"loss": float(total.detach()), **{k: float(v.detach()) for k, v in parts.items()}}
 
 
@@ -115,6 +134,31 @@ def sharpness_ratio(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     gp = (gradient_magnitude(pred[:, :3]) * inner).sum((1, 2))
     gt = (gradient_magnitude(target[:, :3]) * inner).sum((1, 2))
     return gp / gt.clamp_min(1e-8)
+
+
+EYE_STEP = 0.1  # |frame - its eyeless twin| above this (any channel, premultiplied): an eye pixel
+EYE_MIN_PIXELS = 6  # a frame with fewer eye pixels does not show its eyes (no eye score)
+
+
+def eye_pixels(target: torch.Tensor, eyeless: torch.Tensor) -> torch.Tensor:
+    """[N, H, W] bool: the frame's eye pixels, where it differs visibly from the same frame drawn with
+    a face texture without the painted eyes (``eyeless``; procedural characters, ``painted_eyes``)."""
+    return (target.float() - eyeless.float()).abs().amax(1) > EYE_STEP
+
+
+def eyes_kept(pred: torch.Tensor, target: torch.Tensor, eyeless: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """-> ([N] the share of the frame's eye pixels whose predicted colour lies within half the eye's
+    contrast of the ground truth (premultiplied RGBA, Euclidean: |pred - truth| < |truth - eyeless| / 2,
+    so nearer the eye's colour than the skin's, and no further from it than half way): a face shaded
+    blank scores 0, the ground truth 1; NaN where fewer than ``EYE_MIN_PIXELS`` eye pixels show,
+    [N] their counts). Not the half-space nearer the truth than the skin alone: any dark colour
+    (a flat fill in a navy coat's mean) is nearer a dark iris than a light skin."""
+    pred, target, eyeless = pred.float().clamp(0, 1), target.float(), eyeless.float()
+    eyes = eye_pixels(target, eyeless)
+    kept = ((pred - target).norm(dim=1) < 0.5 * (target - eyeless).norm(dim=1)) & eyes
+    count = eyes.sum((1, 2))
+    share = kept.sum((1, 2)).float() / count.clamp_min(1)
+    return torch.where(count >= EYE_MIN_PIXELS, share, torch.full_like(share, float("nan"))), count
 
 
 def psnr(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:

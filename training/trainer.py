@@ -50,7 +50,7 @@ from .losses import LossWeights, metrics, training_loss
 
 log = logging.getLogger(__name__)
 
-LOG_FIELDS = ("step", "elapsed_s", "lr", "loss", "l1", "grad", "bce", "udp", "val_l1", "val_ssim", "val_psnr")
+LOG_FIELDS = ("step", "elapsed_s", "lr", "loss", "l1", "grad", "bce", "udp", "face", "val_l1", "val_ssim", "val_psnr")
 
 
 @dataclass(frozen=True)
@@ -375,7 +375,8 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True) -> dict
     for folder in folders:
         chars = load_split(folder, "train")
         size = cfg.size if len(folders) == 1 else None
-        train_sets.append(SheetDataset(chars, cfg.views, size, Augment() if cfg.augment else None, cfg.seed))
+        train_sets.append(SheetDataset(chars, cfg.views, size, Augment() if cfg.augment else None, cfg.seed,
+                                       head_boxes=cfg.loss.face > 0))
         try:
             val_chars = load_split(folder, "val", limit=cfg.val_characters)
         except InputError:
@@ -458,7 +459,8 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True) -> dict
             if exact and np.random.default_rng([cfg.seed, 11, step]).random() >= cfg.table_mix:
                 views = {k: b[k] for k in ("sampled", "cover", "ink", "shaded", "gbuf") if k in b}
             pred, udp_pred = net(b["sheet_rgb"], b["sheet_mask"], b["udp"], b["sheet_udp"], true_udp, **views)
-            loss, parts = training_loss(pred, b["target"], cfg.loss, udp_pred, b["sheet_udp"].flatten(0, 1))
+            loss, parts = training_loss(pred, b["target"], cfg.loss, udp_pred, b["sheet_udp"].flatten(0, 1),
+                                        b.get("head_box"))
             if not torch.isfinite(loss):
                 raise InputError(f"step {step}: the loss is {float(loss)}; lower --lr or check the data")
             optimizer.zero_grad(set_to_none=True)

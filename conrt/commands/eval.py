@@ -15,7 +15,10 @@ def register(subparsers) -> None:
         description="Shades test poses of each test character from n of its other poses (nested view sets) "
                     "and reports L1, SSIM, PSNR on premultiplied RGBA, like the paper's Table 1, plus two scores "
                     "that see detail: face SSIM (SSIM inside the head's box on screen) and sharpness (mean "
-                    "gradient magnitude of the prediction / the ground truth's, on the foreground; < 1 = blurred). "
+                    "gradient magnitude of the prediction / the ground truth's, on the foreground; < 1 = blurred); "
+                    "with --seeds also the eye score (the share of the target's painted-eye pixels whose "
+                    "prediction is nearer the ground truth than the same frame drawn without eyes; over the "
+                    "targets that show eyes). "
                     "Characters "
                     "come from a dataset's test split (--data) or are generated on the fly (--seeds A:B; "
                     "datasets made with --seed 0 use seeds below 1e6, so 900000:900016 are unseen).")
@@ -92,7 +95,8 @@ def run(args) -> int:
     size = args.size or models[0].cfg.image_size
     if args.seeds:
         characters = characters_from_seeds(parse_seeds(args.seeds), args.poses, size, progress=not args.json,
-                                           style=args.style, sheet_poses=args.sheet_poses, sheet_views=max(views))
+                                           style=args.style, sheet_poses=args.sheet_poses, sheet_views=max(views),
+                                           eyeless=True)  # the eye score: each frame drawn again without eyes
     else:
         characters = characters_from_data(args.data, args.split)
     heads = procedural_head_boxes(characters)

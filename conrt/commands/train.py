@@ -42,6 +42,10 @@ def register(subparsers) -> None:
     p.add_argument("--no-augment", action="store_true", help="no sheet augmentation")
     p.add_argument("--udp-weight", type=float, default=0.5,
                    help="weight of the auxiliary UDP-detector loss on the sheet images (0 = off; default 0.5)")
+    p.add_argument("--face-weight", type=float, default=0.0,
+                   help="weight of the head-box loss (mean L1 + 1 - SSIM inside each target's head box, the box "
+                        "the face score uses; procedural data only: the head is found from each character's "
+                        "seed; 0 = off, the default)")
     p.add_argument("--table-mix", type=float, default=0.25,
                    help="data with exact sheet samples (conrt data make --exact): only the fusion net trains, "
                         "on those samples; this fraction of the steps shades through the 32³ table instead, so "
@@ -53,6 +57,8 @@ def register(subparsers) -> None:
 
 
 def run(args) -> int:
+    if args.face_weight < 0:
+        raise ConfigError(f"--face-weight must be >= 0 (0 = off), got {args.face_weight}")
     if args.init_parts and not args.init:
         raise ConfigError("--init-parts needs --init WEIGHTS (the file the parts come from)")
     from conrt.training.losses import LossWeights  # lazy: torch, not at CLI startup
@@ -64,7 +70,7 @@ def run(args) -> int:
                       views=args.views, size=args.size, lr=args.lr, val_every=args.val_every,
                       log_every=args.log_every, checkpoint_minutes=args.checkpoint_minutes, seed=args.seed,
                       threads=args.threads, augment=not args.no_augment,
-                      loss=LossWeights(udp=args.udp_weight), init=args.init,
+                      loss=LossWeights(udp=args.udp_weight, face=args.face_weight), init=args.init,
                       init_parts=tuple(args.init_parts), table_mix=args.table_mix,
                       runtime_rules=not args.refine_everywhere)
     result = train(cfg, resume=args.resume)

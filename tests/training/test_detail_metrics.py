@@ -5,10 +5,10 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from conrt.training.dataset import load_split, udp_tensor
+from conrt.training.dataset import SheetDataset, load_split, udp_tensor
 from conrt.training.evaluate import (ExactLookupBaseline, FlatColourBaseline, evaluate, head_landmark_box,
                                      head_pixel_box, procedural_head_boxes)
-from conrt.training.losses import box_ssim, metrics, sharpness_ratio
+from conrt.training.losses import LossWeights, box_ssim, face_loss, metrics, sharpness_ratio, training_loss
 
 
 def _detailed(seed: int = 0, size: int = 64) -> torch.Tensor:
@@ -60,6 +60,35 @@ def test_box_ssim_scores_only_inside_the_box():
     assert torch.isnan(box_ssim(pred, gt, torch.tensor([[0, 0, 0, 0]])))[0]
     m = metrics(pred, gt, torch.tensor([[10, 28, 10, 28]]))
     assert set(m) == {"l1", "ssim", "psnr", "sharpness", "face_ssim"}
+
+
+def test_face_loss_sees_only_the_head_box():
+    """The face term (``LossWeights.face``): 0 where the prediction is exact, the box's L1 + 1 - SSIM
+    where it is damaged, blind outside the box, 0 with no box, added with its weight."""
+    gt = _detailed()
+    pred = gt.clone()
+    pred[:, :3, 8:30, 8:30] = _blur(gt)[:, :3, 8:30, 8:30]
+    inside, outside, empty = (torch.tensor([b]) for b in ([10, 28, 10, 28], [40, 56, 40, 56], [0, 0, 0, 0]))
+    assert float(face_loss(gt, gt, inside)) == pytest.approx(0.0, abs=1e-5)
+    expected = float((pred - gt).abs().mean(1)[0, 10:28, 10:28].mean()) + 1 - float(box_ssim(pred, gt, inside)[0])
+    assert float(face_loss(pred, gt, inside)) == pytest.approx(expected, rel=1e-5)
+    assert float(face_loss(pred, gt, outside)) == pytest.approx(0.0, abs=1e-5)
+    assert float(face_loss(pred, gt, empty)) == 0.0
+    off, _ = training_loss(pred, gt, LossWeights(), head_box=inside)
+    on, parts = training_loss(pred, gt, LossWeights(face=0.5), head_box=inside)
+    assert float(on - off) == pytest.approx(0.5 * expected, rel=1e-4) and parts["face"] == pytest.approx(expected)
+
+
+def test_dataset_gives_the_head_box_the_face_score_uses(tiny_data):
+    from conrt.characters.procedural import generate
+
+    chars = load_split(tiny_data, "train")
+    ds = SheetDataset(chars, views=2, augment=None, head_boxes=True)
+    box = head_landmark_box(generate(int(chars[0].seed)))
+    for idx in range(ds.poses):
+        s = ds.sample(idx)
+        assert tuple(s["head_box"].tolist()) == head_pixel_box(s["udp"], box)
+    assert "head_box" not in SheetDataset(chars, views=2, augment=None).sample(0)
 
 
 def test_head_box_is_found_through_the_udp(tiny_data):
