@@ -257,3 +257,18 @@ def test_the_correspondence_pass_inks_a_light_pen_and_leaves_unlit_as_drawn(draw
         assert cp.sheet_ink is None
     finally:
         cp.release()
+
+
+def test_the_sheet_look_follows_the_pass_judgement():
+    """``SheetCache.with_ink`` (the runtime's ``ShadeStage.set_sheet_ink``, after the pass judged a light
+    pen inked): a look the ink fraction called shaded is inked from then on (FusionNet's ``ink`` 1,
+    ``shaded`` 0), and its log line says it was inked by its line."""
+    from conrt.runtime.nn.sheet import SheetCache, SheetLook
+
+    cache = SheetCache((torch.zeros(1, 4, 1, 2, 2),), torch.zeros(1, 4, 4, 8, 8), 8, False, "conr-rt",
+                       SheetLook(0.21, False, shading=0.3))
+    assert cache.look.label == "shaded" and float(cache.ink()[0]) == 0.0
+    brown = SheetInk("fixed", BROWN_INK, 1.0, True)
+    inked = cache.with_ink(brown)
+    assert inked.look.label == "inked" and float(inked.ink()[0]) == 1.0 and float(inked.shaded()[0]) == 0.0
+    assert inked.sheet_ink() == brown and "inked by its line" in str(inked.look)
