@@ -416,8 +416,11 @@ class CorrespondencePass:
         ``CONTOUR_WEIGHT`` where none is beside them), on the target's edges too
         since session 13 (the fusion draws the target's lines from its G-buffer,
         ``read_gbuf``); False: every texel as drawn (the resolve without the
-        INKED weights, to the bit). An inked sheet's own ink is estimated here
-        once (``sheet_ink.estimate_ink``: ``self.sheet_ink``, None when not inked)."""
+        INKED weights, to the bit). A sheet's own ink is estimated here once
+        (``sheet_ink.judge_ink``: ``self.sheet_ink``, None when not inked), and a
+        sheet not ``inked`` whose estimate finds a line (a lighter pen than the
+        ink fraction sees) is inked after all (``self.inked``: the look the pass
+        took; the runtime's ``ShadeStage.set_sheet_ink`` follows it)."""
         if self.geometry is None:
             raise InputError("CorrespondencePass.set_sheet called before set_character")
         reference = _as_numpy(reference, "reference")
@@ -463,8 +466,7 @@ class CorrespondencePass:
         self._release_sheet()
         self._attrs = self.ctx.texture((width, rows * m), 4, texels.tobytes(), dtype="f4")
         self._attrs.filter = (moderngl.NEAREST, moderngl.NEAREST)
-        self.views, self.side, self.modes, self.inked = m, side, [v.mode for v in views], bool(inked)
-        self._resolve, self._resolve_vao = self._resolve_program(min(m, GROUP), self.inked)
+        self.views, self.side, self.modes = m, side, [v.mode for v in views]
         self._surface_program["u_attrs"].value = 0  # the resolve reads the triangle texture instead
         self._surface_program["u_landmarks"].value = 1
         self._surface_program["u_attr_rows"].value = rows
@@ -472,24 +474,28 @@ class CorrespondencePass:
         self._draw_surface_maps(attrs, views, rows)
         surface = np.frombuffer(self._surface.read(), np.float32).reshape(m, side, side, 4)
         self._check_silhouettes(views, reference[:, 3], surface[..., 3])
+        # the sheet's own ink, and whether it is inked at all: by its ink fraction (``inked``) or, a lighter
+        # pen, by the line the estimate finds (``sheet_ink.judge_ink``), from the views' contour band
+        from .sheet_ink import judge_ink  # lazy: sheet_ink imports this module
+
+        reach = max(1, round(side / 256))
+        drawn = reference.transpose(0, 2, 3, 1)  # [M, S, S, 4], row 0 = top
+        band = contour_band(surface, reach)
+        colour_uninked, filled = uninked(surface, drawn, band, reach)
+        self.sheet_ink = judge_ink(bool(inked), surface, drawn, band, (colour_uninked, filled))
+        self.inked = self.sheet_ink is not None
+        self._resolve, self._resolve_vao = self._resolve_program(min(m, GROUP), self.inked)
         for k, view in enumerate(views):
             if view.mode == "exact":  # the view's pixel step (glsl same_surface), over float rounding
                 step = max(_pixel_step(surface[k]), EXACT_SLACK)
                 seen[k], slack[k] = step, EXACT_SLACK + SAME_SURFACE_STEPS * step
         self._tri_attrs = self._triangle_texture(attrs, seen)
         weight = None
-        reference = reference.transpose(0, 2, 3, 1)  # [M, S, S, 4], row 0 = top
-        self.sheet_ink = None
+        reference = drawn
         if self.inked:  # the views' own contours (where their ink is): their colour without it off the edges
-            from .sheet_ink import estimate_ink  # lazy: sheet_ink imports this module
-
-            reach = max(1, round(side / 256))
-            band = contour_band(surface, reach)
-            drawn = reference
-            reference, filled = uninked(surface, drawn, band, reach)
-            # the sheet's own ink (its lines' colour law, width, inner lines: the fusion draws the target's
-            # lines with it), from the same band; a pen wider than the band's reach is un-inked at its width
-            self.sheet_ink = estimate_ink(surface, drawn, band, (reference, filled))
+            # (the fusion draws the target's lines in the sheet's ink); a pen wider than the band's reach is
+            # un-inked at its width
+            reference = colour_uninked
             wide = self.sheet_ink.radius(side)
             if wide > reach:
                 band = contour_band(surface, wide)

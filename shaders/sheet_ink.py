@@ -25,7 +25,10 @@ correspondence pass's, or a view's own UDP), numpy only:
   from ``INNER_FROM``.
 
 Our toon pass's own ink within the estimate's error snaps to ``TOON_INK`` (the rule before, to
-the bit). docs/runtime.md, "Session 14: the sheet's own ink".
+the bit). Whether a sheet is inked at all (``judge_ink``): its ink fraction (runtime/nn/sheet.py
+``judge_look``: ink darker than half the fill) or, a lighter pen, the line the estimate finds (the
+first shell's ink share above the deep shell's, ``LINE_FROM``). docs/runtime.md, "Session 14: the
+sheet's own ink" and "light pens judged inked".
 """
 from __future__ import annotations
 
@@ -46,6 +49,13 @@ INNER_FROM = 0.1
 # a darkening law within this (per channel, linear) of OUTLINE_INK is our toon pass's (its estimate on
 # our sheets: 0.01-0.02 darker, the fill beside a silhouette pixel often lit where the pixel is shaded)
 SNAP_LAW = 0.03
+# a sheet is inked (``judge_ink``) where its ink fraction says so (runtime/nn/sheet.py ``INK_THRESHOLD``: ink
+# darker than half the fill) or, a lighter pen, where the estimate finds a line: the first 1-px shell's ink
+# share less the 5-px shell's at or above this. Turnaround and clip sheets of seeds 900000-900003 at 256²,
+# the views' UDPs as surface maps: every inked style (toon, flat, soft, thick-outline, and the four other
+# inks, brown and trace pens included) 0.76-0.95; no-outline (shade tones along the silhouette, no ink)
+# 0.23-0.37, unlit 0.02-0.12
+LINE_FROM = 0.55
 
 
 def srgb_to_linear(c: np.ndarray) -> np.ndarray:
@@ -74,6 +84,10 @@ class SheetInk:
     pixels: int = dataclasses.field(default=0, compare=False)
     residuals: tuple[float, float] = dataclasses.field(default=(0.0, 0.0), compare=False)
     inner_share: float = dataclasses.field(default=1.0, compare=False)
+    # the line's evidence (``judge_ink``): the first shell's ink share less the last shell's (0: no line
+    # found), and the share of the silhouette's first pixel layer darker than its fill (``UNINK_DARKER``)
+    line: float = dataclasses.field(default=1.0, compare=False)
+    coverage: float = dataclasses.field(default=0.0, compare=False)
 
     LAWS = ("darken", "fixed")
 
@@ -117,7 +131,8 @@ class SheetInk:
                 f"the fill x ({', '.join(f'{c:.2f}' for c in self.colour)}) linear" if self.law == "darken" else
                 f"fixed ({', '.join(f'{round(c * 255)}' for c in self.colour)})")
         fit = "" if not self.pixels else \
-            f"; {self.pixels} px fitted, residual darken {self.residuals[0]:.4f} / fixed {self.residuals[1]:.4f}"
+            f"; {self.pixels} px fitted, residual darken {self.residuals[0]:.4f} / fixed {self.residuals[1]:.4f}; " \
+            f"line {self.line:.2f} (a line from {LINE_FROM}), {self.coverage:.0%} of the first layer darker"
         return (f"ink {what}, {self.width:g} px per 256, "
                 f"{'inner lines' if self.inner else 'the silhouette only'} (inner share {self.inner_share:.2f}){fit}")
 
@@ -178,6 +193,7 @@ def estimate_ink(surface: np.ndarray, reference: np.ndarray, band: np.ndarray | 
     def fit(own, fill, dist):
         """The law on the first pixel layer's ink-ish pixels -> (law, a, fixed, residuals, count) or None."""
         first = (dist <= 1.0) & (own @ _LUMA < UNINK_DARKER * (fill @ _LUMA)) & (fill @ _LUMA > 0.1)
+        covered[0] = float(first.sum() / max(1, (dist <= 1.0).sum()))
         if first.sum() < 16:
             return None
         o, f = srgb_to_linear(own[first]), srgb_to_linear(fill[first])
@@ -187,10 +203,11 @@ def estimate_ink(surface: np.ndarray, reference: np.ndarray, band: np.ndarray | 
         res_fixed = float(((linear_to_srgb(np.broadcast_to(fixed, o.shape)) - own[first]) ** 2).sum(-1).mean())
         return "darken" if res_darken <= res_fixed else "fixed", a, fixed, (res_darken, res_fixed), int(first.sum())
 
+    covered = [0.0]  # fit's share of the first layer darker than its fill (for the log)
     got = pairs(FILL_DEPTH)
     found = None if got is None else fit(*got)
-    if found is None:
-        return TOON_INK
+    if found is None:  # no line found (line 0): ours, for a sheet judged inked by its ink fraction
+        return dataclasses.replace(TOON_INK, coverage=covered[0], line=0.0)
     own, fill, dist = got
     law, a, fixed, (res_darken, res_fixed), count = found
 
@@ -206,6 +223,7 @@ def estimate_ink(surface: np.ndarray, reference: np.ndarray, band: np.ndarray | 
     # the first shell's (where every line inks; below 1 where the silhouette has no line, e.g. the frame's
     # border): a radius-r line sums to r (procedural sheets: 1.0-1.1 ours, 3.0-3.1 thick-ink's 3)
     base = shares[-1]
+    line, coverage = shares[0] - base, covered[0]  # the line's evidence (``LINE_FROM``)
     width = 1.0 if shares[0] - base < 0.2 else sum(max(0.0, x - base) for x in shares) / (shares[0] - base)
     # the law again against the fill just past the line (the silhouette's pixels face away from the light:
     # 6 px inside the fill is often lit where they are shaded, a darker law than drawn; Godette's sheet,
@@ -232,8 +250,20 @@ def estimate_ink(surface: np.ndarray, reference: np.ndarray, band: np.ndarray | 
     colour = a if law == "darken" else linear_to_srgb(fixed)
     ink = dataclasses.replace(_round_ink(law, colour, width, inner_share >= INNER_FROM),
                               pixels=count, residuals=(round(res_darken, 5), round(res_fixed, 5)),
-                              inner_share=round(inner_share, 3))
+                              inner_share=round(inner_share, 3), line=round(line, 3), coverage=round(coverage, 3))
     if (ink.law == "darken" and np.abs(np.asarray(ink.colour) - OUTLINE_INK).max() <= SNAP_LAW
             and ink.radius(256) == 1 and ink.inner):
-        return dataclasses.replace(TOON_INK, pixels=ink.pixels, residuals=ink.residuals, inner_share=ink.inner_share)
+        return dataclasses.replace(TOON_INK, pixels=ink.pixels, residuals=ink.residuals, inner_share=ink.inner_share,
+                                   line=ink.line, coverage=ink.coverage)
     return ink
+
+
+def judge_ink(inked: bool, surface: np.ndarray, reference: np.ndarray, band: np.ndarray | None = None,
+              filled: tuple[np.ndarray, np.ndarray] | None = None) -> SheetInk | None:
+    """Is the sheet inked, and in what ink: ``estimate_ink`` (same arguments) where ``inked`` (the sheet's
+    look by its ink fraction, ``SheetLook.inked``) or where the estimate finds a line (``LINE_FROM``: a
+    lighter pen than half the fill's luma, which the ink fraction misses); None: not inked. The one rule
+    of "inked" once the views' surface maps are drawn (``CorrespondencePass.set_sheet``,
+    ``training.evaluate.ViewsShader``)."""
+    ink = estimate_ink(surface, reference, band, filled)
+    return ink if inked or ink.line >= LINE_FROM else None

@@ -422,6 +422,9 @@ class ViewsShader(torch.nn.Module):
             from conrt.runtime.nn.sheet import judge_inks  # lazy: only lookup models take this path
 
             _, ink = judge_inks(sheet_rgb, sheet_mask)
+            inks = self._sheet_inks(sheet_rgb, sheet_mask, sheet_udp, ink)
+            if inks:  # inked by its ink fraction or by the line the estimate finds (sheet_ink.judge_ink)
+                ink = torch.tensor([float(found is not None) for found in inks], dtype=ink.dtype)
             if self.shaded is None:
                 shaded = torch.tensor([0.0 if inked else float(_judged_shaded(rgb, mask, views_udp))
                                        for inked, rgb, mask, views_udp in zip(ink.tolist(), sheet_rgb, sheet_mask,
@@ -432,7 +435,7 @@ class ViewsShader(torch.nn.Module):
                 label = "inked" if inked else "shaded" if lit else "unlit"
                 self.looks[label] = self.looks.get(label, 0) + 1
         pose = m.encode_pose(udp)[0]
-        inks = self._sheet_inks(sheet_rgb, sheet_mask, sheet_udp, ink)
+        inks = [] if ink is None else self._own_inks(inks)
         if len(set(inks)) <= 1:
             rgba = m.fusion(sampled, cover, pose, keep_seen=self.keep_seen, ink=ink, shaded=shaded, gbuf=gbuf,
                             sheet_ink=inks[0] if inks else None)
@@ -444,22 +447,30 @@ class ViewsShader(torch.nn.Module):
         return rgba * udp[:, 3:4]
 
     def _sheet_inks(self, sheet_rgb, sheet_mask, sheet_udp, ink) -> list:
-        """Each sheet's own ink (``shaders.sheet_ink.estimate_ink``; ours where not inked, not
-        estimated or ``own_ink`` is off), [] when none is estimated."""
-        if not (self.own_ink and self.keep_seen and self.judge_look) or sheet_udp is None or ink is None:
+        """Each sheet's ink as the runtime's correspondence pass judges it (``shaders.sheet_ink.judge_ink``
+        on its views and their UDPs, as udp-nn correspondences take them: None where not inked), [] when
+        the views' UDPs are not given (the ink fraction's look alone)."""
+        if sheet_udp is None:
             return []
-        from conrt.shaders.sheet_ink import TOON_INK, estimate_ink  # lazy: lookup models only
+        from conrt.shaders.sheet_ink import judge_ink  # lazy: lookup models only
 
         out = []
         for inked, rgb, mask, views_udp in zip(ink.tolist(), sheet_rgb, sheet_mask, sheet_udp):
-            found = TOON_INK
-            if inked:
-                reference = torch.cat([rgb.float(), mask.float().clamp(0, 1)], 1).permute(0, 2, 3, 1).cpu().numpy()
-                found = estimate_ink(views_udp.float().permute(0, 2, 3, 1).cpu().numpy(), reference)
-            label = str(found) if inked else "not inked"
+            reference = torch.cat([rgb.float(), mask.float().clamp(0, 1)], 1).permute(0, 2, 3, 1).cpu().numpy()
+            found = judge_ink(bool(inked), views_udp.float().permute(0, 2, 3, 1).cpu().numpy(), reference)
+            label = "not inked" if found is None else str(found)
             self.inks[label] = self.inks.get(label, 0) + 1
             out.append(found)
-        return out  # clipped to the target's occupancy, as the runtime's ShadeStage clips it
+        return out
+
+    def _own_inks(self, inks: list) -> list:
+        """The inks the lines are drawn in: each sheet's own (ours where not inked), [] with ``own_ink``
+        off (our toon pass's everywhere) or none judged."""
+        if not (self.own_ink and inks):
+            return []
+        from conrt.shaders.sheet_ink import TOON_INK  # lazy: lookup models only
+
+        return [TOON_INK if found is None else found for found in inks]
 
     def look_summary(self) -> str:
         """"look: unlit" (every sheet alike) or "looks: inked 3, unlit 1" (per sheet scored); "" if none judged."""

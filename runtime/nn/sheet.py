@@ -165,8 +165,9 @@ class SheetLook:
         light = "" if self.shading is None else \
             f"; light changes {self.shading:.0%} of the points views share, shaded from {SHADED_FROM:.1%}"
         own = "" if self.ink is None or not self.inked else f"; {self.ink}"
+        by_line = "; inked by its line" if self.inked and self.ink_fraction < INK_THRESHOLD else ""
         return (f"{self.label} (ink on {self.ink_fraction:.0%} of the silhouette band; inked from "
-                f"{INK_THRESHOLD:.0%}{light}{own})")
+                f"{INK_THRESHOLD:.0%}{by_line}{light}{own})")
 
 
 def judge_inks(rgb: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -247,10 +248,11 @@ class SheetCache:
         return TOON_INK if look is None or look.ink is None or not look.inked else look.ink
 
     def with_ink(self, ink) -> "SheetCache":
-        """This cache with the sheet's estimated ink (``SheetLook.ink``; a sheet not judged: judged inked,
-        as it is shaded)."""
+        """This cache with the sheet's estimated ink (``SheetLook.ink``), judged inked: by its ink fraction
+        or, a lighter pen, by the line the estimate found (``shaders.sheet_ink.judge_ink``); a sheet not
+        judged: judged inked, as it is shaded."""
         look = self.look if self.look is not None else SheetLook(1.0, True)
-        return dataclasses.replace(self, look=dataclasses.replace(look, ink=ink))
+        return dataclasses.replace(self, look=dataclasses.replace(look, ink=ink, inked=True))
 
     def numpy_inputs(self) -> dict[str, np.ndarray]:
         """The cached tensors by the ONNX graph's input names."""

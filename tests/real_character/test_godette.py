@@ -179,11 +179,12 @@ def test_sheet_look_is_judged_inked_when_lit_and_unlit_when_authored(godette, sh
 
 
 def test_unlit_sheet_stays_unlit_and_no_outline_is_shaded_with_udps(godette, tmp_path):
-    """With the views' UDPs (``conrt sheet --udp``) the runtime tells shaded inkless sheets from
-    unlit ones (runtime/nn/sheet.py ``shading_fraction``): Godette's texture as authored stays
+    """With the views' UDPs (``conrt sheet --udp``) neither is judged inked by a line
+    (``sheet_ink.judge_ink``), and the runtime tells shaded inkless sheets from unlit ones (runtime/nn/sheet.py ``shading_fraction``): Godette's texture as authored stays
     unlit (measured 0.037-0.057 of the points views share lit differently, 4 and 6 views, 128²
     and 256²), the no-outline style (toon shading, no ink) is shaded (0.21-0.39; SHADED_FROM 0.085)."""
-    from conrt.runtime.nn.sheet import SHADED_FROM, judge_sheet_look
+    from conrt.runtime.nn.sheet import SHADED_FROM, check_udp, judge_sheet_look
+    from conrt.shaders.sheet_ink import estimate_ink, judge_ink
 
     for style, want in (("unlit", "unlit"), ("no-outline", "shaded")):
         out = tmp_path / style
@@ -197,6 +198,12 @@ def test_unlit_sheet_stays_unlit_and_no_outline_is_shaded_with_udps(godette, tmp
         look = judge_sheet_look(images, shading=(images, udps))
         assert look.label == want, (style, look)
         assert abs(look.shading - SHADED_FROM) > 0.03, look  # away from the threshold both
+        # and no line found where the views' surface maps are drawn (``sheet_ink.judge_ink``, as the
+        # correspondence pass judges a sheet the ink fraction calls inkless): not inked, as before
+        rgba = np.stack(images).astype(np.float32) / 255
+        reference = np.concatenate([rgba[..., :3] * rgba[..., 3:], rgba[..., 3:]], -1)
+        surface = np.stack([check_udp(u) for u in udps]).astype(np.float32)
+        assert judge_ink(False, surface, reference) is None, (style, estimate_ink(surface, reference))
 
 
 def test_the_look_is_judged_on_the_drawings_at_any_frame_size(godette, tmp_path):

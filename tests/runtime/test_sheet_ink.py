@@ -16,7 +16,7 @@ from conrt.runtime.backends.gl_lookup_backend import export_finish_onnx, export_
 from conrt.runtime.backends.onnx_backend import open_session
 from conrt.runtime.nn.lookup_net import toon_line
 from conrt.runtime.nn.sheet import prepare_udp
-from conrt.shaders.sheet_ink import TOON_INK, SheetInk, estimate_ink
+from conrt.shaders.sheet_ink import LINE_FROM, TOON_INK, SheetInk, estimate_ink, judge_ink
 from conrt.shaders.toon_pass import BROWN_INK, TRACE_INK, ToonStyle, named_style
 
 SIZE = 128
@@ -106,15 +106,19 @@ def test_the_lines_follow_the_sheet_width_and_inner_lines(frames):
     assert bool((ours <= wide).all()) and wide.sum() > 1.5 * ours.sum()
 
 
+INK_STYLES = ("toon", "brown-ink", "trace-ink", "thick-ink", "silhouette-ink")
+INKLESS_STYLES = ("unlit", "no-outline")
+
+
 @pytest.fixture(scope="module")
 def drawn_sheets():
     """{style: (surface [4, S, S, 4], reference [4, S, S, 4] premultiplied)}: one unseen procedural
-    character's 4-view turnaround at 256² in our toon ink and each of the other inks, the views'
-    UDPs as their surface maps (as udp-nn correspondences take them)."""
+    character's 4-view turnaround at 256² in our toon ink, each of the other inks and our inkless
+    looks, the views' UDPs as their surface maps (as udp-nn correspondences take them)."""
     from conrt.training.evaluate import characters_from_seeds
 
     out = {}
-    for style in ("toon", "brown-ink", "trace-ink", "thick-ink", "silhouette-ink"):
+    for style in INK_STYLES + INKLESS_STYLES:
         c = characters_from_seeds([900000], 1, 256, progress=False, style=style, sheet_poses="turnaround",
                                   sheet_views=4)[0]
         rgba = c.rgba[list(c.sheet)].astype(np.float32) / 255
@@ -129,7 +133,7 @@ def test_the_estimate_finds_the_ink_a_sheet_was_drawn_with(drawn_sheets):
     inside, which can be lit where the silhouette's pixel is in deep shade (the toon pass's
     ``deep_multiplier`` x its darkest ``shade_tint`` channel): the estimate lies between the law
     times that and the law (+ the rounding); the width in steps of 0.5 px: exact on 1 and 3 px pens."""
-    found = {style: estimate_ink(*sheet) for style, sheet in drawn_sheets.items()}
+    found = {style: estimate_ink(*drawn_sheets[style]) for style in INK_STYLES}
     assert found["toon"].is_toon  # our toon pass's own: the rule before, to the bit
     brown = found["brown-ink"]
     assert brown.law == "fixed" and np.abs(np.subtract(brown.colour, BROWN_INK)).max() <= 0.005 + 1 / 255
@@ -190,3 +194,81 @@ def test_the_backend_shades_a_silhouette_only_ink_banded_as_whole(default_walk_f
             assert np.array_equal(a, b), (key, np.abs(a - b).max())
     silhouette = got[SheetInk(inner=False).key(), False]
     assert max(np.abs(a - b).max() for a, b in zip(got["", False], silhouette)) > 0.05
+
+
+def _ink_fraction_look(reference: np.ndarray):
+    """The sheet's look by its ink fraction alone (``sheet.judge_look``: the rule before session 14)."""
+    from conrt.runtime.nn.sheet import judge_look
+
+    premul = torch.from_numpy(reference).permute(0, 3, 1, 2)[None]
+    return judge_look(premul[:, :, :3], premul[:, :, 3:])
+
+
+def test_a_light_pen_is_judged_inked_by_its_line(drawn_sheets):
+    """Seed 900000's brown-pen turnaround: its ink fraction (0.21) is under ``INK_THRESHOLD`` (the pen
+    is lighter than half the fill's luma), the estimate's line (0.81) over ``LINE_FROM``: judged inked
+    (``judge_ink``), in its brown pen. The same sheet judged inked by its fraction: the same ink."""
+    surface, reference = drawn_sheets["brown-ink"]
+    assert not _ink_fraction_look(reference).inked
+    ink = judge_ink(False, surface, reference)
+    assert ink is not None and ink.line >= LINE_FROM and ink.law == "fixed", ink
+    assert np.abs(np.subtract(ink.colour, BROWN_INK)).max() <= 0.005 + 1 / 255  # as the estimate's test
+    assert judge_ink(True, surface, reference) == ink
+
+
+@pytest.mark.parametrize("style", INKLESS_STYLES)
+def test_our_inkless_looks_stay_not_inked(drawn_sheets, style):
+    """Unlit (flat texture, no ink) and no-outline (toon shade tones along the silhouette, no ink):
+    not inked by their ink fraction, and no line found (line 0.02-0.12 and 0.23-0.37 on seeds
+    900000-900003's turnaround and clip sheets, ``LINE_FROM`` 0.55): not inked, as before."""
+    surface, reference = drawn_sheets[style]
+    assert not _ink_fraction_look(reference).inked
+    assert judge_ink(False, surface, reference) is None
+    assert estimate_ink(surface, reference).line < LINE_FROM
+
+
+@pytest.mark.parametrize("style", ("toon", "trace-ink"))
+def test_a_sheet_inked_by_its_fraction_stays_inked(drawn_sheets, style):
+    """A sheet the ink fraction judges inked is inked whatever its line (the rule only adds light pens):
+    its ink the estimate's (ours on our toon sheet)."""
+    surface, reference = drawn_sheets[style]
+    assert _ink_fraction_look(reference).inked
+    ink = judge_ink(True, surface, reference)
+    assert ink == estimate_ink(surface, reference) and ink.line >= LINE_FROM
+    assert ink.is_toon == (style == "toon")
+
+
+def test_the_correspondence_pass_inks_a_light_pen_and_leaves_unlit_as_drawn(drawn_sheets, gl_ctx):
+    """``CorrespondencePass.set_sheet(inked=False)`` (the ink fraction's look): the brown pen of seed
+    900000 is inked after all (``inked``, its ``sheet_ink``: what the runtime's ``set_sheet_ink`` takes),
+    the unlit sheet not (every texel as drawn: ``sheet_ink`` None, the resolve without the INKED weights)."""
+    from conrt.characters.procedural import generate
+    from conrt.shaders.correspondence_pass import CorrespondencePass, SheetView
+
+    side = drawn_sheets["unlit"][0].shape[1]
+    cp = CorrespondencePass(gl_ctx, side, side)
+    try:
+        cp.set_character(generate(900000))
+        for style, inked in (("brown-ink", True), ("unlit", False)):
+            surface, reference = drawn_sheets[style]
+            views = [SheetView("udp-nn", udp=surface[k], name=f"view {k}") for k in range(len(surface))]
+            cp.set_sheet(views, reference.transpose(0, 3, 1, 2), inked=False)
+            assert cp.inked == inked and (cp.sheet_ink is not None) == inked, (style, cp.sheet_ink)
+        assert cp.sheet_ink is None
+    finally:
+        cp.release()
+
+
+def test_the_sheet_look_follows_the_pass_judgement():
+    """``SheetCache.with_ink`` (the runtime's ``ShadeStage.set_sheet_ink``, after the pass judged a light
+    pen inked): a look the ink fraction called shaded is inked from then on (FusionNet's ``ink`` 1,
+    ``shaded`` 0), and its log line says it was inked by its line."""
+    from conrt.runtime.nn.sheet import SheetCache, SheetLook
+
+    cache = SheetCache((torch.zeros(1, 4, 1, 2, 2),), torch.zeros(1, 4, 4, 8, 8), 8, False, "conr-rt",
+                       SheetLook(0.21, False, shading=0.3))
+    assert cache.look.label == "shaded" and float(cache.ink()[0]) == 0.0
+    brown = SheetInk("fixed", BROWN_INK, 1.0, True)
+    inked = cache.with_ink(brown)
+    assert inked.look.label == "inked" and float(inked.ink()[0]) == 1.0 and float(inked.shaded()[0]) == 0.0
+    assert inked.sheet_ink() == brown and "inked by its line" in str(inked.look)
