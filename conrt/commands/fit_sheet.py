@@ -76,8 +76,8 @@ def register(subparsers) -> None:
                         "region onto the rig colour it covers (match), or match only drawings whose colours are "
                         "mostly far from the rig's (auto, the default)")
     p.add_argument("--limb-starts", default=None,
-                   help="the pose search (a --joint fit's leg search) also starts from these canonical leg poses, "
-                        "without --joint only on front views; comma separated (stride, stride_mirrored: the default; "
+                   help="the pose search (a joint fit's leg search) also starts from these canonical leg poses, "
+                        "in separate fits only on front views; comma separated (stride, stride_mirrored: the default; "
                         "'' none; measured in docs/fit_sheet.md)")
     p.add_argument("--context", choices=("auto", "egl", "window"), default="auto", help="OpenGL context kind")
     p.set_defaults(func=run)
