@@ -14,6 +14,12 @@ modes, same seeds every run:
   scale, offset, limb stretch, ink and size; fitted both separately
   (``conrt fit-sheet``) and jointly (``conrt fit-sheet --joint``, its views
   split over ``--jobs`` processes).
+``--methods separate,joint,auto`` fits both folders both ways (the joint fit
+also on the per-view folders, which are drawings in different poses) and
+adds ``conrt fit-sheet``'s default, auto: per sheet the joint rows where the
+joint fit's one-pose check (``one_pose="record"``, its gains per sheet in
+``per_sheet``) passes ``ONE_POSE_MAX_GAIN``, else the separate rows;
+``--reauto JSON --one-pose-bar X`` recomputes them for another bar, no fit.
 
 Per view, on the drawing's foreground in the framed output (256²):
 - silhouette IoU of the fitted rig (``iou_pose``) and after the residual warp
@@ -42,7 +48,8 @@ distance to the drawn outline (``ErrorWhere``); their means in the summary.
 
 Usage: python benchmarks/fit_sheet_bench.py [--sheets 2] [--first-sheet 0] [--seed 900001] [--jobs 2]
        [--modes per_view,turnaround] [--json benchmarks/results/fit_sheet.json]
-       [--recolour] [--palette auto|keep|match]
+       [--methods separate,joint,auto] [--recolour] [--palette auto|keep|match]
+       [--reauto JSON [--one-pose-bar X]]
        [--picture docs/fit_sheet_views.png] [--turnaround-picture docs/fit_sheet_turnaround.png]
 """
 from __future__ import annotations
@@ -224,11 +231,11 @@ def jobs_wall(character_path: Path, framed, jobs: int) -> dict:
 
     from conrt.commands.fit_sheet import fit_views
 
-    args = argparse.Namespace(jobs=jobs, size=256, work=128, context="auto")
+    args = argparse.Namespace(jobs=jobs, size=256, work=128, context="auto", separate=True)
     load0 = os.getloadavg()[0]
     c0 = resource.getrusage(resource.RUSAGE_CHILDREN)
     w0 = time.perf_counter()
-    fits = fit_views(character_path, None, framed, [f"v{k}" for k in range(len(framed))], list(LABELS), args)
+    fits = fit_views(character_path, None, framed, [f"v{k}" for k in range(len(framed))], list(LABELS), args)[0]
     wall = time.perf_counter() - w0
     c1 = resource.getrusage(resource.RUSAGE_CHILDREN)
     workers_cpu = c1.ru_utime - c0.ru_utime + c1.ru_stime - c0.ru_stime
@@ -313,13 +320,31 @@ def _where_summary(views: list[dict], key: str = "error_where") -> dict:
     return out
 
 
+def auto_rows(rows: dict, bar: float) -> dict:
+    """``conrt fit-sheet``'s auto mode from the same run's rows: per sheet the joint
+    fit's where its one-pose check's largest gain is <= ``bar``, else the separate
+    fits' (``rows[method]``: views, per_sheet, pictures, shading, as ``bench`` keeps them)."""
+    out = {"views": [], "per_sheet": [], "pictures": [], "shading": []}
+    n = len(LABELS)
+    for i, joint_row in enumerate(rows["joint"]["per_sheet"]):
+        check = joint_row["one_pose_check"]
+        picked = "joint" if check["max_gain"] <= bar else "separate"
+        out["per_sheet"].append({**rows[picked]["per_sheet"][i], "picked": picked, "bar": bar,
+                                 "one_pose_check": check})
+        out["views"] += rows[picked]["views"][i * n:(i + 1) * n]
+        if i == 0:
+            out["pictures"] += rows[picked]["pictures"]
+            out["shading"] += rows[picked]["shading"]
+    return out
+
+
 def _stat(values, worst=max) -> dict:
     return {"median": round(statistics.median(values), 4), "mean": round(statistics.fmean(values), 4),
             "worst": round(worst(values), 4)}
 
 
 def _summary(views: list[dict], sheet_rows: list[dict]) -> dict:
-    stages = list(views[0]["stage_udp_error"])
+    stages = [k for k in views[0]["stage_udp_error"] if all(k in v["stage_udp_error"] for v in views)]  # auto: mixed
     return {
         "iou_pose": _stat([v["fit"]["iou_pose"] for v in views], min),
         "iou_true_pose": _stat([v["iou_true_pose"] for v in views], min),
@@ -363,7 +388,7 @@ def bench(sheets: int, seed: int, picture: Path | None, shading: bool = True, jo
     from conrt.characters.procedural import generate
     from conrt.runtime.app.session import fit_sheet_udps
     from conrt.runtime.app.sheet_fit import (COLOUR_WEIGHT, JOINT_FINE_LEVELS, JOINT_MIN_GAIN, JOINT_PART_WEIGHT,
-                                             PALETTE, PART_WEIGHT, SEPARATE_LIMB_STARTS,
+                                             ONE_POSE_MAX_GAIN, PALETTE, PART_WEIGHT, SEPARATE_LIMB_STARTS,
                                              FIT_LOOK, JOINT_YAW_LINE_DEG, FRONT_POSE_CANDIDATES,
                                              FitParams, SheetFitter, downsample_drawing, fit_picture,
                                              prepare_drawing)
@@ -404,8 +429,10 @@ def bench(sheets: int, seed: int, picture: Path | None, shading: bool = True, jo
                 return udp_error(_nearest_fill(fitter, params, img), true_framed, img)["udp_error"]
 
             for mode in modes:
-                mode_methods = tuple(m for m in methods if mode == "turnaround" or m == "separate")
-                rows = {m: {"views": [], "per_sheet": [], "pictures": [], "shading": []} for m in mode_methods}
+                # auto (conrt fit-sheet's default) is not fitted again: per sheet the joint fit's rows where its
+                # one-pose check (run in the joint fit, ``one_pose="record"``) says one pose, else the separate's
+                mode_methods = tuple(m for m in methods if m != "auto")
+                rows = {m: {"views": [], "per_sheet": [], "pictures": [], "shading": []} for m in methods}
                 true_rows: list[dict] = []  # per view: the fit's last step from the drawing's own pose
                 for sheet in tqdm(range(first_sheet, first_sheet + sheets), desc=f"{mode} sheets", unit="sheet"):
                     if mode == "turnaround":
@@ -469,7 +496,8 @@ def bench(sheets: int, seed: int, picture: Path | None, shading: bool = True, jo
                             traced[0] += time.perf_counter() - t
 
                         if method == "joint":  # as `conrt fit-sheet --joint --jobs 2` runs it
-                            fits = fitter.fit_joint(framed, names, list(LABELS), trace=timed_trace, jobs=jobs)
+                            fits = fitter.fit_joint(framed, names, list(LABELS), trace=timed_trace, jobs=jobs,
+                                                    one_pose="record")
                         elif start_at_true_yaw:  # the probe: the pose search from the truth's yaw
                             fits = []
                             for k, (img, n, label) in enumerate(zip(framed, names, LABELS)):
@@ -493,6 +521,8 @@ def bench(sheets: int, seed: int, picture: Path | None, shading: bool = True, jo
                             # `conrt fit-sheet --jobs 2` beside `--joint --jobs 2` (the per-view mode's
                             # separate fit is the turnaround's, unchanged: timed in-process only)
                             row["jobs"] = jobs_wall(path, framed, jobs)
+                        if method == "joint":
+                            row["one_pose_check"] = fitter.one_pose_check
                         rows[method]["per_sheet"].append(row)
                         for k, ((drawing, _, truth), img, true_framed, fit) in enumerate(zip(made, framed, trues, fits)):
                             start = fitter.moment_match(FitParams(truth["label_yaw"]),
@@ -512,6 +542,10 @@ def bench(sheets: int, seed: int, picture: Path | None, shading: bool = True, jo
                             if sheet == first_sheet:
                                 rows[method]["pictures"].append(fit_picture(img, fit))
                                 rows[method]["shading"].append((img, fit.udp, true_framed))
+                    if "joint" in rows:  # the check as it goes (the JSON is written at the end)
+                        print(mode, sheet, json.dumps(rows["joint"]["per_sheet"][-1]["one_pose_check"]), flush=True)
+                if "auto" in rows:
+                    rows["auto"] = auto_rows(rows, ONE_POSE_MAX_GAIN)
                 out[mode] = {"true_pose": {"summary": {
                     "iou_true_pose": _stat([v["iou_true_pose"] for v in true_rows], min),
                     "iou_warped": _stat([v["iou_warped"] for v in true_rows], min),
@@ -547,7 +581,9 @@ def bench(sheets: int, seed: int, picture: Path | None, shading: bool = True, jo
                   "turnaround": "one pose per sheet (seed = sheet), shared by its views; per view its own yaw, "
                                 "scale, offset, limb stretch, ink, size (seeds 100 * sheet + view + 1)"},
         "methods": {"separate": "conrt fit-sheet (each drawing its own pose), in one process",
-                    "joint": "conrt fit-sheet --joint --jobs 2 (one pose for the sheet; views split over 2 processes)"},
+                    "joint": "conrt fit-sheet --joint --jobs 2 (one pose for the sheet; views split over 2 processes)",
+                    "auto": "conrt fit-sheet (auto): the joint rows where the joint fit's one-pose check passed "
+                            "(per_sheet one_pose_check), else the separate rows; time: the picked method's"},
         "machine": {"cpus": os.cpu_count(), "platform": platform.platform(), "python": sys.version.split()[0],
                     "note": "shared 2-core machine: wall time depends on the load average reported per sheet; "
                             "cpu_s counts this process and its worker, without the per-stage error renders"},
@@ -577,7 +613,9 @@ def main() -> int:
     ap.add_argument("--palette", default=None, choices=("auto", "keep", "match"),
                     help="the fitter's palette mode (default: PALETTE of sheet_fit.py)")
     ap.add_argument("--methods", default="separate,joint",
-                    help="turnaround methods: separate (conrt fit-sheet), joint (--joint), comma separated")
+                    help="methods: separate (conrt fit-sheet --separate), joint (--joint), auto (the default: the "
+                         "joint fit's rows where its one-pose check passes, else the separate's; needs both), "
+                         "comma separated")
     ap.add_argument("--colour-weight", type=float, default=None,
                     help="weight of the mean colour error on the overlap (default: COLOUR_WEIGHT)")
     ap.add_argument("--joint-fine-levels", type=int, default=None,
@@ -604,8 +642,32 @@ def main() -> int:
     ap.add_argument("--front-pose-candidates", type=int, default=None, choices=(1, 2, 3),
                     help="coarse candidates the separate fit's pose search starts from on front views "
                          "(default: FRONT_POSE_CANDIDATES; other views: POSE_CANDIDATES)")
+    ap.add_argument("--reauto", type=Path, default=None,
+                    help="no fit: recompute the auto rows of this saved result (it has separate and joint rows) "
+                         "with --one-pose-bar, written back into it")
+    ap.add_argument("--one-pose-bar", type=float, default=None,
+                    help="with --reauto: the one-pose check's bar (default: ONE_POSE_MAX_GAIN of sheet_fit.py)")
     args = ap.parse_args()
+    if args.reauto is not None:
+        from conrt.runtime.app.sheet_fit import ONE_POSE_MAX_GAIN
+
+        bar = ONE_POSE_MAX_GAIN if args.one_pose_bar is None else args.one_pose_bar
+        result = json.loads(args.reauto.read_text())
+        for mode in ("per_view", "turnaround"):
+            if mode in result and {"joint", "separate"} <= set(result[mode]):
+                rows = {m: {**result[mode][m], "pictures": [], "shading": []} for m in ("joint", "separate")}
+                auto = auto_rows(rows, bar)
+                result[mode]["auto"] = {"summary": _summary(auto["views"], auto["per_sheet"]), "shading_l1": None,
+                                        "per_sheet": auto["per_sheet"], "views": auto["views"]}
+                print(mode, "auto picks", [r["picked"] for r in auto["per_sheet"]],
+                      result[mode]["auto"]["summary"]["udp_error_fitted"])
+        args.reauto.write_text(json.dumps(result, indent=1))
+        return 0
     modes = tuple(m.strip() for m in args.modes.split(",") if m.strip())
+    methods = {m.strip() for m in args.methods.split(",") if m.strip()}
+    if not methods or methods - {"separate", "joint", "auto"} or ("auto" in methods and
+                                                                  not {"separate", "joint"} <= methods):
+        ap.error(f"--methods takes separate, joint, auto (auto with both others), got {args.methods!r}")
     if not modes or set(modes) - {"per_view", "turnaround"}:
         ap.error(f"--modes takes per_view and/or turnaround, got {args.modes!r}")
     result = bench(args.sheets, args.seed, args.picture, not args.no_shading, args.jobs, modes,

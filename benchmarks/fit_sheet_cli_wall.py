@@ -12,7 +12,8 @@ same load. The machine is shared: the load average before and after each run
 is recorded beside it (wall seconds mean little above a load of 2).
 
 Usage: python benchmarks/fit_sheet_cli_wall.py [--rounds 3] [--jobs 2] [--joint]
-       [--baseline-pythonpath DIR] [--limb-starts NAMES] [--json benchmarks/results/fit_sheet_cli_wall.json]
+       [--baseline-pythonpath DIR] [--baseline-joint] [--limb-starts NAMES]
+       [--json benchmarks/results/fit_sheet_cli_wall.json]
 """
 from __future__ import annotations
 
@@ -75,8 +76,10 @@ def run_once(character: Path, folder: Path, jobs: int, joint: bool, pythonpath: 
     c1 = resource.getrusage(resource.RUSAGE_CHILDREN)
     if done.returncode != 0:
         raise RuntimeError(f"{' '.join(cmd)} failed ({done.returncode}):\n{done.stderr[-2000:]}")
-    views = json.loads((out / "fit.json").read_text())["views"]
-    return {"wall_s": round(wall, 2), "cpu_s": round(c1.ru_utime - c0.ru_utime + c1.ru_stime - c0.ru_stime, 2),
+    report = json.loads((out / "fit.json").read_text())
+    views = report["views"]
+    return {"mode": report.get("mode"), "mode_why": report.get("mode_why"),
+            "wall_s": round(wall, 2), "cpu_s": round(c1.ru_utime - c0.ru_utime + c1.ru_stime - c0.ru_stime, 2),
             "load_avg_1min": [round(load0, 2), round(os.getloadavg()[0], 2)],
             "views_iou_pose": [v["iou_pose"] for v in views.values()],
             "views_cpu_s": [v.get("cpu_s") for v in views.values()]}
@@ -91,11 +94,15 @@ def main(argv=None) -> int:
     ap.add_argument("--sheet", type=int, default=0)
     ap.add_argument("--baseline-pythonpath", default=None,
                     help="also run the conrt found on this PYTHONPATH (another checkout), interleaved")
+    ap.add_argument("--baseline-joint", action="store_true",
+                    help="the baseline's runs with --joint (this checkout's default is auto: the joint fit and its "
+                         "one-pose check; main's default was separate fits)")
     ap.add_argument("--limb-starts", default=None,
                     help="this checkout's runs with `--limb-starts NAMES` (the baseline's without)")
     ap.add_argument("--json", type=Path, default=ROOT / "benchmarks" / "results" / "fit_sheet_cli_wall.json")
     args = ap.parse_args(argv)
-    extra = {"this": ("--limb-starts", args.limb_starts) if args.limb_starts is not None else (), "baseline": ()}
+    extra = {"this": ("--limb-starts", args.limb_starts) if args.limb_starts is not None else (),
+             "baseline": ("--joint",) if args.baseline_joint else ()}
     ways = {"this": None, **({"baseline": args.baseline_pythonpath} if args.baseline_pythonpath else {})}
     runs: dict[str, list] = {k: [] for k in ways}
     with tempfile.TemporaryDirectory() as tmp:
@@ -108,7 +115,8 @@ def main(argv=None) -> int:
     result = {"what": "conrt fit-sheet --jobs N on the fit-sheet benchmark's turnaround sheet (4 views), the whole "
                       "command (benchmarks/fit_sheet_cli_wall.py)",
               "seed": args.seed, "sheet": args.sheet, "jobs": args.jobs, "joint": args.joint, "cpus": os.cpu_count(),
-              "baseline_pythonpath": args.baseline_pythonpath, "limb_starts": args.limb_starts, "runs": runs,
+              "baseline_pythonpath": args.baseline_pythonpath, "baseline_joint": args.baseline_joint,
+              "limb_starts": args.limb_starts, "runs": runs,
               "median_wall_s": {k: statistics.median(r["wall_s"] for r in v) for k, v in runs.items()},
               "median_cpu_s": {k: statistics.median(r["cpu_s"] for r in v) for k, v in runs.items()}}
     args.json.parent.mkdir(parents=True, exist_ok=True)

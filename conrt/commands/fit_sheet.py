@@ -12,6 +12,12 @@ rig magenta) and ``fit.json`` (per view: yaw, scale, offset, pose
 corrections, silhouette IoU before and after, residual warp).
 ``conrt demo/render --sheet OUT_DIR`` then uses the fitted UDPs.
 
+How: ``--joint`` (a turnaround: one pose drawn from several angles, fitted
+together, a camera per view), ``--separate`` (each drawing its own pose), or
+neither (auto): a joint fit that falls back to separate fits when, after its
+pose stage, some view freed from the shared pose fits clearly better alone
+(the drawings are not one pose). The terminal and fit.json say which ran and why.
+
 View angles come from ``--yaws``, else from a ``sheet.json`` in DRAWINGS_DIR
 (as ``conrt sheet`` writes), else from words in the file names (front, left,
 back, right); each is searched ±30°. Views without a label are searched all
@@ -54,20 +60,24 @@ def register(subparsers) -> None:
     p.add_argument("--work", type=int, default=128, help="resolution of the searches (pixels)")
     p.add_argument("--jobs", type=int, default=min(2, os.cpu_count() or 1),
                    help="fit this many drawings at once, one process each (default: 2, or 1 on one core; "
-                        "a --joint fit splits its views over at most 2 processes)")
-    p.add_argument("--joint", action="store_true",
-                   help="the drawings are a turnaround (ONE pose drawn from several angles): fit one shared "
-                        "pose to all of them, a camera per view (default: each drawing its own pose)")
+                        "a joint fit splits its views over at most 2 processes)")
+    how = p.add_mutually_exclusive_group()
+    how.add_argument("--joint", action="store_true",
+                     help="the drawings are a turnaround (ONE pose drawn from several angles): fit one shared "
+                          "pose to all of them, a camera per view")
+    how.add_argument("--separate", action="store_true",
+                     help="the drawings are in different poses: each drawing its own pose")
+    # neither: auto, a joint fit that falls back to separate fits when the drawings are not one pose
     p.add_argument("--part-weight", type=float, default=None,
                    help="weight of the part term (which colour region of the rig lies where) in the pose and view "
-                        "search; default 0.5 with --joint, 0 without (measured: docs/fit_sheet.md)")
+                        "search; default 0.5 in the joint fit, 0 in separate fits (measured: docs/fit_sheet.md)")
     p.add_argument("--palette", choices=("auto", "keep", "match"), default=None,
                    help="compare the drawn colours with the rig's as drawn (keep), after moving each drawn colour "
                         "region onto the rig colour it covers (match), or match only drawings whose colours are "
                         "mostly far from the rig's (auto, the default)")
     p.add_argument("--limb-starts", default=None,
-                   help="the pose search (a --joint fit's leg search) also starts from these canonical leg poses, "
-                        "without --joint only on front views; comma separated (stride, stride_mirrored: the default; "
+                   help="the pose search (a joint fit's leg search) also starts from these canonical leg poses, "
+                        "in separate fits only on front views; comma separated (stride, stride_mirrored: the default; "
                         "'' none; measured in docs/fit_sheet.md)")
     p.add_argument("--context", choices=("auto", "egl", "window"), default="auto", help="OpenGL context kind")
     p.set_defaults(func=run)
@@ -87,25 +97,79 @@ def check_output_folder(drawings: Path, out: Path) -> None:
                           "give a new or empty folder")
 
 
-def fit_views(character_path: Path, character, drawings, names, labels, args) -> list:
-    """Fit every drawing; with ``--jobs`` > 1 in that many processes (each its
-    own GL context and fitter: llvmpipe draws on one core per context), the
-    results in the drawings' order either way."""
+def fit_mode(args) -> str:
+    """``joint`` (--joint), ``separate`` (--separate), else ``auto``."""
+    if getattr(args, "joint", False):
+        return "joint"
+    return "separate" if getattr(args, "separate", False) else "auto"
+
+
+def fit_views(character_path: Path, character, drawings, names, labels, args) -> tuple[list, str, str]:
+    """Fit every drawing as ``fit_mode(args)`` says -> (fits in the drawings' order, the mode
+    that ran, why). ``auto`` with >= 2 drawings: a joint fit whose one-pose check
+    (``ONE_POSE_MAX_GAIN``) stops it when the drawings are not one pose, then separate fits;
+    so do separate fits when the finished joint fit leaves a view below ``--min-iou`` (it
+    would be refused; each drawing alone may not be).
+    Separate fits with ``--jobs`` > 1 run in that many processes (each its own GL context and
+    fitter: llvmpipe draws on one core per context); the results are the same for any N."""
+    from conrt.runtime.app.sheet_fit import MIN_IOU, ONE_POSE_MAX_GAIN  # lazy: torch, not at CLI startup
+
+    how = fit_mode(args)
+    if how == "separate":
+        return _fit_separate(character_path, character, drawings, names, labels, args), "separate", "--separate"
+    if how == "auto" and len(drawings) < 2:
+        return (_fit_separate(character_path, character, drawings, names, labels, args), "separate",
+                "auto: one drawing")
+    fits, check = _fit_joint(character, drawings, names, labels, args, one_pose="stop" if how == "auto" else "off")
+    if how == "joint":
+        return fits, "joint", "--joint"
+    gains = ", ".join(f"{n} {g:.3f}" for n, g in check["gains"].items())
+    min_iou = MIN_IOU if getattr(args, "min_iou", None) is None else args.min_iou
+    if fits is not None and min(f.iou_pose for f in fits) >= min_iou:
+        return fits, "joint", (f"auto: one pose (freed from the shared pose, no view's cost drops by more than "
+                               f"{ONE_POSE_MAX_GAIN}: {gains})")
+    if fits is not None:  # the check passed, but one pose leaves a view the rig does not match: not one pose either
+        worst = min(fits, key=lambda f: f.iou_pose)
+        why = (f"auto: not one pose (the joint fit leaves {worst.name} at silhouette IoU {worst.iou_pose:.3f} "
+               f"< {min_iou}; freed from the shared pose the views' costs dropped by {gains})")
+    else:
+        why = (f"auto: not one pose ({check['view']} freed from the shared pose lowers its cost by "
+               f"{check['max_gain']:.3f} > {ONE_POSE_MAX_GAIN}: {gains})")
+    return _fit_separate(character_path, character, drawings, names, labels, args), "separate", why
+
+
+def _fit_joint(character, drawings, names, labels, args, one_pose: str) -> tuple[list | None, dict | None]:
+    """One joint fit (its renders split over --jobs 2 processes) -> (fits, or None where the
+    one-pose check stopped it; the check)."""
+    from tqdm import tqdm  # lazy: tqdm, not at CLI startup
+
+    from conrt.runtime.app.sheet_fit import SheetFitter  # lazy: torch, not at CLI startup
+    from conrt.shaders import create_context, release_context  # lazy: moderngl, not at CLI startup
+
+    ctx = create_context(args.context)
+    try:
+        with SheetFitter(ctx, character, args.size, args.work, **fitter_settings(args)) as fitter:
+            with tqdm(total=len(drawings) * 2 + 3, desc="fit-sheet (joint)", unit="stage") as bar:
+                fits = fitter.fit_joint(drawings, names, labels, progress=lambda _: bar.update(),
+                                        jobs=min(args.jobs, len(drawings), 2), context=args.context,
+                                        one_pose=one_pose)
+            return fits, fitter.one_pose_check
+    finally:
+        release_context(ctx)
+
+
+def _fit_separate(character_path: Path, character, drawings, names, labels, args) -> list:
+    """Each drawing its own fit, ``--jobs`` at once."""
     from tqdm import tqdm  # lazy: tqdm, not at CLI startup
 
     from conrt.runtime.app.sheet_fit import SheetFitter  # lazy: torch, not at CLI startup
     from conrt.shaders import create_context, release_context  # lazy: moderngl, not at CLI startup
 
     jobs = min(args.jobs, len(drawings))
-    joint = getattr(args, "joint", False)
-    if jobs <= 1 or joint:
+    if jobs <= 1:
         ctx = create_context(args.context)
         try:
             with SheetFitter(ctx, character, args.size, args.work, **fitter_settings(args)) as fitter:
-                if joint:  # one search for the sheet, its renders split over --jobs 2 processes
-                    with tqdm(total=len(drawings) * 2 + 3, desc="fit-sheet (joint)", unit="stage") as bar:
-                        return fitter.fit_joint(drawings, names, labels, progress=lambda _: bar.update(),
-                                                jobs=min(jobs, 2), context=args.context)
                 return [fitter.fit(img, name, label) for img, name, label
                         in zip(tqdm(drawings, desc="fit-sheet", unit="view"), names, labels)]
         finally:
@@ -132,8 +196,10 @@ def fitter_settings(args) -> dict:
     it), ``--palette`` and ``--limb-starts``; unset: the fitter's defaults."""
     out = {}
     weight = getattr(args, "part_weight", None)
-    if weight is not None:
-        out["joint_part_weight" if getattr(args, "joint", False) else "part_weight"] = weight
+    if weight is not None:  # auto: whichever fit runs
+        how = fit_mode(args)
+        out.update({key: weight for key, mode in (("joint_part_weight", "joint"), ("part_weight", "separate"))
+                    if how in (mode, "auto")})
     if getattr(args, "palette", None) is not None:
         out["palette"] = args.palette
     if getattr(args, "limb_starts", None) is not None:
@@ -222,13 +288,15 @@ def run(args) -> int:
     character = load_character_file(args.character)
     drawings = [prepare_drawing(read_sheet_image(f), f.name, args.size) for f in files]  # bad input fails here
 
-    mode = "joint" if args.joint else "separate"
-    if args.joint:
+    if fit_mode(args) == "joint":
         log.info("fit-sheet: joint fit (--joint): one pose shared by the %d views, a camera per view", len(files))
-    else:
-        log.info("fit-sheet: separate fits: each drawing its own pose (--joint for a turnaround: one pose, "
-                 "several angles)")
-    fits = fit_views(args.character, character, drawings, [f.stem for f in files], labels, args)
+    elif fit_mode(args) == "separate":
+        log.info("fit-sheet: separate fits (--separate): each drawing its own pose")
+    elif len(files) > 1:
+        log.info("fit-sheet: auto: a joint fit (one pose, a camera per view) that falls back to separate fits if "
+                 "the %d drawings are not one pose (--joint / --separate to choose)", len(files))
+    fits, mode, why = fit_views(args.character, character, drawings, [f.stem for f in files], labels, args)
+    log.info("fit-sheet: %s fit, %s", mode, why)
     for f, fit in zip(files, fits):
         log.info("%s: yaw %.1f, IoU %.3f -> %.3f (rig) -> %.3f (warped), residual %.2f px, %.1f s (%s)",
                  f.name, fit.params.yaw, fit.iou_initial, fit.iou_pose, fit.iou_warped, fit.residual_mean_px,
@@ -250,7 +318,7 @@ def run(args) -> int:
     remove_stale_views(out, {f.stem for f in files})
     (out / "fit").mkdir(parents=True, exist_ok=True)
     report = {"character": str(args.character), "drawings": str(args.drawings), "size": args.size,
-              "mode": mode, "part_weight": (JOINT_PART_WEIGHT if args.joint else PART_WEIGHT)
+              "mode": mode, "mode_why": why, "part_weight": (JOINT_PART_WEIGHT if mode == "joint" else PART_WEIGHT)
               if args.part_weight is None else args.part_weight, "palette": args.palette or PALETTE, "views": {}}
     for f, img, fit in zip(files, drawings, fits):
         Image.fromarray(img, "RGBA").save(out / f"{f.stem}.png")

@@ -164,6 +164,16 @@ JOINT_LIMB_STARTS = {
 # session 13 (docs/fit_sheet.md): 16 turnaround views 0.0140 -> 0.0137 UDP error (6 better, 2 worse), +2-3 %
 # renders; the same line per view at the end of the separate fit (the pose held) moved none of 7 views.
 JOINT_YAW_LINE_DEG = 2.0
+# ``conrt fit-sheet``'s default (auto): a folder of >= 2 drawings is fitted jointly while it looks like ONE pose.
+# The check (SheetFitter.fit_joint(one_pose="stop")), after ``joint_pose``: each view is freed from the shared pose
+# (its own camera and the body-axis pose searched from the joint fit's, one level at the joint_pose stage's 8
+# degree steps, work size) -- what the view reaches alone. When one view's cost drops by more than
+# ONE_POSE_MAX_GAIN, the shared pose does not explain it: the drawings are not one pose, the joint fit stops and
+# each drawing gets its own fit. Session 14 (docs/fit_sheet.md, chosen on these numbers): the largest gain of a
+# sheet on the benchmark's turnarounds (one pose) 0.04-0.09, on its per-view folders (each drawing its own pose)
+# 0.24-0.47 (sheets 0-1, 4-5); the bar between them.
+ONE_POSE_MAX_GAIN = 0.15
+ONE_POSE_MODES = ("off", "record", "stop")  # fit_joint(one_pose=...): no check, check and go on, check and stop
 # Measured and not kept (session 14, docs/fit_sheet.md; the code in a8b84ed): the whole sheet turned by +-8
 # degrees as two more starts after ``joint_legs`` (every yaw moved together, pose and cameras searched again
 # at 8 degrees, the fit itself searched alike): 24 turnaround views 0.0137 -> 0.0135 UDP error, the unseen
@@ -672,6 +682,7 @@ class SheetFitter:
         self._poses: dict[tuple, Pose] = {}  # FitParams' pose part -> Pose (:meth:`pose`)
         self._views: dict[int, dict] = {}  # a joint fit's views rendered here (view_setup)
         self._search_id = 0  # which joint search a view's cached costs belong to
+        self.one_pose_check: dict | None = None  # the last fit_joint's one-pose check (ONE_POSE_MAX_GAIN)
         self.evaluations = 0
 
     def cost_settings(self) -> dict:
@@ -990,7 +1001,7 @@ class SheetFitter:
         return self._finish(p, drawing, name, label_yaw, coarse, clock)
 
     def fit_joint(self, drawings, names, labels, progress=None, trace=None, jobs: int = 1,
-                  context: str = "auto") -> list[ViewFit]:
+                  context: str = "auto", one_pose: str = "off") -> list[ViewFit] | None:
         """Register the views of a **turnaround** (one pose drawn from several
         angles) together: each view its own camera (yaw, scale, offset), one
         shared pose (arms lowered, per-bone turns about the body's own axes,
@@ -1010,14 +1021,23 @@ class SheetFitter:
         own. ``progress(stage)`` is called after each view's coarse stage and
         warp and after each joint stage, ``trace(stage, [FitParams per view])``
         after each stage (the benchmark's per-stage errors). Scored with the
-        part term at ``joint_part_weight``."""
+        part term at ``joint_part_weight``.
+
+        ``one_pose``: after ``joint_pose``, check that the drawings are one pose
+        (``ONE_POSE_MAX_GAIN``; the result in ``self.one_pose_check``): ``off``
+        no check, ``record`` check and go on, ``stop`` return None when they are
+        not (the caller fits each drawing on its own)."""
+        if one_pose not in ONE_POSE_MODES:
+            raise ConfigError(f"one_pose {one_pose!r}: choose one of {', '.join(ONE_POSE_MODES)}")
+        self.one_pose_check = None
         separate_weight, self.part_weight = self.part_weight, self.joint_part_weight  # workers get it too
         try:
-            return self._fit_joint(drawings, names, labels, progress, trace, jobs, context)
+            return self._fit_joint(drawings, names, labels, progress, trace, jobs, context, one_pose)
         finally:
             self.part_weight = separate_weight
 
-    def _fit_joint(self, drawings, names, labels, progress, trace, jobs: int, context: str) -> list[ViewFit]:
+    def _fit_joint(self, drawings, names, labels, progress, trace, jobs: int, context: str,
+                   one_pose: str = "off") -> list[ViewFit] | None:
         progress = progress or (lambda stage: None)
         trace = trace or (lambda stage, params: None)
         if not (len(drawings) == len(names) == len(labels)) or not drawings:
@@ -1075,6 +1095,11 @@ class SheetFitter:
             sheet.stage("joint_pose")
             progress("joint_pose")
             trace("joint_pose", [self._view_params(x, nv, k) for k in range(nv)])
+            if one_pose != "off":
+                self.one_pose_check = self._one_pose_check(split, x, names, steps / 2, free, lo, hi)
+                sheet.stage("one_pose_check")
+                if one_pose == "stop" and not self.one_pose_check["one_pose"]:
+                    return None
             legs = [4 * nv + i for i in self._leg_indices(bones)]
             if legs:
                 free_legs = np.zeros(len(x), bool)
@@ -1110,6 +1135,21 @@ class SheetFitter:
             for n in names:
                 progress(f"{n}: warp")
         return [done[k] for k in range(nv)]
+
+    def _one_pose_check(self, split: "_ViewSplit", x: np.ndarray, names, steps, free, lo, hi) -> dict:
+        """Are the views one pose? Each view freed from the shared pose (:meth:`view_alone`) ->
+        {"one_pose", "max_gain" (cost), "view" (the one that gains most), "gains" per view name}."""
+        nv = len(names)
+
+        def vec(v, k):
+            return np.concatenate([v[4 * k:4 * k + 4], v[4 * nv:]])
+
+        found = split.map("view_alone", {k: (k, vec(x, k), vec(steps, k), vec(free, k), vec(lo, k), vec(hi, k))
+                                         for k in range(nv)})
+        gains = {names[k]: round(float(found[k][0] - found[k][1]), 4) for k in range(nv)}
+        worst = max(gains, key=gains.get)
+        return {"one_pose": bool(gains[worst] <= ONE_POSE_MAX_GAIN), "max_gain": gains[worst], "view": worst,
+                "bar": ONE_POSE_MAX_GAIN, "gains": gains}
 
     def _joint_yaw_line(self, split: "_ViewSplit", x: np.ndarray, cost: float, lo, hi) -> tuple[np.ndarray, float]:
         """:func:`yaw_line_search` over every view's yaw together (the shared pose held), each view's
@@ -1239,6 +1279,16 @@ class SheetFitter:
         if key not in view["seen"]:
             view["seen"][key] = self.view_cost(k, FitParams.from_vector(v, self.joint_bones, pose_yaw=0.0), fine)
         return view["seen"][key]
+
+    def view_alone(self, k: int, v: np.ndarray, steps, free, lo, hi) -> tuple[float, float]:
+        """View ``k``'s cost (work size) at the joint vector ``v`` (its camera, the shared pose)
+        and after a pattern search of its own camera and pose from there (one level, the joint
+        search's gain bar): what the view reaches alone -> (joint cost, alone cost)."""
+        view = self._views[k]
+        p = FitParams.from_vector(v, self.joint_bones, pose_yaw=0.0)
+        alone = self._search_bones(p, view["coarse"].target, steps, free, (lo, hi), self.joint_bones, levels=1,
+                                   min_gain=self.joint_min_gain)[1]
+        return self.view_cost(k, p, False)[0], alone
 
     def view_camera_sweep(self, k: int, search: int, fine: bool, v: np.ndarray, steps, free, lo, hi,
                           cost: tuple, tolerance: float) -> tuple[np.ndarray, tuple, bool]:

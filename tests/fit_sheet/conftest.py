@@ -63,17 +63,25 @@ def turnaround(gl_ctx, character):
 
 @pytest.fixture(scope="session")
 def both_fits(gl_ctx, character, turnaround):
-    """The turnaround fitted jointly and each view separately (256/128): the
-    joint-fit tests compare them, the view-file test re-renders them (one
-    set of fits for the session instead of a fit per test)."""
+    """The turnaround fitted jointly (with the one-pose check of ``conrt
+    fit-sheet``'s auto mode, recorded: ``joint.one_pose_check``) and each view
+    separately (256/128): the joint-fit tests compare them, the view-file test
+    re-renders them (one set of fits for the session instead of a fit per test)."""
     from conrt.runtime.app.sheet_fit import SheetFitter
 
     views, labels = turnaround
     names = ["front", "side"]
     with SheetFitter(gl_ctx, character, 256) as fitter:
-        joint = fitter.fit_joint([d for d, _ in views], names, labels)
+        joint = JointFits(fitter.fit_joint([d for d, _ in views], names, labels, one_pose="record"))
+        joint.one_pose_check = fitter.one_pose_check
         separate = [fitter.fit(d, n, lab) for (d, _), n, lab in zip(views, names, labels)]
     return joint, separate
+
+
+class JointFits(list):
+    """A joint fit's views, with the fitter's ``one_pose_check`` beside them."""
+
+    one_pose_check: dict | None = None
 
 
 def bad_drawing(drawing: np.ndarray, kind: str) -> np.ndarray:

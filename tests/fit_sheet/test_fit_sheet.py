@@ -57,6 +57,25 @@ def test_fit_finds_the_view_and_gives_every_drawn_pixel_the_true_udp(fitted):
         assert err["udp_error"] < 0.03, (stem, err)
 
 
+def test_auto_falls_back_on_drawings_in_different_poses(fitted):
+    """The default (auto) on two drawings in different poses (a front view and
+    one from behind, each its own arms and legs): the joint fit's one-pose
+    check finds a view that fits clearly better alone, or the joint fit leaves
+    a view below MIN_IOU, so each drawing got its own fit (the checks above are
+    the separate fit's), and fit.json says why."""
+    from conrt.runtime.app.sheet_fit import ONE_POSE_MAX_GAIN
+
+    out, made = fitted
+    report = json.loads((out / "fit.json").read_text())
+    assert report["mode"] == "separate", report["mode_why"]
+    # the check's bar, or (this pair: front and back, mirror silhouettes) the joint fit leaving a view below MIN_IOU
+    assert report["mode_why"].startswith("auto: not one pose"), report["mode_why"]
+    assert f"> {ONE_POSE_MAX_GAIN}" in report["mode_why"] or "< 0.75" in report["mode_why"], report["mode_why"]
+    assert report["part_weight"] == 0.0  # the separate fit's (PART_WEIGHT)
+    for stem in made:
+        assert "joint_pose" not in report["views"][stem]["stages"]
+
+
 def test_output_folder_is_a_sheet_the_runtime_reads(fitted, character):
     from conrt.runtime.app.session import list_sheet_files, load_sheet_udps
     from conrt.shaders.view_file import load_view_file

@@ -55,12 +55,25 @@ def test_the_part_term_lowers_the_joint_fits_udp_error(gl_ctx, character, turnar
 def test_joint_stages_share_the_sheet_search(both_fits):
     joint, _ = both_fits
     for f in joint:
-        assert list(f.stages) == ["yaws", "camera", "joint_pose", "joint_legs", "joint_pose_fine", "joint_yaw_line",
-                                  "warp"]
+        # one_pose_check: the fixture's fit also ran auto's check (conrt fit-sheet --joint does not)
+        assert list(f.stages) == ["yaws", "camera", "joint_pose", "one_pose_check", "joint_legs", "joint_pose_fine",
+                                  "joint_yaw_line", "warp"]
         assert f.seconds == pytest.approx(sum(t for t, _ in f.stages.values()), abs=1e-6)
         assert f.cpu_seconds is None  # the sheet's searches served every view at once: no CPU of its own
     # the joint stages are the sheet's, each view carrying an equal share
     assert len({f.stages["joint_pose"] for f in joint}) == 1
+
+
+def test_auto_takes_a_turnaround_as_one_pose(both_fits):
+    """``conrt fit-sheet``'s default (auto) check on a front and a side view
+    drawn in one pose: freed from the shared pose, neither view's cost drops by
+    more than ONE_POSE_MAX_GAIN, so auto keeps the joint fit (drawings in
+    different poses: test_fit_sheet.py's test_auto_falls_back_on_drawings_in_different_poses)."""
+    from conrt.runtime.app.sheet_fit import ONE_POSE_MAX_GAIN
+
+    check = both_fits[0].one_pose_check
+    assert check["one_pose"] and set(check["gains"]) == {"front", "side"}, check
+    assert 0.0 <= check["max_gain"] <= ONE_POSE_MAX_GAIN and check["max_gain"] == max(check["gains"].values())
 
 
 def test_body_axis_turns_and_the_mirrored_leg_swap(gl_ctx, character):
