@@ -4,14 +4,18 @@ the written files), wall and CPU seconds of the command and its workers.
 
 The drawings are the fit-sheet benchmark's turnaround sheet 0
 (``fit_drawings.make_turnaround``, seed 900001, labels 0, 45, 90, 180, as
-``fit_sheet_bench.py``), written as PNG files. ``--baseline-pythonpath DIR``
+``fit_sheet_bench.py``), written as PNG files; ``--poses per-view``: the
+benchmark's per-view folder instead (each drawing its own pose,
+``make_drawing``, seeds 1000 * sheet + k: what the default's one-pose check
+sends to separate fits). ``--separate``: ``conrt fit-sheet --separate``. ``--baseline-pythonpath DIR``
 also runs another checkout's ``conrt`` (``DIR`` holding its ``conrt`` package
 tree, e.g. a ``git archive`` copy with the package folders linked under
 ``conrt/``) the same way, the two interleaved round by round, so both meet the
 same load. The machine is shared: the load average before and after each run
 is recorded beside it (wall seconds mean little above a load of 2).
 
-Usage: python benchmarks/fit_sheet_cli_wall.py [--rounds 3] [--jobs 2] [--joint]
+Usage: python benchmarks/fit_sheet_cli_wall.py [--rounds 3] [--jobs 2] [--joint | --separate]
+       [--poses turnaround|per-view]
        [--baseline-pythonpath DIR] [--baseline-joint] [--limb-starts NAMES]
        [--json benchmarks/results/fit_sheet_cli_wall.json]
 """
@@ -32,14 +36,15 @@ ROOT = Path(__file__).resolve().parents[1]
 LABELS = (0.0, 45.0, 90.0, 180.0)
 
 
-def write_sheet(folder: Path, seed: int, sheet: int) -> Path:
-    """The benchmark's turnaround sheet as PNG drawings in ``folder/drawings``; -> the character file."""
+def write_sheet(folder: Path, seed: int, sheet: int, poses: str = "turnaround") -> Path:
+    """The benchmark's turnaround sheet (``poses`` "per-view": its per-view folder) as PNG drawings in
+    ``folder/drawings``; -> the character file."""
     from PIL import Image
 
     from conrt.characters.gltf_io import load_character, save_character
     from conrt.characters.procedural import generate
     from conrt.shaders import create_context, release_context
-    from conrt.training.fit_drawings import make_turnaround
+    from conrt.training.fit_drawings import make_drawing, make_turnaround
 
     path = folder / f"char_{seed}.glb"
     save_character(generate(seed), path)
@@ -47,7 +52,9 @@ def write_sheet(folder: Path, seed: int, sheet: int) -> Path:
     (folder / "drawings").mkdir()
     ctx = create_context("auto")
     try:
-        for k, (drawing, _, _) in enumerate(make_turnaround(ctx, character, LABELS, sheet)):
+        drawings = (make_turnaround(ctx, character, LABELS, sheet) if poses == "turnaround" else
+                    [make_drawing(ctx, character, label, 1000 * sheet + k) for k, label in enumerate(LABELS)])
+        for k, (drawing, _, _) in enumerate(drawings):
             Image.fromarray(drawing).save(folder / "drawings" / f"v{k}.png")
     finally:
         release_context(ctx)
@@ -55,7 +62,7 @@ def write_sheet(folder: Path, seed: int, sheet: int) -> Path:
 
 
 def run_once(character: Path, folder: Path, jobs: int, joint: bool, pythonpath: str | None,
-             extra: tuple[str, ...] = ()) -> dict:
+             extra: tuple[str, ...] = (), separate: bool = False) -> dict:
     """One ``conrt fit-sheet`` into a fresh output folder -> wall, CPU (the command and its workers), load."""
     out = folder / "out"
     if out.exists():
@@ -67,7 +74,7 @@ def run_once(character: Path, folder: Path, jobs: int, joint: bool, pythonpath: 
         env["PYTHONPATH"] = pythonpath  # ahead of the venv's editable install: the other checkout's conrt
     cmd = [sys.executable, "-m", "conrt", "fit-sheet", str(character), str(folder / "drawings"), "-o", str(out),
            "--yaws", ",".join(f"{y:g}" for y in LABELS), "--jobs", str(jobs)]
-    cmd += (["--joint"] if joint else []) + list(extra)
+    cmd += (["--joint"] if joint else ["--separate"] if separate else []) + list(extra)
     load0 = os.getloadavg()[0]
     c0 = resource.getrusage(resource.RUSAGE_CHILDREN)
     w0 = time.perf_counter()
@@ -90,6 +97,9 @@ def main(argv=None) -> int:
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--jobs", type=int, default=2)
     ap.add_argument("--joint", action="store_true", help="conrt fit-sheet --joint")
+    ap.add_argument("--separate", action="store_true", help="conrt fit-sheet --separate (this checkout's runs)")
+    ap.add_argument("--poses", choices=("turnaround", "per-view"), default="turnaround",
+                    help="the benchmark's turnaround sheet (one pose) or its per-view folder (each drawing its own)")
     ap.add_argument("--seed", type=int, default=900001)
     ap.add_argument("--sheet", type=int, default=0)
     ap.add_argument("--baseline-pythonpath", default=None,
@@ -101,19 +111,23 @@ def main(argv=None) -> int:
                     help="this checkout's runs with `--limb-starts NAMES` (the baseline's without)")
     ap.add_argument("--json", type=Path, default=ROOT / "benchmarks" / "results" / "fit_sheet_cli_wall.json")
     args = ap.parse_args(argv)
+    if args.joint and args.separate:
+        ap.error("--joint and --separate exclude each other")
     extra = {"this": ("--limb-starts", args.limb_starts) if args.limb_starts is not None else (),
              "baseline": ("--joint",) if args.baseline_joint else ()}
     ways = {"this": None, **({"baseline": args.baseline_pythonpath} if args.baseline_pythonpath else {})}
     runs: dict[str, list] = {k: [] for k in ways}
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
-        character = write_sheet(folder, args.seed, args.sheet)
+        character = write_sheet(folder, args.seed, args.sheet, args.poses)
         for r in range(args.rounds):
             for key in (list(ways) if r % 2 == 0 else list(ways)[::-1]):
-                runs[key].append(run_once(character, folder, args.jobs, args.joint, ways[key], extra[key]))
+                runs[key].append(run_once(character, folder, args.jobs, args.joint, ways[key], extra[key],
+                                          args.separate and key == "this"))
                 print(key, runs[key][-1], flush=True)
-    result = {"what": "conrt fit-sheet --jobs N on the fit-sheet benchmark's turnaround sheet (4 views), the whole "
+    result = {"what": f"conrt fit-sheet --jobs N on the fit-sheet benchmark's {args.poses} sheet (4 views), the whole "
                       "command (benchmarks/fit_sheet_cli_wall.py)",
+              "poses": args.poses, "separate": args.separate,
               "seed": args.seed, "sheet": args.sheet, "jobs": args.jobs, "joint": args.joint, "cpus": os.cpu_count(),
               "baseline_pythonpath": args.baseline_pythonpath, "baseline_joint": args.baseline_joint,
               "limb_starts": args.limb_starts, "runs": runs,
