@@ -60,6 +60,7 @@ import numpy as np
 import pygltflib
 from PIL import Image
 
+from conrt.characters.colour import srgb_to_linear
 from conrt.characters.expressions import PRESETS, canonical_name
 from conrt.errors import AssetError, ConfigError, ConrtError
 from conrt.limits import (MAX_ACCESSOR_COUNT, MAX_ATLAS_SIDE, MAX_REFERENCED_FILE_BYTES, check_character_scale,
@@ -182,11 +183,6 @@ def _vertex_normals(pos, tri):
     for k in range(3):
         np.add.at(n, tri[:, k], fn)
     return _unit(n)
-
-
-def _srgb_to_linear(c):
-    c = np.asarray(c, np.float64)
-    return np.where(c <= 0.04045, c / 12.92, ((c + 0.055) / 1.055) ** 2.4)
 
 
 # ---------------------------------------------------------------------------
@@ -514,10 +510,10 @@ def _material_info(f: _File, index):
                 vp = mp.get("vectorProperties", {}) or {}
                 if "_ShadeColor" in vp:  # UniVRM stores these in sRGB (gamma) space
                     c = vp["_ShadeColor"]
-                    shade = np.array([*_srgb_to_linear(c[:3]), c[3] if len(c) > 3 else 1.0])
+                    shade = np.array([*srgb_to_linear(np.asarray(c[:3], np.float64)), c[3] if len(c) > 3 else 1.0])
                 if "_Color" in vp and pbr is None:
                     c = vp["_Color"]
-                    factor = np.array([*_srgb_to_linear(c[:3]), c[3] if len(c) > 3 else 1.0])
+                    factor = np.array([*srgb_to_linear(np.asarray(c[:3], np.float64)), c[3] if len(c) > 3 else 1.0])
                 break
     return factor, image, shade, m.name
 

@@ -32,6 +32,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from conrt.characters.colour import srgb_to_linear
 from conrt.types import Character, Part
 
 FACE_JOINT = "head"  # the head: the humanoid bone (or a joint of that name); it and the joints below it
@@ -123,7 +124,7 @@ def triangle_colours(character: Character) -> np.ndarray:
         uv = np.mod(np.asarray(mesh.uv, np.float64)[tri].mean(1), 1.0)  # row 0 of the image is v = 0
         texel = tex[np.minimum((uv[:, 1] * h).astype(np.int64), h - 1),
                     np.minimum((uv[:, 0] * w).astype(np.int64), w - 1), :3] / 255.0
-        rgb = rgb * np.where(texel <= 0.04045, texel / 12.92, ((texel + 0.055) / 1.055) ** 2.4)
+        rgb = rgb * srgb_to_linear(texel)
     if mesh.colors is not None:
         rgb = rgb * np.asarray(mesh.colors, np.float64)[tri, :3].mean(1)
     return rgb

@@ -30,6 +30,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from conrt.characters.colour import srgb_to_linear
 from conrt.errors import ConfigError
 from conrt.types import (
     ALPHA_MODES,
@@ -290,12 +291,6 @@ def _check_ranges(p: CharacterParams) -> None:
 
 # ---------------------------------------------------------------------------
 # Colour helpers
-
-
-def _lin(c) -> np.ndarray:
-    """sRGB 0..1 -> linear."""
-    c = np.asarray(c, np.float64)
-    return np.where(c <= 0.04045, c / 12.92, ((c + 0.055) / 1.055) ** 2.4)
 
 
 def _scale(c, k) -> tuple:
@@ -701,7 +696,7 @@ def build(p: CharacterParams, name: str = "procedural") -> Character:
         return pos[J[n]]
 
     b = _Builder()
-    skin_lin = _lin(p.skin_color)
+    skin_lin = srgb_to_linear(p.skin_color)
 
     # --- head (pole towards +z so the face is a clean disk in UV) -------------
     R, S = 30, 40
@@ -860,9 +855,9 @@ def build(p: CharacterParams, name: str = "procedural") -> Character:
         grid[..., 1] = np.maximum(grid[..., 1], 0.0)  # flat sole at y = 0
         pts = grid.reshape(-1, 3)
         segs = [(J[f"{nm}Foot"], P(f"{nm}Foot"), P(f"{nm}Toes")), (J[f"{nm}Toes"], P(f"{nm}Toes"), toe)]
-        shoe = _lin(p.shoe_color)
+        shoe = srgb_to_linear(p.shoe_color)
         col = np.tile(shoe, (len(pts), 1))
-        col[pts[:, 1] < 0.012 * s16] = _lin(_scale(p.shoe_color, 0.45))
+        col[pts[:, 1] < 0.012 * s16] = srgb_to_linear(_scale(p.shoe_color, 0.45))
         b.add(grid, *_seg_weights(pts, segs), Part.SHOES, col, center=path)
 
     # --- skirt (cloth region) --------------------------------------------------------
@@ -915,9 +910,9 @@ def build(p: CharacterParams, name: str = "procedural") -> Character:
         ))
 
     # --- hair ------------------------------------------------------------------------
-    hair_lin = _lin(p.hair_color)
-    hair_dark = _lin(_scale(p.hair_color, 0.7))
-    hair_light = _lin(np.clip(np.asarray(p.hair_color) * 1.15 + 0.12, 0, 1))
+    hair_lin = srgb_to_linear(p.hair_color)
+    hair_dark = srgb_to_linear(_scale(p.hair_color, 0.7))
+    hair_light = srgb_to_linear(np.clip(np.asarray(p.hair_color) * 1.15 + 0.12, 0, 1))
 
     def hair_col(pts, ring_y=None):
         """Darker at the roots, an 'angel ring' highlight band on the cap."""
@@ -1107,7 +1102,7 @@ def build(p: CharacterParams, name: str = "procedural") -> Character:
         grid[..., 1] = head_c[1] + 0.02 * ry + ry * kk * np.cos(th_b)
         grid[..., 2] = head_c[2] + rz * kk * np.sin(th_b) * np.cos(phi)
         pts = grid.reshape(-1, 3)
-        b.add(grid, *_rigid(J["head"], len(pts)), Part.ACCESSORY, np.tile(_lin(p.accent_color), (len(pts), 1)),
+        b.add(grid, *_rigid(J["head"], len(pts)), Part.ACCESSORY, np.tile(srgb_to_linear(p.accent_color), (len(pts), 1)),
               center=np.tile(head_c, (R, 1)))
 
     # --- facial expressions (added last: the other vertices keep their indices) -------
@@ -1172,7 +1167,7 @@ def _fine_detail(b: "_Builder", p: CharacterParams, torso_pts, tex, J, shoulder_
     def blob(center, radii, colour, joint, part=Part.ACCESSORY, uv=None, R=8, S=12):
         grid, path = _ellipsoid(np.asarray(center), np.asarray(radii), R, S)
         n = grid.shape[0] * grid.shape[1]
-        b.add(grid, *_rigid(joint, n), part, np.tile(_lin(colour), (n, 1)),
+        b.add(grid, *_rigid(joint, n), part, np.tile(srgb_to_linear(colour), (n, 1)),
               uv=uv(grid.reshape(-1, 3)) if uv else None, center=path)
 
     if p.buttons:
@@ -1202,7 +1197,7 @@ def _fine_detail(b: "_Builder", p: CharacterParams, torso_pts, tex, J, shoulder_
             grid, _ = _loft(path, r, r, e1, e2, 8)
             n = grid.shape[0] * grid.shape[1]
             js = np.array([joint_at(y) for y in np.repeat(ys, 9)])
-            b.add(grid, *_rigid_each(js), Part.ACCESSORY, np.tile(_lin(colour), (n, 1)), center=path)
+            b.add(grid, *_rigid_each(js), Part.ACCESSORY, np.tile(srgb_to_linear(colour), (n, 1)), center=path)
             blob(path[-1] + [0, -0.008 * s16, 0], np.array([0.006, 0.012, 0.006]) * s16,
                  _scale(colour, 0.55), joint_at(ys[-1]), R=6, S=10)
 
@@ -1257,7 +1252,7 @@ def _ellipsoid(center, radii, R=10, S=16):
 
 def _bow(b: _Builder, c, joint, p: CharacterParams, s16):
     """A ribbon bow (sailor scarf knot): two loops, a knot and two tails."""
-    col = _lin(p.accent_color)
+    col = srgb_to_linear(p.accent_color)
     for side in (1, -1):
         grid, path = _ellipsoid(c + [side * 0.032 * s16, 0.004, 0.0], np.array([0.03, 0.02, 0.008]) * s16)
         b.add(grid, *_rigid(joint, grid.shape[0] * grid.shape[1]), Part.ACCESSORY,
@@ -1272,7 +1267,7 @@ def _bow(b: _Builder, c, joint, p: CharacterParams, s16):
               np.tile(col, (grid.shape[0] * grid.shape[1], 1)), center=path)
     grid, path = _ellipsoid(c + [0, 0.002, 0.004], np.array([0.012, 0.014, 0.009]) * s16)
     b.add(grid, *_rigid(joint, grid.shape[0] * grid.shape[1]), Part.ACCESSORY,
-          np.tile(_lin(_scale(p.accent_color, 0.8)), (grid.shape[0] * grid.shape[1], 1)), center=path)
+          np.tile(srgb_to_linear(_scale(p.accent_color, 0.8)), (grid.shape[0] * grid.shape[1], 1)), center=path)
 
 
 def _tie(b: _Builder, center, side, head_joint, p: CharacterParams, s16):
@@ -1286,7 +1281,7 @@ def _tie(b: _Builder, center, side, head_joint, p: CharacterParams, s16):
     r = 0.03 * s16 * _end_profile(s, 0.2, 0.2)
     grid, _ = _loft(path, r, r, e1, e2, 16)
     pts = grid.reshape(-1, 3)
-    b.add(grid, *_rigid(head_joint, len(pts)), Part.ACCESSORY, np.tile(_lin(p.accent_color), (len(pts), 1)), center=path)
+    b.add(grid, *_rigid(head_joint, len(pts)), Part.ACCESSORY, np.tile(srgb_to_linear(p.accent_color), (len(pts), 1)), center=path)
 
 
 # ---------------------------------------------------------------------------
@@ -1296,8 +1291,8 @@ def _tie(b: _Builder, center, side, head_joint, p: CharacterParams, s16):
 def _torso_colors(p: CharacterParams, pts, y, waist_y, shoulder_y, sw):
     """y: per-vertex height for deciding hem sides (nudged at duplicated rings)."""
     n = len(pts)
-    top = np.tile(_lin(p.top_color), (n, 1))
-    trim = _lin(p.trim_color)
+    top = np.tile(srgb_to_linear(p.top_color), (n, 1))
+    trim = srgb_to_linear(p.trim_color)
     if p.top_pattern == "stripes":
         band = (np.sin(y * 2 * np.pi / 0.045) > 0.35)[:, None]
         top = np.where(band, trim, top)
@@ -1308,17 +1303,17 @@ def _torso_colors(p: CharacterParams, pts, y, waist_y, shoulder_y, sw):
         top = np.where((y > shoulder_y - 0.1)[:, None], trim, top)
     # collar: a band around the neck opening
     collar = (y > shoulder_y - 0.012) & (np.abs(pts[:, 0]) < 0.07)
-    top[collar] = trim if p.top_pattern != "two_tone" else _lin(p.top_color)
+    top[collar] = trim if p.top_pattern != "two_tone" else srgb_to_linear(p.top_color)
     if p.sailor:
         top[:] = _sailor_colors(p, pts, y, top, shoulder_y, sw)
     parts = np.full(n, Part.CLOTH, np.uint8)
     # bare shoulders/neck when sleeveless: a neckline in skin colour
     if p.sleeves == "none":
         bare = (y > shoulder_y - 0.03) & (np.abs(pts[:, 0]) > 0.06)
-        top[bare] = _lin(p.skin_color)
+        top[bare] = srgb_to_linear(p.skin_color)
         parts[bare] = Part.SKIN
     below = y < waist_y
-    bottom = _lin(p.bottom_color) if p.bottom != "skirt" else _lin(_scale(p.bottom_color, 0.6))
+    bottom = srgb_to_linear(p.bottom_color) if p.bottom != "skirt" else srgb_to_linear(_scale(p.bottom_color, 0.6))
     top[below] = bottom
     return top, parts
 
@@ -1341,8 +1336,8 @@ def _sailor_colors(p: CharacterParams, pts, y, top, shoulder_y, sw):
     a light undershirt inside the V (edge lines would alias at vertex-colour
     resolution, so there are none)."""
     x, z = np.abs(pts[:, 0]), pts[:, 2]
-    col = np.tile(_lin(p.top_color), (len(pts), 1))  # no stripes under a sailor collar
-    collar_c = _lin(_sailor_collar(p))
+    col = np.tile(srgb_to_linear(p.top_color), (len(pts), 1))  # no stripes under a sailor collar
+    collar_c = srgb_to_linear(_sailor_collar(p))
     v_y, k = _sailor_v(shoulder_y, sw)
     lapel_w = 0.22 * sw
     front = z > 0.0
@@ -1359,7 +1354,7 @@ def _sailor_colors(p: CharacterParams, pts, y, top, shoulder_y, sw):
     over = sm(y - (shoulder_y - 0.035)) * sm(flap_x - x)  # across the shoulders
     collar_s = _sailor_collar(p)
     under = (0.96, 0.96, 0.95) if np.mean(collar_s) < 0.5 else _scale(p.top_color, 0.6)  # contrast with the lapels
-    for mask, c in ((inside_v, _lin(under)), (np.maximum.reduce([lapel, flap, over]), collar_c)):
+    for mask, c in ((inside_v, srgb_to_linear(under)), (np.maximum.reduce([lapel, flap, over]), collar_c)):
         col = col * (1 - mask[:, None]) + c * mask[:, None]
     return col
 
@@ -1369,18 +1364,18 @@ def _sleeve_colors(p, pts, s, sleeve_end, skin_lin):
     col = np.tile(skin_lin, (n, 1))
     parts = np.full(n, Part.SKIN, np.uint8)
     cloth = s < sleeve_end
-    top = _lin(p.top_color)
+    top = srgb_to_linear(p.top_color)
     col[cloth] = top
     parts[cloth] = Part.CLOTH
     if p.sailor:  # plain sleeves, cuffs in the collar colour
-        col[cloth & (s > sleeve_end - 0.035)] = _lin(_sailor_collar(p))
+        col[cloth & (s > sleeve_end - 0.035)] = srgb_to_linear(_sailor_collar(p))
         return col, parts
     if p.top_pattern in ("trim", "two_tone", "stripes"):
         cuff = cloth & (s > sleeve_end - 0.035)
-        col[cuff] = _lin(p.trim_color)
+        col[cuff] = srgb_to_linear(p.trim_color)
     if p.top_pattern == "stripes":
         band = cloth & (np.sin(s * 60) > 0.6)
-        col[band] = _lin(p.trim_color)
+        col[band] = srgb_to_linear(p.trim_color)
     return col, parts
 
 
@@ -1389,26 +1384,26 @@ def _leg_colors(p, y, sock_top, pant_bottom, skin_lin):
     col = np.tile(skin_lin, (n, 1))
     parts = np.full(n, Part.SKIN, np.uint8)
     sock = y < sock_top
-    col[sock] = _lin(p.socks_color)
+    col[sock] = srgb_to_linear(p.socks_color)
     parts[sock] = Part.SOCKS
     if p.socks_stripes:
         band = sock & (np.sin(y * 2 * np.pi / 0.03) > 0.3)
-        col[band] = _lin(p.trim_color)
+        col[band] = srgb_to_linear(p.trim_color)
     elif p.socks != "none":
-        col[sock & (y > sock_top - 0.015)] = _lin(p.trim_color)
+        col[sock & (y > sock_top - 0.015)] = srgb_to_linear(p.trim_color)
     pants = y > pant_bottom
-    col[pants] = _lin(p.bottom_color)
+    col[pants] = srgb_to_linear(p.bottom_color)
     parts[pants] = Part.CLOTH
     if p.bottom in ("shorts", "pants"):
-        col[pants & (y < pant_bottom + 0.02)] = _lin(_scale(p.bottom_color, 0.7))
+        col[pants & (y < pant_bottom + 0.02)] = srgb_to_linear(_scale(p.bottom_color, 0.7))
     return col, parts
 
 
 def _skirt_colors(p, pts, s, phi, top_y, hem_y):
     n = len(pts)
-    base = _lin(p.bottom_color)
+    base = srgb_to_linear(p.bottom_color)
     col = np.tile(base, (n, 1))
-    trim = _lin(p.trim_color)
+    trim = srgb_to_linear(p.trim_color)
     if p.skirt_pattern == "trim":
         col[s > 0.86] = trim
     elif p.skirt_pattern == "stripes":
@@ -1418,10 +1413,10 @@ def _skirt_colors(p, pts, s, phi, top_y, hem_y):
         # periods well above the vertex spacing (~2 cm), or the checks alias
         gx = (np.sin(pts[:, 0] * 2 * np.pi / 0.1) > 0.55) | (np.sin(pts[:, 2] * 2 * np.pi / 0.1) > 0.55)
         gy = np.sin(pts[:, 1] * 2 * np.pi / 0.1) > 0.55
-        dark = _lin(_scale(p.bottom_color, 0.6))
+        dark = srgb_to_linear(_scale(p.bottom_color, 0.6))
         col[gx | gy] = dark
         col[gx & gy] = trim
-    col[s < 0.08] = _lin(_scale(p.bottom_color, 0.75))  # waistband
+    col[s < 0.08] = srgb_to_linear(_scale(p.bottom_color, 0.75))  # waistband
     return col
 
 
@@ -1532,7 +1527,7 @@ def _face_morphs(b: _Builder, p: CharacterParams, feats: dict, head_c, radii, he
     rest = (ends[0] + ends[1]) / 2 + (x0 / (0.9 * mw))[..., None] * (ends[1] - ends[0]) / 2
     opened, _ = mouth(*shape(*_MOUTH_SHAPES["aa"]))
     depth = np.clip(rho * np.sin(ang), 0, 1)  # dark inside, a tongue towards the lower lip
-    col = _lin((0.3, 0.07, 0.09)) * (1 - depth[..., None]) + _lin((0.85, 0.4, 0.45)) * depth[..., None]
+    col = srgb_to_linear((0.3, 0.07, 0.09)) * (1 - depth[..., None]) + srgb_to_linear((0.85, 0.4, 0.45)) * depth[..., None]
     col = np.broadcast_to(col, rest.shape).reshape(-1, 3)
     idx = _add_patch(b, rest, out, head_joint, Part.MOUTH, col, np.tile(_WHITE_UV, (rest[..., 0].size, 1)), opened)
     for name, (w, hgt) in _MOUTH_SHAPES.items():

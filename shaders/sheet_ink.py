@@ -37,8 +37,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from conrt.characters.colour import linear_to_srgb, srgb_to_linear
+
 from .correspondence_pass import UNINK_DARKER, _LUMA, contour_band, uninked
-from .toon_pass import OUTLINE_INK, default_line_width
+from .toon_pass import OUTLINE_INK, default_line_width, ink_terms
 
 FILL_DEPTH = 6  # px per 256 of the view: the fill is the colour this far inside (past a 3-px line and its shade)
 SAME_SURFACE = 0.08  # landmark distance (box units) within which the fill pixel is the line pixel's surface
@@ -58,14 +60,9 @@ SNAP_LAW = 0.03
 LINE_FROM = 0.55
 
 
-def srgb_to_linear(c: np.ndarray) -> np.ndarray:
-    c = np.clip(c, 0.0, 1.0)
-    return np.where(c > 0.04045, ((c + 0.055) / 1.055) ** 2.4, c / 12.92)
-
-
-def linear_to_srgb(c: np.ndarray) -> np.ndarray:
-    c = np.clip(c, 0.0, 1.0)
-    return np.where(c > 0.0031308, 1.055 * np.power(np.maximum(c, 0.0031308), 1 / 2.4) - 0.055, c * 12.92)
+def _linear(c: np.ndarray) -> np.ndarray:
+    """A straight colour (premultiplied / alpha: may stray past 1 by rounding) clipped, to linear."""
+    return srgb_to_linear(np.clip(c, 0.0, 1.0))
 
 
 @dataclass(frozen=True)
@@ -114,10 +111,8 @@ class SheetInk:
         return max(1, int(self.width * max(1.0, height / 256) + 0.25))
 
     def terms(self) -> tuple[tuple[float, float, float], tuple[float, float, float]]:
-        """(scale, add): the ink in linear RGB = the surface's colour x scale + add."""
-        if self.law == "darken":
-            return tuple(float(c) for c in self.colour), (0.0, 0.0, 0.0)
-        return (0.0, 0.0, 0.0), tuple(float(c) for c in srgb_to_linear(np.asarray(self.colour, np.float64)))
+        """(scale, add): the ink in linear RGB = the surface's colour x scale + add (``toon_pass.ink_terms``)."""
+        return ink_terms(self.colour) if self.law == "darken" else ink_terms(None, self.colour)
 
     def key(self) -> str:
         """A short name of the rule for graph file names ("" for ours)."""
@@ -196,7 +191,7 @@ def estimate_ink(surface: np.ndarray, reference: np.ndarray, band: np.ndarray | 
         covered[0] = float(first.sum() / max(1, (dist <= 1.0).sum()))
         if first.sum() < 16:
             return None
-        o, f = srgb_to_linear(own[first]), srgb_to_linear(fill[first])
+        o, f = _linear(own[first]), _linear(fill[first])
         a = np.clip((o * f).sum(0) / np.maximum((f * f).sum(0), 1e-9), 0.0, 1.0)
         fixed = np.clip(o.mean(0), 0.0, 1.0)
         res_darken = float(((linear_to_srgb(f * a) - own[first]) ** 2).sum(-1).mean())
@@ -212,7 +207,7 @@ def estimate_ink(surface: np.ndarray, reference: np.ndarray, band: np.ndarray | 
     law, a, fixed, (res_darken, res_fixed), count = found
 
     def predicted(fill_srgb):
-        return linear_to_srgb(srgb_to_linear(fill_srgb) * a) if law == "darken" else \
+        return linear_to_srgb(_linear(fill_srgb) * a) if law == "darken" else \
             np.broadcast_to(linear_to_srgb(fixed), fill_srgb.shape)
 
     # the width: per distance shell the share of pixels nearer the law's ink than their fill

@@ -55,6 +55,7 @@ from dataclasses import dataclass
 import moderngl
 import numpy as np
 
+from conrt.characters.colour import srgb_to_linear
 from conrt.characters.part_labels import draws_part_lines
 from conrt.errors import ConfigError, InputError
 from conrt.limits import check_gl_frame
@@ -79,6 +80,16 @@ CONTOUR_DEPTH_STEP = 0.04
 # the ink: the surface's colour times this in linear RGB (a dark, warm tint); the fusion draws the target's
 # lines with the same law (runtime/nn/lookup_net.py ink_lines)
 OUTLINE_INK = (0.12, 0.08, 0.1)
+
+
+def ink_terms(darken, fixed=None) -> tuple[tuple[float, float, float], tuple[float, float, float]]:
+    """An ink law -> (scale, add): the ink in linear RGB = the surface's colour x scale + add. ``fixed``
+    (sRGB 0..1) a pen's own colour (0 x the surface's + the pen's, linear); None: the surface's colour
+    darkened, times ``darken`` (linear; ``OUTLINE_INK``). The toon pass's uniforms and the fusion's
+    lines in a sheet's own ink (``sheet_ink.SheetInk.terms``)."""
+    if fixed is None:
+        return tuple(float(x) for x in darken), (0.0, 0.0, 0.0)
+    return (0.0, 0.0, 0.0), tuple(float(x) for x in srgb_to_linear(np.asarray(fixed, np.float64)))
 
 
 def default_line_width(height: int) -> float:
@@ -386,12 +397,7 @@ class ToonPass:
         out["u_depth_step"].value = float(st.depth_step * self._height_m)
         out["u_crease_cos"].value = -2.0 if st.crease_angle is None else float(np.cos(np.radians(st.crease_angle)))
         out["u_resolved_only"].value = bool(st.resolved_only)
-        if st.ink_colour is None:  # the surface's colour darkened (times ink, linear)
-            out["u_ink"].value, out["u_ink_add"].value = tuple(float(x) for x in st.ink), (0.0, 0.0, 0.0)
-        else:  # a fixed colour: 0 x the surface's + the pen's (linear)
-            fixed = np.asarray(st.ink_colour, np.float64)
-            lin = np.where(fixed > 0.04045, ((fixed + 0.055) / 1.055) ** 2.4, fixed / 12.92)
-            out["u_ink"].value, out["u_ink_add"].value = (0.0, 0.0, 0.0), tuple(float(x) for x in lin)
+        out["u_ink"].value, out["u_ink_add"].value = ink_terms(st.ink, st.ink_colour)
         out["u_inner"].value = bool(st.inner_lines)
         self._screen_vao.render(moderngl.TRIANGLES, vertices=3)
         ctx.depth_func = "<"
