@@ -19,13 +19,14 @@ from pathlib import Path
 from unittest import mock
 
 import numpy as np
-from PIL import Image, ImageDraw
+from PIL import Image
 
 from conrt.characters.gltf_io import load_character
 from conrt.characters.posing import posed_positions
 from conrt.shaders import ToonPass, ToonStyle, create_context, frame_character, project
 
 from godette_face_picture import GODETTE, SIZE, shots  # scripts/ is on sys.path when run as a script
+from picture_grid import labelled_rows, over_grey
 
 ROOT = Path(__file__).resolve().parents[1]
 CROP, BACKGROUND, LABEL = 200, 236, 84
@@ -41,10 +42,8 @@ def upper_body(character, pose, camera, rgba: np.ndarray) -> np.ndarray:
     top = int(head[:, 1].min()) - 2
     side = int(np.ceil(1.2 * (chest - top)))
     left = int(np.round(head[:, 0].mean())) - side // 2
-    pad = np.pad(rgba.astype(np.float32) / 255, ((side, side), (side, side), (0, 0)))
-    box = pad[top + side:top + 2 * side, left + side:left + 2 * side]
-    rgb = box[..., :3] * box[..., 3:] + BACKGROUND / 255 * (1 - box[..., 3:])
-    return np.asarray(Image.fromarray((rgb * 255 + 0.5).astype(np.uint8)).resize((CROP, CROP), Image.NEAREST))
+    box = np.pad(rgba, ((side, side), (side, side), (0, 0)))[top + side:top + 2 * side, left + side:left + 2 * side]
+    return np.asarray(Image.fromarray(over_grey(box, BACKGROUND)).resize((CROP, CROP), Image.NEAREST))
 
 
 def main(argv=None) -> int:
@@ -68,11 +67,8 @@ def main(argv=None) -> int:
             else:
                 toon.set_character(godette)
             rows.append(np.concatenate([upper_body(godette, p, c, toon.run(p, c)) for p, c in frames], 1))
-    label = np.full((2 * CROP, LABEL, 3), BACKGROUND, np.uint8)
-    image = Image.fromarray(np.concatenate([label, np.concatenate(rows, 0)], 1))
-    draw = ImageDraw.Draw(image)
-    for i, text in enumerate(("before\n(body's shade\ncolour, half\nthe neck)", "now\n(the face's\nshade colour,\nthe neck's\ntube)")):
-        draw.text((6, i * CROP + CROP // 2 - 30), text, fill=(40, 40, 40))
+    image = labelled_rows(rows, ["before\n(body's shade\ncolour, half\nthe neck)",
+                                 "now\n(the face's\nshade colour,\nthe neck's\ntube)"], BACKGROUND, LABEL, 30)
     image.save(args.output, optimize=True)
     print(f"wrote {args.output}")
     return 0
