@@ -58,7 +58,7 @@ from ..defaults import DEFAULT_SIZE
 from ..limits import check_size
 from ..nn.checkpoint import resolve_model
 from ..nn.model import ShaderNet
-from ..nn.sheet import prepare_sheet
+from ..nn.sheet import look_side, prepare_sheet
 from .passes import check_passes, create_pass
 from .session import CORRESPONDENCES, Sheet, fit_sheet, fit_sheet_udps, load_sheet, resolve_character, sheet_framing
 
@@ -497,23 +497,10 @@ def pass_sheet(images, size: int, reference) -> tuple[int, np.ndarray]:
     drawings ``images`` at, for ``size`` frames: the drawings' largest side, at most
     ``PASS_SHEET_SCALE`` x ``size``, re-framed as ``fit_sheet`` re-frames them for the network;
     ``reference`` (``SheetCache.reference``) itself when that side is ``size``."""
-    side = min(PASS_SHEET_SCALE * size, drawn_side(images))
+    side = min(PASS_SHEET_SCALE * size, max(max(im.shape[:2]) for im in images))
     if side <= size:
         return size, reference
     return side, framed_reference(images, side)
-
-
-# the sheet's own ink (shaders/sheet_ink.py) is estimated on the drawings at their own side, at most
-# this, whatever the frame size: never on the pass's copy where that is larger (bilinear up-sampling
-# blurs the lines: the sample sheet's 256² drawings in 512² frames measured 1.5 px per 256 in a lighter
-# ink, their own 1 px in our toon pass's at 128² and 256²); larger drawings are averaged down to it
-# (a line of 1 px per 256 still 2 px there), the estimate's numpy and its surface-map draw bounded
-INK_MAX_SIDE = 512
-
-
-def drawn_side(images) -> int:
-    """The sheet's drawings' largest side (px)."""
-    return max(max(im.shape[:2]) for im in images)
 
 
 def framed_reference(images, side: int) -> np.ndarray:
@@ -524,10 +511,14 @@ def framed_reference(images, side: int) -> np.ndarray:
 
 
 def ink_sheet(chosen, images, side: int) -> tuple[list, np.ndarray] | None:
-    """(views, reference) of the drawings at the side the sheet's ink is estimated at (their own,
-    at most ``INK_MAX_SIDE``; ``CorrespondencePass.set_sheet(ink_sheet=)``), or None where that is
-    ``side``, the pass's (its own surface maps serve)."""
-    ink_side = min(INK_MAX_SIDE, drawn_side(images))
+    """(views, reference) of the drawings at the side the sheet's ink is estimated at
+    (``CorrespondencePass.set_sheet(ink_sheet=)``), or None where that is ``side``, the pass's (its
+    own surface maps serve). That side is the one the sheet's look is judged at (``look_side``: the
+    drawings' own, at most ``LOOK_MAX_SIDE`` = 512), whatever the frame size: never the pass's copy
+    where that is larger (bilinear up-sampling blurs the lines: the sample sheet's 256² drawings in
+    512² frames measured 1.5 px per 256 in a lighter ink, 1 px in our toon pass's at 128² and 256²);
+    larger drawings are averaged down to it (a line of 1 px per 256 still 2 px there)."""
+    ink_side = look_side(images)
     if ink_side == side:
         return None
     return sheet_views(chosen, images, ink_side), framed_reference(images, ink_side)
