@@ -123,8 +123,10 @@ def _fusion(model, fr, ink, nearest_fill: bool = True, shaded=None) -> np.ndarra
     model.fusion.nearest_fill = nearest_fill
     try:
         with torch.inference_mode():
+            # the lines in the sheet's own ink, as the runtime drew them (ours on a sheet our toon pass drew)
             out = model.render_views(udp, torch.from_numpy(sampled[None]), torch.from_numpy(cover[None]), ink,
-                                     shaded, None if gbuf is None else torch.from_numpy(gbuf[None]))
+                                     shaded, None if gbuf is None else torch.from_numpy(gbuf[None]),
+                                     sheet_ink=fr["shader"].cache.sheet_ink())
     finally:
         model.fusion.nearest_fill = True
     return out[0].numpy().transpose(1, 2, 0) * fr["udp"][..., 3:4]

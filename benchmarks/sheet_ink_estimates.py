@@ -10,6 +10,15 @@
 
 Each with the estimate's CPU time. Usage: python benchmarks/sheet_ink_estimates.py
 [--json benchmarks/results/sheet_ink_estimates_s14.json]
+
+``--frame-sizes 128,256,512`` (session 15) measures instead what the runtime's correspondence pass
+estimates on the sample sheet (256² drawings, exact correspondences) at each frame size: before, on
+the pass's own copy (``pass_sheet``: at 512² frames the drawings up-sampled to 512²); now, on the
+drawings at their own side (``frame_loop.ink_sheet``, one more surface-map draw where that is not the
+pass's). ``CorrespondencePass.set_sheet`` both ways, interleaved (the order reversed every other
+round), ``--reps`` rounds: its process CPU (the sheet-load cost; llvmpipe's threads included), the
+median. Beside it the sample character drawn by ``conrt sheet --size 512`` (our toon pass at 512²,
+the ground truth of a 512² frame) and its UDPs: the line width our toon look draws there.
 """
 from __future__ import annotations
 
@@ -52,13 +61,73 @@ def folder_sheet(folder: Path) -> dict:
     return timed(np.stack(load_sheet_udps(folder)).astype(np.float32), premultiplied(images))
 
 
+def frame_sizes(sizes: list[int], reps: int) -> dict:
+    """The sample sheet's ink as the correspondence pass estimates it per frame size, before and now."""
+    import statistics
+
+    from conrt.runtime.app.frame_loop import framed_reference, ink_sheet, pass_sheet, sheet_views
+    from conrt.runtime.app.session import load_sheet, resolve_character
+    from conrt.runtime.defaults import SAMPLE_CHARACTER
+    from conrt.shaders.context import create_context
+    from conrt.shaders.correspondence_pass import CorrespondencePass
+    from conrt.shaders.sheet_ink import SheetInk
+
+    character = resolve_character(None)[0]
+    sheet = load_sheet(None)
+    chosen = sheet.correspondences(character, "exact")
+    ctx = create_context("egl")
+    out = {"sizes": {}}
+    for size in sizes:
+        side, reference = pass_sheet(sheet.images, size, framed_reference(sheet.images, size))
+        views, drawn = sheet_views(chosen, sheet.images, side), ink_sheet(chosen, sheet.images, side)
+        cp = CorrespondencePass(ctx, size, size)
+        cp.set_character(character)
+        ways = {"before": None, "now": drawn}
+        cpu, inks = {w: [] for w in ways}, {}
+        for r in range(reps):
+            for way in (list(ways) if r % 2 == 0 else list(ways)[::-1]):
+                t = time.process_time()
+                cp.set_sheet(views, reference, True, ways[way])
+                cpu[way].append(time.process_time() - t)
+                inks[way] = cp.sheet_ink
+        cp.release()
+        row = {"pass_side": side, "ink_side": side if drawn is None else drawn[1].shape[-1]}
+        for way, ink in inks.items():
+            row[way] = {"ink": str(ink), "law": ink.law, "colour": list(ink.colour), "width": ink.width,
+                        "inner": ink.inner, "ours": ink.is_toon, "radius_px": ink.radius(size),
+                        "set_sheet_cpu_s": round(statistics.median(cpu[way]), 3),
+                        "set_sheet_cpu_s_all": [round(x, 3) for x in cpu[way]]}
+        out["sizes"][str(size)] = row
+        print(size, {w: (row[w]["ink"].split(";")[0], row[w]["radius_px"], row[w]["set_sheet_cpu_s"]) for w in ways},
+              flush=True)
+    ctx.release()
+    with tempfile.TemporaryDirectory() as tmp:
+        subprocess.run([sys.executable, "-m", "conrt", "sheet", str(SAMPLE_CHARACTER), "--views", "6", "--udp",
+                        "--size", "512", "-o", tmp], check=True, capture_output=True)
+        out["sample_character_drawn_at_512"] = folder_sheet(Path(tmp))
+    ink = out["sample_character_drawn_at_512"]  # its line radius in a 512² frame, as the fusion draws it
+    ink["radius_px_at_512"] = SheetInk(ink["law"], tuple(ink["colour"]), ink["width"], ink["inner"]).radius(512)
+    print("the sample character drawn at 512²:", ink["ink"], flush=True)
+    return out
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--seeds", default="900000:900004")
     ap.add_argument("--styles", default="toon,brown-ink,trace-ink,thick-ink,silhouette-ink")
     ap.add_argument("--fit-seeds", type=int, default=4)
     ap.add_argument("--json", type=Path, default=ROOT / "benchmarks" / "results" / "sheet_ink_estimates.json")
+    ap.add_argument("--frame-sizes", default=None,
+                    help="e.g. 128,256,512: the sample sheet's estimate per frame size, before and now (alone)")
+    ap.add_argument("--reps", type=int, default=5, help="set_sheet rounds per way (--frame-sizes)")
     args = ap.parse_args(argv)
+    if args.frame_sizes:
+        out = {"load_before": round(os.getloadavg()[0], 2),
+               **frame_sizes([int(x) for x in args.frame_sizes.split(",")], args.reps),
+               "load_after": round(os.getloadavg()[0], 2)}
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(out, indent=1))
+        return 0
     from conrt.training.evaluate import characters_from_seeds, parse_seeds
 
     out = {"load_before": round(os.getloadavg()[0], 2), "procedural": {}, "fit_drawings": []}

@@ -11,10 +11,18 @@ default) at 128² on one of:
   the 256² drawings area-averaged to 128², then sampled bilinearly there;
 - ``sheet128``: the sheet drawn at 128² (``conrt sheet --size 128``), used as drawn;
 - ``nearest`` / ``linear`` / ``cubic``: scale 1, the drawings re-framed to 128² by nearest,
-  bilinear or Keys-cubic sampling instead of area averaging (no prefilter).
+  bilinear or Keys-cubic sampling instead of area averaging (no prefilter);
+- ``ink-on-copy`` (session 15): the sheet's ink estimated on the pass's own copy of the drawings,
+  as before session 15 (at frames larger than the drawings, their copy up-sampled), not on the
+  drawings as drawn (``frame_loop.ink_sheet``).
+
+``--character`` / ``--size`` another character and frame size (session 15: the sample character
+at 512², its 256² sheet); ``--picture`` the face of two frames (walk, wave) per variant's default
+(exact) frame, and the ground truth's, 2x nearest.
 
 Usage: python benchmarks/sheet_resolution_bench.py [--variants default frame-size ...]
-       [--looks toon unlit] [--frames 6] [--json benchmarks/results/sheet_resolution.json]
+       [--looks toon unlit] [--frames 6] [--character FILE] [--size 128] [--picture FILE.png]
+       [--json benchmarks/results/sheet_resolution.json]
 """
 from __future__ import annotations
 
@@ -33,7 +41,7 @@ import numpy as np  # noqa: E402
 import real_character_bench as rcb  # noqa: E402  (benchmarks/ is on sys.path when run as a script)
 
 ROOT = Path(__file__).resolve().parents[1]
-VARIANTS = ("default", "frame-size", "sheet128", "nearest", "linear", "cubic")
+VARIANTS = ("default", "frame-size", "sheet128", "nearest", "linear", "cubic", "ink-on-copy")
 
 
 def _cubic_matrix(src: int, dst: int) -> np.ndarray:
@@ -54,9 +62,11 @@ def variant(name: str):
     import conrt.runtime.app.frame_loop as frame_loop
     import conrt.runtime.nn.official as off
 
-    kept = (frame_loop.PASS_SHEET_SCALE, rcb._conrt, off.apply_crop, off._area_matrix)
+    kept = (frame_loop.PASS_SHEET_SCALE, rcb._conrt, off.apply_crop, off._area_matrix, frame_loop.ink_sheet)
     try:
-        if name != "default":
+        if name == "ink-on-copy":  # the rule before session 15: no drawings of their own side for the ink
+            frame_loop.ink_sheet = lambda *args: None
+        elif name != "default":
             frame_loop.PASS_SHEET_SCALE = 1
         if name == "sheet128":
             def drawn_at_128(*args):
@@ -71,7 +81,36 @@ def variant(name: str):
             off._area_matrix = off._linear_matrix if name == "linear" else _cubic_matrix
         yield
     finally:
-        frame_loop.PASS_SHEET_SCALE, rcb._conrt, off.apply_crop, off._area_matrix = kept
+        frame_loop.PASS_SHEET_SCALE, rcb._conrt, off.apply_crop, off._area_matrix, frame_loop.ink_sheet = kept
+
+
+def face_picture(path: Path, faces: dict) -> None:
+    """Rows: each variant's default (exact) frame, then the ground truth; columns: the picked frames'
+    head boxes (``real_character_bench``'s), 2x nearest, over the docs' grey, a label column."""
+    sys.path.insert(0, str(ROOT / "scripts"))
+    from picture_grid import labelled_rows, over_grey  # lazy: scripts/ put on sys.path only for the picture
+    from PIL import Image
+
+    from conrt.runtime.app.frame_loop import to_straight_u8
+
+    def crop(p, key):
+        x0, y0, x1, y1 = p["box"]
+        tile = Image.fromarray(over_grey(to_straight_u8(p[key][y0:y1, x0:x1]), 235))
+        return np.asarray(tile.resize((2 * (x1 - x0), 2 * (y1 - y0)), Image.NEAREST))
+
+    first = next(iter(faces.values()))
+    h = max(2 * (p["box"][3] - p["box"][1]) for p in first)
+
+    def row(pics, key):
+        tiles = [crop(p, key) for p in pics]
+        tiles = [np.pad(t, ((0, h - t.shape[0]), (0, 4), (0, 0)), constant_values=235) for t in tiles]
+        return np.concatenate(tiles, 1)
+
+    rows = [row(pics, "exact") for pics in faces.values()] + [row(first, "gt")]
+    labels = [f"{name}" for name in faces] + ["ground truth"]
+    width = max(r.shape[1] for r in rows)
+    rows = [np.pad(r, ((0, 0), (0, width - r.shape[1]), (0, 0)), constant_values=235) for r in rows]
+    labelled_rows(rows, labels, 235, 90, 6).save(path)
 
 
 def main(argv=None) -> int:
@@ -80,6 +119,9 @@ def main(argv=None) -> int:
     ap.add_argument("--looks", nargs="+", default=["toon", "unlit"], choices=rcb.LOOKS)
     ap.add_argument("--weights", default=None)
     ap.add_argument("--frames", type=int, default=6)
+    ap.add_argument("--character", type=Path, default=rcb.CHARACTER)
+    ap.add_argument("--size", type=int, default=128, help="frame size (the sheet is drawn at 256²)")
+    ap.add_argument("--picture", type=Path, default=None, help="face crops per variant (the first look)")
     ap.add_argument("--json", type=Path, default=ROOT / "benchmarks" / "results" / "sheet_resolution.json")
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
@@ -94,15 +136,22 @@ def main(argv=None) -> int:
     if "unlit" not in pass_names():
         register_pass("unlit", rcb._unlit_pass)
     model, described = load_model_source(args.weights)
-    bench = argparse.Namespace(character=rcb.CHARACTER, views=6, sizes=[128], frames=args.frames, stride=4,
+    size = str(args.size)
+    bench = argparse.Namespace(character=args.character, views=6, sizes=[args.size], frames=args.frames, stride=4,
                                baseline_pass=None)
-    rows = {}
+    rows, faces = {}, {}
     for name in args.variants:
         rows[name] = {}
         with variant(name), tempfile.TemporaryDirectory(prefix="conrt-sheet-resolution-") as tmp:
             for look in args.looks:
-                rows[name][look] = rcb.quality(bench, model, Path(tmp), look)[0]["128"]
-    result = {"commit": rcb._commit(), "weights": described, "frames_per_clip": args.frames, "rows": rows}
+                table, pictures = rcb.quality(bench, model, Path(tmp), look)
+                rows[name][look] = table[size]
+                if look == args.looks[0]:
+                    faces[name] = pictures[size]
+    if args.picture:
+        face_picture(args.picture, faces)
+    result = {"commit": rcb._commit(), "weights": described, "frames_per_clip": args.frames,
+              "character": args.character.name, "size": args.size, "rows": rows}
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(result, indent=1) + "\n")
     print("| variant | look | shading | L1 × flat | face SSIM | sharpness |\n|---|---|---|---|---|---|")

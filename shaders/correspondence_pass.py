@@ -406,7 +406,8 @@ class CorrespondencePass:
                 program["u_base_alpha"].value = float(base_color(character)[3])
 
     @current
-    def set_sheet(self, views: list[SheetView], reference, inked: bool = False) -> None:
+    def set_sheet(self, views: list[SheetView], reference, inked: bool = False,
+                  ink_sheet: tuple[list[SheetView], object] | None = None) -> None:
         """Per-vertex view positions, surface maps and the reference, once per sheet.
 
         ``reference``: [M, 4, S, S] (or [1, M, 4, S, S]) premultiplied RGBA in
@@ -420,59 +421,31 @@ class CorrespondencePass:
         (``sheet_ink.judge_ink``: ``self.sheet_ink``, None when not inked), and a
         sheet not ``inked`` whose estimate finds a line (a lighter pen than the
         ink fraction sees) is inked after all (``self.inked``: the look the pass
-        took; the runtime's ``ShadeStage.set_sheet_ink`` follows it)."""
+        took; the runtime's ``ShadeStage.set_sheet_ink`` follows it). ``ink_sheet``: (views,
+        reference) of the same drawings at another side, the one the ink is estimated at
+        (``frame_loop.ink_sheet``: the drawings as drawn where the pass's side is larger, whose
+        copy bilinear up-sampling blurred); its surface maps are drawn there once more (None: the
+        pass's own)."""
         if self.geometry is None:
             raise InputError("CorrespondencePass.set_sheet called before set_character")
-        reference = _as_numpy(reference, "reference")
-        if reference.ndim == 5 and reference.shape[0] == 1:
-            reference = reference[0]
-        if reference.ndim != 4 or reference.shape[1] != 4 or reference.shape[2] != reference.shape[3]:
-            raise InputError(f"reference: expected [M, 4, S, S] premultiplied RGBA, got shape {reference.shape}")
-        m, side = reference.shape[0], reference.shape[2]
-        if len(views) != m:
-            raise InputError(f"{len(views)} sheet view correspondences for {m} reference views")
-        if not 1 <= m <= MAX_VIEWS:
-            raise InputError(f"the correspondence pass takes 1..{MAX_VIEWS} views, got {m}")
-        _check_finite(reference, "reference")
-        nv = self.geometry.num_vertices
-        attrs = np.zeros((m, nv, 4), np.float32)
-        landmarks = self._landmarks
-        seen = np.zeros((m, len(self._triangles)), np.float32)  # per view and triangle: 0 = not seen
-        slack = np.zeros(m, np.float32)
-        self._scratch.use()
-        for k, view in enumerate(views):
-            if view.mode == "exact":
-                positions = self.geometry.skinned_positions(view.pose)  # the GPU skinning the sheet was drawn with
-                attrs[k] = camera_view_attributes(positions, view.camera, view.framing)
-            else:
-                if view.udp.shape[:2] != (side, side):
-                    raise InputError(f"sheet view {k}: its UDP is {view.udp.shape[1]}x{view.udp.shape[0]}, "
-                                     f"the sheet {side}x{side}")
-                _check_finite(view.udp, f"sheet view {view.name or k}'s UDP")  # it becomes the surface map
-                attrs[k] = udp_nn_view_attributes(landmarks, view.udp)
-                # positions snapped to pixel centres (no affine map): within the match radius plus the
-                # view's pixel step per pixel from the point; a triangle with an unmatched corner is not seen
-                matched = attrs[k, :, 3][self._triangles].min(1) > 0.5
-                seen[k] = np.where(matched, max(_pixel_step(view.udp), 1e-6), 0.0)
-                slack[k] = nn_radius(view.udp)
-        _check_finite(attrs, "sheet view positions")
-        limit = self.ctx.info["GL_MAX_TEXTURE_SIZE"]
-        width = _ATTR_WIDTH
-        rows = -(-nv // width)
-        if rows * m > limit or side * m > limit:
-            raise InputError(f"{m} views of {nv} vertices / {side} px exceed this GL's texture size {limit}")
-        texels = np.zeros((m, rows * width, 4), np.float32)
-        texels[:, :nv] = attrs
+        reference, m, side = self._checked_reference(views, reference)
+        if ink_sheet is not None:  # checked before anything is drawn
+            ink_reference, ink_m, ink_side = self._checked_reference(ink_sheet[0], ink_sheet[1])
+            if ink_m != m:
+                raise InputError(f"the ink's sheet has {ink_m} views, the sheet {m}: the same drawings are needed")
+        attrs, seen, slack = self._view_attributes(views, side)
+        tex, rows = self._attr_texture(attrs, side)
+        if ink_sheet is not None:
+            ink_attrs = self._view_attributes(ink_sheet[0], ink_side)[0]
+            try:
+                ink_tex, ink_rows = self._attr_texture(ink_attrs, ink_side)
+            except BaseException:
+                tex.release()
+                raise
         self._release_sheet()
-        self._attrs = self.ctx.texture((width, rows * m), 4, texels.tobytes(), dtype="f4")
-        self._attrs.filter = (moderngl.NEAREST, moderngl.NEAREST)
+        self._attrs = tex
         self.views, self.side, self.modes = m, side, [v.mode for v in views]
-        self._surface_program["u_attrs"].value = 0  # the resolve reads the triangle texture instead
-        self._surface_program["u_landmarks"].value = 1
-        self._surface_program["u_attr_rows"].value = rows
-        self._surface_program["u_side"].value = float(side)
-        self._draw_surface_maps(attrs, views, rows)
-        surface = np.frombuffer(self._surface.read(), np.float32).reshape(m, side, side, 4)
+        surface = self._draw_surface_maps(attrs, self._attrs, rows, views, side)
         self._check_silhouettes(views, reference[:, 3], surface[..., 3])
         # the sheet's own ink, and whether it is inked at all: by its ink fraction (``inked``) or, a lighter
         # pen, by the line the estimate finds (``sheet_ink.judge_ink``), from the views' contour band
@@ -482,7 +455,14 @@ class CorrespondencePass:
         drawn = reference.transpose(0, 2, 3, 1)  # [M, S, S, 4], row 0 = top
         band = contour_band(surface, reach)
         colour_uninked, filled = uninked(surface, drawn, band, reach)
-        self.sheet_ink = judge_ink(bool(inked), surface, drawn, band, (colour_uninked, filled))
+        if ink_sheet is None:
+            self.sheet_ink = judge_ink(bool(inked), surface, drawn, band, (colour_uninked, filled))
+        else:  # on the drawings at the ink's side, their surface maps drawn there (the same framing rule)
+            try:
+                ink_surface = self._draw_surface_maps(ink_attrs, ink_tex, ink_rows, ink_sheet[0], ink_side)
+            finally:
+                ink_tex.release()
+            self.sheet_ink = judge_ink(bool(inked), ink_surface, ink_reference.transpose(0, 2, 3, 1))
         self.inked = self.sheet_ink is not None
         self._resolve, self._resolve_vao = self._resolve_program(min(m, GROUP), self.inked)
         for k, view in enumerate(views):
@@ -501,8 +481,7 @@ class CorrespondencePass:
                 band = contour_band(surface, wide)
                 reference, filled = uninked(surface, drawn, band, wide)
             weight = np.where(band & ~filled, CONTOUR_WEIGHT, 1.0)  # no same-surface colour near: less weight
-        packed = pack_sheet(surface, reference, weight)
-        self._surface.release()  # the float map is folded into the sheet texture
+        packed = pack_sheet(surface, reference, weight)  # the float map folded into the sheet texture
         self._surface = self.ctx.texture((side, side * m), 4, np.ascontiguousarray(packed).tobytes(), dtype="u4")
         self._surface.filter = (moderngl.NEAREST, moderngl.NEAREST)
         r = self._resolve
@@ -514,6 +493,62 @@ class CorrespondencePass:
         r["u_tri_attrs"].value = 5
         r["u_views"].value = m
         self._make_targets()
+
+    def _checked_reference(self, views: list[SheetView], reference) -> tuple[np.ndarray, int, int]:
+        """``set_sheet``'s reference checked -> ([M, 4, S, S], M, S)."""
+        reference = _as_numpy(reference, "reference")
+        if reference.ndim == 5 and reference.shape[0] == 1:
+            reference = reference[0]
+        if reference.ndim != 4 or reference.shape[1] != 4 or reference.shape[2] != reference.shape[3]:
+            raise InputError(f"reference: expected [M, 4, S, S] premultiplied RGBA, got shape {reference.shape}")
+        m, side = reference.shape[0], reference.shape[2]
+        if len(views) != m:
+            raise InputError(f"{len(views)} sheet view correspondences for {m} reference views")
+        if not 1 <= m <= MAX_VIEWS:
+            raise InputError(f"the correspondence pass takes 1..{MAX_VIEWS} views, got {m}")
+        _check_finite(reference, "reference")
+        return reference, m, side
+
+    def _view_attributes(self, views: list[SheetView], side: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Per view and vertex its sheet position (``camera_view_attributes`` / ``udp_nn_view_attributes``)
+        -> (attrs [M, V, 4], seen [M, T]: per triangle the view's pixel step, 0 = not seen (udp-nn; exact
+        views' set after their surface maps), slack [M])."""
+        m = len(views)
+        attrs = np.zeros((m, self.geometry.num_vertices, 4), np.float32)
+        seen = np.zeros((m, len(self._triangles)), np.float32)  # per view and triangle: 0 = not seen
+        slack = np.zeros(m, np.float32)
+        self._scratch.use()
+        for k, view in enumerate(views):
+            if view.mode == "exact":
+                positions = self.geometry.skinned_positions(view.pose)  # the GPU skinning the sheet was drawn with
+                attrs[k] = camera_view_attributes(positions, view.camera, view.framing)
+            else:
+                if view.udp.shape[:2] != (side, side):
+                    raise InputError(f"sheet view {k}: its UDP is {view.udp.shape[1]}x{view.udp.shape[0]}, "
+                                     f"the sheet {side}x{side}")
+                _check_finite(view.udp, f"sheet view {view.name or k}'s UDP")  # it becomes the surface map
+                attrs[k] = udp_nn_view_attributes(self._landmarks, view.udp)
+                # positions snapped to pixel centres (no affine map): within the match radius plus the
+                # view's pixel step per pixel from the point; a triangle with an unmatched corner is not seen
+                matched = attrs[k, :, 3][self._triangles].min(1) > 0.5
+                seen[k] = np.where(matched, max(_pixel_step(view.udp), 1e-6), 0.0)
+                slack[k] = nn_radius(view.udp)
+        _check_finite(attrs, "sheet view positions")
+        return attrs, seen, slack
+
+    def _attr_texture(self, attrs: np.ndarray, side: int) -> tuple[moderngl.Texture, int]:
+        """The views' per-vertex attributes [M, V, 4] as one texture (``_ATTR_WIDTH`` texels a row,
+        rows per view) -> (texture, rows per view)."""
+        m, nv = attrs.shape[:2]
+        limit = self.ctx.info["GL_MAX_TEXTURE_SIZE"]
+        rows = -(-nv // _ATTR_WIDTH)
+        if rows * m > limit or side * m > limit:
+            raise InputError(f"{m} views of {nv} vertices / {side} px exceed this GL's texture size {limit}")
+        texels = np.zeros((m, rows * _ATTR_WIDTH, 4), np.float32)
+        texels[:, :nv] = attrs
+        tex = self.ctx.texture((_ATTR_WIDTH, rows * m), 4, texels.tobytes(), dtype="f4")
+        tex.filter = (moderngl.NEAREST, moderngl.NEAREST)
+        return tex, rows
 
     def _triangle_texture(self, attrs: np.ndarray, seen: np.ndarray) -> moderngl.Texture:
         """The resolve's per-triangle texels: triangle t's 3 corner landmarks
@@ -548,45 +583,55 @@ class CorrespondencePass:
             self._resolves[views, inked] = (prog, self.ctx.vertex_array(prog, []))
         return self._resolves[views, inked]
 
-    def _draw_surface_maps(self, attrs: np.ndarray, views: list[SheetView], rows: int) -> None:
+    def _draw_surface_maps(self, attrs: np.ndarray, attrs_tex: moderngl.Texture, rows: int,
+                           views: list[SheetView], side: int) -> np.ndarray:
         """Per view the landmark of the surface each sheet pixel shows (w = 1;
         0 = nothing): drawn from the mesh for exact views (what the UDP pass
-        drew for the sheet: the view's own UDP), the view's UDP for udp-nn."""
-        m, side = self.views, self.side
-        self._surface = self.ctx.texture((side, side * m), 4, dtype="f4")
-        self._surface.filter = (moderngl.NEAREST, moderngl.NEAREST)
+        drew for the sheet: the view's own UDP), the view's UDP for udp-nn.
+        ``attrs`` [M, V, 4] and their texture (``_attr_texture``, ``rows`` per
+        view) at the sheet side ``side`` -> [M, S, S, 4] f32, row 0 = top."""
+        m = len(views)
+        program = self._surface_program
+        program["u_attrs"].value = 0  # the resolve reads the triangle texture instead
+        program["u_landmarks"].value = 1
+        program["u_attr_rows"].value = rows
+        program["u_side"].value = float(side)
+        surface = self.ctx.texture((side, side * m), 4, dtype="f4")
+        surface.filter = (moderngl.NEAREST, moderngl.NEAREST)
         texels = np.zeros((rows * _ATTR_WIDTH, 4), np.float32)
         texels[:len(self._landmarks), :3] = self._landmarks
         landmarks = self.ctx.texture((_ATTR_WIDTH, rows), 4, texels.tobytes(), dtype="f4")
         landmarks.filter = (moderngl.NEAREST, moderngl.NEAREST)
         depth = self.ctx.depth_renderbuffer((side, side * m))
-        fbo = self.ctx.framebuffer(color_attachments=[self._surface], depth_attachment=depth)
+        fbo = self.ctx.framebuffer(color_attachments=[surface], depth_attachment=depth)
         try:
             fbo.use()
             fbo.clear(0.0, 0.0, 0.0, 0.0, depth=1.0)
             self.ctx.enable_only(moderngl.DEPTH_TEST)
             self.ctx.depth_func = "<"
             self.ctx.front_face = "cw"  # rows are top-first (as the UDP pass's y flip): the winding mirrors
-            self._attrs.use(0)
+            attrs_tex.use(0)
             landmarks.use(1)
             if self._albedo is not None:
                 self._albedo.use(_ALBEDO_UNIT)
             for k, view in enumerate(views):
                 if view.mode != "exact":
                     udp = np.ascontiguousarray(view.udp, np.float32)
-                    self._surface.write(np.where(udp[..., 3:] > 0.5, udp, 0.0).astype(np.float32).tobytes(),
-                                        viewport=(0, k * side, side, side))
+                    surface.write(np.where(udp[..., 3:] > 0.5, udp, 0.0).astype(np.float32).tobytes(),
+                                  viewport=(0, k * side, side, side))
                     continue
                 d = attrs[k, :, 3]
-                self._surface_program["u_view"].value = k
-                self._surface_program["u_depth_range"].value = (float(d.min()), float(d.max()))
+                program["u_view"].value = k
+                program["u_depth_range"].value = (float(d.min()), float(d.max()))
                 self.ctx.viewport = (0, k * side, side, side)
                 self._surface_vao.render(moderngl.TRIANGLES, vertices=self.geometry.num_indices)
+            return np.frombuffer(surface.read(), np.float32).reshape(m, side, side, 4)
         finally:
             self.ctx.front_face = "ccw"  # leave the GL default for whoever draws next
             fbo.release()
             depth.release()
             landmarks.release()
+            surface.release()
 
     def _check_silhouettes(self, views: list[SheetView], alpha: np.ndarray, covered: np.ndarray) -> None:
         """A view file of another view or character draws the mesh elsewhere

@@ -58,7 +58,7 @@ from ..defaults import DEFAULT_SIZE
 from ..limits import check_size
 from ..nn.checkpoint import resolve_model
 from ..nn.model import ShaderNet
-from ..nn.sheet import prepare_sheet
+from ..nn.sheet import look_side, prepare_sheet
 from .passes import check_passes, create_pass
 from .session import CORRESPONDENCES, Sheet, fit_sheet, fit_sheet_udps, load_sheet, resolve_character, sheet_framing
 
@@ -318,17 +318,18 @@ class RasterStage:
         center = (p[0], self._center_y + (p[1] - self._rest_follow[1]) * 0.5, p[2])
         return orbit_camera(center, self.radius / max(self.zoom, 1e-3), yaw=self.yaw, pitch=self.pitch, size=self.size)
 
-    def set_correspondences(self, views, reference, inked: bool = False) -> None:
+    def set_correspondences(self, views, reference, inked: bool = False, ink_sheet=None) -> None:
         """Exact sheet correspondences (``shaders.correspondence_pass``): from
         now on every frame also rasterizes each view's sampled reference and
         coverage (``read_views``). ``views``: one ``SheetView`` per sheet view;
-        ``reference``: ``SheetCache.reference``; ``inked``: the sheet's look
-        (``CorrespondencePass.set_sheet``)."""
+        ``reference``: ``SheetCache.reference``; ``inked``: the sheet's look;
+        ``ink_sheet``: the drawings where the sheet's ink is estimated
+        (``ink_sheet()``; ``CorrespondencePass.set_sheet``)."""
         new = CorrespondencePass(self.ctx, self.size, self.size)
         udp = None
         try:
             new.set_character(self.character)
-            new.set_sheet(views, reference, inked)
+            new.set_sheet(views, reference, inked, ink_sheet)
             if not self.udp.visibility_buffer:  # one raster of the target: the UDP pass draws the visibility too
                 udp = UdpPass(self.ctx, self.size, self.size, visibility=True, coverage=self.antialias)
                 udp.set_character(self.character)
@@ -499,8 +500,28 @@ def pass_sheet(images, size: int, reference) -> tuple[int, np.ndarray]:
     side = min(PASS_SHEET_SCALE * size, max(max(im.shape[:2]) for im in images))
     if side <= size:
         return size, reference
+    return side, framed_reference(images, side)
+
+
+def framed_reference(images, side: int) -> np.ndarray:
+    """The drawings re-framed at ``side`` as ``fit_sheet`` re-frames them for the network (views
+    already ``side`` x ``side`` as drawn) -> [M, 4, S, S] premultiplied."""
     rgb, mask = prepare_sheet(fit_sheet(images, side), 1, side, False, None, side)
-    return side, np.concatenate([rgb, mask], 2)[0]
+    return np.concatenate([rgb, mask], 2)[0]
+
+
+def ink_sheet(chosen, images, side: int) -> tuple[list, np.ndarray] | None:
+    """(views, reference) of the drawings at the side the sheet's ink is estimated at
+    (``CorrespondencePass.set_sheet(ink_sheet=)``), or None where that is ``side``, the pass's (its
+    own surface maps serve). That side is the one the sheet's look is judged at (``look_side``: the
+    drawings' own, at most ``LOOK_MAX_SIDE`` = 512), whatever the frame size: never the pass's copy
+    where that is larger (bilinear up-sampling blurs the lines: the sample sheet's 256² drawings in
+    512² frames measured 1.5 px per 256 in a lighter ink, 1 px in our toon pass's at 128² and 256²);
+    larger drawings are averaged down to it (a line of 1 px per 256 still 2 px there)."""
+    ink_side = look_side(images)
+    if ink_side == side:
+        return None
+    return sheet_views(chosen, images, ink_side), framed_reference(images, ink_side)
 
 
 def sheet_views(chosen, images, size: int) -> list:
@@ -1051,8 +1072,12 @@ def build_runtime(spec: RuntimeSpec, *, ctx=None) -> Runtime:
             side, reference = pass_sheet(sheet.images, size, shader.cache.reference)
             if side != size:
                 log.info("the correspondence pass samples the sheet's drawings at %d px (frames at %d px)", side, size)
+            drawn = ink_sheet(chosen, sheet.images, side)
+            if drawn is not None:
+                log.info("the sheet's ink is estimated on its drawings at %d px (the pass's at %d px)",
+                         drawn[1].shape[-1], side)
             raster.set_correspondences(sheet_views(chosen, sheet.images, side), reference,
-                                       inked=look is None or look.inked)
+                                       inked=look is None or look.inked, ink_sheet=drawn)
             if raster.correspondence.sheet_ink is not None:  # an inked sheet: its own ink, found by the pass
                 shader.set_sheet_ink(raster.correspondence.sheet_ink)
             shader.backend.prepare_views()

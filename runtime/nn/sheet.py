@@ -192,6 +192,13 @@ def judge_look(rgb: torch.Tensor, mask: torch.Tensor) -> SheetLook:
 LOOK_MAX_SIDE = 512
 
 
+def look_side(images: Sequence) -> int:
+    """The side a sheet's look is judged at (``judge_sheet_look``) and its ink estimated at
+    (``frame_loop.ink_sheet``): the views' own largest side, at most ``LOOK_MAX_SIDE``, whatever
+    the frame size."""
+    return min(max(max(np.asarray(im).shape[:2]) for im in images), LOOK_MAX_SIDE)
+
+
 def judge_sheet_look(images: Sequence, official: bool = False, matting: Matting | None = None,
                      prepared: tuple[torch.Tensor, torch.Tensor] | None = None,
                      shading: tuple[Sequence, Sequence] | None = None) -> SheetLook:
@@ -203,7 +210,7 @@ def judge_sheet_look(images: Sequence, official: bool = False, matting: Matting 
     if isinstance(images, np.ndarray) and images.ndim == 3:
         images = [images]
     largest = max(max(np.asarray(im).shape[:2]) for im in images)
-    side = min(largest, LOOK_MAX_SIDE)
+    side = look_side(images)
     if prepared is not None and prepared[0].shape[-1] == side:
         look = judge_look(*prepared)
     else:

@@ -272,3 +272,38 @@ def test_the_sheet_look_follows_the_pass_judgement():
     inked = cache.with_ink(brown)
     assert inked.look.label == "inked" and float(inked.ink()[0]) == 1.0 and float(inked.shaded()[0]) == 0.0
     assert inked.sheet_ink() == brown and "inked by its line" in str(inked.look)
+
+
+def test_the_sample_sheet_ink_is_the_same_at_every_frame_size(gl_ctx):
+    """The correspondence pass estimates the sample sheet's ink (256² drawings, exact views) on the
+    drawings as drawn whatever the frame size (``frame_loop.ink_sheet``: at 512² frames the pass's copy
+    is the drawings up-sampled, whose blurred lines measured a lighter law 1.5 px per 256 wide, session
+    14). Tolerance: the estimate's own resolution, its colour rounded to 0.01 (one step either way at a
+    rounding edge), its width to 0.5 px per 256 (the same step: equal); and the line's radius in each
+    frame our toon pass's there (the ground truth's: 1 px per 256, 2 px at 512²)."""
+    from conrt.runtime.app.frame_loop import framed_reference, ink_sheet, pass_sheet, sheet_views
+    from conrt.runtime.app.session import load_sheet, resolve_character
+    from conrt.shaders.correspondence_pass import CorrespondencePass
+    from conrt.shaders.toon_pass import default_line_width
+
+    character = resolve_character(None)[0]
+    sheet = load_sheet(None)
+    chosen = sheet.correspondences(character, "exact")
+    inks, sides = {}, {}
+    for size in (128, 256, 512):
+        side, reference = pass_sheet(sheet.images, size, framed_reference(sheet.images, size))
+        drawn = ink_sheet(chosen, sheet.images, side)
+        sides[size] = side if drawn is None else drawn[1].shape[-1]
+        cp = CorrespondencePass(gl_ctx, size, size)
+        try:
+            cp.set_character(character)
+            cp.set_sheet(sheet_views(chosen, sheet.images, side), reference, True, drawn)
+            inks[size] = cp.sheet_ink
+        finally:
+            cp.release()
+    assert sides == {128: 256, 256: 256, 512: 256}, sides  # the drawings' own side, at every frame size
+    assert inks[256].is_toon, inks[256]  # our toon pass drew the sample sheet
+    for size, ink in inks.items():
+        assert (ink.law, ink.width, ink.inner) == (inks[256].law, inks[256].width, inks[256].inner), (size, ink)
+        assert np.abs(np.subtract(ink.colour, inks[256].colour)).max() <= 0.01 + 1e-9, (size, ink)
+        assert ink.radius(size) == round(default_line_width(size)), (size, ink)
