@@ -176,7 +176,9 @@ JOINT_YAW_LINE_DEG = 2.0
 # folder of drawings in their own poses most views gain. Session 15 (docs/fit_sheet.md,
 # fit_sheet_s15_one_pose_probe_*.json), chosen on sheets 0-1 and 4-5: mean gain of the turnarounds 0.014-0.081,
 # of the per-view folders 0.120-0.159 (and more); the bar between them. Then sheets 2-3 (0.027, 0.058 | 0.120,
-# 0.144) and the unseen 6-7 (0.051, 0.053 | 0.113, 0.149): all 16 folders picked right. Measured and not kept: the
+# 0.144) and the unseen 6-7 (0.051, 0.053 | 0.113, 0.149): all 16 folders picked right; again with the coarse stage
+# scored as the separate fit scores it (view_coarse): turnarounds 0.023-0.084, per-view folders 0.106-0.179, 16 of 16
+# (the unseen per-view folder 7 at 0.106, the closest). Measured and not kept: the
 # gain relative to each view's own cost (largest: turnaround sheet 1 0.321, per-view folders from 0.321), the
 # check after joint_pose's first search (``pose_only``: a per-view folder's mean gain 0.048, turnarounds' to 0.089).
 ONE_POSE_MEAN_GAIN = 0.10
