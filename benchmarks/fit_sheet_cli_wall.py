@@ -14,7 +14,9 @@ tree, e.g. a ``git archive`` copy with the package folders linked under
 same load. The machine is shared: the load average before and after each run
 is recorded beside it (wall seconds mean little above a load of 2).
 
-Usage: python benchmarks/fit_sheet_cli_wall.py [--rounds 3] [--jobs 2] [--joint | --separate]
+``--also-separate``: this checkout's ``--separate`` as a third way, interleaved too.
+
+Usage: python benchmarks/fit_sheet_cli_wall.py [--rounds 3] [--jobs 2] [--joint | --separate] [--also-separate]
        [--poses turnaround|per-view]
        [--baseline-pythonpath DIR] [--baseline-joint] [--limb-starts NAMES]
        [--json benchmarks/results/fit_sheet_cli_wall.json]
@@ -98,6 +100,9 @@ def main(argv=None) -> int:
     ap.add_argument("--jobs", type=int, default=2)
     ap.add_argument("--joint", action="store_true", help="conrt fit-sheet --joint")
     ap.add_argument("--separate", action="store_true", help="conrt fit-sheet --separate (this checkout's runs)")
+    ap.add_argument("--also-separate", action="store_true",
+                    help="also this checkout's `conrt fit-sheet --separate` (way this_separate), interleaved: "
+                         "auto against the fits it picks, in the same run")
     ap.add_argument("--poses", choices=("turnaround", "per-view"), default="turnaround",
                     help="the benchmark's turnaround sheet (one pose) or its per-view folder (each drawing its own)")
     ap.add_argument("--seed", type=int, default=900001)
@@ -114,8 +119,9 @@ def main(argv=None) -> int:
     if args.joint and args.separate:
         ap.error("--joint and --separate exclude each other")
     extra = {"this": ("--limb-starts", args.limb_starts) if args.limb_starts is not None else (),
-             "baseline": ("--joint",) if args.baseline_joint else ()}
-    ways = {"this": None, **({"baseline": args.baseline_pythonpath} if args.baseline_pythonpath else {})}
+             "this_separate": ("--separate",), "baseline": ("--joint",) if args.baseline_joint else ()}
+    ways = {"this": None, **({"this_separate": None} if args.also_separate else {}),
+            **({"baseline": args.baseline_pythonpath} if args.baseline_pythonpath else {})}
     runs: dict[str, list] = {k: [] for k in ways}
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
@@ -129,6 +135,7 @@ def main(argv=None) -> int:
                       "command (benchmarks/fit_sheet_cli_wall.py)",
               "poses": args.poses, "separate": args.separate,
               "seed": args.seed, "sheet": args.sheet, "jobs": args.jobs, "joint": args.joint, "cpus": os.cpu_count(),
+              "also_separate": args.also_separate,
               "baseline_pythonpath": args.baseline_pythonpath, "baseline_joint": args.baseline_joint,
               "limb_starts": args.limb_starts, "runs": runs,
               "median_wall_s": {k: statistics.median(r["wall_s"] for r in v) for k, v in runs.items()},

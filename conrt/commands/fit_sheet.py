@@ -15,7 +15,7 @@ corrections, silhouette IoU before and after, residual warp).
 How: ``--joint`` (a turnaround: one pose drawn from several angles, fitted
 together, a camera per view), ``--separate`` (each drawing its own pose), or
 neither (auto): a joint fit that falls back to separate fits when, after its
-pose stage, some view freed from the shared pose fits clearly better alone
+pose stage, the views freed from the shared pose fit clearly better alone on average
 (the drawings are not one pose). The terminal and fit.json say which ran and why.
 
 View angles come from ``--yaws``, else from a ``sheet.json`` in DRAWINGS_DIR
@@ -107,12 +107,12 @@ def fit_mode(args) -> str:
 def fit_views(character_path: Path, character, drawings, names, labels, args) -> tuple[list, str, str]:
     """Fit every drawing as ``fit_mode(args)`` says -> (fits in the drawings' order, the mode
     that ran, why). ``auto`` with >= 2 drawings: a joint fit whose one-pose check
-    (``ONE_POSE_MAX_GAIN``) stops it when the drawings are not one pose, then separate fits;
-    so do separate fits when the finished joint fit leaves a view below ``--min-iou`` (it
-    would be refused; each drawing alone may not be).
+    (``ONE_POSE_MEAN_GAIN``) stops it when the drawings are not one pose, then separate fits from
+    the coarse stage it ran (in its processes); so too when the finished joint fit leaves a view
+    below ``--min-iou`` (it would be refused; each drawing alone may not be).
     Separate fits with ``--jobs`` > 1 run in that many processes (each its own GL context and
     fitter: llvmpipe draws on one core per context); the results are the same for any N."""
-    from conrt.runtime.app.sheet_fit import MIN_IOU, ONE_POSE_MAX_GAIN  # lazy: torch, not at CLI startup
+    from conrt.runtime.app.sheet_fit import MIN_IOU, ONE_POSE_MEAN_GAIN  # lazy: torch, not at CLI startup
 
     how = fit_mode(args)
     if how == "separate":
@@ -120,27 +120,30 @@ def fit_views(character_path: Path, character, drawings, names, labels, args) ->
     if how == "auto" and len(drawings) < 2:
         return (_fit_separate(character_path, character, drawings, names, labels, args), "separate",
                 "auto: one drawing")
-    fits, check = _fit_joint(character, drawings, names, labels, args, one_pose="stop" if how == "auto" else "off")
+    # auto: where the check says "not one pose", the joint fit's processes fit each drawing on its own from
+    # the coarse stage they ran (the separate fit's first stage), no new processes
+    # and so when the finished joint fit leaves a view below --min-iou (it would be refused; alone it may not be)
+    min_iou = MIN_IOU if getattr(args, "min_iou", None) is None else args.min_iou
+    fits, check = _fit_joint(character, drawings, names, labels, args,
+                             one_pose="separate" if how == "auto" else "off", min_iou=min_iou)
     if how == "joint":
         return fits, "joint", "--joint"
     gains = ", ".join(f"{n} {g:.3f}" for n, g in check["gains"].items())
-    min_iou = MIN_IOU if getattr(args, "min_iou", None) is None else args.min_iou
-    if fits is not None and min(f.iou_pose for f in fits) >= min_iou:
-        return fits, "joint", (f"auto: one pose (freed from the shared pose, no view's cost drops by more than "
-                               f"{ONE_POSE_MAX_GAIN}: {gains})")
-    if fits is not None:  # the check passed, but one pose leaves a view the rig does not match: not one pose either
-        worst = min(fits, key=lambda f: f.iou_pose)
-        why = (f"auto: not one pose (the joint fit leaves {worst.name} at silhouette IoU {worst.iou_pose:.3f} "
-               f"< {min_iou}; freed from the shared pose the views' costs dropped by {gains})")
-    else:
-        why = (f"auto: not one pose ({check['view']} freed from the shared pose lowers its cost by "
-               f"{check['max_gain']:.3f} > {ONE_POSE_MAX_GAIN}: {gains})")
-    return _fit_separate(character_path, character, drawings, names, labels, args), "separate", why
+    if check["fallback"] == "check":
+        return fits, "separate", (f"auto: not one pose (freed from the shared pose the views' costs drop by "
+                                  f"{check['mean_gain']:.3f} on average > {ONE_POSE_MEAN_GAIN}: {gains})")
+    if check["fallback"] == "iou":
+        return fits, "separate", (f"auto: not one pose (the joint fit leaves {check['iou_view']} at silhouette IoU "
+                                  f"{check['iou_pose']:.3f} < {min_iou}; freed from the shared pose the views' costs "
+                                  f"dropped by {gains})")
+    return fits, "joint", (f"auto: one pose (freed from the shared pose the views' costs drop by "
+                           f"{check['mean_gain']:.3f} on average <= {ONE_POSE_MEAN_GAIN}: {gains})")
 
 
-def _fit_joint(character, drawings, names, labels, args, one_pose: str) -> tuple[list | None, dict | None]:
-    """One joint fit (its renders split over --jobs 2 processes) -> (fits, or None where the
-    one-pose check stopped it; the check)."""
+def _fit_joint(character, drawings, names, labels, args, one_pose: str,
+               min_iou: float | None = None) -> tuple[list, dict | None]:
+    """One joint fit (its renders split over --jobs 2 processes) -> (fits: separate fits where
+    ``one_pose`` "separate" and the one-pose check found the drawings not one pose; the check)."""
     from tqdm import tqdm  # lazy: tqdm, not at CLI startup
 
     from conrt.runtime.app.sheet_fit import SheetFitter  # lazy: torch, not at CLI startup
@@ -152,7 +155,7 @@ def _fit_joint(character, drawings, names, labels, args, one_pose: str) -> tuple
             with tqdm(total=len(drawings) * 2 + 3, desc="fit-sheet (joint)", unit="stage") as bar:
                 fits = fitter.fit_joint(drawings, names, labels, progress=lambda _: bar.update(),
                                         jobs=min(args.jobs, len(drawings), 2), context=args.context,
-                                        one_pose=one_pose)
+                                        one_pose=one_pose, min_iou=min_iou)
             return fits, fitter.one_pose_check
     finally:
         release_context(ctx)

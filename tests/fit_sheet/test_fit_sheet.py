@@ -60,20 +60,23 @@ def test_fit_finds_the_view_and_gives_every_drawn_pixel_the_true_udp(fitted):
 def test_auto_falls_back_on_drawings_in_different_poses(fitted):
     """The default (auto) on two drawings in different poses (a front view and
     one from behind, each its own arms and legs): the joint fit's one-pose
-    check finds a view that fits clearly better alone, or the joint fit leaves
+    check finds the views fit clearly better alone (on average), or the joint fit leaves
     a view below MIN_IOU, so each drawing got its own fit (the checks above are
     the separate fit's), and fit.json says why."""
-    from conrt.runtime.app.sheet_fit import ONE_POSE_MAX_GAIN
+    from conrt.runtime.app.sheet_fit import ONE_POSE_MEAN_GAIN
 
     out, made = fitted
     report = json.loads((out / "fit.json").read_text())
     assert report["mode"] == "separate", report["mode_why"]
     # the check's bar, or (this pair: front and back, mirror silhouettes) the joint fit leaving a view below MIN_IOU
     assert report["mode_why"].startswith("auto: not one pose"), report["mode_why"]
-    assert f"> {ONE_POSE_MAX_GAIN}" in report["mode_why"] or "< 0.75" in report["mode_why"], report["mode_why"]
+    assert f"> {ONE_POSE_MEAN_GAIN}" in report["mode_why"] or "< 0.75" in report["mode_why"], report["mode_why"]
     assert report["part_weight"] == 0.0  # the separate fit's (PART_WEIGHT)
     for stem in made:
-        assert "joint_pose" not in report["views"][stem]["stages"]
+        # each view fitted on its own from the coarse stage the joint fit ran (not run again): the
+        # stages say so (test_fit_json_says_where_the_time_went: their order)
+        stages = report["views"][stem]["stages"]
+        assert "joint_pose" in stages and "pose" in stages and "pose_fine" in stages, stages
 
 
 def test_output_folder_is_a_sheet_the_runtime_reads(fitted, character):
@@ -97,13 +100,18 @@ def test_output_folder_is_a_sheet_the_runtime_reads(fitted, character):
 
 def test_fit_json_says_where_the_time_went(fitted):
     """Per view: seconds and toon renders of every stage of the fit, which add
-    up to (at most) the view's time; and the fit's process CPU seconds."""
+    up to (at most) the view's time; and the fit's process CPU seconds. Here
+    auto fell back (test_auto_falls_back_on_drawings_in_different_poses): the
+    coarse stage, the view's share of the joint stages run before the fallback,
+    then the separate fit's stages after the coarse one."""
     out, made = fitted
     report = json.loads((out / "fit.json").read_text())
     for stem in made:
         view = report["views"][stem]
         stages = view["stages"]
-        assert list(stages) == ["yaws", "camera", "pose", "legs", "pose_fine", "warp"]
+        names = list(stages)
+        assert names[:2] == ["yaws", "camera"] and names[-4:] == ["pose", "legs", "pose_fine", "warp"], names
+        assert all(n.startswith(("joint_", "one_pose_check")) for n in names[2:-4]) and "joint_pose" in names, names
         assert all(s["renders"] > 0 and s["s"] > 0 for s in stages.values()), stages
         assert sum(s["s"] for s in stages.values()) <= view["seconds"] + 0.05
         assert view["cpu_s"] > 0
