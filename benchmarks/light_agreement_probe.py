@@ -53,12 +53,16 @@ def main(argv=None) -> int:
                          "frame's pixels that views see in both bands")
     ap.add_argument("--darken-only", action="store_true",
                     help="relight only towards a darker band (a view lit where the target is in shade)")
+    ap.add_argument("--face-rule", action="store_true",
+                    help="the bands with our toon look's face rule (face normals bent to the head's forward "
+                         "direction, the neck in shade; per vertex): a diagnostic, a user sheet's is unknown")
     ap.add_argument("--dump", type=Path, default=None, help="a PNG per job: truth | target band | views' bands")
     ap.add_argument("rest", nargs=argparse.REMAINDER)
     args = ap.parse_args(argv)
 
     import moderngl  # lazy: after the arguments (--help without GL)
 
+    from conrt.shaders.material import face_forward, face_joint, face_region, neck_region  # lazy: as above
     from conrt.shaders.program import load_program  # lazy: as above
     from conrt.shaders.toon_pass import ToonStyle  # lazy: as above
     from conrt.training import datagen  # lazy: as above
@@ -87,7 +91,21 @@ def main(argv=None) -> int:
 
     def ndl_of(cp, pose, camera) -> np.ndarray:
         n = normals_of(cp, pose) @ camera.view[:3, :3].astype(np.float64).T  # eye space
-        return n @ light
+        if not args.face_rule:
+            return n @ light
+        character = cp.character
+        head = face_joint(character)
+        if head is None:
+            return n @ light
+        face = face_region(character) * style.flat_face
+        neck = neck_region(character) if style.chin_shadow else np.zeros(len(n))
+        forward = camera.view[:3, :3].astype(np.float64) @ face_forward(character, pose.joint_world, head)
+        t = np.clip((n @ forward) / 0.5, 0, 1)
+        bend = face * t * t * (3 - 2 * t)  # smoothstep(0, 0.5, n . forward)
+        lit_n = n + bend[:, None] * (forward[None] - n)
+        lit_n /= np.maximum(np.linalg.norm(lit_n, axis=1, keepdims=True), 1e-12)
+        ndl = lit_n @ light
+        return np.where(neck > 0.5, np.minimum(ndl, style.lit_threshold), ndl)
 
     def patched(self, character, frames, target, views, mode="exact", inked=False):
         sampled, cover, gbuf = original(self, character, frames, target, views, mode, inked)
