@@ -371,8 +371,7 @@ def bench(sheets: int, seed: int, picture: Path | None, shading: bool = True, jo
           recoloured: bool = False, palette: str | None = None, joint_min_gain: float | None = None,
           first_sheet: int = 0, true_pose_yaw_offsets=(), start_at_true_yaw: bool = False,
           limb_starts=None, yaw_line: float | None = None, drawing_look: str | None = None,
-          fitter_look: str | None = None, front_pose_candidates: int | None = None,
-          leg_swap_search: str | None = None, lower_limbs_out: bool = False, yaw_restart: float = 0.0) -> dict:
+          fitter_look: str | None = None, front_pose_candidates: int | None = None) -> dict:
     """Per mode (``per_view``: each drawing its own pose, the issue's
     benchmark; ``turnaround``: one pose per sheet, shared by its 4 views) and
     per method (``separate``: ``conrt fit-sheet``; ``joint``: ``conrt
@@ -390,7 +389,7 @@ def bench(sheets: int, seed: int, picture: Path | None, shading: bool = True, jo
     from conrt.runtime.app.session import fit_sheet_udps
     from conrt.runtime.app.sheet_fit import (COLOUR_WEIGHT, JOINT_FINE_LEVELS, JOINT_MIN_GAIN, JOINT_PART_WEIGHT,
                                              ONE_POSE_MAX_GAIN, PALETTE, PART_WEIGHT, SEPARATE_LIMB_STARTS,
-                                             FIT_LOOK, JOINT_YAW_LINE_DEG, FRONT_POSE_CANDIDATES, LEG_SWAP_SEARCH,
+                                             FIT_LOOK, JOINT_YAW_LINE_DEG, FRONT_POSE_CANDIDATES,
                                              FitParams, SheetFitter, downsample_drawing, fit_picture,
                                              prepare_drawing)
     from conrt.shaders import ToonPass, UdpPass, create_context, frame_character, release_context
@@ -414,14 +413,11 @@ def bench(sheets: int, seed: int, picture: Path | None, shading: bool = True, jo
     fitter_look = FIT_LOOK if fitter_look is None else fitter_look
     drawing_look = FIT_LOOK if drawing_look is None else drawing_look
     front_pose_candidates = FRONT_POSE_CANDIDATES if front_pose_candidates is None else front_pose_candidates
-    leg_swap_search = LEG_SWAP_SEARCH if leg_swap_search is None else leg_swap_search
     try:
         with SheetFitter(ctx, character, 256, part_weight=part_weight, colour_weight=colour_weight,
                          joint_part_weight=joint_part_weight, joint_fine_levels=joint_fine_levels,
                          palette=palette, joint_min_gain=joint_min_gain, limb_starts=limb_starts,
-                         joint_yaw_line=yaw_line, look=fitter_look, front_pose_candidates=front_pose_candidates,
-                         leg_swap_search=leg_swap_search, lower_limbs_out=lower_limbs_out,
-                         yaw_restart=yaw_restart) as fitter, \
+                         joint_yaw_line=yaw_line, look=fitter_look, front_pose_candidates=front_pose_candidates) as fitter, \
                 ToonPass(ctx, 256, 256) as toon, \
                 UdpPass(ctx, 256, 256) as udp_pass:
             toon.set_character(character)
@@ -578,7 +574,6 @@ def bench(sheets: int, seed: int, picture: Path | None, shading: bool = True, jo
         "joint_fine_levels": joint_fine_levels, "joint_min_gain": joint_min_gain,
         "limb_starts": list(limb_starts), "yaw_line_deg": yaw_line, "drawing_look": drawing_look,
         "fitter_look": fitter_look, "front_pose_candidates": front_pose_candidates,
-        "leg_swap_search": leg_swap_search, "lower_limbs_out": lower_limbs_out, "yaw_restart": yaw_restart,
         "start_at_true_yaw": start_at_true_yaw,
         "colour_weight": colour_weight, "sheets": sheets, "views_per_sheet": len(LABELS),
         "labels": list(LABELS),
@@ -647,14 +642,6 @@ def main() -> int:
     ap.add_argument("--front-pose-candidates", type=int, default=None, choices=(1, 2, 3),
                     help="coarse candidates the separate fit's pose search starts from on front views "
                          "(default: FRONT_POSE_CANDIDATES; other views: POSE_CANDIDATES)")
-    ap.add_argument("--leg-swap-search", default=None, choices=("legs", "all"),
-                    help="what the separate fit's leg stage searches again from the swap and the fit: the legs and "
-                         "the camera, or the whole pose and the camera (default: LEG_SWAP_SEARCH)")
-    ap.add_argument("--lower-limbs-out", action="store_true",
-                    help="the separate fit also turns the forearms and lower legs out of the picture plane")
-    ap.add_argument("--yaw-restart", type=float, default=0.0,
-                    help="the separate fit's pose search also restarted from its end with the yaw turned by -/+ this "
-                         "many degrees, the lowest kept (0: off)")
     ap.add_argument("--reauto", type=Path, default=None,
                     help="no fit: recompute the auto rows of this saved result (it has separate and joint rows) "
                          "with --one-pose-bar, written back into it")
@@ -692,8 +679,7 @@ def main() -> int:
                    args.start_at_true_yaw,
                    None if args.limb_starts is None else
                    tuple(n.strip() for n in args.limb_starts.split(",") if n.strip()),
-                   args.yaw_line, args.drawing_look, args.fitter_look, args.front_pose_candidates,
-                   args.leg_swap_search, args.lower_limbs_out, args.yaw_restart)
+                   args.yaw_line, args.drawing_look, args.fitter_look, args.front_pose_candidates)
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(result, indent=1))
     print(json.dumps({mode: {method: {"summary": r["summary"], "shading_l1": r.get("shading_l1")}

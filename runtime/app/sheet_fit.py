@@ -99,9 +99,6 @@ POSE_BONES = ("leftUpperArm", "leftLowerArm", "rightUpperArm", "rightLowerArm",
 # the spine (a twist of the upper body) about the vertical, legs about the
 # picture's horizontal axis.
 OUT_OF_PLANE_BONES = ("leftUpperArm", "rightUpperArm", "leftUpperLeg", "rightUpperLeg", "spine")
-# ... and, with ``SheetFitter(lower_limbs_out=True)``, the forearms (about the vertical) and the lower legs (about
-# the picture's horizontal axis: a knee bent towards the camera) too.
-LOWER_LIMBS_OUT = ("leftLowerArm", "rightLowerArm", "leftLowerLeg", "rightLowerLeg")
 # A joint fit's shared pose turns bones about the body's own axes (x: its left,
 # y: up, z: its front), so that every view sees the same pose: each view shows
 # the turns in its own picture plane, and only all three axes together give the
@@ -204,10 +201,6 @@ COLOUR_WEIGHT = 1.0
 # that is right lowered the cost by 0.04 (and the UDP error from 0.028 to
 # 0.011); a wrong one by 0.005 at most.
 LEG_SWAP_MARGIN = 0.01
-# What the separate fit's leg stage searches again, from the swap and from the fit alike (``_try_swapped_legs``):
-# "legs" the legs' turns and the camera (sessions 12-14), "all" the camera and the whole pose.
-LEG_SWAP_SEARCHES = ("legs", "all")
-LEG_SWAP_SEARCH = "legs"
 # Colour channels of the residual warp (SDF pixels per unit colour): the toon
 # colours against the drawn ones pull edges inside the silhouette (an arm over
 # the body, the hair line, the skirt hem) where the outline alone cannot.
@@ -631,8 +624,7 @@ class SheetFitter:
                  joint_fine_levels: int = JOINT_FINE_LEVELS, palette: str = PALETTE,
                  joint_min_gain: float = JOINT_MIN_GAIN, limb_starts=SEPARATE_LIMB_STARTS,
                  joint_yaw_line: float = JOINT_YAW_LINE_DEG, look: str = FIT_LOOK,
-                 front_pose_candidates: int = FRONT_POSE_CANDIDATES, leg_swap_search: str = LEG_SWAP_SEARCH,
-                 lower_limbs_out: bool = False, yaw_restart: float = 0.0):
+                 front_pose_candidates: int = FRONT_POSE_CANDIDATES):
         if size < MIN_DRAWING_PX:
             raise ConfigError(f"--size must be at least {MIN_DRAWING_PX}, got {size}")
         if not 32 <= work <= size:
@@ -664,9 +656,6 @@ class SheetFitter:
             raise ConfigError(f"front views' pose candidates: choose 1, 2 or 3 (of the coarse stage's 3), "
                               f"got {front_pose_candidates}")
         self.front_pose_candidates = int(front_pose_candidates)
-        if leg_swap_search not in LEG_SWAP_SEARCHES:
-            raise ConfigError(f"leg swap search {leg_swap_search!r}: choose one of {', '.join(LEG_SWAP_SEARCHES)}")
-        self.leg_swap_search = leg_swap_search
         if palette not in PALETTE_MODES:
             raise ConfigError(f"palette {palette!r}: choose one of {', '.join(PALETTE_MODES)}")
         self.palette = palette
@@ -674,12 +663,6 @@ class SheetFitter:
         self._drawn_parts: dict[int, tuple[np.ndarray, np.ndarray]] = {}  # id(drawn rgb) -> (rgb, labels)
         self.bones = [b for b in POSE_BONES if b in character.humanoid]
         self.bones += [f"{b}:out" for b in OUT_OF_PLANE_BONES if b in character.humanoid]
-        self.lower_limbs_out = bool(lower_limbs_out)
-        if not (math.isfinite(yaw_restart) and 0 <= yaw_restart <= 30):
-            raise ConfigError(f"the yaw restarts' turn must be 0 (off) to 30 degrees, got {yaw_restart}")
-        self.yaw_restart = float(yaw_restart)
-        if self.lower_limbs_out:
-            self.bones += [f"{b}:out" for b in LOWER_LIMBS_OUT if b in character.humanoid]
         self.joint_bones = [f"{b}:{a}" for b, axes in JOINT_TURNS if b in character.humanoid for a in axes]
         self._arms = [b for b in ("leftUpperArm", "rightUpperArm") if b in character.humanoid]
         # the searches at ``work``, the last (fine-step) pose sweeps at ``fine``
@@ -919,30 +902,10 @@ class SheetFitter:
         free = np.zeros(6 + len(self.bones), bool)
         free[:4] = True
         free[[4 + i for i in legs]] = True
-        if self.leg_swap_search == "all":
-            free[4:6], free[6:] = bool(self._arms), True
         # both get the same legs-and-camera search, so neither wins by having been searched longer
         p, cost = self._search(p, target, steps / 2, free, bounds, levels=1)[:2]
         q, q_cost = self._search(swapped, target, steps / 2, free, bounds, levels=1)[:2]
         return q if q_cost < cost - LEG_SWAP_MARGIN else p
-
-    def _yaw_restarts(self, p: FitParams, cost: float, target, steps, free_all, bounds) -> tuple[FitParams, float]:
-        """The pose search's end ``p`` (cost ``cost``) with its yaw turned by -/+ ``yaw_restart`` degrees
-        (its pose kept, moment-matched), each searched as the pose stage searches -> the lowest of the three:
-        the limbs and the yaw trade against each other, and the search does not walk from one basin to the
-        next."""
-        lo, hi = bounds(p)[0][0], bounds(p)[1][0]
-        best = (p, cost)
-        for shift in (-self.yaw_restart, self.yaw_restart):
-            yaw = float(np.clip(p.yaw + shift, lo, hi))
-            if abs(yaw - p.yaw) < 1.0:
-                continue
-            q = FitParams(yaw, p.scale, p.offset, p.arms_lowered, dict(p.turns), p.pose_yaw)
-            q = self.moment_match(self.moment_match(q, target[0]), target[0])
-            r = self._search(q, target, steps / 2, free_all, bounds(q), levels=1)
-            if r[1] < best[1]:
-                best = r[:2]
-        return best if best[1] < cost - LEG_SWAP_MARGIN else (p, cost)
 
     # -- the fit -------------------------------------------------------------
     def _coarse(self, drawing: np.ndarray, name: str, label_yaw: float | None, clock: "_Clock") -> "_Coarse":
@@ -1025,9 +988,7 @@ class SheetFitter:
                  for q in (self._limb_start(starts[0], name, target)
                            for name in (self.limb_starts if front_view(facing) else ()))]
         if limbs and min(c[1] for c in limbs) < cost - LEG_SWAP_MARGIN:  # clearly better, as the leg swap
-            p, cost = min(limbs, key=lambda c: c[1])[:2]
-        if self.yaw_restart:
-            p, cost = self._yaw_restarts(p, cost, target, steps, free_all, bounds)
+            p = min(limbs, key=lambda c: c[1])[0]
         clock.stage("pose")
         trace("pose", [p])
         p = self._try_swapped_legs(p, target, steps, bounds(p))

@@ -128,39 +128,3 @@ def test_the_yaw_line_search_steps_on_and_takes_the_parabolas_vertex():
     calls.clear()
     t, _ = yaw_line_search(at(-30.0), (0.0, 900.0), 2.0, max_steps=3)  # beyond reach: the last step
     assert t == -8.0 and calls == [-2.0, 2.0, -4.0, -6.0, -8.0]
-
-
-def test_the_yaw_restarts_cross_into_the_next_yaw_basin(gl_ctx, character):
-    """``_yaw_restarts``: from a pose-search end 14 degrees off the drawn yaw (here the rig itself in
-    the rest pose, arms lowered, seen from 14 degrees; the end at 0, moment-matched), the restart turned
-    by +12 degrees and searched ends nearer the drawn yaw and lower than the end it started from; with
-    the end at the drawn yaw itself it is kept (no restart ends lower than the rig's own render)."""
-    from conrt.runtime.app.sheet_fit import FitParams, SheetFitter, downsample_drawing, search_bounds
-
-    with SheetFitter(gl_ctx, character, 128, 64, yaw_restart=12.0) as fitter:
-        truth = FitParams(14.0, arms_lowered=(40.0, 40.0))
-        mask, rgb = fitter.render_toon(truth, 128)
-        target = downsample_drawing(np.concatenate([rgb * 255, mask[..., None] * 255.0], -1).astype(np.uint8), 64)
-        nb = len(fitter.bones)
-        steps = np.array([4.0, 0.03, 0.03, 0.03, 16.0, 16.0] + [16.0] * nb)
-        free = np.ones(6 + nb, bool)
-
-        def bounds(q):
-            return search_bounds(0.0, 35.0, nb)
-
-        end = fitter.moment_match(FitParams(0.0, arms_lowered=(40.0, 40.0)), target[0])
-        end_cost = fitter._cost(end, *target)[0]
-        p, cost = fitter._yaw_restarts(end, end_cost, target, steps, free, bounds)
-        assert cost < end_cost and abs(p.yaw - 14.0) < abs(end.yaw - 14.0), (p.yaw, cost, end_cost)
-        at_truth = fitter.moment_match(truth, target[0])
-        truth_cost = fitter._cost(at_truth, *target)[0]
-        q, q_cost = fitter._yaw_restarts(at_truth, truth_cost, target, steps, free, bounds)
-        assert q_cost <= truth_cost and abs(q.yaw - 14.0) <= 4.0, (q.yaw, q_cost, truth_cost)
-
-
-def test_the_yaw_restarts_setting_is_checked(gl_ctx, character):
-    from conrt.errors import ConfigError
-    from conrt.runtime.app.sheet_fit import SheetFitter
-
-    with pytest.raises(ConfigError, match=r"the yaw restarts' turn must be 0 \(off\) to 30 degrees, got 45"):
-        SheetFitter(gl_ctx, character, 128, 64, yaw_restart=45.0)
