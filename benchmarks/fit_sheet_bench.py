@@ -617,7 +617,8 @@ def bench(sheets: int, seed: int, picture: Path | None, shading: bool = True, jo
                                                                 frames=frames[method]) if shading else None,
                                          "per_sheet": r["per_sheet"], "views": r["views"]}
                     if shading and shading_pictures is not None:
-                        shading_picture(r["shading"], frames[method], shading_pictures / f"fit_sheet_shading_{mode}_{method}.png")
+                        shading_picture(r["shading"], frames[method],
+                                        shading_pictures / f"fit_sheet_shading_{mode}_{method}.png")
                     target = picture if mode == "per_view" else turnaround_picture if method == "joint" else None
                     if target is not None:
                         target.parent.mkdir(parents=True, exist_ok=True)
@@ -629,7 +630,8 @@ def bench(sheets: int, seed: int, picture: Path | None, shading: bool = True, jo
         "what": "conrt fit-sheet on synthetic drawings of an unseen procedural character "
                 "(benchmarks/fit_sheet_bench.py)",
         "character_seed": None if character_file is not None else seed,
-        "character_file": None if character_file is None else str(character_file), "first_sheet": first_sheet, "part_weight": part_weight, "joint_part_weight": joint_part_weight,
+        "character_file": None if character_file is None else str(character_file),
+        "first_sheet": first_sheet, "part_weight": part_weight, "joint_part_weight": joint_part_weight,
         "recoloured": recoloured, "palette": palette,
         "joint_fine_levels": joint_fine_levels, "joint_min_gain": joint_min_gain,
         "limb_starts": list(limb_starts), "yaw_line_deg": yaw_line, "drawing_look": drawing_look,

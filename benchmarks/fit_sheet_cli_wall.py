@@ -8,7 +8,8 @@ The drawings are the fit-sheet benchmark's turnaround sheet 0
 benchmark's per-view folder instead (each drawing its own pose,
 ``make_drawing``, seeds 1000 * sheet + k: what the default's one-pose check
 sends to separate fits). ``--character godette`` (or a file): drawings of the real character
-instead, the same deviations (``--drawing-look toon``: in ``conrt sheet``'s look). ``--separate``: ``conrt fit-sheet --separate``. ``--baseline-pythonpath DIR``
+instead, the same deviations (``--drawing-look toon``: in ``conrt sheet``'s look).
+``--separate``: ``conrt fit-sheet --separate``. ``--baseline-pythonpath DIR``
 also runs another checkout's ``conrt`` (``DIR`` holding its ``conrt`` package
 tree, e.g. a ``git archive`` copy with the package folders linked under
 ``conrt/``) the same way, the two interleaved round by round, so both meet the
@@ -60,7 +61,8 @@ def write_sheet(folder: Path, seed: int, sheet: int, poses: str = "turnaround", 
     ctx = create_context("auto")
     try:
         drawings = (make_turnaround(ctx, character, LABELS, sheet, look=look) if poses == "turnaround" else
-                    [make_drawing(ctx, character, label, 1000 * sheet + k, look=look) for k, label in enumerate(LABELS)])
+                    [make_drawing(ctx, character, label, 1000 * sheet + k, look=look)
+                     for k, label in enumerate(LABELS)])
         for k, (drawing, _, _) in enumerate(drawings):
             Image.fromarray(drawing).save(folder / "drawings" / f"v{k}.png")
     finally:
