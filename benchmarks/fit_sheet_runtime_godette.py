@@ -11,7 +11,8 @@ true UDPs ``--true-udps DIR`` holds as ``<view>_true.npy`` beside ``--drawings D
 ``<view>.png``). Frames: clips walk and wave, ``--frames`` each (every ``--stride``-th physics
 frame), camera yaw 30°, torch backend, 256²; ground truth the toon pass; metrics and the flat
 fill as ``real_character_bench.py`` (its ``_collect``, ``score``; ``exact_bench``'s ``_flat``,
-``_head_box``).
+``_head_box``). ``--character FILE``: another character's fitted sheet (e.g. the procedural
+benchmark character's, for comparison).
 
 Usage: python benchmarks/fit_sheet_runtime_godette.py --fitted out/fit --drawings out/drawings
        --true-udps out/true [--frames 6] [--json benchmarks/results/fit_sheet_runtime_godette_s15.json]
@@ -34,6 +35,8 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--character", type=Path, default=CHARACTER,
+                    help="the character file the sheet shows (default: Godette; e.g. the procedural benchmark's .glb)")
     ap.add_argument("--fitted", type=Path, required=True)
     ap.add_argument("--drawings", type=Path, required=True)
     ap.add_argument("--true-udps", type=Path, required=True)
@@ -52,7 +55,7 @@ def main(argv=None) -> int:
 
     torch.set_num_threads(2)
     model, desc = load_model_source(None)
-    character = load_character(CHARACTER)
+    character = load_character(args.character)
     views = sorted(p.stem for p in args.fitted.glob("*.png") if not p.stem.endswith("_udp"))
     runs = {}
     with tempfile.TemporaryDirectory() as tmp:
@@ -68,10 +71,10 @@ def main(argv=None) -> int:
                     size = Image.open(args.fitted / f"{v}.png").size[0]
                     np.savez_compressed(d / f"{v}_udp.npz", i=fit_sheet_udps([true], [drawing], size)[0])
         for name, sheet in sheets.items():
-            runs[name] = _collect(model, CHARACTER, sheet, 256, "auto", args.frames, args.stride, "toon")
+            runs[name] = _collect(model, args.character, sheet, 256, "auto", args.frames, args.stride, "toon")
         for name in args.also_table:  # the sheet's UDP files through the network's table path instead
-            runs[f"{name} table"] = _collect(model, CHARACTER, sheets[name], 256, "table", args.frames, args.stride,
-                                             "toon")
+            runs[f"{name} table"] = _collect(model, args.character, sheets[name], 256, "table", args.frames,
+                                             args.stride, "toon")
     ref = runs["fitted"]
     for name, run in runs.items():
         if any(not np.array_equal(a["udp"], b["udp"]) for a, b in zip(ref, run)):
@@ -85,7 +88,8 @@ def main(argv=None) -> int:
         table[name]["l1_vs_flat"] = round(table[name]["l1"] / table["flat"]["l1"], 3)
     result = {"what": "conrt render's shading of Godette from a fitted sheet (runtime default correspondences), "
                       "true UDPs, no UDP files, flat fill; benchmarks/fit_sheet_runtime_godette.py",
-              "fitted": str(args.fitted), "views": views, "model": desc, "size": 256, "clips": ["walk", "wave"],
+              "character": str(args.character), "fitted": str(args.fitted), "views": views, "model": desc,
+              "size": 256, "clips": ["walk", "wave"],
               "frames_per_clip": args.frames, "stride": args.stride, "rows": table,
               "fitted_vs_true": round(table["fitted"]["l1"] / table["true"]["l1"], 3)}
     args.json.parent.mkdir(parents=True, exist_ok=True)
