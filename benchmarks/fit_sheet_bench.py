@@ -1,5 +1,8 @@
 """fit-sheet benchmark: how well ``conrt fit-sheet`` registers drawings of an
-unseen procedural character (seed 900001 by default) whose true UDP is known.
+unseen procedural character (seed 900001 by default) whose true UDP is known;
+``--character godette`` (or a character file): drawings of the real character
+Low-Poly Godette instead, made the same way (``--drawing-look toon``: in the
+look ``conrt sheet`` draws her, textured).
 
 Drawings come from ``conrt.training.fit_drawings``: toon views off their
 labelled angle (yaw ±25°), scaled ±15 %, shifted ±10 %, arms and legs turned
@@ -46,7 +49,8 @@ UDP error that finding the true pose would leave (``true_pose_fit``). Per view `
 by body region of the true surface point (head, torso, arms, legs) and by the
 distance to the drawn outline (``ErrorWhere``); their means in the summary.
 
-Usage: python benchmarks/fit_sheet_bench.py [--sheets 2] [--first-sheet 0] [--seed 900001] [--jobs 2]
+Usage: python benchmarks/fit_sheet_bench.py [--sheets 2] [--first-sheet 0] [--seed 900001 | --character godette]
+       [--jobs 2] [--shading-pictures DIR]
        [--modes per_view,turnaround] [--json benchmarks/results/fit_sheet.json]
        [--methods separate,joint,auto] [--recolour] [--palette auto|keep|match]
        [--reauto JSON [--one-pose-bar X]]
@@ -70,6 +74,7 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 LABELS = (0.0, 45.0, 90.0, 180.0)
+GODETTE = ROOT / "tests" / "fixtures" / "assets" / "gltf" / "Godette_vrm_v4.vrm"  # the real character (CC-BY)
 
 
 def _nearest_fill(fitter, params, drawing):
@@ -181,13 +186,17 @@ def _start_at(fitter, yaw: float):
         del fitter._coarse
 
 
-def shade_l1(character, toon, udp_pass, sheet, targets: int = 4) -> dict:
+def shade_l1(character, toon, udp_pass, sheet, targets: int = 4, frames: list | None = None) -> dict:
     """Shading L1 (premultiplied RGBA, 256², n = 4 views = the first sheet's
     drawings) of ``targets`` new poses of the character with the default
     weights, the sheet's correspondences taken from the fitted UDPs, the true
     UDPs, or the model's own prediction (no sheet UDP); and the flat-colour
-    baseline (the target silhouette filled with the sheet's mean colour)."""
+    baseline (the target silhouette filled with the sheet's mean colour).
+    Face SSIM inside the head's box on screen (``exact_bench._head_box``, as
+    ``real_character_bench``). ``frames``: a list that receives per target
+    (ground truth, from fitted, from true) [256, 256, 4] f32 premultiplied."""
     import torch
+    from exact_bench import _head_box  # lazy: benchmarks/ on sys.path when run as a script
 
     from conrt.commands.udp import random_pose
     from conrt.runtime.app.session import load_model_source
@@ -203,7 +212,9 @@ def shade_l1(character, toon, udp_pass, sheet, targets: int = 4) -> dict:
     sheet_rgb, sheet_mask = prem[:, :, :3].contiguous(), prem[:, :, 3:4].contiguous()
     sheet_udps = {"fitted": udp_tensor(np.stack([u for _, u, _ in sheet]))[None],
                   "true": udp_tensor(np.stack([t for _, _, t in sheet]))[None]}
-    sums: dict[str, list[float]] = {"fitted": [], "true": [], "predicted": [], "flat": []}
+    rows = ("fitted", "true", "predicted", "flat")
+    sums: dict[str, list[float]] = {k: [] for k in rows}
+    faces: dict[str, list[float]] = {k: [] for k in rows}
     flat = FlatColourBaseline(256)
     with torch.no_grad():
         for k in range(targets):
@@ -211,15 +222,53 @@ def shade_l1(character, toon, udp_pass, sheet, targets: int = 4) -> dict:
             cam = frame_character(posed_positions(character, pose), yaw=float(20 + 97 * k), size=256)
             target = rgba_to_premul(toon.run(pose, cam))[None]
             udp = udp_tensor(udp_pass.run(pose, cam).data)[None]
-            for name in ("fitted", "true"):
-                pred = model(sheet_rgb, sheet_mask, udp, sheet_udp=sheet_udps[name])
-                sums[name].append(float(metrics(pred, target)["l1"][0]))
-            sums["predicted"].append(float(metrics(model(sheet_rgb, sheet_mask, udp), target)["l1"][0]))
-            sums["flat"].append(float(metrics(flat(sheet_rgb, sheet_mask, udp), target)["l1"][0]))
+            x0, y0, x1, y1 = _head_box(character, pose, cam, 256)
+            box = torch.tensor([[y0, y1, x0, x1]], dtype=torch.float32)
+            preds = {name: model(sheet_rgb, sheet_mask, udp, sheet_udp=sheet_udps[name]) for name in ("fitted", "true")}
+            preds["predicted"] = model(sheet_rgb, sheet_mask, udp)
+            preds["flat"] = flat(sheet_rgb, sheet_mask, udp)
+            for name, pred in preds.items():
+                m = metrics(pred, target, box)
+                sums[name].append(float(m["l1"][0]))
+                faces[name].append(float(m["face_ssim"][0]))
+            if frames is not None:
+                frames.append(tuple(x[0].numpy().transpose(1, 2, 0) for x in (target, preds["fitted"], preds["true"])))
     l1 = {k: round(statistics.fmean(v), 5) for k, v in sums.items()}
+    face = {k: round(float(np.nanmean(v)), 4) for k, v in faces.items()}
     return {"model": desc, "views": len(sheet), "size": 256, "targets": targets, "l1": l1,
             "vs_flat": {k: round(v / l1["flat"], 3) for k, v in l1.items()},
-            "fitted_vs_true": round(l1["fitted"] / l1["true"], 3)}
+            "fitted_vs_true": round(l1["fitted"] / l1["true"], 3), "face_ssim": face}
+
+
+def shading_picture(sheet, frames, path: Path) -> None:
+    """Per row k: drawing k (framed) | its fitted UDP | target k shaded from the
+    fitted sheet UDPs | from the true ones | the ground truth (toon pass), over
+    the docs' grey (``scripts/picture_grid.py``)."""
+    from PIL import Image
+
+    from conrt.runtime.app.frame_loop import over_background, udp_preview
+
+    grey = (235 / 255,) * 3
+    rows = []
+    for (img, fitted, _), (target, from_fitted, from_true) in zip(sheet, frames):
+        a = img[..., 3:4].astype(np.float32) / 255
+        drawing = np.concatenate([img[..., :3].astype(np.float32) / 255 * a, a], -1)
+        u = udp_preview(fitted).astype(np.float32) / 255
+        tiles = [drawing, np.concatenate([u[..., :3] * u[..., 3:], u[..., 3:]], -1), from_fitted, from_true, target]
+        rows.append(np.concatenate([over_background(t, grey) for t in tiles], 1))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(crop_tiles(np.concatenate(rows, 0), len(tiles))).save(path, optimize=True)
+
+
+def crop_tiles(picture: np.ndarray, tiles: int, pad: int = 6) -> np.ndarray:
+    """[H, tiles * W, 3] u8 of equal tiles side by side on a flat background -> each
+    tile cut to the columns where any tile shows something (+ ``pad``): a slim
+    character's picture without its empty sides (the docs' pictures stay small)."""
+    w = picture.shape[1] // tiles
+    cut = picture.reshape(picture.shape[0], tiles, w, 3)
+    used = np.nonzero((cut != picture[0, 0]).any(-1).any((0, 1)))[0]
+    x0, x1 = max(0, used.min() - pad), min(w, used.max() + 1 + pad)
+    return cut[:, :, x0:x1].reshape(picture.shape[0], -1, 3)
 
 
 def jobs_wall(character_path: Path, framed, jobs: int) -> dict:
@@ -372,7 +421,8 @@ def bench(sheets: int, seed: int, picture: Path | None, shading: bool = True, jo
           recoloured: bool = False, palette: str | None = None, joint_min_gain: float | None = None,
           first_sheet: int = 0, true_pose_yaw_offsets=(), start_at_true_yaw: bool = False,
           limb_starts=None, yaw_line: float | None = None, drawing_look: str | None = None,
-          fitter_look: str | None = None, front_pose_candidates: int | None = None) -> dict:
+          fitter_look: str | None = None, front_pose_candidates: int | None = None,
+          character_file: Path | None = None, shading_pictures: Path | None = None) -> dict:
     """Per mode (``per_view``: each drawing its own pose, the issue's
     benchmark; ``turnaround``: one pose per sheet, shared by its 4 views) and
     per method (``separate``: ``conrt fit-sheet``; ``joint``: ``conrt
@@ -381,7 +431,10 @@ def bench(sheets: int, seed: int, picture: Path | None, shading: bool = True, jo
     ``recoloured``: every drawing in another palette (``fit_drawings.recolour``,
     seed = the sheet: its views alike, as one artist draws them; the true UDP
     unchanged), as an artist's colours differ from the rig's; ``palette``: the
-    fitter's palette mode."""
+    fitter's palette mode. ``character_file``: drawings of this character file
+    (e.g. Godette) instead of the procedural character ``seed``;
+    ``shading_pictures``: a folder for the shading pictures
+    (:func:`shading_picture`), one per mode and method."""
     from PIL import Image
     from tqdm import tqdm
 
@@ -398,8 +451,11 @@ def bench(sheets: int, seed: int, picture: Path | None, shading: bool = True, jo
                                              udp_error)
 
     tmp = tempfile.TemporaryDirectory()
-    path = Path(tmp.name) / f"char_{seed}.glb"  # kept for the --jobs 2 workers
-    save_character(generate(seed), path)
+    if character_file is None:
+        path = Path(tmp.name) / f"char_{seed}.glb"  # kept for the --jobs 2 workers
+        save_character(generate(seed), path)
+    else:
+        path = Path(character_file)
     character = load_character(path)
     ctx = create_context("auto")
     out: dict = {}
@@ -559,11 +615,15 @@ def bench(sheets: int, seed: int, picture: Path | None, shading: bool = True, jo
                     "error_where": _where_summary(true_rows),
                     "udp_error_yaw_off": {f"{d:g}": _stat([v["udp_error_yaw_off"][f"{d:g}"] for v in true_rows])
                                           for d in true_pose_yaw_offsets}}, "views": true_rows}}
+                frames: dict[str, list] = {method: [] for method in rows}
                 for method, r in rows.items():
                     out[mode][method] = {"summary": _summary(r["views"], r["per_sheet"]),
-                                         "shading_l1": shade_l1(character, toon, udp_pass, r["shading"]) if shading
-                                         else None,
+                                         "shading_l1": shade_l1(character, toon, udp_pass, r["shading"],
+                                                                frames=frames[method]) if shading else None,
                                          "per_sheet": r["per_sheet"], "views": r["views"]}
+                    if shading and shading_pictures is not None:
+                        shading_picture(r["shading"], frames[method],
+                                        shading_pictures / f"fit_sheet_shading_{mode}_{method}.png")
                     target = picture if mode == "per_view" else turnaround_picture if method == "joint" else None
                     if target is not None:
                         target.parent.mkdir(parents=True, exist_ok=True)
@@ -574,7 +634,9 @@ def bench(sheets: int, seed: int, picture: Path | None, shading: bool = True, jo
     return {
         "what": "conrt fit-sheet on synthetic drawings of an unseen procedural character "
                 "(benchmarks/fit_sheet_bench.py)",
-        "character_seed": seed, "first_sheet": first_sheet, "part_weight": part_weight, "joint_part_weight": joint_part_weight,
+        "character_seed": None if character_file is not None else seed,
+        "character_file": None if character_file is None else str(character_file),
+        "first_sheet": first_sheet, "part_weight": part_weight, "joint_part_weight": joint_part_weight,
         "recoloured": recoloured, "palette": palette,
         "joint_fine_levels": joint_fine_levels, "joint_min_gain": joint_min_gain,
         "limb_starts": list(limb_starts), "yaw_line_deg": yaw_line, "drawing_look": drawing_look,
@@ -604,6 +666,12 @@ def main() -> int:
     ap.add_argument("--first-sheet", type=int, default=0,
                     help="the first sheet's seed (more sheets for a change that moves single views)")
     ap.add_argument("--seed", type=int, default=900001)
+    ap.add_argument("--character", default=None,
+                    help="drawings of this character instead of the procedural one (--seed): a character file, "
+                         f"or 'godette' ({GODETTE.relative_to(ROOT)})")
+    ap.add_argument("--shading-pictures", type=Path, default=None,
+                    help="a folder for the shading pictures, one per mode and method: drawing | fitted UDP | a new "
+                         "pose shaded from the fitted sheet UDPs | from the true ones | ground truth")
     ap.add_argument("--json", type=Path, default=ROOT / "benchmarks" / "results" / "fit_sheet.json")
     ap.add_argument("--picture", type=Path, default=ROOT / "docs" / "fit_sheet_views.png")
     ap.add_argument("--turnaround-picture", type=Path, default=ROOT / "docs" / "fit_sheet_turnaround.png")
@@ -687,7 +755,9 @@ def main() -> int:
                    args.start_at_true_yaw,
                    None if args.limb_starts is None else
                    tuple(n.strip() for n in args.limb_starts.split(",") if n.strip()),
-                   args.yaw_line, args.drawing_look, args.fitter_look, args.front_pose_candidates)
+                   args.yaw_line, args.drawing_look, args.fitter_look, args.front_pose_candidates,
+                   None if args.character is None else GODETTE if args.character == "godette" else Path(args.character),
+                   args.shading_pictures)
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(result, indent=1))
     print(json.dumps({mode: {method: {"summary": r["summary"], "shading_l1": r.get("shading_l1")}

@@ -7,7 +7,9 @@ The drawings are the fit-sheet benchmark's turnaround sheet 0
 ``fit_sheet_bench.py``), written as PNG files; ``--poses per-view``: the
 benchmark's per-view folder instead (each drawing its own pose,
 ``make_drawing``, seeds 1000 * sheet + k: what the default's one-pose check
-sends to separate fits). ``--separate``: ``conrt fit-sheet --separate``. ``--baseline-pythonpath DIR``
+sends to separate fits). ``--character godette`` (or a file): drawings of the real character
+instead, the same deviations (``--drawing-look toon``: in ``conrt sheet``'s look).
+``--separate``: ``conrt fit-sheet --separate``. ``--baseline-pythonpath DIR``
 also runs another checkout's ``conrt`` (``DIR`` holding its ``conrt`` package
 tree, e.g. a ``git archive`` copy with the package folders linked under
 ``conrt/``) the same way, the two interleaved round by round, so both meet the
@@ -17,7 +19,7 @@ is recorded beside it (wall seconds mean little above a load of 2).
 ``--also-separate``: this checkout's ``--separate`` as a third way, interleaved too.
 
 Usage: python benchmarks/fit_sheet_cli_wall.py [--rounds 3] [--jobs 2] [--joint | --separate] [--also-separate]
-       [--poses turnaround|per-view]
+       [--poses turnaround|per-view] [--character godette|FILE] [--drawing-look toon]
        [--baseline-pythonpath DIR] [--baseline-joint] [--limb-starts NAMES]
        [--json benchmarks/results/fit_sheet_cli_wall.json]
 """
@@ -38,9 +40,12 @@ ROOT = Path(__file__).resolve().parents[1]
 LABELS = (0.0, 45.0, 90.0, 180.0)
 
 
-def write_sheet(folder: Path, seed: int, sheet: int, poses: str = "turnaround") -> Path:
+def write_sheet(folder: Path, seed: int, sheet: int, poses: str = "turnaround", character_file: Path | None = None,
+                look: str | None = None) -> Path:
     """The benchmark's turnaround sheet (``poses`` "per-view": its per-view folder) as PNG drawings in
-    ``folder/drawings``; -> the character file."""
+    ``folder/drawings``, of the procedural character ``seed`` or of ``character_file`` (then written
+    nowhere: its own path is returned), drawn in ``look`` (``fit_drawings``' default: the fitter's);
+    -> the character file."""
     from PIL import Image
 
     from conrt.characters.gltf_io import load_character, save_character
@@ -48,14 +53,18 @@ def write_sheet(folder: Path, seed: int, sheet: int, poses: str = "turnaround") 
     from conrt.shaders import create_context, release_context
     from conrt.training.fit_drawings import make_drawing, make_turnaround
 
-    path = folder / f"char_{seed}.glb"
-    save_character(generate(seed), path)
+    if character_file is None:
+        path = folder / f"char_{seed}.glb"
+        save_character(generate(seed), path)
+    else:
+        path = Path(character_file).resolve()
     character = load_character(path)
     (folder / "drawings").mkdir()
     ctx = create_context("auto")
     try:
-        drawings = (make_turnaround(ctx, character, LABELS, sheet) if poses == "turnaround" else
-                    [make_drawing(ctx, character, label, 1000 * sheet + k) for k, label in enumerate(LABELS)])
+        drawings = (make_turnaround(ctx, character, LABELS, sheet, look=look) if poses == "turnaround" else
+                    [make_drawing(ctx, character, label, 1000 * sheet + k, look=look)
+                     for k, label in enumerate(LABELS)])
         for k, (drawing, _, _) in enumerate(drawings):
             Image.fromarray(drawing).save(folder / "drawings" / f"v{k}.png")
     finally:
@@ -106,6 +115,11 @@ def main(argv=None) -> int:
     ap.add_argument("--poses", choices=("turnaround", "per-view"), default="turnaround",
                     help="the benchmark's turnaround sheet (one pose) or its per-view folder (each drawing its own)")
     ap.add_argument("--seed", type=int, default=900001)
+    ap.add_argument("--character", default=None,
+                    help="drawings of this character file instead of the procedural --seed ('godette': the real "
+                         "character, fit_sheet_bench.GODETTE)")
+    ap.add_argument("--drawing-look", default=None, choices=("toon", "before_skin_rule"),
+                    help="the toon look the drawings are made in (default: FIT_LOOK of sheet_fit.py)")
     ap.add_argument("--sheet", type=int, default=0)
     ap.add_argument("--baseline-pythonpath", default=None,
                     help="also run the conrt found on this PYTHONPATH (another checkout), interleaved")
@@ -125,7 +139,11 @@ def main(argv=None) -> int:
     runs: dict[str, list] = {k: [] for k in ways}
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
-        character = write_sheet(folder, args.seed, args.sheet, args.poses)
+        from fit_sheet_bench import GODETTE  # lazy: benchmarks/ on sys.path when run as a script
+
+        character_file = None if args.character is None else GODETTE if args.character == "godette" else \
+            Path(args.character)
+        character = write_sheet(folder, args.seed, args.sheet, args.poses, character_file, args.drawing_look)
         for r in range(args.rounds):
             for key in (list(ways) if r % 2 == 0 else list(ways)[::-1]):
                 runs[key].append(run_once(character, folder, args.jobs, args.joint, ways[key], extra[key],
@@ -134,7 +152,8 @@ def main(argv=None) -> int:
     result = {"what": f"conrt fit-sheet --jobs N on the fit-sheet benchmark's {args.poses} sheet (4 views), the whole "
                       "command (benchmarks/fit_sheet_cli_wall.py)",
               "poses": args.poses, "separate": args.separate,
-              "seed": args.seed, "sheet": args.sheet, "jobs": args.jobs, "joint": args.joint, "cpus": os.cpu_count(),
+              "seed": args.seed, "character": args.character, "drawing_look": args.drawing_look,
+              "sheet": args.sheet, "jobs": args.jobs, "joint": args.joint, "cpus": os.cpu_count(),
               "also_separate": args.also_separate,
               "baseline_pythonpath": args.baseline_pythonpath, "baseline_joint": args.baseline_joint,
               "limb_starts": args.limb_starts, "runs": runs,

@@ -261,6 +261,7 @@ def _load_udps(paths: list[Path] | None) -> list[np.ndarray] | None:
 # sheet correspondences (conr-rt): how each view's sheet position is found
 
 CORRESPONDENCES = ("auto", "table", "exact", "udp-nn")
+FIT_SHEET_REPORT = "fit.json"  # what conrt fit-sheet writes beside the views it fitted
 
 
 def sheet_framing(img: np.ndarray, size: int):
@@ -279,7 +280,8 @@ def choose_correspondences(sheet, images: Sequence[np.ndarray], character: Chara
     ``("exact", (camera, pose), file name)`` from ``view_NN_view.npz``
     (``conrt sheet`` writes it), ``("udp-nn", udp, file name)`` from
     ``view_NN_udp.npz`` alone; None = the lookup table for every view (no
-    files, or ``mode="table"``).
+    files, ``mode="table"``, or in ``auto`` a ``conrt fit-sheet`` output
+    without view files: its fitted UDPs read by the network as the sheet's).
 
     ``mode="auto"`` takes the best each view has; files that do not fit the
     views (count, size, character, NaN or singular cameras) are an
@@ -314,6 +316,13 @@ def _choose(paths: list[Path] | None, images: Sequence[np.ndarray], character: C
     if mode == "auto":
         if not any(has_cam) and not all(has_udp):
             return None  # a plain drawing sheet: the table from the model's UDP prediction
+        if not any(has_cam) and (folder / FIT_SHEET_REPORT).is_file():
+            # conrt fit-sheet's output: fitted UDPs, 0.01-0.02 off, shade better through the table path (the
+            # network reads them as the sheet's UDPs) than by udp-nn's nearest lookups, which copy each error
+            # into the colour (docs/fit_sheet.md, "Real character": Godette 0.485 -> 0.338x flat)
+            log.info("sheet %s: fitted by conrt fit-sheet (%s): its UDP files through the table path",
+                     folder, FIT_SHEET_REPORT)
+            return None
         mode = "exact" if any(has_cam) else "udp-nn"
     out = []
     for k, p in enumerate(paths):

@@ -14,6 +14,7 @@ import pytest
 
 from conrt.errors import ConfigError, InputError
 from conrt.runtime.app.frame_loop import open_runtime
+from conrt.runtime.app.session import FIT_SHEET_REPORT
 
 SIZE = 128
 
@@ -62,6 +63,10 @@ def test_auto_mode_uses_what_each_sheet_brings(sheet_copy, caplog):
         f.unlink()
     with open_runtime(character, sheet, backend="torch", size=SIZE) as rt:
         assert rt.raster.correspondence.modes == ["udp-nn"] * 4
+    (sheet / FIT_SHEET_REPORT).write_text("{}")  # a conrt fit-sheet output: its fitted UDPs through the table
+    with open_runtime(character, sheet, backend="torch", size=SIZE) as rt:
+        assert rt.raster.correspondence is None and "table correspondences" in rt.info.sheet
+    (sheet / FIT_SHEET_REPORT).unlink()
     for f in sheet.glob("*_udp.npz"):
         f.unlink()
     with open_runtime(character, sheet, backend="torch", size=SIZE) as rt:
