@@ -17,8 +17,11 @@ the pass's own copy (``pass_sheet``: at 512² frames the drawings up-sampled to 
 drawings at their own side (``frame_loop.ink_sheet``, one more surface-map draw where that is not the
 pass's). ``CorrespondencePass.set_sheet`` both ways, interleaved (the order reversed every other
 round), ``--reps`` rounds: its process CPU (the sheet-load cost; llvmpipe's threads included), the
-median. Beside it the sample character drawn by ``conrt sheet --size 512`` (our toon pass at 512²,
-the ground truth of a 512² frame) and its UDPs: the line width our toon look draws there.
+the median. Beside it the sample character drawn by ``conrt sheet --size 512`` (our toon pass at 512²,
+the ground truth of a 512² frame) and its UDPs: the line width our toon look draws there. Where the
+frames are larger than the drawings a third way, ``copy`` (s15-sharp): the pass's sheet as before
+s15-sharp, the drawings up-sampled to the frame's side and the ink estimated on them as drawn
+(``pass_sheet`` now gives the drawings' own side there, so ``before`` and ``now`` are the same).
 """
 from __future__ import annotations
 
@@ -82,12 +85,15 @@ def frame_sizes(sizes: list[int], reps: int) -> dict:
         views, drawn = sheet_views(chosen, sheet.images, side), ink_sheet(chosen, sheet.images, side)
         cp = CorrespondencePass(ctx, size, size)
         cp.set_character(character)
-        ways = {"before": None, "now": drawn}
+        ways = {"before": (views, reference, None), "now": (views, reference, drawn)}
+        if side < size:  # the rule before s15-sharp: the pass's copy at the frame's side
+            ways["copy"] = (sheet_views(chosen, sheet.images, size), framed_reference(sheet.images, size),
+                            ink_sheet(chosen, sheet.images, size))
         cpu, inks = {w: [] for w in ways}, {}
         for r in range(reps):
             for way in (list(ways) if r % 2 == 0 else list(ways)[::-1]):
                 t = time.process_time()
-                cp.set_sheet(views, reference, True, ways[way])
+                cp.set_sheet(*ways[way][:2], True, ways[way][2])
                 cpu[way].append(time.process_time() - t)
                 inks[way] = cp.sheet_ink
         cp.release()
