@@ -17,8 +17,12 @@ the pass's own copy (``pass_sheet``: at 512² frames the drawings up-sampled to 
 drawings at their own side (``frame_loop.ink_sheet``, one more surface-map draw where that is not the
 pass's). ``CorrespondencePass.set_sheet`` both ways, interleaved (the order reversed every other
 round), ``--reps`` rounds: its process CPU (the sheet-load cost; llvmpipe's threads included), the
-median. Beside it the sample character drawn by ``conrt sheet --size 512`` (our toon pass at 512²,
-the ground truth of a 512² frame) and its UDPs: the line width our toon look draws there.
+the median. Beside it the sample character drawn by ``conrt sheet --size 512`` (our toon pass at 512²,
+the ground truth of a 512² frame) and its UDPs: the line width our toon look draws there. Where the
+frames are larger than the drawings a third way, ``copy`` (s15-sharp): the pass's sheet as before
+s15-sharp, the drawings up-sampled to the frame's side and the ink estimated on them as drawn
+(``pass_sheet`` now gives the drawings' own side there, so ``before`` and ``now`` are the same); per
+way the mean luma of the views' silhouette shells after un-inking (``shell_luma``).
 """
 from __future__ import annotations
 
@@ -49,6 +53,25 @@ def timed(surface, reference) -> dict:
     ink = estimate_ink(surface, reference)
     return {"ink": str(ink), "law": ink.law, "colour": list(ink.colour), "width": ink.width, "inner": ink.inner,
             "ours": ink.is_toon, "cpu_s": round(time.process_time() - t, 3)}
+
+
+def shell_luma(cp, shells: int = 4) -> list[float]:
+    """Mean luma (straight) of the pass's sheet colours in the views' silhouette shells, 1 px per 256 of
+    the side each, outermost first: after un-inking (``uninked``) the ink left near the target's edges
+    (s15-sharp; the pass's packed texture, ``correspondence_pass.pack_sheet``)."""
+    from scipy.ndimage import distance_transform_cdt  # lazy: only this measurement needs scipy
+
+    from conrt.shaders.correspondence_pass import _LUMA
+
+    s = cp.side
+    packed = np.frombuffer(cp._surface.read(), np.uint32).reshape(-1, s, s, 4)
+    lo, hi = (packed & 0xFFFF).astype(np.float32) / 65535, (packed >> 16).astype(np.float32) / 65535
+    rgb, alpha = np.stack([lo[..., 2], hi[..., 2], lo[..., 3]], -1), hi[..., 1]
+    luma = (rgb / np.maximum(alpha, 1e-6)[..., None]) @ _LUMA
+    inside = (hi[..., 3] > 0) & (alpha > 0.5)
+    depth = np.stack([distance_transform_cdt(v, metric="chessboard") for v in inside])
+    per = max(1, s // 256)
+    return [round(float(luma[(depth > i * per) & (depth <= (i + 1) * per)].mean()), 3) for i in range(shells)]
 
 
 def folder_sheet(folder: Path) -> dict:
@@ -82,19 +105,24 @@ def frame_sizes(sizes: list[int], reps: int) -> dict:
         views, drawn = sheet_views(chosen, sheet.images, side), ink_sheet(chosen, sheet.images, side)
         cp = CorrespondencePass(ctx, size, size)
         cp.set_character(character)
-        ways = {"before": None, "now": drawn}
-        cpu, inks = {w: [] for w in ways}, {}
+        ways = {"before": (views, reference, None), "now": (views, reference, drawn)}
+        if side < size:  # the rule before s15-sharp: the pass's copy at the frame's side
+            ways["copy"] = (sheet_views(chosen, sheet.images, size), framed_reference(sheet.images, size),
+                            ink_sheet(chosen, sheet.images, size))
+        cpu, inks, shells = {w: [] for w in ways}, {}, {}
         for r in range(reps):
             for way in (list(ways) if r % 2 == 0 else list(ways)[::-1]):
                 t = time.process_time()
-                cp.set_sheet(views, reference, True, ways[way])
+                cp.set_sheet(*ways[way][:2], True, ways[way][2])
                 cpu[way].append(time.process_time() - t)
                 inks[way] = cp.sheet_ink
+                shells[way] = shell_luma(cp)
         cp.release()
         row = {"pass_side": side, "ink_side": side if drawn is None else drawn[1].shape[-1]}
         for way, ink in inks.items():
             row[way] = {"ink": str(ink), "law": ink.law, "colour": list(ink.colour), "width": ink.width,
                         "inner": ink.inner, "ours": ink.is_toon, "radius_px": ink.radius(size),
+                        "shell_luma_after_unink": shells[way],
                         "set_sheet_cpu_s": round(statistics.median(cpu[way]), 3),
                         "set_sheet_cpu_s_all": [round(x, 3) for x in cpu[way]]}
         out["sizes"][str(size)] = row

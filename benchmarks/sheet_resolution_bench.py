@@ -14,7 +14,10 @@ default) at 128² on one of:
   bilinear or Keys-cubic sampling instead of area averaging (no prefilter);
 - ``ink-on-copy`` (session 15): the sheet's ink estimated on the pass's own copy of the drawings,
   as before session 15 (at frames larger than the drawings, their copy up-sampled), not on the
-  drawings as drawn (``frame_loop.ink_sheet``).
+  drawings as drawn (``frame_loop.ink_sheet``);
+- ``pass-on-copy`` (session 15, s15-sharp): at frames larger than the drawings the pass holds
+  them up-sampled to the frame's side, as before s15-sharp (``frame_loop.pass_sheet`` never below
+  the frame's side; the ink still estimated on the drawings as drawn), not at their own side.
 
 ``--character`` / ``--size`` another character and frame size (session 15: the sample character
 at 512², its 256² sheet); ``--picture`` the face of two frames (walk, wave) per variant's default
@@ -41,7 +44,7 @@ import numpy as np  # noqa: E402
 import real_character_bench as rcb  # noqa: E402  (benchmarks/ is on sys.path when run as a script)
 
 ROOT = Path(__file__).resolve().parents[1]
-VARIANTS = ("default", "frame-size", "sheet128", "nearest", "linear", "cubic", "ink-on-copy")
+VARIANTS = ("default", "frame-size", "sheet128", "nearest", "linear", "cubic", "ink-on-copy", "pass-on-copy")
 
 
 def _cubic_matrix(src: int, dst: int) -> np.ndarray:
@@ -62,10 +65,16 @@ def variant(name: str):
     import conrt.runtime.app.frame_loop as frame_loop
     import conrt.runtime.nn.official as off
 
-    kept = (frame_loop.PASS_SHEET_SCALE, rcb._conrt, off.apply_crop, off._area_matrix, frame_loop.ink_sheet)
+    kept = (frame_loop.PASS_SHEET_SCALE, rcb._conrt, off.apply_crop, off._area_matrix, frame_loop.ink_sheet,
+            frame_loop.pass_sheet)
     try:
         if name == "ink-on-copy":  # the rule before session 15: no drawings of their own side for the ink
             frame_loop.ink_sheet = lambda *args: None
+        elif name == "pass-on-copy":  # the rule before s15-sharp: the pass's side never below the frame's
+            def frame_side_floor(images, size, reference):
+                side, framed = kept[5](images, size, reference)
+                return (size, reference) if side < size else (side, framed)
+            frame_loop.pass_sheet = frame_side_floor
         elif name != "default":
             frame_loop.PASS_SHEET_SCALE = 1
         if name == "sheet128":
@@ -81,7 +90,8 @@ def variant(name: str):
             off._area_matrix = off._linear_matrix if name == "linear" else _cubic_matrix
         yield
     finally:
-        frame_loop.PASS_SHEET_SCALE, rcb._conrt, off.apply_crop, off._area_matrix, frame_loop.ink_sheet = kept
+        (frame_loop.PASS_SHEET_SCALE, rcb._conrt, off.apply_crop, off._area_matrix, frame_loop.ink_sheet,
+         frame_loop.pass_sheet) = kept
 
 
 def face_picture(path: Path, faces: dict) -> None:

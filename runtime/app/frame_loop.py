@@ -496,9 +496,12 @@ def pass_sheet(images, size: int, reference) -> tuple[int, np.ndarray]:
     """(side, reference [M, 4, S, S] premultiplied) the correspondence pass samples the sheet's
     drawings ``images`` at, for ``size`` frames: the drawings' largest side, at most
     ``PASS_SHEET_SCALE`` x ``size``, re-framed as ``fit_sheet`` re-frames them for the network;
-    ``reference`` (``SheetCache.reference``) itself when that side is ``size``."""
+    ``reference`` (``SheetCache.reference``) itself when that side is ``size``. Frames larger
+    than the drawings get the drawings' own side too (session 15), not a copy up-sampled to the
+    frame's: the pass's samples are positions in the view, and the copy's bilinear blur was
+    sampled bilinearly once more and widened the outline past the band it un-inks."""
     side = min(PASS_SHEET_SCALE * size, max(max(im.shape[:2]) for im in images))
-    if side <= size:
+    if side == size:
         return size, reference
     return side, framed_reference(images, side)
 
@@ -514,10 +517,11 @@ def ink_sheet(chosen, images, side: int) -> tuple[list, np.ndarray] | None:
     """(views, reference) of the drawings at the side the sheet's ink is estimated at
     (``CorrespondencePass.set_sheet(ink_sheet=)``), or None where that is ``side``, the pass's (its
     own surface maps serve). That side is the one the sheet's look is judged at (``look_side``: the
-    drawings' own, at most ``LOOK_MAX_SIDE`` = 512), whatever the frame size: never the pass's copy
-    where that is larger (bilinear up-sampling blurs the lines: the sample sheet's 256² drawings in
-    512² frames measured 1.5 px per 256 in a lighter ink, 1 px in our toon pass's at 128² and 256²);
-    larger drawings are averaged down to it (a line of 1 px per 256 still 2 px there)."""
+    drawings' own, at most ``LOOK_MAX_SIDE`` = 512), whatever the frame size: not the pass's copy
+    where that is another side (frames under half the drawings' side; a copy up-sampled blurs the
+    lines: the sample sheet's 256² drawings up-sampled to 512² measured 1.5 px per 256 in a lighter
+    ink, 1 px in our toon pass's as drawn); larger drawings are averaged down to it (a line of 1 px
+    per 256 still 2 px there)."""
     ink_side = look_side(images)
     if ink_side == side:
         return None

@@ -102,15 +102,16 @@ def test_the_pass_samples_the_drawings_up_to_twice_the_frame_side(drawn, monkeyp
             assert rt.raster.correspondence.side == SIZE * scale
             l1[scale] = _l1_against_toon(rt, 3)
     assert l1[2] < l1[1], l1
-    # the side: the drawings' own, at most PASS_SHEET_SCALE x the frame's, never below it
+    # the side: the drawings' own, at most PASS_SHEET_SCALE x the frame's; frames larger than the
+    # drawings get them at their own side too (session 15), not a copy up-sampled to the frame's
     reference = object()
     drawing = np.zeros((256, 256, 4), np.uint8)
     drawing[100:150, 110:140, 3] = 255
     drawings = [drawing, drawing]
     assert pass_sheet(drawings, 256, reference) == (256, reference)
-    assert pass_sheet(drawings, 512, reference) == (512, reference)
-    side, ref = pass_sheet(drawings, 64, reference)
-    assert side == 128 and ref.shape == (2, 4, 128, 128) and ref.dtype == np.float32
+    for size, want in ((64, 128), (512, 256)):
+        side, ref = pass_sheet(drawings, size, reference)
+        assert side == want and ref.shape == (2, 4, want, want) and ref.dtype == np.float32, (size, side)
 
 
 def test_gl_lookup_shades_exact_views_like_torch(drawn):

@@ -276,11 +276,14 @@ def test_the_sheet_look_follows_the_pass_judgement():
 
 def test_the_sample_sheet_ink_is_the_same_at_every_frame_size(gl_ctx):
     """The correspondence pass estimates the sample sheet's ink (256² drawings, exact views) on the
-    drawings as drawn whatever the frame size (``frame_loop.ink_sheet``: at 512² frames the pass's copy
-    is the drawings up-sampled, whose blurred lines measured a lighter law 1.5 px per 256 wide, session
-    14). Tolerance: the estimate's own resolution, its colour rounded to 0.01 (one step either way at a
+    drawings as drawn whatever the frame size (``frame_loop.ink_sheet``; until session 15 the pass's copy
+    at 512² frames was the drawings up-sampled, whose blurred lines measured a lighter law 1.5 px per 256
+    wide). Tolerance: the estimate's own resolution, its colour rounded to 0.01 (one step either way at a
     rounding edge), its width to 0.5 px per 256 (the same step: equal); and the line's radius in each
-    frame our toon pass's there (the ground truth's: 1 px per 256, 2 px at 512²)."""
+    frame our toon pass's there (the ground truth's: 1 px per 256, 2 px at 512²). The pass itself holds
+    the drawings at their own side at every frame size (``pass_sheet``; at 512² no longer a copy
+    up-sampled to the frame's): its sheet texture, the surface maps and the colours un-inked, is the
+    same to the bit, the views' samples being positions in the views, whatever the frame's pixel count."""
     from conrt.runtime.app.frame_loop import framed_reference, ink_sheet, pass_sheet, sheet_views
     from conrt.runtime.app.session import load_sheet, resolve_character
     from conrt.shaders.correspondence_pass import CorrespondencePass
@@ -289,7 +292,7 @@ def test_the_sample_sheet_ink_is_the_same_at_every_frame_size(gl_ctx):
     character = resolve_character(None)[0]
     sheet = load_sheet(None)
     chosen = sheet.correspondences(character, "exact")
-    inks, sides = {}, {}
+    inks, sides, sheets = {}, {}, {}
     for size in (128, 256, 512):
         side, reference = pass_sheet(sheet.images, size, framed_reference(sheet.images, size))
         drawn = ink_sheet(chosen, sheet.images, side)
@@ -299,9 +302,11 @@ def test_the_sample_sheet_ink_is_the_same_at_every_frame_size(gl_ctx):
             cp.set_character(character)
             cp.set_sheet(sheet_views(chosen, sheet.images, side), reference, True, drawn)
             inks[size] = cp.sheet_ink
+            sheets[size] = (cp.side, cp._surface.read())
         finally:
             cp.release()
     assert sides == {128: 256, 256: 256, 512: 256}, sides  # the drawings' own side, at every frame size
+    assert all(sheets[size] == sheets[256] for size in sheets), {size: s[0] for size, s in sheets.items()}
     assert inks[256].is_toon, inks[256]  # our toon pass drew the sample sheet
     for size, ink in inks.items():
         assert (ink.law, ink.width, ink.inner) == (inks[256].law, inks[256].width, inks[256].inner), (size, ink)
