@@ -1,6 +1,7 @@
 """What no view sees, by the target's part labels (session 15): ``fill_unseen``'s fill of all parts
-(before) against the fill per part (``parts``: the target's G-buffer labels, now) and the network's
-own guess (``FusionNet.nearest_fill`` off), on the same frames and samples.
+(before, the default) against the fill per group of parts (``parts``: the target's G-buffer labels,
+``FusionNet.part_fill`` on; "now" in the rows, off by default for its cost: docs/runtime.md "Session 15")
+and the network's own guess (``FusionNet.nearest_fill`` off), on the same frames and samples.
 
 The unseen procedural characters ``--seeds`` at 256² (12 clip frames, 4 targets each, as
 ``sheet_poses_eval.py``), sheets of n = ``--views`` views: a turnaround and clip frames, per look
@@ -54,7 +55,7 @@ def shade_rows(model, shader, rgb, mask, udp, **args) -> dict:
             f.nearest_fill = False
             out["network's own guess"] = shader(rgb, mask, udp, **args)[0]
         finally:
-            f.part_fill = f.nearest_fill = True
+            f.part_fill, f.nearest_fill = False, True  # the defaults
     return out
 
 

@@ -554,7 +554,8 @@ def fill_unseen(rgba: torch.Tensor, fused: torch.Tensor, kept: torch.Tensor, edg
     if groups == 1:
         near = same_surface_at(pull_push(half), xyz, in_frame, (h, frame_w)).clamp(0, 1)
     else:  # each pixel its own group's colour, where some pixel of that group is seen (else not filled)
-        every = same_surface_at(pull_push(half), xyz.repeat_interleave(groups, 0), in_frame, (h, frame_w))
+        every = same_surface_at(pull_push(half), xyz.unsqueeze(1).expand(n, groups, 3, -1).reshape(n * groups, 3, -1),
+                                in_frame, (h, frame_w))
         seen_groups = (half[:, 6].reshape(n, groups, -1).amax(2, keepdim=True) > 0).to(rgba.dtype)  # [N, G, 1]
         own = at(member) * seen_groups  # [N, G, K]: 1 in the pixel's group where that group is seen
         ones = torch.ones(1, groups, dtype=rgba.dtype)  # sums over the groups as MatMuls: no ReduceSum in the graph
@@ -595,8 +596,10 @@ class FusionNet(nn.Module):
         # (``fill_unseen``); False: the refinement's, as before session 8 (benchmarks' baseline row)
         self.nearest_fill = True
         # with the target's G-buffer, the fill by part (``fill_unseen``'s ``parts``); False: of all parts,
-        # as before session 15 (benchmarks' baseline row)
-        self.part_fill = True
+        # as before session 15. Off by default: better on every look measured (docs/runtime.md "Session 15")
+        # but a 256² demo frame's process CPU 1.18x with it (its banded graph alone 1.03x): find that cost
+        # first (turning it on changes the exported graphs: bump FUSION_FORMAT)
+        self.part_fill = False
         act = cfg.activation
         # per view: sampled reference (4) + coverage (1) + its distance to the
         # views' consensus (4: a view whose predicted sheet UDP is wrong here

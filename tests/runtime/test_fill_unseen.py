@@ -164,7 +164,7 @@ def test_a_hole_takes_the_colour_of_its_own_part(nudged):
                 return nudged.fusion(sampled, cover, udp, keep_seen=True, ink=torch.tensor([0.0]),
                                      shaded=torch.tensor([shaded]), gbuf=gbuf)
         finally:
-            nudged.fusion.part_fill = True
+            nudged.fusion.part_fill = False  # (the default: docs/runtime.md "Session 15")
 
     for shaded in (0.0, 1.0):  # the unlit rule and the shaded one (inked looks: the same fill)
         by_part, all_parts = shade(labels, True, shaded), shade(labels, False, shaded)

@@ -244,8 +244,9 @@ def test_every_backend_gives_the_torch_frames_for_both_looks(nudged, backend, op
 def test_the_exact_fusion_graph_is_one_per_look(nudged, tmp_path):
     """The look is judged once per sheet and fixed in its graph (no input): the inked graph
     has no unlit rule (a full-size pass over the views that inked sheets would pay for
-    nothing), the unlit one no target edges; every look's takes the target's G-buffer (the inked
-    one's lines, the fill's part labels: session 15); the table's graph has no look at all."""
+    nothing) and alone takes the target's G-buffer (its lines; every look's would, for the fill's
+    part labels, with ``FusionNet.part_fill`` on), the unlit one no target edges; the table's graph
+    has no look at all."""
     import onnx
 
     from conrt.runtime.backends.gl_lookup_backend import export_fusion_onnx
@@ -254,9 +255,9 @@ def test_the_exact_fusion_graph_is_one_per_look(nudged, tmp_path):
         onnx.load(str(export_fusion_onnx(nudged, tmp_path / f"{name}.onnx", S, 2, **kw)))
         for name, kw in (("inked", dict(keep_seen=True)), ("unlit", dict(keep_seen=True, inked=False)),
                          ("shaded", dict(keep_seen=True, inked=False, shaded=True)), ("table", {})))
-    assert [i.name for i in table.graph.input] == ["sampled", "cover", "udp"]
-    for graph in (inked, unlit, shaded):  # the lines (inked), the fill's part labels (all)
-        assert [i.name for i in graph.graph.input] == ["sampled", "cover", "udp", "gbuf"]
+    for graph in (unlit, shaded, table):
+        assert [i.name for i in graph.graph.input] == ["sampled", "cover", "udp"]
+    assert [i.name for i in inked.graph.input] == ["sampled", "cover", "udp", "gbuf"]  # its lines
     ops = {name: {n.op_type for n in g.graph.node} for name, g in (("inked", inked), ("unlit", unlit),
                                                                    ("shaded", shaded))}
     assert "ArgMax" in ops["unlit"] and "ArgMax" not in ops["inked"]  # the unlit rule's best view
