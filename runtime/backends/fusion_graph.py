@@ -175,7 +175,8 @@ class FastFusionGraph(nn.Module):
     ``model`` (a ``LookupNet``) for ONNX export; inputs as the gl-lookup
     backend has them: sampled [1, M, 4, H, W], cover [1, M, 1, H, W],
     udp [1, 4, H, W] prepared (not yet ``encode_pose``'d), gbuf [1, 2, H, W] the
-    target's G-buffer (``CorrespondencePass.read_gbuf``; an inked look's input only: its lines).
+    target's G-buffer (``CorrespondencePass.read_gbuf``: an inked look's lines; with keep_seen the
+    fill's part labels, every look's; a graph exported without it fills as before session 15).
 
     ``inked`` (with ``keep_seen``): the sheet's look (``FusionNet.forward``'s ``ink``
     1 or 0, ``sheet.SheetCache.ink``) fixed in the graph, not an input: each graph
@@ -337,8 +338,9 @@ class FastFusionGraph(nn.Module):
             rgba = rgba + kept * (seen_colour - rgba)
             if self.inked:  # the target's lines where the toon pass draws them, in its ink (lookup_net.ink_lines)
                 rgba = ink_on_lines(rgba, seen_colour, lines, udp[:, 3:4], self.sheet_ink)
-            if f.nearest_fill:  # what no view sees, off the edges (lookup_net.fill_unseen)
-                rgba = fill_unseen(rgba, seen_colour, kept, edges, udp, band, lines=lines)
+            if f.nearest_fill:  # what no view sees, off the edges (lookup_net.fill_unseen), by the target's parts
+                parts = gbuf[:, 1:2] if gbuf is not None and f.part_fill else None
+                rgba = fill_unseen(rgba, seen_colour, kept, edges, udp, band, lines=lines, parts=parts)
             if not self.inked and not self.shaded:
                 rgba = self.keep_plain_lookup(rgba, sampled4, cover4, udp)
         return torch.minimum(rgba, rgba[:, 3:4])  # premultiplied: colour never exceeds alpha (alpha: min(a, a))

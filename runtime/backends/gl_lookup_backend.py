@@ -55,7 +55,7 @@ from .onnx_backend import EXPORT_LOCK, OPSET, open_session, weights_fingerprint
 log = logging.getLogger(__name__)
 
 FUSIONS = ("onnxruntime", "torch")
-FUSION_FORMAT = 27  # bump when the exported fusion graph changes (part of the cached file name)
+FUSION_FORMAT = 28  # bump when the exported fusion graph changes (part of the cached file name)
 # the views' band is a multiple of 1/BAND_STEPS of the frame wide (a graph per width, exported on first
 # need): 32 (8 px at 256²) keeps it close to the covered columns. The views' graph costs ~0.03-0.055 ms
 # of CPU a column at 256² (benchmarks/band_width_bench.py); a walk frame needs ~130 columns, 8 steps
@@ -96,7 +96,7 @@ def export_fusion_onnx(model, path, size: int, views: int, keep_seen: bool = Fal
     look's rule; ``table``: the table mode's fusion net, ``LookupNet.fusion_for``), as ``FastFusionGraph``
     arranges it for ONNX Runtime (runtime/backends/fusion_graph.py)."""
     shapes = {"sampled": (1, views, 4, size, size), "cover": (1, views, 1, size, size), "udp": (1, 4, size, size),
-              "gbuf": (1, 2, size, size)}  # the target's G-buffer: an inked look's input only (its lines)
+              "gbuf": (1, 2, size, size)}  # the target's G-buffer: an inked look's lines, the fill's part labels
     return _export(FastFusionGraph(model.eval(), keep_seen, inked, shaded, table, sheet_ink), shapes, ["rgba"], path,
                    f"{model.cfg.name} fusion graph ({views} views, {size}x{size})")
 
@@ -121,6 +121,12 @@ def export_finish_onnx(model, path, size: int, keep_seen: bool = True, width: in
     return _export(FusionFinishGraph(model.eval(), keep_seen, None if width is None else size, sheet_ink), shapes,
                    ["rgba"],
                    path, f"{model.cfg.name} fusion finish ({width or size}x{size}{'' if width is None else ' band'})")
+
+
+def takes_input(session, name: str) -> bool:
+    """Whether an ONNX Runtime session's graph has the input ``name`` (the exporter drops the inputs a
+    graph does not use: the G-buffer where neither the lines nor the fill read it)."""
+    return any(i.name == name for i in session.get_inputs())
 
 
 def ink_tag(sheet_ink: SheetInk, sep: str = "") -> str:
@@ -444,7 +450,7 @@ class GlLookupBackend(Backend):
         part = {"sampled": sampled, "cover": cover, "udp": np.ascontiguousarray(udp[..., cols])}
         names = [name for name, _ in BAND_HANDOVER]
         handover = dict(zip(names, views.run(names, part)))
-        if self._seen_key[-1].inner:  # a sheet's silhouette-only ink needs no G-buffer (not the graph's input)
+        if takes_input(finish, FINISH_GBUF[0]):  # the lines and the fill's part labels
             handover[FINISH_GBUF[0]] = gbuf
         handover["first"] = np.array([first], np.int64)
         # the frame laid out as ``finish_frame`` hands it on ([H, W, 4]), the band pasted through its
@@ -472,12 +478,12 @@ class GlLookupBackend(Backend):
 
     def _infer_whole(self, udp: np.ndarray, sampled: np.ndarray, cover: np.ndarray,
                      gbuf: np.ndarray | None) -> np.ndarray:
-        """The fusion on the whole frame: the exported graph, or the torch module (also an inked
-        look's frame without the target's G-buffer: the graphs draw its lines from it)."""
-        inked = self._seen_key is not None and self._seen_key[2]
-        if self.fusion == "onnxruntime" and (gbuf is not None or not inked):
+        """The fusion on the whole frame: the exported graph, or the torch module (also a frame
+        without the target's G-buffer where the graph takes it: its lines, the fill's part labels)."""
+        takes_gbuf = self.fusion == "onnxruntime" and takes_input(self._seen_session, FINISH_GBUF[0])
+        if self.fusion == "onnxruntime" and (gbuf is not None or not takes_gbuf):
             feeds = {"sampled": sampled, "cover": cover, "udp": udp}  # the look is in the graph
-            if inked and self._seen_key[-1].inner:  # (silhouette-only ink: the graph has no G-buffer input)
+            if takes_gbuf:  # its lines and the fill's part labels (a table graph has none)
                 feeds[FINISH_GBUF[0]] = gbuf
             return self._seen_session.run(["rgba"], feeds)[0]
         with torch.inference_mode():  # the torch backend's call (LookupNet.render_views: its net, keep_seen, look)

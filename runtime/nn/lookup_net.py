@@ -34,6 +34,7 @@ from torch import nn
 from conrt.errors import ConfigError
 from conrt.shaders.sheet_ink import TOON_INK, SheetInk
 from conrt.shaders.toon_pass import CONTOUR_DEPTH_STEP, default_line_width
+from conrt.types import Part
 
 from .architectures import register_model
 from .config import CoNRConfig, LookupConfig
@@ -340,6 +341,12 @@ FILL_MARGIN = 4
 # them took 1.18x the finish graph's CPU; past 0.1: 0.95x, the demo's L1 the same to 1e-4
 # (docs/conr_rt.md, "What no view sees: the same surface's colour")
 UNSEEN_FROM = 0.1
+# fill_unseen with the target's part labels: a pyramid per group of labels (conrt.types.Part): skin
+# (the face's eyes and mouth with it), hair, the rest (clothes, shoes, socks, ...). One pyramid per
+# label (9, and one of all parts for a part no view sees) cost 1.20x the CPU of a 256² demo frame
+# (36.3 -> 43.7 ms, docs/runtime.md "Session 15"): each group's is another pull-push
+FILL_GROUPS = ((Part.SKIN, Part.EYES, Part.MOUTH), (Part.HAIR,),
+               (Part.CLOTH, Part.SHOES, Part.SOCKS, Part.ACCESSORY, Part.OTHER))
 # same_surface_at's 3x3 half-size cells (dy, dx) and their weights by place: 1, sides 1/2, corners 1/4
 _CELLS = tuple((dy, dx) for dy in (-1, 0, 1) for dx in (-1, 0, 1))
 _PLACE = tuple(0.5 ** (abs(dy) + abs(dx)) for dy, dx in _CELLS)
@@ -461,7 +468,7 @@ def narrow_columns(x: torch.Tensor, start: torch.Tensor, length: int) -> torch.T
 
 def fill_unseen(rgba: torch.Tensor, fused: torch.Tensor, kept: torch.Tensor, edges: torch.Tensor | None,
                 pose: torch.Tensor, band: tuple[torch.Tensor, int] | None = None,
-                lines: torch.Tensor | None = None) -> torch.Tensor:
+                lines: torch.Tensor | None = None, parts: torch.Tensor | None = None) -> torch.Tensor:
     """The keep-seen rule's fill of what no view sees, off the target's edges.
 
     rgba [N, 4, H, W] the keep-seen blend (the fused colour where ``kept``, the refinement
@@ -485,6 +492,10 @@ def fill_unseen(rgba: torch.Tensor, fused: torch.Tensor, kept: torch.Tensor, edg
     ``lines`` [N, 1, H, W]: the target's lines where its G-buffer is known (``toon_line``, inked by
     ``ink_lines``): those take the place of the edges there (a blind line pixel takes the darkest
     covered line pixel's colour within ``INK_REACH``).
+    ``parts`` [N, 1, H, W]: the target's part labels (its G-buffer's, ``conrt.types.Part``; -1 off
+    it): each group of parts its own pyramid (``FILL_GROUPS``), a pixel's colour from the seen pixels
+    of its own group (the thigh's from skin, not from the shorts beside it); where no view sees any
+    pixel of its group in the frame the refinement's colour stays.
 
     The pyramid starts at half size (a full-size level's own colour only mattered where a
     pixel is partly kept: the same L1 on the fill benchmark's frames, ~1 ms less of ONNX
@@ -507,6 +518,12 @@ def fill_unseen(rgba: torch.Tensor, fused: torch.Tensor, kept: torch.Tensor, edg
     own = F.avg_pool2d(pose, 2, ceil_mode=ceil)  # the target's UDP: joined at half size, no full-size product
     seen = half[:, 3:4]
     half = torch.cat([half[:, :3], own[:, :3] / own[:, 3:4].clamp_min(1e-6) * seen, seen], 1)
+    groups, member = 1, None
+    if parts is not None:  # a pyramid per group of parts (the batch): a cell counts for its groups by share
+        groups = len(FILL_GROUPS)
+        member = torch.cat([sum((parts == float(p)).to(rgba.dtype) for p in g) for g in FILL_GROUPS], 1)  # [N, G, H, W]
+        share = F.avg_pool2d(member, 2, ceil_mode=ceil)
+        half = (half.unsqueeze(1) * share.unsqueeze(2)).reshape(n * groups, 7, *half.shape[-2:])
     if band is not None:  # the frame's half-size cells (0 off the band, as the frame's)
         half = place_columns(half, first // 2, frame_w // 2)
     rest = inside
@@ -532,9 +549,21 @@ def fill_unseen(rgba: torch.Tensor, fused: torch.Tensor, kept: torch.Tensor, edg
     a = at(alpha)
     # (on a band, the pixels' place in the frame: the pyramid's cells are the frame's)
     in_frame = pixels if band is None else pixels // w * frame_w + pixels % w + first
-    near = same_surface_at(pull_push(half), at(pose[:, :3]) / a.clamp_min(1e-6), in_frame, (h, frame_w)).clamp(0, 1)
+    xyz = at(pose[:, :3]) / a.clamp_min(1e-6)
+    part = at(rest) * (1 / (1 - UNSEEN_FROM))  # how much of each pixel the fill takes
+    if groups == 1:
+        near = same_surface_at(pull_push(half), xyz, in_frame, (h, frame_w)).clamp(0, 1)
+    else:  # each pixel its own group's colour, where some pixel of that group is seen (else not filled)
+        every = same_surface_at(pull_push(half), xyz.unsqueeze(1).expand(n, groups, 3, -1).reshape(n * groups, 3, -1),
+                                in_frame, (h, frame_w))
+        seen_groups = (half[:, 6].reshape(n, groups, -1).amax(2, keepdim=True) > 0).to(rgba.dtype)  # [N, G, 1]
+        own = at(member) * seen_groups  # [N, G, K]: 1 in the pixel's group where that group is seen
+        ones = torch.ones(1, groups, dtype=rgba.dtype)  # sums over the groups as MatMuls: no ReduceSum in the graph
+        picked = (every.reshape(n, groups, 3, -1) * own.unsqueeze(2)).reshape(n, groups, -1)  # [N, G, 3 K]
+        near = torch.matmul(ones, picked).reshape(n, 3, -1).clamp(0, 1)
+        part = part * torch.matmul(ones, own)  # a group no view sees in the frame: the refinement's colour stays
     there = at(rgba)
-    there = there + at(rest) * (1 / (1 - UNSEEN_FROM)) * (torch.cat([near * a, a], 1) - there)
+    there = there + part * (torch.cat([near * a, a], 1) - there)
     if edges is not None:  # the blind edge pixels among them (~1/10; a NonZero over the gathered ones only)
         b = at(blind)
         which = torch.nonzero((b.amax(0) if n > 1 else b[0]).reshape(-1)).reshape(1, 1, -1)
@@ -566,6 +595,11 @@ class FusionNet(nn.Module):
         # keep_seen: what no view sees off the target's edges takes the nearest seen colour
         # (``fill_unseen``); False: the refinement's, as before session 8 (benchmarks' baseline row)
         self.nearest_fill = True
+        # with the target's G-buffer, the fill by part (``fill_unseen``'s ``parts``); False: of all parts,
+        # as before session 15. Off by default: better on every look measured (docs/runtime.md "Session 15")
+        # but a 256² demo frame's process CPU 1.18x with it (its banded graph alone 1.03x): find that cost
+        # first (turning it on changes the exported graphs: bump FUSION_FORMAT)
+        self.part_fill = False
         act = cfg.activation
         # per view: sampled reference (4) + coverage (1) + its distance to the
         # views' consensus (4: a view whose predicted sheet UDP is wrong here
@@ -674,8 +708,9 @@ class FusionNet(nn.Module):
                 rgba = ink_edges(rgba, darkest_view(sampled, cover), ink_edge_mask(edges, udp[:, 3:4]), udp[:, 3:4])
             elif inked:  # the target's lines where the toon pass draws them, in its ink
                 rgba = ink_lines(rgba, fused.clamp(0, 1), lines, udp[:, 3:4], sheet_ink)
-            if self.nearest_fill:  # what no view sees, off the edges: the nearest seen colour
-                rgba = fill_unseen(rgba, fused.clamp(0, 1), seen_part, edges, udp, lines=lines)
+            if self.nearest_fill:  # what no view sees, off the edges: the nearest seen colour (of its part)
+                parts = gbuf[:, 1:2] if gbuf is not None and self.part_fill else None
+                rgba = fill_unseen(rgba, fused.clamp(0, 1), seen_part, edges, udp, lines=lines, parts=parts)
             plain_off = ink if ink is None or shaded is None else torch.maximum(ink, shaded.to(ink.dtype))
             if plain_off is not None and bool((plain_off < 1).any()):  # inked and shaded sheets skip its passes
                 rgba = keep_plain_lookup(rgba, sampled, cover, udp, plain_off)

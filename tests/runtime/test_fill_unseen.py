@@ -138,6 +138,52 @@ def test_a_hole_beside_two_surfaces_takes_the_colour_of_its_own(nudged):
         assert (to_blue[:, 1:] < 0.15).all() and (to_blue < 0.3).all(), (ink, SAME_SURFACE, out[:, 30])
 
 
+def test_a_hole_takes_the_colour_of_its_own_part(nudged):
+    """One surface (a plane: no UDP jump), its left half skin in red, its right half cloth in blue
+    (the target's part labels, its G-buffer's); no view sees columns 32-47 of the cloth on rows
+    20-39. With the labels the hole is the cloth's colour (the thigh beside the shorts, a clip
+    sheet's smear: docs/runtime.md "Session 15"); the fill of all parts takes the skin's red
+    beside its first columns; the pixels the views see stay as they were, to the bit. A group of
+    parts no view sees anywhere in the frame keeps the refinement's colour."""
+    from conrt.types import Part
+
+    hole = (slice(20, 40), slice(32, 48))
+    sampled, cover, udp, red = _frame(hole)
+    blue = torch.tensor([0.1, 0.3, 0.9])
+    sampled[0, :, :3, :, 32:] = blue.reshape(1, 3, 1, 1) * (cover[0, :, :, :, 32:] > 0)
+    right = torch.arange(S).reshape(1, S) >= 32
+    labels = torch.where(right, float(Part.CLOTH), float(Part.SKIN)).expand(S, S)
+    labels = torch.where(udp[0, 3] > 0, labels, torch.tensor(-1.0))
+    seen = (cover > 0).any(1).expand(1, 4, S, S)
+
+    def shade(labels, by_part: bool, shaded: float) -> torch.Tensor:
+        gbuf = torch.stack([udp[0, 3], labels])[None]  # (eye depth: unread without ink, the labels)
+        nudged.fusion.part_fill = by_part
+        try:
+            with torch.no_grad():
+                return nudged.fusion(sampled, cover, udp, keep_seen=True, ink=torch.tensor([0.0]),
+                                     shaded=torch.tensor([shaded]), gbuf=gbuf)
+        finally:
+            nudged.fusion.part_fill = False  # (the default: docs/runtime.md "Session 15")
+
+    for shaded in (0.0, 1.0):  # the unlit rule and the shaded one (inked looks: the same fill)
+        by_part, all_parts = shade(labels, True, shaded), shade(labels, False, shaded)
+        here = by_part[0, :3, hole[0], hole[1]]
+        assert torch.allclose(here, blue.reshape(3, 1, 1).expand_as(here), atol=1e-5), shaded
+        assert (all_parts[0, :3, hole[0], hole[1]] - blue.reshape(3, 1, 1)).abs().max() > 0.1
+        assert torch.equal(by_part[seen], all_parts[seen])
+        unseen_part = labels.clone()
+        unseen_part[hole] = float(Part.HAIR)  # no view sees any hair
+        nudged.fusion.nearest_fill = False
+        try:
+            with torch.no_grad():
+                refined = nudged.fusion(sampled, cover, udp, keep_seen=True, ink=torch.tensor([0.0]),
+                                        shaded=torch.tensor([shaded]))
+        finally:
+            nudged.fusion.nearest_fill = True
+        assert torch.equal(shade(unseen_part, True, shaded), refined)
+
+
 def test_a_pixel_mostly_seen_keeps_its_blend(nudged):
     """The fused coverage is a little under 1 on most of a seen surface: a pixel with less than
     ``UNSEEN_FROM`` of it unseen keeps the keep-seen blend to the bit (no fill: its gathers on

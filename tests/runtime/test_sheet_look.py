@@ -244,8 +244,9 @@ def test_every_backend_gives_the_torch_frames_for_both_looks(nudged, backend, op
 def test_the_exact_fusion_graph_is_one_per_look(nudged, tmp_path):
     """The look is judged once per sheet and fixed in its graph (no input): the inked graph
     has no unlit rule (a full-size pass over the views that inked sheets would pay for
-    nothing) and alone takes the target's G-buffer (its lines), the unlit one no target
-    edges; the table's graph has no look at all."""
+    nothing) and alone takes the target's G-buffer (its lines; every look's would, for the fill's
+    part labels, with ``FusionNet.part_fill`` on), the unlit one no target edges; the table's graph
+    has no look at all."""
     import onnx
 
     from conrt.runtime.backends.gl_lookup_backend import export_fusion_onnx
