@@ -17,6 +17,8 @@ same load. The machine is shared: the load average before and after each run
 is recorded beside it (wall seconds mean little above a load of 2).
 
 ``--also-separate``: this checkout's ``--separate`` as a third way, interleaved too.
+Each run also records the fit's toon renders (``renders``; ``check_renders``: auto's one-pose check),
+summed from ``fit.json``'s stages: the work, counted, where the CPU seconds move with the load.
 
 Usage: python benchmarks/fit_sheet_cli_wall.py [--rounds 3] [--jobs 2] [--joint | --separate] [--also-separate]
        [--poses turnaround|per-view] [--character godette|FILE] [--drawing-look toon]
@@ -100,6 +102,11 @@ def run_once(character: Path, folder: Path, jobs: int, joint: bool, pythonpath: 
             "wall_s": round(wall, 2), "cpu_s": round(c1.ru_utime - c0.ru_utime + c1.ru_stime - c0.ru_stime, 2),
             "load_avg_1min": [round(load0, 2), round(os.getloadavg()[0], 2)],
             "views_iou_pose": [v["iou_pose"] for v in views.values()],
+            # toon renders of the whole fit (each view's stages; a joint stage is split between the views):
+            # counted, so the same on any machine and load, unlike the CPU seconds
+            "renders": round(sum(st["renders"] for v in views.values() for st in v["stages"].values())),
+            "check_renders": round(sum(v["stages"].get("one_pose_check", {}).get("renders", 0)
+                                       for v in views.values())),
             "views_cpu_s": [v.get("cpu_s") for v in views.values()]}
 
 

@@ -6,11 +6,15 @@ fit-sheet benchmark's sheets in both modes (``turnaround``: one pose;
 ``joint_pose`` at its end, where auto checks). Per sheet and point: each view's
 cost under the shared pose and its gain when freed (``view_alone``), so a bar
 on the gain, or on the gain relative to the view's own cost, can be chosen and
-checked from the rows without fitting again; and the stages' seconds, toon
-renders and process CPU (the joint fit's work before a fallback).
+checked from the rows without fitting again; each view's gain after each of
+the freed search's sweeps (``sweeps``: a check cut to fewer sweeps sees
+exactly that prefix); and the stages' seconds, toon renders and process CPU
+(the joint fit's work before a fallback). ``--sweeps 0`` lets the freed search
+run until its sweeps fade (the check before session 15's s15-fitcheck; default:
+the fitter's ``ONE_POSE_SWEEPS``).
 
 Usage: python benchmarks/fit_sheet_one_pose_probe.py --sheets 0,1,4,5 [--modes turnaround,per_view]
-       [--points pose_only,joint_pose] [--jobs 2] [--json benchmarks/results/fit_sheet_one_pose_probe.json]
+       [--points pose_only,joint_pose] [--jobs 2] [--sweeps 0] [--json benchmarks/results/fit_sheet_one_pose_probe.json]
 """
 from __future__ import annotations
 
@@ -28,12 +32,16 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 from fit_sheet_bench import LABELS, bench_view, loaded_procedural  # noqa: E402
 
 
-def probe(sheets, modes, points, jobs: int, seed: int, out: Path) -> dict:
+def probe(sheets, modes, points, jobs: int, seed: int, out: Path, sweeps: int | None = None) -> dict:
     result = {"what": "the joint fit up to its one-pose check(s), per sheet and mode (benchmarks/"
                       "fit_sheet_one_pose_probe.py)", "seed": seed, "labels": list(LABELS), "points": list(points),
               "jobs": jobs, "cpus": os.cpu_count(), "rows": []}
+    if sweeps is not None:
+        result["sweeps"] = sweeps or None
     with loaded_procedural(seed) as (character, ctx, fitter):
         fitter.one_pose_at = tuple(points)
+        if sweeps is not None:
+            fitter.one_pose_sweeps = sweeps or None  # 0: until the sweeps fade
         for sheet in sheets:
             for mode in modes:
                 views = [bench_view(ctx, character, mode, sheet, k) for k in range(len(LABELS))]
@@ -63,6 +71,8 @@ def main(argv=None) -> int:
     ap.add_argument("--modes", default="turnaround,per_view")
     ap.add_argument("--points", default="pose_only,joint_pose")
     ap.add_argument("--jobs", type=int, default=2)
+    ap.add_argument("--sweeps", type=int, default=None,
+                    help="the freed search's sweeps at most (0: until they fade; default ONE_POSE_SWEEPS)")
     ap.add_argument("--seed", type=int, default=900001)
     ap.add_argument("--json", type=Path, default=ROOT / "benchmarks" / "results" / "fit_sheet_one_pose_probe.json")
     args = ap.parse_args(argv)
@@ -71,8 +81,10 @@ def main(argv=None) -> int:
     points = [p for p in args.points.split(",") if p]
     if not points or any(p not in ONE_POSE_POINTS for p in points):
         ap.error(f"--points: choose from {', '.join(ONE_POSE_POINTS)}")
+    if args.sweeps is not None and args.sweeps < 0:
+        ap.error(f"--sweeps {args.sweeps}: a count >= 1, or 0 for until the sweeps fade")
     probe([int(s) for s in args.sheets.split(",")], [m for m in args.modes.split(",") if m],
-          sorted(points, key=ONE_POSE_POINTS.index), args.jobs, args.seed, args.json)
+          sorted(points, key=ONE_POSE_POINTS.index), args.jobs, args.seed, args.json, args.sweeps)
     return 0
 
 

@@ -112,7 +112,7 @@ def fit_views(character_path: Path, character, drawings, names, labels, args) ->
     below ``--min-iou`` (it would be refused; each drawing alone may not be).
     Separate fits with ``--jobs`` > 1 run in that many processes (each its own GL context and
     fitter: llvmpipe draws on one core per context); the results are the same for any N."""
-    from conrt.runtime.app.sheet_fit import MIN_IOU, ONE_POSE_MEAN_GAIN  # lazy: torch, not at CLI startup
+    from conrt.runtime.app.sheet_fit import MIN_IOU  # lazy: torch, not at CLI startup
 
     how = fit_mode(args)
     if how == "separate":
@@ -131,13 +131,13 @@ def fit_views(character_path: Path, character, drawings, names, labels, args) ->
     gains = ", ".join(f"{n} {g:.3f}" for n, g in check["gains"].items())
     if check["fallback"] == "check":
         return fits, "separate", (f"auto: not one pose (freed from the shared pose the views' costs drop by "
-                                  f"{check['mean_gain']:.3f} on average > {ONE_POSE_MEAN_GAIN}: {gains})")
+                                  f"{check['mean_gain']:.3f} on average > {check['bar']}: {gains})")
     if check["fallback"] == "iou":
         return fits, "separate", (f"auto: not one pose (the joint fit leaves {check['iou_view']} at silhouette IoU "
                                   f"{check['iou_pose']:.3f} < {min_iou}; freed from the shared pose the views' costs "
                                   f"dropped by {gains})")
     return fits, "joint", (f"auto: one pose (freed from the shared pose the views' costs drop by "
-                           f"{check['mean_gain']:.3f} on average <= {ONE_POSE_MEAN_GAIN}: {gains})")
+                           f"{check['mean_gain']:.3f} on average <= {check['bar']}: {gains})")
 
 
 def _fit_joint(character, drawings, names, labels, args, one_pose: str,

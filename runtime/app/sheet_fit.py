@@ -181,7 +181,17 @@ JOINT_YAW_LINE_DEG = 2.0
 # (the unseen per-view folder 7 at 0.106, the closest). Measured and not kept: the
 # gain relative to each view's own cost (largest: turnaround sheet 1 0.321, per-view folders from 0.321), the
 # check after joint_pose's first search (``pose_only``: a per-view folder's mean gain 0.048, turnarounds' to 0.089).
-ONE_POSE_MEAN_GAIN = 0.10
+# Session 15 (s15-fitcheck): the freed view's search cut to ONE_POSE_SWEEPS sweeps (a prefix of the full one: the
+# probe records the gain after each sweep, fit_sheet_s15_one_pose_sweeps_*.json), the bar again set on sheets 0-1
+# and 4-5 between the folders: after 2 sweeps turnarounds 0.036-0.073, per-view folders 0.114-0.168 (midpoint
+# 0.094 -> 0.09); then sheets 2-3 and 6-7: turnarounds 0.023-0.084, per-view folders 0.106-0.140, 16 of 16 right,
+# the same closest pair as the full search (0.084 | 0.106) at 0.68x its renders (per-view folders 717 -> 491 a
+# folder). Not kept: 1 sweep (0.36x): sheets 0-1, 4-5 separated widely (0.051 | 0.095, a bar at 0.073), but then
+# turnaround 7 0.071 and per-view folder 7 0.083: 0.002 and 0.010 from it.
+ONE_POSE_MEAN_GAIN = 0.09
+# the check's search per freed view: at most this many of pattern_search's sweeps (None: until they fade, 3-7;
+# the last of them moves little: ONE_POSE_MEAN_GAIN's note)
+ONE_POSE_SWEEPS = 2
 # fit_joint(one_pose=...): no check, check and go on, check and stop when not one pose (return None), or then
 # fit each view separately, from the coarse stage the joint fit ran, when they are not (auto)
 ONE_POSE_MODES = ("off", "record", "stop", "separate", "only")
@@ -701,6 +711,7 @@ class SheetFitter:
         self.one_pose_checks: dict[str, dict] = {}  # ... at each point it ran (ONE_POSE_POINTS)
         self.one_pose_at = ONE_POSE_AT
         self.one_pose_bar = ONE_POSE_MEAN_GAIN
+        self.one_pose_sweeps = ONE_POSE_SWEEPS
         self.evaluations = 0
 
     def cost_settings(self) -> dict:
@@ -1214,14 +1225,18 @@ class SheetFitter:
         def vec(v, k):
             return np.concatenate([v[4 * k:4 * k + 4], v[4 * nv:]])
 
-        found = split.map("view_alone", {k: (k, vec(x, k), vec(steps, k), vec(free, k), vec(lo, k), vec(hi, k))
-                                         for k in range(nv)})
+        found = split.map("view_alone", {k: (k, vec(x, k), vec(steps, k), vec(free, k), vec(lo, k), vec(hi, k),
+                                             self.one_pose_sweeps) for k in range(nv)})
         gains = {names[k]: round(float(found[k][0] - found[k][1]), 4) for k in range(nv)}
         costs = {names[k]: round(float(found[k][0]), 4) for k in range(nv)}
         worst = max(gains, key=gains.get)
         mean = round(float(np.mean(list(gains.values()))), 4)
+        # per view, after each sweep: (the gain so far, the view's renders so far); a view that stopped
+        # earlier keeps its last
+        sweeps = {names[k]: [(round(float(found[k][0] - c), 4), n) for c, n in found[k][2]] for k in range(nv)}
         return {"one_pose": bool(mean <= self.one_pose_bar), "mean_gain": mean, "max_gain": gains[worst],
-                "view": worst, "bar": self.one_pose_bar, "gains": gains, "costs": costs}
+                "view": worst, "bar": self.one_pose_bar, "gains": gains, "costs": costs,
+                "sweeps": sweeps, "renders": sum(s[-1][1] for s in sweeps.values())}
 
     def _joint_yaw_line(self, split: "_ViewSplit", x: np.ndarray, cost: float, lo, hi) -> tuple[np.ndarray, float]:
         """:func:`yaw_line_search` over every view's yaw together (the shared pose held), each view's
@@ -1360,15 +1375,31 @@ class SheetFitter:
             view["seen"][key] = self.view_cost(k, FitParams.from_vector(v, self.joint_bones, pose_yaw=0.0), fine)
         return view["seen"][key]
 
-    def view_alone(self, k: int, v: np.ndarray, steps, free, lo, hi) -> tuple[float, float]:
+    def view_alone(self, k: int, v: np.ndarray, steps, free, lo, hi,
+                   max_sweeps: int | None = None) -> tuple[float, float, list]:
         """View ``k``'s cost (work size) at the joint vector ``v`` (its camera, the shared pose)
-        and after a pattern search of its own camera and pose from there (one level, the joint
-        search's gain bar): what the view reaches alone -> (joint cost, alone cost)."""
-        view = self._views[k]
-        p = FitParams.from_vector(v, self.joint_bones, pose_yaw=0.0)
-        alone = self._search_bones(p, view["coarse"].target, steps, free, (lo, hi), self.joint_bones, levels=1,
-                                   min_gain=self.joint_min_gain)[1]
-        return self.view_cost(k, p, False)[0], alone
+        and after a search of its own camera and pose from there (:func:`pattern_search`'s sweeps,
+        one level, the joint search's gain bar; at most ``max_sweeps``): what the view reaches
+        alone -> (joint cost, alone cost, [(cost, renders so far) after each sweep]: the gain a
+        shorter check would have seen, on the same run)."""
+        target = self._views[k]["coarse"].target
+        seen: dict[bytes, tuple] = {}  # a sweep often tries a point again (as _search_bones)
+
+        def cost(x):
+            key = np.round(x, 6).tobytes()
+            if key not in seen:
+                seen[key] = self._cost(FitParams.from_vector(x, self.joint_bones, pose_yaw=0.0), *target)
+            return seen[key]
+
+        x = np.asarray(v, np.float64).copy()
+        joint = best = cost(x)
+        sweeps, improved = [], True
+        while improved and (max_sweeps is None or len(sweeps) < max_sweeps):
+            start = best[0]
+            x, best, improved = coordinate_sweep(x, best, cost, steps, free, lo, hi, PATTERN_TOLERANCE)
+            improved = improved and start - best[0] >= self.joint_min_gain
+            sweeps.append((float(best[0]), len(seen)))
+        return joint[0], best[0], sweeps
 
     def view_camera_sweep(self, k: int, search: int, fine: bool, v: np.ndarray, steps, free, lo, hi,
                           cost: tuple, tolerance: float) -> tuple[np.ndarray, tuple, bool]:

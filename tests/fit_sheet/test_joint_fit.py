@@ -76,6 +76,16 @@ def test_auto_takes_a_turnaround_as_one_pose(both_fits):
     assert 0.0 <= check["mean_gain"] <= ONE_POSE_MEAN_GAIN, check
     assert check["mean_gain"] == pytest.approx(np.mean(list(check["gains"].values())), abs=1e-4)
     assert check["max_gain"] == max(check["gains"].values()) and check["fallback"] is None
+    # the freed search, cut to ONE_POSE_SWEEPS sweeps: its gain after each (what a shorter check sees) never
+    # drops (a sweep keeps only lower costs), ends at the view's gain, and the renders grow sweep by sweep
+    from conrt.runtime.app.sheet_fit import ONE_POSE_SWEEPS
+
+    for name, sweeps in check["sweeps"].items():
+        assert 1 <= len(sweeps) <= ONE_POSE_SWEEPS, (name, sweeps)
+        gains, renders = zip(*sweeps)
+        assert list(gains) == sorted(gains) and gains[-1] == check["gains"][name], (name, sweeps)
+        assert list(renders) == sorted(renders) and renders[0] > 1, (name, sweeps)
+    assert check["renders"] == sum(s[-1][1] for s in check["sweeps"].values())
 
 
 def test_body_axis_turns_and_the_mirrored_leg_swap(gl_ctx, character):
