@@ -86,13 +86,15 @@ def register(subparsers) -> None:
 def check_output_folder(drawings: Path, out: Path) -> None:
     """OUT_DIR must not be the drawings folder or inside it, and must be new,
     empty, or an earlier fit-sheet output (it has a fit.json)."""
+    from conrt.runtime.app.session import FIT_SHEET_REPORT  # lazy: torch, not at CLI startup
+
     d, o = drawings.resolve(), out.resolve()
     if o == d or d in o.parents:
         raise ConfigError(f"-o {out} is the drawings folder or inside it; fit-sheet never writes into its "
                           "input: give a separate output folder")
     if o.exists() and not o.is_dir():
         raise ConfigError(f"-o {out} exists and is not a folder")
-    if o.is_dir() and any(o.iterdir()) and not (o / "fit.json").is_file():
+    if o.is_dir() and any(o.iterdir()) and not (o / FIT_SHEET_REPORT).is_file():
         raise ConfigError(f"-o {out} is not empty and not an earlier fit-sheet output (no fit.json); "
                           "give a new or empty folder")
 
@@ -227,7 +229,9 @@ def remove_stale_views(out: Path, stems: set[str]) -> None:
     """Delete the files of views an earlier fit-sheet run wrote into ``out``
     (listed in its fit.json) that this run does not write again: the runtime
     takes every image in the folder as a view."""
-    report = out / "fit.json"
+    from conrt.runtime.app.session import FIT_SHEET_REPORT  # lazy: torch, not at CLI startup
+
+    report = out / FIT_SHEET_REPORT
     if not report.is_file():
         return
     try:
@@ -268,7 +272,7 @@ def view_labels(files: list[Path], yaws: str | None) -> list[float | None]:
 def run(args) -> int:
     from PIL import Image  # lazy: Pillow, not at CLI startup
 
-    from conrt.runtime.app.session import MAX_SHEET_VIEWS, list_sheet_files  # lazy: torch, not at CLI startup
+    from conrt.runtime.app.session import FIT_SHEET_REPORT, MAX_SHEET_VIEWS, list_sheet_files  # lazy: torch, not at CLI startup
     from conrt.runtime.nn.sheet import read_sheet_image  # lazy: torch, not at CLI startup
     from conrt.runtime.app.sheet_fit import (JOINT_PART_WEIGHT, MIN_DRAWING_PX, MIN_IOU,  # lazy: torch, not at CLI startup
                                              PALETTE, PART_WEIGHT, WARN_IOU, fit_picture, prepare_drawing)
@@ -339,7 +343,7 @@ def run(args) -> int:
                                           "wrong place; the UDP file carries the warp")
         Image.fromarray(fit_picture(img, fit), "RGB").save(out / "fit" / f"{f.stem}.png")
         report["views"][f.stem] = entry
-    (out / "fit.json").write_text(json.dumps(report, indent=1))
+    (out / FIT_SHEET_REPORT).write_text(json.dumps(report, indent=1))
     worst = min(fit.iou_pose for fit in fits)
     print(f"fitted {len(fits)} views ({mode} fit) to {out}/ (silhouette IoU of the rig >= {worst:.3f}; "
           f"pictures in {out / 'fit'}/, numbers in {out / 'fit.json'})")
