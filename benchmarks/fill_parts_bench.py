@@ -1,6 +1,6 @@
 """What no view sees, by the target's part labels (session 15): ``fill_unseen``'s fill of all parts
-(before, the default) against the fill per group of parts (``parts``: the target's G-buffer labels,
-``FusionNet.part_fill`` on; "now" in the rows, off by default for its cost: docs/runtime.md "Session 15")
+(before) against the fill per group of parts (``parts``: the target's G-buffer labels,
+``FusionNet.part_fill`` on; "now" in the rows, the default since s15-partfill: docs/runtime.md "Session 15")
 and the network's own guess (``FusionNet.nearest_fill`` off), on the same frames and samples.
 
 The unseen procedural characters ``--seeds`` at 256² (12 clip frames, 4 targets each, as
@@ -45,7 +45,7 @@ def shade_rows(model, shader, rgb, mask, udp, **args) -> dict:
     import torch
 
     f = model.fusion_for("exact")
-    out = {}
+    out, defaults = {}, (f.part_fill, f.nearest_fill)
     with torch.no_grad():
         try:
             f.part_fill = False
@@ -55,7 +55,7 @@ def shade_rows(model, shader, rgb, mask, udp, **args) -> dict:
             f.nearest_fill = False
             out["network's own guess"] = shader(rgb, mask, udp, **args)[0]
         finally:
-            f.part_fill, f.nearest_fill = False, True  # the defaults
+            f.part_fill, f.nearest_fill = defaults
     return out
 
 

@@ -596,10 +596,9 @@ class FusionNet(nn.Module):
         # (``fill_unseen``); False: the refinement's, as before session 8 (benchmarks' baseline row)
         self.nearest_fill = True
         # with the target's G-buffer, the fill by part (``fill_unseen``'s ``parts``); False: of all parts,
-        # as before session 15. Off by default: better on every look measured (docs/runtime.md "Session 15")
-        # but a 256² demo frame's process CPU 1.18x with it (its banded graph alone 1.03x): find that cost
-        # first (turning it on changes the exported graphs: bump FUSION_FORMAT)
-        self.part_fill = False
+        # as before session 15. Better on every look measured, a 256² demo frame's process CPU 1.01x
+        # (docs/runtime.md "Session 15"; switching it changes the exported graphs: bump FUSION_FORMAT)
+        self.part_fill = True
         act = cfg.activation
         # per view: sampled reference (4) + coverage (1) + its distance to the
         # views' consensus (4: a view whose predicted sheet UDP is wrong here

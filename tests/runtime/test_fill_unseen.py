@@ -158,13 +158,13 @@ def test_a_hole_takes_the_colour_of_its_own_part(nudged):
 
     def shade(labels, by_part: bool, shaded: float) -> torch.Tensor:
         gbuf = torch.stack([udp[0, 3], labels])[None]  # (eye depth: unread without ink, the labels)
-        nudged.fusion.part_fill = by_part
+        default, nudged.fusion.part_fill = nudged.fusion.part_fill, by_part
         try:
             with torch.no_grad():
                 return nudged.fusion(sampled, cover, udp, keep_seen=True, ink=torch.tensor([0.0]),
                                      shaded=torch.tensor([shaded]), gbuf=gbuf)
         finally:
-            nudged.fusion.part_fill = False  # (the default: docs/runtime.md "Session 15")
+            nudged.fusion.part_fill = default  # (on: docs/runtime.md "Session 15")
 
     for shaded in (0.0, 1.0):  # the unlit rule and the shaded one (inked looks: the same fill)
         by_part, all_parts = shade(labels, True, shaded), shade(labels, False, shaded)

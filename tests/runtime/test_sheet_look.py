@@ -244,9 +244,9 @@ def test_every_backend_gives_the_torch_frames_for_both_looks(nudged, backend, op
 def test_the_exact_fusion_graph_is_one_per_look(nudged, tmp_path):
     """The look is judged once per sheet and fixed in its graph (no input): the inked graph
     has no unlit rule (a full-size pass over the views that inked sheets would pay for
-    nothing) and alone takes the target's G-buffer (its lines; every look's would, for the fill's
-    part labels, with ``FusionNet.part_fill`` on), the unlit one no target edges; the table's graph
-    has no look at all."""
+    nothing); every look's takes the target's G-buffer (the fill's part labels,
+    ``FusionNet.part_fill``; the inked one's its lines too), with the fill by part off the inked
+    one's alone; the unlit one no target edges; the table's graph has no look at all."""
     import onnx
 
     from conrt.runtime.backends.gl_lookup_backend import export_fusion_onnx
@@ -255,9 +255,17 @@ def test_the_exact_fusion_graph_is_one_per_look(nudged, tmp_path):
         onnx.load(str(export_fusion_onnx(nudged, tmp_path / f"{name}.onnx", S, 2, **kw)))
         for name, kw in (("inked", dict(keep_seen=True)), ("unlit", dict(keep_seen=True, inked=False)),
                          ("shaded", dict(keep_seen=True, inked=False, shaded=True)), ("table", {})))
-    for graph in (unlit, shaded, table):
-        assert [i.name for i in graph.graph.input] == ["sampled", "cover", "udp"]
-    assert [i.name for i in inked.graph.input] == ["sampled", "cover", "udp", "gbuf"]  # its lines
+    assert nudged.fusion.part_fill  # the default
+    for graph in (inked, unlit, shaded):
+        assert [i.name for i in graph.graph.input] == ["sampled", "cover", "udp", "gbuf"]
+    assert [i.name for i in table.graph.input] == ["sampled", "cover", "udp"]
+    nudged.fusion.part_fill = False  # the fill of all parts: the unlit graph needs no G-buffer
+    try:
+        no_parts = onnx.load(str(export_fusion_onnx(nudged, tmp_path / "unlit_all.onnx", S, 2, keep_seen=True,
+                                                    inked=False)))
+    finally:
+        nudged.fusion.part_fill = True
+    assert [i.name for i in no_parts.graph.input] == ["sampled", "cover", "udp"]
     ops = {name: {n.op_type for n in g.graph.node} for name, g in (("inked", inked), ("unlit", unlit),
                                                                    ("shaded", shaded))}
     assert "ArgMax" in ops["unlit"] and "ArgMax" not in ops["inked"]  # the unlit rule's best view
