@@ -38,8 +38,9 @@
 // landmark texels' w) and the key light in character space.
 // Where no seeing view agrees, a seeing view drawn in a lighter band than the
 // target's is relit towards it: colour x ratio(target band) / ratio(its band) in
-// linear RGB (u_ratio: per part label the sheet's own shade and deep / lit colour,
-// correspondence_pass.tone_ratios; the triangle's part above corner 2's vertex index).
+// linear RGB (u_gain: per part label from the sheet's own shade and deep / lit colour,
+// correspondence_pass.tone_ratios, as a multiply of the sRGB colour; the triangle's part above corner
+// 2's vertex index).
 
 uniform sampler2D u_attrs;    // RGBA32F, 4096 texels per row, u_attr_rows rows per view
 uniform int u_attr_rows;
@@ -133,19 +134,14 @@ uniform sampler2D u_target_normals;  // RGB32F, 4096 texels per row, per vertex 
 uniform vec3 u_light;                // the key light, unit, in character space (the target camera's R^T l)
 uniform vec2 u_bands;                // N.L above x: lit; above y: shade; else deep (ToonStyle's thresholds)
 uniform float u_other_weight;
-uniform vec3 u_ratio[18];            // per part label p: [2 p] deep / lit, [2 p + 1] shade / lit (linear RGB)
-
-#include "include/color.glsl"
-
-vec3 tone_ratio(int part, int band) {
-    return band >= 2 ? vec3(1.0) : u_ratio[2 * part + band];
-}
+// per part label p, [3 p + pair] the sRGB-space gain (linear ^ (1 / 2.2), correspondence_pass.relight_gains)
+// of a colour drawn lit to deep shade (pair 0), lit to shade (1), shade to deep shade (2)
+uniform vec3 u_gain[27];
 
 // where no seeing view agrees: a seeing view in a lighter band, relit to the target's (only darker)
 vec4 relit(vec4 o, int band, int wanted, int part, bool some) {
     if (some || o.a <= 0.5 || band <= wanted) return o;
-    vec3 gain = tone_ratio(part, wanted) / max(tone_ratio(part, band), vec3(1e-3));
-    return vec4(linear_to_srgb(srgb_to_linear(clamp(o.rgb, 0.0, 1.0)) * gain), o.a);
+    return vec4(o.rgb * u_gain[3 * part + (band == 2 ? wanted : 2)], o.a);
 }
 
 int tone_band(float ndl) {
