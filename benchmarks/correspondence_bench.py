@@ -55,6 +55,7 @@ def _old_module(rev: str, tmp: Path):
     src = re.sub(r'load_program\((self\.)?ctx, "correspondence"',
                  lambda m: f'load_program({m.group(1) or ""}ctx, __import__("pathlib").Path({str(glsl)!r})',
                  show("shaders/correspondence_pass.py"))
+    src = re.sub(r"from \.(\w)", r"from conrt.shaders.\1", src)  # its lazy relative imports (sheet_ink), standalone here
     path = tmp / "correspondence_pass_old.py"
     path.write_text(src)
     spec = importlib.util.spec_from_file_location("conrt_correspondence_pass_old", path)

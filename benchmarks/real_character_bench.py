@@ -80,6 +80,12 @@ def _unlit_pass(ctx, size: int, character):
     return unlit
 
 
+def _params(method) -> set:
+    import inspect  # lazy: --baseline only
+
+    return set(inspect.signature(inspect.unwrap(method)).parameters)
+
+
 def _collect(model, char_path, sheet, size, mode, frames, stride, look, baseline_pass=None):
     """Shade every ``stride``-th physics frame of each clip (``frames`` of them) in one
     correspondence mode; each record keeps the frame's pose and samples. ``baseline_pass``:
@@ -282,7 +288,13 @@ def main(argv=None) -> int:
         if args.baseline:
             from correspondence_bench import _old_module  # noqa: E402  (benchmarks/ is on sys.path)
 
-            args.baseline_pass = _old_module(args.baseline, Path(tmp)).CorrespondencePass
+            old = _old_module(args.baseline, Path(tmp)).CorrespondencePass
+
+            class Baseline(old):
+                def set_sheet(self, *a, lit=False, **k):  # a revision before the light agreement (session 15)
+                    return super().set_sheet(*a, **k, **({"lit": lit} if "lit" in _params(old.set_sheet) else {}))
+
+            args.baseline_pass = Baseline
         for look in args.looks:
             rows[look], pictures[look] = quality(args, model, Path(tmp), look)
     result = {"commit": commit, "machine": platform.processor() or platform.machine(), "cpus": os.cpu_count(),

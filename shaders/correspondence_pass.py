@@ -55,14 +55,16 @@ from dataclasses import dataclass
 import moderngl
 import numpy as np
 
+from conrt.characters.colour import srgb_to_linear
 from conrt.characters.part_labels import draws_part_lines
 from conrt.errors import ConfigError, InputError
 from conrt.shaders.camera import eye_depth_coefficients, raster_view_proj
 from conrt.shaders.context import current
 from conrt.shaders.geometry import SkinnedGeometry
 from conrt.shaders.lookup_pass import MAX_VIEWS, _as_numpy, _check_finite
-from conrt.shaders.material import albedo_image, albedo_texture, base_color
+from conrt.shaders.material import albedo_image, albedo_texture, base_color, face_region
 from conrt.shaders.program import load_program
+from conrt.shaders.toon_pass import ToonStyle
 from conrt.types import Camera, Character, Pose
 
 log = logging.getLogger(__name__)
@@ -123,6 +125,32 @@ CONTOUR_WEIGHT = 0.25
 # un-inked 0.2837 / 0.2207 / 0.3345, below 0.9 x 0.2832 / 0.2201 / 0.3335, below 0.7 x 0.2837 / 0.2199 /
 # 0.3369
 UNINK_DARKER = 0.9
+# The light agreement (session 15, docs/runtime.md "the light a view saw"; set_sheet(lit=True): sheets
+# judged inked or shaded, every view exact): a view keeps the tone its own pose and camera gave a point,
+# the target is lit for its pose. Where a view that sees the point (coverage > 0.5) drew it in the target's
+# tone band, the other seeing views' coverage x LIGHT_OTHER_WEIGHT (the fusion's softmax takes
+# 8 (cover - 1): -6 for them); where none agrees nothing changes. Bands: ToonStyle's thresholds on N.L,
+# the per-vertex N.L interpolated (the skinned normal, unit, in each camera's eye space, with its key
+# light, which turns with the camera): the light `conrt sheet` and the evals draw with; a user sheet's
+# is unknown (a wrong band only chooses among views that see the point, as without the rule). Measured
+# by benchmarks/light_agreement_probe.py (selection seeds, n = 4, toon clip 0.2312 -> 0.2252 x flat;
+# x 0.5: 0.2257); unlit sheets got worse there, so they never take it.
+LIGHT_OTHER_WEIGHT = 0.25
+# ... and where no seeing view agrees (relit): each seeing view drawn in a LIGHTER band than the target's
+# takes its colour x ratio(target's band) / ratio(its band) in linear RGB, ratio(lit) = 1, ratio(shade),
+# ratio(deep) per part label from the sheet itself, once per sheet (``tone_ratios``: same-surface pixels two
+# views draw lit and in shade, the median shaded / lit colour, at most 1). Only towards darker: brightening
+# (the probe's (a) + (c)) painted near-white patches on faces the look lights near flat (their plain N.L says
+# shade where the views drew them lit). A part with fewer than RELIGHT_MIN_PAIRS pairs keeps its colours.
+# Measured in the runtime (docs/runtime.md, session 15): toon clip 0.2150 -> 0.1886 x flat, face SSIM
+# 0.840 -> 0.850 (report seeds, n = 4; (a) alone 0.2095, 0.842).
+RELIGHT_MIN_PAIRS = 20
+RELIGHT_GAMMA = 2.2  # the relight's multiply in sRGB: linear gain ^ (1 / 2.2) (relight_gains)
+_PARTS = 9  # conrt.types.Part's labels: the resolve's ratio table (u_ratio)
+# the part label (+ _PARTS on the face) rides above corner 2's vertex index: sheets of < 2^19 vertices
+_PART_SHIFT = float(1 << 19)
+_LIGHT_STYLE = ToonStyle()
+_NDL_LEVELS = 4095  # a view's corners 0 and 1 N.L share a texel's float: 12 bits each, exact below 2^24
 _LUMA = np.array((0.299, 0.587, 0.114), np.float32)  # = runtime.nn.sheet.LUMA (shaders do not import runtime)
 TARGET_EDGE_JUMP = 0.06  # = runtime.nn.lookup_net.EDGE_JUMP (tests/shaders check): shaders do not import runtime
 _ATTR_WIDTH = 4096  # texels per row of the per-vertex and per-triangle textures (= texel_of() in the GLSL)
@@ -158,6 +186,56 @@ def camera_view_attributes(positions: np.ndarray, camera: Camera, framing: Frami
     depth = -(p @ camera.view.astype(np.float64).T)[:, 2]
     out = np.stack([xw * framing.scale + framing.dx * w, yw * framing.scale + framing.dy * w, w, depth], 1)
     return out.astype(np.float32)
+
+
+def light_eye() -> np.ndarray:
+    """The light agreement's key light, unit, in a camera's eye space (``ToonStyle.light``)."""
+    light = np.asarray(_LIGHT_STYLE.light, np.float64)
+    return light / np.linalg.norm(light)
+
+
+def tone_band(ndl: np.ndarray) -> np.ndarray:
+    """N.L -> the toon pass's tone band: 0 deep shade, 1 shade, 2 lit (``ToonStyle``'s thresholds;
+    ``tone_band`` in glsl/correspondence.glsl)."""
+    return (ndl > _LIGHT_STYLE.lit_threshold).astype(np.int8) + (ndl > _LIGHT_STYLE.deep_threshold).astype(np.int8)
+
+
+def tone_ratios(lit: np.ndarray, shaded: np.ndarray, bands: np.ndarray, parts: np.ndarray) -> np.ndarray:
+    """A sheet's own shading per part label from same-surface pairs of two views' pixels, one drawn lit
+    and one in shade or deep shade: ``lit``, ``shaded`` [N, 3] straight linear RGB, ``bands`` [N] (the
+    second's, 0 deep or 1 shade), ``parts`` [N] -> [_PARTS, 2, 3] (deep, shade) colour / lit colour, the
+    median over the pairs (lit colours above 0.01), at most 1 (only darker) and deep at most shade; 1
+    where a part has fewer than ``RELIGHT_MIN_PAIRS``; a band missing from a part's pairs is the other's
+    x or / ``ToonStyle.deep_multiplier`` (as the probe, benchmarks/light_agreement_probe.py)."""
+    out = np.ones((_PARTS, 2, 3), np.float64)
+    ok = lit.min(1) > 0.01
+    deep = _LIGHT_STYLE.deep_multiplier
+    for part in np.unique(parts):
+        if not 0 <= part < _PARTS:
+            continue
+        found = {}
+        for b in (1, 0):
+            here = ok & (parts == part) & (bands == b)
+            if here.sum() >= RELIGHT_MIN_PAIRS:
+                found[b] = np.median(shaded[here] / lit[here], 0)
+        if 1 in found and 0 not in found:
+            found[0] = found[1] * deep
+        if 0 in found and 1 not in found:
+            found[1] = found[0] / deep
+        if found:
+            out[part, 1] = np.minimum(found[1], 1.0)
+            out[part, 0] = np.minimum(found[0], out[part, 1])
+    return out
+
+
+def relight_gains(ratios: np.ndarray) -> np.ndarray:
+    """``tone_ratios`` [_PARTS, 2, 3] -> the resolve's table [_PARTS, 3, 3]: per part the gain of a colour
+    drawn lit to deep shade, lit to shade and shade to deep shade, applied to the sampled (sRGB) colour as
+    (linear gain) ^ (1 / RELIGHT_GAMMA): a multiply (the exact transfer's pow per view and pixel, both
+    ways, cost ~4 ms a frame at 256² on llvmpipe)."""
+    deep, shade = ratios[:, 0], ratios[:, 1]
+    linear = np.stack([deep, shade, deep / np.maximum(shade, 1e-3)], 1)
+    return np.clip(linear, 0.0, 1.0) ** (1.0 / RELIGHT_GAMMA)
 
 
 def _pixel_step(udp: np.ndarray) -> float:
@@ -319,7 +397,7 @@ class CorrespondencePass:
         self.ctx = ctx
         self.width, self.height = width, height
         self.program = load_program(ctx, "correspondence_vbuf")
-        self._resolves: dict[tuple[int, bool], tuple[moderngl.Program, moderngl.VertexArray]] = {}  # per views
+        self._resolves: dict[tuple[int, bool, bool], tuple[moderngl.Program, moderngl.VertexArray]] = {}  # per views
         # per draw and look
         self.inked = False
         self.sheet_ink = None  # an inked sheet's own ink (set_sheet: sheet_ink.estimate_ink)
@@ -353,6 +431,15 @@ class CorrespondencePass:
         # transform feedback (the sheet poses' GPU skinning) needs a complete framebuffer bound on Mesa
         self._scratch_tex = ctx.texture((1, 1), 4)
         self._scratch = ctx.framebuffer(color_attachments=[self._scratch_tex])
+        # the light agreement (set_sheet(lit=True)): whether the current sheet takes it; the skinned normals'
+        # transform feedback (program, per-vertex VAO); per frame the target's normals per vertex, the
+        # feedback's buffer and the RGB32F texture it is copied into (on the GL side; the resolve fetches a
+        # triangle's 3 by their vertex indices, in its landmark texels' w)
+        self.light_rule = False
+        self.tone_ratios: np.ndarray | None = None  # the light rule's sheet shading (tone_ratios), None: off
+        self._normal_feedback: tuple[moderngl.Program, moderngl.VertexArray] | None = None
+        self._vertex_buffer: moderngl.Buffer | None = None
+        self._vertex_normals: moderngl.Texture | None = None
 
     @property
     def size(self) -> tuple[int, int]:
@@ -407,7 +494,7 @@ class CorrespondencePass:
 
     @current
     def set_sheet(self, views: list[SheetView], reference, inked: bool = False,
-                  ink_sheet: tuple[list[SheetView], object] | None = None) -> None:
+                  ink_sheet: tuple[list[SheetView], object] | None = None, lit: bool = False) -> None:
         """Per-vertex view positions, surface maps and the reference, once per sheet.
 
         ``reference``: [M, 4, S, S] (or [1, M, 4, S, S]) premultiplied RGBA in
@@ -425,7 +512,9 @@ class CorrespondencePass:
         reference) of the same drawings at another side, the one the ink is estimated at
         (``frame_loop.ink_sheet``: the drawings as drawn where the pass's side is larger, whose
         copy bilinear up-sampling blurred); its surface maps are drawn there once more (None: the
-        pass's own)."""
+        pass's own). ``lit``: the sheet's look is judged lit (inked or shaded, never unlit): with every
+        view exact the resolve prefers the views that drew a point in the target's tone band (the light
+        agreement, ``LIGHT_OTHER_WEIGHT``; ``self.light_rule``); False: the resolve without it, to the bit."""
         if self.geometry is None:
             raise InputError("CorrespondencePass.set_sheet called before set_character")
         reference, m, side = self._checked_reference(views, reference)
@@ -434,6 +523,10 @@ class CorrespondencePass:
             if ink_m != m:
                 raise InputError(f"the ink's sheet has {ink_m} views, the sheet {m}: the same drawings are needed")
         attrs, seen, slack = self._view_attributes(views, side)
+        # the light agreement needs each view's normals (its camera and pose): exact views only, all in one draw
+        light_rule = (bool(lit) and all(v.mode == "exact" for v in views) and m <= GROUP
+                      and self.geometry.num_vertices <= _PART_SHIFT)  # vertex indices below the part label
+        ndl = np.stack([self._view_ndl(v) for v in views]) if light_rule else None
         tex, rows = self._attr_texture(attrs, side)
         if ink_sheet is not None:
             ink_attrs = self._view_attributes(ink_sheet[0], ink_side)[0]
@@ -464,12 +557,13 @@ class CorrespondencePass:
                 ink_tex.release()
             self.sheet_ink = judge_ink(bool(inked), ink_surface, ink_reference.transpose(0, 2, 3, 1))
         self.inked = self.sheet_ink is not None
-        self._resolve, self._resolve_vao = self._resolve_program(min(m, GROUP), self.inked)
+        self.light_rule = light_rule
+        self._resolve, self._resolve_vao = self._resolve_program(min(m, GROUP), self.inked, light_rule)
         for k, view in enumerate(views):
             if view.mode == "exact":  # the view's pixel step (glsl same_surface), over float rounding
                 step = max(_pixel_step(surface[k]), EXACT_SLACK)
                 seen[k], slack[k] = step, EXACT_SLACK + SAME_SURFACE_STEPS * step
-        self._tri_attrs = self._triangle_texture(attrs, seen)
+        self._tri_attrs = self._triangle_texture(attrs, seen, ndl)
         weight = None
         reference = drawn
         if self.inked:  # the views' own contours (where their ink is): their colour without it off the edges
@@ -492,6 +586,14 @@ class CorrespondencePass:
         r["u_vbuf"].value = 4
         r["u_tri_attrs"].value = 5
         r["u_views"].value = m
+        if light_rule:
+            self._make_vertex_normals()
+            r["u_target_normals"].value = 1
+            r["u_bands"].value = (_LIGHT_STYLE.lit_threshold, _LIGHT_STYLE.deep_threshold)
+            r["u_other_weight"].value = LIGHT_OTHER_WEIGHT
+            ratios = self._sheet_tone_ratios(surface, reference, band, ndl)
+            self.tone_ratios = ratios
+            r["u_gain"].write(relight_gains(ratios).reshape(-1, 3).astype(np.float32).tobytes())
         self._make_targets()
 
     def _checked_reference(self, views: list[SheetView], reference) -> tuple[np.ndarray, int, int]:
@@ -536,6 +638,96 @@ class CorrespondencePass:
         _check_finite(attrs, "sheet view positions")
         return attrs, seen, slack
 
+    def _normals_program(self) -> tuple[moderngl.Program, moderngl.VertexArray]:
+        """The skinned normals' transform feedback (``skin_feedback.glsl`` with NORMALS: the toon pass's
+        normal, character space), once per character: (program, per-vertex VAO)."""
+        if self._normal_feedback is None:
+            prog = load_program(self.ctx, "skin_feedback", defines={"NORMALS": 1}, varyings=["out_normal"])
+            self._normal_feedback = (prog, self.geometry.vertex_array(prog, indexed=False))
+        return self._normal_feedback
+
+    def _view_ndl(self, view: SheetView) -> np.ndarray:
+        """An exact view's N.L per vertex [V] f64: its pose's skinned normal, unit, in its camera's eye
+        space, dotted with the key light there (``light_eye``), once per sheet."""
+        prog, per_vertex = self._normals_program()
+        g = self.geometry
+        g.update(view.pose)
+        g.bind_joints(prog, 3)
+        buf = self.ctx.buffer(reserve=g.num_vertices * 12)
+        try:
+            self._scratch.use()
+            per_vertex.transform(buf, mode=moderngl.POINTS, vertices=g.num_vertices)
+            n = np.frombuffer(buf.read(), np.float32).reshape(-1, 3).astype(np.float64)
+        finally:
+            buf.release()
+        n /= np.maximum(np.linalg.norm(n, axis=1, keepdims=True), 1e-12)
+        return n @ view.camera.view[:3, :3].astype(np.float64).T @ light_eye()
+
+    def _sheet_tone_ratios(self, surface: np.ndarray, reference: np.ndarray, band: np.ndarray, ndl: np.ndarray
+                           ) -> np.ndarray:
+        """``tone_ratios`` of this sheet from its pixels: each view's pixels its surface map shows off its
+        contour ``band`` [M, S, S], opaque in ``reference`` [M, S, S, 4] premultiplied (as packed:
+        un-inked where inked), their straight colour in linear RGB; a pixel's band and part those of the
+        vertex nearest its landmark (``ndl`` [M, V] of that view); two views' pixels are the same surface
+        point within a pixel step of the second view (its landmarks' nearest)."""
+        from scipy.spatial import cKDTree  # lazy: scipy only for lit sheets
+
+        vertices = cKDTree(self._landmarks.astype(np.float64))
+        parts = self.character.mesh.parts.astype(np.int64)
+        shown = (surface[..., 3] > 0.5) & ~band & (reference[..., 3] > 0.5)
+        pixels = []  # per view: (landmarks [P, 3], colours [P, 3], bands [P], parts [P], step)
+        for k in range(len(surface)):
+            lm = surface[k][shown[k], :3].astype(np.float64)
+            texel = reference[k][shown[k]]
+            colour = srgb_to_linear(np.clip(texel[:, :3] / texel[:, 3:], 0.0, 1.0))
+            v = vertices.query(lm)[1]
+            pixels.append((lm, colour, tone_band(ndl[k, v]), parts[v], max(_pixel_step(surface[k]), EXACT_SLACK)))
+        lit, shaded, part_of, band_of = [], [], [], []
+        for k1, (lm1, c1, b1, p1, _) in enumerate(pixels):
+            on = b1 == 2
+            if not on.any():
+                continue
+            for k2, (lm2, c2, b2, _, step) in enumerate(pixels):
+                if k2 == k1 or not len(lm2):
+                    continue
+                dist, j = cKDTree(lm2).query(lm1[on], distance_upper_bound=step)
+                hit = np.isfinite(dist)
+                j = j[hit]
+                darker = b2[j] < 2
+                lit.append(c1[on][hit][darker])
+                shaded.append(c2[j][darker])
+                part_of.append(p1[on][hit][darker])
+                band_of.append(b2[j][darker])
+        if not lit:
+            return np.ones((_PARTS, 2, 3))
+        return tone_ratios(np.concatenate(lit), np.concatenate(shaded), np.concatenate(band_of),
+                           np.concatenate(part_of))
+
+    def _make_vertex_normals(self) -> None:
+        """The per-frame target normals' buffer and texture (``_ATTR_WIDTH`` vertices a row), once per character.
+        (Per triangle corner, adjacent for the resolve, the feedback skinned 5x the vertices: ~4x its CPU.)"""
+        if self._vertex_normals is not None:
+            return
+        rows = -(-self.geometry.num_vertices // _ATTR_WIDTH)
+        self._vertex_buffer = self.ctx.buffer(reserve=rows * _ATTR_WIDTH * 12)
+        self._vertex_normals = self.ctx.texture((_ATTR_WIDTH, rows), 3, dtype="f4")
+        self._vertex_normals.filter = (moderngl.NEAREST, moderngl.NEAREST)
+
+    def _target_normals(self, pose: Pose, camera: Camera) -> None:
+        """The target pose's skinned normals per vertex, into ``_vertex_normals`` (no read-back), and the key
+        light in character space for the resolve (the normals are unit there: N.L = n . R^T l)."""
+        prog, per_vertex = self._normals_program()
+        g = self.geometry
+        g.update(pose)
+        g.bind_joints(prog, 3)
+        self._scratch.use()
+        per_vertex.transform(self._vertex_buffer, mode=moderngl.POINTS, vertices=g.num_vertices)
+        self._vertex_normals.write(self._vertex_buffer)
+        light = camera.view[:3, :3].astype(np.float64).T @ light_eye()
+        if not np.isfinite(light).all():
+            raise InputError("camera matrices contain NaN/inf")
+        self._resolve["u_light"].value = tuple(float(x) for x in light)
+
     def _attr_texture(self, attrs: np.ndarray, side: int) -> tuple[moderngl.Texture, int]:
         """The views' per-vertex attributes [M, V, 4] as one texture (``_ATTR_WIDTH`` texels a row,
         rows per view) -> (texture, rows per view)."""
@@ -550,19 +742,34 @@ class CorrespondencePass:
         tex.filter = (moderngl.NEAREST, moderngl.NEAREST)
         return tex, rows
 
-    def _triangle_texture(self, attrs: np.ndarray, seen: np.ndarray) -> moderngl.Texture:
+    def _triangle_texture(self, attrs: np.ndarray, seen: np.ndarray, ndl: np.ndarray | None = None
+                          ) -> moderngl.Texture:
         """The resolve's per-triangle texels: triangle t's 3 corner landmarks
         at (t * (M + 1)) * 3 + c, then its corners in view k, (x * w, y * w, w,
         ``seen[k, t]``: the view's pixel step, 0 = not seen), at (t * (M + 1) +
-        1 + k) * 3 + c, so a pixel's 3 x (M + 1) fetches are adjacent in memory
+        1 + k) * 3 + c (the landmarks' w: the corner's vertex index), so a pixel's 3 x (M + 1) fetches are adjacent in memory
         and need no index lookup first (scattered vertex fetches were most of
-        the resolve's time on llvmpipe)."""
+        the resolve's time on llvmpipe). ``ndl`` [M, V] (the light agreement: per view and vertex N.L):
+        corners 1 and 2's w (free: the resolve reads the pixel step from corner 0's) hold the view's
+        corners' N.L, corner 1 corners 0 and 1 at 12 bits each (``_NDL_LEVELS``), corner 2 corner 2's."""
         m = attrs.shape[0]
         tri = self._triangles
         corners = attrs[:, tri].copy()  # [M, T, 3, 4]
         corners[..., 3] = seen[:, :, None]
+        if ndl is not None:
+            q = np.rint((np.clip(ndl, -1.0, 1.0) + 1.0) * (0.5 * _NDL_LEVELS)).astype(np.int64)
+            corners[:, :, 1, 3] = q[:, tri[:, 0]] + (_NDL_LEVELS + 1) * q[:, tri[:, 1]]  # < 2^24: exact
+            corners[:, :, 2, 3] = ndl[:, tri[:, 2]]
         own = np.zeros((1, len(tri), 3, 4), np.float32)
         own[0, :, :, :3] = self._landmarks[tri]
+        own[0, :, :, 3] = tri  # the corners' vertex indices (exact below 2^24): the target's normals (LIGHT)
+        # corner 2's also carries the triangle's part label (its provoking vertex's: relit), above 2^20 vertices
+        # on the face (shaders.material.face_region, any corner): the part label + _PARTS, which the light rule
+        # leaves as it is: anime faces are lit near flat (the toon look's face rule), their plain N.L bands
+        # are not the tones drawn (the probe's white cheeks; a turnaround's eyes taken from a grazing view)
+        face = face_region(self.character)[tri].max(1) > 0.0
+        code = self.character.mesh.parts[tri[:, 2]].astype(np.float32) + _PARTS * face
+        own[0, :, 2, 3] += code * _PART_SHIFT
         texels = np.ascontiguousarray(np.concatenate([own, corners]).transpose(1, 0, 2, 3)).reshape(-1, 4)
         rows = -(-len(texels) // _ATTR_WIDTH)
         if rows > self.ctx.info["GL_MAX_TEXTURE_SIZE"]:
@@ -574,14 +781,16 @@ class CorrespondencePass:
         tex.filter = (moderngl.NEAREST, moderngl.NEAREST)
         return tex
 
-    def _resolve_program(self, views: int, inked: bool = False) -> tuple[moderngl.Program, moderngl.VertexArray]:
-        """The resolve for ``views`` views per draw (``inked``: with the contour weights),
-        compiled once per count and look."""
-        if (views, inked) not in self._resolves:
-            prog = load_program(self.ctx, "correspondence",
-                                defines={"RESOLVE": views, **({"INKED": 1} if inked else {})})
-            self._resolves[views, inked] = (prog, self.ctx.vertex_array(prog, []))
-        return self._resolves[views, inked]
+    def _resolve_program(self, views: int, inked: bool = False, light: bool = False
+                         ) -> tuple[moderngl.Program, moderngl.VertexArray]:
+        """The resolve for ``views`` views per draw (``inked``: with the contour weights; ``light``:
+        with the light agreement), compiled once per count and look."""
+        key = (views, inked, light)
+        if key not in self._resolves:
+            prog = load_program(self.ctx, "correspondence", defines={
+                "RESOLVE": views, **({"INKED": 1} if inked else {}), **({"LIGHT": 1} if light else {})})
+            self._resolves[key] = (prog, self.ctx.vertex_array(prog, []))
+        return self._resolves[key]
 
     def _draw_surface_maps(self, attrs: np.ndarray, attrs_tex: moderngl.Texture, rows: int,
                            views: list[SheetView], side: int) -> np.ndarray:
@@ -664,7 +873,8 @@ class CorrespondencePass:
         """Rasterize the target pose (no read-back). ``visibility``: the
         visibility buffer the UDP pass already drew for this pose and camera
         (``UdpPass(visibility=True).visibility``): the target is then not
-        rasterized again (``pose`` and ``camera`` are not used)."""
+        rasterized again (``pose`` and ``camera`` give only the light agreement's
+        target normals and light, ``light_rule``)."""
         if self._attrs is None:
             raise InputError("CorrespondencePass.run called before set_sheet")
         if visibility is not None:
@@ -674,6 +884,8 @@ class CorrespondencePass:
         else:
             self._rasterize(pose, camera)
             visibility = self._vbuf
+        if self.light_rule:
+            self._target_normals(pose, camera)
         self._resolve_views(visibility)
 
     def _rasterize(self, pose: Pose, camera: Camera) -> None:
@@ -723,6 +935,8 @@ class CorrespondencePass:
         self._surface.use(2)
         visibility.use(4)
         self._tri_attrs.use(5)
+        if self.light_rule:
+            self._vertex_normals.use(1)
         # 2) the resolve, once per covered pixel and group of GROUP views
         if rows.stop == rows.start:
             return  # nothing covered: read() gives zeros
@@ -808,6 +1022,8 @@ class CorrespondencePass:
                 obj.release()
         self._attrs = self._tri_attrs = self._surface = None
         self.views = 0
+        self.light_rule = False
+        self.tone_ratios = None
 
     def _release_geometry(self) -> None:
         """The character's buffers and triangle texture (a new character, or release)."""
@@ -819,6 +1035,10 @@ class CorrespondencePass:
         if self._albedo is not None:
             self._albedo.release()
             self._albedo = None
+        for obj in (*(self._normal_feedback or ())[::-1], self._vertex_buffer, self._vertex_normals):
+            if obj is not None:
+                obj.release()
+        self._normal_feedback = self._vertex_buffer = self._vertex_normals = None
         self._triangles = self._landmarks = None
 
     @current

@@ -243,7 +243,7 @@ class Renderer:
         return (rgba, udp, cam) if with_camera else (rgba, udp)
 
     def view_samples(self, character, frames: CharacterSamples, target: int, views, mode: str = "exact",
-                     inked: bool = False):
+                     inked: bool = False, lit: bool = False):
         """What the runtime's correspondence pass gives when ``frames``' poses
         ``views`` are the sheet and pose ``target`` the frame: (sampled [M, 4, S, S]
         premultiplied, cover [M, 1, S, S], the target's G-buffer [2, S, S]: eye depth in character
@@ -251,7 +251,8 @@ class Renderer:
         ``mode``: "exact" (the
         views' cameras and poses) or "udp-nn" (only their UDPs); ``inked``: the
         sheet's look (``CorrespondencePass.set_sheet``; training data: ``sheet_look``'s,
-        as the runtime's; before session 11 False)."""
+        as the runtime's; before session 11 False); ``lit``: the sheet's look is inked or shaded (the
+        pass's light agreement, as the runtime's since session 15; training data: False, as before)."""
         from conrt.shaders.correspondence_pass import CorrespondencePass, SheetView
 
         if mode not in CORRESPONDENCE_MODES:
@@ -266,7 +267,7 @@ class Renderer:
         if self._correspondence_of is not character:
             cp.set_character(character)
             self._correspondence_of, self._sheet_key = character, None
-        key = (frames.seed, id(frames), tuple(views), mode, bool(inked))
+        key = (frames.seed, id(frames), tuple(views), mode, bool(inked), bool(lit))
         if self._sheet_key != key:
             straight = frames.rgba[views].astype(np.float32) / 255.0
             reference = np.concatenate([straight[..., :3] * straight[..., 3:], straight[..., 3:]], -1)
@@ -276,7 +277,7 @@ class Renderer:
             else:
                 sheet = [SheetView("udp-nn", udp=frames.udp[v].astype(np.float32), name=f"pose {v}")
                          for v in views]
-            cp.set_sheet(sheet, reference.transpose(0, 3, 1, 2), inked)
+            cp.set_sheet(sheet, reference.transpose(0, 3, 1, 2), inked, lit=lit)
             self._sheet_key = key
         sampled, cover = cp.run(frames.poses[target], frames.cameras[target])
         return sampled, cover, cp.read_gbuf()

@@ -336,8 +336,9 @@ def view_samples(characters: list[CharacterFrames], jobs, views: int, mode: str,
     "udp-nn": the GL ``CorrespondencePass``; a view's samples do not depend on
     the other views, so the nested view sets take the first n). ``judge_look``:
     the pass takes the sheet's look as the runtime gives it (``sheet.judge_inks``
-    of the ``views`` views; an inked sheet's contour texels count less), False:
-    every sheet as unlit (each texel as drawn)."""
+    of the ``views`` views; an inked sheet's contour texels count less; inked or shaded: the
+    light agreement, ``CorrespondencePass.set_sheet(lit=)``), False: every sheet as unlit (each
+    texel as drawn)."""
     from tqdm import tqdm
 
     from conrt.characters.procedural import generate
@@ -369,8 +370,9 @@ def view_samples(characters: list[CharacterFrames], jobs, views: int, mode: str,
                                                                           c.style, c.poses, c.cameras))}
                 character, frames = built[ci]
                 inked = judge_look and _inked(c.rgba[order])
+                lit = judge_look and (inked or _shaded(c.rgba[order], c.udp[order]))  # the light agreement's gate
                 sampled, cover, gbuf = (torch.from_numpy(a) for a in
-                                        renderer.view_samples(character, frames, t, order, mode, inked))
+                                        renderer.view_samples(character, frames, t, order, mode, inked, lit))
             out.append((sampled.half(), cover.half(), gbuf))  # the G-buffer at f32
             bar.update(1)
     finally:
@@ -378,6 +380,14 @@ def view_samples(characters: list[CharacterFrames], jobs, views: int, mode: str,
         if renderer is not None:
             renderer.close()
     return out
+
+
+def _shaded(rgba: np.ndarray, udp: np.ndarray) -> bool:
+    """A sheet's views [M, S, S, 4] u8 straight and their UDPs -> whether the runtime judges it shaded
+    (``datagen.sheet_look``: an inkless sheet whose colours change with the light)."""
+    from .datagen import sheet_look  # lazy: as view_samples' (datagen draws with GL)
+
+    return sheet_look(rgba, udp).shaded
 
 
 class ViewsShader(torch.nn.Module):

@@ -318,18 +318,19 @@ class RasterStage:
         center = (p[0], self._center_y + (p[1] - self._rest_follow[1]) * 0.5, p[2])
         return orbit_camera(center, self.radius / max(self.zoom, 1e-3), yaw=self.yaw, pitch=self.pitch, size=self.size)
 
-    def set_correspondences(self, views, reference, inked: bool = False, ink_sheet=None) -> None:
+    def set_correspondences(self, views, reference, inked: bool = False, ink_sheet=None, lit: bool = False) -> None:
         """Exact sheet correspondences (``shaders.correspondence_pass``): from
         now on every frame also rasterizes each view's sampled reference and
         coverage (``read_views``). ``views``: one ``SheetView`` per sheet view;
         ``reference``: ``SheetCache.reference``; ``inked``: the sheet's look;
         ``ink_sheet``: the drawings where the sheet's ink is estimated
-        (``ink_sheet()``; ``CorrespondencePass.set_sheet``)."""
+        (``ink_sheet()``; ``CorrespondencePass.set_sheet``); ``lit``: the look is inked or shaded (the
+        pass's light agreement; never on unlit sheets)."""
         new = CorrespondencePass(self.ctx, self.size, self.size)
         udp = None
         try:
             new.set_character(self.character)
-            new.set_sheet(views, reference, inked, ink_sheet)
+            new.set_sheet(views, reference, inked, ink_sheet, lit=lit)
             if not self.udp.visibility_buffer:  # one raster of the target: the UDP pass draws the visibility too
                 udp = UdpPass(self.ctx, self.size, self.size, visibility=True, coverage=self.antialias)
                 udp.set_character(self.character)
@@ -1081,7 +1082,8 @@ def build_runtime(spec: RuntimeSpec, *, ctx=None) -> Runtime:
                 log.info("the sheet's ink is estimated on its drawings at %d px (the pass's at %d px)",
                          drawn[1].shape[-1], side)
             raster.set_correspondences(sheet_views(chosen, sheet.images, side), reference,
-                                       inked=look is None or look.inked, ink_sheet=drawn)
+                                       inked=look is None or look.inked, ink_sheet=drawn,
+                                       lit=look is None or look.inked or look.shaded)
             if raster.correspondence.sheet_ink is not None:  # an inked sheet: its own ink, found by the pass
                 shader.set_sheet_ink(raster.correspondence.sheet_ink)
             shader.backend.prepare_views()

@@ -29,6 +29,18 @@
 // with none of their surface beside them count only their weight (< 1). Since
 // session 13 also on the target's edges: the fusion draws the target's lines
 // from its G-buffer (runtime/nn/lookup_net.py toon_line), not from the views' ink.
+// LIGHT (with RESOLVE, sheets judged lit, every view exact): the light agreement
+// (correspondence_pass.LIGHT_OTHER_WEIGHT): where a view that sees the point
+// (coverage > 0.5) drew it in the target's tone band, the other seeing views'
+// coverage x u_other_weight. Bands by N.L (tone_band): the views' per corner in
+// their triangle texels' free w, the target's from its skinned normals per
+// vertex (u_target_normals, per frame; a triangle's vertex indices in its
+// landmark texels' w) and the key light in character space.
+// Where no seeing view agrees, a seeing view drawn in a lighter band than the
+// target's is relit towards it: colour x ratio(target band) / ratio(its band) in
+// linear RGB (u_gain: per part label from the sheet's own shade and deep / lit colour,
+// correspondence_pass.tone_ratios, as a multiply of the sRGB colour; the triangle's part above corner
+// 2's vertex index).
 
 uniform sampler2D u_attrs;    // RGBA32F, 4096 texels per row, u_attr_rows rows per view
 uniform int u_attr_rows;
@@ -116,6 +128,32 @@ uniform int u_count;
 uniform float u_exact[8];  // per view of this draw: 1 = camera and pose known (the triangle's affine map), 0 = udp-nn
 // per view of this draw: the UDP distance allowed (exact: a pixel step; udp-nn: the match radius)
 uniform float u_slack[8];
+#if defined LIGHT
+uniform sampler2D u_target_normals;  // RGB32F, 4096 texels per row, per vertex the target pose's skinned
+                                     // normal (character space, not unit)
+uniform vec3 u_light;                // the key light, unit, in character space (the target camera's R^T l)
+uniform vec2 u_bands;                // N.L above x: lit; above y: shade; else deep (ToonStyle's thresholds)
+uniform float u_other_weight;
+// per part label p, [3 p + pair] the sRGB-space gain (linear ^ (1 / 2.2), correspondence_pass.relight_gains)
+// of a colour drawn lit to deep shade (pair 0), lit to shade (1), shade to deep shade (2)
+uniform vec3 u_gain[27];
+
+// where no seeing view agrees: a seeing view in a lighter band, relit to the target's (only darker)
+vec4 relit(vec4 o, int band, int wanted, int part, bool some) {
+    if (some || o.a <= 0.5 || band <= wanted) return o;
+    return vec4(o.rgb * u_gain[3 * part + (band == 2 ? wanted : 2)], o.a);
+}
+
+int tone_band(float ndl) {
+    return int(ndl > u_bands.x) + int(ndl > u_bands.y);
+}
+
+// where some view that sees the point drew it in the target's band (`some`), a seeing view in another band
+// counts u_other_weight of its coverage
+vec4 agreed(vec4 o, int band, int wanted, bool some) {
+    return (some && o.a > 0.5 && band != wanted) ? vec4(o.rgb, o.a * u_other_weight) : o;
+}
+#endif
 
 // RESOLVE views per draw, one attachment each: the view's colour at the
 // point (un-premultiplied) and its coverage there (0 where it does not see
@@ -185,7 +223,8 @@ vec4 same_surface(int k, ivec2 q, vec2 p, vec3 landmark, vec3 jx, vec3 jy, float
 // the occluder's colour, only less coverage. (Called with constant i, not
 // looped over arrays: llvmpipe spills indexed arrays to memory, which cost
 // more than everything else in the resolve.)
-vec4 resolve_view(int i, int count, int tri_texel, vec3 bary, vec3 l0, vec3 l1, vec3 l2) {
+vec4 resolve_view(int i, int count, int tri_texel, vec3 bary, vec3 l0, vec3 l1, vec3 l2, out int band) {
+    band = -1;
     if (i >= count) return vec4(0.0);
     int k = u_first + i;
     int c = tri_texel + 3 * k;  // the triangle's corners in view k: 3 adjacent texels
@@ -195,6 +234,12 @@ vec4 resolve_view(int i, int count, int tri_texel, vec3 bary, vec3 l0, vec3 l1, 
     vec3 at = bary.x * c0.xyz + bary.y * c1.xyz + bary.z * c2.xyz;
     // c0.w: the view's pixel step; 0 = the view does not see this triangle (udp-nn: a corner unmatched)
     if (at.z <= 0.0 || c0.w <= 0.0) return vec4(0.0);
+#if defined LIGHT
+    // the view's N.L at the point: corners 0 and 1 at 12 bits in c1.w, corner 2's in c2.w
+    int pair = int(c1.w);
+    vec2 n01 = vec2(float(pair & 4095), float(pair >> 12)) * (2.0 / 4095.0) - 1.0;
+    band = tone_band(bary.x * n01.x + bary.y * n01.y + bary.z * c2.w);
+#endif
     vec2 p = at.xy / at.z;
     vec3 landmark = bary.x * l0 + bary.y * l1 + bary.z * l2;
     vec3 jx = vec3(0.0), jy = vec3(0.0);
@@ -235,32 +280,111 @@ void main() {
     int t = int(vis.x) - 1;
     int tri = t * (u_views + 1) * 3;  // the triangle's first texel in u_tri_attrs
     vec3 bary = vec3(vis.z, vis.w, 1.0 - vis.z - vis.w);
-    vec3 l0 = texelFetch(u_tri_attrs, texel_of(tri), 0).xyz;  // the corners' landmarks
-    vec3 l1 = texelFetch(u_tri_attrs, texel_of(tri + 1), 0).xyz;
-    vec3 l2 = texelFetch(u_tri_attrs, texel_of(tri + 2), 0).xyz;
+    vec4 l0w = texelFetch(u_tri_attrs, texel_of(tri), 0);  // the corners' landmarks (w: their vertex index)
+    vec4 l1w = texelFetch(u_tri_attrs, texel_of(tri + 1), 0);
+    vec4 l2w = texelFetch(u_tri_attrs, texel_of(tri + 2), 0);
+    vec3 l0 = l0w.xyz, l1 = l1w.xyz, l2 = l2w.xyz;
     tri += 3;  // view 0's corners
+    int b0, b1, b2, b3, b4, b5, b6, b7;  // per view its tone band at the point (LIGHT; -1: not seen)
     // RESOLVE views per draw (a constant: llvmpipe would run the unused ones' code too)
-    o_view0 = resolve_view(0, count, tri, bary, l0, l1, l2);
+    o_view0 = resolve_view(0, count, tri, bary, l0, l1, l2, b0);
 #if RESOLVE > 1
-    o_view1 = resolve_view(1, count, tri, bary, l0, l1, l2);
+    o_view1 = resolve_view(1, count, tri, bary, l0, l1, l2, b1);
 #endif
 #if RESOLVE > 2
-    o_view2 = resolve_view(2, count, tri, bary, l0, l1, l2);
+    o_view2 = resolve_view(2, count, tri, bary, l0, l1, l2, b2);
 #endif
 #if RESOLVE > 3
-    o_view3 = resolve_view(3, count, tri, bary, l0, l1, l2);
+    o_view3 = resolve_view(3, count, tri, bary, l0, l1, l2, b3);
 #endif
 #if RESOLVE > 4
-    o_view4 = resolve_view(4, count, tri, bary, l0, l1, l2);
+    o_view4 = resolve_view(4, count, tri, bary, l0, l1, l2, b4);
 #endif
 #if RESOLVE > 5
-    o_view5 = resolve_view(5, count, tri, bary, l0, l1, l2);
+    o_view5 = resolve_view(5, count, tri, bary, l0, l1, l2, b5);
 #endif
 #if RESOLVE > 6
-    o_view6 = resolve_view(6, count, tri, bary, l0, l1, l2);
+    o_view6 = resolve_view(6, count, tri, bary, l0, l1, l2, b6);
 #endif
 #if RESOLVE > 7
-    o_view7 = resolve_view(7, count, tri, bary, l0, l1, l2);
+    o_view7 = resolve_view(7, count, tri, bary, l0, l1, l2, b7);
+#endif
+#if defined LIGHT
+    // the target's N.L at the point: its corners' unit normals . the light, interpolated (as the views')
+    int v2 = int(l2w.w);  // corner 2's vertex index + (its part label, + 9 on the face) x 2^19
+    vec3 ndl = vec3(dot(normalize(texelFetch(u_target_normals, texel_of(int(l0w.w)), 0).xyz), u_light),
+                    dot(normalize(texelFetch(u_target_normals, texel_of(int(l1w.w)), 0).xyz), u_light),
+                    dot(normalize(texelFetch(u_target_normals, texel_of(v2 & 0x7FFFF), 0).xyz), u_light));
+    int band = tone_band(dot(bary, ndl));
+    bool some = o_view0.a > 0.5 && b0 == band;
+#if RESOLVE > 1
+    some = some || (o_view1.a > 0.5 && b1 == band);
+#endif
+#if RESOLVE > 2
+    some = some || (o_view2.a > 0.5 && b2 == band);
+#endif
+#if RESOLVE > 3
+    some = some || (o_view3.a > 0.5 && b3 == band);
+#endif
+#if RESOLVE > 4
+    some = some || (o_view4.a > 0.5 && b4 == band);
+#endif
+#if RESOLVE > 5
+    some = some || (o_view5.a > 0.5 && b5 == band);
+#endif
+#if RESOLVE > 6
+    some = some || (o_view6.a > 0.5 && b6 == band);
+#endif
+#if RESOLVE > 7
+    some = some || (o_view7.a > 0.5 && b7 == band);
+#endif
+    int code = v2 >> 19, part = clamp(code % 9, 0, 8);
+    if (code < 9) {  // on the face (code >= 9): as without the rule, neither relit nor lowered
+    o_view0 = relit(o_view0, b0, band, part, some);
+#if RESOLVE > 1
+    o_view1 = relit(o_view1, b1, band, part, some);
+#endif
+#if RESOLVE > 2
+    o_view2 = relit(o_view2, b2, band, part, some);
+#endif
+#if RESOLVE > 3
+    o_view3 = relit(o_view3, b3, band, part, some);
+#endif
+#if RESOLVE > 4
+    o_view4 = relit(o_view4, b4, band, part, some);
+#endif
+#if RESOLVE > 5
+    o_view5 = relit(o_view5, b5, band, part, some);
+#endif
+#if RESOLVE > 6
+    o_view6 = relit(o_view6, b6, band, part, some);
+#endif
+#if RESOLVE > 7
+    o_view7 = relit(o_view7, b7, band, part, some);
+#endif
+    o_view0 = agreed(o_view0, b0, band, some);
+#if RESOLVE > 1
+    o_view1 = agreed(o_view1, b1, band, some);
+#endif
+#if RESOLVE > 2
+    o_view2 = agreed(o_view2, b2, band, some);
+#endif
+#if RESOLVE > 3
+    o_view3 = agreed(o_view3, b3, band, some);
+#endif
+#if RESOLVE > 4
+    o_view4 = agreed(o_view4, b4, band, some);
+#endif
+#if RESOLVE > 5
+    o_view5 = agreed(o_view5, b5, band, some);
+#endif
+#if RESOLVE > 6
+    o_view6 = agreed(o_view6, b6, band, some);
+#endif
+#if RESOLVE > 7
+    o_view7 = agreed(o_view7, b7, band, some);
+#endif
+    }
 #endif
 }
 #endif

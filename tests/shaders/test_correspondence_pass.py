@@ -315,3 +315,111 @@ def test_a_frame_after_others_is_a_fresh_pass_frame(gl_ctx, scene):
         away[0, 3] = 1e3  # the world moved far to the side: nothing in the frame
         sampled, cover = p.run(pose, replace(camera, view=(away @ camera.view).astype(np.float32)))
         assert not sampled.any() and not cover.any()
+
+
+def _host_bands(p, sheet, pose, camera):
+    """The light agreement's bands on the host (``tone_band`` of the per-vertex N.L interpolated with
+    the pass's own visibility buffer): (covered [H, W], target band [P], views' bands [M, P], their
+    N.L's distance to the nearest threshold [P], on the face [P]: ``face_region`` at a corner)."""
+    from conrt.shaders.correspondence_pass import SheetView, _LIGHT_STYLE, tone_band
+    from conrt.shaders.material import face_region
+
+    vis = np.frombuffer(p._vbuf.read(), np.float32).reshape(SIZE, SIZE, 4)
+    on = vis[..., 0] > 0.5
+    corners = p._triangles[vis[..., 0][on].astype(np.int64) - 1]
+    bary = np.stack([vis[..., 2][on], vis[..., 3][on], 1 - vis[..., 2][on] - vis[..., 3][on]], 1)
+    ndl = [(p._view_ndl(v)[corners] * bary).sum(1) for v in [SheetView("exact", camera=camera, pose=pose), *sheet]]
+    margin = np.min([np.abs(n - t) for n in ndl for t in (_LIGHT_STYLE.lit_threshold, _LIGHT_STYLE.deep_threshold)], 0)
+    face = face_region(p.character)[corners].max(1) > 0
+    return on, tone_band(ndl[0]), np.stack([tone_band(n) for n in ndl[1:]]), margin, face
+
+
+def test_a_view_lit_like_the_target_wins_where_two_views_see_a_point(gl_ctx, scene):
+    """The light agreement (``set_sheet(lit=True)``): a sheet of the target itself (its pose and camera:
+    every point it sees in the target's tone band) and a view from another camera (the key light turns
+    with the camera: other bands on part of the body). Where both see a point (coverage > 0.5) and the
+    other view's band differs, its coverage is x ``LIGHT_OTHER_WEIGHT`` (exact: a power of 2), elsewhere
+    unchanged; the target's own view never lowered; the face (lit near flat in anime looks) as without
+    the rule. Bands from the host's N.L (the same normals and light); pixels within 1e-3 of a threshold
+    (the views' N.L at 12 bits: 5e-4) not judged. The runtime's path (the UDP pass's visibility buffer)
+    gives the same."""
+    from conrt.shaders import UdpPass
+    from conrt.shaders.correspondence_pass import LIGHT_OTHER_WEIGHT, SheetView
+
+    character, views, (pose, camera, target), _ = scene
+    sheet = [SheetView("exact", camera=camera, pose=pose), SheetView("exact", camera=views[0][0], pose=views[0][1])]
+    reference = np.stack([target.transpose(2, 0, 1), views[0][2].transpose(2, 0, 1)])
+    with _pass(gl_ctx, character, sheet, reference) as p:
+        plain = [x.copy() for x in p.run(pose, camera)]
+        p.set_sheet(sheet, reference, lit=True)
+        assert p.light_rule
+        lit = [x.copy() for x in p.run(pose, camera)]
+        on, band, bands, margin, face = _host_bands(p, sheet, pose, camera)
+        with UdpPass(gl_ctx, SIZE, SIZE, visibility=True) as udp:
+            udp.set_character(character)
+            udp.run(pose, camera)
+            shared = p.run(pose, camera, visibility=udp.visibility)
+            np.testing.assert_array_equal(lit[1], shared[1])
+    np.testing.assert_array_equal(lit[0][0], plain[0][0])  # the target's own view: colours and coverage
+    np.testing.assert_array_equal(lit[1][0], plain[1][0])
+    # the other view's colours: as before where the target's view sees the point (it agrees: nothing relit),
+    # elsewhere relit only towards darker (its sheet's own shade / lit ratios are at most 1)
+    agrees = np.broadcast_to(plain[1][0] > 0.5, plain[0][1].shape)
+    np.testing.assert_array_equal(lit[0][1][agrees], plain[0][1][agrees])
+    assert (lit[0][1] <= plain[0][1] + 1e-6).all()
+    assert (bands[0] == band).all()
+    before, after = plain[1][:, 0][:, on], lit[1][:, 0][:, on]
+    assert face.sum() > 20
+    np.testing.assert_array_equal(after[:, face], before[:, face])
+    np.testing.assert_array_equal(lit[0][1][:, on][:, face], plain[0][1][:, on][:, face])
+    both = (before > 0.5).all(0) & (margin > 1e-3) & ~face
+    differs = both & (bands[1] != band)
+    assert differs.sum() > 20 and (both & (bands[1] == band)).sum() > 20  # the case is there, both ways
+    np.testing.assert_array_equal(after[1][differs], before[1][differs] * LIGHT_OTHER_WEIGHT)
+    kept = (margin > 1e-3) & ~differs & ~face
+    np.testing.assert_array_equal(after[1][kept], before[1][kept])
+
+
+def test_sheets_not_lit_or_not_exact_are_resolved_as_without_the_light_rule(gl_ctx, scene):
+    """Unlit sheets (``lit=False``, the runtime's gate: looks judged neither inked nor shaded) and
+    sheets with a udp-nn view (no camera: no view normals) take the resolve without the rule, to the bit."""
+    from conrt.shaders.correspondence_pass import SheetView
+
+    character, views, (pose, camera, _), _ = scene
+    exact = _exact_views(views)
+    mixed = exact[:2] + [SheetView("udp-nn", udp=views[2][2])]
+    reference = _udp_reference(views)
+    with _pass(gl_ctx, character, mixed, reference) as p:
+        want = [x.copy() for x in p.run(pose, camera)]
+        p.set_sheet(mixed, reference, lit=True)
+        assert not p.light_rule
+        got = p.run(pose, camera)
+        np.testing.assert_array_equal(got[0], want[0])
+        np.testing.assert_array_equal(got[1], want[1])
+        p.set_sheet(exact, reference, lit=True)
+        assert p.light_rule
+        p.set_sheet(exact, reference)
+        assert not p.light_rule
+
+
+def test_tone_ratios_are_the_sheets_own_shading_per_part_only_darker():
+    """``tone_ratios``: per part the median shaded / lit colour of same-surface pixel pairs; a band with
+    too few pairs follows the other by ``deep_multiplier``; a part with too few keeps 1; a ratio above 1
+    (a lighter 'shade': not a shadow) is 1, deep never above shade."""
+    from conrt.shaders.correspondence_pass import RELIGHT_MIN_PAIRS, _LIGHT_STYLE, tone_ratios
+
+    rng = np.random.default_rng(0)
+    n = RELIGHT_MIN_PAIRS
+    lit = rng.uniform(0.2, 1.0, (4 * n + 1, 3))
+    skin_shade, skin_deep, hair_shade = np.array([0.84, 0.66, 0.62]), np.array([0.6, 0.45, 0.4]), np.array([0.6, 0.6, 0.8])
+    shaded = np.concatenate([lit[:n] * skin_shade, lit[n:2 * n] * skin_deep, lit[2 * n:3 * n] * hair_shade,
+                             lit[3 * n:] * 1.3])
+    bands = np.append(np.repeat([1, 0, 1, 1], n), 1)
+    parts = np.append(np.repeat([0, 0, 1, 2], n), 3)  # one pair of part 3: too few
+    r = tone_ratios(lit, shaded, bands, parts)
+    np.testing.assert_allclose(r[0, 1], skin_shade, rtol=1e-9)
+    np.testing.assert_allclose(r[0, 0], skin_deep, rtol=1e-9)
+    np.testing.assert_allclose(r[1, 1], hair_shade, rtol=1e-9)
+    np.testing.assert_allclose(r[1, 0], hair_shade * _LIGHT_STYLE.deep_multiplier, rtol=1e-9)
+    np.testing.assert_array_equal(r[2, 1], 1.0)  # lighter than lit: not a shadow
+    np.testing.assert_array_equal(r[3:], 1.0)
