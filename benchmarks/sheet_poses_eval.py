@@ -68,7 +68,7 @@ def run_style(style: str, args, model) -> tuple[dict, dict, dict]:
 
     from conrt.training.evaluate import (FlatColourBaseline, PlainLookup, ViewsShader, characters_from_seeds,
                                          clip_sheets, eval_jobs, evaluate, parse_seeds, procedural_head_boxes,
-                                         view_samples)
+                                         view_samples_per_count)
 
     views = [int(v) for v in args.views.split(",")]
     t0 = time.time()
@@ -80,7 +80,7 @@ def run_style(style: str, args, model) -> tuple[dict, dict, dict]:
     for choice in args.sheet_poses.split(","):
         chars = turn if choice == "turnaround" else clip_sheets(turn)
         jobs = eval_jobs(chars, args.targets)
-        samples = view_samples(chars, jobs, max(views), args.correspondence, args.size, progress=False)
+        samples = view_samples_per_count(chars, jobs, views, args.correspondence, args.size, progress=False)
         log.info("%s, %s sheets: %d jobs, samples in %.0f s", style, choice, len(jobs), time.time() - t0)
         common = dict(views=views, targets=args.targets, progress=False, size=args.size, head_boxes=heads,
                       grid_rows=len(jobs))
@@ -97,7 +97,7 @@ def run_style(style: str, args, model) -> tuple[dict, dict, dict]:
         rows["default"]["look"] = shader.look_summary()
         tables[choice], grids[choice] = rows, shown
         n = args.face_views
-        cover = torch.stack([s[1][:n].float().amax(0)[0] for s in samples])  # [J, S, S]
+        cover = torch.stack([s[1][:n].float().amax(0)[0] for s in samples[n]])  # [J, S, S]
         g = shown["default"][n]
         faces[choice] = {"pred": {row: shown[row][n]["pred"] for row in ROWS[1:]}, "target": g["target"],
                          "eyes_kept": {row: shown[row][n]["eyes_kept"] for row in ROWS},

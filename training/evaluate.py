@@ -382,6 +382,14 @@ def view_samples(characters: list[CharacterFrames], jobs, views: int, mode: str,
     return out
 
 
+def view_samples_per_count(characters: list[CharacterFrames], jobs, views, mode: str, size: int,
+                           progress: bool = True) -> dict[int, list[tuple]]:
+    """{n: :func:`view_samples` of the first n views} for each view count: a job's samples of n
+    views are not the first n of a larger sheet's, since the sheet's look is judged on the views it
+    has and the light agreement lowers a view's cover where another view agrees better."""
+    return {n: view_samples(characters, jobs, n, mode, size, progress) for n in sorted(set(int(v) for v in views))}
+
+
 def _shaded(rgba: np.ndarray, udp: np.ndarray) -> bool:
     """A sheet's views [M, S, S, 4] u8 straight and their UDPs -> whether the runtime judges it shaded
     (``datagen.sheet_look``: an inkless sheet whose colours change with the light)."""
@@ -549,7 +557,8 @@ def evaluate(model, characters: list[CharacterFrames], views=VIEW_COUNTS, target
 
     ``samples``: per job of :func:`eval_jobs` (same seed and targets), the
     runtime's sheet samples (:func:`view_samples`) for models that take them
-    (:class:`ViewsShader`, :class:`PlainLookup`)."""
+    (:class:`ViewsShader`, :class:`PlainLookup`); or {n: such a list} per view count
+    (:func:`view_samples_per_count`: each row's samples as the runtime makes them for n views)."""
     from tqdm import tqdm
 
     if not characters:
@@ -565,7 +574,9 @@ def evaluate(model, characters: list[CharacterFrames], views=VIEW_COUNTS, target
     model.eval()
     jobs = eval_jobs(characters, targets, seed)
     takes_samples = getattr(model, "takes_view_samples", False)
-    if takes_samples and (samples is None or len(samples) != len(jobs) or samples[0][0].shape[0] < views[-1]):
+    per_count = samples if isinstance(samples, dict) else {n: samples for n in views}
+    if takes_samples and any(per_count.get(n) is None or len(per_count[n]) != len(jobs)
+                             or per_count[n][0][0].shape[0] < n for n in views):
         raise ConfigError(f"{model.cfg.name}: needs the sheet samples of every job for {views[-1]} views")
     with_eyes = all(c.eyeless is not None for c in characters)
     keys = (("l1", "ssim", "psnr", "sharpness") + (("face_ssim",) if head_boxes is not None else ())
@@ -594,7 +605,7 @@ def evaluate(model, characters: list[CharacterFrames], views=VIEW_COUNTS, target
             b = {"sheet_rgb": sheet[:, :, :3].contiguous(), "sheet_mask": sheet[:, :, 3:4].contiguous(),
                  "udp": torch.stack(udps), "target": torch.stack(tgts)}
             if takes_samples:
-                picked = [samples[j] for j in range(i, i + len(chunk))]
+                picked = [per_count[n][j] for j in range(i, i + len(chunk))]
                 # the targets' G-buffer (view_samples' third), for models that take it (ViewsShader)
                 gbuf = [p[2] for p in picked if len(p) > 2 and p[2] is not None]
                 takes_gbuf = getattr(model, "takes_target_gbuf", False) and len(gbuf) == len(picked)

@@ -78,7 +78,7 @@ def run(args) -> int:
                                          characters_from_data, characters_from_seeds, check_sheet_poses,
                                          eval_jobs, evaluate,
                                          format_table, parse_seeds, procedural_head_boxes,
-                                         resolve_correspondence, save_eval_grid, view_samples)
+                                         resolve_correspondence, save_eval_grid, view_samples_per_count)
 
     torch.set_num_threads(max(1, args.threads))
     try:
@@ -106,7 +106,7 @@ def run(args) -> int:
         if args.targets < 1:
             raise ConfigError(f"--targets must be >= 1, got {args.targets}")
         jobs = eval_jobs(characters, min(args.targets, characters[0].rgba.shape[0]))
-        samples = view_samples(characters, jobs, max(views), mode, size, progress=not args.json)
+        samples = view_samples_per_count(characters, jobs, views, mode, size, progress=not args.json)
     log.info("correspondences: %s", mode)
     common = dict(views=views, targets=args.targets, progress=not args.json, size=size, head_boxes=heads)
     keep = {"on": (True,), "off": (False,), "both": (True, False)}[args.keep_seen]

@@ -20,7 +20,8 @@ from conrt.characters.procedural import generate
 from conrt.cli import main
 from conrt.training.dataset import rgba_to_premul
 from conrt.training.evaluate import (FlatColourBaseline, PlainLookup, characters_from_seeds, evaluate,
-                                     head_landmark_box, head_pixel_box, view_samples)
+                                     head_landmark_box, head_pixel_box, view_samples,
+                                     view_samples_per_count)
 from conrt.training.losses import EYE_MIN_PIXELS, eye_pixels, eyes_kept
 
 SEED, SIZE, CLIP = 900000, 128, 6
@@ -103,3 +104,16 @@ def test_evaluate_and_conrt_eval_report_the_eye_score(character, capsys):
     out = json.loads(capsys.readouterr().out)
     tables = [out] if "n=1" in out else list(out.values())  # one table per label (the default's look)
     assert tables and all("eye_samples" in t["n=1"] for t in tables)
+
+
+def test_each_view_count_gets_the_samples_of_its_own_sheet(character):
+    """A job's samples of one view are the one-view sheet's, not the first view cut out of the
+    four-view sheet's: there the light agreement lowered the front view's cover where another view
+    drew the point in the target's tone band (a toon turnaround: judged inked, so lit)."""
+    c = character
+    job = (0, 0, np.asarray(c.sheet))
+    per_count = view_samples_per_count([c], [job], (4, 1), "exact", SIZE, progress=False)
+    assert sorted(per_count) == [1, 4]
+    one, four = per_count[1][0], per_count[4][0]
+    assert one[0].shape[0] == 1 and four[0].shape[0] == 4
+    assert (four[1][:1].float() < one[1].float() - 0.1).any()
