@@ -55,7 +55,7 @@ from .onnx_backend import EXPORT_LOCK, OPSET, open_session, weights_fingerprint
 log = logging.getLogger(__name__)
 
 FUSIONS = ("onnxruntime", "torch")
-FUSION_FORMAT = 29  # bump when the exported fusion graph changes (part of the cached file name)
+FUSION_FORMAT = 30  # bump when the exported fusion graph changes (part of the cached file name)
 # the views' band is a multiple of 1/BAND_STEPS of the frame wide (a graph per width, exported on first
 # need): 32 (8 px at 256²) keeps it close to the covered columns. The views' graph costs ~0.03-0.055 ms
 # of CPU a column at 256² (benchmarks/band_width_bench.py); a walk frame needs ~130 columns, 8 steps

@@ -341,12 +341,14 @@ FILL_MARGIN = 4
 # them took 1.18x the finish graph's CPU; past 0.1: 0.95x, the demo's L1 the same to 1e-4
 # (docs/conr_rt.md, "What no view sees: the same surface's colour")
 UNSEEN_FROM = 0.1
-# fill_unseen with the target's part labels: a pyramid per group of labels (conrt.types.Part): skin
-# (the face's eyes and mouth with it), hair, the rest (clothes, shoes, socks, ...). One pyramid per
-# label (9, and one of all parts for a part no view sees) cost 1.20x the CPU of a 256² demo frame
-# (36.3 -> 43.7 ms, docs/runtime.md "Session 15"): each group's is another pull-push
-FILL_GROUPS = ((Part.SKIN, Part.EYES, Part.MOUTH), (Part.HAIR,),
-               (Part.CLOTH, Part.SHOES, Part.SOCKS, Part.ACCESSORY, Part.OTHER))
+# fill_unseen with the target's part labels: a pyramid per group of labels (conrt.types.Part): skin,
+# hair, the rest (clothes, shoes, socks, ...). One pyramid per label (9, and one of all parts for a
+# part no view sees) cost 1.20x the CPU of a 256² demo frame (36.3 -> 43.7 ms, docs/runtime.md
+# "Session 15"): each group's is another pull-push. Eyes and mouth are in no group: an unseen eye or
+# mouth pixel keeps the refinement's colour (with the skin it took the skin's: a blank face). Only
+# rigs that label them (glTF eye/mouth meshes): the procedural faces are painted on the skin
+# (docs/runtime.md "Unseen eyes and mouths")
+FILL_GROUPS = ((Part.SKIN,), (Part.HAIR,), (Part.CLOTH, Part.SHOES, Part.SOCKS, Part.ACCESSORY, Part.OTHER))
 # same_surface_at's 3x3 half-size cells (dy, dx) and their weights by place: 1, sides 1/2, corners 1/4
 _CELLS = tuple((dy, dx) for dy in (-1, 0, 1) for dx in (-1, 0, 1))
 _PLACE = tuple(0.5 ** (abs(dy) + abs(dx)) for dy, dx in _CELLS)
@@ -495,7 +497,8 @@ def fill_unseen(rgba: torch.Tensor, fused: torch.Tensor, kept: torch.Tensor, edg
     ``parts`` [N, 1, H, W]: the target's part labels (its G-buffer's, ``conrt.types.Part``; -1 off
     it): each group of parts its own pyramid (``FILL_GROUPS``), a pixel's colour from the seen pixels
     of its own group (the thigh's from skin, not from the shorts beside it); where no view sees any
-    pixel of its group in the frame the refinement's colour stays.
+    pixel of its group in the frame, or its part is in no group (eyes, mouth), the refinement's colour
+    stays.
 
     The pyramid starts at half size (a full-size level's own colour only mattered where a
     pixel is partly kept: the same L1 on the fill benchmark's frames, ~1 ms less of ONNX

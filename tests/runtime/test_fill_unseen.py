@@ -184,6 +184,40 @@ def test_a_hole_takes_the_colour_of_its_own_part(nudged):
         assert torch.equal(shade(unseen_part, True, shaded), refined)
 
 
+@pytest.mark.parametrize("feature", ["EYES", "MOUTH"])
+def test_an_unseen_eye_keeps_the_refinements_colour_not_the_skins(nudged, feature):
+    """A face (one surface, all skin in red) with an eye (or mouth) no view sees (rows 20-39,
+    columns 24-39 so labelled): with the part labels it keeps the refinement's colour, as with no
+    fill, and not the skin around it (which made a blank face: docs/runtime.md "Unseen eyes and
+    mouths"); the seen pixels stay as they were, to the bit."""
+    from conrt.types import Part
+
+    hole = (slice(20, 40), slice(24, 40))
+    sampled, cover, udp, red = _frame(hole)
+    labels = torch.where(udp[0, 3] > 0, torch.tensor(float(Part.SKIN)), torch.tensor(-1.0))
+    labels[hole] = float(Part[feature])
+    gbuf = torch.stack([udp[0, 3], labels])[None]
+    seen = (cover > 0).any(1).expand(1, 4, S, S)
+    assert nudged.fusion.part_fill  # the default
+    for shaded in (0.0, 1.0):
+        with torch.no_grad():
+            by_part = nudged.fusion(sampled, cover, udp, keep_seen=True, ink=torch.tensor([0.0]),
+                                    shaded=torch.tensor([shaded]), gbuf=gbuf)
+        nudged.fusion.nearest_fill = False
+        try:
+            with torch.no_grad():
+                refined = nudged.fusion(sampled, cover, udp, keep_seen=True, ink=torch.tensor([0.0]),
+                                        shaded=torch.tensor([shaded]))
+        finally:
+            nudged.fusion.nearest_fill = True
+        eye = by_part[0, :3, hole[0], hole[1]]
+        # the refinement's colour to the bit (the fill leaves the eye's pixels as they were) ...
+        assert torch.equal(eye, refined[0, :3, hole[0], hole[1]]), shaded
+        # ... which is not the skin's (the skin's fill would make it red to 1e-5: the test above)
+        assert (eye - red.reshape(3, 1, 1)).abs().max() > 0.05, shaded
+        assert torch.equal(by_part[seen], refined[seen])
+
+
 def test_a_pixel_mostly_seen_keeps_its_blend(nudged):
     """The fused coverage is a little under 1 on most of a seen surface: a pixel with less than
     ``UNSEEN_FROM`` of it unseen keeps the keep-seen blend to the bit (no fill: its gathers on
