@@ -12,7 +12,8 @@ import pytest
 import torch
 
 from conrt.runtime.backends.fusion_graph import BAND_HANDOVER, FastFusionGraph, band_columns
-from conrt.runtime.backends.gl_lookup_backend import export_finish_onnx, export_fusion_onnx, export_views_onnx
+from conrt.runtime.backends.gl_lookup_backend import (export_finish_onnx, export_fusion_onnx, export_views_onnx,
+                                                      takes_input)
 from conrt.runtime.backends.onnx_backend import open_session
 from conrt.runtime.nn.lookup_net import toon_line
 from conrt.runtime.nn.sheet import prepare_udp
@@ -82,7 +83,7 @@ def test_the_graphs_draw_the_sheet_ink_as_fusionnet(frames, sheet_ink, tmp_path)
     band = part.run([n for n, _ in BAND_HANDOVER], {k: np.ascontiguousarray(v[..., cols])
                                                     for k, v in zip(names, (sampled, cover, udp))})
     handover = {**dict(zip([n for n, _ in BAND_HANDOVER], band)), "first": np.array([x0], np.int64)}
-    if sheet_ink.inner:  # (silhouette-only ink: the graphs take no G-buffer, as the backend feeds them)
+    if takes_input(finish, "gbuf"):  # inner lines or the part fill read it: fed as the backend feeds it
         handover["gbuf"] = np.ascontiguousarray(gbuf[..., cols])
     out = finish.run(None, handover)[0]
     want = session.run(None, feeds(session, got[0]))[0]
