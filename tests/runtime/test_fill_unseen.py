@@ -43,12 +43,12 @@ def _frame(hole: tuple[slice, slice], views: int = 2, seen: float = 0.0):
     return sampled, cover, udp, colour
 
 
-def _shade(model, frame, ink: float, fill: bool) -> torch.Tensor:
+def _shade(model, frame, ink: float, fill: bool, **extra) -> torch.Tensor:
     sampled, cover, udp, _ = frame
     model.fusion.nearest_fill = fill
     try:
         with torch.no_grad():
-            return model.fusion(sampled, cover, udp, keep_seen=True, ink=torch.tensor([ink]))
+            return model.fusion(sampled, cover, udp, keep_seen=True, ink=torch.tensor([ink]), **extra)
     finally:
         model.fusion.nearest_fill = True
 
@@ -174,13 +174,7 @@ def test_a_hole_takes_the_colour_of_its_own_part(nudged):
         assert torch.equal(by_part[seen], all_parts[seen])
         unseen_part = labels.clone()
         unseen_part[hole] = float(Part.HAIR)  # no view sees any hair
-        nudged.fusion.nearest_fill = False
-        try:
-            with torch.no_grad():
-                refined = nudged.fusion(sampled, cover, udp, keep_seen=True, ink=torch.tensor([0.0]),
-                                        shaded=torch.tensor([shaded]))
-        finally:
-            nudged.fusion.nearest_fill = True
+        refined = _shade(nudged, (sampled, cover, udp, None), 0.0, False, shaded=torch.tensor([shaded]))
         assert torch.equal(shade(unseen_part, True, shaded), refined)
 
 
@@ -203,13 +197,7 @@ def test_an_unseen_eye_keeps_the_refinements_colour_not_the_skins(nudged, featur
         with torch.no_grad():
             by_part = nudged.fusion(sampled, cover, udp, keep_seen=True, ink=torch.tensor([0.0]),
                                     shaded=torch.tensor([shaded]), gbuf=gbuf)
-        nudged.fusion.nearest_fill = False
-        try:
-            with torch.no_grad():
-                refined = nudged.fusion(sampled, cover, udp, keep_seen=True, ink=torch.tensor([0.0]),
-                                        shaded=torch.tensor([shaded]))
-        finally:
-            nudged.fusion.nearest_fill = True
+        refined = _shade(nudged, (sampled, cover, udp, None), 0.0, False, shaded=torch.tensor([shaded]))
         eye = by_part[0, :3, hole[0], hole[1]]
         # the refinement's colour to the bit (the fill leaves the eye's pixels as they were) ...
         assert torch.equal(eye, refined[0, :3, hole[0], hole[1]]), shaded
