@@ -35,7 +35,7 @@ def main() -> int:
     ap.add_argument("--json", type=Path, default=ROOT / "benchmarks" / "results" / "fit_sheet_s14_far_yaw_probe.json")
     args = ap.parse_args()
 
-    from conrt.runtime.app.sheet_fit import FitParams, _Clock, downsample_drawing
+    from conrt.runtime.app.sheet_fit import FitParams, _Clock, downsample_drawing, rough_steps
     from conrt.training.fit_drawings import udp_error
     from fit_sheet_bench import LABELS, _start_at, bench_view, loaded_procedural, true_pose_fit
 
@@ -43,7 +43,7 @@ def main() -> int:
     with loaded_procedural(args.seed) as (character, ctx, fitter):
         nb = len(fitter.bones)
         free_all = np.ones(6 + nb, bool)
-        steps = np.array([4.0, 0.03, 0.03, 0.03, 16.0, 16.0] + [16.0] * nb)  # fit's rough pose search
+        steps = rough_steps(nb)  # fit's rough pose search
         for spec in args.views.split(","):
             mode = {"p": "per_view", "t": "turnaround"}[spec[0]]
             sheet, k = int(spec[1]), int(spec[2])

@@ -39,7 +39,8 @@ def main() -> int:
     ap.add_argument("--json", type=Path, default=ROOT / "benchmarks" / "results" / "fit_sheet_s15_stage_probe.json")
     args = ap.parse_args()
 
-    from conrt.runtime.app.sheet_fit import (SEPARATE_FINE_LEVELS, FitParams, _Clock, _Coarse, downsample_drawing)
+    from conrt.runtime.app.sheet_fit import (SEPARATE_FINE_LEVELS, FitParams, _Clock, _Coarse, downsample_drawing,
+                                             rough_steps)
     from conrt.training.fit_drawings import udp_error
     from fit_sheet_bench import LABELS, bench_view, loaded_procedural, true_pose_fit
 
@@ -47,7 +48,7 @@ def main() -> int:
     with loaded_procedural(args.seed) as (character, ctx, fitter):
         nb = len(fitter.bones)
         free_all = np.ones(6 + nb, bool)
-        steps = np.array([4.0, 0.03, 0.03, 0.03, 16.0, 16.0] + [16.0] * nb)  # fit's rough pose search
+        steps = rough_steps(nb)  # fit's rough pose search
         for spec in args.views.split(","):
             t0 = time.process_time()
             mode = {"p": "per_view", "t": "turnaround"}[spec[0]]

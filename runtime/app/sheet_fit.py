@@ -128,6 +128,15 @@ JOINT_MIN_GAIN = 0.003
 # view UDP error 0.0194 -> 0.0213), a minimum gain of 0.003 (0.0194 -> 0.0203), yaw restarts of 4 degrees
 # after it (15 of 16 views unchanged, a back view 0.0098 -> 0.0118).
 SEPARATE_FINE_LEVELS = 2
+
+
+def rough_steps(bones: int, views: int = 1) -> np.ndarray:
+    """The rough pose search's first steps (``FitParams.vector`` order): per view its camera (yaw
+    4°, scale and the two offsets 0.03), then the arms' lowering (two angles) and each bone's turn,
+    16° each: the separate fit's (views 1) and the joint fit's."""
+    return np.array([4.0, 0.03, 0.03, 0.03] * views + [16.0, 16.0] + [16.0] * bones)
+
+
 # Canonical limb configurations the separate fit's pose search also starts from (``FitParams.turns``,
 # degrees, on top of the best coarse camera and its arm-grid arms): the search moves one bone at a time
 # and cannot walk from legs together to a stride, nor from one stride to the other. "stride": the left
@@ -1010,7 +1019,7 @@ class SheetFitter:
         free_all = np.ones(6 + nb, bool)
         if not self._arms:
             free_all[4:6] = False
-        steps = np.array([4.0, 0.03, 0.03, 0.03, 16.0, 16.0] + [16.0] * nb)
+        steps = rough_steps(nb)
         # front views (the label, else the best coarse camera) get more starts: every coarse candidate
         # (FRONT_POSE_CANDIDATES) and the limb starts; from the side the two strides are one silhouette with
         # the legs exchanged, from behind a start won at a wrong yaw (SEPARATE_LIMB_STARTS)
@@ -1114,7 +1123,7 @@ class SheetFitter:
                                  [-90.0] * nb])
             hi = np.concatenate([*[c.bounds(q)[1][:4] for c, q in zip(coarse, cams)], coarse[0].bounds(cams[0])[1][4:6],
                                  [90.0] * nb])
-            steps = np.array([4.0, 0.03, 0.03, 0.03] * nv + [16.0, 16.0] + [16.0] * nb)
+            steps = rough_steps(nb, nv)
             free = np.ones(len(x), bool)
             if not self._arms:
                 free[4 * nv:4 * nv + 2] = False

@@ -134,7 +134,7 @@ def test_swapped_legs_are_taken_only_when_they_fit_clearly_better(gl_ctx, charac
     """A front view of the rig with one leg kicked out, the fit holding the turn
     on the other leg: the swap finds the drawn leg; from the right legs it
     keeps them."""
-    from conrt.runtime.app.sheet_fit import FitParams, SheetFitter, downsample_drawing, search_bounds
+    from conrt.runtime.app.sheet_fit import FitParams, SheetFitter, downsample_drawing, rough_steps, search_bounds
 
     with SheetFitter(gl_ctx, character, 128, 64) as fitter:
         truth = FitParams(0.0, arms_lowered=(40.0, 40.0), turns={"leftUpperLeg": 24.0})
@@ -142,7 +142,7 @@ def test_swapped_legs_are_taken_only_when_they_fit_clearly_better(gl_ctx, charac
         rgba = np.concatenate([target[1] * 255, target[0][..., None] * 255.0], -1).astype(np.uint8)
         target = downsample_drawing(rgba, 64)
         nb = len(fitter.bones)
-        steps = np.array([4.0, 0.03, 0.03, 0.03, 16.0, 16.0] + [16.0] * nb)
+        steps = rough_steps(nb)
         bounds = search_bounds(0.0, 35.0, nb)
         wrong = FitParams(0.0, arms_lowered=(40.0, 40.0), turns={"rightUpperLeg": 24.0})
         fixed = fitter._try_swapped_legs(wrong, target, steps, bounds)

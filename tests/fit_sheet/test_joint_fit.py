@@ -147,7 +147,7 @@ def test_the_joint_search_is_a_pattern_search_over_the_views_mean_cost(gl_ctx, c
     ends where :func:`pattern_search` over the views' mean cost ends, in no
     more renders; a minimum gain ends the level after the first sweep that
     gained less, in fewer renders."""
-    from conrt.runtime.app.sheet_fit import SheetFitter, _ViewSplit, pattern_search
+    from conrt.runtime.app.sheet_fit import SheetFitter, _ViewSplit, pattern_search, rough_steps
 
     views, labels = turnaround
     with SheetFitter(gl_ctx, character, 256, 64, joint_min_gain=0.0) as fitter, \
@@ -158,7 +158,7 @@ def test_the_joint_search_is_a_pattern_search_over_the_views_mean_cost(gl_ctx, c
         nv, nb = len(views), len(fitter.joint_bones)
         cams = [fitter._views[k]["coarse"].candidates[0][0] for k in range(nv)]
         x = np.array([v for q in cams for v in q.camera_vector()] + [35.0, 35.0] + [0.0] * nb)
-        steps = np.array([4.0, 0.03, 0.03, 0.03] * nv + [16.0, 16.0] + [16.0] * nb)
+        steps = rough_steps(nb, nv)
         free = np.zeros(len(x), bool)
         free[:4 * nv] = True
         free[4 * nv:4 * nv + 6] = True  # the arms and the upper arms' turns: enough pose trials
