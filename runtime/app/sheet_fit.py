@@ -174,12 +174,6 @@ JOINT_LIMB_STARTS = {
 # session 13 (docs/fit_sheet.md): 16 turnaround views 0.0140 -> 0.0137 UDP error (6 better, 2 worse), +2-3 %
 # renders; the same line per view at the end of the separate fit (the pose held) moved none of 7 views.
 JOINT_YAW_LINE_DEG = 2.0
-# The joint fit's first search (``joint_pose``: the pose alone at 16 degrees, every labelled view held at its
-# label, up to 25 degrees off the drawing's yaw) leaves out the shared pose's turns about these body axes: a
-# turn about the vertical (y: the arms') moves a limb in every view as a yaw would, so the first search shapes
-# the arms to explain the labels' wrong yaws, and the sheet ends in that basin (session 10; session 16's probe:
-# from the true yaws the same searches end far lower). The later searches free them. () : every turn free.
-JOINT_FIRST_HELD_AXES: tuple[str, ...] = ()
 # ``conrt fit-sheet``'s default (auto): a folder of >= 2 drawings is fitted jointly while it looks like ONE pose.
 # The check (SheetFitter.fit_joint(one_pose="separate")), after ``joint_pose``: each view is freed from the shared
 # pose (its own camera and the body-axis pose searched from the joint fit's, one level at the joint_pose stage's 8
@@ -241,14 +235,6 @@ COLOUR_WEIGHT = 1.0
 # that is right lowered the cost by 0.04 (and the UDP error from 0.028 to
 # 0.011); a wrong one by 0.005 at most.
 LEG_SWAP_MARGIN = 0.01
-# The arms of a side or back view (``front_view`` false), after the leg swap, in the separate fit: seen from the
-# side, which arm is nearer barely changes the silhouette (``exchanged``: each arm takes the other's turns and
-# lowering), from behind or in front, whether an arm swings forward or back (``mirrored``: the upper arms' turns
-# out of the picture plane change sign). Each is searched with the fit (the arms and the camera, one level at 8
-# degrees, the same search for both) and kept when clearly lower (LEG_SWAP_MARGIN). Session 16 (s16-joint,
-# docs/fit_sheet.md): Godette's per-view side and back views put 30 % of their error on the arms (11 % of pixels).
-ARM_SWAPS = ("exchanged", "mirrored")
-SEPARATE_ARM_SWAPS: tuple[str, ...] = ()
 # Colour channels of the residual warp (SDF pixels per unit colour): the toon
 # colours against the drawn ones pull edges inside the silhouette (an arm over
 # the body, the hair line, the skirt hem) where the outline alone cannot.
@@ -672,8 +658,7 @@ class SheetFitter:
                  joint_fine_levels: int = JOINT_FINE_LEVELS, palette: str = PALETTE,
                  joint_min_gain: float = JOINT_MIN_GAIN, limb_starts=SEPARATE_LIMB_STARTS,
                  joint_yaw_line: float = JOINT_YAW_LINE_DEG, look: str = FIT_LOOK,
-                 front_pose_candidates: int = FRONT_POSE_CANDIDATES, arm_swaps=SEPARATE_ARM_SWAPS,
-                 joint_first_held=JOINT_FIRST_HELD_AXES):
+                 front_pose_candidates: int = FRONT_POSE_CANDIDATES):
         if size < MIN_DRAWING_PX:
             raise ConfigError(f"--size must be at least {MIN_DRAWING_PX}, got {size}")
         if not 32 <= work <= size:
@@ -705,16 +690,6 @@ class SheetFitter:
             raise ConfigError(f"front views' pose candidates: choose 1, 2 or 3 (of the coarse stage's 3), "
                               f"got {front_pose_candidates}")
         self.front_pose_candidates = int(front_pose_candidates)
-        arm_swaps = (arm_swaps,) if isinstance(arm_swaps, str) else tuple(arm_swaps)
-        if [a for a in arm_swaps if a not in ARM_SWAPS] or len(set(arm_swaps)) != len(arm_swaps):
-            raise ConfigError(f"arm swaps {list(arm_swaps)}: unknown or repeated names; choose each at most once "
-                              f"from {', '.join(ARM_SWAPS)}")
-        self.arm_swaps = arm_swaps
-        joint_first_held = tuple(joint_first_held)
-        if [a for a in joint_first_held if a not in BODY_AXES]:
-            raise ConfigError(f"the joint fit's first search holds turns about body axes: choose from "
-                              f"{', '.join(BODY_AXES)}, got {list(joint_first_held)}")
-        self.joint_first_held = joint_first_held
         if palette not in PALETTE_MODES:
             raise ConfigError(f"palette {palette!r}: choose one of {', '.join(PALETTE_MODES)}")
         self.palette = palette
@@ -970,39 +945,6 @@ class SheetFitter:
         q, q_cost = self._search(swapped, target, steps / 2, free, bounds, levels=1)[:2]
         return q if q_cost < cost - LEG_SWAP_MARGIN else p
 
-    @staticmethod
-    def _swap_arms(p: FitParams, how: str) -> FitParams:
-        """``p`` with the arms ``exchanged`` (each takes the other's turns and lowering; about the body's
-        axes mirrored left-right: the turns about y and z change sign) or ``mirrored`` (the upper arms'
-        turns out of the picture plane, ``:out``, change sign: an arm swung forward swung back)."""
-        if how == "exchanged":
-            turns = {k: v for k, v in p.turns.items() if "Arm" not in k}
-            for key, angle in p.turns.items():
-                if "Arm" in key:
-                    other = key.replace("left", "RIGHT").replace("right", "left").replace("RIGHT", "right")
-                    turns[other] = -angle if key.endswith((":y", ":z")) else angle
-            arms = p.arms_lowered[::-1]
-        elif how == "mirrored":
-            turns = {k: -v if "UpperArm:out" in k else v for k, v in p.turns.items()}
-            arms = p.arms_lowered
-        else:
-            raise ConfigError(f"arm swap {how!r}: choose one of {', '.join(ARM_SWAPS)}")
-        return FitParams(p.yaw, p.scale, p.offset, tuple(arms), turns, p.pose_yaw)
-
-    def _try_swapped_arms(self, p: FitParams, target, steps: np.ndarray, bounds) -> FitParams:
-        """``p`` with the arms and the camera searched again, or, if clearly better (``LEG_SWAP_MARGIN``),
-        the same from each of ``arm_swaps`` (:meth:`_swap_arms`), the lowest; as :meth:`_try_swapped_legs`."""
-        if not self.arm_swaps or len(self._arms) < 2:
-            return p
-        free = np.zeros(6 + len(self.bones), bool)
-        free[:6] = True
-        free[[6 + i for i, b in enumerate(self.bones) if "Arm" in b]] = True
-        fit = self._search(p, target, steps / 2, free, bounds, levels=1)[:2]
-        swapped = [self._search(self._swap_arms(p, how), target, steps / 2, free, bounds, levels=1)[:2]
-                   for how in self.arm_swaps]
-        q, q_cost = min(swapped, key=lambda r: r[1])
-        return q if q_cost < fit[1] - LEG_SWAP_MARGIN else fit[0]
-
     # -- the fit -------------------------------------------------------------
     def _coarse(self, drawing: np.ndarray, name: str, label_yaw: float | None, clock: "_Clock") -> "_Coarse":
         """Step 1 for one framed drawing: candidate yaws, each moment-matched
@@ -1094,8 +1036,6 @@ class SheetFitter:
         clock.stage("pose")
         trace("pose", [p])
         p = self._try_swapped_legs(p, target, steps, bounds(p))
-        if not front_view(facing):  # which arm is nearer, forward or back: as the legs (SEPARATE_ARM_SWAPS)
-            p = self._try_swapped_arms(p, target, steps, bounds(p))
         clock.stage("legs")
         trace("legs", [p])
         fine = coarse.drawn(drawing, self.fine) if self.fine != self.work else target
@@ -1199,9 +1139,6 @@ class SheetFitter:
             # the yaws held, the labelled views at their label: freeing the side views' took them 0.0227 -> 0.0152
             # UDP error in session 10, but 15 of 16 views got worse in session 11 (docs/fit_sheet.md)
             pose_only[0:4 * nv:4] = False
-            # ... and the turns that trade against every view's yaw (JOINT_FIRST_HELD_AXES)
-            held = [4 * nv + 2 + i for i, b in enumerate(bones) if b.rpartition(":")[2] in self.joint_first_held]
-            pose_only[held] = False
             x, cost = self._joint_search(split, x, False, steps, pose_only, lo, hi, levels=1)
             if self._one_pose_point(one_pose, "pose_only", split, x, names, steps, free, lo, hi, sheet):
                 return self._separate_from_coarse(split, nv, sheet, one_pose, separate_weight)

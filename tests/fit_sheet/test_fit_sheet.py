@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from conrt.cli import main
-from conrt.errors import ConfigError, InputError
+from conrt.errors import InputError
 
 from .conftest import bad_drawing
 
@@ -149,37 +149,6 @@ def test_swapped_legs_are_taken_only_when_they_fit_clearly_better(gl_ctx, charac
         assert abs(fixed.turns["leftUpperLeg"] - 24.0) <= 8.0 and abs(fixed.turns["rightUpperLeg"]) <= 8.0, fixed
         right = fitter._try_swapped_legs(truth, target, steps, bounds)
         assert abs(right.turns["leftUpperLeg"] - 24.0) <= 8.0 and abs(right.turns["rightUpperLeg"]) <= 8.0, right
-
-
-def test_arm_swaps_exchange_or_mirror_the_arms_and_are_taken_only_when_clearly_better(gl_ctx, character):
-    """``exchanged``: each arm takes the other's turns and lowering (twice: as it was); ``mirrored``: the
-    upper arms' turns out of the picture plane change sign. A side view of the rig with the arms swung
-    apart in the picture, the fit holding each arm's swing on the other (the same silhouette, the near
-    arm's colours differ; the local search would have to move both arms the whole way): the exchanged start
-    finds the drawn arms; from the right arms the fit keeps them."""
-    from conrt.runtime.app.sheet_fit import FitParams, SheetFitter, downsample_drawing, rough_steps, search_bounds
-
-    p = FitParams(90.0, arms_lowered=(60.0, 20.0), turns={"leftUpperArm": 12.0, "rightLowerArm": -8.0,
-                                                           "leftUpperArm:out": 30.0, "leftUpperLeg": 5.0})
-    ex = SheetFitter._swap_arms(p, "exchanged")
-    assert ex.arms_lowered == (20.0, 60.0)
-    assert ex.turns == {"rightUpperArm": 12.0, "leftLowerArm": -8.0, "rightUpperArm:out": 30.0, "leftUpperLeg": 5.0}
-    assert SheetFitter._swap_arms(ex, "exchanged") == p
-    assert SheetFitter._swap_arms(p, "mirrored").turns["leftUpperArm:out"] == -30.0
-    with pytest.raises(ConfigError, match="exchanged, mirrored"):
-        SheetFitter(gl_ctx, character, 128, 64, arm_swaps=("crossed",))
-    with SheetFitter(gl_ctx, character, 128, 64, arm_swaps=("exchanged",)) as fitter:
-        truth = FitParams(90.0, arms_lowered=(60.0, 40.0), turns={"leftUpperArm": 30.0, "rightUpperArm": -30.0})
-        target = fitter.render_toon(truth, 128)
-        rgba = np.concatenate([target[1] * 255, target[0][..., None] * 255.0], -1).astype(np.uint8)
-        target = downsample_drawing(rgba, 64)
-        nb = len(fitter.bones)
-        steps, bounds = rough_steps(nb), search_bounds(90.0, 35.0, nb)
-        for start in (fitter._swap_arms(truth, "exchanged"), truth):
-            found = fitter._try_swapped_arms(start, target, steps, bounds)
-            # the search's steps at this level are 8 degrees: within one of the drawn swing
-            assert abs(found.turns["leftUpperArm"] - 30.0) <= 8.0 and abs(found.turns["rightUpperArm"] + 30.0) <= 8.0, \
-                found
 
 
 def test_view_file_camera_and_pose_rerender_the_fitted_rig(gl_ctx, character, turnaround, both_fits):
