@@ -21,6 +21,8 @@ Per turnaround sheet of ``fit_sheet_bench.py`` (the same seeds and drawings):
   fine stage at 4 degrees, then the yaw line): does the sheet turn away when the pose is free too?
 - ``exact_pose_cameras_free``: the true pose itself (every turn, the twists too) with each view's camera
   searched as in ``cameras_free``.
+(Keys ``joint_turns:truth``, ``joint_turns:cameras_free``, ``joint_turns:searched`` and the same for
+``+spine_y``; each with the views' signed yaw error ``yaw_off``, ``cost``, ``udp_error``.)
 
 A search from the truth that ends lower than the truth at turned yaws (all one way) puts the turn in the
 cost (with the joint fit's pose terms); one that stays, at a cost below the fit's, puts it in the search.
