@@ -422,8 +422,7 @@ def bench(sheets: int, seed: int, picture: Path | None, shading: bool = True, jo
           first_sheet: int = 0, true_pose_yaw_offsets=(), start_at_true_yaw: bool = False,
           limb_starts=None, yaw_line: float | None = None, drawing_look: str | None = None,
           fitter_look: str | None = None, front_pose_candidates: int | None = None,
-          character_file: Path | None = None, shading_pictures: Path | None = None,
-          rough_search: str | None = None) -> dict:
+          character_file: Path | None = None, shading_pictures: Path | None = None) -> dict:
     """Per mode (``per_view``: each drawing its own pose, the issue's
     benchmark; ``turnaround``: one pose per sheet, shared by its 4 views) and
     per method (``separate``: ``conrt fit-sheet``; ``joint``: ``conrt
@@ -444,7 +443,7 @@ def bench(sheets: int, seed: int, picture: Path | None, shading: bool = True, jo
     from conrt.runtime.app.session import fit_sheet_udps
     from conrt.runtime.app.sheet_fit import (COLOUR_WEIGHT, JOINT_FINE_LEVELS, JOINT_MIN_GAIN, JOINT_PART_WEIGHT,
                                              MIN_IOU, ONE_POSE_MEAN_GAIN, PALETTE, PART_WEIGHT, SEPARATE_LIMB_STARTS,
-                                             FIT_LOOK, JOINT_YAW_LINE_DEG, FRONT_POSE_CANDIDATES, ROUGH_SEARCH,
+                                             FIT_LOOK, JOINT_YAW_LINE_DEG, FRONT_POSE_CANDIDATES,
                                              FitParams, SheetFitter, downsample_drawing, fit_picture,
                                              prepare_drawing)
     from conrt.shaders import ToonPass, UdpPass, create_context, frame_character, release_context
@@ -471,13 +470,11 @@ def bench(sheets: int, seed: int, picture: Path | None, shading: bool = True, jo
     fitter_look = FIT_LOOK if fitter_look is None else fitter_look
     drawing_look = FIT_LOOK if drawing_look is None else drawing_look
     front_pose_candidates = FRONT_POSE_CANDIDATES if front_pose_candidates is None else front_pose_candidates
-    rough_search = ROUGH_SEARCH if rough_search is None else rough_search
     try:
         with SheetFitter(ctx, character, 256, part_weight=part_weight, colour_weight=colour_weight,
                          joint_part_weight=joint_part_weight, joint_fine_levels=joint_fine_levels,
                          palette=palette, joint_min_gain=joint_min_gain, limb_starts=limb_starts,
-                         joint_yaw_line=yaw_line, look=fitter_look, front_pose_candidates=front_pose_candidates,
-                         rough_search=rough_search) as fitter, \
+                         joint_yaw_line=yaw_line, look=fitter_look, front_pose_candidates=front_pose_candidates) as fitter, \
                 ToonPass(ctx, 256, 256) as toon, \
                 UdpPass(ctx, 256, 256) as udp_pass:
             toon.set_character(character)
@@ -644,7 +641,7 @@ def bench(sheets: int, seed: int, picture: Path | None, shading: bool = True, jo
         "joint_fine_levels": joint_fine_levels, "joint_min_gain": joint_min_gain,
         "limb_starts": list(limb_starts), "yaw_line_deg": yaw_line, "drawing_look": drawing_look,
         "fitter_look": fitter_look, "front_pose_candidates": front_pose_candidates,
-        "start_at_true_yaw": start_at_true_yaw, "rough_search": rough_search,
+        "start_at_true_yaw": start_at_true_yaw,
         "colour_weight": colour_weight, "sheets": sheets, "views_per_sheet": len(LABELS),
         "labels": list(LABELS),
         "modes": {"per_view": "each drawing its own pose (seeds 1000 * sheet + view)",
@@ -721,9 +718,6 @@ def main() -> int:
     ap.add_argument("--front-pose-candidates", type=int, default=None, choices=(1, 2, 3),
                     help="coarse candidates the separate fit's pose search starts from on front views "
                          "(default: FRONT_POSE_CANDIDATES; other views: POSE_CANDIDATES)")
-    ap.add_argument("--rough-search", default=None, choices=("pattern", "cma", "pattern_cma", "pattern_then_cma",
-                                                               "pattern_then_cma_yaw"),
-                    help="the separate fit's rough pose search at 128² (default: ROUGH_SEARCH of sheet_fit.py)")
     ap.add_argument("--reauto", type=Path, default=None,
                     help="no fit: recompute the auto rows of this saved result (it has separate and joint rows) "
                          "with --one-pose-bar, written back into it")
@@ -763,7 +757,7 @@ def main() -> int:
                    tuple(n.strip() for n in args.limb_starts.split(",") if n.strip()),
                    args.yaw_line, args.drawing_look, args.fitter_look, args.front_pose_candidates,
                    None if args.character is None else GODETTE if args.character == "godette" else Path(args.character),
-                   args.shading_pictures, args.rough_search)
+                   args.shading_pictures)
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(result, indent=1))
     print(json.dumps({mode: {method: {"summary": r["summary"], "shading_l1": r.get("shading_l1")}

@@ -43,7 +43,6 @@ import copy
 import logging
 import math
 import time
-import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -129,24 +128,6 @@ JOINT_MIN_GAIN = 0.003
 # view UDP error 0.0194 -> 0.0213), a minimum gain of 0.003 (0.0194 -> 0.0203), yaw restarts of 4 degrees
 # after it (15 of 16 views unchanged, a back view 0.0098 -> 0.0118).
 SEPARATE_FINE_LEVELS = 2
-# The separate fit's rough pose search at 128² (``SheetFitter.rough_search``): "pattern" the pattern search
-# (coordinate descent, rough_steps, two levels) from each start; "cma" CMA-ES (pycma) over the camera and the pose
-# together from each start instead, sigma per parameter the rough step x CMA_SIGMA, CMA_POPSIZE trials a
-# generation, at most CMA_BUDGET renders a start (about the pattern search's two levels); "pattern_cma" the pattern
-# search's first level, then CMA-ES from its end at half the steps for the second's renders (CMA_LEVEL2_BUDGET);
-# "pattern_then_cma" the pattern search as it is, then one CMA-ES search from the rough stage's pick (a global step
-# from the local minimum: everything moved at once) at the rough steps, CMA_AFTER_BUDGET renders, again with
-# CMA_AFTER_SIGMA x the steps where the cost stays above CMA_RESTART_COST. Session 16 (s16-cma, docs/fit_sheet.md).
-ROUGH_SEARCHES = ("pattern", "cma", "pattern_cma", "pattern_then_cma", "pattern_then_cma_yaw")
-ROUGH_SEARCH = "pattern"
-CMA_POPSIZE = 12
-CMA_SIGMA = 1.0
-CMA_BUDGET = 192
-CMA_LEVEL2_BUDGET = 96
-CMA_AFTER_BUDGET = 96
-CMA_AFTER_SIGMA = 2.0
-CMA_RESTART_COST = 0.15
-CMA_SEED = 16  # every CMA-ES search of a view starts from this seed (+ its start's index): reproducible for any --jobs
 
 
 def rough_steps(bones: int, views: int = 1) -> np.ndarray:
@@ -677,7 +658,7 @@ class SheetFitter:
                  joint_fine_levels: int = JOINT_FINE_LEVELS, palette: str = PALETTE,
                  joint_min_gain: float = JOINT_MIN_GAIN, limb_starts=SEPARATE_LIMB_STARTS,
                  joint_yaw_line: float = JOINT_YAW_LINE_DEG, look: str = FIT_LOOK,
-                 front_pose_candidates: int = FRONT_POSE_CANDIDATES, rough_search: str = ROUGH_SEARCH):
+                 front_pose_candidates: int = FRONT_POSE_CANDIDATES):
         if size < MIN_DRAWING_PX:
             raise ConfigError(f"--size must be at least {MIN_DRAWING_PX}, got {size}")
         if not 32 <= work <= size:
@@ -709,9 +690,6 @@ class SheetFitter:
             raise ConfigError(f"front views' pose candidates: choose 1, 2 or 3 (of the coarse stage's 3), "
                               f"got {front_pose_candidates}")
         self.front_pose_candidates = int(front_pose_candidates)
-        if rough_search not in ROUGH_SEARCHES:
-            raise ConfigError(f"rough search {rough_search!r}: choose one of {', '.join(ROUGH_SEARCHES)}")
-        self.rough_search = rough_search
         if palette not in PALETTE_MODES:
             raise ConfigError(f"palette {palette!r}: choose one of {', '.join(PALETTE_MODES)}")
         self.palette = palette
@@ -918,12 +896,6 @@ class SheetFitter:
 
     def _search_bones(self, p: FitParams, target, steps, free, bounds, bones, levels: int, min_gain: float = 0.0):
         """:meth:`_search` with the turns of ``bones``."""
-        cost = self._vector_cost(p, target, bones)
-        x, (best, score, colour) = pattern_search(p.vector(bones), cost, steps, free, bounds, levels, min_gain)
-        return FitParams.from_vector(x, bones, p.pose_yaw), best, score, colour
-
-    def _vector_cost(self, p: FitParams, target, bones):
-        """``cost(v) -> (cost, IoU, colour error)`` of a search vector (``p``'s pose axes), each point rendered once."""
         seen: dict[bytes, tuple[float, float, float]] = {}  # a sweep often tries a point again
 
         def cost(v):
@@ -932,43 +904,8 @@ class SheetFitter:
                 seen[key] = self._cost(FitParams.from_vector(v, bones, p.pose_yaw), *target)
             return seen[key]
 
-        return cost
-
-    def _search_cma(self, p: FitParams, target, sigmas: np.ndarray, free: np.ndarray, bounds, budget: int,
-                    seed: int):
-        """:func:`cma_search` over ``p``'s camera and pose against one drawing (as :meth:`_search`)."""
-        cost = self._vector_cost(p, target, self.bones)
-        x, (best, score, colour) = cma_search(p.vector(self.bones), cost, sigmas, free, bounds, budget, CMA_POPSIZE,
-                                              seed)
-        return FitParams.from_vector(x, self.bones, p.pose_yaw), best, score, colour
-
-    def _rough(self, p: FitParams, target, steps: np.ndarray, free: np.ndarray, bounds, start: int):
-        """The separate fit's rough pose search from one start (``rough_search``): -> as :meth:`_search`."""
-        if self.rough_search == "cma":
-            return self._search_cma(p, target, steps * CMA_SIGMA, free, bounds, CMA_BUDGET, CMA_SEED + start)
-        if self.rough_search == "pattern_cma":
-            q = self._search(p, target, steps, free, bounds, levels=1)[0]
-            return self._search_cma(q, target, steps / 2, free, bounds, CMA_LEVEL2_BUDGET, CMA_SEED + start)
-        return self._search(p, target, steps, free, bounds, levels=2)
-
-    def _rough_after(self, p: FitParams, cost: float, target, steps: np.ndarray, free: np.ndarray, bounds):
-        """``rough_search`` "pattern_then_cma": a CMA-ES search from the rough stage's pick ``p`` (its cost
-        ``cost``), and one more at ``CMA_AFTER_SIGMA`` x the steps where the cost stays above
-        ``CMA_RESTART_COST`` -> (the lowest found, its cost)."""
-        if self.rough_search == "pattern_then_cma_yaw":  # the yaw and the turns out of the picture plane only
-            sub = np.zeros_like(free)
-            sub[0] = True
-            sub[[6 + i for i, b in enumerate(self.bones) if b.endswith(":out")]] = True
-            sigmas = steps.copy()
-            sigmas[0] *= CMA_AFTER_SIGMA
-            return self._search_cma(p, target, sigmas, free & sub, bounds, CMA_AFTER_BUDGET, CMA_SEED)[:2]
-        if self.rough_search != "pattern_then_cma":
-            return p, cost
-        p, cost = self._search_cma(p, target, steps, free, bounds, CMA_AFTER_BUDGET, CMA_SEED)[:2]
-        if cost > CMA_RESTART_COST:
-            p, cost = self._search_cma(p, target, steps * CMA_AFTER_SIGMA, free, bounds, CMA_AFTER_BUDGET,
-                                       CMA_SEED + 1)[:2]
-        return p, cost
+        x, (best, score, colour) = pattern_search(p.vector(bones), cost, steps, free, bounds, levels, min_gain)
+        return FitParams.from_vector(x, bones, p.pose_yaw), best, score, colour
 
     def _limb_start(self, p: FitParams, name: str, target) -> FitParams:
         """``p`` with the turns of ``LIMB_STARTS[name]`` (for the bones this rig has), moment-matched."""
@@ -1089,14 +1026,13 @@ class SheetFitter:
         facing = label_yaw if label_yaw is not None else coarse.candidates[0][0].yaw
         n_starts = self.front_pose_candidates if front_view(facing) else POSE_CANDIDATES
         starts = [q for q, *_ in coarse.candidates[:n_starts]]
-        rough = [self._rough(q, target, steps, free_all, bounds(q), i) for i, q in enumerate(starts)]
+        rough = [self._search(q, target, steps, free_all, bounds(q), levels=2) for q in starts]
         p, cost = min(rough, key=lambda c: c[1])[:2]
-        limbs = [self._rough(q, target, steps, free_all, bounds(q), len(starts) + i)
-                 for i, q in enumerate(self._limb_start(starts[0], name, target)
-                                       for name in (self.limb_starts if front_view(facing) else ()))]
+        limbs = [self._search(q, target, steps, free_all, bounds(q), levels=2)
+                 for q in (self._limb_start(starts[0], name, target)
+                           for name in (self.limb_starts if front_view(facing) else ()))]
         if limbs and min(c[1] for c in limbs) < cost - LEG_SWAP_MARGIN:  # clearly better, as the leg swap
-            p, cost = min(limbs, key=lambda c: c[1])[:2]
-        p, cost = self._rough_after(p, cost, target, steps, free_all, bounds(p))
+            p = min(limbs, key=lambda c: c[1])[0]
         clock.stage("pose")
         trace("pose", [p])
         p = self._try_swapped_legs(p, target, steps, bounds(p))
@@ -1593,44 +1529,6 @@ def pattern_search(x: np.ndarray, cost, steps: np.ndarray, free: np.ndarray, bou
             x, best, improved = coordinate_sweep(x, best, cost, steps, free, lo, hi, PATTERN_TOLERANCE)
             improved = improved and start - best[0] >= min_gain
         steps *= 0.5
-    return x, best
-
-
-def cma_search(x: np.ndarray, cost, sigmas: np.ndarray, free: np.ndarray, bounds, budget: int, popsize: int,
-               seed: int):
-    """CMA-ES (pycma) from ``x``: every free parameter moved at once, each in units of its ``sigmas`` entry
-    (the initial spread), within ``bounds``; ``popsize`` trials a generation while ``budget`` allows, the
-    seed fixed (the same result every run) -> (the lowest point tried, or ``x``; its cost), as
-    :func:`pattern_search`."""
-    with warnings.catch_warnings():  # pycma warns that it cannot plot without matplotlib: it need not
-        warnings.simplefilter("ignore", UserWarning)
-        import cma  # lazy: only the CMA-ES rough search (ROUGH_SEARCH) imports it
-
-    lo, hi = bounds
-    x = np.clip(np.asarray(x, np.float64), lo, hi)
-    best = cost(x)
-    idx = np.flatnonzero(free & (np.asarray(sigmas) > 0) & (hi > lo))
-    if len(idx) < 2 or budget < popsize:
-        return x, best
-    s = np.asarray(sigmas, np.float64)[idx]
-    # the search runs in units of sigma about x, so one spread fits all (degrees, log scale, NDC)
-    z_lo, z_hi = (lo[idx] - x[idx]) / s, (hi[idx] - x[idx]) / s
-    opts = {"seed": int(seed), "popsize": int(popsize), "bounds": [list(z_lo), list(z_hi)],
-            "verbose": -9, "verb_log": 0, "verb_disp": 0}
-    es = cma.CMAEvolutionStrategy(np.zeros(len(idx)), 1.0, opts)
-    x0, spent = x.copy(), 0
-    while spent + popsize <= budget and not es.stop():
-        zs = es.ask()
-        values = []
-        for z in zs:
-            v = x0.copy()
-            v[idx] = np.clip(x0[idx] + np.asarray(z) * s, lo[idx], hi[idx])
-            c = cost(v)
-            values.append(c[0])
-            if c[0] < best[0] - PATTERN_TOLERANCE:
-                x, best = v, c
-        spent += len(zs)
-        es.tell(zs, values)
     return x, best
 
 

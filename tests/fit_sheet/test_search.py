@@ -65,9 +65,6 @@ def test_the_separate_search_settings_are_checked(gl_ctx, character):
     with pytest.raises(ConfigError, match=r"front views' pose candidates: choose 1, 2 or 3 \(of the coarse "
                                           r"stage's 3\), got 4"):
         SheetFitter(gl_ctx, character, 128, 64, front_pose_candidates=4)
-    with pytest.raises(ConfigError, match=r"rough search 'cmaes': choose one of pattern, cma, pattern_cma, "
-                                          r"pattern_then_cma"):
-        SheetFitter(gl_ctx, character, 128, 64, rough_search="cmaes")
 
 
 def test_a_limb_start_turns_the_rigs_legs_on_the_given_camera(gl_ctx, character):
@@ -131,40 +128,3 @@ def test_the_yaw_line_search_steps_on_and_takes_the_parabolas_vertex():
     calls.clear()
     t, _ = yaw_line_search(at(-30.0), (0.0, 900.0), 2.0, max_steps=3)  # beyond reach: the last step
     assert t == -8.0 and calls == [-2.0, 2.0, -4.0, -6.0, -8.0]
-
-
-def test_the_cma_search_is_reproducible_within_budget_and_bounds():
-    """CMA-ES (the separate fit's optional rough search): on a coupled bowl whose minimum lies outside the
-    bounds of one parameter, the same seed gives the same point, the renders stay within the budget, a held
-    parameter stays where it was, the bounds hold and the cost drops; another seed tries other points."""
-    from conrt.runtime.app.sheet_fit import cma_search
-
-    centre = np.array([3.0, -2.0, 9.0, 1.0])
-
-    def bowl(counter, tried):
-        def cost(v):
-            counter[0] += 1
-            tried.append(v.copy())
-            d = v - centre
-            return (float(d @ d + 1.5 * d[0] * d[1]), "extra")
-        return cost
-
-    x0, sigmas = np.zeros(4), np.array([1.0, 1.0, 2.0, 1.0])
-    free = np.array([True, True, True, False])  # the last held
-    bounds = (np.full(4, -5.0), np.array([5.0, 5.0, 4.0, 5.0]))  # the third's minimum (9) out of reach
-    runs = []
-    for seed in (16, 16, 17):
-        n, tried = [0], []
-        x, best = cma_search(x0, bowl(n, tried), sigmas, free, bounds, 96, 12, seed)
-        runs.append((x, best, n[0], np.array(tried)))
-    (x, best, n, tried), (x_again, best_again, _, _), (x_other, _, _, tried_other) = runs
-    np.testing.assert_array_equal(x, x_again)
-    assert best == best_again and best[1] == "extra"
-    assert n <= 96 + 1  # the start, then whole generations within the budget
-    assert (tried >= bounds[0]).all() and (tried <= bounds[1]).all() and (tried[:, 3] == 0.0).all()
-    assert best[0] < bowl([0], [])(x0)[0] / 2 and x[2] > 3.0  # downhill, pressed against the bound
-    assert not np.array_equal(tried, tried_other)
-    # no free parameter (or a budget below one generation): the start, unsearched
-    n = [0]
-    x, best = cma_search(x0, bowl(n, []), sigmas, np.zeros(4, bool), bounds, 96, 12, 16)
-    assert n[0] == 1 and (x == x0).all()
