@@ -7,8 +7,8 @@ size (256²: 1 - IoU + colour error), its UDP error and toon renders per stage; 
 turned by -/+ ``deg``, searched at ``work``², ``levels`` fine levels): per turn its yaw, its cost at the
 fine size, its renders, and its UDP error (the fit's last step from it) where its cost is below the
 fit's (only those can be taken, at any margin >= 0). ``--one-level``: the same variants also from the
-fit's ``pose_fine`` cut to one level (what a restart could save there; the first variant only). Any margin's choice is then
-worked out from the JSON (``--summary``), no fit.
+fit's ``pose_fine`` cut to one level (what a restart could save there; the first variant only). Any margin's and
+way's (``FINE_RESTART_WAYS``) choice is then worked out from the JSON (``--summary``), no fit.
 
 Usage: python benchmarks/fit_sheet_fine_restart_probe.py --views p00,p01,...|--sheets 0,1 [--mode per_view]
        [--variants turn:8:256:1,held:8:192:1] [--one-level] --json benchmarks/results/fit_sheet_s16_...json
@@ -56,6 +56,8 @@ def probe(args) -> int:
             extra = {n: SheetFitter(ctx, character, fitter.size, fine_restart="turn", fine_restart_work=n)
                      for n in works - {fitter.fine, fitter.fine_restart_work}}
         fitter.fine_restart = "off"
+        for f in (fitter, *extra.values()):  # both turns searched at the fine steps: any rule worked out after
+            f.fine_restart_way = "both"
         nb = len(fitter.bones)
         free_all = np.ones(6 + nb, bool)
         steps = rough_steps(nb)
@@ -150,43 +152,52 @@ def probe(args) -> int:
     return 0
 
 
-def _choose(base: dict, restart: dict, margin: float, one_way: bool = False) -> tuple[float, float]:
-    """(UDP error, yaw error) of the view under a margin: the lowest restart when it beats the base by > margin
-    (``one_way``: only the turn whose held-yaw search ended lower at the work size got the fine stage)."""
-    turns = [min(restart["turns"], key=lambda t: t["held_cost"])] if one_way else restart["turns"]
-    best = min(turns, key=lambda t: t["fine_cost"])
-    if best["fine_cost"] < base["fine_cost"] - margin:
-        return best["udp_error"], best["yaw_error"]
-    return base["udp_error"], base["yaw_error"]
+def _turns(r: dict, restart: dict, way: str) -> list[dict]:
+    """The turns a rule (``FINE_RESTART_WAYS``) would have searched at the fine steps."""
+    turns = restart["turns"]
+    if way == "held_lower":
+        return [min(turns, key=lambda t: t["held_cost"])]
+    if way == "label" and r["label"] is not None:  # turns[0] is the turn by -deg
+        return [turns[0] if (r["label"] - r["fit"]["yaw"] + 180) % 360 - 180 < 0 else turns[1]]
+    return turns
+
+
+def _extra_renders(r: dict, restart: dict, way: str) -> float:
+    """A rule's renders: "label" runs one held-yaw search of the two (their renders split evenly: an estimate)."""
+    turns = restart["turns"]
+    if way == "both":
+        return restart["renders"]
+    if way == "held_lower":
+        return restart["renders"] - max(turns, key=lambda t: t["held_cost"])["fine_renders"]
+    kept = _turns(r, restart, way)
+    held = (restart["renders"] - sum(t["fine_renders"] for t in turns)) / len(turns)
+    return held * len(kept) + sum(t["fine_renders"] for t in kept)
 
 
 def summary(paths: list[Path], margins: list[float]) -> dict:
     rows = [r for p in paths for r in json.loads(p.read_text())["views"]]
     out = {"views": len(rows)}
-    bases = {"fit": lambda r: {**r["fit"], "restarts": r["restarts"]}}
-    if all("one_level" in r for r in rows):
-        bases["one_level"] = lambda r: r["one_level"]
-    for bname, base in bases.items():
-        errs = [base(r)["udp_error"] for r in rows]
-        renders = sum(r["fit"]["renders"] for r in rows)
-        saved = 0 if bname == "fit" else sum(r["fit"]["stages"]["pose_fine"] - r["one_level"]["renders"] for r in rows)
-        out[bname] = {"mean": round(statistics.fmean(errs), 4), "median": round(statistics.median(errs), 4),
-                      "renders": renders - saved, "per_view": {r["view"]: base(r)["udp_error"] for r in rows}}
-        for name in [n for n in base(rows[0])["restarts"] if all(n in base(r)["restarts"] for r in rows)]:
-            ways = [False] + ([True] if all(t["held_cost"] is not None for r in rows
-                                            for t in base(r)["restarts"][name]["turns"]) else [])
-            for one_way, m in ((w, m) for w in ways for m in margins):
-                extra = sum(base(r)["restarts"][name]["renders"] for r in rows)
-                if one_way:  # the other turn's fine search not run
-                    extra -= sum(max(base(r)["restarts"][name]["turns"], key=lambda t: t["held_cost"])["fine_renders"]
-                                 for r in rows)
-                chosen = [_choose(base(r), base(r)["restarts"][name], m, one_way) for r in rows]
-                e = [c[0] for c in chosen]
-                changed = {r["view"]: [base(r)["udp_error"], c[0], base(r)["yaw_error"], c[1]]
-                           for r, c in zip(rows, chosen) if c[0] != base(r)["udp_error"]}
-                out[bname][f"{name}{' one way' if one_way else ''} margin {m}"] = {
+    errs = [r["fit"]["udp_error"] for r in rows]
+    renders = sum(r["fit"]["renders"] for r in rows)
+    out["fit"] = {"mean": round(statistics.fmean(errs), 4), "median": round(statistics.median(errs), 4),
+                  "renders": renders, "per_view": {r["view"]: r["fit"]["udp_error"] for r in rows}}
+    for name in [n for n in rows[0]["restarts"] if all(n in r["restarts"] for r in rows)]:
+        held = all(t["held_cost"] is not None for r in rows for t in r["restarts"][name]["turns"])
+        for way in ("both", "held_lower", "label") if held else ("both", "label"):
+            extra = sum(_extra_renders(r, r["restarts"][name], way) for r in rows)
+            for m in margins:
+                e, changed = [], {}
+                for r in rows:
+                    best = min(_turns(r, r["restarts"][name], way), key=lambda t: t["fine_cost"])
+                    if best["fine_cost"] < r["fit"]["fine_cost"] - m:
+                        e.append(best["udp_error"])
+                        changed[r["view"]] = [r["fit"]["udp_error"], best["udp_error"], r["fit"]["yaw_error"],
+                                              best["yaw_error"]]
+                    else:
+                        e.append(r["fit"]["udp_error"])
+                out[f"{name} {way} margin {m}"] = {
                     "mean": round(statistics.fmean(e), 4), "median": round(statistics.median(e), 4),
-                    "renders": renders - saved + extra, "renders_x": round((renders - saved + extra) / renders, 3),
+                    "renders_x": round((renders + extra) / renders, 3),
                     "changed [udp before, after, yaw err before, after]": changed}
     return out
 

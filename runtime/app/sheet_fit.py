@@ -138,13 +138,17 @@ SEPARATE_FINE_LEVELS = 2
 # cost at the fine size is lower by more than FINE_RESTART_MARGIN. "off": neither (docs/fit_sheet.md,
 # "Session 16: restarts at the fine size").
 FINE_RESTART_MODES = ("off", "turn", "held")
-FINE_RESTART = "off"
+FINE_RESTART = "held"
 FINE_RESTART_DEG = 8.0
 FINE_RESTART_LEVELS = 1
 FINE_RESTART_MARGIN = 0.0
-FINE_RESTART_WORK = 256  # side of the restarts' search (the choice is made at FINE_WORK)
-# "held": both turns get the held-yaw search at the work size, only the lower of the two the fine search
-FINE_RESTART_ONE_WAY = False
+FINE_RESTART_WORK = 192  # side of the restarts' search (the choice is made at FINE_WORK)
+# Which turns are searched: "both"; "held_lower" (held mode: both get the held-yaw search at the work size,
+# only the lower of the two the fine search); "label": only the turn towards the view's label (the artist drew
+# it off the label by a few degrees either way, so a fit off its label is more likely too far than too near;
+# an unlabelled view: both).
+FINE_RESTART_WAYS = ("both", "held_lower", "label")
+FINE_RESTART_WAY = "label"
 
 
 def rough_steps(bones: int, views: int = 1) -> np.ndarray:
@@ -712,7 +716,7 @@ class SheetFitter:
             raise ConfigError(f"fine restart {fine_restart!r}: choose one of {', '.join(FINE_RESTART_MODES)}")
         self.fine_restart = fine_restart
         self.fine_restart_deg, self.fine_restart_levels = FINE_RESTART_DEG, FINE_RESTART_LEVELS
-        self.fine_restart_margin, self.fine_restart_one_way = FINE_RESTART_MARGIN, FINE_RESTART_ONE_WAY
+        self.fine_restart_margin, self.fine_restart_way = FINE_RESTART_MARGIN, FINE_RESTART_WAY
         if palette not in PALETTE_MODES:
             raise ConfigError(f"palette {palette!r}: choose one of {', '.join(PALETTE_MODES)}")
         self.palette = palette
@@ -1081,8 +1085,8 @@ class SheetFitter:
                        free_all, mode: str | None = None) -> tuple[FitParams, float, list]:
         """``FINE_RESTART``'s restarts from the fit's end ``p`` (its cost ``cost`` at the fine size, ``fine``
         the drawing there): the yaw turned by -/+ ``fine_restart_deg`` and searched again (``mode``, default
-        ``self.fine_restart``; "held" with ``fine_restart_one_way``: only the turn whose held-yaw search ended
-        lower gets the fine search) -> (the restart whose fine cost is lower than ``cost`` by more than
+        ``self.fine_restart``; which turns: ``fine_restart_way``, ``FINE_RESTART_WAYS``) -> (the restart whose
+        fine cost is lower than ``cost`` by more than
         ``fine_restart_margin``, the lowest, else ``p``; its fine cost; per turn searched at the fine steps
         (restart, its fine cost, the cost after the held-yaw search at the work size or None, the fine
         search's renders))."""
@@ -1090,8 +1094,12 @@ class SheetFitter:
         bounds = coarse.bounds
         n = self.fine_restart_work
         search_at = fine if n == self.fine else coarse.drawn(drawing, n)
+        turns = (-self.fine_restart_deg, self.fine_restart_deg)
+        if self.fine_restart_way == "label" and coarse.label_yaw is not None:
+            towards = (coarse.label_yaw - p.yaw + 180.0) % 360.0 - 180.0
+            turns = (math.copysign(self.fine_restart_deg, towards),)
         starts = []
-        for turn in (-self.fine_restart_deg, self.fine_restart_deg):
+        for turn in turns:
             lo, hi = bounds(p)
             yaw = float(np.clip(p.yaw + turn, lo[0], hi[0]))
             q = FitParams(yaw, p.scale, p.offset, p.arms_lowered, dict(p.turns), p.pose_yaw)
@@ -1102,7 +1110,7 @@ class SheetFitter:
                 held[0] = False
                 q, held_cost = self._search(q, coarse.target, steps / 2, held, bounds(q), levels=1)[:2]
             starts.append((q, held_cost))
-        if mode == "held" and self.fine_restart_one_way:
+        if mode == "held" and self.fine_restart_way == "held_lower":
             starts = [min(starts, key=lambda s: s[1])]
         tried = []
         for q, held_cost in starts:
