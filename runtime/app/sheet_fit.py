@@ -136,7 +136,11 @@ SEPARATE_FINE_LEVELS = 2
 # searched at the work size with the rough steps' second level (8 degrees), then the fine steps with the yaw
 # free at ``fine_restart_work``. Either way FINE_RESTART_LEVELS levels, and a restart replaces the fit when its
 # cost at the fine size is lower by more than FINE_RESTART_MARGIN. "off": neither (docs/fit_sheet.md,
-# "Session 16: restarts at the fine size").
+# "Session 16: restarts at the fine size"). Measured on the per-view folders' separate fits, chosen on sheets 0-1
+# and 4-5: "held", 8 degrees, towards the label (FINE_RESTART_WAY), 192², margin 0: mean UDP error 0.0187 ->
+# 0.0172, median 0.0161 -> 0.0123 (5 views better, none worse), 1.21x the renders; the unseen 2-3, 6-7 0.0268 ->
+# 0.0241 (median 0.0189 -> 0.0160; 2 of 16 worse). "turn" walks back to the fit's yaw (its limbs suit it); both
+# turns 0.0174 (0.0123) at 1.43x, two views worse (each time the turn away from the label); 12 degrees 0.0173.
 FINE_RESTART_MODES = ("off", "turn", "held")
 FINE_RESTART = "held"
 FINE_RESTART_DEG = 8.0
