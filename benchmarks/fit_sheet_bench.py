@@ -421,7 +421,7 @@ def bench(sheets: int, seed: int, picture: Path | None, shading: bool = True, jo
           recoloured: bool = False, palette: str | None = None, joint_min_gain: float | None = None,
           first_sheet: int = 0, true_pose_yaw_offsets=(), start_at_true_yaw: bool = False,
           limb_starts=None, yaw_line: float | None = None, drawing_look: str | None = None,
-          fitter_look: str | None = None, front_pose_candidates: int | None = None,
+          fitter_look: str | None = None, front_pose_candidates: int | None = None, fine_restart: str | None = None,
           character_file: Path | None = None, shading_pictures: Path | None = None) -> dict:
     """Per mode (``per_view``: each drawing its own pose, the issue's
     benchmark; ``turnaround``: one pose per sheet, shared by its 4 views) and
@@ -442,7 +442,7 @@ def bench(sheets: int, seed: int, picture: Path | None, shading: bool = True, jo
     from conrt.characters.procedural import generate
     from conrt.runtime.app.session import fit_sheet_udps
     from conrt.runtime.app.sheet_fit import (COLOUR_WEIGHT, JOINT_FINE_LEVELS, JOINT_MIN_GAIN, JOINT_PART_WEIGHT,
-                                             MIN_IOU, ONE_POSE_MEAN_GAIN, PALETTE, PART_WEIGHT, SEPARATE_LIMB_STARTS,
+                                             FINE_RESTART, MIN_IOU, ONE_POSE_MEAN_GAIN, PALETTE, PART_WEIGHT, SEPARATE_LIMB_STARTS,
                                              FIT_LOOK, JOINT_YAW_LINE_DEG, FRONT_POSE_CANDIDATES,
                                              FitParams, SheetFitter, downsample_drawing, fit_picture,
                                              prepare_drawing)
@@ -470,11 +470,13 @@ def bench(sheets: int, seed: int, picture: Path | None, shading: bool = True, jo
     fitter_look = FIT_LOOK if fitter_look is None else fitter_look
     drawing_look = FIT_LOOK if drawing_look is None else drawing_look
     front_pose_candidates = FRONT_POSE_CANDIDATES if front_pose_candidates is None else front_pose_candidates
+    fine_restart = FINE_RESTART if fine_restart is None else fine_restart
     try:
         with SheetFitter(ctx, character, 256, part_weight=part_weight, colour_weight=colour_weight,
                          joint_part_weight=joint_part_weight, joint_fine_levels=joint_fine_levels,
                          palette=palette, joint_min_gain=joint_min_gain, limb_starts=limb_starts,
-                         joint_yaw_line=yaw_line, look=fitter_look, front_pose_candidates=front_pose_candidates) as fitter, \
+                         joint_yaw_line=yaw_line, look=fitter_look, front_pose_candidates=front_pose_candidates,
+                         fine_restart=fine_restart) as fitter, \
                 ToonPass(ctx, 256, 256) as toon, \
                 UdpPass(ctx, 256, 256) as udp_pass:
             toon.set_character(character)
@@ -640,7 +642,7 @@ def bench(sheets: int, seed: int, picture: Path | None, shading: bool = True, jo
         "recoloured": recoloured, "palette": palette,
         "joint_fine_levels": joint_fine_levels, "joint_min_gain": joint_min_gain,
         "limb_starts": list(limb_starts), "yaw_line_deg": yaw_line, "drawing_look": drawing_look,
-        "fitter_look": fitter_look, "front_pose_candidates": front_pose_candidates,
+        "fitter_look": fitter_look, "front_pose_candidates": front_pose_candidates, "fine_restart": fine_restart,
         "start_at_true_yaw": start_at_true_yaw,
         "colour_weight": colour_weight, "sheets": sheets, "views_per_sheet": len(LABELS),
         "labels": list(LABELS),
@@ -715,6 +717,8 @@ def main() -> int:
                     help="the toon look the drawings are made in (default: FIT_LOOK of sheet_fit.py)")
     ap.add_argument("--fitter-look", default=None, choices=("toon", "before_skin_rule"),
                     help="the toon look the fitter renders in (default: FIT_LOOK of sheet_fit.py)")
+    ap.add_argument("--fine-restart", default=None, choices=("off", "turn", "held"),
+                    help="the separate fit's restarts after pose_fine (default: FINE_RESTART of sheet_fit.py)")
     ap.add_argument("--front-pose-candidates", type=int, default=None, choices=(1, 2, 3),
                     help="coarse candidates the separate fit's pose search starts from on front views "
                          "(default: FRONT_POSE_CANDIDATES; other views: POSE_CANDIDATES)")
@@ -755,7 +759,7 @@ def main() -> int:
                    args.start_at_true_yaw,
                    None if args.limb_starts is None else
                    tuple(n.strip() for n in args.limb_starts.split(",") if n.strip()),
-                   args.yaw_line, args.drawing_look, args.fitter_look, args.front_pose_candidates,
+                   args.yaw_line, args.drawing_look, args.fitter_look, args.front_pose_candidates, args.fine_restart,
                    None if args.character is None else GODETTE if args.character == "godette" else Path(args.character),
                    args.shading_pictures)
     args.json.parent.mkdir(parents=True, exist_ok=True)

@@ -9,7 +9,7 @@ benchmark's per-view folder instead (each drawing its own pose,
 ``make_drawing``, seeds 1000 * sheet + k: what the default's one-pose check
 sends to separate fits). ``--character godette`` (or a file): drawings of the real character
 instead, the same deviations (``--drawing-look toon``: in ``conrt sheet``'s look).
-``--separate``: ``conrt fit-sheet --separate``. ``--baseline-pythonpath DIR``
+``--separate``: ``conrt fit-sheet --separate`` (the baseline's runs too). ``--baseline-pythonpath DIR``
 also runs another checkout's ``conrt`` (``DIR`` holding its ``conrt`` package
 tree, e.g. a ``git archive`` copy with the package folders linked under
 ``conrt/``) the same way, the two interleaved round by round, so both meet the
@@ -154,7 +154,7 @@ def main(argv=None) -> int:
         for r in range(args.rounds):
             for key in (list(ways) if r % 2 == 0 else list(ways)[::-1]):
                 runs[key].append(run_once(character, folder, args.jobs, args.joint, ways[key], extra[key],
-                                          args.separate and key == "this"))
+                                          args.separate and key in ("this", "baseline")))
                 print(key, runs[key][-1], flush=True)
     result = {"what": f"conrt fit-sheet --jobs N on the fit-sheet benchmark's {args.poses} sheet (4 views), the whole "
                       "command (benchmarks/fit_sheet_cli_wall.py)",

@@ -128,6 +128,31 @@ JOINT_MIN_GAIN = 0.003
 # view UDP error 0.0194 -> 0.0213), a minimum gain of 0.003 (0.0194 -> 0.0203), yaw restarts of 4 degrees
 # after it (15 of 16 views unchanged, a back view 0.0098 -> 0.0118).
 SEPARATE_FINE_LEVELS = 2
+# Session 16 (s16-finerestart): restarts of the separate fit after ``pose_fine``, chosen on the cost at the
+# fine size (FINE_WORK), where s15-fiterr's probe found the cost ranks a restart nearer the true yaw lower (6 of
+# 6 worst views), where the rough stage's restarts (128², s15) won at wrong yaws as often as at right ones.
+# "turn": the fit's end with the yaw turned by -/+ FINE_RESTART_DEG, moment-matched, the whole vector searched
+# again with the fine steps at ``fine_restart_work``; "held": the yaw held at each, the pose (and scale, offset)
+# searched at the work size with the rough steps' second level (8 degrees), then the fine steps with the yaw
+# free at ``fine_restart_work``. Either way FINE_RESTART_LEVELS levels, and a restart replaces the fit when its
+# cost at the fine size is lower by more than FINE_RESTART_MARGIN. "off": neither (docs/fit_sheet.md,
+# "Session 16: restarts at the fine size"). Measured on the per-view folders' separate fits, chosen on sheets 0-1
+# and 4-5: "held", 8 degrees, towards the label (FINE_RESTART_WAY), 192², margin 0: mean UDP error 0.0187 ->
+# 0.0172, median 0.0161 -> 0.0123 (5 views better, none worse), 1.21x the renders; the unseen 2-3, 6-7 0.0268 ->
+# 0.0241 (median 0.0189 -> 0.0160; 2 of 16 worse). "turn" walks back to the fit's yaw (its limbs suit it); both
+# turns 0.0174 (0.0123) at 1.43x, two views worse (each time the turn away from the label); 12 degrees 0.0173.
+FINE_RESTART_MODES = ("off", "turn", "held")
+FINE_RESTART = "held"
+FINE_RESTART_DEG = 8.0
+FINE_RESTART_LEVELS = 1
+FINE_RESTART_MARGIN = 0.0
+FINE_RESTART_WORK = 192  # side of the restarts' search (the choice is made at FINE_WORK)
+# Which turns are searched: "both"; "held_lower" (held mode: both get the held-yaw search at the work size,
+# only the lower of the two the fine search); "label": only the turn towards the view's label (the artist drew
+# it off the label by a few degrees either way, so a fit off its label is more likely too far than too near;
+# an unlabelled view: both).
+FINE_RESTART_WAYS = ("both", "held_lower", "label")
+FINE_RESTART_WAY = "label"
 
 
 def rough_steps(bones: int, views: int = 1) -> np.ndarray:
@@ -658,7 +683,8 @@ class SheetFitter:
                  joint_fine_levels: int = JOINT_FINE_LEVELS, palette: str = PALETTE,
                  joint_min_gain: float = JOINT_MIN_GAIN, limb_starts=SEPARATE_LIMB_STARTS,
                  joint_yaw_line: float = JOINT_YAW_LINE_DEG, look: str = FIT_LOOK,
-                 front_pose_candidates: int = FRONT_POSE_CANDIDATES):
+                 front_pose_candidates: int = FRONT_POSE_CANDIDATES, fine_restart: str = FINE_RESTART,
+                 fine_restart_work: int = FINE_RESTART_WORK):
         if size < MIN_DRAWING_PX:
             raise ConfigError(f"--size must be at least {MIN_DRAWING_PX}, got {size}")
         if not 32 <= work <= size:
@@ -690,6 +716,11 @@ class SheetFitter:
             raise ConfigError(f"front views' pose candidates: choose 1, 2 or 3 (of the coarse stage's 3), "
                               f"got {front_pose_candidates}")
         self.front_pose_candidates = int(front_pose_candidates)
+        if fine_restart not in FINE_RESTART_MODES:
+            raise ConfigError(f"fine restart {fine_restart!r}: choose one of {', '.join(FINE_RESTART_MODES)}")
+        self.fine_restart = fine_restart
+        self.fine_restart_deg, self.fine_restart_levels = FINE_RESTART_DEG, FINE_RESTART_LEVELS
+        self.fine_restart_margin, self.fine_restart_way = FINE_RESTART_MARGIN, FINE_RESTART_WAY
         if palette not in PALETTE_MODES:
             raise ConfigError(f"palette {palette!r}: choose one of {', '.join(PALETTE_MODES)}")
         self.palette = palette
@@ -701,13 +732,18 @@ class SheetFitter:
         self._arms = [b for b in ("leftUpperArm", "rightUpperArm") if b in character.humanoid]
         # the searches at ``work``, the last (fine-step) pose sweeps at ``fine``
         self.fine = min(self.size, FINE_WORK)
+        if fine_restart_work < 32:
+            raise ConfigError(f"the fine restarts' work resolution must be at least 32 (at most the fine size, "
+                              f"{self.fine}, is used), got {fine_restart_work}")
+        self.fine_restart_work = min(int(fine_restart_work), self.fine)
         # skin_once: a pose trial is drawn from every camera of a sweep or view of a joint fit, skinned once
         # FIT_INK: every part and crease line, as an artist inks them (the toon pass's default since
         # session 10 drops those its frame does not resolve; the fit's colour and part terms match
         # a drawing's inner lines at the small work sizes)
         self.look = look
         ink = fit_style(look)
-        self._toons = {n: ToonPass(ctx, n, n, ink, skin_once=True) for n in {self.work, self.fine, self.size}}
+        sizes = {self.work, self.fine, self.size} | ({self.fine_restart_work} if fine_restart != "off" else set())
+        self._toons = {n: ToonPass(ctx, n, n, ink, skin_once=True) for n in sizes}
         self._udp = UdpPass(ctx, self.size, self.size)
         for toon in self._toons.values():
             toon.set_character(character)
@@ -726,7 +762,8 @@ class SheetFitter:
     def cost_settings(self) -> dict:
         """The cost's settings (constructor arguments), for a worker's fitter to score alike."""
         return {"colour_weight": self.colour_weight, "part_weight": self.part_weight,
-                "joint_part_weight": self.joint_part_weight, "palette": self.palette, "look": self.look}
+                "joint_part_weight": self.joint_part_weight, "palette": self.palette, "look": self.look,
+                "fine_restart": self.fine_restart, "fine_restart_work": self.fine_restart_work}
 
     def close(self) -> None:
         for toon in self._toons.values():
@@ -1042,7 +1079,54 @@ class SheetFitter:
         p, cost = self._search(p, fine, steps / 4, free_all, bounds(p), levels=SEPARATE_FINE_LEVELS)[:2]
         clock.stage("pose_fine")
         trace("pose_fine", [p])
+        if self.fine_restart != "off":
+            p = self._fine_restarts(p, cost, coarse, drawing, fine, steps, free_all)[0]
+            clock.stage("fine_restart")
+            trace("fine_restart", [p])
         return self._finish(p, drawing, name, label_yaw, coarse, clock)
+
+    def _fine_restarts(self, p: FitParams, cost: float, coarse: "_Coarse", drawing: np.ndarray, fine, steps,
+                       free_all, mode: str | None = None) -> tuple[FitParams, float, list]:
+        """``FINE_RESTART``'s restarts from the fit's end ``p`` (its cost ``cost`` at the fine size, ``fine``
+        the drawing there): the yaw turned by -/+ ``fine_restart_deg`` and searched again (``mode``, default
+        ``self.fine_restart``; which turns: ``fine_restart_way``, ``FINE_RESTART_WAYS``) -> (the restart whose
+        fine cost is lower than ``cost`` by more than
+        ``fine_restart_margin``, the lowest, else ``p``; its fine cost; per turn searched at the fine steps
+        (restart, its fine cost, the cost after the held-yaw search at the work size or None, the fine
+        search's renders))."""
+        mode = mode or self.fine_restart
+        bounds = coarse.bounds
+        n = self.fine_restart_work
+        search_at = fine if n == self.fine else coarse.drawn(drawing, n)
+        turns = (-self.fine_restart_deg, self.fine_restart_deg)
+        if self.fine_restart_way == "label" and coarse.label_yaw is not None:
+            towards = (coarse.label_yaw - p.yaw + 180.0) % 360.0 - 180.0
+            turns = (math.copysign(self.fine_restart_deg, towards),)
+        starts = []
+        for turn in turns:
+            lo, hi = bounds(p)
+            yaw = float(np.clip(p.yaw + turn, lo[0], hi[0]))
+            q = FitParams(yaw, p.scale, p.offset, p.arms_lowered, dict(p.turns), p.pose_yaw)
+            q = self.moment_match(q, coarse.target[0])
+            held_cost = None
+            if mode == "held":  # the limbs settled for this yaw first, as the rough stage's second level
+                held = free_all.copy()
+                held[0] = False
+                q, held_cost = self._search(q, coarse.target, steps / 2, held, bounds(q), levels=1)[:2]
+            starts.append((q, held_cost))
+        if mode == "held" and self.fine_restart_way == "held_lower":
+            starts = [min(starts, key=lambda s: s[1])]
+        tried = []
+        for q, held_cost in starts:
+            before = self.evaluations
+            q, q_cost = self._search(q, search_at, steps / 4, free_all, bounds(q), levels=self.fine_restart_levels)[:2]
+            if n != self.fine:  # the choice at the fine size
+                q_cost = self._cost(q, *fine)[0]
+            tried.append((q, float(q_cost), held_cost, self.evaluations - before))
+        best, best_cost = min(tried, key=lambda t: t[1])[:2]
+        if best_cost < cost - self.fine_restart_margin:
+            return best, best_cost, tried
+        return p, cost, tried
 
     def fit_joint(self, drawings, names, labels, progress=None, trace=None, jobs: int = 1,
                   context: str = "auto", one_pose: str = "off", min_iou: float | None = None) -> list[ViewFit] | None:
