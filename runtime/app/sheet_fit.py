@@ -250,14 +250,15 @@ WARP_OUTLINE_ITERATIONS = 10
 # the full-size one: the outline's pull reaches 40 px at 256²) a limb a few to ~20 px off is carried
 # before the finer levels refine it; session 16 (docs/fit_sheet.md, benchmarks/fit_sheet_warp_probe.py)
 # on main's fits of sheets 0-3 (32 views): mean UDP error after the warp 0.0182 -> 0.0180, median
-# 0.0131 -> 0.0128 (before: half then full size, None). Sigma 2 at the coarse levels, a larger clip at
+# 0.0131 -> 0.0127 (before: half then full size, None); with WARP_UDP_BLEND 0.0177 (0.0125). Sigma 2 at the coarse levels, a larger clip at
 # 1/4, a pyramid from 1/4 only measured no better. The fits' limbs are mostly 2-7 px off, inside flat
 # colour regions that give the warp no cue: a small gain (docs: "Session 16: the residual warp").
 WARP_LEVELS = ((8, 80, 1.0, 2.0), (4, 80, 1.0, 1.0), (2, 80, 1.0, 1.0), (1, 40, 2.0, 1.0))
 # warp_udp's blend (surface coordinates, per axis): where the four pixels around a warped sample show
 # one smooth piece of surface (a step under 0.02 between them: the rig's UDP changes ~0.005 a pixel
 # at 256²), the bilinear sample rather than the nearest: nearest sampling alone leaves up to half a
-# pixel's step of error everywhere. Session 16: mean UDP error -1.4 %, median -1.5 % on the same warps.
+# pixel's step of error everywhere. Session 16, with main's warp on sheets 0-3: per-view folders' mean
+# UDP error -1.0 % (median -2.0 %), turnarounds' -2.0 % (-2.8 %).
 WARP_UDP_BLEND = 0.02
 # Part term: which colour region (hair, face, shirt, skirt, stockings, ...) lies
 # where. The rig's own toon colours are clustered once per fitter
