@@ -10,12 +10,21 @@ the true UDP, the rig's UDP, toon colours and part labels (``PartLabels``), the 
 the row's UDP error. ``--check`` (with the build) warps each view with main's warp and compares the
 UDP error with the stored row's: the cache is the bench's fits.
 
-Then (no GL) each warp variant (``VARIANTS``) runs on every cached view: mean and median UDP error
-(as the bench: ``udp_error`` after ``warp_udp``'s nearest fill), silhouette IoU after the warp, process
-CPU seconds a view; main's warp and the rig without a warp beside them on the same views.
+Then (no GL) each warp variant runs on every cached view: mean and median UDP error (as the bench:
+``udp_error`` after ``warp_udp``'s nearest fill), silhouette IoU after the warp, process CPU seconds a
+view (the warp and ``warp_udp``). Variants: ``none`` (the rig alone), ``main`` (the warp before session
+16: half then full size, nearest samples), ``fitter`` (``WARP_LEVELS``), or a spec
+(:func:`parse_variant`: pyramid levels, steps, sigmas, clips, part-label channels, per-part
+pre-alignment); ``/b0.02`` at the end: ``warp_udp``'s blend (``WARP_UDP_BLEND``).
+``--oracle``: what any 2D warp of the fitted rig could reach (the ideal field from the true UDP).
+``--fitter-check 0,1,4,5``: ``SheetFitter._finish`` itself (GL) from the stored fits.
+``--picture KEY``: the docs' picture (``docs/fit_sheet_warp.png``).
 
 Usage: python benchmarks/fit_sheet_warp_probe.py --build [--cache out/warp_probe]
-       python benchmarks/fit_sheet_warp_probe.py [--variants main,...] [--sheets 0-3] [--json ...]
+       python benchmarks/fit_sheet_warp_probe.py [--variants main,fitter/b0.02,...] [--sheets 0-3] [--json ...]
+       python benchmarks/fit_sheet_warp_probe.py --oracle [--sheets 0-7] [--json ...]
+       python benchmarks/fit_sheet_warp_probe.py --fitter-check 0,1,4,5 [--json ...]
+       python benchmarks/fit_sheet_warp_probe.py --picture per_view_s0v1
 """
 from __future__ import annotations
 
@@ -202,8 +211,7 @@ def warp_levels(d: dict, parts, factors=(2, 1), iterations=(80, 40), sigmas=(1.0
     return u
 
 
-VARIANTS = {"none": warp_none, "main": warp_main, "fitter": warp_fitter,
-            "levels_main": lambda d, p: warp_levels(d, p)}
+VARIANTS = {"none": warp_none, "main": warp_main, "fitter": warp_fitter}
 
 
 # the rig's limbs and body, each moved on its own before the demons (``warp_parts``): bone -> group
