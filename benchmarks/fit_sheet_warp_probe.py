@@ -429,8 +429,12 @@ def part_prealign_sym(groups: np.ndarray, rig_parts: np.ndarray, drawn_parts: np
 
 
 def parse_variant(name: str):
-    """``f8.4.2.1/i80.80.80.40/s1.1.1.2/c20.10.10.20/p40/pl8.4/cl2.1/o10/g40``: factors, iterations,
-    sigmas, clips (level px), part gain, part levels, colour levels, outline steps, colour gain."""
+    """A variant's name -> its warp. ``none``, ``main``, ``fitter`` (``VARIANTS``), or a spec for
+    :func:`warp_levels` such as ``f8.4.2.1/i80.80.80.40/s1.1.1.2/c5.5.10.20``: ``f`` factors, ``i``
+    steps, ``s`` sigmas, ``c`` clips (level px), ``p`` part-label gain, ``pl`` / ``cl`` the levels with
+    part / colour channels, ``o`` outline steps, ``g`` colour gain, ``pa``/``pt`` N a per-part rigid /
+    shift pre-alignment (N ICP steps, one-sided pairs), ``ps``/``pst`` N the same with symmetric pairs,
+    ``tr`` its trim (px). A trailing ``/bX``: ``warp_udp``'s blend X (applied in :func:`evaluate`)."""
     if name.split("/b")[0] in VARIANTS:
         return VARIANTS[name.split("/b")[0]]
     kw: dict = {}
