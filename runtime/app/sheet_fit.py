@@ -270,6 +270,21 @@ LEG_SWAP_MARGIN = 0.01
 # (0.970) and keep most of the gain (0.0209).
 WARP_COLOUR_GAIN = 40.0
 WARP_OUTLINE_ITERATIONS = 10
+# The warp's pyramid (residual_warp's ``levels``): (size divisor, demons steps, Gaussian sigma in that
+# level's pixels, SDF clip x the full-size clip), coarsest first. From 1/8 of the size (its clip twice
+# the full-size one: the outline's pull reaches 40 px at 256²) a limb a few to ~20 px off is carried
+# before the finer levels refine it; session 16 (docs/fit_sheet.md, benchmarks/fit_sheet_warp_probe.py)
+# on main's fits of sheets 0-3 (32 views): mean UDP error after the warp 0.0182 -> 0.0180, median
+# 0.0131 -> 0.0127 (before: half then full size, None); with WARP_UDP_BLEND 0.0177 (0.0125). Sigma 2 at the coarse levels, a larger clip at
+# 1/4, a pyramid from 1/4 only measured no better. The fits' limbs are mostly 2-7 px off, inside flat
+# colour regions that give the warp no cue: a small gain (docs: "Session 16: the residual warp").
+WARP_LEVELS = ((8, 80, 1.0, 2.0), (4, 80, 1.0, 1.0), (2, 80, 1.0, 1.0), (1, 40, 2.0, 1.0))
+# warp_udp's blend (surface coordinates, per axis): where the four pixels around a warped sample show
+# one smooth piece of surface (a step under 0.02 between them: the rig's UDP changes ~0.005 a pixel
+# at 256²), the bilinear sample rather than the nearest: nearest sampling alone leaves up to half a
+# pixel's step of error everywhere. Session 16, with main's warp on sheets 0-3: per-view folders' mean
+# UDP error -1.0 % (median -2.0 %), turnarounds' -2.0 % (-2.8 %).
+WARP_UDP_BLEND = 0.02
 # Part term: which colour region (hair, face, shirt, skirt, stockings, ...) lies
 # where. The rig's own toon colours are clustered once per fitter
 # (:class:`PartLabels`: k-means over rest-pose renders from PART_YAWS, a colour
@@ -563,12 +578,16 @@ def _signed_distance(mask: np.ndarray, clip: float) -> np.ndarray:
 def residual_warp(moving: np.ndarray, fixed: np.ndarray, iterations: int = 80, sigma: float = 2.0,
                   clip: float | None = None, moving_rgb: np.ndarray | None = None,
                   fixed_rgb: np.ndarray | None = None, colour_gain: float = 0.0,
-                  outline_iterations: int = 0) -> np.ndarray:
+                  outline_iterations: int = 0, levels=None) -> np.ndarray:
     """Dense displacement ``u`` [2, H, W] (dy, dx in pixels) such that the
     ``moving`` silhouette sampled at ``x + u(x)`` covers the ``fixed`` one:
     demons registration of the two clipped signed distance fields, the field
-    smoothed with a Gaussian (``sigma`` px) after every step so it stays a
-    smooth, non-folding stretch. Coarse to fine (half, then full size).
+    smoothed with a Gaussian after every step so it stays a smooth,
+    non-folding stretch. Coarse to fine: ``levels`` ((size divisor, steps,
+    Gaussian sigma in that level's pixels, SDF clip as a multiple of the
+    full-size clip scaled to the level), coarsest first; levels under 32 px
+    are skipped); None: half size (``iterations`` steps, ``sigma``/2), then
+    full size (``iterations``/2 steps, ``sigma``), as before session 16.
 
     With ``moving_rgb``/``fixed_rgb`` ([H, W, 3] 0..1, blurred here) and
     ``colour_gain`` > 0 the colours join the SDF as more channels (scaled by
@@ -581,27 +600,33 @@ def residual_warp(moving: np.ndarray, fixed: np.ndarray, iterations: int = 80, s
     h, w = fixed.shape
     clip = clip or max(8.0, 0.08 * h)
     use_colour = colour_gain > 0 and moving_rgb is not None and fixed_rgb is not None
+    if levels is None:
+        levels = ((2, iterations, sigma / 2, 1.0), (1, iterations // 2, sigma, 1.0))
+    levels = [lv for lv in levels if lv[0] == 1 or min(h // lv[0], w // lv[0]) >= 32]
 
-    def channels(mask, rgb, scale, clp, colour):
+    def channels(mask, rgb, f, clp, colour):
+        if f != 1:
+            mask = zoom(mask.astype(np.float32), ((h // f) / h, (w // f) / w), order=1) >= 0.5
         out = [_signed_distance(mask, clp)]
         if colour:
-            rgb = zoom(rgb, (scale, scale, 1), order=1) if scale != 1 else rgb
+            scale = 1.0 / f
+            rgb = zoom(rgb, (scale, scale, 1), order=1) if f != 1 else rgb
             rgb = rgb[:mask.shape[0], :mask.shape[1]] * mask[..., None]
             out += [gaussian_filter(rgb[..., c], 1.5 * scale) * colour_gain * scale for c in range(3)]
         return np.stack(out).astype(np.float32)
 
-    def run(mov, fix, scale, u, iters, sig, clp, colour=use_colour):
-        m = channels(mov, moving_rgb, scale, clp, colour)
-        f = channels(fix, fixed_rgb, scale, clp, colour)
+    def run(f, u, iters, sig, clp, colour=use_colour):
+        m = channels(moving, moving_rgb, f, clp, colour)
+        fx = channels(fixed, fixed_rgb, f, clp, colour)
         # Thirion's demons: the force follows the *fixed* image's gradient, computed
         # once; only the moving channels are resampled per step (the moving
         # gradients cost 2 resamplings per channel and step and fit no better)
-        g = np.stack([np.stack(np.gradient(c)) for c in f])  # [C, 2, H, W]
+        g = np.stack([np.stack(np.gradient(c)) for c in fx])  # [C, 2, H, W]
         gg = (g * g).sum((0, 1))
-        grid = np.mgrid[0:fix.shape[0], 0:fix.shape[1]].astype(np.float32)
+        grid = np.mgrid[0:fx.shape[1], 0:fx.shape[2]].astype(np.float32)
         for _ in range(iters):
             mw = _bilinear(m, grid + u)
-            diff = mw - f  # [C, H, W]
+            diff = mw - fx  # [C, H, W]
             num = (diff[:, None] * g).sum(0)  # [2, H, W]
             denom = gg + (diff * diff).sum(0)
             denom[denom < 1e-6] = np.inf
@@ -609,17 +634,18 @@ def residual_warp(moving: np.ndarray, fixed: np.ndarray, iterations: int = 80, s
             u[0], u[1] = gaussian_filter(u[0], sig), gaussian_filter(u[1], sig)
         return u
 
-    half = (h // 2, w // 2)
-    if min(half) >= 32:
-        small = lambda m: zoom(m.astype(np.float32), (half[0] / h, half[1] / w), order=1) >= 0.5  # noqa: E731
-        u = run(small(moving), small(fixed), 0.5, np.zeros((2, *half), np.float32), iterations, sigma / 2, clip / 2)
-        u = np.stack([zoom(c, (h / half[0], w / half[1]), order=1) for c in u]) * 2.0
-        u = u[:, :h, :w]
-    else:
-        u = np.zeros((2, h, w), np.float32)
-    u = run(moving, fixed, 1.0, u.astype(np.float32), iterations // 2, sigma, clip)
+    u, prev = None, None
+    for f, iters, sig, clip_mult in levels:
+        n = (h // f, w // f)
+        if u is None:
+            u = np.zeros((2, *n), np.float32)
+        else:  # the coarser level's field, resized, in this level's pixels
+            u = np.stack([zoom(c, (n[0] / c.shape[0], n[1] / c.shape[1]), order=1) for c in u]) * (prev / f)
+            u = u[:, :n[0], :n[1]].astype(np.float32)
+        u = run(f, u, iters, sig, clip * clip_mult / f)
+        prev = f
     if use_colour and outline_iterations > 0:
-        u = run(moving, fixed, 1.0, u, outline_iterations, sigma, clip, colour=False)
+        u = run(1, u, outline_iterations, levels[-1][2], clip, colour=False)
     return u
 
 
@@ -644,11 +670,15 @@ def _bilinear(channels: np.ndarray, coords: np.ndarray) -> np.ndarray:
     return (top + (bottom - top) * fy).T.reshape(c, h, w)
 
 
-def warp_udp(udp: np.ndarray, u: np.ndarray, drawn: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Sample the rig's UDP at ``x + u(x)`` (nearest: surface coordinates are
-    never blended) -> (UDP covering exactly ``drawn`` [H, W] bool, the rig's
-    silhouette after the warp). Drawn pixels the warped silhouette misses take
-    the UDP of the nearest covered drawn pixel."""
+def warp_udp(udp: np.ndarray, u: np.ndarray, drawn: np.ndarray, blend: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
+    """Sample the rig's UDP at ``x + u(x)`` -> (UDP covering exactly ``drawn``
+    [H, W] bool, the rig's silhouette after the warp). Nearest, except with
+    ``blend`` > 0 where the four pixels around ``x + u(x)`` are all covered and
+    their surface coordinates lie within ``blend`` of each other (per axis):
+    there one smooth piece of surface is seen, and the bilinear sample is the
+    point between them; across a part's edge (an arm over the body) surface
+    coordinates are never blended. Drawn pixels the warped silhouette misses
+    take the UDP of the nearest covered drawn pixel."""
     from scipy.ndimage import distance_transform_edt  # lazy: scipy only on this path
 
     h, w = drawn.shape
@@ -657,6 +687,19 @@ def warp_udp(udp: np.ndarray, u: np.ndarray, drawn: np.ndarray) -> tuple[np.ndar
     ix = np.clip(np.rint(xx + u[1]).astype(np.int64), 0, w - 1)
     warped = udp[iy, ix]
     hit = (warped[..., 3] > 0) & drawn
+    if blend > 0 and hit.any():
+        y = np.clip(yy + u[0], 0, h - 1)
+        x = np.clip(xx + u[1], 0, w - 1)
+        y0 = np.minimum(y.astype(np.int64), h - 2)  # as _bilinear: y >= 0, truncation is floor
+        x0 = np.minimum(x.astype(np.int64), w - 2)
+        corners = np.stack([udp[y0, x0], udp[y0, x0 + 1], udp[y0 + 1, x0], udp[y0 + 1, x0 + 1]])  # [4, H, W, 4]
+        smooth = (corners[..., 3] > 0).all(0)
+        smooth &= (corners[..., :3].max(0) - corners[..., :3].min(0)).max(-1) <= blend
+        smooth &= hit
+        if smooth.any():
+            coords = np.stack([y, x]).astype(np.float32)
+            sampled = _bilinear(np.ascontiguousarray(np.moveaxis(udp[..., :3], -1, 0)), coords)
+            warped[smooth, :3] = np.moveaxis(sampled, 0, -1)[smooth]
     out = np.zeros_like(udp)
     if not hit.any():
         return out, warped[..., 3] > 0
@@ -757,6 +800,8 @@ class SheetFitter:
         self.one_pose_at = ONE_POSE_AT
         self.one_pose_bar = ONE_POSE_MEAN_GAIN
         self.one_pose_sweeps = ONE_POSE_SWEEPS
+        self.warp_levels = WARP_LEVELS  # the residual warp's pyramid (None: before session 16's, half then full)
+        self.warp_udp_blend = WARP_UDP_BLEND  # 0: nearest only (before session 16)
         self.evaluations = 0
 
     def cost_settings(self) -> dict:
@@ -1580,9 +1625,9 @@ class SheetFitter:
         drawn_rgb = drawing[..., :3].astype(np.float32) / 255.0
         if coarse.palette is not None:
             drawn_rgb = coarse.palette(drawn_rgb)
-        u = residual_warp(rig_mask, drawn, moving_rgb=toon_rgb, fixed_rgb=drawn_rgb,
-                          colour_gain=WARP_COLOUR_GAIN, outline_iterations=WARP_OUTLINE_ITERATIONS)
-        udp, warped_mask = warp_udp(rig, u, drawing[..., 3] > 0)
+        u = residual_warp(rig_mask, drawn, moving_rgb=toon_rgb, fixed_rgb=drawn_rgb, colour_gain=WARP_COLOUR_GAIN,
+                          outline_iterations=WARP_OUTLINE_ITERATIONS, levels=self.warp_levels)
+        udp, warped_mask = warp_udp(rig, u, drawing[..., 3] > 0, blend=self.warp_udp_blend)
         iou_warped = iou(warped_mask, drawn)
         disp = np.hypot(u[0], u[1])[drawn]
         clock.stage("warp")

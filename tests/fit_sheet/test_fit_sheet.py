@@ -247,6 +247,71 @@ def test_outline_steps_after_the_colours_keep_the_inner_pull():
     assert pulled[1, 64, 50] < -5.0 and both[1, 64, 50] < -5.0
 
 
+
+def _arm_scene(n: int, arm_deg: float):
+    """A body (blue box) and an arm (orange bar, 44 x 6 px at 128², from the shoulder ``arm_deg`` below
+    the horizontal) at ``n``² -> (silhouette, arm, rgb)."""
+    yy, xx = np.mgrid[0:n, 0:n].astype(np.float32)
+    s = n / 128
+    body = (abs(yy - 70 * s) < 34 * s) & (abs(xx - 64 * s) < 14 * s)
+    a = math.radians(arm_deg)
+    ry, rx = yy - 40 * s, xx - 78 * s  # from the shoulder
+    along, across = ry * math.sin(a) + rx * math.cos(a), -ry * math.cos(a) + rx * math.sin(a)
+    arm = (along > 0) & (along < 44 * s) & (abs(across) < 3 * s)
+    rgb = np.zeros((n, n, 3), np.float32)
+    rgb[body], rgb[arm] = (0.2, 0.3, 0.9), (0.9, 0.6, 0.3)
+    return body | arm, arm, rgb
+
+
+def test_the_warps_pyramid_moves_a_limb_turned_22_degrees():
+    """An arm drawn 22° lower than the rig holds it (its hand ~17 px off at 256², the arm 6 px wide
+    there, the two arms' IoU 0.1): the pyramid from 1/8 of the size (WARP_LEVELS) carries the rig's arm
+    onto the drawn one; the half-then-full warp before session 16 left most of it (arm IoU 0.37
+    measured, the whole silhouette 0.89)."""
+    from conrt.runtime.app.sheet_fit import (WARP_COLOUR_GAIN, WARP_LEVELS, WARP_OUTLINE_ITERATIONS, iou,
+                                             residual_warp)
+
+    n = 256
+    moving, moving_arm, moving_rgb = _arm_scene(n, 30.0)
+    fixed, fixed_arm, fixed_rgb = _arm_scene(n, 52.0)
+    assert iou(moving_arm, fixed_arm) < 0.15
+    yy, xx = np.mgrid[0:n, 0:n]
+    arm_iou = {}
+    for name, levels in (("two_levels", None), ("pyramid", WARP_LEVELS)):
+        u = residual_warp(moving, fixed, moving_rgb=moving_rgb, fixed_rgb=fixed_rgb, colour_gain=WARP_COLOUR_GAIN,
+                          outline_iterations=WARP_OUTLINE_ITERATIONS, levels=levels)
+        iy = np.clip(np.rint(yy + u[0]).astype(int), 0, n - 1)
+        ix = np.clip(np.rint(xx + u[1]).astype(int), 0, n - 1)
+        arm_iou[name] = iou(moving_arm[iy, ix], fixed_arm)
+        if name == "pyramid":
+            assert iou(moving[iy, ix], fixed) > 0.97
+    assert arm_iou["pyramid"] > 0.85 and arm_iou["two_levels"] < 0.6, arm_iou
+
+
+def test_warp_udp_blends_within_a_surface_never_across_an_edge():
+    """A half-pixel shift: within one smooth piece of surface (a ramp) the blended sample is the point
+    between the two pixels (nearest sampling is half a pixel off); across a part's edge (UDPs farther
+    apart than the blend tolerance) the sample stays one of the two sides' values."""
+    from conrt.runtime.app.sheet_fit import WARP_UDP_BLEND, warp_udp
+
+    n = 32
+    yy, xx = np.mgrid[0:n, 0:n]
+    udp = np.zeros((n, n, 4), np.float32)
+    udp[..., 0] = 0.3 + xx * 0.002  # a ramp along x, 0.002 a pixel (under the tolerance)
+    udp[..., 1] = np.where(xx < 16, 0.2, 0.8)  # two parts, an edge between columns 15 and 16
+    udp[..., 2], udp[..., 3] = 0.5, 1.0
+    drawn = np.ones((n, n), bool)
+    u = np.zeros((2, n, n), np.float32)
+    u[1] = 0.5
+    nearest, _ = warp_udp(udp, u, drawn)
+    blended, _ = warp_udp(udp, u, drawn, blend=WARP_UDP_BLEND)
+    inside = (xx < 15) | ((xx > 15) & (xx < n - 1))
+    np.testing.assert_allclose(blended[inside, 0], 0.3 + (xx[inside] + 0.5) * 0.002, atol=1e-6)
+    assert np.abs(nearest[inside, 0] - (0.3 + (xx[inside] + 0.5) * 0.002)).max() > 0.0009
+    v = blended[..., 1]
+    assert (np.isclose(v, 0.2) | np.isclose(v, 0.8)).all()  # never between the two parts
+    np.testing.assert_array_equal(blended[xx == 15], nearest[xx == 15])  # the edge's pixel: nearest
+
 # ---------------------------------------------------------------------------
 # bad input: named errors, nothing written, the input folder untouched
 
