@@ -199,13 +199,20 @@ JOINT_YAW_LINE_DEG = 2.0
 # turnaround 7 0.071 and per-view folder 7 0.083: 0.002 and 0.010 from it.
 ONE_POSE_MEAN_GAIN = 0.09
 # the check's search per freed view: at most this many of pattern_search's sweeps (None: until they fade, 3-7;
-# the last of them moves little: ONE_POSE_MEAN_GAIN's note)
+# the last of them moves little: ONE_POSE_MEAN_GAIN's note). Auto stops after the first where the views' mean
+# gain is already above the bar (a gain only grows sweep by sweep: the same mode): session 16, 7 of the 8
+# per-view benchmark folders, the check's renders ~490 -> ~260 a folder (docs/fit_sheet.md)
 ONE_POSE_SWEEPS = 2
 # Where auto falls back (the drawings not one pose), each view's separate fit starts its pose stage from (the
 # fitter's ``handover``): "coarse", the coarse stage's candidates as ``--separate`` does (session 15); "check",
 # the one-pose check's freed camera and pose (the view's own search from the joint fit's, already paid for),
 # turned into the separate fit's viewing-axis turns (SheetFitter.view_turns), the only start; "check_pose": the
 # coarse stage's starts (as "coarse"), each posed as the check's freed view (its limbs seen from the start's yaw).
+# Session 16 (docs/fit_sheet.md), per-view folders 0-1, 4-5: "check" took auto's renders from ~1.5x to 1.05x
+# --separate's, but the UDP error 0.0177 -> 0.0287, 0.0197 -> 0.0231 (the freed views' yaws are the joint fit's,
+# 20-50 degrees off on 4 of 16 views; the coarse candidates find them): not kept. "check_pose": renders -4 %
+# against "coarse" (1.33-1.56x --separate's), UDP error 0.0177 -> 0.0204 (sheets 0-1), 0.0197 -> 0.0127 (4-5):
+# an accuracy change more than a time change, not the default until measured on the other sheets.
 HANDOVERS = ("coarse", "check", "check_pose")
 HANDOVER = "coarse"
 # fit_joint(one_pose=...): no check, check and go on, check and stop when not one pose (return None), or then
