@@ -212,7 +212,8 @@ ONE_POSE_SWEEPS = 2
 # --separate's, but the UDP error 0.0177 -> 0.0287, 0.0197 -> 0.0231 (the freed views' yaws are the joint fit's,
 # 20-50 degrees off on 4 of 16 views; the coarse candidates find them): not kept. "check_pose": renders -4 %
 # against "coarse" (1.33-1.56x --separate's), UDP error 0.0177 -> 0.0204 (sheets 0-1), 0.0197 -> 0.0127 (4-5):
-# an accuracy change more than a time change, not the default until measured on the other sheets.
+# then sheets 2-3 0.0294 -> 0.0262 (median 0.0157 -> 0.0233), 6-7 0.0242 -> 0.0220; 32 views 0.0227 -> 0.0203,
+# single views moving by 0.02-0.05 both ways: an accuracy change more than a time change, not the default.
 HANDOVERS = ("coarse", "check", "check_pose")
 HANDOVER = "coarse"
 # fit_joint(one_pose=...): no check, check and go on, check and stop when not one pose (return None), or then
