@@ -133,7 +133,8 @@ def fit_views(character_path: Path, character, drawings, names, labels, args) ->
     gains = ", ".join(f"{n} {g:.3f}" for n, g in check["gains"].items())
     if check["fallback"] == "check":
         return fits, "separate", (f"auto: not one pose (freed from the shared pose the views' costs drop by "
-                                  f"{check['mean_gain']:.3f} on average > {check['bar']}: {gains})")
+                                  f"{check['mean_gain']:.3f} on average"
+                                  f"{' after one sweep' if check.get('early') else ''} > {check['bar']}: {gains})")
     if check["fallback"] == "iou":
         return fits, "separate", (f"auto: not one pose (the joint fit leaves {check['iou_view']} at silhouette IoU "
                                   f"{check['iou_pose']:.3f} < {min_iou}; freed from the shared pose the views' costs "

@@ -76,6 +76,7 @@ def test_auto_takes_a_turnaround_as_one_pose(both_fits):
     assert 0.0 <= check["mean_gain"] <= ONE_POSE_MEAN_GAIN, check
     assert check["mean_gain"] == pytest.approx(np.mean(list(check["gains"].values())), abs=1e-4)
     assert check["max_gain"] == max(check["gains"].values()) and check["fallback"] is None
+    assert not check["early"]  # one_pose="record": every sweep, whatever the first says
     # the freed search, cut to ONE_POSE_SWEEPS sweeps: its gain after each (what a shorter check sees) never
     # drops (a sweep keeps only lower costs), ends at the view's gain, and the renders grow sweep by sweep
     from conrt.runtime.app.sheet_fit import ONE_POSE_SWEEPS
@@ -102,6 +103,72 @@ def test_body_axis_turns_and_the_mirrored_leg_swap(gl_ctx, character):
             assert kicked[2] - rest[2] > 0.1 * character.height * 0.5, (kicked, rest)
         swapped = fitter._swap_legs({"leftUpperLeg:x": -30.0, "leftUpperLeg:z": 10.0, "spine:z": 5.0})
     assert swapped == {"rightUpperLeg:x": -30.0, "rightUpperLeg:z": -10.0, "spine:z": 5.0}
+
+
+def test_view_turns_turns_a_joint_pose_into_the_separate_fits(gl_ctx, character):
+    """Auto's hand-over (``HANDOVERS`` "check") starts a separate fit from the one-pose check's
+    freed view: its body-axis pose turned into viewing-axis turns (``view_turns``, no render).
+    A pose the separate fit can express comes back to the same joints: a viewing-axis pose, and a
+    front view's body-axis turns (about z: in the picture; the arms about y and the legs about x:
+    out of it); a side view's body-axis pose it cannot express (the spine leaning to the side is
+    out of the picture there) comes out nearer in the picture than the rest pose. Tolerance: 0.2 %
+    of the height, under half a pixel at 256² (the character spans ~225 px)."""
+    from conrt.runtime.app.sheet_fit import FitParams, SheetFitter
+    from conrt.shaders.camera import orbit_direction
+
+    joints = sorted(character.humanoid.values())
+    tol = 0.002 * character.height
+    rng = np.random.default_rng(5)
+    with SheetFitter(gl_ctx, character, 128, 64) as fitter:
+        def at(p):
+            return fitter.pose(p).joint_world[joints, :3, 3].astype(np.float64)
+
+        for yaw in (20.0, 135.0):
+            own = FitParams(yaw, 1.1, (0.1, 0.0), (30.0, 50.0), {b: float(rng.uniform(-25, 25)) for b in fitter.bones})
+            back = fitter.view_turns(own)
+            assert (back.yaw, back.scale, back.offset, back.arms_lowered, back.pose_yaw) == (yaw, 1.1, (0.1, 0.0),
+                                                                                              (30.0, 50.0), None)
+            assert list(back.turns) == fitter.bones
+            assert np.abs(at(back) - at(own)).max() < tol, (own.turns, back.turns)
+        turns = {"leftUpperLeg:x": -20.0, "rightUpperArm:y": 15.0, "spine:z": 10.0, "neck:z": -8.0,
+                 "leftLowerArm:z": 12.0}
+        front = FitParams(0.0, arms_lowered=(30.0, 50.0), turns=turns, pose_yaw=0.0)
+        assert np.abs(at(fitter.view_turns(front)) - at(front)).max() < tol
+        side = FitParams(90.0, arms_lowered=(30.0, 50.0), turns=turns, pose_yaw=0.0)
+        axis = np.asarray(orbit_direction(90.0, 0.0), np.float64)
+
+        def in_picture(x):
+            return x - np.outer(x @ axis, axis)
+
+        rest = FitParams(90.0, arms_lowered=(30.0, 50.0))
+        off = [np.linalg.norm(in_picture(at(p) - at(side)), axis=1).mean() for p in (fitter.view_turns(side), rest)]
+        assert off[0] < 0.5 * off[1], off
+
+
+def test_a_freed_view_goes_on_where_it_stopped(gl_ctx, character, turnaround):
+    """Auto's check runs every view's first sweep, then the rest only where the bar is not passed
+    yet: ``view_alone(..., resume=True)`` goes on from where the view stopped, the same sweeps,
+    costs and renders as one search with the larger ``max_sweeps``."""
+    from conrt.runtime.app.sheet_fit import FitParams, SheetFitter, prepare_drawing, rough_steps
+
+    views, labels = turnaround
+    with SheetFitter(gl_ctx, character, 128, 64) as fitter:
+        fitter.view_setup(0, prepare_drawing(views[1][0], "side", 128), "side", labels[1])
+        coarse = fitter.view_coarse(0)
+        q = coarse.candidates[0][0]
+        nb = len(fitter.joint_bones)
+        v = np.array(q.camera_vector() + FitParams(0.0, arms_lowered=q.arms_lowered).pose_vector(fitter.joint_bones))
+        lo, hi = coarse.bounds(q)
+        lo, hi = np.concatenate([lo[:6], [-90.0] * nb]), np.concatenate([hi[:6], [90.0] * nb])
+        args = (0, v, rough_steps(nb) / 2, np.ones(len(v), bool), lo, hi)
+        whole = fitter.view_alone(*args, 2)
+        x_whole = fitter._views[0]["alone"]["x"]
+        first = fitter.view_alone(*args, 1)
+        resumed = fitter.view_alone(*args, 2, resume=True)
+    assert len(whole[2]) == 2 and whole[1] < whole[0], whole  # two sweeps, and they found something
+    assert first[2] == whole[2][:1] and first[0] == whole[0]
+    assert resumed == whole
+    np.testing.assert_array_equal(fitter._views[0]["alone"]["x"], x_whole)
 
 
 def test_cli_joint_with_two_processes_writes_the_mode(character_file, drawings, tmp_path, caplog):
@@ -210,6 +277,8 @@ def test_auto_fallback_fits_each_view_from_the_joint_fits_coarse_stage(gl_ctx, c
         alone_renders = fitter.evaluations - before
     check = fitter.one_pose_check
     assert check["fallback"] == "check" and not check["one_pose"], check
+    # the mean gain is above the bar after the first sweep: the check stops there (more sweeps only add gain)
+    assert check["early"] and all(len(s) == 1 for s in check["sweeps"].values()), check
     for a, b in zip(auto, alone):
         assert a.params == b.params, (a.name, a.params, b.params)
         np.testing.assert_array_equal(a.udp, b.udp)
