@@ -145,7 +145,7 @@ def warp_levels(d: dict, parts, factors=(2, 1), iterations=(80, 40), sigmas=(1.0
     factors (2, 1), iterations (80, 40), sigmas (1, 2) and no parts is main's ``residual_warp``."""
     from scipy.ndimage import gaussian_filter, zoom
 
-    from conrt.runtime.app.sheet_fit import WARP_COLOUR_GAIN, WARP_OUTLINE_ITERATIONS, _bilinear, _signed_distance
+    from conrt.runtime.app.sheet_fit import WARP_COLOUR_GAIN, WARP_OUTLINE_ITERATIONS, _signed_distance, demons_steps
 
     colour_gain = WARP_COLOUR_GAIN if colour_gain is None else colour_gain
     outline_iterations = WARP_OUTLINE_ITERATIONS if outline_iterations is None else outline_iterations
@@ -179,19 +179,8 @@ def warp_levels(d: dict, parts, factors=(2, 1), iterations=(80, 40), sigmas=(1.0
 
     def run(f, u, iters, sig, clp, colour, part):
         m, _ = channels(moving, mrgb, None if labels is None else labels[0], f, clp, colour, part)
-        fx, fmask = channels(fixed, frgb, None if labels is None else labels[1], f, clp, colour, part)
-        g = np.stack([np.stack(np.gradient(c)) for c in fx])
-        gg = (g * g).sum((0, 1))
-        grid = np.mgrid[0:fmask.shape[0], 0:fmask.shape[1]].astype(np.float32)
-        for _ in range(iters):
-            mw = _bilinear(m, grid + u)
-            diff = mw - fx
-            num = (diff[:, None] * g).sum(0)
-            denom = gg + (diff * diff).sum(0)
-            denom[denom < 1e-6] = np.inf
-            u -= num / denom
-            u[0], u[1] = gaussian_filter(u[0], sig), gaussian_filter(u[1], sig)
-        return u
+        fx, _ = channels(fixed, frgb, None if labels is None else labels[1], f, clp, colour, part)
+        return demons_steps(m, fx, u, iters, sig)
 
     u, prev = None, None
     if prealign is not None:

@@ -631,23 +631,8 @@ def residual_warp(moving: np.ndarray, fixed: np.ndarray, iterations: int = 80, s
         return np.stack(out).astype(np.float32)
 
     def run(f, u, iters, sig, clp, colour=use_colour):
-        m = channels(moving, moving_rgb, f, clp, colour)
-        fx = channels(fixed, fixed_rgb, f, clp, colour)
-        # Thirion's demons: the force follows the *fixed* image's gradient, computed
-        # once; only the moving channels are resampled per step (the moving
-        # gradients cost 2 resamplings per channel and step and fit no better)
-        g = np.stack([np.stack(np.gradient(c)) for c in fx])  # [C, 2, H, W]
-        gg = (g * g).sum((0, 1))
-        grid = np.mgrid[0:fx.shape[1], 0:fx.shape[2]].astype(np.float32)
-        for _ in range(iters):
-            mw = _bilinear(m, grid + u)
-            diff = mw - fx  # [C, H, W]
-            num = (diff[:, None] * g).sum(0)  # [2, H, W]
-            denom = gg + (diff * diff).sum(0)
-            denom[denom < 1e-6] = np.inf
-            u -= num / denom
-            u[0], u[1] = gaussian_filter(u[0], sig), gaussian_filter(u[1], sig)
-        return u
+        return demons_steps(channels(moving, moving_rgb, f, clp, colour), channels(fixed, fixed_rgb, f, clp, colour),
+                            u, iters, sig)
 
     u, prev = None, None
     for f, iters, sig, clip_mult in levels:
@@ -661,6 +646,28 @@ def residual_warp(moving: np.ndarray, fixed: np.ndarray, iterations: int = 80, s
         prev = f
     if use_colour and outline_iterations > 0:
         u = run(1, u, outline_iterations, levels[-1][2], clip, colour=False)
+    return u
+
+
+def demons_steps(moving: np.ndarray, fixed: np.ndarray, u: np.ndarray, steps: int, sigma: float) -> np.ndarray:
+    """``steps`` demons steps on ``u`` [2, H, W] (in place, returned) taking the
+    ``moving`` channels [C, H, W] sampled at ``x + u(x)`` towards the ``fixed``
+    ones, the field smoothed with a Gaussian of ``sigma`` after every step.
+    Thirion's demons: the force follows the *fixed* image's gradient, computed
+    once; only the moving channels are resampled per step (the moving
+    gradients cost 2 resamplings per channel and step and fit no better)."""
+    from scipy.ndimage import gaussian_filter  # lazy: scipy only on this path
+
+    g = np.stack([np.stack(np.gradient(c)) for c in fixed])  # [C, 2, H, W]
+    gg = (g * g).sum((0, 1))
+    grid = np.mgrid[0:fixed.shape[1], 0:fixed.shape[2]].astype(np.float32)
+    for _ in range(steps):
+        diff = _bilinear(moving, grid + u) - fixed  # [C, H, W]
+        num = (diff[:, None] * g).sum(0)  # [2, H, W]
+        denom = gg + (diff * diff).sum(0)
+        denom[denom < 1e-6] = np.inf
+        u -= num / denom
+        u[0], u[1] = gaussian_filter(u[0], sigma), gaussian_filter(u[1], sigma)
     return u
 
 
