@@ -312,6 +312,29 @@ REGIONS = {"head": ("neck", "head", "leftEye", "rightEye", "jaw"),
 CONTOUR_BANDS_PX = (2.0, 6.0)  # at 256²: the outline and a line or two inside it, the band beyond, the interior
 
 
+def vertex_regions(character, regions: dict) -> tuple:
+    """(a KD-tree over the vertices' UDP landmarks, each vertex's region index):
+    the region of ``regions`` (name -> humanoid bones) holding the vertex's
+    dominant joint; a joint outside the humanoid map (hair, skirt) takes its
+    nearest mapped ancestor's region, -1 where none is mapped."""
+    from scipy.spatial import cKDTree  # lazy: scipy only where regions are asked for
+
+    mesh = character.mesh
+    dominant = mesh.joints[np.arange(mesh.num_vertices), np.argmax(mesh.weights, 1)]
+    region_of_joint = np.full(len(character.skeleton.names), -1)
+    for r, bones in enumerate(regions.values()):
+        for b in bones:
+            if b in character.humanoid:
+                region_of_joint[character.humanoid[b]] = r
+    parents = character.skeleton.parents
+    for j in range(len(region_of_joint)):
+        a = j
+        while region_of_joint[a] < 0 and parents[a] >= 0:
+            a = parents[a]
+        region_of_joint[j] = region_of_joint[a]
+    return cKDTree(character.box.landmarks(mesh.positions)), region_of_joint[dominant]
+
+
 class ErrorWhere:
     """Splits a view's UDP error (``udp_error``'s foreground and norm) by where it
     lies: the body region of each drawn pixel's true surface point (the nearest
@@ -319,24 +342,7 @@ class ErrorWhere:
     distance to the drawn outline (``CONTOUR_BANDS_PX``)."""
 
     def __init__(self, character):
-        from scipy.spatial import cKDTree
-
-        mesh = character.mesh
-        self.tree = cKDTree(character.box.landmarks(mesh.positions))
-        dominant = mesh.joints[np.arange(mesh.num_vertices), np.argmax(mesh.weights, 1)]
-        region_of_joint = np.full(len(character.skeleton.names), -1)
-        for r, bones in enumerate(REGIONS.values()):
-            for b in bones:
-                if b in character.humanoid:
-                    region_of_joint[character.humanoid[b]] = r
-        # a joint outside the humanoid map (hair, skirt) takes its nearest mapped ancestor's region
-        parents = character.skeleton.parents
-        for j in range(len(region_of_joint)):
-            a = j
-            while region_of_joint[a] < 0 and parents[a] >= 0:
-                a = parents[a]
-            region_of_joint[j] = region_of_joint[a]
-        self.vertex_region = region_of_joint[dominant]
+        self.tree, self.vertex_region = vertex_regions(character, REGIONS)
 
     def __call__(self, fitted: np.ndarray, true: np.ndarray, drawing: np.ndarray) -> dict:
         from scipy.ndimage import distance_transform_edt

@@ -216,25 +216,10 @@ def rig_groups(udp: np.ndarray, seed: int = 900001) -> np.ndarray:
     """[H, W] int: the PART_GROUPS index of each rig pixel's surface point (its UDP's nearest vertex's
     dominant joint; a joint outside the humanoid map takes its nearest mapped ancestor's), -1 off."""
     if not _GROUPER:
-        from scipy.spatial import cKDTree
-
         from conrt.characters.procedural import generate
+        from fit_sheet_bench import vertex_regions
 
-        character = generate(seed)
-        mesh = character.mesh
-        dominant = mesh.joints[np.arange(mesh.num_vertices), np.argmax(mesh.weights, 1)]
-        of_joint = np.full(len(character.skeleton.names), -1)
-        for g, bones in enumerate(PART_GROUPS.values()):
-            for b in bones:
-                if b in character.humanoid:
-                    of_joint[character.humanoid[b]] = g
-        parents = character.skeleton.parents
-        for j in range(len(of_joint)):
-            a = j
-            while of_joint[a] < 0 and parents[a] >= 0:
-                a = parents[a]
-            of_joint[j] = of_joint[a]
-        _GROUPER[:] = [cKDTree(character.box.landmarks(mesh.positions)), of_joint[dominant]]
+        _GROUPER[:] = vertex_regions(generate(seed), PART_GROUPS)
     tree, vertex_group = _GROUPER
     on = udp[..., 3] > 0
     out = np.full(on.shape, -1, np.int64)
