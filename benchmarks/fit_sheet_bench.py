@@ -422,8 +422,7 @@ def bench(sheets: int, seed: int, picture: Path | None, shading: bool = True, jo
           first_sheet: int = 0, true_pose_yaw_offsets=(), start_at_true_yaw: bool = False,
           limb_starts=None, yaw_line: float | None = None, drawing_look: str | None = None,
           fitter_look: str | None = None, front_pose_candidates: int | None = None, fine_restart: str | None = None,
-          character_file: Path | None = None, shading_pictures: Path | None = None,
-          joint_start: str | None = None) -> dict:
+          character_file: Path | None = None, shading_pictures: Path | None = None) -> dict:
     """Per mode (``per_view``: each drawing its own pose, the issue's
     benchmark; ``turnaround``: one pose per sheet, shared by its 4 views) and
     per method (``separate``: ``conrt fit-sheet``; ``joint``: ``conrt
@@ -443,7 +442,7 @@ def bench(sheets: int, seed: int, picture: Path | None, shading: bool = True, jo
     from conrt.characters.procedural import generate
     from conrt.runtime.app.session import fit_sheet_udps
     from conrt.runtime.app.sheet_fit import (COLOUR_WEIGHT, JOINT_FINE_LEVELS, JOINT_MIN_GAIN, JOINT_PART_WEIGHT,
-                                             FINE_RESTART, JOINT_START, MIN_IOU, ONE_POSE_MEAN_GAIN, PALETTE, PART_WEIGHT, SEPARATE_LIMB_STARTS,
+                                             FINE_RESTART, MIN_IOU, ONE_POSE_MEAN_GAIN, PALETTE, PART_WEIGHT, SEPARATE_LIMB_STARTS,
                                              FIT_LOOK, JOINT_YAW_LINE_DEG, FRONT_POSE_CANDIDATES,
                                              FitParams, SheetFitter, downsample_drawing, fit_picture,
                                              prepare_drawing)
@@ -472,13 +471,12 @@ def bench(sheets: int, seed: int, picture: Path | None, shading: bool = True, jo
     drawing_look = FIT_LOOK if drawing_look is None else drawing_look
     front_pose_candidates = FRONT_POSE_CANDIDATES if front_pose_candidates is None else front_pose_candidates
     fine_restart = FINE_RESTART if fine_restart is None else fine_restart
-    joint_start = JOINT_START if joint_start is None else joint_start
     try:
         with SheetFitter(ctx, character, 256, part_weight=part_weight, colour_weight=colour_weight,
                          joint_part_weight=joint_part_weight, joint_fine_levels=joint_fine_levels,
                          palette=palette, joint_min_gain=joint_min_gain, limb_starts=limb_starts,
                          joint_yaw_line=yaw_line, look=fitter_look, front_pose_candidates=front_pose_candidates,
-                         fine_restart=fine_restart, joint_start=joint_start) as fitter, \
+                         fine_restart=fine_restart) as fitter, \
                 ToonPass(ctx, 256, 256) as toon, \
                 UdpPass(ctx, 256, 256) as udp_pass:
             toon.set_character(character)
@@ -645,7 +643,7 @@ def bench(sheets: int, seed: int, picture: Path | None, shading: bool = True, jo
         "joint_fine_levels": joint_fine_levels, "joint_min_gain": joint_min_gain,
         "limb_starts": list(limb_starts), "yaw_line_deg": yaw_line, "drawing_look": drawing_look,
         "fitter_look": fitter_look, "front_pose_candidates": front_pose_candidates, "fine_restart": fine_restart,
-        "start_at_true_yaw": start_at_true_yaw, "joint_start": joint_start,
+        "start_at_true_yaw": start_at_true_yaw,
         "colour_weight": colour_weight, "sheets": sheets, "views_per_sheet": len(LABELS),
         "labels": list(LABELS),
         "modes": {"per_view": "each drawing its own pose (seeds 1000 * sheet + view)",
@@ -724,8 +722,6 @@ def main() -> int:
     ap.add_argument("--front-pose-candidates", type=int, default=None, choices=(1, 2, 3),
                     help="coarse candidates the separate fit's pose search starts from on front views "
                          "(default: FRONT_POSE_CANDIDATES; other views: POSE_CANDIDATES)")
-    ap.add_argument("--joint-start", default=None, choices=("label", "rough", "rough_label", "rough_clear"),
-                    help="where the joint fit's labelled views start their yaw (default: JOINT_START of sheet_fit.py)")
     ap.add_argument("--reauto", type=Path, default=None,
                     help="no fit: recompute the auto rows of this saved result (it has separate and joint rows) "
                          "with --one-pose-bar, written back into it")
@@ -765,7 +761,7 @@ def main() -> int:
                    tuple(n.strip() for n in args.limb_starts.split(",") if n.strip()),
                    args.yaw_line, args.drawing_look, args.fitter_look, args.front_pose_candidates, args.fine_restart,
                    None if args.character is None else GODETTE if args.character == "godette" else Path(args.character),
-                   args.shading_pictures, args.joint_start)
+                   args.shading_pictures)
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(result, indent=1))
     print(json.dumps({mode: {method: {"summary": r["summary"], "shading_l1": r.get("shading_l1")}

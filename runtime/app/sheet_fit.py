@@ -155,18 +155,6 @@ FINE_RESTART_WAYS = ("both", "held_lower", "label")
 FINE_RESTART_WAY = "label"
 
 
-# Where a joint fit's labelled views start their yaw (``joint_pose``): "label" (the label, moment-matched);
-# "rough": each view's own short rough search first (the separate fit's pose search at the work size, one
-# level at 16 degree steps, the camera, the arms and the legs free; from the label start and from the best
-# coarse candidate, the lower kept; "rough_label": from the label start only; "rough_clear": the coarse candidate's only
-# when lower by more than LEG_SWAP_MARGIN, the rule of the other starts), whose end yaw (moment-matched, the shared rest pose) starts the joint
-# fit. The labels are up to 25 degrees off, and the joint fit's first search shapes the shared pose to the
-# start's yaws (s16-joint: labelled with the true yaws, sheets 0, 1, 4, 7 0.0180 -> 0.0150).
-JOINT_STARTS = ("label", "rough", "rough_label", "rough_clear")
-JOINT_START = "label"
-JOINT_START_LEVELS = 1  # the rough search's levels (16, then 8 degree steps)
-
-
 def rough_steps(bones: int, views: int = 1) -> np.ndarray:
     """The rough pose search's first steps (``FitParams.vector`` order): per view its camera (yaw
     4°, scale and the two offsets 0.03), then the arms' lowering (two angles) and each bone's turn,
@@ -696,7 +684,7 @@ class SheetFitter:
                  joint_min_gain: float = JOINT_MIN_GAIN, limb_starts=SEPARATE_LIMB_STARTS,
                  joint_yaw_line: float = JOINT_YAW_LINE_DEG, look: str = FIT_LOOK,
                  front_pose_candidates: int = FRONT_POSE_CANDIDATES, fine_restart: str = FINE_RESTART,
-                 fine_restart_work: int = FINE_RESTART_WORK, joint_start: str = JOINT_START):
+                 fine_restart_work: int = FINE_RESTART_WORK):
         if size < MIN_DRAWING_PX:
             raise ConfigError(f"--size must be at least {MIN_DRAWING_PX}, got {size}")
         if not 32 <= work <= size:
@@ -731,10 +719,6 @@ class SheetFitter:
         if fine_restart not in FINE_RESTART_MODES:
             raise ConfigError(f"fine restart {fine_restart!r}: choose one of {', '.join(FINE_RESTART_MODES)}")
         self.fine_restart = fine_restart
-        if joint_start not in JOINT_STARTS:
-            raise ConfigError(f"joint start {joint_start!r}: choose one of {', '.join(JOINT_STARTS)}")
-        self.joint_start = joint_start
-        self.joint_start_levels = JOINT_START_LEVELS
         self.fine_restart_deg, self.fine_restart_levels = FINE_RESTART_DEG, FINE_RESTART_LEVELS
         self.fine_restart_margin, self.fine_restart_way = FINE_RESTART_MARGIN, FINE_RESTART_WAY
         if palette not in PALETTE_MODES:
@@ -779,8 +763,7 @@ class SheetFitter:
         """The cost's settings (constructor arguments), for a worker's fitter to score alike."""
         return {"colour_weight": self.colour_weight, "part_weight": self.part_weight,
                 "joint_part_weight": self.joint_part_weight, "palette": self.palette, "look": self.look,
-                "fine_restart": self.fine_restart, "fine_restart_work": self.fine_restart_work,
-                "joint_start": self.joint_start}
+                "fine_restart": self.fine_restart, "fine_restart_work": self.fine_restart_work}
 
     def close(self) -> None:
         for toon in self._toons.values():
@@ -1217,12 +1200,6 @@ class SheetFitter:
             arms = tuple(float(np.median([q.arms_lowered[i] for q in cams])) for i in (0, 1))
             relabelled = split.map("view_relabel", {k: (k, q) for k, (q, c) in enumerate(zip(cams, coarse))
                                                     if c.label_yaw is not None})
-            if self.joint_start != "label":  # each labelled view's yaw from its own short rough search
-                relabelled = split.map("view_rough_yaw", {k: (k, q, self.joint_start_levels,
-                                                              self.joint_start != "rough_label",
-                                                              LEG_SWAP_MARGIN if self.joint_start == "rough_clear"
-                                                              else 0.0)
-                                                          for k, q in relabelled.items()})
             cams = [relabelled.get(k, q) for k, q in enumerate(cams)]
             x = np.array([v for q in cams for v in q.camera_vector()]
                          + FitParams(0.0, arms_lowered=arms).pose_vector(bones), np.float64)
@@ -1475,31 +1452,6 @@ class SheetFitter:
         v = self._views[k]
         q = FitParams(float(v["label"]), p.scale, p.offset, p.arms_lowered, dict(p.turns), p.pose_yaw)
         return self.moment_match(self.moment_match(q, v["coarse"].target[0]), v["coarse"].target[0])
-
-    def view_rough_yaw(self, k: int, p: FitParams, levels: int, from_coarse: bool = True,
-                       margin: float = 0.0) -> FitParams:
-        """``p`` (the view at its label, :meth:`view_relabel`) at the yaw a short rough search of the view
-        alone ends at (``JOINT_START``'s "rough": the separate fit's steps, ``levels`` levels, the camera,
-        the arms and the legs free; from ``p`` and, ``from_coarse``, from the best coarse candidate, the
-        lower kept: the coarse one only when lower by more than ``margin``), with
-        ``p``'s pose, moment-matched."""
-        v = self._views[k]
-        coarse = v["coarse"]
-        free = np.zeros(6 + len(self.bones), bool)
-        free[:4] = True
-        if self._arms:
-            free[4:6] = True
-        free[[4 + i for i in self._leg_indices(self.bones)]] = True
-        starts = [p] + [q for q, *_ in coarse.candidates[:int(from_coarse)] if _yaw_gap(q.yaw, p.yaw) >= 7.5]
-        found = [self._search(FitParams(q.yaw, q.scale, q.offset, q.arms_lowered, {}, q.pose_yaw), coarse.target,
-                              rough_steps(len(self.bones)), free, coarse.bounds(q), levels=levels)[:2]
-                 for q in starts]
-        best = found[0]
-        if len(found) > 1 and found[1][1] < best[1] - margin:
-            best = found[1]
-        yaw = float(best[0].yaw)
-        q = FitParams(yaw, p.scale, p.offset, p.arms_lowered, dict(p.turns), p.pose_yaw)
-        return self.moment_match(self.moment_match(q, coarse.target[0]), coarse.target[0])
 
     def view_cost(self, k: int, p: FitParams, fine: bool) -> tuple[float, float, float]:
         v = self._views[k]
