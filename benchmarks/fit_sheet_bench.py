@@ -137,6 +137,19 @@ def bench_view(ctx, character, mode: str, sheet: int, k: int, size: int = 256):
             truth, pose)
 
 
+VIEW_SPEC_MODES = {"p": "per_view", "t": "turnaround"}
+
+
+def view_spec(spec: str) -> tuple[str, int, int]:
+    """A probe's view name (``p`` per-view / ``t`` turnaround, the sheet digit, the view index into
+    ``LABELS``: ``p22`` is the per-view sheet 2's 90-degree view) -> (mode, sheet, k) for ``bench_view``."""
+    if len(spec) != 3 or spec[0] not in VIEW_SPEC_MODES or not spec[1].isdigit() or not spec[2].isdigit() \
+            or int(spec[2]) >= len(LABELS):
+        raise SystemExit(f"view {spec!r}: p or t (per-view / turnaround), a sheet digit, a view index 0-"
+                         f"{len(LABELS) - 1} (labels {', '.join(f'{a:g}' for a in LABELS)}), e.g. p22")
+    return VIEW_SPEC_MODES[spec[0]], int(spec[1]), int(spec[2])
+
+
 def true_pose_fit(fitter, drawing, pose, yaw: float, yaw_off: float | None = None):
     """The fit's last step (the rig's UDP, the residual warp: ``SheetFitter._finish``)
     from the rig in the drawing's own pose at its true yaw, the camera's scale and

@@ -37,7 +37,7 @@ def main() -> int:
 
     from conrt.runtime.app.sheet_fit import FitParams, _Clock, downsample_drawing, rough_steps
     from conrt.training.fit_drawings import udp_error
-    from fit_sheet_bench import LABELS, _start_at, bench_view, loaded_procedural, true_pose_fit
+    from fit_sheet_bench import LABELS, _start_at, bench_view, loaded_procedural, true_pose_fit, view_spec
 
     rows = []
     with loaded_procedural(args.seed) as (character, ctx, fitter):
@@ -45,8 +45,7 @@ def main() -> int:
         free_all = np.ones(6 + nb, bool)
         steps = rough_steps(nb)  # fit's rough pose search
         for spec in args.views.split(","):
-            mode = {"p": "per_view", "t": "turnaround"}[spec[0]]
-            sheet, k = int(spec[1]), int(spec[2])
+            mode, sheet, k = view_spec(spec)
             img, true, truth, pose = bench_view(ctx, character, mode, sheet, k)
             label, true_yaw = LABELS[k], truth["yaw"]
             fine = downsample_drawing(img, fitter.fine)

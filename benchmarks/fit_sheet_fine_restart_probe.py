@@ -39,7 +39,7 @@ def _variant(spec: str) -> dict:
 def probe(args) -> int:
     from conrt.runtime.app.sheet_fit import (SEPARATE_FINE_LEVELS, _Clock, rough_steps)
     from conrt.training.fit_drawings import udp_error
-    from fit_sheet_bench import LABELS, bench_view, loaded_procedural
+    from fit_sheet_bench import LABELS, bench_view, loaded_procedural, view_spec
 
     variants = [_variant(s) for s in args.variants.split(",") if s]
     works = {v["work"] for v in variants}
@@ -63,8 +63,7 @@ def probe(args) -> int:
         steps = rough_steps(nb)
         for spec in views:
             t0 = time.process_time()
-            mode = {"p": "per_view", "t": "turnaround"}[spec[0]]
-            sheet, k = int(spec[1]), int(spec[2])
+            mode, sheet, k = view_spec(spec)
             img, true, truth, _ = bench_view(ctx, character, mode, sheet, k)
             label, true_yaw = LABELS[k], truth["yaw"]
             clock = _Clock(fitter)

@@ -79,7 +79,7 @@ def main() -> int:
     from conrt.runtime.app.session import load_model_source
     from conrt.runtime.app.sheet_fit import FitParams, _Clock, _Coarse, downsample_drawing, search_bounds
     from conrt.training.fit_drawings import udp_error
-    from fit_sheet_bench import bench_view, loaded_procedural
+    from fit_sheet_bench import bench_view, loaded_procedural, view_spec
 
     model, model_desc = load_model_source(None)
     rows = []
@@ -91,8 +91,7 @@ def main() -> int:
         free[legs] = True
         steps = np.array([1.0, 0.0075, 0.0075, 0.0075, 4.0, 4.0] + [4.0] * nb)  # the fine search's first level
         for spec in args.views.split(","):
-            mode = {"p": "per_view", "t": "turnaround"}[spec[0]]
-            sheet, k = int(spec[1]), int(spec[2])
+            mode, sheet, k = view_spec(spec)
             img, true, truth, _ = bench_view(ctx, character, mode, sheet, k)
             fit = fitter.fit(img, spec, LABELS[k])
             fine = downsample_drawing(img, fitter.fine)

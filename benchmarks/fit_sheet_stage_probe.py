@@ -42,7 +42,7 @@ def main() -> int:
     from conrt.runtime.app.sheet_fit import (SEPARATE_FINE_LEVELS, FitParams, _Clock, _Coarse, downsample_drawing,
                                              rough_steps)
     from conrt.training.fit_drawings import udp_error
-    from fit_sheet_bench import LABELS, bench_view, loaded_procedural, true_pose_fit
+    from fit_sheet_bench import LABELS, bench_view, loaded_procedural, true_pose_fit, view_spec
 
     rows = []
     with loaded_procedural(args.seed) as (character, ctx, fitter):
@@ -51,8 +51,7 @@ def main() -> int:
         steps = rough_steps(nb)  # fit's rough pose search
         for spec in args.views.split(","):
             t0 = time.process_time()
-            mode = {"p": "per_view", "t": "turnaround"}[spec[0]]
-            sheet, k = int(spec[1]), int(spec[2])
+            mode, sheet, k = view_spec(spec)
             img, true, truth, pose = bench_view(ctx, character, mode, sheet, k)
             label, true_yaw = LABELS[k], truth["yaw"]
             work, fine = downsample_drawing(img, fitter.work), downsample_drawing(img, fitter.fine)
