@@ -19,12 +19,16 @@ pre-alignment); ``/b0.02`` at the end: ``warp_udp``'s blend (``WARP_UDP_BLEND``)
 ``--oracle``: what any 2D warp of the fitted rig could reach (the ideal field from the true UDP).
 ``--fitter-check 0,1,4,5``: ``SheetFitter._finish`` itself (GL) from the stored fits.
 ``--picture KEY``: the docs' picture (``docs/fit_sheet_warp.png``).
+``--lines``: where the fitter's warp leaves its error (outline, inner jumps, the rest) and how far the
+warped rig's inner lines lie from the drawn ones; ``--lines-picture KEY``: session 17's picture.
 
 Usage: python benchmarks/fit_sheet_warp_probe.py --build [--cache out/warp_probe]
        python benchmarks/fit_sheet_warp_probe.py [--variants main,fitter/b0.02,...] [--sheets 0-3] [--json ...]
        python benchmarks/fit_sheet_warp_probe.py --oracle [--sheets 0-7] [--json ...]
        python benchmarks/fit_sheet_warp_probe.py --fitter-check 0,1,4,5 [--json ...]
        python benchmarks/fit_sheet_warp_probe.py --picture per_view_s0v1
+       python benchmarks/fit_sheet_warp_probe.py --lines --sheets 0-1 [--variants none,fitter] [--json ...]
+       python benchmarks/fit_sheet_warp_probe.py --lines-picture per_view_s0v2 --picture-out docs/fit_sheet_warp_lines.png
 """
 from __future__ import annotations
 
@@ -116,40 +120,30 @@ def load_view(cache: Path, key: str) -> dict:
     return d
 
 
-def warp_main(d: dict, parts, levels=None, line_gain: float = 0.0) -> np.ndarray:
+def warp_main(d: dict, parts, levels=None) -> np.ndarray:
     """``residual_warp`` as ``SheetFitter._finish`` runs it; ``levels`` None: main's before session 16
-    (half then full size); ``line_gain``: the inner lines' distance channel (session 17)."""
+    (half then full size)."""
     from conrt.runtime.app.sheet_fit import WARP_COLOUR_GAIN, WARP_OUTLINE_ITERATIONS, residual_warp
 
     img = d["drawing"]
     return residual_warp(d["rig_udp"][..., 3] > 0, img[..., 3] >= 128, moving_rgb=d["toon_rgb"],
                          fixed_rgb=img[..., :3].astype(np.float32) / 255, colour_gain=WARP_COLOUR_GAIN,
-                         outline_iterations=WARP_OUTLINE_ITERATIONS, levels=levels, line_gain=line_gain)
+                         outline_iterations=WARP_OUTLINE_ITERATIONS, levels=levels)
 
 
-def warp_lines(spec: str):
-    """``fitter/L<gain>[/lc<clip>][/ld<darker>][/lo<outline steps>]``: the fitter's warp with
-    ``line_distance`` as one more channel (session 17), its clip and darkness threshold set for the run."""
-    from conrt.runtime.app import sheet_fit
+def line_distance(mask: np.ndarray, rgb: np.ndarray, clip: float = 12.0, darker: float = 0.7) -> np.ndarray:
+    """[H, W] f32: each silhouette pixel's distance (px, clipped to ``clip``) to the nearest inner
+    line, 0 outside. A line pixel is darker than ``darker`` x the brightest pixel within 2 px (the ink
+    lines and the edges of shade bands, drawn or rendered). Session 17 tried it as one more channel of
+    the warp (``residual_warp(line_gain=...)``, commit daf5149; not kept: docs/fit_sheet.md, *Session
+    17: the warp's cue inside flat regions*); here it serves ``--lines`` and ``--lines-picture``."""
+    from scipy.ndimage import distance_transform_edt, maximum_filter
 
-    kw = {}
-    for part in spec.split("/")[1:]:
-        head = part.rstrip("0123456789.")
-        if head in ("L", "lc", "ld", "lo"):
-            kw[head] = float(part[len(head):])
-        elif head != "b":
-            raise SystemExit(f"variant {spec!r}: unknown part {part!r}")
-
-    def warp(d, parts):
-        saved = sheet_fit.WARP_LINE_CLIP, sheet_fit.WARP_LINE_DARKER, sheet_fit.WARP_OUTLINE_ITERATIONS
-        sheet_fit.WARP_LINE_CLIP = kw.get("lc", saved[0])
-        sheet_fit.WARP_LINE_DARKER = kw.get("ld", saved[1])
-        sheet_fit.WARP_OUTLINE_ITERATIONS = int(kw.get("lo", saved[2]))
-        try:
-            return warp_main(d, parts, sheet_fit.WARP_LEVELS, kw.get("L", 0.0))
-        finally:
-            sheet_fit.WARP_LINE_CLIP, sheet_fit.WARP_LINE_DARKER, sheet_fit.WARP_OUTLINE_ITERATIONS = saved
-    return warp
+    luma = (rgb * np.float32([0.299, 0.587, 0.114])).sum(-1) * mask
+    lines = mask & (luma < darker * maximum_filter(luma, 5))
+    if not lines.any():
+        return np.zeros(mask.shape, np.float32)
+    return (np.minimum(distance_transform_edt(~lines), clip) * mask).astype(np.float32)
 
 
 def warp_fitter(d: dict, parts) -> np.ndarray:
@@ -439,8 +433,6 @@ def parse_variant(name: str):
     ``tr`` its trim (px). A trailing ``/bX``: ``warp_udp``'s blend X (applied in :func:`evaluate`)."""
     if name.split("/b")[0] in VARIANTS:
         return VARIANTS[name.split("/b")[0]]
-    if name.startswith("fitter/"):
-        return warp_lines(name)
     kw: dict = {}
     keys = {"f": "factors", "i": "iterations", "s": "sigmas", "c": "clips", "pl": "part_levels",
             "cl": "colour_levels"}
@@ -604,7 +596,7 @@ def line_check(cache: Path, rows: list[dict], variants: list[str]) -> list[dict]
     x + u(x)): near 0, the lines already lie on the drawn ones and carry no more cue."""
     from scipy.ndimage import binary_erosion, distance_transform_edt, maximum_filter, minimum_filter
 
-    from conrt.runtime.app.sheet_fit import WARP_UDP_BLEND, _bilinear, line_distance, warp_udp
+    from conrt.runtime.app.sheet_fit import WARP_UDP_BLEND, _bilinear, warp_udp
 
     out = []
     for r in rows:
@@ -644,7 +636,7 @@ def lines_picture(cache: Path, key: str, path: Path, crop: int = 112, zoom: int 
     warp (white: 0.05 or more), ``zoom`` x nearest."""
     from PIL import Image
 
-    from conrt.runtime.app.sheet_fit import WARP_UDP_BLEND, _bilinear, line_distance, warp_udp
+    from conrt.runtime.app.sheet_fit import WARP_UDP_BLEND, _bilinear, warp_udp
 
     d = load_view(cache, key)
     img = d["drawing"]

@@ -300,12 +300,6 @@ WARP_LEVELS = ((8, 80, 1.0, 2.0), (4, 80, 1.0, 1.0), (2, 80, 1.0, 1.0), (1, 40, 
 # pixel's step of error everywhere. Session 16, with main's warp on sheets 0-3: per-view folders' mean
 # UDP error -1.0 % (median -2.0 %), turnarounds' -2.0 % (-2.8 %).
 WARP_UDP_BLEND = 0.02
-# The warp's cue inside flat colour regions (residual_warp's ``line_gain``; session 17, s17-warpcue):
-# each silhouette pixel's distance to the nearest inner line (line_distance: darker than
-# WARP_LINE_DARKER x the brightest pixel within 2 px), clipped to WARP_LINE_CLIP px, as one more channel.
-WARP_LINE_DARKER = 0.7
-WARP_LINE_CLIP = 12.0
-WARP_LINE_GAIN = 0.0
 # Part term: which colour region (hair, face, shirt, skirt, stockings, ...) lies
 # where. The rig's own toon colours are clustered once per fitter
 # (:class:`PartLabels`: k-means over rest-pose renders from PART_YAWS, a colour
@@ -596,29 +590,10 @@ def _signed_distance(mask: np.ndarray, clip: float) -> np.ndarray:
     return np.clip(d, -clip, clip).astype(np.float32)
 
 
-def line_distance(mask: np.ndarray, rgb: np.ndarray, clip: float | None = None,
-                  darker: float | None = None) -> np.ndarray:
-    """[H, W] f32: each silhouette pixel's distance (px, clipped to ``clip``) to the nearest inner
-    line, 0 outside. A line pixel is darker than ``darker`` x the brightest pixel within 2 px
-    (the ink lines and the edges of shade bands, drawn or rendered); unlike the flat toon colours
-    the distance changes across a flat region, so the warp is pulled inside it. None: the module's
-    WARP_LINE_CLIP, WARP_LINE_DARKER (read at the call: the warp probe varies them)."""
-    from scipy.ndimage import distance_transform_edt, maximum_filter  # lazy: scipy only on this path
-
-    clip = WARP_LINE_CLIP if clip is None else clip
-    darker = WARP_LINE_DARKER if darker is None else darker
-
-    luma = (rgb * np.float32([0.299, 0.587, 0.114])).sum(-1) * mask
-    lines = mask & (luma < darker * maximum_filter(luma, 5))
-    if not lines.any():
-        return np.zeros(mask.shape, np.float32)
-    return (np.minimum(distance_transform_edt(~lines), clip) * mask).astype(np.float32)
-
-
 def residual_warp(moving: np.ndarray, fixed: np.ndarray, iterations: int = 80, sigma: float = 2.0,
                   clip: float | None = None, moving_rgb: np.ndarray | None = None,
                   fixed_rgb: np.ndarray | None = None, colour_gain: float = 0.0,
-                  outline_iterations: int = 0, levels=None, line_gain: float = 0.0) -> np.ndarray:
+                  outline_iterations: int = 0, levels=None) -> np.ndarray:
     """Dense displacement ``u`` [2, H, W] (dy, dx in pixels) such that the
     ``moving`` silhouette sampled at ``x + u(x)`` covers the ``fixed`` one:
     demons registration of the two clipped signed distance fields, the field
@@ -634,8 +609,7 @@ def residual_warp(moving: np.ndarray, fixed: np.ndarray, iterations: int = 80, s
     the gain, in SDF pixels per unit colour): edges inside the silhouette
     (an arm over the body, the hair line) pull too; ``outline_iterations``
     more steps on the SDF alone then bring the outline back onto the drawn
-    one where the colours pulled it off. ``line_gain`` > 0 (with the colours): each
-    image's :func:`line_distance` one more channel (x the gain, in level pixels)."""
+    one where the colours pulled it off."""
     from scipy.ndimage import gaussian_filter, zoom  # lazy: scipy only on this path
 
     h, w = fixed.shape
@@ -644,11 +618,8 @@ def residual_warp(moving: np.ndarray, fixed: np.ndarray, iterations: int = 80, s
     if levels is None:
         levels = ((2, iterations, sigma / 2, 1.0), (1, iterations // 2, sigma, 1.0))
     levels = [lv for lv in levels if lv[0] == 1 or min(h // lv[0], w // lv[0]) >= 32]
-    lines = (None, None)
-    if use_colour and line_gain > 0:  # at full size once (1-2 px lines vanish at 1/8), resized per level
-        lines = (line_distance(moving, moving_rgb), line_distance(fixed, fixed_rgb))
 
-    def channels(mask, rgb, line, f, clp, colour):
+    def channels(mask, rgb, f, clp, colour):
         if f != 1:
             mask = zoom(mask.astype(np.float32), ((h // f) / h, (w // f) / w), order=1) >= 0.5
         out = [_signed_distance(mask, clp)]
@@ -657,14 +628,11 @@ def residual_warp(moving: np.ndarray, fixed: np.ndarray, iterations: int = 80, s
             rgb = zoom(rgb, (scale, scale, 1), order=1) if f != 1 else rgb
             rgb = rgb[:mask.shape[0], :mask.shape[1]] * mask[..., None]
             out += [gaussian_filter(rgb[..., c], 1.5 * scale) * colour_gain * scale for c in range(3)]
-            if line is not None:
-                line = zoom(line, (scale, scale), order=1)[:mask.shape[0], :mask.shape[1]] if f != 1 else line
-                out.append(line * (line_gain * scale))
         return np.stack(out).astype(np.float32)
 
     def run(f, u, iters, sig, clp, colour=use_colour):
-        return demons_steps(channels(moving, moving_rgb, lines[0], f, clp, colour),
-                            channels(fixed, fixed_rgb, lines[1], f, clp, colour), u, iters, sig)
+        return demons_steps(channels(moving, moving_rgb, f, clp, colour), channels(fixed, fixed_rgb, f, clp, colour),
+                            u, iters, sig)
 
     u, prev = None, None
     for f, iters, sig, clip_mult in levels:
@@ -856,7 +824,6 @@ class SheetFitter:
         self.one_pose_sweeps = ONE_POSE_SWEEPS
         self.warp_levels = WARP_LEVELS  # the residual warp's pyramid (None: before session 16's, half then full)
         self.warp_udp_blend = WARP_UDP_BLEND  # 0: nearest only (before session 16)
-        self.warp_line_gain = WARP_LINE_GAIN  # the inner lines' distance channel (0: none, before session 17)
         self.handover = HANDOVER  # where auto's fallback starts each separate fit's pose stage (HANDOVERS)
         self.evaluations = 0
 
@@ -1775,8 +1742,7 @@ class SheetFitter:
         if coarse.palette is not None:
             drawn_rgb = coarse.palette(drawn_rgb)
         u = residual_warp(rig_mask, drawn, moving_rgb=toon_rgb, fixed_rgb=drawn_rgb, colour_gain=WARP_COLOUR_GAIN,
-                          outline_iterations=WARP_OUTLINE_ITERATIONS, levels=self.warp_levels,
-                          line_gain=self.warp_line_gain)
+                          outline_iterations=WARP_OUTLINE_ITERATIONS, levels=self.warp_levels)
         udp, warped_mask = warp_udp(rig, u, drawing[..., 3] > 0, blend=self.warp_udp_blend)
         iou_warped = iou(warped_mask, drawn)
         disp = np.hypot(u[0], u[1])[drawn]
