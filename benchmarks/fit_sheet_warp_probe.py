@@ -670,6 +670,26 @@ def lines_picture(cache: Path, key: str, path: Path, crop: int = 112, zoom: int 
             "line_pixels_both": int((drawn_lines & warped_lines).sum())}
 
 
+def truth_steps(cache: Path, rows: list[dict]) -> list[dict]:
+    """How stepped the benchmark's true UDP is (re-framed nearest, ``session.fit_sheet_udps``): per view,
+    on smooth surface (3x3 range of every coordinate < 0.05, the 3x3 all drawn) the share of horizontal
+    neighbours with equal values and the mean distance of the truth from its own 3x3 box mean."""
+    from scipy.ndimage import maximum_filter, minimum_filter, uniform_filter
+
+    out = []
+    for r in rows:
+        d = load_view(cache, r["key"])
+        t, fg = d["true"], (d["drawing"][..., 3] >= 128) & (d["true"][..., 3] > 0)
+        spread = np.max([maximum_filter(t[..., i], 3) - minimum_filter(t[..., i], 3) for i in range(3)], 0)
+        smooth = fg & (spread < 0.05) & (minimum_filter(fg.astype(np.uint8), 3) > 0)
+        box = np.stack([uniform_filter(t[..., i], 3) for i in range(3)], -1)
+        equal = (np.abs(np.diff(t[..., 0], axis=1)) < 1e-7) & smooth[:, 1:]
+        out.append({"key": r["key"], "equal_neighbours": round(float(equal.sum() / smooth[:, 1:].sum()), 4),
+                    "off_box_mean": round(float(np.linalg.norm(t[..., :3] - box, axis=-1)[smooth].mean()), 5),
+                    "fitted_udp_error": r.get("rebuilt_udp_error")})
+    return out
+
+
 def fitter_check(seed: int, sheets: set[int], modes: list[str]) -> list[dict]:
     """The fitter's own last step (``SheetFitter._finish``, which both fits end with) from each stored
     fit (main's camera and pose, ``SOURCES``): its UDP error, IoU after the warp, mean residual (px) and
@@ -725,6 +745,7 @@ def main() -> int:
     ap.add_argument("--fitter-check", default=None, help="sheets, e.g. 0,1,4,5: the fitter's _finish from main's fits")
     ap.add_argument("--oracle", action="store_true", help="the best a 2D warp of the fitted rig could reach")
     ap.add_argument("--lines", action="store_true", help="where the error lies; the warped rig's lines' offset")
+    ap.add_argument("--truth-steps", action="store_true", help="how stepped the true UDP is (all cached views)")
     ap.add_argument("--lines-picture", default=None, help="a cached view's key: session 17's picture (--picture-out)")
     ap.add_argument("--picture", default=None, help="a cached view's key (e.g. per_view_s0v1): draw the docs' picture")
     ap.add_argument("--picture-out", type=Path, default=ROOT / "docs" / "fit_sheet_warp.png")
@@ -766,6 +787,14 @@ def main() -> int:
         return 0
     if args.picture:
         print(json.dumps(picture(args.cache, args.picture, args.picture_out)))
+        return 0
+    if args.truth_steps:
+        views = truth_steps(args.cache, json.loads((args.cache / "index.json").read_text()))
+        res = {"what": "how stepped the true UDP is (fit_sheet_warp_probe.py --truth-steps)", "views": views,
+               "summary": {k: round(statistics.fmean(v[k] for v in views), 5) for k in views[0] if k != "key"}}
+        print(json.dumps(res["summary"]))
+        if args.json:
+            args.json.write_text(json.dumps(res, indent=1))
         return 0
     if args.lines_picture:
         print(json.dumps(lines_picture(args.cache, args.lines_picture, args.picture_out)))
