@@ -19,12 +19,16 @@ pre-alignment); ``/b0.02`` at the end: ``warp_udp``'s blend (``WARP_UDP_BLEND``)
 ``--oracle``: what any 2D warp of the fitted rig could reach (the ideal field from the true UDP).
 ``--fitter-check 0,1,4,5``: ``SheetFitter._finish`` itself (GL) from the stored fits.
 ``--picture KEY``: the docs' picture (``docs/fit_sheet_warp.png``).
+``--lines``: where the fitter's warp leaves its error (outline, inner jumps, the rest) and how far the
+warped rig's inner lines lie from the drawn ones; ``--lines-picture KEY``: session 17's picture.
 
 Usage: python benchmarks/fit_sheet_warp_probe.py --build [--cache out/warp_probe]
        python benchmarks/fit_sheet_warp_probe.py [--variants main,fitter/b0.02,...] [--sheets 0-3] [--json ...]
        python benchmarks/fit_sheet_warp_probe.py --oracle [--sheets 0-7] [--json ...]
        python benchmarks/fit_sheet_warp_probe.py --fitter-check 0,1,4,5 [--json ...]
        python benchmarks/fit_sheet_warp_probe.py --picture per_view_s0v1
+       python benchmarks/fit_sheet_warp_probe.py --lines --sheets 0-1 [--variants none,fitter] [--json ...]
+       python benchmarks/fit_sheet_warp_probe.py --lines-picture per_view_s0v2 --picture-out docs/fit_sheet_warp_lines.png
 """
 from __future__ import annotations
 
@@ -42,13 +46,14 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "benchmarks"))
 RESULTS = ROOT / "benchmarks" / "results"
 
-# (mode, method, first sheet of the file, the stored bench run whose fits are main's): the "before"
-# rows of docs/fit_sheet.md's *Where it stands (session 15)*
+# (mode, method, first sheet of the file, the stored bench run whose fits are main's): the rows of
+# docs/fit_sheet.md's *Where it stands (session 16)* (the per-view folders' separate fits refitted at
+# the end of session 16; the joint fits unchanged since session 15, the warp since session 16 on them)
 SOURCES = (
-    ("per_view", "separate", 0, "fit_sheet_s14_auto_sheets01.json"),
-    ("per_view", "separate", 2, "fit_sheet_s14_auto_sheets23.json"),
-    ("per_view", "separate", 4, "fit_sheet_s14_auto_sheets45.json"),
-    ("per_view", "separate", 6, "fit_sheet_s14_sheets67.json"),
+    ("per_view", "separate", 0, "fit_sheet_s16_final_perview_sheets01.json"),
+    ("per_view", "separate", 2, "fit_sheet_s16_final_perview_sheets23.json"),
+    ("per_view", "separate", 4, "fit_sheet_s16_final_perview_sheets45.json"),
+    ("per_view", "separate", 6, "fit_sheet_s16_final_perview_sheets67.json"),
     ("turnaround", "joint", 0, "fit_sheet_s15_joint_sepcoarse_sheets01.json"),
     ("turnaround", "joint", 2, "fit_sheet_s14_auto_sheets23.json"),
     ("turnaround", "joint", 4, "fit_sheet_s15_joint_sepcoarse_sheets45.json"),
@@ -68,7 +73,8 @@ def params_from_summary(fit: dict, joint: bool):
 
 
 def build(cache: Path, seed: int, check: bool) -> list[dict]:
-    from conrt.runtime.app.sheet_fit import WARP_COLOUR_GAIN, WARP_OUTLINE_ITERATIONS, residual_warp, warp_udp
+    from conrt.runtime.app.sheet_fit import (WARP_COLOUR_GAIN, WARP_LEVELS, WARP_OUTLINE_ITERATIONS, WARP_UDP_BLEND,
+                                             residual_warp, warp_udp)
     from conrt.training.fit_drawings import udp_error
     from fit_sheet_bench import bench_view, loaded_procedural
 
@@ -93,12 +99,13 @@ def build(cache: Path, seed: int, check: bool) -> list[dict]:
                 row = {"key": key, "mode": mode, "method": method, "sheet": sheet, "view": k, "source": name,
                        "stored_udp_error": v["fitted"]["udp_error"], "stored_iou_warped": v["fit"]["iou_warped"],
                        "yaw_error": v["yaw_error"]}
-                if check:  # main's warp as _finish runs it, on the rig rendered again from the stored row
+                if check:  # the fitter's warp as _finish runs it, on the rig rendered again from the stored row
                     drawn = img[..., 3] >= 128
                     u = residual_warp(rig[..., 3] > 0, drawn, moving_rgb=toon_rgb,
                                       fixed_rgb=img[..., :3].astype(np.float32) / 255,
-                                      colour_gain=WARP_COLOUR_GAIN, outline_iterations=WARP_OUTLINE_ITERATIONS)
-                    udp, _ = warp_udp(rig, u, img[..., 3] > 0)
+                                      colour_gain=WARP_COLOUR_GAIN, outline_iterations=WARP_OUTLINE_ITERATIONS,
+                                      levels=WARP_LEVELS)
+                    udp, _ = warp_udp(rig, u, img[..., 3] > 0, WARP_UDP_BLEND)
                     row["rebuilt_udp_error"] = round(udp_error(udp, true, img)["udp_error"], 5)
                 rows.append(row)
                 print(json.dumps(row), flush=True)
@@ -122,6 +129,21 @@ def warp_main(d: dict, parts, levels=None) -> np.ndarray:
     return residual_warp(d["rig_udp"][..., 3] > 0, img[..., 3] >= 128, moving_rgb=d["toon_rgb"],
                          fixed_rgb=img[..., :3].astype(np.float32) / 255, colour_gain=WARP_COLOUR_GAIN,
                          outline_iterations=WARP_OUTLINE_ITERATIONS, levels=levels)
+
+
+def line_distance(mask: np.ndarray, rgb: np.ndarray, clip: float = 12.0, darker: float = 0.7) -> np.ndarray:
+    """[H, W] f32: each silhouette pixel's distance (px, clipped to ``clip``) to the nearest inner
+    line, 0 outside. A line pixel is darker than ``darker`` x the brightest pixel within 2 px (the ink
+    lines and the edges of shade bands, drawn or rendered). Session 17 tried it as one more channel of
+    the warp (``residual_warp(line_gain=...)``, commit daf5149; not kept: docs/fit_sheet.md, *Session
+    17: the warp's cue inside flat regions*); here it serves ``--lines`` and ``--lines-picture``."""
+    from scipy.ndimage import distance_transform_edt, maximum_filter
+
+    luma = (rgb * np.float32([0.299, 0.587, 0.114])).sum(-1) * mask
+    lines = mask & (luma < darker * maximum_filter(luma, 5))
+    if not lines.any():
+        return np.zeros(mask.shape, np.float32)
+    return (np.minimum(distance_transform_edt(~lines), clip) * mask).astype(np.float32)
 
 
 def warp_fitter(d: dict, parts) -> np.ndarray:
@@ -564,6 +586,110 @@ def oracle(cache: Path, rows: list[dict]) -> dict:
     return out
 
 
+def line_check(cache: Path, rows: list[dict], variants: list[str]) -> list[dict]:
+    """Where the fitter's warp leaves its UDP error, and whether the drawing's inner lines could say
+    more (session 17): per view, the share of the error sum (and of the pixels) on the outline (within
+    2 px of the drawn silhouette's edge), at the true UDP's inner jumps (a part over another: the true
+    UDP's 3x3 range > 0.05), and in the rest (smooth surface inside); the share of drawn pixels that are
+    line pixels (``line_distance``); per variant the mean distance (px) from a drawn inner line pixel
+    (3 px or more inside) to the nearest line of the warped rig (its ``line_distance`` sampled at
+    x + u(x)): near 0, the lines already lie on the drawn ones and carry no more cue."""
+    from scipy.ndimage import binary_erosion, distance_transform_edt, maximum_filter, minimum_filter
+
+    from conrt.runtime.app.sheet_fit import WARP_UDP_BLEND, _bilinear, warp_udp
+
+    out = []
+    for r in rows:
+        d = load_view(cache, r["key"])
+        img, true = d["drawing"], d["true"]
+        fg = img[..., 3] >= 128
+        drawn_rgb = img[..., :3].astype(np.float32) / 255
+        valid = fg & (true[..., 3] > 0)
+        h, w = fg.shape
+        grid = np.mgrid[0:h, 0:w].astype(np.float32)
+        drawn_lines = line_distance(fg, drawn_rgb, clip=50.0) == 0
+        inner_lines = drawn_lines & binary_erosion(fg, iterations=3)
+        rig_lines = line_distance(d["rig_udp"][..., 3] > 0, d["toon_rgb"], clip=50.0)
+        u = warp_fitter(d, None)
+        udp = warp_udp(d["rig_udp"], u, img[..., 3] > 0, WARP_UDP_BLEND)[0]
+        err = np.linalg.norm(udp[..., :3] - true[..., :3], axis=-1)
+        jump = np.max([maximum_filter(true[..., i], 3) - minimum_filter(true[..., i], 3) for i in range(3)], 0) > 0.05
+        outline = valid & (distance_transform_edt(fg) <= 2)
+        where = {"outline": outline, "inner_jumps": valid & ~outline & jump, "rest": valid & ~outline & ~jump}
+        total = err[valid].sum()
+        row = {"key": r["key"], "line_pixel_share": round(float(drawn_lines[fg].mean()), 3)}
+        for name, m in where.items():
+            row[f"{name}_error_share"] = round(float(err[m].sum() / total), 3)
+            row[f"{name}_pixel_share"] = round(float(m.sum() / valid.sum()), 3)
+        for name in variants:
+            uv = parse_variant(name)(d, None)
+            row[f"line_off_px_{name}"] = round(float(_bilinear(rig_lines[None], grid + uv)[0][inner_lines].mean()), 3)
+        out.append(row)
+        print(json.dumps(row), flush=True)
+    return out
+
+
+def lines_picture(cache: Path, key: str, path: Path, crop: int = 112, zoom: int = 3) -> dict:
+    """The docs' picture of session 17 (``docs/fit_sheet_warp_lines.png``): a ``crop``² window of one
+    cached view around the drawing's centre, the drawing | its line pixels (``line_distance`` 0, green)
+    and the warped rig's (the fitter's warp, magenta; both: white) | the UDP error after the fitter's
+    warp (white: 0.05 or more), ``zoom`` x nearest."""
+    from PIL import Image
+
+    from conrt.runtime.app.sheet_fit import WARP_UDP_BLEND, _bilinear, warp_udp
+
+    d = load_view(cache, key)
+    img = d["drawing"]
+    fg = img[..., 3] >= 128
+    h, w = fg.shape
+    u = warp_fitter(d, None)
+    udp = warp_udp(d["rig_udp"], u, img[..., 3] > 0, WARP_UDP_BLEND)[0]
+    err = np.linalg.norm(udp[..., :3] - d["true"][..., :3], axis=-1) * fg
+    drawn_lines = (line_distance(fg, img[..., :3].astype(np.float32) / 255) == 0) & fg
+    rig_mask = d["rig_udp"][..., 3] > 0
+    rig_lines = (line_distance(rig_mask, d["toon_rgb"]) == 0) & rig_mask
+    grid = np.mgrid[0:h, 0:w].astype(np.float32)
+    warped_lines = (_bilinear(rig_lines[None].astype(np.float32), grid + u)[0] >= 0.5) & fg
+    ys, xs = np.nonzero(fg)
+    y0 = int(np.clip(ys.mean() - crop // 2, 0, h - crop))
+    x0 = int(np.clip(xs.mean() - crop // 2, 0, w - crop))
+    grey = np.float32(235 / 255)
+    a = img[..., 3].astype(np.float32)[..., None] / 255
+    drawing = img[..., :3].astype(np.float32) / 255 * a + grey * (1 - a)
+    lines = np.full((h, w, 3), grey, np.float32)
+    lines[fg] = 0.6
+    lines[drawn_lines] = (0.1, 0.7, 0.1)
+    lines[warped_lines] = (0.85, 0.1, 0.85)
+    lines[drawn_lines & warped_lines] = 1.0
+    errs = np.where(fg[..., None], np.repeat(np.clip(err / 0.05, 0, 1)[..., None], 3, -1), grey)
+    pic = np.concatenate([t[y0:y0 + crop, x0:x0 + crop] for t in (drawing, lines, errs)], 1)
+    pic = np.repeat(np.repeat((np.clip(pic, 0, 1) * 255 + 0.5).astype(np.uint8), zoom, 0), zoom, 1)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(pic).save(path, optimize=True)
+    return {"key": key, "crop_yx": [y0, x0], "crop": crop, "line_pixels_drawn": int(drawn_lines.sum()),
+            "line_pixels_both": int((drawn_lines & warped_lines).sum())}
+
+
+def truth_steps(cache: Path, rows: list[dict]) -> list[dict]:
+    """How stepped the benchmark's true UDP is (re-framed nearest, ``session.fit_sheet_udps``): per view,
+    on smooth surface (3x3 range of every coordinate < 0.05, the 3x3 all drawn) the share of horizontal
+    neighbours with equal values and the mean distance of the truth from its own 3x3 box mean."""
+    from scipy.ndimage import maximum_filter, minimum_filter, uniform_filter
+
+    out = []
+    for r in rows:
+        d = load_view(cache, r["key"])
+        t, fg = d["true"], (d["drawing"][..., 3] >= 128) & (d["true"][..., 3] > 0)
+        spread = np.max([maximum_filter(t[..., i], 3) - minimum_filter(t[..., i], 3) for i in range(3)], 0)
+        smooth = fg & (spread < 0.05) & (minimum_filter(fg.astype(np.uint8), 3) > 0)
+        box = np.stack([uniform_filter(t[..., i], 3) for i in range(3)], -1)
+        equal = (np.abs(np.diff(t[..., 0], axis=1)) < 1e-7) & smooth[:, 1:]
+        out.append({"key": r["key"], "equal_neighbours": round(float(equal.sum() / smooth[:, 1:].sum()), 4),
+                    "off_box_mean": round(float(np.linalg.norm(t[..., :3] - box, axis=-1)[smooth].mean()), 5),
+                    "fitted_udp_error": r.get("rebuilt_udp_error")})
+    return out
+
+
 def fitter_check(seed: int, sheets: set[int], modes: list[str]) -> list[dict]:
     """The fitter's own last step (``SheetFitter._finish``, which both fits end with) from each stored
     fit (main's camera and pose, ``SOURCES``): its UDP error, IoU after the warp, mean residual (px) and
@@ -618,6 +744,9 @@ def main() -> int:
     ap.add_argument("--json", type=Path, default=None)
     ap.add_argument("--fitter-check", default=None, help="sheets, e.g. 0,1,4,5: the fitter's _finish from main's fits")
     ap.add_argument("--oracle", action="store_true", help="the best a 2D warp of the fitted rig could reach")
+    ap.add_argument("--lines", action="store_true", help="where the error lies; the warped rig's lines' offset")
+    ap.add_argument("--truth-steps", action="store_true", help="how stepped the true UDP is (all cached views)")
+    ap.add_argument("--lines-picture", default=None, help="a cached view's key: session 17's picture (--picture-out)")
     ap.add_argument("--picture", default=None, help="a cached view's key (e.g. per_view_s0v1): draw the docs' picture")
     ap.add_argument("--picture-out", type=Path, default=ROOT / "docs" / "fit_sheet_warp.png")
     args = ap.parse_args()
@@ -658,6 +787,33 @@ def main() -> int:
         return 0
     if args.picture:
         print(json.dumps(picture(args.cache, args.picture, args.picture_out)))
+        return 0
+    if args.truth_steps:
+        views = truth_steps(args.cache, json.loads((args.cache / "index.json").read_text()))
+        res = {"what": "how stepped the true UDP is (fit_sheet_warp_probe.py --truth-steps)", "views": views,
+               "summary": {k: round(statistics.fmean(v[k] for v in views), 5) for k in views[0] if k != "key"}}
+        print(json.dumps(res["summary"]))
+        if args.json:
+            args.json.write_text(json.dumps(res, indent=1))
+        return 0
+    if args.lines_picture:
+        print(json.dumps(lines_picture(args.cache, args.lines_picture, args.picture_out)))
+        return 0
+    if args.lines:
+        rows = json.loads((args.cache / "index.json").read_text())
+        lo, hi = (int(x) for x in args.sheets.split("-"))
+        variants = args.variants.split(",")
+        views = line_check(args.cache, [r for r in rows if lo <= r["sheet"] <= hi and r["mode"] in args.modes], variants)
+        res = {"what": "where the warp's UDP error lies; the warped rig's inner lines' offset from the drawn ones "
+                       "(fit_sheet_warp_probe.py --lines)", "sheets": args.sheets, "summary": {}, "views": views,
+               "load_avg": [round(x, 2) for x in os.getloadavg()]}
+        for mode in args.modes.split(","):
+            sel = [v for v in views if v["key"].startswith(mode)]
+            if sel:
+                res["summary"][mode] = {k: round(statistics.fmean(v[k] for v in sel), 4) for k in sel[0] if k != "key"}
+        print(json.dumps(res["summary"]))
+        if args.json:
+            args.json.write_text(json.dumps(res, indent=1))
         return 0
 
     if args.build:
