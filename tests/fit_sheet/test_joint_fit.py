@@ -294,3 +294,46 @@ def test_auto_fallback_fits_each_view_from_the_joint_fits_coarse_stage(gl_ctx, c
     # after the check, the separate fits' renders less their coarse stage (each view's joint share rounded)
     assert abs(auto_renders - (coarse_auto + joint_part + alone_renders - coarse_alone)) <= len(auto), (
         auto_renders, coarse_auto, joint_part, alone_renders, coarse_alone)
+
+
+def test_the_joint_starts_move_the_labelled_views_as_named(gl_ctx, character):
+    """``JOINT_START`` (``SheetFitter.joint_start``): "shift" moves every label by the one offset whose
+    shared rest pose costs least, from ``JOINT_START_SHIFTS``; "near" takes a view's own rough yaw only
+    within ``JOINT_START_NEAR_DEG`` of its label, else leaves the view exactly at its label's start
+    (labelled here 60 degrees off its drawing: the rough search stops at the 35 degree bound). An
+    unknown start is refused with the choices, before any render."""
+    from conrt.errors import ConfigError
+    from conrt.runtime.app.sheet_fit import (JOINT_START_NEAR_DEG, JOINT_START_SHIFTS, SheetFitter, _ViewSplit,
+                                             prepare_drawing)
+    from conrt.training.fit_drawings import make_turnaround
+
+    made = make_turnaround(gl_ctx, character, [0.0, 90.0], 0)
+    drawings = [prepare_drawing(d, f"v{k}", 128) for k, (d, _, _) in enumerate(made)]
+    truths = [t["yaw"] for _, _, t in made]
+    with SheetFitter(gl_ctx, character, 128, 64) as fitter, _ViewSplit(fitter, 1, "auto") as split:
+        fitter.joint_start = "sideways"
+        before = fitter.evaluations
+        with pytest.raises(ConfigError, match="joint start 'sideways': choose one of label, shift, agree, near"):
+            fitter.fit_joint(drawings, ["v0", "v1"], [0.0, 90.0])
+        assert fitter.evaluations == before
+        labels = [round(truths[0]), round(truths[1]) + 60.0]
+        for k, (d, label) in enumerate(zip(drawings, labels)):
+            fitter.view_setup(k, d, f"v{k}", label)
+            fitter.view_coarse(k)
+        relabelled = {k: fitter.view_relabel(k, fitter._views[k]["coarse"].candidates[0][0]) for k in range(2)}
+        arms = (35.0, 35.0)
+        fitter.joint_start = "near"
+        near = fitter._joint_start_yaws(split, relabelled, arms, fitter.joint_bones)
+        found = fitter.joint_start_found
+        assert abs(found["offsets"][1]) > JOINT_START_NEAR_DEG and not found["agree"][1], found
+        assert near[1] is relabelled[1]  # left at its label's start, as main starts it
+        assert found["agree"][0] == (abs(found["offsets"][0]) <= JOINT_START_NEAR_DEG)
+        assert near[0].yaw == pytest.approx(labels[0] + found["offsets"][0] if found["agree"][0] else labels[0])
+        fitter.joint_start = "shift"
+        shifted = fitter._joint_start_yaws(split, relabelled, arms, fitter.joint_bones)
+        shift = fitter.joint_start_found["shift"]
+        assert shift in JOINT_START_SHIFTS and len(fitter.joint_start_found["costs"]) == len(JOINT_START_SHIFTS)
+        # the lowest of the shifts' costs, and every view moved by it
+        assert fitter.joint_start_found["costs"][f"{shift:g}"] == min(fitter.joint_start_found["costs"].values())
+        for k in range(2):
+            assert shifted[k].yaw == pytest.approx(labels[k] + shift)
