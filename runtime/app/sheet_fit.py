@@ -199,20 +199,6 @@ JOINT_LIMB_STARTS = {
 # session 13 (docs/fit_sheet.md): 16 turnaround views 0.0140 -> 0.0137 UDP error (6 better, 2 worse), +2-3 %
 # renders; the same line per view at the end of the separate fit (the pose held) moved none of 7 views.
 JOINT_YAW_LINE_DEG = 2.0
-# Session 17 (s17-jointstart): where a joint fit's labelled views start their yaw (``joint_pose``). "label": at
-# the label (moment-matched). "shift": every label shifted by ONE offset (the sheet drawn from a slightly turned
-# character), chosen on the joint cost of the shared start pose (rest, the median arms) moment-matched at each of
-# JOINT_START_SHIFTS (one render a view a shift, at the work size). "agree": each view's own short rough search
-# (s16-jointyaw's "rough", one level) and the sheet's median offset from the labels; a view's rough yaw is kept
-# where its offset lies within JOINT_START_AGREE_DEG of the median (it agrees with the labels' spacing), the
-# others start at label + median (s16: one back view's rough search 55 degrees off pulled the shared pose).
-# "near": each view's rough yaw where it lies within JOINT_START_NEAR_DEG of its label (the artists' error),
-# else the label (the benchmark's drawings are turned off their labels independently, view by view).
-JOINT_STARTS = ("label", "shift", "agree", "near")
-JOINT_START = "label"
-JOINT_START_SHIFTS = np.arange(-25.0, 25.1, 2.5)
-JOINT_START_AGREE_DEG = 6.0
-JOINT_START_NEAR_DEG = 25.0
 # ``conrt fit-sheet``'s default (auto): a folder of >= 2 drawings is fitted jointly while it looks like ONE pose.
 # The check (SheetFitter.fit_joint(one_pose="separate")), after ``joint_pose``: each view is freed from the shared
 # pose (its own camera and the body-axis pose searched from the joint fit's, one level at the joint_pose stage's 8
@@ -798,8 +784,6 @@ class SheetFitter:
         if fine_restart not in FINE_RESTART_MODES:
             raise ConfigError(f"fine restart {fine_restart!r}: choose one of {', '.join(FINE_RESTART_MODES)}")
         self.fine_restart = fine_restart
-        self.joint_start = JOINT_START  # JOINT_STARTS (set after construction, as handover)
-        self.joint_start_found = None  # the last joint fit's start choice (JOINT_START's shift / offsets)
         self.fine_restart_deg, self.fine_restart_levels = FINE_RESTART_DEG, FINE_RESTART_LEVELS
         self.fine_restart_margin, self.fine_restart_way = FINE_RESTART_MARGIN, FINE_RESTART_WAY
         if palette not in PALETTE_MODES:
@@ -1298,8 +1282,6 @@ class SheetFitter:
         "iou"), ``only`` return None after the check (a probe)."""
         if one_pose not in ONE_POSE_MODES:
             raise ConfigError(f"one_pose {one_pose!r}: choose one of {', '.join(ONE_POSE_MODES)}")
-        if self.joint_start not in JOINT_STARTS:
-            raise ConfigError(f"joint start {self.joint_start!r}: choose one of {', '.join(JOINT_STARTS)}")
         self.one_pose_check, self.one_pose_checks = None, {}
         separate_weight, self.part_weight = self.part_weight, self.joint_part_weight  # workers get it too
         try:
@@ -1338,8 +1320,6 @@ class SheetFitter:
             arms = tuple(float(np.median([q.arms_lowered[i] for q in cams])) for i in (0, 1))
             relabelled = split.map("view_relabel", {k: (k, q) for k, (q, c) in enumerate(zip(cams, coarse))
                                                     if c.label_yaw is not None})
-            if self.joint_start != "label" and relabelled:
-                relabelled = self._joint_start_yaws(split, relabelled, arms, bones)
             cams = [relabelled.get(k, q) for k, q in enumerate(cams)]
             x = np.array([v for q in cams for v in q.camera_vector()]
                          + FitParams(0.0, arms_lowered=arms).pose_vector(bones), np.float64)
@@ -1484,35 +1464,6 @@ class SheetFitter:
                 "view": worst, "bar": self.one_pose_bar, "gains": gains, "costs": costs,
                 "sweeps": sweeps, "renders": sum(s[-1][1] for s in sweeps.values()), "early": decided}
 
-    def _joint_start_yaws(self, split: "_ViewSplit", relabelled: dict, arms, bones) -> dict:
-        """The labelled views' start cameras (``relabelled``: view -> at its label, :meth:`view_relabel`)
-        moved as ``self.joint_start`` says (``JOINT_START``) -> view -> start camera; what was chosen in
-        ``self.joint_start_found`` (the bench's JSON)."""
-        labels = {k: float(q.yaw) for k, q in relabelled.items()}
-        if self.joint_start == "shift":  # one offset for the sheet, on the shared start pose's joint cost
-            rest = {k: FitParams(q.yaw, q.scale, q.offset, arms, {}, 0.0) for k, q in relabelled.items()}
-            scored = []
-            for t in JOINT_START_SHIFTS:
-                found = split.map("view_shift_cost", {k: (k, p, labels[k] + float(t)) for k, p in rest.items()})
-                scored.append((float(np.mean(list(found.values()))), float(t)))
-            shift = min(scored)[1]
-            self.joint_start_found = {"shift": shift, "costs": {f"{t:g}": round(c, 4) for c, t in scored}}
-            yaws = {k: labels[k] + shift for k in labels}
-        else:  # "agree" / "near": each view's own rough yaw where it agrees with the sheet / its label
-            rough = split.map("view_rough_yaw", {k: (k, q) for k, q in relabelled.items()})
-            offsets = {k: (rough[k].yaw - labels[k] + 180.0) % 360.0 - 180.0 for k in rough}
-            median = float(np.median(list(offsets.values())))
-            if self.joint_start == "near":
-                median = 0.0  # the others at their label
-            bar = JOINT_START_NEAR_DEG if self.joint_start == "near" else JOINT_START_AGREE_DEG
-            agree = {k: bool(abs(d - median) <= bar) for k, d in offsets.items()}
-            self.joint_start_found = {"median": round(median, 2), "offsets": {k: round(float(d), 2)
-                                                                              for k, d in offsets.items()},
-                                      "agree": agree}
-            yaws = {k: float(rough[k].yaw) if agree[k] else labels[k] + median for k in labels}
-        moved = split.map("view_relabel", {k: (k, q, yaws[k]) for k, q in relabelled.items() if yaws[k] != labels[k]})
-        return {k: moved.get(k, q) for k, q in relabelled.items()}  # a view left at its label: main's start
-
     def _joint_yaw_line(self, split: "_ViewSplit", x: np.ndarray, cost: float, lo, hi) -> tuple[np.ndarray, float]:
         """:func:`yaw_line_search` over every view's yaw together (the shared pose held), each view's
         scale and offset searched at each shift (:meth:`view_yaw_shift`) -> (x, the mean cost)."""
@@ -1629,34 +1580,11 @@ class SheetFitter:
             c.match_view = (*c.match_view[:2], self.part_labels()(*self.render_toon(p)))
         return c.match_view
 
-    def view_relabel(self, k: int, p: FitParams, yaw: float | None = None) -> FitParams:
-        """``p`` at the view's labelled yaw (or at ``yaw``), moment-matched."""
+    def view_relabel(self, k: int, p: FitParams) -> FitParams:
+        """``p`` at the view's labelled yaw, moment-matched."""
         v = self._views[k]
-        q = FitParams(float(v["label"] if yaw is None else yaw), p.scale, p.offset, p.arms_lowered, dict(p.turns),
-                      p.pose_yaw)
+        q = FitParams(float(v["label"]), p.scale, p.offset, p.arms_lowered, dict(p.turns), p.pose_yaw)
         return self.moment_match(self.moment_match(q, v["coarse"].target[0]), v["coarse"].target[0])
-
-    def view_shift_cost(self, k: int, p: FitParams, yaw: float) -> float:
-        """``p`` at ``yaw``, moment-matched, scored at the work size: a point of ``JOINT_START``'s "shift"."""
-        q = self.view_relabel(k, p, yaw)
-        return float(self._cost(q, *self._views[k]["coarse"].target)[0])
-
-    def view_rough_yaw(self, k: int, p: FitParams) -> FitParams:
-        """The yaw a short rough search of view ``k`` alone ends at (``JOINT_START``'s "agree"; s16-jointyaw's
-        "rough"): the separate fit's steps, one level, the camera, the arms and the legs free, the rest pose
-        otherwise; from ``p`` (the view at its label) and from the best coarse candidate (when 7.5 degrees or
-        more away), the lower end kept -> its parameters."""
-        v = self._views[k]
-        coarse = v["coarse"]
-        free = np.zeros(6 + len(self.bones), bool)
-        free[:4] = True
-        if self._arms:
-            free[4:6] = True
-        free[[4 + i for i in self._leg_indices(self.bones)]] = True
-        starts = [p] + [q for q, *_ in coarse.candidates[:1] if _yaw_gap(q.yaw, p.yaw) >= 7.5]
-        found = [self._search(FitParams(q.yaw, q.scale, q.offset, q.arms_lowered, {}, q.pose_yaw), coarse.target,
-                              rough_steps(len(self.bones)), free, coarse.bounds(q), levels=1)[:2] for q in starts]
-        return min(found, key=lambda r: r[1])[0]
 
     def view_cost(self, k: int, p: FitParams, fine: bool) -> tuple[float, float, float]:
         v = self._views[k]
