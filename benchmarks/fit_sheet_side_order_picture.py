@@ -6,7 +6,7 @@ then ``SheetFitter._try_side_orders`` from its end, as ``SEPARATE_SIDE_ORDERS`` 
 the true UDP; then the UDP error |fitted - true| of both (black 0, red, yellow, white at ``--scale``), each
 panel's mean in its corner and the order taken.
 
-Usage: python benchmarks/fit_sheet_side_order_picture.py [--views 3,5] [--orders legs,arms]
+Usage: python benchmarks/fit_sheet_side_order_picture.py [--views 4,5] [--orders legs,arms]
        [--out docs/fit_sheet_side_orders.png]
 """
 from __future__ import annotations
@@ -23,7 +23,7 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--views", default="3,5", help="sheets whose side view (view 2) makes a row")
+    ap.add_argument("--views", default="4,5", help="sheets whose side view (view 2) makes a row")
     ap.add_argument("--orders", default=None, help="comma separated SIDE_ORDERS (default SEPARATE_SIDE_ORDERS)")
     ap.add_argument("--seed", type=int, default=900001)
     ap.add_argument("--scale", type=float, default=0.08)
@@ -50,8 +50,10 @@ def main() -> int:
             fine = downsample_drawing(img, fitter.fine)
             coarse = _Coarse(downsample_drawing(img, fitter.work), [], 0.0, 0.0, label, nb)
             cost = fitter._cost(main_fit.params, *fine)[0]
+            before = fitter.evaluations
             p, _, tried = fitter._try_side_orders(main_fit.params, cost, fine, rough_steps(nb), np.ones(6 + nb, bool),
                                                   coarse)
+            renders = fitter.evaluations - before
             ours = main_fit if p is main_fit.params else fitter._finish(p, img, name, label, coarse, _Clock(fitter))
             taken = min(tried, key=tried.get) if p is not main_fit.params else "none"
             fg = (img[..., 3] >= 128) & (true[..., 3] > 0)
@@ -72,7 +74,8 @@ def main() -> int:
             for k, text in enumerate(labels):
                 draw.text((k * s + 4, 4), text, fill=(0, 0, 0))
             rows.append(np.asarray(row))
-            notes.append(f"{name}: tried {tried} (fit {cost:.4f}) -> {taken}")
+            notes.append(f"{name}: tried {tried} (fit {cost:.4f}) -> {taken}; the stage's renders {renders}, the fit's "
+                         f"{sum(n for _, n in main_fit.stages.values())}")
             print(notes[-1], flush=True)
     picture = Image.fromarray(np.concatenate(rows, 0))
     picture = picture.resize((picture.width * 3 // 4, picture.height * 3 // 4), Image.LANCZOS)
