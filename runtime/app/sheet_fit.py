@@ -280,12 +280,14 @@ LEG_SWAP_MARGIN = 0.01
 # turned 90+d or 90-d. After the fine steps a side view (label, else the fitted yaw, within SIDE_VIEW_DEG of 90 or
 # 270) tries each of ``side_orders`` from the fit's end: ``legs`` (each leg takes the other's turns),
 # ``arms`` (each arm the other's turns and lowering), ``legs_out`` (the upper legs' turns towards the camera
-# turned away from it: foreshortened alike), ``yaw`` (the yaw mirrored about the side, 180 - yaw,
-# moment-matched), each searched (SIDE_ORDER_SEARCH) and chosen by the cost at the fine size against the fit's.
+# turned away from it: foreshortened alike), ``yaw`` (the yaw mirrored about the side: 90 + d -> 90 - d,
+# moment-matched), each with one level of the fine search (4-degree steps at 256²), the lowest taken where its
+# cost at the fine size is below the fit's (SIDE_ORDER_MARGIN).
 # On the benchmark's 8 per-view side views the drawing's own pose at its true yaw costs 0.01-0.12 less than
 # the fit (the cost is right; the search ends in another basin); legs + arms, chosen on sheets 0-1 and 4-5:
 # s4v2 0.0254 -> 0.0144 (arms), s5v2 0.0352 -> 0.0325 (legs), unseen s3v2 0.0442 -> 0.0355, the other 5 kept;
-# 32 views' mean 0.0202 -> 0.0195, median 0.0150 -> 0.0148; ~140 renders an order (a 4-view sheet ~1.06x).
+# 32 views' mean 0.0202 -> 0.0195, median 0.0150 -> 0.0148; 100-300 renders an order, legs + arms 258-392 on a
+# side view (a 4-view sheet's separate fits 1.05-1.08x).
 # ``yaw`` took unseen s6v2 0.0251 -> 0.0129 and moved no view of sheets 0-1, 4-5: measured, not on.
 SIDE_ORDERS = ("legs", "arms", "legs_out", "yaw")
 SEPARATE_SIDE_ORDERS: tuple[str, ...] = ("legs", "arms")
