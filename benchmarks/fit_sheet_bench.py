@@ -442,7 +442,7 @@ def bench(sheets: int, seed: int, picture: Path | None, shading: bool = True, jo
           limb_starts=None, yaw_line: float | None = None, drawing_look: str | None = None,
           fitter_look: str | None = None, front_pose_candidates: int | None = None, fine_restart: str | None = None,
           character_file: Path | None = None, shading_pictures: Path | None = None,
-          handover: str | None = None) -> dict:
+          handover: str | None = None, side_orders=None) -> dict:
     """Per mode (``per_view``: each drawing its own pose, the issue's
     benchmark; ``turnaround``: one pose per sheet, shared by its 4 views) and
     per method (``separate``: ``conrt fit-sheet``; ``joint``: ``conrt
@@ -465,7 +465,8 @@ def bench(sheets: int, seed: int, picture: Path | None, shading: bool = True, jo
     from conrt.runtime.app.sheet_fit import (COLOUR_WEIGHT, JOINT_FINE_LEVELS, JOINT_MIN_GAIN, JOINT_PART_WEIGHT,
                                              FINE_RESTART, MIN_IOU, ONE_POSE_MEAN_GAIN, PALETTE, PART_WEIGHT, SEPARATE_LIMB_STARTS,
                                              FIT_LOOK, JOINT_YAW_LINE_DEG, FRONT_POSE_CANDIDATES,
-                                             FitParams, SheetFitter, downsample_drawing, fit_picture,
+                                             SEPARATE_SIDE_ORDERS, FitParams, SheetFitter, downsample_drawing,
+                                             fit_picture,
                                              prepare_drawing)
     from conrt.shaders import ToonPass, UdpPass, create_context, frame_character, release_context
     from conrt.training.fit_drawings import (Deviation, drawing_pose, make_drawing, make_turnaround, recolour,
@@ -497,7 +498,8 @@ def bench(sheets: int, seed: int, picture: Path | None, shading: bool = True, jo
                          joint_part_weight=joint_part_weight, joint_fine_levels=joint_fine_levels,
                          palette=palette, joint_min_gain=joint_min_gain, limb_starts=limb_starts,
                          joint_yaw_line=yaw_line, look=fitter_look, front_pose_candidates=front_pose_candidates,
-                         fine_restart=fine_restart) as fitter, \
+                         fine_restart=fine_restart,
+                         side_orders=SEPARATE_SIDE_ORDERS if side_orders is None else side_orders) as fitter, \
                 ToonPass(ctx, 256, 256) as toon, \
                 UdpPass(ctx, 256, 256) as udp_pass:
             toon.set_character(character)
@@ -665,7 +667,7 @@ def bench(sheets: int, seed: int, picture: Path | None, shading: bool = True, jo
         "joint_fine_levels": joint_fine_levels, "joint_min_gain": joint_min_gain,
         "limb_starts": list(limb_starts), "yaw_line_deg": yaw_line, "drawing_look": drawing_look,
         "fitter_look": fitter_look, "front_pose_candidates": front_pose_candidates, "fine_restart": fine_restart,
-        "handover": fitter.handover,
+        "handover": fitter.handover, "side_orders": list(fitter.side_orders),
         "start_at_true_yaw": start_at_true_yaw,
         "colour_weight": colour_weight, "sheets": sheets, "views_per_sheet": len(LABELS),
         "labels": list(LABELS),
@@ -742,6 +744,9 @@ def main() -> int:
                     help="the toon look the fitter renders in (default: FIT_LOOK of sheet_fit.py)")
     ap.add_argument("--fine-restart", default=None, choices=("off", "turn", "held"),
                     help="the separate fit's restarts after pose_fine (default: FINE_RESTART of sheet_fit.py)")
+    ap.add_argument("--side-orders", default=None,
+                    help="the separate fit's side views' other orders, comma separated from SIDE_ORDERS, 'none': "
+                         "off (default: SEPARATE_SIDE_ORDERS of sheet_fit.py)")
     ap.add_argument("--front-pose-candidates", type=int, default=None, choices=(1, 2, 3),
                     help="coarse candidates the separate fit's pose search starts from on front views "
                          "(default: FRONT_POSE_CANDIDATES; other views: POSE_CANDIDATES)")
@@ -787,7 +792,9 @@ def main() -> int:
                    tuple(n.strip() for n in args.limb_starts.split(",") if n.strip()),
                    args.yaw_line, args.drawing_look, args.fitter_look, args.front_pose_candidates, args.fine_restart,
                    None if args.character is None else GODETTE if args.character == "godette" else Path(args.character),
-                   args.shading_pictures, args.handover)
+                   args.shading_pictures, args.handover,
+                   side_orders=None if args.side_orders is None else
+                   tuple(o.strip() for o in args.side_orders.split(",") if o.strip() and o.strip() != "none"))
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(result, indent=1))
     print(json.dumps({mode: {method: {"summary": r["summary"], "shading_l1": r.get("shading_l1")}

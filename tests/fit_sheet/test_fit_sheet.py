@@ -436,3 +436,56 @@ def test_the_plain_cost_misses_a_thin_leg_swing(gl_ctx, character):
         x, _ = pattern_search(x0, cost, np.full(len(x0), 16.0), free, search_bounds(90.0, 35.0, len(fitter.bones)),
                               levels=3)
     assert abs(x[i]) < 1e-9, x[i]
+
+
+def test_side_orders_exchange_the_limbs_and_mirror_the_yaw(gl_ctx, character):
+    """A side view's other orders (``SIDE_ORDERS``, no render): the legs or arms exchanged (the arms with
+    their lowering; turns about the body's y and z mirrored), the yaw mirrored about the side (90 + d ->
+    90 - d, 270 likewise); which views are side views; unknown orders are refused, naming the choices."""
+    from conrt.errors import ConfigError
+    from conrt.runtime.app.sheet_fit import FitParams, SheetFitter, side_view
+
+    assert side_view(90.0) and side_view(62.0) and side_view(-90.0) and side_view(295.0)
+    assert not side_view(45.0) and not side_view(180.0) and not side_view(0.0)
+    with SheetFitter(gl_ctx, character, 128, 64) as fitter:
+        p = FitParams(104.0, arms_lowered=(30.0, 70.0),
+                      turns={"leftUpperLeg": 20.0, "rightLowerLeg": -6.0, "leftUpperArm:out": 12.0, "neck": 3.0})
+        legs = fitter._side_order(p, "legs")
+        assert legs.turns == {"rightUpperLeg": 20.0, "leftLowerLeg": -6.0, "leftUpperArm:out": 12.0, "neck": 3.0}
+        assert legs.arms_lowered == p.arms_lowered and legs.yaw == p.yaw
+        arms = fitter._side_order(p, "arms")
+        assert arms.arms_lowered == (70.0, 30.0) and arms.turns["rightUpperArm:out"] == 12.0
+        assert "leftUpperArm:out" not in arms.turns and arms.turns["leftUpperLeg"] == 20.0
+        assert fitter._side_order(FitParams(90.0, turns={"leftUpperLeg:out": 8.0, "leftUpperArm:out": 5.0}),
+                                  "legs_out").turns == {"leftUpperLeg:out": -8.0, "leftUpperArm:out": 5.0}
+        assert fitter._side_order(p, "yaw").yaw == 76.0
+        assert fitter._side_order(FitParams(262.0), "yaw").yaw == 278.0
+        assert fitter._side_order(FitParams(-95.0), "yaw").yaw == -85.0  # about -90 (270) as the yaw is written
+        with pytest.raises(ConfigError, match="legs, arms, legs_out, yaw"):
+            fitter._side_order(p, "knees")
+    with pytest.raises(ConfigError, match="choose each at most once from legs, arms, legs_out, yaw"):
+        SheetFitter(gl_ctx, character, 128, 64, side_orders=("legs", "elbows"))
+
+
+def test_a_side_views_exchanged_legs_are_found_by_the_side_orders(gl_ctx, character):
+    """A side view of the rig striding (the left leg forward, the right back, about the viewing axis), the
+    fit's end holding the stride on the other legs: ``_try_side_orders`` with the legs exchanged finds the
+    drawn order (its cost lower by more than the margin); from the right order it keeps it (no order is
+    lower). The tolerance, a fine step (4 degrees) either way of the drawn turns: the search's own step."""
+    from conrt.runtime.app.sheet_fit import _Coarse, FitParams, SheetFitter, downsample_drawing, rough_steps
+
+    with SheetFitter(gl_ctx, character, 128, 64, side_orders=("legs",)) as fitter:
+        truth = FitParams(84.0, arms_lowered=(40.0, 40.0), turns={"leftUpperLeg": 24.0, "rightUpperLeg": -24.0})
+        mask, rgb = fitter.render_toon(truth, 128)
+        rgba = np.concatenate([rgb * 255, mask[..., None] * 255.0], -1).astype(np.uint8)
+        fine = downsample_drawing(rgba, fitter.fine)
+        nb = len(fitter.bones)
+        coarse = _Coarse(downsample_drawing(rgba, 64), [], 0.0, 0.0, 90.0, nb)
+        steps, free = rough_steps(nb), np.ones(6 + nb, bool)
+        wrong = fitter._side_order(truth, "legs")
+        wrong_cost = fitter._cost(wrong, *fine)[0]
+        found, cost, tried = fitter._try_side_orders(wrong, wrong_cost, fine, steps, free, coarse)
+        assert cost < wrong_cost and set(tried) == {"legs"}, (cost, wrong_cost)
+        assert abs(found.turns["leftUpperLeg"] - 24.0) <= 4.0 and abs(found.turns["rightUpperLeg"] + 24.0) <= 4.0, found
+        kept = fitter._try_side_orders(truth, fitter._cost(truth, *fine)[0], fine, steps, free, coarse)[0]
+        assert kept is truth

@@ -267,7 +267,7 @@ def test_auto_fallback_fits_each_view_from_the_joint_fits_coarse_stage(gl_ctx, c
     # hand-over is per view, in the process that holds it
     names, labels = ["side"], labels[1:]
     drawings = [prepare_drawing(views[1][0], "side", 128)]
-    separate_stages = ("pose", "legs", "pose_fine", "fine_restart", "warp")
+    separate_stages = ("pose", "legs", "pose_fine", "fine_restart", "side_orders", "warp")  # a side view: SIDE_ORDERS
     with SheetFitter(gl_ctx, character, 128, 64) as fitter:
         fitter.one_pose_bar = -1.0  # no view's gain is below it: not one pose
         before = fitter.evaluations
