@@ -238,7 +238,10 @@ ONE_POSE_SWEEPS = 2
 # fit each view separately, from the coarse stage the joint fit ran, when they are not (auto)
 ONE_POSE_MODES = ("off", "record", "stop", "separate", "only")
 # where in ``joint_pose`` the check runs: after its first search (the pose alone at 16 degrees, the yaws
-# held: "pose_only") or at its end ("joint_pose"); a probe may name both (SheetFitter.one_pose_at)
+# held: "pose_only") or at its end ("joint_pose"); a probe may name both (SheetFitter.one_pose_at).
+# "pose_only" would save the rest of joint_pose (830-1,080 renders a per-view folder) but does not tell
+# the folders apart: session 17, per-view folder 2 gains 0.083 / 0.106 after one / two sweeps, turnaround
+# 5 0.083 / 0.108 (docs/fit_sheet.md "Session 17: auto's time", fit_sheet_s17_autotime_probe_*.json)
 ONE_POSE_POINTS = ("pose_only", "joint_pose")
 ONE_POSE_AT = ("joint_pose",)
 # Measured and not kept (session 14, docs/fit_sheet.md; the code in a8b84ed): the whole sheet turned by +-8
