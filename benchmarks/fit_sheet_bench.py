@@ -442,7 +442,7 @@ def bench(sheets: int, seed: int, picture: Path | None, shading: bool = True, jo
           limb_starts=None, yaw_line: float | None = None, drawing_look: str | None = None,
           fitter_look: str | None = None, front_pose_candidates: int | None = None, fine_restart: str | None = None,
           character_file: Path | None = None, shading_pictures: Path | None = None,
-          handover: str | None = None, side_orders=None) -> dict:
+          side_orders=None) -> dict:
     """Per mode (``per_view``: each drawing its own pose, the issue's
     benchmark; ``turnaround``: one pose per sheet, shared by its 4 views) and
     per method (``separate``: ``conrt fit-sheet``; ``joint``: ``conrt
@@ -454,8 +454,7 @@ def bench(sheets: int, seed: int, picture: Path | None, shading: bool = True, jo
     fitter's palette mode. ``character_file``: drawings of this character file
     (e.g. Godette) instead of the procedural character ``seed``;
     ``shading_pictures``: a folder for the shading pictures
-    (:func:`shading_picture`), one per mode and method; ``handover``: where auto_run's
-    fallback starts each separate fit's pose stage (``HANDOVERS``; default the fitter's)."""
+    (:func:`shading_picture`), one per mode and method."""
     from PIL import Image
     from tqdm import tqdm
 
@@ -503,7 +502,6 @@ def bench(sheets: int, seed: int, picture: Path | None, shading: bool = True, jo
                 ToonPass(ctx, 256, 256) as toon, \
                 UdpPass(ctx, 256, 256) as udp_pass:
             toon.set_character(character)
-            fitter.handover = fitter.handover if handover is None else handover
             udp_pass.set_character(character)
 
             where = ErrorWhere(character)
@@ -667,7 +665,7 @@ def bench(sheets: int, seed: int, picture: Path | None, shading: bool = True, jo
         "joint_fine_levels": joint_fine_levels, "joint_min_gain": joint_min_gain,
         "limb_starts": list(limb_starts), "yaw_line_deg": yaw_line, "drawing_look": drawing_look,
         "fitter_look": fitter_look, "front_pose_candidates": front_pose_candidates, "fine_restart": fine_restart,
-        "handover": fitter.handover, "side_orders": list(fitter.side_orders),
+        "side_orders": list(fitter.side_orders),
         "start_at_true_yaw": start_at_true_yaw,
         "colour_weight": colour_weight, "sheets": sheets, "views_per_sheet": len(LABELS),
         "labels": list(LABELS),
@@ -750,9 +748,6 @@ def main() -> int:
     ap.add_argument("--front-pose-candidates", type=int, default=None, choices=(1, 2, 3),
                     help="coarse candidates the separate fit's pose search starts from on front views "
                          "(default: FRONT_POSE_CANDIDATES; other views: POSE_CANDIDATES)")
-    ap.add_argument("--handover", default=None, choices=("coarse", "check", "check_pose"),
-                    help="auto_run: the fallback's separate fits start their pose stage from the coarse stage "
-                         "(--separate's starts) or the one-pose check's freed view (default: HANDOVER)")
     ap.add_argument("--reauto", type=Path, default=None,
                     help="no fit: recompute the auto rows of this saved result (it has separate and joint rows) "
                          "with --one-pose-bar, written back into it")
@@ -792,7 +787,7 @@ def main() -> int:
                    tuple(n.strip() for n in args.limb_starts.split(",") if n.strip()),
                    args.yaw_line, args.drawing_look, args.fitter_look, args.front_pose_candidates, args.fine_restart,
                    None if args.character is None else GODETTE if args.character == "godette" else Path(args.character),
-                   args.shading_pictures, args.handover,
+                   args.shading_pictures,
                    side_orders=None if args.side_orders is None else
                    tuple(o.strip() for o in args.side_orders.split(",") if o.strip() and o.strip() != "none"))
     args.json.parent.mkdir(parents=True, exist_ok=True)

@@ -13,8 +13,13 @@ exactly that prefix); and the stages' seconds, toon renders and process CPU
 run until its sweeps fade (the check before session 15's s15-fitcheck; default:
 the fitter's ``ONE_POSE_SWEEPS``).
 
+``--summarise FILE ...``: no fit; per folder of the saved runs, each point's mean gain after each
+sweep and the renders auto would pay before its separate fits with the check there (session 17:
+a check at ``pose_only`` instead of, or before, the one after ``joint_pose``).
+
 Usage: python benchmarks/fit_sheet_one_pose_probe.py --sheets 0,1,4,5 [--modes turnaround,per_view]
        [--points pose_only,joint_pose] [--jobs 2] [--sweeps 0] [--json benchmarks/results/fit_sheet_one_pose_probe.json]
+       python benchmarks/fit_sheet_one_pose_probe.py --summarise benchmarks/results/fit_sheet_s17_autotime_probe_*.json
 """
 from __future__ import annotations
 
@@ -65,6 +70,31 @@ def probe(sheets, modes, points, jobs: int, seed: int, out: Path, sweeps: int | 
     return result
 
 
+def sweep_gains(check: dict) -> list[float]:
+    """The views' mean gain after each sweep of the check's freed search (a view that stopped earlier
+    keeps its last), as auto's early stop sees it."""
+    sweeps = list(check["sweeps"].values())
+    n = max(len(s) for s in sweeps)
+    return [round(sum(s[min(i, len(s) - 1)][0] for s in sweeps) / len(sweeps), 4) for i in range(n)]
+
+
+def summarise(paths: list[Path]) -> list[dict]:
+    """Per saved folder (sheet, mode), per point: the mean gain after each sweep, the point's search
+    renders (``joint_pose_only``: the pose alone at 16 degrees; ``joint_pose``: the rest of the stage)
+    and the check's renders after one sweep and in all."""
+    out = []
+    for path in paths:
+        for row in json.loads(Path(path).read_text())["rows"]:
+            stages = row["checks"][list(row["checks"])[-1]]["sheet_stages"]
+            item = {"sheet": row["sheet"], "mode": row["mode"], "stage_renders": {k: n for k, (_, n) in stages.items()}}
+            for point, check in row["checks"].items():
+                first = sum(s[0][1] for s in check["sweeps"].values())
+                item[point] = {"gain_after_sweep": sweep_gains(check), "check_renders_1": first,
+                               "check_renders": check["renders"]}
+            out.append(item)
+    return sorted(out, key=lambda r: (r["mode"], r["sheet"]))
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--sheets", default="0,1,4,5")
@@ -75,7 +105,13 @@ def main(argv=None) -> int:
                     help="the freed search's sweeps at most (0: until they fade; default ONE_POSE_SWEEPS)")
     ap.add_argument("--seed", type=int, default=900001)
     ap.add_argument("--json", type=Path, default=ROOT / "benchmarks" / "results" / "fit_sheet_one_pose_probe.json")
+    ap.add_argument("--summarise", type=Path, nargs="+", default=None,
+                    help="no fit: summarise these saved runs (mean gain per sweep, renders per stage)")
     args = ap.parse_args(argv)
+    if args.summarise:
+        for item in summarise(args.summarise):
+            print(json.dumps(item))
+        return 0
     from conrt.runtime.app.sheet_fit import ONE_POSE_POINTS
 
     points = [p for p in args.points.split(",") if p]

@@ -228,24 +228,20 @@ ONE_POSE_MEAN_GAIN = 0.09
 # gain is already above the bar (a gain only grows sweep by sweep: the same mode): session 16, 7 of the 8
 # per-view benchmark folders, the check's renders ~490 -> ~260 a folder (docs/fit_sheet.md)
 ONE_POSE_SWEEPS = 2
-# Where auto falls back (the drawings not one pose), each view's separate fit starts its pose stage from (the
-# fitter's ``handover``): "coarse", the coarse stage's candidates as ``--separate`` does (session 15); "check",
-# the one-pose check's freed camera and pose (the view's own search from the joint fit's, already paid for),
-# turned into the separate fit's viewing-axis turns (SheetFitter.view_turns), the only start; "check_pose": the
-# coarse stage's starts (as "coarse"), each posed as the check's freed view (its limbs seen from the start's yaw).
-# Session 16 (docs/fit_sheet.md), per-view folders 0-1, 4-5: "check" took auto's renders from ~1.5x to 1.05x
-# --separate's, but the UDP error 0.0177 -> 0.0287, 0.0197 -> 0.0231 (the freed views' yaws are the joint fit's,
-# 20-50 degrees off on 4 of 16 views; the coarse candidates find them): not kept. "check_pose": renders -4 %
-# against "coarse" (1.33-1.56x --separate's), UDP error 0.0177 -> 0.0204 (sheets 0-1), 0.0197 -> 0.0127 (4-5):
-# then sheets 2-3 0.0294 -> 0.0262 (median 0.0157 -> 0.0233), 6-7 0.0242 -> 0.0220; 32 views 0.0227 -> 0.0203,
-# single views moving by 0.02-0.05 both ways: an accuracy change more than a time change, not the default.
-HANDOVERS = ("coarse", "check", "check_pose")
-HANDOVER = "coarse"
+# Where auto falls back (the drawings not one pose), each view's separate fit starts its pose stage from the
+# coarse stage's candidates, as ``--separate`` does. Measured and removed (session 16, docs/fit_sheet.md; the
+# code in 377151b, removed in session 17): "check", the check's freed view as the only start (renders 1.05x
+# --separate's, UDP error 0.0177 -> 0.0287 and 0.0197 -> 0.0231 on per-view folders 0-1, 4-5: the freed views'
+# yaws are the joint fit's); "check_pose", each coarse start posed as the freed view (32 views 0.0227 -> 0.0203,
+# median of sheets 2-3 0.0157 -> 0.0233, renders -4 %: an accuracy change with single views moving both ways).
 # fit_joint(one_pose=...): no check, check and go on, check and stop when not one pose (return None), or then
 # fit each view separately, from the coarse stage the joint fit ran, when they are not (auto)
 ONE_POSE_MODES = ("off", "record", "stop", "separate", "only")
 # where in ``joint_pose`` the check runs: after its first search (the pose alone at 16 degrees, the yaws
-# held: "pose_only") or at its end ("joint_pose"); a probe may name both (SheetFitter.one_pose_at)
+# held: "pose_only") or at its end ("joint_pose"); a probe may name both (SheetFitter.one_pose_at).
+# "pose_only" would save the rest of joint_pose (830-1,080 renders a per-view folder) but does not tell
+# the folders apart: session 17, per-view folder 2 gains 0.083 / 0.106 after one / two sweeps, turnaround
+# 5 0.083 / 0.108 (docs/fit_sheet.md "Session 17: auto's time", fit_sheet_s17_autotime_probe_*.json)
 ONE_POSE_POINTS = ("pose_only", "joint_pose")
 ONE_POSE_AT = ("joint_pose",)
 # Measured and not kept (session 14, docs/fit_sheet.md; the code in a8b84ed): the whole sheet turned by +-8
@@ -847,7 +843,6 @@ class SheetFitter:
         self.one_pose_sweeps = ONE_POSE_SWEEPS
         self.warp_levels = WARP_LEVELS  # the residual warp's pyramid (None: before session 16's, half then full)
         self.warp_udp_blend = WARP_UDP_BLEND  # 0: nearest only (before session 16)
-        self.handover = HANDOVER  # where auto's fallback starts each separate fit's pose stage (HANDOVERS)
         self.evaluations = 0
 
     def cost_settings(self) -> dict:
@@ -928,52 +923,6 @@ class SheetFitter:
                 local[j, :3, :3] = local[j, :3, :3] @ (a.T @ world_turns[j] @ a)
             world[j] = local[j] if parent < 0 else world[parent] @ local[j]
         return Pose(joint_world=forward_kinematics(skel.parents, local.astype(np.float32)))
-
-    def view_turns(self, q: FitParams) -> FitParams:
-        """``q`` (a joint fit's view: turns about the body's axes, ``JOINT_TURNS``) as the separate fit
-        parameterises it: the same camera and arms, each bone of ``self.bones`` turned about the viewing
-        axis (and out of the picture) so that the joints it carries lie where ``q`` puts them, as near
-        as those turns allow (a forearm turns only in the picture). Bone by bone from the root, each
-        bone's turns by least squares from none (the smallest turns that do it: seen along the arm or
-        the spine, a turn barely moves the joints). No render."""
-        from scipy.optimize import least_squares  # lazy: scipy only on auto's hand-over
-
-        human, parents = self.character.humanoid, np.asarray(self.character.skeleton.parents)
-        target = self._pose(q).joint_world[:, :3, 3].astype(np.float64)
-        view_axis = np.asarray(orbit_direction(q.yaw, 0.0), np.float64)
-        right_axis = np.cross((0.0, 1.0, 0.0), view_axis)
-        right_axis /= np.linalg.norm(right_axis)
-        turned = {human[b.partition(":")[0]] for b in self.bones}
-        p = FitParams(q.yaw, q.scale, q.offset, q.arms_lowered, {}, None)
-        for bone in sorted({b.partition(":")[0] for b in self.bones}, key=lambda b: human[b]):  # parents first
-            j = human[bone]
-            # the joints the bone's turns move and no later turn does: its descendants down to (and with)
-            # the next turned bones' joints
-            carried, todo = [], [j]
-            while todo:
-                kids = np.flatnonzero(parents == todo.pop()).tolist()
-                carried += kids
-                todo += [c for c in kids if c not in turned]
-            if not carried:
-                continue
-            now = self._pose(p).joint_world[:, :3, 3].astype(np.float64)  # the bone's parents turned already
-            u, v = now[carried] - now[j], target[carried] - target[j]
-            axes = [view_axis] + ([right_axis if "Leg" in bone else np.array([0.0, 1.0, 0.0])]
-                                  if f"{bone}:out" in self.bones else [])
-            pull = 1e-4 * float(np.linalg.norm(v))  # per radian: only where the joints leave the turn free
-
-            def residual(angles):
-                turn = np.eye(3)
-                for axis, angle in zip(axes, angles):  # as _pose applies them: the out turn after the in-plane
-                    turn = rotation_matrix(axis, angle).astype(np.float64) @ turn
-                return np.concatenate([(u @ turn.T - v).ravel(), pull * np.asarray(angles)])
-
-            found = least_squares(residual, np.zeros(len(axes)), diff_step=1e-4).x  # rotation_matrix is f32
-            p.turns[bone] = math.degrees(found[0])
-            if len(axes) > 1:
-                p.turns[f"{bone}:out"] = math.degrees(found[1])
-        p.turns = {b: p.turns.get(b, 0.0) for b in self.bones}
-        return p
 
     def render_toon(self, p: FitParams, n: int | None = None) -> tuple[np.ndarray, np.ndarray]:
         """(mask [n, n] bool, rgb [n, n, 3] f32 0..1) of the rig under ``p``; ``n``: work or fine size."""
@@ -1202,12 +1151,9 @@ class SheetFitter:
         return self._fit_from_coarse(coarse, drawing, name, label_yaw, clock, trace)
 
     def _fit_from_coarse(self, coarse: "_Coarse", drawing: np.ndarray, name: str, label_yaw: float | None,
-                         clock: "_Clock", trace=None, start: FitParams | None = None,
-                         start_pose: FitParams | None = None) -> ViewFit:
+                         clock: "_Clock", trace=None) -> ViewFit:
         """:meth:`fit`'s steps after the coarse stage, from ``coarse`` (its own, or the same stage a
-        joint fit ran before auto fell back: :meth:`view_fit_separate`). ``start``: the pose stage's
-        only start (auto's hand-over, ``HANDOVERS``) instead of the coarse candidates and limb starts;
-        ``start_pose``: a joint fit's view whose pose (body axes) each start takes, seen from its yaw."""
+        joint fit ran before auto fell back: :meth:`view_fit_separate`)."""
         trace = trace or (lambda stage, params: None)
         trace("camera", [coarse.candidates[0][0]])
         target, bounds, nb = coarse.target, coarse.bounds, len(self.bones)
@@ -1225,15 +1171,12 @@ class SheetFitter:
         # the legs exchanged, from behind a start won at a wrong yaw (SEPARATE_LIMB_STARTS)
         facing = label_yaw if label_yaw is not None else coarse.candidates[0][0].yaw
         n_starts = self.front_pose_candidates if front_view(facing) else POSE_CANDIDATES
-        starts = [q for q, *_ in coarse.candidates[:n_starts]] if start is None else [start]
-        if start_pose is not None:
-            starts = [self._separate_start(FitParams(q.yaw, q.scale, q.offset, start_pose.arms_lowered,
-                                                     dict(start_pose.turns), 0.0), coarse) for q in starts]
+        starts = [q for q, *_ in coarse.candidates[:n_starts]]
         rough = [self._search(q, target, steps, free_all, bounds(q), levels=2) for q in starts]
         p, cost = min(rough, key=lambda c: c[1])[:2]
         limbs = [self._search(q, target, steps, free_all, bounds(q), levels=2)
                  for q in (self._limb_start(starts[0], name, target)
-                           for name in (self.limb_starts if front_view(facing) and start is None else ()))]
+                           for name in (self.limb_starts if front_view(facing) else ()))]
         if limbs and min(c[1] for c in limbs) < cost - LEG_SWAP_MARGIN:  # clearly better, as the leg swap
             p = min(limbs, key=lambda c: c[1])[0]
         clock.stage("pose")
@@ -1499,8 +1442,7 @@ class SheetFitter:
         holds it; each view's ``stages`` carries its share of the joint stages run before the check."""
         if one_pose != "separate":
             return None
-        done = split.map("view_fit_separate", {k: (k, part_weight, sheet.stages, nv, self.handover)
-                                               for k in range(nv)})
+        done = split.map("view_fit_separate", {k: (k, part_weight, sheet.stages, nv) for k in range(nv)})
         return [done[k] for k in range(nv)]
 
     def _one_pose_check(self, split: "_ViewSplit", x: np.ndarray, names, steps, free, lo, hi,
@@ -1681,8 +1623,8 @@ class SheetFitter:
         one level, the joint search's gain bar; at most ``max_sweeps``): what the view reaches
         alone -> (joint cost, alone cost, [(cost, renders so far) after each sweep]: the gain a
         shorter check would have seen, on the same run). ``resume``: go on from where the last
-        call for this view stopped (the same sweeps as one call with the larger ``max_sweeps``).
-        The view keeps where it got (``"alone"``: auto's hand-over, :meth:`view_fit_separate`)."""
+        call for this view stopped (the same sweeps as one call with the larger ``max_sweeps``;
+        the view keeps where it got in ``"alone"``)."""
         view = self._views[k]
         target = view["coarse"].target
         state = view.get("alone") if resume else None
@@ -1760,14 +1702,9 @@ class SheetFitter:
         q, c = self._search_bones(p, v["fine"], steps, free, bounds, bones, levels=1)[:2]
         return q, c
 
-    def view_fit_separate(self, k: int, part_weight: float, shared_stages: dict, nv: int,
-                          handover: str = "coarse") -> ViewFit:
-        """View ``k`` fitted on its own (:meth:`fit`, scored with ``part_weight``) from its coarse stage,
-        its pose stage started as ``handover`` says (``HANDOVERS``; "check" where the one-pose check
-        freed the view, else "coarse"); its ``stages``: the coarse stage's, its share of the joint
-        stages before, the separate fit's."""
-        if handover not in HANDOVERS:
-            raise ConfigError(f"hand-over {handover!r}: choose one of {', '.join(HANDOVERS)}")
+    def view_fit_separate(self, k: int, part_weight: float, shared_stages: dict, nv: int) -> ViewFit:
+        """View ``k`` fitted on its own (:meth:`fit`, scored with ``part_weight``) from its coarse stage;
+        its ``stages``: the coarse stage's, its share of the joint stages before, the separate fit's."""
         v = self._views.pop(k)
         clock = _Clock(self)  # its CPU from here: this process fits its views one after the other
         clock.stages = dict(v["coarse_stages"])
@@ -1776,23 +1713,9 @@ class SheetFitter:
             clock.stages["joint_warp"] = v["clock"].stages["warp"]
         joint_weight, self.part_weight = self.part_weight, part_weight
         try:
-            start = start_pose = None
-            # the check's freed view (not after the IoU fallback: the joint fit went on since)
-            if handover != "coarse" and "alone" in v and "warp" not in v["clock"].stages:
-                freed = FitParams.from_vector(v["alone"]["x"], self.joint_bones, pose_yaw=0.0)
-                if handover == "check":
-                    start = self._separate_start(freed, v["own"])
-                else:
-                    start_pose = freed
-            return self._fit_from_coarse(v["own"], v["drawing"], v["name"], v["label"], clock, start=start,
-                                         start_pose=start_pose)
+            return self._fit_from_coarse(v["own"], v["drawing"], v["name"], v["label"], clock)
         finally:
             self.part_weight = joint_weight
-
-    def _separate_start(self, q: FitParams, coarse: "_Coarse") -> FitParams:
-        """A joint fit's view ``q`` as a separate fit's start (:meth:`view_turns`), within its bounds."""
-        p = self.view_turns(q)
-        return FitParams.from_vector(np.clip(p.vector(self.bones), *coarse.bounds(p)), self.bones)
 
     def view_finish(self, k: int, p: FitParams, shared_stages: dict, nv: int) -> ViewFit:
         v = self._views[k]  # kept for view_fit_separate (auto's fallback on a view below min_iou)

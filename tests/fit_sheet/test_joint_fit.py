@@ -105,46 +105,6 @@ def test_body_axis_turns_and_the_mirrored_leg_swap(gl_ctx, character):
     assert swapped == {"rightUpperLeg:x": -30.0, "rightUpperLeg:z": -10.0, "spine:z": 5.0}
 
 
-def test_view_turns_turns_a_joint_pose_into_the_separate_fits(gl_ctx, character):
-    """Auto's hand-over (``HANDOVERS`` "check") starts a separate fit from the one-pose check's
-    freed view: its body-axis pose turned into viewing-axis turns (``view_turns``, no render).
-    A pose the separate fit can express comes back to the same joints: a viewing-axis pose, and a
-    front view's body-axis turns (about z: in the picture; the arms about y and the legs about x:
-    out of it); a side view's body-axis pose it cannot express (the spine leaning to the side is
-    out of the picture there) comes out nearer in the picture than the rest pose. Tolerance: 0.2 %
-    of the height, under half a pixel at 256² (the character spans ~225 px)."""
-    from conrt.runtime.app.sheet_fit import FitParams, SheetFitter
-    from conrt.shaders.camera import orbit_direction
-
-    joints = sorted(character.humanoid.values())
-    tol = 0.002 * character.height
-    rng = np.random.default_rng(5)
-    with SheetFitter(gl_ctx, character, 128, 64) as fitter:
-        def at(p):
-            return fitter.pose(p).joint_world[joints, :3, 3].astype(np.float64)
-
-        for yaw in (20.0, 135.0):
-            own = FitParams(yaw, 1.1, (0.1, 0.0), (30.0, 50.0), {b: float(rng.uniform(-25, 25)) for b in fitter.bones})
-            back = fitter.view_turns(own)
-            assert (back.yaw, back.scale, back.offset, back.arms_lowered, back.pose_yaw) == (yaw, 1.1, (0.1, 0.0),
-                                                                                              (30.0, 50.0), None)
-            assert list(back.turns) == fitter.bones
-            assert np.abs(at(back) - at(own)).max() < tol, (own.turns, back.turns)
-        turns = {"leftUpperLeg:x": -20.0, "rightUpperArm:y": 15.0, "spine:z": 10.0, "neck:z": -8.0,
-                 "leftLowerArm:z": 12.0}
-        front = FitParams(0.0, arms_lowered=(30.0, 50.0), turns=turns, pose_yaw=0.0)
-        assert np.abs(at(fitter.view_turns(front)) - at(front)).max() < tol
-        side = FitParams(90.0, arms_lowered=(30.0, 50.0), turns=turns, pose_yaw=0.0)
-        axis = np.asarray(orbit_direction(90.0, 0.0), np.float64)
-
-        def in_picture(x):
-            return x - np.outer(x @ axis, axis)
-
-        rest = FitParams(90.0, arms_lowered=(30.0, 50.0))
-        off = [np.linalg.norm(in_picture(at(p) - at(side)), axis=1).mean() for p in (fitter.view_turns(side), rest)]
-        assert off[0] < 0.5 * off[1], off
-
-
 def test_a_freed_view_goes_on_where_it_stopped(gl_ctx, character, turnaround):
     """Auto's check runs every view's first sweep, then the rest only where the bar is not passed
     yet: ``view_alone(..., resume=True)`` goes on from where the view stopped, the same sweeps,
