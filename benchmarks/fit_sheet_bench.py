@@ -727,7 +727,7 @@ def main() -> int:
                     help="the toon look the drawings are made in (default: FIT_LOOK of sheet_fit.py)")
     ap.add_argument("--fitter-look", default=None, choices=("toon", "before_skin_rule"),
                     help="the toon look the fitter renders in (default: FIT_LOOK of sheet_fit.py)")
-    ap.add_argument("--fine-restart", default=None, choices=("off", "turn", "held"),
+    ap.add_argument("--fine-restart", default=None, choices=("off", "held"),
                     help="the separate fit's restarts after pose_fine (default: FINE_RESTART of sheet_fit.py)")
     ap.add_argument("--front-pose-candidates", type=int, default=None, choices=(1, 2, 3),
                     help="coarse candidates the separate fit's pose search starts from on front views "

@@ -131,28 +131,26 @@ SEPARATE_FINE_LEVELS = 2
 # Session 16 (s16-finerestart): restarts of the separate fit after ``pose_fine``, chosen on the cost at the
 # fine size (FINE_WORK), where s15-fiterr's probe found the cost ranks a restart nearer the true yaw lower (6 of
 # 6 worst views), where the rough stage's restarts (128², s15) won at wrong yaws as often as at right ones.
-# "turn": the fit's end with the yaw turned by -/+ FINE_RESTART_DEG, moment-matched, the whole vector searched
-# again with the fine steps at ``fine_restart_work``; "held": the yaw held at each, the pose (and scale, offset)
+# "held": the fit's end with the yaw turned by FINE_RESTART_DEG towards the view's label (the artist drew it
+# off the label by a few degrees either way, so a fit off its label is more likely too far than too near; an
+# unlabelled view: both ways), moment-matched, the yaw held there while the pose (and scale, offset) is
 # searched at the work size with the rough steps' second level (8 degrees), then the fine steps with the yaw
-# free at ``fine_restart_work``. Either way FINE_RESTART_LEVELS levels, and a restart replaces the fit when its
+# free at ``fine_restart_work``, FINE_RESTART_LEVELS levels; a restart replaces the fit when its
 # cost at the fine size is lower by more than FINE_RESTART_MARGIN. "off": neither (docs/fit_sheet.md,
 # "Session 16: restarts at the fine size"). Measured on the per-view folders' separate fits, chosen on sheets 0-1
-# and 4-5: "held", 8 degrees, towards the label (FINE_RESTART_WAY), 192², margin 0: mean UDP error 0.0187 ->
+# and 4-5: "held", 8 degrees, towards the label, 192², margin 0: mean UDP error 0.0187 ->
 # 0.0172, median 0.0161 -> 0.0123 (5 views better, none worse), 1.21x the renders; the unseen 2-3, 6-7 0.0268 ->
 # 0.0241 (median 0.0189 -> 0.0160; 2 of 16 worse). "turn" walks back to the fit's yaw (its limbs suit it); both
 # turns 0.0174 (0.0123) at 1.43x, two views worse (each time the turn away from the label); 12 degrees 0.0173.
-FINE_RESTART_MODES = ("off", "turn", "held")
+# Removed in session 17 (measured worse, numbers above and in the docs): "turn" (the turned fit searched again
+# whole at the fine steps, no held-yaw search) and the ways "both" (both turns for a labelled view too) and
+# "held_lower" (both held-yaw searches, the lower one's fine search).
+FINE_RESTART_MODES = ("off", "held")
 FINE_RESTART = "held"
 FINE_RESTART_DEG = 8.0
 FINE_RESTART_LEVELS = 1
 FINE_RESTART_MARGIN = 0.0
 FINE_RESTART_WORK = 192  # side of the restarts' search (the choice is made at FINE_WORK)
-# Which turns are searched: "both"; "held_lower" (held mode: both get the held-yaw search at the work size,
-# only the lower of the two the fine search); "label": only the turn towards the view's label (the artist drew
-# it off the label by a few degrees either way, so a fit off its label is more likely too far than too near;
-# an unlabelled view: both).
-FINE_RESTART_WAYS = ("both", "held_lower", "label")
-FINE_RESTART_WAY = "label"
 
 
 def rough_steps(bones: int, views: int = 1) -> np.ndarray:
@@ -258,6 +256,12 @@ YAW_LINE_CAMERA_STEP = 0.0075  # scale (log) and offset (NDC) steps at each shif
 # fit takes the limb starts (``front_view``, SEPARATE_LIMB_STARTS).
 FRONT_LABEL_DEG = 30.0
 FINE_WORK = 256  # side of the fine pose sweeps (thin limbs are a pixel or two wide at 128)
+# Session 17 (s17-finecheap): the separate fit's fine stage (SheetFitter._fine_stage). FINE_SEARCH_WORK: the
+# side its pose_fine search renders at (the choice between ends, and against the restarts, at FINE_WORK);
+# FINE_PROPOSALS: how many of the pose stage's ends (the rough cost's pick, then the others lowest first:
+# other coarse candidates, limb starts) get the leg swap and that search, the lowest cost at FINE_WORK kept.
+FINE_SEARCH_WORK = 256
+FINE_PROPOSALS = 1
 POSE_CANDIDATES = 2  # coarse fits (yaws >= 30 degrees apart) that get the separate fit's 128² pose search
 # ... on front views (``front_view``, as the limb starts): every coarse fit (the coarse stage keeps up to 3).
 # Session 14 (docs/fit_sheet.md): with 2 the front view s3v0 ended 34 degrees off (UDP error 0.0348): its
@@ -749,7 +753,8 @@ class SheetFitter:
                  joint_min_gain: float = JOINT_MIN_GAIN, limb_starts=SEPARATE_LIMB_STARTS,
                  joint_yaw_line: float = JOINT_YAW_LINE_DEG, look: str = FIT_LOOK,
                  front_pose_candidates: int = FRONT_POSE_CANDIDATES, fine_restart: str = FINE_RESTART,
-                 fine_restart_work: int = FINE_RESTART_WORK):
+                 fine_restart_work: int = FINE_RESTART_WORK, fine_search_work: int = FINE_SEARCH_WORK,
+                 fine_proposals: int = FINE_PROPOSALS):
         if size < MIN_DRAWING_PX:
             raise ConfigError(f"--size must be at least {MIN_DRAWING_PX}, got {size}")
         if not 32 <= work <= size:
@@ -785,7 +790,7 @@ class SheetFitter:
             raise ConfigError(f"fine restart {fine_restart!r}: choose one of {', '.join(FINE_RESTART_MODES)}")
         self.fine_restart = fine_restart
         self.fine_restart_deg, self.fine_restart_levels = FINE_RESTART_DEG, FINE_RESTART_LEVELS
-        self.fine_restart_margin, self.fine_restart_way = FINE_RESTART_MARGIN, FINE_RESTART_WAY
+        self.fine_restart_margin = FINE_RESTART_MARGIN
         if palette not in PALETTE_MODES:
             raise ConfigError(f"palette {palette!r}: choose one of {', '.join(PALETTE_MODES)}")
         self.palette = palette
@@ -801,13 +806,22 @@ class SheetFitter:
             raise ConfigError(f"the fine restarts' work resolution must be at least 32 (at most the fine size, "
                               f"{self.fine}, is used), got {fine_restart_work}")
         self.fine_restart_work = min(int(fine_restart_work), self.fine)
+        if fine_search_work < 32:
+            raise ConfigError(f"the fine search's work resolution must be at least 32 (at most the fine size, "
+                              f"{self.fine}, is used), got {fine_search_work}")
+        self.fine_search_work = min(int(fine_search_work), self.fine)
+        if not (isinstance(fine_proposals, int) and 1 <= fine_proposals <= 5):
+            raise ConfigError(f"the fine stage's proposals: choose 1 to 5 of the pose stage's ends, "
+                              f"got {fine_proposals!r}")
+        self.fine_proposals = fine_proposals
         # skin_once: a pose trial is drawn from every camera of a sweep or view of a joint fit, skinned once
         # FIT_INK: every part and crease line, as an artist inks them (the toon pass's default since
         # session 10 drops those its frame does not resolve; the fit's colour and part terms match
         # a drawing's inner lines at the small work sizes)
         self.look = look
         ink = fit_style(look)
-        sizes = {self.work, self.fine, self.size} | ({self.fine_restart_work} if fine_restart != "off" else set())
+        sizes = {self.work, self.fine, self.size, self.fine_search_work} | (
+            {self.fine_restart_work} if fine_restart != "off" else set())
         self._toons = {n: ToonPass(ctx, n, n, ink, skin_once=True) for n in sizes}
         self._udp = UdpPass(ctx, self.size, self.size)
         for toon in self._toons.values():
@@ -1164,8 +1178,18 @@ class SheetFitter:
         ``start_pose``: a joint fit's view whose pose (body axes) each start takes, seen from its yaw."""
         trace = trace or (lambda stage, params: None)
         trace("camera", [coarse.candidates[0][0]])
-        target, bounds, nb = coarse.target, coarse.bounds, len(self.bones)
+        ends, steps, free_all = self._pose_ends(coarse, name, label_yaw, start, start_pose)
+        clock.stage("pose")
+        trace("pose", [ends[0][0]])
+        p = self._fine_stage(ends, coarse, drawing, steps, free_all, clock, trace)
+        return self._finish(p, drawing, name, label_yaw, coarse, clock)
 
+    def _pose_ends(self, coarse: "_Coarse", name: str, label_yaw: float | None, start: FitParams | None = None,
+                   start_pose: FitParams | None = None) -> tuple[list[tuple[FitParams, float]], np.ndarray, np.ndarray]:
+        """The separate fit's pose stage (128²) -> (its ends as (params, cost at the work size): the one the
+        rough cost picks first (the lowest, or a limb start's when clearly lower), then the others lowest first;
+        the rough steps; the free parameters)."""
+        target, bounds, nb = coarse.target, coarse.bounds, len(self.bones)
         # 2. pose: camera, arms lowered and bone turns together. The coarse
         # ranking is not reliable (a badly posed rig prefers a wrong yaw), so
         # each candidate gets the coarse steps of the search and the best one
@@ -1183,43 +1207,60 @@ class SheetFitter:
         if start_pose is not None:
             starts = [self._separate_start(FitParams(q.yaw, q.scale, q.offset, start_pose.arms_lowered,
                                                      dict(start_pose.turns), 0.0), coarse) for q in starts]
-        rough = [self._search(q, target, steps, free_all, bounds(q), levels=2) for q in starts]
-        p, cost = min(rough, key=lambda c: c[1])[:2]
-        limbs = [self._search(q, target, steps, free_all, bounds(q), levels=2)
+        rough = [self._search(q, target, steps, free_all, bounds(q), levels=2)[:2] for q in starts]
+        limbs = [self._search(q, target, steps, free_all, bounds(q), levels=2)[:2]
                  for q in (self._limb_start(starts[0], name, target)
                            for name in (self.limb_starts if front_view(facing) and start is None else ()))]
-        if limbs and min(c[1] for c in limbs) < cost - LEG_SWAP_MARGIN:  # clearly better, as the leg swap
-            p = min(limbs, key=lambda c: c[1])[0]
-        clock.stage("pose")
-        trace("pose", [p])
-        p = self._try_swapped_legs(p, target, steps, bounds(p))
-        clock.stage("legs")
-        trace("legs", [p])
+        ends = sorted(rough + limbs, key=lambda c: c[1])
+        best = min(rough, key=lambda c: c[1])
+        if limbs and min(c[1] for c in limbs) < best[1] - LEG_SWAP_MARGIN:  # clearly better, as the leg swap
+            best = min(limbs, key=lambda c: c[1])
+        return [best] + [e for e in ends if e is not best], steps, free_all
+
+    def _fine_stage(self, ends: list[tuple[FitParams, float]], coarse: "_Coarse", drawing: np.ndarray, steps,
+                    free_all, clock: "_Clock", trace) -> FitParams:
+        """The separate fit after its pose stage: from each of the first ``fine_proposals`` pose ends
+        (:meth:`_pose_ends`) the leg swap and the fine search (``fine_search_work``², fine steps,
+        SEPARATE_FINE_LEVELS), the lowest cost at the fine size chosen (FINE_PROPOSALS), then its fine
+        restarts (FINE_RESTART)."""
+        target, bounds = coarse.target, coarse.bounds
         fine = coarse.drawn(drawing, self.fine) if self.fine != self.work else target
-        p, cost = self._search(p, fine, steps / 4, free_all, bounds(p), levels=SEPARATE_FINE_LEVELS)[:2]
+        search_at = fine if self.fine_search_work == self.fine else coarse.drawn(drawing, self.fine_search_work)
+        chosen = []
+        for i, (p, _) in enumerate(ends[:self.fine_proposals]):
+            if any(np.array_equal(p.vector(self.bones), q.vector(self.bones)) for q, _ in ends[:i]):
+                continue  # two starts that ended in the same place
+            p = self._try_swapped_legs(p, target, steps, bounds(p))
+            if i == 0:
+                clock.stage("legs")
+                trace("legs", [p])
+            p, cost = self._search(p, search_at, steps / 4, free_all, bounds(p), levels=SEPARATE_FINE_LEVELS)[:2]
+            if search_at is not fine:  # the choice at the fine size
+                cost = self._cost(p, *fine)[0]
+            chosen.append((p, float(cost)))
+        p, cost = min(chosen, key=lambda c: c[1])
         clock.stage("pose_fine")
         trace("pose_fine", [p])
         if self.fine_restart != "off":
             p = self._fine_restarts(p, cost, coarse, drawing, fine, steps, free_all)[0]
             clock.stage("fine_restart")
             trace("fine_restart", [p])
-        return self._finish(p, drawing, name, label_yaw, coarse, clock)
+        return p
 
     def _fine_restarts(self, p: FitParams, cost: float, coarse: "_Coarse", drawing: np.ndarray, fine, steps,
-                       free_all, mode: str | None = None) -> tuple[FitParams, float, list]:
+                       free_all) -> tuple[FitParams, float, list]:
         """``FINE_RESTART``'s restarts from the fit's end ``p`` (its cost ``cost`` at the fine size, ``fine``
-        the drawing there): the yaw turned by -/+ ``fine_restart_deg`` and searched again (``mode``, default
-        ``self.fine_restart``; which turns: ``fine_restart_way``, ``FINE_RESTART_WAYS``) -> (the restart whose
+        the drawing there): the yaw turned by ``fine_restart_deg`` towards the label (an unlabelled view: each
+        way), the pose searched with the yaw held, then all of it at the fine steps -> (the restart whose
         fine cost is lower than ``cost`` by more than
         ``fine_restart_margin``, the lowest, else ``p``; its fine cost; per turn searched at the fine steps
-        (restart, its fine cost, the cost after the held-yaw search at the work size or None, the fine
+        (restart, its fine cost, the cost after the held-yaw search at the work size, the fine
         search's renders))."""
-        mode = mode or self.fine_restart
         bounds = coarse.bounds
         n = self.fine_restart_work
         search_at = fine if n == self.fine else coarse.drawn(drawing, n)
         turns = (-self.fine_restart_deg, self.fine_restart_deg)
-        if self.fine_restart_way == "label" and coarse.label_yaw is not None:
+        if coarse.label_yaw is not None:
             towards = (coarse.label_yaw - p.yaw + 180.0) % 360.0 - 180.0
             turns = (math.copysign(self.fine_restart_deg, towards),)
         starts = []
@@ -1228,14 +1269,10 @@ class SheetFitter:
             yaw = float(np.clip(p.yaw + turn, lo[0], hi[0]))
             q = FitParams(yaw, p.scale, p.offset, p.arms_lowered, dict(p.turns), p.pose_yaw)
             q = self.moment_match(q, coarse.target[0])
-            held_cost = None
-            if mode == "held":  # the limbs settled for this yaw first, as the rough stage's second level
-                held = free_all.copy()
-                held[0] = False
-                q, held_cost = self._search(q, coarse.target, steps / 2, held, bounds(q), levels=1)[:2]
+            held = free_all.copy()  # the limbs settled for this yaw first, as the rough stage's second level
+            held[0] = False
+            q, held_cost = self._search(q, coarse.target, steps / 2, held, bounds(q), levels=1)[:2]
             starts.append((q, held_cost))
-        if mode == "held" and self.fine_restart_way == "held_lower":
-            starts = [min(starts, key=lambda s: s[1])]
         tried = []
         for q, held_cost in starts:
             before = self.evaluations

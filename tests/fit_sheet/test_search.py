@@ -134,42 +134,81 @@ def test_the_fine_restart_settings_are_checked(gl_ctx, character):
     from conrt.errors import ConfigError
     from conrt.runtime.app.sheet_fit import SheetFitter
 
-    with pytest.raises(ConfigError, match=r"fine restart 'spin': choose one of off, turn, held"):
-        SheetFitter(gl_ctx, character, 128, 64, fine_restart="spin")
+    with pytest.raises(ConfigError, match=r"fine restart 'turn': choose one of off, held"):  # removed in session 17
+        SheetFitter(gl_ctx, character, 128, 64, fine_restart="turn")
     with pytest.raises(ConfigError, match=r"fine restarts' work resolution must be at least 32 \(at most the fine "
                                           r"size, 128, is used\), got 16"):
-        SheetFitter(gl_ctx, character, 128, 64, fine_restart="turn", fine_restart_work=16)
-    with SheetFitter(gl_ctx, character, 128, 64, fine_restart="held", fine_restart_work=192) as fitter:
-        assert fitter.fine_restart_work == fitter.fine == 128
+        SheetFitter(gl_ctx, character, 128, 64, fine_restart="held", fine_restart_work=16)
+    with pytest.raises(ConfigError, match=r"fine search's work resolution must be at least 32 \(at most the fine "
+                                          r"size, 128, is used\), got 16"):
+        SheetFitter(gl_ctx, character, 128, 64, fine_search_work=16)
+    with pytest.raises(ConfigError, match=r"fine stage's proposals: choose 1 to 5 of the pose stage's ends, got 0"):
+        SheetFitter(gl_ctx, character, 128, 64, fine_proposals=0)
+    with SheetFitter(gl_ctx, character, 128, 64, fine_restart="held", fine_restart_work=192,
+                     fine_search_work=192) as fitter:
+        assert fitter.fine_restart_work == fitter.fine_search_work == fitter.fine == 128
 
 
-@pytest.mark.parametrize("mode", ["turn", "held"])
-def test_a_fine_restart_takes_the_fit_back_to_the_drawn_yaw(gl_ctx, character, mode):
+def _drawn_rig(fitter, truth, n: int):
+    """The rig itself under ``truth`` as a framed RGBA drawing (n x n u8)."""
+    mask, rgb = fitter.render_toon(truth, n)
+    return np.concatenate([rgb * 255, mask[..., None] * 255.0], -1).astype(np.uint8)
+
+
+def test_a_fine_restart_takes_the_fit_back_to_the_drawn_yaw(gl_ctx, character):
     """The rig itself drawn at 10 degrees (labelled 0), the fit's end at 18 (its limbs right): the restart turned
     by -8 starts at the drawn yaw and ends lower at the fine size, so it replaces the fit (its yaw within two of
-    the fine search's 1-degree yaw steps of the drawn one). Towards the label (the default) only that turn is
-    searched; both ways, or held_lower, find the same; with a margin above any gain the fit is kept as is."""
+    the fine search's 1-degree yaw steps of the drawn one). Towards the label only that turn is searched;
+    unlabelled, both turns, and the lower is the same; with a margin above any gain the fit is kept as is."""
     from conrt.runtime.app.sheet_fit import FitParams, SheetFitter, _Coarse, downsample_drawing, rough_steps
 
-    with SheetFitter(gl_ctx, character, 128, 128, fine_restart=mode) as fitter:  # at 64² the truth is no minimum
+    with SheetFitter(gl_ctx, character, 128, 128, fine_restart="held") as fitter:  # at 64² the truth is no minimum
         nb = len(fitter.bones)
         truth = FitParams(10.0, arms_lowered=(40.0, 40.0), turns={"leftUpperLeg": 12.0, "rightLowerArm": -20.0})
-        mask, rgb = fitter.render_toon(truth, 128)
-        drawing = np.concatenate([rgb * 255, mask[..., None] * 255.0], -1).astype(np.uint8)
+        drawing = _drawn_rig(fitter, truth, 128)
         coarse = _Coarse(downsample_drawing(drawing, 128), [], 0.0, 0.0, 0.0, nb)
         fine = downsample_drawing(drawing, fitter.fine)
         end = FitParams(18.0, truth.scale, truth.offset, truth.arms_lowered, dict(truth.turns))
         end_cost = fitter._cost(end, *fine)[0]
         steps, free = rough_steps(nb), np.ones(6 + nb, bool)
-        assert fitter.fine_restart_way == "label"
         p, cost, tried = fitter._fine_restarts(end, end_cost, coarse, drawing, fine, steps, free)
         assert len(tried) == 1 and cost < end_cost and abs(p.yaw - truth.yaw) <= 2.0, (p.yaw, cost, end_cost)
         assert cost == pytest.approx(fitter._cost(p, *fine)[0], abs=1e-9)  # the cost returned is p's at 128
-        for way in ("both", "held_lower") if mode == "held" else ("both",):
-            fitter.fine_restart_way = way
-            q, _, ways = fitter._fine_restarts(end, end_cost, coarse, drawing, fine, steps, free)
-            assert len(ways) == (2 if way == "both" else 1) and q.vector(fitter.bones).tolist() == \
-                p.vector(fitter.bones).tolist(), (way, q, p)  # the same search from the same start
+        unlabelled = _Coarse(coarse.target, [], 0.0, 0.0, None, nb)
+        q, _, ways = fitter._fine_restarts(end, end_cost, unlabelled, drawing, fine, steps, free)
+        assert len(ways) == 2 and abs(q.yaw - truth.yaw) <= 2.0, (q.yaw, [w[1] for w in ways])
         fitter.fine_restart_margin = end_cost  # no restart can gain that much
         kept, kept_cost, _ = fitter._fine_restarts(end, end_cost, coarse, drawing, fine, steps, free)
         assert kept is end and kept_cost == end_cost
+
+
+def test_the_fine_stage_chooses_between_pose_ends_at_the_fine_size(gl_ctx, character):
+    """Two pose ends, the first (as the rough cost would rank it) 28 degrees off the drawn yaw in the rest
+    pose, the second 2 off with the drawn limbs; the fine search at 64² (``fine_search_work``), the choice at
+    the fine size (128): with one proposal the fit is the first's search, with two each gets the same search
+    and the lower fine cost is kept (the second's: nearer the drawing); the same end twice is searched once."""
+    from conrt.runtime.app.sheet_fit import FitParams, SheetFitter, _Clock, _Coarse, downsample_drawing, rough_steps
+
+    with SheetFitter(gl_ctx, character, 128, 64, fine_restart="off", fine_search_work=64) as fitter:
+        nb = len(fitter.bones)
+        truth = FitParams(10.0, arms_lowered=(40.0, 40.0), turns={"leftUpperLeg": 12.0, "rightLowerArm": -20.0})
+        drawing = _drawn_rig(fitter, truth, 128)
+        coarse = _Coarse(downsample_drawing(drawing, 64), [], 0.0, 0.0, 0.0, nb)
+        fine = downsample_drawing(drawing, fitter.fine)
+        far = (FitParams(38.0, truth.scale, truth.offset, truth.arms_lowered, {}), 0.1)
+        near = (FitParams(12.0, truth.scale, truth.offset, truth.arms_lowered, dict(truth.turns)), 0.2)
+        steps, free = rough_steps(nb), np.ones(6 + nb, bool)
+
+        def fine_stage(ends, proposals):
+            fitter.fine_proposals, seen = proposals, []
+            before = fitter.evaluations
+            p = fitter._fine_stage(ends, coarse, drawing, steps, free, _Clock(fitter), lambda s, ps: seen.append(s))
+            assert seen == ["legs", "pose_fine"]
+            return p.vector(fitter.bones).tolist(), fitter._cost(p, *fine)[0], abs(p.yaw - truth.yaw), \
+                fitter.evaluations - before
+
+        one, one_cost, one_off, one_renders = fine_stage([far, near], 1)  # the first end's search alone
+        alone, near_cost, near_off, _ = fine_stage([near], 1)
+        assert near_cost < one_cost and near_off < one_off, (near_cost, one_cost, near_off, one_off)
+        assert fine_stage([far, near], 2)[0] == alone
+        assert fine_stage([far, far], 2)[3] == one_renders
