@@ -740,7 +740,7 @@ def main() -> int:
                     help="the toon look the drawings are made in (default: FIT_LOOK of sheet_fit.py)")
     ap.add_argument("--fitter-look", default=None, choices=("toon", "before_skin_rule"),
                     help="the toon look the fitter renders in (default: FIT_LOOK of sheet_fit.py)")
-    ap.add_argument("--fine-restart", default=None, choices=("off", "turn", "held"),
+    ap.add_argument("--fine-restart", default=None, choices=("off", "held"),
                     help="the separate fit's restarts after pose_fine (default: FINE_RESTART of sheet_fit.py)")
     ap.add_argument("--side-orders", default=None,
                     help="the separate fit's side views' other orders, comma separated from SIDE_ORDERS, 'none': "

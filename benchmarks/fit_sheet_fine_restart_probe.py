@@ -3,15 +3,17 @@
 Per view of ``fit_sheet_bench.py``'s drawings (the same seeds): the separate fit as it runs (``fit``:
 its coarse stage, then ``_fit_from_coarse``; the fit's own restarts off), its yaw, its cost at the fine
 size (256²: 1 - IoU + colour error), its UDP error and toon renders per stage; then from its end after
-``pose_fine`` each restart variant of ``SheetFitter._fine_restarts`` (``mode``: "turn" or "held", the yaw
-turned by -/+ ``deg``, searched at ``work``², ``levels`` fine levels): per turn its yaw, its cost at the
-fine size, its renders, and its UDP error (the fit's last step from it) where its cost is below the
+``pose_fine`` each restart variant of ``SheetFitter._fine_restarts`` (``mode``: "held", the yaw turned by
+``deg`` towards the label, searched at ``work``², ``levels`` fine levels): per turn its yaw, its cost at
+the fine size, its renders, and its UDP error (the fit's last step from it) where its cost is below the
 fit's (only those can be taken, at any margin >= 0). ``--one-level``: the same variants also from the
-fit's ``pose_fine`` cut to one level (what a restart could save there; the first variant only). Any margin's and
-way's (``FINE_RESTART_WAYS``) choice is then worked out from the JSON (``--summary``), no fit.
+fit's ``pose_fine`` cut to one level (what a restart could save there; the first variant only). Any
+margin's choice is then worked out from the JSON (``--summary``), no fit. Session 16's runs (its JSONs)
+searched both turns and the "turn" mode, removed in session 17; the summary still reads them and works
+out session 16's ways ("both", "held_lower", "label").
 
 Usage: python benchmarks/fit_sheet_fine_restart_probe.py --views p00,p01,...|--sheets 0,1 [--mode per_view]
-       [--variants turn:8:256:1,held:8:192:1] [--one-level] --json benchmarks/results/fit_sheet_s16_...json
+       [--variants held:8:256:1,held:8:192:1] [--one-level] --json benchmarks/results/fit_sheet_s16_...json
        python benchmarks/fit_sheet_fine_restart_probe.py --summary A.json[,B.json] [--margins 0,0.005,0.01]
 """
 from __future__ import annotations
@@ -33,6 +35,8 @@ DEFAULT_VARIANTS = "held:8:192:1,held:12:192:1"
 
 def _variant(spec: str) -> dict:
     mode, deg, work, levels = spec.split(":")
+    if mode != "held":
+        raise SystemExit(f"restart variant {spec!r}: the mode must be held (turn was removed in session 17)")
     return {"name": spec, "mode": mode, "deg": float(deg), "work": int(work), "levels": int(levels)}
 
 
@@ -51,13 +55,11 @@ def probe(args) -> int:
         if works - {fitter.fine}:  # a fitter with toon passes at the restarts' sizes too
             from conrt.runtime.app.sheet_fit import SheetFitter  # lazy: only for another restart size
 
-            fitter = SheetFitter(ctx, character, fitter.size, fine_restart="turn",
+            fitter = SheetFitter(ctx, character, fitter.size, fine_restart="held",
                                  fine_restart_work=min(works - {fitter.fine}))
-            extra = {n: SheetFitter(ctx, character, fitter.size, fine_restart="turn", fine_restart_work=n)
+            extra = {n: SheetFitter(ctx, character, fitter.size, fine_restart="held", fine_restart_work=n)
                      for n in works - {fitter.fine, fitter.fine_restart_work}}
         fitter.fine_restart = "off"
-        for f in (fitter, *extra.values()):  # both turns searched at the fine steps: any rule worked out after
-            f.fine_restart_way = "both"
         nb = len(fitter.bones)
         free_all = np.ones(6 + nb, bool)
         steps = rough_steps(nb)
@@ -109,7 +111,7 @@ def probe(args) -> int:
                     f.fine_restart_deg, f.fine_restart_levels = v["deg"], v["levels"]
                     f.fine_restart_work = v["work"]
                     before = f.evaluations
-                    _, _, tried = f._fine_restarts(end, end_cost, coarse, img, fine, steps, free_all, v["mode"])
+                    _, _, tried = f._fine_restarts(end, end_cost, coarse, img, fine, steps, free_all)
                     renders = f.evaluations - before
                     if f is not fitter:
                         fitter.evaluations += renders
@@ -152,8 +154,10 @@ def probe(args) -> int:
 
 
 def _turns(r: dict, restart: dict, way: str) -> list[dict]:
-    """The turns a rule (``FINE_RESTART_WAYS``) would have searched at the fine steps."""
+    """The turns a rule (session 16's ways) would have searched at the fine steps."""
     turns = restart["turns"]
+    if len(turns) == 1:  # a session 17 run: the turn towards the label only
+        return turns
     if way == "held_lower":
         return [min(turns, key=lambda t: t["held_cost"])]
     if way == "label" and r["label"] is not None:  # turns[0] is the turn by -deg

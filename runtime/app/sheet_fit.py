@@ -131,28 +131,26 @@ SEPARATE_FINE_LEVELS = 2
 # Session 16 (s16-finerestart): restarts of the separate fit after ``pose_fine``, chosen on the cost at the
 # fine size (FINE_WORK), where s15-fiterr's probe found the cost ranks a restart nearer the true yaw lower (6 of
 # 6 worst views), where the rough stage's restarts (128², s15) won at wrong yaws as often as at right ones.
-# "turn": the fit's end with the yaw turned by -/+ FINE_RESTART_DEG, moment-matched, the whole vector searched
-# again with the fine steps at ``fine_restart_work``; "held": the yaw held at each, the pose (and scale, offset)
+# "held": the fit's end with the yaw turned by FINE_RESTART_DEG towards the view's label (the artist drew it
+# off the label by a few degrees either way, so a fit off its label is more likely too far than too near; an
+# unlabelled view: both ways), moment-matched, the yaw held there while the pose (and scale, offset) is
 # searched at the work size with the rough steps' second level (8 degrees), then the fine steps with the yaw
-# free at ``fine_restart_work``. Either way FINE_RESTART_LEVELS levels, and a restart replaces the fit when its
+# free at ``fine_restart_work``, FINE_RESTART_LEVELS levels; a restart replaces the fit when its
 # cost at the fine size is lower by more than FINE_RESTART_MARGIN. "off": neither (docs/fit_sheet.md,
 # "Session 16: restarts at the fine size"). Measured on the per-view folders' separate fits, chosen on sheets 0-1
-# and 4-5: "held", 8 degrees, towards the label (FINE_RESTART_WAY), 192², margin 0: mean UDP error 0.0187 ->
+# and 4-5: "held", 8 degrees, towards the label, 192², margin 0: mean UDP error 0.0187 ->
 # 0.0172, median 0.0161 -> 0.0123 (5 views better, none worse), 1.21x the renders; the unseen 2-3, 6-7 0.0268 ->
 # 0.0241 (median 0.0189 -> 0.0160; 2 of 16 worse). "turn" walks back to the fit's yaw (its limbs suit it); both
 # turns 0.0174 (0.0123) at 1.43x, two views worse (each time the turn away from the label); 12 degrees 0.0173.
-FINE_RESTART_MODES = ("off", "turn", "held")
+# Removed in session 17 (measured worse, numbers above and in the docs): "turn" (the turned fit searched again
+# whole at the fine steps, no held-yaw search) and the ways "both" (both turns for a labelled view too) and
+# "held_lower" (both held-yaw searches, the lower one's fine search).
+FINE_RESTART_MODES = ("off", "held")
 FINE_RESTART = "held"
 FINE_RESTART_DEG = 8.0
 FINE_RESTART_LEVELS = 1
 FINE_RESTART_MARGIN = 0.0
 FINE_RESTART_WORK = 192  # side of the restarts' search (the choice is made at FINE_WORK)
-# Which turns are searched: "both"; "held_lower" (held mode: both get the held-yaw search at the work size,
-# only the lower of the two the fine search); "label": only the turn towards the view's label (the artist drew
-# it off the label by a few degrees either way, so a fit off its label is more likely too far than too near;
-# an unlabelled view: both).
-FINE_RESTART_WAYS = ("both", "held_lower", "label")
-FINE_RESTART_WAY = "label"
 
 
 def rough_steps(bones: int, views: int = 1) -> np.ndarray:
@@ -799,7 +797,7 @@ class SheetFitter:
             raise ConfigError(f"fine restart {fine_restart!r}: choose one of {', '.join(FINE_RESTART_MODES)}")
         self.fine_restart = fine_restart
         self.fine_restart_deg, self.fine_restart_levels = FINE_RESTART_DEG, FINE_RESTART_LEVELS
-        self.fine_restart_margin, self.fine_restart_way = FINE_RESTART_MARGIN, FINE_RESTART_WAY
+        self.fine_restart_margin = FINE_RESTART_MARGIN
         side_orders = (side_orders,) if isinstance(side_orders, str) else tuple(side_orders)
         if [o for o in side_orders if o not in SIDE_ORDERS] or len(set(side_orders)) != len(side_orders):
             raise ConfigError(f"side orders {list(side_orders)}: unknown or repeated names; choose each at most once "
@@ -1199,20 +1197,19 @@ class SheetFitter:
         return self._finish(p, drawing, name, label_yaw, coarse, clock)
 
     def _fine_restarts(self, p: FitParams, cost: float, coarse: "_Coarse", drawing: np.ndarray, fine, steps,
-                       free_all, mode: str | None = None) -> tuple[FitParams, float, list]:
+                       free_all) -> tuple[FitParams, float, list]:
         """``FINE_RESTART``'s restarts from the fit's end ``p`` (its cost ``cost`` at the fine size, ``fine``
-        the drawing there): the yaw turned by -/+ ``fine_restart_deg`` and searched again (``mode``, default
-        ``self.fine_restart``; which turns: ``fine_restart_way``, ``FINE_RESTART_WAYS``) -> (the restart whose
+        the drawing there): the yaw turned by ``fine_restart_deg`` towards the label (an unlabelled view: each
+        way), the pose searched with the yaw held, then all of it at the fine steps -> (the restart whose
         fine cost is lower than ``cost`` by more than
         ``fine_restart_margin``, the lowest, else ``p``; its fine cost; per turn searched at the fine steps
-        (restart, its fine cost, the cost after the held-yaw search at the work size or None, the fine
+        (restart, its fine cost, the cost after the held-yaw search at the work size, the fine
         search's renders))."""
-        mode = mode or self.fine_restart
         bounds = coarse.bounds
         n = self.fine_restart_work
         search_at = fine if n == self.fine else coarse.drawn(drawing, n)
         turns = (-self.fine_restart_deg, self.fine_restart_deg)
-        if self.fine_restart_way == "label" and coarse.label_yaw is not None:
+        if coarse.label_yaw is not None:
             towards = (coarse.label_yaw - p.yaw + 180.0) % 360.0 - 180.0
             turns = (math.copysign(self.fine_restart_deg, towards),)
         starts = []
@@ -1221,14 +1218,10 @@ class SheetFitter:
             yaw = float(np.clip(p.yaw + turn, lo[0], hi[0]))
             q = FitParams(yaw, p.scale, p.offset, p.arms_lowered, dict(p.turns), p.pose_yaw)
             q = self.moment_match(q, coarse.target[0])
-            held_cost = None
-            if mode == "held":  # the limbs settled for this yaw first, as the rough stage's second level
-                held = free_all.copy()
-                held[0] = False
-                q, held_cost = self._search(q, coarse.target, steps / 2, held, bounds(q), levels=1)[:2]
+            held = free_all.copy()  # the limbs settled for this yaw first, as the rough stage's second level
+            held[0] = False
+            q, held_cost = self._search(q, coarse.target, steps / 2, held, bounds(q), levels=1)[:2]
             starts.append((q, held_cost))
-        if mode == "held" and self.fine_restart_way == "held_lower":
-            starts = [min(starts, key=lambda s: s[1])]
         tried = []
         for q, held_cost in starts:
             before = self.evaluations
