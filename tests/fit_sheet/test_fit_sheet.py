@@ -489,3 +489,27 @@ def test_a_side_views_exchanged_legs_are_found_by_the_side_orders(gl_ctx, charac
         assert abs(found.turns["leftUpperLeg"] - 24.0) <= 4.0 and abs(found.turns["rightUpperLeg"] + 24.0) <= 4.0, found
         kept = fitter._try_side_orders(truth, fitter._cost(truth, *fine)[0], fine, steps, free, coarse)[0]
         assert kept is truth
+
+
+def test_a_front_views_exchanged_arms_are_found_by_the_other_views_orders(gl_ctx, character):
+    """A front view (10 degrees) of the rig with one arm raised and the other hanging, the fit's end holding
+    them on the other arms (the mirror image of its arms): ``_try_side_orders`` with ``orders`` ("arms", the
+    other views' ``other_orders``) finds the drawn arms (its cost lower; within the fine search's 4-degree step
+    of the drawn lowering); the fitter's own side orders are not what it tries."""
+    from conrt.runtime.app.sheet_fit import OTHER_VIEW_ORDERS, _Coarse, FitParams, SheetFitter, downsample_drawing, \
+        rough_steps
+
+    assert set(OTHER_VIEW_ORDERS) <= {"legs", "arms"}
+    with SheetFitter(gl_ctx, character, 128, 64, side_orders=("legs",)) as fitter:
+        truth = FitParams(10.0, arms_lowered=(20.0, 70.0), turns={"leftUpperLeg": 8.0})
+        mask, rgb = fitter.render_toon(truth, 128)
+        rgba = np.concatenate([rgb * 255, mask[..., None] * 255.0], -1).astype(np.uint8)
+        fine = downsample_drawing(rgba, fitter.fine)
+        nb = len(fitter.bones)
+        coarse = _Coarse(downsample_drawing(rgba, 64), [], 0.0, 0.0, 0.0, nb)
+        steps, free = rough_steps(nb), np.ones(6 + nb, bool)
+        wrong = fitter._side_order(truth, "arms")
+        wrong_cost = fitter._cost(wrong, *fine)[0]
+        found, cost, tried = fitter._try_side_orders(wrong, wrong_cost, fine, steps, free, coarse, ("arms",))
+        assert cost < wrong_cost and set(tried) == {"arms"}, (cost, wrong_cost)
+        assert all(abs(a - b) <= 4.0 for a, b in zip(found.arms_lowered, truth.arms_lowered)), found
