@@ -103,7 +103,7 @@ def test_fit_json_says_where_the_time_went(fitted):
     up to (at most) the view's time; and the fit's process CPU seconds. Here
     auto fell back (test_auto_falls_back_on_drawings_in_different_poses): the
     coarse stage, the view's share of the joint stages run before the fallback,
-    then the separate fit's stages after the coarse one (its restart included)."""
+    then the separate fit's stages after the coarse one (its restart and limb orders included)."""
     out, made = fitted
     report = json.loads((out / "fit.json").read_text())
     for stem in made:
@@ -111,8 +111,9 @@ def test_fit_json_says_where_the_time_went(fitted):
         stages = view["stages"]
         names = list(stages)
         assert names[:2] == ["yaws", "camera"], names
-        assert names[-5:] == ["pose", "legs", "pose_fine", "fine_restart", "warp"], names
-        assert all(n.startswith(("joint_", "one_pose_check")) for n in names[2:-5]) and "joint_pose" in names, names
+        # every view tries its other limb orders (SEPARATE_SIDE_ORDERS on side views, else OTHER_VIEW_ORDERS)
+        assert names[-6:] == ["pose", "legs", "pose_fine", "fine_restart", "side_orders", "warp"], names
+        assert all(n.startswith(("joint_", "one_pose_check")) for n in names[2:-6]) and "joint_pose" in names, names
         assert all(s["renders"] > 0 and s["s"] > 0 for s in stages.values()), stages
         assert sum(s["s"] for s in stages.values()) <= view["seconds"] + 0.05
         assert view["cpu_s"] > 0
