@@ -442,7 +442,7 @@ def bench(sheets: int, seed: int, picture: Path | None, shading: bool = True, jo
           limb_starts=None, yaw_line: float | None = None, drawing_look: str | None = None,
           fitter_look: str | None = None, front_pose_candidates: int | None = None, fine_restart: str | None = None,
           character_file: Path | None = None, shading_pictures: Path | None = None,
-          side_orders=None) -> dict:
+          side_orders=None, other_orders=None) -> dict:
     """Per mode (``per_view``: each drawing its own pose, the issue's
     benchmark; ``turnaround``: one pose per sheet, shared by its 4 views) and
     per method (``separate``: ``conrt fit-sheet``; ``joint``: ``conrt
@@ -503,6 +503,8 @@ def bench(sheets: int, seed: int, picture: Path | None, shading: bool = True, jo
                 UdpPass(ctx, 256, 256) as udp_pass:
             toon.set_character(character)
             udp_pass.set_character(character)
+            if other_orders is not None:
+                fitter.other_orders = other_orders
 
             where = ErrorWhere(character)
 
@@ -665,7 +667,7 @@ def bench(sheets: int, seed: int, picture: Path | None, shading: bool = True, jo
         "joint_fine_levels": joint_fine_levels, "joint_min_gain": joint_min_gain,
         "limb_starts": list(limb_starts), "yaw_line_deg": yaw_line, "drawing_look": drawing_look,
         "fitter_look": fitter_look, "front_pose_candidates": front_pose_candidates, "fine_restart": fine_restart,
-        "side_orders": list(fitter.side_orders),
+        "side_orders": list(fitter.side_orders), "other_orders": list(fitter.other_orders),
         "start_at_true_yaw": start_at_true_yaw,
         "colour_weight": colour_weight, "sheets": sheets, "views_per_sheet": len(LABELS),
         "labels": list(LABELS),
@@ -745,6 +747,8 @@ def main() -> int:
     ap.add_argument("--side-orders", default=None,
                     help="the separate fit's side views' other orders, comma separated from SIDE_ORDERS, 'none': "
                          "off (default: SEPARATE_SIDE_ORDERS of sheet_fit.py)")
+    ap.add_argument("--other-orders", default=None, choices=("none", "arms", "legs", "legs,arms"),
+                    help="the same orders on the other views (front, 3/4, back; default: OTHER_VIEW_ORDERS)")
     ap.add_argument("--front-pose-candidates", type=int, default=None, choices=(1, 2, 3),
                     help="coarse candidates the separate fit's pose search starts from on front views "
                          "(default: FRONT_POSE_CANDIDATES; other views: POSE_CANDIDATES)")
@@ -789,7 +793,9 @@ def main() -> int:
                    None if args.character is None else GODETTE if args.character == "godette" else Path(args.character),
                    args.shading_pictures,
                    side_orders=None if args.side_orders is None else
-                   tuple(o.strip() for o in args.side_orders.split(",") if o.strip() and o.strip() != "none"))
+                   tuple(o.strip() for o in args.side_orders.split(",") if o.strip() and o.strip() != "none"),
+                   other_orders=None if args.other_orders is None else
+                   tuple(o for o in args.other_orders.split(",") if o != "none"))
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(result, indent=1))
     print(json.dumps({mode: {method: {"summary": r["summary"], "shading_l1": r.get("shading_l1")}

@@ -287,6 +287,14 @@ SIDE_ORDERS = ("legs", "arms", "legs_out", "yaw")
 SEPARATE_SIDE_ORDERS: tuple[str, ...] = ("legs", "arms")
 SIDE_VIEW_DEG = 30.0
 SIDE_ORDER_MARGIN = 0.0  # any lower cost: an order gets one level of the fine search, the fit had two
+# The same for the other views (front, 3/4, back): which of ``legs``, ``arms`` they try (() off). Session 17
+# (the lead; docs "Session 17: the arms exchanged on every view"): the side probe had found a front and a back
+# view whose exchanged arms cost less and fit better; "arms" on the per-view folders' separate fits, chosen on
+# sheets 0-1 and 4-5 against the side orders alone: mean UDP error 0.0160 -> 0.0150 (median 0.0119 both; s0v3
+# 0.0227 -> 0.0169, s4v0 0.0280 -> 0.0183, two views +0.0002-0.0004), unseen 2-3 and 6-7 0.0231 -> 0.0208
+# (median 0.0155 -> 0.0150; back views s6v3 0.0545 -> 0.0239, s7v3 0.0156 -> 0.0099, none worse); renders
+# 1.13-1.15x session 16's (the side orders alone 1.05-1.08x).
+OTHER_VIEW_ORDERS: tuple[str, ...] = ("arms",)
 # Colour channels of the residual warp (SDF pixels per unit colour): the toon
 # colours against the drawn ones pull edges inside the silhouette (an arm over
 # the body, the hair line, the skirt hem) where the outline alone cannot.
@@ -803,6 +811,7 @@ class SheetFitter:
             raise ConfigError(f"side orders {list(side_orders)}: unknown or repeated names; choose each at most once "
                               f"from {', '.join(SIDE_ORDERS)}")
         self.side_orders = side_orders
+        self.other_orders = OTHER_VIEW_ORDERS  # the other views' (a benchmark's choice: ``legs``, ``arms``)
         if palette not in PALETTE_MODES:
             raise ConfigError(f"palette {palette!r}: choose one of {', '.join(PALETTE_MODES)}")
         self.palette = palette
@@ -1190,8 +1199,9 @@ class SheetFitter:
             p, cost = self._fine_restarts(p, cost, coarse, drawing, fine, steps, free_all)[:2]
             clock.stage("fine_restart")
             trace("fine_restart", [p])
-        if self.side_orders and side_view(p.yaw if label_yaw is None else label_yaw):
-            p = self._try_side_orders(p, cost, fine, steps, free_all, coarse)[0]
+        orders = self.side_orders if side_view(p.yaw if label_yaw is None else label_yaw) else self.other_orders
+        if orders:
+            p = self._try_side_orders(p, cost, fine, steps, free_all, coarse, orders)[0]
             clock.stage("side_orders")
             trace("side_orders", [p])
         return self._finish(p, drawing, name, label_yaw, coarse, clock)
@@ -1245,12 +1255,13 @@ class SheetFitter:
         return self._search(q, fine, steps / 4, free_all, coarse.bounds(q), levels=1)[:2]
 
     def _try_side_orders(self, p: FitParams, cost: float, fine, steps, free_all,
-                         coarse: "_Coarse") -> tuple[FitParams, float, dict]:
+                         coarse: "_Coarse", orders=None) -> tuple[FitParams, float, dict]:
         """A side view's other orders (``side_orders``, :meth:`_side_order`) from the fit's end ``p`` (its
         cost ``cost`` at the fine size, ``fine`` the drawing there), each searched at the fine size (every
         parameter, the fine steps, one level) -> (the lowest if lower than ``cost`` by more than
         ``SIDE_ORDER_MARGIN``, else ``p``; its cost; order -> its cost)."""
-        tried = {order: self._side_order_search(p, order, fine, steps, free_all, coarse) for order in self.side_orders}
+        orders = self.side_orders if orders is None else orders
+        tried = {order: self._side_order_search(p, order, fine, steps, free_all, coarse) for order in orders}
         if tried:
             best, best_cost = min(tried.values(), key=lambda t: t[1])
             if best_cost < cost - SIDE_ORDER_MARGIN:

@@ -103,7 +103,7 @@ def test_fit_json_says_where_the_time_went(fitted):
     up to (at most) the view's time; and the fit's process CPU seconds. Here
     auto fell back (test_auto_falls_back_on_drawings_in_different_poses): the
     coarse stage, the view's share of the joint stages run before the fallback,
-    then the separate fit's stages after the coarse one (its restart included)."""
+    then the separate fit's stages after the coarse one (its restart and limb orders included)."""
     out, made = fitted
     report = json.loads((out / "fit.json").read_text())
     for stem in made:
@@ -111,8 +111,9 @@ def test_fit_json_says_where_the_time_went(fitted):
         stages = view["stages"]
         names = list(stages)
         assert names[:2] == ["yaws", "camera"], names
-        assert names[-5:] == ["pose", "legs", "pose_fine", "fine_restart", "warp"], names
-        assert all(n.startswith(("joint_", "one_pose_check")) for n in names[2:-5]) and "joint_pose" in names, names
+        # every view tries its other limb orders (SEPARATE_SIDE_ORDERS on side views, else OTHER_VIEW_ORDERS)
+        assert names[-6:] == ["pose", "legs", "pose_fine", "fine_restart", "side_orders", "warp"], names
+        assert all(n.startswith(("joint_", "one_pose_check")) for n in names[2:-6]) and "joint_pose" in names, names
         assert all(s["renders"] > 0 and s["s"] > 0 for s in stages.values()), stages
         assert sum(s["s"] for s in stages.values()) <= view["seconds"] + 0.05
         assert view["cpu_s"] > 0
@@ -489,3 +490,27 @@ def test_a_side_views_exchanged_legs_are_found_by_the_side_orders(gl_ctx, charac
         assert abs(found.turns["leftUpperLeg"] - 24.0) <= 4.0 and abs(found.turns["rightUpperLeg"] + 24.0) <= 4.0, found
         kept = fitter._try_side_orders(truth, fitter._cost(truth, *fine)[0], fine, steps, free, coarse)[0]
         assert kept is truth
+
+
+def test_a_front_views_exchanged_arms_are_found_by_the_other_views_orders(gl_ctx, character):
+    """A front view (10 degrees) of the rig with one arm raised and the other hanging, the fit's end holding
+    them on the other arms (the mirror image of its arms): ``_try_side_orders`` with ``orders`` ("arms", the
+    other views' ``other_orders``) finds the drawn arms (its cost lower; within the fine search's 4-degree step
+    of the drawn lowering); the fitter's own side orders are not what it tries."""
+    from conrt.runtime.app.sheet_fit import OTHER_VIEW_ORDERS, _Coarse, FitParams, SheetFitter, downsample_drawing, \
+        rough_steps
+
+    assert set(OTHER_VIEW_ORDERS) <= {"legs", "arms"}
+    with SheetFitter(gl_ctx, character, 128, 64, side_orders=("legs",)) as fitter:
+        truth = FitParams(10.0, arms_lowered=(20.0, 70.0), turns={"leftUpperLeg": 8.0})
+        mask, rgb = fitter.render_toon(truth, 128)
+        rgba = np.concatenate([rgb * 255, mask[..., None] * 255.0], -1).astype(np.uint8)
+        fine = downsample_drawing(rgba, fitter.fine)
+        nb = len(fitter.bones)
+        coarse = _Coarse(downsample_drawing(rgba, 64), [], 0.0, 0.0, 0.0, nb)
+        steps, free = rough_steps(nb), np.ones(6 + nb, bool)
+        wrong = fitter._side_order(truth, "arms")
+        wrong_cost = fitter._cost(wrong, *fine)[0]
+        found, cost, tried = fitter._try_side_orders(wrong, wrong_cost, fine, steps, free, coarse, ("arms",))
+        assert cost < wrong_cost and set(tried) == {"arms"}, (cost, wrong_cost)
+        assert all(abs(a - b) <= 4.0 for a, b in zip(found.arms_lowered, truth.arms_lowered)), found
