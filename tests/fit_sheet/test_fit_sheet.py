@@ -468,28 +468,38 @@ def test_side_orders_exchange_the_limbs_and_mirror_the_yaw(gl_ctx, character):
         SheetFitter(gl_ctx, character, 128, 64, side_orders=("legs", "elbows"))
 
 
+def _from_exchanged(fitter, truth, label: float, order: str, orders=None):
+    """The rig drawn under ``truth`` (128², labelled ``label``), the fit's end ``truth`` in the other ``order``
+    -> (what ``_try_side_orders`` (``orders``: default the fitter's) finds from that end, its cost, the orders
+    tried, the end's cost at the fine size, the cost of ``truth`` itself, and the search's (fine, steps, free,
+    coarse))."""
+    from conrt.runtime.app.sheet_fit import _Coarse, downsample_drawing, rough_steps
+
+    mask, rgb = fitter.render_toon(truth, 128)
+    rgba = np.concatenate([rgb * 255, mask[..., None] * 255.0], -1).astype(np.uint8)
+    fine = downsample_drawing(rgba, fitter.fine)
+    nb = len(fitter.bones)
+    search = (fine, rough_steps(nb), np.ones(6 + nb, bool), _Coarse(downsample_drawing(rgba, 64), [], 0.0, 0.0,
+                                                                      label, nb))
+    wrong = fitter._side_order(truth, order)
+    wrong_cost = fitter._cost(wrong, *fine)[0]
+    found, cost, tried = fitter._try_side_orders(wrong, wrong_cost, *search, *(() if orders is None else (orders,)))
+    return found, cost, tried, wrong_cost, fitter._cost(truth, *fine)[0], search
+
+
 def test_a_side_views_exchanged_legs_are_found_by_the_side_orders(gl_ctx, character):
     """A side view of the rig striding (the left leg forward, the right back, about the viewing axis), the
     fit's end holding the stride on the other legs: ``_try_side_orders`` with the legs exchanged finds the
     drawn order (its cost lower by more than the margin); from the right order it keeps it (no order is
     lower). The tolerance, a fine step (4 degrees) either way of the drawn turns: the search's own step."""
-    from conrt.runtime.app.sheet_fit import _Coarse, FitParams, SheetFitter, downsample_drawing, rough_steps
+    from conrt.runtime.app.sheet_fit import FitParams, SheetFitter
 
     with SheetFitter(gl_ctx, character, 128, 64, side_orders=("legs",)) as fitter:
         truth = FitParams(84.0, arms_lowered=(40.0, 40.0), turns={"leftUpperLeg": 24.0, "rightUpperLeg": -24.0})
-        mask, rgb = fitter.render_toon(truth, 128)
-        rgba = np.concatenate([rgb * 255, mask[..., None] * 255.0], -1).astype(np.uint8)
-        fine = downsample_drawing(rgba, fitter.fine)
-        nb = len(fitter.bones)
-        coarse = _Coarse(downsample_drawing(rgba, 64), [], 0.0, 0.0, 90.0, nb)
-        steps, free = rough_steps(nb), np.ones(6 + nb, bool)
-        wrong = fitter._side_order(truth, "legs")
-        wrong_cost = fitter._cost(wrong, *fine)[0]
-        found, cost, tried = fitter._try_side_orders(wrong, wrong_cost, fine, steps, free, coarse)
+        found, cost, tried, wrong_cost, truth_cost, search = _from_exchanged(fitter, truth, 90.0, "legs")
         assert cost < wrong_cost and set(tried) == {"legs"}, (cost, wrong_cost)
         assert abs(found.turns["leftUpperLeg"] - 24.0) <= 4.0 and abs(found.turns["rightUpperLeg"] + 24.0) <= 4.0, found
-        kept = fitter._try_side_orders(truth, fitter._cost(truth, *fine)[0], fine, steps, free, coarse)[0]
-        assert kept is truth
+        assert fitter._try_side_orders(truth, truth_cost, *search)[0] is truth
 
 
 def test_a_front_views_exchanged_arms_are_found_by_the_other_views_orders(gl_ctx, character):
@@ -497,20 +507,11 @@ def test_a_front_views_exchanged_arms_are_found_by_the_other_views_orders(gl_ctx
     them on the other arms (the mirror image of its arms): ``_try_side_orders`` with ``orders`` ("arms", the
     other views' ``other_orders``) finds the drawn arms (its cost lower; within the fine search's 4-degree step
     of the drawn lowering); the fitter's own side orders are not what it tries."""
-    from conrt.runtime.app.sheet_fit import OTHER_VIEW_ORDERS, _Coarse, FitParams, SheetFitter, downsample_drawing, \
-        rough_steps
+    from conrt.runtime.app.sheet_fit import OTHER_VIEW_ORDERS, FitParams, SheetFitter
 
     assert set(OTHER_VIEW_ORDERS) <= {"legs", "arms"}
     with SheetFitter(gl_ctx, character, 128, 64, side_orders=("legs",)) as fitter:
         truth = FitParams(10.0, arms_lowered=(20.0, 70.0), turns={"leftUpperLeg": 8.0})
-        mask, rgb = fitter.render_toon(truth, 128)
-        rgba = np.concatenate([rgb * 255, mask[..., None] * 255.0], -1).astype(np.uint8)
-        fine = downsample_drawing(rgba, fitter.fine)
-        nb = len(fitter.bones)
-        coarse = _Coarse(downsample_drawing(rgba, 64), [], 0.0, 0.0, 0.0, nb)
-        steps, free = rough_steps(nb), np.ones(6 + nb, bool)
-        wrong = fitter._side_order(truth, "arms")
-        wrong_cost = fitter._cost(wrong, *fine)[0]
-        found, cost, tried = fitter._try_side_orders(wrong, wrong_cost, fine, steps, free, coarse, ("arms",))
+        found, cost, tried, wrong_cost, _, _ = _from_exchanged(fitter, truth, 0.0, "arms", ("arms",))
         assert cost < wrong_cost and set(tried) == {"arms"}, (cost, wrong_cost)
         assert all(abs(a - b) <= 4.0 for a, b in zip(found.arms_lowered, truth.arms_lowered)), found
