@@ -464,9 +464,8 @@ def bench(sheets: int, seed: int, picture: Path | None, shading: bool = True, jo
     from conrt.runtime.app.sheet_fit import (COLOUR_WEIGHT, JOINT_FINE_LEVELS, JOINT_MIN_GAIN, JOINT_PART_WEIGHT,
                                              FINE_RESTART, MIN_IOU, ONE_POSE_MEAN_GAIN, PALETTE, PART_WEIGHT, SEPARATE_LIMB_STARTS,
                                              FIT_LOOK, JOINT_YAW_LINE_DEG, FRONT_POSE_CANDIDATES,
-                                             SEPARATE_SIDE_ORDERS, FitParams, SheetFitter, downsample_drawing,
-                                             fit_picture,
-                                             prepare_drawing)
+                                             SEPARATE_SIDE_ORDERS, OTHER_VIEW_ORDERS, FitParams, SheetFitter,
+                                             downsample_drawing, fit_picture, prepare_drawing)
     from conrt.shaders import ToonPass, UdpPass, create_context, frame_character, release_context
     from conrt.training.fit_drawings import (Deviation, drawing_pose, make_drawing, make_turnaround, recolour,
                                              udp_error)
@@ -498,13 +497,12 @@ def bench(sheets: int, seed: int, picture: Path | None, shading: bool = True, jo
                          palette=palette, joint_min_gain=joint_min_gain, limb_starts=limb_starts,
                          joint_yaw_line=yaw_line, look=fitter_look, front_pose_candidates=front_pose_candidates,
                          fine_restart=fine_restart,
-                         side_orders=SEPARATE_SIDE_ORDERS if side_orders is None else side_orders) as fitter, \
+                         side_orders=SEPARATE_SIDE_ORDERS if side_orders is None else side_orders,
+                         other_orders=OTHER_VIEW_ORDERS if other_orders is None else other_orders) as fitter, \
                 ToonPass(ctx, 256, 256) as toon, \
                 UdpPass(ctx, 256, 256) as udp_pass:
             toon.set_character(character)
             udp_pass.set_character(character)
-            if other_orders is not None:
-                fitter.other_orders = other_orders
 
             where = ErrorWhere(character)
 

@@ -77,7 +77,7 @@ def main() -> int:
     args = ap.parse_args()
 
     from conrt.runtime.app.session import load_model_source
-    from conrt.runtime.app.sheet_fit import FitParams, _Clock, _Coarse, downsample_drawing, search_bounds
+    from conrt.runtime.app.sheet_fit import _Clock, _Coarse, downsample_drawing, search_bounds
     from conrt.training.fit_drawings import udp_error
     from fit_sheet_bench import bench_view, loaded_procedural, view_spec
 
@@ -98,7 +98,7 @@ def main() -> int:
             bounds = search_bounds(LABELS[k], 35.0, nb)
             coarse = _Coarse(downsample_drawing(img, fitter.work), [], 0.0, 0.0, LABELS[k], nb)
             p = fit.params
-            swapped = FitParams(p.yaw, p.scale, p.offset, p.arms_lowered, fitter._swap_legs(p.turns), p.pose_yaw)
+            swapped = fitter._side_order(p, "legs")
             row = {"view": spec, "label": LABELS[k], "true_yaw": round(truth["yaw"], 2),
                    "fit_udp_error": round(udp_error(fit.udp, true, img)["udp_error"], 4)}
             rigs = {}

@@ -732,6 +732,14 @@ def summary(per_view: list[dict]) -> dict:
             "cpu_s_per_view": round(statistics.fmean(v["cpu_s"] for v in per_view), 3)}
 
 
+def _written(res: dict, path: Path | None, summary_indent: int | None = None) -> int:
+    """A probe mode's end: its summary printed, the whole result written to ``path`` (if given) -> exit status 0."""
+    print(json.dumps(res["summary"], indent=summary_indent))
+    if path:
+        path.write_text(json.dumps(res, indent=1))
+    return 0
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--cache", type=Path, default=ROOT / "out" / "warp_probe")
@@ -766,10 +774,7 @@ def main() -> int:
                         k: round(statistics.fmean(float(v[k]) for v in sel), 5)
                         for k in ("udp_error", "main_udp_error", "iou_warped", "main_iou_warped",
                                   "residual_mean_px", "main_residual_mean_px", "view_file", "main_view_file")}
-        print(json.dumps(res["summary"], indent=1))
-        if args.json:
-            args.json.write_text(json.dumps(res, indent=1))
-        return 0
+        return _written(res, args.json, summary_indent=1)
     if args.oracle:
         rows = json.loads((args.cache / "index.json").read_text())
         lo, hi = (int(x) for x in args.sheets.split("-"))
@@ -781,10 +786,7 @@ def main() -> int:
             res["summary"][mode] = {k: {"mean": round(statistics.fmean(v[k] for v in sel), 5),
                                         "median": round(statistics.median(v[k] for v in sel), 5)}
                                     for k in sel[0] if k != "key"}
-        print(json.dumps(res["summary"]))
-        if args.json:
-            args.json.write_text(json.dumps(res, indent=1))
-        return 0
+        return _written(res, args.json)
     if args.picture:
         print(json.dumps(picture(args.cache, args.picture, args.picture_out)))
         return 0
@@ -792,10 +794,7 @@ def main() -> int:
         views = truth_steps(args.cache, json.loads((args.cache / "index.json").read_text()))
         res = {"what": "how stepped the true UDP is (fit_sheet_warp_probe.py --truth-steps)", "views": views,
                "summary": {k: round(statistics.fmean(v[k] for v in views), 5) for k in views[0] if k != "key"}}
-        print(json.dumps(res["summary"]))
-        if args.json:
-            args.json.write_text(json.dumps(res, indent=1))
-        return 0
+        return _written(res, args.json)
     if args.lines_picture:
         print(json.dumps(lines_picture(args.cache, args.lines_picture, args.picture_out)))
         return 0
@@ -811,10 +810,7 @@ def main() -> int:
             sel = [v for v in views if v["key"].startswith(mode)]
             if sel:
                 res["summary"][mode] = {k: round(statistics.fmean(v[k] for v in sel), 4) for k in sel[0] if k != "key"}
-        print(json.dumps(res["summary"]))
-        if args.json:
-            args.json.write_text(json.dumps(res, indent=1))
-        return 0
+        return _written(res, args.json)
 
     if args.build:
         build(args.cache, args.seed, not args.no_check)

@@ -295,6 +295,7 @@ SIDE_ORDER_MARGIN = 0.0  # any lower cost: an order gets one level of the fine s
 # (median 0.0155 -> 0.0150; back views s6v3 0.0545 -> 0.0239, s7v3 0.0156 -> 0.0099, none worse); renders
 # 1.13-1.15x session 16's (the side orders alone 1.05-1.08x).
 OTHER_VIEW_ORDERS: tuple[str, ...] = ("arms",)
+OTHER_VIEW_ORDER_NAMES = ("legs", "arms")  # the orders that mean something seen from the front or back
 # Colour channels of the residual warp (SDF pixels per unit colour): the toon
 # colours against the drawn ones pull edges inside the silhouette (an arm over
 # the body, the hair line, the skirt hem) where the outline alone cannot.
@@ -769,7 +770,8 @@ class SheetFitter:
                  joint_min_gain: float = JOINT_MIN_GAIN, limb_starts=SEPARATE_LIMB_STARTS,
                  joint_yaw_line: float = JOINT_YAW_LINE_DEG, look: str = FIT_LOOK,
                  front_pose_candidates: int = FRONT_POSE_CANDIDATES, fine_restart: str = FINE_RESTART,
-                 fine_restart_work: int = FINE_RESTART_WORK, side_orders=SEPARATE_SIDE_ORDERS):
+                 fine_restart_work: int = FINE_RESTART_WORK, side_orders=SEPARATE_SIDE_ORDERS,
+                 other_orders=OTHER_VIEW_ORDERS):
         if size < MIN_DRAWING_PX:
             raise ConfigError(f"--size must be at least {MIN_DRAWING_PX}, got {size}")
         if not 32 <= work <= size:
@@ -788,12 +790,7 @@ class SheetFitter:
         if not (math.isfinite(joint_min_gain) and joint_min_gain >= 0):
             raise ConfigError(f"the joint search's minimum gain must be a finite number >= 0, got {joint_min_gain}")
         self.joint_min_gain = float(joint_min_gain)
-        limb_starts = (limb_starts,) if isinstance(limb_starts, str) else tuple(limb_starts)
-        unknown = [n for n in limb_starts if n not in LIMB_STARTS]
-        if unknown or len(set(limb_starts)) != len(limb_starts):
-            raise ConfigError(f"limb starts {list(limb_starts)}: unknown or repeated names; choose each at most once "
-                              f"from {', '.join(LIMB_STARTS)}")
-        self.limb_starts = tuple(limb_starts)
+        self.limb_starts = names_once(limb_starts, tuple(LIMB_STARTS), "limb starts")
         if not (math.isfinite(joint_yaw_line) and 0 <= joint_yaw_line <= 10):
             raise ConfigError(f"the joint yaw line's step must be 0 (off) to 10 degrees, got {joint_yaw_line}")
         self.joint_yaw_line = float(joint_yaw_line)
@@ -806,12 +803,8 @@ class SheetFitter:
         self.fine_restart = fine_restart
         self.fine_restart_deg, self.fine_restart_levels = FINE_RESTART_DEG, FINE_RESTART_LEVELS
         self.fine_restart_margin = FINE_RESTART_MARGIN
-        side_orders = (side_orders,) if isinstance(side_orders, str) else tuple(side_orders)
-        if [o for o in side_orders if o not in SIDE_ORDERS] or len(set(side_orders)) != len(side_orders):
-            raise ConfigError(f"side orders {list(side_orders)}: unknown or repeated names; choose each at most once "
-                              f"from {', '.join(SIDE_ORDERS)}")
-        self.side_orders = side_orders
-        self.other_orders = OTHER_VIEW_ORDERS  # the other views' (a benchmark's choice: ``legs``, ``arms``)
+        self.side_orders = names_once(side_orders, SIDE_ORDERS, "side orders")
+        self.other_orders = names_once(other_orders, OTHER_VIEW_ORDER_NAMES, "other views' orders")
         if palette not in PALETTE_MODES:
             raise ConfigError(f"palette {palette!r}: choose one of {', '.join(PALETTE_MODES)}")
         self.palette = palette
@@ -1061,7 +1054,7 @@ class SheetFitter:
         legs = self._leg_indices(self.bones)
         if not legs:
             return p
-        swapped = FitParams(p.yaw, p.scale, p.offset, p.arms_lowered, self._swap_legs(p.turns), p.pose_yaw)
+        swapped = self._side_order(p, "legs")
         free = np.zeros(6 + len(self.bones), bool)
         free[:4] = True
         free[[4 + i for i in legs]] = True
@@ -1256,17 +1249,19 @@ class SheetFitter:
 
     def _try_side_orders(self, p: FitParams, cost: float, fine, steps, free_all,
                          coarse: "_Coarse", orders=None) -> tuple[FitParams, float, dict]:
-        """A side view's other orders (``side_orders``, :meth:`_side_order`) from the fit's end ``p`` (its
-        cost ``cost`` at the fine size, ``fine`` the drawing there), each searched at the fine size (every
-        parameter, the fine steps, one level) -> (the lowest if lower than ``cost`` by more than
-        ``SIDE_ORDER_MARGIN``, else ``p``; its cost; order -> its cost)."""
+        """The other limb orders (``orders``: default ``side_orders``; a view that is not a side view gets
+        ``other_orders``; :meth:`_side_order`) from the fit's end ``p`` (its cost ``cost`` at the fine size,
+        ``fine`` the drawing there), each searched at the fine size (every parameter, the fine steps, one
+        level) -> (the lowest if lower than ``cost`` by more than ``SIDE_ORDER_MARGIN``, else ``p``; its cost;
+        order -> its cost)."""
         orders = self.side_orders if orders is None else orders
         tried = {order: self._side_order_search(p, order, fine, steps, free_all, coarse) for order in orders}
+        costs = {k: c for k, (_, c) in tried.items()}
         if tried:
             best, best_cost = min(tried.values(), key=lambda t: t[1])
             if best_cost < cost - SIDE_ORDER_MARGIN:
-                return best, best_cost, {k: c for k, (_, c) in tried.items()}
-        return p, cost, {k: c for k, (_, c) in tried.items()}
+                return best, best_cost, costs
+        return p, cost, costs
 
     def fit_joint(self, drawings, names, labels, progress=None, trace=None, jobs: int = 1,
                   context: str = "auto", one_pose: str = "off", min_iou: float | None = None) -> list[ViewFit] | None:
@@ -1821,6 +1816,16 @@ def yaw_line_search(at, start: tuple, d: float, max_steps: int = YAW_LINE_STEPS)
             if abs(vertex - lowest) > 0.05 * d:
                 tried[vertex] = at(vertex)
     return min(tried.values(), key=lambda r: r[1])
+
+
+def names_once(names, allowed: tuple[str, ...], what: str) -> tuple[str, ...]:
+    """``names`` (one name or several) as a tuple, each one of ``allowed`` and none twice, else a ConfigError
+    naming ``what`` and the choices."""
+    names = (names,) if isinstance(names, str) else tuple(names)
+    if [n for n in names if n not in allowed] or len(set(names)) != len(names):
+        raise ConfigError(f"{what} {list(names)}: unknown or repeated names; choose each at most once "
+                          f"from {', '.join(allowed)}")
+    return names
 
 
 def side_view(yaw: float) -> bool:

@@ -506,10 +506,15 @@ def test_a_front_views_exchanged_arms_are_found_by_the_other_views_orders(gl_ctx
     """A front view (10 degrees) of the rig with one arm raised and the other hanging, the fit's end holding
     them on the other arms (the mirror image of its arms): ``_try_side_orders`` with ``orders`` ("arms", the
     other views' ``other_orders``) finds the drawn arms (its cost lower; within the fine search's 4-degree step
-    of the drawn lowering); the fitter's own side orders are not what it tries."""
+    of the drawn lowering); the fitter's own side orders are not what it tries. A side view's yaw order is
+    refused for the other views, naming the choices."""
+    from conrt.errors import ConfigError
     from conrt.runtime.app.sheet_fit import OTHER_VIEW_ORDERS, FitParams, SheetFitter
 
     assert set(OTHER_VIEW_ORDERS) <= {"legs", "arms"}
+    with pytest.raises(ConfigError, match=r"other views' orders \['yaw'\]: unknown or repeated names; choose each "
+                                          r"at most once from legs, arms"):  # a mirrored yaw is a side view's
+        SheetFitter(gl_ctx, character, 128, 64, other_orders=("yaw",))
     with SheetFitter(gl_ctx, character, 128, 64, side_orders=("legs",)) as fitter:
         truth = FitParams(10.0, arms_lowered=(20.0, 70.0), turns={"leftUpperLeg": 8.0})
         found, cost, tried, wrong_cost, _, _ = _from_exchanged(fitter, truth, 0.0, "arms", ("arms",))
